@@ -1,0 +1,115 @@
+/**
+ * The parts of Kubernetes objects the scheduling core reads, in their JSON wire shape
+ * (as a watch stream delivers them). Adapters pass plain parsed JSON; nothing here does I/O.
+ */
+
+export type ResourceList = Record<string, string>;
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string;
+  creationTimestamp?: string;
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+}
+
+export interface Container {
+  name: string;
+  resources?: { requests?: ResourceList; limits?: ResourceList };
+  /** "Always" on an init container makes it a sidecar that keeps running. */
+  restartPolicy?: string;
+}
+
+export interface Toleration {
+  key?: string;
+  operator?: "Exists" | "Equal";
+  value?: string;
+  effect?: "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+  tolerationSeconds?: number;
+}
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+
+export interface NodeSelectorRequirement {
+  key: string;
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt";
+  values?: string[];
+}
+
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[];
+  matchFields?: NodeSelectorRequirement[];
+}
+
+export interface Affinity {
+  nodeAffinity?: {
+    requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
+  };
+}
+
+export interface PodSpec {
+  nodeName?: string;
+  schedulerName?: string;
+  priority?: number;
+  priorityClassName?: string;
+  preemptionPolicy?: "PreemptLowerPriority" | "Never";
+  nodeSelector?: Record<string, string>;
+  affinity?: Affinity;
+  tolerations?: Toleration[];
+  containers: Container[];
+  initContainers?: Container[];
+  overhead?: ResourceList;
+  /** Pod-level resources (PodLevelResources): when set they replace the containers' sum. */
+  resources?: { requests?: ResourceList; limits?: ResourceList };
+}
+
+export interface PodCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface Pod {
+  metadata: ObjectMeta & { namespace: string };
+  spec: PodSpec;
+  status?: {
+    phase?: string;
+    nominatedNodeName?: string;
+    conditions?: PodCondition[];
+  };
+}
+
+export interface NodeCondition {
+  type: string;
+  status: string;
+}
+
+export interface Node {
+  metadata: ObjectMeta;
+  spec?: { unschedulable?: boolean; taints?: Taint[] };
+  status?: { allocatable?: ResourceList; capacity?: ResourceList; conditions?: NodeCondition[] };
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: {
+    key: string;
+    operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+    values?: string[];
+  }[];
+}
+
+export interface PodDisruptionBudget {
+  metadata: ObjectMeta & { namespace: string };
+  spec?: { selector?: LabelSelector };
+  status?: { disruptionsAllowed?: number };
+}

@@ -1,0 +1,47 @@
+/** Turns API objects into the core's PodInfo and NodeInfo: parsed once, reused every cycle. */
+import type { Node, Pod } from "./api-types.js";
+import type { NodeInfo, PodInfo } from "./model.js";
+import { podGroupMembership } from "./pod-group.js";
+import { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
+
+export function toPodInfo(pod: Pod): PodInfo {
+  const { metadata, spec, status } = pod;
+  const phase = status?.phase;
+  return {
+    key: `${metadata.namespace}/${metadata.name}`,
+    uid: metadata.uid ?? "",
+    namespace: metadata.namespace,
+    name: metadata.name,
+    pod,
+    group: podGroupMembership(pod).group,
+    priority: spec.priority ?? 0,
+    preemptionPolicy: spec.preemptionPolicy ?? "PreemptLowerPriority",
+    requests: podRequests(spec),
+    nonZeroRequests: podNonZeroRequests(spec),
+    nodeName: spec.nodeName || undefined,
+    nominatedNodeName: status?.nominatedNodeName || undefined,
+    terminating: metadata.deletionTimestamp !== undefined,
+    finished: phase === "Succeeded" || phase === "Failed",
+    labels: metadata.labels ?? {},
+    nodeSelector: spec.nodeSelector,
+    requiredNodeAffinity:
+      spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
+    tolerations: spec.tolerations ?? [],
+  };
+}
+
+export function toNodeInfo(node: Node): NodeInfo {
+  const conditions = node.status?.conditions ?? [];
+  return {
+    name: node.metadata.name,
+    node,
+    labels: node.metadata.labels ?? {},
+    taints: node.spec?.taints ?? [],
+    unschedulable: node.spec?.unschedulable === true,
+    ready: conditions.some((c) => c.type === "Ready" && c.status === "True"),
+    allocatable: Resources.fromResourceList(node.status?.allocatable),
+    requested: new Resources(),
+    nonZeroRequested: { milliCpu: 0, memory: 0 },
+    pods: new Map(),
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * One scheduling cycle, top to bottom: (snapshot, pending groups, ownership, config) in,
+ * decisions out. No I/O, no clock, no randomness: the shard carries the decisions out.
+ *
+ *   for each group, highest priority first (QueueSort):
+ *     place every required member (Filter, Score, Gang)  → Bind decision, assumptions committed
+ *     else plan gang preemption (PostFilter)             → Preempt decision, nothing assumed
+ *     else                                               → Unschedulable decision with the reasons
+ */
+import type { Diagnosis } from "./diagnosis.js";
+import type { FilterPlugin } from "./framework.js";
+import { feasibleNodesToFind, type Placement, type PlacementContext, placeGang } from "./gang-placement.js";
+import type { NodeInfo, PodInfo } from "./model.js";
+import { type PendingGroup, queueOrder } from "./pending-group.js";
+import { defaultFilterPlugins } from "./plugins/index.js";
+import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
+import {
+  resourceAllocationScore,
+  type ScoringStrategy,
+} from "./plugins/node-resources/resource-allocation.js";
+import type { GroupKey } from "./pod-group.js";
+import { type EvictionPlan, planGangPreemption } from "./preemption.js";
+import type { ClusterSnapshot } from "./snapshot.js";
+import { Statement } from "./statement.js";
+
+export interface CoreConfig {
+  scoringStrategy: ScoringStrategy;
+  /** kube-scheduler's percentageOfNodesToScore; 0 means adaptive. */
+  percentageOfNodesToScore: number;
+  /** Turn gang preemption off entirely. */
+  preemption: boolean;
+}
+
+export const defaultCoreConfig: CoreConfig = {
+  scoringStrategy: "MostAllocated",
+  percentageOfNodesToScore: 0,
+  preemption: true,
+};
+
+export type Decision =
+  | { readonly kind: "bind"; readonly group: GroupKey; readonly placements: readonly Placement[] }
+  | {
+      readonly kind: "preempt";
+      readonly group: GroupKey;
+      readonly plan: EvictionPlan;
+      /** Why the group did not fit without preemption. */
+      readonly message: string;
+    }
+  | {
+      readonly kind: "unschedulable";
+      readonly group: GroupKey;
+      readonly members: readonly PodInfo[];
+      readonly message: string;
+    };
+
+/** The shard's scheduling core: holds its plugins and the node-scan rotation between cycles. */
+export class SchedulingCore {
+  private readonly filters: readonly FilterPlugin[];
+  private nextStartIndex = 0;
+
+  constructor(
+    readonly snapshot: ClusterSnapshot,
+    readonly config: CoreConfig = defaultCoreConfig,
+  ) {
+    this.filters = [...defaultFilterPlugins, nodeResourcesFit(snapshot)];
+  }
+
+  /** Runs one cycle over the given groups. Bind decisions leave their pods assumed in the snapshot. */
+  cycle(groups: readonly PendingGroup[], ownsNode: (nodeName: string) => boolean): Decision[] {
+    const nodes: NodeInfo[] = [];
+    for (const node of this.snapshot.nodes) if (ownsNode(node.name)) nodes.push(node);
+    const ctx: PlacementContext = {
+      snapshot: this.snapshot,
+      nodes,
+      ownsNode,
+      otherShardNodes: this.snapshot.nodes.length - nodes.length,
+      filters: this.filters,
+      scorer: resourceAllocationScore(this.config.scoringStrategy),
+      feasibleNodesToFind: feasibleNodesToFind(nodes.length, this.config.percentageOfNodesToScore),
+      nextStartIndex: this.nextStartIndex,
+    };
+    const decisions: Decision[] = [];
+    for (const group of [...groups].sort(queueOrder)) {
+      const statement = new Statement(this.snapshot);
+      const result = placeGang(ctx, statement, group);
+      if (result.fits) {
+        statement.commit();
+        decisions.push({ kind: "bind", group: group.key, placements: result.placements });
+        continue;
+      }
+      const message = unschedulableMessage(group, result, this.snapshot.nodes.length);
+      const preemption = this.config.preemption
+        ? planGangPreemption(ctx, group)
+        : ({ preempts: false, reason: "preemption: disabled by configuration" } as const);
+      if (preemption.preempts) {
+        decisions.push({ kind: "preempt", group: group.key, plan: preemption.plan, message });
+      } else {
+        decisions.push({
+          kind: "unschedulable",
+          group: group.key,
+          members: group.members,
+          message: `${message} ${preemption.reason}.`,
+        });
+      }
+    }
+    this.nextStartIndex = ctx.nextStartIndex;
+    return decisions;
+  }
+}
+
+function unschedulableMessage(
+  group: PendingGroup,
+  result: { placedCount: number; failedPod: PodInfo; diagnosis: Diagnosis },
+  totalNodes: number,
+): string {
+  const reasons = result.diagnosis.message(totalNodes);
+  if (group.key.solo) return reasons;
+  return (
+    `pod group ${group.key.namespace}/${group.key.name} cannot be placed as a whole ` +
+    `(${group.required} of ${group.members.length} pending pods must start together; ` +
+    `only ${result.placedCount} fit); for pod ${result.failedPod.name}: ${reasons}`
+  );
+}

@@ -1,0 +1,32 @@
+/**
+ * Why a pod or group could not be placed, in kube-scheduler's words:
+ * "0/5 nodes are available: 2 node(s) had untolerated taint(s), 3 Insufficient cpu."
+ * Users and tools grep for that text, so the format follows kube-scheduler's.
+ */
+
+export const otherShardReason = "node(s) are owned by other shards";
+
+export class Diagnosis {
+  private readonly reasons = new Map<string, number>();
+
+  /** Counts one rejected node with all of its reasons. */
+  reject(reasons: readonly string[]): void {
+    for (const reason of reasons) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+  }
+
+  rejectMany(reason: string, nodes: number): void {
+    if (nodes > 0) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + nodes);
+  }
+
+  get empty(): boolean {
+    return this.reasons.size === 0;
+  }
+
+  /** "0/N nodes are available: <count reason>, ….", reasons sorted as kube-scheduler sorts them. */
+  message(totalNodes: number): string {
+    const histogram = [...this.reasons].map(([reason, count]) => `${count} ${reason}`).sort();
+    return histogram.length > 0
+      ? `0/${totalNodes} nodes are available: ${histogram.join(", ")}.`
+      : `0/${totalNodes} nodes are available.`;
+  }
+}

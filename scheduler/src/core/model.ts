@@ -1,0 +1,49 @@
+/**
+ * The scheduling core's view of the cluster: pods and nodes parsed once from their API
+ * objects into the numbers and lists that filters, scores and gang placement use.
+ */
+import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from "./api-types.js";
+import type { GroupKey } from "./pod-group.js";
+import type { Resources } from "./resources/resources.js";
+
+export interface PodInfo {
+  /** namespace/name */
+  readonly key: string;
+  readonly uid: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly pod: Pod;
+  readonly group: GroupKey;
+  readonly priority: number;
+  readonly preemptionPolicy: "PreemptLowerPriority" | "Never";
+  /** Effective requests as kube-scheduler computes them (containers, init containers, overhead). */
+  readonly requests: Resources;
+  /** cpu/memory with kube-scheduler's defaults for unset requests; used only for scoring. */
+  readonly nonZeroRequests: { readonly milliCpu: number; readonly memory: number };
+  readonly nodeName: string | undefined;
+  readonly nominatedNodeName: string | undefined;
+  /** Being deleted: still occupies its node until it is gone. */
+  readonly terminating: boolean;
+  /** Finished (Succeeded/Failed): no longer occupies its node. */
+  readonly finished: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly nodeSelector: Readonly<Record<string, string>> | undefined;
+  readonly requiredNodeAffinity: readonly NodeSelectorTerm[] | undefined;
+  readonly tolerations: readonly Toleration[];
+}
+
+export interface NodeInfo {
+  readonly name: string;
+  readonly node: Node;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly Taint[];
+  readonly unschedulable: boolean;
+  readonly ready: boolean;
+  readonly allocatable: Resources;
+  /** Sum of the requests of every pod that occupies this node (bound, assumed or terminating). */
+  readonly requested: Resources;
+  /** Sum of the scoring requests (non-zero defaults) of the same pods. */
+  readonly nonZeroRequested: { milliCpu: number; memory: number };
+  /** Pods occupying this node, by key. */
+  readonly pods: Map<string, PodInfo>;
+}

@@ -1,0 +1,40 @@
+/** The Filter plugins of the scheduling core, one folder each, and the order they run in. */
+import type { FilterPlugin } from "../framework.js";
+import { nodeAffinity } from "./node-affinity/node-affinity.js";
+import { nodeReady } from "./node-ready/node-ready.js";
+import { nodeUnschedulable } from "./node-unschedulable/node-unschedulable.js";
+import { taintToleration } from "./taint-toleration/taint-toleration.js";
+
+export {
+  matchesNodeSelector,
+  matchesRequiredNodeAffinity,
+  nodeAffinity,
+  nodeAffinityError,
+  nodeAffinityReason,
+} from "./node-affinity/node-affinity.js";
+export { nodeReady, notReadyReason, notReadyTaintKey, unreachableTaintKey } from "./node-ready/node-ready.js";
+export {
+  nodeUnschedulable,
+  unschedulableReason,
+  unschedulableTaint,
+} from "./node-unschedulable/node-unschedulable.js";
+export {
+  firstUntoleratedTaint,
+  repelsPods,
+  taintToleration,
+  tolerates,
+  toleratesTaint,
+  untoleratedTaintReason,
+} from "./taint-toleration/taint-toleration.js";
+
+/**
+ * kube-scheduler's filter order, cheapest and most decisive first. A node is rejected by the
+ * first plugin that fails, so this order also decides which reason a user is shown.
+ */
+export const defaultFilterPlugins: readonly FilterPlugin[] = [
+  nodeUnschedulable,
+  nodeReady,
+  taintToleration,
+  nodeAffinity,
+  // NodeResourcesFit (node-resources/) runs last; it reads the snapshot, so the core appends it per snapshot.
+];

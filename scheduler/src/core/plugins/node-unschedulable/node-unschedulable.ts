@@ -1,0 +1,25 @@
+/**
+ * NodeUnschedulable: a cordoned node (spec.unschedulable) takes only pods that tolerate the
+ * taint Kubernetes puts on cordoned nodes, so the field and the taint always agree.
+ */
+import type { Taint } from "../../api-types.js";
+import type { FilterPlugin, FilterReasons } from "../../framework.js";
+import { tolerates } from "../taint-toleration/taint-toleration.js";
+
+export const unschedulableReason = "node(s) were unschedulable";
+
+export const unschedulableTaint: Taint = Object.freeze({
+  key: "node.kubernetes.io/unschedulable",
+  effect: "NoSchedule",
+});
+
+const unschedulableReasons: FilterReasons = Object.freeze([unschedulableReason]);
+
+export const nodeUnschedulable: FilterPlugin = {
+  name: "NodeUnschedulable",
+  static: true,
+  filter(pod, node) {
+    if (!node.unschedulable || tolerates(pod.tolerations, unschedulableTaint)) return undefined;
+    return unschedulableReasons;
+  },
+};

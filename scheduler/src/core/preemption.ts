@@ -1,0 +1,169 @@
+/**
+ * Gang preemption (PostFilter): when a group does not fit, find running groups of strictly
+ * lower priority whose eviction makes the WHOLE group fit, evicting whole groups only.
+ *
+ *   1. Candidates: running groups with priority below the pending group's, not protected by
+ *      a PodDisruptionBudget, with at least one pod on a node this shard may use.
+ *   2. Greedy: add candidates lowest priority first, then fewest pods, until the group fits
+ *      in a simulation (Statement); if it never fits, evict nothing.
+ *   3. Reprieve: give back every chosen victim, highest first, whose eviction is not needed.
+ *
+ * Pods already terminating (earlier victims) count as gone, so a group waiting for its
+ * victims to leave does not evict more.
+ */
+import type { PodDisruptionBudget } from "./api-types.js";
+import {
+  type GangPlacementResult,
+  type Placement,
+  type PlacementContext,
+  placeGang,
+} from "./gang-placement.js";
+import { matchesLabelSelector } from "./label-selector.js";
+import type { PodInfo } from "./model.js";
+import type { PendingGroup } from "./pending-group.js";
+import type { RunningGroup } from "./snapshot.js";
+import { Statement } from "./statement.js";
+
+export interface EvictionPlan {
+  /** Whole groups to evict (empty when earlier victims are still leaving). */
+  readonly victims: readonly RunningGroup[];
+  /** Where each member goes once the victims are gone: the preemptor's reserved nodes. */
+  readonly nominations: readonly Placement[];
+}
+
+export type PreemptionResult =
+  | { readonly preempts: true; readonly plan: EvictionPlan }
+  | { readonly preempts: false; readonly reason: string };
+
+export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): PreemptionResult {
+  if (!group.mayPreempt) {
+    return { preempts: false, reason: "preemption: not attempted, a member has preemptionPolicy: Never" };
+  }
+  const snapshot = ctx.snapshot;
+  const usable = new Set(ctx.nodes.map((node) => node.name));
+  const leaving: PodInfo[] = [];
+  const candidates: RunningGroup[] = [];
+  let protectedByBudget = 0;
+  for (const running of snapshot.runningGroups().values()) {
+    if (running.id === group.key.id) continue;
+    const onUsableNode = running.pods.filter((pod) => usable.has(snapshot.placementOf(pod.key) ?? ""));
+    if (onUsableNode.length === 0) continue;
+    if (running.pods.every((pod) => pod.terminating)) {
+      if (running.priority < group.priority) leaving.push(...onUsableNode);
+      continue;
+    }
+    if (running.priority >= group.priority) continue;
+    if (blockedByDisruptionBudget(running, snapshot.podDisruptionBudgets(running.pods[0]?.namespace ?? ""))) {
+      protectedByBudget++;
+      continue;
+    }
+    candidates.push(running);
+  }
+  candidates.sort(
+    (a, b) =>
+      a.priority - b.priority || a.pods.length - b.pods.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+
+  const fitsWithout = (victims: readonly RunningGroup[]): GangPlacementResult => {
+    const trial = new Statement(snapshot);
+    try {
+      for (const pod of leaving) trial.evict(pod);
+      for (const victim of victims) for (const pod of victim.pods) trial.evict(pod);
+      return placeGang(ctx, trial, group, false);
+    } finally {
+      trial.discard();
+    }
+  };
+
+  // Greedy: a cheap capacity bound decides when a full placement trial is worth running.
+  const need = aggregateRequest(group);
+  const free = freeCapacity(ctx, leaving);
+  let chosen: RunningGroup[] = [];
+  let result = covers(free, need) ? fitsWithout(chosen) : undefined;
+  for (const candidate of candidates) {
+    if (result?.fits) break;
+    chosen.push(candidate);
+    for (const pod of candidate.pods) {
+      if (usable.has(snapshot.placementOf(pod.key) ?? "")) addTo(free, pod);
+    }
+    if (covers(free, need)) result = fitsWithout(chosen);
+  }
+  if (!result?.fits) {
+    const budget =
+      protectedByBudget > 0
+        ? `; ${protectedByBudget} lower-priority group(s) protected by a PodDisruptionBudget`
+        : "";
+    return {
+      preempts: false,
+      reason: `preemption: no set of lower-priority groups whose eviction makes the group fit${budget}`,
+    };
+  }
+  // Reprieve: keep every victim the group can do without, most valuable first.
+  for (const victim of [...chosen].reverse()) {
+    const without = chosen.filter((v) => v !== victim);
+    const trial = fitsWithout(without);
+    if (trial.fits) {
+      chosen = without;
+      result = trial;
+    }
+  }
+  return { preempts: true, plan: { victims: chosen, nominations: result.fits ? result.placements : [] } };
+}
+
+/** A group may not be evicted when a budget covering k of its pods allows fewer than k disruptions. */
+export function blockedByDisruptionBudget(
+  group: RunningGroup,
+  budgets: readonly PodDisruptionBudget[],
+): boolean {
+  for (const budget of budgets) {
+    let covered = 0;
+    for (const pod of group.pods) {
+      if (!pod.terminating && matchesLabelSelector(budget.spec?.selector, pod.labels)) covered++;
+    }
+    if (covered > 0 && (budget.status?.disruptionsAllowed ?? 0) < covered) return true;
+  }
+  return false;
+}
+
+type Capacity = Map<string, number>;
+
+function addResources(target: Capacity, pod: PodInfo, sign: 1 | -1): void {
+  const r = pod.requests;
+  target.set("cpu", (target.get("cpu") ?? 0) + sign * r.milliCpu);
+  target.set("memory", (target.get("memory") ?? 0) + sign * r.memory);
+  target.set("pods", (target.get("pods") ?? 0) + sign);
+  for (const [name, value] of r.scalar) target.set(name, (target.get(name) ?? 0) + sign * value);
+}
+
+function addTo(free: Capacity, pod: PodInfo): void {
+  addResources(free, pod, 1);
+}
+
+/** What the smallest possible set of required members asks for in total. */
+function aggregateRequest(group: PendingGroup): Capacity {
+  const need: Capacity = new Map();
+  const smallestFirst = [...group.members].reverse().slice(0, group.required);
+  for (const pod of smallestFirst) addResources(need, pod, 1);
+  return need;
+}
+
+/** Free capacity summed over the usable nodes, counting leaving pods as gone. */
+function freeCapacity(ctx: PlacementContext, leaving: readonly PodInfo[]): Capacity {
+  const free: Capacity = new Map();
+  for (const node of ctx.nodes) {
+    const a = node.allocatable;
+    const r = node.requested;
+    free.set("cpu", (free.get("cpu") ?? 0) + a.milliCpu - r.milliCpu);
+    free.set("memory", (free.get("memory") ?? 0) + a.memory - r.memory);
+    free.set("pods", (free.get("pods") ?? 0) + a.pods - r.pods);
+    for (const [name, value] of a.scalar)
+      free.set(name, (free.get(name) ?? 0) + value - (r.scalar.get(name) ?? 0));
+  }
+  for (const pod of leaving) addTo(free, pod);
+  return free;
+}
+
+function covers(free: Capacity, need: Capacity): boolean {
+  for (const [name, value] of need) if (value > 0 && (free.get(name) ?? 0) < value) return false;
+  return true;
+}

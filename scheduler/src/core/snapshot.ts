@@ -1,0 +1,169 @@
+/**
+ * ClusterSnapshot: nodes with the pods that occupy them, kept current by the shard's cache
+ * and read by every cycle. Cycles change it only through a Statement (statement.ts), which
+ * either commits its assumptions or rolls them back.
+ */
+import type { Node, PodDisruptionBudget } from "./api-types.js";
+import { toNodeInfo } from "./build-info.js";
+import type { NodeInfo, PodInfo } from "./model.js";
+
+/** A group of pods that run, as preemption sees it: evicted whole or not at all. */
+export interface RunningGroup {
+  readonly id: string;
+  readonly pods: PodInfo[];
+  readonly priority: number;
+}
+
+export class ClusterSnapshot {
+  private readonly nodeMap = new Map<string, NodeInfo>();
+  /** Nodes in a stable order (insertion), for deterministic iteration. */
+  private nodeOrder: NodeInfo[] = [];
+  /** Pods occupying a node, by key, with the node they occupy. */
+  private readonly placed = new Map<string, PodInfo & { readonly placedOn: string }>();
+  /** Pending pods reserved a node by preemption (status.nominatedNodeName), by node. */
+  private readonly nominations = new Map<string, Map<string, PodInfo>>();
+  private readonly pdbs = new Map<string, PodDisruptionBudget>();
+  /** Bumped on every change; lets callers cache results computed from the snapshot. */
+  generation = 0;
+
+  get nodes(): readonly NodeInfo[] {
+    return this.nodeOrder;
+  }
+
+  node(name: string): NodeInfo | undefined {
+    return this.nodeMap.get(name);
+  }
+
+  /** Adds or replaces a node, keeping the pods it already holds. */
+  upsertNode(node: Node): NodeInfo {
+    const fresh = toNodeInfo(node);
+    const previous = this.nodeMap.get(fresh.name);
+    if (previous) {
+      for (const pod of previous.pods.values()) occupy(fresh, pod);
+      this.nodeOrder[this.nodeOrder.indexOf(previous)] = fresh;
+    } else {
+      this.nodeOrder.push(fresh);
+    }
+    this.nodeMap.set(fresh.name, fresh);
+    this.generation++;
+    return fresh;
+  }
+
+  removeNode(name: string): void {
+    const node = this.nodeMap.get(name);
+    if (!node) return;
+    this.nodeMap.delete(name);
+    this.nodeOrder = this.nodeOrder.filter((n) => n !== node);
+    // Pods keep their placement record: if the node comes back they occupy it again.
+    this.generation++;
+  }
+
+  /**
+   * Records a pod's current state: a pod with a node (bound or assumed) that has not
+   * finished occupies that node; a pending pod with a nomination reserves its node.
+   */
+  upsertPod(pod: PodInfo): void {
+    this.removePod(pod.key);
+    if (pod.nodeName && !pod.finished) {
+      this.place(pod, pod.nodeName);
+    } else if (!pod.nodeName && pod.nominatedNodeName && !pod.terminating) {
+      const onNode = this.nominations.get(pod.nominatedNodeName) ?? new Map<string, PodInfo>();
+      this.nominations.set(pod.nominatedNodeName, onNode);
+      onNode.set(pod.key, pod);
+    }
+    this.generation++;
+  }
+
+  removePod(key: string): void {
+    const placed = this.placed.get(key);
+    if (placed) {
+      this.placed.delete(key);
+      const node = this.nodeMap.get(placed.placedOn);
+      if (node?.pods.delete(key)) release(node, placed);
+      this.generation++;
+    }
+    for (const [nodeName, onNode] of this.nominations) {
+      if (onNode.delete(key) && onNode.size === 0) this.nominations.delete(nodeName);
+    }
+  }
+
+  /** Puts a pending pod on a node before the API server confirms it (kube-scheduler's "assume"). */
+  assume(pod: PodInfo, nodeName: string): void {
+    this.removePod(pod.key);
+    this.place(pod, nodeName);
+    this.generation++;
+  }
+
+  /** The node a pod occupies in the snapshot, if any. */
+  placementOf(key: string): string | undefined {
+    return this.placed.get(key)?.placedOn;
+  }
+
+  placedPod(key: string): PodInfo | undefined {
+    return this.placed.get(key);
+  }
+
+  private place(pod: PodInfo, nodeName: string): void {
+    this.placed.set(pod.key, { ...pod, placedOn: nodeName });
+    const node = this.nodeMap.get(nodeName);
+    if (node) occupy(node, pod);
+  }
+
+  /** Nominated pods on a node that a pod of this priority must leave room for (kube-scheduler's rule). */
+  nominatedFor(nodeName: string, pod: PodInfo): PodInfo[] {
+    const onNode = this.nominations.get(nodeName);
+    if (!onNode) return [];
+    const result: PodInfo[] = [];
+    for (const other of onNode.values()) {
+      if (other.priority >= pod.priority && other.group.id !== pod.group.id && other.key !== pod.key) {
+        result.push(other);
+      }
+    }
+    return result;
+  }
+
+  hasNominations(nodeName: string): boolean {
+    return this.nominations.has(nodeName);
+  }
+
+  upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {
+    this.pdbs.set(`${pdb.metadata.namespace}/${pdb.metadata.name}`, pdb);
+    this.generation++;
+  }
+
+  removePodDisruptionBudget(namespace: string, name: string): void {
+    this.pdbs.delete(`${namespace}/${name}`);
+    this.generation++;
+  }
+
+  podDisruptionBudgets(namespace: string): PodDisruptionBudget[] {
+    return [...this.pdbs.values()].filter((pdb) => pdb.metadata.namespace === namespace);
+  }
+
+  /** Every group with pods occupying nodes, with its priority (the highest of its pods). */
+  runningGroups(): Map<string, RunningGroup> {
+    const groups = new Map<string, { id: string; pods: PodInfo[]; priority: number }>();
+    for (const pod of this.placed.values()) {
+      const group = groups.get(pod.group.id) ?? { id: pod.group.id, pods: [], priority: pod.priority };
+      groups.set(pod.group.id, group);
+      group.pods.push(pod);
+      if (pod.priority > group.priority) group.priority = pod.priority;
+    }
+    return groups;
+  }
+}
+
+function occupy(node: NodeInfo, pod: PodInfo): void {
+  node.pods.set(pod.key, pod);
+  node.requested.add(pod.requests);
+  node.requested.pods += 1;
+  node.nonZeroRequested.milliCpu += pod.nonZeroRequests.milliCpu;
+  node.nonZeroRequested.memory += pod.nonZeroRequests.memory;
+}
+
+function release(node: NodeInfo, pod: PodInfo): void {
+  node.requested.subtract(pod.requests);
+  node.requested.pods -= 1;
+  node.nonZeroRequested.milliCpu -= pod.nonZeroRequests.milliCpu;
+  node.nonZeroRequested.memory -= pod.nonZeroRequests.memory;
+}

@@ -1,0 +1,90 @@
+import { readFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+
+/**
+ * A minimal JSON client for the local control plane's own tooling (bring-up, readiness,
+ * fake nodes), authenticated with a client certificate over keep-alive connections.
+ */
+export class KubeRest {
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly server: string,
+    credentials: { ca: string; cert: string; key: string },
+  ) {
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: 64,
+      ca: readFileSync(credentials.ca),
+      cert: readFileSync(credentials.cert),
+      key: readFileSync(credentials.key),
+    });
+  }
+
+  async call<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> {
+    const url = new URL(path, this.server);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolveCall, reject) => {
+      const req = request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            accept: "application/json",
+            ...(payload
+              ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+              : {}),
+          },
+          timeout: 30_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            let parsed: unknown = text;
+            try {
+              parsed = text ? JSON.parse(text) : undefined;
+            } catch {
+              // plain-text answers such as /readyz's "ok"
+            }
+            resolveCall({ status: res.statusCode ?? 0, body: parsed as T });
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on("error", reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  async get<T = unknown>(path: string): Promise<T> {
+    const res = await this.call<T>("GET", path);
+    if (res.status !== 200) throw new Error(`GET ${path}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** GET over TLS without verifying the peer: only for local /healthz of self-signed components. */
+export async function insecureHealth(url: string): Promise<boolean> {
+  return new Promise((resolveHealth) => {
+    const req = request(url, { rejectUnauthorized: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolveHealth(res.statusCode === 200);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolveHealth(false));
+    req.end();
+  });
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command (npm test): lint, typecheck and unit tests of every package, then the
+# integration suite against a real local control plane. Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+bash tests/scripts/bootstrap.sh || exit 1
+
+rm -rf reports
+status=0
+npx turbo run lint typecheck test || status=1
+npm run --workspace tests test:integration || status=1
+node tests/scripts/summarize-reports.mjs reports || status=1
+exit "$status"

@@ -1,0 +1,35 @@
+import * as k8s from "@kubernetes/client-node";
+import { inject } from "vitest";
+
+/** Clients for the cluster under test, built from the kubeconfig the global setup provided. */
+export function testKubeConfig(): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(inject("kubeconfig"));
+  return kc;
+}
+
+export function testClients(kc = testKubeConfig()) {
+  return {
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
+  };
+}
+
+/** A fresh namespace per test file, deleted afterwards, so tests never see each other's pods. */
+export async function createTestNamespace(core: k8s.CoreV1Api, prefix: string): Promise<string> {
+  const ns = await core.createNamespace({ body: { metadata: { generateName: `${prefix}-` } } });
+  const name = ns.metadata?.name;
+  if (!name) throw new Error("namespace without a name");
+  return name;
+}
+
+export async function deleteNamespace(core: k8s.CoreV1Api, name: string): Promise<void> {
+  await core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+/** The HTTP status of a failed client-node call. */
+export function statusOf(error: unknown): number | undefined {
+  return (error as { code?: number }).code;
+}
