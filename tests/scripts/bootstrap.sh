@@ -25,7 +25,10 @@ fi
 # npm ci when node_modules is missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "bootstrap: npm ci"
-  npm ci --no-audit --no-fund
+  # The lock file pins every version. When the registry does not serve other platforms'
+  # optional packages (turbo, biome), npm ci refuses the lock file; npm install still
+  # installs the locked versions for this platform.
+  npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 fi
 
 bash tests/cluster/build-tools.sh
