@@ -1,0 +1,219 @@
+/**
+ * The shard's in-memory view of the cluster, fed by informers: the ClusterSnapshot the core
+ * reads (nodes, pods occupying them, nominations, budgets), the pending pods this shard's
+ * scheduler name serves grouped into gangs, and the pods it has assumed while binds are in flight.
+ */
+import {
+  ClusterSnapshot,
+  type GroupKey,
+  type Node,
+  type Pod,
+  type PodDisruptionBudget,
+  type PodInfo,
+  podGroupMembership,
+  toPodInfo,
+} from "../core/index.js";
+
+/** A gang as the cache knows it: pending members (ours) and members already running. */
+export interface GroupMembers {
+  readonly key: GroupKey;
+  readonly pending: Map<string, PodInfo>;
+  readonly running: Map<string, PodInfo>;
+  /** Pending members that name another scheduler: the group cannot be placed as a whole by us. */
+  readonly foreignPending: Map<string, string>;
+  lastArrivalAt: number;
+}
+
+export type CacheChange =
+  /** Room may have appeared or rules changed: unschedulable groups deserve another try. */
+  | { kind: "capacity" }
+  /** A group gained or changed a pending member. */
+  | { kind: "member"; groupId: string }
+  /** A pod of ours is malformed (or no longer is). */
+  | { kind: "invalid"; podKey: string };
+
+export class ClusterCache {
+  readonly snapshot = new ClusterSnapshot();
+  private readonly groups = new Map<string, GroupMembers>();
+  private readonly groupOfPod = new Map<string, string>();
+  /** Pods this shard placed whose binding the watch has not confirmed yet, by pod key. */
+  private readonly assumed = new Map<string, { pod: PodInfo; nodeName: string }>();
+  /** Our pods that cannot be scheduled because of malformed input, with the reason. */
+  readonly invalid = new Map<string, { pod: Pod; error: string }>();
+
+  constructor(
+    private readonly schedulerName: string,
+    private readonly onChange: (change: CacheChange) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  upsertNode(node: Node): void {
+    this.snapshot.upsertNode(node);
+    this.onChange({ kind: "capacity" });
+  }
+
+  removeNode(node: Node): void {
+    this.snapshot.removeNode(node.metadata.name);
+  }
+
+  upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {
+    this.snapshot.upsertPodDisruptionBudget(pdb);
+    this.onChange({ kind: "capacity" });
+  }
+
+  removePodDisruptionBudget(pdb: PodDisruptionBudget): void {
+    this.snapshot.removePodDisruptionBudget(pdb.metadata.namespace, pdb.metadata.name);
+  }
+
+  upsertPod(pod: Pod): void {
+    const info = toPodInfo(pod);
+    const key = info.key;
+    const previousGroup = this.groupOfPod.get(key);
+    if (previousGroup !== undefined && previousGroup !== info.group.id) this.detach(key, previousGroup);
+
+    if (info.nodeName) {
+      this.assumed.delete(key);
+      this.clearInvalid(key);
+      const group = this.attach(key, info.group);
+      group.pending.delete(key);
+      group.foreignPending.delete(key);
+      if (info.finished) {
+        this.snapshot.removePod(key);
+        group.running.delete(key);
+        this.dropIfEmpty(group);
+        this.onChange({ kind: "capacity" });
+      } else {
+        this.snapshot.upsertPod(info);
+        group.running.set(key, info);
+      }
+      return;
+    }
+
+    if (info.terminating || info.finished) {
+      this.removePod(pod);
+      return;
+    }
+    if (pod.spec.schedulerName !== this.schedulerName) {
+      // Another scheduler's pending pod: it may reserve a node, and may be a member of a gang of ours.
+      this.snapshot.upsertPod(info);
+      if (!info.group.solo) {
+        this.attach(key, info.group).foreignPending.set(key, pod.spec.schedulerName ?? "default-scheduler");
+      }
+      return;
+    }
+    const membership = podGroupMembership(pod);
+    if (membership.error) {
+      const known = this.invalid.get(key);
+      this.invalid.set(key, { pod, error: membership.error });
+      this.detach(key, info.group.id);
+      if (known?.error !== membership.error) this.onChange({ kind: "invalid", podKey: key });
+      return;
+    }
+    this.clearInvalid(key);
+    const assumed = this.assumed.get(key);
+    if (assumed) {
+      // Bind in flight: keep the placement; only refresh what we know of the pod.
+      this.assumed.set(key, { pod: info, nodeName: assumed.nodeName });
+      return;
+    }
+    this.snapshot.upsertPod(info);
+    const group = this.attach(key, info.group);
+    const isNew = !group.pending.has(key);
+    group.pending.set(key, info);
+    if (isNew) group.lastArrivalAt = this.now();
+    this.onChange({ kind: "member", groupId: info.group.id });
+  }
+
+  removePod(pod: Pod): void {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const groupId = this.groupOfPod.get(key);
+    if (groupId !== undefined) this.detach(key, groupId);
+    this.assumed.delete(key);
+    this.clearInvalid(key);
+    const occupied = this.snapshot.placementOf(key) !== undefined;
+    this.snapshot.removePod(key);
+    if (occupied) this.onChange({ kind: "capacity" });
+  }
+
+  /**
+   * Records that the core placed a pod (the cycle already assumed it in the snapshot): it
+   * counts as a running member of its group until the watch confirms the bind or it fails.
+   */
+  markAssumed(pod: PodInfo, nodeName: string): void {
+    this.assumed.set(pod.key, { pod, nodeName });
+    const group = this.attach(pod.key, pod.group);
+    group.pending.delete(pod.key);
+    group.running.set(pod.key, pod);
+  }
+
+  /** A bind failed: the pod is pending again (unless the watch has news). */
+  forget(podKey: string): void {
+    const assumed = this.assumed.get(podKey);
+    if (!assumed) return;
+    this.assumed.delete(podKey);
+    this.groups.get(assumed.pod.group.id)?.running.delete(podKey);
+    this.snapshot.removePod(podKey);
+    this.upsertPod(assumed.pod.pod);
+  }
+
+  /** Records a nomination locally at once, so the room it reserves is not given away meanwhile. */
+  nominate(pod: PodInfo, nodeName: string): void {
+    if (this.assumed.has(pod.key)) return;
+    this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
+  }
+
+  isAssumed(podKey: string): boolean {
+    return this.assumed.has(podKey);
+  }
+
+  group(groupId: string): GroupMembers | undefined {
+    return this.groups.get(groupId);
+  }
+
+  groupIds(): IterableIterator<string> {
+    return this.groups.keys();
+  }
+
+  pendingPodCount(): number {
+    let count = 0;
+    for (const group of this.groups.values()) count += group.pending.size;
+    return count;
+  }
+
+  /** The pod's group entry, created on first use; remembers which group the pod is in. */
+  private attach(podKey: string, key: GroupKey): GroupMembers {
+    this.groupOfPod.set(podKey, key.id);
+    let group = this.groups.get(key.id);
+    if (!group) {
+      group = {
+        key,
+        pending: new Map(),
+        running: new Map(),
+        foreignPending: new Map(),
+        lastArrivalAt: this.now(),
+      };
+      this.groups.set(key.id, group);
+    }
+    return group;
+  }
+
+  private detach(podKey: string, groupId: string): void {
+    const group = this.groups.get(groupId);
+    this.groupOfPod.delete(podKey);
+    if (!group) return;
+    group.pending.delete(podKey);
+    group.running.delete(podKey);
+    group.foreignPending.delete(podKey);
+    this.dropIfEmpty(group);
+  }
+
+  private dropIfEmpty(group: GroupMembers): void {
+    if (group.pending.size + group.running.size + group.foreignPending.size === 0) {
+      this.groups.delete(group.key.id);
+    }
+  }
+
+  private clearInvalid(podKey: string): void {
+    if (this.invalid.delete(podKey)) this.onChange({ kind: "invalid", podKey });
+  }
+}

@@ -1,0 +1,473 @@
+/**
+ * A scheduler shard: informers feed the ClusterCache, the SchedulingQueue says which groups
+ * are due, the pure SchedulingCore decides, and this class carries the decisions out
+ * (binds, evictions, nominations, conditions, Events). Cycles run when something happens —
+ * a pod arrives, a node changes, a pod leaves, a backoff or settle window ends — never on a
+ * fixed sleep loop.
+ */
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import {
+  type Decision,
+  type Node,
+  type PendingGroup,
+  type Pod,
+  type PodDisruptionBudget,
+  type PodInfo,
+  pendingGroup,
+  podGroupMembership,
+  SchedulingCore,
+} from "../core/index.js";
+import { EventRecorder } from "../kube/event-recorder.js";
+import { Informer } from "../kube/informer.js";
+import type { KubeClient } from "../kube/kube-client.js";
+import { type BindOutcome, PodBinder } from "../kube/pod-binder.js";
+import { PodStatusWriter } from "../kube/pod-status-writer.js";
+import { type Ownership, ownsEverything } from "../sharding/ownership.js";
+import { type CacheChange, ClusterCache, type GroupMembers } from "./cluster-cache.js";
+import type { ShardConfig } from "./config.js";
+import { ShardMetrics } from "./metrics.js";
+import { SchedulingQueue } from "./scheduling-queue.js";
+
+type Readiness =
+  | { ready: true; minMember: number | undefined }
+  | { ready: false; until: number; why?: string };
+
+export class Shard {
+  readonly cache: ClusterCache;
+  readonly queue = new SchedulingQueue();
+  readonly core: SchedulingCore;
+  readonly metrics: ShardMetrics;
+  private readonly informers: Informer<{ metadata: { name: string } }>[] = [];
+  private readonly binder: PodBinder;
+  private readonly statusWriter: PodStatusWriter;
+  private readonly events: EventRecorder;
+  private readonly bindSlots;
+  private ready = false;
+  private stopped = false;
+  private cycleQueued = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  /** Since when a gang has had some members bound and others not. */
+  private readonly partialSince = new Map<string, number>();
+  private gaugesAt = 0;
+
+  constructor(
+    readonly config: ShardConfig,
+    private readonly client: KubeClient,
+    private readonly log: Logger,
+    private readonly ownership: Ownership = ownsEverything,
+    metrics?: ShardMetrics,
+  ) {
+    this.metrics = metrics ?? new ShardMetrics();
+    this.cache = new ClusterCache(config.schedulerName, (change) => this.onChange(change));
+    this.core = new SchedulingCore(this.cache.snapshot, {
+      scoringStrategy: config.scoringStrategy,
+      percentageOfNodesToScore: config.percentageOfNodesToScore,
+      preemption: config.preemption,
+    });
+    this.binder = new PodBinder(client);
+    this.statusWriter = new PodStatusWriter(client, log);
+    this.events = new EventRecorder(client, config.schedulerName, config.identity, log);
+    this.bindSlots = pLimit(config.bindConcurrency);
+  }
+
+  /** Ready once every informer has listed: before that the snapshot would be incomplete. */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  async start(): Promise<void> {
+    const nodes = new Informer<Node>(
+      this.client,
+      { path: "/api/v1/nodes" },
+      {
+        upsert: (node) => this.cache.upsertNode(node),
+        remove: (node) => this.cache.removeNode(node),
+      },
+      this.log,
+    );
+    // Finished pods hold no resources; leaving them out keeps the cache small (as kube-scheduler does).
+    const pods = new Informer<Pod>(
+      this.client,
+      { path: "/api/v1/pods", fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
+      { upsert: (pod) => this.cache.upsertPod(pod), remove: (pod) => this.cache.removePod(pod) },
+      this.log,
+    );
+    const budgets = new Informer<PodDisruptionBudget>(
+      this.client,
+      { path: "/apis/policy/v1/poddisruptionbudgets" },
+      {
+        upsert: (pdb) => this.cache.upsertPodDisruptionBudget(pdb),
+        remove: (pdb) => this.cache.removePodDisruptionBudget(pdb),
+      },
+      this.log,
+    );
+    this.informers.push(nodes, pods, budgets);
+    for (const informer of this.informers) void informer.run();
+    while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    this.ready = true;
+    this.log.info(
+      { nodes: nodes.size, pods: pods.size, pending: this.cache.pendingPodCount() },
+      "caches synced; scheduling",
+    );
+    this.scheduleSoon();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const informer of this.informers) informer.stop();
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+  }
+
+  /** Restarts every watch (as after a dropped connection); used by chaos tests. */
+  restartWatches(): void {
+    for (const informer of this.informers) informer.restartWatch();
+  }
+
+  private onChange(change: CacheChange): void {
+    const now = Date.now();
+    if (change.kind === "capacity") this.queue.wakeUnschedulable(now);
+    else if (change.kind === "member") this.queue.add(change.groupId, now);
+    else this.reportInvalid(change.podKey);
+    this.scheduleSoon();
+  }
+
+  scheduleSoon(): void {
+    if (!this.ready || this.stopped || this.cycleQueued) return;
+    this.cycleQueued = true;
+    setImmediate(() => {
+      this.cycleQueued = false;
+      this.runCycle();
+    });
+  }
+
+  private runCycle(): void {
+    const now = Date.now();
+    const groups: PendingGroup[] = [];
+    const membersById = new Map<string, GroupMembers>();
+    for (const id of this.queue.pop(now)) {
+      const members = this.cache.group(id);
+      if (!members || members.pending.size === 0) {
+        this.queue.done(id, "scheduled", now);
+        continue;
+      }
+      if (!this.ownership.ownsGroup(members.key.hashKey)) {
+        this.queue.remove(id);
+        continue;
+      }
+      const problem = groupProblem(members);
+      if (problem) {
+        this.tellPending(members, problem, "InvalidPodGroup");
+        this.queue.done(id, "unschedulable", now);
+        continue;
+      }
+      const readiness = this.readiness(members, now);
+      if (!readiness.ready) {
+        if (readiness.why) this.tellPending(members, readiness.why, "WaitingForGang", "Normal");
+        this.queue.done(id, "waiting", now, readiness.until);
+        continue;
+      }
+      membersById.set(id, members);
+      groups.push(
+        pendingGroup(
+          members.key,
+          [...members.pending.values()],
+          [...members.running.values()],
+          readiness.minMember,
+        ),
+      );
+    }
+    if (groups.length > 0) {
+      const started = performance.now();
+      const decisions = this.core.cycle(groups, (node) => this.ownership.ownsNode(node));
+      this.metrics.cycleSeconds.observe((performance.now() - started) / 1000);
+      for (const decision of decisions) {
+        const members = membersById.get(decision.group.id) as GroupMembers;
+        this.carryOut(decision, members, now);
+      }
+    }
+    this.updateGauges();
+    this.armWakeTimer();
+    if (this.queue.hasActive()) this.scheduleSoon();
+  }
+
+  private readiness(members: GroupMembers, now: number): Readiness {
+    const declared = new Set<number>();
+    for (const pod of [...members.pending.values(), ...members.running.values()]) {
+      const min = podGroupMembership(pod.pod).minMember;
+      if (min !== undefined) declared.add(min);
+    }
+    const minMember = declared.size === 1 ? [...declared][0] : undefined;
+    if (minMember !== undefined) {
+      const present = members.pending.size + members.running.size;
+      if (present >= minMember) return { ready: true, minMember };
+      return {
+        ready: false,
+        until: Number.POSITIVE_INFINITY,
+        why: `waiting for pod group ${members.key.namespace}/${members.key.name}: ${present} of ${minMember} members exist`,
+      };
+    }
+    if (members.key.solo) return { ready: true, minMember: undefined };
+    const settledAt = members.lastArrivalAt + this.config.settleWindowMs;
+    return settledAt <= now ? { ready: true, minMember: undefined } : { ready: false, until: settledAt };
+  }
+
+  private carryOut(decision: Decision, members: GroupMembers, now: number): void {
+    const id = decision.group.id;
+    switch (decision.kind) {
+      case "bind": {
+        this.metrics.scheduleAttempts.inc({ result: "scheduled" });
+        for (const placement of decision.placements)
+          this.cache.markAssumed(placement.pod, placement.nodeName);
+        void this.bindGroup(id, decision.placements);
+        return;
+      }
+      case "preempt": {
+        this.metrics.scheduleAttempts.inc({ result: "preempting" });
+        const { victims, nominations } = decision.plan;
+        for (const { pod, nodeName } of nominations) {
+          this.cache.nominate(pod, nodeName);
+          void this.statusWriter.nominate(pod.pod, nodeName);
+        }
+        const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
+        const waiting =
+          victimPods.length > 0
+            ? `preempting ${victimPods.length} pod(s) of ${victims.length} lower-priority group(s); waiting for them to leave`
+            : "waiting for preempted pods to leave";
+        this.tellPending(members, `${decision.message} ${waiting}.`, "FailedScheduling");
+        if (victimPods.length > 0) {
+          this.metrics.preemptionAttempts.inc();
+          void this.evictVictims(
+            decision.group.id,
+            victimPods,
+            nominations.map((n) => n.nodeName),
+          );
+        }
+        this.checkGangTimeout(members, now);
+        this.queue.done(id, "unschedulable", now);
+        return;
+      }
+      case "unschedulable": {
+        this.metrics.scheduleAttempts.inc({ result: "unschedulable" });
+        this.tellPending(members, decision.message, "FailedScheduling");
+        this.checkGangTimeout(members, now);
+        this.queue.done(id, "unschedulable", now);
+        return;
+      }
+    }
+  }
+
+  private async bindGroup(
+    groupId: string,
+    placements: readonly { pod: PodInfo; nodeName: string }[],
+  ): Promise<void> {
+    // Fencing: ownership may have moved since the cycle decided; never bind onto a lost node.
+    if (placements.some((p) => !this.ownership.mayBind(p.nodeName))) {
+      this.metrics.bindErrors.inc({ reason: "fenced" }, placements.length);
+      for (const p of placements) this.cache.forget(p.pod.key);
+      this.queue.done(groupId, "retry", Date.now());
+      this.scheduleSoon();
+      return;
+    }
+    const outcomes = await Promise.all(
+      placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName))),
+    );
+    let failed = 0;
+    const now = Date.now();
+    outcomes.forEach((outcome, i) => {
+      const { pod, nodeName } = placements[i] as { pod: PodInfo; nodeName: string };
+      if (outcome === "bound") {
+        this.metrics.podsScheduled.inc();
+        const created = Date.parse(pod.pod.metadata.creationTimestamp ?? "");
+        if (!Number.isNaN(created))
+          this.metrics.e2eSchedulingSeconds.observe(Math.max(0, now - created) / 1000);
+        this.events.record(
+          pod.pod,
+          "Normal",
+          "Scheduled",
+          `Successfully assigned ${pod.key} to ${nodeName}`,
+          now,
+        );
+        return;
+      }
+      failed++;
+      this.metrics.bindErrors.inc({ reason: outcome });
+      this.cache.forget(pod.key);
+      if (outcome === "error") {
+        this.events.record(
+          pod.pod,
+          "Warning",
+          "FailedBinding",
+          `binding to ${nodeName} failed; will retry`,
+          now,
+        );
+      }
+    });
+    this.queue.done(groupId, failed === 0 ? "scheduled" : "retry", now);
+    this.scheduleSoon();
+  }
+
+  private async bindWithRetry(pod: PodInfo, nodeName: string): Promise<BindOutcome> {
+    let outcome: BindOutcome = "error";
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100 * 4 ** attempt));
+      const result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName);
+      outcome = result.outcome;
+      if (outcome !== "error") return outcome;
+      this.log.warn({ pod: pod.key, node: nodeName, detail: result.detail, attempt }, "bind failed");
+    }
+    return outcome;
+  }
+
+  private async evictVictims(
+    preemptor: string,
+    victims: readonly PodInfo[],
+    nodes: readonly string[],
+  ): Promise<void> {
+    const where = [...new Set(nodes)].join(", ");
+    await Promise.all(
+      victims.map((pod) =>
+        this.bindSlots(async () => {
+          const result = await this.binder.evict(pod.namespace, pod.name);
+          if (result.outcome === "evicted") {
+            this.metrics.preemptionVictims.inc();
+            this.events.record(
+              pod.pod,
+              "Normal",
+              "Preempted",
+              `Preempted by ${preemptor} (whole group evicted) to make room on ${where}`,
+            );
+          } else if (result.outcome !== "gone") {
+            this.log.warn(
+              { pod: pod.key, outcome: result.outcome, detail: result.detail },
+              "eviction refused",
+            );
+          }
+        }),
+      ),
+    );
+  }
+
+  /**
+   * A gang with some members bound and the rest unplaceable for longer than the gang timeout
+   * is rolled back: its controller-owned bound members are deleted (their controller recreates
+   * them and the gang is placed afresh). Bare pods would be lost, so they are only reported.
+   */
+  private checkGangTimeout(members: GroupMembers, now: number): void {
+    const id = members.key.id;
+    const running = [...members.running.values()];
+    const minMember = podGroupMembership(
+      ([...members.pending.values()][0] ?? running[0])?.pod as Pod,
+    ).minMember;
+    const incomplete =
+      !members.key.solo &&
+      running.length > 0 &&
+      members.pending.size > 0 &&
+      (minMember === undefined || running.length < minMember);
+    if (!incomplete) {
+      this.partialSince.delete(id);
+      return;
+    }
+    const since = this.partialSince.get(id) ?? now;
+    this.partialSince.set(id, since);
+    if (now - since < this.config.gangTimeoutMs) return;
+    this.partialSince.delete(id);
+    this.metrics.gangRollbacks.inc();
+    const message = `pod group ${members.key.namespace}/${members.key.name} stayed partially bound for ${Math.round((now - since) / 1000)}s`;
+    for (const pod of running) {
+      const owned = pod.pod.metadata.ownerReferences?.some((ref) => ref.controller) ?? false;
+      if (owned) {
+        this.events.record(
+          pod.pod,
+          "Warning",
+          "GangRollback",
+          `${message}; deleting this member so its controller recreates it`,
+        );
+        void this.binder.delete(pod.namespace, pod.name, pod.uid);
+      } else {
+        this.events.record(
+          pod.pod,
+          "Warning",
+          "PartialGang",
+          `${message}; this pod has no controller, so it is left running`,
+        );
+      }
+    }
+  }
+
+  /** Condition and Event on every pending member of a group. */
+  private tellPending(
+    members: GroupMembers,
+    message: string,
+    reason: string,
+    type: "Normal" | "Warning" = "Warning",
+  ): void {
+    for (const pod of members.pending.values()) {
+      void this.statusWriter.unschedulable(pod.pod, message);
+      this.events.record(pod.pod, type, reason, message);
+    }
+  }
+
+  private reportInvalid(podKey: string): void {
+    const entry = this.cache.invalid.get(podKey);
+    if (!entry) return;
+    const message = `invalid pod group: ${entry.error}`;
+    void this.statusWriter.unschedulable(entry.pod, message);
+    this.events.record(entry.pod, "Warning", "InvalidPodGroup", message);
+  }
+
+  private armWakeTimer(): void {
+    const next = this.queue.nextDueAt();
+    if (next === undefined || !Number.isFinite(next)) return;
+    if (this.wakeTimer && next >= this.wakeAt) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = next;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeTimer = undefined;
+        this.wakeAt = Number.POSITIVE_INFINITY;
+        this.scheduleSoon();
+      },
+      Math.max(0, next - Date.now()),
+    );
+  }
+
+  private updateGauges(): void {
+    const now = Date.now();
+    if (now - this.gaugesAt < 1_000) return;
+    this.gaugesAt = now;
+    const pods: Record<string, number> = { active: 0, waiting: 0, backoff: 0, unschedulable: 0, inflight: 0 };
+    let groups = 0;
+    for (const id of this.cache.groupIds()) {
+      const size = this.cache.group(id)?.pending.size ?? 0;
+      if (size === 0) continue;
+      groups++;
+      const state = this.queue.state(id) ?? "active";
+      pods[state] = (pods[state] ?? 0) + size;
+    }
+    for (const [queue, count] of Object.entries(pods)) this.metrics.pendingPods.set({ queue }, count);
+    this.metrics.pendingGroups.set(groups);
+    this.metrics.invalidPods.set(this.cache.invalid.size);
+  }
+}
+
+/** Reasons a group can never be placed as a whole by this scheduler, or undefined. */
+export function groupProblem(members: GroupMembers): string | undefined {
+  const name = `${members.key.namespace}/${members.key.name}`;
+  if (members.foreignPending.size > 0) {
+    const names = new Set(members.foreignPending.values());
+    return `members of pod group ${name} name different schedulers (${[...names].join(", ")}); a gang must use one scheduler`;
+  }
+  const declared = new Set<number>();
+  for (const pod of [...members.pending.values(), ...members.running.values()]) {
+    const min = podGroupMembership(pod.pod).minMember;
+    if (min !== undefined) declared.add(min);
+  }
+  if (declared.size > 1) {
+    return `members of pod group ${name} disagree on sharded-scheduler.io/min-member (${[...declared].join(", ")})`;
+  }
+  return undefined;
+}
