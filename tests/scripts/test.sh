@@ -7,7 +7,7 @@ bash tests/scripts/bootstrap.sh || exit 1
 
 rm -rf reports
 status=0
-npx turbo run lint typecheck test || status=1
+npx turbo run build lint typecheck test || status=1
 npm run --workspace tests test:integration || status=1
 node tests/scripts/summarize-reports.mjs reports || status=1
 exit "$status"
