@@ -11,10 +11,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/versions.env"
 CACHE="${SHARDED_SCHEDULER_CACHE:-$HOME/.cache/sharded-scheduler}"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
-command -v go >/dev/null || { echo "build-tools: Go 1.24+ is required (https://go.dev/dl)" >&2; exit 1; }
+command -v go >/dev/null || { echo "build-tools: Go 1.26+ is required (https://go.dev/dl)" >&2; exit 1; }
 
 step=0
-total=4
+total=5
 log() { printf '[tools %d/%d] %s\n' "$step" "$total" "$*"; }
 
 # build <component> <version> <binaries...> -- <body function>
@@ -102,8 +102,21 @@ build_installable() { # <step> <name> <package> <version>
   log "$name $version built"
 }
 
+build_noop_binder() { # our own benchmark helper, keyed by a hash of its source
+  step=5
+  local src="$here/../bench/noop-binder"
+  local hash; hash="$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-12)"
+  local dir="$CACHE/tools/noop-binder-$hash"
+  if need "$dir" noop-binder; then log "noop-binder $hash cached"; return; fi
+  log "noop-binder $hash: compiling"
+  mkdir -p "$dir/bin"
+  ( cd "$src" && go_build -trimpath -ldflags "-s -w" -o "$dir/bin/noop-binder" . )
+  log "noop-binder built"
+}
+
 build_kubernetes
 build_etcd
 build_installable 3 kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 build_installable 4 helm "helm.sh/helm/${HELM_VERSION%%.*}/cmd/helm" "$HELM_VERSION"
+build_noop_binder
 echo "[tools] all binaries ready under $CACHE/tools"

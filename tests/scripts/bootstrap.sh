@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 node_major=$(node -p 'process.versions.node.split(".").map(Number).slice(0,2).join(".")')
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' ||
   { echo "bootstrap: Node >= 20.19 is required (found $node_major)" >&2; exit 1; }
-command -v go >/dev/null || { echo "bootstrap: Go 1.24+ is required to build the local control plane" >&2; exit 1; }
+command -v go >/dev/null || { echo "bootstrap: Go 1.26+ is required to build the local control plane" >&2; exit 1; }
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)

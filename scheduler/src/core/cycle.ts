@@ -4,7 +4,7 @@
  *
  *   for each group, highest priority first (QueueSort):
  *     place every required member (Filter, Score, Gang)  → Bind decision, assumptions committed
- *     else plan gang preemption (PostFilter)             → Preempt decision, nothing assumed
+ *     else plan gang preemption (PostFilter)             → Preempt decision, nominations reserved
  *     else                                               → Unschedulable decision with the reasons
  */
 import type { Diagnosis } from "./diagnosis.js";
@@ -94,6 +94,13 @@ export class SchedulingCore {
         : ({ preempts: false, reason: "preemption: disabled by configuration" } as const);
       if (preemption.preempts) {
         decisions.push({ kind: "preempt", group: group.key, plan: preemption.plan, message });
+        // Reserve the won nodes now, as kube-scheduler's nominator does: later groups of this
+        // cycle must neither pick the same victims nor take the room the preemptor was promised.
+        // A gang reserves at the priority it preempted with, its highest member's.
+        for (const { pod, nodeName } of preemption.plan.nominations) {
+          const priority = Math.max(pod.priority, group.priority);
+          this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName, priority });
+        }
       } else {
         decisions.push({
           kind: "unschedulable",
@@ -110,9 +117,15 @@ export class SchedulingCore {
 
 function unschedulableMessage(
   group: PendingGroup,
-  result: { placedCount: number; failedPod: PodInfo; diagnosis: Diagnosis },
+  result: { placedCount: number; failedPod: PodInfo | undefined; diagnosis: Diagnosis },
   totalNodes: number,
 ): string {
+  if (result.failedPod === undefined) {
+    return (
+      `pod group ${group.key.namespace}/${group.key.name} cannot be placed as a whole ` +
+      `(${group.required} pods must start together; only ${group.members.length} are pending).`
+    );
+  }
   const reasons = result.diagnosis.message(totalNodes);
   if (group.key.solo) return reasons;
   return (

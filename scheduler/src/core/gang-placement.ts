@@ -37,8 +37,8 @@ export type GangPlacementResult =
       readonly fits: false;
       /** How many members did fit before the group was given up. */
       readonly placedCount: number;
-      /** The first member that found no node, and why. */
-      readonly failedPod: PodInfo;
+      /** The first member that found no node, and why; undefined when too few members are pending. */
+      readonly failedPod: PodInfo | undefined;
       readonly diagnosis: Diagnosis;
     };
 
@@ -52,6 +52,10 @@ export function placeGang(
   group: PendingGroup,
   sample = true,
 ): GangPlacementResult {
+  if (group.members.length < group.required) {
+    // Placing the members present would start a partial gang: wait for the rest.
+    return { fits: false, placedCount: 0, failedPod: undefined, diagnosis: new Diagnosis() };
+  }
   const mark = statement.mark();
   const placements: Placement[] = [];
   let firstFailure: { pod: PodInfo; diagnosis: Diagnosis } | undefined;

@@ -18,8 +18,9 @@ export interface PendingGroup {
 
 /**
  * Builds the pending group from its members. With min-member set, the group needs
- * (min-member − members already running) more pods at once, at least one; without it,
- * every pending member (the group's size is the members present).
+ * (min-member − members already running) more pods at once, at least one, even when fewer
+ * are pending yet (then it waits: starting the ones present would be a partial gang);
+ * without it, every pending member (the group's size is the members present).
  */
 export function pendingGroup(
   key: GroupKey,
@@ -28,10 +29,7 @@ export function pendingGroup(
   minMember: number | undefined,
 ): PendingGroup {
   const members = [...pending].sort(byLargestRequestFirst);
-  const required =
-    minMember === undefined
-      ? members.length
-      : Math.min(members.length, Math.max(1, minMember - running.length));
+  const required = minMember === undefined ? members.length : Math.max(1, minMember - running.length);
   let priority = Number.NEGATIVE_INFINITY;
   let createdAt = Number.POSITIVE_INFINITY;
   for (const pod of [...pending, ...running]) priority = Math.max(priority, pod.priority);

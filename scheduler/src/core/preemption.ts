@@ -6,7 +6,8 @@
  *      a PodDisruptionBudget, with at least one pod on a node this shard may use.
  *   2. Greedy: add candidates lowest priority first, then fewest pods, until the group fits
  *      in a simulation (Statement); if it never fits, evict nothing.
- *   3. Reprieve: give back every chosen victim, highest first, whose eviction is not needed.
+ *   3. Reprieve: give back every chosen victim, highest first, whose eviction is not needed,
+ *      until no single victim can be spared (the plan is minimal).
  *
  * Pods already terminating (earlier victims) count as gone, so a group waiting for its
  * victims to leave does not evict more.
@@ -38,6 +39,12 @@ export type PreemptionResult =
 export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): PreemptionResult {
   if (!group.mayPreempt) {
     return { preempts: false, reason: "preemption: not attempted, a member has preemptionPolicy: Never" };
+  }
+  if (group.members.length < group.required) {
+    return {
+      preempts: false,
+      reason: "preemption: not attempted, the group has fewer pending pods than it needs",
+    };
   }
   const snapshot = ctx.snapshot;
   const usable = new Set(ctx.nodes.map((node) => node.name));
@@ -98,13 +105,18 @@ export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): 
       reason: `preemption: no set of lower-priority groups whose eviction makes the group fit${budget}`,
     };
   }
-  // Reprieve: keep every victim the group can do without, most valuable first.
-  for (const victim of [...chosen].reverse()) {
-    const without = chosen.filter((v) => v !== victim);
-    const trial = fitsWithout(without);
-    if (trial.fits) {
-      chosen = without;
-      result = trial;
+  // Reprieve: keep every victim the group can do without, most valuable first. Placement is a
+  // heuristic, so sparing one victim can make another unnecessary: repeat until none is spared.
+  for (let spared = true; spared; ) {
+    spared = false;
+    for (const victim of [...chosen].reverse()) {
+      const without = chosen.filter((v) => v !== victim);
+      const trial = fitsWithout(without);
+      if (trial.fits) {
+        chosen = without;
+        result = trial;
+        spared = true;
+      }
     }
   }
   return { preempts: true, plan: { victims: chosen, nominations: result.fits ? result.placements : [] } };
@@ -139,25 +151,47 @@ function addTo(free: Capacity, pod: PodInfo): void {
   addResources(free, pod, 1);
 }
 
-/** What the smallest possible set of required members asks for in total. */
+/**
+ * A lower bound on what any `required` of the members ask for together: per resource, the sum
+ * of the smallest amounts (a member that does not ask for a resource counts as zero).
+ */
 function aggregateRequest(group: PendingGroup): Capacity {
+  const perResource = new Map<string, number[]>();
+  for (const pod of group.members) {
+    const request: Capacity = new Map();
+    addResources(request, pod, 1);
+    for (const [name, value] of request) {
+      const amounts = perResource.get(name) ?? [];
+      amounts.push(value);
+      perResource.set(name, amounts);
+    }
+  }
   const need: Capacity = new Map();
-  const smallestFirst = [...group.members].reverse().slice(0, group.required);
-  for (const pod of smallestFirst) addResources(need, pod, 1);
+  for (const [name, amounts] of perResource) {
+    const zeros: number[] = new Array(group.members.length - amounts.length).fill(0);
+    const smallest = [...zeros, ...amounts].sort((a, b) => a - b).slice(0, group.required);
+    need.set(
+      name,
+      smallest.reduce((sum, value) => sum + value, 0),
+    );
+  }
   return need;
 }
 
-/** Free capacity summed over the usable nodes, counting leaving pods as gone. */
+/**
+ * Free capacity summed over the usable nodes, counting leaving pods as gone. An overcommitted
+ * node adds nothing (not a negative amount), so the sum stays an upper bound on what can fit.
+ */
 function freeCapacity(ctx: PlacementContext, leaving: readonly PodInfo[]): Capacity {
   const free: Capacity = new Map();
+  const add = (name: string, amount: number) => free.set(name, (free.get(name) ?? 0) + Math.max(0, amount));
   for (const node of ctx.nodes) {
     const a = node.allocatable;
     const r = node.requested;
-    free.set("cpu", (free.get("cpu") ?? 0) + a.milliCpu - r.milliCpu);
-    free.set("memory", (free.get("memory") ?? 0) + a.memory - r.memory);
-    free.set("pods", (free.get("pods") ?? 0) + a.pods - r.pods);
-    for (const [name, value] of a.scalar)
-      free.set(name, (free.get(name) ?? 0) + value - (r.scalar.get(name) ?? 0));
+    add("cpu", a.milliCpu - r.milliCpu);
+    add("memory", a.memory - r.memory);
+    add("pods", a.pods - r.pods);
+    for (const [name, value] of a.scalar) add(name, value - (r.scalar.get(name) ?? 0));
   }
   for (const pod of leaving) addTo(free, pod);
   return free;

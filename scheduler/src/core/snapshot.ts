@@ -22,6 +22,8 @@ export class ClusterSnapshot {
   private readonly placed = new Map<string, PodInfo & { readonly placedOn: string }>();
   /** Pending pods reserved a node by preemption (status.nominatedNodeName), by node. */
   private readonly nominations = new Map<string, Map<string, PodInfo>>();
+  /** Placed pods whose node the snapshot does not hold (yet, or any more), by node name. */
+  private readonly awaitingNode = new Map<string, Map<string, PodInfo>>();
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
   /** Bumped on every change; lets callers cache results computed from the snapshot. */
   generation = 0;
@@ -42,6 +44,9 @@ export class ClusterSnapshot {
       for (const pod of previous.pods.values()) occupy(fresh, pod);
       this.nodeOrder[this.nodeOrder.indexOf(previous)] = fresh;
     } else {
+      // Pods may arrive before their node, or outlive its removal: they occupy it now.
+      for (const pod of this.awaitingNode.get(fresh.name)?.values() ?? []) occupy(fresh, pod);
+      this.awaitingNode.delete(fresh.name);
       this.nodeOrder.push(fresh);
     }
     this.nodeMap.set(fresh.name, fresh);
@@ -55,6 +60,7 @@ export class ClusterSnapshot {
     this.nodeMap.delete(name);
     this.nodeOrder = this.nodeOrder.filter((n) => n !== node);
     // Pods keep their placement record: if the node comes back they occupy it again.
+    if (node.pods.size > 0) this.awaitingNode.set(name, new Map(node.pods));
     this.generation++;
   }
 
@@ -80,6 +86,8 @@ export class ClusterSnapshot {
       this.placed.delete(key);
       const node = this.nodeMap.get(placed.placedOn);
       if (node?.pods.delete(key)) release(node, placed);
+      const awaiting = this.awaitingNode.get(placed.placedOn);
+      if (awaiting?.delete(key) && awaiting.size === 0) this.awaitingNode.delete(placed.placedOn);
       this.generation++;
     }
     for (const [nodeName, onNode] of this.nominations) {
@@ -106,7 +114,13 @@ export class ClusterSnapshot {
   private place(pod: PodInfo, nodeName: string): void {
     this.placed.set(pod.key, { ...pod, placedOn: nodeName });
     const node = this.nodeMap.get(nodeName);
-    if (node) occupy(node, pod);
+    if (node) {
+      occupy(node, pod);
+    } else {
+      const awaiting = this.awaitingNode.get(nodeName) ?? new Map<string, PodInfo>();
+      this.awaitingNode.set(nodeName, awaiting);
+      awaiting.set(pod.key, pod);
+    }
   }
 
   /** Nominated pods on a node that a pod of this priority must leave room for (kube-scheduler's rule). */
@@ -120,6 +134,15 @@ export class ClusterSnapshot {
       }
     }
     return result;
+  }
+
+  /** A pending pod's nomination as the snapshot holds it, if any. */
+  nominatedPod(key: string): PodInfo | undefined {
+    for (const onNode of this.nominations.values()) {
+      const pod = onNode.get(key);
+      if (pod) return pod;
+    }
+    return undefined;
   }
 
   hasNominations(nodeName: string): boolean {

@@ -8,8 +8,9 @@ import type { PodInfo } from "./model.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 
 interface Change {
-  /** The pod as it was before the change. */
-  readonly before: PodInfo;
+  readonly key: string;
+  /** The pod as the snapshot held it before the change (placed or nominated); undefined if it held none. */
+  readonly before: PodInfo | undefined;
   /** The node it occupied before the change, if any. */
   readonly placedOn: string | undefined;
 }
@@ -38,9 +39,9 @@ export class Statement {
 
   /** Undoes every change, newest first; the statement is empty afterwards. */
   discard(): void {
-    for (const change of this.changes.reverse()) {
-      const { before, placedOn } = change;
-      this.snapshot.removePod(before.key);
+    for (const { key, before, placedOn } of this.changes.reverse()) {
+      this.snapshot.removePod(key);
+      if (before === undefined) continue;
       if (placedOn !== undefined && placedOn !== before.nodeName) this.snapshot.assume(before, placedOn);
       else this.snapshot.upsertPod(before);
     }
@@ -60,8 +61,13 @@ export class Statement {
     this.changes = rest;
   }
 
+  /** Remembers the snapshot's own record of the pod: the caller's copy may be older or newer. */
   private record(pod: PodInfo): void {
-    const current = this.snapshot.placedPod(pod.key);
-    this.changes.push({ before: current ?? pod, placedOn: this.snapshot.placementOf(pod.key) });
+    const { snapshot } = this;
+    this.changes.push({
+      key: pod.key,
+      before: snapshot.placedPod(pod.key) ?? snapshot.nominatedPod(pod.key),
+      placedOn: snapshot.placementOf(pod.key),
+    });
   }
 }

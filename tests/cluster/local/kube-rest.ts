@@ -71,6 +71,78 @@ export class KubeRest {
     return res.body;
   }
 
+  /**
+   * Lists, then streams watch events of a collection path until the returned function is
+   * called. A watch the server ends (timeouts, "unresponsive watcher" closes under load) is
+   * resumed from the last resourceVersion seen; 410 Gone relists (reporting every current
+   * object again as ADDED). Objects are parsed JSON.
+   */
+  async watch<T extends { metadata?: { resourceVersion?: string } }>(
+    path: string,
+    onEvent: (type: string, object: T) => void,
+  ): Promise<() => void> {
+    let stopped = false;
+    let current: ReturnType<typeof request> | undefined;
+    let resourceVersion = "";
+    const list = async () => {
+      const listed = await this.get<{ items: T[]; metadata: { resourceVersion: string } }>(path);
+      for (const item of listed.items) onEvent("ADDED", item);
+      resourceVersion = listed.metadata.resourceVersion;
+    };
+    const separator = path.includes("?") ? "&" : "?";
+    const resume = (relist: boolean) => {
+      if (stopped) return;
+      setTimeout(
+        () => {
+          (relist ? list() : Promise.resolve()).then(open, () => resume(true));
+        },
+        relist ? 500 : 50,
+      );
+    };
+    const open = () => {
+      if (stopped) return;
+      const url = new URL(
+        `${path}${separator}watch=true&allowWatchBookmarks=true&resourceVersion=${resourceVersion}`,
+        this.server,
+      );
+      let gone = false;
+      current = request(url, { agent: this.agent, headers: { accept: "application/json" } }, (res) => {
+        if (res.statusCode === 410) gone = true;
+        let buffered = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          buffered += chunk;
+          let newline = buffered.indexOf("\n");
+          while (newline >= 0) {
+            const line = buffered.slice(0, newline);
+            buffered = buffered.slice(newline + 1);
+            if (line.trim()) {
+              const event = JSON.parse(line) as { type: string; object: T & { code?: number } };
+              if (event.type === "ERROR") {
+                if (event.object.code === 410) gone = true;
+              } else {
+                const version = event.object.metadata?.resourceVersion;
+                if (version) resourceVersion = version;
+                if (event.type !== "BOOKMARK") onEvent(event.type, event.object);
+              }
+            }
+            newline = buffered.indexOf("\n");
+          }
+        });
+        res.on("end", () => resume(gone));
+        res.on("error", () => undefined);
+      });
+      current.on("error", () => resume(false));
+      current.end();
+    };
+    await list();
+    open();
+    return () => {
+      stopped = true;
+      current?.destroy();
+    };
+  }
+
   close(): void {
     this.agent.destroy();
   }

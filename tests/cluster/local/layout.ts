@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -39,7 +40,17 @@ export interface ToolPaths {
   etcd: string;
   kwok: string;
   helm: string;
+  /** Our own benchmark helper (tests/bench/noop-binder), keyed by a hash of its source. */
+  noopBinder: string;
   redisServer: string;
+}
+
+/** The same key build-tools.sh computes: sha256 of main.go, go.mod and go.sum, 12 hex digits. */
+function noopBinderKey(): string {
+  const dir = join(repoRoot, "tests/bench/noop-binder");
+  const hash = createHash("sha256");
+  for (const file of ["main.go", "go.mod", "go.sum"]) hash.update(readFileSync(join(dir, file)));
+  return hash.digest("hex").slice(0, 12);
 }
 
 export function toolPaths(versions = readToolVersions()): ToolPaths {
@@ -57,6 +68,7 @@ export function toolPaths(versions = readToolVersions()): ToolPaths {
     etcd: join(etcd, "etcd"),
     kwok: join(kwok, "kwok"),
     helm: join(helm, "helm"),
+    noopBinder: join(tools, `noop-binder-${noopBinderKey()}`, "bin", "noop-binder"),
     redisServer: findOnPath("redis-server") ?? "/usr/bin/redis-server",
   };
 }

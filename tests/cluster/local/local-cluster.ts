@@ -98,6 +98,7 @@ export function ensureTools(log: Log): ToolPaths {
     paths.etcd,
     paths.kwok,
     paths.helm,
+    paths.noopBinder,
   ];
   if (required.some((binary) => !existsSync(binary))) {
     log("building the control plane binaries (once per version)");

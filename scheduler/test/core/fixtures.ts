@@ -1,0 +1,229 @@
+/**
+ * Builders for core tests: plain API JSON objects (as a watch delivers them), turned into the
+ * core's snapshot and pending groups through the core's own parsers.
+ */
+import type { Node, Pod, PodDisruptionBudget, Taint, Toleration } from "../../src/core/api-types.js";
+import { toPodInfo } from "../../src/core/build-info.js";
+import { type CoreConfig, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
+import { feasibleNodesToFind, type PlacementContext } from "../../src/core/gang-placement.js";
+import type { NodeInfo, PodInfo } from "../../src/core/model.js";
+import { type PendingGroup, pendingGroup } from "../../src/core/pending-group.js";
+import { defaultFilterPlugins } from "../../src/core/plugins/index.js";
+import { nodeResourcesFit } from "../../src/core/plugins/node-resources/node-resources-fit.js";
+import {
+  resourceAllocationScore,
+  type ScoringStrategy,
+} from "../../src/core/plugins/node-resources/resource-allocation.js";
+import { minMemberAnnotation, podGroupAnnotation, podGroupMembership } from "../../src/core/pod-group.js";
+import { ClusterSnapshot } from "../../src/core/snapshot.js";
+
+export const gpu = "nvidia.com/gpu";
+
+export interface NodeOptions {
+  /** Whole or fractional cores, or a quantity string; default 4. */
+  cpu?: number | string;
+  /** A quantity string; default "8Gi". */
+  memory?: string;
+  /** Pod slots; default 110. */
+  pods?: number;
+  gpus?: number;
+  labels?: Record<string, string>;
+  taints?: Taint[];
+  unschedulable?: boolean;
+  /** Ready condition True (default) or False. */
+  ready?: boolean;
+}
+
+export function node(name: string, options: NodeOptions = {}): Node {
+  const allocatable: Record<string, string> = {
+    cpu: String(options.cpu ?? 4),
+    memory: options.memory ?? "8Gi",
+    pods: String(options.pods ?? 110),
+  };
+  if (options.gpus !== undefined) allocatable[gpu] = String(options.gpus);
+  return {
+    metadata: { name, labels: { "kubernetes.io/hostname": name, ...options.labels } },
+    spec: {
+      ...(options.taints ? { taints: options.taints } : {}),
+      ...(options.unschedulable !== undefined ? { unschedulable: options.unschedulable } : {}),
+    },
+    status: {
+      allocatable,
+      capacity: { ...allocatable },
+      conditions: [{ type: "Ready", status: options.ready === false ? "False" : "True" }],
+    },
+  };
+}
+
+export interface PodOptions {
+  /** Cores or a quantity string; default "1". */
+  cpu?: number | string;
+  /** A quantity string; default "1Gi". */
+  memory?: string;
+  gpus?: number;
+  priority?: number;
+  /** Pod group name (sharded-scheduler.io/pod-group). */
+  group?: string;
+  minMember?: number;
+  /** Bound to this node (running). */
+  nodeName?: string;
+  namespace?: string;
+  preemptionPolicy?: "PreemptLowerPriority" | "Never";
+  /** Has a deletionTimestamp. */
+  terminating?: boolean;
+  labels?: Record<string, string>;
+  nominatedNodeName?: string;
+  /** Seconds after a fixed epoch; default 0. */
+  createdAt?: number;
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+}
+
+const epoch = Date.parse("2025-01-01T00:00:00Z");
+
+export function pod(name: string, options: PodOptions = {}): Pod {
+  const requests: Record<string, string> = {
+    cpu: String(options.cpu ?? 1),
+    memory: options.memory ?? "1Gi",
+  };
+  if (options.gpus !== undefined) requests[gpu] = String(options.gpus);
+  const annotations: Record<string, string> = {};
+  if (options.group !== undefined) annotations[podGroupAnnotation] = options.group;
+  if (options.minMember !== undefined) annotations[minMemberAnnotation] = String(options.minMember);
+  const namespace = options.namespace ?? "default";
+  return {
+    metadata: {
+      name,
+      namespace,
+      uid: `uid-${namespace}-${name}`,
+      labels: options.labels ?? {},
+      annotations,
+      creationTimestamp: new Date(epoch + (options.createdAt ?? 0) * 1000).toISOString(),
+      ...(options.terminating ? { deletionTimestamp: new Date(epoch).toISOString() } : {}),
+    },
+    spec: {
+      ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
+      priority: options.priority ?? 0,
+      ...(options.preemptionPolicy !== undefined ? { preemptionPolicy: options.preemptionPolicy } : {}),
+      ...(options.nodeSelector !== undefined ? { nodeSelector: options.nodeSelector } : {}),
+      ...(options.tolerations !== undefined ? { tolerations: options.tolerations } : {}),
+      containers: [{ name: "main", resources: { requests } }],
+    },
+    status: {
+      phase: options.nodeName !== undefined ? "Running" : "Pending",
+      ...(options.nominatedNodeName !== undefined ? { nominatedNodeName: options.nominatedNodeName } : {}),
+    },
+  };
+}
+
+export function pdb(
+  name: string,
+  matchLabels: Record<string, string>,
+  disruptionsAllowed: number,
+  namespace = "default",
+): PodDisruptionBudget {
+  return {
+    metadata: { name, namespace },
+    spec: { selector: { matchLabels } },
+    status: { disruptionsAllowed },
+  };
+}
+
+/** A snapshot holding the nodes, every pod that occupies or reserves a node, and the budgets. */
+export function snapshotOf(
+  nodes: readonly Node[],
+  pods: readonly Pod[] = [],
+  budgets: readonly PodDisruptionBudget[] = [],
+): ClusterSnapshot {
+  const snapshot = new ClusterSnapshot();
+  for (const n of nodes) snapshot.upsertNode(n);
+  for (const p of pods) snapshot.upsertPod(toPodInfo(p));
+  for (const b of budgets) snapshot.upsertPodDisruptionBudget(b);
+  return snapshot;
+}
+
+/**
+ * The pending groups among the pods, as the shard's queue would build them: pods without a node
+ * grouped by podGroupMembership, with the group's running (bound, unfinished) members counted.
+ */
+export function pendingGroupsOf(pods: readonly Pod[]): PendingGroup[] {
+  const byGroup = new Map<
+    string,
+    { pending: PodInfo[]; running: PodInfo[]; minMember: number | undefined }
+  >();
+  for (const p of pods) {
+    const membership = podGroupMembership(p);
+    const info = toPodInfo(p);
+    const entry = byGroup.get(membership.group.id) ?? { pending: [], running: [], minMember: undefined };
+    byGroup.set(membership.group.id, entry);
+    entry.minMember ??= membership.minMember;
+    if (info.nodeName === undefined) entry.pending.push(info);
+    else if (!info.finished) entry.running.push(info);
+  }
+  const groups: PendingGroup[] = [];
+  for (const { pending, running, minMember } of byGroup.values()) {
+    const first = pending[0];
+    if (first) groups.push(pendingGroup(first.group, pending, running, minMember));
+  }
+  return groups;
+}
+
+/** The one pending group among the pods (fails the test when there is not exactly one). */
+export function onlyPendingGroup(pods: readonly Pod[]): PendingGroup {
+  const groups = pendingGroupsOf(pods);
+  if (groups.length !== 1) throw new Error(`expected one pending group, found ${groups.length}`);
+  return groups[0] as PendingGroup;
+}
+
+export const ownsAll = (): boolean => true;
+
+/** A placement context like the one SchedulingCore.cycle builds, for calling placeGang directly. */
+export function placementContext(
+  snapshot: ClusterSnapshot,
+  ownsNode: (nodeName: string) => boolean = ownsAll,
+  strategy: ScoringStrategy = "MostAllocated",
+): PlacementContext {
+  const nodes: NodeInfo[] = snapshot.nodes.filter((n) => ownsNode(n.name));
+  return {
+    snapshot,
+    nodes,
+    ownsNode,
+    otherShardNodes: snapshot.nodes.length - nodes.length,
+    filters: [...defaultFilterPlugins, nodeResourcesFit(snapshot)],
+    scorer: resourceAllocationScore(strategy),
+    feasibleNodesToFind: feasibleNodesToFind(nodes.length, 0),
+    nextStartIndex: 0,
+  };
+}
+
+/** Builds a snapshot from all pods and runs one cycle over the pending ones. */
+export function runCycle(
+  nodes: readonly Node[],
+  pods: readonly Pod[],
+  options: {
+    budgets?: readonly PodDisruptionBudget[];
+    ownsNode?: (nodeName: string) => boolean;
+    config?: Partial<CoreConfig>;
+  } = {},
+) {
+  const snapshot = snapshotOf(nodes, pods, options.budgets);
+  const core = new SchedulingCore(snapshot, { ...defaultCoreConfig, ...options.config });
+  const decisions = core.cycle(pendingGroupsOf(pods), options.ownsNode ?? ownsAll);
+  return { snapshot, core, decisions };
+}
+
+/** Per-node requested resources, comparable with toEqual. */
+export function requestedByNode(snapshot: ClusterSnapshot): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const n of snapshot.nodes) {
+    result[n.name] = {
+      milliCpu: n.requested.milliCpu,
+      memory: n.requested.memory,
+      ephemeralStorage: n.requested.ephemeralStorage,
+      pods: n.requested.pods,
+      scalar: Object.fromEntries([...n.requested.scalar].sort()),
+      podKeys: [...n.pods.keys()].sort(),
+    };
+  }
+  return result;
+}
