@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { repoRoot } from "../cluster/local/layout.js";
 import { defaultClusterOptions, down, up } from "../cluster/local/local-cluster.js";
+import { buildScheduler } from "../stack/stack.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -21,6 +22,8 @@ declare module "vitest" {
 export const testNodeCount = 5;
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  // Tests run the shard process from scheduler/dist: compile the current sources (turbo caches it).
+  buildScheduler();
   const given = process.env.KUBECONFIG;
   if (given) {
     process.stdout.write(`integration tests use the cluster in KUBECONFIG=${given}\n`);

@@ -57,6 +57,7 @@ export type Decision =
 export class SchedulingCore {
   private readonly filters: readonly FilterPlugin[];
   private nextStartIndex = 0;
+  private ownedNodeCache: { key: string; nodes: NodeInfo[] } | undefined;
 
   constructor(
     readonly snapshot: ClusterSnapshot,
@@ -65,10 +66,17 @@ export class SchedulingCore {
     this.filters = [...defaultFilterPlugins, nodeResourcesFit(snapshot)];
   }
 
-  /** Runs one cycle over the given groups. Bind decisions leave their pods assumed in the snapshot. */
-  cycle(groups: readonly PendingGroup[], ownsNode: (nodeName: string) => boolean): Decision[] {
-    const nodes: NodeInfo[] = [];
-    for (const node of this.snapshot.nodes) if (ownsNode(node.name)) nodes.push(node);
+  /**
+   * Runs one cycle over the given groups. Bind decisions leave their pods assumed in the snapshot.
+   * Pass an ownershipVersion that changes whenever ownsNode's answers change to let the core
+   * reuse its list of owned nodes between cycles.
+   */
+  cycle(
+    groups: readonly PendingGroup[],
+    ownsNode: (nodeName: string) => boolean,
+    ownershipVersion?: number,
+  ): Decision[] {
+    const nodes = this.ownedNodes(ownsNode, ownershipVersion);
     const ctx: PlacementContext = {
       snapshot: this.snapshot,
       nodes,
@@ -112,6 +120,18 @@ export class SchedulingCore {
     }
     this.nextStartIndex = ctx.nextStartIndex;
     return decisions;
+  }
+
+  private ownedNodes(
+    ownsNode: (nodeName: string) => boolean,
+    ownershipVersion: number | undefined,
+  ): NodeInfo[] {
+    const key = `${this.snapshot.nodeSetVersion}/${ownershipVersion}`;
+    if (ownershipVersion !== undefined && this.ownedNodeCache?.key === key) return this.ownedNodeCache.nodes;
+    const nodes: NodeInfo[] = [];
+    for (const node of this.snapshot.nodes) if (ownsNode(node.name)) nodes.push(node);
+    this.ownedNodeCache = { key, nodes };
+    return nodes;
   }
 }
 

@@ -27,6 +27,8 @@ export class ClusterSnapshot {
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
   /** Bumped on every change; lets callers cache results computed from the snapshot. */
   generation = 0;
+  /** Bumped whenever a node is added, replaced or removed: lists of nodes can be cached by it. */
+  nodeSetVersion = 0;
 
   get nodes(): readonly NodeInfo[] {
     return this.nodeOrder;
@@ -51,6 +53,7 @@ export class ClusterSnapshot {
     }
     this.nodeMap.set(fresh.name, fresh);
     this.generation++;
+    this.nodeSetVersion++;
     return fresh;
   }
 
@@ -62,6 +65,7 @@ export class ClusterSnapshot {
     // Pods keep their placement record: if the node comes back they occupy it again.
     if (node.pods.size > 0) this.awaitingNode.set(name, new Map(node.pods));
     this.generation++;
+    this.nodeSetVersion++;
   }
 
   /**

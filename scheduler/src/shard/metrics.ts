@@ -3,6 +3,12 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export class ShardMetrics {
   readonly registry = new Registry();
+  private refreshGauges: () => void = () => undefined;
+
+  /** The state gauges are computed by this at every scrape, so they are never stale. */
+  onScrape(refresh: () => void): void {
+    this.refreshGauges = refresh;
+  }
 
   readonly scheduleAttempts = new Counter({
     name: "sharded_scheduler_schedule_attempts_total",
@@ -36,12 +42,14 @@ export class ShardMetrics {
     help: "Pending pods this shard schedules, by queue (active, backoff, unschedulable, waiting).",
     labelNames: ["queue"] as const,
     registers: [this.registry],
+    collect: () => this.refreshGauges(),
   });
 
   readonly pendingGroups = new Gauge({
     name: "sharded_scheduler_pending_groups",
     help: "Pending pod groups this shard schedules.",
     registers: [this.registry],
+    collect: () => this.refreshGauges(),
   });
 
   readonly preemptionAttempts = new Counter({
@@ -73,6 +81,7 @@ export class ShardMetrics {
     name: "sharded_scheduler_invalid_pods",
     help: "Pods this shard will not schedule because of malformed input.",
     registers: [this.registry],
+    collect: () => this.refreshGauges(),
   });
 
   readonly watchRestarts = new Counter({

@@ -8,6 +8,7 @@
  *                    or after the flush interval as a safety net
  *   inflight       – binds or evictions under way
  * Backoff doubles from initialBackoffMs up to maxBackoffMs per failed attempt.
+ * Every state keeps its own set, so a cycle touches only what is due.
  */
 
 export type QueueState = "active" | "waiting" | "backoff" | "unschedulable" | "inflight";
@@ -36,8 +37,13 @@ export const defaultQueueOptions: QueueOptions = {
   unschedulableFlushMs: 60_000,
 };
 
+const states: readonly QueueState[] = ["active", "waiting", "backoff", "unschedulable", "inflight"];
+
 export class SchedulingQueue {
   private readonly entries = new Map<string, Entry>();
+  private readonly byState = new Map<QueueState, Set<string>>(states.map((state) => [state, new Set()]));
+  /** No timed entry is due before this; pop() scans timed states only from then on. */
+  private nextScanAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly options: QueueOptions = defaultQueueOptions) {}
 
@@ -45,13 +51,18 @@ export class SchedulingQueue {
   add(id: string, now: number): void {
     const entry = this.entries.get(id);
     if (!entry) {
-      this.entries.set(id, { state: "active", attempts: 0, notBefore: now, since: now, dirty: false });
+      const fresh: Entry = { state: "active", attempts: 0, notBefore: now, since: now, dirty: false };
+      this.entries.set(id, fresh);
+      this.set(id, fresh, "active");
       return;
     }
-    this.wake(entry, now);
+    this.wake(id, entry, now);
   }
 
   remove(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.byState.get(entry.state)?.delete(id);
     this.entries.delete(id);
   }
 
@@ -65,21 +76,22 @@ export class SchedulingQueue {
 
   /** Something changed that may let unschedulable groups fit. */
   wakeUnschedulable(now: number): void {
-    for (const entry of this.entries.values()) {
-      if (entry.state === "unschedulable" || entry.state === "inflight") this.wake(entry, now);
+    for (const state of ["unschedulable", "inflight"] as const) {
+      for (const id of [...this.ids(state)]) this.wake(id, this.entries.get(id) as Entry, now);
     }
   }
 
-  private wake(entry: Entry, now: number): void {
+  private wake(id: string, entry: Entry, now: number): void {
     switch (entry.state) {
       case "inflight":
         entry.dirty = true;
         break;
       case "unschedulable":
-        entry.state = entry.notBefore <= now ? "active" : "backoff";
+        if (entry.notBefore <= now) this.set(id, entry, "active");
+        else this.set(id, entry, "backoff");
         break;
       case "waiting":
-        entry.state = "active";
+        this.set(id, entry, "active");
         break;
       default:
         break;
@@ -88,17 +100,21 @@ export class SchedulingQueue {
 
   /** Groups to try now; they become in flight until done() is called. */
   pop(now: number): string[] {
-    const ready: string[] = [];
-    for (const [id, entry] of this.entries) {
-      const due =
-        entry.state === "active" ||
-        ((entry.state === "backoff" || entry.state === "waiting") && entry.notBefore <= now) ||
-        (entry.state === "unschedulable" && now - entry.since >= this.options.unschedulableFlushMs);
-      if (due) {
-        entry.state = "inflight";
-        entry.dirty = false;
-        ready.push(id);
+    const ready = [...this.ids("active")];
+    if (now >= this.nextScanAt) {
+      this.nextScanAt = Number.POSITIVE_INFINITY;
+      for (const state of ["backoff", "waiting", "unschedulable"] as const) {
+        for (const id of this.ids(state)) {
+          const dueAt = this.dueAt(this.entries.get(id) as Entry);
+          if (dueAt <= now) ready.push(id);
+          else this.nextScanAt = Math.min(this.nextScanAt, dueAt);
+        }
       }
+    }
+    for (const id of ready) {
+      const entry = this.entries.get(id) as Entry;
+      entry.dirty = false;
+      this.set(id, entry, "inflight");
     }
     return ready;
   }
@@ -118,22 +134,26 @@ export class SchedulingQueue {
   ): void {
     const entry = this.entries.get(id);
     if (!entry) return;
+    const dirty = entry.dirty;
+    entry.dirty = false;
     if (outcome === "scheduled") {
-      if (entry.dirty) Object.assign(entry, { state: "active", attempts: 0, dirty: false });
-      else this.entries.delete(id);
+      if (dirty) {
+        entry.attempts = 0;
+        this.set(id, entry, "active");
+      } else {
+        this.remove(id);
+      }
       return;
     }
     if (outcome === "waiting") {
-      entry.state = entry.dirty ? "active" : "waiting";
       entry.notBefore = until;
-      entry.dirty = false;
+      this.set(id, entry, dirty ? "active" : "waiting");
       return;
     }
     entry.attempts++;
     entry.notBefore = now + this.backoff(entry.attempts);
     entry.since = now;
-    entry.state = outcome === "retry" ? "backoff" : entry.dirty ? "backoff" : "unschedulable";
-    entry.dirty = false;
+    this.set(id, entry, outcome === "retry" || dirty ? "backoff" : "unschedulable");
   }
 
   backoff(attempts: number): number {
@@ -145,30 +165,35 @@ export class SchedulingQueue {
 
   /** When the queue next has something due without any event, or undefined. */
   nextDueAt(): number | undefined {
-    let next: number | undefined;
-    for (const entry of this.entries.values()) {
-      let at: number | undefined;
-      if (entry.state === "backoff" || entry.state === "waiting") at = entry.notBefore;
-      else if (entry.state === "unschedulable") at = entry.since + this.options.unschedulableFlushMs;
-      if (at !== undefined && (next === undefined || at < next)) next = at;
-    }
-    return next;
+    return Number.isFinite(this.nextScanAt) ? this.nextScanAt : undefined;
   }
 
   hasActive(): boolean {
-    for (const entry of this.entries.values()) if (entry.state === "active") return true;
-    return false;
+    return this.ids("active").size > 0;
   }
 
   counts(): Record<QueueState, number> {
-    const counts: Record<QueueState, number> = {
-      active: 0,
-      waiting: 0,
-      backoff: 0,
-      unschedulable: 0,
-      inflight: 0,
-    };
-    for (const entry of this.entries.values()) counts[entry.state]++;
+    const counts = {} as Record<QueueState, number>;
+    for (const state of states) counts[state] = this.ids(state).size;
     return counts;
+  }
+
+  private ids(state: QueueState): Set<string> {
+    return this.byState.get(state) as Set<string>;
+  }
+
+  private dueAt(entry: Entry): number {
+    return entry.state === "unschedulable"
+      ? entry.since + this.options.unschedulableFlushMs
+      : entry.notBefore;
+  }
+
+  private set(id: string, entry: Entry, state: QueueState): void {
+    this.byState.get(entry.state)?.delete(id);
+    entry.state = state;
+    this.ids(state).add(id);
+    if (state === "backoff" || state === "waiting" || state === "unschedulable") {
+      this.nextScanAt = Math.min(this.nextScanAt, this.dueAt(entry));
+    }
   }
 }

@@ -50,7 +50,6 @@ export class Shard {
   private wakeAt = Number.POSITIVE_INFINITY;
   /** Since when a gang has had some members bound and others not. */
   private readonly partialSince = new Map<string, number>();
-  private gaugesAt = 0;
 
   constructor(
     readonly config: ShardConfig,
@@ -60,6 +59,7 @@ export class Shard {
     metrics?: ShardMetrics,
   ) {
     this.metrics = metrics ?? new ShardMetrics();
+    this.metrics.onScrape(() => this.updateGauges());
     this.cache = new ClusterCache(config.schedulerName, (change) => this.onChange(change));
     this.core = new SchedulingCore(this.cache.snapshot, {
       scoringStrategy: config.scoringStrategy,
@@ -182,14 +182,17 @@ export class Shard {
     }
     if (groups.length > 0) {
       const started = performance.now();
-      const decisions = this.core.cycle(groups, (node) => this.ownership.ownsNode(node));
+      const decisions = this.core.cycle(
+        groups,
+        (node) => this.ownership.ownsNode(node),
+        this.ownership.version,
+      );
       this.metrics.cycleSeconds.observe((performance.now() - started) / 1000);
       for (const decision of decisions) {
         const members = membersById.get(decision.group.id) as GroupMembers;
         this.carryOut(decision, members, now);
       }
     }
-    this.updateGauges();
     this.armWakeTimer();
     if (this.queue.hasActive()) this.scheduleSoon();
   }
@@ -436,9 +439,6 @@ export class Shard {
   }
 
   private updateGauges(): void {
-    const now = Date.now();
-    if (now - this.gaugesAt < 1_000) return;
-    this.gaugesAt = now;
     const pods: Record<string, number> = { active: 0, waiting: 0, backoff: 0, unschedulable: 0, inflight: 0 };
     let groups = 0;
     for (const id of this.cache.groupIds()) {

@@ -3,6 +3,8 @@
  * "do I own this?". A single replica owns everything; the sharding ring answers it for many.
  */
 export interface Ownership {
+  /** Changes whenever any answer of ownsNode may have changed (lets the core cache its node list). */
+  readonly version: number;
   /** May this shard place pods on the node in this cycle? */
   ownsNode(nodeName: string): boolean;
   /** Does this shard schedule the group (hash key "<namespace>/<group or pod>")? */
@@ -16,6 +18,7 @@ export interface Ownership {
 
 /** A single shard owns every node and group. */
 export const ownsEverything: Ownership = {
+  version: 0,
   ownsNode: () => true,
   ownsGroup: () => true,
   mayBind: () => true,

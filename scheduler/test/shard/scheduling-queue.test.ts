@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { SchedulingQueue } from "../../src/shard/scheduling-queue.js";
+
+const options = { initialBackoffMs: 1_000, maxBackoffMs: 8_000, unschedulableFlushMs: 60_000 };
+
+describe("SchedulingQueue", () => {
+  it("pops a new group once and keeps it in flight until done", () => {
+    const queue = new SchedulingQueue(options);
+    queue.add("g", 0);
+    expect(queue.pop(0)).toEqual(["g"]);
+    expect(queue.pop(0)).toEqual([]);
+    expect(queue.state("g")).toBe("inflight");
+    queue.done("g", "scheduled", 10);
+    expect(queue.has("g")).toBe(false);
+  });
+
+  it("waits for an event before retrying an unschedulable group, and honours backoff", () => {
+    const queue = new SchedulingQueue(options);
+    queue.add("g", 0);
+    queue.pop(0);
+    queue.done("g", "unschedulable", 0);
+    expect(queue.pop(5_000)).toEqual([]);
+    // An event before the backoff has passed parks it in backoff until then.
+    queue.wakeUnschedulable(500);
+    expect(queue.state("g")).toBe("backoff");
+    expect(queue.pop(999)).toEqual([]);
+    expect(queue.pop(1_000)).toEqual(["g"]);
+  });
+
+  it("doubles backoff per failed attempt up to the maximum", () => {
+    const queue = new SchedulingQueue(options);
+    expect([1, 2, 3, 4, 5, 6].map((n) => queue.backoff(n))).toEqual([
+      1_000, 2_000, 4_000, 8_000, 8_000, 8_000,
+    ]);
+  });
+
+  it("retries an unschedulable group after the flush interval without any event", () => {
+    const queue = new SchedulingQueue(options);
+    queue.add("g", 0);
+    queue.pop(0);
+    queue.done("g", "unschedulable", 0);
+    expect(queue.nextDueAt()).toBe(60_000);
+    expect(queue.pop(59_999)).toEqual([]);
+    expect(queue.pop(60_000)).toEqual(["g"]);
+  });
+
+  it("re-activates a group that changed while in flight", () => {
+    const queue = new SchedulingQueue(options);
+    queue.add("g", 0);
+    queue.pop(0);
+    queue.add("g", 1); // a member arrived while binding
+    queue.done("g", "scheduled", 2);
+    expect(queue.pop(2)).toEqual(["g"]);
+  });
+
+  it("holds a waiting group until its time or a new member", () => {
+    const queue = new SchedulingQueue(options);
+    queue.add("a", 0);
+    queue.add("b", 0);
+    queue.pop(0);
+    queue.done("a", "waiting", 0, 500);
+    queue.done("b", "waiting", 0, Number.POSITIVE_INFINITY);
+    expect(queue.pop(499)).toEqual([]);
+    expect(queue.pop(500)).toEqual(["a"]);
+    expect(queue.pop(1e9)).toEqual([]);
+    queue.add("b", 1e9);
+    expect(queue.pop(1e9)).toEqual(["b"]);
+  });
+
+  it("counts groups per state", () => {
+    const queue = new SchedulingQueue(options);
+    for (const id of ["a", "b", "c"]) queue.add(id, 0);
+    queue.pop(0);
+    queue.done("a", "retry", 0);
+    queue.done("b", "unschedulable", 0);
+    expect(queue.counts()).toEqual({ active: 0, waiting: 0, backoff: 1, unschedulable: 1, inflight: 1 });
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * Binding and what the shard reports about it: Scheduled Events, health endpoints, metrics,
+ * and pods that someone else binds while the shard's own bind is on its way.
+ */
+import { describe, expect, it } from "vitest";
+import { metricValue, samplesOf } from "../support/shard.js";
+import { schedulerSuite } from "../support/suite.js";
+import { holdsFor, waitFor } from "../support/wait.js";
+
+const suite = schedulerSuite("binding");
+
+describe("a bound pod", () => {
+  it("gets a Scheduled Event from the shard", async () => {
+    const [node] = await suite.addNodes("plain", 1);
+    await suite.create(suite.pod("plain", { pool: "plain", cpu: "100m" }));
+    expect(await suite.waitBound(["plain"])).toEqual({ plain: node });
+    const event = await waitFor(
+      "a Scheduled Event",
+      async () => (await suite.events("plain", "Scheduled"))[0],
+      10_000,
+    );
+    expect(event).toMatchObject({
+      type: "Normal",
+      message: `Successfully assigned ${suite.namespace}/plain to ${node}`,
+      reportingComponent: suite.schedulerName,
+      reportingInstance: `${suite.schedulerName}-0`,
+    });
+  });
+});
+
+describe("health and metrics", () => {
+  it("answers /healthz and /readyz with 200", async () => {
+    expect((await suite.shard.get("/healthz")).status).toBe(200);
+    expect((await suite.shard.get("/readyz")).status).toBe(200);
+  });
+
+  it("exposes attempts, scheduling latency and pending pods on /metrics", async () => {
+    await suite.addNodes("metrics", 1);
+    await suite.create(suite.pod("measured", { pool: "metrics", cpu: "100m" }));
+    await suite.waitBound(["measured"]);
+    const text = await suite.shard.metrics();
+    expect(
+      metricValue(text, "sharded_scheduler_schedule_attempts_total", { result: "scheduled" }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(text, "sharded_scheduler_pod_scheduling_sli_duration_seconds_count"),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      samplesOf(text, "sharded_scheduler_pod_scheduling_sli_duration_seconds_bucket").length,
+    ).toBeGreaterThan(0);
+    expect(samplesOf(text, "sharded_scheduler_pending_pods").map((s) => s.labels.queue)).toContain(
+      "unschedulable",
+    );
+  });
+
+  it("counts a pod in sharded_scheduler_pending_pods only while it is pending", async () => {
+    await suite.create(suite.pod("too-big", { pool: "metrics", cpu: "100" }));
+    await suite.waitUnschedulable("too-big", /Insufficient cpu/);
+    const pending = async () => metricValue(await suite.shard.metrics(), "sharded_scheduler_pending_pods");
+    await waitFor(
+      "the pending pod to be counted",
+      async () => ((await pending()) === 1 ? true : undefined),
+      5_000,
+    );
+    await suite.deletePods(["too-big"]);
+    await waitFor("no pending pod counted", async () => ((await pending()) === 0 ? true : undefined), 5_000);
+  });
+});
+
+describe("a pod someone else binds first", () => {
+  it("costs one refused bind per pod, no retries, and stays where it was bound", async () => {
+    // A shard allowed two API requests per second decides at once but binds slowly: the pods
+    // are bound by hand in the meantime, so most of its own binds arrive second.
+    const slow = await suite.startShard("slow", ["--qps=2", "--burst=1"]);
+    const [, target] = await suite.addNodes("race", 2);
+    const names = ["race-0", "race-1", "race-2", "race-3", "race-4"];
+    await suite.create(
+      names.map((name) => suite.pod(name, { pool: "race", cpu: "100m", schedulerName: slow.schedulerName })),
+    );
+    const scheduled = (text: string) =>
+      metricValue(text, "sharded_scheduler_schedule_attempts_total", { result: "scheduled" });
+    const attemptsAtDecision = await waitFor(
+      "the slow shard to decide all five",
+      async () => {
+        const text = await slow.metrics();
+        return scheduled(text) === 5
+          ? metricValue(text, "sharded_scheduler_schedule_attempts_total")
+          : undefined;
+      },
+      10_000,
+      20,
+    );
+
+    const statuses = await Promise.all(names.map((name) => suite.bind(name, target as string)));
+    const oursWon = names.filter((_, i) => statuses[i] === 201);
+    expect(
+      statuses.every((status) => status === 201 || status === 409),
+      `${statuses}`,
+    ).toBe(true);
+    expect(oursWon.length).toBeGreaterThan(0);
+
+    const placements = await suite.waitBound(names);
+    for (const name of oursWon) expect(placements[name], name).toBe(target);
+    // Every bind of the shard that lost is refused once (409) and not retried.
+    await waitFor(
+      `${oursWon.length} refused binds (reason conflict)`,
+      async () => {
+        const text = await slow.metrics();
+        const refused = metricValue(text, "sharded_scheduler_bind_errors_total", { reason: "conflict" });
+        if (refused === oursWon.length) return true;
+        throw new Error(
+          `bind errors: ${JSON.stringify(samplesOf(text, "sharded_scheduler_bind_errors_total"))}`,
+        );
+      },
+      15_000,
+    );
+    await holdsFor(
+      "no further attempts, bind errors or moves",
+      async () => {
+        const text = await slow.metrics();
+        expect(scheduled(text)).toBe(5);
+        expect(metricValue(text, "sharded_scheduler_schedule_attempts_total")).toBe(attemptsAtDecision);
+        expect(metricValue(text, "sharded_scheduler_bind_errors_total")).toBe(oursWon.length);
+        const pods = await suite.pods();
+        for (const name of names) expect(pods.get(name)?.spec?.nodeName, name).toBe(placements[name]);
+      },
+      3_000,
+    );
+    for (const name of names) expect(await suite.events(name, "FailedBinding"), name).toEqual([]);
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * Gangs: pods of one group are bound all together or not at all, wait for their members,
+ * and are recognised by every group key the shard reads.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { beforeAll, describe, expect, it } from "vitest";
+import { podGroupAnnotation, schedulerSuite } from "../support/suite.js";
+import { waitFor } from "../support/wait.js";
+
+/** Groups without min-member are sized after this much quiet time. */
+const settleWindowMs = 1_500;
+const suite = schedulerSuite("gangs", { shardArgs: [`--settle-window-ms=${settleWindowMs}`] });
+
+beforeAll(async () => {
+  await Promise.all([
+    suite.addNodes("trio", 3),
+    suite.addNodes("grow", 2),
+    suite.addNodes("pair", 1),
+    suite.addNodes("keys", 1),
+    suite.addNodes("settle", 1),
+    suite.addNodes("late", 1),
+  ]);
+});
+
+const names = (prefix: string, size: number) => Array.from({ length: size }, (_, i) => `${prefix}-${i}`);
+
+describe("all or nothing", () => {
+  it("binds a gang with min-member 3 together, one member per node", async () => {
+    await suite.create(suite.gang("trio", 3, { pool: "trio", cpu: "3" }));
+    const placements = await suite.waitBound(names("trio", 3));
+    expect(new Set(Object.values(placements))).toEqual(
+      new Set([0, 1, 2].map((i) => suite.nodeName("trio", i))),
+    );
+  });
+
+  it("binds none of a gang that does not fit as a whole, and all of it once a node is added", async () => {
+    const members = names("grow", 3);
+    await suite.create(suite.gang("grow", 3, { pool: "grow", cpu: "3" }));
+    for (const name of members) {
+      const message = await suite.waitUnschedulable(name, /cannot be placed as a whole/);
+      expect(message).toContain(`pod group ${suite.namespace}/grow cannot be placed as a whole`);
+      expect(message).toMatch(/3 of 3 pending pods must start together; only 2 fit/);
+    }
+    await suite.staysPending(members);
+    await suite.addNodes("grow", 1, {}, 2);
+    const placements = await suite.waitBound(members);
+    expect(new Set(Object.values(placements)).size).toBe(3);
+  });
+
+  it("waits with a gang of 2 until its second member exists", async () => {
+    await suite.create(suite.pod("pair-0", { pool: "pair", cpu: "1", group: "pair", minMember: 2 }));
+    await suite.waitUnschedulable("pair-0", /waiting for pod group .*\/pair: 1 of 2 members exist/);
+    await suite.staysPending(["pair-0"], settleWindowMs + 1_500);
+    await suite.create(suite.pod("pair-1", { pool: "pair", cpu: "1", group: "pair", minMember: 2 }));
+    await suite.waitBound(["pair-0", "pair-1"]);
+  });
+
+  it("places a member that arrives after its gang is running on its own", async () => {
+    await suite.create(suite.gang("late", 2, { pool: "late", cpu: "1" }));
+    await suite.waitBound(names("late", 2));
+    await suite.create(suite.pod("late-2", { pool: "late", cpu: "1", group: "late", minMember: 2 }));
+    await suite.waitBound(["late-2"]);
+  });
+});
+
+describe("group keys", () => {
+  // Each group has 2 members of 3 cpu and the pool one node of 4 cpu: as a group neither fits,
+  // as two solo pods one would be bound. The message names the group the shard formed.
+  const sources = [
+    { kind: "annotation", key: podGroupAnnotation },
+    { kind: "annotation", key: "pod-group" },
+    { kind: "annotation", key: "pod_group" },
+    { kind: "label", key: "scheduling.x-k8s.io/pod-group" },
+    { kind: "annotation", key: "scheduling.k8s.io/group-name" },
+  ] as const;
+
+  it.each(sources.map((source, i) => ({ ...source, group: `keyed-${i}` })))(
+    "$kind $key forms a group",
+    async ({ kind, key, group }) => {
+      const members = names(group, 2);
+      await suite.create(
+        members.map((name) =>
+          suite.pod(name, {
+            pool: "keys",
+            cpu: "3",
+            ...(kind === "label" ? { labels: { [key]: group } } : { annotations: { [key]: group } }),
+          }),
+        ),
+      );
+      for (const name of members) {
+        const message = await suite.waitUnschedulable(name, /cannot be placed as a whole/);
+        expect(message).toContain(`pod group ${suite.namespace}/${group} cannot be placed as a whole`);
+        expect(message).toMatch(/2 of 2 pending pods must start together; only 1 fit/);
+      }
+      await suite.staysPending(members, 1_000);
+    },
+  );
+});
+
+describe("settle window", () => {
+  it("sizes a group without min-member by the members that arrived within the window", async () => {
+    // Members arrive 800 ms apart, each within the 1.5 s window of the previous one: the group
+    // is the three of them, placed only once 1.5 s passed after the last arrival.
+    const members = names("settle", 3);
+    const member = (name: string) => suite.pod(name, { pool: "settle", cpu: "1", group: "settle" });
+    await suite.create(member("settle-0"));
+    await sleep(800);
+    await suite.create(member("settle-1"));
+    await sleep(800);
+    const lastCreatedAt = Date.now();
+    await suite.create(member("settle-2"));
+    let firstBoundAt: number | undefined;
+    await waitFor(
+      "the settle group to be bound",
+      async () => {
+        const pods = await suite.pods();
+        const bound = members.filter((name) => pods.get(name)?.spec?.nodeName);
+        if (bound.length > 0) firstBoundAt ??= Date.now();
+        return bound.length === members.length ? true : undefined;
+      },
+      30_000,
+      100,
+    );
+    expect((firstBoundAt as number) - lastCreatedAt).toBeGreaterThanOrEqual(settleWindowMs);
+  });
+});
