@@ -1,14 +1,25 @@
 /**
- * The "basic" scenario: P small pods created as fast as one client can, on a cluster of N
- * nodes, scheduled in turn by kube-scheduler, sharded-scheduler and the no-op binder (which
- * binds round-robin with no logic: the API server's ceiling on this machine).
+ * The "basic" scenario: P small pods on a cluster of N nodes, scheduled in turn by
+ * kube-scheduler, sharded-scheduler and the no-op binder (which binds round-robin with no
+ * logic: the API server's ceiling on this machine). Two modes:
+ *   backlog   – the P pods are created while the system is stopped; then it starts and the
+ *               clock runs from its start to the last bind. Measures scheduling capacity
+ *               (startup and cache sync included), independent of how fast pods are created.
+ *               Latency = bind − system start.
+ *   streaming – the system runs while P pods are created as fast as one client can.
+ *               Latency = bind − creation; throughput is capped by the creation rate.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { toolPaths } from "../cluster/local/layout.js";
-import { adminClient, type ClusterState } from "../cluster/local/local-cluster.js";
+import {
+  adminClient,
+  type ClusterState,
+  startComponent,
+  stopComponent,
+} from "../cluster/local/local-cluster.js";
 import { isRunning, startProcess, stopProcess } from "../cluster/local/processes.js";
 import { stackDown, stackUp } from "../stack/stack.js";
 import { waitFor } from "../support/wait.js";
@@ -17,8 +28,11 @@ import { type SystemResult, summarize } from "./stats.js";
 export type SystemName = "kube-scheduler" | "sharded-scheduler" | "noop-binder";
 export const allSystems: readonly SystemName[] = ["kube-scheduler", "sharded-scheduler", "noop-binder"];
 
+export type BenchMode = "backlog" | "streaming";
+
 export interface BasicOptions {
   cluster: ClusterState;
+  mode: BenchMode;
   pods: number;
   shards: number;
   systems: readonly SystemName[];
@@ -43,8 +57,12 @@ export async function runBasic(options: BasicOptions): Promise<SystemResult[]> {
 async function runSystem(system: SystemName, options: BasicOptions): Promise<SystemResult> {
   const { cluster, log } = options;
   const kube = adminClient(cluster);
-  const namespace = `bench-${system}`;
-  const stopSystem = await startSystem(system, options);
+  // A fresh name per run: a namespace from an earlier run may still be terminating.
+  const namespace = `bench-${system}-${Date.now().toString(36)}`;
+  let stopSystem: () => Promise<void> = async () => undefined;
+  const created = new Map<string, number>();
+  if (options.mode === "streaming") stopSystem = await startSystem(system, options);
+  else if (system === "kube-scheduler") await stopComponent(cluster.stateDir, "kube-scheduler");
   try {
     await kube.call("POST", "/api/v1/namespaces", { metadata: { name: namespace } });
     await waitFor(
@@ -55,7 +73,6 @@ async function runSystem(system: SystemName, options: BasicOptions): Promise<Sys
           : undefined,
       60_000,
     );
-    const created = new Map<string, number>();
     const bound = new Map<string, number>();
     const stopWatch = await kube.watch<{
       metadata: { name: string; resourceVersion?: string };
@@ -75,7 +92,16 @@ async function runSystem(system: SystemName, options: BasicOptions): Promise<Sys
       created,
     );
     const createdIn = (performance.timeOrigin + performance.now() - firstCreateAt) / 1000;
-    log(`${system}: created in ${createdIn.toFixed(1)}s; waiting for binds`);
+    log(
+      `${system}: created in ${createdIn.toFixed(1)}s (${Math.round(options.pods / createdIn)}/s); waiting for binds`,
+    );
+    let clockStart = firstCreateAt;
+    let startedAt = created;
+    if (options.mode === "backlog") {
+      clockStart = performance.timeOrigin + performance.now();
+      startedAt = new Map([...created.keys()].map((name) => [name, clockStart]));
+      stopSystem = await startSystem(system, options);
+    }
     const timeoutMs = Math.max(120_000, options.pods * 20);
     let reported = 0;
     await waitFor(
@@ -93,16 +119,16 @@ async function runSystem(system: SystemName, options: BasicOptions): Promise<Sys
     stopWatch();
     const result = summarize(
       system,
-      created,
+      startedAt,
       bound,
-      firstCreateAt,
+      clockStart,
       system === "sharded-scheduler" ? { shards: options.shards } : {},
     );
     log(`${system}: ${result.podsPerSecond} pods/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
     return result;
   } finally {
     await stopSystem();
-    await deleteNamespace(kube, namespace, log);
+    await deleteNamespace(kube, namespace, created.keys(), options.createConcurrency, log);
     kube.close();
   }
 }
@@ -111,6 +137,8 @@ async function startSystem(system: SystemName, options: BasicOptions): Promise<(
   const { cluster, log } = options;
   if (system === "kube-scheduler") {
     if (!cluster.options.kubeScheduler) throw new Error("the cluster runs without kube-scheduler");
+    // It is the cluster's default scheduler: leave it running afterwards.
+    startComponent(cluster.stateDir, "kube-scheduler");
     return async () => undefined;
   }
   if (system === "sharded-scheduler") {
@@ -178,8 +206,25 @@ async function createPods(
 async function deleteNamespace(
   kube: KubeRest,
   namespace: string,
+  pods: Iterable<string>,
+  concurrency: number,
   log: (line: string) => void,
 ): Promise<void> {
+  // Pods one by one with no grace period, in parallel: fake pods have no kubelet to wait for,
+  // and a collection delete runs on a single API server worker.
+  const names = [...pods];
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++] as string;
+      await kube.call("DELETE", `/api/v1/namespaces/${namespace}/pods/${name}`, {
+        apiVersion: "v1",
+        kind: "DeleteOptions",
+        gracePeriodSeconds: 0,
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
   await kube.call("DELETE", `/api/v1/namespaces/${namespace}`);
   const deadline = Date.now() + 300_000;
   while (Date.now() < deadline) {

@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --scenario basic --nodes 5000 --pods 10000 [--shards 1] [--systems a,b] [--json]
+ * npm run bench -- --scenario basic --nodes 5000 --pods 10000 [--mode backlog|streaming] [--shards 1] [--systems a,b] [--json]
  * Starts (or reuses) a local cluster in .cluster-bench/ and measures schedulers side by side.
  * With --json the last stdout line is one JSON object with every result.
  */
@@ -8,12 +8,13 @@ import { parseArgs } from "node:util";
 import { repoRoot } from "../cluster/local/layout.js";
 import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";
 import { buildScheduler } from "../stack/stack.js";
-import { allSystems, runBasic, type SystemName } from "./basic.js";
+import { allSystems, type BenchMode, runBasic, type SystemName } from "./basic.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       scenario: { type: "string", default: "basic" },
+      mode: { type: "string", default: "backlog" },
       nodes: { type: "string", default: "5000" },
       pods: { type: "string", default: "10000" },
       shards: { type: "string", default: "1" },
@@ -36,6 +37,9 @@ async function main(): Promise<void> {
     if (!allSystems.includes(system))
       throw new Error(`unknown system "${system}" (known: ${allSystems.join(", ")})`);
   }
+  const mode = values.mode as BenchMode;
+  if (mode !== "backlog" && mode !== "streaming")
+    throw new Error(`--mode must be backlog or streaming, got "${values.mode}"`);
   if (values.scenario !== "basic") throw new Error(`unknown scenario "${values.scenario}" (known: basic)`);
   // Progress goes to stderr with --json, so stdout ends with exactly the JSON line.
   const log = (line: string) => (values.json ? process.stderr : process.stdout).write(`[bench] ${line}\n`);
@@ -49,13 +53,14 @@ async function main(): Promise<void> {
   try {
     const results = await runBasic({
       cluster,
+      mode,
       pods,
       shards,
       systems,
       createConcurrency: Number(values.concurrency),
       log,
     });
-    const report = { scenario: values.scenario, nodes, pods, results };
+    const report = { scenario: values.scenario, mode, nodes, pods, results };
     if (!values.json) {
       log("system             shards  pods/s   p50 ms   p90 ms   p99 ms  scheduled");
       for (const r of results) {

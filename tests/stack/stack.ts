@@ -51,7 +51,8 @@ export function buildScheduler(): void {
     ["turbo", "run", "build", "--filter=@sharded-scheduler/scheduler", "--output-logs=errors-only"],
     {
       cwd: repoRoot,
-      stdio: "inherit",
+      // Build output goes to stderr: stdout may carry a benchmark's JSON.
+      stdio: ["ignore", 2, 2],
     },
   );
   if (result.status !== 0) throw new Error("building the scheduler failed");

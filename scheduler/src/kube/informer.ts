@@ -104,7 +104,7 @@ export class Informer<T extends KubeObject> {
     this.abortWatch?.();
   }
 
-  /** Forces a relist on the next loop, as after a 410 (used by chaos tests through the shard). */
+  /** Ends the current watch; the informer resumes from its last resourceVersion. */
   restartWatch(): void {
     this.abortWatch?.();
   }

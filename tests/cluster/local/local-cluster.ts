@@ -465,6 +465,28 @@ export async function down(stateDir: string, log: Log): Promise<void> {
   log("cluster stopped and its state removed");
 }
 
+/** Stops one component of a running cluster (e.g. kube-scheduler, kube-apiserver); restart it with startComponent. */
+export async function stopComponent(stateDir: string, name: string): Promise<ManagedProcess> {
+  const state = readState(stateDir);
+  const proc = state?.processes.find((p) => p.name === name);
+  if (!state || !proc) throw new Error(`no component "${name}" in the cluster in ${stateDir}`);
+  await stopProcess(proc);
+  return proc;
+}
+
+/** Starts a stopped component again with the arguments it had, and records its new PID. */
+export function startComponent(stateDir: string, name: string): ManagedProcess {
+  const state = readState(stateDir);
+  const index = state?.processes.findIndex((p) => p.name === name) ?? -1;
+  const previous = state?.processes[index];
+  if (!state || !previous) throw new Error(`no component "${name}" in the cluster in ${stateDir}`);
+  if (isRunning(previous)) return previous;
+  const proc = startProcess(previous.name, previous.binary, previous.args, previous.log, previous.env);
+  state.processes[index] = proc;
+  writeState(state);
+  return proc;
+}
+
 export interface ClusterStatus {
   healthy: boolean;
   processes: { name: string; pid: number; running: boolean }[];

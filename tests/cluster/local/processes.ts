@@ -10,6 +10,8 @@ export interface ManagedProcess {
   binary: string;
   args: string[];
   log: string;
+  /** Extra environment it was started with (restarts reuse it). */
+  env?: Record<string, string>;
 }
 
 /** Starts a binary detached from this process (it outlives the CLI), logging to a file. */
@@ -32,7 +34,7 @@ export function startProcess(
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${binary}`);
   child.unref();
-  return { name, pid: child.pid, binary, args, log };
+  return { name, pid: child.pid, binary, args, log, ...(Object.keys(env).length > 0 ? { env } : {}) };
 }
 
 /** True when the PID is alive and still runs the recorded binary (PIDs get reused). */
