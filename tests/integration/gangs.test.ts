@@ -124,3 +124,52 @@ describe("settle window", () => {
     expect((firstBoundAt as number) - lastCreatedAt).toBeGreaterThanOrEqual(settleWindowMs);
   });
 });
+
+describe("partial gang rollback", () => {
+  it("deletes a controller-owned member left bound past the gang timeout; reports a bare one", async () => {
+    const shard = await suite.startShard("rollback", ["--gang-timeout-ms=2000", "--log-level=debug"]);
+    const schedulerName = `${suite.id}-rollback`;
+    await suite.addNodes("rollback", 2, { cpu: "4" });
+    // A stand-in controller: the garbage collector keeps pods whose owner exists.
+    const owner = await suite.core.createNamespacedConfigMap({
+      namespace: suite.namespace,
+      body: { metadata: { name: "gang-owner" } },
+    });
+    const ownerReferences = [
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        name: "gang-owner",
+        uid: owner.metadata?.uid as string,
+        controller: true,
+      },
+    ];
+    // Each gang needs 2 members of 3 cpu on its own 4-cpu node: the second member never fits.
+    const member = (name: string, group: string, node: number, owned: boolean) => {
+      const pod = suite.pod(name, { pool: "rollback", cpu: "3", group, minMember: 2, schedulerName });
+      pod.spec = {
+        ...pod.spec,
+        nodeSelector: { "kubernetes.io/hostname": suite.nodeName("rollback", node) },
+      } as typeof pod.spec;
+      if (owned) pod.metadata = { ...pod.metadata, ownerReferences };
+      return pod;
+    };
+    // The first member of each gang is bound by hand: the gang is partial from the start.
+    await suite.create(member("owned-0", "owned", 0, true), member("bare-0", "bare", 1, false));
+    expect(await suite.bind("owned-0", suite.nodeName("rollback", 0))).toBe(201);
+    expect(await suite.bind("bare-0", suite.nodeName("rollback", 1))).toBe(201);
+    await suite.create(member("owned-1", "owned", 0, true), member("bare-1", "bare", 1, false));
+
+    await suite.waitGone(["owned-0"], 30_000);
+    expect((await suite.events("owned-0", "GangRollback")).length).toBeGreaterThan(0);
+    await waitFor(
+      "a PartialGang Event",
+      async () => ((await suite.events("bare-0", "PartialGang")).length > 0 ? true : undefined),
+      30_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\nshard log:\n${shard.tail(40)}`);
+    });
+    const pods = await suite.pods();
+    expect(pods.get("bare-0")?.spec?.nodeName).toBe(suite.nodeName("rollback", 1));
+  });
+});

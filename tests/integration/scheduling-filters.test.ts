@@ -3,7 +3,9 @@
  * init containers), node selectors and affinity, taints, cordoned nodes, pods of other
  * schedulers, and the two scoring strategies.
  */
+import type * as k8s from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { fakeNodeManifest } from "../cluster/local/fake-nodes.js";
 import { scheduledCondition, schedulerSuite } from "../support/suite.js";
 import { holdsFor, waitFor } from "../support/wait.js";
 
@@ -144,6 +146,23 @@ describe("node selection", () => {
     );
     expect(await suite.waitBound(["tolerant"])).toEqual({ tolerant: suite.nodeName("taint", 0) });
     await suite.waitUnschedulable("intolerant", /1 node\(s\) had untolerated taint\(s\)/);
+  });
+
+  it("does not use a node that is not Ready", async () => {
+    // No kwok annotation: nothing runs this node's lifecycle, so it never reports Ready.
+    const name = suite.nodeName("unready", 0);
+    const manifest = fakeNodeManifest({
+      name,
+      cpu: "4",
+      memory: "8Gi",
+      pods: 110,
+      labels: { suite: suite.id, pool: "unready" },
+    });
+    delete (manifest.metadata as { annotations?: Record<string, string> }).annotations;
+    await suite.core.createNode({ body: manifest as k8s.V1Node });
+    await suite.create(suite.pod("unready", { pool: "unready", cpu: "100m" }));
+    await suite.waitUnschedulable("unready", /1 node\(s\) (were not ready|had untolerated taint)/);
+    await suite.staysPending(["unready"], 1_500);
   });
 
   it("does not use a cordoned node, and uses it once uncordoned", async () => {

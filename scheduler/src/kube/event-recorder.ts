@@ -43,14 +43,24 @@ export class EventRecorder {
       lastTimestamp: timestamp,
       count: 1,
     };
-    this.client
-      .call("POST", `/api/v1/namespaces/${namespace}/events`, event)
-      .then((res) => {
-        if (res.status >= 300 && res.status !== 404) {
-          this.log.debug({ status: res.status, reason, pod: `${namespace}/${name}` }, "event not written");
+    void this.write(namespace, event, `${namespace}/${name}`, reason);
+  }
+
+  /** One retry after a second for throttling, server errors and dropped connections. */
+  private async write(namespace: string, event: unknown, pod: string, reason: string): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      try {
+        const res = await this.client.call("POST", `/api/v1/namespaces/${namespace}/events`, event);
+        if (res.status < 300 || res.status === 404 || res.status === 403) {
+          if (res.status >= 300) this.log.warn({ status: res.status, reason, pod }, "event not written");
+          return;
         }
-      })
-      .catch((error: unknown) => this.log.debug({ err: String(error) }, "event not written"));
+        this.log.warn({ status: res.status, reason, pod, attempt }, "event not written");
+      } catch (error) {
+        this.log.warn({ err: String(error), reason, pod, attempt }, "event not written");
+      }
+    }
   }
 
   private prune(now: number): void {

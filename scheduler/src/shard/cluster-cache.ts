@@ -84,7 +84,10 @@ export class ClusterCache {
         this.onChange({ kind: "capacity" });
       } else {
         this.snapshot.upsertPod(info);
+        const joined = !group.running.has(key);
         group.running.set(key, info);
+        // A member bound by someone else changes what the rest of its gang needs.
+        if (joined && group.pending.size > 0) this.onChange({ kind: "member", groupId: info.group.id });
       }
       return;
     }

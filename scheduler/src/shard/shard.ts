@@ -198,12 +198,7 @@ export class Shard {
   }
 
   private readiness(members: GroupMembers, now: number): Readiness {
-    const declared = new Set<number>();
-    for (const pod of [...members.pending.values(), ...members.running.values()]) {
-      const min = podGroupMembership(pod.pod).minMember;
-      if (min !== undefined) declared.add(min);
-    }
-    const minMember = declared.size === 1 ? [...declared][0] : undefined;
+    const minMember = declaredMinMember(members);
     if (minMember !== undefined) {
       const present = members.pending.size + members.running.size;
       if (present >= minMember) return { ready: true, minMember };
@@ -220,6 +215,10 @@ export class Shard {
 
   private carryOut(decision: Decision, members: GroupMembers, now: number): void {
     const id = decision.group.id;
+    this.log.debug(
+      { group: id, decision: decision.kind, pending: members.pending.size, running: members.running.size },
+      "decision",
+    );
     switch (decision.kind) {
       case "bind": {
         this.metrics.scheduleAttempts.inc({ result: "scheduled" });
@@ -249,15 +248,16 @@ export class Shard {
             nominations.map((n) => n.nodeName),
           );
         }
-        this.checkGangTimeout(members, now);
-        this.queue.done(id, "unschedulable", now);
+        const partial = this.checkGangTimeout(members, now);
+        this.queue.done(id, partial ? "retry" : "unschedulable", now);
         return;
       }
       case "unschedulable": {
         this.metrics.scheduleAttempts.inc({ result: "unschedulable" });
         this.tellPending(members, decision.message, "FailedScheduling");
-        this.checkGangTimeout(members, now);
-        this.queue.done(id, "unschedulable", now);
+        // A partial gang holds room while it waits: retry on backoff, not only on events.
+        const partial = this.checkGangTimeout(members, now);
+        this.queue.done(id, partial ? "retry" : "unschedulable", now);
         return;
       }
     }
@@ -358,13 +358,12 @@ export class Shard {
    * A gang with some members bound and the rest unplaceable for longer than the gang timeout
    * is rolled back: its controller-owned bound members are deleted (their controller recreates
    * them and the gang is placed afresh). Bare pods would be lost, so they are only reported.
+   * Returns true while the gang is partial and waiting (not yet rolled back).
    */
-  private checkGangTimeout(members: GroupMembers, now: number): void {
+  private checkGangTimeout(members: GroupMembers, now: number): boolean {
     const id = members.key.id;
     const running = [...members.running.values()];
-    const minMember = podGroupMembership(
-      ([...members.pending.values()][0] ?? running[0])?.pod as Pod,
-    ).minMember;
+    const minMember = declaredMinMember(members);
     const incomplete =
       !members.key.solo &&
       running.length > 0 &&
@@ -372,13 +371,17 @@ export class Shard {
       (minMember === undefined || running.length < minMember);
     if (!incomplete) {
       this.partialSince.delete(id);
-      return;
+      return false;
     }
     const since = this.partialSince.get(id) ?? now;
     this.partialSince.set(id, since);
-    if (now - since < this.config.gangTimeoutMs) return;
+    if (now - since < this.config.gangTimeoutMs) return true;
     this.partialSince.delete(id);
     this.metrics.gangRollbacks.inc();
+    this.log.info(
+      { group: id, running: running.length, pending: members.pending.size },
+      "rolling back a partial gang",
+    );
     const message = `pod group ${members.key.namespace}/${members.key.name} stayed partially bound for ${Math.round((now - since) / 1000)}s`;
     for (const pod of running) {
       const owned = pod.pod.metadata.ownerReferences?.some((ref) => ref.controller) ?? false;
@@ -399,6 +402,7 @@ export class Shard {
         );
       }
     }
+    return false;
   }
 
   /** Condition and Event on every pending member of a group. */
@@ -461,13 +465,25 @@ export function groupProblem(members: GroupMembers): string | undefined {
     const names = new Set(members.foreignPending.values());
     return `members of pod group ${name} name different schedulers (${[...names].join(", ")}); a gang must use one scheduler`;
   }
+  const declared = declaredMinMembers(members);
+  if (declared.size > 1) {
+    return `members of pod group ${name} disagree on sharded-scheduler.io/min-member (${[...declared].join(", ")})`;
+  }
+  return undefined;
+}
+
+/** Every min-member value the group's members declare (one, when they agree). */
+function declaredMinMembers(members: GroupMembers): Set<number> {
   const declared = new Set<number>();
   for (const pod of [...members.pending.values(), ...members.running.values()]) {
     const min = podGroupMembership(pod.pod).minMember;
     if (min !== undefined) declared.add(min);
   }
-  if (declared.size > 1) {
-    return `members of pod group ${name} disagree on sharded-scheduler.io/min-member (${[...declared].join(", ")})`;
-  }
-  return undefined;
+  return declared;
+}
+
+/** The group's min-member when its members agree on one, else undefined. */
+function declaredMinMember(members: GroupMembers): number | undefined {
+  const declared = declaredMinMembers(members);
+  return declared.size === 1 ? [...declared][0] : undefined;
 }
