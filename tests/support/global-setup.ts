@@ -2,7 +2,6 @@
  * Vitest global setup for integration runs: starts one local cluster for the whole run
  * (state in .cluster-test/), or reuses the cluster KUBECONFIG points at when it is set.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { repoRoot } from "../cluster/local/layout.js";
@@ -36,7 +35,6 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const stateDir = join(repoRoot, ".cluster-test");
   const log = (line: string) => process.stdout.write(`[cluster] ${line}\n`);
   const state = await up({ ...defaultClusterOptions, stateDir, nodes: testNodeCount }, log);
-  readFileSync(state.kubeconfig);
   project.provide("kubeconfig", state.kubeconfig);
   project.provide("redisUrl", state.redisUrl);
   project.provide("ownCluster", true);
