@@ -9,6 +9,7 @@ import { repoRoot } from "../cluster/local/layout.js";
 import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";
 import { buildScheduler } from "../stack/stack.js";
 import { allSystems, type BenchMode, runBasic, type SystemName } from "./basic.js";
+import { runCoreBench } from "./core.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -22,12 +23,17 @@ async function main(): Promise<void> {
       concurrency: { type: "string", default: "64" },
       json: { type: "boolean", default: false },
       "keep-cluster": { type: "boolean", default: false },
+      "gang-size": { type: "string", default: "1" },
+      batch: { type: "string", default: "1" },
+      "no-node-list-cache": { type: "boolean", default: false },
     },
   });
   const nodes = Number(values.nodes);
   const pods = Number(values.pods);
   const shards = Number(values.shards);
-  for (const [name, value] of Object.entries({ nodes, pods, shards })) {
+  const gangSize = Number(values["gang-size"]);
+  const batch = Number(values.batch);
+  for (const [name, value] of Object.entries({ nodes, pods, shards, "gang-size": gangSize, batch })) {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
   }
   if (shards !== 1)
@@ -40,7 +46,20 @@ async function main(): Promise<void> {
   const mode = values.mode as BenchMode;
   if (mode !== "backlog" && mode !== "streaming")
     throw new Error(`--mode must be backlog or streaming, got "${values.mode}"`);
-  if (values.scenario !== "basic") throw new Error(`unknown scenario "${values.scenario}" (known: basic)`);
+  if (values.scenario === "core") {
+    const result = runCoreBench({
+      nodes,
+      pods,
+      gangSize,
+      batch,
+      cacheNodeList: !values["no-node-list-cache"],
+    });
+    if (!values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ scenario: "core", nodes, pods, results: [result] })}\n`);
+    return;
+  }
+  if (values.scenario !== "basic")
+    throw new Error(`unknown scenario "${values.scenario}" (known: basic, core)`);
   // Progress goes to stderr with --json, so stdout ends with exactly the JSON line.
   const log = (line: string) => (values.json ? process.stderr : process.stdout).write(`[bench] ${line}\n`);
 
