@@ -1,0 +1,80 @@
+/**
+ * Fenced node handover between shards, decided from what one shard knows (pure, no I/O).
+ *
+ * A ring object holds {epoch, members}; epochs only grow (changed by compare-and-swap). A shard
+ * that sees a new epoch stops starting binds under its old one, lets in-flight binds finish,
+ * then publishes the epoch as acknowledged in its own Lease; acknowledgments only grow.
+ * A shard may bind (bindGate) only when
+ *   - it holds its own lease, and has re-read the ring and its peers with fresh (quorum) reads
+ *     since the last time it did not (a replica stalled past its lease must look again);
+ *   - it has acknowledged the ring's epoch and is one of its members;
+ *   - every other member has acknowledged that same epoch, or is confirmed dead (fresh reads
+ *     saw its Lease unchanged for a whole lease duration).
+ * Then every binding shard binds under the same ring, which gives each node one owner. Stale
+ * reads cannot break this: if A and B both bind, A saw B at A's epoch and B saw A at B's, and
+ * since acknowledgments only grow, the epochs are equal. A member is removed from the ring only
+ * once confirmed dead, by which time its own lease check already fails.
+ */
+
+export interface RingEpoch {
+  readonly epoch: number;
+  /** Sorted shard identities. */
+  readonly members: readonly string[];
+}
+
+export interface PeerView {
+  readonly identity: string;
+  /** The epoch its Lease says it acknowledged (as last seen; never ahead of the truth). */
+  readonly ackedEpoch: number;
+  /** Fresh reads saw its Lease unchanged for a whole lease duration. */
+  readonly confirmedDead: boolean;
+}
+
+/** Everything a shard knows when it is about to bind. */
+export interface HandoverView {
+  readonly self: string;
+  /** Own lease renewed recently enough (see ShardMembership.holdsLease). */
+  readonly holdsLease: boolean;
+  /** Ring and peers re-read with fresh reads since the own lease was last not held. */
+  readonly revalidated: boolean;
+  /** The epoch this shard has acknowledged (and published). */
+  readonly ackedEpoch: number;
+  /** The newest ring object this shard has seen. */
+  readonly ring: RingEpoch | undefined;
+  readonly peers: readonly PeerView[];
+}
+
+export type BindGate =
+  | { readonly open: true; readonly ring: RingEpoch }
+  | {
+      readonly open: false;
+      readonly reason: "lease" | "revalidating" | "no-ring" | "adopting" | "not-a-member" | "peers-behind";
+    };
+
+export function bindGate(view: HandoverView): BindGate {
+  if (!view.holdsLease) return { open: false, reason: "lease" };
+  if (!view.revalidated) return { open: false, reason: "revalidating" };
+  if (!view.ring) return { open: false, reason: "no-ring" };
+  if (view.ring.epoch !== view.ackedEpoch) return { open: false, reason: "adopting" };
+  if (!view.ring.members.includes(view.self)) return { open: false, reason: "not-a-member" };
+  for (const member of view.ring.members) {
+    if (member === view.self) continue;
+    const peer = view.peers.find((p) => p.identity === member);
+    // A member we know nothing of may be binding under another epoch.
+    if (!peer) return { open: false, reason: "peers-behind" };
+    if (!peer.confirmedDead && peer.ackedEpoch !== view.ackedEpoch)
+      return { open: false, reason: "peers-behind" };
+  }
+  return { open: true, ring: view.ring };
+}
+
+/** The next ring object when the live members differ from the ring's, else undefined. */
+export function nextRingEpoch(
+  current: RingEpoch | undefined,
+  live: readonly string[],
+): RingEpoch | undefined {
+  const members = [...new Set(live)].sort();
+  if (members.length === 0) return undefined;
+  if (current && current.members.join("\u0000") === members.join("\u0000")) return undefined;
+  return { epoch: (current?.epoch ?? 0) + 1, members };
+}

@@ -1,0 +1,360 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { bindGate, type HandoverView, nextRingEpoch, type RingEpoch } from "../../src/sharding/handover.js";
+
+const ring = (epoch: number, ...members: string[]): RingEpoch => ({ epoch, members: [...members].sort() });
+const view = (overrides: Partial<HandoverView> = {}): HandoverView => ({
+  self: "a",
+  holdsLease: true,
+  revalidated: true,
+  ackedEpoch: 2,
+  ring: ring(2, "a", "b"),
+  peers: [{ identity: "b", ackedEpoch: 2, confirmedDead: false }],
+  ...overrides,
+});
+
+describe("bindGate", () => {
+  it("opens when every member acknowledged the same epoch", () => {
+    expect(bindGate(view()).open).toBe(true);
+  });
+
+  it.each([
+    ["lease", { holdsLease: false }],
+    ["revalidating", { revalidated: false }],
+    ["no-ring", { ring: undefined }],
+    ["adopting", { ackedEpoch: 1 }],
+    ["not-a-member", { ring: ring(2, "b", "c"), peers: [] }],
+    ["peers-behind", { peers: [{ identity: "b", ackedEpoch: 1, confirmedDead: false }] }],
+    ["peers-behind", { peers: [] }],
+  ] as const)("stays closed: %s", (reason, overrides) => {
+    const gate = bindGate(view(overrides as Partial<HandoverView>));
+    expect(gate).toEqual({ open: false, reason });
+  });
+
+  it("does not wait for a member confirmed dead", () => {
+    expect(bindGate(view({ peers: [{ identity: "b", ackedEpoch: 1, confirmedDead: true }] })).open).toBe(
+      true,
+    );
+  });
+});
+
+describe("nextRingEpoch", () => {
+  it("bumps the epoch only when the members change", () => {
+    expect(nextRingEpoch(undefined, ["b", "a"])).toEqual(ring(1, "a", "b"));
+    expect(nextRingEpoch(ring(3, "a", "b"), ["b", "a", "a"])).toBeUndefined();
+    expect(nextRingEpoch(ring(3, "a", "b"), ["a"])).toEqual(ring(4, "a"));
+    expect(nextRingEpoch(ring(3, "a"), [])).toBeUndefined();
+  });
+});
+
+/**
+ * Model: shards with stale copies of the ring object and of each other's Leases, on one clock.
+ * Leases last `lease` ms; a shard holds its own while its last successful renewal is younger
+ * than lease − margin. Informer reads may be arbitrarily stale; "fresh" reads see the truth.
+ * After every step, all shards whose gate is open must be binding under the same epoch.
+ */
+const lease = 10_000;
+const margin = 1_000;
+
+interface ShardState {
+  id: string;
+  running: boolean;
+  stalled: boolean;
+  acked: number;
+  lastRenewOk: number;
+  heldLease: boolean;
+  revalidated: boolean;
+  seenRing: RingEpoch | undefined;
+  /** Informer copies of peers' Leases. */
+  seenAcks: Map<string, number>;
+  /** Fresh reads: the renewal version seen and when it was first seen. */
+  fresh: Map<string, { version: number; since: number }>;
+}
+
+interface LeaseState {
+  version: number;
+  acked: number;
+  deleted: boolean;
+}
+
+type Action =
+  | { kind: "tick"; ms: number }
+  | { kind: "join" }
+  | {
+      kind: "renew" | "observeRing" | "ack" | "propose" | "kill" | "stall" | "resume" | "leave" | "freshRead";
+      i: number;
+    }
+  | { kind: "observe"; i: number; j: number };
+
+const actionArb: fc.Arbitrary<Action> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("tick" as const), ms: fc.integer({ min: 0, max: 3_000 }) }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "join" as const }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({
+      kind: fc.constantFrom(
+        "renew" as const,
+        "observeRing" as const,
+        "ack" as const,
+        "propose" as const,
+        "freshRead" as const,
+        "renew" as const,
+        "ack" as const,
+      ),
+      i: fc.nat(7),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constantFrom("kill" as const, "stall" as const, "resume" as const, "leave" as const),
+      i: fc.nat(7),
+    }),
+  },
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant("observe" as const), i: fc.nat(7), j: fc.nat(7) }) },
+);
+
+class World {
+  t = 0;
+  ring: RingEpoch | undefined;
+  readonly shards: ShardState[] = [];
+  readonly leases = new Map<string, LeaseState>();
+  private nextVersion = 1;
+
+  constructor(initial: number) {
+    for (let k = 0; k < initial; k++) this.join();
+  }
+
+  active(s: ShardState): boolean {
+    return s.running && !s.stalled;
+  }
+
+  holds(s: ShardState): boolean {
+    return this.t - s.lastRenewOk < lease - margin;
+  }
+
+  join(): void {
+    const id = `shard-${this.shards.length}`;
+    const s: ShardState = {
+      id,
+      running: true,
+      stalled: false,
+      acked: 0,
+      lastRenewOk: Number.NEGATIVE_INFINITY,
+      heldLease: false,
+      revalidated: false,
+      seenRing: this.ring,
+      seenAcks: new Map(),
+      fresh: new Map(),
+    };
+    // Starting up lists every Lease (a fresh read).
+    for (const [peer, l] of this.leases) if (!l.deleted) s.seenAcks.set(peer, l.acked);
+    this.shards.push(s);
+    this.write(s);
+  }
+
+  write(s: ShardState): void {
+    this.leases.set(s.id, { version: this.nextVersion++, acked: s.acked, deleted: false });
+    s.lastRenewOk = this.t;
+  }
+
+  /** Fresh reads of the ring and every Lease, as after a lapse of the own lease. */
+  freshRead(s: ShardState): void {
+    s.seenRing = this.ring;
+    for (const [peer, l] of this.leases) {
+      if (l.deleted) {
+        s.seenAcks.delete(peer);
+        s.fresh.delete(peer);
+        continue;
+      }
+      s.seenAcks.set(peer, l.acked);
+      const known = s.fresh.get(peer);
+      if (!known || known.version !== l.version) s.fresh.set(peer, { version: l.version, since: this.t });
+    }
+    if (this.holds(s)) s.revalidated = true;
+  }
+
+  confirmedDead(s: ShardState, peer: string): boolean {
+    const l = this.leases.get(peer);
+    if (!l || l.deleted) return true;
+    const known = s.fresh.get(peer);
+    return known !== undefined && known.version === l.version && this.t - known.since >= lease;
+  }
+
+  gateView(s: ShardState): HandoverView {
+    const members = s.seenRing?.members ?? [];
+    return {
+      self: s.id,
+      holdsLease: this.holds(s),
+      revalidated: s.revalidated,
+      ackedEpoch: s.acked,
+      ring: s.seenRing,
+      peers: members
+        .filter((m) => m !== s.id && (s.seenAcks.has(m) || this.confirmedDead(s, m)))
+        .map((m) => ({
+          identity: m,
+          ackedEpoch: s.seenAcks.get(m) ?? 0,
+          confirmedDead: this.confirmedDead(s, m),
+        })),
+    };
+  }
+
+  apply(a: Action): void {
+    if (a.kind === "tick") {
+      this.t += a.ms;
+    } else if (a.kind === "join") {
+      if (this.shards.length < 8) this.join();
+    } else {
+      const s = this.shards[a.i % Math.max(1, this.shards.length)];
+      if (!s) return;
+      switch (a.kind) {
+        case "renew":
+          if (this.active(s)) this.write(s);
+          break;
+        case "observe": {
+          const peer = this.shards[a.j % this.shards.length] as ShardState;
+          const l = this.leases.get(peer.id);
+          if (this.active(s) && l && !l.deleted) s.seenAcks.set(peer.id, l.acked);
+          break;
+        }
+        case "observeRing":
+          if (this.active(s)) s.seenRing = this.ring;
+          break;
+        case "freshRead":
+          if (this.active(s)) this.freshRead(s);
+          break;
+        case "ack":
+          if (this.active(s) && s.seenRing && s.seenRing.epoch > s.acked) {
+            s.acked = s.seenRing.epoch;
+            this.write(s);
+          }
+          break;
+        case "propose": {
+          if (!this.active(s) || !this.holds(s)) break;
+          // Members: itself and every Lease not confirmed dead by fresh reads.
+          this.freshRead(s);
+          const live = [...this.leases.entries()]
+            .filter(([peer, l]) => !l.deleted && (peer === s.id || !this.confirmedDead(s, peer)))
+            .map(([peer]) => peer);
+          const next = nextRingEpoch(this.ring, live);
+          // Compare-and-swap against the ring version it read.
+          if (next && (this.ring?.epoch ?? 0) === (s.seenRing?.epoch ?? 0)) {
+            this.ring = next;
+            s.seenRing = next;
+          }
+          break;
+        }
+        case "kill":
+          s.running = false;
+          break;
+        case "stall":
+          s.stalled = true;
+          break;
+        case "resume":
+          s.stalled = false;
+          break;
+        case "leave":
+          if (this.active(s)) {
+            s.running = false;
+            this.leases.set(s.id, { version: this.nextVersion++, acked: s.acked, deleted: true });
+          }
+          break;
+      }
+    }
+    // A shard that stopped holding its lease must re-read before it binds again.
+    for (const s of this.shards) {
+      const holds = this.holds(s);
+      if (!holds) s.revalidated = false;
+      s.heldLease = holds;
+    }
+  }
+
+  openEpochs(): Set<number> {
+    const epochs = new Set<number>();
+    for (const s of this.shards) {
+      if (!this.active(s)) continue;
+      const gate = bindGate(this.gateView(s));
+      if (gate.open) epochs.add(gate.ring.epoch);
+    }
+    return epochs;
+  }
+}
+
+describe("handover model", () => {
+  it("never lets shards bind under two epochs at once (joins, leaves, kills, stalls, stale reads)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(actionArb, { minLength: 20, maxLength: 150, size: "max" }),
+        (initial, actions) => {
+          const world = new World(initial);
+          for (const action of actions) {
+            world.apply(action);
+            const open = world.openEpochs();
+            if (process.env.MODEL_STATS) stats[open.size] = (stats[open.size] ?? 0) + 1;
+            expect(open.size).toBeLessThanOrEqual(1);
+          }
+        },
+      ),
+      { numRuns: Number(process.env.MODEL_RUNS ?? 400) },
+    );
+  });
+
+  it("lets a stable group of shards bind after one proposal and acknowledgments", () => {
+    const world = new World(3);
+    for (let i = 0; i < 3; i++) world.apply({ kind: "freshRead", i });
+    world.apply({ kind: "propose", i: 0 });
+    for (let i = 0; i < 3; i++) world.apply({ kind: "observeRing", i });
+    for (let i = 0; i < 3; i++) world.apply({ kind: "ack", i });
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) world.apply({ kind: "observe", i, j });
+    expect([...world.openEpochs()]).toEqual([1]);
+    const open = world.shards.filter((s) => bindGate(world.gateView(s)).open).map((s) => s.id);
+    expect(open).toEqual(["shard-0", "shard-1", "shard-2"]);
+  });
+
+  it("keeps a replica stalled past its lease from binding under its old ring when it wakes", () => {
+    const world = new World(3);
+    const everyone = () => {
+      for (let i = 0; i < world.shards.length; i++) {
+        world.apply({ kind: "renew", i });
+        world.apply({ kind: "observeRing", i });
+        world.apply({ kind: "ack", i });
+      }
+      for (let i = 0; i < world.shards.length; i++)
+        for (let j = 0; j < world.shards.length; j++) world.apply({ kind: "observe", i, j });
+    };
+    for (let i = 0; i < 3; i++) world.apply({ kind: "freshRead", i });
+    world.apply({ kind: "propose", i: 0 });
+    everyone();
+    expect([...world.openEpochs()]).toEqual([1]);
+    // shard-2 stalls (SIGSTOP); the others confirm it dead and move on without it.
+    world.apply({ kind: "stall", i: 2 });
+    world.apply({ kind: "freshRead", i: 0 });
+    world.apply({ kind: "tick", ms: lease });
+    world.apply({ kind: "renew", i: 0 });
+    world.apply({ kind: "renew", i: 1 });
+    world.apply({ kind: "propose", i: 0 });
+    expect(world.ring?.members).toEqual(["shard-0", "shard-1"]);
+    for (const i of [0, 1]) {
+      world.apply({ kind: "observeRing", i });
+      world.apply({ kind: "ack", i });
+      world.apply({ kind: "freshRead", i });
+      for (const j of [0, 1]) world.apply({ kind: "observe", i, j });
+    }
+    expect([...world.openEpochs()]).toEqual([2]);
+    // It wakes and renews: its copies of the ring and of the others' acks are from epoch 1.
+    world.apply({ kind: "resume", i: 2 });
+    world.apply({ kind: "renew", i: 2 });
+    const stale = world.shards[2] as ShardState;
+    expect(stale.seenRing?.epoch).toBe(1);
+    expect(bindGate(world.gateView(stale))).toEqual({ open: false, reason: "revalidating" });
+    expect([...world.openEpochs()]).toEqual([2]);
+    // After fresh reads it sees it is no longer a member.
+    world.apply({ kind: "freshRead", i: 2 });
+    world.apply({ kind: "ack", i: 2 });
+    expect(bindGate(world.gateView(stale))).toEqual({ open: false, reason: "not-a-member" });
+  });
+});
