@@ -25,8 +25,6 @@ export class ClusterSnapshot {
   /** Placed pods whose node the snapshot does not hold (yet, or any more), by node name. */
   private readonly awaitingNode = new Map<string, Map<string, PodInfo>>();
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
-  /** Bumped on every change; lets callers cache results computed from the snapshot. */
-  generation = 0;
   /** Bumped whenever a node is added, replaced or removed: lists of nodes can be cached by it. */
   nodeSetVersion = 0;
 
@@ -52,7 +50,6 @@ export class ClusterSnapshot {
       this.nodeOrder.push(fresh);
     }
     this.nodeMap.set(fresh.name, fresh);
-    this.generation++;
     this.nodeSetVersion++;
     return fresh;
   }
@@ -64,7 +61,6 @@ export class ClusterSnapshot {
     this.nodeOrder = this.nodeOrder.filter((n) => n !== node);
     // Pods keep their placement record: if the node comes back they occupy it again.
     if (node.pods.size > 0) this.awaitingNode.set(name, new Map(node.pods));
-    this.generation++;
     this.nodeSetVersion++;
   }
 
@@ -81,7 +77,6 @@ export class ClusterSnapshot {
       this.nominations.set(pod.nominatedNodeName, onNode);
       onNode.set(pod.key, pod);
     }
-    this.generation++;
   }
 
   removePod(key: string): void {
@@ -92,7 +87,6 @@ export class ClusterSnapshot {
       if (node?.pods.delete(key)) release(node, placed);
       const awaiting = this.awaitingNode.get(placed.placedOn);
       if (awaiting?.delete(key) && awaiting.size === 0) this.awaitingNode.delete(placed.placedOn);
-      this.generation++;
     }
     for (const [nodeName, onNode] of this.nominations) {
       if (onNode.delete(key) && onNode.size === 0) this.nominations.delete(nodeName);
@@ -103,7 +97,6 @@ export class ClusterSnapshot {
   assume(pod: PodInfo, nodeName: string): void {
     this.removePod(pod.key);
     this.place(pod, nodeName);
-    this.generation++;
   }
 
   /** The node a pod occupies in the snapshot, if any. */
@@ -155,12 +148,10 @@ export class ClusterSnapshot {
 
   upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {
     this.pdbs.set(`${pdb.metadata.namespace}/${pdb.metadata.name}`, pdb);
-    this.generation++;
   }
 
   removePodDisruptionBudget(namespace: string, name: string): void {
     this.pdbs.delete(`${namespace}/${name}`);
-    this.generation++;
   }
 
   podDisruptionBudgets(namespace: string): PodDisruptionBudget[] {

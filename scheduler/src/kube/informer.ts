@@ -104,11 +104,6 @@ export class Informer<T extends KubeObject> {
     this.abortWatch?.();
   }
 
-  /** Ends the current watch; the informer resumes from its last resourceVersion. */
-  restartWatch(): void {
-    this.abortWatch?.();
-  }
-
   private query(extra: Record<string, string>): string {
     const params = new URLSearchParams(extra);
     if (this.options.fieldSelector) params.set("fieldSelector", this.options.fieldSelector);
@@ -197,7 +192,7 @@ export class Informer<T extends KubeObject> {
         }
       }
     } catch (error) {
-      // Our own abort (stop, watchdog, restartWatch) just ends this watch; anything else is a failure.
+      // Our own abort (stop, watchdog) just ends this watch; anything else is a failure.
       if (!abortedByUs && !this.stopped) throw error;
     } finally {
       clearTimeout(watchdog);

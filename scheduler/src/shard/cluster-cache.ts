@@ -159,16 +159,6 @@ export class ClusterCache {
     this.upsertPod(assumed.pod.pod);
   }
 
-  /** Records a nomination locally at once, so the room it reserves is not given away meanwhile. */
-  nominate(pod: PodInfo, nodeName: string): void {
-    if (this.assumed.has(pod.key)) return;
-    this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
-  }
-
-  isAssumed(podKey: string): boolean {
-    return this.assumed.has(podKey);
-  }
-
   group(groupId: string): GroupMembers | undefined {
     return this.groups.get(groupId);
   }

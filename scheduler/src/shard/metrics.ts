@@ -83,11 +83,4 @@ export class ShardMetrics {
     registers: [this.registry],
     collect: () => this.refreshGauges(),
   });
-
-  readonly watchRestarts = new Counter({
-    name: "sharded_scheduler_watch_restarts_total",
-    help: "Watches restarted, by resource and cause (gone, watchdog, error).",
-    labelNames: ["resource", "cause"] as const,
-    registers: [this.registry],
-  });
 }

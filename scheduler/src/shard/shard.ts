@@ -122,11 +122,6 @@ export class Shard {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
   }
 
-  /** Restarts every watch (as after a dropped connection); used by chaos tests. */
-  restartWatches(): void {
-    for (const informer of this.informers) informer.restartWatch();
-  }
-
   private onChange(change: CacheChange): void {
     const now = Date.now();
     if (change.kind === "capacity") this.queue.wakeUnschedulable(now);
@@ -230,10 +225,8 @@ export class Shard {
       case "preempt": {
         this.metrics.scheduleAttempts.inc({ result: "preempting" });
         const { victims, nominations } = decision.plan;
-        for (const { pod, nodeName } of nominations) {
-          this.cache.nominate(pod, nodeName);
-          void this.statusWriter.nominate(pod.pod, nodeName);
-        }
+        // The cycle already reserved these nodes in the snapshot; tell the API server too.
+        for (const { pod, nodeName } of nominations) void this.statusWriter.nominate(pod.pod, nodeName);
         const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
         const waiting =
           victimPods.length > 0
