@@ -6,7 +6,10 @@ import { collectDefaultMetrics } from "prom-client";
 import { KubeClient } from "./kube/kube-client.js";
 import { ConfigError, loadShardConfig, shardUsage } from "./shard/config.js";
 import { startHealthServer } from "./shard/health-server.js";
+import { ShardMetrics } from "./shard/metrics.js";
 import { Shard } from "./shard/shard.js";
+import { ShardLeases } from "./sharding/shard-leases.js";
+import { ShardedOwnership } from "./sharding/sharded-ownership.js";
 
 async function main(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -21,20 +24,48 @@ async function main(): Promise<void> {
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();
   const client = await KubeClient.create(kubeConfig, { qps: config.qps, burst: config.burst });
-  const shard = new Shard(config, client, log);
-  collectDefaultMetrics({ register: shard.metrics.registry });
-  const health = await startHealthServer(config.port, shard.metrics.registry, () => shard.isReady);
+  // Lease renewals get their own connection and rate limit: a flood of binds must not delay them.
+  const leaseClient = await KubeClient.create(kubeConfig, { qps: 50, burst: 100, maxSockets: 4 });
+  const metrics = new ShardMetrics();
+  collectDefaultMetrics({ register: metrics.registry });
+  let shard: Shard | undefined;
+  const leases = new ShardLeases(
+    leaseClient,
+    {
+      namespace: config.leaseNamespace,
+      identity: config.identity,
+      schedulerName: config.schedulerName,
+      leaseDurationMs: config.leaseDurationMs,
+      renewIntervalMs: config.leaseRenewMs,
+    },
+    log,
+    () => ownership.reconcile(),
+  );
+  const ownership: ShardedOwnership = new ShardedOwnership(
+    leases,
+    { handoverSettleMs: config.handoverSettleMs },
+    metrics,
+    log,
+    () => shard?.ownershipChanged(),
+  );
+  shard = new Shard(config, client, log, ownership, metrics);
+  const running = shard;
+  const health = await startHealthServer(config.port, metrics.registry, () => running.isReady);
   log.info({ config: { ...config, kubeconfig: undefined }, port: health.port }, "shard starting");
-  const shutdown = (signal: string) => {
-    log.info({ signal }, "shard stopping");
-    shard.stop();
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, "shard stopping: finishing binds in flight, then releasing the lease");
+    running.stop();
+    await ownership.leave(5_000);
+    await leases.stop(true);
     health.server.close();
     client.close();
-    setTimeout(() => process.exit(0), 200).unref();
+    leaseClient.close();
+    process.exit(0);
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
-  await shard.start();
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  await leases.start();
+  await running.start();
 }
 
 main().catch((error: unknown) => {

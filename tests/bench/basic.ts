@@ -34,7 +34,8 @@ export interface BasicOptions {
   cluster: ClusterState;
   mode: BenchMode;
   pods: number;
-  shards: number;
+  /** sharded-scheduler runs once per shard count. */
+  shards: readonly number[];
   systems: readonly SystemName[];
   createConcurrency: number;
   log: (line: string) => void;
@@ -49,19 +50,29 @@ const schedulerNameOf: Record<SystemName, string> = {
 export async function runBasic(options: BasicOptions): Promise<SystemResult[]> {
   const results: SystemResult[] = [];
   for (const system of options.systems) {
-    results.push(await runSystem(system, options));
+    for (const shards of system === "sharded-scheduler" ? options.shards : [undefined]) {
+      results.push(await runSystem({ system, shards }, options));
+    }
   }
   return results;
 }
 
-async function runSystem(system: SystemName, options: BasicOptions): Promise<SystemResult> {
+/** One system under test; shards only for sharded-scheduler. */
+interface Run {
+  system: SystemName;
+  shards: number | undefined;
+}
+
+async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult> {
   const { cluster, log } = options;
+  const { system, shards } = run;
   const kube = adminClient(cluster);
+  const label = shards === undefined ? system : `${system} (${shards} shards)`;
   // A fresh name per run: a namespace from an earlier run may still be terminating.
   const namespace = `bench-${system}-${Date.now().toString(36)}`;
   let stopSystem: () => Promise<void> = async () => undefined;
   const created = new Map<string, number>();
-  if (options.mode === "streaming") stopSystem = await startSystem(system, options);
+  if (options.mode === "streaming") stopSystem = await startSystem(run, options);
   else if (system === "kube-scheduler") await stopComponent(cluster.stateDir, "kube-scheduler");
   try {
     await kube.call("POST", "/api/v1/namespaces", { metadata: { name: namespace } });
@@ -81,7 +92,7 @@ async function runSystem(system: SystemName, options: BasicOptions): Promise<Sys
       if (type === "ERROR" || !pod.spec?.nodeName || bound.has(pod.metadata.name)) return;
       bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
     });
-    log(`${system}: creating ${options.pods} pods`);
+    log(`${label}: creating ${options.pods} pods`);
     const firstCreateAt = performance.timeOrigin + performance.now();
     await createPods(
       kube,
@@ -93,38 +104,32 @@ async function runSystem(system: SystemName, options: BasicOptions): Promise<Sys
     );
     const createdIn = (performance.timeOrigin + performance.now() - firstCreateAt) / 1000;
     log(
-      `${system}: created in ${createdIn.toFixed(1)}s (${Math.round(options.pods / createdIn)}/s); waiting for binds`,
+      `${label}: created in ${createdIn.toFixed(1)}s (${Math.round(options.pods / createdIn)}/s); waiting for binds`,
     );
     let clockStart = firstCreateAt;
     let startedAt = created;
     if (options.mode === "backlog") {
       clockStart = performance.timeOrigin + performance.now();
       startedAt = new Map([...created.keys()].map((name) => [name, clockStart]));
-      stopSystem = await startSystem(system, options);
+      stopSystem = await startSystem(run, options);
     }
     const timeoutMs = Math.max(120_000, options.pods * 20);
     let reported = 0;
     await waitFor(
-      `${system} to bind ${options.pods} pods`,
+      `${label} to bind ${options.pods} pods`,
       async () => {
         if (bound.size - reported >= options.pods / 10) {
           reported = bound.size;
-          log(`${system}: ${bound.size}/${options.pods} bound`);
+          log(`${label}: ${bound.size}/${options.pods} bound`);
         }
         return bound.size >= options.pods ? true : undefined;
       },
       timeoutMs,
       100,
-    ).catch((error: unknown) => log(`${system}: ${String(error)}`));
+    ).catch((error: unknown) => log(`${label}: ${String(error)}`));
     stopWatch();
-    const result = summarize(
-      system,
-      startedAt,
-      bound,
-      clockStart,
-      system === "sharded-scheduler" ? { shards: options.shards } : {},
-    );
-    log(`${system}: ${result.podsPerSecond} pods/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
+    const result = summarize(system, startedAt, bound, clockStart, shards === undefined ? {} : { shards });
+    log(`${label}: ${result.podsPerSecond} pods/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
     return result;
   } finally {
     await stopSystem();
@@ -133,7 +138,7 @@ async function runSystem(system: SystemName, options: BasicOptions): Promise<Sys
   }
 }
 
-async function startSystem(system: SystemName, options: BasicOptions): Promise<() => Promise<void>> {
+async function startSystem({ system, shards }: Run, options: BasicOptions): Promise<() => Promise<void>> {
   const { cluster, log } = options;
   if (system === "kube-scheduler") {
     if (!cluster.options.kubeScheduler) throw new Error("the cluster runs without kube-scheduler");
@@ -142,7 +147,7 @@ async function startSystem(system: SystemName, options: BasicOptions): Promise<(
     return async () => undefined;
   }
   if (system === "sharded-scheduler") {
-    await stackUp({ clusterDir: cluster.stateDir, shards: options.shards, log });
+    await stackUp({ clusterDir: cluster.stateDir, shards: shards ?? 1, log });
     return () => stackDown(cluster.stateDir, log);
   }
   const logFile = join(cluster.stateDir, "logs", "noop-binder.log");

@@ -21,7 +21,11 @@ describe("a bound pod", () => {
     );
     expect(event).toMatchObject({
       type: "Normal",
-      message: `Successfully assigned ${suite.namespace}/plain to ${node}`,
+      message: expect.stringMatching(
+        new RegExp(
+          `^Successfully assigned ${suite.namespace}/plain to ${node} \\(ring epoch [1-9][0-9]*\\)$`,
+        ),
+      ),
       reportingComponent: suite.schedulerName,
       reportingInstance: `${suite.schedulerName}-0`,
     });

@@ -7,23 +7,35 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
 import { tail } from "../cluster/local/local-cluster.js";
-import { freeLoopbackPort, isRunning, startProcess, stopProcess } from "../cluster/local/processes.js";
+import {
+  freeLoopbackPort,
+  isRunning,
+  signalAndConfirm,
+  startProcess,
+  stopProcess,
+} from "../cluster/local/processes.js";
 import { shardEntry } from "../stack/stack.js";
 import { waitFor } from "./wait.js";
 
 export interface ShardOptions {
   schedulerName: string;
+  /** Replica identity (default <schedulerName>-0). */
+  identity?: string;
   /** Extra flags; a flag given here overrides the defaults below (the last one wins). */
   args?: string[];
 }
 
 export interface RunningShard {
   readonly schedulerName: string;
+  readonly identity: string;
+  readonly pid: number;
   readonly port: number;
   /** Path of the shard's log file (pino JSON lines). */
   readonly log: string;
   stop(): Promise<void>;
   running(): boolean;
+  /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT) and waits until it took effect. */
+  signal(signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): Promise<void>;
   /** GET a path of the shard's HTTP server (/healthz, /readyz, /metrics). */
   get(path: string): Promise<{ status: number; body: string }>;
   metrics(): Promise<string>;
@@ -39,7 +51,11 @@ function logDir(): string {
 }
 
 /** Starts a shard process and waits until /readyz answers 200 (its caches synced). */
-export async function startShard({ schedulerName, args = [] }: ShardOptions): Promise<RunningShard> {
+export async function startShard({
+  schedulerName,
+  identity = `${schedulerName}-0`,
+  args = [],
+}: ShardOptions): Promise<RunningShard> {
   const port = await freeLoopbackPort();
   const log = join(logDir(), `shard-${schedulerName}-${port}.log`);
   const proc = startProcess(
@@ -50,7 +66,7 @@ export async function startShard({ schedulerName, args = [] }: ShardOptions): Pr
       `--kubeconfig=${inject("kubeconfig")}`,
       `--scheduler-name=${schedulerName}`,
       `--port=${port}`,
-      `--identity=${schedulerName}-0`,
+      `--identity=${identity}`,
       "--settle-window-ms=500",
       ...args,
     ],
@@ -62,10 +78,15 @@ export async function startShard({ schedulerName, args = [] }: ShardOptions): Pr
   };
   const shard: RunningShard = {
     schedulerName,
+    identity,
+    pid: proc.pid,
     port,
     log,
     stop: () => stopProcess(proc),
     running: () => isRunning(proc),
+    signal: async (sig) => {
+      await signalAndConfirm(proc, sig);
+    },
     get,
     metrics: async () => (await get("/metrics")).body,
     tail: (lines = 40) => tail(log, lines),

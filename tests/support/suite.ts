@@ -99,6 +99,13 @@ export class SchedulerSuite {
     }
   }
 
+  /** Another replica of the suite's scheduler (identity `<id>-<ordinal>`); stopped with the suite. */
+  async startReplica(ordinal: number, args: string[] = []): Promise<RunningShard> {
+    const shard = await startShard({ schedulerName: this.id, identity: `${this.id}-${ordinal}`, args });
+    this.shards.push(shard);
+    return shard;
+  }
+
   /** Another shard, serving `<id>-<suffix>`; stopped with the suite. */
   async startShard(suffix: string, args: string[] = []): Promise<RunningShard> {
     const shard = await startShard({ schedulerName: suffix ? `${this.id}-${suffix}` : this.id, args });

@@ -11,7 +11,9 @@ export type BindOutcome =
   /** 404: the pod is gone. */
   | "gone"
   /** Anything else (5xx, timeouts, 429): worth retrying. */
-  | "error";
+  | "error"
+  /** Not sent: this shard no longer owned the node or held its lease (fencing). */
+  | "fenced";
 
 export type EvictOutcome = "evicted" | "gone" | "blocked" | "error";
 

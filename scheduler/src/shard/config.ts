@@ -11,6 +11,13 @@ export interface ShardConfig {
   schedulerName: string;
   /** This replica's identity (StatefulSet pod name). */
   identity: string;
+  /** Namespace of the shard Leases (the release namespace). */
+  leaseNamespace: string;
+  /** A replica whose Lease was not renewed for this long is gone; its share moves. */
+  leaseDurationMs: number;
+  leaseRenewMs: number;
+  /** A node just gained in a handover is placed on only after this delay. */
+  handoverSettleMs: number;
   scoringStrategy: ScoringStrategy;
   /** Without min-member, a group's size is the members present once none arrived for this long. */
   settleWindowMs: number;
@@ -43,6 +50,30 @@ const settings = {
     fallback: () => "sharded-scheduler",
   },
   identity: { flag: "identity", env: "POD_NAME", help: "replica identity", fallback: () => hostname() },
+  leaseNamespace: {
+    flag: "lease-namespace",
+    env: "POD_NAMESPACE",
+    help: "namespace of the shard Leases",
+    fallback: () => "default",
+  },
+  leaseDurationMs: {
+    flag: "lease-duration-ms",
+    env: "LEASE_DURATION_MS",
+    help: "a shard not renewing for this long is gone",
+    fallback: () => "10000",
+  },
+  leaseRenewMs: {
+    flag: "lease-renew-ms",
+    env: "LEASE_RENEW_MS",
+    help: "how often a shard renews its Lease",
+    fallback: () => "2000",
+  },
+  handoverSettleMs: {
+    flag: "handover-settle-ms",
+    env: "HANDOVER_SETTLE_MS",
+    help: "wait before placing on a node just gained",
+    fallback: () => "1000",
+  },
   scoringStrategy: {
     flag: "scoring-strategy",
     env: "SCORING_STRATEGY",
@@ -129,11 +160,19 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
   if (preemption !== "true" && preemption !== "false") {
     throw new ConfigError(`--preemption must be true or false, got "${preemption}"`);
   }
+  const leaseDurationMs = int("leaseDurationMs", 2000);
+  const leaseRenewMs = int("leaseRenewMs", 100);
+  if (leaseRenewMs * 2 > leaseDurationMs)
+    throw new ConfigError("--lease-renew-ms must be at most half of --lease-duration-ms");
   const percentage = int("percentageOfNodesToScore", 0);
   if (percentage > 100) throw new ConfigError("--percentage-of-nodes-to-score must be 0-100");
   return {
     schedulerName: raw("schedulerName"),
     identity: raw("identity"),
+    leaseNamespace: raw("leaseNamespace"),
+    leaseDurationMs,
+    leaseRenewMs,
+    handoverSettleMs: int("handoverSettleMs", 0),
     scoringStrategy: strategy as ScoringStrategy,
     settleWindowMs: int("settleWindowMs", 0),
     gangTimeoutMs: int("gangTimeoutMs", 1000),

@@ -47,7 +47,7 @@ export class ShardMetrics {
 
   readonly pendingGroups = new Gauge({
     name: "sharded_scheduler_pending_groups",
-    help: "Pending pod groups this shard schedules.",
+    help: "Pending pod groups this shard owns and schedules.",
     registers: [this.registry],
     collect: () => this.refreshGauges(),
   });
@@ -64,9 +64,44 @@ export class ShardMetrics {
     registers: [this.registry],
   });
 
+  readonly ownedNodes = new Gauge({
+    name: "sharded_scheduler_owned_nodes",
+    help: "Nodes this shard may place pods on now (its share of the ring, lends included).",
+    registers: [this.registry],
+    collect: () => this.refreshGauges(),
+  });
+
+  readonly ringEpoch = new Gauge({
+    name: "sharded_scheduler_ring_epoch",
+    help: "The shard ring epoch this shard adopted.",
+    registers: [this.registry],
+    collect: () => this.refreshGauges(),
+  });
+
+  readonly handoverWaits = new Counter({
+    name: "sharded_scheduler_handover_waits_total",
+    help: "Times binding paused for a handover, by reason (lease, revalidating, no-ring, adopting, not-a-member, peers-behind).",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
+  readonly handoverWaitSeconds = new Histogram({
+    name: "sharded_scheduler_handover_wait_duration_seconds",
+    help: "How long binding stayed paused for a handover, by the reason it paused first.",
+    labelNames: ["reason"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly fencedBinds = new Counter({
+    name: "sharded_scheduler_fenced_binds_total",
+    help: "Binds and evictions not sent because this shard no longer owned the node or its lease (fencing).",
+    registers: [this.registry],
+  });
+
   readonly bindErrors = new Counter({
     name: "sharded_scheduler_bind_errors_total",
-    help: "Failed binds by reason (conflict, gone, fenced, error).",
+    help: "Failed binds by reason (conflict, gone, error).",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

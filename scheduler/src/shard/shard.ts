@@ -23,10 +23,11 @@ import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, PodBinder } from "../kube/pod-binder.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
-import { type Ownership, ownsEverything } from "../sharding/ownership.js";
+import type { BindTicket, Ownership } from "../sharding/ownership.js";
+import { nodeOwnerAnnotation, podOwnerAnnotation } from "../sharding/shard-ring.js";
 import { type CacheChange, ClusterCache, type GroupMembers } from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
-import { ShardMetrics } from "./metrics.js";
+import type { ShardMetrics } from "./metrics.js";
 import { SchedulingQueue } from "./scheduling-queue.js";
 
 type Readiness =
@@ -55,10 +56,10 @@ export class Shard {
     readonly config: ShardConfig,
     private readonly client: KubeClient,
     private readonly log: Logger,
-    private readonly ownership: Ownership = ownsEverything,
-    metrics?: ShardMetrics,
+    private readonly ownership: Ownership,
+    metrics: ShardMetrics,
   ) {
-    this.metrics = metrics ?? new ShardMetrics();
+    this.metrics = metrics;
     this.metrics.onScrape(() => this.updateGauges());
     this.cache = new ClusterCache(config.schedulerName, (change) => this.onChange(change));
     this.core = new SchedulingCore(this.cache.snapshot, {
@@ -82,8 +83,17 @@ export class Shard {
       this.client,
       { path: "/api/v1/nodes" },
       {
-        upsert: (node) => this.cache.upsertNode(node),
-        remove: (node) => this.cache.removeNode(node),
+        upsert: (node) => {
+          this.ownership.observeNodeOwner(
+            node.metadata.name,
+            node.metadata.annotations?.[nodeOwnerAnnotation],
+          );
+          this.cache.upsertNode(node);
+        },
+        remove: (node) => {
+          this.ownership.observeNodeOwner(node.metadata.name, undefined);
+          this.cache.removeNode(node);
+        },
       },
       this.log,
     );
@@ -122,6 +132,20 @@ export class Shard {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
   }
 
+  /**
+   * Ownership moved (a ring epoch adopted, a handover finished, a shard came or went): groups
+   * this shard dropped may be its own now, and nodes it gained may fit waiting groups.
+   */
+  ownershipChanged(): void {
+    const now = Date.now();
+    for (const id of this.cache.groupIds()) {
+      if (this.queue.state(id) === undefined && (this.cache.group(id)?.pending.size ?? 0) > 0)
+        this.queue.add(id, now);
+    }
+    this.queue.wakeUnschedulable(now);
+    this.scheduleSoon();
+  }
+
   private onChange(change: CacheChange): void {
     const now = Date.now();
     if (change.kind === "capacity") this.queue.wakeUnschedulable(now);
@@ -140,6 +164,8 @@ export class Shard {
   }
 
   private runCycle(): void {
+    // During a handover the shard waits; ownershipChanged() wakes it when it may go on.
+    if (!this.ownership.canPlace()) return;
     const now = Date.now();
     const groups: PendingGroup[] = [];
     const membersById = new Map<string, GroupMembers>();
@@ -149,7 +175,7 @@ export class Shard {
         this.queue.done(id, "scheduled", now);
         continue;
       }
-      if (!this.ownership.ownsGroup(members.key.hashKey)) {
+      if (!this.ownership.ownsGroup(members.key.hashKey, ownerOverride(members))) {
         this.queue.remove(id);
         continue;
       }
@@ -261,18 +287,25 @@ export class Shard {
     placements: readonly { pod: PodInfo; nodeName: string }[],
   ): Promise<void> {
     // Fencing: ownership may have moved since the cycle decided; never bind onto a lost node.
-    if (placements.some((p) => !this.ownership.mayBind(p.nodeName))) {
-      this.metrics.bindErrors.inc({ reason: "fenced" }, placements.length);
+    const ticket = this.ownership.acquireBind(placements.map((p) => p.nodeName));
+    if (!ticket) {
+      this.metrics.fencedBinds.inc(placements.length);
       for (const p of placements) this.cache.forget(p.pod.key);
       this.queue.done(groupId, "retry", Date.now());
       this.scheduleSoon();
       return;
     }
-    const outcomes = await Promise.all(
-      placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName))),
-    );
+    let outcomes: BindOutcome[];
+    try {
+      outcomes = await Promise.all(
+        placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName, ticket))),
+      );
+    } finally {
+      ticket.release();
+    }
     let failed = 0;
     const now = Date.now();
+    const epoch = this.ownership.epoch;
     outcomes.forEach((outcome, i) => {
       const { pod, nodeName } = placements[i] as { pod: PodInfo; nodeName: string };
       if (outcome === "bound") {
@@ -284,13 +317,14 @@ export class Shard {
           pod.pod,
           "Normal",
           "Scheduled",
-          `Successfully assigned ${pod.key} to ${nodeName}`,
+          `Successfully assigned ${pod.key} to ${nodeName} (ring epoch ${epoch})`,
           now,
         );
         return;
       }
       failed++;
-      this.metrics.bindErrors.inc({ reason: outcome });
+      if (outcome === "fenced") this.metrics.fencedBinds.inc();
+      else this.metrics.bindErrors.inc({ reason: outcome });
       this.cache.forget(pod.key);
       if (outcome === "error") {
         this.events.record(
@@ -306,10 +340,12 @@ export class Shard {
     this.scheduleSoon();
   }
 
-  private async bindWithRetry(pod: PodInfo, nodeName: string): Promise<BindOutcome> {
+  private async bindWithRetry(pod: PodInfo, nodeName: string, ticket: BindTicket): Promise<BindOutcome> {
     let outcome: BindOutcome = "error";
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100 * 4 ** attempt));
+      // A replica stalled while this bind waited for a slot may have lost its lease meanwhile.
+      if (!ticket.valid()) return "fenced";
       const result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName);
       outcome = result.outcome;
       if (outcome !== "error") return outcome;
@@ -324,9 +360,19 @@ export class Shard {
     nodes: readonly string[],
   ): Promise<void> {
     const where = [...new Set(nodes)].join(", ");
+    // Evicting makes room on the nominated nodes: only while this shard still owns them.
+    const ticket = this.ownership.acquireBind(nodes);
+    if (!ticket) {
+      this.metrics.fencedBinds.inc(victims.length);
+      return;
+    }
     await Promise.all(
       victims.map((pod) =>
         this.bindSlots(async () => {
+          if (!ticket.valid()) {
+            this.metrics.fencedBinds.inc();
+            return;
+          }
           const result = await this.binder.evict(pod.namespace, pod.name);
           if (result.outcome === "evicted") {
             this.metrics.preemptionVictims.inc();
@@ -344,7 +390,7 @@ export class Shard {
           }
         }),
       ),
-    );
+    ).finally(() => ticket.release());
   }
 
   /**
@@ -439,16 +485,31 @@ export class Shard {
     const pods: Record<string, number> = { active: 0, waiting: 0, backoff: 0, unschedulable: 0, inflight: 0 };
     let groups = 0;
     for (const id of this.cache.groupIds()) {
-      const size = this.cache.group(id)?.pending.size ?? 0;
-      if (size === 0) continue;
+      const members = this.cache.group(id);
+      const size = members?.pending.size ?? 0;
+      if (!members || size === 0 || !this.ownership.ownsGroup(members.key.hashKey, ownerOverride(members)))
+        continue;
       groups++;
       const state = this.queue.state(id) ?? "active";
       pods[state] = (pods[state] ?? 0) + size;
     }
     for (const [queue, count] of Object.entries(pods)) this.metrics.pendingPods.set({ queue }, count);
     this.metrics.pendingGroups.set(groups);
+    let ownedNodes = 0;
+    for (const node of this.cache.snapshot.nodes) if (this.ownership.ownsNode(node.name)) ownedNodes++;
+    this.metrics.ownedNodes.set(ownedNodes);
+    this.metrics.ringEpoch.set(this.ownership.epoch);
     this.metrics.invalidPods.set(this.cache.invalid.size);
   }
+}
+
+/** The shard a group's pods name with the owner annotation (the coordinator's handoff), if any. */
+function ownerOverride(members: GroupMembers): string | undefined {
+  for (const pod of members.pending.values()) {
+    const owner = pod.pod.metadata.annotations?.[podOwnerAnnotation];
+    if (owner) return owner;
+  }
+  return undefined;
 }
 
 /** Reasons a group can never be placed as a whole by this scheduler, or undefined. */

@@ -20,6 +20,8 @@ export interface RingEpoch {
   readonly epoch: number;
   /** Sorted shard identities. */
   readonly members: readonly string[];
+  /** Nodes lent to a member other than their ring owner (node name → member). */
+  readonly nodeOwners: Readonly<Record<string, string>>;
 }
 
 export interface PeerView {
@@ -68,13 +70,37 @@ export function bindGate(view: HandoverView): BindGate {
   return { open: true, ring: view.ring };
 }
 
-/** The next ring object when the live members differ from the ring's, else undefined. */
+/**
+ * The next ring object, or undefined when the current one is still right. Members: the live
+ * replicas, and every current member not confirmed dead (one whose lease merely looks expired
+ * stays until fresh reads confirm it, so it cannot be binding under an older epoch unseen).
+ * Node owners: the lends (node owner overrides) that name a member. The epoch exceeds both
+ * the current one and every acknowledgment seen, so a ring object deleted and recreated
+ * cannot fall behind the replicas.
+ */
 export function nextRingEpoch(
   current: RingEpoch | undefined,
-  live: readonly string[],
+  desired: {
+    readonly live: readonly string[];
+    readonly confirmedDead: ReadonlySet<string>;
+    readonly nodeOverrides: ReadonlyMap<string, string>;
+    readonly highestAck: number;
+  },
 ): RingEpoch | undefined {
-  const members = [...new Set(live)].sort();
+  const kept = (current?.members ?? []).filter((member) => !desired.confirmedDead.has(member));
+  const members = [...new Set([...kept, ...desired.live])].sort();
   if (members.length === 0) return undefined;
-  if (current && current.members.join("\u0000") === members.join("\u0000")) return undefined;
-  return { epoch: (current?.epoch ?? 0) + 1, members };
+  const nodeOwners: Record<string, string> = {};
+  for (const node of [...desired.nodeOverrides.keys()].sort()) {
+    const owner = desired.nodeOverrides.get(node) as string;
+    if (members.includes(owner)) nodeOwners[node] = owner;
+  }
+  if (
+    current &&
+    current.epoch >= desired.highestAck &&
+    current.members.join("\u0000") === members.join("\u0000") &&
+    JSON.stringify(current.nodeOwners) === JSON.stringify(nodeOwners)
+  )
+    return undefined;
+  return { epoch: Math.max(current?.epoch ?? 0, desired.highestAck) + 1, members, nodeOwners };
 }

@@ -1,25 +1,34 @@
 /**
- * The one question a shard asks before it schedules a group or binds onto a node:
- * "do I own this?". A single replica owns everything; the sharding ring answers it for many.
+ * The questions a shard asks before it schedules a group or binds onto a node: "do I own
+ * this?" and "may I bind there now?". ShardedOwnership answers them
+ * (a single replica is a ring of one).
  */
 export interface Ownership {
-  /** Changes whenever any answer of ownsNode may have changed (lets the core cache its node list). */
+  /** Changes whenever any answer may have changed (lets the core cache its node list). */
   readonly version: number;
+  /** The ring epoch this replica works under (0 for a single replica). */
+  readonly epoch: number;
+  /** False while a handover is under way: the shard waits instead of placing. */
+  canPlace(): boolean;
   /** May this shard place pods on the node in this cycle? */
   ownsNode(nodeName: string): boolean;
-  /** Does this shard schedule the group (hash key "<namespace>/<group or pod>")? */
-  ownsGroup(hashKey: string): boolean;
   /**
-   * Checked right before a bind batch is sent: false when ownership of the node was lost
-   * since the cycle decided (fencing), so the bind is not sent.
+   * Does this shard schedule the group (hash key "<namespace>/<group or pod>")? `override` is
+   * the owner its pods' owner annotation names, if any.
    */
-  mayBind(nodeName: string): boolean;
+  ownsGroup(hashKey: string, override?: string): boolean;
+  /**
+   * Checked right before a bind batch (or an eviction) is sent: undefined when ownership of a
+   * node was lost since the cycle decided (fencing), and nothing may be sent. Otherwise the
+   * batch holds the ticket until its requests finished, so a handover waits for it.
+   */
+  acquireBind(nodeNames: readonly string[]): BindTicket | undefined;
+  /** A node's owner annotation (a lend by the coordinator), or undefined when it has none. */
+  observeNodeOwner(nodeName: string, owner: string | undefined): void;
 }
 
-/** A single shard owns every node and group. */
-export const ownsEverything: Ownership = {
-  version: 0,
-  ownsNode: () => true,
-  ownsGroup: () => true,
-  mayBind: () => true,
-};
+export interface BindTicket {
+  /** False once this replica may no longer be holding its lease: send nothing more. */
+  valid(): boolean;
+  release(): void;
+}

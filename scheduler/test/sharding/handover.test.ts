@@ -1,8 +1,24 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bindGate, type HandoverView, nextRingEpoch, type RingEpoch } from "../../src/sharding/handover.js";
+import {
+  bindGate,
+  type HandoverView,
+  nextRingEpoch,
+  type PeerView,
+  type RingEpoch,
+} from "../../src/sharding/handover.js";
+import {
+  isConfirmedDead,
+  isLive,
+  type LeaseSighting,
+  nextSighting,
+} from "../../src/sharding/peer-liveness.js";
 
-const ring = (epoch: number, ...members: string[]): RingEpoch => ({ epoch, members: [...members].sort() });
+const ring = (epoch: number, ...members: string[]): RingEpoch => ({
+  epoch,
+  members: [...members].sort(),
+  nodeOwners: {},
+});
 const view = (overrides: Partial<HandoverView> = {}): HandoverView => ({
   self: "a",
   holdsLease: true,
@@ -39,11 +55,38 @@ describe("bindGate", () => {
 });
 
 describe("nextRingEpoch", () => {
+  const desired = (live: string[], dead: string[] = [], highestAck = 0, lends: [string, string][] = []) => ({
+    live,
+    confirmedDead: new Set(dead),
+    nodeOverrides: new Map(lends),
+    highestAck,
+  });
+
   it("bumps the epoch only when the members change", () => {
-    expect(nextRingEpoch(undefined, ["b", "a"])).toEqual(ring(1, "a", "b"));
-    expect(nextRingEpoch(ring(3, "a", "b"), ["b", "a", "a"])).toBeUndefined();
-    expect(nextRingEpoch(ring(3, "a", "b"), ["a"])).toEqual(ring(4, "a"));
-    expect(nextRingEpoch(ring(3, "a"), [])).toBeUndefined();
+    expect(nextRingEpoch(undefined, desired(["b", "a"]))).toEqual(ring(1, "a", "b"));
+    expect(nextRingEpoch(ring(3, "a", "b"), desired(["b", "a", "a"], [], 3))).toBeUndefined();
+    expect(nextRingEpoch(ring(3, "a"), desired([], [], 3))).toBeUndefined();
+  });
+
+  it("keeps a member whose lease looks expired until fresh reads confirm it dead", () => {
+    expect(nextRingEpoch(ring(3, "a", "b"), desired(["a"], [], 3))).toBeUndefined();
+    expect(nextRingEpoch(ring(3, "a", "b"), desired(["a"], ["b"], 3))).toEqual(ring(4, "a"));
+  });
+
+  it("carries lends to members only, and a lend change is a new epoch", () => {
+    const next = nextRingEpoch(
+      ring(3, "a", "b"),
+      desired(["a", "b"], [], 3, [
+        ["n1", "b"],
+        ["n2", "gone"],
+      ]),
+    );
+    expect(next).toEqual({ epoch: 4, members: ["a", "b"], nodeOwners: { n1: "b" } });
+  });
+
+  it("goes past every acknowledgment seen when the ring object was lost", () => {
+    expect(nextRingEpoch(undefined, desired(["a"], [], 7))).toEqual(ring(8, "a"));
+    expect(nextRingEpoch(ring(2, "a"), desired(["a"], [], 7))).toEqual(ring(8, "a"));
   });
 });
 
@@ -65,10 +108,8 @@ interface ShardState {
   heldLease: boolean;
   revalidated: boolean;
   seenRing: RingEpoch | undefined;
-  /** Informer copies of peers' Leases. */
-  seenAcks: Map<string, number>;
-  /** Fresh reads: the renewal version seen and when it was first seen. */
-  fresh: Map<string, { version: number; since: number }>;
+  /** Copies of peers' Leases (from the watch or fresh reads), as peer-liveness keeps them. */
+  seen: Map<string, LeaseSighting>;
 }
 
 interface LeaseState {
@@ -147,12 +188,11 @@ class World {
       heldLease: false,
       revalidated: false,
       seenRing: this.ring,
-      seenAcks: new Map(),
-      fresh: new Map(),
+      seen: new Map(),
     };
-    // Starting up lists every Lease (a fresh read).
-    for (const [peer, l] of this.leases) if (!l.deleted) s.seenAcks.set(peer, l.acked);
     this.shards.push(s);
+    // Starting up lists every Lease (a fresh read).
+    this.freshRead(s);
     this.write(s);
   }
 
@@ -161,44 +201,47 @@ class World {
     s.lastRenewOk = this.t;
   }
 
+  /** What s learns from reading peer's Lease now (a watch event, or a fresh read). */
+  observe(s: ShardState, peer: string, fresh: boolean): void {
+    const l = this.leases.get(peer);
+    if (!l) return;
+    const observation = {
+      holder: peer,
+      version: String(l.version),
+      durationMs: lease,
+      ackedEpoch: l.acked,
+      released: l.deleted,
+      absent: false,
+    };
+    s.seen.set(peer, nextSighting(s.seen.get(peer), observation, this.t, fresh ? this.t : undefined));
+  }
+
   /** Fresh reads of the ring and every Lease, as after a lapse of the own lease. */
   freshRead(s: ShardState): void {
     s.seenRing = this.ring;
-    for (const [peer, l] of this.leases) {
-      if (l.deleted) {
-        s.seenAcks.delete(peer);
-        s.fresh.delete(peer);
-        continue;
-      }
-      s.seenAcks.set(peer, l.acked);
-      const known = s.fresh.get(peer);
-      if (!known || known.version !== l.version) s.fresh.set(peer, { version: l.version, since: this.t });
-    }
+    for (const peer of this.leases.keys()) this.observe(s, peer, true);
     if (this.holds(s)) s.revalidated = true;
-  }
-
-  confirmedDead(s: ShardState, peer: string): boolean {
-    const l = this.leases.get(peer);
-    if (!l || l.deleted) return true;
-    const known = s.fresh.get(peer);
-    return known !== undefined && known.version === l.version && this.t - known.since >= lease;
   }
 
   gateView(s: ShardState): HandoverView {
     const members = s.seenRing?.members ?? [];
+    const peers: PeerView[] = [];
+    for (const m of members) {
+      const sighting = s.seen.get(m);
+      if (m !== s.id && sighting)
+        peers.push({
+          identity: m,
+          ackedEpoch: sighting.ackedEpoch,
+          confirmedDead: isConfirmedDead(sighting),
+        });
+    }
     return {
       self: s.id,
       holdsLease: this.holds(s),
       revalidated: s.revalidated,
       ackedEpoch: s.acked,
       ring: s.seenRing,
-      peers: members
-        .filter((m) => m !== s.id && (s.seenAcks.has(m) || this.confirmedDead(s, m)))
-        .map((m) => ({
-          identity: m,
-          ackedEpoch: s.seenAcks.get(m) ?? 0,
-          confirmedDead: this.confirmedDead(s, m),
-        })),
+      peers,
     };
   }
 
@@ -216,8 +259,7 @@ class World {
           break;
         case "observe": {
           const peer = this.shards[a.j % this.shards.length] as ShardState;
-          const l = this.leases.get(peer.id);
-          if (this.active(s) && l && !l.deleted) s.seenAcks.set(peer.id, l.acked);
+          if (this.active(s)) this.observe(s, peer.id, false);
           break;
         }
         case "observeRing":
@@ -234,12 +276,22 @@ class World {
           break;
         case "propose": {
           if (!this.active(s) || !this.holds(s)) break;
-          // Members: itself and every Lease not confirmed dead by fresh reads.
+          // As ShardedOwnership proposes: live Leases join, members confirmed dead leave.
           this.freshRead(s);
-          const live = [...this.leases.entries()]
-            .filter(([peer, l]) => !l.deleted && (peer === s.id || !this.confirmedDead(s, peer)))
-            .map(([peer]) => peer);
-          const next = nextRingEpoch(this.ring, live);
+          const live = [s.id];
+          const dead = new Set<string>();
+          let highestAck = s.acked;
+          for (const [peer, sighting] of s.seen) {
+            if (isLive(sighting, this.t)) live.push(peer);
+            if (isConfirmedDead(sighting)) dead.add(peer);
+            highestAck = Math.max(highestAck, sighting.ackedEpoch);
+          }
+          const next = nextRingEpoch(this.ring, {
+            live,
+            confirmedDead: dead,
+            nodeOverrides: new Map(),
+            highestAck,
+          });
           // Compare-and-swap against the ring version it read.
           if (next && (this.ring?.epoch ?? 0) === (s.seenRing?.epoch ?? 0)) {
             this.ring = next;
@@ -259,6 +311,7 @@ class World {
         case "leave":
           if (this.active(s)) {
             s.running = false;
+            // Released after its binds finished: the others may drop it at once.
             this.leases.set(s.id, { version: this.nextVersion++, acked: s.acked, deleted: true });
           }
           break;

@@ -45,14 +45,24 @@ export function isRunning(proc: Pick<ManagedProcess, "pid" | "binary">): boolean
     return false;
   }
   try {
-    const stat = readFileSync(`/proc/${proc.pid}/stat`, "utf8");
-    // A zombie (state Z) has exited; only its parent has not reaped it yet.
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
     // Compare executables, not argv: some programs (redis) rewrite their command line.
     const exe = readlinkSync(`/proc/${proc.pid}/exe`).replace(/ \(deleted\)$/, "");
-    return exe === realpathSync(proc.binary) && state !== "Z";
+    const state = processState(proc.pid);
+    // A zombie (state Z) has exited; only its parent has not reaped it yet.
+    return exe === realpathSync(proc.binary) && state !== undefined && state !== "Z";
   } catch {
     return false;
+  }
+}
+
+/** The state letter of /proc/<pid>/stat (R, S, D, T stopped, Z zombie…), or undefined once gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name in parentheses may itself contain spaces or parentheses.
+    return stat.charAt(stat.lastIndexOf(")") + 2);
+  } catch {
+    return undefined;
   }
 }
 
@@ -60,12 +70,42 @@ export function isRunning(proc: Pick<ManagedProcess, "pid" | "binary">): boolean
 export async function stopProcess(proc: ManagedProcess, graceMs = 10_000): Promise<void> {
   if (!isRunning(proc)) return;
   signal(proc.pid, "SIGTERM");
+  // A stopped process (SIGSTOP) acts on SIGTERM only once continued.
+  signal(proc.pid, "SIGCONT");
   const deadline = Date.now() + graceMs;
   while (isRunning(proc) && Date.now() < deadline) await sleep(100);
   if (isRunning(proc)) {
     signal(proc.pid, "SIGKILL");
     while (isRunning(proc)) await sleep(50);
   }
+}
+
+export type ProcessStatus = "running" | "stopped" | "exited";
+
+/** Whether a managed process runs, is stopped (SIGSTOP) or has exited. */
+export function processStatus(proc: Pick<ManagedProcess, "pid" | "binary">): ProcessStatus {
+  if (!isRunning(proc)) return "exited";
+  return processState(proc.pid) === "T" ? "stopped" : "running";
+}
+
+/** What SIGKILL, SIGSTOP and SIGCONT must have done to a process. */
+const statusAfter = { SIGKILL: "exited", SIGSTOP: "stopped", SIGCONT: "running" } as const;
+
+/** Sends SIGKILL, SIGSTOP or SIGCONT and waits (up to timeoutMs) until the process shows it. */
+export async function signalAndConfirm(
+  proc: Pick<ManagedProcess, "pid" | "binary">,
+  sig: keyof typeof statusAfter,
+  timeoutMs = 10_000,
+): Promise<ProcessStatus> {
+  signal(proc.pid, sig);
+  const expected = statusAfter[sig];
+  const deadline = Date.now() + timeoutMs;
+  while (processStatus(proc) !== expected) {
+    if (Date.now() > deadline)
+      throw new Error(`pid ${proc.pid} is not ${expected} ${timeoutMs} ms after ${sig}`);
+    await sleep(50);
+  }
+  return expected;
 }
 
 export function signal(pid: number, sig: NodeJS.Signals): void {
@@ -81,8 +121,22 @@ export function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+const portsHandedOut = new Set<number>();
+
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now, and not one this process handed
+ * out before: the kernel may offer a port again as soon as it is closed, before its taker binds.
+ */
 export async function freeLoopbackPort(): Promise<number> {
+  for (;;) {
+    const port = await unusedLoopbackPort();
+    if (portsHandedOut.has(port)) continue;
+    portsHandedOut.add(port);
+    return port;
+  }
+}
+
+function unusedLoopbackPort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.unref();

@@ -1,0 +1,430 @@
+/**
+ * The coordination.k8s.io Leases the shards of one scheduler share, in the shards' namespace:
+ *   - a member Lease per replica, named after its identity (the StatefulSet pod name), renewed
+ *     on a short period, carrying the ring epoch the replica has acknowledged;
+ *   - the ring Lease `<schedulerName>-ring`, whose annotations hold the ring object
+ *     {epoch, members, nodeOwners}, changed only by compare-and-swap.
+ * One watch keeps every shard's view current; fresh (quorum) reads back the decisions that must
+ * not rest on a possibly stale watch: confirming a peer dead, and looking again after this
+ * replica's own lease lapsed. Liveness is judged with the observer's clock (peer-liveness.ts),
+ * so clock skew between machines does not matter.
+ */
+import type { Logger } from "pino";
+import { Informer } from "../kube/informer.js";
+import type { KubeClient } from "../kube/kube-client.js";
+import type { RingEpoch } from "./handover.js";
+import {
+  deathConfirmableAt,
+  isConfirmedDead,
+  isLive,
+  type LeaseObservation,
+  type LeaseSighting,
+  nextSighting,
+} from "./peer-liveness.js";
+
+/** Label on every Lease of the shards of one scheduler: its scheduler name. */
+export const shardLeaseLabel = "sharded-scheduler.io/shard";
+/** "member" or "ring". */
+export const leaseRoleLabel = "sharded-scheduler.io/role";
+export const ackedEpochAnnotation = "sharded-scheduler.io/acked-epoch";
+/** Set on a member Lease by a replica that drained its binds and left. */
+export const releasedAnnotation = "sharded-scheduler.io/released";
+export const ringEpochAnnotation = "sharded-scheduler.io/ring-epoch";
+export const ringMembersAnnotation = "sharded-scheduler.io/ring-members";
+/** JSON object node name → shard: nodes the coordinator lent, fenced like any ring change. */
+export const ringNodeOwnersAnnotation = "sharded-scheduler.io/ring-node-owners";
+
+interface Lease {
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
+}
+
+export interface ShardLeasesOptions {
+  namespace: string;
+  identity: string;
+  /** The scheduler name the shards serve: shards of different schedulers are separate rings. */
+  schedulerName: string;
+  leaseDurationMs: number;
+  renewIntervalMs: number;
+}
+
+export interface RingObject extends RingEpoch {
+  /** The ring Lease's resourceVersion, for compare-and-swap. */
+  readonly resourceVersion: string;
+}
+
+/** What the handover protocol reads from and writes to the Leases (ShardedOwnership's view). */
+export type LeaseView = Pick<
+  ShardLeases,
+  | "identity"
+  | "ring"
+  | "acknowledged"
+  | "revalidated"
+  | "liveMembers"
+  | "confirmedDead"
+  | "peer"
+  | "holdsLease"
+  | "publishAck"
+  | "proposeRing"
+>;
+
+export const ringLeaseName = (schedulerName: string): string => `${schedulerName}-ring`;
+
+/**
+ * A renewal counts only if its answer came back within this margin, and the lease is held
+ * until the last counted renewal is older than the lease duration minus this margin.
+ */
+export const leaseMarginMs = (leaseDurationMs: number): number => Math.min(2_000, leaseDurationMs / 5);
+
+export class ShardLeases {
+  private readonly sightings = new Map<string, LeaseSighting>();
+  private ringObject: RingObject | undefined;
+  private readonly informer: Informer<Lease>;
+  private readonly ringName: string;
+  private readonly marginMs: number;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private lastRenewOkAt = Number.NEGATIVE_INFINITY;
+  /** When the own lease was last (re)gained after a lapse; fresh reads sent after it revalidate. */
+  private regainedAt = Number.POSITIVE_INFINITY;
+  private lastFreshReadSentAt = Number.NEGATIVE_INFINITY;
+  private freshReading: Promise<void> | undefined;
+  private ackedEpoch = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly options: ShardLeasesOptions,
+    private readonly log: Logger,
+    /** Called whenever anything here may have changed: sightings, the ring, the own lease. */
+    private readonly onChange: () => void = () => undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.ringName = ringLeaseName(options.schedulerName);
+    if (options.identity === this.ringName)
+      throw new TypeError(`shard identity "${options.identity}" is the ring Lease's name`);
+    this.marginMs = leaseMarginMs(options.leaseDurationMs);
+    this.informer = new Informer<Lease>(
+      client,
+      {
+        path: this.collectionPath,
+        labelSelector: `${shardLeaseLabel}=${options.schedulerName}`,
+        watchdogMs: 30_000,
+      },
+      {
+        upsert: (lease) => this.observe(lease, this.now()),
+        remove: (lease) => this.observeAbsent(lease.metadata.name, this.now()),
+      },
+      log,
+    );
+  }
+
+  get identity(): string {
+    return this.options.identity;
+  }
+
+  private get collectionPath(): string {
+    return `/apis/coordination.k8s.io/v1/namespaces/${this.options.namespace}/leases`;
+  }
+
+  private leasePath(name: string): string {
+    return `${this.collectionPath}/${name}`;
+  }
+
+  async start(): Promise<void> {
+    void this.informer.run();
+    // A restarted replica carries on from the epoch it acknowledged before: it has no binds in
+    // flight, and acknowledgments never go back.
+    await this.freshRead();
+    this.ackedEpoch = Math.max(this.ackedEpoch, this.sightings.get(this.options.identity)?.ackedEpoch ?? 0);
+    await this.renew();
+    const tick = () => {
+      if (this.stopped) return;
+      this.renewTimer = setTimeout(() => void this.renew().finally(tick), this.options.renewIntervalMs);
+    };
+    tick();
+  }
+
+  /**
+   * Stops renewing. With release, marks the Lease released so the others take over at once:
+   * call it only after this replica's binds have finished.
+   */
+  async stop(release = true): Promise<void> {
+    this.stopped = true;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.informer.stop();
+    if (!release) return;
+    await this.client
+      .call(
+        "PATCH",
+        this.leasePath(this.options.identity),
+        {
+          metadata: { annotations: { [releasedAnnotation]: "true" } },
+          spec: { renewTime: this.renewTime() },
+        },
+        "application/merge-patch+json",
+      )
+      .catch(() => undefined);
+  }
+
+  /** The newest ring object seen. */
+  get ring(): RingObject | undefined {
+    return this.ringObject;
+  }
+
+  /** Live members, sorted: holders of unreleased Leases seen renewed within their duration. */
+  liveMembers(): string[] {
+    const now = this.now();
+    const live: string[] = [];
+    for (const [name, sighting] of this.sightings) if (isLive(sighting, now)) live.push(name);
+    return live.sort();
+  }
+
+  /** Members whose death fresh reads confirmed (or who released their Lease). */
+  confirmedDead(): Set<string> {
+    const dead = new Set<string>();
+    for (const [name, sighting] of this.sightings) if (isConfirmedDead(sighting)) dead.add(name);
+    return dead;
+  }
+
+  /** What this replica knows of a peer; undefined when it has never seen its Lease. */
+  peer(identity: string): LeaseSighting | undefined {
+    return this.sightings.get(identity);
+  }
+
+  /**
+   * True while this replica's own Lease is certainly unexpired: the last renewal that counted
+   * (answered within the margin) was sent less than a lease duration minus the margin ago.
+   * A replica stalled past its lease (SIGSTOP, long GC, cut network) sees false when it wakes.
+   */
+  holdsLease(): boolean {
+    return this.now() - this.lastRenewOkAt < this.options.leaseDurationMs - this.marginMs;
+  }
+
+  /** The ring and every Lease were read fresh since the own lease was last (re)gained. */
+  get revalidated(): boolean {
+    return this.lastFreshReadSentAt >= this.regainedAt;
+  }
+
+  /** The ring epoch this replica acknowledged. */
+  get acknowledged(): number {
+    return this.ackedEpoch;
+  }
+
+  /** Publishes the ring epoch this replica adopted (acknowledgments only grow). */
+  async publishAck(epoch: number): Promise<void> {
+    if (epoch <= this.ackedEpoch) return;
+    this.ackedEpoch = epoch;
+    await this.renew();
+  }
+
+  /**
+   * Compare-and-swap of the ring object against the version read. Returns false when another
+   * replica changed it first (the watch brings the winner).
+   */
+  async proposeRing(next: RingEpoch, expected: RingObject | undefined): Promise<boolean> {
+    const lease: Lease = {
+      metadata: {
+        name: this.ringName,
+        namespace: this.options.namespace,
+        labels: { [shardLeaseLabel]: this.options.schedulerName, [leaseRoleLabel]: "ring" },
+        annotations: {
+          [ringEpochAnnotation]: String(next.epoch),
+          [ringMembersAnnotation]: next.members.join(","),
+          [ringNodeOwnersAnnotation]: JSON.stringify(next.nodeOwners),
+        },
+        ...(expected ? { resourceVersion: expected.resourceVersion } : {}),
+      },
+      spec: {},
+    };
+    const res = expected
+      ? await this.client.call<Lease>("PUT", this.leasePath(this.ringName), lease)
+      : await this.client.call<Lease>("POST", this.collectionPath, lease);
+    if (res.status >= 200 && res.status < 300) {
+      this.observe(res.body, this.now());
+      return true;
+    }
+    if (res.status !== 409) this.log.warn({ status: res.status, body: res.body }, "ring proposal refused");
+    return false;
+  }
+
+  private renewTime(): string {
+    return new Date(this.now()).toISOString().replace("Z", "000Z");
+  }
+
+  private async renew(): Promise<void> {
+    if (this.stopped) return;
+    const sentAt = this.now();
+    const labels = { [shardLeaseLabel]: this.options.schedulerName, [leaseRoleLabel]: "member" };
+    const annotations: Record<string, string | null> = {
+      [ackedEpochAnnotation]: String(this.ackedEpoch),
+      [releasedAnnotation]: null,
+    };
+    const spec = {
+      holderIdentity: this.options.identity,
+      leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+      renewTime: this.renewTime(),
+    };
+    try {
+      let res = await this.client.call<Lease>(
+        "PATCH",
+        this.leasePath(this.options.identity),
+        { metadata: { labels, annotations }, spec },
+        "application/merge-patch+json",
+      );
+      if (res.status === 404) {
+        res = await this.client.call<Lease>("POST", this.collectionPath, {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: this.options.identity, namespace: this.options.namespace, labels, annotations },
+          spec,
+        });
+      }
+      const answeredAt = this.now();
+      if (res.status < 200 || res.status >= 300) {
+        this.log.warn({ status: res.status }, "lease renewal refused");
+        return;
+      }
+      if (answeredAt - sentAt >= this.marginMs) {
+        this.log.warn({ ms: answeredAt - sentAt }, "lease renewal answered too late to count");
+        return;
+      }
+      const lapsed = sentAt - this.lastRenewOkAt >= this.options.leaseDurationMs - this.marginMs;
+      this.lastRenewOkAt = sentAt;
+      if (lapsed) {
+        if (Number.isFinite(this.regainedAt))
+          this.log.warn("own lease had lapsed; reading everything afresh");
+        this.regainedAt = sentAt;
+        void this.freshRead();
+      }
+      this.onChange();
+    } catch (error) {
+      this.log.warn({ err: String(error) }, "lease renewal failed");
+    }
+  }
+
+  /**
+   * Lists every Lease with a quorum read, so what it shows is at least as new as the moment it
+   * was sent. Concurrent callers share one read.
+   */
+  freshRead(): Promise<void> {
+    if (this.freshReading) return this.freshReading;
+    this.freshReading = (async () => {
+      const sentAt = this.now();
+      try {
+        const list = await this.client.must<{ items: Lease[] }>(
+          "GET",
+          `${this.collectionPath}?labelSelector=${encodeURIComponent(`${shardLeaseLabel}=${this.options.schedulerName}`)}`,
+        );
+        const at = this.now();
+        const present = new Set<string>();
+        for (const lease of list.items) {
+          present.add(lease.metadata.name);
+          this.observe(lease, at, sentAt, false);
+        }
+        if (!present.has(this.ringName)) this.ringObject = undefined;
+        for (const name of [...this.sightings.keys()])
+          if (!present.has(name)) this.observeAbsent(name, at, sentAt, false);
+        this.lastFreshReadSentAt = sentAt;
+      } catch (error) {
+        this.log.warn({ err: String(error) }, "fresh read of the shard Leases failed");
+      } finally {
+        this.freshReading = undefined;
+      }
+      this.publish();
+    })();
+    return this.freshReading;
+  }
+
+  private observe(lease: Lease, at: number, freshReadSentAt?: number, publish = true): void {
+    const name = lease.metadata.name;
+    const annotations = lease.metadata.annotations ?? {};
+    if (name === this.ringName) {
+      const ring = parseRing(lease);
+      if (ring && ring.epoch >= (this.ringObject?.epoch ?? 0)) this.ringObject = ring;
+      else if (!ring) this.log.warn({ annotations }, "ignoring a malformed ring Lease");
+    } else {
+      const observation: LeaseObservation = {
+        holder: lease.spec?.holderIdentity ?? name,
+        version: lease.spec?.renewTime ?? lease.metadata.resourceVersion ?? "",
+        durationMs: (lease.spec?.leaseDurationSeconds ?? 10) * 1000,
+        ackedEpoch: nonNegativeInt(annotations[ackedEpochAnnotation]) ?? 0,
+        released: annotations[releasedAnnotation] === "true",
+        absent: false,
+      };
+      this.sightings.set(name, nextSighting(this.sightings.get(name), observation, at, freshReadSentAt));
+    }
+    if (publish) this.publish();
+  }
+
+  private observeAbsent(name: string, at: number, freshReadSentAt?: number, publish = true): void {
+    if (name === this.ringName) {
+      this.ringObject = undefined;
+    } else {
+      const previous = this.sightings.get(name);
+      this.sightings.set(
+        name,
+        nextSighting(
+          previous,
+          { holder: name, version: "", durationMs: 0, ackedEpoch: 0, released: false, absent: true },
+          at,
+          freshReadSentAt,
+        ),
+      );
+    }
+    if (publish) this.publish();
+  }
+
+  /**
+   * Tells the owner something changed, and wakes up when the next sighting expires: then a
+   * fresh read can confirm that peer dead.
+   */
+  private publish(): void {
+    this.onChange();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.stopped) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const sighting of this.sightings.values())
+      if (!isConfirmedDead(sighting)) next = Math.min(next, deathConfirmableAt(sighting));
+    if (!Number.isFinite(next)) return;
+    // Not sooner than a renewal period after the last fresh read: a peer that keeps its Lease
+    // unchanged is not worth a read storm.
+    const at = Math.max(next, this.lastFreshReadSentAt + this.options.renewIntervalMs);
+    this.expiryTimer = setTimeout(() => void this.freshRead(), Math.max(0, at - this.now()) + 5);
+  }
+}
+
+function nonNegativeInt(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d+$/.test(text)) return undefined;
+  return Number(text);
+}
+
+function parseRing(lease: Lease): RingObject | undefined {
+  const annotations = lease.metadata.annotations ?? {};
+  const epoch = nonNegativeInt(annotations[ringEpochAnnotation]);
+  const members = (annotations[ringMembersAnnotation] ?? "").split(",").filter((m) => m !== "");
+  let nodeOwners: Record<string, string> = {};
+  try {
+    const parsed: unknown = JSON.parse(annotations[ringNodeOwnersAnnotation] ?? "{}");
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
+    nodeOwners = Object.fromEntries(
+      Object.entries(parsed).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+    );
+  } catch {
+    return undefined;
+  }
+  if (epoch === undefined) return undefined;
+  return {
+    epoch,
+    members: [...members].sort(),
+    nodeOwners,
+    resourceVersion: lease.metadata.resourceVersion ?? "",
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * Ownership for one replica among many: it carries out the handover protocol of handover.ts
+ * over the shard Leases.
+ *   - Nodes: the owner under the ring epoch this replica adopted (a lent node: its node owner).
+ *     Binding onto a node needs the bind gate open; a node just gained is used only after a
+ *     settle delay, so the pod watch has delivered the previous owner's last binds.
+ *   - Groups: the owner under the newest ring seen, or the live shard a pod's owner annotation
+ *     names (optimistic: the API server binds a pod once).
+ *   - Adopting a new epoch waits for this replica's bind batches in flight, then acknowledges.
+ *   - The lowest live replica proposes the next ring when members or lends change.
+ */
+import type { Logger } from "pino";
+import type { ShardMetrics } from "../shard/metrics.js";
+import { type BindGate, bindGate, nextRingEpoch, type PeerView, type RingEpoch } from "./handover.js";
+import type { BindTicket, Ownership } from "./ownership.js";
+import { isConfirmedDead } from "./peer-liveness.js";
+import type { LeaseView } from "./shard-leases.js";
+import { resolveOwner, ShardRing } from "./shard-ring.js";
+
+export interface ShardedOwnershipOptions {
+  /** How long a node just gained waits before this replica places on it. */
+  handoverSettleMs: number;
+  /** At most one ring proposal per this many ms. */
+  proposalIntervalMs?: number;
+}
+
+interface Adoption {
+  readonly epoch: number;
+  readonly ring: ShardRing;
+  readonly nodeOwners: Readonly<Record<string, string>>;
+  /** The adoption before, to tell nodes kept from nodes gained. */
+  readonly previous:
+    | { readonly ring: ShardRing; readonly nodeOwners: Readonly<Record<string, string>> }
+    | undefined;
+}
+
+type GateReason = Extract<BindGate, { open: false }>["reason"];
+
+export class ShardedOwnership implements Ownership {
+  private changes = 0;
+  private adopted: Adoption | undefined;
+  /** The newest ring seen, for group ownership. */
+  private latestRing: ShardRing = new ShardRing([]);
+  private liveKey = "";
+  private live = new Set<string>();
+  private inflight = 0;
+  private settling = false;
+  private settleTimer: NodeJS.Timeout | undefined;
+  private gateOpen = false;
+  private closedSince = Date.now();
+  private closedReason: GateReason | undefined;
+  private proposing = false;
+  private nextProposalAt = 0;
+  private readonly nodeOverrides = new Map<string, string>();
+  private readonly nodeAnswers = new Map<string, boolean>();
+  private readonly self: string;
+  private leaving = false;
+  private drained: (() => void) | undefined;
+
+  constructor(
+    private readonly leases: LeaseView,
+    private readonly options: ShardedOwnershipOptions,
+    private readonly metrics: ShardMetrics,
+    private readonly log: Logger,
+    /** Called when any answer may have changed: the shard looks at its groups again. */
+    private readonly onChange: () => void,
+  ) {
+    this.self = leases.identity;
+  }
+
+  get version(): number {
+    return this.changes;
+  }
+
+  get epoch(): number {
+    return this.adopted?.epoch ?? 0;
+  }
+
+  private changed(): void {
+    this.changes++;
+    this.nodeAnswers.clear();
+    this.onChange();
+  }
+
+  canPlace(): boolean {
+    return this.gate().open;
+  }
+
+  ownsNode(nodeName: string): boolean {
+    let answer = this.nodeAnswers.get(nodeName);
+    if (answer === undefined) {
+      answer = this.ownsNodeNow(nodeName);
+      this.nodeAnswers.set(nodeName, answer);
+    }
+    return answer;
+  }
+
+  private ownsNodeNow(nodeName: string): boolean {
+    const adopted = this.adopted;
+    if (!adopted || nodeOwner(adopted, nodeName) !== this.self) return false;
+    if (!this.settling) return true;
+    return adopted.previous !== undefined && nodeOwner(adopted.previous, nodeName) === this.self;
+  }
+
+  ownsGroup(hashKey: string, override?: string): boolean {
+    return resolveOwner(this.latestRing.ownerOf(hashKey), override, this.live) === this.self;
+  }
+
+  acquireBind(nodeNames: readonly string[]): BindTicket | undefined {
+    if (this.leaving || !this.gate().open) return undefined;
+    if (!nodeNames.every((node) => this.ownsNode(node))) return undefined;
+    this.inflight++;
+    let released = false;
+    return {
+      valid: () => this.leases.holdsLease(),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.inflight--;
+        if (this.inflight > 0) return;
+        if (this.leaving) this.drained?.();
+        else this.reconcile();
+      },
+    };
+  }
+
+  observeNodeOwner(nodeName: string, owner: string | undefined): void {
+    if (owner === this.nodeOverrides.get(nodeName)) return;
+    if (owner === undefined) this.nodeOverrides.delete(nodeName);
+    else this.nodeOverrides.set(nodeName, owner);
+    this.proposeIfDue();
+  }
+
+  /**
+   * Leaving: grants no more bind tickets and resolves once the batches in flight finished
+   * (or after timeoutMs); then the Lease may be released.
+   */
+  async leave(timeoutMs: number): Promise<void> {
+    this.leaving = true;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    if (this.inflight === 0) return;
+    await new Promise<void>((resolve) => {
+      this.drained = resolve;
+      setTimeout(resolve, timeoutMs).unref();
+    });
+  }
+
+  /** Called on every change of the Leases: adopt, re-gate, propose. */
+  reconcile(): void {
+    let changed = false;
+    const ring = this.leases.ring;
+    if (ring && ring.epoch !== this.adopted?.epoch && ring.epoch >= this.leases.acknowledged) {
+      if (this.inflight === 0) {
+        this.adopt(ring);
+        changed = true;
+      } else {
+        this.log.info(
+          { epoch: ring.epoch, inflight: this.inflight },
+          "new ring; finishing binds in flight first",
+        );
+      }
+    }
+    if (ring && ring.members.join(",") !== this.latestRing.members.join(",")) {
+      this.latestRing = new ShardRing(ring.members);
+      changed = true;
+    }
+    const live = this.leases.liveMembers();
+    if (live.join(",") !== this.liveKey) {
+      this.liveKey = live.join(",");
+      this.live = new Set(live);
+      changed = true;
+    }
+    const wasOpen = this.gateOpen;
+    this.gate();
+    if (changed || wasOpen !== this.gateOpen) this.changed();
+    this.proposeIfDue();
+  }
+
+  private adopt(ring: RingEpoch): void {
+    const previous = this.adopted;
+    this.adopted = {
+      epoch: ring.epoch,
+      ring: previous && sameMembers(previous.ring, ring) ? previous.ring : new ShardRing(ring.members),
+      nodeOwners: ring.nodeOwners,
+      previous: previous && { ring: previous.ring, nodeOwners: previous.nodeOwners },
+    };
+    this.log.info(
+      { epoch: ring.epoch, members: ring.members, lent: Object.keys(ring.nodeOwners).length },
+      "adopted ring epoch",
+    );
+    void this.leases.publishAck(ring.epoch);
+    this.settling = true;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settling = false;
+      this.changed();
+    }, this.options.handoverSettleMs);
+  }
+
+  /** Evaluates the bind gate now, and keeps the metrics of its closed spells. */
+  private gate(): BindGate {
+    const ring = this.leases.ring;
+    const peers: PeerView[] = [];
+    for (const member of ring?.members ?? []) {
+      const sighting = member === this.self ? undefined : this.leases.peer(member);
+      if (sighting)
+        peers.push({
+          identity: member,
+          ackedEpoch: sighting.ackedEpoch,
+          confirmedDead: isConfirmedDead(sighting),
+        });
+    }
+    const gate = bindGate({
+      self: this.self,
+      holdsLease: this.leases.holdsLease(),
+      revalidated: this.leases.revalidated,
+      ackedEpoch: this.adopted?.epoch === this.leases.acknowledged ? this.adopted.epoch : -1,
+      ring,
+      peers,
+    });
+    const now = Date.now();
+    if (gate.open && !this.gateOpen) {
+      this.metrics.handoverWaitSeconds.observe(
+        { reason: this.closedReason ?? "starting" },
+        (now - this.closedSince) / 1000,
+      );
+    } else if (!gate.open && (this.gateOpen || this.closedReason !== gate.reason)) {
+      if (this.gateOpen) this.closedSince = now;
+      this.metrics.handoverWaits.inc({ reason: gate.reason });
+      this.log.info({ reason: gate.reason }, "binding paused for a handover");
+    }
+    this.gateOpen = gate.open;
+    this.closedReason = gate.open ? undefined : gate.reason;
+    return gate;
+  }
+
+  /** The lowest live replica proposes the next ring when members or lends change. */
+  private proposeIfDue(): void {
+    if (this.proposing || Date.now() < this.nextProposalAt) return;
+    if (!this.leases.holdsLease() || !this.leases.revalidated) return;
+    const live = new Set(this.leases.liveMembers());
+    live.add(this.self);
+    if ([...live].sort()[0] !== this.self) return;
+    const current = this.leases.ring;
+    let highestAck = this.leases.acknowledged;
+    for (const member of live) highestAck = Math.max(highestAck, this.leases.peer(member)?.ackedEpoch ?? 0);
+    const next = nextRingEpoch(current, {
+      live: [...live],
+      confirmedDead: this.leases.confirmedDead(),
+      nodeOverrides: this.nodeOverrides,
+      highestAck,
+    });
+    if (!next) return;
+    this.proposing = true;
+    this.nextProposalAt = Date.now() + (this.options.proposalIntervalMs ?? 250);
+    this.log.info({ epoch: next.epoch, members: next.members }, "proposing ring epoch");
+    void this.leases
+      .proposeRing(next, current)
+      .catch((error: unknown) => this.log.warn({ err: String(error) }, "ring proposal failed"))
+      .finally(() => {
+        this.proposing = false;
+        this.reconcile();
+      });
+  }
+}
+
+function sameMembers(ring: ShardRing, epoch: RingEpoch): boolean {
+  return ring.members.join(",") === epoch.members.join(",");
+}
+
+/** A node's owner under a ring and its lends; a lend to a non-member is void. */
+function nodeOwner(
+  adoption: { readonly ring: ShardRing; readonly nodeOwners: Readonly<Record<string, string>> },
+  nodeName: string,
+): string | undefined {
+  const lent = Object.hasOwn(adoption.nodeOwners, nodeName) ? adoption.nodeOwners[nodeName] : undefined;
+  if (lent !== undefined && adoption.ring.members.includes(lent)) return lent;
+  return adoption.ring.ownerOf(nodeName);
+}

@@ -1,0 +1,234 @@
+/**
+ * ShardedOwnership over an in-memory view of the Leases: adoption waits for binds in flight,
+ * tickets are refused or turn invalid when the gate closes, nodes follow the adopted ring and
+ * its lends, gained nodes wait for the settle delay, and only the lowest live replica proposes.
+ */
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ShardMetrics } from "../../src/shard/metrics.js";
+import type { RingEpoch } from "../../src/sharding/handover.js";
+import type { LeaseSighting } from "../../src/sharding/peer-liveness.js";
+import type { LeaseView, RingObject } from "../../src/sharding/shard-leases.js";
+import { ShardRing } from "../../src/sharding/shard-ring.js";
+import { ShardedOwnership } from "../../src/sharding/sharded-ownership.js";
+
+class Leases implements LeaseView {
+  ring: RingObject | undefined;
+  acknowledged = 0;
+  revalidated = true;
+  holds = true;
+  live: string[] = [];
+  dead = new Set<string>();
+  readonly peers = new Map<string, LeaseSighting>();
+  readonly proposals: RingEpoch[] = [];
+
+  constructor(readonly identity: string) {}
+
+  liveMembers(): string[] {
+    return [...this.live].sort();
+  }
+  confirmedDead(): Set<string> {
+    return this.dead;
+  }
+  peer(identity: string): LeaseSighting | undefined {
+    return this.peers.get(identity);
+  }
+  holdsLease(): boolean {
+    return this.holds;
+  }
+  async publishAck(epoch: number): Promise<void> {
+    this.acknowledged = Math.max(this.acknowledged, epoch);
+  }
+  /** Wins every compare-and-swap, as the only proposer. */
+  async proposeRing(next: RingEpoch): Promise<boolean> {
+    this.proposals.push(next);
+    this.ring = { ...next, resourceVersion: String(next.epoch) };
+    return true;
+  }
+
+  setRing(epoch: number, members: string[], nodeOwners: Record<string, string> = {}): void {
+    this.ring = { epoch, members: [...members].sort(), nodeOwners, resourceVersion: String(epoch) };
+    this.live = [...members];
+  }
+  setPeer(identity: string, ackedEpoch: number, released = false): void {
+    this.peers.set(identity, {
+      holder: identity,
+      version: `v${ackedEpoch}`,
+      durationMs: 10_000,
+      ackedEpoch,
+      released,
+      absent: false,
+      since: Date.now(),
+      freshAt: undefined,
+    });
+  }
+}
+
+const settleMs = 1_000;
+let leases: Leases;
+let ownership: ShardedOwnership;
+let changes: number;
+
+/** Node names the ring over these members gives to `owner`. */
+function nodesOf(members: string[], owner: string, count: number): string[] {
+  const ring = new ShardRing(members);
+  const names: string[] = [];
+  for (let i = 0; names.length < count; i++) if (ring.ownerOf(`node-${i}`) === owner) names.push(`node-${i}`);
+  return names;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  leases = new Leases("a");
+  changes = 0;
+  ownership = new ShardedOwnership(
+    leases,
+    { handoverSettleMs: settleMs, proposalIntervalMs: 0 },
+    new ShardMetrics(),
+    pino({ level: "silent" }),
+    () => changes++,
+  );
+});
+afterEach(() => {
+  ownership.leave(0);
+  vi.useRealTimers();
+});
+
+/** Ring epoch with members, every peer acknowledged it, adopted and settled by "a". */
+function settledAt(epoch: number, members: string[]): void {
+  leases.setRing(epoch, members);
+  for (const member of members) if (member !== "a") leases.setPeer(member, epoch);
+  ownership.reconcile();
+  vi.advanceTimersByTime(settleMs);
+}
+
+describe("ShardedOwnership", () => {
+  it("binds only onto nodes of its own share of the adopted ring", () => {
+    settledAt(1, ["a", "b"]);
+    expect(ownership.canPlace()).toBe(true);
+    const [mine] = nodesOf(["a", "b"], "a", 1);
+    const [theirs] = nodesOf(["a", "b"], "b", 1);
+    expect(ownership.ownsNode(mine as string)).toBe(true);
+    expect(ownership.ownsNode(theirs as string)).toBe(false);
+    expect(ownership.acquireBind([mine as string])).toBeDefined();
+    expect(ownership.acquireBind([mine as string, theirs as string])).toBeUndefined();
+  });
+
+  it("adopts a new epoch only after the bind batch in flight finished, and binds nothing meanwhile", () => {
+    settledAt(1, ["a", "b"]);
+    const [mine] = nodesOf(["a", "b"], "a", 1) as [string];
+    const ticket = ownership.acquireBind([mine]);
+    expect(ticket?.valid()).toBe(true);
+    leases.setRing(2, ["a", "b", "c"]);
+    ownership.reconcile();
+    expect(leases.acknowledged).toBe(1);
+    expect(ownership.epoch).toBe(1);
+    expect(ownership.acquireBind([mine])).toBeUndefined();
+    ticket?.release();
+    expect(ownership.epoch).toBe(2);
+    expect(leases.acknowledged).toBe(2);
+    // Its peers have not acknowledged epoch 2 yet: still no binding.
+    expect(ownership.canPlace()).toBe(false);
+    leases.setPeer("b", 2);
+    leases.setPeer("c", 2);
+    ownership.reconcile();
+    expect(ownership.canPlace()).toBe(true);
+  });
+
+  it("does not wait for a member confirmed dead, but does for one merely silent", () => {
+    settledAt(1, ["a", "b", "c"]);
+    leases.setRing(2, ["a", "b", "c"]);
+    ownership.reconcile();
+    leases.setPeer("b", 2);
+    ownership.reconcile();
+    expect(ownership.canPlace()).toBe(false);
+    leases.setPeer("c", 1, true);
+    ownership.reconcile();
+    expect(ownership.canPlace()).toBe(true);
+  });
+
+  it("refuses tickets once its own lease may have lapsed, and a ticket held turns invalid", () => {
+    settledAt(1, ["a"]);
+    const [mine] = nodesOf(["a"], "a", 1) as [string];
+    const ticket = ownership.acquireBind([mine]);
+    expect(ticket?.valid()).toBe(true);
+    leases.holds = false;
+    expect(ticket?.valid()).toBe(false);
+    expect(ownership.acquireBind([mine])).toBeUndefined();
+    expect(ownership.canPlace()).toBe(false);
+    // Renewed, but not yet read afresh.
+    leases.holds = true;
+    leases.revalidated = false;
+    expect(ownership.acquireBind([mine])).toBeUndefined();
+    leases.revalidated = true;
+    const before = changes;
+    ownership.reconcile();
+    expect(changes).toBeGreaterThan(before);
+    expect(ownership.acquireBind([mine])).toBeDefined();
+  });
+
+  it("uses a node just gained only after the settle delay; nodes it kept at once", () => {
+    settledAt(1, ["a", "b"]);
+    const kept = nodesOf(["a", "b"], "a", 1)[0] as string;
+    // "b" leaves: its nodes come to "a".
+    const gained = nodesOf(["a", "b"], "b", 1)[0] as string;
+    leases.setRing(2, ["a"]);
+    ownership.reconcile();
+    expect(ownership.ownsNode(kept)).toBe(true);
+    expect(ownership.ownsNode(gained)).toBe(false);
+    vi.advanceTimersByTime(settleMs);
+    expect(ownership.ownsNode(gained)).toBe(true);
+  });
+
+  it("follows the ring's lends, and ignores a lend to a shard not in the ring", () => {
+    const theirs = nodesOf(["a", "b"], "b", 2) as [string, string];
+    leases.setRing(1, ["a", "b"], { [theirs[0]]: "a", [theirs[1]]: "gone" });
+    leases.setPeer("b", 1);
+    ownership.reconcile();
+    vi.advanceTimersByTime(settleMs);
+    expect(ownership.ownsNode(theirs[0])).toBe(true);
+    expect(ownership.ownsNode(theirs[1])).toBe(false);
+  });
+
+  it("schedules a group its pods hand to it while that shard lives, else by the ring", () => {
+    settledAt(1, ["a", "b"]);
+    const ring = new ShardRing(["a", "b"]);
+    const groupOfB = Array.from({ length: 50 }, (_, i) => `ns/g${i}`).find(
+      (key) => ring.ownerOf(key) === "b",
+    ) as string;
+    expect(ownership.ownsGroup(groupOfB)).toBe(false);
+    expect(ownership.ownsGroup(groupOfB, "a")).toBe(true);
+    expect(ownership.ownsGroup(groupOfB, "zombie")).toBe(false);
+  });
+
+  it("proposes the next ring only as the lowest live replica, dropping members confirmed dead", () => {
+    settledAt(1, ["a", "b", "c"]);
+    leases.live = ["a", "b"];
+    ownership.reconcile();
+    // "c" only looks expired: it stays until confirmed dead.
+    expect(leases.proposals).toEqual([]);
+    leases.dead = new Set(["c"]);
+    ownership.reconcile();
+    expect(leases.proposals).toEqual([{ epoch: 2, members: ["a", "b"], nodeOwners: {} }]);
+
+    const other = new Leases("b");
+    other.setRing(1, ["a", "b", "c"]);
+    other.dead = new Set(["c"]);
+    const notLowest = new ShardedOwnership(
+      other,
+      { handoverSettleMs: 0 },
+      new ShardMetrics(),
+      pino({ level: "silent" }),
+      () => undefined,
+    );
+    notLowest.reconcile();
+    expect(other.proposals).toEqual([]);
+  });
+
+  it("carries the coordinator's node lends into the next ring", async () => {
+    settledAt(1, ["a", "b"]);
+    ownership.observeNodeOwner("node-7", "b");
+    await vi.runOnlyPendingTimersAsync();
+    expect(leases.proposals.at(-1)).toEqual({ epoch: 2, members: ["a", "b"], nodeOwners: { "node-7": "b" } });
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * Several replicas of one scheduler on the real API server: they split nodes and groups by the
+ * ring, bind every pod once, never overcommit a node or bind onto a node another replica owns
+ * (checked by an independent watcher throughout), and converge after scale-up, scale-down,
+ * SIGKILL and a SIGSTOP past the lease.
+ */
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { groupKey } from "../../scheduler/src/core/pod-group.js";
+import type { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
+import { PlacementAudit } from "../support/placement-audit.js";
+import { metricValue, type RunningShard } from "../support/shard.js";
+import { schedulerSuite } from "../support/suite.js";
+import { waitFor } from "../support/wait.js";
+
+const leaseMs = 4_000;
+const shardArgs = [`--lease-duration-ms=${leaseMs}`, "--lease-renew-ms=1000", "--handover-settle-ms=500"];
+const suite = schedulerSuite("sharding", { shardArgs });
+const pool = "pool";
+const replicas = new Map<number, RunningShard>();
+let audit: PlacementAudit;
+const coordination = suite.clients.kc.makeApiClient(k8s.CoordinationV1Api);
+
+const identity = (ordinal: number) => `${suite.id}-${ordinal}`;
+
+beforeAll(async () => {
+  replicas.set(0, suite.shard);
+  await suite.addNodes(pool, 30);
+  audit = await PlacementAudit.start(suite.clients.kc, {
+    namespace: suite.namespace,
+    nodeLabelSelector: `suite=${suite.id}`,
+    ringLease: { namespace: "default", name: `${suite.id}-ring` },
+  });
+});
+
+afterAll(async () => {
+  audit?.stop();
+  await coordination
+    .deleteCollectionNamespacedLease({
+      namespace: "default",
+      labelSelector: `sharded-scheduler.io/shard=${suite.id}`,
+    })
+    .catch(() => undefined);
+});
+
+async function start(...ordinals: number[]): Promise<void> {
+  await Promise.all(
+    ordinals.map(async (ordinal) => replicas.set(ordinal, await suite.startReplica(ordinal, shardArgs))),
+  );
+}
+
+async function stop(ordinal: number): Promise<void> {
+  await replicas.get(ordinal)?.stop();
+  replicas.delete(ordinal);
+}
+
+/**
+ * Waits until the ring names exactly these replicas, each of them works under that epoch with
+ * binding open, and their owned nodes add up to every node of the cluster: one owner each.
+ * Returns the ring.
+ */
+async function converged(
+  ordinals: number[],
+  timeoutMs = 20_000,
+): Promise<{ epoch: number; ring: ShardRing }> {
+  const members = ordinals.map(identity).sort();
+  return waitFor(
+    `the ring to settle on ${members.join(", ")}`,
+    async () => {
+      const epoch = Math.max(0, ...audit.rings.keys());
+      const ring = audit.rings.get(epoch)?.ring;
+      if (!ring || ring.members.join(",") !== members.join(",")) return undefined;
+      let owned = 0;
+      for (const ordinal of ordinals) {
+        const text = await (replicas.get(ordinal) as RunningShard).metrics();
+        if (metricValue(text, "sharded_scheduler_ring_epoch") !== epoch) return undefined;
+        owned += metricValue(text, "sharded_scheduler_owned_nodes");
+      }
+      const nodes = (await suite.core.listNode()).items.length;
+      return owned === nodes ? { epoch, ring } : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+}
+
+/** Pods created at a steady pace (a solo pod or a gang of 3 every 250 ms) until stopped. */
+function load(prefix: string): { stop(): Promise<string[]> } {
+  const names: string[] = [];
+  let stopped = false;
+  let tick = 0;
+  const creating = (async () => {
+    while (!stopped) {
+      const n = tick++;
+      const pods =
+        n % 2 === 0
+          ? [suite.pod(`${prefix}-solo-${n}`, { pool, cpu: "100m" })]
+          : suite.gang(`${prefix}-gang-${n}`, 3, { pool, cpu: "100m" });
+      await suite.create(...pods);
+      names.push(...pods.map((pod) => pod.metadata?.name as string));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await creating;
+      return names;
+    },
+  };
+}
+
+async function removeAllPods(): Promise<void> {
+  await suite.core.deleteCollectionNamespacedPod({ namespace: suite.namespace, gracePeriodSeconds: 0 });
+  await waitFor("the pool to empty", async () => (audit.boundPods() === 0 ? true : undefined), 30_000);
+}
+
+/** The invariants that must hold at every moment of every test. */
+function expectNoViolations(): void {
+  expect(audit.overcommits).toEqual([]);
+  expect(audit.doubleBinds).toEqual([]);
+  expect(audit.foreignBinds()).toEqual([]);
+}
+
+/** Waits until the Scheduled Events of these pods arrived, and returns who bound each. */
+async function bindersOf(names: string[]): Promise<Map<string, string>> {
+  return waitFor(
+    `Scheduled Events of ${names.length} pods`,
+    async () => {
+      const by = new Map(audit.binds.map((bind) => [bind.pod, bind.by]));
+      return names.every((name) => by.has(name)) ? by : undefined;
+    },
+    20_000,
+  );
+}
+
+/** Solo pod names whose group (namespace/pod) the ring gives to the replica. */
+function podsOwnedBy(ring: ShardRing, owner: string, prefix: string, count: number): string[] {
+  const names: string[] = [];
+  for (let i = 0; names.length < count; i++) {
+    const name = `${prefix}-${i}`;
+    if (ring.ownerOf(groupKey(suite.namespace, name, true).hashKey) === owner) names.push(name);
+  }
+  return names;
+}
+
+describe("sharding", () => {
+  it("3 replicas split 30 nodes and schedule 300 pods and gangs: each pod bound once, by its node's owner", async () => {
+    await start(1, 2);
+    await converged([0, 1, 2]);
+    const solo = Array.from({ length: 150 }, (_, i) => suite.pod(`solo-${i}`, { pool, cpu: "200m" }));
+    const gangs = Array.from({ length: 30 }, (_, g) => suite.gang(`gang-${g}`, 5, { pool, cpu: "300m" }));
+    await suite.create(...solo, ...gangs);
+    const names = [...solo, ...gangs.flat()].map((pod) => pod.metadata?.name as string);
+    await suite.waitBound(names, 60_000);
+    const binders = await bindersOf(names);
+    expectNoViolations();
+    expect(audit.binds.filter((bind) => names.includes(bind.pod))).toHaveLength(300);
+    // Every replica took its share; a gang was bound by one replica.
+    expect(new Set(binders.values())).toEqual(new Set([identity(0), identity(1), identity(2)]));
+    for (let g = 0; g < 30; g++) {
+      const members = new Set(Array.from({ length: 5 }, (_, m) => binders.get(`gang-${g}-${m}`)));
+      expect(members.size).toBe(1);
+    }
+    await removeAllPods();
+  });
+
+  it("scales 3→5→2 under load: every pod bound once, the ring converges at each step", async () => {
+    const running = load("scale");
+    await start(3, 4);
+    const five = await converged([0, 1, 2, 3, 4]);
+    for (const ordinal of [4, 3, 2]) await stop(ordinal);
+    const two = await converged([0, 1]);
+    expect(two.epoch).toBeGreaterThan(five.epoch);
+    const names = await running.stop();
+    expect(names.length).toBeGreaterThan(20);
+    await suite.waitBound(names, 30_000);
+    await bindersOf(names);
+    expectNoViolations();
+    await removeAllPods();
+  });
+
+  it("a SIGKILLed replica's nodes and pending pods go to the survivors within the lease and a few seconds", async () => {
+    await start(2);
+    const before = await converged([0, 1, 2]);
+    const running = load("kill");
+    await (replicas.get(1) as RunningShard).signal("SIGKILL");
+    const killedAt = Date.now();
+    replicas.delete(1);
+    // Pods the dead replica owned by the ring it died in.
+    const orphans = podsOwnedBy(before.ring, identity(1), "orphan", 10);
+    await suite.create(...orphans.map((name) => suite.pod(name, { pool, cpu: "100m" })));
+    await converged([0, 2], leaseMs + 10_000);
+    const convergedMs = Date.now() - killedAt;
+    await suite.waitBound(orphans, leaseMs + 10_000);
+    const boundMs = Date.now() - killedAt;
+    expect(convergedMs).toBeLessThan(leaseMs + 6_000);
+    expect(boundMs).toBeLessThan(leaseMs + 8_000);
+    const names = await running.stop();
+    await suite.waitBound(names, 30_000);
+    const binders = await bindersOf([...orphans, ...names]);
+    for (const name of orphans) expect([identity(0), identity(2)]).toContain(binders.get(name));
+    expectNoViolations();
+    await removeAllPods();
+  });
+
+  it("a replica stopped past its lease binds nothing onto nodes it lost when it wakes", async () => {
+    await start(1);
+    const before = await converged([0, 1, 2]);
+    const stalled = replicas.get(2) as RunningShard;
+    // Work the stalled replica will find when it wakes: a gang of 6 with only 5 members yet,
+    // and solo pods it owned, created while it sleeps.
+    const gangName = podsOwnedBy(before.ring, identity(2), "stall-gang", 1)[0] as string;
+    const gang = suite.gang(gangName, 6, { pool, cpu: "100m" });
+    await suite.create(...gang.slice(0, 5));
+    const leaseWaits = async () =>
+      metricValue(await stalled.metrics(), "sharded_scheduler_handover_waits_total", { reason: "lease" });
+    const leaseWaitsBefore = await leaseWaits();
+    await stalled.signal("SIGSTOP");
+    const solo = podsOwnedBy(before.ring, identity(2), "stall-solo", 10);
+    await suite.create(...solo.map((name) => suite.pod(name, { pool, cpu: "100m" })));
+    const without = await converged([0, 1], leaseMs + 10_000);
+    await suite.create(gang[5] as k8s.V1Pod);
+    const all = [...solo, ...gang.map((pod) => pod.metadata?.name as string)];
+    await suite.waitBound(all, 20_000);
+    await stalled.signal("SIGCONT");
+    const after = await converged([0, 1, 2], leaseMs + 10_000);
+    expect(after.epoch).toBeGreaterThan(without.epoch);
+    // More work right after it rejoined, so it binds again under the new ring.
+    const fresh = podsOwnedBy(after.ring, identity(2), "after", 5);
+    await suite.create(...fresh.map((name) => suite.pod(name, { pool, cpu: "100m" })));
+    await suite.waitBound(fresh, 20_000);
+    const binders = await bindersOf([...all, ...fresh]);
+    // The pods it owned before the stall were bound by the others meanwhile.
+    for (const name of all) expect(binders.get(name)).not.toBe(identity(2));
+    // It noticed that its lease had lapsed, and every bind it made after waking names an
+    // epoch in which it owned the node (foreignBinds checks that for every bind).
+    expect(await leaseWaits()).toBeGreaterThan(leaseWaitsBefore);
+    expect(
+      audit.binds.filter((bind) => bind.by === identity(2) && fresh.includes(bind.pod)).length,
+    ).toBeGreaterThan(0);
+    expectNoViolations();
+  });
+});
