@@ -220,6 +220,8 @@ export class ShardedOwnership implements Ownership {
     });
     const now = Date.now();
     if (gate.open && !this.gateOpen) {
+      // Whoever asked, the shard may have paused on the closed gate: wake it.
+      setImmediate(() => this.onChange());
       this.metrics.handoverWaitSeconds.observe(
         { reason: this.closedReason ?? "starting" },
         (now - this.closedSince) / 1000,
