@@ -23,6 +23,7 @@ import {
 import { isRunning, startProcess, stopProcess } from "../cluster/local/processes.js";
 import { stackDown, stackUp } from "../stack/stack.js";
 import { waitFor } from "../support/wait.js";
+import { measureCpu } from "./cpu-usage.js";
 import { type SystemResult, summarize } from "./stats.js";
 
 export type SystemName = "kube-scheduler" | "sharded-scheduler" | "noop-binder";
@@ -93,6 +94,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
       bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
     });
     log(`${label}: creating ${options.pods} pods`);
+    let cpuSpan = measureCpu();
     const firstCreateAt = performance.timeOrigin + performance.now();
     await createPods(
       kube,
@@ -110,6 +112,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     let startedAt = created;
     if (options.mode === "backlog") {
       clockStart = performance.timeOrigin + performance.now();
+      cpuSpan = measureCpu();
       startedAt = new Map([...created.keys()].map((name) => [name, clockStart]));
       stopSystem = await startSystem(run, options);
     }
@@ -128,8 +131,15 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
       100,
     ).catch((error: unknown) => log(`${label}: ${String(error)}`));
     stopWatch();
-    const result = summarize(system, startedAt, bound, clockStart, shards === undefined ? {} : { shards });
+    const cpu = cpuSpan();
+    const result = summarize(system, startedAt, bound, clockStart, {
+      ...(shards === undefined ? {} : { shards }),
+      cpu,
+    });
     log(`${label}: ${result.podsPerSecond} pods/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
+    log(
+      `${label}: machine ${cpu.machineBusyPercent}% busy on ${cpu.cores} cores; cpu s ${JSON.stringify(cpu.cpuSeconds)}`,
+    );
     return result;
   } finally {
     await stopSystem();

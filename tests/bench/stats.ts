@@ -1,11 +1,11 @@
 /** Percentiles and throughput of a benchmark run. */
+import type { CpuUsage } from "./cpu-usage.js";
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank] as number;
 }
-
 export interface SystemResult {
   system: string;
   shards?: number;
@@ -16,6 +16,8 @@ export interface SystemResult {
   p90Ms: number;
   p99Ms: number;
   durationSeconds: number;
+  /** Where the CPU time went while it ran (basic scenario). */
+  cpu?: CpuUsage;
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -29,7 +31,7 @@ export function summarize(
   created: ReadonlyMap<string, number>,
   bound: ReadonlyMap<string, number>,
   firstCreateAt: number,
-  extra: { shards?: number } = {},
+  extra: Pick<SystemResult, "shards" | "cpu"> = {},
 ): SystemResult {
   const latencies: number[] = [];
   let lastBound = firstCreateAt;

@@ -295,6 +295,8 @@ export class Shard {
       this.scheduleSoon();
       return;
     }
+    // The epoch the binds go out under (adopting a newer one waits for this ticket).
+    const epoch = this.ownership.epoch;
     let outcomes: BindOutcome[];
     try {
       outcomes = await Promise.all(
@@ -305,7 +307,6 @@ export class Shard {
     }
     let failed = 0;
     const now = Date.now();
-    const epoch = this.ownership.epoch;
     outcomes.forEach((outcome, i) => {
       const { pod, nodeName } = placements[i] as { pod: PodInfo; nodeName: string };
       if (outcome === "bound") {

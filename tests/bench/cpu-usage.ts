@@ -1,0 +1,84 @@
+/**
+ * Where the CPU time goes during a measured span: CPU seconds per component (from
+ * /proc/<pid>/stat, user + system time) and how busy the whole machine was (from /proc/stat).
+ * Components are recognized by executable name; shards by their entry script.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+
+/** Clock ticks per second of /proc times (USER_HZ; 100 on Linux). */
+const ticksPerSecond = 100;
+
+export interface CpuUsage {
+  /** CPU seconds used in the span, by component. */
+  cpuSeconds: Record<string, number>;
+  /** Share of all cores' time that was busy, in percent. */
+  machineBusyPercent: number;
+  cores: number;
+}
+
+interface Sample {
+  /** pid → [component, ticks]. */
+  processes: Map<number, [string, number]>;
+  busy: number;
+  total: number;
+}
+
+function componentOf(pid: number): string | undefined {
+  if (pid === process.pid) return "bench harness";
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  const exe = (cmdline[0] ?? "").split("/").pop() ?? "";
+  if (cmdline.some((arg) => arg.endsWith("scheduler/dist/cli.js"))) return "sharded-scheduler";
+  const known = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "redis-server",
+    "noop-binder",
+  ];
+  return known.find((name) => exe === name || exe.startsWith(`${name}:`));
+}
+
+function sample(): Sample {
+  const processes = new Map<number, [string, number]>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const component = componentOf(pid);
+      if (!component) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields after the command: state(0) … utime(11) stime(12).
+      processes.set(pid, [component, Number(fields[11]) + Number(fields[12])]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const cpu = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").split(/\s+/).slice(1).map(Number);
+  const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
+  const total = cpu.reduce((sum, value) => sum + value, 0);
+  return { processes, busy: total - idle, total };
+}
+
+/** Starts measuring; the returned function ends the span and reports it. */
+export function measureCpu(): () => CpuUsage {
+  const start = sample();
+  return () => {
+    const end = sample();
+    const cpuSeconds: Record<string, number> = {};
+    for (const [pid, [component, ticks]] of end.processes) {
+      const before = start.processes.get(pid)?.[1] ?? 0;
+      cpuSeconds[component] = (cpuSeconds[component] ?? 0) + (ticks - before) / ticksPerSecond;
+    }
+    for (const key of Object.keys(cpuSeconds)) cpuSeconds[key] = Math.round((cpuSeconds[key] ?? 0) * 10) / 10;
+    const total = end.total - start.total;
+    return {
+      cpuSeconds,
+      machineBusyPercent: total > 0 ? Math.round(((end.busy - start.busy) / total) * 1000) / 10 : 0,
+      cores: availableParallelism(),
+    };
+  };
+}
