@@ -4,7 +4,7 @@
  * (checked by an independent watcher throughout), and converge after scale-up, scale-down,
  * SIGKILL and a SIGSTOP past the lease.
  */
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupKey } from "../../scheduler/src/core/pod-group.js";
 import type { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
@@ -19,7 +19,6 @@ const suite = schedulerSuite("sharding", { shardArgs });
 const pool = "pool";
 const replicas = new Map<number, RunningShard>();
 let audit: PlacementAudit;
-const coordination = suite.clients.kc.makeApiClient(k8s.CoordinationV1Api);
 
 const identity = (ordinal: number) => `${suite.id}-${ordinal}`;
 
@@ -33,15 +32,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  audit?.stop();
-  await coordination
-    .deleteCollectionNamespacedLease({
-      namespace: "default",
-      labelSelector: `sharded-scheduler.io/shard=${suite.id}`,
-    })
-    .catch(() => undefined);
-});
+afterAll(() => audit?.stop());
 
 async function start(...ordinals: number[]): Promise<void> {
   await Promise.all(

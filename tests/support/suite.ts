@@ -51,6 +51,7 @@ export class SchedulerSuite {
   readonly core = this.clients.core;
   readonly policy = this.clients.kc.makeApiClient(k8s.PolicyV1Api);
   readonly scheduling = this.clients.kc.makeApiClient(k8s.SchedulingV1Api);
+  readonly coordination = this.clients.kc.makeApiClient(k8s.CoordinationV1Api);
   namespace = "";
   private mainShard: RunningShard | undefined;
   /** Every shard the suite started, stopped with it. */
@@ -94,6 +95,13 @@ export class SchedulerSuite {
       await deleteNamespace(this.core, this.namespace);
     }
     await this.core.deleteCollectionNode({ labelSelector: `suite=${this.id}` }).catch(() => undefined);
+    // The shards' Leases (members and ring), kept in "default".
+    await this.coordination
+      .deleteCollectionNamespacedLease({
+        namespace: "default",
+        labelSelector: `sharded-scheduler.io/shard=${this.id}`,
+      })
+      .catch(() => undefined);
     for (const name of this.priorityClasses) {
       await this.scheduling.deletePriorityClass({ name }).catch(() => undefined);
     }
