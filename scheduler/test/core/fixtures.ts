@@ -4,7 +4,7 @@
  */
 import type { Node, Pod, PodDisruptionBudget, Taint, Toleration } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
-import { type CoreConfig, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
+import { type CoreConfig, type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
 import { feasibleNodesToFind, type PlacementContext } from "../../src/core/gang-placement.js";
 import type { NodeInfo, PodInfo } from "../../src/core/model.js";
 import { type PendingGroup, pendingGroup } from "../../src/core/pending-group.js";
@@ -114,6 +114,25 @@ export function pod(name: string, options: PodOptions = {}): Pod {
       ...(options.nominatedNodeName !== undefined ? { nominatedNodeName: options.nominatedNodeName } : {}),
     },
   };
+}
+
+/** size pods <name>-0… in pod group <name>. */
+export function gang(name: string, size: number, options: PodOptions = {}): Pod[] {
+  return Array.from({ length: size }, (_, i) => pod(`${name}-${i}`, { group: name, ...options }));
+}
+
+/** Three nodes that each fit exactly one 1-cpu pod. */
+export const threeSingleSlotNodes = (): Node[] => [
+  node("n1", { cpu: 1 }),
+  node("n2", { cpu: 1 }),
+  node("n3", { cpu: 1 }),
+];
+
+/** The decision a cycle made for the group named groupName. */
+export function decisionFor(decisions: readonly Decision[], groupName: string): Decision {
+  const found = decisions.find((d) => d.group.name === groupName);
+  if (!found) throw new Error(`no decision for ${groupName}`);
+  return found;
 }
 
 export function pdb(

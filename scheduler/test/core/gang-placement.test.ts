@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { Pod } from "../../src/core/api-types.js";
 import type { Decision } from "../../src/core/cycle.js";
 import { placeGang } from "../../src/core/gang-placement.js";
 import { queueOrder } from "../../src/core/pending-group.js";
 import { Statement } from "../../src/core/statement.js";
 import {
+  decisionFor,
+  gang,
   gpu,
   node,
   onlyPendingGroup,
@@ -14,20 +15,8 @@ import {
   requestedByNode,
   runCycle,
   snapshotOf,
+  threeSingleSlotNodes,
 } from "./fixtures.js";
-
-/** Three nodes that each fit exactly one 1-cpu pod. */
-const threeSingleSlotNodes = () => [node("n1", { cpu: 1 }), node("n2", { cpu: 1 }), node("n3", { cpu: 1 })];
-
-function gang(name: string, size: number, options: Parameters<typeof pod>[1] = {}): Pod[] {
-  return Array.from({ length: size }, (_, i) => pod(`${name}-${i}`, { group: name, ...options }));
-}
-
-function decisionFor(decisions: readonly Decision[], groupName: string): Decision {
-  const found = decisions.find((d) => d.group.name === groupName);
-  if (!found) throw new Error(`no decision for ${groupName}`);
-  return found;
-}
 
 function bound(decision: Decision): Record<string, string> {
   if (decision.kind !== "bind") throw new Error(`expected a bind decision, got ${decision.kind}`);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { Pod } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import { type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
 import { planGangPreemption } from "../../src/core/preemption.js";
 import {
+  decisionFor,
+  gang,
   gpu,
   node,
   onlyPendingGroup,
@@ -15,24 +16,12 @@ import {
   requestedByNode,
   runCycle,
   snapshotOf,
+  threeSingleSlotNodes,
 } from "./fixtures.js";
-
-/** Three nodes that each fit exactly one 1-cpu pod. */
-const threeSingleSlotNodes = () => [node("n1", { cpu: 1 }), node("n2", { cpu: 1 }), node("n3", { cpu: 1 })];
 
 /** One low-priority solo pod on each node: low-1 (priority 1) on n1, low-2 on n2, low-3 on n3. */
 const lowPodsOnEachNode = (options: Parameters<typeof pod>[1] = {}) =>
   [1, 2, 3].map((i) => pod(`low-${i}`, { priority: i, nodeName: `n${i}`, ...options }));
-
-function gang(name: string, size: number, options: Parameters<typeof pod>[1] = {}): Pod[] {
-  return Array.from({ length: size }, (_, i) => pod(`${name}-${i}`, { group: name, ...options }));
-}
-
-function decisionFor(decisions: readonly Decision[], groupName: string): Decision {
-  const found = decisions.find((d) => d.group.name === groupName);
-  if (!found) throw new Error(`no decision for ${groupName}`);
-  return found;
-}
 
 function preemption(decision: Decision) {
   if (decision.kind !== "preempt") {
