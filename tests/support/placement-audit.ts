@@ -10,7 +10,7 @@
  *     in (epochs read from the ring Lease as it changes).
  */
 import * as k8s from "@kubernetes/client-node";
-import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
+import { nodeOwnerOf, ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 
 export interface Overcommit {
   node: string;
@@ -219,8 +219,7 @@ export class PlacementAudit {
   ownerOf(node: string, epoch: number): string | undefined {
     const record = this.rings.get(epoch);
     if (!record) return undefined;
-    const lent = record.nodeOwners[node];
-    return lent !== undefined && record.ring.members.includes(lent) ? lent : record.ring.ownerOf(node);
+    return nodeOwnerOf(record.ring, record.nodeOwners, node);
   }
 
   /** Binds whose shard did not own the node under the epoch it bound in (or named no known epoch). */

@@ -1,15 +1,15 @@
 /**
  * Fenced node handover between shards, decided from what one shard knows (pure, no I/O).
  *
- * A ring object holds {epoch, members}; epochs only grow (changed by compare-and-swap). A shard
+ * A ring object holds {epoch, members, node lends}; epochs only grow (changed by compare-and-swap). A shard
  * that sees a new epoch stops starting binds under its old one, lets in-flight binds finish,
  * then publishes the epoch as acknowledged in its own Lease; acknowledgments only grow.
  * A shard may bind (bindGate) only when
  *   - it holds its own lease, and has re-read the ring and its peers with fresh (quorum) reads
  *     since the last time it did not (a replica stalled past its lease must look again);
  *   - it has acknowledged the ring's epoch and is one of its members;
- *   - every other member has acknowledged that same epoch, or is confirmed dead (fresh reads
- *     saw its Lease unchanged for a whole lease duration).
+ *   - every other member has acknowledged that same epoch, or is confirmed dead (it released
+ *     its Lease, or fresh reads found it unchanged for a whole lease duration: peer-liveness.ts).
  * Then every binding shard binds under the same ring, which gives each node one owner. Stale
  * reads cannot break this: if A and B both bind, A saw B at A's epoch and B saw A at B's, and
  * since acknowledgments only grow, the epochs are equal. A member is removed from the ring only
@@ -35,7 +35,7 @@ export interface PeerView {
 /** Everything a shard knows when it is about to bind. */
 export interface HandoverView {
   readonly self: string;
-  /** Own lease renewed recently enough (see ShardMembership.holdsLease). */
+  /** Own lease renewed recently enough (see ShardLeases.holdsLease). */
   readonly holdsLease: boolean;
   /** Ring and peers re-read with fresh reads since the own lease was last not held. */
   readonly revalidated: boolean;

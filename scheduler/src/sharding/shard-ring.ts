@@ -72,3 +72,13 @@ export function resolveOwner(
 ): string | undefined {
   return override !== undefined && liveMembers.has(override) ? override : ringOwner;
 }
+
+/** A node's owner under a ring and its lends: the member it is lent to, else the ring's owner. */
+export function nodeOwnerOf(
+  ring: ShardRing,
+  lends: Readonly<Record<string, string>>,
+  nodeName: string,
+): string | undefined {
+  const lent = Object.hasOwn(lends, nodeName) ? lends[nodeName] : undefined;
+  return lent !== undefined && ring.members.includes(lent) ? lent : ring.ownerOf(nodeName);
+}

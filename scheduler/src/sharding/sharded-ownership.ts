@@ -15,7 +15,7 @@ import { type BindGate, bindGate, nextRingEpoch, type PeerView, type RingEpoch }
 import type { BindTicket, Ownership } from "./ownership.js";
 import { isConfirmedDead } from "./peer-liveness.js";
 import type { LeaseView } from "./shard-leases.js";
-import { resolveOwner, ShardRing } from "./shard-ring.js";
+import { nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";
 
 export interface ShardedOwnershipOptions {
   /** How long a node just gained waits before this replica places on it. */
@@ -97,9 +97,12 @@ export class ShardedOwnership implements Ownership {
 
   private ownsNodeNow(nodeName: string): boolean {
     const adopted = this.adopted;
-    if (!adopted || nodeOwner(adopted, nodeName) !== this.self) return false;
+    if (!adopted || nodeOwnerOf(adopted.ring, adopted.nodeOwners, nodeName) !== this.self) return false;
     if (!this.settling) return true;
-    return adopted.previous !== undefined && nodeOwner(adopted.previous, nodeName) === this.self;
+    return (
+      adopted.previous !== undefined &&
+      nodeOwnerOf(adopted.previous.ring, adopted.previous.nodeOwners, nodeName) === this.self
+    );
   }
 
   ownsGroup(hashKey: string, override?: string): boolean {
@@ -149,6 +152,10 @@ export class ShardedOwnership implements Ownership {
   reconcile(): void {
     let changed = false;
     const ring = this.leases.ring;
+    if (ring && !sameMembers(this.latestRing, ring)) {
+      this.latestRing = new ShardRing(ring.members);
+      changed = true;
+    }
     if (ring && ring.epoch !== this.adopted?.epoch && ring.epoch >= this.leases.acknowledged) {
       if (this.inflight === 0) {
         this.adopt(ring);
@@ -159,10 +166,6 @@ export class ShardedOwnership implements Ownership {
           "new ring; finishing binds in flight first",
         );
       }
-    }
-    if (ring && ring.members.join(",") !== this.latestRing.members.join(",")) {
-      this.latestRing = new ShardRing(ring.members);
-      changed = true;
     }
     const live = this.leases.liveMembers();
     if (live.join(",") !== this.liveKey) {
@@ -176,11 +179,12 @@ export class ShardedOwnership implements Ownership {
     this.proposeIfDue();
   }
 
+  /** Adopts the newest ring seen (latestRing already has its members). */
   private adopt(ring: RingEpoch): void {
     const previous = this.adopted;
     this.adopted = {
       epoch: ring.epoch,
-      ring: previous && sameMembers(previous.ring, ring) ? previous.ring : new ShardRing(ring.members),
+      ring: this.latestRing,
       nodeOwners: ring.nodeOwners,
       previous: previous && { ring: previous.ring, nodeOwners: previous.nodeOwners },
     };
@@ -268,14 +272,4 @@ export class ShardedOwnership implements Ownership {
 
 function sameMembers(ring: ShardRing, epoch: RingEpoch): boolean {
   return ring.members.join(",") === epoch.members.join(",");
-}
-
-/** A node's owner under a ring and its lends; a lend to a non-member is void. */
-function nodeOwner(
-  adoption: { readonly ring: ShardRing; readonly nodeOwners: Readonly<Record<string, string>> },
-  nodeName: string,
-): string | undefined {
-  const lent = Object.hasOwn(adoption.nodeOwners, nodeName) ? adoption.nodeOwners[nodeName] : undefined;
-  if (lent !== undefined && adoption.ring.members.includes(lent)) return lent;
-  return adoption.ring.ownerOf(nodeName);
 }
