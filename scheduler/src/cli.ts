@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /** The shard's entry point: `sharded-scheduler [flags]` (see --help). */
 import { KubeConfig } from "@kubernetes/client-node";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
+import { summaryKey } from "./coordination/capacity-summary.js";
+import { connectRedis, type RedisSettings } from "./coordination/redis-connection.js";
+import { SummaryPublisher } from "./coordination/summary-publisher.js";
 import { KubeClient } from "./kube/kube-client.js";
-import { ConfigError, loadShardConfig, shardUsage } from "./shard/config.js";
+import { ConfigError, loadShardConfig, type ShardConfig, shardUsage } from "./shard/config.js";
 import { startHealthServer } from "./shard/health-server.js";
 import { ShardMetrics } from "./shard/metrics.js";
 import { Shard } from "./shard/shard.js";
@@ -13,9 +16,7 @@ import { ShardedOwnership } from "./sharding/sharded-ownership.js";
 
 async function main(): Promise<void> {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    process.stdout.write(
-      `usage: sharded-scheduler [flags]\n\nflag                             env                            meaning\n${shardUsage()}\n`,
-    );
+    process.stdout.write(`usage: sharded-scheduler [flags]\n\n${shardUsage()}\n`);
     return;
   }
   const config = loadShardConfig(process.argv.slice(2));
@@ -50,11 +51,13 @@ async function main(): Promise<void> {
   );
   shard = new Shard(config, client, log, ownership, metrics);
   const running = shard;
+  const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);
   const health = await startHealthServer(config.port, metrics.registry, () => running.isReady);
   log.info({ config: { ...config, kubeconfig: undefined }, port: health.port }, "shard starting");
   const shutdown = async (signal: string) => {
     log.info({ signal }, "shard stopping: finishing binds in flight, then releasing the lease");
     running.stop();
+    await publisher?.stop();
     await ownership.leave(5_000);
     await leases.stop(true);
     health.server.close();
@@ -66,6 +69,30 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
   await leases.start();
   await running.start();
+}
+
+/** Capacity summaries for the coordinator, refreshed well within their lifetime in Redis. */
+function startSummaryPublisher(
+  config: ShardConfig,
+  redisSettings: RedisSettings,
+  shard: Shard,
+  metrics: ShardMetrics,
+  log: Logger,
+): SummaryPublisher {
+  const redis = connectRedis(redisSettings, log, (up) => metrics.redisUp.set(up ? 1 : 0));
+  const publisher = new SummaryPublisher(
+    redis,
+    () => shard.capacitySummary(),
+    {
+      key: summaryKey(config.schedulerName, config.identity),
+      intervalMs: config.summaryIntervalMs,
+      ttlMs: Math.max(15_000, config.summaryIntervalMs * 10),
+    },
+    log,
+    (ok) => metrics.summaryPublishes.inc({ result: ok ? "published" : "failed" }),
+  );
+  publisher.start();
+  return publisher;
 }
 
 main().catch((error: unknown) => {

@@ -18,3 +18,4 @@ export { type EvictionPlan, planGangPreemption } from "./preemption.js";
 export { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 export { ClusterSnapshot, type RunningGroup } from "./snapshot.js";
 export { Statement } from "./statement.js";
+export { trialPlacement } from "./trial-placement.js";

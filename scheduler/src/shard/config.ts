@@ -3,7 +3,15 @@
  * A flag wins over its environment variable; both win over the default.
  */
 import { hostname } from "node:os";
-import { parseArgs } from "node:util";
+import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js";
+
+export { ConfigError };
+
+import {
+  type RedisSettings,
+  readRedisSettings,
+  redisSettingTable,
+} from "../coordination/redis-connection.js";
 import { type ScoringStrategy, scoringStrategies } from "../core/index.js";
 
 export interface ShardConfig {
@@ -33,13 +41,10 @@ export interface ShardConfig {
   port: number;
   logLevel: string;
   kubeconfig: string | undefined;
-}
-
-interface Setting {
-  flag: string;
-  env: string;
-  help: string;
-  fallback: () => string;
+  /** Where to publish capacity summaries for the coordinator; undefined: no coordinator. */
+  redis: RedisSettings | undefined;
+  /** At most one capacity summary per this many ms (only when it changed, or to refresh it). */
+  summaryIntervalMs: number;
 }
 
 const settings = {
@@ -115,74 +120,44 @@ const settings = {
     help: "kubeconfig file (default: in-cluster)",
     fallback: () => "",
   },
-} satisfies Record<keyof ShardConfig, Setting>;
+  ...redisSettingTable,
+  summaryIntervalMs: {
+    flag: "summary-interval-ms",
+    env: "SUMMARY_INTERVAL_MS",
+    help: "at most one capacity summary to Redis per this many ms",
+    fallback: () => "1000",
+  },
+} satisfies Record<Exclude<keyof ShardConfig, "redis">, Setting> & typeof redisSettingTable;
 
 export function shardUsage(): string {
-  return Object.values(settings)
-    .map(
-      (s: Setting) =>
-        `  --${s.flag.padEnd(30)} ${s.env.padEnd(30)} ${s.help} (default: ${s.fallback() || "none"})`,
-    )
-    .join("\n");
+  return usage(settings);
 }
 
-export class ConfigError extends Error {}
-
 export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ShardConfig {
-  const { values } = parseArgs({
-    args: argv,
-    options: Object.fromEntries(
-      Object.values(settings).map((s: Setting) => [s.flag, { type: "string" as const }]),
-    ),
-    strict: true,
-  });
-  const raw = (key: keyof typeof settings): string => {
-    const s: Setting = settings[key];
-    return (values[s.flag] as string | undefined) ?? env[s.env] ?? s.fallback();
-  };
-  const int = (key: keyof typeof settings, min: number): number => {
-    const text = raw(key);
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) {
-      throw new ConfigError(
-        `--${settings[key].flag} (${settings[key].env}) must be an integer >= ${min}, got "${text}"`,
-      );
-    }
-    return value;
-  };
-  const strategy = raw("scoringStrategy");
-  if (!scoringStrategies.includes(strategy as ScoringStrategy)) {
-    throw new ConfigError(
-      `--scoring-strategy must be one of ${scoringStrategies.join(", ")}, got "${strategy}"`,
-    );
-  }
-  const preemption = raw("preemption");
-  if (preemption !== "true" && preemption !== "false") {
-    throw new ConfigError(`--preemption must be true or false, got "${preemption}"`);
-  }
-  const leaseDurationMs = int("leaseDurationMs", 2000);
-  const leaseRenewMs = int("leaseRenewMs", 100);
+  const flags = new FlagReader(settings, argv, env);
+  const leaseDurationMs = flags.int("leaseDurationMs", 2000);
+  const leaseRenewMs = flags.int("leaseRenewMs", 100);
   if (leaseRenewMs * 2 > leaseDurationMs)
     throw new ConfigError("--lease-renew-ms must be at most half of --lease-duration-ms");
-  const percentage = int("percentageOfNodesToScore", 0);
-  if (percentage > 100) throw new ConfigError("--percentage-of-nodes-to-score must be 0-100");
   return {
-    schedulerName: raw("schedulerName"),
-    identity: raw("identity"),
-    leaseNamespace: raw("leaseNamespace"),
+    schedulerName: flags.string("schedulerName"),
+    identity: flags.string("identity"),
+    leaseNamespace: flags.string("leaseNamespace"),
     leaseDurationMs,
     leaseRenewMs,
-    handoverSettleMs: int("handoverSettleMs", 0),
-    scoringStrategy: strategy as ScoringStrategy,
-    settleWindowMs: int("settleWindowMs", 0),
-    gangTimeoutMs: int("gangTimeoutMs", 1000),
-    bindConcurrency: int("bindConcurrency", 1),
-    qps: int("qps", 1),
-    burst: int("burst", 1),
-    percentageOfNodesToScore: percentage,
-    preemption: preemption === "true",
-    port: int("port", 0),
-    logLevel: raw("logLevel"),
-    kubeconfig: raw("kubeconfig") || undefined,
+    handoverSettleMs: flags.int("handoverSettleMs", 0),
+    scoringStrategy: flags.oneOf("scoringStrategy", scoringStrategies),
+    settleWindowMs: flags.int("settleWindowMs", 0),
+    gangTimeoutMs: flags.int("gangTimeoutMs", 1000),
+    bindConcurrency: flags.int("bindConcurrency", 1),
+    qps: flags.int("qps", 1),
+    burst: flags.int("burst", 1),
+    percentageOfNodesToScore: flags.int("percentageOfNodesToScore", 0, 100),
+    preemption: flags.bool("preemption"),
+    port: flags.int("port", 0),
+    logLevel: flags.string("logLevel"),
+    kubeconfig: flags.string("kubeconfig") || undefined,
+    redis: readRedisSettings(flags),
+    summaryIntervalMs: flags.int("summaryIntervalMs", 100),
   };
 }

@@ -118,4 +118,17 @@ export class ShardMetrics {
     registers: [this.registry],
     collect: () => this.refreshGauges(),
   });
+
+  readonly summaryPublishes = new Counter({
+    name: "sharded_scheduler_capacity_summaries_total",
+    help: "Capacity summaries sent to Redis for the coordinator, by result (published, failed).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisUp = new Gauge({
+    name: "sharded_scheduler_redis_up",
+    help: "1 while the connection to the coordinator's Redis is up (absent without Redis).",
+    registers: [this.registry],
+  });
 }

@@ -8,6 +8,11 @@
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import {
+  type CapacitySummary,
+  type StuckGroupReport,
+  summarizeCapacity,
+} from "../coordination/capacity-summary.js";
+import {
   type Decision,
   type Node,
   type PendingGroup,
@@ -51,6 +56,8 @@ export class Shard {
   private wakeAt = Number.POSITIVE_INFINITY;
   /** Since when a gang has had some members bound and others not. */
   private readonly partialSince = new Map<string, number>();
+  /** Groups found unschedulable (not even preemption helps): since when, and why. */
+  private readonly stuck = new Map<string, { since: number; message: string }>();
 
   constructor(
     readonly config: ShardConfig,
@@ -172,10 +179,12 @@ export class Shard {
     for (const id of this.queue.pop(now)) {
       const members = this.cache.group(id);
       if (!members || members.pending.size === 0) {
+        this.stuck.delete(id);
         this.queue.done(id, "scheduled", now);
         continue;
       }
       if (!this.ownership.ownsGroup(members.key.hashKey, ownerOverride(members))) {
+        this.stuck.delete(id);
         this.queue.remove(id);
         continue;
       }
@@ -240,6 +249,9 @@ export class Shard {
       { group: id, decision: decision.kind, pending: members.pending.size, running: members.running.size },
       "decision",
     );
+    if (decision.kind === "unschedulable")
+      this.stuck.set(id, { since: this.stuck.get(id)?.since ?? now, message: decision.message });
+    else this.stuck.delete(id);
     switch (decision.kind) {
       case "bind": {
         this.metrics.scheduleAttempts.inc({ result: "scheduled" });
@@ -479,6 +491,49 @@ export class Shard {
         this.scheduleSoon();
       },
       Math.max(0, next - Date.now()),
+    );
+  }
+
+  /** What the coordinator is told: owned capacity and the groups this shard cannot place. */
+  capacitySummary(now = Date.now()): CapacitySummary | undefined {
+    if (!this.ready || !this.ownership.canPlace()) return undefined;
+    const stuck: StuckGroupReport[] = [];
+    for (const [id, { since, message }] of this.stuck) {
+      const members = this.cache.group(id);
+      if (
+        !members ||
+        members.pending.size === 0 ||
+        !this.ownership.ownsGroup(members.key.hashKey, ownerOverride(members))
+      ) {
+        this.stuck.delete(id);
+        continue;
+      }
+      const pending = [...members.pending.values()];
+      const group = pendingGroup(
+        members.key,
+        pending,
+        [...members.running.values()],
+        declaredMinMember(members),
+      );
+      stuck.push({
+        id,
+        namespace: members.key.namespace,
+        name: members.key.name,
+        solo: members.key.solo,
+        hashKey: members.key.hashKey,
+        members: pending.map((pod) => pod.name).sort(),
+        required: group.required,
+        priority: group.priority,
+        mayPreempt: group.mayPreempt,
+        since,
+        message,
+      });
+    }
+    return summarizeCapacity(
+      this.cache.snapshot,
+      (node) => this.ownership.ownsNode(node),
+      { shard: this.config.identity, epoch: this.ownership.epoch, publishedAt: now },
+      stuck,
     );
   }
 

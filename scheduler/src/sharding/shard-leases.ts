@@ -34,7 +34,7 @@ export const ringMembersAnnotation = "sharded-scheduler.io/ring-members";
 /** JSON object node name → shard: nodes the coordinator lent, fenced like any ring change. */
 export const ringNodeOwnersAnnotation = "sharded-scheduler.io/ring-node-owners";
 
-interface Lease {
+export interface Lease {
   metadata: {
     name: string;
     namespace?: string;
@@ -347,7 +347,7 @@ export class ShardLeases {
     const name = lease.metadata.name;
     const annotations = lease.metadata.annotations ?? {};
     if (name === this.ringName) {
-      const ring = parseRing(lease);
+      const ring = parseRingLease(lease);
       if (ring && ring.epoch >= (this.ringObject?.epoch ?? 0)) this.ringObject = ring;
       else if (!ring) this.log.warn({ annotations }, "ignoring a malformed ring Lease");
     } else {
@@ -406,7 +406,7 @@ function nonNegativeInt(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-function parseRing(lease: Lease): RingObject | undefined {
+export function parseRingLease(lease: Lease): RingObject | undefined {
   const annotations = lease.metadata.annotations ?? {};
   const epoch = nonNegativeInt(annotations[ringEpochAnnotation]);
   const members = (annotations[ringMembersAnnotation] ?? "").split(",").filter((m) => m !== "");

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/** The coordinator's entry point: `sharded-scheduler-coordinator [flags]` (see --help). */
+import { KubeConfig } from "@kubernetes/client-node";
+import { connectRedis, describeRedis } from "@sharded-scheduler/scheduler/coordination";
+import { startHealthServer } from "@sharded-scheduler/scheduler/health-server";
+import { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
+import { pino } from "pino";
+import { collectDefaultMetrics } from "prom-client";
+import { ConfigError, coordinatorUsage, loadCoordinatorConfig } from "./config.js";
+import { Coordinator } from "./coordinator.js";
+import { LeaderElection } from "./kube/leader-election.js";
+import { ReliefLedger } from "./ledger/relief-ledger.js";
+import { CoordinatorMetrics } from "./metrics.js";
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(`usage: sharded-scheduler-coordinator [flags]\n\n${coordinatorUsage()}\n`);
+    return;
+  }
+  const config = loadCoordinatorConfig(process.argv.slice(2));
+  const log = pino({ level: config.logLevel, base: { coordinator: config.identity } });
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromCluster();
+  const client = await KubeClient.create(kubeConfig, { qps: 50, burst: 100, maxSockets: 8 });
+  const metrics = new CoordinatorMetrics();
+  collectDefaultMetrics({ register: metrics.registry });
+  const redis = connectRedis(config.redis, log, (up) => metrics.redisUp.set(up ? 1 : 0));
+  metrics.redisUp.set(0);
+  const ledger = new ReliefLedger(redis, {
+    schedulerName: config.schedulerName,
+    cooldownMs: config.cooldownMs,
+    maxAttempts: config.maxAttempts,
+    recordTtlMs: 3_600_000,
+  });
+  const election = new LeaderElection(
+    client,
+    {
+      namespace: config.namespace,
+      name: `${config.schedulerName}-coordinator`,
+      identity: config.identity,
+      leaseDurationMs: config.leaseDurationMs,
+      renewIntervalMs: config.leaseRenewMs,
+    },
+    log,
+    (leading) => {
+      metrics.leader.set(leading ? 1 : 0);
+      log.info({ leading }, leading ? "leading: coordinating the shards" : "standing by");
+    },
+  );
+  metrics.leader.set(0);
+  const events = new EventRecorder(client, "sharded-scheduler-coordinator", config.identity, log);
+  const coordinator = new Coordinator(client, redis, ledger, election, events, config, metrics, log);
+  const health = await startHealthServer(config.port, metrics.registry, () => true);
+  log.info(
+    { config: { ...config, kubeconfig: undefined, redis: describeRedis(config.redis) }, port: health.port },
+    "coordinator starting",
+  );
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, "coordinator stopping: releasing the leader Lease");
+    coordinator.stop();
+    await election.stop();
+    redis.disconnect();
+    health.server.close();
+    client.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  election.start();
+  coordinator.start();
+}
+
+main().catch((error: unknown) => {
+  const message =
+    error instanceof ConfigError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
+  process.stderr.write(`sharded-scheduler-coordinator: ${message}\n`);
+  process.exit(1);
+});

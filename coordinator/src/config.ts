@@ -1,0 +1,134 @@
+/** Coordinator configuration from flags and environment variables (see config/flags.ts). */
+import { hostname } from "node:os";
+import { ConfigError, FlagReader, type Setting, usage } from "@sharded-scheduler/scheduler/config";
+import {
+  type RedisSettings,
+  readRedisSettings,
+  redisSettingTable,
+} from "@sharded-scheduler/scheduler/coordination";
+
+export { ConfigError };
+
+export interface CoordinatorConfig {
+  /** The shards' schedulerName: names their ring Lease and the Redis keys. */
+  schedulerName: string;
+  identity: string;
+  /** Namespace of the shards' Leases and of the coordinator's leader Lease. */
+  namespace: string;
+  leaseDurationMs: number;
+  leaseRenewMs: number;
+  /** A group reported unschedulable for this long gets help. */
+  stuckAfterMs: number;
+  /** The least time between two reliefs of one group. */
+  cooldownMs: number;
+  /** Reliefs per group at most (within the ledger's memory of it). */
+  maxAttempts: number;
+  /** A lent node not used by its group for this long goes back. */
+  lendGraceMs: number;
+  intervalMs: number;
+  redis: RedisSettings;
+  port: number;
+  logLevel: string;
+  kubeconfig: string | undefined;
+}
+
+const settings = {
+  schedulerName: {
+    flag: "scheduler-name",
+    env: "SCHEDULER_NAME",
+    help: "schedulerName of the shards to coordinate",
+    fallback: () => "sharded-scheduler",
+  },
+  identity: { flag: "identity", env: "POD_NAME", help: "replica identity", fallback: () => hostname() },
+  namespace: {
+    flag: "namespace",
+    env: "POD_NAMESPACE",
+    help: "namespace of the shard Leases and the leader Lease",
+    fallback: () => "default",
+  },
+  leaseDurationMs: {
+    flag: "lease-duration-ms",
+    env: "LEASE_DURATION_MS",
+    help: "the standby takes over after the leader was silent this long",
+    fallback: () => "10000",
+  },
+  leaseRenewMs: {
+    flag: "lease-renew-ms",
+    env: "LEASE_RENEW_MS",
+    help: "how often the leader renews its Lease",
+    fallback: () => "2000",
+  },
+  stuckAfterMs: {
+    flag: "stuck-after-ms",
+    env: "STUCK_AFTER_MS",
+    help: "help a group its owner reported unschedulable for this long",
+    fallback: () => "3000",
+  },
+  cooldownMs: {
+    flag: "cooldown-ms",
+    env: "COOLDOWN_MS",
+    help: "least time between two handoffs or lends of one group",
+    fallback: () => "15000",
+  },
+  maxAttempts: {
+    flag: "max-attempts",
+    env: "MAX_ATTEMPTS",
+    help: "handoffs and lends per group at most",
+    fallback: () => "3",
+  },
+  lendGraceMs: {
+    flag: "lend-grace-ms",
+    env: "LEND_GRACE_MS",
+    help: "a lent node its group does not use after this long goes back",
+    fallback: () => "30000",
+  },
+  intervalMs: {
+    flag: "interval-ms",
+    env: "INTERVAL_MS",
+    help: "how often the leader looks at the summaries",
+    fallback: () => "500",
+  },
+  ...redisSettingTable,
+  port: { flag: "port", env: "PORT", help: "port of /metrics, /healthz, /readyz", fallback: () => "10261" },
+  logLevel: { flag: "log-level", env: "LOG_LEVEL", help: "pino level", fallback: () => "info" },
+  kubeconfig: {
+    flag: "kubeconfig",
+    env: "KUBECONFIG",
+    help: "kubeconfig file (default: in-cluster)",
+    fallback: () => "",
+  },
+} satisfies Record<Exclude<keyof CoordinatorConfig, "redis">, Setting> & typeof redisSettingTable;
+
+export function coordinatorUsage(): string {
+  return usage(settings);
+}
+
+export function loadCoordinatorConfig(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): CoordinatorConfig {
+  const flags = new FlagReader(settings, argv, env);
+  const leaseDurationMs = flags.int("leaseDurationMs", 2000);
+  const leaseRenewMs = flags.int("leaseRenewMs", 100);
+  if (leaseRenewMs * 2 > leaseDurationMs)
+    throw new ConfigError("--lease-renew-ms must be at most half of --lease-duration-ms");
+  const redis = readRedisSettings(flags);
+  if (!redis)
+    throw new ConfigError("the coordinator needs Redis: set --redis-url (REDIS_URL) or --redis-sentinels");
+  return {
+    schedulerName: flags.string("schedulerName"),
+    identity: flags.string("identity"),
+    namespace: flags.string("namespace"),
+    leaseDurationMs,
+    leaseRenewMs,
+    stuckAfterMs: flags.int("stuckAfterMs", 0),
+    cooldownMs: flags.int("cooldownMs", 0),
+    maxAttempts: flags.int("maxAttempts", 1),
+    lendGraceMs: flags.int("lendGraceMs", 0),
+    intervalMs: flags.int("intervalMs", 50),
+    redis,
+    port: flags.int("port", 0),
+    logLevel: flags.string("logLevel"),
+    kubeconfig: flags.string("kubeconfig") || undefined,
+  };
+}

@@ -1,0 +1,346 @@
+/**
+ * The coordinator's loop. Only the leader acts; each round it
+ *   1. reads the ring (the shards' ring Lease) and every member's capacity summary (Redis);
+ *   2. gives back lent nodes their group no longer uses (core/lend-return.ts);
+ *   3. for each group its owner has reported unschedulable for --stuck-after-ms, reads the
+ *      pending members, plans relief (core/relief-plan.ts), claims it in the ledger, and writes
+ *      the owner overrides on the pods (handoff) or nodes (lend) with an Event on each member.
+ * Shards never wait for it: without Redis or a coordinator they keep scheduling what they own.
+ */
+import {
+  type CapacitySummary,
+  type StuckGroupReport,
+  summaryKey,
+} from "@sharded-scheduler/scheduler/coordination";
+import {
+  groupKey,
+  type Node,
+  type Pod,
+  type PodInfo,
+  pendingGroup,
+  podGroupMembership,
+  toPodInfo,
+} from "@sharded-scheduler/scheduler/core";
+import type { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
+import {
+  type Lease,
+  parseRingLease,
+  type RingObject,
+  resolveOwner,
+  ringLeaseName,
+  ShardRing,
+} from "@sharded-scheduler/scheduler/sharding";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { CoordinatorConfig } from "./config.js";
+import { planRelief, type ReliefPlan, shouldReturn } from "./core/index.js";
+import type { LeaderElection } from "./kube/leader-election.js";
+import {
+  type Lend,
+  lendNodePatch,
+  lendOf,
+  lentToLabel,
+  podReliefPatch,
+  recordedRelief,
+  returnNodePatch,
+} from "./kube/overrides.js";
+import type { ReliefLedger } from "./ledger/relief-ledger.js";
+import type { CoordinatorMetrics } from "./metrics.js";
+
+const mergePatch = "application/merge-patch+json";
+
+export class Coordinator {
+  private timer: NodeJS.Timeout | undefined;
+  private ring: ShardRing = new ShardRing([]);
+  /** Groups not to look at again before this time (impossible, refused, just relieved). */
+  private readonly nextLookAt = new Map<string, number>();
+  /** Stuck groups as last seen: since when (our clock) and whether the cluster could fit them. */
+  private readonly stuck = new Map<string, { since: number; fittable: boolean }>();
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly redis: Redis,
+    private readonly ledger: ReliefLedger,
+    private readonly election: LeaderElection,
+    private readonly events: EventRecorder,
+    private readonly config: CoordinatorConfig,
+    private readonly metrics: CoordinatorMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    const tick = async () => {
+      if (this.election.isLeader) {
+        await this.round(Date.now()).catch((error: unknown) =>
+          this.log.warn({ err: String(error) }, "coordination round failed; trying again"),
+        );
+      }
+      this.timer = setTimeout(() => void tick(), this.config.intervalMs);
+    };
+    void tick();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** One round; exported for tests through the class. */
+  async round(now: number): Promise<void> {
+    const ring = await this.readRing();
+    if (!ring) return;
+    if (ring.members.join(",") !== this.ring.members.join(",")) this.ring = new ShardRing(ring.members);
+    // Redis down: nothing to plan from. The shards go on; the round is tried again.
+    if (this.redis.status !== "ready") return;
+    const summaries = await this.readSummaries(ring.members);
+    const lends = await this.readLends();
+    await this.returnLends(lends, ring, now);
+    const live = new Set(summaries.map((summary) => summary.shard));
+    const lentNodes = new Set(lends.filter((lend) => lend.to !== "").map((lend) => lend.node));
+    const reported = new Map<string, { summary: CapacitySummary; report: StuckGroupReport }>();
+    for (const summary of summaries)
+      for (const report of summary.stuck) reported.set(report.id, { summary, report });
+    this.trackStuck(reported, now);
+    for (const [id, { summary, report }] of reported) {
+      if (!this.election.isLeader) return;
+      if (summary.publishedAt - report.since < this.config.stuckAfterMs) continue;
+      if ((this.nextLookAt.get(id) ?? 0) > now) continue;
+      await this.relieve(summary, report, summaries, live, lentNodes, now).catch((error: unknown) =>
+        this.log.warn({ group: id, err: String(error) }, "relief failed; will look again"),
+      );
+    }
+    for (const [id, at] of this.nextLookAt) if (at <= now && !reported.has(id)) this.nextLookAt.delete(id);
+  }
+
+  private async relieve(
+    summary: CapacitySummary,
+    report: StuckGroupReport,
+    summaries: readonly CapacitySummary[],
+    live: ReadonlySet<string>,
+    lentNodes: Set<string>,
+    now: number,
+  ): Promise<void> {
+    const pods = await this.pendingMembers(report);
+    if (pods.length === 0) return;
+    const recorded = recordedRelief(pods);
+    const owner = resolveOwner(this.ring.ownerOf(report.hashKey), recorded.owner, live);
+    // A report from a shard that no longer owns the group is stale: the new owner reports anew.
+    if (owner !== summary.shard) return;
+    const infos = pods.map(toPodInfo);
+    const group = {
+      ...pendingGroup(groupKey(report.namespace, report.name, report.solo), infos, [], undefined),
+      required: Math.min(report.required, infos.length),
+      priority: Math.max(report.priority, ...infos.map((pod) => pod.priority)),
+      mayPreempt: report.mayPreempt,
+    };
+    const plan = planRelief({ group, owner, summaries, lentNodes });
+    const state = this.stuck.get(report.id);
+    if (state) state.fittable = plan.kind !== "none" || plan.reason === "owner-fits";
+    this.metrics.fittableGroups.set([...this.stuck.values()].filter((s) => s.fittable).length);
+    if (plan.kind === "none") {
+      // Nothing in the cluster can place it: look again only after the cooldown, and do nothing.
+      if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.cooldownMs);
+      return;
+    }
+    const claim = await this.ledger.claim(
+      {
+        group: report.id,
+        kind: plan.kind,
+        to: plan.to,
+        from: owner,
+        nodes: plan.kind === "lend" ? plan.nodes.map((n) => n.node) : [],
+        knownAttempts: recorded.attempts,
+        knownAt: recorded.at,
+      },
+      now,
+    );
+    if (!claim.claimed) {
+      this.metrics.refusals.inc({ reason: claim.reason });
+      if (claim.reason === "exhausted") this.tellExhausted(infos, claim.attempts);
+      if (claim.current?.kind === "handoff" && pods.some((pod) => ownerOf(pod) !== claim.current?.to)) {
+        // A handoff claimed, then interrupted before every pod was annotated: finish it.
+        await this.annotatePods(pods, {
+          owner: claim.current.to,
+          attempts: claim.attempts,
+          at: recorded.at || now,
+        });
+      }
+      this.nextLookAt.set(report.id, now + Math.min(this.config.cooldownMs, 5_000));
+      return;
+    }
+    this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);
+    if (plan.kind === "lend") for (const { node } of plan.nodes) lentNodes.add(node);
+    await this.carryOut(plan, report, infos, owner, claim.attempts, now);
+  }
+
+  private async carryOut(
+    plan: Exclude<ReliefPlan, { kind: "none" }>,
+    report: StuckGroupReport,
+    members: readonly PodInfo[],
+    owner: string,
+    attempts: number,
+    now: number,
+  ): Promise<void> {
+    const name = `${report.namespace}/${report.name}`;
+    const count = `${members.length === 1 ? "the pod" : `all ${report.required} members`}`;
+    const attempt = `attempt ${attempts} of ${this.config.maxAttempts}`;
+    const how = plan.preempting ? " by preempting lower-priority groups" : "";
+    let message: string;
+    if (plan.kind === "handoff") {
+      // Nodes first for a lend (below); for a handoff the pods are the whole change.
+      await this.annotatePods(
+        members.map((m) => m.pod),
+        { owner: plan.to, attempts, at: now },
+      );
+      this.metrics.handoffs.inc({ mode: plan.preempting ? "preempt" : "free" });
+      message = `pod group ${name} handed from shard ${owner} to shard ${plan.to} (${attempt}): ${owner} cannot place ${count}; ${plan.to} has room for them${how}`;
+      this.log.info(
+        { group: report.id, from: owner, to: plan.to, preempting: plan.preempting, attempts },
+        "handed off",
+      );
+      for (const pod of members) this.events.record(pod.pod, "Normal", "HandedOff", message);
+      return;
+    }
+    for (const { node } of plan.nodes) {
+      const lend: Lend = { node, to: plan.to, group: report.id, at: now };
+      await this.client.must("PATCH", `/api/v1/nodes/${node}`, lendNodePatch(lend), mergePatch);
+    }
+    // Pin the group to its owner: a ring change must not move it away from the nodes lent for it.
+    await this.annotatePods(
+      members.map((m) => m.pod),
+      { owner: plan.to, attempts, at: now },
+    );
+    this.metrics.lends.inc({ mode: plan.preempting ? "preempt" : "free" }, plan.nodes.length);
+    const lent = plan.nodes.map((n) => `${n.node} (from ${n.from})`).join(", ");
+    message = `no single shard can place ${count} of pod group ${name}; lent ${lent} to shard ${plan.to}, which schedules it (${attempt})${how ? `; room comes partly${how}` : ""}`;
+    this.log.info(
+      { group: report.id, to: plan.to, nodes: plan.nodes, preempting: plan.preempting, attempts },
+      "lent nodes",
+    );
+    for (const pod of members) this.events.record(pod.pod, "Normal", "NodesLent", message);
+  }
+
+  private async annotatePods(pods: readonly Pod[], relief: { owner: string; attempts: number; at: number }) {
+    await Promise.all(
+      pods.map(async (pod) => {
+        const res = await this.client.call(
+          "PATCH",
+          `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
+          podReliefPatch(relief),
+          mergePatch,
+        );
+        // A member deleted meanwhile needs no override.
+        if (res.status !== 200 && res.status !== 404)
+          throw new Error(
+            `annotating pod ${pod.metadata.namespace}/${pod.metadata.name}: HTTP ${res.status}`,
+          );
+      }),
+    );
+  }
+
+  private readonly exhaustedTold = new Set<string>();
+
+  private tellExhausted(members: readonly PodInfo[], attempts: number): void {
+    const id = members[0]?.group.id ?? "";
+    if (this.exhaustedTold.has(id)) return;
+    this.exhaustedTold.add(id);
+    for (const pod of members)
+      this.events.record(
+        pod.pod,
+        "Warning",
+        "ReliefExhausted",
+        `the coordinator moved this pod group ${attempts} time(s) and will not move it again for a while; it stays with its shard`,
+      );
+  }
+
+  /** Lent nodes whose group no longer uses them go back to the ring. */
+  private async returnLends(lends: readonly Lend[], ring: RingObject, now: number): Promise<void> {
+    for (const lend of lends) {
+      const podsOnNode = await this.client.must<{ items: Pod[] }>(
+        "GET",
+        `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${lend.node},status.phase!=Succeeded,status.phase!=Failed`)}`,
+      );
+      const groupPodsOnNode = podsOnNode.items.filter(
+        (pod) => podGroupMembership(pod).group.id === lend.group,
+      ).length;
+      const state = { lentAt: lend.at, borrowerLive: ring.members.includes(lend.to), groupPodsOnNode };
+      if (!shouldReturn(state, now, this.config.lendGraceMs)) continue;
+      await this.client.must("PATCH", `/api/v1/nodes/${lend.node}`, returnNodePatch, mergePatch);
+      await this.ledger.releaseLend(lend.node).catch(() => undefined);
+      this.metrics.returns.inc();
+      this.log.info({ node: lend.node, from: lend.to, group: lend.group }, "returned a lent node");
+    }
+  }
+
+  private trackStuck(
+    reported: ReadonlyMap<string, { summary: CapacitySummary; report: StuckGroupReport }>,
+    now: number,
+  ) {
+    for (const [id, { summary, report }] of reported) {
+      if (!this.stuck.has(id))
+        this.stuck.set(id, { since: now - Math.max(0, summary.publishedAt - report.since), fittable: false });
+    }
+    for (const [id, { since }] of this.stuck) {
+      if (reported.has(id)) continue;
+      this.stuck.delete(id);
+      this.metrics.stuckSeconds.observe((now - since) / 1000);
+    }
+    this.metrics.stuckGroups.set(this.stuck.size);
+    this.metrics.fittableGroups.set([...this.stuck.values()].filter((s) => s.fittable).length);
+  }
+
+  private async readRing(): Promise<RingObject | undefined> {
+    const res = await this.client.call<Lease>(
+      "GET",
+      `/apis/coordination.k8s.io/v1/namespaces/${this.config.namespace}/leases/${ringLeaseName(this.config.schedulerName)}`,
+    );
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new Error(`GET ring Lease: HTTP ${res.status}`);
+    return parseRingLease(res.body);
+  }
+
+  private async readSummaries(members: readonly string[]): Promise<CapacitySummary[]> {
+    if (members.length === 0) return [];
+    const bodies = await this.redis.mget(
+      members.map((member) => summaryKey(this.config.schedulerName, member)),
+    );
+    const summaries: CapacitySummary[] = [];
+    bodies.forEach((body, i) => {
+      if (body === null) return;
+      try {
+        const summary = JSON.parse(body) as CapacitySummary;
+        if (summary.shard === members[i]) summaries.push(summary);
+      } catch {
+        this.log.warn({ shard: members[i] }, "ignoring a malformed capacity summary");
+      }
+    });
+    return summaries;
+  }
+
+  private async readLends(): Promise<Lend[]> {
+    const nodes = await this.client.must<{ items: Node[] }>(
+      "GET",
+      `/api/v1/nodes?labelSelector=${encodeURIComponent(lentToLabel)}`,
+    );
+    return nodes.items.flatMap((node) => lendOf(node) ?? []);
+  }
+
+  /** The group's members that still wait for a node. */
+  private async pendingMembers(report: StuckGroupReport): Promise<Pod[]> {
+    const pods = await Promise.all(
+      report.members.map(async (name) => {
+        const res = await this.client.call<Pod>("GET", `/api/v1/namespaces/${report.namespace}/pods/${name}`);
+        if (res.status === 404) return undefined;
+        if (res.status !== 200) throw new Error(`GET pod ${report.namespace}/${name}: HTTP ${res.status}`);
+        return res.body;
+      }),
+    );
+    return pods.filter(
+      (pod): pod is Pod =>
+        pod !== undefined && !pod.spec.nodeName && pod.metadata.deletionTimestamp === undefined,
+    );
+  }
+}
+
+function ownerOf(pod: Pod): string | undefined {
+  return recordedRelief([pod]).owner;
+}

@@ -1,0 +1,70 @@
+/**
+ * The cluster as the shards' capacity summaries describe it, turned into a snapshot the
+ * scheduling core can place on: one node per summarized node, whose allocatable is the room
+ * it has — free, or free plus what preempting groups below a priority would free.
+ */
+import {
+  type CapacitySummary,
+  capacityNode,
+  type ResourceAmounts,
+} from "@sharded-scheduler/scheduler/coordination";
+import { ClusterSnapshot, type NodeInfo } from "@sharded-scheduler/scheduler/core";
+
+export interface CapacityView {
+  readonly snapshot: ClusterSnapshot;
+  /** Each shard's nodes, in its summary's order. */
+  readonly nodesOf: ReadonlyMap<string, readonly NodeInfo[]>;
+  /** Which shard reported each node. */
+  readonly ownerOf: ReadonlyMap<string, string>;
+}
+
+/**
+ * With `preemptBelow`, a node's room also counts the pods of every priority strictly below it:
+ * an upper bound, since preemption evicts whole groups and honours disruption budgets; the
+ * shard that preempts decides exactly.
+ */
+export function capacityView(
+  summaries: Iterable<CapacitySummary>,
+  preemptBelow: number | undefined = undefined,
+): CapacityView {
+  const snapshot = new ClusterSnapshot();
+  const nodesOf = new Map<string, NodeInfo[]>();
+  const ownerOf = new Map<string, string>();
+  for (const summary of summaries) {
+    const nodes: NodeInfo[] = [];
+    for (const node of summary.nodes) {
+      // A node two summaries claim (one of them stale, mid-handover) counts for neither.
+      if (ownerOf.has(node.name)) {
+        ownerOf.set(node.name, "");
+        continue;
+      }
+      const nodeClass = summary.classes[node.class];
+      if (!nodeClass) continue;
+      let room: ResourceAmounts = node.free;
+      if (preemptBelow !== undefined) {
+        room = { ...node.free };
+        for (const level of node.freeable) {
+          if (level.priority >= preemptBelow) break;
+          for (const [resource, amount] of Object.entries(level.amounts))
+            room[resource] = Math.max(0, room[resource] ?? 0) + amount;
+        }
+      }
+      nodes.push(snapshot.upsertNode(capacityNode(node.name, nodeClass, room)));
+      ownerOf.set(node.name, summary.shard);
+    }
+    nodesOf.set(summary.shard, nodes);
+  }
+  for (const [shard, nodes] of nodesOf)
+    nodesOf.set(
+      shard,
+      nodes.filter((node) => ownerOf.get(node.name) === shard),
+    );
+  return { snapshot, nodesOf, ownerOf };
+}
+
+/** Total free cpu a shard reports: a handoff goes to the roomiest shard that fits. */
+export function freeCpu(summary: CapacitySummary): number {
+  let total = 0;
+  for (const node of summary.nodes) total += Math.max(0, node.free.cpu ?? 0);
+  return total;
+}

@@ -1,0 +1,4 @@
+/** The coordinator's pure core: capacity summaries in, relief plans out. No I/O. */
+export { type CapacityView, capacityView, freeCpu } from "./capacity-view.js";
+export { type LendState, shouldReturn } from "./lend-return.js";
+export { planRelief, type ReliefPlan, type ReliefRequest } from "./relief-plan.js";

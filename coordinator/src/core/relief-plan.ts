@@ -1,0 +1,86 @@
+/**
+ * What the coordinator does for a group its owner cannot place (pure: summaries in, plan out).
+ * In order, so that nothing is evicted while free room anywhere can take the group — what a
+ * single scheduler over the whole cluster would do:
+ *   1. hand it to another shard whose free room fits the whole group;
+ *   2. lend the owner enough free nodes of other shards;
+ *   3. hand it to a shard that fits it by preempting lower-priority groups;
+ *   4. lend the owner nodes whose room comes partly from preempting lower-priority groups;
+ *   5. nothing: the cluster cannot place it, and the owner's Unschedulable condition stands.
+ * Every plan carries a witness: where each member would go in the capacity view.
+ */
+import type { CapacitySummary } from "@sharded-scheduler/scheduler/coordination";
+import { type PendingGroup, type Placement, trialPlacement } from "@sharded-scheduler/scheduler/core";
+import { capacityView, freeCpu } from "./capacity-view.js";
+
+export interface ReliefRequest {
+  readonly group: PendingGroup;
+  /** The shard that owns the group now. */
+  readonly owner: string;
+  /** The latest summary of every live shard, the owner's included. */
+  readonly summaries: readonly CapacitySummary[];
+  /** Nodes already lent to some shard: not lent again. */
+  readonly lentNodes: ReadonlySet<string>;
+}
+
+export type ReliefPlan =
+  | {
+      readonly kind: "handoff";
+      readonly to: string;
+      readonly preempting: boolean;
+      readonly placements: readonly Placement[];
+    }
+  | {
+      readonly kind: "lend";
+      /** The owner: it keeps the group and gets the nodes. */
+      readonly to: string;
+      readonly nodes: readonly { readonly node: string; readonly from: string }[];
+      readonly preempting: boolean;
+      readonly placements: readonly Placement[];
+    }
+  | { readonly kind: "none"; readonly reason: "owner-fits" | "impossible" };
+
+export function planRelief(request: ReliefRequest): ReliefPlan {
+  const { group, owner } = request;
+  const modes = group.mayPreempt ? [false, true] : [false];
+  let ownerFits = false;
+  for (const preempting of modes) {
+    const view = capacityView(request.summaries, preempting ? group.priority : undefined);
+    const others = request.summaries
+      .filter((summary) => summary.shard !== owner)
+      .sort((a, b) => freeCpu(b) - freeCpu(a) || (a.shard < b.shard ? -1 : 1));
+    for (const summary of others) {
+      const placements = trialPlacement(view.snapshot, view.nodesOf.get(summary.shard) ?? [], group);
+      if (placements) return { kind: "handoff", to: summary.shard, preempting, placements };
+    }
+    const usable = view.snapshot.nodes.filter((node) => {
+      const shard = view.ownerOf.get(node.name);
+      return shard === owner || (shard !== undefined && shard !== "" && !request.lentNodes.has(node.name));
+    });
+    const placements = trialPlacement(
+      view.snapshot,
+      usable,
+      group,
+      (node) => view.ownerOf.get(node) === owner,
+    );
+    if (!placements) continue;
+    const nodes = new Map<string, string>();
+    for (const { nodeName } of placements) {
+      const from = view.ownerOf.get(nodeName) as string;
+      if (from !== owner) nodes.set(nodeName, from);
+    }
+    if (nodes.size === 0) {
+      // The owner's own room fits it: its report is older than its capacity. Wait for the next.
+      ownerFits = true;
+      break;
+    }
+    return {
+      kind: "lend",
+      to: owner,
+      nodes: [...nodes].map(([node, from]) => ({ node, from })).sort((a, b) => (a.node < b.node ? -1 : 1)),
+      preempting,
+      placements,
+    };
+  }
+  return { kind: "none", reason: ownerFits ? "owner-fits" : "impossible" };
+}

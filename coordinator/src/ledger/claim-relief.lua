@@ -1,0 +1,28 @@
+-- Claims the next relief (handoff or lend) of a pod group, atomically.
+-- KEYS[1]      the group's ledger record (hash: attempts, at, kind, to, from)
+-- KEYS[2..n]   for a lend: one key per node lent (refused if any is lent already)
+-- ARGV         now, cooldownMs, maxAttempts, ttlMs, kind, to, from,
+--              knownAttempts, knownAt (from the pods' annotations: the ledger rebuilt), groupId
+-- Returns {claimed (0|1), outcome, attempts, kind, to}.
+local now = tonumber(ARGV[1])
+local cooldown = tonumber(ARGV[2])
+local attempts = math.max(tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0'), tonumber(ARGV[8]))
+local at = math.max(tonumber(redis.call('HGET', KEYS[1], 'at') or '0'), tonumber(ARGV[9]))
+if at > 0 and now < at + cooldown then
+  return {0, 'cooldown', attempts, redis.call('HGET', KEYS[1], 'kind') or '', redis.call('HGET', KEYS[1], 'to') or ''}
+end
+if attempts >= tonumber(ARGV[3]) then
+  return {0, 'exhausted', attempts, '', ''}
+end
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    return {0, 'node-taken', attempts, '', ''}
+  end
+end
+attempts = attempts + 1
+redis.call('HSET', KEYS[1], 'attempts', attempts, 'at', now, 'kind', ARGV[5], 'to', ARGV[6], 'from', ARGV[7])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[10], 'PX', ARGV[4])
+end
+return {1, 'claimed', attempts, ARGV[5], ARGV[6]}

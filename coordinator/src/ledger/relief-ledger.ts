@@ -1,0 +1,95 @@
+/**
+ * The coordinator's ledger in Redis: per pod group, how many reliefs (handoffs or lends) it
+ * had and when the last one was, so a group is never handed around faster than the cooldown
+ * nor more often than the maximum; per lent node, which group it is lent for. Every change is
+ * one Lua script (claim-relief.lua), so two coordinators can never both claim a relief.
+ *
+ * The ledger is a lock and a memory, not the truth: the owner overrides live on the pods and
+ * nodes. If Redis loses it, the next claim rebuilds the count from the pods' annotations.
+ */
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+
+export type ReliefKind = "handoff" | "lend";
+
+export interface ReliefClaim {
+  readonly group: string;
+  readonly kind: ReliefKind;
+  readonly to: string;
+  readonly from: string;
+  /** For a lend: the nodes lent. */
+  readonly nodes: readonly string[];
+  /** What the group's pods say (sharded-scheduler.io/relief-attempts, relief-at), if anything. */
+  readonly knownAttempts: number;
+  readonly knownAt: number;
+}
+
+export type ClaimOutcome =
+  | { readonly claimed: true; readonly attempts: number }
+  | {
+      readonly claimed: false;
+      readonly reason: "cooldown" | "exhausted" | "node-taken";
+      readonly attempts: number;
+      /** During the cooldown: the relief the ledger holds (to finish one a crash interrupted). */
+      readonly current: { readonly kind: string; readonly to: string } | undefined;
+    };
+
+export interface LedgerOptions {
+  schedulerName: string;
+  cooldownMs: number;
+  maxAttempts: number;
+  /** How long a group's record is kept after its last relief. */
+  recordTtlMs: number;
+}
+
+const claimScript = readFileSync(new URL("./claim-relief.lua", import.meta.url), "utf8");
+
+export class ReliefLedger {
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: LedgerOptions,
+  ) {
+    redis.defineCommand("claimRelief", { lua: claimScript });
+  }
+
+  groupKey(group: string): string {
+    return `sharded-scheduler:{${this.options.schedulerName}}:relief:${group}`;
+  }
+
+  lendKey(node: string): string {
+    return `sharded-scheduler:{${this.options.schedulerName}}:lend:${node}`;
+  }
+
+  async claim(claim: ReliefClaim, now: number): Promise<ClaimOutcome> {
+    const keys = [this.groupKey(claim.group), ...claim.nodes.map((node) => this.lendKey(node))];
+    const reply = (await (
+      this.redis as unknown as { claimRelief: (...args: (string | number)[]) => Promise<unknown[]> }
+    ).claimRelief(
+      keys.length,
+      ...keys,
+      now,
+      this.options.cooldownMs,
+      this.options.maxAttempts,
+      this.options.recordTtlMs,
+      claim.kind,
+      claim.to,
+      claim.from,
+      claim.knownAttempts,
+      claim.knownAt,
+      claim.group,
+    )) as [number, string, number, string, string];
+    const [claimed, outcome, attempts, kind, to] = reply;
+    if (claimed === 1) return { claimed: true, attempts: Number(attempts) };
+    return {
+      claimed: false,
+      reason: outcome as "cooldown" | "exhausted" | "node-taken",
+      attempts: Number(attempts),
+      current: outcome === "cooldown" && to !== "" ? { kind, to } : undefined,
+    };
+  }
+
+  /** A node came back: it may be lent again. */
+  async releaseLend(node: string): Promise<void> {
+    await this.redis.del(this.lendKey(node));
+  }
+}

@@ -1,0 +1,4 @@
+/** What shards and the coordinator share: the capacity summary and the Redis connection. */
+export * from "./capacity-summary.js";
+export * from "./redis-connection.js";
+export { SummaryPublisher } from "./summary-publisher.js";

@@ -1,0 +1,64 @@
+/**
+ * Publishes a shard's capacity summary to Redis for the coordinator: when it changed, at most
+ * once per interval, and unchanged ones again before they expire. Redis being down costs the
+ * shard nothing but a log line: it keeps scheduling and publishes again once Redis is back.
+ */
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { CapacitySummary } from "./capacity-summary.js";
+
+export interface SummaryPublisherOptions {
+  key: string;
+  intervalMs: number;
+  /** A summary lives this long in Redis unless refreshed: a shard that died drops out. */
+  ttlMs: number;
+}
+
+export class SummaryPublisher {
+  private timer: NodeJS.Timeout | undefined;
+  private lastBody = "";
+  private lastPublishedAt = 0;
+  private busy = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly summarize: () => CapacitySummary | undefined,
+    private readonly options: SummaryPublisherOptions,
+    private readonly log: Logger,
+    private readonly onPublish: (ok: boolean) => void = () => undefined,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.publishIfDue(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Publishes now when the summary changed or is due for a refresh; never throws. */
+  async publishIfDue(now = Date.now()): Promise<void> {
+    if (this.busy || this.redis.status !== "ready") return;
+    const summary = this.summarize();
+    if (!summary) return;
+    // publishedAt changes every time: compare without it.
+    const body = JSON.stringify({ ...summary, publishedAt: 0 });
+    if (body === this.lastBody && now - this.lastPublishedAt < this.options.ttlMs / 3) return;
+    this.busy = true;
+    try {
+      await this.redis.set(this.options.key, JSON.stringify(summary), "PX", this.options.ttlMs);
+      this.lastBody = body;
+      this.lastPublishedAt = now;
+      this.onPublish(true);
+    } catch (error) {
+      this.onPublish(false);
+      this.log.debug({ err: String(error) }, "capacity summary not published");
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Stops publishing and removes the summary: a replica leaving has no capacity to offer. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.redis.del(this.options.key).catch(() => undefined);
+    this.redis.disconnect();
+  }
+}

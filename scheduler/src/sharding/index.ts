@@ -1,0 +1,17 @@
+/** Shard ownership: the ring, its Leases and the owner overrides the coordinator writes. */
+export type { RingEpoch } from "./handover.js";
+export { isLive, type LeaseSighting } from "./peer-liveness.js";
+export {
+  type Lease,
+  parseRingLease,
+  type RingObject,
+  ringLeaseName,
+  shardLeaseLabel,
+} from "./shard-leases.js";
+export {
+  nodeOwnerAnnotation,
+  nodeOwnerOf,
+  podOwnerAnnotation,
+  resolveOwner,
+  ShardRing,
+} from "./shard-ring.js";
