@@ -13,6 +13,7 @@ import {
   type LeaseSighting,
   nextSighting,
 } from "../../src/sharding/peer-liveness.js";
+import { nodeOwnerOf, ShardRing } from "../../src/sharding/shard-ring.js";
 
 const ring = (epoch: number, ...members: string[]): RingEpoch => ({
   epoch,
@@ -98,6 +99,8 @@ describe("nextRingEpoch", () => {
  */
 const lease = 10_000;
 const margin = 1_000;
+/** Nodes the coordinator may lend in the model. */
+const modelNodes = ["node-a", "node-b", "node-c", "node-d", "node-e"];
 
 interface ShardState {
   id: string;
@@ -110,6 +113,8 @@ interface ShardState {
   seenRing: RingEpoch | undefined;
   /** Copies of peers' Leases (from the watch or fresh reads), as peer-liveness keeps them. */
   seen: Map<string, LeaseSighting>;
+  /** Its copy of the nodes' owner annotations (the coordinator's lends), from its node watch. */
+  seenLends: Map<string, string>;
 }
 
 interface LeaseState {
@@ -125,7 +130,9 @@ type Action =
       kind: "renew" | "observeRing" | "ack" | "propose" | "kill" | "stall" | "resume" | "leave" | "freshRead";
       i: number;
     }
-  | { kind: "observe"; i: number; j: number };
+  | { kind: "observe"; i: number; j: number }
+  | { kind: "lend"; node: number; to: number; give: boolean }
+  | { kind: "observeNodes"; i: number };
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
   {
@@ -156,6 +163,16 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant("observe" as const), i: fc.nat(7), j: fc.nat(7) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("lend" as const),
+      node: fc.nat(modelNodes.length - 1),
+      to: fc.nat(7),
+      give: fc.boolean(),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("observeNodes" as const), i: fc.nat(7) }) },
 );
 
 class World {
@@ -163,7 +180,10 @@ class World {
   ring: RingEpoch | undefined;
   readonly shards: ShardState[] = [];
   readonly leases = new Map<string, LeaseState>();
+  /** The nodes' owner annotations as the API server holds them (written by the coordinator). */
+  readonly lends = new Map<string, string>();
   private nextVersion = 1;
+  private readonly rings = new Map<string, ShardRing>();
 
   constructor(initial: number) {
     for (let k = 0; k < initial; k++) this.join();
@@ -189,6 +209,7 @@ class World {
       revalidated: false,
       seenRing: this.ring,
       seen: new Map(),
+      seenLends: new Map(this.lends),
     };
     this.shards.push(s);
     // Starting up lists every Lease (a fresh read).
@@ -248,6 +269,15 @@ class World {
   apply(a: Action): void {
     if (a.kind === "tick") {
       this.t += a.ms;
+    } else if (a.kind === "lend") {
+      // The coordinator lends a node to a shard, or gives it back, at any moment.
+      const node = modelNodes[a.node] as string;
+      const to = this.shards[a.to % Math.max(1, this.shards.length)];
+      if (a.give && to) this.lends.set(node, to.id);
+      else this.lends.delete(node);
+    } else if (a.kind === "observeNodes") {
+      const s = this.shards[a.i % Math.max(1, this.shards.length)];
+      if (s && this.active(s)) s.seenLends = new Map(this.lends);
     } else if (a.kind === "join") {
       if (this.shards.length < 8) this.join();
     } else {
@@ -289,7 +319,7 @@ class World {
           const next = nextRingEpoch(this.ring, {
             live,
             confirmedDead: dead,
-            nodeOverrides: new Map(),
+            nodeOverrides: s.seenLends,
             highestAck,
           });
           // Compare-and-swap against the ring version it read.
@@ -325,6 +355,29 @@ class World {
     }
   }
 
+  /** For each node, the shards whose gate is open and that would place on it. */
+  bindingOwners(): Map<string, Set<string>> {
+    const owners = new Map<string, Set<string>>();
+    for (const s of this.shards) {
+      if (!this.active(s)) continue;
+      const gate = bindGate(this.gateView(s));
+      if (!gate.open) continue;
+      const key = gate.ring.members.join(",");
+      let ring = this.rings.get(key);
+      if (!ring) {
+        ring = new ShardRing(gate.ring.members);
+        this.rings.set(key, ring);
+      }
+      for (const node of modelNodes) {
+        if (nodeOwnerOf(ring, gate.ring.nodeOwners, node) !== s.id) continue;
+        const set = owners.get(node) ?? new Set<string>();
+        set.add(s.id);
+        owners.set(node, set);
+      }
+    }
+    return owners;
+  }
+
   openEpochs(): Set<number> {
     const epochs = new Set<number>();
     for (const s of this.shards) {
@@ -337,7 +390,7 @@ class World {
 }
 
 describe("handover model", () => {
-  it("never lets shards bind under two epochs at once (joins, leaves, kills, stalls, stale reads)", () => {
+  it("never lets shards bind under two epochs at once, nor two shards onto one node (joins, leaves, kills, stalls, stale reads, lends)", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 4 }),
@@ -347,6 +400,7 @@ describe("handover model", () => {
           for (const action of actions) {
             world.apply(action);
             expect(world.openEpochs().size).toBeLessThanOrEqual(1);
+            for (const owners of world.bindingOwners().values()) expect(owners.size).toBe(1);
           }
         },
       ),

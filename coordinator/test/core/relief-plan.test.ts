@@ -1,0 +1,317 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { planRelief, type ReliefPlan } from "../../src/core/index.js";
+import { group, type NodeSpec, summary } from "./fixtures.js";
+
+const none = new Set<string>();
+
+describe("planRelief", () => {
+  it("hands a group to the shard whose free room fits all of it", () => {
+    const plan = planRelief({
+      group: group("job", [3000, 3000]),
+      owner: "a",
+      summaries: [
+        summary("a", [{ name: "a1", free: 2000 }]),
+        summary("b", [{ name: "b1", free: 4000 }]),
+        summary("c", [
+          { name: "c1", free: 4000 },
+          { name: "c2", free: 4000 },
+        ]),
+      ],
+      lentNodes: none,
+    });
+    expect(plan).toMatchObject({ kind: "handoff", to: "c", preempting: false });
+  });
+
+  it("prefers the shard with the most free room among those that fit", () => {
+    const plan = planRelief({
+      group: group("job", [1000]),
+      owner: "a",
+      summaries: [
+        summary("a", [{ name: "a1", free: 0 }]),
+        summary("b", [{ name: "b1", free: 2000 }]),
+        summary("c", [{ name: "c1", free: 8000 }]),
+      ],
+      lentNodes: none,
+    });
+    expect(plan).toMatchObject({ kind: "handoff", to: "c" });
+  });
+
+  it("lends the owner free nodes of other shards when no single shard fits the group", () => {
+    const plan = planRelief({
+      group: group("job", [4000, 4000, 4000, 4000]),
+      owner: "a",
+      summaries: [
+        summary("a", [
+          { name: "a1", free: 4000 },
+          { name: "a2", free: 4000 },
+          { name: "a3", free: 1000 },
+        ]),
+        summary("b", [
+          { name: "b1", free: 4000 },
+          { name: "b2", free: 0 },
+        ]),
+        summary("c", [
+          { name: "c1", free: 4000 },
+          { name: "c2", free: 4000 },
+        ]),
+      ],
+      lentNodes: none,
+    });
+    expect(plan.kind).toBe("lend");
+    if (plan.kind !== "lend") return;
+    expect(plan.to).toBe("a");
+    // The owner's two free nodes are used first: only two nodes are borrowed.
+    expect(plan.nodes).toHaveLength(2);
+    for (const { node, from } of plan.nodes) expect(node.startsWith(from)).toBe(true);
+  });
+
+  it("never lends a node that is lent already", () => {
+    const summaries = [
+      summary("a", [{ name: "a1", free: 4000 }]),
+      summary("b", [{ name: "b1", free: 4000 }]),
+      summary("c", [{ name: "c1", free: 4000 }]),
+    ];
+    const plan = planRelief({
+      group: group("job", [4000, 4000, 4000]),
+      owner: "a",
+      summaries,
+      lentNodes: new Set(["b1"]),
+    });
+    expect(plan).toEqual({ kind: "none", reason: "impossible" });
+  });
+
+  it("prefers lending free nodes to preempting anyone", () => {
+    const plan = planRelief({
+      group: group("job", [4000, 4000], { priority: 100 }),
+      owner: "a",
+      summaries: [
+        summary("a", [{ name: "a1", free: 4000 }]),
+        summary("b", [
+          { name: "b1", free: 0, used: { 0: 4000 } },
+          { name: "b2", free: 0, used: { 0: 4000 } },
+        ]),
+        summary("c", [{ name: "c1", free: 4000 }]),
+      ],
+      lentNodes: none,
+    });
+    expect(plan).toMatchObject({ kind: "lend", preempting: false, nodes: [{ node: "c1", from: "c" }] });
+  });
+
+  it("hands off by preemption only to room held by strictly lower priorities", () => {
+    const summaries = (usedPriority: number) => [
+      summary("a", [{ name: "a1", free: 0, used: { 500: 4000 } }]),
+      summary("b", [
+        { name: "b1", free: 1000, used: { [usedPriority]: 3000 } },
+        { name: "b2", free: 1000, used: { [usedPriority]: 3000 } },
+      ]),
+    ];
+    const lower = planRelief({
+      group: group("job", [4000, 4000], { priority: 100 }),
+      owner: "a",
+      summaries: summaries(10),
+      lentNodes: none,
+    });
+    expect(lower).toMatchObject({ kind: "handoff", to: "b", preempting: true });
+    const equal = planRelief({
+      group: group("job", [4000, 4000], { priority: 100 }),
+      owner: "a",
+      summaries: summaries(100),
+      lentNodes: none,
+    });
+    expect(equal).toEqual({ kind: "none", reason: "impossible" });
+  });
+
+  it("does not plan preemption for a group that may not preempt", () => {
+    const plan = planRelief({
+      group: group("job", [4000], { priority: 100, preempt: false }),
+      owner: "a",
+      summaries: [
+        summary("a", [{ name: "a1", free: 0 }]),
+        summary("b", [{ name: "b1", free: 0, used: { 0: 4000 } }]),
+      ],
+      lentNodes: none,
+    });
+    expect(plan).toEqual({ kind: "none", reason: "impossible" });
+  });
+
+  it("lends by preemption when only the union of shards, with lower-priority room, fits", () => {
+    const plan = planRelief({
+      group: group("job", [4000, 4000, 4000], { priority: 100 }),
+      owner: "a",
+      summaries: [
+        summary("a", [{ name: "a1", free: 4000 }]),
+        summary("b", [{ name: "b1", free: 0, used: { 1: 4000 } }]),
+        summary("c", [{ name: "c1", free: 2000, used: { 1: 2000 } }]),
+      ],
+      lentNodes: none,
+    });
+    expect(plan).toMatchObject({ kind: "lend", preempting: true });
+    if (plan.kind === "lend") expect(plan.nodes.map((n) => n.node)).toEqual(["b1", "c1"]);
+  });
+
+  it("leaves a group nothing can place alone: too big even with preemption", () => {
+    const plan = planRelief({
+      group: group("huge", [16000]),
+      owner: "a",
+      summaries: [summary("a", [{ name: "a1", free: 8000 }]), summary("b", [{ name: "b1", free: 8000 }])],
+      lentNodes: none,
+    });
+    expect(plan).toEqual({ kind: "none", reason: "impossible" });
+  });
+
+  it("respects node selectors through the node classes", () => {
+    const plan = planRelief({
+      group: group("gpu-job", [1000], { nodeSelector: { pool: "gpu" } }),
+      owner: "a",
+      summaries: [
+        summary("a", [{ name: "a1", free: 0, labels: { pool: "gpu" } }]),
+        summary("b", [{ name: "b1", free: 8000, labels: { pool: "cpu" } }]),
+        summary("c", [{ name: "c1", free: 2000, labels: { pool: "gpu" } }]),
+      ],
+      lentNodes: none,
+    });
+    expect(plan).toMatchObject({ kind: "handoff", to: "c" });
+  });
+
+  it("does nothing when the owner's own summary fits the group (its report is stale)", () => {
+    const plan = planRelief({
+      group: group("job", [1000]),
+      owner: "a",
+      summaries: [summary("a", [{ name: "a1", free: 4000 }]), summary("b", [{ name: "b1", free: 0 }])],
+      lentNodes: none,
+    });
+    expect(plan).toEqual({ kind: "none", reason: "owner-fits" });
+  });
+
+  it("ignores a node two summaries claim (one is stale mid-handover)", () => {
+    const plan = planRelief({
+      group: group("job", [4000]),
+      owner: "a",
+      summaries: [summary("a", [{ name: "x", free: 4000 }]), summary("b", [{ name: "x", free: 4000 }])],
+      lentNodes: none,
+    });
+    expect(plan).toEqual({ kind: "none", reason: "impossible" });
+  });
+});
+
+/** Random clusters of 2-4 shards with up to 4 nodes each, and a group of 1-5 members. */
+const clusterArb = fc
+  .record({
+    shards: fc.array(
+      fc.array(
+        fc.record({
+          free: fc.integer({ min: 0, max: 8 }).map((n) => n * 500),
+          used: fc.dictionary(
+            fc.constantFrom("0", "50", "100"),
+            fc.integer({ min: 1, max: 8 }).map((n) => n * 500),
+            { maxKeys: 2 },
+          ),
+        }),
+        { minLength: 0, maxLength: 4 },
+      ),
+      { minLength: 2, maxLength: 4 },
+    ),
+    sizes: fc.array(
+      fc.integer({ min: 1, max: 8 }).map((n) => n * 500),
+      { minLength: 1, maxLength: 5 },
+    ),
+    priority: fc.constantFrom(0, 50, 100, 200),
+    owner: fc.nat(3),
+    lent: fc.array(fc.nat(15), { maxLength: 3 }),
+  })
+  .map(({ shards, sizes, priority, owner, lent }) => {
+    const names = shards.map((_, s) => `s${s}`);
+    const specs: NodeSpec[][] = shards.map((nodes, s) =>
+      nodes.map((node, n) => ({
+        name: `s${s}-n${n}`,
+        free: node.free,
+        used: Object.fromEntries(Object.entries(node.used).map(([p, cpu]) => [Number(p), cpu])),
+      })),
+    );
+    const allNodes = specs.flat().map((n) => n.name);
+    return {
+      specs,
+      summaries: specs.map((nodes, s) => summary(names[s] as string, nodes)),
+      group: group("g", sizes, { priority }),
+      owner: names[owner % names.length] as string,
+      lentNodes: new Set(
+        lent.flatMap((i) => (allNodes.length > 0 ? [allNodes[i % allNodes.length] as string] : [])),
+      ),
+    };
+  });
+
+/** Checks a plan's witness with plain arithmetic, independent of the scheduling core. */
+function witnessHolds(
+  plan: Extract<ReliefPlan, { placements: unknown }>,
+  specs: NodeSpec[][],
+  owner: string,
+  lentNodes: ReadonlySet<string>,
+  priority: number,
+  required: number,
+): void {
+  const byName = new Map(specs.flat().map((n) => [n.name, n]));
+  const shardOf = (node: string) => node.slice(0, node.indexOf("-"));
+  const load = new Map<string, number>();
+  for (const { pod, nodeName } of plan.placements)
+    load.set(nodeName, (load.get(nodeName) ?? 0) + pod.requests.milliCpu);
+  expect(plan.placements.length).toBe(required);
+  for (const [nodeName, cpu] of load) {
+    const node = byName.get(nodeName);
+    expect(node).toBeDefined();
+    let room = node?.free ?? 0;
+    if (plan.preempting)
+      for (const [p, used] of Object.entries(node?.used ?? {})) if (Number(p) < priority) room += used;
+    expect(cpu).toBeLessThanOrEqual(room);
+    if (plan.kind === "handoff") expect(shardOf(nodeName)).toBe(plan.to);
+    else if (shardOf(nodeName) !== owner) {
+      expect(plan.nodes.map((n) => n.node)).toContain(nodeName);
+      expect(lentNodes.has(nodeName)).toBe(false);
+    }
+  }
+  if (plan.kind === "handoff") expect(plan.to).not.toBe(owner);
+  if (plan.kind === "lend") {
+    expect(plan.to).toBe(owner);
+    expect(plan.nodes.length).toBeGreaterThan(0);
+    // Only nodes the group uses are borrowed.
+    for (const { node, from } of plan.nodes) {
+      expect(load.has(node)).toBe(true);
+      expect(from).toBe(shardOf(node));
+      expect(from).not.toBe(owner);
+    }
+  }
+}
+
+describe("planRelief properties", () => {
+  it("never hands a group to a shard that cannot fit it, and never lends a node a second time", () => {
+    fc.assert(
+      fc.property(clusterArb, ({ specs, summaries, group: g, owner, lentNodes }) => {
+        const plan = planRelief({ group: g, owner, summaries, lentNodes });
+        if (plan.kind === "none") return;
+        witnessHolds(plan, specs, owner, lentNodes, g.priority, g.required);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("plans no preemption when free room anywhere fits the group", () => {
+    fc.assert(
+      fc.property(clusterArb, ({ specs, summaries, group: g, owner, lentNodes }) => {
+        const plan = planRelief({ group: g, owner, summaries, lentNodes });
+        if (plan.kind === "none" || !plan.preempting) return;
+        // A single member larger than every free node of the usable set means free room alone could not fit.
+        const usableFree = specs
+          .flat()
+          .filter((n) => !lentNodes.has(n.name) || n.name.startsWith(`${owner}-`))
+          .map((n) => n.free);
+        const freeTotal = usableFree.reduce((a, b) => a + b, 0);
+        const largest = Math.max(...g.members.map((m) => m.requests.milliCpu));
+        const need = g.members.reduce((sum, m) => sum + m.requests.milliCpu, 0);
+        const freeCouldFit = freeTotal >= need && usableFree.some((f) => f >= largest);
+        // When the free room is plainly enough for a one-member group, preemption must not be planned.
+        if (g.members.length === 1) expect(freeCouldFit).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

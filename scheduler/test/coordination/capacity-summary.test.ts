@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { capacityNode, hostnameLabel, summarizeCapacity } from "../../src/coordination/capacity-summary.js";
+import { toNodeInfo } from "../../src/core/index.js";
+import { node, pod, snapshotOf } from "../core/fixtures.js";
+
+const header = { shard: "shard-0", epoch: 3, publishedAt: 1000 };
+
+describe("summarizeCapacity", () => {
+  const snapshot = snapshotOf(
+    [
+      node("n1", { cpu: 8, labels: { pool: "a" } }),
+      node("n2", { cpu: 8, labels: { pool: "a" } }),
+      node("n3", { cpu: 8, labels: { pool: "b" } }),
+      node("other", { cpu: 8 }),
+      node("down", { cpu: 8, ready: false }),
+      node("cordoned", { cpu: 8, unschedulable: true }),
+    ],
+    [
+      pod("low", { cpu: 2, priority: 0, nodeName: "n1" }),
+      pod("low2", { cpu: 1, priority: 0, nodeName: "n1" }),
+      pod("high", { cpu: 3, priority: 100, nodeName: "n1" }),
+      pod("leaving", { cpu: 1, priority: 0, nodeName: "n1", terminating: true }),
+      pod("elsewhere", { cpu: 8, nodeName: "other" }),
+    ],
+  );
+  const owned = new Set(["n1", "n2", "n3", "down", "cordoned"]);
+  const summary = summarizeCapacity(snapshot, (name) => owned.has(name), header, []);
+
+  it("lists only owned nodes that take new pods", () => {
+    expect(summary.nodes.map((n) => n.name)).toEqual(["n1", "n2", "n3"]);
+    expect(summary).toMatchObject(header);
+  });
+
+  it("keeps one class per distinct label and taint set, without the node's own hostname", () => {
+    expect(summary.classes).toEqual([
+      { labels: { pool: "a" }, taints: [] },
+      { labels: { pool: "b" }, taints: [] },
+    ]);
+    expect(summary.nodes.map((n) => n.class)).toEqual([0, 0, 1]);
+  });
+
+  it("reports free room and what each priority level would free (terminating pods count as used, not freeable)", () => {
+    const n1 = summary.nodes[0];
+    expect(n1?.free.cpu).toBe(8000 - 2000 - 1000 - 3000 - 1000);
+    expect(n1?.free.pods).toBe(110 - 4);
+    expect(n1?.freeable).toEqual([
+      { priority: 0, amounts: { cpu: 3000, memory: 2 * 2 ** 30, pods: 2 } },
+      { priority: 100, amounts: { cpu: 3000, memory: 2 ** 30, pods: 1 } },
+    ]);
+  });
+
+  it("turns back into a node whose allocatable is the room and whose labels are its class's plus its hostname", () => {
+    const n1 = summary.nodes[0];
+    const info = toNodeInfo(capacityNode("n1", summary.classes[0] as never, n1?.free ?? {}));
+    expect(info.allocatable.milliCpu).toBe(1000);
+    expect(info.allocatable.pods).toBe(106);
+    expect(info.labels).toEqual({ pool: "a", [hostnameLabel]: "n1" });
+    expect(info.ready).toBe(true);
+  });
+
+  it("survives a JSON round trip unchanged (it travels through Redis)", () => {
+    expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
+  });
+});
