@@ -4,7 +4,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { type Logger, pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
 import { summaryKey } from "./coordination/capacity-summary.js";
-import { connectRedis, type RedisSettings } from "./coordination/redis-connection.js";
+import { connectRedis, describeRedis, type RedisSettings } from "./coordination/redis-connection.js";
 import { SummaryPublisher } from "./coordination/summary-publisher.js";
 import { KubeClient } from "./kube/kube-client.js";
 import { ConfigError, loadShardConfig, type ShardConfig, shardUsage } from "./shard/config.js";
@@ -53,7 +53,13 @@ async function main(): Promise<void> {
   const running = shard;
   const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);
   const health = await startHealthServer(config.port, metrics.registry, () => running.isReady);
-  log.info({ config: { ...config, kubeconfig: undefined }, port: health.port }, "shard starting");
+  log.info(
+    {
+      config: { ...config, kubeconfig: undefined, redis: config.redis && describeRedis(config.redis) },
+      port: health.port,
+    },
+    "shard starting",
+  );
   const shutdown = async (signal: string) => {
     log.info({ signal }, "shard stopping: finishing binds in flight, then releasing the lease");
     running.stop();

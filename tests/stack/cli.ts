@@ -1,15 +1,19 @@
 /**
  * npm run stack -- up | scale | kill | down | status
- * Runs scheduler shards as local processes against the cluster in .cluster/ (npm run cluster).
+ * Runs scheduler shards and coordinator replicas as local processes against the cluster in
+ * .cluster/ (npm run cluster).
  */
 import { parseArgs } from "node:util";
 import { defaultStateDir } from "../cluster/local/layout.js";
 import { type ProcessStatus, processStatus } from "../cluster/local/processes.js";
 import {
   buildScheduler,
+  coordinatorRole,
   type KillSignal,
+  type KillTarget,
   killSignals,
   readStack,
+  type StackProcess,
   stackDown,
   stackKill,
   stackScale,
@@ -19,18 +23,21 @@ import {
 const usage = `usage: npm run stack -- <command> [options] [--dir D] [-- shard flags…]
 
   up [--shards S] [--no-coordinator]
-          start the shards sharded-scheduler-0 … S-1 that are not running (default S=1) and
-          wait until each is ready. The coordinator does not exist yet: once it does, up will
-          start it too unless --no-coordinator is given; today the flag is accepted and does nothing.
+          start the shards sharded-scheduler-0 … S-1 (default S=1) and the coordinator replicas
+          sharded-scheduler-coordinator-0 and -1 that are not running, and wait until each is
+          ready; every one gets the cluster's Redis (--redis-url). --no-coordinator: shards only
   scale --shards S
           like scaling a StatefulSet: stop shards S and above, highest first, each gracefully
           (SIGTERM: it releases its lease) and gone before the next; start missing 0 … S-1. S may be 0.
-  kill --shard I [--signal KILL|STOP|CONT]
-          signal shard I (default KILL) and check that it took effect: KILL – the process is gone
-          and leaves the stack (up or scale starts it again); STOP – frozen (/proc state T);
-          CONT – running again
-  down    stop every shard this stack started
-  status  each shard's PID, metrics port, state (running, stopped (T), exited) and log
+          Coordinators are left as they are
+  kill --shard I | --coordinator leader|0|1 [--signal KILL|STOP|CONT]
+          signal shard I, coordinator replica 0 or 1, or the coordinator that leads now (default
+          signal KILL) and check that it took effect: KILL – the process is gone and leaves the stack (up starts it
+          again); STOP – frozen (/proc state T); CONT – running again (name a frozen coordinator
+          by its ordinal: it no longer leads)
+  down    stop every coordinator and shard this stack started
+  status  each process's PID, metrics port, state (running, stopped (T), exited), a coordinator's
+          role (leader, standby, unknown) and log
 
   --dir D         the cluster's state folder (default .cluster); the stack lives in D/stack/
   -- shard flags  passed to every shard that up or scale starts
@@ -49,12 +56,20 @@ function wholeNumber(flag: string, value: string | undefined, min: number): numb
   return parsed;
 }
 
+function killTarget(shard: string | undefined, coordinator: string | undefined): KillTarget {
+  if ((shard === undefined) === (coordinator === undefined))
+    throw new Error("kill needs either --shard I or --coordinator leader|0|1");
+  if (shard !== undefined) return { shard: wholeNumber("shard", shard, 0) };
+  return { coordinator: coordinator === "leader" ? "leader" : wholeNumber("coordinator", coordinator, 0) };
+}
+
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     options: {
       shards: { type: "string" },
       shard: { type: "string" },
+      coordinator: { type: "string" },
       signal: { type: "string", default: "KILL" },
       "no-coordinator": { type: "boolean", default: false },
       dir: { type: "string" },
@@ -67,7 +82,13 @@ async function main(): Promise<void> {
   switch (command) {
     case "up":
       buildScheduler();
-      await stackUp({ clusterDir, shards: wholeNumber("shards", values.shards ?? "1", 1), shardArgs, log });
+      await stackUp({
+        clusterDir,
+        shards: wholeNumber("shards", values.shards ?? "1", 1),
+        shardArgs,
+        coordinator: !values["no-coordinator"],
+        log,
+      });
       return;
     case "scale":
       buildScheduler();
@@ -77,7 +98,7 @@ async function main(): Promise<void> {
       const sig = values.signal.toUpperCase().replace(/^SIG/, "") as KillSignal;
       if (!killSignals.includes(sig))
         throw new Error(`--signal must be one of ${killSignals.join(", ")}, got "${values.signal}"`);
-      const result = await stackKill(clusterDir, wholeNumber("shard", values.shard, 0), sig);
+      const result = await stackKill(clusterDir, killTarget(values.shard, values.coordinator), sig);
       log(`${result.identity} (pid ${result.pid}): SIG${result.signal} → ${statusLabel[result.status]}`);
       return;
     }
@@ -87,15 +108,16 @@ async function main(): Promise<void> {
       return;
     case "status": {
       const state = readStack(clusterDir);
-      if (!state || state.shards.length === 0) {
-        log("no shards running");
+      if (!state || state.shards.length + state.coordinators.length === 0) {
+        log("no shards or coordinators running");
         return;
       }
-      for (const shard of state.shards) {
+      const line = (member: StackProcess, role = "") =>
         log(
-          `${shard.identity.padEnd(22)} pid ${String(shard.pid).padEnd(8)} port ${shard.port}  ${statusLabel[processStatus(shard)].padEnd(11)}  log ${shard.log}`,
+          `${member.identity.padEnd(32)} pid ${String(member.pid).padEnd(8)} port ${member.port}  ${statusLabel[processStatus(member)].padEnd(11)}  ${role.padEnd(7)}  log ${member.log}`,
         );
-      }
+      for (const shard of state.shards) line(shard);
+      for (const coordinator of state.coordinators) line(coordinator, await coordinatorRole(coordinator));
       return;
     }
     default:

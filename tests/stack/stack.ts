@@ -1,12 +1,14 @@
 /**
- * Runs scheduler shards as local processes against a cluster, with StatefulSet-style
- * identities (sharded-scheduler-0, -1, …): up, scale, kill (crash or freeze one shard), down.
+ * Runs scheduler shards and coordinator replicas as local processes against a cluster, with
+ * StatefulSet-style identities (sharded-scheduler-0, -1, …; sharded-scheduler-coordinator-0,
+ * -1): up, scale, kill (crash or freeze one), down. Every process gets the cluster's Redis.
  * State (PIDs, ports) and logs live under <cluster state dir>/stack/.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../cluster/local/layout.js";
+import { readState } from "../cluster/local/local-cluster.js";
 import {
   freeLoopbackPort,
   isRunning,
@@ -17,29 +19,42 @@ import {
   startProcess,
   stopProcess,
 } from "../cluster/local/processes.js";
+import { metricValue } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 
-export interface ShardProcess extends ManagedProcess {
+/** A shard or a coordinator replica of the stack. */
+export interface StackProcess extends ManagedProcess {
   identity: string;
   port: number;
 }
 
 export interface StackState {
   kubeconfig: string;
-  shards: ShardProcess[];
+  shards: StackProcess[];
+  coordinators: StackProcess[];
 }
 
 export const shardEntry = join(repoRoot, "scheduler/dist/cli.js");
+export const coordinatorEntry = join(repoRoot, "coordinator/dist/cli.js");
 
 export const shardIdentity = (ordinal: number) => `sharded-scheduler-${ordinal}`;
-const ordinalOf = (shard: ShardProcess) => Number(shard.identity.slice(shard.identity.lastIndexOf("-") + 1));
+export const coordinatorIdentity = (ordinal: number) => `sharded-scheduler-coordinator-${ordinal}`;
+/** One leader and one standby, as the chart runs them. */
+export const coordinatorReplicas = 2;
+const ordinalOf = (member: StackProcess) =>
+  Number(member.identity.slice(member.identity.lastIndexOf("-") + 1));
+
+/** Whether a coordinator's /metrics says it leads (its leader gauge is 1; 0 on a standby). */
+export const saysLeader = (metrics: string) =>
+  metricValue(metrics, "sharded_scheduler_coordinator_leader") === 1;
 
 const stackDir = (clusterDir: string) => join(clusterDir, "stack");
 const statePath = (clusterDir: string) => join(stackDir(clusterDir), "state.json");
 
 export function readStack(clusterDir: string): StackState | undefined {
   try {
-    return JSON.parse(readFileSync(statePath(clusterDir), "utf8")) as StackState;
+    // A stack recorded before coordinators existed has none.
+    return { coordinators: [], ...JSON.parse(readFileSync(statePath(clusterDir), "utf8")) } as StackState;
   } catch {
     return undefined;
   }
@@ -50,18 +65,25 @@ function writeStack(clusterDir: string, state: StackState): void {
   writeFileSync(statePath(clusterDir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-/** Compiles the scheduler (turbo caches it) so shards run the current code. */
+/** Compiles the scheduler and the coordinator (turbo caches them) so the stack runs the current code. */
 export function buildScheduler(): void {
   const result = spawnSync(
     "npx",
-    ["turbo", "run", "build", "--filter=@sharded-scheduler/scheduler", "--output-logs=errors-only"],
+    [
+      "turbo",
+      "run",
+      "build",
+      "--filter=@sharded-scheduler/scheduler",
+      "--filter=@sharded-scheduler/coordinator",
+      "--output-logs=errors-only",
+    ],
     {
       cwd: repoRoot,
       // Build output goes to stderr: stdout may carry a benchmark's JSON.
       stdio: ["ignore", 2, 2],
     },
   );
-  if (result.status !== 0) throw new Error("building the scheduler failed");
+  if (result.status !== 0) throw new Error("building the scheduler and the coordinator failed");
 }
 
 export interface StackOptions {
@@ -69,73 +91,117 @@ export interface StackOptions {
   shards: number;
   /** Extra flags for every shard. */
   shardArgs?: string[];
+  /** Start the coordinator replicas that are not running (default true). */
+  coordinator?: boolean;
+  /** Extra flags for every coordinator replica. */
+  coordinatorArgs?: string[];
   log?: (line: string) => void;
 }
 
-/** Starts shards 0..n-1 that are not running yet and waits until each is ready. */
+/**
+ * Starts shards 0..n-1 and (unless options.coordinator is false) coordinators 0 and 1 that are
+ * not running yet, and waits until each is ready.
+ */
 export async function stackUp(options: StackOptions): Promise<StackState> {
   const log = options.log ?? (() => undefined);
-  const kubeconfig = join(options.clusterDir, "kubeconfig");
-  if (!existsSync(kubeconfig))
-    throw new Error(`no cluster in ${options.clusterDir}: run npm run cluster -- up first`);
-  if (!existsSync(shardEntry)) buildScheduler();
-  const state: StackState = readStack(options.clusterDir) ?? { kubeconfig, shards: [] };
-  state.shards = state.shards.filter((shard) => isRunning(shard));
+  const cluster = readState(options.clusterDir);
+  if (!cluster) throw new Error(`no cluster in ${options.clusterDir}: run npm run cluster -- up first`);
+  const withCoordinator = options.coordinator ?? true;
+  if (!existsSync(shardEntry) || (withCoordinator && !existsSync(coordinatorEntry))) buildScheduler();
+  const state: StackState = readStack(options.clusterDir) ?? {
+    kubeconfig: cluster.kubeconfig,
+    shards: [],
+    coordinators: [],
+  };
+  state.shards = state.shards.filter((member) => isRunning(member));
+  state.coordinators = state.coordinators.filter((member) => isRunning(member));
   mkdirSync(stackDir(options.clusterDir), { recursive: true });
-  for (let ordinal = 0; ordinal < options.shards; ordinal++) {
-    const identity = shardIdentity(ordinal);
-    if (state.shards.some((shard) => shard.identity === identity)) continue;
-    const port = await freeLoopbackPort();
-    const proc = startProcess(
-      identity,
-      process.execPath,
-      [shardEntry, `--kubeconfig=${kubeconfig}`, `--port=${port}`, ...(options.shardArgs ?? [])],
-      join(stackDir(options.clusterDir), `${identity}.log`),
-      { POD_NAME: identity, POD_NAMESPACE: "default" },
-    );
-    state.shards.push({ ...proc, identity, port });
-    log(`started ${identity} (pid ${proc.pid}, metrics on 127.0.0.1:${port})`);
+  const redisFlag = `--redis-url=${cluster.redisUrl}`;
+  const start = async (
+    group: StackProcess[],
+    count: number,
+    identityOf: (ordinal: number) => string,
+    entry: string,
+    args: string[],
+  ) => {
+    for (let ordinal = 0; ordinal < count; ordinal++) {
+      const identity = identityOf(ordinal);
+      if (group.some((member) => member.identity === identity)) continue;
+      const port = await freeLoopbackPort();
+      const proc = startProcess(
+        identity,
+        process.execPath,
+        [entry, `--kubeconfig=${cluster.kubeconfig}`, `--port=${port}`, redisFlag, ...args],
+        join(stackDir(options.clusterDir), `${identity}.log`),
+        { POD_NAME: identity, POD_NAMESPACE: "default" },
+      );
+      group.push({ ...proc, identity, port });
+      log(`started ${identity} (pid ${proc.pid}, metrics on 127.0.0.1:${port})`);
+    }
+    group.sort((a, b) => ordinalOf(a) - ordinalOf(b));
+  };
+  await start(state.shards, options.shards, shardIdentity, shardEntry, options.shardArgs ?? []);
+  if (withCoordinator) {
+    const args = options.coordinatorArgs ?? [];
+    await start(state.coordinators, coordinatorReplicas, coordinatorIdentity, coordinatorEntry, args);
   }
-  state.shards.sort((a, b) => ordinalOf(a) - ordinalOf(b));
   writeStack(options.clusterDir, state);
-  for (const shard of state.shards) {
-    // A frozen shard (stack kill --signal STOP) cannot answer; it was ready when it started.
-    if (processStatus(shard) === "stopped") {
-      log(`${shard.identity} is stopped (SIGSTOP); not waiting for it`);
+  for (const member of [...state.shards, ...state.coordinators]) {
+    // A frozen process (stack kill --signal STOP) cannot answer; it was ready when it started.
+    if (processStatus(member) === "stopped") {
+      log(`${member.identity} is stopped (SIGSTOP); not waiting for it`);
       continue;
     }
     await waitFor(
-      `${shard.identity} /readyz`,
+      `${member.identity} /readyz`,
       async () => {
-        if (!isRunning(shard)) throw new Error(`${shard.identity} exited; see ${shard.log}`);
-        const res = await fetch(`http://127.0.0.1:${shard.port}/readyz`);
+        if (!isRunning(member)) throw new Error(`${member.identity} exited; see ${member.log}`);
+        const res = await fetch(`http://127.0.0.1:${member.port}/readyz`);
         return res.ok ? true : undefined;
       },
       60_000,
     );
   }
-  log(`${state.shards.length} shard(s) ready`);
+  log(`${state.shards.length} shard(s) and ${state.coordinators.length} coordinator(s) ready`);
   return state;
 }
 
 /**
  * Like scaling a StatefulSet to n replicas: stops shards n and above, highest ordinal first,
  * each gracefully (SIGTERM: it releases its lease) and gone before the next; then starts the
- * missing shards 0..n-1 as stackUp does. n may be 0.
+ * missing shards 0..n-1 as stackUp does. n may be 0. Coordinators are left as they are.
  */
 export async function stackScale(options: StackOptions): Promise<StackState> {
   const state = readStack(options.clusterDir);
   if (state) {
     const surplus = state.shards.filter((shard) => ordinalOf(shard) >= options.shards);
-    await stopShards(surplus, options.log);
+    await stopMembers(surplus, options.log);
     state.shards = state.shards.filter((shard) => !surplus.includes(shard));
     writeStack(options.clusterDir, state);
   }
-  return stackUp(options);
+  return stackUp({ ...options, coordinator: false });
+}
+
+export type CoordinatorRole = "leader" | "standby" | "unknown";
+
+/** What a coordinator's leader gauge says; unknown when it does not answer (frozen, exited, starting). */
+export async function coordinatorRole(coordinator: StackProcess): Promise<CoordinatorRole> {
+  if (processStatus(coordinator) !== "running") return "unknown";
+  try {
+    const res = await fetch(`http://127.0.0.1:${coordinator.port}/metrics`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    return saysLeader(await res.text()) ? "leader" : "standby";
+  } catch {
+    return "unknown";
+  }
 }
 
 export type KillSignal = "KILL" | "STOP" | "CONT";
 export const killSignals: readonly KillSignal[] = ["KILL", "STOP", "CONT"];
+
+/** One shard by ordinal, or one coordinator replica by ordinal or as whichever leads now. */
+export type KillTarget = { shard: number } | { coordinator: number | "leader" };
 
 export interface KillResult {
   identity: string;
@@ -146,39 +212,70 @@ export interface KillResult {
 }
 
 /**
- * Sends a signal to one shard and waits until it took effect. A killed shard leaves the stack's
- * state, so that up or scale starts it again (as a StatefulSet recreates a crashed pod).
+ * Sends a signal to one shard or coordinator and waits until it took effect. A killed process
+ * leaves the stack's state, so that up (or scale, for shards) starts it again, as a
+ * StatefulSet recreates a crashed pod.
  */
-export async function stackKill(clusterDir: string, ordinal: number, sig: KillSignal): Promise<KillResult> {
-  const identity = shardIdentity(ordinal);
-  const state = readStack(clusterDir);
-  const shard = state?.shards.find((candidate) => candidate.identity === identity);
-  if (!state || !shard) {
-    const present = state?.shards.map((candidate) => candidate.identity).join(", ") || "none";
-    throw new Error(`${identity} is not in the stack in ${clusterDir} (shards there: ${present})`);
-  }
-  if (!isRunning(shard))
-    throw new Error(`${identity} (pid ${shard.pid}) has already exited; see ${shard.log}`);
-  const status = await signalAndConfirm(shard, `SIG${sig}`);
+export async function stackKill(
+  clusterDir: string,
+  target: KillTarget,
+  sig: KillSignal,
+): Promise<KillResult> {
+  const state = readStack(clusterDir) ?? { kubeconfig: "", shards: [], coordinators: [] };
+  const member =
+    "shard" in target
+      ? memberNamed(state.shards, shardIdentity(target.shard), clusterDir)
+      : target.coordinator === "leader"
+        ? await leadingCoordinator(state.coordinators)
+        : memberNamed(state.coordinators, coordinatorIdentity(target.coordinator), clusterDir);
+  if (!isRunning(member))
+    throw new Error(`${member.identity} (pid ${member.pid}) has already exited; see ${member.log}`);
+  const status = await signalAndConfirm(member, `SIG${sig}`);
   if (sig === "KILL") {
-    state.shards = state.shards.filter((candidate) => candidate !== shard);
+    state.shards = state.shards.filter((candidate) => candidate !== member);
+    state.coordinators = state.coordinators.filter((candidate) => candidate !== member);
     writeStack(clusterDir, state);
   }
-  return { identity, pid: shard.pid, signal: sig, status };
+  return { identity: member.identity, pid: member.pid, signal: sig, status };
 }
 
-/** Stops shards highest ordinal first, one at a time, as a StatefulSet scales down. */
-async function stopShards(shards: ShardProcess[], log: (line: string) => void = () => undefined) {
-  for (const shard of [...shards].sort((a, b) => ordinalOf(b) - ordinalOf(a))) {
-    if (isRunning(shard)) log(`stopping ${shard.identity} (pid ${shard.pid})`);
-    await stopProcess(shard);
+function memberNamed(group: StackProcess[], identity: string, clusterDir: string): StackProcess {
+  const member = group.find((candidate) => candidate.identity === identity);
+  if (member) return member;
+  const present = group.map((candidate) => candidate.identity).join(", ") || "none";
+  throw new Error(`${identity} is not in the stack in ${clusterDir} (there: ${present})`);
+}
+
+/** The coordinator that says it leads; waits for an election in progress to end. */
+async function leadingCoordinator(coordinators: StackProcess[]): Promise<StackProcess> {
+  if (coordinators.length === 0) throw new Error("the stack runs no coordinator");
+  return waitFor(
+    "a coordinator to lead",
+    async () => {
+      const roles = await Promise.all(coordinators.map(coordinatorRole));
+      const leader = coordinators[roles.indexOf("leader")];
+      if (leader) return leader;
+      throw new Error(coordinators.map((c, i) => `${c.identity}: ${roles[i]}`).join(", "));
+    },
+    30_000,
+  );
+}
+
+/** Stops processes highest ordinal first, one at a time, as a StatefulSet scales down. */
+async function stopMembers(members: StackProcess[], log: (line: string) => void = () => undefined) {
+  for (const member of [...members].sort((a, b) => ordinalOf(b) - ordinalOf(a))) {
+    if (isRunning(member)) log(`stopping ${member.identity} (pid ${member.pid})`);
+    await stopProcess(member);
   }
 }
 
+/** Stops the coordinators, then the shards, and removes the stack's folder. */
 export async function stackDown(
   clusterDir: string,
   log: (line: string) => void = () => undefined,
 ): Promise<void> {
-  await stopShards(readStack(clusterDir)?.shards ?? [], log);
+  const state = readStack(clusterDir);
+  await stopMembers(state?.coordinators ?? [], log);
+  await stopMembers(state?.shards ?? [], log);
   rmSync(stackDir(clusterDir), { recursive: true, force: true });
 }

@@ -1,6 +1,7 @@
 /**
- * Runs the real scheduler shard (node scheduler/dist/cli.js) against the cluster under test,
- * and reads its /metrics. Build the scheduler first (the global setup does).
+ * Runs the real processes under test against the cluster under test: a scheduler shard
+ * (node scheduler/dist/cli.js) here, a coordinator in coordinator.ts, both through
+ * startServedProcess; and reads their /metrics. Build them first (the global setup does).
  */
 import { mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +18,8 @@ import {
 import { shardEntry } from "../stack/stack.js";
 import { waitFor } from "./wait.js";
 
+export { metricValue, parseMetrics, type Sample, samplesOf } from "./metrics.js";
+
 export interface ShardOptions {
   schedulerName: string;
   /** Replica identity (default <schedulerName>-0). */
@@ -25,22 +28,38 @@ export interface ShardOptions {
   args?: string[];
 }
 
-export interface RunningShard {
+/** A shard or coordinator process serving HTTP on its --port. */
+export interface RunningProcess {
   readonly schedulerName: string;
   readonly identity: string;
   readonly pid: number;
   readonly port: number;
-  /** Path of the shard's log file (pino JSON lines). */
+  /** Path of the process's log file (pino JSON lines). */
   readonly log: string;
   stop(): Promise<void>;
   running(): boolean;
   /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT) and waits until it took effect. */
   signal(signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): Promise<void>;
-  /** GET a path of the shard's HTTP server (/healthz, /readyz, /metrics). */
+  /** GET a path of the process's HTTP server (/healthz, /readyz, /metrics). */
   get(path: string): Promise<{ status: number; body: string }>;
   metrics(): Promise<string>;
   /** The last lines of the log, for failure reports. */
   tail(lines?: number): string;
+}
+
+export type RunningShard = RunningProcess;
+
+export interface ServedProcessSpec {
+  /** Names the process in messages and its log file: shard, coordinator. */
+  kind: string;
+  /** The script node runs (a dist/cli.js). */
+  entry: string;
+  schedulerName: string;
+  identity: string;
+  /** Flags after --kubeconfig, --scheduler-name, --identity and --port; the last one wins. */
+  args: string[];
+  /** The path that answers 200 once the process is up. */
+  readyPath: "/healthz" | "/readyz";
 }
 
 function logDir(): string {
@@ -50,25 +69,24 @@ function logDir(): string {
   return dir;
 }
 
-/** Starts a shard process and waits until /readyz answers 200 (its caches synced). */
-export async function startShard({
-  schedulerName,
-  identity = `${schedulerName}-0`,
-  args = [],
-}: ShardOptions): Promise<RunningShard> {
+/**
+ * Starts `node <entry>` on a free port against the cluster under test, logging to the cluster's
+ * logs folder, and waits until readyPath answers 200; stops it again when it does not.
+ */
+export async function startServedProcess(spec: ServedProcessSpec): Promise<RunningProcess> {
+  const { kind, schedulerName, identity } = spec;
   const port = await freeLoopbackPort();
-  const log = join(logDir(), `shard-${schedulerName}-${port}.log`);
+  const log = join(logDir(), `${kind}-${identity}-${port}.log`);
   const proc = startProcess(
-    `shard ${schedulerName}`,
+    `${kind} ${identity}`,
     process.execPath,
     [
-      shardEntry,
+      spec.entry,
       `--kubeconfig=${inject("kubeconfig")}`,
       `--scheduler-name=${schedulerName}`,
-      `--port=${port}`,
       `--identity=${identity}`,
-      "--settle-window-ms=500",
-      ...args,
+      `--port=${port}`,
+      ...spec.args,
     ],
     log,
   );
@@ -76,7 +94,7 @@ export async function startShard({
     const res = await fetch(`http://127.0.0.1:${port}${path}`);
     return { status: res.status, body: await res.text() };
   };
-  const shard: RunningShard = {
+  const running: RunningProcess = {
     schedulerName,
     identity,
     pid: proc.pid,
@@ -93,50 +111,33 @@ export async function startShard({
   };
   try {
     await waitFor(
-      `shard ${schedulerName} /readyz`,
+      `${kind} ${identity} ${spec.readyPath}`,
       async () => {
-        if (!isRunning(proc)) throw new Error(`the shard exited:\n${tail(log, 20)}`);
-        return (await get("/readyz").catch(() => undefined))?.status === 200 ? true : undefined;
+        if (!isRunning(proc)) throw new Error(`the ${kind} exited:\n${tail(log, 20)}`);
+        return (await get(spec.readyPath).catch(() => undefined))?.status === 200 ? true : undefined;
       },
       30_000,
       100,
     );
   } catch (error) {
-    await shard.stop();
+    await running.stop();
     throw error;
   }
-  return shard;
+  return running;
 }
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the Prometheus text format (enough of it for our own metrics). */
-export function parseMetrics(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const pair of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[pair[1] as string] = pair[2] as string;
-    }
-    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** The samples of one metric whose labels include the given ones. */
-export function samplesOf(text: string, name: string, labels: Record<string, string> = {}): Sample[] {
-  return parseMetrics(text).filter(
-    (s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value),
-  );
-}
-
-/** The sum over those samples; 0 when there are none (a counter never incremented). */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  return samplesOf(text, name, labels).reduce((sum, s) => sum + s.value, 0);
+/** Starts a shard process and waits until /readyz answers 200 (its caches synced). */
+export function startShard({
+  schedulerName,
+  identity = `${schedulerName}-0`,
+  args = [],
+}: ShardOptions): Promise<RunningShard> {
+  return startServedProcess({
+    kind: "shard",
+    entry: shardEntry,
+    schedulerName,
+    identity,
+    args: ["--settle-window-ms=500", ...args],
+    readyPath: "/readyz",
+  });
 }

@@ -7,12 +7,19 @@
  *   await suite.addNodes("big", 2, { cpu: "4" });     // nodes labelled suite=<id>, pool=big
  *   await suite.create(suite.gang("job", 3, { pool: "big", cpu: "3" }));
  *   await suite.waitBound(["job-0", "job-1", "job-2"]);
+ *
+ * Coordinator tests: schedulerSuite("lending", { redis: true }) gives every shard the suite
+ * starts --redis-url (the run's Redis), so that shards publish their capacity; then
+ * suite.startCoordinator("a") runs a coordinator replica for the suite's scheduler, and
+ * suite.killRedis() / suite.startRedis() crash and restart the run's Redis (own cluster only).
  */
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, beforeEach } from "vitest";
 import { type FakeNodeSpec, fakeNodeManifest } from "../cluster/local/fake-nodes.js";
+import { type RunningCoordinator, startCoordinator } from "./coordinator.js";
 import { createTestNamespace, deleteNamespace, statusOf, testClients } from "./kube.js";
+import { killRedis, redisUrl, startRedis } from "./redis.js";
 import { type RunningShard, startShard } from "./shard.js";
 import { GiveUp, holdsFor, waitFor } from "./wait.js";
 
@@ -44,6 +51,13 @@ export interface PodOptions {
 
 export type NodeOptions = Partial<Omit<FakeNodeSpec, "name">>;
 
+export interface SuiteOptions {
+  /** Extra flags for the suite's own shard (after --settle-window-ms=500). */
+  shardArgs?: string[];
+  /** Every shard the suite starts publishes its capacity to the run's Redis (--redis-url). */
+  redis?: boolean;
+}
+
 export class SchedulerSuite {
   /** Unique per file and run: the scheduler name, node-name prefix and label value. */
   readonly id: string;
@@ -56,9 +70,16 @@ export class SchedulerSuite {
   private mainShard: RunningShard | undefined;
   /** Every shard the suite started, stopped with it. */
   readonly shards: RunningShard[] = [];
+  /** Every coordinator the suite started, stopped with it. */
+  readonly coordinators: RunningCoordinator[] = [];
   private readonly priorityClasses: string[] = [];
+  /** Set while a test has Redis down, so that tearDown brings it back for the next file. */
+  private redisKilled = false;
 
-  constructor(prefix: string) {
+  constructor(
+    prefix: string,
+    private readonly options: SuiteOptions = {},
+  ) {
     this.id = `it-${prefix}-${randomBytes(2).toString("hex")}`;
   }
 
@@ -87,7 +108,7 @@ export class SchedulerSuite {
   }
 
   async tearDown(): Promise<void> {
-    await Promise.all(this.shards.map((shard) => shard.stop()));
+    await Promise.all([...this.coordinators, ...this.shards].map((proc) => proc.stop()));
     if (this.namespace) {
       await this.core
         .deleteCollectionNamespacedPod({ namespace: this.namespace, gracePeriodSeconds: 0 })
@@ -102,23 +123,68 @@ export class SchedulerSuite {
         labelSelector: `sharded-scheduler.io/shard=${this.id}`,
       })
       .catch(() => undefined);
+    await this.coordination
+      .deleteNamespacedLease({ name: `${this.id}-coordinator`, namespace: "default" })
+      .catch(() => undefined);
     for (const name of this.priorityClasses) {
       await this.scheduling.deletePriorityClass({ name }).catch(() => undefined);
     }
+    if (this.redisKilled) await this.startRedis();
   }
 
   /** Another replica of the suite's scheduler (identity `<id>-<ordinal>`); stopped with the suite. */
   async startReplica(ordinal: number, args: string[] = []): Promise<RunningShard> {
-    const shard = await startShard({ schedulerName: this.id, identity: `${this.id}-${ordinal}`, args });
+    const shard = await startShard({
+      schedulerName: this.id,
+      identity: `${this.id}-${ordinal}`,
+      args: this.shardFlags(args),
+    });
     this.shards.push(shard);
     return shard;
   }
 
   /** Another shard, serving `<id>-<suffix>`; stopped with the suite. */
   async startShard(suffix: string, args: string[] = []): Promise<RunningShard> {
-    const shard = await startShard({ schedulerName: suffix ? `${this.id}-${suffix}` : this.id, args });
+    const shard = await startShard({
+      schedulerName: suffix ? `${this.id}-${suffix}` : this.id,
+      args: this.shardFlags(args),
+    });
     this.shards.push(shard);
     return shard;
+  }
+
+  private shardFlags(args: string[]): string[] {
+    return this.options.redis ? [`--redis-url=${redisUrl()}`, ...args] : args;
+  }
+
+  // --- coordinator and Redis -----------------------------------------------------------------
+
+  /**
+   * A coordinator replica for the suite's scheduler (identity `<id>-coordinator-<suffix>`, Leases
+   * in "default" like the shards', the run's Redis); stopped with the suite.
+   */
+  async startCoordinator(suffix: string, args: string[] = []): Promise<RunningCoordinator> {
+    const coordinator = await startCoordinator({
+      schedulerName: this.id,
+      identity: `${this.id}-coordinator-${suffix}`,
+      namespace: "default",
+      redisUrl: redisUrl(),
+      args,
+    });
+    this.coordinators.push(coordinator);
+    return coordinator;
+  }
+
+  /** Crashes the run's Redis (SIGKILL); tearDown restarts it if the test does not. Own cluster only. */
+  async killRedis(): Promise<void> {
+    await killRedis();
+    this.redisKilled = true;
+  }
+
+  /** Restarts the run's Redis on the same port, empty, and waits until it answers PING. */
+  async startRedis(): Promise<void> {
+    await startRedis();
+    this.redisKilled = false;
   }
 
   // --- nodes ---------------------------------------------------------------------------------
@@ -394,17 +460,18 @@ export function scheduledCondition(pod: k8s.V1Pod): k8s.V1PodCondition | undefin
 
 /**
  * Registers the hooks of a test file: namespace and shard before the tests (the shard gets
- * --settle-window-ms=500 and these extra flags), everything removed after them, and the
- * shard logs' last lines printed when a test fails.
+ * --settle-window-ms=500 and options.shardArgs; with options.redis every shard also gets
+ * --redis-url), everything removed after them, and the last lines of every shard's and
+ * coordinator's log printed when a test fails.
  */
-export function schedulerSuite(prefix: string, options: { shardArgs?: string[] } = {}): SchedulerSuite {
-  const suite = new SchedulerSuite(prefix);
+export function schedulerSuite(prefix: string, options: SuiteOptions = {}): SchedulerSuite {
+  const suite = new SchedulerSuite(prefix, options);
   beforeAll(() => suite.setUp(options.shardArgs ?? []));
   afterAll(() => suite.tearDown());
   beforeEach(({ onTestFailed }) => {
     onTestFailed(() => {
-      for (const shard of suite.shards) {
-        process.stdout.write(`--- last lines of ${shard.log}\n${shard.tail(30)}\n`);
+      for (const proc of [...suite.shards, ...suite.coordinators]) {
+        process.stdout.write(`--- last lines of ${proc.log}\n${proc.tail(30)}\n`);
       }
     });
   });

@@ -81,6 +81,21 @@ export class SchedulingQueue {
     }
   }
 
+  /**
+   * Ownership moved (nodes gained, groups handed over): every group that did not fit may fit
+   * now, and waiting out its backoff would only delay the handover's purpose. Try them all now.
+   */
+  retryNow(now: number): void {
+    for (const state of ["unschedulable", "backoff"] as const) {
+      for (const id of [...this.ids(state)]) {
+        const entry = this.entries.get(id) as Entry;
+        entry.notBefore = now;
+        this.set(id, entry, "active");
+      }
+    }
+    for (const id of this.ids("inflight")) (this.entries.get(id) as Entry).dirty = true;
+  }
+
   private wake(id: string, entry: Entry, now: number): void {
     switch (entry.state) {
       case "inflight":

@@ -149,7 +149,7 @@ export class Shard {
       if (this.queue.state(id) === undefined && (this.cache.group(id)?.pending.size ?? 0) > 0)
         this.queue.add(id, now);
     }
-    this.queue.wakeUnschedulable(now);
+    this.queue.retryNow(now);
     this.scheduleSoon();
   }
 

@@ -27,6 +27,25 @@ describe("SchedulingQueue", () => {
     expect(queue.pop(1_000)).toEqual(["g"]);
   });
 
+  it("retries every unschedulable or backing-off group at once when ownership moves", () => {
+    const queue = new SchedulingQueue(options);
+    for (const id of ["parked", "backing", "busy"]) queue.add(id, 0);
+    queue.pop(0);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      queue.done("parked", "unschedulable", attempt * 10_000);
+      queue.wakeUnschedulable(attempt * 10_000 + 1);
+      queue.pop(attempt * 10_000 + 8_000);
+    }
+    queue.done("parked", "unschedulable", 40_000);
+    queue.done("backing", "retry", 40_000);
+    // Eight seconds of backoff each; an ownership change does not wait for them.
+    queue.retryNow(40_001);
+    expect(queue.pop(40_001).sort()).toEqual(["backing", "parked"]);
+    // A group in flight is tried again once its attempt is done.
+    queue.done("busy", "unschedulable", 40_002);
+    expect(queue.state("busy")).toBe("backoff");
+  });
+
   it("doubles backoff per failed attempt up to the maximum", () => {
     const queue = new SchedulingQueue(options);
     expect([1, 2, 3, 4, 5, 6].map((n) => queue.backoff(n))).toEqual([

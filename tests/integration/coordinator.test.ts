@@ -1,0 +1,354 @@
+/**
+ * The coordinator on the real API server, with 3 shards, 2 coordinator replicas and the run's
+ * Redis. Each test gets its own node pool, with nodes chosen by name so the ring gives each
+ * shard the room the test needs. An independent watcher checks throughout that no node is
+ * overcommitted and no shard binds onto a node it did not own (lends included).
+ *
+ *   (a) a group its owner cannot fit but another shard can is handed off and bound;
+ *   (b) a gang no single shard can fit but the cluster can is bound on nodes lent to its owner,
+ *       which go back once it is gone;
+ *   (c) the same when the room must come from preempting lower-priority pods;
+ *   (d) a gang nothing can place causes no handoff and no lend;
+ *   (e) Redis killed mid-run: shards keep scheduling, handoffs resume after the restart, each
+ *       group is handed off exactly once;
+ *   (f) the leader killed: the standby takes over within the lease and hands off the next group.
+ */
+import type * as k8s from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CapacitySummary, summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
+import { groupKey } from "../../scheduler/src/core/pod-group.js";
+import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
+import type { RunningCoordinator } from "../support/coordinator.js";
+import { metricValue } from "../support/metrics.js";
+import { PlacementAudit } from "../support/placement-audit.js";
+import { redisUrl } from "../support/redis.js";
+import { schedulerSuite } from "../support/suite.js";
+import { holdsFor, waitFor } from "../support/wait.js";
+
+const leaseMs = 4_000;
+const stuckAfterMs = 1_500;
+const lendGraceMs = 8_000;
+const shardArgs = [
+  `--lease-duration-ms=${leaseMs}`,
+  "--lease-renew-ms=1000",
+  "--handover-settle-ms=500",
+  "--summary-interval-ms=250",
+];
+const coordinatorArgs = [
+  `--lease-duration-ms=${leaseMs}`,
+  "--lease-renew-ms=1000",
+  `--stuck-after-ms=${stuckAfterMs}`,
+  "--cooldown-ms=10000",
+  `--lend-grace-ms=${lendGraceMs}`,
+  "--interval-ms=250",
+];
+const suite = schedulerSuite("coordinator", { shardArgs, redis: true });
+const coordinators: RunningCoordinator[] = [];
+let audit: PlacementAudit;
+let ring: ShardRing;
+let shards: string[];
+let redis: Redis;
+
+const ownerAnnotation = "sharded-scheduler.io/owner";
+const lentToLabel = "sharded-scheduler.io/lent-to";
+
+beforeAll(async () => {
+  await Promise.all([1, 2].map((ordinal) => suite.startReplica(ordinal, shardArgs)));
+  shards = [0, 1, 2].map((ordinal) => `${suite.id}-${ordinal}`);
+  ring = new ShardRing(shards);
+  redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+  audit = await PlacementAudit.start(suite.clients.kc, {
+    namespace: suite.namespace,
+    nodeLabelSelector: `suite=${suite.id}`,
+    ringLease: { namespace: "default", name: `${suite.id}-ring` },
+  });
+  for (const suffix of ["a", "b"]) coordinators.push(await suite.startCoordinator(suffix, coordinatorArgs));
+  await waitFor("a coordinator leader", async () => ((await leader()) ? true : undefined), 3 * leaseMs);
+}, 60_000);
+
+afterAll(() => {
+  audit?.stop();
+  redis?.disconnect();
+});
+
+async function leader(): Promise<RunningCoordinator | undefined> {
+  for (const coordinator of coordinators)
+    if (coordinator.running() && (await coordinator.isLeader())) return coordinator;
+  return undefined;
+}
+
+/** Sum of a counter over every coordinator replica that runs (each counts what it did). */
+async function coordinatorCount(name: string, labels: Record<string, string> = {}): Promise<number> {
+  let total = 0;
+  for (const coordinator of coordinators)
+    if (coordinator.running()) total += metricValue(await coordinator.metrics(), name, labels);
+  return total;
+}
+
+/**
+ * Creates nodes in a fresh pool, chosen by name so that shard i gets counts[i] of them
+ * (the ring hashes node names). Returns each shard's nodes.
+ */
+async function poolWith(pool: string, counts: number[], options: { cpu?: string } = {}): Promise<string[][]> {
+  const chosen: string[][] = shards.map(() => []);
+  for (let index = 0; chosen.some((nodes, s) => nodes.length < (counts[s] ?? 0)); index++) {
+    const name = suite.nodeName(pool, index);
+    const s = shards.indexOf(ring.ownerOf(name) as string);
+    if (chosen[s] && chosen[s].length < (counts[s] ?? 0)) {
+      await suite.addNodes(pool, 1, { cpu: options.cpu ?? "4" }, index);
+      chosen[s].push(name);
+    }
+  }
+  // Every shard sees the nodes (its summary lists them) before the test relies on it.
+  await waitFor(
+    `pool ${pool} in the shards' ownership`,
+    async () => {
+      for (const shard of suite.shards) {
+        if (metricValue(await shard.metrics(), "sharded_scheduler_ring_epoch") === 0) return undefined;
+      }
+      return true;
+    },
+    10_000,
+  );
+  return chosen;
+}
+
+/** A group name the ring gives to shard `owner`. */
+function groupOwnedBy(owner: number, prefix: string): string {
+  for (let i = 0; ; i++) {
+    const name = `${prefix}-${i}`;
+    if (ring.ownerOf(groupKey(suite.namespace, name, false).hashKey) === shards[owner]) return name;
+  }
+}
+
+/**
+ * A pod bound by hand to a node (as if placed earlier), taking room there; returns once the
+ * node's owner publishes the smaller room, so it cannot have placed a test's pods before it saw it.
+ */
+async function occupy(name: string, node: string, cpu: string, priorityClass?: string): Promise<void> {
+  const pod = suite.pod(name, { pool: "none", cpu, priorityClass, schedulerName: "bound-by-test" });
+  (pod.spec as k8s.V1PodSpec).nodeName = node;
+  delete (pod.spec as k8s.V1PodSpec).nodeSelector;
+  await suite.create(pod);
+  const owner = ring.ownerOf(node) as string;
+  await waitFor(
+    `${owner} to publish ${node} with ${name} on it`,
+    async () => {
+      const body = await redis.get(summaryKey(suite.id, owner));
+      const summary = body ? (JSON.parse(body) as CapacitySummary) : undefined;
+      const free = summary?.nodes.find((n) => n.name === node)?.free.cpu;
+      if (free !== undefined && free <= 4000 - quantityMilli(cpu)) return true;
+      throw new Error(
+        `its summary: ${summary ? JSON.stringify(summary.nodes.map((n) => [n.name, n.free.cpu])) : "none"}`,
+      );
+    },
+    10_000,
+  );
+}
+
+function quantityMilli(cpu: string): number {
+  return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) : Number(cpu) * 1000;
+}
+
+function names(pods: k8s.V1Pod[]): string[] {
+  return pods.map((pod) => pod.metadata?.name as string);
+}
+
+function expectNoViolations(): void {
+  expect(audit.overcommits).toEqual([]);
+  expect(audit.doubleBinds).toEqual([]);
+  expect(audit.foreignBinds()).toEqual([]);
+}
+
+async function bindersOf(pods: string[]): Promise<Set<string>> {
+  return waitFor(
+    `Scheduled Events of ${pods.join(", ")}`,
+    async () => {
+      const by = new Map(audit.binds.map((bind) => [bind.pod, bind.by]));
+      return pods.every((name) => by.has(name))
+        ? new Set(pods.map((name) => by.get(name) as string))
+        : undefined;
+    },
+    20_000,
+  );
+}
+
+async function lentNodes(): Promise<Map<string, string>> {
+  const nodes = await suite.core.listNode({ labelSelector: lentToLabel });
+  return new Map(
+    nodes.items.map((node) => [
+      node.metadata?.name as string,
+      node.metadata?.labels?.[lentToLabel] as string,
+    ]),
+  );
+}
+
+describe("coordinator", () => {
+  it("(a) hands a group its owner cannot fit to a shard that can, and it is bound within seconds", async () => {
+    // Shard 0 has two nodes with 2 cpu free each; shards 1 and 2 have two empty nodes each.
+    const [own] = await poolWith("a", [2, 2, 2]);
+    for (const [i, node] of (own as string[]).entries()) await occupy(`a-fill-${i}`, node, "2");
+    const name = groupOwnedBy(0, "a-job");
+    const gang = suite.gang(name, 2, { pool: "a", cpu: "3" });
+    const handoffsBefore = await coordinatorCount("sharded_scheduler_coordinator_handoffs_total", {
+      mode: "free",
+    });
+    const created = Date.now();
+    await suite.create(gang);
+    await suite.waitBound(names(gang), 20_000);
+    const boundMs = Date.now() - created;
+    expect(boundMs).toBeLessThan(stuckAfterMs + 10_000);
+    const pods = await suite.pods();
+    const owners = new Set(names(gang).map((pod) => pods.get(pod)?.metadata?.annotations?.[ownerAnnotation]));
+    expect(owners.size).toBe(1);
+    const target = [...owners][0] as string;
+    expect([shards[1], shards[2]]).toContain(target);
+    expect(await bindersOf(names(gang))).toEqual(new Set([target]));
+    for (const pod of names(gang)) {
+      const events = await suite.events(pod, "HandedOff");
+      expect(events).toHaveLength(1);
+      expect(events[0]?.message).toContain(`to shard ${target}`);
+    }
+    expect(await coordinatorCount("sharded_scheduler_coordinator_handoffs_total", { mode: "free" })).toBe(
+      handoffsBefore + 1,
+    );
+    expectNoViolations();
+  });
+
+  it("(b) binds a gang no single shard can fit on nodes lent to its owner, and gives them back after", async () => {
+    // One free 4-cpu node per shard; the gang needs three of them.
+    await poolWith("b", [1, 1, 1]);
+    const name = groupOwnedBy(0, "b-job");
+    const gang = suite.gang(name, 3, { pool: "b", cpu: "3500m" });
+    const lendsBefore = await coordinatorCount("sharded_scheduler_coordinator_lends_total");
+    const returnsBefore = await coordinatorCount("sharded_scheduler_coordinator_returns_total");
+    await suite.create(gang);
+    await suite.waitBound(names(gang), 30_000);
+    expect(await bindersOf(names(gang))).toEqual(new Set([shards[0]]));
+    const lent = await lentNodes();
+    const ours = [...lent].filter(([node]) => node.startsWith(suite.nodeName("b", 0).replace(/-0$/, "-")));
+    expect(ours).toHaveLength(2);
+    for (const [, to] of ours) expect(to).toBe(shards[0]);
+    for (const pod of names(gang)) expect(await suite.events(pod, "NodesLent")).toHaveLength(1);
+    expect(await coordinatorCount("sharded_scheduler_coordinator_lends_total")).toBe(lendsBefore + 2);
+    expectNoViolations();
+    // Once the gang is gone, the nodes go back to the shards the ring gives them to.
+    await suite.deletePods(names(gang));
+    await waitFor(
+      "the lent nodes to be returned",
+      async () => {
+        const still = await lentNodes();
+        return ours.every(([node]) => !still.has(node)) ? true : undefined;
+      },
+      lendGraceMs + 15_000,
+    );
+    expect(await coordinatorCount("sharded_scheduler_coordinator_returns_total")).toBe(returnsBefore + 2);
+    for (const [node] of ours) {
+      const object = await suite.core.readNode({ name: node });
+      expect(object.metadata?.annotations?.[ownerAnnotation]).toBeUndefined();
+    }
+  });
+
+  it("(c) lends nodes whose room comes from preempting lower-priority pods", async () => {
+    const low = await suite.priorityClass("low", 10);
+    const high = await suite.priorityClass("high", 1000);
+    const [, theirs1, theirs2] = await poolWith("c", [1, 1, 1]);
+    const victims = [`c-low-1`, `c-low-2`];
+    await occupy(victims[0] as string, (theirs1 as string[])[0] as string, "3", low);
+    await occupy(victims[1] as string, (theirs2 as string[])[0] as string, "3", low);
+    const name = groupOwnedBy(0, "c-job");
+    const gang = suite.gang(name, 3, { pool: "c", cpu: "3500m", priorityClass: high });
+    const before = await coordinatorCount("sharded_scheduler_coordinator_lends_total", { mode: "preempt" });
+    await suite.create(gang);
+    await suite.waitBound(names(gang), 45_000);
+    expect(await bindersOf(names(gang))).toEqual(new Set([shards[0]]));
+    expect(await coordinatorCount("sharded_scheduler_coordinator_lends_total", { mode: "preempt" })).toBe(
+      before + 2,
+    );
+    await suite.waitGone(victims, 10_000);
+    expectNoViolations();
+    await suite.deletePods(names(gang));
+  });
+
+  it("(d) leaves a gang nothing can place alone: no handoff, no lend", async () => {
+    await poolWith("d", [1, 1, 1]);
+    const name = groupOwnedBy(1, "d-job");
+    const gang = suite.gang(name, 2, { pool: "d", cpu: "5" });
+    const counters = async () => [
+      await coordinatorCount("sharded_scheduler_coordinator_handoffs_total"),
+      await coordinatorCount("sharded_scheduler_coordinator_lends_total"),
+    ];
+    const before = await counters();
+    await suite.create(gang);
+    await suite.waitUnschedulable(names(gang)[0] as string, /cannot be placed as a whole/);
+    // Long enough for several coordination rounds after the stuck threshold.
+    await holdsFor(
+      "no relief for the impossible gang",
+      async () => {
+        const pods = await suite.pods();
+        for (const pod of names(gang)) {
+          if (pods.get(pod)?.metadata?.annotations?.[ownerAnnotation])
+            throw new Error(`${pod} was handed off`);
+          if (pods.get(pod)?.spec?.nodeName) throw new Error(`${pod} was bound`);
+        }
+        expect(await counters()).toEqual(before);
+      },
+      stuckAfterMs + 4_000,
+    );
+    const lead = (await leader()) as RunningCoordinator;
+    expect(
+      metricValue(await lead.metrics(), "sharded_scheduler_coordinator_stuck_groups"),
+    ).toBeGreaterThanOrEqual(1);
+    expect(metricValue(await lead.metrics(), "sharded_scheduler_coordinator_fittable_groups")).toBe(0);
+    await suite.deletePods(names(gang));
+  });
+
+  it("(e) Redis killed mid-run: shards keep scheduling; handoffs resume after the restart, once per group", async () => {
+    const [own] = await poolWith("e", [1, 2, 2]);
+    await occupy("e-fill", (own as string[])[0] as string, "3");
+    await suite.killRedis();
+    // A pod its owner can place is bound with Redis down.
+    const solo = suite.pod("e-solo", { pool: "e", cpu: "500m" });
+    await suite.create(solo);
+    await suite.waitBound(["e-solo"], 15_000);
+    const gangs = [groupOwnedBy(0, "e-job"), groupOwnedBy(0, "e-job2")].map((name) =>
+      suite.gang(name, 2, { pool: "e", cpu: "1500m" }),
+    );
+    await suite.create(...gangs);
+    const all = gangs.flatMap(names);
+    // No handoff without Redis: the groups wait, Unschedulable on their owner.
+    await suite.staysPending(all, stuckAfterMs + 2_000);
+    await suite.startRedis();
+    await suite.waitBound(all, 30_000);
+    const pods = await suite.pods();
+    for (const pod of all) {
+      expect(await suite.events(pod, "HandedOff")).toHaveLength(1);
+      expect(pods.get(pod)?.metadata?.annotations?.["sharded-scheduler.io/relief-attempts"]).toBe("1");
+    }
+    expectNoViolations();
+  });
+
+  it("(f) the leader killed: the standby takes over within the lease and hands off the next group", async () => {
+    const old = (await leader()) as RunningCoordinator;
+    const standby = coordinators.find((c) => c !== old) as RunningCoordinator;
+    await old.signal("SIGKILL");
+    const killedAt = Date.now();
+    await waitFor(
+      "the standby to lead",
+      async () => ((await standby.isLeader()) ? true : undefined),
+      3 * leaseMs,
+    );
+    expect(Date.now() - killedAt).toBeLessThan(leaseMs + 3_000);
+    const [own] = await poolWith("f", [1, 1, 1]);
+    await occupy("f-fill", (own as string[])[0] as string, "3");
+    const gang = suite.gang(groupOwnedBy(0, "f-job"), 2, { pool: "f", cpu: "1500m" });
+    const before = metricValue(await standby.metrics(), "sharded_scheduler_coordinator_handoffs_total");
+    await suite.create(gang);
+    await suite.waitBound(names(gang), 20_000);
+    expect(metricValue(await standby.metrics(), "sharded_scheduler_coordinator_handoffs_total")).toBe(
+      before + 1,
+    );
+    expectNoViolations();
+  });
+});

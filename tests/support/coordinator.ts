@@ -1,0 +1,43 @@
+/**
+ * Runs the real coordinator (node coordinator/dist/cli.js) against the cluster under test.
+ * Build it first (the global setup does).
+ */
+import { inject } from "vitest";
+import { coordinatorEntry, saysLeader } from "../stack/stack.js";
+import { type RunningProcess, startServedProcess } from "./shard.js";
+
+export interface CoordinatorOptions {
+  /** The shards' scheduler name. */
+  schedulerName: string;
+  identity: string;
+  /** Where its leader Lease lives and where it reads the shards' ring Lease (default "default"). */
+  namespace?: string;
+  /** Its ledger (default: the run's Redis, inject("redisUrl")). */
+  redisUrl?: string;
+  /** Extra flags; a flag given here overrides the defaults above (the last one wins). */
+  args?: string[];
+}
+
+export interface RunningCoordinator extends RunningProcess {
+  /** Whether its leader gauge says it leads (a standby says 0). */
+  isLeader(): Promise<boolean>;
+}
+
+/** Starts a coordinator replica and waits until /healthz answers 200 (leader or not). */
+export async function startCoordinator({
+  schedulerName,
+  identity,
+  namespace = "default",
+  redisUrl = inject("redisUrl"),
+  args = [],
+}: CoordinatorOptions): Promise<RunningCoordinator> {
+  const coordinator = await startServedProcess({
+    kind: "coordinator",
+    entry: coordinatorEntry,
+    schedulerName,
+    identity,
+    args: [`--namespace=${namespace}`, ...(redisUrl ? [`--redis-url=${redisUrl}`] : []), ...args],
+    readyPath: "/healthz",
+  });
+  return { ...coordinator, isLeader: async () => saysLeader(await coordinator.metrics()) };
+}
