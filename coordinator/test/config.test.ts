@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadCoordinatorConfig } from "../src/config.js";
+
+describe("coordinator configuration", () => {
+  it("needs Redis", () => {
+    expect(() => loadCoordinatorConfig([], {})).toThrow(ConfigError);
+    expect(() => loadCoordinatorConfig([], {})).toThrow(/needs Redis/);
+  });
+
+  it("has documented defaults", () => {
+    const config = loadCoordinatorConfig([], { REDIS_URL: "redis://cache:6379", POD_NAME: "coordinator-0" });
+    expect(config).toMatchObject({
+      identity: "coordinator-0",
+      namespace: "default",
+      stuckAfterMs: 3000,
+      cooldownMs: 15000,
+      maxAttempts: 3,
+      lendGraceMs: 30000,
+      leaseDurationMs: 10000,
+      leaseRenewMs: 2000,
+    });
+  });
+
+  it("refuses a renewal period longer than half the lease", () => {
+    expect(() =>
+      loadCoordinatorConfig(["--lease-duration-ms=4000", "--lease-renew-ms=3000"], {
+        REDIS_URL: "redis://c",
+      }),
+    ).toThrow(/at most half/);
+  });
+});
