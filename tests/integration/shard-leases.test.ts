@@ -127,4 +127,24 @@ describe("ShardLeases", () => {
       5_000,
     );
   });
+
+  it("revalidates after regaining its lease even when the fresh read it asked for fails", async () => {
+    // The second fresh read (the one after the first renewal; the informer lists with limit=) fails once.
+    let lists = 0;
+    const flaky = Object.create(client) as KubeClient;
+    flaky.must = async <T>(method: string, path: string, body?: unknown, contentType?: string) => {
+      if (method === "GET" && path.includes("labelSelector") && !path.includes("limit=") && ++lists === 2) throw new Error("injected failure");
+      return client.must<T>(method, path, body, contentType);
+    };
+    const member = new ShardLeases(
+      flaky,
+      { namespace, identity: "shard-9", schedulerName, leaseDurationMs: 3_000, renewIntervalMs: 500 },
+      pino({ level: "silent" }),
+    );
+    started.push(member);
+    await member.start();
+    await waitFor("shard-9 revalidated", async () => (member.revalidated ? true : undefined), 3_000);
+    expect(lists).toBeGreaterThanOrEqual(3);
+    expect(member.holdsLease()).toBe(true);
+  });
 });

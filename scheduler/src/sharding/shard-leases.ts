@@ -94,7 +94,10 @@ export class ShardLeases {
   /** When the own lease was last (re)gained after a lapse; fresh reads sent after it revalidate. */
   private regainedAt = Number.POSITIVE_INFINITY;
   private lastFreshReadSentAt = Number.NEGATIVE_INFINITY;
-  private freshReading: Promise<void> | undefined;
+  /** The fresh read in flight, and when it was sent. */
+  private freshReading: { sentAt: number; done: Promise<void> } | undefined;
+  /** A fresh read queued behind one that was sent too early for its caller. */
+  private freshReadQueued: Promise<void> | undefined;
   private ackedEpoch = 0;
   private stopped = false;
 
@@ -302,8 +305,10 @@ export class ShardLeases {
         if (Number.isFinite(this.regainedAt))
           this.log.warn("own lease had lapsed; reading everything afresh");
         this.regainedAt = sentAt;
-        void this.freshRead();
       }
+      // Until a fresh read sent after the lease was regained has succeeded, every renewal asks
+      // for one (a read that failed, or was already in flight, must not leave it unvalidated).
+      if (!this.revalidated) void this.freshRead(this.regainedAt);
       this.onChange();
     } catch (error) {
       this.log.warn({ err: String(error) }, "lease renewal failed");
@@ -312,12 +317,23 @@ export class ShardLeases {
 
   /**
    * Lists every Lease with a quorum read, so what it shows is at least as new as the moment it
-   * was sent. Concurrent callers share one read.
+   * was sent. Callers share a read in flight when it was sent no earlier than `notBefore`;
+   * otherwise one more read follows it (shared by every such caller).
    */
-  freshRead(): Promise<void> {
-    if (this.freshReading) return this.freshReading;
-    this.freshReading = (async () => {
-      const sentAt = this.now();
+  freshRead(notBefore = this.now()): Promise<void> {
+    const inFlight = this.freshReading;
+    if (!inFlight) return this.startFreshRead().done;
+    if (inFlight.sentAt >= notBefore) return inFlight.done;
+    this.freshReadQueued ??= inFlight.done.then(() => {
+      this.freshReadQueued = undefined;
+      return this.freshRead(notBefore);
+    });
+    return this.freshReadQueued;
+  }
+
+  private startFreshRead(): { sentAt: number; done: Promise<void> } {
+    const sentAt = this.now();
+    const done = (async () => {
       try {
         const list = await this.client.must<{ items: Lease[] }>(
           "GET",
@@ -332,7 +348,7 @@ export class ShardLeases {
         if (!present.has(this.ringName)) this.ringObject = undefined;
         for (const name of [...this.sightings.keys()])
           if (!present.has(name)) this.observeAbsent(name, at, sentAt, false);
-        this.lastFreshReadSentAt = sentAt;
+        this.lastFreshReadSentAt = Math.max(this.lastFreshReadSentAt, sentAt);
       } catch (error) {
         this.log.warn({ err: String(error) }, "fresh read of the shard Leases failed");
       } finally {
@@ -340,6 +356,7 @@ export class ShardLeases {
       }
       this.publish();
     })();
+    this.freshReading = { sentAt, done };
     return this.freshReading;
   }
 
