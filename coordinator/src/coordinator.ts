@@ -33,7 +33,13 @@ import {
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { CoordinatorConfig } from "./config.js";
-import { planRelief, type ReliefPlan, shouldReturn } from "./core/index.js";
+import {
+  planRelief,
+  type ReliefPlan,
+  type Reservation,
+  shouldReturn,
+  withReservations,
+} from "./core/index.js";
 import type { LeaderElection } from "./kube/leader-election.js";
 import {
   type Lend,
@@ -56,6 +62,8 @@ export class Coordinator {
   private readonly nextLookAt = new Map<string, number>();
   /** Stuck groups as last seen: since when (our clock) and whether the cluster could fit them. */
   private readonly stuck = new Map<string, { since: number; fittable: boolean }>();
+  /** Room promised to groups just relieved, by group (see core/reservations.ts). */
+  private readonly reservations = new Map<string, Reservation>();
 
   constructor(
     private readonly client: KubeClient,
@@ -91,21 +99,28 @@ export class Coordinator {
     if (ring.members.join(",") !== this.ring.members.join(",")) this.ring = new ShardRing(ring.members);
     // Redis down: nothing to plan from. The shards go on; the round is tried again.
     if (this.redis.status !== "ready") return;
-    const summaries = await this.readSummaries(ring.members);
+    for (const [id, reservation] of this.reservations)
+      if (reservation.until <= now) this.reservations.delete(id);
+    const published = await this.readSummaries(ring.members);
     const lends = await this.readLends();
     await this.returnLends(lends, ring, now);
-    const live = new Set(summaries.map((summary) => summary.shard));
+    const live = new Set(published.map((summary) => summary.shard));
     const lentNodes = new Set(lends.filter((lend) => lend.to !== "").map((lend) => lend.node));
     const reported = new Map<string, { summary: CapacitySummary; report: StuckGroupReport }>();
-    for (const summary of summaries)
+    for (const summary of published)
       for (const report of summary.stuck) reported.set(report.id, { summary, report });
     this.trackStuck(reported, now);
-    for (const [id, { summary, report }] of reported) {
+    // Most important first, as the shards' queues order them: higher priority, then longer stuck.
+    const due = [...reported.values()]
+      .filter(({ summary, report }) => summary.publishedAt - report.since >= this.config.stuckAfterMs)
+      .filter(({ report }) => (this.nextLookAt.get(report.id) ?? 0) <= now)
+      .sort((a, b) => b.report.priority - a.report.priority || a.report.since - b.report.since);
+    for (const { summary, report } of due) {
       if (!this.election.isLeader) return;
-      if (summary.publishedAt - report.since < this.config.stuckAfterMs) continue;
-      if ((this.nextLookAt.get(id) ?? 0) > now) continue;
+      // Each relief reserves its room, so the next plan of this round sees it taken.
+      const summaries = withReservations(published, this.reservations.values(), now);
       await this.relieve(summary, report, summaries, live, lentNodes, now).catch((error: unknown) =>
-        this.log.warn({ group: id, err: String(error) }, "relief failed; will look again"),
+        this.log.warn({ group: report.id, err: String(error) }, "relief failed; will look again"),
       );
     }
     for (const [id, at] of this.nextLookAt) if (at <= now && !reported.has(id)) this.nextLookAt.delete(id);
@@ -168,6 +183,8 @@ export class Coordinator {
       return;
     }
     this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);
+    // Until the new owner had the time to place it and to publish that (or to report it stuck).
+    this.reservations.set(report.id, { until: now + this.config.stuckAfterMs, placements: plan.placements });
     if (plan.kind === "lend") for (const { node } of plan.nodes) lentNodes.add(node);
     await this.carryOut(plan, report, infos, owner, claim.attempts, now);
   }

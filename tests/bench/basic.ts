@@ -76,15 +76,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
   if (options.mode === "streaming") stopSystem = await startSystem(run, options);
   else if (system === "kube-scheduler") await stopComponent(cluster.stateDir, "kube-scheduler");
   try {
-    await kube.call("POST", "/api/v1/namespaces", { metadata: { name: namespace } });
-    await waitFor(
-      `${namespace} default ServiceAccount`,
-      async () =>
-        (await kube.call("GET", `/api/v1/namespaces/${namespace}/serviceaccounts/default`)).status === 200
-          ? true
-          : undefined,
-      60_000,
-    );
+    await createNamespace(kube, namespace);
     const bound = new Map<string, number>();
     const stopWatch = await kube.watch<{
       metadata: { name: string; resourceVersion?: string };
@@ -157,7 +149,8 @@ async function startSystem({ system, shards }: Run, options: BasicOptions): Prom
     return async () => undefined;
   }
   if (system === "sharded-scheduler") {
-    await stackUp({ clusterDir: cluster.stateDir, shards: shards ?? 1, log });
+    // Small solo pods never get stuck: the coordinator would have nothing to do but cost CPU.
+    await stackUp({ clusterDir: cluster.stateDir, shards: shards ?? 1, coordinator: false, log });
     return () => stackDown(cluster.stateDir, log);
   }
   const logFile = join(cluster.stateDir, "logs", "noop-binder.log");
@@ -218,7 +211,22 @@ async function createPods(
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-async function deleteNamespace(
+/** Creates a namespace and waits for its default ServiceAccount, without which pods are refused. */
+export async function createNamespace(kube: KubeRest, namespace: string): Promise<void> {
+  const res = await kube.call("POST", "/api/v1/namespaces", { metadata: { name: namespace } });
+  if (res.status !== 201)
+    throw new Error(`creating namespace ${namespace}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  await waitFor(
+    `${namespace} default ServiceAccount`,
+    async () =>
+      (await kube.call("GET", `/api/v1/namespaces/${namespace}/serviceaccounts/default`)).status === 200
+        ? true
+        : undefined,
+    60_000,
+  );
+}
+
+export async function deleteNamespace(
   kube: KubeRest,
   namespace: string,
   pods: Iterable<string>,

@@ -2,3 +2,4 @@
 export { type CapacityView, capacityView, freeCpu } from "./capacity-view.js";
 export { type LendState, shouldReturn } from "./lend-return.js";
 export { planRelief, type ReliefPlan, type ReliefRequest } from "./relief-plan.js";
+export { type Reservation, withReservations } from "./reservations.js";

@@ -1,0 +1,66 @@
+/**
+ * The fragmentation scenario's judge: which pending pod groups ONE scheduler owning every node
+ * could still place on the cluster as it stands. Pure: it is the shard's scheduling core
+ * (one resource arithmetic, one pod-group parser) with preemption off and every node scored.
+ */
+import {
+  ClusterSnapshot,
+  type CoreConfig,
+  type GroupKey,
+  type Node,
+  type Pod,
+  type PodInfo,
+  pendingGroup,
+  podGroupMembership,
+  SchedulingCore,
+  toPodInfo,
+} from "../../scheduler/src/core/index.js";
+
+/** A single scheduler packing as the shard does, but never evicting anything. */
+const oracleConfig: CoreConfig = {
+  scoringStrategy: "MostAllocated",
+  percentageOfNodesToScore: 100,
+  preemption: false,
+};
+
+export interface OracleVerdict {
+  /** Pending groups that fit, all required members at once, given the groups tried before them. */
+  readonly fits: readonly GroupKey[];
+  /** Pending groups that do not fit. */
+  readonly unfit: readonly GroupKey[];
+}
+
+/**
+ * Places the pending groups one at a time, in the order their first pending pod appears in
+ * `pods`, all or nothing; a group that fits keeps its room, so later groups cannot count it
+ * twice. Pods with a node (and not finished) occupy it; pods without one are the pending
+ * members: pass only the pending pods that should be judged.
+ */
+export function placePendingGroups(nodes: readonly Node[], pods: readonly Pod[]): OracleVerdict {
+  const snapshot = new ClusterSnapshot();
+  for (const node of nodes) snapshot.upsertNode(node);
+  const pending = new Map<string, { key: GroupKey; minMember: number | undefined; members: PodInfo[] }>();
+  const running = new Map<string, PodInfo[]>();
+  for (const pod of pods) {
+    const info = toPodInfo(pod);
+    if (info.finished) continue;
+    if (info.nodeName) {
+      snapshot.upsertPod(info);
+      running.set(info.group.id, [...(running.get(info.group.id) ?? []), info]);
+      continue;
+    }
+    const { group, minMember } = podGroupMembership(pod);
+    const entry = pending.get(group.id) ?? { key: group, minMember, members: [] };
+    pending.set(group.id, entry);
+    entry.members.push(info);
+  }
+  const core = new SchedulingCore(snapshot, oracleConfig);
+  const fits: GroupKey[] = [];
+  const unfit: GroupKey[] = [];
+  for (const { key, minMember, members } of pending.values()) {
+    const group = pendingGroup(key, members, running.get(key.id) ?? [], minMember);
+    const [decision] = core.cycle([group], () => true);
+    (decision?.kind === "bind" ? fits : unfit).push(key);
+  }
+  return { fits, unfit };
+}

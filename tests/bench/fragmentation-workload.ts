@@ -1,0 +1,172 @@
+/**
+ * The fragmentation scenario's workload, generated from a seed: gangs whose members each need
+ * most of a node (so a gang needs as many nodes as it has members) and small solo pods that
+ * fill the gaps, up to a share of the cluster's cpu. Every group fits when one scheduler places
+ * them in arrival order on the empty cluster (the oracle checks it; a group that does not is
+ * dropped and solo pods take its share), so whatever stays pending in a run is due to the
+ * scheduler, not to the workload.
+ * Pure: the same seed and nodes give the same pods.
+ */
+import {
+  minMemberAnnotation,
+  type Node,
+  type Pod,
+  podGroupAnnotation,
+  toNodeInfo,
+} from "../../scheduler/src/core/index.js";
+import { placePendingGroups } from "./fragmentation-oracle.js";
+
+export interface WorkloadOptions {
+  seed: number;
+  /** The cluster's nodes (allocatable is what counts). */
+  nodes: readonly Node[];
+  /** Share of the cluster's cpu the workload requests, e.g. 0.9. */
+  fill: number;
+  /** Gang members, as a share of the node count (each member takes most of a node), e.g. 0.85. */
+  gangNodeShare: number;
+  minGangSize: number;
+  maxGangSize: number;
+}
+
+export const defaultWorkloadShape = {
+  fill: 0.9,
+  gangNodeShare: 0.85,
+  minGangSize: 2,
+  maxGangSize: 8,
+} as const;
+
+/** One group in arrival order; a solo pod is a group of one. */
+export interface WorkloadGroup {
+  readonly name: string;
+  readonly solo: boolean;
+  readonly size: number;
+  /** Each member's cpu request. */
+  readonly milliCpu: number;
+}
+
+export interface Workload {
+  readonly seed: number;
+  readonly groups: readonly WorkloadGroup[];
+  readonly pods: number;
+  readonly gangs: number;
+  readonly solos: number;
+  readonly requestedMilliCpu: number;
+  readonly capacityMilliCpu: number;
+  /** Groups dropped because one scheduler could not place them after the others (solo pods took their share). */
+  readonly dropped: number;
+}
+
+/** Gang members ask for this share of the smallest node: any two exceed it. */
+const memberShares = [0.625, 0.75, 0.875] as const;
+/** Solo pods, in milli-cpu: they fit the gaps gang members leave. */
+const soloMilliCpu = [250, 500, 1000] as const;
+
+export function generateWorkload(options: WorkloadOptions): Workload {
+  const infos = options.nodes.map((node) => toNodeInfo(node));
+  if (infos.length === 0) throw new Error("the workload needs nodes");
+  const capacityMilliCpu = infos.reduce((sum, node) => sum + node.allocatable.milliCpu, 0);
+  const nodeMilliCpu = Math.min(...infos.map((node) => node.allocatable.milliCpu));
+  const random = mulberry32(options.seed);
+  const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+  const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)] as T;
+
+  let generated = 0;
+  const name = (solo: boolean) => `${solo ? "solo" : "gang"}-${String(generated++).padStart(4, "0")}`;
+  const gangs: Omit<WorkloadGroup, "name">[] = [];
+  const memberBudget = Math.floor(options.gangNodeShare * infos.length);
+  for (let members = 0; members + options.minGangSize <= memberBudget; ) {
+    const size = Math.min(between(options.minGangSize, options.maxGangSize), memberBudget - members);
+    const milliCpu = Math.round((pick(memberShares) * nodeMilliCpu) / 100) * 100;
+    gangs.push({ solo: false, size, milliCpu });
+    members += size;
+  }
+  const target = options.fill * capacityMilliCpu;
+  const requested = (groups: readonly Pick<WorkloadGroup, "size" | "milliCpu">[]) =>
+    groups.reduce((sum, group) => sum + group.size * group.milliCpu, 0);
+  /** Solo pods until the next would pass the target. */
+  const soloPods = (from: number): Omit<WorkloadGroup, "name">[] => {
+    const solos: Omit<WorkloadGroup, "name">[] = [];
+    for (let total = from; ; ) {
+      const milliCpu = pick(soloMilliCpu);
+      if (total + milliCpu > target) return solos;
+      solos.push({ solo: true, size: 1, milliCpu });
+      total += milliCpu;
+    }
+  };
+  const drafts = [...gangs, ...soloPods(requested(gangs))];
+  shuffle(drafts, random);
+  let groups: WorkloadGroup[] = drafts.map((draft) => ({ ...draft, name: name(draft.solo) }));
+
+  // Drop what one scheduler cannot place after the groups before it, top up with solo pods
+  // arriving last, and check again (a drop may also change tie-breaks between equal nodes).
+  let dropped = 0;
+  for (let pass = 0; ; pass++) {
+    const { unfit } = placePendingGroups(options.nodes, workloadPods(groups, "oracle"));
+    if (unfit.length === 0) break;
+    if (pass === 10) throw new Error(`seed ${options.seed}: no feasible workload after ${pass} passes`);
+    const names = new Set(unfit.map((key) => key.name));
+    groups = groups.filter((group) => !names.has(group.name));
+    dropped += names.size;
+    groups.push(...soloPods(requested(groups)).map((solo) => ({ ...solo, name: name(true) })));
+  }
+  const gangCount = groups.filter((group) => !group.solo).length;
+  return {
+    seed: options.seed,
+    groups,
+    pods: groups.reduce((sum, group) => sum + group.size, 0),
+    gangs: gangCount,
+    solos: groups.length - gangCount,
+    requestedMilliCpu: requested(groups),
+    capacityMilliCpu,
+    dropped,
+  };
+}
+
+/** The pods of the groups, in arrival order; members of a gang are `<gang>-<i>`. */
+export function workloadPods(groups: readonly WorkloadGroup[], namespace: string): Pod[] {
+  return groups.flatMap((group) =>
+    Array.from({ length: group.size }, (_, i) => ({
+      metadata: {
+        name: group.solo ? group.name : `${group.name}-${i}`,
+        namespace,
+        ...(group.solo
+          ? {}
+          : {
+              annotations: {
+                [podGroupAnnotation]: group.name,
+                [minMemberAnnotation]: String(group.size),
+              },
+            }),
+      },
+      spec: {
+        schedulerName: "sharded-scheduler",
+        containers: [
+          {
+            name: "c",
+            image: "registry.k8s.io/pause:3.10",
+            resources: { requests: { cpu: `${group.milliCpu}m`, memory: "256Mi" } },
+          },
+        ],
+      },
+    })),
+  );
+}
+
+/** A small seeded PRNG (mulberry32): deterministic across machines and Node versions. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+}
