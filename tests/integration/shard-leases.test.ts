@@ -133,7 +133,8 @@ describe("ShardLeases", () => {
     let lists = 0;
     const flaky = Object.create(client) as KubeClient;
     flaky.must = async <T>(method: string, path: string, body?: unknown, contentType?: string) => {
-      if (method === "GET" && path.includes("labelSelector") && !path.includes("limit=") && ++lists === 2) throw new Error("injected failure");
+      if (method === "GET" && path.includes("labelSelector") && !path.includes("limit=") && ++lists === 2)
+        throw new Error("injected failure");
       return client.must<T>(method, path, body, contentType);
     };
     const member = new ShardLeases(
