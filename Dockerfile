@@ -1,0 +1,48 @@
+# One image with both entry points:
+#   shards:       node /app/scheduler/dist/cli.js
+#   coordinator:  node /app/coordinator/dist/cli.js
+# Build:  docker build -t <registry>/sharded-scheduler:<version> .
+# The Helm chart (charts/sharded-scheduler) runs it with image.repository/image.tag.
+# tests/integration/dockerfile.test.ts checks this file (stages, pinned base, user, paths).
+
+ARG NODE_IMAGE=node:24.19.0-alpine3.24
+
+# --- build: compile the two workspaces ------------------------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+ENV TURBO_TELEMETRY_DISABLED=1
+# Package files first, so the dependency layer is reused while only sources change. The tests
+# workspace's package.json is there because the lock file lists it.
+COPY package.json package-lock.json turbo.json tsconfig.base.json ./
+COPY scheduler/package.json scheduler/
+COPY coordinator/package.json coordinator/
+COPY tests/package.json tests/
+# The lock file pins every version. Where a registry lacks other platforms' optional packages
+# (biome, turbo), npm ci refuses it; npm install then installs the same locked versions.
+RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+COPY scheduler/tsconfig.json scheduler/
+COPY scheduler/src scheduler/src
+COPY coordinator/tsconfig.json coordinator/
+COPY coordinator/src coordinator/src
+# The coordinator's build also copies its Lua scripts (ledger/*.lua) into dist.
+RUN npx turbo run build --filter=@sharded-scheduler/scheduler --filter=@sharded-scheduler/coordinator
+
+# --- runtime: production dependencies and the compiled output only ------------------------------
+FROM ${NODE_IMAGE} AS runtime
+WORKDIR /app
+ENV NODE_ENV=production
+COPY package.json package-lock.json ./
+COPY scheduler/package.json scheduler/
+COPY coordinator/package.json coordinator/
+COPY tests/package.json tests/
+# Only the two workspaces' dependencies, without dev dependencies; the coordinator reaches the
+# scheduler workspace through the link npm makes in node_modules/@sharded-scheduler.
+RUN (npm ci --omit=dev --workspace scheduler --workspace coordinator --ignore-scripts --no-audit --no-fund \
+      || npm install --omit=dev --workspace scheduler --workspace coordinator --ignore-scripts --no-audit --no-fund) \
+    && npm cache clean --force
+COPY --from=build /app/scheduler/dist scheduler/dist
+COPY --from=build /app/coordinator/dist coordinator/dist
+# The base image's "node" user, by number so that runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 10260 10261
+CMD ["node", "/app/scheduler/dist/cli.js"]

@@ -1,0 +1,192 @@
+{{/* Names, labels and shared pieces of the sharded-scheduler chart. */}}
+
+{{- define "sharded-scheduler.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The release's base name. The shards' StatefulSet carries it, so shard identities are
+<fullname>-0, <fullname>-1, … At most 46 characters: "<fullname>-coordinator" must stay a
+valid Service name (63) and "<fullname>-redis" a StatefulSet name whose pods' revision label
+fits (52).
+*/}}
+{{- define "sharded-scheduler.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 46 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 46 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 46 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Cluster-scoped objects (ClusterRoles, PriorityClass) are named per namespace and release. */}}
+{{- define "sharded-scheduler.clusterName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "sharded-scheduler.fullname" .) | trunc 52 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sharded-scheduler.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels of one component: call with (dict "ctx" $ "component" "scheduler"). */}}
+{{- define "sharded-scheduler.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sharded-scheduler.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* All labels of one component's objects: call with (dict "ctx" $ "component" "scheduler"). */}}
+{{- define "sharded-scheduler.labels" -}}
+helm.sh/chart: {{ include "sharded-scheduler.chart" .ctx }}
+{{ include "sharded-scheduler.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: sharded-scheduler
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- with .ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "sharded-scheduler.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "sharded-scheduler.schedulerServiceAccount" -}}
+{{- if .Values.scheduler.serviceAccount.create }}
+{{- default (printf "%s-scheduler" (include "sharded-scheduler.fullname" .)) .Values.scheduler.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.scheduler.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "sharded-scheduler.coordinatorServiceAccount" -}}
+{{- if .Values.coordinator.serviceAccount.create }}
+{{- default (printf "%s-coordinator" (include "sharded-scheduler.fullname" .)) .Values.coordinator.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.coordinator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "sharded-scheduler.priorityClassName" -}}
+{{- if .Values.priorityClass.create }}
+{{- default (include "sharded-scheduler.clusterName" .) .Values.priorityClass.name }}
+{{- else }}
+{{- .Values.priorityClass.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Leases the code names after the scheduler name (scheduler/src/sharding, coordinator/src/cli.ts). */}}
+{{- define "sharded-scheduler.ringLease" -}}
+{{- printf "%s-ring" .Values.schedulerName }}
+{{- end }}
+
+{{- define "sharded-scheduler.coordinatorLease" -}}
+{{- printf "%s-coordinator" .Values.schedulerName }}
+{{- end }}
+
+{{/* Redis: "external" when the user gave a URL or Sentinels, else "internal" (with the coordinator). */}}
+{{- define "sharded-scheduler.redisMode" -}}
+{{- if or .Values.redis.external.url .Values.redis.external.sentinels }}external
+{{- else if .Values.coordinator.enabled }}internal
+{{- else }}none
+{{- end }}
+{{- end }}
+
+{{- define "sharded-scheduler.redisName" -}}
+{{- printf "%s-redis" (include "sharded-scheduler.fullname" .) }}
+{{- end }}
+
+{{/* The Secret and key holding the Redis password; empty when there is none. */}}
+{{- define "sharded-scheduler.redisSecret" -}}
+{{- $mode := include "sharded-scheduler.redisMode" . }}
+{{- if eq $mode "internal" }}{{ include "sharded-scheduler.redisName" . }}
+{{- else if eq $mode "external" }}{{ .Values.redis.external.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{- define "sharded-scheduler.redisSecretKey" -}}
+{{- if eq (include "sharded-scheduler.redisMode" .) "internal" }}redis-password
+{{- else }}{{ .Values.redis.external.existingSecretKey }}
+{{- end }}
+{{- end }}
+
+{{/* The Redis settings of the shards and the coordinator, as ConfigMap entries. */}}
+{{- define "sharded-scheduler.redisConfig" -}}
+{{- $mode := include "sharded-scheduler.redisMode" . }}
+{{- if eq $mode "internal" }}
+REDIS_URL: {{ printf "redis://%s.%s.svc:6379/0" (include "sharded-scheduler.redisName" .) .Release.Namespace | quote }}
+REDIS_TLS: "false"
+REDIS_SENTINELS: ""
+{{- else if eq $mode "external" }}
+REDIS_URL: {{ .Values.redis.external.url | quote }}
+REDIS_TLS: {{ .Values.redis.tls | toString | quote }}
+REDIS_SENTINELS: {{ join "," .Values.redis.external.sentinels | quote }}
+{{- else }}
+REDIS_URL: ""
+REDIS_TLS: "false"
+REDIS_SENTINELS: ""
+{{- end }}
+REDIS_SENTINEL_MASTER: {{ .Values.redis.external.sentinelMaster | quote }}
+{{- end }}
+
+{{/* REDIS_PASSWORD from its Secret, never from the ConfigMap. */}}
+{{- define "sharded-scheduler.redisPasswordEnv" -}}
+{{- $secret := include "sharded-scheduler.redisSecret" . }}
+{{- if $secret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ include "sharded-scheduler.redisSecretKey" . }}
+{{- end }}
+{{- end }}
+
+{{/* POD_NAME (the replica identity) and POD_NAMESPACE (where the Leases live). */}}
+{{- define "sharded-scheduler.downwardEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+{{- end }}
+
+{{/*
+Placement of one component: the chart-wide nodeSelector and tolerations plus the component's
+own; its affinity, or by default a preference for one replica per node.
+Call with (dict "ctx" $ "values" .Values.scheduler "component" "scheduler").
+*/}}
+{{- define "sharded-scheduler.placement" -}}
+{{- $nodeSelector := merge (deepCopy (default (dict) .values.nodeSelector)) (default (dict) .ctx.Values.nodeSelector) }}
+{{- with $nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- $tolerations := concat (default (list) .ctx.Values.tolerations) (default (list) .values.tolerations) }}
+{{- with $tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+affinity:
+{{- if .values.affinity }}
+  {{- toYaml .values.affinity | nindent 2 }}
+{{- else }}
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "sharded-scheduler.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 14 }}
+{{- end }}
+{{- with include "sharded-scheduler.priorityClassName" .ctx }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,770 @@
+/**
+ * The Helm chart (charts/sharded-scheduler) on the real local control plane: lint, renders the
+ * API server accepts (server-side dry run, ServiceMonitor against its real CRD), install,
+ * least-privilege RBAC proven twice — SubjectAccessReviews for every verb on every resource,
+ * and the real shard and coordinator running with the chart's ServiceAccounts and ConfigMaps —,
+ * upgrade and scaling, uninstall. The chart's pods are KWOK fake pods (no container runs),
+ * placed by kube-scheduler onto the KWOK nodes.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ringEpochAnnotation,
+  ringLeaseName,
+  ringMembersAnnotation,
+} from "../../scheduler/src/sharding/shard-leases.js";
+import { fakeNodeLabel } from "../cluster/local/fake-nodes.js";
+import { repoRoot, toolPaths } from "../cluster/local/layout.js";
+import { freeLoopbackPort, startProcess, stopProcess } from "../cluster/local/processes.js";
+import { coordinatorEntry, shardEntry } from "../stack/stack.js";
+import { type RunningCoordinator, startCoordinator } from "../support/coordinator.js";
+import {
+  type ChartValues,
+  chartDir,
+  helm,
+  type KubeObject,
+  kubectl,
+  objectOf,
+  objectsOf,
+  renderChart,
+  serviceAccountKubeconfig,
+  setFlags,
+} from "../support/helm.js";
+import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
+import { type RunningShard, startShard } from "../support/shard.js";
+import { holdsFor, waitFor } from "../support/wait.js";
+
+const { kc, core, apps, rbac } = testClients();
+const scheduling = kc.makeApiClient(k8s.SchedulingV1Api);
+const authorization = kc.makeApiClient(k8s.AuthorizationV1Api);
+const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+
+const release = `it-helm-${randomBytes(2).toString("hex")}`;
+/** The release's base name (the release name does not contain the chart's). */
+const fullname = `${release}-sharded-scheduler`;
+/** Unique per run, so that no other test's shard serves the pods created here. */
+const schedulerName = release;
+/** KWOK nodes carry no taint, only this label; the chart's pods are confined to them. */
+const baseValues: ChartValues = {
+  schedulerName,
+  [`nodeSelector.${fakeNodeLabel.key}`]: fakeNodeLabel.value,
+};
+const serviceMonitorCrd = "servicemonitors.monitoring.coreos.com";
+const serviceMonitorCrdFile = join(repoRoot, "tests/support/crds/monitoring.coreos.com_servicemonitors.yaml");
+const instanceSelector = `app.kubernetes.io/instance=${release}`;
+
+let namespace = "";
+let workDir = "";
+let createdCrd = false;
+const processes: (RunningShard | RunningCoordinator)[] = [];
+
+beforeAll(async () => {
+  workDir = mkdtempSync(join(tmpdir(), "helm-chart-"));
+  namespace = await createTestNamespace(core, release);
+  // The ServiceMonitor renders are dry-run against the real prometheus-operator schema.
+  const present = await kubectl(["get", "crd", serviceMonitorCrd, "--ignore-not-found", "-o", "name"]);
+  if (!present.trim()) {
+    await kubectl(["create", "-f", serviceMonitorCrdFile]);
+    createdCrd = true;
+    await kubectl(["wait", "--for=condition=Established", `crd/${serviceMonitorCrd}`, "--timeout=30s"]);
+  }
+  await waitFor(
+    "the default ServiceAccount",
+    async () => core.readNamespacedServiceAccount({ name: "default", namespace }).then(() => true),
+    60_000,
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(processes.map((proc) => proc.stop()));
+  await helm(["uninstall", release, "--namespace", namespace, "--wait"]).catch(() => undefined);
+  await deleteNamespace(core, namespace);
+  // Whatever cluster-scoped objects an interrupted run left behind.
+  await rbac.deleteCollectionClusterRole({ labelSelector: instanceSelector }).catch(() => undefined);
+  await rbac.deleteCollectionClusterRoleBinding({ labelSelector: instanceSelector }).catch(() => undefined);
+  await scheduling.deleteCollectionPriorityClass({ labelSelector: instanceSelector }).catch(() => undefined);
+  if (createdCrd) await kubectl(["delete", "crd", serviceMonitorCrd, "--ignore-not-found"]);
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+// --- rendering ----------------------------------------------------------------------------------
+
+const externalRedis: ChartValues = {
+  "redis.external.url": "rediss://redis.example.com:6380/2",
+  "redis.external.existingSecret": "ledger-redis",
+  "redis.external.existingSecretKey": "password",
+  "redis.tls": true,
+};
+const sentinelRedis: ChartValues = {
+  "redis.external.sentinels": "{sentinel-0.example.com:26379,sentinel-1.example.com:26379}",
+  "redis.external.sentinelMaster": "ledger",
+  "redis.external.existingSecret": "ledger-redis",
+};
+const variants: { name: string; values: ChartValues }[] = [
+  {
+    name: "bundled Redis, ServiceMonitor and dashboard",
+    values: { "metrics.serviceMonitor.enabled": true, "metrics.grafanaDashboard.enabled": true },
+  },
+  { name: "defaults (ServiceMonitor disabled)", values: {} },
+  { name: "external Redis URL with TLS and a password Secret", values: externalRedis },
+  { name: "external Redis through Sentinel", values: sentinelRedis },
+  { name: "no coordinator", values: { "coordinator.enabled": false } },
+  // Every generated name stays valid, the longest included.
+  { name: "the longest names", values: { fullnameOverride: "n".repeat(63) } },
+];
+
+const workloadsOf = (objects: readonly KubeObject[]) => [
+  ...objectsOf<k8s.V1StatefulSet>(objects, "StatefulSet"),
+  ...objectsOf<k8s.V1Deployment>(objects, "Deployment"),
+];
+const podSpecOf = (workload: k8s.V1StatefulSet | k8s.V1Deployment) =>
+  workload.spec?.template.spec as k8s.V1PodSpec;
+const containerOf = (workload: k8s.V1StatefulSet | k8s.V1Deployment) =>
+  podSpecOf(workload).containers[0] as k8s.V1Container;
+const envOf = (workload: k8s.V1StatefulSet | k8s.V1Deployment, name: string) =>
+  containerOf(workload).env?.find((env) => env.name === name);
+const clusterScoped = new Set(["ClusterRole", "ClusterRoleBinding", "PriorityClass"]);
+
+/** What every render must satisfy, whatever its values. */
+function expectWellFormed(objects: readonly KubeObject[]): void {
+  for (const object of objects) {
+    const what = `${object.kind} ${object.metadata.name}`;
+    expect(object.metadata.labels, what).toMatchObject({
+      "app.kubernetes.io/name": "sharded-scheduler",
+      "app.kubernetes.io/instance": release,
+      "app.kubernetes.io/managed-by": "Helm",
+      "app.kubernetes.io/part-of": "sharded-scheduler",
+      "helm.sh/chart": expect.stringMatching(/^sharded-scheduler-/),
+      "app.kubernetes.io/version": expect.any(String),
+      "app.kubernetes.io/component": expect.any(String),
+    });
+    expect(object.metadata.namespace, what).toBe(clusterScoped.has(object.kind) ? undefined : namespace);
+  }
+  for (const workload of workloadsOf(objects)) {
+    const what = `${workload.kind} ${workload.metadata?.name}`;
+    // A StatefulSet's pods carry the label controller-revision-hash=<name>-<10 characters>.
+    if (workload.kind === "StatefulSet")
+      expect(workload.metadata?.name?.length, what).toBeLessThanOrEqual(52);
+    const pod = podSpecOf(workload);
+    // The chart's own pods are placed by the cluster's default scheduler, never by the product.
+    expect(pod.schedulerName, what).toBeUndefined();
+    expect(pod.priorityClassName, what).toBeTruthy();
+    expect(pod.nodeSelector, what).toEqual({ [fakeNodeLabel.key]: fakeNodeLabel.value });
+    expect(pod.securityContext, what).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    for (const container of pod.containers) {
+      expect(container.securityContext, `${what} ${container.name}`).toEqual({
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      for (const kind of ["requests", "limits"] as const)
+        expect(Object.keys(container.resources?.[kind] ?? {}).sort(), `${what} ${kind}`).toEqual([
+          "cpu",
+          "memory",
+        ]);
+      expect(container.readinessProbe, what).toBeDefined();
+      expect(container.livenessProbe, what).toBeDefined();
+    }
+  }
+  const roles = [
+    ...objectsOf<k8s.V1ClusterRole>(objects, "ClusterRole"),
+    ...objectsOf<k8s.V1Role>(objects, "Role"),
+  ];
+  for (const rule of roles.flatMap((role) => role.rules ?? [])) {
+    const words = [...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...(rule.verbs ?? [])];
+    expect(words, "no wildcards").not.toContain("*");
+    expect(rule.resources, "no secrets").not.toContain("secrets");
+  }
+}
+
+describe("chart rendering", () => {
+  it.each(variants)("lints, renders and passes a server-side dry run: $name", async ({ values }) => {
+    const all = { ...baseValues, ...values };
+    await helm(["lint", "--strict", chartDir, ...setFlags(all)]);
+    const { yaml, objects } = await renderChart(release, namespace, all);
+    expectWellFormed(objects);
+    // Every object, ServiceMonitor included, is admitted and validated by the API server.
+    const applied = await kubectl(["apply", "--dry-run=server", "--namespace", namespace, "-f", "-"], yaml);
+    expect(applied.trim().split("\n")).toHaveLength(objects.length);
+  });
+
+  it("renders the bundled Redis, its NetworkPolicy, the ServiceMonitor and the dashboard only when asked", async () => {
+    const kinds = async (values: ChartValues) =>
+      (await renderChart(release, namespace, { ...baseValues, ...values })).objects.map(
+        (o) => `${o.kind} ${o.metadata.name}`,
+      );
+    const defaults = await kinds({});
+    expect(defaults).toEqual(
+      expect.arrayContaining([
+        `StatefulSet ${fullname}`,
+        `Service ${fullname}`,
+        `PodDisruptionBudget ${fullname}`,
+        `Deployment ${fullname}-coordinator`,
+        `StatefulSet ${fullname}-redis`,
+        `Secret ${fullname}-redis`,
+        `NetworkPolicy ${fullname}-redis`,
+        `ServiceAccount ${fullname}-scheduler`,
+        `ServiceAccount ${fullname}-coordinator`,
+        `PriorityClass ${namespace}-${fullname}`,
+      ]),
+    );
+    expect(defaults.filter((k) => k.startsWith("ServiceMonitor") || k.endsWith("-dashboard"))).toEqual([]);
+    const external = await kinds(externalRedis);
+    expect(external.filter((k) => k.includes("-redis"))).toEqual([]);
+    const noCoordinator = await kinds({ "coordinator.enabled": false });
+    expect(noCoordinator.filter((k) => k.includes("coordinator") || k.includes("-redis"))).toEqual([]);
+  });
+
+  it("passes the Redis settings to both components, the password only from its Secret", async () => {
+    const config = async (values: ChartValues) => {
+      const { objects } = await renderChart(release, namespace, { ...baseValues, ...values });
+      const data = objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", "-coordinator").data ?? {};
+      const coordinator = objectOf<k8s.V1Deployment>(objects, "Deployment", "-coordinator");
+      const shards = objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", fullname);
+      expect(objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", "-scheduler").data).toMatchObject({
+        REDIS_URL: data.REDIS_URL,
+        REDIS_SENTINELS: data.REDIS_SENTINELS,
+      });
+      expect(envOf(shards, "REDIS_PASSWORD")).toEqual(envOf(coordinator, "REDIS_PASSWORD"));
+      for (const value of Object.values(data)) expect(value).not.toMatch(/:[^/@]+@/);
+      return { data, password: envOf(coordinator, "REDIS_PASSWORD")?.valueFrom?.secretKeyRef };
+    };
+    const cases: [ChartValues, Record<string, string>, { name: string; key: string }][] = [
+      [
+        {},
+        {
+          REDIS_URL: `redis://${fullname}-redis.${namespace}.svc:6379/0`,
+          REDIS_TLS: "false",
+          REDIS_SENTINELS: "",
+        },
+        { name: `${fullname}-redis`, key: "redis-password" },
+      ],
+      [
+        externalRedis,
+        { REDIS_URL: "rediss://redis.example.com:6380/2", REDIS_TLS: "true", REDIS_SENTINELS: "" },
+        { name: "ledger-redis", key: "password" },
+      ],
+      [
+        sentinelRedis,
+        {
+          REDIS_URL: "",
+          REDIS_SENTINELS: "sentinel-0.example.com:26379,sentinel-1.example.com:26379",
+          REDIS_SENTINEL_MASTER: "ledger",
+        },
+        { name: "ledger-redis", key: "redis-password" },
+      ],
+    ];
+    for (const [values, data, password] of cases)
+      expect(await config(values)).toEqual({ data: expect.objectContaining(data), password });
+    // The bundled Redis serves plain TCP: TLS is for an external one.
+    await expect(helm(["template", release, chartDir, ...setFlags({ "redis.tls": true })])).rejects.toThrow(
+      /redis.tls needs an external Redis/,
+    );
+  });
+
+  it.each<ChartValues>([
+    { "scheduler.replicas": -1 },
+    { "scheduler.config.scoringStrategy": "Random" },
+    { "scheduler.confg.logLevel": "debug" },
+    { "redis.external.url": "http://redis:6379" },
+    { "redis.external.sentinels": "{sentinel-0}" },
+    { schedulerName: "Not_A_Name" },
+  ])("rejects values its schema forbids: %o", async (values) => {
+    await expect(helm(["template", release, chartDir, ...setFlags(values)])).rejects.toThrow(/schema/i);
+  });
+
+  it("sets every flag of both entry points through the ConfigMap, the downward API or a Secret", async () => {
+    const { objects } = await renderChart(release, namespace, baseValues);
+    for (const [entry, workload] of [
+      [shardEntry, objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", fullname)],
+      [coordinatorEntry, objectOf<k8s.V1Deployment>(objects, "Deployment", "-coordinator")],
+    ] as const) {
+      const container = containerOf(workload);
+      const configMap = container.envFrom?.[0]?.configMapRef?.name ?? "";
+      const data = objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", configMap).data ?? {};
+      const flags = flagsOf(entry);
+      const envs = new Set(flags.values());
+      // Every ConfigMap key is a variable the program reads (a typo would be ignored silently).
+      for (const key of Object.keys(data)) expect(envs, `${configMap}: ${key}`).toContain(key);
+      const unset = [...envs].filter((env) => data[env] === undefined && !envOf(workload, env));
+      // In-cluster credentials: no kubeconfig.
+      expect(unset, entry).toEqual(["KUBECONFIG"]);
+      expect(envOf(workload, "POD_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.name");
+      expect(envOf(workload, "POD_NAMESPACE")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.namespace");
+      expect(envOf(workload, "REDIS_PASSWORD")?.valueFrom?.secretKeyRef).toBeDefined();
+    }
+  });
+
+  it("configures the bundled Redis so that it requires the generated password", async () => {
+    const { objects } = await renderChart(release, namespace, baseValues);
+    const secret = objectOf<k8s.V1Secret>(objects, "Secret", "-redis").data ?? {};
+    const password = Buffer.from(secret["redis-password"] ?? "", "base64").toString();
+    expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+    const conf = objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", "-redis").data?.["redis.conf"] ?? "";
+    // The real redis-server reads the rendered files; only the host paths, bind and port differ.
+    const port = await freeLoopbackPort();
+    writeFileSync(join(workDir, "auth.conf"), Buffer.from(secret["auth.conf"] ?? "", "base64"));
+    writeFileSync(
+      join(workDir, "redis.conf"),
+      conf
+        .replace("include /etc/redis/auth/auth.conf", `include ${join(workDir, "auth.conf")}`)
+        .replace("dir /data", `dir ${workDir}`)
+        .replace("bind * -::*", "bind 127.0.0.1")
+        .replace("port 6379", `port ${port}`),
+    );
+    const server = startProcess(
+      "redis (chart config)",
+      toolPaths().redisServer,
+      [join(workDir, "redis.conf")],
+      join(workDir, "redis.log"),
+    );
+    const client = (pass?: string) => {
+      const redis = new Redis({
+        host: "127.0.0.1",
+        port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        password: pass,
+      });
+      redis.on("error", () => undefined);
+      return redis;
+    };
+    const anonymous = client();
+    const authenticated = client(password);
+    try {
+      await waitFor(
+        "redis answers",
+        async () => (await authenticated.ping()) === "PONG" || undefined,
+        10_000,
+      );
+      await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+      expect(await authenticated.config("GET", "maxmemory-policy")).toEqual([
+        "maxmemory-policy",
+        "noeviction",
+      ]);
+      expect(await authenticated.config("GET", "appendonly")).toEqual(["appendonly", "no"]);
+    } finally {
+      anonymous.disconnect();
+      authenticated.disconnect();
+      await stopProcess(server);
+    }
+  });
+
+  it("ships a Grafana dashboard with the panels operators look at", async () => {
+    const { titles, metrics } = await renderDashboard();
+    for (const topic of [
+      /shards/i,
+      /owned nodes/i,
+      /pending pods/i,
+      /latency/i,
+      /handoffs and lends/i,
+      /preemption/i,
+    ])
+      expect(
+        titles.some((title) => topic.test(title)),
+        String(topic),
+      ).toBe(true);
+    // Which of them the programs export is checked against the running shard and coordinator below.
+    expect(metrics.length).toBeGreaterThan(15);
+  });
+});
+
+/** The dashboard's panel titles and the metric names its queries use. */
+async function renderDashboard(): Promise<{ titles: string[]; metrics: string[] }> {
+  const { objects } = await renderChart(release, namespace, {
+    ...baseValues,
+    "metrics.grafanaDashboard.enabled": true,
+  });
+  const configMap = objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", "-dashboard");
+  expect(configMap.metadata?.labels?.grafana_dashboard).toBe("1");
+  const dashboard = JSON.parse(configMap.data?.["sharded-scheduler.json"] ?? "") as {
+    panels: { title: string; targets?: { expr: string }[] }[];
+  };
+  const metrics = dashboard.panels
+    .flatMap((panel) => panel.targets ?? [])
+    .flatMap((target) => target.expr.match(/sharded_scheduler_\w+/g) ?? [])
+    .map((name) => name.replace(/_(bucket|sum|count)$/, ""));
+  return { titles: dashboard.panels.map((panel) => panel.title), metrics: [...new Set(metrics)] };
+}
+
+/** flag → environment variable, from `node <entry> --help`. */
+function flagsOf(entry: string): Map<string, string> {
+  const help = execFileSync(process.execPath, [entry, "--help"], { encoding: "utf8" });
+  const flags = new Map<string, string>();
+  for (const match of help.matchAll(/^\s+--([a-z-]+)\s+([A-Z_]+)\s/gm))
+    flags.set(match[1] as string, match[2] as string);
+  expect(flags.size).toBeGreaterThan(10);
+  return flags;
+}
+
+// --- installed release --------------------------------------------------------------------------
+
+/** Pods of one component of the release, and whether all are Ready. */
+async function podsOf(component: string) {
+  const list = await core.listNamespacedPod({
+    namespace,
+    labelSelector: `${instanceSelector},app.kubernetes.io/component=${component}`,
+  });
+  const live = list.items.filter((pod) => !pod.metadata?.deletionTimestamp);
+  const ready = live.every((pod) =>
+    pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  );
+  return { pods: live, ready, count: list.items.length };
+}
+
+const redisPassword = async () =>
+  (await core.readNamespacedSecret({ name: `${fullname}-redis`, namespace })).data?.["redis-password"];
+
+describe("installed release", () => {
+  let passwordAtInstall: string | undefined;
+
+  beforeAll(async () => {
+    await helm([
+      "install",
+      release,
+      chartDir,
+      "--namespace",
+      namespace,
+      ...setFlags(baseValues),
+      "--wait",
+      "--timeout",
+      "90s",
+    ]);
+    passwordAtInstall = await redisPassword();
+  });
+
+  it("runs the shards, the coordinator and Redis, Ready, placed by the default scheduler", async () => {
+    const shards = await apps.readNamespacedStatefulSet({ name: fullname, namespace });
+    expect(shards.spec?.replicas).toBe(3);
+    expect(shards.status?.readyReplicas).toBe(3);
+    const coordinator = await apps.readNamespacedDeployment({ name: `${fullname}-coordinator`, namespace });
+    expect(coordinator.status?.readyReplicas).toBe(2);
+    const redis = await apps.readNamespacedStatefulSet({ name: `${fullname}-redis`, namespace });
+    expect(redis.status?.readyReplicas).toBe(1);
+    for (const [component, count] of [
+      ["scheduler", 3],
+      ["coordinator", 2],
+      ["redis", 1],
+    ] as const) {
+      const { pods, ready } = await podsOf(component);
+      expect(pods, component).toHaveLength(count);
+      expect(ready, component).toBe(true);
+      for (const pod of pods) {
+        expect(pod.spec?.schedulerName).toBe("default-scheduler");
+        expect(pod.spec?.nodeName).toBeTruthy();
+        expect(pod.spec?.priority).toBe(1_000_000_000);
+      }
+    }
+    // The shard identities are the StatefulSet's pod names.
+    expect((await podsOf("scheduler")).pods.map((pod) => pod.metadata?.name).sort()).toEqual(
+      [0, 1, 2].map((i) => `${fullname}-${i}`),
+    );
+    const clusterRoles = await rbac.listClusterRole({ labelSelector: instanceSelector });
+    expect(clusterRoles.items.map((role) => role.metadata?.name).sort()).toEqual([
+      `${namespace}-${fullname}-coordinator`,
+      `${namespace}-${fullname}-scheduler`,
+    ]);
+    const roles = await rbac.listNamespacedRole({ namespace, labelSelector: instanceSelector });
+    expect(roles.items).toHaveLength(2);
+  });
+
+  it("grants the shards and the coordinator exactly the requests their code makes", async () => {
+    const ring = ringLeaseName(schedulerName);
+    const leader = `${schedulerName}-coordinator`;
+    const named = [leader, ring, `${fullname}-0`];
+    const shardLeaseVerbs = ["list", "watch", "create", "update", "patch"];
+    const shard = expectedAccess([
+      ...everywhere(["list", "watch", "delete"], "pods"),
+      ...everywhere(["patch"], "pods/status"),
+      ...everywhere(["create"], "pods/binding"),
+      ...everywhere(["create"], "pods/eviction"),
+      ...everywhere(["create"], "events"),
+      ...everywhere(["list", "watch"], "poddisruptionbudgets", "policy"),
+      ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
+      ...shardLeaseVerbs.map((verb) => leaseAccess(verb)),
+      ...named.flatMap((name) => shardLeaseVerbs.map((verb) => leaseAccess(verb, name))),
+    ]);
+    const coordinator = expectedAccess([
+      ...everywhere(["get", "list", "patch"], "pods"),
+      ...everywhere(["create"], "events"),
+      ...["list", "patch"].map((verb) => ({ verb, resource: "nodes" })),
+      // A create names no object, so it cannot be confined to the leader Lease's name.
+      leaseAccess("create"),
+      ...named.map((name) => leaseAccess("create", name)),
+      leaseAccess("get", leader),
+      leaseAccess("get", ring),
+      leaseAccess("update", leader),
+    ]);
+    expect(await allowedFor(`${fullname}-scheduler`, named)).toEqual(shard);
+    expect(await allowedFor(`${fullname}-coordinator`, named)).toEqual(coordinator);
+  });
+
+  it("lets the real shard and coordinator work with the chart's ServiceAccounts and ConfigMaps", async () => {
+    const shardConfig = await configFlags(`${fullname}-scheduler`, shardEntry);
+    const shardKubeconfig = await serviceAccountKubeconfig(core, namespace, `${fullname}-scheduler`, workDir);
+    for (const ordinal of [0, 1]) {
+      const shard = await startShard({
+        schedulerName,
+        identity: `${fullname}-${ordinal}`,
+        args: [...shardConfig, `--kubeconfig=${shardKubeconfig}`, `--lease-namespace=${namespace}`],
+      });
+      processes.push(shard);
+    }
+    const coordinatorKubeconfig = await serviceAccountKubeconfig(
+      core,
+      namespace,
+      `${fullname}-coordinator`,
+      workDir,
+    );
+    const coordinator = await startCoordinator({
+      schedulerName,
+      identity: `${fullname}-coordinator-a`,
+      namespace,
+      args: [
+        ...(await configFlags(`${fullname}-coordinator`, coordinatorEntry)),
+        `--kubeconfig=${coordinatorKubeconfig}`,
+      ],
+    });
+    processes.push(coordinator);
+
+    // Leases: both members joined a ring proposed by create, then changed by compare-and-swap.
+    await waitFor(
+      "a ring of both shards",
+      async () => {
+        const lease = await coordination.readNamespacedLease({
+          name: ringLeaseName(schedulerName),
+          namespace,
+        });
+        const annotations = lease.metadata?.annotations ?? {};
+        const members = (annotations[ringMembersAnnotation] ?? "").split(",").sort();
+        return members.join(",") === `${fullname}-0,${fullname}-1` &&
+          Number(annotations[ringEpochAnnotation]) >= 2
+          ? true
+          : undefined;
+      },
+      30_000,
+    );
+    // Binding, Events, status patches.
+    await core.createNamespacedPod({ namespace, body: probePod("fits", "100m") });
+    await core.createNamespacedPod({ namespace, body: probePod("too-big", "1000") });
+    await waitFor(
+      "the fitting pod bound, with a Scheduled Event",
+      async () => {
+        const pod = await core.readNamespacedPod({ name: "fits", namespace });
+        const events = await core.listNamespacedEvent({
+          namespace,
+          fieldSelector: "involvedObject.name=fits,reason=Scheduled",
+        });
+        return pod.spec?.nodeName && events.items.length > 0 ? true : undefined;
+      },
+      30_000,
+    );
+    await waitFor(
+      "the pod too big marked Unschedulable, with a FailedScheduling Event",
+      async () => {
+        const pod = await core.readNamespacedPod({ name: "too-big", namespace });
+        const condition = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
+        const events = await core.listNamespacedEvent({
+          namespace,
+          fieldSelector: "involvedObject.name=too-big,reason=FailedScheduling",
+        });
+        return condition?.reason === "Unschedulable" && events.items.length > 0 ? true : undefined;
+      },
+      30_000,
+    );
+    // Leader election on its Lease; its rounds read the ring Lease, the lent nodes and Redis.
+    await waitFor("the coordinator leads", async () => (await coordinator.isLeader()) || undefined, 30_000);
+    await holdsFor(
+      "no request refused",
+      async () => {
+        for (const proc of processes) {
+          const refused = readFileSync(proc.log, "utf8")
+            .split("\n")
+            .filter((line) => /forbidden|\b403\b/i.test(line));
+          expect(refused, proc.identity).toEqual([]);
+        }
+      },
+      3_000,
+    );
+    // The dashboard's metrics exist under these names.
+    const exported = `${await processes[0]?.metrics()}\n${await coordinator.metrics()}`;
+    const { metrics } = await renderDashboard();
+    const missing = metrics.filter((name) => !exported.includes(`# TYPE ${name} `));
+    expect(missing).toEqual([]);
+  });
+
+  it("scales the shards with helm upgrade and keeps the Redis password", async () => {
+    for (const replicas of [5, 2]) {
+      await helm([
+        "upgrade",
+        release,
+        chartDir,
+        "--namespace",
+        namespace,
+        "--reuse-values",
+        "--set",
+        `scheduler.replicas=${replicas}`,
+        "--wait",
+        "--timeout",
+        "90s",
+      ]);
+      const shards = await apps.readNamespacedStatefulSet({ name: fullname, namespace });
+      expect(shards.spec?.replicas).toBe(replicas);
+      await waitFor(
+        `${replicas} shard pods, all Ready`,
+        async () => {
+          const { ready, count } = await podsOf("scheduler");
+          return ready && count === replicas ? true : undefined;
+        },
+        60_000,
+      );
+    }
+    expect(await redisPassword()).toBe(passwordAtInstall);
+  });
+
+  it("uninstalls without leaving cluster-scoped objects", async () => {
+    await Promise.all(processes.splice(0).map((proc) => proc.stop()));
+    await helm(["uninstall", release, "--namespace", namespace, "--wait"]);
+    const left = [
+      ...(await rbac.listClusterRole({ labelSelector: instanceSelector })).items,
+      ...(await rbac.listClusterRoleBinding({ labelSelector: instanceSelector })).items,
+      ...(await scheduling.listPriorityClass({ labelSelector: instanceSelector })).items,
+    ];
+    expect(left.map((object) => object.metadata?.name)).toEqual([]);
+    await waitFor(
+      "the release's pods gone",
+      async () =>
+        (await core.listNamespacedPod({ namespace, labelSelector: instanceSelector })).items.length
+          ? undefined
+          : true,
+      60_000,
+    );
+  });
+});
+
+/** A pod for the release's scheduler, on the KWOK nodes. */
+function probePod(name: string, cpu: string): k8s.V1Pod {
+  return {
+    metadata: { name },
+    spec: {
+      schedulerName,
+      nodeSelector: { [fakeNodeLabel.key]: fakeNodeLabel.value },
+      containers: [{ name: "main", image: "busybox", resources: { requests: { cpu } } }],
+    },
+  };
+}
+
+/**
+ * The installed ConfigMap as the flags of the program that reads it (from its --help), less
+ * what the test sets itself: the port (a free one) and Redis (the run's, without a password).
+ */
+async function configFlags(configMap: string, entry: string): Promise<string[]> {
+  const data = (await core.readNamespacedConfigMap({ name: configMap, namespace })).data ?? {};
+  const flagOf = new Map([...flagsOf(entry)].map(([flag, env]) => [env, flag]));
+  return Object.entries(data)
+    .filter(([env]) => env !== "PORT" && !env.startsWith("REDIS_"))
+    .map(([env, value]) => `--${flagOf.get(env)}=${value}`);
+}
+
+// --- access reviews -------------------------------------------------------------------------------
+
+interface Access {
+  verb: string;
+  resource: string;
+  group?: string;
+  /** "" = all namespaces; undefined = cluster-scoped. */
+  namespace?: string;
+  name?: string;
+}
+
+const verbs = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
+/** The release namespace, another one, and all namespaces. */
+const namespaces = () => [namespace, "default", ""];
+
+const describeAccess = (a: Access) =>
+  `${a.verb} ${a.group ? `${a.group}/` : ""}${a.resource}${a.namespace === undefined ? "" : ` in "${a.namespace}"`}${a.name ? ` named ${a.name}` : ""}`;
+
+const expectedAccess = (accesses: Access[]) => accesses.map(describeAccess).sort();
+
+/** A cluster-wide grant on a namespaced resource: allowed in every namespace. */
+const everywhere = (allowed: string[], resource: string, group?: string): Access[] =>
+  allowed.flatMap((verb) =>
+    namespaces().map((ns) => ({ verb, resource, namespace: ns, ...(group ? { group } : {}) })),
+  );
+
+const leaseAccess = (verb: string, name?: string): Access => ({
+  verb,
+  resource: "leases",
+  group: "coordination.k8s.io",
+  namespace,
+  ...(name ? { name } : {}),
+});
+
+/**
+ * Asks the API server, through SubjectAccessReviews, what a ServiceAccount of the release may do:
+ * every verb on the resources the code touches and on some it must not (secrets, configmaps,
+ * events.k8s.io), in the release namespace, another one and all, and on named Leases.
+ */
+async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise<string[]> {
+  const namespaced: Omit<Access, "verb">[] = [
+    { resource: "pods" },
+    { resource: "pods/status" },
+    { resource: "pods/binding" },
+    { resource: "pods/eviction" },
+    { resource: "pods/log" },
+    { resource: "events" },
+    { resource: "events", group: "events.k8s.io" },
+    { resource: "poddisruptionbudgets", group: "policy" },
+    { resource: "leases", group: "coordination.k8s.io" },
+    { resource: "secrets" },
+    { resource: "configmaps" },
+  ];
+  const candidates: Access[] = [
+    ...namespaced.flatMap((r) =>
+      namespaces().flatMap((ns) => verbs.map((verb) => ({ ...r, verb, namespace: ns }))),
+    ),
+    ...["nodes", "nodes/status"].flatMap((resource) => verbs.map((verb) => ({ resource, verb }))),
+    ...leaseNames.flatMap((name) => verbs.map((verb) => leaseAccess(verb, name))),
+  ];
+  const user = `system:serviceaccount:${namespace}:${serviceAccount}`;
+  const groups = ["system:serviceaccounts", `system:serviceaccounts:${namespace}`, "system:authenticated"];
+  const allowed: Access[] = [];
+  for (let i = 0; i < candidates.length; i += 32) {
+    const batch = candidates.slice(i, i + 32);
+    const answers = await Promise.all(
+      batch.map((access) =>
+        authorization.createSubjectAccessReview({
+          body: {
+            spec: {
+              user,
+              groups,
+              resourceAttributes: {
+                verb: access.verb,
+                group: access.group ?? "",
+                resource: access.resource.split("/")[0],
+                subresource: access.resource.split("/")[1] ?? "",
+                namespace: access.namespace ?? "",
+                name: access.name ?? "",
+              },
+            },
+          },
+        }),
+      ),
+    );
+    answers.forEach((answer, j) => {
+      if (answer.status?.allowed) allowed.push(batch[j] as Access);
+    });
+  }
+  return expectedAccess(allowed);
+}
