@@ -13,13 +13,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { groupKey } from "../../scheduler/src/core/pod-group.js";
+import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import {
   ringEpochAnnotation,
   ringLeaseName,
   ringMembersAnnotation,
 } from "../../scheduler/src/sharding/shard-leases.js";
-import { fakeNodeLabel } from "../cluster/local/fake-nodes.js";
+import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
+import { fakeNodeLabel, fakeNodeManifest } from "../cluster/local/fake-nodes.js";
 import { repoRoot, toolPaths } from "../cluster/local/layout.js";
 import { freeLoopbackPort, startProcess, stopProcess } from "../cluster/local/processes.js";
 import { coordinatorEntry, shardEntry } from "../stack/stack.js";
@@ -63,6 +66,9 @@ let namespace = "";
 let workDir = "";
 let createdCrd = false;
 const processes: (RunningShard | RunningCoordinator)[] = [];
+/** Cluster-scoped objects a test made, removed after the file. */
+const createdNodes: string[] = [];
+const createdPriorityClasses: string[] = [];
 
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "helm-chart-"));
@@ -90,6 +96,9 @@ afterAll(async () => {
   await rbac.deleteCollectionClusterRoleBinding({ labelSelector: instanceSelector }).catch(() => undefined);
   await scheduling.deleteCollectionPriorityClass({ labelSelector: instanceSelector }).catch(() => undefined);
   if (createdCrd) await kubectl(["delete", "crd", serviceMonitorCrd, "--ignore-not-found"]);
+  for (const name of createdNodes) await core.deleteNode({ name }).catch(() => undefined);
+  for (const name of createdPriorityClasses)
+    await scheduling.deletePriorityClass({ name }).catch(() => undefined);
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
@@ -517,7 +526,12 @@ describe("installed release", () => {
       const shard = await startShard({
         schedulerName,
         identity: `${fullname}-${ordinal}`,
-        args: [...shardConfig, `--kubeconfig=${shardKubeconfig}`, `--lease-namespace=${namespace}`],
+        args: [
+          ...shardConfig,
+          `--kubeconfig=${shardKubeconfig}`,
+          `--lease-namespace=${namespace}`,
+          `--redis-url=${inject("redisUrl")}`,
+        ],
       });
       processes.push(shard);
     }
@@ -604,6 +618,141 @@ describe("installed release", () => {
     expect(missing).toEqual([]);
   });
 
+  it("schedules a gang, preempts and hands off with the chart's ServiceAccounts; refuses anything else", async () => {
+    const shards = [`${fullname}-0`, `${fullname}-1`];
+    const ring = new ShardRing(shards);
+    const pool = `${release}-work`;
+    // One 4-cpu node per shard, chosen by name so the ring gives each shard one.
+    const nodes: string[] = [];
+    for (const shard of shards) {
+      for (let i = 0; nodes.length < shards.indexOf(shard) + 1; i++) {
+        const name = `${pool}-${i}`;
+        if (ring.ownerOf(name) === shard && !nodes.includes(name)) nodes.push(name);
+      }
+    }
+    for (const name of nodes) {
+      await core.createNode({
+        body: fakeNodeManifest({ name, cpu: "4", memory: "8Gi", pods: 110, labels: { pool } }) as k8s.V1Node,
+      });
+    }
+    createdNodes.push(...nodes);
+    const low = `${release}-low`;
+    const high = `${release}-high`;
+    await scheduling.createPriorityClass({ body: { metadata: { name: low }, value: 10 } });
+    await scheduling.createPriorityClass({ body: { metadata: { name: high }, value: 1000 } });
+    createdPriorityClasses.push(low, high);
+    const ownedBy = (shard: number, prefix: string, solo: boolean) => {
+      for (let i = 0; ; i++) {
+        const name = `${prefix}-${i}`;
+        if (ring.ownerOf(groupKey(namespace, name, solo).hashKey) === shards[shard]) return name;
+      }
+    };
+    const work = (name: string, cpu: string, extra: { group?: string; priorityClass?: string } = {}) => {
+      const pod = probePod(name, cpu);
+      const spec = pod.spec as k8s.V1PodSpec;
+      spec.nodeSelector = { pool };
+      if (extra.priorityClass) spec.priorityClassName = extra.priorityClass;
+      if (extra.group)
+        pod.metadata = {
+          ...pod.metadata,
+          annotations: {
+            "sharded-scheduler.io/pod-group": extra.group,
+            "sharded-scheduler.io/min-member": "2",
+          },
+        };
+      return pod;
+    };
+    const create = (...pods: k8s.V1Pod[]) =>
+      Promise.all(pods.map((body) => core.createNamespacedPod({ namespace, body })));
+    const nodeOf = async (name: string) =>
+      (await core.readNamespacedPod({ name, namespace })).spec?.nodeName || undefined;
+    const bound = (names: string[], timeoutMs = 30_000) =>
+      waitFor(
+        `${names.join(", ")} bound`,
+        async () => ((await Promise.all(names.map(nodeOf))).every(Boolean) ? true : undefined),
+        timeoutMs,
+      );
+
+    // A gang of 2 × 1500m on shard 0's node: 1 cpu stays free there.
+    const gang = ownedBy(0, "gang", false);
+    await create(work(`${gang}-a`, "1500m", { group: gang }), work(`${gang}-b`, "1500m", { group: gang }));
+    await bound([`${gang}-a`, `${gang}-b`]);
+    // Shard 1's node: a low-priority pod, then a high-priority one that needs its room (eviction).
+    const victim = ownedBy(1, "low", true);
+    await create(work(victim, "2", { priorityClass: low }));
+    await bound([victim]);
+    const preemptor = ownedBy(1, "high", true);
+    await create(work(preemptor, "2500m", { priorityClass: high }));
+    await bound([preemptor], 45_000);
+    await waitFor(
+      "the victim evicted",
+      async () =>
+        (await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${victim}` })).items.length
+          ? undefined
+          : true,
+      30_000,
+    );
+    // A group of 2 × 700m owned by shard 0, which has 1 cpu left: the coordinator hands it to shard 1 (1.5 cpu free).
+    const stuck = ownedBy(0, "handoff", false);
+    await create(work(`${stuck}-a`, "700m", { group: stuck }), work(`${stuck}-b`, "700m", { group: stuck }));
+    await bound([`${stuck}-a`, `${stuck}-b`], 45_000);
+    const moved = await core.readNamespacedPod({ name: `${stuck}-a`, namespace });
+    expect(moved.metadata?.annotations?.["sharded-scheduler.io/owner"]).toBe(shards[1]);
+    expect(moved.spec?.nodeName).toBe(nodes[1]);
+
+    // Nothing the code did was refused.
+    for (const proc of processes) {
+      const refused = readFileSync(proc.log, "utf8")
+        .split("\n")
+        .filter((line) => /forbidden|\b403\b/i.test(line));
+      expect(refused, proc.identity).toEqual([]);
+    }
+    // A call outside the granted rules is refused: each ServiceAccount, on the API server itself.
+    const shardClient = await KubeClient.create(
+      kubeConfigFrom(await serviceAccountKubeconfig(core, namespace, `${fullname}-scheduler`, workDir)),
+    );
+    const coordinatorClient = await KubeClient.create(
+      kubeConfigFrom(await serviceAccountKubeconfig(core, namespace, `${fullname}-coordinator`, workDir)),
+    );
+    try {
+      expect((await shardClient.call("GET", `/api/v1/namespaces/${namespace}/secrets`)).status).toBe(403);
+      expect(
+        (
+          await shardClient.call(
+            "PATCH",
+            `/api/v1/nodes/${nodes[0]}`,
+            { metadata: { labels: { x: "y" } } },
+            "application/merge-patch+json",
+          )
+        ).status,
+      ).toBe(403);
+      expect(
+        (
+          await coordinatorClient.call("POST", `/api/v1/namespaces/${namespace}/pods/${stuck}-a/binding`, {
+            metadata: { name: `${stuck}-a` },
+            target: { kind: "Node", name: nodes[0] },
+          })
+        ).status,
+      ).toBe(403);
+      expect(
+        (await coordinatorClient.call("DELETE", `/api/v1/namespaces/${namespace}/pods/${stuck}-a`)).status,
+      ).toBe(403);
+      // And the same clients may do what the code does.
+      expect((await shardClient.call("GET", "/api/v1/nodes?limit=1")).status).toBe(200);
+      expect(
+        (await coordinatorClient.call("GET", `/api/v1/namespaces/${namespace}/pods/${stuck}-a`)).status,
+      ).toBe(200);
+    } finally {
+      shardClient.close();
+      coordinatorClient.close();
+    }
+    await Promise.all(
+      [`${gang}-a`, `${gang}-b`, preemptor, `${stuck}-a`, `${stuck}-b`].map((name) =>
+        core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }),
+      ),
+    );
+  });
+
   it("scales the shards with helm upgrade and keeps the Redis password", async () => {
     for (const replicas of [5, 2]) {
       await helm([
@@ -652,6 +801,12 @@ describe("installed release", () => {
     );
   });
 });
+
+function kubeConfigFrom(file: string): k8s.KubeConfig {
+  const config = new k8s.KubeConfig();
+  config.loadFromFile(file);
+  return config;
+}
 
 /** A pod for the release's scheduler, on the KWOK nodes. */
 function probePod(name: string, cpu: string): k8s.V1Pod {
