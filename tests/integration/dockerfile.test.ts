@@ -4,6 +4,7 @@
  * the Helm chart runs, and every path it copies present in the repository after a build (the
  * global setup builds) and let through by .dockerignore.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, posix, relative } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -218,5 +219,30 @@ describe("Dockerfile", () => {
       ".git/x",
     ])
       expect(ignored(path), path).toBe(true);
+  });
+});
+
+describe("tests/kind/deploy.sh (for users with Docker; not run here)", () => {
+  const script = join(repoRoot, "tests/kind/deploy.sh");
+  const text = readFileSync(script, "utf8");
+  const values = parse(readFileSync(join(chartDir, "values.yaml"), "utf8")) as {
+    schedulerName: string;
+    image: Record<string, unknown>;
+  };
+
+  it("is valid bash", () => {
+    const result = spawnSync("bash", ["-n", script], { encoding: "utf8" });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("installs this repository's chart with the image it built, and smoke-tests the chart's scheduler name", () => {
+    expect(text).toContain('docker build -t "$image" "$repo"');
+    expect(text).toContain('"$repo/charts/sharded-scheduler"');
+    for (const key of ["repository", "tag", "pullPolicy"]) {
+      expect(values.image).toHaveProperty(key);
+      expect(text).toContain(`--set image.${key}=`);
+    }
+    expect(text).toContain(`"schedulerName": "${values.schedulerName}"`);
   });
 });
