@@ -92,7 +92,7 @@ export class Coordinator {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  /** One round; exported for tests through the class. */
+  /** One round of the leader: read, give back, relieve. */
   async round(now: number): Promise<void> {
     const ring = await this.readRing();
     if (!ring) return;
