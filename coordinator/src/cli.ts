@@ -1,27 +1,21 @@
 #!/usr/bin/env node
 /** The coordinator's entry point: `sharded-scheduler-coordinator [flags]` (see --help). */
-import { KubeConfig } from "@kubernetes/client-node";
+import { loadKubeConfig, runEntryPoint } from "@sharded-scheduler/scheduler/config";
 import { connectRedis, describeRedis } from "@sharded-scheduler/scheduler/coordination";
 import { startHealthServer } from "@sharded-scheduler/scheduler/health-server";
 import { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
 import { pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
-import { ConfigError, coordinatorUsage, loadCoordinatorConfig } from "./config.js";
+import { coordinatorUsage, loadCoordinatorConfig } from "./config.js";
 import { Coordinator } from "./coordinator.js";
 import { LeaderElection } from "./kube/leader-election.js";
 import { ReliefLedger } from "./ledger/relief-ledger.js";
 import { CoordinatorMetrics } from "./metrics.js";
 
 async function main(): Promise<void> {
-  if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    process.stdout.write(`usage: sharded-scheduler-coordinator [flags]\n\n${coordinatorUsage()}\n`);
-    return;
-  }
   const config = loadCoordinatorConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { coordinator: config.identity } });
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromCluster();
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
   const client = await KubeClient.create(kubeConfig, { qps: 50, burst: 100, maxSockets: 8 });
   const metrics = new CoordinatorMetrics();
   collectDefaultMetrics({ register: metrics.registry });
@@ -71,13 +65,4 @@ async function main(): Promise<void> {
   coordinator.start();
 }
 
-main().catch((error: unknown) => {
-  const message =
-    error instanceof ConfigError
-      ? error.message
-      : error instanceof Error
-        ? (error.stack ?? error.message)
-        : String(error);
-  process.stderr.write(`sharded-scheduler-coordinator: ${message}\n`);
-  process.exit(1);
-});
+runEntryPoint("sharded-scheduler-coordinator", coordinatorUsage, main);

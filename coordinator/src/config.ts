@@ -1,6 +1,11 @@
 /** Coordinator configuration from flags and environment variables (see config/flags.ts). */
-import { hostname } from "node:os";
-import { ConfigError, FlagReader, type Setting, usage } from "@sharded-scheduler/scheduler/config";
+import {
+  ConfigError,
+  FlagReader,
+  replicaSettingTable,
+  type Setting,
+  usage,
+} from "@sharded-scheduler/scheduler/config";
 import {
   type RedisSettings,
   readRedisSettings,
@@ -39,7 +44,6 @@ const settings = {
     help: "schedulerName of the shards to coordinate",
     fallback: () => "sharded-scheduler",
   },
-  identity: { flag: "identity", env: "POD_NAME", help: "replica identity", fallback: () => hostname() },
   namespace: {
     flag: "namespace",
     env: "POD_NAMESPACE",
@@ -90,13 +94,7 @@ const settings = {
   },
   ...redisSettingTable,
   port: { flag: "port", env: "PORT", help: "port of /metrics, /healthz, /readyz", fallback: () => "10261" },
-  logLevel: { flag: "log-level", env: "LOG_LEVEL", help: "pino level", fallback: () => "info" },
-  kubeconfig: {
-    flag: "kubeconfig",
-    env: "KUBECONFIG",
-    help: "kubeconfig file (default: in-cluster)",
-    fallback: () => "",
-  },
+  ...replicaSettingTable,
 } satisfies Record<Exclude<keyof CoordinatorConfig, "redis">, Setting> & typeof redisSettingTable;
 
 export function coordinatorUsage(): string {

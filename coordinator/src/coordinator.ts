@@ -150,7 +150,7 @@ export class Coordinator {
     const plan = planRelief({ group, owner, summaries, lentNodes });
     const state = this.stuck.get(report.id);
     if (state) state.fittable = plan.kind !== "none" || plan.reason === "owner-fits";
-    this.metrics.fittableGroups.set([...this.stuck.values()].filter((s) => s.fittable).length);
+    this.reportStuckGroups();
     if (plan.kind === "none") {
       // Nothing in the cluster can place it: look again only after the cooldown, and do nothing.
       if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.cooldownMs);
@@ -301,6 +301,10 @@ export class Coordinator {
       this.stuck.delete(id);
       this.metrics.stuckSeconds.observe((now - since) / 1000);
     }
+    this.reportStuckGroups();
+  }
+
+  private reportStuckGroups(): void {
     this.metrics.stuckGroups.set(this.stuck.size);
     this.metrics.fittableGroups.set([...this.stuck.values()].filter((s) => s.fittable).length);
   }

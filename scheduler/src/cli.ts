@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /** The shard's entry point: `sharded-scheduler [flags]` (see --help). */
-import { KubeConfig } from "@kubernetes/client-node";
 import { type Logger, pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
+import { loadKubeConfig, runEntryPoint } from "./config/entry-point.js";
 import { summaryKey } from "./coordination/capacity-summary.js";
 import { connectRedis, describeRedis, type RedisSettings } from "./coordination/redis-connection.js";
 import { SummaryPublisher } from "./coordination/summary-publisher.js";
 import { KubeClient } from "./kube/kube-client.js";
-import { ConfigError, loadShardConfig, type ShardConfig, shardUsage } from "./shard/config.js";
+import { loadShardConfig, type ShardConfig, shardUsage } from "./shard/config.js";
 import { startHealthServer } from "./shard/health-server.js";
 import { ShardMetrics } from "./shard/metrics.js";
 import { Shard } from "./shard/shard.js";
@@ -15,15 +15,9 @@ import { ShardLeases } from "./sharding/shard-leases.js";
 import { ShardedOwnership } from "./sharding/sharded-ownership.js";
 
 async function main(): Promise<void> {
-  if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    process.stdout.write(`usage: sharded-scheduler [flags]\n\n${shardUsage()}\n`);
-    return;
-  }
   const config = loadShardConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { shard: config.identity } });
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromCluster();
+  const kubeConfig = loadKubeConfig(config.kubeconfig);
   const client = await KubeClient.create(kubeConfig, { qps: config.qps, burst: config.burst });
   // Lease renewals get their own connection and rate limit: a flood of binds must not delay them.
   const leaseClient = await KubeClient.create(kubeConfig, { qps: 50, burst: 100, maxSockets: 4 });
@@ -101,13 +95,4 @@ function startSummaryPublisher(
   return publisher;
 }
 
-main().catch((error: unknown) => {
-  const message =
-    error instanceof ConfigError
-      ? error.message
-      : error instanceof Error
-        ? (error.stack ?? error.message)
-        : String(error);
-  process.stderr.write(`sharded-scheduler: ${message}\n`);
-  process.exit(1);
-});
+runEntryPoint("sharded-scheduler", shardUsage, main);

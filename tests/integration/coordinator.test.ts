@@ -21,7 +21,7 @@ import { groupKey } from "../../scheduler/src/core/pod-group.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import type { RunningCoordinator } from "../support/coordinator.js";
 import { metricValue } from "../support/metrics.js";
-import { PlacementAudit } from "../support/placement-audit.js";
+import { PlacementAudit, quantity } from "../support/placement-audit.js";
 import { redisUrl } from "../support/redis.js";
 import { schedulerSuite } from "../support/suite.js";
 import { holdsFor, waitFor } from "../support/wait.js";
@@ -138,17 +138,13 @@ async function occupy(name: string, node: string, cpu: string, priorityClass?: s
       const body = await redis.get(summaryKey(suite.id, owner));
       const summary = body ? (JSON.parse(body) as CapacitySummary) : undefined;
       const free = summary?.nodes.find((n) => n.name === node)?.free.cpu;
-      if (free !== undefined && free <= 4000 - quantityMilli(cpu)) return true;
+      if (free !== undefined && free <= 4000 - quantity(cpu) * 1000) return true;
       throw new Error(
         `its summary: ${summary ? JSON.stringify(summary.nodes.map((n) => [n.name, n.free.cpu])) : "none"}`,
       );
     },
     10_000,
   );
-}
-
-function quantityMilli(cpu: string): number {
-  return cpu.endsWith("m") ? Number(cpu.slice(0, -1)) : Number(cpu) * 1000;
 }
 
 function names(pods: k8s.V1Pod[]): string[] {

@@ -43,12 +43,14 @@ export type ReliefPlan =
 export function planRelief(request: ReliefRequest): ReliefPlan {
   const { group, owner } = request;
   const modes = group.mayPreempt ? [false, true] : [false];
+  // Roomiest first; the order is the same in both modes.
+  const room = new Map(request.summaries.map((summary) => [summary.shard, freeCpu(summary)]));
+  const others = request.summaries
+    .filter((summary) => summary.shard !== owner)
+    .sort((a, b) => (room.get(b.shard) ?? 0) - (room.get(a.shard) ?? 0) || (a.shard < b.shard ? -1 : 1));
   let ownerFits = false;
   for (const preempting of modes) {
     const view = capacityView(request.summaries, preempting ? group.priority : undefined);
-    const others = request.summaries
-      .filter((summary) => summary.shard !== owner)
-      .sort((a, b) => freeCpu(b) - freeCpu(a) || (a.shard < b.shard ? -1 : 1));
     for (const summary of others) {
       const placements = trialPlacement(view.snapshot, view.nodesOf.get(summary.shard) ?? [], group);
       if (placements) return { kind: "handoff", to: summary.shard, preempting, placements };

@@ -7,7 +7,7 @@
  * so two coordinators never act at the same time.
  */
 import type { KubeClient } from "@sharded-scheduler/scheduler/kube";
-import type { Lease } from "@sharded-scheduler/scheduler/sharding";
+import { type Lease, leaseMarginMs, leaseTimestamp } from "@sharded-scheduler/scheduler/sharding";
 import type { Logger } from "pino";
 
 export interface LeaderElectionOptions {
@@ -36,8 +36,9 @@ export class LeaderElection {
 
   /** True while this replica holds the Lease with time to spare: only then may it act. */
   get isLeader(): boolean {
-    const margin = Math.min(2_000, this.options.leaseDurationMs / 5);
-    return this.now() - this.renewedAt < this.options.leaseDurationMs - margin;
+    return (
+      this.now() - this.renewedAt < this.options.leaseDurationMs - leaseMarginMs(this.options.leaseDurationMs)
+    );
   }
 
   start(): void {
@@ -82,7 +83,7 @@ export class LeaderElection {
 
   private async tryAcquireOrRenew(): Promise<void> {
     const started = this.now();
-    const stamp = new Date(started).toISOString().replace("Z", "000Z");
+    const stamp = leaseTimestamp(started);
     const durationSeconds = Math.max(1, Math.ceil(this.options.leaseDurationMs / 1000));
     const lease = await this.read();
     if (!lease) {
@@ -126,7 +127,7 @@ export class LeaderElection {
 
   /** A renewal counts from when it was sent, and only if it was answered in time. */
   private renewed(sentAt: number, message: string | undefined): void {
-    if (this.now() - sentAt > this.options.leaseDurationMs / 5) return;
+    if (this.now() - sentAt > leaseMarginMs(this.options.leaseDurationMs)) return;
     this.renewedAt = sentAt;
     if (message) this.log.info({ identity: this.options.identity }, message);
   }

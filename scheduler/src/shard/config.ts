@@ -2,7 +2,7 @@
  * Shard configuration from flags and environment variables, with documented defaults.
  * A flag wins over its environment variable; both win over the default.
  */
-import { hostname } from "node:os";
+import { replicaSettingTable } from "../config/entry-point.js";
 import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js";
 
 export { ConfigError };
@@ -54,7 +54,6 @@ const settings = {
     help: "schedulerName this shard serves",
     fallback: () => "sharded-scheduler",
   },
-  identity: { flag: "identity", env: "POD_NAME", help: "replica identity", fallback: () => hostname() },
   leaseNamespace: {
     flag: "lease-namespace",
     env: "POD_NAMESPACE",
@@ -113,13 +112,7 @@ const settings = {
   },
   preemption: { flag: "preemption", env: "PREEMPTION", help: "true or false", fallback: () => "true" },
   port: { flag: "port", env: "PORT", help: "port of /metrics, /healthz, /readyz", fallback: () => "10260" },
-  logLevel: { flag: "log-level", env: "LOG_LEVEL", help: "pino level", fallback: () => "info" },
-  kubeconfig: {
-    flag: "kubeconfig",
-    env: "KUBECONFIG",
-    help: "kubeconfig file (default: in-cluster)",
-    fallback: () => "",
-  },
+  ...replicaSettingTable,
   ...redisSettingTable,
   summaryIntervalMs: {
     flag: "summary-interval-ms",

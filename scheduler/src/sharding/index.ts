@@ -3,6 +3,8 @@ export type { RingEpoch } from "./handover.js";
 export { isLive, type LeaseSighting } from "./peer-liveness.js";
 export {
   type Lease,
+  leaseMarginMs,
+  leaseTimestamp,
   parseRingLease,
   type RingObject,
   ringLeaseName,

@@ -82,6 +82,9 @@ export const ringLeaseName = (schedulerName: string): string => `${schedulerName
  */
 export const leaseMarginMs = (leaseDurationMs: number): number => Math.min(2_000, leaseDurationMs / 5);
 
+/** A Lease's MicroTime (renewTime, acquireTime): RFC 3339 with microseconds. */
+export const leaseTimestamp = (ms: number): string => new Date(ms).toISOString().replace("Z", "000Z");
+
 export class ShardLeases {
   private readonly sightings = new Map<string, LeaseSighting>();
   private ringObject: RingObject | undefined;
@@ -259,7 +262,7 @@ export class ShardLeases {
   }
 
   private renewTime(): string {
-    return new Date(this.now()).toISOString().replace("Z", "000Z");
+    return leaseTimestamp(this.now());
   }
 
   private async renew(): Promise<void> {
