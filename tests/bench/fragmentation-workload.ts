@@ -14,6 +14,7 @@ import {
   podGroupAnnotation,
   toNodeInfo,
 } from "../../scheduler/src/core/index.js";
+import { mulberry32, shuffle } from "../support/random.js";
 import { placePendingGroups } from "./fragmentation-oracle.js";
 
 export interface WorkloadOptions {
@@ -150,23 +151,4 @@ export function workloadPods(groups: readonly WorkloadGroup[], namespace: string
       },
     })),
   );
-}
-
-/** A small seeded PRNG (mulberry32): deterministic across machines and Node versions. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: T[], random: () => number): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
-  }
 }

@@ -19,9 +19,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CapacitySummary, summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
 import { groupKey } from "../../scheduler/src/core/pod-group.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
+import { InvariantChecker } from "../checker/invariant-checker.js";
+import { quantity } from "../checker/quantities.js";
 import type { RunningCoordinator } from "../support/coordinator.js";
 import { metricValue } from "../support/metrics.js";
-import { PlacementAudit, quantity } from "../support/placement-audit.js";
 import { redisUrl } from "../support/redis.js";
 import { schedulerSuite } from "../support/suite.js";
 import { holdsFor, waitFor } from "../support/wait.js";
@@ -45,7 +46,7 @@ const coordinatorArgs = [
 ];
 const suite = schedulerSuite("coordinator", { shardArgs, redis: true });
 const coordinators: RunningCoordinator[] = [];
-let audit: PlacementAudit;
+let checker: InvariantChecker;
 let ring: ShardRing;
 let shards: string[];
 let redis: Redis;
@@ -58,7 +59,7 @@ beforeAll(async () => {
   shards = [0, 1, 2].map((ordinal) => `${suite.id}-${ordinal}`);
   ring = new ShardRing(shards);
   redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
-  audit = await PlacementAudit.start(suite.clients.kc, {
+  checker = await InvariantChecker.start(suite.clients.kc, {
     namespace: suite.namespace,
     nodeLabelSelector: `suite=${suite.id}`,
     ringLease: { namespace: "default", name: `${suite.id}-ring` },
@@ -68,7 +69,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => {
-  audit?.stop();
+  checker?.stop();
   redis?.disconnect();
 });
 
@@ -152,16 +153,15 @@ function names(pods: k8s.V1Pod[]): string[] {
 }
 
 function expectNoViolations(): void {
-  expect(audit.overcommits).toEqual([]);
-  expect(audit.doubleBinds).toEqual([]);
-  expect(audit.foreignBinds()).toEqual([]);
+  expect(checker.ledger.violations).toEqual([]);
+  expect(checker.ledger.foreignBinds()).toEqual({ foreign: [], unverifiable: [] });
 }
 
 async function bindersOf(pods: string[]): Promise<Set<string>> {
   return waitFor(
     `Scheduled Events of ${pods.join(", ")}`,
     async () => {
-      const by = new Map(audit.binds.map((bind) => [bind.pod, bind.by]));
+      const by = new Map(checker.ledger.binds.map((bind) => [bind.pod, bind.by]));
       return pods.every((name) => by.has(name))
         ? new Set(pods.map((name) => by.get(name) as string))
         : undefined;

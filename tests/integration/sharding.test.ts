@@ -7,8 +7,8 @@
 import type * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupKey } from "../../scheduler/src/core/pod-group.js";
-import type { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
-import { PlacementAudit } from "../support/placement-audit.js";
+import { InvariantChecker } from "../checker/invariant-checker.js";
+import type { RingOwners } from "../checker/ring-owners.js";
 import { metricValue, type RunningShard } from "../support/shard.js";
 import { schedulerSuite } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
@@ -18,21 +18,21 @@ const shardArgs = [`--lease-duration-ms=${leaseMs}`, "--lease-renew-ms=1000", "-
 const suite = schedulerSuite("sharding", { shardArgs });
 const pool = "pool";
 const replicas = new Map<number, RunningShard>();
-let audit: PlacementAudit;
+let checker: InvariantChecker;
 
 const identity = (ordinal: number) => `${suite.id}-${ordinal}`;
 
 beforeAll(async () => {
   replicas.set(0, suite.shard);
   await suite.addNodes(pool, 30);
-  audit = await PlacementAudit.start(suite.clients.kc, {
+  checker = await InvariantChecker.start(suite.clients.kc, {
     namespace: suite.namespace,
     nodeLabelSelector: `suite=${suite.id}`,
     ringLease: { namespace: "default", name: `${suite.id}-ring` },
   });
 });
 
-afterAll(() => audit?.stop());
+afterAll(() => checker?.stop());
 
 async function start(...ordinals: number[]): Promise<void> {
   await Promise.all(
@@ -53,13 +53,13 @@ async function stop(ordinal: number): Promise<void> {
 async function converged(
   ordinals: number[],
   timeoutMs = 20_000,
-): Promise<{ epoch: number; ring: ShardRing }> {
+): Promise<{ epoch: number; ring: RingOwners }> {
   const members = ordinals.map(identity).sort();
   return waitFor(
     `the ring to settle on ${members.join(", ")}`,
     async () => {
-      const epoch = Math.max(0, ...audit.rings.keys());
-      const ring = audit.rings.get(epoch)?.ring;
+      const epoch = Math.max(0, ...checker.ledger.rings.keys());
+      const ring = checker.ledger.rings.get(epoch);
       if (!ring || ring.members.join(",") !== members.join(",")) return undefined;
       let owned = 0;
       for (const ordinal of ordinals) {
@@ -103,14 +103,17 @@ function load(prefix: string): { stop(): Promise<string[]> } {
 
 async function removeAllPods(): Promise<void> {
   await suite.core.deleteCollectionNamespacedPod({ namespace: suite.namespace, gracePeriodSeconds: 0 });
-  await waitFor("the pool to empty", async () => (audit.boundPods() === 0 ? true : undefined), 30_000);
+  await waitFor(
+    "the pool to empty",
+    async () => (checker.ledger.boundPods() === 0 ? true : undefined),
+    30_000,
+  );
 }
 
 /** The invariants that must hold at every moment of every test. */
 function expectNoViolations(): void {
-  expect(audit.overcommits).toEqual([]);
-  expect(audit.doubleBinds).toEqual([]);
-  expect(audit.foreignBinds()).toEqual([]);
+  expect(checker.ledger.violations).toEqual([]);
+  expect(checker.ledger.foreignBinds()).toEqual({ foreign: [], unverifiable: [] });
 }
 
 /** Waits until the Scheduled Events of these pods arrived, and returns who bound each. */
@@ -118,7 +121,7 @@ async function bindersOf(names: string[]): Promise<Map<string, string>> {
   return waitFor(
     `Scheduled Events of ${names.length} pods`,
     async () => {
-      const by = new Map(audit.binds.map((bind) => [bind.pod, bind.by]));
+      const by = new Map(checker.ledger.binds.map((bind) => [bind.pod, bind.by]));
       return names.every((name) => by.has(name)) ? by : undefined;
     },
     20_000,
@@ -126,7 +129,7 @@ async function bindersOf(names: string[]): Promise<Map<string, string>> {
 }
 
 /** Solo pod names whose group (namespace/pod) the ring gives to the replica. */
-function podsOwnedBy(ring: ShardRing, owner: string, prefix: string, count: number): string[] {
+function podsOwnedBy(ring: RingOwners, owner: string, prefix: string, count: number): string[] {
   const names: string[] = [];
   for (let i = 0; names.length < count; i++) {
     const name = `${prefix}-${i}`;
@@ -148,7 +151,7 @@ describe("sharding", () => {
     await suite.waitBound(names, 60_000);
     const binders = await bindersOf(names);
     expectNoViolations();
-    expect(audit.binds.filter((bind) => names.includes(bind.pod))).toHaveLength(300);
+    expect(checker.ledger.binds.filter((bind) => names.includes(bind.pod))).toHaveLength(300);
     // Every replica took its share; a gang was bound by one replica.
     expect(new Set(binders.values())).toEqual(new Set([identity(0), identity(1), identity(2)]));
     for (let g = 0; g < 30; g++) {
@@ -230,7 +233,7 @@ describe("sharding", () => {
     // epoch in which it owned the node (foreignBinds checks that for every bind).
     expect(await leaseWaits()).toBeGreaterThan(leaseWaitsBefore);
     expect(
-      audit.binds.filter((bind) => bind.by === identity(2) && fresh.includes(bind.pod)).length,
+      checker.ledger.binds.filter((bind) => bind.by === identity(2) && fresh.includes(bind.pod)).length,
     ).toBeGreaterThan(0);
     expectNoViolations();
   });

@@ -1,0 +1,308 @@
+import type * as k8s from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
+import { groupsThatFit, type RoomNode } from "./free-room.js";
+import { InvariantLedger, minMemberAnnotation, podGroupAnnotation } from "./invariant-ledger.js";
+import { RingOwners } from "./ring-owners.js";
+
+const limits = { partialGangMs: 5_000, wholeGroupEvictionMs: 5_000, preemptorBoundMs: 20_000 };
+
+function node(name: string, cpu = "4", extra: Partial<k8s.V1Node> = {}): k8s.V1Node {
+  return {
+    metadata: { name, labels: { type: "kwok" } },
+    status: {
+      allocatable: { cpu, memory: "8Gi", pods: "110" },
+      conditions: [{ type: "Ready", status: "True" }],
+    },
+    ...extra,
+  };
+}
+
+interface PodShape {
+  cpu?: string;
+  node?: string;
+  group?: string;
+  min?: number;
+  priority?: number;
+  phase?: string;
+  deleting?: boolean;
+  evicted?: boolean;
+  nodeSelector?: Record<string, string>;
+}
+
+function pod(name: string, shape: PodShape = {}): k8s.V1Pod {
+  const annotations: Record<string, string> = {};
+  if (shape.group) annotations[podGroupAnnotation] = shape.group;
+  if (shape.min) annotations[minMemberAnnotation] = String(shape.min);
+  return {
+    metadata: {
+      name,
+      namespace: "ns",
+      uid: `uid-${name}`,
+      annotations,
+      ...(shape.deleting ? { deletionTimestamp: new Date() } : {}),
+    },
+    spec: {
+      containers: [{ name: "main", resources: { requests: { cpu: shape.cpu ?? "1" } } }],
+      priority: shape.priority ?? 0,
+      ...(shape.node ? { nodeName: shape.node } : {}),
+      ...(shape.nodeSelector ? { nodeSelector: shape.nodeSelector } : {}),
+    },
+    status: {
+      phase: shape.phase ?? (shape.node ? "Running" : "Pending"),
+      conditions: shape.evicted
+        ? [{ type: "DisruptionTarget", status: "True", reason: "EvictionByEvictionAPI" }]
+        : [],
+    },
+  };
+}
+
+function event(reason: string, podName: string, message: string, by = "shard-0"): k8s.CoreV1Event {
+  return {
+    metadata: { name: `${podName}.${reason}` },
+    involvedObject: { namespace: "ns", name: podName },
+    reason,
+    message,
+    reportingInstance: by,
+  };
+}
+
+describe("overcommit", () => {
+  it("counts a node going over its allocatable once per episode, for any resource", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.pod(pod("a", { cpu: "3", node: "n1" }), false, 0);
+    expect(ledger.counts().overcommit).toBe(0);
+    ledger.pod(pod("b", { cpu: "2", node: "n1" }), false, 1);
+    ledger.pod(pod("b", { cpu: "2", node: "n1" }), false, 2);
+    expect(ledger.counts().overcommit).toBe(1);
+    // b finishes: room is back; a new pod going over is a second episode.
+    ledger.pod(pod("b", { cpu: "2", node: "n1", phase: "Succeeded" }), false, 3);
+    ledger.pod(pod("c", { cpu: "1", node: "n1" }), false, 4);
+    expect(ledger.counts().overcommit).toBe(1);
+    ledger.pod(pod("d", { cpu: "500m", node: "n1" }), false, 5);
+    expect(ledger.counts().overcommit).toBe(2);
+  });
+});
+
+describe("doubleBinds", () => {
+  it("counts a pod seen on one node and then another", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("a", { node: "n1" }), false, 0);
+    ledger.pod(pod("a", { node: "n1" }), false, 1);
+    expect(ledger.counts().doubleBinds).toBe(0);
+    ledger.pod(pod("a", { node: "n2" }), false, 2);
+    expect(ledger.counts().doubleBinds).toBe(1);
+  });
+});
+
+describe("partialGangs", () => {
+  it("counts a gang partly bound for longer than the limit, once", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2 }), false, 0);
+    ledger.tick(4_000);
+    expect(ledger.counts().partialGangs).toBe(0);
+    ledger.tick(6_000);
+    ledger.tick(9_000);
+    expect(ledger.counts().partialGangs).toBe(1);
+  });
+
+  it("does not count a gang completed, or rolled back, within the limit", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2 }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n2" }), false, 3_000);
+    ledger.pod(pod("h-0", { group: "h", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("h-1", { group: "h", min: 2 }), false, 0);
+    ledger.pod(pod("h-0", { group: "h", min: 2, node: "n1", deleting: true }), false, 4_000);
+    ledger.tick(20_000);
+    expect(ledger.counts().partialGangs).toBe(0);
+  });
+});
+
+describe("foreignBinds", () => {
+  const lease = (epoch: number, members: string[], lends: Record<string, string> = {}): k8s.V1Lease => ({
+    metadata: {
+      name: "ring",
+      annotations: {
+        "sharded-scheduler.io/ring-epoch": String(epoch),
+        "sharded-scheduler.io/ring-members": members.join(","),
+        "sharded-scheduler.io/ring-node-owners": JSON.stringify(lends),
+      },
+    },
+  });
+
+  it("judges each bind by the owner under the epoch it names; unknown epochs apart", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.ringLease(lease(1, ["shard-a", "shard-b"]));
+    const owners = new RingOwners(["shard-a", "shard-b"]);
+    const owner = owners.ownerOf("n1") as string;
+    const other = owner === "shard-a" ? "shard-b" : "shard-a";
+    ledger.event(event("Scheduled", "p", `Successfully assigned ns/p to n1 (ring epoch 1)`, owner), 0);
+    ledger.event(event("Scheduled", "q", `Successfully assigned ns/q to n1 (ring epoch 1)`, other), 0);
+    ledger.event(event("Scheduled", "r", `Successfully assigned ns/r to n1 (ring epoch 7)`, other), 0);
+    const { foreign, unverifiable } = ledger.foreignBinds();
+    expect(foreign.map((bind) => bind.pod)).toEqual(["q"]);
+    expect(unverifiable.map((bind) => bind.pod)).toEqual(["r"]);
+    expect(ledger.counts().foreignBinds).toBe(1);
+  });
+
+  it("takes a lent node's borrower as its owner while the borrower is a member", () => {
+    const ledger = new InvariantLedger(limits);
+    const owner = new RingOwners(["shard-a", "shard-b"]).ownerOf("n1") as string;
+    const borrower = owner === "shard-a" ? "shard-b" : "shard-a";
+    ledger.ringLease(lease(2, ["shard-a", "shard-b"], { n1: borrower }));
+    ledger.event(event("Scheduled", "p", `Successfully assigned ns/p to n1 (ring epoch 2)`, borrower), 0);
+    expect(ledger.counts().foreignBinds).toBe(0);
+  });
+});
+
+describe("RingOwners", () => {
+  it("names the same owner as the shards' ring for every key (the documented scheme)", () => {
+    for (const members of [["s-0"], ["s-0", "s-1", "s-2"], ["b", "a", "c", "d", "e"]]) {
+      const ours = new RingOwners(members);
+      const theirs = new ShardRing(members);
+      for (let i = 0; i < 2000; i++) expect(ours.ownerOf(`node-${i}`)).toBe(theirs.ownerOf(`node-${i}`));
+    }
+  });
+});
+
+describe("badPreemptions", () => {
+  /** A running low gang v (2 members) and a pending high solo preemptor. */
+  function setUp(victimPriority: number): InvariantLedger {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("v-0", { group: "v", min: 2, node: "n1", priority: victimPriority }), false, 0);
+    ledger.pod(pod("v-1", { group: "v", min: 2, node: "n2", priority: victimPriority }), false, 0);
+    ledger.pod(pod("hi", { priority: 100 }), false, 0);
+    return ledger;
+  }
+  const evict = (ledger: InvariantLedger, name: string, node: string, at: number, priority = 10) => {
+    ledger.event(
+      event("Preempted", name, "Preempted by pod:ns/hi (whole group evicted) to make room on n1"),
+      at,
+    );
+    ledger.pod(pod(name, { group: "v", min: 2, node, priority, evicted: true, deleting: true }), false, at);
+  };
+
+  it("accepts a whole lower-priority group evicted, then the preemptor bound", () => {
+    const ledger = setUp(10);
+    evict(ledger, "v-0", "n1", 1_000);
+    evict(ledger, "v-1", "n2", 1_100);
+    ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 3_000);
+    ledger.tick(30_000);
+    expect(ledger.counts().badPreemptions).toBe(0);
+    expect(ledger.stats().evictions).toBe(2);
+  });
+
+  it("counts a group evicted in part", () => {
+    const ledger = setUp(10);
+    evict(ledger, "v-0", "n1", 1_000);
+    ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 3_000);
+    ledger.tick(30_000);
+    expect(ledger.violations.filter((v) => v.kind === "badPreemptions").map((v) => v.detail)).toEqual([
+      "group:ns/v: partly evicted; ns/v-1 still bound",
+    ]);
+    // What stayed is also a partial gang.
+    expect(ledger.counts().partialGangs).toBe(1);
+  });
+
+  it("counts a victim of equal priority", () => {
+    const ledger = setUp(100);
+    evict(ledger, "v-0", "n1", 1_000, 100);
+    evict(ledger, "v-1", "n2", 1_000, 100);
+    ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 3_000);
+    ledger.tick(30_000);
+    expect(ledger.counts().badPreemptions).toBe(1);
+  });
+
+  it("counts a preemptor still not bound after the limit", () => {
+    const ledger = setUp(10);
+    evict(ledger, "v-0", "n1", 1_000);
+    evict(ledger, "v-1", "n2", 1_000);
+    ledger.tick(15_000);
+    expect(ledger.counts().badPreemptions).toBe(0);
+    ledger.tick(30_000);
+    expect(ledger.counts().badPreemptions).toBe(1);
+  });
+});
+
+describe("lostPods", () => {
+  it("counts pending groups the free room held in both samples, with the same pods", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.node(node("n2", "4"), false);
+    ledger.pod(pod("busy", { cpu: "3", node: "n1" }), false, 0);
+    // Fits: n1 has 1 cpu free and n2 has 4, which holds both 2-cpu members.
+    ledger.pod(pod("g-0", { group: "g", min: 2, cpu: "2" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, cpu: "2" }), false, 0);
+    // Does not fit: 5 cpu on no node.
+    ledger.pod(pod("big", { cpu: "5" }), false, 0);
+    const earlier = ledger.pendingGroupsThatFit();
+    expect([...earlier.keys()]).toEqual(["group:ns/g"]);
+    const later = ledger.pendingGroupsThatFit();
+    expect(ledger.lostPods(earlier, later, 1)).toBe(2);
+    expect(ledger.counts().lostPods).toBe(1);
+  });
+
+  it("does not count a group that fits only in the later sample", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.pod(pod("busy", { cpu: "3", node: "n1" }), false, 0);
+    ledger.pod(pod("p", { cpu: "2" }), false, 0);
+    const earlier = ledger.pendingGroupsThatFit();
+    ledger.pod(pod("busy", { cpu: "3", node: "n1", phase: "Succeeded" }), false, 1);
+    const later = ledger.pendingGroupsThatFit();
+    expect(ledger.lostPods(earlier, later, 2)).toBe(0);
+  });
+});
+
+describe("groupsThatFit", () => {
+  const room = (name: string, cpu: number, extra: Partial<RoomNode> = {}): RoomNode => ({
+    name,
+    labels: {},
+    taints: [],
+    usable: true,
+    allocatable: new Map([
+      ["cpu", cpu],
+      ["pods", 110],
+    ]),
+    used: new Map(),
+    ...extra,
+  });
+  const member = (cpu: number, extra = {}) => ({
+    requests: new Map([
+      ["cpu", cpu],
+      ["pods", 1],
+    ]),
+    nodeSelector: {},
+    tolerations: [],
+    hasAffinity: false,
+    ...extra,
+  });
+
+  it("respects taints, node selectors, readiness, and reserves room across groups", () => {
+    const nodes = [
+      room("tainted", 8, { taints: [{ key: "dedicated", value: "x", effect: "NoSchedule" }] }),
+      room("cordoned", 8, { usable: false }),
+      room("gpu", 8, { labels: { kind: "gpu" } }),
+      room("plain", 4),
+    ];
+    expect(groupsThatFit(nodes, [{ id: "a", priority: 0, pods: [member(6)] }])).toEqual(["a"]);
+    expect(
+      groupsThatFit(nodes, [{ id: "a", priority: 0, pods: [member(6, { nodeSelector: { kind: "cpu" } })] }]),
+    ).toEqual([]);
+    const tolerant = member(6, { tolerations: [{ key: "dedicated", operator: "Exists" }] });
+    expect(groupsThatFit(nodes, [{ id: "t", priority: 0, pods: [tolerant, tolerant] }])).toEqual(["t"]);
+    // High first takes gpu's room; the low one no longer fits anywhere.
+    expect(
+      groupsThatFit(nodes, [
+        { id: "low", priority: 1, pods: [member(7)] },
+        { id: "high", priority: 9, pods: [member(7)] },
+      ]),
+    ).toEqual(["high"]);
+    expect(
+      groupsThatFit(nodes, [{ id: "aff", priority: 0, pods: [member(1, { hasAffinity: true })] }]),
+    ).toEqual([]);
+  });
+});

@@ -1,0 +1,538 @@
+/**
+ * The invariant checker's books: fed the nodes, pods, ring Lease and scheduler Events it
+ * watches (each with the time it saw them), it counts violations of what the product promises.
+ * Pure: no I/O and no clock of its own, so a test can drive it object by object. It shares no
+ * code with the scheduler; it reads only what the API server shows (pod specs and status, the
+ * ring Lease's annotations, the Events' reason, message and reportingInstance).
+ *
+ *   overcommit      a node whose bound, unfinished pods request more than its allocatable
+ *   partialGangs    a gang with some but not all of min-member bound for longer than allowed
+ *   doubleBinds     a pod (by UID) bound to one node and later to another
+ *   foreignBinds    a bind by a shard that did not own the node under the ring epoch it bound in
+ *   lostPods        pods still pending at the end that the free room could hold (see lostPods())
+ *   badPreemptions  an eviction that left part of its group bound, hit a group of equal or
+ *                   higher priority than its preemptor, or after which the preemptor did not
+ *                   get fully bound
+ */
+import type * as k8s from "@kubernetes/client-node";
+import { groupsThatFit, type RoomGroup, type RoomNode } from "./free-room.js";
+import { type Amounts, addAmounts, podRequests, tolerance } from "./quantities.js";
+import { RingOwners, readRingLease } from "./ring-owners.js";
+
+export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
+export const minMemberAnnotation = "sharded-scheduler.io/min-member";
+
+export const violationKinds = [
+  "overcommit",
+  "partialGangs",
+  "doubleBinds",
+  "foreignBinds",
+  "lostPods",
+  "badPreemptions",
+] as const;
+export type ViolationKind = (typeof violationKinds)[number];
+
+export interface Violation {
+  kind: ViolationKind;
+  /** Epoch milliseconds when it was found. */
+  at: number;
+  detail: string;
+}
+
+export interface CheckerLimits {
+  /** How long a gang may stay partially bound: the gang timeout, a shard lease and a grace. */
+  partialGangMs: number;
+  /** Every bound member of a victim group must be evicted within this long of the first. */
+  wholeGroupEvictionMs: number;
+  /** A preemptor must be fully bound within this long of its first victim's eviction. */
+  preemptorBoundMs: number;
+}
+
+export const defaultLimits: CheckerLimits = {
+  partialGangMs: 15_000,
+  wholeGroupEvictionMs: 15_000,
+  preemptorBoundMs: 60_000,
+};
+
+/** One bind as a shard reported it in its Scheduled Event. */
+export interface BindRecord {
+  namespace: string;
+  /** The pod's name. */
+  pod: string;
+  node: string;
+  /** The reporting shard's identity. */
+  by: string;
+  /** The ring epoch it bound under, when its Event named one. */
+  epoch: number | undefined;
+}
+
+interface PodRecord {
+  uid: string;
+  /** namespace/name */
+  key: string;
+  /** "group:<ns>/<name>" for a pod-group member, "pod:<ns>/<name>" for a pod of its own. */
+  group: string;
+  minMember: number;
+  priority: number;
+  nodeName: string | undefined;
+  requests: Amounts;
+  finished: boolean;
+  deleting: boolean;
+  gone: boolean;
+  evictedAt: number | undefined;
+  spec: k8s.V1PodSpec | undefined;
+}
+
+interface NodeRecord {
+  name: string;
+  labels: Record<string, string>;
+  taints: RoomNode["taints"];
+  usable: boolean;
+  allocatable: Amounts;
+}
+
+interface GroupRecord {
+  members: Set<string>;
+  partialSince: number | undefined;
+  partialReported: boolean;
+  /** Last time every one of min-member was bound at once. */
+  fullyBoundAt: number | undefined;
+}
+
+interface VictimGroup {
+  group: string;
+  firstEvictionAt: number;
+  /** Members bound (and not leaving) when the first of them was evicted. */
+  boundAtFirst: Set<string>;
+  judgedWhole: boolean;
+  judgedPriority: boolean;
+}
+
+interface Preemption {
+  preemptor: string;
+  firstEvictionAt: number;
+  judged: boolean;
+}
+
+const evictionReason = "EvictionByEvictionAPI";
+
+/** The group id a pod belongs to, as the scheduler's Events name groups. */
+function groupOf(pod: k8s.V1Pod): { group: string; minMember: number } {
+  const namespace = pod.metadata?.namespace ?? "";
+  const annotations = pod.metadata?.annotations ?? {};
+  const name = annotations[podGroupAnnotation];
+  const min = Number(annotations[minMemberAnnotation]);
+  if (name === undefined || name.trim() === "")
+    return { group: `pod:${namespace}/${pod.metadata?.name ?? ""}`, minMember: 1 };
+  return { group: `group:${namespace}/${name}`, minMember: Number.isInteger(min) && min > 0 ? min : 1 };
+}
+
+export class InvariantLedger {
+  readonly violations: Violation[] = [];
+  readonly binds: BindRecord[] = [];
+  /** Ring owners by epoch, as recorded on the ring Lease. */
+  readonly rings = new Map<number, RingOwners>();
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly pods = new Map<string, PodRecord>();
+  private readonly uidByKey = new Map<string, string>();
+  private readonly groups = new Map<string, GroupRecord>();
+  /** (node, resource) pairs over their allocatable right now. */
+  private readonly overcommitted = new Set<string>();
+  private readonly victimGroups = new Map<string, VictimGroup>();
+  private readonly preemptions = new Map<string, Preemption>();
+  /** Victim pod key → the group its Preempted Event names. */
+  private readonly preemptorOf = new Map<string, string>();
+  private readonly podsBound = new Set<string>();
+  private evictions = 0;
+  /** The coordinator's reliefs seen in its Events: one entry per group and message. */
+  private readonly reliefs = { HandedOff: new Set<string>(), NodesLent: new Set<string>() };
+  private unjudgedPreemptors = 0;
+  /** Uids of the pods bound to each node (finished and gone ones included until forgotten). */
+  private readonly podsOnNode = new Map<string, Set<string>>();
+
+  constructor(readonly limits: CheckerLimits = defaultLimits) {}
+
+  private violation(kind: ViolationKind, at: number, detail: string): void {
+    this.violations.push({ kind, at, detail });
+  }
+
+  node(node: k8s.V1Node, deleted: boolean): void {
+    const name = node.metadata?.name ?? "";
+    if (deleted) {
+      this.nodes.delete(name);
+      return;
+    }
+    const allocatable: Amounts = new Map();
+    addAmounts(allocatable, node.status?.allocatable);
+    const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+    this.nodes.set(name, {
+      name,
+      labels: { ...(node.metadata?.labels ?? {}) },
+      taints: (node.spec?.taints ?? [])
+        .filter((taint) => taint.effect === "NoSchedule" || taint.effect === "NoExecute")
+        .map((taint) => ({ key: taint.key, value: taint.value, effect: taint.effect })),
+      usable: ready && !node.spec?.unschedulable,
+      allocatable,
+    });
+  }
+
+  pod(pod: k8s.V1Pod, deleted: boolean, now: number): void {
+    const uid = pod.metadata?.uid ?? "";
+    const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const phase = pod.status?.phase;
+    const before = this.pods.get(uid);
+    const { group, minMember } = groupOf(pod);
+    const nodeName = pod.spec?.nodeName || undefined;
+    if (before?.nodeName !== undefined && nodeName !== undefined && before.nodeName !== nodeName)
+      this.violation("doubleBinds", now, `${key} was bound to ${before.nodeName}, then to ${nodeName}`);
+    const evicted = pod.status?.conditions?.some(
+      (c) => c.type === "DisruptionTarget" && c.status === "True" && c.reason === evictionReason,
+    );
+    const record: PodRecord = {
+      uid,
+      key,
+      group,
+      minMember,
+      priority: pod.spec?.priority ?? 0,
+      nodeName: nodeName ?? before?.nodeName,
+      requests: podRequests(pod),
+      finished: phase === "Succeeded" || phase === "Failed",
+      deleting: Boolean(pod.metadata?.deletionTimestamp),
+      gone: deleted,
+      evictedAt: before?.evictedAt ?? (evicted ? now : undefined),
+      spec: pod.spec,
+    };
+    this.pods.set(uid, record);
+    this.uidByKey.set(key, uid);
+    const groupRecord = this.groups.get(group) ?? {
+      members: new Set<string>(),
+      partialSince: undefined,
+      partialReported: false,
+      fullyBoundAt: undefined,
+    };
+    groupRecord.members.add(uid);
+    this.groups.set(group, groupRecord);
+    if (record.nodeName !== undefined) {
+      this.podsBound.add(uid);
+      const onNode = this.podsOnNode.get(record.nodeName) ?? new Set<string>();
+      onNode.add(uid);
+      this.podsOnNode.set(record.nodeName, onNode);
+    }
+    if (record.evictedAt !== undefined && before?.evictedAt === undefined) this.evicted(record, now);
+    if (record.nodeName !== undefined) this.checkNode(record.nodeName, now);
+    if (before?.nodeName !== undefined && before.nodeName !== record.nodeName)
+      this.checkNode(before.nodeName, now);
+    this.checkGroup(group, now);
+  }
+
+  /** A pod that holds room on its node: bound and not finished (a terminating pod still holds it). */
+  private holdsRoom(pod: PodRecord): boolean {
+    return pod.nodeName !== undefined && !pod.finished && !pod.gone;
+  }
+
+  /** Bound, not finished and not leaving: counts towards its gang. */
+  private boundAndStaying(pod: PodRecord): boolean {
+    return this.holdsRoom(pod) && !pod.deleting;
+  }
+
+  private usedOn(nodeName: string): Amounts {
+    const used: Amounts = new Map();
+    for (const uid of this.podsOnNode.get(nodeName) ?? []) {
+      const pod = this.pods.get(uid) as PodRecord;
+      if (pod.nodeName !== nodeName || !this.holdsRoom(pod)) continue;
+      for (const [resource, amount] of pod.requests) used.set(resource, (used.get(resource) ?? 0) + amount);
+    }
+    return used;
+  }
+
+  private checkNode(nodeName: string, now: number): void {
+    const node = this.nodes.get(nodeName);
+    if (!node) return;
+    const used = this.usedOn(nodeName);
+    for (const resource of new Set([...used.keys(), ...this.overcommittedResources(nodeName)])) {
+      const pair = `${nodeName}\u0000${resource}`;
+      const requested = used.get(resource) ?? 0;
+      const has = node.allocatable.get(resource) ?? 0;
+      if (requested > has + tolerance) {
+        // One violation per episode: counted when the node goes over, not again while it stays.
+        if (!this.overcommitted.has(pair))
+          this.violation("overcommit", now, `${nodeName}: ${resource} ${requested} requested of ${has}`);
+        this.overcommitted.add(pair);
+      } else this.overcommitted.delete(pair);
+    }
+  }
+
+  private overcommittedResources(nodeName: string): string[] {
+    return [...this.overcommitted]
+      .filter((pair) => pair.startsWith(`${nodeName}\u0000`))
+      .map((pair) => pair.slice(nodeName.length + 1));
+  }
+
+  private membersOf(group: string): PodRecord[] {
+    return [...(this.groups.get(group)?.members ?? [])].map((uid) => this.pods.get(uid) as PodRecord);
+  }
+
+  private checkGroup(group: string, now: number): void {
+    const record = this.groups.get(group);
+    if (!record) return;
+    const members = this.membersOf(group);
+    const minMember = Math.max(1, ...members.map((pod) => pod.minMember));
+    const bound = members.filter((pod) => this.boundAndStaying(pod)).length;
+    if (bound >= minMember) record.fullyBoundAt = now;
+    // A gang whose members started to finish has run; its rest finishing later is not partial.
+    const partial = minMember > 1 && bound > 0 && bound < minMember && !members.some((pod) => pod.finished);
+    if (!partial) {
+      record.partialSince = undefined;
+      record.partialReported = false;
+      return;
+    }
+    record.partialSince ??= now;
+    if (!record.partialReported && now - record.partialSince > this.limits.partialGangMs) {
+      record.partialReported = true;
+      this.violation(
+        "partialGangs",
+        now,
+        `${group}: ${bound} of ${minMember} bound for ${Math.round((now - record.partialSince) / 1000)}s`,
+      );
+    }
+  }
+
+  private evicted(pod: PodRecord, now: number): void {
+    this.evictions++;
+    if (this.victimGroups.has(pod.group)) return;
+    const boundAtFirst = new Set(
+      this.membersOf(pod.group)
+        .filter((member) => member.uid === pod.uid || this.boundAndStaying(member))
+        .map((member) => member.uid),
+    );
+    this.victimGroups.set(pod.group, {
+      group: pod.group,
+      firstEvictionAt: now,
+      boundAtFirst,
+      judgedWhole: false,
+      judgedPriority: false,
+    });
+  }
+
+  ringLease(lease: k8s.V1Lease): void {
+    const ring = readRingLease(lease.metadata?.annotations ?? {});
+    if (ring) this.rings.set(ring.epoch, ring.owners);
+  }
+
+  /** A scheduler Event: Scheduled (who bound a pod where, under which epoch) or Preempted. */
+  event(event: k8s.CoreV1Event, now: number): void {
+    const pod = `${event.involvedObject?.namespace}/${event.involvedObject?.name}`;
+    const message = event.message ?? "";
+    if (event.reason === "Scheduled") {
+      const match = / to (\S+?)(?: \(ring epoch (\d+)\))?$/.exec(message);
+      const node = match?.[1] ?? "";
+      const by = event.reportingInstance ?? "";
+      const namespace = event.involvedObject?.namespace ?? "";
+      const name = event.involvedObject?.name ?? "";
+      const seen = (b: BindRecord) =>
+        b.namespace === namespace && b.pod === name && b.node === node && b.by === by;
+      if (this.binds.some(seen)) return;
+      const epoch = match?.[2] === undefined ? undefined : Number(match[2]);
+      this.binds.push({ namespace, pod: name, node, by, epoch });
+      return;
+    }
+    if (event.reason === "HandedOff" || event.reason === "NodesLent") {
+      const uid = this.uidByKey.get(pod);
+      const group = uid === undefined ? pod : (this.pods.get(uid) as PodRecord).group;
+      this.reliefs[event.reason].add(`${group} ${message}`);
+      return;
+    }
+    if (event.reason === "Preempted") {
+      const preemptor = /^Preempted by (\S+)/.exec(message)?.[1];
+      if (!preemptor) return;
+      this.preemptorOf.set(pod, preemptor);
+      if (!this.preemptions.has(preemptor))
+        this.preemptions.set(preemptor, { preemptor, firstEvictionAt: now, judged: false });
+    }
+  }
+
+  /** Re-checks what depends on time passing: partial gangs, victims' wholeness, preemptors bound. */
+  tick(now: number): void {
+    for (const group of this.groups.keys()) this.checkGroup(group, now);
+    for (const victim of this.victimGroups.values()) this.judgeVictim(victim, now);
+    for (const preemption of this.preemptions.values()) this.judgePreemptor(preemption, now);
+  }
+
+  private judgeVictim(victim: VictimGroup, now: number): void {
+    if (!victim.judgedPriority) {
+      const preemptor = this.victimPreemptor(victim);
+      const preemptorPriority = preemptor === undefined ? undefined : this.priorityOf(preemptor);
+      if (preemptor !== undefined && preemptorPriority !== undefined) {
+        victim.judgedPriority = true;
+        const victimPriority = Math.max(...this.membersOf(victim.group).map((pod) => pod.priority));
+        if (victimPriority >= preemptorPriority)
+          this.violation(
+            "badPreemptions",
+            now,
+            `${preemptor} (priority ${preemptorPriority}) evicted ${victim.group} (priority ${victimPriority})`,
+          );
+      }
+    }
+    if (victim.judgedWhole || now - victim.firstEvictionAt <= this.limits.wholeGroupEvictionMs) return;
+    victim.judgedWhole = true;
+    const stayed = [...victim.boundAtFirst]
+      .map((uid) => this.pods.get(uid) as PodRecord)
+      .filter((pod) => pod.evictedAt === undefined && this.boundAndStaying(pod));
+    if (stayed.length > 0)
+      this.violation(
+        "badPreemptions",
+        now,
+        `${victim.group}: partly evicted; ${stayed.map((pod) => pod.key).join(", ")} still bound`,
+      );
+  }
+
+  private victimPreemptor(victim: VictimGroup): string | undefined {
+    for (const uid of victim.boundAtFirst) {
+      const preemptor = this.preemptorOf.get((this.pods.get(uid) as PodRecord).key);
+      if (preemptor !== undefined) return preemptor;
+    }
+    return undefined;
+  }
+
+  private priorityOf(group: string): number | undefined {
+    const members = this.membersOf(group);
+    return members.length === 0 ? undefined : Math.max(...members.map((pod) => pod.priority));
+  }
+
+  private judgePreemptor(preemption: Preemption, now: number): void {
+    if (preemption.judged || now - preemption.firstEvictionAt <= this.limits.preemptorBoundMs) return;
+    preemption.judged = true;
+    const record = this.groups.get(preemption.preemptor);
+    if (record?.fullyBoundAt !== undefined && record.fullyBoundAt >= preemption.firstEvictionAt) return;
+    // A preemptor whose pods all went away (its Job deleted) can no longer be judged.
+    if (!this.membersOf(preemption.preemptor).some((pod) => !pod.gone)) {
+      this.unjudgedPreemptors++;
+      return;
+    }
+    this.violation(
+      "badPreemptions",
+      now,
+      `${preemption.preemptor} evicted victims but was not fully bound within ${this.limits.preemptorBoundMs / 1000}s`,
+    );
+  }
+
+  /** Binds whose shard did not own the node under the epoch it bound in; unverifiable ones apart. */
+  foreignBinds(): { foreign: (BindRecord & { owner: string })[]; unverifiable: BindRecord[] } {
+    const foreign: (BindRecord & { owner: string })[] = [];
+    const unverifiable: BindRecord[] = [];
+    for (const bind of this.binds) {
+      const ring = bind.epoch === undefined ? undefined : this.rings.get(bind.epoch);
+      if (!ring) {
+        unverifiable.push(bind);
+        continue;
+      }
+      const owner = ring.ownerOf(bind.node) ?? "(none)";
+      if (owner !== bind.by) foreign.push({ ...bind, owner });
+    }
+    return { foreign, unverifiable };
+  }
+
+  /**
+   * Groups still wholly pending (none of their pods bound; enough of them to be placed) that
+   * the free room holds now, with their pending pods' keys: a caller compares two such
+   * samples some time apart, since room freed a moment ago is not yet a scheduler's fault.
+   */
+  pendingGroupsThatFit(): Map<string, string[]> {
+    const nodes: RoomNode[] = [...this.nodes.values()].map((node) => ({
+      ...node,
+      used: this.usedOn(node.name),
+    }));
+    const candidates: RoomGroup[] = [];
+    const pendingKeys = new Map<string, string[]>();
+    for (const [group] of this.groups) {
+      const members = this.membersOf(group).filter((pod) => !pod.gone && !pod.finished);
+      const pending = members.filter((pod) => pod.nodeName === undefined && !pod.deleting);
+      if (pending.length === 0 || members.some((pod) => pod.nodeName !== undefined)) continue;
+      const minMember = Math.max(1, ...members.map((pod) => pod.minMember));
+      if (pending.length < minMember) continue;
+      pendingKeys.set(
+        group,
+        pending.map((pod) => pod.key),
+      );
+      candidates.push({
+        id: group,
+        priority: Math.max(...pending.map((pod) => pod.priority)),
+        pods: pending.map((pod) => ({
+          requests: pod.requests,
+          nodeSelector: pod.spec?.nodeSelector ?? {},
+          tolerations: pod.spec?.tolerations ?? [],
+          hasAffinity: Boolean(pod.spec?.affinity),
+        })),
+      });
+    }
+    const fit = groupsThatFit(nodes, candidates);
+    return new Map(fit.map((group) => [group, pendingKeys.get(group) as string[]]));
+  }
+
+  /** Records as lost the pods of groups that fit in both samples with the same pods pending. */
+  lostPods(earlier: Map<string, string[]>, later: Map<string, string[]>, now: number): number {
+    let lost = 0;
+    for (const [group, pods] of later) {
+      const before = earlier.get(group);
+      if (!before || !pods.every((pod) => before.includes(pod))) continue;
+      lost += pods.length;
+      this.violation(
+        "lostPods",
+        now,
+        `${group}: ${pods.length} pod(s) pending though the free room holds them`,
+      );
+    }
+    return lost;
+  }
+
+  counts(): Record<ViolationKind, number> {
+    const counts = Object.fromEntries(violationKinds.map((kind) => [kind, 0])) as Record<
+      ViolationKind,
+      number
+    >;
+    for (const violation of this.violations) counts[violation.kind]++;
+    counts.foreignBinds += this.foreignBinds().foreign.length;
+    return counts;
+  }
+
+  stats(): {
+    podsSeen: number;
+    podsBound: number;
+    binds: number;
+    evictions: number;
+    preemptors: number;
+    unjudgedPreemptors: number;
+    handoffs: number;
+    lends: number;
+  } {
+    return {
+      podsSeen: this.pods.size,
+      podsBound: this.podsBound.size,
+      binds: this.binds.length,
+      evictions: this.evictions,
+      preemptors: this.preemptions.size,
+      unjudgedPreemptors: this.unjudgedPreemptors,
+      handoffs: this.reliefs.HandedOff.size,
+      lends: this.reliefs.NodesLent.size,
+    };
+  }
+
+  /** Pods bound and holding room right now, by the checker's own count. */
+  boundPods(): number {
+    return [...this.pods.values()].filter((pod) => this.holdsRoom(pod)).length;
+  }
+
+  /** Pods pending now (not bound, not leaving, not finished). */
+  pendingPods(): number {
+    return [...this.pods.values()].filter(
+      (pod) => pod.nodeName === undefined && !pod.gone && !pod.deleting && !pod.finished,
+    ).length;
+  }
+
+  /** For a pod key, its uid (tests). */
+  uidOf(key: string): string | undefined {
+    return this.uidByKey.get(key);
+  }
+}
+
+export { RingOwners };
