@@ -11,8 +11,11 @@
  *   foreignBinds    a bind by a shard that did not own the node under the ring epoch it bound in
  *   lostPods        pods still pending at the end that the free room could hold (see lostPods())
  *   badPreemptions  an eviction that left part of its group bound, hit a group of equal or
- *                   higher priority than its preemptor, or after which the preemptor did not
- *                   get fully bound
+ *                   higher priority than its preemptor, or after which the preemptor still did
+ *                   not fit: once its victims are gone, its pods nominated to a node
+ *                   (status.nominatedNodeName) must fit there (see judgeFit)
+ * It also reports, without counting it as a violation, preemptors not fully bound within
+ * preemptorBoundMs of their first victim's eviction (slowPreemptors): a matter of speed.
  */
 import type * as k8s from "@kubernetes/client-node";
 import { groupsThatFit, type RoomGroup, type RoomNode } from "./free-room.js";
@@ -44,7 +47,7 @@ export interface CheckerLimits {
   partialGangMs: number;
   /** Every bound member of a victim group must be evicted within this long of the first. */
   wholeGroupEvictionMs: number;
-  /** A preemptor must be fully bound within this long of its first victim's eviction. */
+  /** A preemptor bound later than this after its first victim's eviction is reported as slow. */
   preemptorBoundMs: number;
 }
 
@@ -80,6 +83,9 @@ interface PodRecord {
   deleting: boolean;
   gone: boolean;
   evictedAt: number | undefined;
+  nominatedNodeName: string | undefined;
+  /** When the checker first saw it bound. */
+  boundAt: number | undefined;
   spec: k8s.V1PodSpec | undefined;
 }
 
@@ -111,7 +117,10 @@ interface VictimGroup {
 interface Preemption {
   preemptor: string;
   firstEvictionAt: number;
+  /** Keys of the pods its Preempted Events name. */
+  victims: Set<string>;
   judged: boolean;
+  fitJudged: boolean;
 }
 
 const evictionReason = "EvictionByEvictionAPI";
@@ -147,6 +156,8 @@ export class InvariantLedger {
   /** The coordinator's reliefs seen in its Events: one entry per group and message. */
   private readonly reliefs = { HandedOff: new Set<string>(), NodesLent: new Set<string>() };
   private unjudgedPreemptors = 0;
+  /** Preemptors not fully bound within preemptorBoundMs of their first victim's eviction. */
+  readonly slowPreemptors: string[] = [];
   /** Uids of the pods bound to each node (finished and gone ones included until forgotten). */
   private readonly podsOnNode = new Map<string, Set<string>>();
 
@@ -200,6 +211,8 @@ export class InvariantLedger {
       deleting: Boolean(pod.metadata?.deletionTimestamp),
       gone: deleted,
       evictedAt: before?.evictedAt ?? (evicted ? now : undefined),
+      nominatedNodeName: pod.status?.nominatedNodeName || undefined,
+      boundAt: before?.boundAt ?? (nodeName !== undefined ? now : undefined),
       spec: pod.spec,
     };
     this.pods.set(uid, record);
@@ -346,8 +359,15 @@ export class InvariantLedger {
       const preemptor = /^Preempted by (\S+)/.exec(message)?.[1];
       if (!preemptor) return;
       this.preemptorOf.set(pod, preemptor);
-      if (!this.preemptions.has(preemptor))
-        this.preemptions.set(preemptor, { preemptor, firstEvictionAt: now, judged: false });
+      const preemption = this.preemptions.get(preemptor) ?? {
+        preemptor,
+        firstEvictionAt: now,
+        victims: new Set<string>(),
+        judged: false,
+        fitJudged: false,
+      };
+      preemption.victims.add(pod);
+      this.preemptions.set(preemptor, preemption);
     }
   }
 
@@ -355,7 +375,10 @@ export class InvariantLedger {
   tick(now: number): void {
     for (const group of this.groups.keys()) this.checkGroup(group, now);
     for (const victim of this.victimGroups.values()) this.judgeVictim(victim, now);
-    for (const preemption of this.preemptions.values()) this.judgePreemptor(preemption, now);
+    for (const preemption of this.preemptions.values()) {
+      this.judgeFit(preemption, now);
+      this.judgePreemptor(preemption, now);
+    }
   }
 
   private judgeVictim(victim: VictimGroup, now: number): void {
@@ -409,11 +432,65 @@ export class InvariantLedger {
       this.unjudgedPreemptors++;
       return;
     }
-    this.violation(
-      "badPreemptions",
-      now,
-      `${preemption.preemptor} evicted victims but was not fully bound within ${this.limits.preemptorBoundMs / 1000}s`,
+    const members = this.membersOf(preemption.preemptor).filter((pod) => !pod.gone);
+    const bound = members.filter((pod) => this.boundAndStaying(pod)).length;
+    this.slowPreemptors.push(
+      `${preemption.preemptor}: ${bound} of ${Math.max(1, ...members.map((pod) => pod.minMember))} bound ` +
+        `${this.limits.preemptorBoundMs / 1000}s after its first victim's eviction`,
     );
+  }
+
+  /**
+   * Once every pod its Events name as its victims has gone, a preemptor's pending pods must
+   * fit on the nodes they are nominated to, beside what is bound there and what is nominated
+   * there at a higher priority. Pods bound there after the first eviction at a higher priority
+   * may take the room (as kube-scheduler's nominations allow); anything else bound there counts.
+   */
+  private judgeFit(preemption: Preemption, now: number): void {
+    if (preemption.fitJudged) return;
+    const victims = [...preemption.victims].map((key) => this.pods.get(this.uidByKey.get(key) ?? ""));
+    if (victims.some((pod) => pod === undefined || !pod.gone)) return;
+    preemption.fitJudged = true;
+    const members = this.membersOf(preemption.preemptor).filter((pod) => !pod.gone);
+    const priority = Math.max(0, ...members.map((pod) => pod.priority));
+    const nominated = members.filter(
+      (pod) => pod.nodeName === undefined && !pod.deleting && pod.nominatedNodeName !== undefined,
+    );
+    for (const nodeName of new Set(nominated.map((pod) => pod.nominatedNodeName as string))) {
+      const node = this.nodes.get(nodeName);
+      if (!node) continue;
+      const need: Amounts = new Map();
+      const add = (pod: PodRecord) => {
+        for (const [resource, amount] of pod.requests) need.set(resource, (need.get(resource) ?? 0) + amount);
+      };
+      for (const uid of this.podsOnNode.get(nodeName) ?? []) {
+        const pod = this.pods.get(uid) as PodRecord;
+        if (pod.nodeName !== nodeName || !this.holdsRoom(pod)) continue;
+        const tookRoomLegitimately =
+          (pod.boundAt ?? 0) > preemption.firstEvictionAt && pod.priority > priority;
+        if (!tookRoomLegitimately) add(pod);
+      }
+      for (const pod of this.pods.values()) {
+        const pending = pod.nodeName === undefined && !pod.gone && !pod.deleting;
+        if (
+          pending &&
+          pod.nominatedNodeName === nodeName &&
+          (pod.group === preemption.preemptor || pod.priority > priority)
+        )
+          add(pod);
+      }
+      for (const [resource, amount] of need) {
+        const has = node.allocatable.get(resource) ?? 0;
+        if (amount <= has + tolerance) continue;
+        this.violation(
+          "badPreemptions",
+          now,
+          `${preemption.preemptor}: its victims are gone, and its pods nominated to ${nodeName} still do not fit ` +
+            `(${resource}: ${amount} needed with what is bound there, ${has} allocatable)`,
+        );
+        return;
+      }
+    }
   }
 
   /** Binds whose shard did not own the node under the epoch it bound in; unverifiable ones apart. */
@@ -502,6 +579,7 @@ export class InvariantLedger {
     evictions: number;
     preemptors: number;
     unjudgedPreemptors: number;
+    slowPreemptors: number;
     handoffs: number;
     lends: number;
   } {
@@ -512,6 +590,7 @@ export class InvariantLedger {
       evictions: this.evictions,
       preemptors: this.preemptions.size,
       unjudgedPreemptors: this.unjudgedPreemptors,
+      slowPreemptors: this.slowPreemptors.length,
       handoffs: this.reliefs.HandedOff.size,
       lends: this.reliefs.NodesLent.size,
     };

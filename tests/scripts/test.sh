@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (npm test): lint, typecheck and unit tests of every package, then the
-# integration suite against a real local control plane. Ends with "N passed, N failed".
+# integration suite against a real local control plane, then the short chaos run (faults under
+# load, judged by the invariant checker; its own cluster). Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash tests/scripts/bootstrap.sh || exit 1
@@ -9,5 +10,6 @@ rm -rf reports
 status=0
 npx turbo run build lint typecheck test || status=1
 npm run --workspace tests test:integration || status=1
+npm run test:chaos -- --short --seed 1 --report reports/chaos.json || status=1
 node tests/scripts/summarize-reports.mjs reports || status=1
 exit "$status"

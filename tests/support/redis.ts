@@ -2,10 +2,10 @@
  * The run's Redis (the coordinator's ledger): whether it answers, and crashing and restarting
  * it, which only a cluster this run started allows.
  */
-import { Redis } from "ioredis";
 import { inject } from "vitest";
 import { readState, startComponent } from "../cluster/local/local-cluster.js";
 import { isRunning, signalAndConfirm } from "../cluster/local/processes.js";
+import { redisPing } from "./redis-ping.js";
 import { waitFor } from "./wait.js";
 
 /** The run's Redis URL; throws when the run has none (a KUBECONFIG cluster without REDIS_URL). */
@@ -13,26 +13,6 @@ export function redisUrl(): string {
   const url = inject("redisUrl");
   if (!url) throw new Error("this run has no Redis: set REDIS_URL along with KUBECONFIG");
   return url;
-}
-
-/** Whether the Redis at url answers PING, trying once. */
-export async function redisAnswers(url: string): Promise<boolean> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  client.on("error", () => undefined);
-  try {
-    await client.connect();
-    return (await client.ping()) === "PONG";
-  } catch {
-    return false;
-  } finally {
-    client.disconnect();
-  }
 }
 
 function ownClusterDir(): string {
@@ -55,5 +35,5 @@ export async function killRedis(): Promise<void> {
 export async function startRedis(): Promise<void> {
   startComponent(ownClusterDir(), "redis");
   const url = redisUrl();
-  await waitFor("redis to answer PING", async () => ((await redisAnswers(url)) ? true : undefined), 30_000);
+  await waitFor("redis to answer PING", async () => ((await redisPing(url)).ok ? true : undefined), 30_000);
 }

@@ -42,16 +42,17 @@ export class PodStatusWriter {
     await this.patchStatus(pod, patch);
   }
 
-  /** Reserves the node won by preemption (kube-scheduler's nominatedNodeName). */
-  async nominate(pod: Pod, nodeName: string | null): Promise<void> {
-    await this.patchStatus(pod, { status: { nominatedNodeName: nodeName } });
+  /** Reserves the node won by preemption (kube-scheduler's nominatedNodeName); false when not written. */
+  async nominate(pod: Pod, nodeName: string | null): Promise<boolean> {
+    return this.patchStatus(pod, { status: { nominatedNodeName: nodeName } });
   }
 
   forget(uid: string): void {
     this.lastWritten.delete(uid);
   }
 
-  private async patchStatus(pod: Pod, patch: unknown): Promise<void> {
+  /** True when the API server took the patch (or the pod is gone). */
+  private async patchStatus(pod: Pod, patch: unknown): Promise<boolean> {
     const { namespace, name } = pod.metadata;
     try {
       const res = await this.client.call(
@@ -65,9 +66,12 @@ export class PodStatusWriter {
           { status: res.status, pod: `${namespace}/${name}`, body: res.body },
           "pod status not written",
         );
+        return false;
       }
+      return true;
     } catch (error) {
       this.log.warn({ err: String(error), pod: `${namespace}/${name}` }, "pod status not written");
+      return false;
     }
   }
 }

@@ -263,22 +263,13 @@ export class Shard {
       case "preempt": {
         this.metrics.scheduleAttempts.inc({ result: "preempting" });
         const { victims, nominations } = decision.plan;
-        // The cycle already reserved these nodes in the snapshot; tell the API server too.
-        for (const { pod, nodeName } of nominations) void this.statusWriter.nominate(pod.pod, nodeName);
         const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
         const waiting =
           victimPods.length > 0
             ? `preempting ${victimPods.length} pod(s) of ${victims.length} lower-priority group(s); waiting for them to leave`
             : "waiting for preempted pods to leave";
         this.tellPending(members, `${decision.message} ${waiting}.`, "FailedScheduling");
-        if (victimPods.length > 0) {
-          this.metrics.preemptionAttempts.inc();
-          void this.evictVictims(
-            decision.group.id,
-            victimPods,
-            nominations.map((n) => n.nodeName),
-          );
-        }
+        void this.nominateThenEvict(decision.group.id, nominations, victimPods);
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now);
         return;
@@ -365,6 +356,33 @@ export class Shard {
       this.log.warn({ pod: pod.key, node: nodeName, detail: result.detail, attempt }, "bind failed");
     }
     return outcome;
+  }
+
+  /**
+   * The cycle already reserved the won nodes in its snapshot; the reservation must reach the
+   * API server (status.nominatedNodeName) before any victim is evicted, or the room the
+   * evictions free is reserved for nobody. A nomination not written evicts nothing; the group
+   * is retried on its backoff.
+   */
+  private async nominateThenEvict(
+    preemptor: string,
+    nominations: readonly { pod: PodInfo; nodeName: string }[],
+    victims: readonly PodInfo[],
+  ): Promise<void> {
+    const written = await Promise.all(
+      nominations.map(({ pod, nodeName }) => this.statusWriter.nominate(pod.pod, nodeName)),
+    );
+    if (written.includes(false)) {
+      this.log.warn({ group: preemptor }, "nomination not written; evicting nothing this time");
+      return;
+    }
+    if (victims.length === 0) return;
+    this.metrics.preemptionAttempts.inc();
+    await this.evictVictims(
+      preemptor,
+      victims,
+      nominations.map((n) => n.nodeName),
+    );
   }
 
   private async evictVictims(

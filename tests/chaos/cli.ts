@@ -1,0 +1,229 @@
+/**
+ * npm run test:chaos -- [--short] [--json] [options]   (--help lists them)
+ * Faults under load with an independent invariant checker. Locally it starts (or reuses) a
+ * local cluster, runs 3 shards and 2 coordinators as processes, and injects faults into them
+ * and into the control plane. With --platform kind it runs against the release the kind path
+ * installed (tests/kind/chaos.sh). Exits non-zero on any violation or unverified fault.
+ */
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import * as k8s from "@kubernetes/client-node";
+import { defaultLimits } from "../checker/invariant-ledger.js";
+import { repoRoot } from "../cluster/local/layout.js";
+import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";
+import { buildScheduler, stackDown, stackUp } from "../stack/stack.js";
+import { mulberry32 } from "../support/random.js";
+import { type FaultInjector, kindFaults, localFaults } from "./faults.js";
+import { failed, resultTable, testReport } from "./report.js";
+import { type ChaosPlan, faultOrder, runChaos } from "./run.js";
+import { type ChaosEnv, type ChaosPlatform, type FaultKind, faultKinds } from "./types.js";
+import { removePriorityClasses } from "./workload.js";
+
+const usage = `usage: npm run test:chaos -- [options]
+
+  --short                 every fault once, about 4 minutes in all (what CI runs)
+  (default)               a longer run: ${15} minutes of load, faults one after another
+  --duration-seconds S    length of the load phase
+  --faults a,b            only these faults (of ${faultKinds.join(", ")})
+  --seed N                replay a run (default: from the clock; printed)
+  --nodes N               fake nodes of the local cluster (default 24)
+  --node-cpu Q            cpu per node (default 8)
+  --dir D                 local cluster state folder (default .cluster-chaos)
+  --keep-cluster          leave the local cluster running afterwards
+  --platform local|kind   kind: against the release tests/kind/chaos.sh installed (KUBECONFIG)
+  --release R             kind: the Helm release (default sharded-scheduler)
+  --release-namespace N   kind: its namespace (default sharded-scheduler)
+  --report F              also write the result (and a test-report summary) to F
+  --json                  progress to stderr; the last stdout line is the JSON result
+`;
+
+/** The scheduler name, the shards' lease and gang timeout: the product's defaults, which the chart uses too. */
+const schedulerName = "sharded-scheduler";
+const leaseDurationMs = 10_000;
+const gangTimeoutMs = 60_000;
+const shards = 3;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      short: { type: "boolean", default: false },
+      "duration-seconds": { type: "string" },
+      faults: { type: "string" },
+      seed: { type: "string" },
+      nodes: { type: "string", default: "24" },
+      "node-cpu": { type: "string", default: "8" },
+      dir: { type: "string", default: join(repoRoot, ".cluster-chaos") },
+      "keep-cluster": { type: "boolean", default: false },
+      platform: { type: "string", default: "local" },
+      release: { type: "string", default: "sharded-scheduler" },
+      "release-namespace": { type: "string", default: "sharded-scheduler" },
+      report: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const out = values.json ? process.stderr : process.stdout;
+  const log = (line: string) => out.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  const platform = values.platform as ChaosPlatform;
+  if (platform !== "local" && platform !== "kind")
+    throw new UsageError(`--platform is local or kind, not ${platform}`);
+  const seed = values.seed === undefined ? Date.now() % 1_000_000 : positiveInt("seed", values.seed);
+  const kinds = (values.faults?.split(",") ?? [...faultKinds]).map((kind) => {
+    if (!(faultKinds as readonly string[]).includes(kind)) throw new UsageError(`unknown fault "${kind}"`);
+    return kind as FaultKind;
+  });
+  const random = mulberry32(seed);
+  const loadSeconds =
+    values["duration-seconds"] !== undefined
+      ? positiveInt("duration-seconds", values["duration-seconds"])
+      : values.short
+        ? 120
+        : 900;
+  const plan: ChaosPlan = {
+    seed,
+    // Short: each fault once. Longer: about one fault a minute, each kind at least once.
+    faults: faultOrder(
+      kinds,
+      values.short ? kinds.length : Math.max(kinds.length, Math.floor(loadSeconds / 60)),
+      random,
+    ),
+    loadSeconds,
+    gapSeconds: values.short ? 4 : 15,
+    settleSeconds: values.short ? 45 : 120,
+    lostCheckSeconds: 15,
+    workload: { load: 1.1, runSeconds: values.short ? [10, 30] : [20, 90] },
+    limits: {
+      ...defaultLimits,
+      // The gang timeout, then a lease for another shard to take over, and 15 s for a shard
+      // to notice and for the API server to carry out the rollback (it may be restarting).
+      partialGangMs: gangTimeoutMs + leaseDurationMs + 15_000,
+    },
+  };
+  log(`seed ${seed}; faults: ${plan.faults.join(", ")}`);
+
+  const namespace = `chaos-${seed}`;
+  const runDir = join(repoRoot, ".chaos-runs", `seed-${seed}`);
+  let cleanUp: () => Promise<void> = async () => undefined;
+  let env: ChaosEnv;
+  let faults: FaultInjector;
+  let nodeLabelSelector = "type=kwok";
+  const kc = new k8s.KubeConfig();
+  if (platform === "local") {
+    const clusterDir = resolve(values.dir);
+    const reused = (await status(clusterDir)).healthy;
+    if (!reused) {
+      if (readState(clusterDir)) await down(clusterDir, log);
+      await up(
+        {
+          ...defaultClusterOptions,
+          stateDir: clusterDir,
+          nodes: positiveInt("nodes", values.nodes),
+          nodeCpu: values["node-cpu"],
+          kubeScheduler: false,
+        },
+        log,
+      );
+    } else log(`reusing the cluster in ${clusterDir}`);
+    const cluster = readState(clusterDir);
+    if (!cluster) throw new Error(`no cluster in ${clusterDir}`);
+    kc.loadFromFile(cluster.kubeconfig);
+    buildScheduler();
+    await stackDown(clusterDir, log);
+    await stackUp({ clusterDir, shards, coordinator: true, shardArgs: [], coordinatorArgs: [], log });
+    env = environment(platform, clusterDir, kc, namespace, "default", random, log);
+    faults = localFaults(env, { shardArgs: [], coordinatorArgs: [] });
+    cleanUp = async () => {
+      // The shards' and coordinators' logs outlive the cluster, for reading a failure.
+      const stackLogs = join(clusterDir, "stack");
+      mkdirSync(runDir, { recursive: true });
+      for (const file of readdirSync(stackLogs).filter((name) => name.endsWith(".log")))
+        copyFileSync(join(stackLogs, file), join(runDir, file));
+      log(`logs of the shards and coordinators: ${runDir}`);
+      await stackDown(clusterDir, log);
+      if (!reused && !values["keep-cluster"]) await down(clusterDir, log);
+    };
+  } else {
+    kc.loadFromDefault();
+    const releaseNamespace = values["release-namespace"];
+    env = environment(platform, "", kc, namespace, releaseNamespace, random, log);
+    faults = kindFaults(env, {
+      release: values.release,
+      namespace: releaseNamespace,
+      controlPlaneContainer: "sharded-scheduler-control-plane",
+    });
+    nodeLabelSelector = "type=kwok";
+  }
+
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  let exitCode = 1;
+  try {
+    await core.createNamespace({
+      body: { metadata: { name: namespace, labels: { "sharded-scheduler.io/chaos": "true" } } },
+    });
+    const result = await runChaos(env, faults, plan, nodeLabelSelector);
+    out.write(`\n${resultTable(result)}\n`);
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, "result.json"), `${JSON.stringify(result, null, 2)}\n`);
+    if (values.report) {
+      mkdirSync(dirname(resolve(values.report)), { recursive: true });
+      writeFileSync(resolve(values.report), `${JSON.stringify(testReport(result), null, 2)}\n`);
+    }
+    if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    exitCode = failed(result) ? 1 : 0;
+  } finally {
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    await removePriorityClasses(kc).catch(() => undefined);
+    await cleanUp();
+  }
+  return exitCode;
+}
+
+function environment(
+  platform: ChaosPlatform,
+  clusterDir: string,
+  kc: k8s.KubeConfig,
+  namespace: string,
+  leaseNamespace: string,
+  random: () => number,
+  log: (line: string) => void,
+): ChaosEnv {
+  return {
+    platform,
+    clusterDir,
+    kc,
+    namespace,
+    schedulerName,
+    leaseNamespace,
+    shards,
+    leaseDurationMs,
+    random,
+    log,
+  };
+}
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new UsageError(`--${name} takes a positive integer, got "${raw}"`);
+  return value;
+}
+
+// Exits explicitly: the API clients' keep-alive sockets would otherwise hold the process a while.
+main().then(
+  (code) => process.stdout.write("", () => process.exit(code)),
+  (error: unknown) => {
+    if (error instanceof UsageError) process.stderr.write(`${error.message}\n\n${usage}`);
+    else
+      process.stderr.write(
+        `chaos run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+    process.exit(2);
+  },
+);

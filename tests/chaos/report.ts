@@ -1,0 +1,63 @@
+/**
+ * How a chaos run is shown: a table for people, one JSON line for programs, and a summary in
+ * the test reports' format (each invariant and each fault is one check) for the test command.
+ */
+import { violationKinds } from "../checker/invariant-ledger.js";
+import type { ChaosResult } from "./run.js";
+
+/** The run failed: a violation, or a fault that was not verified as injected. */
+export function failed(result: ChaosResult): boolean {
+  return (
+    Object.values(result.violations).some((count) => count > 0) ||
+    result.faults.some((fault) => !fault.verified) ||
+    result.faults.length === 0
+  );
+}
+
+export function resultTable(result: ChaosResult): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string | number) => lines.push(`  ${label.padEnd(26)} ${value}`);
+  lines.push(`chaos run, seed ${result.seed}, ${result.durationSeconds}s`);
+  lines.push("faults");
+  for (const fault of result.faults) {
+    const seconds = ((fault.endedAt - fault.startedAt) / 1000).toFixed(1);
+    lines.push(
+      `  ${fault.verified ? "ok  " : "FAIL"} ${fault.fault.padEnd(24)} ${seconds.padStart(6)}s  ${fault.target}: ${fault.evidence}`,
+    );
+  }
+  lines.push("load");
+  row(
+    "jobs created",
+    `${result.workload.jobsCreated} (${result.workload.gangJobs} gangs, ${result.workload.soloJobs} solo)`,
+  );
+  row("pods created", result.podsCreated);
+  row("pods bound", result.podsBound);
+  row("pending at the end", result.pendingAtEnd);
+  row("evictions (preemption)", result.evictions);
+  row("preemptors bound late", `${result.slowPreemptors} (not fully bound 60 s after their first eviction)`);
+  row("handoffs / lends", `${result.handoffs} / ${result.lends}`);
+  row("create errors", result.workload.createErrors);
+  lines.push("invariants");
+  for (const kind of violationKinds)
+    row(kind, result.violations[kind] === 0 ? "0" : `${result.violations[kind]}  VIOLATED`);
+  lines.push("checker");
+  row("binds not judged", `${result.unverifiableBinds} (their ring epoch was never seen)`);
+  row("watch restarts", result.checkerWatchRestarts);
+  for (const example of result.examples) lines.push(`  ${example.kind}: ${example.detail}`);
+  lines.push(failed(result) ? "FAILED" : `passed: ${result.faultsInjected} faults survived, no violation`);
+  return lines.join("\n");
+}
+
+/** The run as the test command's reports count it: one check per invariant and per fault. */
+export function testReport(result: ChaosResult): Record<string, unknown> {
+  const checks = [
+    ...violationKinds.map((kind) => result.violations[kind] === 0),
+    ...result.faults.map((fault) => fault.verified),
+  ];
+  return {
+    numPassedTests: checks.filter(Boolean).length,
+    numFailedTests: checks.filter((ok) => !ok).length + (result.faults.length === 0 ? 1 : 0),
+    numPendingTests: 0,
+    chaos: result,
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * One chaos run: the checker watches from the start, the load runs for the load phase while
+ * faults are injected one after another (each verified), then the load stops, everything is
+ * restored, and the system gets a settle phase to place what is still pending. At the end the
+ * checker looks twice, some seconds apart, for pending groups the free room holds (lostPods).
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { InvariantChecker } from "../checker/invariant-checker.js";
+import type { CheckerLimits, Violation, ViolationKind } from "../checker/invariant-ledger.js";
+import { shuffle } from "../support/random.js";
+import type { FaultInjector } from "./faults.js";
+import type { ChaosEnv, FaultKind, FaultRecord, WorkloadStats } from "./types.js";
+import { ChaosWorkload, type ChaosWorkloadOptions } from "./workload.js";
+
+export interface ChaosPlan {
+  seed: number;
+  /** Faults in the order they are injected; the load phase lasts at least until the last ends. */
+  faults: FaultKind[];
+  /** The load phase lasts at least this long. */
+  loadSeconds: number;
+  /** Pause between two faults while the load runs. */
+  gapSeconds: number;
+  /** After the load stops: wait at most this long for pending pods to be placed. */
+  settleSeconds: number;
+  /** The two looks for lost pods are this far apart. */
+  lostCheckSeconds: number;
+  workload: Omit<ChaosWorkloadOptions, "seed">;
+  limits: CheckerLimits;
+}
+
+export interface ChaosResult {
+  violations: Record<ViolationKind, number>;
+  faultsInjected: number;
+  podsCreated: number;
+  durationSeconds: number;
+  seed: number;
+  podsBound: number;
+  pendingAtEnd: number;
+  evictions: number;
+  /** Preemptors not fully bound within the limit after their first eviction (speed, not a violation). */
+  slowPreemptors: number;
+  handoffs: number;
+  lends: number;
+  /** Binds whose Event named a ring epoch the checker never saw (not judged). */
+  unverifiableBinds: number;
+  /** Times the checker's own watches failed and relisted (API server restarts, 410 Gone). */
+  checkerWatchRestarts: number;
+  faults: FaultRecord[];
+  workload: WorkloadStats;
+  /** The first violations found, and the first slow preemptors, for the reader. */
+  examples: (Violation | { kind: "slowPreemptor"; at: number; detail: string })[];
+}
+
+/** Picks the fault order for a run: each kind once for short runs, then seeded repeats for longer ones. */
+export function faultOrder(kinds: readonly FaultKind[], count: number, random: () => number): FaultKind[] {
+  const order = [...kinds];
+  shuffle(order, random);
+  while (order.length < count) order.push(kinds[Math.floor(random() * kinds.length)] as FaultKind);
+  return order;
+}
+
+export async function runChaos(
+  env: ChaosEnv,
+  faults: FaultInjector,
+  plan: ChaosPlan,
+  nodeLabelSelector: string,
+): Promise<ChaosResult> {
+  const { log } = env;
+  const started = Date.now();
+  const checker = await InvariantChecker.start(env.kc, {
+    namespace: env.namespace,
+    nodeLabelSelector,
+    ringLease: { namespace: env.leaseNamespace, name: `${env.schedulerName}-ring` },
+    limits: plan.limits,
+  });
+  const records: FaultRecord[] = [];
+  let workloadStats: WorkloadStats | undefined;
+  try {
+    const workload = await ChaosWorkload.start(env, { seed: plan.seed, ...plan.workload });
+    try {
+      log(`load phase: at least ${plan.loadSeconds}s, ${plan.faults.length} fault(s)`);
+      const loadEnds = started + plan.loadSeconds * 1000;
+      await sleep(plan.gapSeconds * 1000);
+      for (const kind of plan.faults) {
+        log(`fault ${records.length + 1}/${plan.faults.length}: ${kind}`);
+        records.push(await faults.inject(kind));
+        progress(env, checker);
+        await sleep(plan.gapSeconds * 1000);
+      }
+      while (Date.now() < loadEnds) {
+        await sleep(Math.min(10_000, loadEnds - Date.now()));
+        progress(env, checker);
+      }
+    } finally {
+      workloadStats = await workload.stop();
+      await faults.restore();
+    }
+    log(`load stopped; settling for at most ${plan.settleSeconds}s`);
+    const settleEnds = Date.now() + plan.settleSeconds * 1000;
+    while (Date.now() < settleEnds && checker.ledger.pendingPods() > 0) {
+      await sleep(2_000);
+      checker.ledger.tick(Date.now());
+    }
+    const earlier = checker.ledger.pendingGroupsThatFit();
+    await sleep(plan.lostCheckSeconds * 1000);
+    checker.ledger.tick(Date.now());
+    const later = checker.ledger.pendingGroupsThatFit();
+    checker.ledger.lostPods(earlier, later, Date.now());
+    progress(env, checker);
+  } finally {
+    checker.stop();
+  }
+  const stats = checker.ledger.stats();
+  return {
+    violations: checker.ledger.counts(),
+    faultsInjected: records.filter((record) => record.verified).length,
+    podsCreated: stats.podsSeen,
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    seed: plan.seed,
+    podsBound: stats.podsBound,
+    pendingAtEnd: checker.ledger.pendingPods(),
+    evictions: stats.evictions,
+    slowPreemptors: stats.slowPreemptors,
+    handoffs: stats.handoffs,
+    lends: stats.lends,
+    unverifiableBinds: checker.ledger.foreignBinds().unverifiable.length,
+    checkerWatchRestarts: checker.watchErrors,
+    faults: records,
+    workload: workloadStats ?? { jobsCreated: 0, gangJobs: 0, soloJobs: 0, createErrors: 0 },
+    examples: [
+      ...checker.ledger.violations.slice(0, 10),
+      ...checker.ledger.slowPreemptors
+        .slice(0, 5)
+        .map((detail) => ({ kind: "slowPreemptor" as const, at: 0, detail })),
+    ],
+  };
+}
+
+function progress(env: ChaosEnv, checker: InvariantChecker): void {
+  const stats = checker.ledger.stats();
+  const violations = Object.entries(checker.ledger.counts())
+    .filter(([, count]) => count > 0)
+    .map(([kind, count]) => `${kind} ${count}`);
+  env.log(
+    `  pods seen ${stats.podsSeen}, bound ${stats.podsBound}, pending ${checker.ledger.pendingPods()}, ` +
+      `evictions ${stats.evictions}, handoffs ${stats.handoffs}, lends ${stats.lends}; ` +
+      `violations: ${violations.length === 0 ? "none" : violations.join(", ")}`,
+  );
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from "vitest";
+import {
+  type ChaosWorkloadOptions,
+  chaosPriorityClasses,
+  completeAfterAnnotation,
+  jobManifest,
+  meanJobMilliCpuSeconds,
+  minMemberAnnotation,
+  type PlannedJob,
+  planJob,
+  podGroupAnnotation,
+} from "./workload.js";
+
+/** The local chaos cluster: 24 nodes of 8 cpu. */
+const chaosNodes = Array.from({ length: 24 }, () => 8000);
+const options: ChaosWorkloadOptions = { seed: 7, load: 1.1, runSeconds: [20, 60] };
+
+const plan = (opts: ChaosWorkloadOptions, nodes: readonly number[], count: number): PlannedJob[] =>
+  Array.from({ length: count }, (_, index) => planJob(opts, nodes, index));
+
+/** Whether the gang's members fit on the empty nodes (first fit; exact for equal members). */
+function fitsEmptyCluster(job: PlannedJob, nodes: readonly number[]): boolean {
+  const free = [...nodes];
+  for (let member = 0; member < job.size; member++) {
+    const node = free.findIndex((left) => left >= job.milliCpu);
+    if (node < 0) return false;
+    free[node] = (free[node] as number) - job.milliCpu;
+  }
+  return true;
+}
+
+describe("the chaos workload's plan", () => {
+  it("is the same for the same seed, whatever was read before, and differs for another seed", () => {
+    const first = plan(options, chaosNodes, 200);
+    expect(plan(options, chaosNodes, 200)).toEqual(first);
+    expect(planJob(options, chaosNodes, 150)).toEqual(first[150]);
+    const other = plan({ ...options, seed: 8 }, chaosNodes, 200);
+    expect(
+      other.filter((job, i) => job.shape === first[i]?.shape && job.size === first[i]?.size).length,
+    ).toBeLessThan(150);
+  });
+
+  it("keeps sizes, cpu and run times within bounds and names unique", () => {
+    const jobs = plan(options, chaosNodes, 3000);
+    expect(new Set(jobs.map((job) => job.name)).size).toBe(jobs.length);
+    for (const job of jobs) {
+      expect(job.runSeconds).toBeGreaterThanOrEqual(20);
+      expect(job.runSeconds).toBeLessThanOrEqual(60);
+      expect(Number.isInteger(job.runSeconds)).toBe(true);
+      expect(job.arrivalGapSeconds).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(job.arrivalGapSeconds)).toBe(true);
+      expect(job.milliCpu % 50).toBe(0);
+      if (job.shape === "solo") {
+        expect(job.kind).toBe("solo");
+        expect(job.size).toBe(1);
+        expect(job.milliCpu).toBeLessThanOrEqual(2000);
+      } else if (job.shape === "gang") {
+        expect(job.kind).toBe("gang");
+        expect(job.size).toBeGreaterThanOrEqual(2);
+        expect(job.size).toBeLessThanOrEqual(6);
+        expect(job.milliCpu).toBeLessThanOrEqual(2000);
+      } else {
+        expect(job.kind).toBe("gang");
+        expect(job.size).toBeGreaterThanOrEqual(2);
+        expect(job.size).toBeLessThanOrEqual(5);
+        expect([6000, 7000]).toContain(job.milliCpu);
+      }
+    }
+  });
+
+  it("mixes solo Jobs, gangs, wide gangs and all three priorities", () => {
+    const jobs = plan(options, chaosNodes, 3000);
+    const share = (test: (job: PlannedJob) => boolean) => jobs.filter(test).length / jobs.length;
+    expect(share((job) => job.shape === "solo")).toBeCloseTo(0.3, 1);
+    expect(share((job) => job.shape === "gang")).toBeCloseTo(0.55, 1);
+    expect(share((job) => job.shape === "wide")).toBeCloseTo(0.15, 1);
+    for (const { name } of chaosPriorityClasses) {
+      expect(share((job) => job.priorityClass === name)).toBeGreaterThan(0.1);
+    }
+  });
+
+  it("never plans a Job the empty cluster cannot hold, even a small or uneven one", () => {
+    const clusters = [chaosNodes, [8000, 8000, 8000], [4000, 16000], [2000], [8000, 6500, 32000, 1000]];
+    for (const nodes of clusters) {
+      for (const job of plan(options, nodes, 1000)) {
+        expect(job.milliCpu).toBeLessThanOrEqual(Math.min(...nodes));
+        expect(fitsEmptyCluster(job, nodes), `${job.name} on [${nodes.join(", ")}]`).toBe(true);
+      }
+    }
+  });
+
+  it("offers about the requested share of the cluster's cpu over a long plan", () => {
+    for (const opts of [options, { seed: 99, load: 0.7, runSeconds: [5, 15] as [number, number] }]) {
+      const jobs = plan(opts, chaosNodes, 20_000);
+      const seconds = jobs.reduce((sum, job) => sum + job.arrivalGapSeconds, 0);
+      const milliCpuSeconds = jobs.reduce((sum, job) => sum + job.size * job.milliCpu * job.runSeconds, 0);
+      const capacity = chaosNodes.reduce((sum, node) => sum + node, 0);
+      const offered = milliCpuSeconds / seconds / capacity;
+      expect(offered).toBeGreaterThan(opts.load * 0.95);
+      expect(offered).toBeLessThan(opts.load * 1.05);
+      // The exact mean the rate is computed from agrees with the plan's.
+      expect(milliCpuSeconds / jobs.length / meanJobMilliCpuSeconds(opts, chaosNodes)).toBeCloseTo(1, 1);
+    }
+  });
+
+  it("rejects options and clusters it cannot serve", () => {
+    expect(() => planJob({ ...options, runSeconds: [0, 10] }, chaosNodes, 0)).toThrow(/runSeconds/);
+    expect(() => planJob({ ...options, runSeconds: [30, 10] }, chaosNodes, 0)).toThrow(/runSeconds/);
+    expect(() => planJob({ ...options, load: 0 }, chaosNodes, 0)).toThrow(/load/);
+    expect(() => planJob(options, [], 0)).toThrow(/node/);
+  });
+});
+
+describe("a planned Job's manifest", () => {
+  const target = { namespace: "chaos-1", schedulerName: "sharded-scheduler", runId: "run-1" };
+
+  it("makes a gang's pods one pod group of its size, finishing after the run time", () => {
+    const gang = plan(options, chaosNodes, 100).find((job) => job.kind === "gang") as PlannedJob;
+    const manifest = jobManifest(gang, target);
+    expect(manifest.metadata?.name).toBe(gang.name);
+    expect(manifest.metadata?.labels?.chaos).toBe("run-1");
+    expect(manifest.spec?.completions).toBe(gang.size);
+    expect(manifest.spec?.parallelism).toBe(gang.size);
+    expect(manifest.spec?.ttlSecondsAfterFinished).toBe(30);
+    expect(manifest.spec?.podFailurePolicy?.rules[0]).toMatchObject({
+      action: "Ignore",
+      onPodConditions: [{ type: "DisruptionTarget" }],
+    });
+    const pod = manifest.spec?.template;
+    expect(pod?.metadata?.labels?.chaos).toBe("run-1");
+    expect(pod?.metadata?.annotations).toEqual({
+      [podGroupAnnotation]: gang.name,
+      [minMemberAnnotation]: String(gang.size),
+      [completeAfterAnnotation]: `${gang.runSeconds}s`,
+    });
+    expect(pod?.spec?.schedulerName).toBe("sharded-scheduler");
+    expect(pod?.spec?.restartPolicy).toBe("Never");
+    expect(pod?.spec?.priorityClassName).toBe(gang.priorityClass);
+    expect(pod?.spec?.nodeSelector).toEqual({ type: "kwok" });
+    expect(pod?.spec?.containers[0]?.resources?.requests).toEqual({
+      cpu: `${gang.milliCpu}m`,
+      memory: `${gang.memoryMi}Mi`,
+    });
+  });
+
+  it("gives a solo Job no pod group", () => {
+    const solo = plan(options, chaosNodes, 100).find((job) => job.kind === "solo") as PlannedJob;
+    const annotations = jobManifest(solo, target).spec?.template.metadata?.annotations ?? {};
+    expect(annotations[podGroupAnnotation]).toBeUndefined();
+    expect(annotations[minMemberAnnotation]).toBeUndefined();
+    expect(annotations[completeAfterAnnotation]).toBe(`${solo.runSeconds}s`);
+  });
+});
