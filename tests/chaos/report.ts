@@ -34,7 +34,7 @@ export function resultTable(result: ChaosResult): string {
   row("pods bound", result.podsBound);
   row("pending at the end", result.pendingAtEnd);
   row("evictions (preemption)", result.evictions);
-  row("preemptors bound late", `${result.slowPreemptors} (not fully bound 60 s after their first eviction)`);
+  row("preemptors displaced", `${result.preemptorsDisplaced} (a higher priority took their room first)`);
   row("handoffs / lends", `${result.handoffs} / ${result.lends}`);
   row("create errors", result.workload.createErrors);
   lines.push("invariants");

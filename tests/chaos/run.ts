@@ -37,8 +37,8 @@ export interface ChaosResult {
   podsBound: number;
   pendingAtEnd: number;
   evictions: number;
-  /** Preemptors not fully bound within the limit after their first eviction (speed, not a violation). */
-  slowPreemptors: number;
+  /** Preemptors whose nominated room a higher-priority pod took first (not judged). */
+  preemptorsDisplaced: number;
   handoffs: number;
   lends: number;
   /** Binds whose Event named a ring epoch the checker never saw (not judged). */
@@ -47,8 +47,8 @@ export interface ChaosResult {
   checkerWatchRestarts: number;
   faults: FaultRecord[];
   workload: WorkloadStats;
-  /** The first violations found, and the first slow preemptors, for the reader. */
-  examples: (Violation | { kind: "slowPreemptor"; at: number; detail: string })[];
+  /** The first violations found, for the reader. */
+  examples: Violation[];
 }
 
 /** Picks the fault order for a run: each kind once for short runs, then seeded repeats for longer ones. */
@@ -120,19 +120,14 @@ export async function runChaos(
     podsBound: stats.podsBound,
     pendingAtEnd: checker.ledger.pendingPods(),
     evictions: stats.evictions,
-    slowPreemptors: stats.slowPreemptors,
+    preemptorsDisplaced: stats.displacedPreemptors,
     handoffs: stats.handoffs,
     lends: stats.lends,
     unverifiableBinds: checker.ledger.foreignBinds().unverifiable.length,
     checkerWatchRestarts: checker.watchErrors,
     faults: records,
     workload: workloadStats ?? { jobsCreated: 0, gangJobs: 0, soloJobs: 0, createErrors: 0 },
-    examples: [
-      ...checker.ledger.violations.slice(0, 10),
-      ...checker.ledger.slowPreemptors
-        .slice(0, 5)
-        .map((detail) => ({ kind: "slowPreemptor" as const, at: 0, detail })),
-    ],
+    examples: checker.ledger.violations.slice(0, 10),
   };
 }
 

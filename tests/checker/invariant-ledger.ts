@@ -12,10 +12,10 @@
  *   lostPods        pods still pending at the end that the free room could hold (see lostPods())
  *   badPreemptions  an eviction that left part of its group bound, hit a group of equal or
  *                   higher priority than its preemptor, or after which the preemptor still did
- *                   not fit: once its victims are gone, its pods nominated to a node
- *                   (status.nominatedNodeName) must fit there (see judgeFit)
- * It also reports, without counting it as a violation, preemptors not fully bound within
- * preemptorBoundMs of their first victim's eviction (slowPreemptors): a matter of speed.
+ *                   not fit: it was not fully bound within preemptorBoundMs of its first
+ *                   victim's eviction (where it lands is the scheduler's choice; that it lands
+ *                   is the promise), unless a pod of higher priority was nominated to or bound
+ *                   on one of its nominated nodes meanwhile and so took the room first
  */
 import type * as k8s from "@kubernetes/client-node";
 import { groupsThatFit, type RoomGroup, type RoomNode } from "./free-room.js";
@@ -47,7 +47,7 @@ export interface CheckerLimits {
   partialGangMs: number;
   /** Every bound member of a victim group must be evicted within this long of the first. */
   wholeGroupEvictionMs: number;
-  /** A preemptor bound later than this after its first victim's eviction is reported as slow. */
+  /** A preemptor must be fully bound within this long of its first victim's eviction. */
   preemptorBoundMs: number;
 }
 
@@ -83,9 +83,6 @@ interface PodRecord {
   deleting: boolean;
   gone: boolean;
   evictedAt: number | undefined;
-  nominatedNodeName: string | undefined;
-  /** When the checker first saw it bound. */
-  boundAt: number | undefined;
   spec: k8s.V1PodSpec | undefined;
 }
 
@@ -117,10 +114,7 @@ interface VictimGroup {
 interface Preemption {
   preemptor: string;
   firstEvictionAt: number;
-  /** Keys of the pods its Preempted Events name. */
-  victims: Set<string>;
   judged: boolean;
-  fitJudged: boolean;
 }
 
 const evictionReason = "EvictionByEvictionAPI";
@@ -156,8 +150,12 @@ export class InvariantLedger {
   /** The coordinator's reliefs seen in its Events: one entry per group and message. */
   private readonly reliefs = { HandedOff: new Set<string>(), NodesLent: new Set<string>() };
   private unjudgedPreemptors = 0;
-  /** Preemptors not fully bound within preemptorBoundMs of their first victim's eviction. */
-  readonly slowPreemptors: string[] = [];
+  /** Preemptors excused: a higher-priority pod was nominated to or bound on their nominated node. */
+  private displacedPreemptors = 0;
+  /** Per node: when pods were nominated to it or bound on it, and at which priority. */
+  private readonly claims = new Map<string, { priority: number; at: number }[]>();
+  /** Per group: the nodes its pods were ever nominated to. */
+  private readonly nominatedNodes = new Map<string, Set<string>>();
   /** Uids of the pods bound to each node (finished and gone ones included until forgotten). */
   private readonly podsOnNode = new Map<string, Set<string>>();
 
@@ -211,12 +209,18 @@ export class InvariantLedger {
       deleting: Boolean(pod.metadata?.deletionTimestamp),
       gone: deleted,
       evictedAt: before?.evictedAt ?? (evicted ? now : undefined),
-      nominatedNodeName: pod.status?.nominatedNodeName || undefined,
-      boundAt: before?.boundAt ?? (nodeName !== undefined ? now : undefined),
       spec: pod.spec,
     };
     this.pods.set(uid, record);
     this.uidByKey.set(key, uid);
+    const nominated = pod.status?.nominatedNodeName || undefined;
+    if (nominated !== undefined && nodeName === undefined) {
+      this.claim(nominated, record.priority, now);
+      const nodes = this.nominatedNodes.get(group) ?? new Set<string>();
+      nodes.add(nominated);
+      this.nominatedNodes.set(group, nodes);
+    }
+    if (nodeName !== undefined && before?.nodeName === undefined) this.claim(nodeName, record.priority, now);
     const groupRecord = this.groups.get(group) ?? {
       members: new Set<string>(),
       partialSince: undefined,
@@ -236,6 +240,12 @@ export class InvariantLedger {
     if (before?.nodeName !== undefined && before.nodeName !== record.nodeName)
       this.checkNode(before.nodeName, now);
     this.checkGroup(group, now);
+  }
+
+  private claim(nodeName: string, priority: number, at: number): void {
+    const claims = this.claims.get(nodeName) ?? [];
+    claims.push({ priority, at });
+    this.claims.set(nodeName, claims);
   }
 
   /** A pod that holds room on its node: bound and not finished (a terminating pod still holds it). */
@@ -359,15 +369,8 @@ export class InvariantLedger {
       const preemptor = /^Preempted by (\S+)/.exec(message)?.[1];
       if (!preemptor) return;
       this.preemptorOf.set(pod, preemptor);
-      const preemption = this.preemptions.get(preemptor) ?? {
-        preemptor,
-        firstEvictionAt: now,
-        victims: new Set<string>(),
-        judged: false,
-        fitJudged: false,
-      };
-      preemption.victims.add(pod);
-      this.preemptions.set(preemptor, preemption);
+      if (!this.preemptions.has(preemptor))
+        this.preemptions.set(preemptor, { preemptor, firstEvictionAt: now, judged: false });
     }
   }
 
@@ -375,10 +378,7 @@ export class InvariantLedger {
   tick(now: number): void {
     for (const group of this.groups.keys()) this.checkGroup(group, now);
     for (const victim of this.victimGroups.values()) this.judgeVictim(victim, now);
-    for (const preemption of this.preemptions.values()) {
-      this.judgeFit(preemption, now);
-      this.judgePreemptor(preemption, now);
-    }
+    for (const preemption of this.preemptions.values()) this.judgePreemptor(preemption, now);
   }
 
   private judgeVictim(victim: VictimGroup, now: number): void {
@@ -433,64 +433,25 @@ export class InvariantLedger {
       return;
     }
     const members = this.membersOf(preemption.preemptor).filter((pod) => !pod.gone);
-    const bound = members.filter((pod) => this.boundAndStaying(pod)).length;
-    this.slowPreemptors.push(
-      `${preemption.preemptor}: ${bound} of ${Math.max(1, ...members.map((pod) => pod.minMember))} bound ` +
-        `${this.limits.preemptorBoundMs / 1000}s after its first victim's eviction`,
-    );
-  }
-
-  /**
-   * Once every pod its Events name as its victims has gone, a preemptor's pending pods must
-   * fit on the nodes they are nominated to, beside what is bound there and what is nominated
-   * there at a higher priority. Pods bound there after the first eviction at a higher priority
-   * may take the room (as kube-scheduler's nominations allow); anything else bound there counts.
-   */
-  private judgeFit(preemption: Preemption, now: number): void {
-    if (preemption.fitJudged) return;
-    const victims = [...preemption.victims].map((key) => this.pods.get(this.uidByKey.get(key) ?? ""));
-    if (victims.some((pod) => pod === undefined || !pod.gone)) return;
-    preemption.fitJudged = true;
-    const members = this.membersOf(preemption.preemptor).filter((pod) => !pod.gone);
+    // A higher-priority pod may take a lower preemptor's nominated room (as in kube-scheduler).
     const priority = Math.max(0, ...members.map((pod) => pod.priority));
-    const nominated = members.filter(
-      (pod) => pod.nodeName === undefined && !pod.deleting && pod.nominatedNodeName !== undefined,
+    const displaced = [...(this.nominatedNodes.get(preemption.preemptor) ?? [])].some((nodeName) =>
+      (this.claims.get(nodeName) ?? []).some(
+        (claim) => claim.priority > priority && claim.at >= preemption.firstEvictionAt,
+      ),
     );
-    for (const nodeName of new Set(nominated.map((pod) => pod.nominatedNodeName as string))) {
-      const node = this.nodes.get(nodeName);
-      if (!node) continue;
-      const need: Amounts = new Map();
-      const add = (pod: PodRecord) => {
-        for (const [resource, amount] of pod.requests) need.set(resource, (need.get(resource) ?? 0) + amount);
-      };
-      for (const uid of this.podsOnNode.get(nodeName) ?? []) {
-        const pod = this.pods.get(uid) as PodRecord;
-        if (pod.nodeName !== nodeName || !this.holdsRoom(pod)) continue;
-        const tookRoomLegitimately =
-          (pod.boundAt ?? 0) > preemption.firstEvictionAt && pod.priority > priority;
-        if (!tookRoomLegitimately) add(pod);
-      }
-      for (const pod of this.pods.values()) {
-        const pending = pod.nodeName === undefined && !pod.gone && !pod.deleting;
-        if (
-          pending &&
-          pod.nominatedNodeName === nodeName &&
-          (pod.group === preemption.preemptor || pod.priority > priority)
-        )
-          add(pod);
-      }
-      for (const [resource, amount] of need) {
-        const has = node.allocatable.get(resource) ?? 0;
-        if (amount <= has + tolerance) continue;
-        this.violation(
-          "badPreemptions",
-          now,
-          `${preemption.preemptor}: its victims are gone, and its pods nominated to ${nodeName} still do not fit ` +
-            `(${resource}: ${amount} needed with what is bound there, ${has} allocatable)`,
-        );
-        return;
-      }
+    if (displaced) {
+      this.displacedPreemptors++;
+      return;
     }
+    const bound = members.filter((pod) => this.boundAndStaying(pod)).length;
+    this.violation(
+      "badPreemptions",
+      now,
+      `${preemption.preemptor} evicted victims but did not fit: ${bound} of ` +
+        `${Math.max(1, ...members.map((pod) => pod.minMember))} bound ${this.limits.preemptorBoundMs / 1000}s ` +
+        `after its first victim's eviction (${new Date(preemption.firstEvictionAt).toISOString()})`,
+    );
   }
 
   /** Binds whose shard did not own the node under the epoch it bound in; unverifiable ones apart. */
@@ -579,7 +540,7 @@ export class InvariantLedger {
     evictions: number;
     preemptors: number;
     unjudgedPreemptors: number;
-    slowPreemptors: number;
+    displacedPreemptors: number;
     handoffs: number;
     lends: number;
   } {
@@ -590,7 +551,7 @@ export class InvariantLedger {
       evictions: this.evictions,
       preemptors: this.preemptions.size,
       unjudgedPreemptors: this.unjudgedPreemptors,
-      slowPreemptors: this.slowPreemptors.length,
+      displacedPreemptors: this.displacedPreemptors,
       handoffs: this.reliefs.HandedOff.size,
       lends: this.reliefs.NodesLent.size,
     };
