@@ -362,7 +362,7 @@ export class Shard {
    * The cycle already reserved the won nodes in its snapshot; the reservation must reach the
    * API server (status.nominatedNodeName) before any victim is evicted, or the room the
    * evictions free is reserved for nobody. A nomination not written evicts nothing; the group
-   * is retried on its backoff.
+   * is tried again at its next cycle.
    */
   private async nominateThenEvict(
     preemptor: string,
