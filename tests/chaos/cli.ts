@@ -118,7 +118,8 @@ async function main(): Promise<number> {
   let cleanUp: () => Promise<void> = async () => undefined;
   let env: ChaosEnv;
   let faults: FaultInjector;
-  let nodeLabelSelector = "type=kwok";
+  /** The fake nodes, locally and on kind (tests/kind/chaos.sh). */
+  const nodeLabelSelector = "type=kwok";
   const kc = new k8s.KubeConfig();
   if (platform === "local") {
     const clusterDir = resolve(values.dir);
@@ -163,7 +164,6 @@ async function main(): Promise<number> {
       namespace: releaseNamespace,
       controlPlaneContainer: "sharded-scheduler-control-plane",
     });
-    nodeLabelSelector = "type=kwok";
   }
 
   const core = kc.makeApiClient(k8s.CoreV1Api);

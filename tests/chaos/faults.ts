@@ -67,6 +67,23 @@ const apiserverReadyTimeoutMs = 60_000;
 // Shared pieces
 // ---------------------------------------------------------------------------------------------
 
+/** Restore steps run one after another: each is tried, and finish() reports every one that failed. */
+class RestoreSteps {
+  private readonly problems: string[] = [];
+
+  async attempt(what: string, step: () => Promise<unknown>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      this.problems.push(`${what}: ${messageOf(error)}`);
+    }
+  }
+
+  finish(): void {
+    if (this.problems.length > 0) throw new Error(`restore incomplete: ${this.problems.join("; ")}`);
+  }
+}
+
 /** A fault's steps: it names its target once chosen (aim) and returns the evidence, or throws why not verified. */
 type FaultSteps = (aim: (target: string) => void) => Promise<string>;
 
@@ -748,14 +765,7 @@ export function localFaults(
     inject: (kind) => runFault(env, kind, faults[kind]),
 
     async restore() {
-      const problems: string[] = [];
-      const attempt = async (what: string, step: () => Promise<void>) => {
-        try {
-          await step();
-        } catch (error) {
-          problems.push(`${what}: ${messageOf(error)}`);
-        }
-      };
+      const steps = new RestoreSteps();
       const ensureComponent = async (name: string, answers: () => Promise<boolean>) => {
         if (!isRunning(component(name))) {
           const proc = startComponent(dir, name);
@@ -763,7 +773,7 @@ export function localFaults(
         }
         await waitFor(`${name} to answer`, async () => ((await answers()) ? true : undefined), 60_000, 250);
       };
-      await attempt("etcd", () =>
+      await steps.attempt("etcd", () =>
         ensureComponent("etcd", async () => {
           const res = await fetch(`http://127.0.0.1:${cluster().ports.etcdClient}/health`).catch(
             () => undefined,
@@ -771,13 +781,13 @@ export function localFaults(
           return res?.ok ?? false;
         }),
       );
-      await attempt("kube-apiserver", () =>
+      await steps.attempt("kube-apiserver", () =>
         ensureComponent("kube-apiserver", async () => (await api.readyz()).ok),
       );
-      await attempt("redis", () =>
+      await steps.attempt("redis", () =>
         ensureComponent("redis", async () => (await redisPing(cluster().redisUrl)).ok),
       );
-      await attempt("frozen processes", async () => {
+      await steps.attempt("frozen processes", async () => {
         const state = readStack(dir);
         for (const member of [...(state?.shards ?? []), ...(state?.coordinators ?? [])]) {
           if (processState(member.pid) === "T" && isRunning(member)) {
@@ -786,10 +796,10 @@ export function localFaults(
           }
         }
       });
-      await attempt("shards", async () => {
+      await steps.attempt("shards", async () => {
         await stackScale({ clusterDir: dir, shards: env.shards, shardArgs: stack.shardArgs });
       });
-      await attempt("coordinators", async () => {
+      await steps.attempt("coordinators", async () => {
         await stackUp({
           clusterDir: dir,
           shards: env.shards,
@@ -798,7 +808,7 @@ export function localFaults(
           coordinatorArgs: stack.coordinatorArgs,
         });
       });
-      if (problems.length > 0) throw new Error(`restore incomplete: ${problems.join("; ")}`);
+      steps.finish();
     },
   };
 }
@@ -1161,22 +1171,15 @@ export function kindFaults(
     inject: (kind) => runFault(env, kind, faults[kind]),
 
     async restore() {
-      const problems: string[] = [];
-      const attempt = async (what: string, step: () => Promise<unknown>) => {
-        try {
-          await step();
-        } catch (error) {
-          problems.push(`${what}: ${messageOf(error)}`);
-        }
-      };
-      await attempt("frozen shards", async () => {
+      const steps = new RestoreSteps();
+      await steps.attempt("frozen shards", async () => {
         for (const [name, { node, pid }] of frozen) {
           await onNode(node, `kill -CONT ${pid}`);
           frozen.delete(name);
           env.log(`restore: continued ${name}`);
         }
       });
-      await attempt("kube-apiserver", () =>
+      await steps.attempt("kube-apiserver", () =>
         waitFor(
           "kube-apiserver /readyz",
           async () => ((await api.readyz()).ok ? true : undefined),
@@ -1184,7 +1187,7 @@ export function kindFaults(
           500,
         ),
       );
-      await attempt("redis", async () => {
+      await steps.attempt("redis", async () => {
         const exists = await kubectl([
           "get",
           "statefulset",
@@ -1197,14 +1200,14 @@ export function kindFaults(
         await scaleStatefulSet(redisStatefulSet, 1);
         await kubectl(["rollout", "status", `statefulset/${redisStatefulSet}`, "--timeout=300s"], 310_000);
       });
-      await attempt("shards", async () => {
+      await steps.attempt("shards", async () => {
         await scaleStatefulSet(fullname, env.shards);
         await shardPodsSettle(env.shards);
       });
-      await attempt("coordinators", () =>
+      await steps.attempt("coordinators", () =>
         kubectl(["rollout", "status", `deployment/${coordinatorDeployment}`, "--timeout=300s"], 310_000),
       );
-      if (problems.length > 0) throw new Error(`restore incomplete: ${problems.join("; ")}`);
+      steps.finish();
     },
   };
 }

@@ -20,7 +20,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { groupsThatFit, type RoomGroup, type RoomNode } from "./free-room.js";
 import { type Amounts, addAmounts, podRequests, tolerance } from "./quantities.js";
-import { RingOwners, readRingLease } from "./ring-owners.js";
+import { type RingOwners, readRingLease } from "./ring-owners.js";
 
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
@@ -130,9 +130,16 @@ function groupOf(pod: k8s.V1Pod): { group: string; minMember: number } {
   return { group: `group:${namespace}/${name}`, minMember: Number.isInteger(min) && min > 0 ? min : 1 };
 }
 
+/** A group's size: the largest min-member its pods declare (1 for a pod of its own). */
+const minMemberOf = (members: readonly PodRecord[]) => Math.max(1, ...members.map((pod) => pod.minMember));
+/** A group's priority: its highest pod priority (members must not be empty). */
+const priorityOf = (members: readonly PodRecord[]) => Math.max(...members.map((pod) => pod.priority));
+
 export class InvariantLedger {
   readonly violations: Violation[] = [];
   readonly binds: BindRecord[] = [];
+  /** pod, node and shard of every bind recorded: an Event seen again (a relist) is not a new bind. */
+  private readonly bindsSeen = new Set<string>();
   /** Ring owners by epoch, as recorded on the ring Lease. */
   readonly rings = new Map<number, RingOwners>();
   private readonly nodes = new Map<string, NodeRecord>();
@@ -299,7 +306,7 @@ export class InvariantLedger {
     const record = this.groups.get(group);
     if (!record) return;
     const members = this.membersOf(group);
-    const minMember = Math.max(1, ...members.map((pod) => pod.minMember));
+    const minMember = minMemberOf(members);
     const bound = members.filter((pod) => this.boundAndStaying(pod)).length;
     if (bound >= minMember) record.fullyBoundAt = now;
     // A gang whose members started to finish has run; its rest finishing later is not partial.
@@ -352,9 +359,9 @@ export class InvariantLedger {
       const by = event.reportingInstance ?? "";
       const namespace = event.involvedObject?.namespace ?? "";
       const name = event.involvedObject?.name ?? "";
-      const seen = (b: BindRecord) =>
-        b.namespace === namespace && b.pod === name && b.node === node && b.by === by;
-      if (this.binds.some(seen)) return;
+      const bind = `${namespace}/${name}\u0000${node}\u0000${by}`;
+      if (this.bindsSeen.has(bind)) return;
+      this.bindsSeen.add(bind);
       const epoch = match?.[2] === undefined ? undefined : Number(match[2]);
       this.binds.push({ namespace, pod: name, node, by, epoch });
       return;
@@ -384,10 +391,11 @@ export class InvariantLedger {
   private judgeVictim(victim: VictimGroup, now: number): void {
     if (!victim.judgedPriority) {
       const preemptor = this.victimPreemptor(victim);
-      const preemptorPriority = preemptor === undefined ? undefined : this.priorityOf(preemptor);
-      if (preemptor !== undefined && preemptorPriority !== undefined) {
+      const preemptorMembers = preemptor === undefined ? [] : this.membersOf(preemptor);
+      if (preemptor !== undefined && preemptorMembers.length > 0) {
         victim.judgedPriority = true;
-        const victimPriority = Math.max(...this.membersOf(victim.group).map((pod) => pod.priority));
+        const preemptorPriority = priorityOf(preemptorMembers);
+        const victimPriority = priorityOf(this.membersOf(victim.group));
         if (victimPriority >= preemptorPriority)
           this.violation(
             "badPreemptions",
@@ -417,24 +425,19 @@ export class InvariantLedger {
     return undefined;
   }
 
-  private priorityOf(group: string): number | undefined {
-    const members = this.membersOf(group);
-    return members.length === 0 ? undefined : Math.max(...members.map((pod) => pod.priority));
-  }
-
   private judgePreemptor(preemption: Preemption, now: number): void {
     if (preemption.judged || now - preemption.firstEvictionAt <= this.limits.preemptorBoundMs) return;
     preemption.judged = true;
     const record = this.groups.get(preemption.preemptor);
     if (record?.fullyBoundAt !== undefined && record.fullyBoundAt >= preemption.firstEvictionAt) return;
+    const members = this.membersOf(preemption.preemptor).filter((pod) => !pod.gone);
     // A preemptor whose pods all went away (its Job deleted) can no longer be judged.
-    if (!this.membersOf(preemption.preemptor).some((pod) => !pod.gone)) {
+    if (members.length === 0) {
       this.unjudgedPreemptors++;
       return;
     }
-    const members = this.membersOf(preemption.preemptor).filter((pod) => !pod.gone);
     // A higher-priority pod may take a lower preemptor's nominated room (as in kube-scheduler).
-    const priority = Math.max(0, ...members.map((pod) => pod.priority));
+    const priority = priorityOf(members);
     const displaced = [...(this.nominatedNodes.get(preemption.preemptor) ?? [])].some((nodeName) =>
       (this.claims.get(nodeName) ?? []).some(
         (claim) => claim.priority > priority && claim.at >= preemption.firstEvictionAt,
@@ -449,7 +452,7 @@ export class InvariantLedger {
       "badPreemptions",
       now,
       `${preemption.preemptor} evicted victims but did not fit: ${bound} of ` +
-        `${Math.max(1, ...members.map((pod) => pod.minMember))} bound ${this.limits.preemptorBoundMs / 1000}s ` +
+        `${minMemberOf(members)} bound ${this.limits.preemptorBoundMs / 1000}s ` +
         `after its first victim's eviction (${new Date(preemption.firstEvictionAt).toISOString()})`,
     );
   }
@@ -486,15 +489,14 @@ export class InvariantLedger {
       const members = this.membersOf(group).filter((pod) => !pod.gone && !pod.finished);
       const pending = members.filter((pod) => pod.nodeName === undefined && !pod.deleting);
       if (pending.length === 0 || members.some((pod) => pod.nodeName !== undefined)) continue;
-      const minMember = Math.max(1, ...members.map((pod) => pod.minMember));
-      if (pending.length < minMember) continue;
+      if (pending.length < minMemberOf(members)) continue;
       pendingKeys.set(
         group,
         pending.map((pod) => pod.key),
       );
       candidates.push({
         id: group,
-        priority: Math.max(...pending.map((pod) => pod.priority)),
+        priority: priorityOf(pending),
         pods: pending.map((pod) => ({
           requests: pod.requests,
           nodeSelector: pod.spec?.nodeSelector ?? {},
@@ -568,11 +570,4 @@ export class InvariantLedger {
       (pod) => pod.nodeName === undefined && !pod.gone && !pod.deleting && !pod.finished,
     ).length;
   }
-
-  /** For a pod key, its uid (tests). */
-  uidOf(key: string): string | undefined {
-    return this.uidByKey.get(key);
-  }
 }
-
-export { RingOwners };
