@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
-# The main command (npm run demo): sets up what is missing, brings up the local cluster
-# and shows it. Stop it with `npm run cluster -- down`.
+# The main command (npm run demo [-- --keep]): sets up what a fresh machine lacks, then brings
+# up the local cluster, Redis, 3 shards and the coordinator, plays a sample workload with live
+# progress, prints what happened and tears it all down (--keep leaves it running).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bash tests/scripts/bootstrap.sh
-npx tsx tests/cluster/cli.ts up --nodes "${DEMO_NODES:-10}" "$@"
-# shellcheck disable=SC1091
-source .cluster/env
-kubectl version
-kubectl get nodes -L topology.kubernetes.io/zone
-echo
-echo "The cluster keeps running: 'source .cluster/env' to use kubectl; 'npm run cluster -- down' stops it."
+npx turbo run build --output-logs=errors-only
+exec npx tsx tests/demo/cli.ts "$@"

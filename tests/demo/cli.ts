@@ -1,0 +1,185 @@
+/**
+ * npm run demo [-- --keep] : brings up the local cluster, Redis, 3 shards and the coordinator,
+ * plays the sample workload (tests/demo/scenes.ts) with live progress, prints what happened and
+ * tears everything down (--keep leaves it running).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import * as k8s from "@kubernetes/client-node";
+import { milliValue } from "../../scheduler/src/core/resources/quantity.js";
+import { fakeNodeLabel } from "../cluster/local/fake-nodes.js";
+import { defaultStateDir } from "../cluster/local/layout.js";
+import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";
+import { readStack, stackDown, stackUp } from "../stack/stack.js";
+import { waitFor } from "../support/wait.js";
+import { renderSummary } from "./progress.js";
+import { removeDemo, runDemo } from "./run.js";
+import { demoScenes } from "./scenes.js";
+import { shardsReader } from "./shards-view.js";
+
+const usage = `usage: npm run demo [-- options]
+
+  --keep            leave the cluster, the shards, the coordinator and the demo's pods running
+  --plain           print plain progress lines even on a terminal (the default without one)
+  --nodes N         fake nodes (default 12)
+  --node-cpu Q      cpu per node (default 8)
+  --shards S        scheduler shards (default 3)
+  --dir D           cluster state folder (default .cluster)
+  --report F        write each scene as a check ({numPassedTests, numFailedTests, demo}) to F (for npm test)
+`;
+
+const schedulerName = "sharded-scheduler";
+const namespace = "sharded-scheduler-demo";
+/** Where the stack's shards keep their Leases (tests/stack/stack.ts). */
+const leaseNamespace = "default";
+
+function positiveInt(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new UsageError(`--${name} takes a positive integer, got "${raw}"`);
+  return value;
+}
+
+class UsageError extends Error {}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      keep: { type: "boolean", default: false },
+      plain: { type: "boolean", default: false },
+      nodes: { type: "string", default: "12" },
+      "node-cpu": { type: "string", default: "8" },
+      shards: { type: "string", default: "3" },
+      dir: { type: "string" },
+      report: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const nodes = positiveInt("nodes", values.nodes);
+  const shards = positiveInt("shards", values.shards);
+  positiveInt("node-cpu", values["node-cpu"]);
+  const stateDir = values.dir ?? defaultStateDir();
+  const out = process.stdout;
+  const live = out.isTTY === true && !values.plain;
+  const log = (line: string) => out.write(`[demo] ${line}\n`);
+
+  // A healthy cluster already running in the folder is used as it is, and left running.
+  const reused = readState(stateDir) !== undefined && (await status(stateDir)).healthy;
+  const stackWasRunning = reused && (readStack(stateDir)?.shards.length ?? 0) > 0;
+  log(
+    reused ? `using the cluster already running in ${stateDir}` : `starting a local cluster in ${stateDir}`,
+  );
+  const cluster = await up(
+    {
+      ...defaultClusterOptions,
+      stateDir,
+      nodes,
+      nodeCpu: values["node-cpu"],
+      nodeMemory: "64Gi",
+      kubeScheduler: false,
+    },
+    log,
+  );
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  let keep = values.keep;
+  const tearDown = async () => {
+    if (keep) return;
+    keep = true; // once
+    log("tearing down");
+    await removeDemo(kc, namespace);
+    if (!stackWasRunning) await stackDown(stateDir, log);
+    if (!reused) await down(stateDir, log);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => {
+      log(`${signal}: stopping`);
+      void tearDown().finally(() => process.exit(130));
+    });
+
+  try {
+    log(`starting ${shards} shards and the coordinator (a leader and a standby)`);
+    await stackUp({ clusterDir: stateDir, shards, log });
+    const shardsView = await shardsReader(kc, schedulerName, leaseNamespace);
+    const readShards = () => shardsView.read();
+    // The scenes are sized from the ring: wait until every shard has its share of the nodes.
+    const view = await waitFor(
+      "every shard owning nodes",
+      async () => {
+        const current = await readShards();
+        return current.shards.length === shards && current.shards.every((s) => s.ownedNodes > 0)
+          ? current
+          : undefined;
+      },
+      60_000,
+    );
+    const nodeMilliCpu = await readyNodeMilliCpu(kc);
+    const scenes = demoScenes({
+      nodeMilliCpu,
+      largestShardNodes: Math.max(...view.shards.map((s) => s.ownedNodes)),
+    });
+    log(
+      `${nodeMilliCpu.length} nodes; ${view.shards.map((s) => `${s.shard} owns ${s.ownedNodes}`).join(", ")}`,
+    );
+    const outcome = await runDemo({
+      kc,
+      namespace,
+      schedulerName,
+      scenes,
+      readShards,
+      live,
+      sceneTimeoutMs: 90_000,
+      out,
+    });
+    out.write(`\n${renderSummary(outcome).join("\n")}\n\n`);
+    if (values.report) {
+      const passed = outcome.scenes.filter((s) => s.completed).length;
+      mkdirSync(dirname(resolve(values.report)), { recursive: true });
+      writeFileSync(
+        resolve(values.report),
+        `${JSON.stringify({ numPassedTests: passed, numFailedTests: outcome.scenes.length - passed, demo: renderSummary(outcome) }, null, 2)}\n`,
+      );
+    }
+    if (values.keep) {
+      out.write(
+        [
+          "Everything keeps running. To look around:",
+          `  source ${stateDir}/env                   # kubectl and KUBECONFIG for this cluster`,
+          `  kubectl get pods -n ${namespace} -o wide`,
+          `  kubectl get events -n ${namespace} --sort-by=.lastTimestamp`,
+          "  npm run status                          # the shards, the coordinator, handoffs and lends",
+          "When done:",
+          `  npm run stack -- down${values.dir ? ` --dir ${values.dir}` : ""} && npm run cluster -- down${values.dir ? ` --dir ${values.dir}` : ""}`,
+          "",
+        ].join("\n"),
+      );
+    }
+    return outcome.scenes.every((s) => s.completed) ? 0 : 1;
+  } finally {
+    await tearDown();
+  }
+}
+
+/** Allocatable milli-cpu of each Ready fake node. */
+async function readyNodeMilliCpu(kc: k8s.KubeConfig): Promise<number[]> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const list = await core.listNode({ labelSelector: `${fakeNodeLabel.key}=${fakeNodeLabel.value}` });
+  return list.items
+    .filter((node) => node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+    .map((node) => milliValue(node.status?.allocatable?.cpu ?? "0"));
+}
+
+// Exits explicitly: the API clients' keep-alive sockets would otherwise hold the process a while.
+main().then(
+  (code) => process.stdout.write("", () => process.exit(code)),
+  (error: unknown) => {
+    if (error instanceof UsageError) process.stderr.write(`${error.message}\n\n${usage}`);
+    else process.stderr.write(`demo: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);
