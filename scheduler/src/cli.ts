@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-/** The shard's entry point: `sharded-scheduler [flags]` (see --help). */
+/**
+ * The shard's entry point: `sharded-scheduler [flags]` (see --help); and the operator's status
+ * view: `sharded-scheduler status [flags]` (see status --help).
+ */
 import { type Logger, pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
 import { loadKubeConfig, runEntryPoint } from "./config/entry-point.js";
@@ -13,6 +16,7 @@ import { ShardMetrics } from "./shard/metrics.js";
 import { Shard } from "./shard/shard.js";
 import { ShardLeases } from "./sharding/shard-leases.js";
 import { ShardedOwnership } from "./sharding/sharded-ownership.js";
+import { runStatusCommand } from "./status/status-command.js";
 
 async function main(): Promise<void> {
   const config = loadShardConfig(process.argv.slice(2));
@@ -95,4 +99,11 @@ function startSummaryPublisher(
   return publisher;
 }
 
-runEntryPoint("sharded-scheduler", shardUsage, main);
+const shardAndStatusUsage = () =>
+  `${shardUsage()}\n\nsharded-scheduler status [flags]: the shards, the coordinator leader and recent handoffs (status --help)`;
+
+if (process.argv[2] === "status")
+  void runStatusCommand(process.argv.slice(3)).then((code) => {
+    process.exitCode = code;
+  });
+else runEntryPoint("sharded-scheduler", shardAndStatusUsage, main);

@@ -2,9 +2,11 @@
 export type { RingEpoch } from "./handover.js";
 export { isLive, type LeaseSighting } from "./peer-liveness.js";
 export {
+  coordinatorLeaseName,
   type Lease,
   leaseMarginMs,
   leaseTimestamp,
+  parseMemberLease,
   parseRingLease,
   type RingObject,
   ringLeaseName,

@@ -42,7 +42,13 @@ export interface Lease {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    renewTime?: string;
+    acquireTime?: string;
+    leaseTransitions?: number;
+  };
 }
 
 export interface ShardLeasesOptions {
@@ -75,6 +81,9 @@ export type LeaseView = Pick<
 >;
 
 export const ringLeaseName = (schedulerName: string): string => `${schedulerName}-ring`;
+
+/** The coordinator replicas' leader-election Lease, next to the shards' Leases. */
+export const coordinatorLeaseName = (schedulerName: string): string => `${schedulerName}-coordinator`;
 
 /**
  * A renewal counts only if its answer came back within this margin, and the lease is held
@@ -371,14 +380,7 @@ export class ShardLeases {
       if (ring && ring.epoch >= (this.ringObject?.epoch ?? 0)) this.ringObject = ring;
       else if (!ring) this.log.warn({ annotations }, "ignoring a malformed ring Lease");
     } else {
-      const observation: LeaseObservation = {
-        holder: lease.spec?.holderIdentity ?? name,
-        version: lease.spec?.renewTime ?? lease.metadata.resourceVersion ?? "",
-        durationMs: (lease.spec?.leaseDurationSeconds ?? 10) * 1000,
-        ackedEpoch: nonNegativeInt(annotations[ackedEpochAnnotation]) ?? 0,
-        released: annotations[releasedAnnotation] === "true",
-        absent: false,
-      };
+      const observation = parseMemberLease(lease);
       this.sightings.set(name, nextSighting(this.sightings.get(name), observation, at, freshReadSentAt));
     }
     if (publish) this.publish();
@@ -424,6 +426,19 @@ export class ShardLeases {
 function nonNegativeInt(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d+$/.test(text)) return undefined;
   return Number(text);
+}
+
+/** What a member Lease says: its holder, renewal, duration, acknowledged epoch, release. */
+export function parseMemberLease(lease: Lease): LeaseObservation {
+  const annotations = lease.metadata.annotations ?? {};
+  return {
+    holder: lease.spec?.holderIdentity ?? lease.metadata.name,
+    version: lease.spec?.renewTime ?? lease.metadata.resourceVersion ?? "",
+    durationMs: (lease.spec?.leaseDurationSeconds ?? 10) * 1000,
+    ackedEpoch: nonNegativeInt(annotations[ackedEpochAnnotation]) ?? 0,
+    released: annotations[releasedAnnotation] === "true",
+    absent: false,
+  };
 }
 
 export function parseRingLease(lease: Lease): RingObject | undefined {
