@@ -8,28 +8,44 @@
  *               Latency = bind − system start.
  *   streaming – the system runs while P pods are created as fast as one client can.
  *               Latency = bind − creation; throughput is capped by the creation rate.
+ * With gangSize > 1 the pods come in gangs (pod-group and min-member annotations), which only
+ * sharded-scheduler reads; a gang's latency is to its last member's bind.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/core/index.js";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { toolPaths } from "../cluster/local/layout.js";
 import {
   adminClient,
   type ClusterState,
+  readState,
   startComponent,
   stopComponent,
 } from "../cluster/local/local-cluster.js";
 import { isRunning, startProcess, stopProcess } from "../cluster/local/processes.js";
-import { stackDown, stackUp } from "../stack/stack.js";
+import { readStack, stackDown, stackUp } from "../stack/stack.js";
 import { waitFor } from "../support/wait.js";
 import { measureCpu } from "./cpu-usage.js";
+import { processesMemory } from "./memory-usage.js";
 import { type SystemResult, summarize } from "./stats.js";
 
 export type SystemName = "kube-scheduler" | "sharded-scheduler" | "noop-binder";
 export const allSystems: readonly SystemName[] = ["kube-scheduler", "sharded-scheduler", "noop-binder"];
 
 export type BenchMode = "backlog" | "streaming";
+
+/** The JSON of a basic (or gangs) run. */
+export interface BasicReport {
+  scenario: "basic" | "gangs";
+  mode: BenchMode;
+  nodes: number;
+  pods: number;
+  /** Pods per gang (gangs scenario). */
+  gangSize?: number;
+  results: SystemResult[];
+}
 
 export interface BasicOptions {
   cluster: ClusterState;
@@ -39,6 +55,8 @@ export interface BasicOptions {
   shards: readonly number[];
   systems: readonly SystemName[];
   createConcurrency: number;
+  /** Pods per gang; 1 (or absent): solo pods. */
+  gangSize?: number;
   log: (line: string) => void;
 }
 
@@ -64,6 +82,19 @@ interface Run {
   shards: number | undefined;
 }
 
+/** A started system: how to stop it, and its processes (for their memory). */
+interface RunningSystem {
+  stop: () => Promise<void>;
+  processes: () => { name: string; pid: number }[];
+}
+
+const notStarted: RunningSystem = { stop: async () => undefined, processes: () => [] };
+
+/** Pod i is pod-<i>; with gangs it belongs to gang-<i / gangSize>. */
+const podName = (i: number) => `pod-${String(i).padStart(6, "0")}`;
+const gangName = (i: number, gangSize: number) => `gang-${String(Math.floor(i / gangSize)).padStart(6, "0")}`;
+const podIndex = (name: string) => Number(name.slice("pod-".length));
+
 async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult> {
   const { cluster, log } = options;
   const { system, shards } = run;
@@ -71,9 +102,10 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
   const label = shards === undefined ? system : `${system} (${shards} shards)`;
   // A fresh name per run: a namespace from an earlier run may still be terminating.
   const namespace = `bench-${system}-${Date.now().toString(36)}`;
-  let stopSystem: () => Promise<void> = async () => undefined;
+  const gangSize = options.gangSize ?? 1;
+  let running = notStarted;
   const created = new Map<string, number>();
-  if (options.mode === "streaming") stopSystem = await startSystem(run, options);
+  if (options.mode === "streaming") running = await startSystem(run, options);
   else if (system === "kube-scheduler") await stopComponent(cluster.stateDir, "kube-scheduler");
   try {
     await createNamespace(kube, namespace);
@@ -85,7 +117,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
       if (type === "ERROR" || !pod.spec?.nodeName || bound.has(pod.metadata.name)) return;
       bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
     });
-    log(`${label}: creating ${options.pods} pods`);
+    log(`${label}: creating ${options.pods} pods${gangSize > 1 ? ` in gangs of ${gangSize}` : ""}`);
     let cpuSpan = measureCpu();
     const firstCreateAt = performance.timeOrigin + performance.now();
     await createPods(
@@ -93,6 +125,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
       namespace,
       schedulerNameOf[system],
       options.pods,
+      gangSize,
       options.createConcurrency,
       created,
     );
@@ -106,7 +139,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
       clockStart = performance.timeOrigin + performance.now();
       cpuSpan = measureCpu();
       startedAt = new Map([...created.keys()].map((name) => [name, clockStart]));
-      stopSystem = await startSystem(run, options);
+      running = await startSystem(run, options);
     }
     const timeoutMs = Math.max(120_000, options.pods * 20);
     let reported = 0;
@@ -124,34 +157,57 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     ).catch((error: unknown) => log(`${label}: ${String(error)}`));
     stopWatch();
     const cpu = cpuSpan();
-    const result = summarize(system, startedAt, bound, clockStart, {
-      ...(shards === undefined ? {} : { shards }),
-      cpu,
-    });
+    const memory = processesMemory(running.processes());
+    const result = summarize(
+      system,
+      startedAt,
+      bound,
+      clockStart,
+      { ...(shards === undefined ? {} : { shards }), cpu, memory },
+      gangSize > 1 ? (name) => gangName(podIndex(name), gangSize) : undefined,
+    );
     log(`${label}: ${result.podsPerSecond} pods/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
+    if (result.gangs)
+      log(
+        `${label}: ${result.gangs.bound}/${result.gangs.gangs} gangs bound, ${result.gangs.gangsPerSecond} gangs/s, ` +
+          `gang p50 ${result.gangs.p50Ms} ms, p99 ${result.gangs.p99Ms} ms`,
+      );
+    log(`${label}: peak memory ${memory.map((m) => `${m.process} ${m.peakRssMiB} MiB`).join(", ")}`);
     log(
       `${label}: machine ${cpu.machineBusyPercent}% busy on ${cpu.cores} cores; cpu s ${JSON.stringify(cpu.cpuSeconds)}`,
     );
     return result;
   } finally {
-    await stopSystem();
+    await running.stop();
     await deleteNamespace(kube, namespace, created.keys(), options.createConcurrency, log);
     kube.close();
   }
 }
 
-async function startSystem({ system, shards }: Run, options: BasicOptions): Promise<() => Promise<void>> {
+async function startSystem({ system, shards }: Run, options: BasicOptions): Promise<RunningSystem> {
   const { cluster, log } = options;
   if (system === "kube-scheduler") {
     if (!cluster.options.kubeScheduler) throw new Error("the cluster runs without kube-scheduler");
     // It is the cluster's default scheduler: leave it running afterwards.
     startComponent(cluster.stateDir, "kube-scheduler");
-    return async () => undefined;
+    return {
+      stop: async () => undefined,
+      processes: () =>
+        readState(cluster.stateDir)?.processes.filter((p) => p.name === "kube-scheduler") ?? [],
+    };
   }
   if (system === "sharded-scheduler") {
-    // Small solo pods never get stuck: the coordinator would have nothing to do but cost CPU.
+    // Small pods in a roomy cluster never get stuck: the coordinator would have nothing to do
+    // but cost CPU.
     await stackUp({ clusterDir: cluster.stateDir, shards: shards ?? 1, coordinator: false, log });
-    return () => stackDown(cluster.stateDir, log);
+    return {
+      stop: () => stackDown(cluster.stateDir, log),
+      processes: () =>
+        (readStack(cluster.stateDir)?.shards ?? []).map((shard) => ({
+          name: shard.identity,
+          pid: shard.pid,
+        })),
+    };
   }
   const logFile = join(cluster.stateDir, "logs", "noop-binder.log");
   const proc = startProcess(
@@ -173,7 +229,7 @@ async function startSystem({ system, shards }: Run, options: BasicOptions): Prom
     },
     120_000,
   );
-  return () => stopProcess(proc);
+  return { stop: () => stopProcess(proc), processes: () => [proc] };
 }
 
 async function createPods(
@@ -181,17 +237,25 @@ async function createPods(
   namespace: string,
   schedulerName: string,
   count: number,
+  gangSize: number,
   concurrency: number,
   created: Map<string, number>,
 ): Promise<void> {
   let next = 0;
+  /** The last gang has the pods left over. */
+  const membersOf = (i: number) => Math.min(gangSize, count - Math.floor(i / gangSize) * gangSize);
   const worker = async () => {
     while (next < count) {
-      const name = `pod-${String(next++).padStart(6, "0")}`;
+      const i = next++;
+      const name = podName(i);
+      const annotations =
+        gangSize > 1
+          ? { [podGroupAnnotation]: gangName(i, gangSize), [minMemberAnnotation]: String(membersOf(i)) }
+          : undefined;
       const res = await kube.call("POST", `/api/v1/namespaces/${namespace}/pods`, {
         apiVersion: "v1",
         kind: "Pod",
-        metadata: { name, namespace },
+        metadata: { name, namespace, ...(annotations ? { annotations } : {}) },
         spec: {
           schedulerName,
           containers: [

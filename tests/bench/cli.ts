@@ -1,27 +1,29 @@
 /**
- * npm run bench -- --scenario basic|core|fragmentation [options]   (--help lists them)
- * basic and fragmentation start (or reuse) a local cluster and run the system under test on it;
+ * npm run bench -- --scenario basic|gangs|core|fragmentation|memory [options]   (--help lists them)
+ * npm run bench -- --report | --report-from <results>
+ * The cluster scenarios start (or reuse) a local cluster and run the system under test on it;
  * core runs the scheduling core in process. With --json the last stdout line is one JSON
- * object with every result.
+ * object with every result. --report runs the report's scenarios and writes docs/benchmarks.md.
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "../cluster/local/layout.js";
-import {
-  type ClusterOptions,
-  defaultClusterOptions,
-  down,
-  readState,
-  status,
-  up,
-} from "../cluster/local/local-cluster.js";
+import { down } from "../cluster/local/local-cluster.js";
 import { buildScheduler } from "../stack/stack.js";
-import { allSystems, type BenchMode, runBasic, type SystemName } from "./basic.js";
+import { allSystems, type BasicReport, type BenchMode, runBasic, type SystemName } from "./basic.js";
+import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
 import { runCoreBench } from "./core.js";
 import { type FragmentationReport, parseConfigs, runFragmentation } from "./fragmentation.js";
 import { defaultWorkloadShape } from "./fragmentation-workload.js";
+import { readReportResults, runReport, writeReport } from "./report-run.js";
+import { runShardMemory } from "./shard-memory.js";
 
-const usage = `usage: npm run bench -- --scenario <basic|core|fragmentation> [options]
+/** Sizes of --report, chosen so that a full run takes about a quarter of an hour on 2 cores. */
+const reportDefaults = { nodes: 1000, pods: 5000, shards: "1,2,3", gangSize: 8 };
+
+const usage = `usage: npm run bench -- --scenario <basic|gangs|core|fragmentation|memory> [options]
+       npm run bench -- --report [--nodes N] [--pods P] [--out D]
+       npm run bench -- --report-from <results.json or its folder> [--out D]
 
 basic: P small pods on N nodes, scheduled by kube-scheduler, sharded-scheduler and a no-op binder
   --nodes N             fake nodes (default 5000)
@@ -30,6 +32,14 @@ basic: P small pods on N nodes, scheduled by kube-scheduler, sharded-scheduler a
   --shards 1,2,3        sharded-scheduler once per shard count (default 1)
   --systems a,b         of ${allSystems.join(", ")} (default all)
   --concurrency C       pods created at once (default 64)
+
+gangs: like basic, the pods in gangs (pod-group and min-member annotations); sharded-scheduler only
+  --gang-size G         pods per gang (default 8)
+  --nodes, --pods, --mode, --shards, --concurrency as for basic
+
+memory: one idle shard's resident memory once it owns every node, as the cluster grows
+  --nodes N             the cluster's own nodes (default 1000)
+  --node-counts A,B,C   cluster sizes to measure at (default: N, 2N, 5N)
 
 core: the scheduling core alone, in process
   --nodes N --pods P    as above
@@ -47,6 +57,15 @@ fragmentation: gangs and solo pods fill ~${defaultWorkloadShape.fill * 100}% of 
   --quiet-seconds Q     a run ends when every pod is bound or none was for Q seconds (default 15)
   --concurrency C       pods created at once (default 16)
 
+report: every scenario above but core, at report sizes, then docs/benchmarks.md with SVG charts
+  --report              basic (kube-scheduler, shards ${reportDefaults.shards}, no-op binder), gangs of ${reportDefaults.gangSize},
+                        memory and fragmentation (60 nodes, 1,3,3c), in about a quarter of an hour
+  --nodes N --pods P    for basic, gangs and memory (default ${reportDefaults.nodes} and ${reportDefaults.pods})
+  --shards, --gang-size, --node-counts, --concurrency   as above
+  --configs, --seed, --fill, --node-cpu, --quiet-seconds   for fragmentation, as above
+  --report-from R       draw the report again from saved results (a results.json or its folder)
+  --out D               where benchmarks.md goes, charts and results in D/benchmarks/ (default docs)
+
 common:
   --dir D               cluster state folder (default .cluster-bench, fragmentation: .cluster-bench-frag)
   --keep-cluster        leave the cluster running afterwards
@@ -59,14 +78,18 @@ async function main(): Promise<void> {
       scenario: { type: "string", default: "basic" },
       mode: { type: "string", default: "backlog" },
       nodes: { type: "string" },
-      pods: { type: "string", default: "10000" },
-      shards: { type: "string", default: "1" },
-      systems: { type: "string", default: allSystems.join(",") },
+      pods: { type: "string" },
+      shards: { type: "string" },
+      systems: { type: "string" },
       concurrency: { type: "string" },
       json: { type: "boolean", default: false },
       "keep-cluster": { type: "boolean", default: false },
       dir: { type: "string" },
-      "gang-size": { type: "string", default: "1" },
+      "gang-size": { type: "string" },
+      "node-counts": { type: "string" },
+      report: { type: "boolean", default: false },
+      "report-from": { type: "string" },
+      out: { type: "string" },
       batch: { type: "string", default: "1" },
       "no-node-list-cache": { type: "boolean", default: false },
       "node-cpu": { type: "string", default: "8" },
@@ -81,14 +104,33 @@ async function main(): Promise<void> {
     process.stdout.write(usage);
     return;
   }
+  // Progress goes to stderr with --json, so stdout ends with exactly the JSON line.
+  const log = (line: string) => (values.json ? process.stderr : process.stdout).write(`[bench] ${line}\n`);
+  const out = resolve(values.out ?? join(repoRoot, "docs"));
+  const reportFrom = values["report-from"];
+  if (reportFrom !== undefined) {
+    for (const file of writeReport(readReportResults(reportFrom), out)) log(`wrote ${file}`);
+    return;
+  }
+  const report = values.report;
   const scenario = values.scenario;
-  if (scenario !== "basic" && scenario !== "core" && scenario !== "fragmentation")
-    throw new Error(`unknown scenario "${scenario}" (known: basic, core, fragmentation)`);
-  const fragmentation = scenario === "fragmentation";
-  const nodes = Number(values.nodes ?? (fragmentation ? "60" : "5000"));
-  const pods = Number(values.pods);
-  const shards = values.shards.split(",").map(Number);
-  const gangSize = Number(values["gang-size"]);
+  const scenarios = ["basic", "gangs", "core", "fragmentation", "memory"];
+  if (!scenarios.includes(scenario))
+    throw new Error(`unknown scenario "${scenario}" (known: ${scenarios.join(", ")})`);
+  if (report && values.dir)
+    throw new Error("--report uses .cluster-bench and .cluster-bench-frag; drop --dir");
+  const fragmentation = !report && scenario === "fragmentation";
+  const gangs = !report && scenario === "gangs";
+  const nodes = Number(
+    values.nodes ?? (report || scenario === "memory" ? reportDefaults.nodes : fragmentation ? 60 : 5000),
+  );
+  const pods = Number(values.pods ?? (report ? reportDefaults.pods : 10000));
+  const shardList = values.shards ?? (report ? reportDefaults.shards : "1");
+  const shards = shardList.split(",").map(Number);
+  const gangSize = Number(values["gang-size"] ?? (report || gangs ? reportDefaults.gangSize : 1));
+  const nodeCounts = (values["node-counts"] ?? [nodes, 2 * nodes, 5 * nodes].join(","))
+    .split(",")
+    .map(Number);
   const batch = Number(values.batch);
   const concurrency = Number(values.concurrency ?? (fragmentation ? "16" : "64"));
   const seed = Number(values.seed);
@@ -102,17 +144,27 @@ async function main(): Promise<void> {
   const fill = Number(values.fill);
   if (!(fill > 0 && fill <= 1)) throw new Error(`--fill must be in (0, 1], got "${values.fill}"`);
   if (!shards.every(isPositiveInteger))
-    throw new Error(`--shards must be positive integers separated by commas, got "${values.shards}"`);
+    throw new Error(`--shards must be positive integers separated by commas, got "${shardList}"`);
+  if (!nodeCounts.every(isPositiveInteger))
+    throw new Error(
+      `--node-counts must be positive integers separated by commas, got "${values["node-counts"]}"`,
+    );
   const configs = parseConfigs(values.configs);
-  const systems = values.systems.split(",").map((s) => s.trim()) as SystemName[];
+  const systems = (values.systems ?? (gangs ? "sharded-scheduler" : allSystems.join(",")))
+    .split(",")
+    .map((s) => s.trim()) as SystemName[];
   for (const system of systems) {
     if (!allSystems.includes(system))
       throw new Error(`unknown system "${system}" (known: ${allSystems.join(", ")})`);
   }
+  if (gangs && systems.includes("kube-scheduler"))
+    throw new Error(
+      "gangs: kube-scheduler does not read the pod-group annotations; leave it out of --systems",
+    );
   const mode = values.mode as BenchMode;
   if (mode !== "backlog" && mode !== "streaming")
     throw new Error(`--mode must be backlog or streaming, got "${values.mode}"`);
-  if (scenario === "core") {
+  if (!report && scenario === "core") {
     const result = runCoreBench({
       nodes,
       pods,
@@ -124,32 +176,63 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify({ scenario: "core", nodes, pods, results: [result] })}\n`);
     return;
   }
-  // Progress goes to stderr with --json, so stdout ends with exactly the JSON line.
-  const log = (line: string) => (values.json ? process.stderr : process.stdout).write(`[bench] ${line}\n`);
 
   buildScheduler();
+  const defaultDir = (name: string) => join(repoRoot, name);
+  if (report) {
+    const results = await runReport({
+      command: ["npm run bench --", ...process.argv.slice(2).map(quoted)].join(" "),
+      out,
+      log,
+      keepCluster: values["keep-cluster"],
+      throughput: {
+        stateDir: defaultDir(".cluster-bench"),
+        nodes,
+        pods,
+        shards,
+        gangSize,
+        createConcurrency: concurrency,
+        memoryNodeCounts: nodeCounts,
+      },
+      fragmentation: {
+        stateDir: defaultDir(".cluster-bench-frag"),
+        nodes: 60,
+        nodeCpu: values["node-cpu"],
+        configs,
+        seed,
+        fill,
+        quietMs: quietSeconds * 1000,
+        createConcurrency: 16,
+      },
+    });
+    for (const file of writeReport(results, out)) log(`wrote ${file}`);
+    const failed = [
+      ...(results.errors ?? []).map((e) => e.scenario),
+      ...[...(results.basic?.results ?? []), ...(results.gangs?.results ?? [])]
+        .filter((r) => r.scheduled < r.pods)
+        .map((r) => `${r.system}${r.shards ? ` (${r.shards} shards)` : ""} bound ${r.scheduled}/${r.pods}`),
+      ...(results.fragmentation?.results ?? [])
+        .filter((r) => r.error)
+        .map((r) => `fragmentation ${r.config}`),
+      ...(results.memory?.results ?? []).filter((r) => r.error).map((r) => `memory at ${r.nodes} nodes`),
+    ];
+    if (failed.length > 0) {
+      log(`incomplete: ${failed.join("; ")}`);
+      process.exitCode = 1;
+    }
+    if (values.json) process.stdout.write(`${JSON.stringify(results)}\n`);
+    return;
+  }
+
   const stateDir = values.dir
     ? resolve(values.dir)
-    : join(repoRoot, fragmentation ? ".cluster-bench-frag" : ".cluster-bench");
-  const clusterOptions: ClusterOptions = fragmentation
-    ? {
-        ...defaultClusterOptions,
-        stateDir,
-        nodes,
-        nodeCpu: values["node-cpu"],
-        nodeMemory: "64Gi",
-        kubeScheduler: false,
-      }
-    : { ...defaultClusterOptions, stateDir, nodes, nodePods: 110 };
-  const existing = readState(stateDir);
-  if (
-    existing &&
-    (existing.options.nodes !== nodes ||
-      existing.options.nodeCpu !== clusterOptions.nodeCpu ||
-      !(await status(stateDir)).healthy)
-  )
-    await down(stateDir, log);
-  const cluster = await up(clusterOptions, log);
+    : defaultDir(fragmentation ? ".cluster-bench-frag" : ".cluster-bench");
+  const cluster = await benchCluster(
+    fragmentation
+      ? fragmentationCluster(stateDir, nodes, values["node-cpu"])
+      : throughputCluster(stateDir, nodes),
+    log,
+  );
   try {
     if (fragmentation) {
       const report = await runFragmentation({
@@ -166,6 +249,19 @@ async function main(): Promise<void> {
       if (report.results.some((r) => r.error)) process.exitCode = 1;
       return;
     }
+    if (scenario === "memory") {
+      const report = await runShardMemory({ cluster, nodeCounts, settleMs: 3_000, log });
+      if (!values.json) {
+        log("nodes  rss MiB  peak MiB");
+        for (const r of report.results)
+          log(
+            `${String(r.nodes).padStart(5)} ${String(r.memory?.rssMiB ?? "error").padStart(8)} ${String(r.memory?.peakRssMiB ?? "").padStart(9)}`,
+          );
+      }
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      if (report.results.some((r) => r.error)) process.exitCode = 1;
+      return;
+    }
     const results = await runBasic({
       cluster,
       mode,
@@ -173,15 +269,27 @@ async function main(): Promise<void> {
       shards,
       systems,
       createConcurrency: concurrency,
+      gangSize,
       log,
     });
-    const report = { scenario, mode, nodes, pods, results };
+    const report: BasicReport = {
+      scenario: gangs ? "gangs" : "basic",
+      mode,
+      nodes,
+      pods,
+      ...(gangSize > 1 ? { gangSize } : {}),
+      results,
+    };
     if (!values.json) {
       log("system             shards  pods/s   p50 ms   p90 ms   p99 ms  scheduled");
       for (const r of results) {
         log(
           `${r.system.padEnd(18)} ${String(r.shards ?? "").padStart(6)} ${String(r.podsPerSecond).padStart(7)} ${String(r.p50Ms).padStart(8)} ${String(r.p90Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ${String(r.scheduled).padStart(10)}`,
         );
+        if (r.gangs)
+          log(
+            `${"".padEnd(18)} gangs ${r.gangs.bound}/${r.gangs.gangs}, ${r.gangs.gangsPerSecond} gangs/s, gang p50 ${r.gangs.p50Ms} ms, p99 ${r.gangs.p99Ms} ms`,
+          );
       }
     }
     process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -189,6 +297,9 @@ async function main(): Promise<void> {
     if (!values["keep-cluster"]) await down(stateDir, log);
   }
 }
+
+/** An argument as a shell would need it. */
+const quoted = (arg: string) => (/^[\w./,:=@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`);
 
 function printFragmentation(report: FragmentationReport, log: (line: string) => void): void {
   const columns = [

@@ -304,7 +304,7 @@ async function removeShardLeases(kube: KubeRest): Promise<void> {
  * A measurement of N shards needs a ring of N: waits until every shard has adopted the same
  * epoch and owns nodes, and their shares add up to the cluster. Returns the shares.
  */
-async function waitForRing(
+export async function waitForRing(
   shards: readonly StackProcess[],
   nodeCount: number,
   log: (line: string) => void,

@@ -1,5 +1,6 @@
 /** Percentiles and throughput of a benchmark run. */
 import type { CpuUsage } from "./cpu-usage.js";
+import type { ProcessMemory } from "./memory-usage.js";
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -18,6 +19,21 @@ export interface SystemResult {
   durationSeconds: number;
   /** Where the CPU time went while it ran (basic scenario). */
   cpu?: CpuUsage;
+  /** Resident memory of the system's own processes at the end of the run (each shard apart). */
+  memory?: ProcessMemory[];
+  /** When the pods came in gangs (gangs scenario). */
+  gangs?: GangStats;
+}
+
+/** A gang counts as bound when its last member is; its latency is to that bind. */
+export interface GangStats {
+  gangSize: number;
+  gangs: number;
+  bound: number;
+  gangsPerSecond: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -31,7 +47,8 @@ export function summarize(
   created: ReadonlyMap<string, number>,
   bound: ReadonlyMap<string, number>,
   firstCreateAt: number,
-  extra: Pick<SystemResult, "shards" | "cpu"> = {},
+  extra: Pick<SystemResult, "shards" | "cpu" | "memory"> = {},
+  gangOf?: (pod: string) => string,
 ): SystemResult {
   const latencies: number[] = [];
   let lastBound = firstCreateAt;
@@ -43,15 +60,55 @@ export function summarize(
   }
   latencies.sort((a, b) => a - b);
   const seconds = Math.max(0.001, (lastBound - firstCreateAt) / 1000);
+  const gangs = gangOf && summarizeGangs(created, bound, gangOf, seconds);
   return {
     system,
     ...extra,
+    ...(gangs ? { gangs } : {}),
     pods: created.size,
     scheduled: latencies.length,
     podsPerSecond: round(latencies.length / seconds),
-    p50Ms: round(percentile(latencies, 50)),
-    p90Ms: round(percentile(latencies, 90)),
-    p99Ms: round(percentile(latencies, 99)),
+    ...latencyPercentiles(latencies),
     durationSeconds: round(seconds, 2),
+  };
+}
+
+function latencyPercentiles(sorted: readonly number[]): Pick<SystemResult, "p50Ms" | "p90Ms" | "p99Ms"> {
+  return {
+    p50Ms: round(percentile(sorted, 50)),
+    p90Ms: round(percentile(sorted, 90)),
+    p99Ms: round(percentile(sorted, 99)),
+  };
+}
+
+function summarizeGangs(
+  created: ReadonlyMap<string, number>,
+  bound: ReadonlyMap<string, number>,
+  gangOf: (pod: string) => string,
+  seconds: number,
+): GangStats {
+  const gangs = new Map<string, { members: number; bound: number; lastCreated: number; lastBound: number }>();
+  for (const [name, createdAt] of created) {
+    const gang = gangOf(name);
+    const entry = gangs.get(gang) ?? { members: 0, bound: 0, lastCreated: 0, lastBound: 0 };
+    entry.members++;
+    entry.lastCreated = Math.max(entry.lastCreated, createdAt);
+    const boundAt = bound.get(name);
+    if (boundAt !== undefined) {
+      entry.bound++;
+      entry.lastBound = Math.max(entry.lastBound, boundAt);
+    }
+    gangs.set(gang, entry);
+  }
+  const latencies = [...gangs.values()]
+    .filter((gang) => gang.bound === gang.members)
+    .map((gang) => Math.max(0, gang.lastBound - gang.lastCreated))
+    .sort((a, b) => a - b);
+  return {
+    gangSize: Math.max(0, ...[...gangs.values()].map((gang) => gang.members)),
+    gangs: gangs.size,
+    bound: latencies.length,
+    gangsPerSecond: round(latencies.length / seconds),
+    ...latencyPercentiles(latencies),
   };
 }

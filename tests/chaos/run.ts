@@ -6,7 +6,12 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvariantChecker } from "../checker/invariant-checker.js";
-import type { CheckerLimits, Violation, ViolationKind } from "../checker/invariant-ledger.js";
+import {
+  type CheckerLimits,
+  type Violation,
+  type ViolationKind,
+  violationKinds,
+} from "../checker/invariant-ledger.js";
 import { shuffle } from "../support/random.js";
 import type { FaultInjector } from "./faults.js";
 import type { ChaosEnv, FaultKind, FaultRecord, WorkloadStats } from "./types.js";
@@ -127,7 +132,10 @@ export async function runChaos(
     checkerWatchRestarts: checker.watchErrors,
     faults: records,
     workload: workloadStats ?? { jobsCreated: 0, gangJobs: 0, soloJobs: 0, createErrors: 0 },
-    examples: checker.ledger.violations.slice(0, 10),
+    // A few of every kind, so a rare violation is not crowded out by a frequent one.
+    examples: violationKinds.flatMap((kind) =>
+      checker.ledger.violations.filter((violation) => violation.kind === kind).slice(0, 4),
+    ),
   };
 }
 

@@ -258,6 +258,20 @@ describe("lostPods", () => {
     expect(ledger.counts().lostPods).toBe(1);
   });
 
+  it("says in the violation what the lost group's pods show and which other pods hold nominations", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.node(node("n2", "4"), false);
+    ledger.pod(pod("g-0", { group: "g", min: 1, cpu: "1" }), false, 0);
+    // Pending and nominated to n2 (a preemptor), but too big for the free room: not lost itself.
+    ledger.pod(pod("wide", { cpu: "5", priority: 10, nominated: "n2" }), false, 0);
+    const earlier = ledger.pendingGroupsThatFit();
+    ledger.lostPods(earlier, ledger.pendingGroupsThatFit(), 1);
+    expect(ledger.violations.map((v) => v.detail)).toEqual([
+      expect.stringContaining("other pending pods' nominations: ns/wide@n2(p10)"),
+    ]);
+  });
+
   it("does not count a group that fits only in the later sample", () => {
     const ledger = new InvariantLedger(limits);
     ledger.node(node("n1", "4"), false);

@@ -24,6 +24,8 @@ import { type RingOwners, readRingLease } from "./ring-owners.js";
 
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
+const ownerAnnotation = "sharded-scheduler.io/owner";
+const reliefAttemptsAnnotation = "sharded-scheduler.io/relief-attempts";
 
 export const violationKinds = [
   "overcommit",
@@ -84,6 +86,16 @@ interface PodRecord {
   gone: boolean;
   evictedAt: number | undefined;
   spec: k8s.V1PodSpec | undefined;
+  /** What the pod shows about why it waits, for reading a lostPods violation. */
+  waiting: PendingStatus;
+}
+
+/** A pending pod's own account: its nomination, the shard the coordinator named, its condition. */
+interface PendingStatus {
+  nominatedNodeName: string | undefined;
+  owner: string | undefined;
+  reliefAttempts: string | undefined;
+  message: string | undefined;
 }
 
 interface NodeRecord {
@@ -217,6 +229,13 @@ export class InvariantLedger {
       gone: deleted,
       evictedAt: before?.evictedAt ?? (evicted ? now : undefined),
       spec: pod.spec,
+      waiting: {
+        nominatedNodeName: pod.status?.nominatedNodeName || undefined,
+        owner: pod.metadata?.annotations?.[ownerAnnotation],
+        reliefAttempts: pod.metadata?.annotations?.[reliefAttemptsAnnotation],
+        message: pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False")
+          ?.message,
+      },
     };
     this.pods.set(uid, record);
     this.uidByKey.set(key, uid);
@@ -519,10 +538,46 @@ export class InvariantLedger {
       this.violation(
         "lostPods",
         now,
-        `${group}: ${pods.length} pod(s) pending though the free room holds them`,
+        `${group}: ${pods.length} pod(s) pending though the free room holds them; ${this.whyWaiting(group)}`,
       );
     }
     return lost;
+  }
+
+  /** What a lost group's pods say, and which pending pods of other groups hold nominations. */
+  private whyWaiting(group: string): string {
+    const pending = this.membersOf(group).filter((pod) => pod.nodeName === undefined && !pod.gone);
+    const first = pending[0]?.waiting;
+    const nominated = pending.map((pod) => pod.waiting.nominatedNodeName ?? "-").join(",");
+    const others = [...this.pods.values()]
+      .filter(
+        (pod) =>
+          pod.group !== group &&
+          pod.nodeName === undefined &&
+          !pod.gone &&
+          !pod.finished &&
+          pod.waiting.nominatedNodeName !== undefined,
+      )
+      .map((pod) => `${pod.key}@${pod.waiting.nominatedNodeName}(p${pod.priority})`);
+    const latest = Math.max(...this.rings.keys());
+    const ring = this.rings.get(latest);
+    const freeByShard = new Map<string, string[]>();
+    for (const node of this.nodes.values()) {
+      if (!node.usable) continue;
+      const free = (node.allocatable.get("cpu") ?? 0) - (this.usedOn(node.name).get("cpu") ?? 0);
+      if (free <= tolerance) continue;
+      const shard = ring?.ownerOf(node.name) ?? "?";
+      freeByShard.set(shard, [...(freeByShard.get(shard) ?? []), `${node.name}:${free}`]);
+    }
+    const room = [...freeByShard].map(([shard, nodes]) => `${shard} [${nodes.join(" ")}]`).join("; ");
+    return (
+      `priority ${priorityOf(pending.length > 0 ? pending : this.membersOf(group))}, ` +
+      `cpu ${pending.map((pod) => pod.requests.get("cpu") ?? 0).join(",")}, ` +
+      `owner ${first?.owner ?? "(ring)"}, relief attempts ${first?.reliefAttempts ?? 0}, ` +
+      `nominated ${nominated}; says: ${first?.message ?? "(nothing)"}; ` +
+      `other pending pods' nominations: ${others.length === 0 ? "none" : others.join(" ")}; ` +
+      `free cpu by owner (epoch ${latest}): ${room}`
+    );
   }
 
   counts(): Record<ViolationKind, number> {

@@ -5,7 +5,8 @@
  *   for each group, highest priority first (QueueSort):
  *     place every required member (Filter, Score, Gang)  → Bind decision, assumptions committed
  *     else plan gang preemption (PostFilter)             → Preempt decision, nominations reserved
- *     else                                               → Unschedulable decision with the reasons
+ *     else                                               → Unschedulable decision with the reasons,
+ *                                                          the group's old nominations withdrawn
  */
 import type { Diagnosis } from "./diagnosis.js";
 import type { FilterPlugin } from "./framework.js";
@@ -51,6 +52,12 @@ export type Decision =
       readonly group: GroupKey;
       readonly members: readonly PodInfo[];
       readonly message: string;
+      /**
+       * Members whose nomination (won by an earlier preemption) the group gives up: it cannot
+       * use that room now, so the room must not stay reserved for it (kube-scheduler clears
+       * status.nominatedNodeName the same way). Already dropped from the snapshot.
+       */
+      readonly withdrawnNominations: readonly PodInfo[];
     };
 
 /** The shard's scheduling core: holds its plugins and the node-scan rotation between cycles. */
@@ -115,11 +122,24 @@ export class SchedulingCore {
           group: group.key,
           members: group.members,
           message: `${message} ${preemption.reason}.`,
+          withdrawnNominations: this.withdrawNominations(group),
         });
       }
     }
     this.nextStartIndex = ctx.nextStartIndex;
     return decisions;
+  }
+
+  /** Drops the group's nominations from the snapshot; returns the members that held one. */
+  private withdrawNominations(group: PendingGroup): PodInfo[] {
+    const withdrawn: PodInfo[] = [];
+    for (const pod of group.members) {
+      const nominated = this.snapshot.nominatedPod(pod.key);
+      if (nominated === undefined && pod.nominatedNodeName === undefined) continue;
+      if (nominated !== undefined) this.snapshot.upsertPod({ ...nominated, nominatedNodeName: undefined });
+      withdrawn.push(pod);
+    }
+    return withdrawn;
   }
 
   private ownedNodes(

@@ -35,6 +35,13 @@ import type { ShardConfig } from "./config.js";
 import type { ShardMetrics } from "./metrics.js";
 import { SchedulingQueue } from "./scheduling-queue.js";
 
+/** What a shard writes to the API server through; a unit test may pass stubs. */
+export interface ShardWriters {
+  readonly binder: Pick<PodBinder, "bind" | "evict" | "delete">;
+  readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate">;
+  readonly events: Pick<EventRecorder, "record">;
+}
+
 type Readiness =
   | { ready: true; minMember: number | undefined }
   | { ready: false; until: number; why?: string };
@@ -45,9 +52,9 @@ export class Shard {
   readonly core: SchedulingCore;
   readonly metrics: ShardMetrics;
   private readonly informers: Informer<{ metadata: { name: string } }>[] = [];
-  private readonly binder: PodBinder;
-  private readonly statusWriter: PodStatusWriter;
-  private readonly events: EventRecorder;
+  private readonly binder: ShardWriters["binder"];
+  private readonly statusWriter: ShardWriters["statusWriter"];
+  private readonly events: ShardWriters["events"];
   private readonly bindSlots;
   private ready = false;
   private stopped = false;
@@ -65,6 +72,7 @@ export class Shard {
     private readonly log: Logger,
     private readonly ownership: Ownership,
     metrics: ShardMetrics,
+    writers: Partial<ShardWriters> = {},
   ) {
     this.metrics = metrics;
     this.metrics.onScrape(() => this.updateGauges());
@@ -74,9 +82,9 @@ export class Shard {
       percentageOfNodesToScore: config.percentageOfNodesToScore,
       preemption: config.preemption,
     });
-    this.binder = new PodBinder(client);
-    this.statusWriter = new PodStatusWriter(client, log);
-    this.events = new EventRecorder(client, config.schedulerName, config.identity, log);
+    this.binder = writers.binder ?? new PodBinder(client);
+    this.statusWriter = writers.statusWriter ?? new PodStatusWriter(client, log);
+    this.events = writers.events ?? new EventRecorder(client, config.schedulerName, config.identity, log);
     this.bindSlots = pLimit(config.bindConcurrency);
   }
 
@@ -277,6 +285,10 @@ export class Shard {
       case "unschedulable": {
         this.metrics.scheduleAttempts.inc({ result: "unschedulable" });
         this.tellPending(members, decision.message, "FailedScheduling");
+        // The core gave the room these members won by preemption back; the API must say so too,
+        // or every shard keeps it reserved for a group that cannot use it.
+        for (const pod of decision.withdrawnNominations)
+          if (pod.pod.status?.nominatedNodeName) void this.statusWriter.nominate(pod.pod, null);
         // A partial gang holds room while it waits: retry on backoff, not only on events.
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now);
@@ -364,7 +376,7 @@ export class Shard {
    * evictions free is reserved for nobody. A nomination not written evicts nothing; the group
    * is tried again at its next cycle.
    */
-  private async nominateThenEvict(
+  async nominateThenEvict(
     preemptor: string,
     nominations: readonly { pod: PodInfo; nodeName: string }[],
     victims: readonly PodInfo[],

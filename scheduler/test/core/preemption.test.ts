@@ -435,6 +435,52 @@ describe("nominations", () => {
     expect(decision?.kind === "bind" && decision.placements.map((p) => p.nodeName)).toEqual(["n1"]);
   });
 
+  it("are withdrawn when their group cannot be placed, freeing the room for others", () => {
+    // g won n1 by an earlier preemption, but now needs 3 cpu (its victims' room went elsewhere)
+    // and nothing it may evict frees that much: it is unschedulable, and must not keep n1
+    // from an equal-priority group that fits there.
+    const nodes = [node("n1", { cpu: 2 })];
+    const pods = [
+      ...gang("g", 3, { priority: 100, nominatedNodeName: "n1", createdAt: 0 }),
+      ...gang("fits", 2, { priority: 100, createdAt: 10 }),
+    ];
+    const { decisions, snapshot } = runCycle(nodes, pods);
+    const stuck = decisionFor(decisions, "g");
+    expect(stuck.kind).toBe("unschedulable");
+    if (stuck.kind === "unschedulable")
+      expect(stuck.withdrawnNominations.map((p) => p.name).sort()).toEqual(["g-0", "g-1", "g-2"]);
+    expect(snapshot.hasNominations("n1")).toBe(false);
+    const fits = decisionFor(decisions, "fits");
+    expect(fits.kind === "bind" && fits.placements.map((p) => p.nodeName)).toEqual(["n1", "n1"]);
+  });
+
+  it("withdraw a nomination made in memory by an earlier cycle whose write never arrived", () => {
+    const nodes = [node("n1", { cpu: 1 })];
+    const snapshot = snapshotOf(nodes, [pod("low", { priority: 1, nodeName: "n1", labels: { app: "low" } })]);
+    const core = new SchedulingCore(snapshot, defaultCoreConfig);
+    const [first] = core.cycle(pendingGroupsOf([pod("high", { priority: 100 })]), ownsAll);
+    expect(first?.kind).toBe("preempt");
+    expect(snapshot.hasNominations("n1")).toBe(true);
+    // The nomination was never written, and a budget now protects the victim: high cannot be placed.
+    snapshot.upsertPodDisruptionBudget(pdb("keep-low", { app: "low" }, 0));
+    const [second] = core.cycle(pendingGroupsOf([pod("high", { priority: 100 })]), ownsAll);
+    expect(second?.kind === "unschedulable" && second.withdrawnNominations.map((p) => p.name)).toEqual([
+      "high",
+    ]);
+    expect(snapshot.hasNominations("n1")).toBe(false);
+  });
+
+  it("are kept while the group still waits for its victims to leave", () => {
+    const nodes = [node("n1", { cpu: 1 })];
+    const pods = [
+      pod("low", { priority: 1, nodeName: "n1", terminating: true }),
+      pod("high", { priority: 100, nominatedNodeName: "n1" }),
+    ];
+    const { decisions, snapshot } = runCycle(nodes, pods);
+    expect(decisionFor(decisions, "high").kind).toBe("preempt");
+    expect(snapshot.hasNominations("n1")).toBe(true);
+  });
+
   it("are dropped once the nominated pod is bound", () => {
     const snapshot = snapshotOf(threeSingleSlotNodes(), [
       pod("high", { priority: 100, nominatedNodeName: "n1" }),

@@ -327,7 +327,13 @@ function checkScenario(scenario: Scenario): Decision[] {
     expect(requestedByNode(snapshot)).toEqual(requestedBefore);
 
     if (decision.kind === "unschedulable") {
-      expect(nominationsOf(snapshot, scenario.pods)).toEqual(nominationsBefore);
+      // The group gives up the nominations it held (room it cannot use now); nobody else's change.
+      const members = new Set(group.members.map((m) => m.key));
+      const held = Object.entries(nominationsBefore).filter(([key, node]) => members.has(key) && node);
+      expect(decision.withdrawnNominations.map((m) => m.key).sort()).toEqual(held.map(([key]) => key).sort());
+      const expected = { ...nominationsBefore };
+      for (const [key] of held) expected[key] = undefined;
+      expect(nominationsOf(snapshot, scenario.pods)).toEqual(expected);
       const attempted = group.mayPreempt && group.members.length >= group.required;
       if (!attempted) continue;
       // Not even evicting every lower-priority group that may be evicted makes it fit.

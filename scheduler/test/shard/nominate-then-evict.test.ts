@@ -1,0 +1,130 @@
+/**
+ * The shard carries a preemption plan out in order: every nomination written first, then the
+ * victims evicted, and nothing evicted when a nomination could not be written (the room freed
+ * would be reserved for nobody). Stub writers stand in for the API server.
+ */
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { toPodInfo } from "../../src/core/build-info.js";
+import type { Pod, PodInfo } from "../../src/core/index.js";
+import type { KubeClient } from "../../src/kube/kube-client.js";
+import { loadShardConfig } from "../../src/shard/config.js";
+import { ShardMetrics } from "../../src/shard/metrics.js";
+import { Shard, type ShardWriters } from "../../src/shard/shard.js";
+import type { Ownership } from "../../src/sharding/ownership.js";
+import { pod } from "../core/fixtures.js";
+
+const ownsEverything: Ownership = {
+  version: 1,
+  epoch: 1,
+  canPlace: () => true,
+  ownsNode: () => true,
+  ownsGroup: () => true,
+  acquireBind: () => ({ valid: () => true, release: () => undefined }),
+  observeNodeOwner: () => undefined,
+};
+
+/** Writers that record every call in order; each nomination waits until the test settles it. */
+function recordingWriters() {
+  const calls: string[] = [];
+  const pendingNominations: { pod: string; settle: (written: boolean) => void }[] = [];
+  const writers: ShardWriters = {
+    statusWriter: {
+      unschedulable: async () => undefined,
+      nominate: (target: Pod, nodeName: string | null) =>
+        new Promise<boolean>((resolve) => {
+          calls.push(`nominate ${target.metadata.name} ${nodeName}`);
+          pendingNominations.push({
+            pod: target.metadata.name,
+            settle: (written) => {
+              calls.push(`nominated ${target.metadata.name}: ${written}`);
+              resolve(written);
+            },
+          });
+        }),
+    },
+    binder: {
+      bind: async () => ({ outcome: "bound", detail: "" }),
+      evict: async (_namespace: string, name: string) => {
+        calls.push(`evict ${name}`);
+        return { outcome: "evicted", detail: "" };
+      },
+      delete: async () => true,
+    },
+    events: { record: () => undefined },
+  };
+  return { calls, pendingNominations, writers };
+}
+
+function shardWith(writers: ShardWriters): Shard {
+  const config = loadShardConfig([], { POD_NAME: "shard-0" });
+  return new Shard(
+    config,
+    {} as KubeClient,
+    pino({ level: "silent" }),
+    ownsEverything,
+    new ShardMetrics(),
+    writers,
+  );
+}
+
+const plan = () => {
+  const nominations = [
+    { pod: toPodInfo(pod("g-0", { group: "g", priority: 100 })), nodeName: "n1" },
+    { pod: toPodInfo(pod("g-1", { group: "g", priority: 100 })), nodeName: "n2" },
+  ];
+  const victims: PodInfo[] = [
+    toPodInfo(pod("low-a", { priority: 1, nodeName: "n1" })),
+    toPodInfo(pod("low-b", { priority: 1, nodeName: "n2" })),
+  ];
+  return { nominations, victims };
+};
+
+/** Lets every promise that can settle do so. */
+const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+describe("Shard.nominateThenEvict", () => {
+  it("evicts only after every nomination of the plan is written", async () => {
+    const { calls, pendingNominations, writers } = recordingWriters();
+    const { nominations, victims } = plan();
+    const done = shardWith(writers).nominateThenEvict("group:default/g", nominations, victims);
+    await flush();
+    expect(calls).toEqual(["nominate g-0 n1", "nominate g-1 n2"]);
+    // The second nomination is written first; still nothing is evicted until the first is too.
+    pendingNominations[1]?.settle(true);
+    await flush();
+    expect(calls.filter((call) => call.startsWith("evict"))).toEqual([]);
+    pendingNominations[0]?.settle(true);
+    await done;
+    expect(calls).toEqual([
+      "nominate g-0 n1",
+      "nominate g-1 n2",
+      "nominated g-1: true",
+      "nominated g-0: true",
+      "evict low-a",
+      "evict low-b",
+    ]);
+  });
+
+  it("evicts nothing when one nomination is not written", async () => {
+    const { calls, pendingNominations, writers } = recordingWriters();
+    const { nominations, victims } = plan();
+    const done = shardWith(writers).nominateThenEvict("group:default/g", nominations, victims);
+    await flush();
+    pendingNominations[0]?.settle(true);
+    pendingNominations[1]?.settle(false);
+    await done;
+    expect(calls.filter((call) => call.startsWith("evict"))).toEqual([]);
+  });
+
+  it("writes the nominations of a group whose victims already left, and evicts nothing", async () => {
+    const { calls, pendingNominations, writers } = recordingWriters();
+    const { nominations } = plan();
+    const done = shardWith(writers).nominateThenEvict("group:default/g", nominations, []);
+    await flush();
+    for (const nomination of pendingNominations) nomination.settle(true);
+    await done;
+    expect(calls.filter((call) => call.startsWith("nominate "))).toHaveLength(2);
+    expect(calls.filter((call) => call.startsWith("evict"))).toEqual([]);
+  });
+});

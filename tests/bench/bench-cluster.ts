@@ -1,0 +1,44 @@
+/** The local clusters the benchmarks run on: one for scheduling throughput, one for fragmentation. */
+import {
+  type ClusterOptions,
+  type ClusterState,
+  defaultClusterOptions,
+  down,
+  readState,
+  status,
+  up,
+} from "../cluster/local/local-cluster.js";
+
+/** Roomy nodes (32 cpu, 110 pods) and kube-scheduler, for the basic, gangs and memory scenarios. */
+export function throughputCluster(stateDir: string, nodes: number): ClusterOptions {
+  return { ...defaultClusterOptions, stateDir, nodes, nodePods: 110 };
+}
+
+/** Small nodes that gang members nearly fill, and no kube-scheduler. */
+export function fragmentationCluster(stateDir: string, nodes: number, nodeCpu: string): ClusterOptions {
+  return {
+    ...defaultClusterOptions,
+    stateDir,
+    nodes,
+    nodeCpu,
+    nodeMemory: "64Gi",
+    kubeScheduler: false,
+  };
+}
+
+/** Reuses a healthy cluster of the same shape in options.stateDir; replaces any other. */
+export async function benchCluster(
+  options: ClusterOptions,
+  log: (line: string) => void,
+): Promise<ClusterState> {
+  const existing = readState(options.stateDir);
+  if (
+    existing &&
+    (existing.options.nodes !== options.nodes ||
+      existing.options.nodeCpu !== options.nodeCpu ||
+      existing.options.kubeScheduler !== options.kubeScheduler ||
+      !(await status(options.stateDir)).healthy)
+  )
+    await down(options.stateDir, log);
+  return up(options, log);
+}

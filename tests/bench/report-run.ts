@@ -1,0 +1,211 @@
+/**
+ * `npm run bench -- --report`: runs the scenarios of the report one after the other (basic,
+ * gangs and memory on one cluster, fragmentation on its own), saves their results as JSON after
+ * each, and writes docs/benchmarks.md with its charts. A scenario that fails is recorded in the
+ * results and the others still run.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, release, totalmem, type } from "node:os";
+import { join, resolve } from "node:path";
+import { type ClusterOptions, type ClusterState, down } from "../cluster/local/local-cluster.js";
+import { allSystems, runBasic } from "./basic.js";
+import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
+import { type FragmentationConfig, runFragmentation } from "./fragmentation.js";
+import { defaultWorkloadShape } from "./fragmentation-workload.js";
+import { chartsFolder, type MachineFacts, type ReportResults, renderReport } from "./report.js";
+import { runShardMemory } from "./shard-memory.js";
+
+export interface ReportRunOptions {
+  /** The command line, as the report quotes it. */
+  command: string;
+  /** The folder of benchmarks.md; charts and results.json go to its benchmarks/ folder. */
+  out: string;
+  log: (line: string) => void;
+  keepCluster: boolean;
+  throughput: {
+    stateDir: string;
+    nodes: number;
+    pods: number;
+    shards: readonly number[];
+    gangSize: number;
+    createConcurrency: number;
+    /** Node counts for the idle shard's memory; empty skips it. */
+    memoryNodeCounts: readonly number[];
+  };
+  fragmentation: {
+    stateDir: string;
+    nodes: number;
+    nodeCpu: string;
+    configs: readonly FragmentationConfig[];
+    seed: number;
+    fill: number;
+    quietMs: number;
+    createConcurrency: number;
+  };
+}
+
+export function machineFacts(): MachineFacts {
+  return {
+    cores: availableParallelism(),
+    cpuModel: cpus()[0]?.model.trim() ?? "unknown cpu",
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    os: `${type()} ${release()}`,
+  };
+}
+
+export async function runReport(options: ReportRunOptions): Promise<ReportResults> {
+  const { log, throughput, fragmentation } = options;
+  const results: ReportResults = {
+    command: options.command,
+    startedAt: new Date().toISOString(),
+    finishedAt: "",
+    machine: machineFacts(),
+  };
+  /** Runs one step; a failure is recorded and the next step runs. The JSON is saved after each. */
+  const step = async (scenario: string, run: () => Promise<void>, timed = true) => {
+    const started = Date.now();
+    try {
+      await run();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      log(`${scenario} failed: ${message}`);
+      results.errors = [...(results.errors ?? []), { scenario, message }];
+    }
+    if (timed) {
+      const minutes = Math.round((Date.now() - started) / 6_000) / 10;
+      results.stepMinutes = { ...results.stepMinutes, [scenario]: minutes };
+    }
+    results.finishedAt = new Date().toISOString();
+    writeResults(results, options.out);
+  };
+  const onCluster = (
+    name: string,
+    clusterOptions: ClusterOptions,
+    run: (cluster: ClusterState) => Promise<void>,
+  ) =>
+    step(
+      name,
+      async () => {
+        try {
+          await run(await benchCluster(clusterOptions, log));
+        } finally {
+          if (!options.keepCluster) await down(clusterOptions.stateDir, log);
+        }
+      },
+      false,
+    );
+
+  const basicRun = {
+    mode: "backlog" as const,
+    pods: throughput.pods,
+    shards: throughput.shards,
+    createConcurrency: throughput.createConcurrency,
+    log,
+  };
+  await onCluster(
+    "the throughput cluster",
+    throughputCluster(throughput.stateDir, throughput.nodes),
+    async (cluster) => {
+      await step("basic", async () => {
+        log(`basic: ${throughput.nodes} nodes, ${throughput.pods} pods`);
+        const runs = await runBasic({ ...basicRun, cluster, systems: allSystems });
+        results.basic = {
+          scenario: "basic",
+          mode: "backlog",
+          nodes: throughput.nodes,
+          pods: throughput.pods,
+          results: runs,
+        };
+      });
+      await step("gangs", async () => {
+        log(`gangs: ${throughput.nodes} nodes, ${throughput.pods} pods in gangs of ${throughput.gangSize}`);
+        const runs = await runBasic({
+          ...basicRun,
+          cluster,
+          systems: ["sharded-scheduler"],
+          gangSize: throughput.gangSize,
+        });
+        results.gangs = {
+          scenario: "gangs",
+          mode: "backlog",
+          nodes: throughput.nodes,
+          pods: throughput.pods,
+          gangSize: throughput.gangSize,
+          results: runs,
+        };
+      });
+      if (throughput.memoryNodeCounts.length > 0)
+        await step("memory", async () => {
+          log(`memory: an idle shard at ${throughput.memoryNodeCounts.join(", ")} nodes`);
+          results.memory = await runShardMemory({
+            cluster,
+            nodeCounts: throughput.memoryNodeCounts,
+            settleMs: 3_000,
+            log,
+          });
+        });
+    },
+  );
+  await onCluster(
+    "the fragmentation cluster",
+    fragmentationCluster(fragmentation.stateDir, fragmentation.nodes, fragmentation.nodeCpu),
+    async (cluster) => {
+      await step("fragmentation", async () => {
+        results.fragmentation = await runFragmentation({
+          cluster,
+          configs: fragmentation.configs,
+          shape: { ...defaultWorkloadShape, fill: fragmentation.fill },
+          seed: fragmentation.seed,
+          createConcurrency: fragmentation.createConcurrency,
+          quietMs: fragmentation.quietMs,
+          log,
+        });
+      });
+    },
+  );
+  return results;
+}
+
+const resultsPath = (out: string) => join(out, chartsFolder, "results.json");
+
+function writeResults(results: ReportResults, out: string): void {
+  mkdirSync(join(out, chartsFolder), { recursive: true });
+  writeFileSync(resultsPath(out), `${JSON.stringify(results, null, 2)}\n`);
+}
+
+/** Reads saved results: a results.json, or a folder holding one (directly or in benchmarks/). */
+export function readReportResults(from: string): ReportResults {
+  let path = resolve(from);
+  if (statSync(path).isDirectory()) {
+    const candidates = [join(path, "results.json"), resultsPath(path)];
+    const found = candidates.find((candidate) => existsSync(candidate));
+    if (!found) throw new Error(`no results.json in ${from} (looked for ${candidates.join(", ")})`);
+    path = found;
+  }
+  const results = JSON.parse(readFileSync(path, "utf8")) as ReportResults;
+  if (typeof results.command !== "string" || typeof results.machine !== "object")
+    throw new Error(`${path} is not the results of npm run bench -- --report`);
+  return results;
+}
+
+/**
+ * Writes benchmarks.md to out, and the charts and the results to out/benchmarks/. Charts of an earlier report that this one no longer draws are removed.
+ * Returns the files written.
+ */
+export function writeReport(results: ReportResults, out: string): string[] {
+  const { markdown, charts } = renderReport(results);
+  const folder = join(out, chartsFolder);
+  mkdirSync(folder, { recursive: true });
+  for (const file of readdirSync(folder))
+    if (file.endsWith(".svg") && !(file in charts)) rmSync(join(folder, file));
+  const written: string[] = [];
+  const write = (path: string, text: string) => {
+    writeFileSync(path, text);
+    written.push(path);
+  };
+  for (const [file, svg] of Object.entries(charts)) write(join(folder, file), svg);
+  writeResults(results, out);
+  write(join(out, "benchmarks.md"), markdown);
+  return [...written, resultsPath(out)];
+}

@@ -1,0 +1,306 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { formatValue, renderChart } from "./charts.js";
+import { type ReportResults, renderReport, table } from "./report.js";
+import { readReportResults, writeReport } from "./report-run.js";
+import type { SystemResult } from "./stats.js";
+
+const memory = (...peaks: number[]) =>
+  peaks.map((peak, i) => ({ process: `sharded-scheduler-${i}`, rssMiB: peak - 10, peakRssMiB: peak }));
+
+const run = (system: string, podsPerSecond: number, extra: Partial<SystemResult> = {}): SystemResult => ({
+  system,
+  pods: 1000,
+  scheduled: 1000,
+  podsPerSecond,
+  p50Ms: 2000,
+  p90Ms: 4000,
+  p99Ms: 5000,
+  durationSeconds: 1000 / podsPerSecond,
+  ...extra,
+});
+
+const gangs = (gangsPerSecond: number) => ({
+  gangSize: 8,
+  gangs: 125,
+  bound: 125,
+  gangsPerSecond,
+  p50Ms: 3000,
+  p90Ms: 5000,
+  p99Ms: 6000,
+});
+
+const fixture = (): ReportResults => ({
+  command: "npm run bench -- --report --nodes 100 --pods 1000",
+  startedAt: "2026-11-23T10:00:00.000Z",
+  finishedAt: "2026-11-23T10:15:00.000Z",
+  stepMinutes: { basic: 6, gangs: 3.5, memory: 2, fragmentation: 2.1 },
+  machine: { cores: 2, cpuModel: "Test CPU", memoryGiB: 24, node: "v20.20.2", os: "Linux 6.1" },
+  basic: {
+    scenario: "basic",
+    mode: "backlog",
+    nodes: 100,
+    pods: 1000,
+    results: [
+      run("kube-scheduler", 100, { memory: [{ process: "kube-scheduler", rssMiB: 80, peakRssMiB: 90 }] }),
+      run("sharded-scheduler", 150, { shards: 1, memory: memory(100) }),
+      run("sharded-scheduler", 120, { shards: 3, memory: memory(110, 120, 130) }),
+      run("noop-binder", 300),
+    ],
+  },
+  gangs: {
+    scenario: "gangs",
+    mode: "backlog",
+    nodes: 100,
+    pods: 1000,
+    gangSize: 8,
+    results: [
+      run("sharded-scheduler", 160, { shards: 1, gangs: gangs(20) }),
+      run("sharded-scheduler", 200, { shards: 3, gangs: gangs(25) }),
+    ],
+  },
+  fragmentation: {
+    scenario: "fragmentation",
+    seed: 1,
+    nodes: 60,
+    workload: {
+      seed: 1,
+      pods: 322,
+      gangs: 10,
+      solos: 276,
+      requestedMilliCpu: 432000,
+      capacityMilliCpu: 480000,
+      dropped: 1,
+      fillPercent: 90,
+    },
+    results: [
+      {
+        config: "1",
+        shards: 1,
+        coordinator: false,
+        pods: 322,
+        groups: 286,
+        boundPods: 322,
+        boundGroups: 286,
+        pendingGroups: 0,
+        stuckGroups: 0,
+        drainSeconds: 0.18,
+      },
+      {
+        config: "3",
+        shards: 3,
+        coordinator: false,
+        pods: 322,
+        groups: 286,
+        boundPods: 308,
+        boundGroups: 284,
+        pendingGroups: 2,
+        stuckGroups: 2,
+        drainSeconds: 0.16,
+      },
+      {
+        config: "3c",
+        shards: 3,
+        coordinator: true,
+        pods: 322,
+        groups: 286,
+        boundPods: 314,
+        boundGroups: 285,
+        pendingGroups: 1,
+        stuckGroups: 0,
+        drainSeconds: 5.69,
+        handoffs: 1,
+        lends: 0,
+      },
+    ],
+  },
+  memory: {
+    scenario: "memory",
+    results: [
+      { nodes: 100, memory: { process: "sharded-scheduler-0", rssMiB: 70, peakRssMiB: 75 } },
+      { nodes: 500, memory: { process: "sharded-scheduler-0", rssMiB: 90, peakRssMiB: 95 } },
+    ],
+  },
+});
+
+/** Throws unless every tag of the SVG is closed in order (enough to catch a broken document). */
+function assertWellFormed(svg: string): void {
+  const body = svg.replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, "").replace(/<!--[\s\S]*?-->/g, "");
+  const open: string[] = [];
+  for (const [tag, closing, name, selfClosing] of body.matchAll(/<(\/?)([a-zA-Z][\w:-]*)[^>]*?(\/?)>/g)) {
+    if (selfClosing) continue;
+    if (!closing) open.push(name as string);
+    else if (open.pop() !== name) throw new Error(`unbalanced ${tag}`);
+  }
+  expect(open).toEqual([]);
+  expect(body.trim().startsWith("<svg")).toBe(true);
+}
+
+describe("renderReport", () => {
+  const { markdown, charts } = renderReport(fixture());
+
+  it("states the machine, the date and the exact command", () => {
+    expect(markdown).toContain("2 cores (Test CPU), 24 GiB memory, Node v20.20.2, Linux 6.1");
+    expect(markdown).toContain(
+      "Measured on 2026-11-23 with `npm run bench -- --report --nodes 100 --pods 1000`",
+    );
+    expect(markdown).toContain(
+      "(15 min: basic 6, gangs 3.5, memory 2, fragmentation 2.1, clusters and build the rest; raw results:",
+    );
+  });
+
+  it("gives the headline ratios and a table row per system", () => {
+    for (const line of [
+      "- sharded-scheduler, 1 shard: 1.50× kube-scheduler's throughput, 50 % of the no-op binder's ceiling.",
+      "- sharded-scheduler, 3 shards: 1.20× kube-scheduler's throughput, 40 % of the no-op binder's ceiling.",
+      "3 shards bind 1.25× as many gangs per second as 1 shard",
+      "Stuck groups with 3 shards: **2 without the coordinator, 0 with it** (drain 0.16 s → 5.69 s).",
+      "With 3 shards, each shard peaks at 120 MiB on average, against 100 MiB for a single shard; together they take 3.60× the memory of one.",
+      // A table row per system.
+      "| kube-scheduler | 100 | 2 s | 4 s | 5 s | 10 s | – |",
+      "| no-op binder (API server ceiling) | 300 |",
+      "| 3 shards + coordinator | 314 / 322 | 1 | 0 | 5.69 s | 1 | 0 |",
+      "| sharded-scheduler, 3 shards | 3 | 110 / 120 / 130 | 120 | 360 | 100 / 110 / 120 |",
+      "| 500 | 90 | 95 |",
+    ])
+      expect(markdown).toContain(line);
+  });
+
+  it("says why kube-scheduler is not in the gang runs", () => {
+    expect(markdown).toMatch(
+      /Only sharded-scheduler runs it: kube-scheduler does not read these annotations/,
+    );
+  });
+
+  it("links every chart it draws, and draws every chart it links", () => {
+    const linked = [...markdown.matchAll(/!\[[^\]]+\]\(benchmarks\/([\w-]+\.svg)\)/g)].map((m) => m[1]);
+    expect(linked.sort()).toEqual(Object.keys(charts).sort());
+    expect(Object.keys(charts).sort()).toEqual([
+      "basic-latency.svg",
+      "basic-throughput.svg",
+      "fragmentation-drain.svg",
+      "fragmentation-groups.svg",
+      "gangs-latency.svg",
+      "gangs-throughput.svg",
+      "memory-nodes.svg",
+      "memory-shards.svg",
+    ]);
+    for (const svg of Object.values(charts)) assertWellFormed(svg);
+  });
+
+  it("draws the measured values into the charts", () => {
+    expect(charts["basic-throughput.svg"]).toContain(">kube-scheduler<");
+    expect(charts["basic-throughput.svg"]).toContain(">150<");
+    expect(charts["fragmentation-groups.svg"]).toContain(">stuck groups<");
+  });
+
+  it("prints no undefined or NaN", () => {
+    expect(markdown).not.toMatch(/undefined|NaN|null/);
+  });
+
+  it("is the same for the same results", () => {
+    expect(renderReport(fixture())).toEqual({ markdown, charts });
+  });
+
+  it("leaves out what was not measured, and says what failed or fell short", () => {
+    const results = fixture();
+    delete results.gangs;
+    delete results.memory;
+    delete results.fragmentation;
+    const basic = results.basic?.results ?? [];
+    // A percentile of nothing is NaN, which JSON saves as null.
+    basic[3] = {
+      ...run("noop-binder", 0),
+      scheduled: 0,
+      p50Ms: null,
+      p90Ms: null,
+      p99Ms: null,
+    } as unknown as SystemResult;
+    basic[0] = { ...run("kube-scheduler", 90), scheduled: 900 };
+    results.errors = [{ scenario: "fragmentation", message: "the cluster did not start" }];
+    const rendered = renderReport(results);
+    expect(rendered.markdown).not.toContain("## Gangs");
+    expect(rendered.markdown).not.toContain("## Fragmentation");
+    expect(rendered.markdown).toContain("| kube-scheduler | 90 (only 900 of 1000) |");
+    expect(rendered.markdown).toContain(
+      "| no-op binder (API server ceiling) | 0 (only 0 of 1000) | – | – | – |",
+    );
+    expect(rendered.markdown).toContain("- fragmentation: the cluster did not start");
+    expect(Object.keys(rendered.charts)).not.toContain("gangs-throughput.svg");
+    expect(Object.keys(rendered.charts)).not.toContain("memory-nodes.svg");
+    expect(rendered.markdown).not.toMatch(/undefined|NaN|null/);
+  });
+});
+
+describe("table", () => {
+  it("aligns the first column left and the others right", () => {
+    expect(table(["a", "b"], [["x", "1"]])).toBe("| a | b |\n| --- | ---: |\n| x | 1 |");
+  });
+});
+
+describe("charts", () => {
+  it("rounds values to what a reader needs", () => {
+    expect([0, 0.123, 1.456, 12.34, 246.3, 10000].map(formatValue)).toEqual([
+      "0",
+      "0.12",
+      "1.46",
+      "12.3",
+      "246",
+      "10000",
+    ]);
+  });
+
+  it("draws a well-formed SVG with its title, categories and legend, whatever was drawn before", () => {
+    const chart = {
+      kind: "line" as const,
+      title: "A title",
+      categories: ["100", "200"],
+      series: [
+        { name: "resident", values: [1, null] },
+        { name: "peak", values: [2, 3] },
+      ],
+      yName: "MiB",
+      xName: "nodes",
+    };
+    const svg = renderChart(chart);
+    assertWellFormed(svg);
+    for (const text of ["A title", ">100<", ">200<", ">resident<", ">peak<", ">MiB<", ">nodes<"])
+      expect(svg).toContain(text);
+    renderChart({ ...chart, kind: "bar" });
+    expect(renderChart(chart)).toBe(svg);
+  });
+});
+
+describe("writeReport and readReportResults", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("writes the markdown, the charts and the results, and draws the same again from them", () => {
+    const out = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(out);
+    writeReport(fixture(), out);
+    writeFileSync(join(out, "benchmarks", "stale.svg"), "<svg/>");
+    const markdown = readFileSync(join(out, "benchmarks.md"), "utf8");
+    const again = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(again);
+    writeReport(readReportResults(out), again);
+    expect(readFileSync(join(again, "benchmarks.md"), "utf8")).toBe(markdown);
+    expect(readReportResults(join(again, "benchmarks", "results.json"))).toEqual(fixture());
+    writeReport(readReportResults(join(out, "benchmarks")), out);
+    expect(readdirSync(join(out, "benchmarks"))).not.toContain("stale.svg");
+    expect(readdirSync(join(out, "benchmarks")).sort()).toEqual(
+      [...readdirSync(join(again, "benchmarks"))].sort(),
+    );
+  });
+
+  it("refuses a file that is not a report's results", () => {
+    const out = mkdtempSync(join(tmpdir(), "bench-report-"));
+    dirs.push(out);
+    writeFileSync(join(out, "results.json"), JSON.stringify({ scenario: "basic" }));
+    expect(() => readReportResults(out)).toThrow(/is not the results of/);
+  });
+});
