@@ -4,6 +4,7 @@ import { loadKubeConfig, runEntryPoint } from "@sharded-scheduler/scheduler/conf
 import { connectRedis, describeRedis } from "@sharded-scheduler/scheduler/coordination";
 import { startHealthServer } from "@sharded-scheduler/scheduler/health-server";
 import { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
+import { coordinatorLeaseName } from "@sharded-scheduler/scheduler/sharding";
 import { pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
 import { coordinatorUsage, loadCoordinatorConfig } from "./config.js";
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     client,
     {
       namespace: config.namespace,
-      name: `${config.schedulerName}-coordinator`,
+      name: coordinatorLeaseName(config.schedulerName),
       identity: config.identity,
       leaseDurationMs: config.leaseDurationMs,
       renewIntervalMs: config.leaseRenewMs,

@@ -14,6 +14,7 @@ import * as https from "node:https";
 import { createConnection } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type * as k8s from "@kubernetes/client-node";
+import { coordinatorLeaseName } from "../../scheduler/src/sharding/shard-leases.js";
 import {
   type ClusterState,
   readState,
@@ -681,7 +682,7 @@ export function localFaults(
         50,
       );
       const takeoverMs = Date.now() - killedAt;
-      const leaseName = `${env.schedulerName}-coordinator`;
+      const leaseName = coordinatorLeaseName(env.schedulerName);
       const holder = await waitFor(
         `Lease ${leaseName} to name ${survivor.identity}`,
         async () => {
@@ -1063,7 +1064,7 @@ export function kindFaults(
     },
 
     "kill-coordinator-leader": async (aim) => {
-      const leaseName = `${env.schedulerName}-coordinator`;
+      const leaseName = coordinatorLeaseName(env.schedulerName);
       const { holder } = await readLease(api, env.leaseNamespace, leaseName);
       const leader = await podNamed(holder);
       check(leader, `Lease ${leaseName} names ${holder || "nobody"}, which is no pod`);
