@@ -26,6 +26,7 @@ async function main(): Promise<void> {
     schedulerName: config.schedulerName,
     cooldownMs: config.cooldownMs,
     maxAttempts: config.maxAttempts,
+    maxCooldownMs: config.maxCooldownMs,
     recordTtlMs: 3_600_000,
   });
   const election = new LeaderElection(

@@ -26,8 +26,10 @@ export interface CoordinatorConfig {
   stuckAfterMs: number;
   /** The least time between two reliefs of one group. */
   cooldownMs: number;
-  /** Reliefs per group at most (within the ledger's memory of it). */
+  /** Reliefs per group a cooldown apart; past them each wait doubles. */
   maxAttempts: number;
+  /** The longest wait between two reliefs of one group, past maxAttempts. */
+  maxCooldownMs: number;
   /** A lent node not used by its group for this long goes back. */
   lendGraceMs: number;
   intervalMs: number;
@@ -77,8 +79,14 @@ const settings = {
   maxAttempts: {
     flag: "max-attempts",
     env: "MAX_ATTEMPTS",
-    help: "handoffs and lends per group at most",
+    help: "handoffs and lends per group a cooldown apart; past them each wait doubles",
     fallback: () => "3",
+  },
+  maxCooldownMs: {
+    flag: "max-cooldown-ms",
+    env: "MAX_COOLDOWN_MS",
+    help: "longest wait between two reliefs of one group, past --max-attempts",
+    fallback: () => "120000",
   },
   lendGraceMs: {
     flag: "lend-grace-ms",
@@ -110,6 +118,9 @@ export function loadCoordinatorConfig(
   const leaseRenewMs = flags.int("leaseRenewMs", 100);
   if (leaseRenewMs * 2 > leaseDurationMs)
     throw new ConfigError("--lease-renew-ms must be at most half of --lease-duration-ms");
+  const cooldownMs = flags.int("cooldownMs", 0);
+  const maxCooldownMs = flags.int("maxCooldownMs", 0);
+  if (maxCooldownMs < cooldownMs) throw new ConfigError("--max-cooldown-ms must be at least --cooldown-ms");
   const redis = readRedisSettings(flags);
   if (!redis)
     throw new ConfigError("the coordinator needs Redis: set --redis-url (REDIS_URL) or --redis-sentinels");
@@ -120,8 +131,9 @@ export function loadCoordinatorConfig(
     leaseDurationMs,
     leaseRenewMs,
     stuckAfterMs: flags.int("stuckAfterMs", 0),
-    cooldownMs: flags.int("cooldownMs", 0),
+    cooldownMs,
     maxAttempts: flags.int("maxAttempts", 1),
+    maxCooldownMs,
     lendGraceMs: flags.int("lendGraceMs", 0),
     intervalMs: flags.int("intervalMs", 50),
     redis,

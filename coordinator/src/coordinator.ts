@@ -64,6 +64,10 @@ export class Coordinator {
   private readonly stuck = new Map<string, { since: number; fittable: boolean }>();
   /** Room promised to groups just relieved, by group (see core/reservations.ts). */
   private readonly reservations = new Map<string, Reservation>();
+  /** Stuck groups' members as last read, by namespace/name (see relieve). */
+  private readonly memberPods = new Map<string, Pod>();
+  /** Lends (node/group/lent-at) whose group was seen running on the node. */
+  private readonly lendsRunOn = new Set<string>();
 
   constructor(
     private readonly client: KubeClient,
@@ -110,6 +114,12 @@ export class Coordinator {
     for (const summary of published)
       for (const report of summary.stuck) reported.set(report.id, { summary, report });
     this.trackStuck(reported, now);
+    const members = new Set(
+      [...reported.values()].flatMap(({ report }) =>
+        report.members.map((name) => `${report.namespace}/${name}`),
+      ),
+    );
+    for (const key of this.memberPods.keys()) if (!members.has(key)) this.memberPods.delete(key);
     // Most important first, as the shards' queues order them: higher priority, then longer stuck.
     const due = [...reported.values()]
       .filter(({ summary, report }) => summary.publishedAt - report.since >= this.config.stuckAfterMs)
@@ -119,7 +129,7 @@ export class Coordinator {
       if (!this.election.isLeader) return;
       // Each relief reserves its room, so the next plan of this round sees it taken.
       const summaries = withReservations(published, this.reservations.values(), now);
-      await this.relieve(summary, report, summaries, live, lentNodes, now).catch((error: unknown) =>
+      await this.relieve(summary, report, summaries, live, lentNodes, lends, now).catch((error: unknown) =>
         this.log.warn({ group: report.id, err: String(error) }, "relief failed; will look again"),
       );
     }
@@ -132,28 +142,40 @@ export class Coordinator {
     summaries: readonly CapacitySummary[],
     live: ReadonlySet<string>,
     lentNodes: Set<string>,
+    lends: readonly Lend[],
     now: number,
   ): Promise<void> {
-    const pods = await this.pendingMembers(report);
-    if (pods.length === 0) return;
-    const recorded = recordedRelief(pods);
-    const owner = resolveOwner(this.ring.ownerOf(report.hashKey), recorded.owner, live);
+    // Plan from the members as last read (what placement reads of a pod never changes), so a
+    // group the cluster cannot place yet costs no reads when it is looked at again; anything
+    // that would act, or that looks stale, is judged again from a fresh read.
+    let judged = this.judge(
+      summary,
+      report,
+      await this.membersOf(report, "cached"),
+      summaries,
+      live,
+      lentNodes,
+    );
+    if (!judged || judged.owner !== summary.shard || judged.plan.kind !== "none")
+      judged = this.judge(summary, report, await this.membersOf(report, "fresh"), summaries, live, lentNodes);
+    if (!judged) return;
+    const { owner, recorded, infos, plan } = judged;
     // A report from a shard that no longer owns the group is stale: the new owner reports anew.
-    if (owner !== summary.shard) return;
-    const infos = pods.map(toPodInfo);
-    const group = {
-      ...pendingGroup(groupKey(report.namespace, report.name, report.solo), infos, [], undefined),
-      required: Math.min(report.required, infos.length),
-      priority: Math.max(report.priority, ...infos.map((pod) => pod.priority)),
-      mayPreempt: report.mayPreempt,
-    };
-    const plan = planRelief({ group, owner, summaries, lentNodes });
+    if (owner !== summary.shard) {
+      this.log.debug(
+        { group: report.id, owner, reporter: summary.shard },
+        "stale report; waiting for the owner's",
+      );
+      return;
+    }
     const state = this.stuck.get(report.id);
     if (state) state.fittable = plan.kind !== "none" || plan.reason === "owner-fits";
     this.reportStuckGroups();
     if (plan.kind === "none") {
-      // Nothing in the cluster can place it: look again only after the cooldown, and do nothing.
-      if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.cooldownMs);
+      this.log.debug({ group: report.id, owner, reason: plan.reason }, "no relief planned");
+      // Nothing in the cluster can place it now: do nothing, and look again once the summaries
+      // had the time to change (from the members already read).
+      if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);
       return;
     }
     const claim = await this.ledger.claim(
@@ -169,15 +191,22 @@ export class Coordinator {
       now,
     );
     if (!claim.claimed) {
+      this.log.debug(
+        { group: report.id, kind: plan.kind, reason: claim.reason },
+        "relief refused by the ledger",
+      );
       this.metrics.refusals.inc({ reason: claim.reason });
       if (claim.reason === "exhausted") this.tellExhausted(infos, claim.attempts);
-      if (claim.current?.kind === "handoff" && pods.some((pod) => ownerOf(pod) !== claim.current?.to)) {
+      if (claim.current?.kind === "handoff" && infos.some(({ pod }) => ownerOf(pod) !== claim.current?.to)) {
         // A handoff claimed, then interrupted before every pod was annotated: finish it.
-        await this.annotatePods(pods, {
-          owner: claim.current.to,
-          attempts: claim.attempts,
-          at: recorded.at || now,
-        });
+        await this.annotatePods(
+          infos.map(({ pod }) => pod),
+          {
+            owner: claim.current.to,
+            attempts: claim.attempts,
+            at: recorded.at || now,
+          },
+        );
       }
       this.nextLookAt.set(report.id, now + Math.min(this.config.cooldownMs, 5_000));
       return;
@@ -187,6 +216,37 @@ export class Coordinator {
     this.reservations.set(report.id, { until: now + this.config.stuckAfterMs, placements: plan.placements });
     if (plan.kind === "lend") for (const { node } of plan.nodes) lentNodes.add(node);
     await this.carryOut(plan, report, infos, owner, claim.attempts, now);
+    if (plan.kind === "handoff") {
+      // Nodes lent to the old owner for this group would be held for it there, where it no longer is.
+      for (const lend of lends)
+        if (lend.group === report.id) await this.returnLend(lend, "its group was handed off");
+    }
+  }
+
+  /** The group's owner, its recorded relief and the plan for it; undefined when no member waits. */
+  private judge(
+    summary: CapacitySummary,
+    report: StuckGroupReport,
+    pods: readonly Pod[],
+    summaries: readonly CapacitySummary[],
+    live: ReadonlySet<string>,
+    lentNodes: ReadonlySet<string>,
+  ) {
+    if (pods.length === 0) return undefined;
+    const recorded = recordedRelief(pods);
+    const owner = resolveOwner(this.ring.ownerOf(report.hashKey), recorded.owner, live);
+    const infos = pods.map(toPodInfo);
+    const group = {
+      ...pendingGroup(groupKey(report.namespace, report.name, report.solo), infos, [], undefined),
+      required: Math.min(report.required, infos.length),
+      priority: Math.max(report.priority, ...infos.map((pod) => pod.priority)),
+      mayPreempt: report.mayPreempt,
+    };
+    const plan: ReliefPlan =
+      owner === summary.shard
+        ? planRelief({ group, owner, summaries, lentNodes })
+        : { kind: "none", reason: "impossible" };
+    return { owner, recorded, infos, plan };
   }
 
   private async carryOut(
@@ -265,12 +325,14 @@ export class Coordinator {
         pod.pod,
         "Warning",
         "ReliefExhausted",
-        `the coordinator moved this pod group ${attempts} time(s) and will not move it again for a while; it stays with its shard`,
+        `the coordinator moved this pod group ${attempts} time(s) and it is still not placed; it keeps trying, each wait twice as long as the last, up to ${Math.round(this.config.maxCooldownMs / 1000)}s`,
       );
   }
 
   /** Lent nodes whose group no longer uses them go back to the ring. */
   private async returnLends(lends: readonly Lend[], ring: RingObject, now: number): Promise<void> {
+    const current = new Set(lends.map(lendIdOf));
+    for (const id of this.lendsRunOn) if (!current.has(id)) this.lendsRunOn.delete(id);
     for (const lend of lends) {
       const podsOnNode = await this.client.must<{ items: Pod[] }>(
         "GET",
@@ -279,13 +341,26 @@ export class Coordinator {
       const groupPodsOnNode = podsOnNode.items.filter(
         (pod) => podGroupMembership(pod).group.id === lend.group,
       ).length;
-      const state = { lentAt: lend.at, borrowerLive: ring.members.includes(lend.to), groupPodsOnNode };
+      // Which lends their group was seen running on (kept by the leader; a new one waits the grace).
+      const lendId = lendIdOf(lend);
+      if (groupPodsOnNode > 0) this.lendsRunOn.add(lendId);
+      const state = {
+        lentAt: lend.at,
+        borrowerLive: ring.members.includes(lend.to),
+        groupPodsOnNode,
+        groupRanOnNode: this.lendsRunOn.has(lendId),
+      };
       if (!shouldReturn(state, now, this.config.lendGraceMs)) continue;
-      await this.client.must("PATCH", `/api/v1/nodes/${lend.node}`, returnNodePatch, mergePatch);
-      await this.ledger.releaseLend(lend.node).catch(() => undefined);
-      this.metrics.returns.inc();
-      this.log.info({ node: lend.node, from: lend.to, group: lend.group }, "returned a lent node");
+      this.lendsRunOn.delete(lendId);
+      await this.returnLend(lend, "its group no longer needs it");
     }
+  }
+
+  private async returnLend(lend: Lend, why: string): Promise<void> {
+    await this.client.must("PATCH", `/api/v1/nodes/${lend.node}`, returnNodePatch, mergePatch);
+    await this.ledger.releaseLend(lend.node).catch(() => undefined);
+    this.metrics.returns.inc();
+    this.log.info({ node: lend.node, from: lend.to, group: lend.group, why }, "returned a lent node");
   }
 
   private trackStuck(
@@ -345,13 +420,23 @@ export class Coordinator {
     return nodes.items.flatMap((node) => lendOf(node) ?? []);
   }
 
-  /** The group's members that still wait for a node. */
-  private async pendingMembers(report: StuckGroupReport): Promise<Pod[]> {
+  /**
+   * The group's members that still wait for a node: "fresh" reads each from the API server,
+   * "cached" reuses the last read of each (fresh ones for members not read before).
+   */
+  private async membersOf(report: StuckGroupReport, read: "fresh" | "cached"): Promise<Pod[]> {
     const pods = await Promise.all(
       report.members.map(async (name) => {
+        const key = `${report.namespace}/${name}`;
+        const cached = read === "cached" ? this.memberPods.get(key) : undefined;
+        if (cached) return cached;
         const res = await this.client.call<Pod>("GET", `/api/v1/namespaces/${report.namespace}/pods/${name}`);
-        if (res.status === 404) return undefined;
-        if (res.status !== 200) throw new Error(`GET pod ${report.namespace}/${name}: HTTP ${res.status}`);
+        if (res.status === 404) {
+          this.memberPods.delete(key);
+          return undefined;
+        }
+        if (res.status !== 200) throw new Error(`GET pod ${key}: HTTP ${res.status}`);
+        this.memberPods.set(key, res.body);
         return res.body;
       }),
     );
@@ -361,6 +446,8 @@ export class Coordinator {
     );
   }
 }
+
+const lendIdOf = (lend: Lend): string => `${lend.node}/${lend.group}/${lend.at}`;
 
 function ownerOf(pod: Pod): string | undefined {
   return recordedRelief([pod]).owner;

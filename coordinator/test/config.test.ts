@@ -15,10 +15,17 @@ describe("coordinator configuration", () => {
       stuckAfterMs: 3000,
       cooldownMs: 15000,
       maxAttempts: 3,
+      maxCooldownMs: 120000,
       lendGraceMs: 30000,
       leaseDurationMs: 10000,
       leaseRenewMs: 2000,
     });
+  });
+
+  it("refuses a longest relief wait shorter than the cooldown", () => {
+    expect(() =>
+      loadCoordinatorConfig(["--cooldown-ms=20000", "--max-cooldown-ms=10000"], { REDIS_URL: "redis://c" }),
+    ).toThrow(/--max-cooldown-ms must be at least --cooldown-ms/);
   });
 
   it("refuses a renewal period longer than half the lease", () => {

@@ -43,6 +43,9 @@ const usage = `usage: npm run test:chaos -- [options]
 const schedulerName = "sharded-scheduler";
 const leaseDurationMs = 10_000;
 const gangTimeoutMs = 60_000;
+/** The coordinator's defaults: it moves a group at most once per cooldown, after stuck-after. */
+const reliefCooldownMs = 15_000;
+const stuckAfterMs = 3_000;
 const shards = 3;
 
 async function main(): Promise<number> {
@@ -102,7 +105,9 @@ async function main(): Promise<number> {
     loadSeconds,
     gapSeconds: values.short ? 4 : 15,
     settleSeconds: values.short ? 45 : 120,
-    lostCheckSeconds: 15,
+    // Longer than one relief cooldown plus the stuck-after delay: a group that fits at the first
+    // look gets at least one more move before the second (the product never moves it faster).
+    lostCheckSeconds: (reliefCooldownMs + stuckAfterMs) / 1000 + 7,
     workload: { load: 1.1, runSeconds: values.short ? [10, 30] : [20, 90] },
     limits: {
       ...defaultLimits,

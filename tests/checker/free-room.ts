@@ -3,7 +3,8 @@
  * groups in priority order, each member (largest cpu first) onto the fullest node that still
  * holds it, and a group's room reserved once it fits. A fit found this way is a real
  * placement, so "fits" is never claimed wrongly; a group it cannot pack is not claimed at all.
- * Pods with affinity rules are never claimed (this packing does not read them).
+ * Pods with affinity rules are never claimed (this packing does not read them). A node held
+ * for a pod group (lent for it) holds only that group.
  */
 import { type Amounts, tolerance } from "./quantities.js";
 
@@ -17,6 +18,8 @@ export interface RoomNode {
   allocatable: Amounts;
   /** What bound, unfinished pods request now. */
   used: Amounts;
+  /** The pod group the node is held for (lent for it, the group not there yet): it takes no other group's pods. */
+  lentFor?: string;
 }
 
 export interface RoomPod {
@@ -69,6 +72,7 @@ export function groupsThatFit(nodes: readonly RoomNode[], groups: readonly RoomG
     let placedAll = true;
     for (const pod of members) {
       const candidates = nodes
+        .filter((node) => (node.lentFor ?? group.id) === group.id)
         .filter((node) => holds(node, free.get(node.name) as Amounts, pod))
         .sort((a, b) => cpuOf(free.get(a.name) as Amounts) - cpuOf(free.get(b.name) as Amounts));
       const target = candidates[0];

@@ -332,4 +332,12 @@ describe("groupsThatFit", () => {
       groupsThatFit(nodes, [{ id: "aff", priority: 0, pods: [member(1, { hasAffinity: true })] }]),
     ).toEqual([]);
   });
+
+  it("places on a lent node only the group it was lent for", () => {
+    const nodes = [room("lent", 8, { lentFor: "group:ns/owner" }), room("small", 2)];
+    expect(groupsThatFit(nodes, [{ id: "group:ns/other", priority: 0, pods: [member(6)] }])).toEqual([]);
+    expect(groupsThatFit(nodes, [{ id: "group:ns/owner", priority: 0, pods: [member(6)] }])).toEqual([
+      "group:ns/owner",
+    ]);
+  });
 });

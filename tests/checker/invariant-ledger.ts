@@ -26,6 +26,8 @@ export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
 const ownerAnnotation = "sharded-scheduler.io/owner";
 const reliefAttemptsAnnotation = "sharded-scheduler.io/relief-attempts";
+/** The documented meaning: a node lent for a pod group takes only that group's pods until it runs there. */
+const lentForAnnotation = "sharded-scheduler.io/lent-for";
 
 export const violationKinds = [
   "overcommit",
@@ -104,6 +106,7 @@ interface NodeRecord {
   taints: RoomNode["taints"];
   usable: boolean;
   allocatable: Amounts;
+  lentFor: string | undefined;
 }
 
 interface GroupRecord {
@@ -201,6 +204,7 @@ export class InvariantLedger {
         .map((taint) => ({ key: taint.key, value: taint.value, effect: taint.effect })),
       usable: ready && !node.spec?.unschedulable,
       allocatable,
+      lentFor: node.metadata?.annotations?.[lentForAnnotation] || undefined,
     });
   }
 
@@ -292,6 +296,14 @@ export class InvariantLedger {
       for (const [resource, amount] of pod.requests) used.set(resource, (used.get(resource) ?? 0) + amount);
     }
     return used;
+  }
+
+  private groupRunsOn(group: string, nodeName: string): boolean {
+    for (const uid of this.podsOnNode.get(nodeName) ?? []) {
+      const pod = this.pods.get(uid) as PodRecord;
+      if (pod.nodeName === nodeName && pod.group === group && this.holdsRoom(pod)) return true;
+    }
+    return false;
   }
 
   private checkNode(nodeName: string, now: number): void {
@@ -501,6 +513,9 @@ export class InvariantLedger {
     const nodes: RoomNode[] = [...this.nodes.values()].map((node) => ({
       ...node,
       used: this.usedOn(node.name),
+      // Held for its group only until the group runs there.
+      lentFor:
+        node.lentFor !== undefined && !this.groupRunsOn(node.lentFor, node.name) ? node.lentFor : undefined,
     }));
     const candidates: RoomGroup[] = [];
     const pendingKeys = new Map<string, string[]>();

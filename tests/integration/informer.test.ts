@@ -1,4 +1,4 @@
-/** The shard's informer against the real API server: relist on 410 Gone, watchdog restarts. */
+/** The shard's informer against the real API server: relist on 410 Gone, watchdog restarts, relist(). */
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Informer } from "../../scheduler/src/kube/informer.js";
@@ -91,6 +91,26 @@ describe("Informer", () => {
     );
     await createConfigMap("late");
     await waitFor("the change after the restart", async () => (seen.has("late") ? true : undefined), 10_000);
+    informer.stop();
+  });
+
+  it("relist() resolves only once a fresh list is in the store, then keeps watching", async () => {
+    const { informer, seen } = configMapInformer();
+    const first = informer.relist();
+    await first;
+    expect(informer.synced).toBe(true);
+    expect(informer.stats.lists).toBe(1);
+    await createConfigMap("listed-afresh");
+    await informer.relist();
+    // Whatever the watch delivered, the store now holds what the second (quorum) list showed.
+    expect(informer.stats.lists).toBe(2);
+    expect(seen.has("listed-afresh")).toBe(true);
+    await createConfigMap("after-relist");
+    await waitFor(
+      "a change after the relist",
+      async () => (seen.has("after-relist") ? true : undefined),
+      10_000,
+    );
     informer.stop();
   });
 });

@@ -19,6 +19,7 @@ beforeAll(() => {
     schedulerName: `ledger-${randomBytes(3).toString("hex")}`,
     cooldownMs,
     maxAttempts: 2,
+    maxCooldownMs: 3 * cooldownMs,
     recordTtlMs: 60_000,
   });
 });
@@ -37,7 +38,7 @@ const claim = (group: string, overrides: Partial<ReliefClaim> = {}): ReliefClaim
 });
 
 describe("relief ledger", () => {
-  it("counts attempts, refuses during the cooldown and after the maximum", async () => {
+  it("counts attempts, refuses during the cooldown, and past the maximum waits ever longer", async () => {
     expect(await ledger.claim(claim("group:ns/a"), 1_000)).toEqual({ claimed: true, attempts: 1 });
     expect(await ledger.claim(claim("group:ns/a", { to: "shard-2" }), 1_000 + cooldownMs - 1)).toEqual({
       claimed: false,
@@ -49,8 +50,24 @@ describe("relief ledger", () => {
       claimed: true,
       attempts: 2,
     });
-    const third = await ledger.claim(claim("group:ns/a"), 1_000 + 3 * cooldownMs);
+    // Past the maximum the group is not given up: each wait doubles (2, then 4 cooldowns),
+    // up to maxCooldownMs (3 cooldowns).
+    const second = 1_000 + cooldownMs;
+    const third = await ledger.claim(claim("group:ns/a"), second + 2 * cooldownMs - 1);
     expect(third).toMatchObject({ claimed: false, reason: "exhausted", attempts: 2 });
+    expect(await ledger.claim(claim("group:ns/a"), second + 2 * cooldownMs)).toEqual({
+      claimed: true,
+      attempts: 3,
+    });
+    const thirdAt = second + 2 * cooldownMs;
+    expect(await ledger.claim(claim("group:ns/a"), thirdAt + 3 * cooldownMs - 1)).toMatchObject({
+      claimed: false,
+      reason: "exhausted",
+    });
+    expect(await ledger.claim(claim("group:ns/a"), thirdAt + 3 * cooldownMs)).toEqual({
+      claimed: true,
+      attempts: 4,
+    });
     const ttl = await redis.pttl(ledger.groupKey("group:ns/a"));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);

@@ -49,7 +49,7 @@ export function capacityView(
             room[resource] = Math.max(0, room[resource] ?? 0) + amount;
         }
       }
-      nodes.push(snapshot.upsertNode(capacityNode(node.name, nodeClass, room)));
+      nodes.push(snapshot.upsertNode(capacityNode(node.name, nodeClass, room, node.lentFor)));
       ownerOf.set(node.name, summary.shard);
     }
     nodesOf.set(summary.shard, nodes);

@@ -7,14 +7,20 @@ export interface LendState {
   readonly borrowerLive: boolean;
   /** Pods of the group it was lent for that occupy it now. */
   readonly groupPodsOnNode: number;
+  /** The group was seen running on it since the lend. */
+  readonly groupRanOnNode: boolean;
 }
 
 /**
- * Returned when the group it was lent for no longer runs on it — the group finished, left, or
- * was placed elsewhere — once the borrower has had `graceMs` to place the group there; at once
- * when the borrower is gone (its lends no longer count anyway).
+ * Returned when the group it was lent for no longer runs on it: at once when the group ran on
+ * it and left (finished, evicted); once the borrower has had `graceMs` to place the group
+ * there when it never came (placed elsewhere, or deleted); at once when the borrower is gone
+ * (its lends no longer count anyway). A lent node takes only its group's pods until the group
+ * comes, so it must not sit idle longer than that. (A group handed to another shard gives its
+ * lends back at the handoff.)
  */
 export function shouldReturn(lend: LendState, now: number, graceMs: number): boolean {
   if (!lend.borrowerLive) return true;
-  return lend.groupPodsOnNode === 0 && now - lend.lentAt >= graceMs;
+  if (lend.groupPodsOnNode > 0) return false;
+  return lend.groupRanOnNode || now - lend.lentAt >= graceMs;
 }

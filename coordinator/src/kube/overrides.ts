@@ -1,22 +1,22 @@
 /**
  * The owner overrides the coordinator writes on objects (durable in the API, visible with
- * kubectl), and how it reads them back. Shards read only `sharded-scheduler.io/owner`; the
- * rest is the coordinator's own record, from which its Redis ledger can be rebuilt.
+ * kubectl), and how it reads them back. Shards read `sharded-scheduler.io/owner` and `lent-for`;
+ * the rest is the coordinator's own record, from which its Redis ledger can be rebuilt.
  *
  *   pod   sharded-scheduler.io/owner             the shard that schedules the group
  *         sharded-scheduler.io/relief-attempts   handoffs and lends the group had
  *         sharded-scheduler.io/relief-at         when the last one was (ms since the epoch)
  *   node  sharded-scheduler.io/owner             the shard the node is lent to
- *         sharded-scheduler.io/lent-for          the pod group it was lent for (GroupKey.id)
+ *         sharded-scheduler.io/lent-for          the pod group it was lent for (GroupKey.id); shards
+ *                                                place only that group's pods on it (LentNode)
  *         sharded-scheduler.io/lent-at           when (ms since the epoch)
  *         label sharded-scheduler.io/lent-to     the shard, so lent nodes can be listed
  */
-import type { Node, Pod } from "@sharded-scheduler/scheduler/core";
+import { lentForAnnotation, type Node, type Pod } from "@sharded-scheduler/scheduler/core";
 import { nodeOwnerAnnotation, podOwnerAnnotation } from "@sharded-scheduler/scheduler/sharding";
 
 export const reliefAttemptsAnnotation = "sharded-scheduler.io/relief-attempts";
 export const reliefAtAnnotation = "sharded-scheduler.io/relief-at";
-export const lentForAnnotation = "sharded-scheduler.io/lent-for";
 export const lentAtAnnotation = "sharded-scheduler.io/lent-at";
 export const lentToLabel = "sharded-scheduler.io/lent-to";
 

@@ -2,17 +2,24 @@
 -- KEYS[1]      the group's ledger record (hash: attempts, at, kind, to, from)
 -- KEYS[2..n]   for a lend: one key per node lent (refused if any is lent already)
 -- ARGV         now, cooldownMs, maxAttempts, ttlMs, kind, to, from,
---              knownAttempts, knownAt (from the pods' annotations: the ledger rebuilt), groupId
+--              knownAttempts, knownAt (from the pods' annotations: the ledger rebuilt), groupId,
+--              maxCooldownMs
 -- Returns {claimed (0|1), outcome, attempts, kind, to}.
+-- Up to maxAttempts reliefs come a cooldown apart; past that each wait doubles, up to
+-- maxCooldownMs ('exhausted' while it lasts), so a group is never given up while it waits.
 local now = tonumber(ARGV[1])
 local cooldown = tonumber(ARGV[2])
+local maxAttempts = tonumber(ARGV[3])
 local attempts = math.max(tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0'), tonumber(ARGV[8]))
 local at = math.max(tonumber(redis.call('HGET', KEYS[1], 'at') or '0'), tonumber(ARGV[9]))
 if at > 0 and now < at + cooldown then
   return {0, 'cooldown', attempts, redis.call('HGET', KEYS[1], 'kind') or '', redis.call('HGET', KEYS[1], 'to') or ''}
 end
-if attempts >= tonumber(ARGV[3]) then
-  return {0, 'exhausted', attempts, '', ''}
+if attempts >= maxAttempts then
+  local wait = math.min(cooldown * 2 ^ (attempts - maxAttempts + 1), math.max(cooldown, tonumber(ARGV[11])))
+  if now < at + wait then
+    return {0, 'exhausted', attempts, '', ''}
+  end
 end
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then

@@ -1,8 +1,9 @@
 /**
  * The coordinator's ledger in Redis: per pod group, how many reliefs (handoffs or lends) it
- * had and when the last one was, so a group is never handed around faster than the cooldown
- * nor more often than the maximum; per lent node, which group it is lent for. Every change is
- * one Lua script (claim-relief.lua), so two coordinators can never both claim a relief.
+ * had and when the last one was, so a group is never handed around faster than the cooldown,
+ * and past the maximum ever more slowly (never given up); per lent node, which group it is
+ * lent for. Every change is one Lua script (claim-relief.lua), so two coordinators can never
+ * both claim a relief.
  *
  * The ledger is a lock and a memory, not the truth: the owner overrides live on the pods and
  * nodes. If Redis loses it, the next claim rebuilds the count from the pods' annotations.
@@ -38,6 +39,8 @@ export interface LedgerOptions {
   schedulerName: string;
   cooldownMs: number;
   maxAttempts: number;
+  /** Past maxAttempts, the wait between reliefs doubles up to this. */
+  maxCooldownMs: number;
   /** How long a group's record is kept after its last relief. */
   recordTtlMs: number;
 }
@@ -77,6 +80,7 @@ export class ReliefLedger {
       claim.knownAttempts,
       claim.knownAt,
       claim.group,
+      this.options.maxCooldownMs,
     )) as [number, string, number, string, string];
     const [claimed, outcome, attempts, kind, to] = reply;
     if (claimed === 1) return { claimed: true, attempts: Number(attempts) };

@@ -3,16 +3,22 @@ import { shouldReturn } from "../../src/core/index.js";
 
 describe("shouldReturn", () => {
   const grace = 30_000;
+  const lend = { lentAt: 0, borrowerLive: true, groupPodsOnNode: 0, groupRanOnNode: false };
   it("keeps a node its group runs on", () => {
-    expect(shouldReturn({ lentAt: 0, borrowerLive: true, groupPodsOnNode: 2 }, 10 * grace, grace)).toBe(
+    expect(shouldReturn({ ...lend, groupPodsOnNode: 2, groupRanOnNode: true }, 10 * grace, grace)).toBe(
       false,
     );
   });
   it("gives the borrower the grace period to place the group", () => {
-    expect(shouldReturn({ lentAt: 0, borrowerLive: true, groupPodsOnNode: 0 }, grace - 1, grace)).toBe(false);
-    expect(shouldReturn({ lentAt: 0, borrowerLive: true, groupPodsOnNode: 0 }, grace, grace)).toBe(true);
+    expect(shouldReturn(lend, grace - 1, grace)).toBe(false);
+    expect(shouldReturn(lend, grace, grace)).toBe(true);
+  });
+  it("returns at once when the group ran on it and left", () => {
+    expect(shouldReturn({ ...lend, groupRanOnNode: true }, 1, grace)).toBe(true);
   });
   it("returns at once when the borrower left the ring", () => {
-    expect(shouldReturn({ lentAt: 0, borrowerLive: false, groupPodsOnNode: 3 }, 1, grace)).toBe(true);
+    expect(
+      shouldReturn({ ...lend, borrowerLive: false, groupPodsOnNode: 3, groupRanOnNode: true }, 1, grace),
+    ).toBe(true);
   });
 });

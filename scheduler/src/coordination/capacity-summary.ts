@@ -5,6 +5,7 @@
  * set (a "node class"), so a summary stays small on large uniform pools.
  */
 import type { Node, ResourceList, Taint } from "../core/api-types.js";
+import { heldFor, lentForAnnotation } from "../core/plugins/index.js";
 import { Resources } from "../core/resources/resources.js";
 import type { ClusterSnapshot } from "../core/snapshot.js";
 
@@ -20,10 +21,15 @@ export interface NodeCapacity {
   readonly name: string;
   /** Index into CapacitySummary.classes. */
   readonly class: number;
-  /** Allocatable minus the requests of every pod on the node. */
+  /**
+   * Allocatable minus the requests of every pod on the node and of every pending pod nominated
+   * to it (room a preemption won is reserved: the owner will not give it to anyone else).
+   */
   readonly free: ResourceAmounts;
   /** What evicting the (not terminating) pods of each priority would free, lowest priority first. */
   readonly freeable: readonly { readonly priority: number; readonly amounts: ResourceAmounts }[];
+  /** A node lent for one pod group (GroupKey.id) takes only that group's pods until it arrives. */
+  readonly lentFor?: string;
 }
 
 /** A group its owner reported Unschedulable (no placement, not even by preemption). */
@@ -92,13 +98,20 @@ export function summarizeCapacity(
       freed.pods += 1;
       byPriority.set(pod.priority, freed);
     }
+    const lentFor = heldFor(node);
+    const free = node.allocatable.clone().subtract(node.requested);
+    for (const nominated of snapshot.nominatedOn(node.name)) {
+      free.subtract(nominated.requests);
+      free.pods -= 1;
+    }
     nodes.push({
       name: node.name,
       class: index,
-      free: amountsOf(node.allocatable.clone().subtract(node.requested)),
+      free: amountsOf(free),
       freeable: [...byPriority]
         .sort(([a], [b]) => a - b)
         .map(([priority, freed]) => ({ priority, amounts: amountsOf(freed) })),
+      ...(lentFor ? { lentFor } : {}),
     });
   }
   return { ...header, classes, nodes, stuck };
@@ -112,16 +125,26 @@ export function amountsOf(resources: Resources): ResourceAmounts {
 
 /**
  * A Node as the coordinator's what-if placement sees a summarized one: its class's labels and
- * taints, Ready, with `room` (free, plus what preemption could free) as its allocatable.
+ * taints, Ready, with `room` (free, plus what preemption could free) as its allocatable, and
+ * the group it is lent for (so the same LentNode filter applies).
  */
-export function capacityNode(name: string, nodeClass: NodeClass, room: ResourceAmounts): Node {
+export function capacityNode(
+  name: string,
+  nodeClass: NodeClass,
+  room: ResourceAmounts,
+  lentFor?: string,
+): Node {
   const allocatable: ResourceList = {};
   for (const [resource, amount] of Object.entries(room)) {
     const whole = Math.max(0, Math.floor(amount));
     allocatable[resource] = resource === "cpu" ? `${whole}m` : String(whole);
   }
   return {
-    metadata: { name, labels: { ...nodeClass.labels, [hostnameLabel]: name } },
+    metadata: {
+      name,
+      labels: { ...nodeClass.labels, [hostnameLabel]: name },
+      ...(lentFor ? { annotations: { [lentForAnnotation]: lentFor } } : {}),
+    },
     spec: { taints: [...nodeClass.taints] },
     status: { allocatable, conditions: [{ type: "Ready", status: "True" }] },
   } as Node;

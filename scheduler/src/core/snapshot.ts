@@ -142,6 +142,11 @@ export class ClusterSnapshot {
     return undefined;
   }
 
+  /** Every pending pod that holds a nomination on this node. */
+  nominatedOn(nodeName: string): Iterable<PodInfo> {
+    return this.nominations.get(nodeName)?.values() ?? [];
+  }
+
   hasNominations(nodeName: string): boolean {
     return this.nominations.has(nodeName);
   }

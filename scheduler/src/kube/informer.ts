@@ -45,6 +45,9 @@ export class Informer<T extends KubeObject> {
   private stopped = false;
   private abortWatch: (() => void) | undefined;
   private hasSynced = false;
+  /** Callers of relist() waiting for the next complete list. */
+  private relistWaiters: (() => void)[] = [];
+  private relistRequested = false;
   /** Counters for metrics and tests. */
   readonly stats = { lists: 0, watches: 0, gone: 0, watchdogRestarts: 0, errors: 0 };
 
@@ -71,15 +74,35 @@ export class Informer<T extends KubeObject> {
     return this.store.values();
   }
 
+  /**
+   * Lists afresh (a quorum read) and resolves once the store holds that list: what a caller
+   * sees afterwards is at least as new as the moment it asked, whatever the watch still owes.
+   * Before the first list it waits for that one.
+   */
+  relist(): Promise<void> {
+    return new Promise((resolve) => {
+      this.relistWaiters.push(resolve);
+      if (!this.hasSynced) return;
+      this.relistRequested = true;
+      this.abortWatch?.();
+    });
+  }
+
   /** Runs until stop(); never throws. */
   async run(): Promise<void> {
     let backoffMs = 250;
     let needList = true;
     while (!this.stopped) {
       try {
+        if (this.relistRequested) {
+          this.relistRequested = false;
+          needList = true;
+        }
         if (needList) {
+          const waiting = this.relistWaiters.length;
           await this.list();
           needList = false;
+          for (const resolve of this.relistWaiters.splice(0, waiting)) resolve();
         }
         await this.watch();
         backoffMs = 250;

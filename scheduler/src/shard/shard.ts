@@ -141,6 +141,15 @@ export class Shard {
     this.scheduleSoon();
   }
 
+  /**
+   * Re-reads pods, nodes and budgets with quorum lists (after the lease lapsed: the watches may
+   * still owe what happened meanwhile). Before the first sync there is nothing stale to read.
+   */
+  async relistCaches(): Promise<void> {
+    if (!this.ready) return;
+    await Promise.all(this.informers.map((informer) => informer.relist()));
+  }
+
   stop(): void {
     this.stopped = true;
     for (const informer of this.informers) informer.stop();

@@ -112,6 +112,14 @@ export class ShardLeases {
   private freshReadQueued: Promise<void> | undefined;
   private ackedEpoch = 0;
   private stopped = false;
+  /**
+   * Set by the shard: re-reads its cluster caches with quorum reads. A replica stalled past its
+   * lease may hold a cache the watch has not caught up yet (what other shards bound on nodes
+   * it gets back); revalidation waits for this too.
+   */
+  catchUp: (() => Promise<void>) | undefined;
+  private cachesReadAt = Number.NEGATIVE_INFINITY;
+  private cachesReading = false;
 
   constructor(
     private readonly client: KubeClient,
@@ -225,7 +233,10 @@ export class ShardLeases {
 
   /** The ring and every Lease were read fresh since the own lease was last (re)gained. */
   get revalidated(): boolean {
-    return this.lastFreshReadSentAt >= this.regainedAt;
+    return (
+      this.lastFreshReadSentAt >= this.regainedAt &&
+      (this.catchUp === undefined || this.cachesReadAt >= this.regainedAt)
+    );
   }
 
   /** The ring epoch this replica acknowledged. */
@@ -320,11 +331,31 @@ export class ShardLeases {
       }
       // Until a fresh read sent after the lease was regained has succeeded, every renewal asks
       // for one (a read that failed, or was already in flight, must not leave it unvalidated).
-      if (!this.revalidated) void this.freshRead(this.regainedAt);
+      if (!this.revalidated) {
+        void this.freshRead(this.regainedAt);
+        this.readCachesAfresh();
+      }
       this.onChange();
     } catch (error) {
       this.log.warn({ err: String(error) }, "lease renewal failed");
     }
+  }
+
+  /** Runs catchUp once at a time; one sent before the lease was regained does not count. */
+  private readCachesAfresh(): void {
+    const catchUp = this.catchUp;
+    if (!catchUp || this.cachesReading || this.cachesReadAt >= this.regainedAt) return;
+    this.cachesReading = true;
+    const sentAt = this.now();
+    catchUp()
+      .then(() => {
+        this.cachesReadAt = Math.max(this.cachesReadAt, sentAt);
+        this.onChange();
+      })
+      .catch((error: unknown) => this.log.warn({ err: String(error) }, "re-reading the caches failed"))
+      .finally(() => {
+        this.cachesReading = false;
+      });
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { capacityNode, hostnameLabel, summarizeCapacity } from "../../src/coordination/capacity-summary.js";
-import { toNodeInfo } from "../../src/core/index.js";
+import { lentForAnnotation, toNodeInfo } from "../../src/core/index.js";
 import { node, pod, snapshotOf } from "../core/fixtures.js";
 
 const header = { shard: "shard-0", epoch: 3, publishedAt: 1000 };
@@ -56,6 +56,39 @@ describe("summarizeCapacity", () => {
     expect(info.allocatable.pods).toBe(106);
     expect(info.labels).toEqual({ pool: "a", [hostnameLabel]: "n1" });
     expect(info.ready).toBe(true);
+  });
+
+  it("counts room a preemption won (a pending pod nominated to the node) as taken", () => {
+    const nominated = snapshotOf(
+      [node("n1", { cpu: 8 }), node("n2", { cpu: 8 })],
+      [
+        pod("running", { cpu: 2, nodeName: "n1" }),
+        pod("preemptor", { cpu: 5, nominatedNodeName: "n1" }),
+        pod("plain-pending", { cpu: 4 }),
+      ],
+    );
+    const [n1, n2] = summarizeCapacity(nominated, () => true, header, []).nodes;
+    expect(n1?.free.cpu).toBe(8000 - 2000 - 5000);
+    expect(n1?.free.pods).toBe(110 - 2);
+    expect(n2?.free.cpu).toBe(8000);
+  });
+
+  it("says which group a lent node is held for until the group runs on it", () => {
+    const lent = node("lent", { cpu: 8 });
+    lent.metadata.annotations = { [lentForAnnotation]: "group:ns/job" };
+    const [summarized] = summarizeCapacity(snapshotOf([lent], []), () => true, header, []).nodes;
+    expect(summarized?.lentFor).toBe("group:ns/job");
+    const back = capacityNode(
+      "lent",
+      { labels: {}, taints: [] },
+      summarized?.free ?? {},
+      summarized?.lentFor,
+    );
+    expect(back.metadata.annotations).toEqual({ [lentForAnnotation]: "group:ns/job" });
+    expect(summary.nodes.every((n) => n.lentFor === undefined)).toBe(true);
+    const arrived = pod("member", { cpu: 6, nodeName: "lent", group: "job", namespace: "ns" });
+    const [taken] = summarizeCapacity(snapshotOf([lent], [arrived]), () => true, header, []).nodes;
+    expect(taken?.lentFor).toBeUndefined();
   });
 
   it("survives a JSON round trip unchanged (it travels through Redis)", () => {

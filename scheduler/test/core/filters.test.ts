@@ -12,6 +12,8 @@ import type { NodeInfo, PodInfo } from "../../src/core/model.js";
 import {
   defaultFilterPlugins,
   firstUntoleratedTaint,
+  lentForAnnotation,
+  lentNode,
   nodeAffinity,
   nodeAffinityError,
   nodeReady,
@@ -647,15 +649,55 @@ describe("parseInt64", () => {
 
 // --- the default list ----------------------------------------------------------------------
 
+describe("LentNode", () => {
+  const lentFor = (group: string) => {
+    const info = node();
+    return toNodeInfo({
+      ...info.node,
+      metadata: { ...info.node.metadata, annotations: { [lentForAnnotation]: group } },
+    });
+  };
+  const member = (group: string) =>
+    toPodInfo({
+      metadata: {
+        name: "m",
+        namespace: "ns",
+        uid: "uid-m",
+        annotations: { "sharded-scheduler.io/pod-group": group },
+      },
+      spec: { containers: [{ name: "c" }] },
+    });
+
+  it("takes any pod on a node that is not lent", () => {
+    expect(fits(lentNode, pod(), node())).toBe(true);
+  });
+
+  it("takes only the pods of the group a node was lent for", () => {
+    expect(fits(lentNode, member("job-a"), lentFor("group:ns/job-a"))).toBe(true);
+    expect(lentNode.filter(member("job-b"), lentFor("group:ns/job-a"))).toEqual([
+      "node(s) were lent for another pod group",
+    ]);
+    expect(fits(lentNode, pod(), lentFor("group:ns/job-a"))).toBe(false);
+  });
+
+  it("takes anyone's pods once the group runs on it", () => {
+    const n = lentFor("group:ns/job-a");
+    const arrived = member("job-a");
+    n.pods.set(arrived.key, arrived);
+    expect(fits(lentNode, member("job-b"), n)).toBe(true);
+  });
+});
+
 describe("defaultFilterPlugins", () => {
-  it("runs the non-resource filters in kube-scheduler's order, all static", () => {
+  it("runs the non-resource filters in kube-scheduler's order, then LentNode (the only one that reads the node's pods)", () => {
     expect(defaultFilterPlugins.map((p) => p.name)).toEqual([
       "NodeUnschedulable",
       "NodeReady",
       "TaintToleration",
       "NodeAffinity",
+      "LentNode",
     ]);
-    expect(defaultFilterPlugins.every((p) => p.static)).toBe(true);
+    expect(defaultFilterPlugins.filter((p) => !p.static).map((p) => p.name)).toEqual(["LentNode"]);
   });
 
   it("the first failing plugin's reason is the one a node is rejected for", () => {
@@ -664,6 +706,6 @@ describe("defaultFilterPlugins", () => {
     const first = defaultFilterPlugins.map((plugin) => plugin.filter(p, n)).find((r) => r !== undefined);
     expect(first).toEqual(unschedulable);
     const rejections = defaultFilterPlugins.map((plugin) => plugin.filter(p, n));
-    expect(rejections).toEqual([unschedulable, notReady, untolerated, affinityMismatch]);
+    expect(rejections).toEqual([unschedulable, notReady, untolerated, affinityMismatch, undefined]);
   });
 });

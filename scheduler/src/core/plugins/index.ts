@@ -1,10 +1,12 @@
 /** The Filter plugins of the scheduling core, one folder each, and the order they run in. */
 import type { FilterPlugin } from "../framework.js";
+import { lentNode } from "./lent-node/lent-node.js";
 import { nodeAffinity } from "./node-affinity/node-affinity.js";
 import { nodeReady } from "./node-ready/node-ready.js";
 import { nodeUnschedulable } from "./node-unschedulable/node-unschedulable.js";
 import { taintToleration } from "./taint-toleration/taint-toleration.js";
 
+export { heldFor, lentForAnnotation, lentNode, lentNodeReason } from "./lent-node/lent-node.js";
 export {
   matchesNodeSelector,
   matchesRequiredNodeAffinity,
@@ -36,5 +38,6 @@ export const defaultFilterPlugins: readonly FilterPlugin[] = [
   nodeReady,
   taintToleration,
   nodeAffinity,
+  lentNode,
   // NodeResourcesFit (node-resources/) runs last; it reads the snapshot, so the core appends it per snapshot.
 ];
