@@ -45,8 +45,9 @@ export class Informer<T extends KubeObject> {
   private stopped = false;
   private abortWatch: (() => void) | undefined;
   private hasSynced = false;
-  /** Callers of relist() waiting for the next complete list. */
+  /** Callers of relist() waiting for the next complete list, or (before it) for the first. */
   private relistWaiters: (() => void)[] = [];
+  private firstListWaiters: (() => void)[] = [];
   private relistRequested = false;
   /** Counters for metrics and tests. */
   readonly stats = { lists: 0, watches: 0, gone: 0, watchdogRestarts: 0, errors: 0 };
@@ -81,8 +82,11 @@ export class Informer<T extends KubeObject> {
    */
   relist(): Promise<void> {
     return new Promise((resolve) => {
+      if (!this.hasSynced) {
+        this.firstListWaiters.push(resolve);
+        return;
+      }
       this.relistWaiters.push(resolve);
-      if (!this.hasSynced) return;
       this.relistRequested = true;
       this.abortWatch?.();
     });
@@ -102,7 +106,11 @@ export class Informer<T extends KubeObject> {
           const waiting = this.relistWaiters.length;
           await this.list();
           needList = false;
-          for (const resolve of this.relistWaiters.splice(0, waiting)) resolve();
+          for (const resolve of [
+            ...this.relistWaiters.splice(0, waiting),
+            ...this.firstListWaiters.splice(0),
+          ])
+            resolve();
         }
         await this.watch();
         backoffMs = 250;
@@ -197,6 +205,8 @@ export class Informer<T extends KubeObject> {
       abort();
     };
     this.abortWatch = stopWatch;
+    // A relist asked for while this watch was being opened: the loop lists before watching on.
+    if (this.relistRequested) stopWatch();
     const watchdogMs = this.options.watchdogMs ?? 120_000;
     let watchdog = setTimeout(() => this.silent(stopWatch), watchdogMs);
     let buffered = "";
