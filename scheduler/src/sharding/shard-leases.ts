@@ -231,7 +231,7 @@ export class ShardLeases {
     return this.now() - this.lastRenewOkAt < this.options.leaseDurationMs - this.marginMs;
   }
 
-  /** The ring and every Lease were read fresh since the own lease was last (re)gained. */
+  /** The ring and every Lease were read fresh, and the caches relisted, since the own lease was last (re)gained. */
   get revalidated(): boolean {
     return (
       this.lastFreshReadSentAt >= this.regainedAt &&
