@@ -39,6 +39,14 @@ export class KubeApiError extends Error {
   }
 }
 
+/** A request not sent: the caller's condition (sendIf) no longer held when it was about to go out. */
+export class RequestWithheld extends Error {
+  constructor(method: string, path: string) {
+    super(`${method} ${path}: withheld, its condition no longer held`);
+    this.name = "RequestWithheld";
+  }
+}
+
 export interface KubeResponse<T> {
   status: number;
   body: T;
@@ -100,19 +108,25 @@ export class KubeClient {
     this.refreshedAt = Date.now();
   }
 
-  /** One JSON request. Non-2xx answers are returned, not thrown; transport errors throw. */
+  /**
+   * One JSON request. Non-2xx answers are returned, not thrown; transport errors throw.
+   * `sendIf` is asked once a connection is ready to carry the request, after any wait for the
+   * rate limit or a free connection: when false, nothing is sent and RequestWithheld is thrown
+   * (fencing: a replica stalled meanwhile may no longer hold its lease).
+   */
   async call<T = unknown>(
     method: string,
     path: string,
     body?: unknown,
     contentType = "application/json",
+    sendIf?: () => boolean,
   ): Promise<KubeResponse<T>> {
     await this.limiter.take();
     await this.refreshCredentials();
-    let res = await this.send<T>(method, path, body, contentType);
+    let res = await this.send<T>(method, path, body, contentType, sendIf);
     if (res.status === 401) {
       await this.refreshCredentials(true);
-      res = await this.send<T>(method, path, body, contentType);
+      res = await this.send<T>(method, path, body, contentType, sendIf);
     }
     return res;
   }
@@ -129,6 +143,7 @@ export class KubeClient {
     path: string,
     body: unknown,
     contentType: string,
+    sendIf: (() => boolean) | undefined,
   ): Promise<KubeResponse<T>> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
@@ -149,7 +164,12 @@ export class KubeClient {
       });
       req.setTimeout(this.options.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out`)));
       req.on("error", reject);
-      req.end(payload);
+      if (!sendIf) req.end(payload);
+      else
+        req.once("socket", () => {
+          if (sendIf()) req.end(payload);
+          else req.destroy(new RequestWithheld(method, path));
+        });
     });
   }
 

@@ -371,7 +371,8 @@ export class Shard {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100 * 4 ** attempt));
       // A replica stalled while this bind waited for a slot may have lost its lease meanwhile.
       if (!ticket.valid()) return "fenced";
-      const result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName);
+      // Asked again when the request is about to go out, after any wait for the rate limit.
+      const result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName, ticket.valid);
       outcome = result.outcome;
       if (outcome !== "error") return outcome;
       this.log.warn({ pod: pod.key, node: nodeName, detail: result.detail, attempt }, "bind failed");
@@ -425,8 +426,9 @@ export class Shard {
             this.metrics.fencedBinds.inc();
             return;
           }
-          const result = await this.binder.evict(pod.namespace, pod.name);
-          if (result.outcome === "evicted") {
+          const result = await this.binder.evict(pod.namespace, pod.name, ticket.valid);
+          if (result.outcome === "fenced") this.metrics.fencedBinds.inc();
+          else if (result.outcome === "evicted") {
             this.metrics.preemptionVictims.inc();
             this.events.record(
               pod.pod,

@@ -28,7 +28,10 @@ export interface Ownership {
 }
 
 export interface BindTicket {
-  /** False once this replica may no longer be holding its lease: send nothing more. */
+  /**
+   * False once this replica may no longer be holding its lease, or lost it since the ticket was
+   * granted (even if it has regained it): send nothing more.
+   */
   valid(): boolean;
   release(): void;
 }

@@ -76,6 +76,7 @@ export type LeaseView = Pick<
   | "confirmedDead"
   | "peer"
   | "holdsLease"
+  | "leaseGainedAt"
   | "publishAck"
   | "proposeRing"
 >;
@@ -229,6 +230,14 @@ export class ShardLeases {
    */
   holdsLease(): boolean {
     return this.now() - this.lastRenewOkAt < this.options.leaseDurationMs - this.marginMs;
+  }
+
+  /**
+   * When the own lease was last (re)gained after a lapse. Peers may have moved on while it had
+   * lapsed, so anything decided before (a bind ticket) is void once this changes.
+   */
+  get leaseGainedAt(): number {
+    return this.regainedAt;
   }
 
   /** The ring and every Lease were read fresh, and the caches relisted, since the own lease was last (re)gained. */

@@ -114,8 +114,11 @@ export class ShardedOwnership implements Ownership {
     if (!nodeNames.every((node) => this.ownsNode(node))) return undefined;
     this.inflight++;
     let released = false;
+    // A lease that lapsed and was regained meanwhile voids the ticket: peers may have taken
+    // its nodes while this replica was stalled, and its adopted ring is stale.
+    const gainedAt = this.leases.leaseGainedAt;
     return {
-      valid: () => this.leases.holdsLease(),
+      valid: () => this.leases.holdsLease() && this.leases.leaseGainedAt === gainedAt,
       release: () => {
         if (released) return;
         released = true;

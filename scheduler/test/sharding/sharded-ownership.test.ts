@@ -17,6 +17,7 @@ class Leases implements LeaseView {
   acknowledged = 0;
   revalidated = true;
   holds = true;
+  leaseGainedAt = 1;
   live: string[] = [];
   dead = new Set<string>();
   readonly peers = new Map<string, LeaseSighting>();
@@ -165,6 +166,19 @@ describe("ShardedOwnership", () => {
     ownership.reconcile();
     expect(changes).toBeGreaterThan(before);
     expect(ownership.acquireBind([mine])).toBeDefined();
+  });
+
+  it("voids a ticket held across a lapse of its lease, even once the lease is regained", () => {
+    settledAt(1, ["a"]);
+    const [mine] = nodesOf(["a"], "a", 1) as [string];
+    // A bind batch waits (rate limit, retry backoff) while the replica is stalled past its lease.
+    const stale = ownership.acquireBind([mine]);
+    leases.holds = false;
+    leases.holds = true;
+    leases.leaseGainedAt = 2;
+    expect(stale?.valid()).toBe(false);
+    // A ticket granted after the regain is good.
+    expect(ownership.acquireBind([mine])?.valid()).toBe(true);
   });
 
   it("uses a node just gained only after the settle delay; nodes it kept at once", () => {

@@ -1,0 +1,73 @@
+/**
+ * Fencing at the last moment, against the real API server: a bind or eviction whose condition
+ * (the shard's bind ticket) turned false while it waited for the rate limit is not sent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
+import { PodBinder } from "../../scheduler/src/kube/pod-binder.js";
+import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
+
+const { kc, core } = testClients();
+let namespace = "";
+
+beforeAll(async () => {
+  namespace = await createTestNamespace(core, "pod-binder");
+});
+afterAll(async () => {
+  await deleteNamespace(core, namespace);
+});
+
+/** A pending pod no scheduler takes (its scheduler name is nobody's). */
+async function pendingPod(name: string): Promise<string> {
+  const pod = await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name },
+      spec: { schedulerName: "nobody", containers: [{ name: "main", image: "busybox" }] },
+    },
+  });
+  return pod.metadata?.uid ?? "";
+}
+
+const nodeNameOf = async (name: string) => (await core.readNamespacedPod({ name, namespace })).spec?.nodeName;
+
+describe("PodBinder with a condition", () => {
+  it("binds while the condition holds", async () => {
+    const client = await KubeClient.create(kc);
+    const uid = await pendingPod("held");
+    const result = await new PodBinder(client).bind(namespace, "held", uid, "node-a", () => true);
+    client.close();
+    expect(result.outcome).toBe("bound");
+    expect(await nodeNameOf("held")).toBe("node-a");
+    await core.deleteNamespacedPod({ name: "held", namespace, gracePeriodSeconds: 0 });
+  });
+
+  it("sends nothing when the condition turned false while the request waited for the rate limit", async () => {
+    // One request per second: the second waits about a second for its token.
+    const client = await KubeClient.create(kc, { qps: 1, burst: 1 });
+    const binder = new PodBinder(client);
+    const uid = await pendingPod("lapsed");
+    await client.call("GET", `/api/v1/namespaces/${namespace}/pods/lapsed`);
+    const askedAt: number[] = [];
+    const started = Date.now();
+    let holds = true;
+    setTimeout(() => {
+      holds = false;
+    }, 300);
+    const result = await binder.bind(namespace, "lapsed", uid, "node-a", () => {
+      askedAt.push(Date.now() - started);
+      return holds;
+    });
+    expect(result.outcome).toBe("fenced");
+    // Asked only after the wait, so a lease lost during it counts.
+    expect(askedAt.length).toBe(1);
+    expect(askedAt[0]).toBeGreaterThanOrEqual(300);
+    expect(await nodeNameOf("lapsed")).toBeUndefined();
+
+    const eviction = await binder.evict(namespace, "lapsed", () => false);
+    client.close();
+    expect(eviction.outcome).toBe("fenced");
+    const pod = await core.readNamespacedPod({ name: "lapsed", namespace });
+    expect(pod.metadata?.deletionTimestamp).toBeUndefined();
+  });
+});
