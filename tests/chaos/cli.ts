@@ -114,6 +114,9 @@ async function main(): Promise<number> {
       // The gang timeout, then a lease for another shard to take over, and 15 s for a shard
       // to notice and for the API server to carry out the rollback (it may be restarting).
       partialGangMs: gangTimeoutMs + leaseDurationMs + 15_000,
+      // Nothing can be evicted while the API server restarts (up to about 25 s here): a group
+      // whose eviction it interrupted must be whole that much later.
+      wholeGroupEvictionMs: defaultLimits.wholeGroupEvictionMs + 30_000,
     },
   };
   log(`seed ${seed}; faults: ${plan.faults.join(", ")}`);

@@ -26,7 +26,7 @@ import {
 import { EventRecorder } from "../kube/event-recorder.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
-import { type BindOutcome, PodBinder } from "../kube/pod-binder.js";
+import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import { nodeOwnerAnnotation, podOwnerAnnotation } from "../sharding/shard-ring.js";
@@ -407,6 +407,14 @@ export class Shard {
     );
   }
 
+  /**
+   * Evicts whole groups only. The ticket fences the start: a group none of whose evictions went
+   * out while the ticket was valid keeps running. Once one member's eviction went out, the rest
+   * of its group follow whatever happens to the lease meanwhile, and those that failed (the API
+   * server restarting) are retried with backoff for up to the gang timeout, without holding the
+   * ticket (a handover must not wait for them); after that the victim's own partial-gang rollback
+   * finishes it.
+   */
   private async evictVictims(
     preemptor: string,
     victims: readonly PodInfo[],
@@ -419,32 +427,62 @@ export class Shard {
       this.metrics.fencedBinds.inc(victims.length);
       return;
     }
-    await Promise.all(
-      victims.map((pod) =>
-        this.bindSlots(async () => {
-          if (!ticket.valid()) {
-            this.metrics.fencedBinds.inc();
-            return;
-          }
-          const result = await this.binder.evict(pod.namespace, pod.name, ticket.valid);
-          if (result.outcome === "fenced") this.metrics.fencedBinds.inc();
-          else if (result.outcome === "evicted") {
-            this.metrics.preemptionVictims.inc();
-            this.events.record(
-              pod.pod,
-              "Normal",
-              "Preempted",
-              `Preempted by ${preemptor} (whole group evicted) to make room on ${where}`,
-            );
-          } else if (result.outcome !== "gone") {
-            this.log.warn(
-              { pod: pod.key, outcome: result.outcome, detail: result.detail },
-              "eviction refused",
-            );
-          }
+    const groups = new Map<string, PodInfo[]>();
+    for (const pod of victims) groups.set(pod.group.id, [...(groups.get(pod.group.id) ?? []), pod]);
+    let unfinished: PodInfo[] = [];
+    try {
+      await Promise.all(
+        [...groups.values()].map(async (members) => {
+          let committed = false;
+          const sendIf = () => {
+            committed ||= ticket.valid();
+            return committed;
+          };
+          const outcomes = await Promise.all(
+            members.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where, sendIf))),
+          );
+          if (committed) unfinished.push(...members.filter((_, i) => outcomes[i] === "error"));
         }),
-      ),
-    ).finally(() => ticket.release());
+      );
+    } finally {
+      ticket.release();
+    }
+    const deadline = Date.now() + this.config.gangTimeoutMs;
+    for (let delay = 500; unfinished.length > 0 && !this.stopped && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(2 * delay, 5_000);
+      const outcomes = await Promise.all(
+        unfinished.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where))),
+      );
+      unfinished = unfinished.filter((_, i) => outcomes[i] === "error");
+    }
+    if (unfinished.length > 0)
+      this.log.warn(
+        { preemptor, pods: unfinished.map((pod) => pod.key) },
+        "victims not evicted before the gang timeout; their groups' partial-gang rollback finishes them",
+      );
+  }
+
+  private async evictVictim(
+    preemptor: string,
+    pod: PodInfo,
+    where: string,
+    sendIf?: () => boolean,
+  ): Promise<EvictOutcome> {
+    const result = await this.binder.evict(pod.namespace, pod.name, sendIf);
+    if (result.outcome === "fenced") this.metrics.fencedBinds.inc();
+    else if (result.outcome === "evicted") {
+      this.metrics.preemptionVictims.inc();
+      this.events.record(
+        pod.pod,
+        "Normal",
+        "Preempted",
+        `Preempted by ${preemptor} (whole group evicted) to make room on ${where}`,
+      );
+    } else if (result.outcome !== "gone") {
+      this.log.warn({ pod: pod.key, outcome: result.outcome, detail: result.detail }, "eviction refused");
+    }
+    return result.outcome;
   }
 
   /**

@@ -56,17 +56,51 @@ function recordingWriters() {
   return { calls, pendingNominations, writers };
 }
 
-function shardWith(writers: ShardWriters): Shard {
+function shardWith(writers: ShardWriters, ownership: Ownership = ownsEverything): Shard {
   const config = loadShardConfig([], { POD_NAME: "shard-0" });
   return new Shard(
     config,
     {} as KubeClient,
     pino({ level: "silent" }),
-    ownsEverything,
+    ownership,
     new ShardMetrics(),
     writers,
   );
 }
+
+/**
+ * Writers whose evictions answer as `answer` says, asking the caller's condition first as the
+ * client does right before a request goes out; every nomination is written at once.
+ */
+function evictingWriters(answer: (name: string, attempt: number) => "evicted" | "error") {
+  const { writers } = recordingWriters();
+  const sent: string[] = [];
+  const attempts = new Map<string, number>();
+  const evicting: ShardWriters = {
+    ...writers,
+    statusWriter: { unschedulable: async () => undefined, nominate: async () => true },
+    binder: {
+      ...writers.binder,
+      evict: async (_namespace: string, name: string, sendIf?: () => boolean) => {
+        if (sendIf && !sendIf()) return { outcome: "fenced", detail: "" };
+        const attempt = attempts.get(name) ?? 0;
+        attempts.set(name, attempt + 1);
+        const outcome = answer(name, attempt);
+        sent.push(`${name}: ${outcome}`);
+        return { outcome, detail: "" };
+      },
+    },
+  };
+  return { sent, writers: evicting };
+}
+
+/** Running members of lower-priority groups. */
+const victimsOf = (...groups: [string, number][]) =>
+  groups.flatMap(([group, size]) =>
+    Array.from({ length: size }, (_, i) =>
+      toPodInfo(pod(`${group}-${i}`, { group, priority: 1, nodeName: `n${i}` })),
+    ),
+  );
 
 const plan = () => {
   const nominations = [
@@ -126,5 +160,39 @@ describe("Shard.nominateThenEvict", () => {
     await done;
     expect(calls.filter((call) => call.startsWith("nominate "))).toHaveLength(2);
     expect(calls.filter((call) => call.startsWith("evict"))).toEqual([]);
+  });
+});
+
+describe("Shard evicts whole groups", () => {
+  it("retries a member whose eviction failed (the API server restarting) once its group's eviction began", async () => {
+    const { sent, writers } = evictingWriters((name, attempt) =>
+      name === "low-2" && attempt < 2 ? "error" : "evicted",
+    );
+    const { nominations } = plan();
+    await shardWith(writers).nominateThenEvict("group:default/g", nominations, victimsOf(["low", 3]));
+    expect(sent.filter((line) => line.endsWith("evicted")).sort()).toEqual([
+      "low-0: evicted",
+      "low-1: evicted",
+      "low-2: evicted",
+    ]);
+    expect(sent.filter((line) => line === "low-2: error")).toHaveLength(2);
+  });
+
+  it("sends the rest of a group whose first eviction went out, even if the lease lapses meanwhile", async () => {
+    const { sent, writers } = evictingWriters(() => "evicted");
+    // The ticket is valid for the first question only: the lease lapses right after.
+    let asked = 0;
+    const lapsing: Ownership = {
+      ...ownsEverything,
+      acquireBind: () => ({ valid: () => asked++ === 0, release: () => undefined }),
+    };
+    const { nominations } = plan();
+    await shardWith(writers, lapsing).nominateThenEvict(
+      "group:default/g",
+      nominations,
+      victimsOf(["first", 2], ["second", 2]),
+    );
+    // The group begun goes whole; the group none of whose evictions went out keeps running.
+    expect(sent.sort()).toEqual(["first-0: evicted", "first-1: evicted"]);
   });
 });
