@@ -3,6 +3,7 @@
  * the same event for the same pod is written at most once per interval, so a pod retried
  * every second does not flood the API server.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pod } from "../core/index.js";
 import type { KubeClient } from "./kube-client.js";
@@ -49,7 +50,7 @@ export class EventRecorder {
   /** One retry after a second for throttling, server errors and dropped connections. */
   private async write(namespace: string, event: unknown, pod: string, reason: string): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      if (attempt > 0) await sleep(1_000);
       try {
         const res = await this.client.call("POST", `/api/v1/namespaces/${namespace}/events`, event);
         if (res.status < 300 || res.status === 404 || res.status === 403) {

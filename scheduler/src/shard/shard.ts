@@ -5,6 +5,7 @@
  * a pod arrives, a node changes, a pod leaves, a backoff or settle window ends — never on a
  * fixed sleep loop.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import {
@@ -131,7 +132,7 @@ export class Shard {
     this.informers.push(nodes, pods, budgets);
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     this.ready = true;
     this.log.info(
@@ -368,10 +369,9 @@ export class Shard {
   private async bindWithRetry(pod: PodInfo, nodeName: string, ticket: BindTicket): Promise<BindOutcome> {
     let outcome: BindOutcome = "error";
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100 * 4 ** attempt));
-      // A replica stalled while this bind waited for a slot may have lost its lease meanwhile.
-      if (!ticket.valid()) return "fenced";
-      // Asked again when the request is about to go out, after any wait for the rate limit.
+      if (attempt > 0) await sleep(100 * 4 ** attempt);
+      // A replica stalled while this bind waited (for a slot, the rate limit or a retry) may have
+      // lost its lease meanwhile: the ticket is asked when the request is about to go out.
       const result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName, ticket.valid);
       outcome = result.outcome;
       if (outcome !== "error") return outcome;
@@ -428,7 +428,11 @@ export class Shard {
       return;
     }
     const groups = new Map<string, PodInfo[]>();
-    for (const pod of victims) groups.set(pod.group.id, [...(groups.get(pod.group.id) ?? []), pod]);
+    for (const pod of victims) {
+      const members = groups.get(pod.group.id) ?? [];
+      members.push(pod);
+      groups.set(pod.group.id, members);
+    }
     let unfinished: PodInfo[] = [];
     try {
       await Promise.all(
@@ -449,7 +453,7 @@ export class Shard {
     }
     const deadline = Date.now() + this.config.gangTimeoutMs;
     for (let delay = 500; unfinished.length > 0 && !this.stopped && Date.now() < deadline; ) {
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
       delay = Math.min(2 * delay, 5_000);
       const outcomes = await Promise.all(
         unfinished.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where))),
