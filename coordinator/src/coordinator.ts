@@ -107,7 +107,7 @@ export class Coordinator {
       if (reservation.until <= now) this.reservations.delete(id);
     const published = await this.readSummaries(ring.members);
     const lends = await this.readLends();
-    await this.returnLends(lends, ring, now);
+    await this.returnLends(lends, ring, published, now);
     const live = new Set(published.map((summary) => summary.shard));
     const lentNodes = new Set(lends.filter((lend) => lend.to !== "").map((lend) => lend.node));
     const reported = new Map<string, { summary: CapacitySummary; report: StuckGroupReport }>();
@@ -330,7 +330,12 @@ export class Coordinator {
   }
 
   /** Lent nodes whose group no longer uses them go back to the ring. */
-  private async returnLends(lends: readonly Lend[], ring: RingObject, now: number): Promise<void> {
+  private async returnLends(
+    lends: readonly Lend[],
+    ring: RingObject,
+    summaries: readonly CapacitySummary[],
+    now: number,
+  ): Promise<void> {
     const current = new Set(lends.map(lendIdOf));
     for (const id of this.lendsRunOn) if (!current.has(id)) this.lendsRunOn.delete(id);
     for (const lend of lends) {
@@ -349,6 +354,11 @@ export class Coordinator {
         borrowerLive: ring.members.includes(lend.to),
         groupPodsOnNode,
         groupRanOnNode: this.lendsRunOn.has(lendId),
+        promised: summaries.some(
+          (summary) =>
+            summary.shard === lend.to &&
+            summary.nodes.some((node) => node.name === lend.node && node.nominatedFor !== undefined),
+        ),
       };
       if (!shouldReturn(state, now, this.config.lendGraceMs)) continue;
       this.lendsRunOn.delete(lendId);

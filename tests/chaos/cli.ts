@@ -14,6 +14,7 @@ import { repoRoot } from "../cluster/local/layout.js";
 import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";
 import { buildScheduler, stackDown, stackUp } from "../stack/stack.js";
 import { mulberry32 } from "../support/random.js";
+import { redisValues } from "../support/redis-ping.js";
 import { type FaultInjector, kindFaults, localFaults } from "./faults.js";
 import { failed, resultTable, testReport } from "./report.js";
 import { type ChaosPlan, faultOrder, runChaos } from "./run.js";
@@ -159,7 +160,10 @@ async function main(): Promise<number> {
       mkdirSync(runDir, { recursive: true });
       for (const file of readdirSync(stackLogs).filter((name) => name.endsWith(".log")))
         copyFileSync(join(stackLogs, file), join(runDir, file));
-      log(`logs of the shards and coordinators: ${runDir}`);
+      // What each shard last told the coordinator (its view of its nodes' room, its stuck groups).
+      const summaries = await redisValues(cluster.redisUrl, "sharded-scheduler:*:capacity:*");
+      writeFileSync(join(runDir, "capacity-summaries.json"), `${JSON.stringify(summaries, null, 2)}\n`);
+      log(`logs of the shards and coordinators, and their last capacity summaries: ${runDir}`);
       await stackDown(clusterDir, log);
       if (!reused && !values["keep-cluster"]) await down(clusterDir, log);
     };

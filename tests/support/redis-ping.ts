@@ -1,4 +1,4 @@
-/** Whether a Redis answers: one PING, with no retries and no queueing. */
+/** Small Redis helpers for the harness: one PING, and reading keys for a run's diagnostics. */
 import { Redis } from "ioredis";
 
 /** Whether the Redis at url answers PING, trying once; detail is its answer or the error. */
@@ -21,4 +21,35 @@ export async function redisPing(url: string): Promise<{ ok: boolean; detail: str
   } finally {
     client.disconnect();
   }
+}
+
+/** Every string value whose key matches pattern (a SCAN), parsed as JSON where it parses; {} if Redis is down. */
+export async function redisValues(url: string, pattern: string): Promise<Record<string, unknown>> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => undefined);
+  const values: Record<string, unknown> = {};
+  try {
+    await client.connect();
+    for await (const keys of client.scanStream({ match: pattern, count: 100 }) as AsyncIterable<string[]>) {
+      for (const key of keys) {
+        const text = await client.get(key);
+        if (text === null) continue;
+        try {
+          values[key] = JSON.parse(text);
+        } catch {
+          values[key] = text;
+        }
+      }
+    }
+  } catch {
+    // A diagnostic only: nothing to add when Redis does not answer.
+  } finally {
+    client.disconnect();
+  }
+  return values;
 }

@@ -9,6 +9,8 @@ export interface LendState {
   readonly groupPodsOnNode: number;
   /** The group was seen running on it since the lend. */
   readonly groupRanOnNode: boolean;
+  /** The borrower reports pending pods nominated to it: room a preemption there won for them. */
+  readonly promised: boolean;
 }
 
 /**
@@ -17,10 +19,12 @@ export interface LendState {
  * there when it never came (placed elsewhere, or deleted); at once when the borrower is gone
  * (its lends no longer count anyway). A lent node takes only its group's pods until the group
  * comes, so it must not sit idle longer than that. (A group handed to another shard gives its
- * lends back at the handoff.)
+ * lends back at the handoff.) Never while the borrower has evicted pods there for a pending
+ * group and holds the room for it: returning it would give the room the victims paid for to the
+ * node's ring owner, whose own pending groups would take it.
  */
 export function shouldReturn(lend: LendState, now: number, graceMs: number): boolean {
   if (!lend.borrowerLive) return true;
-  if (lend.groupPodsOnNode > 0) return false;
+  if (lend.groupPodsOnNode > 0 || lend.promised) return false;
   return lend.groupRanOnNode || now - lend.lentAt >= graceMs;
 }

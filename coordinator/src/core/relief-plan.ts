@@ -7,6 +7,7 @@
  *   3. hand it to a shard that fits it by preempting lower-priority groups;
  *   4. lend the owner nodes whose room comes partly from preempting lower-priority groups;
  *   5. nothing: the cluster cannot place it, and the owner's Unschedulable condition stands.
+ * A node whose room a preemption won for another group (pods nominated to it) is never lent.
  * Every plan carries a witness: where each member would go in the capacity view.
  */
 import type { CapacitySummary } from "@sharded-scheduler/scheduler/coordination";
@@ -48,6 +49,12 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
   const others = request.summaries
     .filter((summary) => summary.shard !== owner)
     .sort((a, b) => (room.get(b.shard) ?? 0) - (room.get(a.shard) ?? 0) || (a.shard < b.shard ? -1 : 1));
+  // Room a preemption won on a node is promised to the group that preempted for it: such a
+  // node is never lent away from its shard for another group.
+  const promised = new Set<string>();
+  for (const summary of request.summaries)
+    for (const node of summary.nodes)
+      if (node.nominatedFor?.some((id) => id !== group.key.id)) promised.add(node.name);
   let ownerFits = false;
   for (const preempting of modes) {
     const view = capacityView(request.summaries, preempting ? group.priority : undefined);
@@ -57,7 +64,10 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
     }
     const usable = view.snapshot.nodes.filter((node) => {
       const shard = view.ownerOf.get(node.name);
-      return shard === owner || (shard !== undefined && shard !== "" && !request.lentNodes.has(node.name));
+      if (shard === owner) return true;
+      return (
+        shard !== undefined && shard !== "" && !request.lentNodes.has(node.name) && !promised.has(node.name)
+      );
     });
     const placements = trialPlacement(
       view.snapshot,

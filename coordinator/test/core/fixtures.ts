@@ -15,6 +15,8 @@ export interface NodeSpec {
   /** Milli-cpu held by pods of each priority. */
   used?: Record<number, number>;
   labels?: Record<string, string>;
+  /** Groups with pods nominated to it. */
+  nominatedFor?: string[];
 }
 
 export function summary(
@@ -37,6 +39,7 @@ export function summary(
         freeable: Object.entries(node.used ?? {})
           .map(([priority, cpu]) => ({ priority: Number(priority), amounts: { cpu, pods: 1 } }))
           .sort((a, b) => a.priority - b.priority),
+        ...(node.nominatedFor ? { nominatedFor: node.nominatedFor } : {}),
       }),
     ),
     stuck: [],

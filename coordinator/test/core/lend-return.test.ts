@@ -3,7 +3,7 @@ import { shouldReturn } from "../../src/core/index.js";
 
 describe("shouldReturn", () => {
   const grace = 30_000;
-  const lend = { lentAt: 0, borrowerLive: true, groupPodsOnNode: 0, groupRanOnNode: false };
+  const lend = { lentAt: 0, borrowerLive: true, groupPodsOnNode: 0, groupRanOnNode: false, promised: false };
   it("keeps a node its group runs on", () => {
     expect(shouldReturn({ ...lend, groupPodsOnNode: 2, groupRanOnNode: true }, 10 * grace, grace)).toBe(
       false,
@@ -15,6 +15,10 @@ describe("shouldReturn", () => {
   });
   it("returns at once when the group ran on it and left", () => {
     expect(shouldReturn({ ...lend, groupRanOnNode: true }, 1, grace)).toBe(true);
+  });
+  it("keeps a node while the borrower holds room a preemption won there", () => {
+    expect(shouldReturn({ ...lend, groupRanOnNode: true, promised: true }, 10 * grace, grace)).toBe(false);
+    expect(shouldReturn({ ...lend, borrowerLive: false, promised: true }, 1, grace)).toBe(true);
   });
   it("returns at once when the borrower left the ring", () => {
     expect(

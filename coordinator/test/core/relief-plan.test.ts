@@ -66,6 +66,34 @@ describe("planRelief", () => {
     for (const { node, from } of plan.nodes) expect(node.startsWith(from)).toBe(true);
   });
 
+  it("never lends a node whose room a preemption promised to another group, but may lend one promised to this group", () => {
+    const summaries = (promisedTo: string) => [
+      summary("a", [{ name: "a1", free: 4000 }]),
+      summary("b", [
+        { name: "b1", free: 4000 },
+        { name: "b2", free: 4000, nominatedFor: [promisedTo] },
+      ]),
+      summary("c", [{ name: "c1", free: 0, used: { 0: 8000 } }]),
+    ];
+    const job = group("job", [4000, 4000, 4000]);
+    const elsewhere = planRelief({
+      group: job,
+      owner: "a",
+      summaries: summaries("group:ns/other"),
+      lentNodes: none,
+    });
+    expect(elsewhere).toEqual({ kind: "none", reason: "impossible" });
+    const own = planRelief({ group: job, owner: "a", summaries: summaries(job.key.id), lentNodes: none });
+    expect(own).toMatchObject({
+      kind: "lend",
+      to: "a",
+      nodes: [
+        { node: "b1", from: "b" },
+        { node: "b2", from: "b" },
+      ],
+    });
+  });
+
   it("never lends a node that is lent already", () => {
     const summaries = [
       summary("a", [{ name: "a1", free: 4000 }]),

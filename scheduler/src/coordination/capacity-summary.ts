@@ -30,6 +30,12 @@ export interface NodeCapacity {
   readonly freeable: readonly { readonly priority: number; readonly amounts: ResourceAmounts }[];
   /** A node lent for one pod group (GroupKey.id) takes only that group's pods until it arrives. */
   readonly lentFor?: string;
+  /**
+   * The groups (GroupKey.id) with pending pods nominated to this node: room their preemption
+   * won, promised to them. The coordinator never lends such a node to another group, nor
+   * returns it from its borrower while the promise stands.
+   */
+  readonly nominatedFor?: readonly string[];
 }
 
 /** A group its owner reported Unschedulable (no placement, not even by preemption). */
@@ -100,9 +106,11 @@ export function summarizeCapacity(
     }
     const lentFor = heldFor(node);
     const free = node.allocatable.clone().subtract(node.requested);
+    const nominatedFor = new Set<string>();
     for (const nominated of snapshot.nominatedOn(node.name)) {
       free.subtract(nominated.requests);
       free.pods -= 1;
+      nominatedFor.add(nominated.group.id);
     }
     nodes.push({
       name: node.name,
@@ -112,6 +120,7 @@ export function summarizeCapacity(
         .sort(([a], [b]) => a - b)
         .map(([priority, freed]) => ({ priority, amounts: amountsOf(freed) })),
       ...(lentFor ? { lentFor } : {}),
+      ...(nominatedFor.size > 0 ? { nominatedFor: [...nominatedFor].sort() } : {}),
     });
   }
   return { ...header, classes, nodes, stuck };

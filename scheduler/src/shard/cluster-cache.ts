@@ -159,6 +159,16 @@ export class ClusterCache {
     this.upsertPod(assumed.pod.pod);
   }
 
+  /**
+   * A nomination the cycle reserved in the snapshot but could not write to the API server: the
+   * pod goes back to what the watch last delivered, so no shard keeps room for a reservation
+   * that exists nowhere else (a watch event would not come to correct it).
+   */
+  restorePending(pod: PodInfo): void {
+    const seen = this.groups.get(pod.group.id)?.pending.get(pod.key);
+    if (seen) this.snapshot.upsertPod(seen);
+  }
+
   group(groupId: string): GroupMembers | undefined {
     return this.groups.get(groupId);
   }

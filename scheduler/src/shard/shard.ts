@@ -282,6 +282,14 @@ export class Shard {
         this.metrics.scheduleAttempts.inc({ result: "preempting" });
         const { victims, nominations } = decision.plan;
         const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
+        this.log.debug(
+          {
+            group: id,
+            nominations: nominations.map(({ pod, nodeName }) => `${pod.name}@${nodeName}`),
+            victims: victims.map((victim) => victim.id),
+          },
+          "preempting",
+        );
         const waiting =
           victimPods.length > 0
             ? `preempting ${victimPods.length} pod(s) of ${victims.length} lower-priority group(s); waiting for them to leave`
@@ -314,6 +322,7 @@ export class Shard {
     // Fencing: ownership may have moved since the cycle decided; never bind onto a lost node.
     const ticket = this.ownership.acquireBind(placements.map((p) => p.nodeName));
     if (!ticket) {
+      this.log.debug({ group: groupId }, "bind ticket refused (handover); placing again");
       this.metrics.fencedBinds.inc(placements.length);
       for (const p of placements) this.cache.forget(p.pod.key);
       this.queue.done(groupId, "retry", Date.now());
@@ -349,6 +358,7 @@ export class Shard {
         return;
       }
       failed++;
+      this.log.debug({ group: groupId, pod: pod.key, node: nodeName, outcome }, "pod not bound");
       if (outcome === "fenced") this.metrics.fencedBinds.inc();
       else this.metrics.bindErrors.inc({ reason: outcome });
       this.cache.forget(pod.key);
@@ -383,8 +393,8 @@ export class Shard {
   /**
    * The cycle already reserved the won nodes in its snapshot; the reservation must reach the
    * API server (status.nominatedNodeName) before any victim is evicted, or the room the
-   * evictions free is reserved for nobody. A nomination not written evicts nothing; the group
-   * is tried again at its next cycle.
+   * evictions free is reserved for nobody. A nomination not written evicts nothing and leaves
+   * the snapshot too; the group is tried again at its next cycle.
    */
   async nominateThenEvict(
     preemptor: string,
@@ -396,6 +406,9 @@ export class Shard {
     );
     if (written.includes(false)) {
       this.log.warn({ group: preemptor }, "nomination not written; evicting nothing this time");
+      nominations.forEach(({ pod }, i) => {
+        if (!written[i]) this.cache.restorePending(pod);
+      });
       return;
     }
     if (victims.length === 0) return;

@@ -58,19 +58,22 @@ describe("summarizeCapacity", () => {
     expect(info.ready).toBe(true);
   });
 
-  it("counts room a preemption won (a pending pod nominated to the node) as taken", () => {
+  it("counts room a preemption won (a pending pod nominated to the node) as taken, and names the groups it is promised to", () => {
     const nominated = snapshotOf(
       [node("n1", { cpu: 8 }), node("n2", { cpu: 8 })],
       [
         pod("running", { cpu: 2, nodeName: "n1" }),
-        pod("preemptor", { cpu: 5, nominatedNodeName: "n1" }),
+        pod("preemptor-0", { cpu: 2, nominatedNodeName: "n1", group: "job", namespace: "ns" }),
+        pod("preemptor-1", { cpu: 3, nominatedNodeName: "n1", group: "job", namespace: "ns" }),
         pod("plain-pending", { cpu: 4 }),
       ],
     );
     const [n1, n2] = summarizeCapacity(nominated, () => true, header, []).nodes;
     expect(n1?.free.cpu).toBe(8000 - 2000 - 5000);
-    expect(n1?.free.pods).toBe(110 - 2);
+    expect(n1?.free.pods).toBe(110 - 3);
+    expect(n1?.nominatedFor).toEqual(["group:ns/job"]);
     expect(n2?.free.cpu).toBe(8000);
+    expect(n2?.nominatedFor).toBeUndefined();
   });
 
   it("says which group a lent node is held for until the group runs on it", () => {

@@ -140,15 +140,28 @@ describe("Shard.nominateThenEvict", () => {
     ]);
   });
 
-  it("evicts nothing when one nomination is not written", async () => {
+  it("evicts nothing when one nomination is not written, and keeps no room for it", async () => {
     const { calls, pendingNominations, writers } = recordingWriters();
     const { nominations, victims } = plan();
-    const done = shardWith(writers).nominateThenEvict("group:default/g", nominations, victims);
+    const shard = shardWith(writers);
+    // The cycle reserved both nodes in the snapshot before the writes.
+    for (const { pod } of nominations)
+      shard.cache.upsertPod({
+        ...pod.pod,
+        spec: { ...pod.pod.spec, schedulerName: shard.config.schedulerName },
+      });
+    for (const { pod, nodeName } of nominations)
+      shard.cache.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
+    const done = shard.nominateThenEvict("group:default/g", nominations, victims);
     await flush();
     pendingNominations[0]?.settle(true);
     pendingNominations[1]?.settle(false);
     await done;
     expect(calls.filter((call) => call.startsWith("evict"))).toEqual([]);
+    // The written one stands (its watch event follows); the other reserves nothing.
+    expect(shard.cache.snapshot.nominatedPod(nominations[0]?.pod.key ?? "")?.nominatedNodeName).toBe("n1");
+    expect(shard.cache.snapshot.nominatedPod(nominations[1]?.pod.key ?? "")).toBeUndefined();
+    expect(shard.cache.snapshot.hasNominations("n2")).toBe(false);
   });
 
   it("writes the nominations of a group whose victims already left, and evicts nothing", async () => {
