@@ -107,6 +107,8 @@ export class ShardLeases {
   /** When the own lease was last (re)gained after a lapse; fresh reads sent after it revalidate. */
   private regainedAt = Number.POSITIVE_INFINITY;
   private lastFreshReadSentAt = Number.NEGATIVE_INFINITY;
+  /** When the last fresh read was sent, whether or not it succeeded. */
+  private lastFreshReadTriedAt = Number.NEGATIVE_INFINITY;
   /** The fresh read in flight, and when it was sent. */
   private freshReading: { sentAt: number; done: Promise<void> } | undefined;
   /** A fresh read queued behind one that was sent too early for its caller. */
@@ -385,6 +387,7 @@ export class ShardLeases {
 
   private startFreshRead(): { sentAt: number; done: Promise<void> } {
     const sentAt = this.now();
+    this.lastFreshReadTriedAt = sentAt;
     const done = (async () => {
       try {
         const list = await this.client.must<{ items: Lease[] }>(
@@ -456,9 +459,9 @@ export class ShardLeases {
     for (const sighting of this.sightings.values())
       if (!isConfirmedDead(sighting)) next = Math.min(next, deathConfirmableAt(sighting));
     if (!Number.isFinite(next)) return;
-    // Not sooner than a renewal period after the last fresh read: a peer that keeps its Lease
-    // unchanged is not worth a read storm.
-    const at = Math.max(next, this.lastFreshReadSentAt + this.options.renewIntervalMs);
+    // Not sooner than a renewal period after the last fresh read, answered or not: neither a
+    // peer that keeps its Lease unchanged nor an API server that is down is worth a read storm.
+    const at = Math.max(next, this.lastFreshReadTriedAt + this.options.renewIntervalMs);
     this.expiryTimer = setTimeout(() => void this.freshRead(), Math.max(0, at - this.now()) + 5);
   }
 }
