@@ -147,6 +147,11 @@ export class ClusterSnapshot {
     return this.nominations.get(nodeName)?.values() ?? [];
   }
 
+  /** The nodes pending pods are nominated to. */
+  nominatedNodes(): Iterable<string> {
+    return this.nominations.keys();
+  }
+
   hasNominations(nodeName: string): boolean {
     return this.nominations.has(nodeName);
   }

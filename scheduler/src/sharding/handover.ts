@@ -16,11 +16,16 @@
  * once confirmed dead, by which time its own lease check already fails.
  */
 
+import { nodeOwnerOf, ShardRing } from "./shard-ring.js";
+
 export interface RingEpoch {
   readonly epoch: number;
   /** Sorted shard identities. */
   readonly members: readonly string[];
-  /** Nodes lent to a member other than their ring owner (node name → member). */
+  /**
+   * Nodes owned by a member other than their ring owner (node name → member): lent by the
+   * coordinator, or kept by the member that holds room a preemption won on them.
+   */
   readonly nodeOwners: Readonly<Record<string, string>>;
 }
 
@@ -74,7 +79,10 @@ export function bindGate(view: HandoverView): BindGate {
  * The next ring object, or undefined when the current one is still right. Members: the live
  * replicas, and every current member not confirmed dead (one whose lease merely looks expired
  * stays until fresh reads confirm it, so it cannot be binding under an older epoch unseen).
- * Node owners: the lends (node owner overrides) that name a member. The epoch exceeds both
+ * Node owners: the lends (node owner overrides) that name a member; and every promised node
+ * (pending pods are nominated to it: a preemption there evicted victims for them) stays with
+ * the member that owns it now while that member remains, so a change of members does not take
+ * the room from the shard that is about to place its preemptor there. The epoch exceeds both
  * the current one and every acknowledgment seen, so a ring object deleted and recreated
  * cannot fall behind the replicas.
  */
@@ -85,16 +93,34 @@ export function nextRingEpoch(
     readonly confirmedDead: ReadonlySet<string>;
     readonly nodeOverrides: ReadonlyMap<string, string>;
     readonly highestAck: number;
+    readonly promisedNodes?: Iterable<string>;
   },
 ): RingEpoch | undefined {
   const kept = (current?.members ?? []).filter((member) => !desired.confirmedDead.has(member));
   const members = [...new Set([...kept, ...desired.live])].sort();
   if (members.length === 0) return undefined;
-  const nodeOwners: Record<string, string> = {};
-  for (const node of [...desired.nodeOverrides.keys()].sort()) {
-    const owner = desired.nodeOverrides.get(node) as string;
-    if (members.includes(owner)) nodeOwners[node] = owner;
+  const owners = new Map<string, string>();
+  for (const [node, owner] of desired.nodeOverrides) if (members.includes(owner)) owners.set(node, owner);
+  if (current) {
+    const sameMembers = current.members.join("\u0000") === members.join("\u0000");
+    // Rings are built only when the members change (and a node is promised): hashing is not free.
+    let rings: { now: ShardRing; next: ShardRing } | undefined;
+    for (const node of desired.promisedNodes ?? []) {
+      if (owners.has(node)) continue;
+      const kept = Object.hasOwn(current.nodeOwners, node) ? current.nodeOwners[node] : undefined;
+      if (sameMembers) {
+        // The ring gives the same owners as now: only a node kept earlier needs keeping still.
+        if (kept !== undefined && members.includes(kept)) owners.set(node, kept);
+        continue;
+      }
+      rings ??= { now: new ShardRing(current.members), next: new ShardRing(members) };
+      const owner = nodeOwnerOf(rings.now, current.nodeOwners, node);
+      if (owner !== undefined && members.includes(owner) && rings.next.ownerOf(node) !== owner)
+        owners.set(node, owner);
+    }
   }
+  const nodeOwners: Record<string, string> = {};
+  for (const node of [...owners.keys()].sort()) nodeOwners[node] = owners.get(node) as string;
   if (
     current &&
     current.epoch >= desired.highestAck &&

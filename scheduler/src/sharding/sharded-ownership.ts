@@ -7,7 +7,8 @@
  *   - Groups: the owner under the newest ring seen, or the live shard a pod's owner annotation
  *     names (optimistic: the API server binds a pod once).
  *   - Adopting a new epoch waits for this replica's bind batches in flight, then acknowledges.
- *   - The lowest live replica proposes the next ring when members or lends change.
+ *   - The lowest live replica proposes the next ring when members or lends change, keeping
+ *     nodes that hold room a preemption won with their owner.
  */
 import type { Logger } from "pino";
 import type { ShardMetrics } from "../shard/metrics.js";
@@ -56,6 +57,11 @@ export class ShardedOwnership implements Ownership {
   private readonly self: string;
   private leaving = false;
   private drained: (() => void) | undefined;
+  /**
+   * Set by the shard: the nodes pending pods are nominated to (room a preemption won). A ring
+   * proposal keeps each with its current owner (see nextRingEpoch).
+   */
+  promisedNodes: () => Iterable<string> = () => [];
 
   constructor(
     private readonly leases: LeaseView,
@@ -258,6 +264,7 @@ export class ShardedOwnership implements Ownership {
       confirmedDead: this.leases.confirmedDead(),
       nodeOverrides: this.nodeOverrides,
       highestAck,
+      promisedNodes: this.promisedNodes(),
     });
     if (!next) return;
     this.proposing = true;

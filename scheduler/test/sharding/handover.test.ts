@@ -85,6 +85,41 @@ describe("nextRingEpoch", () => {
     expect(next).toEqual({ epoch: 4, members: ["a", "b"], nodeOwners: { n1: "b" } });
   });
 
+  it("keeps a promised node with its owner while members change, and lets it go once no longer promised", () => {
+    const two = new ShardRing(["a", "b"]);
+    const three = new ShardRing(["a", "b", "c"]);
+    const names = Array.from({ length: 200 }, (_, i) => `node-${i}`);
+    // A node the joining member takes from b, and another it takes from a.
+    const fromB = names.find((n) => two.ownerOf(n) === "b" && three.ownerOf(n) === "c") as string;
+    const fromA = names.find((n) => two.ownerOf(n) === "a" && three.ownerOf(n) === "c") as string;
+    expect(fromB && fromA).toBeTruthy();
+    const promised = (...nodes: string[]) => ({ ...desired(["a", "b", "c"], [], 3), promisedNodes: nodes });
+    const joined = nextRingEpoch(ring(3, "a", "b"), promised(fromB));
+    // c joins and takes fromA; fromB, promised, stays with b.
+    expect(joined).toEqual({ epoch: 4, members: ["a", "b", "c"], nodeOwners: { [fromB]: "b" } });
+    const settled = joined as RingEpoch;
+    // Still promised: nothing to change. No longer promised: it goes to c in a new epoch.
+    expect(nextRingEpoch(settled, promised(fromB))).toBeUndefined();
+    expect(nextRingEpoch(settled, promised())).toEqual({
+      epoch: 5,
+      members: ["a", "b", "c"],
+      nodeOwners: {},
+    });
+    // A member confirmed dead keeps nothing; a lend decides over a promise.
+    expect(nextRingEpoch(settled, { ...desired(["a", "c"], ["b"], 4), promisedNodes: [fromB] })).toEqual(
+      ring(5, "a", "c"),
+    );
+    expect(
+      nextRingEpoch(ring(3, "a", "b"), {
+        ...desired(["a", "b", "c"], [], 3, [[fromB, "a"]]),
+        promisedNodes: [fromB],
+      }),
+    ).toEqual({ epoch: 4, members: ["a", "b", "c"], nodeOwners: { [fromB]: "a" } });
+    // A promised node whose owner does not change needs no entry.
+    const stays = names.find((n) => two.ownerOf(n) === "a" && three.ownerOf(n) === "a") as string;
+    expect(nextRingEpoch(ring(3, "a", "b"), promised(stays))).toEqual(ring(4, "a", "b", "c"));
+  });
+
   it("goes past every acknowledgment seen when the ring object was lost", () => {
     expect(nextRingEpoch(undefined, desired(["a"], [], 7))).toEqual(ring(8, "a"));
     expect(nextRingEpoch(ring(2, "a"), desired(["a"], [], 7))).toEqual(ring(8, "a"));
