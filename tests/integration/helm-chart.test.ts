@@ -494,7 +494,7 @@ describe("installed release", () => {
     const named = [leader, ring, `${fullname}-0`];
     const shardLeaseVerbs = ["list", "watch", "create", "update", "patch"];
     const shard = expectedAccess([
-      ...everywhere(["list", "watch", "delete"], "pods"),
+      ...everywhere(["list", "watch", "patch", "delete"], "pods"),
       ...everywhere(["patch"], "pods/status"),
       ...everywhere(["create"], "pods/binding"),
       ...everywhere(["create"], "pods/eviction"),

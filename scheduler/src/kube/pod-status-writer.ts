@@ -1,13 +1,16 @@
 /**
- * Tells users why a pod waits: PodScheduled=False with reason Unschedulable and a
- * kube-scheduler-style message, and status.nominatedNodeName for preemptors. A condition
- * already saying the same thing is not written again within the interval.
+ * What a shard writes on pending pods. It tells users why a pod waits: PodScheduled=False with
+ * reason Unschedulable and a kube-scheduler-style message, and status.nominatedNodeName for
+ * preemptors (a condition already saying the same thing is not written again within the
+ * interval); and it pins a preempting group to the shard with the owner annotation.
  */
 import type { Logger } from "pino";
 import type { Pod } from "../core/index.js";
+import { podOwnerAnnotation } from "../sharding/shard-ring.js";
 import type { KubeClient } from "./kube-client.js";
 
 const strategicMerge = "application/strategic-merge-patch+json";
+const mergePatch = "application/merge-patch+json";
 
 export class PodStatusWriter {
   private readonly lastWritten = new Map<string, { message: string; at: number }>();
@@ -47,30 +50,39 @@ export class PodStatusWriter {
     return this.patchStatus(pod, { status: { nominatedNodeName: nodeName } });
   }
 
+  /**
+   * Names the shard in the pod's owner annotation (as the coordinator's handoff does): the
+   * group stays with that shard while it lives, whatever the ring does. False when not written.
+   */
+  async pinOwner(pod: Pod, shard: string): Promise<boolean> {
+    return this.patch(pod, "", { metadata: { annotations: { [podOwnerAnnotation]: shard } } }, mergePatch);
+  }
+
   forget(uid: string): void {
     this.lastWritten.delete(uid);
   }
 
+  private patchStatus(pod: Pod, patch: unknown): Promise<boolean> {
+    return this.patch(pod, "/status", patch, strategicMerge);
+  }
+
   /** True when the API server took the patch (or the pod is gone). */
-  private async patchStatus(pod: Pod, patch: unknown): Promise<boolean> {
+  private async patch(pod: Pod, subresource: string, patch: unknown, contentType: string): Promise<boolean> {
     const { namespace, name } = pod.metadata;
     try {
       const res = await this.client.call(
         "PATCH",
-        `/api/v1/namespaces/${namespace}/pods/${name}/status`,
+        `/api/v1/namespaces/${namespace}/pods/${name}${subresource}`,
         patch,
-        strategicMerge,
+        contentType,
       );
       if (res.status >= 300 && res.status !== 404) {
-        this.log.warn(
-          { status: res.status, pod: `${namespace}/${name}`, body: res.body },
-          "pod status not written",
-        );
+        this.log.warn({ status: res.status, pod: `${namespace}/${name}`, body: res.body }, "pod not patched");
         return false;
       }
       return true;
     } catch (error) {
-      this.log.warn({ err: String(error), pod: `${namespace}/${name}` }, "pod status not written");
+      this.log.warn({ err: String(error), pod: `${namespace}/${name}` }, "pod not patched");
       return false;
     }
   }

@@ -39,7 +39,7 @@ import { SchedulingQueue } from "./scheduling-queue.js";
 /** What a shard writes to the API server through; a unit test may pass stubs. */
 export interface ShardWriters {
   readonly binder: Pick<PodBinder, "bind" | "evict" | "delete">;
-  readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate">;
+  readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner">;
   readonly events: Pick<EventRecorder, "record">;
 }
 
@@ -394,16 +394,24 @@ export class Shard {
    * The cycle already reserved the won nodes in its snapshot; the reservation must reach the
    * API server (status.nominatedNodeName) before any victim is evicted, or the room the
    * evictions free is reserved for nobody. A nomination not written evicts nothing and leaves
-   * the snapshot too; the group is tried again at its next cycle.
+   * the snapshot too; the group is tried again at its next cycle. The group's pods are pinned to
+   * this shard at the same time: a ring change (a shard joining or coming back) must not move
+   * the group away from the room its victims free (ring proposals keep the nodes here).
    */
   async nominateThenEvict(
     preemptor: string,
     nominations: readonly { pod: PodInfo; nodeName: string }[],
     victims: readonly PodInfo[],
   ): Promise<void> {
-    const written = await Promise.all(
-      nominations.map(({ pod, nodeName }) => this.statusWriter.nominate(pod.pod, nodeName)),
-    );
+    const self = this.config.identity;
+    const [written] = await Promise.all([
+      Promise.all(nominations.map(({ pod, nodeName }) => this.statusWriter.nominate(pod.pod, nodeName))),
+      Promise.all(
+        nominations
+          .filter(({ pod }) => pod.pod.metadata.annotations?.[podOwnerAnnotation] !== self)
+          .map(({ pod }) => this.statusWriter.pinOwner(pod.pod, self)),
+      ),
+    ]);
     if (written.includes(false)) {
       this.log.warn({ group: preemptor }, "nomination not written; evicting nothing this time");
       nominations.forEach(({ pod }, i) => {

@@ -8,7 +8,10 @@
 import { createHash, hash } from "node:crypto";
 import HashRing from "hashring";
 
-/** The coordinator's override on a group's pods: that shard schedules the group while it lives. */
+/**
+ * The override on a group's pods (the coordinator's handoff or lend, or the shard that preempted
+ * for the group pinning it): that shard schedules the group while it lives.
+ */
 export const podOwnerAnnotation = "sharded-scheduler.io/owner";
 /** The coordinator's override on a node (a node lent to another shard). */
 export const nodeOwnerAnnotation = "sharded-scheduler.io/owner";

@@ -1,7 +1,8 @@
 /**
- * The shard carries a preemption plan out in order: every nomination written first, then the
- * victims evicted, and nothing evicted when a nomination could not be written (the room freed
- * would be reserved for nobody). Stub writers stand in for the API server.
+ * The shard carries a preemption plan out in order: every nomination written first (and the
+ * group pinned to the shard), then the victims evicted, and nothing evicted when a nomination
+ * could not be written (the room freed would be reserved for nobody). Stub writers stand in for
+ * the API server.
  */
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import { loadShardConfig } from "../../src/shard/config.js";
 import { ShardMetrics } from "../../src/shard/metrics.js";
 import { Shard, type ShardWriters } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
+import { podOwnerAnnotation } from "../../src/sharding/shard-ring.js";
 import { pod } from "../core/fixtures.js";
 
 const ownsEverything: Ownership = {
@@ -31,6 +33,10 @@ function recordingWriters() {
   const writers: ShardWriters = {
     statusWriter: {
       unschedulable: async () => undefined,
+      pinOwner: async (target: Pod, shard: string) => {
+        calls.push(`pin ${target.metadata.name} ${shard}`);
+        return true;
+      },
       nominate: (target: Pod, nodeName: string | null) =>
         new Promise<boolean>((resolve) => {
           calls.push(`nominate ${target.metadata.name} ${nodeName}`);
@@ -78,7 +84,11 @@ function evictingWriters(answer: (name: string, attempt: number) => "evicted" | 
   const attempts = new Map<string, number>();
   const evicting: ShardWriters = {
     ...writers,
-    statusWriter: { unschedulable: async () => undefined, nominate: async () => true },
+    statusWriter: {
+      unschedulable: async () => undefined,
+      nominate: async () => true,
+      pinOwner: async () => true,
+    },
     binder: {
       ...writers.binder,
       evict: async (_namespace: string, name: string, sendIf?: () => boolean) => {
@@ -123,7 +133,7 @@ describe("Shard.nominateThenEvict", () => {
     const { nominations, victims } = plan();
     const done = shardWith(writers).nominateThenEvict("group:default/g", nominations, victims);
     await flush();
-    expect(calls).toEqual(["nominate g-0 n1", "nominate g-1 n2"]);
+    expect(calls).toEqual(["nominate g-0 n1", "nominate g-1 n2", "pin g-0 shard-0", "pin g-1 shard-0"]);
     // The second nomination is written first; still nothing is evicted until the first is too.
     pendingNominations[1]?.settle(true);
     await flush();
@@ -133,11 +143,28 @@ describe("Shard.nominateThenEvict", () => {
     expect(calls).toEqual([
       "nominate g-0 n1",
       "nominate g-1 n2",
+      "pin g-0 shard-0",
+      "pin g-1 shard-0",
       "nominated g-1: true",
       "nominated g-0: true",
       "evict low-a",
       "evict low-b",
     ]);
+  });
+
+  it("pins only the preemptor's pods that name another owner", async () => {
+    const { calls, pendingNominations, writers } = recordingWriters();
+    const { nominations, victims } = plan();
+    const pinned = nominations.map(({ pod, nodeName }, i) => {
+      const owner = i === 0 ? "shard-0" : "shard-2";
+      const annotations = { ...pod.pod.metadata.annotations, [podOwnerAnnotation]: owner };
+      return { pod: toPodInfo({ ...pod.pod, metadata: { ...pod.pod.metadata, annotations } }), nodeName };
+    });
+    const done = shardWith(writers).nominateThenEvict("group:default/g", pinned, victims);
+    await flush();
+    for (const nomination of pendingNominations) nomination.settle(true);
+    await done;
+    expect(calls.filter((call) => call.startsWith("pin"))).toEqual(["pin g-1 shard-0"]);
   });
 
   it("evicts nothing when one nomination is not written, and keeps no room for it", async () => {
