@@ -107,10 +107,10 @@ export function nextRingEpoch(
     let rings: { now: ShardRing; next: ShardRing } | undefined;
     for (const node of desired.promisedNodes ?? []) {
       if (owners.has(node)) continue;
-      const kept = Object.hasOwn(current.nodeOwners, node) ? current.nodeOwners[node] : undefined;
       if (sameMembers) {
         // The ring gives the same owners as now: only a node kept earlier needs keeping still.
-        if (kept !== undefined && members.includes(kept)) owners.set(node, kept);
+        const keptBy = Object.hasOwn(current.nodeOwners, node) ? current.nodeOwners[node] : undefined;
+        if (keptBy !== undefined && members.includes(keptBy)) owners.set(node, keptBy);
         continue;
       }
       rings ??= { now: new ShardRing(current.members), next: new ShardRing(members) };

@@ -269,7 +269,12 @@ export class ShardedOwnership implements Ownership {
     if (!next) return;
     this.proposing = true;
     this.nextProposalAt = Date.now() + (this.options.proposalIntervalMs ?? 250);
-    this.log.info({ epoch: next.epoch, members: next.members }, "proposing ring epoch");
+    // Nodes kept with their owner for a preemptor (owners that are not lends).
+    const kept = Object.keys(next.nodeOwners).filter((node) => !this.nodeOverrides.has(node));
+    this.log.info(
+      { epoch: next.epoch, members: next.members, ...(kept.length > 0 ? { kept } : {}) },
+      "proposing ring epoch",
+    );
     void this.leases
       .proposeRing(next, current)
       .catch((error: unknown) => this.log.warn({ err: String(error) }, "ring proposal failed"))
