@@ -106,10 +106,11 @@ export function summarizeCapacity(
     }
     const lentFor = heldFor(node);
     const free = node.allocatable.clone().subtract(node.requested);
-    const nominatedFor = new Set<string>();
+    let nominatedFor: Set<string> | undefined;
     for (const nominated of snapshot.nominatedOn(node.name)) {
       free.subtract(nominated.requests);
       free.pods -= 1;
+      nominatedFor ??= new Set();
       nominatedFor.add(nominated.group.id);
     }
     nodes.push({
@@ -120,7 +121,7 @@ export function summarizeCapacity(
         .sort(([a], [b]) => a - b)
         .map(([priority, freed]) => ({ priority, amounts: amountsOf(freed) })),
       ...(lentFor ? { lentFor } : {}),
-      ...(nominatedFor.size > 0 ? { nominatedFor: [...nominatedFor].sort() } : {}),
+      ...(nominatedFor ? { nominatedFor: [...nominatedFor].sort() } : {}),
     });
   }
   return { ...header, classes, nodes, stuck };
