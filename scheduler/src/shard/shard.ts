@@ -663,7 +663,7 @@ export class Shard {
   }
 }
 
-/** The shard a group's pods name with the owner annotation (the coordinator's handoff), if any. */
+/** The shard a group's pods name with the owner annotation (a handoff, a lend, a preemption's pin), if any. */
 function ownerOverride(members: GroupMembers): string | undefined {
   for (const pod of members.pending.values()) {
     const owner = pod.pod.metadata.annotations?.[podOwnerAnnotation];

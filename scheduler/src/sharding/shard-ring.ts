@@ -65,7 +65,7 @@ export class ShardRing {
 }
 
 /**
- * Who owns a node or group once the coordinator's override (its owner annotation) is taken
+ * Who owns a node or group once an override (the owner annotation) is taken
  * into account: the override while the shard it names is alive, else the ring's owner.
  */
 export function resolveOwner(
