@@ -110,7 +110,7 @@ export interface PendingGroupStatus {
   readonly solo: boolean;
   /** The shard that schedules it (null: no live shard does). */
   readonly owner: string | null;
-  /** The coordinator's override on its pods (a handoff or lend), if any. */
+  /** The owner annotation on its pods (the coordinator's handoff or lend, or a preemption's pin), if any. */
   readonly handedTo: string | null;
   readonly pendingPods: number;
   readonly minMember: number | null;

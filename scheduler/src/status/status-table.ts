@@ -94,7 +94,7 @@ function leaderLine(report: StatusReport): string {
   return `${leader.holder}${expired} (renewed ${duration(leader.renewAgeMs)} ago${leading}, ${leader.transitions} transitions)`;
 }
 
-/** The owner, and whether the coordinator handed the group to it (or to a shard now gone). */
+/** The owner, and whether the group's pods name it (a handoff, a lend or a preemption's pin), or a shard now gone. */
 function ownerCell(group: PendingGroupStatus): string {
   const owner = group.owner ?? "none";
   if (group.handedTo === null) return owner;
