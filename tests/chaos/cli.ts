@@ -9,6 +9,7 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
+import { summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
 import { defaultLimits, type ViolationKind, violationKinds } from "../checker/invariant-ledger.js";
 import { repoRoot } from "../cluster/local/layout.js";
 import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";
@@ -161,7 +162,7 @@ async function main(): Promise<number> {
       for (const file of readdirSync(stackLogs).filter((name) => name.endsWith(".log")))
         copyFileSync(join(stackLogs, file), join(runDir, file));
       // What each shard last told the coordinator (its view of its nodes' room, its stuck groups).
-      const summaries = await redisValues(cluster.redisUrl, "sharded-scheduler:*:capacity:*");
+      const summaries = await redisValues(cluster.redisUrl, summaryKey(schedulerName, "*"));
       writeFileSync(join(runDir, "capacity-summaries.json"), `${JSON.stringify(summaries, null, 2)}\n`);
       log(`logs of the shards and coordinators, and their last capacity summaries: ${runDir}`);
       await stackDown(clusterDir, log);

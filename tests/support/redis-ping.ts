@@ -1,8 +1,8 @@
 /** Small Redis helpers for the harness: one PING, and reading keys for a run's diagnostics. */
 import { Redis } from "ioredis";
 
-/** Whether the Redis at url answers PING, trying once; detail is its answer or the error. */
-export async function redisPing(url: string): Promise<{ ok: boolean; detail: string }> {
+/** A client that connects once when asked, never retries and never queues. */
+function oneShotClient(url: string): Redis {
   const client = new Redis(url, {
     lazyConnect: true,
     connectTimeout: 1_000,
@@ -11,6 +11,12 @@ export async function redisPing(url: string): Promise<{ ok: boolean; detail: str
     retryStrategy: () => null,
   });
   client.on("error", () => undefined);
+  return client;
+}
+
+/** Whether the Redis at url answers PING, trying once; detail is its answer or the error. */
+export async function redisPing(url: string): Promise<{ ok: boolean; detail: string }> {
+  const client = oneShotClient(url);
   try {
     await client.connect();
     const answer = await client.ping();
@@ -25,13 +31,7 @@ export async function redisPing(url: string): Promise<{ ok: boolean; detail: str
 
 /** Every string value whose key matches pattern (a SCAN), parsed as JSON where it parses; {} if Redis is down. */
 export async function redisValues(url: string, pattern: string): Promise<Record<string, unknown>> {
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 1_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on("error", () => undefined);
+  const client = oneShotClient(url);
   const values: Record<string, unknown> = {};
   try {
     await client.connect();
