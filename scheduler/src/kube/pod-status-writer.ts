@@ -3,6 +3,8 @@
  * reason Unschedulable and a kube-scheduler-style message, and status.nominatedNodeName for
  * preemptors (a condition already saying the same thing is not written again within the
  * interval); and it pins a preempting group to the shard with the owner annotation.
+ * A pod's writes reach the API server one after another, in the order they were made: sent
+ * side by side over several connections, an older message could land last and stay.
  */
 import type { Logger } from "pino";
 import type { Pod } from "../core/index.js";
@@ -14,6 +16,8 @@ const mergePatch = "application/merge-patch+json";
 
 export class PodStatusWriter {
   private readonly lastWritten = new Map<string, { message: string; at: number }>();
+  /** The last write queued for each pod (by uid); the next one is sent after it. */
+  private readonly lastQueued = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly client: KubeClient,
@@ -23,12 +27,13 @@ export class PodStatusWriter {
 
   /** Sets PodScheduled=False; returns without writing when the pod already says so. */
   async unschedulable(pod: Pod, message: string, now = Date.now()): Promise<void> {
-    const key = pod.metadata.uid ?? `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const key = podKey(pod);
     const current = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
     const last = this.lastWritten.get(key);
     if (current?.status === "False" && current.message === message) return;
     if (last && last.message === message && now - last.at < this.repeatIntervalMs) return;
-    this.lastWritten.set(key, { message, at: now });
+    const written = { message, at: now };
+    this.lastWritten.set(key, written);
     const patch = {
       status: {
         conditions: [
@@ -42,7 +47,9 @@ export class PodStatusWriter {
         ],
       },
     };
-    await this.patchStatus(pod, patch);
+    // Not written: the next attempt must not be skipped as a repeat.
+    if (!(await this.patchStatus(pod, patch)) && this.lastWritten.get(key) === written)
+      this.lastWritten.delete(key);
   }
 
   /** Reserves the node won by preemption (kube-scheduler's nominatedNodeName); false when not written. */
@@ -66,8 +73,20 @@ export class PodStatusWriter {
     return this.patch(pod, "/status", patch, strategicMerge);
   }
 
-  /** True when the API server took the patch (or the pod is gone). */
-  private async patch(pod: Pod, subresource: string, patch: unknown, contentType: string): Promise<boolean> {
+  /** Queues the patch behind the pod's earlier writes; true when the API server took it (or the pod is gone). */
+  private patch(pod: Pod, subresource: string, patch: unknown, contentType: string): Promise<boolean> {
+    const key = podKey(pod);
+    const write = (this.lastQueued.get(key) ?? Promise.resolve(true)).then(() =>
+      this.send(pod, subresource, patch, contentType),
+    );
+    this.lastQueued.set(key, write);
+    void write.then(() => {
+      if (this.lastQueued.get(key) === write) this.lastQueued.delete(key);
+    });
+    return write;
+  }
+
+  private async send(pod: Pod, subresource: string, patch: unknown, contentType: string): Promise<boolean> {
     const { namespace, name } = pod.metadata;
     try {
       const res = await this.client.call(
@@ -86,4 +105,8 @@ export class PodStatusWriter {
       return false;
     }
   }
+}
+
+function podKey(pod: Pod): string {
+  return pod.metadata.uid ?? `${pod.metadata.namespace}/${pod.metadata.name}`;
 }
