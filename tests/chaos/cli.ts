@@ -17,6 +17,7 @@ import { buildScheduler, stackDown, stackUp } from "../stack/stack.js";
 import { mulberry32 } from "../support/random.js";
 import { redisValues } from "../support/redis-ping.js";
 import { type FaultInjector, kindFaults, localFaults } from "./faults.js";
+import { groupLogTrace, stuckReports } from "./group-trace.js";
 import { failed, resultTable, testReport } from "./report.js";
 import { type ChaosPlan, faultOrder, runChaos } from "./run.js";
 import { type ChaosEnv, type ChaosPlatform, type FaultKind, faultKinds } from "./types.js";
@@ -126,6 +127,8 @@ async function main(): Promise<number> {
   const namespace = `chaos-${seed}`;
   const runDir = join(repoRoot, ".chaos-runs", `seed-${seed}`);
   let cleanUp: () => Promise<void> = async () => undefined;
+  /** The ids of the groups the checker found lost (for the trace printed at clean-up). */
+  let lostGroups: string[] = [];
   let env: ChaosEnv;
   let faults: FaultInjector;
   /** The fake nodes, locally and on kind (tests/kind/chaos.sh). */
@@ -152,9 +155,11 @@ async function main(): Promise<number> {
     kc.loadFromFile(cluster.kubeconfig);
     buildScheduler();
     await stackDown(clusterDir, log);
-    await stackUp({ clusterDir, shards, coordinator: true, shardArgs: [], coordinatorArgs: [], log });
+    // Debug logs name every decision on every group: what a lostPods violation is read from.
+    const stackArgs = { shardArgs: ["--log-level=debug"], coordinatorArgs: ["--log-level=debug"] };
+    await stackUp({ clusterDir, shards, coordinator: true, ...stackArgs, log });
     env = environment(platform, clusterDir, kc, namespace, "default", random, log);
-    faults = localFaults(env, { shardArgs: [], coordinatorArgs: [] });
+    faults = localFaults(env, stackArgs);
     cleanUp = async () => {
       // The shards' and coordinators' logs outlive the cluster, for reading a failure.
       const stackLogs = join(clusterDir, "stack");
@@ -165,6 +170,15 @@ async function main(): Promise<number> {
       const summaries = await redisValues(cluster.redisUrl, summaryKey(schedulerName, "*"));
       writeFileSync(join(runDir, "capacity-summaries.json"), `${JSON.stringify(summaries, null, 2)}\n`);
       log(`logs of the shards and coordinators, and their last capacity summaries: ${runDir}`);
+      // The first lost group's story, in the output itself (CI keeps nothing else).
+      const lost = lostGroups[0];
+      if (lost !== undefined) {
+        const reports = stuckReports(Object.values(summaries), lost);
+        log(
+          `${lost}: ${reports.length === 0 ? "no shard reports it stuck" : reports.join("; ")}; its last log lines:`,
+        );
+        for (const line of groupLogTrace(runDir, lost, 15)) log(`  ${line}`);
+      }
       await stackDown(clusterDir, log);
       if (!reused && !values["keep-cluster"]) await down(clusterDir, log);
     };
@@ -186,6 +200,9 @@ async function main(): Promise<number> {
       body: { metadata: { name: namespace, labels: { "sharded-scheduler.io/chaos": "true" } } },
     });
     const result = await runChaos(env, faults, plan, nodeLabelSelector);
+    lostGroups = result.examples
+      .filter((violation) => violation.kind === "lostPods")
+      .map((violation) => violation.detail.split(": ")[0] as string);
     out.write(`\n${resultTable(result, known)}\n`);
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, "result.json"), `${JSON.stringify(result, null, 2)}\n`);

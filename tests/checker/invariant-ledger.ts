@@ -98,6 +98,8 @@ interface PendingStatus {
   owner: string | undefined;
   reliefAttempts: string | undefined;
   message: string | undefined;
+  /** When that condition was written (ms since the epoch). */
+  messageAt: number | undefined;
 }
 
 interface NodeRecord {
@@ -220,6 +222,9 @@ export class InvariantLedger {
     const evicted = pod.status?.conditions?.some(
       (c) => c.type === "DisruptionTarget" && c.status === "True" && c.reason === evictionReason,
     );
+    const unscheduled = pod.status?.conditions?.find(
+      (c) => c.type === "PodScheduled" && c.status === "False",
+    );
     const record: PodRecord = {
       uid,
       key,
@@ -237,8 +242,10 @@ export class InvariantLedger {
         nominatedNodeName: pod.status?.nominatedNodeName || undefined,
         owner: pod.metadata?.annotations?.[ownerAnnotation],
         reliefAttempts: pod.metadata?.annotations?.[reliefAttemptsAnnotation],
-        message: pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False")
-          ?.message,
+        message: unscheduled?.message,
+        messageAt: unscheduled?.lastTransitionTime
+          ? Date.parse(String(unscheduled.lastTransitionTime))
+          : undefined,
       },
     };
     this.pods.set(uid, record);
@@ -553,14 +560,14 @@ export class InvariantLedger {
       this.violation(
         "lostPods",
         now,
-        `${group}: ${pods.length} pod(s) pending though the free room holds them; ${this.whyWaiting(group)}`,
+        `${group}: ${pods.length} pod(s) pending though the free room holds them; ${this.whyWaiting(group, now)}`,
       );
     }
     return lost;
   }
 
   /** What a lost group's pods say, and which pending pods of other groups hold nominations. */
-  private whyWaiting(group: string): string {
+  private whyWaiting(group: string, now: number): string {
     const pending = this.membersOf(group).filter((pod) => pod.nodeName === undefined && !pod.gone);
     const first = pending[0]?.waiting;
     const nominated = pending.map((pod) => pod.waiting.nominatedNodeName ?? "-").join(",");
@@ -585,11 +592,14 @@ export class InvariantLedger {
       freeByShard.set(shard, [...(freeByShard.get(shard) ?? []), `${node.name}:${free}`]);
     }
     const room = [...freeByShard].map(([shard, nodes]) => `${shard} [${nodes.join(" ")}]`).join("; ");
+    const said =
+      first?.messageAt === undefined ? "when unknown" : `${Math.round((now - first.messageAt) / 1000)} s ago`;
     return (
       `priority ${priorityOf(pending.length > 0 ? pending : this.membersOf(group))}, ` +
       `cpu ${pending.map((pod) => pod.requests.get("cpu") ?? 0).join(",")}, ` +
-      `owner ${first?.owner ?? "(ring)"}, relief attempts ${first?.reliefAttempts ?? 0}, ` +
-      `nominated ${nominated}; says: ${first?.message ?? "(nothing)"}; ` +
+      `owner ${first?.owner ?? `(ring: ${ring?.groupOwnerOf(group.replace(/^(group|pod):/, "")) ?? "?"})`}, ` +
+      `relief attempts ${first?.reliefAttempts ?? 0}, nominated ${nominated}; ` +
+      `says (${said}): ${first?.message ?? "(nothing)"}; ` +
       `other pending pods' nominations: ${others.length === 0 ? "none" : others.join(" ")}; ` +
       `free cpu by owner (epoch ${latest}): ${room}`
     );

@@ -33,6 +33,11 @@ export class RingOwners {
     if (lent !== undefined && this.members.includes(lent)) return lent;
     return this.ring.range(node, 1)[0];
   }
+
+  /** The member a group hashes to ("<namespace>/<group or pod>"), before any owner annotation. */
+  groupOwnerOf(hashKey: string): string | undefined {
+    return this.ring.range(hashKey, 1)[0];
+  }
 }
 
 /** The epoch and owners a ring Lease's annotations record; undefined when it records no epoch. */

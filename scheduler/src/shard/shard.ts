@@ -202,6 +202,7 @@ export class Shard {
         continue;
       }
       if (!this.ownership.ownsGroup(members.key.hashKey, ownerOverride(members))) {
+        this.log.debug({ group: id, epoch: this.ownership.epoch }, "not this shard's group; dropped");
         this.stuck.delete(id);
         this.queue.remove(id);
         continue;
@@ -214,6 +215,7 @@ export class Shard {
       }
       const readiness = this.readiness(members, now);
       if (!readiness.ready) {
+        this.log.debug({ group: id, why: readiness.why ?? "settling" }, "waiting for members");
         if (readiness.why) this.tellPending(members, readiness.why, "WaitingForGang", "Normal");
         this.queue.done(id, "waiting", now, readiness.until);
         continue;
@@ -264,7 +266,14 @@ export class Shard {
   private carryOut(decision: Decision, members: GroupMembers, now: number): void {
     const id = decision.group.id;
     this.log.debug(
-      { group: id, decision: decision.kind, pending: members.pending.size, running: members.running.size },
+      {
+        group: id,
+        decision: decision.kind,
+        pending: members.pending.size,
+        running: members.running.size,
+        epoch: this.ownership.epoch,
+        ...(decision.kind === "bind" ? {} : { message: decision.message }),
+      },
       "decision",
     );
     if (decision.kind === "unschedulable")

@@ -1,0 +1,68 @@
+/**
+ * For reading a lostPods violation where only the run's output survives (CI): the last lines
+ * the shards and coordinators logged about a group, merged in time order, and what each
+ * shard's last capacity summary said of it.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+interface LogLine {
+  time: number;
+  source: string;
+  text: string;
+}
+
+/** Fields already shown elsewhere in a traced line. */
+const shown = new Set(["level", "time", "pid", "hostname", "msg", "group", "shard", "coordinator"]);
+
+/** The last `limit` log lines (pino JSON) of the run's .log files whose `group` is the group's id. */
+export function groupLogTrace(runDir: string, group: string, limit = 30): string[] {
+  const lines: LogLine[] = [];
+  for (const file of readdirSync(runDir).filter((name) => name.endsWith(".log"))) {
+    const source = file.replace(/\.log$/, "");
+    for (const raw of readFileSync(join(runDir, file), "utf8").split("\n")) {
+      if (!raw.includes(group)) continue;
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(raw);
+      } catch {
+        continue;
+      }
+      if (entry.group !== group) continue;
+      const details = Object.entries(entry)
+        .filter(([key]) => !shown.has(key))
+        .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+        .join(" ");
+      lines.push({ time: Number(entry.time), source, text: `${entry.msg}${details ? ` ${details}` : ""}` });
+    }
+  }
+  lines.sort((a, b) => a.time - b.time);
+  const shownLines = lines.slice(-limit);
+  const header =
+    lines.length > shownLines.length
+      ? [`(${lines.length - shownLines.length} earlier line(s) left out)`]
+      : [];
+  return [
+    ...header,
+    ...shownLines.map(
+      ({ time, source, text }) => `${new Date(time).toISOString().slice(11, 23)} ${source}: ${text}`,
+    ),
+  ];
+}
+
+/** Which shards' last capacity summaries report the group stuck, and since when. */
+export function stuckReports(summaries: readonly unknown[], group: string): string[] {
+  const reports: string[] = [];
+  for (const summary of summaries as {
+    shard?: string;
+    publishedAt?: number;
+    stuck?: { id: string; since: number }[];
+  }[]) {
+    const report = summary.stuck?.find((stuck) => stuck.id === group);
+    if (report && summary.publishedAt !== undefined)
+      reports.push(
+        `${summary.shard} reports it stuck for ${Math.round((summary.publishedAt - report.since) / 1000)} s`,
+      );
+  }
+  return reports;
+}
