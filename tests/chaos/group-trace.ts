@@ -15,9 +15,16 @@ interface LogLine {
 /** Fields already shown elsewhere in a traced line. */
 const shown = new Set(["level", "time", "pid", "hostname", "msg", "group", "shard", "coordinator"]);
 
-/** The last `limit` log lines (pino JSON) of the run's .log files whose `group` is the group's id. */
+/** Logged by every shard each time a pod of a group it does not own changes: summed up, not listed. */
+const dropped = "not this shard's group; dropped";
+
+/**
+ * The last `limit` log lines (pino JSON) of the run's .log files whose `group` is the group's
+ * id, then, per shard, how often and when last it dropped the group as another shard's.
+ */
 export function groupLogTrace(runDir: string, group: string, limit = 30): string[] {
   const lines: LogLine[] = [];
+  const drops = new Map<string, { count: number; last: number; epoch: unknown }>();
   for (const file of readdirSync(runDir).filter((name) => name.endsWith(".log"))) {
     const source = file.replace(/\.log$/, "");
     for (const raw of readFileSync(join(runDir, file), "utf8").split("\n")) {
@@ -29,26 +36,34 @@ export function groupLogTrace(runDir: string, group: string, limit = 30): string
         continue;
       }
       if (entry.group !== group) continue;
+      const time = Number(entry.time);
+      if (entry.msg === dropped) {
+        const seen = drops.get(source) ?? { count: 0, last: 0, epoch: undefined };
+        seen.count++;
+        if (seen.last <= time) Object.assign(seen, { last: time, epoch: entry.epoch });
+        drops.set(source, seen);
+        continue;
+      }
       const details = Object.entries(entry)
         .filter(([key]) => !shown.has(key))
         .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
         .join(" ");
-      lines.push({ time: Number(entry.time), source, text: `${entry.msg}${details ? ` ${details}` : ""}` });
+      lines.push({ time, source, text: `${entry.msg}${details ? ` ${details}` : ""}` });
     }
   }
   lines.sort((a, b) => a.time - b.time);
-  const shownLines = lines.slice(-limit);
-  const header =
-    lines.length > shownLines.length
-      ? [`(${lines.length - shownLines.length} earlier line(s) left out)`]
-      : [];
+  const kept = lines.slice(-limit);
   return [
-    ...header,
-    ...shownLines.map(
-      ({ time, source, text }) => `${new Date(time).toISOString().slice(11, 23)} ${source}: ${text}`,
+    ...(lines.length > kept.length ? [`(${lines.length - kept.length} earlier line(s) left out)`] : []),
+    ...kept.map(({ time, source, text }) => `${clock(time)} ${source}: ${text}`),
+    ...[...drops].map(
+      ([source, { count, last, epoch }]) =>
+        `${source} dropped it as another shard's ${count} time(s), last at ${clock(last)} (epoch ${epoch})`,
     ),
   ];
 }
+
+const clock = (time: number) => new Date(time).toISOString().slice(11, 23);
 
 /** Which shards' last capacity summaries report the group stuck, and since when. */
 export function stuckReports(summaries: readonly unknown[], group: string): string[] {

@@ -1,0 +1,47 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { groupLogTrace, stuckReports } from "./group-trace.js";
+
+const line = (time: number, msg: string, fields: Record<string, unknown>) =>
+  JSON.stringify({ level: 20, time, shard: "x", msg, ...fields });
+
+describe("group trace", () => {
+  it("merges the group's lines of every log in time order, keeps the last ones and sums up drops", () => {
+    const dir = mkdtempSync(join(tmpdir(), "group-trace-"));
+    const group = "group:ns/g";
+    writeFileSync(
+      join(dir, "shard-0.log"),
+      [
+        line(1_000, "decision", { group, decision: "unschedulable", epoch: 3 }),
+        line(3_000, "decision", { group, decision: "bind", epoch: 3 }),
+        line(3_500, "decision", { group: "group:ns/g2", decision: "bind" }),
+        "not json mentioning group:ns/g",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "shard-1.log"),
+      [
+        line(2_000, "not this shard's group; dropped", { group, epoch: 3 }),
+        line(2_500, "not this shard's group; dropped", { group, epoch: 4 }),
+        line(2_000, "handed off", { group, to: "shard-0" }),
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "other.txt"), line(1, "decision", { group }));
+    expect(groupLogTrace(dir, group, 2)).toEqual([
+      "(1 earlier line(s) left out)",
+      "00:00:02.000 shard-1: handed off to=shard-0",
+      "00:00:03.000 shard-0: decision decision=bind epoch=3",
+      "shard-1 dropped it as another shard's 2 time(s), last at 00:00:02.500 (epoch 4)",
+    ]);
+  });
+
+  it("names the shards whose summaries report the group stuck", () => {
+    const summaries = [
+      { shard: "shard-0", publishedAt: 10_000, stuck: [{ id: "group:ns/g", since: 4_000 }] },
+      { shard: "shard-1", publishedAt: 10_000, stuck: [{ id: "group:ns/other", since: 0 }] },
+    ];
+    expect(stuckReports(summaries, "group:ns/g")).toEqual(["shard-0 reports it stuck for 6 s"]);
+  });
+});
