@@ -272,6 +272,18 @@ describe("lostPods", () => {
     ]);
   });
 
+  it("counts a gang's members that succeeded toward its min-member, members that failed not", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.pod(pod("g-0", { group: "g", min: 3, cpu: "1", node: "n1", phase: "Succeeded" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 3, cpu: "1" }), false, 0);
+    ledger.pod(pod("g-2", { group: "g", min: 3, cpu: "1" }), false, 0);
+    ledger.pod(pod("h-0", { group: "h", min: 3, cpu: "1", node: "n1", phase: "Failed" }), false, 0);
+    ledger.pod(pod("h-1", { group: "h", min: 3, cpu: "1" }), false, 0);
+    ledger.pod(pod("h-2", { group: "h", min: 3, cpu: "1" }), false, 0);
+    expect([...ledger.pendingGroupsThatFit().keys()]).toEqual(["group:ns/g"]);
+  });
+
   it("does not count a group that fits only in the later sample", () => {
     const ledger = new InvariantLedger(limits);
     ledger.node(node("n1", "4"), false);

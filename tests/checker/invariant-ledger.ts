@@ -84,6 +84,8 @@ interface PodRecord {
   nodeName: string | undefined;
   requests: Amounts;
   finished: boolean;
+  /** Ran to completion: counts toward its gang's min-member (its replacements do not wait for it). */
+  succeeded: boolean;
   deleting: boolean;
   gone: boolean;
   evictedAt: number | undefined;
@@ -234,6 +236,7 @@ export class InvariantLedger {
       nodeName: nodeName ?? before?.nodeName,
       requests: podRequests(pod),
       finished: phase === "Succeeded" || phase === "Failed",
+      succeeded: phase === "Succeeded",
       deleting: Boolean(pod.metadata?.deletionTimestamp),
       gone: deleted,
       evictedAt: before?.evictedAt ?? (evicted ? now : undefined),
@@ -512,7 +515,8 @@ export class InvariantLedger {
   }
 
   /**
-   * Groups still wholly pending (none of their pods bound; enough of them to be placed) that
+   * Groups still wholly pending (none of their pods bound; enough of them to be placed, counting
+   * members that succeeded as placed) that
    * the free room holds now, with their pending pods' keys: a caller compares two such
    * samples some time apart, since room freed a moment ago is not yet a scheduler's fault.
    */
@@ -527,10 +531,12 @@ export class InvariantLedger {
     const candidates: RoomGroup[] = [];
     const pendingKeys = new Map<string, string[]>();
     for (const [group] of this.groups) {
-      const members = this.membersOf(group).filter((pod) => !pod.gone && !pod.finished);
+      const present = this.membersOf(group).filter((pod) => !pod.gone);
+      const members = present.filter((pod) => !pod.finished);
+      const succeeded = present.filter((pod) => pod.succeeded).length;
       const pending = members.filter((pod) => pod.nodeName === undefined && !pod.deleting);
       if (pending.length === 0 || members.some((pod) => pod.nodeName !== undefined)) continue;
-      if (pending.length < minMemberOf(members)) continue;
+      if (pending.length < minMemberOf(members) - succeeded) continue;
       pendingKeys.set(
         group,
         pending.map((pod) => pod.key),

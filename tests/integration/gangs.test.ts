@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
+import { completeAfterAnnotation } from "../chaos/workload.js";
 import { podGroupAnnotation, schedulerSuite } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
 
@@ -19,6 +20,7 @@ beforeAll(async () => {
     suite.addNodes("keys", 1),
     suite.addNodes("settle", 1),
     suite.addNodes("late", 1),
+    suite.addNodes("rest", 1),
   ]);
 });
 
@@ -53,6 +55,31 @@ describe("all or nothing", () => {
     await suite.staysPending(["pair-0"], settleWindowMs + 1_500);
     await suite.create(suite.pod("pair-1", { pool: "pair", cpu: "1", group: "pair", minMember: 2 }));
     await suite.waitBound(["pair-0", "pair-1"]);
+  });
+
+  it("places the replacement of a member without waiting again for a member that succeeded", async () => {
+    // rest-0 runs to completion; rest-1 is deleted (as an eviction would) and replaced by rest-2,
+    // as a Job does: with min-member 2, rest-0's success counts, so rest-2 starts on its own.
+    await suite.create(
+      suite.pod("rest-0", {
+        pool: "rest",
+        cpu: "1",
+        group: "rest",
+        minMember: 2,
+        annotations: { [completeAfterAnnotation]: "1s" },
+      }),
+      suite.pod("rest-1", { pool: "rest", cpu: "1", group: "rest", minMember: 2 }),
+    );
+    await suite.waitBound(["rest-0", "rest-1"]);
+    await waitFor(
+      "rest-0 to succeed",
+      async () => ((await suite.pods()).get("rest-0")?.status?.phase === "Succeeded" ? true : undefined),
+      20_000,
+    );
+    await suite.deletePods(["rest-1"]);
+    await suite.waitGone(["rest-1"]);
+    await suite.create(suite.pod("rest-2", { pool: "rest", cpu: "1", group: "rest", minMember: 2 }));
+    await suite.waitBound(["rest-2"]);
   });
 
   it("places a member that arrives after its gang is running on its own", async () => {

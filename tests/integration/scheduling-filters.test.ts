@@ -5,6 +5,7 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { completeAfterAnnotation } from "../chaos/workload.js";
 import { fakeNodeManifest } from "../cluster/local/fake-nodes.js";
 import { scheduledCondition, schedulerSuite } from "../support/suite.js";
 import { holdsFor, waitFor } from "../support/wait.js";
@@ -82,7 +83,7 @@ describe("resources", () => {
       suite.pod("finishes", {
         pool: "done",
         cpu: "3",
-        annotations: { "sharded-scheduler.io/complete-after": "2s" },
+        annotations: { [completeAfterAnnotation]: "2s" },
       }),
     );
     await suite.waitBound(["finishes"]);

@@ -18,18 +18,22 @@ export interface PendingGroup {
 
 /**
  * Builds the pending group from its members. With min-member set, the group needs
- * (min-member − members already running) more pods at once, at least one, even when fewer
- * are pending yet (then it waits: starting the ones present would be a partial gang);
- * without it, every pending member (the group's size is the members present).
+ * (min-member − members already running − members that ran to completion) more pods at once,
+ * at least one, even when fewer are pending yet (then it waits: starting the ones present
+ * would be a partial gang); without it, every pending member (the group's size is the members
+ * present). A member that succeeded has started with its gang: the replacements of the rest
+ * (a Job recreates evicted or failed pods, not finished ones) do not wait for it again.
  */
 export function pendingGroup(
   key: GroupKey,
   pending: readonly PodInfo[],
   running: readonly PodInfo[],
   minMember: number | undefined,
+  succeeded = 0,
 ): PendingGroup {
   const members = [...pending].sort(byLargestRequestFirst);
-  const required = minMember === undefined ? members.length : Math.max(1, minMember - running.length);
+  const required =
+    minMember === undefined ? members.length : Math.max(1, minMember - running.length - succeeded);
   let priority = Number.NEGATIVE_INFINITY;
   let createdAt = Number.POSITIVE_INFINITY;
   for (const pod of [...pending, ...running]) priority = Math.max(priority, pod.priority);

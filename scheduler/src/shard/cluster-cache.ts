@@ -19,9 +19,24 @@ export interface GroupMembers {
   readonly key: GroupKey;
   readonly pending: Map<string, PodInfo>;
   readonly running: Map<string, PodInfo>;
+  /**
+   * Members that ran to completion (phase Succeeded, not yet deleted), from their own watch:
+   * they count toward min-member (see succeededMembers).
+   */
+  readonly succeeded: Set<string>;
   /** Pending members that name another scheduler: the group cannot be placed as a whole by us. */
   readonly foreignPending: Map<string, string>;
   lastArrivalAt: number;
+}
+
+/**
+ * How many members succeeded: the two pod watches may both show a pod that just finished for a
+ * moment (still running in one, succeeded in the other); it is counted once.
+ */
+export function succeededMembers(group: GroupMembers): number {
+  let count = 0;
+  for (const key of group.succeeded) if (!group.running.has(key) && !group.pending.has(key)) count++;
+  return count;
 }
 
 export type CacheChange =
@@ -183,15 +198,42 @@ export class ClusterCache {
     return count;
   }
 
+  /**
+   * A pod of ours that succeeded (the succeeded-pods watch): a member that started with its
+   * gang. Only the members of a pod group are kept; the pod holds no room.
+   */
+  upsertSucceededPod(pod: Pod): void {
+    const membership = podGroupMembership(pod);
+    if (membership.group.solo || membership.error || pod.spec.schedulerName !== this.schedulerName) return;
+    const group = this.groupEntry(membership.group);
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    if (group.succeeded.has(key)) return;
+    group.succeeded.add(key);
+    if (group.pending.size > 0) this.onChange({ kind: "member", groupId: group.key.id });
+  }
+
+  /** A succeeded pod was deleted. */
+  removeSucceededPod(pod: Pod): void {
+    const group = this.groups.get(podGroupMembership(pod).group.id);
+    if (!group) return;
+    group.succeeded.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
+    this.dropIfEmpty(group);
+  }
+
   /** The pod's group entry, created on first use; remembers which group the pod is in. */
   private attach(podKey: string, key: GroupKey): GroupMembers {
     this.groupOfPod.set(podKey, key.id);
+    return this.groupEntry(key);
+  }
+
+  private groupEntry(key: GroupKey): GroupMembers {
     let group = this.groups.get(key.id);
     if (!group) {
       group = {
         key,
         pending: new Map(),
         running: new Map(),
+        succeeded: new Set(),
         foreignPending: new Map(),
         lastArrivalAt: this.now(),
       };
@@ -211,7 +253,7 @@ export class ClusterCache {
   }
 
   private dropIfEmpty(group: GroupMembers): void {
-    if (group.pending.size + group.running.size + group.foreignPending.size === 0) {
+    if (group.pending.size + group.running.size + group.succeeded.size + group.foreignPending.size === 0) {
       this.groups.delete(group.key.id);
     }
   }

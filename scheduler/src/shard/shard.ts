@@ -31,7 +31,7 @@ import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-bind
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import { nodeOwnerAnnotation, podOwnerAnnotation } from "../sharding/shard-ring.js";
-import { type CacheChange, ClusterCache, type GroupMembers } from "./cluster-cache.js";
+import { type CacheChange, ClusterCache, type GroupMembers, succeededMembers } from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
 import type { ShardMetrics } from "./metrics.js";
 import { SchedulingQueue } from "./scheduling-queue.js";
@@ -120,6 +120,19 @@ export class Shard {
       { upsert: (pod) => this.cache.upsertPod(pod), remove: (pod) => this.cache.removePod(pod) },
       this.log,
     );
+    // Members that succeeded count toward their gang's min-member; only this scheduler's pods.
+    const succeededPods = new Informer<Pod>(
+      this.client,
+      {
+        path: "/api/v1/pods",
+        fieldSelector: `status.phase=Succeeded,spec.schedulerName=${this.config.schedulerName}`,
+      },
+      {
+        upsert: (pod) => this.cache.upsertSucceededPod(pod),
+        remove: (pod) => this.cache.removeSucceededPod(pod),
+      },
+      this.log,
+    );
     const budgets = new Informer<PodDisruptionBudget>(
       this.client,
       { path: "/apis/policy/v1/poddisruptionbudgets" },
@@ -129,7 +142,7 @@ export class Shard {
       },
       this.log,
     );
-    this.informers.push(nodes, pods, budgets);
+    this.informers.push(nodes, pods, succeededPods, budgets);
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);
@@ -227,6 +240,7 @@ export class Shard {
           [...members.pending.values()],
           [...members.running.values()],
           readiness.minMember,
+          succeededMembers(members),
         ),
       );
     }
@@ -250,7 +264,7 @@ export class Shard {
   private readiness(members: GroupMembers, now: number): Readiness {
     const minMember = declaredMinMember(members);
     if (minMember !== undefined) {
-      const present = members.pending.size + members.running.size;
+      const present = members.pending.size + members.running.size + succeededMembers(members);
       if (present >= minMember) return { ready: true, minMember };
       return {
         ready: false,
@@ -533,7 +547,7 @@ export class Shard {
       !members.key.solo &&
       running.length > 0 &&
       members.pending.size > 0 &&
-      (minMember === undefined || running.length < minMember);
+      (minMember === undefined || running.length + succeededMembers(members) < minMember);
     if (!incomplete) {
       this.partialSince.delete(id);
       return false;
@@ -627,6 +641,7 @@ export class Shard {
         pending,
         [...members.running.values()],
         declaredMinMember(members),
+        succeededMembers(members),
       );
       stuck.push({
         id,

@@ -163,26 +163,33 @@ export function snapshotOf(
 
 /**
  * The pending groups among the pods, as the shard's queue would build them: pods without a node
- * grouped by podGroupMembership, with the group's running (bound, unfinished) members counted.
+ * grouped by podGroupMembership, with the group's running (bound, unfinished) and succeeded
+ * members counted.
  */
 export function pendingGroupsOf(pods: readonly Pod[]): PendingGroup[] {
   const byGroup = new Map<
     string,
-    { pending: PodInfo[]; running: PodInfo[]; minMember: number | undefined }
+    { pending: PodInfo[]; running: PodInfo[]; succeeded: number; minMember: number | undefined }
   >();
   for (const p of pods) {
     const membership = podGroupMembership(p);
     const info = toPodInfo(p);
-    const entry = byGroup.get(membership.group.id) ?? { pending: [], running: [], minMember: undefined };
+    const entry = byGroup.get(membership.group.id) ?? {
+      pending: [],
+      running: [],
+      succeeded: 0,
+      minMember: undefined,
+    };
     byGroup.set(membership.group.id, entry);
     entry.minMember ??= membership.minMember;
     if (info.nodeName === undefined) entry.pending.push(info);
     else if (!info.finished) entry.running.push(info);
+    else if (p.status?.phase === "Succeeded") entry.succeeded++;
   }
   const groups: PendingGroup[] = [];
-  for (const { pending, running, minMember } of byGroup.values()) {
+  for (const { pending, running, succeeded, minMember } of byGroup.values()) {
     const first = pending[0];
-    if (first) groups.push(pendingGroup(first.group, pending, running, minMember));
+    if (first) groups.push(pendingGroup(first.group, pending, running, minMember, succeeded));
   }
   return groups;
 }

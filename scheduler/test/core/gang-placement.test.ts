@@ -99,6 +99,25 @@ describe("gang placement", () => {
     expect(Object.keys(bound(decisionFor(decisions, "g")))).toHaveLength(1);
   });
 
+  it("counts members that succeeded as started: their gang's replacements do not wait for them", () => {
+    const finished = (name: string, phase: "Succeeded" | "Failed") => {
+      const p = pod(name, { group: "g", minMember: 4, nodeName: "n1" });
+      (p.status as { phase: string }).phase = phase;
+      return p;
+    };
+    const pending = [pod("g-2", { group: "g", minMember: 4 }), pod("g-3", { group: "g", minMember: 4 })];
+    const pods = [finished("g-0", "Succeeded"), finished("g-1", "Succeeded"), ...pending];
+    expect(onlyPendingGroup(pods).required).toBe(2);
+    const { decisions } = runCycle([node("n1", { cpu: 2 })], pods);
+    expect(Object.keys(bound(decisionFor(decisions, "g"))).sort()).toEqual(["g-2", "g-3"]);
+    // A member that failed did not run its part: the Job replaces it, and the gang waits for that.
+    const failedOne = [finished("g-0", "Succeeded"), finished("g-1", "Failed"), ...pending];
+    expect(onlyPendingGroup(failedOne).required).toBe(3);
+    expect(decisionFor(runCycle([node("n1", { cpu: 2 })], failedOne).decisions, "g").kind).toBe(
+      "unschedulable",
+    );
+  });
+
   it("never starts fewer than min-member pods when too few members exist yet", () => {
     const pods = gang("g", 3, { minMember: 4 });
     const group = onlyPendingGroup(pods);

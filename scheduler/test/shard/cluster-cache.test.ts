@@ -1,0 +1,57 @@
+/**
+ * The cache's account of a gang's members that succeeded: they come from their own watch, are
+ * counted once while the other watch still shows them running, and go when deleted.
+ */
+import { describe, expect, it } from "vitest";
+import type { Pod } from "../../src/core/index.js";
+import { type CacheChange, ClusterCache, succeededMembers } from "../../src/shard/cluster-cache.js";
+import { pod } from "../core/fixtures.js";
+
+const schedulerName = "sharded-scheduler";
+
+function ours(p: Pod, phase?: "Succeeded"): Pod {
+  return {
+    ...p,
+    spec: { ...p.spec, schedulerName },
+    status: { ...p.status, ...(phase ? { phase } : {}) },
+  };
+}
+
+describe("cluster cache: succeeded members", () => {
+  it("counts a member that succeeded once, keeps it after the running watch drops it, forgets it when deleted", () => {
+    const changes: CacheChange[] = [];
+    const cache = new ClusterCache(schedulerName, (change) => changes.push(change));
+    const running = ours(pod("g-0", { group: "g", minMember: 2, nodeName: "n1" }));
+    const waiting = ours(pod("g-1", { group: "g", minMember: 2 }));
+    cache.upsertPod(running);
+    cache.upsertPod(waiting);
+    const group = () => cache.group("group:default/g");
+    const succeeded = () => {
+      const members = group();
+      return members === undefined ? undefined : succeededMembers(members);
+    };
+
+    // The succeeded watch may tell first: still running in the other, so counted once.
+    changes.length = 0;
+    cache.upsertSucceededPod(ours(running, "Succeeded"));
+    expect(succeeded()).toBe(0);
+    expect(changes).toEqual([{ kind: "member", groupId: "group:default/g" }]);
+    // The running watch drops it (it no longer matches that watch's selector).
+    cache.removePod(ours(running, "Succeeded"));
+    expect(group()?.running.size).toBe(0);
+    expect(succeeded()).toBe(1);
+
+    cache.removePod(waiting);
+    expect(group()).toBeDefined();
+    cache.removeSucceededPod(ours(running, "Succeeded"));
+    expect(group()).toBeUndefined();
+  });
+
+  it("ignores pods of their own and other schedulers' pods", () => {
+    const cache = new ClusterCache(schedulerName, () => undefined);
+    cache.upsertSucceededPod(ours(pod("solo", { nodeName: "n1" }), "Succeeded"));
+    const foreign = pod("f-0", { group: "f", minMember: 2, nodeName: "n1" });
+    cache.upsertSucceededPod({ ...foreign, spec: { ...foreign.spec, schedulerName: "other" } });
+    expect([...cache.groupIds()]).toEqual([]);
+  });
+});
