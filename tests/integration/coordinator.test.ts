@@ -239,7 +239,17 @@ describe("coordinator", () => {
       },
       lendGraceMs + 15_000,
     );
-    expect(await coordinatorCount("sharded_scheduler_coordinator_returns_total")).toBe(returnsBefore + 2);
+    // The coordinator counts a return once its patch was answered: a moment after the node shows it.
+    await waitFor(
+      "the coordinator to count both returns",
+      async () => {
+        const returns =
+          (await coordinatorCount("sharded_scheduler_coordinator_returns_total")) - returnsBefore;
+        if (returns !== 2) throw new Error(`${returns} counted`);
+        return true;
+      },
+      5_000,
+    );
     for (const [node] of ours) {
       const object = await suite.core.readNode({ name: node });
       expect(object.metadata?.annotations?.[ownerAnnotation]).toBeUndefined();
