@@ -17,7 +17,7 @@ import { buildScheduler, stackDown, stackUp } from "../stack/stack.js";
 import { mulberry32 } from "../support/random.js";
 import { redisValues } from "../support/redis-ping.js";
 import { type FaultInjector, kindFaults, localFaults } from "./faults.js";
-import { groupLogTrace, stuckReports } from "./group-trace.js";
+import { coordinatorActivity, groupLogTrace, stuckReports } from "./group-trace.js";
 import { failed, resultTable, testReport } from "./report.js";
 import { type ChaosPlan, faultOrder, runChaos } from "./run.js";
 import { type ChaosEnv, type ChaosPlatform, type FaultKind, faultKinds } from "./types.js";
@@ -178,6 +178,7 @@ async function main(): Promise<number> {
           `${lost}: ${reports.length === 0 ? "no shard reports it stuck" : reports.join("; ")}; its last log lines:`,
         );
         for (const line of groupLogTrace(runDir, lost, 15)) log(`  ${line}`);
+        for (const line of coordinatorActivity(runDir)) log(line);
       }
       await stackDown(clusterDir, log);
       if (!reused && !values["keep-cluster"]) await down(clusterDir, log);

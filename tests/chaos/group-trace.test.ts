@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { groupLogTrace, stuckReports } from "./group-trace.js";
+import { coordinatorActivity, groupLogTrace, stuckReports } from "./group-trace.js";
 
 const line = (time: number, msg: string, fields: Record<string, unknown>) =>
   JSON.stringify({ level: 20, time, shard: "x", msg, ...fields });
@@ -43,5 +43,17 @@ describe("group trace", () => {
       { shard: "shard-1", publishedAt: 10_000, stuck: [{ id: "group:ns/other", since: 0 }] },
     ];
     expect(stuckReports(summaries, "group:ns/g")).toEqual(["shard-0 reports it stuck for 6 s"]);
+  });
+
+  it("tells what each coordinator last logged, and last said about leadership", () => {
+    const dir = mkdtempSync(join(tmpdir(), "group-trace-"));
+    writeFileSync(
+      join(dir, "coordinator-0.log"),
+      [line(1_000, "leading: coordinating the shards", {}), line(2_000, "no relief planned", {})].join("\n"),
+    );
+    writeFileSync(join(dir, "shard-0.log"), line(3_000, "decision", {}));
+    expect(coordinatorActivity(dir)).toEqual([
+      'coordinator-0: last "no relief planned" at 00:00:02.000; on leadership "leading: coordinating the shards" at 00:00:01.000',
+    ]);
   });
 });

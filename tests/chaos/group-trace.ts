@@ -81,3 +81,28 @@ export function stuckReports(summaries: readonly unknown[], group: string): stri
   }
   return reports;
 }
+
+/**
+ * Whether the coordinators were at work at the end: for each coordinator log, its last line and
+ * its last word on leadership.
+ */
+export function coordinatorActivity(runDir: string): string[] {
+  const lines: string[] = [];
+  for (const file of readdirSync(runDir).filter((name) => /coordinator.*\.log$/.test(name))) {
+    let last: Record<string, unknown> | undefined;
+    let leadership: Record<string, unknown> | undefined;
+    for (const raw of readFileSync(join(runDir, file), "utf8").split("\n")) {
+      if (!raw.startsWith("{")) continue;
+      try {
+        last = JSON.parse(raw);
+      } catch {
+        continue;
+      }
+      if (/lead|standing by/i.test(String(last?.msg))) leadership = last;
+    }
+    const said = (entry: Record<string, unknown> | undefined) =>
+      entry === undefined ? "nothing" : `"${entry.msg}" at ${clock(Number(entry.time))}`;
+    lines.push(`${file.replace(/\.log$/, "")}: last ${said(last)}; on leadership ${said(leadership)}`);
+  }
+  return lines;
+}
