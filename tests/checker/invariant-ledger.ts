@@ -516,9 +516,9 @@ export class InvariantLedger {
 
   /**
    * Groups still wholly pending (none of their pods bound; enough of them to be placed, counting
-   * members that succeeded as placed) that
-   * the free room holds now, with their pending pods' keys: a caller compares two such
-   * samples some time apart, since room freed a moment ago is not yet a scheduler's fault.
+   * members that succeeded as placed) that the free room holds now, with their pending pods'
+   * keys: a caller compares two such samples some time apart, since room freed a moment ago is
+   * not yet a scheduler's fault.
    */
   pendingGroupsThatFit(): Map<string, string[]> {
     const nodes: RoomNode[] = [...this.nodes.values()].map((node) => ({
