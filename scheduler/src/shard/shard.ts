@@ -302,8 +302,16 @@ export class Shard {
         return;
       }
       case "preempt": {
-        this.metrics.scheduleAttempts.inc({ result: "preempting" });
         const { victims, nominations } = decision.plan;
+        if (this.ownership.gainedNodesSettling()) {
+          // Nodes just gained are not placeable for a moment yet, and may have the room: evict
+          // nothing until they are (the group is tried again as soon as they settle).
+          this.log.debug({ group: id }, "preemption deferred: nodes just gained are settling");
+          for (const { pod } of nominations) this.cache.restorePending(pod);
+          this.queue.done(id, "retry", now);
+          return;
+        }
+        this.metrics.scheduleAttempts.inc({ result: "preempting" });
         const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
         this.log.debug(
           {

@@ -13,6 +13,12 @@ export interface Ownership {
   /** May this shard place pods on the node in this cycle? */
   ownsNode(nodeName: string): boolean;
   /**
+   * True while a node this shard owns is not placeable yet because it was just gained (the
+   * settle delay), as far as ownsNode was asked: a group that does not fit now may fit in a
+   * moment, so nothing is evicted for it meanwhile.
+   */
+  gainedNodesSettling(): boolean;
+  /**
    * Does this shard schedule the group (hash key "<namespace>/<group or pod>")? `override` is
    * the owner its pods' owner annotation names, if any.
    */

@@ -46,6 +46,8 @@ export class ShardedOwnership implements Ownership {
   private live = new Set<string>();
   private inflight = 0;
   private settling = false;
+  /** Set when ownsNode turned down a node gained under the adopted epoch while settling. */
+  private gainedWhileSettling = false;
   private settleTimer: NodeJS.Timeout | undefined;
   private gateOpen = false;
   private closedSince = Date.now();
@@ -101,14 +103,19 @@ export class ShardedOwnership implements Ownership {
     return answer;
   }
 
+  gainedNodesSettling(): boolean {
+    return this.settling && this.gainedWhileSettling;
+  }
+
   private ownsNodeNow(nodeName: string): boolean {
     const adopted = this.adopted;
     if (!adopted || nodeOwnerOf(adopted.ring, adopted.nodeOwners, nodeName) !== this.self) return false;
     if (!this.settling) return true;
-    return (
+    const kept =
       adopted.previous !== undefined &&
-      nodeOwnerOf(adopted.previous.ring, adopted.previous.nodeOwners, nodeName) === this.self
-    );
+      nodeOwnerOf(adopted.previous.ring, adopted.previous.nodeOwners, nodeName) === this.self;
+    if (!kept) this.gainedWhileSettling = true;
+    return kept;
   }
 
   ownsGroup(hashKey: string, override?: string): boolean {
@@ -203,6 +210,7 @@ export class ShardedOwnership implements Ownership {
     );
     void this.leases.publishAck(ring.epoch);
     this.settling = true;
+    this.gainedWhileSettling = false;
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.settleTimer = setTimeout(() => {
       this.settling = false;

@@ -14,13 +14,14 @@ import { ShardMetrics } from "../../src/shard/metrics.js";
 import { Shard, type ShardWriters } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
 import { podOwnerAnnotation } from "../../src/sharding/shard-ring.js";
-import { pod } from "../core/fixtures.js";
+import { node, pod } from "../core/fixtures.js";
 
 const ownsEverything: Ownership = {
   version: 1,
   epoch: 1,
   canPlace: () => true,
   ownsNode: () => true,
+  gainedNodesSettling: () => false,
   ownsGroup: () => true,
   acquireBind: () => ({ valid: () => true, release: () => undefined }),
   observeNodeOwner: () => undefined,
@@ -234,5 +235,34 @@ describe("Shard evicts whole groups", () => {
     );
     // The group begun goes whole; the group none of whose evictions went out keeps running.
     expect(sent.sort()).toEqual(["first-0: evicted", "first-1: evicted"]);
+  });
+});
+
+describe("Shard cycle: preemption while nodes just gained settle", () => {
+  it("evicts nothing and reserves nothing until the gained nodes are placeable, then preempts", async () => {
+    const { sent, writers } = evictingWriters(() => "evicted");
+    let settling = true;
+    const shard = shardWith(writers, { ...ownsEverything, gainedNodesSettling: () => settling });
+    // What the informers' first sync does in start().
+    (shard as unknown as { ready: boolean }).ready = true;
+    const ours = (p: Pod): Pod => ({ ...p, spec: { ...p.spec, schedulerName: shard.config.schedulerName } });
+    const settle = async () => {
+      for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+    try {
+      shard.cache.upsertNode(node("n1", { cpu: 2 }));
+      shard.cache.upsertPod(ours(pod("low-0", { cpu: 2, priority: 1, nodeName: "n1" })));
+      shard.cache.upsertPod(ours(pod("high-0", { cpu: 2, priority: 100 })));
+      await settle();
+      expect(sent).toEqual([]);
+      expect(shard.cache.snapshot.hasNominations("n1")).toBe(false);
+      // The settle delay ends: ownership tells the shard, which tries the group again at once.
+      settling = false;
+      shard.ownershipChanged();
+      await settle();
+      expect(sent).toEqual(["low-0: evicted"]);
+    } finally {
+      shard.stop();
+    }
   });
 });

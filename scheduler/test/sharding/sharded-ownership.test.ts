@@ -194,6 +194,27 @@ describe("ShardedOwnership", () => {
     expect(ownership.ownsNode(gained)).toBe(true);
   });
 
+  it("says gained nodes are settling once asked about one, until the delay ends; not for kept nodes", () => {
+    settledAt(1, ["a", "b"]);
+    expect(ownership.gainedNodesSettling()).toBe(false);
+    const kept = nodesOf(["a", "b"], "a", 3);
+    const gained = nodesOf(["a", "b"], "b", 1)[0] as string;
+    leases.setRing(2, ["a"]);
+    ownership.reconcile();
+    for (const node of kept) ownership.ownsNode(node);
+    expect(ownership.gainedNodesSettling()).toBe(false);
+    ownership.ownsNode(gained);
+    expect(ownership.gainedNodesSettling()).toBe(true);
+    vi.advanceTimersByTime(settleMs);
+    expect(ownership.gainedNodesSettling()).toBe(false);
+    // "c" joins and takes nodes from "a": "a" gains none, whatever it is asked.
+    leases.setRing(3, ["a", "c"]);
+    leases.setPeer("c", 3);
+    ownership.reconcile();
+    for (const node of [...kept, gained, ...nodesOf(["a", "c"], "c", 3)]) ownership.ownsNode(node);
+    expect(ownership.gainedNodesSettling()).toBe(false);
+  });
+
   it("follows the ring's lends, and ignores a lend to a shard not in the ring", () => {
     const theirs = nodesOf(["a", "b"], "b", 2) as [string, string];
     leases.setRing(1, ["a", "b"], { [theirs[0]]: "a", [theirs[1]]: "gone" });
