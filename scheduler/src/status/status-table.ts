@@ -99,8 +99,8 @@ function ownerCell(group: PendingGroupStatus): string {
   const owner = group.owner ?? "none";
   if (group.handedTo === null) return owner;
   return group.handedTo === group.owner
-    ? `${owner} (handed)`
-    : `${owner} (handed to ${group.handedTo}, not live)`;
+    ? `${owner} (pinned)`
+    : `${owner} (pinned to ${group.handedTo}, not live)`;
 }
 
 function ackedEpoch(shard: ShardStatus, report: StatusReport): string {

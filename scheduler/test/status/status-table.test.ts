@@ -100,7 +100,7 @@ describe("renderStatus", () => {
   it("lists pending groups and recent handoffs, then the warnings", () => {
     expect(text).toContain("PENDING GROUPS: 1, oldest first");
     expect(text).toMatch(
-      /ml\/train \(gang\) +sharded-scheduler-0 \(handed\) +3\/3 +1m35s +0\/20 nodes are available/,
+      /ml\/train \(gang\) +sharded-scheduler-0 \(pinned\) +3\/3 +1m35s +0\/20 nodes are available/,
     );
     expect(text).toMatch(
       /RECENT HANDOFFS AND LENDS: last 1\nAGE +REASON +PODS +MESSAGE\n5\.0s +HandedOff +3 +pod group/,
