@@ -51,7 +51,7 @@ describe("all or nothing", () => {
 
   it("waits with a gang of 2 until its second member exists", async () => {
     await suite.create(suite.pod("pair-0", { pool: "pair", cpu: "1", group: "pair", minMember: 2 }));
-    await suite.waitUnschedulable("pair-0", /waiting for pod group .*\/pair: 1 of 2 members exist/);
+    await suite.waitUnschedulable("pair-0", /waiting for pod group .*\/pair to have 2 members/);
     await suite.staysPending(["pair-0"], settleWindowMs + 1_500);
     await suite.create(suite.pod("pair-1", { pool: "pair", cpu: "1", group: "pair", minMember: 2 }));
     await suite.waitBound(["pair-0", "pair-1"]);

@@ -9,10 +9,14 @@
 import type { Logger } from "pino";
 import type { Pod } from "../core/index.js";
 import { podOwnerAnnotation } from "../sharding/shard-ring.js";
+import { capMessage } from "./event-recorder.js";
 import type { KubeClient } from "./kube-client.js";
 
 const strategicMerge = "application/strategic-merge-patch+json";
 const mergePatch = "application/merge-patch+json";
+
+/** At most this many pods' last messages are remembered; the oldest go first. */
+const maxRemembered = 50_000;
 
 export class PodStatusWriter {
   private readonly lastWritten = new Map<string, { message: string; at: number }>();
@@ -26,13 +30,15 @@ export class PodStatusWriter {
   ) {}
 
   /** Sets PodScheduled=False; returns without writing when the pod already says so. */
-  async unschedulable(pod: Pod, message: string, now = Date.now()): Promise<void> {
+  async unschedulable(pod: Pod, fullMessage: string, now = Date.now()): Promise<void> {
+    const message = capMessage(fullMessage);
     const key = podKey(pod);
     const current = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
     const last = this.lastWritten.get(key);
     if (current?.status === "False" && current.message === message) return;
     if (last && last.message === message && now - last.at < this.repeatIntervalMs) return;
     const written = { message, at: now };
+    if (this.lastWritten.size >= maxRemembered) this.prune(now);
     this.lastWritten.set(key, written);
     const patch = {
       status: {
@@ -65,8 +71,23 @@ export class PodStatusWriter {
     return this.patch(pod, "", { metadata: { annotations: { [podOwnerAnnotation]: shard } } }, mergePatch);
   }
 
-  forget(uid: string): void {
-    this.lastWritten.delete(uid);
+  /** Forgets what was written on a pod (it is gone or bound): memory stays bounded by pending pods. */
+  forget(pod: Pod): void {
+    this.lastWritten.delete(podKey(pod));
+  }
+
+  /** How many pods' last messages are remembered. */
+  get size(): number {
+    return this.lastWritten.size;
+  }
+
+  private prune(now: number): void {
+    for (const [key, { at }] of this.lastWritten)
+      if (now - at >= this.repeatIntervalMs) this.lastWritten.delete(key);
+    for (const key of this.lastWritten.keys()) {
+      if (this.lastWritten.size < maxRemembered / 2) break;
+      this.lastWritten.delete(key);
+    }
   }
 
   private patchStatus(pod: Pod, patch: unknown): Promise<boolean> {

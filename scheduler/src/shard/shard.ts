@@ -15,6 +15,7 @@ import {
 } from "../coordination/capacity-summary.js";
 import {
   type Decision,
+  minMemberAnnotation,
   type Node,
   type PendingGroup,
   type Pod,
@@ -39,8 +40,9 @@ import { SchedulingQueue } from "./scheduling-queue.js";
 /** What a shard writes to the API server through; a unit test may pass stubs. */
 export interface ShardWriters {
   readonly binder: Pick<PodBinder, "bind" | "evict" | "delete">;
-  readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner">;
-  readonly events: Pick<EventRecorder, "record">;
+  readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
+    Partial<Pick<PodStatusWriter, "forget">>;
+  readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget">>;
 }
 
 type Readiness =
@@ -117,7 +119,7 @@ export class Shard {
     const pods = new Informer<Pod>(
       this.client,
       { path: "/api/v1/pods", fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
-      { upsert: (pod) => this.cache.upsertPod(pod), remove: (pod) => this.cache.removePod(pod) },
+      { upsert: (pod) => this.podUpserted(pod), remove: (pod) => this.podRemoved(pod) },
       this.log,
     );
     // Members that succeeded count toward their gang's min-member; only this scheduler's pods.
@@ -269,7 +271,8 @@ export class Shard {
       return {
         ready: false,
         until: Number.POSITIVE_INFINITY,
-        why: `waiting for pod group ${members.key.namespace}/${members.key.name}: ${present} of ${minMember} members exist`,
+        // The text stays the same while members arrive: one write per pod, not one per arrival.
+        why: `waiting for pod group ${members.key.namespace}/${members.key.name} to have ${minMember} members (${minMemberAnnotation})`,
       };
     }
     if (members.key.solo) return { ready: true, minMember: undefined };
@@ -290,6 +293,13 @@ export class Shard {
       },
       "decision",
     );
+    if (decision.kind === "unschedulable" && this.ownership.gainedNodesSettling()) {
+      // Nodes just gained are not placeable for a moment yet and may have the room: the group
+      // has not truly failed. Nothing is written; it is tried again once they settle.
+      for (const pod of decision.withdrawnNominations) this.cache.restorePending(pod);
+      this.queue.done(id, "retry", now);
+      return;
+    }
     if (decision.kind === "unschedulable")
       this.stuck.set(id, { since: this.stuck.get(id)?.since ?? now, message: decision.message });
     else this.stuck.delete(id);
@@ -603,6 +613,22 @@ export class Shard {
       void this.statusWriter.unschedulable(pod.pod, message);
       this.events.record(pod.pod, type, reason, message);
     }
+  }
+
+  /** The pod watch delivered a pod; once bound, what was written on it need not be remembered. */
+  podUpserted(pod: Pod): void {
+    this.cache.upsertPod(pod);
+    if (pod.spec.nodeName) this.forgetWrites(pod);
+  }
+
+  podRemoved(pod: Pod): void {
+    this.cache.removePod(pod);
+    this.forgetWrites(pod);
+  }
+
+  private forgetWrites(pod: Pod): void {
+    this.statusWriter.forget?.(pod);
+    this.events.forget?.(pod);
   }
 
   private reportInvalid(podKey: string): void {
