@@ -27,6 +27,7 @@ import {
 import { isRunning, startProcess, stopProcess } from "../cluster/local/processes.js";
 import { readStack, stackDown, stackUp } from "../stack/stack.js";
 import { waitFor } from "../support/wait.js";
+import { readApiWrites, writesPerPod } from "./api-writes.js";
 import { measureCpu } from "./cpu-usage.js";
 import { processesMemory } from "./memory-usage.js";
 import { type SystemResult, summarize } from "./stats.js";
@@ -133,6 +134,8 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     log(
       `${label}: created in ${createdIn.toFixed(1)}s (${Math.round(options.pods / createdIn)}/s); waiting for binds`,
     );
+    // Writes from here on are the system's (and KWOK's); the creates are not counted.
+    const writesBefore = await readApiWrites(kube);
     let clockStart = firstCreateAt;
     let startedAt = created;
     if (options.mode === "backlog") {
@@ -157,13 +160,23 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     ).catch((error: unknown) => log(`${label}: ${String(error)}`));
     stopWatch();
     const cpu = cpuSpan();
+    // Writes that trail the last bind (its Event, KWOK's status patches) belong to the run.
+    await sleep(2_000);
+    const writesAfter = await readApiWrites(kube);
+    const apiWritesPerPod =
+      writesBefore && writesAfter ? writesPerPod(writesBefore, writesAfter, bound.size) : undefined;
     const memory = processesMemory(running.processes());
     const result = summarize(
       system,
       startedAt,
       bound,
       clockStart,
-      { ...(shards === undefined ? {} : { shards }), cpu, memory },
+      {
+        ...(shards === undefined ? {} : { shards }),
+        cpu,
+        memory,
+        ...(apiWritesPerPod ? { apiWritesPerPod } : {}),
+      },
       gangSize > 1 ? (name) => gangName(podIndex(name), gangSize) : undefined,
     );
     log(`${label}: ${result.podsPerSecond} pods/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
@@ -172,6 +185,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
         `${label}: ${result.gangs.bound}/${result.gangs.gangs} gangs bound, ${result.gangs.gangsPerSecond} gangs/s, ` +
           `gang p50 ${result.gangs.p50Ms} ms, p99 ${result.gangs.p99Ms} ms`,
       );
+    if (apiWritesPerPod) log(`${label}: API writes per pod ${JSON.stringify(apiWritesPerPod)}`);
     log(`${label}: peak memory ${memory.map((m) => `${m.process} ${m.peakRssMiB} MiB`).join(", ")}`);
     log(
       `${label}: machine ${cpu.machineBusyPercent}% busy on ${cpu.cores} cores; cpu s ${JSON.stringify(cpu.cpuSeconds)}`,

@@ -1,4 +1,5 @@
 /** Percentiles and throughput of a benchmark run. */
+import type { ApiWrites } from "./api-writes.js";
 import type { CpuUsage } from "./cpu-usage.js";
 import type { ProcessMemory } from "./memory-usage.js";
 
@@ -23,6 +24,8 @@ export interface SystemResult {
   memory?: ProcessMemory[];
   /** When the pods came in gangs (gangs scenario). */
   gangs?: GangStats;
+  /** Write requests the API server counted during the run, per bound pod (KWOK's included). */
+  apiWritesPerPod?: ApiWrites;
 }
 
 /** A gang counts as bound when its last member is; its latency is to that bind. */
@@ -47,7 +50,7 @@ export function summarize(
   created: ReadonlyMap<string, number>,
   bound: ReadonlyMap<string, number>,
   firstCreateAt: number,
-  extra: Pick<SystemResult, "shards" | "cpu" | "memory"> = {},
+  extra: Pick<SystemResult, "shards" | "cpu" | "memory" | "apiWritesPerPod"> = {},
   gangOf?: (pod: string) => string,
 ): SystemResult {
   const latencies: number[] = [];

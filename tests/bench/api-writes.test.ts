@@ -1,0 +1,38 @@
+/** The API server's request counter read into writes per pod. */
+import { describe, expect, it } from "vitest";
+import { countApiWrites, writesPerPod } from "./api-writes.js";
+
+const metrics = (bindings: number, statusPatches: number, events: number) =>
+  [
+    "# HELP apiserver_request_total Counter of apiserver requests",
+    `apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} ${bindings}`,
+    `apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="status",verb="PATCH",version="v1"} ${statusPatches}`,
+    `apiserver_request_total{code="404",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="status",verb="PATCH",version="v1"} 1`,
+    `apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="events",scope="namespace",subresource="",verb="POST",version="v1"} ${events}`,
+    `apiserver_request_total{code="201",component="apiserver",dry_run="",group="events.k8s.io",resource="events",scope="namespace",subresource="",verb="POST",version="v1"} 1000`,
+    `apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="",verb="GET",version="v1"} 5000`,
+  ].join("\n");
+
+describe("API writes per pod", () => {
+  it("sums each kind of write over codes, and leaves reads and other groups out", () => {
+    expect(countApiWrites(metrics(10, 4, 7))).toEqual({
+      bindings: 10,
+      podStatusPatches: 5,
+      podPatches: 0,
+      eventCreates: 7,
+      eventPatches: 0,
+    });
+  });
+
+  it("divides the run's writes by the pods it bound", () => {
+    const before = countApiWrites(metrics(10, 4, 7));
+    const after = countApiWrites(metrics(110, 44, 207));
+    expect(writesPerPod(before, after, 100)).toEqual({
+      bindings: 1,
+      podStatusPatches: 0.4,
+      podPatches: 0,
+      eventCreates: 2,
+      eventPatches: 0,
+    });
+  });
+});

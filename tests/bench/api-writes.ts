@@ -1,0 +1,72 @@
+/**
+ * What a run cost the API server in writes, per scheduled pod: read from the API server's own
+ * request counter (apiserver_request_total) before and after the run. Writes are what the API
+ * server pays for (each is an etcd transaction): binds, pod status patches and Events.
+ * Cluster-wide counts: KWOK's own status patches (pods turning Running) are in every system's.
+ */
+import type { KubeRest } from "../cluster/local/kube-rest.js";
+
+/** Write requests by kind, as counted by the API server. */
+export interface ApiWrites {
+  bindings: number;
+  podStatusPatches: number;
+  podPatches: number;
+  eventCreates: number;
+  eventPatches: number;
+}
+
+const kinds: readonly { kind: keyof ApiWrites; verb: string; resource: string; subresource: string }[] = [
+  { kind: "bindings", verb: "POST", resource: "pods", subresource: "binding" },
+  { kind: "podStatusPatches", verb: "PATCH", resource: "pods", subresource: "status" },
+  { kind: "podPatches", verb: "PATCH", resource: "pods", subresource: "" },
+  { kind: "eventCreates", verb: "POST", resource: "events", subresource: "" },
+  { kind: "eventPatches", verb: "PATCH", resource: "events", subresource: "" },
+];
+
+/** Sums apiserver_request_total over codes and scopes for each kind of write, from /metrics text. */
+export function countApiWrites(metricsText: string): ApiWrites {
+  const counts: ApiWrites = {
+    bindings: 0,
+    podStatusPatches: 0,
+    podPatches: 0,
+    eventCreates: 0,
+    eventPatches: 0,
+  };
+  for (const line of metricsText.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const close = line.lastIndexOf("}");
+    const labels = new Map<string, string>();
+    for (const match of line.slice(line.indexOf("{") + 1, close).matchAll(/(\w+)="([^"]*)"/g))
+      labels.set(match[1] as string, match[2] as string);
+    const value = Number(line.slice(close + 1).trim());
+    if (!Number.isFinite(value)) continue;
+    for (const { kind, verb, resource, subresource } of kinds) {
+      if (
+        labels.get("verb") === verb &&
+        labels.get("resource") === resource &&
+        (labels.get("subresource") ?? "") === subresource &&
+        (labels.get("group") ?? "") === ""
+      )
+        counts[kind] += value;
+    }
+  }
+  return counts;
+}
+
+export async function readApiWrites(kube: KubeRest): Promise<ApiWrites | undefined> {
+  const res = await kube.call<string>("GET", "/metrics");
+  return res.status === 200 && typeof res.body === "string" ? countApiWrites(res.body) : undefined;
+}
+
+/** (after − before) / pods, two decimals. */
+export function writesPerPod(before: ApiWrites, after: ApiWrites, pods: number): ApiWrites {
+  const per = (kind: keyof ApiWrites) =>
+    Math.round(((after[kind] - before[kind]) / Math.max(1, pods)) * 100) / 100;
+  return {
+    bindings: per("bindings"),
+    podStatusPatches: per("podStatusPatches"),
+    podPatches: per("podPatches"),
+    eventCreates: per("eventCreates"),
+    eventPatches: per("eventPatches"),
+  };
+}
