@@ -416,6 +416,16 @@ describe("gatedPartialGangs", () => {
     expect(ledger.counts().gatedPartialGangs).toBe(0);
   });
 
+  it("leaves a gang being evicted, its evicted members replaced gated, to badPreemptions", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2 }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1", evicted: true, deleting: true }), false, 100);
+    ledger.pod(pod("g-2", { group: "g", min: 2, gated: true }), false, 200);
+    ledger.tick(4_000);
+    expect(ledger.counts().gatedPartialGangs).toBe(0);
+  });
+
   it("accepts a started gang whose replacement member is gated (all-or-nothing is for the first start)", () => {
     const ledger = new InvariantLedger(limits);
     ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);

@@ -480,7 +480,14 @@ export class InvariantLedger {
     const gated = waiting.filter((pod) => pod.gated).length;
     const succeeded = members.filter((pod) => pod.succeeded).length;
     const couldCount = bound + succeeded + waiting.length - gated;
-    if (!(minMember > 1 && !record.everStarted && bound > 0 && gated > 0 && couldCount < minMember)) {
+    // Members evicted a moment ago are replaced (gated again) while the rest is still being
+    // evicted: whether the victim goes whole is badPreemptions' question.
+    const evicting = members.some(
+      (pod) => pod.evictedAt !== undefined && now - pod.evictedAt <= this.limits.wholeGroupEvictionMs,
+    );
+    const gatedPartial =
+      minMember > 1 && !record.everStarted && !evicting && bound > 0 && gated > 0 && couldCount < minMember;
+    if (!gatedPartial) {
       record.gatedPartialSince = undefined;
       record.gatedPartialReported = false;
       return;
