@@ -4,7 +4,7 @@
  *
  * The mix, by number of Jobs (cpu as a share of the smallest fake node, 8 cpu → milli-cpu):
  *   - solo (28 %): one pod of 1/32 … 1/4 of a node (250 m … 2 cpu);
- *   - gang (46 %): 2–6 members of 1/16 … 1/4 of a node each (500 m … 2 cpu);
+ *   - gang (45 %): 2–6 members of 1/16 … 1/4 of a node each (500 m … 2 cpu);
  *   - wide gang (14 %): 2–5 members of 3/4 or 7/8 of a node each (6 or 7 cpu), so every member
  *     needs a nearly empty node of its own: a shard's share of the nodes is rarely enough and the
  *     coordinator has to hand the gang off or lend nodes;
@@ -12,10 +12,11 @@
  *     workload lifts each pod's gate (PATCH spec.schedulingGates: []) 2–30 s after the pod was
  *     created, at a time drawn from its name, so for a while some members are pending and others
  *     gated: nothing of the gang may be bound until min-member are ungated;
- *   - growing group (2 %): a pod group without min-member (pod-group annotation only), 1–2
- *     members of 1/4 … 1/2 of a node (2 … 4 cpu), always chaos-low, running 90 s or more; once
- *     one member is bound (or after 60 s) its Job's parallelism grows by 3–6 members, some of
- *     which will not fit at once: it must never be rolled back;
+ *   - growing group (3 %): a pod group without min-member (pod-group annotation only), 1–2
+ *     members of 1/8 … 1/4 of a node (1 … 2 cpu), always chaos-low, whose pods run 70–90 s (or
+ *     from the longest run time, 20 s more); once one member is bound (or after 60 s) its Job's
+ *     parallelism grows by 3–6 members, which at the lowest priority in a full cluster mostly
+ *     wait: it must never be rolled back;
  *   - mixed-priority gang (3 %): two Jobs, `<name>-low` at chaos-low and `<name>-high` at
  *     chaos-high, whose 2–4 pods in all form one gang (same pod-group, min-member all of them):
  *     its members disagree on priority, so it is invalid: never placed, and never preempts.
@@ -120,20 +121,20 @@ interface ShapeMix {
 const gangShares = [1 / 16, 1 / 8, 3 / 16, 1 / 4] as const;
 const shapeMix: readonly ShapeMix[] = [
   { shape: "solo", weight: 0.28, minSize: 1, maxSize: 1, nodeShares: [1 / 32, 1 / 16, 1 / 8, 1 / 4] },
-  { shape: "gang", weight: 0.46, minSize: 2, maxSize: 6, nodeShares: gangShares },
+  { shape: "gang", weight: 0.45, minSize: 2, maxSize: 6, nodeShares: gangShares },
   { shape: "wide", weight: 0.14, minSize: 2, maxSize: 5, nodeShares: [3 / 4, 7 / 8] },
   { shape: "gated", weight: 0.07, minSize: 2, maxSize: 6, nodeShares: gangShares },
-  { shape: "growing", weight: 0.02, minSize: 1, maxSize: 2, grow: [3, 6], nodeShares: [1 / 4, 3 / 8, 1 / 2] },
+  { shape: "growing", weight: 0.03, minSize: 1, maxSize: 2, grow: [3, 6], nodeShares: [1 / 8, 3 / 16, 1 / 4] },
   { shape: "mixed", weight: 0.03, minSize: 2, maxSize: 4, nodeShares: gangShares },
 ];
 
 /**
- * A growing group runs longer than the gang timeout (60 s) past its growth, so that a scheduler
- * rolling back a group with running and pending members would do it while the group runs.
+ * A growing group's pods run longer than the gang timeout (60 s) and a little: its first members
+ * still run when a scheduler that rolls back a group with running and pending members would do it.
  */
 function growingRunSeconds(options: ChaosWorkloadOptions): [number, number] {
-  const base = Math.max(60, options.runSeconds[1]);
-  return [base + 30, base + 60];
+  const base = Math.max(70, options.runSeconds[1]);
+  return [base, base + 20];
 }
 
 const priorityMix: readonly { name: ChaosPriorityClass; weight: number }[] = [
