@@ -119,12 +119,13 @@ interface ShapeMix {
 }
 
 const gangShares = [1 / 16, 1 / 8, 3 / 16, 1 / 4] as const;
+const growingShares = [1 / 8, 3 / 16, 1 / 4] as const;
 const shapeMix: readonly ShapeMix[] = [
   { shape: "solo", weight: 0.28, minSize: 1, maxSize: 1, nodeShares: [1 / 32, 1 / 16, 1 / 8, 1 / 4] },
   { shape: "gang", weight: 0.45, minSize: 2, maxSize: 6, nodeShares: gangShares },
   { shape: "wide", weight: 0.14, minSize: 2, maxSize: 5, nodeShares: [3 / 4, 7 / 8] },
   { shape: "gated", weight: 0.07, minSize: 2, maxSize: 6, nodeShares: gangShares },
-  { shape: "growing", weight: 0.03, minSize: 1, maxSize: 2, grow: [3, 6], nodeShares: [1 / 8, 3 / 16, 1 / 4] },
+  { shape: "growing", weight: 0.03, minSize: 1, maxSize: 2, grow: [3, 6], nodeShares: growingShares },
   { shape: "mixed", weight: 0.03, minSize: 2, maxSize: 4, nodeShares: gangShares },
 ];
 
