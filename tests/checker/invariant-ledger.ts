@@ -548,7 +548,7 @@ export class InvariantLedger {
     if (ring) this.rings.set(ring.epoch, ring.owners);
   }
 
-  /** A scheduler Event: Scheduled (who bound a pod where, under which epoch) or Preempted. */
+  /** A scheduler Event: Scheduled (who bound a pod where, under which epoch), Preempted, a relief or a rollback. */
   event(event: k8s.CoreV1Event, now: number): void {
     const pod = `${event.involvedObject?.namespace}/${event.involvedObject?.name}`;
     const message = event.message ?? "";
