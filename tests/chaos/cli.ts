@@ -113,6 +113,8 @@ async function main(): Promise<number> {
     lostCheckSeconds: (reliefCooldownMs + stuckAfterMs) / 1000 + 7,
     workload: { load: 1.1, runSeconds: values.short ? [10, 30] : [20, 90] },
     limits: {
+      // gatedPartialGangMs stays the default 5 s: a correct scheduler binds nothing of a gang a
+      // gate holds below min-member, and the workload lifts a gang's gates 2-30 s apart.
       ...defaultLimits,
       // The gang timeout, then a lease for another shard to take over, and 15 s for a shard
       // to notice and for the API server to carry out the rollback (it may be restarting).

@@ -32,9 +32,19 @@ export function resultTable(result: ChaosResult, known: KnownFailing = []): stri
     );
   }
   lines.push("load");
+  const load = result.workload;
   row(
     "jobs created",
-    `${result.workload.jobsCreated} (${result.workload.gangJobs} gangs, ${result.workload.soloJobs} solo)`,
+    `${load.jobsCreated} (${load.gangJobs} gangs, ${load.soloJobs} solo, ${load.growingGroups} growing groups)`,
+  );
+  row(
+    "gated gangs",
+    `${load.gatedGangs} (${load.podsUngated} gates lifted; ${result.gatedPods} pods seen gated)`,
+  );
+  row("growing groups grown", `${load.groupsGrown} (${load.groupsGrownRunning} while running)`);
+  row(
+    "mixed-priority gangs",
+    `${load.mixedPriorityGangs} (${result.mixedPriorityGroups} seen; ${result.mixedPriorityBinds} pods bound while their members disagreed)`,
   );
   row("pods created", result.podsCreated);
   row("pods bound", result.podsBound);
@@ -42,6 +52,7 @@ export function resultTable(result: ChaosResult, known: KnownFailing = []): stri
   row("evictions (preemption)", result.evictions);
   row("preemptors displaced", `${result.preemptorsDisplaced} (a higher priority took their room first)`);
   row("handoffs / lends", `${result.handoffs} / ${result.lends}`);
+  row("gang rollbacks", `${result.gangRollbacks} (GangRollback Events)`);
   row("create errors", result.workload.createErrors);
   lines.push("invariants");
   for (const kind of violationKinds)

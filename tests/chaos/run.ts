@@ -15,7 +15,7 @@ import {
 import { shuffle } from "../support/random.js";
 import type { FaultInjector } from "./faults.js";
 import type { ChaosEnv, FaultKind, FaultRecord, WorkloadStats } from "./types.js";
-import { ChaosWorkload, type ChaosWorkloadOptions } from "./workload.js";
+import { ChaosWorkload, type ChaosWorkloadOptions, emptyWorkloadStats } from "./workload.js";
 
 export interface ChaosPlan {
   seed: number;
@@ -48,6 +48,13 @@ export interface ChaosResult {
   lends: number;
   /** Binds whose Event named a ring epoch the checker never saw (not judged). */
   unverifiableBinds: number;
+  /** Pods the checker saw gated. */
+  gatedPods: number;
+  /** Groups whose members disagreed on priority, and binds of their pods meanwhile (not judged). */
+  mixedPriorityGroups: number;
+  mixedPriorityBinds: number;
+  /** The shards' GangRollback Events (one per group and message). */
+  gangRollbacks: number;
   /** Times the checker's own watches failed and relisted (API server restarts, 410 Gone). */
   checkerWatchRestarts: number;
   faults: FaultRecord[];
@@ -80,8 +87,9 @@ export async function runChaos(
   });
   const records: FaultRecord[] = [];
   let workloadStats: WorkloadStats | undefined;
+  let workload: ChaosWorkload | undefined;
   try {
-    const workload = await ChaosWorkload.start(env, { seed: plan.seed, ...plan.workload });
+    workload = await ChaosWorkload.start(env, { seed: plan.seed, ...plan.workload });
     try {
       log(`load phase: at least ${plan.loadSeconds}s, ${plan.faults.length} fault(s)`);
       const loadEnds = started + plan.loadSeconds * 1000;
@@ -113,6 +121,7 @@ export async function runChaos(
     checker.ledger.lostPods(earlier, later, Date.now());
     progress(env, checker);
   } finally {
+    await workload?.close();
     checker.stop();
   }
   const stats = checker.ledger.stats();
@@ -129,9 +138,13 @@ export async function runChaos(
     handoffs: stats.handoffs,
     lends: stats.lends,
     unverifiableBinds: checker.ledger.foreignBinds().unverifiable.length,
+    gatedPods: stats.gatedPods,
+    mixedPriorityGroups: stats.mixedPriorityGroups,
+    mixedPriorityBinds: stats.mixedPriorityBinds,
+    gangRollbacks: stats.gangRollbacks,
     checkerWatchRestarts: checker.watchErrors,
     faults: records,
-    workload: workloadStats ?? { jobsCreated: 0, gangJobs: 0, soloJobs: 0, createErrors: 0 },
+    workload: workloadStats ?? emptyWorkloadStats(),
     // A few of every kind, so a rare violation is not crowded out by a frequent one.
     examples: violationKinds.flatMap((kind) =>
       checker.ledger.violations.filter((violation) => violation.kind === kind).slice(0, 4),

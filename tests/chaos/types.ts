@@ -54,9 +54,22 @@ export interface FaultRecord {
 }
 
 export interface WorkloadStats {
+  /** Planned Jobs created (a mixed-priority gang's two Jobs count once). */
   jobsCreated: number;
+  /** Gangs (min-member declared): plain, wide, gated and mixed-priority ones. */
   gangJobs: number;
   soloJobs: number;
+  /** Pod groups without min-member that grow while they run. */
+  growingGroups: number;
+  /** Gangs whose pods are created gated. */
+  gatedGangs: number;
+  /** Gangs whose members disagree on priority (invalid: never placed, never preempt). */
+  mixedPriorityGangs: number;
+  /** Gates lifted (PATCH spec.schedulingGates: []). */
+  podsUngated: number;
+  /** Growing groups grown, and of them those that had a member bound first. */
+  groupsGrown: number;
+  groupsGrownRunning: number;
   /** Job creations the API server refused or that failed (they are retried, then counted here). */
   createErrors: number;
 }

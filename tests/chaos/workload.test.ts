@@ -1,14 +1,18 @@
+import type * as k8s from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import {
   type ChaosWorkloadOptions,
+  chaosGate,
   chaosPriorityClasses,
   completeAfterAnnotation,
-  jobManifest,
+  gateLiftSeconds,
+  jobManifests,
   meanJobMilliCpuSeconds,
   minMemberAnnotation,
   type PlannedJob,
   planJob,
   podGroupAnnotation,
+  ungateDelaySeconds,
 } from "./workload.js";
 
 /** The local chaos cluster: 24 nodes of 8 cpu. */
@@ -18,10 +22,13 @@ const options: ChaosWorkloadOptions = { seed: 7, load: 1.1, runSeconds: [20, 60]
 const plan = (opts: ChaosWorkloadOptions, nodes: readonly number[], count: number): PlannedJob[] =>
   Array.from({ length: count }, (_, index) => planJob(opts, nodes, index));
 
+/** Members a Job has at most (a growing group once grown). */
+const finalSize = (job: PlannedJob) => job.growTo ?? job.size;
+
 /** Whether the gang's members fit on the empty nodes (first fit; exact for equal members). */
 function fitsEmptyCluster(job: PlannedJob, nodes: readonly number[]): boolean {
   const free = [...nodes];
-  for (let member = 0; member < job.size; member++) {
+  for (let member = 0; member < finalSize(job); member++) {
     const node = free.findIndex((left) => left >= job.milliCpu);
     if (node < 0) return false;
     free[node] = (free[node] as number) - job.milliCpu;
@@ -44,8 +51,10 @@ describe("the chaos workload's plan", () => {
     const jobs = plan(options, chaosNodes, 3000);
     expect(new Set(jobs.map((job) => job.name)).size).toBe(jobs.length);
     for (const job of jobs) {
-      expect(job.runSeconds).toBeGreaterThanOrEqual(20);
-      expect(job.runSeconds).toBeLessThanOrEqual(60);
+      // A growing group runs past the gang timeout after it grew: 70–90 s here.
+      const [low, high] = job.shape === "growing" ? [70, 90] : [20, 60];
+      expect(job.runSeconds).toBeGreaterThanOrEqual(low);
+      expect(job.runSeconds).toBeLessThanOrEqual(high);
       expect(Number.isInteger(job.runSeconds)).toBe(true);
       expect(job.arrivalGapSeconds).toBeGreaterThanOrEqual(0);
       expect(Number.isFinite(job.arrivalGapSeconds)).toBe(true);
@@ -54,11 +63,26 @@ describe("the chaos workload's plan", () => {
         expect(job.kind).toBe("solo");
         expect(job.size).toBe(1);
         expect(job.milliCpu).toBeLessThanOrEqual(2000);
-      } else if (job.shape === "gang") {
+      } else if (job.shape === "gang" || job.shape === "gated") {
         expect(job.kind).toBe("gang");
         expect(job.size).toBeGreaterThanOrEqual(2);
         expect(job.size).toBeLessThanOrEqual(6);
         expect(job.milliCpu).toBeLessThanOrEqual(2000);
+      } else if (job.shape === "growing") {
+        expect(job.kind).toBe("group");
+        expect(job.size).toBeGreaterThanOrEqual(1);
+        expect(job.size).toBeLessThanOrEqual(2);
+        expect((job.growTo as number) - job.size).toBeGreaterThanOrEqual(3);
+        expect((job.growTo as number) - job.size).toBeLessThanOrEqual(6);
+        expect([1000, 1500, 2000]).toContain(job.milliCpu);
+        expect(job.priorityClass).toBe("chaos-low");
+      } else if (job.shape === "mixed") {
+        expect(job.kind).toBe("gang");
+        expect(job.size).toBeGreaterThanOrEqual(2);
+        expect(job.size).toBeLessThanOrEqual(4);
+        expect(job.highMembers).toBeGreaterThanOrEqual(1);
+        expect(job.highMembers).toBeLessThan(job.size);
+        expect(job.priorityClass).toBe("chaos-low");
       } else {
         expect(job.kind).toBe("gang");
         expect(job.size).toBeGreaterThanOrEqual(2);
@@ -68,12 +92,15 @@ describe("the chaos workload's plan", () => {
     }
   });
 
-  it("mixes solo Jobs, gangs, wide gangs and all three priorities", () => {
-    const jobs = plan(options, chaosNodes, 3000);
+  it("mixes solo Jobs, gangs, wide, gated, growing and mixed-priority ones and all three priorities", () => {
+    const jobs = plan(options, chaosNodes, 10_000);
     const share = (test: (job: PlannedJob) => boolean) => jobs.filter(test).length / jobs.length;
-    expect(share((job) => job.shape === "solo")).toBeCloseTo(0.3, 1);
-    expect(share((job) => job.shape === "gang")).toBeCloseTo(0.55, 1);
-    expect(share((job) => job.shape === "wide")).toBeCloseTo(0.15, 1);
+    expect(share((job) => job.shape === "solo")).toBeCloseTo(0.28, 1);
+    expect(share((job) => job.shape === "gang")).toBeCloseTo(0.45, 1);
+    expect(share((job) => job.shape === "wide")).toBeCloseTo(0.14, 1);
+    expect(share((job) => job.shape === "gated")).toBeCloseTo(0.07, 2);
+    expect(share((job) => job.shape === "growing")).toBeCloseTo(0.03, 2);
+    expect(share((job) => job.shape === "mixed")).toBeCloseTo(0.03, 2);
     for (const { name } of chaosPriorityClasses) {
       expect(share((job) => job.priorityClass === name)).toBeGreaterThan(0.1);
     }
@@ -93,7 +120,10 @@ describe("the chaos workload's plan", () => {
     for (const opts of [options, { seed: 99, load: 0.7, runSeconds: [5, 15] as [number, number] }]) {
       const jobs = plan(opts, chaosNodes, 20_000);
       const seconds = jobs.reduce((sum, job) => sum + job.arrivalGapSeconds, 0);
-      const milliCpuSeconds = jobs.reduce((sum, job) => sum + job.size * job.milliCpu * job.runSeconds, 0);
+      const milliCpuSeconds = jobs.reduce(
+        (sum, job) => sum + finalSize(job) * job.milliCpu * job.runSeconds,
+        0,
+      );
       const capacity = chaosNodes.reduce((sum, node) => sum + node, 0);
       const offered = milliCpuSeconds / seconds / capacity;
       expect(offered).toBeGreaterThan(opts.load * 0.95);
@@ -115,8 +145,8 @@ describe("a planned Job's manifest", () => {
   const target = { namespace: "chaos-1", schedulerName: "sharded-scheduler", runId: "run-1" };
 
   it("makes a gang's pods one pod group of its size, finishing after the run time", () => {
-    const gang = plan(options, chaosNodes, 100).find((job) => job.kind === "gang") as PlannedJob;
-    const manifest = jobManifest(gang, target);
+    const gang = plan(options, chaosNodes, 100).find((job) => job.shape === "gang") as PlannedJob;
+    const manifest = jobManifests(gang, target)[0] as k8s.V1Job;
     expect(manifest.metadata?.name).toBe(gang.name);
     expect(manifest.metadata?.labels?.chaos).toBe("run-1");
     expect(manifest.spec?.completions).toBe(gang.size);
@@ -137,6 +167,7 @@ describe("a planned Job's manifest", () => {
     expect(pod?.spec?.restartPolicy).toBe("Never");
     expect(pod?.spec?.priorityClassName).toBe(gang.priorityClass);
     expect(pod?.spec?.nodeSelector).toEqual({ type: "kwok" });
+    expect(pod?.spec?.schedulingGates).toBeUndefined();
     expect(pod?.spec?.containers[0]?.resources?.requests).toEqual({
       cpu: `${gang.milliCpu}m`,
       memory: `${gang.memoryMi}Mi`,
@@ -145,9 +176,71 @@ describe("a planned Job's manifest", () => {
 
   it("gives a solo Job no pod group", () => {
     const solo = plan(options, chaosNodes, 100).find((job) => job.kind === "solo") as PlannedJob;
-    const annotations = jobManifest(solo, target).spec?.template.metadata?.annotations ?? {};
+    const annotations = jobManifests(solo, target)[0]?.spec?.template.metadata?.annotations ?? {};
     expect(annotations[podGroupAnnotation]).toBeUndefined();
     expect(annotations[minMemberAnnotation]).toBeUndefined();
     expect(annotations[completeAfterAnnotation]).toBe(`${solo.runSeconds}s`);
+  });
+});
+
+describe("the Jobs of issue 17's shapes", () => {
+  const target = { namespace: "chaos-1", schedulerName: "sharded-scheduler", runId: "run-1" };
+  const first = (shape: string) =>
+    plan(options, chaosNodes, 2000).find((job) => job.shape === shape) as PlannedJob;
+
+  it("creates a gated gang's pods with the chaos gate, as one gang of its size", () => {
+    const gated = first("gated");
+    const manifests = jobManifests(gated, target);
+    expect(manifests).toHaveLength(1);
+    const pod = manifests[0]?.spec?.template;
+    expect(pod?.spec?.schedulingGates).toEqual([{ name: chaosGate }]);
+    expect(pod?.metadata?.labels?.["chaos-shape"]).toBe("gated");
+    expect(pod?.metadata?.annotations?.[minMemberAnnotation]).toBe(String(gated.size));
+  });
+
+  it("lifts each gated pod's gate at a time drawn from its name, spread over the window", () => {
+    const names = Array.from({ length: 500 }, (_, i) => `gated-00042-${i.toString(36)}`);
+    const delays = names.map(ungateDelaySeconds);
+    expect(names.map(ungateDelaySeconds)).toEqual(delays);
+    for (const delay of delays) {
+      expect(Number.isInteger(delay)).toBe(true);
+      expect(delay).toBeGreaterThanOrEqual(gateLiftSeconds[0]);
+      expect(delay).toBeLessThanOrEqual(gateLiftSeconds[1]);
+    }
+    // Members of one gang come free far apart: a scheduler binding the early ones shows.
+    expect(new Set(delays).size).toBeGreaterThan(20);
+    expect(Math.max(...delays) - Math.min(...delays)).toBeGreaterThan(20);
+  });
+
+  it("makes a growing group a pod group without min-member whose Job can grow to growTo", () => {
+    const growing = first("growing");
+    const [manifest] = jobManifests(growing, target);
+    expect(manifest?.spec?.parallelism).toBe(growing.size);
+    expect(manifest?.spec?.completions).toBe(growing.growTo);
+    const annotations = manifest?.spec?.template.metadata?.annotations ?? {};
+    expect(annotations[podGroupAnnotation]).toBe(growing.name);
+    expect(annotations[minMemberAnnotation]).toBeUndefined();
+    expect(manifest?.spec?.template.spec?.priorityClassName).toBe("chaos-low");
+  });
+
+  it("makes a mixed-priority gang two Jobs, low and high, of one gang", () => {
+    const mixed = first("mixed");
+    const manifests = jobManifests(mixed, target);
+    expect(manifests.map((job) => job.metadata?.name)).toEqual([`${mixed.name}-low`, `${mixed.name}-high`]);
+    expect(manifests.map((job) => job.spec?.template.spec?.priorityClassName)).toEqual([
+      "chaos-low",
+      "chaos-high",
+    ]);
+    expect(manifests.map((job) => job.spec?.parallelism)).toEqual([
+      mixed.size - (mixed.highMembers as number),
+      mixed.highMembers,
+    ]);
+    for (const job of manifests) {
+      expect(job.spec?.completions).toBe(job.spec?.parallelism);
+      expect(job.spec?.template.metadata?.annotations).toMatchObject({
+        [podGroupAnnotation]: mixed.name,
+        [minMemberAnnotation]: String(mixed.size),
+      });
+    }
   });
 });

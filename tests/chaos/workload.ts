@@ -3,14 +3,26 @@
  * the offered cpu (members × cpu × run time, per second) near a share of the cluster's cpu.
  *
  * The mix, by number of Jobs (cpu as a share of the smallest fake node, 8 cpu → milli-cpu):
- *   - solo (30 %): one pod of 1/32 … 1/4 of a node (250 m … 2 cpu);
- *   - gang (55 %): 2–6 members of 1/16 … 1/4 of a node each (500 m … 2 cpu);
- *   - wide gang (15 %): 2–5 members of 3/4 or 7/8 of a node each (6 or 7 cpu), so every member
+ *   - solo (28 %): one pod of 1/32 … 1/4 of a node (250 m … 2 cpu);
+ *   - gang (45 %): 2–6 members of 1/16 … 1/4 of a node each (500 m … 2 cpu);
+ *   - wide gang (14 %): 2–5 members of 3/4 or 7/8 of a node each (6 or 7 cpu), so every member
  *     needs a nearly empty node of its own: a shard's share of the nodes is rarely enough and the
- *     coordinator has to hand the gang off or lend nodes.
+ *     coordinator has to hand the gang off or lend nodes;
+ *   - gated gang (7 %): a gang whose pods are created with a scheduling gate, as Kueue does; the
+ *     workload lifts each pod's gate (PATCH spec.schedulingGates: []) 2–30 s after the pod was
+ *     created, at a time drawn from its name, so for a while some members are pending and others
+ *     gated: nothing of the gang may be bound until min-member are ungated;
+ *   - growing group (3 %): a pod group without min-member (pod-group annotation only), 1–2
+ *     members of 1/8 … 1/4 of a node (1 … 2 cpu), always chaos-low, whose pods run 70–90 s (or
+ *     from the longest run time, 20 s more); once one member is bound (or after 60 s) its Job's
+ *     parallelism grows by 3–6 members, which at the lowest priority in a full cluster mostly
+ *     wait: it must never be rolled back;
+ *   - mixed-priority gang (3 %): two Jobs, `<name>-low` at chaos-low and `<name>-high` at
+ *     chaos-high, whose 2–4 pods in all form one gang (same pod-group, min-member all of them):
+ *     its members disagree on priority, so it is invalid: never placed, and never preempts.
  * Priorities: chaos-low (50 %), chaos-mid (30 %), chaos-high (20 %), all PreemptLowerPriority:
  * with the cluster full of low-priority gangs, higher ones preempt them (the evicted gang's Job
- * recreates its pods).
+ * recreates its pods, gated again for a gated gang).
  * A Job is never larger than the empty cluster can hold: member cpu ≤ the smallest node's cpu
  * and a gang has no more members than fit on the empty nodes.
  *
@@ -30,8 +42,14 @@ export { minMemberAnnotation, podGroupAnnotation };
 export const completeAfterAnnotation = "sharded-scheduler.io/complete-after";
 /** Every Job and pod of a run carries chaos=<run id>. */
 export const runLabel = "chaos";
-/** solo, gang or wide (a gang whose members each need most of a node). */
+/** The Job's shape (solo, gang, wide, gated, growing or mixed). */
 export const shapeLabel = "chaos-shape";
+/** The scheduling gate a gated gang's pods are created with. */
+export const chaosGate = "chaos.sharded-scheduler.io/admission";
+/** A gated pod's gate is lifted between these many seconds after the pod's creation. */
+export const gateLiftSeconds = [2, 30] as const;
+/** A growing group grows once a member is bound, or after this long without. */
+const growWaitSeconds = 60;
 
 /** The fake nodes the load runs on (KWOK nodes carry this label). */
 const fakeNodeSelector = { type: "kwok" } as const;
@@ -59,17 +77,24 @@ export interface ChaosWorkloadOptions {
   runId?: string;
 }
 
-export type JobShape = "solo" | "gang" | "wide";
+export type JobShape = "solo" | "gang" | "wide" | "gated" | "growing" | "mixed";
 
-/** One Job of the plan; a solo Job has one pod and no pod group. */
+/**
+ * One Job of the plan (a mixed-priority gang is two Jobs); a solo Job has one pod and no pod
+ * group, a growing one is a pod group without min-member, the others are gangs.
+ */
 export interface PlannedJob {
   /** Position in the plan (0, 1, …): the Job's name is `<shape>-<index>`. */
   readonly index: number;
   readonly name: string;
-  readonly kind: "solo" | "gang";
+  readonly kind: "solo" | "gang" | "group";
   readonly shape: JobShape;
-  /** Pods (completions and parallelism); the gang's min-member. */
+  /** Pods (completions and parallelism); the gang's min-member; a growing group's first members. */
   readonly size: number;
+  /** A growing group's members once grown (its Job's completions). */
+  readonly growTo?: number;
+  /** A mixed-priority gang's members at chaos-high; the others are at priorityClass (chaos-low). */
+  readonly highMembers?: number;
   /** Each member's cpu request. */
   readonly milliCpu: number;
   /** Each member's memory request, in MiB. */
@@ -87,15 +112,31 @@ interface ShapeMix {
   weight: number;
   minSize: number;
   maxSize: number;
+  /** A growing group's extra members, drawn uniformly from [low, high]. */
+  grow?: readonly [number, number];
   /** A member's cpu as a share of the smallest node's cpu, one picked uniformly. */
   nodeShares: readonly number[];
 }
 
+const gangShares = [1 / 16, 1 / 8, 3 / 16, 1 / 4] as const;
+const growingShares = [1 / 8, 3 / 16, 1 / 4] as const;
 const shapeMix: readonly ShapeMix[] = [
-  { shape: "solo", weight: 0.3, minSize: 1, maxSize: 1, nodeShares: [1 / 32, 1 / 16, 1 / 8, 1 / 4] },
-  { shape: "gang", weight: 0.55, minSize: 2, maxSize: 6, nodeShares: [1 / 16, 1 / 8, 3 / 16, 1 / 4] },
-  { shape: "wide", weight: 0.15, minSize: 2, maxSize: 5, nodeShares: [3 / 4, 7 / 8] },
+  { shape: "solo", weight: 0.28, minSize: 1, maxSize: 1, nodeShares: [1 / 32, 1 / 16, 1 / 8, 1 / 4] },
+  { shape: "gang", weight: 0.45, minSize: 2, maxSize: 6, nodeShares: gangShares },
+  { shape: "wide", weight: 0.14, minSize: 2, maxSize: 5, nodeShares: [3 / 4, 7 / 8] },
+  { shape: "gated", weight: 0.07, minSize: 2, maxSize: 6, nodeShares: gangShares },
+  { shape: "growing", weight: 0.03, minSize: 1, maxSize: 2, grow: [3, 6], nodeShares: growingShares },
+  { shape: "mixed", weight: 0.03, minSize: 2, maxSize: 4, nodeShares: gangShares },
 ];
+
+/**
+ * A growing group's pods run longer than the gang timeout (60 s) and a little: its first members
+ * still run when a scheduler that rolls back a group with running and pending members would do it.
+ */
+function growingRunSeconds(options: ChaosWorkloadOptions): [number, number] {
+  const base = Math.max(70, options.runSeconds[1]);
+  return [base, base + 20];
+}
 
 const priorityMix: readonly { name: ChaosPriorityClass; weight: number }[] = [
   { name: "chaos-low", weight: 0.5 },
@@ -143,20 +184,22 @@ export function meanJobMilliCpuSeconds(
 ): number {
   checkOptions(options);
   const smallest = checkCluster(nodeMilliCpu);
-  const meanRunSeconds = (options.runSeconds[0] + options.runSeconds[1]) / 2;
   let mean = 0;
   for (const mix of shapeMix) {
+    const [low, high] = mix.shape === "growing" ? growingRunSeconds(options) : options.runSeconds;
     let shapeMean = 0;
     for (const share of mix.nodeShares) {
       const milliCpu = memberMilliCpu(share, smallest);
       const fit = membersThatFit(milliCpu, nodeMilliCpu);
+      const [growLow, growHigh] = mix.grow ?? [0, 0];
       let sizeSum = 0;
-      for (let size = mix.minSize; size <= mix.maxSize; size++) sizeSum += Math.min(size, fit);
-      shapeMean += (sizeSum / (mix.maxSize - mix.minSize + 1)) * milliCpu;
+      for (let size = mix.minSize; size <= mix.maxSize; size++)
+        for (let extra = growLow; extra <= growHigh; extra++) sizeSum += Math.min(size + extra, fit);
+      shapeMean += (sizeSum / ((mix.maxSize - mix.minSize + 1) * (growHigh - growLow + 1))) * milliCpu;
     }
-    mean += mix.weight * (shapeMean / mix.nodeShares.length);
+    mean += mix.weight * (shapeMean / mix.nodeShares.length) * ((low + high) / 2);
   }
-  return mean * meanRunSeconds;
+  return mean;
 }
 
 /** Jobs per second that offer options.load of the cluster's cpu. */
@@ -182,23 +225,40 @@ export function planJob(
   const mix = weighted(shapeMix, random());
   const share = mix.nodeShares[Math.floor(random() * mix.nodeShares.length)] as number;
   const milliCpu = memberMilliCpu(share, smallest);
-  const size = Math.min(between(mix.minSize, mix.maxSize), membersThatFit(milliCpu, nodeMilliCpu));
-  const priorityClass = weighted(priorityMix, random()).name;
-  const runSeconds = between(options.runSeconds[0], options.runSeconds[1]);
+  const fit = membersThatFit(milliCpu, nodeMilliCpu);
+  const drawnSize = between(mix.minSize, mix.maxSize);
+  const size = Math.min(drawnSize, fit);
+  const drawnPriority = weighted(priorityMix, random()).name;
+  const [runLow, runHigh] = mix.shape === "growing" ? growingRunSeconds(options) : options.runSeconds;
+  const runSeconds = between(runLow, runHigh);
   // 1 - u is in (0, 1]: the logarithm stays finite.
   const arrivalGapSeconds = -Math.log(1 - random()) / rate;
+  const shape = mix.shape;
+  const extra = mix.grow ? between(mix.grow[0], mix.grow[1]) : 0;
   return {
     index,
-    name: `${mix.shape}-${String(index).padStart(5, "0")}`,
-    kind: mix.shape === "solo" ? "solo" : "gang",
-    shape: mix.shape,
+    name: `${shape}-${String(index).padStart(5, "0")}`,
+    kind: shape === "solo" ? "solo" : shape === "growing" ? "group" : "gang",
+    shape,
     size,
+    ...(shape === "growing" ? { growTo: Math.min(drawnSize + extra, fit) } : {}),
+    // A mixed gang has at least one member at each end (a gang of 1 could not disagree).
+    ...(shape === "mixed" ? { highMembers: size < 2 ? 0 : between(1, size - 1) } : {}),
     milliCpu,
     memoryMi: Math.max(16, Math.round((milliCpu * memoryMiPerCpu) / 1000)),
-    priorityClass,
+    // A growing group waits at the lowest priority; a mixed gang spans chaos-low and chaos-high.
+    priorityClass: shape === "growing" || shape === "mixed" ? "chaos-low" : drawnPriority,
     runSeconds,
     arrivalGapSeconds,
   };
+}
+
+/** Seconds after its creation at which a gated pod's gate is lifted: drawn from its name. */
+export function ungateDelaySeconds(podName: string): number {
+  let hash = 0;
+  for (let i = 0; i < podName.length; i++) hash = mixBits(hash ^ podName.charCodeAt(i));
+  const [low, high] = gateLiftSeconds;
+  return low + (hash % (high - low + 1));
 }
 
 /** Where the Jobs go and how they are marked. */
@@ -209,21 +269,39 @@ export interface JobTarget {
   runId: string;
 }
 
-/** The batch/v1 Job of a planned Job: size pods in one pod group (none for a solo Job). */
-export function jobManifest(job: PlannedJob, target: JobTarget): k8s.V1Job {
+/**
+ * The batch/v1 Jobs of a planned Job: one, whose size pods form one pod group (none for a solo
+ * Job; without min-member and growTo completions for a growing group; gated for a gated gang),
+ * or, for a mixed-priority gang, `<name>-low` and `<name>-high`, whose pods form one gang.
+ */
+export function jobManifests(job: PlannedJob, target: JobTarget): k8s.V1Job[] {
+  if (job.shape !== "mixed") return [jobManifest(job, target, job.name, job.size, job.priorityClass)];
+  const high = job.highMembers ?? 0;
+  return [
+    jobManifest(job, target, `${job.name}-low`, job.size - high, job.priorityClass),
+    jobManifest(job, target, `${job.name}-high`, high, "chaos-high"),
+  ].filter((manifest) => (manifest.spec?.parallelism ?? 0) > 0);
+}
+
+function jobManifest(
+  job: PlannedJob,
+  target: JobTarget,
+  name: string,
+  pods: number,
+  priorityClass: ChaosPriorityClass,
+): k8s.V1Job {
   const labels = { [runLabel]: target.runId, [shapeLabel]: job.shape };
   const annotations: Record<string, string> = { [completeAfterAnnotation]: `${job.runSeconds}s` };
-  if (job.kind === "gang") {
-    annotations[podGroupAnnotation] = job.name;
-    annotations[minMemberAnnotation] = String(job.size);
-  }
+  if (job.kind !== "solo") annotations[podGroupAnnotation] = job.name;
+  if (job.kind === "gang") annotations[minMemberAnnotation] = String(job.size);
   return {
     apiVersion: "batch/v1",
     kind: "Job",
-    metadata: { name: job.name, namespace: target.namespace, labels },
+    metadata: { name, namespace: target.namespace, labels },
     spec: {
-      completions: job.size,
-      parallelism: job.size,
+      // A growing group's Job grows by raising parallelism up to its completions.
+      completions: job.growTo ?? pods,
+      parallelism: pods,
       // Evicted pods are replaced without counting; anything else has plenty of retries.
       backoffLimit: 100,
       podFailurePolicy: {
@@ -235,10 +313,11 @@ export function jobManifest(job: PlannedJob, target: JobTarget): k8s.V1Job {
         spec: {
           schedulerName: target.schedulerName,
           restartPolicy: "Never",
-          priorityClassName: job.priorityClass,
+          priorityClassName: priorityClass,
           nodeSelector: { ...fakeNodeSelector },
           tolerations: [fakeNodeToleration],
           terminationGracePeriodSeconds: 0,
+          ...(job.shape === "gated" ? { schedulingGates: [{ name: chaosGate }] } : {}),
           containers: [
             {
               name: "main",
@@ -259,14 +338,23 @@ const createRetryPauseMs = 3_000;
 /**
  * Submits the plan's Jobs at their arrival times until stopped. Creations run alongside the
  * arrivals (a slow API server delays neither the plan nor the other Jobs); one that keeps failing
- * is given up after a few attempts and counted in createErrors.
+ * is given up after a few attempts and counted in createErrors. Alongside, it lifts gated pods'
+ * gates when due (every second) and grows growing groups once they run.
  */
 export class ChaosWorkload {
   private readonly batch: k8s.BatchV1Api;
-  private readonly counters: WorkloadStats = { jobsCreated: 0, gangJobs: 0, soloJobs: 0, createErrors: 0 };
+  private readonly core: k8s.CoreV1Api;
+  private readonly counters: WorkloadStats = emptyWorkloadStats();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
+  private readonly closing = new AbortController();
   private readonly loop: Promise<void>;
+  private readonly ungating: Promise<void>;
+  private readonly target: JobTarget;
+  /** After stop: every gate is lifted at once (the load is over, nothing is held back any more). */
+  private liftAll = false;
+  /** Rounds of gate lifting run one after another (the loop's and stop's). */
+  private lifting: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly env: ChaosEnv,
@@ -275,7 +363,14 @@ export class ChaosWorkload {
     readonly nodeMilliCpu: readonly number[],
   ) {
     this.batch = env.kc.makeApiClient(k8s.BatchV1Api);
+    this.core = env.kc.makeApiClient(k8s.CoreV1Api);
+    this.target = {
+      namespace: env.namespace,
+      schedulerName: env.schedulerName,
+      runId: options.runId ?? env.namespace,
+    };
     this.loop = this.submit();
+    this.ungating = this.ungateLoop();
   }
 
   /**
@@ -295,12 +390,23 @@ export class ChaosWorkload {
     return new ChaosWorkload(env, options, nodeMilliCpu);
   }
 
-  /** Stops submitting (Jobs already created keep running) and waits for creations under way. */
+  /**
+   * Stops submitting (Jobs already created keep running), waits for creations and growths under
+   * way, and lifts every gate left; from then on gates (of pods Jobs recreate) are lifted at once.
+   */
   async stop(): Promise<WorkloadStats> {
     this.stopping.abort();
     await this.loop;
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    this.liftAll = true;
+    await this.liftDueGates();
     return this.stats();
+  }
+
+  /** Ends the gate lifting (after stop, when the run is over). */
+  async close(): Promise<void> {
+    this.closing.abort();
+    await this.ungating;
   }
 
   stats(): WorkloadStats {
@@ -308,49 +414,145 @@ export class ChaosWorkload {
   }
 
   private async submit(): Promise<void> {
-    const target: JobTarget = {
-      namespace: this.env.namespace,
-      schedulerName: this.env.schedulerName,
-      runId: this.options.runId ?? this.env.namespace,
-    };
     // Arrival times are kept on the clock, so time spent elsewhere does not thin the load.
     let arrivesAt = Date.now();
     for (let index = 0; ; index++) {
       const job = planJob(this.options, this.nodeMilliCpu, index);
       arrivesAt += job.arrivalGapSeconds * 1000;
       if (!(await pause(arrivesAt - Date.now(), this.stopping.signal))) return;
-      const creation = this.create(job, target).finally(() => this.inFlight.delete(creation));
+      const creation = this.create(job).finally(() => this.inFlight.delete(creation));
       this.inFlight.add(creation);
     }
   }
 
-  private async create(job: PlannedJob, target: JobTarget): Promise<void> {
-    const body = jobManifest(job, target);
+  private async create(job: PlannedJob): Promise<void> {
+    for (const body of jobManifests(job, this.target)) if (!(await this.createJob(body))) return;
+    this.countCreated(job);
+    if (job.growTo !== undefined && job.growTo > job.size) await this.grow(job);
+  }
+
+  /** Creates one Job with retries; false (counted in createErrors) if it keeps failing. */
+  private async createJob(body: k8s.V1Job): Promise<boolean> {
+    const namespace = this.target.namespace;
     let lastError = "";
     for (let attempt = 1; attempt <= createAttempts; attempt++) {
       try {
-        await this.batch.createNamespacedJob({ namespace: target.namespace, body });
-        this.countCreated(job);
-        return;
+        await this.batch.createNamespacedJob({ namespace, body });
+        return true;
       } catch (error) {
         // A create whose answer was lost may have happened: the name is ours alone.
-        if (statusOf(error) === 409) {
-          this.countCreated(job);
-          return;
-        }
+        if (statusOf(error) === 409) return true;
         lastError = describe(error);
       }
       if (attempt < createAttempts) await pause(createRetryPauseMs, undefined);
     }
     this.counters.createErrors++;
-    this.env.log(`workload: giving up on Job ${job.name} after ${createAttempts} attempts: ${lastError}`);
+    this.env.log(
+      `workload: giving up on Job ${body.metadata?.name} after ${createAttempts} attempts: ${lastError}`,
+    );
+    return false;
+  }
+
+  /**
+   * Raises a growing group's parallelism to growTo once one of its pods is bound (or after
+   * growWaitSeconds without): the group runs, then gets members some of which will not fit.
+   */
+  private async grow(job: PlannedJob): Promise<void> {
+    const { namespace } = this.target;
+    const waitUntil = Date.now() + growWaitSeconds * 1000;
+    let running = false;
+    while (!running && Date.now() < waitUntil) {
+      if (!(await pause(2_000, this.stopping.signal))) return;
+      try {
+        const pods = await this.core.listNamespacedPod({
+          namespace,
+          labelSelector: `batch.kubernetes.io/job-name=${job.name}`,
+        });
+        running = pods.items.some((pod) => pod.spec?.nodeName);
+      } catch {
+        // The API server may be restarting: look again.
+      }
+    }
+    for (let attempt = 1; attempt <= createAttempts; attempt++) {
+      try {
+        await this.batch.patchNamespacedJob(
+          { name: job.name, namespace, body: { spec: { parallelism: job.growTo } } },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        );
+        this.counters.groupsGrown++;
+        if (running) this.counters.groupsGrownRunning++;
+        return;
+      } catch (error) {
+        if (statusOf(error) === 404) return;
+        if (attempt === createAttempts)
+          this.env.log(`workload: could not grow Job ${job.name}: ${describe(error)}`);
+      }
+      if (!(await pause(createRetryPauseMs, this.stopping.signal))) return;
+    }
+  }
+
+  /** Every second: lifts the gates that are due (all of them once stopped). */
+  private async ungateLoop(): Promise<void> {
+    while (await pause(1_000, this.closing.signal)) await this.liftDueGates();
+  }
+
+  private liftDueGates(): Promise<void> {
+    this.lifting = this.lifting.then(() => this.liftGatesOnce());
+    return this.lifting;
+  }
+
+  private async liftGatesOnce(): Promise<void> {
+    const { namespace, runId } = this.target;
+    let pods: k8s.V1Pod[];
+    try {
+      const labelSelector = `${runLabel}=${runId},${shapeLabel}=gated`;
+      pods = (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+    } catch {
+      return; // The API server may be restarting: the next round tries again.
+    }
+    const now = Date.now();
+    for (const pod of pods) {
+      const name = pod.metadata?.name ?? "";
+      if (!pod.spec?.schedulingGates?.some((gate) => gate.name === chaosGate)) continue;
+      const createdAt = new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+      if (!this.liftAll && now - createdAt < ungateDelaySeconds(name) * 1000) continue;
+      try {
+        // As Kueue does on admission: the gate goes, the pod becomes pending at once.
+        await this.core.patchNamespacedPod(
+          { name, namespace, body: { spec: { schedulingGates: [] } } },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        );
+        this.counters.podsUngated++;
+      } catch {
+        // Gone, or the API server restarting: the next round sees.
+      }
+    }
   }
 
   private countCreated(job: PlannedJob): void {
     this.counters.jobsCreated++;
     if (job.kind === "gang") this.counters.gangJobs++;
-    else this.counters.soloJobs++;
+    else if (job.kind === "solo") this.counters.soloJobs++;
+    else this.counters.growingGroups++;
+    if (job.shape === "gated") this.counters.gatedGangs++;
+    if (job.shape === "mixed") this.counters.mixedPriorityGangs++;
   }
+}
+
+/** A workload's counters before it created anything. */
+export function emptyWorkloadStats(): WorkloadStats {
+  return {
+    jobsCreated: 0,
+    gangJobs: 0,
+    soloJobs: 0,
+    growingGroups: 0,
+    gatedGangs: 0,
+    mixedPriorityGangs: 0,
+    podsUngated: 0,
+    groupsGrown: 0,
+    groupsGrownRunning: 0,
+    createErrors: 0,
+  };
 }
 
 /** Creates chaos-low, chaos-mid and chaos-high (PreemptLowerPriority) where missing. */

@@ -20,8 +20,8 @@ export interface CheckerOptions {
   onWatchError?: (path: string, error: unknown) => void;
 }
 
-/** The scheduler Events it reads: binds and evictions, and the coordinator's reliefs (counted). */
-const eventReasons = ["Scheduled", "Preempted", "HandedOff", "NodesLent"];
+/** The scheduler Events it reads: binds and evictions; the coordinator's reliefs and gang rollbacks (counted). */
+const eventReasons = ["Scheduled", "Preempted", "HandedOff", "NodesLent", "GangRollback"];
 
 export class InvariantChecker {
   readonly ledger: InvariantLedger;

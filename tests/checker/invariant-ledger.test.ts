@@ -5,7 +5,12 @@ import { groupsThatFit, type RoomNode } from "./free-room.js";
 import { InvariantLedger, minMemberAnnotation, podGroupAnnotation } from "./invariant-ledger.js";
 import { RingOwners } from "./ring-owners.js";
 
-const limits = { partialGangMs: 5_000, wholeGroupEvictionMs: 5_000, preemptorBoundMs: 20_000 };
+const limits = {
+  partialGangMs: 5_000,
+  wholeGroupEvictionMs: 5_000,
+  preemptorBoundMs: 20_000,
+  gatedPartialGangMs: 3_000,
+};
 
 function node(name: string, cpu = "4", extra: Partial<k8s.V1Node> = {}): k8s.V1Node {
   return {
@@ -27,8 +32,12 @@ interface PodShape {
   phase?: string;
   deleting?: boolean;
   evicted?: boolean;
+  /** A DisruptionTarget condition with another reason (the taint manager, pod GC). */
+  disruption?: string;
   nodeSelector?: Record<string, string>;
   nominated?: string;
+  gated?: boolean;
+  preemptionPolicy?: string;
 }
 
 function pod(name: string, shape: PodShape = {}): k8s.V1Pod {
@@ -48,13 +57,22 @@ function pod(name: string, shape: PodShape = {}): k8s.V1Pod {
       priority: shape.priority ?? 0,
       ...(shape.node ? { nodeName: shape.node } : {}),
       ...(shape.nodeSelector ? { nodeSelector: shape.nodeSelector } : {}),
+      ...(shape.gated ? { schedulingGates: [{ name: "example.com/admission" }] } : {}),
+      ...(shape.preemptionPolicy ? { preemptionPolicy: shape.preemptionPolicy } : {}),
     },
     status: {
       phase: shape.phase ?? (shape.node ? "Running" : "Pending"),
       ...(shape.nominated ? { nominatedNodeName: shape.nominated } : {}),
-      conditions: shape.evicted
-        ? [{ type: "DisruptionTarget", status: "True", reason: "EvictionByEvictionAPI" }]
-        : [],
+      conditions:
+        shape.evicted || shape.disruption
+          ? [
+              {
+                type: "DisruptionTarget",
+                status: "True",
+                reason: shape.disruption ?? "EvictionByEvictionAPI",
+              },
+            ]
+          : [],
     },
   };
 }
@@ -351,5 +369,230 @@ describe("groupsThatFit", () => {
     expect(groupsThatFit(nodes, [{ id: "group:ns/owner", priority: 0, pods: [member(6)] }])).toEqual([
       "group:ns/owner",
     ]);
+  });
+});
+
+describe("gatedPartialGangs", () => {
+  it("counts a never-started gang bound in part while a gated member keeps it below min-member, once", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("g-0", { group: "g", min: 3, gated: true }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 3 }), false, 0);
+    ledger.pod(pod("g-2", { group: "g", min: 3, gated: true }), false, 0);
+    // g-1's gate-free neighbour: the scheduler binds what it could, though g-0 and g-2 are gated.
+    ledger.pod(pod("g-1", { group: "g", min: 3, node: "n1" }), false, 1_000);
+    ledger.tick(3_500);
+    expect(ledger.counts().gatedPartialGangs).toBe(0);
+    ledger.tick(4_500);
+    ledger.tick(9_000);
+    expect(ledger.violations.filter((v) => v.kind === "gatedPartialGangs").map((v) => v.detail)).toEqual([
+      "group:ns/g: 1 of 3 bound while 2 gated member(s) kept it from min-member (1 could count) for 4s",
+    ]);
+    // The gates go and the gang completes: a later episode would be counted anew, this one is over.
+    ledger.pod(pod("g-0", { group: "g", min: 3, node: "n2" }), false, 10_000);
+    ledger.pod(pod("g-2", { group: "g", min: 3, node: "n2" }), false, 10_000);
+    ledger.tick(20_000);
+    expect(ledger.counts().gatedPartialGangs).toBe(1);
+  });
+
+  it("accepts a gang held whole until its gates go, briefly partial gated, or gated beyond min-member", () => {
+    const ledger = new InvariantLedger(limits);
+    // Held: nothing bound while g-2 is gated; bound once the gate went.
+    ledger.pod(pod("g-0", { group: "g", min: 3 }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 3 }), false, 0);
+    ledger.pod(pod("g-2", { group: "g", min: 3, gated: true }), false, 0);
+    ledger.tick(8_000);
+    ledger.pod(pod("g-2", { group: "g", min: 3 }), false, 8_000);
+    for (const name of ["g-0", "g-1", "g-2"])
+      ledger.pod(pod(name, { group: "g", min: 3, node: "n1" }), false, 8_100);
+    // Within the grace: h-1's gate went 2 s after h-0 was bound.
+    ledger.pod(pod("h-0", { group: "h", min: 2, node: "n1" }), false, 10_000);
+    ledger.pod(pod("h-1", { group: "h", min: 2, gated: true }), false, 10_000);
+    ledger.pod(pod("h-1", { group: "h", min: 2, node: "n1" }), false, 12_000);
+    // min-member 2 of 3 members: two bound and ungated, the third gated does not count.
+    ledger.pod(pod("e-0", { group: "e", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("e-1", { group: "e", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("e-2", { group: "e", min: 2, gated: true }), false, 0);
+    ledger.tick(30_000);
+    expect(ledger.counts().gatedPartialGangs).toBe(0);
+  });
+
+  it("leaves a gang being evicted, its evicted members replaced gated, to badPreemptions", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2 }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1", evicted: true, deleting: true }), false, 100);
+    ledger.pod(pod("g-2", { group: "g", min: 2, gated: true }), false, 200);
+    ledger.tick(4_000);
+    expect(ledger.counts().gatedPartialGangs).toBe(0);
+  });
+
+  it("accepts a started gang whose replacement member is gated (all-or-nothing is for the first start)", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1", phase: "Failed" }), false, 1_000);
+    ledger.pod(pod("g-2", { group: "g", min: 2, gated: true }), false, 1_000);
+    ledger.tick(30_000);
+    expect(ledger.counts().gatedPartialGangs).toBe(0);
+  });
+});
+
+describe("rolledBackRunningGangs", () => {
+  const deleting = { deleting: true };
+
+  it("counts a group without min-member whose running member was deleted while more were pending", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("w-0", { group: "w", node: "n1" }), false, 0);
+    ledger.pod(pod("w-1", { group: "w", node: "n2" }), false, 0);
+    ledger.pod(pod("w-2", { group: "w" }), false, 5_000);
+    ledger.pod(pod("w-0", { group: "w", node: "n1", ...deleting }), false, 65_000);
+    ledger.pod(pod("w-1", { group: "w", node: "n2", ...deleting }), false, 65_000);
+    expect(ledger.violations.filter((v) => v.kind === "rolledBackRunningGangs").map((v) => v.detail)).toEqual(
+      [
+        "group:ns/w: ns/w-0 deleted while bound, 65s after the group started (min-member 1; 1 still bound, 1 pending)",
+      ],
+    );
+  });
+
+  it("counts a started gang rolled back, once per run, and again in a later run", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1", ...deleting }), false, 1_000);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1", ...deleting }), false, 1_000);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1", ...deleting }), true, 1_100);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1", ...deleting }), true, 1_100);
+    expect(ledger.counts().rolledBackRunningGangs).toBe(1);
+    ledger.pod(pod("g-2", { group: "g", min: 2, node: "n2" }), false, 2_000);
+    ledger.pod(pod("g-3", { group: "g", min: 2, node: "n2" }), false, 2_000);
+    ledger.pod(pod("g-3", { group: "g", min: 2, node: "n2", ...deleting }), false, 3_000);
+    expect(ledger.counts().rolledBackRunningGangs).toBe(2);
+  });
+
+  it("accepts a never-started gang rolled back, evictions, disruptions, finished members and solo pods", () => {
+    const ledger = new InvariantLedger(limits);
+    // Never started: 1 of 2 bound, rolled back.
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2 }), false, 0);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1", ...deleting }), false, 60_000);
+    // Evicted whole.
+    ledger.pod(pod("v-0", { group: "v", node: "n1" }), false, 0);
+    ledger.pod(pod("v-0", { group: "v", node: "n1", evicted: true, ...deleting }), false, 1_000);
+    // Its nodes gone: the taint manager's deletion.
+    ledger.pod(pod("t-0", { group: "t", node: "n1" }), false, 0);
+    ledger.pod(
+      pod("t-0", { group: "t", node: "n1", disruption: "DeletionByTaintManager", ...deleting }),
+      false,
+      1_000,
+    );
+    // Finished, then removed with its Job.
+    ledger.pod(pod("f-0", { group: "f", node: "n1" }), false, 0);
+    ledger.pod(pod("f-0", { group: "f", node: "n1", phase: "Succeeded" }), false, 1_000);
+    ledger.pod(pod("f-0", { group: "f", node: "n1", phase: "Succeeded", ...deleting }), false, 2_000);
+    // A pod of its own.
+    ledger.pod(pod("solo", { node: "n1" }), false, 0);
+    ledger.pod(pod("solo", { node: "n1", ...deleting }), false, 1_000);
+    expect(ledger.counts().rolledBackRunningGangs).toBe(0);
+  });
+
+  it("leaves a victim's members deleted after part of it was evicted to badPreemptions", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("v-0", { group: "v", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("v-1", { group: "v", min: 2, node: "n2" }), false, 0);
+    ledger.pod(pod("v-0", { group: "v", min: 2, node: "n1", evicted: true, ...deleting }), false, 1_000);
+    ledger.pod(pod("v-1", { group: "v", min: 2, node: "n2", ...deleting }), false, 60_000);
+    expect(ledger.counts().rolledBackRunningGangs).toBe(0);
+  });
+});
+
+describe("priorityEscalations", () => {
+  /** A running gang v at priority 2000 and a pending preemptor m whose members have these shapes. */
+  function setUp(preemptor: PodShape[]): InvariantLedger {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("v-0", { group: "v", min: 2, node: "n1", priority: 2000 }), false, 0);
+    ledger.pod(pod("v-1", { group: "v", min: 2, node: "n2", priority: 2000 }), false, 0);
+    preemptor.forEach((shape, i) => {
+      ledger.pod(pod(`m-${i}`, { group: "m", min: preemptor.length, ...shape }), false, 0);
+    });
+    return ledger;
+  }
+  const evictV = (ledger: InvariantLedger, at: number) => {
+    for (const [name, node] of [
+      ["v-0", "n1"],
+      ["v-1", "n2"],
+    ] as const) {
+      ledger.event(
+        event("Preempted", name, "Preempted by group:ns/m (whole group evicted) to make room on n1"),
+        at,
+      );
+      ledger.pod(
+        pod(name, { group: "v", min: 2, node, priority: 2000, evicted: true, deleting: true }),
+        false,
+        at,
+      );
+    }
+  };
+
+  it("counts a preemption by a group whose members disagree on priority, once per victim group", () => {
+    const ledger = setUp([{ priority: 1000 }, { priority: 3000 }]);
+    evictV(ledger, 1_000);
+    ledger.tick(2_000);
+    ledger.tick(40_000);
+    expect(ledger.violations.map((v) => `${v.kind}: ${v.detail}`)).toEqual([
+      "priorityEscalations: group:ns/m evicted group:ns/v (priority 2000, not below its member at 1000) " +
+        "though its members disagree on priority (1000, 3000)",
+    ]);
+  });
+
+  it("counts a preemption by a group one of whose members has preemptionPolicy Never", () => {
+    const ledger = setUp([{ priority: 3000 }, { priority: 3000, preemptionPolicy: "Never" }]);
+    evictV(ledger, 1_000);
+    ledger.tick(2_000);
+    expect(ledger.violations.map((v) => v.detail)).toEqual([
+      "group:ns/m evicted group:ns/v (priority 2000) though its member ns/m-1 has preemptionPolicy Never",
+    ]);
+  });
+
+  it("accepts a preemption by a group that agrees on a higher priority; an equal victim stays badPreemptions", () => {
+    const ledger = setUp([{ priority: 3000 }, { priority: 3000 }]);
+    evictV(ledger, 1_000);
+    ledger.pod(pod("m-0", { group: "m", min: 2, priority: 3000, node: "n1" }), false, 2_000);
+    ledger.pod(pod("m-1", { group: "m", min: 2, priority: 3000, node: "n2" }), false, 2_000);
+    ledger.tick(40_000);
+    expect(ledger.counts().priorityEscalations).toBe(0);
+    expect(ledger.counts().badPreemptions).toBe(0);
+
+    const equal = setUp([{ priority: 2000 }, { priority: 2000 }]);
+    evictV(equal, 1_000);
+    equal.tick(2_000);
+    expect(equal.counts().priorityEscalations).toBe(0);
+    expect(equal.counts().badPreemptions).toBe(1);
+  });
+
+  it("reports binds of a group whose members disagree as a detail, and never counts its pods as lost", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.pod(pod("m-0", { group: "m", min: 2, priority: 1000 }), false, 0);
+    ledger.pod(pod("m-1", { group: "m", min: 2, priority: 3000 }), false, 0);
+    expect(ledger.pendingPods()).toBe(0);
+    expect([...ledger.pendingGroupsThatFit().keys()]).toEqual([]);
+    ledger.pod(pod("m-1", { group: "m", min: 2, priority: 3000, node: "n1" }), false, 1_000);
+    expect(ledger.stats()).toMatchObject({ mixedPriorityGroups: 1, mixedPriorityBinds: 1 });
+    expect(ledger.violations).toEqual([]);
+  });
+});
+
+describe("gated pods", () => {
+  it("are neither pending nor lost, and are counted as seen", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.pod(pod("g-0", { group: "g", min: 2 }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, gated: true }), false, 0);
+    ledger.pod(pod("s", { gated: true }), false, 0);
+    expect(ledger.pendingPods()).toBe(1);
+    expect([...ledger.pendingGroupsThatFit().keys()]).toEqual([]);
+    ledger.pod(pod("g-1", { group: "g", min: 2 }), false, 1_000);
+    expect([...ledger.pendingGroupsThatFit().keys()]).toEqual(["group:ns/g"]);
+    expect(ledger.stats().gatedPods).toBe(2);
   });
 });

@@ -16,6 +16,22 @@
  *                   victim's eviction (where it lands is the scheduler's choice; that it lands
  *                   is the promise), unless a pod of higher priority was nominated to or bound
  *                   on one of its nominated nodes meanwhile and so took the room first
+ *   gatedPartialGangs       a gang that never started, with members bound while gated members
+ *                           (spec.schedulingGates) kept it from min-member: bound, succeeded and
+ *                           ungated pending members together fewer than min-member, for longer
+ *                           than gatedPartialGangMs (gated pods do not count toward min-member,
+ *                           so nothing of such a gang may be bound)
+ *   rolledBackRunningGangs  a pod group that had started (bound and succeeded members reached
+ *                           min-member; without min-member, one member bound) whose bound member
+ *                           was then deleted while the group still ran: not finished, not evicted
+ *                           or disrupted (no DisruptionTarget condition), its group not a victim
+ *                           since it started. Nothing else deletes a running chaos pod (the
+ *                           workload deletes none, Jobs only finished ones), so the deleter is
+ *                           the scheduler's rollback. Once per group and run.
+ *   priorityEscalations     a preemption (Preempted Event) by a group that may not preempt: its
+ *                           members disagree on priority, or one has preemptionPolicy Never.
+ *                           Once per preemptor and victim group. (A preemptor whose members
+ *                           agree evicting a victim not below it stays a badPreemption.)
  */
 import type * as k8s from "@kubernetes/client-node";
 import { groupsThatFit, type RoomGroup, type RoomNode } from "./free-room.js";
@@ -36,6 +52,9 @@ export const violationKinds = [
   "foreignBinds",
   "lostPods",
   "badPreemptions",
+  "gatedPartialGangs",
+  "rolledBackRunningGangs",
+  "priorityEscalations",
 ] as const;
 export type ViolationKind = (typeof violationKinds)[number];
 
@@ -53,12 +72,19 @@ export interface CheckerLimits {
   wholeGroupEvictionMs: number;
   /** A preemptor must be fully bound within this long of its first victim's eviction. */
   preemptorBoundMs: number;
+  /**
+   * How long a never-started gang may have members bound while gated members keep it below
+   * min-member. A correct scheduler binds none of it; the grace only spares a member deleted and
+   * recreated gated in the moment its gang was being bound.
+   */
+  gatedPartialGangMs: number;
 }
 
 export const defaultLimits: CheckerLimits = {
   partialGangMs: 15_000,
   wholeGroupEvictionMs: 15_000,
   preemptorBoundMs: 60_000,
+  gatedPartialGangMs: 5_000,
 };
 
 /** One bind as a shard reported it in its Scheduled Event. */
@@ -89,6 +115,11 @@ interface PodRecord {
   deleting: boolean;
   gone: boolean;
   evictedAt: number | undefined;
+  /** Shows a DisruptionTarget condition (evicted, or deleted by the taint manager or pod GC). */
+  disrupted: boolean;
+  /** spec.schedulingGates not empty: not pending, does not count toward min-member. */
+  gated: boolean;
+  preemptionPolicy: string | undefined;
   spec: k8s.V1PodSpec | undefined;
   /** What the pod shows about why it waits, for reading a lostPods violation. */
   waiting: PendingStatus;
@@ -119,6 +150,14 @@ interface GroupRecord {
   partialReported: boolean;
   /** Last time every one of min-member was bound at once. */
   fullyBoundAt: number | undefined;
+  /** Bound and succeeded members once reached min-member (sticky: a gang starts once). */
+  everStarted: boolean;
+  /** Since when the group runs: min-member reached, until no member is bound any more. */
+  runningSince: number | undefined;
+  rollbackReported: boolean;
+  /** Since when members are bound while gated members keep the never-started gang incomplete. */
+  gatedPartialSince: number | undefined;
+  gatedPartialReported: boolean;
 }
 
 interface VictimGroup {
@@ -134,6 +173,12 @@ interface Preemption {
   preemptor: string;
   firstEvictionAt: number;
   judged: boolean;
+}
+
+/** A Preempted Event's preemptor and victim pod, until the pair is judged for escalation. */
+interface EvictionClaim {
+  preemptor: string;
+  victimPod: string;
 }
 
 const evictionReason = "EvictionByEvictionAPI";
@@ -153,6 +198,11 @@ function groupOf(pod: k8s.V1Pod): { group: string; minMember: number } {
 const minMemberOf = (members: readonly PodRecord[]) => Math.max(1, ...members.map((pod) => pod.minMember));
 /** A group's priority: its highest pod priority (members must not be empty). */
 const priorityOf = (members: readonly PodRecord[]) => Math.max(...members.map((pod) => pod.priority));
+/** The distinct priorities of a group's members still present, lowest first. */
+const prioritiesOf = (members: readonly PodRecord[]) =>
+  [...new Set(members.filter((pod) => !pod.gone).map((pod) => pod.priority))].sort((a, b) => a - b);
+/** Members that disagree on priority make a group invalid: it is never placed and never preempts. */
+const disagreeOnPriority = (members: readonly PodRecord[]) => prioritiesOf(members).length > 1;
 
 export class InvariantLedger {
   readonly violations: Violation[] = [];
@@ -184,6 +234,16 @@ export class InvariantLedger {
   private readonly nominatedNodes = new Map<string, Set<string>>();
   /** Uids of the pods bound to each node (finished and gone ones included until forgotten). */
   private readonly podsOnNode = new Map<string, Set<string>>();
+  /** Preempted Events not yet judged for escalation, and the (preemptor, victim group) pairs judged. */
+  private readonly evictionClaims: EvictionClaim[] = [];
+  private readonly escalationsJudged = new Set<string>();
+  private readonly gatedPods = new Set<string>();
+  /** Groups seen with members that disagree on priority. */
+  private readonly mixedPriorityGroups = new Set<string>();
+  /** Binds of a pod whose group's members disagreed on priority at that moment. */
+  private mixedPriorityBinds = 0;
+  /** The shards' GangRollback Events: one entry per group and message. */
+  private readonly rollbacks = new Set<string>();
 
   constructor(readonly limits: CheckerLimits = defaultLimits) {}
 
@@ -221,9 +281,10 @@ export class InvariantLedger {
     const nodeName = pod.spec?.nodeName || undefined;
     if (before?.nodeName !== undefined && nodeName !== undefined && before.nodeName !== nodeName)
       this.violation("doubleBinds", now, `${key} was bound to ${before.nodeName}, then to ${nodeName}`);
-    const evicted = pod.status?.conditions?.some(
-      (c) => c.type === "DisruptionTarget" && c.status === "True" && c.reason === evictionReason,
+    const disruptions = (pod.status?.conditions ?? []).filter(
+      (c) => c.type === "DisruptionTarget" && c.status === "True",
     );
+    const evicted = disruptions.some((c) => c.reason === evictionReason);
     const unscheduled = pod.status?.conditions?.find(
       (c) => c.type === "PodScheduled" && c.status === "False",
     );
@@ -240,6 +301,9 @@ export class InvariantLedger {
       deleting: Boolean(pod.metadata?.deletionTimestamp),
       gone: deleted,
       evictedAt: before?.evictedAt ?? (evicted ? now : undefined),
+      disrupted: disruptions.length > 0,
+      gated: (pod.spec?.schedulingGates?.length ?? 0) > 0,
+      preemptionPolicy: pod.spec?.preemptionPolicy,
       spec: pod.spec,
       waiting: {
         nominatedNodeName: pod.status?.nominatedNodeName || undefined,
@@ -266,9 +330,21 @@ export class InvariantLedger {
       partialSince: undefined,
       partialReported: false,
       fullyBoundAt: undefined,
+      everStarted: false,
+      runningSince: undefined,
+      rollbackReported: false,
+      gatedPartialSince: undefined,
+      gatedPartialReported: false,
     };
     groupRecord.members.add(uid);
     this.groups.set(group, groupRecord);
+    if (record.gated) this.gatedPods.add(uid);
+    if (disagreeOnPriority(this.membersOf(group))) {
+      this.mixedPriorityGroups.add(group);
+      if (nodeName !== undefined && before?.nodeName === undefined) this.mixedPriorityBinds++;
+    }
+    if (before !== undefined && this.boundAndStaying(before) && record.deleting && !record.finished)
+      this.boundMemberDeleted(record, now);
     if (record.nodeName !== undefined) {
       this.podsBound.add(uid);
       const onNode = this.podsOnNode.get(record.nodeName) ?? new Set<string>();
@@ -350,6 +426,8 @@ export class InvariantLedger {
     const minMember = minMemberOf(members);
     const bound = members.filter((pod) => this.boundAndStaying(pod)).length;
     if (bound >= minMember) record.fullyBoundAt = now;
+    this.trackRun(record, members, minMember, bound, now);
+    this.checkGatedPartial(group, record, members, minMember, bound, now);
     // A gang whose members started to finish has run; its rest finishing later is not partial.
     const partial = minMember > 1 && bound > 0 && bound < minMember && !members.some((pod) => pod.finished);
     if (!partial) {
@@ -366,6 +444,86 @@ export class InvariantLedger {
         `${group}: ${bound} of ${minMember} bound for ${Math.round((now - record.partialSince) / 1000)}s`,
       );
     }
+  }
+
+  /** A group runs from when bound and succeeded members reach min-member until none is bound. */
+  private trackRun(
+    record: GroupRecord,
+    members: readonly PodRecord[],
+    minMember: number,
+    bound: number,
+    now: number,
+  ): void {
+    if (bound === 0) {
+      record.runningSince = undefined;
+      record.rollbackReported = false;
+      return;
+    }
+    const succeeded = members.filter((pod) => pod.succeeded).length;
+    if (bound + succeeded < minMember) return;
+    record.everStarted = true;
+    record.runningSince ??= now;
+  }
+
+  /** Members of a never-started gang bound while gated members keep it below min-member. */
+  private checkGatedPartial(
+    group: string,
+    record: GroupRecord,
+    members: readonly PodRecord[],
+    minMember: number,
+    bound: number,
+    now: number,
+  ): void {
+    const waiting = members.filter(
+      (pod) => pod.nodeName === undefined && !pod.gone && !pod.deleting && !pod.finished,
+    );
+    const gated = waiting.filter((pod) => pod.gated).length;
+    const succeeded = members.filter((pod) => pod.succeeded).length;
+    const couldCount = bound + succeeded + waiting.length - gated;
+    // Members evicted a moment ago are replaced (gated again) while the rest is still being
+    // evicted: whether the victim goes whole is badPreemptions' question.
+    const evicting = members.some(
+      (pod) => pod.evictedAt !== undefined && now - pod.evictedAt <= this.limits.wholeGroupEvictionMs,
+    );
+    const gatedPartial =
+      minMember > 1 && !record.everStarted && !evicting && bound > 0 && gated > 0 && couldCount < minMember;
+    if (!gatedPartial) {
+      record.gatedPartialSince = undefined;
+      record.gatedPartialReported = false;
+      return;
+    }
+    record.gatedPartialSince ??= now;
+    if (record.gatedPartialReported || now - record.gatedPartialSince <= this.limits.gatedPartialGangMs)
+      return;
+    record.gatedPartialReported = true;
+    this.violation(
+      "gatedPartialGangs",
+      now,
+      `${group}: ${bound} of ${minMember} bound while ${gated} gated member(s) kept it from ` +
+        `min-member (${couldCount} could count) for ${Math.round((now - record.gatedPartialSince) / 1000)}s`,
+    );
+  }
+
+  /** A bound member going away unfinished and undisrupted: while its group runs, a rollback. */
+  private boundMemberDeleted(pod: PodRecord, now: number): void {
+    const record = this.groups.get(pod.group);
+    if (!pod.group.startsWith("group:") || pod.disrupted || record?.runningSince === undefined) return;
+    if (record.rollbackReported) return;
+    const since = record.runningSince;
+    const members = this.membersOf(pod.group);
+    // A victim's members may be finished off by deletion; whether it went whole is badPreemptions'.
+    if (members.some((member) => member.evictedAt !== undefined && member.evictedAt >= since)) return;
+    record.rollbackReported = true;
+    const bound = members.filter((member) => this.boundAndStaying(member)).length;
+    const pending = members.filter(
+      (member) => member.nodeName === undefined && !member.gone && !member.deleting && !member.finished,
+    ).length;
+    this.violation(
+      "rolledBackRunningGangs",
+      now,
+      `${pod.group}: ${pod.key} deleted while bound, ${Math.round((now - since) / 1000)}s after the group ` +
+        `started (min-member ${minMemberOf(members)}; ${bound} still bound, ${pending} pending)`,
+    );
   }
 
   private evicted(pod: PodRecord, now: number): void {
@@ -390,7 +548,7 @@ export class InvariantLedger {
     if (ring) this.rings.set(ring.epoch, ring.owners);
   }
 
-  /** A scheduler Event: Scheduled (who bound a pod where, under which epoch) or Preempted. */
+  /** A scheduler Event: Scheduled (who bound a pod where, under which epoch), Preempted, a relief or a rollback. */
   event(event: k8s.CoreV1Event, now: number): void {
     const pod = `${event.involvedObject?.namespace}/${event.involvedObject?.name}`;
     const message = event.message ?? "";
@@ -413,10 +571,17 @@ export class InvariantLedger {
       this.reliefs[event.reason].add(`${group} ${message}`);
       return;
     }
+    if (event.reason === "GangRollback") {
+      const uid = this.uidByKey.get(pod);
+      const group = uid === undefined ? pod : (this.pods.get(uid) as PodRecord).group;
+      this.rollbacks.add(`${group} ${message}`);
+      return;
+    }
     if (event.reason === "Preempted") {
       const preemptor = /^Preempted by (\S+)/.exec(message)?.[1];
       if (!preemptor) return;
       this.preemptorOf.set(pod, preemptor);
+      this.evictionClaims.push({ preemptor, victimPod: pod });
       if (!this.preemptions.has(preemptor))
         this.preemptions.set(preemptor, { preemptor, firstEvictionAt: now, judged: false });
     }
@@ -425,8 +590,47 @@ export class InvariantLedger {
   /** Re-checks what depends on time passing: partial gangs, victims' wholeness, preemptors bound. */
   tick(now: number): void {
     for (const group of this.groups.keys()) this.checkGroup(group, now);
+    this.judgeEscalations(now);
     for (const victim of this.victimGroups.values()) this.judgeVictim(victim, now);
     for (const preemption of this.preemptions.values()) this.judgePreemptor(preemption, now);
+  }
+
+  /** Why a group may not preempt at all, or undefined when it may (members present as seen now). */
+  private mayNotPreempt(members: readonly PodRecord[]): string | undefined {
+    const priorities = prioritiesOf(members);
+    if (priorities.length > 1) return `its members disagree on priority (${priorities.join(", ")})`;
+    const never = members.find((pod) => !pod.gone && pod.preemptionPolicy === "Never");
+    if (never) return `its member ${never.key} has preemptionPolicy Never`;
+    return undefined;
+  }
+
+  /** Each Preempted Event whose preemptor and victim pod are known: once per preemptor and victim group. */
+  private judgeEscalations(now: number): void {
+    let kept = 0;
+    for (const claim of this.evictionClaims) {
+      const uid = this.uidByKey.get(claim.victimPod);
+      const preemptorMembers = this.membersOf(claim.preemptor);
+      if (uid === undefined || preemptorMembers.length === 0) {
+        this.evictionClaims[kept++] = claim;
+        continue;
+      }
+      const victim = (this.pods.get(uid) as PodRecord).group;
+      const pair = `${claim.preemptor}\u0000${victim}`;
+      if (this.escalationsJudged.has(pair)) continue;
+      this.escalationsJudged.add(pair);
+      const why = this.mayNotPreempt(preemptorMembers);
+      if (why === undefined) continue;
+      const victimPriority = priorityOf(this.membersOf(victim));
+      const lowest = Math.min(...preemptorMembers.filter((pod) => !pod.gone).map((pod) => pod.priority));
+      this.violation(
+        "priorityEscalations",
+        now,
+        `${claim.preemptor} evicted ${victim} (priority ${victimPriority}${
+          victimPriority >= lowest ? `, not below its member at ${lowest}` : ""
+        }) though ${why}`,
+      );
+    }
+    this.evictionClaims.length = kept;
   }
 
   private judgeVictim(victim: VictimGroup, now: number): void {
@@ -436,8 +640,10 @@ export class InvariantLedger {
       if (preemptor !== undefined && preemptorMembers.length > 0) {
         victim.judgedPriority = true;
         const preemptorPriority = priorityOf(preemptorMembers);
+        // A group that may not preempt at all is a priorityEscalation, not also a badPreemption.
+        const mayPreempt = this.mayNotPreempt(preemptorMembers) === undefined;
         const victimPriority = priorityOf(this.membersOf(victim.group));
-        if (victimPriority >= preemptorPriority)
+        if (mayPreempt && victimPriority >= preemptorPriority)
           this.violation(
             "badPreemptions",
             now,
@@ -477,6 +683,8 @@ export class InvariantLedger {
       this.unjudgedPreemptors++;
       return;
     }
+    // It should not have preempted at all (priorityEscalations); whether it then fit is moot.
+    if (this.mayNotPreempt(members) !== undefined) return;
     // A higher-priority pod may take a lower preemptor's nominated room (as in kube-scheduler).
     const priority = priorityOf(members);
     const displaced = [...(this.nominatedNodes.get(preemption.preemptor) ?? [])].some((nodeName) =>
@@ -534,8 +742,10 @@ export class InvariantLedger {
       const present = this.membersOf(group).filter((pod) => !pod.gone);
       const members = present.filter((pod) => !pod.finished);
       const succeeded = present.filter((pod) => pod.succeeded).length;
-      const pending = members.filter((pod) => pod.nodeName === undefined && !pod.deleting);
+      // Gated pods are not pending, and a group whose members disagree on priority is never placed.
+      const pending = members.filter((pod) => pod.nodeName === undefined && !pod.deleting && !pod.gated);
       if (pending.length === 0 || members.some((pod) => pod.nodeName !== undefined)) continue;
+      if (disagreeOnPriority(present)) continue;
       if (pending.length < minMemberOf(members) - succeeded) continue;
       pendingKeys.set(
         group,
@@ -631,6 +841,14 @@ export class InvariantLedger {
     displacedPreemptors: number;
     handoffs: number;
     lends: number;
+    /** Pods seen with scheduling gates at some point. */
+    gatedPods: number;
+    /** Groups seen with members that disagree on priority (invalid: never placed, never preempt). */
+    mixedPriorityGroups: number;
+    /** Binds of such a group's pods while its members disagreed (a detail, not a violation). */
+    mixedPriorityBinds: number;
+    /** The shards' GangRollback Events, one per group and message. */
+    gangRollbacks: number;
   } {
     return {
       podsSeen: this.pods.size,
@@ -642,6 +860,10 @@ export class InvariantLedger {
       displacedPreemptors: this.displacedPreemptors,
       handoffs: this.reliefs.HandedOff.size,
       lends: this.reliefs.NodesLent.size,
+      gatedPods: this.gatedPods.size,
+      mixedPriorityGroups: this.mixedPriorityGroups.size,
+      mixedPriorityBinds: this.mixedPriorityBinds,
+      gangRollbacks: this.rollbacks.size,
     };
   }
 
@@ -650,10 +872,19 @@ export class InvariantLedger {
     return [...this.pods.values()].filter((pod) => this.holdsRoom(pod)).length;
   }
 
-  /** Pods pending now (not bound, not leaving, not finished). */
+  /**
+   * Pods pending now (not bound, not leaving, not finished): the scheduler's to place. Gated pods
+   * are not pending, and pods of a group whose members disagree on priority are never placed.
+   */
   pendingPods(): number {
-    return [...this.pods.values()].filter(
-      (pod) => pod.nodeName === undefined && !pod.gone && !pod.deleting && !pod.finished,
-    ).length;
+    let pending = 0;
+    for (const group of this.groups.keys()) {
+      const members = this.membersOf(group);
+      if (disagreeOnPriority(members)) continue;
+      pending += members.filter(
+        (pod) => pod.nodeName === undefined && !pod.gone && !pod.deleting && !pod.finished && !pod.gated,
+      ).length;
+    }
+    return pending;
   }
 }
