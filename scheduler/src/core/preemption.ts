@@ -1,13 +1,32 @@
 /**
  * Gang preemption (PostFilter): when a group does not fit, find running groups of strictly
- * lower priority whose eviction makes the WHOLE group fit, evicting whole groups only.
+ * lower priority whose eviction makes the WHOLE group fit, evicting whole groups only. The
+ * search is bounded the way kube-scheduler's DefaultPreemption bounds it, so a storm of
+ * preemptors costs each of them a sample of nodes, not trials over the whole cluster.
  *
  *   1. Candidates: running groups with priority below the pending group's, not protected by
  *      a PodDisruptionBudget, with at least one pod on a node this shard may use.
- *   2. Greedy: add candidates lowest priority first, then fewest pods, until the group fits
- *      in a simulation (Statement); if it never fits, evict nothing.
- *   3. Reprieve: give back every chosen victim, highest first, whose eviction is not needed,
- *      until no single victim can be spared (the plan is minimal).
+ *   2. Cheap bound: if the free room plus everything the candidates hold cannot cover what the
+ *      required members ask for together, no trial runs.
+ *   3. Node by node (kube-scheduler's SelectVictimsOnNode, member by member): a member that
+ *      does not fit looks at nodes from a rotating start, skips a node whose room even without
+ *      its candidates is too small, else evicts every candidate there, and if the member then
+ *      fits gives back the most important groups first while it still fits. The search stops
+ *      once max(10 % of the nodes, 100) nodes offered victims (minCandidateNodesPercentage /
+ *      minCandidateNodesAbsolute); the member takes the cheapest of them (lowest highest
+ *      priority, then lowest sum of priorities, then fewest pods: whole groups counted), its
+ *      victims are evicted whole, and the next member looks.
+ *   4. Check and reprieve: the group must fit, by gang placement, once the victims are gone;
+ *      then every victim it can do without is given back, most valuable first, until no single
+ *      victim can be spared (the plan is minimal). For a one-pod group only the nodes the
+ *      evictions touch are tried again: the others already failed it.
+ *   If step 3 finds nothing: for a one-pod group that is the answer (no node could take it with
+ *   every candidate there gone); a gang gets one trial with every candidate gone, and if it fits
+ *   there, the candidates on the nodes it used are the victims to reprieve.
+ *
+ * A PreemptionMemo shared by the preemptors of one cycle lets identical pods reuse what an
+ * earlier one learned: each node's victims for their shape while the node is unchanged, and that
+ * a shape cannot preempt at all until room is given back.
  *
  * Pods already terminating (earlier victims) count as gone, so a group waiting for its
  * victims to leave does not evict more.
@@ -18,10 +37,14 @@ import {
   type Placement,
   type PlacementContext,
   placeGang,
+  rejection,
+  selectNode,
 } from "./gang-placement.js";
 import { matchesLabelSelector } from "./label-selector.js";
-import type { PodInfo } from "./model.js";
+import type { NodeInfo, PodInfo } from "./model.js";
 import type { PendingGroup } from "./pending-group.js";
+import { lentForAnnotation } from "./plugins/index.js";
+import { insufficientResources } from "./resources/resources.js";
 import type { RunningGroup } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
@@ -36,7 +59,69 @@ export type PreemptionResult =
   | { readonly preempts: true; readonly plan: EvictionPlan }
   | { readonly preempts: false; readonly reason: string };
 
-export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): PreemptionResult {
+/** kube-scheduler's DefaultPreemptionArgs defaults. */
+export const minCandidateNodesPercentage = 10;
+export const minCandidateNodesAbsolute = 100;
+
+/** How many nodes offering victims the search looks for before it picks (never more than there are). */
+export function candidateNodesToFind(nodeCount: number): number {
+  const wanted = Math.max(
+    Math.floor((nodeCount * minCandidateNodesPercentage) / 100),
+    minCandidateNodesAbsolute,
+  );
+  return Math.min(wanted, nodeCount);
+}
+
+/**
+ * What the preemption searches of one cycle learned, for the identical preemptors after them:
+ * each node's victims for a pod shape, valid while the node is unchanged (its version), and the
+ * shapes that cannot preempt at all, valid until some room is given back.
+ */
+export class PreemptionMemo {
+  private readonly victimsByShape = new Map<string, Map<string, { version: number; victims: string[] }>>();
+  private readonly hopeless = new Map<string, string>();
+
+  /** Nominations were withdrawn: room came back, so a shape that could not preempt may now. */
+  roomReturned(): void {
+    this.hopeless.clear();
+  }
+
+  hopelessReason(shape: string): string | undefined {
+    return this.hopeless.get(shape);
+  }
+
+  markHopeless(shape: string, reason: string): void {
+    this.hopeless.set(shape, reason);
+  }
+
+  victimsOn(shape: string, node: string, version: number): string[] | undefined {
+    const known = this.victimsByShape.get(shape)?.get(node);
+    return known?.version === version ? known.victims : undefined;
+  }
+
+  remember(shape: string, node: string, version: number, victims: string[]): void {
+    const byNode =
+      this.victimsByShape.get(shape) ?? new Map<string, { version: number; victims: string[] }>();
+    this.victimsByShape.set(shape, byNode);
+    byNode.set(node, { version, victims });
+  }
+}
+
+interface Candidates {
+  /** Evictable groups by id. */
+  readonly byId: Map<string, RunningGroup>;
+  /** The same, cheapest to evict first: lowest priority, then fewest pods, then id. */
+  readonly order: RunningGroup[];
+  /** Pods of lower-priority groups already terminating: counted as gone. */
+  readonly leaving: PodInfo[];
+  readonly protectedByBudget: number;
+}
+
+export function planGangPreemption(
+  ctx: PlacementContext,
+  group: PendingGroup,
+  memo?: PreemptionMemo,
+): PreemptionResult {
   if (!group.mayPreempt) {
     return { preempts: false, reason: "preemption: not attempted, a member has preemptionPolicy: Never" };
   }
@@ -47,9 +132,89 @@ export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): 
     };
   }
   const snapshot = ctx.snapshot;
+  const single = group.members.length === 1 ? (group.members[0] as PodInfo) : undefined;
+  const shape = memo && single ? shapeOf(ctx, group, single) : undefined;
+  const known = shape === undefined ? undefined : memo?.hopelessReason(shape);
+  if (known !== undefined) return { preempts: false, reason: known };
+  const fail = (): PreemptionResult => {
+    const budget =
+      candidates.protectedByBudget > 0
+        ? `; ${candidates.protectedByBudget} lower-priority group(s) protected by a PodDisruptionBudget`
+        : "";
+    const reason = `preemption: no set of lower-priority groups whose eviction makes the group fit${budget}`;
+    if (shape !== undefined) memo?.markHopeless(shape, reason);
+    return { preempts: false, reason };
+  };
+
   const usable = new Set(ctx.nodes.map((node) => node.name));
+  const candidates = findCandidates(ctx, group, usable);
+  const free = freeCapacity(ctx, candidates.leaving);
+  for (const candidate of candidates.order)
+    for (const pod of candidate.pods) if (usable.has(snapshot.placementOf(pod.key) ?? "")) addTo(free, pod);
+  if (!covers(free, aggregateRequest(group))) return fail();
+
+  const fitsWithout = (victims: readonly RunningGroup[], nodes = ctx.nodes): GangPlacementResult => {
+    const trial = new Statement(snapshot);
+    try {
+      for (const pod of candidates.leaving) trial.evict(pod);
+      for (const victim of victims) for (const pod of victim.pods) trial.evict(pod);
+      const scope = nodes === ctx.nodes ? ctx : { ...ctx, nodes, feasibleNodesToFind: nodes.length };
+      return placeGang(scope, trial, group, false);
+    } finally {
+      trial.discard();
+    }
+  };
+
+  const found = searchNodeByNode(ctx, group, candidates, shape, memo);
+  let victims: RunningGroup[] = [];
+  let result: GangPlacementResult | undefined;
+  if (found !== undefined && found.length === 0) {
+    // Nothing to evict (the room earlier victims leave is enough): no reprieve to do.
+    result = fitsWithout([]);
+    if (result.fits) return { preempts: true, plan: { victims: [], nominations: result.placements } };
+  }
+  if (found !== undefined && found.length > 0) {
+    victims = byEvictionOrder(found);
+    result = fitsWithout(victims);
+  }
+  if (!result?.fits) {
+    // A lone pod that no node could take with every candidate there gone cannot be helped.
+    if (single) return fail();
+    const everyone = fitsWithout(candidates.order);
+    if (!everyone.fits) return fail();
+    const used = new Set(everyone.placements.map((p) => p.nodeName));
+    const near = candidates.order.filter((c) =>
+      c.pods.some((pod) => used.has(snapshot.placementOf(pod.key) ?? "")),
+    );
+    result = fitsWithout(near);
+    victims = result.fits ? near : candidates.order;
+    if (!result.fits) result = everyone;
+  }
+  // A lone pod failed on every node the evictions leave as they are: only touched nodes can change.
+  const trialNodes = (without: readonly RunningGroup[]) =>
+    single ? touchedNodes(ctx, [...candidates.leaving, ...without.flatMap((v) => v.pods)]) : ctx.nodes;
+  // Reprieve: keep every victim the group can do without, most valuable first. Placement is a
+  // heuristic, so sparing one victim can make another unnecessary: repeat until none is spared.
+  let chosen = victims;
+  for (let spared = true; spared; ) {
+    spared = false;
+    for (const victim of [...chosen].reverse()) {
+      const without = chosen.filter((v) => v !== victim);
+      const trial = fitsWithout(without, trialNodes(without));
+      if (trial.fits) {
+        chosen = without;
+        result = trial;
+        spared = true;
+      }
+    }
+  }
+  return { preempts: true, plan: { victims: chosen, nominations: result.fits ? result.placements : [] } };
+}
+
+function findCandidates(ctx: PlacementContext, group: PendingGroup, usable: ReadonlySet<string>): Candidates {
+  const snapshot = ctx.snapshot;
   const leaving: PodInfo[] = [];
-  const candidates: RunningGroup[] = [];
+  const order: RunningGroup[] = [];
   let protectedByBudget = 0;
   for (const running of snapshot.runningGroups().values()) {
     if (running.id === group.key.id) continue;
@@ -64,62 +229,235 @@ export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): 
       protectedByBudget++;
       continue;
     }
-    candidates.push(running);
+    order.push(running);
   }
-  candidates.sort(
+  return {
+    byId: new Map(order.map((c) => [c.id, c])),
+    order: byEvictionOrder(order),
+    leaving,
+    protectedByBudget,
+  };
+}
+
+/** Cheapest to evict first: lowest priority, then fewest pods, then id. */
+function byEvictionOrder(groups: readonly RunningGroup[]): RunningGroup[] {
+  return [...groups].sort(
     (a, b) =>
       a.priority - b.priority || a.pods.length - b.pods.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
+}
 
-  const fitsWithout = (victims: readonly RunningGroup[]): GangPlacementResult => {
-    const trial = new Statement(snapshot);
-    try {
-      for (const pod of leaving) trial.evict(pod);
-      for (const victim of victims) for (const pod of victim.pods) trial.evict(pod);
-      return placeGang(ctx, trial, group, false);
-    } finally {
-      trial.discard();
-    }
-  };
-
-  // Greedy: a cheap capacity bound decides when a full placement trial is worth running.
-  const need = aggregateRequest(group);
-  const free = freeCapacity(ctx, leaving);
-  let chosen: RunningGroup[] = [];
-  let result = covers(free, need) ? fitsWithout(chosen) : undefined;
-  for (const candidate of candidates) {
-    if (result?.fits) break;
-    chosen.push(candidate);
-    for (const pod of candidate.pods) {
-      if (usable.has(snapshot.placementOf(pod.key) ?? "")) addTo(free, pod);
-    }
-    if (covers(free, need)) result = fitsWithout(chosen);
-  }
-  if (!result?.fits) {
-    const budget =
-      protectedByBudget > 0
-        ? `; ${protectedByBudget} lower-priority group(s) protected by a PodDisruptionBudget`
-        : "";
-    return {
-      preempts: false,
-      reason: `preemption: no set of lower-priority groups whose eviction makes the group fit${budget}`,
-    };
-  }
-  // Reprieve: keep every victim the group can do without, most valuable first. Placement is a
-  // heuristic, so sparing one victim can make another unnecessary: repeat until none is spared.
-  for (let spared = true; spared; ) {
-    spared = false;
-    for (const victim of [...chosen].reverse()) {
-      const without = chosen.filter((v) => v !== victim);
-      const trial = fitsWithout(without);
-      if (trial.fits) {
-        chosen = without;
-        result = trial;
-        spared = true;
+/**
+ * Step 3: member by member, the cheapest node offering victims among the first ones found. The
+ * victims of every member, or undefined when too many members find no node even so.
+ */
+function searchNodeByNode(
+  ctx: PlacementContext,
+  group: PendingGroup,
+  candidates: Candidates,
+  shape: string | undefined,
+  memo: PreemptionMemo | undefined,
+): RunningGroup[] | undefined {
+  const snapshot = ctx.snapshot;
+  const statement = new Statement(snapshot);
+  const chosen = new Map<string, RunningGroup>();
+  try {
+    for (const pod of candidates.leaving) statement.evict(pod);
+    let placed = 0;
+    let failures = 0;
+    for (const member of group.members) {
+      if (placed >= group.required) break;
+      let nodeName = selectNode(ctx, member, undefined, false);
+      if (nodeName === undefined) {
+        const best = cheapestNode(ctx, statement, member, candidates, chosen, shape, memo);
+        if (best !== undefined) {
+          for (const victim of best.victims) {
+            chosen.set(victim.id, victim);
+            for (const pod of victim.pods) statement.evict(pod);
+          }
+          nodeName = best.node.name;
+        }
       }
+      if (nodeName === undefined) {
+        if (++failures > group.members.length - group.required) return undefined;
+        continue;
+      }
+      statement.assume(member, nodeName);
+      placed++;
+    }
+    return placed >= group.required ? [...chosen.values()] : undefined;
+  } finally {
+    statement.discard();
+  }
+}
+
+interface NodeOffer {
+  readonly node: NodeInfo;
+  readonly index: number;
+  readonly victims: readonly RunningGroup[];
+  /** kube-scheduler's pickOneNodeForPreemption order: highest priority, sum of priorities, pods. */
+  readonly cost: readonly [number, number, number];
+}
+
+function cheapestNode(
+  ctx: PlacementContext,
+  statement: Statement,
+  pod: PodInfo,
+  candidates: Candidates,
+  chosen: ReadonlyMap<string, RunningGroup>,
+  shape: string | undefined,
+  memo: PreemptionMemo | undefined,
+): NodeOffer | undefined {
+  const nodes = ctx.nodes;
+  const count = nodes.length;
+  if (count === 0) return undefined;
+  const wanted = candidateNodesToFind(count);
+  const start = ctx.nextStartIndex % count;
+  let best: NodeOffer | undefined;
+  let offers = 0;
+  for (let i = 0; i < count && offers < wanted; i++) {
+    const index = (start + i) % count;
+    const node = nodes[index] as NodeInfo;
+    const victims = nodeVictims(ctx, statement, pod, node, candidates, chosen, shape, memo);
+    if (victims === undefined || victims.length === 0) continue;
+    offers++;
+    const offer: NodeOffer = { node, index, victims, cost: costOf(victims) };
+    if (best === undefined || cheaper(offer, best)) best = offer;
+  }
+  return best;
+}
+
+function cheaper(a: NodeOffer, b: NodeOffer): boolean {
+  for (let i = 0; i < a.cost.length; i++) {
+    const d = (a.cost[i] as number) - (b.cost[i] as number);
+    if (d !== 0) return d < 0;
+  }
+  return a.index < b.index;
+}
+
+function costOf(victims: readonly RunningGroup[]): [number, number, number] {
+  let highest = Number.NEGATIVE_INFINITY;
+  let sum = 0;
+  let pods = 0;
+  for (const victim of victims) {
+    highest = Math.max(highest, victim.priority);
+    for (const pod of victim.pods) {
+      // Offset as kube-scheduler does, so that fewer pods of negative priority still cost less.
+      sum += pod.priority + 2 ** 31;
+      pods++;
     }
   }
-  return { preempts: true, plan: { victims: chosen, nominations: result.fits ? result.placements : [] } };
+  return [highest, sum, pods];
+}
+
+/** The node's victims for the pod, through the memo when the node is unchanged since it was asked. */
+function nodeVictims(
+  ctx: PlacementContext,
+  statement: Statement,
+  pod: PodInfo,
+  node: NodeInfo,
+  candidates: Candidates,
+  chosen: ReadonlyMap<string, RunningGroup>,
+  shape: string | undefined,
+  memo: PreemptionMemo | undefined,
+): readonly RunningGroup[] | undefined {
+  // A lent node's answer depends on the pod's group: not shared between groups.
+  const reusable =
+    memo !== undefined && shape !== undefined && !node.node.metadata.annotations?.[lentForAnnotation];
+  if (reusable) {
+    const known = memo.victimsOn(shape, node.name, ctx.snapshot.nodeVersion(node.name));
+    const victims = known?.map((id) => candidates.byId.get(id));
+    if (victims?.every((v) => v !== undefined && !chosen.has(v.id))) return victims as RunningGroup[];
+  }
+  const victims = victimsOnNode(ctx, statement, pod, node, candidates, chosen);
+  if (reusable)
+    memo.remember(
+      shape,
+      node.name,
+      ctx.snapshot.nodeVersion(node.name),
+      (victims ?? []).map((v) => v.id),
+    );
+  return victims;
+}
+
+/**
+ * kube-scheduler's SelectVictimsOnNode for whole groups: every candidate pod on the node gone,
+ * does the pod fit? Then the groups there are given back, most important first, as long as it
+ * still fits. Undefined when the node cannot take the pod however many candidates leave it.
+ */
+function victimsOnNode(
+  ctx: PlacementContext,
+  statement: Statement,
+  pod: PodInfo,
+  node: NodeInfo,
+  candidates: Candidates,
+  chosen: ReadonlyMap<string, RunningGroup>,
+): RunningGroup[] | undefined {
+  const here = new Map<string, PodInfo[]>();
+  for (const other of node.pods.values()) {
+    if (!candidates.byId.has(other.group.id) || chosen.has(other.group.id)) continue;
+    const pods = here.get(other.group.id) ?? [];
+    pods.push(other);
+    here.set(other.group.id, pods);
+  }
+  if (here.size === 0) return undefined;
+  // Cheap bound before any simulation: the room the node would have with every candidate gone.
+  const remaining = node.requested.clone();
+  for (const pods of here.values())
+    for (const other of pods) {
+      remaining.subtract(other.requests);
+      remaining.pods -= 1;
+    }
+  if (insufficientResources(node.allocatable, remaining, pod.requests).length > 0) return undefined;
+  const mark = statement.mark();
+  try {
+    for (const pods of here.values()) for (const other of pods) statement.evict(other);
+    if (rejection(ctx.filters, pod, node) !== undefined) return undefined;
+    const victims: RunningGroup[] = [];
+    const mostImportantFirst = byEvictionOrder(
+      [...here.keys()].map((id) => candidates.byId.get(id) as RunningGroup),
+    ).reverse();
+    for (const group of mostImportantFirst) {
+      const pods = here.get(group.id) as PodInfo[];
+      for (const other of pods) statement.assume(other, node.name);
+      if (rejection(ctx.filters, pod, node) === undefined) continue;
+      for (const other of pods) statement.evict(other);
+      victims.push(group);
+    }
+    return victims;
+  } finally {
+    statement.discardTo(mark);
+  }
+}
+
+/** The usable nodes that hold any of the pods, in the context's order. */
+function touchedNodes(ctx: PlacementContext, pods: readonly PodInfo[]): readonly NodeInfo[] {
+  const names = new Set<string>();
+  for (const pod of pods) {
+    const nodeName = ctx.snapshot.placementOf(pod.key);
+    if (nodeName !== undefined) names.add(nodeName);
+  }
+  return ctx.nodes.filter((node) => names.has(node.name));
+}
+
+/**
+ * What decides a lone pod's preemption: its group's priority and its own, what it asks for and
+ * where it may go. Its group's id too when the group runs pods or holds nominations, which
+ * count differently for it than for anyone else.
+ */
+function shapeOf(ctx: PlacementContext, group: PendingGroup, pod: PodInfo): string {
+  const personal =
+    ctx.snapshot.runningGroup(group.key.id) !== undefined || ctx.snapshot.nominatedPod(pod.key) !== undefined;
+  const r = pod.requests;
+  return JSON.stringify([
+    group.priority,
+    pod.priority,
+    [r.milliCpu, r.memory, r.ephemeralStorage, [...r.scalar].sort()],
+    pod.nodeSelector ?? null,
+    pod.requiredNodeAffinity ?? null,
+    pod.tolerations,
+    personal ? group.key.id : "",
+  ]);
 }
 
 /** A group may not be evicted when a budget covering k of its pods allows fewer than k disruptions. */
