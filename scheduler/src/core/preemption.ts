@@ -24,6 +24,9 @@
  *   every candidate there gone); a gang gets one trial with every candidate gone, and if it fits
  *   there, the candidates on the nodes it used are the victims to reprieve.
  *
+ * It is asked right after the group failed placement on ctx's nodes: for a one-pod group every
+ * node the plan does not touch is known to refuse the pod, so trials look only at touched ones.
+ *
  * A PreemptionMemo shared by the preemptors of one cycle lets identical pods reuse what an
  * earlier one learned: each node's victims for their shape while the node is unchanged, and that
  * a shape cannot preempt at all until room is given back.
@@ -165,17 +168,20 @@ export function planGangPreemption(
     }
   };
 
-  const found = searchNodeByNode(ctx, group, candidates, shape, memo);
+  // A lone pod just failed on every node: only the nodes evictions touch can take it now.
+  const trialNodes = (without: readonly RunningGroup[]) =>
+    single ? touchedNodes(ctx, [...candidates.leaving, ...without.flatMap((v) => v.pods)]) : ctx.nodes;
+  const found = searchNodeByNode(ctx, group, candidates, trialNodes([]), shape, memo);
   let victims: RunningGroup[] = [];
   let result: GangPlacementResult | undefined;
   if (found !== undefined && found.length === 0) {
     // Nothing to evict (the room earlier victims leave is enough): no reprieve to do.
-    result = fitsWithout([]);
+    result = fitsWithout([], trialNodes([]));
     if (result.fits) return { preempts: true, plan: { victims: [], nominations: result.placements } };
   }
   if (found !== undefined && found.length > 0) {
     victims = byEvictionOrder(found);
-    result = fitsWithout(victims);
+    result = fitsWithout(victims, trialNodes(victims));
   }
   if (!result?.fits) {
     // A lone pod that no node could take with every candidate there gone cannot be helped.
@@ -190,9 +196,6 @@ export function planGangPreemption(
     victims = result.fits ? near : candidates.order;
     if (!result.fits) result = everyone;
   }
-  // A lone pod failed on every node the evictions leave as they are: only touched nodes can change.
-  const trialNodes = (without: readonly RunningGroup[]) =>
-    single ? touchedNodes(ctx, [...candidates.leaving, ...without.flatMap((v) => v.pods)]) : ctx.nodes;
   // Reprieve: keep every victim the group can do without, most valuable first. Placement is a
   // heuristic, so sparing one victim can make another unnecessary: repeat until none is spared.
   let chosen = victims;
@@ -255,6 +258,8 @@ function searchNodeByNode(
   ctx: PlacementContext,
   group: PendingGroup,
   candidates: Candidates,
+  /** Where a member may fit without new victims: the leaving pods' nodes for a lone pod, else all. */
+  freedNodes: readonly NodeInfo[],
   shape: string | undefined,
   memo: PreemptionMemo | undefined,
 ): RunningGroup[] | undefined {
@@ -267,7 +272,11 @@ function searchNodeByNode(
     let failures = 0;
     for (const member of group.members) {
       if (placed >= group.required) break;
-      let nodeName = selectNode(ctx, member, undefined, false);
+      const scope =
+        freedNodes === ctx.nodes
+          ? ctx
+          : { ...ctx, nodes: freedNodes, feasibleNodesToFind: freedNodes.length };
+      let nodeName = selectNode(scope, member, undefined, false);
       if (nodeName === undefined) {
         const best = cheapestNode(ctx, statement, member, candidates, chosen, shape, memo);
         if (best !== undefined) {
