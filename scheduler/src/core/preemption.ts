@@ -47,7 +47,7 @@ import { matchesLabelSelector } from "./label-selector.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import type { PendingGroup } from "./pending-group.js";
 import { lentForAnnotation } from "./plugins/index.js";
-import { insufficientResources } from "./resources/resources.js";
+import { insufficientResources, Resources } from "./resources/resources.js";
 import type { RunningGroup } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
@@ -110,16 +110,6 @@ export class PreemptionMemo {
   }
 }
 
-interface Candidates {
-  /** Evictable groups by id. */
-  readonly byId: Map<string, RunningGroup>;
-  /** The same, cheapest to evict first: lowest priority, then fewest pods, then id. */
-  readonly order: RunningGroup[];
-  /** Pods of lower-priority groups already terminating: counted as gone. */
-  readonly leaving: PodInfo[];
-  readonly protectedByBudget: number;
-}
-
 export function planGangPreemption(
   ctx: PlacementContext,
   group: PendingGroup,
@@ -141,8 +131,8 @@ export function planGangPreemption(
   if (known !== undefined) return { preempts: false, reason: known };
   const fail = (): PreemptionResult => {
     const budget =
-      candidates.protectedByBudget > 0
-        ? `; ${candidates.protectedByBudget} lower-priority group(s) protected by a PodDisruptionBudget`
+      candidates.all().protectedByBudget > 0
+        ? `; ${candidates.all().protectedByBudget} lower-priority group(s) protected by a PodDisruptionBudget`
         : "";
     const reason = `preemption: no set of lower-priority groups whose eviction makes the group fit${budget}`;
     if (shape !== undefined) memo?.markHopeless(shape, reason);
@@ -150,11 +140,13 @@ export function planGangPreemption(
   };
 
   const usable = new Set(ctx.nodes.map((node) => node.name));
-  const candidates = findCandidates(ctx, group, usable);
-  const free = freeCapacity(ctx, candidates.leaving);
-  for (const candidate of candidates.order)
-    for (const pod of candidate.pods) if (usable.has(snapshot.placementOf(pod.key) ?? "")) addTo(free, pod);
-  if (!covers(free, aggregateRequest(group))) return fail();
+  const candidates = new Candidates(ctx, group, usable);
+  // A lone pod has a cheaper bound per node (step 3); a gang's is the sum over all candidates.
+  if (
+    !single &&
+    !covers(freeCapacity(ctx, candidates.leaving).add(candidates.all().room), aggregateRequest(group))
+  )
+    return fail();
 
   const fitsWithout = (victims: readonly RunningGroup[], nodes = ctx.nodes): GangPlacementResult => {
     const trial = new Statement(snapshot);
@@ -186,14 +178,13 @@ export function planGangPreemption(
   if (!result?.fits) {
     // A lone pod that no node could take with every candidate there gone cannot be helped.
     if (single) return fail();
-    const everyone = fitsWithout(candidates.order);
+    const all = candidates.all().order;
+    const everyone = fitsWithout(all);
     if (!everyone.fits) return fail();
     const used = new Set(everyone.placements.map((p) => p.nodeName));
-    const near = candidates.order.filter((c) =>
-      c.pods.some((pod) => used.has(snapshot.placementOf(pod.key) ?? "")),
-    );
+    const near = all.filter((c) => c.pods.some((pod) => used.has(snapshot.placementOf(pod.key) ?? "")));
     result = fitsWithout(near);
-    victims = result.fits ? near : candidates.order;
+    victims = result.fits ? near : all;
     if (!result.fits) result = everyone;
   }
   // Reprieve: keep every victim the group can do without, most valuable first. Placement is a
@@ -214,32 +205,75 @@ export function planGangPreemption(
   return { preempts: true, plan: { victims: chosen, nominations: result.fits ? result.placements : [] } };
 }
 
-function findCandidates(ctx: PlacementContext, group: PendingGroup, usable: ReadonlySet<string>): Candidates {
-  const snapshot = ctx.snapshot;
-  const leaving: PodInfo[] = [];
-  const order: RunningGroup[] = [];
-  let protectedByBudget = 0;
-  for (const running of snapshot.runningGroups().values()) {
-    if (running.id === group.key.id) continue;
-    const onUsableNode = running.pods.filter((pod) => usable.has(snapshot.placementOf(pod.key) ?? ""));
-    if (onUsableNode.length === 0) continue;
-    if (running.pods.every((pod) => pod.terminating)) {
-      if (running.priority < group.priority) leaving.push(...onUsableNode);
-      continue;
+/**
+ * The running groups the pending group may evict: lower priority, not protected by a budget,
+ * not all terminating, with a pod on a usable node. Decided group by group as the search meets
+ * them, so a preemptor that looks at a sample of nodes pays for the groups there, not for all.
+ */
+class Candidates {
+  /** Pods of lower-priority groups already terminating (earlier victims): counted as gone. */
+  readonly leaving: PodInfo[] = [];
+  private readonly decided = new Map<string, RunningGroup | undefined>();
+  private readonly budgets = new Map<string, readonly PodDisruptionBudget[]>();
+  private everyone: { order: RunningGroup[]; room: Resources; protectedByBudget: number } | undefined;
+
+  constructor(
+    private readonly ctx: PlacementContext,
+    private readonly group: PendingGroup,
+    private readonly usable: ReadonlySet<string>,
+  ) {
+    const seen = new Set<string>();
+    for (const pod of ctx.snapshot.terminatingPods()) {
+      if (seen.has(pod.group.id)) continue;
+      seen.add(pod.group.id);
+      const running = ctx.snapshot.runningGroup(pod.group.id);
+      if (!running || !this.lower(running) || !running.pods.every((p) => p.terminating)) continue;
+      this.leaving.push(...this.onUsableNodes(running));
     }
-    if (running.priority >= group.priority) continue;
-    if (blockedByDisruptionBudget(running, snapshot.podDisruptionBudgets(running.pods[0]?.namespace ?? ""))) {
-      protectedByBudget++;
-      continue;
-    }
-    order.push(running);
   }
-  return {
-    byId: new Map(order.map((c) => [c.id, c])),
-    order: byEvictionOrder(order),
-    leaving,
-    protectedByBudget,
-  };
+
+  /** The group with this id, if it may be evicted. */
+  get(id: string): RunningGroup | undefined {
+    if (this.decided.has(id)) return this.decided.get(id);
+    const running = this.ctx.snapshot.runningGroup(id);
+    const evictable = running !== undefined && this.evictable(running) === "yes" ? running : undefined;
+    this.decided.set(id, evictable);
+    return evictable;
+  }
+
+  /** Every candidate, cheapest to evict first, and what their pods on usable nodes request. */
+  all(): { order: RunningGroup[]; room: Resources; protectedByBudget: number } {
+    if (this.everyone) return this.everyone;
+    const order: RunningGroup[] = [];
+    const room = new Resources();
+    let protectedByBudget = 0;
+    for (const running of this.ctx.snapshot.runningGroups().values()) {
+      const verdict = this.evictable(running);
+      if (verdict === "protected") protectedByBudget++;
+      if (verdict !== "yes") continue;
+      order.push(running);
+      for (const pod of this.onUsableNodes(running)) addPod(room, pod);
+    }
+    this.everyone = { order: byEvictionOrder(order), room, protectedByBudget };
+    return this.everyone;
+  }
+
+  private lower(running: RunningGroup): boolean {
+    return running.id !== this.group.key.id && running.priority < this.group.priority;
+  }
+
+  private onUsableNodes(running: RunningGroup): PodInfo[] {
+    return running.pods.filter((pod) => this.usable.has(this.ctx.snapshot.placementOf(pod.key) ?? ""));
+  }
+
+  private evictable(running: RunningGroup): "yes" | "no" | "protected" {
+    if (!this.lower(running) || running.pods.every((pod) => pod.terminating)) return "no";
+    if (this.onUsableNodes(running).length === 0) return "no";
+    const namespace = running.pods[0]?.namespace ?? "";
+    const budgets = this.budgets.get(namespace) ?? this.ctx.snapshot.podDisruptionBudgets(namespace);
+    this.budgets.set(namespace, budgets);
+    return blockedByDisruptionBudget(running, budgets) ? "protected" : "yes";
+  }
 }
 
 /** Cheapest to evict first: lowest priority, then fewest pods, then id. */
@@ -263,9 +297,9 @@ function searchNodeByNode(
   shape: string | undefined,
   memo: PreemptionMemo | undefined,
 ): RunningGroup[] | undefined {
-  const snapshot = ctx.snapshot;
-  const statement = new Statement(snapshot);
+  const statement = new Statement(ctx.snapshot);
   const chosen = new Map<string, RunningGroup>();
+  const search: VictimSearch = { ctx, statement, candidates, chosen, shape, memo };
   try {
     for (const pod of candidates.leaving) statement.evict(pod);
     let placed = 0;
@@ -278,7 +312,7 @@ function searchNodeByNode(
           : { ...ctx, nodes: freedNodes, feasibleNodesToFind: freedNodes.length };
       let nodeName = selectNode(scope, member, undefined, false);
       if (nodeName === undefined) {
-        const best = cheapestNode(ctx, statement, member, candidates, chosen, shape, memo);
+        const best = cheapestNode(search, member);
         if (best !== undefined) {
           for (const victim of best.victims) {
             chosen.set(victim.id, victim);
@@ -308,15 +342,19 @@ interface NodeOffer {
   readonly cost: readonly [number, number, number];
 }
 
-function cheapestNode(
-  ctx: PlacementContext,
-  statement: Statement,
-  pod: PodInfo,
-  candidates: Candidates,
-  chosen: ReadonlyMap<string, RunningGroup>,
-  shape: string | undefined,
-  memo: PreemptionMemo | undefined,
-): NodeOffer | undefined {
+/** One member's search: the trial it runs in, the victims earlier members chose, the memo. */
+interface VictimSearch {
+  readonly ctx: PlacementContext;
+  readonly statement: Statement;
+  readonly candidates: Candidates;
+  readonly chosen: ReadonlyMap<string, RunningGroup>;
+  /** The pod's shape, for the memo (lone pods only). */
+  readonly shape: string | undefined;
+  readonly memo: PreemptionMemo | undefined;
+}
+
+function cheapestNode(search: VictimSearch, pod: PodInfo): NodeOffer | undefined {
+  const { ctx } = search;
   const nodes = ctx.nodes;
   const count = nodes.length;
   if (count === 0) return undefined;
@@ -327,7 +365,7 @@ function cheapestNode(
   for (let i = 0; i < count && offers < wanted; i++) {
     const index = (start + i) % count;
     const node = nodes[index] as NodeInfo;
-    const victims = nodeVictims(ctx, statement, pod, node, candidates, chosen, shape, memo);
+    const victims = nodeVictims(search, pod, node);
     if (victims === undefined || victims.length === 0) continue;
     offers++;
     const offer: NodeOffer = { node, index, victims, cost: costOf(victims) };
@@ -361,24 +399,20 @@ function costOf(victims: readonly RunningGroup[]): [number, number, number] {
 
 /** The node's victims for the pod, through the memo when the node is unchanged since it was asked. */
 function nodeVictims(
-  ctx: PlacementContext,
-  statement: Statement,
+  search: VictimSearch,
   pod: PodInfo,
   node: NodeInfo,
-  candidates: Candidates,
-  chosen: ReadonlyMap<string, RunningGroup>,
-  shape: string | undefined,
-  memo: PreemptionMemo | undefined,
 ): readonly RunningGroup[] | undefined {
+  const { ctx, candidates, chosen, shape, memo } = search;
   // A lent node's answer depends on the pod's group: not shared between groups.
   const reusable =
     memo !== undefined && shape !== undefined && !node.node.metadata.annotations?.[lentForAnnotation];
   if (reusable) {
     const known = memo.victimsOn(shape, node.name, ctx.snapshot.nodeVersion(node.name));
-    const victims = known?.map((id) => candidates.byId.get(id));
+    const victims = known?.map((id) => candidates.get(id));
     if (victims?.every((v) => v !== undefined && !chosen.has(v.id))) return victims as RunningGroup[];
   }
-  const victims = victimsOnNode(ctx, statement, pod, node, candidates, chosen);
+  const victims = victimsOnNode(search, pod, node);
   if (reusable)
     memo.remember(
       shape,
@@ -394,17 +428,11 @@ function nodeVictims(
  * does the pod fit? Then the groups there are given back, most important first, as long as it
  * still fits. Undefined when the node cannot take the pod however many candidates leave it.
  */
-function victimsOnNode(
-  ctx: PlacementContext,
-  statement: Statement,
-  pod: PodInfo,
-  node: NodeInfo,
-  candidates: Candidates,
-  chosen: ReadonlyMap<string, RunningGroup>,
-): RunningGroup[] | undefined {
+function victimsOnNode(search: VictimSearch, pod: PodInfo, node: NodeInfo): RunningGroup[] | undefined {
+  const { ctx, statement, candidates, chosen } = search;
   const here = new Map<string, PodInfo[]>();
   for (const other of node.pods.values()) {
-    if (!candidates.byId.has(other.group.id) || chosen.has(other.group.id)) continue;
+    if (chosen.has(other.group.id) || candidates.get(other.group.id) === undefined) continue;
     const pods = here.get(other.group.id) ?? [];
     pods.push(other);
     here.set(other.group.id, pods);
@@ -424,7 +452,7 @@ function victimsOnNode(
     if (rejection(ctx.filters, pod, node) !== undefined) return undefined;
     const victims: RunningGroup[] = [];
     const mostImportantFirst = byEvictionOrder(
-      [...here.keys()].map((id) => candidates.byId.get(id) as RunningGroup),
+      [...here.keys()].map((id) => candidates.get(id) as RunningGroup),
     ).reverse();
     for (const group of mostImportantFirst) {
       const pods = here.get(group.id) as PodInfo[];
@@ -484,44 +512,33 @@ export function blockedByDisruptionBudget(
   return false;
 }
 
-type Capacity = Map<string, number>;
-
-function addResources(target: Capacity, pod: PodInfo, sign: 1 | -1): void {
-  const r = pod.requests;
-  target.set("cpu", (target.get("cpu") ?? 0) + sign * r.milliCpu);
-  target.set("memory", (target.get("memory") ?? 0) + sign * r.memory);
-  target.set("pods", (target.get("pods") ?? 0) + sign);
-  for (const [name, value] of r.scalar) target.set(name, (target.get(name) ?? 0) + sign * value);
-}
-
-function addTo(free: Capacity, pod: PodInfo): void {
-  addResources(free, pod, 1);
+function addPod(room: Resources, pod: PodInfo): void {
+  room.add(pod.requests);
+  room.pods += 1;
 }
 
 /**
  * A lower bound on what any `required` of the members ask for together: per resource, the sum
  * of the smallest amounts (a member that does not ask for a resource counts as zero).
  */
-function aggregateRequest(group: PendingGroup): Capacity {
-  const perResource = new Map<string, number[]>();
-  for (const pod of group.members) {
-    const request: Capacity = new Map();
-    addResources(request, pod, 1);
-    for (const [name, value] of request) {
-      const amounts = perResource.get(name) ?? [];
-      amounts.push(value);
-      perResource.set(name, amounts);
-    }
-  }
-  const need: Capacity = new Map();
-  for (const [name, amounts] of perResource) {
-    const zeros: number[] = new Array(group.members.length - amounts.length).fill(0);
-    const smallest = [...zeros, ...amounts].sort((a, b) => a - b).slice(0, group.required);
-    need.set(
+function aggregateRequest(group: PendingGroup): Resources {
+  const smallest = (amount: (pod: PodInfo) => number) =>
+    group.members
+      .map(amount)
+      .sort((a, b) => a - b)
+      .slice(0, group.required)
+      .reduce((sum, value) => sum + value, 0);
+  const need = new Resources();
+  need.milliCpu = smallest((pod) => pod.requests.milliCpu);
+  need.memory = smallest((pod) => pod.requests.memory);
+  need.ephemeralStorage = smallest((pod) => pod.requests.ephemeralStorage);
+  need.pods = group.required;
+  const names = new Set(group.members.flatMap((pod) => [...pod.requests.scalar.keys()]));
+  for (const name of names)
+    need.scalar.set(
       name,
-      smallest.reduce((sum, value) => sum + value, 0),
+      smallest((pod) => pod.requests.scalar.get(name) ?? 0),
     );
-  }
   return need;
 }
 
@@ -529,22 +546,26 @@ function aggregateRequest(group: PendingGroup): Capacity {
  * Free capacity summed over the usable nodes, counting leaving pods as gone. An overcommitted
  * node adds nothing (not a negative amount), so the sum stays an upper bound on what can fit.
  */
-function freeCapacity(ctx: PlacementContext, leaving: readonly PodInfo[]): Capacity {
-  const free: Capacity = new Map();
-  const add = (name: string, amount: number) => free.set(name, (free.get(name) ?? 0) + Math.max(0, amount));
+function freeCapacity(ctx: PlacementContext, leaving: readonly PodInfo[]): Resources {
+  const free = new Resources();
   for (const node of ctx.nodes) {
     const a = node.allocatable;
     const r = node.requested;
-    add("cpu", a.milliCpu - r.milliCpu);
-    add("memory", a.memory - r.memory);
-    add("pods", a.pods - r.pods);
-    for (const [name, value] of a.scalar) add(name, value - (r.scalar.get(name) ?? 0));
+    free.milliCpu += Math.max(0, a.milliCpu - r.milliCpu);
+    free.memory += Math.max(0, a.memory - r.memory);
+    free.ephemeralStorage += Math.max(0, a.ephemeralStorage - r.ephemeralStorage);
+    free.pods += Math.max(0, a.pods - r.pods);
+    for (const [name, value] of a.scalar)
+      free.scalar.set(name, (free.scalar.get(name) ?? 0) + Math.max(0, value - (r.scalar.get(name) ?? 0)));
   }
-  for (const pod of leaving) addTo(free, pod);
+  for (const pod of leaving) addPod(free, pod);
   return free;
 }
 
-function covers(free: Capacity, need: Capacity): boolean {
-  for (const [name, value] of need) if (value > 0 && (free.get(name) ?? 0) < value) return false;
+function covers(free: Resources, need: Resources): boolean {
+  if (free.milliCpu < need.milliCpu || free.memory < need.memory) return false;
+  if (free.ephemeralStorage < need.ephemeralStorage || free.pods < need.pods) return false;
+  for (const [name, value] of need.scalar)
+    if (value > 0 && (free.scalar.get(name) ?? 0) < value) return false;
   return true;
 }

@@ -27,6 +27,8 @@ export class ClusterSnapshot {
   /** Placed pods by group id, and the running groups built from them (rebuilt when one changes). */
   private readonly groupPods = new Map<string, Map<string, PodInfo>>();
   private readonly runningGroupCache = new Map<string, RunningGroup>();
+  /** Placed pods being deleted, by key: the earlier victims preemption counts as gone. */
+  private readonly terminatingPlaced = new Map<string, PodInfo>();
   /** When each node's pods or nominations last changed (a counter, never reused). */
   private readonly nodeChangedAt = new Map<string, number>();
   private changes = 0;
@@ -114,6 +116,7 @@ export class ClusterSnapshot {
       const members = this.groupPods.get(placed.group.id);
       if (members?.delete(key) && members.size === 0) this.groupPods.delete(placed.group.id);
       this.runningGroupCache.delete(placed.group.id);
+      this.terminatingPlaced.delete(key);
       this.touch(placed.placedOn);
     }
     const nominatedOn = this.nominatedNode.get(key);
@@ -147,6 +150,7 @@ export class ClusterSnapshot {
     this.groupPods.set(pod.group.id, members);
     members.set(pod.key, placed);
     this.runningGroupCache.delete(pod.group.id);
+    if (pod.terminating) this.terminatingPlaced.set(pod.key, placed);
     this.touch(nodeName);
     const node = this.nodeMap.get(nodeName);
     if (node) {
@@ -211,6 +215,11 @@ export class ClusterSnapshot {
     const groups = new Map<string, RunningGroup>();
     for (const id of this.groupPods.keys()) groups.set(id, this.runningGroup(id) as RunningGroup);
     return groups;
+  }
+
+  /** Placed pods that are being deleted. */
+  terminatingPods(): Iterable<PodInfo> {
+    return this.terminatingPlaced.values();
   }
 
   /** The group's pods occupying nodes, or undefined when none does. */
