@@ -66,8 +66,9 @@ fragmentation: gangs and solo pods fill ~${defaultWorkloadShape.fill * 100}% of 
 
 report: every scenario above but core, at report sizes, then docs/benchmarks.md with SVG charts
   --report              basic (kube-scheduler, shards ${reportDefaults.shards}, no-op binder), gangs of ${reportDefaults.gangSize},
-                        memory and fragmentation (60 nodes, 1,3,3c), in about a quarter of an hour
-  --nodes N --pods P    for basic, gangs and memory (default ${reportDefaults.nodes} and ${reportDefaults.pods})
+                        memory, fragmentation (60 nodes, 1,3,3c) and core-preemption (100 preemptors),
+                        in about a quarter of an hour
+  --nodes N --pods P    for basic, gangs, memory and core-preemption (default ${reportDefaults.nodes} and ${reportDefaults.pods})
   --shards, --gang-size, --node-counts, --concurrency   as above
   --configs, --seed, --fill, --node-cpu, --quiet-seconds   for fragmentation, as above
   --report-from R       draw the report again from saved results (a results.json or its folder)
