@@ -5,9 +5,10 @@
  * preemptors costs each of them a sample of nodes, not trials over the whole cluster.
  *
  *   1. Candidates: running groups with priority below the pending group's, not protected by
- *      a PodDisruptionBudget, with at least one pod on a node this shard may use.
- *   2. Cheap bound: if the free room plus everything the candidates hold cannot cover what the
- *      required members ask for together, no trial runs.
+ *      a PodDisruptionBudget, with at least one pod on a node this shard may use (decided as the
+ *      search meets them: a preemptor pays for the nodes it looks at, not for every group).
+ *   2. Cheap bound for a gang: if the free room plus everything the candidates hold cannot cover
+ *      what the required members ask for together, no trial runs. (A lone pod has step 3's.)
  *   3. Node by node (kube-scheduler's SelectVictimsOnNode, member by member): a member that
  *      does not fit looks at nodes from a rotating start, skips a node whose room even without
  *      its candidates is too small, else evicts every candidate there, and if the member then
