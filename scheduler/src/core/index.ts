@@ -21,12 +21,7 @@ export {
   podGroupAnnotation,
   podGroupMembership,
 } from "./pod-group.js";
-export {
-  candidateNodesToFind,
-  type EvictionPlan,
-  PreemptionMemo,
-  planGangPreemption,
-} from "./preemption.js";
+export { type EvictionPlan, planGangPreemption } from "./preemption.js";
 export { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 export { ClusterSnapshot, type RunningGroup } from "./snapshot.js";
 export { Statement } from "./statement.js";
