@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --scenario basic|gangs|core|fragmentation|memory [options]   (--help lists them)
+ * npm run bench -- --scenario basic|gangs|core|core-preemption|fragmentation|memory [options]   (--help lists them)
  * npm run bench -- --report | --report-from <results>
  * The cluster scenarios start (or reuse) a local cluster and run the system under test on it;
  * core runs the scheduling core in process. With --json the last stdout line is one JSON
@@ -12,7 +12,7 @@ import { down } from "../cluster/local/local-cluster.js";
 import { buildScheduler } from "../stack/stack.js";
 import { allSystems, type BasicReport, type BenchMode, runBasic, type SystemName } from "./basic.js";
 import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
-import { runCoreBench } from "./core.js";
+import { runCoreBench, runCorePreemptionBench } from "./core.js";
 import { type FragmentationReport, parseConfigs, runFragmentation } from "./fragmentation.js";
 import { defaultWorkloadShape } from "./fragmentation-workload.js";
 import { readReportResults, runReport, writeReport } from "./report-run.js";
@@ -21,7 +21,7 @@ import { runShardMemory } from "./shard-memory.js";
 /** Sizes of --report, chosen so that a full run takes about a quarter of an hour on 2 cores. */
 const reportDefaults = { nodes: 1000, pods: 5000, shards: "1,2,3", gangSize: 8 };
 
-const usage = `usage: npm run bench -- --scenario <basic|gangs|core|fragmentation|memory> [options]
+const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|memory> [options]
        npm run bench -- --report [--nodes N] [--pods P] [--out D]
        npm run bench -- --report-from <results.json or its folder> [--out D]
 
@@ -47,6 +47,13 @@ core: the scheduling core alone, in process
   --batch B             groups per cycle (default 1)
   --no-node-list-cache  rebuild the owned-node list every cycle
 
+core-preemption: the core alone on kube-scheduler's preemption workload: N nodes full of
+  low-priority pods, then P high-priority pods that each need all but one of a node's pods evicted
+  --nodes N             nodes (default 1000)
+  --running-per-node R  low-priority pods of 1 cpu on each node of R cpu (default 4)
+  --preemptors P        high-priority pods (default 100)
+  --batch B             preemptors per cycle (default 1)
+
 fragmentation: gangs and solo pods fill ~${defaultWorkloadShape.fill * 100}% of the cluster; reports the groups left
   stuck (pending, though one scheduler could place them now) and the drain time
   --nodes N             fake nodes (default 60)
@@ -59,8 +66,9 @@ fragmentation: gangs and solo pods fill ~${defaultWorkloadShape.fill * 100}% of 
 
 report: every scenario above but core, at report sizes, then docs/benchmarks.md with SVG charts
   --report              basic (kube-scheduler, shards ${reportDefaults.shards}, no-op binder), gangs of ${reportDefaults.gangSize},
-                        memory and fragmentation (60 nodes, 1,3,3c), in about a quarter of an hour
-  --nodes N --pods P    for basic, gangs and memory (default ${reportDefaults.nodes} and ${reportDefaults.pods})
+                        memory, fragmentation (60 nodes, 1,3,3c) and core-preemption (100 preemptors),
+                        in about a quarter of an hour
+  --nodes N --pods P    for basic, gangs, memory and core-preemption (default ${reportDefaults.nodes} and ${reportDefaults.pods})
   --shards, --gang-size, --node-counts, --concurrency   as above
   --configs, --seed, --fill, --node-cpu, --quiet-seconds   for fragmentation, as above
   --report-from R       draw the report again from saved results (a results.json or its folder)
@@ -92,6 +100,8 @@ async function main(): Promise<void> {
       out: { type: "string" },
       batch: { type: "string", default: "1" },
       "no-node-list-cache": { type: "boolean", default: false },
+      preemptors: { type: "string", default: "100" },
+      "running-per-node": { type: "string", default: "4" },
       "node-cpu": { type: "string", default: "8" },
       configs: { type: "string", default: "1,3,3c" },
       seed: { type: "string", default: "1" },
@@ -114,7 +124,7 @@ async function main(): Promise<void> {
   }
   const report = values.report;
   const scenario = values.scenario;
-  const scenarios = ["basic", "gangs", "core", "fragmentation", "memory"];
+  const scenarios = ["basic", "gangs", "core", "core-preemption", "fragmentation", "memory"];
   if (!scenarios.includes(scenario))
     throw new Error(`unknown scenario "${scenario}" (known: ${scenarios.join(", ")})`);
   if (report && values.dir)
@@ -122,7 +132,12 @@ async function main(): Promise<void> {
   const fragmentation = !report && scenario === "fragmentation";
   const gangs = !report && scenario === "gangs";
   const nodes = Number(
-    values.nodes ?? (report || scenario === "memory" ? reportDefaults.nodes : fragmentation ? 60 : 5000),
+    values.nodes ??
+      (report || scenario === "memory" || scenario === "core-preemption"
+        ? reportDefaults.nodes
+        : fragmentation
+          ? 60
+          : 5000),
   );
   const pods = Number(values.pods ?? (report ? reportDefaults.pods : 10000));
   const shardList = values.shards ?? (report ? reportDefaults.shards : "1");
@@ -135,8 +150,19 @@ async function main(): Promise<void> {
   const concurrency = Number(values.concurrency ?? (fragmentation ? "16" : "64"));
   const seed = Number(values.seed);
   const quietSeconds = Number(values["quiet-seconds"]);
+  const preemptors = Number(values.preemptors);
+  const runningPerNode = Number(values["running-per-node"]);
   const isPositiveInteger = (value: number) => Number.isInteger(value) && value >= 1;
-  for (const [name, value] of Object.entries({ nodes, pods, "gang-size": gangSize, batch, concurrency })) {
+  const counts = {
+    nodes,
+    pods,
+    "gang-size": gangSize,
+    batch,
+    concurrency,
+    preemptors,
+    "running-per-node": runningPerNode,
+  };
+  for (const [name, value] of Object.entries(counts)) {
     if (!isPositiveInteger(value)) throw new Error(`--${name} must be a positive integer`);
   }
   if (!Number.isInteger(seed) || seed < 0) throw new Error("--seed must be a non-negative integer");
@@ -174,6 +200,13 @@ async function main(): Promise<void> {
     });
     if (!values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${JSON.stringify({ scenario: "core", nodes, pods, results: [result] })}\n`);
+    return;
+  }
+
+  if (!report && scenario === "core-preemption") {
+    const result = runCorePreemptionBench({ nodes, runningPerNode, preemptors, batch });
+    if (!values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ scenario, nodes, preemptors, results: [result] })}\n`);
     return;
   }
 

@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- --report`: runs the scenarios of the report one after the other (basic,
- * gangs and memory on one cluster, fragmentation on its own), saves their results as JSON after
+ * `npm run bench -- --report`: runs the scenarios of the report one after the other (the core's
+ * preemption storm in process, basic, gangs and memory on one cluster, fragmentation on its own), saves their results as JSON after
  * each, and writes docs/benchmarks.md with its charts. A scenario that fails is recorded in the
  * results and the others still run.
  */
@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { type ClusterOptions, type ClusterState, down } from "../cluster/local/local-cluster.js";
 import { allSystems, runBasic } from "./basic.js";
 import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
+import { runCorePreemptionBench } from "./core.js";
 import { type FragmentationConfig, runFragmentation } from "./fragmentation.js";
 import { defaultWorkloadShape } from "./fragmentation-workload.js";
 import { chartsFolder, type MachineFacts, type ReportResults, renderReport } from "./report.js";
@@ -96,6 +97,15 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
       false,
     );
 
+  await step("core-preemption", async () => {
+    log(`core-preemption: ${throughput.nodes} nodes full of low-priority pods, 100 preemptors`);
+    results.preemption = runCorePreemptionBench({
+      nodes: throughput.nodes,
+      runningPerNode: 4,
+      preemptors: 100,
+      batch: 1,
+    });
+  });
   const basicRun = {
     mode: "backlog" as const,
     pods: throughput.pods,

@@ -196,6 +196,28 @@ describe("renderReport", () => {
     expect(charts["fragmentation-groups.svg"]).toContain(">stuck groups<");
   });
 
+  it("gives the core's preemption storm its cycle times and what the plans evicted", () => {
+    const results = fixture();
+    results.preemption = {
+      system: "core",
+      scenario: "preemption",
+      nodes: 1000,
+      runningPods: 4000,
+      preemptors: 100,
+      batch: 1,
+      nominated: 100,
+      evictions: 300,
+      bound: 100,
+      cycleP50Us: 850,
+      cycleP99Us: 12_400,
+      durationSeconds: 0.21,
+    };
+    const rendered = renderReport(results).markdown;
+    expect(rendered).toContain("## Preemption storm (the core alone)");
+    expect(rendered).toContain("| 850 µs | 12.4 ms | 100/100 | 300 | 100/100 | 0.21 s |");
+    expect(markdown).not.toContain("## Preemption storm");
+  });
+
   it("prints no undefined or NaN", () => {
     expect(markdown).not.toMatch(/undefined|NaN|null/);
   });

@@ -5,6 +5,7 @@
  */
 import type { BasicReport } from "./basic.js";
 import { type Chart, formatValue, renderChart } from "./charts.js";
+import type { CorePreemptionBenchResult } from "./core.js";
 import type { FragmentationReport } from "./fragmentation.js";
 import type { ProcessMemory } from "./memory-usage.js";
 import type { ShardMemoryReport } from "./shard-memory.js";
@@ -29,6 +30,8 @@ export interface ReportResults {
   gangs?: BasicReport;
   fragmentation?: FragmentationReport;
   memory?: ShardMemoryReport;
+  /** The pure core on kube-scheduler's preemption workload. */
+  preemption?: CorePreemptionBenchResult;
   /** How long each scenario took, cluster start and stop aside. */
   stepMinutes?: Record<string, number>;
   /** Scenarios that failed as a whole. */
@@ -56,6 +59,7 @@ export function renderReport(results: ReportResults): RenderedReport {
     results.gangs && gangsSection(results.gangs, chart),
     results.fragmentation && fragmentationSection(results.fragmentation, chart),
     memorySection(results.basic, results.memory, chart),
+    results.preemption && preemptionSection(results.preemption),
     results.errors?.length ? errorsSection(results.errors) : undefined,
   ];
   const markdown = `${sections.filter((s) => s !== undefined).join("\n\n")}\n`;
@@ -454,6 +458,32 @@ function memorySection(
   const idleFailures = (idle?.results ?? []).filter((r) => r.error);
   for (const r of idleFailures) parts.push("", `- at ${r.nodes} nodes the measurement failed: ${r.error}`);
   return parts.length > intro ? parts.join("\n") : undefined;
+}
+
+function preemptionSection(r: CorePreemptionBenchResult): string {
+  const micros = (us: number) => (us >= 1000 ? `${formatValue(us / 1000)} ms` : `${us} µs`);
+  return [
+    "## Preemption storm (the core alone)",
+    "",
+    `kube-scheduler's preemption workload on the scheduling core in process: ${r.nodes} nodes, each full ` +
+      `with low-priority pods (${r.runningPods} in all), then ${r.preemptors} high-priority pods that each ` +
+      "need all but one pod of a node evicted; one preemptor per cycle. Then the victims leave and the " +
+      "preemptors are placed on the nodes they won.",
+    "",
+    table(
+      ["cycle p50", "cycle p99", "nominated", "evicted pods", "bound afterwards", "all cycles"],
+      [
+        [
+          micros(r.cycleP50Us),
+          micros(r.cycleP99Us),
+          `${r.nominated}/${r.preemptors}`,
+          String(r.evictions),
+          `${r.bound}/${r.preemptors}`,
+          `${formatValue(r.durationSeconds)} s`,
+        ],
+      ],
+    ),
+  ].join("\n");
 }
 
 function errorsSection(errors: readonly { scenario: string; message: string }[]): string {

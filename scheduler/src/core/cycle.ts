@@ -7,6 +7,10 @@
  *     else plan gang preemption (PostFilter)             → Preempt decision, nominations reserved
  *     else                                               → Unschedulable decision with the reasons,
  *                                                          the group's old nominations withdrawn
+ *     stop early when the caller's budget says so      → the groups not reached are returned
+ *
+ * The budget is the caller's (a predicate it evaluates, e.g. against its own clock): the core
+ * stays pure, and a shard can give the event loop back between chunks of a long queue.
  */
 import type { Diagnosis } from "./diagnosis.js";
 import type { FilterPlugin } from "./framework.js";
@@ -20,7 +24,7 @@ import {
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
 import type { GroupKey } from "./pod-group.js";
-import { type EvictionPlan, planGangPreemption } from "./preemption.js";
+import { type EvictionPlan, PreemptionMemo, planGangPreemption } from "./preemption.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
@@ -60,6 +64,12 @@ export type Decision =
       readonly withdrawnNominations: readonly PodInfo[];
     };
 
+/** What a budgeted cycle did, and the groups it did not reach (in queue order). */
+export interface CycleResult {
+  readonly decisions: Decision[];
+  readonly unreached: PendingGroup[];
+}
+
 /** The shard's scheduling core: holds its plugins and the node-scan rotation between cycles. */
 export class SchedulingCore {
   private readonly filters: readonly FilterPlugin[];
@@ -83,6 +93,19 @@ export class SchedulingCore {
     ownsNode: (nodeName: string) => boolean,
     ownershipVersion?: number,
   ): Decision[] {
+    return this.cycleUntil(groups, ownsNode, ownershipVersion, () => false).decisions;
+  }
+
+  /**
+   * Like cycle(), but asks shouldYield() before each group after the first (so every call makes
+   * progress) and stops when it says yes: the groups not reached come back, for a later call.
+   */
+  cycleUntil(
+    groups: readonly PendingGroup[],
+    ownsNode: (nodeName: string) => boolean,
+    ownershipVersion: number | undefined,
+    shouldYield: () => boolean,
+  ): CycleResult {
     const nodes = this.ownedNodes(ownsNode, ownershipVersion);
     const ctx: PlacementContext = {
       snapshot: this.snapshot,
@@ -95,7 +118,13 @@ export class SchedulingCore {
       nextStartIndex: this.nextStartIndex,
     };
     const decisions: Decision[] = [];
-    for (const group of [...groups].sort(queueOrder)) {
+    // Identical preemptors of this cycle share what the first one learned.
+    const memo = new PreemptionMemo();
+    const ordered = [...groups].sort(queueOrder);
+    let reached = 0;
+    for (const group of ordered) {
+      if (reached > 0 && shouldYield()) break;
+      reached++;
       const statement = new Statement(this.snapshot);
       const result = placeGang(ctx, statement, group);
       if (result.fits) {
@@ -105,7 +134,7 @@ export class SchedulingCore {
       }
       const message = unschedulableMessage(group, result, this.snapshot.nodes.length);
       const preemption = this.config.preemption
-        ? planGangPreemption(ctx, group)
+        ? planGangPreemption(ctx, group, memo)
         : ({ preempts: false, reason: "preemption: disabled by configuration" } as const);
       if (preemption.preempts) {
         decisions.push({ kind: "preempt", group: group.key, plan: preemption.plan, message });
@@ -117,17 +146,19 @@ export class SchedulingCore {
           this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName, priority });
         }
       } else {
+        const withdrawnNominations = this.withdrawNominations(group);
+        if (withdrawnNominations.length > 0) memo.roomReturned();
         decisions.push({
           kind: "unschedulable",
           group: group.key,
           members: group.members,
           message: `${message} ${preemption.reason}.`,
-          withdrawnNominations: this.withdrawNominations(group),
+          withdrawnNominations,
         });
       }
     }
     this.nextStartIndex = ctx.nextStartIndex;
-    return decisions;
+    return { decisions, unreached: ordered.slice(reached) };
   }
 
   /** Drops the group's nominations from the snapshot; returns the members that held one. */

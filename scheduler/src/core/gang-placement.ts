@@ -128,7 +128,8 @@ export function selectNode(
   return best?.name;
 }
 
-function rejection(
+/** The first filter's reasons for rejecting the pod on the node, or undefined when it passes them all. */
+export function rejection(
   filters: readonly FilterPlugin[],
   pod: PodInfo,
   node: NodeInfo,

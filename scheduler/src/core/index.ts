@@ -1,7 +1,13 @@
 /** The pure scheduling core: snapshot and pending groups in, decisions out. No I/O. */
 export type * from "./api-types.js";
 export { toNodeInfo, toPodInfo } from "./build-info.js";
-export { type CoreConfig, type Decision, defaultCoreConfig, SchedulingCore } from "./cycle.js";
+export {
+  type CoreConfig,
+  type CycleResult,
+  type Decision,
+  defaultCoreConfig,
+  SchedulingCore,
+} from "./cycle.js";
 export { Diagnosis } from "./diagnosis.js";
 export { type Placement, placeGang } from "./gang-placement.js";
 export type { NodeInfo, PodInfo } from "./model.js";

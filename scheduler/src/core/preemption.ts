@@ -1,13 +1,36 @@
 /**
  * Gang preemption (PostFilter): when a group does not fit, find running groups of strictly
- * lower priority whose eviction makes the WHOLE group fit, evicting whole groups only.
+ * lower priority whose eviction makes the WHOLE group fit, evicting whole groups only. The
+ * search is bounded the way kube-scheduler's DefaultPreemption bounds it, so a storm of
+ * preemptors costs each of them a sample of nodes, not trials over the whole cluster.
  *
  *   1. Candidates: running groups with priority below the pending group's, not protected by
- *      a PodDisruptionBudget, with at least one pod on a node this shard may use.
- *   2. Greedy: add candidates lowest priority first, then fewest pods, until the group fits
- *      in a simulation (Statement); if it never fits, evict nothing.
- *   3. Reprieve: give back every chosen victim, highest first, whose eviction is not needed,
- *      until no single victim can be spared (the plan is minimal).
+ *      a PodDisruptionBudget, with at least one pod on a node this shard may use (decided as the
+ *      search meets them: a preemptor pays for the nodes it looks at, not for every group).
+ *   2. Cheap bound for a gang: if the free room plus everything the candidates hold cannot cover
+ *      what the required members ask for together, no trial runs. (A lone pod has step 3's.)
+ *   3. Node by node (kube-scheduler's SelectVictimsOnNode, member by member): a member that
+ *      does not fit looks at nodes from a rotating start, skips a node whose room even without
+ *      its candidates is too small, else evicts every candidate there, and if the member then
+ *      fits gives back the most important groups first while it still fits. The search stops
+ *      once max(10 % of the nodes, 100) nodes offered victims (minCandidateNodesPercentage /
+ *      minCandidateNodesAbsolute); the member takes the cheapest of them (lowest highest
+ *      priority, then lowest sum of priorities, then fewest pods: whole groups counted), its
+ *      victims are evicted whole, and the next member looks.
+ *   4. Check and reprieve: the group must fit, by gang placement, once the victims are gone;
+ *      then every victim it can do without is given back, most valuable first, until no single
+ *      victim can be spared (the plan is minimal). For a one-pod group only the nodes the
+ *      evictions touch are tried again: the others already failed it.
+ *   If step 3 finds nothing: for a one-pod group that is the answer (no node could take it with
+ *   every candidate there gone); a gang gets one trial with every candidate gone, and if it fits
+ *   there, the candidates on the nodes it used are the victims to reprieve.
+ *
+ * It is asked right after the group failed placement on ctx's nodes: for a one-pod group every
+ * node the plan does not touch is known to refuse the pod, so trials look only at touched ones.
+ *
+ * A PreemptionMemo shared by the preemptors of one cycle lets identical pods reuse what an
+ * earlier one learned: each node's victims for their shape while the node is unchanged, and that
+ * a shape cannot preempt at all until room is given back.
  *
  * Pods already terminating (earlier victims) count as gone, so a group waiting for its
  * victims to leave does not evict more.
@@ -18,10 +41,14 @@ import {
   type Placement,
   type PlacementContext,
   placeGang,
+  rejection,
+  selectNode,
 } from "./gang-placement.js";
 import { matchesLabelSelector } from "./label-selector.js";
-import type { PodInfo } from "./model.js";
+import type { NodeInfo, PodInfo } from "./model.js";
 import type { PendingGroup } from "./pending-group.js";
+import { lentForAnnotation } from "./plugins/index.js";
+import { insufficientResources, Resources } from "./resources/resources.js";
 import type { RunningGroup } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
@@ -36,7 +63,59 @@ export type PreemptionResult =
   | { readonly preempts: true; readonly plan: EvictionPlan }
   | { readonly preempts: false; readonly reason: string };
 
-export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): PreemptionResult {
+/** kube-scheduler's DefaultPreemptionArgs defaults. */
+export const minCandidateNodesPercentage = 10;
+export const minCandidateNodesAbsolute = 100;
+
+/** How many nodes offering victims the search looks for before it picks (never more than there are). */
+export function candidateNodesToFind(nodeCount: number): number {
+  const wanted = Math.max(
+    Math.floor((nodeCount * minCandidateNodesPercentage) / 100),
+    minCandidateNodesAbsolute,
+  );
+  return Math.min(wanted, nodeCount);
+}
+
+/**
+ * What the preemption searches of one cycle learned, for the identical preemptors after them:
+ * each node's victims for a pod shape, valid while the node is unchanged (its version), and the
+ * shapes that cannot preempt at all, valid until some room is given back.
+ */
+export class PreemptionMemo {
+  private readonly victimsByShape = new Map<string, Map<string, { version: number; victims: string[] }>>();
+  private readonly hopeless = new Map<string, string>();
+
+  /** Nominations were withdrawn: room came back, so a shape that could not preempt may now. */
+  roomReturned(): void {
+    this.hopeless.clear();
+  }
+
+  hopelessReason(shape: string): string | undefined {
+    return this.hopeless.get(shape);
+  }
+
+  markHopeless(shape: string, reason: string): void {
+    this.hopeless.set(shape, reason);
+  }
+
+  victimsOn(shape: string, node: string, version: number): string[] | undefined {
+    const known = this.victimsByShape.get(shape)?.get(node);
+    return known?.version === version ? known.victims : undefined;
+  }
+
+  remember(shape: string, node: string, version: number, victims: string[]): void {
+    const byNode =
+      this.victimsByShape.get(shape) ?? new Map<string, { version: number; victims: string[] }>();
+    this.victimsByShape.set(shape, byNode);
+    byNode.set(node, { version, victims });
+  }
+}
+
+export function planGangPreemption(
+  ctx: PlacementContext,
+  group: PendingGroup,
+  memo?: PreemptionMemo,
+): PreemptionResult {
   if (!group.mayPreempt) {
     return { preempts: false, reason: "preemption: not attempted, a member has preemptionPolicy: Never" };
   }
@@ -47,71 +126,76 @@ export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): 
     };
   }
   const snapshot = ctx.snapshot;
-  const usable = new Set(ctx.nodes.map((node) => node.name));
-  const leaving: PodInfo[] = [];
-  const candidates: RunningGroup[] = [];
-  let protectedByBudget = 0;
-  for (const running of snapshot.runningGroups().values()) {
-    if (running.id === group.key.id) continue;
-    const onUsableNode = running.pods.filter((pod) => usable.has(snapshot.placementOf(pod.key) ?? ""));
-    if (onUsableNode.length === 0) continue;
-    if (running.pods.every((pod) => pod.terminating)) {
-      if (running.priority < group.priority) leaving.push(...onUsableNode);
-      continue;
-    }
-    if (running.priority >= group.priority) continue;
-    if (blockedByDisruptionBudget(running, snapshot.podDisruptionBudgets(running.pods[0]?.namespace ?? ""))) {
-      protectedByBudget++;
-      continue;
-    }
-    candidates.push(running);
-  }
-  candidates.sort(
-    (a, b) =>
-      a.priority - b.priority || a.pods.length - b.pods.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
+  const single = group.members.length === 1 ? (group.members[0] as PodInfo) : undefined;
+  const shape = memo && single ? shapeOf(ctx, group, single) : undefined;
+  const known = shape === undefined ? undefined : memo?.hopelessReason(shape);
+  if (known !== undefined) return { preempts: false, reason: known };
+  const fail = (): PreemptionResult => {
+    const budget =
+      candidates.all().protectedByBudget > 0
+        ? `; ${candidates.all().protectedByBudget} lower-priority group(s) protected by a PodDisruptionBudget`
+        : "";
+    const reason = `preemption: no set of lower-priority groups whose eviction makes the group fit${budget}`;
+    if (shape !== undefined) memo?.markHopeless(shape, reason);
+    return { preempts: false, reason };
+  };
 
-  const fitsWithout = (victims: readonly RunningGroup[]): GangPlacementResult => {
+  const usable = new Set(ctx.nodes.map((node) => node.name));
+  const candidates = new Candidates(ctx, group, usable);
+  // A lone pod has a cheaper bound per node (step 3); a gang's is the sum over all candidates.
+  if (
+    !single &&
+    !covers(freeCapacity(ctx, candidates.leaving).add(candidates.all().room), aggregateRequest(group))
+  )
+    return fail();
+
+  const fitsWithout = (victims: readonly RunningGroup[], nodes = ctx.nodes): GangPlacementResult => {
     const trial = new Statement(snapshot);
     try {
-      for (const pod of leaving) trial.evict(pod);
+      for (const pod of candidates.leaving) trial.evict(pod);
       for (const victim of victims) for (const pod of victim.pods) trial.evict(pod);
-      return placeGang(ctx, trial, group, false);
+      const scope = nodes === ctx.nodes ? ctx : { ...ctx, nodes, feasibleNodesToFind: nodes.length };
+      return placeGang(scope, trial, group, false);
     } finally {
       trial.discard();
     }
   };
 
-  // Greedy: a cheap capacity bound decides when a full placement trial is worth running.
-  const need = aggregateRequest(group);
-  const free = freeCapacity(ctx, leaving);
-  let chosen: RunningGroup[] = [];
-  let result = covers(free, need) ? fitsWithout(chosen) : undefined;
-  for (const candidate of candidates) {
-    if (result?.fits) break;
-    chosen.push(candidate);
-    for (const pod of candidate.pods) {
-      if (usable.has(snapshot.placementOf(pod.key) ?? "")) addTo(free, pod);
-    }
-    if (covers(free, need)) result = fitsWithout(chosen);
+  // A lone pod just failed on every node: only the nodes evictions touch can take it now.
+  const trialNodes = (without: readonly RunningGroup[]) =>
+    single ? touchedNodes(ctx, [...candidates.leaving, ...without.flatMap((v) => v.pods)]) : ctx.nodes;
+  const found = searchNodeByNode(ctx, group, candidates, trialNodes([]), shape, memo);
+  let victims: RunningGroup[] = [];
+  let result: GangPlacementResult | undefined;
+  if (found !== undefined && found.length === 0) {
+    // Nothing to evict (the room earlier victims leave is enough): no reprieve to do.
+    result = fitsWithout([], trialNodes([]));
+    if (result.fits) return { preempts: true, plan: { victims: [], nominations: result.placements } };
+  }
+  if (found !== undefined && found.length > 0) {
+    victims = byEvictionOrder(found);
+    result = fitsWithout(victims, trialNodes(victims));
   }
   if (!result?.fits) {
-    const budget =
-      protectedByBudget > 0
-        ? `; ${protectedByBudget} lower-priority group(s) protected by a PodDisruptionBudget`
-        : "";
-    return {
-      preempts: false,
-      reason: `preemption: no set of lower-priority groups whose eviction makes the group fit${budget}`,
-    };
+    // A lone pod that no node could take with every candidate there gone cannot be helped.
+    if (single) return fail();
+    const all = candidates.all().order;
+    const everyone = fitsWithout(all);
+    if (!everyone.fits) return fail();
+    const used = new Set(everyone.placements.map((p) => p.nodeName));
+    const near = all.filter((c) => c.pods.some((pod) => used.has(snapshot.placementOf(pod.key) ?? "")));
+    result = fitsWithout(near);
+    victims = result.fits ? near : all;
+    if (!result.fits) result = everyone;
   }
   // Reprieve: keep every victim the group can do without, most valuable first. Placement is a
   // heuristic, so sparing one victim can make another unnecessary: repeat until none is spared.
+  let chosen = victims;
   for (let spared = true; spared; ) {
     spared = false;
     for (const victim of [...chosen].reverse()) {
       const without = chosen.filter((v) => v !== victim);
-      const trial = fitsWithout(without);
+      const trial = fitsWithout(without, trialNodes(without));
       if (trial.fits) {
         chosen = without;
         result = trial;
@@ -120,6 +204,298 @@ export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): 
     }
   }
   return { preempts: true, plan: { victims: chosen, nominations: result.fits ? result.placements : [] } };
+}
+
+/**
+ * The running groups the pending group may evict: lower priority, not protected by a budget,
+ * not all terminating, with a pod on a usable node. Decided group by group as the search meets
+ * them, so a preemptor that looks at a sample of nodes pays for the groups there, not for all.
+ */
+class Candidates {
+  /** Pods of lower-priority groups already terminating (earlier victims): counted as gone. */
+  readonly leaving: PodInfo[] = [];
+  private readonly decided = new Map<string, RunningGroup | undefined>();
+  private readonly budgets = new Map<string, readonly PodDisruptionBudget[]>();
+  private everyone: { order: RunningGroup[]; room: Resources; protectedByBudget: number } | undefined;
+
+  constructor(
+    private readonly ctx: PlacementContext,
+    private readonly group: PendingGroup,
+    private readonly usable: ReadonlySet<string>,
+  ) {
+    const seen = new Set<string>();
+    for (const pod of ctx.snapshot.terminatingPods()) {
+      if (seen.has(pod.group.id)) continue;
+      seen.add(pod.group.id);
+      const running = ctx.snapshot.runningGroup(pod.group.id);
+      if (!running || !this.lower(running) || !running.pods.every((p) => p.terminating)) continue;
+      this.leaving.push(...this.onUsableNodes(running));
+    }
+  }
+
+  /** The group with this id, if it may be evicted. */
+  get(id: string): RunningGroup | undefined {
+    if (this.decided.has(id)) return this.decided.get(id);
+    const running = this.ctx.snapshot.runningGroup(id);
+    const evictable = running !== undefined && this.evictable(running) === "yes" ? running : undefined;
+    this.decided.set(id, evictable);
+    return evictable;
+  }
+
+  /** Every candidate, cheapest to evict first, and what their pods on usable nodes request. */
+  all(): { order: RunningGroup[]; room: Resources; protectedByBudget: number } {
+    if (this.everyone) return this.everyone;
+    const order: RunningGroup[] = [];
+    const room = new Resources();
+    let protectedByBudget = 0;
+    for (const running of this.ctx.snapshot.runningGroups().values()) {
+      const verdict = this.evictable(running);
+      if (verdict === "protected") protectedByBudget++;
+      if (verdict !== "yes") continue;
+      order.push(running);
+      for (const pod of this.onUsableNodes(running)) addPod(room, pod);
+    }
+    this.everyone = { order: byEvictionOrder(order), room, protectedByBudget };
+    return this.everyone;
+  }
+
+  private lower(running: RunningGroup): boolean {
+    return running.id !== this.group.key.id && running.priority < this.group.priority;
+  }
+
+  private onUsableNodes(running: RunningGroup): PodInfo[] {
+    return running.pods.filter((pod) => this.usable.has(this.ctx.snapshot.placementOf(pod.key) ?? ""));
+  }
+
+  private evictable(running: RunningGroup): "yes" | "no" | "protected" {
+    if (!this.lower(running) || running.pods.every((pod) => pod.terminating)) return "no";
+    if (this.onUsableNodes(running).length === 0) return "no";
+    const namespace = running.pods[0]?.namespace ?? "";
+    const budgets = this.budgets.get(namespace) ?? this.ctx.snapshot.podDisruptionBudgets(namespace);
+    this.budgets.set(namespace, budgets);
+    return blockedByDisruptionBudget(running, budgets) ? "protected" : "yes";
+  }
+}
+
+/** Cheapest to evict first: lowest priority, then fewest pods, then id. */
+function byEvictionOrder(groups: readonly RunningGroup[]): RunningGroup[] {
+  return [...groups].sort(
+    (a, b) =>
+      a.priority - b.priority || a.pods.length - b.pods.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+}
+
+/**
+ * Step 3: member by member, the cheapest node offering victims among the first ones found. The
+ * victims of every member, or undefined when too many members find no node even so.
+ */
+function searchNodeByNode(
+  ctx: PlacementContext,
+  group: PendingGroup,
+  candidates: Candidates,
+  /** Where a member may fit without new victims: the leaving pods' nodes for a lone pod, else all. */
+  freedNodes: readonly NodeInfo[],
+  shape: string | undefined,
+  memo: PreemptionMemo | undefined,
+): RunningGroup[] | undefined {
+  const statement = new Statement(ctx.snapshot);
+  const chosen = new Map<string, RunningGroup>();
+  const search: VictimSearch = { ctx, statement, candidates, chosen, shape, memo };
+  try {
+    for (const pod of candidates.leaving) statement.evict(pod);
+    let placed = 0;
+    let failures = 0;
+    for (const member of group.members) {
+      if (placed >= group.required) break;
+      const scope =
+        freedNodes === ctx.nodes
+          ? ctx
+          : { ...ctx, nodes: freedNodes, feasibleNodesToFind: freedNodes.length };
+      let nodeName = selectNode(scope, member, undefined, false);
+      if (nodeName === undefined) {
+        const best = cheapestNode(search, member);
+        if (best !== undefined) {
+          for (const victim of best.victims) {
+            chosen.set(victim.id, victim);
+            for (const pod of victim.pods) statement.evict(pod);
+          }
+          nodeName = best.node.name;
+        }
+      }
+      if (nodeName === undefined) {
+        if (++failures > group.members.length - group.required) return undefined;
+        continue;
+      }
+      statement.assume(member, nodeName);
+      placed++;
+    }
+    return placed >= group.required ? [...chosen.values()] : undefined;
+  } finally {
+    statement.discard();
+  }
+}
+
+interface NodeOffer {
+  readonly node: NodeInfo;
+  readonly index: number;
+  readonly victims: readonly RunningGroup[];
+  /** kube-scheduler's pickOneNodeForPreemption order: highest priority, sum of priorities, pods. */
+  readonly cost: readonly [number, number, number];
+}
+
+/** One member's search: the trial it runs in, the victims earlier members chose, the memo. */
+interface VictimSearch {
+  readonly ctx: PlacementContext;
+  readonly statement: Statement;
+  readonly candidates: Candidates;
+  readonly chosen: ReadonlyMap<string, RunningGroup>;
+  /** The pod's shape, for the memo (lone pods only). */
+  readonly shape: string | undefined;
+  readonly memo: PreemptionMemo | undefined;
+}
+
+function cheapestNode(search: VictimSearch, pod: PodInfo): NodeOffer | undefined {
+  const { ctx } = search;
+  const nodes = ctx.nodes;
+  const count = nodes.length;
+  if (count === 0) return undefined;
+  const wanted = candidateNodesToFind(count);
+  const start = ctx.nextStartIndex % count;
+  let best: NodeOffer | undefined;
+  let offers = 0;
+  for (let i = 0; i < count && offers < wanted; i++) {
+    const index = (start + i) % count;
+    const node = nodes[index] as NodeInfo;
+    const victims = nodeVictims(search, pod, node);
+    if (victims === undefined || victims.length === 0) continue;
+    offers++;
+    const offer: NodeOffer = { node, index, victims, cost: costOf(victims) };
+    if (best === undefined || cheaper(offer, best)) best = offer;
+  }
+  return best;
+}
+
+function cheaper(a: NodeOffer, b: NodeOffer): boolean {
+  for (let i = 0; i < a.cost.length; i++) {
+    const d = (a.cost[i] as number) - (b.cost[i] as number);
+    if (d !== 0) return d < 0;
+  }
+  return a.index < b.index;
+}
+
+function costOf(victims: readonly RunningGroup[]): [number, number, number] {
+  let highest = Number.NEGATIVE_INFINITY;
+  let sum = 0;
+  let pods = 0;
+  for (const victim of victims) {
+    highest = Math.max(highest, victim.priority);
+    for (const pod of victim.pods) {
+      // Offset as kube-scheduler does, so that fewer pods of negative priority still cost less.
+      sum += pod.priority + 2 ** 31;
+      pods++;
+    }
+  }
+  return [highest, sum, pods];
+}
+
+/** The node's victims for the pod, through the memo when the node is unchanged since it was asked. */
+function nodeVictims(
+  search: VictimSearch,
+  pod: PodInfo,
+  node: NodeInfo,
+): readonly RunningGroup[] | undefined {
+  const { ctx, candidates, chosen, shape, memo } = search;
+  // A lent node's answer depends on the pod's group: not shared between groups.
+  const reusable =
+    memo !== undefined && shape !== undefined && !node.node.metadata.annotations?.[lentForAnnotation];
+  if (reusable) {
+    const known = memo.victimsOn(shape, node.name, ctx.snapshot.nodeVersion(node.name));
+    const victims = known?.map((id) => candidates.get(id));
+    if (victims?.every((v) => v !== undefined && !chosen.has(v.id))) return victims as RunningGroup[];
+  }
+  const victims = victimsOnNode(search, pod, node);
+  if (reusable)
+    memo.remember(
+      shape,
+      node.name,
+      ctx.snapshot.nodeVersion(node.name),
+      (victims ?? []).map((v) => v.id),
+    );
+  return victims;
+}
+
+/**
+ * kube-scheduler's SelectVictimsOnNode for whole groups: every candidate pod on the node gone,
+ * does the pod fit? Then the groups there are given back, most important first, as long as it
+ * still fits. Undefined when the node cannot take the pod however many candidates leave it.
+ */
+function victimsOnNode(search: VictimSearch, pod: PodInfo, node: NodeInfo): RunningGroup[] | undefined {
+  const { ctx, statement, candidates, chosen } = search;
+  const here = new Map<string, PodInfo[]>();
+  for (const other of node.pods.values()) {
+    if (chosen.has(other.group.id) || candidates.get(other.group.id) === undefined) continue;
+    const pods = here.get(other.group.id) ?? [];
+    pods.push(other);
+    here.set(other.group.id, pods);
+  }
+  if (here.size === 0) return undefined;
+  // Cheap bound before any simulation: the room the node would have with every candidate gone.
+  const remaining = node.requested.clone();
+  for (const pods of here.values())
+    for (const other of pods) {
+      remaining.subtract(other.requests);
+      remaining.pods -= 1;
+    }
+  if (insufficientResources(node.allocatable, remaining, pod.requests).length > 0) return undefined;
+  const mark = statement.mark();
+  try {
+    for (const pods of here.values()) for (const other of pods) statement.evict(other);
+    if (rejection(ctx.filters, pod, node) !== undefined) return undefined;
+    const victims: RunningGroup[] = [];
+    const mostImportantFirst = byEvictionOrder(
+      [...here.keys()].map((id) => candidates.get(id) as RunningGroup),
+    ).reverse();
+    for (const group of mostImportantFirst) {
+      const pods = here.get(group.id) as PodInfo[];
+      for (const other of pods) statement.assume(other, node.name);
+      if (rejection(ctx.filters, pod, node) === undefined) continue;
+      for (const other of pods) statement.evict(other);
+      victims.push(group);
+    }
+    return victims;
+  } finally {
+    statement.discardTo(mark);
+  }
+}
+
+/** The usable nodes that hold any of the pods, in the context's order. */
+function touchedNodes(ctx: PlacementContext, pods: readonly PodInfo[]): readonly NodeInfo[] {
+  const names = new Set<string>();
+  for (const pod of pods) {
+    const nodeName = ctx.snapshot.placementOf(pod.key);
+    if (nodeName !== undefined) names.add(nodeName);
+  }
+  return ctx.nodes.filter((node) => names.has(node.name));
+}
+
+/**
+ * What decides a lone pod's preemption: its group's priority and its own, what it asks for and
+ * where it may go. Its group's id too when the group runs pods or holds nominations, which
+ * count differently for it than for anyone else.
+ */
+function shapeOf(ctx: PlacementContext, group: PendingGroup, pod: PodInfo): string {
+  const personal =
+    ctx.snapshot.runningGroup(group.key.id) !== undefined || ctx.snapshot.nominatedPod(pod.key) !== undefined;
+  const r = pod.requests;
+  return JSON.stringify([
+    group.priority,
+    pod.priority,
+    [r.milliCpu, r.memory, r.ephemeralStorage, [...r.scalar].sort()],
+    pod.nodeSelector ?? null,
+    pod.requiredNodeAffinity ?? null,
+    pod.tolerations,
+    personal ? group.key.id : "",
+  ]);
 }
 
 /** A group may not be evicted when a budget covering k of its pods allows fewer than k disruptions. */
@@ -137,44 +513,33 @@ export function blockedByDisruptionBudget(
   return false;
 }
 
-type Capacity = Map<string, number>;
-
-function addResources(target: Capacity, pod: PodInfo, sign: 1 | -1): void {
-  const r = pod.requests;
-  target.set("cpu", (target.get("cpu") ?? 0) + sign * r.milliCpu);
-  target.set("memory", (target.get("memory") ?? 0) + sign * r.memory);
-  target.set("pods", (target.get("pods") ?? 0) + sign);
-  for (const [name, value] of r.scalar) target.set(name, (target.get(name) ?? 0) + sign * value);
-}
-
-function addTo(free: Capacity, pod: PodInfo): void {
-  addResources(free, pod, 1);
+function addPod(room: Resources, pod: PodInfo): void {
+  room.add(pod.requests);
+  room.pods += 1;
 }
 
 /**
  * A lower bound on what any `required` of the members ask for together: per resource, the sum
  * of the smallest amounts (a member that does not ask for a resource counts as zero).
  */
-function aggregateRequest(group: PendingGroup): Capacity {
-  const perResource = new Map<string, number[]>();
-  for (const pod of group.members) {
-    const request: Capacity = new Map();
-    addResources(request, pod, 1);
-    for (const [name, value] of request) {
-      const amounts = perResource.get(name) ?? [];
-      amounts.push(value);
-      perResource.set(name, amounts);
-    }
-  }
-  const need: Capacity = new Map();
-  for (const [name, amounts] of perResource) {
-    const zeros: number[] = new Array(group.members.length - amounts.length).fill(0);
-    const smallest = [...zeros, ...amounts].sort((a, b) => a - b).slice(0, group.required);
-    need.set(
+function aggregateRequest(group: PendingGroup): Resources {
+  const smallest = (amount: (pod: PodInfo) => number) =>
+    group.members
+      .map(amount)
+      .sort((a, b) => a - b)
+      .slice(0, group.required)
+      .reduce((sum, value) => sum + value, 0);
+  const need = new Resources();
+  need.milliCpu = smallest((pod) => pod.requests.milliCpu);
+  need.memory = smallest((pod) => pod.requests.memory);
+  need.ephemeralStorage = smallest((pod) => pod.requests.ephemeralStorage);
+  need.pods = group.required;
+  const names = new Set(group.members.flatMap((pod) => [...pod.requests.scalar.keys()]));
+  for (const name of names)
+    need.scalar.set(
       name,
-      smallest.reduce((sum, value) => sum + value, 0),
+      smallest((pod) => pod.requests.scalar.get(name) ?? 0),
     );
-  }
   return need;
 }
 
@@ -182,22 +547,26 @@ function aggregateRequest(group: PendingGroup): Capacity {
  * Free capacity summed over the usable nodes, counting leaving pods as gone. An overcommitted
  * node adds nothing (not a negative amount), so the sum stays an upper bound on what can fit.
  */
-function freeCapacity(ctx: PlacementContext, leaving: readonly PodInfo[]): Capacity {
-  const free: Capacity = new Map();
-  const add = (name: string, amount: number) => free.set(name, (free.get(name) ?? 0) + Math.max(0, amount));
+function freeCapacity(ctx: PlacementContext, leaving: readonly PodInfo[]): Resources {
+  const free = new Resources();
   for (const node of ctx.nodes) {
     const a = node.allocatable;
     const r = node.requested;
-    add("cpu", a.milliCpu - r.milliCpu);
-    add("memory", a.memory - r.memory);
-    add("pods", a.pods - r.pods);
-    for (const [name, value] of a.scalar) add(name, value - (r.scalar.get(name) ?? 0));
+    free.milliCpu += Math.max(0, a.milliCpu - r.milliCpu);
+    free.memory += Math.max(0, a.memory - r.memory);
+    free.ephemeralStorage += Math.max(0, a.ephemeralStorage - r.ephemeralStorage);
+    free.pods += Math.max(0, a.pods - r.pods);
+    for (const [name, value] of a.scalar)
+      free.scalar.set(name, (free.scalar.get(name) ?? 0) + Math.max(0, value - (r.scalar.get(name) ?? 0)));
   }
-  for (const pod of leaving) addTo(free, pod);
+  for (const pod of leaving) addPod(free, pod);
   return free;
 }
 
-function covers(free: Capacity, need: Capacity): boolean {
-  for (const [name, value] of need) if (value > 0 && (free.get(name) ?? 0) < value) return false;
+function covers(free: Resources, need: Resources): boolean {
+  if (free.milliCpu < need.milliCpu || free.memory < need.memory) return false;
+  if (free.ephemeralStorage < need.ephemeralStorage || free.pods < need.pods) return false;
+  for (const [name, value] of need.scalar)
+    if (value > 0 && (free.scalar.get(name) ?? 0) < value) return false;
   return true;
 }

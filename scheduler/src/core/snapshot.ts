@@ -22,6 +22,16 @@ export class ClusterSnapshot {
   private readonly placed = new Map<string, PodInfo & { readonly placedOn: string }>();
   /** Pending pods reserved a node by preemption (status.nominatedNodeName), by node. */
   private readonly nominations = new Map<string, Map<string, PodInfo>>();
+  /** The node each nominated pod reserves, by pod key: finding a pod's nomination is O(1). */
+  private readonly nominatedNode = new Map<string, string>();
+  /** Placed pods by group id, and the running groups built from them (rebuilt when one changes). */
+  private readonly groupPods = new Map<string, Map<string, PodInfo>>();
+  private readonly runningGroupCache = new Map<string, RunningGroup>();
+  /** Placed pods being deleted, by key: the earlier victims preemption counts as gone. */
+  private readonly terminatingPlaced = new Map<string, PodInfo>();
+  /** When each node's pods or nominations last changed (a counter, never reused). */
+  private readonly nodeChangedAt = new Map<string, number>();
+  private changes = 0;
   /** Placed pods whose node the snapshot does not hold (yet, or any more), by node name. */
   private readonly awaitingNode = new Map<string, Map<string, PodInfo>>();
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
@@ -51,6 +61,7 @@ export class ClusterSnapshot {
     }
     this.nodeMap.set(fresh.name, fresh);
     this.nodeSetVersion++;
+    this.touch(fresh.name);
     return fresh;
   }
 
@@ -62,6 +73,19 @@ export class ClusterSnapshot {
     // Pods keep their placement record: if the node comes back they occupy it again.
     if (node.pods.size > 0) this.awaitingNode.set(name, new Map(node.pods));
     this.nodeSetVersion++;
+    this.touch(name);
+  }
+
+  /**
+   * Changes whenever the node, its pods or its nominations change: what was computed for the
+   * node at one version holds while the version stays the same.
+   */
+  nodeVersion(name: string): number {
+    return this.nodeChangedAt.get(name) ?? 0;
+  }
+
+  private touch(nodeName: string): void {
+    this.nodeChangedAt.set(nodeName, ++this.changes);
   }
 
   /**
@@ -76,6 +100,8 @@ export class ClusterSnapshot {
       const onNode = this.nominations.get(pod.nominatedNodeName) ?? new Map<string, PodInfo>();
       this.nominations.set(pod.nominatedNodeName, onNode);
       onNode.set(pod.key, pod);
+      this.nominatedNode.set(pod.key, pod.nominatedNodeName);
+      this.touch(pod.nominatedNodeName);
     }
   }
 
@@ -87,9 +113,18 @@ export class ClusterSnapshot {
       if (node?.pods.delete(key)) release(node, placed);
       const awaiting = this.awaitingNode.get(placed.placedOn);
       if (awaiting?.delete(key) && awaiting.size === 0) this.awaitingNode.delete(placed.placedOn);
+      const members = this.groupPods.get(placed.group.id);
+      if (members?.delete(key) && members.size === 0) this.groupPods.delete(placed.group.id);
+      this.runningGroupCache.delete(placed.group.id);
+      this.terminatingPlaced.delete(key);
+      this.touch(placed.placedOn);
     }
-    for (const [nodeName, onNode] of this.nominations) {
-      if (onNode.delete(key) && onNode.size === 0) this.nominations.delete(nodeName);
+    const nominatedOn = this.nominatedNode.get(key);
+    if (nominatedOn !== undefined) {
+      this.nominatedNode.delete(key);
+      const onNode = this.nominations.get(nominatedOn);
+      if (onNode?.delete(key) && onNode.size === 0) this.nominations.delete(nominatedOn);
+      this.touch(nominatedOn);
     }
   }
 
@@ -109,7 +144,14 @@ export class ClusterSnapshot {
   }
 
   private place(pod: PodInfo, nodeName: string): void {
-    this.placed.set(pod.key, { ...pod, placedOn: nodeName });
+    const placed = { ...pod, placedOn: nodeName };
+    this.placed.set(pod.key, placed);
+    const members = this.groupPods.get(pod.group.id) ?? new Map<string, PodInfo>();
+    this.groupPods.set(pod.group.id, members);
+    members.set(pod.key, placed);
+    this.runningGroupCache.delete(pod.group.id);
+    if (pod.terminating) this.terminatingPlaced.set(pod.key, placed);
+    this.touch(nodeName);
     const node = this.nodeMap.get(nodeName);
     if (node) {
       occupy(node, pod);
@@ -135,11 +177,8 @@ export class ClusterSnapshot {
 
   /** A pending pod's nomination as the snapshot holds it, if any. */
   nominatedPod(key: string): PodInfo | undefined {
-    for (const onNode of this.nominations.values()) {
-      const pod = onNode.get(key);
-      if (pod) return pod;
-    }
-    return undefined;
+    const nodeName = this.nominatedNode.get(key);
+    return nodeName === undefined ? undefined : this.nominations.get(nodeName)?.get(key);
   }
 
   /** Every pending pod that holds a nomination on this node. */
@@ -168,16 +207,33 @@ export class ClusterSnapshot {
     return [...this.pdbs.values()].filter((pdb) => pdb.metadata.namespace === namespace);
   }
 
-  /** Every group with pods occupying nodes, with its priority (the highest of its pods). */
+  /**
+   * Every group with pods occupying nodes, with its priority (the highest of its pods). Only the
+   * groups changed since the last call are built again: a preemption storm asks once per preemptor.
+   */
   runningGroups(): Map<string, RunningGroup> {
-    const groups = new Map<string, { id: string; pods: PodInfo[]; priority: number }>();
-    for (const pod of this.placed.values()) {
-      const group = groups.get(pod.group.id) ?? { id: pod.group.id, pods: [], priority: pod.priority };
-      groups.set(pod.group.id, group);
-      group.pods.push(pod);
-      if (pod.priority > group.priority) group.priority = pod.priority;
-    }
+    const groups = new Map<string, RunningGroup>();
+    for (const id of this.groupPods.keys()) groups.set(id, this.runningGroup(id) as RunningGroup);
     return groups;
+  }
+
+  /** Placed pods that are being deleted. */
+  terminatingPods(): Iterable<PodInfo> {
+    return this.terminatingPlaced.values();
+  }
+
+  /** The group's pods occupying nodes, or undefined when none does. */
+  runningGroup(id: string): RunningGroup | undefined {
+    const cached = this.runningGroupCache.get(id);
+    if (cached) return cached;
+    const members = this.groupPods.get(id);
+    if (!members) return undefined;
+    const pods = [...members.values()];
+    let priority = Number.NEGATIVE_INFINITY;
+    for (const pod of pods) priority = Math.max(priority, pod.priority);
+    const group: RunningGroup = { id, pods, priority };
+    this.runningGroupCache.set(id, group);
+    return group;
   }
 }
 

@@ -134,6 +134,13 @@ export class SchedulingQueue {
     return ready;
   }
 
+  /** Popped but not tried (the cycle's budget ran out first): active again, no attempt counted. */
+  requeue(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry?.state !== "inflight") return;
+    this.set(id, entry, "active");
+  }
+
   /**
    * The outcome of an attempt:
    *   scheduled     – every pending member is bound (or binding); forget the group

@@ -45,6 +45,12 @@ export interface ShardWriters {
   readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget">>;
 }
 
+/**
+ * How long one chunk of a cycle may hold the event loop. Lease renewals, /healthz, /metrics and
+ * the watches run between chunks, so a storm of hard groups slows scheduling, never liveness.
+ */
+export const defaultCycleBudgetMs = 50;
+
 type Readiness =
   | { ready: true; minMember: number | undefined }
   | { ready: false; until: number; why?: string };
@@ -59,6 +65,8 @@ export class Shard {
   private readonly statusWriter: ShardWriters["statusWriter"];
   private readonly events: ShardWriters["events"];
   private readonly bindSlots;
+  /** See defaultCycleBudgetMs. */
+  cycleBudgetMs = defaultCycleBudgetMs;
   private ready = false;
   private stopped = false;
   private cycleQueued = false;
@@ -248,12 +256,15 @@ export class Shard {
     }
     if (groups.length > 0) {
       const started = performance.now();
-      const decisions = this.core.cycle(
+      const { decisions, unreached } = this.core.cycleUntil(
         groups,
         (node) => this.ownership.ownsNode(node),
         this.ownership.version,
+        () => performance.now() - started >= this.cycleBudgetMs,
       );
       this.metrics.cycleSeconds.observe((performance.now() - started) / 1000);
+      // The rest go on in the next chunk (scheduleSoon below), after timers and I/O had their turn.
+      for (const group of unreached) this.queue.requeue(group.key.id);
       for (const decision of decisions) {
         const members = membersById.get(decision.group.id) as GroupMembers;
         this.carryOut(decision, members, now);

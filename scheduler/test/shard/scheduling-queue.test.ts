@@ -14,6 +14,27 @@ describe("SchedulingQueue", () => {
     expect(queue.has("g")).toBe(false);
   });
 
+  it("puts a group a cycle's budget did not reach back as active, with no attempt counted", () => {
+    const queue = new SchedulingQueue(options);
+    queue.add("g", 0);
+    queue.pop(0);
+    queue.done("g", "unschedulable", 0);
+    queue.wakeUnschedulable(1_000);
+    expect(queue.pop(1_000)).toEqual(["g"]);
+    queue.requeue("g");
+    expect(queue.state("g")).toBe("active");
+    expect(queue.pop(1_000)).toEqual(["g"]);
+    // Its next failure backs off as its second, not its third.
+    queue.done("g", "unschedulable", 1_000);
+    queue.wakeUnschedulable(2_999);
+    expect(queue.state("g")).toBe("backoff");
+    expect(queue.pop(3_000)).toEqual(["g"]);
+    // Only a group in flight can be put back.
+    queue.done("g", "scheduled", 3_000);
+    queue.requeue("g");
+    expect(queue.has("g")).toBe(false);
+  });
+
   it("waits for an event before retrying an unschedulable group, and honours backoff", () => {
     const queue = new SchedulingQueue(options);
     queue.add("g", 0);
