@@ -16,17 +16,7 @@ import { ShardMetrics } from "../../src/shard/metrics.js";
 import { Shard } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
 import { node, pod } from "../core/fixtures.js";
-
-const ownsEverything: Ownership = {
-  version: 1,
-  epoch: 1,
-  canPlace: () => true,
-  ownsNode: () => true,
-  gainedNodesSettling: () => false,
-  ownsGroup: () => true,
-  acquireBind: () => ({ valid: () => true, release: () => undefined }),
-  observeNodeOwner: () => undefined,
-};
+import { ownsEverything } from "./fixtures.js";
 
 /** A shard whose writes go to a stub API server; `requests` lists "<method> <path>" in order. */
 function shardWithCountingClient(ownership: Ownership = ownsEverything) {
