@@ -71,6 +71,17 @@ const membersOf = (cache: ClusterCache, group: string) => {
   };
 };
 
+/** A cache with node n1 and the pod placed there by a cycle, its bind in flight. */
+function bindingInFlight(member: Pod, ...others: Pod[]) {
+  const cache = new ClusterCache(schedulerName, () => undefined);
+  cache.upsertNode(node("n1"));
+  for (const p of [member, ...others]) cache.upsertPod(p);
+  const info = toPodInfo(member);
+  cache.snapshot.assume(info, "n1");
+  cache.markAssumed(info, "n1");
+  return { cache, info };
+}
+
 describe("cluster cache: gated members", () => {
   it("keeps a gated member apart (not pending, no room) and makes it pending the moment its last gate goes", () => {
     const changes: CacheChange[] = [];
@@ -102,13 +113,8 @@ describe("cluster cache: gated members", () => {
   });
 
   it("forgets a bind refused for gates as gated, not pending, until the watch shows them gone", () => {
-    const cache = new ClusterCache(schedulerName, () => undefined);
-    cache.upsertNode(node("n1"));
     const member = ours(pod("g-0", { group: "g", minMember: 1 }));
-    cache.upsertPod(member);
-    const info = toPodInfo(member);
-    cache.snapshot.assume(info, "n1");
-    cache.markAssumed(info, "n1");
+    const { cache, info } = bindingInFlight(member);
     cache.forgetGated(info.key);
     expect(membersOf(cache, "g")).toEqual({ pending: [], running: [], gated: ["default/g-0"], orphaned: [] });
     expect(cache.snapshot.placementOf(info.key)).toBeUndefined();
@@ -119,27 +125,16 @@ describe("cluster cache: gated members", () => {
 
 describe("cluster cache: a pod replaced while its bind was in flight", () => {
   it("drops the pod placed when the API server says its UID is gone", () => {
-    const cache = new ClusterCache(schedulerName, () => undefined);
-    cache.upsertNode(node("n1"));
     const member = ours(pod("g-0", { group: "g", minMember: 2 }));
-    cache.upsertPod(member);
-    cache.upsertPod(ours(pod("g-1", { group: "g", minMember: 2 })));
-    const info = toPodInfo(member);
-    cache.snapshot.assume(info, "n1");
-    cache.markAssumed(info, "n1");
+    const { cache, info } = bindingInFlight(member, ours(pod("g-1", { group: "g", minMember: 2 })));
     cache.forgetReplaced(info.key, info.uid);
     expect(membersOf(cache, "g")).toEqual({ pending: ["default/g-1"], running: [], gated: [], orphaned: [] });
     expect(cache.snapshot.placementOf(info.key)).toBeUndefined();
   });
 
   it("keeps the replacement pending when the watch brought it first", () => {
-    const cache = new ClusterCache(schedulerName, () => undefined);
-    cache.upsertNode(node("n1"));
     const member = ours(pod("g-0", { group: "g", minMember: 1 }));
-    cache.upsertPod(member);
-    const info = toPodInfo(member);
-    cache.snapshot.assume(info, "n1");
-    cache.markAssumed(info, "n1");
+    const { cache, info } = bindingInFlight(member);
     const replacement = { ...member, metadata: { ...member.metadata, uid: "uid-new" } };
     cache.upsertPod(replacement);
     cache.forgetReplaced(info.key, info.uid);

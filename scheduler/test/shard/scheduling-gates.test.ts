@@ -13,19 +13,8 @@ import { PodBinder } from "../../src/kube/pod-binder.js";
 import { loadShardConfig } from "../../src/shard/config.js";
 import { ShardMetrics } from "../../src/shard/metrics.js";
 import { Shard } from "../../src/shard/shard.js";
-import type { Ownership } from "../../src/sharding/ownership.js";
 import { node, pod } from "../core/fixtures.js";
-
-const ownsEverything: Ownership = {
-  version: 1,
-  epoch: 1,
-  canPlace: () => true,
-  ownsNode: () => true,
-  gainedNodesSettling: () => false,
-  ownsGroup: () => true,
-  acquireBind: () => ({ valid: () => true, release: () => undefined }),
-  observeNodeOwner: () => undefined,
-};
+import { ownsEverything } from "./ownership-stub.js";
 
 /** What the API server answers a Binding for a pod that still has scheduling gates. */
 function gatedConflict(name: string) {
