@@ -152,9 +152,11 @@ export class ClusterCache {
     if (info.gated) {
       // Not ready to be scheduled (kube-scheduler's SchedulingGates): the API server already says
       // so (PodScheduled=False, SchedulingGated); the pod is looked at again when its gates go.
+      this.assumed.delete(key);
       this.snapshot.removePod(key);
       const group = this.attach(key, info.group);
       group.pending.delete(key);
+      group.running.delete(key);
       group.gated.set(key, info);
       return;
     }
