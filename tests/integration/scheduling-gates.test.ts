@@ -50,9 +50,8 @@ describe("scheduling gates", () => {
       { name: "trio-2", namespace: suite.namespace, body: { spec: { schedulingGates: [] } } },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
-    const placements = await suite.waitBound(["trio-0", "trio-1", "trio-2"], 10_000);
+    await suite.waitBound(["trio-0", "trio-1", "trio-2"], 10_000);
     expect(Date.now() - ungatedAt).toBeLessThan(5_000);
-    expect(new Set(Object.values(placements)).size).toBe(3);
 
     const after = await suite.shard.metrics();
     expect(metricValue(after, "sharded_scheduler_pending_pods", { queue: "gated" })).toBe(0);
