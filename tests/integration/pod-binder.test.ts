@@ -1,7 +1,9 @@
 /**
  * Fencing at the last moment, against the real API server: a bind or eviction whose condition
- * (the shard's bind ticket) turned false while it waited for the rate limit is not sent.
+ * (the shard's bind ticket) turned false while it waited for the rate limit is not sent. And the
+ * API server's own 409 answers, each read for what it says.
  */
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { PodBinder } from "../../scheduler/src/kube/pod-binder.js";
@@ -69,5 +71,35 @@ describe("PodBinder with a condition", () => {
     expect(eviction.outcome).toBe("fenced");
     const pod = await core.readNamespacedPod({ name: "lapsed", namespace });
     expect(pod.metadata?.deletionTimestamp).toBeUndefined();
+  });
+});
+
+describe("PodBinder reading a 409", () => {
+  it("tells a gated pod, a replaced pod and a pod bound already apart, from the API server's answers", async () => {
+    const client = await KubeClient.create(kc);
+    const binder = new PodBinder(client);
+    const gated = await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: "gated" },
+        spec: {
+          schedulerName: "nobody",
+          schedulingGates: [{ name: "example.com/wait" }],
+          containers: [{ name: "main", image: "busybox" }],
+        },
+      },
+    });
+    expect((await binder.bind(namespace, "gated", gated.metadata?.uid ?? "", "node-a")).outcome).toBe(
+      "gated",
+    );
+
+    const uid = await pendingPod("replaced");
+    // The UID of a pod that had the name before (deleted, created again).
+    expect((await binder.bind(namespace, "replaced", randomUUID(), "node-a")).outcome).toBe("stale");
+    expect((await binder.bind(namespace, "replaced", uid, "node-a")).outcome).toBe("bound");
+    const again = await binder.bind(namespace, "replaced", uid, "node-b");
+    client.close();
+    expect(again.outcome).toBe("conflict");
+    expect(await nodeNameOf("replaced")).toBe("node-a");
   });
 });

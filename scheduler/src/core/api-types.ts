@@ -69,6 +69,8 @@ export interface PodSpec {
   overhead?: ResourceList;
   /** Pod-level resources (PodLevelResources): when set they replace the containers' sum. */
   resources?: { requests?: ResourceList; limits?: ResourceList };
+  /** While any is left the pod is not to be scheduled (Pod Scheduling Readiness). */
+  schedulingGates?: { name: string }[];
 }
 
 export interface PodCondition {

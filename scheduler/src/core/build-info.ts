@@ -22,6 +22,7 @@ export function toPodInfo(pod: Pod): PodInfo {
     nominatedNodeName: status?.nominatedNodeName || undefined,
     terminating: metadata.deletionTimestamp !== undefined,
     finished: phase === "Succeeded" || phase === "Failed",
+    gated: (spec.schedulingGates?.length ?? 0) > 0,
     labels: metadata.labels ?? {},
     nodeSelector: spec.nodeSelector,
     requiredNodeAffinity:

@@ -26,6 +26,8 @@ export interface PodInfo {
   readonly terminating: boolean;
   /** Finished (Succeeded/Failed): no longer occupies its node. */
   readonly finished: boolean;
+  /** Has scheduling gates left: not to be scheduled yet (the API server refuses its bind). */
+  readonly gated: boolean;
   readonly labels: Readonly<Record<string, string>>;
   readonly nodeSelector: Readonly<Record<string, string>> | undefined;
   readonly requiredNodeAffinity: readonly NodeSelectorTerm[] | undefined;

@@ -64,6 +64,11 @@ export function podGroupMembership(pod: Pod): PodGroupMembership {
   if (first && first.value.trim() === "") {
     return { group: solo, minMember: undefined, error: `${first.source} is empty` };
   }
+  if (first && first.value !== first.value.trim()) {
+    // " web" would silently form a second group next to "web".
+    const error = `${first.source}=${JSON.stringify(first.value)} has surrounding whitespace`;
+    return { group: solo, minMember: undefined, error };
+  }
   const rawMin = annotations[minMemberAnnotation];
   let minMember: number | undefined;
   if (rawMin !== undefined) {

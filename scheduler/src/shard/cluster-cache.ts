@@ -20,6 +20,16 @@ export interface GroupMembers {
   readonly pending: Map<string, PodInfo>;
   readonly running: Map<string, PodInfo>;
   /**
+   * Members of ours with scheduling gates left: not scheduled, never bound, and not counted
+   * toward min-member until their last gate is removed (they are not ready to start).
+   */
+  readonly gated: Map<string, PodInfo>;
+  /**
+   * Members bound to a node that does not exist (PodGC deletes them as orphans): they hold no
+   * room and do not count as running; a node of that name appearing makes them running.
+   */
+  readonly orphaned: Map<string, PodInfo>;
+  /**
    * Members that ran to completion (phase Succeeded, not yet deleted), from their own watch:
    * they count toward min-member (see succeededMembers).
    */
@@ -35,7 +45,8 @@ export interface GroupMembers {
  */
 export function succeededMembers(group: GroupMembers): number {
   let count = 0;
-  for (const key of group.succeeded) if (!group.running.has(key) && !group.pending.has(key)) count++;
+  for (const key of group.succeeded)
+    if (!group.running.has(key) && !group.orphaned.has(key) && !group.pending.has(key)) count++;
   return count;
 }
 
@@ -63,11 +74,22 @@ export class ClusterCache {
   ) {}
 
   upsertNode(node: Node): void {
-    this.snapshot.upsertNode(node);
+    const known = this.snapshot.node(node.metadata.name) !== undefined;
+    const info = this.snapshot.upsertNode(node);
+    // A node that appears holds the pods bound to it: they are running members now.
+    if (!known) for (const key of info.pods.keys()) this.adopt(key);
     this.onChange({ kind: "capacity" });
   }
 
   removeNode(node: Node): void {
+    const pods = this.snapshot.node(node.metadata.name)?.pods.keys() ?? [];
+    for (const key of pods) {
+      const group = this.groups.get(this.groupOfPod.get(key) ?? "");
+      const pod = group?.running.get(key);
+      if (!group || !pod) continue;
+      group.running.delete(key);
+      group.orphaned.set(key, pod);
+    }
     this.snapshot.removeNode(node.metadata.name);
   }
 
@@ -91,14 +113,22 @@ export class ClusterCache {
       this.clearInvalid(key);
       const group = this.attach(key, info.group);
       group.pending.delete(key);
+      group.gated.delete(key);
       group.foreignPending.delete(key);
       if (info.finished) {
         this.snapshot.removePod(key);
         group.running.delete(key);
+        group.orphaned.delete(key);
         this.dropIfEmpty(group);
         this.onChange({ kind: "capacity" });
+      } else if (!this.snapshot.node(info.nodeName)) {
+        // Bound to a node that does not exist (yet, or any more): it runs nowhere.
+        this.snapshot.upsertPod(info);
+        group.running.delete(key);
+        group.orphaned.set(key, info);
       } else {
         this.snapshot.upsertPod(info);
+        group.orphaned.delete(key);
         const joined = !group.running.has(key);
         group.running.set(key, info);
         // A member bound by someone else changes what the rest of its gang needs.
@@ -119,6 +149,17 @@ export class ClusterCache {
       }
       return;
     }
+    if (info.gated) {
+      // Not ready to be scheduled (kube-scheduler's SchedulingGates): the API server already says
+      // so (PodScheduled=False, SchedulingGated); the pod is looked at again when its gates go.
+      this.assumed.delete(key);
+      this.snapshot.removePod(key);
+      const group = this.attach(key, info.group);
+      group.pending.delete(key);
+      group.running.delete(key);
+      group.gated.set(key, info);
+      return;
+    }
     const membership = podGroupMembership(pod);
     if (membership.error) {
       const known = this.invalid.get(key);
@@ -136,6 +177,7 @@ export class ClusterCache {
     }
     this.snapshot.upsertPod(info);
     const group = this.attach(key, info.group);
+    group.gated.delete(key);
     const isNew = !group.pending.has(key);
     group.pending.set(key, info);
     if (isNew) group.lastArrivalAt = this.now();
@@ -169,9 +211,39 @@ export class ClusterCache {
     const assumed = this.assumed.get(podKey);
     if (!assumed) return;
     this.assumed.delete(podKey);
-    this.groups.get(assumed.pod.group.id)?.running.delete(podKey);
+    const group = this.groups.get(assumed.pod.group.id);
+    group?.running.delete(podKey);
+    group?.orphaned.delete(podKey);
     this.snapshot.removePod(podKey);
     this.upsertPod(assumed.pod.pod);
+  }
+
+  /**
+   * The API server refused the bind because the pod still has scheduling gates (gates are only
+   * ever removed, so our copy was older): it waits as gated until the watch shows them gone.
+   */
+  forgetGated(podKey: string): void {
+    const assumed = this.assumed.get(podKey);
+    if (!assumed) return;
+    this.assumed.delete(podKey);
+    const group = this.attach(podKey, assumed.pod.group);
+    group.running.delete(podKey);
+    group.orphaned.delete(podKey);
+    group.gated.set(podKey, assumed.pod);
+    this.snapshot.removePod(podKey);
+    this.onChange({ kind: "capacity" });
+  }
+
+  /**
+   * The API server refused the bind because the pod of that name has another UID: the pod we
+   * placed was deleted and created again. It is dropped; the watch brings its replacement (if
+   * the watch brought it already, that one is pending).
+   */
+  forgetReplaced(podKey: string, uid: string): void {
+    const assumed = this.assumed.get(podKey);
+    if (!assumed) return;
+    if (assumed.pod.uid !== uid) this.forget(podKey);
+    else this.removePod(assumed.pod.pod);
   }
 
   /**
@@ -233,6 +305,8 @@ export class ClusterCache {
         key,
         pending: new Map(),
         running: new Map(),
+        gated: new Map(),
+        orphaned: new Map(),
         succeeded: new Set(),
         foreignPending: new Map(),
         lastArrivalAt: this.now(),
@@ -248,12 +322,28 @@ export class ClusterCache {
     if (!group) return;
     group.pending.delete(podKey);
     group.running.delete(podKey);
+    group.gated.delete(podKey);
+    group.orphaned.delete(podKey);
     group.foreignPending.delete(podKey);
     this.dropIfEmpty(group);
   }
 
+  /** A member bound to a node that just appeared runs there now. */
+  private adopt(podKey: string): void {
+    const group = this.groups.get(this.groupOfPod.get(podKey) ?? "");
+    const pod = group?.orphaned.get(podKey);
+    if (!group || !pod) return;
+    group.orphaned.delete(podKey);
+    group.running.set(podKey, pod);
+    if (group.pending.size > 0) this.onChange({ kind: "member", groupId: group.key.id });
+  }
+
   private dropIfEmpty(group: GroupMembers): void {
-    if (group.pending.size + group.running.size + group.succeeded.size + group.foreignPending.size === 0) {
+    const { pending, running, gated, orphaned, succeeded, foreignPending } = group;
+    if (
+      pending.size + running.size + gated.size + orphaned.size + succeeded.size + foreignPending.size ===
+      0
+    ) {
       this.groups.delete(group.key.id);
     }
   }

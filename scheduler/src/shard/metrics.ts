@@ -39,7 +39,7 @@ export class ShardMetrics {
 
   readonly pendingPods = new Gauge({
     name: "sharded_scheduler_pending_pods",
-    help: "Pending pods this shard schedules, by queue (active, backoff, unschedulable, waiting).",
+    help: "Pending pods this shard schedules, by queue (active, backoff, unschedulable, waiting, inflight; gated: scheduling gates left).",
     labelNames: ["queue"] as const,
     registers: [this.registry],
     collect: () => this.refreshGauges(),
@@ -101,7 +101,7 @@ export class ShardMetrics {
 
   readonly bindErrors = new Counter({
     name: "sharded_scheduler_bind_errors_total",
-    help: "Failed binds by reason (conflict, gone, error).",
+    help: "Failed binds by reason (conflict: already bound, gated, stale: pod replaced, gone, error).",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });

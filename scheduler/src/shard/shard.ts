@@ -413,7 +413,10 @@ export class Shard {
       this.log.debug({ group: groupId, pod: pod.key, node: nodeName, outcome }, "pod not bound");
       if (outcome === "fenced") this.metrics.fencedBinds.inc();
       else this.metrics.bindErrors.inc({ reason: outcome });
-      this.cache.forget(pod.key);
+      // Gated: it waits for its gates again (no retry); stale: the pod was replaced.
+      if (outcome === "gated") this.cache.forgetGated(pod.key);
+      else if (outcome === "stale") this.cache.forgetReplaced(pod.key, pod.uid);
+      else this.cache.forget(pod.key);
       if (outcome === "error") {
         this.events.record(
           pod.pod,
@@ -711,13 +714,27 @@ export class Shard {
   }
 
   private updateGauges(): void {
-    const pods: Record<string, number> = { active: 0, waiting: 0, backoff: 0, unschedulable: 0, inflight: 0 };
+    const pods: Record<string, number> = {
+      active: 0,
+      waiting: 0,
+      backoff: 0,
+      unschedulable: 0,
+      inflight: 0,
+      gated: 0,
+    };
     let groups = 0;
     for (const id of this.cache.groupIds()) {
       const members = this.cache.group(id);
       const size = members?.pending.size ?? 0;
-      if (!members || size === 0 || !this.ownership.ownsGroup(members.key.hashKey, ownerOverride(members)))
+      const gated = members?.gated.size ?? 0;
+      if (
+        !members ||
+        size + gated === 0 ||
+        !this.ownership.ownsGroup(members.key.hashKey, ownerOverride(members))
+      )
         continue;
+      pods.gated = (pods.gated ?? 0) + gated;
+      if (size === 0) continue;
       groups++;
       const state = this.queue.state(id) ?? "active";
       pods[state] = (pods[state] ?? 0) + size;

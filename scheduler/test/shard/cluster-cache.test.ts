@@ -1,11 +1,12 @@
 /**
- * The cache's account of a gang's members that succeeded: they come from their own watch, are
- * counted once while the other watch still shows them running, and go when deleted.
+ * The cache's account of a gang's members: those that succeeded come from their own watch, are
+ * counted once while the other watch still shows them running, and go when deleted; gated ones
+ * wait apart until their last gate goes; those bound to a node that does not exist run nowhere.
  */
 import { describe, expect, it } from "vitest";
-import type { Pod } from "../../src/core/index.js";
+import { type Pod, toPodInfo } from "../../src/core/index.js";
 import { type CacheChange, ClusterCache, succeededMembers } from "../../src/shard/cluster-cache.js";
-import { pod } from "../core/fixtures.js";
+import { node, pod } from "../core/fixtures.js";
 
 const schedulerName = "sharded-scheduler";
 
@@ -53,5 +54,129 @@ describe("cluster cache: succeeded members", () => {
     const foreign = pod("f-0", { group: "f", minMember: 2, nodeName: "n1" });
     cache.upsertSucceededPod({ ...foreign, spec: { ...foreign.spec, schedulerName: "other" } });
     expect([...cache.groupIds()]).toEqual([]);
+  });
+});
+
+function gated(p: Pod, gates = [{ name: "kueue.x-k8s.io/admission" }]): Pod {
+  return { ...p, spec: { ...p.spec, schedulingGates: gates } };
+}
+
+const membersOf = (cache: ClusterCache, group: string) => {
+  const members = cache.group(`group:default/${group}`);
+  return {
+    pending: [...(members?.pending.keys() ?? [])],
+    running: [...(members?.running.keys() ?? [])],
+    gated: [...(members?.gated.keys() ?? [])],
+    orphaned: [...(members?.orphaned.keys() ?? [])],
+  };
+};
+
+/** A cache with node n1 and the pod placed there by a cycle, its bind in flight. */
+function bindingInFlight(member: Pod, ...others: Pod[]) {
+  const cache = new ClusterCache(schedulerName, () => undefined);
+  cache.upsertNode(node("n1"));
+  for (const p of [member, ...others]) cache.upsertPod(p);
+  const info = toPodInfo(member);
+  cache.snapshot.assume(info, "n1");
+  cache.markAssumed(info, "n1");
+  return { cache, info };
+}
+
+describe("cluster cache: gated members", () => {
+  it("keeps a gated member apart (not pending, no room) and makes it pending the moment its last gate goes", () => {
+    const changes: CacheChange[] = [];
+    const cache = new ClusterCache(schedulerName, (change) => changes.push(change));
+    const member = ours(pod("g-0", { group: "g", minMember: 2, nominatedNodeName: "n1" }));
+    cache.upsertPod(gated(member));
+    expect(membersOf(cache, "g")).toEqual({ pending: [], running: [], gated: ["default/g-0"], orphaned: [] });
+    expect(cache.snapshot.nominatedPod("default/g-0")).toBeUndefined();
+    expect(changes).toEqual([]);
+
+    // One of two gates removed: still gated.
+    cache.upsertPod(gated(member, [{ name: "b" }]));
+    expect(membersOf(cache, "g").gated).toEqual(["default/g-0"]);
+    expect(changes).toEqual([]);
+
+    cache.upsertPod(gated(member, []));
+    expect(membersOf(cache, "g")).toEqual({ pending: ["default/g-0"], running: [], gated: [], orphaned: [] });
+    expect(changes).toEqual([{ kind: "member", groupId: "group:default/g" }]);
+  });
+
+  it("does not call a gated pod with a malformed group key invalid (the API server's SchedulingGated stands)", () => {
+    const cache = new ClusterCache(schedulerName, () => undefined);
+    const base = ours(pod("w-0"));
+    const malformed = { ...base, metadata: { ...base.metadata, annotations: { "pod-group": " web" } } };
+    cache.upsertPod(gated(malformed));
+    expect(cache.invalid.size).toBe(0);
+    cache.upsertPod(malformed);
+    expect(cache.invalid.get("default/w-0")?.error).toContain("surrounding whitespace");
+  });
+
+  it("forgets a bind refused for gates as gated, not pending, until the watch shows them gone", () => {
+    const member = ours(pod("g-0", { group: "g", minMember: 1 }));
+    const { cache, info } = bindingInFlight(member);
+    cache.forgetGated(info.key);
+    expect(membersOf(cache, "g")).toEqual({ pending: [], running: [], gated: ["default/g-0"], orphaned: [] });
+    expect(cache.snapshot.placementOf(info.key)).toBeUndefined();
+    cache.upsertPod(gated(member, []));
+    expect(membersOf(cache, "g").pending).toEqual(["default/g-0"]);
+  });
+});
+
+describe("cluster cache: a pod replaced while its bind was in flight", () => {
+  it("drops the pod placed when the API server says its UID is gone", () => {
+    const member = ours(pod("g-0", { group: "g", minMember: 2 }));
+    const { cache, info } = bindingInFlight(member, ours(pod("g-1", { group: "g", minMember: 2 })));
+    cache.forgetReplaced(info.key, info.uid);
+    expect(membersOf(cache, "g")).toEqual({ pending: ["default/g-1"], running: [], gated: [], orphaned: [] });
+    expect(cache.snapshot.placementOf(info.key)).toBeUndefined();
+  });
+
+  it("keeps the replacement pending when the watch brought it first", () => {
+    const member = ours(pod("g-0", { group: "g", minMember: 1 }));
+    const { cache, info } = bindingInFlight(member);
+    const replacement = { ...member, metadata: { ...member.metadata, uid: "uid-new" } };
+    cache.upsertPod(replacement);
+    cache.forgetReplaced(info.key, info.uid);
+    expect(membersOf(cache, "g").pending).toEqual(["default/g-0"]);
+    expect(cache.group("group:default/g")?.pending.get("default/g-0")?.uid).toBe("uid-new");
+  });
+});
+
+describe("cluster cache: members bound to a node that does not exist", () => {
+  it("counts them as running only while their node exists, and they hold no room meanwhile", () => {
+    const changes: CacheChange[] = [];
+    const cache = new ClusterCache(schedulerName, (change) => changes.push(change));
+    cache.upsertPod(ours(pod("g-0", { group: "g", minMember: 2, nodeName: "ghost" })));
+    cache.upsertPod(ours(pod("g-1", { group: "g", minMember: 2 })));
+    expect(membersOf(cache, "g")).toEqual({
+      pending: ["default/g-1"],
+      running: [],
+      gated: [],
+      orphaned: ["default/g-0"],
+    });
+
+    // The node appears (or the pods were listed before the nodes): the member runs there.
+    changes.length = 0;
+    cache.upsertNode(node("ghost"));
+    expect(membersOf(cache, "g").running).toEqual(["default/g-0"]);
+    expect(membersOf(cache, "g").orphaned).toEqual([]);
+    expect(cache.snapshot.node("ghost")?.requested.milliCpu).toBe(1000);
+    expect(changes).toContainEqual({ kind: "member", groupId: "group:default/g" });
+
+    // A node update changes nothing; the node deleted: its pods run nowhere again.
+    cache.upsertNode(node("ghost"));
+    expect(membersOf(cache, "g").running).toEqual(["default/g-0"]);
+    cache.removeNode(node("ghost"));
+    expect(membersOf(cache, "g")).toEqual({
+      pending: ["default/g-1"],
+      running: [],
+      gated: [],
+      orphaned: ["default/g-0"],
+    });
+
+    // PodGC deletes the orphan.
+    cache.removePod(ours(pod("g-0", { group: "g", minMember: 2, nodeName: "ghost" })));
+    expect(membersOf(cache, "g").orphaned).toEqual([]);
   });
 });

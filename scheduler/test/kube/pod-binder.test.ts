@@ -1,0 +1,60 @@
+/**
+ * A 409 to a Binding is read, not guessed: the Status the API server answers with says whether
+ * the pod is bound already, still gated, replaced (UID precondition) or being deleted. A stub
+ * stands in for the REST client and answers with the bodies the API server sends.
+ */
+import { describe, expect, it } from "vitest";
+import type { KubeClient } from "../../src/kube/kube-client.js";
+import { PodBinder } from "../../src/kube/pod-binder.js";
+
+/** The Status a 409 from pods/binding carries (apiserver's NewConflict). */
+function conflict(name: string, cause: string) {
+  return {
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message: `Operation cannot be fulfilled on pods/binding "${name}": ${cause}`,
+    reason: "Conflict",
+    details: { name, kind: "pods/binding" },
+    code: 409,
+  };
+}
+
+function answering(status: number, body: unknown): KubeClient {
+  return { call: async () => ({ status, body }) } as unknown as KubeClient;
+}
+
+const bind = (client: KubeClient) => new PodBinder(client).bind("default", "g-0", "uid-1", "node-a");
+
+describe("PodBinder: what a 409 means", () => {
+  it.each([
+    ["pod g-0 has non-empty .spec.schedulingGates", "gated"],
+    ["Precondition failed: UID in precondition: uid-1, UID in object meta: uid-2", "stale"],
+    ['pod g-0 is already assigned to node "node-b"', "conflict"],
+    ["pod g-0 is being deleted, cannot be assigned to a host", "gone"],
+    ["something this binder has never seen", "error"],
+  ])("%s: %s", async (cause, outcome) => {
+    const result = await bind(answering(409, conflict("g-0", cause)));
+    expect(result.outcome).toBe(outcome);
+    expect(result.detail).toContain(cause);
+  });
+
+  it("takes a 409 that is not a Conflict Status about this pod for an error, not for 'already bound'", async () => {
+    expect((await bind(answering(409, undefined))).outcome).toBe("error");
+    expect((await bind(answering(409, "already assigned"))).outcome).toBe("error");
+    const other = conflict("g-1", 'pod g-1 is already assigned to node "node-b"');
+    expect((await bind(answering(409, other))).outcome).toBe("error");
+    const notConflict = {
+      ...conflict("g-0", 'pod g-0 is already assigned to node "node-b"'),
+      reason: "Other",
+    };
+    expect((await bind(answering(409, notConflict))).outcome).toBe("error");
+  });
+
+  it("still reads 201, 404 and 5xx as before", async () => {
+    expect((await bind(answering(201, {}))).outcome).toBe("bound");
+    expect((await bind(answering(404, { message: 'pods "g-0" not found' }))).outcome).toBe("gone");
+    expect((await bind(answering(500, {}))).outcome).toBe("error");
+  });
+});
