@@ -283,7 +283,9 @@ export class Shard {
         ready: false,
         until: Number.POSITIVE_INFINITY,
         // The text stays the same while members arrive: one write per pod, not one per arrival.
-        why: `waiting for pod group ${members.key.namespace}/${members.key.name} to have ${minMember} members (${minMemberAnnotation})`,
+        why:
+          `waiting for pod group ${members.key.namespace}/${members.key.name} to have ${minMember} members ` +
+          `(${minMemberAnnotation}); members with scheduling gates do not count`,
       };
     }
     if (members.key.solo) return { ready: true, minMember: undefined };
