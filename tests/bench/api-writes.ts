@@ -3,6 +3,7 @@
  * request counter (apiserver_request_total) before and after the run. Writes are what the API
  * server pays for (each is an etcd transaction): binds, pod status patches and Events.
  * Cluster-wide counts: KWOK's own status patches (pods turning Running) are in every system's.
+ * Events count in both APIs, core/v1 and events.k8s.io/v1.
  */
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 
@@ -45,7 +46,8 @@ export function countApiWrites(metricsText: string): ApiWrites {
         labels.get("verb") === verb &&
         labels.get("resource") === resource &&
         (labels.get("subresource") ?? "") === subresource &&
-        (labels.get("group") ?? "") === ""
+        // Events in either API (kube-scheduler writes events.k8s.io/v1, we write core/v1).
+        (labels.get("group") ?? "") === (resource === "events" ? labels.get("group") : "")
       )
         counts[kind] += value;
     }
