@@ -6,8 +6,6 @@ export {
   ownerCondition,
   ownerConditionType,
   ownerPinOf,
-  ownerReasons,
-  parseOwnerCondition,
 } from "./owner-condition.js";
 export { isLive, type LeaseSighting } from "./peer-liveness.js";
 export {
