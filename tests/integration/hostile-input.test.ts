@@ -214,8 +214,10 @@ describe("a tenant forging its pods' owner", () => {
         conditions: [ownerCondition({ shard: shards[0] as string, reason: "HandedOff", epoch }, Date.now())],
       },
     };
-    expect((await admin.call("PATCH", `${podPath(name)}/status`, pin, strategicMerge)).status).toBe(200);
-    const conditions = (await read(name)).status?.conditions ?? [];
+    const answer = await admin.call<k8s.V1Pod>("PATCH", `${podPath(name)}/status`, pin, strategicMerge);
+    expect(answer.status).toBe(200);
+    // The pod as the patch left it (its new owner may write its own Unschedulable message next).
+    const conditions = answer.body.status?.conditions ?? [];
     expect(conditions.find((c) => c.type === "PodScheduled")).toMatchObject({
       status: "False",
       reason: "Unschedulable",
