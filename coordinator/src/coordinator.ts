@@ -4,7 +4,8 @@
  *   2. gives back lent nodes their group no longer uses (core/lend-return.ts);
  *   3. for each group its owner has reported unschedulable for --stuck-after-ms, reads the
  *      pending members, plans relief (core/relief-plan.ts), claims it in the ledger, and writes
- *      the owner overrides on the pods (handoff) or nodes (lend) with an Event on each member.
+ *      the owner overrides on the pods (handoff: their Owner condition) or nodes (lend) with an
+ *      Event on each member.
  * Shards never wait for it: without Redis or a coordinator they keep scheduling what they own.
  */
 import {
@@ -46,6 +47,7 @@ import {
   lendNodePatch,
   lendOf,
   lentToLabel,
+  type PodRelief,
   podReliefPatch,
   recordedRelief,
   returnNodePatch,
@@ -54,10 +56,13 @@ import type { ReliefLedger } from "./ledger/relief-ledger.js";
 import type { CoordinatorMetrics } from "./metrics.js";
 
 const mergePatch = "application/merge-patch+json";
+const strategicMerge = "application/strategic-merge-patch+json";
 
 export class Coordinator {
   private timer: NodeJS.Timeout | undefined;
   private ring: ShardRing = new ShardRing([]);
+  /** The ring epoch last read, recorded in the Owner conditions written. */
+  private ringEpoch = 0;
   /** Groups not to look at again before this time (impossible, refused, just relieved). */
   private readonly nextLookAt = new Map<string, number>();
   /** Stuck groups as last seen: since when (our clock) and whether the cluster could fit them. */
@@ -101,6 +106,7 @@ export class Coordinator {
     const ring = await this.readRing();
     if (!ring) return;
     if (ring.members.join(",") !== this.ring.members.join(",")) this.ring = new ShardRing(ring.members);
+    this.ringEpoch = ring.epoch;
     // Redis down: nothing to plan from. The shards go on; the round is tried again.
     if (this.redis.status !== "ready") return;
     for (const [id, reservation] of this.reservations)
@@ -198,13 +204,15 @@ export class Coordinator {
       this.metrics.refusals.inc({ reason: claim.reason });
       if (claim.reason === "exhausted") this.tellExhausted(infos, claim.attempts);
       if (claim.current?.kind === "handoff" && infos.some(({ pod }) => ownerOf(pod) !== claim.current?.to)) {
-        // A handoff claimed, then interrupted before every pod was annotated: finish it.
-        await this.annotatePods(
+        // A handoff claimed, then interrupted before every pod was pinned: finish it.
+        await this.pinPods(
           infos.map(({ pod }) => pod),
           {
+            kind: "handoff",
             owner: claim.current.to,
             attempts: claim.attempts,
             at: recorded.at || now,
+            epoch: this.ringEpoch,
           },
         );
       }
@@ -264,9 +272,9 @@ export class Coordinator {
     let message: string;
     if (plan.kind === "handoff") {
       // Nodes first for a lend (below); for a handoff the pods are the whole change.
-      await this.annotatePods(
+      await this.pinPods(
         members.map((m) => m.pod),
-        { owner: plan.to, attempts, at: now },
+        { kind: "handoff", owner: plan.to, attempts, at: now, epoch: this.ringEpoch },
       );
       this.metrics.handoffs.inc({ mode: plan.preempting ? "preempt" : "free" });
       message = `pod group ${name} handed from shard ${owner} to shard ${plan.to} (${attempt}): ${owner} cannot place ${count}; ${plan.to} has room for them${how}`;
@@ -282,9 +290,9 @@ export class Coordinator {
       await this.client.must("PATCH", `/api/v1/nodes/${node}`, lendNodePatch(lend), mergePatch);
     }
     // Pin the group to its owner: a ring change must not move it away from the nodes lent for it.
-    await this.annotatePods(
+    await this.pinPods(
       members.map((m) => m.pod),
-      { owner: plan.to, attempts, at: now },
+      { kind: "lend", owner: plan.to, attempts, at: now, epoch: this.ringEpoch },
     );
     this.metrics.lends.inc({ mode: plan.preempting ? "preempt" : "free" }, plan.nodes.length);
     const lent = plan.nodes.map((n) => `${n.node} (from ${n.from})`).join(", ");
@@ -296,20 +304,19 @@ export class Coordinator {
     for (const pod of members) this.events.record(pod.pod, "Normal", "NodesLent", message);
   }
 
-  private async annotatePods(pods: readonly Pod[], relief: { owner: string; attempts: number; at: number }) {
+  /** Writes the Owner and Relief conditions on the members (pods/status). */
+  private async pinPods(pods: readonly Pod[], relief: PodRelief) {
     await Promise.all(
       pods.map(async (pod) => {
         const res = await this.client.call(
           "PATCH",
-          `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
+          `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
           podReliefPatch(relief),
-          mergePatch,
+          strategicMerge,
         );
         // A member deleted meanwhile needs no override.
         if (res.status !== 200 && res.status !== 404)
-          throw new Error(
-            `annotating pod ${pod.metadata.namespace}/${pod.metadata.name}: HTTP ${res.status}`,
-          );
+          throw new Error(`pinning pod ${pod.metadata.namespace}/${pod.metadata.name}: HTTP ${res.status}`);
       }),
     );
   }

@@ -290,6 +290,49 @@ describe("lostPods", () => {
     ]);
   });
 
+  it("names the shard and relief count a lost group's Owner and Relief conditions show, not its annotations", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    const forged = pod("f-0", { group: "f", min: 1, cpu: "1" });
+    forged.metadata = {
+      ...forged.metadata,
+      annotations: {
+        ...forged.metadata?.annotations,
+        "sharded-scheduler.io/owner": "shard-tenant",
+        "sharded-scheduler.io/relief-attempts": "9",
+      },
+    };
+    const pinned = pod("p-0", { group: "p", min: 1, cpu: "1" });
+    pinned.status = {
+      ...pinned.status,
+      conditions: [
+        { type: "PodScheduled", status: "False", reason: "Unschedulable", message: "no room" },
+        {
+          type: "sharded-scheduler.io/Owner",
+          status: "True",
+          reason: "HandedOff",
+          message: "shard=shard-b epoch=4",
+        },
+        {
+          type: "sharded-scheduler.io/Relief",
+          status: "True",
+          reason: "HandedOff",
+          message: "attempts=2 at=1000",
+        },
+      ],
+    };
+    ledger.pod(forged, false, 0);
+    ledger.pod(pinned, false, 0);
+    const earlier = ledger.pendingGroupsThatFit();
+    ledger.lostPods(earlier, ledger.pendingGroupsThatFit(), 1);
+    const details = ledger.violations.map((v) => v.detail);
+    expect(details).toEqual([
+      expect.stringMatching(/group:ns\/f.*owner \(ring: .*relief attempts 0,/),
+      expect.stringMatching(/group:ns\/p.*owner shard-b, relief attempts 2,/),
+    ]);
+    expect(details.join("\n")).not.toContain("shard-tenant");
+  });
+
   it("counts a gang's members that succeeded toward its min-member, members that failed not", () => {
     const ledger = new InvariantLedger(limits);
     ledger.node(node("n1", "4"), false);

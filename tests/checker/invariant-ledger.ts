@@ -3,7 +3,10 @@
  * watches (each with the time it saw them), it counts violations of what the product promises.
  * Pure: no I/O and no clock of its own, so a test can drive it object by object. It shares no
  * code with the scheduler; it reads only what the API server shows (pod specs and status, the
- * ring Lease's annotations, the Events' reason, message and reportingInstance).
+ * ring Lease's annotations, the Events' reason, message and reportingInstance). A pod's shard
+ * override is its sharded-scheduler.io/Owner condition and its relief count its
+ * sharded-scheduler.io/Relief condition (documented formats below), never its annotations, which
+ * the pod's tenant could write.
  *
  *   overcommit      a node whose bound, unfinished pods request more than its allocatable
  *   partialGangs    a gang with some but not all of min-member bound for longer than allowed
@@ -40,8 +43,10 @@ import { type RingOwners, readRingLease } from "./ring-owners.js";
 
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
-const ownerAnnotation = "sharded-scheduler.io/owner";
-const reliefAttemptsAnnotation = "sharded-scheduler.io/relief-attempts";
+/** The documented override: status True, message "shard=<identity> epoch=<ring epoch>". */
+const ownerConditionType = "sharded-scheduler.io/Owner";
+/** The documented relief record: status True, message "attempts=<n> at=<ms since the epoch>". */
+const reliefConditionType = "sharded-scheduler.io/Relief";
 /** The documented meaning: a node lent for a pod group takes only that group's pods until it runs there. */
 const lentForAnnotation = "sharded-scheduler.io/lent-for";
 
@@ -307,8 +312,8 @@ export class InvariantLedger {
       spec: pod.spec,
       waiting: {
         nominatedNodeName: pod.status?.nominatedNodeName || undefined,
-        owner: pod.metadata?.annotations?.[ownerAnnotation],
-        reliefAttempts: pod.metadata?.annotations?.[reliefAttemptsAnnotation],
+        owner: conditionField(pod, ownerConditionType, /^shard=(\S+) epoch=\d+$/),
+        reliefAttempts: conditionField(pod, reliefConditionType, /^attempts=(\d+) at=\d+$/),
         message: unscheduled?.message,
         messageAt: unscheduled?.lastTransitionTime
           ? Date.parse(String(unscheduled.lastTransitionTime))
@@ -887,4 +892,10 @@ export class InvariantLedger {
     }
     return pending;
   }
+}
+
+/** The first field `pattern` captures in the message of a pod's True condition of this type. */
+function conditionField(pod: k8s.V1Pod, type: string, pattern: RegExp): string | undefined {
+  const condition = pod.status?.conditions?.find((c) => c.type === type && c.status === "True");
+  return pattern.exec(condition?.message ?? "")?.[1];
 }

@@ -51,7 +51,7 @@ let ring: ShardRing;
 let shards: string[];
 let redis: Redis;
 
-const ownerAnnotation = "sharded-scheduler.io/owner";
+const nodeOwnerAnnotation = "sharded-scheduler.io/owner";
 const lentToLabel = "sharded-scheduler.io/lent-to";
 
 beforeAll(async () => {
@@ -148,6 +148,18 @@ async function occupy(name: string, node: string, cpu: string, priorityClass?: s
   );
 }
 
+/** A pod's True condition of this type (the coordinator's Owner and Relief conditions). */
+function conditionOf(pod: k8s.V1Pod | undefined, type: "Owner" | "Relief"): k8s.V1PodCondition | undefined {
+  return pod?.status?.conditions?.find(
+    (c) => c.type === `sharded-scheduler.io/${type}` && c.status === "True",
+  );
+}
+
+/** The shard a pod's Owner condition names. */
+function pinnedTo(pod: k8s.V1Pod | undefined): string | undefined {
+  return /^shard=(\S+) epoch=\d+$/.exec(conditionOf(pod, "Owner")?.message ?? "")?.[1];
+}
+
 function names(pods: k8s.V1Pod[]): string[] {
   return pods.map((pod) => pod.metadata?.name as string);
 }
@@ -196,7 +208,7 @@ describe("coordinator", () => {
     const boundMs = Date.now() - created;
     expect(boundMs).toBeLessThan(stuckAfterMs + 10_000);
     const pods = await suite.pods();
-    const owners = new Set(names(gang).map((pod) => pods.get(pod)?.metadata?.annotations?.[ownerAnnotation]));
+    const owners = new Set(names(gang).map((pod) => pinnedTo(pods.get(pod))));
     expect(owners.size).toBe(1);
     const target = [...owners][0] as string;
     expect([shards[1], shards[2]]).toContain(target);
@@ -252,7 +264,7 @@ describe("coordinator", () => {
     );
     for (const [node] of ours) {
       const object = await suite.core.readNode({ name: node });
-      expect(object.metadata?.annotations?.[ownerAnnotation]).toBeUndefined();
+      expect(object.metadata?.annotations?.[nodeOwnerAnnotation]).toBeUndefined();
     }
   });
 
@@ -294,8 +306,7 @@ describe("coordinator", () => {
       async () => {
         const pods = await suite.pods();
         for (const pod of names(gang)) {
-          if (pods.get(pod)?.metadata?.annotations?.[ownerAnnotation])
-            throw new Error(`${pod} was handed off`);
+          if (conditionOf(pods.get(pod), "Owner")) throw new Error(`${pod} was handed off`);
           if (pods.get(pod)?.spec?.nodeName) throw new Error(`${pod} was bound`);
         }
         expect(await counters()).toEqual(before);
@@ -330,7 +341,7 @@ describe("coordinator", () => {
     const pods = await suite.pods();
     for (const pod of all) {
       expect(await suite.events(pod, "HandedOff")).toHaveLength(1);
-      expect(pods.get(pod)?.metadata?.annotations?.["sharded-scheduler.io/relief-attempts"]).toBe("1");
+      expect(conditionOf(pods.get(pod), "Relief")?.message).toMatch(/^attempts=1 at=\d+$/);
     }
     expectNoViolations();
   });

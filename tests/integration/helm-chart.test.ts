@@ -494,7 +494,7 @@ describe("installed release", () => {
     const named = [leader, ring, `${fullname}-0`];
     const shardLeaseVerbs = ["list", "watch", "create", "update", "patch"];
     const shard = expectedAccess([
-      ...everywhere(["list", "watch", "patch", "delete"], "pods"),
+      ...everywhere(["list", "watch", "delete"], "pods"),
       ...everywhere(["patch"], "pods/status"),
       ...everywhere(["create"], "pods/binding"),
       ...everywhere(["create"], "pods/eviction"),
@@ -505,7 +505,8 @@ describe("installed release", () => {
       ...named.flatMap((name) => shardLeaseVerbs.map((verb) => leaseAccess(verb, name))),
     ]);
     const coordinator = expectedAccess([
-      ...everywhere(["get", "list", "patch"], "pods"),
+      ...everywhere(["get", "list"], "pods"),
+      ...everywhere(["patch"], "pods/status"),
       ...everywhere(["create"], "events"),
       ...["list", "patch"].map((verb) => ({ verb, resource: "nodes" })),
       // A create names no object, so it cannot be confined to the leader Lease's name.
@@ -697,7 +698,9 @@ describe("installed release", () => {
     await create(work(`${stuck}-a`, "700m", { group: stuck }), work(`${stuck}-b`, "700m", { group: stuck }));
     await bound([`${stuck}-a`, `${stuck}-b`], 45_000);
     const moved = await core.readNamespacedPod({ name: `${stuck}-a`, namespace });
-    expect(moved.metadata?.annotations?.["sharded-scheduler.io/owner"]).toBe(shards[1]);
+    const pin = moved.status?.conditions?.find((c) => c.type === "sharded-scheduler.io/Owner");
+    expect(pin).toMatchObject({ status: "True", reason: "HandedOff" });
+    expect(pin?.message).toMatch(new RegExp(`^shard=${shards[1]} epoch=\\d+$`));
     expect(moved.spec?.nodeName).toBe(nodes[1]);
 
     // Nothing the code did was refused.
@@ -737,6 +740,18 @@ describe("installed release", () => {
       expect(
         (await coordinatorClient.call("DELETE", `/api/v1/namespaces/${namespace}/pods/${stuck}-a`)).status,
       ).toBe(403);
+      // Neither writes pods themselves (their annotations are the tenants'), only pods/status.
+      for (const client of [shardClient, coordinatorClient])
+        expect(
+          (
+            await client.call(
+              "PATCH",
+              `/api/v1/namespaces/${namespace}/pods/${stuck}-a`,
+              { metadata: { annotations: { x: "y" } } },
+              "application/merge-patch+json",
+            )
+          ).status,
+        ).toBe(403);
       // And the same clients may do what the code does.
       expect((await shardClient.call("GET", "/api/v1/nodes?limit=1")).status).toBe(200);
       expect(

@@ -1,40 +1,59 @@
 /**
  * The owner overrides the coordinator writes on objects (durable in the API, visible with
- * kubectl), and how it reads them back. Shards read `sharded-scheduler.io/owner` and `lent-for`;
- * the rest is the coordinator's own record, from which its Redis ledger can be rebuilt.
+ * kubectl), and how it reads them back. Shards read the Owner condition and `lent-for`; the
+ * rest is the coordinator's own record, from which its Redis ledger can be rebuilt.
  *
- *   pod   sharded-scheduler.io/owner             the shard that schedules the group
- *         sharded-scheduler.io/relief-attempts   handoffs and lends the group had
- *         sharded-scheduler.io/relief-at         when the last one was (ms since the epoch)
+ *   pod   condition sharded-scheduler.io/Owner    the shard that schedules the group (the
+ *                                                 scheduler's sharding/owner-condition.ts)
+ *         condition sharded-scheduler.io/Relief   reason HandedOff | NodesLent, message
+ *                                                 "attempts=<n> at=<ms since the epoch>": the
+ *                                                 handoffs and lends the group had, the last when
  *   node  sharded-scheduler.io/owner             the shard the node is lent to
  *         sharded-scheduler.io/lent-for          the pod group it was lent for (GroupKey.id); shards
  *                                                place only that group's pods on it (LentNode)
  *         sharded-scheduler.io/lent-at           when (ms since the epoch)
  *         label sharded-scheduler.io/lent-to     the shard, so lent nodes can be listed
+ *
+ * A pod's record is in status conditions, written through pods/status, because a pod's
+ * annotations are its tenant's to edit: a tenant could otherwise choose its shard, or (after
+ * Redis lost the ledger) reset its relief count to be handed off and lent nodes again and again,
+ * lends whose room may come from preempting other tenants' pods. Tenants cannot write
+ * pods/status (Kubernetes' edit and admin roles do not grant it) nor patch nodes.
  */
-import { lentForAnnotation, type Node, type Pod } from "@sharded-scheduler/scheduler/core";
-import { nodeOwnerAnnotation, podOwnerAnnotation } from "@sharded-scheduler/scheduler/sharding";
+import { lentForAnnotation, type Node, type Pod, type PodCondition } from "@sharded-scheduler/scheduler/core";
+import { nodeOwnerAnnotation, ownerCondition, ownerPinOf } from "@sharded-scheduler/scheduler/sharding";
 
-export const reliefAttemptsAnnotation = "sharded-scheduler.io/relief-attempts";
-export const reliefAtAnnotation = "sharded-scheduler.io/relief-at";
+export const reliefConditionType = "sharded-scheduler.io/Relief";
 export const lentAtAnnotation = "sharded-scheduler.io/lent-at";
 export const lentToLabel = "sharded-scheduler.io/lent-to";
 
 export interface PodRelief {
+  readonly kind: "handoff" | "lend";
   readonly owner: string;
   readonly attempts: number;
   readonly at: number;
+  /** The ring epoch the coordinator read when it planned the relief. */
+  readonly epoch: number;
 }
 
-/** Pins a group's pod to a shard and records the relief. */
+/**
+ * Pins a group's pod to a shard and records the relief: a strategic-merge patch of pods/status,
+ * whose conditions merge by type (PodScheduled and the rest stay).
+ */
 export function podReliefPatch(relief: PodRelief): unknown {
+  const reason = relief.kind === "handoff" ? "HandedOff" : "NodesLent";
   return {
-    metadata: {
-      annotations: {
-        [podOwnerAnnotation]: relief.owner,
-        [reliefAttemptsAnnotation]: String(relief.attempts),
-        [reliefAtAnnotation]: String(relief.at),
-      },
+    status: {
+      conditions: [
+        ownerCondition({ shard: relief.owner, reason, epoch: relief.epoch }, relief.at),
+        {
+          type: reliefConditionType,
+          status: "True",
+          reason,
+          message: `attempts=${relief.attempts} at=${relief.at}`,
+          lastTransitionTime: new Date(relief.at).toISOString(),
+        },
+      ],
     },
   };
 }
@@ -49,12 +68,20 @@ export function recordedRelief(pods: readonly Pod[]): {
   let at = 0;
   let owner: string | undefined;
   for (const pod of pods) {
-    const annotations = pod.metadata.annotations ?? {};
-    attempts = Math.max(attempts, wholeNumber(annotations[reliefAttemptsAnnotation]));
-    at = Math.max(at, wholeNumber(annotations[reliefAtAnnotation]));
-    owner ??= annotations[podOwnerAnnotation];
+    const relief = reliefOf(pod.status?.conditions?.find((c) => c.type === reliefConditionType));
+    attempts = Math.max(attempts, relief.attempts);
+    at = Math.max(at, relief.at);
+    owner ??= ownerPinOf(pod)?.shard;
   }
   return { attempts, at, owner };
+}
+
+const reliefMessage = /^attempts=(\d{1,16}) at=(\d{1,16})$/;
+
+/** A Relief condition's counts; none (zeros) when it is absent or malformed. */
+function reliefOf(condition: PodCondition | undefined): { attempts: number; at: number } {
+  const match = condition?.status === "True" ? reliefMessage.exec(condition.message ?? "") : null;
+  return match ? { attempts: Number(match[1]), at: Number(match[2]) } : { attempts: 0, at: 0 };
 }
 
 export interface Lend {

@@ -2,7 +2,7 @@
 -- KEYS[1]      the group's ledger record (hash: attempts, at, kind, to, from)
 -- KEYS[2..n]   for a lend: one key per node lent (refused if any is lent already)
 -- ARGV         now, cooldownMs, maxAttempts, ttlMs, kind, to, from,
---              knownAttempts, knownAt (from the pods' annotations: the ledger rebuilt), groupId,
+--              knownAttempts, knownAt (from the pods' Relief conditions: the ledger rebuilt), groupId,
 --              maxCooldownMs
 -- Returns {claimed (0|1), outcome, attempts, kind, to}.
 -- Up to maxAttempts reliefs come a cooldown apart; past that each wait doubles, up to

@@ -6,7 +6,7 @@
  * both claim a relief.
  *
  * The ledger is a lock and a memory, not the truth: the owner overrides live on the pods and
- * nodes. If Redis loses it, the next claim rebuilds the count from the pods' annotations.
+ * nodes. If Redis loses it, the next claim rebuilds the count from the pods' Relief conditions.
  */
 import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
@@ -20,7 +20,7 @@ export interface ReliefClaim {
   readonly from: string;
   /** For a lend: the nodes lent. */
   readonly nodes: readonly string[];
-  /** What the group's pods say (sharded-scheduler.io/relief-attempts, relief-at), if anything. */
+  /** What the group's pods say (their sharded-scheduler.io/Relief condition), if anything. */
   readonly knownAttempts: number;
   readonly knownAt: number;
 }

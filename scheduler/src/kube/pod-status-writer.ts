@@ -2,18 +2,17 @@
  * What a shard writes on pending pods. It tells users why a pod waits: PodScheduled=False with
  * reason Unschedulable and a kube-scheduler-style message, and status.nominatedNodeName for
  * preemptors (a condition already saying the same thing is not written again within the
- * interval); and it pins a preempting group to the shard with the owner annotation.
+ * interval); and it pins a preempting group to the shard with the Owner condition.
  * A pod's writes reach the API server one after another, in the order they were made: sent
  * side by side over several connections, an older message could land last and stay.
  */
 import type { Logger } from "pino";
 import type { Pod } from "../core/index.js";
-import { podOwnerAnnotation } from "../sharding/shard-ring.js";
+import { ownerCondition } from "../sharding/owner-condition.js";
 import { capMessage } from "./event-recorder.js";
 import type { KubeClient } from "./kube-client.js";
 
 const strategicMerge = "application/strategic-merge-patch+json";
-const mergePatch = "application/merge-patch+json";
 
 /** At most this many pods' last messages are remembered; the oldest go first. */
 const maxRemembered = 50_000;
@@ -64,11 +63,12 @@ export class PodStatusWriter {
   }
 
   /**
-   * Names the shard in the pod's owner annotation (as the coordinator's handoff does): the
-   * group stays with that shard while it lives, whatever the ring does. False when not written.
+   * Names the shard in the pod's Owner condition (as the coordinator's handoff does): the group
+   * stays with that shard while it lives, whatever the ring does. False when not written.
    */
-  async pinOwner(pod: Pod, shard: string): Promise<boolean> {
-    return this.patch(pod, "", { metadata: { annotations: { [podOwnerAnnotation]: shard } } }, mergePatch);
+  async pinOwner(pod: Pod, shard: string, epoch: number, now = Date.now()): Promise<boolean> {
+    const condition = ownerCondition({ shard, reason: "Preempting", epoch }, now);
+    return this.patchStatus(pod, { status: { conditions: [condition] } });
   }
 
   /** Forgets what was written on a pod (it is gone or bound): memory stays bounded by pending pods. */

@@ -30,8 +30,9 @@ import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
+import { ownerPinOf } from "../sharding/owner-condition.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
-import { nodeOwnerAnnotation, podOwnerAnnotation } from "../sharding/shard-ring.js";
+import { nodeOwnerAnnotation } from "../sharding/shard-ring.js";
 import { type CacheChange, ClusterCache, type GroupMembers, succeededMembers } from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
 import type { ShardMetrics } from "./metrics.js";
@@ -465,8 +466,8 @@ export class Shard {
       Promise.all(nominations.map(({ pod, nodeName }) => this.statusWriter.nominate(pod.pod, nodeName))),
       Promise.all(
         nominations
-          .filter(({ pod }) => pod.pod.metadata.annotations?.[podOwnerAnnotation] !== self)
-          .map(({ pod }) => this.statusWriter.pinOwner(pod.pod, self)),
+          .filter(({ pod }) => ownerPinOf(pod.pod)?.shard !== self)
+          .map(({ pod }) => this.statusWriter.pinOwner(pod.pod, self, this.ownership.epoch)),
       ),
     ]);
     if (written.includes(false)) {
@@ -751,10 +752,13 @@ export class Shard {
   }
 }
 
-/** The shard a group's pods name with the owner annotation (a handoff, a lend, a preemption's pin), if any. */
-function ownerOverride(members: GroupMembers): string | undefined {
+/**
+ * The shard a group's pods name in their Owner condition (a handoff, a lend, a preemption's pin),
+ * if any. Never an annotation: the pods' tenant could write that (owner-condition.ts).
+ */
+export function ownerOverride(members: GroupMembers): string | undefined {
   for (const pod of members.pending.values()) {
-    const owner = pod.pod.metadata.annotations?.[podOwnerAnnotation];
+    const owner = ownerPinOf(pod.pod)?.shard;
     if (owner) return owner;
   }
   return undefined;

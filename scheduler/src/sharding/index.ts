@@ -1,5 +1,12 @@
 /** Shard ownership: the ring, its Leases and the owner overrides the coordinator writes. */
 export type { RingEpoch } from "./handover.js";
+export {
+  type OwnerPin,
+  type OwnerReason,
+  ownerCondition,
+  ownerConditionType,
+  ownerPinOf,
+} from "./owner-condition.js";
 export { isLive, type LeaseSighting } from "./peer-liveness.js";
 export {
   coordinatorLeaseName,
@@ -12,10 +19,4 @@ export {
   ringLeaseName,
   shardLeaseLabel,
 } from "./shard-leases.js";
-export {
-  nodeOwnerAnnotation,
-  nodeOwnerOf,
-  podOwnerAnnotation,
-  resolveOwner,
-  ShardRing,
-} from "./shard-ring.js";
+export { nodeOwnerAnnotation, nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";

@@ -20,7 +20,7 @@ export interface Ownership {
   gainedNodesSettling(): boolean;
   /**
    * Does this shard schedule the group (hash key "<namespace>/<group or pod>")? `override` is
-   * the owner its pods' owner annotation names, if any.
+   * the shard its pods' Owner condition names, if any (owner-condition.ts).
    */
   ownsGroup(hashKey: string, override?: string): boolean;
   /**

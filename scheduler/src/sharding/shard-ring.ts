@@ -9,11 +9,9 @@ import { createHash, hash } from "node:crypto";
 import HashRing from "hashring";
 
 /**
- * The override on a group's pods (the coordinator's handoff or lend, or the shard that preempted
- * for the group pinning it): that shard schedules the group while it lives.
+ * The coordinator's override on a node (a node lent to another shard); tenants cannot patch
+ * nodes. A group's override is a pod status condition instead (owner-condition.ts).
  */
-export const podOwnerAnnotation = "sharded-scheduler.io/owner";
-/** The coordinator's override on a node (a node lent to another shard). */
 export const nodeOwnerAnnotation = "sharded-scheduler.io/owner";
 
 /**
@@ -65,7 +63,7 @@ export class ShardRing {
 }
 
 /**
- * Who owns a node or group once an override (the owner annotation) is taken
+ * Who owns a node or group once an override (a group's Owner condition) is taken
  * into account: the override while the shard it names is alive, else the ring's owner.
  */
 export function resolveOwner(

@@ -10,6 +10,7 @@
 import type { ObjectMeta, Pod } from "../core/api-types.js";
 import { toPodInfo } from "../core/build-info.js";
 import { type GroupKey, podGroupMembership } from "../core/pod-group.js";
+import { ownerPinOf } from "../sharding/owner-condition.js";
 import {
   type Lease,
   parseMemberLease,
@@ -17,13 +18,7 @@ import {
   type RingObject,
   ringLeaseName,
 } from "../sharding/shard-leases.js";
-import {
-  nodeOwnerAnnotation,
-  nodeOwnerOf,
-  podOwnerAnnotation,
-  resolveOwner,
-  ShardRing,
-} from "../sharding/shard-ring.js";
+import { nodeOwnerAnnotation, nodeOwnerOf, resolveOwner, ShardRing } from "../sharding/shard-ring.js";
 
 /** The reasons of the Events the coordinator writes on the pods it moves. */
 export const reliefEventReasons = ["HandedOff", "NodesLent", "ReliefExhausted"] as const;
@@ -110,7 +105,7 @@ export interface PendingGroupStatus {
   readonly solo: boolean;
   /** The shard that schedules it (null: no live shard does). */
   readonly owner: string | null;
-  /** The owner annotation on its pods (the coordinator's handoff or lend, or a preemption's pin), if any. */
+  /** The shard its pods' Owner condition names (the coordinator's handoff or lend, or a preemption's pin), if any. */
   readonly handedTo: string | null;
   readonly pendingPods: number;
   readonly minMember: number | null;
@@ -314,8 +309,7 @@ function pendingGroups(
   const groups: PendingGroupStatus[] = [];
   for (const { group, pods } of byGroup.values()) {
     const memberships = pods.map(podGroupMembership);
-    const override = pods.find((pod) => pod.metadata.annotations?.[podOwnerAnnotation] !== undefined)
-      ?.metadata.annotations?.[podOwnerAnnotation];
+    const override = pods.map((pod) => ownerPinOf(pod)?.shard).find((shard) => shard !== undefined);
     const created = pods
       .map((pod) => timestamp(pod.metadata.creationTimestamp))
       .filter((t) => t !== undefined);

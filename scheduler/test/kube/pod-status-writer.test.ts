@@ -49,6 +49,40 @@ describe("pod status writer", () => {
     await second;
   });
 
+  it("pins a pod to its shard with the Owner condition through pods/status, keeping its other conditions", async () => {
+    const requests: unknown[][] = [];
+    const client = {
+      call: async (...args: unknown[]) => {
+        requests.push(args);
+        return { status: 200, body: {} };
+      },
+    } as unknown as KubeClient;
+    const writer = new PodStatusWriter(client, pino({ level: "silent" }));
+    const at = Date.parse("2026-12-04T12:00:00Z");
+    expect(await writer.pinOwner(pod("a", { cpu: 1 }), "shard-1", 9, at)).toBe(true);
+    expect(requests).toEqual([
+      [
+        "PATCH",
+        "/api/v1/namespaces/default/pods/a/status",
+        {
+          status: {
+            conditions: [
+              {
+                type: "sharded-scheduler.io/Owner",
+                status: "True",
+                reason: "Preempting",
+                message: "shard=shard-1 epoch=9",
+                lastTransitionTime: "2026-12-04T12:00:00.000Z",
+              },
+            ],
+          },
+        },
+        // Conditions merge by type: PodScheduled and the rest stay.
+        "application/strategic-merge-patch+json",
+      ],
+    ]);
+  });
+
   it("writes different pods side by side", async () => {
     const { client, sent } = stubClient();
     const writer = new PodStatusWriter(client, pino({ level: "silent" }));

@@ -13,7 +13,6 @@ import { loadShardConfig } from "../../src/shard/config.js";
 import { ShardMetrics } from "../../src/shard/metrics.js";
 import { Shard, type ShardWriters } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
-import { podOwnerAnnotation } from "../../src/sharding/shard-ring.js";
 import { node, pod } from "../core/fixtures.js";
 import { ownsEverything } from "./fixtures.js";
 
@@ -24,8 +23,8 @@ function recordingWriters() {
   const writers: ShardWriters = {
     statusWriter: {
       unschedulable: async () => undefined,
-      pinOwner: async (target: Pod, shard: string) => {
-        calls.push(`pin ${target.metadata.name} ${shard}`);
+      pinOwner: async (target: Pod, shard: string, epoch: number) => {
+        calls.push(`pin ${target.metadata.name} ${shard}${epoch === 1 ? "" : ` epoch ${epoch}`}`);
         return true;
       },
       nominate: (target: Pod, nodeName: string | null) =>
@@ -143,19 +142,35 @@ describe("Shard.nominateThenEvict", () => {
     ]);
   });
 
-  it("pins only the preemptor's pods that name another owner", async () => {
+  it("pins only the preemptor's pods whose Owner condition names another shard (or none)", async () => {
     const { calls, pendingNominations, writers } = recordingWriters();
     const { nominations, victims } = plan();
-    const pinned = nominations.map(({ pod, nodeName }, i) => {
-      const owner = i === 0 ? "shard-0" : "shard-2";
-      const annotations = { ...pod.pod.metadata.annotations, [podOwnerAnnotation]: owner };
-      return { pod: toPodInfo({ ...pod.pod, metadata: { ...pod.pod.metadata, annotations } }), nodeName };
+    const third = { pod: toPodInfo(pod("g-2", { group: "g", priority: 100 })), nodeName: "n3" };
+    const pinned = [...nominations, third].map(({ pod, nodeName }, i) => {
+      const owner = ["shard-0", "shard-2", undefined][i];
+      // A tenant's annotation naming this shard counts for nothing: g-2 is pinned all the same.
+      const annotations = { ...pod.pod.metadata.annotations, "sharded-scheduler.io/owner": "shard-0" };
+      const conditions = owner
+        ? [
+            {
+              type: "sharded-scheduler.io/Owner",
+              status: "True",
+              reason: "HandedOff",
+              message: `shard=${owner} epoch=1`,
+            },
+          ]
+        : [];
+      const status = { ...pod.pod.status, conditions };
+      return {
+        pod: toPodInfo({ ...pod.pod, metadata: { ...pod.pod.metadata, annotations }, status }),
+        nodeName,
+      };
     });
     const done = shardWith(writers).nominateThenEvict("group:default/g", pinned, victims);
     await flush();
     for (const nomination of pendingNominations) nomination.settle(true);
     await done;
-    expect(calls.filter((call) => call.startsWith("pin"))).toEqual(["pin g-1 shard-0"]);
+    expect(calls.filter((call) => call.startsWith("pin"))).toEqual(["pin g-1 shard-0", "pin g-2 shard-0"]);
   });
 
   it("evicts nothing when one nomination is not written, and keeps no room for it", async () => {

@@ -5,12 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { groupKey } from "../../src/core/pod-group.js";
-import {
-  nodeOwnerAnnotation,
-  podOwnerAnnotation,
-  resolveOwner,
-  ShardRing,
-} from "../../src/sharding/shard-ring.js";
+import { nodeOwnerAnnotation, resolveOwner, ShardRing } from "../../src/sharding/shard-ring.js";
 
 const shards = (count: number): string[] => Array.from({ length: count }, (_, i) => `sharded-scheduler-${i}`);
 
@@ -168,8 +163,7 @@ describe("resolveOwner", () => {
     expect(resolveOwner(undefined, "s-7", live)).toBeUndefined();
   });
 
-  it("uses one annotation key for pods and nodes", () => {
-    expect(podOwnerAnnotation).toBe("sharded-scheduler.io/owner");
+  it("names a lent node's shard in the node's owner annotation (tenants cannot patch nodes)", () => {
     expect(nodeOwnerAnnotation).toBe("sharded-scheduler.io/owner");
   });
 });

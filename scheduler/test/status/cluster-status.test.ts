@@ -55,7 +55,10 @@ function pod(
   options: {
     group?: string;
     nodeName?: string;
+    /** The shard an Owner condition names (the coordinator's or a shard's pin). */
     owner?: string;
+    /** The shard a tenant names in the old owner annotation (ignored). */
+    annotatedOwner?: string;
     createdAgo?: number;
     schedulerName?: string;
     deleting?: boolean;
@@ -66,7 +69,17 @@ function pod(
     annotations["sharded-scheduler.io/pod-group"] = options.group;
     annotations["sharded-scheduler.io/min-member"] = "3";
   }
-  if (options.owner) annotations["sharded-scheduler.io/owner"] = options.owner;
+  if (options.annotatedOwner) annotations["sharded-scheduler.io/owner"] = options.annotatedOwner;
+  const pinned = options.owner
+    ? [
+        {
+          type: "sharded-scheduler.io/Owner",
+          status: "True",
+          reason: "HandedOff",
+          message: `shard=${options.owner} epoch=7`,
+        },
+      ]
+    : [];
   return {
     metadata: {
       name,
@@ -85,6 +98,7 @@ function pod(
       phase: "Pending",
       conditions: [
         { type: "PodScheduled", status: "False", reason: "Unschedulable", message: "0/20 nodes fit" },
+        ...pinned,
       ],
     },
   };
@@ -293,6 +307,12 @@ describe("pending groups", () => {
       leases: [memberLease(A), memberLease(B, { renewedAgo: 60_000 }), ringLease(7, [A, B])],
     };
     expect(statusReport(deadTarget, now).pendingGroups[0]).toMatchObject({ owner: A, handedTo: B });
+  });
+
+  it("a tenant's owner annotation pins nothing: only the Owner condition does", () => {
+    const gang = groupOwnedBy(A, "forged");
+    const forged = snapshot({ pods: [pod("f-0", { group: gang, annotatedOwner: B })] });
+    expect(statusReport(forged, now).pendingGroups[0]).toMatchObject({ owner: A, handedTo: null });
   });
 
   it("lists the oldest group first, and warns of groups no live shard owns", () => {
