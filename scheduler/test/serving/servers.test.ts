@@ -1,5 +1,8 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { pino } from "pino";
 import { Gauge, Registry } from "prom-client";
@@ -111,6 +114,29 @@ describe("serving /metrics and the probes", () => {
     expect(res.body).toContain("probe_gauge");
     expect((await get("http", metricsPort, "/readyz")).status).toBe(200);
     expect((await get("http", metricsPort, "/other")).status).toBe(404);
+  });
+});
+
+describe("a provided certificate", () => {
+  it("is served, and served anew once its files change (cert-manager renews in place)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "metrics-tls-"));
+    const files = { certFile: join(dir, "tls.crt"), keyFile: join(dir, "tls.key") };
+    const write = (name: string) => {
+      const pair = selfSignedCertificate(name, ["localhost"]);
+      writeFileSync(files.certFile, pair.cert);
+      writeFileSync(files.keyFile, pair.key);
+    };
+    write("first");
+    serving = await startServing(
+      { metrics: loopback, health: loopback, metricsAuth: "rbac", tls: files },
+      { registry, isReady: () => true, log, identity: "shard-0", reviewer, certReloadMs: 50 },
+    );
+    const port = serving.metricsPort;
+    expect((await get("https", port, "/metrics", "reader")).cert?.subject).toBe("CN=first");
+    write("second");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await get("https", port, "/metrics", "reader")).cert?.subject).toBe("CN=second");
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
