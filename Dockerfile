@@ -44,5 +44,6 @@ COPY --from=build /app/scheduler/dist scheduler/dist
 COPY --from=build /app/coordinator/dist coordinator/dist
 # The base image's "node" user, by number so that runAsNonRoot can verify it.
 USER 1000:1000
-EXPOSE 10260 10261
+# /metrics (shard, coordinator), then the probes (shard, coordinator).
+EXPOSE 10260 10261 10262 10263
 CMD ["node", "/app/scheduler/dist/cli.js"]

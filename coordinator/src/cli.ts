@@ -2,8 +2,8 @@
 /** The coordinator's entry point: `sharded-scheduler-coordinator [flags]` (see --help). */
 import { loadKubeConfig, runEntryPoint } from "@sharded-scheduler/scheduler/config";
 import { connectRedis, describeRedis } from "@sharded-scheduler/scheduler/coordination";
-import { startHealthServer } from "@sharded-scheduler/scheduler/health-server";
 import { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
+import { startServingWithReviews } from "@sharded-scheduler/scheduler/serving";
 import { coordinatorLeaseName } from "@sharded-scheduler/scheduler/sharding";
 import { pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
@@ -47,9 +47,18 @@ async function main(): Promise<void> {
   metrics.leader.set(0);
   const events = new EventRecorder(client, "sharded-scheduler-coordinator", config.identity, log);
   const coordinator = new Coordinator(client, redis, ledger, election, events, config, metrics, log);
-  const health = await startHealthServer(config.port, metrics.registry, () => true);
+  const serving = await startServingWithReviews(config.serving, kubeConfig, {
+    registry: metrics.registry,
+    isReady: () => true,
+    log,
+    identity: config.identity,
+  });
   log.info(
-    { config: { ...config, kubeconfig: undefined, redis: describeRedis(config.redis) }, port: health.port },
+    {
+      config: { ...config, kubeconfig: undefined, redis: describeRedis(config.redis) },
+      metricsPort: serving.metricsPort,
+      healthPort: serving.healthPort,
+    },
     "coordinator starting",
   );
   const shutdown = async (signal: string) => {
@@ -57,7 +66,7 @@ async function main(): Promise<void> {
     coordinator.stop();
     await election.stop();
     redis.disconnect();
-    health.server.close();
+    serving.close();
     client.close();
     process.exit(0);
   };

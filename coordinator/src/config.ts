@@ -11,6 +11,11 @@ import {
   readRedisSettings,
   redisSettingTable,
 } from "@sharded-scheduler/scheduler/coordination";
+import {
+  readServingConfig,
+  type ServingConfig,
+  servingSettingTable,
+} from "@sharded-scheduler/scheduler/serving";
 
 export { ConfigError };
 
@@ -34,7 +39,8 @@ export interface CoordinatorConfig {
   lendGraceMs: number;
   intervalMs: number;
   redis: RedisSettings;
-  port: number;
+  /** Where /metrics and the probes are served, and how /metrics is protected. */
+  serving: ServingConfig;
   logLevel: string;
   kubeconfig: string | undefined;
 }
@@ -101,9 +107,11 @@ const settings = {
     fallback: () => "500",
   },
   ...redisSettingTable,
-  port: { flag: "port", env: "PORT", help: "port of /metrics, /healthz, /readyz", fallback: () => "10261" },
+  ...servingSettingTable(10261, 10263),
   ...replicaSettingTable,
-} satisfies Record<Exclude<keyof CoordinatorConfig, "redis">, Setting> & typeof redisSettingTable;
+} satisfies Record<Exclude<keyof CoordinatorConfig, "redis" | "serving">, Setting> &
+  typeof redisSettingTable &
+  ReturnType<typeof servingSettingTable>;
 
 export function coordinatorUsage(): string {
   return usage(settings);
@@ -137,7 +145,7 @@ export function loadCoordinatorConfig(
     lendGraceMs: flags.int("lendGraceMs", 0),
     intervalMs: flags.int("intervalMs", 50),
     redis,
-    port: flags.int("port", 0),
+    serving: readServingConfig(flags),
     logLevel: flags.string("logLevel"),
     kubeconfig: flags.string("kubeconfig") || undefined,
   };

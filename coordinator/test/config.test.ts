@@ -19,6 +19,12 @@ describe("coordinator configuration", () => {
       lendGraceMs: 30000,
       leaseDurationMs: 10000,
       leaseRenewMs: 2000,
+      serving: {
+        metrics: { host: undefined, port: 10261 },
+        health: { host: undefined, port: 10263 },
+        metricsAuth: "rbac",
+        tls: undefined,
+      },
     });
   });
 

@@ -10,8 +10,8 @@ import { summaryKey } from "./coordination/capacity-summary.js";
 import { connectRedis, describeRedis, type RedisSettings } from "./coordination/redis-connection.js";
 import { SummaryPublisher } from "./coordination/summary-publisher.js";
 import { KubeClient } from "./kube/kube-client.js";
+import { startServingWithReviews } from "./serving/index.js";
 import { loadShardConfig, type ShardConfig, shardUsage } from "./shard/config.js";
-import { startHealthServer } from "./shard/health-server.js";
 import { ShardMetrics } from "./shard/metrics.js";
 import { Shard } from "./shard/shard.js";
 import { ShardLeases } from "./sharding/shard-leases.js";
@@ -52,11 +52,17 @@ async function main(): Promise<void> {
   leases.catchUp = () => running.relistCaches();
   ownership.promisedNodes = () => running.cache.snapshot.nominatedNodes();
   const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);
-  const health = await startHealthServer(config.port, metrics.registry, () => running.isReady);
+  const serving = await startServingWithReviews(config.serving, kubeConfig, {
+    registry: metrics.registry,
+    isReady: () => running.isReady,
+    log,
+    identity: config.identity,
+  });
   log.info(
     {
       config: { ...config, kubeconfig: undefined, redis: config.redis && describeRedis(config.redis) },
-      port: health.port,
+      metricsPort: serving.metricsPort,
+      healthPort: serving.healthPort,
     },
     "shard starting",
   );
@@ -66,7 +72,7 @@ async function main(): Promise<void> {
     await publisher?.stop();
     await ownership.leave(5_000);
     await leases.stop(true);
-    health.server.close();
+    serving.close();
     client.close();
     leaseClient.close();
     process.exit(0);

@@ -37,6 +37,7 @@ import {
   objectsOf,
   renderChart,
   serviceAccountKubeconfig,
+  serviceAccountToken,
   setFlags,
 } from "../support/helm.js";
 import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
@@ -115,6 +116,20 @@ const sentinelRedis: ChartValues = {
   "redis.external.sentinelMaster": "ledger",
   "redis.external.existingSecret": "ledger-redis",
 };
+const metricsBehindPolicy: ChartValues = {
+  "metrics.auth": "none",
+  "metrics.networkPolicy.from[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name": "monitoring",
+  "metrics.serviceMonitor.enabled": true,
+};
+const metricsWithSecrets: ChartValues = {
+  "metrics.tls.existingSecret": "metrics-tls",
+  "metrics.reader.subjects[0].kind": "ServiceAccount",
+  "metrics.reader.subjects[0].name": "prometheus-k8s",
+  "metrics.reader.subjects[0].namespace": "monitoring",
+  "metrics.serviceMonitor.enabled": true,
+  "metrics.serviceMonitor.tokenSecret.name": "scrape-token",
+  "metrics.serviceMonitor.tlsConfig.serverName": "sharded-scheduler",
+};
 const variants: { name: string; values: ChartValues }[] = [
   {
     name: "bundled Redis, ServiceMonitor and dashboard",
@@ -124,10 +139,17 @@ const variants: { name: string; values: ChartValues }[] = [
   { name: "external Redis URL with TLS and a password Secret", values: externalRedis },
   { name: "external Redis through Sentinel", values: sentinelRedis },
   { name: "no coordinator", values: { "coordinator.enabled": false } },
+  { name: "metrics without auth, behind the chart's NetworkPolicy", values: metricsBehindPolicy },
+  { name: "metrics with a provided certificate, reader subjects, token Secret", values: metricsWithSecrets },
   // Every generated name stays valid, the longest included.
   { name: "the longest names", values: { fullnameOverride: "n".repeat(63) } },
 ];
 
+/** The ClusterRole rules /metrics behind RBAC needs (serving/metrics-access.ts). */
+const reviewRules = [
+  { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+  { apiGroups: ["authorization.k8s.io"], resources: ["subjectaccessreviews"], verbs: ["create"] },
+];
 const workloadsOf = (objects: readonly KubeObject[]) => [
   ...objectsOf<k8s.V1StatefulSet>(objects, "StatefulSet"),
   ...objectsOf<k8s.V1Deployment>(objects, "Deployment"),
@@ -193,7 +215,7 @@ function expectWellFormed(objects: readonly KubeObject[]): void {
   for (const rule of roles.flatMap((role) => role.rules ?? [])) {
     const words = [...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...(rule.verbs ?? [])];
     expect(words, "no wildcards").not.toContain("*");
-    expect(rule.resources, "no secrets").not.toContain("secrets");
+    expect(rule.resources ?? [], "no secrets").not.toContain("secrets");
   }
 }
 
@@ -289,6 +311,8 @@ describe("chart rendering", () => {
     { "redis.external.url": "http://redis:6379" },
     { "redis.external.sentinels": "{sentinel-0}" },
     { schedulerName: "Not_A_Name" },
+    { "metrics.auth": "off" },
+    { "scheduler.healthPort": 0 },
   ])("rejects values its schema forbids: %o", async (values) => {
     await expect(helm(["template", release, chartDir, ...setFlags(values)])).rejects.toThrow(/schema/i);
   });
@@ -370,6 +394,132 @@ describe("chart rendering", () => {
     }
   });
 
+  it("serves /metrics behind RBAC over HTTPS by default, and the probes on the pod IP", async () => {
+    const { objects } = await renderChart(release, namespace, {
+      ...baseValues,
+      "metrics.serviceMonitor.enabled": true,
+    });
+    for (const [workload, configMap, metricsPort, healthPort] of [
+      [objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", fullname), "-scheduler", 10260, 10262],
+      [objectOf<k8s.V1Deployment>(objects, "Deployment", "-coordinator"), "-coordinator", 10261, 10263],
+    ] as const) {
+      const what = workload.metadata?.name;
+      expect(objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", configMap).data, what).toMatchObject({
+        METRICS_BIND_ADDRESS: `:${metricsPort}`,
+        METRICS_AUTH: "rbac",
+        METRICS_TLS_CERT_FILE: "",
+        METRICS_TLS_KEY_FILE: "",
+      });
+      const container = containerOf(workload);
+      expect(container.ports, what).toEqual([
+        { name: "metrics", containerPort: metricsPort, protocol: "TCP" },
+        { name: "health", containerPort: healthPort, protocol: "TCP" },
+      ]);
+      expect(container.readinessProbe?.httpGet, what).toEqual({ path: "/readyz", port: "health" });
+      expect(container.livenessProbe?.httpGet, what).toEqual({ path: "/healthz", port: "health" });
+      // $(POD_IP) expands only to a variable defined before it.
+      const names = (container.env ?? []).map((env) => env.name);
+      expect(names.indexOf("POD_IP"), what).toBeLessThan(names.indexOf("HEALTH_BIND_ADDRESS"));
+      expect(envOf(workload, "POD_IP")?.valueFrom?.fieldRef?.fieldPath, what).toBe("status.podIP");
+      expect(envOf(workload, "HEALTH_BIND_ADDRESS")?.value, what).toBe(`$(POD_IP):${healthPort}`);
+    }
+    for (const component of ["scheduler", "coordinator"])
+      expect(objectOf<k8s.V1ClusterRole>(objects, "ClusterRole", `-${component}`).rules, component).toEqual(
+        expect.arrayContaining(reviewRules),
+      );
+    expect(objectOf<k8s.V1ClusterRole>(objects, "ClusterRole", "-metrics-reader").rules).toEqual([
+      { nonResourceURLs: ["/metrics"], verbs: ["get"] },
+    ]);
+    expect(
+      objectsOf(objects, "ClusterRoleBinding").map((o) => (o as KubeObject).metadata.name),
+    ).not.toContain(`${namespace}-${fullname}-metrics-reader`);
+    expect(objectsOf(objects, "NetworkPolicy").map((o) => (o as KubeObject).metadata.name)).toEqual([
+      `${fullname}-redis`,
+    ]);
+    const monitor = objectOf<{ spec: { endpoints: Record<string, unknown>[] } }>(objects, "ServiceMonitor");
+    expect(monitor.spec.endpoints).toEqual([
+      expect.objectContaining({
+        port: "metrics",
+        path: "/metrics",
+        scheme: "https",
+        bearerTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        tlsConfig: { insecureSkipVerify: true },
+      }),
+    ]);
+  });
+
+  it("mounts a provided certificate, binds the reader role, sends a token from a Secret when asked", async () => {
+    const { objects } = await renderChart(release, namespace, { ...baseValues, ...metricsWithSecrets });
+    const shardsAndCoordinator = workloadsOf(objects).filter((w) => !w.metadata?.name?.endsWith("-redis"));
+    expect(shardsAndCoordinator).toHaveLength(2);
+    for (const workload of shardsAndCoordinator) {
+      expect(podSpecOf(workload).volumes, workload.metadata?.name).toEqual([
+        { name: "metrics-tls", secret: { secretName: "metrics-tls" } },
+      ]);
+      expect(containerOf(workload).volumeMounts).toEqual([
+        { name: "metrics-tls", mountPath: "/etc/sharded-scheduler/metrics-tls", readOnly: true },
+      ]);
+    }
+    expect(objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", "-scheduler").data).toMatchObject({
+      METRICS_TLS_CERT_FILE: "/etc/sharded-scheduler/metrics-tls/tls.crt",
+      METRICS_TLS_KEY_FILE: "/etc/sharded-scheduler/metrics-tls/tls.key",
+    });
+    const binding = objectOf<k8s.V1ClusterRoleBinding>(objects, "ClusterRoleBinding", "-metrics-reader");
+    expect(binding.roleRef.name).toBe(`${namespace}-${fullname}-metrics-reader`);
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: "prometheus-k8s", namespace: "monitoring" },
+    ]);
+    const monitor = objectOf<{ spec: { endpoints: Record<string, unknown>[] } }>(objects, "ServiceMonitor");
+    expect(monitor.spec.endpoints[0]).toMatchObject({
+      scheme: "https",
+      authorization: { type: "Bearer", credentials: { name: "scrape-token", key: "token" } },
+      tlsConfig: { serverName: "sharded-scheduler" },
+    });
+    expect(monitor.spec.endpoints[0]).not.toHaveProperty("bearerTokenFile");
+  });
+
+  it("serves /metrics without auth only behind a NetworkPolicy, and then grants no reviews", async () => {
+    const { objects } = await renderChart(release, namespace, { ...baseValues, ...metricsBehindPolicy });
+    const policy = objectOf<k8s.V1NetworkPolicy>(objects, "NetworkPolicy", "-metrics");
+    expect(policy.spec?.podSelector?.matchExpressions).toEqual([
+      { key: "app.kubernetes.io/component", operator: "In", values: ["scheduler", "coordinator"] },
+    ]);
+    expect(policy.spec?.ingress).toEqual([
+      { ports: [{ port: "health", protocol: "TCP" }] },
+      {
+        from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+        ports: [{ port: "metrics", protocol: "TCP" }],
+      },
+    ]);
+    expect(objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", "-scheduler").data?.METRICS_AUTH).toBe("none");
+    for (const role of objectsOf<k8s.V1ClusterRole>(objects, "ClusterRole"))
+      for (const rule of reviewRules) expect(role.rules, role.metadata?.name).not.toContainEqual(rule);
+    expect(
+      objectsOf<k8s.V1ClusterRole>(objects, "ClusterRole").map((role) => role.metadata?.name),
+    ).not.toContain(`${namespace}-${fullname}-metrics-reader`);
+    const monitor = objectOf<{ spec: { endpoints: Record<string, unknown>[] } }>(objects, "ServiceMonitor");
+    expect(monitor.spec.endpoints[0]).toMatchObject({ scheme: "http" });
+    expect(Object.keys(monitor.spec.endpoints[0] ?? {})).not.toContain("bearerTokenFile");
+    // Without a policy saying who may scrape, no release: unless the operator enforces their own.
+    await expect(
+      helm(["template", release, chartDir, ...setFlags({ "metrics.auth": "none" })]),
+    ).rejects.toThrow(/metrics.auth=none serves \/metrics to anyone/);
+    const own = await renderChart(release, namespace, {
+      ...baseValues,
+      "metrics.auth": "none",
+      "metrics.networkPolicy.enabled": false,
+    });
+    expect(objectsOf(own.objects, "NetworkPolicy")).toHaveLength(1);
+    await expect(
+      helm([
+        "template",
+        release,
+        chartDir,
+        ...setFlags({ ...metricsBehindPolicy, "metrics.tls.existingSecret": "x" }),
+      ]),
+    ).rejects.toThrow(/existingSecret needs metrics.auth=rbac/);
+  });
+
   it("ships a Grafana dashboard with the panels operators look at", async () => {
     const { titles, metrics } = await renderDashboard();
     for (const topic of [
@@ -435,17 +585,28 @@ async function podsOf(component: string) {
 const redisPassword = async () =>
   (await core.readNamespacedSecret({ name: `${fullname}-redis`, namespace })).data?.["redis-password"];
 
+/** Scrapes /metrics: bound to the chart's metrics-reader ClusterRole by metrics.reader.subjects. */
+const scraper = `${release}-scraper`;
+let scraperToken = "";
+
 describe("installed release", () => {
   let passwordAtInstall: string | undefined;
 
   beforeAll(async () => {
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: scraper } } });
+    scraperToken = await serviceAccountToken(core, namespace, scraper);
     await helm([
       "install",
       release,
       chartDir,
       "--namespace",
       namespace,
-      ...setFlags(baseValues),
+      ...setFlags({
+        ...baseValues,
+        "metrics.reader.subjects[0].kind": "ServiceAccount",
+        "metrics.reader.subjects[0].name": scraper,
+        "metrics.reader.subjects[0].namespace": namespace,
+      }),
       "--wait",
       "--timeout",
       "90s",
@@ -482,6 +643,7 @@ describe("installed release", () => {
     const clusterRoles = await rbac.listClusterRole({ labelSelector: instanceSelector });
     expect(clusterRoles.items.map((role) => role.metadata?.name).sort()).toEqual([
       `${namespace}-${fullname}-coordinator`,
+      `${namespace}-${fullname}-metrics-reader`,
       `${namespace}-${fullname}-scheduler`,
     ]);
     const roles = await rbac.listNamespacedRole({ namespace, labelSelector: instanceSelector });
@@ -493,6 +655,11 @@ describe("installed release", () => {
     const leader = `${schedulerName}-coordinator`;
     const named = [leader, ring, `${fullname}-0`];
     const shardLeaseVerbs = ["list", "watch", "create", "update", "patch"];
+    // /metrics behind RBAC (the default): who a scraper's token is, and whether it may get /metrics.
+    const accessReviews: Access[] = [
+      { verb: "create", resource: "tokenreviews", group: "authentication.k8s.io" },
+      { verb: "create", resource: "subjectaccessreviews", group: "authorization.k8s.io" },
+    ];
     const shard = expectedAccess([
       ...everywhere(["list", "watch", "delete"], "pods"),
       ...everywhere(["patch"], "pods/status"),
@@ -501,6 +668,7 @@ describe("installed release", () => {
       ...everywhere(["create"], "events"),
       ...everywhere(["list", "watch"], "poddisruptionbudgets", "policy"),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
+      ...accessReviews,
       ...shardLeaseVerbs.map((verb) => leaseAccess(verb)),
       ...named.flatMap((name) => shardLeaseVerbs.map((verb) => leaseAccess(verb, name))),
     ]);
@@ -509,6 +677,7 @@ describe("installed release", () => {
       ...everywhere(["patch"], "pods/status"),
       ...everywhere(["create"], "events"),
       ...["list", "patch"].map((verb) => ({ verb, resource: "nodes" })),
+      ...accessReviews,
       // A create names no object, so it cannot be confined to the leader Lease's name.
       leaseAccess("create"),
       ...named.map((name) => leaseAccess("create", name)),
@@ -533,6 +702,7 @@ describe("installed release", () => {
           `--lease-namespace=${namespace}`,
           `--redis-url=${inject("redisUrl")}`,
         ],
+        metricsAuth: { mode: "rbac", token: scraperToken },
       });
       processes.push(shard);
     }
@@ -550,6 +720,7 @@ describe("installed release", () => {
         ...(await configFlags(`${fullname}-coordinator`, coordinatorEntry)),
         `--kubeconfig=${coordinatorKubeconfig}`,
       ],
+      metricsAuth: { mode: "rbac", token: scraperToken },
     });
     processes.push(coordinator);
 
@@ -617,6 +788,14 @@ describe("installed release", () => {
     const { metrics } = await renderDashboard();
     const missing = metrics.filter((name) => !exported.includes(`# TYPE ${name} `));
     expect(missing).toEqual([]);
+    // /metrics behind the chart's RBAC: the shards and the coordinator review tokens with their
+    // ServiceAccounts; the scraper bound by metrics.reader.subjects reads, no one else.
+    const stranger = await serviceAccountToken(core, namespace, "default");
+    for (const proc of processes) {
+      expect((await proc.get("/metrics", null)).status, proc.identity).toBe(401);
+      expect((await proc.get("/metrics", stranger)).status, proc.identity).toBe(403);
+      expect((await proc.get("/metrics")).status, proc.identity).toBe(200);
+    }
   });
 
   it("schedules a gang, preempts and hands off with the chart's ServiceAccounts; refuses anything else", async () => {
@@ -837,13 +1016,14 @@ function probePod(name: string, cpu: string): k8s.V1Pod {
 
 /**
  * The installed ConfigMap as the flags of the program that reads it (from its --help), less
- * what the test sets itself: the port (a free one) and Redis (the run's, without a password).
+ * what the test sets itself: where /metrics is served and how (free loopback ports; auth rbac, the
+ * chart's default, through the harness) and Redis (the run's, without a password).
  */
 async function configFlags(configMap: string, entry: string): Promise<string[]> {
   const data = (await core.readNamespacedConfigMap({ name: configMap, namespace })).data ?? {};
   const flagOf = new Map([...flagsOf(entry)].map(([flag, env]) => [env, flag]));
   return Object.entries(data)
-    .filter(([env]) => env !== "PORT" && !env.startsWith("REDIS_"))
+    .filter(([env]) => !["METRICS_BIND_ADDRESS", "METRICS_AUTH"].includes(env) && !env.startsWith("REDIS_"))
     .map(([env, value]) => `--${flagOf.get(env)}=${value}`);
 }
 
@@ -905,6 +1085,10 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
       namespaces().flatMap((ns) => verbs.map((verb) => ({ ...r, verb, namespace: ns }))),
     ),
     ...["nodes", "nodes/status"].flatMap((resource) => verbs.map((verb) => ({ resource, verb }))),
+    ...[
+      { resource: "tokenreviews", group: "authentication.k8s.io" },
+      { resource: "subjectaccessreviews", group: "authorization.k8s.io" },
+    ].flatMap((r) => verbs.map((verb) => ({ ...r, verb }))),
     ...leaseNames.flatMap((name) => verbs.map((verb) => leaseAccess(verb, name))),
   ];
   const user = `system:serviceaccount:${namespace}:${serviceAccount}`;

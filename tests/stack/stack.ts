@@ -131,7 +131,16 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
       const proc = startProcess(
         identity,
         process.execPath,
-        [entry, `--kubeconfig=${cluster.kubeconfig}`, `--port=${port}`, redisFlag, ...args],
+        // Local runs: plain HTTP on loopback, no auth (the chart serves /metrics behind RBAC).
+        [
+          entry,
+          `--kubeconfig=${cluster.kubeconfig}`,
+          `--metrics-bind-address=127.0.0.1:${port}`,
+          "--health-bind-address=127.0.0.1:0",
+          "--metrics-auth=none",
+          redisFlag,
+          ...args,
+        ],
         join(stackDir(options.clusterDir), `${identity}.log`),
         { POD_NAME: identity, POD_NAMESPACE: "default" },
       );

@@ -4,7 +4,7 @@
  */
 import { inject } from "vitest";
 import { coordinatorEntry, saysLeader } from "../stack/stack.js";
-import { type RunningProcess, startServedProcess } from "./shard.js";
+import { type MetricsAuthOption, type RunningProcess, startServedProcess } from "./shard.js";
 
 export interface CoordinatorOptions {
   /** The shards' scheduler name. */
@@ -16,6 +16,8 @@ export interface CoordinatorOptions {
   redisUrl?: string;
   /** Extra flags; a flag given here overrides the defaults above (the last one wins). */
   args?: string[];
+  /** How it serves /metrics (default: plain HTTP, no auth; see shard.ts). */
+  metricsAuth?: MetricsAuthOption;
 }
 
 export interface RunningCoordinator extends RunningProcess {
@@ -30,6 +32,7 @@ export async function startCoordinator({
   namespace = "default",
   redisUrl = inject("redisUrl"),
   args = [],
+  metricsAuth,
 }: CoordinatorOptions): Promise<RunningCoordinator> {
   const coordinator = await startServedProcess({
     kind: "coordinator",
@@ -38,6 +41,7 @@ export async function startCoordinator({
     identity,
     args: [`--namespace=${namespace}`, ...(redisUrl ? [`--redis-url=${redisUrl}`] : []), ...args],
     readyPath: "/healthz",
+    ...(metricsAuth ? { metricsAuth } : {}),
   });
   return { ...coordinator, isLeader: async () => saysLeader(await coordinator.metrics()) };
 }

@@ -82,6 +82,21 @@ export async function renderChart(
   return { yaml, objects };
 }
 
+/** A bound token of a ServiceAccount, from the TokenRequest API (an hour). */
+export async function serviceAccountToken(
+  core: k8s.CoreV1Api,
+  namespace: string,
+  serviceAccount: string,
+): Promise<string> {
+  const request = await core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  if (!request.status?.token) throw new Error(`no token for ServiceAccount ${namespace}/${serviceAccount}`);
+  return request.status.token;
+}
+
 /**
  * Writes into dir a kubeconfig acting as a ServiceAccount (a bound token from the TokenRequest
  * API) for the same API server as the test kubeconfig, and returns its path.
@@ -92,13 +107,9 @@ export async function serviceAccountKubeconfig(
   serviceAccount: string,
   dir: string,
 ): Promise<string> {
-  const request = await core.createNamespacedServiceAccountToken({
-    name: serviceAccount,
-    namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
+  const token = await serviceAccountToken(core, namespace, serviceAccount);
   const cluster = testKubeConfig().getCurrentCluster();
-  if (!cluster || !request.status?.token) throw new Error("no cluster or no token");
+  if (!cluster) throw new Error("no cluster");
   const config = {
     apiVersion: "v1",
     kind: "Config",
@@ -112,7 +123,7 @@ export async function serviceAccountKubeconfig(
         },
       },
     ],
-    users: [{ name: serviceAccount, user: { token: request.status.token } }],
+    users: [{ name: serviceAccount, user: { token } }],
     contexts: [{ name: "test", context: { cluster: "test", user: serviceAccount, namespace } }],
     "current-context": "test",
   };

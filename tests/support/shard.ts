@@ -4,6 +4,7 @@
  * startServedProcess; and reads their /metrics. Build them first (the global setup does).
  */
 import { mkdirSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
@@ -26,22 +27,37 @@ export interface ShardOptions {
   identity?: string;
   /** Extra flags; a flag given here overrides the defaults below (the last one wins). */
   args?: string[];
+  /** See ServedProcessSpec.metricsAuth. */
+  metricsAuth?: MetricsAuthOption;
 }
 
-/** A shard or coordinator process serving HTTP on its --port. */
+/**
+ * How the process serves /metrics. Default: --metrics-auth=none, plain HTTP on loopback (as in
+ * local runs). rbac: HTTPS with its self-signed certificate, a bearer token checked by
+ * TokenReview and SubjectAccessReview; get() and metrics() send `token` unless told otherwise.
+ */
+export type MetricsAuthOption = { mode: "none" } | { mode: "rbac"; token?: string };
+
+/** A shard or coordinator process serving /metrics on port and its probes on healthPort too. */
 export interface RunningProcess {
   readonly schedulerName: string;
   readonly identity: string;
   readonly pid: number;
+  /** Port of /metrics (and the probes' paths), on 127.0.0.1. */
   readonly port: number;
+  /** Port of the probes only (plain HTTP, no auth), on 127.0.0.1. */
+  readonly healthPort: number;
   /** Path of the process's log file (pino JSON lines). */
   readonly log: string;
   stop(): Promise<void>;
   running(): boolean;
   /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT) and waits until it took effect. */
   signal(signal: "SIGKILL" | "SIGSTOP" | "SIGCONT"): Promise<void>;
-  /** GET a path of the process's HTTP server (/healthz, /readyz, /metrics). */
-  get(path: string): Promise<{ status: number; body: string }>;
+  /**
+   * GET a path of the metrics server (/healthz, /readyz, /metrics), over HTTPS with auth rbac;
+   * token: the bearer token to send instead of the default one (null: none).
+   */
+  get(path: string, token?: string | null): Promise<{ status: number; body: string }>;
   metrics(): Promise<string>;
   /** The last lines of the log, for failure reports. */
   tail(lines?: number): string;
@@ -56,10 +72,11 @@ export interface ServedProcessSpec {
   entry: string;
   schedulerName: string;
   identity: string;
-  /** Flags after --kubeconfig, --scheduler-name, --identity and --port; the last one wins. */
+  /** Flags after --kubeconfig, --scheduler-name, --identity and the serving flags; the last one wins. */
   args: string[];
-  /** The path that answers 200 once the process is up. */
+  /** The path that answers 200 once the process is up (asked on the health port). */
   readyPath: "/healthz" | "/readyz";
+  metricsAuth?: MetricsAuthOption;
 }
 
 function logDir(): string {
@@ -75,7 +92,9 @@ function logDir(): string {
  */
 export async function startServedProcess(spec: ServedProcessSpec): Promise<RunningProcess> {
   const { kind, schedulerName, identity } = spec;
+  const metricsAuth = spec.metricsAuth ?? { mode: "none" };
   const port = await freeLoopbackPort();
+  const healthPort = await freeLoopbackPort();
   const log = join(logDir(), `${kind}-${identity}-${port}.log`);
   const proc = startProcess(
     `${kind} ${identity}`,
@@ -85,20 +104,24 @@ export async function startServedProcess(spec: ServedProcessSpec): Promise<Runni
       `--kubeconfig=${inject("kubeconfig")}`,
       `--scheduler-name=${schedulerName}`,
       `--identity=${identity}`,
-      `--port=${port}`,
+      `--metrics-bind-address=127.0.0.1:${port}`,
+      `--health-bind-address=127.0.0.1:${healthPort}`,
+      `--metrics-auth=${metricsAuth.mode}`,
       ...spec.args,
     ],
     log,
   );
-  const get = async (path: string) => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`);
-    return { status: res.status, body: await res.text() };
-  };
+  const defaultToken = metricsAuth.mode === "rbac" ? metricsAuth.token : undefined;
+  const get = (path: string, token: string | null | undefined = defaultToken) =>
+    metricsAuth.mode === "rbac"
+      ? httpsGet(port, path, token ?? undefined)
+      : plainGet(`http://127.0.0.1:${port}${path}`);
   const running: RunningProcess = {
     schedulerName,
     identity,
     pid: proc.pid,
     port,
+    healthPort,
     log,
     stop: () => stopProcess(proc),
     running: () => isRunning(proc),
@@ -114,7 +137,10 @@ export async function startServedProcess(spec: ServedProcessSpec): Promise<Runni
       `${kind} ${identity} ${spec.readyPath}`,
       async () => {
         if (!isRunning(proc)) throw new Error(`the ${kind} exited:\n${tail(log, 20)}`);
-        return (await get(spec.readyPath).catch(() => undefined))?.status === 200 ? true : undefined;
+        const ready = await plainGet(`http://127.0.0.1:${healthPort}${spec.readyPath}`).catch(
+          () => undefined,
+        );
+        return ready?.status === 200 ? true : undefined;
       },
       30_000,
       100,
@@ -131,6 +157,7 @@ export function startShard({
   schedulerName,
   identity = `${schedulerName}-0`,
   args = [],
+  metricsAuth,
 }: ShardOptions): Promise<RunningShard> {
   return startServedProcess({
     kind: "shard",
@@ -139,5 +166,40 @@ export function startShard({
     identity,
     args: ["--settle-window-ms=500", ...args],
     readyPath: "/readyz",
+    ...(metricsAuth ? { metricsAuth } : {}),
+  });
+}
+
+async function plainGet(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
+}
+
+/** GET over HTTPS from 127.0.0.1, trusting the process's self-signed certificate. */
+function httpsGet(
+  port: number,
+  path: string,
+  token: string | undefined,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        rejectUnauthorized: false,
+        agent: false,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on("error", reject);
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${path}: timed out`)));
+    req.on("error", reject);
+    req.end();
   });
 }

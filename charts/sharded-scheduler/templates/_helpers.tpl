@@ -190,3 +190,81 @@ affinity:
 priorityClassName: {{ . }}
 {{- end }}
 {{- end }}
+
+{{/*
+How /metrics is served (scheduler/src/serving): ConfigMap entries of a component.
+Call with (dict "ctx" $ "port" <metrics port>).
+*/}}
+{{- define "sharded-scheduler.metricsConfig" -}}
+{{- $m := .ctx.Values.metrics -}}
+{{- if and (eq $m.auth "none") $m.networkPolicy.enabled (empty $m.networkPolicy.from) }}
+{{- fail "metrics.auth=none serves /metrics to anyone who reaches the pods: set metrics.networkPolicy.from (who may scrape), or metrics.networkPolicy.enabled=false if your own NetworkPolicy does that" }}
+{{- end }}
+{{- if and $m.tls.existingSecret (ne $m.auth "rbac") }}
+{{- fail "metrics.tls.existingSecret needs metrics.auth=rbac (none serves plain HTTP)" }}
+{{- end }}
+METRICS_BIND_ADDRESS: {{ printf ":%d" (.port | int64) | quote }}
+METRICS_AUTH: {{ $m.auth | quote }}
+METRICS_TLS_CERT_FILE: {{ ternary "/etc/sharded-scheduler/metrics-tls/tls.crt" "" (not (empty $m.tls.existingSecret)) | quote }}
+METRICS_TLS_KEY_FILE: {{ ternary "/etc/sharded-scheduler/metrics-tls/tls.key" "" (not (empty $m.tls.existingSecret)) | quote }}
+{{- end }}
+
+{{/*
+The probes' server on the pod IP, where the kubelet's probes come from: container env entries.
+Call with (dict "port" <health port>).
+*/}}
+{{- define "sharded-scheduler.healthEnv" -}}
+- name: POD_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+- name: HEALTH_BIND_ADDRESS
+  value: {{ printf "$(POD_IP):%d" (.port | int64) | quote }}
+{{- end }}
+
+{{/* The container ports and probes of a component. Call with (dict "ctx" $ "values" .Values.scheduler). */}}
+{{- define "sharded-scheduler.servingPorts" -}}
+ports:
+  - name: metrics
+    containerPort: {{ .values.port | int64 }}
+    protocol: TCP
+  - name: health
+    containerPort: {{ .values.healthPort | int64 }}
+    protocol: TCP
+{{- end }}
+
+{{/* The serving certificate of /metrics, when given (metrics.tls.existingSecret). */}}
+{{- define "sharded-scheduler.metricsTlsVolume" -}}
+{{- with .Values.metrics.tls.existingSecret }}
+volumes:
+  - name: metrics-tls
+    secret:
+      secretName: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "sharded-scheduler.metricsTlsVolumeMount" -}}
+{{- if .Values.metrics.tls.existingSecret }}
+volumeMounts:
+  - name: metrics-tls
+    mountPath: /etc/sharded-scheduler/metrics-tls
+    readOnly: true
+{{- end }}
+{{- end }}
+
+{{/*
+ClusterRole rules for /metrics behind delegated RBAC (scheduler/src/serving/metrics-access.ts):
+who a scraper's token is, and whether that user may get /metrics. Only with metrics.auth=rbac.
+*/}}
+{{- define "sharded-scheduler.metricsAuthRules" -}}
+{{- if eq .Values.metrics.auth "rbac" }}
+# /metrics behind delegated RBAC (serving/metrics-access.ts): who a scraper's bearer token is
+# (TokenReview), and whether that user may get the nonResourceURL /metrics (SubjectAccessReview).
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+{{- end }}
+{{- end }}

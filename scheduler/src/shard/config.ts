@@ -13,6 +13,7 @@ import {
   redisSettingTable,
 } from "../coordination/redis-connection.js";
 import { type ScoringStrategy, scoringStrategies } from "../core/index.js";
+import { readServingConfig, type ServingConfig, servingSettingTable } from "../serving/serving-config.js";
 
 export interface ShardConfig {
   /** Pods whose spec.schedulerName equals this are ours. */
@@ -37,8 +38,8 @@ export interface ShardConfig {
   burst: number;
   percentageOfNodesToScore: number;
   preemption: boolean;
-  /** Port of /metrics, /healthz and /readyz (0: any free port). */
-  port: number;
+  /** Where /metrics and the probes are served, and how /metrics is protected. */
+  serving: ServingConfig;
   logLevel: string;
   kubeconfig: string | undefined;
   /** Where to publish capacity summaries for the coordinator; undefined: no coordinator. */
@@ -111,7 +112,7 @@ const settings = {
     fallback: () => "0",
   },
   preemption: { flag: "preemption", env: "PREEMPTION", help: "true or false", fallback: () => "true" },
-  port: { flag: "port", env: "PORT", help: "port of /metrics, /healthz, /readyz", fallback: () => "10260" },
+  ...servingSettingTable(10260, 10262),
   ...replicaSettingTable,
   ...redisSettingTable,
   summaryIntervalMs: {
@@ -120,7 +121,9 @@ const settings = {
     help: "at most one capacity summary to Redis per this many ms",
     fallback: () => "1000",
   },
-} satisfies Record<Exclude<keyof ShardConfig, "redis">, Setting> & typeof redisSettingTable;
+} satisfies Record<Exclude<keyof ShardConfig, "redis" | "serving">, Setting> &
+  typeof redisSettingTable &
+  ReturnType<typeof servingSettingTable>;
 
 export function shardUsage(): string {
   return usage(settings);
@@ -147,7 +150,7 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     burst: flags.int("burst", 1),
     percentageOfNodesToScore: flags.int("percentageOfNodesToScore", 0, 100),
     preemption: flags.bool("preemption"),
-    port: flags.int("port", 0),
+    serving: readServingConfig(flags),
     logLevel: flags.string("logLevel"),
     kubeconfig: flags.string("kubeconfig") || undefined,
     redis: readRedisSettings(flags),

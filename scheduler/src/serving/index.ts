@@ -1,0 +1,42 @@
+/** Serving /metrics and the probes (see servers.ts), shared by the shard and the coordinator. */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { KubeAccessReviewer } from "../kube/access-reviews.js";
+import { KubeClient } from "../kube/kube-client.js";
+import { type Serving, type ServingDeps, startServing } from "./servers.js";
+import type { ServingConfig } from "./serving-config.js";
+
+export * from "./metrics-access.js";
+export * from "./self-signed-cert.js";
+export * from "./servers.js";
+export * from "./serving-config.js";
+
+/**
+ * startServing with the reviews sent by a client of their own: its small rate limit bounds what
+ * a flood of made-up tokens can cost the API server, and scrapes never wait behind binds.
+ */
+export async function startServingWithReviews(
+  config: ServingConfig,
+  kubeConfig: KubeConfig,
+  deps: Omit<ServingDeps, "reviewer">,
+): Promise<Serving> {
+  if (config.metricsAuth !== "rbac") return startServing(config, deps);
+  const client = await KubeClient.create(kubeConfig, {
+    qps: 20,
+    burst: 40,
+    maxSockets: 4,
+    timeoutMs: 10_000,
+  });
+  const serving = await startServing(config, { ...deps, reviewer: new KubeAccessReviewer(client) }).catch(
+    (error: unknown) => {
+      client.close();
+      throw error;
+    },
+  );
+  return {
+    ...serving,
+    close: () => {
+      serving.close();
+      client.close();
+    },
+  };
+}
