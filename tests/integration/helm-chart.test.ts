@@ -665,7 +665,7 @@ describe("installed release", () => {
       ...everywhere(["patch"], "pods/status"),
       ...everywhere(["create"], "pods/binding"),
       ...everywhere(["create"], "pods/eviction"),
-      ...everywhere(["create"], "events"),
+      ...everywhere(["create", "patch"], "events"),
       ...everywhere(["list", "watch"], "poddisruptionbudgets", "policy"),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
       ...accessReviews,
@@ -675,7 +675,7 @@ describe("installed release", () => {
     const coordinator = expectedAccess([
       ...everywhere(["get", "list"], "pods"),
       ...everywhere(["patch"], "pods/status"),
-      ...everywhere(["create"], "events"),
+      ...everywhere(["create", "patch"], "events"),
       ...["list", "patch"].map((verb) => ({ verb, resource: "nodes" })),
       ...accessReviews,
       // A create names no object, so it cannot be confined to the leader Lease's name.
