@@ -3,6 +3,7 @@
  * decisions out. No I/O, no clock, no randomness: the shard carries the decisions out.
  *
  *   for each group, highest priority first (QueueSort):
+ *     invalid (members disagree on priority)             → Unschedulable decision, nothing tried
  *     place every required member (Filter, Score, Gang)  → Bind decision, assumptions committed
  *     else plan gang preemption (PostFilter)             → Preempt decision, nominations reserved
  *     else                                               → Unschedulable decision with the reasons,
@@ -96,6 +97,16 @@ export class SchedulingCore {
     };
     const decisions: Decision[] = [];
     for (const group of [...groups].sort(queueOrder)) {
+      if (group.problem !== undefined) {
+        decisions.push({
+          kind: "unschedulable",
+          group: group.key,
+          members: group.members,
+          message: `${group.problem}.`,
+          withdrawnNominations: this.withdrawNominations(group),
+        });
+        continue;
+      }
       const statement = new Statement(this.snapshot);
       const result = placeGang(ctx, statement, group);
       if (result.fits) {
@@ -111,10 +122,9 @@ export class SchedulingCore {
         decisions.push({ kind: "preempt", group: group.key, plan: preemption.plan, message });
         // Reserve the won nodes now, as kube-scheduler's nominator does: later groups of this
         // cycle must neither pick the same victims nor take the room the preemptor was promised.
-        // A gang reserves at the priority it preempted with, its highest member's.
+        // A gang reserves at the priority it preempted with, which every member has.
         for (const { pod, nodeName } of preemption.plan.nominations) {
-          const priority = Math.max(pod.priority, group.priority);
-          this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName, priority });
+          this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
         }
       } else {
         decisions.push({

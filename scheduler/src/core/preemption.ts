@@ -10,7 +10,9 @@
  *      until no single victim can be spared (the plan is minimal).
  *
  * Pods already terminating (earlier victims) count as gone, so a group waiting for its
- * victims to leave does not evict more.
+ * victims to leave does not evict more. A group preempts at its one priority (members that
+ * disagree make it invalid: none lends its priority to the rest), and not at all when any
+ * member, pending or running, says preemptionPolicy: Never.
  */
 import type { PodDisruptionBudget } from "./api-types.js";
 import {
@@ -37,6 +39,9 @@ export type PreemptionResult =
   | { readonly preempts: false; readonly reason: string };
 
 export function planGangPreemption(ctx: PlacementContext, group: PendingGroup): PreemptionResult {
+  if (group.problem !== undefined) {
+    return { preempts: false, reason: "preemption: not attempted, the group is invalid" };
+  }
   if (!group.mayPreempt) {
     return { preempts: false, reason: "preemption: not attempted, a member has preemptionPolicy: Never" };
   }

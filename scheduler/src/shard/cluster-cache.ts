@@ -6,6 +6,7 @@
 import {
   ClusterSnapshot,
   type GroupKey,
+  groupStarted,
   type Node,
   type Pod,
   type PodDisruptionBudget,
@@ -27,6 +28,14 @@ export interface GroupMembers {
   /** Pending members that name another scheduler: the group cannot be placed as a whole by us. */
   readonly foreignPending: Map<string, string>;
   lastArrivalAt: number;
+  /**
+   * The group has started (groupStarted: min-member ran, or without min-member a member runs):
+   * later members join as room allows and the group is never rolled back. Set when the watches
+   * show it, kept while any member runs; a group none of whose members runs any more starts
+   * afresh, all or nothing. In memory only: a shard that (re)starts, or takes the group over,
+   * and sees fewer than min-member running treats it as never started.
+   */
+  started: boolean;
 }
 
 /**
@@ -37,6 +46,22 @@ export function succeededMembers(group: GroupMembers): number {
   let count = 0;
   for (const key of group.succeeded) if (!group.running.has(key) && !group.pending.has(key)) count++;
   return count;
+}
+
+/** Every min-member value the group's members declare (one, when they agree). */
+export function declaredMinMembers(members: GroupMembers): Set<number> {
+  const declared = new Set<number>();
+  for (const pod of [...members.pending.values(), ...members.running.values()]) {
+    const min = podGroupMembership(pod.pod).minMember;
+    if (min !== undefined) declared.add(min);
+  }
+  return declared;
+}
+
+/** The group's min-member when its members agree on one, else undefined. */
+export function declaredMinMember(members: GroupMembers): number | undefined {
+  const declared = declaredMinMembers(members);
+  return declared.size === 1 ? [...declared][0] : undefined;
 }
 
 export type CacheChange =
@@ -87,7 +112,7 @@ export class ClusterCache {
     if (previousGroup !== undefined && previousGroup !== info.group.id) this.detach(key, previousGroup);
 
     if (info.nodeName) {
-      this.assumed.delete(key);
+      const confirmed = this.assumed.delete(key);
       this.clearInvalid(key);
       const group = this.attach(key, info.group);
       group.pending.delete(key);
@@ -95,12 +120,14 @@ export class ClusterCache {
       if (info.finished) {
         this.snapshot.removePod(key);
         group.running.delete(key);
+        this.observeStart(group);
         this.dropIfEmpty(group);
         this.onChange({ kind: "capacity" });
       } else {
         this.snapshot.upsertPod(info);
         const joined = !group.running.has(key);
         group.running.set(key, info);
+        if (joined || confirmed) this.observeStart(group);
         // A member bound by someone else changes what the rest of its gang needs.
         if (joined && group.pending.size > 0) this.onChange({ kind: "member", groupId: info.group.id });
       }
@@ -209,6 +236,7 @@ export class ClusterCache {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (group.succeeded.has(key)) return;
     group.succeeded.add(key);
+    this.observeStart(group);
     if (group.pending.size > 0) this.onChange({ kind: "member", groupId: group.key.id });
   }
 
@@ -236,6 +264,7 @@ export class ClusterCache {
         succeeded: new Set(),
         foreignPending: new Map(),
         lastArrivalAt: this.now(),
+        started: false,
       };
       this.groups.set(key.id, group);
     }
@@ -249,7 +278,23 @@ export class ClusterCache {
     group.pending.delete(podKey);
     group.running.delete(podKey);
     group.foreignPending.delete(podKey);
+    this.observeStart(group);
     this.dropIfEmpty(group);
+  }
+
+  /**
+   * Sets started once the watches show the group started (members this shard assumed and whose
+   * bind is not confirmed do not count), and clears it when no member runs any more.
+   */
+  private observeStart(group: GroupMembers): void {
+    if (group.running.size === 0) {
+      group.started = false;
+      return;
+    }
+    if (group.started) return;
+    let running = 0;
+    for (const key of group.running.keys()) if (!this.assumed.has(key)) running++;
+    group.started = groupStarted(running, succeededMembers(group), declaredMinMember(group));
   }
 
   private dropIfEmpty(group: GroupMembers): void {

@@ -21,7 +21,7 @@ import {
   type PodDisruptionBudget,
   type PodInfo,
   pendingGroup,
-  podGroupMembership,
+  priorityDisagreement,
   SchedulingCore,
 } from "../core/index.js";
 import { EventRecorder } from "../kube/event-recorder.js";
@@ -31,7 +31,14 @@ import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-bind
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import { nodeOwnerAnnotation, podOwnerAnnotation } from "../sharding/shard-ring.js";
-import { type CacheChange, ClusterCache, type GroupMembers, succeededMembers } from "./cluster-cache.js";
+import {
+  type CacheChange,
+  ClusterCache,
+  declaredMinMember,
+  declaredMinMembers,
+  type GroupMembers,
+  succeededMembers,
+} from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
 import type { ShardMetrics } from "./metrics.js";
 import { SchedulingQueue } from "./scheduling-queue.js";
@@ -241,6 +248,7 @@ export class Shard {
           [...members.running.values()],
           readiness.minMember,
           succeededMembers(members),
+          members.started,
         ),
       );
     }
@@ -263,6 +271,8 @@ export class Shard {
 
   private readiness(members: GroupMembers, now: number): Readiness {
     const minMember = declaredMinMember(members);
+    // A group that started takes later members as they come: nothing to wait for.
+    if (members.started) return { ready: true, minMember };
     if (minMember !== undefined) {
       const present = members.pending.size + members.running.size + succeededMembers(members);
       if (present >= minMember) return { ready: true, minMember };
@@ -542,9 +552,11 @@ export class Shard {
   }
 
   /**
-   * A gang with some members bound and the rest unplaceable for longer than the gang timeout
-   * is rolled back: its controller-owned bound members are deleted (their controller recreates
-   * them and the gang is placed afresh). Bare pods would be lost, so they are only reported.
+   * A gang with a declared min-member that never started, with some members bound and the rest
+   * unplaceable for longer than the gang timeout, is rolled back: its controller-owned bound
+   * members are deleted (their controller recreates them and the gang is placed afresh). Bare
+   * pods would be lost, so they are only reported. A group that started, or declares no
+   * min-member, is never rolled back: later members join it as room allows.
    * Returns true while the gang is partial and waiting (not yet rolled back).
    */
   private checkGangTimeout(members: GroupMembers, now: number): boolean {
@@ -553,9 +565,11 @@ export class Shard {
     const minMember = declaredMinMember(members);
     const incomplete =
       !members.key.solo &&
+      !members.started &&
+      minMember !== undefined &&
       running.length > 0 &&
       members.pending.size > 0 &&
-      (minMember === undefined || running.length + succeededMembers(members) < minMember);
+      running.length + succeededMembers(members) < minMember;
     if (!incomplete) {
       this.partialSince.delete(id);
       return false;
@@ -650,6 +664,7 @@ export class Shard {
         [...members.running.values()],
         declaredMinMember(members),
         succeededMembers(members),
+        members.started,
       );
       stuck.push({
         id,
@@ -715,21 +730,5 @@ export function groupProblem(members: GroupMembers): string | undefined {
   if (declared.size > 1) {
     return `members of pod group ${name} disagree on sharded-scheduler.io/min-member (${[...declared].join(", ")})`;
   }
-  return undefined;
-}
-
-/** Every min-member value the group's members declare (one, when they agree). */
-function declaredMinMembers(members: GroupMembers): Set<number> {
-  const declared = new Set<number>();
-  for (const pod of [...members.pending.values(), ...members.running.values()]) {
-    const min = podGroupMembership(pod.pod).minMember;
-    if (min !== undefined) declared.add(min);
-  }
-  return declared;
-}
-
-/** The group's min-member when its members agree on one, else undefined. */
-function declaredMinMember(members: GroupMembers): number | undefined {
-  const declared = declaredMinMembers(members);
-  return declared.size === 1 ? [...declared][0] : undefined;
+  return priorityDisagreement(members.key, [...members.pending.values(), ...members.running.values()]);
 }
