@@ -200,3 +200,56 @@ describe("partial gang rollback", () => {
     expect(pods.get("bare-0")?.spec?.nodeName).toBe(suite.nodeName("rollback", 1));
   });
 });
+
+describe("a group that grows", () => {
+  it("keeps a running group without min-member when it grows past the room, and binds the members that fit", async () => {
+    // Like a Deployment with annotation pod-group: web, scaled from 3 replicas to 23 where only 8 fit.
+    await suite.startShard("elastic", ["--gang-timeout-ms=2000"]);
+    const schedulerName = `${suite.id}-elastic`;
+    await suite.addNodes("web", 2, { cpu: "4" });
+    // A stand-in ReplicaSet: a rollback would delete its pods (the garbage collector keeps them).
+    const owner = await suite.core.createNamespacedConfigMap({
+      namespace: suite.namespace,
+      body: { metadata: { name: "web-owner" } },
+    });
+    const ownerReferences = [
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        name: "web-owner",
+        uid: owner.metadata?.uid as string,
+        controller: true,
+      },
+    ];
+    const replica = (name: string) => {
+      const pod = suite.pod(name, {
+        pool: "web",
+        cpu: "1",
+        annotations: { "pod-group": "web" },
+        schedulerName,
+      });
+      pod.metadata = { ...pod.metadata, ownerReferences };
+      return pod;
+    };
+    const first = names("web", 3);
+    await suite.create(first.map(replica));
+    const running = await suite.waitBound(first);
+
+    const added = Array.from({ length: 20 }, (_, i) => `web-${i + 3}`);
+    await suite.create(added.map(replica));
+    const boundAdded = async () => {
+      const pods = await suite.pods();
+      return added.filter((name) => pods.get(name)?.spec?.nodeName);
+    };
+    await waitFor(
+      "5 of the added replicas to be bound (the room left on the 2 nodes)",
+      async () => ((await boundAdded()).length === 5 ? true : undefined),
+      30_000,
+    );
+    // Well past the gang timeout: the first replicas keep running, nothing is rolled back.
+    await suite.staysBound(running, 6_000);
+    expect(await boundAdded()).toHaveLength(5);
+    const rollbacks = await suite.eventsOfReason("GangRollback");
+    expect(rollbacks.filter((event) => event.involvedObject.name?.startsWith("web-"))).toEqual([]);
+  });
+});
