@@ -31,9 +31,11 @@ export interface GroupMembers {
   /**
    * The group has started (groupStarted: min-member ran, or without min-member a member runs):
    * later members join as room allows and the group is never rolled back. Set when the watches
-   * show it, kept while any member runs; a group none of whose members runs any more starts
-   * afresh, all or nothing. In memory only: a shard that (re)starts, or takes the group over,
-   * and sees fewer than min-member running treats it as never started.
+   * show it, kept while a member runs that is not being deleted; a group with none left (a
+   * whole gang evicted) starts afresh, all or nothing. In memory only, but every shard watches
+   * every pod, so a group handed to another shard keeps it; a shard that restarts learns it
+   * again from its first list, and treats a group with fewer than min-member running then as
+   * never started.
    */
   started: boolean;
 }
@@ -127,7 +129,7 @@ export class ClusterCache {
         this.snapshot.upsertPod(info);
         const joined = !group.running.has(key);
         group.running.set(key, info);
-        if (joined || confirmed) this.observeStart(group);
+        if (joined || confirmed || info.terminating) this.observeStart(group);
         // A member bound by someone else changes what the rest of its gang needs.
         if (joined && group.pending.size > 0) this.onChange({ kind: "member", groupId: info.group.id });
       }
@@ -284,17 +286,19 @@ export class ClusterCache {
 
   /**
    * Sets started once the watches show the group started (members this shard assumed and whose
-   * bind is not confirmed do not count), and clears it when no member runs any more.
+   * bind is not confirmed do not count), and clears it when no member runs any more but ones
+   * being deleted (an evicted gang's replacements start afresh, all or nothing).
    */
   private observeStart(group: GroupMembers): void {
-    if (group.running.size === 0) {
-      group.started = false;
-      return;
+    let staying = 0;
+    let confirmed = 0;
+    for (const [key, pod] of group.running) {
+      if (pod.terminating) continue;
+      staying++;
+      if (!this.assumed.has(key)) confirmed++;
     }
-    if (group.started) return;
-    let running = 0;
-    for (const key of group.running.keys()) if (!this.assumed.has(key)) running++;
-    group.started = groupStarted(running, succeededMembers(group), declaredMinMember(group));
+    if (staying === 0) group.started = false;
+    else group.started ||= groupStarted(confirmed, succeededMembers(group), declaredMinMember(group));
   }
 
   private dropIfEmpty(group: GroupMembers): void {

@@ -474,8 +474,9 @@ export class Shard {
    * out while the ticket was valid keeps running. Once one member's eviction went out, the rest
    * of its group follow whatever happens to the lease meanwhile, and those that failed (the API
    * server restarting) are retried with backoff for up to the gang timeout, without holding the
-   * ticket (a handover must not wait for them); after that the victim's own partial-gang rollback
-   * finishes it.
+   * ticket (a handover must not wait for them). A member still running after that is a candidate
+   * again at the preemptor's next cycle, if it still needs the room (a victim that had started
+   * is never rolled back).
    */
   private async evictVictims(
     preemptor: string,
@@ -525,7 +526,7 @@ export class Shard {
     if (unfinished.length > 0)
       this.log.warn(
         { preemptor, pods: unfinished.map((pod) => pod.key) },
-        "victims not evicted before the gang timeout; their groups' partial-gang rollback finishes them",
+        "victims not evicted before the gang timeout; the preemptor's next cycles may pick them again",
       );
   }
 

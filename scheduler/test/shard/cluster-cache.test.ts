@@ -89,4 +89,17 @@ describe("cluster cache: whether a group started", () => {
     cache.removePod(members[1] as Pod);
     expect(started(cache, "job")).toBe(false);
   });
+
+  it("starts afresh once every running member is being deleted (a whole gang evicted)", () => {
+    const cache = new ClusterCache(schedulerName, () => undefined);
+    const members = [0, 1].map((i) => ours(pod(`job-${i}`, { group: "job", minMember: 2, nodeName: "n1" })));
+    for (const p of members) cache.upsertPod(p);
+    expect(started(cache, "job")).toBe(true);
+    // The Job's replacements arrive while the evicted members are still terminating.
+    cache.upsertPod(ours(pod("job-2", { group: "job", minMember: 2 })));
+    cache.upsertPod(ours(pod("job-0", { group: "job", minMember: 2, nodeName: "n1", terminating: true })));
+    expect(started(cache, "job")).toBe(true);
+    cache.upsertPod(ours(pod("job-1", { group: "job", minMember: 2, nodeName: "n1", terminating: true })));
+    expect(started(cache, "job")).toBe(false);
+  });
 });
