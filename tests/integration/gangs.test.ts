@@ -152,25 +152,26 @@ describe("settle window", () => {
   });
 });
 
+/**
+ * The ownerReferences of a stand-in controller (a ConfigMap): a rollback deletes the pods it
+ * owns, and the garbage collector keeps pods whose owner exists.
+ */
+async function standInController(name: string) {
+  const owner = await suite.core.createNamespacedConfigMap({
+    namespace: suite.namespace,
+    body: { metadata: { name } },
+  });
+  return [
+    { apiVersion: "v1", kind: "ConfigMap", name, uid: owner.metadata?.uid as string, controller: true },
+  ];
+}
+
 describe("partial gang rollback", () => {
   it("deletes a controller-owned member left bound past the gang timeout; reports a bare one", async () => {
     const shard = await suite.startShard("rollback", ["--gang-timeout-ms=2000", "--log-level=debug"]);
     const schedulerName = `${suite.id}-rollback`;
     await suite.addNodes("rollback", 2, { cpu: "4" });
-    // A stand-in controller: the garbage collector keeps pods whose owner exists.
-    const owner = await suite.core.createNamespacedConfigMap({
-      namespace: suite.namespace,
-      body: { metadata: { name: "gang-owner" } },
-    });
-    const ownerReferences = [
-      {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        name: "gang-owner",
-        uid: owner.metadata?.uid as string,
-        controller: true,
-      },
-    ];
+    const ownerReferences = await standInController("gang-owner");
     // Each gang needs 2 members of 3 cpu on its own 4-cpu node: the second member never fits.
     const member = (name: string, group: string, node: number, owned: boolean) => {
       const pod = suite.pod(name, { pool: "rollback", cpu: "3", group, minMember: 2, schedulerName });
@@ -207,20 +208,8 @@ describe("a group that grows", () => {
     await suite.startShard("elastic", ["--gang-timeout-ms=2000"]);
     const schedulerName = `${suite.id}-elastic`;
     await suite.addNodes("web", 2, { cpu: "4" });
-    // A stand-in ReplicaSet: a rollback would delete its pods (the garbage collector keeps them).
-    const owner = await suite.core.createNamespacedConfigMap({
-      namespace: suite.namespace,
-      body: { metadata: { name: "web-owner" } },
-    });
-    const ownerReferences = [
-      {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        name: "web-owner",
-        uid: owner.metadata?.uid as string,
-        controller: true,
-      },
-    ];
+    // A stand-in ReplicaSet: a rollback would delete its pods.
+    const ownerReferences = await standInController("web-owner");
     const replica = (name: string) => {
       const pod = suite.pod(name, {
         pool: "web",

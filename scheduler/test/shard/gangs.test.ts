@@ -12,19 +12,8 @@ import type { KubeClient } from "../../src/kube/kube-client.js";
 import { loadShardConfig } from "../../src/shard/config.js";
 import { ShardMetrics } from "../../src/shard/metrics.js";
 import { Shard, type ShardWriters } from "../../src/shard/shard.js";
-import type { Ownership } from "../../src/sharding/ownership.js";
 import { node, type PodOptions, pod } from "../core/fixtures.js";
-
-const ownsEverything: Ownership = {
-  version: 1,
-  epoch: 1,
-  canPlace: () => true,
-  ownsNode: () => true,
-  gainedNodesSettling: () => false,
-  ownsGroup: () => true,
-  acquireBind: () => ({ valid: () => true, release: () => undefined }),
-  observeNodeOwner: () => undefined,
-};
+import { ownsEverything } from "./fixtures.js";
 
 const gangTimeoutMs = 50;
 const shards: Shard[] = [];

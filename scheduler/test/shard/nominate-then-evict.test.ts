@@ -15,17 +15,7 @@ import { Shard, type ShardWriters } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
 import { podOwnerAnnotation } from "../../src/sharding/shard-ring.js";
 import { node, pod } from "../core/fixtures.js";
-
-const ownsEverything: Ownership = {
-  version: 1,
-  epoch: 1,
-  canPlace: () => true,
-  ownsNode: () => true,
-  gainedNodesSettling: () => false,
-  ownsGroup: () => true,
-  acquireBind: () => ({ valid: () => true, release: () => undefined }),
-  observeNodeOwner: () => undefined,
-};
+import { ownsEverything } from "./fixtures.js";
 
 /** Writers that record every call in order; each nomination waits until the test settles it. */
 function recordingWriters() {
