@@ -152,25 +152,26 @@ describe("settle window", () => {
   });
 });
 
+/**
+ * The ownerReferences of a stand-in controller (a ConfigMap): a rollback deletes the pods it
+ * owns, and the garbage collector keeps pods whose owner exists.
+ */
+async function standInController(name: string) {
+  const owner = await suite.core.createNamespacedConfigMap({
+    namespace: suite.namespace,
+    body: { metadata: { name } },
+  });
+  return [
+    { apiVersion: "v1", kind: "ConfigMap", name, uid: owner.metadata?.uid as string, controller: true },
+  ];
+}
+
 describe("partial gang rollback", () => {
   it("deletes a controller-owned member left bound past the gang timeout; reports a bare one", async () => {
     const shard = await suite.startShard("rollback", ["--gang-timeout-ms=2000", "--log-level=debug"]);
     const schedulerName = `${suite.id}-rollback`;
     await suite.addNodes("rollback", 2, { cpu: "4" });
-    // A stand-in controller: the garbage collector keeps pods whose owner exists.
-    const owner = await suite.core.createNamespacedConfigMap({
-      namespace: suite.namespace,
-      body: { metadata: { name: "gang-owner" } },
-    });
-    const ownerReferences = [
-      {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        name: "gang-owner",
-        uid: owner.metadata?.uid as string,
-        controller: true,
-      },
-    ];
+    const ownerReferences = await standInController("gang-owner");
     // Each gang needs 2 members of 3 cpu on its own 4-cpu node: the second member never fits.
     const member = (name: string, group: string, node: number, owned: boolean) => {
       const pod = suite.pod(name, { pool: "rollback", cpu: "3", group, minMember: 2, schedulerName });
@@ -198,5 +199,46 @@ describe("partial gang rollback", () => {
     });
     const pods = await suite.pods();
     expect(pods.get("bare-0")?.spec?.nodeName).toBe(suite.nodeName("rollback", 1));
+  });
+});
+
+describe("a group that grows", () => {
+  it("keeps a running group without min-member when it grows past the room, and binds the members that fit", async () => {
+    // Like a Deployment with annotation pod-group: web, scaled from 3 replicas to 23 where only 8 fit.
+    await suite.startShard("elastic", ["--gang-timeout-ms=2000"]);
+    const schedulerName = `${suite.id}-elastic`;
+    await suite.addNodes("web", 2, { cpu: "4" });
+    // A stand-in ReplicaSet: a rollback would delete its pods.
+    const ownerReferences = await standInController("web-owner");
+    const replica = (name: string) => {
+      const pod = suite.pod(name, {
+        pool: "web",
+        cpu: "1",
+        annotations: { "pod-group": "web" },
+        schedulerName,
+      });
+      pod.metadata = { ...pod.metadata, ownerReferences };
+      return pod;
+    };
+    const first = names("web", 3);
+    await suite.create(first.map(replica));
+    const running = await suite.waitBound(first);
+
+    const added = Array.from({ length: 20 }, (_, i) => `web-${i + 3}`);
+    await suite.create(added.map(replica));
+    const boundAdded = async () => {
+      const pods = await suite.pods();
+      return added.filter((name) => pods.get(name)?.spec?.nodeName);
+    };
+    await waitFor(
+      "5 of the added replicas to be bound (the room left on the 2 nodes)",
+      async () => ((await boundAdded()).length === 5 ? true : undefined),
+      30_000,
+    );
+    // Well past the gang timeout: the first replicas keep running, nothing is rolled back.
+    await suite.staysBound(running, 6_000);
+    expect(await boundAdded()).toHaveLength(5);
+    const rollbacks = await suite.eventsOfReason("GangRollback");
+    expect(rollbacks.filter((event) => event.involvedObject.name?.startsWith("web-"))).toEqual([]);
   });
 });

@@ -8,16 +8,17 @@ import { type PodOptions, schedulerSuite } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
 
 const suite = schedulerSuite("preemption");
-const priority = { low: "", high: "", highNever: "" };
+const priority = { low: "", mid: "", high: "", highNever: "" };
 const pools = ["order", "solo", "gang", "whole", "big", "equal", "budget", "never"] as const;
 
 beforeAll(async () => {
-  [priority.low, priority.high, priority.highNever] = await Promise.all([
+  [priority.low, priority.mid, priority.high, priority.highNever] = await Promise.all([
     suite.priorityClass("low", 100),
+    suite.priorityClass("mid", 500),
     suite.priorityClass("high", 1000),
     suite.priorityClass("high-never", 1000, "Never"),
   ]);
-  await Promise.all(pools.map((pool) => suite.addNodes(pool, 3)));
+  await Promise.all([...pools.map((pool) => suite.addNodes(pool, 3)), suite.addNodes("mixed", 4)]);
 });
 
 const range = (prefix: string, size: number) => Array.from({ length: size }, (_, i) => `${prefix}-${i}`);
@@ -207,5 +208,47 @@ describe("preemption", () => {
       /preemption: not attempted, a member has preemptionPolicy: Never/,
     );
     await suite.staysBound(running);
+  });
+});
+
+describe("group priority", () => {
+  it("a gang of three priority-100 pods and one priority-1000 pod is invalid and evicts nothing", async () => {
+    // Four nodes, each holding a priority-500 pod: the gang's 100s could never evict them, and
+    // one 1000 member must not lend its priority to the rest.
+    const mids = range("mixed-mid", 4).map((name) =>
+      suite.pod(name, { pool: "mixed", cpu: "3", priorityClass: priority.mid }),
+    );
+    await suite.create(mids);
+    const running = await suite.waitBound(range("mixed-mid", 4));
+    const members = range("mixed", 4);
+    await suite.create(
+      members.map((name, i) =>
+        suite.pod(name, {
+          pool: "mixed",
+          cpu: "3",
+          group: "mixed",
+          minMember: 4,
+          priorityClass: i === 3 ? priority.high : priority.low,
+        }),
+      ),
+    );
+    for (const name of members) {
+      const message = await suite.waitUnschedulable(name, /disagree on priority/);
+      expect(message).toContain(
+        `members of pod group ${suite.namespace}/mixed disagree on priority (100, 1000)`,
+      );
+    }
+    await waitFor(
+      "InvalidPodGroup Warning Events on the members",
+      async () => {
+        const events = await suite.eventsOfReason("InvalidPodGroup");
+        const about = new Set(events.filter((e) => e.type === "Warning").map((e) => e.involvedObject.name));
+        return members.every((name) => about.has(name)) ? true : undefined;
+      },
+      10_000,
+    );
+    await suite.staysBound(running);
+    await suite.staysPending(members, 500);
+    expect(await preemptedEvents(Object.keys(running))).toEqual([]);
   });
 });

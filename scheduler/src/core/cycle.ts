@@ -3,6 +3,7 @@
  * decisions out. No I/O, no clock, no randomness: the shard carries the decisions out.
  *
  *   for each group, highest priority first (QueueSort):
+ *     invalid (members disagree on priority)             → Unschedulable decision, nothing tried
  *     place every required member (Filter, Score, Gang)  → Bind decision, assumptions committed
  *     else plan gang preemption (PostFilter)             → Preempt decision, nominations reserved
  *     else                                               → Unschedulable decision with the reasons,
@@ -125,6 +126,18 @@ export class SchedulingCore {
     for (const group of ordered) {
       if (reached > 0 && shouldYield()) break;
       reached++;
+      if (group.problem !== undefined) {
+        const withdrawnNominations = this.withdrawNominations(group);
+        if (withdrawnNominations.length > 0) memo.roomReturned();
+        decisions.push({
+          kind: "unschedulable",
+          group: group.key,
+          members: group.members,
+          message: `${group.problem}.`,
+          withdrawnNominations,
+        });
+        continue;
+      }
       const statement = new Statement(this.snapshot);
       const result = placeGang(ctx, statement, group);
       if (result.fits) {
@@ -140,10 +153,9 @@ export class SchedulingCore {
         decisions.push({ kind: "preempt", group: group.key, plan: preemption.plan, message });
         // Reserve the won nodes now, as kube-scheduler's nominator does: later groups of this
         // cycle must neither pick the same victims nor take the room the preemptor was promised.
-        // A gang reserves at the priority it preempted with, its highest member's.
+        // A gang reserves at the priority it preempted with, which every member has.
         for (const { pod, nodeName } of preemption.plan.nominations) {
-          const priority = Math.max(pod.priority, group.priority);
-          this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName, priority });
+          this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
         }
       } else {
         const withdrawnNominations = this.withdrawNominations(group);

@@ -11,7 +11,13 @@ export {
 export { Diagnosis } from "./diagnosis.js";
 export { type Placement, placeGang } from "./gang-placement.js";
 export type { NodeInfo, PodInfo } from "./model.js";
-export { type PendingGroup, pendingGroup, queueOrder } from "./pending-group.js";
+export {
+  groupStarted,
+  type PendingGroup,
+  pendingGroup,
+  priorityDisagreement,
+  queueOrder,
+} from "./pending-group.js";
 export { lentForAnnotation } from "./plugins/index.js";
 export { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
 export {

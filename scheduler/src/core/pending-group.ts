@@ -6,23 +6,33 @@ export interface PendingGroup {
   readonly key: GroupKey;
   /** Members without a node, in the order they should be placed. */
   readonly members: readonly PodInfo[];
-  /** How many of the members must be placed at once for the group to run (all-or-nothing). */
+  /**
+   * How many of the members must be placed at once for the group to run (all-or-nothing); 1 once
+   * the group has started (then as many members as fit are placed).
+   */
   readonly required: number;
-  /** The highest priority of any member (pending or running). */
+  /** The priority every member (pending and running) has; the lowest when they disagree. */
   readonly priority: number;
-  /** False when any member says preemptionPolicy: Never. */
+  /** Why the group cannot be placed at all (its members disagree on priority), or undefined. */
+  readonly problem: string | undefined;
+  /** False when any member (pending or running) says preemptionPolicy: Never, or the group has a problem. */
   readonly mayPreempt: boolean;
   /** Earliest creation of a member, in ms since the epoch: older groups go first among equals. */
   readonly createdAt: number;
 }
 
 /**
- * Builds the pending group from its members. With min-member set, the group needs
- * (min-member − members already running − members that ran to completion) more pods at once,
- * at least one, even when fewer are pending yet (then it waits: starting the ones present
- * would be a partial gang); without it, every pending member (the group's size is the members
- * present). A member that succeeded has started with its gang: the replacements of the rest
- * (a Job recreates evicted or failed pods, not finished ones) do not wait for it again.
+ * Builds the pending group from its members. All-or-nothing applies to a group's first start
+ * only: once the group has started (see groupStarted), later members are placed as room allows
+ * (required 1). Before that, with min-member set, the group needs (min-member − members already
+ * running − members that ran to completion) more pods at once, at least one, even when fewer
+ * are pending yet (then it waits: starting the ones present would be a partial gang); without
+ * it, every pending member (the group's size is the members present). A member that succeeded
+ * has started with its gang: the replacements of the rest (a Job recreates evicted or failed
+ * pods, not finished ones) do not wait for it again.
+ *
+ * One priority per group: a member cannot lend its priority to the others, so members that
+ * disagree make the group invalid (problem), and it neither places nor preempts.
  */
 export function pendingGroup(
   key: GroupKey,
@@ -30,13 +40,19 @@ export function pendingGroup(
   running: readonly PodInfo[],
   minMember: number | undefined,
   succeeded = 0,
+  started = false,
 ): PendingGroup {
   const members = [...pending].sort(byLargestRequestFirst);
-  const required =
-    minMember === undefined ? members.length : Math.max(1, minMember - running.length - succeeded);
-  let priority = Number.NEGATIVE_INFINITY;
+  const required = started
+    ? 1
+    : minMember === undefined
+      ? members.length
+      : Math.max(1, minMember - running.length - succeeded);
+  const everyone = [...pending, ...running];
+  const problem = priorityDisagreement(key, everyone);
+  let priority = Number.POSITIVE_INFINITY;
   let createdAt = Number.POSITIVE_INFINITY;
-  for (const pod of [...pending, ...running]) priority = Math.max(priority, pod.priority);
+  for (const pod of everyone) priority = Math.min(priority, pod.priority);
   for (const pod of pending) {
     const created = Date.parse(pod.pod.metadata.creationTimestamp ?? "");
     if (!Number.isNaN(created)) createdAt = Math.min(createdAt, created);
@@ -46,9 +62,31 @@ export function pendingGroup(
     members,
     required,
     priority: Number.isFinite(priority) ? priority : 0,
-    mayPreempt: pending.every((pod) => pod.preemptionPolicy !== "Never"),
+    problem,
+    mayPreempt: problem === undefined && everyone.every((pod) => pod.preemptionPolicy !== "Never"),
     createdAt: Number.isFinite(createdAt) ? createdAt : 0,
   };
+}
+
+/**
+ * Whether a group has started: with min-member, that many members run or ran to completion;
+ * without, a member runs. Its first start was all-or-nothing; later members join as room allows.
+ */
+export function groupStarted(running: number, succeeded: number, minMember: number | undefined): boolean {
+  return minMember === undefined ? running > 0 : running + succeeded >= minMember;
+}
+
+/**
+ * Why the members (pending and running) of a group have no one priority, or undefined when
+ * they agree. The distinct values are listed lowest first (a few, then "...").
+ */
+export function priorityDisagreement(key: GroupKey, members: readonly PodInfo[]): string | undefined {
+  const priorities = new Set<number>();
+  for (const pod of members) priorities.add(pod.priority);
+  if (priorities.size <= 1) return undefined;
+  const listed = [...priorities].sort((a, b) => a - b);
+  const shown = listed.slice(0, 4).join(", ") + (listed.length > 4 ? ", ..." : "");
+  return `members of pod group ${key.namespace}/${key.name} disagree on priority (${shown}); a gang must have one priority`;
 }
 
 /** First-fit decreasing: big members first pack a gang better than arrival order. */

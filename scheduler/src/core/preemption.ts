@@ -33,7 +33,9 @@
  * a shape cannot preempt at all until room is given back.
  *
  * Pods already terminating (earlier victims) count as gone, so a group waiting for its
- * victims to leave does not evict more.
+ * victims to leave does not evict more. A group preempts at its one priority (members that
+ * disagree make it invalid: none lends its priority to the rest), and not at all when any
+ * member, pending or running, says preemptionPolicy: Never.
  */
 import type { PodDisruptionBudget } from "./api-types.js";
 import {
@@ -116,6 +118,9 @@ export function planGangPreemption(
   group: PendingGroup,
   memo?: PreemptionMemo,
 ): PreemptionResult {
+  if (group.problem !== undefined) {
+    return { preempts: false, reason: "preemption: not attempted, the group is invalid" };
+  }
   if (!group.mayPreempt) {
     return { preempts: false, reason: "preemption: not attempted, a member has preemptionPolicy: Never" };
   }

@@ -6,6 +6,7 @@
 import {
   ClusterSnapshot,
   type GroupKey,
+  groupStarted,
   type Node,
   type Pod,
   type PodDisruptionBudget,
@@ -37,6 +38,16 @@ export interface GroupMembers {
   /** Pending members that name another scheduler: the group cannot be placed as a whole by us. */
   readonly foreignPending: Map<string, string>;
   lastArrivalAt: number;
+  /**
+   * The group has started (groupStarted: min-member ran, or without min-member a member runs):
+   * later members join as room allows and the group is never rolled back. Set when the watches
+   * show it, kept while a member runs that is not being deleted; a group with none left (a
+   * whole gang evicted) starts afresh, all or nothing. In memory only, but every shard watches
+   * every pod, so a group handed to another shard keeps it; a shard that restarts learns it
+   * again from its first list, and treats a group with fewer than min-member running then as
+   * never started.
+   */
+  started: boolean;
 }
 
 /**
@@ -48,6 +59,22 @@ export function succeededMembers(group: GroupMembers): number {
   for (const key of group.succeeded)
     if (!group.running.has(key) && !group.orphaned.has(key) && !group.pending.has(key)) count++;
   return count;
+}
+
+/** Every min-member value the group's members declare (one, when they agree). */
+export function declaredMinMembers(members: GroupMembers): Set<number> {
+  const declared = new Set<number>();
+  for (const pod of [...members.pending.values(), ...members.running.values()]) {
+    const min = podGroupMembership(pod.pod).minMember;
+    if (min !== undefined) declared.add(min);
+  }
+  return declared;
+}
+
+/** The group's min-member when its members agree on one, else undefined. */
+export function declaredMinMember(members: GroupMembers): number | undefined {
+  const declared = declaredMinMembers(members);
+  return declared.size === 1 ? [...declared][0] : undefined;
 }
 
 export type CacheChange =
@@ -89,6 +116,7 @@ export class ClusterCache {
       if (!group || !pod) continue;
       group.running.delete(key);
       group.orphaned.set(key, pod);
+      this.observeStart(group);
     }
     this.snapshot.removeNode(node.metadata.name);
   }
@@ -109,7 +137,7 @@ export class ClusterCache {
     if (previousGroup !== undefined && previousGroup !== info.group.id) this.detach(key, previousGroup);
 
     if (info.nodeName) {
-      this.assumed.delete(key);
+      const confirmed = this.assumed.delete(key);
       this.clearInvalid(key);
       const group = this.attach(key, info.group);
       group.pending.delete(key);
@@ -119,6 +147,7 @@ export class ClusterCache {
         this.snapshot.removePod(key);
         group.running.delete(key);
         group.orphaned.delete(key);
+        this.observeStart(group);
         this.dropIfEmpty(group);
         this.onChange({ kind: "capacity" });
       } else if (!this.snapshot.node(info.nodeName)) {
@@ -126,11 +155,13 @@ export class ClusterCache {
         this.snapshot.upsertPod(info);
         group.running.delete(key);
         group.orphaned.set(key, info);
+        this.observeStart(group);
       } else {
         this.snapshot.upsertPod(info);
         group.orphaned.delete(key);
         const joined = !group.running.has(key);
         group.running.set(key, info);
+        if (joined || confirmed || info.terminating) this.observeStart(group);
         // A member bound by someone else changes what the rest of its gang needs.
         if (joined && group.pending.size > 0) this.onChange({ kind: "member", groupId: info.group.id });
       }
@@ -281,6 +312,7 @@ export class ClusterCache {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (group.succeeded.has(key)) return;
     group.succeeded.add(key);
+    this.observeStart(group);
     if (group.pending.size > 0) this.onChange({ kind: "member", groupId: group.key.id });
   }
 
@@ -310,6 +342,7 @@ export class ClusterCache {
         succeeded: new Set(),
         foreignPending: new Map(),
         lastArrivalAt: this.now(),
+        started: false,
       };
       this.groups.set(key.id, group);
     }
@@ -325,6 +358,7 @@ export class ClusterCache {
     group.gated.delete(podKey);
     group.orphaned.delete(podKey);
     group.foreignPending.delete(podKey);
+    this.observeStart(group);
     this.dropIfEmpty(group);
   }
 
@@ -335,7 +369,25 @@ export class ClusterCache {
     if (!group || !pod) return;
     group.orphaned.delete(podKey);
     group.running.set(podKey, pod);
+    this.observeStart(group);
     if (group.pending.size > 0) this.onChange({ kind: "member", groupId: group.key.id });
+  }
+
+  /**
+   * Sets started once the watches show the group started (members this shard assumed and whose
+   * bind is not confirmed do not count), and clears it when no member runs any more but ones
+   * being deleted (an evicted gang's replacements start afresh, all or nothing).
+   */
+  private observeStart(group: GroupMembers): void {
+    let staying = 0;
+    let confirmed = 0;
+    for (const [key, pod] of group.running) {
+      if (pod.terminating) continue;
+      staying++;
+      if (!this.assumed.has(key)) confirmed++;
+    }
+    if (staying === 0) group.started = false;
+    else group.started ||= groupStarted(confirmed, succeededMembers(group), declaredMinMember(group));
   }
 
   private dropIfEmpty(group: GroupMembers): void {

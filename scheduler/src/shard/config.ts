@@ -30,7 +30,10 @@ export interface ShardConfig {
   scoringStrategy: ScoringStrategy;
   /** Without min-member, a group's size is the members present once none arrived for this long. */
   settleWindowMs: number;
-  /** A partially bound gang whose other members cannot be bound for this long is rolled back. */
+  /**
+   * A partially bound gang (with min-member, never started) whose other members cannot be bound
+   * for this long is rolled back.
+   */
   gangTimeoutMs: number;
   bindConcurrency: number;
   /** Client-side API request rate (requests per second) and burst. */

@@ -22,7 +22,7 @@ import {
   type PodDisruptionBudget,
   type PodInfo,
   pendingGroup,
-  podGroupMembership,
+  priorityDisagreement,
   SchedulingCore,
 } from "../core/index.js";
 import { EventRecorder } from "../kube/event-recorder.js";
@@ -33,7 +33,14 @@ import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import { ownerPinOf } from "../sharding/owner-condition.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import { nodeOwnerAnnotation } from "../sharding/shard-ring.js";
-import { type CacheChange, ClusterCache, type GroupMembers, succeededMembers } from "./cluster-cache.js";
+import {
+  type CacheChange,
+  ClusterCache,
+  declaredMinMember,
+  declaredMinMembers,
+  type GroupMembers,
+  succeededMembers,
+} from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
 import type { ShardMetrics } from "./metrics.js";
 import { SchedulingQueue } from "./scheduling-queue.js";
@@ -252,6 +259,7 @@ export class Shard {
           [...members.running.values()],
           readiness.minMember,
           succeededMembers(members),
+          members.started,
         ),
       );
     }
@@ -277,6 +285,8 @@ export class Shard {
 
   private readiness(members: GroupMembers, now: number): Readiness {
     const minMember = declaredMinMember(members);
+    // A group that started takes later members as they come: nothing to wait for.
+    if (members.started) return { ready: true, minMember };
     if (minMember !== undefined) {
       const present = members.pending.size + members.running.size + succeededMembers(members);
       if (present >= minMember) return { ready: true, minMember };
@@ -491,8 +501,9 @@ export class Shard {
    * out while the ticket was valid keeps running. Once one member's eviction went out, the rest
    * of its group follow whatever happens to the lease meanwhile, and those that failed (the API
    * server restarting) are retried with backoff for up to the gang timeout, without holding the
-   * ticket (a handover must not wait for them); after that the victim's own partial-gang rollback
-   * finishes it.
+   * ticket (a handover must not wait for them). A member still running after that is a candidate
+   * again at the preemptor's next cycle, if it still needs the room (a victim that had started
+   * is never rolled back).
    */
   private async evictVictims(
     preemptor: string,
@@ -542,7 +553,7 @@ export class Shard {
     if (unfinished.length > 0)
       this.log.warn(
         { preemptor, pods: unfinished.map((pod) => pod.key) },
-        "victims not evicted before the gang timeout; their groups' partial-gang rollback finishes them",
+        "victims not evicted before the gang timeout; the preemptor's next cycles may pick them again",
       );
   }
 
@@ -569,9 +580,11 @@ export class Shard {
   }
 
   /**
-   * A gang with some members bound and the rest unplaceable for longer than the gang timeout
-   * is rolled back: its controller-owned bound members are deleted (their controller recreates
-   * them and the gang is placed afresh). Bare pods would be lost, so they are only reported.
+   * A gang with a declared min-member that never started, with some members bound and the rest
+   * unplaceable for longer than the gang timeout, is rolled back: its controller-owned bound
+   * members are deleted (their controller recreates them and the gang is placed afresh). Bare
+   * pods would be lost, so they are only reported. A group that started, or declares no
+   * min-member, is never rolled back: later members join it as room allows.
    * Returns true while the gang is partial and waiting (not yet rolled back).
    */
   private checkGangTimeout(members: GroupMembers, now: number): boolean {
@@ -580,9 +593,11 @@ export class Shard {
     const minMember = declaredMinMember(members);
     const incomplete =
       !members.key.solo &&
+      !members.started &&
+      minMember !== undefined &&
       running.length > 0 &&
       members.pending.size > 0 &&
-      (minMember === undefined || running.length + succeededMembers(members) < minMember);
+      running.length + succeededMembers(members) < minMember;
     if (!incomplete) {
       this.partialSince.delete(id);
       return false;
@@ -693,6 +708,7 @@ export class Shard {
         [...members.running.values()],
         declaredMinMember(members),
         succeededMembers(members),
+        members.started,
       );
       stuck.push({
         id,
@@ -775,21 +791,5 @@ export function groupProblem(members: GroupMembers): string | undefined {
   if (declared.size > 1) {
     return `members of pod group ${name} disagree on sharded-scheduler.io/min-member (${[...declared].join(", ")})`;
   }
-  return undefined;
-}
-
-/** Every min-member value the group's members declare (one, when they agree). */
-function declaredMinMembers(members: GroupMembers): Set<number> {
-  const declared = new Set<number>();
-  for (const pod of [...members.pending.values(), ...members.running.values()]) {
-    const min = podGroupMembership(pod.pod).minMember;
-    if (min !== undefined) declared.add(min);
-  }
-  return declared;
-}
-
-/** The group's min-member when its members agree on one, else undefined. */
-function declaredMinMember(members: GroupMembers): number | undefined {
-  const declared = declaredMinMembers(members);
-  return declared.size === 1 ? [...declared][0] : undefined;
+  return priorityDisagreement(members.key, [...members.pending.values(), ...members.running.values()]);
 }

@@ -330,13 +330,15 @@ describe("gang placement", () => {
 });
 
 describe("queue order", () => {
-  it("takes the group's priority from its highest member", () => {
+  it("takes the group's priority from its members, which must agree (none lends its own)", () => {
     const group = onlyPendingGroup([
       pod("g-0", { group: "g", priority: 1 }),
       pod("g-1", { group: "g", priority: 7 }),
       pod("g-2", { group: "g", priority: 3 }),
     ]);
-    expect(group.priority).toBe(7);
+    expect(group.problem).toContain("disagree on priority (1, 3, 7)");
+    expect(group.priority).toBe(1);
+    expect(onlyPendingGroup(gang("h", 3, { priority: 7 })).priority).toBe(7);
   });
 
   it("sorts by priority, then age, then id", () => {

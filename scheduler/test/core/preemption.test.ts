@@ -386,8 +386,8 @@ describe("nominations", () => {
     expect(snapshot.node("n1")?.requested.milliCpu).toBe(0);
   });
 
-  it("reserve a mixed-priority gang's nodes at the gang's priority", () => {
-    // g preempts at priority 10 (its highest member); its priority-0 member's node is reserved too.
+  it("are not made for a gang whose members disagree on priority: its room stays free", () => {
+    // Valid, g would reserve n1's two slots against mid; invalid, it reserves nothing and mid fits.
     const nodes = [node("n1", { cpu: 4, pods: 2 })];
     const pods = [
       pod("old", { priority: 0, nodeName: "n1", terminating: true }),
@@ -395,10 +395,10 @@ describe("nominations", () => {
       pod("g-1", { group: "g", priority: 0 }),
       pod("mid", { priority: 5 }),
     ];
-    const { decisions } = runCycle(nodes, pods);
-    expect(preemption(decisionFor(decisions, "g")).victims).toEqual([]);
-    expect(nominations(decisionFor(decisions, "g"))).toEqual({ "g-0": "n1", "g-1": "n1" });
-    expect(decisionFor(decisions, "mid").kind).toBe("unschedulable");
+    const { decisions, snapshot } = runCycle(nodes, pods);
+    expect(unschedulableMessage(decisionFor(decisions, "g"))).toContain("disagree on priority (0, 10)");
+    expect(snapshot.hasNominations("n1")).toBe(false);
+    expect(decisionFor(decisions, "mid").kind).toBe("bind");
   });
 
   it("reserve room in later cycles against lower and equal priority, and the preemptor takes it", () => {
@@ -489,5 +489,70 @@ describe("nominations", () => {
     snapshot.upsertPod(toPodInfo(pod("high", { priority: 100, nodeName: "n1" })));
     expect(snapshot.hasNominations("n1")).toBe(false);
     expect(snapshot.node("n1")?.requested.milliCpu).toBe(1000);
+  });
+});
+
+describe("group priority", () => {
+  /** Three nodes full of priority-500 pods, one per node. */
+  const midPodsOnEachNode = () => [1, 2, 3].map((i) => pod(`mid-${i}`, { priority: 500, nodeName: `n${i}` }));
+
+  it("lets no member lend its priority: a gang of 100s with one 1000 evicts nothing", () => {
+    const attack = [
+      ...midPodsOnEachNode(),
+      ...gang("g", 2, { priority: 100 }),
+      pod("g-boost", { group: "g", priority: 1000 }),
+    ];
+    const { decisions } = runCycle(threeSingleSlotNodes(), attack);
+    const message = unschedulableMessage(decisionFor(decisions, "g"));
+    expect(message).toBe(
+      "members of pod group default/g disagree on priority (100, 1000); a gang must have one priority.",
+    );
+  });
+
+  it("judges the same gang without the 1000 member by its own priority: it cannot touch 500s", () => {
+    const normal = [...midPodsOnEachNode(), ...gang("g", 3, { priority: 100 })];
+    const { decisions } = runCycle(threeSingleSlotNodes(), normal);
+    expect(unschedulableMessage(decisionFor(decisions, "g"))).toContain(
+      "preemption: no set of lower-priority groups whose eviction makes the group fit.",
+    );
+  });
+
+  it("lets a gang whose members all have 1000 evict the 500s", () => {
+    const { decisions } = runCycle(threeSingleSlotNodes(), [
+      ...midPodsOnEachNode(),
+      ...gang("g", 3, { priority: 1000 }),
+    ]);
+    expect(victimPods(decisionFor(decisions, "g"))).toEqual(["mid-1", "mid-2", "mid-3"]);
+  });
+
+  it("does not place a gang whose members disagree, even where it fits", () => {
+    const { decisions } = runCycle(threeSingleSlotNodes(), [
+      pod("g-0", { group: "g", priority: 100 }),
+      pod("g-1", { group: "g", priority: 1000 }),
+    ]);
+    expect(unschedulableMessage(decisionFor(decisions, "g"))).toContain("disagree on priority (100, 1000)");
+  });
+
+  it("refuses preemption for a gang whose running member says preemptionPolicy: Never", () => {
+    const nodes = [...threeSingleSlotNodes(), node("n4", { cpu: 1 })];
+    const pods = [
+      ...lowPodsOnEachNode(),
+      pod("g-0", { group: "g", priority: 100, nodeName: "n4", preemptionPolicy: "Never" }),
+      pod("g-1", { group: "g", priority: 100 }),
+    ];
+    const { decisions } = runCycle(nodes, pods);
+    expect(unschedulableMessage(decisionFor(decisions, "g"))).toContain(
+      "preemption: not attempted, a member has preemptionPolicy: Never.",
+    );
+  });
+
+  it("never plans an eviction for an invalid group asked directly", () => {
+    const snapshot = snapshotOf(threeSingleSlotNodes(), midPodsOnEachNode());
+    const group = onlyPendingGroup([
+      ...gang("g", 2, { priority: 100 }),
+      pod("g-boost", { group: "g", priority: 1000 }),
+    ]);
+    const result = planGangPreemption(placementContext(snapshot), group);
+    expect(result).toEqual({ preempts: false, reason: "preemption: not attempted, the group is invalid" });
   });
 });

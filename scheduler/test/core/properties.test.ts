@@ -305,6 +305,9 @@ function checkScenario(scenario: Scenario): Decision[] {
     const runningMembers = runningBefore.get(group.key.id)?.pods.length ?? 0;
     const minMember = scenario.minMember.get(group.key.id);
 
+    // Members that disagree on priority: the group neither places nor preempts (none lends its own).
+    if (group.problem !== undefined) expect(decision.kind).toBe("unschedulable");
+
     if (decision.kind === "bind") {
       // All or nothing: at least the required members, each once, all on owned nodes.
       const keys = decision.placements.map((p) => p.pod.key);

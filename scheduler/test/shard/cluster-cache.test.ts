@@ -180,3 +180,54 @@ describe("cluster cache: members bound to a node that does not exist", () => {
     expect(membersOf(cache, "g").orphaned).toEqual([]);
   });
 });
+
+describe("cluster cache: whether a group started", () => {
+  const started = (cache: ClusterCache, name: string) => cache.group(`group:default/${name}`)?.started;
+
+  it("without min-member: once the watch shows a member running, not while its bind is in flight", () => {
+    const cache = new ClusterCache(schedulerName, () => undefined);
+    cache.upsertNode(node("n1"));
+    const web = ours(pod("web-0", { group: "web" }));
+    cache.upsertPod(web);
+    expect(started(cache, "web")).toBe(false);
+    const info = cache.group("group:default/web")?.pending.get("default/web-0");
+    if (!info) throw new Error("web-0 not pending");
+    cache.markAssumed(info, "n1");
+    expect(started(cache, "web")).toBe(false);
+    cache.upsertPod(ours(pod("web-0", { group: "web", nodeName: "n1" })));
+    expect(started(cache, "web")).toBe(true);
+  });
+
+  it("with min-member: once that many members ran, succeeded ones included; kept while one runs", () => {
+    const cache = new ClusterCache(schedulerName, () => undefined);
+    cache.upsertNode(node("n1"));
+    const members = [0, 1, 2].map((i) =>
+      ours(pod(`job-${i}`, { group: "job", minMember: 3, nodeName: "n1" })),
+    );
+    cache.upsertPod(members[0] as Pod);
+    cache.upsertPod(members[1] as Pod);
+    expect(started(cache, "job")).toBe(false);
+    cache.upsertSucceededPod(ours(members[2] as Pod, "Succeeded"));
+    expect(started(cache, "job")).toBe(true);
+    // Members leave; the group stays started while one runs, and starts afresh once none does.
+    cache.upsertPod(ours(pod("job-3", { group: "job", minMember: 3 })));
+    cache.removePod(members[0] as Pod);
+    expect(started(cache, "job")).toBe(true);
+    cache.removePod(members[1] as Pod);
+    expect(started(cache, "job")).toBe(false);
+  });
+
+  it("starts afresh once every running member is being deleted (a whole gang evicted)", () => {
+    const cache = new ClusterCache(schedulerName, () => undefined);
+    cache.upsertNode(node("n1"));
+    const members = [0, 1].map((i) => ours(pod(`job-${i}`, { group: "job", minMember: 2, nodeName: "n1" })));
+    for (const p of members) cache.upsertPod(p);
+    expect(started(cache, "job")).toBe(true);
+    // The Job's replacements arrive while the evicted members are still terminating.
+    cache.upsertPod(ours(pod("job-2", { group: "job", minMember: 2 })));
+    cache.upsertPod(ours(pod("job-0", { group: "job", minMember: 2, nodeName: "n1", terminating: true })));
+    expect(started(cache, "job")).toBe(true);
+    cache.upsertPod(ours(pod("job-1", { group: "job", minMember: 2, nodeName: "n1", terminating: true })));
+    expect(started(cache, "job")).toBe(false);
+  });
+});

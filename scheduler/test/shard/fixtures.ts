@@ -1,7 +1,7 @@
-/** Builders for shard tests. */
+/** Builders for shard tests: a Shard driven with stub writers instead of an API server. */
 import type { Ownership } from "../../src/sharding/ownership.js";
 
-/** A single shard owning every node and group, never in a handover. */
+/** A single shard that owns every node and group and may always bind. */
 export const ownsEverything: Ownership = {
   version: 1,
   epoch: 1,

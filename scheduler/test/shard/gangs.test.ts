@@ -1,0 +1,201 @@
+/**
+ * Gangs driven through a Shard with stub writers. The partial-gang rollback: all-or-nothing
+ * holds for a group's first start only; a group that started (min-member ran, or without
+ * min-member a member runs) takes later members as room allows and is never rolled back; a gang
+ * with a declared min-member that never started is, after the gang timeout. A group's priority:
+ * members that disagree make it invalid, and it evicts nothing.
+ */
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Pod } from "../../src/core/index.js";
+import type { KubeClient } from "../../src/kube/kube-client.js";
+import { loadShardConfig } from "../../src/shard/config.js";
+import { ShardMetrics } from "../../src/shard/metrics.js";
+import { Shard, type ShardWriters } from "../../src/shard/shard.js";
+import { node, type PodOptions, pod } from "../core/fixtures.js";
+import { ownsEverything } from "./fixtures.js";
+
+const gangTimeoutMs = 50;
+const shards: Shard[] = [];
+
+afterEach(() => {
+  for (const shard of shards.splice(0)) shard.stop();
+});
+
+/** A ready shard whose writers record binds, deletions and Events; the gang timeout is short. */
+function recordingShard() {
+  const bound: string[] = [];
+  const deleted: string[] = [];
+  const events: string[] = [];
+  const evicted: string[] = [];
+  const conditions: string[] = [];
+  const writers: ShardWriters = {
+    statusWriter: {
+      unschedulable: async (target: Pod, message: string) => {
+        conditions.push(`${target.metadata.name}: ${message}`);
+      },
+      nominate: async () => true,
+      pinOwner: async () => true,
+    },
+    binder: {
+      bind: async (_namespace: string, name: string) => {
+        bound.push(name);
+        return { outcome: "bound", detail: "" };
+      },
+      evict: async (_namespace: string, name: string) => {
+        evicted.push(name);
+        return { outcome: "evicted", detail: "" };
+      },
+      delete: async (_namespace: string, name: string) => {
+        deleted.push(name);
+        return true;
+      },
+    },
+    events: {
+      record: (target: Pod, _type: string, reason: string) => {
+        events.push(`${reason} ${target.metadata.name}`);
+      },
+    },
+  };
+  const config = { ...loadShardConfig([], { POD_NAME: "shard-0" }), gangTimeoutMs, settleWindowMs: 0 };
+  const shard = new Shard(
+    config,
+    {} as KubeClient,
+    pino({ level: "silent" }),
+    ownsEverything,
+    new ShardMetrics(),
+    writers,
+  );
+  shards.push(shard);
+  // What the informers' first sync does in start().
+  (shard as unknown as { ready: boolean }).ready = true;
+  return { shard, bound, deleted, events, evicted, conditions };
+}
+
+/** A pod of the shard's scheduler, owned by a ReplicaSet (so a rollback would delete it). */
+function member(shard: Shard, name: string, options: PodOptions): Pod {
+  const p = pod(name, options);
+  return {
+    ...p,
+    metadata: {
+      ...p.metadata,
+      ownerReferences: [
+        { apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-1", uid: "rs", controller: true },
+      ],
+    },
+    spec: { ...p.spec, schedulerName: shard.config.schedulerName },
+  };
+}
+
+/** Lets the shard run the cycles the changes queued. */
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+/** Waits past the gang timeout, then has the shard try every group again. */
+async function afterGangTimeout(shard: Shard): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, gangTimeoutMs * 2));
+  shard.ownershipChanged();
+  await settle();
+  await new Promise((resolve) => setTimeout(resolve, gangTimeoutMs * 2));
+  shard.ownershipChanged();
+  await settle();
+}
+
+describe("gang rollback", () => {
+  it("never rolls back a running group without min-member that grows past the room", async () => {
+    const { shard, bound, deleted, events } = recordingShard();
+    // n1 holds the 3 running replicas; n2 has room for 2 more.
+    shard.cache.upsertNode(node("n1", { cpu: 3 }));
+    shard.cache.upsertNode(node("n2", { cpu: 2 }));
+    for (let i = 0; i < 3; i++)
+      shard.cache.upsertPod(member(shard, `web-run-${i}`, { group: "web", nodeName: "n1" }));
+    // Scaled up: 20 more replicas, more than fit.
+    for (let i = 0; i < 20; i++) shard.cache.upsertPod(member(shard, `web-${i}`, { group: "web" }));
+    await settle();
+
+    await afterGangTimeout(shard);
+    expect(deleted).toEqual([]);
+    expect(
+      events.filter((event) => event.startsWith("GangRollback") || event.startsWith("PartialGang")),
+    ).toEqual([]);
+    // As many new replicas as fit are bound; the rest wait for room.
+    expect(bound).toHaveLength(2);
+    expect(shard.cache.group("group:default/web")?.started).toBe(true);
+  });
+
+  it("never rolls back a min-member gang that started and then lost members", async () => {
+    const { shard, deleted } = recordingShard();
+    shard.cache.upsertNode(node("n1", { cpu: 4 }));
+    const running = [0, 1, 2, 3].map((i) =>
+      member(shard, `job-${i}`, { group: "job", minMember: 4, nodeName: "n1" }),
+    );
+    for (const p of running) shard.cache.upsertPod(p);
+    // Two members fail and are replaced; a bigger pod took their room meanwhile.
+    for (const p of running.slice(2)) shard.cache.removePod(p);
+    shard.cache.upsertPod(pod("other", { cpu: 2, nodeName: "n1" }));
+    for (const i of [4, 5]) shard.cache.upsertPod(member(shard, `job-${i}`, { group: "job", minMember: 4 }));
+    await settle();
+
+    await afterGangTimeout(shard);
+    expect(deleted).toEqual([]);
+    expect(shard.cache.group("group:default/job")?.started).toBe(true);
+  });
+
+  it("rolls back a gang with a declared min-member that never started, after the gang timeout", async () => {
+    const { shard, deleted, events } = recordingShard();
+    shard.cache.upsertNode(node("n1", { cpu: 2 }));
+    // Two of min-member 4 bound (the rest failed to bind); no room is left for the other two.
+    for (const i of [0, 1])
+      shard.cache.upsertPod(member(shard, `job-${i}`, { group: "job", minMember: 4, nodeName: "n1" }));
+    for (const i of [2, 3]) shard.cache.upsertPod(member(shard, `job-${i}`, { group: "job", minMember: 4 }));
+    await settle();
+    expect(deleted).toEqual([]);
+
+    await afterGangTimeout(shard);
+    expect(deleted.sort()).toEqual(["job-0", "job-1"]);
+    expect(events.filter((event) => event.startsWith("GangRollback")).sort()).toEqual([
+      "GangRollback job-0",
+      "GangRollback job-1",
+    ]);
+    expect(shard.cache.group("group:default/job")?.started).toBe(false);
+  });
+});
+
+describe("group priority", () => {
+  /** Three nodes full of priority-500 pods, and a pending gang g with the given priorities. */
+  async function gangAmongMids(priorities: readonly number[]) {
+    const recorded = recordingShard();
+    const { shard } = recorded;
+    for (const i of [1, 2, 3]) {
+      shard.cache.upsertNode(node(`n${i}`, { cpu: 1 }));
+      shard.cache.upsertPod(pod(`mid-${i}`, { priority: 500, nodeName: `n${i}` }));
+    }
+    priorities.forEach((priority, i) => {
+      shard.cache.upsertPod(member(shard, `g-${i}`, { group: "g", minMember: priorities.length, priority }));
+    });
+    await settle();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return recorded;
+  }
+
+  it("marks a gang of 100s with one 1000 invalid on every pending member, and evicts nothing", async () => {
+    const { evicted, events, conditions } = await gangAmongMids([100, 100, 100, 1000]);
+    expect(evicted).toEqual([]);
+    expect(events.filter((event) => event.startsWith("InvalidPodGroup")).sort()).toEqual([
+      "InvalidPodGroup g-0",
+      "InvalidPodGroup g-1",
+      "InvalidPodGroup g-2",
+      "InvalidPodGroup g-3",
+    ]);
+    expect(conditions).toContain(
+      "g-3: members of pod group default/g disagree on priority (100, 1000); a gang must have one priority",
+    );
+  });
+
+  it("lets a gang whose members all have 1000 evict the 500s it needs", async () => {
+    const { evicted, events } = await gangAmongMids([1000, 1000, 1000]);
+    expect(evicted.sort()).toEqual(["mid-1", "mid-2", "mid-3"]);
+    expect(events.filter((event) => event.startsWith("InvalidPodGroup"))).toEqual([]);
+  });
+});
