@@ -7,12 +7,15 @@ export {
   leaseMarginMs,
   leaseTimestamp,
   parseMemberLease,
+  parseNodeOwners,
   parseRingLease,
+  parseRingMembers,
   type RingObject,
   ringLeaseName,
   shardLeaseLabel,
 } from "./shard-leases.js";
 export {
+  isShardIdentity,
   nodeOwnerAnnotation,
   nodeOwnerOf,
   podOwnerAnnotation,
