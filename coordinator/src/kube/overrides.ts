@@ -13,6 +13,7 @@
  *         label sharded-scheduler.io/lent-to     the shard, so lent nodes can be listed
  */
 import { lentForAnnotation, type Node, type Pod } from "@sharded-scheduler/scheduler/core";
+import { exactCount } from "@sharded-scheduler/scheduler/kube";
 import { nodeOwnerAnnotation, podOwnerAnnotation } from "@sharded-scheduler/scheduler/sharding";
 
 export const reliefAttemptsAnnotation = "sharded-scheduler.io/relief-attempts";
@@ -98,6 +99,8 @@ export function lendOf(node: Node): Lend | undefined {
   };
 }
 
+/** A count or time the coordinator wrote; 0 for anything else (never a rounded number). */
 function wholeNumber(text: string | undefined): number {
-  return text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : 0;
+  const count = typeof text === "string" ? exactCount(text) : undefined;
+  return count?.ok ? count.value : 0;
 }
