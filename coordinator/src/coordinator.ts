@@ -408,7 +408,7 @@ export class Coordinator {
     if (res.status !== 200) throw new Error(`GET ring Lease: HTTP ${res.status}`);
     // A malformed ring: no round until the shards replace it.
     return this.invalidObjects.check(
-      "ring Lease",
+      "ring-lease",
       `${this.config.namespace}/${ringLeaseName(this.config.schedulerName)}`,
       parseRingLease(res.body),
     );
@@ -426,8 +426,8 @@ export class Coordinator {
       // A summary that cannot be read is skipped: the round plans with the others.
       const summary =
         body === null
-          ? this.invalidObjects.valid("capacity summary", key)
-          : this.invalidObjects.check("capacity summary", key, parseCapacitySummary(body, member));
+          ? this.invalidObjects.valid("capacity-summary", key)
+          : this.invalidObjects.check("capacity-summary", key, parseCapacitySummary(body, member));
       if (summary) summaries.push(summary);
     });
     return summaries;

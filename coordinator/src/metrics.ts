@@ -45,7 +45,7 @@ export class CoordinatorMetrics {
 
   readonly invalidObjects = new Counter({
     name: "sharded_scheduler_coordinator_invalid_objects_total",
-    help: "Objects skipped because they cannot be read, by kind (capacity summary, ring Lease); each counted once until it changes.",
+    help: "Objects skipped because they cannot be read, by kind (capacity-summary, ring-lease); each counted once until it changes.",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });

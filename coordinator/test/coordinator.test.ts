@@ -110,8 +110,8 @@ describe("coordinator round with malformed input", () => {
     await coordinator.round(2_250);
     // The good summary's stuck group is tracked: the round went on past the bad one.
     expect(await stuckGroups()).toBe(1);
-    expect(await counted("capacity summary")).toBe(1);
-    const skipped = logged.filter((line) => line.msg === "skipping an invalid capacity summary");
+    expect(await counted("capacity-summary")).toBe(1);
+    const skipped = logged.filter((line) => line.msg === "skipping an invalid object");
     expect(skipped).toHaveLength(1);
     expect(skipped[0]?.name).toBe("sharded-scheduler:{sched}:capacity:s-0");
   });
@@ -123,9 +123,9 @@ describe("coordinator round with malformed input", () => {
         "s-1": JSON.stringify(goodSummary),
       });
       await coordinator.round(2_000);
-      expect(await counted("ring Lease")).toBe(1);
+      expect(await counted("ring-lease")).toBe(1);
       expect(await stuckGroups()).toBe(0);
-      expect(logged.filter((line) => line.msg === "skipping an invalid ring Lease")).toHaveLength(1);
+      expect(logged.filter((line) => line.msg === "skipping an invalid object")).toHaveLength(1);
     },
   );
 });

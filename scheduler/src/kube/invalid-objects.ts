@@ -57,7 +57,7 @@ export class InvalidObjects {
     this.count(kind);
     this.log.warn(
       { kind, name: name.length > 253 ? quoted(name, 253) : name, reason },
-      `skipping an invalid ${kind}`,
+      "skipping an invalid object",
     );
   }
 

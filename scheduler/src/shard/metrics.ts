@@ -121,7 +121,7 @@ export class ShardMetrics {
 
   readonly invalidObjects = new Counter({
     name: "sharded_scheduler_invalid_objects_total",
-    help: "Objects skipped because they cannot be read, by kind (ring Lease, member Lease); each counted once until it changes.",
+    help: "Objects skipped because they cannot be read, by kind (ring-lease, member-lease); each counted once until it changes.",
     labelNames: ["kind"] as const,
     registers: [this.registry],
   });

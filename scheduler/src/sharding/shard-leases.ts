@@ -217,7 +217,7 @@ export class ShardLeases {
       .catch(() => undefined);
   }
 
-  /** Set by the shard: counts a Lease skipped as invalid, by kind ("ring Lease", "member Lease"). */
+  /** Set by the shard: counts a Lease skipped as invalid, by kind ("ring-lease", "member-lease"). */
   onInvalidObject: (kind: string) => void = () => undefined;
   /** Set by the shard: counts a Lease event whose handling threw (the Informer logs it). */
   onHandlerError: () => void = () => undefined;
@@ -449,12 +449,12 @@ export class ShardLeases {
     const name = lease.metadata.name;
     const objectName = `${this.options.namespace}/${name}`;
     if (name === this.ringName) {
-      const ring = this.invalidObjects.check("ring Lease", objectName, parseRingLease(lease));
+      const ring = this.invalidObjects.check("ring-lease", objectName, parseRingLease(lease));
       this.malformedRing = ring ? undefined : { resourceVersion: lease.metadata.resourceVersion ?? "" };
       if (ring && ring.epoch >= (this.ringObject?.epoch ?? 0)) this.ringObject = ring;
     } else {
       // An unreadable member Lease leaves the sighting as it was (its holder rewrites it when renewing).
-      const observation = this.invalidObjects.check("member Lease", objectName, parseMemberLease(lease));
+      const observation = this.invalidObjects.check("member-lease", objectName, parseMemberLease(lease));
       if (observation)
         this.sightings.set(name, nextSighting(this.sightings.get(name), observation, at, freshReadSentAt));
     }

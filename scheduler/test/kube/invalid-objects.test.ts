@@ -40,12 +40,12 @@ describe("InvalidObjects", () => {
       pino({ level: "warn" }, { write: (line: string) => lines.push(JSON.parse(line)) }),
       (kind) => counted.push(kind),
     );
-    invalid.report("ring Lease", "ns/r", "bad epoch");
-    invalid.report("ring Lease", "ns/r", "bad epoch");
-    invalid.report("ring Lease", "ns/other", "bad epoch");
-    invalid.report("ring Lease", "ns/r", "bad members");
-    expect(invalid.check("ring Lease", "ns/r", { ok: true, value: 1 })).toBe(1);
-    expect(invalid.check("ring Lease", "ns/r", { ok: false, reason: "bad members" })).toBeUndefined();
+    invalid.report("ring-lease", "ns/r", "bad epoch");
+    invalid.report("ring-lease", "ns/r", "bad epoch");
+    invalid.report("ring-lease", "ns/other", "bad epoch");
+    invalid.report("ring-lease", "ns/r", "bad members");
+    expect(invalid.check("ring-lease", "ns/r", { ok: true, value: 1 })).toBe(1);
+    expect(invalid.check("ring-lease", "ns/r", { ok: false, reason: "bad members" })).toBeUndefined();
     expect(counted).toHaveLength(4);
     expect(lines.map((line) => `${line.name}: ${line.reason}`)).toEqual([
       "ns/r: bad epoch",

@@ -232,9 +232,9 @@ describe("ShardLeases with a malformed ring Lease", () => {
     await leases.freshRead();
     expect(leases.ring).toBeUndefined();
     expect(leases.ringMalformed).toBe(true);
-    expect(counted).toEqual(["ring Lease"]);
+    expect(counted).toEqual(["ring-lease"]);
     expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ name: "ns/sched-ring", kind: "ring Lease" });
+    expect(logged[0]).toMatchObject({ name: "ns/sched-ring", kind: "ring-lease" });
     expect(JSON.stringify(logged[0])).toContain('member \\"__proto__\\" is not a shard identity');
 
     const next = nextRingEpoch(leases.ring, {
