@@ -44,16 +44,16 @@ describe("parseRingLease", () => {
   });
 
   it.each([
-    "__proto__",
-    "s-0,__proto__",
-    "S-0",
-    "s_0",
-    "-s",
-    "s-0,garbage!",
-    " s-0",
-    "x".repeat(254),
-    `s-0,${"y".repeat(200_000)}`,
-  ])("refuses members %s, naming the member (cut short)", (members) => {
+    ["__proto__", "__proto__"],
+    ["__proto__ among others", "s-0,__proto__"],
+    ["upper case", "S-0"],
+    ["an underscore", "s_0"],
+    ["a leading dash", "-s"],
+    ["garbage", "s-0,garbage!"],
+    ["a space", " s-0"],
+    ["254 characters", "x".repeat(254)],
+    ["200 KB", `s-0,${"y".repeat(200_000)}`],
+  ])("refuses a member with %s, naming it (cut short)", (_, members) => {
     const reason = reasonOf(ring(members));
     expect(reason).toMatch(/^member ".*" is not a shard identity/);
     expect((reason ?? "").length).toBeLessThan(200);
