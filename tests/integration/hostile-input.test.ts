@@ -146,6 +146,13 @@ describe("ring Lease members annotation", () => {
     await survivesRing({ [ringMembersAnnotation]: members() });
   });
 
+  it("a well-formed member that has no Lease is confirmed dead and dropped: binding does not wait on it forever", async () => {
+    await patchRing({ [ringMembersAnnotation]: `${shards.join(",")},ghost-shard` });
+    await allStayAlive(2_000);
+    await ringOfBothShards();
+    await schedulesANormalPod();
+  });
+
   it("a shard restarted while the ring Lease is malformed starts, and the ring is replaced", async () => {
     const replica = suite.shards.find((shard) => shard.identity === shards[1]);
     if (!replica) throw new Error(`no shard ${shards[1]}`);

@@ -433,6 +433,11 @@ export class ShardLeases {
         if (!present.has(this.ringName)) this.ringObject = undefined;
         for (const name of [...this.sightings.keys()])
           if (!present.has(name)) this.observeAbsent(name, at, sentAt, false);
+        // Ring members never seen count too: one without a Lease (a name written into the ring
+        // by hand) is confirmed dead like a vanished one, instead of holding every gate shut.
+        for (const name of this.ringObject?.members ?? [])
+          if (!present.has(name) && !this.sightings.has(name) && name !== this.options.identity)
+            this.observeAbsent(name, at, sentAt, false);
         this.lastFreshReadSentAt = Math.max(this.lastFreshReadSentAt, sentAt);
       } catch (error) {
         this.log.warn({ err: String(error) }, "fresh read of the shard Leases failed");
@@ -471,7 +476,15 @@ export class ShardLeases {
         name,
         nextSighting(
           previous,
-          { holder: name, version: "", durationMs: 0, ackedEpoch: 0, released: false, absent: true },
+          // A member never seen gets this replica's own lease duration to appear.
+          {
+            holder: name,
+            version: "",
+            durationMs: this.options.leaseDurationMs,
+            ackedEpoch: 0,
+            released: false,
+            absent: true,
+          },
           at,
           freshReadSentAt,
         ),
@@ -491,6 +504,10 @@ export class ShardLeases {
     let next = Number.POSITIVE_INFINITY;
     for (const sighting of this.sightings.values())
       if (!isConfirmedDead(sighting)) next = Math.min(next, deathConfirmableAt(sighting));
+    // A ring member never seen: a fresh read starts its sighting (absent, unless it appears).
+    const identity = this.options.identity;
+    if (this.ringObject?.members.some((member) => member !== identity && !this.sightings.has(member)))
+      next = Math.min(next, this.now());
     if (!Number.isFinite(next)) return;
     // Not sooner than a renewal period after the last fresh read, answered or not: neither a
     // peer that keeps its Lease unchanged nor an API server that is down is worth a read storm.

@@ -270,3 +270,49 @@ describe("ShardLeases with a malformed ring Lease", () => {
     leases.stop(false);
   });
 });
+
+describe("ShardLeases with a ring member that has no Lease", () => {
+  it("confirms it dead after a lease duration of fresh reads, so the ring can drop it", async () => {
+    const ghostRing = ringLease({
+      [ringEpochAnnotation]: "3",
+      [ringMembersAnnotation]: "ghost,s-0",
+      [ringNodeOwnersAnnotation]: "{}",
+    });
+    const own: Lease = {
+      metadata: { name: "s-0", resourceVersion: "1", annotations: { [ackedEpochAnnotation]: "3" } },
+      spec: { holderIdentity: "s-0", leaseDurationSeconds: 10, renewTime: "t" },
+    };
+    const { client } = fakeClient([ghostRing, own]);
+    let now = 1_000_000;
+    const leases = new ShardLeases(
+      client,
+      {
+        namespace: "ns",
+        identity: "s-0",
+        schedulerName: "sched",
+        leaseDurationMs: 10_000,
+        renewIntervalMs: 1_000,
+      },
+      pino({ level: "silent" }),
+      () => undefined,
+      () => now,
+    );
+    await leases.freshRead();
+    // Seen absent once: not dead yet (it may be a replica about to create its Lease).
+    await leases.freshRead();
+    expect(leases.peer("ghost")?.absent).toBe(true);
+    expect(leases.confirmedDead().has("ghost")).toBe(false);
+    now += 10_000;
+    await leases.freshRead();
+    expect(leases.confirmedDead().has("ghost")).toBe(true);
+    expect(
+      nextRingEpoch(leases.ring, {
+        live: ["s-0"],
+        confirmedDead: leases.confirmedDead(),
+        nodeOverrides: new Map(),
+        highestAck: 3,
+      })?.members,
+    ).toEqual(["s-0"]);
+    leases.stop(false);
+  });
+});
