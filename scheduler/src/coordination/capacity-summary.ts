@@ -8,7 +8,7 @@ import type { Node, ResourceList, Taint } from "../core/api-types.js";
 import { heldFor, lentForAnnotation } from "../core/plugins/index.js";
 import { Resources } from "../core/resources/resources.js";
 import type { ClusterSnapshot } from "../core/snapshot.js";
-import { invalid, type Parsed, parsed, quoted } from "../kube/invalid-objects.js";
+import { invalid, isDnsSubdomain, type Parsed, parsed, quoted } from "../kube/invalid-objects.js";
 
 /** Resource amounts by Kubernetes name in kube-scheduler's units (cpu in milli-cores, pods a count). */
 export type ResourceAmounts = Record<string, number>;
@@ -193,6 +193,15 @@ const integer = (value: unknown, path: string, min: number): number =>
   Number.isSafeInteger(value) && (value as number) >= min
     ? (value as number)
     : fault(path, `is not an integer of at least ${min} held exactly`);
+/** Names the coordinator puts into API paths (nodes, namespaces, pods): never "..", "/" or "?". */
+const objectName = (value: unknown, path: string): string => {
+  const name = string(value, path);
+  return isDnsSubdomain(name) ? name : fault(path, "is not a Kubernetes object name");
+};
+const namespaceName = (value: unknown, path: string): string => {
+  const name = objectName(value, path);
+  return name.length <= 63 && !name.includes(".") ? name : fault(path, "is not a namespace name");
+};
 const optional = <T>(value: unknown, read: (v: unknown) => T): T | undefined =>
   value === undefined ? undefined : read(value);
 
@@ -240,7 +249,7 @@ function nodeCapacity(value: unknown, path: string, classes: number): NodeCapaci
     array(v, `${path}.nominatedFor`).map((id, i) => string(id, `${path}.nominatedFor[${i}]`)),
   );
   return {
-    name: string(json.name, `${path}.name`),
+    name: objectName(json.name, `${path}.name`),
     class: index,
     free: amounts(json.free, `${path}.free`),
     freeable: array(json.freeable, `${path}.freeable`).map((item, i) => {
@@ -259,11 +268,13 @@ function stuckGroup(value: unknown, path: string): StuckGroupReport {
   const json = object(value, path);
   return {
     id: string(json.id, `${path}.id`),
-    namespace: string(json.namespace, `${path}.namespace`),
+    namespace: namespaceName(json.namespace, `${path}.namespace`),
     name: string(json.name, `${path}.name`),
     solo: boolean(json.solo, `${path}.solo`),
     hashKey: string(json.hashKey, `${path}.hashKey`),
-    members: array(json.members, `${path}.members`).map((name, i) => string(name, `${path}.members[${i}]`)),
+    members: array(json.members, `${path}.members`).map((name, i) =>
+      objectName(name, `${path}.members[${i}]`),
+    ),
     required: integer(json.required, `${path}.required`, 1),
     priority: integer(json.priority, `${path}.priority`, -(2 ** 31)),
     mayPreempt: boolean(json.mayPreempt, `${path}.mayPreempt`),
