@@ -130,7 +130,7 @@ export class Shard {
       {
         path: "/api/v1/pods",
         fieldSelector: `status.phase=Succeeded,spec.schedulerName=${this.config.schedulerName}`,
-        onHandlerError: this.handlerErrors("succeeded pods"),
+        onHandlerError: this.handlerErrors("succeeded-pods"),
       },
       {
         upsert: (pod) => this.cache.upsertSucceededPod(pod),
