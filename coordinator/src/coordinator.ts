@@ -10,6 +10,7 @@
  */
 import {
   type CapacitySummary,
+  parseCapacitySummary,
   type StuckGroupReport,
   summaryKey,
 } from "@sharded-scheduler/scheduler/coordination";
@@ -22,7 +23,7 @@ import {
   podGroupMembership,
   toPodInfo,
 } from "@sharded-scheduler/scheduler/core";
-import type { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
+import { type EventRecorder, InvalidObjects, type KubeClient } from "@sharded-scheduler/scheduler/kube";
 import {
   type Lease,
   parseRingLease,
@@ -73,6 +74,8 @@ export class Coordinator {
   private readonly memberPods = new Map<string, Pod>();
   /** Lends (node/group/lent-at) whose group was seen running on the node. */
   private readonly lendsRunOn = new Set<string>();
+  /** Summaries and Leases that cannot be read: logged once, counted, skipped. */
+  private readonly invalidObjects: InvalidObjects;
 
   constructor(
     private readonly client: KubeClient,
@@ -83,7 +86,9 @@ export class Coordinator {
     private readonly config: CoordinatorConfig,
     private readonly metrics: CoordinatorMetrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.invalidObjects = new InvalidObjects(log, (kind) => metrics.invalidObjects.inc({ kind }));
+  }
 
   start(): void {
     const tick = async () => {
@@ -408,7 +413,12 @@ export class Coordinator {
     );
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new Error(`GET ring Lease: HTTP ${res.status}`);
-    return parseRingLease(res.body);
+    // A malformed ring: no round until the shards replace it.
+    return this.invalidObjects.check(
+      "ring-lease",
+      `${this.config.namespace}/${ringLeaseName(this.config.schedulerName)}`,
+      parseRingLease(res.body),
+    );
   }
 
   private async readSummaries(members: readonly string[]): Promise<CapacitySummary[]> {
@@ -418,13 +428,14 @@ export class Coordinator {
     );
     const summaries: CapacitySummary[] = [];
     bodies.forEach((body, i) => {
-      if (body === null) return;
-      try {
-        const summary = JSON.parse(body) as CapacitySummary;
-        if (summary.shard === members[i]) summaries.push(summary);
-      } catch {
-        this.log.warn({ shard: members[i] }, "ignoring a malformed capacity summary");
-      }
+      const member = members[i] as string;
+      const key = summaryKey(this.config.schedulerName, member);
+      // A summary that cannot be read is skipped: the round plans with the others.
+      const summary =
+        body === null
+          ? this.invalidObjects.valid("capacity-summary", key)
+          : this.invalidObjects.check("capacity-summary", key, parseCapacitySummary(body, member));
+      if (summary) summaries.push(summary);
     });
     return summaries;
   }

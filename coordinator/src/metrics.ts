@@ -43,6 +43,13 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
+  readonly invalidObjects = new Counter({
+    name: "sharded_scheduler_coordinator_invalid_objects_total",
+    help: "Objects skipped because they cannot be read, by kind (capacity-summary, ring-lease); each counted once until it changes.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
   readonly stuckSeconds = new Histogram({
     name: "sharded_scheduler_coordinator_stuck_duration_seconds",
     help: "How long pod groups stayed reported unschedulable by their owner, measured when they stop being reported.",

@@ -50,6 +50,8 @@ async function main(): Promise<void> {
   shard = new Shard(config, client, log, ownership, metrics);
   const running = shard;
   leases.catchUp = () => running.relistCaches();
+  leases.onInvalidObject = (kind) => metrics.invalidObjects.inc({ kind });
+  leases.onHandlerError = () => metrics.informerHandlerErrors.inc({ resource: "leases" });
   ownership.promisedNodes = () => running.cache.snapshot.nominatedNodes();
   const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);
   const serving = await startServingWithReviews(config.serving, kubeConfig, {

@@ -21,6 +21,7 @@
  * pods/status (Kubernetes' edit and admin roles do not grant it) nor patch nodes.
  */
 import { lentForAnnotation, type Node, type Pod, type PodCondition } from "@sharded-scheduler/scheduler/core";
+import { exactCount } from "@sharded-scheduler/scheduler/kube";
 import { nodeOwnerAnnotation, ownerCondition, ownerPinOf } from "@sharded-scheduler/scheduler/sharding";
 
 export const reliefConditionType = "sharded-scheduler.io/Relief";
@@ -125,6 +126,8 @@ export function lendOf(node: Node): Lend | undefined {
   };
 }
 
+/** A count or time the coordinator wrote; 0 for anything else (never a rounded number). */
 function wholeNumber(text: string | undefined): number {
-  return text !== undefined && /^\d{1,16}$/.test(text) ? Number(text) : 0;
+  const count = typeof text === "string" ? exactCount(text) : undefined;
+  return count?.ok ? count.value : 0;
 }

@@ -7,10 +7,10 @@ export function matchesLabelSelector(
 ): boolean {
   if (!selector) return false;
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-    if (labels[key] !== value) return false;
+    if (labelValue(labels, key) !== value) return false;
   }
   for (const expr of selector.matchExpressions ?? []) {
-    const value = labels[expr.key];
+    const value = labelValue(labels, expr.key);
     const values = expr.values ?? [];
     switch (expr.operator) {
       case "In":
@@ -30,4 +30,9 @@ export function matchesLabelSelector(
     }
   }
   return true;
+}
+
+/** An own label value; inherited properties such as "constructor" are not labels. */
+function labelValue(labels: Readonly<Record<string, string>>, key: string): string | undefined {
+  return Object.hasOwn(labels, key) ? labels[key] : undefined;
 }

@@ -1,4 +1,13 @@
 /** Thin Kubernetes adapters, shared by shards and the coordinator. */
 export { EventRecorder, type EventType } from "./event-recorder.js";
 export { Informer } from "./informer.js";
+export {
+  exactCount,
+  InvalidObjects,
+  invalid,
+  isDnsSubdomain,
+  type Parsed,
+  parsed,
+  quoted,
+} from "./invalid-objects.js";
 export { apiError, KubeApiError, KubeClient, type KubeClientOptions } from "./kube-client.js";

@@ -6,6 +6,8 @@
  *   - Errors and dropped connections → re-watch from the last seen resourceVersion, with backoff.
  *   - A watch silent for longer than the watchdog allows is restarted (bookmarks keep a healthy
  *     watch talking).
+ *   - A handler that throws costs only that object: it is logged once (until it is handled
+ *     again), counted, and the list or watch goes on with the next one.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
@@ -30,6 +32,8 @@ export interface InformerOptions {
   pageSize?: number;
   /** Restart a watch that has said nothing for this long. */
   watchdogMs?: number;
+  /** Called each time a handler throws (for a metric). */
+  onHandlerError?: () => void;
 }
 
 interface WatchEvent<T> {
@@ -49,8 +53,10 @@ export class Informer<T extends KubeObject> {
   private relistWaiters: (() => void)[] = [];
   private firstListWaiters: (() => void)[] = [];
   private relistRequested = false;
+  /** Keys of the objects whose handler threw, each logged once until it is handled again. */
+  private readonly failing = new Set<string>();
   /** Counters for metrics and tests. */
-  readonly stats = { lists: 0, watches: 0, gone: 0, watchdogRestarts: 0, errors: 0 };
+  readonly stats = { lists: 0, watches: 0, gone: 0, watchdogRestarts: 0, errors: 0, handlerErrors: 0 };
 
   constructor(
     private readonly client: KubeClient,
@@ -158,7 +164,7 @@ export class Informer<T extends KubeObject> {
           ...(continueToken ? { continue: continueToken } : {}),
         }),
       );
-      for (const item of page.items) fresh.set(keyOf(item), item);
+      for (const item of page.items) if (this.wellFormed(item)) fresh.set(keyOf(item), item);
       continueToken = page.metadata.continue ?? "";
       resourceVersion = page.metadata.resourceVersion;
     } while (continueToken);
@@ -166,14 +172,14 @@ export class Informer<T extends KubeObject> {
     for (const [key, old] of this.store) {
       if (!fresh.has(key)) {
         this.store.delete(key);
-        this.handlers.remove(old);
+        this.handle(key, old, () => this.handlers.remove(old));
       }
     }
     for (const [key, item] of fresh) {
       const previous = this.store.get(key);
       if (previous?.metadata.resourceVersion === item.metadata.resourceVersion) continue;
       this.store.set(key, item);
-      this.handlers.upsert(item, previous);
+      this.handle(key, item, () => this.handlers.upsert(item, previous));
     }
     this.resourceVersion = resourceVersion;
     this.hasSynced = true;
@@ -246,16 +252,47 @@ export class Informer<T extends KubeObject> {
     }
     const version = event.object.metadata?.resourceVersion;
     if (version) this.resourceVersion = version;
-    if (event.type === "BOOKMARK") return;
-    const key = keyOf(event.object);
+    if (event.type === "BOOKMARK" || !this.wellFormed(event.object)) return;
+    const object = event.object;
+    const key = keyOf(object);
     const previous = this.store.get(key);
     if (event.type === "DELETED") {
       this.store.delete(key);
-      this.handlers.remove(event.object);
+      this.handle(key, object, () => this.handlers.remove(object));
       return;
     }
-    this.store.set(key, event.object);
-    this.handlers.upsert(event.object, previous);
+    this.store.set(key, object);
+    this.handle(key, object, () => this.handlers.upsert(object, previous));
+  }
+
+  /** Objects without a name cannot be stored (the API server never sends one). */
+  private wellFormed(object: T | undefined): boolean {
+    const metadata = object?.metadata;
+    if (typeof metadata?.name === "string" && metadata.name !== "") return true;
+    this.log.warn({ path: this.options.path }, "skipping an object without a name");
+    return false;
+  }
+
+  /** Runs a handler for `key`; what it throws is logged once per object, counted, and dropped. */
+  private handle(key: string, object: T, handler: () => void): void {
+    try {
+      handler();
+      this.failing.delete(key);
+    } catch (error) {
+      this.stats.handlerErrors++;
+      this.options.onHandlerError?.();
+      if (this.failing.has(key)) return;
+      this.failing.add(key);
+      this.log.error(
+        {
+          path: this.options.path,
+          object: key,
+          resourceVersion: object.metadata.resourceVersion,
+          err: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        },
+        "informer handler failed; the object is skipped until it changes",
+      );
+    }
   }
 }
 

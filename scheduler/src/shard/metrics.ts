@@ -119,6 +119,20 @@ export class ShardMetrics {
     collect: () => this.refreshGauges(),
   });
 
+  readonly invalidObjects = new Counter({
+    name: "sharded_scheduler_invalid_objects_total",
+    help: "Objects skipped because they cannot be read, by kind (ring-lease, member-lease); each counted once until it changes.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
+  readonly informerHandlerErrors = new Counter({
+    name: "sharded_scheduler_informer_handler_errors_total",
+    help: "Watched objects whose handling failed (logged once per object, which is skipped until it changes), by resource.",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
+
   readonly summaryPublishes = new Counter({
     name: "sharded_scheduler_capacity_summaries_total",
     help: "Capacity summaries sent to Redis for the coordinator, by result (published, failed).",

@@ -115,7 +115,7 @@ export class Shard {
   async start(): Promise<void> {
     const nodes = new Informer<Node>(
       this.client,
-      { path: "/api/v1/nodes" },
+      { path: "/api/v1/nodes", onHandlerError: this.handlerErrors("nodes") },
       {
         upsert: (node) => {
           this.ownership.observeNodeOwner(
@@ -134,7 +134,11 @@ export class Shard {
     // Finished pods hold no resources; leaving them out keeps the cache small (as kube-scheduler does).
     const pods = new Informer<Pod>(
       this.client,
-      { path: "/api/v1/pods", fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
+      {
+        path: "/api/v1/pods",
+        fieldSelector: "status.phase!=Succeeded,status.phase!=Failed",
+        onHandlerError: this.handlerErrors("pods"),
+      },
       { upsert: (pod) => this.podUpserted(pod), remove: (pod) => this.podRemoved(pod) },
       this.log,
     );
@@ -144,6 +148,7 @@ export class Shard {
       {
         path: "/api/v1/pods",
         fieldSelector: `status.phase=Succeeded,spec.schedulerName=${this.config.schedulerName}`,
+        onHandlerError: this.handlerErrors("succeeded-pods"),
       },
       {
         upsert: (pod) => this.cache.upsertSucceededPod(pod),
@@ -153,7 +158,10 @@ export class Shard {
     );
     const budgets = new Informer<PodDisruptionBudget>(
       this.client,
-      { path: "/apis/policy/v1/poddisruptionbudgets" },
+      {
+        path: "/apis/policy/v1/poddisruptionbudgets",
+        onHandlerError: this.handlerErrors("poddisruptionbudgets"),
+      },
       {
         upsert: (pdb) => this.cache.upsertPodDisruptionBudget(pdb),
         remove: (pdb) => this.cache.removePodDisruptionBudget(pdb),
@@ -171,6 +179,10 @@ export class Shard {
       "caches synced; scheduling",
     );
     this.scheduleSoon();
+  }
+
+  private handlerErrors(resource: string): () => void {
+    return () => this.metrics.informerHandlerErrors.inc({ resource });
   }
 
   /**

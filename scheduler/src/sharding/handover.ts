@@ -83,8 +83,8 @@ export function bindGate(view: HandoverView): BindGate {
  * (pending pods are nominated to it: a preemption there evicted victims for them) stays with
  * the member that owns it now while that member remains, so a change of members does not take
  * the room from the shard that is about to place its preemptor there. The epoch exceeds both
- * the current one and every acknowledgment seen, so a ring object deleted and recreated
- * cannot fall behind the replicas.
+ * the current one and every acknowledgment seen, so a ring object deleted and recreated, or
+ * replaced because it could not be read, cannot fall behind the replicas.
  */
 export function nextRingEpoch(
   current: RingEpoch | undefined,
@@ -94,6 +94,8 @@ export function nextRingEpoch(
     readonly nodeOverrides: ReadonlyMap<string, string>;
     readonly highestAck: number;
     readonly promisedNodes?: Iterable<string>;
+    /** The ring object as stored cannot be read (`current` is the last one read): replace it. */
+    readonly replace?: boolean;
   },
 ): RingEpoch | undefined {
   const kept = (current?.members ?? []).filter((member) => !desired.confirmedDead.has(member));
@@ -119,10 +121,12 @@ export function nextRingEpoch(
         owners.set(node, owner);
     }
   }
-  const nodeOwners: Record<string, string> = {};
+  // Keyed by node names: no prototype, so a node may be named like one of its members.
+  const nodeOwners: Record<string, string> = Object.create(null);
   for (const node of [...owners.keys()].sort()) nodeOwners[node] = owners.get(node) as string;
   if (
     current &&
+    !desired.replace &&
     current.epoch >= desired.highestAck &&
     current.members.join("\u0000") === members.join("\u0000") &&
     JSON.stringify(current.nodeOwners) === JSON.stringify(nodeOwners)

@@ -14,9 +14,11 @@ export {
   leaseMarginMs,
   leaseTimestamp,
   parseMemberLease,
+  parseNodeOwners,
   parseRingLease,
+  parseRingMembers,
   type RingObject,
   ringLeaseName,
   shardLeaseLabel,
 } from "./shard-leases.js";
-export { nodeOwnerAnnotation, nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";
+export { isShardIdentity, nodeOwnerAnnotation, nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";

@@ -11,6 +11,15 @@
  */
 import type { Logger } from "pino";
 import { Informer } from "../kube/informer.js";
+import {
+  exactCount,
+  InvalidObjects,
+  invalid,
+  isDnsSubdomain,
+  type Parsed,
+  parsed,
+  quoted,
+} from "../kube/invalid-objects.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { RingEpoch } from "./handover.js";
 import {
@@ -21,6 +30,7 @@ import {
   type LeaseSighting,
   nextSighting,
 } from "./peer-liveness.js";
+import { isShardIdentity } from "./shard-ring.js";
 
 /** Label on every Lease of the shards of one scheduler: its scheduler name. */
 export const shardLeaseLabel = "sharded-scheduler.io/shard";
@@ -76,6 +86,7 @@ export type LeaseView = Pick<
   | "confirmedDead"
   | "peer"
   | "holdsLease"
+  | "ringMalformed"
   | "leaseGainedAt"
   | "publishAck"
   | "proposeRing"
@@ -98,6 +109,8 @@ export const leaseTimestamp = (ms: number): string => new Date(ms).toISOString()
 export class ShardLeases {
   private readonly sightings = new Map<string, LeaseSighting>();
   private ringObject: RingObject | undefined;
+  /** The ring Lease as last seen, when it could not be read: the next proposal replaces it. */
+  private malformedRing: { resourceVersion: string } | undefined;
   private readonly informer: Informer<Lease>;
   private readonly ringName: string;
   private readonly marginMs: number;
@@ -123,6 +136,8 @@ export class ShardLeases {
   catchUp: (() => Promise<void>) | undefined;
   private cachesReadAt = Number.NEGATIVE_INFINITY;
   private cachesReading = false;
+  /** Leases that cannot be read: logged once, counted (set by the shard), skipped. */
+  readonly invalidObjects: InvalidObjects;
 
   constructor(
     private readonly client: KubeClient,
@@ -136,12 +151,14 @@ export class ShardLeases {
     if (options.identity === this.ringName)
       throw new TypeError(`shard identity "${options.identity}" is the ring Lease's name`);
     this.marginMs = leaseMarginMs(options.leaseDurationMs);
+    this.invalidObjects = new InvalidObjects(log, (kind) => this.onInvalidObject(kind));
     this.informer = new Informer<Lease>(
       client,
       {
         path: this.collectionPath,
         labelSelector: `${shardLeaseLabel}=${options.schedulerName}`,
         watchdogMs: 30_000,
+        onHandlerError: () => this.onHandlerError(),
       },
       {
         upsert: (lease) => this.observe(lease, this.now()),
@@ -200,9 +217,19 @@ export class ShardLeases {
       .catch(() => undefined);
   }
 
+  /** Set by the shard: counts a Lease skipped as invalid, by kind ("ring-lease", "member-lease"). */
+  onInvalidObject: (kind: string) => void = () => undefined;
+  /** Set by the shard: counts a Lease event whose handling threw (the Informer logs it). */
+  onHandlerError: () => void = () => undefined;
+
   /** The newest ring object seen. */
   get ring(): RingObject | undefined {
     return this.ringObject;
+  }
+
+  /** The ring Lease as last seen cannot be read: a new ring object is due even if nothing changed. */
+  get ringMalformed(): boolean {
+    return this.malformedRing !== undefined;
   }
 
   /** Live members, sorted: holders of unreleased Leases seen renewed within their duration. */
@@ -263,10 +290,12 @@ export class ShardLeases {
   }
 
   /**
-   * Compare-and-swap of the ring object against the version read. Returns false when another
-   * replica changed it first (the watch brings the winner).
+   * Compare-and-swap of the ring object against the version read (a malformed ring Lease seen
+   * since: against that one, which it replaces). Returns false when another replica changed it
+   * first (the watch brings the winner).
    */
   async proposeRing(next: RingEpoch, expected: RingObject | undefined): Promise<boolean> {
+    const resourceVersion = this.malformedRing?.resourceVersion ?? expected?.resourceVersion;
     const lease: Lease = {
       metadata: {
         name: this.ringName,
@@ -277,13 +306,14 @@ export class ShardLeases {
           [ringMembersAnnotation]: next.members.join(","),
           [ringNodeOwnersAnnotation]: JSON.stringify(next.nodeOwners),
         },
-        ...(expected ? { resourceVersion: expected.resourceVersion } : {}),
+        ...(resourceVersion !== undefined ? { resourceVersion } : {}),
       },
       spec: {},
     };
-    const res = expected
-      ? await this.client.call<Lease>("PUT", this.leasePath(this.ringName), lease)
-      : await this.client.call<Lease>("POST", this.collectionPath, lease);
+    const res =
+      resourceVersion !== undefined
+        ? await this.client.call<Lease>("PUT", this.leasePath(this.ringName), lease)
+        : await this.client.call<Lease>("POST", this.collectionPath, lease);
     if (res.status >= 200 && res.status < 300) {
       this.observe(res.body, this.now());
       return true;
@@ -403,6 +433,11 @@ export class ShardLeases {
         if (!present.has(this.ringName)) this.ringObject = undefined;
         for (const name of [...this.sightings.keys()])
           if (!present.has(name)) this.observeAbsent(name, at, sentAt, false);
+        // Ring members never seen count too: one without a Lease (a name written into the ring
+        // by hand) is confirmed dead like a vanished one, instead of holding every gate shut.
+        for (const name of this.ringObject?.members ?? [])
+          if (!present.has(name) && !this.sightings.has(name) && name !== this.options.identity)
+            this.observeAbsent(name, at, sentAt, false);
         this.lastFreshReadSentAt = Math.max(this.lastFreshReadSentAt, sentAt);
       } catch (error) {
         this.log.warn({ err: String(error) }, "fresh read of the shard Leases failed");
@@ -417,14 +452,16 @@ export class ShardLeases {
 
   private observe(lease: Lease, at: number, freshReadSentAt?: number, publish = true): void {
     const name = lease.metadata.name;
-    const annotations = lease.metadata.annotations ?? {};
+    const objectName = `${this.options.namespace}/${name}`;
     if (name === this.ringName) {
-      const ring = parseRingLease(lease);
+      const ring = this.invalidObjects.check("ring-lease", objectName, parseRingLease(lease));
+      this.malformedRing = ring ? undefined : { resourceVersion: lease.metadata.resourceVersion ?? "" };
       if (ring && ring.epoch >= (this.ringObject?.epoch ?? 0)) this.ringObject = ring;
-      else if (!ring) this.log.warn({ annotations }, "ignoring a malformed ring Lease");
     } else {
-      const observation = parseMemberLease(lease);
-      this.sightings.set(name, nextSighting(this.sightings.get(name), observation, at, freshReadSentAt));
+      // An unreadable member Lease leaves the sighting as it was (its holder rewrites it when renewing).
+      const observation = this.invalidObjects.check("member-lease", objectName, parseMemberLease(lease));
+      if (observation)
+        this.sightings.set(name, nextSighting(this.sightings.get(name), observation, at, freshReadSentAt));
     }
     if (publish) this.publish();
   }
@@ -432,13 +469,22 @@ export class ShardLeases {
   private observeAbsent(name: string, at: number, freshReadSentAt?: number, publish = true): void {
     if (name === this.ringName) {
       this.ringObject = undefined;
+      this.malformedRing = undefined;
     } else {
       const previous = this.sightings.get(name);
       this.sightings.set(
         name,
         nextSighting(
           previous,
-          { holder: name, version: "", durationMs: 0, ackedEpoch: 0, released: false, absent: true },
+          // A member never seen gets this replica's own lease duration to appear.
+          {
+            holder: name,
+            version: "",
+            durationMs: this.options.leaseDurationMs,
+            ackedEpoch: 0,
+            released: false,
+            absent: true,
+          },
           at,
           freshReadSentAt,
         ),
@@ -458,6 +504,10 @@ export class ShardLeases {
     let next = Number.POSITIVE_INFINITY;
     for (const sighting of this.sightings.values())
       if (!isConfirmedDead(sighting)) next = Math.min(next, deathConfirmableAt(sighting));
+    // A ring member never seen: a fresh read starts its sighting (absent, unless it appears).
+    const identity = this.options.identity;
+    if (this.ringObject?.members.some((member) => member !== identity && !this.sightings.has(member)))
+      next = Math.min(next, this.now());
     if (!Number.isFinite(next)) return;
     // Not sooner than a renewal period after the last fresh read, answered or not: neither a
     // peer that keeps its Lease unchanged nor an API server that is down is worth a read storm.
@@ -466,43 +516,97 @@ export class ShardLeases {
   }
 }
 
-function nonNegativeInt(text: string | undefined): number | undefined {
-  if (text === undefined || !/^\d+$/.test(text)) return undefined;
-  return Number(text);
+/** An annotation that must hold an exact count (an epoch), or the reason it does not. */
+function countAnnotation(
+  annotations: Readonly<Record<string, unknown>>,
+  key: string,
+): Parsed<number | undefined> {
+  const text = annotations[key];
+  if (text === undefined) return parsed(undefined);
+  if (typeof text !== "string") return invalid(`${key} is not a string`);
+  const count = exactCount(text);
+  return count.ok ? count : invalid(`${key}: ${count.reason}`);
 }
+
+const identityRule = "a DNS-1123 subdomain of at most 253 characters, as a StatefulSet pod is named";
 
 /** What a member Lease says: its holder, renewal, duration, acknowledged epoch, release. */
-export function parseMemberLease(lease: Lease): LeaseObservation {
+export function parseMemberLease(lease: Lease): Parsed<LeaseObservation> {
+  const name = lease.metadata.name;
+  if (!isShardIdentity(name))
+    return invalid(`the name ${quoted(name)} is not a shard identity (${identityRule})`);
   const annotations = lease.metadata.annotations ?? {};
-  return {
-    holder: lease.spec?.holderIdentity ?? lease.metadata.name,
-    version: lease.spec?.renewTime ?? lease.metadata.resourceVersion ?? "",
-    durationMs: (lease.spec?.leaseDurationSeconds ?? 10) * 1000,
-    ackedEpoch: nonNegativeInt(annotations[ackedEpochAnnotation]) ?? 0,
+  const ackedEpoch = countAnnotation(annotations, ackedEpochAnnotation);
+  if (!ackedEpoch.ok) return invalid(ackedEpoch.reason);
+  const spec = lease.spec ?? {};
+  const seconds = spec.leaseDurationSeconds ?? 10;
+  if (!Number.isSafeInteger(seconds) || seconds <= 0)
+    return invalid(`spec.leaseDurationSeconds ${quoted(String(seconds))} is not a positive integer`);
+  const holder = spec.holderIdentity ?? name;
+  const version = spec.renewTime ?? lease.metadata.resourceVersion ?? "";
+  if (typeof holder !== "string" || typeof version !== "string")
+    return invalid("spec.holderIdentity or spec.renewTime is not a string");
+  return parsed({
+    holder,
+    version,
+    durationMs: seconds * 1000,
+    ackedEpoch: ackedEpoch.value ?? 0,
     released: annotations[releasedAnnotation] === "true",
     absent: false,
-  };
+  });
 }
 
-export function parseRingLease(lease: Lease): RingObject | undefined {
-  const annotations = lease.metadata.annotations ?? {};
-  const epoch = nonNegativeInt(annotations[ringEpochAnnotation]);
-  const members = (annotations[ringMembersAnnotation] ?? "").split(",").filter((m) => m !== "");
-  let nodeOwners: Record<string, string> = {};
-  try {
-    const parsed: unknown = JSON.parse(annotations[ringNodeOwnersAnnotation] ?? "{}");
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
-    nodeOwners = Object.fromEntries(
-      Object.entries(parsed).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
-    );
-  } catch {
-    return undefined;
+/** The ring Lease's members annotation: shard identities joined by commas. */
+export function parseRingMembers(text: string): Parsed<string[]> {
+  const members = new Set<string>();
+  for (const member of text.split(",")) {
+    if (member === "") continue;
+    if (!isShardIdentity(member))
+      return invalid(`member ${quoted(member)} is not a shard identity (${identityRule})`);
+    members.add(member);
   }
-  if (epoch === undefined) return undefined;
-  return {
-    epoch,
-    members: [...members].sort(),
-    nodeOwners,
+  return parsed([...members].sort());
+}
+
+/** The ring Lease's node owners annotation: a JSON object node name → shard identity. */
+export function parseNodeOwners(text: string): Parsed<Record<string, string>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return invalid("node owners are not JSON");
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    return invalid("node owners are not a JSON object");
+  // Keyed by node names: no prototype, so a node named like one of its members is a node.
+  const owners: Record<string, string> = Object.create(null);
+  for (const [node, owner] of Object.entries(json)) {
+    if (!isDnsSubdomain(node)) return invalid(`node owners: ${quoted(node)} is not a node name`);
+    if (typeof owner !== "string" || !isShardIdentity(owner))
+      return invalid(`node owners: the owner of ${node} is not a shard identity (${identityRule})`);
+    owners[node] = owner;
+  }
+  return parsed(owners);
+}
+
+/** What the ring Lease says, or why it cannot be read (then shards skip it and replace it). */
+export function parseRingLease(lease: Lease): Parsed<RingObject> {
+  const annotations = lease.metadata.annotations ?? {};
+  const epoch = countAnnotation(annotations, ringEpochAnnotation);
+  if (!epoch.ok) return invalid(epoch.reason);
+  if (epoch.value === undefined) return invalid(`no ${ringEpochAnnotation} annotation`);
+  const membersText = annotations[ringMembersAnnotation] ?? "";
+  const ownersText = annotations[ringNodeOwnersAnnotation] ?? "{}";
+  if (typeof membersText !== "string" || typeof ownersText !== "string")
+    return invalid("an annotation is not a string");
+  const members = parseRingMembers(membersText);
+  if (!members.ok) return invalid(members.reason);
+  const nodeOwners = parseNodeOwners(ownersText);
+  if (!nodeOwners.ok) return invalid(nodeOwners.reason);
+  return parsed({
+    epoch: epoch.value,
+    members: members.value,
+    nodeOwners: nodeOwners.value,
     resourceVersion: lease.metadata.resourceVersion ?? "",
-  };
+  });
 }

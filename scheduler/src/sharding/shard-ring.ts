@@ -7,6 +7,7 @@
  */
 import { createHash, hash } from "node:crypto";
 import HashRing from "hashring";
+import { isDnsSubdomain } from "../kube/invalid-objects.js";
 
 /**
  * The coordinator's override on a node (a node lent to another shard); tenants cannot patch
@@ -30,6 +31,13 @@ const ringScheme = `ketama-md5/vnodes=${vnodesPerMember}`;
 /** hashring's default md5 as a latin1 ("binary") string: the same bytes and owners, about 2× faster. */
 const md5Binary = (key: string): string => hash("md5", key, "binary");
 
+/**
+ * What a shard identity can be: a StatefulSet pod's name, a DNS-1123 subdomain of at most 253
+ * characters. Identities come from Leases anyone with access to them may edit; what is not one
+ * ("__proto__", "", text with commas) is refused where it is read.
+ */
+export const isShardIdentity = isDnsSubdomain;
+
 export class ShardRing {
   /** Distinct members in code-unit order. */
   readonly members: readonly string[];
@@ -39,10 +47,10 @@ export class ShardRing {
 
   constructor(members: Iterable<string>) {
     const sorted = [...new Set(members)].sort();
-    for (const member of sorted) {
-      // hashring keeps members as keys of a plain object, where "__proto__" would get no points.
-      if (member === "" || member === "__proto__") throw new TypeError(`invalid shard identity "${member}"`);
-    }
+    // Callers pass identities checked where they were read: hashring keeps members as keys of
+    // a plain object, where "__proto__" would get no points.
+    for (const member of sorted)
+      if (!isShardIdentity(member)) throw new TypeError(`invalid shard identity ${JSON.stringify(member)}`);
     this.members = Object.freeze(sorted);
     this.version = createHash("sha256")
       .update(JSON.stringify([ringScheme, ...sorted]))

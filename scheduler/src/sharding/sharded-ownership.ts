@@ -273,6 +273,7 @@ export class ShardedOwnership implements Ownership {
       nodeOverrides: this.nodeOverrides,
       highestAck,
       promisedNodes: this.promisedNodes(),
+      replace: this.leases.ringMalformed,
     });
     if (!next) return;
     this.proposing = true;

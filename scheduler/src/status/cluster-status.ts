@@ -149,10 +149,17 @@ export function statusReport(
   const ringLease = snapshot.leases.find(
     (lease) => lease.metadata.name === ringLeaseName(snapshot.schedulerName),
   );
-  const ring = ringLease && parseRingLease(ringLease);
+  const parsedRing = ringLease && parseRingLease(ringLease);
+  const ring = parsedRing?.ok ? parsedRing.value : undefined;
   if (!ringLease)
     warnings.push(`no ring Lease ${ringLeaseName(snapshot.schedulerName)}: no shard has proposed one`);
-  else if (!ring) warnings.push(`the ring Lease ${ringLease.metadata.name} is malformed`);
+  else if (parsedRing && !parsedRing.ok)
+    warnings.push(`the ring Lease ${ringLease.metadata.name} is malformed (${parsedRing.reason})`);
+  for (const lease of snapshot.leases) {
+    const member = lease === ringLease ? undefined : parseMemberLease(lease);
+    if (member && !member.ok)
+      warnings.push(`the member Lease ${lease.metadata.name} is malformed (${member.reason})`);
+  }
 
   const shards = shardRows(snapshot, ringLease, ring, now);
   const live = new Set(shards.filter((s) => s.state === "live").map((s) => s.name));
@@ -210,7 +217,9 @@ function shardRows(
   const rows: ShardLeaseRow[] = [];
   for (const lease of snapshot.leases) {
     if (lease === ringLease) continue;
-    const observed = parseMemberLease(lease);
+    const parsedLease = parseMemberLease(lease);
+    if (!parsedLease.ok) continue;
+    const observed = parsedLease.value;
     const renewedAt = timestamp(lease.spec?.renewTime);
     const leaseAgeMs = renewedAt === undefined ? null : Math.max(0, now - renewedAt);
     const state: ShardState = observed.released

@@ -17,6 +17,7 @@ class Leases implements LeaseView {
   acknowledged = 0;
   revalidated = true;
   holds = true;
+  ringMalformed = false;
   leaseGainedAt = 1;
   live: string[] = [];
   dead = new Set<string>();
