@@ -6,6 +6,8 @@
  *      pending members, plans relief (core/relief-plan.ts), claims it in the ledger, and writes
  *      the owner overrides on the pods (handoff) or nodes (lend) with an Event on each member.
  * Shards never wait for it: without Redis or a coordinator they keep scheduling what they own.
+ * Every write (pods, nodes, Events, the ledger) is fenced by the round's LeaderTicket: it is
+ * sent only if leadership is still provable when it goes out (kube/leader-election.ts).
  */
 import {
   type CapacitySummary,
@@ -21,7 +23,7 @@ import {
   podGroupMembership,
   toPodInfo,
 } from "@sharded-scheduler/scheduler/core";
-import type { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
+import { type EventRecorder, type KubeClient, RequestWithheld } from "@sharded-scheduler/scheduler/kube";
 import {
   type Lease,
   parseRingLease,
@@ -34,6 +36,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { CoordinatorConfig } from "./config.js";
 import {
+  type LeaderTicket,
   planRelief,
   type ReliefPlan,
   type Reservation,
@@ -68,6 +71,8 @@ export class Coordinator {
   private readonly memberPods = new Map<string, Pod>();
   /** Lends (node/group/lent-at) whose group was seen running on the node. */
   private readonly lendsRunOn = new Set<string>();
+  /** The leadership the round in progress acts under. */
+  private ticket: LeaderTicket | undefined;
 
   constructor(
     private readonly client: KubeClient,
@@ -82,10 +87,13 @@ export class Coordinator {
 
   start(): void {
     const tick = async () => {
-      if (this.election.isLeader) {
-        await this.round(Date.now()).catch((error: unknown) =>
-          this.log.warn({ err: String(error) }, "coordination round failed; trying again"),
-        );
+      const ticket = this.election.ticket();
+      if (ticket) {
+        await this.round(Date.now(), ticket).catch((error: unknown) => {
+          if (error instanceof RequestWithheld)
+            this.log.info({ err: error.message }, "lost leadership mid-round");
+          else this.log.warn({ err: String(error) }, "coordination round failed; trying again");
+        });
       }
       this.timer = setTimeout(() => void tick(), this.config.intervalMs);
     };
@@ -96,8 +104,9 @@ export class Coordinator {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  /** One round of the leader: read, give back, relieve. */
-  async round(now: number): Promise<void> {
+  /** One round of the leader: read, give back, relieve; its writes are sent only while the ticket is valid. */
+  async round(now: number, ticket: LeaderTicket): Promise<void> {
+    this.ticket = ticket;
     const ring = await this.readRing();
     if (!ring) return;
     if (ring.members.join(",") !== this.ring.members.join(",")) this.ring = new ShardRing(ring.members);
@@ -126,12 +135,13 @@ export class Coordinator {
       .filter(({ report }) => (this.nextLookAt.get(report.id) ?? 0) <= now)
       .sort((a, b) => b.report.priority - a.report.priority || a.report.since - b.report.since);
     for (const { summary, report } of due) {
-      if (!this.election.isLeader) return;
+      if (!ticket.valid()) return;
       // Each relief reserves its room, so the next plan of this round sees it taken.
       const summaries = withReservations(published, this.reservations.values(), now);
-      await this.relieve(summary, report, summaries, live, lentNodes, lends, now).catch((error: unknown) =>
-        this.log.warn({ group: report.id, err: String(error) }, "relief failed; will look again"),
-      );
+      await this.relieve(summary, report, summaries, live, lentNodes, lends, now).catch((error: unknown) => {
+        if (error instanceof RequestWithheld) throw error;
+        this.log.warn({ group: report.id, err: String(error) }, "relief failed; will look again");
+      });
     }
     for (const [id, at] of this.nextLookAt) if (at <= now && !reported.has(id)) this.nextLookAt.delete(id);
   }
@@ -178,6 +188,8 @@ export class Coordinator {
       if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);
       return;
     }
+    // A claim binds whoever leads next to its cooldown: only a provable leader makes one.
+    if (!this.fence()()) return;
     const claim = await this.ledger.claim(
       {
         group: report.id,
@@ -274,12 +286,13 @@ export class Coordinator {
         { group: report.id, from: owner, to: plan.to, preempting: plan.preempting, attempts },
         "handed off",
       );
-      for (const pod of members) this.events.record(pod.pod, "Normal", "HandedOff", message);
+      for (const pod of members)
+        this.events.record(pod.pod, "Normal", "HandedOff", message, undefined, this.fence());
       return;
     }
     for (const { node } of plan.nodes) {
       const lend: Lend = { node, to: plan.to, group: report.id, at: now };
-      await this.client.must("PATCH", `/api/v1/nodes/${node}`, lendNodePatch(lend), mergePatch);
+      await this.client.must("PATCH", `/api/v1/nodes/${node}`, lendNodePatch(lend), mergePatch, this.fence());
     }
     // Pin the group to its owner: a ring change must not move it away from the nodes lent for it.
     await this.annotatePods(
@@ -293,10 +306,12 @@ export class Coordinator {
       { group: report.id, to: plan.to, nodes: plan.nodes, preempting: plan.preempting, attempts },
       "lent nodes",
     );
-    for (const pod of members) this.events.record(pod.pod, "Normal", "NodesLent", message);
+    for (const pod of members)
+      this.events.record(pod.pod, "Normal", "NodesLent", message, undefined, this.fence());
   }
 
   private async annotatePods(pods: readonly Pod[], relief: { owner: string; attempts: number; at: number }) {
+    const sendIf = this.fence();
     await Promise.all(
       pods.map(async (pod) => {
         const res = await this.client.call(
@@ -304,6 +319,7 @@ export class Coordinator {
           `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
           podReliefPatch(relief),
           mergePatch,
+          sendIf,
         );
         // A member deleted meanwhile needs no override.
         if (res.status !== 200 && res.status !== 404)
@@ -326,6 +342,8 @@ export class Coordinator {
         "Warning",
         "ReliefExhausted",
         `the coordinator moved this pod group ${attempts} time(s) and it is still not placed; it keeps trying, each wait twice as long as the last, up to ${Math.round(this.config.maxCooldownMs / 1000)}s`,
+        undefined,
+        this.fence(),
       );
   }
 
@@ -367,10 +385,24 @@ export class Coordinator {
   }
 
   private async returnLend(lend: Lend, why: string): Promise<void> {
-    await this.client.must("PATCH", `/api/v1/nodes/${lend.node}`, returnNodePatch, mergePatch);
-    await this.ledger.releaseLend(lend.node).catch(() => undefined);
+    const sendIf = this.fence();
+    await this.client.must("PATCH", `/api/v1/nodes/${lend.node}`, returnNodePatch, mergePatch, sendIf);
+    if (sendIf()) await this.ledger.releaseLend(lend.node).catch(() => undefined);
     this.metrics.returns.inc();
     this.log.info({ node: lend.node, from: lend.to, group: lend.group, why }, "returned a lent node");
+  }
+
+  /**
+   * The condition a write of this round is sent under, asked right when it goes out: the
+   * round's ticket still valid. Taken when the write is decided (an Event may go out later).
+   */
+  private fence(): () => boolean {
+    const ticket = this.ticket;
+    return () => {
+      if (ticket?.valid()) return true;
+      this.metrics.writesWithheld.inc();
+      return false;
+    };
   }
 
   private trackStuck(

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pod } from "../core/index.js";
-import type { KubeClient } from "./kube-client.js";
+import { type KubeClient, RequestWithheld } from "./kube-client.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -21,7 +21,15 @@ export class EventRecorder {
     private readonly repeatIntervalMs = 60_000,
   ) {}
 
-  record(pod: Pod, type: EventType, reason: string, message: string, now = Date.now()): void {
+  /** sendIf: asked right when the Event goes out (see KubeClient.call); when false it is dropped. */
+  record(
+    pod: Pod,
+    type: EventType,
+    reason: string,
+    message: string,
+    now = Date.now(),
+    sendIf?: () => boolean,
+  ): void {
     const { namespace, name, uid } = pod.metadata;
     const dedupeKey = `${uid ?? `${namespace}/${name}`}\u0000${reason}\u0000${message}`;
     const last = this.lastWritten.get(dedupeKey);
@@ -44,21 +52,34 @@ export class EventRecorder {
       lastTimestamp: timestamp,
       count: 1,
     };
-    void this.write(namespace, event, `${namespace}/${name}`, reason);
+    void this.write(namespace, event, `${namespace}/${name}`, reason, sendIf);
   }
 
   /** One retry after a second for throttling, server errors and dropped connections. */
-  private async write(namespace: string, event: unknown, pod: string, reason: string): Promise<void> {
+  private async write(
+    namespace: string,
+    event: unknown,
+    pod: string,
+    reason: string,
+    sendIf: (() => boolean) | undefined,
+  ): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt > 0) await sleep(1_000);
       try {
-        const res = await this.client.call("POST", `/api/v1/namespaces/${namespace}/events`, event);
+        const res = await this.client.call(
+          "POST",
+          `/api/v1/namespaces/${namespace}/events`,
+          event,
+          undefined,
+          sendIf,
+        );
         if (res.status < 300 || res.status === 404 || res.status === 403) {
           if (res.status >= 300) this.log.warn({ status: res.status, reason, pod }, "event not written");
           return;
         }
         this.log.warn({ status: res.status, reason, pod, attempt }, "event not written");
       } catch (error) {
+        if (error instanceof RequestWithheld) return;
         this.log.warn({ err: String(error), reason, pod, attempt }, "event not written");
       }
     }

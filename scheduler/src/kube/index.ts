@@ -1,4 +1,10 @@
 /** Thin Kubernetes adapters, shared by shards and the coordinator. */
 export { EventRecorder, type EventType } from "./event-recorder.js";
 export { Informer } from "./informer.js";
-export { apiError, KubeApiError, KubeClient, type KubeClientOptions } from "./kube-client.js";
+export {
+  apiError,
+  KubeApiError,
+  KubeClient,
+  type KubeClientOptions,
+  RequestWithheld,
+} from "./kube-client.js";
