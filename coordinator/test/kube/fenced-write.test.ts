@@ -44,17 +44,23 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  client.close();
+  client?.close();
   await new Promise((resolve) => server.close(resolve));
 });
 
+/** A leader whose renewal was sent at 0: with a 10 s lease and a 2 s margin, its deadline is 8 s. */
+function leading() {
+  const clock = { now: 0 };
+  const proof = new LeadershipProof(10_000, () => clock.now);
+  proof.renewed(0);
+  const ticket = proof.ticket();
+  if (!ticket) throw new Error("no ticket");
+  return { clock, ticket };
+}
+
 describe("a leader's write past its renew deadline", () => {
   it("is withheld when the deadline passed while it waited to go out", async () => {
-    const clock = { now: 0 };
-    const proof = new LeadershipProof(10_000, () => clock.now);
-    proof.renewed(0);
-    const ticket = proof.ticket();
-    if (!ticket) throw new Error("no ticket");
+    const { clock, ticket } = leading();
     const patch = (pod: string) =>
       client.call("PATCH", `/api/v1/namespaces/default/pods/${pod}`, {}, "application/merge-patch+json", () =>
         ticket.valid(),
@@ -62,18 +68,14 @@ describe("a leader's write past its renew deadline", () => {
     const first = patch("a");
     const second = patch("b");
     await first;
-    // The renew deadline (10 s lease - 2 s margin after the renewal sent at 0) passes.
+    // The renew deadline passes.
     clock.now = 8_000;
     await expect(second).rejects.toBeInstanceOf(RequestWithheld);
     expect(received).toEqual(["PATCH /api/v1/namespaces/default/pods/a"]);
   });
 
   it("drops an Event recorded before the deadline that would go out after it", async () => {
-    const clock = { now: 0 };
-    const proof = new LeadershipProof(10_000, () => clock.now);
-    proof.renewed(0);
-    const ticket = proof.ticket();
-    if (!ticket) throw new Error("no ticket");
+    const { clock, ticket } = leading();
     await client.call("GET", "/healthz");
     const events = new EventRecorder(client, "coordinator", "coordinator-a", pino({ level: "silent" }));
     const pod = { metadata: { namespace: "default", name: "p", uid: "u" }, spec: { containers: [] } };
