@@ -93,7 +93,9 @@ export class LeaderElection {
     if (this.timer) clearTimeout(this.timer);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     if (!this.mayHoldLease) return;
-    await this.release();
+    await this.release().catch((error: unknown) =>
+      this.log.warn({ err: String(error) }, "could not release the leader Lease; it expires"),
+    );
   }
 
   /** One round: renew or acquire when this replica may lead; give the Lease up when it may not. */
