@@ -9,6 +9,7 @@ import { pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
 import { coordinatorUsage, loadCoordinatorConfig } from "./config.js";
 import { Coordinator } from "./coordinator.js";
+import { Reachability } from "./core/index.js";
 import { LeaderElection } from "./kube/leader-election.js";
 import { ReliefLedger } from "./ledger/relief-ledger.js";
 import { CoordinatorMetrics } from "./metrics.js";
@@ -17,7 +18,15 @@ async function main(): Promise<void> {
   const config = loadCoordinatorConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { coordinator: config.identity } });
   const kubeConfig = loadKubeConfig(config.kubeconfig);
-  const client = await KubeClient.create(kubeConfig, { qps: 50, burst: 100, maxSockets: 8 });
+  const client = await KubeClient.create(kubeConfig, { qps: config.qps, burst: config.burst, maxSockets: 8 });
+  // The leader Lease has its own connections and rate limit: no write can delay a renewal. A
+  // renewal answered later than the margin does not count, so waiting longer is pointless.
+  const leaseClient = await KubeClient.create(kubeConfig, {
+    qps: 10,
+    burst: 20,
+    maxSockets: 2,
+    timeoutMs: Math.max(1_000, config.leaseRenewMs),
+  });
   const metrics = new CoordinatorMetrics();
   collectDefaultMetrics({ register: metrics.registry });
   const redis = connectRedis(config.redis, log, (up) => metrics.redisUp.set(up ? 1 : 0));
@@ -29,8 +38,14 @@ async function main(): Promise<void> {
     maxCooldownMs: config.maxCooldownMs,
     recordTtlMs: 3_600_000,
   });
+  // Without Redis there is nothing to coordinate from: a replica leads only while it reaches it.
+  const redisReached = new Reachability(config.redisGraceMs, () => performance.now());
+  const probeRedis = async () => {
+    const sentAt = performance.now();
+    if (await ledger.ping(config.leaseRenewMs)) redisReached.succeeded(sentAt);
+  };
   const election = new LeaderElection(
-    client,
+    leaseClient,
     {
       namespace: config.namespace,
       name: coordinatorLeaseName(config.schedulerName),
@@ -39,9 +54,12 @@ async function main(): Promise<void> {
       renewIntervalMs: config.leaseRenewMs,
     },
     log,
-    (leading) => {
-      metrics.leader.set(leading ? 1 : 0);
-      log.info({ leading }, leading ? "leading: coordinating the shards" : "standing by");
+    {
+      onChange: (leading) => {
+        metrics.leader.set(leading ? 1 : 0);
+        log.info({ leading }, leading ? "leading: coordinating the shards" : "standing by");
+      },
+      mayLead: () => redisReached.reachable(),
     },
   );
   metrics.leader.set(0);
@@ -61,17 +79,28 @@ async function main(): Promise<void> {
     },
     "coordinator starting",
   );
+  let probeTimer: NodeJS.Timeout | undefined;
   const shutdown = async (signal: string) => {
     log.info({ signal }, "coordinator stopping: releasing the leader Lease");
     coordinator.stop();
+    if (probeTimer) clearInterval(probeTimer);
     await election.stop();
     redis.disconnect();
     serving.close();
     client.close();
+    leaseClient.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
   process.once("SIGINT", () => void shutdown("SIGINT"));
+  // The first election round waits for the first answer from Redis (or the renew interval).
+  await new Promise<void>((resolve) => {
+    if (redis.status === "ready") resolve();
+    redis.once("ready", () => resolve());
+    setTimeout(resolve, config.leaseRenewMs).unref();
+  });
+  await probeRedis();
+  probeTimer = setInterval(() => void probeRedis(), config.leaseRenewMs);
   election.start();
   coordinator.start();
 }

@@ -38,6 +38,11 @@ export interface CoordinatorConfig {
   /** A lent node not used by its group for this long goes back. */
   lendGraceMs: number;
   intervalMs: number;
+  /** Client-side API request rate and burst of the coordinator's writes and reads (not its Lease's). */
+  qps: number;
+  burst: number;
+  /** A replica that has not reached Redis for this long does not lead (and a leader gives up). */
+  redisGraceMs: number;
   redis: RedisSettings;
   /** Where /metrics and the probes are served, and how /metrics is protected. */
   serving: ServingConfig;
@@ -106,6 +111,19 @@ const settings = {
     help: "how often the leader looks at the summaries",
     fallback: () => "500",
   },
+  qps: {
+    flag: "qps",
+    env: "KUBE_API_QPS",
+    help: "API requests per second (the leader Lease has its own client)",
+    fallback: () => "50",
+  },
+  burst: { flag: "burst", env: "KUBE_API_BURST", help: "API request burst", fallback: () => "100" },
+  redisGraceMs: {
+    flag: "redis-grace-ms",
+    env: "REDIS_GRACE_MS",
+    help: "leads only if Redis answered within this long; a leader that cannot reach it longer gives up the Lease",
+    fallback: () => "10000",
+  },
   ...redisSettingTable,
   ...servingSettingTable(10261, 10263),
   ...replicaSettingTable,
@@ -129,6 +147,11 @@ export function loadCoordinatorConfig(
   const cooldownMs = flags.int("cooldownMs", 0);
   const maxCooldownMs = flags.int("maxCooldownMs", 0);
   if (maxCooldownMs < cooldownMs) throw new ConfigError("--max-cooldown-ms must be at least --cooldown-ms");
+  const redisGraceMs = flags.int("redisGraceMs", 1);
+  if (redisGraceMs < leaseRenewMs * 2)
+    throw new ConfigError(
+      "--redis-grace-ms must be at least twice --lease-renew-ms (Redis is probed that often)",
+    );
   const redis = readRedisSettings(flags);
   if (!redis)
     throw new ConfigError("the coordinator needs Redis: set --redis-url (REDIS_URL) or --redis-sentinels");
@@ -144,6 +167,9 @@ export function loadCoordinatorConfig(
     maxCooldownMs,
     lendGraceMs: flags.int("lendGraceMs", 0),
     intervalMs: flags.int("intervalMs", 50),
+    qps: flags.int("qps", 1),
+    burst: flags.int("burst", 1),
+    redisGraceMs,
     redis,
     serving: readServingConfig(flags),
     logLevel: flags.string("logLevel"),

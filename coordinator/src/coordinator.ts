@@ -7,6 +7,8 @@
  *      the owner overrides on the pods (handoff: their Owner condition) or nodes (lend) with an
  *      Event on each member.
  * Shards never wait for it: without Redis or a coordinator they keep scheduling what they own.
+ * Every write (pods, nodes, Events, the ledger) is fenced by the round's LeaderTicket: it is
+ * sent only if leadership is still provable when it goes out (kube/leader-election.ts).
  */
 import {
   type CapacitySummary,
@@ -23,7 +25,12 @@ import {
   podGroupMembership,
   toPodInfo,
 } from "@sharded-scheduler/scheduler/core";
-import { type EventRecorder, InvalidObjects, type KubeClient } from "@sharded-scheduler/scheduler/kube";
+import {
+  type EventRecorder,
+  InvalidObjects,
+  type KubeClient,
+  RequestWithheld,
+} from "@sharded-scheduler/scheduler/kube";
 import {
   type Lease,
   parseRingLease,
@@ -36,6 +43,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { CoordinatorConfig } from "./config.js";
 import {
+  type LeaderTicket,
   planRelief,
   type ReliefPlan,
   type Reservation,
@@ -76,6 +84,8 @@ export class Coordinator {
   private readonly lendsRunOn = new Set<string>();
   /** Summaries and Leases that cannot be read: logged once, counted, skipped. */
   private readonly invalidObjects: InvalidObjects;
+  /** The leadership the round in progress acts under. */
+  private ticket: LeaderTicket | undefined;
 
   constructor(
     private readonly client: KubeClient,
@@ -92,10 +102,13 @@ export class Coordinator {
 
   start(): void {
     const tick = async () => {
-      if (this.election.isLeader) {
-        await this.round(Date.now()).catch((error: unknown) =>
-          this.log.warn({ err: String(error) }, "coordination round failed; trying again"),
-        );
+      const ticket = this.election.ticket();
+      if (ticket) {
+        await this.round(Date.now(), ticket).catch((error: unknown) => {
+          if (error instanceof RequestWithheld)
+            this.log.info({ err: error.message }, "lost leadership mid-round");
+          else this.log.warn({ err: String(error) }, "coordination round failed; trying again");
+        });
       }
       this.timer = setTimeout(() => void tick(), this.config.intervalMs);
     };
@@ -106,8 +119,9 @@ export class Coordinator {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  /** One round of the leader: read, give back, relieve. */
-  async round(now: number): Promise<void> {
+  /** One round of the leader: read, give back, relieve; its writes are sent only while the ticket is valid. */
+  async round(now: number, ticket: LeaderTicket): Promise<void> {
+    this.ticket = ticket;
     const ring = await this.readRing();
     if (!ring) return;
     if (ring.members.join(",") !== this.ring.members.join(",")) this.ring = new ShardRing(ring.members);
@@ -137,12 +151,13 @@ export class Coordinator {
       .filter(({ report }) => (this.nextLookAt.get(report.id) ?? 0) <= now)
       .sort((a, b) => b.report.priority - a.report.priority || a.report.since - b.report.since);
     for (const { summary, report } of due) {
-      if (!this.election.isLeader) return;
+      if (!ticket.valid()) return;
       // Each relief reserves its room, so the next plan of this round sees it taken.
       const summaries = withReservations(published, this.reservations.values(), now);
-      await this.relieve(summary, report, summaries, live, lentNodes, lends, now).catch((error: unknown) =>
-        this.log.warn({ group: report.id, err: String(error) }, "relief failed; will look again"),
-      );
+      await this.relieve(summary, report, summaries, live, lentNodes, lends, now).catch((error: unknown) => {
+        if (error instanceof RequestWithheld) throw error;
+        this.log.warn({ group: report.id, err: String(error) }, "relief failed; will look again");
+      });
     }
     for (const [id, at] of this.nextLookAt) if (at <= now && !reported.has(id)) this.nextLookAt.delete(id);
   }
@@ -189,6 +204,8 @@ export class Coordinator {
       if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);
       return;
     }
+    // A claim binds whoever leads next to its cooldown: only a provable leader makes one.
+    if (!this.fence()()) return;
     const claim = await this.ledger.claim(
       {
         group: report.id,
@@ -287,12 +304,13 @@ export class Coordinator {
         { group: report.id, from: owner, to: plan.to, preempting: plan.preempting, attempts },
         "handed off",
       );
-      for (const pod of members) this.events.record(pod.pod, "Normal", "HandedOff", message);
+      for (const pod of members)
+        this.events.record(pod.pod, "Normal", "HandedOff", message, undefined, this.fence());
       return;
     }
     for (const { node } of plan.nodes) {
       const lend: Lend = { node, to: plan.to, group: report.id, at: now };
-      await this.client.must("PATCH", `/api/v1/nodes/${node}`, lendNodePatch(lend), mergePatch);
+      await this.client.must("PATCH", `/api/v1/nodes/${node}`, lendNodePatch(lend), mergePatch, this.fence());
     }
     // Pin the group to its owner: a ring change must not move it away from the nodes lent for it.
     await this.pinPods(
@@ -306,11 +324,13 @@ export class Coordinator {
       { group: report.id, to: plan.to, nodes: plan.nodes, preempting: plan.preempting, attempts },
       "lent nodes",
     );
-    for (const pod of members) this.events.record(pod.pod, "Normal", "NodesLent", message);
+    for (const pod of members)
+      this.events.record(pod.pod, "Normal", "NodesLent", message, undefined, this.fence());
   }
 
   /** Writes the Owner and Relief conditions on the members (pods/status). */
   private async pinPods(pods: readonly Pod[], relief: PodRelief) {
+    const sendIf = this.fence();
     await Promise.all(
       pods.map(async (pod) => {
         const res = await this.client.call(
@@ -318,6 +338,7 @@ export class Coordinator {
           `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}/status`,
           podReliefPatch(relief),
           strategicMerge,
+          sendIf,
         );
         // A member deleted meanwhile needs no override.
         if (res.status !== 200 && res.status !== 404)
@@ -338,6 +359,8 @@ export class Coordinator {
         "Warning",
         "ReliefExhausted",
         `the coordinator moved this pod group ${attempts} time(s) and it is still not placed; it keeps trying, each wait twice as long as the last, up to ${Math.round(this.config.maxCooldownMs / 1000)}s`,
+        undefined,
+        this.fence(),
       );
   }
 
@@ -379,10 +402,24 @@ export class Coordinator {
   }
 
   private async returnLend(lend: Lend, why: string): Promise<void> {
-    await this.client.must("PATCH", `/api/v1/nodes/${lend.node}`, returnNodePatch, mergePatch);
-    await this.ledger.releaseLend(lend.node).catch(() => undefined);
+    const sendIf = this.fence();
+    await this.client.must("PATCH", `/api/v1/nodes/${lend.node}`, returnNodePatch, mergePatch, sendIf);
+    if (sendIf()) await this.ledger.releaseLend(lend.node).catch(() => undefined);
     this.metrics.returns.inc();
     this.log.info({ node: lend.node, from: lend.to, group: lend.group, why }, "returned a lent node");
+  }
+
+  /**
+   * The condition a write of this round is sent under, asked right when it goes out: the
+   * round's ticket still valid. Taken when the write is decided (an Event may go out later).
+   */
+  private fence(): () => boolean {
+    const ticket = this.ticket;
+    return () => {
+      if (ticket?.valid()) return true;
+      this.metrics.writesWithheld.inc();
+      return false;
+    };
   }
 
   private trackStuck(

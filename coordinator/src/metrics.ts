@@ -10,6 +10,12 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
+  readonly writesWithheld = new Counter({
+    name: "sharded_scheduler_coordinator_writes_withheld_total",
+    help: "Writes (pod and node patches, Events, ledger claims) not sent because leadership could no longer be proven when they were due to go out.",
+    registers: [this.registry],
+  });
+
   readonly redisUp = new Gauge({
     name: "sharded_scheduler_coordinator_redis_up",
     help: "1 while the connection to Redis is up.",

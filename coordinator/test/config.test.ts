@@ -25,7 +25,16 @@ describe("coordinator configuration", () => {
         metricsAuth: "rbac",
         tls: undefined,
       },
+      qps: 50,
+      burst: 100,
+      redisGraceMs: 10000,
     });
+  });
+
+  it("refuses a Redis grace shorter than two probes", () => {
+    expect(() =>
+      loadCoordinatorConfig(["--lease-renew-ms=2000", "--redis-grace-ms=3000"], { REDIS_URL: "redis://c" }),
+    ).toThrow(/--redis-grace-ms must be at least twice --lease-renew-ms/);
   });
 
   it("refuses a longest relief wait shorter than the cooldown", () => {

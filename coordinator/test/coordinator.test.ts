@@ -11,6 +11,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { loadCoordinatorConfig } from "../src/config.js";
 import { Coordinator } from "../src/coordinator.js";
+import type { LeaderTicket } from "../src/core/leadership.js";
 import type { LeaderElection } from "../src/kube/leader-election.js";
 import type { ReliefLedger } from "../src/ledger/relief-ledger.js";
 import { CoordinatorMetrics } from "../src/metrics.js";
@@ -83,6 +84,9 @@ function coordinatorWith(lease: unknown, summaries: Record<string, string>) {
   return { coordinator, logged, counted, stuckGroups };
 }
 
+/** A leadership that never lapses: these tests are about what the round reads. */
+const leading: LeaderTicket = { term: 1, valid: () => true };
+
 describe("coordinator round with malformed input", () => {
   it.each([
     ["not JSON", "{"],
@@ -106,8 +110,8 @@ describe("coordinator round with malformed input", () => {
       "s-0": bad,
       "s-1": JSON.stringify(goodSummary),
     });
-    await coordinator.round(2_000);
-    await coordinator.round(2_250);
+    await coordinator.round(2_000, leading);
+    await coordinator.round(2_250, leading);
     // The good summary's stuck group is tracked: the round went on past the bad one.
     expect(await stuckGroups()).toBe(1);
     expect(await counted("capacity-summary")).toBe(1);
@@ -122,7 +126,7 @@ describe("coordinator round with malformed input", () => {
       const { coordinator, logged, counted, stuckGroups } = coordinatorWith(ringLease(members), {
         "s-1": JSON.stringify(goodSummary),
       });
-      await coordinator.round(2_000);
+      await coordinator.round(2_000, leading);
       expect(await counted("ring-lease")).toBe(1);
       expect(await stuckGroups()).toBe(0);
       expect(logged.filter((line) => line.msg === "skipping an invalid object")).toHaveLength(1);

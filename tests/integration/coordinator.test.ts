@@ -11,19 +11,26 @@
  *   (d) a gang nothing can place causes no handoff and no lend;
  *   (e) Redis killed mid-run: shards keep scheduling, handoffs resume after the restart, each
  *       group is handed off exactly once;
- *   (f) the leader killed: the standby takes over within the lease and hands off the next group.
+ *   (f) the leader killed: the standby takes over within the lease and hands off the next group;
+ *   (g) a leader stalled (SIGSTOP) past its lease in the middle of a handoff, then resumed, sends
+ *       nothing more once the standby took over: no pod pinned, no Event;
+ *   (h) a replica with a wrong Redis password never leads while one with the right one does, and
+ *       a leader that loses Redis gives the Lease up.
  */
+import { join } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type CapacitySummary, summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
 import { groupKey } from "../../scheduler/src/core/pod-group.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import { InvariantChecker } from "../checker/invariant-checker.js";
 import { quantity } from "../checker/quantities.js";
-import type { RunningCoordinator } from "../support/coordinator.js";
+import { freeLoopbackPort, isRunning, signalAndConfirm, startProcess } from "../cluster/local/processes.js";
+import { type RunningCoordinator, startCoordinator } from "../support/coordinator.js";
 import { metricValue } from "../support/metrics.js";
 import { redisUrl } from "../support/redis.js";
+import { redisPing } from "../support/redis-ping.js";
 import { schedulerSuite } from "../support/suite.js";
 import { holdsFor, waitFor } from "../support/wait.js";
 
@@ -368,4 +375,167 @@ describe("coordinator", () => {
     );
     expectNoViolations();
   });
+});
+
+describe("coordinator leadership", () => {
+  /** The leader Lease as the API server has it. */
+  async function leaseHolder(schedulerName: string): Promise<string | undefined> {
+    const lease = await suite.coordination
+      .readNamespacedLease({ name: `${schedulerName}-coordinator`, namespace: "default" })
+      .catch(() => undefined);
+    return lease?.spec?.holderIdentity ?? undefined;
+  }
+
+  /** Events about the pods written by one coordinator replica. */
+  async function eventsBy(identity: string, pods: string[]): Promise<k8s.CoreV1Event[]> {
+    const list = await suite.core.listNamespacedEvent({ namespace: suite.namespace });
+    return list.items.filter(
+      (event) => event.reportingInstance === identity && pods.includes(event.involvedObject.name as string),
+    );
+  }
+
+  it("(g) a leader stalled past its lease mid-handoff sends nothing more once the standby leads", async () => {
+    // This test chooses the leader: the replicas of the tests above go.
+    for (const coordinator of coordinators) if (coordinator.running()) await coordinator.stop();
+    // A slow write client (4 requests/s): the handoff below is still being written when stalled.
+    const stalled = await suite.startCoordinator("g-stalled", [...coordinatorArgs, "--qps=4", "--burst=1"]);
+    coordinators.push(stalled);
+    await waitFor(
+      "the g-stalled replica to lead",
+      async () => ((await stalled.isLeader()) ? true : undefined),
+      3 * leaseMs,
+    );
+    // The standby relieves nothing (its stuck threshold is an hour): whatever changes is the stalled one's doing.
+    const standby = await suite.startCoordinator("g-standby", [
+      ...coordinatorArgs,
+      "--stuck-after-ms=3600000",
+    ]);
+    coordinators.push(standby);
+    const [own] = await poolWith("g", [1, 1, 1]);
+    await occupy("g-fill", (own as string[])[0] as string, "3900m");
+    const gang = suite.gang(groupOwnedBy(0, "g-job"), 12, { pool: "g", cpu: "100m" });
+    const members = names(gang);
+    const pinned = async () => {
+      const pods = await suite.pods();
+      return members.filter((pod) => conditionOf(pods.get(pod), "Owner") !== undefined);
+    };
+    await suite.create(gang);
+    await waitFor(
+      "the handoff to start",
+      async () => ((await pinned()).length > 0 ? true : undefined),
+      30_000,
+      50,
+    );
+    await stalled.signal("SIGSTOP");
+    try {
+      await waitFor(
+        "the standby to lead",
+        async () => ((await leaseHolder(suite.id)) === standby.identity ? true : undefined),
+        3 * leaseMs,
+      );
+    } catch (error) {
+      await stalled.signal("SIGCONT");
+      throw error;
+    }
+    const pinnedAtTakeover = (await pinned()).length;
+    const eventsAtTakeover = (await eventsBy(stalled.identity, members)).length;
+    await stalled.signal("SIGCONT");
+    // Long enough for everything it had queued to go out at 4/s: the rest of the patches and 12 Events.
+    await holdsFor(
+      "the stalled replica to write nothing more",
+      async () => {
+        expect((await pinned()).length).toBe(pinnedAtTakeover);
+        expect((await eventsBy(stalled.identity, members)).length).toBe(eventsAtTakeover);
+      },
+      8_000,
+    );
+    const metrics = await stalled.metrics();
+    expect(metricValue(metrics, "sharded_scheduler_coordinator_leader")).toBe(0);
+    // It had writes left to send, and withheld them.
+    expect(metricValue(metrics, "sharded_scheduler_coordinator_writes_withheld_total")).toBeGreaterThan(0);
+    expect(await leaseHolder(suite.id)).toBe(standby.identity);
+    await suite.deletePods(members);
+  }, 120_000);
+
+  it("(h) a replica with a wrong Redis password never leads; a leader that loses Redis gives the Lease up", async () => {
+    // A Redis of its own, with a password.
+    const port = await freeLoopbackPort();
+    const password = "right-password";
+    const dir = inject("clusterDir") || "/tmp";
+    const redisServer = startProcess(
+      `redis-${suite.id}-h`,
+      "/usr/bin/redis-server",
+      [
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--requirepass",
+        password,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+      ],
+      join(dir, `redis-${suite.id}-h.log`),
+    );
+    const url = `redis://127.0.0.1:${port}`;
+    const replicas: RunningCoordinator[] = [];
+    const schedulerName = `${suite.id}-h`;
+    const args = (pw: string) => [...coordinatorArgs, `--redis-password=${pw}`, "--redis-grace-ms=3000"];
+    try {
+      await waitFor(
+        "the password Redis to answer",
+        async () => ((await redisPing(`redis://:${password}@127.0.0.1:${port}`)).ok ? true : undefined),
+        10_000,
+      );
+      const wrong = await startCoordinator({
+        schedulerName,
+        identity: `${schedulerName}-wrong`,
+        redisUrl: url,
+        args: args("wrong-password"),
+      });
+      replicas.push(wrong);
+      // Alone, it does not take the Lease: three lease durations.
+      await holdsFor(
+        "the replica with the wrong password not to lead",
+        async () => {
+          expect(await wrong.isLeader()).toBe(false);
+          expect(await leaseHolder(schedulerName)).not.toBe(wrong.identity);
+        },
+        3 * leaseMs,
+      );
+      const right = await startCoordinator({
+        schedulerName,
+        identity: `${schedulerName}-right`,
+        redisUrl: url,
+        args: args(password),
+      });
+      replicas.push(right);
+      await waitFor(
+        "the replica with the right password to lead",
+        async () => ((await right.isLeader()) ? true : undefined),
+        3 * leaseMs,
+      );
+      expect(await leaseHolder(schedulerName)).toBe(right.identity);
+      expect(await wrong.isLeader()).toBe(false);
+      // Redis gone: the leader gives the Lease up within the grace, and nobody leads without Redis.
+      await signalAndConfirm(redisServer, "SIGKILL");
+      const lostAt = Date.now();
+      await waitFor(
+        "the leader to give the Lease up",
+        async () => (!(await leaseHolder(schedulerName)) ? true : undefined),
+        3_000 + 3 * leaseMs,
+      );
+      expect(Date.now() - lostAt).toBeLessThan(3_000 + 2 * leaseMs);
+      expect(await right.isLeader()).toBe(false);
+      expect(await wrong.isLeader()).toBe(false);
+    } finally {
+      for (const replica of replicas) await replica.stop();
+      if (isRunning(redisServer)) await signalAndConfirm(redisServer, "SIGKILL");
+      await suite.coordination
+        .deleteNamespacedLease({ name: `${schedulerName}-coordinator`, namespace: "default" })
+        .catch(() => undefined);
+    }
+  }, 120_000);
 });

@@ -92,6 +92,21 @@ export class ReliefLedger {
     };
   }
 
+  /** True when Redis answered a PING within timeoutMs; false when down, slow or refusing us (a wrong password). */
+  async ping(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.redis.ping().then((reply) => reply === "PONG"), late]);
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** A node came back: it may be lent again. */
   async releaseLend(node: string): Promise<void> {
     await this.redis.del(this.lendKey(node));

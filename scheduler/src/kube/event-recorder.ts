@@ -16,7 +16,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pod } from "../core/index.js";
-import type { KubeClient } from "./kube-client.js";
+import { type KubeClient, RequestWithheld } from "./kube-client.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -66,7 +66,15 @@ export class EventRecorder {
     private readonly timing: SeriesTiming = defaultSeriesTiming,
   ) {}
 
-  record(pod: Pod, type: EventType, reason: string, message: string, now = Date.now()): void {
+  /** sendIf: asked right when the Event goes out (see KubeClient.call); when false it is dropped. */
+  record(
+    pod: Pod,
+    type: EventType,
+    reason: string,
+    message: string,
+    now = Date.now(),
+    sendIf?: () => boolean,
+  ): void {
     const { namespace, name, uid } = pod.metadata;
     const podId = uid ?? `${namespace}/${name}`;
     const key = `${type}\u0000${reason}`;
@@ -76,7 +84,7 @@ export class EventRecorder {
       known.count++;
       known.lastObservedAt = now;
       const due = known.writtenCount === 1 || now - known.lastWrittenAt >= this.timing.heartbeatMs;
-      if (due && !known.writing && known.name !== undefined) void this.patchCount(known, now);
+      if (due && !known.writing && known.name !== undefined) void this.patchCount(known, now, sendIf);
       return;
     }
     if (!known && this.count >= maxSeries) {
@@ -114,7 +122,13 @@ export class EventRecorder {
       lastTimestamp: timestamp,
       count: 1,
     };
-    void this.create(series, event, `${namespace}/${name}`, reason);
+    void this.create(series, event, `${namespace}/${name}`, reason, sendIf).then((withheld) => {
+      // Not sent (the writer lost the right to write): the next occurrence starts a series anew.
+      if (withheld && ofPod?.get(key) === series) {
+        ofPod.delete(key);
+        this.count--;
+      }
+    });
   }
 
   /** Forgets a pod's series (the pod is gone or bound): memory stays bounded by live pods. */
@@ -130,37 +144,59 @@ export class EventRecorder {
     return this.count;
   }
 
-  /** One retry after a second for throttling, server errors and dropped connections. */
-  private async create(series: Series, event: unknown, pod: string, reason: string): Promise<void> {
-    try {
-      for (let attempt = 0; attempt < 2; attempt++) {
-        if (attempt > 0) await sleep(1_000);
-        try {
-          const res = await this.client.call("POST", `/api/v1/namespaces/${series.namespace}/events`, event);
-          if (res.status < 300) {
-            series.name = (res.body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name as
-              | string
-              | undefined;
-            return;
-          }
-          if (res.status === 404 || res.status === 403) {
-            this.log.warn({ status: res.status, reason, pod }, "event not written");
-            return;
-          }
-          this.log.warn({ status: res.status, reason, pod, attempt }, "event not written");
-        } catch (error) {
-          this.log.warn({ err: String(error), reason, pod, attempt }, "event not written");
-        }
-      }
-    } finally {
-      series.writing = false;
-    }
+  /** True when the Event was withheld (sendIf said no). */
+  private async create(
+    series: Series,
+    event: unknown,
+    pod: string,
+    reason: string,
+    sendIf: (() => boolean) | undefined,
+  ): Promise<boolean> {
+    const outcome = await this.post(series, event, pod, reason, sendIf);
+    series.writing = false;
     // Occurrences counted while the create was in flight are written now.
-    if (series.name !== undefined && series.count > series.writtenCount)
-      void this.patchCount(series, Date.now());
+    if (outcome === "created" && series.count > series.writtenCount)
+      void this.patchCount(series, Date.now(), sendIf);
+    return outcome === "withheld";
   }
 
-  private async patchCount(series: Series, now: number): Promise<void> {
+  /** One retry after a second for throttling, server errors and dropped connections. */
+  private async post(
+    series: Series,
+    event: unknown,
+    pod: string,
+    reason: string,
+    sendIf: (() => boolean) | undefined,
+  ): Promise<"created" | "refused" | "withheld"> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (attempt > 0) await sleep(1_000);
+      try {
+        const res = await this.client.call(
+          "POST",
+          `/api/v1/namespaces/${series.namespace}/events`,
+          event,
+          undefined,
+          sendIf,
+        );
+        if (res.status < 300) {
+          const name = (res.body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name;
+          series.name = typeof name === "string" ? name : undefined;
+          return "created";
+        }
+        if (res.status === 404 || res.status === 403) {
+          this.log.warn({ status: res.status, reason, pod }, "event not written");
+          return "refused";
+        }
+        this.log.warn({ status: res.status, reason, pod, attempt }, "event not written");
+      } catch (error) {
+        if (error instanceof RequestWithheld) return "withheld";
+        this.log.warn({ err: String(error), reason, pod, attempt }, "event not written");
+      }
+    }
+    return "refused";
+  }
+
+  private async patchCount(series: Series, now: number, sendIf: (() => boolean) | undefined): Promise<void> {
     series.writing = true;
     const count = series.count;
     try {
@@ -169,6 +205,7 @@ export class EventRecorder {
         `/api/v1/namespaces/${series.namespace}/events/${series.name}`,
         { count, lastTimestamp: new Date(series.lastObservedAt).toISOString() },
         "application/merge-patch+json",
+        sendIf,
       );
       if (res.status < 300) {
         series.writtenCount = count;
@@ -178,7 +215,8 @@ export class EventRecorder {
         series.lastObservedAt = Number.NEGATIVE_INFINITY;
       }
     } catch (error) {
-      this.log.warn({ err: String(error), event: series.name }, "event count not written");
+      if (!(error instanceof RequestWithheld))
+        this.log.warn({ err: String(error), event: series.name }, "event count not written");
     } finally {
       series.writing = false;
     }

@@ -10,4 +10,10 @@ export {
   parsed,
   quoted,
 } from "./invalid-objects.js";
-export { apiError, KubeApiError, KubeClient, type KubeClientOptions } from "./kube-client.js";
+export {
+  apiError,
+  KubeApiError,
+  KubeClient,
+  type KubeClientOptions,
+  RequestWithheld,
+} from "./kube-client.js";

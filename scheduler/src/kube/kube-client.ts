@@ -7,6 +7,8 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { TokenBucket } from "./token-bucket.js";
 
@@ -132,8 +134,14 @@ export class KubeClient {
   }
 
   /** Like call(), but throws a KubeApiError for any non-2xx answer. */
-  async must<T = unknown>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
-    const res = await this.call<T>(method, path, body, contentType);
+  async must<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+    sendIf?: () => boolean,
+  ): Promise<T> {
+    const res = await this.call<T>(method, path, body, contentType, sendIf);
     if (res.status < 200 || res.status > 299) throw apiError(method, path, res);
     return res.body;
   }
@@ -166,9 +174,15 @@ export class KubeClient {
       req.on("error", reject);
       if (!sendIf) req.end(payload);
       else
-        req.once("socket", () => {
-          if (sendIf()) req.end(payload);
-          else req.destroy(new RequestWithheld(method, path));
+        req.once("socket", (socket: Socket) => {
+          const decide = () => {
+            if (sendIf()) req.end(payload);
+            else req.destroy(new RequestWithheld(method, path));
+          };
+          // A new connection is ready only once connected (and past the TLS handshake): asked
+          // earlier, the answer could be stale by the time the request goes out.
+          if (!socket.connecting) decide();
+          else socket.once(socket instanceof TLSSocket ? "secureConnect" : "connect", decide);
         });
     });
   }

@@ -6,7 +6,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { EventRecorder, maxMessageLength } from "../../src/kube/event-recorder.js";
-import type { KubeClient } from "../../src/kube/kube-client.js";
+import { type KubeClient, RequestWithheld } from "../../src/kube/kube-client.js";
 import { pod } from "../core/fixtures.js";
 
 interface Request {
@@ -72,6 +72,47 @@ describe("event recorder", () => {
     events.record(pod("b"), "Warning", "FailedScheduling", "no room", 0);
     await settle();
     expect(sent.map((r) => r.method)).toEqual(["POST", "POST", "POST"]);
+  });
+
+  it("writes the occurrences counted while the create was in flight once it is answered", async () => {
+    const sent: Request[] = [];
+    let answerCreate: (() => void) | undefined;
+    const client = {
+      call: (method: string, path: string, body: Request["body"]) => {
+        sent.push({ method, path, body });
+        if (method !== "POST") return Promise.resolve({ status: 200 });
+        return new Promise((resolve) => {
+          answerCreate = () => resolve({ status: 201, body: { metadata: { name: "slow" } } });
+        });
+      },
+    } as unknown as KubeClient;
+    const events = new EventRecorder(client, "sched", "shard-0", pino({ level: "silent" }), timing);
+    events.record(pod("a"), "Warning", "FailedScheduling", "no room", 0);
+    events.record(pod("a"), "Warning", "FailedScheduling", "no room", 1_000);
+    events.record(pod("a"), "Warning", "FailedScheduling", "no room", 2_000);
+    await settle();
+    expect(sent.map((r) => r.method)).toEqual(["POST"]);
+    answerCreate?.();
+    await settle();
+    expect(sent.map((r) => `${r.method} ${r.body.count}`)).toEqual(["POST 1", "PATCH 3"]);
+  });
+
+  it("drops an Event its writer may no longer send, and starts a new series at the next occurrence", async () => {
+    const { client, sent } = stubClient();
+    const withholding = {
+      call: (method: string, path: string, body: unknown, type?: string, sendIf?: () => boolean) =>
+        sendIf && !sendIf()
+          ? Promise.reject(new RequestWithheld(method, path))
+          : client.call(method, path, body, type),
+    } as unknown as KubeClient;
+    const events = new EventRecorder(withholding, "sched", "shard-0", pino({ level: "silent" }), timing);
+    events.record(pod("a"), "Normal", "HandedOff", "moved", 0, () => false);
+    await settle();
+    expect(sent).toEqual([]);
+    expect(events.size).toBe(0);
+    events.record(pod("a"), "Normal", "HandedOff", "moved", 1_000, () => true);
+    await settle();
+    expect(sent.map((r) => `${r.method} ${r.body.count}`)).toEqual(["POST 1"]);
   });
 
   it("caps a message at the API's event note limit", async () => {
