@@ -269,7 +269,8 @@ export class Coordinator {
     const group = {
       ...pendingGroup(groupKey(report.namespace, report.name, report.solo), infos, [], undefined),
       required: Math.min(report.required, infos.length),
-      priority: Math.max(report.priority, ...infos.map((pod) => pod.priority)),
+      // The one priority its members agree on, as the shard reported it (none lends its own).
+      priority: report.priority,
       mayPreempt: report.mayPreempt,
     };
     const plan: ReliefPlan =

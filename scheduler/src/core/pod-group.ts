@@ -8,6 +8,9 @@ import type { Pod } from "./api-types.js";
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
 
+/** The longest group name: an object name's limit (a DNS subdomain). */
+export const maxGroupNameLength = 253;
+
 /** Every place a group name may come from, in the order they are reported. */
 const groupNameSources: readonly { kind: "annotation" | "label"; key: string }[] = [
   { kind: "annotation", key: podGroupAnnotation },
@@ -61,6 +64,11 @@ export function podGroupMembership(pod: Pod): PodGroupMembership {
     return { group: solo, minMember: undefined, error: `pod carries group keys that disagree: ${listed}` };
   }
   const first = found[0];
+  if (first && first.value.length > maxGroupNameLength) {
+    // Names travel into keys, logs, summaries and messages: as long as an object name, no longer.
+    const error = `${first.source} is ${first.value.length} characters long; a pod group name has at most ${maxGroupNameLength}`;
+    return { group: solo, minMember: undefined, error };
+  }
   if (first && first.value.trim() === "") {
     return { group: solo, minMember: undefined, error: `${first.source} is empty` };
   }

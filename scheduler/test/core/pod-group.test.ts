@@ -1,10 +1,10 @@
 /**
  * The one parser of group membership: a group name with surrounding whitespace is refused, not
- * read as a second group next to the trimmed one.
+ * read as a second group next to the trimmed one; so is one longer than an object name.
  */
 import { describe, expect, it } from "vitest";
 import type { Pod } from "../../src/core/api-types.js";
-import { podGroupAnnotation, podGroupMembership } from "../../src/core/pod-group.js";
+import { maxGroupNameLength, podGroupAnnotation, podGroupMembership } from "../../src/core/pod-group.js";
 import { pod } from "./fixtures.js";
 
 function annotated(annotations: Record<string, string>): Pod {
@@ -30,5 +30,14 @@ describe("podGroupMembership", () => {
     const inner = podGroupMembership(annotated({ "pod-group": "web front" }));
     expect(inner.error).toBeUndefined();
     expect(inner.group.id).toBe("group:default/web front");
+  });
+
+  it("refuses a group name longer than an object name, without repeating it", () => {
+    const membership = podGroupMembership(annotated({ "pod-group": "g".repeat(200_000) }));
+    expect(membership.error).toBe(
+      `annotation pod-group is 200000 characters long; a pod group name has at most ${maxGroupNameLength}`,
+    );
+    expect(membership.group.solo).toBe(true);
+    expect(podGroupMembership(annotated({ "pod-group": "g".repeat(253) })).error).toBeUndefined();
   });
 });
