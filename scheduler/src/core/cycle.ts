@@ -127,15 +127,7 @@ export class SchedulingCore {
       if (reached > 0 && shouldYield()) break;
       reached++;
       if (group.problem !== undefined) {
-        const withdrawnNominations = this.withdrawNominations(group);
-        if (withdrawnNominations.length > 0) memo.roomReturned();
-        decisions.push({
-          kind: "unschedulable",
-          group: group.key,
-          members: group.members,
-          message: `${group.problem}.`,
-          withdrawnNominations,
-        });
+        decisions.push(this.unschedulable(group, `${group.problem}.`, memo));
         continue;
       }
       const statement = new Statement(this.snapshot);
@@ -158,19 +150,19 @@ export class SchedulingCore {
           this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
         }
       } else {
-        const withdrawnNominations = this.withdrawNominations(group);
-        if (withdrawnNominations.length > 0) memo.roomReturned();
-        decisions.push({
-          kind: "unschedulable",
-          group: group.key,
-          members: group.members,
-          message: `${message} ${preemption.reason}.`,
-          withdrawnNominations,
-        });
+        decisions.push(this.unschedulable(group, `${message} ${preemption.reason}.`, memo));
       }
     }
     this.nextStartIndex = ctx.nextStartIndex;
     return { decisions, unreached: ordered.slice(reached) };
+  }
+
+  /** The group gives up for this cycle, and with it the room its nominations held. */
+  private unschedulable(group: PendingGroup, message: string, memo: PreemptionMemo): Decision {
+    const withdrawnNominations = this.withdrawNominations(group);
+    // Room came back: a preemptor shape found hopeless earlier in the cycle may not be now.
+    if (withdrawnNominations.length > 0) memo.roomReturned();
+    return { kind: "unschedulable", group: group.key, members: group.members, message, withdrawnNominations };
   }
 
   /** Drops the group's nominations from the snapshot; returns the members that held one. */

@@ -1,16 +1,7 @@
-/**
- * A shard never holds the event loop for a whole long queue: a cycle stops when its budget is
- * spent and goes on in the next turn, so timers (lease renewal), the health server and the
- * watches run in between. Stub writers stand in for the API server.
- */
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import type { KubeClient } from "../../src/kube/kube-client.js";
-import { loadShardConfig } from "../../src/shard/config.js";
-import { ShardMetrics } from "../../src/shard/metrics.js";
-import { Shard, type ShardWriters } from "../../src/shard/shard.js";
+import type { ShardWriters } from "../../src/shard/shard.js";
 import { node, pod } from "../core/fixtures.js";
-import { ownsEverything } from "./fixtures.js";
+import { readyShard } from "./fixtures.js";
 
 const quietWriters: ShardWriters = {
   statusWriter: {
@@ -30,17 +21,8 @@ const turn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 describe("a shard's cycle", () => {
   it("gives the event loop back between chunks, so a timer due before a long queue fires before its end", async () => {
-    const config = loadShardConfig([], { POD_NAME: "shard-0" });
-    const shard = new Shard(
-      config,
-      {} as KubeClient,
-      pino({ level: "silent" }),
-      ownsEverything,
-      new ShardMetrics(),
-      quietWriters,
-    );
-    // What start() sets once the informers have listed; here the test fills the cache itself.
-    Object.assign(shard, { ready: true });
+    const shard = readyShard(quietWriters);
+    const config = shard.config;
     shard.cycleBudgetMs = 0;
     const count = 300;
     for (let i = 0; i < 30; i++) shard.cache.upsertNode(node(`n${i}`, { cpu: 16, memory: "64Gi" }));

@@ -1,4 +1,9 @@
 /** Builders for shard tests: a Shard driven with stub writers instead of an API server. */
+import { pino } from "pino";
+import type { KubeClient } from "../../src/kube/kube-client.js";
+import { loadShardConfig, type ShardConfig } from "../../src/shard/config.js";
+import { ShardMetrics } from "../../src/shard/metrics.js";
+import { Shard, type ShardWriters } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
 
 /** A single shard that owns every node and group and may always bind. */
@@ -12,3 +17,24 @@ export const ownsEverything: Ownership = {
   acquireBind: () => ({ valid: () => true, release: () => undefined }),
   observeNodeOwner: () => undefined,
 };
+
+/**
+ * A shard that talks to no API server: its writes go to `writers`, and it is ready as if every
+ * informer had listed (the test fills its cache itself).
+ */
+export function readyShard(
+  writers: ShardWriters,
+  options: { ownership?: Ownership; config?: Partial<ShardConfig>; client?: KubeClient } = {},
+): Shard {
+  const config = { ...loadShardConfig([], { POD_NAME: "shard-0" }), ...options.config };
+  const shard = new Shard(
+    config,
+    options.client ?? ({} as KubeClient),
+    pino({ level: "silent" }),
+    options.ownership ?? ownsEverything,
+    new ShardMetrics(),
+    writers,
+  );
+  (shard as unknown as { ready: boolean }).ready = true;
+  return shard;
+}

@@ -1,19 +1,8 @@
-/**
- * Gangs driven through a Shard with stub writers. The partial-gang rollback: all-or-nothing
- * holds for a group's first start only; a group that started (min-member ran, or without
- * min-member a member runs) takes later members as room allows and is never rolled back; a gang
- * with a declared min-member that never started is, after the gang timeout. A group's priority:
- * members that disagree make it invalid, and it evicts nothing.
- */
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Pod } from "../../src/core/index.js";
-import type { KubeClient } from "../../src/kube/kube-client.js";
-import { loadShardConfig } from "../../src/shard/config.js";
-import { ShardMetrics } from "../../src/shard/metrics.js";
-import { Shard, type ShardWriters } from "../../src/shard/shard.js";
+import type { Shard, ShardWriters } from "../../src/shard/shard.js";
 import { node, type PodOptions, pod } from "../core/fixtures.js";
-import { ownsEverything } from "./fixtures.js";
+import { readyShard } from "./fixtures.js";
 
 const gangTimeoutMs = 50;
 const shards: Shard[] = [];
@@ -57,18 +46,8 @@ function recordingShard() {
       },
     },
   };
-  const config = { ...loadShardConfig([], { POD_NAME: "shard-0" }), gangTimeoutMs, settleWindowMs: 0 };
-  const shard = new Shard(
-    config,
-    {} as KubeClient,
-    pino({ level: "silent" }),
-    ownsEverything,
-    new ShardMetrics(),
-    writers,
-  );
+  const shard = readyShard(writers, { config: { gangTimeoutMs, settleWindowMs: 0 } });
   shards.push(shard);
-  // What the informers' first sync does in start().
-  (shard as unknown as { ready: boolean }).ready = true;
   return { shard, bound, deleted, events, evicted, conditions };
 }
 

@@ -5,16 +5,13 @@
  * stand in for the API server; the cache is fed as the watches would.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { Pod } from "../../src/core/index.js";
 import type { KubeClient } from "../../src/kube/kube-client.js";
 import { PodBinder } from "../../src/kube/pod-binder.js";
-import { loadShardConfig } from "../../src/shard/config.js";
-import { ShardMetrics } from "../../src/shard/metrics.js";
-import { Shard } from "../../src/shard/shard.js";
+import type { Shard } from "../../src/shard/shard.js";
 import { node, pod } from "../core/fixtures.js";
-import { ownsEverything } from "./fixtures.js";
+import { readyShard } from "./fixtures.js";
 
 /** What the API server answers a Binding for a pod that still has scheduling gates. */
 function gatedConflict(name: string) {
@@ -44,25 +41,16 @@ function shardBinding(gatedThere: string[] = []) {
         : { status: 201, body: {} };
     },
   } as unknown as KubeClient;
-  const config = loadShardConfig([], { POD_NAME: "shard-0" });
-  const shard = new Shard(
-    config,
-    {} as KubeClient,
-    pino({ level: "silent" }),
-    ownsEverything,
-    new ShardMetrics(),
-    {
-      binder: new PodBinder(client),
-      statusWriter: {
-        unschedulable: async () => undefined,
-        nominate: async () => true,
-        pinOwner: async () => true,
-      },
-      events: { record: () => undefined },
+  const shard = readyShard({
+    binder: new PodBinder(client),
+    statusWriter: {
+      unschedulable: async () => undefined,
+      nominate: async () => true,
+      pinOwner: async () => true,
     },
-  );
-  // As if every informer had listed (start() without an API server).
-  (shard as unknown as { ready: boolean }).ready = true;
+    events: { record: () => undefined },
+  });
+  const config = shard.config;
   for (const name of ["n0", "n1", "n2"]) shard.cache.upsertNode(node(name));
   const ours = (p: Pod, gated: boolean): Pod => ({
     ...p,

@@ -11,12 +11,9 @@ import type { Pod } from "../../src/core/index.js";
 import { EventRecorder } from "../../src/kube/event-recorder.js";
 import type { KubeClient } from "../../src/kube/kube-client.js";
 import { PodStatusWriter } from "../../src/kube/pod-status-writer.js";
-import { loadShardConfig } from "../../src/shard/config.js";
-import { ShardMetrics } from "../../src/shard/metrics.js";
-import { Shard } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
 import { node, pod } from "../core/fixtures.js";
-import { ownsEverything } from "./fixtures.js";
+import { ownsEverything, readyShard } from "./fixtures.js";
 
 /** A shard whose writes go to a stub API server; `requests` lists "<method> <path>" in order. */
 function shardWithCountingClient(ownership: Ownership = ownsEverything) {
@@ -32,12 +29,7 @@ function shardWithCountingClient(ownership: Ownership = ownsEverything) {
   const statusWriter = new PodStatusWriter(client, log);
   const events = new EventRecorder(client, "sharded-scheduler", "shard-0", log);
   const binds: string[] = [];
-  const shard = new Shard(
-    loadShardConfig([], { POD_NAME: "shard-0" }),
-    client,
-    log,
-    ownership,
-    new ShardMetrics(),
+  const shard = readyShard(
     {
       statusWriter,
       events,
@@ -50,9 +42,8 @@ function shardWithCountingClient(ownership: Ownership = ownsEverything) {
         delete: async () => true,
       },
     },
+    { ownership, client },
   );
-  // What the informers' first sync does in start().
-  (shard as unknown as { ready: boolean }).ready = true;
   const ours = (p: Pod): Pod => ({ ...p, spec: { ...p.spec, schedulerName: shard.config.schedulerName } });
   return { shard, requests, binds, statusWriter, events, ours };
 }
