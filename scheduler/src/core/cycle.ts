@@ -203,6 +203,12 @@ function unschedulableMessage(
   }
   const reasons = result.diagnosis.message(totalNodes);
   if (group.key.solo) return reasons;
+  if (group.started) {
+    return (
+      `pod group ${group.key.namespace}/${group.key.name} runs; its members join it as room allows, ` +
+      `and pod ${result.failedPod.name} found none: ${reasons}`
+    );
+  }
   return (
     `pod group ${group.key.namespace}/${group.key.name} cannot be placed as a whole ` +
     `(${group.required} of ${group.members.length} pending pods must start together; ` +

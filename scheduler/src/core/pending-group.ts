@@ -11,6 +11,8 @@ export interface PendingGroup {
    * the group has started (then as many members as fit are placed).
    */
   readonly required: number;
+  /** The group has started: its members join it one by one as room allows. */
+  readonly started: boolean;
   /** The priority every member (pending and running) has; the lowest when they disagree. */
   readonly priority: number;
   /** Why the group cannot be placed at all (its members disagree on priority), or undefined. */
@@ -61,6 +63,7 @@ export function pendingGroup(
     key,
     members,
     required,
+    started,
     priority: Number.isFinite(priority) ? priority : 0,
     problem,
     mayPreempt: problem === undefined && everyone.every((pod) => pod.preemptionPolicy !== "Never"),

@@ -59,6 +59,18 @@ describe("pendingGroup: required members", () => {
     }
     expect(cycle(false)?.kind).toBe("unschedulable");
   });
+
+  it("tells a started group's waiting members that they join as room allows, not that the group cannot start", () => {
+    const full = [node("n1", { cpu: 3 })];
+    const { running, pending } = growingWeb(4);
+    const group = pendingGroup(web, infos(pending), infos(running), undefined, 0, true);
+    const [decision] = new SchedulingCore(snapshotOf(full, [...running, ...pending])).cycle([group], ownsAll);
+    expect(decision?.kind).toBe("unschedulable");
+    if (decision?.kind === "unschedulable") {
+      expect(decision.message).toMatch(/^pod group default\/web runs; its members join it as room allows/);
+      expect(decision.message).not.toContain("as a whole");
+    }
+  });
 });
 
 describe("groupStarted", () => {
