@@ -482,13 +482,18 @@ describe("gatedPartialGangs", () => {
 
 describe("rolledBackRunningGangs", () => {
   const deleting = { deleting: true };
+  /** What a shard writes on a member it deletes in a rollback. */
+  const rollback = (ledger: InvariantLedger, name: string, at: number) =>
+    ledger.event(event("GangRollback", name, "pod group ns/x stayed partially bound for 60s; deleting"), at);
 
   it("counts a group without min-member whose running member was deleted while more were pending", () => {
     const ledger = new InvariantLedger(limits);
     ledger.pod(pod("w-0", { group: "w", node: "n1" }), false, 0);
     ledger.pod(pod("w-1", { group: "w", node: "n2" }), false, 0);
     ledger.pod(pod("w-2", { group: "w" }), false, 5_000);
+    rollback(ledger, "w-0", 65_000);
     ledger.pod(pod("w-0", { group: "w", node: "n1", ...deleting }), false, 65_000);
+    rollback(ledger, "w-1", 65_000);
     ledger.pod(pod("w-1", { group: "w", node: "n2", ...deleting }), false, 65_000);
     expect(ledger.violations.filter((v) => v.kind === "rolledBackRunningGangs").map((v) => v.detail)).toEqual(
       [
@@ -503,13 +508,27 @@ describe("rolledBackRunningGangs", () => {
     ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1" }), false, 0);
     ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1", ...deleting }), false, 1_000);
     ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1", ...deleting }), false, 1_000);
+    // The Events come on their own watch, here after the deletions.
+    rollback(ledger, "g-0", 1_050);
+    rollback(ledger, "g-1", 1_050);
     ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1", ...deleting }), true, 1_100);
     ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1", ...deleting }), true, 1_100);
     expect(ledger.counts().rolledBackRunningGangs).toBe(1);
     ledger.pod(pod("g-2", { group: "g", min: 2, node: "n2" }), false, 2_000);
     ledger.pod(pod("g-3", { group: "g", min: 2, node: "n2" }), false, 2_000);
+    rollback(ledger, "g-3", 3_000);
     ledger.pod(pod("g-3", { group: "g", min: 2, node: "n2", ...deleting }), false, 3_000);
     expect(ledger.counts().rolledBackRunningGangs).toBe(2);
+  });
+
+  it("leaves a running member deleted by someone else than the scheduler (a test, an operator) alone", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1" }), false, 0);
+    ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1", ...deleting }), false, 1_000);
+    ledger.pod(pod("g-1", { group: "g", min: 2, node: "n1", ...deleting }), false, 1_000);
+    ledger.tick(60_000);
+    expect(ledger.counts().rolledBackRunningGangs).toBe(0);
   });
 
   it("accepts a never-started gang rolled back, evictions, disruptions, finished members and solo pods", () => {
@@ -517,6 +536,7 @@ describe("rolledBackRunningGangs", () => {
     // Never started: 1 of 2 bound, rolled back.
     ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1" }), false, 0);
     ledger.pod(pod("g-1", { group: "g", min: 2 }), false, 0);
+    rollback(ledger, "g-0", 60_000);
     ledger.pod(pod("g-0", { group: "g", min: 2, node: "n1", ...deleting }), false, 60_000);
     // Evicted whole.
     ledger.pod(pod("v-0", { group: "v", node: "n1" }), false, 0);

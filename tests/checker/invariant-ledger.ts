@@ -26,11 +26,12 @@
  *                           so nothing of such a gang may be bound)
  *   rolledBackRunningGangs  a pod group that had started (bound and succeeded members reached
  *                           min-member; without min-member, one member bound) whose bound member
- *                           was then deleted while the group still ran: not finished, not evicted
- *                           or disrupted (no DisruptionTarget condition), its group not a victim
- *                           since it started. Nothing else deletes a running chaos pod (the
- *                           workload deletes none, Jobs only finished ones), so the deleter is
- *                           the scheduler's rollback. Once per group and run.
+ *                           was then deleted by the scheduler's rollback while the group still
+ *                           ran: not finished, not evicted or disrupted (no DisruptionTarget
+ *                           condition), its group not a victim since it started, and a shard's
+ *                           GangRollback Event names the pod (a shard announces every rollback
+ *                           deletion; a deletion by anyone else — a test, an operator — is not
+ *                           the scheduler's). Once per group and run.
  *   priorityEscalations     a preemption (Preempted Event) by a group that may not preempt: its
  *                           members disagree on priority, or one has preemptionPolicy Never.
  *                           Once per preemptor and victim group. (A preemptor whose members
@@ -249,6 +250,10 @@ export class InvariantLedger {
   private mixedPriorityBinds = 0;
   /** The shards' GangRollback Events: one entry per group and message. */
   private readonly rollbacks = new Set<string>();
+  /** Pods (namespace/name) a GangRollback Event names. */
+  private readonly rolledBackPods = new Set<string>();
+  /** Bound members deleted while their group ran, until a GangRollback Event names them. */
+  private readonly deletedWhileRunning = new Map<string, { group: string; detail: string }>();
 
   constructor(readonly limits: CheckerLimits = defaultLimits) {}
 
@@ -509,26 +514,37 @@ export class InvariantLedger {
     );
   }
 
-  /** A bound member going away unfinished and undisrupted: while its group runs, a rollback. */
+  /**
+   * A bound member going away unfinished and undisrupted while its group runs: a rollback of a
+   * running group once a GangRollback Event names it (the Event and the deletion come on two
+   * watches, in either order).
+   */
   private boundMemberDeleted(pod: PodRecord, now: number): void {
     const record = this.groups.get(pod.group);
     if (!pod.group.startsWith("group:") || pod.disrupted || record?.runningSince === undefined) return;
-    if (record.rollbackReported) return;
     const since = record.runningSince;
     const members = this.membersOf(pod.group);
     // A victim's members may be finished off by deletion; whether it went whole is badPreemptions'.
     if (members.some((member) => member.evictedAt !== undefined && member.evictedAt >= since)) return;
-    record.rollbackReported = true;
     const bound = members.filter((member) => this.boundAndStaying(member)).length;
     const pending = members.filter(
       (member) => member.nodeName === undefined && !member.gone && !member.deleting && !member.finished,
     ).length;
-    this.violation(
-      "rolledBackRunningGangs",
-      now,
+    const detail =
       `${pod.group}: ${pod.key} deleted while bound, ${Math.round((now - since) / 1000)}s after the group ` +
-        `started (min-member ${minMemberOf(members)}; ${bound} still bound, ${pending} pending)`,
-    );
+      `started (min-member ${minMemberOf(members)}; ${bound} still bound, ${pending} pending)`;
+    this.deletedWhileRunning.set(pod.key, { group: pod.group, detail });
+    this.judgeRollback(pod.key, now);
+  }
+
+  private judgeRollback(podKey: string, now: number): void {
+    const deleted = this.deletedWhileRunning.get(podKey);
+    if (!deleted || !this.rolledBackPods.has(podKey)) return;
+    this.deletedWhileRunning.delete(podKey);
+    const record = this.groups.get(deleted.group);
+    if (!record || record.rollbackReported) return;
+    record.rollbackReported = true;
+    this.violation("rolledBackRunningGangs", now, deleted.detail);
   }
 
   private evicted(pod: PodRecord, now: number): void {
@@ -580,6 +596,8 @@ export class InvariantLedger {
       const uid = this.uidByKey.get(pod);
       const group = uid === undefined ? pod : (this.pods.get(uid) as PodRecord).group;
       this.rollbacks.add(`${group} ${message}`);
+      this.rolledBackPods.add(pod);
+      this.judgeRollback(pod, now);
       return;
     }
     if (event.reason === "Preempted") {
