@@ -119,6 +119,8 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
       bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
     });
     log(`${label}: creating ${options.pods} pods${gangSize > 1 ? ` in gangs of ${gangSize}` : ""}`);
+    // Writes from here on are the system's (and KWOK's): pod creates are not among those counted.
+    const writesBefore = await readApiWrites(kube);
     let cpuSpan = measureCpu();
     const firstCreateAt = performance.timeOrigin + performance.now();
     await createPods(
@@ -134,8 +136,6 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     log(
       `${label}: created in ${createdIn.toFixed(1)}s (${Math.round(options.pods / createdIn)}/s); waiting for binds`,
     );
-    // Writes from here on are the system's (and KWOK's); the creates are not counted.
-    const writesBefore = await readApiWrites(kube);
     let clockStart = firstCreateAt;
     let startedAt = created;
     if (options.mode === "backlog") {
