@@ -384,6 +384,11 @@ export class InvariantLedger {
     return this.holdsRoom(pod) && !pod.deleting;
   }
 
+  /** Not bound yet and still to be (neither gone, leaving nor finished); gated or not. */
+  private waitingToBind(pod: PodRecord): boolean {
+    return pod.nodeName === undefined && !pod.gone && !pod.deleting && !pod.finished;
+  }
+
   private usedOn(nodeName: string): Amounts {
     const used: Amounts = new Map();
     for (const uid of this.podsOnNode.get(nodeName) ?? []) {
@@ -484,9 +489,7 @@ export class InvariantLedger {
     bound: number,
     now: number,
   ): void {
-    const waiting = members.filter(
-      (pod) => pod.nodeName === undefined && !pod.gone && !pod.deleting && !pod.finished,
-    );
+    const waiting = members.filter((pod) => this.waitingToBind(pod));
     const gated = waiting.filter((pod) => pod.gated).length;
     const succeeded = members.filter((pod) => pod.succeeded).length;
     const couldCount = bound + succeeded + waiting.length - gated;
@@ -527,9 +530,7 @@ export class InvariantLedger {
     // A victim's members may be finished off by deletion; whether it went whole is badPreemptions'.
     if (members.some((member) => member.evictedAt !== undefined && member.evictedAt >= since)) return;
     const bound = members.filter((member) => this.boundAndStaying(member)).length;
-    const pending = members.filter(
-      (member) => member.nodeName === undefined && !member.gone && !member.deleting && !member.finished,
-    ).length;
+    const pending = members.filter((member) => this.waitingToBind(member)).length;
     const detail =
       `${pod.group}: ${pod.key} deleted while bound, ${Math.round((now - since) / 1000)}s after the group ` +
       `started (min-member ${minMemberOf(members)}; ${bound} still bound, ${pending} pending)`;
@@ -904,9 +905,7 @@ export class InvariantLedger {
     for (const group of this.groups.keys()) {
       const members = this.membersOf(group);
       if (disagreeOnPriority(members)) continue;
-      pending += members.filter(
-        (pod) => pod.nodeName === undefined && !pod.gone && !pod.deleting && !pod.finished && !pod.gated,
-      ).length;
+      pending += members.filter((pod) => this.waitingToBind(pod) && !pod.gated).length;
     }
     return pending;
   }

@@ -24,6 +24,7 @@ export interface LeaderTicket {
 
 export class LeadershipProof {
   private proofSentAt = Number.NEGATIVE_INFINITY;
+  /** Increments whenever leadership is (re)gained after a break: a ticket belongs to one term. */
   private currentTerm = 0;
 
   constructor(
@@ -39,11 +40,6 @@ export class LeadershipProof {
   /** When leadership can no longer be proven (-Infinity before the first counted renewal). */
   get deadline(): number {
     return this.proofSentAt + this.leaseDurationMs - this.marginMs;
-  }
-
-  /** Increments whenever leadership is (re)gained after a break. */
-  get term(): number {
-    return this.currentTerm;
   }
 
   holds(): boolean {

@@ -82,7 +82,7 @@ const reliefMessage = /^attempts=(\d{1,16}) at=(\d{1,16})$/;
 /** A Relief condition's counts; none (zeros) when it is absent or malformed. */
 function reliefOf(condition: PodCondition | undefined): { attempts: number; at: number } {
   const match = condition?.status === "True" ? reliefMessage.exec(condition.message ?? "") : null;
-  return match ? { attempts: Number(match[1]), at: Number(match[2]) } : { attempts: 0, at: 0 };
+  return match ? { attempts: wholeNumber(match[1]), at: wholeNumber(match[2]) } : { attempts: 0, at: 0 };
 }
 
 export interface Lend {

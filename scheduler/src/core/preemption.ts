@@ -159,8 +159,7 @@ export function planGangPreemption(
     try {
       for (const pod of candidates.leaving) trial.evict(pod);
       for (const victim of victims) for (const pod of victim.pods) trial.evict(pod);
-      const scope = nodes === ctx.nodes ? ctx : { ...ctx, nodes, feasibleNodesToFind: nodes.length };
-      return placeGang(scope, trial, group, false);
+      return placeGang(confinedTo(ctx, nodes), trial, group, false);
     } finally {
       trial.discard();
     }
@@ -312,11 +311,7 @@ function searchNodeByNode(
     let failures = 0;
     for (const member of group.members) {
       if (placed >= group.required) break;
-      const scope =
-        freedNodes === ctx.nodes
-          ? ctx
-          : { ...ctx, nodes: freedNodes, feasibleNodesToFind: freedNodes.length };
-      let nodeName = selectNode(scope, member, undefined, false);
+      let nodeName = selectNode(confinedTo(ctx, freedNodes), member, undefined, false);
       if (nodeName === undefined) {
         const best = cheapestNode(search, member);
         if (best !== undefined) {
@@ -471,6 +466,11 @@ function victimsOnNode(search: VictimSearch, pod: PodInfo, node: NodeInfo): Runn
   } finally {
     statement.discardTo(mark);
   }
+}
+
+/** The context with its node list narrowed to `nodes`, every one of them looked at. */
+function confinedTo(ctx: PlacementContext, nodes: readonly NodeInfo[]): PlacementContext {
+  return nodes === ctx.nodes ? ctx : { ...ctx, nodes, feasibleNodesToFind: nodes.length };
 }
 
 /** The usable nodes that hold any of the pods, in the context's order. */
