@@ -4,6 +4,8 @@
 # progress, prints what happened and tears it all down (--keep leaves it running).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=node-env.sh
+source tests/scripts/node-env.sh
 bash tests/scripts/bootstrap.sh
 npx turbo run build --output-logs=errors-only
 exec npx tsx tests/demo/cli.ts "$@"

@@ -5,6 +5,9 @@
 # "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# Node.js >= 24 first on PATH (installed when the machine's is older), before npm ci and every test.
+# shellcheck source=node-env.sh
+source tests/scripts/node-env.sh || exit 1
 bash tests/scripts/bootstrap.sh || exit 1
 
 rm -rf reports
