@@ -38,6 +38,13 @@ describe("health and metrics", () => {
     expect((await suite.shard.get("/readyz")).status).toBe(200);
   });
 
+  it("runs on the tests' Node.js, 24 or later (the nodejs_version_info it reports)", async () => {
+    // The harness starts shards with the node that runs the tests (process.execPath), as the stack does.
+    const [info] = samplesOf(await suite.shard.metrics(), "nodejs_version_info");
+    expect(info?.labels.version).toBe(process.version);
+    expect(Number(info?.labels.major)).toBeGreaterThanOrEqual(24);
+  });
+
   it("exposes attempts, scheduling latency and pending pods on /metrics", async () => {
     await suite.addNodes("metrics", 1);
     await suite.create(suite.pod("measured", { pool: "metrics", cpu: "100m" }));

@@ -6,7 +6,7 @@
 #
 #   bash tests/kind/deploy.sh && bash tests/kind/chaos.sh [--short] [chaos options]
 #
-# Needs: docker, kind, kubectl, node ≥ 20.19. Not run on our CI machines (no Docker engine).
+# Needs: docker, kind, kubectl, node ≥ 24. Not run on our CI machines (no Docker engine).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -6,7 +6,7 @@
 #   bash tests/kind/deploy.sh            # create (or reuse) the cluster, build, load, install, smoke
 #   bash tests/kind/deploy.sh --down     # delete the cluster
 #
-# Needs: docker, kind, kubectl, helm, node ≥ 20.19 (for npm run cluster).
+# Needs: docker, kind, kubectl, helm, node ≥ 24 (for npm run cluster).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

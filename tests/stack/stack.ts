@@ -145,7 +145,7 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
         { POD_NAME: identity, POD_NAMESPACE: "default" },
       );
       group.push({ ...proc, identity, port });
-      log(`started ${identity} (pid ${proc.pid}, metrics on 127.0.0.1:${port})`);
+      log(`started ${identity} (pid ${proc.pid}, node ${process.version}, metrics on 127.0.0.1:${port})`);
     }
     group.sort((a, b) => ordinalOf(a) - ordinalOf(b));
   };

@@ -310,7 +310,8 @@ function witnessHolds(
   }
 }
 
-describe("planRelief properties", () => {
+// About 0.5 s each alone; a machine busy with other suites needs several times that.
+describe("planRelief properties", { timeout: 30_000 }, () => {
   it("never hands a group to a shard that cannot fit it, and never lends a node a second time", () => {
     fc.assert(
       fc.property(clusterArb, ({ specs, summaries, group: g, owner, lentNodes }) => {

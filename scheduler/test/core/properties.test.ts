@@ -383,7 +383,8 @@ function checkScenario(scenario: Scenario): Decision[] {
 
 // --- properties ---------------------------------------------------------------------------
 
-describe("scheduling cycle properties", () => {
+// About 1 s each alone; a machine busy with other suites needs several times that.
+describe("scheduling cycle properties", { timeout: 30_000 }, () => {
   it("keeps gangs whole, nodes within capacity, preemption minimal and promises consistent", () => {
     fc.assert(
       fc.property(scenarioArb, (shape) => {
