@@ -9,7 +9,7 @@ export default defineConfig({
       "checker/**/*.test.ts",
       "chaos/**/*.test.ts",
       "demo/**/*.test.ts",
-      "toolchain/**/*.test.ts",
+      "scripts/**/*.test.ts",
     ],
     reporters: ["default", ["json", { outputFile: "../reports/unit-tests.json" }]],
   },
