@@ -5,6 +5,7 @@
 # The Helm chart (charts/sharded-scheduler) runs it with image.repository/image.tag.
 # tests/integration/dockerfile.test.ts checks this file (stages, pinned base, user, paths).
 
+# The Node.js major the tests run on (tests/toolchain/package.json); tests/scripts/toolchain.test.ts checks it.
 ARG NODE_IMAGE=node:24.19.0-alpine3.24
 
 # --- build: compile the two workspaces ------------------------------------------------------
