@@ -11,10 +11,11 @@
  * client-go does. A 429 from the Eviction API citing a PodDisruptionBudget is an answer, and is
  * returned at once.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import type { Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { TLSSocket } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { TokenBucket } from "./token-bucket.js";
@@ -70,7 +71,9 @@ export function throttleDelayMs(retryAfter: string | undefined, random: number, 
   const value = retryAfter?.trim() ?? "";
   if (/^\d+$/.test(value)) ms = Number(value) * 1000;
   else if (value) ms = Date.parse(value) - now;
-  const base = Number.isFinite(ms) ? Math.min(throttleDelay.maxMs, Math.max(throttleDelay.minMs, ms)) : throttleDelay.minMs;
+  const base = Number.isFinite(ms)
+    ? Math.min(throttleDelay.maxMs, Math.max(throttleDelay.minMs, ms))
+    : throttleDelay.minMs;
   return Math.round(base * (1 + throttleDelay.jitter * random));
 }
 

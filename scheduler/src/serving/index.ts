@@ -30,12 +30,13 @@ export async function startServingWithReviews(
     // A review answered after the scrape gave up is of no use.
     throttleWaitMs: 10_000,
   });
-  const serving = await startServing(config, { ...deps, reviewer: new KubeAccessReviewer(reviewClient) }).catch(
-    (error: unknown) => {
-      reviewClient.close();
-      throw error;
-    },
-  );
+  const serving = await startServing(config, {
+    ...deps,
+    reviewer: new KubeAccessReviewer(reviewClient),
+  }).catch((error: unknown) => {
+    reviewClient.close();
+    throw error;
+  });
   return {
     ...serving,
     close: () => {
