@@ -80,15 +80,24 @@ export function throttleDelayMs(retryAfter: string | undefined, random: number, 
 /**
  * A 429 whose Status names a DisruptionBudget cause is the Eviction API refusing to evict (a
  * PodDisruptionBudget allows no disruption now, or its status is not computed yet), not the API
- * server shedding load: it is the request's answer and is never sent again by the client.
+ * server shedding load: it is the request's answer and is never sent again by the client. (A
+ * StatusCause's type travels as "reason" in JSON.)
  */
 export function isDisruptionBudgetRefusal(status: number, body: unknown): boolean {
-  if (status !== 429 || typeof body !== "object" || body === null) return false;
+  return status === 429 && disruptionBudgetCauses(body).length > 0;
+}
+
+/** The messages of a Status's DisruptionBudget causes ("The disruption budget web needs 2 healthy pods…"). */
+export function disruptionBudgetCauses(body: unknown): string[] {
+  if (typeof body !== "object" || body === null) return [];
   const causes = (body as { details?: { causes?: unknown } }).details?.causes;
-  return (
-    Array.isArray(causes) &&
-    causes.some((cause) => (cause as { type?: unknown } | null)?.type === "DisruptionBudget")
-  );
+  if (!Array.isArray(causes)) return [];
+  return causes
+    .filter((cause) => (cause as { reason?: unknown } | null)?.reason === "DisruptionBudget")
+    .map((cause) => {
+      const message = (cause as { message?: unknown }).message;
+      return typeof message === "string" ? message : "";
+    });
 }
 
 /** Throttled: the API server did not take the request now (429) and it may be sent again. */

@@ -2,7 +2,12 @@
  * Binds pods through the Binding subresource and evicts through the Eviction API.
  * Outcomes are classified, never thrown, so the shard decides what each means.
  */
-import { isDisruptionBudgetRefusal, type KubeClient, RequestWithheld } from "./kube-client.js";
+import {
+  disruptionBudgetCauses,
+  isDisruptionBudgetRefusal,
+  type KubeClient,
+  RequestWithheld,
+} from "./kube-client.js";
 
 export type BindOutcome =
   | "bound"
@@ -71,14 +76,10 @@ export function bindConflict(body: unknown, podName: string): BindOutcome {
  * and has 2 currently").
  */
 function budgetRefusal(body: unknown): string {
-  const status = body as {
-    message?: unknown;
-    details?: { causes?: { type?: unknown; message?: unknown }[] };
-  };
-  const causes = (status.details?.causes ?? [])
-    .filter((cause) => cause?.type === "DisruptionBudget" && typeof cause.message === "string")
-    .map((cause) => cause.message as string);
-  return [typeof status.message === "string" ? status.message : "", ...causes].filter(Boolean).join(" ");
+  const message = (body as { message?: unknown }).message;
+  return [typeof message === "string" ? message : "", ...disruptionBudgetCauses(body)]
+    .filter(Boolean)
+    .join(" ");
 }
 
 export class PodBinder {

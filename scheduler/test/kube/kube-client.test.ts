@@ -85,7 +85,7 @@ const throttled =
     res.end("Too many requests, please try again later.\n");
   };
 
-/** The Eviction API refusing for a budget (apiserver's createTooManyRequestsError). */
+/** The Eviction API refusing for a budget, as kube-apiserver 1.37 answers (a StatusCause's type is "reason" in JSON). */
 const budgetRefusal = {
   kind: "Status",
   apiVersion: "v1",
@@ -96,7 +96,6 @@ const budgetRefusal = {
     causes: [
       {
         reason: "DisruptionBudget",
-        type: "DisruptionBudget",
         message: "The disruption budget web needs 2 healthy pods and has 2 currently",
       },
     ],

@@ -70,7 +70,6 @@ const budgetRefusal = {
     causes: [
       {
         reason: "DisruptionBudget",
-        type: "DisruptionBudget",
         message: "The disruption budget web needs 2 healthy pods and has 2 currently",
       },
     ],
