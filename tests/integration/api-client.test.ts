@@ -1,7 +1,9 @@
 /**
  * The shard as a client of the real API server:
  *   - its User-Agent, `sharded-scheduler/<version> (<identity>)`, is what the API server's audit
- *     log records for its binds and Lease renewals (the local control plane audits those);
+ *     log records for its binds and Lease renewals, as `coordinator/<pod>` for the coordinator's
+ *     Lease writes and `status` for the status command's reads (the local control plane audits
+ *     binds, evictions and the Leases in "default");
  *   - API Priority and Fairness: a FlowSchema sends the shard's binds to a priority level that
  *     admits nothing while another request of that level executes (a request held by a slow
  *     admission webhook, the test's); the API server answers 429 + Retry-After, the shard waits
@@ -13,17 +15,20 @@
  * APF runs with a ServiceAccount's token of its own (the suite's shards run as cluster-admin,
  * whom the mandatory `exempt` FlowSchema exempts).
  */
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { schedulerVersion, userAgent } from "../../scheduler/src/kube/user-agent.js";
 import { selfSignedCertificate } from "../../scheduler/src/serving/self-signed-cert.js";
 import { auditLogPath } from "../cluster/local/local-cluster.js";
+import { shardEntry } from "../stack/stack.js";
 import { testKubeConfig } from "../support/kube.js";
 import { metricValue, type RunningShard } from "../support/shard.js";
 import { scheduledCondition, schedulerSuite } from "../support/suite.js";
@@ -98,6 +103,7 @@ describe("User-Agent", () => {
       // The shard's own Lease is renewed through its lease client, which says the same.
       const renewals = auditEvents().filter(
         (e) =>
+          e.verb === "update" &&
           e.objectRef?.resource === "leases" &&
           e.objectRef.namespace === "default" &&
           e.objectRef.name === suite.shard.identity,
@@ -106,6 +112,49 @@ describe("User-Agent", () => {
       expect(new Set(renewals.map((e) => e.userAgent))).toEqual(new Set([expected]));
     },
   );
+
+  it.skipIf(!ownCluster)("names the coordinator and the status command as such", async () => {
+    const coordinator = await suite.startCoordinator("ua");
+    const leaderLease = `${suite.id}-coordinator`;
+    const writes = await waitFor(
+      "the coordinator's leader Lease written",
+      async () => {
+        const found = auditEvents().filter(
+          (e) =>
+            (e.verb === "create" || e.verb === "update") &&
+            e.objectRef?.resource === "leases" &&
+            e.objectRef.namespace === "default" &&
+            e.objectRef.name === leaderLease,
+        );
+        return found.length > 0 ? found : undefined;
+      },
+      20_000,
+    );
+    expect(new Set(writes.map((e) => e.userAgent))).toEqual(
+      new Set([userAgent(`coordinator/${coordinator.identity}`)]),
+    );
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        shardEntry,
+        "status",
+        `--kubeconfig=${inject("kubeconfig")}`,
+        `--scheduler-name=${suite.id}`,
+        "--namespace=default",
+        "--json",
+      ],
+      { timeout: 30_000 },
+    );
+    expect(JSON.parse(stdout)).toHaveProperty("shards");
+    const reads = auditEvents().filter(
+      (e) =>
+        e.verb === "list" &&
+        e.objectRef?.resource === "leases" &&
+        e.objectRef.namespace === "default" &&
+        e.userAgent === userAgent("status"),
+    );
+    expect(reads.length).toBeGreaterThan(0);
+  });
 });
 
 /**

@@ -71,9 +71,9 @@ const statePath = (stateDir: string) => join(stateDir, "state.json");
 export const auditLogPath = (stateDir: string) => join(stateDir, "logs", "audit.log");
 
 /**
- * What the API server audits: only what tests look for (who bound or evicted a pod, who renewed
- * a shard's Lease, and with which User-Agent), at level Metadata, so the log stays small and
- * costs the API server next to nothing.
+ * What the API server audits: only what tests look for (who bound or evicted a pod, who read or
+ * wrote the Leases of shards and coordinators, and with which User-Agent), at level Metadata,
+ * so the log stays small and costs the API server next to nothing.
  */
 const auditPolicy = [
   "apiVersion: audit.k8s.io/v1",
@@ -86,7 +86,7 @@ const auditPolicy = [
   '      - group: ""',
   "        resources: [pods/binding, pods/eviction]",
   "  - level: Metadata",
-  "    verbs: [create, update]",
+  "    verbs: [create, update, get, list]",
   "    namespaces: [default]",
   "    resources:",
   "      - group: coordination.k8s.io",
