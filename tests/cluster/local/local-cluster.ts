@@ -86,7 +86,7 @@ const auditPolicy = [
   '      - group: ""',
   "        resources: [pods/binding, pods/eviction]",
   "  - level: Metadata",
-  "    verbs: [create, update, get, list]",
+  "    verbs: [create, update, patch, get, list]",
   "    namespaces: [default]",
   "    resources:",
   "      - group: coordination.k8s.io",
