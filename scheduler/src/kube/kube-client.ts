@@ -11,7 +11,6 @@
  * client-go does. A 429 from the Eviction API citing a PodDisruptionBudget is an answer, and is
  * returned at once.
  */
-
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import type { Socket } from "node:net";
