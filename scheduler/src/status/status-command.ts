@@ -98,6 +98,7 @@ export async function runStatusCommand(
       burst: 50,
       maxSockets: 8,
       timeoutMs: 10_000,
+      throttleWaitMs: 10_000,
     });
     server = kubeConfig.getCurrentCluster()?.server ?? "";
     const snapshot = await readStatusSnapshot(client, options).finally(() => client.close());
