@@ -2,7 +2,7 @@
 /** The coordinator's entry point: `sharded-scheduler-coordinator [flags]` (see --help). */
 import { loadKubeConfig, runEntryPoint } from "@sharded-scheduler/scheduler/config";
 import { connectRedis, describeRedis } from "@sharded-scheduler/scheduler/coordination";
-import { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
+import { EventRecorder, KubeClient, restClientMetrics, userAgent } from "@sharded-scheduler/scheduler/kube";
 import { startServingWithReviews } from "@sharded-scheduler/scheduler/serving";
 import { coordinatorLeaseName } from "@sharded-scheduler/scheduler/sharding";
 import { pino } from "pino";
@@ -18,16 +18,28 @@ async function main(): Promise<void> {
   const config = loadCoordinatorConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { coordinator: config.identity } });
   const kubeConfig = loadKubeConfig(config.kubeconfig);
-  const client = await KubeClient.create(kubeConfig, { qps: config.qps, burst: config.burst, maxSockets: 8 });
+  const metrics = new CoordinatorMetrics();
+  const api = {
+    userAgent: userAgent(`coordinator/${config.identity}`),
+    observer: restClientMetrics(metrics.registry),
+  };
+  const client = await KubeClient.create(kubeConfig, {
+    ...api,
+    qps: config.qps,
+    burst: config.burst,
+    maxSockets: 8,
+  });
   // The leader Lease has its own connections and rate limit: no write can delay a renewal. A
-  // renewal answered later than the margin does not count, so waiting longer is pointless.
+  // renewal answered later than the margin does not count, so waiting longer (for a request or
+  // out a throttled answer) is pointless.
   const leaseClient = await KubeClient.create(kubeConfig, {
+    ...api,
     qps: 10,
     burst: 20,
     maxSockets: 2,
     timeoutMs: Math.max(1_000, config.leaseRenewMs),
+    throttleWaitMs: config.leaseRenewMs,
   });
-  const metrics = new CoordinatorMetrics();
   collectDefaultMetrics({ register: metrics.registry });
   const redis = connectRedis(config.redis, log, (up) => metrics.redisUp.set(up ? 1 : 0));
   metrics.redisUp.set(0);
@@ -65,12 +77,12 @@ async function main(): Promise<void> {
   metrics.leader.set(0);
   const events = new EventRecorder(client, "sharded-scheduler-coordinator", config.identity, log);
   const coordinator = new Coordinator(client, redis, ledger, election, events, config, metrics, log);
-  const serving = await startServingWithReviews(config.serving, kubeConfig, {
-    registry: metrics.registry,
-    isReady: () => true,
-    log,
-    identity: config.identity,
-  });
+  const serving = await startServingWithReviews(
+    config.serving,
+    kubeConfig,
+    { registry: metrics.registry, isReady: () => true, log, identity: config.identity },
+    api,
+  );
   log.info(
     {
       config: { ...config, kubeconfig: undefined, redis: describeRedis(config.redis) },

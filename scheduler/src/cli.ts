@@ -10,6 +10,8 @@ import { summaryKey } from "./coordination/capacity-summary.js";
 import { connectRedis, describeRedis, type RedisSettings } from "./coordination/redis-connection.js";
 import { SummaryPublisher } from "./coordination/summary-publisher.js";
 import { KubeClient } from "./kube/kube-client.js";
+import { restClientMetrics } from "./kube/rest-client-metrics.js";
+import { userAgent } from "./kube/user-agent.js";
 import { startServingWithReviews } from "./serving/index.js";
 import { loadShardConfig, type ShardConfig, shardUsage } from "./shard/config.js";
 import { ShardMetrics } from "./shard/metrics.js";
@@ -22,10 +24,18 @@ async function main(): Promise<void> {
   const config = loadShardConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { shard: config.identity } });
   const kubeConfig = loadKubeConfig(config.kubeconfig);
-  const client = await KubeClient.create(kubeConfig, { qps: config.qps, burst: config.burst });
-  // Lease renewals get their own connection and rate limit: a flood of binds must not delay them.
-  const leaseClient = await KubeClient.create(kubeConfig, { qps: 50, burst: 100, maxSockets: 4 });
   const metrics = new ShardMetrics();
+  const api = { userAgent: userAgent(config.identity), observer: restClientMetrics(metrics.registry) };
+  const client = await KubeClient.create(kubeConfig, { ...api, qps: config.qps, burst: config.burst });
+  // Lease renewals get their own connection and rate limit: a flood of binds must not delay them.
+  // A renewal throttled for longer than a renew interval is overtaken by the next one.
+  const leaseClient = await KubeClient.create(kubeConfig, {
+    ...api,
+    qps: 50,
+    burst: 100,
+    maxSockets: 4,
+    throttleWaitMs: config.leaseRenewMs,
+  });
   collectDefaultMetrics({ register: metrics.registry });
   let shard: Shard | undefined;
   const leases = new ShardLeases(
@@ -54,12 +64,12 @@ async function main(): Promise<void> {
   leases.onHandlerError = () => metrics.informerHandlerErrors.inc({ resource: "leases" });
   ownership.promisedNodes = () => running.cache.snapshot.nominatedNodes();
   const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);
-  const serving = await startServingWithReviews(config.serving, kubeConfig, {
-    registry: metrics.registry,
-    isReady: () => running.isReady,
-    log,
-    identity: config.identity,
-  });
+  const serving = await startServingWithReviews(
+    config.serving,
+    kubeConfig,
+    { registry: metrics.registry, isReady: () => running.isReady, log, identity: config.identity },
+    api,
+  );
   log.info(
     {
       config: { ...config, kubeconfig: undefined, redis: config.redis && describeRedis(config.redis) },

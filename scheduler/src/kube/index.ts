@@ -12,8 +12,12 @@ export {
 } from "./invalid-objects.js";
 export {
   apiError,
+  isDisruptionBudgetRefusal,
   KubeApiError,
   KubeClient,
   type KubeClientOptions,
+  type RequestObserver,
   RequestWithheld,
 } from "./kube-client.js";
+export { restClientMetrics } from "./rest-client-metrics.js";
+export { schedulerVersion, userAgent } from "./user-agent.js";

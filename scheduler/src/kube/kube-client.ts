@@ -4,13 +4,29 @@
  * (kubeconfig file or in-cluster service account), with a client-side QPS limit.
  * client-node's generated clients open a new TLS connection per request, which costs more
  * than the request itself at scheduler rates.
+ *
+ * Every request carries our User-Agent (user-agent.ts). An answer throttled by API Priority and
+ * Fairness (429) is not the operation's answer: the request is sent again after Retry-After
+ * (bounded, with jitter), for as long as the call's budget and its caller's signal allow, as
+ * client-go does. A 429 from the Eviction API citing a PodDisruptionBudget is an answer, and is
+ * returned at once.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import type { Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import { TLSSocket } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { TokenBucket } from "./token-bucket.js";
+import { userAgent } from "./user-agent.js";
+
+/** Told of every request sent and every request sent again (the rest_client_* metrics). */
+export interface RequestObserver {
+  /** An attempt was answered with `code`, an HTTP status, or "<error>" when the transport failed. */
+  requested(method: string, code: string): void;
+  /** An attempt is sent again after an answer with `code` (429: throttled; 401: credentials renewed). */
+  retried(method: string, code: string): void;
+}
 
 export interface KubeClientOptions {
   /** Sustained requests per second (watches are not counted). */
@@ -20,6 +36,15 @@ export interface KubeClientOptions {
   maxSockets: number;
   /** Per-request timeout. */
   timeoutMs: number;
+  /** Sent as User-Agent on every request, watches included: userAgent(identity). */
+  userAgent: string;
+  /**
+   * How long one call keeps sending again a request throttled by the API server (429), counted
+   * from its first attempt; the caller's AbortSignal may end the retries sooner. Then the 429
+   * is returned to the caller.
+   */
+  throttleWaitMs: number;
+  observer?: RequestObserver;
 }
 
 export const defaultKubeClientOptions: KubeClientOptions = {
@@ -27,7 +52,56 @@ export const defaultKubeClientOptions: KubeClientOptions = {
   burst: 1000,
   maxSockets: 128,
   timeoutMs: 30_000,
+  userAgent: userAgent(),
+  throttleWaitMs: 30_000,
 };
+
+/**
+ * Retry-After is honoured between these bounds (APF answers 1 s or more; a missing or unreadable
+ * value counts as the minimum, a huge one must not park a request for minutes), and every wait
+ * gets up to `jitter` of itself added at random, so that replicas throttled together do not come
+ * back together.
+ */
+export const throttleDelay = { minMs: 1_000, maxMs: 10_000, jitter: 0.25 } as const;
+
+/** How long to wait before sending a throttled request again; `random` in [0, 1). */
+export function throttleDelayMs(retryAfter: string | undefined, random: number, now = Date.now()): number {
+  let ms = Number.NaN;
+  const value = retryAfter?.trim() ?? "";
+  if (/^\d+$/.test(value)) ms = Number(value) * 1000;
+  else if (value) ms = Date.parse(value) - now;
+  const base = Number.isFinite(ms)
+    ? Math.min(throttleDelay.maxMs, Math.max(throttleDelay.minMs, ms))
+    : throttleDelay.minMs;
+  return Math.round(base * (1 + throttleDelay.jitter * random));
+}
+
+/**
+ * A 429 whose Status names a DisruptionBudget cause is the Eviction API refusing to evict (a
+ * PodDisruptionBudget allows no disruption now, or its status is not computed yet), not the API
+ * server shedding load: it is the request's answer and is never sent again by the client. (A
+ * StatusCause's type travels as "reason" in JSON.)
+ */
+export function isDisruptionBudgetRefusal(status: number, body: unknown): boolean {
+  return status === 429 && disruptionBudgetCauses(body).length > 0;
+}
+
+/** The messages of a Status's DisruptionBudget causes ("The disruption budget web needs 2 healthy pods…"). */
+export function disruptionBudgetCauses(body: unknown): string[] {
+  if (typeof body !== "object" || body === null) return [];
+  const causes = (body as { details?: { causes?: unknown } }).details?.causes;
+  if (!Array.isArray(causes)) return [];
+  return causes
+    .filter((cause) => (cause as { reason?: unknown } | null)?.reason === "DisruptionBudget")
+    .map((cause) => {
+      const message = (cause as { message?: unknown }).message;
+      return typeof message === "string" ? message : "";
+    });
+}
+
+/** Throttled: the API server did not take the request now (429) and it may be sent again. */
+const throttled = (res: KubeResponse<unknown>) =>
+  res.status === 429 && !isDisruptionBudgetRefusal(res.status, res.body);
 
 /** An error answer from the API server, with its HTTP status and Status reason. */
 export class KubeApiError extends Error {
@@ -52,6 +126,8 @@ export class RequestWithheld extends Error {
 export interface KubeResponse<T> {
   status: number;
   body: T;
+  /** The Retry-After header, when the answer had one. */
+  retryAfter?: string;
 }
 
 /** Credentials refresh this often: in-cluster service-account tokens rotate. */
@@ -114,7 +190,9 @@ export class KubeClient {
    * One JSON request. Non-2xx answers are returned, not thrown; transport errors throw.
    * `sendIf` is asked once a connection is ready to carry the request, after any wait for the
    * rate limit or a free connection: when false, nothing is sent and RequestWithheld is thrown
-   * (fencing: a replica stalled meanwhile may no longer hold its lease).
+   * (fencing: a replica stalled meanwhile may no longer hold its lease). A throttled answer (429)
+   * is waited out and the request sent again, sendIf asked again each time, until the call's
+   * throttleWaitMs is spent or `signal` aborts: then the 429 is returned.
    */
   async call<T = unknown>(
     method: string,
@@ -122,15 +200,62 @@ export class KubeClient {
     body?: unknown,
     contentType = "application/json",
     sendIf?: () => boolean,
+    signal?: AbortSignal,
   ): Promise<KubeResponse<T>> {
-    await this.limiter.take();
-    await this.refreshCredentials();
-    let res = await this.send<T>(method, path, body, contentType, sendIf);
-    if (res.status === 401) {
-      await this.refreshCredentials(true);
-      res = await this.send<T>(method, path, body, contentType, sendIf);
+    const giveUpAt = Date.now() + this.options.throttleWaitMs;
+    for (;;) {
+      await this.limiter.take();
+      await this.refreshCredentials();
+      let res = await this.attempt<T>(method, path, body, contentType, sendIf);
+      if (res.status === 401) {
+        this.options.observer?.retried(method, "401");
+        await this.refreshCredentials(true);
+        res = await this.attempt<T>(method, path, body, contentType, sendIf);
+      }
+      const delay = throttled(res) ? this.throttleWait(res.retryAfter, giveUpAt, signal) : undefined;
+      if (delay === undefined || !(await this.pause(method, delay, signal))) return res;
     }
-    return res;
+  }
+
+  /**
+   * After a throttled answer: how long to wait before sending the request again (Retry-After,
+   * bounded and jittered), or undefined when the call's budget or the caller's signal forbid it.
+   */
+  private throttleWait(
+    retryAfter: string | undefined,
+    giveUpAt: number,
+    signal: AbortSignal | undefined,
+  ): number | undefined {
+    const delay = throttleDelayMs(retryAfter, Math.random());
+    return signal?.aborted || Date.now() + delay > giveUpAt ? undefined : delay;
+  }
+
+  /** Waits before a retry; false when the caller's signal aborted the wait. */
+  private async pause(method: string, delay: number, signal: AbortSignal | undefined): Promise<boolean> {
+    this.options.observer?.retried(method, "429");
+    try {
+      await sleep(delay, undefined, signal ? { signal } : {});
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async attempt<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    contentType: string,
+    sendIf: (() => boolean) | undefined,
+  ): Promise<KubeResponse<T>> {
+    try {
+      const res = await this.send<T>(method, path, body, contentType, sendIf);
+      this.options.observer?.requested(method, String(res.status));
+      return res;
+    } catch (error) {
+      if (!(error instanceof RequestWithheld)) this.options.observer?.requested(method, "<error>");
+      throw error;
+    }
   }
 
   /** Like call(), but throws a KubeApiError for any non-2xx answer. */
@@ -166,7 +291,12 @@ export class KubeClient {
           } catch {
             parsed = text;
           }
-          resolve({ status: res.statusCode ?? 0, body: parsed as T });
+          const retryAfter = res.headers["retry-after"];
+          resolve({
+            status: res.statusCode ?? 0,
+            body: parsed as T,
+            ...(retryAfter === undefined ? {} : { retryAfter }),
+          });
         });
         res.on("error", reject);
       });
@@ -189,13 +319,35 @@ export class KubeClient {
 
   /**
    * Opens a streaming GET (a watch). Resolves with the response once headers arrive;
-   * the caller reads the body and calls abort() to stop.
+   * the caller reads the body and calls abort() to stop. A throttled answer (429) is waited out
+   * and the watch opened again, as call() does.
    */
   async stream(path: string): Promise<{ response: IncomingMessage; abort: () => void }> {
-    await this.refreshCredentials();
+    const giveUpAt = Date.now() + this.options.throttleWaitMs;
+    for (;;) {
+      await this.refreshCredentials();
+      const opened = await this.openStream(path);
+      const { response } = opened;
+      if (response.statusCode !== 429) return opened;
+      const delay = this.throttleWait(response.headers["retry-after"], giveUpAt, undefined);
+      if (delay === undefined) return opened;
+      response.resume();
+      await this.pause("GET", delay, undefined);
+    }
+  }
+
+  private openStream(path: string): Promise<{ response: IncomingMessage; abort: () => void }> {
     return new Promise((resolve, reject) => {
-      const req = this.open("GET", path, {}, (response) => resolve({ response, abort: () => req.destroy() }));
-      req.on("error", reject);
+      let answered = false;
+      const req = this.open("GET", path, {}, (response) => {
+        answered = true;
+        this.options.observer?.requested("GET", String(response.statusCode ?? 0));
+        resolve({ response, abort: () => req.destroy() });
+      });
+      req.on("error", (error) => {
+        if (!answered) this.options.observer?.requested("GET", "<error>");
+        reject(error);
+      });
       req.end();
     });
   }
@@ -210,7 +362,12 @@ export class KubeClient {
     const options: RequestOptions = {
       method,
       agent: this.agent,
-      headers: { accept: "application/json", ...this.headers, ...extraHeaders },
+      headers: {
+        accept: "application/json",
+        ...this.headers,
+        "user-agent": this.options.userAgent,
+        ...extraHeaders,
+      },
     };
     return url.protocol === "https:"
       ? httpsRequest(url, options, onResponse)

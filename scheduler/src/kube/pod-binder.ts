@@ -2,7 +2,12 @@
  * Binds pods through the Binding subresource and evicts through the Eviction API.
  * Outcomes are classified, never thrown, so the shard decides what each means.
  */
-import { type KubeClient, RequestWithheld } from "./kube-client.js";
+import {
+  disruptionBudgetCauses,
+  isDisruptionBudgetRefusal,
+  type KubeClient,
+  RequestWithheld,
+} from "./kube-client.js";
 
 export type BindOutcome =
   | "bound"
@@ -14,7 +19,12 @@ export type BindOutcome =
   | "stale"
   /** 404, or 409 "being deleted": the pod is gone or going. */
   | "gone"
-  /** Anything else (5xx, timeouts, 429, a 409 not recognised): worth retrying. */
+  /**
+   * 429 still, when the caller's bound on waiting ran out: the API server sheds load (API Priority
+   * and Fairness). Not a failure of the bind: the pod is placed again later.
+   */
+  | "throttled"
+  /** Anything else (5xx, timeouts, a 409 not recognised): worth retrying. */
   | "error"
   /** Not sent: this shard no longer owned the node or held its lease (fencing). */
   | "fenced";
@@ -22,8 +32,13 @@ export type BindOutcome =
 export type EvictOutcome =
   | "evicted"
   | "gone"
-  /** 429: a PodDisruptionBudget does not allow it now. */
-  | "blocked"
+  /**
+   * 429 citing a DisruptionBudget cause: the pod's PodDisruptionBudget allows no disruption now
+   * (or the disruption controller has not computed it yet). The pod keeps running.
+   */
+  | "disruption_budget"
+  /** 429 without that cause, still when the caller's bound on waiting ran out: load shedding. */
+  | "throttled"
   | "error"
   /** Not sent: this shard no longer held its lease (fencing). */
   | "fenced";
@@ -55,6 +70,18 @@ export function bindConflict(body: unknown, podName: string): BindOutcome {
   return "error";
 }
 
+/**
+ * A budget's refusal in words: the Status message ("Cannot evict pod as it would violate the
+ * pod's disruption budget.") and its cause's ("The disruption budget web needs 2 healthy pods
+ * and has 2 currently").
+ */
+function budgetRefusal(body: unknown): string {
+  const message = (body as { message?: unknown }).message;
+  return [typeof message === "string" ? message : "", ...disruptionBudgetCauses(body)]
+    .filter(Boolean)
+    .join(" ");
+}
+
 export class PodBinder {
   constructor(private readonly client: KubeClient) {}
 
@@ -64,6 +91,7 @@ export class PodBinder {
     uid: string,
     nodeName: string,
     sendIf?: () => boolean,
+    signal?: AbortSignal,
   ): Promise<{ outcome: BindOutcome; detail: string }> {
     try {
       const res = await this.client.call(
@@ -77,22 +105,28 @@ export class PodBinder {
         },
         undefined,
         sendIf,
+        signal,
       );
       if (res.status === 201 || res.status === 200) return { outcome: "bound", detail: "" };
       const detail = (res.body as { message?: string } | undefined)?.message ?? `HTTP ${res.status}`;
       if (res.status === 409) return { outcome: bindConflict(res.body, name), detail };
       if (res.status === 404) return { outcome: "gone", detail };
+      if (res.status === 429) return { outcome: "throttled", detail };
       return { outcome: "error", detail };
     } catch (error) {
       return failure(error);
     }
   }
 
-  /** Evicts through the Eviction API, so PodDisruptionBudgets are honoured (429 = blocked). */
+  /**
+   * Evicts through the Eviction API, so PodDisruptionBudgets are honoured. Both a budget's
+   * refusal and load shedding answer 429: the Status's causes tell them apart.
+   */
   async evict(
     namespace: string,
     name: string,
     sendIf?: () => boolean,
+    signal?: AbortSignal,
   ): Promise<{ outcome: EvictOutcome; detail: string }> {
     try {
       const res = await this.client.call(
@@ -101,11 +135,14 @@ export class PodBinder {
         { apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace } },
         undefined,
         sendIf,
+        signal,
       );
-      const detail = (res.body as { message?: string } | undefined)?.message ?? `HTTP ${res.status}`;
       if (res.status === 201 || res.status === 200) return { outcome: "evicted", detail: "" };
+      if (isDisruptionBudgetRefusal(res.status, res.body))
+        return { outcome: "disruption_budget", detail: budgetRefusal(res.body) };
+      const detail = (res.body as { message?: string } | undefined)?.message ?? `HTTP ${res.status}`;
       if (res.status === 404) return { outcome: "gone", detail };
-      if (res.status === 429) return { outcome: "blocked", detail };
+      if (res.status === 429) return { outcome: "throttled", detail };
       return { outcome: "error", detail };
     } catch (error) {
       return failure(error);

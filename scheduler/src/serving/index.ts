@@ -1,7 +1,7 @@
 /** Serving /metrics and the probes (see servers.ts), shared by the shard and the coordinator. */
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeAccessReviewer } from "../kube/access-reviews.js";
-import { KubeClient } from "../kube/kube-client.js";
+import { KubeClient, type KubeClientOptions } from "../kube/kube-client.js";
 import { type Serving, type ServingDeps, startServing } from "./servers.js";
 import type { ServingConfig } from "./serving-config.js";
 
@@ -18,25 +18,30 @@ export async function startServingWithReviews(
   config: ServingConfig,
   kubeConfig: KubeConfig,
   deps: Omit<ServingDeps, "reviewer">,
+  client: Partial<Pick<KubeClientOptions, "userAgent" | "observer">> = {},
 ): Promise<Serving> {
   if (config.metricsAuth !== "rbac") return startServing(config, deps);
-  const client = await KubeClient.create(kubeConfig, {
+  const reviewClient = await KubeClient.create(kubeConfig, {
+    ...client,
     qps: 20,
     burst: 40,
     maxSockets: 4,
     timeoutMs: 10_000,
+    // A review answered after the scrape gave up is of no use.
+    throttleWaitMs: 10_000,
   });
-  const serving = await startServing(config, { ...deps, reviewer: new KubeAccessReviewer(client) }).catch(
-    (error: unknown) => {
-      client.close();
-      throw error;
-    },
-  );
+  const serving = await startServing(config, {
+    ...deps,
+    reviewer: new KubeAccessReviewer(reviewClient),
+  }).catch((error: unknown) => {
+    reviewClient.close();
+    throw error;
+  });
   return {
     ...serving,
     close: () => {
       serving.close();
-      client.close();
+      reviewClient.close();
     },
   };
 }

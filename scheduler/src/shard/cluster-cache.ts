@@ -14,6 +14,7 @@ import {
   podGroupMembership,
   toPodInfo,
 } from "../core/index.js";
+import { matchesLabelSelector } from "../core/label-selector.js";
 
 /** A gang as the cache knows it: pending members (ours) and members already running. */
 export interface GroupMembers {
@@ -128,6 +129,22 @@ export class ClusterCache {
 
   removePodDisruptionBudget(pdb: PodDisruptionBudget): void {
     this.snapshot.removePodDisruptionBudget(pdb.metadata.namespace, pdb.metadata.name);
+    // Groups it protected may be evicted now: preemptors waiting for room may find it.
+    this.onChange({ kind: "capacity" });
+  }
+
+  /**
+   * The Eviction API refused to evict the pod for its PodDisruptionBudget: the budget allows no
+   * disruption now, whatever the cached status says (the watch may not have brought its newest
+   * version yet). Until the watch brings a newer one, it counts as allowing none, so preemption
+   * does not pick the pod's group again meanwhile.
+   */
+  budgetRefused(pod: PodInfo): void {
+    for (const pdb of this.snapshot.podDisruptionBudgets(pod.namespace)) {
+      if ((pdb.status?.disruptionsAllowed ?? 0) === 0) continue;
+      if (!matchesLabelSelector(pdb.spec?.selector, pod.labels)) continue;
+      this.upsertPodDisruptionBudget({ ...pdb, status: { ...pdb.status, disruptionsAllowed: 0 } });
+    }
   }
 
   upsertPod(pod: Pod): void {

@@ -145,4 +145,11 @@ export class ShardMetrics {
     help: "1 while the connection to the coordinator's Redis is up (absent without Redis).",
     registers: [this.registry],
   });
+
+  readonly evictions = new Counter({
+    name: "sharded_scheduler_evictions_total",
+    help: "Evictions of preemption victims sent, by result (evicted; disruption_budget: refused by the victim's PodDisruptionBudget; throttled: still throttled by the API server when the wait ran out; gone; error).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
 }

@@ -77,6 +77,8 @@ export class Shard {
   cycleBudgetMs = defaultCycleBudgetMs;
   private ready = false;
   private stopped = false;
+  /** Aborted by stop(): binds and evictions waiting out a throttled answer give up. */
+  private readonly stopping = new AbortController();
   private cycleQueued = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -196,6 +198,7 @@ export class Shard {
 
   stop(): void {
     this.stopped = true;
+    this.stopping.abort();
     for (const informer of this.informers) informer.stop();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
   }
@@ -408,16 +411,25 @@ export class Shard {
     }
     // The epoch the binds go out under (adopting a newer one waits for this ticket).
     const epoch = this.ownership.epoch;
+    // Binds the API server throttles are sent again after its Retry-After, but a handover waits
+    // for this ticket: after a lease duration they give up and the group is placed again later.
+    const bounded = this.throttleBound(this.config.leaseDurationMs);
     let outcomes: BindOutcome[];
     try {
       outcomes = await Promise.all(
-        placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName, ticket))),
+        placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName, ticket, bounded))),
       );
     } finally {
       ticket.release();
     }
     let failed = 0;
     const now = Date.now();
+    const throttled = outcomes.filter((outcome) => outcome === "throttled").length;
+    if (throttled > 0)
+      this.log.info(
+        { group: groupId, pods: throttled, boundMs: this.config.leaseDurationMs },
+        "binds throttled by the API server (429) all along; placing the group again after its backoff",
+      );
     outcomes.forEach((outcome, i) => {
       const { pod, nodeName } = placements[i] as { pod: PodInfo; nodeName: string };
       if (outcome === "bound") {
@@ -436,6 +448,11 @@ export class Shard {
       }
       failed++;
       this.log.debug({ group: groupId, pod: pod.key, node: nodeName, outcome }, "pod not bound");
+      // Throttled: not a failure of the bind (nothing counted, nothing told); placed again later.
+      if (outcome === "throttled") {
+        this.cache.forget(pod.key);
+        return;
+      }
       if (outcome === "fenced") this.metrics.fencedBinds.inc();
       else this.metrics.bindErrors.inc({ reason: outcome });
       // Gated: it waits for its gates again (no retry); stale: the pod was replaced.
@@ -456,13 +473,30 @@ export class Shard {
     this.scheduleSoon();
   }
 
-  private async bindWithRetry(pod: PodInfo, nodeName: string, ticket: BindTicket): Promise<BindOutcome> {
+  /** Ends waits on throttled answers after `ms`, or when the shard stops. */
+  private throttleBound(ms: number): AbortSignal {
+    return AbortSignal.any([this.stopping.signal, AbortSignal.timeout(Math.max(0, ms))]);
+  }
+
+  private async bindWithRetry(
+    pod: PodInfo,
+    nodeName: string,
+    ticket: BindTicket,
+    bounded: AbortSignal,
+  ): Promise<BindOutcome> {
     let outcome: BindOutcome = "error";
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt > 0) await sleep(100 * 4 ** attempt);
       // A replica stalled while this bind waited (for a slot, the rate limit or a retry) may have
       // lost its lease meanwhile: the ticket is asked when the request is about to go out.
-      const result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName, ticket.valid);
+      const result = await this.binder.bind(
+        pod.namespace,
+        pod.name,
+        pod.uid,
+        nodeName,
+        ticket.valid,
+        bounded,
+      );
       outcome = result.outcome;
       if (outcome !== "error") return outcome;
       this.log.warn({ pod: pod.key, node: nodeName, detail: result.detail, attempt }, "bind failed");
@@ -512,10 +546,15 @@ export class Shard {
    * Evicts whole groups only. The ticket fences the start: a group none of whose evictions went
    * out while the ticket was valid keeps running. Once one member's eviction went out, the rest
    * of its group follow whatever happens to the lease meanwhile, and those that failed (the API
-   * server restarting) are retried with backoff for up to the gang timeout, without holding the
-   * ticket (a handover must not wait for them). A member still running after that is a candidate
-   * again at the preemptor's next cycle, if it still needs the room (a victim that had started
-   * is never rolled back).
+   * server restarting, or throttling it longer than a lease duration) are retried with backoff
+   * for up to the gang timeout, without holding the ticket (a handover must not wait for them). A
+   * member still running after that is a candidate again at the preemptor's next cycle, if it
+   * still needs the room (a victim that had started is never rolled back).
+   *
+   * A PodDisruptionBudget's refusal is an answer, not a failure: that victim keeps running and is
+   * not asked again here. The preemptor is told why, the budget counts as allowing nothing until
+   * its next version arrives, and the preemptor's next cycle (after its backoff) looks for the
+   * room elsewhere or waits for the budget.
    */
   private async evictVictims(
     preemptor: string,
@@ -536,6 +575,9 @@ export class Shard {
       groups.set(pod.group.id, members);
     }
     let unfinished: PodInfo[] = [];
+    const refused: { pod: PodInfo; detail: string }[] = [];
+    // While the ticket is held, waits on throttled answers end after a lease duration (as binds').
+    const bounded = this.throttleBound(this.config.leaseDurationMs);
     try {
       await Promise.all(
         [...groups.values()].map(async (members) => {
@@ -544,23 +586,35 @@ export class Shard {
             committed ||= ticket.valid();
             return committed;
           };
-          const outcomes = await Promise.all(
-            members.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where, sendIf))),
+          const results = await Promise.all(
+            members.map((pod) =>
+              this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded, sendIf)),
+            ),
           );
-          if (committed) unfinished.push(...members.filter((_, i) => outcomes[i] === "error"));
+          results.forEach((result, i) => {
+            const pod = members[i] as PodInfo;
+            if (result.outcome === "disruption_budget") refused.push({ pod, detail: result.detail });
+            else if (committed && retried(result.outcome)) unfinished.push(pod);
+          });
         }),
       );
     } finally {
       ticket.release();
     }
+    if (refused.length > 0) this.budgetRefusedPreemption(preemptor, refused);
     const deadline = Date.now() + this.config.gangTimeoutMs;
     for (let delay = 500; unfinished.length > 0 && !this.stopped && Date.now() < deadline; ) {
       await sleep(delay);
       delay = Math.min(2 * delay, 5_000);
-      const outcomes = await Promise.all(
-        unfinished.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where))),
+      const bounded = this.throttleBound(deadline - Date.now());
+      const results = await Promise.all(
+        unfinished.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded))),
       );
-      unfinished = unfinished.filter((_, i) => outcomes[i] === "error");
+      const refusedNow = unfinished.flatMap((pod, i) =>
+        results[i]?.outcome === "disruption_budget" ? [{ pod, detail: results[i].detail }] : [],
+      );
+      if (refusedNow.length > 0) this.budgetRefusedPreemption(preemptor, refusedNow);
+      unfinished = unfinished.filter((_, i) => retried(results[i]?.outcome));
     }
     if (unfinished.length > 0)
       this.log.warn(
@@ -573,11 +627,16 @@ export class Shard {
     preemptor: string,
     pod: PodInfo,
     where: string,
+    bounded: AbortSignal,
     sendIf?: () => boolean,
-  ): Promise<EvictOutcome> {
-    const result = await this.binder.evict(pod.namespace, pod.name, sendIf);
-    if (result.outcome === "fenced") this.metrics.fencedBinds.inc();
-    else if (result.outcome === "evicted") {
+  ): Promise<{ outcome: EvictOutcome; detail: string }> {
+    const result = await this.binder.evict(pod.namespace, pod.name, sendIf, bounded);
+    if (result.outcome === "fenced") {
+      this.metrics.fencedBinds.inc();
+      return result;
+    }
+    this.metrics.evictions.inc({ result: result.outcome });
+    if (result.outcome === "evicted") {
       this.metrics.preemptionVictims.inc();
       this.events.record(
         pod.pod,
@@ -585,10 +644,38 @@ export class Shard {
         "Preempted",
         `Preempted by ${preemptor} (whole group evicted) to make room on ${where}`,
       );
+    } else if (result.outcome === "disruption_budget") {
+      this.log.warn(
+        { preemptor, pod: pod.key, detail: result.detail },
+        "eviction refused by the victim's PodDisruptionBudget; the victim keeps running",
+      );
     } else if (result.outcome !== "gone") {
-      this.log.warn({ pod: pod.key, outcome: result.outcome, detail: result.detail }, "eviction refused");
+      this.log.warn({ pod: pod.key, outcome: result.outcome, detail: result.detail }, "eviction failed");
     }
-    return result.outcome;
+    return result;
+  }
+
+  /**
+   * Victims a PodDisruptionBudget kept: their budgets count as allowing no disruption until the
+   * watch brings their next version (that change wakes the preemptor once its backoff allows),
+   * and the preemptor's pending pods say why they still wait, on their PodScheduled condition
+   * and in a FailedScheduling Event, as kube-scheduler reports a preemption that failed.
+   */
+  private budgetRefusedPreemption(
+    preemptor: string,
+    refused: readonly { pod: PodInfo; detail: string }[],
+  ): void {
+    for (const { pod } of refused) this.cache.budgetRefused(pod);
+    const members = this.cache.group(preemptor);
+    if (!members || members.pending.size === 0) return;
+    const first = refused[0] as { pod: PodInfo; detail: string };
+    const others = refused.length > 1 ? ` (and ${refused.length - 1} more)` : "";
+    this.tellPending(
+      members,
+      `preemption: the eviction of ${first.pod.key}${others} was refused by a PodDisruptionBudget: ${first.detail} ` +
+        "The victim keeps running; preemption is tried again after a backoff, elsewhere or once the budget allows.",
+      "FailedScheduling",
+    );
   }
 
   /**
@@ -804,4 +891,9 @@ export function groupProblem(members: GroupMembers): string | undefined {
     return `members of pod group ${name} disagree on sharded-scheduler.io/min-member (${[...declared].join(", ")})`;
   }
   return priorityDisagreement(members.key, [...members.pending.values(), ...members.running.values()]);
+}
+
+/** Evictions worth sending again while a victim group is being evicted. */
+function retried(outcome: EvictOutcome | undefined): boolean {
+  return outcome === "error" || outcome === "throttled";
 }

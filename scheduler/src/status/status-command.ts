@@ -6,6 +6,7 @@
 import { loadKubeConfig, replicaSettingTable } from "../config/entry-point.js";
 import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js";
 import { KubeApiError, KubeClient } from "../kube/kube-client.js";
+import { userAgent } from "../kube/user-agent.js";
 import { statusReport } from "./cluster-status.js";
 import { readStatusSnapshot } from "./status-reader.js";
 import { defaultRenderOptions, renderStatus } from "./status-table.js";
@@ -92,10 +93,12 @@ export async function runStatusCommand(
       throw new ConfigError("no kubeconfig: pass --kubeconfig or set KUBECONFIG");
     const kubeConfig = loadKubeConfig(options.kubeconfig);
     const client = await KubeClient.create(kubeConfig, {
+      userAgent: userAgent("status"),
       qps: 50,
       burst: 50,
       maxSockets: 8,
       timeoutMs: 10_000,
+      throttleWaitMs: 10_000,
     });
     server = kubeConfig.getCurrentCluster()?.server ?? "";
     const snapshot = await readStatusSnapshot(client, options).finally(() => client.close());

@@ -58,3 +58,54 @@ describe("PodBinder: what a 409 means", () => {
     expect((await bind(answering(500, {}))).outcome).toBe("error");
   });
 });
+
+/** The Status the Eviction API answers when a PodDisruptionBudget allows no disruption now. */
+const budgetRefusal = {
+  kind: "Status",
+  apiVersion: "v1",
+  status: "Failure",
+  message: "Cannot evict pod as it would violate the pod's disruption budget.",
+  reason: "TooManyRequests",
+  details: {
+    causes: [
+      {
+        reason: "DisruptionBudget",
+        message: "The disruption budget web needs 2 healthy pods and has 2 currently",
+      },
+    ],
+  },
+  code: 429,
+};
+
+describe("PodBinder: what a 429 means", () => {
+  const evict = (client: KubeClient) => new PodBinder(client).evict("default", "web-0");
+
+  it("an eviction refused by a PodDisruptionBudget is its own outcome, saying which budget", async () => {
+    const result = await evict(answering(429, budgetRefusal));
+    expect(result.outcome).toBe("disruption_budget");
+    expect(result.detail).toBe(
+      "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget web needs 2 healthy pods and has 2 currently",
+    );
+  });
+
+  it("a 429 without that cause (the client's wait on throttling ran out) is throttling, for evictions and binds", async () => {
+    const shed = "Too many requests, please try again later.\n";
+    expect((await evict(answering(429, shed))).outcome).toBe("throttled");
+    expect((await bind(answering(429, shed))).outcome).toBe("throttled");
+    expect((await bind(answering(429, { ...budgetRefusal, details: {} }))).outcome).toBe("throttled");
+  });
+
+  it("passes the caller's signal to the client, which bounds its waits on throttling with it", async () => {
+    const signals: unknown[] = [];
+    const client = {
+      call: async (...args: unknown[]) => {
+        signals.push(args[5]);
+        return { status: 201, body: {} };
+      },
+    } as unknown as KubeClient;
+    const signal = new AbortController().signal;
+    await new PodBinder(client).bind("default", "g-0", "uid-1", "node-a", undefined, signal);
+    await new PodBinder(client).evict("default", "web-0", undefined, signal);
+    expect(signals).toEqual([signal, signal]);
+  });
+});
