@@ -25,7 +25,7 @@ import {
   priorityDisagreement,
   SchedulingCore,
 } from "../core/index.js";
-import { EventRecorder } from "../kube/event-recorder.js";
+import { EventRecorder, schedulerReportingController } from "../kube/event-recorder.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
@@ -50,7 +50,7 @@ export interface ShardWriters {
   readonly binder: Pick<PodBinder, "bind" | "evict" | "delete">;
   readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
     Partial<Pick<PodStatusWriter, "forget">>;
-  readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget">>;
+  readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
 }
 
 /**
@@ -103,7 +103,9 @@ export class Shard {
     });
     this.binder = writers.binder ?? new PodBinder(client);
     this.statusWriter = writers.statusWriter ?? new PodStatusWriter(client, log);
-    this.events = writers.events ?? new EventRecorder(client, config.schedulerName, config.identity, log);
+    this.events =
+      writers.events ??
+      new EventRecorder(client, schedulerReportingController(config.schedulerName), config.identity, log);
     this.bindSlots = pLimit(config.bindConcurrency);
   }
 
@@ -197,6 +199,7 @@ export class Shard {
   stop(): void {
     this.stopped = true;
     for (const informer of this.informers) informer.stop();
+    this.events.close?.();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
   }
 
@@ -408,7 +411,7 @@ export class Shard {
     }
     // The epoch the binds go out under (adopting a newer one waits for this ticket).
     const epoch = this.ownership.epoch;
-    let outcomes: BindOutcome[];
+    let outcomes: { outcome: BindOutcome; detail: string }[];
     try {
       outcomes = await Promise.all(
         placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName, ticket))),
@@ -418,7 +421,7 @@ export class Shard {
     }
     let failed = 0;
     const now = Date.now();
-    outcomes.forEach((outcome, i) => {
+    outcomes.forEach(({ outcome, detail }, i) => {
       const { pod, nodeName } = placements[i] as { pod: PodInfo; nodeName: string };
       if (outcome === "bound") {
         this.metrics.podsScheduled.inc();
@@ -442,32 +445,29 @@ export class Shard {
       if (outcome === "gated") this.cache.forgetGated(pod.key);
       else if (outcome === "stale") this.cache.forgetReplaced(pod.key, pod.uid);
       else this.cache.forget(pod.key);
-      if (outcome === "error") {
-        this.events.record(
-          pod.pod,
-          "Warning",
-          "FailedBinding",
-          `binding to ${nodeName} failed; will retry`,
-          now,
-        );
-      }
+      // As kube-scheduler tells a failed bind: FailedScheduling, "Binding rejected: <why>".
+      if (outcome === "error")
+        this.events.record(pod.pod, "Warning", "FailedScheduling", `Binding rejected: ${detail}`, now);
     });
     this.queue.done(groupId, failed === 0 ? "scheduled" : "retry", now);
     this.scheduleSoon();
   }
 
-  private async bindWithRetry(pod: PodInfo, nodeName: string, ticket: BindTicket): Promise<BindOutcome> {
-    let outcome: BindOutcome = "error";
+  private async bindWithRetry(
+    pod: PodInfo,
+    nodeName: string,
+    ticket: BindTicket,
+  ): Promise<{ outcome: BindOutcome; detail: string }> {
+    let result: { outcome: BindOutcome; detail: string } = { outcome: "error", detail: "" };
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt > 0) await sleep(100 * 4 ** attempt);
       // A replica stalled while this bind waited (for a slot, the rate limit or a retry) may have
       // lost its lease meanwhile: the ticket is asked when the request is about to go out.
-      const result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName, ticket.valid);
-      outcome = result.outcome;
-      if (outcome !== "error") return outcome;
+      result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName, ticket.valid);
+      if (result.outcome !== "error") return result;
       this.log.warn({ pod: pod.key, node: nodeName, detail: result.detail, attempt }, "bind failed");
     }
-    return outcome;
+    return result;
   }
 
   /**
