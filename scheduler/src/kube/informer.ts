@@ -163,7 +163,10 @@ export class Informer<T extends KubeObject> {
         if (this.needList) {
           const listing: Listing = { seen: new Set(), waiting: this.relistWaiters.length };
           if (this.options.listMode !== "paginated" && (await this.watchList(listing)) === "streamed") {
-            // Listed and watched on until the stream ended, or ended early: the loop decides.
+            // A stream cut before its list was complete (not by us) is a failure, retried with backoff.
+            if (this.needList && !this.relistRequested && !this.stopped)
+              throw new Error("the watch-list ended before its initial-events-end bookmark");
+            // Listed and watched on until the stream ended: the watch resumes where it stopped.
             backoffMs = 250;
             continue;
           }

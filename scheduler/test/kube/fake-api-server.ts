@@ -25,6 +25,8 @@ export class FakeApiServer {
   watchList: WatchListSupport = "stream";
   /** The next paginated continuation is answered 410 (its snapshot compacted). */
   expireNextContinue = false;
+  /** This many watch-lists end after their objects, before the bookmark (a cut connection). */
+  cutWatchLists = 0;
   /** Hold the initial-events-end bookmark back until release() (to see the state before it). */
   holdBookmark = false;
   /** Every request, as "GET <path>" or "WATCH <path>". */
@@ -94,7 +96,10 @@ export class FakeApiServer {
               annotations: { "k8s.io/initial-events-end": "true" },
             },
           });
-        if (this.holdBookmark) this.held = bookmark;
+        if (this.cutWatchLists > 0) {
+          this.cutWatchLists--;
+          response.end();
+        } else if (this.holdBookmark) this.held = bookmark;
         else bookmark();
       }
       return { response, abort: () => response.destroy() };

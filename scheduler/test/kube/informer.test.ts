@@ -193,6 +193,20 @@ describe("Informer lists", () => {
     await stop();
   });
 
+  it("asks again, after a backoff, for a watch-list cut before its bookmark; what it showed is not yet a list", async () => {
+    const server = new FakeApiServer(things(2));
+    server.cutWatchLists = 1;
+    const { informer, recorded, stop } = startInformer(server);
+    await waitUntil("the objects of the cut stream", () => recorded.upserts.length === 2);
+    expect(informer.synced).toBe(false);
+    await waitUntil("synced", () => informer.synced);
+    expect(informer.stats).toMatchObject({ errors: 1, lists: 1, watchLists: 1, watchListRefusals: 0 });
+    expect(server.watches().map((params) => params.get("sendInitialEvents"))).toEqual(["true", "true"]);
+    // The second stream showed the same versions: nothing handled twice.
+    expect(recorded.upserts).toEqual(["t00@1", "t01@2"]);
+    await stop();
+  });
+
   it("never asks for a watch-list in paginated mode", async () => {
     const server = new FakeApiServer(things(5));
     const { informer, stop } = startInformer(server, { listMode: "paginated", pageSize: 2 });
