@@ -2,7 +2,13 @@
 /** The coordinator's entry point: `sharded-scheduler-coordinator [flags]` (see --help). */
 import { loadKubeConfig, runEntryPoint } from "@sharded-scheduler/scheduler/config";
 import { connectRedis, describeRedis } from "@sharded-scheduler/scheduler/coordination";
-import { EventRecorder, KubeClient, restClientMetrics, userAgent } from "@sharded-scheduler/scheduler/kube";
+import {
+  coordinatorReportingController,
+  EventRecorder,
+  KubeClient,
+  restClientMetrics,
+  userAgent,
+} from "@sharded-scheduler/scheduler/kube";
 import { startServingWithReviews } from "@sharded-scheduler/scheduler/serving";
 import { coordinatorLeaseName } from "@sharded-scheduler/scheduler/sharding";
 import { pino } from "pino";
@@ -75,7 +81,7 @@ async function main(): Promise<void> {
     },
   );
   metrics.leader.set(0);
-  const events = new EventRecorder(client, "sharded-scheduler-coordinator", config.identity, log);
+  const events = new EventRecorder(client, coordinatorReportingController, config.identity, log);
   const coordinator = new Coordinator(client, redis, ledger, election, events, config, metrics, log);
   const serving = await startServingWithReviews(
     config.serving,

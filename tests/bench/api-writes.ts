@@ -46,7 +46,7 @@ export function countApiWrites(metricsText: string): ApiWrites {
         labels.get("verb") === verb &&
         labels.get("resource") === resource &&
         (labels.get("subresource") ?? "") === subresource &&
-        // Events in either API (kube-scheduler writes events.k8s.io/v1, we write core/v1).
+        // Events in either API (both schedulers write events.k8s.io/v1; controllers may write core/v1).
         (labels.get("group") ?? "") === (resource === "events" ? labels.get("group") : "")
       )
         counts[kind] += value;

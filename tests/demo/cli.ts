@@ -151,7 +151,7 @@ async function main(): Promise<number> {
           "Everything keeps running. To look around:",
           `  source ${stateDir}/env                   # kubectl and KUBECONFIG for this cluster`,
           `  kubectl get pods -n ${namespace} -o wide`,
-          `  kubectl get events -n ${namespace} --sort-by=.lastTimestamp`,
+          `  kubectl events -n ${namespace}`,
           "  npm run status                          # the shards, the coordinator, handoffs and lends",
           "When done:",
           `  npm run stack -- down${values.dir ? ` --dir ${values.dir}` : ""} && npm run cluster -- down${values.dir ? ` --dir ${values.dir}` : ""}`,

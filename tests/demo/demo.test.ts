@@ -133,6 +133,31 @@ describe("demo tally", () => {
     });
   });
 
+  it("dates Events written through events.k8s.io/v1 by their series' last occurrence, else their eventTime", () => {
+    const written = (
+      uid: string,
+      instance: string,
+      eventTime: string,
+      lastObserved?: string,
+    ): k8s.CoreV1Event => ({
+      metadata: {},
+      involvedObject: { uid },
+      reason: "Scheduled",
+      message: "assigned",
+      eventTime: new Date(eventTime),
+      ...(lastObserved ? { series: { count: 2, lastObservedTime: new Date(lastObserved) } } : {}),
+      reportingInstance: instance,
+    });
+    const tallied = tallyDemo(
+      [pod("e", "5", "node-1")],
+      [
+        written("5", "sharded-scheduler-1", "2026-01-01T00:00:05Z"),
+        written("5", "sharded-scheduler-0", "2026-01-01T00:00:01Z", "2026-01-01T00:00:09Z"),
+      ],
+    );
+    expect(Object.fromEntries(tallied.boundByShard)).toEqual({ "sharded-scheduler-0": 1 });
+  });
+
   it("counts each handoff, lend and preemption once, whatever the number of members", () => {
     expect([tally.handoffs, tally.lends, tally.preemptors, tally.evictedPods]).toEqual([1, 1, 1, 2]);
     expect(tally.recent[0]).toMatch(/^Preempted: /);

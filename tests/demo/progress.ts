@@ -28,7 +28,11 @@ export interface DemoTally {
 const reliefReasons = new Set(["HandedOff", "NodesLent", "Preempted"]);
 
 const eventTime = (event: k8s.CoreV1Event) =>
-  Date.parse(String(event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? "")) || 0;
+  Date.parse(
+    String(
+      event.series?.lastObservedTime ?? event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? "",
+    ),
+  ) || 0;
 
 export function tallyDemo(pods: readonly k8s.V1Pod[], events: readonly k8s.CoreV1Event[]): DemoTally {
   const live = pods.filter((pod) => !pod.metadata?.deletionTimestamp);

@@ -3,6 +3,7 @@
  * and pods that someone else binds while the shard's own bind is on its way.
  */
 import { describe, expect, it } from "vitest";
+import { kubectl } from "../support/helm.js";
 import { metricValue, samplesOf } from "../support/shard.js";
 import { schedulerSuite } from "../support/suite.js";
 import { holdsFor, waitFor } from "../support/wait.js";
@@ -26,9 +27,85 @@ describe("a bound pod", () => {
           `^Successfully assigned ${suite.namespace}/plain to ${node} \\(ring epoch [1-9][0-9]*\\)$`,
         ),
       ),
-      reportingComponent: suite.schedulerName,
+      // Written through events.k8s.io/v1 (core/v1 shows reportingController as reportingComponent).
+      reportingComponent: `sharded-scheduler.io/${suite.schedulerName}`,
       reportingInstance: `${suite.schedulerName}-0`,
+      action: "Binding",
     });
+    const written = await suite.eventsK8sIo(event.metadata?.name as string);
+    expect(written).toMatchObject({
+      reportingController: `sharded-scheduler.io/${suite.schedulerName}`,
+      action: "Binding",
+      reason: "Scheduled",
+      regarding: { kind: "Pod", name: "plain" },
+      eventTime: expect.stringMatching(/\.\d{6}Z$/),
+    });
+  });
+
+  it("is told its failed attempts as one FailedScheduling Event whose series counts them, as kubectl shows it", async () => {
+    // No node of the pool fits: every node added is another failed attempt.
+    await suite.create(suite.pod("retried", { pool: "series", cpu: "2" }));
+    let message = await suite.waitUnschedulable("retried", /./);
+    for (let i = 0; i < 3; i++) {
+      await suite.addNodes("series", 1, { cpu: "1" }, i);
+      const before = message;
+      message = await suite.waitUnschedulable("retried", /./);
+      if (message === before)
+        message = await waitFor(
+          "another attempt",
+          async () => {
+            const again = await suite.waitUnschedulable("retried", /./);
+            return again !== before ? again : undefined;
+          },
+          20_000,
+        );
+    }
+    // Then one fits: once bound, the shard writes the count it held back (as a finished series).
+    await suite.addNodes("series", 1, { cpu: "4" }, 3);
+    await suite.waitBound(["retried"]);
+    const failed = await waitFor(
+      "the series' final count",
+      async () => {
+        const events = await suite.events("retried", "FailedScheduling");
+        const count = events[0]?.series?.count ?? 0;
+        return events.length === 1 && count >= 4 ? events[0] : undefined;
+      },
+      15_000,
+    );
+    const count = failed.series?.count as number;
+    // One Event, not one per attempt; core/v1 readers see the count under series.
+    expect(await suite.events("retried", "FailedScheduling")).toHaveLength(1);
+    expect(failed.count ?? 0).toBe(0);
+    expect(await suite.eventsK8sIo(failed.metadata?.name as string)).toMatchObject({
+      series: { count, lastObservedTime: expect.stringMatching(/\.\d{6}Z$/) },
+    });
+    // kubectl get events -o wide: COUNT is the series' count (the column before NAME).
+    const row = (
+      await kubectl([
+        "get",
+        "events",
+        "-n",
+        suite.namespace,
+        "-o",
+        "wide",
+        "--no-headers",
+        "--field-selector",
+        "involvedObject.name=retried,reason=FailedScheduling",
+      ])
+    ).trim();
+    const cells = row.split(/\s+/);
+    expect(row.split("\n")).toHaveLength(1);
+    expect(cells.at(-1)).toBe(failed.metadata?.name);
+    expect(cells.at(-2)).toBe(String(count));
+    // kubectl events says "(x<count> over …)" in LAST SEEN, on the one row of the series.
+    const told = (
+      await kubectl(["events", "-n", suite.namespace, "--for", "pod/retried", "--types", "Warning"])
+    )
+      .trim()
+      .split("\n")
+      .filter((line) => line.includes("FailedScheduling"));
+    expect(told).toHaveLength(1);
+    expect(told[0]).toContain(`(x${count} over`);
   });
 });
 
@@ -137,6 +214,13 @@ describe("a pod someone else binds first", () => {
       },
       3_000,
     );
-    for (const name of names) expect(await suite.events(name, "FailedBinding"), name).toEqual([]);
+    // A bind refused because the pod is bound already is no failure to tell.
+    for (const name of names) {
+      const failed = await suite.events(name, "FailedScheduling");
+      expect(
+        failed.filter((event) => event.message?.startsWith("Binding rejected")),
+        name,
+      ).toEqual([]);
+    }
   });
 });

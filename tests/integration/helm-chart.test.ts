@@ -665,7 +665,8 @@ describe("installed release", () => {
       ...everywhere(["patch"], "pods/status"),
       ...everywhere(["create"], "pods/binding"),
       ...everywhere(["create"], "pods/eviction"),
-      ...everywhere(["create", "patch"], "events"),
+      // events.k8s.io/v1 only: nothing writes core/v1 events.
+      ...everywhere(["create", "patch"], "events", "events.k8s.io"),
       ...everywhere(["list", "watch"], "poddisruptionbudgets", "policy"),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
       ...accessReviews,
@@ -675,7 +676,7 @@ describe("installed release", () => {
     const coordinator = expectedAccess([
       ...everywhere(["get", "list"], "pods"),
       ...everywhere(["patch"], "pods/status"),
-      ...everywhere(["create", "patch"], "events"),
+      ...everywhere(["create", "patch"], "events", "events.k8s.io"),
       ...["list", "patch"].map((verb) => ({ verb, resource: "nodes" })),
       ...accessReviews,
       // A create names no object, so it cannot be confined to the leader Lease's name.
@@ -769,6 +770,17 @@ describe("installed release", () => {
       },
       30_000,
     );
+    // Written through events.k8s.io/v1 with the ServiceAccount's token, as kube-scheduler writes them.
+    const failed = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: "involvedObject.name=too-big,reason=FailedScheduling",
+    });
+    expect(failed.items[0]).toMatchObject({
+      reportingComponent: `sharded-scheduler.io/${schedulerName}`,
+      reportingInstance: expect.stringMatching(new RegExp(`^${fullname}-[01]$`)),
+      action: "Scheduling",
+      eventTime: expect.anything(),
+    });
     // Leader election on its Lease; its rounds read the ring Lease, the lent nodes and Redis.
     await waitFor("the coordinator leads", async () => (await coordinator.isLeader()) || undefined, 30_000);
     await holdsFor(

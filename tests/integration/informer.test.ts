@@ -1,10 +1,15 @@
-/** The shard's informer against the real API server: relist on 410 Gone, watchdog restarts, relist(). */
-import { pino } from "pino";
+/**
+ * The shard's informer against the real API server: lists streamed through a watch-list (and in
+ * pages when forced, or when the WatchList gate is off), relist on 410 Gone, watchdog restarts,
+ * relist().
+ */
+import { type Logger, pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { Informer } from "../../scheduler/src/kube/informer.js";
+import { Informer, type InformerOptions } from "../../scheduler/src/kube/informer.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { startComponent, stopComponent } from "../cluster/local/local-cluster.js";
 import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
+import { metricValue } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 
 interface ConfigMap {
@@ -24,12 +29,29 @@ afterAll(async () => {
   await deleteNamespace(core, namespace);
 });
 
-function configMapInformer(watchdogMs?: number) {
+function configMapInformer(
+  watchdogMs?: number,
+  options: Partial<InformerOptions> = {},
+  log: Logger = pino({ level: "silent" }),
+) {
   const seen = new Map<string, ConfigMap>();
   const removed: string[] = [];
+  // Every watch the informer opens, as the API server received it.
+  const watches: URLSearchParams[] = [];
+  const recording = {
+    call: client.call.bind(client),
+    stream: (path: string) => {
+      watches.push(new URL(path, "https://api").searchParams);
+      return client.stream(path);
+    },
+  };
   const informer = new Informer<ConfigMap>(
-    client,
-    { path: `/api/v1/namespaces/${namespace}/configmaps`, ...(watchdogMs ? { watchdogMs } : {}) },
+    recording,
+    {
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      ...(watchdogMs ? { watchdogMs } : {}),
+      ...options,
+    },
     {
       upsert: (object) => seen.set(object.metadata.name, object),
       remove: (object) => {
@@ -37,16 +59,98 @@ function configMapInformer(watchdogMs?: number) {
         removed.push(object.metadata.name);
       },
     },
-    pino({ level: "silent" }),
+    log,
   );
   void informer.run();
-  return { informer, seen, removed };
+  return { informer, seen, removed, watches };
 }
+
+/** How many watch-lists of configmaps the API server has completed (its own histogram). */
+async function watchListsServed(): Promise<number> {
+  const text = (await client.must<string>("GET", "/metrics")) as string;
+  return metricValue(text, "apiserver_watch_list_duration_seconds_count", {
+    resource: "configmaps",
+    scope: "namespace",
+  });
+}
+
+const waitForApiServer = () =>
+  waitFor("API server ready", async () => core.readNamespace({ name: namespace }).then(() => true), 60_000);
 
 const createConfigMap = (name: string) =>
   core.createNamespacedConfigMap({ namespace, body: { metadata: { name } } });
 
 describe("Informer", () => {
+  it("lists through a watch-list: the server streams the objects and ends them with its bookmark", async () => {
+    for (const name of ["streamed-1", "streamed-2", "streamed-3"]) await createConfigMap(name);
+    const served = await watchListsServed();
+    const { informer, seen, watches } = configMapInformer();
+    await waitFor("synced", async () => (informer.synced ? true : undefined), 10_000);
+    expect(informer.lastListMode).toBe("watch-list");
+    expect(["streamed-1", "streamed-2", "streamed-3"].every((name) => seen.has(name))).toBe(true);
+    const [first] = watches;
+    expect(first?.get("sendInitialEvents")).toBe("true");
+    expect(first?.get("resourceVersionMatch")).toBe("NotOlderThan");
+    expect(first?.get("allowWatchBookmarks")).toBe("true");
+    expect(informer.stats).toMatchObject({ watchLists: 1, pages: 0, watchListRefusals: 0 });
+    // The API server counts the watch-list it completed.
+    await waitFor(
+      "the server's watch-list count",
+      async () => ((await watchListsServed()) > served ? true : undefined),
+      10_000,
+    );
+    // The same stream goes on as the watch.
+    await createConfigMap("streamed-late");
+    await waitFor(
+      "a change on the stream",
+      async () => (seen.has("streamed-late") ? true : undefined),
+      10_000,
+    );
+    expect(watches).toHaveLength(1);
+    informer.stop();
+  });
+
+  it("lists in pages when told to, more objects than one page", async () => {
+    for (let i = 0; i < 7; i++) await createConfigMap(`paged-${i}`);
+    const { informer, seen, watches } = configMapInformer(undefined, { listMode: "paginated", pageSize: 2 });
+    await waitFor("synced", async () => (informer.synced ? true : undefined), 10_000);
+    expect(informer.lastListMode).toBe("paginated");
+    for (let i = 0; i < 7; i++) expect(seen.has(`paged-${i}`)).toBe(true);
+    expect(informer.stats.pages).toBeGreaterThanOrEqual(4);
+    expect(informer.stats.pages).toBe(Math.ceil(seen.size / 2));
+    await createConfigMap("paged-late");
+    await waitFor("a change on the watch", async () => (seen.has("paged-late") ? true : undefined), 10_000);
+    expect(watches.every((params) => params.get("sendInitialEvents") === null)).toBe(true);
+    informer.stop();
+  });
+
+  it.skipIf(!inject("ownCluster"))(
+    "falls back to pages when the API server's WatchList gate is off (it answers 422)",
+    async () => {
+      const logged: { msg: string; answer?: string }[] = [];
+      const log = pino({ level: "info" }, { write: (line: string) => logged.push(JSON.parse(line)) });
+      await stopComponent(inject("clusterDir"), "kube-apiserver");
+      startComponent(inject("clusterDir"), "kube-apiserver", ["--feature-gates=WatchList=false"]);
+      try {
+        await waitForApiServer();
+        const { informer, seen } = configMapInformer(undefined, {}, log);
+        await waitFor("synced", async () => (informer.synced ? true : undefined), 30_000);
+        expect(informer.lastListMode).toBe("paginated");
+        expect(informer.stats.watchListRefusals).toBe(1);
+        expect(seen.has("kube-root-ca.crt")).toBe(true);
+        const refusal = logged.find((line) => line.msg.includes("does not stream lists"));
+        expect(refusal?.answer).toMatch(
+          /^HTTP 422: .*sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled/,
+        );
+        informer.stop();
+      } finally {
+        await stopComponent(inject("clusterDir"), "kube-apiserver");
+        startComponent(inject("clusterDir"), "kube-apiserver");
+        await waitForApiServer();
+      }
+    },
+  );
+
   it.skipIf(!inject("ownCluster"))(
     "relists after the API server restarts (410 Gone) and keeps up",
     async () => {
@@ -62,11 +166,7 @@ describe("Informer", () => {
       // from the informer's older resourceVersion is answered with 410 Gone.
       await stopComponent(inject("clusterDir"), "kube-apiserver");
       startComponent(inject("clusterDir"), "kube-apiserver");
-      await waitFor(
-        "API server ready",
-        async () => core.readNamespace({ name: namespace }).then(() => true),
-        60_000,
-      );
+      await waitForApiServer();
       await core.deleteNamespacedConfigMap({ name: "before", namespace });
       await createConfigMap("after");
       await waitFor(
@@ -77,6 +177,8 @@ describe("Informer", () => {
       expect(informer.stats.gone).toBeGreaterThan(0);
       expect(informer.stats.lists).toBeGreaterThan(lists);
       expect(removed).toContain("before");
+      // The relist after the 410 streamed too.
+      expect(informer.lastListMode).toBe("watch-list");
       informer.stop();
     },
   );

@@ -66,6 +66,7 @@ export class SchedulerSuite {
   readonly policy = this.clients.kc.makeApiClient(k8s.PolicyV1Api);
   readonly scheduling = this.clients.kc.makeApiClient(k8s.SchedulingV1Api);
   readonly coordination = this.clients.kc.makeApiClient(k8s.CoordinationV1Api);
+  readonly eventsV1 = this.clients.kc.makeApiClient(k8s.EventsV1Api);
   namespace = "";
   private mainShard: RunningShard | undefined;
   /** Every shard the suite started, stopped with it. */
@@ -442,6 +443,11 @@ export class SchedulerSuite {
     );
     const list = await this.core.listNamespacedEvent({ namespace: this.namespace, fieldSelector });
     return list.items;
+  }
+
+  /** One Event as events.k8s.io/v1 shows it (series, note, action, reportingController). */
+  async eventsK8sIo(name: string): Promise<k8s.EventsV1Event> {
+    return this.eventsV1.readNamespacedEvent({ name, namespace: this.namespace });
   }
 
   /** Events of a reason about any pod of the namespace. */

@@ -1,17 +1,20 @@
 /**
- * Writes core/v1 Events about pods (FailedScheduling, Scheduled, Preempted, …), best effort,
- * aggregated into series as kube-scheduler's event recorder does: events about the same pod with
- * the same type and reason are one series whatever their messages, so a pod retried every second
- * costs one Event, not one a second.
+ * Writes events.k8s.io/v1 Events about pods (FailedScheduling, Scheduled, Preempted, …), best
+ * effort, aggregated into series as client-go's events broadcaster (tools/events, kube-scheduler's
+ * recorder) does: events about the same pod from the same reporter with the same type, reason and
+ * action are one series whatever their notes, so a pod retried every second costs one Event.
  *
- *   first occurrence            create the Event (count 1, its message is the series' message)
- *   second occurrence           patch the count (the series begins)
- *   later occurrences           counted locally; the count is written again at most once per
- *                               heartbeat interval (30 min, as kube-scheduler's series heartbeat)
- *   no occurrence for 6 min     the series is finished; the next occurrence starts a new Event
+ *   first occurrence            create the Event (its note is the first occurrence's)
+ *   second occurrence           patch series {count: 2, lastObservedTime}: the series begins
+ *   later occurrences           counted locally; a running series is written every heartbeat
+ *                               (30 min, which also renews the Event's TTL)
+ *   no occurrence for 6 min     the series is finished: its final count is written, and the next
+ *                               occurrence starts a new Event (as is a pod forgotten, once bound)
+ *   a patch answered 404        the Event expired: created again, series and all
  *
+ * Readers of core/v1 see the same Events, the count under series.count (kubectl's COUNT column).
  * The newest message of a pod stays readable on its PodScheduled condition; the Event keeps the
- * first. Messages are capped at 1024 characters, as the API's own event note limit.
+ * first. Notes are capped at 1024 characters, the API's limit.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
@@ -28,10 +31,34 @@ export function capMessage(message: string): string {
   return message.length > maxMessageLength ? `${message.slice(0, maxMessageLength - 3)}...` : message;
 }
 
+/** reportingController of the Events a shard writes (kube-scheduler's is its scheduler name). */
+export function schedulerReportingController(schedulerName: string): string {
+  return `sharded-scheduler.io/${schedulerName}`;
+}
+
+/** reportingController of the coordinator's Events. */
+export const coordinatorReportingController = "sharded-scheduler.io/coordinator";
+
+/**
+ * What the reporter was doing when it told each reason (the Event's action), as kube-scheduler
+ * pairs them: FailedScheduling while Scheduling, Scheduled while Binding, Preempted while Preempting.
+ */
+export const eventActions: Readonly<Record<string, string>> = {
+  FailedScheduling: "Scheduling",
+  InvalidPodGroup: "Scheduling",
+  Scheduled: "Binding",
+  Preempted: "Preempting",
+  GangRollback: "RollingBack",
+  PartialGang: "RollingBack",
+  HandedOff: "HandingOff",
+  NodesLent: "LendingNodes",
+  ReliefExhausted: "Relieving",
+};
+
 export interface SeriesTiming {
   /** A series with no occurrence for this long is finished (kube: 6 min). */
   finishAfterMs: number;
-  /** A running series' count is written at most this often (kube: 30 min). */
+  /** A running series is written this often (kube: 30 min). */
   heartbeatMs: number;
 }
 
@@ -39,8 +66,12 @@ export const defaultSeriesTiming: SeriesTiming = { finishAfterMs: 6 * 60_000, he
 
 interface Series {
   readonly namespace: string;
-  /** The Event's name once its create was answered. */
-  name: string | undefined;
+  /** The Event's name, chosen by us (as client-go does): a retried create cannot duplicate it. */
+  readonly name: string;
+  /** The Event as created, for creating it again (series and all) if it expired. */
+  readonly event: EventBody;
+  /** Whether the API server has the Event (its create was answered). */
+  created: boolean;
   count: number;
   /** The count the API server has (or is being sent). */
   writtenCount: number;
@@ -48,20 +79,50 @@ interface Series {
   lastWrittenAt: number;
   /** A create or patch in flight: later occurrences wait for the next write. */
   writing: boolean;
+  /** The newest occurrence's condition for sending (a fence), asked by every write. */
+  sendIf: (() => boolean) | undefined;
+}
+
+interface EventBody {
+  apiVersion: "events.k8s.io/v1";
+  kind: "Event";
+  metadata: { name: string; namespace: string };
+  eventTime: string;
+  series?: { count: number; lastObservedTime: string };
+  reportingController: string;
+  reportingInstance: string;
+  action: string;
+  reason: string;
+  note: string;
+  regarding: { apiVersion: "v1"; kind: "Pod"; namespace: string; name: string; uid?: string };
+  type: EventType;
 }
 
 /** At most this many series are remembered; the oldest finished ones go first. */
 const maxSeries = 50_000;
 
+/** A MicroTime: RFC 3339 with exactly six fractional digits (the API rejects fewer). */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+/** The Event's name: the pod's, then the time in hex nanoseconds (as client-go's), randomised below the ms. */
+function eventName(podName: string, now: number): string {
+  const nanos = BigInt(Math.floor(now)) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000));
+  const suffix = `.${nanos.toString(16)}`;
+  return `${podName.slice(0, 253 - suffix.length)}${suffix}`;
+}
+
 export class EventRecorder {
-  /** By pod (uid), then by type and reason. */
+  /** By pod (uid), then by type, reason and action. */
   private readonly series = new Map<string, Map<string, Series>>();
   private count = 0;
+  private sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly client: Pick<KubeClient, "call">,
-    private readonly component: string,
-    private readonly instance: string,
+    private readonly reportingController: string,
+    private readonly reportingInstance: string,
     private readonly log: Logger,
     private readonly timing: SeriesTiming = defaultSeriesTiming,
   ) {}
@@ -77,28 +138,47 @@ export class EventRecorder {
   ): void {
     const { namespace, name, uid } = pod.metadata;
     const podId = uid ?? `${namespace}/${name}`;
-    const key = `${type}\u0000${reason}`;
+    const action = eventActions[reason] ?? "Scheduling";
+    const key = `${type}\u0000${reason}\u0000${action}`;
     let ofPod = this.series.get(podId);
     const known = ofPod?.get(key);
     if (known && now - known.lastObservedAt < this.timing.finishAfterMs) {
       known.count++;
       known.lastObservedAt = now;
-      const due = known.writtenCount === 1 || now - known.lastWrittenAt >= this.timing.heartbeatMs;
-      if (due && !known.writing && known.name !== undefined) void this.patchCount(known, now, sendIf);
+      known.sendIf = sendIf;
+      // The second occurrence begins the series on the server; later ones wait for a heartbeat.
+      if (known.writtenCount === 1 && known.created && !known.writing) void this.writeSeries(known, now);
       return;
     }
+    if (known) this.finish(known, now);
     if (!known && this.count >= maxSeries) {
       this.prune(now);
       ofPod = this.series.get(podId);
     }
+    const event: EventBody = {
+      apiVersion: "events.k8s.io/v1",
+      kind: "Event",
+      metadata: { name: eventName(name, now), namespace },
+      eventTime: microTime(now),
+      reportingController: this.reportingController,
+      reportingInstance: this.reportingInstance,
+      action,
+      reason,
+      note: capMessage(message),
+      regarding: { apiVersion: "v1", kind: "Pod", namespace, name, ...(uid ? { uid } : {}) },
+      type,
+    };
     const series: Series = {
       namespace,
-      name: undefined,
+      name: event.metadata.name,
+      event,
+      created: false,
       count: 1,
       writtenCount: 1,
       lastObservedAt: now,
       lastWrittenAt: now,
       writing: true,
+      sendIf,
     };
     if (!ofPod) {
       ofPod = new Map();
@@ -106,23 +186,8 @@ export class EventRecorder {
     }
     if (!known) this.count++;
     ofPod.set(key, series);
-    const timestamp = new Date(now).toISOString();
-    const event = {
-      apiVersion: "v1",
-      kind: "Event",
-      metadata: { generateName: `${name}.`, namespace },
-      involvedObject: { apiVersion: "v1", kind: "Pod", namespace, name, uid },
-      type,
-      reason,
-      message: capMessage(message),
-      source: { component: this.component },
-      reportingComponent: this.component,
-      reportingInstance: this.instance,
-      firstTimestamp: timestamp,
-      lastTimestamp: timestamp,
-      count: 1,
-    };
-    void this.create(series, event, `${namespace}/${name}`, reason, sendIf).then((withheld) => {
+    this.startSweeping();
+    void this.create(series, `${namespace}/${name}`).then((withheld) => {
       // Not sent (the writer lost the right to write): the next occurrence starts a series anew.
       if (withheld && ofPod?.get(key) === series) {
         ofPod.delete(key);
@@ -131,12 +196,44 @@ export class EventRecorder {
     });
   }
 
-  /** Forgets a pod's series (the pod is gone or bound): memory stays bounded by live pods. */
-  forget(pod: Pod): void {
+  /** Forgets a pod's series (the pod is gone or bound), writing their final counts first. */
+  forget(pod: Pod, now = Date.now()): void {
     const { namespace, name, uid } = pod.metadata;
     const podId = uid ?? `${namespace}/${name}`;
-    this.count -= this.series.get(podId)?.size ?? 0;
+    const ofPod = this.series.get(podId);
+    if (!ofPod) return;
+    for (const series of ofPod.values()) this.finish(series, now);
+    this.count -= ofPod.size;
     this.series.delete(podId);
+  }
+
+  /**
+   * Writes what the heartbeat and finished series owe: a running series' count every heartbeat,
+   * a finished one's final count (then it is forgotten). Runs every minute on its own.
+   */
+  sweep(now = Date.now()): void {
+    for (const [podId, ofPod] of this.series) {
+      for (const [key, series] of ofPod) {
+        if (now - series.lastObservedAt >= this.timing.finishAfterMs) {
+          this.finish(series, now);
+          ofPod.delete(key);
+          this.count--;
+        } else if (
+          series.count > 1 &&
+          series.created &&
+          !series.writing &&
+          now - series.lastWrittenAt >= this.timing.heartbeatMs
+        )
+          void this.writeSeries(series, now);
+      }
+      if (ofPod.size === 0) this.series.delete(podId);
+    }
+  }
+
+  /** Stops the sweeps (the process is shutting down). */
+  close(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /** How many series are remembered. */
@@ -144,47 +241,52 @@ export class EventRecorder {
     return this.count;
   }
 
+  private startSweeping(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, this.timing.finishAfterMs));
+    this.sweeper.unref();
+  }
+
+  /** A series ends: the count the server does not have yet is written. */
+  private finish(series: Series, now: number): void {
+    if (series.created && !series.writing && series.count > series.writtenCount)
+      void this.writeSeries(series, now);
+  }
+
   /** True when the Event was withheld (sendIf said no). */
-  private async create(
-    series: Series,
-    event: unknown,
-    pod: string,
-    reason: string,
-    sendIf: (() => boolean) | undefined,
-  ): Promise<boolean> {
-    const outcome = await this.post(series, event, pod, reason, sendIf);
+  private async create(series: Series, pod: string): Promise<boolean> {
+    const outcome = await this.post(series, series.event, pod);
     series.writing = false;
-    // Occurrences counted while the create was in flight are written now.
-    if (outcome === "created" && series.count > series.writtenCount)
-      void this.patchCount(series, Date.now(), sendIf);
+    if (outcome === "created") {
+      series.created = true;
+      // Occurrences counted while the create was in flight are written now.
+      if (series.count > series.writtenCount) void this.writeSeries(series, Date.now());
+    }
     return outcome === "withheld";
   }
 
   /** One retry after a second for throttling, server errors and dropped connections. */
   private async post(
     series: Series,
-    event: unknown,
+    event: EventBody,
     pod: string,
-    reason: string,
-    sendIf: (() => boolean) | undefined,
   ): Promise<"created" | "refused" | "withheld"> {
+    const { reason } = event;
     for (let attempt = 0; attempt < 2; attempt++) {
       if (attempt > 0) await sleep(1_000);
       try {
         const res = await this.client.call(
           "POST",
-          `/api/v1/namespaces/${series.namespace}/events`,
+          `/apis/events.k8s.io/v1/namespaces/${series.namespace}/events`,
           event,
           undefined,
-          sendIf,
+          series.sendIf,
         );
-        if (res.status < 300) {
-          const name = (res.body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name;
-          series.name = typeof name === "string" ? name : undefined;
-          return "created";
-        }
-        if (res.status === 404 || res.status === 403) {
-          this.log.warn({ status: res.status, reason, pod }, "event not written");
+        if (res.status < 300) return "created";
+        // The name is ours: a retry answered 409 means the first attempt went through.
+        if (res.status === 409 && attempt > 0) return "created";
+        if (res.status === 404 || res.status === 403 || res.status === 409 || res.status === 422) {
+          this.log.warn({ status: res.status, reason, pod, answer: message(res.body) }, "event not written");
           return "refused";
         }
         this.log.warn({ status: res.status, reason, pod, attempt }, "event not written");
@@ -196,27 +298,32 @@ export class EventRecorder {
     return "refused";
   }
 
-  private async patchCount(series: Series, now: number, sendIf: (() => boolean) | undefined): Promise<void> {
+  /** Patches the series (count, lastObservedTime); an Event gone meanwhile is created again with it. */
+  private async writeSeries(series: Series, now: number): Promise<void> {
     series.writing = true;
     const count = series.count;
+    const seriesField = { count, lastObservedTime: microTime(series.lastObservedAt) };
     try {
       const res = await this.client.call(
         "PATCH",
-        `/api/v1/namespaces/${series.namespace}/events/${series.name}`,
-        { count, lastTimestamp: new Date(series.lastObservedAt).toISOString() },
+        `/apis/events.k8s.io/v1/namespaces/${series.namespace}/events/${series.name}`,
+        { series: seriesField },
         "application/merge-patch+json",
-        sendIf,
+        series.sendIf,
       );
-      if (res.status < 300) {
+      let written = res.status < 300;
+      if (res.status === 404) {
+        // The Event expired (the API server keeps Events for an hour): create it again, as client-go does.
+        const pod = `${series.namespace}/${series.event.regarding.name}`;
+        written = (await this.post(series, { ...series.event, series: seriesField }, pod)) === "created";
+      }
+      if (written) {
         series.writtenCount = count;
         series.lastWrittenAt = now;
-      } else if (res.status === 404) {
-        // The Event expired (the API server keeps Events for an hour): the next occurrence starts anew.
-        series.lastObservedAt = Number.NEGATIVE_INFINITY;
       }
     } catch (error) {
       if (!(error instanceof RequestWithheld))
-        this.log.warn({ err: String(error), event: series.name }, "event count not written");
+        this.log.warn({ err: String(error), event: series.name }, "event series not written");
     } finally {
       series.writing = false;
     }
@@ -226,6 +333,7 @@ export class EventRecorder {
     for (const [podId, ofPod] of this.series) {
       for (const [key, series] of ofPod) {
         if (now - series.lastObservedAt < this.timing.finishAfterMs) continue;
+        this.finish(series, now);
         ofPod.delete(key);
         this.count--;
       }
@@ -238,4 +346,10 @@ export class EventRecorder {
       this.series.delete(podId);
     }
   }
+}
+
+/** The message of a Status answer, for a log line. */
+function message(body: unknown): string | undefined {
+  const text = (body as { message?: unknown } | undefined)?.message;
+  return typeof text === "string" ? text : undefined;
 }

@@ -1,6 +1,11 @@
 /** Thin Kubernetes adapters, shared by shards and the coordinator. */
-export { EventRecorder, type EventType } from "./event-recorder.js";
-export { Informer } from "./informer.js";
+export {
+  coordinatorReportingController,
+  EventRecorder,
+  type EventType,
+  schedulerReportingController,
+} from "./event-recorder.js";
+export { Informer, type ListMode } from "./informer.js";
 export {
   exactCount,
   InvalidObjects,

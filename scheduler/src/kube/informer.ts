@@ -1,7 +1,16 @@
 /**
  * An informer: list, then watch from the list's resourceVersion, keeping a store of objects
  * by namespace/name and telling handlers what changed.
- *   - A watch is a raw HTTP stream parsed line by line with JSON.parse (cheap, predictable).
+ *   - A list is a watch-list where the server offers one: one watch with sendInitialEvents=true
+ *     streams every object as an ADDED event, then a bookmark annotated
+ *     k8s.io/initial-events-end marks the list complete, and the same stream goes on as the
+ *     watch. A server that refuses it (WatchList gate off: 422; storage that cannot stream: an
+ *     ERROR event before that bookmark) is listed in pages instead (limit + continue; a 410 on a
+ *     continue token restarts the list). Either way objects are applied as they arrive: no
+ *     response or map holds the whole collection at once.
+ *   - Every list is asked with resourceVersion "" (a quorum-fresh read): relist() promises what
+ *     is at least as new as the moment it was asked, and after a 410 the last known one is gone.
+ *   - Objects in the store that a list did not show are reported removed once the list completes.
  *   - 410 Gone (history compacted) → relist; the relist reports deletions it missed.
  *   - Errors and dropped connections → re-watch from the last seen resourceVersion, with backoff.
  *   - A watch silent for longer than the watchdog allows is restarted (bookmarks keep a healthy
@@ -11,10 +20,15 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { KubeClient } from "./kube-client.js";
+import { apiError, type KubeClient } from "./kube-client.js";
 
 export interface KubeObject {
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    annotations?: Record<string, string>;
+  };
 }
 
 export interface InformerHandlers<T> {
@@ -24,17 +38,28 @@ export interface InformerHandlers<T> {
   synced?(): void;
 }
 
+/** How the informer lists: streamed where the server can (falling back to pages), or in pages. */
+export type ListMode = "watch-list" | "paginated";
+
 export interface InformerOptions {
   /** Collection path, e.g. /api/v1/pods. */
   path: string;
   fieldSelector?: string;
   labelSelector?: string;
+  /** Objects per page of a paginated list (500). */
   pageSize?: number;
+  /** "watch-list" (default) or "paginated" (never ask for a watch-list). */
+  listMode?: ListMode;
   /** Restart a watch that has said nothing for this long. */
   watchdogMs?: number;
   /** Called each time a handler throws (for a metric). */
   onHandlerError?: () => void;
 }
+
+/** The bookmark that ends a watch-list's initial events carries this annotation, "true". */
+export const initialEventsEndAnnotation = "k8s.io/initial-events-end";
+
+const defaultPageSize = 500;
 
 interface WatchEvent<T> {
   type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
@@ -43,23 +68,51 @@ interface WatchEvent<T> {
 
 class GoneError extends Error {}
 
+/** The server would not stream a list (its answer as the message): list in pages instead. */
+class WatchListRefused extends Error {}
+
+/** The list in progress: the keys it showed, and the relist() callers it answers. */
+interface Listing {
+  readonly seen: Set<string>;
+  readonly waiting: number;
+}
+
 export class Informer<T extends KubeObject> {
   private readonly store = new Map<string, T>();
   private resourceVersion = "";
   private stopped = false;
   private abortWatch: (() => void) | undefined;
   private hasSynced = false;
+  private needList = true;
   /** Callers of relist() waiting for the next complete list, or (before it) for the first. */
   private relistWaiters: (() => void)[] = [];
   private firstListWaiters: (() => void)[] = [];
   private relistRequested = false;
+  private refusalLogged = false;
   /** Keys of the objects whose handler threw, each logged once until it is handled again. */
   private readonly failing = new Set<string>();
-  /** Counters for metrics and tests. */
-  readonly stats = { lists: 0, watches: 0, gone: 0, watchdogRestarts: 0, errors: 0, handlerErrors: 0 };
+  /**
+   * Counters for metrics and tests: lists = completed lists of either kind, watchLists = of them
+   * streamed, pages = pages fetched by paginated lists, listRestarts = paginated lists restarted
+   * after their continue token expired, watchListRefusals = watch-lists the server refused.
+   */
+  readonly stats = {
+    lists: 0,
+    watchLists: 0,
+    pages: 0,
+    listRestarts: 0,
+    watchListRefusals: 0,
+    watches: 0,
+    gone: 0,
+    watchdogRestarts: 0,
+    errors: 0,
+    handlerErrors: 0,
+  };
+  /** How the last complete list was read; undefined before the first. */
+  lastListMode: ListMode | undefined;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: Pick<KubeClient, "call" | "stream">,
     private readonly options: InformerOptions,
     private readonly handlers: InformerHandlers<T>,
     private readonly log: Logger,
@@ -101,22 +154,23 @@ export class Informer<T extends KubeObject> {
   /** Runs until stop(); never throws. */
   async run(): Promise<void> {
     let backoffMs = 250;
-    let needList = true;
     while (!this.stopped) {
       try {
         if (this.relistRequested) {
           this.relistRequested = false;
-          needList = true;
+          this.needList = true;
         }
-        if (needList) {
-          const waiting = this.relistWaiters.length;
-          await this.list();
-          needList = false;
-          for (const resolve of [
-            ...this.relistWaiters.splice(0, waiting),
-            ...this.firstListWaiters.splice(0),
-          ])
-            resolve();
+        if (this.needList) {
+          const listing: Listing = { seen: new Set(), waiting: this.relistWaiters.length };
+          if (this.options.listMode !== "paginated" && (await this.watchList(listing)) === "streamed") {
+            // A stream cut before its list was complete (not by us) is a failure, retried with backoff.
+            if (this.needList && !this.relistRequested && !this.stopped)
+              throw new Error("the watch-list ended before its initial-events-end bookmark");
+            // Listed and watched on until the stream ended: the watch resumes where it stopped.
+            backoffMs = 250;
+            continue;
+          }
+          await this.paginatedList(listing);
         }
         await this.watch();
         backoffMs = 250;
@@ -125,7 +179,7 @@ export class Informer<T extends KubeObject> {
         if (error instanceof GoneError) {
           this.stats.gone++;
           this.log.info({ path: this.options.path }, "watch history expired (410 Gone); relisting");
-          needList = true;
+          this.needList = true;
           continue;
         }
         this.stats.errors++;
@@ -148,62 +202,126 @@ export class Informer<T extends KubeObject> {
     return `${this.options.path}?${params}`;
   }
 
-  private async list(): Promise<void> {
-    this.stats.lists++;
-    const fresh = new Map<string, T>();
-    let continueToken = "";
-    let resourceVersion = "";
-    do {
-      const page = await this.client.must<{
-        items: T[];
-        metadata: { resourceVersion: string; continue?: string };
-      }>(
-        "GET",
-        this.query({
-          limit: String(this.options.pageSize ?? 1000),
-          ...(continueToken ? { continue: continueToken } : {}),
-        }),
+  /**
+   * Lists through one streaming watch and, once listed, watches on through the same stream until
+   * it ends ("streamed"; if it ended before the list was complete, the list is still needed).
+   * "refused" when the server would not stream the list: it is to be listed in pages.
+   */
+  private async watchList(listing: Listing): Promise<"streamed" | "refused"> {
+    try {
+      await this.stream(
+        {
+          watch: "true",
+          sendInitialEvents: "true",
+          resourceVersionMatch: "NotOlderThan",
+          allowWatchBookmarks: "true",
+        },
+        listing,
       );
-      for (const item of page.items) if (this.wellFormed(item)) fresh.set(keyOf(item), item);
-      continueToken = page.metadata.continue ?? "";
-      resourceVersion = page.metadata.resourceVersion;
-    } while (continueToken);
-    // List items carry no kind; handlers only need the objects.
-    for (const [key, old] of this.store) {
-      if (!fresh.has(key)) {
-        this.store.delete(key);
-        this.handle(key, old, () => this.handlers.remove(old));
-      }
+      return "streamed";
+    } catch (error) {
+      if (!(error instanceof WatchListRefused)) throw error;
+      this.stats.watchListRefusals++;
+      this.log[this.refusalLogged ? "debug" : "info"](
+        { path: this.options.path, answer: error.message },
+        "the API server does not stream lists here; listing in pages",
+      );
+      this.refusalLogged = true;
+      return "refused";
     }
-    for (const [key, item] of fresh) {
-      const previous = this.store.get(key);
-      if (previous?.metadata.resourceVersion === item.metadata.resourceVersion) continue;
-      this.store.set(key, item);
-      this.handle(key, item, () => this.handlers.upsert(item, previous));
-    }
-    this.resourceVersion = resourceVersion;
-    this.hasSynced = true;
-    this.handlers.synced?.();
   }
 
-  private async watch(): Promise<void> {
+  /** Lists in pages of pageSize, applying each page as it comes; then the watch resumes from it. */
+  private async paginatedList(listing: Listing): Promise<void> {
+    // What a refused or broken stream showed before does not count: this list shows it all.
+    listing.seen.clear();
+    let continueToken = "";
+    let resourceVersion = "";
+    for (;;) {
+      const path = this.query({
+        limit: String(this.options.pageSize ?? defaultPageSize),
+        ...(continueToken ? { continue: continueToken } : {}),
+      });
+      const res = await this.client.call<{
+        items: T[];
+        metadata: { resourceVersion: string; continue?: string };
+      }>("GET", path);
+      if (res.status === 410 && continueToken) {
+        // The continue token outlived the snapshot it pages through: start the list over.
+        this.stats.listRestarts++;
+        this.log.info({ path: this.options.path }, "list continuation expired (410); listing again");
+        listing.seen.clear();
+        continueToken = "";
+        continue;
+      }
+      if (res.status < 200 || res.status > 299) throw apiError("GET", path, res);
+      this.stats.pages++;
+      // List items carry no kind; handlers only need the objects.
+      for (const item of res.body.items) this.listed(item, listing);
+      continueToken = res.body.metadata.continue ?? "";
+      resourceVersion = res.body.metadata.resourceVersion;
+      if (!continueToken) break;
+    }
+    this.resourceVersion = resourceVersion;
+    this.listComplete(listing, "paginated");
+  }
+
+  /** An object a list shows: stored and handled unless the store already has this version. */
+  private listed(item: T, listing: Listing): void {
+    if (!this.wellFormed(item)) return;
+    const key = keyOf(item);
+    listing.seen.add(key);
+    const previous = this.store.get(key);
+    if (previous?.metadata.resourceVersion === item.metadata.resourceVersion) return;
+    this.store.set(key, item);
+    this.handle(key, item, () => this.handlers.upsert(item, previous));
+  }
+
+  /** The list is complete: what it did not show is gone; then synced, and relist() callers answered. */
+  private listComplete(listing: Listing, mode: ListMode): void {
+    for (const [key, old] of this.store) {
+      if (listing.seen.has(key)) continue;
+      this.store.delete(key);
+      this.handle(key, old, () => this.handlers.remove(old));
+    }
+    this.needList = false;
+    this.hasSynced = true;
+    this.lastListMode = mode;
+    this.stats.lists++;
+    if (mode === "watch-list") this.stats.watchLists++;
+    this.handlers.synced?.();
+    for (const resolve of [
+      ...this.relistWaiters.splice(0, listing.waiting),
+      ...this.firstListWaiters.splice(0),
+    ])
+      resolve();
+  }
+
+  /** Watches from the last seen resourceVersion until the stream ends. */
+  private watch(): Promise<void> {
     this.stats.watches++;
+    return this.stream({ watch: "true", resourceVersion: this.resourceVersion, allowWatchBookmarks: "true" });
+  }
+
+  /**
+   * Reads one watch stream to its end. With a listing it is a watch-list: its events up to the
+   * initial-events-end bookmark are the list, and a refusal before that throws WatchListRefused.
+   */
+  private async stream(params: Record<string, string>, listing?: Listing): Promise<void> {
     const timeoutSeconds = String(240 + Math.floor(Math.random() * 60));
-    const { response, abort } = await this.client.stream(
-      this.query({
-        watch: "true",
-        resourceVersion: this.resourceVersion,
-        allowWatchBookmarks: "true",
-        timeoutSeconds,
-      }),
-    );
-    if (response.statusCode === 410) {
+    const { response, abort } = await this.client.stream(this.query({ ...params, timeoutSeconds }));
+    const status = response.statusCode ?? 0;
+    if (status === 410) {
       response.resume();
       throw new GoneError();
     }
-    if (response.statusCode !== 200) {
+    if (status !== 200) {
+      // A watch-list the server will not serve is a 4xx naming why (WatchList gate off, an old
+      // server: 422 "sendInitialEvents is forbidden…"); throttling and server errors are retried.
+      if (listing && status >= 400 && status < 500 && status !== 429)
+        throw new WatchListRefused(`HTTP ${status}: ${await statusMessage(response)}`);
       response.resume();
-      throw new Error(`watch ${this.options.path}: HTTP ${response.statusCode}`);
+      throw new Error(`watch ${this.options.path}: HTTP ${status}`);
     }
     let abortedByUs = false;
     const stopWatch = () => {
@@ -216,6 +334,8 @@ export class Informer<T extends KubeObject> {
     const watchdogMs = this.options.watchdogMs ?? 120_000;
     let watchdog = setTimeout(() => this.silent(stopWatch), watchdogMs);
     let buffered = "";
+    // The listing, until its initial-events-end bookmark has come.
+    let listingOpen = listing;
     try {
       response.setEncoding("utf8");
       for await (const chunk of response as AsyncIterable<string>) {
@@ -226,7 +346,11 @@ export class Informer<T extends KubeObject> {
         while (newline >= 0) {
           const line = buffered.slice(0, newline);
           buffered = buffered.slice(newline + 1);
-          if (line.trim()) this.apply(JSON.parse(line) as WatchEvent<T>);
+          if (line.trim()) {
+            const event = JSON.parse(line) as WatchEvent<T>;
+            if (listingOpen && this.listEvent(event, listingOpen)) listingOpen = undefined;
+            else if (!listingOpen) this.apply(event);
+          }
           newline = buffered.indexOf("\n");
         }
       }
@@ -237,6 +361,27 @@ export class Informer<T extends KubeObject> {
       clearTimeout(watchdog);
       this.abortWatch = undefined;
     }
+  }
+
+  /** One event of a watch-list's initial events; true for the bookmark that completes the list. */
+  private listEvent(event: WatchEvent<T>, listing: Listing): boolean {
+    if (event.type === "ERROR") {
+      if (event.object.code === 410) throw new GoneError();
+      // E.g. storage that cannot stream ("…required storage feature RequestWatchProgress is
+      // disabled"), or a cache not fresh in time: a paginated list reads etcd directly.
+      throw new WatchListRefused(`ERROR event: ${event.object.message ?? JSON.stringify(event.object)}`);
+    }
+    if (event.type === "BOOKMARK") {
+      if (event.object.metadata?.annotations?.[initialEventsEndAnnotation] !== "true") return false;
+      this.resourceVersion = event.object.metadata.resourceVersion ?? this.resourceVersion;
+      this.listComplete(listing, "watch-list");
+      return true;
+    }
+    if (event.type === "DELETED") {
+      if (event.object.metadata?.name) listing.seen.delete(keyOf(event.object));
+      this.apply(event);
+    } else this.listed(event.object, listing);
+    return false;
   }
 
   private silent(abort: () => void): void {
@@ -293,6 +438,18 @@ export class Informer<T extends KubeObject> {
         "informer handler failed; the object is skipped until it changes",
       );
     }
+  }
+}
+
+/** The message of a Status answer, for a log line. */
+async function statusMessage(response: AsyncIterable<unknown> & { setEncoding(encoding: "utf8"): unknown }) {
+  let text = "";
+  try {
+    response.setEncoding("utf8");
+    for await (const chunk of response) if (text.length < 4096) text += String(chunk);
+    return (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    return text;
   }
 }
 

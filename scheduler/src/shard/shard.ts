@@ -25,7 +25,7 @@ import {
   priorityDisagreement,
   SchedulingCore,
 } from "../core/index.js";
-import { EventRecorder } from "../kube/event-recorder.js";
+import { EventRecorder, schedulerReportingController } from "../kube/event-recorder.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
@@ -50,7 +50,7 @@ export interface ShardWriters {
   readonly binder: Pick<PodBinder, "bind" | "evict" | "delete">;
   readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
     Partial<Pick<PodStatusWriter, "forget">>;
-  readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget">>;
+  readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
 }
 
 /**
@@ -105,7 +105,9 @@ export class Shard {
     });
     this.binder = writers.binder ?? new PodBinder(client);
     this.statusWriter = writers.statusWriter ?? new PodStatusWriter(client, log);
-    this.events = writers.events ?? new EventRecorder(client, config.schedulerName, config.identity, log);
+    this.events =
+      writers.events ??
+      new EventRecorder(client, schedulerReportingController(config.schedulerName), config.identity, log);
     this.bindSlots = pLimit(config.bindConcurrency);
   }
 
@@ -200,6 +202,7 @@ export class Shard {
     this.stopped = true;
     this.stopping.abort();
     for (const informer of this.informers) informer.stop();
+    this.events.close?.();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
   }
 
@@ -414,7 +417,7 @@ export class Shard {
     // Binds the API server throttles are sent again after its Retry-After, but a handover waits
     // for this ticket: after a lease duration they give up and the group is placed again later.
     const bounded = this.throttleBound(this.config.leaseDurationMs);
-    let outcomes: BindOutcome[];
+    let outcomes: { outcome: BindOutcome; detail: string }[];
     try {
       outcomes = await Promise.all(
         placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName, ticket, bounded))),
@@ -424,13 +427,13 @@ export class Shard {
     }
     let failed = 0;
     const now = Date.now();
-    const throttled = outcomes.filter((outcome) => outcome === "throttled").length;
+    const throttled = outcomes.filter(({ outcome }) => outcome === "throttled").length;
     if (throttled > 0)
       this.log.info(
         { group: groupId, pods: throttled, boundMs: this.config.leaseDurationMs },
         "binds throttled by the API server (429) all along; placing the group again after its backoff",
       );
-    outcomes.forEach((outcome, i) => {
+    outcomes.forEach(({ outcome, detail }, i) => {
       const { pod, nodeName } = placements[i] as { pod: PodInfo; nodeName: string };
       if (outcome === "bound") {
         this.metrics.podsScheduled.inc();
@@ -459,15 +462,9 @@ export class Shard {
       if (outcome === "gated") this.cache.forgetGated(pod.key);
       else if (outcome === "stale") this.cache.forgetReplaced(pod.key, pod.uid);
       else this.cache.forget(pod.key);
-      if (outcome === "error") {
-        this.events.record(
-          pod.pod,
-          "Warning",
-          "FailedBinding",
-          `binding to ${nodeName} failed; will retry`,
-          now,
-        );
-      }
+      // As kube-scheduler tells a failed bind: FailedScheduling, "Binding rejected: <why>".
+      if (outcome === "error")
+        this.events.record(pod.pod, "Warning", "FailedScheduling", `Binding rejected: ${detail}`, now);
     });
     this.queue.done(groupId, failed === 0 ? "scheduled" : "retry", now);
     this.scheduleSoon();
@@ -483,25 +480,17 @@ export class Shard {
     nodeName: string,
     ticket: BindTicket,
     bounded: AbortSignal,
-  ): Promise<BindOutcome> {
-    let outcome: BindOutcome = "error";
+  ): Promise<{ outcome: BindOutcome; detail: string }> {
+    let result: { outcome: BindOutcome; detail: string } = { outcome: "error", detail: "" };
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt > 0) await sleep(100 * 4 ** attempt);
       // A replica stalled while this bind waited (for a slot, the rate limit or a retry) may have
       // lost its lease meanwhile: the ticket is asked when the request is about to go out.
-      const result = await this.binder.bind(
-        pod.namespace,
-        pod.name,
-        pod.uid,
-        nodeName,
-        ticket.valid,
-        bounded,
-      );
-      outcome = result.outcome;
-      if (outcome !== "error") return outcome;
+      result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName, ticket.valid, bounded);
+      if (result.outcome !== "error") return result;
       this.log.warn({ pod: pod.key, node: nodeName, detail: result.detail, attempt }, "bind failed");
     }
-    return outcome;
+    return result;
   }
 
   /**

@@ -33,6 +33,8 @@ export interface KubeEvent {
   firstTimestamp?: string | null;
   lastTimestamp?: string | null;
   eventTime?: string | null;
+  /** Events written through events.k8s.io/v1 (ours) count repeats here, not in lastTimestamp. */
+  series?: { count?: number; lastObservedTime?: string | null } | null;
 }
 
 /** What one read of the API gives the report. */
@@ -382,7 +384,11 @@ function recentEvents(
       (uid !== undefined && podUids.has(uid)) ||
       message.split(/[\s(),:;]+/).some((word) => shardNames.has(word));
     const at = timestamp(
-      event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? event.metadata.creationTimestamp,
+      event.series?.lastObservedTime ??
+        event.lastTimestamp ??
+        event.eventTime ??
+        event.firstTimestamp ??
+        event.metadata.creationTimestamp,
     );
     if (!ours || at === undefined) continue;
     const key = `${reason}\u0000${message}`;

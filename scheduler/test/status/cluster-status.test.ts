@@ -390,6 +390,29 @@ describe("recent handoffs and lends", () => {
     expect(report.recentEvents[0]?.at).toBe(new Date(now).toISOString());
   });
 
+  it("dates an events.k8s.io/v1 Event by its series' last occurrence, else its eventTime", () => {
+    const written = (name: string, eventAgoMs: number, seriesAgoMs?: number): KubeEvent => ({
+      metadata: { name, namespace: "ml" },
+      involvedObject: { kind: "Pod", namespace: "ml", name, uid: "uid-x" },
+      reason: "HandedOff",
+      message: `pod group ml/${name} handed from shard ${A} to shard ${B} (attempt 1 of 3)`,
+      // As core/v1 shows them: no lastTimestamp, a MicroTime eventTime, a series once repeated.
+      lastTimestamp: null,
+      eventTime: new Date(now - eventAgoMs).toISOString().replace("Z", "000Z"),
+      ...(seriesAgoMs === undefined
+        ? {}
+        : { series: { count: 3, lastObservedTime: new Date(now - seriesAgoMs).toISOString() } }),
+    });
+    const report = statusReport(
+      snapshot({ events: [written("once", 5_000), written("repeated", 60_000, 1_000)] }),
+      now,
+    );
+    expect(report.recentEvents.map((e) => [e.message.split(" ")[2], e.ageMs])).toEqual([
+      ["ml/repeated", 1_000],
+      ["ml/once", 5_000],
+    ]);
+  });
+
   it("keeps only this scheduler's: naming one of its shards, or about one of its pending pods", () => {
     const events = [
       event(

@@ -511,14 +511,21 @@ export async function stopComponent(stateDir: string, name: string): Promise<Man
   return proc;
 }
 
-/** Starts a stopped component again with the arguments it had, and records its new PID. */
-export function startComponent(stateDir: string, name: string): ManagedProcess {
+/**
+ * Starts a stopped component again with the arguments it had (plus extraArgs for this run only,
+ * e.g. a feature gate), and records its new PID.
+ */
+export function startComponent(stateDir: string, name: string, extraArgs: string[] = []): ManagedProcess {
   const state = readState(stateDir);
   const index = state?.processes.findIndex((p) => p.name === name) ?? -1;
   const previous = state?.processes[index];
   if (!state || !previous) throw new Error(`no component "${name}" in the cluster in ${stateDir}`);
   if (isRunning(previous)) return previous;
-  const proc = startProcess(previous.name, previous.binary, previous.args, previous.log, previous.env);
+  const args = [...previous.args, ...extraArgs];
+  const proc = {
+    ...startProcess(previous.name, previous.binary, args, previous.log, previous.env),
+    args: previous.args,
+  };
   state.processes[index] = proc;
   writeState(state);
   return proc;
