@@ -17,7 +17,7 @@ import { CoordinatorMetrics } from "./metrics.js";
 async function main(): Promise<void> {
   const config = loadCoordinatorConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { coordinator: config.identity } });
-  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const kubeConfig = loadKubeConfig(config);
   const client = await KubeClient.create(kubeConfig, { qps: config.qps, burst: config.burst, maxSockets: 8 });
   // The leader Lease has its own connections and rate limit: no write can delay a renewal. A
   // renewal answered later than the margin does not count, so waiting longer is pointless.

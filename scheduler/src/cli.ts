@@ -21,7 +21,7 @@ import { runStatusCommand } from "./status/status-command.js";
 async function main(): Promise<void> {
   const config = loadShardConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { shard: config.identity } });
-  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const kubeConfig = loadKubeConfig(config);
   const client = await KubeClient.create(kubeConfig, { qps: config.qps, burst: config.burst });
   // Lease renewals get their own connection and rate limit: a flood of binds must not delay them.
   const leaseClient = await KubeClient.create(kubeConfig, { qps: 50, burst: 100, maxSockets: 4 });
