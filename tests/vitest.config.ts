@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Unit tests of the test tooling's pure parts (benchmark oracle, invariant checker, chaos plan, demo) and of the chart's dashboard against the code; no cluster.
+// Unit tests of the test tooling's pure parts (benchmark oracle, invariant checker, chaos plan, demo), of
+// the chart's dashboard against the code, and of the tooling's command lines; no cluster.
 export default defineConfig({
   test: {
     include: [
@@ -9,6 +10,7 @@ export default defineConfig({
       "checker/**/*.test.ts",
       "chaos/**/*.test.ts",
       "demo/**/*.test.ts",
+      "support/**/*.test.ts",
     ],
     reporters: ["default", ["json", { outputFile: "../reports/unit-tests.json" }]],
   },

@@ -81,20 +81,25 @@ async function main(): Promise<void> {
   const clusterDir = values.dir ?? defaultStateDir();
   const log = (line: string) => process.stdout.write(`${line}\n`);
   switch (command) {
-    case "up":
+    case "up": {
+      // The command line is checked before anything is built or started.
+      const shards = wholeNumber("shards", values.shards ?? "1", 1);
       buildScheduler();
       await stackUp({
         clusterDir,
-        shards: wholeNumber("shards", values.shards ?? "1", 1),
+        shards,
         shardArgs,
         coordinator: !values["no-coordinator"],
         log,
       });
       return;
-    case "scale":
+    }
+    case "scale": {
+      const shards = wholeNumber("shards", values.shards, 0);
       buildScheduler();
-      await stackScale({ clusterDir, shards: wholeNumber("shards", values.shards, 0), shardArgs, log });
+      await stackScale({ clusterDir, shards, shardArgs, log });
       return;
+    }
     case "kill": {
       const sig = values.signal.toUpperCase().replace(/^SIG/, "") as KillSignal;
       if (!killSignals.includes(sig))
