@@ -261,7 +261,7 @@ export class Shard {
       const problem = groupProblem(members);
       if (problem) {
         this.tellPending(members, problem, "InvalidPodGroup");
-        this.countAttempt(members, "unschedulable");
+        this.countUnschedulable(members);
         this.queue.done(id, "unschedulable", now);
         continue;
       }
@@ -368,7 +368,7 @@ export class Shard {
           return;
         }
         // As kube-scheduler counts a preemptor: its attempt failed, the preemption comes after.
-        this.countAttempt(members, "unschedulable");
+        this.countUnschedulable(members);
         this.rejectedBy.set(id, decision.unschedulablePlugins);
         const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
         this.log.debug(
@@ -390,7 +390,7 @@ export class Shard {
         return;
       }
       case "unschedulable": {
-        this.countAttempt(members, "unschedulable");
+        this.countUnschedulable(members);
         this.rejectedBy.set(id, decision.unschedulablePlugins);
         this.tellPending(members, decision.message, "FailedScheduling");
         // The core gave the room these members won by preemption back; the API must say so too,
@@ -666,10 +666,11 @@ export class Shard {
     return this.config.schedulerName;
   }
 
-  /** An attempt that ended without a placement: once for the group, once for each pending member. */
-  private countAttempt(members: GroupMembers, result: "unschedulable" | "error"): void {
-    this.metrics.podGroupScheduleAttempts.inc({ result, profile: this.profile });
-    this.metrics.scheduleAttempts.inc({ result, profile: this.profile }, members.pending.size);
+  /** An attempt that placed nothing: counted once for the group and once for each pending member. */
+  private countUnschedulable(members: GroupMembers): void {
+    const labels = { result: "unschedulable", profile: this.profile };
+    this.metrics.podGroupScheduleAttempts.inc(labels);
+    this.metrics.scheduleAttempts.inc(labels, members.pending.size);
   }
 
   /** Condition and Event on every pending member of a group. */
