@@ -1,7 +1,9 @@
 /**
  * Flags and environment variables of an entry point, from one declarative table: a flag wins
  * over its environment variable, both win over the documented default. Shards and the
- * coordinator read their configuration through this.
+ * coordinator read their configuration through this; every other command line of the repository
+ * (status, and the tests' cluster, stack, bench, chaos and demo) parses its flags with
+ * parseFlags, so all of them refuse an unknown flag or a bad value the same way.
  */
 import { type ParseArgsConfig, parseArgs } from "node:util";
 
