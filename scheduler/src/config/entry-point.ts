@@ -14,15 +14,17 @@ export const replicaSettingTable = {
   kubeconfig: {
     flag: "kubeconfig",
     env: "KUBECONFIG",
-    help: "kubeconfig file; KUBECONFIG may list several (merged as kubectl does) (default: KUBECONFIG, ~/.kube/config, in-cluster)",
+    help: "kubeconfig file; KUBECONFIG may list several, merged as kubectl merges them",
     fallback: () => "",
     envReadElsewhere: true,
+    shownDefault: "KUBECONFIG, else ~/.kube/config, else in-cluster",
   },
   context: {
     flag: "context",
     env: "",
-    help: "kubeconfig context to use (default: its current context)",
+    help: "kubeconfig context to use",
     fallback: () => "",
+    shownDefault: "the kubeconfig's current context",
   },
 } satisfies Record<string, Setting>;
 

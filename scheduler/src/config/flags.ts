@@ -15,6 +15,8 @@ export interface Setting {
   fallback: () => string;
   /** The variable is read where the value is used (the kubeconfig loader reads KUBECONFIG as kubectl does). */
   envReadElsewhere?: boolean;
+  /** The default as --help shows it, when the fallback ("" = none) does not say it. */
+  shownDefault?: string;
 }
 
 /**
@@ -91,7 +93,8 @@ const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ");
 /** One line per setting: flag, environment variable, meaning, default. */
 export function usage(settings: Record<string, Setting>): string {
   const lines = Object.values(settings).map(
-    (s) => `  --${s.flag.padEnd(30)} ${s.env.padEnd(30)} ${s.help} (default: ${s.fallback() || "none"})`,
+    (s) =>
+      `  --${s.flag.padEnd(30)} ${s.env.padEnd(30)} ${s.help} (default: ${s.shownDefault ?? (s.fallback() || "none")})`,
   );
   return `flag                             env                            meaning\n${lines.join("\n")}`;
 }
