@@ -1,15 +1,18 @@
 import { defineConfig } from "vitest/config";
 
-// Unit tests of the test tooling's pure parts (benchmark oracle, invariant checker, chaos plan, demo) and of
-// the toolchain the tests run on; no cluster.
+// Unit tests of the test tooling's pure parts (benchmark oracle, invariant checker, chaos plan, demo), of
+// the chart's dashboard against the code, of the tooling's command lines and of the toolchain the tests
+// run on; no cluster.
 export default defineConfig({
   test: {
     include: [
       "bench/**/*.test.ts",
+      "chart/**/*.test.ts",
       "checker/**/*.test.ts",
       "chaos/**/*.test.ts",
       "demo/**/*.test.ts",
       "scripts/**/*.test.ts",
+      "support/**/*.test.ts",
     ],
     reporters: ["default", ["json", { outputFile: "../reports/unit-tests.json" }]],
   },

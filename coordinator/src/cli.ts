@@ -23,7 +23,7 @@ import { CoordinatorMetrics } from "./metrics.js";
 async function main(): Promise<void> {
   const config = loadCoordinatorConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { coordinator: config.identity } });
-  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const kubeConfig = loadKubeConfig(config);
   const metrics = new CoordinatorMetrics();
   const api = {
     userAgent: userAgent(`coordinator/${config.identity}`),

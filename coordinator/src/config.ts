@@ -47,7 +47,9 @@ export interface CoordinatorConfig {
   /** Where /metrics and the probes are served, and how /metrics is protected. */
   serving: ServingConfig;
   logLevel: string;
+  /** Credentials (scheduler config/kubeconfig.ts): an explicit file, and a context other than the current one. */
   kubeconfig: string | undefined;
+  context: string | undefined;
 }
 
 const settings = {
@@ -174,5 +176,6 @@ export function loadCoordinatorConfig(
     serving: readServingConfig(flags),
     logLevel: flags.string("logLevel"),
     kubeconfig: flags.string("kubeconfig") || undefined,
+    context: flags.string("context") || undefined,
   };
 }

@@ -23,7 +23,7 @@ import { runStatusCommand } from "./status/status-command.js";
 async function main(): Promise<void> {
   const config = loadShardConfig(process.argv.slice(2));
   const log = pino({ level: config.logLevel, base: { shard: config.identity } });
-  const kubeConfig = loadKubeConfig(config.kubeconfig);
+  const kubeConfig = loadKubeConfig(config);
   const metrics = new ShardMetrics();
   const api = { userAgent: userAgent(config.identity), observer: restClientMetrics(metrics.registry) };
   const client = await KubeClient.create(kubeConfig, { ...api, qps: config.qps, burst: config.burst });

@@ -6,7 +6,7 @@
  * object with every result. --report runs the report's scenarios and writes docs/benchmarks.md.
  */
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/config/flags.js";
 import { repoRoot } from "../cluster/local/layout.js";
 import { down } from "../cluster/local/local-cluster.js";
 import { buildScheduler } from "../stack/stack.js";
@@ -81,34 +81,32 @@ common:
 `;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      scenario: { type: "string", default: "basic" },
-      mode: { type: "string", default: "backlog" },
-      nodes: { type: "string" },
-      pods: { type: "string" },
-      shards: { type: "string" },
-      systems: { type: "string" },
-      concurrency: { type: "string" },
-      json: { type: "boolean", default: false },
-      "keep-cluster": { type: "boolean", default: false },
-      dir: { type: "string" },
-      "gang-size": { type: "string" },
-      "node-counts": { type: "string" },
-      report: { type: "boolean", default: false },
-      "report-from": { type: "string" },
-      out: { type: "string" },
-      batch: { type: "string", default: "1" },
-      "no-node-list-cache": { type: "boolean", default: false },
-      preemptors: { type: "string", default: "100" },
-      "running-per-node": { type: "string", default: "4" },
-      "node-cpu": { type: "string", default: "8" },
-      configs: { type: "string", default: "1,3,3c" },
-      seed: { type: "string", default: "1" },
-      fill: { type: "string", default: String(defaultWorkloadShape.fill) },
-      "quiet-seconds": { type: "string", default: "15" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values } = parseFlags(process.argv.slice(2), {
+    scenario: { type: "string", default: "basic" },
+    mode: { type: "string", default: "backlog" },
+    nodes: { type: "string" },
+    pods: { type: "string" },
+    shards: { type: "string" },
+    systems: { type: "string" },
+    concurrency: { type: "string" },
+    json: { type: "boolean", default: false },
+    "keep-cluster": { type: "boolean", default: false },
+    dir: { type: "string" },
+    "gang-size": { type: "string" },
+    "node-counts": { type: "string" },
+    report: { type: "boolean", default: false },
+    "report-from": { type: "string" },
+    out: { type: "string" },
+    batch: { type: "string", default: "1" },
+    "no-node-list-cache": { type: "boolean", default: false },
+    preemptors: { type: "string", default: "100" },
+    "running-per-node": { type: "string", default: "4" },
+    "node-cpu": { type: "string", default: "8" },
+    configs: { type: "string", default: "1,3,3c" },
+    seed: { type: "string", default: "1" },
+    fill: { type: "string", default: String(defaultWorkloadShape.fill) },
+    "quiet-seconds": { type: "string", default: "15" },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     process.stdout.write(usage);
@@ -126,9 +124,9 @@ async function main(): Promise<void> {
   const scenario = values.scenario;
   const scenarios = ["basic", "gangs", "core", "core-preemption", "fragmentation", "memory"];
   if (!scenarios.includes(scenario))
-    throw new Error(`unknown scenario "${scenario}" (known: ${scenarios.join(", ")})`);
+    throw new ConfigError(`unknown scenario "${scenario}" (known: ${scenarios.join(", ")})`);
   if (report && values.dir)
-    throw new Error("--report uses .cluster-bench and .cluster-bench-frag; drop --dir");
+    throw new ConfigError("--report uses .cluster-bench and .cluster-bench-frag; drop --dir");
   const fragmentation = !report && scenario === "fragmentation";
   const gangs = !report && scenario === "gangs";
   const nodes = Number(
@@ -163,16 +161,16 @@ async function main(): Promise<void> {
     "running-per-node": runningPerNode,
   };
   for (const [name, value] of Object.entries(counts)) {
-    if (!isPositiveInteger(value)) throw new Error(`--${name} must be a positive integer`);
+    if (!isPositiveInteger(value)) throw new ConfigError(`--${name} must be a positive integer`);
   }
-  if (!Number.isInteger(seed) || seed < 0) throw new Error("--seed must be a non-negative integer");
-  if (!(quietSeconds > 0)) throw new Error("--quiet-seconds must be positive");
+  if (!Number.isInteger(seed) || seed < 0) throw new ConfigError("--seed must be a non-negative integer");
+  if (!(quietSeconds > 0)) throw new ConfigError("--quiet-seconds must be positive");
   const fill = Number(values.fill);
-  if (!(fill > 0 && fill <= 1)) throw new Error(`--fill must be in (0, 1], got "${values.fill}"`);
+  if (!(fill > 0 && fill <= 1)) throw new ConfigError(`--fill must be in (0, 1], got "${values.fill}"`);
   if (!shards.every(isPositiveInteger))
-    throw new Error(`--shards must be positive integers separated by commas, got "${shardList}"`);
+    throw new ConfigError(`--shards must be positive integers separated by commas, got "${shardList}"`);
   if (!nodeCounts.every(isPositiveInteger))
-    throw new Error(
+    throw new ConfigError(
       `--node-counts must be positive integers separated by commas, got "${values["node-counts"]}"`,
     );
   const configs = parseConfigs(values.configs);
@@ -181,15 +179,15 @@ async function main(): Promise<void> {
     .map((s) => s.trim()) as SystemName[];
   for (const system of systems) {
     if (!allSystems.includes(system))
-      throw new Error(`unknown system "${system}" (known: ${allSystems.join(", ")})`);
+      throw new ConfigError(`unknown system "${system}" (known: ${allSystems.join(", ")})`);
   }
   if (gangs && systems.includes("kube-scheduler"))
-    throw new Error(
+    throw new ConfigError(
       "gangs: kube-scheduler does not read the pod-group annotations; leave it out of --systems",
     );
   const mode = values.mode as BenchMode;
   if (mode !== "backlog" && mode !== "streaming")
-    throw new Error(`--mode must be backlog or streaming, got "${values.mode}"`);
+    throw new ConfigError(`--mode must be backlog or streaming, got "${values.mode}"`);
   if (!report && scenario === "core") {
     const result = runCoreBench({
       nodes,
@@ -364,6 +362,7 @@ function printFragmentation(report: FragmentationReport, log: (line: string) => 
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  const { line, exitCode } = failureReport("bench", error, { help: "npm run bench -- --help" });
+  process.stderr.write(`${line}\n`);
+  process.exitCode = exitCode;
 });

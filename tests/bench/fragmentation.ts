@@ -10,6 +10,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ConfigError } from "../../scheduler/src/config/flags.js";
 import { type Node, type Pod, toNodeInfo } from "../../scheduler/src/core/index.js";
 import { shardLeaseLabel } from "../../scheduler/src/sharding/shard-leases.js";
 import { nodeOwnerAnnotation } from "../../scheduler/src/sharding/shard-ring.js";
@@ -40,7 +41,7 @@ export function parseConfigs(spec: string): FragmentationConfig[] {
     const label = raw.trim();
     const match = /^([1-9][0-9]*)(c?)$/.exec(label);
     if (!match)
-      throw new Error(`--configs takes e.g. 1,3,3c (shards, c = with the coordinator), got "${label}"`);
+      throw new ConfigError(`--configs takes e.g. 1,3,3c (shards, c = with the coordinator), got "${label}"`);
     return { label, shards: Number(match[1]), coordinator: match[2] === "c" };
   });
 }

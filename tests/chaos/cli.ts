@@ -7,8 +7,8 @@
  */
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
+import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/config/flags.js";
 import { summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
 import { defaultLimits, type ViolationKind, violationKinds } from "../checker/invariant-ledger.js";
 import { repoRoot } from "../cluster/local/layout.js";
@@ -52,24 +52,22 @@ const stuckAfterMs = 3_000;
 const shards = 3;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      short: { type: "boolean", default: false },
-      "duration-seconds": { type: "string" },
-      faults: { type: "string" },
-      seed: { type: "string" },
-      nodes: { type: "string", default: "24" },
-      "node-cpu": { type: "string", default: "8" },
-      dir: { type: "string", default: join(repoRoot, ".cluster-chaos") },
-      "keep-cluster": { type: "boolean", default: false },
-      platform: { type: "string", default: "local" },
-      release: { type: "string", default: "sharded-scheduler" },
-      "release-namespace": { type: "string", default: "sharded-scheduler" },
-      report: { type: "string" },
-      "known-failing": { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
+  const { values } = parseFlags(process.argv.slice(2), {
+    short: { type: "boolean", default: false },
+    "duration-seconds": { type: "string" },
+    faults: { type: "string" },
+    seed: { type: "string" },
+    nodes: { type: "string", default: "24" },
+    "node-cpu": { type: "string", default: "8" },
+    dir: { type: "string", default: join(repoRoot, ".cluster-chaos") },
+    "keep-cluster": { type: "boolean", default: false },
+    platform: { type: "string", default: "local" },
+    release: { type: "string", default: "sharded-scheduler" },
+    "release-namespace": { type: "string", default: "sharded-scheduler" },
+    report: { type: "string" },
+    "known-failing": { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
   });
   if (values.help) {
     process.stdout.write(usage);
@@ -79,15 +77,15 @@ async function main(): Promise<number> {
   const log = (line: string) => out.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
   const platform = values.platform as ChaosPlatform;
   if (platform !== "local" && platform !== "kind")
-    throw new UsageError(`--platform is local or kind, not ${platform}`);
+    throw new ConfigError(`--platform is local or kind, not ${platform}`);
   const seed = values.seed === undefined ? Date.now() % 1_000_000 : positiveInt("seed", values.seed);
   const kinds = (values.faults?.split(",") ?? [...faultKinds]).map((kind) => {
-    if (!(faultKinds as readonly string[]).includes(kind)) throw new UsageError(`unknown fault "${kind}"`);
+    if (!(faultKinds as readonly string[]).includes(kind)) throw new ConfigError(`unknown fault "${kind}"`);
     return kind as FaultKind;
   });
   const known = (values["known-failing"]?.split(",") ?? []).map((kind) => {
     if (!(violationKinds as readonly string[]).includes(kind))
-      throw new UsageError(`unknown invariant "${kind}"`);
+      throw new ConfigError(`unknown invariant "${kind}"`);
     return kind as ViolationKind;
   });
   const random = mulberry32(seed);
@@ -246,12 +244,10 @@ function environment(
   };
 }
 
-class UsageError extends Error {}
-
 function positiveInt(name: string, raw: string): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0)
-    throw new UsageError(`--${name} takes a positive integer, got "${raw}"`);
+    throw new ConfigError(`--${name} takes a positive integer, got "${raw}"`);
   return value;
 }
 
@@ -259,11 +255,13 @@ function positiveInt(name: string, raw: string): number {
 main().then(
   (code) => process.stdout.write("", () => process.exit(code)),
   (error: unknown) => {
-    if (error instanceof UsageError) process.stderr.write(`${error.message}\n\n${usage}`);
-    else
-      process.stderr.write(
-        `chaos run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
+    // A run that crashed shows its stack: it is a bug in the run or the product to look into.
+    const usageError = error instanceof ConfigError;
+    const { line } = failureReport(usageError ? "chaos" : "chaos run failed", error, {
+      help: "npm run test:chaos -- --help",
+      stack: true,
+    });
+    process.stderr.write(`${line}\n`);
     process.exit(2);
   },
 );

@@ -3,7 +3,7 @@
  * A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
  * kube-scheduler, KWOK fake nodes) and Redis, on loopback, without Docker.
  */
-import { parseArgs } from "node:util";
+import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/config/flags.js";
 import { kindDown, kindUp } from "./kind/provider.js";
 import { defaultStateDir } from "./local/layout.js";
 import { defaultClusterOptions, down, status, up } from "./local/local-cluster.js";
@@ -30,15 +30,17 @@ function positiveInt(name: string, value: string | undefined, fallback: number, 
   if (value === undefined) return fallback;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < (allowZero ? 0 : 1)) {
-    throw new Error(`--${name} must be a ${allowZero ? "non-negative" : "positive"} integer, got "${value}"`);
+    throw new ConfigError(
+      `--${name} must be a ${allowZero ? "non-negative" : "positive"} integer, got "${value}"`,
+    );
   }
   return parsed;
 }
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: {
+  const { positionals, values } = parseFlags(
+    process.argv.slice(2),
+    {
       nodes: { type: "string" },
       "node-cpu": { type: "string" },
       "node-memory": { type: "string" },
@@ -51,7 +53,8 @@ async function main(): Promise<void> {
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
-  });
+    true,
+  );
   const command = positionals[0];
   if (values.help || !command) {
     process.stdout.write(usage);
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
   const stateDir = values.dir ?? defaultStateDir();
   const log = (line: string) => process.stdout.write(`${line}\n`);
   if (values.provider !== "local" && values.provider !== "kind") {
-    throw new Error(`--provider must be local or kind, got "${values.provider}"`);
+    throw new ConfigError(`--provider must be local or kind, got "${values.provider}"`);
   }
   const nodes = positiveInt("nodes", values.nodes, defaultClusterOptions.nodes);
 
@@ -112,12 +115,12 @@ async function main(): Promise<void> {
       return;
     }
     default:
-      process.stderr.write(usage);
-      process.exitCode = 2;
+      throw new ConfigError(`unknown command "${command}"`);
   }
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`cluster: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  const { line, exitCode } = failureReport("cluster", error, { help: "npm run cluster -- --help" });
+  process.stderr.write(`${line}\n`);
+  process.exitCode = exitCode;
 });

@@ -5,8 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
+import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/config/flags.js";
 import { milliValue } from "../../scheduler/src/core/resources/quantity.js";
 import { fakeNodeLabel } from "../cluster/local/fake-nodes.js";
 import { defaultStateDir } from "../cluster/local/layout.js";
@@ -37,24 +37,20 @@ const leaseNamespace = "default";
 function positiveInt(name: string, raw: string): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1)
-    throw new UsageError(`--${name} takes a positive integer, got "${raw}"`);
+    throw new ConfigError(`--${name} takes a positive integer, got "${raw}"`);
   return value;
 }
 
-class UsageError extends Error {}
-
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      keep: { type: "boolean", default: false },
-      plain: { type: "boolean", default: false },
-      nodes: { type: "string", default: "12" },
-      "node-cpu": { type: "string", default: "8" },
-      shards: { type: "string", default: "3" },
-      dir: { type: "string" },
-      report: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values } = parseFlags(process.argv.slice(2), {
+    keep: { type: "boolean", default: false },
+    plain: { type: "boolean", default: false },
+    nodes: { type: "string", default: "12" },
+    "node-cpu": { type: "string", default: "8" },
+    shards: { type: "string", default: "3" },
+    dir: { type: "string" },
+    report: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
     process.stdout.write(usage);
@@ -178,8 +174,8 @@ async function readyNodeMilliCpu(kc: k8s.KubeConfig): Promise<number[]> {
 main().then(
   (code) => process.stdout.write("", () => process.exit(code)),
   (error: unknown) => {
-    if (error instanceof UsageError) process.stderr.write(`${error.message}\n\n${usage}`);
-    else process.stderr.write(`demo: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(error instanceof UsageError ? 2 : 1);
+    const { line, exitCode } = failureReport("demo", error, { help: "npm run demo -- --help" });
+    process.stderr.write(`${line}\n`);
+    process.exit(exitCode);
   },
 );

@@ -136,22 +136,40 @@ describe("health and metrics", () => {
     expect(
       samplesOf(text, "sharded_scheduler_pod_scheduling_sli_duration_seconds_bucket").length,
     ).toBeGreaterThan(0);
-    expect(samplesOf(text, "sharded_scheduler_pending_pods").map((s) => s.labels.queue)).toContain(
-      "unschedulable",
-    );
+    expect(
+      samplesOf(text, "sharded_scheduler_pending_pods")
+        .map((s) => s.labels.queue)
+        .sort(),
+    ).toEqual(["active", "backoff", "gated", "incomplete", "unschedulable"]);
+    expect(
+      samplesOf(text, "sharded_scheduler_schedule_attempts_total", { result: "scheduled" })[0]?.labels,
+    ).toMatchObject({ profile: suite.schedulerName });
+    expect(
+      metricValue(text, "sharded_scheduler_scheduling_algorithm_duration_seconds_count"),
+    ).toBeGreaterThan(0);
+    expect(metricValue(text, "sharded_scheduler_cache_size", { type: "nodes" })).toBeGreaterThanOrEqual(1);
+    expect(samplesOf(text, "sharded_scheduler_pods_scheduled_total")).toEqual([]);
   });
 
   it("counts a pod in sharded_scheduler_pending_pods only while it is pending", async () => {
     await suite.create(suite.pod("too-big", { pool: "metrics", cpu: "100" }));
     await suite.waitUnschedulable("too-big", /Insufficient cpu/);
     const pending = async () => metricValue(await suite.shard.metrics(), "sharded_scheduler_pending_pods");
+    const rejectedByFit = async () =>
+      metricValue(await suite.shard.metrics(), "sharded_scheduler_unschedulable_pods", {
+        plugin: "NodeResourcesFit",
+      });
     await waitFor(
-      "the pending pod to be counted",
-      async () => ((await pending()) === 1 ? true : undefined),
+      "the pending pod to be counted, and as rejected by NodeResourcesFit",
+      async () => ((await pending()) === 1 && (await rejectedByFit()) === 1 ? true : undefined),
       5_000,
     );
     await suite.deletePods(["too-big"]);
-    await waitFor("no pending pod counted", async () => ((await pending()) === 0 ? true : undefined), 5_000);
+    await waitFor(
+      "no pending or unschedulable pod counted",
+      async () => ((await pending()) === 0 && (await rejectedByFit()) === 0 ? true : undefined),
+      5_000,
+    );
   });
 });
 
@@ -165,14 +183,15 @@ describe("a pod someone else binds first", () => {
     await suite.create(
       names.map((name) => suite.pod(name, { pool: "race", cpu: "100m", schedulerName: slow.schedulerName })),
     );
-    const scheduled = (text: string) =>
-      metricValue(text, "sharded_scheduler_schedule_attempts_total", { result: "scheduled" });
+    // A group (here a solo pod) counts when the cycle places it; its pod when its bind comes back.
+    const decided = (text: string) =>
+      metricValue(text, "sharded_scheduler_podgroup_schedule_attempts_total", { result: "scheduled" });
     const attemptsAtDecision = await waitFor(
       "the slow shard to decide all five",
       async () => {
         const text = await slow.metrics();
-        return scheduled(text) === 5
-          ? metricValue(text, "sharded_scheduler_schedule_attempts_total")
+        return decided(text) === 5
+          ? metricValue(text, "sharded_scheduler_podgroup_schedule_attempts_total")
           : undefined;
       },
       10_000,
@@ -206,9 +225,16 @@ describe("a pod someone else binds first", () => {
       "no further attempts, bind errors or moves",
       async () => {
         const text = await slow.metrics();
-        expect(scheduled(text)).toBe(5);
-        expect(metricValue(text, "sharded_scheduler_schedule_attempts_total")).toBe(attemptsAtDecision);
+        expect(decided(text)).toBe(5);
+        expect(metricValue(text, "sharded_scheduler_podgroup_schedule_attempts_total")).toBe(
+          attemptsAtDecision,
+        );
         expect(metricValue(text, "sharded_scheduler_bind_errors_total")).toBe(oursWon.length);
+        // Each pod once: bound by the shard, or its bind refused (an error, as kube-scheduler counts it).
+        const attempts = (result: string) =>
+          metricValue(text, "sharded_scheduler_schedule_attempts_total", { result });
+        expect(attempts("error")).toBe(oursWon.length);
+        expect(attempts("scheduled")).toBe(5 - oursWon.length);
         const pods = await suite.pods();
         for (const name of names) expect(pods.get(name)?.spec?.nodeName, name).toBe(placements[name]);
       },

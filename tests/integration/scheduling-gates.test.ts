@@ -43,7 +43,9 @@ describe("scheduling gates", () => {
     const before = await suite.shard.metrics();
     expect(metricValue(before, "sharded_scheduler_pending_pods", { queue: "gated" })).toBe(1);
     expect(metricValue(before, "sharded_scheduler_bind_errors_total")).toBe(0);
-    expect(metricValue(before, "sharded_scheduler_pods_scheduled_total")).toBe(0);
+    expect(metricValue(before, "sharded_scheduler_schedule_attempts_total", { result: "scheduled" })).toBe(0);
+    // The two ungated members wait for the third: kube-scheduler's gated queue holds only the gated one.
+    expect(metricValue(before, "sharded_scheduler_pending_pods", { queue: "incomplete" })).toBe(2);
 
     const ungatedAt = Date.now();
     await suite.core.patchNamespacedPod(
@@ -56,7 +58,10 @@ describe("scheduling gates", () => {
     const after = await suite.shard.metrics();
     expect(metricValue(after, "sharded_scheduler_pending_pods", { queue: "gated" })).toBe(0);
     expect(metricValue(after, "sharded_scheduler_bind_errors_total")).toBe(0);
-    expect(metricValue(after, "sharded_scheduler_pods_scheduled_total")).toBe(3);
+    expect(metricValue(after, "sharded_scheduler_schedule_attempts_total", { result: "scheduled" })).toBe(3);
+    expect(
+      metricValue(after, "sharded_scheduler_podgroup_schedule_attempts_total", { result: "scheduled" }),
+    ).toBe(1);
   });
 });
 

@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import * as k8s from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { groupKey } from "../../scheduler/src/core/pod-group.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
@@ -31,9 +32,15 @@ interface CliResult {
 }
 
 async function status(...args: string[]): Promise<CliResult> {
+  return statusWith({}, ...args);
+}
+
+/** Runs status with these environment variables added (KUBECONFIG unset unless given). */
+async function statusWith(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [shardEntry, "status", ...args], {
       timeout: 30_000,
+      env: { ...process.env, KUBECONFIG: undefined, ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -159,6 +166,40 @@ describe("sharded-scheduler status", () => {
     expect(result.stdout).toBe("");
     expect(result.stderr).toMatch(
       /^sharded-scheduler status: cannot reach the API server at https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED.*\n$/,
+    );
+  });
+
+  it("finds the cluster as kubectl does: KUBECONFIG's files merged, the first current context wins, --context picks another", async () => {
+    const gone = join(tmpdir(), `status-test-${suite.id}-gone.kubeconfig`);
+    writeFileSync(
+      gone,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "gone", cluster: { server: "https://127.0.0.1:1" } }],
+        users: [{ name: "someone", user: { token: "x" } }],
+        contexts: [{ name: "gone", context: { cluster: "gone", user: "someone" } }],
+        "current-context": "gone",
+      }),
+    );
+    const real = new k8s.KubeConfig();
+    real.loadFromFile(inject("kubeconfig"));
+    const kubeconfig = [join(tmpdir(), "absent.kubeconfig"), gone, inject("kubeconfig")].join(":");
+    const args = [`--scheduler-name=${suite.id}`, "--namespace=default", "--json"];
+    const first = await statusWith({ KUBECONFIG: kubeconfig }, ...args);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/cannot reach the API server at https:\/\/127\.0\.0\.1:1/);
+    const picked = await statusWith(
+      { KUBECONFIG: kubeconfig },
+      ...args,
+      `--context=${real.getCurrentContext()}`,
+    );
+    expect(picked.code, picked.stderr).toBe(0);
+    expect((JSON.parse(picked.stdout) as StatusReport).shards.length).toBeGreaterThan(0);
+    const unknown = await statusWith({ KUBECONFIG: kubeconfig }, ...args, "--context=nope");
+    expect(unknown).toMatchObject({ code: 2, stdout: "" });
+    expect(unknown.stderr).toMatch(
+      /^sharded-scheduler status: context "nope" not found in KUBECONFIG \(.*\n$/,
     );
   });
 });

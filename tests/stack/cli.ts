@@ -3,7 +3,7 @@
  * Runs scheduler shards and coordinator replicas as local processes against the cluster in
  * .cluster/ (npm run cluster).
  */
-import { parseArgs } from "node:util";
+import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/config/flags.js";
 import { defaultStateDir } from "../cluster/local/layout.js";
 import { type ProcessStatus, processStatus } from "../cluster/local/processes.js";
 import {
@@ -52,21 +52,21 @@ const statusLabel: Record<ProcessStatus, string> = {
 function wholeNumber(flag: string, value: string | undefined, min: number): number {
   const parsed = Number(value);
   if (value === undefined || value === "" || !Number.isInteger(parsed) || parsed < min)
-    throw new Error(`--${flag} must be an integer ≥ ${min}, got "${value ?? ""}"`);
+    throw new ConfigError(`--${flag} must be an integer ≥ ${min}, got "${value ?? ""}"`);
   return parsed;
 }
 
 function killTarget(shard: string | undefined, coordinator: string | undefined): KillTarget {
   if ((shard === undefined) === (coordinator === undefined))
-    throw new Error("kill needs either --shard I or --coordinator leader|0|1");
+    throw new ConfigError("kill needs either --shard I or --coordinator leader|0|1");
   if (shard !== undefined) return { shard: wholeNumber("shard", shard, 0) };
   return { coordinator: coordinator === "leader" ? "leader" : wholeNumber("coordinator", coordinator, 0) };
 }
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: {
+  const { positionals, values } = parseFlags(
+    process.argv.slice(2),
+    {
       shards: { type: "string" },
       shard: { type: "string" },
       coordinator: { type: "string" },
@@ -75,29 +75,35 @@ async function main(): Promise<void> {
       dir: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
-  });
+    true,
+  );
   const [command, ...shardArgs] = positionals;
   const clusterDir = values.dir ?? defaultStateDir();
   const log = (line: string) => process.stdout.write(`${line}\n`);
   switch (command) {
-    case "up":
+    case "up": {
+      // The command line is checked before anything is built or started.
+      const shards = wholeNumber("shards", values.shards ?? "1", 1);
       buildScheduler();
       await stackUp({
         clusterDir,
-        shards: wholeNumber("shards", values.shards ?? "1", 1),
+        shards,
         shardArgs,
         coordinator: !values["no-coordinator"],
         log,
       });
       return;
-    case "scale":
+    }
+    case "scale": {
+      const shards = wholeNumber("shards", values.shards, 0);
       buildScheduler();
-      await stackScale({ clusterDir, shards: wholeNumber("shards", values.shards, 0), shardArgs, log });
+      await stackScale({ clusterDir, shards, shardArgs, log });
       return;
+    }
     case "kill": {
       const sig = values.signal.toUpperCase().replace(/^SIG/, "") as KillSignal;
       if (!killSignals.includes(sig))
-        throw new Error(`--signal must be one of ${killSignals.join(", ")}, got "${values.signal}"`);
+        throw new ConfigError(`--signal must be one of ${killSignals.join(", ")}, got "${values.signal}"`);
       const result = await stackKill(clusterDir, killTarget(values.shard, values.coordinator), sig);
       log(`${result.identity} (pid ${result.pid}): SIG${result.signal} → ${statusLabel[result.status]}`);
       return;
@@ -120,13 +126,21 @@ async function main(): Promise<void> {
       for (const coordinator of state.coordinators) line(coordinator, await coordinatorRole(coordinator));
       return;
     }
-    default:
+    case undefined:
       process.stdout.write(usage);
       process.exitCode = values.help ? 0 : 2;
+      return;
+    default:
+      if (values.help) {
+        process.stdout.write(usage);
+        return;
+      }
+      throw new ConfigError(`unknown command "${command}"`);
   }
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`stack: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  const { line, exitCode } = failureReport("stack", error, { help: "npm run stack -- --help" });
+  process.stderr.write(`${line}\n`);
+  process.exitCode = exitCode;
 });

@@ -3,8 +3,9 @@
  * settings every replica has, loading credentials, --help, and exiting with a clear message.
  */
 import { hostname } from "node:os";
-import { KubeConfig } from "@kubernetes/client-node";
-import { ConfigError, type Setting } from "./flags.js";
+import { failureReport, type Setting } from "./flags.js";
+
+export { loadKubeConfig } from "./kubeconfig.js";
 
 /** Settings rows every program has (see config/flags.ts). */
 export const replicaSettingTable = {
@@ -13,22 +14,24 @@ export const replicaSettingTable = {
   kubeconfig: {
     flag: "kubeconfig",
     env: "KUBECONFIG",
-    help: "kubeconfig file (default: in-cluster)",
+    help: "kubeconfig file; KUBECONFIG may list several, merged as kubectl merges them",
     fallback: () => "",
+    envReadElsewhere: true,
+    shownDefault: "KUBECONFIG, else ~/.kube/config, else in-cluster",
+  },
+  context: {
+    flag: "context",
+    env: "",
+    help: "kubeconfig context to use",
+    fallback: () => "",
+    shownDefault: "the kubeconfig's current context",
   },
 } satisfies Record<string, Setting>;
 
-/** The kubeconfig file given, or the in-cluster service account. */
-export function loadKubeConfig(file: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (file) kubeConfig.loadFromFile(file);
-  else kubeConfig.loadFromCluster();
-  return kubeConfig;
-}
-
 /**
- * Runs a program's main: prints its usage for --help or -h instead, and on failure prints
- * the message (a configuration error without a stack) and exits 1.
+ * Runs a program's main: prints its usage for --help or -h instead. A configuration error (an
+ * unknown flag, a bad value) is one line with a hint to --help and exit code 2; any other
+ * failure prints its stack (a bug or an outage to investigate) and exits 1.
  */
 export function runEntryPoint(program: string, usageText: () => string, main: () => Promise<void>): void {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -36,13 +39,8 @@ export function runEntryPoint(program: string, usageText: () => string, main: ()
     return;
   }
   main().catch((error: unknown) => {
-    const message =
-      error instanceof ConfigError
-        ? error.message
-        : error instanceof Error
-          ? (error.stack ?? error.message)
-          : String(error);
-    process.stderr.write(`${program}: ${message}\n`);
-    process.exit(1);
+    const { line, exitCode } = failureReport(program, error, { stack: true });
+    process.stderr.write(`${line}\n`);
+    process.exit(exitCode);
   });
 }

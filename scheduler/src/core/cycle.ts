@@ -51,12 +51,16 @@ export type Decision =
       readonly plan: EvictionPlan;
       /** Why the group did not fit without preemption. */
       readonly message: string;
+      /** The filter plugins that rejected a node for it (see Diagnosis.plugins). */
+      readonly unschedulablePlugins: readonly string[];
     }
   | {
       readonly kind: "unschedulable";
       readonly group: GroupKey;
       readonly members: readonly PodInfo[];
       readonly message: string;
+      /** The filter plugins that rejected a node for it (see Diagnosis.plugins); empty when none was asked. */
+      readonly unschedulablePlugins: readonly string[];
       /**
        * Members whose nomination (won by an earlier preemption) the group gives up: it cannot
        * use that room now, so the room must not stay reserved for it (kube-scheduler clears
@@ -127,7 +131,7 @@ export class SchedulingCore {
       if (reached > 0 && shouldYield()) break;
       reached++;
       if (group.problem !== undefined) {
-        decisions.push(this.unschedulable(group, `${group.problem}.`, memo));
+        decisions.push(this.unschedulable(group, `${group.problem}.`, [], memo));
         continue;
       }
       const statement = new Statement(this.snapshot);
@@ -138,11 +142,18 @@ export class SchedulingCore {
         continue;
       }
       const message = unschedulableMessage(group, result, this.snapshot.nodes.length);
+      const unschedulablePlugins = result.diagnosis.plugins;
       const preemption = this.config.preemption
         ? planGangPreemption(ctx, group, memo)
         : ({ preempts: false, reason: "preemption: disabled by configuration" } as const);
       if (preemption.preempts) {
-        decisions.push({ kind: "preempt", group: group.key, plan: preemption.plan, message });
+        decisions.push({
+          kind: "preempt",
+          group: group.key,
+          plan: preemption.plan,
+          message,
+          unschedulablePlugins,
+        });
         // Reserve the won nodes now, as kube-scheduler's nominator does: later groups of this
         // cycle must neither pick the same victims nor take the room the preemptor was promised.
         // A gang reserves at the priority it preempted with, which every member has.
@@ -150,7 +161,9 @@ export class SchedulingCore {
           this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
         }
       } else {
-        decisions.push(this.unschedulable(group, `${message} ${preemption.reason}.`, memo));
+        decisions.push(
+          this.unschedulable(group, `${message} ${preemption.reason}.`, unschedulablePlugins, memo),
+        );
       }
     }
     this.nextStartIndex = ctx.nextStartIndex;
@@ -158,11 +171,23 @@ export class SchedulingCore {
   }
 
   /** The group gives up for this cycle, and with it the room its nominations held. */
-  private unschedulable(group: PendingGroup, message: string, memo: PreemptionMemo): Decision {
+  private unschedulable(
+    group: PendingGroup,
+    message: string,
+    unschedulablePlugins: readonly string[],
+    memo: PreemptionMemo,
+  ): Decision {
     const withdrawnNominations = this.withdrawNominations(group);
     // Room came back: a preemptor shape found hopeless earlier in the cycle may not be now.
     if (withdrawnNominations.length > 0) memo.roomReturned();
-    return { kind: "unschedulable", group: group.key, members: group.members, message, withdrawnNominations };
+    return {
+      kind: "unschedulable",
+      group: group.key,
+      members: group.members,
+      message,
+      unschedulablePlugins,
+      withdrawnNominations,
+    };
   }
 
   /** Drops the group's nominations from the snapshot; returns the members that held one. */

@@ -8,10 +8,20 @@ export const otherShardReason = "node(s) are owned by other shards";
 
 export class Diagnosis {
   private readonly reasons = new Map<string, number>();
+  private readonly rejectingPlugins = new Set<string>();
 
-  /** Counts one rejected node with all of its reasons. */
-  reject(reasons: readonly string[]): void {
+  /** Counts one node the named filter plugin rejected, with all of its reasons. */
+  reject(plugin: string, reasons: readonly string[]): void {
+    this.rejectingPlugins.add(plugin);
     for (const reason of reasons) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+  }
+
+  /**
+   * The filter plugins that rejected at least one node, sorted (kube-scheduler's
+   * UnschedulablePlugins): a pod counts once for each in the unschedulable_pods metric.
+   */
+  get plugins(): string[] {
+    return [...this.rejectingPlugins].sort();
   }
 
   rejectMany(reason: string, nodes: number): void {

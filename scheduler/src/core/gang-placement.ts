@@ -4,7 +4,7 @@
  * are assumed into the snapshot through a Statement so later members see earlier ones.
  */
 import { Diagnosis, otherShardReason } from "./diagnosis.js";
-import type { FilterPlugin, ScorePlugin } from "./framework.js";
+import type { FilterPlugin, FilterReasons, ScorePlugin } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import type { PendingGroup } from "./pending-group.js";
 import type { ClusterSnapshot } from "./snapshot.js";
@@ -112,9 +112,9 @@ export function selectNode(
   for (let i = 0; i < count; i++) {
     const node = nodes[(start + i) % count] as NodeInfo;
     processed++;
-    const reasons = rejection(ctx.filters, pod, node);
-    if (reasons !== undefined) {
-      diagnosis?.reject(reasons);
+    const rejected = rejection(ctx.filters, pod, node);
+    if (rejected !== undefined) {
+      diagnosis?.reject(rejected.plugin, rejected.reasons);
       continue;
     }
     const score = ctx.scorer.score(pod, node);
@@ -128,15 +128,15 @@ export function selectNode(
   return best?.name;
 }
 
-/** The first filter's reasons for rejecting the pod on the node, or undefined when it passes them all. */
+/** The first filter that rejects the pod on the node, with its reasons, or undefined when it passes them all. */
 export function rejection(
   filters: readonly FilterPlugin[],
   pod: PodInfo,
   node: NodeInfo,
-): readonly string[] | undefined {
+): { readonly plugin: string; readonly reasons: FilterReasons } | undefined {
   for (const filter of filters) {
     const reasons = filter.filter(pod, node);
-    if (reasons !== undefined) return reasons;
+    if (reasons !== undefined) return { plugin: filter.name, reasons };
   }
   return undefined;
 }

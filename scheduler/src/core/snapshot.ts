@@ -42,6 +42,11 @@ export class ClusterSnapshot {
     return this.nodeOrder;
   }
 
+  /** Pods occupying a node (bound, or assumed by a cycle), finished ones not included. */
+  get placedPods(): number {
+    return this.placed.size;
+  }
+
   node(name: string): NodeInfo | undefined {
     return this.nodeMap.get(name);
   }

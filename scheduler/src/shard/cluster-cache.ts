@@ -101,6 +101,15 @@ export class ClusterCache {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** What the cache holds (kube-scheduler's cache_size): nodes, pods on them, and those assumed. */
+  sizes(): { nodes: number; pods: number; assumedPods: number } {
+    return {
+      nodes: this.snapshot.nodes.length,
+      pods: this.snapshot.placedPods,
+      assumedPods: this.assumed.size,
+    };
+  }
+
   upsertNode(node: Node): void {
     const known = this.snapshot.node(node.metadata.name) !== undefined;
     const info = this.snapshot.upsertNode(node);

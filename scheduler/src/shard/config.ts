@@ -44,7 +44,9 @@ export interface ShardConfig {
   /** Where /metrics and the probes are served, and how /metrics is protected. */
   serving: ServingConfig;
   logLevel: string;
+  /** Credentials (config/kubeconfig.ts): an explicit file, and a context other than the current one. */
   kubeconfig: string | undefined;
+  context: string | undefined;
   /** Where to publish capacity summaries for the coordinator; undefined: no coordinator. */
   redis: RedisSettings | undefined;
   /** At most one capacity summary per this many ms (only when it changed, or to refresh it). */
@@ -156,6 +158,7 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     serving: readServingConfig(flags),
     logLevel: flags.string("logLevel"),
     kubeconfig: flags.string("kubeconfig") || undefined,
+    context: flags.string("context") || undefined,
     redis: readRedisSettings(flags),
     summaryIntervalMs: flags.int("summaryIntervalMs", 100),
   };

@@ -1,5 +1,8 @@
-/** Prometheus metrics of a shard, named in kube-scheduler's spirit (scheduler_* → sharded_scheduler_*). */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+/**
+ * Prometheus metrics of a shard. Where kube-scheduler has the same measure, the name, labels,
+ * help and buckets are its (scheduler_* → sharded_scheduler_*); the rest are the shard's own.
+ */
+import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
 
 export class ShardMetrics {
   readonly registry = new Registry();
@@ -12,14 +15,15 @@ export class ShardMetrics {
 
   readonly scheduleAttempts = new Counter({
     name: "sharded_scheduler_schedule_attempts_total",
-    help: "Scheduling attempts of pod groups by result (scheduled, unschedulable, preempting, error).",
-    labelNames: ["result"] as const,
+    help: "Number of attempts to schedule pods, by the result. 'scheduled' means the pod was bound; 'unschedulable' means it could not be placed (its group preempting counts here too); 'error' means its bind failed or was fenced.",
+    labelNames: ["result", "profile"] as const,
     registers: [this.registry],
   });
 
-  readonly podsScheduled = new Counter({
-    name: "sharded_scheduler_pods_scheduled_total",
-    help: "Pods bound by this shard.",
+  readonly podGroupScheduleAttempts = new Counter({
+    name: "sharded_scheduler_podgroup_schedule_attempts_total",
+    help: "Number of attempts to schedule pod groups (a solo pod is a group of one), by the result of the scheduling cycle. 'scheduled' means every required member got a node; 'unschedulable' means the group did not fit as a whole (or preempts to make room).",
+    labelNames: ["result", "profile"] as const,
     registers: [this.registry],
   });
 
@@ -30,16 +34,16 @@ export class ShardMetrics {
     registers: [this.registry],
   });
 
-  readonly cycleSeconds = new Histogram({
-    name: "sharded_scheduler_scheduling_cycle_duration_seconds",
-    help: "Time spent in the pure scheduling core per cycle.",
-    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  readonly schedulingAlgorithmSeconds = new Histogram({
+    name: "sharded_scheduler_scheduling_algorithm_duration_seconds",
+    help: "Scheduling algorithm latency in seconds, per cycle (the pure core: filter, score, gang placement, preemption) over the groups due.",
+    buckets: exponentialBuckets(0.001, 2, 15),
     registers: [this.registry],
   });
 
   readonly pendingPods = new Gauge({
     name: "sharded_scheduler_pending_pods",
-    help: "Pending pods this shard schedules, by queue (active, backoff, unschedulable, waiting, inflight; gated: scheduling gates left).",
+    help: "Number of pending pods this shard schedules, by the queue type. 'active': to be tried (or being tried); 'backoff': failed recently, retried once the backoff ends; 'unschedulable': tried and did not fit, retried when the cluster changes; 'gated': scheduling gates left, never tried; 'incomplete': members of pod groups still waiting for more members.",
     labelNames: ["queue"] as const,
     registers: [this.registry],
     collect: () => this.refreshGauges(),
@@ -52,15 +56,33 @@ export class ShardMetrics {
     collect: () => this.refreshGauges(),
   });
 
+  readonly unschedulablePods = new Gauge({
+    name: "sharded_scheduler_unschedulable_pods",
+    help: "The number of unschedulable pods broken down by plugin name. A pod will increment the gauge for all plugins that caused it to not schedule and so this metric have meaning only when broken down by plugin.",
+    labelNames: ["plugin", "profile"] as const,
+    registers: [this.registry],
+    collect: () => this.refreshGauges(),
+  });
+
+  readonly cacheSize = new Gauge({
+    name: "sharded_scheduler_cache_size",
+    help: "Number of nodes, pods, and assumed (bound) pods in the scheduler cache.",
+    labelNames: ["type"] as const,
+    registers: [this.registry],
+    collect: () => this.refreshGauges(),
+  });
+
   readonly preemptionAttempts = new Counter({
     name: "sharded_scheduler_preemption_attempts_total",
-    help: "Gang preemptions started.",
+    help: "Gang preemptions started (nominations written, victims to evict).",
     registers: [this.registry],
   });
 
-  readonly preemptionVictims = new Counter({
-    name: "sharded_scheduler_preemption_victims_total",
-    help: "Pods evicted by gang preemption.",
+  readonly preemptionVictims = new Histogram({
+    name: "sharded_scheduler_preemption_victims",
+    help: "Number of selected preemption victims, per preemption (whole groups, so often more than one).",
+    // As kube-scheduler: #victims > 64 is rare, so [64, +Inf) is one bucket.
+    buckets: exponentialBuckets(1, 2, 7),
     registers: [this.registry],
   });
 

@@ -1,7 +1,7 @@
 /**
  * Which groups to try, and when. Event-driven, like kube-scheduler's queue:
  *   active         – try in the next cycle
- *   waiting        – gathering members (settle window or min-member not reached yet)
+ *   incomplete     – gathering members (settle window or min-member not reached yet)
  *   backoff        – failed recently; tried again once its backoff expires
  *   unschedulable  – did not fit; tried again when something relevant changes (a node added or
  *                    changed, a pod deleted or finished, a member added) once backoff allows,
@@ -11,12 +11,12 @@
  * Every state keeps its own set, so a cycle touches only what is due.
  */
 
-export type QueueState = "active" | "waiting" | "backoff" | "unschedulable" | "inflight";
+export type QueueState = "active" | "incomplete" | "backoff" | "unschedulable" | "inflight";
 
 interface Entry {
   state: QueueState;
   attempts: number;
-  /** Not before this time (backoff, waiting). */
+  /** Not before this time (backoff, incomplete). */
   notBefore: number;
   /** When it became unschedulable (for the flush). */
   since: number;
@@ -37,7 +37,7 @@ export const defaultQueueOptions: QueueOptions = {
   unschedulableFlushMs: 60_000,
 };
 
-const states: readonly QueueState[] = ["active", "waiting", "backoff", "unschedulable", "inflight"];
+const states: readonly QueueState[] = ["active", "incomplete", "backoff", "unschedulable", "inflight"];
 
 export class SchedulingQueue {
   private readonly entries = new Map<string, Entry>();
@@ -105,7 +105,7 @@ export class SchedulingQueue {
         if (entry.notBefore <= now) this.set(id, entry, "active");
         else this.set(id, entry, "backoff");
         break;
-      case "waiting":
+      case "incomplete":
         this.set(id, entry, "active");
         break;
       default:
@@ -118,7 +118,7 @@ export class SchedulingQueue {
     const ready = [...this.ids("active")];
     if (now >= this.nextScanAt) {
       this.nextScanAt = Number.POSITIVE_INFINITY;
-      for (const state of ["backoff", "waiting", "unschedulable"] as const) {
+      for (const state of ["backoff", "incomplete", "unschedulable"] as const) {
         for (const id of this.ids(state)) {
           const dueAt = this.dueAt(this.entries.get(id) as Entry);
           if (dueAt <= now) ready.push(id);
@@ -144,13 +144,13 @@ export class SchedulingQueue {
   /**
    * The outcome of an attempt:
    *   scheduled     – every pending member is bound (or binding); forget the group
-   *   waiting       – not ready yet; look again at `until` or when a member arrives
+   *   incomplete    – not ready yet; look again at `until` or when a member arrives
    *   unschedulable – did not fit (or waits for victims to leave)
    *   retry         – a transient error
    */
   done(
     id: string,
-    outcome: "scheduled" | "waiting" | "unschedulable" | "retry",
+    outcome: "scheduled" | "incomplete" | "unschedulable" | "retry",
     now: number,
     until = now,
   ): void {
@@ -167,9 +167,9 @@ export class SchedulingQueue {
       }
       return;
     }
-    if (outcome === "waiting") {
+    if (outcome === "incomplete") {
       entry.notBefore = until;
-      this.set(id, entry, dirty ? "active" : "waiting");
+      this.set(id, entry, dirty ? "active" : "incomplete");
       return;
     }
     entry.attempts++;
@@ -214,7 +214,7 @@ export class SchedulingQueue {
     this.byState.get(entry.state)?.delete(id);
     entry.state = state;
     this.ids(state).add(id);
-    if (state === "backoff" || state === "waiting" || state === "unschedulable") {
+    if (state === "backoff" || state === "incomplete" || state === "unschedulable") {
       this.nextScanAt = Math.min(this.nextScanAt, this.dueAt(entry));
     }
   }

@@ -43,7 +43,7 @@ import {
 } from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
 import type { ShardMetrics } from "./metrics.js";
-import { SchedulingQueue } from "./scheduling-queue.js";
+import { type QueueState, SchedulingQueue } from "./scheduling-queue.js";
 
 /** What a shard writes to the API server through; a unit test may pass stubs. */
 export interface ShardWriters {
@@ -86,6 +86,13 @@ export class Shard {
   private readonly partialSince = new Map<string, number>();
   /** Groups found unschedulable (not even preemption helps): since when, and why. */
   private readonly stuck = new Map<string, { since: number; message: string }>();
+  /**
+   * The filter plugins that rejected each group at its last attempt, until it is tried again
+   * (kube-scheduler's UnschedulablePlugins, cleared when a pod is popped): unschedulable_pods.
+   */
+  private readonly rejectedBy = new Map<string, readonly string[]>();
+  /** Every plugin unschedulable_pods has named. */
+  private readonly reportedPlugins = new Set<string>();
 
   constructor(
     readonly config: ShardConfig,
@@ -244,6 +251,7 @@ export class Shard {
     const groups: PendingGroup[] = [];
     const membersById = new Map<string, GroupMembers>();
     for (const id of this.queue.pop(now)) {
+      this.rejectedBy.delete(id);
       const members = this.cache.group(id);
       if (!members || members.pending.size === 0) {
         this.stuck.delete(id);
@@ -259,6 +267,7 @@ export class Shard {
       const problem = groupProblem(members);
       if (problem) {
         this.tellPending(members, problem, "InvalidPodGroup");
+        this.countUnschedulable(members);
         this.queue.done(id, "unschedulable", now);
         continue;
       }
@@ -266,7 +275,7 @@ export class Shard {
       if (!readiness.ready) {
         this.log.debug({ group: id, why: readiness.why ?? "settling" }, "waiting for members");
         if (readiness.why) this.tellPending(members, readiness.why, "WaitingForGang", "Normal");
-        this.queue.done(id, "waiting", now, readiness.until);
+        this.queue.done(id, "incomplete", now, readiness.until);
         continue;
       }
       membersById.set(id, members);
@@ -289,7 +298,7 @@ export class Shard {
         this.ownership.version,
         () => performance.now() - started >= this.cycleBudgetMs,
       );
-      this.metrics.cycleSeconds.observe((performance.now() - started) / 1000);
+      this.metrics.schedulingAlgorithmSeconds.observe((performance.now() - started) / 1000);
       // The rest go on in the next chunk (scheduleSoon below), after timers and I/O had their turn.
       for (const group of unreached) this.queue.requeue(group.key.id);
       for (const decision of decisions) {
@@ -347,7 +356,8 @@ export class Shard {
     else this.stuck.delete(id);
     switch (decision.kind) {
       case "bind": {
-        this.metrics.scheduleAttempts.inc({ result: "scheduled" });
+        // Its pods count when their binds come back (bindGroup), as kube-scheduler's do.
+        this.metrics.podGroupScheduleAttempts.inc({ result: "scheduled", profile: this.profile });
         for (const placement of decision.placements)
           this.cache.markAssumed(placement.pod, placement.nodeName);
         void this.bindGroup(id, decision.placements);
@@ -363,7 +373,9 @@ export class Shard {
           this.queue.done(id, "retry", now);
           return;
         }
-        this.metrics.scheduleAttempts.inc({ result: "preempting" });
+        // As kube-scheduler counts a preemptor: its attempt failed, the preemption comes after.
+        this.countUnschedulable(members);
+        this.rejectedBy.set(id, decision.unschedulablePlugins);
         const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
         this.log.debug(
           {
@@ -384,7 +396,8 @@ export class Shard {
         return;
       }
       case "unschedulable": {
-        this.metrics.scheduleAttempts.inc({ result: "unschedulable" });
+        this.countUnschedulable(members);
+        this.rejectedBy.set(id, decision.unschedulablePlugins);
         this.tellPending(members, decision.message, "FailedScheduling");
         // The core gave the room these members won by preemption back; the API must say so too,
         // or every shard keeps it reserved for a group that cannot use it.
@@ -407,6 +420,7 @@ export class Shard {
     if (!ticket) {
       this.log.debug({ group: groupId }, "bind ticket refused (handover); placing again");
       this.metrics.fencedBinds.inc(placements.length);
+      this.metrics.scheduleAttempts.inc({ result: "error", profile: this.profile }, placements.length);
       for (const p of placements) this.cache.forget(p.pod.key);
       this.queue.done(groupId, "retry", Date.now());
       this.scheduleSoon();
@@ -436,7 +450,7 @@ export class Shard {
     outcomes.forEach(({ outcome, detail }, i) => {
       const { pod, nodeName } = placements[i] as { pod: PodInfo; nodeName: string };
       if (outcome === "bound") {
-        this.metrics.podsScheduled.inc();
+        this.metrics.scheduleAttempts.inc({ result: "scheduled", profile: this.profile });
         const created = Date.parse(pod.pod.metadata.creationTimestamp ?? "");
         if (!Number.isNaN(created))
           this.metrics.e2eSchedulingSeconds.observe(Math.max(0, now - created) / 1000);
@@ -456,6 +470,7 @@ export class Shard {
         this.cache.forget(pod.key);
         return;
       }
+      this.metrics.scheduleAttempts.inc({ result: "error", profile: this.profile });
       if (outcome === "fenced") this.metrics.fencedBinds.inc();
       else this.metrics.bindErrors.inc({ reason: outcome });
       // Gated: it waits for its gates again (no retry); stale: the pod was replaced.
@@ -524,6 +539,7 @@ export class Shard {
     }
     if (victims.length === 0) return;
     this.metrics.preemptionAttempts.inc();
+    this.metrics.preemptionVictims.observe(victims.length);
     await this.evictVictims(
       preemptor,
       victims,
@@ -626,7 +642,6 @@ export class Shard {
     }
     this.metrics.evictions.inc({ result: result.outcome });
     if (result.outcome === "evicted") {
-      this.metrics.preemptionVictims.inc();
       this.events.record(
         pod.pod,
         "Normal",
@@ -720,6 +735,18 @@ export class Shard {
       }
     }
     return false;
+  }
+
+  /** The profile label of the attempt metrics: the schedulerName served, as kube-scheduler's profiles. */
+  private get profile(): string {
+    return this.config.schedulerName;
+  }
+
+  /** An attempt that placed nothing: counted once for the group and once for each pending member. */
+  private countUnschedulable(members: GroupMembers): void {
+    const labels = { result: "unschedulable", profile: this.profile };
+    this.metrics.podGroupScheduleAttempts.inc(labels);
+    this.metrics.scheduleAttempts.inc(labels, members.pending.size);
   }
 
   /** Condition and Event on every pending member of a group. */
@@ -821,14 +848,16 @@ export class Shard {
   }
 
   private updateGauges(): void {
-    const pods: Record<string, number> = {
-      active: 0,
-      waiting: 0,
-      backoff: 0,
-      unschedulable: 0,
-      inflight: 0,
-      gated: 0,
+    // The queue's states as kube-scheduler names its queues: a group being tried is still active.
+    const queueOf: Record<QueueState, string> = {
+      active: "active",
+      inflight: "active",
+      backoff: "backoff",
+      unschedulable: "unschedulable",
+      incomplete: "incomplete",
     };
+    const pods: Record<string, number> = { active: 0, backoff: 0, unschedulable: 0, gated: 0, incomplete: 0 };
+    const rejected = new Map<string, number>();
     let groups = 0;
     for (const id of this.cache.groupIds()) {
       const members = this.cache.group(id);
@@ -843,11 +872,25 @@ export class Shard {
       pods.gated = (pods.gated ?? 0) + gated;
       if (size === 0) continue;
       groups++;
-      const state = this.queue.state(id) ?? "active";
-      pods[state] = (pods[state] ?? 0) + size;
+      const queue = queueOf[this.queue.state(id) ?? "active"];
+      pods[queue] = (pods[queue] ?? 0) + size;
+      for (const plugin of this.rejectedBy.get(id) ?? [])
+        rejected.set(plugin, (rejected.get(plugin) ?? 0) + size);
     }
     for (const [queue, count] of Object.entries(pods)) this.metrics.pendingPods.set({ queue }, count);
     this.metrics.pendingGroups.set(groups);
+    // A plugin that rejects no pod now reads 0, not its last value.
+    for (const plugin of rejected.keys()) this.reportedPlugins.add(plugin);
+    for (const plugin of this.reportedPlugins)
+      this.metrics.unschedulablePods.set({ plugin, profile: this.profile }, rejected.get(plugin) ?? 0);
+    for (const id of this.rejectedBy.keys()) {
+      const members = this.cache.group(id);
+      if (!members || members.pending.size === 0) this.rejectedBy.delete(id);
+    }
+    const sizes = this.cache.sizes();
+    this.metrics.cacheSize.set({ type: "nodes" }, sizes.nodes);
+    this.metrics.cacheSize.set({ type: "pods" }, sizes.pods);
+    this.metrics.cacheSize.set({ type: "assumed_pods" }, sizes.assumedPods);
     let ownedNodes = 0;
     for (const node of this.cache.snapshot.nodes) if (this.ownership.ownsNode(node.name)) ownedNodes++;
     this.metrics.ownedNodes.set(ownedNodes);

@@ -1,10 +1,13 @@
 /**
  * `sharded-scheduler status [flags]`: what an operator looks at first during an incident. Reads
  * the cluster the kubeconfig points to (read-only), prints the report as a table or, with
- * --json, as one JSON object. Any failure is one line on stderr and exit code 1.
+ * --json, as one JSON object. Credentials are found as kubectl finds them (config/kubeconfig.ts).
+ * Any failure is one line on stderr: exit code 2 for a bad command line (an unknown flag, a bad
+ * value, an unknown context), 1 for anything else.
  */
+import { homedir } from "node:os";
 import { loadKubeConfig, replicaSettingTable } from "../config/entry-point.js";
-import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js";
+import { ConfigError, FlagReader, failureReport, type Setting, usage } from "../config/flags.js";
 import { KubeApiError, KubeClient } from "../kube/kube-client.js";
 import { userAgent } from "../kube/user-agent.js";
 import { statusReport } from "./cluster-status.js";
@@ -13,6 +16,7 @@ import { defaultRenderOptions, renderStatus } from "./status-table.js";
 
 const settings = {
   kubeconfig: replicaSettingTable.kubeconfig,
+  context: replicaSettingTable.context,
   namespace: {
     flag: "namespace",
     env: "POD_NAMESPACE",
@@ -35,6 +39,7 @@ const settings = {
 
 export interface StatusOptions {
   kubeconfig: string | undefined;
+  context: string | undefined;
   namespace: string;
   schedulerName: string;
   limit: number;
@@ -62,6 +67,7 @@ export function loadStatusOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   );
   return {
     kubeconfig: flags.string("kubeconfig") || undefined,
+    context: flags.string("context") || undefined,
     namespace: flags.string("namespace"),
     schedulerName: flags.string("schedulerName"),
     limit: flags.int("limit", 1, 1000),
@@ -89,9 +95,7 @@ export async function runStatusCommand(
   let server = "";
   try {
     const options = loadStatusOptions(argv, env);
-    if (!options.kubeconfig && !env.KUBERNETES_SERVICE_HOST)
-      throw new ConfigError("no kubeconfig: pass --kubeconfig or set KUBECONFIG");
-    const kubeConfig = loadKubeConfig(options.kubeconfig);
+    const kubeConfig = loadKubeConfig(options, { env, home: env.HOME ?? homedir() });
     const client = await KubeClient.create(kubeConfig, {
       userAgent: userAgent("status"),
       qps: 50,
@@ -104,7 +108,7 @@ export async function runStatusCommand(
     const snapshot = await readStatusSnapshot(client, options).finally(() => client.close());
     const report = statusReport(snapshot, Date.now(), { recentEvents: options.limit });
     if (report.shards.length === 0)
-      throw new ConfigError(
+      throw new NothingToShow(
         `no shards found for scheduler ${options.schedulerName} in namespace ${options.namespace}`,
       );
     out.write(
@@ -117,15 +121,25 @@ export async function runStatusCommand(
     );
     return 0;
   } catch (error) {
-    err.write(`sharded-scheduler status: ${failureLine(error, server)}\n`);
+    if (error instanceof ConfigError) {
+      const { line, exitCode } = failureReport(program, error);
+      err.write(`${line}\n`);
+      return exitCode;
+    }
+    err.write(`${program}: ${failureLine(error, server)}\n`);
     return 1;
   }
 }
 
+const program = "sharded-scheduler status";
+
+/** The command worked, and what it found is nothing to report: exit code 1, one line. */
+class NothingToShow extends Error {}
+
 /** One line, no stack: what failed and, for a transport error, which server. */
 function failureLine(error: unknown, server: string): string {
   let message: string;
-  if (error instanceof ConfigError) message = error.message;
+  if (error instanceof NothingToShow) message = error.message;
   else if (error instanceof KubeApiError) message = `the API server refused: ${error.message}`;
   else if (server) message = `cannot reach the API server at ${server}: ${describe(error)}`;
   else message = describe(error);

@@ -93,13 +93,13 @@ describe("SchedulingQueue", () => {
     expect(queue.pop(2)).toEqual(["g"]);
   });
 
-  it("holds a waiting group until its time or a new member", () => {
+  it("holds an incomplete group until its time or a new member", () => {
     const queue = new SchedulingQueue(options);
     queue.add("a", 0);
     queue.add("b", 0);
     queue.pop(0);
-    queue.done("a", "waiting", 0, 500);
-    queue.done("b", "waiting", 0, Number.POSITIVE_INFINITY);
+    queue.done("a", "incomplete", 0, 500);
+    queue.done("b", "incomplete", 0, Number.POSITIVE_INFINITY);
     expect(queue.pop(499)).toEqual([]);
     expect(queue.pop(500)).toEqual(["a"]);
     expect(queue.pop(1e9)).toEqual([]);
@@ -113,6 +113,6 @@ describe("SchedulingQueue", () => {
     queue.pop(0);
     queue.done("a", "retry", 0);
     queue.done("b", "unschedulable", 0);
-    expect(queue.counts()).toEqual({ active: 0, waiting: 0, backoff: 1, unschedulable: 1, inflight: 1 });
+    expect(queue.counts()).toEqual({ active: 0, incomplete: 0, backoff: 1, unschedulable: 1, inflight: 1 });
   });
 });

@@ -159,28 +159,33 @@ describe("runStatusCommand failures", () => {
     return { code, out, err };
   }
 
-  it("without a kubeconfig: one line, exit 1", async () => {
-    expect(await run([])).toEqual({
-      code: 1,
+  const help = "(see sharded-scheduler status --help)";
+
+  it("without a kubeconfig: one line, exit 2", async () => {
+    expect(await run([], { HOME: "/nonexistent" })).toEqual({
+      code: 2,
       out: "",
-      err: "sharded-scheduler status: no kubeconfig: pass --kubeconfig or set KUBECONFIG\n",
+      err: `sharded-scheduler status: no kubeconfig: pass --kubeconfig, set KUBECONFIG or create ~/.kube/config (or run in a cluster) ${help}\n`,
     });
   });
 
-  it("a missing kubeconfig file or a bad flag: one line, exit 1", async () => {
+  it("a missing kubeconfig file or a bad flag: one line, exit 2", async () => {
     const missing = await run(["--kubeconfig=/nonexistent/kubeconfig"]);
-    expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/^sharded-scheduler status: ENOENT: no such file or directory[^\n]*\n$/);
+    expect(missing).toMatchObject({
+      code: 2,
+      err: `sharded-scheduler status: --kubeconfig /nonexistent/kubeconfig: no such file ${help}\n`,
+    });
     const bad = await run(["--limit=0"], { KUBECONFIG: "/x" });
-    expect(bad.err).toBe(
-      'sharded-scheduler status: --limit (STATUS_LIMIT) must be an integer 1-1000, got "0"\n',
-    );
+    expect(bad).toMatchObject({
+      code: 2,
+      err: `sharded-scheduler status: --limit (STATUS_LIMIT) must be an integer 1-1000, got "0" ${help}\n`,
+    });
   });
 
   it("--help prints the flags", async () => {
     const help = await run(["--help"]);
     expect(help.code).toBe(0);
-    for (const flag of ["--kubeconfig", "--namespace", "--scheduler-name", "--limit", "--json"])
+    for (const flag of ["--kubeconfig", "--context", "--namespace", "--scheduler-name", "--limit", "--json"])
       expect(help.out).toContain(flag);
   });
 });
