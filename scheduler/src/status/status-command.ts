@@ -1,12 +1,14 @@
 /**
  * `sharded-scheduler status [flags]`: what an operator looks at first during an incident. Reads
  * the cluster the kubeconfig points to (read-only), prints the report as a table or, with
- * --json, as one JSON object. Any failure is one line on stderr and exit code 1.
+ * --json, as one JSON object. Any failure is one line on stderr and exit code 1. With --check, an
+ * unhealthy ring (ring-health.ts) is too: each problem a line on stderr, after the report.
  */
 import { loadKubeConfig, replicaSettingTable } from "../config/entry-point.js";
 import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js";
 import { KubeApiError, KubeClient } from "../kube/kube-client.js";
 import { statusReport } from "./cluster-status.js";
+import { ringProblems } from "./ring-health.js";
 import { readStatusSnapshot } from "./status-reader.js";
 import { defaultRenderOptions, renderStatus } from "./status-table.js";
 
@@ -30,6 +32,12 @@ const settings = {
     help: "rows of recent handoffs and lends, and of pending groups",
     fallback: () => "10",
   },
+  expectCoordinator: {
+    flag: "expect-coordinator",
+    env: "STATUS_EXPECT_COORDINATOR",
+    help: "with --check: a coordinator leader is required",
+    fallback: () => "true",
+  },
 } satisfies Record<string, Setting>;
 
 export interface StatusOptions {
@@ -38,6 +46,9 @@ export interface StatusOptions {
   schedulerName: string;
   limit: number;
   json: boolean;
+  /** Exit 1 when the ring is unhealthy (ring-health.ts). */
+  check: boolean;
+  expectCoordinator: boolean;
 }
 
 export function statusUsage(): string {
@@ -49,6 +60,8 @@ export function statusUsage(): string {
     "",
     usage(settings),
     `  --${"json".padEnd(30)} ${"".padEnd(30)} print one JSON object instead of tables`,
+    `  --${"check".padEnd(30)} ${"".padEnd(30)} exit 1 when the ring is unhealthy: no ring, a member lagging its epoch`,
+    `    ${"".padEnd(30)} ${"".padEnd(30)} or without a live Lease, no coordinator leader (each problem on stderr)`,
     "",
   ].join("\n");
 }
@@ -56,7 +69,7 @@ export function statusUsage(): string {
 export function loadStatusOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): StatusOptions {
   const flags = new FlagReader(
     settings,
-    argv.filter((arg) => arg !== "--json"),
+    argv.filter((arg) => arg !== "--json" && arg !== "--check"),
     env,
   );
   return {
@@ -65,6 +78,8 @@ export function loadStatusOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     schedulerName: flags.string("schedulerName"),
     limit: flags.int("limit", 1, 1000),
     json: argv.includes("--json"),
+    check: argv.includes("--check"),
+    expectCoordinator: flags.bool("expectCoordinator"),
   };
 }
 
@@ -112,7 +127,10 @@ export async function runStatusCommand(
             messageWidth: out.isTTY ? defaultRenderOptions.messageWidth : Number.POSITIVE_INFINITY,
           }),
     );
-    return 0;
+    if (!options.check) return 0;
+    const problems = ringProblems(report, options);
+    for (const problem of problems) err.write(`sharded-scheduler status: unhealthy: ${problem}\n`);
+    return problems.length > 0 ? 1 : 0;
   } catch (error) {
     err.write(`sharded-scheduler status: ${failureLine(error, server)}\n`);
     return 1;
