@@ -14,6 +14,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { stringify } from "yaml";
 import { groupKey } from "../../scheduler/src/core/pod-group.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import {
@@ -199,10 +200,18 @@ describe("chart rendering", () => {
     async (set) => {
       const files = [ciValues(set)];
       await helm(["lint", "--strict", chartDir, ...setFlags(baseValues, files)]);
-      const { yaml, objects } = await renderChart(release, namespace, baseValues, files);
+      const { objects } = await renderChart(release, namespace, baseValues, files);
       expectWellFormed(objects);
-      // Every object, ServiceMonitor and PrometheusRule included, is admitted and validated by the API server.
-      const applied = await kubectl(["apply", "--dry-run=server", "--namespace", namespace, "-f", "-"], yaml);
+      // Every object, ServiceMonitor, PrometheusRule and the helm test pod included, is admitted and
+      // validated by the API server. Admission wants a pod's ServiceAccount to exist, which a dry
+      // run does not create: the test pod is checked as the namespace's default one.
+      const items = objects.map((object) =>
+        object.kind === "Pod"
+          ? { ...object, spec: { ...(object as k8s.V1Pod).spec, serviceAccountName: "default" } }
+          : object,
+      );
+      const list = JSON.stringify({ apiVersion: "v1", kind: "List", items });
+      const applied = await kubectl(["apply", "--dry-run=server", "--namespace", namespace, "-f", "-"], list);
       expect(applied.trim().split("\n")).toHaveLength(objects.length);
     },
   );
@@ -732,19 +741,27 @@ describe("chart values operators expect", () => {
   });
 
   it("takes each alert's threshold, for and severity from values, and leaves out what is off", async () => {
-    const p = "metrics.prometheusRule";
-    const { objects } = await renderChart(release, namespace, {
-      ...baseValues,
-      [`${p}.enabled`]: true,
-      [`${p}.alerts.podsPending.pendingMinutes`]: 30,
-      [`${p}.alerts.bindErrors.errorsPerSecond`]: 0.5,
-      [`${p}.alerts.bindErrors.for`]: "20m",
-      [`${p}.alerts.restarting.restarts`]: 5,
-      [`${p}.alerts.restarting.window`]: "1h",
-      [`${p}.alerts.ringEpochNotAcknowledged.severity`]: "page",
-      [`${p}.alerts.evictionErrors.enabled`]: false,
-      [`${p}.schedulerSelector`]: 'cluster="eu-1", job="shards"',
-    });
+    // A file: --set reads neither decimals nor commas.
+    const tuned = join(workDir, "tuned-alerts-values.yaml");
+    writeFileSync(
+      tuned,
+      stringify({
+        metrics: {
+          prometheusRule: {
+            enabled: true,
+            schedulerSelector: 'cluster="eu-1", job="shards"',
+            alerts: {
+              podsPending: { pendingMinutes: 30 },
+              bindErrors: { errorsPerSecond: 0.5, for: "20m" },
+              restarting: { restarts: 5, window: "1h" },
+              ringEpochNotAcknowledged: { severity: "page" },
+              evictionErrors: { enabled: false },
+            },
+          },
+        },
+      }),
+    );
+    const { objects } = await renderChart(release, namespace, baseValues, [tuned]);
     const alerts = alertsOf(objects);
     expect(alerts.map((a) => a.alert)).not.toContain("ShardedSchedulerEvictionErrors");
     expect(alertNamed(alerts, "ShardedSchedulerPodsPending").for).toBe("30m");
@@ -1323,6 +1340,9 @@ describe("installed release", () => {
     expect(leaderless.exitCode, leaderless.stderr).toBe(1);
     expect(leaderless.stderr).toMatch(/unhealthy: no coordinator leader/);
     expect(leaderless.passed, leaderless.helm).toBe(false);
+    // A failed test pod stays for `kubectl logs` until the next helm test, even past helm uninstall
+    // (helm does not track hook objects): the operator deletes it, as here.
+    await core.deleteNamespacedPod({ name: podName, namespace, gracePeriodSeconds: 0 });
   });
 
   it("scales the shards with helm upgrade and keeps the Redis password", async () => {
