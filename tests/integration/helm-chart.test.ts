@@ -1,10 +1,13 @@
 /**
- * The Helm chart (charts/sharded-scheduler) on the real local control plane: lint, renders the
- * API server accepts (server-side dry run, ServiceMonitor against its real CRD), install,
+ * The Helm chart (charts/sharded-scheduler) on the real local control plane: lint, renders of
+ * every ci/ value set the API server accepts (server-side dry run, ServiceMonitor and
+ * PrometheusRule against their real CRDs, a malformed rule refused), the values operators expect
+ * (image digests, extraEnv, topology spread, Node's heap limit, alert thresholds), install,
  * least-privilege RBAC proven twice — SubjectAccessReviews for every verb on every resource,
  * and the real shard and coordinator running with the chart's ServiceAccounts and ConfigMaps —,
- * upgrade and scaling, uninstall. The chart's pods are KWOK fake pods (no container runs),
- * placed by kube-scheduler onto the KWOK nodes.
+ * `helm test` (the test plays the kubelet of helm's test pod: support/helm-test.ts), upgrade and
+ * scaling, uninstall. The chart's pods are KWOK fake pods (no container runs), placed by
+ * kube-scheduler onto the KWOK nodes.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";

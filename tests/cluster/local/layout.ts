@@ -15,6 +15,7 @@ export interface ToolVersions {
   KWOK_VERSION: string;
   HELM_VERSION: string;
   HELM_DOCS_VERSION: string;
+  PROMETHEUS_VERSION: string;
 }
 
 export function readToolVersions(): ToolVersions {
@@ -43,6 +44,8 @@ export interface ToolPaths {
   helm: string;
   /** Generates the chart's README from values.yaml. */
   helmDocs: string;
+  /** Checks and unit-tests the chart's alerts. */
+  promtool: string;
   /** Our own benchmark helper (tests/bench/noop-binder), keyed by a hash of its source. */
   noopBinder: string;
   redisServer: string;
@@ -73,6 +76,7 @@ export function toolPaths(versions = readToolVersions()): ToolPaths {
     kwok: join(kwok, "kwok"),
     helm: join(helm, "helm"),
     helmDocs,
+    promtool: join(tools, `promtool-${versions.PROMETHEUS_VERSION}`, "bin", "promtool"),
     noopBinder: join(tools, `noop-binder-${noopBinderKey()}`, "bin", "noop-binder"),
     redisServer: findOnPath("redis-server") ?? "/usr/bin/redis-server",
   };
