@@ -58,10 +58,15 @@ afterAll(() => {
 /** `promtool test rules` of one case; rejects with promtool's report when an expectation fails. */
 async function promtoolTest(test: Record<string, unknown>): Promise<void> {
   const file = join(dir, `test-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(file, stringify({ rule_files: ["bare-rules.yaml"], evaluation_interval: "1m", tests: [test] }));
-  await run(promtool(), ["test", "rules", file], { cwd: dir }).catch((error: { stdout?: string; stderr?: string }) => {
-    throw new Error(`${error.stdout ?? ""}${error.stderr ?? ""}`);
-  });
+  writeFileSync(
+    file,
+    stringify({ rule_files: ["bare-rules.yaml"], evaluation_interval: "1m", tests: [test] }),
+  );
+  await run(promtool(), ["test", "rules", file], { cwd: dir }).catch(
+    (error: { stdout?: string; stderr?: string }) => {
+      throw new Error(`${error.stdout ?? ""}${error.stderr ?? ""}`);
+    },
+  );
 }
 
 const promtool = () => toolPaths().promtool;
@@ -169,7 +174,12 @@ describe("the chart's alerts in Prometheus's rule engine", () => {
         series("sharded_scheduler_bind_errors_total", shards, 'pod="s-0", reason="error"', "0+60x30"),
         series("sharded_scheduler_bind_errors_total", shards, 'pod="s-0", reason="conflict"', "0+600x30"),
         series("sharded_scheduler_evictions_total", shards, 'pod="s-0", result="error"', "0+60x30"),
-        series("sharded_scheduler_evictions_total", shards, 'pod="s-0", result="disruption_budget"', "0+600x30"),
+        series(
+          "sharded_scheduler_evictions_total",
+          shards,
+          'pod="s-0", result="disruption_budget"',
+          "0+600x30",
+        ),
       ],
       alert_rule_test: [
         alertAt("ShardedSchedulerBindErrors", "8m"),
@@ -184,7 +194,10 @@ describe("the chart's alerts in Prometheus's rule engine", () => {
         series("sharded_scheduler_bind_errors_total", shards, 'pod="s-0", reason="error"', "0+1x30"),
         series("sharded_scheduler_evictions_total", shards, 'pod="s-0", result="throttled"', "0+600x30"),
       ],
-      alert_rule_test: [alertAt("ShardedSchedulerBindErrors", "20m"), alertAt("ShardedSchedulerEvictionErrors", "20m")],
+      alert_rule_test: [
+        alertAt("ShardedSchedulerBindErrors", "20m"),
+        alertAt("ShardedSchedulerEvictionErrors", "20m"),
+      ],
     });
   });
 
@@ -197,7 +210,7 @@ describe("the chart's alerts in Prometheus's rule engine", () => {
         series("process_start_time_seconds", coordinator, 'pod="c-0"', "50 60 70 80 80 80 80 80 80 80"),
       ],
       alert_rule_test: [
-        alertAt("ShardedSchedulerRestarting", "4m"),
+        alertAt("ShardedSchedulerRestarting", "2m"),
         alertAt(
           "ShardedSchedulerRestarting",
           "8m",
