@@ -1,8 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 // Unit tests of the test tooling's pure parts (benchmark oracle, invariant checker, chaos plan, demo), of
-// the chart's dashboard against the code, of the tooling's command lines and of the toolchain the tests
-// run on; no cluster.
+// the chart (its dashboard against the code, its generated README, its alerts), of the tooling's
+// command lines and of the toolchain the tests run on; no cluster.
 export default defineConfig({
   test: {
     include: [

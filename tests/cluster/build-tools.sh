@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries from the Go module proxy, once per version:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes),
-#   etcd (go.etcd.io/etcd/server/v3), kwok, helm.
+#   etcd (go.etcd.io/etcd/server/v3), kwok, helm, helm-docs (the chart's README), promtool (the
+#   chart's alerts).
 # Output: $CACHE/tools/<component>-<version>/bin/. A component whose binaries exist is skipped,
 # so a second run is a no-op. Prints the bin directories, one per line, on fd 3 if open.
 set -euo pipefail
@@ -14,7 +15,7 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 command -v go >/dev/null || { echo "build-tools: Go 1.26+ is required (https://go.dev/dl)" >&2; exit 1; }
 
 step=0
-total=5
+total=7
 log() { printf '[tools %d/%d] %s\n' "$step" "$total" "$*"; }
 
 # build <component> <version> <binaries...> -- <body function>
@@ -103,7 +104,7 @@ build_installable() { # <step> <name> <package> <version>
 }
 
 build_noop_binder() { # our own benchmark helper, keyed by a hash of its source
-  step=5
+  step=7
   local src="$here/../bench/noop-binder"
   local hash; hash="$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-12)"
   local dir="$CACHE/tools/noop-binder-$hash"
@@ -118,5 +119,7 @@ build_kubernetes
 build_etcd
 build_installable 3 kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 build_installable 4 helm "helm.sh/helm/${HELM_VERSION%%.*}/cmd/helm" "$HELM_VERSION"
+build_installable 5 helm-docs github.com/norwoodj/helm-docs/cmd/helm-docs "$HELM_DOCS_VERSION"
+build_installable 6 promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_VERSION"
 build_noop_binder
 echo "[tools] all binaries ready under $CACHE/tools"

@@ -1,10 +1,13 @@
 /**
- * The Helm chart (charts/sharded-scheduler) on the real local control plane: lint, renders the
- * API server accepts (server-side dry run, ServiceMonitor against its real CRD), install,
+ * The Helm chart (charts/sharded-scheduler) on the real local control plane: lint, renders of
+ * every ci/ value set the API server accepts (server-side dry run, ServiceMonitor and
+ * PrometheusRule against their real CRDs, a malformed rule refused), the values operators expect
+ * (image digests, extraEnv, topology spread, Node's heap limit, alert thresholds), install,
  * least-privilege RBAC proven twice — SubjectAccessReviews for every verb on every resource,
  * and the real shard and coordinator running with the chart's ServiceAccounts and ConfigMaps —,
- * upgrade and scaling, uninstall. The chart's pods are KWOK fake pods (no container runs),
- * placed by kube-scheduler onto the KWOK nodes.
+ * `helm test` (the test plays the kubelet of helm's test pod: support/helm-test.ts), upgrade and
+ * scaling, uninstall. The chart's pods are KWOK fake pods (no container runs), placed by
+ * kube-scheduler onto the KWOK nodes.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,6 +17,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { stringify } from "yaml";
 import { groupKey } from "../../scheduler/src/core/pod-group.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import {
@@ -31,6 +35,8 @@ import { dashboardMetrics, exportedMetrics, readDashboard } from "../support/das
 import {
   type ChartValues,
   chartDir,
+  ciValueSets,
+  ciValues,
   helm,
   type KubeObject,
   kubectl,
@@ -41,6 +47,7 @@ import {
   serviceAccountToken,
   setFlags,
 } from "../support/helm.js";
+import { helmTestOnKwok, localCommand, runCommand } from "../support/helm-test.js";
 import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
 import { type RunningShard, startShard } from "../support/shard.js";
 import { holdsFor, waitFor } from "../support/wait.js";
@@ -60,13 +67,16 @@ const baseValues: ChartValues = {
   schedulerName,
   [`nodeSelector.${fakeNodeLabel.key}`]: fakeNodeLabel.value,
 };
-const serviceMonitorCrd = "servicemonitors.monitoring.coreos.com";
-const serviceMonitorCrdFile = join(repoRoot, "tests/support/crds/monitoring.coreos.com_servicemonitors.yaml");
+/** prometheus-operator's CRDs, so that the API server validates the chart's objects of theirs. */
+const monitoringCrds = ["servicemonitors", "prometheusrules"].map((plural) => ({
+  name: `${plural}.monitoring.coreos.com`,
+  file: join(repoRoot, `tests/support/crds/monitoring.coreos.com_${plural}.yaml`),
+}));
 const instanceSelector = `app.kubernetes.io/instance=${release}`;
 
 let namespace = "";
 let workDir = "";
-let createdCrd = false;
+const createdCrds: string[] = [];
 const processes: (RunningShard | RunningCoordinator)[] = [];
 /** Cluster-scoped objects a test made, removed after the file. */
 const createdNodes: string[] = [];
@@ -75,12 +85,13 @@ const createdPriorityClasses: string[] = [];
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), "helm-chart-"));
   namespace = await createTestNamespace(core, release);
-  // The ServiceMonitor renders are dry-run against the real prometheus-operator schema.
-  const present = await kubectl(["get", "crd", serviceMonitorCrd, "--ignore-not-found", "-o", "name"]);
-  if (!present.trim()) {
-    await kubectl(["create", "-f", serviceMonitorCrdFile]);
-    createdCrd = true;
-    await kubectl(["wait", "--for=condition=Established", `crd/${serviceMonitorCrd}`, "--timeout=30s"]);
+  // The ServiceMonitor and PrometheusRule renders are dry-run against the real prometheus-operator schemas.
+  for (const crd of monitoringCrds) {
+    const present = await kubectl(["get", "crd", crd.name, "--ignore-not-found", "-o", "name"]);
+    if (present.trim()) continue;
+    await kubectl(["create", "-f", crd.file]);
+    createdCrds.push(crd.name);
+    await kubectl(["wait", "--for=condition=Established", `crd/${crd.name}`, "--timeout=30s"]);
   }
   await waitFor(
     "the default ServiceAccount",
@@ -97,7 +108,7 @@ afterAll(async () => {
   await rbac.deleteCollectionClusterRole({ labelSelector: instanceSelector }).catch(() => undefined);
   await rbac.deleteCollectionClusterRoleBinding({ labelSelector: instanceSelector }).catch(() => undefined);
   await scheduling.deleteCollectionPriorityClass({ labelSelector: instanceSelector }).catch(() => undefined);
-  if (createdCrd) await kubectl(["delete", "crd", serviceMonitorCrd, "--ignore-not-found"]);
+  for (const crd of createdCrds) await kubectl(["delete", "crd", crd, "--ignore-not-found"]);
   for (const name of createdNodes) await core.deleteNode({ name }).catch(() => undefined);
   for (const name of createdPriorityClasses)
     await scheduling.deletePriorityClass({ name }).catch(() => undefined);
@@ -106,45 +117,12 @@ afterAll(async () => {
 
 // --- rendering ----------------------------------------------------------------------------------
 
-const externalRedis: ChartValues = {
-  "redis.external.url": "rediss://redis.example.com:6380/2",
-  "redis.external.existingSecret": "ledger-redis",
-  "redis.external.existingSecretKey": "password",
-  "redis.tls": true,
-};
-const sentinelRedis: ChartValues = {
-  "redis.external.sentinels": "{sentinel-0.example.com:26379,sentinel-1.example.com:26379}",
-  "redis.external.sentinelMaster": "ledger",
-  "redis.external.existingSecret": "ledger-redis",
-};
-const metricsBehindPolicy: ChartValues = {
-  "metrics.auth": "none",
-  "metrics.networkPolicy.from[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name": "monitoring",
-  "metrics.serviceMonitor.enabled": true,
-};
-const metricsWithSecrets: ChartValues = {
-  "metrics.tls.existingSecret": "metrics-tls",
-  "metrics.reader.subjects[0].kind": "ServiceAccount",
-  "metrics.reader.subjects[0].name": "prometheus-k8s",
-  "metrics.reader.subjects[0].namespace": "monitoring",
-  "metrics.serviceMonitor.enabled": true,
-  "metrics.serviceMonitor.tokenSecret.name": "scrape-token",
-  "metrics.serviceMonitor.tlsConfig.serverName": "sharded-scheduler",
-};
-const variants: { name: string; values: ChartValues }[] = [
-  {
-    name: "bundled Redis, ServiceMonitor and dashboard",
-    values: { "metrics.serviceMonitor.enabled": true, "metrics.grafanaDashboard.enabled": true },
-  },
-  { name: "defaults (ServiceMonitor disabled)", values: {} },
-  { name: "external Redis URL with TLS and a password Secret", values: externalRedis },
-  { name: "external Redis through Sentinel", values: sentinelRedis },
-  { name: "no coordinator", values: { "coordinator.enabled": false } },
-  { name: "metrics without auth, behind the chart's NetworkPolicy", values: metricsBehindPolicy },
-  { name: "metrics with a provided certificate, reader subjects, token Secret", values: metricsWithSecrets },
-  // Every generated name stays valid, the longest included.
-  { name: "the longest names", values: { fullnameOverride: "n".repeat(63) } },
-];
+// The value sets of the chart's ci/ folder (chart-testing's), each a file over baseValues.
+const externalRedis = [ciValues("external-redis")];
+const sentinelRedis = [ciValues("sentinel-redis")];
+const metricsBehindPolicy = [ciValues("metrics-networkpolicy")];
+const metricsWithSecrets = [ciValues("metrics-secrets")];
+const monitoring = [ciValues("monitoring")];
 
 /** The ClusterRole rules /metrics behind RBAC needs (serving/metrics-access.ts). */
 const reviewRules = [
@@ -221,19 +199,30 @@ function expectWellFormed(objects: readonly KubeObject[]): void {
 }
 
 describe("chart rendering", () => {
-  it.each(variants)("lints, renders and passes a server-side dry run: $name", async ({ values }) => {
-    const all = { ...baseValues, ...values };
-    await helm(["lint", "--strict", chartDir, ...setFlags(all)]);
-    const { yaml, objects } = await renderChart(release, namespace, all);
-    expectWellFormed(objects);
-    // Every object, ServiceMonitor included, is admitted and validated by the API server.
-    const applied = await kubectl(["apply", "--dry-run=server", "--namespace", namespace, "-f", "-"], yaml);
-    expect(applied.trim().split("\n")).toHaveLength(objects.length);
-  });
+  it.each(ciValueSets())(
+    "lints, renders and passes a server-side dry run: ci/%s-values.yaml",
+    async (set) => {
+      const files = [ciValues(set)];
+      await helm(["lint", "--strict", chartDir, ...setFlags(baseValues, files)]);
+      const { objects } = await renderChart(release, namespace, baseValues, files);
+      expectWellFormed(objects);
+      // Every object, ServiceMonitor, PrometheusRule and the helm test pod included, is admitted and
+      // validated by the API server. Admission wants a pod's ServiceAccount to exist, which a dry
+      // run does not create: the test pod is checked as the namespace's default one.
+      const items = objects.map((object) =>
+        object.kind === "Pod"
+          ? { ...object, spec: { ...(object as k8s.V1Pod).spec, serviceAccountName: "default" } }
+          : object,
+      );
+      const list = JSON.stringify({ apiVersion: "v1", kind: "List", items });
+      const applied = await kubectl(["apply", "--dry-run=server", "--namespace", namespace, "-f", "-"], list);
+      expect(applied.trim().split("\n")).toHaveLength(objects.length);
+    },
+  );
 
   it("renders the bundled Redis, its NetworkPolicy, the ServiceMonitor and the dashboard only when asked", async () => {
-    const kinds = async (values: ChartValues) =>
-      (await renderChart(release, namespace, { ...baseValues, ...values })).objects.map(
+    const kinds = async (values: ChartValues, files: string[] = []) =>
+      (await renderChart(release, namespace, { ...baseValues, ...values }, files)).objects.map(
         (o) => `${o.kind} ${o.metadata.name}`,
       );
     const defaults = await kinds({});
@@ -251,16 +240,20 @@ describe("chart rendering", () => {
         `PriorityClass ${namespace}-${fullname}`,
       ]),
     );
-    expect(defaults.filter((k) => k.startsWith("ServiceMonitor") || k.endsWith("-dashboard"))).toEqual([]);
-    const external = await kinds(externalRedis);
+    expect(
+      defaults.filter(
+        (k) => k.startsWith("ServiceMonitor") || k.startsWith("PrometheusRule") || k.endsWith("-dashboard"),
+      ),
+    ).toEqual([]);
+    const external = await kinds({}, externalRedis);
     expect(external.filter((k) => k.includes("-redis"))).toEqual([]);
     const noCoordinator = await kinds({ "coordinator.enabled": false });
     expect(noCoordinator.filter((k) => k.includes("coordinator") || k.includes("-redis"))).toEqual([]);
   });
 
   it("passes the Redis settings to both components, the password only from its Secret", async () => {
-    const config = async (values: ChartValues) => {
-      const { objects } = await renderChart(release, namespace, { ...baseValues, ...values });
+    const config = async (files: string[]) => {
+      const { objects } = await renderChart(release, namespace, baseValues, files);
       const data = objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", "-coordinator").data ?? {};
       const coordinator = objectOf<k8s.V1Deployment>(objects, "Deployment", "-coordinator");
       const shards = objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", fullname);
@@ -272,9 +265,9 @@ describe("chart rendering", () => {
       for (const value of Object.values(data)) expect(value).not.toMatch(/:[^/@]+@/);
       return { data, password: envOf(coordinator, "REDIS_PASSWORD")?.valueFrom?.secretKeyRef };
     };
-    const cases: [ChartValues, Record<string, string>, { name: string; key: string }][] = [
+    const cases: [string[], Record<string, string>, { name: string; key: string }][] = [
       [
-        {},
+        [],
         {
           REDIS_URL: `redis://${fullname}-redis.${namespace}.svc:6379/0`,
           REDIS_TLS: "false",
@@ -297,8 +290,8 @@ describe("chart rendering", () => {
         { name: "ledger-redis", key: "redis-password" },
       ],
     ];
-    for (const [values, data, password] of cases)
-      expect(await config(values)).toEqual({ data: expect.objectContaining(data), password });
+    for (const [files, data, password] of cases)
+      expect(await config(files)).toEqual({ data: expect.objectContaining(data), password });
     // The bundled Redis serves plain TCP: TLS is for an external one.
     await expect(helm(["template", release, chartDir, ...setFlags({ "redis.tls": true })])).rejects.toThrow(
       /redis.tls needs an external Redis/,
@@ -314,6 +307,15 @@ describe("chart rendering", () => {
     { schedulerName: "Not_A_Name" },
     { "metrics.auth": "off" },
     { "scheduler.healthPort": 0 },
+    { "image.digest": "sha256:1234" },
+    { "redis.image.digest": "latest" },
+    { "scheduler.maxHeapPercent": 120 },
+    { "coordinator.extraEnv[0].value": "no name" },
+    { "scheduler.topologySpreadConstraints[0].maxSkew": 1 },
+    { "metrics.prometheusRule.alerts.bindErrors.for": "10 minutes" },
+    { "metrics.prometheusRule.alerts.podsPending.pendingMinutes": 0 },
+    { "metrics.prometheusRule.alerts.restarting.windw": "1h" },
+    { "helmTest.enabled": "yes" },
   ])("rejects values its schema forbids: %o", async (values) => {
     await expect(helm(["template", release, chartDir, ...setFlags(values)])).rejects.toThrow(/schema/i);
   });
@@ -450,7 +452,7 @@ describe("chart rendering", () => {
   });
 
   it("mounts a provided certificate, binds the reader role, sends a token from a Secret when asked", async () => {
-    const { objects } = await renderChart(release, namespace, { ...baseValues, ...metricsWithSecrets });
+    const { objects } = await renderChart(release, namespace, baseValues, metricsWithSecrets);
     const shardsAndCoordinator = workloadsOf(objects).filter((w) => !w.metadata?.name?.endsWith("-redis"));
     expect(shardsAndCoordinator).toHaveLength(2);
     for (const workload of shardsAndCoordinator) {
@@ -480,7 +482,7 @@ describe("chart rendering", () => {
   });
 
   it("serves /metrics without auth only behind a NetworkPolicy, and then grants no reviews", async () => {
-    const { objects } = await renderChart(release, namespace, { ...baseValues, ...metricsBehindPolicy });
+    const { objects } = await renderChart(release, namespace, baseValues, metricsBehindPolicy);
     const policy = objectOf<k8s.V1NetworkPolicy>(objects, "NetworkPolicy", "-metrics");
     expect(policy.spec?.podSelector?.matchExpressions).toEqual([
       { key: "app.kubernetes.io/component", operator: "In", values: ["scheduler", "coordinator"] },
@@ -516,7 +518,7 @@ describe("chart rendering", () => {
         "template",
         release,
         chartDir,
-        ...setFlags({ ...metricsBehindPolicy, "metrics.tls.existingSecret": "x" }),
+        ...setFlags({ "metrics.tls.existingSecret": "x" }, metricsBehindPolicy),
       ]),
     ).rejects.toThrow(/existingSecret needs metrics.auth=rbac/);
   });
@@ -539,6 +541,320 @@ describe("chart rendering", () => {
     expect(metrics.length).toBeGreaterThan(15);
     const exported = await exportedMetrics();
     expect(metrics.filter((name) => !exported.has(name))).toEqual([]);
+  });
+});
+
+// --- what operators expect: images by digest, extra environment, spread, heap, alerts, helm test ---
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface PrometheusRuleObject extends KubeObject {
+  spec: { groups: { name: string; rules: AlertRule[] }[] };
+}
+const alertsOf = (objects: readonly KubeObject[]) =>
+  objectOf<PrometheusRuleObject>(objects, "PrometheusRule").spec.groups.flatMap((group) => group.rules);
+const alertNamed = (alerts: readonly AlertRule[], name: string) => {
+  const found = alerts.find((a) => a.alert === name);
+  if (!found) throw new Error(`no alert ${name}`);
+  return found;
+};
+/** The metric names an expression reads. */
+const metricsIn = (expr: string) => [...expr.matchAll(/([a-z_:][a-z0-9_:]*)\{/g)].map((m) => m[1] as string);
+
+describe("chart values operators expect", () => {
+  it("pulls both images by digest when one is given, by tag otherwise", async () => {
+    const repository = { "image.repository": "registry.example.com/sharded-scheduler", "image.tag": "1.2.3" };
+    const images = async (values: ChartValues) => {
+      const { objects } = await renderChart(release, namespace, { ...baseValues, ...repository, ...values });
+      return Object.fromEntries(
+        [...workloadsOf(objects), ...objectsOf<k8s.V1Pod>(objects, "Pod")].map((o) => [
+          o.metadata?.name,
+          (o.kind === "Pod" ? (o as k8s.V1Pod).spec : podSpecOf(o as k8s.V1StatefulSet))?.containers[0]
+            ?.image,
+        ]),
+      );
+    };
+    const byTag = "registry.example.com/sharded-scheduler:1.2.3";
+    expect(await images({})).toEqual({
+      [fullname]: byTag,
+      [`${fullname}-coordinator`]: byTag,
+      [`${fullname}-redis`]: "redis:8.10.2-alpine",
+      [`${fullname}-status-check`]: byTag,
+    });
+    const digest = `sha256:${"0123456789abcdef".repeat(4)}`;
+    const redisDigest = `sha256:${"fedcba9876543210".repeat(4)}`;
+    const byDigest = `registry.example.com/sharded-scheduler@${digest}`;
+    expect(await images({ "image.digest": digest, "redis.image.digest": redisDigest })).toEqual({
+      [fullname]: byDigest,
+      [`${fullname}-coordinator`]: byDigest,
+      [`${fullname}-redis`]: `redis@${redisDigest}`,
+      [`${fullname}-status-check`]: byDigest,
+    });
+  });
+
+  it("adds extraEnv after the chart's own variables, so that one of the same name wins", async () => {
+    const { objects } = await renderChart(release, namespace, baseValues, [ciValues("pinned-and-spread")]);
+    const shards = objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", fullname);
+    const coordinator = objectOf<k8s.V1Deployment>(objects, "Deployment", "-coordinator");
+    expect(containerOf(shards).env?.at(-1)).toEqual({ name: "UV_THREADPOOL_SIZE", value: "8" });
+    expect(containerOf(coordinator).env?.at(-1)).toEqual({ name: "UV_THREADPOOL_SIZE", value: "4" });
+    // The chart's variables stay (the downward API, the probes' address, the Redis password, the heap).
+    for (const workload of [shards, coordinator])
+      expect((containerOf(workload).env ?? []).map((env) => env.name).slice(0, -1)).toEqual([
+        "POD_NAME",
+        "POD_NAMESPACE",
+        "POD_IP",
+        "HEALTH_BIND_ADDRESS",
+        "REDIS_PASSWORD",
+        "NODE_OPTIONS",
+      ]);
+    // A NODE_OPTIONS of the operator's comes last: the container gets it, not the chart's.
+    const own = await renderChart(release, namespace, {
+      ...baseValues,
+      "scheduler.extraEnv[0].name": "NODE_OPTIONS",
+      "scheduler.extraEnv[0].value": "--max-old-space-size=1000",
+    });
+    const env = containerOf(objectOf<k8s.V1StatefulSet>(own.objects, "StatefulSet", fullname)).env ?? [];
+    expect(env.filter((e) => e.name === "NODE_OPTIONS").map((e) => e.value)).toEqual([
+      "--max-old-space-size=1536",
+      "--max-old-space-size=1000",
+    ]);
+  });
+
+  it("spreads the shards and the coordinator as told, with the component's selector unless given one", async () => {
+    const { objects } = await renderChart(release, namespace, baseValues, [ciValues("pinned-and-spread")]);
+    const selector = (component: string) => ({
+      matchLabels: {
+        "app.kubernetes.io/name": "sharded-scheduler",
+        "app.kubernetes.io/instance": release,
+        "app.kubernetes.io/component": component,
+      },
+    });
+    expect(
+      podSpecOf(objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", fullname)).topologySpreadConstraints,
+    ).toEqual([
+      {
+        maxSkew: 1,
+        topologyKey: "kubernetes.io/hostname",
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: selector("scheduler"),
+      },
+    ]);
+    expect(
+      podSpecOf(objectOf<k8s.V1Deployment>(objects, "Deployment", "-coordinator")).topologySpreadConstraints,
+    ).toEqual([
+      {
+        maxSkew: 1,
+        topologyKey: "topology.kubernetes.io/zone",
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: { matchLabels: { "app.kubernetes.io/component": "coordinator" } },
+      },
+    ]);
+    // By default none: the cluster's default spreading applies.
+    const defaults = await renderChart(release, namespace, baseValues);
+    for (const workload of workloadsOf(defaults.objects))
+      expect(podSpecOf(workload).topologySpreadConstraints, workload.metadata?.name).toBeUndefined();
+  });
+
+  it.each<[string | number, number, number]>([
+    ["2Gi", 75, 1536],
+    ["1Gi", 75, 768],
+    ["512Mi", 75, 384],
+    ["1.5Gi", 75, 1152],
+    ["1536Mi", 50, 768],
+    ["2G", 75, 1430],
+    ["1000M", 75, 715],
+    ["4194304Ki", 75, 3072],
+    [2147483648, 75, 1536],
+  ])("sets Node's heap limit from a memory limit of %s at %i%%: %i MiB", async (memory, percent, heap) => {
+    const { objects } = await renderChart(release, namespace, {
+      ...baseValues,
+      "scheduler.resources.limits.memory": memory,
+      "scheduler.maxHeapPercent": percent,
+      "coordinator.resources.limits.memory": memory,
+      "coordinator.maxHeapPercent": percent,
+    });
+    for (const workload of workloadsOf(objects).filter((w) => !w.metadata?.name?.endsWith("-redis")))
+      expect(envOf(workload, "NODE_OPTIONS")?.value, workload.metadata?.name).toBe(
+        `--max-old-space-size=${heap}`,
+      );
+  });
+
+  it("sets no heap limit without a memory limit or at 0%, and refuses a limit it cannot read", async () => {
+    const heapOf = async (values: ChartValues) => {
+      const { objects } = await renderChart(release, namespace, { ...baseValues, ...values });
+      return envOf(objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", fullname), "NODE_OPTIONS");
+    };
+    expect(await heapOf({ "scheduler.resources.limits.memory": "null" })).toBeUndefined();
+    expect(await heapOf({ "scheduler.maxHeapPercent": 0 })).toBeUndefined();
+    // Redis is not a Node process.
+    const { objects } = await renderChart(release, namespace, baseValues);
+    expect(
+      envOf(objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", "-redis"), "NODE_OPTIONS"),
+    ).toBeUndefined();
+    await expect(heapOf({ "scheduler.resources.limits.memory": "2GB" })).rejects.toThrow(
+      /cannot read the memory limit "2GB"/,
+    );
+    await expect(heapOf({ "coordinator.resources.limits.memory": "16Mi" })).rejects.toThrow(
+      /leaves Node a heap of 12 MiB/,
+    );
+  });
+
+  it("alerts on the release's own series with the decided metrics, each with severity, for, summary and description", async () => {
+    const { objects } = await renderChart(release, namespace, baseValues, monitoring);
+    const alerts = alertsOf(objects);
+    expect(alerts.map((a) => a.alert)).toEqual([
+      "ShardedSchedulerNoCoordinatorLeader",
+      "ShardedSchedulerRingEpochNotAcknowledged",
+      "ShardedSchedulerPodsPending",
+      "ShardedSchedulerBindErrors",
+      "ShardedSchedulerEvictionErrors",
+      "ShardedSchedulerRestarting",
+    ]);
+    for (const alert of alerts) {
+      expect(alert.for, alert.alert).toMatch(/^\d+[smh]$/);
+      expect(alert.labels, alert.alert).toEqual({
+        severity: expect.stringMatching(/^(critical|warning)$/),
+        team: "scheduling",
+      });
+      expect(alert.annotations?.summary, alert.alert).toMatch(new RegExp(`${namespace}/${release}`));
+      expect(alert.annotations?.description?.length, alert.alert).toBeGreaterThan(50);
+      // Only this release's shards and coordinator: the job labels of the ServiceMonitor's Services.
+      for (const selector of alert.expr.match(/\{[^}]*\}/g) ?? [])
+        expect(selector, alert.alert).toMatch(
+          new RegExp(`^\\{namespace="${namespace}", job="${fullname}(-coordinator)?"`),
+        );
+    }
+    // The metric names the code exports (kube-scheduler's, under our prefix).
+    expect([...new Set(alerts.flatMap((a) => metricsIn(a.expr)))].sort()).toEqual([
+      "process_start_time_seconds",
+      "sharded_scheduler_bind_errors_total",
+      "sharded_scheduler_coordinator_leader",
+      "sharded_scheduler_evictions_total",
+      "sharded_scheduler_pending_pods",
+      "sharded_scheduler_ring_epoch",
+    ]);
+    expect(alertNamed(alerts, "ShardedSchedulerPodsPending")).toMatchObject({
+      for: "15m",
+      expr: expect.stringContaining('queue=~"active|backoff|unschedulable"'),
+    });
+    expect(alertNamed(alerts, "ShardedSchedulerNoCoordinatorLeader").expr).toContain("absent(");
+  });
+
+  it("takes each alert's threshold, for and severity from values, and leaves out what is off", async () => {
+    // A file: --set reads neither decimals nor commas.
+    const tuned = join(workDir, "tuned-alerts-values.yaml");
+    writeFileSync(
+      tuned,
+      stringify({
+        metrics: {
+          prometheusRule: {
+            enabled: true,
+            schedulerSelector: 'cluster="eu-1", job="shards"',
+            alerts: {
+              podsPending: { pendingMinutes: 30 },
+              bindErrors: { errorsPerSecond: 0.5, for: "20m" },
+              restarting: { restarts: 5, window: "1h" },
+              ringEpochNotAcknowledged: { severity: "page" },
+              evictionErrors: { enabled: false },
+            },
+          },
+        },
+      }),
+    );
+    const { objects } = await renderChart(release, namespace, baseValues, [tuned]);
+    const alerts = alertsOf(objects);
+    expect(alerts.map((a) => a.alert)).not.toContain("ShardedSchedulerEvictionErrors");
+    expect(alertNamed(alerts, "ShardedSchedulerPodsPending").for).toBe("30m");
+    expect(alertNamed(alerts, "ShardedSchedulerBindErrors")).toMatchObject({
+      for: "20m",
+      expr: expect.stringMatching(/\{cluster="eu-1", job="shards", reason="error"\}\[5m\]\)\) > 0\.5$/),
+    });
+    expect(alertNamed(alerts, "ShardedSchedulerRestarting").expr).toMatch(/\[1h\]\) > 5/);
+    expect(alertNamed(alerts, "ShardedSchedulerRingEpochNotAcknowledged").labels?.severity).toBe("page");
+    // Without a coordinator: no leader to miss, only the shards restart.
+    const alone = alertsOf(
+      (await renderChart(release, namespace, baseValues, [ciValues("no-coordinator")])).objects,
+    );
+    expect(alone.map((a) => a.alert)).not.toContain("ShardedSchedulerNoCoordinatorLeader");
+    expect(alertNamed(alone, "ShardedSchedulerRestarting").expr).not.toContain("-coordinator");
+  });
+
+  it("the API server validates a PrometheusRule against the real CRD: a malformed one is refused", async () => {
+    const { objects } = await renderChart(release, namespace, baseValues, monitoring);
+    const rule = objectOf<PrometheusRuleObject>(objects, "PrometheusRule");
+    const dryRun = (object: PrometheusRuleObject) =>
+      kubectl(
+        ["create", "--dry-run=server", "--namespace", namespace, "-o", "name", "-f", "-"],
+        JSON.stringify(object),
+      );
+    expect((await dryRun(rule)).trim()).toBe(`prometheusrule.monitoring.coreos.com/${fullname}`);
+    const firstRules = (object: PrometheusRuleObject) =>
+      (object.spec.groups[0] as { rules: AlertRule[] }).rules;
+    const badFor = structuredClone(rule);
+    (firstRules(badFor)[0] as AlertRule).for = "2 minutes";
+    await expect(dryRun(badFor)).rejects.toThrow(
+      /spec\.groups\[0\]\.rules\[0\]\.for: Invalid value: "2 minutes"/,
+    );
+    const noExpr = structuredClone(rule);
+    delete (firstRules(noExpr)[1] as Partial<AlertRule>).expr;
+    await expect(dryRun(noExpr)).rejects.toThrow(/spec\.groups\[0\]\.rules\[1\]\.expr: Required value/);
+    const twoGroups = structuredClone(rule);
+    twoGroups.spec.groups.push(
+      structuredClone(rule.spec.groups[0] as PrometheusRuleObject["spec"]["groups"][0]),
+    );
+    await expect(dryRun(twoGroups)).rejects.toThrow(/Duplicate value/);
+  });
+
+  it("renders the helm test hook: status --check of this release, as its own ServiceAccount", async () => {
+    const testPodOf = async (values: ChartValues, files: string[] = []) =>
+      objectsOf<k8s.V1Pod>(
+        (await renderChart(release, namespace, { ...baseValues, ...values }, files)).objects,
+        "Pod",
+      );
+    const [pod] = await testPodOf({});
+    expect(pod?.metadata?.name).toBe(`${fullname}-status-check`);
+    expect(pod?.metadata?.annotations).toEqual({
+      "helm.sh/hook": "test",
+      "helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded",
+    });
+    const spec = pod?.spec as k8s.V1PodSpec;
+    expect(spec.restartPolicy).toBe("Never");
+    expect(spec.serviceAccountName).toBe(`${fullname}-status`);
+    expect(spec.nodeSelector).toEqual({ [fakeNodeLabel.key]: fakeNodeLabel.value });
+    expect(spec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    const container = spec.containers[0] as k8s.V1Container;
+    expect(container.command).toEqual([
+      "node",
+      "/app/scheduler/dist/cli.js",
+      "status",
+      "--check",
+      `--namespace=${namespace}`,
+      `--scheduler-name=${schedulerName}`,
+      "--expect-coordinator=true",
+    ]);
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(Object.keys(container.resources?.limits ?? {}).sort()).toEqual(["cpu", "memory"]);
+    // The command exists in this build and knows its flags.
+    const help = await runCommand([...localCommand(container.command ?? []).slice(0, 3), "--help"]);
+    expect(help.stdout).toMatch(/--check/);
+    expect(help.stdout).toMatch(/--expect-coordinator/);
+    // Without a coordinator, no leader is expected; turned off, neither the pod nor its RBAC.
+    const [alone] = await testPodOf({}, [ciValues("no-coordinator")]);
+    expect(alone?.spec?.containers[0]?.command).toContain("--expect-coordinator=false");
+    const off = await renderChart(release, namespace, { ...baseValues, "helmTest.enabled": false });
+    expect(off.objects.filter((o) => o.kind === "Pod" || o.metadata.name.endsWith("-status"))).toEqual([]);
   });
 });
 
@@ -642,9 +958,38 @@ describe("installed release", () => {
       `${namespace}-${fullname}-coordinator`,
       `${namespace}-${fullname}-metrics-reader`,
       `${namespace}-${fullname}-scheduler`,
+      `${namespace}-${fullname}-status`,
     ]);
     const roles = await rbac.listNamespacedRole({ namespace, labelSelector: instanceSelector });
-    expect(roles.items).toHaveLength(2);
+    expect(roles.items).toHaveLength(3);
+  });
+
+  it("grants the helm test pod only the reads of sharded-scheduler status", async () => {
+    const ring = ringLeaseName(schedulerName);
+    const leader = `${schedulerName}-coordinator`;
+    const named = [leader, ring, `${fullname}-0`];
+    expect(await allowedFor(`${fullname}-status`, named)).toEqual(
+      expectedAccess([
+        ...everywhere(["list"], "pods"),
+        ...everywhere(["list"], "events"),
+        { verb: "list", resource: "nodes" },
+        // A list names no object, so it cannot be confined to the scheduler's Leases.
+        leaseAccess("list"),
+        ...named.map((name) => leaseAccess("list", name)),
+        leaseAccess("get", leader),
+      ]),
+    );
+  });
+
+  it("helm test fails while no shard runs: status --check finds none", async () => {
+    const run = await helmTestOnKwok(core, release, namespace, `${fullname}-status-check`, workDir);
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(/no shards found for scheduler/);
+    expect(run.passed, run.helm).toBe(false);
+    expect(run.helm).toMatch(/status-check/);
+    // The failed pod stays for `kubectl logs`.
+    const pod = await core.readNamespacedPod({ name: `${fullname}-status-check`, namespace });
+    expect(pod.status?.phase).toBe("Failed");
   });
 
   it("grants the shards and the coordinator exactly the requests their code makes", async () => {
@@ -797,6 +1142,10 @@ describe("installed release", () => {
     const { metrics } = await renderDashboard();
     const missing = metrics.filter((name) => !exported.includes(`# TYPE ${name} `));
     expect(missing).toEqual([]);
+    // So do the alerts'.
+    const alerts = alertsOf((await renderChart(release, namespace, baseValues, monitoring)).objects);
+    const alertMetrics = [...new Set(alerts.flatMap((a) => metricsIn(a.expr)))];
+    expect(alertMetrics.filter((name) => !exported.includes(`# TYPE ${name} `))).toEqual([]);
     // /metrics behind the chart's RBAC: the shards and the coordinator review tokens with their
     // ServiceAccounts; the scraper bound by metrics.reader.subjects reads, no one else.
     const stranger = await serviceAccountToken(core, namespace, "default");
@@ -954,6 +1303,54 @@ describe("installed release", () => {
         core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }),
       ),
     );
+  });
+
+  it("helm test passes on the healthy ring and fails once no coordinator leads", async () => {
+    const podName = `${fullname}-status-check`;
+    const healthy = await helmTestOnKwok(core, release, namespace, podName, workDir);
+    expect(healthy.exitCode, healthy.stderr).toBe(0);
+    expect(healthy.stdout).toMatch(/ring epoch \d+ \(2 members/);
+    expect(healthy.passed, healthy.helm).toBe(true);
+    expect(healthy.helm).toMatch(/Phase:\s+Succeeded/);
+    // The command is the pod's, as the chart renders it, with only the credentials added.
+    const { objects } = await renderChart(release, namespace, baseValues);
+    const rendered = objectOf<k8s.V1Pod>(objects, "Pod", "-status-check").spec?.containers[0]?.command ?? [];
+    expect(healthy.command.slice(0, -1)).toEqual(localCommand(rendered));
+    expect(healthy.command.at(-1)).toMatch(/^--kubeconfig=.*-status\.kubeconfig$/);
+    // A succeeded test pod is deleted (hook-succeeded).
+    await waitFor(
+      "the succeeded test pod deleted",
+      async () =>
+        (await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${podName}` })).items.length
+          ? undefined
+          : true,
+      30_000,
+    );
+    // The coordinator stops: its leader Lease is released or expires, and the ring is unhealthy.
+    const coordinator = processes.find((proc) => proc.identity.includes("coordinator"));
+    expect(coordinator).toBeDefined();
+    await coordinator?.stop();
+    processes.splice(processes.indexOf(coordinator as RunningCoordinator), 1);
+    await waitFor(
+      "no coordinator leader",
+      async () => {
+        const lease = await coordination.readNamespacedLease({
+          name: `${schedulerName}-coordinator`,
+          namespace,
+        });
+        const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+        const expired = Date.now() - renewed > (lease.spec?.leaseDurationSeconds ?? 0) * 1000 + 1000;
+        return !lease.spec?.holderIdentity || expired ? true : undefined;
+      },
+      30_000,
+    );
+    const leaderless = await helmTestOnKwok(core, release, namespace, podName, workDir);
+    expect(leaderless.exitCode, leaderless.stderr).toBe(1);
+    expect(leaderless.stderr).toMatch(/unhealthy: no coordinator leader/);
+    expect(leaderless.passed, leaderless.helm).toBe(false);
+    // A failed test pod stays for `kubectl logs` until the next helm test, even past helm uninstall
+    // (helm does not track hook objects): the operator deletes it, as here.
+    await core.deleteNamespacedPod({ name: podName, namespace, gracePeriodSeconds: 0 });
   });
 
   it("scales the shards with helm upgrade and keeps the Redis password", async () => {

@@ -4,7 +4,7 @@
  * ServiceAccounts, so that the real shard and coordinator run with exactly the chart's RBAC.
  */
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
@@ -13,6 +13,17 @@ import { repoRoot, toolPaths } from "../cluster/local/layout.js";
 import { testKubeConfig } from "./kube.js";
 
 export const chartDir = join(repoRoot, "charts/sharded-scheduler");
+
+/** A value set of the chart's ci/ folder (chart-testing's), by name: ci/<name>-values.yaml. */
+export const ciValues = (name: string): string => join(chartDir, "ci", `${name}-values.yaml`);
+
+/** Every value set of ci/, by name. */
+export function ciValueSets(): string[] {
+  return readdirSync(join(chartDir, "ci"))
+    .filter((file) => file.endsWith("-values.yaml"))
+    .map((file) => file.slice(0, -"-values.yaml".length))
+    .sort();
+}
 
 /** A rendered Kubernetes object; objectsOf gives it its kind's type. */
 export interface KubeObject {
@@ -64,9 +75,12 @@ export function kubectl(args: string[], input?: string): Promise<string> {
 
 export type ChartValues = Record<string, string | number | boolean>;
 
-/** `--set key=value` for each value (lists as `{a,b}`). */
-export function setFlags(values: ChartValues): string[] {
-  return Object.entries(values).flatMap(([key, value]) => ["--set", `${key}=${value}`]);
+/** `--set key=value` for each value (lists as `{a,b}`), after `-f file` for each values file. */
+export function setFlags(values: ChartValues, files: readonly string[] = []): string[] {
+  return [
+    ...files.flatMap((file) => ["-f", file]),
+    ...Object.entries(values).flatMap(([key, value]) => ["--set", `${key}=${value}`]),
+  ];
 }
 
 /** `helm template` of the chart into a namespace: the YAML and its objects. */
@@ -74,8 +88,16 @@ export async function renderChart(
   release: string,
   namespace: string,
   values: ChartValues,
+  files: readonly string[] = [],
 ): Promise<{ yaml: string; objects: KubeObject[] }> {
-  const yaml = await helm(["template", release, chartDir, "--namespace", namespace, ...setFlags(values)]);
+  const yaml = await helm([
+    "template",
+    release,
+    chartDir,
+    "--namespace",
+    namespace,
+    ...setFlags(values, files),
+  ]);
   const objects = parseAllDocuments(yaml)
     .map((doc) => doc.toJS() as KubeObject | null)
     .filter((object): object is KubeObject => object !== null);

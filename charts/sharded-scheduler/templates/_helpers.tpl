@@ -51,8 +51,69 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The image of the shards, the coordinator and the test pod: by digest when one is given. */}}
 {{- define "sharded-scheduler.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- include "sharded-scheduler.imageRef" (dict "repository" .Values.image.repository "tag" (default .Chart.AppVersion .Values.image.tag) "digest" .Values.image.digest) }}
+{{- end }}
+
+{{/* <repository>@<digest> when a digest is given (the tag is then ignored), else <repository>:<tag>. */}}
+{{- define "sharded-scheduler.imageRef" -}}
+{{- if .digest }}
+{{- printf "%s@%s" .repository .digest }}
+{{- else }}
+{{- printf "%s:%s" .repository .tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Node's heap limit from a container's memory limit: NODE_OPTIONS=--max-old-space-size=<MiB>,
+percent % of the limit, so that V8 collects before the kernel's OOM killer acts. Understands the
+Kubernetes quantity suffixes (Ki Mi Gi Ti Pi, k M G T P, plain bytes, decimals). No limit, or
+percent 0: nothing. Call with (dict "resources" .Values.scheduler.resources "percent" .Values.scheduler.maxHeapPercent).
+*/}}
+{{- define "sharded-scheduler.heapEnv" -}}
+{{- $limit := "" }}
+{{- with .resources }}{{ with .limits }}{{ with .memory }}{{ $limit = toString . }}{{ end }}{{ end }}{{ end }}
+{{- $percent := .percent | int }}
+{{- if and $limit (gt $percent 0) }}
+{{- $match := regexFind "^[0-9]+([.][0-9]+)?" $limit }}
+{{- $suffix := trimPrefix $match $limit }}
+{{- $bytesPer := dict "" 1.0 "k" 1000.0 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 }}
+{{- if or (not $match) (not (hasKey $bytesPer $suffix)) }}
+{{- fail (printf "cannot read the memory limit %q: use a quantity such as 2Gi, 1536Mi or 2G" $limit) }}
+{{- end }}
+{{- $mib := divf (mulf (float64 $match) (get $bytesPer $suffix)) 1048576.0 }}
+{{- $heap := floor (divf (mulf $mib $percent) 100.0) | int64 }}
+{{- if lt $heap 16 }}
+{{- fail (printf "the memory limit %q leaves Node a heap of %d MiB: raise it" $limit $heap) }}
+{{- end }}
+- name: NODE_OPTIONS
+  value: {{ printf "--max-old-space-size=%d" $heap | quote }}
+{{- end }}
+{{- end }}
+
+{{/* A component's extraEnv, after the chart's own entries so that a variable of the same name wins. */}}
+{{- define "sharded-scheduler.extraEnv" -}}
+{{- with .extraEnv }}
+{{- toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+A component's topologySpreadConstraints; an entry without labelSelector gets the component's
+selector labels. Call with (dict "ctx" $ "values" .Values.scheduler "component" "scheduler").
+*/}}
+{{- define "sharded-scheduler.topologySpread" -}}
+{{- with .values.topologySpreadConstraints }}
+topologySpreadConstraints:
+{{- range . }}
+{{- $constraint := deepCopy . }}
+{{- if not (hasKey $constraint "labelSelector") }}
+{{- $_ := set $constraint "labelSelector" (dict "matchLabels" (include "sharded-scheduler.selectorLabels" (dict "ctx" $.ctx "component" $.component) | fromYaml)) }}
+{{- end }}
+  - {{ toYaml $constraint | nindent 4 | trim }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "sharded-scheduler.schedulerServiceAccount" -}}
@@ -159,7 +220,7 @@ REDIS_SENTINEL_MASTER: {{ .Values.redis.external.sentinelMaster | quote }}
 
 {{/*
 Placement of one component: the chart-wide nodeSelector and tolerations plus the component's
-own; its affinity, or by default a preference for one replica per node.
+own; its affinity, or by default a preference for one replica per node; its topology spread.
 Call with (dict "ctx" $ "values" .Values.scheduler "component" "scheduler").
 */}}
 {{- define "sharded-scheduler.placement" -}}
@@ -185,6 +246,9 @@ affinity:
           labelSelector:
             matchLabels:
               {{- include "sharded-scheduler.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 14 }}
+{{- end }}
+{{- with include "sharded-scheduler.topologySpread" . | trim }}
+{{ . }}
 {{- end }}
 {{- with include "sharded-scheduler.priorityClassName" .ctx }}
 priorityClassName: {{ . }}

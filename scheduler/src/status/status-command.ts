@@ -3,7 +3,8 @@
  * the cluster the kubeconfig points to (read-only), prints the report as a table or, with
  * --json, as one JSON object. Credentials are found as kubectl finds them (config/kubeconfig.ts).
  * Any failure is one line on stderr: exit code 2 for a bad command line (an unknown flag, a bad
- * value, an unknown context), 1 for anything else.
+ * value, an unknown context), 1 for anything else. With --check, an unhealthy ring
+ * (ring-health.ts) exits 1 too: each problem a line on stderr, after the report.
  */
 import { homedir } from "node:os";
 import { loadKubeConfig, replicaSettingTable } from "../config/entry-point.js";
@@ -11,6 +12,7 @@ import { ConfigError, FlagReader, failureReport, type Setting, usage } from "../
 import { KubeApiError, KubeClient } from "../kube/kube-client.js";
 import { userAgent } from "../kube/user-agent.js";
 import { statusReport } from "./cluster-status.js";
+import { ringProblems } from "./ring-health.js";
 import { readStatusSnapshot } from "./status-reader.js";
 import { defaultRenderOptions, renderStatus } from "./status-table.js";
 
@@ -35,6 +37,12 @@ const settings = {
     help: "rows of recent handoffs and lends, and of pending groups",
     fallback: () => "10",
   },
+  expectCoordinator: {
+    flag: "expect-coordinator",
+    env: "STATUS_EXPECT_COORDINATOR",
+    help: "with --check: a coordinator leader is required",
+    fallback: () => "true",
+  },
 } satisfies Record<string, Setting>;
 
 export interface StatusOptions {
@@ -44,6 +52,9 @@ export interface StatusOptions {
   schedulerName: string;
   limit: number;
   json: boolean;
+  /** Exit 1 when the ring is unhealthy (ring-health.ts). */
+  check: boolean;
+  expectCoordinator: boolean;
 }
 
 export function statusUsage(): string {
@@ -55,6 +66,8 @@ export function statusUsage(): string {
     "",
     usage(settings),
     `  --${"json".padEnd(30)} ${"".padEnd(30)} print one JSON object instead of tables`,
+    `  --${"check".padEnd(30)} ${"".padEnd(30)} exit 1 when the ring is unhealthy: no ring, a member lagging its epoch`,
+    `    ${"".padEnd(30)} ${"".padEnd(30)} or without a live Lease, no coordinator leader (each problem on stderr)`,
     "",
   ].join("\n");
 }
@@ -62,7 +75,7 @@ export function statusUsage(): string {
 export function loadStatusOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): StatusOptions {
   const flags = new FlagReader(
     settings,
-    argv.filter((arg) => arg !== "--json"),
+    argv.filter((arg) => arg !== "--json" && arg !== "--check"),
     env,
   );
   return {
@@ -72,6 +85,8 @@ export function loadStatusOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     schedulerName: flags.string("schedulerName"),
     limit: flags.int("limit", 1, 1000),
     json: argv.includes("--json"),
+    check: argv.includes("--check"),
+    expectCoordinator: flags.bool("expectCoordinator"),
   };
 }
 
@@ -119,7 +134,10 @@ export async function runStatusCommand(
             messageWidth: out.isTTY ? defaultRenderOptions.messageWidth : Number.POSITIVE_INFINITY,
           }),
     );
-    return 0;
+    if (!options.check) return 0;
+    const problems = ringProblems(report, options);
+    for (const problem of problems) err.write(`sharded-scheduler status: unhealthy: ${problem}\n`);
+    return problems.length > 0 ? 1 : 0;
   } catch (error) {
     if (error instanceof ConfigError) {
       const { line, exitCode } = failureReport(program, error);

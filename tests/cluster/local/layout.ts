@@ -14,6 +14,8 @@ export interface ToolVersions {
   ETCD_VERSION: string;
   KWOK_VERSION: string;
   HELM_VERSION: string;
+  HELM_DOCS_VERSION: string;
+  PROMETHEUS_VERSION: string;
 }
 
 export function readToolVersions(): ToolVersions {
@@ -40,6 +42,10 @@ export interface ToolPaths {
   etcd: string;
   kwok: string;
   helm: string;
+  /** Generates the chart's README from values.yaml. */
+  helmDocs: string;
+  /** Checks and unit-tests the chart's alerts. */
+  promtool: string;
   /** Our own benchmark helper (tests/bench/noop-binder), keyed by a hash of its source. */
   noopBinder: string;
   redisServer: string;
@@ -59,6 +65,7 @@ export function toolPaths(versions = readToolVersions()): ToolPaths {
   const etcd = join(tools, `etcd-${versions.ETCD_VERSION}`, "bin");
   const kwok = join(tools, `kwok-${versions.KWOK_VERSION}`, "bin");
   const helm = join(tools, `helm-${versions.HELM_VERSION}`, "bin");
+  const helmDocs = join(tools, `helm-docs-${versions.HELM_DOCS_VERSION}`, "bin", "helm-docs");
   return {
     binDirs: [k8s, etcd, kwok, helm],
     kubeApiserver: join(k8s, "kube-apiserver"),
@@ -68,6 +75,8 @@ export function toolPaths(versions = readToolVersions()): ToolPaths {
     etcd: join(etcd, "etcd"),
     kwok: join(kwok, "kwok"),
     helm: join(helm, "helm"),
+    helmDocs,
+    promtool: join(tools, `promtool-${versions.PROMETHEUS_VERSION}`, "bin", "promtool"),
     noopBinder: join(tools, `noop-binder-${noopBinderKey()}`, "bin", "noop-binder"),
     redisServer: findOnPath("redis-server") ?? "/usr/bin/redis-server",
   };
