@@ -182,13 +182,20 @@ describe("Dockerfile", () => {
   });
 
   it("holds both entry points where the chart and CMD run them, with the coordinator's Lua script", () => {
-    const templates = readdirSync(join(chartDir, "templates")).map((file) =>
-      readFileSync(join(chartDir, "templates", file), "utf8"),
-    );
-    const chartEntries = templates.flatMap((text) =>
-      [...text.matchAll(/command: \["node", "([^"]+)"\]/g)].map((m) => m[1] as string),
-    );
-    expect(chartEntries.sort()).toEqual(["/app/coordinator/dist/cli.js", "/app/scheduler/dist/cli.js"]);
+    // Every template, those of helm test (templates/tests/) included.
+    const templates = readdirSync(join(chartDir, "templates"), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => readFileSync(join(entry.parentPath, entry.name), "utf8"));
+    const chartEntries = templates.flatMap((text) => [
+      ...[...text.matchAll(/command: \["node", "([^"]+)"\]/g)].map((m) => m[1] as string),
+      ...[...text.matchAll(/command:\n\s+- node\n\s+- (\S+)/g)].map((m) => m[1] as string),
+    ]);
+    expect([...new Set(chartEntries)].sort()).toEqual([
+      "/app/coordinator/dist/cli.js",
+      "/app/scheduler/dist/cli.js",
+    ]);
+    // helm test runs the shard's program too (its status command).
+    expect(chartEntries.filter((entry) => entry === "/app/scheduler/dist/cli.js")).toHaveLength(2);
     const cmd = JSON.parse(of(runtime, "CMD").at(-1)?.words.join(" ") ?? "[]") as string[];
     const entries = [...chartEntries, cmd[1] ?? "", "/app/coordinator/dist/ledger/claim-relief.lua"];
     for (const entry of entries) {

@@ -10,6 +10,7 @@ import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { startComponent, stopComponent } from "../cluster/local/local-cluster.js";
 import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
 import { metricValue } from "../support/metrics.js";
+import { controllersRecovered } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
 
 interface ConfigMap {
@@ -27,7 +28,9 @@ beforeAll(async () => {
 afterAll(async () => {
   client.close();
   await deleteNamespace(core, namespace);
-});
+  // Tests below restart the API server; the files after this one need its controllers back.
+  if (inject("ownCluster")) await controllersRecovered(core, `${namespace}-probe`);
+}, 150_000);
 
 function configMapInformer(
   watchdogMs?: number,

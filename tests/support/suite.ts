@@ -27,6 +27,43 @@ export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
 const notReadyTaint = "node.kubernetes.io/not-ready";
 
+/** Waits until each node is Ready and rid of the not-ready taint (KWOK, then the node controller). */
+export async function waitUntilSchedulable(
+  core: k8s.CoreV1Api,
+  names: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await waitFor(
+    `nodes ${names.join(", ")} Ready`,
+    async () => {
+      for (const name of names) {
+        const node = await core.readNode({ name });
+        const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+        if (!ready) throw new Error(`${name} is not Ready`);
+        if (node.spec?.taints?.some((t) => t.key === notReadyTaint)) throw new Error(`${name} is tainted`);
+      }
+      return true;
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * After a test restarted the API server: waits until the controllers behind it work again (a
+ * probe node is made schedulable by KWOK and the node controller), so the next test file starts
+ * on a settled cluster instead of paying for the restart within its own timeouts.
+ */
+export async function controllersRecovered(core: k8s.CoreV1Api, probe: string): Promise<void> {
+  await core.createNode({
+    body: fakeNodeManifest({ name: probe, cpu: "1", memory: "1Gi", pods: 1 }) as k8s.V1Node,
+  });
+  try {
+    await waitUntilSchedulable(core, [probe], 120_000);
+  } finally {
+    await core.deleteNode({ name: probe });
+  }
+}
+
 export interface PodOptions {
   /** The node pool the pod is confined to (nodeSelector suite=<id>, pool=<pool>). */
   pool: string;
@@ -214,19 +251,7 @@ export class SchedulerSuite {
         }),
       ),
     );
-    await waitFor(
-      `nodes ${names.join(", ")} Ready`,
-      async () => {
-        for (const name of names) {
-          const node = await this.core.readNode({ name });
-          const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
-          if (!ready) throw new Error(`${name} is not Ready`);
-          if (node.spec?.taints?.some((t) => t.key === notReadyTaint)) throw new Error(`${name} is tainted`);
-        }
-        return true;
-      },
-      30_000,
-    );
+    await waitUntilSchedulable(this.core, names);
     return names;
   }
 
