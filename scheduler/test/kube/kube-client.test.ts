@@ -18,6 +18,7 @@ import {
 } from "../../src/kube/kube-client.js";
 import { restClientMetrics } from "../../src/kube/rest-client-metrics.js";
 import { schedulerVersion, userAgent } from "../../src/kube/user-agent.js";
+import { budgetRefusal } from "./api-answers.js";
 
 type Answer = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -84,24 +85,6 @@ const throttled =
     res.writeHead(429, { "content-type": "text/plain; charset=utf-8", "retry-after": retryAfter });
     res.end("Too many requests, please try again later.\n");
   };
-
-/** The Eviction API refusing for a budget, as kube-apiserver 1.37 answers (a StatusCause's type is "reason" in JSON). */
-const budgetRefusal = {
-  kind: "Status",
-  apiVersion: "v1",
-  status: "Failure",
-  message: "Cannot evict pod as it would violate the pod's disruption budget.",
-  reason: "TooManyRequests",
-  details: {
-    causes: [
-      {
-        reason: "DisruptionBudget",
-        message: "The disruption budget web needs 2 healthy pods and has 2 currently",
-      },
-    ],
-  },
-  code: 429,
-};
 
 function counting() {
   const events: string[] = [];

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import type { KubeClient } from "../../src/kube/kube-client.js";
 import { PodBinder } from "../../src/kube/pod-binder.js";
+import { budgetRefusal } from "./api-answers.js";
 
 /** The Status a 409 from pods/binding carries (apiserver's NewConflict). */
 function conflict(name: string, cause: string) {
@@ -58,24 +59,6 @@ describe("PodBinder: what a 409 means", () => {
     expect((await bind(answering(500, {}))).outcome).toBe("error");
   });
 });
-
-/** The Status the Eviction API answers when a PodDisruptionBudget allows no disruption now. */
-const budgetRefusal = {
-  kind: "Status",
-  apiVersion: "v1",
-  status: "Failure",
-  message: "Cannot evict pod as it would violate the pod's disruption budget.",
-  reason: "TooManyRequests",
-  details: {
-    causes: [
-      {
-        reason: "DisruptionBudget",
-        message: "The disruption budget web needs 2 healthy pods and has 2 currently",
-      },
-    ],
-  },
-  code: 429,
-};
 
 describe("PodBinder: what a 429 means", () => {
   const evict = (client: KubeClient) => new PodBinder(client).evict("default", "web-0");
