@@ -374,8 +374,7 @@ export class Shard {
           return;
         }
         // As kube-scheduler counts a preemptor: its attempt failed, the preemption comes after.
-        this.countUnschedulable(members);
-        this.rejectedBy.set(id, decision.unschedulablePlugins);
+        this.countUnschedulable(members, decision.unschedulablePlugins);
         const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
         this.log.debug(
           {
@@ -396,8 +395,7 @@ export class Shard {
         return;
       }
       case "unschedulable": {
-        this.countUnschedulable(members);
-        this.rejectedBy.set(id, decision.unschedulablePlugins);
+        this.countUnschedulable(members, decision.unschedulablePlugins);
         this.tellPending(members, decision.message, "FailedScheduling");
         // The core gave the room these members won by preemption back; the API must say so too,
         // or every shard keeps it reserved for a group that cannot use it.
@@ -742,11 +740,16 @@ export class Shard {
     return this.config.schedulerName;
   }
 
-  /** An attempt that placed nothing: counted once for the group and once for each pending member. */
-  private countUnschedulable(members: GroupMembers): void {
+  /**
+   * An attempt that placed nothing: counted once for the group and once for each pending member;
+   * the filter plugins that rejected it (none for an invalid group) are remembered for
+   * unschedulable_pods until the group is tried again.
+   */
+  private countUnschedulable(members: GroupMembers, rejectedBy?: readonly string[]): void {
     const labels = { result: "unschedulable", profile: this.profile };
     this.metrics.podGroupScheduleAttempts.inc(labels);
     this.metrics.scheduleAttempts.inc(labels, members.pending.size);
+    if (rejectedBy) this.rejectedBy.set(members.key.id, rejectedBy);
   }
 
   /** Condition and Event on every pending member of a group. */
