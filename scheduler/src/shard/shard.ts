@@ -552,7 +552,9 @@ export class Shard {
    * server restarting, or throttling it longer than a lease duration) are retried with backoff
    * for up to the gang timeout, without holding the ticket (a handover must not wait for them). A
    * member still running after that is a candidate again at the preemptor's next cycle, if it
-   * still needs the room (a victim that had started is never rolled back).
+   * still needs the room (a victim that had started is never rolled back). A member the watch
+   * shows running after the cycle chose its group (a growing group's owner bound it meanwhile)
+   * is evicted with the rest.
    *
    * A PodDisruptionBudget's refusal is an answer, not a failure: that victim keeps running and is
    * not asked again here. The preemptor is told why, the budget counts as allowing nothing until
@@ -579,6 +581,10 @@ export class Shard {
     }
     let unfinished: PodInfo[] = [];
     const refused: { pod: PodInfo; detail: string }[] = [];
+    // Groups whose eviction began, and every member asked to go: a member the group's owner bound
+    // after this cycle read the cache (a growing group) must follow the rest.
+    const begun = new Set<string>();
+    const asked = new Set(victims.map((pod) => pod.key));
     // While the ticket is held, waits on throttled answers end after a lease duration (as binds').
     const bounded = this.throttleBound(this.config.leaseDurationMs);
     try {
@@ -594,6 +600,8 @@ export class Shard {
               this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded, sendIf)),
             ),
           );
+          const group = (members[0] as PodInfo).group;
+          if (committed && !group.solo) begun.add(group.id);
           results.forEach((result, i) => {
             const pod = members[i] as PodInfo;
             if (result.outcome === "disruption_budget") refused.push({ pod, detail: result.detail });
@@ -605,10 +613,27 @@ export class Shard {
       ticket.release();
     }
     if (refused.length > 0) this.budgetRefusedPreemption(preemptor, refused);
+    const latecomers = (): PodInfo[] => {
+      const found = [...begun].flatMap((id) =>
+        [...(this.cache.group(id)?.running.values() ?? [])].filter(
+          (pod) => !pod.terminating && !asked.has(pod.key),
+        ),
+      );
+      for (const pod of found) asked.add(pod.key);
+      return found;
+    };
+    unfinished.push(...latecomers());
     const deadline = Date.now() + this.config.gangTimeoutMs;
-    for (let delay = 500; unfinished.length > 0 && !this.stopped && Date.now() < deadline; ) {
+    // Two looks for latecomers after the first round: the watch may bring a bind a moment late.
+    for (
+      let delay = 500, looks = begun.size > 0 ? 2 : 0;
+      (unfinished.length > 0 || looks > 0) && !this.stopped && Date.now() < deadline;
+      looks--
+    ) {
       await sleep(delay);
       delay = Math.min(2 * delay, 5_000);
+      unfinished.push(...latecomers());
+      if (unfinished.length === 0) continue;
       const bounded = this.throttleBound(deadline - Date.now());
       const results = await Promise.all(
         unfinished.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded))),

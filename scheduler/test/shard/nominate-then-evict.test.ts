@@ -243,6 +243,52 @@ describe("Shard evicts whole groups", () => {
   });
 });
 
+describe("Shard evicts members that joined a victim group meanwhile", () => {
+  /** The victims' nodes, so their members count as running. */
+  const withNodes = (shard: Shard): Shard => {
+    for (const name of ["n0", "n1", "n9"]) shard.cache.upsertNode(node(name, { cpu: 4 }));
+    return shard;
+  };
+  const ours = (shard: Shard, p: Pod): Pod => ({
+    ...p,
+    spec: { ...p.spec, schedulerName: shard.config.schedulerName },
+  });
+
+  it("evicts a member the cache shows running though the cycle did not choose it", async () => {
+    const { sent, writers } = evictingWriters(() => "evicted");
+    const shard = withNodes(shardWith(writers));
+    const victims = victimsOf(["grow", 2]);
+    for (const victim of victims) shard.cache.upsertPod(ours(shard, victim.pod));
+    // Bound by the group's owner after the cycle read the cache.
+    shard.cache.upsertPod(ours(shard, pod("grow-2", { group: "grow", priority: 1, nodeName: "n9" })));
+    await shard.nominateThenEvict("group:default/g", plan().nominations, victims);
+    expect(sent.sort()).toEqual(["grow-0: evicted", "grow-1: evicted", "grow-2: evicted"]);
+  });
+
+  it("evicts a member whose bind the watch brings after the first evictions", async () => {
+    let shard: Shard | undefined;
+    const { sent, writers } = evictingWriters((name) => {
+      // The latecomer's bind arrives while the first members go.
+      if (name === "grow-1" && shard)
+        shard.cache.upsertPod(ours(shard, pod("grow-2", { group: "grow", priority: 1, nodeName: "n9" })));
+      return "evicted";
+    });
+    shard = withNodes(shardWith(writers));
+    const victims = victimsOf(["grow", 2]);
+    for (const victim of victims) shard.cache.upsertPod(ours(shard, victim.pod));
+    await shard.nominateThenEvict("group:default/g", plan().nominations, victims);
+    expect(sent.sort()).toEqual(["grow-0: evicted", "grow-1: evicted", "grow-2: evicted"]);
+  });
+
+  it("leaves a solo victim's neighbours alone", async () => {
+    const { sent, writers } = evictingWriters(() => "evicted");
+    const shard = withNodes(shardWith(writers));
+    shard.cache.upsertPod(ours(shard, pod("other", { priority: 1, nodeName: "n9" })));
+    await shard.nominateThenEvict("group:default/g", plan().nominations, plan().victims);
+    expect(sent.sort()).toEqual(["low-a: evicted", "low-b: evicted"]);
+  });
+});
+
 describe("Shard cycle: preemption while nodes just gained settle", () => {
   it("evicts nothing and reserves nothing until the gained nodes are placeable, then preempts", async () => {
     const { sent, writers } = evictingWriters(() => "evicted");
