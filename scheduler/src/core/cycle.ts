@@ -4,33 +4,37 @@
  *
  *   for each group, highest priority first (QueueSort):
  *     invalid (members disagree on priority)             → Unschedulable decision, nothing tried
- *     place every required member (Filter, Score, Gang)  → Bind decision, assumptions committed
+ *     place every required member (placement step:       → Bind decision, assumptions committed
+ *       PreFilter, Filter, Score per member, per candidate node set)
+ *     else, while nodes just gained settle               → Deferred decision, nothing changed
  *     else plan gang preemption (PostFilter)             → Preempt decision, nominations reserved
  *     else                                               → Unschedulable decision with the reasons,
  *                                                          the group's old nominations withdrawn
  *     stop early when the caller's budget says so      → the groups not reached are returned
  *
- * The budget is the caller's (a predicate it evaluates, e.g. against its own clock): the core
- * stays pure, and a shard can give the event loop back between chunks of a long queue.
+ * Every change a group's decision makes to the snapshot (assumptions, nominations reserved or
+ * withdrawn) goes through one Statement the core commits. The budget is the caller's (a
+ * predicate it evaluates, e.g. against its own clock): the core stays pure, and a shard can give
+ * the event loop back between chunks of a long queue.
  */
 import type { Diagnosis } from "./diagnosis.js";
-import type { FilterPlugin } from "./framework.js";
-import { feasibleNodesToFind, type Placement, type PlacementContext, placeGang } from "./gang-placement.js";
+import type { ClusterEvents } from "./framework.js";
+import { feasibleNodesToFind, type Placement, type PlacementContext, placeGroup } from "./gang-placement.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { type PendingGroup, queueOrder } from "./pending-group.js";
-import { defaultFilterPlugins } from "./plugins/index.js";
-import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
-import {
-  resourceAllocationScore,
-  type ScoringStrategy,
-} from "./plugins/node-resources/resource-allocation.js";
 import type { GroupKey } from "./pod-group.js";
-import { type EvictionPlan, PreemptionMemo, planGangPreemption } from "./preemption.js";
+import {
+  type EvictionPlan,
+  PreemptionMemo,
+  type PreemptionResult,
+  planGangPreemption,
+  preemptionEvents,
+} from "./preemption.js";
+import { buildProfile, type Profile, type ProfileConfig, wakingEvents } from "./profile.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
-export interface CoreConfig {
-  scoringStrategy: ScoringStrategy;
+export interface CoreConfig extends ProfileConfig {
   /** kube-scheduler's percentageOfNodesToScore; 0 means adaptive. */
   percentageOfNodesToScore: number;
   /** Turn gang preemption off entirely. */
@@ -53,6 +57,17 @@ export type Decision =
       readonly message: string;
       /** The filter plugins that rejected a node for it (see Diagnosis.plugins). */
       readonly unschedulablePlugins: readonly string[];
+      /** The cluster events worth trying it again for (queueing hints); see wakingEvents. */
+      readonly wakeOn: ClusterEvents;
+    }
+  | {
+      /**
+       * It did not fit while nodes just gained settle (CycleOptions): it has not truly failed.
+       * Nothing was changed, preemption was not tried; try it again once they settle.
+       */
+      readonly kind: "deferred";
+      readonly group: GroupKey;
+      readonly message: string;
     }
   | {
       readonly kind: "unschedulable";
@@ -61,6 +76,8 @@ export type Decision =
       readonly message: string;
       /** The filter plugins that rejected a node for it (see Diagnosis.plugins); empty when none was asked. */
       readonly unschedulablePlugins: readonly string[];
+      /** The cluster events worth trying it again for (queueing hints); see wakingEvents. */
+      readonly wakeOn: ClusterEvents;
       /**
        * Members whose nomination (won by an earlier preemption) the group gives up: it cannot
        * use that room now, so the room must not stay reserved for it (kube-scheduler clears
@@ -75,18 +92,25 @@ export interface CycleResult {
   readonly unreached: PendingGroup[];
 }
 
-/** The shard's scheduling core: holds its plugins and the node-scan rotation between cycles. */
+/** What the caller knows of this moment that the core cannot see. */
+export interface CycleOptions {
+  /**
+   * Nodes this shard just gained are not placeable yet and may have the room: a group that does
+   * not fit is deferred (no preemption, no verdict) instead of failing.
+   */
+  readonly gainedNodesSettling?: boolean;
+}
+
+/** The shard's scheduling core: holds its profile and the node-scan rotation between cycles. */
 export class SchedulingCore {
-  private readonly filters: readonly FilterPlugin[];
   private nextStartIndex = 0;
   private ownedNodeCache: { key: string; nodes: NodeInfo[] } | undefined;
 
   constructor(
     readonly snapshot: ClusterSnapshot,
     readonly config: CoreConfig = defaultCoreConfig,
-  ) {
-    this.filters = [...defaultFilterPlugins, nodeResourcesFit(snapshot)];
-  }
+    readonly profile: Profile = buildProfile(snapshot, config),
+  ) {}
 
   /**
    * Runs one cycle over the given groups. Bind decisions leave their pods assumed in the snapshot.
@@ -110,6 +134,7 @@ export class SchedulingCore {
     ownsNode: (nodeName: string) => boolean,
     ownershipVersion: number | undefined,
     shouldYield: () => boolean,
+    options: CycleOptions = {},
   ): CycleResult {
     const nodes = this.ownedNodes(ownsNode, ownershipVersion);
     const ctx: PlacementContext = {
@@ -117,8 +142,7 @@ export class SchedulingCore {
       nodes,
       ownsNode,
       otherShardNodes: this.snapshot.nodes.length - nodes.length,
-      filters: this.filters,
-      scorer: resourceAllocationScore(this.config.scoringStrategy),
+      profile: this.profile,
       feasibleNodesToFind: feasibleNodesToFind(nodes.length, this.config.percentageOfNodesToScore),
       nextStartIndex: this.nextStartIndex,
     };
@@ -130,22 +154,34 @@ export class SchedulingCore {
     for (const group of ordered) {
       if (reached > 0 && shouldYield()) break;
       reached++;
+      const statement = new Statement(this.snapshot);
       if (group.problem !== undefined) {
-        decisions.push(this.unschedulable(group, `${group.problem}.`, [], memo));
+        if (options.gainedNodesSettling) decisions.push(deferred(group, `${group.problem}.`));
+        else decisions.push(this.unschedulable(statement, group, `${group.problem}.`, [], 0, memo));
+        statement.commit();
         continue;
       }
-      const statement = new Statement(this.snapshot);
-      const result = placeGang(ctx, statement, group);
+      const result = placeGroup(ctx, statement, group);
       if (result.fits) {
         statement.commit();
         decisions.push({ kind: "bind", group: group.key, placements: result.placements });
         continue;
       }
       const message = unschedulableMessage(group, result, this.snapshot.nodes.length);
+      if (options.gainedNodesSettling) {
+        decisions.push(deferred(group, message));
+        continue;
+      }
       const unschedulablePlugins = result.diagnosis.plugins;
-      const preemption = this.config.preemption
-        ? planGangPreemption(ctx, group, memo)
-        : ({ preempts: false, reason: "preemption: disabled by configuration" } as const);
+      const hopeless =
+        result.failedPod === undefined || this.profile.placementGenerators.length > 0
+          ? undefined
+          : { pod: result.failedPod, nodes: result.diagnosis.unresolvableNodes };
+      const preemption: PreemptionResult = this.config.preemption
+        ? planGangPreemption(ctx, group, memo, hopeless)
+        : { preempts: false, reason: "preemption: disabled by configuration" };
+      // Preemption may help once victims leave or budgets allow, whatever rejected the group.
+      const tried = this.config.preemption && group.mayPreempt ? preemptionEvents : 0;
       if (preemption.preempts) {
         decisions.push({
           kind: "preempt",
@@ -153,18 +189,25 @@ export class SchedulingCore {
           plan: preemption.plan,
           message,
           unschedulablePlugins,
+          wakeOn: wakingEvents(this.profile, unschedulablePlugins, tried),
         });
         // Reserve the won nodes now, as kube-scheduler's nominator does: later groups of this
         // cycle must neither pick the same victims nor take the room the preemptor was promised.
         // A gang reserves at the priority it preempted with, which every member has.
-        for (const { pod, nodeName } of preemption.plan.nominations) {
-          this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
-        }
+        for (const { pod, nodeName } of preemption.plan.nominations) statement.nominate(pod, nodeName);
       } else {
         decisions.push(
-          this.unschedulable(group, `${message} ${preemption.reason}.`, unschedulablePlugins, memo),
+          this.unschedulable(
+            statement,
+            group,
+            `${message} ${preemption.reason}.`,
+            unschedulablePlugins,
+            tried,
+            memo,
+          ),
         );
       }
+      statement.commit();
     }
     this.nextStartIndex = ctx.nextStartIndex;
     return { decisions, unreached: ordered.slice(reached) };
@@ -172,12 +215,14 @@ export class SchedulingCore {
 
   /** The group gives up for this cycle, and with it the room its nominations held. */
   private unschedulable(
+    statement: Statement,
     group: PendingGroup,
     message: string,
     unschedulablePlugins: readonly string[],
+    extraEvents: ClusterEvents,
     memo: PreemptionMemo,
   ): Decision {
-    const withdrawnNominations = this.withdrawNominations(group);
+    const withdrawnNominations = this.withdrawNominations(statement, group);
     // Room came back: a preemptor shape found hopeless earlier in the cycle may not be now.
     if (withdrawnNominations.length > 0) memo.roomReturned();
     return {
@@ -186,17 +231,18 @@ export class SchedulingCore {
       members: group.members,
       message,
       unschedulablePlugins,
+      wakeOn: wakingEvents(this.profile, unschedulablePlugins, extraEvents),
       withdrawnNominations,
     };
   }
 
-  /** Drops the group's nominations from the snapshot; returns the members that held one. */
-  private withdrawNominations(group: PendingGroup): PodInfo[] {
+  /** Drops the group's nominations (in the statement); returns the members that held one. */
+  private withdrawNominations(statement: Statement, group: PendingGroup): PodInfo[] {
     const withdrawn: PodInfo[] = [];
     for (const pod of group.members) {
       const nominated = this.snapshot.nominatedPod(pod.key);
       if (nominated === undefined && pod.nominatedNodeName === undefined) continue;
-      if (nominated !== undefined) this.snapshot.upsertPod({ ...nominated, nominatedNodeName: undefined });
+      statement.withdrawNomination(pod);
       withdrawn.push(pod);
     }
     return withdrawn;
@@ -213,6 +259,10 @@ export class SchedulingCore {
     this.ownedNodeCache = { key, nodes };
     return nodes;
   }
+}
+
+function deferred(group: PendingGroup, message: string): Decision {
+  return { kind: "deferred", group: group.key, message };
 }
 
 function unschedulableMessage(

@@ -3,17 +3,23 @@
  * "0/5 nodes are available: 2 node(s) had untolerated taint(s), 3 Insufficient cpu."
  * Users and tools grep for that text, so the format follows kube-scheduler's.
  */
+import type { Status } from "./framework.js";
 
 export const otherShardReason = "node(s) are owned by other shards";
 
 export class Diagnosis {
   private readonly reasons = new Map<string, number>();
   private readonly rejectingPlugins = new Set<string>();
+  private hopeless: Set<string> | undefined;
 
-  /** Counts one node the named filter plugin rejected, with all of its reasons. */
-  reject(plugin: string, reasons: readonly string[]): void {
+  /** Counts one node the named plugin rejected, with all of its reasons. */
+  reject(plugin: string, status: Status, nodeName?: string): void {
     this.rejectingPlugins.add(plugin);
-    for (const reason of reasons) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    for (const reason of status.reasons) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    if (nodeName !== undefined && status.code === "UnschedulableAndUnresolvable") {
+      this.hopeless ??= new Set();
+      this.hopeless.add(nodeName);
+    }
   }
 
   /**
@@ -22,6 +28,11 @@ export class Diagnosis {
    */
   get plugins(): string[] {
     return [...this.rejectingPlugins].sort();
+  }
+
+  /** The nodes rejected as UnschedulableAndUnresolvable: no eviction can make them take the pod. */
+  get unresolvableNodes(): ReadonlySet<string> {
+    return this.hopeless ?? emptySet;
   }
 
   rejectMany(reason: string, nodes: number): void {
@@ -40,3 +51,5 @@ export class Diagnosis {
       : `0/${totalNodes} nodes are available.`;
   }
 }
+
+const emptySet: ReadonlySet<string> = new Set();

@@ -1,33 +1,174 @@
 /**
- * The extension points of a scheduling cycle, named once (after kube-scheduler's framework):
+ * The extension points of a scheduling cycle, named once (after kube-scheduler's
+ * framework/interface.go), and only those the core uses:
  *
- *   QueueSort  – which pending group goes first            (queue-sort.ts)
- *   Filter     – can this pod run on this node at all?      (FilterPlugin)
- *   Score      – of the feasible nodes, which is best?       (ScorePlugin)
- *   Gang       – place every required member or none         (gang-placement.ts)
- *   PostFilter – gang preemption when a group does not fit   (preemption.ts)
+ *   QueueSort         – which pending group goes first                 (pending-group.ts queueOrder)
+ *   PreFilter         – per pod, per cycle: what Filter needs, into the pod's CycleState
+ *     AddPod/RemovePod– keep that state true while the Statement assumes or evicts pods
+ *   Filter            – can this pod run on this node at all?          (Status)
+ *   PreScore, Score   – of the feasible nodes, which is best? (weighted, normalised)
+ *   PlacementGenerate – group level: candidate node sets to place a whole gang in
+ *   PlacementScore    – group level: which candidate set's placement is best
+ *   PostFilter        – gang preemption when a group does not fit      (preemption.ts)
  *
- * Reserve/Bind happen outside the core: the cycle returns decisions and the shard's
- * binder carries them out.
+ * A plugin is one object implementing any of these; the profile (profile.ts) lists it under
+ * each point it implements. Reserve/Bind happen outside the core: the cycle returns decisions
+ * and the shard carries them out.
  */
+import type { Placement } from "./gang-placement.js";
 import type { NodeInfo, PodInfo } from "./model.js";
+import type { PendingGroup } from "./pending-group.js";
 
-/** Why a node was rejected: kube-scheduler-style reasons, counted per node in diagnoses. */
-export type FilterReasons = readonly string[];
+/**
+ * kube-scheduler's status codes. Unschedulable: the node may take the pod once pods leave it
+ * (preemption may help); UnschedulableAndUnresolvable: no eviction can help (preemption skips
+ * the node); Skip (PreFilter/PreScore only): this plugin has nothing to say about the pod.
+ */
+export type Code = "Success" | "Unschedulable" | "UnschedulableAndUnresolvable" | "Skip";
 
-export interface FilterPlugin {
+export interface Status {
+  readonly code: Code;
+  /** kube-scheduler-style reasons, counted per node in diagnoses. */
+  readonly reasons: readonly string[];
+}
+
+/** A rejection that evictions may cure. Build once per reason set, not per node. */
+export function unschedulable(...reasons: string[]): Status {
+  return Object.freeze({ code: "Unschedulable", reasons: Object.freeze(reasons) });
+}
+
+/** A rejection no eviction cures. Build once per reason set, not per node. */
+export function unresolvable(...reasons: string[]): Status {
+  return Object.freeze({ code: "UnschedulableAndUnresolvable", reasons: Object.freeze(reasons) });
+}
+
+export const skip: Status = Object.freeze({ code: "Skip", reasons: Object.freeze([]) });
+
+/** What a plugin keeps in a CycleState; cloned when a simulation forks the state. */
+export interface StateData {
+  clone(): StateData;
+}
+
+/**
+ * Per pod, per cycle: what PreFilter computed for Filter to read (kube-scheduler's CycleState).
+ * Empty and never allocated into when no plugin of the profile has a PreFilter.
+ */
+export class CycleState {
+  private data: Map<string, StateData> | undefined;
+  private skipped: Set<string> | undefined;
+
+  read<T extends StateData>(key: string): T | undefined {
+    return this.data?.get(key) as T | undefined;
+  }
+
+  write(key: string, value: StateData): void {
+    this.data ??= new Map();
+    this.data.set(key, value);
+  }
+
+  /** The plugin's PreFilter said Skip: its Filter is not asked about this pod. */
+  skip(plugin: string): void {
+    this.skipped ??= new Set();
+    this.skipped.add(plugin);
+  }
+
+  skips(plugin: string): boolean {
+    return this.skipped?.has(plugin) === true;
+  }
+
+  clone(): CycleState {
+    const copy = new CycleState();
+    if (this.data) copy.data = new Map([...this.data].map(([key, value]) => [key, value.clone()]));
+    if (this.skipped) copy.skipped = new Set(this.skipped);
+    return copy;
+  }
+}
+
+/**
+ * Cluster events (kube-scheduler's EventsToRegister): a plugin lists the ones that can make a
+ * pod it rejected schedulable, and the queue wakes a rejected group only for those.
+ */
+export const clusterEvents = [
+  "NodeAdd",
+  "NodeUpdateAllocatable",
+  "NodeUpdateLabel",
+  "NodeUpdateTaint",
+  "NodeUpdateUnschedulable",
+  "NodeUpdateCondition",
+  "NodeUpdateAnnotation",
+  "AssignedPodAdd",
+  "AssignedPodUpdate",
+  "AssignedPodDelete",
+  "PodDisruptionBudgetChange",
+] as const;
+export type ClusterEvent = (typeof clusterEvents)[number];
+
+/** A set of cluster events as bits: what a rejected group waits for, or what just happened. */
+export type ClusterEvents = number;
+
+export const anyClusterEvent: ClusterEvents = (1 << clusterEvents.length) - 1;
+
+export function eventsOf(events: readonly ClusterEvent[]): ClusterEvents {
+  let mask = 0;
+  for (const event of events) mask |= 1 << clusterEvents.indexOf(event);
+  return mask;
+}
+
+/** The names of the events in a set, for logs and tests. */
+export function eventNames(events: ClusterEvents): ClusterEvent[] {
+  return clusterEvents.filter((_, i) => (events & (1 << i)) !== 0);
+}
+
+export interface Plugin {
   readonly name: string;
+  /** The cluster events that can make a pod this plugin rejected schedulable. */
+  readonly events?: readonly ClusterEvent[];
+}
+
+/** Keeps a pod's PreFilter state true as other pods are assumed onto or removed from nodes. */
+export interface PreFilterExtensions {
+  addPod(state: CycleState, podToSchedule: PodInfo, added: PodInfo, node: NodeInfo): void;
+  removePod(state: CycleState, podToSchedule: PodInfo, removed: PodInfo, node: NodeInfo): void;
+}
+
+export interface PreFilterPlugin extends Plugin {
   /**
-   * True when the answer depends only on the pod and node objects, not on what else runs
-   * on the node; such results can be reused while node and pod are unchanged.
+   * Computes what this plugin's Filter needs for the pod into state. undefined (Success) or
+   * Skip (its Filter is then not asked), or a rejection that applies to every node.
    */
-  readonly static: boolean;
-  /** undefined when the pod fits, otherwise the reasons it does not. */
-  filter(pod: PodInfo, node: NodeInfo): FilterReasons | undefined;
+  preFilter(state: CycleState, pod: PodInfo): Status | undefined;
+  readonly extensions?: PreFilterExtensions;
 }
 
-export interface ScorePlugin {
-  readonly name: string;
-  /** 0 (worst) to 100 (best). */
-  score(pod: PodInfo, node: NodeInfo): number;
+export interface FilterPlugin extends Plugin {
+  /**
+   * undefined when the pod fits; otherwise why not. Must not allocate when the pod fits. The
+   * state is what PreFilter wrote (the cycle always passes it; a plugin without PreFilter ignores it).
+   */
+  filter(pod: PodInfo, node: NodeInfo, state?: CycleState): Status | undefined;
 }
+
+export interface PreScorePlugin extends Plugin {
+  /** Once per pod before its nodes are scored; Skip leaves this plugin's Score out for the pod. */
+  preScore(state: CycleState, pod: PodInfo): Status | undefined;
+}
+
+export interface ScorePlugin extends Plugin {
+  /** 0 (worst) to 100 (best), before normalisation. */
+  score(pod: PodInfo, node: NodeInfo, state: CycleState): number;
+  /** Rescales the scores of the feasible nodes (in place) to 0-100. */
+  normalize?(scores: number[], pod: PodInfo, state: CycleState): void;
+}
+
+/** Group level: the candidate node sets to try to place a whole gang in (e.g. one per zone). */
+export interface PlacementGeneratePlugin extends Plugin {
+  generate(group: PendingGroup, nodes: readonly NodeInfo[]): readonly (readonly NodeInfo[])[];
+}
+
+/** Group level: 0 (worst) to 100 (best) for a whole gang's placement in one candidate set. */
+export interface PlacementScorePlugin extends Plugin {
+  scorePlacement(group: PendingGroup, placements: readonly Placement[]): number;
+}
+
+/** Maximum node score, as kube-scheduler's MaxNodeScore. */
+export const maxNodeScore = 100;

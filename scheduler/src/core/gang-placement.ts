@@ -1,12 +1,18 @@
 /**
  * Gang placement: every required member of a group gets a node at once, or none does.
- * Each member goes through Filter then Score over the nodes this shard may use; members
- * are assumed into the snapshot through a Statement so later members see earlier ones.
+ * Each member goes through PreFilter, Filter then Score over the nodes this shard may use;
+ * members are assumed into the snapshot through a Statement so later members see earlier ones
+ * (and AddPod keeps the members' PreFilter states true as they are).
+ *
+ * The group-level placement step (placeGroup, after kube-scheduler 1.37's PlacementGenerate /
+ * PlacementScore): the profile's generators offer candidate node sets (by default one: every
+ * usable node), the gang is placed inside each, and the best-scored placement is kept.
  */
 import { Diagnosis, otherShardReason } from "./diagnosis.js";
-import type { FilterPlugin, FilterReasons, ScorePlugin } from "./framework.js";
+import { type CycleState, maxNodeScore, type ScorePlugin } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import type { PendingGroup } from "./pending-group.js";
+import { type PodState, PodStates, type Profile, preFilter, rejection } from "./profile.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 import type { Statement } from "./statement.js";
 
@@ -23,8 +29,7 @@ export interface PlacementContext {
   readonly ownsNode: (nodeName: string) => boolean;
   /** Nodes in the cluster that other shards own: reported, never used. */
   readonly otherShardNodes: number;
-  readonly filters: readonly FilterPlugin[];
-  readonly scorer: ScorePlugin;
+  readonly profile: Profile;
   /** How many feasible nodes to find before picking the best (kube-scheduler's sampling). */
   readonly feasibleNodesToFind: number;
   /** Rotates where the node scan starts so sampling spreads over all nodes. */
@@ -42,40 +47,94 @@ export type GangPlacementResult =
       readonly diagnosis: Diagnosis;
     };
 
+const tooFewMembers = (): GangPlacementResult => ({
+  fits: false,
+  placedCount: 0,
+  failedPod: undefined,
+  diagnosis: new Diagnosis(),
+});
+
 /**
- * Tries to place the group within the statement. On success the assumptions stay in the
- * statement for the caller to commit; on failure they are already rolled back.
+ * The placement step: places the group in each candidate node set the profile generates and
+ * keeps the best-scored placement (the first among equals). With no generator there is one
+ * set, ctx's nodes, and this is placeGang. On failure the diagnosis is the first set's.
+ */
+export function placeGroup(
+  ctx: PlacementContext,
+  statement: Statement,
+  group: PendingGroup,
+  sample = true,
+): GangPlacementResult {
+  const { placementGenerators, placementScores } = ctx.profile;
+  if (placementGenerators.length === 0) return placeGang(ctx, statement, group, sample);
+  if (group.members.length < group.required) return tooFewMembers();
+  const sets = placementGenerators.flatMap((generator) => generator.generate(group, ctx.nodes));
+  // PreFilter once for the group: AddPod/RemovePod keep the states true from set to set.
+  const states = new PodStates(ctx.profile, group.members);
+  let best: { placements: readonly Placement[]; score: number } | undefined;
+  let firstFailure: GangPlacementResult | undefined;
+  const mark = statement.mark();
+  for (const nodes of sets) {
+    const result = placeGang(confinedTo(ctx, nodes, sample), statement, group, sample, states);
+    if (!result.fits) {
+      firstFailure ??= result;
+      continue;
+    }
+    let score = 0;
+    for (const { plugin, weight } of placementScores)
+      score += weight * plugin.scorePlacement(group, result.placements);
+    statement.discardTo(mark);
+    if (best === undefined || score > best.score) best = { placements: result.placements, score };
+  }
+  if (best === undefined)
+    return firstFailure ?? placeGang(confinedTo(ctx, [], sample), statement, group, sample);
+  // Every member passed Filter there on this very snapshot: assume them again as they were.
+  for (const { pod, nodeName } of best.placements) statement.assume(pod, nodeName);
+  return { fits: true, placements: best.placements };
+}
+
+/**
+ * Tries to place the group on ctx's nodes within the statement. On success the assumptions stay
+ * in the statement for the caller to commit; on failure they are already rolled back. `states`
+ * are the members' PreFilter states when the caller keeps them across attempts.
  */
 export function placeGang(
   ctx: PlacementContext,
   statement: Statement,
   group: PendingGroup,
   sample = true,
+  states: PodStates = new PodStates(ctx.profile, group.members),
 ): GangPlacementResult {
   if (group.members.length < group.required) {
     // Placing the members present would start a partial gang: wait for the rest.
-    return { fits: false, placedCount: 0, failedPod: undefined, diagnosis: new Diagnosis() };
+    return tooFewMembers();
   }
   const mark = statement.mark();
+  const followed = statement.follow(states.follower);
   const placements: Placement[] = [];
   let firstFailure: { pod: PodInfo; diagnosis: Diagnosis } | undefined;
   let failures = 0;
   const allowedFailures = group.members.length - group.required;
-  for (const pod of group.members) {
-    const diagnosis = firstFailure ? undefined : new Diagnosis();
-    const nodeName = selectNode(ctx, pod, diagnosis, sample);
-    if (nodeName === undefined) {
-      firstFailure ??= { pod, diagnosis: diagnosis as Diagnosis };
-      if (++failures > allowedFailures) break;
-      continue;
+  try {
+    for (let i = 0; i < group.members.length; i++) {
+      const pod = group.members[i] as PodInfo;
+      const diagnosis = firstFailure ? undefined : new Diagnosis();
+      const nodeName = selectNode(ctx, pod, diagnosis, sample, states.states[i]);
+      if (nodeName === undefined) {
+        firstFailure ??= { pod, diagnosis: diagnosis as Diagnosis };
+        if (++failures > allowedFailures) break;
+        continue;
+      }
+      statement.assume(pod, nodeName);
+      placements.push({ pod, nodeName });
     }
-    statement.assume(pod, nodeName);
-    placements.push({ pod, nodeName });
+    if (placements.length >= group.required && failures <= allowedFailures) {
+      return { fits: true, placements };
+    }
+    statement.discardTo(mark);
+  } finally {
+    statement.follow(followed);
   }
-  if (placements.length >= group.required && failures <= allowedFailures) {
-    return { fits: true, placements };
-  }
-  statement.discardTo(mark);
   const failure = firstFailure as { pod: PodInfo; diagnosis: Diagnosis };
   failure.diagnosis.rejectMany(otherShardReason, ctx.otherShardNodes);
   return {
@@ -86,17 +145,31 @@ export function placeGang(
   };
 }
 
-/** Filter, then Score: the best feasible node for one pod, or undefined (with reasons in diagnosis). */
+/**
+ * PreFilter (unless the caller has the pod's state), Filter, then Score: the best feasible node
+ * for one pod, or undefined (with reasons in diagnosis).
+ */
 export function selectNode(
   ctx: PlacementContext,
   pod: PodInfo,
   diagnosis: Diagnosis | undefined,
-  sample: boolean,
+  sample = true,
+  podState: PodState = preFilter(ctx.profile, pod),
 ): string | undefined {
+  const { state, rejected } = podState;
+  if (rejected !== undefined) {
+    for (const node of ctx.nodes) diagnosis?.reject(rejected.plugin, rejected.status, node.name);
+    return undefined;
+  }
+  const profile = ctx.profile;
   // The node won by preemption comes first, as in kube-scheduler.
   if (pod.nominatedNodeName) {
     const nominated = ctx.snapshot.node(pod.nominatedNodeName);
-    if (nominated && ctx.ownsNode(nominated.name) && rejection(ctx.filters, pod, nominated) === undefined) {
+    if (
+      nominated &&
+      ctx.ownsNode(nominated.name) &&
+      rejection(profile, pod, nominated, state) === undefined
+    ) {
       return nominated.name;
     }
   }
@@ -105,6 +178,8 @@ export function selectNode(
   if (count === 0) return undefined;
   const want = sample ? ctx.feasibleNodesToFind : count;
   const start = sample ? ctx.nextStartIndex % count : 0;
+  const scorer = streamingScorer(profile);
+  const feasible: NodeInfo[] | undefined = scorer === undefined ? [] : undefined;
   let best: NodeInfo | undefined;
   let bestScore = -1;
   let found = 0;
@@ -112,33 +187,78 @@ export function selectNode(
   for (let i = 0; i < count; i++) {
     const node = nodes[(start + i) % count] as NodeInfo;
     processed++;
-    const rejected = rejection(ctx.filters, pod, node);
+    const rejected = rejection(profile, pod, node, state);
     if (rejected !== undefined) {
-      diagnosis?.reject(rejected.plugin, rejected.reasons);
+      diagnosis?.reject(rejected.plugin, rejected.status, node.name);
       continue;
     }
-    const score = ctx.scorer.score(pod, node);
-    if (score > bestScore) {
-      best = node;
-      bestScore = score;
+    if (scorer !== undefined) {
+      const score = scorer.score(pod, node, state);
+      if (score > bestScore) {
+        best = node;
+        bestScore = score;
+      }
+    } else {
+      feasible?.push(node);
     }
     if (++found >= want) break;
   }
   if (sample) ctx.nextStartIndex = (start + processed) % count;
-  return best?.name;
+  return feasible === undefined ? best?.name : bestOf(profile, pod, state, feasible)?.name;
 }
 
-/** The first filter that rejects the pod on the node, with its reasons, or undefined when it passes them all. */
-export function rejection(
-  filters: readonly FilterPlugin[],
+/**
+ * The one score plugin when a node's score needs nothing but the node (no PreScore, no
+ * normalisation, one weighted scorer): then the best node is found as the scan goes.
+ */
+function streamingScorer(profile: Profile): ScorePlugin | undefined {
+  const { scores, preScores } = profile;
+  if (preScores.length > 0 || scores.length !== 1) return scores.length === 0 ? noScore : undefined;
+  const { plugin } = scores[0] as { plugin: ScorePlugin };
+  return plugin.normalize === undefined ? plugin : undefined;
+}
+
+const noScore: ScorePlugin = { name: "None", score: () => 0 };
+
+/** PreScore, Score, normalise, weigh: the best of the feasible nodes (the first among equals). */
+function bestOf(
+  profile: Profile,
   pod: PodInfo,
-  node: NodeInfo,
-): { readonly plugin: string; readonly reasons: FilterReasons } | undefined {
-  for (const filter of filters) {
-    const reasons = filter.filter(pod, node);
-    if (reasons !== undefined) return { plugin: filter.name, reasons };
+  state: CycleState,
+  feasible: readonly NodeInfo[],
+): NodeInfo | undefined {
+  if (feasible.length === 0) return undefined;
+  const skipped = new Set<string>();
+  for (const plugin of profile.preScores) {
+    const status = plugin.preScore(state, pod);
+    if (status?.code === "Skip") skipped.add(plugin.name);
   }
-  return undefined;
+  const totals = new Array<number>(feasible.length).fill(0);
+  const scores = new Array<number>(feasible.length);
+  for (const { plugin, weight } of profile.scores) {
+    if (skipped.has(plugin.name)) continue;
+    for (let i = 0; i < feasible.length; i++) scores[i] = plugin.score(pod, feasible[i] as NodeInfo, state);
+    plugin.normalize?.(scores, pod, state);
+    for (let i = 0; i < feasible.length; i++)
+      totals[i] = (totals[i] as number) + weight * Math.min(maxNodeScore, Math.max(0, scores[i] as number));
+  }
+  let best = 0;
+  for (let i = 1; i < totals.length; i++) if ((totals[i] as number) > (totals[best] as number)) best = i;
+  return feasible[best];
+}
+
+/** The context with its node list narrowed to `nodes`, every one of them looked at unless sampled. */
+export function confinedTo(
+  ctx: PlacementContext,
+  nodes: readonly NodeInfo[],
+  sample = false,
+): PlacementContext {
+  if (nodes === ctx.nodes) return ctx;
+  return {
+    ...ctx,
+    nodes,
+    feasibleNodesToFind: sample ? Math.min(ctx.feasibleNodesToFind, nodes.length) : nodes.length,
+  };
 }
 
 /** kube-scheduler's adaptive percentageOfNodesToScore: all nodes below 100, then 50% falling to 5%. */

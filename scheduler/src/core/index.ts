@@ -3,13 +3,34 @@ export type * from "./api-types.js";
 export { toNodeInfo, toPodInfo } from "./build-info.js";
 export {
   type CoreConfig,
+  type CycleOptions,
   type CycleResult,
   type Decision,
   defaultCoreConfig,
   SchedulingCore,
 } from "./cycle.js";
 export { Diagnosis } from "./diagnosis.js";
-export { type Placement, placeGang } from "./gang-placement.js";
+export {
+  anyClusterEvent,
+  type ClusterEvent,
+  type ClusterEvents,
+  type Code,
+  CycleState,
+  clusterEvents,
+  eventNames,
+  eventsOf,
+  type FilterPlugin,
+  type PlacementGeneratePlugin,
+  type PlacementScorePlugin,
+  type Plugin,
+  type PreFilterExtensions,
+  type PreFilterPlugin,
+  type PreScorePlugin,
+  type ScorePlugin,
+  type StateData,
+  type Status,
+} from "./framework.js";
+export { type Placement, placeGang, placeGroup } from "./gang-placement.js";
 export type { NodeInfo, PodInfo } from "./model.js";
 export {
   groupStarted,
@@ -28,6 +49,15 @@ export {
   podGroupMembership,
 } from "./pod-group.js";
 export { type EvictionPlan, planGangPreemption } from "./preemption.js";
+export {
+  buildProfile,
+  defaultProfileConfig,
+  type OptionalPluginArgs,
+  type Profile,
+  type ProfileConfig,
+  profileOf,
+  wakingEvents,
+} from "./profile.js";
 export { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 export { ClusterSnapshot, type RunningGroup } from "./snapshot.js";
 export { Statement } from "./statement.js";

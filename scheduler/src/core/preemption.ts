@@ -21,6 +21,8 @@
  *      then every victim it can do without is given back, most valuable first, until no single
  *      victim can be spared (the plan is minimal). For a one-pod group only the nodes the
  *      evictions touch are tried again: the others already failed it.
+ *   Nodes where the failed placement met a rejection no eviction cures (UnschedulableAndUnresolvable:
+ *   taints, node affinity, a cordon, a request larger than the node) are not looked at.
  *   If step 3 finds nothing: for a one-pod group that is the answer (no node could take it with
  *   every candidate there gone); a gang gets one trial with every candidate gone, and if it fits
  *   there, the candidates on the nodes it used are the victims to reprieve.
@@ -38,18 +40,20 @@
  * member, pending or running, says preemptionPolicy: Never.
  */
 import type { PodDisruptionBudget } from "./api-types.js";
+import { type ClusterEvents, eventsOf } from "./framework.js";
 import {
+  confinedTo,
   type GangPlacementResult,
   type Placement,
   type PlacementContext,
-  placeGang,
-  rejection,
+  placeGroup,
   selectNode,
 } from "./gang-placement.js";
 import { matchesLabelSelector } from "./label-selector.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import type { PendingGroup } from "./pending-group.js";
 import { lentForAnnotation } from "./plugins/index.js";
+import { type PodState, PodStates, preFilter, rejection } from "./profile.js";
 import { insufficientResources, Resources } from "./resources/resources.js";
 import type { RunningGroup } from "./snapshot.js";
 import { Statement } from "./statement.js";
@@ -64,6 +68,9 @@ export interface EvictionPlan {
 export type PreemptionResult =
   | { readonly preempts: true; readonly plan: EvictionPlan }
   | { readonly preempts: false; readonly reason: string };
+
+/** What can make preemption help a group it could not help before: victims leaving, budgets allowing. */
+export const preemptionEvents: ClusterEvents = eventsOf(["AssignedPodDelete", "PodDisruptionBudgetChange"]);
 
 /** kube-scheduler's DefaultPreemptionArgs defaults. */
 export const minCandidateNodesPercentage = 10;
@@ -113,10 +120,21 @@ export class PreemptionMemo {
   }
 }
 
+/**
+ * Where the group's failed placement found nodes no eviction can help (UnschedulableAndUnresolvable,
+ * e.g. taints, node affinity, a cordon): preemption does not look there for members that ask
+ * for what the failed member asked (kube-scheduler's nodesWherePreemptionMightHelp).
+ */
+export interface HopelessNodes {
+  readonly pod: PodInfo;
+  readonly nodes: ReadonlySet<string>;
+}
+
 export function planGangPreemption(
   ctx: PlacementContext,
   group: PendingGroup,
   memo?: PreemptionMemo,
+  hopeless?: HopelessNodes,
 ): PreemptionResult {
   if (group.problem !== undefined) {
     return { preempts: false, reason: "preemption: not attempted, the group is invalid" };
@@ -132,7 +150,10 @@ export function planGangPreemption(
   }
   const snapshot = ctx.snapshot;
   const single = group.members.length === 1 ? (group.members[0] as PodInfo) : undefined;
-  const shape = memo && single ? shapeOf(ctx, group, single) : undefined;
+  // A plugin with cluster-wide state (a PreFilter) makes a node's answer depend on other nodes:
+  // then what one preemptor learned of a node does not carry over to the next.
+  const shape =
+    memo && single && ctx.profile.preFilters.length === 0 ? shapeOf(ctx, group, single) : undefined;
   const known = shape === undefined ? undefined : memo?.hopelessReason(shape);
   if (known !== undefined) return { preempts: false, reason: known };
   const fail = (): PreemptionResult => {
@@ -159,7 +180,7 @@ export function planGangPreemption(
     try {
       for (const pod of candidates.leaving) trial.evict(pod);
       for (const victim of victims) for (const pod of victim.pods) trial.evict(pod);
-      return placeGang(confinedTo(ctx, nodes), trial, group, false);
+      return placeGroup(confinedTo(ctx, nodes), trial, group, false);
     } finally {
       trial.discard();
     }
@@ -168,7 +189,7 @@ export function planGangPreemption(
   // A lone pod just failed on every node: only the nodes evictions touch can take it now.
   const trialNodes = (without: readonly RunningGroup[]) =>
     single ? touchedNodes(ctx, [...candidates.leaving, ...without.flatMap((v) => v.pods)]) : ctx.nodes;
-  const found = searchNodeByNode(ctx, group, candidates, trialNodes([]), shape, memo);
+  const found = searchNodeByNode(ctx, group, candidates, trialNodes([]), shape, memo, hopeless);
   let victims: RunningGroup[] = [];
   let result: GangPlacementResult | undefined;
   if (found !== undefined && found.length === 0) {
@@ -301,19 +322,28 @@ function searchNodeByNode(
   freedNodes: readonly NodeInfo[],
   shape: string | undefined,
   memo: PreemptionMemo | undefined,
+  hopeless: HopelessNodes | undefined,
 ): RunningGroup[] | undefined {
   const statement = new Statement(ctx.snapshot);
   const chosen = new Map<string, RunningGroup>();
   const search: VictimSearch = { ctx, statement, candidates, chosen, shape, memo };
+  const hopelessFor = hopeless === undefined ? undefined : constraintsOf(hopeless.pod);
   try {
     for (const pod of candidates.leaving) statement.evict(pod);
+    // The members' PreFilter states, kept true by RemovePod/AddPod as victims go and members land.
+    const states = new PodStates(ctx.profile, group.members);
+    statement.follow(states.follower);
     let placed = 0;
     let failures = 0;
-    for (const member of group.members) {
+    for (let i = 0; i < group.members.length; i++) {
+      const member = group.members[i] as PodInfo;
       if (placed >= group.required) break;
-      let nodeName = selectNode(confinedTo(ctx, freedNodes), member, undefined, false);
+      const state = states.states[i];
+      let nodeName = selectNode(confinedTo(ctx, freedNodes), member, undefined, false, state);
       if (nodeName === undefined) {
-        const best = cheapestNode(search, member);
+        const skip =
+          hopeless !== undefined && constraintsOf(member) === hopelessFor ? hopeless.nodes : undefined;
+        const best = cheapestNode(search, member, state, skip);
         if (best !== undefined) {
           for (const victim of best.victims) {
             chosen.set(victim.id, victim);
@@ -331,6 +361,7 @@ function searchNodeByNode(
     }
     return placed >= group.required ? [...chosen.values()] : undefined;
   } finally {
+    statement.follow(undefined);
     statement.discard();
   }
 }
@@ -354,7 +385,12 @@ interface VictimSearch {
   readonly memo: PreemptionMemo | undefined;
 }
 
-function cheapestNode(search: VictimSearch, pod: PodInfo): NodeOffer | undefined {
+function cheapestNode(
+  search: VictimSearch,
+  pod: PodInfo,
+  state: PodState | undefined,
+  hopeless: ReadonlySet<string> | undefined,
+): NodeOffer | undefined {
   const { ctx } = search;
   const nodes = ctx.nodes;
   const count = nodes.length;
@@ -366,7 +402,8 @@ function cheapestNode(search: VictimSearch, pod: PodInfo): NodeOffer | undefined
   for (let i = 0; i < count && offers < wanted; i++) {
     const index = (start + i) % count;
     const node = nodes[index] as NodeInfo;
-    const victims = nodeVictims(search, pod, node);
+    if (hopeless?.has(node.name)) continue;
+    const victims = nodeVictims(search, pod, node, state);
     if (victims === undefined || victims.length === 0) continue;
     offers++;
     const offer: NodeOffer = { node, index, victims, cost: costOf(victims) };
@@ -403,6 +440,7 @@ function nodeVictims(
   search: VictimSearch,
   pod: PodInfo,
   node: NodeInfo,
+  state: PodState | undefined,
 ): readonly RunningGroup[] | undefined {
   const { ctx, candidates, chosen, shape, memo } = search;
   // A lent node's answer depends on the pod's group: not shared between groups.
@@ -413,7 +451,7 @@ function nodeVictims(
     const victims = known?.map((id) => candidates.get(id));
     if (victims?.every((v) => v !== undefined && !chosen.has(v.id))) return victims as RunningGroup[];
   }
-  const victims = victimsOnNode(search, pod, node);
+  const victims = victimsOnNode(search, pod, node, state);
   if (reusable)
     memo.remember(
       shape,
@@ -429,8 +467,15 @@ function nodeVictims(
  * does the pod fit? Then the groups there are given back, most important first, as long as it
  * still fits. Undefined when the node cannot take the pod however many candidates leave it.
  */
-function victimsOnNode(search: VictimSearch, pod: PodInfo, node: NodeInfo): RunningGroup[] | undefined {
+function victimsOnNode(
+  search: VictimSearch,
+  pod: PodInfo,
+  node: NodeInfo,
+  podState: PodState | undefined,
+): RunningGroup[] | undefined {
   const { ctx, statement, candidates, chosen } = search;
+  const { state, rejected } = podState ?? preFilter(ctx.profile, pod);
+  if (rejected !== undefined) return undefined;
   const here = new Map<string, PodInfo[]>();
   for (const other of node.pods.values()) {
     if (chosen.has(other.group.id) || candidates.get(other.group.id) === undefined) continue;
@@ -450,7 +495,7 @@ function victimsOnNode(search: VictimSearch, pod: PodInfo, node: NodeInfo): Runn
   const mark = statement.mark();
   try {
     for (const pods of here.values()) for (const other of pods) statement.evict(other);
-    if (rejection(ctx.filters, pod, node) !== undefined) return undefined;
+    if (rejection(ctx.profile, pod, node, state) !== undefined) return undefined;
     const victims: RunningGroup[] = [];
     const mostImportantFirst = byEvictionOrder(
       [...here.keys()].map((id) => candidates.get(id) as RunningGroup),
@@ -458,7 +503,7 @@ function victimsOnNode(search: VictimSearch, pod: PodInfo, node: NodeInfo): Runn
     for (const group of mostImportantFirst) {
       const pods = here.get(group.id) as PodInfo[];
       for (const other of pods) statement.assume(other, node.name);
-      if (rejection(ctx.filters, pod, node) === undefined) continue;
+      if (rejection(ctx.profile, pod, node, state) === undefined) continue;
       for (const other of pods) statement.evict(other);
       victims.push(group);
     }
@@ -468,9 +513,16 @@ function victimsOnNode(search: VictimSearch, pod: PodInfo, node: NodeInfo): Runn
   }
 }
 
-/** The context with its node list narrowed to `nodes`, every one of them looked at. */
-function confinedTo(ctx: PlacementContext, nodes: readonly NodeInfo[]): PlacementContext {
-  return nodes === ctx.nodes ? ctx : { ...ctx, nodes, feasibleNodesToFind: nodes.length };
+/** What decides where a pod may go whatever is evicted: two pods alike here share hopeless nodes. */
+function constraintsOf(pod: PodInfo): string {
+  const r = pod.requests;
+  return JSON.stringify([
+    pod.group.id,
+    pod.nodeSelector ?? null,
+    pod.requiredNodeAffinity ?? null,
+    pod.tolerations,
+    [r.milliCpu, r.memory, r.ephemeralStorage, [...r.scalar].sort()],
+  ]);
 }
 
 /** The usable nodes that hold any of the pods, in the context's order. */

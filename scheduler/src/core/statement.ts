@@ -1,10 +1,14 @@
 /**
  * A Statement is a transaction on the ClusterSnapshot (after Volcano's Statement): a cycle
- * assumes pods onto nodes and simulates evictions, then either commits (keeps the
- * assumptions) or discards (restores the snapshot exactly). It is what makes gang
+ * assumes pods onto nodes, simulates evictions and reserves nominations, then either commits
+ * (keeps the changes) or discards (restores the snapshot exactly). It is what makes gang
  * placement all-or-nothing and preemption "only if the group then fits".
+ *
+ * While pods are being placed, a follower (their PreFilter states, profile.ts PodStates) is
+ * told of every pod the statement puts on or takes off a node, undo included: kube-scheduler's
+ * AddPod/RemovePod.
  */
-import type { PodInfo } from "./model.js";
+import type { NodeInfo, PodInfo } from "./model.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 
 interface Change {
@@ -15,19 +19,52 @@ interface Change {
   readonly placedOn: string | undefined;
 }
 
+/** Told when a pod comes onto or leaves a node through the statement. */
+export interface StateFollower {
+  added(pod: PodInfo, node: NodeInfo): void;
+  removed(pod: PodInfo, node: NodeInfo): void;
+}
+
 export class Statement {
   private changes: Change[] = [];
+  private follower: StateFollower | undefined;
 
   constructor(readonly snapshot: ClusterSnapshot) {}
+
+  /** Who is told of pods put on and taken off nodes from now on; returns the one told before. */
+  follow(follower: StateFollower | undefined): StateFollower | undefined {
+    const previous = this.follower;
+    this.follower = follower;
+    return previous;
+  }
 
   /** Tentatively puts a pending pod on a node. */
   assume(pod: PodInfo, nodeName: string): void {
     this.record(pod);
+    if (this.follower) this.leave(pod.key);
     this.snapshot.assume(pod, nodeName);
+    if (this.follower) this.arrive(pod, nodeName);
   }
 
   /** Tentatively removes a pod that occupies a node, as if it had been evicted. */
   evict(pod: PodInfo): void {
+    this.record(pod);
+    if (this.follower) this.leave(pod.key);
+    this.snapshot.removePod(pod.key);
+  }
+
+  /**
+   * Reserves a node for a pending pod that won it by preemption (status.nominatedNodeName), as
+   * kube-scheduler's nominator does: later groups must leave that room alone.
+   */
+  nominate(pod: PodInfo, nodeName: string): void {
+    this.record(pod);
+    this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
+  }
+
+  /** Gives up the pod's nomination, if the snapshot holds one. */
+  withdrawNomination(pod: PodInfo): void {
+    if (this.snapshot.nominatedPod(pod.key) === undefined) return;
     this.record(pod);
     this.snapshot.removePod(pod.key);
   }
@@ -40,10 +77,12 @@ export class Statement {
   /** Undoes every change, newest first; the statement is empty afterwards. */
   discard(): void {
     for (const { key, before, placedOn } of this.changes.reverse()) {
+      if (this.follower) this.leave(key);
       this.snapshot.removePod(key);
       if (before === undefined) continue;
       if (placedOn !== undefined && placedOn !== before.nodeName) this.snapshot.assume(before, placedOn);
       else this.snapshot.upsertPod(before);
+      if (this.follower && placedOn !== undefined) this.arrive(before, placedOn);
     }
     this.changes = [];
   }
@@ -69,5 +108,17 @@ export class Statement {
       before: snapshot.placedPod(pod.key) ?? snapshot.nominatedPod(pod.key),
       placedOn: snapshot.placementOf(pod.key),
     });
+  }
+
+  /** Tells the follower the pod leaves the node it occupies (if it occupies one). */
+  private leave(key: string): void {
+    const pod = this.snapshot.placedPod(key);
+    const node = this.snapshot.node(this.snapshot.placementOf(key) ?? "");
+    if (pod !== undefined && node !== undefined) this.follower?.removed(pod, node);
+  }
+
+  private arrive(pod: PodInfo, nodeName: string): void {
+    const node = this.snapshot.node(nodeName);
+    if (node !== undefined) this.follower?.added(pod, node);
   }
 }

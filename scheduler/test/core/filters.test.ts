@@ -8,6 +8,7 @@ import type {
   Toleration,
 } from "../../src/core/api-types.js";
 import { toNodeInfo, toPodInfo } from "../../src/core/build-info.js";
+import { unresolvable } from "../../src/core/framework.js";
 import type { NodeInfo, PodInfo } from "../../src/core/model.js";
 import {
   defaultFilterPlugins,
@@ -69,10 +70,11 @@ function expressionPod(...matchExpressions: NodeSelectorRequirement[]): PodInfo 
 const fits = (plugin: { filter(p: PodInfo, n: NodeInfo): unknown }, p: PodInfo, n: NodeInfo) =>
   plugin.filter(p, n) === undefined;
 
-const untolerated = ["node(s) had untolerated taint(s)"];
-const unschedulable = ["node(s) were unschedulable"];
-const notReady = ["node(s) were not ready"];
-const affinityMismatch = ["node(s) didn't match Pod's node affinity/selector"];
+// No eviction makes a node take a pod these reject: UnschedulableAndUnresolvable.
+const untolerated = unresolvable("node(s) had untolerated taint(s)");
+const unschedulable = unresolvable("node(s) were unschedulable");
+const notReady = unresolvable("node(s) were not ready");
+const affinityMismatch = unresolvable("node(s) didn't match Pod's node affinity/selector");
 
 // --- arbitraries --------------------------------------------------------------------------
 
@@ -674,9 +676,9 @@ describe("LentNode", () => {
 
   it("takes only the pods of the group a node was lent for", () => {
     expect(fits(lentNode, member("job-a"), lentFor("group:ns/job-a"))).toBe(true);
-    expect(lentNode.filter(member("job-b"), lentFor("group:ns/job-a"))).toEqual([
-      "node(s) were lent for another pod group",
-    ]);
+    expect(lentNode.filter(member("job-b"), lentFor("group:ns/job-a"))).toEqual(
+      unresolvable("node(s) were lent for another pod group"),
+    );
     expect(fits(lentNode, pod(), lentFor("group:ns/job-a"))).toBe(false);
   });
 
@@ -697,7 +699,10 @@ describe("defaultFilterPlugins", () => {
       "NodeAffinity",
       "LentNode",
     ]);
-    expect(defaultFilterPlugins.filter((p) => !p.static).map((p) => p.name)).toEqual(["LentNode"]);
+    // Only LentNode waits for a pod to arrive (its group's) as well as for node changes.
+    expect(
+      defaultFilterPlugins.filter((p) => p.events?.includes("AssignedPodAdd")).map((p) => p.name),
+    ).toEqual(["LentNode"]);
   });
 
   it("the first failing plugin's reason is the one a node is rejected for", () => {

@@ -8,13 +8,9 @@ import { type CoreConfig, type Decision, defaultCoreConfig, SchedulingCore } fro
 import { feasibleNodesToFind, type PlacementContext } from "../../src/core/gang-placement.js";
 import type { NodeInfo, PodInfo } from "../../src/core/model.js";
 import { type PendingGroup, pendingGroup } from "../../src/core/pending-group.js";
-import { defaultFilterPlugins } from "../../src/core/plugins/index.js";
-import { nodeResourcesFit } from "../../src/core/plugins/node-resources/node-resources-fit.js";
-import {
-  resourceAllocationScore,
-  type ScoringStrategy,
-} from "../../src/core/plugins/node-resources/resource-allocation.js";
+import type { ScoringStrategy } from "../../src/core/plugins/node-resources/resource-allocation.js";
 import { minMemberAnnotation, podGroupAnnotation, podGroupMembership } from "../../src/core/pod-group.js";
+import { buildProfile, type Profile } from "../../src/core/profile.js";
 import { ClusterSnapshot } from "../../src/core/snapshot.js";
 
 export const gpu = "nvidia.com/gpu";
@@ -208,6 +204,7 @@ export function placementContext(
   snapshot: ClusterSnapshot,
   ownsNode: (nodeName: string) => boolean = ownsAll,
   strategy: ScoringStrategy = "MostAllocated",
+  profile: Profile = buildProfile(snapshot, { scoringStrategy: strategy }),
 ): PlacementContext {
   const nodes: NodeInfo[] = snapshot.nodes.filter((n) => ownsNode(n.name));
   return {
@@ -215,8 +212,7 @@ export function placementContext(
     nodes,
     ownsNode,
     otherShardNodes: snapshot.nodes.length - nodes.length,
-    filters: [...defaultFilterPlugins, nodeResourcesFit(snapshot)],
-    scorer: resourceAllocationScore(strategy),
+    profile,
     feasibleNodesToFind: feasibleNodesToFind(nodes.length, 0),
     nextStartIndex: 0,
   };

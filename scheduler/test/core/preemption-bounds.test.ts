@@ -43,17 +43,16 @@ function fullCluster(nodeCount: number): ClusterSnapshot {
 function countingContext(snapshot: ClusterSnapshot): { ctx: PlacementContext; calls: () => number } {
   const ctx = placementContext(snapshot);
   let calls = 0;
-  const filters = ctx.filters.map(
+  const filters = ctx.profile.filters.map(
     (plugin): FilterPlugin => ({
       name: plugin.name,
-      static: plugin.static,
-      filter: (p, n) => {
+      filter: (p, n, state) => {
         calls++;
-        return plugin.filter(p, n);
+        return plugin.filter(p, n, state);
       },
     }),
   );
-  return { ctx: { ...ctx, filters }, calls: () => calls };
+  return { ctx: { ...ctx, profile: { ...ctx.profile, filters } }, calls: () => calls };
 }
 
 /** Plans for `count` preemptors of 3 cpu one after the other, reserving each one's node as a cycle does. */

@@ -351,6 +351,7 @@ function checkScenario(scenario: Scenario): Decision[] {
     }
 
     // Preemption: whole groups of strictly lower priority, not protected, not already leaving.
+    if (decision.kind !== "preempt") throw new Error(`${decision.kind}: deferred only while nodes settle`);
     const { victims, nominations } = decision.plan;
     expect(group.mayPreempt).toBe(true);
     for (const victim of victims) {

@@ -4,7 +4,7 @@
  * lend was made for, and the group would stay stuck with its nodes taken. Once the group is
  * there, the rest of the node is anyone's again.
  */
-import type { FilterPlugin, FilterReasons } from "../../framework.js";
+import { type FilterPlugin, unresolvable } from "../../framework.js";
 import type { NodeInfo } from "../../model.js";
 
 /** On a lent node: the pod group (GroupKey.id) it was lent for. */
@@ -12,7 +12,8 @@ export const lentForAnnotation = "sharded-scheduler.io/lent-for";
 
 export const lentNodeReason = "node(s) were lent for another pod group";
 
-const lentNodeReasons: FilterReasons = Object.freeze([lentNodeReason]);
+/** No eviction ends the hold: only the group it is lent for arriving does. */
+const rejected = unresolvable(lentNodeReason);
 
 /** The group a node is held for: lent for it, and none of its pods there yet. */
 export function heldFor(node: NodeInfo): string | undefined {
@@ -24,11 +25,11 @@ export function heldFor(node: NodeInfo): string | undefined {
 
 export const lentNode: FilterPlugin = {
   name: "LentNode",
-  // Reads the pods on the node: the hold ends when the group arrives.
-  static: false,
+  // The hold ends when the group arrives, or when the lend is given back (the annotation goes).
+  events: ["NodeAdd", "NodeUpdateAnnotation", "AssignedPodAdd"],
   filter(pod, node) {
     const group = heldFor(node);
     if (group === undefined || group === pod.group.id) return undefined;
-    return lentNodeReasons;
+    return rejected;
   },
 };

@@ -6,12 +6,12 @@
  * compiled form, so matching a node allocates nothing.
  */
 import type { NodeSelectorRequirement, NodeSelectorTerm } from "../../api-types.js";
-import type { FilterPlugin, FilterReasons } from "../../framework.js";
+import { type FilterPlugin, unresolvable } from "../../framework.js";
 import type { NodeInfo, PodInfo } from "../../model.js";
 
 export const nodeAffinityReason = "node(s) didn't match Pod's node affinity/selector";
 
-const nodeAffinityReasons: FilterReasons = Object.freeze([nodeAffinityReason]);
+const rejected = unresolvable(nodeAffinityReason);
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -253,10 +253,10 @@ export function nodeAffinityError(pod: PodInfo): string | undefined {
 
 export const nodeAffinity: FilterPlugin = {
   name: "NodeAffinity",
-  static: true,
+  events: ["NodeAdd", "NodeUpdateLabel"],
   filter(pod, node) {
-    if (!matchesNodeSelector(pod.nodeSelector, node.labels)) return nodeAffinityReasons;
-    if (!matchesRequiredNodeAffinity(pod.requiredNodeAffinity, node)) return nodeAffinityReasons;
+    if (!matchesNodeSelector(pod.nodeSelector, node.labels)) return rejected;
+    if (!matchesRequiredNodeAffinity(pod.requiredNodeAffinity, node)) return rejected;
     return undefined;
   },
 };

@@ -4,7 +4,7 @@
  * a shard may see the condition before the taints land, so the condition is checked directly.
  */
 import type { Taint, Toleration } from "../../api-types.js";
-import type { FilterPlugin, FilterReasons } from "../../framework.js";
+import { type FilterPlugin, unresolvable } from "../../framework.js";
 import type { NodeInfo } from "../../model.js";
 import { tolerates } from "../taint-toleration/taint-toleration.js";
 
@@ -20,7 +20,7 @@ const notReadyNoExecute: Taint = Object.freeze({ key: notReadyTaintKey, effect: 
 const unreachableNoSchedule: Taint = Object.freeze({ key: unreachableTaintKey, effect: "NoSchedule" });
 const unreachableNoExecute: Taint = Object.freeze({ key: unreachableTaintKey, effect: "NoExecute" });
 
-const notReadyReasons: FilterReasons = Object.freeze([notReadyReason]);
+const rejected = unresolvable(notReadyReason);
 
 /**
  * The controller puts both a NoSchedule and a NoExecute taint; a pod must tolerate both, as
@@ -43,7 +43,7 @@ function readyConditionUnknown(node: NodeInfo): boolean {
 
 export const nodeReady: FilterPlugin = {
   name: "NodeReady",
-  static: true,
+  events: ["NodeAdd", "NodeUpdateCondition", "NodeUpdateTaint"],
   filter(pod, node) {
     if (node.ready) return undefined;
     const tolerations = pod.tolerations;
@@ -54,6 +54,6 @@ export const nodeReady: FilterPlugin = {
     ) {
       return undefined;
     }
-    return notReadyReasons;
+    return rejected;
   },
 };

@@ -1,5 +1,5 @@
 /** NodeResourcesFit: the pod's requests fit in what the node has left, leaving room for nominated pods. */
-import type { FilterPlugin } from "../../framework.js";
+import type { FilterPlugin, Status } from "../../framework.js";
 import type { NodeInfo, PodInfo } from "../../model.js";
 import { insufficientResources, type Resources } from "../../resources/resources.js";
 import type { ClusterSnapshot } from "../../snapshot.js";
@@ -7,8 +7,9 @@ import type { ClusterSnapshot } from "../../snapshot.js";
 export function nodeResourcesFit(snapshot: ClusterSnapshot): FilterPlugin {
   return {
     name: "NodeResourcesFit",
-    static: false,
-    filter(pod: PodInfo, node: NodeInfo) {
+    // Room appears when pods leave or shrink, or nodes grow or come.
+    events: ["NodeAdd", "NodeUpdateAllocatable", "AssignedPodDelete", "AssignedPodUpdate"],
+    filter(pod: PodInfo, node: NodeInfo): Status | undefined {
       let requested: Resources = node.requested;
       if (snapshot.hasNominations(node.name)) {
         // Pods that won this node by preemption keep it from pods of lower or equal priority.
@@ -22,7 +23,19 @@ export function nodeResourcesFit(snapshot: ClusterSnapshot): FilterPlugin {
         }
       }
       const reasons = insufficientResources(node.allocatable, requested, pod.requests);
-      return reasons.length > 0 ? reasons : undefined;
+      if (reasons.length === 0) return undefined;
+      // As kube-scheduler: a request larger than the whole node is not cured by any eviction.
+      const code = exceedsAllocatable(node.allocatable, pod.requests)
+        ? "UnschedulableAndUnresolvable"
+        : "Unschedulable";
+      return { code, reasons };
     },
   };
+}
+
+function exceedsAllocatable(allocatable: Resources, request: Resources): boolean {
+  if (request.milliCpu > allocatable.milliCpu || request.memory > allocatable.memory) return true;
+  if (request.ephemeralStorage > allocatable.ephemeralStorage || allocatable.pods < 1) return true;
+  for (const [name, amount] of request.scalar) if (amount > (allocatable.scalar.get(name) ?? 0)) return true;
+  return false;
 }

@@ -3,7 +3,7 @@
  * taint Kubernetes puts on cordoned nodes, so the field and the taint always agree.
  */
 import type { Taint } from "../../api-types.js";
-import type { FilterPlugin, FilterReasons } from "../../framework.js";
+import { type FilterPlugin, unresolvable } from "../../framework.js";
 import { tolerates } from "../taint-toleration/taint-toleration.js";
 
 export const unschedulableReason = "node(s) were unschedulable";
@@ -13,13 +13,13 @@ export const unschedulableTaint: Taint = Object.freeze({
   effect: "NoSchedule",
 });
 
-const unschedulableReasons: FilterReasons = Object.freeze([unschedulableReason]);
+const rejected = unresolvable(unschedulableReason);
 
 export const nodeUnschedulable: FilterPlugin = {
   name: "NodeUnschedulable",
-  static: true,
+  events: ["NodeAdd", "NodeUpdateUnschedulable", "NodeUpdateTaint"],
   filter(pod, node) {
     if (!node.unschedulable || tolerates(pod.tolerations, unschedulableTaint)) return undefined;
-    return unschedulableReasons;
+    return rejected;
   },
 };

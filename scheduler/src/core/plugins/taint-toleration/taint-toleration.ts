@@ -4,7 +4,7 @@
  * implementation of toleration matching, used by every plugin that reasons about taints.
  */
 import type { Taint, Toleration } from "../../api-types.js";
-import type { FilterPlugin, FilterReasons } from "../../framework.js";
+import { type FilterPlugin, unresolvable } from "../../framework.js";
 
 /**
  * kube-scheduler's reason since v1.35 (backported to v1.34): the taint's key and value are left
@@ -12,7 +12,7 @@ import type { FilterPlugin, FilterReasons } from "../../framework.js";
  */
 export const untoleratedTaintReason = "node(s) had untolerated taint(s)";
 
-const untoleratedTaintReasons: FilterReasons = Object.freeze([untoleratedTaintReason]);
+const rejected = unresolvable(untoleratedTaintReason);
 
 /**
  * Whether one toleration tolerates one taint, as Kubernetes decides it: an empty effect matches
@@ -63,10 +63,8 @@ export function firstUntoleratedTaint(
 
 export const taintToleration: FilterPlugin = {
   name: "TaintToleration",
-  static: true,
+  events: ["NodeAdd", "NodeUpdateTaint"],
   filter(pod, node) {
-    return firstUntoleratedTaint(pod.tolerations, node.taints) === undefined
-      ? undefined
-      : untoleratedTaintReasons;
+    return firstUntoleratedTaint(pod.tolerations, node.taints) === undefined ? undefined : rejected;
   },
 };
