@@ -3,9 +3,11 @@
  * and read by every cycle. Cycles change it only through a Statement (statement.ts), which
  * either commits its assumptions or rolls them back.
  */
-import type { Node, PodDisruptionBudget } from "./api-types.js";
+import type { Node, PodDisruptionBudget, Taint } from "./api-types.js";
 import { toNodeInfo } from "./build-info.js";
+import { type ClusterEvents, eventsOf } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
+import type { Resources } from "./resources/resources.js";
 
 /** A group of pods that run, as preemption sees it: evicted whole or not at all. */
 export interface RunningGroup {
@@ -35,7 +37,10 @@ export class ClusterSnapshot {
   /** Placed pods whose node the snapshot does not hold (yet, or any more), by node name. */
   private readonly awaitingNode = new Map<string, Map<string, PodInfo>>();
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
-  /** Bumped whenever a node is added, replaced or removed: lists of nodes can be cached by it. */
+  /**
+   * Bumped whenever a node is added or removed (not when one is updated: its NodeInfo is updated
+   * in place), so lists of NodeInfo can be cached by it.
+   */
   nodeSetVersion = 0;
 
   get nodes(): readonly NodeInfo[] {
@@ -51,23 +56,42 @@ export class ClusterSnapshot {
     return this.nodeMap.get(name);
   }
 
-  /** Adds or replaces a node, keeping the pods it already holds. */
+  /** Adds or updates a node, keeping the pods it already holds. */
   upsertNode(node: Node): NodeInfo {
+    return this.updateNode(node).info;
+  }
+
+  /**
+   * Adds or updates a node; says which cluster events that was (queueing hints): NodeAdd, the
+   * fields of an update that plugins read, or none (e.g. a heartbeat). An update changes the
+   * node's NodeInfo in place: the one object stays the node's while it exists.
+   */
+  updateNode(node: Node): { info: NodeInfo; events: ClusterEvents } {
     const fresh = toNodeInfo(node);
     const previous = this.nodeMap.get(fresh.name);
     if (previous) {
-      for (const pod of previous.pods.values()) occupy(fresh, pod);
-      this.nodeOrder[this.nodeOrder.indexOf(previous)] = fresh;
-    } else {
-      // Pods may arrive before their node, or outlive its removal: they occupy it now.
-      for (const pod of this.awaitingNode.get(fresh.name)?.values() ?? []) occupy(fresh, pod);
-      this.awaitingNode.delete(fresh.name);
-      this.nodeOrder.push(fresh);
+      const events = nodeUpdateEvents(previous, fresh);
+      const { name, labels, taints, unschedulable, ready, allocatable } = fresh;
+      Object.assign(previous as Mutable<NodeInfo>, {
+        name,
+        node,
+        labels,
+        taints,
+        unschedulable,
+        ready,
+        allocatable,
+      });
+      this.touch(previous.name);
+      return { info: previous, events };
     }
+    // Pods may arrive before their node, or outlive its removal: they occupy it now.
+    for (const pod of this.awaitingNode.get(fresh.name)?.values() ?? []) occupy(fresh, pod);
+    this.awaitingNode.delete(fresh.name);
+    this.nodeOrder.push(fresh);
     this.nodeMap.set(fresh.name, fresh);
     this.nodeSetVersion++;
     this.touch(fresh.name);
-    return fresh;
+    return { info: fresh, events: nodeAdd };
   }
 
   removeNode(name: string): void {
@@ -255,4 +279,60 @@ function release(node: NodeInfo, pod: PodInfo): void {
   node.requested.pods -= 1;
   node.nonZeroRequested.milliCpu -= pod.nonZeroRequests.milliCpu;
   node.nonZeroRequested.memory -= pod.nonZeroRequests.memory;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+const nodeAdd = eventsOf(["NodeAdd"]);
+const allocatableIncrease = eventsOf(["NodeUpdateAllocatable"]);
+const labelChange = eventsOf(["NodeUpdateLabel"]);
+const taintChange = eventsOf(["NodeUpdateTaint"]);
+const unschedulableChange = eventsOf(["NodeUpdateUnschedulable"]);
+const conditionChange = eventsOf(["NodeUpdateCondition"]);
+const annotationChange = eventsOf(["NodeUpdateAnnotation"]);
+
+/** What changed between two versions of a node, as far as any plugin could care. */
+export function nodeUpdateEvents(before: NodeInfo, after: NodeInfo): ClusterEvents {
+  let events = 0;
+  // Less room never helps a rejected pod (kube-scheduler's hint asks for an increase too).
+  if (grew(before.allocatable, after.allocatable)) events |= allocatableIncrease;
+  if (!sameRecord(before.labels, after.labels)) events |= labelChange;
+  if (!sameTaints(before.taints, after.taints)) events |= taintChange;
+  if (before.unschedulable !== after.unschedulable) events |= unschedulableChange;
+  if (readyStatus(before) !== readyStatus(after)) events |= conditionChange;
+  if (!sameRecord(before.node.metadata.annotations ?? {}, after.node.metadata.annotations ?? {}))
+    events |= annotationChange;
+  return events;
+}
+
+function grew(before: Resources, after: Resources): boolean {
+  if (after.milliCpu > before.milliCpu || after.memory > before.memory) return true;
+  if (after.ephemeralStorage > before.ephemeralStorage || after.pods > before.pods) return true;
+  for (const [name, value] of after.scalar) if (value > (before.scalar.get(name) ?? 0)) return true;
+  return false;
+}
+
+function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  let count = 0;
+  for (const key in a) {
+    if (a[key] !== b[key]) return false;
+    count++;
+  }
+  for (const _ in b) count--;
+  return count === 0;
+}
+
+function sameTaints(a: readonly Taint[], b: readonly Taint[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Taint;
+    const y = b[i] as Taint;
+    if (x.key !== y.key || (x.value ?? "") !== (y.value ?? "") || x.effect !== y.effect) return false;
+  }
+  return true;
+}
+
+/** The Ready condition's status (NodeReady tells Unknown from False). */
+function readyStatus(node: NodeInfo): string | undefined {
+  return node.node.status?.conditions?.find((c) => c.type === "Ready")?.status;
 }

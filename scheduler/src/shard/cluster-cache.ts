@@ -4,7 +4,9 @@
  * scheduler name serves grouped into gangs, and the pods it has assumed while binds are in flight.
  */
 import {
+  type ClusterEvents,
   ClusterSnapshot,
+  eventsOf,
   type GroupKey,
   groupStarted,
   type Node,
@@ -79,12 +81,19 @@ export function declaredMinMember(members: GroupMembers): number | undefined {
 }
 
 export type CacheChange =
-  /** Room may have appeared or rules changed: unschedulable groups deserve another try. */
-  | { kind: "capacity" }
+  /**
+   * Room may have appeared or rules changed: the unschedulable groups waiting for one of these
+   * cluster events (the queueing hints of the plugins that rejected them) deserve another try.
+   */
+  | { kind: "capacity"; events: ClusterEvents }
   /** A group gained or changed a pending member. */
   | { kind: "member"; groupId: string }
   /** A pod of ours is malformed (or no longer is). */
   | { kind: "invalid"; podKey: string };
+
+/** A pod stopped occupying its node (deleted, finished, or an assumption dropped): room came back. */
+const podLeft = eventsOf(["AssignedPodDelete"]);
+const budgetChanged = eventsOf(["PodDisruptionBudgetChange"]);
 
 export class ClusterCache {
   readonly snapshot = new ClusterSnapshot();
@@ -112,10 +121,11 @@ export class ClusterCache {
 
   upsertNode(node: Node): void {
     const known = this.snapshot.node(node.metadata.name) !== undefined;
-    const info = this.snapshot.upsertNode(node);
+    const { info, events } = this.snapshot.updateNode(node);
     // A node that appears holds the pods bound to it: they are running members now.
     if (!known) for (const key of info.pods.keys()) this.adopt(key);
-    this.onChange({ kind: "capacity" });
+    // An update no plugin reads (a heartbeat, a new resourceVersion) wakes nobody.
+    if (events !== 0) this.onChange({ kind: "capacity", events });
   }
 
   removeNode(node: Node): void {
@@ -133,13 +143,13 @@ export class ClusterCache {
 
   upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {
     this.snapshot.upsertPodDisruptionBudget(pdb);
-    this.onChange({ kind: "capacity" });
+    this.onChange({ kind: "capacity", events: budgetChanged });
   }
 
   removePodDisruptionBudget(pdb: PodDisruptionBudget): void {
     this.snapshot.removePodDisruptionBudget(pdb.metadata.namespace, pdb.metadata.name);
     // Groups it protected may be evicted now: preemptors waiting for room may find it.
-    this.onChange({ kind: "capacity" });
+    this.onChange({ kind: "capacity", events: budgetChanged });
   }
 
   /**
@@ -175,7 +185,7 @@ export class ClusterCache {
         group.orphaned.delete(key);
         this.observeStart(group);
         this.dropIfEmpty(group);
-        this.onChange({ kind: "capacity" });
+        this.onChange({ kind: "capacity", events: podLeft });
       } else if (!this.snapshot.node(info.nodeName)) {
         // Bound to a node that does not exist (yet, or any more): it runs nowhere.
         this.snapshot.upsertPod(info);
@@ -249,7 +259,7 @@ export class ClusterCache {
     this.clearInvalid(key);
     const occupied = this.snapshot.placementOf(key) !== undefined;
     this.snapshot.removePod(key);
-    if (occupied) this.onChange({ kind: "capacity" });
+    if (occupied) this.onChange({ kind: "capacity", events: podLeft });
   }
 
   /**
@@ -288,7 +298,7 @@ export class ClusterCache {
     group.orphaned.delete(podKey);
     group.gated.set(podKey, assumed.pod);
     this.snapshot.removePod(podKey);
-    this.onChange({ kind: "capacity" });
+    this.onChange({ kind: "capacity", events: podLeft });
   }
 
   /**

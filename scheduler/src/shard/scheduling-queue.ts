@@ -3,13 +3,16 @@
  *   active         – try in the next cycle
  *   incomplete     – gathering members (settle window or min-member not reached yet)
  *   backoff        – failed recently; tried again once its backoff expires
- *   unschedulable  – did not fit; tried again when something relevant changes (a node added or
- *                    changed, a pod deleted or finished, a member added) once backoff allows,
+ *   unschedulable  – did not fit; tried again when something relevant changes once backoff
+ *                    allows (a member added, or a cluster event one of the plugins that rejected
+ *                    it registered — kube-scheduler's queueing hints: a group NodeResourcesFit
+ *                    rejected wakes on a pod leaving or a node growing, not on a taint change),
  *                    or after the flush interval as a safety net
  *   inflight       – binds or evictions under way
  * Backoff doubles from initialBackoffMs up to maxBackoffMs per failed attempt.
  * Every state keeps its own set, so a cycle touches only what is due.
  */
+import { anyClusterEvent, type ClusterEvents } from "../core/index.js";
 
 export type QueueState = "active" | "incomplete" | "backoff" | "unschedulable" | "inflight";
 
@@ -22,6 +25,8 @@ interface Entry {
   since: number;
   /** Something relevant happened while in flight: try again afterwards. */
   dirty: boolean;
+  /** The cluster events that wake it while unschedulable. */
+  wakeOn: ClusterEvents;
 }
 
 export interface QueueOptions {
@@ -51,7 +56,14 @@ export class SchedulingQueue {
   add(id: string, now: number): void {
     const entry = this.entries.get(id);
     if (!entry) {
-      const fresh: Entry = { state: "active", attempts: 0, notBefore: now, since: now, dirty: false };
+      const fresh: Entry = {
+        state: "active",
+        attempts: 0,
+        notBefore: now,
+        since: now,
+        dirty: false,
+        wakeOn: anyClusterEvent,
+      };
       this.entries.set(id, fresh);
       this.set(id, fresh, "active");
       return;
@@ -74,11 +86,17 @@ export class SchedulingQueue {
     return this.entries.get(id)?.state;
   }
 
-  /** Something changed that may let unschedulable groups fit. */
-  wakeUnschedulable(now: number): void {
-    for (const state of ["unschedulable", "inflight"] as const) {
-      for (const id of [...this.ids(state)]) this.wake(id, this.entries.get(id) as Entry, now);
+  /**
+   * Something changed that may let unschedulable groups fit: those waiting for one of these
+   * events wake, and every group in flight is tried again afterwards (what rejects it is not
+   * known yet).
+   */
+  wakeUnschedulable(now: number, events: ClusterEvents = anyClusterEvent): void {
+    for (const id of [...this.ids("unschedulable")]) {
+      const entry = this.entries.get(id) as Entry;
+      if ((entry.wakeOn & events) !== 0) this.wake(id, entry, now);
     }
+    for (const id of [...this.ids("inflight")]) this.wake(id, this.entries.get(id) as Entry, now);
   }
 
   /**
@@ -145,7 +163,8 @@ export class SchedulingQueue {
    * The outcome of an attempt:
    *   scheduled     – every pending member is bound (or binding); forget the group
    *   incomplete    – not ready yet; look again at `until` or when a member arrives
-   *   unschedulable – did not fit (or waits for victims to leave)
+   *   unschedulable – did not fit (or waits for victims to leave); wakes on the events in
+   *                   wakeOn (default: any)
    *   retry         – a transient error
    */
   done(
@@ -153,6 +172,7 @@ export class SchedulingQueue {
     outcome: "scheduled" | "incomplete" | "unschedulable" | "retry",
     now: number,
     until = now,
+    wakeOn: ClusterEvents = anyClusterEvent,
   ): void {
     const entry = this.entries.get(id);
     if (!entry) return;
@@ -173,6 +193,7 @@ export class SchedulingQueue {
       return;
     }
     entry.attempts++;
+    entry.wakeOn = outcome === "unschedulable" ? wakeOn : anyClusterEvent;
     entry.notBefore = now + this.backoff(entry.attempts);
     entry.since = now;
     this.set(id, entry, outcome === "retry" || dirty ? "backoff" : "unschedulable");
