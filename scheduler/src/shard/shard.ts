@@ -9,14 +9,7 @@
 import type { Logger } from "pino";
 import type { CapacitySummary } from "../coordination/capacity-summary.js";
 import { shardReport } from "../coordination/shard-report.js";
-import {
-  type Decision,
-  minMemberAnnotation,
-  type PendingGroup,
-  type Pod,
-  pendingGroup,
-  SchedulingCore,
-} from "../core/index.js";
+import { type Decision, type PendingGroup, type Pod, pendingGroup, SchedulingCore } from "../core/index.js";
 import { EventRecorder, schedulerReportingController } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { PodBinder } from "../kube/pod-binder.js";
@@ -31,7 +24,7 @@ import {
 } from "./cluster-cache.js";
 import { ClusterWatch } from "./cluster-watch.js";
 import type { ShardConfig } from "./config.js";
-import { groupProblem, ownerOverride } from "./gang-rules.js";
+import { groupProblem, groupReadiness, ownerOverride } from "./gang-rules.js";
 import { GroupExecutor, type ShardWriters } from "./group-executor.js";
 import { refreshGauges, type ShardMetrics } from "./metrics.js";
 import { SchedulingQueue } from "./scheduling-queue.js";
@@ -45,10 +38,6 @@ export type { ShardWriters } from "./group-executor.js";
  * the watches run between chunks, so a storm of hard groups slows scheduling, never liveness.
  */
 export const defaultCycleBudgetMs = 50;
-
-type Readiness =
-  | { ready: true; minMember: number | undefined }
-  | { ready: false; until: number; why?: string };
 
 export class Shard {
   readonly cache: ClusterCache;
@@ -210,7 +199,7 @@ export class Shard {
         this.queue.done(id, "unschedulable", now);
         continue;
       }
-      const readiness = this.readiness(members, now);
+      const readiness = groupReadiness(members, now, this.config.settleWindowMs);
       if (!readiness.ready) {
         this.log.debug({ group: id, why: readiness.why ?? "settling" }, "waiting for members");
         if (readiness.why) this.executor.tellPending(members, readiness.why, "WaitingForGang", "Normal");
@@ -247,27 +236,6 @@ export class Shard {
     }
     this.armWakeTimer();
     if (this.queue.hasActive()) this.scheduleSoon();
-  }
-
-  private readiness(members: GroupMembers, now: number): Readiness {
-    const minMember = declaredMinMember(members);
-    // A group that started takes later members as they come: nothing to wait for.
-    if (members.started) return { ready: true, minMember };
-    if (minMember !== undefined) {
-      const present = members.pending.size + members.running.size + succeededMembers(members);
-      if (present >= minMember) return { ready: true, minMember };
-      return {
-        ready: false,
-        until: Number.POSITIVE_INFINITY,
-        // The text stays the same while members arrive: one write per pod, not one per arrival.
-        why:
-          `waiting for pod group ${members.key.namespace}/${members.key.name} to have ${minMember} members ` +
-          `(${minMemberAnnotation}); members with scheduling gates do not count`,
-      };
-    }
-    if (members.key.solo) return { ready: true, minMember: undefined };
-    const settledAt = members.lastArrivalAt + this.config.settleWindowMs;
-    return settledAt <= now ? { ready: true, minMember: undefined } : { ready: false, until: settledAt };
   }
 
   private carryOut(decision: Decision, members: GroupMembers, now: number): void {
