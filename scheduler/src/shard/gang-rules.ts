@@ -1,6 +1,7 @@
 /**
  * What the shard reads off a group's members before the core sees it: the shard its pods pin
- * it to, the reasons it can never be placed as a whole, and whether its members are all here.
+ * it to, the reasons it can never be placed as a whole, whether its members are all here, and
+ * whether it is a partial gang.
  */
 import { minMemberAnnotation, priorityDisagreement } from "../core/index.js";
 import { ownerPinOf } from "../sharding/owner-condition.js";
@@ -13,7 +14,7 @@ import {
 
 /**
  * The shard a group's pods name in their Owner condition (a handoff, a lend, a preemption's pin),
- * if any. Never an annotation: the pods' tenant could write that (owner-condition.ts).
+ * if any. Never an annotation: the pods' tenant could write that (sharding/owner-condition.ts).
  */
 export function ownerOverride(members: GroupMembers): string | undefined {
   for (const pod of members.pending.values()) {
@@ -65,4 +66,22 @@ export function groupReadiness(members: GroupMembers, now: number, settleWindowM
   if (members.key.solo) return { ready: true, minMember: undefined };
   const settledAt = members.lastArrivalAt + settleWindowMs;
   return settledAt <= now ? { ready: true, minMember: undefined } : { ready: false, until: settledAt };
+}
+
+/**
+ * A partial gang: a group with a declared min-member that never started, with some members bound
+ * and others pending, fewer than min-member running or done; held past the gang timeout, it is
+ * rolled back (GroupExecutor.rollBackGang). A group that started, or declares no min-member, is
+ * never partial: later members join it as room allows.
+ */
+export function isPartialGang(members: GroupMembers): boolean {
+  const minMember = declaredMinMember(members);
+  return (
+    !members.key.solo &&
+    !members.started &&
+    minMember !== undefined &&
+    members.running.size > 0 &&
+    members.pending.size > 0 &&
+    members.running.size + succeededMembers(members) < minMember
+  );
 }
