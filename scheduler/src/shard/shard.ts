@@ -142,7 +142,7 @@ export class Shard {
 
   private onChange(change: CacheChange): void {
     const now = Date.now();
-    if (change.kind === "capacity") this.queue.wakeUnschedulable(now);
+    if (change.kind === "capacity") this.queue.wakeUnschedulable(now, change.events);
     else if (change.kind === "member") this.queue.add(change.groupId, now);
     else this.executor.reportInvalid(change.podKey);
     this.scheduleSoon();
@@ -210,6 +210,8 @@ export class Shard {
         (node) => this.ownership.ownsNode(node),
         this.ownership.version,
         () => performance.now() - started >= this.cycleBudgetMs,
+        // Nodes just gained are not placeable for a moment yet and may have the room.
+        { gainedNodesSettling: this.ownership.gainedNodesSettling() },
       );
       this.metrics.schedulingAlgorithmSeconds.observe((performance.now() - started) / 1000);
       // The rest go on in the next chunk (scheduleSoon below), after timers and I/O had their turn.
@@ -236,10 +238,9 @@ export class Shard {
       },
       "decision",
     );
-    if (decision.kind === "unschedulable" && this.ownership.gainedNodesSettling()) {
-      // Nodes just gained are not placeable for a moment yet and may have the room: the group
-      // has not truly failed. Nothing is written; it is tried again once they settle.
-      this.executor.withdrawReservations(decision.withdrawnNominations);
+    if (decision.kind === "deferred") {
+      // It did not fit while nodes just gained settle: it has not truly failed, and the core
+      // changed nothing for it. Nothing is written; it is tried again once they settle.
       this.queue.done(id, "retry", now);
       return;
     }
@@ -257,21 +258,13 @@ export class Shard {
         return;
       }
       case "preempt": {
-        if (this.ownership.gainedNodesSettling()) {
-          // Nodes just gained are not placeable for a moment yet, and may have the room: evict
-          // nothing until they are (the group is tried again as soon as they settle).
-          this.log.debug({ group: id }, "preemption deferred: nodes just gained are settling");
-          this.executor.withdrawReservations(decision.plan.nominations.map(({ pod }) => pod));
-          this.queue.done(id, "retry", now);
-          return;
-        }
         // As kube-scheduler counts a preemptor: its attempt failed, the preemption comes after.
         this.countUnschedulable(members, decision.unschedulablePlugins);
         // Its outcome changes nothing here: the watch brings the victims' departure (a capacity
         // change wakes the group) and a refused budget's next version.
         void this.executor.preempt(decision, members);
         const partial = this.checkGangTimeout(members, now);
-        this.queue.done(id, partial ? "retry" : "unschedulable", now);
+        this.queue.done(id, partial ? "retry" : "unschedulable", now, now, decision.wakeOn);
         return;
       }
       case "unschedulable": {
@@ -279,7 +272,7 @@ export class Shard {
         this.executor.unschedulable(decision, members);
         // A partial gang holds room while it waits: retry on backoff, not only on events.
         const partial = this.checkGangTimeout(members, now);
-        this.queue.done(id, partial ? "retry" : "unschedulable", now);
+        this.queue.done(id, partial ? "retry" : "unschedulable", now, now, decision.wakeOn);
         return;
       }
     }
