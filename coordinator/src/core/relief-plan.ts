@@ -11,7 +11,12 @@
  * Every plan carries a witness: where each member would go in the capacity view.
  */
 import type { CapacitySummary } from "@sharded-scheduler/scheduler/coordination";
-import { type PendingGroup, type Placement, trialPlacement } from "@sharded-scheduler/scheduler/core";
+import {
+  type PendingGroup,
+  type Placement,
+  type ProfileConfig,
+  trialPlacement,
+} from "@sharded-scheduler/scheduler/core";
 import { capacityView, freeCpu } from "./capacity-view.js";
 
 export interface ReliefRequest {
@@ -22,6 +27,8 @@ export interface ReliefRequest {
   readonly summaries: readonly CapacitySummary[];
   /** Nodes already lent to some shard: not lent again. */
   readonly lentNodes: ReadonlySet<string>;
+  /** The shards' plugin configuration (buildProfile's): trials run the plugins the shards run. */
+  readonly profile?: ProfileConfig;
 }
 
 export type ReliefPlan =
@@ -59,7 +66,13 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
   for (const preempting of modes) {
     const view = capacityView(request.summaries, preempting ? group.priority : undefined);
     for (const summary of others) {
-      const placements = trialPlacement(view.snapshot, view.nodesOf.get(summary.shard) ?? [], group);
+      const placements = trialPlacement(
+        view.snapshot,
+        view.nodesOf.get(summary.shard) ?? [],
+        group,
+        undefined,
+        request.profile,
+      );
       if (placements) return { kind: "handoff", to: summary.shard, preempting, placements };
     }
     const usable = view.snapshot.nodes.filter((node) => {
@@ -74,6 +87,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       usable,
       group,
       (node) => view.ownerOf.get(node) === owner,
+      request.profile,
     );
     if (!placements) continue;
     const nodes = new Map<string, string>();
