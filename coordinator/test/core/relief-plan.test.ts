@@ -344,3 +344,45 @@ describe("planRelief properties", { timeout: 30_000 }, () => {
     );
   });
 });
+
+describe("planRelief with the shards' profile", () => {
+  const zoned = (shard: string, zones: string[]) =>
+    summary(
+      shard,
+      zones.map((zone, i) => ({
+        name: `${shard}${i + 1}`,
+        free: 4000,
+        labels: { "topology.kubernetes.io/zone": zone },
+      })),
+    );
+  const dbGang = () => {
+    const members = group("db", [1000, 1000, 1000]).members.map((pod) => ({
+      ...pod,
+      labels: { app: "db" },
+    }));
+    return { ...group("db", [1000, 1000, 1000]), members };
+  };
+
+  it("runs the plugins the shards run: a gang MaxPerZone keeps out of one zone goes to a shard with two", () => {
+    const request = {
+      group: dbGang(),
+      owner: "a",
+      summaries: [
+        summary("a", [{ name: "a1", free: 0 }]),
+        zoned("b", ["z1", "z1"]),
+        zoned("c", ["z1", "z2"]),
+      ],
+      lentNodes: none,
+    };
+    // Without the plugin the roomiest shard that fits takes it (b and c tie on room; b sorts first).
+    expect(planRelief(request)).toMatchObject({ kind: "handoff", to: "b" });
+    const limited = planRelief({
+      ...request,
+      profile: {
+        scoringStrategy: "MostAllocated",
+        plugins: { MaxPerZone: { labelKey: "app", maxPerZone: 2 } },
+      },
+    });
+    expect(limited).toMatchObject({ kind: "handoff", to: "c" });
+  });
+});
