@@ -1,4 +1,8 @@
-/** The Filter plugins of the scheduling core, one folder each, and the order they run in. */
+/**
+ * The node-local Filter plugins of the scheduling core, one folder each, and the order they run
+ * in. The profile (../profile.ts) runs them first, then the optional ones config turns on, then
+ * NodeResourcesFit and the score.
+ */
 import type { FilterPlugin } from "../framework.js";
 import { lentNode } from "./lent-node/lent-node.js";
 import { nodeAffinity } from "./node-affinity/node-affinity.js";
@@ -39,5 +43,5 @@ export const defaultFilterPlugins: readonly FilterPlugin[] = [
   taintToleration,
   nodeAffinity,
   lentNode,
-  // NodeResourcesFit (node-resources/) runs last; it reads the snapshot, so the core appends it per snapshot.
+  // NodeResourcesFit (node-resources/) runs last; it reads the snapshot, so buildProfile adds it per snapshot.
 ];
