@@ -83,7 +83,10 @@ export function placeGroup(
     let score = 0;
     for (const { plugin, weight } of placementScores)
       score += weight * plugin.scorePlacement(group, result.placements);
+    // RemovePod tells the states the members left again: the next set starts from PreFilter's view.
+    const followed = statement.follow(states.follower);
     statement.discardTo(mark);
+    statement.follow(followed);
     if (best === undefined || score > best.score) best = { placements: result.placements, score };
   }
   if (best === undefined)

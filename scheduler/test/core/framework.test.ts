@@ -233,6 +233,17 @@ describe("the placement step", () => {
     expect(first.fits && zonesOf(first.placements)).toEqual(new Set(["a"]));
   });
 
+  it("keeps the members' PreFilter states true from one candidate set to the next", () => {
+    const snapshot = zones();
+    // At most two pods in the whole cluster: each set holds the gang, if the states forget the last set.
+    const limit = clusterLimit(2, () => snapshot.nodes);
+    const profile = profileOf([limit.plugin, nodeResourcesFit(snapshot), perZone, preferZoneB]);
+    const ctx = placementContext(snapshot, ownsAll, "MostAllocated", profile);
+    const result = placeGroup(ctx, new Statement(snapshot), onlyPendingGroup(gang("g", 2)));
+    expect(result.fits && zonesOf(result.placements)).toEqual(new Set(["b"]));
+    expect(limit.preFilters()).toBe(2);
+  });
+
   it("fails a gang no single set can hold, though the nodes together could", () => {
     const snapshot = zones();
     const profile = { ...buildProfile(snapshot), placementGenerators: [perZone] };

@@ -35,7 +35,7 @@ export function nodeResourcesFit(snapshot: ClusterSnapshot): FilterPlugin {
 
 function exceedsAllocatable(allocatable: Resources, request: Resources): boolean {
   if (request.milliCpu > allocatable.milliCpu || request.memory > allocatable.memory) return true;
-  if (request.ephemeralStorage > allocatable.ephemeralStorage || allocatable.pods < 1) return true;
+  if (request.ephemeralStorage > allocatable.ephemeralStorage) return true;
   for (const [name, amount] of request.scalar) if (amount > (allocatable.scalar.get(name) ?? 0)) return true;
   return false;
 }
