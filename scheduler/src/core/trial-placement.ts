@@ -13,7 +13,7 @@ import { buildProfile, defaultProfileConfig, type Profile, type ProfileConfig } 
 import type { ClusterSnapshot } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
-export const preferredNodesName = "PreferredNodes";
+const preferredNodesName = "PreferredNodes";
 
 /**
  * The placements of every required member, or undefined when the group does not fit.
