@@ -5,6 +5,7 @@
  */
 import { minMemberAnnotation, priorityDisagreement } from "../core/index.js";
 import { ownerPinOf } from "../sharding/owner-condition.js";
+import type { Ownership } from "../sharding/ownership.js";
 import {
   declaredMinMember,
   declaredMinMembers,
@@ -22,6 +23,11 @@ export function ownerOverride(members: GroupMembers): string | undefined {
     if (owner) return owner;
   }
   return undefined;
+}
+
+/** Whether this shard owns the group now: its hash key's owner on the ring, or the shard its pods pin it to. */
+export function ownsGroup(ownership: Pick<Ownership, "ownsGroup">, members: GroupMembers): boolean {
+  return ownership.ownsGroup(members.key.hashKey, ownerOverride(members));
 }
 
 /** Reasons a group can never be placed as a whole by this scheduler, or undefined. */

@@ -5,7 +5,7 @@
 import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
 import type { Ownership } from "../sharding/ownership.js";
 import type { ClusterCache } from "./cluster-cache.js";
-import { ownerOverride } from "./gang-rules.js";
+import { ownsGroup } from "./gang-rules.js";
 import type { QueueState, SchedulingQueue } from "./scheduling-queue.js";
 
 export class ShardMetrics {
@@ -224,8 +224,7 @@ export function refreshGauges(
     const members = cache.group(id);
     const size = members?.pending.size ?? 0;
     const gated = members?.gated.size ?? 0;
-    if (!members || size + gated === 0 || !ownership.ownsGroup(members.key.hashKey, ownerOverride(members)))
-      continue;
+    if (!members || size + gated === 0 || !ownsGroup(ownership, members)) continue;
     pods.gated = (pods.gated ?? 0) + gated;
     if (size === 0) continue;
     groups++;
