@@ -28,7 +28,6 @@ import {
   node,
   onlyPendingGroup,
   ownsAll,
-  pendingGroupsOf,
   placementContext,
   pod,
   snapshotOf,
@@ -275,7 +274,7 @@ describe("status codes in preemption", () => {
     );
     const core = new SchedulingCore(snapshot, defaultCoreConfig, { ...base, filters });
     const decision = decisionFor(
-      core.cycle(pendingGroupsOf([pod("high", { priority: 10 })]), ownsAll),
+      core.cycle([onlyPendingGroup([pod("high", { priority: 10 })])], ownsAll),
       "high",
     );
     expect(decision.kind).toBe("preempt");
@@ -304,10 +303,10 @@ describe("a cycle while gained nodes settle", () => {
       ],
     );
     const core = new SchedulingCore(snapshot);
-    const groups = pendingGroupsOf([
-      pod("high", { priority: 10 }),
-      pod("waiting", { priority: 5, nominatedNodeName: "n1", cpu: 2 }),
-    ]);
+    const groups = [
+      onlyPendingGroup([pod("high", { priority: 10 })]),
+      onlyPendingGroup([pod("waiting", { priority: 5, nominatedNodeName: "n1", cpu: 2 })]),
+    ];
     const settling = core.cycleUntil(groups, ownsAll, undefined, () => false, { gainedNodesSettling: true });
     expect(settling.decisions.map((d: Decision) => d.kind)).toEqual(["deferred", "deferred"]);
     expect(snapshot.nominatedPod("default/waiting")?.nominatedNodeName).toBe("n1");
