@@ -18,6 +18,8 @@ import {
 } from "@sharded-scheduler/scheduler/coordination";
 import {
   groupKey,
+  groupOwner,
+  groupPin,
   type Node,
   type Pod,
   type PodInfo,
@@ -35,7 +37,6 @@ import {
   type Lease,
   parseRingLease,
   type RingObject,
-  resolveOwner,
   ringLeaseName,
   ShardRing,
 } from "@sharded-scheduler/scheduler/sharding";
@@ -264,15 +265,12 @@ export class Coordinator {
   ) {
     if (pods.length === 0) return undefined;
     const recorded = recordedRelief(pods);
-    const owner = resolveOwner(this.ring.ownerOf(report.hashKey), recorded.owner, live);
-    const infos = pods.map(toPodInfo);
-    const group = {
-      ...pendingGroup(groupKey(report.namespace, report.name, report.solo), infos, [], undefined),
-      required: Math.min(report.required, infos.length),
-      // The one priority its members agree on, as the shard reported it (none lends its own).
-      priority: report.priority,
-      mayPreempt: report.mayPreempt,
-    };
+    const infos = pods.map((pod) => toPodInfo(pod));
+    const owner = groupOwner(this.ring.ownerOf(report.hashKey), groupPin(infos), live);
+    // What the members not read here imply (running ones), and the one priority the members
+    // agree on, as the owner reported them (none lends its own).
+    const key = groupKey(report.namespace, report.name, report.solo);
+    const group = pendingGroup(key, infos, [], undefined, 0, false, report);
     const plan: ReliefPlan =
       owner === summary.shard
         ? planRelief({ group, owner, summaries, lentNodes })

@@ -15,16 +15,15 @@
  */
 import type { Diagnosis } from "./diagnosis.js";
 import type { FilterPlugin } from "./framework.js";
+import { type GroupKey, type PendingGroup, queueOrder } from "./gang/index.js";
 import { feasibleNodesToFind, type Placement, type PlacementContext, placeGang } from "./gang-placement.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import { type PendingGroup, queueOrder } from "./pending-group.js";
 import { defaultFilterPlugins } from "./plugins/index.js";
 import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
 import {
   resourceAllocationScore,
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
-import type { GroupKey } from "./pod-group.js";
 import { type EvictionPlan, PreemptionMemo, planGangPreemption } from "./preemption.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 import { Statement } from "./statement.js";

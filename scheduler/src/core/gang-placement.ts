@@ -5,8 +5,8 @@
  */
 import { Diagnosis, otherShardReason } from "./diagnosis.js";
 import type { FilterPlugin, FilterReasons, ScorePlugin } from "./framework.js";
+import type { PendingGroup } from "./gang/index.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import type { PendingGroup } from "./pending-group.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 import type { Statement } from "./statement.js";
 

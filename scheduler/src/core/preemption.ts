@@ -38,6 +38,7 @@
  * member, pending or running, says preemptionPolicy: Never.
  */
 import type { PodDisruptionBudget } from "./api-types.js";
+import type { PendingGroup } from "./gang/index.js";
 import {
   type GangPlacementResult,
   type Placement,
@@ -48,7 +49,6 @@ import {
 } from "./gang-placement.js";
 import { matchesLabelSelector } from "./label-selector.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import type { PendingGroup } from "./pending-group.js";
 import { lentForAnnotation } from "./plugins/index.js";
 import { insufficientResources, Resources } from "./resources/resources.js";
 import type { RunningGroup } from "./snapshot.js";

@@ -5,9 +5,9 @@
  * capacity shards report; an offline oracle asks it of a final cluster state.
  */
 import type { ScorePlugin } from "./framework.js";
+import type { PendingGroup } from "./gang/index.js";
 import { type Placement, type PlacementContext, placeGang } from "./gang-placement.js";
 import type { NodeInfo } from "./model.js";
-import type { PendingGroup } from "./pending-group.js";
 import { defaultFilterPlugins } from "./plugins/index.js";
 import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
 import { resourceAllocationScore } from "./plugins/node-resources/resource-allocation.js";

@@ -21,4 +21,4 @@ export {
   ringLeaseName,
   shardLeaseLabel,
 } from "./shard-leases.js";
-export { isShardIdentity, nodeOwnerAnnotation, nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";
+export { isShardIdentity, nodeOwnerAnnotation, nodeOwnerOf, ShardRing } from "./shard-ring.js";

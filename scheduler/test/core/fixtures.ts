@@ -5,16 +5,21 @@
 import type { Node, Pod, PodDisruptionBudget, Taint, Toleration } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import { type CoreConfig, type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
+import {
+  minMemberAnnotation,
+  type PendingGroup,
+  pendingGroup,
+  podGroupAnnotation,
+  podGroupMembership,
+} from "../../src/core/gang/index.js";
 import { feasibleNodesToFind, type PlacementContext } from "../../src/core/gang-placement.js";
 import type { NodeInfo, PodInfo } from "../../src/core/model.js";
-import { type PendingGroup, pendingGroup } from "../../src/core/pending-group.js";
 import { defaultFilterPlugins } from "../../src/core/plugins/index.js";
 import { nodeResourcesFit } from "../../src/core/plugins/node-resources/node-resources-fit.js";
 import {
   resourceAllocationScore,
   type ScoringStrategy,
 } from "../../src/core/plugins/node-resources/resource-allocation.js";
-import { minMemberAnnotation, podGroupAnnotation, podGroupMembership } from "../../src/core/pod-group.js";
 import { ClusterSnapshot } from "../../src/core/snapshot.js";
 
 export const gpu = "nvidia.com/gpu";

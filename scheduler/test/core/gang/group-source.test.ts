@@ -3,9 +3,9 @@
  * read as a second group next to the trimmed one; so is one longer than an object name.
  */
 import { describe, expect, it } from "vitest";
-import type { Pod } from "../../src/core/api-types.js";
-import { maxGroupNameLength, podGroupAnnotation, podGroupMembership } from "../../src/core/pod-group.js";
-import { pod } from "./fixtures.js";
+import type { Pod } from "../../../src/core/api-types.js";
+import { maxGroupNameLength, podGroupAnnotation, podGroupMembership } from "../../../src/core/gang/index.js";
+import { pod } from "../fixtures.js";
 
 function annotated(annotations: Record<string, string>): Pod {
   const base = pod("web-0");

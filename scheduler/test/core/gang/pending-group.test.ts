@@ -4,15 +4,14 @@
  * it invalid).
  */
 import { describe, expect, it } from "vitest";
-import { toPodInfo } from "../../src/core/build-info.js";
-import { SchedulingCore } from "../../src/core/cycle.js";
-import type { PodInfo } from "../../src/core/model.js";
-import { groupStarted, pendingGroup, priorityDisagreement } from "../../src/core/pending-group.js";
-import { groupKey } from "../../src/core/pod-group.js";
-import { gang, node, onlyPendingGroup, ownsAll, pod, snapshotOf } from "./fixtures.js";
+import { toPodInfo } from "../../../src/core/build-info.js";
+import { SchedulingCore } from "../../../src/core/cycle.js";
+import { groupKey, groupStarted, pendingGroup, priorityDisagreement } from "../../../src/core/gang/index.js";
+import type { PodInfo } from "../../../src/core/model.js";
+import { gang, node, onlyPendingGroup, ownsAll, pod, snapshotOf } from "../fixtures.js";
 
 const web = groupKey("default", "web", false);
-const infos = (pods: ReturnType<typeof pod>[]): PodInfo[] => pods.map(toPodInfo);
+const infos = (pods: ReturnType<typeof pod>[]): PodInfo[] => pods.map((p) => toPodInfo(p));
 
 /** Three running members of web, on n1, and `count` more pending. */
 function growingWeb(count: number, minMember?: number) {
