@@ -1,4 +1,5 @@
 /** What shards and the coordinator share: the capacity summary and the Redis connection. */
 export * from "./capacity-summary.js";
 export * from "./redis-connection.js";
+export * from "./shard-report.js";
 export { SummaryPublisher } from "./summary-publisher.js";

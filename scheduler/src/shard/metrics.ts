@@ -3,14 +3,27 @@
  * help and buckets are its (scheduler_* → sharded_scheduler_*); the rest are the shard's own.
  */
 import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
+import type { Ownership } from "../sharding/ownership.js";
+import type { ClusterCache } from "./cluster-cache.js";
+import { ownerOverride } from "./gang-rules.js";
+import type { QueueState, SchedulingQueue } from "./scheduling-queue.js";
 
 export class ShardMetrics {
   readonly registry = new Registry();
   private refreshGauges: () => void = () => undefined;
+  /** Every plugin unschedulable_pods has named: one that rejects no pod now reads 0, not its last value. */
+  private readonly reportedPlugins = new Set<string>();
 
   /** The state gauges are computed by this at every scrape, so they are never stale. */
   onScrape(refresh: () => void): void {
     this.refreshGauges = refresh;
+  }
+
+  /** unschedulable_pods: the pending pods each filter plugin rejected at their group's last attempt. */
+  setUnschedulablePods(rejected: ReadonlyMap<string, number>, profile: string): void {
+    for (const plugin of rejected.keys()) this.reportedPlugins.add(plugin);
+    for (const plugin of this.reportedPlugins)
+      this.unschedulablePods.set({ plugin, profile }, rejected.get(plugin) ?? 0);
   }
 
   readonly scheduleAttempts = new Counter({
@@ -174,4 +187,66 @@ export class ShardMetrics {
     labelNames: ["result"] as const,
     registers: [this.registry],
   });
+}
+
+/** What the state gauges are computed from at a scrape. */
+export interface GaugeSources {
+  readonly cache: ClusterCache;
+  readonly queue: SchedulingQueue;
+  readonly ownership: Ownership;
+  /**
+   * The filter plugins that rejected each group at its last attempt, until it is tried again
+   * (kube-scheduler's UnschedulablePlugins); groups with no pending pod left are dropped here.
+   */
+  readonly rejectedBy: Map<string, readonly string[]>;
+  /** The profile label: the schedulerName served. */
+  readonly profile: string;
+}
+
+// The queue's states as kube-scheduler names its queues: a group being tried is still active.
+const queueOf: Record<QueueState, string> = {
+  active: "active",
+  inflight: "active",
+  backoff: "backoff",
+  unschedulable: "unschedulable",
+  incomplete: "incomplete",
+};
+
+/** Sets the state gauges (pending pods and groups, unschedulable pods, cache, ring) from the shard's state. */
+export function refreshGauges(
+  metrics: ShardMetrics,
+  { cache, queue, ownership, rejectedBy, profile }: GaugeSources,
+): void {
+  const pods: Record<string, number> = { active: 0, backoff: 0, unschedulable: 0, gated: 0, incomplete: 0 };
+  const rejected = new Map<string, number>();
+  let groups = 0;
+  for (const id of cache.groupIds()) {
+    const members = cache.group(id);
+    const size = members?.pending.size ?? 0;
+    const gated = members?.gated.size ?? 0;
+    if (!members || size + gated === 0 || !ownership.ownsGroup(members.key.hashKey, ownerOverride(members)))
+      continue;
+    pods.gated = (pods.gated ?? 0) + gated;
+    if (size === 0) continue;
+    groups++;
+    const state = queueOf[queue.state(id) ?? "active"];
+    pods[state] = (pods[state] ?? 0) + size;
+    for (const plugin of rejectedBy.get(id) ?? []) rejected.set(plugin, (rejected.get(plugin) ?? 0) + size);
+  }
+  for (const [state, count] of Object.entries(pods)) metrics.pendingPods.set({ queue: state }, count);
+  metrics.pendingGroups.set(groups);
+  metrics.setUnschedulablePods(rejected, profile);
+  for (const id of rejectedBy.keys()) {
+    const members = cache.group(id);
+    if (!members || members.pending.size === 0) rejectedBy.delete(id);
+  }
+  const sizes = cache.sizes();
+  metrics.cacheSize.set({ type: "nodes" }, sizes.nodes);
+  metrics.cacheSize.set({ type: "pods" }, sizes.pods);
+  metrics.cacheSize.set({ type: "assumed_pods" }, sizes.assumedPods);
+  let ownedNodes = 0;
+  for (const node of cache.snapshot.nodes) if (ownership.ownsNode(node.name)) ownedNodes++;
+  metrics.ownedNodes.set(ownedNodes);
+  metrics.ringEpoch.set(ownership.epoch);
+  metrics.invalidPods.set(cache.invalid.size);
 }

@@ -171,7 +171,7 @@ describe("shard metrics", () => {
       release = resolve;
     });
     const shard = shardWith();
-    (shard as unknown as { binder: ShardWriters["binder"] }).binder = {
+    (shard.executor as unknown as { binder: ShardWriters["binder"] }).binder = {
       bind: async () => {
         await held;
         return { outcome: "bound", detail: "" };

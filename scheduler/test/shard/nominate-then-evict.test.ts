@@ -117,11 +117,11 @@ const plan = () => {
 /** Lets every promise that can settle do so. */
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-describe("Shard.nominateThenEvict", () => {
+describe("GroupExecutor.nominateThenEvict", () => {
   it("evicts only after every nomination of the plan is written", async () => {
     const { calls, pendingNominations, writers } = recordingWriters();
     const { nominations, victims } = plan();
-    const done = shardWith(writers).nominateThenEvict("group:default/g", nominations, victims);
+    const done = shardWith(writers).executor.nominateThenEvict("group:default/g", nominations, victims);
     await flush();
     expect(calls).toEqual(["nominate g-0 n1", "nominate g-1 n2", "pin g-0 shard-0", "pin g-1 shard-0"]);
     // The second nomination is written first; still nothing is evicted until the first is too.
@@ -166,7 +166,7 @@ describe("Shard.nominateThenEvict", () => {
         nodeName,
       };
     });
-    const done = shardWith(writers).nominateThenEvict("group:default/g", pinned, victims);
+    const done = shardWith(writers).executor.nominateThenEvict("group:default/g", pinned, victims);
     await flush();
     for (const nomination of pendingNominations) nomination.settle(true);
     await done;
@@ -185,7 +185,7 @@ describe("Shard.nominateThenEvict", () => {
       });
     for (const { pod, nodeName } of nominations)
       shard.cache.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
-    const done = shard.nominateThenEvict("group:default/g", nominations, victims);
+    const done = shard.executor.nominateThenEvict("group:default/g", nominations, victims);
     await flush();
     pendingNominations[0]?.settle(true);
     pendingNominations[1]?.settle(false);
@@ -200,7 +200,7 @@ describe("Shard.nominateThenEvict", () => {
   it("writes the nominations of a group whose victims already left, and evicts nothing", async () => {
     const { calls, pendingNominations, writers } = recordingWriters();
     const { nominations } = plan();
-    const done = shardWith(writers).nominateThenEvict("group:default/g", nominations, []);
+    const done = shardWith(writers).executor.nominateThenEvict("group:default/g", nominations, []);
     await flush();
     for (const nomination of pendingNominations) nomination.settle(true);
     await done;
@@ -215,7 +215,11 @@ describe("Shard evicts whole groups", () => {
       name === "low-2" && attempt < 2 ? "error" : "evicted",
     );
     const { nominations } = plan();
-    await shardWith(writers).nominateThenEvict("group:default/g", nominations, victimsOf(["low", 3]));
+    await shardWith(writers).executor.nominateThenEvict(
+      "group:default/g",
+      nominations,
+      victimsOf(["low", 3]),
+    );
     expect(sent.filter((line) => line.endsWith("evicted")).sort()).toEqual([
       "low-0: evicted",
       "low-1: evicted",
@@ -233,7 +237,7 @@ describe("Shard evicts whole groups", () => {
       acquireBind: () => ({ valid: () => asked++ === 0, release: () => undefined }),
     };
     const { nominations } = plan();
-    await shardWith(writers, lapsing).nominateThenEvict(
+    await shardWith(writers, lapsing).executor.nominateThenEvict(
       "group:default/g",
       nominations,
       victimsOf(["first", 2], ["second", 2]),
@@ -261,7 +265,7 @@ describe("Shard evicts members that joined a victim group meanwhile", () => {
     for (const victim of victims) shard.cache.upsertPod(ours(shard, victim.pod));
     // Bound by the group's owner after the cycle read the cache.
     shard.cache.upsertPod(ours(shard, pod("grow-2", { group: "grow", priority: 1, nodeName: "n9" })));
-    await shard.nominateThenEvict("group:default/g", plan().nominations, victims);
+    await shard.executor.nominateThenEvict("group:default/g", plan().nominations, victims);
     expect(sent.sort()).toEqual(["grow-0: evicted", "grow-1: evicted", "grow-2: evicted"]);
   });
 
@@ -276,7 +280,7 @@ describe("Shard evicts members that joined a victim group meanwhile", () => {
     shard = withNodes(shardWith(writers));
     const victims = victimsOf(["grow", 2]);
     for (const victim of victims) shard.cache.upsertPod(ours(shard, victim.pod));
-    await shard.nominateThenEvict("group:default/g", plan().nominations, victims);
+    await shard.executor.nominateThenEvict("group:default/g", plan().nominations, victims);
     expect(sent.sort()).toEqual(["grow-0: evicted", "grow-1: evicted", "grow-2: evicted"]);
   });
 
@@ -284,7 +288,7 @@ describe("Shard evicts members that joined a victim group meanwhile", () => {
     const { sent, writers } = evictingWriters(() => "evicted");
     const shard = withNodes(shardWith(writers));
     shard.cache.upsertPod(ours(shard, pod("other", { priority: 1, nodeName: "n9" })));
-    await shard.nominateThenEvict("group:default/g", plan().nominations, plan().victims);
+    await shard.executor.nominateThenEvict("group:default/g", plan().nominations, plan().victims);
     expect(sent.sort()).toEqual(["low-a: evicted", "low-b: evicted"]);
   });
 });

@@ -147,7 +147,7 @@ describe("an eviction refused by a PodDisruptionBudget", () => {
         toPodInfo(pod(name, { priority: 1, nodeName: `n${i}`, labels: guarded })),
       );
       const preemptor = toPodInfo(preemptors[0] as Pod).group.id;
-      await shard.nominateThenEvict(
+      await shard.executor.nominateThenEvict(
         preemptor,
         preemptors.map((p, i) => ({ pod: toPodInfo(p), nodeName: `n${i}` })),
         victims,

@@ -1,0 +1,40 @@
+/**
+ * The capacity summary a shard publishes, from what the shard knows: its cache's snapshot, the
+ * nodes it owns now, and the groups it owns but found unschedulable (pure, no I/O).
+ */
+import type { PendingGroup } from "../core/index.js";
+import type { ClusterSnapshot } from "../core/snapshot.js";
+import { type CapacitySummary, type StuckGroupReport, summarizeCapacity } from "./capacity-summary.js";
+
+/** A group its owner cannot place: since when and why (the message its pods were told). */
+export interface StuckGroup {
+  readonly group: PendingGroup;
+  readonly since: number;
+  readonly message: string;
+}
+
+export function stuckGroupReport({ group, since, message }: StuckGroup): StuckGroupReport {
+  return {
+    id: group.key.id,
+    namespace: group.key.namespace,
+    name: group.key.name,
+    solo: group.key.solo,
+    hashKey: group.key.hashKey,
+    members: group.members.map((pod) => pod.name).sort(),
+    required: group.required,
+    priority: group.priority,
+    mayPreempt: group.mayPreempt,
+    since,
+    message,
+  };
+}
+
+/** What the coordinator is told: owned capacity and the groups this shard cannot place. */
+export function shardReport(
+  snapshot: ClusterSnapshot,
+  ownsNode: (nodeName: string) => boolean,
+  header: { shard: string; epoch: number; publishedAt: number },
+  stuck: Iterable<StuckGroup>,
+): CapacitySummary {
+  return summarizeCapacity(snapshot, ownsNode, header, [...stuck].map(stuckGroupReport));
+}

@@ -1,0 +1,115 @@
+/**
+ * The shard's informers and where what they deliver goes: nodes (and the owner annotation the
+ * ring reads from them), the pods that are not finished, this scheduler's succeeded pods (they
+ * count toward their gang's min-member) and PodDisruptionBudgets. A new watched kind (a PodGroup
+ * informer) is added here.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import type { Node, Pod, PodDisruptionBudget } from "../core/index.js";
+import { Informer } from "../kube/informer.js";
+import type { KubeClient } from "../kube/kube-client.js";
+import type { Ownership } from "../sharding/ownership.js";
+import { nodeOwnerAnnotation } from "../sharding/shard-ring.js";
+import type { ClusterCache } from "./cluster-cache.js";
+import type { ShardMetrics } from "./metrics.js";
+
+/** Where the pod watch's changes go (the shard also forgets what it wrote on a bound pod). */
+export interface PodHandlers {
+  upsert(pod: Pod): void;
+  remove(pod: Pod): void;
+}
+
+export class ClusterWatch {
+  private readonly informers: Informer<{ metadata: { name: string } }>[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly log: Logger,
+    private readonly schedulerName: string,
+    private readonly ownership: Pick<Ownership, "observeNodeOwner">,
+    private readonly cache: ClusterCache,
+    private readonly metrics: ShardMetrics,
+    private readonly pods: PodHandlers,
+  ) {}
+
+  /** Starts every informer; resolves once each has listed (or the watch was stopped). */
+  async start(): Promise<{ nodes: number; pods: number }> {
+    const nodes = new Informer<Node>(
+      this.client,
+      { path: "/api/v1/nodes", onHandlerError: this.handlerErrors("nodes") },
+      {
+        upsert: (node) => {
+          this.ownership.observeNodeOwner(
+            node.metadata.name,
+            node.metadata.annotations?.[nodeOwnerAnnotation],
+          );
+          this.cache.upsertNode(node);
+        },
+        remove: (node) => {
+          this.ownership.observeNodeOwner(node.metadata.name, undefined);
+          this.cache.removeNode(node);
+        },
+      },
+      this.log,
+    );
+    // Finished pods hold no resources; leaving them out keeps the cache small (as kube-scheduler does).
+    const pods = new Informer<Pod>(
+      this.client,
+      {
+        path: "/api/v1/pods",
+        fieldSelector: "status.phase!=Succeeded,status.phase!=Failed",
+        onHandlerError: this.handlerErrors("pods"),
+      },
+      { upsert: (pod) => this.pods.upsert(pod), remove: (pod) => this.pods.remove(pod) },
+      this.log,
+    );
+    // Members that succeeded count toward their gang's min-member; only this scheduler's pods.
+    const succeededPods = new Informer<Pod>(
+      this.client,
+      {
+        path: "/api/v1/pods",
+        fieldSelector: `status.phase=Succeeded,spec.schedulerName=${this.schedulerName}`,
+        onHandlerError: this.handlerErrors("succeeded-pods"),
+      },
+      {
+        upsert: (pod) => this.cache.upsertSucceededPod(pod),
+        remove: (pod) => this.cache.removeSucceededPod(pod),
+      },
+      this.log,
+    );
+    const budgets = new Informer<PodDisruptionBudget>(
+      this.client,
+      {
+        path: "/apis/policy/v1/poddisruptionbudgets",
+        onHandlerError: this.handlerErrors("poddisruptionbudgets"),
+      },
+      {
+        upsert: (pdb) => this.cache.upsertPodDisruptionBudget(pdb),
+        remove: (pdb) => this.cache.removePodDisruptionBudget(pdb),
+      },
+      this.log,
+    );
+    this.informers.push(nodes, pods, succeededPods, budgets);
+    for (const informer of this.informers) void informer.run();
+    while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
+      await sleep(50);
+    }
+    return { nodes: nodes.size, pods: pods.size };
+  }
+
+  private handlerErrors(resource: string): () => void {
+    return () => this.metrics.informerHandlerErrors.inc({ resource });
+  }
+
+  /** Re-reads every watched kind with a quorum list. */
+  async relist(): Promise<void> {
+    await Promise.all(this.informers.map((informer) => informer.relist()));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const informer of this.informers) informer.stop();
+  }
+}

@@ -1,0 +1,459 @@
+/**
+ * Carries out one group's Decision against the API server (Gödel's BindUnit idea): binds with
+ * retries under a fencing ticket, nominations written before any victim is evicted, whole victim
+ * groups evicted, a partial gang rolled back, and what the group's pods are told (their
+ * PodScheduled condition and Events). The Shard decides when; this class only executes and
+ * keeps the cache true to what the API server answered.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import type { Decision, Pod, PodInfo } from "../core/index.js";
+import type { EventRecorder } from "../kube/event-recorder.js";
+import type { BindOutcome, EvictOutcome, PodBinder } from "../kube/pod-binder.js";
+import type { PodStatusWriter } from "../kube/pod-status-writer.js";
+import { ownerPinOf } from "../sharding/owner-condition.js";
+import type { BindTicket, Ownership } from "../sharding/ownership.js";
+import type { ClusterCache, GroupMembers } from "./cluster-cache.js";
+import type { ShardConfig } from "./config.js";
+import type { ShardMetrics } from "./metrics.js";
+import type { SchedulingQueue } from "./scheduling-queue.js";
+
+/** What a shard writes to the API server through; a unit test may pass stubs. */
+export interface ShardWriters {
+  readonly binder: Pick<PodBinder, "bind" | "evict" | "delete">;
+  readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
+    Partial<Pick<PodStatusWriter, "forget">>;
+  readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
+}
+
+type Placement = { readonly pod: PodInfo; readonly nodeName: string };
+
+export class GroupExecutor {
+  private readonly binder: ShardWriters["binder"];
+  private readonly statusWriter: ShardWriters["statusWriter"];
+  private readonly events: ShardWriters["events"];
+  private readonly bindSlots;
+  /** Aborted by stop(): binds and evictions waiting out a throttled answer give up. */
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly config: ShardConfig,
+    private readonly log: Logger,
+    private readonly ownership: Ownership,
+    private readonly cache: ClusterCache,
+    private readonly queue: SchedulingQueue,
+    private readonly metrics: ShardMetrics,
+    writers: ShardWriters,
+    /** Asks the shard for a cycle soon (a group's binds came back). */
+    private readonly wake: () => void,
+  ) {
+    this.binder = writers.binder;
+    this.statusWriter = writers.statusWriter;
+    this.events = writers.events;
+    this.bindSlots = pLimit(config.bindConcurrency);
+  }
+
+  stop(): void {
+    this.stopping.abort();
+    this.events.close?.();
+  }
+
+  /** The profile label of the attempt metrics: the schedulerName served, as kube-scheduler's profiles. */
+  private get profile(): string {
+    return this.config.schedulerName;
+  }
+
+  async bindGroup(groupId: string, placements: readonly Placement[]): Promise<void> {
+    // Fencing: ownership may have moved since the cycle decided; never bind onto a lost node.
+    const ticket = this.ownership.acquireBind(placements.map((p) => p.nodeName));
+    if (!ticket) {
+      this.log.debug({ group: groupId }, "bind ticket refused (handover); placing again");
+      this.metrics.fencedBinds.inc(placements.length);
+      this.metrics.scheduleAttempts.inc({ result: "error", profile: this.profile }, placements.length);
+      for (const p of placements) this.cache.forget(p.pod.key);
+      this.queue.done(groupId, "retry", Date.now());
+      this.wake();
+      return;
+    }
+    // The epoch the binds go out under (adopting a newer one waits for this ticket).
+    const epoch = this.ownership.epoch;
+    // Binds the API server throttles are sent again after its Retry-After, but a handover waits
+    // for this ticket: after a lease duration they give up and the group is placed again later.
+    const bounded = this.throttleBound(this.config.leaseDurationMs);
+    let outcomes: { outcome: BindOutcome; detail: string }[];
+    try {
+      outcomes = await Promise.all(
+        placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName, ticket, bounded))),
+      );
+    } finally {
+      ticket.release();
+    }
+    let failed = 0;
+    const now = Date.now();
+    const throttled = outcomes.filter(({ outcome }) => outcome === "throttled").length;
+    if (throttled > 0)
+      this.log.info(
+        { group: groupId, pods: throttled, boundMs: this.config.leaseDurationMs },
+        "binds throttled by the API server (429) all along; placing the group again after its backoff",
+      );
+    outcomes.forEach(({ outcome, detail }, i) => {
+      const { pod, nodeName } = placements[i] as Placement;
+      if (outcome === "bound") {
+        this.metrics.scheduleAttempts.inc({ result: "scheduled", profile: this.profile });
+        const created = Date.parse(pod.pod.metadata.creationTimestamp ?? "");
+        if (!Number.isNaN(created))
+          this.metrics.e2eSchedulingSeconds.observe(Math.max(0, now - created) / 1000);
+        this.events.record(
+          pod.pod,
+          "Normal",
+          "Scheduled",
+          `Successfully assigned ${pod.key} to ${nodeName} (ring epoch ${epoch})`,
+          now,
+        );
+        return;
+      }
+      failed++;
+      this.log.debug({ group: groupId, pod: pod.key, node: nodeName, outcome }, "pod not bound");
+      // Throttled: not a failure of the bind (nothing counted, nothing told); placed again later.
+      if (outcome === "throttled") {
+        this.cache.forget(pod.key);
+        return;
+      }
+      this.metrics.scheduleAttempts.inc({ result: "error", profile: this.profile });
+      if (outcome === "fenced") this.metrics.fencedBinds.inc();
+      else this.metrics.bindErrors.inc({ reason: outcome });
+      // Gated: it waits for its gates again (no retry); stale: the pod was replaced.
+      if (outcome === "gated") this.cache.forgetGated(pod.key);
+      else if (outcome === "stale") this.cache.forgetReplaced(pod.key, pod.uid);
+      else this.cache.forget(pod.key);
+      // As kube-scheduler tells a failed bind: FailedScheduling, "Binding rejected: <why>".
+      if (outcome === "error")
+        this.events.record(pod.pod, "Warning", "FailedScheduling", `Binding rejected: ${detail}`, now);
+    });
+    this.queue.done(groupId, failed === 0 ? "scheduled" : "retry", now);
+    this.wake();
+  }
+
+  /** Ends waits on throttled answers after `ms`, or when the shard stops. */
+  private throttleBound(ms: number): AbortSignal {
+    return AbortSignal.any([this.stopping.signal, AbortSignal.timeout(Math.max(0, ms))]);
+  }
+
+  private async bindWithRetry(
+    pod: PodInfo,
+    nodeName: string,
+    ticket: BindTicket,
+    bounded: AbortSignal,
+  ): Promise<{ outcome: BindOutcome; detail: string }> {
+    let result: { outcome: BindOutcome; detail: string } = { outcome: "error", detail: "" };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) await sleep(100 * 4 ** attempt);
+      // A replica stalled while this bind waited (for a slot, the rate limit or a retry) may have
+      // lost its lease meanwhile: the ticket is asked when the request is about to go out.
+      result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName, ticket.valid, bounded);
+      if (result.outcome !== "error") return result;
+      this.log.warn({ pod: pod.key, node: nodeName, detail: result.detail, attempt }, "bind failed");
+    }
+    return result;
+  }
+
+  /**
+   * A preemption decision: the group's pending pods are told they wait for victims to leave,
+   * then the plan is carried out (nominations first, evictions after; see nominateThenEvict).
+   */
+  preempt(decision: Extract<Decision, { kind: "preempt" }>, members: GroupMembers): void {
+    const id = decision.group.id;
+    const { victims, nominations } = decision.plan;
+    const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
+    this.log.debug(
+      {
+        group: id,
+        nominations: nominations.map(({ pod, nodeName }) => `${pod.name}@${nodeName}`),
+        victims: victims.map((victim) => victim.id),
+      },
+      "preempting",
+    );
+    const waiting =
+      victimPods.length > 0
+        ? `preempting ${victimPods.length} pod(s) of ${victims.length} lower-priority group(s); waiting for them to leave`
+        : "waiting for preempted pods to leave";
+    this.tellPending(members, `${decision.message} ${waiting}.`, "FailedScheduling");
+    void this.nominateThenEvict(id, nominations, victimPods);
+  }
+
+  /** An unschedulable decision: the group's pending pods are told why. */
+  unschedulable(decision: Extract<Decision, { kind: "unschedulable" }>, members: GroupMembers): void {
+    this.tellPending(members, decision.message, "FailedScheduling");
+    // The core gave the room these members won by preemption back; the API must say so too,
+    // or every shard keeps it reserved for a group that cannot use it.
+    for (const pod of decision.withdrawnNominations)
+      if (pod.pod.status?.nominatedNodeName) void this.statusWriter.nominate(pod.pod, null);
+  }
+
+  /**
+   * The cycle already reserved the won nodes in its snapshot; the reservation must reach the
+   * API server (status.nominatedNodeName) before any victim is evicted, or the room the
+   * evictions free is reserved for nobody. A nomination not written evicts nothing and leaves
+   * the snapshot too; the group is tried again at its next cycle. The group's pods are pinned to
+   * this shard at the same time: a ring change (a shard joining or coming back) must not move
+   * the group away from the room its victims free (ring proposals keep the nodes here).
+   */
+  async nominateThenEvict(
+    preemptor: string,
+    nominations: readonly Placement[],
+    victims: readonly PodInfo[],
+  ): Promise<void> {
+    const self = this.config.identity;
+    const [written] = await Promise.all([
+      Promise.all(nominations.map(({ pod, nodeName }) => this.statusWriter.nominate(pod.pod, nodeName))),
+      Promise.all(
+        nominations
+          .filter(({ pod }) => ownerPinOf(pod.pod)?.shard !== self)
+          .map(({ pod }) => this.statusWriter.pinOwner(pod.pod, self, this.ownership.epoch)),
+      ),
+    ]);
+    if (written.includes(false)) {
+      this.log.warn({ group: preemptor }, "nomination not written; evicting nothing this time");
+      nominations.forEach(({ pod }, i) => {
+        if (!written[i]) this.cache.restorePending(pod);
+      });
+      return;
+    }
+    if (victims.length === 0) return;
+    this.metrics.preemptionAttempts.inc();
+    this.metrics.preemptionVictims.observe(victims.length);
+    await this.evictVictims(
+      preemptor,
+      victims,
+      nominations.map((n) => n.nodeName),
+    );
+  }
+
+  /**
+   * Evicts whole groups only. The ticket fences the start: a group none of whose evictions went
+   * out while the ticket was valid keeps running. Once one member's eviction went out, the rest
+   * of its group follow whatever happens to the lease meanwhile, and those that failed (the API
+   * server restarting, or throttling it longer than a lease duration) are retried with backoff
+   * for up to the gang timeout, without holding the ticket (a handover must not wait for them). A
+   * member still running after that is a candidate again at the preemptor's next cycle, if it
+   * still needs the room (a victim that had started is never rolled back). A member the watch
+   * shows running after the cycle chose its group (a growing group's owner bound it meanwhile)
+   * is evicted with the rest.
+   *
+   * A PodDisruptionBudget's refusal is an answer, not a failure: that victim keeps running and is
+   * not asked again here. The preemptor is told why, the budget counts as allowing nothing until
+   * its next version arrives, and the preemptor's next cycle (after its backoff) looks for the
+   * room elsewhere or waits for the budget.
+   */
+  private async evictVictims(
+    preemptor: string,
+    victims: readonly PodInfo[],
+    nodes: readonly string[],
+  ): Promise<void> {
+    const where = [...new Set(nodes)].join(", ");
+    // Evicting makes room on the nominated nodes: only while this shard still owns them.
+    const ticket = this.ownership.acquireBind(nodes);
+    if (!ticket) {
+      this.metrics.fencedBinds.inc(victims.length);
+      return;
+    }
+    const groups = new Map<string, PodInfo[]>();
+    for (const pod of victims) {
+      const members = groups.get(pod.group.id) ?? [];
+      members.push(pod);
+      groups.set(pod.group.id, members);
+    }
+    let unfinished: PodInfo[] = [];
+    const refused: { pod: PodInfo; detail: string }[] = [];
+    // Groups whose eviction began, and every member asked to go: a member the group's owner bound
+    // after this cycle read the cache (a growing group) must follow the rest.
+    const begun = new Set<string>();
+    const asked = new Set(victims.map((pod) => pod.key));
+    // While the ticket is held, waits on throttled answers end after a lease duration (as binds').
+    const bounded = this.throttleBound(this.config.leaseDurationMs);
+    try {
+      await Promise.all(
+        [...groups.values()].map(async (members) => {
+          let committed = false;
+          const sendIf = () => {
+            committed ||= ticket.valid();
+            return committed;
+          };
+          const results = await Promise.all(
+            members.map((pod) =>
+              this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded, sendIf)),
+            ),
+          );
+          const group = (members[0] as PodInfo).group;
+          if (committed && !group.solo) begun.add(group.id);
+          results.forEach((result, i) => {
+            const pod = members[i] as PodInfo;
+            if (result.outcome === "disruption_budget") refused.push({ pod, detail: result.detail });
+            else if (committed && retried(result.outcome)) unfinished.push(pod);
+          });
+        }),
+      );
+    } finally {
+      ticket.release();
+    }
+    if (refused.length > 0) this.budgetRefusedPreemption(preemptor, refused);
+    const latecomers = (): PodInfo[] => {
+      const found = [...begun].flatMap((id) =>
+        [...(this.cache.group(id)?.running.values() ?? [])].filter(
+          (pod) => !pod.terminating && !asked.has(pod.key),
+        ),
+      );
+      for (const pod of found) asked.add(pod.key);
+      return found;
+    };
+    unfinished.push(...latecomers());
+    const deadline = Date.now() + this.config.gangTimeoutMs;
+    // Two looks for latecomers after the first round: the watch may bring a bind a moment late.
+    for (
+      let delay = 500, looks = begun.size > 0 ? 2 : 0;
+      (unfinished.length > 0 || looks > 0) && !this.stopping.signal.aborted && Date.now() < deadline;
+      looks--
+    ) {
+      await sleep(delay);
+      delay = Math.min(2 * delay, 5_000);
+      unfinished.push(...latecomers());
+      if (unfinished.length === 0) continue;
+      const bounded = this.throttleBound(deadline - Date.now());
+      const results = await Promise.all(
+        unfinished.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded))),
+      );
+      const refusedNow = unfinished.flatMap((pod, i) =>
+        results[i]?.outcome === "disruption_budget" ? [{ pod, detail: results[i].detail }] : [],
+      );
+      if (refusedNow.length > 0) this.budgetRefusedPreemption(preemptor, refusedNow);
+      unfinished = unfinished.filter((_, i) => retried(results[i]?.outcome));
+    }
+    if (unfinished.length > 0)
+      this.log.warn(
+        { preemptor, pods: unfinished.map((pod) => pod.key) },
+        "victims not evicted before the gang timeout; the preemptor's next cycles may pick them again",
+      );
+  }
+
+  private async evictVictim(
+    preemptor: string,
+    pod: PodInfo,
+    where: string,
+    bounded: AbortSignal,
+    sendIf?: () => boolean,
+  ): Promise<{ outcome: EvictOutcome; detail: string }> {
+    const result = await this.binder.evict(pod.namespace, pod.name, sendIf, bounded);
+    if (result.outcome === "fenced") {
+      this.metrics.fencedBinds.inc();
+      return result;
+    }
+    this.metrics.evictions.inc({ result: result.outcome });
+    if (result.outcome === "evicted") {
+      this.events.record(
+        pod.pod,
+        "Normal",
+        "Preempted",
+        `Preempted by ${preemptor} (whole group evicted) to make room on ${where}`,
+      );
+    } else if (result.outcome === "disruption_budget") {
+      this.log.warn(
+        { preemptor, pod: pod.key, detail: result.detail },
+        "eviction refused by the victim's PodDisruptionBudget; the victim keeps running",
+      );
+    } else if (result.outcome !== "gone") {
+      this.log.warn({ pod: pod.key, outcome: result.outcome, detail: result.detail }, "eviction failed");
+    }
+    return result;
+  }
+
+  /**
+   * Victims a PodDisruptionBudget kept: their budgets count as allowing no disruption until the
+   * watch brings their next version (that change wakes the preemptor once its backoff allows),
+   * and the preemptor's pending pods say why they still wait, on their PodScheduled condition
+   * and in a FailedScheduling Event, as kube-scheduler reports a preemption that failed.
+   */
+  private budgetRefusedPreemption(
+    preemptor: string,
+    refused: readonly { pod: PodInfo; detail: string }[],
+  ): void {
+    for (const { pod } of refused) this.cache.budgetRefused(pod);
+    const members = this.cache.group(preemptor);
+    if (!members || members.pending.size === 0) return;
+    const first = refused[0] as { pod: PodInfo; detail: string };
+    const others = refused.length > 1 ? ` (and ${refused.length - 1} more)` : "";
+    this.tellPending(
+      members,
+      `preemption: the eviction of ${first.pod.key}${others} was refused by a PodDisruptionBudget: ${first.detail} ` +
+        "The victim keeps running; preemption is tried again after a backoff, elsewhere or once the budget allows.",
+      "FailedScheduling",
+    );
+  }
+
+  /**
+   * Rolls a partial gang back: its controller-owned bound members are deleted (their controller
+   * recreates them and the gang is placed afresh). Bare pods would be lost, so they are only
+   * reported.
+   */
+  rollBackGang(members: GroupMembers, partialForMs: number): void {
+    const running = [...members.running.values()];
+    this.metrics.gangRollbacks.inc();
+    this.log.info(
+      { group: members.key.id, running: running.length, pending: members.pending.size },
+      "rolling back a partial gang",
+    );
+    const message = `pod group ${members.key.namespace}/${members.key.name} stayed partially bound for ${Math.round(partialForMs / 1000)}s`;
+    for (const pod of running) {
+      const owned = pod.pod.metadata.ownerReferences?.some((ref) => ref.controller) ?? false;
+      if (owned) {
+        this.events.record(
+          pod.pod,
+          "Warning",
+          "GangRollback",
+          `${message}; deleting this member so its controller recreates it`,
+        );
+        void this.binder.delete(pod.namespace, pod.name, pod.uid);
+      } else {
+        this.events.record(
+          pod.pod,
+          "Warning",
+          "PartialGang",
+          `${message}; this pod has no controller, so it is left running`,
+        );
+      }
+    }
+  }
+
+  /** Condition and Event on every pending member of a group. */
+  tellPending(
+    members: GroupMembers,
+    message: string,
+    reason: string,
+    type: "Normal" | "Warning" = "Warning",
+  ): void {
+    for (const pod of members.pending.values()) {
+      void this.statusWriter.unschedulable(pod.pod, message);
+      this.events.record(pod.pod, type, reason, message);
+    }
+  }
+
+  /** A pod of ours is malformed: its condition and an Event say why. */
+  reportInvalid(podKey: string): void {
+    const entry = this.cache.invalid.get(podKey);
+    if (!entry) return;
+    const message = `invalid pod group: ${entry.error}`;
+    void this.statusWriter.unschedulable(entry.pod, message);
+    this.events.record(entry.pod, "Warning", "InvalidPodGroup", message);
+  }
+
+  /** Once a pod is bound or gone, what was written on it need not be remembered. */
+  forgetWrites(pod: Pod): void {
+    this.statusWriter.forget?.(pod);
+    this.events.forget?.(pod);
+  }
+}
+
+/** Evictions worth sending again while a victim group is being evicted. */
+function retried(outcome: EvictOutcome | undefined): boolean {
+  return outcome === "error" || outcome === "throttled";
+}

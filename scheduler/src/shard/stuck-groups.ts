@@ -1,0 +1,46 @@
+/**
+ * The groups this shard found unschedulable (not even preemption helps), since when and why:
+ * what the shard's capacity summary asks the coordinator to help with.
+ */
+
+import type { StuckGroup } from "../coordination/shard-report.js";
+import { pendingGroup } from "../core/index.js";
+import {
+  type ClusterCache,
+  declaredMinMember,
+  type GroupMembers,
+  succeededMembers,
+} from "./cluster-cache.js";
+
+export class StuckGroups {
+  private readonly since = new Map<string, { since: number; message: string }>();
+
+  /** The group's last attempt found it unschedulable; it stays stuck since its first such one. */
+  record(groupId: string, message: string, now: number): void {
+    this.since.set(groupId, { since: this.since.get(groupId)?.since ?? now, message });
+  }
+
+  clear(groupId: string): void {
+    this.since.delete(groupId);
+  }
+
+  /** The stuck groups still pending and owned (per `owns`); the rest are forgotten. */
+  *current(cache: ClusterCache, owns: (members: GroupMembers) => boolean): Generator<StuckGroup> {
+    for (const [id, { since, message }] of this.since) {
+      const members = cache.group(id);
+      if (!members || members.pending.size === 0 || !owns(members)) {
+        this.since.delete(id);
+        continue;
+      }
+      const group = pendingGroup(
+        members.key,
+        [...members.pending.values()],
+        [...members.running.values()],
+        declaredMinMember(members),
+        succeededMembers(members),
+        members.started,
+      );
+      yield { group, since, message };
+    }
+  }
+}
