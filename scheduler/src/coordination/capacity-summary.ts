@@ -5,7 +5,6 @@
  * set (a "node class"), so a summary stays small on large uniform pools.
  */
 import type { Node, ResourceList, Taint } from "../core/api-types.js";
-import type { PendingGroup } from "../core/gang/index.js";
 import { heldFor, lentForAnnotation } from "../core/plugins/index.js";
 import { Resources } from "../core/resources/resources.js";
 import type { ClusterSnapshot } from "../core/snapshot.js";
@@ -57,27 +56,6 @@ export interface StuckGroupReport {
   /** When the owner first found it unschedulable (ms since the epoch, the owner's clock). */
   readonly since: number;
   readonly message: string;
-}
-
-/**
- * The report of a group its owner found unschedulable, from the PendingGroup the owner built; the
- * coordinator rebuilds that from the report and the members it reads (pendingGroup's `told`).
- */
-export function stuckReport(group: PendingGroup, since: number, message: string): StuckGroupReport {
-  const { key } = group;
-  return {
-    id: key.id,
-    namespace: key.namespace,
-    name: key.name,
-    solo: key.solo,
-    hashKey: key.hashKey,
-    members: group.members.map((pod) => pod.name).sort(),
-    required: group.required,
-    priority: group.priority,
-    mayPreempt: group.mayPreempt,
-    since,
-    message,
-  };
 }
 
 export interface CapacitySummary {

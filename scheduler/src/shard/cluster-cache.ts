@@ -4,13 +4,17 @@
  * scheduler name serves grouped into gangs, and the pods it has assumed while binds are in flight.
  */
 import {
+  agreedMinMember,
   ClusterSnapshot,
+  type GangState,
   type GroupKey,
   groupStarted,
   type Node,
+  type PendingGroup,
   type Pod,
   type PodDisruptionBudget,
   type PodInfo,
+  pendingGroup,
   podGroupMembership,
   toPodInfo,
 } from "../core/index.js";
@@ -62,20 +66,34 @@ export function succeededMembers(group: GroupMembers): number {
   return count;
 }
 
-/** Every min-member value the group's members declare (one, when they agree). */
-export function declaredMinMembers(members: GroupMembers): Set<number> {
-  const declared = new Set<number>();
-  for (const pod of [...members.pending.values(), ...members.running.values()]) {
-    const min = podGroupMembership(pod.pod).minMember;
-    if (min !== undefined) declared.add(min);
-  }
-  return declared;
+/** The group's min-member when its members agree on one, else undefined (carried on PodInfo). */
+export function declaredMinMember(members: GroupMembers): number | undefined {
+  return agreedMinMember(members.pending.values(), members.running.values());
 }
 
-/** The group's min-member when its members agree on one, else undefined. */
-export function declaredMinMember(members: GroupMembers): number | undefined {
-  const declared = declaredMinMembers(members);
-  return declared.size === 1 ? [...declared][0] : undefined;
+/** What the gang rules (core/gang/lifecycle.ts) read of a group. */
+export function gangState(members: GroupMembers): GangState {
+  return {
+    key: members.key,
+    minMember: declaredMinMember(members),
+    pending: members.pending.size,
+    running: members.running.size,
+    succeeded: succeededMembers(members),
+    started: members.started,
+    lastArrivalAt: members.lastArrivalAt,
+  };
+}
+
+/** The group as the core places it (the one builder, pendingGroup), from the state read of it. */
+export function pendingGroupOf(members: GroupMembers, state: GangState = gangState(members)): PendingGroup {
+  return pendingGroup(
+    members.key,
+    [...members.pending.values()],
+    [...members.running.values()],
+    state.minMember,
+    state.succeeded,
+    state.started,
+  );
 }
 
 export type CacheChange =

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
-import type { Decision, Pod, PodInfo } from "../core/index.js";
+import type { Decision, Pod, PodInfo, RollbackPlan } from "../core/index.js";
 import type { EventRecorder } from "../kube/event-recorder.js";
 import type { BindOutcome, EvictOutcome, PodBinder } from "../kube/pod-binder.js";
 import type { PodStatusWriter } from "../kube/pod-status-writer.js";
@@ -395,33 +395,28 @@ export class GroupExecutor {
    * recreates them and the gang is placed afresh). Bare pods would be lost, so they are only
    * reported.
    */
-  rollBackGang(members: GroupMembers, partialForMs: number): void {
-    const running = [...members.running.values()];
+  rollBackGang(members: GroupMembers, plan: RollbackPlan): void {
     this.metrics.gangRollbacks.inc();
     this.log.info(
-      { group: members.key.id, running: running.length, pending: members.pending.size },
+      { group: members.key.id, running: members.running.size, pending: members.pending.size },
       "rolling back a partial gang",
     );
-    const message = `pod group ${members.key.namespace}/${members.key.name} stayed partially bound for ${Math.round(partialForMs / 1000)}s`;
-    for (const pod of running) {
-      const owned = pod.pod.metadata.ownerReferences?.some((ref) => ref.controller) ?? false;
-      if (owned) {
-        this.events.record(
-          pod.pod,
-          "Warning",
-          "GangRollback",
-          `${message}; deleting this member so its controller recreates it`,
-        );
-        void this.binder.delete(pod.namespace, pod.name, pod.uid);
-      } else {
-        this.events.record(
-          pod.pod,
-          "Warning",
-          "PartialGang",
-          `${message}; this pod has no controller, so it is left running`,
-        );
-      }
+    for (const pod of plan.deleted) {
+      this.events.record(
+        pod.pod,
+        "Warning",
+        "GangRollback",
+        `${plan.message}; deleting this member so its controller recreates it`,
+      );
+      void this.binder.delete(pod.namespace, pod.name, pod.uid);
     }
+    for (const pod of plan.reported)
+      this.events.record(
+        pod.pod,
+        "Warning",
+        "PartialGang",
+        `${plan.message}; this pod has no controller, so it is left running`,
+      );
   }
 
   /** Condition and Event on every pending member of a group. */
