@@ -4,7 +4,16 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Pod } from "../../../src/core/api-types.js";
-import { maxGroupNameLength, podGroupAnnotation, podGroupMembership } from "../../../src/core/gang/index.js";
+import { toPodInfo } from "../../../src/core/build-info.js";
+import {
+  annotationGroupSource,
+  type GroupSource,
+  groupKey,
+  maxGroupNameLength,
+  noGroupObjects,
+  podGroupAnnotation,
+  podGroupMembership,
+} from "../../../src/core/gang/index.js";
 import { pod } from "../fixtures.js";
 
 function annotated(annotations: Record<string, string>): Pod {
@@ -39,5 +48,58 @@ describe("podGroupMembership", () => {
     );
     expect(membership.group.solo).toBe(true);
     expect(podGroupMembership(annotated({ "pod-group": "g".repeat(253) })).error).toBeUndefined();
+  });
+});
+
+describe("GroupSource", () => {
+  it("the annotation source gives group, min-member, the pod's priority and whole-group disruption", () => {
+    const p = pod("web-0", { group: "web", minMember: 3, priority: 7 });
+    expect(annotationGroupSource.membership(p, noGroupObjects)).toEqual({
+      group: groupKey("default", "web", false),
+      minMember: 3,
+      error: undefined,
+      priority: 7,
+      disruption: "all",
+    });
+  });
+
+  it("is asked once, when the pod joins: PodInfo carries its group, min-member and priority", () => {
+    const info = toPodInfo(pod("web-0", { group: "web", minMember: 3, priority: 7 }));
+    expect(info.group.id).toBe("group:default/web");
+    expect(info.minMember).toBe(3);
+    expect(info.priority).toBe(7);
+    expect(toPodInfo(pod("alone")).minMember).toBeUndefined();
+  });
+
+  it("may read objects other than the pod (a PodGroup lookup) to answer", () => {
+    // A sketch of the next sources: the pod names a PodGroup; min-member and priority come from it.
+    const podGroups: Record<string, { minMember: number; priority: number }> = {
+      "default/train": { minMember: 8, priority: 1000 },
+    };
+    const fromPodGroups: GroupSource = {
+      name: "PodGroup",
+      membership: (p, objects) => {
+        const name = p.metadata.labels?.["example.io/pod-group"] ?? "";
+        const found = objects.podGroup?.(p.metadata.namespace, name) as
+          | { minMember: number; priority: number }
+          | undefined;
+        return {
+          group: groupKey(p.metadata.namespace, name, false),
+          minMember: found?.minMember,
+          error: found ? undefined : `PodGroup ${name} not found`,
+          priority: found?.priority ?? 0,
+          disruption: "all",
+        };
+      },
+    };
+    const objects = { podGroup: (namespace: string, name: string) => podGroups[`${namespace}/${name}`] };
+    const info = toPodInfo(
+      pod("train-0", { labels: { "example.io/pod-group": "train" } }),
+      fromPodGroups,
+      objects,
+    );
+    expect(info.group.id).toBe("group:default/train");
+    expect(info.minMember).toBe(8);
+    expect(info.priority).toBe(1000);
   });
 });

@@ -131,3 +131,15 @@ describe("pendingGroup: one priority per group", () => {
     expect(pendingNever.mayPreempt).toBe(false);
   });
 });
+
+describe("pendingGroup: rebuilt from an owner's stuck report", () => {
+  it("takes required, priority and mayPreempt from the report, never more members than were read", () => {
+    const pending = infos(gang("web", 2, { priority: 5 }));
+    const told = { required: 3, priority: 5, mayPreempt: false };
+    const group = pendingGroup(web, pending, [], undefined, 0, false, told);
+    expect(group.required).toBe(2);
+    expect(group.priority).toBe(5);
+    expect(group.mayPreempt).toBe(false);
+    expect(pendingGroup(web, pending, [], undefined, 0, false, { ...told, required: 1 }).required).toBe(1);
+  });
+});
