@@ -2,8 +2,13 @@
  * Carries out one group's Decision against the API server (Gödel's BindUnit idea): binds with
  * retries under a fencing ticket, nominations written before any victim is evicted, whole victim
  * groups evicted, a partial gang rolled back, and what the group's pods are told (their
- * PodScheduled condition and Events). The Shard decides when; this class only executes and
- * keeps the cache true to what the API server answered.
+ * PodScheduled condition and Events). The Shard decides when, and what an outcome means for the
+ * group's place in the queue; this class executes and reports the outcome as a value.
+ *
+ * It is also the one place a pod's state in the cache moves because of what the shard did: a
+ * placed pod is assumed when its bind is about to go out and pending again when the bind does not
+ * go through (assume/unassume), and room the cycle reserved for a nomination that is not written
+ * is given back (withdrawReservations).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
@@ -17,7 +22,6 @@ import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import type { ClusterCache, GroupMembers } from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
 import type { ShardMetrics } from "./metrics.js";
-import type { SchedulingQueue } from "./scheduling-queue.js";
 
 /** What a shard writes to the API server through; a unit test may pass stubs. */
 export interface ShardWriters {
@@ -28,6 +32,46 @@ export interface ShardWriters {
 }
 
 type Placement = { readonly pod: PodInfo; readonly nodeName: string };
+
+/** What the API server answered to one member's bind (after retries). */
+export interface PodBindAnswer extends Placement {
+  readonly outcome: BindOutcome;
+  readonly detail: string;
+}
+
+/** How carrying out a bind decision ended; every member not bound is pending again. */
+export type GroupBindOutcome =
+  /** Ownership moved since the cycle decided: no bind was sent. */
+  | { readonly kind: "fenced" }
+  /** Every member is bound. */
+  | { readonly kind: "bound"; readonly answers: readonly PodBindAnswer[] }
+  /** Some members were not bound; their answers say why. */
+  | { readonly kind: "partly-bound"; readonly answers: readonly PodBindAnswer[] };
+
+/** How carrying out a preemption plan ended. */
+export type PreemptionOutcome =
+  /** A nomination was not written: nothing evicted, the room reserved for it given back. */
+  | { readonly kind: "not-nominated" }
+  /** Nominations written; no victim to evict (those chosen are already leaving). */
+  | { readonly kind: "nominated" }
+  /** Ownership of the nominated nodes moved: no eviction was sent. */
+  | { readonly kind: "fenced" }
+  /**
+   * Evictions sent: each victim's last answer by pod key (a victim whose group was fenced before
+   * any of its evictions went out answers "fenced"); unfinished are those still running when the
+   * retries ran out (the gang timeout).
+   */
+  | {
+      readonly kind: "evicting";
+      readonly answers: ReadonlyMap<string, EvictOutcome>;
+      readonly unfinished: readonly string[];
+    };
+
+/** What rolling a partial gang back did: members deleted, and bare pods only told. */
+export interface RollbackOutcome {
+  readonly deleted: readonly string[];
+  readonly leftRunning: readonly string[];
+}
 
 export class GroupExecutor {
   private readonly binder: ShardWriters["binder"];
@@ -42,11 +86,8 @@ export class GroupExecutor {
     private readonly log: Logger,
     private readonly ownership: Ownership,
     private readonly cache: ClusterCache,
-    private readonly queue: SchedulingQueue,
     private readonly metrics: ShardMetrics,
     writers: ShardWriters,
-    /** Asks the shard for a cycle soon (a group's binds came back). */
-    private readonly wake: () => void,
   ) {
     this.binder = writers.binder;
     this.statusWriter = writers.statusWriter;
@@ -64,41 +105,48 @@ export class GroupExecutor {
     return this.config.schedulerName;
   }
 
-  async bindGroup(groupId: string, placements: readonly Placement[]): Promise<void> {
+  /**
+   * Binds a group's placements (the cycle already assumed them in its snapshot). Its members are
+   * assumed in the cache before anything is sent (they count as running members of their group
+   * from now on), and whoever's bind does not go through is pending again when this resolves.
+   */
+  async bind(groupId: string, placements: readonly Placement[]): Promise<GroupBindOutcome> {
+    for (const { pod, nodeName } of placements) this.assume(pod, nodeName);
     // Fencing: ownership may have moved since the cycle decided; never bind onto a lost node.
     const ticket = this.ownership.acquireBind(placements.map((p) => p.nodeName));
     if (!ticket) {
       this.log.debug({ group: groupId }, "bind ticket refused (handover); placing again");
       this.metrics.fencedBinds.inc(placements.length);
       this.metrics.scheduleAttempts.inc({ result: "error", profile: this.profile }, placements.length);
-      for (const p of placements) this.cache.forget(p.pod.key);
-      this.queue.done(groupId, "retry", Date.now());
-      this.wake();
-      return;
+      for (const p of placements) this.unassume(p.pod, "fenced");
+      return { kind: "fenced" };
     }
     // The epoch the binds go out under (adopting a newer one waits for this ticket).
     const epoch = this.ownership.epoch;
     // Binds the API server throttles are sent again after its Retry-After, but a handover waits
     // for this ticket: after a lease duration they give up and the group is placed again later.
     const bounded = this.throttleBound(this.config.leaseDurationMs);
-    let outcomes: { outcome: BindOutcome; detail: string }[];
+    let answers: PodBindAnswer[];
     try {
-      outcomes = await Promise.all(
-        placements.map((p) => this.bindSlots(() => this.bindWithRetry(p.pod, p.nodeName, ticket, bounded))),
+      answers = await Promise.all(
+        placements.map((p) =>
+          this.bindSlots(async () => ({
+            ...p,
+            ...(await this.bindWithRetry(p.pod, p.nodeName, ticket, bounded)),
+          })),
+        ),
       );
     } finally {
       ticket.release();
     }
-    let failed = 0;
     const now = Date.now();
-    const throttled = outcomes.filter(({ outcome }) => outcome === "throttled").length;
+    const throttled = answers.filter(({ outcome }) => outcome === "throttled").length;
     if (throttled > 0)
       this.log.info(
         { group: groupId, pods: throttled, boundMs: this.config.leaseDurationMs },
         "binds throttled by the API server (429) all along; placing the group again after its backoff",
       );
-    outcomes.forEach(({ outcome, detail }, i) => {
-      const { pod, nodeName } = placements[i] as Placement;
+    for (const { pod, nodeName, outcome, detail } of answers) {
       if (outcome === "bound") {
         this.metrics.scheduleAttempts.inc({ result: "scheduled", profile: this.profile });
         const created = Date.parse(pod.pod.metadata.creationTimestamp ?? "");
@@ -111,28 +159,46 @@ export class GroupExecutor {
           `Successfully assigned ${pod.key} to ${nodeName} (ring epoch ${epoch})`,
           now,
         );
-        return;
+        continue;
       }
-      failed++;
       this.log.debug({ group: groupId, pod: pod.key, node: nodeName, outcome }, "pod not bound");
+      this.unassume(pod, outcome);
       // Throttled: not a failure of the bind (nothing counted, nothing told); placed again later.
-      if (outcome === "throttled") {
-        this.cache.forget(pod.key);
-        return;
-      }
+      if (outcome === "throttled") continue;
       this.metrics.scheduleAttempts.inc({ result: "error", profile: this.profile });
       if (outcome === "fenced") this.metrics.fencedBinds.inc();
       else this.metrics.bindErrors.inc({ reason: outcome });
-      // Gated: it waits for its gates again (no retry); stale: the pod was replaced.
-      if (outcome === "gated") this.cache.forgetGated(pod.key);
-      else if (outcome === "stale") this.cache.forgetReplaced(pod.key, pod.uid);
-      else this.cache.forget(pod.key);
       // As kube-scheduler tells a failed bind: FailedScheduling, "Binding rejected: <why>".
       if (outcome === "error")
         this.events.record(pod.pod, "Warning", "FailedScheduling", `Binding rejected: ${detail}`, now);
-    });
-    this.queue.done(groupId, failed === 0 ? "scheduled" : "retry", now);
-    this.wake();
+    }
+    return {
+      kind: answers.every(({ outcome }) => outcome === "bound") ? "bound" : "partly-bound",
+      answers,
+    };
+  }
+
+  /** A placed pod counts as a running member of its group until the watch confirms the bind or it fails. */
+  private assume(pod: PodInfo, nodeName: string): void {
+    this.cache.markAssumed(pod, nodeName);
+  }
+
+  /**
+   * A bind that did not go through: the pod is pending again. Gated: it waits for its gates again
+   * (no retry); stale: the pod was replaced, and its replacement comes from the watch.
+   */
+  private unassume(pod: PodInfo, outcome: Exclude<BindOutcome, "bound">): void {
+    if (outcome === "gated") this.cache.forgetGated(pod.key);
+    else if (outcome === "stale") this.cache.forgetReplaced(pod.key, pod.uid);
+    else this.cache.forget(pod.key);
+  }
+
+  /**
+   * Room the cycle reserved in its snapshot for these pods (a nomination) that the API server
+   * will not hear of: the pods go back to what the watch last delivered.
+   */
+  withdrawReservations(pods: readonly PodInfo[]): void {
+    for (const pod of pods) this.cache.restorePending(pod);
   }
 
   /** Ends waits on throttled answers after `ms`, or when the shard stops. */
@@ -162,7 +228,10 @@ export class GroupExecutor {
    * A preemption decision: the group's pending pods are told they wait for victims to leave,
    * then the plan is carried out (nominations first, evictions after; see nominateThenEvict).
    */
-  preempt(decision: Extract<Decision, { kind: "preempt" }>, members: GroupMembers): void {
+  preempt(
+    decision: Extract<Decision, { kind: "preempt" }>,
+    members: GroupMembers,
+  ): Promise<PreemptionOutcome> {
     const id = decision.group.id;
     const { victims, nominations } = decision.plan;
     const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
@@ -179,7 +248,7 @@ export class GroupExecutor {
         ? `preempting ${victimPods.length} pod(s) of ${victims.length} lower-priority group(s); waiting for them to leave`
         : "waiting for preempted pods to leave";
     this.tellPending(members, `${decision.message} ${waiting}.`, "FailedScheduling");
-    void this.nominateThenEvict(id, nominations, victimPods);
+    return this.nominateThenEvict(id, nominations, victimPods);
   }
 
   /** An unschedulable decision: the group's pending pods are told why. */
@@ -203,7 +272,7 @@ export class GroupExecutor {
     preemptor: string,
     nominations: readonly Placement[],
     victims: readonly PodInfo[],
-  ): Promise<void> {
+  ): Promise<PreemptionOutcome> {
     const self = this.config.identity;
     const [written] = await Promise.all([
       Promise.all(nominations.map(({ pod, nodeName }) => this.statusWriter.nominate(pod.pod, nodeName))),
@@ -215,15 +284,13 @@ export class GroupExecutor {
     ]);
     if (written.includes(false)) {
       this.log.warn({ group: preemptor }, "nomination not written; evicting nothing this time");
-      nominations.forEach(({ pod }, i) => {
-        if (!written[i]) this.cache.restorePending(pod);
-      });
-      return;
+      this.withdrawReservations(nominations.filter((_, i) => !written[i]).map(({ pod }) => pod));
+      return { kind: "not-nominated" };
     }
-    if (victims.length === 0) return;
+    if (victims.length === 0) return { kind: "nominated" };
     this.metrics.preemptionAttempts.inc();
     this.metrics.preemptionVictims.observe(victims.length);
-    await this.evictVictims(
+    return this.evictVictims(
       preemptor,
       victims,
       nominations.map((n) => n.nodeName),
@@ -250,14 +317,15 @@ export class GroupExecutor {
     preemptor: string,
     victims: readonly PodInfo[],
     nodes: readonly string[],
-  ): Promise<void> {
+  ): Promise<PreemptionOutcome> {
     const where = [...new Set(nodes)].join(", ");
     // Evicting makes room on the nominated nodes: only while this shard still owns them.
     const ticket = this.ownership.acquireBind(nodes);
     if (!ticket) {
       this.metrics.fencedBinds.inc(victims.length);
-      return;
+      return { kind: "fenced" };
     }
+    const answers = new Map<string, EvictOutcome>();
     const groups = new Map<string, PodInfo[]>();
     for (const pod of victims) {
       const members = groups.get(pod.group.id) ?? [];
@@ -289,6 +357,7 @@ export class GroupExecutor {
           if (committed && !group.solo) begun.add(group.id);
           results.forEach((result, i) => {
             const pod = members[i] as PodInfo;
+            answers.set(pod.key, result.outcome);
             if (result.outcome === "disruption_budget") refused.push({ pod, detail: result.detail });
             else if (committed && retried(result.outcome)) unfinished.push(pod);
           });
@@ -323,6 +392,7 @@ export class GroupExecutor {
       const results = await Promise.all(
         unfinished.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded))),
       );
+      for (const [i, pod] of unfinished.entries()) answers.set(pod.key, results[i]?.outcome ?? "error");
       const refusedNow = unfinished.flatMap((pod, i) =>
         results[i]?.outcome === "disruption_budget" ? [{ pod, detail: results[i].detail }] : [],
       );
@@ -334,6 +404,7 @@ export class GroupExecutor {
         { preemptor, pods: unfinished.map((pod) => pod.key) },
         "victims not evicted before the gang timeout; the preemptor's next cycles may pick them again",
       );
+    return { kind: "evicting", answers, unfinished: unfinished.map((pod) => pod.key) };
   }
 
   private async evictVictim(
@@ -391,11 +462,11 @@ export class GroupExecutor {
   }
 
   /**
-   * Rolls a partial gang back: its controller-owned bound members are deleted (their controller
-   * recreates them and the gang is placed afresh). Bare pods would be lost, so they are only
-   * reported.
+   * Rolls a partial gang back as its plan says (core/gang rollbackPlan): its controller-owned
+   * bound members are deleted (their controller recreates them and the gang is placed afresh);
+   * bare pods would be lost, so they are only reported.
    */
-  rollBackGang(members: GroupMembers, plan: RollbackPlan): void {
+  rollBackGang(members: GroupMembers, plan: RollbackPlan): RollbackOutcome {
     this.metrics.gangRollbacks.inc();
     this.log.info(
       { group: members.key.id, running: members.running.size, pending: members.pending.size },
@@ -417,6 +488,7 @@ export class GroupExecutor {
         "PartialGang",
         `${plan.message}; this pod has no controller, so it is left running`,
       );
+    return { deleted: plan.deleted.map((pod) => pod.key), leftRunning: plan.reported.map((pod) => pod.key) };
   }
 
   /** Condition and Event on every pending member of a group. */

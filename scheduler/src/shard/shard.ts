@@ -96,22 +96,13 @@ export class Shard {
       percentageOfNodesToScore: config.percentageOfNodesToScore,
       preemption: config.preemption,
     });
-    this.executor = new GroupExecutor(
-      config,
-      log,
-      ownership,
-      this.cache,
-      this.queue,
-      metrics,
-      {
-        binder: writers.binder ?? new PodBinder(client),
-        statusWriter: writers.statusWriter ?? new PodStatusWriter(client, log),
-        events:
-          writers.events ??
-          new EventRecorder(client, schedulerReportingController(config.schedulerName), config.identity, log),
-      },
-      () => this.scheduleSoon(),
-    );
+    this.executor = new GroupExecutor(config, log, ownership, this.cache, metrics, {
+      binder: writers.binder ?? new PodBinder(client),
+      statusWriter: writers.statusWriter ?? new PodStatusWriter(client, log),
+      events:
+        writers.events ??
+        new EventRecorder(client, schedulerReportingController(config.schedulerName), config.identity, log),
+    });
     this.watch = new ClusterWatch(client, log, config.schedulerName, ownership, this.cache, metrics, {
       upsert: (pod) => this.podUpserted(pod),
       remove: (pod) => this.podRemoved(pod),
@@ -259,7 +250,7 @@ export class Shard {
     if (decision.kind === "unschedulable" && this.ownership.gainedNodesSettling()) {
       // Nodes just gained are not placeable for a moment yet and may have the room: the group
       // has not truly failed. Nothing is written; it is tried again once they settle.
-      for (const pod of decision.withdrawnNominations) this.cache.restorePending(pod);
+      this.executor.withdrawReservations(decision.withdrawnNominations);
       this.queue.done(id, "retry", now);
       return;
     }
@@ -267,11 +258,13 @@ export class Shard {
     else this.stuck.clear(id);
     switch (decision.kind) {
       case "bind": {
-        // Its pods count when their binds come back (bindGroup), as kube-scheduler's do.
+        // Its pods count when their binds come back (GroupExecutor.bind), as kube-scheduler's do.
         this.metrics.podGroupScheduleAttempts.inc({ result: "scheduled", profile: this.profile });
-        for (const placement of decision.placements)
-          this.cache.markAssumed(placement.pod, placement.nodeName);
-        void this.executor.bindGroup(id, decision.placements);
+        void this.executor.bind(id, decision.placements).then((outcome) => {
+          // A member not bound is pending again: the group is placed again after its backoff.
+          this.queue.done(id, outcome.kind === "bound" ? "scheduled" : "retry", Date.now());
+          this.scheduleSoon();
+        });
         return;
       }
       case "preempt": {
@@ -279,13 +272,15 @@ export class Shard {
           // Nodes just gained are not placeable for a moment yet, and may have the room: evict
           // nothing until they are (the group is tried again as soon as they settle).
           this.log.debug({ group: id }, "preemption deferred: nodes just gained are settling");
-          for (const { pod } of decision.plan.nominations) this.cache.restorePending(pod);
+          this.executor.withdrawReservations(decision.plan.nominations.map(({ pod }) => pod));
           this.queue.done(id, "retry", now);
           return;
         }
         // As kube-scheduler counts a preemptor: its attempt failed, the preemption comes after.
         this.countUnschedulable(members, decision.unschedulablePlugins);
-        this.executor.preempt(decision, members);
+        // Its outcome changes nothing here: the watch brings the victims' departure (a capacity
+        // change wakes the group) and a refused budget's next version.
+        void this.executor.preempt(decision, members);
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now);
         return;

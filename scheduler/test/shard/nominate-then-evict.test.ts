@@ -1,8 +1,8 @@
 /**
- * The shard carries a preemption plan out in order: every nomination written first (and the
- * group pinned to the shard), then the victims evicted, and nothing evicted when a nomination
- * could not be written (the room freed would be reserved for nobody). Stub writers stand in for
- * the API server.
+ * The shard's GroupExecutor carries a preemption plan out in order: every nomination written
+ * first (and the group pinned to the shard), then the victims evicted, and nothing evicted when a
+ * nomination could not be written (the room freed would be reserved for nobody). Stub writers
+ * stand in for the API server.
  */
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";

@@ -74,12 +74,19 @@ export const annotationGroupSource: GroupSource = {
   membership: (pod) => podGroupMembership(pod),
 };
 
+function answer(
+  priority: number,
+  group: GroupKey,
+  minMember: number | undefined,
+  error: string | undefined,
+): GroupMembership {
+  return { group, minMember, error, priority, disruption: "all" };
+}
+
 /** Reads a pod's group name and min-member from its annotations and labels; never throws. */
 export function podGroupMembership(pod: Pod): GroupMembership {
   const { namespace, name, annotations = {}, labels = {} } = pod.metadata;
   const priority = pod.spec.priority ?? 0;
-  const answer = (group: GroupKey, minMember: number | undefined, error: string | undefined) =>
-    ({ group, minMember, error, priority, disruption: "all" }) satisfies GroupMembership;
   const found: { source: string; value: string }[] = [];
   for (const source of groupNameSources) {
     const value = (source.kind === "annotation" ? annotations : labels)[source.key];
@@ -89,21 +96,21 @@ export function podGroupMembership(pod: Pod): GroupMembership {
   const distinct = new Set(found.map((f) => f.value));
   if (distinct.size > 1) {
     const listed = found.map((f) => `${f.source}="${f.value}"`).join(", ");
-    return answer(solo, undefined, `pod carries group keys that disagree: ${listed}`);
+    return answer(priority, solo, undefined, `pod carries group keys that disagree: ${listed}`);
   }
   const first = found[0];
   if (first && first.value.length > maxGroupNameLength) {
     // Names travel into keys, logs, summaries and messages: as long as an object name, no longer.
     const error = `${first.source} is ${first.value.length} characters long; a pod group name has at most ${maxGroupNameLength}`;
-    return answer(solo, undefined, error);
+    return answer(priority, solo, undefined, error);
   }
   if (first && first.value.trim() === "") {
-    return answer(solo, undefined, `${first.source} is empty`);
+    return answer(priority, solo, undefined, `${first.source} is empty`);
   }
   if (first && first.value !== first.value.trim()) {
     // " web" would silently form a second group next to "web".
     const error = `${first.source}=${JSON.stringify(first.value)} has surrounding whitespace`;
-    return answer(solo, undefined, error);
+    return answer(priority, solo, undefined, error);
   }
   const rawMin = annotations[minMemberAnnotation];
   let minMember: number | undefined;
@@ -111,6 +118,7 @@ export function podGroupMembership(pod: Pod): GroupMembership {
     minMember = /^[1-9][0-9]{0,5}$/.test(rawMin.trim()) ? Number(rawMin.trim()) : undefined;
     if (minMember === undefined) {
       return answer(
+        priority,
         first ? groupKey(namespace, first.value, false) : solo,
         undefined,
         `annotation ${minMemberAnnotation}="${rawMin}" is not a positive integer`,
@@ -122,7 +130,7 @@ export function podGroupMembership(pod: Pod): GroupMembership {
       minMember !== undefined && minMember > 1
         ? `annotation ${minMemberAnnotation}="${rawMin}" needs a pod group, and the pod has none`
         : undefined;
-    return answer(solo, minMember, error);
+    return answer(priority, solo, minMember, error);
   }
-  return answer(groupKey(namespace, first.value, false), minMember, undefined);
+  return answer(priority, groupKey(namespace, first.value, false), minMember, undefined);
 }
