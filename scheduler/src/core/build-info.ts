@@ -29,6 +29,7 @@ export function toPodInfo(
     pod,
     group: membership.group,
     minMember: membership.minMember,
+    groupError: membership.error,
     priority: membership.priority,
     preemptionPolicy: spec.preemptionPolicy ?? "PreemptLowerPriority",
     requests: podRequests(spec),

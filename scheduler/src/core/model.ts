@@ -19,6 +19,8 @@ export interface PodInfo {
    * pod joined (toPodInfo); undefined: the members present after the settle window.
    */
   readonly minMember: number | undefined;
+  /** Why the pod's group keys are malformed (its source's error): it is not scheduled, and told why. */
+  readonly groupError: string | undefined;
   readonly priority: number;
   readonly preemptionPolicy: "PreemptLowerPriority" | "Never";
   /** Effective requests as kube-scheduler computes them (containers, init containers, overhead). */

@@ -5,17 +5,19 @@
  */
 import {
   agreedMinMember,
+  annotationGroupSource,
   ClusterSnapshot,
   type GangState,
   type GroupKey,
+  type GroupSource,
   groupStarted,
   type Node,
+  noGroupObjects,
   type PendingGroup,
   type Pod,
   type PodDisruptionBudget,
   type PodInfo,
   pendingGroup,
-  podGroupMembership,
   toPodInfo,
 } from "../core/index.js";
 import { matchesLabelSelector } from "../core/label-selector.js";
@@ -117,6 +119,8 @@ export class ClusterCache {
     private readonly schedulerName: string,
     private readonly onChange: (change: CacheChange) => void,
     private readonly now: () => number = Date.now,
+    /** Which group each pod is in, and its min-member (asked once per pod version, in toPodInfo). */
+    private readonly source: GroupSource = annotationGroupSource,
   ) {}
 
   /** What the cache holds (kube-scheduler's cache_size): nodes, pods on them, and those assumed. */
@@ -175,7 +179,7 @@ export class ClusterCache {
   }
 
   upsertPod(pod: Pod): void {
-    const info = toPodInfo(pod);
+    const info = toPodInfo(pod, this.source);
     const key = info.key;
     const previousGroup = this.groupOfPod.get(key);
     if (previousGroup !== undefined && previousGroup !== info.group.id) this.detach(key, previousGroup);
@@ -235,12 +239,11 @@ export class ClusterCache {
       group.gated.set(key, info);
       return;
     }
-    const membership = podGroupMembership(pod);
-    if (membership.error) {
+    if (info.groupError) {
       const known = this.invalid.get(key);
-      this.invalid.set(key, { pod, error: membership.error });
+      this.invalid.set(key, { pod, error: info.groupError });
       this.detach(key, info.group.id);
-      if (known?.error !== membership.error) this.onChange({ kind: "invalid", podKey: key });
+      if (known?.error !== info.groupError) this.onChange({ kind: "invalid", podKey: key });
       return;
     }
     this.clearInvalid(key);
@@ -350,7 +353,7 @@ export class ClusterCache {
    * gang. Only the members of a pod group are kept; the pod holds no room.
    */
   upsertSucceededPod(pod: Pod): void {
-    const membership = podGroupMembership(pod);
+    const membership = this.source.membership(pod, noGroupObjects);
     if (membership.group.solo || membership.error || pod.spec.schedulerName !== this.schedulerName) return;
     const group = this.groupEntry(membership.group);
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
@@ -362,7 +365,7 @@ export class ClusterCache {
 
   /** A succeeded pod was deleted. */
   removeSucceededPod(pod: Pod): void {
-    const group = this.groups.get(podGroupMembership(pod).group.id);
+    const group = this.groups.get(this.source.membership(pod, noGroupObjects).group.id);
     if (!group) return;
     group.succeeded.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
     this.dropIfEmpty(group);

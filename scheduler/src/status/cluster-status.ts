@@ -9,7 +9,7 @@
  */
 import type { ObjectMeta, Pod } from "../core/api-types.js";
 import { toPodInfo } from "../core/build-info.js";
-import { type GroupKey, groupOwner, groupPin, podGroupMembership } from "../core/gang/index.js";
+import { type GroupKey, groupOwner, groupPin } from "../core/gang/index.js";
 import type { PodInfo } from "../core/model.js";
 import {
   type Lease,
@@ -331,19 +331,10 @@ function pendingGroups(
       pendingPods: pods.length,
       minMember: pods.find((info) => info.minMember !== undefined)?.minMember ?? null,
       waitingMs: created.length > 0 ? Math.max(0, now - Math.min(...created)) : null,
-      why: groupKeysError(pods) ?? unschedulableMessage(pods) ?? null,
+      why: pods.find((info) => info.groupError)?.groupError ?? unschedulableMessage(pods) ?? null,
     });
   }
   return groups.sort((a, b) => (b.waitingMs ?? 0) - (a.waitingMs ?? 0) || a.group.localeCompare(b.group));
-}
-
-/** What is wrong with a member's group keys, if anything (the pod is not scheduled then). */
-function groupKeysError(pods: readonly PodInfo[]): string | undefined {
-  for (const { pod } of pods) {
-    const error = podGroupMembership(pod).error;
-    if (error) return error;
-  }
-  return undefined;
 }
 
 function unschedulableMessage(pods: readonly PodInfo[]): string | undefined {
