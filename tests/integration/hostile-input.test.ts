@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
 import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
-import { ownerCondition } from "../../scheduler/src/sharding/owner-condition.js";
+import { ownerCondition } from "../../scheduler/src/core/gang/index.js";
 import {
   ringEpochAnnotation,
   ringLeaseName,

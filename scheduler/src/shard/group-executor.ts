@@ -13,11 +13,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
-import type { Decision, Pod, PodInfo, RollbackPlan } from "../core/index.js";
+import { type Decision, ownerPinOf, type Pod, type PodInfo, type RollbackPlan } from "../core/index.js";
 import type { EventRecorder } from "../kube/event-recorder.js";
 import type { BindOutcome, EvictOutcome, PodBinder } from "../kube/pod-binder.js";
 import type { PodStatusWriter } from "../kube/pod-status-writer.js";
-import { ownerPinOf } from "../sharding/owner-condition.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import type { ClusterCache, GroupMembers } from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";

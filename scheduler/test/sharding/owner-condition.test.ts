@@ -3,15 +3,15 @@
  * an annotation (which they can): its wire shape, its parser, and the shard reading it.
  */
 import { describe, expect, it } from "vitest";
-import { groupPin } from "../../src/core/gang/index.js";
-import type { Pod } from "../../src/core/index.js";
-import { ClusterCache } from "../../src/shard/cluster-cache.js";
 import {
+  groupPin,
   ownerCondition,
   ownerConditionType,
   ownerPinOf,
   parseOwnerCondition,
-} from "../../src/sharding/owner-condition.js";
+} from "../../src/core/gang/index.js";
+import type { Pod } from "../../src/core/index.js";
+import { ClusterCache } from "../../src/shard/cluster-cache.js";
 import { pod } from "../core/fixtures.js";
 
 const now = Date.parse("2026-12-04T12:00:00Z");
