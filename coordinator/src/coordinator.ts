@@ -21,6 +21,7 @@ import {
   groupOwner,
   groupPin,
   type Node,
+  ownerPinOf,
   type Pod,
   type PodInfo,
   pendingGroup,
@@ -226,7 +227,10 @@ export class Coordinator {
       );
       this.metrics.refusals.inc({ reason: claim.reason });
       if (claim.reason === "exhausted") this.tellExhausted(infos, claim.attempts);
-      if (claim.current?.kind === "handoff" && infos.some(({ pod }) => ownerOf(pod) !== claim.current?.to)) {
+      if (
+        claim.current?.kind === "handoff" &&
+        infos.some(({ pod }) => ownerPinOf(pod)?.shard !== claim.current?.to)
+      ) {
         // A handoff claimed, then interrupted before every pod was pinned: finish it.
         await this.pinPods(
           infos.map(({ pod }) => pod),
@@ -512,7 +516,3 @@ export class Coordinator {
 }
 
 const lendIdOf = (lend: Lend): string => `${lend.node}/${lend.group}/${lend.at}`;
-
-function ownerOf(pod: Pod): string | undefined {
-  return recordedRelief([pod]).owner;
-}
