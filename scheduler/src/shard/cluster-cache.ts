@@ -10,6 +10,7 @@ import {
   type GangState,
   type GroupKey,
   type GroupSource,
+  groupPin,
   groupStarted,
   type Node,
   noGroupObjects,
@@ -21,6 +22,7 @@ import {
   toPodInfo,
 } from "../core/index.js";
 import { matchesLabelSelector } from "../core/label-selector.js";
+import type { Ownership } from "../sharding/ownership.js";
 
 /** A gang as the cache knows it: pending members (ours) and members already running. */
 export interface GroupMembers {
@@ -71,6 +73,14 @@ export function succeededMembers(group: GroupMembers): number {
 /** The group's min-member when its members agree on one, else undefined (carried on PodInfo). */
 export function declaredMinMember(members: GroupMembers): number | undefined {
   return agreedMinMember(members.pending.values(), members.running.values());
+}
+
+/**
+ * Whether this shard schedules the group now: groupOwner (core/gang/owner.ts) of its hash key
+ * and the shard its pending members pin it to.
+ */
+export function ownsGroup(ownership: Pick<Ownership, "ownsGroup">, members: GroupMembers): boolean {
+  return ownership.ownsGroup(members.key.hashKey, groupPin(members.pending.values()));
 }
 
 /** What the gang rules (core/gang/lifecycle.ts) read of a group. */

@@ -14,9 +14,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import { type Decision, ownerPinOf, type Pod, type PodInfo, type RollbackPlan } from "../core/index.js";
-import type { EventRecorder } from "../kube/event-recorder.js";
-import type { BindOutcome, EvictOutcome, PodBinder } from "../kube/pod-binder.js";
-import type { PodStatusWriter } from "../kube/pod-status-writer.js";
+import { EventRecorder, schedulerReportingController } from "../kube/event-recorder.js";
+import type { KubeClient } from "../kube/kube-client.js";
+import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
+import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import type { ClusterCache, GroupMembers } from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
@@ -28,6 +29,22 @@ export interface ShardWriters {
   readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
     Partial<Pick<PodStatusWriter, "forget">>;
   readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
+}
+
+/** The writers `given`, and for the rest the API server's through `client`. */
+export function shardWriters(
+  client: KubeClient,
+  config: ShardConfig,
+  log: Logger,
+  given: Partial<ShardWriters> = {},
+): ShardWriters {
+  return {
+    binder: given.binder ?? new PodBinder(client),
+    statusWriter: given.statusWriter ?? new PodStatusWriter(client, log),
+    events:
+      given.events ??
+      new EventRecorder(client, schedulerReportingController(config.schedulerName), config.identity, log),
+  };
 }
 
 type Placement = { readonly pod: PodInfo; readonly nodeName: string };

@@ -3,9 +3,8 @@
  * help and buckets are its (scheduler_* → sharded_scheduler_*); the rest are the shard's own.
  */
 import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
-import { groupPin } from "../core/index.js";
 import type { Ownership } from "../sharding/ownership.js";
-import type { ClusterCache } from "./cluster-cache.js";
+import { type ClusterCache, ownsGroup } from "./cluster-cache.js";
 import type { QueueState, SchedulingQueue } from "./scheduling-queue.js";
 
 export class ShardMetrics {
@@ -224,12 +223,7 @@ export function refreshGauges(
     const members = cache.group(id);
     const size = members?.pending.size ?? 0;
     const gated = members?.gated.size ?? 0;
-    if (
-      !members ||
-      size + gated === 0 ||
-      !ownership.ownsGroup(members.key.hashKey, groupPin(members.pending.values()))
-    )
-      continue;
+    if (!members || size + gated === 0 || !ownsGroup(ownership, members)) continue;
     pods.gated = (pods.gated ?? 0) + gated;
     if (size === 0) continue;
     groups++;

@@ -12,7 +12,6 @@ import { shardReport } from "../coordination/shard-report.js";
 import {
   type Decision,
   gangTimeout,
-  groupPin,
   groupProblem,
   groupReadiness,
   type PendingGroup,
@@ -20,21 +19,19 @@ import {
   rollbackPlan,
   SchedulingCore,
 } from "../core/index.js";
-import { EventRecorder, schedulerReportingController } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
-import { PodBinder } from "../kube/pod-binder.js";
-import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { Ownership } from "../sharding/ownership.js";
 import {
   type CacheChange,
   ClusterCache,
   type GroupMembers,
   gangState,
+  ownsGroup,
   pendingGroupOf,
 } from "./cluster-cache.js";
 import { ClusterWatch } from "./cluster-watch.js";
 import type { ShardConfig } from "./config.js";
-import { GroupExecutor, type ShardWriters } from "./group-executor.js";
+import { GroupExecutor, type ShardWriters, shardWriters } from "./group-executor.js";
 import { refreshGauges, type ShardMetrics } from "./metrics.js";
 import { SchedulingQueue } from "./scheduling-queue.js";
 import { StuckGroups } from "./stuck-groups.js";
@@ -96,13 +93,14 @@ export class Shard {
       percentageOfNodesToScore: config.percentageOfNodesToScore,
       preemption: config.preemption,
     });
-    this.executor = new GroupExecutor(config, log, ownership, this.cache, metrics, {
-      binder: writers.binder ?? new PodBinder(client),
-      statusWriter: writers.statusWriter ?? new PodStatusWriter(client, log),
-      events:
-        writers.events ??
-        new EventRecorder(client, schedulerReportingController(config.schedulerName), config.identity, log),
-    });
+    this.executor = new GroupExecutor(
+      config,
+      log,
+      ownership,
+      this.cache,
+      metrics,
+      shardWriters(client, config, log, writers),
+    );
     this.watch = new ClusterWatch(client, log, config.schedulerName, ownership, this.cache, metrics, {
       upsert: (pod) => this.podUpserted(pod),
       remove: (pod) => this.podRemoved(pod),
@@ -185,7 +183,7 @@ export class Shard {
         this.queue.done(id, "scheduled", now);
         continue;
       }
-      if (!this.ownership.ownsGroup(members.key.hashKey, groupPin(members.pending.values()))) {
+      if (!ownsGroup(this.ownership, members)) {
         this.log.debug({ group: id, epoch: this.ownership.epoch }, "not this shard's group; dropped");
         this.stuck.clear(id);
         this.queue.remove(id);
@@ -372,9 +370,7 @@ export class Shard {
       this.cache.snapshot,
       (node) => this.ownership.ownsNode(node),
       { shard: this.config.identity, epoch: this.ownership.epoch, publishedAt: now },
-      this.stuck.current(this.cache, (members) =>
-        this.ownership.ownsGroup(members.key.hashKey, groupPin(members.pending.values())),
-      ),
+      this.stuck.current(this.cache, (members) => ownsGroup(this.ownership, members)),
     );
   }
 }
