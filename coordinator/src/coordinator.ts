@@ -18,7 +18,10 @@ import {
 } from "@sharded-scheduler/scheduler/coordination";
 import {
   groupKey,
+  groupOwner,
+  groupPin,
   type Node,
+  ownerPinOf,
   type Pod,
   type PodInfo,
   pendingGroup,
@@ -35,7 +38,6 @@ import {
   type Lease,
   parseRingLease,
   type RingObject,
-  resolveOwner,
   ringLeaseName,
   ShardRing,
 } from "@sharded-scheduler/scheduler/sharding";
@@ -225,7 +227,10 @@ export class Coordinator {
       );
       this.metrics.refusals.inc({ reason: claim.reason });
       if (claim.reason === "exhausted") this.tellExhausted(infos, claim.attempts);
-      if (claim.current?.kind === "handoff" && infos.some(({ pod }) => ownerOf(pod) !== claim.current?.to)) {
+      if (
+        claim.current?.kind === "handoff" &&
+        infos.some(({ pod }) => ownerPinOf(pod)?.shard !== claim.current?.to)
+      ) {
         // A handoff claimed, then interrupted before every pod was pinned: finish it.
         await this.pinPods(
           infos.map(({ pod }) => pod),
@@ -264,15 +269,12 @@ export class Coordinator {
   ) {
     if (pods.length === 0) return undefined;
     const recorded = recordedRelief(pods);
-    const owner = resolveOwner(this.ring.ownerOf(report.hashKey), recorded.owner, live);
-    const infos = pods.map(toPodInfo);
-    const group = {
-      ...pendingGroup(groupKey(report.namespace, report.name, report.solo), infos, [], undefined),
-      required: Math.min(report.required, infos.length),
-      // The one priority its members agree on, as the shard reported it (none lends its own).
-      priority: report.priority,
-      mayPreempt: report.mayPreempt,
-    };
+    const infos = pods.map((pod) => toPodInfo(pod));
+    const owner = groupOwner(this.ring.ownerOf(report.hashKey), groupPin(infos), live);
+    // What the members not read here imply (running ones), and the one priority the members
+    // agree on, as the owner reported them (none lends its own).
+    const key = groupKey(report.namespace, report.name, report.solo);
+    const group = pendingGroup(key, infos, [], undefined, 0, false, report);
     const plan: ReliefPlan =
       owner === summary.shard
         ? planRelief({ group, owner, summaries, lentNodes })
@@ -514,7 +516,3 @@ export class Coordinator {
 }
 
 const lendIdOf = (lend: Lend): string => `${lend.node}/${lend.group}/${lend.at}`;
-
-function ownerOf(pod: Pod): string | undefined {
-  return recordedRelief([pod]).owner;
-}

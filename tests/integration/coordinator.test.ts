@@ -22,7 +22,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type CapacitySummary, summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
-import { groupKey } from "../../scheduler/src/core/pod-group.js";
+import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import { InvariantChecker } from "../checker/invariant-checker.js";
 import { quantity } from "../checker/quantities.js";

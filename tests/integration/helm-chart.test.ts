@@ -18,7 +18,7 @@ import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
-import { groupKey } from "../../scheduler/src/core/pod-group.js";
+import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import {
   ringEpochAnnotation,

@@ -13,9 +13,8 @@ import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
-import { groupKey } from "../../scheduler/src/core/pod-group.js";
+import { groupKey, ownerCondition } from "../../scheduler/src/core/gang/index.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
-import { ownerCondition } from "../../scheduler/src/sharding/owner-condition.js";
 import {
   ringEpochAnnotation,
   ringLeaseName,

@@ -6,7 +6,7 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { groupKey } from "../../scheduler/src/core/pod-group.js";
+import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { InvariantChecker } from "../checker/invariant-checker.js";
 import type { RingOwners } from "../checker/ring-owners.js";
 import { metricValue, type RunningShard } from "../support/shard.js";

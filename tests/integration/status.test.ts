@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { groupKey } from "../../scheduler/src/core/pod-group.js";
+import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import type { StatusReport } from "../../scheduler/src/status/cluster-status.js";
 import { shardEntry } from "../stack/stack.js";

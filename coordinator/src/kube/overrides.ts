@@ -20,9 +20,16 @@
  * lends whose room may come from preempting other tenants' pods. Tenants cannot write
  * pods/status (Kubernetes' edit and admin roles do not grant it) nor patch nodes.
  */
-import { lentForAnnotation, type Node, type Pod, type PodCondition } from "@sharded-scheduler/scheduler/core";
+import {
+  lentForAnnotation,
+  type Node,
+  ownerCondition,
+  ownerPinOf,
+  type Pod,
+  type PodCondition,
+} from "@sharded-scheduler/scheduler/core";
 import { exactCount } from "@sharded-scheduler/scheduler/kube";
-import { nodeOwnerAnnotation, ownerCondition, ownerPinOf } from "@sharded-scheduler/scheduler/sharding";
+import { nodeOwnerAnnotation } from "@sharded-scheduler/scheduler/sharding";
 
 export const reliefConditionType = "sharded-scheduler.io/Relief";
 export const lentAtAnnotation = "sharded-scheduler.io/lent-at";

@@ -1,20 +1,36 @@
 /** Turns API objects into the core's PodInfo and NodeInfo: parsed once, reused every cycle. */
 import type { Node, Pod } from "./api-types.js";
+import {
+  annotationGroupSource,
+  type GroupObjects,
+  type GroupSource,
+  noGroupObjects,
+} from "./gang/group-source.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import { podGroupMembership } from "./pod-group.js";
 import { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 
-export function toPodInfo(pod: Pod): PodInfo {
+/**
+ * The pod's group, min-member and priority come from its group source, asked here once: when the
+ * pod (or a new version of it) joins the cache.
+ */
+export function toPodInfo(
+  pod: Pod,
+  source: GroupSource = annotationGroupSource,
+  objects: GroupObjects = noGroupObjects,
+): PodInfo {
   const { metadata, spec, status } = pod;
   const phase = status?.phase;
+  const membership = source.membership(pod, objects);
   return {
     key: `${metadata.namespace}/${metadata.name}`,
     uid: metadata.uid ?? "",
     namespace: metadata.namespace,
     name: metadata.name,
     pod,
-    group: podGroupMembership(pod).group,
-    priority: spec.priority ?? 0,
+    group: membership.group,
+    minMember: membership.minMember,
+    groupError: membership.error,
+    priority: membership.priority,
     preemptionPolicy: spec.preemptionPolicy ?? "PreemptLowerPriority",
     requests: podRequests(spec),
     nonZeroRequests: podNonZeroRequests(spec),

@@ -19,10 +19,9 @@
  */
 import type { Diagnosis } from "./diagnosis.js";
 import type { ClusterEvents } from "./framework.js";
+import { type GroupKey, type PendingGroup, queueOrder } from "./gang/index.js";
 import { feasibleNodesToFind, type Placement, type PlacementContext, placeGroup } from "./gang-placement.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import { type PendingGroup, queueOrder } from "./pending-group.js";
-import type { GroupKey } from "./pod-group.js";
 import {
   type EvictionPlan,
   PreemptionMemo,

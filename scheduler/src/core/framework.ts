@@ -2,7 +2,7 @@
  * The extension points of a scheduling cycle, named once (after kube-scheduler's
  * framework/interface.go), and only those the core uses:
  *
- *   QueueSort         – which pending group goes first                 (pending-group.ts queueOrder)
+ *   QueueSort         – which pending group goes first                 (gang/pending-group.ts queueOrder)
  *   PreFilter         – per pod, per cycle: what Filter needs, into the pod's CycleState
  *     AddPod/RemovePod– keep that state true while the Statement assumes or evicts pods
  *   Filter            – can this pod run on this node at all?          (Status)
@@ -15,9 +15,10 @@
  * each point it implements. Reserve/Bind happen outside the core: the cycle returns decisions
  * and the shard carries them out.
  */
+
+import type { PendingGroup } from "./gang/index.js";
 import type { Placement } from "./gang-placement.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import type { PendingGroup } from "./pending-group.js";
 
 /**
  * kube-scheduler's status codes. Unschedulable: the node may take the pod once pods leave it

@@ -10,8 +10,8 @@
  */
 import { Diagnosis, otherShardReason } from "./diagnosis.js";
 import { type CycleState, maxNodeScore, type ScorePlugin } from "./framework.js";
+import type { PendingGroup } from "./gang/index.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import type { PendingGroup } from "./pending-group.js";
 import { type PodState, PodStates, type Profile, preFilter, rejection } from "./profile.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 import type { Statement } from "./statement.js";

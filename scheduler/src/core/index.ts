@@ -30,24 +30,11 @@ export {
   type StateData,
   type Status,
 } from "./framework.js";
+export * from "./gang/index.js";
 export { type Placement, placeGang, placeGroup } from "./gang-placement.js";
 export type { NodeInfo, PodInfo } from "./model.js";
-export {
-  groupStarted,
-  type PendingGroup,
-  pendingGroup,
-  priorityDisagreement,
-  queueOrder,
-} from "./pending-group.js";
 export { lentForAnnotation } from "./plugins/index.js";
 export { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
-export {
-  type GroupKey,
-  groupKey,
-  minMemberAnnotation,
-  podGroupAnnotation,
-  podGroupMembership,
-} from "./pod-group.js";
 export { type EvictionPlan, planGangPreemption } from "./preemption.js";
 export {
   buildProfile,

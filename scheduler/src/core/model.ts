@@ -3,7 +3,7 @@
  * objects into the numbers and lists that filters, scores and gang placement use.
  */
 import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from "./api-types.js";
-import type { GroupKey } from "./pod-group.js";
+import type { GroupKey } from "./gang/group-key.js";
 import type { Resources } from "./resources/resources.js";
 
 export interface PodInfo {
@@ -14,6 +14,13 @@ export interface PodInfo {
   readonly name: string;
   readonly pod: Pod;
   readonly group: GroupKey;
+  /**
+   * How many members of its group must start together, as the pod's group source said when the
+   * pod joined (toPodInfo); undefined: the members present after the settle window.
+   */
+  readonly minMember: number | undefined;
+  /** Why the pod's group keys are malformed (its source's error): it is not scheduled, and told why. */
+  readonly groupError: string | undefined;
   readonly priority: number;
   readonly preemptionPolicy: "PreemptLowerPriority" | "Never";
   /** Effective requests as kube-scheduler computes them (containers, init containers, overhead). */

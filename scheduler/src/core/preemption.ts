@@ -41,6 +41,7 @@
  */
 import type { PodDisruptionBudget } from "./api-types.js";
 import { type ClusterEvents, eventsOf } from "./framework.js";
+import type { PendingGroup } from "./gang/index.js";
 import {
   confinedTo,
   type GangPlacementResult,
@@ -51,7 +52,6 @@ import {
 } from "./gang-placement.js";
 import { matchesLabelSelector } from "./label-selector.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import type { PendingGroup } from "./pending-group.js";
 import { lentForAnnotation } from "./plugins/index.js";
 import { type PodState, PodStates, preFilter, rejection } from "./profile.js";
 import { insufficientResources, Resources } from "./resources/resources.js";

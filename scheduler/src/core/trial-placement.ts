@@ -6,9 +6,9 @@
  * cluster state.
  */
 import { maxNodeScore, type ScorePlugin } from "./framework.js";
+import type { PendingGroup } from "./gang/index.js";
 import { type Placement, type PlacementContext, placeGroup } from "./gang-placement.js";
 import type { NodeInfo } from "./model.js";
-import type { PendingGroup } from "./pending-group.js";
 import { buildProfile, defaultProfileConfig, type Profile, type ProfileConfig } from "./profile.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 import { Statement } from "./statement.js";

@@ -4,19 +4,27 @@
  * scheduler name serves grouped into gangs, and the pods it has assumed while binds are in flight.
  */
 import {
+  agreedMinMember,
+  annotationGroupSource,
   type ClusterEvents,
   ClusterSnapshot,
   eventsOf,
+  type GangState,
   type GroupKey,
+  type GroupSource,
+  groupPin,
   groupStarted,
   type Node,
+  noGroupObjects,
+  type PendingGroup,
   type Pod,
   type PodDisruptionBudget,
   type PodInfo,
-  podGroupMembership,
+  pendingGroup,
   toPodInfo,
 } from "../core/index.js";
 import { matchesLabelSelector } from "../core/label-selector.js";
+import type { Ownership } from "../sharding/ownership.js";
 
 /** A gang as the cache knows it: pending members (ours) and members already running. */
 export interface GroupMembers {
@@ -64,20 +72,42 @@ export function succeededMembers(group: GroupMembers): number {
   return count;
 }
 
-/** Every min-member value the group's members declare (one, when they agree). */
-export function declaredMinMembers(members: GroupMembers): Set<number> {
-  const declared = new Set<number>();
-  for (const pod of [...members.pending.values(), ...members.running.values()]) {
-    const min = podGroupMembership(pod.pod).minMember;
-    if (min !== undefined) declared.add(min);
-  }
-  return declared;
+/** The group's min-member when its members agree on one, else undefined (carried on PodInfo). */
+export function declaredMinMember(members: GroupMembers): number | undefined {
+  return agreedMinMember(members.pending.values(), members.running.values());
 }
 
-/** The group's min-member when its members agree on one, else undefined. */
-export function declaredMinMember(members: GroupMembers): number | undefined {
-  const declared = declaredMinMembers(members);
-  return declared.size === 1 ? [...declared][0] : undefined;
+/**
+ * Whether this shard schedules the group now: groupOwner (core/gang/owner.ts) of its hash key
+ * and the shard its pending members pin it to.
+ */
+export function ownsGroup(ownership: Pick<Ownership, "ownsGroup">, members: GroupMembers): boolean {
+  return ownership.ownsGroup(members.key.hashKey, groupPin(members.pending.values()));
+}
+
+/** What the gang rules (core/gang/lifecycle.ts) read of a group. */
+export function gangState(members: GroupMembers): GangState {
+  return {
+    key: members.key,
+    minMember: declaredMinMember(members),
+    pending: members.pending.size,
+    running: members.running.size,
+    succeeded: succeededMembers(members),
+    started: members.started,
+    lastArrivalAt: members.lastArrivalAt,
+  };
+}
+
+/** The group as the core places it (the one builder, pendingGroup), from the state read of it. */
+export function pendingGroupOf(members: GroupMembers, state: GangState = gangState(members)): PendingGroup {
+  return pendingGroup(
+    members.key,
+    [...members.pending.values()],
+    [...members.running.values()],
+    state.minMember,
+    state.succeeded,
+    state.started,
+  );
 }
 
 export type CacheChange =
@@ -108,6 +138,8 @@ export class ClusterCache {
     private readonly schedulerName: string,
     private readonly onChange: (change: CacheChange) => void,
     private readonly now: () => number = Date.now,
+    /** Which group each pod is in, and its min-member (asked once per pod version, in toPodInfo). */
+    private readonly source: GroupSource = annotationGroupSource,
   ) {}
 
   /** What the cache holds (kube-scheduler's cache_size): nodes, pods on them, and those assumed. */
@@ -167,7 +199,7 @@ export class ClusterCache {
   }
 
   upsertPod(pod: Pod): void {
-    const info = toPodInfo(pod);
+    const info = toPodInfo(pod, this.source);
     const key = info.key;
     const previousGroup = this.groupOfPod.get(key);
     if (previousGroup !== undefined && previousGroup !== info.group.id) this.detach(key, previousGroup);
@@ -227,12 +259,11 @@ export class ClusterCache {
       group.gated.set(key, info);
       return;
     }
-    const membership = podGroupMembership(pod);
-    if (membership.error) {
+    if (info.groupError) {
       const known = this.invalid.get(key);
-      this.invalid.set(key, { pod, error: membership.error });
+      this.invalid.set(key, { pod, error: info.groupError });
       this.detach(key, info.group.id);
-      if (known?.error !== membership.error) this.onChange({ kind: "invalid", podKey: key });
+      if (known?.error !== info.groupError) this.onChange({ kind: "invalid", podKey: key });
       return;
     }
     this.clearInvalid(key);
@@ -342,7 +373,7 @@ export class ClusterCache {
    * gang. Only the members of a pod group are kept; the pod holds no room.
    */
   upsertSucceededPod(pod: Pod): void {
-    const membership = podGroupMembership(pod);
+    const membership = this.source.membership(pod, noGroupObjects);
     if (membership.group.solo || membership.error || pod.spec.schedulerName !== this.schedulerName) return;
     const group = this.groupEntry(membership.group);
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
@@ -354,7 +385,7 @@ export class ClusterCache {
 
   /** A succeeded pod was deleted. */
   removeSucceededPod(pod: Pod): void {
-    const group = this.groups.get(podGroupMembership(pod).group.id);
+    const group = this.groups.get(this.source.membership(pod, noGroupObjects).group.id);
     if (!group) return;
     group.succeeded.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
     this.dropIfEmpty(group);

@@ -13,12 +13,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
-import type { Decision, Pod, PodInfo } from "../core/index.js";
+import { type Decision, ownerPinOf, type Pod, type PodInfo, type RollbackPlan } from "../core/index.js";
 import { EventRecorder, schedulerReportingController } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
-import { ownerPinOf } from "../sharding/owner-condition.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import type { ClusterCache, GroupMembers } from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
@@ -479,42 +478,33 @@ export class GroupExecutor {
   }
 
   /**
-   * Rolls a partial gang back: its controller-owned bound members are deleted (their controller
-   * recreates them and the gang is placed afresh). Bare pods would be lost, so they are only
-   * reported.
+   * Rolls a partial gang back as its plan says (core/gang rollbackPlan): its controller-owned
+   * bound members are deleted (their controller recreates them and the gang is placed afresh);
+   * bare pods would be lost, so they are only reported.
    */
-  rollBackGang(members: GroupMembers, partialForMs: number): RollbackOutcome {
-    const running = [...members.running.values()];
+  rollBackGang(members: GroupMembers, plan: RollbackPlan): RollbackOutcome {
     this.metrics.gangRollbacks.inc();
     this.log.info(
-      { group: members.key.id, running: running.length, pending: members.pending.size },
+      { group: members.key.id, running: members.running.size, pending: members.pending.size },
       "rolling back a partial gang",
     );
-    const message = `pod group ${members.key.namespace}/${members.key.name} stayed partially bound for ${Math.round(partialForMs / 1000)}s`;
-    const deleted: string[] = [];
-    const leftRunning: string[] = [];
-    for (const pod of running) {
-      const owned = pod.pod.metadata.ownerReferences?.some((ref) => ref.controller) ?? false;
-      if (owned) {
-        this.events.record(
-          pod.pod,
-          "Warning",
-          "GangRollback",
-          `${message}; deleting this member so its controller recreates it`,
-        );
-        void this.binder.delete(pod.namespace, pod.name, pod.uid);
-        deleted.push(pod.key);
-      } else {
-        this.events.record(
-          pod.pod,
-          "Warning",
-          "PartialGang",
-          `${message}; this pod has no controller, so it is left running`,
-        );
-        leftRunning.push(pod.key);
-      }
+    for (const pod of plan.deleted) {
+      this.events.record(
+        pod.pod,
+        "Warning",
+        "GangRollback",
+        `${plan.message}; deleting this member so its controller recreates it`,
+      );
+      void this.binder.delete(pod.namespace, pod.name, pod.uid);
     }
-    return { deleted, leftRunning };
+    for (const pod of plan.reported)
+      this.events.record(
+        pod.pod,
+        "Warning",
+        "PartialGang",
+        `${plan.message}; this pod has no controller, so it is left running`,
+      );
+    return { deleted: plan.deleted.map((pod) => pod.key), leftRunning: plan.reported.map((pod) => pod.key) };
   }
 
   /** Condition and Event on every pending member of a group. */

@@ -4,8 +4,7 @@
  */
 import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
 import type { Ownership } from "../sharding/ownership.js";
-import type { ClusterCache } from "./cluster-cache.js";
-import { ownsGroup } from "./gang-rules.js";
+import { type ClusterCache, ownsGroup } from "./cluster-cache.js";
 import type { QueueState, SchedulingQueue } from "./scheduling-queue.js";
 
 export class ShardMetrics {

@@ -9,19 +9,33 @@
 import type { Logger } from "pino";
 import type { CapacitySummary } from "../coordination/capacity-summary.js";
 import { shardReport } from "../coordination/shard-report.js";
-import { type Decision, type PendingGroup, type Pod, pendingGroup, SchedulingCore } from "../core/index.js";
+import {
+  type Decision,
+  gangTimeout,
+  groupProblem,
+  groupReadiness,
+  type PendingGroup,
+  type Pod,
+  rollbackPlan,
+  SchedulingCore,
+} from "../core/index.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
-import { type CacheChange, ClusterCache, type GroupMembers, succeededMembers } from "./cluster-cache.js";
+import {
+  type CacheChange,
+  ClusterCache,
+  type GroupMembers,
+  gangState,
+  ownsGroup,
+  pendingGroupOf,
+} from "./cluster-cache.js";
 import { ClusterWatch } from "./cluster-watch.js";
 import type { ShardConfig } from "./config.js";
-import { groupProblem, groupReadiness, isPartialGang, ownsGroup } from "./gang-rules.js";
 import { GroupExecutor, type ShardWriters, shardWriters } from "./group-executor.js";
 import { refreshGauges, type ShardMetrics } from "./metrics.js";
 import { SchedulingQueue } from "./scheduling-queue.js";
 import { StuckGroups } from "./stuck-groups.js";
 
-export { groupProblem, ownerOverride } from "./gang-rules.js";
 export type { ShardWriters } from "./group-executor.js";
 
 /**
@@ -175,14 +189,20 @@ export class Shard {
         this.queue.remove(id);
         continue;
       }
-      const problem = groupProblem(members);
+      const problem = groupProblem(
+        members.key,
+        members.pending.values(),
+        members.running.values(),
+        members.foreignPending.values(),
+      );
       if (problem) {
         this.executor.tellPending(members, problem, "InvalidPodGroup");
         this.countUnschedulable(members);
         this.queue.done(id, "unschedulable", now);
         continue;
       }
-      const readiness = groupReadiness(members, now, this.config.settleWindowMs);
+      const state = gangState(members);
+      const readiness = groupReadiness(state, now, this.config.settleWindowMs);
       if (!readiness.ready) {
         this.log.debug({ group: id, why: readiness.why ?? "settling" }, "waiting for members");
         if (readiness.why) this.executor.tellPending(members, readiness.why, "WaitingForGang", "Normal");
@@ -190,16 +210,7 @@ export class Shard {
         continue;
       }
       membersById.set(id, members);
-      groups.push(
-        pendingGroup(
-          members.key,
-          [...members.pending.values()],
-          [...members.running.values()],
-          readiness.minMember,
-          succeededMembers(members),
-          members.started,
-        ),
-      );
+      groups.push(pendingGroupOf(members, state));
     }
     if (groups.length > 0) {
       const started = performance.now();
@@ -277,21 +288,27 @@ export class Shard {
   }
 
   /**
-   * A partial gang (gang-rules.ts) is rolled back (GroupExecutor.rollBackGang) once it stayed
-   * partial for longer than the gang timeout. Returns true while the gang is partial and waiting
-   * (not yet rolled back).
+   * A partial gang (core/gang/lifecycle.ts) waits for the gang timeout, then is rolled back
+   * (GroupExecutor.rollBackGang). Returns true while the gang is partial and waiting.
    */
   private checkGangTimeout(members: GroupMembers, now: number): boolean {
     const id = members.key.id;
-    if (!isPartialGang(members)) {
-      this.partialSince.delete(id);
-      return false;
+    const timeout = gangTimeout(
+      gangState(members),
+      this.partialSince.get(id),
+      now,
+      this.config.gangTimeoutMs,
+    );
+    if (timeout.kind === "waiting") {
+      this.partialSince.set(id, timeout.since);
+      return true;
     }
-    const since = this.partialSince.get(id) ?? now;
-    this.partialSince.set(id, since);
-    if (now - since < this.config.gangTimeoutMs) return true;
     this.partialSince.delete(id);
-    this.executor.rollBackGang(members, now - since);
+    if (timeout.kind === "rollback")
+      this.executor.rollBackGang(
+        members,
+        rollbackPlan(members.key, members.running.values(), timeout.since, now),
+      );
     return false;
   }
 

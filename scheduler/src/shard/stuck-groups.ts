@@ -4,13 +4,7 @@
  */
 
 import type { StuckGroup } from "../coordination/shard-report.js";
-import { pendingGroup } from "../core/index.js";
-import {
-  type ClusterCache,
-  declaredMinMember,
-  type GroupMembers,
-  succeededMembers,
-} from "./cluster-cache.js";
+import { type ClusterCache, type GroupMembers, pendingGroupOf } from "./cluster-cache.js";
 
 export class StuckGroups {
   private readonly since = new Map<string, { since: number; message: string }>();
@@ -32,15 +26,7 @@ export class StuckGroups {
         this.since.delete(id);
         continue;
       }
-      const group = pendingGroup(
-        members.key,
-        [...members.pending.values()],
-        [...members.running.values()],
-        declaredMinMember(members),
-        succeededMembers(members),
-        members.started,
-      );
-      yield { group, since, message };
+      yield { group: pendingGroupOf(members), since, message };
     }
   }
 }

@@ -1,12 +1,8 @@
-/** Shard ownership: the ring, its Leases and the owner overrides the coordinator writes. */
+/**
+ * Shard ownership: the ring, its Leases and node lends. A group's owner (its pods' Owner
+ * condition, groupOwner) is core/gang's.
+ */
 export type { RingEpoch } from "./handover.js";
-export {
-  type OwnerPin,
-  type OwnerReason,
-  ownerCondition,
-  ownerConditionType,
-  ownerPinOf,
-} from "./owner-condition.js";
 export { isLive, type LeaseSighting } from "./peer-liveness.js";
 export {
   coordinatorLeaseName,
@@ -21,4 +17,4 @@ export {
   ringLeaseName,
   shardLeaseLabel,
 } from "./shard-leases.js";
-export { isShardIdentity, nodeOwnerAnnotation, nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";
+export { isShardIdentity, nodeOwnerAnnotation, nodeOwnerOf, ShardRing } from "./shard-ring.js";

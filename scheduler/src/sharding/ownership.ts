@@ -19,10 +19,11 @@ export interface Ownership {
    */
   gainedNodesSettling(): boolean;
   /**
-   * Does this shard schedule the group (hash key "<namespace>/<group or pod>")? `override` is
-   * the shard its pods' Owner condition names, if any (owner-condition.ts).
+   * Does this shard schedule the group (hash key "<namespace>/<group or pod>")? `pinnedTo` is
+   * the shard its pending members' Owner condition names, if any (groupPin); the answer is
+   * groupOwner's (core/gang/owner.ts).
    */
-  ownsGroup(hashKey: string, override?: string): boolean;
+  ownsGroup(hashKey: string, pinnedTo?: string): boolean;
   /**
    * Checked right before a bind batch (or an eviction) is sent: undefined when ownership of a
    * node was lost since the cycle decided (fencing), and nothing may be sent. Otherwise the

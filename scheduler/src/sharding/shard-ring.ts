@@ -70,18 +70,6 @@ export class ShardRing {
   }
 }
 
-/**
- * Who owns a node or group once an override (a group's Owner condition) is taken
- * into account: the override while the shard it names is alive, else the ring's owner.
- */
-export function resolveOwner(
-  ringOwner: string | undefined,
-  override: string | undefined,
-  liveMembers: ReadonlySet<string>,
-): string | undefined {
-  return override !== undefined && liveMembers.has(override) ? override : ringOwner;
-}
-
 /** A node's owner under a ring and its lends: the member it is lent to, else the ring's owner. */
 export function nodeOwnerOf(
   ring: ShardRing,

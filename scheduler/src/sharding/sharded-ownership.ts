@@ -11,12 +11,13 @@
  *     nodes that hold room a preemption won with their owner.
  */
 import type { Logger } from "pino";
+import { groupOwner } from "../core/gang/index.js";
 import type { ShardMetrics } from "../shard/metrics.js";
 import { type BindGate, bindGate, nextRingEpoch, type PeerView, type RingEpoch } from "./handover.js";
 import type { BindTicket, Ownership } from "./ownership.js";
 import { isConfirmedDead } from "./peer-liveness.js";
 import type { LeaseView } from "./shard-leases.js";
-import { nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";
+import { nodeOwnerOf, ShardRing } from "./shard-ring.js";
 
 export interface ShardedOwnershipOptions {
   /** How long a node just gained waits before this replica places on it. */
@@ -118,8 +119,8 @@ export class ShardedOwnership implements Ownership {
     return kept;
   }
 
-  ownsGroup(hashKey: string, override?: string): boolean {
-    return resolveOwner(this.latestRing.ownerOf(hashKey), override, this.live) === this.self;
+  ownsGroup(hashKey: string, pinnedTo?: string): boolean {
+    return groupOwner(this.latestRing.ownerOf(hashKey), pinnedTo, this.live) === this.self;
   }
 
   acquireBind(nodeNames: readonly string[]): BindTicket | undefined {

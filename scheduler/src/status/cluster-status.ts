@@ -9,8 +9,8 @@
  */
 import type { ObjectMeta, Pod } from "../core/api-types.js";
 import { toPodInfo } from "../core/build-info.js";
-import { type GroupKey, podGroupMembership } from "../core/pod-group.js";
-import { ownerPinOf } from "../sharding/owner-condition.js";
+import { type GroupKey, groupOwner, groupPin } from "../core/gang/index.js";
+import type { PodInfo } from "../core/model.js";
 import {
   type Lease,
   parseMemberLease,
@@ -18,7 +18,7 @@ import {
   type RingObject,
   ringLeaseName,
 } from "../sharding/shard-leases.js";
-import { nodeOwnerAnnotation, nodeOwnerOf, resolveOwner, ShardRing } from "../sharding/shard-ring.js";
+import { nodeOwnerAnnotation, nodeOwnerOf, ShardRing } from "../sharding/shard-ring.js";
 
 /** The reasons of the Events the coordinator writes on the pods it moves. */
 export const reliefEventReasons = ["HandedOff", "NodesLent", "ReliefExhausted"] as const;
@@ -308,38 +308,37 @@ function pendingGroups(
   now: number,
 ): PendingGroupStatus[] {
   const shardRing = new ShardRing(ring?.members ?? []);
-  const byGroup = new Map<string, { group: GroupKey; pods: Pod[] }>();
+  const byGroup = new Map<string, { group: GroupKey; pods: PodInfo[] }>();
   for (const pod of snapshot.pods) {
     if (pod.spec.schedulerName !== snapshot.schedulerName) continue;
     const info = toPodInfo(pod);
     if (info.nodeName || info.terminating || info.finished) continue;
     const members = byGroup.get(info.group.id);
-    if (members) members.pods.push(pod);
-    else byGroup.set(info.group.id, { group: info.group, pods: [pod] });
+    if (members) members.pods.push(info);
+    else byGroup.set(info.group.id, { group: info.group, pods: [info] });
   }
   const groups: PendingGroupStatus[] = [];
   for (const { group, pods } of byGroup.values()) {
-    const memberships = pods.map(podGroupMembership);
-    const override = pods.map((pod) => ownerPinOf(pod)?.shard).find((shard) => shard !== undefined);
+    const pinnedTo = groupPin(pods);
     const created = pods
-      .map((pod) => timestamp(pod.metadata.creationTimestamp))
+      .map(({ pod }) => timestamp(pod.metadata.creationTimestamp))
       .filter((t) => t !== undefined);
     groups.push({
       group: group.hashKey,
       solo: group.solo,
-      owner: resolveOwner(shardRing.ownerOf(group.hashKey), override, live) ?? null,
-      handedTo: override ?? null,
+      owner: groupOwner(shardRing.ownerOf(group.hashKey), pinnedTo, live) ?? null,
+      handedTo: pinnedTo ?? null,
       pendingPods: pods.length,
-      minMember: memberships.find((m) => m.minMember !== undefined)?.minMember ?? null,
+      minMember: pods.find((info) => info.minMember !== undefined)?.minMember ?? null,
       waitingMs: created.length > 0 ? Math.max(0, now - Math.min(...created)) : null,
-      why: memberships.find((m) => m.error)?.error ?? unschedulableMessage(pods) ?? null,
+      why: pods.find((info) => info.groupError)?.groupError ?? unschedulableMessage(pods) ?? null,
     });
   }
   return groups.sort((a, b) => (b.waitingMs ?? 0) - (a.waitingMs ?? 0) || a.group.localeCompare(b.group));
 }
 
-function unschedulableMessage(pods: readonly Pod[]): string | undefined {
-  for (const pod of pods) {
+function unschedulableMessage(pods: readonly PodInfo[]): string | undefined {
+  for (const { pod } of pods) {
     const condition = pod.status?.conditions?.find((c) => c.type === "PodScheduled" && c.status === "False");
     if (condition?.message) return condition.message;
   }

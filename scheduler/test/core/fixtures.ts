@@ -5,11 +5,16 @@
 import type { Node, Pod, PodDisruptionBudget, Taint, Toleration } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import { type CoreConfig, type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
+import {
+  minMemberAnnotation,
+  type PendingGroup,
+  pendingGroup,
+  podGroupAnnotation,
+  podGroupMembership,
+} from "../../src/core/gang/index.js";
 import { feasibleNodesToFind, type PlacementContext } from "../../src/core/gang-placement.js";
 import type { NodeInfo, PodInfo } from "../../src/core/model.js";
-import { type PendingGroup, pendingGroup } from "../../src/core/pending-group.js";
 import type { ScoringStrategy } from "../../src/core/plugins/node-resources/resource-allocation.js";
-import { minMemberAnnotation, podGroupAnnotation, podGroupMembership } from "../../src/core/pod-group.js";
 import { buildProfile, type Profile } from "../../src/core/profile.js";
 import { ClusterSnapshot } from "../../src/core/snapshot.js";
 

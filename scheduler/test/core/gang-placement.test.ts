@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Decision } from "../../src/core/cycle.js";
+import { queueOrder } from "../../src/core/gang/index.js";
 import { placeGang } from "../../src/core/gang-placement.js";
-import { queueOrder } from "../../src/core/pending-group.js";
 import { Statement } from "../../src/core/statement.js";
 import {
   decisionFor,

@@ -3,15 +3,15 @@
  * an annotation (which they can): its wire shape, its parser, and the shard reading it.
  */
 import { describe, expect, it } from "vitest";
-import type { Pod } from "../../src/core/index.js";
-import { ClusterCache } from "../../src/shard/cluster-cache.js";
-import { ownerOverride } from "../../src/shard/shard.js";
 import {
+  groupPin,
   ownerCondition,
   ownerConditionType,
   ownerPinOf,
   parseOwnerCondition,
-} from "../../src/sharding/owner-condition.js";
+} from "../../src/core/gang/index.js";
+import type { Pod } from "../../src/core/index.js";
+import { ClusterCache } from "../../src/shard/cluster-cache.js";
 import { pod } from "../core/fixtures.js";
 
 const now = Date.parse("2026-12-04T12:00:00Z");
@@ -107,7 +107,7 @@ describe("the shard's owner override", () => {
       withOwner(pod("g-0", { group: "g" }), { annotation: "s-1" }),
       withOwner(pod("g-1", { group: "g" }), { annotation: "s-1" }),
     );
-    expect(ownerOverride(members)).toBeUndefined();
+    expect(groupPin(members.pending.values())).toBeUndefined();
   });
 
   it("reads the shard from a member's Owner condition, whatever the annotation says", () => {
@@ -115,6 +115,6 @@ describe("the shard's owner override", () => {
       withOwner(pod("g-0", { group: "g" }), { annotation: "s-1" }),
       withOwner(pod("g-1", { group: "g" }), { annotation: "s-1", condition: pinnedTo("s-2", "NodesLent") }),
     );
-    expect(ownerOverride(members)).toBe("s-2");
+    expect(groupPin(members.pending.values())).toBe("s-2");
   });
 });

@@ -4,8 +4,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { groupKey } from "../../src/core/pod-group.js";
-import { nodeOwnerAnnotation, resolveOwner, ShardRing } from "../../src/sharding/shard-ring.js";
+import { groupKey } from "../../src/core/gang/index.js";
+import { nodeOwnerAnnotation, ShardRing } from "../../src/sharding/shard-ring.js";
 
 const shards = (count: number): string[] => Array.from({ length: count }, (_, i) => `sharded-scheduler-${i}`);
 
@@ -153,21 +153,7 @@ describe("ShardRing members and version", () => {
   });
 });
 
-describe("resolveOwner", () => {
-  const live = new Set(["s-0", "s-1"]);
-
-  it("prefers a live override", () => {
-    expect(resolveOwner("s-0", "s-1", live)).toBe("s-1");
-    expect(resolveOwner(undefined, "s-1", live)).toBe("s-1");
-  });
-
-  it("falls back to the ring owner when the override is absent or names a shard that is gone", () => {
-    expect(resolveOwner("s-0", undefined, live)).toBe("s-0");
-    expect(resolveOwner("s-0", "s-7", live)).toBe("s-0");
-    expect(resolveOwner("s-0", "", live)).toBe("s-0");
-    expect(resolveOwner(undefined, "s-7", live)).toBeUndefined();
-  });
-
+describe("node owner overrides", () => {
   it("names a lent node's shard in the node's owner annotation (tenants cannot patch nodes)", () => {
     expect(nodeOwnerAnnotation).toBe("sharded-scheduler.io/owner");
   });

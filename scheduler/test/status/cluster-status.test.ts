@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Pod } from "../../src/core/api-types.js";
-import { groupKey } from "../../src/core/pod-group.js";
+import { groupKey } from "../../src/core/gang/index.js";
 import { type Lease, leaseTimestamp } from "../../src/sharding/shard-leases.js";
 import { nodeOwnerAnnotation, ShardRing } from "../../src/sharding/shard-ring.js";
 import { type KubeEvent, type StatusSnapshot, statusReport } from "../../src/status/cluster-status.js";

@@ -1,4 +1,7 @@
 /**
+ * Which shard schedules a group (groupOwner): the shards, the coordinator and the status command
+ * all answer it here, from the same inputs.
+ *
  * The owner override on a group's pods: the shard that schedules the group while it lives,
  * whatever the ring says. Only the coordinator (a handoff, a lend) and the shard that preempts
  * for the group (its pin) may set it, so it is a pod status condition written through
@@ -14,7 +17,8 @@
  * Conditions merge by type in a strategic-merge patch of pods/status, so writing this one keeps
  * PodScheduled and the rest.
  */
-import type { Pod, PodCondition } from "../core/api-types.js";
+import type { Pod, PodCondition } from "../api-types.js";
+import type { PodInfo } from "../model.js";
 
 export const ownerConditionType = "sharded-scheduler.io/Owner";
 
@@ -58,4 +62,29 @@ export function ownerPinOf(pod: Pod): OwnerPin | undefined {
   if (!condition) return undefined;
   const pin = parseOwnerCondition(condition);
   return "invalid" in pin ? undefined : pin;
+}
+
+/**
+ * The shard a group's pending members pin it to (a handoff, a lend, a preemption's pin), if
+ * any: the first valid pin (all members get the same one, written together).
+ */
+export function groupPin(pending: Iterable<PodInfo>): string | undefined {
+  for (const { pod } of pending) {
+    const shard = ownerPinOf(pod)?.shard;
+    if (shard) return shard;
+  }
+  return undefined;
+}
+
+/**
+ * The shard that schedules a group: the one its members are pinned to (groupPin) while that
+ * shard is live, else the ring's owner of the group's hash key (undefined: an empty ring). A pin
+ * to a shard that is gone yields to the ring, so a group is never stranded on a dead shard.
+ */
+export function groupOwner(
+  ringOwner: string | undefined,
+  pinnedTo: string | undefined,
+  live: ReadonlySet<string>,
+): string | undefined {
+  return pinnedTo !== undefined && live.has(pinnedTo) ? pinnedTo : ringOwner;
 }

@@ -1,6 +1,6 @@
 /** A pod group waiting to be placed: its pending members and how many must start together. */
-import type { PodInfo } from "./model.js";
-import type { GroupKey } from "./pod-group.js";
+import type { PodInfo } from "../model.js";
+import type { GroupKey } from "./group-key.js";
 
 export interface PendingGroup {
   readonly key: GroupKey;
@@ -35,6 +35,10 @@ export interface PendingGroup {
  *
  * One priority per group: a member cannot lend its priority to the others, so members that
  * disagree make the group invalid (problem), and it neither places nor preempts.
+ *
+ * The one builder of a PendingGroup: the shard's cycle, its stuck reports and the coordinator
+ * all build it here. The coordinator reads only the pending members; what the rest imply
+ * (required, priority, mayPreempt) comes from the owner's stuck report (`told`).
  */
 export function pendingGroup(
   key: GroupKey,
@@ -43,14 +47,10 @@ export function pendingGroup(
   minMember: number | undefined,
   succeeded = 0,
   started = false,
+  told?: ToldTerms,
 ): PendingGroup {
   const members = [...pending].sort(byLargestRequestFirst);
-  const required = started
-    ? 1
-    : minMember === undefined
-      ? members.length
-      : Math.max(1, minMember - running.length - succeeded);
-  const everyone = [...pending, ...running];
+  const everyone = running.length === 0 ? pending : [...pending, ...running];
   const problem = priorityDisagreement(key, everyone);
   let priority = Number.POSITIVE_INFINITY;
   let createdAt = Number.POSITIVE_INFINITY;
@@ -59,24 +59,42 @@ export function pendingGroup(
     const created = Date.parse(pod.pod.metadata.creationTimestamp ?? "");
     if (!Number.isNaN(created)) createdAt = Math.min(createdAt, created);
   }
+  const mayPreempt = problem === undefined && everyone.every((pod) => pod.preemptionPolicy !== "Never");
   return {
     key,
     members,
-    required,
+    // Members read since the report may be fewer (some bound or deleted): never more than there are.
+    required: told
+      ? Math.min(told.required, members.length)
+      : requiredMembers(members.length, running.length, succeeded, minMember, started),
     started,
-    priority: Number.isFinite(priority) ? priority : 0,
+    priority: told ? told.priority : Number.isFinite(priority) ? priority : 0,
     problem,
-    mayPreempt: problem === undefined && everyone.every((pod) => pod.preemptionPolicy !== "Never"),
+    mayPreempt: told ? told.mayPreempt : mayPreempt,
     createdAt: Number.isFinite(createdAt) ? createdAt : 0,
   };
 }
 
 /**
- * Whether a group has started: with min-member, that many members run or ran to completion;
- * without, a member runs. Its first start was all-or-nothing; later members join as room allows.
+ * What a group's owner found of it as a whole (its stuck report), for a reader that sees only
+ * its pending members: how many must start together, its one priority, whether it may preempt.
  */
-export function groupStarted(running: number, succeeded: number, minMember: number | undefined): boolean {
-  return minMember === undefined ? running > 0 : running + succeeded >= minMember;
+export interface ToldTerms {
+  readonly required: number;
+  readonly priority: number;
+  readonly mayPreempt: boolean;
+}
+
+/** See pendingGroup: 1 once started; else min-member less those that run or ran, or every pending member. */
+function requiredMembers(
+  pending: number,
+  running: number,
+  succeeded: number,
+  minMember: number | undefined,
+  started: boolean,
+): number {
+  if (started) return 1;
+  return minMember === undefined ? pending : Math.max(1, minMember - running - succeeded);
 }
 
 /**

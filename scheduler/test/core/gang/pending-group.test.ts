@@ -4,15 +4,14 @@
  * it invalid).
  */
 import { describe, expect, it } from "vitest";
-import { toPodInfo } from "../../src/core/build-info.js";
-import { SchedulingCore } from "../../src/core/cycle.js";
-import type { PodInfo } from "../../src/core/model.js";
-import { groupStarted, pendingGroup, priorityDisagreement } from "../../src/core/pending-group.js";
-import { groupKey } from "../../src/core/pod-group.js";
-import { gang, node, onlyPendingGroup, ownsAll, pod, snapshotOf } from "./fixtures.js";
+import { toPodInfo } from "../../../src/core/build-info.js";
+import { SchedulingCore } from "../../../src/core/cycle.js";
+import { groupKey, groupStarted, pendingGroup, priorityDisagreement } from "../../../src/core/gang/index.js";
+import type { PodInfo } from "../../../src/core/model.js";
+import { gang, node, onlyPendingGroup, ownsAll, pod, snapshotOf } from "../fixtures.js";
 
 const web = groupKey("default", "web", false);
-const infos = (pods: ReturnType<typeof pod>[]): PodInfo[] => pods.map(toPodInfo);
+const infos = (pods: ReturnType<typeof pod>[]): PodInfo[] => pods.map((p) => toPodInfo(p));
 
 /** Three running members of web, on n1, and `count` more pending. */
 function growingWeb(count: number, minMember?: number) {
@@ -130,5 +129,17 @@ describe("pendingGroup: one priority per group", () => {
       pod("g-1", { group: "g", priority: 100, preemptionPolicy: "Never" }),
     ]);
     expect(pendingNever.mayPreempt).toBe(false);
+  });
+});
+
+describe("pendingGroup: rebuilt from an owner's stuck report", () => {
+  it("takes required, priority and mayPreempt from the report, never more members than were read", () => {
+    const pending = infos(gang("web", 2, { priority: 5 }));
+    const told = { required: 3, priority: 5, mayPreempt: false };
+    const group = pendingGroup(web, pending, [], undefined, 0, false, told);
+    expect(group.required).toBe(2);
+    expect(group.priority).toBe(5);
+    expect(group.mayPreempt).toBe(false);
+    expect(pendingGroup(web, pending, [], undefined, 0, false, { ...told, required: 1 }).required).toBe(1);
   });
 });

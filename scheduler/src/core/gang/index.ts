@@ -1,0 +1,51 @@
+/**
+ * Gangs: a pod group's identity, where it comes from (GroupSource), the PendingGroup the core
+ * places, its lifecycle (readiness, settle window, started, succeeded members, partial gangs and
+ * their rollback) and which shard schedules it. Pure: no I/O, no clock it was not given.
+ */
+export { type GroupKey, groupKey } from "./group-key.js";
+export {
+  annotationGroupSource,
+  type DisruptionMode,
+  type GroupMembership,
+  type GroupObjects,
+  type GroupSource,
+  maxGroupNameLength,
+  minMemberAnnotation,
+  noGroupObjects,
+  type PodGroupMembership,
+  podGroupAnnotation,
+  podGroupMembership,
+} from "./group-source.js";
+export {
+  agreedMinMember,
+  declaredMinMembers,
+  type GangState,
+  type GangTimeout,
+  gangTimeout,
+  groupProblem,
+  groupReadiness,
+  groupStarted,
+  partialGang,
+  type Readiness,
+  type RollbackPlan,
+  rollbackPlan,
+} from "./lifecycle.js";
+export {
+  groupOwner,
+  groupPin,
+  type OwnerPin,
+  type OwnerReason,
+  ownerCondition,
+  ownerConditionType,
+  ownerPinOf,
+  ownerReasons,
+  parseOwnerCondition,
+} from "./owner.js";
+export {
+  type PendingGroup,
+  pendingGroup,
+  priorityDisagreement,
+  queueOrder,
+  type ToldTerms,
+} from "./pending-group.js";
