@@ -20,13 +20,20 @@
  * lends whose room may come from preempting other tenants' pods. Tenants cannot write
  * pods/status (Kubernetes' edit and admin roles do not grant it) nor patch nodes.
  */
-import { lentForAnnotation, type Node, type Pod, type PodCondition } from "@sharded-scheduler/scheduler/core";
-import { exactCount } from "@sharded-scheduler/scheduler/kube";
-import { nodeOwnerAnnotation, ownerCondition, ownerPinOf } from "@sharded-scheduler/scheduler/sharding";
+import {
+  exactCount,
+  lentAtAnnotation,
+  lentForAnnotation,
+  lentToLabel,
+  nodeOwnerAnnotation,
+  ownerCondition,
+  ownerPinOf,
+  reliefConditionType,
+} from "@sharded-scheduler/scheduler/contracts";
+import type { Node, Pod, PodCondition } from "@sharded-scheduler/scheduler/core";
 
-export const reliefConditionType = "sharded-scheduler.io/Relief";
-export const lentAtAnnotation = "sharded-scheduler.io/lent-at";
-export const lentToLabel = "sharded-scheduler.io/lent-to";
+// Temporary (issue 19): coordinator.ts still imports it from here.
+export { lentToLabel } from "@sharded-scheduler/scheduler/contracts";
 
 export interface PodRelief {
   readonly kind: "handoff" | "lend";

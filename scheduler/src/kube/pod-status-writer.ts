@@ -7,8 +7,8 @@
  * side by side over several connections, an older message could land last and stay.
  */
 import type { Logger } from "pino";
+import { ownerCondition } from "../contracts/owner-condition.js";
 import type { Pod } from "../core/index.js";
-import { ownerCondition } from "../sharding/owner-condition.js";
 import { capMessage } from "./event-recorder.js";
 import type { KubeClient } from "./kube-client.js";
 

@@ -1,24 +1,15 @@
-/** Shard ownership: the ring, its Leases and the owner overrides the coordinator writes. */
+/** Shard ownership: the ring and its Leases (the formats they share with the coordinator are in contracts/). */
+
+// Temporary (issue 19): coordinator/src/coordinator.ts still imports these from here.
+export { ringLeaseName } from "../contracts/keys.js";
+export type { Lease } from "../contracts/leases.js";
 export type { RingEpoch } from "./handover.js";
-export {
-  type OwnerPin,
-  type OwnerReason,
-  ownerCondition,
-  ownerConditionType,
-  ownerPinOf,
-} from "./owner-condition.js";
 export { isLive, type LeaseSighting } from "./peer-liveness.js";
 export {
-  coordinatorLeaseName,
-  type Lease,
-  leaseMarginMs,
-  leaseTimestamp,
   parseMemberLease,
   parseNodeOwners,
   parseRingLease,
   parseRingMembers,
   type RingObject,
-  ringLeaseName,
-  shardLeaseLabel,
 } from "./shard-leases.js";
-export { isShardIdentity, nodeOwnerAnnotation, nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";
+export { isShardIdentity, nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";

@@ -10,16 +10,20 @@
  * so clock skew between machines does not matter.
  */
 import type { Logger } from "pino";
-import { Informer } from "../kube/informer.js";
 import {
-  exactCount,
-  InvalidObjects,
-  invalid,
-  isDnsSubdomain,
-  type Parsed,
-  parsed,
-  quoted,
-} from "../kube/invalid-objects.js";
+  ackedEpochAnnotation,
+  leaseRoleLabel,
+  releasedAnnotation,
+  ringEpochAnnotation,
+  ringLeaseName,
+  ringMembersAnnotation,
+  ringNodeOwnersAnnotation,
+  shardLeaseLabel,
+} from "../contracts/keys.js";
+import { type Lease, leaseMarginMs, leaseTimestamp } from "../contracts/leases.js";
+import { exactCount, invalid, isDnsSubdomain, type Parsed, parsed, quoted } from "../contracts/parsed.js";
+import { Informer } from "../kube/informer.js";
+import { InvalidObjects } from "../kube/invalid-objects.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { RingEpoch } from "./handover.js";
 import {
@@ -32,34 +36,9 @@ import {
 } from "./peer-liveness.js";
 import { isShardIdentity } from "./shard-ring.js";
 
-/** Label on every Lease of the shards of one scheduler: its scheduler name. */
-export const shardLeaseLabel = "sharded-scheduler.io/shard";
-/** "member" or "ring". */
-export const leaseRoleLabel = "sharded-scheduler.io/role";
-export const ackedEpochAnnotation = "sharded-scheduler.io/acked-epoch";
-/** Set on a member Lease by a replica that drained its binds and left. */
-export const releasedAnnotation = "sharded-scheduler.io/released";
-export const ringEpochAnnotation = "sharded-scheduler.io/ring-epoch";
-export const ringMembersAnnotation = "sharded-scheduler.io/ring-members";
-/** JSON object node name → shard: nodes the coordinator lent, fenced like any ring change. */
-export const ringNodeOwnersAnnotation = "sharded-scheduler.io/ring-node-owners";
-
-export interface Lease {
-  metadata: {
-    name: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    renewTime?: string;
-    acquireTime?: string;
-    leaseTransitions?: number;
-  };
-}
+// Temporary (issue 19): status/* and coordinator/src/coordinator.ts still import these from here.
+export { coordinatorLeaseName, ringLeaseName, shardLeaseLabel } from "../contracts/keys.js";
+export { type Lease, leaseMarginMs, leaseTimestamp } from "../contracts/leases.js";
 
 export interface ShardLeasesOptions {
   namespace: string;
@@ -91,20 +70,6 @@ export type LeaseView = Pick<
   | "publishAck"
   | "proposeRing"
 >;
-
-export const ringLeaseName = (schedulerName: string): string => `${schedulerName}-ring`;
-
-/** The coordinator replicas' leader-election Lease, next to the shards' Leases. */
-export const coordinatorLeaseName = (schedulerName: string): string => `${schedulerName}-coordinator`;
-
-/**
- * A renewal counts only if its answer came back within this margin, and the lease is held
- * until the last counted renewal is older than the lease duration minus this margin.
- */
-export const leaseMarginMs = (leaseDurationMs: number): number => Math.min(2_000, leaseDurationMs / 5);
-
-/** A Lease's MicroTime (renewTime, acquireTime): RFC 3339 with microseconds. */
-export const leaseTimestamp = (ms: number): string => new Date(ms).toISOString().replace("Z", "000Z");
 
 export class ShardLeases {
   private readonly sightings = new Map<string, LeaseSighting>();

@@ -7,13 +7,7 @@
  */
 import { createHash, hash } from "node:crypto";
 import HashRing from "hashring";
-import { isDnsSubdomain } from "../kube/invalid-objects.js";
-
-/**
- * The coordinator's override on a node (a node lent to another shard); tenants cannot patch
- * nodes. A group's override is a pod status condition instead (owner-condition.ts).
- */
-export const nodeOwnerAnnotation = "sharded-scheduler.io/owner";
+import { isDnsSubdomain } from "../contracts/parsed.js";
 
 /**
  * Virtual nodes per member, 4 ring points each. With 1000, each member's arc of the ring is
@@ -91,3 +85,6 @@ export function nodeOwnerOf(
   const lent = Object.hasOwn(lends, nodeName) ? lends[nodeName] : undefined;
   return lent !== undefined && ring.members.includes(lent) ? lent : ring.ownerOf(nodeName);
 }
+
+// Temporary (issue 19): shard/shard.ts and status/cluster-status.ts still import it from here.
+export { nodeOwnerAnnotation } from "../contracts/keys.js";

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import {
   type CapacitySummary,
-  capacityNode,
   hostnameLabel,
   parseCapacitySummary,
-  summarizeCapacity,
-} from "../../src/coordination/capacity-summary.js";
-import { lentForAnnotation, toNodeInfo } from "../../src/core/index.js";
+} from "../../src/contracts/capacity-summary.js";
+import { lentForAnnotation } from "../../src/contracts/keys.js";
+import { capacityNode, summarizeCapacity } from "../../src/coordination/capacity-summary.js";
+import { toNodeInfo } from "../../src/core/index.js";
 import { node, pod, snapshotOf } from "../core/fixtures.js";
 
 const header = { shard: "shard-0", epoch: 3, publishedAt: 1000 };

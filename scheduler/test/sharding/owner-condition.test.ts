@@ -3,15 +3,11 @@
  * an annotation (which they can): its wire shape, its parser, and the shard reading it.
  */
 import { describe, expect, it } from "vitest";
+import { ownerConditionType } from "../../src/contracts/keys.js";
+import { ownerCondition, ownerPinOf, parseOwnerCondition } from "../../src/contracts/owner-condition.js";
 import type { Pod } from "../../src/core/index.js";
 import { ClusterCache } from "../../src/shard/cluster-cache.js";
 import { ownerOverride } from "../../src/shard/shard.js";
-import {
-  ownerCondition,
-  ownerConditionType,
-  ownerPinOf,
-  parseOwnerCondition,
-} from "../../src/sharding/owner-condition.js";
 import { pod } from "../core/fixtures.js";
 
 const now = Date.parse("2026-12-04T12:00:00Z");
