@@ -1,15 +1,9 @@
-/** Shard ownership: the ring and its Leases (the formats they share with the coordinator are in contracts/). */
-
-// Temporary (issue 19): coordinator/src/coordinator.ts still imports these from here.
+/**
+ * Shard ownership: the ring and its Leases (the formats they share with the coordinator are in
+ * contracts/). Temporary (issue 19): ringLeaseName, Lease, parseRingLease and RingObject are
+ * re-exported from contracts/ while coordinator/src/coordinator.ts still imports them from here.
+ */
 export { ringLeaseName } from "../contracts/keys.js";
-export type { Lease } from "../contracts/leases.js";
-export type { RingEpoch } from "./handover.js";
+export { type Lease, parseRingLease, type RingObject } from "../contracts/leases.js";
 export { isLive, type LeaseSighting } from "./peer-liveness.js";
-export {
-  parseMemberLease,
-  parseNodeOwners,
-  parseRingLease,
-  parseRingMembers,
-  type RingObject,
-} from "./shard-leases.js";
-export { isShardIdentity, nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";
+export { nodeOwnerOf, resolveOwner, ShardRing } from "./shard-ring.js";

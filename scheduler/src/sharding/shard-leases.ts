@@ -20,25 +20,29 @@ import {
   ringNodeOwnersAnnotation,
   shardLeaseLabel,
 } from "../contracts/keys.js";
-import { type Lease, leaseMarginMs, leaseTimestamp } from "../contracts/leases.js";
-import { exactCount, invalid, isDnsSubdomain, type Parsed, parsed, quoted } from "../contracts/parsed.js";
+import {
+  type Lease,
+  leaseMarginMs,
+  leaseTimestamp,
+  parseMemberLease,
+  parseRingLease,
+  type RingEpoch,
+  type RingObject,
+} from "../contracts/leases.js";
 import { Informer } from "../kube/informer.js";
 import { InvalidObjects } from "../kube/invalid-objects.js";
 import type { KubeClient } from "../kube/kube-client.js";
-import type { RingEpoch } from "./handover.js";
 import {
   deathConfirmableAt,
   isConfirmedDead,
   isLive,
-  type LeaseObservation,
   type LeaseSighting,
   nextSighting,
 } from "./peer-liveness.js";
-import { isShardIdentity } from "./shard-ring.js";
 
-// Temporary (issue 19): status/* and coordinator/src/coordinator.ts still import these from here.
+// Temporary (issue 19): status/* still imports these from here.
 export { coordinatorLeaseName, ringLeaseName, shardLeaseLabel } from "../contracts/keys.js";
-export { type Lease, leaseMarginMs, leaseTimestamp } from "../contracts/leases.js";
+export { type Lease, parseMemberLease, parseRingLease, type RingObject } from "../contracts/leases.js";
 
 export interface ShardLeasesOptions {
   namespace: string;
@@ -47,11 +51,6 @@ export interface ShardLeasesOptions {
   schedulerName: string;
   leaseDurationMs: number;
   renewIntervalMs: number;
-}
-
-export interface RingObject extends RingEpoch {
-  /** The ring Lease's resourceVersion, for compare-and-swap. */
-  readonly resourceVersion: string;
 }
 
 /** What the handover protocol reads from and writes to the Leases (ShardedOwnership's view). */
@@ -482,96 +481,3 @@ export class ShardLeases {
 }
 
 /** An annotation that must hold an exact count (an epoch), or the reason it does not. */
-function countAnnotation(
-  annotations: Readonly<Record<string, unknown>>,
-  key: string,
-): Parsed<number | undefined> {
-  const text = annotations[key];
-  if (text === undefined) return parsed(undefined);
-  if (typeof text !== "string") return invalid(`${key} is not a string`);
-  const count = exactCount(text);
-  return count.ok ? count : invalid(`${key}: ${count.reason}`);
-}
-
-const identityRule = "a DNS-1123 subdomain of at most 253 characters, as a StatefulSet pod is named";
-
-/** What a member Lease says: its holder, renewal, duration, acknowledged epoch, release. */
-export function parseMemberLease(lease: Lease): Parsed<LeaseObservation> {
-  const name = lease.metadata.name;
-  if (!isShardIdentity(name))
-    return invalid(`the name ${quoted(name)} is not a shard identity (${identityRule})`);
-  const annotations = lease.metadata.annotations ?? {};
-  const ackedEpoch = countAnnotation(annotations, ackedEpochAnnotation);
-  if (!ackedEpoch.ok) return invalid(ackedEpoch.reason);
-  const spec = lease.spec ?? {};
-  const seconds = spec.leaseDurationSeconds ?? 10;
-  if (!Number.isSafeInteger(seconds) || seconds <= 0)
-    return invalid(`spec.leaseDurationSeconds ${quoted(String(seconds))} is not a positive integer`);
-  const holder = spec.holderIdentity ?? name;
-  const version = spec.renewTime ?? lease.metadata.resourceVersion ?? "";
-  if (typeof holder !== "string" || typeof version !== "string")
-    return invalid("spec.holderIdentity or spec.renewTime is not a string");
-  return parsed({
-    holder,
-    version,
-    durationMs: seconds * 1000,
-    ackedEpoch: ackedEpoch.value ?? 0,
-    released: annotations[releasedAnnotation] === "true",
-    absent: false,
-  });
-}
-
-/** The ring Lease's members annotation: shard identities joined by commas. */
-export function parseRingMembers(text: string): Parsed<string[]> {
-  const members = new Set<string>();
-  for (const member of text.split(",")) {
-    if (member === "") continue;
-    if (!isShardIdentity(member))
-      return invalid(`member ${quoted(member)} is not a shard identity (${identityRule})`);
-    members.add(member);
-  }
-  return parsed([...members].sort());
-}
-
-/** The ring Lease's node owners annotation: a JSON object node name → shard identity. */
-export function parseNodeOwners(text: string): Parsed<Record<string, string>> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return invalid("node owners are not JSON");
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json))
-    return invalid("node owners are not a JSON object");
-  // Keyed by node names: no prototype, so a node named like one of its members is a node.
-  const owners: Record<string, string> = Object.create(null);
-  for (const [node, owner] of Object.entries(json)) {
-    if (!isDnsSubdomain(node)) return invalid(`node owners: ${quoted(node)} is not a node name`);
-    if (typeof owner !== "string" || !isShardIdentity(owner))
-      return invalid(`node owners: the owner of ${node} is not a shard identity (${identityRule})`);
-    owners[node] = owner;
-  }
-  return parsed(owners);
-}
-
-/** What the ring Lease says, or why it cannot be read (then shards skip it and replace it). */
-export function parseRingLease(lease: Lease): Parsed<RingObject> {
-  const annotations = lease.metadata.annotations ?? {};
-  const epoch = countAnnotation(annotations, ringEpochAnnotation);
-  if (!epoch.ok) return invalid(epoch.reason);
-  if (epoch.value === undefined) return invalid(`no ${ringEpochAnnotation} annotation`);
-  const membersText = annotations[ringMembersAnnotation] ?? "";
-  const ownersText = annotations[ringNodeOwnersAnnotation] ?? "{}";
-  if (typeof membersText !== "string" || typeof ownersText !== "string")
-    return invalid("an annotation is not a string");
-  const members = parseRingMembers(membersText);
-  if (!members.ok) return invalid(members.reason);
-  const nodeOwners = parseNodeOwners(ownersText);
-  if (!nodeOwners.ok) return invalid(nodeOwners.reason);
-  return parsed({
-    epoch: epoch.value,
-    members: members.value,
-    nodeOwners: nodeOwners.value,
-    resourceVersion: lease.metadata.resourceVersion ?? "",
-  });
-}

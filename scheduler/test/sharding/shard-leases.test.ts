@@ -11,16 +11,16 @@ import {
   ringMembersAnnotation,
   ringNodeOwnersAnnotation,
 } from "../../src/contracts/keys.js";
-import type { Lease } from "../../src/contracts/leases.js";
-import type { KubeClient } from "../../src/kube/kube-client.js";
-import { nextRingEpoch } from "../../src/sharding/handover.js";
 import {
+  type Lease,
   parseMemberLease,
   parseNodeOwners,
   parseRingLease,
   parseRingMembers,
-  ShardLeases,
-} from "../../src/sharding/shard-leases.js";
+} from "../../src/contracts/leases.js";
+import type { KubeClient } from "../../src/kube/kube-client.js";
+import { nextRingEpoch } from "../../src/sharding/handover.js";
+import { ShardLeases } from "../../src/sharding/shard-leases.js";
 import { nodeOwnerOf, ShardRing } from "../../src/sharding/shard-ring.js";
 
 const ringLease = (annotations: Record<string, string>, resourceVersion = "7"): Lease => ({
