@@ -92,9 +92,6 @@ const allowed: ReadonlySet<string> = new Set([
   "scheduler/src/sharding/sharded-ownership.ts -> ../shard/metrics.js",
   // The capacity summary's type is in contracts now.
   "coordinator/src/core/relief-plan.ts -> @sharded-scheduler/scheduler/coordination",
-  // capacityNode belongs beside its only user (capacity-view.ts); amountsOf to core's Resources.
-  "coordinator/src/core/capacity-view.ts -> @sharded-scheduler/scheduler/coordination",
-  "coordinator/src/core/reservations.ts -> @sharded-scheduler/scheduler/coordination",
 ]);
 
 function sourceFiles(dir: string): string[] {

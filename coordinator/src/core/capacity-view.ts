@@ -3,8 +3,11 @@
  * scheduling core can place on: one node per summarized node, whose allocatable is the room
  * it has — free, or free plus what preempting groups below a priority would free.
  */
-import type { CapacitySummary, ResourceAmounts } from "@sharded-scheduler/scheduler/contracts";
-import { capacityNode } from "@sharded-scheduler/scheduler/coordination";
+import {
+  type CapacitySummary,
+  capacityNode,
+  type ResourceAmounts,
+} from "@sharded-scheduler/scheduler/contracts";
 import { ClusterSnapshot, type NodeInfo } from "@sharded-scheduler/scheduler/core";
 
 export interface CapacityView {

@@ -6,6 +6,7 @@
  * class"), so a summary stays small on large uniform pools. A shard builds one with
  * coordination/capacity-summary.ts; nothing here reads a cluster.
  */
+import { lentForAnnotation } from "./keys.js";
 import { invalid, isDnsSubdomain, type Parsed, parsed, quoted } from "./parsed.js";
 
 /** Resource amounts by Kubernetes name in kube-scheduler's units (cpu in milli-cores, pods a count). */
@@ -75,6 +76,53 @@ export interface CapacitySummary {
 
 /** Each node's own hostname label is not part of its class; a reader adds it back from the name. */
 export const hostnameLabel = "kubernetes.io/hostname";
+
+/** What amountsOf reads: core/resources' Resources has this shape. */
+export interface NamedAmounts {
+  names(): Iterable<string>;
+  get(name: string): number;
+}
+
+/** Resource amounts as a summary writes them. */
+export function amountsOf(resources: NamedAmounts): ResourceAmounts {
+  const amounts: ResourceAmounts = {};
+  for (const name of resources.names()) amounts[name] = resources.get(name);
+  return amounts;
+}
+
+/**
+ * A Node as the coordinator's what-if placement sees a summarized one: its class's labels and
+ * taints, Ready, with `room` (free, plus what preemption could free) as its allocatable, and
+ * the group it is lent for (so the same LentNode filter applies).
+ */
+export function capacityNode(
+  name: string,
+  nodeClass: NodeClass,
+  room: ResourceAmounts,
+  lentFor?: string,
+): SummarizedNode {
+  const allocatable: Record<string, string> = {};
+  for (const [resource, amount] of Object.entries(room)) {
+    const whole = Math.max(0, Math.floor(amount));
+    allocatable[resource] = resource === "cpu" ? `${whole}m` : String(whole);
+  }
+  return {
+    metadata: {
+      name,
+      labels: { ...nodeClass.labels, [hostnameLabel]: name },
+      ...(lentFor ? { annotations: { [lentForAnnotation]: lentFor } } : {}),
+    },
+    spec: { taints: [...nodeClass.taints] },
+    status: { allocatable, conditions: [{ type: "Ready", status: "True" }] },
+  };
+}
+
+/** A Node object (core/api-types.ts's Node has this shape) rebuilt from a summary. */
+export interface SummarizedNode {
+  metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> };
+  spec: { taints: SummaryTaint[] };
+  status: { allocatable: Record<string, string>; conditions: { type: string; status: string }[] };
+}
 
 /** A summary larger than this is refused unread (one of 10,000 nodes takes a few MB). */
 export const maxSummaryBytes = 64 * 1024 * 1024;

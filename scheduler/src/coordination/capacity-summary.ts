@@ -1,18 +1,15 @@
 /**
  * Builds the compact account of its capacity a shard publishes for the coordinator (pure, no
- * I/O; the format and its parser are contracts/capacity-summary.ts), and turns a summarized node
- * back into a Node for the coordinator's what-if placement.
+ * I/O; the format, its parser and the way back to a Node are contracts/capacity-summary.ts).
  */
 import {
+  amountsOf,
   type CapacitySummary,
   hostnameLabel,
   type NodeCapacity,
   type NodeClass,
-  type ResourceAmounts,
   type StuckGroupReport,
 } from "../contracts/capacity-summary.js";
-import { lentForAnnotation } from "../contracts/keys.js";
-import type { Node, ResourceList } from "../core/api-types.js";
 import { heldFor } from "../core/plugins/index.js";
 import { Resources } from "../core/resources/resources.js";
 import type { ClusterSnapshot } from "../core/snapshot.js";
@@ -71,37 +68,4 @@ export function summarizeCapacity(
     });
   }
   return { ...header, classes, nodes, stuck };
-}
-
-export function amountsOf(resources: Resources): ResourceAmounts {
-  const amounts: ResourceAmounts = {};
-  for (const name of resources.names()) amounts[name] = resources.get(name);
-  return amounts;
-}
-
-/**
- * A Node as the coordinator's what-if placement sees a summarized one: its class's labels and
- * taints, Ready, with `room` (free, plus what preemption could free) as its allocatable, and
- * the group it is lent for (so the same LentNode filter applies).
- */
-export function capacityNode(
-  name: string,
-  nodeClass: NodeClass,
-  room: ResourceAmounts,
-  lentFor?: string,
-): Node {
-  const allocatable: ResourceList = {};
-  for (const [resource, amount] of Object.entries(room)) {
-    const whole = Math.max(0, Math.floor(amount));
-    allocatable[resource] = resource === "cpu" ? `${whole}m` : String(whole);
-  }
-  return {
-    metadata: {
-      name,
-      labels: { ...nodeClass.labels, [hostnameLabel]: name },
-      ...(lentFor ? { annotations: { [lentForAnnotation]: lentFor } } : {}),
-    },
-    spec: { taints: [...nodeClass.taints] },
-    status: { allocatable, conditions: [{ type: "Ready", status: "True" }] },
-  } as Node;
 }

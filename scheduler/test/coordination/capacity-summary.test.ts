@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { hostnameLabel } from "../../src/contracts/capacity-summary.js";
+import { capacityNode, hostnameLabel } from "../../src/contracts/capacity-summary.js";
 import { lentForAnnotation } from "../../src/contracts/keys.js";
-import { capacityNode, summarizeCapacity } from "../../src/coordination/capacity-summary.js";
+import { summarizeCapacity } from "../../src/coordination/capacity-summary.js";
 import { toNodeInfo } from "../../src/core/index.js";
 import { node, pod, snapshotOf } from "../core/fixtures.js";
 
