@@ -1,16 +1,10 @@
 #!/usr/bin/env node
 /** The coordinator's entry point: `sharded-scheduler-coordinator [flags]` (see --help). */
 import { loadKubeConfig, runEntryPoint } from "@sharded-scheduler/scheduler/config";
+import { coordinatorLeaseName, coordinatorReportingController } from "@sharded-scheduler/scheduler/contracts";
 import { connectRedis, describeRedis } from "@sharded-scheduler/scheduler/coordination";
-import {
-  coordinatorReportingController,
-  EventRecorder,
-  KubeClient,
-  restClientMetrics,
-  userAgent,
-} from "@sharded-scheduler/scheduler/kube";
+import { EventRecorder, KubeClient, restClientMetrics, userAgent } from "@sharded-scheduler/scheduler/kube";
 import { startServingWithReviews } from "@sharded-scheduler/scheduler/serving";
-import { coordinatorLeaseName } from "@sharded-scheduler/scheduler/sharding";
 import { pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
 import { coordinatorUsage, loadCoordinatorConfig } from "./config.js";

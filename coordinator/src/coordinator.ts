@@ -12,16 +12,21 @@
  */
 import {
   type CapacitySummary,
+  type Lease,
+  lentToLabel,
+  ownerPinOf,
   parseCapacitySummary,
+  parseRingLease,
+  type RingObject,
+  ringLeaseName,
   type StuckGroupReport,
   summaryKey,
-} from "@sharded-scheduler/scheduler/coordination";
+} from "@sharded-scheduler/scheduler/contracts";
 import {
   groupKey,
   groupOwner,
   groupPin,
   type Node,
-  ownerPinOf,
   type Pod,
   type PodInfo,
   pendingGroup,
@@ -34,13 +39,7 @@ import {
   type KubeClient,
   RequestWithheld,
 } from "@sharded-scheduler/scheduler/kube";
-import {
-  type Lease,
-  parseRingLease,
-  type RingObject,
-  ringLeaseName,
-  ShardRing,
-} from "@sharded-scheduler/scheduler/sharding";
+import { ShardRing } from "@sharded-scheduler/scheduler/sharding";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { CoordinatorConfig } from "./config.js";
@@ -57,7 +56,6 @@ import {
   type Lend,
   lendNodePatch,
   lendOf,
-  lentToLabel,
   type PodRelief,
   podReliefPatch,
   recordedRelief,

@@ -4,7 +4,7 @@
  * malformed ring Lease skips the round without failing it. Stubs stand in for the API server,
  * Redis, the ledger and the leader election.
  */
-import type { CapacitySummary } from "@sharded-scheduler/scheduler/coordination";
+import type { CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
 import type { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
 import type { Redis } from "ioredis";
 import { pino } from "pino";

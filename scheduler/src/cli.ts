@@ -6,7 +6,7 @@
 import { type Logger, pino } from "pino";
 import { collectDefaultMetrics } from "prom-client";
 import { loadKubeConfig, runEntryPoint } from "./config/entry-point.js";
-import { summaryKey } from "./coordination/capacity-summary.js";
+import { summaryKey } from "./contracts/keys.js";
 import { connectRedis, describeRedis, type RedisSettings } from "./coordination/redis-connection.js";
 import { SummaryPublisher } from "./coordination/summary-publisher.js";
 import { KubeClient } from "./kube/kube-client.js";

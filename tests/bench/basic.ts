@@ -14,7 +14,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/core/index.js";
+import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { toolPaths } from "../cluster/local/layout.js";
 import {

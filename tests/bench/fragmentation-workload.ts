@@ -7,13 +7,8 @@
  * scheduler, not to the workload.
  * Pure: the same seed and nodes give the same pods.
  */
-import {
-  minMemberAnnotation,
-  type Node,
-  type Pod,
-  podGroupAnnotation,
-  toNodeInfo,
-} from "../../scheduler/src/core/index.js";
+import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
+import { type Node, type Pod, toNodeInfo } from "../../scheduler/src/core/index.js";
 import { mulberry32, shuffle } from "../support/random.js";
 import { placePendingGroups } from "./fragmentation-oracle.js";
 

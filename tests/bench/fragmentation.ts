@@ -11,9 +11,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ConfigError } from "../../scheduler/src/config/flags.js";
+import { nodeOwnerAnnotation, shardLeaseLabel } from "../../scheduler/src/contracts/keys.js";
 import { type Node, type Pod, toNodeInfo } from "../../scheduler/src/core/index.js";
-import { shardLeaseLabel } from "../../scheduler/src/sharding/shard-leases.js";
-import { nodeOwnerAnnotation } from "../../scheduler/src/sharding/shard-ring.js";
 import { fakeNodeLabel } from "../cluster/local/fake-nodes.js";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { adminClient, type ClusterState } from "../cluster/local/local-cluster.js";

@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/config/flags.js";
-import { summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
+import { summaryKey } from "../../scheduler/src/contracts/keys.js";
 import { defaultLimits, type ViolationKind, violationKinds } from "../checker/invariant-ledger.js";
 import { repoRoot } from "../cluster/local/layout.js";
 import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";

@@ -14,7 +14,7 @@ import * as https from "node:https";
 import { createConnection } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type * as k8s from "@kubernetes/client-node";
-import { coordinatorLeaseName } from "../../scheduler/src/sharding/shard-leases.js";
+import { coordinatorLeaseName } from "../../scheduler/src/contracts/keys.js";
 import {
   type ClusterState,
   readState,

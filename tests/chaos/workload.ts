@@ -32,7 +32,7 @@
  * rolled back by deleting its bound members) count against a generous backoffLimit.
  */
 import * as k8s from "@kubernetes/client-node";
-import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/core/index.js";
+import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import { milliValue } from "../../scheduler/src/core/resources/quantity.js";
 import { mulberry32 } from "../support/random.js";
 import type { ChaosEnv, WorkloadStats } from "./types.js";

@@ -1,6 +1,6 @@
 import type * as k8s from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/core/index.js";
+import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import {
   type DemoView,
   demoProgress,

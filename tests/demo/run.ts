@@ -5,7 +5,7 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import * as k8s from "@kubernetes/client-node";
-import { podGroupAnnotation } from "../../scheduler/src/core/index.js";
+import { podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import {
   type DemoOutcome,
   type DemoView,

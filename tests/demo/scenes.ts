@@ -12,7 +12,7 @@
  *                        gangs.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/core/index.js";
+import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import { fakeNodeLabel } from "../cluster/local/fake-nodes.js";
 
 export const demoPriorityClasses = [

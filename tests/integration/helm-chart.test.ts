@@ -18,13 +18,13 @@ import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
-import { groupKey } from "../../scheduler/src/core/gang/index.js";
-import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import {
   ringEpochAnnotation,
   ringLeaseName,
   ringMembersAnnotation,
-} from "../../scheduler/src/sharding/shard-leases.js";
+} from "../../scheduler/src/contracts/keys.js";
+import { groupKey } from "../../scheduler/src/core/gang/index.js";
+import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import { fakeNodeLabel, fakeNodeManifest } from "../cluster/local/fake-nodes.js";
 import { repoRoot, toolPaths } from "../cluster/local/layout.js";

@@ -12,15 +12,16 @@
 import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { summaryKey } from "../../scheduler/src/coordination/capacity-summary.js";
-import { groupKey, ownerCondition } from "../../scheduler/src/core/gang/index.js";
-import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import {
   ringEpochAnnotation,
   ringLeaseName,
   ringMembersAnnotation,
   ringNodeOwnersAnnotation,
-} from "../../scheduler/src/sharding/shard-leases.js";
+  summaryKey,
+} from "../../scheduler/src/contracts/keys.js";
+import { ownerCondition } from "../../scheduler/src/contracts/owner-condition.js";
+import { groupKey } from "../../scheduler/src/core/gang/index.js";
+import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import type { RunningCoordinator } from "../support/coordinator.js";
 import { testKubeConfig } from "../support/kube.js";

@@ -7,7 +7,7 @@ import {
   type CapacitySummary,
   capacityNode,
   type ResourceAmounts,
-} from "@sharded-scheduler/scheduler/coordination";
+} from "@sharded-scheduler/scheduler/contracts";
 import { ClusterSnapshot, type NodeInfo } from "@sharded-scheduler/scheduler/core";
 
 export interface CapacityView {

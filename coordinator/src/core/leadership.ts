@@ -13,7 +13,7 @@
  * stays void even if leadership is regained, since another leader may have acted meanwhile on
  * what this one decided from (like a shard's BindTicket).
  */
-import { leaseMarginMs } from "@sharded-scheduler/scheduler/sharding";
+import { leaseMarginMs } from "@sharded-scheduler/scheduler/contracts";
 
 export interface LeaderTicket {
   /** The leadership term the ticket was taken in. */

@@ -10,7 +10,7 @@
  * A node whose room a preemption won for another group (pods nominated to it) is never lent.
  * Every plan carries a witness: where each member would go in the capacity view.
  */
-import type { CapacitySummary } from "@sharded-scheduler/scheduler/coordination";
+import type { CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
 import {
   type PendingGroup,
   type Placement,

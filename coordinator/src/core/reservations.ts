@@ -4,7 +4,7 @@
  * (or until the reservation expires) the promised room is taken out of the summaries, so two
  * groups are never sent to the same free room (pure).
  */
-import { amountsOf, type CapacitySummary } from "@sharded-scheduler/scheduler/coordination";
+import { amountsOf, type CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
 import type { Placement } from "@sharded-scheduler/scheduler/core";
 
 export interface Reservation {

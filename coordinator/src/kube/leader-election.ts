@@ -14,8 +14,9 @@
  * leader that has not reached Redis for mayLead's bound gives the Lease up, so a healthy
  * standby leads.
  */
+
+import { type Lease, leaseTimestamp } from "@sharded-scheduler/scheduler/contracts";
 import type { KubeClient } from "@sharded-scheduler/scheduler/kube";
-import { type Lease, leaseTimestamp } from "@sharded-scheduler/scheduler/sharding";
 import type { Logger } from "pino";
 import { LeadershipProof, type LeaderTicket } from "../core/index.js";
 

@@ -4,7 +4,7 @@
  * rest is the coordinator's own record, from which its Redis ledger can be rebuilt.
  *
  *   pod   condition sharded-scheduler.io/Owner    the shard that schedules the group (the
- *                                                 scheduler's sharding/owner-condition.ts)
+ *                                                 scheduler's contracts/owner-condition.ts)
  *         condition sharded-scheduler.io/Relief   reason HandedOff | NodesLent, message
  *                                                 "attempts=<n> at=<ms since the epoch>": the
  *                                                 handoffs and lends the group had, the last when
@@ -21,19 +21,16 @@
  * pods/status (Kubernetes' edit and admin roles do not grant it) nor patch nodes.
  */
 import {
+  exactCount,
+  lentAtAnnotation,
   lentForAnnotation,
-  type Node,
+  lentToLabel,
+  nodeOwnerAnnotation,
   ownerCondition,
   ownerPinOf,
-  type Pod,
-  type PodCondition,
-} from "@sharded-scheduler/scheduler/core";
-import { exactCount } from "@sharded-scheduler/scheduler/kube";
-import { nodeOwnerAnnotation } from "@sharded-scheduler/scheduler/sharding";
-
-export const reliefConditionType = "sharded-scheduler.io/Relief";
-export const lentAtAnnotation = "sharded-scheduler.io/lent-at";
-export const lentToLabel = "sharded-scheduler.io/lent-to";
+  reliefConditionType,
+} from "@sharded-scheduler/scheduler/contracts";
+import type { Node, Pod, PodCondition } from "@sharded-scheduler/scheduler/core";
 
 export interface PodRelief {
   readonly kind: "handoff" | "lend";

@@ -9,6 +9,7 @@
  * nodes. If Redis loses it, the next claim rebuilds the count from the pods' Relief conditions.
  */
 import { readFileSync } from "node:fs";
+import { redisKeyPrefix } from "@sharded-scheduler/scheduler/contracts";
 import type { Redis } from "ioredis";
 
 export type ReliefKind = "handoff" | "lend";
@@ -56,11 +57,11 @@ export class ReliefLedger {
   }
 
   groupKey(group: string): string {
-    return `sharded-scheduler:{${this.options.schedulerName}}:relief:${group}`;
+    return `${redisKeyPrefix(this.options.schedulerName)}relief:${group}`;
   }
 
   lendKey(node: string): string {
-    return `sharded-scheduler:{${this.options.schedulerName}}:lend:${node}`;
+    return `${redisKeyPrefix(this.options.schedulerName)}lend:${node}`;
   }
 
   async claim(claim: ReliefClaim, now: number): Promise<ClaimOutcome> {

@@ -1,5 +1,5 @@
 /** Capacity summaries and pending groups built by hand for the coordinator's core. */
-import type { CapacitySummary, NodeCapacity } from "@sharded-scheduler/scheduler/coordination";
+import type { CapacitySummary, NodeCapacity } from "@sharded-scheduler/scheduler/contracts";
 import {
   groupKey,
   type PendingGroup,

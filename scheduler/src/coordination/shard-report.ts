@@ -2,9 +2,11 @@
  * The capacity summary a shard publishes, from what the shard knows: its cache's snapshot, the
  * nodes it owns now, and the groups it owns but found unschedulable (pure, no I/O).
  */
+
+import type { CapacitySummary, StuckGroupReport } from "../contracts/capacity-summary.js";
 import type { PendingGroup } from "../core/index.js";
 import type { ClusterSnapshot } from "../core/snapshot.js";
-import { type CapacitySummary, type StuckGroupReport, summarizeCapacity } from "./capacity-summary.js";
+import { summarizeCapacity } from "./capacity-summary.js";
 
 /** A group its owner cannot place: since when and why (the message its pods were told). */
 export interface StuckGroup {

@@ -5,7 +5,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { CapacitySummary } from "./capacity-summary.js";
+import type { CapacitySummary } from "../contracts/capacity-summary.js";
 
 export interface SummaryPublisherOptions {
   key: string;

@@ -33,7 +33,6 @@ export {
 export * from "./gang/index.js";
 export { type Placement, placeGang, placeGroup } from "./gang-placement.js";
 export type { NodeInfo, PodInfo } from "./model.js";
-export { lentForAnnotation } from "./plugins/index.js";
 export { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
 export { type EvictionPlan, planGangPreemption } from "./preemption.js";
 export {

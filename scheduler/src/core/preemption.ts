@@ -39,6 +39,7 @@
  * disagree make it invalid: none lends its priority to the rest), and not at all when any
  * member, pending or running, says preemptionPolicy: Never.
  */
+import { lentForAnnotation } from "../contracts/keys.js";
 import type { PodDisruptionBudget } from "./api-types.js";
 import { type ClusterEvents, eventsOf } from "./framework.js";
 import type { PendingGroup } from "./gang/index.js";
@@ -52,7 +53,6 @@ import {
 } from "./gang-placement.js";
 import { matchesLabelSelector } from "./label-selector.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import { lentForAnnotation } from "./plugins/index.js";
 import { type PodState, PodStates, preFilter, rejection } from "./profile.js";
 import { insufficientResources, Resources } from "./resources/resources.js";
 import type { RunningGroup } from "./snapshot.js";

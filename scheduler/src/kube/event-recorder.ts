@@ -19,6 +19,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pod } from "../core/index.js";
+
 import { type KubeClient, RequestWithheld } from "./kube-client.js";
 
 export type EventType = "Normal" | "Warning";
@@ -30,14 +31,6 @@ export const maxMessageLength = 1024;
 export function capMessage(message: string): string {
   return message.length > maxMessageLength ? `${message.slice(0, maxMessageLength - 3)}...` : message;
 }
-
-/** reportingController of the Events a shard writes (kube-scheduler's is its scheduler name). */
-export function schedulerReportingController(schedulerName: string): string {
-  return `sharded-scheduler.io/${schedulerName}`;
-}
-
-/** reportingController of the coordinator's Events. */
-export const coordinatorReportingController = "sharded-scheduler.io/coordinator";
 
 /**
  * What the reporter was doing when it told each reason (the Event's action), as kube-scheduler

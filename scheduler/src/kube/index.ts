@@ -1,20 +1,7 @@
 /** Thin Kubernetes adapters, shared by shards and the coordinator. */
-export {
-  coordinatorReportingController,
-  EventRecorder,
-  type EventType,
-  schedulerReportingController,
-} from "./event-recorder.js";
+export { EventRecorder, type EventType } from "./event-recorder.js";
 export { Informer, type ListMode } from "./informer.js";
-export {
-  exactCount,
-  InvalidObjects,
-  invalid,
-  isDnsSubdomain,
-  type Parsed,
-  parsed,
-  quoted,
-} from "./invalid-objects.js";
+export { InvalidObjects } from "./invalid-objects.js";
 export {
   apiError,
   isDisruptionBudgetRefusal,

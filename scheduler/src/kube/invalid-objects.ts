@@ -1,40 +1,10 @@
 /**
  * Input from the API server or Redis is parsed at the edge into a typed value or a reason
- * (`Parsed`), never thrown. What is invalid is skipped, logged once with the object's name and
+ * (`Parsed`, contracts/parsed.ts), never thrown. What is invalid is skipped, logged once with the object's name and
  * counted (`InvalidObjects`), so one bad object can neither crash a component nor flood its log.
  */
 import type { Logger } from "pino";
-
-export type Parsed<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly reason: string };
-
-export const parsed = <T>(value: T): Parsed<T> => ({ ok: true, value });
-export const invalid = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
-
-/** External text quoted for a reason or a log line: JSON-escaped and cut to `max` characters. */
-export function quoted(text: string, max = 64): string {
-  return JSON.stringify(text.length > max ? `${text.slice(0, max)}...` : text);
-}
-
-/** DNS-1123 subdomain (what a Node, a Lease or a StatefulSet pod may be named). */
-const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-export function isDnsSubdomain(text: string): boolean {
-  return text.length <= 253 && dns1123Subdomain.test(text);
-}
-
-/**
- * A non-negative integer written in decimal that a number holds exactly (at most 2^53 - 1), or
- * the reason it is not one ("1e3", "-1", "1.5", "9007199254740992" are not).
- */
-export function exactCount(text: string): Parsed<number> {
-  if (!/^\d+$/.test(text)) return invalid(`${quoted(text)} is not a non-negative integer`);
-  const value = text.length <= 16 ? Number(text) : Number.POSITIVE_INFINITY;
-  if (value > Number.MAX_SAFE_INTEGER)
-    return invalid(`${quoted(text)} is beyond 2^53 - 1, the largest integer held exactly`);
-  return parsed(value);
-}
+import { type Parsed, quoted } from "../contracts/parsed.js";
 
 /**
  * Logs each invalid object once (again only when its reason changes, or after it was valid) and

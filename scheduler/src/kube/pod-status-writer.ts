@@ -7,7 +7,7 @@
  * side by side over several connections, an older message could land last and stay.
  */
 import type { Logger } from "pino";
-import { ownerCondition } from "../core/gang/index.js";
+import { ownerCondition } from "../contracts/owner-condition.js";
 import type { Pod } from "../core/index.js";
 import { capMessage } from "./event-recorder.js";
 import type { KubeClient } from "./kube-client.js";

@@ -30,7 +30,7 @@ export type AccessReviewAnswer =
   | { kind: "denied"; reason: string }
   | { kind: "failed"; reason: string };
 
-/** The two reviews, as the API server answers them (kube/access-reviews.ts); never throws. */
+/** The two reviews, as the API server answers them (access-reviews.ts); never throws. */
 export interface AccessReviewer {
   reviewToken(token: string): Promise<TokenReviewAnswer>;
   reviewAccess(user: UserInfo, nonResource: { path: string; verb: string }): Promise<AccessReviewAnswer>;

@@ -6,11 +6,11 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { nodeOwnerAnnotation } from "../contracts/keys.js";
 import type { Node, Pod, PodDisruptionBudget } from "../core/index.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
-import { nodeOwnerAnnotation } from "../sharding/shard-ring.js";
 import type { ClusterCache } from "./cluster-cache.js";
 import type { ShardMetrics } from "./metrics.js";
 

@@ -13,8 +13,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
-import { type Decision, ownerPinOf, type Pod, type PodInfo, type RollbackPlan } from "../core/index.js";
-import { EventRecorder, schedulerReportingController } from "../kube/event-recorder.js";
+import { schedulerReportingController } from "../contracts/keys.js";
+import { ownerPinOf } from "../contracts/owner-condition.js";
+import type { Decision, Pod, PodInfo, RollbackPlan } from "../core/index.js";
+import { EventRecorder } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";

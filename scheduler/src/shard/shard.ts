@@ -7,7 +7,7 @@
  * sleep loop.
  */
 import type { Logger } from "pino";
-import type { CapacitySummary } from "../coordination/capacity-summary.js";
+import type { CapacitySummary } from "../contracts/capacity-summary.js";
 import { shardReport } from "../coordination/shard-report.js";
 import {
   type Decision,

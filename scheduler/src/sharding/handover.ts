@@ -16,18 +16,8 @@
  * once confirmed dead, by which time its own lease check already fails.
  */
 
+import type { RingEpoch } from "../contracts/leases.js";
 import { nodeOwnerOf, ShardRing } from "./shard-ring.js";
-
-export interface RingEpoch {
-  readonly epoch: number;
-  /** Sorted shard identities. */
-  readonly members: readonly string[];
-  /**
-   * Nodes owned by a member other than their ring owner (node name → member): lent by the
-   * coordinator, or kept by the member that holds room a preemption won on them.
-   */
-  readonly nodeOwners: Readonly<Record<string, string>>;
-}
 
 export interface PeerView {
   readonly identity: string;

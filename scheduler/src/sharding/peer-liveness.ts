@@ -11,18 +11,7 @@
  * duration minus that margin (see ShardLeases.holdsLease): any renewal it still relies on was
  * written before the fresh read, which would have seen it.
  */
-
-/** One reading of a peer's Lease. */
-export interface LeaseObservation {
-  readonly holder: string;
-  /** Changes at every renewal (the Lease's renewTime). "" while the Lease is absent. */
-  readonly version: string;
-  readonly durationMs: number;
-  /** The ring epoch the peer has acknowledged (0: none). */
-  readonly ackedEpoch: number;
-  readonly released: boolean;
-  readonly absent: boolean;
-}
+import type { LeaseObservation } from "../contracts/leases.js";
 
 /** What is known of a peer's Lease over time. */
 export interface LeaseSighting extends LeaseObservation {

@@ -10,56 +10,35 @@
  * so clock skew between machines does not matter.
  */
 import type { Logger } from "pino";
-import { Informer } from "../kube/informer.js";
 import {
-  exactCount,
-  InvalidObjects,
-  invalid,
-  isDnsSubdomain,
-  type Parsed,
-  parsed,
-  quoted,
-} from "../kube/invalid-objects.js";
+  ackedEpochAnnotation,
+  leaseRoleLabel,
+  releasedAnnotation,
+  ringEpochAnnotation,
+  ringLeaseName,
+  ringMembersAnnotation,
+  ringNodeOwnersAnnotation,
+  shardLeaseLabel,
+} from "../contracts/keys.js";
+import {
+  type Lease,
+  leaseMarginMs,
+  leaseTimestamp,
+  parseMemberLease,
+  parseRingLease,
+  type RingEpoch,
+  type RingObject,
+} from "../contracts/leases.js";
+import { Informer } from "../kube/informer.js";
+import { InvalidObjects } from "../kube/invalid-objects.js";
 import type { KubeClient } from "../kube/kube-client.js";
-import type { RingEpoch } from "./handover.js";
 import {
   deathConfirmableAt,
   isConfirmedDead,
   isLive,
-  type LeaseObservation,
   type LeaseSighting,
   nextSighting,
 } from "./peer-liveness.js";
-import { isShardIdentity } from "./shard-ring.js";
-
-/** Label on every Lease of the shards of one scheduler: its scheduler name. */
-export const shardLeaseLabel = "sharded-scheduler.io/shard";
-/** "member" or "ring". */
-export const leaseRoleLabel = "sharded-scheduler.io/role";
-export const ackedEpochAnnotation = "sharded-scheduler.io/acked-epoch";
-/** Set on a member Lease by a replica that drained its binds and left. */
-export const releasedAnnotation = "sharded-scheduler.io/released";
-export const ringEpochAnnotation = "sharded-scheduler.io/ring-epoch";
-export const ringMembersAnnotation = "sharded-scheduler.io/ring-members";
-/** JSON object node name → shard: nodes the coordinator lent, fenced like any ring change. */
-export const ringNodeOwnersAnnotation = "sharded-scheduler.io/ring-node-owners";
-
-export interface Lease {
-  metadata: {
-    name: string;
-    namespace?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    renewTime?: string;
-    acquireTime?: string;
-    leaseTransitions?: number;
-  };
-}
 
 export interface ShardLeasesOptions {
   namespace: string;
@@ -68,11 +47,6 @@ export interface ShardLeasesOptions {
   schedulerName: string;
   leaseDurationMs: number;
   renewIntervalMs: number;
-}
-
-export interface RingObject extends RingEpoch {
-  /** The ring Lease's resourceVersion, for compare-and-swap. */
-  readonly resourceVersion: string;
 }
 
 /** What the handover protocol reads from and writes to the Leases (ShardedOwnership's view). */
@@ -91,20 +65,6 @@ export type LeaseView = Pick<
   | "publishAck"
   | "proposeRing"
 >;
-
-export const ringLeaseName = (schedulerName: string): string => `${schedulerName}-ring`;
-
-/** The coordinator replicas' leader-election Lease, next to the shards' Leases. */
-export const coordinatorLeaseName = (schedulerName: string): string => `${schedulerName}-coordinator`;
-
-/**
- * A renewal counts only if its answer came back within this margin, and the lease is held
- * until the last counted renewal is older than the lease duration minus this margin.
- */
-export const leaseMarginMs = (leaseDurationMs: number): number => Math.min(2_000, leaseDurationMs / 5);
-
-/** A Lease's MicroTime (renewTime, acquireTime): RFC 3339 with microseconds. */
-export const leaseTimestamp = (ms: number): string => new Date(ms).toISOString().replace("Z", "000Z");
 
 export class ShardLeases {
   private readonly sightings = new Map<string, LeaseSighting>();
@@ -517,96 +477,3 @@ export class ShardLeases {
 }
 
 /** An annotation that must hold an exact count (an epoch), or the reason it does not. */
-function countAnnotation(
-  annotations: Readonly<Record<string, unknown>>,
-  key: string,
-): Parsed<number | undefined> {
-  const text = annotations[key];
-  if (text === undefined) return parsed(undefined);
-  if (typeof text !== "string") return invalid(`${key} is not a string`);
-  const count = exactCount(text);
-  return count.ok ? count : invalid(`${key}: ${count.reason}`);
-}
-
-const identityRule = "a DNS-1123 subdomain of at most 253 characters, as a StatefulSet pod is named";
-
-/** What a member Lease says: its holder, renewal, duration, acknowledged epoch, release. */
-export function parseMemberLease(lease: Lease): Parsed<LeaseObservation> {
-  const name = lease.metadata.name;
-  if (!isShardIdentity(name))
-    return invalid(`the name ${quoted(name)} is not a shard identity (${identityRule})`);
-  const annotations = lease.metadata.annotations ?? {};
-  const ackedEpoch = countAnnotation(annotations, ackedEpochAnnotation);
-  if (!ackedEpoch.ok) return invalid(ackedEpoch.reason);
-  const spec = lease.spec ?? {};
-  const seconds = spec.leaseDurationSeconds ?? 10;
-  if (!Number.isSafeInteger(seconds) || seconds <= 0)
-    return invalid(`spec.leaseDurationSeconds ${quoted(String(seconds))} is not a positive integer`);
-  const holder = spec.holderIdentity ?? name;
-  const version = spec.renewTime ?? lease.metadata.resourceVersion ?? "";
-  if (typeof holder !== "string" || typeof version !== "string")
-    return invalid("spec.holderIdentity or spec.renewTime is not a string");
-  return parsed({
-    holder,
-    version,
-    durationMs: seconds * 1000,
-    ackedEpoch: ackedEpoch.value ?? 0,
-    released: annotations[releasedAnnotation] === "true",
-    absent: false,
-  });
-}
-
-/** The ring Lease's members annotation: shard identities joined by commas. */
-export function parseRingMembers(text: string): Parsed<string[]> {
-  const members = new Set<string>();
-  for (const member of text.split(",")) {
-    if (member === "") continue;
-    if (!isShardIdentity(member))
-      return invalid(`member ${quoted(member)} is not a shard identity (${identityRule})`);
-    members.add(member);
-  }
-  return parsed([...members].sort());
-}
-
-/** The ring Lease's node owners annotation: a JSON object node name → shard identity. */
-export function parseNodeOwners(text: string): Parsed<Record<string, string>> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return invalid("node owners are not JSON");
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json))
-    return invalid("node owners are not a JSON object");
-  // Keyed by node names: no prototype, so a node named like one of its members is a node.
-  const owners: Record<string, string> = Object.create(null);
-  for (const [node, owner] of Object.entries(json)) {
-    if (!isDnsSubdomain(node)) return invalid(`node owners: ${quoted(node)} is not a node name`);
-    if (typeof owner !== "string" || !isShardIdentity(owner))
-      return invalid(`node owners: the owner of ${node} is not a shard identity (${identityRule})`);
-    owners[node] = owner;
-  }
-  return parsed(owners);
-}
-
-/** What the ring Lease says, or why it cannot be read (then shards skip it and replace it). */
-export function parseRingLease(lease: Lease): Parsed<RingObject> {
-  const annotations = lease.metadata.annotations ?? {};
-  const epoch = countAnnotation(annotations, ringEpochAnnotation);
-  if (!epoch.ok) return invalid(epoch.reason);
-  if (epoch.value === undefined) return invalid(`no ${ringEpochAnnotation} annotation`);
-  const membersText = annotations[ringMembersAnnotation] ?? "";
-  const ownersText = annotations[ringNodeOwnersAnnotation] ?? "{}";
-  if (typeof membersText !== "string" || typeof ownersText !== "string")
-    return invalid("an annotation is not a string");
-  const members = parseRingMembers(membersText);
-  if (!members.ok) return invalid(members.reason);
-  const nodeOwners = parseNodeOwners(ownersText);
-  if (!nodeOwners.ok) return invalid(nodeOwners.reason);
-  return parsed({
-    epoch: epoch.value,
-    members: members.value,
-    nodeOwners: nodeOwners.value,
-    resourceVersion: lease.metadata.resourceVersion ?? "",
-  });
-}

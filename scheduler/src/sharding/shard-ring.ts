@@ -7,13 +7,7 @@
  */
 import { createHash, hash } from "node:crypto";
 import HashRing from "hashring";
-import { isDnsSubdomain } from "../kube/invalid-objects.js";
-
-/**
- * The coordinator's override on a node (a node lent to another shard); tenants cannot patch
- * nodes. A group's override is a pod status condition instead (owner-condition.ts).
- */
-export const nodeOwnerAnnotation = "sharded-scheduler.io/owner";
+import { isShardIdentity } from "../contracts/leases.js";
 
 /**
  * Virtual nodes per member, 4 ring points each. With 1000, each member's arc of the ring is
@@ -30,13 +24,6 @@ const ringScheme = `ketama-md5/vnodes=${vnodesPerMember}`;
 
 /** hashring's default md5 as a latin1 ("binary") string: the same bytes and owners, about 2× faster. */
 const md5Binary = (key: string): string => hash("md5", key, "binary");
-
-/**
- * What a shard identity can be: a StatefulSet pod's name, a DNS-1123 subdomain of at most 253
- * characters. Identities come from Leases anyone with access to them may edit; what is not one
- * ("__proto__", "", text with commas) is refused where it is read.
- */
-export const isShardIdentity = isDnsSubdomain;
 
 export class ShardRing {
   /** Distinct members in code-unit order. */

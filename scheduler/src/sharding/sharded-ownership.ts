@@ -11,9 +11,9 @@
  *     nodes that hold room a preemption won with their owner.
  */
 import type { Logger } from "pino";
+import type { RingEpoch } from "../contracts/leases.js";
 import { groupOwner } from "../core/gang/index.js";
-import type { ShardMetrics } from "../shard/metrics.js";
-import { type BindGate, bindGate, nextRingEpoch, type PeerView, type RingEpoch } from "./handover.js";
+import { type BindGate, bindGate, nextRingEpoch, type PeerView } from "./handover.js";
 import type { BindTicket, Ownership } from "./ownership.js";
 import { isConfirmedDead } from "./peer-liveness.js";
 import type { LeaseView } from "./shard-leases.js";
@@ -37,6 +37,12 @@ interface Adoption {
 }
 
 type GateReason = Extract<BindGate, { open: false }>["reason"];
+
+/** What the ownership records of its bind gate: the shard's handover metrics. */
+export interface HandoverMetrics {
+  readonly handoverWaits: { inc(labels: { reason: string }): void };
+  readonly handoverWaitSeconds: { observe(labels: { reason: string }, seconds: number): void };
+}
 
 export class ShardedOwnership implements Ownership {
   private changes = 0;
@@ -69,7 +75,7 @@ export class ShardedOwnership implements Ownership {
   constructor(
     private readonly leases: LeaseView,
     private readonly options: ShardedOwnershipOptions,
-    private readonly metrics: ShardMetrics,
+    private readonly metrics: HandoverMetrics,
     private readonly log: Logger,
     /** Called when any answer may have changed: the shard looks at its groups again. */
     private readonly onChange: () => void,

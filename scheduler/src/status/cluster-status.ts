@@ -7,18 +7,14 @@
  * Ages compare timestamps other machines wrote (a Lease's renewTime) with this machine's clock,
  * so clock skew shows up in them; the shards themselves judge liveness skew-free.
  */
+
+import { nodeOwnerAnnotation, ringLeaseName } from "../contracts/keys.js";
+import { type Lease, parseMemberLease, parseRingLease, type RingObject } from "../contracts/leases.js";
 import type { ObjectMeta, Pod } from "../core/api-types.js";
 import { toPodInfo } from "../core/build-info.js";
 import { type GroupKey, groupOwner, groupPin } from "../core/gang/index.js";
 import type { PodInfo } from "../core/model.js";
-import {
-  type Lease,
-  parseMemberLease,
-  parseRingLease,
-  type RingObject,
-  ringLeaseName,
-} from "../sharding/shard-leases.js";
-import { nodeOwnerAnnotation, nodeOwnerOf, ShardRing } from "../sharding/shard-ring.js";
+import { nodeOwnerOf, ShardRing } from "../sharding/shard-ring.js";
 
 /** The reasons of the Events the coordinator writes on the pods it moves. */
 export const reliefEventReasons = ["HandedOff", "NodesLent", "ReliefExhausted"] as const;

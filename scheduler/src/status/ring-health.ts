@@ -4,7 +4,7 @@
  * member holds a live Lease and has adopted the ring's epoch (the others bind only once it has),
  * and, when a coordinator is expected, one leads. The chart's `helm test` hook runs this.
  */
-import { coordinatorLeaseName } from "../sharding/shard-leases.js";
+import { coordinatorLeaseName } from "../contracts/keys.js";
 import type { StatusReport } from "./cluster-status.js";
 
 export interface RingHealthOptions {

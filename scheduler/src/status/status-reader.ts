@@ -3,9 +3,11 @@
  * GETs: the scheduler's Leases, the coordinator's leader Lease, nodes, the scheduler's unbound
  * pods and the coordinator's relief Events. Transport errors and KubeApiErrors are thrown as they come.
  */
+
+import { coordinatorLeaseName, shardLeaseLabel } from "../contracts/keys.js";
+import type { Lease } from "../contracts/leases.js";
 import type { Node, Pod } from "../core/api-types.js";
 import { apiError, type KubeClient } from "../kube/kube-client.js";
-import { coordinatorLeaseName, type Lease, shardLeaseLabel } from "../sharding/shard-leases.js";
 import { type KubeEvent, reliefEventReasons, type StatusSnapshot } from "./cluster-status.js";
 
 export interface StatusTarget {

@@ -1,5 +1,5 @@
 /** The status report as text for a terminal (pure): a header, then one table a section. */
-import { coordinatorLeaseName } from "../sharding/shard-leases.js";
+import { coordinatorLeaseName } from "../contracts/keys.js";
 import type { PendingGroupStatus, ShardStatus, StatusReport } from "./cluster-status.js";
 
 export interface RenderOptions {

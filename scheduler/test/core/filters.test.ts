@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { lentForAnnotation } from "../../src/contracts/keys.js";
 import type {
   NodeSelectorRequirement,
   NodeSelectorTerm,
@@ -13,7 +14,6 @@ import type { NodeInfo, PodInfo } from "../../src/core/model.js";
 import {
   defaultFilterPlugins,
   firstUntoleratedTaint,
-  lentForAnnotation,
   lentNode,
   nodeAffinity,
   nodeAffinityError,

@@ -2,16 +2,11 @@
  * Builders for core tests: plain API JSON objects (as a watch delivers them), turned into the
  * core's snapshot and pending groups through the core's own parsers.
  */
+import { minMemberAnnotation, podGroupAnnotation } from "../../src/contracts/keys.js";
 import type { Node, Pod, PodDisruptionBudget, Taint, Toleration } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import { type CoreConfig, type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
-import {
-  minMemberAnnotation,
-  type PendingGroup,
-  pendingGroup,
-  podGroupAnnotation,
-  podGroupMembership,
-} from "../../src/core/gang/index.js";
+import { type PendingGroup, pendingGroup, podGroupMembership } from "../../src/core/gang/index.js";
 import { feasibleNodesToFind, type PlacementContext } from "../../src/core/gang-placement.js";
 import type { NodeInfo, PodInfo } from "../../src/core/model.js";
 import type { ScoringStrategy } from "../../src/core/plugins/node-resources/resource-allocation.js";

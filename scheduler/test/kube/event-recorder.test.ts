@@ -6,12 +6,8 @@
  */
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import {
-  EventRecorder,
-  maxMessageLength,
-  microTime,
-  schedulerReportingController,
-} from "../../src/kube/event-recorder.js";
+import { schedulerReportingController } from "../../src/contracts/keys.js";
+import { EventRecorder, maxMessageLength, microTime } from "../../src/kube/event-recorder.js";
 import { type KubeClient, RequestWithheld } from "../../src/kube/kube-client.js";
 import { pod } from "../core/fixtures.js";
 

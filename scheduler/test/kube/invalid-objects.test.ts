@@ -1,7 +1,8 @@
 /** Exact counts from text, and invalid objects logged once and counted once per fault. */
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { exactCount, InvalidObjects, quoted } from "../../src/kube/invalid-objects.js";
+import { exactCount, quoted } from "../../src/contracts/parsed.js";
+import { InvalidObjects } from "../../src/kube/invalid-objects.js";
 
 describe("exactCount", () => {
   it.each([

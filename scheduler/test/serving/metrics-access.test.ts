@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAccessReview, parseTokenReview } from "../../src/kube/access-reviews.js";
+import { parseAccessReview, parseTokenReview } from "../../src/serving/access-reviews.js";
 import {
   type AccessReviewAnswer,
   type AccessReviewer,

@@ -1,12 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  bindGate,
-  type HandoverView,
-  nextRingEpoch,
-  type PeerView,
-  type RingEpoch,
-} from "../../src/sharding/handover.js";
+import type { RingEpoch } from "../../src/contracts/leases.js";
+import { bindGate, type HandoverView, nextRingEpoch, type PeerView } from "../../src/sharding/handover.js";
 import {
   isConfirmedDead,
   isLive,

@@ -3,13 +3,9 @@
  * an annotation (which they can): its wire shape, its parser, and the shard reading it.
  */
 import { describe, expect, it } from "vitest";
-import {
-  groupPin,
-  ownerCondition,
-  ownerConditionType,
-  ownerPinOf,
-  parseOwnerCondition,
-} from "../../src/core/gang/index.js";
+import { ownerConditionType } from "../../src/contracts/keys.js";
+import { ownerCondition, ownerPinOf, parseOwnerCondition } from "../../src/contracts/owner-condition.js";
+import { groupPin } from "../../src/core/gang/index.js";
 import type { Pod } from "../../src/core/index.js";
 import { ClusterCache } from "../../src/shard/cluster-cache.js";
 import { pod } from "../core/fixtures.js";

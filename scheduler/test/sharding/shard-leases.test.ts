@@ -5,20 +5,22 @@
  */
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import type { KubeClient } from "../../src/kube/kube-client.js";
-import { nextRingEpoch } from "../../src/sharding/handover.js";
 import {
   ackedEpochAnnotation,
+  ringEpochAnnotation,
+  ringMembersAnnotation,
+  ringNodeOwnersAnnotation,
+} from "../../src/contracts/keys.js";
+import {
   type Lease,
   parseMemberLease,
   parseNodeOwners,
   parseRingLease,
   parseRingMembers,
-  ringEpochAnnotation,
-  ringMembersAnnotation,
-  ringNodeOwnersAnnotation,
-  ShardLeases,
-} from "../../src/sharding/shard-leases.js";
+} from "../../src/contracts/leases.js";
+import type { KubeClient } from "../../src/kube/kube-client.js";
+import { nextRingEpoch } from "../../src/sharding/handover.js";
+import { ShardLeases } from "../../src/sharding/shard-leases.js";
 import { nodeOwnerOf, ShardRing } from "../../src/sharding/shard-ring.js";
 
 const ringLease = (annotations: Record<string, string>, resourceVersion = "7"): Lease => ({

@@ -4,8 +4,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { nodeOwnerAnnotation } from "../../src/contracts/keys.js";
 import { groupKey } from "../../src/core/gang/index.js";
-import { nodeOwnerAnnotation, ShardRing } from "../../src/sharding/shard-ring.js";
+import { ShardRing } from "../../src/sharding/shard-ring.js";
 
 const shards = (count: number): string[] => Array.from({ length: count }, (_, i) => `sharded-scheduler-${i}`);
 

@@ -5,10 +5,10 @@
  */
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { RingEpoch, RingObject } from "../../src/contracts/leases.js";
 import { ShardMetrics } from "../../src/shard/metrics.js";
-import type { RingEpoch } from "../../src/sharding/handover.js";
 import type { LeaseSighting } from "../../src/sharding/peer-liveness.js";
-import type { LeaseView, RingObject } from "../../src/sharding/shard-leases.js";
+import type { LeaseView } from "../../src/sharding/shard-leases.js";
 import { ShardRing } from "../../src/sharding/shard-ring.js";
 import { ShardedOwnership } from "../../src/sharding/sharded-ownership.js";
 

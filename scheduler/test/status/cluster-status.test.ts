@@ -4,10 +4,11 @@
  * and the recent handoffs and lends (newest first, one row per group, limited).
  */
 import { describe, expect, it } from "vitest";
+import { nodeOwnerAnnotation } from "../../src/contracts/keys.js";
+import { type Lease, leaseTimestamp } from "../../src/contracts/leases.js";
 import type { Pod } from "../../src/core/api-types.js";
 import { groupKey } from "../../src/core/gang/index.js";
-import { type Lease, leaseTimestamp } from "../../src/sharding/shard-leases.js";
-import { nodeOwnerAnnotation, ShardRing } from "../../src/sharding/shard-ring.js";
+import { ShardRing } from "../../src/sharding/shard-ring.js";
 import { type KubeEvent, type StatusSnapshot, statusReport } from "../../src/status/cluster-status.js";
 
 const now = Date.parse("2026-11-23T12:00:00Z");

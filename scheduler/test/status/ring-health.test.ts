@@ -3,7 +3,7 @@
  * a live Lease at the ring's epoch and a coordinator leads; each way of being unhealthy named.
  */
 import { describe, expect, it } from "vitest";
-import { type Lease, leaseTimestamp } from "../../src/sharding/shard-leases.js";
+import { type Lease, leaseTimestamp } from "../../src/contracts/leases.js";
 import { type StatusSnapshot, statusReport } from "../../src/status/cluster-status.js";
 import { ringProblems } from "../../src/status/ring-health.js";
 

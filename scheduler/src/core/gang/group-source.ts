@@ -6,12 +6,9 @@
  * (pod.spec.schedulingGroup + PodGroup objects) and the PodGroup CRDs are the next ones. A
  * source is asked once, when a pod joins its group (toPodInfo); what it says travels on PodInfo.
  */
+import { minMemberAnnotation, podGroupAnnotation } from "../../contracts/keys.js";
 import type { Pod } from "../api-types.js";
 import { type GroupKey, groupKey } from "./group-key.js";
-
-/** The project's own keys. */
-export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
-export const minMemberAnnotation = "sharded-scheduler.io/min-member";
 
 /** The longest group name: an object name's limit (a DNS subdomain). */
 export const maxGroupNameLength = 253;

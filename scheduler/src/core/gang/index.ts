@@ -11,10 +11,8 @@ export {
   type GroupObjects,
   type GroupSource,
   maxGroupNameLength,
-  minMemberAnnotation,
   noGroupObjects,
   type PodGroupMembership,
-  podGroupAnnotation,
   podGroupMembership,
 } from "./group-source.js";
 export {
@@ -31,17 +29,7 @@ export {
   type RollbackPlan,
   rollbackPlan,
 } from "./lifecycle.js";
-export {
-  groupOwner,
-  groupPin,
-  type OwnerPin,
-  type OwnerReason,
-  ownerCondition,
-  ownerConditionType,
-  ownerPinOf,
-  ownerReasons,
-  parseOwnerCondition,
-} from "./owner.js";
+export { groupOwner, groupPin } from "./owner.js";
 export {
   type PendingGroup,
   pendingGroup,

@@ -14,9 +14,9 @@
  *
  * Members with scheduling gates are not counted anywhere here: they are not ready to start.
  */
+import { minMemberAnnotation } from "../../contracts/keys.js";
 import type { PodInfo } from "../model.js";
 import type { GroupKey } from "./group-key.js";
-import { minMemberAnnotation } from "./group-source.js";
 import { priorityDisagreement } from "./pending-group.js";
 
 /** What the gang rules read of a group: counts, never the members themselves. */

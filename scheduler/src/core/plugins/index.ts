@@ -10,7 +10,7 @@ import { nodeReady } from "./node-ready/node-ready.js";
 import { nodeUnschedulable } from "./node-unschedulable/node-unschedulable.js";
 import { taintToleration } from "./taint-toleration/taint-toleration.js";
 
-export { heldFor, lentForAnnotation, lentNode, lentNodeReason } from "./lent-node/lent-node.js";
+export { heldFor, lentNode, lentNodeReason } from "./lent-node/lent-node.js";
 export {
   matchesNodeSelector,
   matchesRequiredNodeAffinity,

@@ -3,6 +3,7 @@
  * read as a second group next to the trimmed one; so is one longer than an object name.
  */
 import { describe, expect, it } from "vitest";
+import { podGroupAnnotation } from "../../../src/contracts/keys.js";
 import type { Pod } from "../../../src/core/api-types.js";
 import { toPodInfo } from "../../../src/core/build-info.js";
 import {
@@ -11,7 +12,6 @@ import {
   groupKey,
   maxGroupNameLength,
   noGroupObjects,
-  podGroupAnnotation,
   podGroupMembership,
 } from "../../../src/core/gang/index.js";
 import { pod } from "../fixtures.js";

@@ -3,9 +3,10 @@
  * ring's owner. Shards, the coordinator and the status command all ask groupOwner.
  */
 import { describe, expect, it } from "vitest";
+import { ownerCondition } from "../../../src/contracts/owner-condition.js";
 import type { Pod } from "../../../src/core/api-types.js";
 import { toPodInfo } from "../../../src/core/build-info.js";
-import { groupOwner, groupPin, ownerCondition } from "../../../src/core/gang/index.js";
+import { groupOwner, groupPin } from "../../../src/core/gang/index.js";
 import { pod } from "../fixtures.js";
 
 const pinned = (p: Pod, shard: string): Pod => ({

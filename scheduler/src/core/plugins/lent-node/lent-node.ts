@@ -4,11 +4,9 @@
  * lend was made for, and the group would stay stuck with its nodes taken. Once the group is
  * there, the rest of the node is anyone's again.
  */
+import { lentForAnnotation } from "../../../contracts/keys.js";
 import { type FilterPlugin, unresolvable } from "../../framework.js";
 import type { NodeInfo } from "../../model.js";
-
-/** On a lent node: the pod group (GroupKey.id) it was lent for. */
-export const lentForAnnotation = "sharded-scheduler.io/lent-for";
 
 export const lentNodeReason = "node(s) were lent for another pod group";
 

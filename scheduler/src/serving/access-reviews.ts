@@ -1,16 +1,12 @@
 /**
  * TokenReviews and SubjectAccessReviews (authentication.k8s.io/v1, authorization.k8s.io/v1) for
- * serving/metrics-access.ts. Answers are parsed at the edge into outcome values, never thrown:
+ * metrics-access.ts. Answers are parsed at the edge into outcome values, never thrown:
  * a review the API server refused (our ServiceAccount may not create it) or could not make is
  * "failed", with the reason to log.
  */
-import type {
-  AccessReviewAnswer,
-  AccessReviewer,
-  TokenReviewAnswer,
-  UserInfo,
-} from "../serving/metrics-access.js";
-import type { KubeClient } from "./kube-client.js";
+
+import type { KubeClient } from "../kube/kube-client.js";
+import type { AccessReviewAnswer, AccessReviewer, TokenReviewAnswer, UserInfo } from "./metrics-access.js";
 
 export class KubeAccessReviewer implements AccessReviewer {
   constructor(private readonly client: KubeClient) {}

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { type CapacitySummary, parseCapacitySummary } from "../../src/contracts/capacity-summary.js";
+
+const header = { shard: "shard-0", epoch: 3, publishedAt: 1000 };
+
+describe("parseCapacitySummary", () => {
+  const stuck = {
+    id: "group:ns/job",
+    namespace: "ns",
+    name: "job",
+    solo: false,
+    hashKey: "ns/job",
+    members: ["job-0", "job-1"],
+    required: 2,
+    priority: 100,
+    mayPreempt: true,
+    since: 900,
+    message: "no room",
+  };
+  const summary: CapacitySummary = {
+    ...header,
+    classes: [{ labels: { pool: "a" }, taints: [{ key: "gpu", value: "yes", effect: "NoSchedule" }] }],
+    nodes: [
+      {
+        name: "n1",
+        class: 0,
+        free: { cpu: 2000, memory: 1024, pods: 100, "nvidia.com/gpu": 1 },
+        freeable: [{ priority: -5, amounts: { cpu: 1000, pods: 1 } }],
+        lentFor: "group:ns/job",
+        nominatedFor: ["group:ns/other"],
+      },
+    ],
+    stuck: [stuck],
+  };
+  const body = JSON.stringify(summary);
+  /** The summary with `path` (dot-separated) set to `value`, as JSON. */
+  const withField = (path: string, value: unknown): string => {
+    const copy = JSON.parse(body);
+    const keys = path.split(".");
+    let at = copy;
+    for (const key of keys.slice(0, -1)) at = at[key];
+    at[keys[keys.length - 1] as string] = value;
+    return JSON.stringify(copy);
+  };
+  const reasonOf = (text: string) => {
+    const result = parseCapacitySummary(text, "shard-0");
+    return result.ok ? "valid" : result.reason;
+  };
+
+  it("reads what a shard publishes", () => {
+    expect(parseCapacitySummary(body, "shard-0")).toEqual({ ok: true, value: summary });
+  });
+
+  it("keeps maps keyed by external text without a prototype", () => {
+    const result = parseCapacitySummary(body, "shard-0");
+    if (!result.ok) throw new Error(result.reason);
+    expect(Object.getPrototypeOf(result.value.classes[0]?.labels)).toBeNull();
+    expect(Object.getPrototypeOf(result.value.nodes[0]?.free)).toBeNull();
+  });
+
+  it.each([
+    ["", "not JSON"],
+    ["{", "not JSON"],
+    ["null", "the summary is not an object"],
+    ["[]", "the summary is not an object"],
+    ['"x"', "the summary is not an object"],
+  ])("refuses %j", (text, reason) => {
+    expect(reasonOf(text)).toBe(reason);
+  });
+
+  it.each([
+    ["shard", "shard-1", 'published under "shard-0" by "shard-1"'],
+    ["shard", 7, "shard is not a string"],
+    ["epoch", 2 ** 53, "epoch is not an integer of at least 0 held exactly"],
+    ["epoch", -1, "epoch is not an integer of at least 0 held exactly"],
+    ["epoch", "3", "epoch is not an integer"],
+    ["publishedAt", null, "publishedAt is not a finite number"],
+    ["stuck", null, "stuck is not an array"],
+    ["stuck", { 0: stuck }, "stuck is not an array"],
+    ["stuck.0.members", "job-0", "stuck[0].members is not an array"],
+    ["stuck.0.required", 0, "stuck[0].required is not an integer of at least 1"],
+    ["stuck.0.since", "soon", "stuck[0].since is not a finite number"],
+    ["nodes.0.class", 1, "nodes[0].class names no node class"],
+    ["nodes.0.name", "../../apis/x", "nodes[0].name is not a Kubernetes object name"],
+    ["stuck.0.namespace", "ns/pods/x?y", "stuck[0].namespace is not a Kubernetes object name"],
+    ["stuck.0.namespace", "a.b", "stuck[0].namespace is not a namespace name"],
+    ["stuck.0.members", ["job-0", "../secrets"], "stuck[0].members[1] is not a Kubernetes object name"],
+    ["nodes.0.class", "0", "nodes[0].class is not an integer"],
+    ["nodes.0.free", [], "nodes[0].free is not an object"],
+    ["nodes.0.free.cpu", "2000m", "nodes[0].free.cpu is not a finite number"],
+    ["nodes.0.free", JSON.parse('{"__proto__":1}'), 'nodes[0].free["__proto__"] is not a resource name'],
+    ["nodes.0.free", { constructor: 1 }, 'nodes[0].free["constructor"] is not a resource name'],
+    ["nodes.0.freeable.0.priority", 1.5, "nodes[0].freeable[0].priority is not an integer"],
+    ["nodes.0.nominatedFor", "group:ns/other", "nodes[0].nominatedFor is not an array"],
+    ["classes.0.labels", null, "classes[0].labels is not an object"],
+    ["classes.0.labels.pool", 1, 'classes[0].labels["pool"] is not a string'],
+    ["classes.0.taints.0.effect", "Evict", "classes[0].taints[0].effect is not a taint effect"],
+  ])("refuses %s = %j, saying where", (path, value, reason) => {
+    expect(reasonOf(withField(path, value))).toContain(reason);
+  });
+
+  it("reads labels named like Object.prototype members as labels", () => {
+    const result = parseCapacitySummary(
+      withField("classes.0.labels", JSON.parse('{"__proto__":"x","constructor":"y"}')),
+      "shard-0",
+    );
+    if (!result.ok) throw new Error(result.reason);
+    const labels = result.value.classes[0]?.labels ?? {};
+    expect(Object.entries(labels)).toEqual([
+      ["__proto__", "x"],
+      ["constructor", "y"],
+    ]);
+  });
+
+  it("refuses a huge group name no more than any other field, and never throws", () => {
+    const huge = "g".repeat(200_000);
+    expect(parseCapacitySummary(withField("stuck.0.name", huge), "shard-0").ok).toBe(true);
+    for (const text of ["[".repeat(100_000), '{"__proto__":{"shard":"shard-0"}}', "\u0000", "1e400"])
+      expect(() => parseCapacitySummary(text, "shard-0")).not.toThrow();
+  });
+});
