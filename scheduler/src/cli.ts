@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   leases.catchUp = () => running.relistCaches();
   leases.onInvalidObject = (kind) => metrics.invalidObjects.inc({ kind });
   leases.onHandlerError = () => metrics.informerHandlerErrors.inc({ resource: "leases" });
-  ownership.promisedNodes = () => running.cache.snapshot.nominatedNodes();
+  ownership.promisedNodes = () => running.cache.cluster.nominatedNodes();
   const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);
   const serving = await startServingWithReviews(
     config.serving,

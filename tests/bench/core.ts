@@ -5,7 +5,7 @@
  * of a cycle (filter, score, gang placement, assume).
  */
 import {
-  ClusterSnapshot,
+  ClusterState,
   groupKey,
   type Node,
   type PendingGroup,
@@ -64,9 +64,9 @@ function pod(i: number, group: string | undefined): Pod {
 }
 
 export function runCoreBench(options: CoreBenchOptions): CoreBenchResult {
-  const snapshot = new ClusterSnapshot();
-  for (let i = 0; i < options.nodes; i++) snapshot.upsertNode(node(i));
-  const core = new SchedulingCore(snapshot);
+  const cluster = new ClusterState();
+  for (let i = 0; i < options.nodes; i++) cluster.upsertNode(node(i));
+  const core = new SchedulingCore(cluster);
   const groups: PendingGroup[] = [];
   for (let g = 0; g * options.gangSize < options.pods; g++) {
     const size = Math.min(options.gangSize, options.pods - g * options.gangSize);
@@ -163,12 +163,12 @@ function preemptionPod(name: string, cpu: number, priority: number, nodeName?: s
  */
 export function runCorePreemptionBench(options: CorePreemptionBenchOptions): CorePreemptionBenchResult {
   const { nodes, runningPerNode, preemptors, batch } = options;
-  const snapshot = new ClusterSnapshot();
-  for (let i = 0; i < nodes; i++) snapshot.upsertNode(preemptionNode(i, runningPerNode));
+  const cluster = new ClusterState();
+  for (let i = 0; i < nodes; i++) cluster.upsertNode(preemptionNode(i, runningPerNode));
   for (let i = 0; i < nodes; i++)
     for (let j = 0; j < runningPerNode; j++)
-      snapshot.upsertPod(toPodInfo(preemptionPod(`low-${i}-${j}`, 1, 0, `node-${i}`)));
-  const core = new SchedulingCore(snapshot);
+      cluster.upsertPod(toPodInfo(preemptionPod(`low-${i}-${j}`, 1, 0, `node-${i}`)));
+  const core = new SchedulingCore(cluster);
   const need = Math.max(1, runningPerNode - 1);
   let pending = Array.from({ length: preemptors }, (_, i) =>
     toPodInfo(preemptionPod(`high-${i}`, need, 100)),
@@ -191,8 +191,8 @@ export function runCorePreemptionBench(options: CorePreemptionBenchOptions): Cor
   }
   const seconds = (performance.now() - started) / 1000;
   // The victims leave; the preemptors come back with their nominations and take the room.
-  for (const key of victims.keys()) snapshot.removePod(key);
-  pending = pending.map((pod) => snapshot.nominatedPod(pod.key) ?? pod);
+  for (const key of victims.keys()) cluster.removePod(key);
+  pending = pending.map((pod) => cluster.nominatedPod(pod.key) ?? pod);
   let bound = 0;
   for (const d of core.cycle(pending.map(groupOf), owns, 0))
     if (d.kind === "bind") bound += d.placements.length;

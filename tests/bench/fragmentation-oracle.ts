@@ -4,7 +4,7 @@
  * (one resource arithmetic, one pod-group parser) with preemption off and every node scored.
  */
 import {
-  ClusterSnapshot,
+  ClusterState,
   type CoreConfig,
   type GroupKey,
   type Node,
@@ -37,15 +37,15 @@ export interface OracleVerdict {
  * members: pass only the pending pods that should be judged.
  */
 export function placePendingGroups(nodes: readonly Node[], pods: readonly Pod[]): OracleVerdict {
-  const snapshot = new ClusterSnapshot();
-  for (const node of nodes) snapshot.upsertNode(node);
+  const cluster = new ClusterState();
+  for (const node of nodes) cluster.upsertNode(node);
   const pending = new Map<string, { key: GroupKey; minMember: number | undefined; members: PodInfo[] }>();
   const running = new Map<string, PodInfo[]>();
   for (const pod of pods) {
     const info = toPodInfo(pod);
     if (info.finished) continue;
     if (info.nodeName) {
-      snapshot.upsertPod(info);
+      cluster.upsertPod(info);
       running.set(info.group.id, [...(running.get(info.group.id) ?? []), info]);
       continue;
     }
@@ -54,7 +54,7 @@ export function placePendingGroups(nodes: readonly Node[], pods: readonly Pod[])
     pending.set(group.id, entry);
     entry.members.push(info);
   }
-  const core = new SchedulingCore(snapshot, oracleConfig);
+  const core = new SchedulingCore(cluster, oracleConfig);
   const fits: GroupKey[] = [];
   const unfit: GroupKey[] = [];
   for (const { key, minMember, members } of pending.values()) {

@@ -1,5 +1,5 @@
 /**
- * The cluster as the shards' capacity summaries describe it, turned into a snapshot the
+ * The cluster as the shards' capacity summaries describe it, turned into a ClusterState the
  * scheduling core can place on: one node per summarized node, whose allocatable is the room
  * it has — free, or free plus what preempting groups below a priority would free.
  */
@@ -8,10 +8,10 @@ import {
   capacityNode,
   type ResourceAmounts,
 } from "@sharded-scheduler/scheduler/contracts";
-import { ClusterSnapshot, type NodeInfo } from "@sharded-scheduler/scheduler/core";
+import { ClusterState, type NodeInfo } from "@sharded-scheduler/scheduler/core";
 
 export interface CapacityView {
-  readonly snapshot: ClusterSnapshot;
+  readonly cluster: ClusterState;
   /** Each shard's nodes, in its summary's order. */
   readonly nodesOf: ReadonlyMap<string, readonly NodeInfo[]>;
   /** Which shard reported each node. */
@@ -27,7 +27,7 @@ export function capacityView(
   summaries: Iterable<CapacitySummary>,
   preemptBelow: number | undefined = undefined,
 ): CapacityView {
-  const snapshot = new ClusterSnapshot();
+  const cluster = new ClusterState();
   const nodesOf = new Map<string, NodeInfo[]>();
   const ownerOf = new Map<string, string>();
   for (const summary of summaries) {
@@ -49,7 +49,7 @@ export function capacityView(
             room[resource] = Math.max(0, room[resource] ?? 0) + amount;
         }
       }
-      nodes.push(snapshot.upsertNode(capacityNode(node.name, nodeClass, room, node.lentFor)));
+      nodes.push(cluster.upsertNode(capacityNode(node.name, nodeClass, room, node.lentFor)));
       ownerOf.set(node.name, summary.shard);
     }
     nodesOf.set(summary.shard, nodes);
@@ -59,7 +59,7 @@ export function capacityView(
       shard,
       nodes.filter((node) => ownerOf.get(node.name) === shard),
     );
-  return { snapshot, nodesOf, ownerOf };
+  return { cluster, nodesOf, ownerOf };
 }
 
 /** Total free cpu a shard reports: a handoff goes to the roomiest shard that fits. */

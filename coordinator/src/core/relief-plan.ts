@@ -67,7 +67,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
     const view = capacityView(request.summaries, preempting ? group.priority : undefined);
     for (const summary of others) {
       const placements = trialPlacement(
-        view.snapshot,
+        view.cluster,
         view.nodesOf.get(summary.shard) ?? [],
         group,
         undefined,
@@ -75,7 +75,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       );
       if (placements) return { kind: "handoff", to: summary.shard, preempting, placements };
     }
-    const usable = view.snapshot.nodes.filter((node) => {
+    const usable = view.cluster.nodes.filter((node) => {
       const shard = view.ownerOf.get(node.name);
       if (shard === owner) return true;
       return (
@@ -83,7 +83,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       );
     });
     const placements = trialPlacement(
-      view.snapshot,
+      view.cluster,
       usable,
       group,
       (node) => view.ownerOf.get(node) === owner,

@@ -10,12 +10,12 @@ import {
   type NodeClass,
   type StuckGroupReport,
 } from "../contracts/capacity-summary.js";
+import type { ClusterState } from "../core/cluster-state.js";
 import { heldFor } from "../core/plugins/index.js";
 import { Resources } from "../core/resources/resources.js";
-import type { ClusterSnapshot } from "../core/snapshot.js";
 
 export function summarizeCapacity(
-  snapshot: ClusterSnapshot,
+  cluster: ClusterState,
   ownsNode: (nodeName: string) => boolean,
   header: { shard: string; epoch: number; publishedAt: number },
   stuck: readonly StuckGroupReport[],
@@ -23,7 +23,7 @@ export function summarizeCapacity(
   const classes: NodeClass[] = [];
   const classIndex = new Map<string, number>();
   const nodes: NodeCapacity[] = [];
-  for (const node of snapshot.nodes) {
+  for (const node of cluster.nodes) {
     // A node that takes no new pods has no capacity to offer.
     if (!ownsNode(node.name) || !node.ready || node.unschedulable) continue;
     const labels = { ...node.labels };
@@ -46,7 +46,7 @@ export function summarizeCapacity(
     const lentFor = heldFor(node);
     const free = node.allocatable.clone().subtract(node.requested);
     let nominatedFor: Set<string> | undefined;
-    for (const nominated of snapshot.nominatedOn(node.name)) {
+    for (const nominated of cluster.nominatedOn(node.name)) {
       free.subtract(nominated.requests);
       free.pods -= 1;
       nominatedFor ??= new Set();

@@ -1,11 +1,11 @@
 /**
- * The capacity summary a shard publishes, from what the shard knows: its cache's snapshot, the
+ * The capacity summary a shard publishes, from what the shard knows: its cache's cluster state, the
  * nodes it owns now, and the groups it owns but found unschedulable (pure, no I/O).
  */
 
 import type { CapacitySummary, StuckGroupReport } from "../contracts/capacity-summary.js";
+import type { ClusterState } from "../core/cluster-state.js";
 import type { PendingGroup } from "../core/index.js";
-import type { ClusterSnapshot } from "../core/snapshot.js";
 import { summarizeCapacity } from "./capacity-summary.js";
 
 /** A group its owner cannot place: since when and why (the message its pods were told). */
@@ -33,10 +33,10 @@ export function stuckGroupReport({ group, since, message }: StuckGroup): StuckGr
 
 /** What the coordinator is told: owned capacity and the groups this shard cannot place. */
 export function shardReport(
-  snapshot: ClusterSnapshot,
+  cluster: ClusterState,
   ownsNode: (nodeName: string) => boolean,
   header: { shard: string; epoch: number; publishedAt: number },
   stuck: Iterable<StuckGroup>,
 ): CapacitySummary {
-  return summarizeCapacity(snapshot, ownsNode, header, [...stuck].map(stuckGroupReport));
+  return summarizeCapacity(cluster, ownsNode, header, [...stuck].map(stuckGroupReport));
 }

@@ -1,5 +1,5 @@
 /**
- * One scheduling cycle, top to bottom: (snapshot, pending groups, ownership, config) in,
+ * One scheduling cycle, top to bottom: (cluster, pending groups, ownership, config) in,
  * decisions out. No I/O, no clock, no randomness: the shard carries the decisions out.
  *
  *   for each group, highest priority first (QueueSort):
@@ -12,11 +12,13 @@
  *                                                          the group's old nominations withdrawn
  *     stop early when the caller's budget says so      → the groups not reached are returned
  *
- * Every change a group's decision makes to the snapshot (assumptions, nominations reserved or
+ * Every change a group's decision makes to the cluster (assumptions, nominations reserved or
  * withdrawn) goes through one Statement the core commits. The budget is the caller's (a
  * predicate it evaluates, e.g. against its own clock): the core stays pure, and a shard can give
  * the event loop back between chunks of a long queue.
  */
+
+import type { ClusterState } from "./cluster-state.js";
 import type { Diagnosis } from "./diagnosis.js";
 import type { ClusterEvents } from "./framework.js";
 import { type GroupKey, type PendingGroup, queueOrder } from "./gang/index.js";
@@ -30,7 +32,6 @@ import {
   preemptionEvents,
 } from "./preemption.js";
 import { buildProfile, type Profile, type ProfileConfig, wakingEvents } from "./profile.js";
-import type { ClusterSnapshot } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
 export interface CoreConfig extends ProfileConfig {
@@ -80,7 +81,7 @@ export type Decision =
       /**
        * Members whose nomination (won by an earlier preemption) the group gives up: it cannot
        * use that room now, so the room must not stay reserved for it (kube-scheduler clears
-       * status.nominatedNodeName the same way). Already dropped from the snapshot.
+       * status.nominatedNodeName the same way). Already dropped from the cluster.
        */
       readonly withdrawnNominations: readonly PodInfo[];
     };
@@ -106,13 +107,13 @@ export class SchedulingCore {
   private ownedNodeCache: { key: string; nodes: NodeInfo[] } | undefined;
 
   constructor(
-    readonly snapshot: ClusterSnapshot,
+    readonly cluster: ClusterState,
     readonly config: CoreConfig = defaultCoreConfig,
-    readonly profile: Profile = buildProfile(snapshot, config),
+    readonly profile: Profile = buildProfile(cluster, config),
   ) {}
 
   /**
-   * Runs one cycle over the given groups. Bind decisions leave their pods assumed in the snapshot.
+   * Runs one cycle over the given groups. Bind decisions leave their pods assumed in the cluster.
    * Pass an ownershipVersion that changes whenever ownsNode's answers change to let the core
    * reuse its list of owned nodes between cycles.
    */
@@ -137,10 +138,10 @@ export class SchedulingCore {
   ): CycleResult {
     const nodes = this.ownedNodes(ownsNode, ownershipVersion);
     const ctx: PlacementContext = {
-      snapshot: this.snapshot,
+      cluster: this.cluster,
       nodes,
       ownsNode,
-      otherShardNodes: this.snapshot.nodes.length - nodes.length,
+      otherShardNodes: this.cluster.nodes.length - nodes.length,
       profile: this.profile,
       feasibleNodesToFind: feasibleNodesToFind(nodes.length, this.config.percentageOfNodesToScore),
       nextStartIndex: this.nextStartIndex,
@@ -153,7 +154,7 @@ export class SchedulingCore {
     for (const group of ordered) {
       if (reached > 0 && shouldYield()) break;
       reached++;
-      const statement = new Statement(this.snapshot);
+      const statement = new Statement(this.cluster);
       if (group.problem !== undefined) {
         if (options.gainedNodesSettling) decisions.push(deferred(group, `${group.problem}.`));
         else decisions.push(this.unschedulable(statement, group, `${group.problem}.`, [], 0, memo));
@@ -166,7 +167,7 @@ export class SchedulingCore {
         decisions.push({ kind: "bind", group: group.key, placements: result.placements });
         continue;
       }
-      const message = unschedulableMessage(group, result, this.snapshot.nodes.length);
+      const message = unschedulableMessage(group, result, this.cluster.nodes.length);
       if (options.gainedNodesSettling) {
         decisions.push(deferred(group, message));
         continue;
@@ -239,7 +240,7 @@ export class SchedulingCore {
   private withdrawNominations(statement: Statement, group: PendingGroup): PodInfo[] {
     const withdrawn: PodInfo[] = [];
     for (const pod of group.members) {
-      const nominated = this.snapshot.nominatedPod(pod.key);
+      const nominated = this.cluster.nominatedPod(pod.key);
       if (nominated === undefined && pod.nominatedNodeName === undefined) continue;
       statement.withdrawNomination(pod);
       withdrawn.push(pod);
@@ -251,10 +252,10 @@ export class SchedulingCore {
     ownsNode: (nodeName: string) => boolean,
     ownershipVersion: number | undefined,
   ): NodeInfo[] {
-    const key = `${this.snapshot.nodeSetVersion}/${ownershipVersion}`;
+    const key = `${this.cluster.nodeSetVersion}/${ownershipVersion}`;
     if (ownershipVersion !== undefined && this.ownedNodeCache?.key === key) return this.ownedNodeCache.nodes;
     const nodes: NodeInfo[] = [];
-    for (const node of this.snapshot.nodes) if (ownsNode(node.name)) nodes.push(node);
+    for (const node of this.cluster.nodes) if (ownsNode(node.name)) nodes.push(node);
     this.ownedNodeCache = { key, nodes };
     return nodes;
   }

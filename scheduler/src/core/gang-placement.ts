@@ -1,19 +1,20 @@
 /**
  * Gang placement: every required member of a group gets a node at once, or none does.
  * Each member goes through PreFilter, Filter then Score over the nodes this shard may use;
- * members are assumed into the snapshot through a Statement so later members see earlier ones
+ * members are assumed into the cluster through a Statement so later members see earlier ones
  * (and AddPod keeps the members' PreFilter states true as they are).
  *
  * The group-level placement step (placeGroup, after kube-scheduler 1.37's PlacementGenerate /
  * PlacementScore): the profile's generators offer candidate node sets (by default one: every
  * usable node), the gang is placed inside each, and the best-scored placement is kept.
  */
+
+import type { ClusterState } from "./cluster-state.js";
 import { Diagnosis, otherShardReason } from "./diagnosis.js";
 import { type CycleState, maxNodeScore, type ScorePlugin } from "./framework.js";
 import type { PendingGroup } from "./gang/index.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { type PodState, PodStates, type Profile, preFilter, rejection } from "./profile.js";
-import type { ClusterSnapshot } from "./snapshot.js";
 import type { Statement } from "./statement.js";
 
 export interface Placement {
@@ -23,7 +24,7 @@ export interface Placement {
 
 /** The nodes a cycle may place on, and how to judge them. */
 export interface PlacementContext {
-  readonly snapshot: ClusterSnapshot;
+  readonly cluster: ClusterState;
   /** Nodes this shard owns (the ownership function's answer for this cycle). */
   readonly nodes: readonly NodeInfo[];
   readonly ownsNode: (nodeName: string) => boolean;
@@ -91,7 +92,7 @@ export function placeGroup(
   }
   if (best === undefined)
     return firstFailure ?? placeGang(confinedTo(ctx, [], sample), statement, group, sample);
-  // Every member passed Filter there on this very snapshot: assume them again as they were.
+  // Every member passed Filter there on this very cluster: assume them again as they were.
   for (const { pod, nodeName } of best.placements) statement.assume(pod, nodeName);
   return { fits: true, placements: best.placements };
 }
@@ -167,7 +168,7 @@ export function selectNode(
   const profile = ctx.profile;
   // The node won by preemption comes first, as in kube-scheduler.
   if (pod.nominatedNodeName) {
-    const nominated = ctx.snapshot.node(pod.nominatedNodeName);
+    const nominated = ctx.cluster.node(pod.nominatedNodeName);
     if (
       nominated &&
       ctx.ownsNode(nominated.name) &&

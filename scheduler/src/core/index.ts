@@ -1,6 +1,7 @@
-/** The pure scheduling core: snapshot and pending groups in, decisions out. No I/O. */
+/** The pure scheduling core: cluster and pending groups in, decisions out. No I/O. */
 export type * from "./api-types.js";
 export { toNodeInfo, toPodInfo } from "./build-info.js";
+export { ClusterState, type RunningGroup } from "./cluster-state.js";
 export {
   type CoreConfig,
   type CycleOptions,
@@ -45,6 +46,5 @@ export {
   wakingEvents,
 } from "./profile.js";
 export { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
-export { ClusterSnapshot, type RunningGroup } from "./snapshot.js";
 export { Statement } from "./statement.js";
 export { trialPlacement } from "./trial-placement.js";

@@ -41,6 +41,7 @@
  */
 import { lentForAnnotation } from "../contracts/keys.js";
 import type { PodDisruptionBudget } from "./api-types.js";
+import type { RunningGroup } from "./cluster-state.js";
 import { type ClusterEvents, eventsOf } from "./framework.js";
 import type { PendingGroup } from "./gang/index.js";
 import {
@@ -55,7 +56,6 @@ import { matchesLabelSelector } from "./label-selector.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { type PodState, PodStates, preFilter, rejection } from "./profile.js";
 import { insufficientResources, Resources } from "./resources/resources.js";
-import type { RunningGroup } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
 export interface EvictionPlan {
@@ -148,7 +148,7 @@ export function planGangPreemption(
       reason: "preemption: not attempted, the group has fewer pending pods than it needs",
     };
   }
-  const snapshot = ctx.snapshot;
+  const cluster = ctx.cluster;
   const single = group.members.length === 1 ? (group.members[0] as PodInfo) : undefined;
   // A plugin with cluster-wide state (a PreFilter) makes a node's answer depend on other nodes:
   // then what one preemptor learned of a node does not carry over to the next.
@@ -176,7 +176,7 @@ export function planGangPreemption(
     return fail();
 
   const fitsWithout = (victims: readonly RunningGroup[], nodes = ctx.nodes): GangPlacementResult => {
-    const trial = new Statement(snapshot);
+    const trial = new Statement(cluster);
     try {
       for (const pod of candidates.leaving) trial.evict(pod);
       for (const victim of victims) for (const pod of victim.pods) trial.evict(pod);
@@ -208,7 +208,7 @@ export function planGangPreemption(
     const everyone = fitsWithout(all);
     if (!everyone.fits) return fail();
     const used = new Set(everyone.placements.map((p) => p.nodeName));
-    const near = all.filter((c) => c.pods.some((pod) => used.has(snapshot.placementOf(pod.key) ?? "")));
+    const near = all.filter((c) => c.pods.some((pod) => used.has(cluster.placementOf(pod.key) ?? "")));
     result = fitsWithout(near);
     victims = result.fits ? near : all;
     if (!result.fits) result = everyone;
@@ -249,10 +249,10 @@ class Candidates {
     private readonly usable: ReadonlySet<string>,
   ) {
     const seen = new Set<string>();
-    for (const pod of ctx.snapshot.terminatingPods()) {
+    for (const pod of ctx.cluster.terminatingPods()) {
       if (seen.has(pod.group.id)) continue;
       seen.add(pod.group.id);
-      const running = ctx.snapshot.runningGroup(pod.group.id);
+      const running = ctx.cluster.runningGroup(pod.group.id);
       if (!running || !this.lower(running) || !running.pods.every((p) => p.terminating)) continue;
       this.leaving.push(...this.onUsableNodes(running));
     }
@@ -261,7 +261,7 @@ class Candidates {
   /** The group with this id, if it may be evicted. */
   get(id: string): RunningGroup | undefined {
     if (this.decided.has(id)) return this.decided.get(id);
-    const running = this.ctx.snapshot.runningGroup(id);
+    const running = this.ctx.cluster.runningGroup(id);
     const evictable = running !== undefined && this.evictable(running) === "yes" ? running : undefined;
     this.decided.set(id, evictable);
     return evictable;
@@ -273,7 +273,7 @@ class Candidates {
     const order: RunningGroup[] = [];
     const room = new Resources();
     let protectedByBudget = 0;
-    for (const running of this.ctx.snapshot.runningGroups().values()) {
+    for (const running of this.ctx.cluster.runningGroups().values()) {
       const verdict = this.evictable(running);
       if (verdict === "protected") protectedByBudget++;
       if (verdict !== "yes") continue;
@@ -289,14 +289,14 @@ class Candidates {
   }
 
   private onUsableNodes(running: RunningGroup): PodInfo[] {
-    return running.pods.filter((pod) => this.usable.has(this.ctx.snapshot.placementOf(pod.key) ?? ""));
+    return running.pods.filter((pod) => this.usable.has(this.ctx.cluster.placementOf(pod.key) ?? ""));
   }
 
   private evictable(running: RunningGroup): "yes" | "no" | "protected" {
     if (!this.lower(running) || running.pods.every((pod) => pod.terminating)) return "no";
     if (this.onUsableNodes(running).length === 0) return "no";
     const namespace = running.pods[0]?.namespace ?? "";
-    const budgets = this.budgets.get(namespace) ?? this.ctx.snapshot.podDisruptionBudgets(namespace);
+    const budgets = this.budgets.get(namespace) ?? this.ctx.cluster.podDisruptionBudgets(namespace);
     this.budgets.set(namespace, budgets);
     return blockedByDisruptionBudget(running, budgets) ? "protected" : "yes";
   }
@@ -324,7 +324,7 @@ function searchNodeByNode(
   memo: PreemptionMemo | undefined,
   hopeless: HopelessNodes | undefined,
 ): RunningGroup[] | undefined {
-  const statement = new Statement(ctx.snapshot);
+  const statement = new Statement(ctx.cluster);
   const chosen = new Map<string, RunningGroup>();
   const search: VictimSearch = { ctx, statement, candidates, chosen, shape, memo };
   const hopelessFor = hopeless === undefined ? undefined : constraintsOf(hopeless.pod);
@@ -447,7 +447,7 @@ function nodeVictims(
   const reusable =
     memo !== undefined && shape !== undefined && !node.node.metadata.annotations?.[lentForAnnotation];
   if (reusable) {
-    const known = memo.victimsOn(shape, node.name, ctx.snapshot.nodeVersion(node.name));
+    const known = memo.victimsOn(shape, node.name, ctx.cluster.nodeVersion(node.name));
     const victims = known?.map((id) => candidates.get(id));
     if (victims?.every((v) => v !== undefined && !chosen.has(v.id))) return victims as RunningGroup[];
   }
@@ -456,7 +456,7 @@ function nodeVictims(
     memo.remember(
       shape,
       node.name,
-      ctx.snapshot.nodeVersion(node.name),
+      ctx.cluster.nodeVersion(node.name),
       (victims ?? []).map((v) => v.id),
     );
   return victims;
@@ -529,7 +529,7 @@ function constraintsOf(pod: PodInfo): string {
 function touchedNodes(ctx: PlacementContext, pods: readonly PodInfo[]): readonly NodeInfo[] {
   const names = new Set<string>();
   for (const pod of pods) {
-    const nodeName = ctx.snapshot.placementOf(pod.key);
+    const nodeName = ctx.cluster.placementOf(pod.key);
     if (nodeName !== undefined) names.add(nodeName);
   }
   return ctx.nodes.filter((node) => names.has(node.name));
@@ -542,7 +542,7 @@ function touchedNodes(ctx: PlacementContext, pods: readonly PodInfo[]): readonly
  */
 function shapeOf(ctx: PlacementContext, group: PendingGroup, pod: PodInfo): string {
   const personal =
-    ctx.snapshot.runningGroup(group.key.id) !== undefined || ctx.snapshot.nominatedPod(pod.key) !== undefined;
+    ctx.cluster.runningGroup(group.key.id) !== undefined || ctx.cluster.nominatedPod(pod.key) !== undefined;
   const r = pod.requests;
   return JSON.stringify([
     group.priority,

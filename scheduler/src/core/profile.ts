@@ -8,6 +8,7 @@
  * (off unless config.plugins names it).
  */
 
+import type { ClusterState } from "./cluster-state.js";
 import {
   anyClusterEvent,
   type ClusterEvents,
@@ -30,7 +31,6 @@ import {
   resourceAllocationScore,
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
-import type { ClusterSnapshot } from "./snapshot.js";
 import type { StateFollower } from "./statement.js";
 
 /** Plugins that are off unless config names them, with their arguments. */
@@ -67,23 +67,20 @@ export interface Profile {
   readonly events: ReadonlyMap<string, ClusterEvents>;
 }
 
-/** Every plugin the config turns on, built for this snapshot, in the order they run. */
-function pluginsFor(snapshot: ClusterSnapshot, config: ProfileConfig): Plugin[] {
+/** Every plugin the config turns on, built for this cluster, in the order they run. */
+function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
   const plugins: Plugin[] = [...defaultFilterPlugins];
   // Optional plugins filter after the node-local ones and before NodeResourcesFit, as
   // kube-scheduler runs InterPodAffinity and PodTopologySpread before the resource check.
   const limit = config.plugins?.MaxPerZone;
-  if (limit !== undefined) plugins.push(maxPerZone(snapshot, limit));
-  plugins.push(nodeResourcesFit(snapshot), resourceAllocationScore(config.scoringStrategy));
+  if (limit !== undefined) plugins.push(maxPerZone(cluster, limit));
+  plugins.push(nodeResourcesFit(cluster), resourceAllocationScore(config.scoringStrategy));
   return plugins;
 }
 
 /** The profile the shard's cycle and the coordinator's trial placement both run. */
-export function buildProfile(
-  snapshot: ClusterSnapshot,
-  config: ProfileConfig = defaultProfileConfig,
-): Profile {
-  return profileOf(pluginsFor(snapshot, config), config.scoreWeights);
+export function buildProfile(cluster: ClusterState, config: ProfileConfig = defaultProfileConfig): Profile {
+  return profileOf(pluginsFor(cluster, config), config.scoreWeights);
 }
 
 /** A profile of exactly these plugins (each listed under every extension point it implements). */

@@ -1,19 +1,20 @@
 /**
- * A Statement is a transaction on the ClusterSnapshot (after Volcano's Statement): a cycle
+ * A Statement is a transaction on the ClusterState (after Volcano's Statement): a cycle
  * assumes pods onto nodes, simulates evictions and reserves nominations, then either commits
- * (keeps the changes) or discards (restores the snapshot exactly). It is what makes gang
+ * (keeps the changes) or discards (restores the cluster exactly). It is what makes gang
  * placement all-or-nothing and preemption "only if the group then fits".
  *
  * While pods are being placed, a follower (their PreFilter states, profile.ts PodStates) is
  * told of every pod the statement puts on or takes off a node, undo included: kube-scheduler's
  * AddPod/RemovePod.
  */
+
+import type { ClusterState } from "./cluster-state.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import type { ClusterSnapshot } from "./snapshot.js";
 
 interface Change {
   readonly key: string;
-  /** The pod as the snapshot held it before the change (placed or nominated); undefined if it held none. */
+  /** The pod as the cluster held it before the change (placed or nominated); undefined if it held none. */
   readonly before: PodInfo | undefined;
   /** The node it occupied before the change, if any. */
   readonly placedOn: string | undefined;
@@ -29,7 +30,7 @@ export class Statement {
   private changes: Change[] = [];
   private follower: StateFollower | undefined;
 
-  constructor(readonly snapshot: ClusterSnapshot) {}
+  constructor(readonly cluster: ClusterState) {}
 
   /** Who is told of pods put on and taken off nodes from now on; returns the one told before. */
   follow(follower: StateFollower | undefined): StateFollower | undefined {
@@ -42,7 +43,7 @@ export class Statement {
   assume(pod: PodInfo, nodeName: string): void {
     this.record(pod);
     if (this.follower) this.leave(pod.key);
-    this.snapshot.assume(pod, nodeName);
+    this.cluster.assume(pod, nodeName);
     if (this.follower) this.arrive(pod, nodeName);
   }
 
@@ -50,7 +51,7 @@ export class Statement {
   evict(pod: PodInfo): void {
     this.record(pod);
     if (this.follower) this.leave(pod.key);
-    this.snapshot.removePod(pod.key);
+    this.cluster.removePod(pod.key);
   }
 
   /**
@@ -59,14 +60,14 @@ export class Statement {
    */
   nominate(pod: PodInfo, nodeName: string): void {
     this.record(pod);
-    this.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
+    this.cluster.upsertPod({ ...pod, nominatedNodeName: nodeName });
   }
 
-  /** Gives up the pod's nomination, if the snapshot holds one. */
+  /** Gives up the pod's nomination, if the cluster holds one. */
   withdrawNomination(pod: PodInfo): void {
-    if (this.snapshot.nominatedPod(pod.key) === undefined) return;
+    if (this.cluster.nominatedPod(pod.key) === undefined) return;
     this.record(pod);
-    this.snapshot.removePod(pod.key);
+    this.cluster.removePod(pod.key);
   }
 
   /** Keeps every change; the statement is empty afterwards. */
@@ -78,10 +79,10 @@ export class Statement {
   discard(): void {
     for (const { key, before, placedOn } of this.changes.reverse()) {
       if (this.follower) this.leave(key);
-      this.snapshot.removePod(key);
+      this.cluster.removePod(key);
       if (before === undefined) continue;
-      if (placedOn !== undefined && placedOn !== before.nodeName) this.snapshot.assume(before, placedOn);
-      else this.snapshot.upsertPod(before);
+      if (placedOn !== undefined && placedOn !== before.nodeName) this.cluster.assume(before, placedOn);
+      else this.cluster.upsertPod(before);
       if (this.follower && placedOn !== undefined) this.arrive(before, placedOn);
     }
     this.changes = [];
@@ -100,25 +101,25 @@ export class Statement {
     this.changes = rest;
   }
 
-  /** Remembers the snapshot's own record of the pod: the caller's copy may be older or newer. */
+  /** Remembers the cluster's own record of the pod: the caller's copy may be older or newer. */
   private record(pod: PodInfo): void {
-    const { snapshot } = this;
+    const { cluster } = this;
     this.changes.push({
       key: pod.key,
-      before: snapshot.placedPod(pod.key) ?? snapshot.nominatedPod(pod.key),
-      placedOn: snapshot.placementOf(pod.key),
+      before: cluster.placedPod(pod.key) ?? cluster.nominatedPod(pod.key),
+      placedOn: cluster.placementOf(pod.key),
     });
   }
 
   /** Tells the follower the pod leaves the node it occupies (if it occupies one). */
   private leave(key: string): void {
-    const pod = this.snapshot.placedPod(key);
-    const node = this.snapshot.node(this.snapshot.placementOf(key) ?? "");
+    const pod = this.cluster.placedPod(key);
+    const node = this.cluster.node(this.cluster.placementOf(key) ?? "");
     if (pod !== undefined && node !== undefined) this.follower?.removed(pod, node);
   }
 
   private arrive(pod: PodInfo, nodeName: string): void {
-    const node = this.snapshot.node(nodeName);
+    const node = this.cluster.node(nodeName);
     if (node !== undefined) this.follower?.added(pod, node);
   }
 }

@@ -1,16 +1,17 @@
 /**
  * A what-if placement: could this group be placed, whole, on these nodes? Runs the cycle's own
  * profile (buildProfile: the same plugins as the shard's cycle) over every node (no sampling)
- * inside a Statement that is always discarded, so the snapshot is left as it was. The
+ * inside a Statement that is always discarded, so the cluster is left as it was. The
  * coordinator asks it of the capacity shards report; an offline oracle asks it of a final
  * cluster state.
  */
+
+import type { ClusterState } from "./cluster-state.js";
 import { maxNodeScore, type ScorePlugin } from "./framework.js";
 import type { PendingGroup } from "./gang/index.js";
 import { type Placement, type PlacementContext, placeGroup } from "./gang-placement.js";
 import type { NodeInfo } from "./model.js";
 import { buildProfile, defaultProfileConfig, type Profile, type ProfileConfig } from "./profile.js";
-import type { ClusterSnapshot } from "./snapshot.js";
 import { Statement } from "./statement.js";
 
 const preferredNodesName = "PreferredNodes";
@@ -21,7 +22,7 @@ const preferredNodesName = "PreferredNodes";
  * MostAllocated), so a caller can ask for the placement that needs the fewest nodes from elsewhere.
  */
 export function trialPlacement(
-  snapshot: ClusterSnapshot,
+  cluster: ClusterState,
   nodes: readonly NodeInfo[],
   group: PendingGroup,
   preferred: (nodeName: string) => boolean = () => false,
@@ -29,15 +30,15 @@ export function trialPlacement(
 ): readonly Placement[] | undefined {
   const usable = new Set(nodes.map((node) => node.name));
   const ctx: PlacementContext = {
-    snapshot,
+    cluster,
     nodes,
     ownsNode: (name) => usable.has(name),
     otherShardNodes: 0,
-    profile: preferring(buildProfile(snapshot, config), preferred),
+    profile: preferring(buildProfile(cluster, config), preferred),
     feasibleNodesToFind: nodes.length,
     nextStartIndex: 0,
   };
-  const statement = new Statement(snapshot);
+  const statement = new Statement(cluster);
   try {
     const result = placeGroup(ctx, statement, group, false);
     return result.fits ? result.placements : undefined;

@@ -1,5 +1,5 @@
 /**
- * The shard's in-memory view of the cluster, fed by informers: the ClusterSnapshot the core
+ * The shard's in-memory view of the cluster, fed by informers: the ClusterState the core
  * reads (nodes, pods occupying them, nominations, budgets), the pending pods this shard's
  * scheduler name serves grouped into gangs, and the pods it has assumed while binds are in flight.
  */
@@ -7,7 +7,7 @@ import {
   agreedMinMember,
   annotationGroupSource,
   type ClusterEvents,
-  ClusterSnapshot,
+  ClusterState,
   eventsOf,
   type GangState,
   type GroupKey,
@@ -126,7 +126,7 @@ const podLeft = eventsOf(["AssignedPodDelete"]);
 const budgetChanged = eventsOf(["PodDisruptionBudgetChange"]);
 
 export class ClusterCache {
-  readonly snapshot = new ClusterSnapshot();
+  readonly cluster = new ClusterState();
   private readonly groups = new Map<string, GroupMembers>();
   private readonly groupOfPod = new Map<string, string>();
   /** Pods this shard placed whose binding the watch has not confirmed yet, by pod key. */
@@ -145,15 +145,15 @@ export class ClusterCache {
   /** What the cache holds (kube-scheduler's cache_size): nodes, pods on them, and those assumed. */
   sizes(): { nodes: number; pods: number; assumedPods: number } {
     return {
-      nodes: this.snapshot.nodes.length,
-      pods: this.snapshot.placedPods,
+      nodes: this.cluster.nodes.length,
+      pods: this.cluster.placedPods,
       assumedPods: this.assumed.size,
     };
   }
 
   upsertNode(node: Node): void {
-    const known = this.snapshot.node(node.metadata.name) !== undefined;
-    const { info, events } = this.snapshot.updateNode(node);
+    const known = this.cluster.node(node.metadata.name) !== undefined;
+    const { info, events } = this.cluster.updateNode(node);
     // A node that appears holds the pods bound to it: they are running members now.
     if (!known) for (const key of info.pods.keys()) this.adopt(key);
     // An update no plugin reads (a heartbeat, a new resourceVersion) wakes nobody.
@@ -161,7 +161,7 @@ export class ClusterCache {
   }
 
   removeNode(node: Node): void {
-    const pods = this.snapshot.node(node.metadata.name)?.pods.keys() ?? [];
+    const pods = this.cluster.node(node.metadata.name)?.pods.keys() ?? [];
     for (const key of pods) {
       const group = this.groups.get(this.groupOfPod.get(key) ?? "");
       const pod = group?.running.get(key);
@@ -170,16 +170,16 @@ export class ClusterCache {
       group.orphaned.set(key, pod);
       this.observeStart(group);
     }
-    this.snapshot.removeNode(node.metadata.name);
+    this.cluster.removeNode(node.metadata.name);
   }
 
   upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {
-    this.snapshot.upsertPodDisruptionBudget(pdb);
+    this.cluster.upsertPodDisruptionBudget(pdb);
     this.onChange({ kind: "capacity", events: budgetChanged });
   }
 
   removePodDisruptionBudget(pdb: PodDisruptionBudget): void {
-    this.snapshot.removePodDisruptionBudget(pdb.metadata.namespace, pdb.metadata.name);
+    this.cluster.removePodDisruptionBudget(pdb.metadata.namespace, pdb.metadata.name);
     // Groups it protected may be evicted now: preemptors waiting for room may find it.
     this.onChange({ kind: "capacity", events: budgetChanged });
   }
@@ -191,7 +191,7 @@ export class ClusterCache {
    * does not pick the pod's group again meanwhile.
    */
   budgetRefused(pod: PodInfo): void {
-    for (const pdb of this.snapshot.podDisruptionBudgets(pod.namespace)) {
+    for (const pdb of this.cluster.podDisruptionBudgets(pod.namespace)) {
       if ((pdb.status?.disruptionsAllowed ?? 0) === 0) continue;
       if (!matchesLabelSelector(pdb.spec?.selector, pod.labels)) continue;
       this.upsertPodDisruptionBudget({ ...pdb, status: { ...pdb.status, disruptionsAllowed: 0 } });
@@ -212,20 +212,20 @@ export class ClusterCache {
       group.gated.delete(key);
       group.foreignPending.delete(key);
       if (info.finished) {
-        this.snapshot.removePod(key);
+        this.cluster.removePod(key);
         group.running.delete(key);
         group.orphaned.delete(key);
         this.observeStart(group);
         this.dropIfEmpty(group);
         this.onChange({ kind: "capacity", events: podLeft });
-      } else if (!this.snapshot.node(info.nodeName)) {
+      } else if (!this.cluster.node(info.nodeName)) {
         // Bound to a node that does not exist (yet, or any more): it runs nowhere.
-        this.snapshot.upsertPod(info);
+        this.cluster.upsertPod(info);
         group.running.delete(key);
         group.orphaned.set(key, info);
         this.observeStart(group);
       } else {
-        this.snapshot.upsertPod(info);
+        this.cluster.upsertPod(info);
         group.orphaned.delete(key);
         const joined = !group.running.has(key);
         group.running.set(key, info);
@@ -242,7 +242,7 @@ export class ClusterCache {
     }
     if (pod.spec.schedulerName !== this.schedulerName) {
       // Another scheduler's pending pod: it may reserve a node, and may be a member of a gang of ours.
-      this.snapshot.upsertPod(info);
+      this.cluster.upsertPod(info);
       if (!info.group.solo) {
         this.attach(key, info.group).foreignPending.set(key, pod.spec.schedulerName ?? "default-scheduler");
       }
@@ -252,7 +252,7 @@ export class ClusterCache {
       // Not ready to be scheduled (kube-scheduler's SchedulingGates): the API server already says
       // so (PodScheduled=False, SchedulingGated); the pod is looked at again when its gates go.
       this.assumed.delete(key);
-      this.snapshot.removePod(key);
+      this.cluster.removePod(key);
       const group = this.attach(key, info.group);
       group.pending.delete(key);
       group.running.delete(key);
@@ -273,7 +273,7 @@ export class ClusterCache {
       this.assumed.set(key, { pod: info, nodeName: assumed.nodeName });
       return;
     }
-    this.snapshot.upsertPod(info);
+    this.cluster.upsertPod(info);
     const group = this.attach(key, info.group);
     group.gated.delete(key);
     const isNew = !group.pending.has(key);
@@ -288,13 +288,13 @@ export class ClusterCache {
     if (groupId !== undefined) this.detach(key, groupId);
     this.assumed.delete(key);
     this.clearInvalid(key);
-    const occupied = this.snapshot.placementOf(key) !== undefined;
-    this.snapshot.removePod(key);
+    const occupied = this.cluster.placementOf(key) !== undefined;
+    this.cluster.removePod(key);
     if (occupied) this.onChange({ kind: "capacity", events: podLeft });
   }
 
   /**
-   * Records that the core placed a pod (the cycle already assumed it in the snapshot): it
+   * Records that the core placed a pod (the cycle already assumed it in the cluster): it
    * counts as a running member of its group until the watch confirms the bind or it fails.
    */
   markAssumed(pod: PodInfo, nodeName: string): void {
@@ -312,7 +312,7 @@ export class ClusterCache {
     const group = this.groups.get(assumed.pod.group.id);
     group?.running.delete(podKey);
     group?.orphaned.delete(podKey);
-    this.snapshot.removePod(podKey);
+    this.cluster.removePod(podKey);
     this.upsertPod(assumed.pod.pod);
   }
 
@@ -328,7 +328,7 @@ export class ClusterCache {
     group.running.delete(podKey);
     group.orphaned.delete(podKey);
     group.gated.set(podKey, assumed.pod);
-    this.snapshot.removePod(podKey);
+    this.cluster.removePod(podKey);
     this.onChange({ kind: "capacity", events: podLeft });
   }
 
@@ -345,13 +345,13 @@ export class ClusterCache {
   }
 
   /**
-   * A nomination the cycle reserved in the snapshot but could not write to the API server: the
+   * A nomination the cycle reserved in the cluster but could not write to the API server: the
    * pod goes back to what the watch last delivered, so no shard keeps room for a reservation
    * that exists nowhere else (a watch event would not come to correct it).
    */
   restorePending(pod: PodInfo): void {
     const seen = this.groups.get(pod.group.id)?.pending.get(pod.key);
-    if (seen) this.snapshot.upsertPod(seen);
+    if (seen) this.cluster.upsertPod(seen);
   }
 
   group(groupId: string): GroupMembers | undefined {

@@ -124,7 +124,7 @@ export class GroupExecutor {
   }
 
   /**
-   * Binds a group's placements (the cycle already assumed them in its snapshot). Its members are
+   * Binds a group's placements (the cycle already assumed them in its cluster). Its members are
    * assumed in the cache before anything is sent (they count as running members of their group
    * from now on), and whoever's bind does not go through is pending again when this resolves.
    */
@@ -212,7 +212,7 @@ export class GroupExecutor {
   }
 
   /**
-   * Room the cycle reserved in its snapshot for these pods (a nomination) that the API server
+   * Room the cycle reserved in its cluster for these pods (a nomination) that the API server
    * will not hear of: the pods go back to what the watch last delivered.
    */
   withdrawReservations(pods: readonly PodInfo[]): void {
@@ -279,10 +279,10 @@ export class GroupExecutor {
   }
 
   /**
-   * The cycle already reserved the won nodes in its snapshot; the reservation must reach the
+   * The cycle already reserved the won nodes in its cluster; the reservation must reach the
    * API server (status.nominatedNodeName) before any victim is evicted, or the room the
    * evictions free is reserved for nobody. A nomination not written evicts nothing and leaves
-   * the snapshot too; the group is tried again at its next cycle. The group's pods are pinned to
+   * the cluster too; the group is tried again at its next cycle. The group's pods are pinned to
    * this shard at the same time: a ring change (a shard joining or coming back) must not move
    * the group away from the room its victims free (ring proposals keep the nodes here).
    */

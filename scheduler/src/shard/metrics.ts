@@ -243,7 +243,7 @@ export function refreshGauges(
   metrics.cacheSize.set({ type: "pods" }, sizes.pods);
   metrics.cacheSize.set({ type: "assumed_pods" }, sizes.assumedPods);
   let ownedNodes = 0;
-  for (const node of cache.snapshot.nodes) if (ownership.ownsNode(node.name)) ownedNodes++;
+  for (const node of cache.cluster.nodes) if (ownership.ownsNode(node.name)) ownedNodes++;
   metrics.ownedNodes.set(ownedNodes);
   metrics.ringEpoch.set(ownership.epoch);
   metrics.invalidPods.set(cache.invalid.size);

@@ -88,7 +88,7 @@ export class Shard {
       }),
     );
     this.cache = new ClusterCache(config.schedulerName, (change) => this.onChange(change));
-    this.core = new SchedulingCore(this.cache.snapshot, {
+    this.core = new SchedulingCore(this.cache.cluster, {
       scoringStrategy: config.scoringStrategy,
       percentageOfNodesToScore: config.percentageOfNodesToScore,
       preemption: config.preemption,
@@ -107,7 +107,7 @@ export class Shard {
     });
   }
 
-  /** Ready once every informer has listed: before that the snapshot would be incomplete. */
+  /** Ready once every informer has listed: before that the cluster would be incomplete. */
   get isReady(): boolean {
     return this.ready;
   }
@@ -360,7 +360,7 @@ export class Shard {
   capacitySummary(now = Date.now()): CapacitySummary | undefined {
     if (!this.ready || !this.ownership.canPlace()) return undefined;
     return shardReport(
-      this.cache.snapshot,
+      this.cache.cluster,
       (node) => this.ownership.ownsNode(node),
       { shard: this.config.identity, epoch: this.ownership.epoch, publishedAt: now },
       this.stuck.current(this.cache, (members) => ownsGroup(this.ownership, members)),

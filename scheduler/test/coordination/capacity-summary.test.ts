@@ -8,7 +8,7 @@ import { node, pod, snapshotOf } from "../core/fixtures.js";
 const header = { shard: "shard-0", epoch: 3, publishedAt: 1000 };
 
 describe("summarizeCapacity", () => {
-  const snapshot = snapshotOf(
+  const cluster = snapshotOf(
     [
       node("n1", { cpu: 8, labels: { pool: "a" } }),
       node("n2", { cpu: 8, labels: { pool: "a" } }),
@@ -26,7 +26,7 @@ describe("summarizeCapacity", () => {
     ],
   );
   const owned = new Set(["n1", "n2", "n3", "down", "cordoned"]);
-  const summary = summarizeCapacity(snapshot, (name) => owned.has(name), header, []);
+  const summary = summarizeCapacity(cluster, (name) => owned.has(name), header, []);
 
   it("lists only owned nodes that take new pods", () => {
     expect(summary.nodes.map((n) => n.name)).toEqual(["n1", "n2", "n3"]);

@@ -1,17 +1,17 @@
 /**
  * Builders for core tests: plain API JSON objects (as a watch delivers them), turned into the
- * core's snapshot and pending groups through the core's own parsers.
+ * core's cluster and pending groups through the core's own parsers.
  */
 import { minMemberAnnotation, podGroupAnnotation } from "../../src/contracts/keys.js";
 import type { Node, Pod, PodDisruptionBudget, Taint, Toleration } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
+import { ClusterState } from "../../src/core/cluster-state.js";
 import { type CoreConfig, type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
 import { type PendingGroup, pendingGroup, podGroupMembership } from "../../src/core/gang/index.js";
 import { feasibleNodesToFind, type PlacementContext } from "../../src/core/gang-placement.js";
 import type { NodeInfo, PodInfo } from "../../src/core/model.js";
 import type { ScoringStrategy } from "../../src/core/plugins/node-resources/resource-allocation.js";
 import { buildProfile, type Profile } from "../../src/core/profile.js";
-import { ClusterSnapshot } from "../../src/core/snapshot.js";
 
 export const gpu = "nvidia.com/gpu";
 
@@ -144,17 +144,17 @@ export function pdb(
   };
 }
 
-/** A snapshot holding the nodes, every pod that occupies or reserves a node, and the budgets. */
+/** A cluster holding the nodes, every pod that occupies or reserves a node, and the budgets. */
 export function snapshotOf(
   nodes: readonly Node[],
   pods: readonly Pod[] = [],
   budgets: readonly PodDisruptionBudget[] = [],
-): ClusterSnapshot {
-  const snapshot = new ClusterSnapshot();
-  for (const n of nodes) snapshot.upsertNode(n);
-  for (const p of pods) snapshot.upsertPod(toPodInfo(p));
-  for (const b of budgets) snapshot.upsertPodDisruptionBudget(b);
-  return snapshot;
+): ClusterState {
+  const cluster = new ClusterState();
+  for (const n of nodes) cluster.upsertNode(n);
+  for (const p of pods) cluster.upsertPod(toPodInfo(p));
+  for (const b of budgets) cluster.upsertPodDisruptionBudget(b);
+  return cluster;
 }
 
 /**
@@ -201,24 +201,24 @@ export const ownsAll = (): boolean => true;
 
 /** A placement context like the one SchedulingCore.cycle builds, for calling placeGang directly. */
 export function placementContext(
-  snapshot: ClusterSnapshot,
+  cluster: ClusterState,
   ownsNode: (nodeName: string) => boolean = ownsAll,
   strategy: ScoringStrategy = "MostAllocated",
-  profile: Profile = buildProfile(snapshot, { scoringStrategy: strategy }),
+  profile: Profile = buildProfile(cluster, { scoringStrategy: strategy }),
 ): PlacementContext {
-  const nodes: NodeInfo[] = snapshot.nodes.filter((n) => ownsNode(n.name));
+  const nodes: NodeInfo[] = cluster.nodes.filter((n) => ownsNode(n.name));
   return {
-    snapshot,
+    cluster,
     nodes,
     ownsNode,
-    otherShardNodes: snapshot.nodes.length - nodes.length,
+    otherShardNodes: cluster.nodes.length - nodes.length,
     profile,
     feasibleNodesToFind: feasibleNodesToFind(nodes.length, 0),
     nextStartIndex: 0,
   };
 }
 
-/** Builds a snapshot from all pods and runs one cycle over the pending ones. */
+/** Builds a cluster from all pods and runs one cycle over the pending ones. */
 export function runCycle(
   nodes: readonly Node[],
   pods: readonly Pod[],
@@ -228,16 +228,16 @@ export function runCycle(
     config?: Partial<CoreConfig>;
   } = {},
 ) {
-  const snapshot = snapshotOf(nodes, pods, options.budgets);
-  const core = new SchedulingCore(snapshot, { ...defaultCoreConfig, ...options.config });
+  const cluster = snapshotOf(nodes, pods, options.budgets);
+  const core = new SchedulingCore(cluster, { ...defaultCoreConfig, ...options.config });
   const decisions = core.cycle(pendingGroupsOf(pods), options.ownsNode ?? ownsAll);
-  return { snapshot, core, decisions };
+  return { cluster, core, decisions };
 }
 
 /** Per-node requested resources, comparable with toEqual. */
-export function requestedByNode(snapshot: ClusterSnapshot): Record<string, unknown> {
+export function requestedByNode(cluster: ClusterState): Record<string, unknown> {
   const result: Record<string, unknown> = {};
-  for (const n of snapshot.nodes) {
+  for (const n of cluster.nodes) {
     result[n.name] = {
       milliCpu: n.requested.milliCpu,
       memory: n.requested.memory,

@@ -91,12 +91,12 @@ function clusterLimit(limit: number, nodes: () => readonly NodeInfo[]) {
 
 describe("AddPod/RemovePod", () => {
   it("keep a member's PreFilter state true while the Statement assumes the gang's other members", () => {
-    const snapshot = snapshotOf([node("n1", { cpu: 8 })], [pod("old", { nodeName: "n1" })]);
-    const limit = clusterLimit(3, () => snapshot.nodes);
-    const profile = profileOf([limit.plugin, nodeResourcesFit(snapshot)]);
-    const ctx = placementContext(snapshot, ownsAll, "MostAllocated", profile);
+    const cluster = snapshotOf([node("n1", { cpu: 8 })], [pod("old", { nodeName: "n1" })]);
+    const limit = clusterLimit(3, () => cluster.nodes);
+    const profile = profileOf([limit.plugin, nodeResourcesFit(cluster)]);
+    const ctx = placementContext(cluster, ownsAll, "MostAllocated", profile);
     // Room for three more pods, but the limit allows two: the third member sees the first two.
-    const statement = new Statement(snapshot);
+    const statement = new Statement(cluster);
     const result = placeGang(ctx, statement, onlyPendingGroup(gang("g", 3)));
     expect(result.fits).toBe(false);
     expect(limit.preFilters()).toBe(3);
@@ -105,24 +105,24 @@ describe("AddPod/RemovePod", () => {
     expect(limit.told.filter((t) => t.startsWith("+")).length).toBe(
       limit.told.filter((t) => t.startsWith("-")).length,
     );
-    expect(snapshot.node("n1")?.pods.size).toBe(1);
-    const fits = placeGang(ctx, new Statement(snapshot), onlyPendingGroup(gang("h", 2)));
+    expect(cluster.node("n1")?.pods.size).toBe(1);
+    const fits = placeGang(ctx, new Statement(cluster), onlyPendingGroup(gang("h", 2)));
     expect(fits.fits).toBe(true);
   });
 
   it("keep the preemptor's state true while preemption removes victims", () => {
     // One running low-priority pod already reaches the cluster limit of 1; evicting it helps.
-    const snapshot = snapshotOf([node("n1", { cpu: 8 })], [pod("low", { nodeName: "n1", priority: 0 })]);
-    const limit = clusterLimit(1, () => snapshot.nodes);
-    const profile = profileOf([limit.plugin, nodeResourcesFit(snapshot)]);
-    const ctx = placementContext(snapshot, ownsAll, "MostAllocated", profile);
+    const cluster = snapshotOf([node("n1", { cpu: 8 })], [pod("low", { nodeName: "n1", priority: 0 })]);
+    const limit = clusterLimit(1, () => cluster.nodes);
+    const profile = profileOf([limit.plugin, nodeResourcesFit(cluster)]);
+    const ctx = placementContext(cluster, ownsAll, "MostAllocated", profile);
     const result = planGangPreemption(ctx, onlyPendingGroup([pod("high", { priority: 10 })]));
     expect(result.preempts).toBe(true);
     if (!result.preempts) return;
     expect(result.plan.victims.map((v) => v.id)).toEqual([toPodInfo(pod("low")).group.id]);
     expect(limit.told).toContain("-low@n1");
-    // The simulation is undone: the victim still runs in the snapshot.
-    expect(snapshot.placementOf("default/low")).toBe("n1");
+    // The simulation is undone: the victim still runs in the cluster.
+    expect(cluster.placementOf("default/low")).toBe("n1");
   });
 });
 
@@ -145,10 +145,10 @@ function tableScore(name: string, table: Record<string, number>, normalise = fal
 
 describe("Score", () => {
   const nodes = () => snapshotOf([node("a"), node("b"), node("c")]);
-  const place = (profile: (snapshot: ReturnType<typeof nodes>) => Profile) => {
-    const snapshot = nodes();
-    const ctx = placementContext(snapshot, ownsAll, "MostAllocated", profile(snapshot));
-    const result = placeGang(ctx, new Statement(snapshot), onlyPendingGroup([pod("p")]));
+  const place = (profile: (cluster: ReturnType<typeof nodes>) => Profile) => {
+    const cluster = nodes();
+    const ctx = placementContext(cluster, ownsAll, "MostAllocated", profile(cluster));
+    const result = placeGang(ctx, new Statement(cluster), onlyPendingGroup([pod("p")]));
     return result.fits ? result.placements[0]?.nodeName : undefined;
   };
 
@@ -208,61 +208,61 @@ describe("the placement step", () => {
     new Set(placements.map((p) => p.nodeName.slice(0, 1)));
 
   it("places the gang inside one candidate set, the best-scored one, and keeps it assumed", () => {
-    const snapshot = zones();
-    const profile = { ...buildProfile(snapshot), placementGenerators: [perZone] };
-    const ctx = placementContext(snapshot, ownsAll, "MostAllocated", {
+    const cluster = zones();
+    const profile = { ...buildProfile(cluster), placementGenerators: [perZone] };
+    const ctx = placementContext(cluster, ownsAll, "MostAllocated", {
       ...profile,
       placementScores: [{ plugin: preferZoneB, weight: 1 }],
     });
-    const statement = new Statement(snapshot);
+    const statement = new Statement(cluster);
     const result = placeGroup(ctx, statement, onlyPendingGroup(gang("g", 3)));
     expect(result.fits).toBe(true);
     if (!result.fits) return;
     expect(zonesOf(result.placements)).toEqual(new Set(["b"]));
-    // What the step kept is what the snapshot holds.
-    for (const p of result.placements) expect(snapshot.placementOf(p.pod.key)).toBe(p.nodeName);
-    expect(snapshot.node("a1")?.pods.size).toBe(0);
+    // What the step kept is what the cluster holds.
+    for (const p of result.placements) expect(cluster.placementOf(p.pod.key)).toBe(p.nodeName);
+    expect(cluster.node("a1")?.pods.size).toBe(0);
     // Without a PlacementScore, the first set that fits wins.
     statement.discard();
     const first = placeGroup(
-      placementContext(snapshot, ownsAll, "MostAllocated", profile),
-      new Statement(snapshot),
+      placementContext(cluster, ownsAll, "MostAllocated", profile),
+      new Statement(cluster),
       onlyPendingGroup(gang("g", 3)),
     );
     expect(first.fits && zonesOf(first.placements)).toEqual(new Set(["a"]));
   });
 
   it("keeps the members' PreFilter states true from one candidate set to the next", () => {
-    const snapshot = zones();
+    const cluster = zones();
     // At most two pods in the whole cluster: each set holds the gang, if the states forget the last set.
-    const limit = clusterLimit(2, () => snapshot.nodes);
-    const profile = profileOf([limit.plugin, nodeResourcesFit(snapshot), perZone, preferZoneB]);
-    const ctx = placementContext(snapshot, ownsAll, "MostAllocated", profile);
-    const result = placeGroup(ctx, new Statement(snapshot), onlyPendingGroup(gang("g", 2)));
+    const limit = clusterLimit(2, () => cluster.nodes);
+    const profile = profileOf([limit.plugin, nodeResourcesFit(cluster), perZone, preferZoneB]);
+    const ctx = placementContext(cluster, ownsAll, "MostAllocated", profile);
+    const result = placeGroup(ctx, new Statement(cluster), onlyPendingGroup(gang("g", 2)));
     expect(result.fits && zonesOf(result.placements)).toEqual(new Set(["b"]));
     expect(limit.preFilters()).toBe(2);
   });
 
   it("fails a gang no single set can hold, though the nodes together could", () => {
-    const snapshot = zones();
-    const profile = { ...buildProfile(snapshot), placementGenerators: [perZone] };
-    const ctx = placementContext(snapshot, ownsAll, "MostAllocated", profile);
-    const result = placeGroup(ctx, new Statement(snapshot), onlyPendingGroup(gang("g", 6)));
+    const cluster = zones();
+    const profile = { ...buildProfile(cluster), placementGenerators: [perZone] };
+    const ctx = placementContext(cluster, ownsAll, "MostAllocated", profile);
+    const result = placeGroup(ctx, new Statement(cluster), onlyPendingGroup(gang("g", 6)));
     expect(result.fits).toBe(false);
-    expect(snapshot.nodes.every((n) => n.pods.size === 0)).toBe(true);
-    expect(placeGang(ctx, new Statement(snapshot), onlyPendingGroup(gang("g", 6))).fits).toBe(true);
+    expect(cluster.nodes.every((n) => n.pods.size === 0)).toBe(true);
+    expect(placeGang(ctx, new Statement(cluster), onlyPendingGroup(gang("g", 6))).fits).toBe(true);
   });
 });
 
 describe("status codes in preemption", () => {
   it("does not look for victims on nodes no eviction can help (UnschedulableAndUnresolvable)", () => {
     const taint = { key: "dedicated", value: "x", effect: "NoSchedule" as const };
-    const snapshot = snapshotOf(
+    const cluster = snapshotOf(
       [node("tainted", { cpu: 1, taints: [taint] }), node("open", { cpu: 1 })],
       [pod("low-1", { nodeName: "tainted", priority: 0 }), pod("low-2", { nodeName: "open", priority: 0 })],
     );
     const asked: string[] = [];
-    const base = buildProfile(snapshot);
+    const base = buildProfile(cluster);
     const filters = base.filters.map(
       (plugin): FilterPlugin => ({
         name: plugin.name,
@@ -272,7 +272,7 @@ describe("status codes in preemption", () => {
         },
       }),
     );
-    const core = new SchedulingCore(snapshot, defaultCoreConfig, { ...base, filters });
+    const core = new SchedulingCore(cluster, defaultCoreConfig, { ...base, filters });
     const decision = decisionFor(
       core.cycle([onlyPendingGroup([pod("high", { priority: 10 })])], ownsAll),
       "high",
@@ -285,9 +285,9 @@ describe("status codes in preemption", () => {
   });
 
   it("a request larger than the whole node is unresolvable; one that needs room freed is not", () => {
-    const snapshot = snapshotOf([node("n1", { cpu: 2 })], [pod("running", { nodeName: "n1", cpu: 2 })]);
-    const fit = nodeResourcesFit(snapshot);
-    const n1 = snapshot.node("n1") as NodeInfo;
+    const cluster = snapshotOf([node("n1", { cpu: 2 })], [pod("running", { nodeName: "n1", cpu: 2 })]);
+    const fit = nodeResourcesFit(cluster);
+    const n1 = cluster.node("n1") as NodeInfo;
     expect(fit.filter(toPodInfo(pod("huge", { cpu: 3 })), n1)?.code).toBe("UnschedulableAndUnresolvable");
     expect(fit.filter(toPodInfo(pod("small", { cpu: 1 })), n1)?.code).toBe("Unschedulable");
   });
@@ -295,26 +295,26 @@ describe("status codes in preemption", () => {
 
 describe("a cycle while gained nodes settle", () => {
   it("defers a group that does not fit: no preemption, no nomination withdrawn, nothing changed", () => {
-    const snapshot = snapshotOf(
+    const cluster = snapshotOf(
       [node("n1", { cpu: 1 })],
       [
         pod("low", { nodeName: "n1", priority: 0 }),
         pod("waiting", { priority: 5, nominatedNodeName: "n1", cpu: 2 }),
       ],
     );
-    const core = new SchedulingCore(snapshot);
+    const core = new SchedulingCore(cluster);
     const groups = [
       onlyPendingGroup([pod("high", { priority: 10 })]),
       onlyPendingGroup([pod("waiting", { priority: 5, nominatedNodeName: "n1", cpu: 2 })]),
     ];
     const settling = core.cycleUntil(groups, ownsAll, undefined, () => false, { gainedNodesSettling: true });
     expect(settling.decisions.map((d: Decision) => d.kind)).toEqual(["deferred", "deferred"]);
-    expect(snapshot.nominatedPod("default/waiting")?.nominatedNodeName).toBe("n1");
-    expect(snapshot.nominatedPod("default/high")).toBeUndefined();
+    expect(cluster.nominatedPod("default/waiting")?.nominatedNodeName).toBe("n1");
+    expect(cluster.nominatedPod("default/high")).toBeUndefined();
     const settled = core.cycle(groups, ownsAll);
     expect(settled.map((d) => d.kind)).toEqual(["preempt", "unschedulable"]);
     // The nominations are the Statement's, committed with the decisions.
-    expect(snapshot.nominatedPod("default/high")?.nominatedNodeName).toBe("n1");
-    expect(snapshot.nominatedPod("default/waiting")).toBeUndefined();
+    expect(cluster.nominatedPod("default/high")?.nominatedNodeName).toBe("n1");
+    expect(cluster.nominatedPod("default/waiting")).toBeUndefined();
   });
 });

@@ -31,32 +31,32 @@ function message(decision: Decision): string {
 describe("gang placement", () => {
   it("places a gang that fits exactly, one member per node, and leaves it assumed", () => {
     const pods = gang("g", 3);
-    const { decisions, snapshot } = runCycle(threeSingleSlotNodes(), pods);
+    const { decisions, cluster } = runCycle(threeSingleSlotNodes(), pods);
     expect(decisions).toHaveLength(1);
     const placed = bound(decisionFor(decisions, "g"));
     expect(Object.keys(placed).sort()).toEqual(["g-0", "g-1", "g-2"]);
     expect(new Set(Object.values(placed))).toEqual(new Set(["n1", "n2", "n3"]));
     for (const [name, nodeName] of Object.entries(placed)) {
-      expect(snapshot.placementOf(`default/${name}`)).toBe(nodeName);
+      expect(cluster.placementOf(`default/${name}`)).toBe(nodeName);
     }
-    for (const n of snapshot.nodes) expect(n.requested.milliCpu).toBe(1000);
+    for (const n of cluster.nodes) expect(n.requested.milliCpu).toBe(1000);
   });
 
   it("does not place a gang of 4 on 3 single-slot nodes, and assumes nothing", () => {
     const nodes = threeSingleSlotNodes();
     const pods = gang("g", 4);
-    const snapshot = snapshotOf(nodes, pods);
-    const before = requestedByNode(snapshot);
+    const cluster = snapshotOf(nodes, pods);
+    const before = requestedByNode(cluster);
     const group = onlyPendingGroup(pods);
-    const statement = new Statement(snapshot);
-    const result = placeGang(placementContext(snapshot), statement, group);
+    const statement = new Statement(cluster);
+    const result = placeGang(placementContext(cluster), statement, group);
     expect(result.fits).toBe(false);
     if (result.fits) return;
     expect(result.placedCount).toBe(3);
-    expect(requestedByNode(snapshot)).toEqual(before);
-    for (const p of pods) expect(snapshot.placementOf(`default/${p.metadata.name}`)).toBeUndefined();
+    expect(requestedByNode(cluster)).toEqual(before);
+    for (const p of pods) expect(cluster.placementOf(`default/${p.metadata.name}`)).toBeUndefined();
 
-    const { decisions, snapshot: after } = runCycle(nodes, pods);
+    const { decisions, cluster: after } = runCycle(nodes, pods);
     const decision = decisionFor(decisions, "g");
     expect(decision.kind).toBe("unschedulable");
     expect(message(decision)).toContain("pod group default/g cannot be placed as a whole");
@@ -122,12 +122,12 @@ describe("gang placement", () => {
     const pods = gang("g", 3, { minMember: 4 });
     const group = onlyPendingGroup(pods);
     expect(group.required).toBe(4);
-    const { decisions, snapshot } = runCycle([node("n1", { cpu: 16 })], pods);
+    const { decisions, cluster } = runCycle([node("n1", { cpu: 16 })], pods);
     const decision = decisionFor(decisions, "g");
     expect(decision.kind).toBe("unschedulable");
     expect(message(decision)).toContain("pod group default/g");
     expect(message(decision)).toContain("4 pods must start together; only 3 are pending");
-    expect(snapshot.nodes[0]?.requested.milliCpu).toBe(0);
+    expect(cluster.nodes[0]?.requested.milliCpu).toBe(0);
   });
 
   it("without min-member requires every pending member", () => {
@@ -279,7 +279,7 @@ describe("gang placement", () => {
   it("lets the next group see the previous group's assumed pods", () => {
     const nodes = threeSingleSlotNodes();
     const pods = [...gang("first", 2, { priority: 10 }), ...gang("second", 2, { priority: 5 })];
-    const { decisions, snapshot } = runCycle(nodes, pods, { config: { preemption: false } });
+    const { decisions, cluster } = runCycle(nodes, pods, { config: { preemption: false } });
     expect(decisions.map((d) => [d.group.name, d.kind])).toEqual([
       ["first", "bind"],
       ["second", "unschedulable"],
@@ -288,7 +288,7 @@ describe("gang placement", () => {
       "only 1 fit); for pod second-1: 0/3 nodes are available: 3 Insufficient cpu. " +
         "preemption: disabled by configuration.",
     );
-    expect(snapshot.nodes.filter((n) => n.requested.milliCpu === 1000)).toHaveLength(2);
+    expect(cluster.nodes.filter((n) => n.requested.milliCpu === 1000)).toHaveLength(2);
   });
 
   it("treats a pod without a group as a group of one", () => {
@@ -305,10 +305,10 @@ describe("gang placement", () => {
     const nodes = [node("n1", { cpu: 1 })];
     const reserve = (priority: number) => pod("nominated", { priority, nominatedNodeName: "n1" });
     const placeable = (priority: number) => {
-      const snapshot = snapshotOf(nodes, [reserve(priority)]);
+      const cluster = snapshotOf(nodes, [reserve(priority)]);
       const result = placeGang(
-        placementContext(snapshot),
-        new Statement(snapshot),
+        placementContext(cluster),
+        new Statement(cluster),
         onlyPendingGroup([pod("p", { priority: 5 })]),
       );
       return result.fits;

@@ -29,22 +29,19 @@ const zonesOf = (placements: readonly Placement[]) => placements.map((p) => p.no
 
 describe("MaxPerZone", () => {
   it("is off by default: the gang packs into one zone", () => {
-    const snapshot = snapshotOf(cluster(), running());
-    const decision = decisionFor(
-      new SchedulingCore(snapshot).cycle(pendingGroupsOf(db("g", 3)), ownsAll),
-      "g",
-    );
+    const state = snapshotOf(cluster(), running());
+    const decision = decisionFor(new SchedulingCore(state).cycle(pendingGroupsOf(db("g", 3)), ownsAll), "g");
     expect(decision.kind === "bind" && zonesOf(decision.placements)).toEqual(["a", "a", "a"]);
-    expect(buildProfile(snapshot).preFilters).toEqual([]);
+    expect(buildProfile(state).preFilters).toEqual([]);
   });
 
   it("is honoured by the shard's cycle: a gang's members never exceed the limit in a zone", () => {
-    const snapshot = snapshotOf(cluster(), [
+    const state = snapshotOf(cluster(), [
       ...running(),
       pod("db-old", { nodeName: "a2", labels: { app: "db" } }),
     ]);
     const config: CoreConfig = { ...defaultCoreConfig, ...limited };
-    const core = new SchedulingCore(snapshot, config);
+    const core = new SchedulingCore(state, config);
     const decision = decisionFor(core.cycle(pendingGroupsOf(db("g", 3)), ownsAll), "g");
     expect(decision.kind).toBe("bind");
     // One db pod already runs in zone a: one more member fits there, the other two go to b.
@@ -65,14 +62,14 @@ describe("MaxPerZone", () => {
   });
 
   it("is honoured by the shard's preemption: evicting a labelled pod makes room under the limit", () => {
-    const snapshot = snapshotOf(
+    const state = snapshotOf(
       [node("a1", { cpu: 8, labels: { [zoneKey]: "a" } })],
       [
         pod("db-low-1", { nodeName: "a1", labels: { app: "db" }, priority: 0 }),
         pod("db-low-2", { nodeName: "a1", labels: { app: "db" }, priority: 0 }),
       ],
     );
-    const core = new SchedulingCore(snapshot, { ...defaultCoreConfig, ...limited });
+    const core = new SchedulingCore(state, { ...defaultCoreConfig, ...limited });
     const decision = decisionFor(
       core.cycle(pendingGroupsOf([pod("db-high", { labels: { app: "db" }, priority: 10 })]), ownsAll),
       "db-high",
@@ -83,16 +80,16 @@ describe("MaxPerZone", () => {
   });
 
   it("is honoured by the coordinator's trial placement", () => {
-    const snapshot = snapshotOf(cluster(), running());
-    const zoneA = snapshot.nodes.filter((n) => n.labels[zoneKey] === "a");
+    const state = snapshotOf(cluster(), running());
+    const zoneA = state.nodes.filter((n) => n.labels[zoneKey] === "a");
     const group = pendingGroupsOf(db("g", 3))[0];
     if (!group) throw new Error("no group");
     // Zone a alone has room for all three, but the limit lets only two in.
-    expect(trialPlacement(snapshot, zoneA, group)).toHaveLength(3);
-    expect(trialPlacement(snapshot, zoneA, group, undefined, limited)).toBeUndefined();
-    const spread = trialPlacement(snapshot, snapshot.nodes, group, undefined, limited);
+    expect(trialPlacement(state, zoneA, group)).toHaveLength(3);
+    expect(trialPlacement(state, zoneA, group, undefined, limited)).toBeUndefined();
+    const spread = trialPlacement(state, state.nodes, group, undefined, limited);
     expect(spread && zonesOf(spread)).toEqual(["a", "a", "b"]);
-    // The trial leaves the snapshot as it was.
-    expect(snapshot.nodes.map((n) => n.pods.size)).toEqual([1, 0, 0]);
+    // The trial leaves the state as it was.
+    expect(state.nodes.map((n) => n.pods.size)).toEqual([1, 0, 0]);
   });
 });

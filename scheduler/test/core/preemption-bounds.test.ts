@@ -5,11 +5,11 @@
  * learned, and a cycle stops where the caller's budget says and hands back the rest.
  */
 import { describe, expect, it } from "vitest";
+import type { ClusterState } from "../../src/core/cluster-state.js";
 import { type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
 import type { FilterPlugin } from "../../src/core/framework.js";
 import type { PlacementContext } from "../../src/core/gang-placement.js";
 import { type EvictionPlan, PreemptionMemo, planGangPreemption } from "../../src/core/preemption.js";
-import type { ClusterSnapshot } from "../../src/core/snapshot.js";
 import {
   node,
   onlyPendingGroup,
@@ -25,7 +25,7 @@ import {
  * Nodes of 4 cpu, each running four 1-cpu pods of priority 0. Pod names are scrambled so that no
  * order of names happens to list one node's pods together.
  */
-function fullCluster(nodeCount: number): ClusterSnapshot {
+function fullCluster(nodeCount: number): ClusterState {
   const total = nodeCount * 4;
   const nodes = Array.from({ length: nodeCount }, (_, i) => node(`n${i}`, { cpu: 4, memory: "16Gi" }));
   const running = Array.from({ length: total }, (_, k) =>
@@ -40,8 +40,8 @@ function fullCluster(nodeCount: number): ClusterSnapshot {
 }
 
 /** A placement context whose filters count their calls. */
-function countingContext(snapshot: ClusterSnapshot): { ctx: PlacementContext; calls: () => number } {
-  const ctx = placementContext(snapshot);
+function countingContext(cluster: ClusterState): { ctx: PlacementContext; calls: () => number } {
+  const ctx = placementContext(cluster);
   let calls = 0;
   const filters = ctx.profile.filters.map(
     (plugin): FilterPlugin => ({
@@ -56,8 +56,8 @@ function countingContext(snapshot: ClusterSnapshot): { ctx: PlacementContext; ca
 }
 
 /** Plans for `count` preemptors of 3 cpu one after the other, reserving each one's node as a cycle does. */
-function storm(snapshot: ClusterSnapshot, count: number, memo?: PreemptionMemo) {
-  const { ctx, calls } = countingContext(snapshot);
+function storm(cluster: ClusterState, count: number, memo?: PreemptionMemo) {
+  const { ctx, calls } = countingContext(cluster);
   const filterCalls: number[] = [];
   const plans: EvictionPlan[] = [];
   for (let k = 0; k < count; k++) {
@@ -68,7 +68,7 @@ function storm(snapshot: ClusterSnapshot, count: number, memo?: PreemptionMemo) 
     if (!result.preempts) throw new Error(`high-${k}: ${result.reason}`);
     plans.push(result.plan);
     for (const { pod: member, nodeName } of result.plan.nominations)
-      snapshot.upsertPod({ ...member, nominatedNodeName: nodeName, priority: group.priority });
+      cluster.upsertPod({ ...member, nominatedNodeName: nodeName, priority: group.priority });
   }
   return { filterCalls, plans };
 }
@@ -104,8 +104,8 @@ describe("the preemption search", () => {
   });
 
   it("finds no plan without a trial when no node could hold the pod even emptied", () => {
-    const snapshot = fullCluster(200);
-    const { ctx, calls } = countingContext(snapshot);
+    const cluster = fullCluster(200);
+    const { ctx, calls } = countingContext(cluster);
     const memo = new PreemptionMemo();
     for (let k = 0; k < 5; k++) {
       const group = onlyPendingGroup([pod(`huge-${k}`, { cpu: 5, priority: 100 })]);

@@ -69,7 +69,7 @@ describe("gang preemption", () => {
   });
 
   it("lets a high-priority solo pod evict the lowest-priority pod", () => {
-    const { decisions, snapshot } = runCycle(threeSingleSlotNodes(), [
+    const { decisions, cluster } = runCycle(threeSingleSlotNodes(), [
       ...lowPodsOnEachNode(),
       pod("high", { priority: 100 }),
     ]);
@@ -79,8 +79,8 @@ describe("gang preemption", () => {
     if (decision.kind === "preempt")
       expect(decision.message).toBe("0/3 nodes are available: 3 Insufficient cpu.");
     // Nothing is assumed for a preemptor: the victims still run.
-    expect(snapshot.placementOf("default/high")).toBeUndefined();
-    expect(snapshot.placementOf("default/low-1")).toBe("n1");
+    expect(cluster.placementOf("default/high")).toBeUndefined();
+    expect(cluster.placementOf("default/low-1")).toBe("n1");
   });
 
   it("gives high-priority solo pods in one cycle distinct victims and distinct nodes", () => {
@@ -109,7 +109,7 @@ describe("gang preemption", () => {
 
   it("evicts nothing for a gang of 4 that cannot fit in 3 nodes, and says why", () => {
     const pods = [...lowPodsOnEachNode(), ...gang("g", 4, { priority: 100 })];
-    const { decisions, snapshot } = runCycle(threeSingleSlotNodes(), pods);
+    const { decisions, cluster } = runCycle(threeSingleSlotNodes(), pods);
     const decision = decisionFor(decisions, "g");
     expect(decision.kind).toBe("unschedulable");
     expect(unschedulableMessage(decision)).toBe(
@@ -118,7 +118,7 @@ describe("gang preemption", () => {
         "preemption: no set of lower-priority groups whose eviction makes the group fit.",
     );
     for (const low of ["low-1", "low-2", "low-3"]) {
-      expect(snapshot.placementOf(`default/${low}`)).toBeDefined();
+      expect(cluster.placementOf(`default/${low}`)).toBeDefined();
     }
   });
 
@@ -204,12 +204,12 @@ describe("gang preemption", () => {
       ...lowPodsOnEachNode().slice(1),
     ];
     const pods = [...running, pod("high", { priority: 100, nominatedNodeName: "n1" })];
-    const { decisions, snapshot } = runCycle(threeSingleSlotNodes(), pods);
+    const { decisions, cluster } = runCycle(threeSingleSlotNodes(), pods);
     const decision = decisionFor(decisions, "high");
     expect(preemption(decision).victims).toEqual([]);
     expect(nominations(decision)).toEqual({ high: "n1" });
     // The terminating pod still occupies its node until it is gone.
-    expect(snapshot.node("n1")?.requested.milliCpu).toBe(1000);
+    expect(cluster.node("n1")?.requested.milliCpu).toBe(1000);
   });
 
   it("does not count terminating pods of a higher-priority group as leaving for it", () => {
@@ -346,13 +346,13 @@ describe("gang preemption", () => {
     );
   });
 
-  it("leaves the snapshot exactly as it was after planning", () => {
+  it("leaves the cluster exactly as it was after planning", () => {
     const pods = [...lowPodsOnEachNode(), ...gang("g", 2, { priority: 100 })];
-    const snapshot = snapshotOf(threeSingleSlotNodes(), pods);
-    const before = requestedByNode(snapshot);
-    const result = planGangPreemption(placementContext(snapshot), onlyPendingGroup(pods));
+    const cluster = snapshotOf(threeSingleSlotNodes(), pods);
+    const before = requestedByNode(cluster);
+    const result = planGangPreemption(placementContext(cluster), onlyPendingGroup(pods));
     expect(result.preempts).toBe(true);
-    expect(requestedByNode(snapshot)).toEqual(before);
+    expect(requestedByNode(cluster)).toEqual(before);
   });
 
   it("does not preempt when preemption is turned off", () => {
@@ -377,13 +377,13 @@ describe("nominations", () => {
       ...gang("g", 2, { priority: 100 }),
       pod("mid", { priority: 50 }),
     ];
-    const { decisions, snapshot } = runCycle(nodes, pods);
+    const { decisions, cluster } = runCycle(nodes, pods);
     expect(decisions.map((d) => [d.group.name, d.kind])).toEqual([
       ["g", "preempt"],
       ["mid", "unschedulable"],
     ]);
     expect(victimPods(decisionFor(decisions, "g"))).toEqual(["low"]);
-    expect(snapshot.node("n1")?.requested.milliCpu).toBe(0);
+    expect(cluster.node("n1")?.requested.milliCpu).toBe(0);
   });
 
   it("are not made for a gang whose members disagree on priority: its room stays free", () => {
@@ -395,9 +395,9 @@ describe("nominations", () => {
       pod("g-1", { group: "g", priority: 0 }),
       pod("mid", { priority: 5 }),
     ];
-    const { decisions, snapshot } = runCycle(nodes, pods);
+    const { decisions, cluster } = runCycle(nodes, pods);
     expect(unschedulableMessage(decisionFor(decisions, "g"))).toContain("disagree on priority (0, 10)");
-    expect(snapshot.hasNominations("n1")).toBe(false);
+    expect(cluster.hasNominations("n1")).toBe(false);
     expect(decisionFor(decisions, "mid").kind).toBe("bind");
   });
 
@@ -409,8 +409,8 @@ describe("nominations", () => {
       pod("low-3", { priority: 3, nodeName: "n3" }),
     ];
     const preemptor = pod("high", { priority: 100, nominatedNodeName: "n1", createdAt: 10 });
-    const snapshot = snapshotOf(nodes, [...running, preemptor]);
-    const core = new SchedulingCore(snapshot, defaultCoreConfig);
+    const cluster = snapshotOf(nodes, [...running, preemptor]);
+    const core = new SchedulingCore(cluster, defaultCoreConfig);
 
     // An equal-priority pod that is older (so it goes first) still may not take n1.
     const rival = pod("rival", { priority: 100, createdAt: 0 });
@@ -425,12 +425,12 @@ describe("nominations", () => {
   });
 
   it("do not hold room against a higher-priority pod", () => {
-    const snapshot = snapshotOf(threeSingleSlotNodes(), [
+    const cluster = snapshotOf(threeSingleSlotNodes(), [
       pod("low-2", { priority: 2, nodeName: "n2" }),
       pod("low-3", { priority: 3, nodeName: "n3" }),
       pod("nominated", { priority: 10, nominatedNodeName: "n1" }),
     ]);
-    const core = new SchedulingCore(snapshot);
+    const core = new SchedulingCore(cluster);
     const [decision] = core.cycle([onlyPendingGroup([pod("urgent", { priority: 1000 })])], ownsAll);
     expect(decision?.kind === "bind" && decision.placements.map((p) => p.nodeName)).toEqual(["n1"]);
   });
@@ -444,30 +444,30 @@ describe("nominations", () => {
       ...gang("g", 3, { priority: 100, nominatedNodeName: "n1", createdAt: 0 }),
       ...gang("fits", 2, { priority: 100, createdAt: 10 }),
     ];
-    const { decisions, snapshot } = runCycle(nodes, pods);
+    const { decisions, cluster } = runCycle(nodes, pods);
     const stuck = decisionFor(decisions, "g");
     expect(stuck.kind).toBe("unschedulable");
     if (stuck.kind === "unschedulable")
       expect(stuck.withdrawnNominations.map((p) => p.name).sort()).toEqual(["g-0", "g-1", "g-2"]);
-    expect(snapshot.hasNominations("n1")).toBe(false);
+    expect(cluster.hasNominations("n1")).toBe(false);
     const fits = decisionFor(decisions, "fits");
     expect(fits.kind === "bind" && fits.placements.map((p) => p.nodeName)).toEqual(["n1", "n1"]);
   });
 
   it("withdraw a nomination made in memory by an earlier cycle whose write never arrived", () => {
     const nodes = [node("n1", { cpu: 1 })];
-    const snapshot = snapshotOf(nodes, [pod("low", { priority: 1, nodeName: "n1", labels: { app: "low" } })]);
-    const core = new SchedulingCore(snapshot, defaultCoreConfig);
+    const cluster = snapshotOf(nodes, [pod("low", { priority: 1, nodeName: "n1", labels: { app: "low" } })]);
+    const core = new SchedulingCore(cluster, defaultCoreConfig);
     const [first] = core.cycle(pendingGroupsOf([pod("high", { priority: 100 })]), ownsAll);
     expect(first?.kind).toBe("preempt");
-    expect(snapshot.hasNominations("n1")).toBe(true);
+    expect(cluster.hasNominations("n1")).toBe(true);
     // The nomination was never written, and a budget now protects the victim: high cannot be placed.
-    snapshot.upsertPodDisruptionBudget(pdb("keep-low", { app: "low" }, 0));
+    cluster.upsertPodDisruptionBudget(pdb("keep-low", { app: "low" }, 0));
     const [second] = core.cycle(pendingGroupsOf([pod("high", { priority: 100 })]), ownsAll);
     expect(second?.kind === "unschedulable" && second.withdrawnNominations.map((p) => p.name)).toEqual([
       "high",
     ]);
-    expect(snapshot.hasNominations("n1")).toBe(false);
+    expect(cluster.hasNominations("n1")).toBe(false);
   });
 
   it("are kept while the group still waits for its victims to leave", () => {
@@ -476,19 +476,19 @@ describe("nominations", () => {
       pod("low", { priority: 1, nodeName: "n1", terminating: true }),
       pod("high", { priority: 100, nominatedNodeName: "n1" }),
     ];
-    const { decisions, snapshot } = runCycle(nodes, pods);
+    const { decisions, cluster } = runCycle(nodes, pods);
     expect(decisionFor(decisions, "high").kind).toBe("preempt");
-    expect(snapshot.hasNominations("n1")).toBe(true);
+    expect(cluster.hasNominations("n1")).toBe(true);
   });
 
   it("are dropped once the nominated pod is bound", () => {
-    const snapshot = snapshotOf(threeSingleSlotNodes(), [
+    const cluster = snapshotOf(threeSingleSlotNodes(), [
       pod("high", { priority: 100, nominatedNodeName: "n1" }),
     ]);
-    expect(snapshot.hasNominations("n1")).toBe(true);
-    snapshot.upsertPod(toPodInfo(pod("high", { priority: 100, nodeName: "n1" })));
-    expect(snapshot.hasNominations("n1")).toBe(false);
-    expect(snapshot.node("n1")?.requested.milliCpu).toBe(1000);
+    expect(cluster.hasNominations("n1")).toBe(true);
+    cluster.upsertPod(toPodInfo(pod("high", { priority: 100, nodeName: "n1" })));
+    expect(cluster.hasNominations("n1")).toBe(false);
+    expect(cluster.node("n1")?.requested.milliCpu).toBe(1000);
   });
 });
 
@@ -547,12 +547,12 @@ describe("group priority", () => {
   });
 
   it("never plans an eviction for an invalid group asked directly", () => {
-    const snapshot = snapshotOf(threeSingleSlotNodes(), midPodsOnEachNode());
+    const cluster = snapshotOf(threeSingleSlotNodes(), midPodsOnEachNode());
     const group = onlyPendingGroup([
       ...gang("g", 2, { priority: 100 }),
       pod("g-boost", { group: "g", priority: 1000 }),
     ]);
-    const result = planGangPreemption(placementContext(snapshot), group);
+    const result = planGangPreemption(placementContext(cluster), group);
     expect(result).toEqual({ preempts: false, reason: "preemption: not attempted, the group is invalid" });
   });
 });

@@ -2,18 +2,18 @@
  * Property tests: random small clusters, random running groups and random pending groups, run
  * through SchedulingCore.cycle; every decision is checked against the promises of the core
  * (all-or-nothing gangs, no overcommit, whole-group minimal preemption of strictly lower
- * priorities, failed attempts leave the snapshot as it was).
+ * priorities, failed attempts leave the cluster as it was).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Node, Pod, PodDisruptionBudget } from "../../src/core/api-types.js";
+import type { ClusterState, RunningGroup } from "../../src/core/cluster-state.js";
 import { type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
 import { type PendingGroup, queueOrder } from "../../src/core/gang/index.js";
 import { placeGang } from "../../src/core/gang-placement.js";
 import type { PodInfo } from "../../src/core/model.js";
 import type { ScoringStrategy } from "../../src/core/plugins/node-resources/resource-allocation.js";
 import { blockedByDisruptionBudget } from "../../src/core/preemption.js";
-import type { ClusterSnapshot, RunningGroup } from "../../src/core/snapshot.js";
 import { Statement } from "../../src/core/statement.js";
 import {
   gpu,
@@ -180,43 +180,43 @@ function buildScenario(shape: ScenarioShape): Scenario {
 // --- checks -------------------------------------------------------------------------------
 
 /** Lower-priority groups whose every pod is terminating: preemption counts them as gone. */
-function leavingFor(snapshot: ClusterSnapshot, group: PendingGroup): PodInfo[] {
+function leavingFor(cluster: ClusterState, group: PendingGroup): PodInfo[] {
   const leaving: PodInfo[] = [];
-  for (const running of snapshot.runningGroups().values()) {
+  for (const running of cluster.runningGroups().values()) {
     if (running.id === group.key.id || running.priority >= group.priority) continue;
     if (running.pods.every((p) => p.terminating)) leaving.push(...running.pods);
   }
   return leaving;
 }
 
-/** Whether the group fits once these pods are gone; the snapshot is left as it was. */
+/** Whether the group fits once these pods are gone; the cluster is left as it was. */
 function fitsWithout(
-  snapshot: ClusterSnapshot,
+  cluster: ClusterState,
   scenario: Scenario,
   group: PendingGroup,
   gone: readonly PodInfo[],
 ): boolean {
-  const statement = new Statement(snapshot);
+  const statement = new Statement(cluster);
   try {
     for (const p of gone) statement.evict(p);
-    const ctx = placementContext(snapshot, (name) => scenario.owned.has(name), scenario.strategy);
+    const ctx = placementContext(cluster, (name) => scenario.owned.has(name), scenario.strategy);
     return placeGang(ctx, statement, group, false).fits;
   } finally {
     statement.discard();
   }
 }
 
-function nominationsOf(snapshot: ClusterSnapshot, pods: readonly Pod[]): Record<string, string | undefined> {
+function nominationsOf(cluster: ClusterState, pods: readonly Pod[]): Record<string, string | undefined> {
   const result: Record<string, string | undefined> = {};
   for (const p of pods) {
     const key = `${p.metadata.namespace}/${p.metadata.name}`;
-    result[key] = snapshot.nominatedPod(key)?.nominatedNodeName;
+    result[key] = cluster.nominatedPod(key)?.nominatedNodeName;
   }
   return result;
 }
 
-function expectNotOvercommitted(snapshot: ClusterSnapshot): void {
-  for (const n of snapshot.nodes) {
+function expectNotOvercommitted(cluster: ClusterState): void {
+  for (const n of cluster.nodes) {
     const { allocatable: a, requested: r } = n;
     expect(r.milliCpu, `cpu on ${n.name}`).toBeLessThanOrEqual(a.milliCpu);
     expect(r.memory, `memory on ${n.name}`).toBeLessThanOrEqual(a.memory);
@@ -229,12 +229,12 @@ function expectNotOvercommitted(snapshot: ClusterSnapshot): void {
  * The promises of one cycle hold together: once every victim and every terminating pod is gone,
  * the pods bound in the cycle and every pod nominated by it fit on their nodes at once.
  */
-function expectPromisesConsistent(snapshot: ClusterSnapshot, decisions: readonly Decision[]): void {
+function expectPromisesConsistent(cluster: ClusterState, decisions: readonly Decision[]): void {
   const gone = new Map<string, PodInfo>();
-  for (const running of snapshot.runningGroups().values()) {
+  for (const running of cluster.runningGroups().values()) {
     for (const p of running.pods) if (p.terminating) gone.set(p.key, p);
   }
-  const usage = new Map(snapshot.nodes.map((n) => [n.name, n.requested.clone()]));
+  const usage = new Map(cluster.nodes.map((n) => [n.name, n.requested.clone()]));
   for (const decision of decisions) {
     if (decision.kind !== "preempt") continue;
     for (const victim of decision.plan.victims) for (const p of victim.pods) gone.set(p.key, p);
@@ -245,11 +245,11 @@ function expectPromisesConsistent(snapshot: ClusterSnapshot, decisions: readonly
     }
   }
   for (const p of gone.values()) {
-    const used = usage.get(snapshot.placementOf(p.key) ?? "");
+    const used = usage.get(cluster.placementOf(p.key) ?? "");
     used?.subtract(p.requests);
     if (used) used.pods -= 1;
   }
-  for (const n of snapshot.nodes) {
+  for (const n of cluster.nodes) {
     const used = usage.get(n.name);
     if (!used) continue;
     const a = n.allocatable;
@@ -281,21 +281,21 @@ function summary(decision: Decision): unknown {
 
 /**
  * Runs the pending groups one at a time in queue order (what one cycle does) and checks each
- * decision against the snapshot as the group saw it. Returns the decisions.
+ * decision against the cluster as the group saw it. Returns the decisions.
  */
 function checkScenario(scenario: Scenario): Decision[] {
-  const snapshot = snapshotOf(scenario.nodes, scenario.pods, scenario.budgets);
+  const cluster = snapshotOf(scenario.nodes, scenario.pods, scenario.budgets);
   const config = { ...defaultCoreConfig, scoringStrategy: scenario.strategy };
-  const core = new SchedulingCore(snapshot, config);
+  const core = new SchedulingCore(cluster, config);
   const ownsNode = (name: string) => scenario.owned.has(name);
   const groups = pendingGroupsOf(scenario.pods).sort(queueOrder);
   const decisions: Decision[] = [];
 
   for (const group of groups) {
-    const requestedBefore = requestedByNode(snapshot);
-    const nominationsBefore = nominationsOf(snapshot, scenario.pods);
-    const runningBefore = snapshot.runningGroups();
-    const leaving = leavingFor(snapshot, group);
+    const requestedBefore = requestedByNode(cluster);
+    const nominationsBefore = nominationsOf(cluster, scenario.pods);
+    const runningBefore = cluster.runningGroups();
+    const leaving = leavingFor(cluster, group);
     const [decision, ...extra] = core.cycle([group], ownsNode);
     expect(extra).toEqual([]);
     if (!decision) throw new Error("no decision");
@@ -321,13 +321,13 @@ function checkScenario(scenario: Scenario): Decision[] {
       for (const p of decision.placements) {
         expect(group.members.map((m) => m.key)).toContain(p.pod.key);
         expect(scenario.owned.has(p.nodeName)).toBe(true);
-        expect(snapshot.placementOf(p.pod.key)).toBe(p.nodeName);
+        expect(cluster.placementOf(p.pod.key)).toBe(p.nodeName);
       }
       continue;
     }
 
     // Nothing was assumed for a group that did not fit.
-    expect(requestedByNode(snapshot)).toEqual(requestedBefore);
+    expect(requestedByNode(cluster)).toEqual(requestedBefore);
 
     if (decision.kind === "unschedulable") {
       // The group gives up the nominations it held (room it cannot use now); nobody else's change.
@@ -336,17 +336,17 @@ function checkScenario(scenario: Scenario): Decision[] {
       expect(decision.withdrawnNominations.map((m) => m.key).sort()).toEqual(held.map(([key]) => key).sort());
       const expected = { ...nominationsBefore };
       for (const [key] of held) expected[key] = undefined;
-      expect(nominationsOf(snapshot, scenario.pods)).toEqual(expected);
+      expect(nominationsOf(cluster, scenario.pods)).toEqual(expected);
       const attempted = group.mayPreempt && group.members.length >= group.required;
       if (!attempted) continue;
       // Not even evicting every lower-priority group that may be evicted makes it fit.
       const evictable: PodInfo[] = [...leaving];
       for (const running of runningBefore.values()) {
         if (running.id === group.key.id || running.priority >= group.priority) continue;
-        if (blockedByDisruptionBudget(running, snapshot.podDisruptionBudgets("default"))) continue;
+        if (blockedByDisruptionBudget(running, cluster.podDisruptionBudgets("default"))) continue;
         evictable.push(...running.pods);
       }
-      expect(fitsWithout(snapshot, scenario, group, evictable)).toBe(false);
+      expect(fitsWithout(cluster, scenario, group, evictable)).toBe(false);
       continue;
     }
 
@@ -360,7 +360,7 @@ function checkScenario(scenario: Scenario): Decision[] {
       const whole = runningBefore.get(victim.id);
       expect(whole).toBeDefined();
       expect(victim.pods.map((p) => p.key).sort()).toEqual(whole?.pods.map((p) => p.key).sort());
-      expect(blockedByDisruptionBudget(victim, snapshot.podDisruptionBudgets("default"))).toBe(false);
+      expect(blockedByDisruptionBudget(victim, cluster.podDisruptionBudgets("default"))).toBe(false);
       expect(victim.pods.every((p) => p.terminating)).toBe(false);
     }
     expect(new Set(victims.map((v) => v.id)).size).toBe(victims.length);
@@ -370,15 +370,15 @@ function checkScenario(scenario: Scenario): Decision[] {
 
     const victimPods = (list: readonly RunningGroup[]) => list.flatMap((v) => v.pods);
     // Once the victims (and earlier victims still leaving) are gone, the whole group fits …
-    expect(fitsWithout(snapshot, scenario, group, [...leaving, ...victimPods(victims)])).toBe(true);
+    expect(fitsWithout(cluster, scenario, group, [...leaving, ...victimPods(victims)])).toBe(true);
     // … and it would not with any one victim spared.
     for (const spared of victims) {
       const others = victims.filter((v) => v !== spared);
-      expect(fitsWithout(snapshot, scenario, group, [...leaving, ...victimPods(others)])).toBe(false);
+      expect(fitsWithout(cluster, scenario, group, [...leaving, ...victimPods(others)])).toBe(false);
     }
   }
-  expectNotOvercommitted(snapshot);
-  expectPromisesConsistent(snapshot, decisions);
+  expectNotOvercommitted(cluster);
+  expectPromisesConsistent(cluster, decisions);
   return decisions;
 }
 
@@ -400,8 +400,8 @@ describe("scheduling cycle properties", { timeout: 30_000 }, () => {
       fc.property(scenarioArb, (shape) => {
         const scenario = buildScenario(shape);
         const oneByOne = checkScenario(scenario).map(summary);
-        const snapshot = snapshotOf(scenario.nodes, scenario.pods, scenario.budgets);
-        const core = new SchedulingCore(snapshot, {
+        const cluster = snapshotOf(scenario.nodes, scenario.pods, scenario.budgets);
+        const core = new SchedulingCore(cluster, {
           ...defaultCoreConfig,
           scoringStrategy: scenario.strategy,
         });
@@ -412,26 +412,26 @@ describe("scheduling cycle properties", { timeout: 30_000 }, () => {
     );
   });
 
-  it("leaves the snapshot as it was after a failed placement", () => {
+  it("leaves the cluster as it was after a failed placement", () => {
     fc.assert(
       fc.property(scenarioArb, (shape) => {
         const scenario = buildScenario(shape);
-        const snapshot = snapshotOf(scenario.nodes, scenario.pods, scenario.budgets);
-        const ctx = placementContext(snapshot, (name) => scenario.owned.has(name), scenario.strategy);
+        const cluster = snapshotOf(scenario.nodes, scenario.pods, scenario.budgets);
+        const ctx = placementContext(cluster, (name) => scenario.owned.has(name), scenario.strategy);
         for (const group of pendingGroupsOf(scenario.pods).sort(queueOrder)) {
-          const requested = requestedByNode(snapshot);
-          const nominated = nominationsOf(snapshot, scenario.pods);
-          const statement = new Statement(snapshot);
+          const requested = requestedByNode(cluster);
+          const nominated = nominationsOf(cluster, scenario.pods);
+          const statement = new Statement(cluster);
           const result = placeGang(ctx, statement, group);
           if (result.fits) {
             expect(result.placements.length).toBeGreaterThanOrEqual(group.required);
             statement.commit();
           } else {
-            expect(requestedByNode(snapshot)).toEqual(requested);
-            expect(nominationsOf(snapshot, scenario.pods)).toEqual(nominated);
+            expect(requestedByNode(cluster)).toEqual(requested);
+            expect(nominationsOf(cluster, scenario.pods)).toEqual(nominated);
           }
         }
-        expectNotOvercommitted(snapshot);
+        expectNotOvercommitted(cluster);
       }),
       { numRuns: 200 },
     );

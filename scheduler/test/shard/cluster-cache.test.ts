@@ -77,7 +77,7 @@ function bindingInFlight(member: Pod, ...others: Pod[]) {
   cache.upsertNode(node("n1"));
   for (const p of [member, ...others]) cache.upsertPod(p);
   const info = toPodInfo(member);
-  cache.snapshot.assume(info, "n1");
+  cache.cluster.assume(info, "n1");
   cache.markAssumed(info, "n1");
   return { cache, info };
 }
@@ -89,7 +89,7 @@ describe("cluster cache: gated members", () => {
     const member = ours(pod("g-0", { group: "g", minMember: 2, nominatedNodeName: "n1" }));
     cache.upsertPod(gated(member));
     expect(membersOf(cache, "g")).toEqual({ pending: [], running: [], gated: ["default/g-0"], orphaned: [] });
-    expect(cache.snapshot.nominatedPod("default/g-0")).toBeUndefined();
+    expect(cache.cluster.nominatedPod("default/g-0")).toBeUndefined();
     expect(changes).toEqual([]);
 
     // One of two gates removed: still gated.
@@ -117,7 +117,7 @@ describe("cluster cache: gated members", () => {
     const { cache, info } = bindingInFlight(member);
     cache.forgetGated(info.key);
     expect(membersOf(cache, "g")).toEqual({ pending: [], running: [], gated: ["default/g-0"], orphaned: [] });
-    expect(cache.snapshot.placementOf(info.key)).toBeUndefined();
+    expect(cache.cluster.placementOf(info.key)).toBeUndefined();
     cache.upsertPod(gated(member, []));
     expect(membersOf(cache, "g").pending).toEqual(["default/g-0"]);
   });
@@ -129,7 +129,7 @@ describe("cluster cache: a pod replaced while its bind was in flight", () => {
     const { cache, info } = bindingInFlight(member, ours(pod("g-1", { group: "g", minMember: 2 })));
     cache.forgetReplaced(info.key, info.uid);
     expect(membersOf(cache, "g")).toEqual({ pending: ["default/g-1"], running: [], gated: [], orphaned: [] });
-    expect(cache.snapshot.placementOf(info.key)).toBeUndefined();
+    expect(cache.cluster.placementOf(info.key)).toBeUndefined();
   });
 
   it("keeps the replacement pending when the watch brought it first", () => {
@@ -161,7 +161,7 @@ describe("cluster cache: members bound to a node that does not exist", () => {
     cache.upsertNode(node("ghost"));
     expect(membersOf(cache, "g").running).toEqual(["default/g-0"]);
     expect(membersOf(cache, "g").orphaned).toEqual([]);
-    expect(cache.snapshot.node("ghost")?.requested.milliCpu).toBe(1000);
+    expect(cache.cluster.node("ghost")?.requested.milliCpu).toBe(1000);
     expect(changes).toContainEqual({ kind: "member", groupId: "group:default/g" });
 
     // A node update changes nothing; the node deleted: its pods run nowhere again.

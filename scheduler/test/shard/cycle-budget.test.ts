@@ -32,7 +32,7 @@ describe("a shard's cycle", () => {
       shard.cache.upsertPod(pending);
     }
     const placed = () =>
-      Array.from({ length: count }, (_, i) => shard.cache.snapshot.placementOf(`default/p${i}`)).filter(
+      Array.from({ length: count }, (_, i) => shard.cache.cluster.placementOf(`default/p${i}`)).filter(
         (nodeName) => nodeName !== undefined,
       ).length;
 

@@ -177,14 +177,14 @@ describe("GroupExecutor.nominateThenEvict", () => {
     const { calls, pendingNominations, writers } = recordingWriters();
     const { nominations, victims } = plan();
     const shard = shardWith(writers);
-    // The cycle reserved both nodes in the snapshot before the writes.
+    // The cycle reserved both nodes in the cluster before the writes.
     for (const { pod } of nominations)
       shard.cache.upsertPod({
         ...pod.pod,
         spec: { ...pod.pod.spec, schedulerName: shard.config.schedulerName },
       });
     for (const { pod, nodeName } of nominations)
-      shard.cache.snapshot.upsertPod({ ...pod, nominatedNodeName: nodeName });
+      shard.cache.cluster.upsertPod({ ...pod, nominatedNodeName: nodeName });
     const done = shard.executor.nominateThenEvict("group:default/g", nominations, victims);
     await flush();
     pendingNominations[0]?.settle(true);
@@ -192,9 +192,9 @@ describe("GroupExecutor.nominateThenEvict", () => {
     await done;
     expect(calls.filter((call) => call.startsWith("evict"))).toEqual([]);
     // The written one stands (its watch event follows); the other reserves nothing.
-    expect(shard.cache.snapshot.nominatedPod(nominations[0]?.pod.key ?? "")?.nominatedNodeName).toBe("n1");
-    expect(shard.cache.snapshot.nominatedPod(nominations[1]?.pod.key ?? "")).toBeUndefined();
-    expect(shard.cache.snapshot.hasNominations("n2")).toBe(false);
+    expect(shard.cache.cluster.nominatedPod(nominations[0]?.pod.key ?? "")?.nominatedNodeName).toBe("n1");
+    expect(shard.cache.cluster.nominatedPod(nominations[1]?.pod.key ?? "")).toBeUndefined();
+    expect(shard.cache.cluster.hasNominations("n2")).toBe(false);
   });
 
   it("writes the nominations of a group whose victims already left, and evicts nothing", async () => {
@@ -310,7 +310,7 @@ describe("Shard cycle: preemption while nodes just gained settle", () => {
       shard.cache.upsertPod(ours(pod("high-0", { cpu: 2, priority: 100 })));
       await settle();
       expect(sent).toEqual([]);
-      expect(shard.cache.snapshot.hasNominations("n1")).toBe(false);
+      expect(shard.cache.cluster.hasNominations("n1")).toBe(false);
       // The settle delay ends: ownership tells the shard, which tries the group again at once.
       settling = false;
       shard.ownershipChanged();

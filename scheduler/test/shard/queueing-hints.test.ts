@@ -52,8 +52,8 @@ describe("queueing hints", () => {
   it("the cycle's decisions carry the events: rejections plus preemption's when it was tried", () => {
     const taint = { key: "k", effect: "NoSchedule" as const };
     const { decisions } = (() => {
-      const snapshot = snapshotOf([node("n1", { taints: [taint] })]);
-      return { decisions: new SchedulingCore(snapshot).cycle(pendingGroupsOf([pod("p")]), ownsAll) };
+      const cluster = snapshotOf([node("n1", { taints: [taint] })]);
+      return { decisions: new SchedulingCore(cluster).cycle(pendingGroupsOf([pod("p")]), ownsAll) };
     })();
     const decision = decisionFor(decisions, "p");
     expect(decision.kind === "unschedulable" && eventNames(decision.wakeOn)).toEqual([
@@ -91,21 +91,21 @@ describe("node updates", () => {
   });
 
   it("keep the node's NodeInfo and nodeSetVersion, so the cycle's cached node list stays true", () => {
-    const snapshot = snapshotOf([node("a", { cpu: 4 }), node("b", { cpu: 4 })]);
-    const core = new SchedulingCore(snapshot);
-    const info = snapshot.node("a");
-    const version = snapshot.nodeSetVersion;
+    const cluster = snapshotOf([node("a", { cpu: 4 }), node("b", { cpu: 4 })]);
+    const core = new SchedulingCore(cluster);
+    const info = cluster.node("a");
+    const version = cluster.nodeSetVersion;
     const first = core.cycle([onlyPendingGroup([pod("p", { cpu: 3 })])], ownsAll, 1)[0];
     expect(first?.kind === "bind" && first.placements[0]?.nodeName).toBe("a");
-    snapshot.upsertNode(node("a", { cpu: 4, taints: [{ key: "k", effect: "NoSchedule" }] }));
-    expect(snapshot.node("a")).toBe(info);
-    expect(snapshot.nodeSetVersion).toBe(version);
+    cluster.upsertNode(node("a", { cpu: 4, taints: [{ key: "k", effect: "NoSchedule" }] }));
+    expect(cluster.node("a")).toBe(info);
+    expect(cluster.nodeSetVersion).toBe(version);
     // The cached list holds the same object, which now has the taint.
     const second = core.cycle([onlyPendingGroup([pod("q", { cpu: 1 })])], ownsAll, 1)[0];
     expect(second?.kind === "bind" && second.placements[0]?.nodeName).toBe("b");
     // The pods the node held are still counted.
-    expect(snapshot.node("a")?.requested.milliCpu).toBe(3000);
-    snapshot.removeNode("b");
-    expect(snapshot.nodeSetVersion).toBe(version + 1);
+    expect(cluster.node("a")?.requested.milliCpu).toBe(3000);
+    cluster.removeNode("b");
+    expect(cluster.nodeSetVersion).toBe(version + 1);
   });
 });

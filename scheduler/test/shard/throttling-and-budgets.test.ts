@@ -80,7 +80,7 @@ describe("a bind throttled by the API server", () => {
       expect(told).toEqual([]);
       expect(events).toEqual([]);
       // Not assumed any more: pending again, waiting out its backoff.
-      expect(shard.cache.snapshot.node("n1")?.pods.size).toBe(0);
+      expect(shard.cache.cluster.node("n1")?.pods.size).toBe(0);
       const group = toPodInfo(ours(pod("solo"))).group.id;
       expect(shard.queue.state(group)).toBe("backoff");
       answer = "bound";
@@ -159,7 +159,7 @@ describe("an eviction refused by a PodDisruptionBudget", () => {
         'sharded_scheduler_evictions_total{result="evicted"} 1',
         'sharded_scheduler_evictions_total{result="disruption_budget"} 1',
       ]);
-      expect(shard.cache.snapshot.podDisruptionBudgets("default")[0]?.status?.disruptionsAllowed).toBe(0);
+      expect(shard.cache.cluster.podDisruptionBudgets("default")[0]?.status?.disruptionsAllowed).toBe(0);
       const why =
         "preemption: the eviction of default/low-b was refused by a PodDisruptionBudget: Cannot evict pod as it would violate the pod's disruption budget. The disruption budget guard needs 1 healthy pods and has 1 currently The victim keeps running; preemption is tried again after a backoff, elsewhere or once the budget allows.";
       expect(told.sort()).toEqual([`g-0: ${why}`, `g-1: ${why}`]);
@@ -191,7 +191,7 @@ describe("the cache's budgets", () => {
     cache.budgetRefused(toPodInfo(pod("web-0", { labels: { app: "web" }, nodeName: "n1" })));
     const allowed = () =>
       Object.fromEntries(
-        cache.snapshot
+        cache.cluster
           .podDisruptionBudgets("default")
           .map((b) => [b.metadata.name, b.status?.disruptionsAllowed]),
       );

@@ -43,5 +43,5 @@ export const defaultFilterPlugins: readonly FilterPlugin[] = [
   taintToleration,
   nodeAffinity,
   lentNode,
-  // NodeResourcesFit (node-resources/) runs last; it reads the snapshot, so buildProfile adds it per snapshot.
+  // NodeResourcesFit (node-resources/) runs last; it reads the cluster, so buildProfile adds it per cluster.
 ];

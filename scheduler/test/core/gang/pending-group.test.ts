@@ -45,9 +45,9 @@ describe("pendingGroup: required members", () => {
     const nodes = [node("n1", { cpu: 3 }), node("n2", { cpu: 5 })];
     const { running, pending } = growingWeb(20);
     const cycle = (started: boolean) => {
-      const snapshot = snapshotOf(nodes, [...running, ...pending]);
+      const cluster = snapshotOf(nodes, [...running, ...pending]);
       const group = pendingGroup(web, infos(pending), infos(running), undefined, 0, started);
-      const [decision] = new SchedulingCore(snapshot).cycle([group], ownsAll);
+      const [decision] = new SchedulingCore(cluster).cycle([group], ownsAll);
       return decision;
     };
     const grown = cycle(true);

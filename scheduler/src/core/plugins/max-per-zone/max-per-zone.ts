@@ -6,6 +6,8 @@
  * labelled pods per zone once for the pod into its CycleState; AddPod/RemovePod keep the counts
  * true while the Statement assumes gang members or evicts preemption victims; Filter only reads.
  */
+
+import type { ClusterState } from "../../cluster-state.js";
 import {
   type CycleState,
   type FilterPlugin,
@@ -15,7 +17,6 @@ import {
   unschedulable,
 } from "../../framework.js";
 import type { NodeInfo, PodInfo } from "../../model.js";
-import type { ClusterSnapshot } from "../../snapshot.js";
 
 export interface MaxPerZoneArgs {
   /** The label the limit counts: pods with it (and labelValue, when given). */
@@ -37,7 +38,7 @@ class ZoneCounts implements StateData {
   }
 }
 
-export function maxPerZone(snapshot: ClusterSnapshot, args: MaxPerZoneArgs): PreFilterPlugin & FilterPlugin {
+export function maxPerZone(cluster: ClusterState, args: MaxPerZoneArgs): PreFilterPlugin & FilterPlugin {
   const zoneKey = args.zoneKey ?? defaultZoneKey;
   const labelled = (pod: PodInfo): boolean => {
     const value = pod.labels[args.labelKey];
@@ -59,7 +60,7 @@ export function maxPerZone(snapshot: ClusterSnapshot, args: MaxPerZoneArgs): Pre
     preFilter(state, pod) {
       if (!labelled(pod)) return skip;
       const counts = new Map<string, number>();
-      for (const node of snapshot.nodes) {
+      for (const node of cluster.nodes) {
         const zone = node.labels[zoneKey];
         if (zone === undefined) continue;
         for (const other of node.pods.values())

@@ -1,19 +1,20 @@
 /** NodeResourcesFit: the pod's requests fit in what the node has left, leaving room for nominated pods. */
+
+import type { ClusterState } from "../../cluster-state.js";
 import type { FilterPlugin, Status } from "../../framework.js";
 import type { NodeInfo, PodInfo } from "../../model.js";
 import { insufficientResources, type Resources } from "../../resources/resources.js";
-import type { ClusterSnapshot } from "../../snapshot.js";
 
-export function nodeResourcesFit(snapshot: ClusterSnapshot): FilterPlugin {
+export function nodeResourcesFit(cluster: ClusterState): FilterPlugin {
   return {
     name: "NodeResourcesFit",
     // Room appears when pods leave or shrink, or nodes grow or come.
     events: ["NodeAdd", "NodeUpdateAllocatable", "AssignedPodDelete", "AssignedPodUpdate"],
     filter(pod: PodInfo, node: NodeInfo): Status | undefined {
       let requested: Resources = node.requested;
-      if (snapshot.hasNominations(node.name)) {
+      if (cluster.hasNominations(node.name)) {
         // Pods that won this node by preemption keep it from pods of lower or equal priority.
-        const nominated = snapshot.nominatedFor(node.name, pod);
+        const nominated = cluster.nominatedFor(node.name, pod);
         if (nominated.length > 0) {
           requested = requested.clone();
           for (const other of nominated) {

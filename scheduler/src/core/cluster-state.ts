@@ -1,5 +1,5 @@
 /**
- * ClusterSnapshot: nodes with the pods that occupy them, kept current by the shard's cache
+ * ClusterState: nodes with the pods that occupy them, kept current by the shard's cache
  * and read by every cycle. Cycles change it only through a Statement (statement.ts), which
  * either commits its assumptions or rolls them back.
  */
@@ -16,7 +16,7 @@ export interface RunningGroup {
   readonly priority: number;
 }
 
-export class ClusterSnapshot {
+export class ClusterState {
   private readonly nodeMap = new Map<string, NodeInfo>();
   /** Nodes in a stable order (insertion), for deterministic iteration. */
   private nodeOrder: NodeInfo[] = [];
@@ -34,7 +34,7 @@ export class ClusterSnapshot {
   /** When each node's pods or nominations last changed (a counter, never reused). */
   private readonly nodeChangedAt = new Map<string, number>();
   private changes = 0;
-  /** Placed pods whose node the snapshot does not hold (yet, or any more), by node name. */
+  /** Placed pods whose node the cluster does not hold (yet, or any more), by node name. */
   private readonly awaitingNode = new Map<string, Map<string, PodInfo>>();
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
   /**
@@ -163,7 +163,7 @@ export class ClusterSnapshot {
     this.place(pod, nodeName);
   }
 
-  /** The node a pod occupies in the snapshot, if any. */
+  /** The node a pod occupies in the cluster, if any. */
   placementOf(key: string): string | undefined {
     return this.placed.get(key)?.placedOn;
   }
@@ -204,7 +204,7 @@ export class ClusterSnapshot {
     return result;
   }
 
-  /** A pending pod's nomination as the snapshot holds it, if any. */
+  /** A pending pod's nomination as the cluster holds it, if any. */
   nominatedPod(key: string): PodInfo | undefined {
     const nodeName = this.nominatedNode.get(key);
     return nodeName === undefined ? undefined : this.nominations.get(nodeName)?.get(key);
