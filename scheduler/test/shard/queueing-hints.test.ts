@@ -14,6 +14,7 @@ import { buildProfile, wakingEvents } from "../../src/core/profile.js";
 import { type CacheChange, ClusterCache } from "../../src/shard/cluster-cache.js";
 import { SchedulingQueue } from "../../src/shard/scheduling-queue.js";
 import type { Shard, ShardWriters } from "../../src/shard/shard.js";
+import type { Ownership } from "../../src/sharding/ownership.js";
 import {
   decisionFor,
   node,
@@ -25,7 +26,7 @@ import {
   pod,
   snapshotOf,
 } from "../core/fixtures.js";
-import { readyShard } from "./fixtures.js";
+import { ownsEverything, readyShard } from "./fixtures.js";
 
 const options = { initialBackoffMs: 1_000, maxBackoffMs: 8_000, unschedulableFlushMs: 60_000 };
 
@@ -54,6 +55,17 @@ describe("queueing hints", () => {
     expect(queue.state("g")).toBe("unschedulable");
     queue.wakeUnschedulable(5_000, eventsOf(["AssignedPodDelete"]));
     expect(queue.state("g")).toBe("active");
+  });
+
+  it("the flush retries a group after 60 s whatever it waits for: the safety net for a missed event", () => {
+    const queue = new SchedulingQueue(options);
+    queue.add("g", 0);
+    queue.pop(0);
+    queue.done("g", "unschedulable", 0, 0, wakingEvents(profile, ["TaintToleration"]));
+    queue.wakeUnschedulable(30_000, eventsOf(["AssignedPodDelete", "NodeUpdateLabel"]));
+    expect(queue.state("g")).toBe("unschedulable");
+    expect(queue.pop(59_999)).toEqual([]);
+    expect(queue.pop(60_000)).toEqual(["g"]);
   });
 
   it("the cycle's decisions carry the events: rejections plus preemption's when it was tried", () => {
@@ -169,7 +181,9 @@ describe("pod changes", () => {
     const { seen, cache } = cacheWithNode();
     cache.upsertPod(pod("web", { nodeName: "n1" }));
     expect(capacityEvents(seen)).toEqual([["AssignedPodAdd"]]);
-    const heartbeat = withStatus(pod("web", { nodeName: "n1" }), { conditions: [{ type: "Ready", status: "True" }] });
+    const heartbeat = withStatus(pod("web", { nodeName: "n1" }), {
+      conditions: [{ type: "Ready", status: "True" }],
+    });
     heartbeat.metadata.resourceVersion = "2";
     cache.upsertPod(heartbeat);
     expect(capacityEvents(seen)).toEqual([]);
@@ -279,7 +293,13 @@ describe("through the shard", () => {
   };
 
   /** A ready shard whose writers succeed; p (1 cpu, ours) is pending and found unschedulable. */
-  async function rejected(nodes: readonly Node[], running: readonly Pod[], pending: PodOptions = {}) {
+  async function rejected(
+    nodes: readonly Node[],
+    running: readonly Pod[],
+    pending: PodOptions = {},
+    ownership: Ownership = ownsEverything,
+  ) {
+    const bound: string[] = [];
     const writers: ShardWriters = {
       statusWriter: {
         unschedulable: async () => undefined,
@@ -287,13 +307,16 @@ describe("through the shard", () => {
         pinOwner: async () => true,
       },
       binder: {
-        bind: async () => ({ outcome: "bound", detail: "" }),
+        bind: async (_namespace: string, name: string) => {
+          bound.push(name);
+          return { outcome: "bound", detail: "" };
+        },
         evict: async () => ({ outcome: "evicted", detail: "" }),
         delete: async () => true,
       },
       events: { record: () => undefined },
     };
-    const shard = readyShard(writers, { config: { settleWindowMs: 0 } });
+    const shard = readyShard(writers, { config: { settleWindowMs: 0 }, ownership });
     shards.push(shard);
     for (const n of nodes) shard.cache.upsertNode(n);
     for (const p of running) shard.cache.upsertPod(p);
@@ -302,10 +325,30 @@ describe("through the shard", () => {
     await settle();
     const id = [...shard.cache.groupIds()].find((g) => shard.cache.group(g)?.pending.size === 1) as string;
     expect(shard.queue.state(id)).toBe("unschedulable");
-    return { shard, state: () => shard.queue.state(id) };
+    return { shard, bound, state: () => shard.queue.state(id) };
   }
 
   const taint = { key: "dedicated", effect: "NoSchedule" as const };
+
+  it("a group no plugin rejected (other shards own the nodes) wakes on any event, and at once when ownership moves", async () => {
+    let owned = false;
+    const ownership: Ownership = {
+      ...ownsEverything,
+      ownsNode: () => owned,
+      // Its answers changed: the core's cached list of owned nodes must not be reused.
+      get version() {
+        return owned ? 2 : 1;
+      },
+    };
+    const { shard, state, bound } = await rejected([node("n1")], [], {}, ownership);
+    shard.cache.upsertNode(node("n1", { labels: { zone: "a" } }));
+    expect(state()).toBe("backoff");
+    // Its backoff has not run out, but a node gained is worth trying now.
+    owned = true;
+    shard.ownershipChanged();
+    await settle();
+    expect(bound).toEqual(["p"]);
+  });
 
   it("a group rejected by a taint is not woken by a pod deleted, but is by the taint removed", async () => {
     const running = pod("other", { nodeName: "n1" });
