@@ -23,8 +23,13 @@ interface Entry {
   notBefore: number;
   /** When it became unschedulable (for the flush). */
   since: number;
-  /** Something relevant happened while in flight: try again afterwards. */
+  /** Something relevant happened while in flight (a member, ownership): try again afterwards. */
   dirty: boolean;
+  /**
+   * The cluster events that happened while in flight (kube-scheduler's in-flight events): if
+   * the attempt fails, the group is tried again only if one of them is among its wakeOn.
+   */
+  eventsInFlight: ClusterEvents;
   /** The cluster events that wake it while unschedulable. */
   wakeOn: ClusterEvents;
 }
@@ -62,6 +67,7 @@ export class SchedulingQueue {
         notBefore: now,
         since: now,
         dirty: false,
+        eventsInFlight: 0,
         wakeOn: anyClusterEvent,
       };
       this.entries.set(id, fresh);
@@ -88,15 +94,15 @@ export class SchedulingQueue {
 
   /**
    * Something changed that may let unschedulable groups fit: those waiting for one of these
-   * events wake, and every group in flight is tried again afterwards (what rejects it is not
-   * known yet).
+   * events wake. A group in flight remembers them: what rejects it is not known yet, and done()
+   * tries it again if they are among what it then waits for.
    */
   wakeUnschedulable(now: number, events: ClusterEvents = anyClusterEvent): void {
     for (const id of [...this.ids("unschedulable")]) {
       const entry = this.entries.get(id) as Entry;
       if ((entry.wakeOn & events) !== 0) this.wake(id, entry, now);
     }
-    for (const id of [...this.ids("inflight")]) this.wake(id, this.entries.get(id) as Entry, now);
+    for (const id of this.ids("inflight")) (this.entries.get(id) as Entry).eventsInFlight |= events;
   }
 
   /**
@@ -147,6 +153,7 @@ export class SchedulingQueue {
     for (const id of ready) {
       const entry = this.entries.get(id) as Entry;
       entry.dirty = false;
+      entry.eventsInFlight = 0;
       this.set(id, entry, "inflight");
     }
     return ready;
@@ -177,7 +184,9 @@ export class SchedulingQueue {
     const entry = this.entries.get(id);
     if (!entry) return;
     const dirty = entry.dirty;
+    const eventsInFlight = entry.eventsInFlight;
     entry.dirty = false;
+    entry.eventsInFlight = 0;
     if (outcome === "scheduled") {
       if (dirty) {
         entry.attempts = 0;
@@ -196,7 +205,8 @@ export class SchedulingQueue {
     entry.wakeOn = outcome === "unschedulable" ? wakeOn : anyClusterEvent;
     entry.notBefore = now + this.backoff(entry.attempts);
     entry.since = now;
-    this.set(id, entry, outcome === "retry" || dirty ? "backoff" : "unschedulable");
+    const missed = dirty || (eventsInFlight & entry.wakeOn) !== 0;
+    this.set(id, entry, outcome === "retry" || missed ? "backoff" : "unschedulable");
   }
 
   backoff(attempts: number): number {

@@ -57,6 +57,22 @@ describe("queueing hints", () => {
     expect(queue.state("g")).toBe("active");
   });
 
+  it("an event while a group is in flight tries it again only if its attempt then waits for that event", () => {
+    const queue = new SchedulingQueue(options);
+    for (const id of ["tainted", "full"]) queue.add(id, 0);
+    queue.pop(0);
+    // A pod leaves while both are being tried: it can help the one rejected for room only.
+    queue.wakeUnschedulable(10, eventsOf(["AssignedPodDelete"]));
+    queue.done("tainted", "unschedulable", 20, 20, wakingEvents(profile, ["TaintToleration"]));
+    queue.done("full", "unschedulable", 20, 20, wakingEvents(profile, ["NodeResourcesFit"]));
+    expect(queue.state("tainted")).toBe("unschedulable");
+    expect(queue.state("full")).toBe("backoff");
+    // What happened during one attempt is not held against the next.
+    expect(queue.pop(1_020)).toEqual(["full"]);
+    queue.done("full", "unschedulable", 1_030, 1_030, wakingEvents(profile, ["NodeResourcesFit"]));
+    expect(queue.state("full")).toBe("unschedulable");
+  });
+
   it("the flush retries a group after 60 s whatever it waits for: the safety net for a missed event", () => {
     const queue = new SchedulingQueue(options);
     queue.add("g", 0);
