@@ -13,7 +13,7 @@ import { eventNames, eventsOf } from "../../src/core/framework.js";
 import { buildProfile, wakingEvents } from "../../src/core/profile.js";
 import { type CacheChange, ClusterCache } from "../../src/shard/cluster-cache.js";
 import { SchedulingQueue } from "../../src/shard/scheduling-queue.js";
-import type { Shard, ShardWriters } from "../../src/shard/shard.js";
+import type { Shard } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
 import {
   decisionFor,
@@ -26,7 +26,7 @@ import {
   pod,
   snapshotOf,
 } from "../core/fixtures.js";
-import { ownsEverything, readyShard } from "./fixtures.js";
+import { ownsEverything, readyShard, succeedingWriters } from "./fixtures.js";
 
 const options = { initialBackoffMs: 1_000, maxBackoffMs: 8_000, unschedulableFlushMs: 60_000 };
 
@@ -316,23 +316,7 @@ describe("through the shard", () => {
     ownership: Ownership = ownsEverything,
   ) {
     const bound: string[] = [];
-    const writers: ShardWriters = {
-      statusWriter: {
-        unschedulable: async () => undefined,
-        nominate: async () => true,
-        pinOwner: async () => true,
-      },
-      binder: {
-        bind: async (_namespace: string, name: string) => {
-          bound.push(name);
-          return { outcome: "bound", detail: "" };
-        },
-        evict: async () => ({ outcome: "evicted", detail: "" }),
-        delete: async () => true,
-      },
-      events: { record: () => undefined },
-    };
-    const shard = readyShard(writers, { config: { settleWindowMs: 0 }, ownership });
+    const shard = readyShard(succeedingWriters(bound), { config: { settleWindowMs: 0 }, ownership });
     shards.push(shard);
     for (const n of nodes) shard.cache.upsertNode(n);
     for (const p of running) shard.cache.upsertPod(p);
