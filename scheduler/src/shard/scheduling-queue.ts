@@ -8,7 +8,8 @@
  *                    it registered — kube-scheduler's queueing hints: a group NodeResourcesFit
  *                    rejected wakes on a pod leaving or a node growing, not on a taint change),
  *                    or after the flush interval as a safety net
- *   inflight       – binds or evictions under way
+ *   inflight       – being tried, or its binds under way; the cluster events meanwhile are
+ *                    remembered, and send it to backoff afterwards only if it then waits for one
  * Backoff doubles from initialBackoffMs up to maxBackoffMs per failed attempt.
  * Every state keeps its own set, so a cycle touches only what is due.
  */
@@ -37,7 +38,10 @@ interface Entry {
 export interface QueueOptions {
   initialBackoffMs: number;
   maxBackoffMs: number;
-  /** Unschedulable groups are retried at least this often even without events. */
+  /**
+   * Unschedulable groups are retried at least this often even without events: the safety net
+   * for an event missed (kube-scheduler's podMaxInUnschedulablePodsDuration, 5 min there).
+   */
   unschedulableFlushMs: number;
 }
 
