@@ -168,7 +168,7 @@ export class ClusterState {
     return this.placed.get(key)?.placedOn;
   }
 
-  placedPod(key: string): PodInfo | undefined {
+  placedPod(key: string): (PodInfo & { readonly placedOn: string }) | undefined {
     return this.placed.get(key);
   }
 
@@ -232,6 +232,10 @@ export class ClusterState {
     this.pdbs.delete(`${namespace}/${name}`);
   }
 
+  podDisruptionBudget(namespace: string, name: string): PodDisruptionBudget | undefined {
+    return this.pdbs.get(`${namespace}/${name}`);
+  }
+
   podDisruptionBudgets(namespace: string): PodDisruptionBudget[] {
     return [...this.pdbs.values()].filter((pdb) => pdb.metadata.namespace === namespace);
   }
@@ -287,7 +291,7 @@ const nodeAdd = eventsOf(["NodeAdd"]);
 const allocatableIncrease = eventsOf(["NodeUpdateAllocatable"]);
 const labelChange = eventsOf(["NodeUpdateLabel"]);
 const taintChange = eventsOf(["NodeUpdateTaint"]);
-const unschedulableChange = eventsOf(["NodeUpdateUnschedulable"]);
+const uncordoned = eventsOf(["NodeUpdateUnschedulable"]);
 const conditionChange = eventsOf(["NodeUpdateCondition"]);
 const annotationChange = eventsOf(["NodeUpdateAnnotation"]);
 
@@ -298,13 +302,50 @@ export function nodeUpdateEvents(before: NodeInfo, after: NodeInfo): ClusterEven
   if (grew(before.allocatable, after.allocatable)) events |= allocatableIncrease;
   if (!sameRecord(before.labels, after.labels)) events |= labelChange;
   if (!sameTaints(before.taints, after.taints)) events |= taintChange;
-  if (before.unschedulable !== after.unschedulable) events |= unschedulableChange;
+  // Being cordoned never helps a rejected pod (kube-scheduler's extractor asks for uncordon too).
+  if (before.unschedulable && !after.unschedulable) events |= uncordoned;
   if (readyStatus(before) !== readyStatus(after)) events |= conditionChange;
   if (!sameRecord(before.node.metadata.annotations ?? {}, after.node.metadata.annotations ?? {}))
     events |= annotationChange;
   return events;
 }
 
+const podLabelChange = eventsOf(["AssignedPodUpdateLabel"]);
+const podScaleDown = eventsOf(["AssignedPodUpdateScaleDown"]);
+const podTerminating = eventsOf(["AssignedPodUpdateTerminating"]);
+
+/**
+ * What changed between two versions of a pod that occupies a node, as far as any plugin could
+ * care: its labels, a request made smaller (an in-place resize), the start of its deletion.
+ * A request that grows or a pod that stops being deleted (impossible) helps no one.
+ */
+export function assignedPodUpdateEvents(before: PodInfo, after: PodInfo): ClusterEvents {
+  let events = 0;
+  if (!sameRecord(before.labels, after.labels)) events |= podLabelChange;
+  if (grew(after.requests, before.requests)) events |= podScaleDown;
+  if (!before.terminating && after.terminating) events |= podTerminating;
+  return events;
+}
+
+const budgetLoosened = eventsOf(["PodDisruptionBudgetChange"]);
+
+/**
+ * What a budget's change means for preemption, which reads its selector and disruptionsAllowed:
+ * an event when it may allow more evictions (removed, selector changed, more disruptions
+ * allowed); none for a new budget, fewer disruptions, or a resync with the same content.
+ */
+export function budgetUpdateEvents(
+  before: PodDisruptionBudget | undefined,
+  after: PodDisruptionBudget | undefined,
+): ClusterEvents {
+  if (before === undefined) return 0;
+  if (after === undefined) return budgetLoosened;
+  if (JSON.stringify(before.spec?.selector) !== JSON.stringify(after.spec?.selector)) return budgetLoosened;
+  const allowedBefore = before.status?.disruptionsAllowed ?? 0;
+  return (after.status?.disruptionsAllowed ?? 0) > allowedBefore ? budgetLoosened : 0;
+}
+
+/** Whether after holds more than before of any resource. */
 function grew(before: Resources, after: Resources): boolean {
   if (after.milliCpu > before.milliCpu || after.memory > before.memory) return true;
   if (after.ephemeralStorage > before.ephemeralStorage || after.pods > before.pods) return true;

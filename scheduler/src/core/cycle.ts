@@ -180,8 +180,11 @@ export class SchedulingCore {
       const preemption: PreemptionResult = this.config.preemption
         ? planGangPreemption(ctx, group, memo, hopeless)
         : { preempts: false, reason: "preemption: disabled by configuration" };
-      // Preemption may help once victims leave or budgets allow, whatever rejected the group.
-      const tried = this.config.preemption && group.mayPreempt ? preemptionEvents : 0;
+      // Preemption may help once victims leave or budgets allow, unless every node that rejected
+      // the group did so for a reason no eviction cures (a taint, a label): then only what cures
+      // that reason helps, as in kube-scheduler, where preemption adds no events of its own.
+      const evictionsMayHelp = hopeless === undefined || result.diagnosis.evictionsMayHelp;
+      const tried = this.config.preemption && group.mayPreempt && evictionsMayHelp ? preemptionEvents : 0;
       if (preemption.preempts) {
         decisions.push({
           kind: "preempt",

@@ -11,10 +11,12 @@ export class Diagnosis {
   private readonly reasons = new Map<string, number>();
   private readonly rejectingPlugins = new Set<string>();
   private hopeless: Set<string> | undefined;
+  private resolvable = false;
 
   /** Counts one node the named plugin rejected, with all of its reasons. */
   reject(plugin: string, status: Status, nodeName?: string): void {
     this.rejectingPlugins.add(plugin);
+    if (status.code === "Unschedulable") this.resolvable = true;
     for (const reason of status.reasons) this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
     if (nodeName !== undefined && status.code === "UnschedulableAndUnresolvable") {
       this.hopeless ??= new Set();
@@ -33,6 +35,11 @@ export class Diagnosis {
   /** The nodes rejected as UnschedulableAndUnresolvable: no eviction can make them take the pod. */
   get unresolvableNodes(): ReadonlySet<string> {
     return this.hopeless ?? emptySet;
+  }
+
+  /** Some node was rejected for a reason evictions may cure (Unschedulable, not Unresolvable). */
+  get evictionsMayHelp(): boolean {
+    return this.resolvable;
   }
 
   rejectMany(reason: string, nodes: number): void {

@@ -87,7 +87,33 @@ export class CycleState {
 
 /**
  * Cluster events (kube-scheduler's EventsToRegister): a plugin lists the ones that can make a
- * pod it rejected schedulable, and the queue wakes a rejected group only for those.
+ * pod it rejected schedulable, and the queue wakes a rejected group only for those. The cache
+ * (shard/cluster-cache.ts, from cluster-state.ts's nodeUpdateEvents/assignedPodUpdateEvents/
+ * budgetUpdateEvents) emits each only when what it names changed in a way that can help:
+ *
+ *   NodeAdd                      a node appeared
+ *   NodeUpdateAllocatable        a node's allocatable grew (less room never helps)
+ *   NodeUpdateLabel              a node's labels changed
+ *   NodeUpdateTaint              a node's taints changed
+ *   NodeUpdateUnschedulable      a node was uncordoned (kube-scheduler folds this into UpdateNodeTaint)
+ *   NodeUpdateCondition          a node's Ready condition changed status (the only condition read)
+ *   NodeUpdateAnnotation         a node's annotations changed (e.g. LentNode's lent-for)
+ *   AssignedPodAdd               the watch shows a pod bound to an existing node (an assumed pod
+ *                                confirmed included)
+ *   AssignedPodUpdateLabel       a pod on a node changed labels          (kube: UpdatePodLabel)
+ *   AssignedPodUpdateScaleDown   a pod on a node asks for less of some resource (in-place
+ *                                resize; kube: UpdatePodScaleDown)
+ *   AssignedPodUpdateTerminating a pod on a node started terminating: preemption counts it gone
+ *                                (no kube-scheduler event: its preemption does not)
+ *   AssignedPodDelete            room came back: a pod on a node deleted or finished, an assumed
+ *                                pod forgotten, a pending pod's nomination dropped or moved (as
+ *                                kube-scheduler: its informer drops finished pods)
+ *   PodDisruptionBudgetChange    a budget may allow more evictions: removed, selector changed, or
+ *                                disruptionsAllowed grew (kube-scheduler registers none: its
+ *                                preemption may violate budgets, ours never does)
+ *
+ * Nothing is emitted for a node removed (no plugin is helped by one) or a new budget (it only
+ * forbids). The unschedulable flush (scheduling-queue.ts) retries every group anyway.
  */
 export const clusterEvents = [
   "NodeAdd",
@@ -98,7 +124,9 @@ export const clusterEvents = [
   "NodeUpdateCondition",
   "NodeUpdateAnnotation",
   "AssignedPodAdd",
-  "AssignedPodUpdate",
+  "AssignedPodUpdateLabel",
+  "AssignedPodUpdateScaleDown",
+  "AssignedPodUpdateTerminating",
   "AssignedPodDelete",
   "PodDisruptionBudgetChange",
 ] as const;

@@ -1,7 +1,13 @@
 /** The pure scheduling core: cluster and pending groups in, decisions out. No I/O. */
 export type * from "./api-types.js";
 export { toNodeInfo, toPodInfo } from "./build-info.js";
-export { ClusterState, type RunningGroup } from "./cluster-state.js";
+export {
+  assignedPodUpdateEvents,
+  budgetUpdateEvents,
+  ClusterState,
+  nodeUpdateEvents,
+  type RunningGroup,
+} from "./cluster-state.js";
 export {
   type CoreConfig,
   type CycleOptions,

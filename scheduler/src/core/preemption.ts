@@ -69,8 +69,17 @@ export type PreemptionResult =
   | { readonly preempts: true; readonly plan: EvictionPlan }
   | { readonly preempts: false; readonly reason: string };
 
-/** What can make preemption help a group it could not help before: victims leaving, budgets allowing. */
-export const preemptionEvents: ClusterEvents = eventsOf(["AssignedPodDelete", "PodDisruptionBudgetChange"]);
+/**
+ * What can make preemption help a group it could not help before: victims leaving (deleted, or
+ * starting to terminate, which counts them gone), budgets allowing more. kube-scheduler's
+ * DefaultPreemption registers only AssignedPod/Delete (for async preemption): its preemption
+ * neither counts terminating pods as gone nor refuses to break budgets.
+ */
+export const preemptionEvents: ClusterEvents = eventsOf([
+  "AssignedPodDelete",
+  "AssignedPodUpdateTerminating",
+  "PodDisruptionBudgetChange",
+]);
 
 /** kube-scheduler's DefaultPreemptionArgs defaults. */
 export const minCandidateNodesPercentage = 10;

@@ -6,6 +6,8 @@
 import {
   agreedMinMember,
   annotationGroupSource,
+  assignedPodUpdateEvents,
+  budgetUpdateEvents,
   type ClusterEvents,
   ClusterState,
   eventsOf,
@@ -121,9 +123,18 @@ export type CacheChange =
   /** A pod of ours is malformed (or no longer is). */
   | { kind: "invalid"; podKey: string };
 
-/** A pod stopped occupying its node (deleted, finished, or an assumption dropped): room came back. */
+/** Room came back: a pod stopped occupying its node, or a nomination stopped reserving one. */
 const podLeft = eventsOf(["AssignedPodDelete"]);
-const budgetChanged = eventsOf(["PodDisruptionBudgetChange"]);
+const podArrived = eventsOf(["AssignedPodAdd"]);
+
+/** Where a pod stood in the cluster before a change: what the change's events are measured against. */
+interface PodStanding {
+  readonly placed: (PodInfo & { readonly placedOn: string }) | undefined;
+  /** Whether that placement was our assumption (its confirmation is the pod's arrival). */
+  readonly assumed: boolean;
+  /** The node its nomination reserved, as the watch or the cluster last had it. */
+  readonly nominatedOn: string | undefined;
+}
 
 export class ClusterCache {
   readonly cluster = new ClusterState();
@@ -174,14 +185,18 @@ export class ClusterCache {
   }
 
   upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {
+    const { namespace, name } = pdb.metadata;
+    const before = this.cluster.podDisruptionBudget(namespace, name);
     this.cluster.upsertPodDisruptionBudget(pdb);
-    this.onChange({ kind: "capacity", events: budgetChanged });
+    this.emit(budgetUpdateEvents(before, pdb));
   }
 
   removePodDisruptionBudget(pdb: PodDisruptionBudget): void {
-    this.cluster.removePodDisruptionBudget(pdb.metadata.namespace, pdb.metadata.name);
+    const { namespace, name } = pdb.metadata;
+    const before = this.cluster.podDisruptionBudget(namespace, name);
+    this.cluster.removePodDisruptionBudget(namespace, name);
     // Groups it protected may be evicted now: preemptors waiting for room may find it.
-    this.onChange({ kind: "capacity", events: budgetChanged });
+    this.emit(budgetUpdateEvents(before, undefined));
   }
 
   /**
@@ -200,6 +215,13 @@ export class ClusterCache {
 
   upsertPod(pod: Pod): void {
     const info = toPodInfo(pod, this.source);
+    const standing = this.standing(info.key);
+    this.applyPod(pod, info);
+    this.emit(this.podEvents(info.key, standing));
+  }
+
+  /** Records the watch's version of a pod in the cluster and its group (events: see podEvents). */
+  private applyPod(pod: Pod, info: PodInfo): void {
     const key = info.key;
     const previousGroup = this.groupOfPod.get(key);
     if (previousGroup !== undefined && previousGroup !== info.group.id) this.detach(key, previousGroup);
@@ -217,7 +239,6 @@ export class ClusterCache {
         group.orphaned.delete(key);
         this.observeStart(group);
         this.dropIfEmpty(group);
-        this.onChange({ kind: "capacity", events: podLeft });
       } else if (!this.cluster.node(info.nodeName)) {
         // Bound to a node that does not exist (yet, or any more): it runs nowhere.
         this.cluster.upsertPod(info);
@@ -237,7 +258,7 @@ export class ClusterCache {
     }
 
     if (info.terminating || info.finished) {
-      this.removePod(pod);
+      this.forgetPod(key);
       return;
     }
     if (pod.spec.schedulerName !== this.schedulerName) {
@@ -284,13 +305,56 @@ export class ClusterCache {
 
   removePod(pod: Pod): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const standing = this.standing(key);
+    this.forgetPod(key);
+    this.emit(this.podEvents(key, standing));
+  }
+
+  private forgetPod(key: string): void {
     const groupId = this.groupOfPod.get(key);
     if (groupId !== undefined) this.detach(key, groupId);
     this.assumed.delete(key);
     this.clearInvalid(key);
-    const occupied = this.cluster.placementOf(key) !== undefined;
     this.cluster.removePod(key);
-    if (occupied) this.onChange({ kind: "capacity", events: podLeft });
+  }
+
+  /** Where the pod stands in the cluster now (see PodStanding). */
+  private standing(key: string): PodStanding {
+    const groupId = this.groupOfPod.get(key);
+    // The watch's version first: a cycle may have withdrawn the nomination from the cluster
+    // already, and the room it gives back is news to the groups that were not in that cycle.
+    const seen = groupId === undefined ? undefined : this.groups.get(groupId)?.pending.get(key);
+    return {
+      placed: this.cluster.placedPod(key),
+      assumed: this.assumed.has(key),
+      nominatedOn: seen?.nominatedNodeName ?? this.cluster.nominatedPod(key)?.nominatedNodeName,
+    };
+  }
+
+  /**
+   * The cluster events of a pod's change, from where it stood before to where it stands now:
+   * it arrived on a node (the watch shows it bound, or confirms our assumption), it changed
+   * there (assignedPodUpdateEvents), it left one, or its nomination stopped reserving a node
+   * (kube-scheduler's AssignedPodDelete for a changed nominatedNodeName). A pod that binds
+   * where it was nominated gives nothing back.
+   */
+  private podEvents(key: string, before: PodStanding): ClusterEvents {
+    const placed = this.cluster.placedPod(key);
+    let events = 0;
+    if (before.placed && !placed) {
+      // A pod bound to a node the cluster does not hold gave no room back.
+      if (this.cluster.node(before.placed.placedOn)) events |= podLeft;
+    } else if (placed && this.cluster.node(placed.placedOn)) {
+      if (!before.placed || (before.assumed && !this.assumed.has(key))) events |= podArrived;
+      else events |= assignedPodUpdateEvents(before.placed, placed);
+    }
+    const nominatedOn = this.cluster.nominatedPod(key)?.nominatedNodeName;
+    if (!placed && before.nominatedOn !== undefined && before.nominatedOn !== nominatedOn) events |= podLeft;
+    return events;
+  }
+
+  private emit(events: ClusterEvents): void {
+    if (events !== 0) this.onChange({ kind: "capacity", events });
   }
 
   /**
@@ -313,7 +377,9 @@ export class ClusterCache {
     group?.running.delete(podKey);
     group?.orphaned.delete(podKey);
     this.cluster.removePod(podKey);
-    this.upsertPod(assumed.pod.pod);
+    this.applyPod(assumed.pod.pod, toPodInfo(assumed.pod.pod, this.source));
+    // The room it held is free again (kube-scheduler's ForgetPod wakes pods the same way).
+    this.emit(podLeft);
   }
 
   /**
@@ -329,7 +395,7 @@ export class ClusterCache {
     group.orphaned.delete(podKey);
     group.gated.set(podKey, assumed.pod);
     this.cluster.removePod(podKey);
-    this.onChange({ kind: "capacity", events: podLeft });
+    this.emit(podLeft);
   }
 
   /**

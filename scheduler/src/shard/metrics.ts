@@ -12,10 +12,47 @@ export class ShardMetrics {
   private refreshGauges: () => void = () => undefined;
   /** Every plugin unschedulable_pods has named: one that rejects no pod now reads 0, not its last value. */
   private readonly reportedPlugins = new Set<string>();
+  /**
+   * The filter plugins that rejected each group at its last attempt, until it is tried again
+   * (kube-scheduler's UnschedulablePlugins, cleared when a pod is popped): unschedulable_pods.
+   */
+  private readonly rejectedBy = new Map<string, readonly string[]>();
 
   /** The state gauges are computed by this at every scrape, so they are never stale. */
   onScrape(refresh: () => void): void {
     this.refreshGauges = refresh;
+  }
+
+  /**
+   * An attempt that placed nothing: counted once for the group and once for each pending member;
+   * the filter plugins that rejected it (none for an invalid group) are remembered for
+   * unschedulable_pods until the group is tried again.
+   */
+  unschedulableAttempt(
+    groupId: string,
+    pendingPods: number,
+    profile: string,
+    rejectedBy?: readonly string[],
+  ): void {
+    const labels = { result: "unschedulable", profile };
+    this.podGroupScheduleAttempts.inc(labels);
+    this.scheduleAttempts.inc(labels, pendingPods);
+    if (rejectedBy) this.rejectedBy.set(groupId, rejectedBy);
+  }
+
+  /** The group is tried again: what rejected it last no longer counts. */
+  attemptStarted(groupId: string): void {
+    this.rejectedBy.delete(groupId);
+  }
+
+  /** The filter plugins that rejected the group at its last attempt, if it has not been tried since. */
+  rejectingPlugins(groupId: string): readonly string[] {
+    return this.rejectedBy.get(groupId) ?? [];
+  }
+
+  /** Forgets the rejections of groups with no pending pod left. */
+  forgetRejections(stillPending: (groupId: string) => boolean): void {
+    for (const id of this.rejectedBy.keys()) if (!stillPending(id)) this.rejectedBy.delete(id);
   }
 
   /** unschedulable_pods: the pending pods each filter plugin rejected at their group's last attempt. */
@@ -193,11 +230,6 @@ export interface GaugeSources {
   readonly cache: ClusterCache;
   readonly queue: SchedulingQueue;
   readonly ownership: Ownership;
-  /**
-   * The filter plugins that rejected each group at its last attempt, until it is tried again
-   * (kube-scheduler's UnschedulablePlugins); groups with no pending pod left are dropped here.
-   */
-  readonly rejectedBy: Map<string, readonly string[]>;
   /** The profile label: the schedulerName served. */
   readonly profile: string;
 }
@@ -214,7 +246,7 @@ const queueOf: Record<QueueState, string> = {
 /** Sets the state gauges (pending pods and groups, unschedulable pods, cache, ring) from the shard's state. */
 export function refreshGauges(
   metrics: ShardMetrics,
-  { cache, queue, ownership, rejectedBy, profile }: GaugeSources,
+  { cache, queue, ownership, profile }: GaugeSources,
 ): void {
   const pods: Record<string, number> = { active: 0, backoff: 0, unschedulable: 0, gated: 0, incomplete: 0 };
   const rejected = new Map<string, number>();
@@ -229,15 +261,13 @@ export function refreshGauges(
     groups++;
     const state = queueOf[queue.state(id) ?? "active"];
     pods[state] = (pods[state] ?? 0) + size;
-    for (const plugin of rejectedBy.get(id) ?? []) rejected.set(plugin, (rejected.get(plugin) ?? 0) + size);
+    for (const plugin of metrics.rejectingPlugins(id))
+      rejected.set(plugin, (rejected.get(plugin) ?? 0) + size);
   }
   for (const [state, count] of Object.entries(pods)) metrics.pendingPods.set({ queue: state }, count);
   metrics.pendingGroups.set(groups);
   metrics.setUnschedulablePods(rejected, profile);
-  for (const id of rejectedBy.keys()) {
-    const members = cache.group(id);
-    if (!members || members.pending.size === 0) rejectedBy.delete(id);
-  }
+  metrics.forgetRejections((id) => (cache.group(id)?.pending.size ?? 0) > 0);
   const sizes = cache.sizes();
   metrics.cacheSize.set({ type: "nodes" }, sizes.nodes);
   metrics.cacheSize.set({ type: "pods" }, sizes.pods);

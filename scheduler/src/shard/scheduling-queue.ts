@@ -8,7 +8,8 @@
  *                    it registered — kube-scheduler's queueing hints: a group NodeResourcesFit
  *                    rejected wakes on a pod leaving or a node growing, not on a taint change),
  *                    or after the flush interval as a safety net
- *   inflight       – binds or evictions under way
+ *   inflight       – being tried, or its binds under way; the cluster events meanwhile are
+ *                    remembered, and send it to backoff afterwards only if it then waits for one
  * Backoff doubles from initialBackoffMs up to maxBackoffMs per failed attempt.
  * Every state keeps its own set, so a cycle touches only what is due.
  */
@@ -23,8 +24,13 @@ interface Entry {
   notBefore: number;
   /** When it became unschedulable (for the flush). */
   since: number;
-  /** Something relevant happened while in flight: try again afterwards. */
+  /** Something relevant happened while in flight (a member, ownership): try again afterwards. */
   dirty: boolean;
+  /**
+   * The cluster events that happened while in flight (kube-scheduler's in-flight events): if
+   * the attempt fails, the group is tried again only if one of them is among its wakeOn.
+   */
+  eventsInFlight: ClusterEvents;
   /** The cluster events that wake it while unschedulable. */
   wakeOn: ClusterEvents;
 }
@@ -32,7 +38,10 @@ interface Entry {
 export interface QueueOptions {
   initialBackoffMs: number;
   maxBackoffMs: number;
-  /** Unschedulable groups are retried at least this often even without events. */
+  /**
+   * Unschedulable groups are retried at least this often even without events: the safety net
+   * for an event missed (kube-scheduler's podMaxInUnschedulablePodsDuration, 5 min there).
+   */
   unschedulableFlushMs: number;
 }
 
@@ -62,6 +71,7 @@ export class SchedulingQueue {
         notBefore: now,
         since: now,
         dirty: false,
+        eventsInFlight: 0,
         wakeOn: anyClusterEvent,
       };
       this.entries.set(id, fresh);
@@ -88,15 +98,15 @@ export class SchedulingQueue {
 
   /**
    * Something changed that may let unschedulable groups fit: those waiting for one of these
-   * events wake, and every group in flight is tried again afterwards (what rejects it is not
-   * known yet).
+   * events wake. A group in flight remembers them: what rejects it is not known yet, and done()
+   * tries it again if they are among what it then waits for.
    */
   wakeUnschedulable(now: number, events: ClusterEvents = anyClusterEvent): void {
     for (const id of [...this.ids("unschedulable")]) {
       const entry = this.entries.get(id) as Entry;
       if ((entry.wakeOn & events) !== 0) this.wake(id, entry, now);
     }
-    for (const id of [...this.ids("inflight")]) this.wake(id, this.entries.get(id) as Entry, now);
+    for (const id of this.ids("inflight")) (this.entries.get(id) as Entry).eventsInFlight |= events;
   }
 
   /**
@@ -147,6 +157,7 @@ export class SchedulingQueue {
     for (const id of ready) {
       const entry = this.entries.get(id) as Entry;
       entry.dirty = false;
+      entry.eventsInFlight = 0;
       this.set(id, entry, "inflight");
     }
     return ready;
@@ -177,7 +188,9 @@ export class SchedulingQueue {
     const entry = this.entries.get(id);
     if (!entry) return;
     const dirty = entry.dirty;
+    const eventsInFlight = entry.eventsInFlight;
     entry.dirty = false;
+    entry.eventsInFlight = 0;
     if (outcome === "scheduled") {
       if (dirty) {
         entry.attempts = 0;
@@ -196,7 +209,8 @@ export class SchedulingQueue {
     entry.wakeOn = outcome === "unschedulable" ? wakeOn : anyClusterEvent;
     entry.notBefore = now + this.backoff(entry.attempts);
     entry.since = now;
-    this.set(id, entry, outcome === "retry" || dirty ? "backoff" : "unschedulable");
+    const missed = dirty || (eventsInFlight & entry.wakeOn) !== 0;
+    this.set(id, entry, outcome === "retry" || missed ? "backoff" : "unschedulable");
   }
 
   backoff(attempts: number): number {

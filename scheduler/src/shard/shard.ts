@@ -63,11 +63,6 @@ export class Shard {
   private readonly partialSince = new Map<string, number>();
   /** Groups found unschedulable (not even preemption helps): since when, and why. */
   private readonly stuck = new StuckGroups();
-  /**
-   * The filter plugins that rejected each group at its last attempt, until it is tried again
-   * (kube-scheduler's UnschedulablePlugins, cleared when a pod is popped): unschedulable_pods.
-   */
-  private readonly rejectedBy = new Map<string, readonly string[]>();
 
   constructor(
     readonly config: ShardConfig,
@@ -83,7 +78,6 @@ export class Shard {
         cache: this.cache,
         queue: this.queue,
         ownership: this.ownership,
-        rejectedBy: this.rejectedBy,
         profile: this.profile,
       }),
     );
@@ -176,7 +170,7 @@ export class Shard {
     const groups: PendingGroup[] = [];
     const membersById = new Map<string, GroupMembers>();
     for (const id of this.queue.pop(now)) {
-      this.rejectedBy.delete(id);
+      this.metrics.attemptStarted(id);
       const members = this.cache.group(id);
       if (!members || members.pending.size === 0) {
         this.stuck.clear(id);
@@ -317,16 +311,9 @@ export class Shard {
     return this.config.schedulerName;
   }
 
-  /**
-   * An attempt that placed nothing: counted once for the group and once for each pending member;
-   * the filter plugins that rejected it (none for an invalid group) are remembered for
-   * unschedulable_pods until the group is tried again.
-   */
+  /** An attempt that placed nothing, for the attempt metrics and unschedulable_pods (metrics.ts). */
   private countUnschedulable(members: GroupMembers, rejectedBy?: readonly string[]): void {
-    const labels = { result: "unschedulable", profile: this.profile };
-    this.metrics.podGroupScheduleAttempts.inc(labels);
-    this.metrics.scheduleAttempts.inc(labels, members.pending.size);
-    if (rejectedBy) this.rejectedBy.set(members.key.id, rejectedBy);
+    this.metrics.unschedulableAttempt(members.key.id, members.pending.size, this.profile, rejectedBy);
   }
 
   /** The pod watch delivered a pod; once bound, what was written on it need not be remembered. */

@@ -38,3 +38,23 @@ export function readyShard(
   (shard as unknown as { ready: boolean }).ready = true;
   return shard;
 }
+
+/** Writers that succeed at everything, recording the names of the pods they bind. */
+export function succeedingWriters(bound: string[] = []): ShardWriters {
+  return {
+    statusWriter: {
+      unschedulable: async () => undefined,
+      nominate: async () => true,
+      pinOwner: async () => true,
+    },
+    binder: {
+      bind: async (_namespace: string, name: string) => {
+        bound.push(name);
+        return { outcome: "bound", detail: "" };
+      },
+      evict: async () => ({ outcome: "evicted", detail: "" }),
+      delete: async () => true,
+    },
+    events: { record: () => undefined },
+  };
+}

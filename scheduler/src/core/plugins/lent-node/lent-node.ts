@@ -24,6 +24,7 @@ export function heldFor(node: NodeInfo): string | undefined {
 export const lentNode: FilterPlugin = {
   name: "LentNode",
   // The hold ends when the group arrives, or when the lend is given back (the annotation goes).
+  // No kube-scheduler counterpart: lends are the coordinator's.
   events: ["NodeAdd", "NodeUpdateAnnotation", "AssignedPodAdd"],
   filter(pod, node) {
     const group = heldFor(node);

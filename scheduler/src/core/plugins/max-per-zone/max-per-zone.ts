@@ -55,8 +55,9 @@ export function maxPerZone(cluster: ClusterState, args: MaxPerZoneArgs): PreFilt
   );
   return {
     name: maxPerZoneName,
-    // Room under the limit comes when labelled pods leave (or lose the label), or nodes join a zone.
-    events: ["NodeAdd", "NodeUpdateLabel", "AssignedPodDelete", "AssignedPodUpdate"],
+    // Room under the limit comes when labelled pods leave (or lose the label), or nodes join a
+    // zone. Unlike PodTopologySpread's skew, a maximum never drops when a node goes: no Node/Delete.
+    events: ["NodeAdd", "NodeUpdateLabel", "AssignedPodDelete", "AssignedPodUpdateLabel"],
     preFilter(state, pod) {
       if (!labelled(pod)) return skip;
       const counts = new Map<string, number>();

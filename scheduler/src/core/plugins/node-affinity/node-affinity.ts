@@ -253,6 +253,7 @@ export function nodeAffinityError(pod: PodInfo): string | undefined {
 
 export const nodeAffinity: FilterPlugin = {
   name: "NodeAffinity",
+  // As kube-scheduler's Node/Add|UpdateNodeLabel; a change to the pod's own spec is a member change.
   events: ["NodeAdd", "NodeUpdateLabel"],
   filter(pod, node) {
     if (!matchesNodeSelector(pod.nodeSelector, node.labels)) return rejected;

@@ -43,7 +43,9 @@ function readyConditionUnknown(node: NodeInfo): boolean {
 
 export const nodeReady: FilterPlugin = {
   name: "NodeReady",
-  events: ["NodeAdd", "NodeUpdateCondition", "NodeUpdateTaint"],
+  // No kube-scheduler counterpart (it waits for the taints: TaintToleration's NodeUpdateTaint).
+  // The filter reads the Ready condition and no taint.
+  events: ["NodeAdd", "NodeUpdateCondition"],
   filter(pod, node) {
     if (node.ready) return undefined;
     const tolerations = pod.tolerations;

@@ -8,8 +8,9 @@ import { insufficientResources, type Resources } from "../../resources/resources
 export function nodeResourcesFit(cluster: ClusterState): FilterPlugin {
   return {
     name: "NodeResourcesFit",
-    // Room appears when pods leave or shrink, or nodes grow or come.
-    events: ["NodeAdd", "NodeUpdateAllocatable", "AssignedPodDelete", "AssignedPodUpdate"],
+    // Room appears when pods leave or shrink, or nodes grow or come: kube-scheduler's
+    // Node/Add|UpdateNodeAllocatable and Pod/Delete|UpdatePodScaleDown (with queueing hints on).
+    events: ["NodeAdd", "NodeUpdateAllocatable", "AssignedPodDelete", "AssignedPodUpdateScaleDown"],
     filter(pod: PodInfo, node: NodeInfo): Status | undefined {
       let requested: Resources = node.requested;
       if (cluster.hasNominations(node.name)) {

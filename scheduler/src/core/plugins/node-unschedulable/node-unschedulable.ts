@@ -17,7 +17,10 @@ const rejected = unresolvable(unschedulableReason);
 
 export const nodeUnschedulable: FilterPlugin = {
   name: "NodeUnschedulable",
-  events: ["NodeAdd", "NodeUpdateUnschedulable", "NodeUpdateTaint"],
+  // kube-scheduler registers Node/Add|UpdateNodeTaint, as it reports an uncordon as a taint
+  // change; ours has its own event for it, and the filter reads no taint. A pod's new
+  // toleration (kube's UpdatePodToleration) wakes its group as a member change.
+  events: ["NodeAdd", "NodeUpdateUnschedulable"],
   filter(pod, node) {
     if (!node.unschedulable || tolerates(pod.tolerations, unschedulableTaint)) return undefined;
     return rejected;

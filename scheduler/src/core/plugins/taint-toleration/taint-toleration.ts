@@ -63,6 +63,7 @@ export function firstUntoleratedTaint(
 
 export const taintToleration: FilterPlugin = {
   name: "TaintToleration",
+  // As kube-scheduler's Node/Add|UpdateNodeTaint; its Pod/UpdatePodToleration is a member change here.
   events: ["NodeAdd", "NodeUpdateTaint"],
   filter(pod, node) {
     return firstUntoleratedTaint(pod.tolerations, node.taints) === undefined ? undefined : rejected;
