@@ -40,11 +40,19 @@ export {
   buildProfile,
   defaultProfileConfig,
   type OptionalPluginArgs,
+  type OptionalPluginName,
+  optionalPluginNames,
   type Profile,
   type ProfileConfig,
   profileOf,
   wakingEvents,
 } from "./profile.js";
+export {
+  maxScoreWeight,
+  parseProfileConfig,
+  profileApiVersion,
+  profileKind,
+} from "./profile-config.js";
 export { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 export { Statement } from "./statement.js";
 export { trialPlacement } from "./trial-placement.js";
