@@ -47,12 +47,7 @@ export {
   profileOf,
   wakingEvents,
 } from "./profile.js";
-export {
-  maxScoreWeight,
-  parseProfileConfig,
-  profileApiVersion,
-  profileKind,
-} from "./profile-config.js";
+export { maxScoreWeight, parseProfileConfig } from "./profile-config.js";
 export { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 export { Statement } from "./statement.js";
 export { trialPlacement } from "./trial-placement.js";

@@ -11,6 +11,7 @@
  *     - name: MaxPerZone
  *       args: {labelKey: app, maxPerZone: 2}
  */
+import { profileApiVersion, profileKind } from "../contracts/keys.js";
 import { invalid, type Parsed, parsed, quoted } from "../contracts/parsed.js";
 import { ClusterState } from "./cluster-state.js";
 import { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
@@ -22,9 +23,6 @@ import {
   optionalPluginNames,
   type ProfileConfig,
 } from "./profile.js";
-
-export const profileApiVersion = "sharded-scheduler.io/v1alpha1";
-export const profileKind = "SchedulingProfile";
 
 /** kube-scheduler's bounds of a score plugin's weight. */
 export const maxScoreWeight = 100;
