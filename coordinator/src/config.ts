@@ -2,6 +2,8 @@
 import {
   ConfigError,
   FlagReader,
+  profileSettingTable,
+  readProfileConfig,
   replicaSettingTable,
   type Setting,
   usage,
@@ -11,6 +13,7 @@ import {
   readRedisSettings,
   redisSettingTable,
 } from "@sharded-scheduler/scheduler/coordination";
+import type { ProfileConfig } from "@sharded-scheduler/scheduler/core";
 import {
   readServingConfig,
   type ServingConfig,
@@ -43,6 +46,8 @@ export interface CoordinatorConfig {
   burst: number;
   /** A replica that has not reached Redis for this long does not lead (and a leader gives up). */
   redisGraceMs: number;
+  /** The shards' profile (--profile-config, --scoring-strategy): trial placements run its plugins. */
+  profile: ProfileConfig;
   redis: RedisSettings;
   /** Where /metrics and the probes are served, and how /metrics is protected. */
   serving: ServingConfig;
@@ -126,10 +131,12 @@ const settings = {
     help: "leads only if Redis answered within this long; a leader that cannot reach it longer gives up the Lease",
     fallback: () => "10000",
   },
+  ...profileSettingTable,
   ...redisSettingTable,
   ...servingSettingTable(10261, 10263),
   ...replicaSettingTable,
-} satisfies Record<Exclude<keyof CoordinatorConfig, "redis" | "serving">, Setting> &
+} satisfies Record<Exclude<keyof CoordinatorConfig, "redis" | "serving" | "profile">, Setting> &
+  typeof profileSettingTable &
   typeof redisSettingTable &
   ReturnType<typeof servingSettingTable>;
 
@@ -172,6 +179,7 @@ export function loadCoordinatorConfig(
     qps: flags.int("qps", 1),
     burst: flags.int("burst", 1),
     redisGraceMs,
+    profile: readProfileConfig(flags),
     redis,
     serving: readServingConfig(flags),
     logLevel: flags.string("logLevel"),

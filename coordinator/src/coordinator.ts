@@ -275,7 +275,7 @@ export class Coordinator {
     const group = pendingGroup(key, infos, [], undefined, 0, false, report);
     const plan: ReliefPlan =
       owner === summary.shard
-        ? planRelief({ group, owner, summaries, lentNodes })
+        ? planRelief({ group, owner, summaries, lentNodes, profile: this.config.profile })
         : { kind: "none", reason: "impossible" };
     return { owner, recorded, infos, plan };
   }

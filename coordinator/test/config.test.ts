@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadProfileConfig } from "@sharded-scheduler/scheduler/config";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadCoordinatorConfig } from "../src/config.js";
 
@@ -49,5 +53,34 @@ describe("coordinator configuration", () => {
         REDIS_URL: "redis://c",
       }),
     ).toThrow(/at most half/);
+  });
+
+  it("reads the profile file as the shards read it, and refuses what they refuse", () => {
+    const dir = mkdtempSync(join(tmpdir(), "coordinator-config-"));
+    try {
+      const file = join(dir, "profile.yaml");
+      writeFileSync(
+        file,
+        "scoringStrategy: LeastAllocated\npluginConfig: [{name: MaxPerZone, args: {labelKey: app, maxPerZone: 2}}]\n",
+      );
+      const env = { REDIS_URL: "redis://cache:6379", PROFILE_CONFIG: file };
+      const profile = loadCoordinatorConfig([], env).profile;
+      expect(profile).toEqual({
+        scoringStrategy: "LeastAllocated",
+        plugins: { MaxPerZone: { labelKey: "app", maxPerZone: 2 } },
+      });
+      // The shards read the file with the same function.
+      expect(loadProfileConfig(file)).toEqual(profile);
+      expect(loadCoordinatorConfig([], { REDIS_URL: "redis://c" }).profile).toEqual({
+        scoringStrategy: "MostAllocated",
+      });
+      expect(() => loadCoordinatorConfig(["--scoring-strategy=MostAllocated"], env)).toThrow(
+        /contradicts scoringStrategy LeastAllocated/,
+      );
+      writeFileSync(file, "pluginConfig: [{name: Bogus}]\n");
+      expect(() => loadCoordinatorConfig([], env)).toThrow(ConfigError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,11 +4,20 @@
  * malformed ring Lease skips the round without failing it. Stubs stand in for the API server,
  * Redis, the ledger and the leader election.
  */
-import type { CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type CapacitySummary,
+  minMemberAnnotation,
+  podGroupAnnotation,
+} from "@sharded-scheduler/scheduler/contracts";
+import type { Pod } from "@sharded-scheduler/scheduler/core";
 import type { EventRecorder, KubeClient } from "@sharded-scheduler/scheduler/kube";
+import { ShardRing } from "@sharded-scheduler/scheduler/sharding";
 import type { Redis } from "ioredis";
 import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadCoordinatorConfig } from "../src/config.js";
 import { Coordinator } from "../src/coordinator.js";
 import type { LeaderTicket } from "../src/core/leadership.js";
@@ -132,4 +141,99 @@ describe("coordinator round with malformed input", () => {
       expect(logged.filter((line) => line.msg === "skipping an invalid object")).toHaveLength(1);
     },
   );
+});
+
+describe("coordinator round with a profile configuration", () => {
+  const dir = mkdtempSync(join(tmpdir(), "coordinator-profile-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const zoneKey = "topology.kubernetes.io/zone";
+  const shards = ["s-0", "s-1", "s-2"];
+  // The group's owner by the ring reports it stuck (its one node is full); the two others have
+  // the same room, but the first by name has both nodes in one zone.
+  const owner = new ShardRing(shards).ownerOf("ns/db") as string;
+  const [oneZone, twoZones] = shards.filter((shard) => shard !== owner) as [string, string];
+  const members = ["db-0", "db-1", "db-2"];
+  const zoned = (shard: string, zones: string[]): CapacitySummary => ({
+    shard,
+    epoch: 3,
+    publishedAt: 1_000,
+    classes: zones.map((zone) => ({ labels: { [zoneKey]: zone }, taints: [] })),
+    nodes: zones.map((_, i) => ({
+      name: `${shard}-n${i}`,
+      class: i,
+      free: { cpu: 4000, memory: 64 * 2 ** 30, pods: 110 },
+      freeable: [],
+    })),
+    stuck: [],
+  });
+  const summaries: Record<string, string> = {
+    [owner]: JSON.stringify({
+      ...goodSummary,
+      shard: owner,
+      nodes: [{ name: `${owner}-n0`, class: 0, free: { cpu: 0, pods: 10 }, freeable: [] }],
+      stuck: [
+        { ...goodSummary.stuck[0], id: "group:ns/db", name: "db", hashKey: "ns/db", members, required: 3 },
+      ],
+    }),
+    [oneZone]: JSON.stringify(zoned(oneZone, ["z1", "z1"])),
+    [twoZones]: JSON.stringify(zoned(twoZones, ["z1", "z2"])),
+  };
+  const member = (name: string): Pod => ({
+    metadata: {
+      namespace: "ns",
+      name,
+      uid: name,
+      labels: { app: "db" },
+      annotations: { [podGroupAnnotation]: "db", [minMemberAnnotation]: "3" },
+    },
+    spec: { schedulerName: "sched", containers: [{ name: "c", resources: { requests: { cpu: "1" } } }] },
+    status: { phase: "Pending" },
+  });
+
+  /** Where a round of a coordinator started with these flags hands the group off. */
+  async function handedTo(args: string[]): Promise<string | undefined> {
+    const claims: { kind: string; to: string }[] = [];
+    const client = {
+      call: async (_method: string, path: string) => {
+        const name = /\/pods\/([^/]+)$/.exec(path)?.[1];
+        return { status: 200, body: name ? member(name) : ringLease(shards.join(",")) };
+      },
+      must: async () => ({ items: [] }),
+    } as unknown as KubeClient;
+    const redis = {
+      status: "ready",
+      mget: async (keys: string[]) =>
+        keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
+    } as unknown as Redis;
+    const ledger = {
+      claim: async (claim: { kind: string; to: string }) => {
+        claims.push(claim);
+        return { claimed: false, reason: "cooldown", attempts: 1 };
+      },
+    } as unknown as ReliefLedger;
+    const coordinator = new Coordinator(
+      client,
+      redis,
+      ledger,
+      { isLeader: true } as LeaderElection,
+      { record: () => undefined } as unknown as EventRecorder,
+      loadCoordinatorConfig(["--scheduler-name=sched", "--stuck-after-ms=0", ...args], {
+        REDIS_URL: "redis://cache:6379",
+        POD_NAME: "coordinator-0",
+      }),
+      new CoordinatorMetrics(),
+      pino({ level: "silent" }),
+    );
+    await coordinator.round(2_000, leading);
+    expect(claims.map((claim) => claim.kind)).toEqual(["handoff"]);
+    return claims[0]?.to;
+  }
+
+  it("plans with the shards' profile: a gang MaxPerZone keeps out of one zone goes where there are two", async () => {
+    // The default profile: the first of the two shards with room takes the whole gang.
+    expect(await handedTo([])).toBe(oneZone);
+    const file = join(dir, "profile.yaml");
+    writeFileSync(file, "pluginConfig:\n  - name: MaxPerZone\n    args: {labelKey: app, maxPerZone: 2}\n");
+    expect(await handedTo([`--profile-config=${file}`])).toBe(twoZones);
+  });
 });

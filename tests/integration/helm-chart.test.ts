@@ -456,11 +456,14 @@ describe("chart rendering", () => {
     const shardsAndCoordinator = workloadsOf(objects).filter((w) => !w.metadata?.name?.endsWith("-redis"));
     expect(shardsAndCoordinator).toHaveLength(2);
     for (const workload of shardsAndCoordinator) {
+      // Beside the profile every release mounts (tests/chart/profile.test.ts).
       expect(podSpecOf(workload).volumes, workload.metadata?.name).toEqual([
         { name: "metrics-tls", secret: { secretName: "metrics-tls" } },
+        { name: "profile", configMap: { name: `${fullname}-profile` } },
       ]);
       expect(containerOf(workload).volumeMounts).toEqual([
         { name: "metrics-tls", mountPath: "/etc/sharded-scheduler/metrics-tls", readOnly: true },
+        { name: "profile", mountPath: "/etc/sharded-scheduler/profile", readOnly: true },
       ]);
     }
     expect(objectOf<k8s.V1ConfigMap>(objects, "ConfigMap", "-scheduler").data).toMatchObject({
@@ -603,11 +606,13 @@ describe("chart values operators expect", () => {
     const coordinator = objectOf<k8s.V1Deployment>(objects, "Deployment", "-coordinator");
     expect(containerOf(shards).env?.at(-1)).toEqual({ name: "UV_THREADPOOL_SIZE", value: "8" });
     expect(containerOf(coordinator).env?.at(-1)).toEqual({ name: "UV_THREADPOOL_SIZE", value: "4" });
-    // The chart's variables stay (the downward API, the probes' address, the Redis password, the heap).
+    // The chart's variables stay (the downward API, the profile file, the probes' address, the
+    // Redis password, the heap).
     for (const workload of [shards, coordinator])
       expect((containerOf(workload).env ?? []).map((env) => env.name).slice(0, -1)).toEqual([
         "POD_NAME",
         "POD_NAMESPACE",
+        "PROFILE_CONFIG",
         "POD_IP",
         "HEALTH_BIND_ADDRESS",
         "REDIS_PASSWORD",

@@ -298,22 +298,39 @@ ports:
 {{- end }}
 
 {{/* The serving certificate of /metrics, when given (metrics.tls.existingSecret). */}}
-{{- define "sharded-scheduler.metricsTlsVolume" -}}
-{{- with .Values.metrics.tls.existingSecret }}
+{{/* Volumes of the shards and the coordinator: the profile, and a provided /metrics certificate. */}}
+{{- define "sharded-scheduler.volumes" -}}
 volumes:
+  {{- with .Values.metrics.tls.existingSecret }}
   - name: metrics-tls
     secret:
       secretName: {{ . }}
-{{- end }}
+  {{- end }}
+  - name: profile
+    configMap:
+      name: {{ include "sharded-scheduler.fullname" . }}-profile
 {{- end }}
 
-{{- define "sharded-scheduler.metricsTlsVolumeMount" -}}
-{{- if .Values.metrics.tls.existingSecret }}
+{{- define "sharded-scheduler.volumeMounts" -}}
 volumeMounts:
+  {{- if .Values.metrics.tls.existingSecret }}
   - name: metrics-tls
     mountPath: /etc/sharded-scheduler/metrics-tls
     readOnly: true
+  {{- end }}
+  - name: profile
+    mountPath: /etc/sharded-scheduler/profile
+    readOnly: true
 {{- end }}
+
+{{/* The profile file both programs read (templates/profile-configmap.yaml), and its checksum. */}}
+{{- define "sharded-scheduler.profileEnv" -}}
+- name: PROFILE_CONFIG
+  value: /etc/sharded-scheduler/profile/profile.yaml
+{{- end }}
+
+{{- define "sharded-scheduler.profileChecksum" -}}
+checksum/profile: {{ include (print .Template.BasePath "/profile-configmap.yaml") . | sha256sum }}
 {{- end }}
 
 {{/*

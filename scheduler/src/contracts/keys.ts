@@ -78,3 +78,10 @@ export function redisKeyPrefix(schedulerName: string): string {
 export function summaryKey(schedulerName: string, shard: string): string {
   return `${redisKeyPrefix(schedulerName)}capacity:${shard}`;
 }
+
+// The profile configuration file both the shards and the coordinator read (core/profile-config.ts).
+
+/** Its apiVersion (optional in the file; another one is refused). */
+export const profileApiVersion = "sharded-scheduler.io/v1alpha1";
+/** Its kind (optional in the file). */
+export const profileKind = "SchedulingProfile";

@@ -46,11 +46,14 @@ export {
   buildProfile,
   defaultProfileConfig,
   type OptionalPluginArgs,
+  type OptionalPluginName,
+  optionalPluginNames,
   type Profile,
   type ProfileConfig,
   profileOf,
   wakingEvents,
 } from "./profile.js";
+export { maxScoreWeight, parseProfileConfig } from "./profile-config.js";
 export { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 export { Statement } from "./statement.js";
 export { trialPlacement } from "./trial-placement.js";

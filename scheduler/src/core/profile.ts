@@ -4,10 +4,12 @@
  * trialPlacement), so a plugin registered here is honoured by both.
  *
  * To add a plugin: give it a folder under plugins/, then register it below — always on (in
- * defaultPlugins, in kube-scheduler's order) or, with arguments from config, in optionalPlugins
- * (off unless config.plugins names it).
+ * defaultFilterPlugins, in kube-scheduler's order) or, with arguments from config, in
+ * optionalPlugins (off unless config.plugins names it; a profile configuration file turns it on
+ * with pluginConfig, see profile-config.ts).
  */
 
+import type { Parsed } from "../contracts/parsed.js";
 import type { ClusterState } from "./cluster-state.js";
 import {
   anyClusterEvent,
@@ -25,7 +27,7 @@ import {
 } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { defaultFilterPlugins } from "./plugins/index.js";
-import { type MaxPerZoneArgs, maxPerZone } from "./plugins/max-per-zone/max-per-zone.js";
+import { maxPerZone, maxPerZoneArgs } from "./plugins/max-per-zone/max-per-zone.js";
 import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
 import {
   resourceAllocationScore,
@@ -33,10 +35,35 @@ import {
 } from "./plugins/node-resources/resource-allocation.js";
 import type { StateFollower } from "./statement.js";
 
-/** Plugins that are off unless config names them, with their arguments. */
-export interface OptionalPluginArgs {
+/** A plugin that is off unless config names it: how its arguments are checked, how it is built. */
+interface OptionalPlugin<A> {
+  args(value: unknown): Parsed<A>;
+  build(cluster: ClusterState, args: A): Plugin;
+}
+
+/**
+ * The plugins config may turn on, by name, in the order they filter (after the node-local
+ * ones, before NodeResourcesFit, as kube-scheduler runs InterPodAffinity and PodTopologySpread
+ * before the resource check).
+ */
+export const optionalPlugins = {
   /** The reference plugin with cluster-wide state: at most K labelled pods per zone. */
-  readonly MaxPerZone?: MaxPerZoneArgs;
+  MaxPerZone: { args: maxPerZoneArgs, build: maxPerZone },
+};
+
+type ArgsOf<P> = P extends OptionalPlugin<infer A> ? A : never;
+
+/** Plugins that are off unless config names them, with their arguments. */
+export type OptionalPluginArgs = {
+  readonly [Name in keyof typeof optionalPlugins]?: ArgsOf<(typeof optionalPlugins)[Name]>;
+};
+
+export type OptionalPluginName = keyof typeof optionalPlugins;
+export const optionalPluginNames = Object.keys(optionalPlugins) as OptionalPluginName[];
+
+/** The arguments of an optional plugin as config gives them, checked by the plugin's own parser. */
+export function optionalPluginArgs(name: OptionalPluginName, value: unknown): Parsed<unknown> {
+  return (optionalPlugins[name] as OptionalPlugin<unknown>).args(value);
 }
 
 export interface ProfileConfig {
@@ -70,10 +97,11 @@ export interface Profile {
 /** Every plugin the config turns on, built for this cluster, in the order they run. */
 function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
   const plugins: Plugin[] = [...defaultFilterPlugins];
-  // Optional plugins filter after the node-local ones and before NodeResourcesFit, as
-  // kube-scheduler runs InterPodAffinity and PodTopologySpread before the resource check.
-  const limit = config.plugins?.MaxPerZone;
-  if (limit !== undefined) plugins.push(maxPerZone(cluster, limit));
+  for (const name of optionalPluginNames) {
+    const args = config.plugins?.[name];
+    if (args !== undefined)
+      plugins.push((optionalPlugins[name] as OptionalPlugin<unknown>).build(cluster, args));
+  }
   plugins.push(nodeResourcesFit(cluster), resourceAllocationScore(config.scoringStrategy));
   return plugins;
 }

@@ -7,12 +7,13 @@ import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js
 
 export { ConfigError };
 
+import { profileSettingTable, readProfileConfig } from "../config/profile-config.js";
 import {
   type RedisSettings,
   readRedisSettings,
   redisSettingTable,
 } from "../coordination/redis-connection.js";
-import { type ScoringStrategy, scoringStrategies } from "../core/index.js";
+import type { ProfileConfig } from "../core/index.js";
 import { readServingConfig, type ServingConfig, servingSettingTable } from "../serving/serving-config.js";
 
 export interface ShardConfig {
@@ -27,7 +28,8 @@ export interface ShardConfig {
   leaseRenewMs: number;
   /** A node just gained in a handover is placed on only after this delay. */
   handoverSettleMs: number;
-  scoringStrategy: ScoringStrategy;
+  /** The plugins, weights and arguments of the cycle (--profile-config, --scoring-strategy). */
+  profile: ProfileConfig;
   /** Without min-member, a group's size is the members present once none arrived for this long. */
   settleWindowMs: number;
   /**
@@ -84,12 +86,7 @@ const settings = {
     help: "wait before placing on a node just gained",
     fallback: () => "1000",
   },
-  scoringStrategy: {
-    flag: "scoring-strategy",
-    env: "SCORING_STRATEGY",
-    help: "MostAllocated (bin-packing) or LeastAllocated (spread)",
-    fallback: () => "MostAllocated",
-  },
+  ...profileSettingTable,
   settleWindowMs: {
     flag: "settle-window-ms",
     env: "SETTLE_WINDOW_MS",
@@ -126,7 +123,8 @@ const settings = {
     help: "at most one capacity summary to Redis per this many ms",
     fallback: () => "1000",
   },
-} satisfies Record<Exclude<keyof ShardConfig, "redis" | "serving">, Setting> &
+} satisfies Record<Exclude<keyof ShardConfig, "redis" | "serving" | "profile">, Setting> &
+  typeof profileSettingTable &
   typeof redisSettingTable &
   ReturnType<typeof servingSettingTable>;
 
@@ -147,7 +145,7 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     leaseDurationMs,
     leaseRenewMs,
     handoverSettleMs: flags.int("handoverSettleMs", 0),
-    scoringStrategy: flags.oneOf("scoringStrategy", scoringStrategies),
+    profile: readProfileConfig(flags),
     settleWindowMs: flags.int("settleWindowMs", 0),
     gangTimeoutMs: flags.int("gangTimeoutMs", 1000),
     bindConcurrency: flags.int("bindConcurrency", 1),

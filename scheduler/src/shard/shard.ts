@@ -83,7 +83,7 @@ export class Shard {
     );
     this.cache = new ClusterCache(config.schedulerName, (change) => this.onChange(change));
     this.core = new SchedulingCore(this.cache.cluster, {
-      scoringStrategy: config.scoringStrategy,
+      ...config.profile,
       percentageOfNodesToScore: config.percentageOfNodesToScore,
       preemption: config.preemption,
     });

@@ -7,6 +7,7 @@
  * true while the Statement assumes gang members or evicts preemption victims; Filter only reads.
  */
 
+import { invalid, type Parsed, parsed, quoted } from "../../../contracts/parsed.js";
 import type { ClusterState } from "../../cluster-state.js";
 import {
   type CycleState,
@@ -28,6 +29,25 @@ export interface MaxPerZoneArgs {
 }
 
 export const maxPerZoneName = "MaxPerZone";
+
+/** MaxPerZone's arguments as a profile configuration gives them (pluginConfig args), checked. */
+export function maxPerZoneArgs(value: unknown): Parsed<MaxPerZoneArgs> {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return invalid("must be a map with labelKey and maxPerZone");
+  const args = value as Record<string, unknown>;
+  const known = ["labelKey", "labelValue", "maxPerZone", "zoneKey"];
+  const unknown = Object.keys(args).find((key) => !known.includes(key));
+  if (unknown !== undefined) return invalid(`unknown field ${quoted(unknown)} (known: ${known.join(", ")})`);
+  const text = (key: string) => typeof args[key] === "string" && args[key] !== "";
+  if (!text("labelKey")) return invalid("labelKey must be a non-empty string");
+  if (args.labelValue !== undefined && typeof args.labelValue !== "string")
+    return invalid("labelValue must be a string");
+  if (args.zoneKey !== undefined && !text("zoneKey")) return invalid("zoneKey must be a non-empty string");
+  const limit = args.maxPerZone;
+  if (typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1)
+    return invalid(`maxPerZone must be an integer >= 1, got ${quoted(String(limit))}`);
+  return parsed(args as unknown as MaxPerZoneArgs);
+}
 
 const defaultZoneKey = "topology.kubernetes.io/zone";
 
