@@ -95,10 +95,12 @@ export interface CycleResult {
 /** What the caller knows of this moment that the core cannot see. */
 export interface CycleOptions {
   /**
-   * Nodes this shard just gained are not placeable yet and may have the room: a group that does
-   * not fit is deferred (no preemption, no verdict) instead of failing.
+   * Whether nodes this shard just gained are not placeable yet and may have the room: then a
+   * group that does not fit is deferred (no preemption, no verdict) instead of failing. A
+   * question, asked once the cycle has asked ownsNode about the nodes: the ownership learns which
+   * nodes are gained only when asked about them.
    */
-  readonly gainedNodesSettling?: boolean;
+  readonly gainedNodesSettling?: () => boolean;
 }
 
 /** The shard's scheduling core: holds its profile and the node-scan rotation between cycles. */
@@ -156,7 +158,7 @@ export class SchedulingCore {
       reached++;
       const statement = new Statement(this.cluster);
       if (group.problem !== undefined) {
-        if (options.gainedNodesSettling) decisions.push(deferred(group, `${group.problem}.`));
+        if (options.gainedNodesSettling?.()) decisions.push(deferred(group, `${group.problem}.`));
         else decisions.push(this.unschedulable(statement, group, `${group.problem}.`, [], 0, memo));
         statement.commit();
         continue;
@@ -168,7 +170,7 @@ export class SchedulingCore {
         continue;
       }
       const message = unschedulableMessage(group, result, this.cluster.nodes.length);
-      if (options.gainedNodesSettling) {
+      if (options.gainedNodesSettling?.()) {
         decisions.push(deferred(group, message));
         continue;
       }

@@ -214,7 +214,7 @@ export class Shard {
         this.ownership.version,
         () => performance.now() - started >= this.cycleBudgetMs,
         // Nodes just gained are not placeable for a moment yet and may have the room.
-        { gainedNodesSettling: this.ownership.gainedNodesSettling() },
+        { gainedNodesSettling: () => this.ownership.gainedNodesSettling() },
       );
       this.metrics.schedulingAlgorithmSeconds.observe((performance.now() - started) / 1000);
       // The rest go on in the next chunk (scheduleSoon below), after timers and I/O had their turn.

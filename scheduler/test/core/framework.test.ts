@@ -307,7 +307,9 @@ describe("a cycle while gained nodes settle", () => {
       onlyPendingGroup([pod("high", { priority: 10 })]),
       onlyPendingGroup([pod("waiting", { priority: 5, nominatedNodeName: "n1", cpu: 2 })]),
     ];
-    const settling = core.cycleUntil(groups, ownsAll, undefined, () => false, { gainedNodesSettling: true });
+    const settling = core.cycleUntil(groups, ownsAll, undefined, () => false, {
+      gainedNodesSettling: () => true,
+    });
     expect(settling.decisions.map((d: Decision) => d.kind)).toEqual(["deferred", "deferred"]);
     expect(cluster.nominatedPod("default/waiting")?.nominatedNodeName).toBe("n1");
     expect(cluster.nominatedPod("default/high")).toBeUndefined();

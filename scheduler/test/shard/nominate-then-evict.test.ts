@@ -320,4 +320,44 @@ describe("Shard cycle: preemption while nodes just gained settle", () => {
       shard.stop();
     }
   });
+
+  it("asks whether gained nodes settle after the cycle asked about the nodes, as the ownership learns it then", async () => {
+    const { writers } = evictingWriters(() => "evicted");
+    const told: string[] = [];
+    // As ShardedOwnership: a node gained under the new epoch is turned down while it settles,
+    // and only that answer tells the ownership that something gained is settling.
+    let gainedAsked = false;
+    const ownership: Ownership = {
+      ...ownsEverything,
+      ownsNode: () => {
+        gainedAsked = true;
+        return false;
+      },
+      gainedNodesSettling: () => gainedAsked,
+    };
+    const shard = shardWith(
+      {
+        ...writers,
+        statusWriter: {
+          ...writers.statusWriter,
+          unschedulable: async (_pod: Pod, message: string) => {
+            told.push(message);
+          },
+        },
+      },
+      ownership,
+    );
+    (shard as unknown as { ready: boolean }).ready = true;
+    const ours = (p: Pod): Pod => ({ ...p, spec: { ...p.spec, schedulerName: shard.config.schedulerName } });
+    try {
+      shard.cache.upsertNode(node("n1", { cpu: 2 }));
+      shard.cache.upsertPod(ours(pod("solo", { cpu: 1 })));
+      for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+      // The pod waits for the node to settle; it is not told it is unschedulable.
+      expect(gainedAsked).toBe(true);
+      expect(told).toEqual([]);
+    } finally {
+      shard.stop();
+    }
+  });
 });
