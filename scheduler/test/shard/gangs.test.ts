@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Pod } from "../../src/core/index.js";
 import type { Shard, ShardWriters } from "../../src/shard/shard.js";
 import { node, type PodOptions, pod } from "../core/fixtures.js";
-import { readyShard } from "./fixtures.js";
+import { readyShard, succeedingWriters } from "./fixtures.js";
 
 const gangTimeoutMs = 50;
 const shards: Shard[] = [];
@@ -18,19 +18,16 @@ function recordingShard() {
   const events: string[] = [];
   const evicted: string[] = [];
   const conditions: string[] = [];
+  const succeeding = succeedingWriters(bound);
   const writers: ShardWriters = {
     statusWriter: {
+      ...succeeding.statusWriter,
       unschedulable: async (target: Pod, message: string) => {
         conditions.push(`${target.metadata.name}: ${message}`);
       },
-      nominate: async () => true,
-      pinOwner: async () => true,
     },
     binder: {
-      bind: async (_namespace: string, name: string) => {
-        bound.push(name);
-        return { outcome: "bound", detail: "" };
-      },
+      ...succeeding.binder,
       evict: async (_namespace: string, name: string) => {
         evicted.push(name);
         return { outcome: "evicted", detail: "" };
