@@ -22,6 +22,17 @@ export interface Container {
   resources?: { requests?: ResourceList; limits?: ResourceList };
   /** "Always" on an init container makes it a sidecar that keeps running. */
   restartPolicy?: string;
+  ports?: ContainerPort[];
+}
+
+export interface ContainerPort {
+  containerPort?: number;
+  /** Exposed on the node when > 0: no two pods on a node may take the same one (NodePorts). */
+  hostPort?: number;
+  /** "" or unset: every address of the node (0.0.0.0). */
+  hostIP?: string;
+  /** TCP when unset. */
+  protocol?: string;
 }
 
 export interface Toleration {

@@ -39,6 +39,17 @@ export interface PodInfo {
   readonly nodeSelector: Readonly<Record<string, string>> | undefined;
   readonly requiredNodeAffinity: readonly NodeSelectorTerm[] | undefined;
   readonly tolerations: readonly Toleration[];
+  /** The host ports the pod takes on its node (NodePorts); empty (shared, never written) when none. */
+  readonly hostPorts: readonly HostPort[];
+}
+
+/** A host port as kube-scheduler's HostPortInfo keeps it: defaults applied once, when parsed. */
+export interface HostPort {
+  readonly port: number;
+  /** TCP, UDP or SCTP; TCP when the spec leaves it unset. */
+  readonly protocol: string;
+  /** 0.0.0.0 (every address of the node) when the spec leaves it unset or empty. */
+  readonly ip: string;
 }
 
 export interface NodeInfo {

@@ -28,6 +28,7 @@ import {
 import type { NodeInfo, PodInfo } from "./model.js";
 import { defaultFilterPlugins } from "./plugins/index.js";
 import { maxPerZone, maxPerZoneArgs } from "./plugins/max-per-zone/max-per-zone.js";
+import { nodePorts } from "./plugins/node-ports/node-ports.js";
 import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
 import {
   resourceAllocationScore,
@@ -96,7 +97,7 @@ export interface Profile {
 
 /** Every plugin the config turns on, built for this cluster, in the order they run. */
 function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
-  const plugins: Plugin[] = [...defaultFilterPlugins];
+  const plugins: Plugin[] = [...defaultFilterPlugins, nodePorts(cluster)];
   for (const name of optionalPluginNames) {
     const args = config.plugins?.[name];
     if (args !== undefined)

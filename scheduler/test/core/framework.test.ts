@@ -178,6 +178,7 @@ describe("Score", () => {
       "TaintToleration",
       "NodeAffinity",
       "LentNode",
+      "NodePorts",
       "NodeResourcesFit",
     ]);
     expect(profile.preFilters).toEqual([]);
