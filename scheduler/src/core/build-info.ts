@@ -7,6 +7,7 @@ import {
   noGroupObjects,
 } from "./gang/group-source.js";
 import type { NodeInfo, PodInfo } from "./model.js";
+import { unsupportedConstraintOf } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 
 /**
@@ -44,6 +45,7 @@ export function toPodInfo(
     requiredNodeAffinity:
       spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
     tolerations: spec.tolerations ?? [],
+    unsupportedConstraint: unsupportedConstraintOf(spec),
   };
 }
 

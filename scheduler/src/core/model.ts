@@ -39,6 +39,11 @@ export interface PodInfo {
   readonly nodeSelector: Readonly<Record<string, string>> | undefined;
   readonly requiredNodeAffinity: readonly NodeSelectorTerm[] | undefined;
   readonly tolerations: readonly Toleration[];
+  /**
+   * The first hard constraint the pod carries that no plugin implements yet (a field path, e.g.
+   * spec.topologySpreadConstraints[0]), or undefined: UnsupportedConstraints refuses such a pod.
+   */
+  readonly unsupportedConstraint: string | undefined;
 }
 
 export interface NodeInfo {
