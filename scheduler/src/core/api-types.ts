@@ -64,6 +64,32 @@ export interface Affinity {
   nodeAffinity?: {
     requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
   };
+  /** Read only to refuse the required terms (plugins/unsupported-constraints): not implemented yet. */
+  podAffinity?: PodAffinityTerms;
+  podAntiAffinity?: PodAffinityTerms;
+}
+
+/** Only their presence is read (plugins/unsupported-constraints); the terms are not interpreted. */
+export interface PodAffinityTerms {
+  requiredDuringSchedulingIgnoredDuringExecution?: unknown[];
+  preferredDuringSchedulingIgnoredDuringExecution?: unknown[];
+}
+
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway";
+}
+
+/** A pod volume: only which source it names is read (plugins/unsupported-constraints). */
+export interface Volume {
+  name: string;
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  ephemeral?: { volumeClaimTemplate?: unknown };
+  gcePersistentDisk?: unknown;
+  awsElasticBlockStore?: unknown;
+  rbd?: unknown;
+  iscsi?: unknown;
 }
 
 export interface PodSpec {
@@ -75,6 +101,8 @@ export interface PodSpec {
   nodeSelector?: Record<string, string>;
   affinity?: Affinity;
   tolerations?: Toleration[];
+  topologySpreadConstraints?: TopologySpreadConstraint[];
+  volumes?: Volume[];
   containers: Container[];
   initContainers?: Container[];
   overhead?: ResourceList;

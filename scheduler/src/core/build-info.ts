@@ -8,6 +8,7 @@ import {
 } from "./gang/group-source.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { hostPortsOf } from "./plugins/node-ports/node-ports.js";
+import { unsupportedConstraintOf } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 
 /**
@@ -46,6 +47,7 @@ export function toPodInfo(
       spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
     tolerations: spec.tolerations ?? [],
     hostPorts: hostPortsOf(spec),
+    unsupportedConstraint: unsupportedConstraintOf(spec),
   };
 }
 

@@ -12,6 +12,8 @@ export class Diagnosis {
   private readonly rejectingPlugins = new Set<string>();
   private hopeless: Set<string> | undefined;
   private resolvable = false;
+  /** A PreFilter's rejection, which holds on every node: the message is its reasons alone. */
+  private preFilterReasons: readonly string[] | undefined;
 
   /** Counts one node the named plugin rejected, with all of its reasons. */
   reject(plugin: string, status: Status, nodeName?: string): void {
@@ -22,6 +24,17 @@ export class Diagnosis {
       this.hopeless ??= new Set();
       this.hopeless.add(nodeName);
     }
+  }
+
+  /**
+   * A PreFilter rejected the pod on every node (each still counted by reject): the message then
+   * gives its reasons without node counts, as kube-scheduler's PreFilterMsg, and whatever else
+   * is counted (nodes owned by other shards, none owned at all) cannot hide them.
+   */
+  rejectAll(plugin: string, status: Status, nodeNames: Iterable<string>): void {
+    this.rejectingPlugins.add(plugin);
+    this.preFilterReasons ??= status.reasons;
+    for (const name of nodeNames) this.reject(plugin, status, name);
   }
 
   /**
@@ -52,6 +65,8 @@ export class Diagnosis {
 
   /** "0/N nodes are available: <count reason>, ….", reasons sorted as kube-scheduler sorts them. */
   message(totalNodes: number): string {
+    if (this.preFilterReasons !== undefined && this.preFilterReasons.length > 0)
+      return `0/${totalNodes} nodes are available: ${this.preFilterReasons.join(", ")}.`;
     const histogram = [...this.reasons].map(([reason, count]) => `${count} ${reason}`).sort();
     return histogram.length > 0
       ? `0/${totalNodes} nodes are available: ${histogram.join(", ")}.`

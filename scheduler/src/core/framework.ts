@@ -167,6 +167,11 @@ export interface PreFilterPlugin extends Plugin {
    */
   preFilter(state: CycleState, pod: PodInfo): Status | undefined;
   readonly extensions?: PreFilterExtensions;
+  /**
+   * Its PreFilter reads only the pod and writes no state: it never makes one node's answer
+   * depend on other nodes (preemption's per-shape memo stays valid with it).
+   */
+  readonly podOnly?: boolean;
 }
 
 export interface FilterPlugin extends Plugin {

@@ -162,7 +162,11 @@ export function selectNode(
 ): string | undefined {
   const { state, rejected } = podState;
   if (rejected !== undefined) {
-    for (const node of ctx.nodes) diagnosis?.reject(rejected.plugin, rejected.status, node.name);
+    diagnosis?.rejectAll(
+      rejected.plugin,
+      rejected.status,
+      ctx.nodes.map((node) => node.name),
+    );
     return undefined;
   }
   const profile = ctx.profile;

@@ -41,6 +41,11 @@ export interface PodInfo {
   readonly tolerations: readonly Toleration[];
   /** The host ports the pod takes on its node (NodePorts); empty (shared, never written) when none. */
   readonly hostPorts: readonly HostPort[];
+  /**
+   * The first hard constraint the pod carries that no plugin implements yet (a field path, e.g.
+   * spec.topologySpreadConstraints[0]), or undefined: UnsupportedConstraints refuses such a pod.
+   */
+  readonly unsupportedConstraint: string | undefined;
 }
 
 /** A host port as kube-scheduler's HostPortInfo keeps it: defaults applied once, when parsed. */

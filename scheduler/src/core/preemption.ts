@@ -159,10 +159,12 @@ export function planGangPreemption(
   }
   const cluster = ctx.cluster;
   const single = group.members.length === 1 ? (group.members[0] as PodInfo) : undefined;
-  // A plugin with cluster-wide state (a PreFilter) makes a node's answer depend on other nodes:
-  // then what one preemptor learned of a node does not carry over to the next.
+  // A plugin with cluster-wide state (a PreFilter that reads more than the pod) makes a node's
+  // answer depend on other nodes: then what one preemptor learned of a node does not carry over.
   const shape =
-    memo && single && ctx.profile.preFilters.length === 0 ? shapeOf(ctx, group, single) : undefined;
+    memo && single && ctx.profile.preFilters.every((p) => p.podOnly === true)
+      ? shapeOf(ctx, group, single)
+      : undefined;
   const known = shape === undefined ? undefined : memo?.hopelessReason(shape);
   if (known !== undefined) return { preempts: false, reason: known };
   const fail = (): PreemptionResult => {

@@ -34,6 +34,7 @@ import {
   resourceAllocationScore,
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
+import { unsupportedConstraints } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import type { StateFollower } from "./statement.js";
 
 /** A plugin that is off unless config names it: how its arguments are checked, how it is built. */
@@ -97,7 +98,8 @@ export interface Profile {
 
 /** Every plugin the config turns on, built for this cluster, in the order they run. */
 function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
-  const plugins: Plugin[] = [...defaultFilterPlugins, nodePorts(cluster)];
+  // First: a pod with a hard constraint no plugin implements yet is refused before anything else.
+  const plugins: Plugin[] = [unsupportedConstraints, ...defaultFilterPlugins, nodePorts(cluster)];
   for (const name of optionalPluginNames) {
     const args = config.plugins?.[name];
     if (args !== undefined)
