@@ -152,6 +152,12 @@ export interface Plugin {
   readonly name: string;
   /** The cluster events that can make a pod this plugin rejected schedulable. */
   readonly events?: readonly ClusterEvent[];
+  /**
+   * Its verdict on a node depends on pods on other nodes (a topology domain's pods: inter-pod
+   * affinity, topology spread), so another shard binding onto its own nodes can change it. The
+   * shard checks such plugins once more against its latest cache right before a bind goes out.
+   */
+  readonly spansNodes?: boolean;
 }
 
 /** Keeps a pod's PreFilter state true as other pods are assumed onto or removed from nodes. */
