@@ -81,7 +81,7 @@ export interface TopologySpreadConstraint {
   whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway";
 }
 
-/** A pod volume: only which source it names is read (plugins/unsupported-constraints). */
+/** A pod volume: which source it names (plugins/unsupported-constraints) and its claim (the volume plugins). */
 export interface Volume {
   name: string;
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
@@ -153,4 +153,35 @@ export interface PodDisruptionBudget {
   metadata: ObjectMeta & { namespace: string };
   spec?: { selector?: LabelSelector };
   status?: { disruptionsAllowed?: number };
+}
+
+// --- volumes (VolumeBinding, VolumeZone, VolumeRestrictions) -----------------------------------
+
+/** A PersistentVolumeClaim: what the volume plugins read of it. */
+export interface PersistentVolumeClaim {
+  metadata: ObjectMeta & { namespace: string };
+  spec?: {
+    /** The PersistentVolume it is bound (or pre-bound) to; "" or unset: none yet. */
+    volumeName?: string;
+    /** "" asks for no class; unset: the default class (the admission plugin fills it in). */
+    storageClassName?: string | null;
+    accessModes?: string[];
+  };
+  status?: { phase?: string };
+}
+
+/** A PersistentVolume: its topology (node affinity and zone/region labels). */
+export interface PersistentVolume {
+  metadata: ObjectMeta;
+  spec?: {
+    nodeAffinity?: { required?: { nodeSelectorTerms: NodeSelectorTerm[] } | null } | null;
+    storageClassName?: string;
+  };
+}
+
+/** A StorageClass: only when its claims bind. */
+export interface StorageClass {
+  metadata: ObjectMeta;
+  /** Immediate (the API server's default) or WaitForFirstConsumer. */
+  volumeBindingMode?: string;
 }

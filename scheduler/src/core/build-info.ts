@@ -9,6 +9,7 @@ import {
 import type { NodeInfo, PodInfo } from "./model.js";
 import { hostPortsOf } from "./plugins/node-ports/node-ports.js";
 import { unsupportedConstraintOf } from "./plugins/unsupported-constraints/unsupported-constraints.js";
+import { volumeClaimsOf } from "./plugins/volume-binding/pod-claims.js";
 import { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 
 /**
@@ -48,6 +49,7 @@ export function toPodInfo(
     tolerations: spec.tolerations ?? [],
     hostPorts: hostPortsOf(spec),
     unsupportedConstraint: unsupportedConstraintOf(spec),
+    volumeClaims: volumeClaimsOf(metadata.name, spec),
   };
 }
 

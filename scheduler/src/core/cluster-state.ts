@@ -3,7 +3,14 @@
  * and read by every cycle. Cycles change it only through a Statement (statement.ts), which
  * either commits its assumptions or rolls them back.
  */
-import type { Node, PodDisruptionBudget, Taint } from "./api-types.js";
+import type {
+  Node,
+  PersistentVolume,
+  PersistentVolumeClaim,
+  PodDisruptionBudget,
+  StorageClass,
+  Taint,
+} from "./api-types.js";
 import { toNodeInfo } from "./build-info.js";
 import { type ClusterEvents, eventsOf } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
@@ -146,6 +153,7 @@ export class ClusterState {
       if (members?.delete(key) && members.size === 0) this.groupPods.delete(placed.group.id);
       this.runningGroupCache.delete(placed.group.id);
       this.terminatingPlaced.delete(key);
+      if (placed.volumeClaims.length > 0) this.countClaimUsers(placed, -1);
       this.touch(placed.placedOn);
     }
     const nominatedOn = this.nominatedNode.get(key);
@@ -180,6 +188,7 @@ export class ClusterState {
     members.set(pod.key, placed);
     this.runningGroupCache.delete(pod.group.id);
     if (pod.terminating) this.terminatingPlaced.set(pod.key, placed);
+    if (pod.volumeClaims.length > 0) this.countClaimUsers(pod, 1);
     this.touch(nodeName);
     const node = this.nodeMap.get(nodeName);
     if (node) {
@@ -268,6 +277,103 @@ export class ClusterState {
     this.runningGroupCache.set(id, group);
     return group;
   }
+
+  // --- volumes: PersistentVolumeClaims, PersistentVolumes, StorageClasses (VolumeBinding,
+  // VolumeZone, VolumeRestrictions), fed by the shard's informers. The coordinator's state holds
+  // none: a pod with a claim is refused there ("not found"), so its group is never handed over.
+
+  private readonly claims = new Map<string, PersistentVolumeClaim>();
+  private readonly volumes = new Map<string, PersistentVolume>();
+  private readonly classes = new Map<string, StorageClass>();
+  /** How many pods occupying nodes use each claim (persistentVolumeClaim volumes), by namespace/name. */
+  private readonly claimUsers = new Map<string, number>();
+
+  /** Adds or updates a claim; says whether that can help a pod the volume plugins rejected. */
+  upsertPersistentVolumeClaim(claim: PersistentVolumeClaim): ClusterEvents {
+    const key = `${claim.metadata.namespace}/${claim.metadata.name}`;
+    const before = this.claims.get(key);
+    this.claims.set(key, claim);
+    return before === undefined || claimView(before) !== claimView(claim) ? claimChange : 0;
+  }
+
+  removePersistentVolumeClaim(namespace: string, name: string): void {
+    this.claims.delete(`${namespace}/${name}`);
+  }
+
+  persistentVolumeClaim(namespace: string, name: string): PersistentVolumeClaim | undefined {
+    return this.claims.get(`${namespace}/${name}`);
+  }
+
+  /** Adds or updates a volume; says whether that can help a pod the volume plugins rejected. */
+  upsertPersistentVolume(volume: PersistentVolume): ClusterEvents {
+    const before = this.volumes.get(volume.metadata.name);
+    this.volumes.set(volume.metadata.name, volume);
+    return before === undefined || volumeView(before) !== volumeView(volume) ? volumeChange : 0;
+  }
+
+  removePersistentVolume(name: string): void {
+    this.volumes.delete(name);
+  }
+
+  persistentVolume(name: string): PersistentVolume | undefined {
+    return this.volumes.get(name);
+  }
+
+  /** Adds or updates a class; says whether that can help a pod the volume plugins rejected. */
+  upsertStorageClass(storageClass: StorageClass): ClusterEvents {
+    const before = this.classes.get(storageClass.metadata.name);
+    this.classes.set(storageClass.metadata.name, storageClass);
+    return before === undefined || before.volumeBindingMode !== storageClass.volumeBindingMode
+      ? classChange
+      : 0;
+  }
+
+  removeStorageClass(name: string): void {
+    this.classes.delete(name);
+  }
+
+  storageClass(name: string): StorageClass | undefined {
+    return this.classes.get(name);
+  }
+
+  /** Whether a pod occupying a node (bound, assumed or terminating) uses the claim. */
+  claimInUse(namespace: string, name: string): boolean {
+    return (this.claimUsers.get(`${namespace}/${name}`) ?? 0) > 0;
+  }
+
+  private countClaimUsers(pod: PodInfo, delta: 1 | -1): void {
+    for (const { claim, ephemeral } of pod.volumeClaims) {
+      // As kube-scheduler's PVCRefCounts: persistentVolumeClaim volumes only.
+      if (ephemeral) continue;
+      const key = `${pod.namespace}/${claim}`;
+      const users = (this.claimUsers.get(key) ?? 0) + delta;
+      if (users > 0) this.claimUsers.set(key, users);
+      else this.claimUsers.delete(key);
+    }
+  }
+}
+
+const claimChange = eventsOf(["PersistentVolumeClaimChange"]);
+const volumeChange = eventsOf(["PersistentVolumeChange"]);
+const classChange = eventsOf(["StorageClassChange"]);
+
+/** What the volume plugins read of a claim: a change elsewhere (a resync, status.capacity) helps no one. */
+function claimView(claim: PersistentVolumeClaim): string {
+  return JSON.stringify([
+    claim.spec?.volumeName,
+    claim.spec?.storageClassName,
+    claim.spec?.accessModes,
+    claim.status?.phase,
+    claim.metadata.deletionTimestamp,
+    claim.metadata.annotations?.["pv.kubernetes.io/bind-completed"],
+    claim.metadata.annotations?.["volume.beta.kubernetes.io/storage-class"],
+    claim.metadata.ownerReferences,
+  ]);
+}
+
+/** What the volume plugins read of a volume: its node affinity and its labels (zone, region). */
+function volumeView(volume: PersistentVolume): string {
+  return JSON.stringify([volume.spec?.nodeAffinity, volume.metadata.labels]);
 }
 
 function occupy(node: NodeInfo, pod: PodInfo): void {

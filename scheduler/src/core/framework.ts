@@ -111,9 +111,14 @@ export class CycleState {
  *   PodDisruptionBudgetChange    a budget may allow more evictions: removed, selector changed, or
  *                                disruptionsAllowed grew (kube-scheduler registers none: its
  *                                preemption may violate budgets, ours never does)
+ *   PersistentVolumeClaimChange  a claim appeared, or changed what the volume plugins read (bound,
+ *                                lost, being deleted, its class or access modes) (kube: PVC Add|Update)
+ *   PersistentVolumeChange       a volume appeared, or its node affinity or labels changed
+ *                                (kube: PV Add|Update)
+ *   StorageClassChange           a class appeared or its binding mode changed (kube: StorageClass Add|Update)
  *
- * Nothing is emitted for a node removed (no plugin is helped by one) or a new budget (it only
- * forbids). The unschedulable flush (scheduling-queue.ts) retries every group anyway.
+ * Nothing is emitted for a node removed (no plugin is helped by one), a new budget (it only
+ * forbids), or a claim, volume or class deleted (a missing object never lets a pod in). The unschedulable flush (scheduling-queue.ts) retries every group anyway.
  */
 export const clusterEvents = [
   "NodeAdd",
@@ -129,6 +134,10 @@ export const clusterEvents = [
   "AssignedPodUpdateTerminating",
   "AssignedPodDelete",
   "PodDisruptionBudgetChange",
+  // volumes (VolumeBinding, VolumeZone, VolumeRestrictions)
+  "PersistentVolumeClaimChange",
+  "PersistentVolumeChange",
+  "StorageClassChange",
 ] as const;
 export type ClusterEvent = (typeof clusterEvents)[number];
 
@@ -178,6 +187,11 @@ export interface PreFilterPlugin extends Plugin {
    * depend on other nodes (preemption's per-shape memo stays valid with it).
    */
   readonly podOnly?: boolean;
+  /**
+   * It has nothing to say about this pod, judged from the pod alone (its PreFilter would Skip it
+   * without reading the cluster): for such a pod it counts as podOnly (preemption's memo).
+   */
+  ignores?(pod: PodInfo): boolean;
 }
 
 export interface FilterPlugin extends Plugin {

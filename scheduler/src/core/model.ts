@@ -46,6 +46,20 @@ export interface PodInfo {
    * spec.topologySpreadConstraints[0]), or undefined: UnsupportedConstraints refuses such a pod.
    */
   readonly unsupportedConstraint: string | undefined;
+  /**
+   * The PersistentVolumeClaims the pod's volumes use (persistentVolumeClaim and generic ephemeral
+   * volumes), in volume order: VolumeRestrictions, VolumeBinding, VolumeZone. Empty (shared, never
+   * written) when none.
+   */
+  readonly volumeClaims: readonly PodVolumeClaim[];
+}
+
+/** A pod volume backed by a PersistentVolumeClaim in the pod's namespace. */
+export interface PodVolumeClaim {
+  /** The claim's name: claimName, or <pod name>-<volume name> for a generic ephemeral volume. */
+  readonly claim: string;
+  /** A generic ephemeral volume: the claim is created for the pod, which must control it. */
+  readonly ephemeral: boolean;
 }
 
 /** A host port as kube-scheduler's HostPortInfo keeps it: defaults applied once, when parsed. */

@@ -35,6 +35,7 @@ import {
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
 import { unsupportedConstraints } from "./plugins/unsupported-constraints/unsupported-constraints.js";
+import { volumePlugins } from "./plugins/volumes.js";
 import type { StateFollower } from "./statement.js";
 
 /** A plugin that is off unless config names it: how its arguments are checked, how it is built. */
@@ -100,6 +101,7 @@ export interface Profile {
 function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
   // First: a pod with a hard constraint no plugin implements yet is refused before anything else.
   const plugins: Plugin[] = [unsupportedConstraints, ...defaultFilterPlugins, nodePorts(cluster)];
+  plugins.push(...volumePlugins(cluster));
   for (const name of optionalPluginNames) {
     const args = config.plugins?.[name];
     if (args !== undefined)

@@ -19,10 +19,13 @@ import {
   type Node,
   noGroupObjects,
   type PendingGroup,
+  type PersistentVolume,
+  type PersistentVolumeClaim,
   type Pod,
   type PodDisruptionBudget,
   type PodInfo,
   pendingGroup,
+  type StorageClass,
   toPodInfo,
 } from "../core/index.js";
 import { matchesLabelSelector } from "../core/label-selector.js";
@@ -535,5 +538,32 @@ export class ClusterCache {
 
   private clearInvalid(podKey: string): void {
     if (this.invalid.delete(podKey)) this.onChange({ kind: "invalid", podKey });
+  }
+
+  // --- volumes: claims, volumes and classes the volume plugins read. A new or changed one may
+  // let a pod in (the events say which); a deleted one never does.
+
+  upsertPersistentVolumeClaim(claim: PersistentVolumeClaim): void {
+    this.emit(this.cluster.upsertPersistentVolumeClaim(claim));
+  }
+
+  removePersistentVolumeClaim(claim: PersistentVolumeClaim): void {
+    this.cluster.removePersistentVolumeClaim(claim.metadata.namespace, claim.metadata.name);
+  }
+
+  upsertPersistentVolume(volume: PersistentVolume): void {
+    this.emit(this.cluster.upsertPersistentVolume(volume));
+  }
+
+  removePersistentVolume(volume: PersistentVolume): void {
+    this.cluster.removePersistentVolume(volume.metadata.name);
+  }
+
+  upsertStorageClass(storageClass: StorageClass): void {
+    this.emit(this.cluster.upsertStorageClass(storageClass));
+  }
+
+  removeStorageClass(storageClass: StorageClass): void {
+    this.cluster.removeStorageClass(storageClass.metadata.name);
   }
 }

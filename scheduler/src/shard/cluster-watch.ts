@@ -1,13 +1,21 @@
 /**
  * The shard's informers and where what they deliver goes: nodes (and the owner annotation the
  * ring reads from them), the pods that are not finished, this scheduler's succeeded pods (they
- * count toward their gang's min-member) and PodDisruptionBudgets. A new watched kind (a PodGroup
+ * count toward their gang's min-member), PodDisruptionBudgets, and the PersistentVolumeClaims,
+ * PersistentVolumes and StorageClasses the volume plugins read. A new watched kind (a PodGroup
  * informer) is added here.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { nodeOwnerAnnotation } from "../contracts/keys.js";
-import type { Node, Pod, PodDisruptionBudget } from "../core/index.js";
+import type {
+  Node,
+  PersistentVolume,
+  PersistentVolumeClaim,
+  Pod,
+  PodDisruptionBudget,
+  StorageClass,
+} from "../core/index.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
@@ -91,12 +99,50 @@ export class ClusterWatch {
       },
       this.log,
     );
-    this.informers.push(nodes, pods, succeededPods, budgets);
+    this.informers.push(nodes, pods, succeededPods, budgets, ...this.volumeInformers());
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);
     }
     return { nodes: nodes.size, pods: pods.size };
+  }
+
+  /** Claims, volumes and classes: VolumeBinding, VolumeZone and VolumeRestrictions read them. */
+  private volumeInformers(): Informer<{ metadata: { name: string } }>[] {
+    const claims = new Informer<PersistentVolumeClaim>(
+      this.client,
+      {
+        path: "/api/v1/persistentvolumeclaims",
+        onHandlerError: this.handlerErrors("persistentvolumeclaims"),
+      },
+      {
+        upsert: (claim) => this.cache.upsertPersistentVolumeClaim(claim),
+        remove: (claim) => this.cache.removePersistentVolumeClaim(claim),
+      },
+      this.log,
+    );
+    const volumes = new Informer<PersistentVolume>(
+      this.client,
+      { path: "/api/v1/persistentvolumes", onHandlerError: this.handlerErrors("persistentvolumes") },
+      {
+        upsert: (volume) => this.cache.upsertPersistentVolume(volume),
+        remove: (volume) => this.cache.removePersistentVolume(volume),
+      },
+      this.log,
+    );
+    const classes = new Informer<StorageClass>(
+      this.client,
+      {
+        path: "/apis/storage.k8s.io/v1/storageclasses",
+        onHandlerError: this.handlerErrors("storageclasses"),
+      },
+      {
+        upsert: (storageClass) => this.cache.upsertStorageClass(storageClass),
+        remove: (storageClass) => this.cache.removeStorageClass(storageClass),
+      },
+      this.log,
+    );
+    return [claims, volumes, classes];
   }
 
   private handlerErrors(resource: string): () => void {

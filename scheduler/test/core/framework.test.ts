@@ -179,10 +179,19 @@ describe("Score", () => {
       "NodeAffinity",
       "LentNode",
       "NodePorts",
+      "VolumeRestrictions",
+      "VolumeBinding",
+      "VolumeZone",
       "NodeResourcesFit",
     ]);
-    // The one always-on PreFilter refuses constraints not implemented yet, and reads only the pod.
-    expect(profile.preFilters.map((p) => [p.name, p.podOnly])).toEqual([["UnsupportedConstraints", true]]);
+    // UnsupportedConstraints refuses constraints not implemented yet and reads only the pod; the
+    // volume plugins ignore pods without claims.
+    expect(profile.preFilters.map((p) => [p.name, p.podOnly])).toEqual([
+      ["UnsupportedConstraints", true],
+      ["VolumeRestrictions", undefined],
+      ["VolumeBinding", undefined],
+      ["VolumeZone", undefined],
+    ]);
     expect(profile.placementGenerators).toEqual([]);
   });
 });

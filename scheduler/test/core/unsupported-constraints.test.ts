@@ -13,7 +13,7 @@ import { trialPlacement } from "../../src/core/trial-placement.js";
 import { decisionFor, gang, node, ownsAll, pendingGroupsOf, pod, snapshotOf } from "./fixtures.js";
 
 const term = { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" };
-const claim = (name: string) => ({ name, persistentVolumeClaim: { claimName: name } });
+const disk = (name: string) => ({ name, gcePersistentDisk: { pdName: name } });
 
 const withSpec = (p: Pod, spec: Partial<PodSpec>): Pod => ({ ...p, spec: { ...p.spec, ...spec } });
 
@@ -38,16 +38,6 @@ const hard: readonly [string, Partial<PodSpec>, string][] = [
       ],
     },
     "spec.topologySpreadConstraints[1] (whenUnsatisfiable: DoNotSchedule)",
-  ],
-  [
-    "a persistentVolumeClaim volume",
-    { volumes: [{ name: "cache", emptyDir: {} } as never, claim("data")] },
-    'spec.volumes[1].persistentVolumeClaim (volume "data")',
-  ],
-  [
-    "a generic ephemeral volume",
-    { volumes: [{ name: "scratch", ephemeral: { volumeClaimTemplate: { spec: {} } } }] },
-    'spec.volumes[0].ephemeral (volume "scratch")',
   ],
   [
     "an inline in-tree disk",
@@ -145,20 +135,20 @@ describe("UnsupportedConstraints", () => {
     const state = snapshotOf(nodes(), []);
     const decision = decisionFor(
       new SchedulingCore(state).cycle(
-        pendingGroupsOf([withSpec(pod("p"), { volumes: [claim("data")] })]),
+        pendingGroupsOf([withSpec(pod("p"), { volumes: [disk("data")] })]),
         () => false,
       ),
       "p",
     );
     expect(decision.kind).toBe("unschedulable");
     expect(decision.kind === "unschedulable" && decision.message).toContain(
-      "0/2 nodes are available: pod uses spec.volumes[0].persistentVolumeClaim",
+      "0/2 nodes are available: pod uses spec.volumes[0].gcePersistentDisk",
     );
   });
 
   it("is refused by the coordinator's trial placement", () => {
     const state = snapshotOf(nodes(), []);
-    const group = pendingGroupsOf([withSpec(pod("p"), { volumes: [claim("data")] })])[0];
+    const group = pendingGroupsOf([withSpec(pod("p"), { volumes: [disk("data")] })])[0];
     if (!group) throw new Error("no group");
     expect(trialPlacement(state, state.nodes, group)).toBeUndefined();
     const plain = pendingGroupsOf([pod("q")])[0];

@@ -11,16 +11,10 @@
  *   (non-empty): InterPodAffinity.
  * - spec.topologySpreadConstraints entries with whenUnsatisfiable DoNotSchedule (the API
  *   requires the field; anything but ScheduleAnyway is taken as DoNotSchedule): PodTopologySpread.
- * - Volumes whose placement depends on objects the scheduler does not read:
- *   - persistentVolumeClaim: the claim may be bound to a PV with node affinity (a local PV, a
- *     zonal disk: VolumeBinding's and VolumeZone's Filter), or unbound with a WaitForFirstConsumer
- *     class (VolumeBinding picks the node and provisions for it), or ReadWriteOncePod (used by
- *     another pod: VolumeRestrictions); none of it is visible without PVCs, PVs and StorageClasses.
- *   - ephemeral (generic ephemeral volumes): the pod's own PVC, created from the template; the
- *     same as a persistentVolumeClaim.
- *   - gcePersistentDisk, awsElasticBlockStore, rbd, iscsi (in-tree, inline): VolumeRestrictions
- *     refuses a node where another pod mounts the same disk read-write; the API server of current
- *     releases rejects most of them already, so refusing costs nothing in practice.
+ * - gcePersistentDisk, awsElasticBlockStore, rbd, iscsi volumes (in-tree, inline):
+ *   kube-scheduler's VolumeRestrictions refuses a node where another pod mounts the same disk
+ *   read-write; ours checks only ReadWriteOncePod claims. The API server of current releases
+ *   rejects most of them already, so refusing costs nothing in practice.
  * Not refused:
  * - Preferred (soft) pod affinity and anti-affinity, and ScheduleAnyway spread: they only score,
  *   and ignoring a preference is not a wrong placement.
@@ -28,6 +22,9 @@
  *   inline ephemeral, image, …): kube-scheduler's volume plugins place nothing by them (inline csi
  *   volumes are not counted by NodeVolumeLimits).
  * - hostPort: NodePorts implements it.
+ * - persistentVolumeClaim and generic ephemeral volumes: VolumeRestrictions, VolumeBinding and
+ *   VolumeZone implement them (VolumeBinding refuses, naming the claim, what it does not: an
+ *   unbound claim of a WaitForFirstConsumer class).
  *
  * Cheap: the spec is read once per pod version (unsupportedConstraintOf, from toPodInfo into
  * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without affinity, spread
@@ -39,15 +36,8 @@ import { type PreFilterPlugin, type Status, unresolvable } from "../../framework
 
 export const unsupportedConstraintsName = "UnsupportedConstraints";
 
-/** The volume sources whose placement depends on objects we do not read, or on other pods. */
-const unsupportedVolumeSources = [
-  "persistentVolumeClaim",
-  "ephemeral",
-  "gcePersistentDisk",
-  "awsElasticBlockStore",
-  "rbd",
-  "iscsi",
-] as const;
+/** The inline volume sources whose conflicts between pods no plugin checks yet. */
+const unsupportedVolumeSources = ["gcePersistentDisk", "awsElasticBlockStore", "rbd", "iscsi"] as const;
 
 /** The first hard constraint of the spec no plugin implements yet, as a field path; undefined when none. */
 export function unsupportedConstraintOf(spec: PodSpec): string | undefined {

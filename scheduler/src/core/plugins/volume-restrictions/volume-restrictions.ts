@@ -1,0 +1,105 @@
+/**
+ * VolumeRestrictions, as kube-scheduler's for ReadWriteOncePod claims: a claim with that access
+ * mode is used by at most one pod in the cluster, so a pod whose claim is already used by a pod
+ * occupying a node (bound, assumed — a gang member assumed earlier in the same cycle included —
+ * or terminating) fits nowhere: "node has pod using PersistentVolumeClaim with the same name and
+ * ReadWriteOncePod access mode", Unschedulable (evicting that pod cures it, so preemption may).
+ *
+ * PreFilter reads the pod's persistentVolumeClaim volumes (PodInfo.volumeClaims, ephemeral ones
+ * excluded as in kube: they are the pod's own) from the ClusterState: a missing claim is refused on
+ * every node with kube's "persistentvolumeclaim \"x\" not found"; the ReadWriteOncePod claims and
+ * how many pods use them (ClusterState.claimInUse) go into the state; none: Skip. AddPod/RemovePod
+ * keep the count true as the Statement assumes gang members or removes preemption victims.
+ *
+ * What differs from kube-scheduler, and why:
+ *   - AddPod/RemovePod compare namespaces too (kube compares claim names only, so a pod of another
+ *     namespace with a same-named claim counts there).
+ *   - Nominated pods are not counted (kube adds them per node during Filter): a nominated pod's
+ *     claim is counted once it is assumed or bound.
+ *   - Inline in-tree disks (gcePersistentDisk, awsElasticBlockStore, rbd, iscsi: "node(s) had no
+ *     available disk") are not checked: UnsupportedConstraints still refuses such pods.
+ */
+
+import type { ClusterState } from "../../cluster-state.js";
+import {
+  type CycleState,
+  type FilterPlugin,
+  type PreFilterPlugin,
+  type StateData,
+  type Status,
+  skip,
+  unresolvable,
+  unschedulable,
+} from "../../framework.js";
+import type { NodeInfo, PodInfo } from "../../model.js";
+import { claimNotFound } from "../volume-binding/pod-claims.js";
+
+export const volumeRestrictionsName = "VolumeRestrictions";
+
+export const readWriteOncePodConflictReason =
+  "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode";
+
+/** The pod's ReadWriteOncePod claims and how many pods occupying nodes use them. */
+class ReadWriteOncePodClaims implements StateData {
+  constructor(
+    readonly namespace: string,
+    readonly claims: ReadonlySet<string>,
+    public users: number,
+  ) {}
+
+  clone(): StateData {
+    return new ReadWriteOncePodClaims(this.namespace, this.claims, this.users);
+  }
+
+  /** How many of its claims the other pod uses. */
+  usedBy(other: PodInfo): number {
+    if (other.namespace !== this.namespace) return 0;
+    let count = 0;
+    for (const { claim, ephemeral } of other.volumeClaims) if (!ephemeral && this.claims.has(claim)) count++;
+    return count;
+  }
+}
+
+const stateKey = volumeRestrictionsName;
+const conflict = unschedulable(readWriteOncePodConflictReason);
+
+export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & FilterPlugin {
+  return {
+    name: volumeRestrictionsName,
+    // As kube-scheduler's: the pod using the claim deleted, a node added, the claim created.
+    events: ["AssignedPodDelete", "NodeAdd", "PersistentVolumeClaimChange"],
+    ignores: (pod: PodInfo) => pod.volumeClaims.length === 0,
+    preFilter(state: CycleState, pod: PodInfo): Status | undefined {
+      let claims: Set<string> | undefined;
+      for (const { claim: name, ephemeral } of pod.volumeClaims) {
+        if (ephemeral) continue;
+        const claim = cluster.persistentVolumeClaim(pod.namespace, name);
+        if (claim === undefined) return unresolvable(claimNotFound(name));
+        if (!(claim.spec?.accessModes ?? []).includes("ReadWriteOncePod")) continue;
+        claims ??= new Set();
+        claims.add(name);
+      }
+      if (claims === undefined) return skip;
+      let users = 0;
+      // At most one pod can use a ReadWriteOncePod claim (as kube: one per claim in use).
+      for (const name of claims) if (cluster.claimInUse(pod.namespace, name)) users++;
+      state.write(stateKey, new ReadWriteOncePodClaims(pod.namespace, claims, users));
+      return undefined;
+    },
+    extensions: {
+      // The pod itself (told about its own assumption) is not a user that conflicts with it.
+      addPod(state, pod, added) {
+        const claims = state.read<ReadWriteOncePodClaims>(stateKey);
+        if (claims !== undefined && added.key !== pod.key) claims.users += claims.usedBy(added);
+      },
+      removePod(state, pod, removed) {
+        const claims = state.read<ReadWriteOncePodClaims>(stateKey);
+        if (claims !== undefined && removed.key !== pod.key) claims.users -= claims.usedBy(removed);
+      },
+    },
+    filter(_pod: PodInfo, _node: NodeInfo, state?: CycleState): Status | undefined {
+      const claims = state?.read<ReadWriteOncePodClaims>(stateKey);
+      return claims !== undefined && claims.users > 0 ? conflict : undefined;
+    },
+  };
+}
