@@ -1015,7 +1015,10 @@ describe("installed release", () => {
       // events.k8s.io/v1 only: nothing writes core/v1 events.
       ...everywhere(["create", "patch"], "events", "events.k8s.io"),
       ...everywhere(["list", "watch"], "poddisruptionbudgets", "policy"),
+      ...everywhere(["list", "watch"], "persistentvolumeclaims"),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
+      ...["list", "watch"].map((verb) => ({ verb, resource: "persistentvolumes" })),
+      ...["list", "watch"].map((verb) => ({ verb, resource: "storageclasses", group: "storage.k8s.io" })),
       ...accessReviews,
       ...shardLeaseVerbs.map((verb) => leaseAccess(verb)),
       ...named.flatMap((name) => shardLeaseVerbs.map((verb) => leaseAccess(verb, name))),
@@ -1487,6 +1490,7 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
     { resource: "events" },
     { resource: "events", group: "events.k8s.io" },
     { resource: "poddisruptionbudgets", group: "policy" },
+    { resource: "persistentvolumeclaims" },
     { resource: "leases", group: "coordination.k8s.io" },
     { resource: "secrets" },
     { resource: "configmaps" },
@@ -1495,7 +1499,10 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
     ...namespaced.flatMap((r) =>
       namespaces().flatMap((ns) => verbs.map((verb) => ({ ...r, verb, namespace: ns }))),
     ),
-    ...["nodes", "nodes/status"].flatMap((resource) => verbs.map((verb) => ({ resource, verb }))),
+    ...["nodes", "nodes/status", "persistentvolumes"].flatMap((resource) =>
+      verbs.map((verb) => ({ resource, verb })),
+    ),
+    ...verbs.map((verb) => ({ resource: "storageclasses", group: "storage.k8s.io", verb })),
     ...[
       { resource: "tokenreviews", group: "authentication.k8s.io" },
       { resource: "subjectaccessreviews", group: "authorization.k8s.io" },
