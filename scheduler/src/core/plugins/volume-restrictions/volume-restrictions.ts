@@ -68,6 +68,9 @@ export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & Fil
     name: volumeRestrictionsName,
     // As kube-scheduler's: the pod using the claim deleted, a node added, the claim created.
     events: ["AssignedPodDelete", "NodeAdd", "PersistentVolumeClaimChange"],
+    // A pod on any node holding the claim refuses every node: another shard binding one onto its
+    // own nodes changes the verdict, so the check before bind runs this plugin again.
+    spansNodes: true,
     ignores: (pod: PodInfo) => pod.volumeClaims.length === 0,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
       let claims: Set<string> | undefined;
