@@ -86,10 +86,10 @@ export interface Volume {
   name: string;
   persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   ephemeral?: { volumeClaimTemplate?: unknown };
-  gcePersistentDisk?: unknown;
-  awsElasticBlockStore?: unknown;
-  rbd?: unknown;
-  iscsi?: unknown;
+  gcePersistentDisk?: { pdName: string; readOnly?: boolean };
+  awsElasticBlockStore?: { volumeID: string; readOnly?: boolean };
+  rbd?: { monitors?: string[]; pool?: string; image: string; readOnly?: boolean };
+  iscsi?: { iqn: string; readOnly?: boolean };
 }
 
 export interface PodSpec {

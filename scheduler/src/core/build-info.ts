@@ -10,6 +10,7 @@ import type { NodeInfo, PodInfo } from "./model.js";
 import { hostPortsOf } from "./plugins/node-ports/node-ports.js";
 import { unsupportedConstraintOf } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { volumeClaimsOf } from "./plugins/volume-binding/pod-claims.js";
+import { inlineDisksOf } from "./plugins/volume-restrictions/volume-restrictions.js";
 import { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 
 /**
@@ -50,6 +51,7 @@ export function toPodInfo(
     hostPorts: hostPortsOf(spec),
     unsupportedConstraint: unsupportedConstraintOf(spec),
     volumeClaims: volumeClaimsOf(metadata.name, spec),
+    inlineDisks: inlineDisksOf(spec),
   };
 }
 

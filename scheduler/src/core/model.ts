@@ -52,7 +52,26 @@ export interface PodInfo {
    * written) when none.
    */
   readonly volumeClaims: readonly PodVolumeClaim[];
+  /**
+   * The pod's inline in-tree disks (gcePersistentDisk, awsElasticBlockStore, rbd, iscsi), which
+   * VolumeRestrictions keeps from being mounted read-write by two pods of a node. Empty (shared,
+   * never written) when none.
+   */
+  readonly inlineDisks: readonly InlineDisk[];
 }
+
+/** An inline in-tree disk, as VolumeRestrictions compares them. */
+export type InlineDisk =
+  | { readonly kind: "gce"; readonly name: string; readonly readOnly: boolean }
+  | { readonly kind: "aws"; readonly id: string }
+  | { readonly kind: "iscsi"; readonly iqn: string; readonly readOnly: boolean }
+  | {
+      readonly kind: "rbd";
+      readonly monitors: readonly string[];
+      readonly pool: string;
+      readonly image: string;
+      readonly readOnly: boolean;
+    };
 
 /** A pod volume backed by a PersistentVolumeClaim in the pod's namespace. */
 export interface PodVolumeClaim {

@@ -13,7 +13,9 @@ import { trialPlacement } from "../../src/core/trial-placement.js";
 import { decisionFor, gang, node, ownsAll, pendingGroupsOf, pod, snapshotOf } from "./fixtures.js";
 
 const term = { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" };
-const disk = (name: string) => ({ name, gcePersistentDisk: { pdName: name } });
+const antiAffinity: Partial<PodSpec> = {
+  affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } },
+};
 
 const withSpec = (p: Pod, spec: Partial<PodSpec>): Pod => ({ ...p, spec: { ...p.spec, ...spec } });
 
@@ -38,11 +40,6 @@ const hard: readonly [string, Partial<PodSpec>, string][] = [
       ],
     },
     "spec.topologySpreadConstraints[1] (whenUnsatisfiable: DoNotSchedule)",
-  ],
-  [
-    "an inline in-tree disk",
-    { volumes: [{ name: "disk", gcePersistentDisk: { pdName: "d" } }] },
-    'spec.volumes[0].gcePersistentDisk (volume "disk")',
   ],
 ];
 
@@ -134,21 +131,18 @@ describe("UnsupportedConstraints", () => {
   it("names the field even when the shard owns no node", () => {
     const state = snapshotOf(nodes(), []);
     const decision = decisionFor(
-      new SchedulingCore(state).cycle(
-        pendingGroupsOf([withSpec(pod("p"), { volumes: [disk("data")] })]),
-        () => false,
-      ),
+      new SchedulingCore(state).cycle(pendingGroupsOf([withSpec(pod("p"), antiAffinity)]), () => false),
       "p",
     );
     expect(decision.kind).toBe("unschedulable");
     expect(decision.kind === "unschedulable" && decision.message).toContain(
-      "0/2 nodes are available: pod uses spec.volumes[0].gcePersistentDisk",
+      "0/2 nodes are available: pod uses spec.affinity.podAntiAffinity",
     );
   });
 
   it("is refused by the coordinator's trial placement", () => {
     const state = snapshotOf(nodes(), []);
-    const group = pendingGroupsOf([withSpec(pod("p"), { volumes: [disk("data")] })])[0];
+    const group = pendingGroupsOf([withSpec(pod("p"), antiAffinity)])[0];
     if (!group) throw new Error("no group");
     expect(trialPlacement(state, state.nodes, group)).toBeUndefined();
     const plain = pendingGroupsOf([pod("q")])[0];

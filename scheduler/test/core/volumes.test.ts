@@ -450,6 +450,57 @@ describe("VolumeRestrictions (ReadWriteOncePod)", () => {
   });
 });
 
+describe("VolumeRestrictions (inline disks)", () => {
+  const withDisk = (name: string, v: Volume, options: Parameters<typeof pod>[1] = {}) =>
+    withVolumes(pod(name, options), [v]);
+  const gce = (pdName: string, readOnly = false): Volume => ({
+    name: "d",
+    gcePersistentDisk: { pdName, readOnly },
+  });
+  const aws = (volumeID: string): Volume => ({
+    name: "d",
+    awsElasticBlockStore: { volumeID, readOnly: true },
+  });
+  const iscsi = (iqn: string, readOnly = false): Volume => ({ name: "d", iscsi: { iqn, readOnly } });
+  const rbd = (monitors: string[], image: string, readOnly = false): Volume => ({
+    name: "d",
+    rbd: { monitors, image, readOnly },
+  });
+
+  it.each<[string, Volume, Volume, boolean]>([
+    ["the same GCE PD read-write", gce("pd"), gce("pd", true), true],
+    ["the same GCE PD read-only twice", gce("pd", true), gce("pd", true), false],
+    ["another GCE PD", gce("pd"), gce("other"), false],
+    ["the same EBS volume, even read-only", aws("vol-1"), aws("vol-1"), true],
+    ["the same iSCSI IQN read-write", iscsi("iqn.a"), iscsi("iqn.a", true), true],
+    ["the same iSCSI IQN read-only twice", iscsi("iqn.a", true), iscsi("iqn.a", true), false],
+    ["an RBD image sharing a monitor", rbd(["m1", "m2"], "img"), rbd(["m2"], "img"), true],
+    ["an RBD image with no monitor in common", rbd(["m1"], "img"), rbd(["m3"], "img"), false],
+  ])("%s on the node: conflict %s", (_what, held, wanted, conflicts) => {
+    const cluster = snapshotOf(
+      [node("n1"), node("n2", { cpu: 0.5 })],
+      [withDisk("holder", held, { nodeName: "n1" })],
+    );
+    const decision = decide(cluster, [withDisk("p", wanted)]);
+    if (conflicts) {
+      expect(decision.kind).toBe("unschedulable");
+      expect(decision.kind === "unschedulable" && decision.message).toContain(
+        "1 node(s) had no available disk",
+      );
+    } else {
+      expect(decision.kind === "bind" && decision.placements.map((x) => x.nodeName)).toEqual(["n1"]);
+    }
+  });
+
+  it("parses disks once; pods without them share one empty list", () => {
+    expect(toPodInfo(withDisk("p", rbd(["m"], "img"))).inlineDisks).toEqual([
+      { kind: "rbd", monitors: ["m"], pool: "rbd", image: "img", readOnly: false },
+    ]);
+    expect(toPodInfo(pod("a")).inlineDisks).toBe(toPodInfo(pod("b")).inlineDisks);
+    expect(toPodInfo(withDisk("p", gce("pd"))).unsupportedConstraint).toBeUndefined();
+  });
+});
+
 describe("the stores' cluster events", () => {
   const only = (event: ClusterEvent) => eventsOf([event]);
 

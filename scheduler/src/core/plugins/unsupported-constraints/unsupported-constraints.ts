@@ -11,24 +11,21 @@
  *   (non-empty): InterPodAffinity.
  * - spec.topologySpreadConstraints entries with whenUnsatisfiable DoNotSchedule (the API
  *   requires the field; anything but ScheduleAnyway is taken as DoNotSchedule): PodTopologySpread.
- * - gcePersistentDisk, awsElasticBlockStore, rbd, iscsi volumes (in-tree, inline):
- *   kube-scheduler's VolumeRestrictions refuses a node where another pod mounts the same disk
- *   read-write; ours checks only ReadWriteOncePod claims. The API server of current releases
- *   rejects most of them already, so refusing costs nothing in practice.
  * Not refused:
  * - Preferred (soft) pod affinity and anti-affinity, and ScheduleAnyway spread: they only score,
  *   and ignoring a preference is not a wrong placement.
- * - Every other volume (emptyDir, hostPath, configMap, secret, projected, downwardAPI, nfs, csi
- *   inline ephemeral, image, …): kube-scheduler's volume plugins place nothing by them (inline csi
- *   volumes are not counted by NodeVolumeLimits).
  * - hostPort: NodePorts implements it.
- * - persistentVolumeClaim and generic ephemeral volumes: VolumeRestrictions, VolumeBinding and
- *   VolumeZone implement them (VolumeBinding refuses, naming the claim, what it does not: an
- *   unbound claim of a WaitForFirstConsumer class).
+ * - Volumes: VolumeRestrictions (ReadWriteOncePod claims, inline gcePersistentDisk,
+ *   awsElasticBlockStore, rbd and iscsi disks), VolumeBinding and VolumeZone implement
+ *   persistentVolumeClaim and generic ephemeral volumes (VolumeBinding refuses, naming the claim,
+ *   what it does not: an unbound claim of a WaitForFirstConsumer class). Every other volume
+ *   (emptyDir, hostPath, configMap, secret, projected, downwardAPI, nfs, csi inline ephemeral,
+ *   image, …): kube-scheduler's volume plugins place nothing by them (inline csi volumes are not
+ *   counted by NodeVolumeLimits).
  *
  * Cheap: the spec is read once per pod version (unsupportedConstraintOf, from toPodInfo into
- * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without affinity, spread
- * constraints or volumes costs three property reads, once.
+ * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without affinity or spread
+ * constraints costs two property reads, once.
  */
 
 import type { PodSpec } from "../../api-types.js";
@@ -36,12 +33,9 @@ import { type PreFilterPlugin, type Status, unresolvable } from "../../framework
 
 export const unsupportedConstraintsName = "UnsupportedConstraints";
 
-/** The inline volume sources whose conflicts between pods no plugin checks yet. */
-const unsupportedVolumeSources = ["gcePersistentDisk", "awsElasticBlockStore", "rbd", "iscsi"] as const;
-
 /** The first hard constraint of the spec no plugin implements yet, as a field path; undefined when none. */
 export function unsupportedConstraintOf(spec: PodSpec): string | undefined {
-  const { affinity, topologySpreadConstraints, volumes } = spec;
+  const { affinity, topologySpreadConstraints } = spec;
   if (affinity !== undefined) {
     if ((affinity.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0)
       return "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution";
@@ -53,15 +47,6 @@ export function unsupportedConstraintOf(spec: PodSpec): string | undefined {
       const constraint = topologySpreadConstraints[i];
       if (constraint !== undefined && constraint.whenUnsatisfiable !== "ScheduleAnyway")
         return `spec.topologySpreadConstraints[${i}] (whenUnsatisfiable: DoNotSchedule)`;
-    }
-  }
-  if (volumes !== undefined) {
-    for (let i = 0; i < volumes.length; i++) {
-      const volume = volumes[i];
-      if (volume === undefined) continue;
-      for (const source of unsupportedVolumeSources)
-        if (volume[source] !== undefined && volume[source] !== null)
-          return `spec.volumes[${i}].${source} (volume ${JSON.stringify(volume.name)})`;
     }
   }
   return undefined;

@@ -16,10 +16,17 @@
  *     namespace with a same-named claim counts there).
  *   - Nominated pods are not counted (kube adds them per node during Filter): a nominated pod's
  *     claim is counted once it is assumed or bound.
- *   - Inline in-tree disks (gcePersistentDisk, awsElasticBlockStore, rbd, iscsi: "node(s) had no
- *     available disk") are not checked: UnsupportedConstraints still refuses such pods.
+ *   - Inline disks: nominated pods are not counted either.
+ *
+ * Inline in-tree disks (gcePersistentDisk, awsElasticBlockStore, rbd, iscsi), as kube's: a node
+ * where a pod already mounts the same disk is refused ("node(s) had no available disk",
+ * Unschedulable) — the same GCE PD unless both mount it read-only, the same EBS volume always,
+ * the same iSCSI IQN unless both are read-only, the same RBD image (a shared monitor, same pool
+ * and image) unless both are read-only. The disks are parsed once per pod version
+ * (PodInfo.inlineDisks); a pod without any costs one length check per node.
  */
 
+import type { PodSpec } from "../../api-types.js";
 import type { ClusterState } from "../../cluster-state.js";
 import {
   type CycleState,
@@ -31,10 +38,74 @@ import {
   unresolvable,
   unschedulable,
 } from "../../framework.js";
-import type { NodeInfo, PodInfo } from "../../model.js";
+import type { InlineDisk, NodeInfo, PodInfo } from "../../model.js";
 import { claimNotFound } from "../volume-binding/pod-claims.js";
 
 export const volumeRestrictionsName = "VolumeRestrictions";
+
+export const diskConflictReason = "node(s) had no available disk";
+
+const noDisks: readonly InlineDisk[] = Object.freeze([]);
+
+/** The pod's inline in-tree disks, in volume order (the pool of an RBD volume defaults to "rbd"). */
+export function inlineDisksOf(spec: PodSpec): readonly InlineDisk[] {
+  const volumes = spec.volumes;
+  if (volumes === undefined || volumes.length === 0) return noDisks;
+  let disks: InlineDisk[] | undefined;
+  for (const v of volumes) {
+    let disk: InlineDisk | undefined;
+    if (v.gcePersistentDisk != null)
+      disk = {
+        kind: "gce",
+        name: v.gcePersistentDisk.pdName,
+        readOnly: v.gcePersistentDisk.readOnly === true,
+      };
+    else if (v.awsElasticBlockStore != null) disk = { kind: "aws", id: v.awsElasticBlockStore.volumeID };
+    else if (v.iscsi != null) disk = { kind: "iscsi", iqn: v.iscsi.iqn, readOnly: v.iscsi.readOnly === true };
+    else if (v.rbd != null)
+      disk = {
+        kind: "rbd",
+        monitors: v.rbd.monitors ?? [],
+        pool: v.rbd.pool || "rbd",
+        image: v.rbd.image,
+        readOnly: v.rbd.readOnly === true,
+      };
+    if (disk === undefined) continue;
+    disks ??= [];
+    disks.push(disk);
+  }
+  return disks === undefined ? noDisks : Object.freeze(disks);
+}
+
+/** Whether two pods mounting these disks on one node conflict (kube's isVolumeConflict). */
+export function disksConflict(a: InlineDisk, b: InlineDisk): boolean {
+  switch (a.kind) {
+    case "gce":
+      return b.kind === "gce" && a.name === b.name && !(a.readOnly && b.readOnly);
+    case "aws":
+      return b.kind === "aws" && a.id === b.id;
+    case "iscsi":
+      return b.kind === "iscsi" && a.iqn === b.iqn && !(a.readOnly && b.readOnly);
+    case "rbd":
+      return (
+        b.kind === "rbd" &&
+        a.pool === b.pool &&
+        a.image === b.image &&
+        !(a.readOnly && b.readOnly) &&
+        a.monitors.some((m) => b.monitors.includes(m))
+      );
+  }
+}
+
+function diskTakenOn(node: NodeInfo, pod: PodInfo): boolean {
+  const wanted = pod.inlineDisks;
+  for (const other of node.pods.values()) {
+    if (other.key === pod.key || other.inlineDisks.length === 0) continue;
+    for (const disk of wanted)
+      for (const taken of other.inlineDisks) if (disksConflict(disk, taken)) return true;
+  }
+  return false;
+}
 
 export const readWriteOncePodConflictReason =
   "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode";
@@ -62,6 +133,7 @@ class ReadWriteOncePodClaims implements StateData {
 
 const stateKey = volumeRestrictionsName;
 const conflict = unschedulable(readWriteOncePodConflictReason);
+const diskConflict = unschedulable(diskConflictReason);
 
 export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & FilterPlugin {
   return {
@@ -71,7 +143,7 @@ export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & Fil
     // A pod on any node holding the claim refuses every node: another shard binding one onto its
     // own nodes changes the verdict, so the check before bind runs this plugin again.
     spansNodes: true,
-    ignores: (pod: PodInfo) => pod.volumeClaims.length === 0,
+    ignores: (pod: PodInfo) => pod.volumeClaims.length === 0 && pod.inlineDisks.length === 0,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
       let claims: Set<string> | undefined;
       for (const { claim: name, ephemeral } of pod.volumeClaims) {
@@ -82,7 +154,7 @@ export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & Fil
         claims ??= new Set();
         claims.add(name);
       }
-      if (claims === undefined) return skip;
+      if (claims === undefined) return pod.inlineDisks.length === 0 ? skip : undefined;
       let users = 0;
       // At most one pod can use a ReadWriteOncePod claim (as kube: one per claim in use).
       for (const name of claims) if (cluster.claimInUse(pod.namespace, name)) users++;
@@ -100,7 +172,8 @@ export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & Fil
         if (claims !== undefined && removed.key !== pod.key) claims.users -= claims.usedBy(removed);
       },
     },
-    filter(_pod: PodInfo, _node: NodeInfo, state?: CycleState): Status | undefined {
+    filter(pod: PodInfo, node: NodeInfo, state?: CycleState): Status | undefined {
+      if (pod.inlineDisks.length > 0 && diskTakenOn(node, pod)) return diskConflict;
       const claims = state?.read<ReadWriteOncePodClaims>(stateKey);
       return claims !== undefined && claims.users > 0 ? conflict : undefined;
     },
