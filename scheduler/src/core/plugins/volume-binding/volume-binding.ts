@@ -94,7 +94,9 @@ export function volumeBinding(cluster: ClusterState): PreFilterPlugin & FilterPl
     ignores: (pod: PodInfo) => pod.volumeClaims.length === 0,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
       const volumes = pod.volumeClaims;
-      if (volumes.length === 0) return skip;
+      // Success, not Skip: a Skip makes every filter of the profile look the pod's skips up on
+      // every node; Filter below answers a pod without claims with one length check.
+      if (volumes.length === 0) return undefined;
       const claims = [];
       for (const volume of volumes) {
         const claim = cluster.persistentVolumeClaim(pod.namespace, volume.claim);
@@ -124,7 +126,8 @@ export function volumeBinding(cluster: ClusterState): PreFilterPlugin & FilterPl
       state.write(stateKey, new BoundVolumes(missingVolume, affinities));
       return undefined;
     },
-    filter(_pod: PodInfo, node: NodeInfo, state?: CycleState): Status | undefined {
+    filter(pod: PodInfo, node: NodeInfo, state?: CycleState): Status | undefined {
+      if (pod.volumeClaims.length === 0) return undefined;
       const bound = state?.read<BoundVolumes>(stateKey);
       if (bound === undefined) return undefined;
       if (bound.missingVolume) return volumeNotExist;

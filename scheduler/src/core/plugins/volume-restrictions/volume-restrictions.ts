@@ -145,6 +145,8 @@ export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & Fil
     spansNodes: true,
     ignores: (pod: PodInfo) => pod.volumeClaims.length === 0 && pod.inlineDisks.length === 0,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
+      // Success, not Skip (see VolumeBinding): Filter answers such a pod with two length checks.
+      if (pod.volumeClaims.length === 0) return undefined;
       let claims: Set<string> | undefined;
       for (const { claim: name, ephemeral } of pod.volumeClaims) {
         if (ephemeral) continue;
@@ -174,6 +176,7 @@ export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & Fil
     },
     filter(pod: PodInfo, node: NodeInfo, state?: CycleState): Status | undefined {
       if (pod.inlineDisks.length > 0 && diskTakenOn(node, pod)) return diskConflict;
+      if (pod.volumeClaims.length === 0) return undefined;
       const claims = state?.read<ReadWriteOncePodClaims>(stateKey);
       return claims !== undefined && claims.users > 0 ? conflict : undefined;
     },

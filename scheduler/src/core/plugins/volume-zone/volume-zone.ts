@@ -104,7 +104,8 @@ export function volumeZone(cluster: ClusterState): PreFilterPlugin & FilterPlugi
     ],
     ignores: (pod: PodInfo) => pod.volumeClaims.length === 0,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
-      if (pod.volumeClaims.length === 0) return skip;
+      // Success, not Skip (see VolumeBinding): Filter answers such a pod with one length check.
+      if (pod.volumeClaims.length === 0) return undefined;
       const topologies: VolumeTopology[] = [];
       for (const { claim: name } of pod.volumeClaims) {
         if (name === "") return unresolvable("PersistentVolumeClaim had no name");
@@ -130,7 +131,8 @@ export function volumeZone(cluster: ClusterState): PreFilterPlugin & FilterPlugi
       state.write(stateKey, new VolumeTopologies(topologies));
       return undefined;
     },
-    filter(_pod: PodInfo, node: NodeInfo, state?: CycleState): Status | undefined {
+    filter(pod: PodInfo, node: NodeInfo, state?: CycleState): Status | undefined {
+      if (pod.volumeClaims.length === 0) return undefined;
       const wanted = state?.read<VolumeTopologies>(stateKey);
       if (wanted === undefined) return undefined;
       const labels = node.labels;
