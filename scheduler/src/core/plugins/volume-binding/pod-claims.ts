@@ -6,7 +6,8 @@
  */
 
 import type { PersistentVolumeClaim, PodSpec, StorageClass } from "../../api-types.js";
-import type { PodVolumeClaim } from "../../model.js";
+import type { ClusterEvent } from "../../framework.js";
+import type { PodInfo, PodVolumeClaim } from "../../model.js";
 
 const noClaims: readonly PodVolumeClaim[] = Object.freeze([]);
 
@@ -90,3 +91,20 @@ export function unusableClaimReason(
 function controlledBy(claim: PersistentVolumeClaim, uid: string): boolean {
   return (claim.metadata.ownerReferences ?? []).some((ref) => ref.controller === true && ref.uid === uid);
 }
+
+/**
+ * What can help a pod VolumeBinding or VolumeZone rejected (kube-scheduler's EventsToRegister of
+ * both, less CSINode, CSIDriver and CSIStorageCapacity, which nothing here reads): a claim
+ * created or bound, a volume created or its affinity or labels changed, a class created, a node
+ * added or relabelled.
+ */
+export const claimTopologyEvents: readonly ClusterEvent[] = [
+  "PersistentVolumeClaimChange",
+  "PersistentVolumeChange",
+  "StorageClassChange",
+  "NodeAdd",
+  "NodeUpdateLabel",
+];
+
+/** A pod without claims: the claim plugins have nothing to say about it (PreFilterPlugin.ignores). */
+export const withoutClaims = (pod: PodInfo): boolean => pod.volumeClaims.length === 0;

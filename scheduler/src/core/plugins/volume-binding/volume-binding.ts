@@ -40,7 +40,14 @@ import {
 } from "../../framework.js";
 import type { NodeInfo, PodInfo } from "../../model.js";
 import { matchesRequiredNodeAffinity } from "../node-affinity/node-affinity.js";
-import { bindsOnFirstConsumer, claimClass, claimFullyBound, unusableClaimReason } from "./pod-claims.js";
+import {
+  bindsOnFirstConsumer,
+  claimClass,
+  claimFullyBound,
+  claimTopologyEvents,
+  unusableClaimReason,
+  withoutClaims,
+} from "./pod-claims.js";
 
 export const volumeBindingName = "VolumeBinding";
 
@@ -81,17 +88,8 @@ const unboundImmediate = unresolvable(unboundImmediateReason);
 export function volumeBinding(cluster: ClusterState): PreFilterPlugin & FilterPlugin {
   return {
     name: volumeBindingName,
-    // A claim bound (or created), a volume created or its affinity changed, a class created, a
-    // node added or relabelled: as kube-scheduler's EventsToRegister (no CSINode, CSIDriver or
-    // CSIStorageCapacity: nothing here reads them).
-    events: [
-      "PersistentVolumeClaimChange",
-      "PersistentVolumeChange",
-      "StorageClassChange",
-      "NodeAdd",
-      "NodeUpdateLabel",
-    ],
-    ignores: (pod: PodInfo) => pod.volumeClaims.length === 0,
+    events: claimTopologyEvents,
+    ignores: withoutClaims,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
       const volumes = pod.volumeClaims;
       // Success, not Skip: a Skip makes every filter of the profile look the pod's skips up on

@@ -28,7 +28,13 @@ import {
   unresolvable,
 } from "../../framework.js";
 import type { NodeInfo, PodInfo } from "../../model.js";
-import { bindsOnFirstConsumer, claimClass, claimNotFound } from "../volume-binding/pod-claims.js";
+import {
+  bindsOnFirstConsumer,
+  claimClass,
+  claimNotFound,
+  claimTopologyEvents,
+  withoutClaims,
+} from "../volume-binding/pod-claims.js";
 
 export const volumeZoneName = "VolumeZone";
 
@@ -93,16 +99,8 @@ const conflict = unresolvable(volumeZoneReason);
 export function volumeZone(cluster: ClusterState): PreFilterPlugin & FilterPlugin {
   return {
     name: volumeZoneName,
-    // As kube-scheduler's VolumeZone: a class or claim created or changed, a volume created or
-    // relabelled, a node added or relabelled.
-    events: [
-      "PersistentVolumeClaimChange",
-      "PersistentVolumeChange",
-      "StorageClassChange",
-      "NodeAdd",
-      "NodeUpdateLabel",
-    ],
-    ignores: (pod: PodInfo) => pod.volumeClaims.length === 0,
+    events: claimTopologyEvents,
+    ignores: withoutClaims,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
       // Success, not Skip (see VolumeBinding): Filter answers such a pod with one length check.
       if (pod.volumeClaims.length === 0) return undefined;
