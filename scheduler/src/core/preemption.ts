@@ -533,6 +533,8 @@ function constraintsOf(pod: PodInfo): string {
     pod.requiredNodeAffinity ?? null,
     pod.tolerations,
     [r.milliCpu, r.memory, r.ephemeralStorage, [...r.scalar].sort()],
+    // Members with other claims may be bound to other zones' volumes (VolumeBinding, VolumeZone).
+    pod.volumeClaims,
   ]);
 }
 

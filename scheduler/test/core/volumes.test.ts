@@ -334,6 +334,30 @@ describe("VolumeBinding", () => {
     expect(decision.kind === "bind" && decision.placements.map((x) => x.nodeName)).toEqual(["c1"]);
   });
 
+  it("preempts for a gang whose members' volumes are in different zones, each in its own", () => {
+    const cluster = clusterWith(
+      [zonal("a1", "a"), zonal("b1", "b")],
+      {
+        claims: [claim("data-0", { volume: "pv-a" }), claim("data-1", { volume: "pv-b" })],
+        volumes: [
+          volume("pv-a", { key: zoneKey, values: ["a"] }),
+          volume("pv-b", { key: zoneKey, values: ["b"] }),
+        ],
+      },
+      [pod("low-a", { nodeName: "a1", cpu: 4 }), pod("low-b", { nodeName: "b1", cpu: 4 })],
+    );
+    const members = gang("g", 2, { minMember: 2, priority: 100 }).map((m, i) =>
+      withVolumes(m, [claimVolume(`data-${i}`)]),
+    );
+    const decision = decide(cluster, members, "g");
+    expect(decision.kind).toBe("preempt");
+    if (decision.kind !== "preempt") return;
+    expect(decision.plan.nominations.map((n) => [n.pod.name, n.nodeName])).toEqual([
+      ["g-0", "a1"],
+      ["g-1", "b1"],
+    ]);
+  });
+
   it("is refused by the coordinator's trial placement, which holds no claims", () => {
     const coordinator = snapshotOf(threeZones());
     const group = pendingGroupsOf([withVolumes(pod("p"), [claimVolume("data")])])[0];
