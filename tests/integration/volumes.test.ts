@@ -158,6 +158,25 @@ describe("bound claims", () => {
   });
 });
 
+describe("gangs", () => {
+  it("place a gang whose members' claims are bound in one zone there, all at once", async () => {
+    await Promise.all(
+      ["g-0", "g-1", "g-2"].map((claim) => staticVolume(`gang-${claim}`, { zone: zone("a") })),
+    );
+    await Promise.all(["g-0", "g-1", "g-2"].map((claim) => waitClaimBound(`gang-${claim}`)));
+    const members = suite.gang("g", 3, { pool, cpu: "100m" }).map((member) => ({
+      ...member,
+      spec: {
+        ...(member.spec as k8s.V1PodSpec),
+        volumes: [{ name: "data", persistentVolumeClaim: { claimName: `gang-${member.metadata?.name}` } }],
+      },
+    }));
+    await suite.create(members);
+    const placements = await suite.waitBound(["g-0", "g-1", "g-2"]);
+    for (const node of Object.values(placements)) expect(nodesIn("a")).toContain(node);
+  });
+});
+
 describe("claims that cannot be used yet", () => {
   it("refuses a pod whose claim does not exist, and places it once the claim is created and bound", async () => {
     await suite.create(podWith("late", ["late-claim"]));
