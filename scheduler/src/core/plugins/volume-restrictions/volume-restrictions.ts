@@ -8,8 +8,10 @@
  * PreFilter reads the pod's persistentVolumeClaim volumes (PodInfo.volumeClaims, ephemeral ones
  * excluded as in kube: they are the pod's own) from the ClusterState: a missing claim is refused on
  * every node with kube's "persistentvolumeclaim \"x\" not found"; the ReadWriteOncePod claims and
- * how many pods use them (ClusterState.claimInUse) go into the state; none: Skip. AddPod/RemovePod
- * keep the count true as the Statement assumes gang members or removes preemption victims.
+ * how many pods use them (ClusterState.claimInUse) go into the state; none (and no inline disk):
+ * Skip. AddPod/RemovePod keep the count true as the Statement assumes gang members or removes
+ * preemption victims. The verdict depends on pods on every node (spansNodes): the check before
+ * bind runs it again, so two shards cannot both bind a pod of the same claim.
  *
  * What differs from kube-scheduler, and why:
  *   - AddPod/RemovePod compare namespaces too (kube compares claim names only, so a pod of another
