@@ -7,8 +7,6 @@
  * the plugin that honours it (InterPodAffinity, PodTopologySpread, the volume plugins) lands.
  *
  * Refused (hard constraints, kube-scheduler would never place the pod against them):
- * - spec.affinity.podAffinity / podAntiAffinity .requiredDuringSchedulingIgnoredDuringExecution
- *   (non-empty): InterPodAffinity.
  * - spec.topologySpreadConstraints entries with whenUnsatisfiable DoNotSchedule (the API
  *   requires the field; anything but ScheduleAnyway is taken as DoNotSchedule): PodTopologySpread.
  * - Volumes whose placement depends on objects the scheduler does not read:
@@ -22,16 +20,16 @@
  *     refuses a node where another pod mounts the same disk read-write; the API server of current
  *     releases rejects most of them already, so refusing costs nothing in practice.
  * Not refused:
- * - Preferred (soft) pod affinity and anti-affinity, and ScheduleAnyway spread: they only score,
- *   and ignoring a preference is not a wrong placement.
+ * - Pod affinity and anti-affinity, required and preferred: InterPodAffinity implements them.
+ * - ScheduleAnyway spread: it only scores, and ignoring a preference is not a wrong placement.
  * - Every other volume (emptyDir, hostPath, configMap, secret, projected, downwardAPI, nfs, csi
  *   inline ephemeral, image, …): kube-scheduler's volume plugins place nothing by them (inline csi
  *   volumes are not counted by NodeVolumeLimits).
  * - hostPort: NodePorts implements it.
  *
  * Cheap: the spec is read once per pod version (unsupportedConstraintOf, from toPodInfo into
- * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without affinity, spread
- * constraints or volumes costs three property reads, once.
+ * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without spread
+ * constraints or volumes costs two property reads, once.
  */
 
 import type { PodSpec } from "../../api-types.js";
@@ -51,13 +49,7 @@ const unsupportedVolumeSources = [
 
 /** The first hard constraint of the spec no plugin implements yet, as a field path; undefined when none. */
 export function unsupportedConstraintOf(spec: PodSpec): string | undefined {
-  const { affinity, topologySpreadConstraints, volumes } = spec;
-  if (affinity !== undefined) {
-    if ((affinity.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0)
-      return "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution";
-    if ((affinity.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0)
-      return "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution";
-  }
+  const { topologySpreadConstraints, volumes } = spec;
   if (topologySpreadConstraints !== undefined) {
     for (let i = 0; i < topologySpreadConstraints.length; i++) {
       const constraint = topologySpreadConstraints[i];
