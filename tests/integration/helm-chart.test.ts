@@ -1016,6 +1016,8 @@ describe("installed release", () => {
       ...everywhere(["create", "patch"], "events", "events.k8s.io"),
       ...everywhere(["list", "watch"], "poddisruptionbudgets", "policy"),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
+      // Namespace labels for InterPodAffinity's namespaceSelector.
+      ...["list", "watch"].map((verb) => ({ verb, resource: "namespaces" })),
       ...accessReviews,
       ...shardLeaseVerbs.map((verb) => leaseAccess(verb)),
       ...named.flatMap((name) => shardLeaseVerbs.map((verb) => leaseAccess(verb, name))),
@@ -1495,7 +1497,9 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
     ...namespaced.flatMap((r) =>
       namespaces().flatMap((ns) => verbs.map((verb) => ({ ...r, verb, namespace: ns }))),
     ),
-    ...["nodes", "nodes/status"].flatMap((resource) => verbs.map((verb) => ({ resource, verb }))),
+    ...["nodes", "nodes/status", "namespaces"].flatMap((resource) =>
+      verbs.map((verb) => ({ resource, verb })),
+    ),
     ...[
       { resource: "tokenreviews", group: "authentication.k8s.io" },
       { resource: "subjectaccessreviews", group: "authorization.k8s.io" },

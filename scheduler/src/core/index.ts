@@ -18,6 +18,10 @@ export {
 } from "./cycle.js";
 export { Diagnosis } from "./diagnosis.js";
 export {
+  interPodAffinityName,
+  mayBeConstrainedByInterPodAffinity,
+} from "./plugins/inter-pod-affinity/inter-pod-affinity.js";
+export {
   anyClusterEvent,
   type ClusterEvent,
   type ClusterEvents,

@@ -15,6 +15,7 @@ import {
   type GroupKey,
   type GroupSource,
   groupPin,
+  type Namespace,
   groupStarted,
   type Node,
   noGroupObjects,
@@ -182,6 +183,15 @@ export class ClusterCache {
       this.observeStart(group);
     }
     this.cluster.removeNode(node.metadata.name);
+  }
+
+  /** A namespace's labels, for InterPodAffinity's namespaceSelector (no event: kube-scheduler registers none). */
+  upsertNamespace(namespace: Namespace): void {
+    this.cluster.upsertNamespace(namespace.metadata.name, namespace.metadata.labels ?? {});
+  }
+
+  removeNamespace(namespace: Namespace): void {
+    this.cluster.removeNamespace(namespace.metadata.name);
   }
 
   upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {

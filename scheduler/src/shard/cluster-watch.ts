@@ -1,13 +1,14 @@
 /**
  * The shard's informers and where what they deliver goes: nodes (and the owner annotation the
  * ring reads from them), the pods that are not finished, this scheduler's succeeded pods (they
- * count toward their gang's min-member) and PodDisruptionBudgets. A new watched kind (a PodGroup
+ * count toward their gang's min-member), PodDisruptionBudgets and namespaces (their labels, for
+ * InterPodAffinity's namespaceSelector). A new watched kind (a PodGroup
  * informer) is added here.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { nodeOwnerAnnotation } from "../contracts/keys.js";
-import type { Node, Pod, PodDisruptionBudget } from "../core/index.js";
+import type { Namespace, Node, Pod, PodDisruptionBudget } from "../core/index.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
@@ -91,7 +92,17 @@ export class ClusterWatch {
       },
       this.log,
     );
-    this.informers.push(nodes, pods, succeededPods, budgets);
+    // Namespace labels: InterPodAffinity's namespaceSelector.
+    const namespaces = new Informer<Namespace>(
+      this.client,
+      { path: "/api/v1/namespaces", onHandlerError: this.handlerErrors("namespaces") },
+      {
+        upsert: (namespace) => this.cache.upsertNamespace(namespace),
+        remove: (namespace) => this.cache.removeNamespace(namespace),
+      },
+      this.log,
+    );
+    this.informers.push(nodes, pods, succeededPods, budgets, namespaces);
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);
