@@ -489,13 +489,15 @@ export function interPodAffinity(
             scores.add(node, term.topologyKey, -term.weight);
       };
       if (own) {
-        for (const node of cluster.nodes)
+        for (const node of cluster.nodes) {
+          if (node.pods.size === 0) continue;
           for (const other of node.pods.values()) {
             if (other.key === pod.key) continue;
-            weigh(preferred, other, node, 1);
-            weigh(preferredAnti, other, node, -1);
-            weighExisting(other, node);
+            if (preferred.length > 0) weigh(preferred, other, node, 1);
+            if (preferredAnti.length > 0) weigh(preferredAnti, other, node, -1);
           }
+          for (const other of node.podsWithAffinity) if (other.key !== pod.key) weighExisting(other, node);
+        }
       } else {
         for (const node of cluster.nodesWithAffinityPods())
           for (const other of node.podsWithAffinity) if (other.key !== pod.key) weighExisting(other, node);
