@@ -7,6 +7,7 @@
  */
 
 import type { LabelSelector, PodAffinityTerm, PodSpec, WeightedPodAffinityTerm } from "../../api-types.js";
+import { labelValue, requirementHolds } from "../../label-selector.js";
 
 /** The one topology whose terms are checked on the node alone (kube-scheduler's host-scoped terms). */
 export const hostnameLabel = "kubernetes.io/hostname";
@@ -77,11 +78,16 @@ export function interPodAffinityOf(spec: PodSpec, namespace: string, labels: Lab
   if (affinity === undefined || (affinity.podAffinity == null && affinity.podAntiAffinity == null))
     return noInterPodAffinity;
   const errors: string[] = [];
-  const required = (name: string, terms: PodAffinityTerm[] | undefined): readonly AffinityTerm[] => {
+  /** One category's terms, or none (and an error) when one of them cannot be parsed. */
+  const parseAll = <W, T>(
+    name: string,
+    terms: W[] | undefined,
+    parse: (t: W) => T | string,
+  ): readonly T[] => {
     if (!terms || terms.length === 0) return none;
-    const parsedTerms: AffinityTerm[] = [];
+    const parsedTerms: T[] = [];
     for (const term of terms) {
-      const result = affinityTerm(term, namespace, labels);
+      const result = parse(term);
       if (typeof result === "string") {
         errors.push(`${name}: ${result}`);
         return none;
@@ -90,37 +96,33 @@ export function interPodAffinityOf(spec: PodSpec, namespace: string, labels: Lab
     }
     return parsedTerms;
   };
-  const preferred = (
-    name: string,
-    terms: WeightedPodAffinityTerm[] | undefined,
-  ): readonly WeightedAffinityTerm[] => {
-    if (!terms || terms.length === 0) return none;
-    const parsedTerms: WeightedAffinityTerm[] = [];
-    for (const { weight, podAffinityTerm } of terms) {
-      const result = affinityTerm(podAffinityTerm ?? { topologyKey: "" }, namespace, labels);
-      if (typeof result === "string") {
-        errors.push(`${name}: ${result}`);
-        return none;
-      }
-      parsedTerms.push({ ...result, weight: typeof weight === "number" ? weight : 0 });
-    }
-    return parsedTerms;
+  const required = (term: PodAffinityTerm) => affinityTerm(term, namespace, labels);
+  const preferred = ({ weight, podAffinityTerm }: WeightedPodAffinityTerm): WeightedAffinityTerm | string => {
+    const result = affinityTerm(podAffinityTerm ?? { topologyKey: "" }, namespace, labels);
+    return typeof result === "string"
+      ? result
+      : { ...result, weight: typeof weight === "number" ? weight : 0 };
   };
-  const requiredAffinity = required(
+  const { podAffinity, podAntiAffinity } = affinity;
+  const requiredAffinity = parseAll(
     "requiredAffinityTerms",
-    affinity.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution,
+    podAffinity?.requiredDuringSchedulingIgnoredDuringExecution,
+    required,
   );
-  const requiredAntiAffinity = required(
+  const requiredAntiAffinity = parseAll(
     "requiredAntiAffinityTerms",
-    affinity.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution,
+    podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution,
+    required,
   );
-  const preferredAffinity = preferred(
+  const preferredAffinity = parseAll(
     "preferredAffinityTerms",
-    affinity.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution,
+    podAffinity?.preferredDuringSchedulingIgnoredDuringExecution,
+    preferred,
   );
-  const preferredAntiAffinity = preferred(
+  const preferredAntiAffinity = parseAll(
     "preferredAntiAffinityTerms",
-    affinity.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution,
+    podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution,
+    preferred,
   );
   if (
     errors.length === 0 &&
@@ -180,7 +182,7 @@ function withLabelKeys(term: PodAffinityTerm, labels: Labels): LabelSelector | u
   const added: NonNullable<LabelSelector["matchExpressions"]> = [];
   const merge = (keys: string[], operator: "In" | "NotIn") => {
     for (const key of keys) {
-      const value = Object.hasOwn(labels, key) ? labels[key] : undefined;
+      const value = labelValue(labels, key);
       if (value === undefined || named.has(key)) continue;
       added.push({ key, operator, values: [value] });
     }
@@ -228,21 +230,7 @@ export function compileSelector(selector: LabelSelector | undefined): Selector |
   return (labels) => {
     for (let i = 0; i < requirements.length; i++) {
       const { key, operator, values } = requirements[i] as Requirement;
-      const value = Object.hasOwn(labels, key) ? labels[key] : undefined;
-      switch (operator) {
-        case "In":
-          if (value === undefined || !values.includes(value)) return false;
-          break;
-        case "NotIn":
-          if (value !== undefined && values.includes(value)) return false;
-          break;
-        case "Exists":
-          if (value === undefined) return false;
-          break;
-        case "DoesNotExist":
-          if (value !== undefined) return false;
-          break;
-      }
+      if (!requirementHolds(operator, labelValue(labels, key), values)) return false;
     }
     return true;
   };
