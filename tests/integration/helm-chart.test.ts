@@ -1019,6 +1019,8 @@ describe("installed release", () => {
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "persistentvolumes" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "storageclasses", group: "storage.k8s.io" })),
+      // Namespace labels for InterPodAffinity's namespaceSelector.
+      ...["list", "watch"].map((verb) => ({ verb, resource: "namespaces" })),
       ...accessReviews,
       ...shardLeaseVerbs.map((verb) => leaseAccess(verb)),
       ...named.flatMap((name) => shardLeaseVerbs.map((verb) => leaseAccess(verb, name))),
@@ -1499,7 +1501,7 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
     ...namespaced.flatMap((r) =>
       namespaces().flatMap((ns) => verbs.map((verb) => ({ ...r, verb, namespace: ns }))),
     ),
-    ...["nodes", "nodes/status", "persistentvolumes"].flatMap((resource) =>
+    ...["nodes", "nodes/status", "persistentvolumes", "namespaces"].flatMap((resource) =>
       verbs.map((verb) => ({ resource, verb })),
     ),
     ...verbs.map((verb) => ({ resource: "storageclasses", group: "storage.k8s.io", verb })),

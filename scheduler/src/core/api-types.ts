@@ -64,15 +64,14 @@ export interface Affinity {
   nodeAffinity?: {
     requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: NodeSelectorTerm[] };
   };
-  /** Read only to refuse the required terms (plugins/unsupported-constraints): not implemented yet. */
+  /** InterPodAffinity (plugins/inter-pod-affinity), parsed once into PodInfo.interPodAffinity. */
   podAffinity?: PodAffinityTerms;
   podAntiAffinity?: PodAffinityTerms;
 }
 
-/** Only their presence is read (plugins/unsupported-constraints); the terms are not interpreted. */
 export interface PodAffinityTerms {
-  requiredDuringSchedulingIgnoredDuringExecution?: unknown[];
-  preferredDuringSchedulingIgnoredDuringExecution?: unknown[];
+  requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+  preferredDuringSchedulingIgnoredDuringExecution?: WeightedPodAffinityTerm[];
 }
 
 export interface TopologySpreadConstraint {
@@ -184,4 +183,32 @@ export interface StorageClass {
   metadata: ObjectMeta;
   /** Immediate (the API server's default) or WaitForFirstConsumer. */
   volumeBindingMode?: string;
+}
+
+// ---- InterPodAffinity (plugins/inter-pod-affinity) ----
+
+/** One pod (anti-)affinity term as the API holds it. */
+export interface PodAffinityTerm {
+  /** null/absent: matches no pod; {}: every pod. */
+  labelSelector?: LabelSelector | null;
+  /** Namespaces the term looks in; with namespaceSelector, the union. Neither: the pod's own. */
+  namespaces?: string[];
+  /** null/absent: none (then `namespaces`, or the pod's own); {}: every namespace. */
+  namespaceSelector?: LabelSelector | null;
+  topologyKey: string;
+  /** Pod label keys whose incoming pod values are merged into labelSelector as `key In (value)`. */
+  matchLabelKeys?: string[];
+  /** Pod label keys whose incoming pod values are merged into labelSelector as `key NotIn (value)`. */
+  mismatchLabelKeys?: string[];
+}
+
+export interface WeightedPodAffinityTerm {
+  /** 1-100 (API validation). */
+  weight: number;
+  podAffinityTerm: PodAffinityTerm;
+}
+
+/** The parts of a Namespace the core reads: its labels (namespaceSelector). */
+export interface Namespace {
+  metadata: ObjectMeta;
 }

@@ -7,6 +7,7 @@ import {
   noGroupObjects,
 } from "./gang/group-source.js";
 import type { NodeInfo, PodInfo } from "./model.js";
+import { interPodAffinityOf } from "./plugins/inter-pod-affinity/terms.js";
 import { hostPortsOf } from "./plugins/node-ports/node-ports.js";
 import { unsupportedConstraintOf } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { volumeClaimsOf } from "./plugins/volume-binding/pod-claims.js";
@@ -49,6 +50,7 @@ export function toPodInfo(
       spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
     tolerations: spec.tolerations ?? [],
     hostPorts: hostPortsOf(spec),
+    interPodAffinity: interPodAffinityOf(spec, metadata.namespace, metadata.labels ?? {}),
     unsupportedConstraint: unsupportedConstraintOf(spec),
     volumeClaims: volumeClaimsOf(metadata.name, spec),
     inlineDisks: inlineDisksOf(spec),
@@ -68,5 +70,7 @@ export function toNodeInfo(node: Node): NodeInfo {
     requested: new Resources(),
     nonZeroRequested: { milliCpu: 0, memory: 0 },
     pods: new Map(),
+    podsWithAffinity: [],
+    podsWithRequiredAntiAffinity: [],
   };
 }

@@ -92,7 +92,10 @@ export class ClusterState {
       return { info: previous, events };
     }
     // Pods may arrive before their node, or outlive its removal: they occupy it now.
-    for (const pod of this.awaitingNode.get(fresh.name)?.values() ?? []) occupy(fresh, pod);
+    for (const pod of this.awaitingNode.get(fresh.name)?.values() ?? []) {
+      occupy(fresh, pod);
+      this.indexAffinity(fresh, pod, true);
+    }
     this.awaitingNode.delete(fresh.name);
     this.nodeOrder.push(fresh);
     this.nodeMap.set(fresh.name, fresh);
@@ -106,6 +109,7 @@ export class ClusterState {
     if (!node) return;
     this.nodeMap.delete(name);
     this.nodeOrder = this.nodeOrder.filter((n) => n !== node);
+    this.forgetAffinityNode(node);
     // Pods keep their placement record: if the node comes back they occupy it again.
     if (node.pods.size > 0) this.awaitingNode.set(name, new Map(node.pods));
     this.nodeSetVersion++;
@@ -146,7 +150,10 @@ export class ClusterState {
     if (placed) {
       this.placed.delete(key);
       const node = this.nodeMap.get(placed.placedOn);
-      if (node?.pods.delete(key)) release(node, placed);
+      if (node?.pods.delete(key)) {
+        release(node, placed);
+        this.indexAffinity(node, placed, false);
+      }
       const awaiting = this.awaitingNode.get(placed.placedOn);
       if (awaiting?.delete(key) && awaiting.size === 0) this.awaitingNode.delete(placed.placedOn);
       const members = this.groupPods.get(placed.group.id);
@@ -193,6 +200,7 @@ export class ClusterState {
     const node = this.nodeMap.get(nodeName);
     if (node) {
       occupy(node, pod);
+      this.indexAffinity(node, pod, true);
     } else {
       const awaiting = this.awaitingNode.get(nodeName) ?? new Map<string, PodInfo>();
       this.awaitingNode.set(nodeName, awaiting);
@@ -262,6 +270,77 @@ export class ClusterState {
   /** Placed pods that are being deleted. */
   terminatingPods(): Iterable<PodInfo> {
     return this.terminatingPlaced.values();
+  }
+
+  // ---- InterPodAffinity: namespace labels, and the nodes holding pods with affinity ----
+
+  /** Namespace labels by name (namespaceSelector), from the namespaces informer. */
+  private readonly namespaceLabelMap = new Map<string, Readonly<Record<string, string>>>();
+  /** Nodes with a pod whose affinity terms can score others (NodeInfo.podsWithAffinity non-empty). */
+  private readonly affinityNodes = new Set<NodeInfo>();
+  /** Nodes with a pod with required anti-affinity (NodeInfo.podsWithRequiredAntiAffinity non-empty). */
+  private readonly requiredAntiAffinityNodes = new Set<NodeInfo>();
+  /** Nodes with pods with a required anti-affinity term wider than the node, and how many such pods. */
+  private readonly clusterWideAntiAffinityNodes = new Map<NodeInfo, number>();
+
+  upsertNamespace(name: string, labels: Readonly<Record<string, string>>): void {
+    this.namespaceLabelMap.set(name, labels);
+  }
+
+  removeNamespace(name: string): void {
+    this.namespaceLabelMap.delete(name);
+  }
+
+  /** A namespace's labels; undefined when the namespace is not known (kube-scheduler: none). */
+  namespaceLabels(name: string): Readonly<Record<string, string>> | undefined {
+    return this.namespaceLabelMap.get(name);
+  }
+
+  /** Every known namespace with its labels. */
+  get namespaces(): ReadonlyMap<string, Readonly<Record<string, string>>> {
+    return this.namespaceLabelMap;
+  }
+
+  /** Nodes holding a pod whose affinity terms can score other pods (kube-scheduler's HavePodsWithAffinityList). */
+  nodesWithAffinityPods(): ReadonlySet<NodeInfo> {
+    return this.affinityNodes;
+  }
+
+  /** Nodes holding a pod with required anti-affinity (kube-scheduler's HavePodsWithRequiredAntiAffinityList). */
+  nodesWithRequiredAntiAffinityPods(): ReadonlySet<NodeInfo> {
+    return this.requiredAntiAffinityNodes;
+  }
+
+  /** Nodes holding a pod with a required anti-affinity term whose topology is wider than one node. */
+  nodesWithClusterWideAntiAffinityPods(): Iterable<NodeInfo> {
+    return this.clusterWideAntiAffinityNodes.keys();
+  }
+
+  /** Keeps the node's affinity lists and the sets of such nodes true as a pod comes or goes. */
+  private indexAffinity(node: NodeInfo, pod: PodInfo, added: boolean): void {
+    const terms = pod.interPodAffinity;
+    if (terms.requiredAntiAffinity.length === 0 && !terms.scoresOthers) return;
+    if (terms.scoresOthers) {
+      listed(node.podsWithAffinity, pod, added);
+      if (node.podsWithAffinity.length > 0) this.affinityNodes.add(node);
+      else this.affinityNodes.delete(node);
+    }
+    if (terms.requiredAntiAffinity.length > 0) {
+      listed(node.podsWithRequiredAntiAffinity, pod, added);
+      if (node.podsWithRequiredAntiAffinity.length > 0) this.requiredAntiAffinityNodes.add(node);
+      else this.requiredAntiAffinityNodes.delete(node);
+    }
+    if (terms.clusterWideRequiredAnti) {
+      const count = (this.clusterWideAntiAffinityNodes.get(node) ?? 0) + (added ? 1 : -1);
+      if (count > 0) this.clusterWideAntiAffinityNodes.set(node, count);
+      else this.clusterWideAntiAffinityNodes.delete(node);
+    }
+  }
+
+  private forgetAffinityNode(node: NodeInfo): void {
+    this.affinityNodes.delete(node);
+    this.requiredAntiAffinityNodes.delete(node);
+    this.clusterWideAntiAffinityNodes.delete(node);
   }
 
   /** The group's pods occupying nodes, or undefined when none does. */
@@ -382,6 +461,17 @@ function occupy(node: NodeInfo, pod: PodInfo): void {
   node.requested.pods += 1;
   node.nonZeroRequested.milliCpu += pod.nonZeroRequests.milliCpu;
   node.nonZeroRequested.memory += pod.nonZeroRequests.memory;
+}
+
+/** Adds the pod to (or removes it, by key, from) a node's affinity list. */
+function listed(list: PodInfo[], pod: PodInfo, added: boolean): void {
+  const at = list.findIndex((p) => p.key === pod.key);
+  if (added) {
+    if (at < 0) list.push(pod);
+    else list[at] = pod;
+  } else if (at >= 0) {
+    list.splice(at, 1);
+  }
 }
 
 function release(node: NodeInfo, pod: PodInfo): void {

@@ -188,10 +188,11 @@ export interface PreFilterPlugin extends Plugin {
    */
   readonly podOnly?: boolean;
   /**
-   * It has nothing to say about this pod, judged from the pod alone (its PreFilter would Skip it
-   * without reading the cluster): for such a pod it counts as podOnly (preemption's memo).
+   * podOnly for this pod in the cluster as it is now (for plugins whose PreFilter reads the
+   * cluster only for some pods): its verdicts on a node then depend on nothing but the pod's
+   * preemption shape and the node.
    */
-  ignores?(pod: PodInfo): boolean;
+  podOnlyFor?(pod: PodInfo): boolean;
 }
 
 export interface FilterPlugin extends Plugin {
@@ -208,6 +209,8 @@ export interface PreScorePlugin extends Plugin {
 }
 
 export interface ScorePlugin extends Plugin {
+  /** Its weight when the profile's scoreWeights do not name it (kube-scheduler's default weights); 1 if unset. */
+  readonly defaultWeight?: number;
   /** 0 (worst) to 100 (best), before normalisation. */
   score(pod: PodInfo, node: NodeInfo, state: CycleState): number;
   /** Rescales the scores of the feasible nodes (in place) to 0-100. */

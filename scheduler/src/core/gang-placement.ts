@@ -186,7 +186,10 @@ export function selectNode(
   if (count === 0) return undefined;
   const want = sample ? ctx.feasibleNodesToFind : count;
   const start = sample ? ctx.nextStartIndex % count : 0;
-  const scorer = streamingScorer(profile);
+  // PreScore reads the pod and the cluster, not which nodes passed: asked first, a plugin that
+  // skips this pod (e.g. InterPodAffinity for a pod without preferences) leaves the scan streaming.
+  const skipped = preScoreSkips(profile, pod, state);
+  const scorer = streamingScorer(profile, skipped);
   const feasible: NodeInfo[] | undefined = scorer === undefined ? [] : undefined;
   let best: NodeInfo | undefined;
   let bestScore = -1;
@@ -212,35 +215,50 @@ export function selectNode(
     if (++found >= want) break;
   }
   if (sample) ctx.nextStartIndex = (start + processed) % count;
-  return feasible === undefined ? best?.name : bestOf(profile, pod, state, feasible)?.name;
+  return feasible === undefined ? best?.name : bestOf(profile, pod, state, feasible, skipped)?.name;
+}
+
+const noSkips: ReadonlySet<string> = new Set();
+
+/** Runs the profile's PreScore plugins for the pod; the names of those that skip it. */
+function preScoreSkips(profile: Profile, pod: PodInfo, state: CycleState): ReadonlySet<string> {
+  let skipped: Set<string> | undefined;
+  for (const plugin of profile.preScores) {
+    const status = plugin.preScore(state, pod);
+    if (status?.code === "Skip") (skipped ??= new Set()).add(plugin.name);
+  }
+  return skipped ?? noSkips;
 }
 
 /**
- * The one score plugin when a node's score needs nothing but the node (no PreScore, no
- * normalisation, one weighted scorer): then the best node is found as the scan goes.
+ * The one score plugin when a node's score needs nothing but the node (no PreScore that did not
+ * skip the pod, no normalisation, one weighted scorer): then the best node is found as the scan goes.
  */
-function streamingScorer(profile: Profile): ScorePlugin | undefined {
-  const { scores, preScores } = profile;
-  if (preScores.length > 0 || scores.length !== 1) return scores.length === 0 ? noScore : undefined;
-  const { plugin } = scores[0] as { plugin: ScorePlugin };
-  return plugin.normalize === undefined ? plugin : undefined;
+function streamingScorer(profile: Profile, skipped: ReadonlySet<string>): ScorePlugin | undefined {
+  let only: ScorePlugin | undefined;
+  for (const { plugin } of profile.scores) {
+    if (skipped.has(plugin.name)) continue;
+    if (only !== undefined) return undefined;
+    only = plugin;
+  }
+  if (only === undefined) return noScore;
+  if (only.normalize !== undefined) return undefined;
+  for (const plugin of profile.preScores)
+    if (plugin.name === only.name && !skipped.has(plugin.name)) return undefined;
+  return only;
 }
 
 const noScore: ScorePlugin = { name: "None", score: () => 0 };
 
-/** PreScore, Score, normalise, weigh: the best of the feasible nodes (the first among equals). */
+/** Score, normalise, weigh (PreScore ran before the scan): the best of the feasible nodes (the first among equals). */
 function bestOf(
   profile: Profile,
   pod: PodInfo,
   state: CycleState,
   feasible: readonly NodeInfo[],
+  skipped: ReadonlySet<string>,
 ): NodeInfo | undefined {
   if (feasible.length === 0) return undefined;
-  const skipped = new Set<string>();
-  for (const plugin of profile.preScores) {
-    const status = plugin.preScore(state, pod);
-    if (status?.code === "Skip") skipped.add(plugin.name);
-  }
   const totals = new Array<number>(feasible.length).fill(0);
   const scores = new Array<number>(feasible.length);
   for (const { plugin, weight } of profile.scores) {

@@ -40,6 +40,10 @@ export {
 export * from "./gang/index.js";
 export { type Placement, placeGang, placeGroup } from "./gang-placement.js";
 export type { NodeInfo, PodInfo } from "./model.js";
+export {
+  interPodAffinityName,
+  mayBeConstrainedByInterPodAffinity,
+} from "./plugins/inter-pod-affinity/inter-pod-affinity.js";
 export { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
 export { type EvictionPlan, planGangPreemption } from "./preemption.js";
 export {

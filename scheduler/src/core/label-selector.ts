@@ -10,29 +10,32 @@ export function matchesLabelSelector(
     if (labelValue(labels, key) !== value) return false;
   }
   for (const expr of selector.matchExpressions ?? []) {
-    const value = labelValue(labels, expr.key);
-    const values = expr.values ?? [];
-    switch (expr.operator) {
-      case "In":
-        if (value === undefined || !values.includes(value)) return false;
-        break;
-      case "NotIn":
-        if (value !== undefined && values.includes(value)) return false;
-        break;
-      case "Exists":
-        if (value === undefined) return false;
-        break;
-      case "DoesNotExist":
-        if (value !== undefined) return false;
-        break;
-      default:
-        return false;
-    }
+    if (!requirementHolds(expr.operator, labelValue(labels, expr.key), expr.values ?? [])) return false;
   }
   return true;
 }
 
+/** Whether one selector requirement holds for a label's value (undefined: the pod lacks the label). */
+export function requirementHolds(
+  operator: string,
+  value: string | undefined,
+  values: readonly string[],
+): boolean {
+  switch (operator) {
+    case "In":
+      return value !== undefined && values.includes(value);
+    case "NotIn":
+      return value === undefined || !values.includes(value);
+    case "Exists":
+      return value !== undefined;
+    case "DoesNotExist":
+      return value === undefined;
+    default:
+      return false;
+  }
+}
+
 /** An own label value; inherited properties such as "constructor" are not labels. */
-function labelValue(labels: Readonly<Record<string, string>>, key: string): string | undefined {
+export function labelValue(labels: Readonly<Record<string, string>>, key: string): string | undefined {
   return Object.hasOwn(labels, key) ? labels[key] : undefined;
 }

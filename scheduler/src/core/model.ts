@@ -4,6 +4,7 @@
  */
 import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from "./api-types.js";
 import type { GroupKey } from "./gang/group-key.js";
+import type { InterPodAffinityTerms } from "./plugins/inter-pod-affinity/terms.js";
 import type { Resources } from "./resources/resources.js";
 
 export interface PodInfo {
@@ -41,6 +42,11 @@ export interface PodInfo {
   readonly tolerations: readonly Toleration[];
   /** The host ports the pod takes on its node (NodePorts); empty (shared, never written) when none. */
   readonly hostPorts: readonly HostPort[];
+  /**
+   * The pod's inter-pod (anti-)affinity terms, parsed once (InterPodAffinity); the shared frozen
+   * noInterPodAffinity when it has none.
+   */
+  readonly interPodAffinity: InterPodAffinityTerms;
   /**
    * The first hard constraint the pod carries that no plugin implements yet (a field path, e.g.
    * spec.topologySpreadConstraints[0]), or undefined: UnsupportedConstraints refuses such a pod.
@@ -104,4 +110,11 @@ export interface NodeInfo {
   readonly nonZeroRequested: { milliCpu: number; memory: number };
   /** Pods occupying this node, by key. */
   readonly pods: Map<string, PodInfo>;
+  /**
+   * The pods of `pods` whose inter-pod affinity terms can score other pods (InterPodAffinity's
+   * PreScore; kube-scheduler's PodsWithAffinity), kept by ClusterState.
+   */
+  readonly podsWithAffinity: PodInfo[];
+  /** The pods of `pods` with required anti-affinity terms (kube-scheduler's PodsWithRequiredAntiAffinity). */
+  readonly podsWithRequiredAntiAffinity: PodInfo[];
 }

@@ -7,13 +7,19 @@
  *   kind: SchedulingProfile                      (optional)
  *   scoringStrategy: MostAllocated               (NodeResourcesFit's scoringStrategy.type)
  *   scoreWeights: {MostAllocated: 1}             (plugins.score.enabled[].weight)
- *   pluginConfig:                                (pluginConfig; naming a plugin turns it on)
+ *   pluginConfig:                                (pluginConfig; naming an optional plugin turns it on)
  *     - name: MaxPerZone
  *       args: {labelKey: app, maxPerZone: 2}
+ *     - name: InterPodAffinity                   (always on; its args, kube-scheduler's defaults)
+ *       args: {hardPodAffinityWeight: 1, ignorePreferredTermsOfExistingPods: false}
  */
 import { profileApiVersion, profileKind } from "../contracts/keys.js";
 import { invalid, type Parsed, parsed, quoted } from "../contracts/parsed.js";
 import { ClusterState } from "./cluster-state.js";
+import {
+  type InterPodAffinityArgs,
+  interPodAffinityArgs,
+} from "./plugins/inter-pod-affinity/inter-pod-affinity.js";
 import { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
 import {
   buildProfile,
@@ -48,29 +54,46 @@ export function parseProfileConfig(value: unknown): Parsed<ProfileConfig> {
     );
   const plugins = pluginArgs(value.pluginConfig);
   if (!plugins.ok) return plugins;
+  const { InterPodAffinity: interPodAffinity, ...optional } = plugins.value;
   const config: ProfileConfig = {
     scoringStrategy: strategy as ScoringStrategy,
-    ...(Object.keys(plugins.value).length > 0 ? { plugins: plugins.value } : {}),
+    ...(Object.keys(optional).length > 0 ? { plugins: optional } : {}),
+    ...(interPodAffinity !== undefined ? { interPodAffinity } : {}),
   };
   if (value.scoreWeights === undefined) return parsed(config);
   const weights = scoreWeights(value.scoreWeights, config);
   return weights.ok ? parsed({ ...config, scoreWeights: weights.value }) : weights;
 }
 
-/** pluginConfig: each optional plugin at most once, its args checked by the plugin's parser. */
-function pluginArgs(value: unknown): Parsed<OptionalPluginArgs> {
+/** Always-on plugins that take arguments: pluginConfig sets them, they run with defaults otherwise. */
+const configurablePlugins = { InterPodAffinity: interPodAffinityArgs };
+type ConfigurablePluginName = keyof typeof configurablePlugins;
+const configurablePluginNames = Object.keys(configurablePlugins) as ConfigurablePluginName[];
+
+type PluginArgs = OptionalPluginArgs & { InterPodAffinity?: InterPodAffinityArgs };
+
+/** pluginConfig: each plugin at most once, its args checked by the plugin's parser. */
+function pluginArgs(value: unknown): Parsed<PluginArgs> {
   if (value === undefined) return parsed({});
   if (!Array.isArray(value)) return invalid("pluginConfig must be a list of {name, args}");
-  const plugins: Partial<Record<OptionalPluginName, unknown>> = {};
+  const plugins: Partial<Record<OptionalPluginName | ConfigurablePluginName, unknown>> = {};
   for (const [i, entry] of value.entries()) {
     const at = `pluginConfig[${i}]`;
     if (!isMap(entry)) return invalid(`${at} must be a map {name, args}`);
     const extra = Object.keys(entry).find((key) => key !== "name" && key !== "args");
     if (extra !== undefined) return invalid(`${at}: unknown field ${quoted(extra)} (known: name, args)`);
     const name = entry.name;
+    if (configurablePluginNames.includes(name as ConfigurablePluginName)) {
+      const plugin = name as ConfigurablePluginName;
+      if (plugin in plugins) return invalid(`${at}: ${plugin} is configured twice`);
+      const args = configurablePlugins[plugin](entry.args ?? {});
+      if (!args.ok) return invalid(`${at}.args (${plugin}): ${args.reason}`);
+      plugins[plugin] = args.value;
+      continue;
+    }
     if (!optionalPluginNames.includes(name as OptionalPluginName))
       return invalid(
-        `${at}.name: no plugin ${quoted(String(name))} takes arguments (plugins with arguments: ${optionalPluginNames.join(", ")})`,
+        `${at}.name: no plugin ${quoted(String(name))} takes arguments (plugins with arguments: ${[...configurablePluginNames, ...optionalPluginNames].join(", ")})`,
       );
     const plugin = name as OptionalPluginName;
     if (plugin in plugins) return invalid(`${at}: ${plugin} is configured twice`);
@@ -78,7 +101,7 @@ function pluginArgs(value: unknown): Parsed<OptionalPluginArgs> {
     if (!args.ok) return invalid(`${at}.args (${plugin}): ${args.reason}`);
     plugins[plugin] = args.value;
   }
-  return parsed(plugins as OptionalPluginArgs);
+  return parsed(plugins as PluginArgs);
 }
 
 /** scoreWeights: an integer 1-100 for score plugins this profile runs (and nothing else). */

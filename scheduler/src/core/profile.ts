@@ -27,6 +27,10 @@ import {
 } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { defaultFilterPlugins } from "./plugins/index.js";
+import {
+  type InterPodAffinityArgs,
+  interPodAffinity,
+} from "./plugins/inter-pod-affinity/inter-pod-affinity.js";
 import { maxPerZone, maxPerZoneArgs } from "./plugins/max-per-zone/max-per-zone.js";
 import { nodePorts } from "./plugins/node-ports/node-ports.js";
 import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
@@ -71,9 +75,11 @@ export function optionalPluginArgs(name: OptionalPluginName, value: unknown): Pa
 
 export interface ProfileConfig {
   readonly scoringStrategy: ScoringStrategy;
-  /** Score and PlacementScore weights by plugin name; 1 when not given (kube-scheduler's default). */
+  /** Score and PlacementScore weights by plugin name; the plugin's default (kube-scheduler's) when not given, else 1. */
   readonly scoreWeights?: Readonly<Record<string, number>>;
   readonly plugins?: OptionalPluginArgs;
+  /** InterPodAffinity's arguments (pluginConfig name InterPodAffinity); kube-scheduler's defaults when absent. */
+  readonly interPodAffinity?: InterPodAffinityArgs;
 }
 
 export const defaultProfileConfig: ProfileConfig = { scoringStrategy: "MostAllocated" };
@@ -100,8 +106,13 @@ export interface Profile {
 /** Every plugin the config turns on, built for this cluster, in the order they run. */
 function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
   // First: a pod with a hard constraint no plugin implements yet is refused before anything else.
-  const plugins: Plugin[] = [unsupportedConstraints, ...defaultFilterPlugins, nodePorts(cluster)];
-  plugins.push(...volumePlugins(cluster));
+  const plugins: Plugin[] = [
+    unsupportedConstraints,
+    ...defaultFilterPlugins,
+    nodePorts(cluster),
+    ...volumePlugins(cluster),
+    interPodAffinity(cluster, config.interPodAffinity),
+  ];
   for (const name of optionalPluginNames) {
     const args = config.plugins?.[name];
     if (args !== undefined)
@@ -122,7 +133,10 @@ export function profileOf(
   weights: Readonly<Record<string, number>> = {},
 ): Profile {
   const has = <P extends Plugin>(method: string) => plugins.filter((p): p is P => method in p);
-  const weigh = <P extends Plugin>(plugin: P): Weighted<P> => ({ plugin, weight: weights[plugin.name] ?? 1 });
+  const weigh = <P extends Plugin>(plugin: P): Weighted<P> => ({
+    plugin,
+    weight: weights[plugin.name] ?? (plugin as Partial<ScorePlugin>).defaultWeight ?? 1,
+  });
   const preFilters = has<PreFilterPlugin>("preFilter");
   return {
     preFilters,

@@ -16,6 +16,7 @@ import {
   type GroupSource,
   groupPin,
   groupStarted,
+  type Namespace,
   type Node,
   noGroupObjects,
   type PendingGroup,
@@ -185,6 +186,15 @@ export class ClusterCache {
       this.observeStart(group);
     }
     this.cluster.removeNode(node.metadata.name);
+  }
+
+  /** A namespace's labels, for InterPodAffinity's namespaceSelector (no event: kube-scheduler registers none). */
+  upsertNamespace(namespace: Namespace): void {
+    this.cluster.upsertNamespace(namespace.metadata.name, namespace.metadata.labels ?? {});
+  }
+
+  removeNamespace(namespace: Namespace): void {
+    this.cluster.removeNamespace(namespace.metadata.name);
   }
 
   upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {

@@ -1,14 +1,16 @@
 /**
  * The shard's informers and where what they deliver goes: nodes (and the owner annotation the
  * ring reads from them), the pods that are not finished, this scheduler's succeeded pods (they
- * count toward their gang's min-member), PodDisruptionBudgets, and the PersistentVolumeClaims,
- * PersistentVolumes and StorageClasses the volume plugins read. A new watched kind (a PodGroup
+ * count toward their gang's min-member), PodDisruptionBudgets, namespaces (their labels, for
+ * InterPodAffinity's namespaceSelector), and the PersistentVolumeClaims, PersistentVolumes and
+ * StorageClasses the volume plugins read. A new watched kind (a PodGroup
  * informer) is added here.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { nodeOwnerAnnotation } from "../contracts/keys.js";
 import type {
+  Namespace,
   Node,
   PersistentVolume,
   PersistentVolumeClaim,
@@ -99,7 +101,17 @@ export class ClusterWatch {
       },
       this.log,
     );
-    this.informers.push(nodes, pods, succeededPods, budgets, ...this.volumeInformers());
+    // Namespace labels: InterPodAffinity's namespaceSelector.
+    const namespaces = new Informer<Namespace>(
+      this.client,
+      { path: "/api/v1/namespaces", onHandlerError: this.handlerErrors("namespaces") },
+      {
+        upsert: (namespace) => this.cache.upsertNamespace(namespace),
+        remove: (namespace) => this.cache.removeNamespace(namespace),
+      },
+      this.log,
+    );
+    this.informers.push(nodes, pods, succeededPods, budgets, namespaces, ...this.volumeInformers());
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);

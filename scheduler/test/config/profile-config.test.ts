@@ -63,7 +63,10 @@ describe("profile configuration file", () => {
     // What buildProfile makes of it: MaxPerZone filters before NodeResourcesFit, weighted score.
     const built = buildProfile(new ClusterState(), profile);
     expect(built.filters.map((f) => f.name).slice(-2)).toEqual(["MaxPerZone", "NodeResourcesFit"]);
-    expect(built.scores.map(({ plugin, weight }) => [plugin.name, weight])).toEqual([["LeastAllocated", 3]]);
+    expect(built.scores.map(({ plugin, weight }) => [plugin.name, weight])).toEqual([
+      ["InterPodAffinity", 2],
+      ["LeastAllocated", 3],
+    ]);
   });
 
   it("is read from PROFILE_CONFIG too, and may be JSON or empty", () => {
@@ -124,12 +127,12 @@ describe("profile configuration file", () => {
     [
       "a weight of a plugin the profile does not run",
       "scoreWeights: {LeastAllocated: 2}",
-      'scoreWeights: this profile has no score plugin "LeastAllocated" (it scores with: MostAllocated)',
+      'scoreWeights: this profile has no score plugin "LeastAllocated" (it scores with: InterPodAffinity, MostAllocated)',
     ],
     [
       "an unknown plugin",
       "pluginConfig: [{name: PodTopologySpread, args: {}}]",
-      'pluginConfig[0].name: no plugin "PodTopologySpread" takes arguments (plugins with arguments: MaxPerZone)',
+      'pluginConfig[0].name: no plugin "PodTopologySpread" takes arguments (plugins with arguments: InterPodAffinity, MaxPerZone)',
     ],
     [
       "a plugin configured twice",

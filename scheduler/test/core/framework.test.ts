@@ -169,9 +169,12 @@ describe("Score", () => {
     expect(place((s) => profileOf([nodeResourcesFit(s), first, raw]))).toBe("a");
   });
 
-  it("keeps kube-scheduler's default profile: NodeResourcesFit's MostAllocated alone", () => {
+  it("keeps kube-scheduler's default profile: InterPodAffinity (weight 2) and NodeResourcesFit's MostAllocated", () => {
     const profile = buildProfile(snapshotOf([]), defaultCoreConfig);
-    expect(profile.scores.map(({ plugin, weight }) => [plugin.name, weight])).toEqual([["MostAllocated", 1]]);
+    expect(profile.scores.map(({ plugin, weight }) => [plugin.name, weight])).toEqual([
+      ["InterPodAffinity", 2],
+      ["MostAllocated", 1],
+    ]);
     expect(profile.filters.map((p) => p.name)).toEqual([
       "NodeUnschedulable",
       "NodeReady",
@@ -182,15 +185,17 @@ describe("Score", () => {
       "VolumeRestrictions",
       "VolumeBinding",
       "VolumeZone",
+      "InterPodAffinity",
       "NodeResourcesFit",
     ]);
     // UnsupportedConstraints refuses constraints not implemented yet and reads only the pod; the
-    // volume plugins ignore pods without claims.
+    // volume plugins ignore pods without claims; InterPodAffinity reads the cluster.
     expect(profile.preFilters.map((p) => [p.name, p.podOnly])).toEqual([
       ["UnsupportedConstraints", true],
       ["VolumeRestrictions", undefined],
       ["VolumeBinding", undefined],
       ["VolumeZone", undefined],
+      ["InterPodAffinity", undefined],
     ]);
     expect(profile.placementGenerators).toEqual([]);
   });

@@ -22,16 +22,6 @@ const withSpec = (p: Pod, spec: Partial<PodSpec>): Pod => ({ ...p, spec: { ...p.
 /** Each unsupported hard constraint, with the field its message must name. */
 const hard: readonly [string, Partial<PodSpec>, string][] = [
   [
-    "required pod affinity",
-    { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } } },
-    "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution",
-  ],
-  [
-    "required pod anti-affinity",
-    { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } } },
-    "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution",
-  ],
-  [
     "DoNotSchedule topology spread",
     {
       topologySpreadConstraints: [
@@ -111,14 +101,16 @@ describe("UnsupportedConstraints", () => {
   it("never preempts for a refused pod, even with lower-priority pods to evict", () => {
     const state = snapshotOf([node("n1", { cpu: 1 })], [pod("low", { nodeName: "n1", cpu: 1, priority: 0 })]);
     const core = new SchedulingCore(state);
-    const anti = {
-      affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } },
+    const spread = {
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" as const },
+      ],
     };
-    const high = withSpec(pod("high", { cpu: 1, priority: 100 }), anti);
+    const high = withSpec(pod("high", { cpu: 1, priority: 100 }), spread);
     const decision = decisionFor(core.cycle(pendingGroupsOf([high]), ownsAll), "high");
     expect(decision.kind).toBe("unschedulable");
     expect(decision.kind === "unschedulable" && decision.message).toContain(
-      reasonFor("spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"),
+      reasonFor("spec.topologySpreadConstraints[0] (whenUnsatisfiable: DoNotSchedule)"),
     );
     // The same pod without the constraint preempts: the refusal, not the cluster, stopped it.
     const plain = decisionFor(

@@ -7,13 +7,11 @@
  * the plugin that honours it (InterPodAffinity, PodTopologySpread, the volume plugins) lands.
  *
  * Refused (hard constraints, kube-scheduler would never place the pod against them):
- * - spec.affinity.podAffinity / podAntiAffinity .requiredDuringSchedulingIgnoredDuringExecution
- *   (non-empty): InterPodAffinity.
  * - spec.topologySpreadConstraints entries with whenUnsatisfiable DoNotSchedule (the API
  *   requires the field; anything but ScheduleAnyway is taken as DoNotSchedule): PodTopologySpread.
  * Not refused:
- * - Preferred (soft) pod affinity and anti-affinity, and ScheduleAnyway spread: they only score,
- *   and ignoring a preference is not a wrong placement.
+ * - Pod affinity and anti-affinity, required and preferred: InterPodAffinity implements them.
+ * - ScheduleAnyway spread: it only scores, and ignoring a preference is not a wrong placement.
  * - hostPort: NodePorts implements it.
  * - Volumes: VolumeRestrictions (ReadWriteOncePod claims, inline gcePersistentDisk,
  *   awsElasticBlockStore, rbd and iscsi disks), VolumeBinding and VolumeZone implement
@@ -24,8 +22,8 @@
  *   counted by NodeVolumeLimits).
  *
  * Cheap: the spec is read once per pod version (unsupportedConstraintOf, from toPodInfo into
- * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without affinity or spread
- * constraints costs two property reads, once.
+ * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without spread
+ * constraints costs one property read, once.
  */
 
 import type { PodSpec } from "../../api-types.js";
@@ -35,13 +33,7 @@ export const unsupportedConstraintsName = "UnsupportedConstraints";
 
 /** The first hard constraint of the spec no plugin implements yet, as a field path; undefined when none. */
 export function unsupportedConstraintOf(spec: PodSpec): string | undefined {
-  const { affinity, topologySpreadConstraints } = spec;
-  if (affinity !== undefined) {
-    if ((affinity.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0)
-      return "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution";
-    if ((affinity.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0)
-      return "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution";
-  }
+  const { topologySpreadConstraints } = spec;
   if (topologySpreadConstraints !== undefined) {
     for (let i = 0; i < topologySpreadConstraints.length; i++) {
       const constraint = topologySpreadConstraints[i];

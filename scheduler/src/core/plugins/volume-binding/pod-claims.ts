@@ -106,5 +106,5 @@ export const claimTopologyEvents: readonly ClusterEvent[] = [
   "NodeUpdateLabel",
 ];
 
-/** A pod without claims: the claim plugins have nothing to say about it (PreFilterPlugin.ignores). */
+/** A pod without claims: the claim plugins have nothing to say about it (PreFilterPlugin.podOnlyFor). */
 export const withoutClaims = (pod: PodInfo): boolean => pod.volumeClaims.length === 0;

@@ -89,7 +89,7 @@ export function volumeBinding(cluster: ClusterState): PreFilterPlugin & FilterPl
   return {
     name: volumeBindingName,
     events: claimTopologyEvents,
-    ignores: withoutClaims,
+    podOnlyFor: withoutClaims,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
       const volumes = pod.volumeClaims;
       // Success, not Skip: a Skip makes every filter of the profile look the pod's skips up on

@@ -145,7 +145,7 @@ export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & Fil
     // A pod on any node holding the claim refuses every node: another shard binding one onto its
     // own nodes changes the verdict, so the check before bind runs this plugin again.
     spansNodes: true,
-    ignores: (pod: PodInfo) => pod.volumeClaims.length === 0 && pod.inlineDisks.length === 0,
+    podOnlyFor: (pod: PodInfo) => pod.volumeClaims.length === 0 && pod.inlineDisks.length === 0,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
       // Success, not Skip (see VolumeBinding): Filter answers such a pod with two length checks.
       if (pod.volumeClaims.length === 0) return undefined;

@@ -100,7 +100,7 @@ export function volumeZone(cluster: ClusterState): PreFilterPlugin & FilterPlugi
   return {
     name: volumeZoneName,
     events: claimTopologyEvents,
-    ignores: withoutClaims,
+    podOnlyFor: withoutClaims,
     preFilter(state: CycleState, pod: PodInfo): Status | undefined {
       // Success, not Skip (see VolumeBinding): Filter answers such a pod with one length check.
       if (pod.volumeClaims.length === 0) return undefined;
