@@ -225,7 +225,9 @@ function preScoreSkips(profile: Profile, pod: PodInfo, state: CycleState): Reado
   let skipped: Set<string> | undefined;
   for (const plugin of profile.preScores) {
     const status = plugin.preScore(state, pod);
-    if (status?.code === "Skip") (skipped ??= new Set()).add(plugin.name);
+    if (status?.code !== "Skip") continue;
+    skipped ??= new Set();
+    skipped.add(plugin.name);
   }
   return skipped ?? noSkips;
 }

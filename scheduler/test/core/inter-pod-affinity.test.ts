@@ -15,6 +15,7 @@ import {
   existingAntiAffinityReason,
   interPodAffinity,
   interPodAffinityArgs,
+  mayBeConstrainedByInterPodAffinity,
 } from "../../src/core/plugins/inter-pod-affinity/inter-pod-affinity.js";
 import { noInterPodAffinity } from "../../src/core/plugins/inter-pod-affinity/terms.js";
 import { parseProfileConfig } from "../../src/core/profile-config.js";
@@ -374,6 +375,24 @@ describe("InterPodAffinity Filter", () => {
       pod("dbn", { labels: { app: "db" }, priority: 5, nominatedNodeName: "n3" }),
     ]);
     expect(verdicts(withDbNominee, repelling)).toEqual({ n1: "ok", n2: "ok", n3: antiMiss, n4: "ok" });
+  });
+});
+
+describe("what InterPodAffinity tells the rest of the core", () => {
+  it("says when a pod may be constrained (the check before bind) and when its answers depend on the node alone (preemption's memo)", () => {
+    const quiet = snapshotOf(nodes(), [pod("web", { nodeName: "n1", labels: { app: "web" } })]);
+    const plugin = interPodAffinity(quiet);
+    const plain = toPodInfo(pod("p"));
+    const anti = toPodInfo(affine("q", { anti: [term({ app: "web" }, hostname)] }));
+    expect(mayBeConstrainedByInterPodAffinity(quiet, plain)).toBe(false);
+    expect(plugin.podOnlyFor?.(plain)).toBe(true);
+    expect(mayBeConstrainedByInterPodAffinity(quiet, anti)).toBe(true);
+    expect(plugin.podOnlyFor?.(anti)).toBe(false);
+    const guarded = snapshotOf(nodes(), [
+      affine("guard", { anti: [term({ app: "web" }, hostname)] }, { nodeName: "n1" }),
+    ]);
+    expect(mayBeConstrainedByInterPodAffinity(guarded, plain)).toBe(true);
+    expect(interPodAffinity(guarded).podOnlyFor?.(plain)).toBe(false);
   });
 });
 
