@@ -35,7 +35,6 @@ import {
   type PreFilterPlugin,
   type StateData,
   type Status,
-  skip,
   unresolvable,
 } from "../../framework.js";
 import type { NodeInfo, PodInfo } from "../../model.js";
@@ -120,7 +119,8 @@ export function volumeBinding(cluster: ClusterState): PreFilterPlugin & FilterPl
         waitsForConsumer ??= unresolvable(waitForFirstConsumerReason(claim.metadata.name, className));
       }
       if (waitsForConsumer !== undefined) return waitsForConsumer;
-      if (!missingVolume && affinities.length === 0) return skip;
+      // Nothing to check: Success and no state (Filter then passes; see above for why not Skip).
+      if (!missingVolume && affinities.length === 0) return undefined;
       state.write(stateKey, new BoundVolumes(missingVolume, affinities));
       return undefined;
     },

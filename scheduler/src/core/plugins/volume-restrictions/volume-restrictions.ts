@@ -8,9 +8,9 @@
  * PreFilter reads the pod's persistentVolumeClaim volumes (PodInfo.volumeClaims, ephemeral ones
  * excluded as in kube: they are the pod's own) from the ClusterState: a missing claim is refused on
  * every node with kube's "persistentvolumeclaim \"x\" not found"; the ReadWriteOncePod claims and
- * how many pods use them (ClusterState.claimInUse) go into the state; none (and no inline disk):
- * Skip. AddPod/RemovePod keep the count true as the Statement assumes gang members or removes
- * preemption victims. The verdict depends on pods on every node (spansNodes): the check before
+ * how many pods use them (ClusterState.claimInUse) go into the state; none: nothing to count
+ * (Success without state, not Skip). AddPod/RemovePod keep the count true as the Statement
+ * assumes gang members or removes preemption victims. The verdict depends on pods on every node (spansNodes): the check before
  * bind runs it again, so two shards cannot both bind a pod of the same claim.
  *
  * What differs from kube-scheduler, and why:
@@ -36,7 +36,6 @@ import {
   type PreFilterPlugin,
   type StateData,
   type Status,
-  skip,
   unresolvable,
   unschedulable,
 } from "../../framework.js";
@@ -158,7 +157,8 @@ export function volumeRestrictions(cluster: ClusterState): PreFilterPlugin & Fil
         claims ??= new Set();
         claims.add(name);
       }
-      if (claims === undefined) return pod.inlineDisks.length === 0 ? skip : undefined;
+      // Nothing to count: Success and no state (Filter then checks the disks only).
+      if (claims === undefined) return undefined;
       let users = 0;
       // At most one pod can use a ReadWriteOncePod claim (as kube: one per claim in use).
       for (const name of claims) if (cluster.claimInUse(pod.namespace, name)) users++;

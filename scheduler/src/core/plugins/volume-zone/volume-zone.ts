@@ -10,10 +10,13 @@
  * PreFilter, as kube-scheduler's getPVbyPod (its messages): a claim that does not exist, a claim
  * with neither volume nor class, a missing class or volume: refused on every node; an unbound
  * claim of a WaitForFirstConsumer class is skipped (VolumeBinding refuses it before this runs);
- * an unbound claim of an Immediate class: "PersistentVolume had no name". No zone labels: Skip.
+ * an unbound claim of an Immediate class: "PersistentVolume had no name". No zone labels: nothing
+ * to check (Success without state rather than kube's Skip, which would make every filter look
+ * the pod's skips up on every node).
  *
- * Differs from kube-scheduler: nothing (its error paths for lister failures other than NotFound
- * cannot happen here: the stores are in memory).
+ * Differs from kube-scheduler: only Success without state where it says Skip (the same verdict);
+ * its error paths for lister failures other than NotFound cannot happen here (the stores are in
+ * memory).
  */
 
 import type { PersistentVolume } from "../../api-types.js";
@@ -24,7 +27,6 @@ import {
   type PreFilterPlugin,
   type StateData,
   type Status,
-  skip,
   unresolvable,
 } from "../../framework.js";
 import type { NodeInfo, PodInfo } from "../../model.js";
@@ -125,7 +127,8 @@ export function volumeZone(cluster: ClusterState): PreFilterPlugin & FilterPlugi
           return unresolvable(`persistentvolume ${JSON.stringify(volumeName)} not found`);
         topologies.push(...volumeTopologiesOf(volume));
       }
-      if (topologies.length === 0) return skip;
+      // No zone labels: Success and no state (Filter then passes; not Skip, see above).
+      if (topologies.length === 0) return undefined;
       state.write(stateKey, new VolumeTopologies(topologies));
       return undefined;
     },
