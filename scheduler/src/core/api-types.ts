@@ -79,6 +79,16 @@ export interface TopologySpreadConstraint {
   maxSkew: number;
   topologyKey: string;
   whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway";
+  /** Which pods count; unset counts none (only matchLabelKeys' labels, when given). */
+  labelSelector?: LabelSelector;
+  /** Fewer eligible domains than this: the global minimum is taken as 0 (DoNotSchedule only). */
+  minDomains?: number;
+  /** Honor (default): only nodes matching the pod's nodeSelector/required affinity are domains. */
+  nodeAffinityPolicy?: "Honor" | "Ignore";
+  /** Ignore (default); Honor: nodes with taints the pod does not tolerate are not domains. */
+  nodeTaintsPolicy?: "Honor" | "Ignore";
+  /** The pod's values of these labels are ANDed into labelSelector (e.g. pod-template-hash). */
+  matchLabelKeys?: string[];
 }
 
 /** A pod volume: only which source it names is read (plugins/unsupported-constraints). */

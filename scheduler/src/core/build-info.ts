@@ -8,6 +8,7 @@ import {
 } from "./gang/group-source.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { hostPortsOf } from "./plugins/node-ports/node-ports.js";
+import { spreadConstraintsOf } from "./plugins/pod-topology-spread/spread-constraints.js";
 import { unsupportedConstraintOf } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 
@@ -47,6 +48,7 @@ export function toPodInfo(
       spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms,
     tolerations: spec.tolerations ?? [],
     hostPorts: hostPortsOf(spec),
+    spreadConstraints: spreadConstraintsOf(spec, metadata.labels ?? {}),
     unsupportedConstraint: unsupportedConstraintOf(spec),
   };
 }

@@ -7,6 +7,7 @@ import type { Node, PodDisruptionBudget, Taint } from "./api-types.js";
 import { toNodeInfo } from "./build-info.js";
 import { type ClusterEvents, eventsOf } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
+import { SpreadSelectors } from "./plugins/pod-topology-spread/default-selector.js";
 import type { Resources } from "./resources/resources.js";
 
 /** A group of pods that run, as preemption sees it: evicted whole or not at all. */
@@ -42,6 +43,14 @@ export class ClusterState {
    * in place), so lists of NodeInfo can be cached by it.
    */
   nodeSetVersion = 0;
+
+  // --- PodTopologySpread (spread helper) ---
+  /**
+   * The selectors of the Services, ReplicationControllers, ReplicaSets and StatefulSets, which
+   * cluster-default spread constraints count with (default-selector.ts). Empty until the shard
+   * feeds it: then no pod gets default constraints.
+   */
+  readonly spreadSelectors = new SpreadSelectors();
 
   get nodes(): readonly NodeInfo[] {
     return this.nodeOrder;

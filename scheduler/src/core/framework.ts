@@ -178,6 +178,11 @@ export interface PreFilterPlugin extends Plugin {
    * depend on other nodes (preemption's per-shape memo stays valid with it).
    */
   readonly podOnly?: boolean;
+  /**
+   * Like podOnly, for one pod: its PreFilter reads only this pod and writes no state (e.g.
+   * PodTopologySpread for a pod without spread constraints), so preemption's memo stays valid.
+   */
+  podOnlyFor?(pod: PodInfo): boolean;
 }
 
 export interface FilterPlugin extends Plugin {
@@ -189,8 +194,11 @@ export interface FilterPlugin extends Plugin {
 }
 
 export interface PreScorePlugin extends Plugin {
-  /** Once per pod before its nodes are scored; Skip leaves this plugin's Score out for the pod. */
-  preScore(state: CycleState, pod: PodInfo): Status | undefined;
+  /**
+   * Once per pod before its nodes are scored; Skip leaves this plugin's Score out for the pod.
+   * feasible: the nodes that passed Filter, the ones Score will be asked about.
+   */
+  preScore(state: CycleState, pod: PodInfo, feasible: readonly NodeInfo[]): Status | undefined;
 }
 
 export interface ScorePlugin extends Plugin {
@@ -198,6 +206,13 @@ export interface ScorePlugin extends Plugin {
   score(pod: PodInfo, node: NodeInfo, state: CycleState): number;
   /** Rescales the scores of the feasible nodes (in place) to 0-100. */
   normalize?(scores: number[], pod: PodInfo, state: CycleState): void;
+  /**
+   * false: this plugin has nothing to say about the pod (its PreScore would say Skip), known from
+   * the pod alone before any node is filtered. Lets the cycle leave it out, and score nodes as it
+   * scans them when what is left needs no PreScore or normalisation (pods without spread
+   * constraints cost no per-pod arrays). Absent: it scores every pod.
+   */
+  scoresPod?(pod: PodInfo): boolean;
 }
 
 /** Group level: the candidate node sets to try to place a whole gang in (e.g. one per zone). */

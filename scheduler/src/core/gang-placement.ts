@@ -14,7 +14,7 @@ import { Diagnosis, otherShardReason } from "./diagnosis.js";
 import { type CycleState, maxNodeScore, type ScorePlugin } from "./framework.js";
 import type { PendingGroup } from "./gang/index.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import { type PodState, PodStates, type Profile, preFilter, rejection } from "./profile.js";
+import { type PodState, PodStates, type Profile, preFilter, rejection, type Weighted } from "./profile.js";
 import type { Statement } from "./statement.js";
 
 export interface Placement {
@@ -186,7 +186,7 @@ export function selectNode(
   if (count === 0) return undefined;
   const want = sample ? ctx.feasibleNodesToFind : count;
   const start = sample ? ctx.nextStartIndex % count : 0;
-  const scorer = streamingScorer(profile);
+  const scorer = streamingScorer(profile, pod);
   const feasible: NodeInfo[] | undefined = scorer === undefined ? [] : undefined;
   let best: NodeInfo | undefined;
   let bestScore = -1;
@@ -216,14 +216,37 @@ export function selectNode(
 }
 
 /**
- * The one score plugin when a node's score needs nothing but the node (no PreScore, no
- * normalisation, one weighted scorer): then the best node is found as the scan goes.
+ * A scorer that needs nothing but the node when every score plugin that scores the pod needs no
+ * PreScore and no normalisation (plugins that leave the pod out, scoresPod false, do not count):
+ * then the best node is found as the scan goes, by the same weighted sum bestOf computes.
  */
-function streamingScorer(profile: Profile): ScorePlugin | undefined {
-  const { scores, preScores } = profile;
-  if (preScores.length > 0 || scores.length !== 1) return scores.length === 0 ? noScore : undefined;
-  const { plugin } = scores[0] as { plugin: ScorePlugin };
-  return plugin.normalize === undefined ? plugin : undefined;
+function streamingScorer(profile: Profile, pod: PodInfo): ScorePlugin | undefined {
+  const { scores } = profile;
+  if (scores.length === 0) return noScore;
+  let active: Weighted<ScorePlugin>[] | undefined;
+  for (let i = 0; i < scores.length; i++) {
+    const weighted = scores[i] as Weighted<ScorePlugin>;
+    const plugin = weighted.plugin;
+    if (plugin.scoresPod !== undefined && !plugin.scoresPod(pod)) continue;
+    if (plugin.normalize !== undefined || profile.preScores.includes(plugin as never)) return undefined;
+    active ??= [];
+    active.push(weighted);
+  }
+  if (active === undefined) return noScore;
+  // One plugin: its own score orders the nodes as its weighted score does.
+  if (active.length === 1) return (active[0] as Weighted<ScorePlugin>).plugin;
+  const used = active;
+  return {
+    name: "Weighted",
+    score(p, node, state) {
+      let total = 0;
+      for (let i = 0; i < used.length; i++) {
+        const { plugin, weight } = used[i] as Weighted<ScorePlugin>;
+        total += weight * Math.min(maxNodeScore, Math.max(0, plugin.score(p, node, state)));
+      }
+      return total;
+    },
+  };
 }
 
 const noScore: ScorePlugin = { name: "None", score: () => 0 };
@@ -237,8 +260,11 @@ function bestOf(
 ): NodeInfo | undefined {
   if (feasible.length === 0) return undefined;
   const skipped = new Set<string>();
+  for (const { plugin } of profile.scores)
+    if (plugin.scoresPod !== undefined && !plugin.scoresPod(pod)) skipped.add(plugin.name);
   for (const plugin of profile.preScores) {
-    const status = plugin.preScore(state, pod);
+    if (skipped.has(plugin.name)) continue;
+    const status = plugin.preScore(state, pod, feasible);
     if (status?.code === "Skip") skipped.add(plugin.name);
   }
   const totals = new Array<number>(feasible.length).fill(0);

@@ -162,7 +162,9 @@ export function planGangPreemption(
   // A plugin with cluster-wide state (a PreFilter that reads more than the pod) makes a node's
   // answer depend on other nodes: then what one preemptor learned of a node does not carry over.
   const shape =
-    memo && single && ctx.profile.preFilters.every((p) => p.podOnly === true)
+    memo &&
+    single &&
+    ctx.profile.preFilters.every((p) => p.podOnly === true || p.podOnlyFor?.(single) === true)
       ? shapeOf(ctx, group, single)
       : undefined;
   const known = shape === undefined ? undefined : memo?.hopelessReason(shape);

@@ -7,9 +7,11 @@
  *   kind: SchedulingProfile                      (optional)
  *   scoringStrategy: MostAllocated               (NodeResourcesFit's scoringStrategy.type)
  *   scoreWeights: {MostAllocated: 1}             (plugins.score.enabled[].weight)
- *   pluginConfig:                                (pluginConfig; naming a plugin turns it on)
+ *   pluginConfig:                                (pluginConfig; naming an optional plugin turns it on)
  *     - name: MaxPerZone
  *       args: {labelKey: app, maxPerZone: 2}
+ *     - name: PodTopologySpread                  (always on: args replace its defaults)
+ *       args: {defaultingType: List, defaultConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway}]}
  */
 import { profileApiVersion, profileKind } from "../contracts/keys.js";
 import { invalid, type Parsed, parsed, quoted } from "../contracts/parsed.js";
@@ -17,6 +19,10 @@ import { ClusterState } from "./cluster-state.js";
 import { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
 import {
   buildProfile,
+  type ConfigurablePluginArgs,
+  type ConfigurablePluginName,
+  configurablePluginNames,
+  configurablePlugins,
   type OptionalPluginArgs,
   type OptionalPluginName,
   optionalPluginArgs,
@@ -48,18 +54,24 @@ export function parseProfileConfig(value: unknown): Parsed<ProfileConfig> {
     );
   const plugins = pluginArgs(value.pluginConfig);
   if (!plugins.ok) return plugins;
+  const { configured, ...optional } = plugins.value;
   const config: ProfileConfig = {
     scoringStrategy: strategy as ScoringStrategy,
-    ...(Object.keys(plugins.value).length > 0 ? { plugins: plugins.value } : {}),
+    ...(Object.keys(optional).length > 0 ? { plugins: optional } : {}),
+    ...(Object.keys(configured).length > 0 ? { pluginArgs: configured } : {}),
   };
   if (value.scoreWeights === undefined) return parsed(config);
   const weights = scoreWeights(value.scoreWeights, config);
   return weights.ok ? parsed({ ...config, scoreWeights: weights.value }) : weights;
 }
 
-/** pluginConfig: each optional plugin at most once, its args checked by the plugin's parser. */
-function pluginArgs(value: unknown): Parsed<OptionalPluginArgs> {
-  if (value === undefined) return parsed({});
+/**
+ * pluginConfig: each plugin at most once, its args checked by the plugin's parser; optional
+ * plugins' args (turning them on), and always-on plugins' args under `configured`.
+ */
+function pluginArgs(value: unknown): Parsed<OptionalPluginArgs & { configured: ConfigurablePluginArgs }> {
+  const configured: Partial<Record<ConfigurablePluginName, unknown>> = {};
+  if (value === undefined) return parsed({ configured: {} });
   if (!Array.isArray(value)) return invalid("pluginConfig must be a list of {name, args}");
   const plugins: Partial<Record<OptionalPluginName, unknown>> = {};
   for (const [i, entry] of value.entries()) {
@@ -68,9 +80,17 @@ function pluginArgs(value: unknown): Parsed<OptionalPluginArgs> {
     const extra = Object.keys(entry).find((key) => key !== "name" && key !== "args");
     if (extra !== undefined) return invalid(`${at}: unknown field ${quoted(extra)} (known: name, args)`);
     const name = entry.name;
+    if (configurablePluginNames.includes(name as ConfigurablePluginName)) {
+      const always = name as ConfigurablePluginName;
+      if (always in configured) return invalid(`${at}: ${always} is configured twice`);
+      const args = configurablePlugins[always].args(entry.args ?? {});
+      if (!args.ok) return invalid(`${at}.args (${always}): ${args.reason}`);
+      configured[always] = args.value;
+      continue;
+    }
     if (!optionalPluginNames.includes(name as OptionalPluginName))
       return invalid(
-        `${at}.name: no plugin ${quoted(String(name))} takes arguments (plugins with arguments: ${optionalPluginNames.join(", ")})`,
+        `${at}.name: no plugin ${quoted(String(name))} takes arguments (plugins with arguments: ${[...configurablePluginNames, ...optionalPluginNames].join(", ")})`,
       );
     const plugin = name as OptionalPluginName;
     if (plugin in plugins) return invalid(`${at}: ${plugin} is configured twice`);
@@ -78,7 +98,7 @@ function pluginArgs(value: unknown): Parsed<OptionalPluginArgs> {
     if (!args.ok) return invalid(`${at}.args (${plugin}): ${args.reason}`);
     plugins[plugin] = args.value;
   }
-  return parsed(plugins as OptionalPluginArgs);
+  return parsed({ ...(plugins as OptionalPluginArgs), configured: configured as ConfigurablePluginArgs });
 }
 
 /** scoreWeights: an integer 1-100 for score plugins this profile runs (and nothing else). */

@@ -34,6 +34,12 @@ import {
   resourceAllocationScore,
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
+import { balancedAllocation } from "./plugins/node-resources/balanced-allocation.js";
+import { podTopologySpread } from "./plugins/pod-topology-spread/pod-topology-spread.js";
+import {
+  type PodTopologySpreadArgs,
+  podTopologySpreadArgs,
+} from "./plugins/pod-topology-spread/spread-constraints.js";
 import { unsupportedConstraints } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import type { StateFollower } from "./statement.js";
 
@@ -68,11 +74,34 @@ export function optionalPluginArgs(name: OptionalPluginName, value: unknown): Pa
   return (optionalPlugins[name] as OptionalPlugin<unknown>).args(value);
 }
 
+/**
+ * Always-on plugins that take arguments (pluginConfig args; without them, their defaults): how
+ * each plugin's arguments are checked.
+ */
+export const configurablePlugins = {
+  PodTopologySpread: { args: podTopologySpreadArgs },
+};
+
+export type ConfigurablePluginName = keyof typeof configurablePlugins;
+export const configurablePluginNames = Object.keys(configurablePlugins) as ConfigurablePluginName[];
+
+/** Arguments of the always-on plugins, as config gives them; a plugin not named keeps its defaults. */
+export interface ConfigurablePluginArgs {
+  readonly PodTopologySpread?: PodTopologySpreadArgs;
+}
+
+/** kube-scheduler's default score weights, for score plugins config gives none; others weigh 1. */
+export const defaultScoreWeights: Readonly<Record<string, number>> = {
+  PodTopologySpread: 2,
+};
+
 export interface ProfileConfig {
   readonly scoringStrategy: ScoringStrategy;
-  /** Score and PlacementScore weights by plugin name; 1 when not given (kube-scheduler's default). */
+  /** Score and PlacementScore weights by plugin name; defaultScoreWeights, else 1, when not given. */
   readonly scoreWeights?: Readonly<Record<string, number>>;
   readonly plugins?: OptionalPluginArgs;
+  /** Arguments of always-on plugins (pluginConfig entries naming them). */
+  readonly pluginArgs?: ConfigurablePluginArgs;
 }
 
 export const defaultProfileConfig: ProfileConfig = { scoringStrategy: "MostAllocated" };
@@ -100,12 +129,17 @@ export interface Profile {
 function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
   // First: a pod with a hard constraint no plugin implements yet is refused before anything else.
   const plugins: Plugin[] = [unsupportedConstraints, ...defaultFilterPlugins, nodePorts(cluster)];
+  plugins.push(podTopologySpread(cluster, config.pluginArgs?.PodTopologySpread));
   for (const name of optionalPluginNames) {
     const args = config.plugins?.[name];
     if (args !== undefined)
       plugins.push((optionalPlugins[name] as OptionalPlugin<unknown>).build(cluster, args));
   }
-  plugins.push(nodeResourcesFit(cluster), resourceAllocationScore(config.scoringStrategy));
+  plugins.push(
+    nodeResourcesFit(cluster),
+    resourceAllocationScore(config.scoringStrategy),
+    balancedAllocation,
+  );
   return plugins;
 }
 
@@ -120,7 +154,10 @@ export function profileOf(
   weights: Readonly<Record<string, number>> = {},
 ): Profile {
   const has = <P extends Plugin>(method: string) => plugins.filter((p): p is P => method in p);
-  const weigh = <P extends Plugin>(plugin: P): Weighted<P> => ({ plugin, weight: weights[plugin.name] ?? 1 });
+  const weigh = <P extends Plugin>(plugin: P): Weighted<P> => ({
+    plugin,
+    weight: weights[plugin.name] ?? defaultScoreWeights[plugin.name] ?? 1,
+  });
   const preFilters = has<PreFilterPlugin>("preFilter");
   return {
     preFilters,

@@ -169,9 +169,14 @@ describe("Score", () => {
     expect(place((s) => profileOf([nodeResourcesFit(s), first, raw]))).toBe("a");
   });
 
-  it("keeps kube-scheduler's default profile: NodeResourcesFit's MostAllocated alone", () => {
+  it("keeps kube-scheduler's default profile, with NodeResourcesFit's MostAllocated", () => {
     const profile = buildProfile(snapshotOf([]), defaultCoreConfig);
-    expect(profile.scores.map(({ plugin, weight }) => [plugin.name, weight])).toEqual([["MostAllocated", 1]]);
+    // kube-scheduler's default weights: PodTopologySpread 2, the resource scores 1.
+    expect(profile.scores.map(({ plugin, weight }) => [plugin.name, weight])).toEqual([
+      ["PodTopologySpread", 2],
+      ["MostAllocated", 1],
+      ["NodeResourcesBalancedAllocation", 1],
+    ]);
     expect(profile.filters.map((p) => p.name)).toEqual([
       "NodeUnschedulable",
       "NodeReady",
@@ -179,10 +184,15 @@ describe("Score", () => {
       "NodeAffinity",
       "LentNode",
       "NodePorts",
+      "PodTopologySpread",
       "NodeResourcesFit",
     ]);
-    // The one always-on PreFilter refuses constraints not implemented yet, and reads only the pod.
-    expect(profile.preFilters.map((p) => [p.name, p.podOnly])).toEqual([["UnsupportedConstraints", true]]);
+    // UnsupportedConstraints refuses constraints not implemented yet, reading only the pod;
+    // PodTopologySpread reads only the pod when it has no DoNotSchedule constraint.
+    expect(profile.preFilters.map((p) => [p.name, p.podOnly])).toEqual([
+      ["UnsupportedConstraints", true],
+      ["PodTopologySpread", undefined],
+    ]);
     expect(profile.placementGenerators).toEqual([]);
   });
 });

@@ -32,7 +32,10 @@ describe("MaxPerZone", () => {
     const state = snapshotOf(cluster(), running());
     const decision = decisionFor(new SchedulingCore(state).cycle(pendingGroupsOf(db("g", 3)), ownsAll), "g");
     expect(decision.kind === "bind" && zonesOf(decision.placements)).toEqual(["a", "a", "a"]);
-    expect(buildProfile(state).preFilters.map((p) => p.name)).toEqual(["UnsupportedConstraints"]);
+    expect(buildProfile(state).preFilters.map((p) => p.name)).toEqual([
+      "UnsupportedConstraints",
+      "PodTopologySpread",
+    ]);
   });
 
   it("is honoured by the shard's cycle: a gang's members never exceed the limit in a zone", () => {

@@ -30,16 +30,6 @@ const hard: readonly [string, Partial<PodSpec>, string][] = [
     "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution",
   ],
   [
-    "DoNotSchedule topology spread",
-    {
-      topologySpreadConstraints: [
-        { maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyway" },
-        { maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" },
-      ],
-    },
-    "spec.topologySpreadConstraints[1] (whenUnsatisfiable: DoNotSchedule)",
-  ],
-  [
     "a persistentVolumeClaim volume",
     { volumes: [{ name: "cache", emptyDir: {} } as never, claim("data")] },
     'spec.volumes[1].persistentVolumeClaim (volume "data")',
@@ -75,6 +65,15 @@ const soft: readonly [string, Partial<PodSpec>][] = [
   [
     "ScheduleAnyway topology spread",
     { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyway" }] },
+  ],
+  [
+    "DoNotSchedule topology spread (PodTopologySpread implements it)",
+    {
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway" },
+        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule" },
+      ],
+    },
   ],
   [
     "volumes that place nothing",
@@ -169,13 +168,11 @@ describe("UnsupportedConstraints", () => {
   it("refuses a gang with one such member as a whole", () => {
     const state = snapshotOf(nodes(), []);
     const members = gang("g", 3);
-    members[2] = withSpec(members[2] as Pod, {
-      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" }],
-    });
+    members[2] = withSpec(members[2] as Pod, { volumes: [claim("data")] });
     const decision = decisionFor(new SchedulingCore(state).cycle(pendingGroupsOf(members), ownsAll), "g");
     expect(decision.kind).toBe("unschedulable");
     expect(decision.kind === "unschedulable" && decision.message).toContain(
-      reasonFor("spec.topologySpreadConstraints[0] (whenUnsatisfiable: DoNotSchedule)"),
+      reasonFor('spec.volumes[0].persistentVolumeClaim (volume "data")'),
     );
     expect(decision.kind === "unschedulable" && decision.unschedulablePlugins).toEqual([
       unsupportedConstraintsName,

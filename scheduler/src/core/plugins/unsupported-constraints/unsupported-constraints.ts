@@ -9,8 +9,6 @@
  * Refused (hard constraints, kube-scheduler would never place the pod against them):
  * - spec.affinity.podAffinity / podAntiAffinity .requiredDuringSchedulingIgnoredDuringExecution
  *   (non-empty): InterPodAffinity.
- * - spec.topologySpreadConstraints entries with whenUnsatisfiable DoNotSchedule (the API
- *   requires the field; anything but ScheduleAnyway is taken as DoNotSchedule): PodTopologySpread.
  * - Volumes whose placement depends on objects the scheduler does not read:
  *   - persistentVolumeClaim: the claim may be bound to a PV with node affinity (a local PV, a
  *     zonal disk: VolumeBinding's and VolumeZone's Filter), or unbound with a WaitForFirstConsumer
@@ -22,16 +20,18 @@
  *     refuses a node where another pod mounts the same disk read-write; the API server of current
  *     releases rejects most of them already, so refusing costs nothing in practice.
  * Not refused:
- * - Preferred (soft) pod affinity and anti-affinity, and ScheduleAnyway spread: they only score,
- *   and ignoring a preference is not a wrong placement.
+ * - Preferred (soft) pod affinity and anti-affinity: they only score, and ignoring a preference
+ *   is not a wrong placement.
+ * - spec.topologySpreadConstraints (DoNotSchedule and ScheduleAnyway): PodTopologySpread
+ *   implements them.
  * - Every other volume (emptyDir, hostPath, configMap, secret, projected, downwardAPI, nfs, csi
  *   inline ephemeral, image, …): kube-scheduler's volume plugins place nothing by them (inline csi
  *   volumes are not counted by NodeVolumeLimits).
  * - hostPort: NodePorts implements it.
  *
  * Cheap: the spec is read once per pod version (unsupportedConstraintOf, from toPodInfo into
- * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without affinity, spread
- * constraints or volumes costs three property reads, once.
+ * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without affinity or
+ * volumes costs two property reads, once.
  */
 
 import type { PodSpec } from "../../api-types.js";
@@ -51,19 +51,12 @@ const unsupportedVolumeSources = [
 
 /** The first hard constraint of the spec no plugin implements yet, as a field path; undefined when none. */
 export function unsupportedConstraintOf(spec: PodSpec): string | undefined {
-  const { affinity, topologySpreadConstraints, volumes } = spec;
+  const { affinity, volumes } = spec;
   if (affinity !== undefined) {
     if ((affinity.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0)
       return "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution";
     if ((affinity.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0)
       return "spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution";
-  }
-  if (topologySpreadConstraints !== undefined) {
-    for (let i = 0; i < topologySpreadConstraints.length; i++) {
-      const constraint = topologySpreadConstraints[i];
-      if (constraint !== undefined && constraint.whenUnsatisfiable !== "ScheduleAnyway")
-        return `spec.topologySpreadConstraints[${i}] (whenUnsatisfiable: DoNotSchedule)`;
-    }
   }
   if (volumes !== undefined) {
     for (let i = 0; i < volumes.length; i++) {
