@@ -29,12 +29,12 @@ import type { NodeInfo, PodInfo } from "./model.js";
 import { defaultFilterPlugins } from "./plugins/index.js";
 import { maxPerZone, maxPerZoneArgs } from "./plugins/max-per-zone/max-per-zone.js";
 import { nodePorts } from "./plugins/node-ports/node-ports.js";
+import { balancedAllocation } from "./plugins/node-resources/balanced-allocation.js";
 import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
 import {
   resourceAllocationScore,
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
-import { balancedAllocation } from "./plugins/node-resources/balanced-allocation.js";
 import { podTopologySpread } from "./plugins/pod-topology-spread/pod-topology-spread.js";
 import {
   type PodTopologySpreadArgs,
