@@ -1015,6 +1015,11 @@ describe("installed release", () => {
       // events.k8s.io/v1 only: nothing writes core/v1 events.
       ...everywhere(["create", "patch"], "events", "events.k8s.io"),
       ...everywhere(["list", "watch"], "poddisruptionbudgets", "policy"),
+      // PodTopologySpread's default selectors.
+      ...everywhere(["list", "watch"], "services"),
+      ...everywhere(["list", "watch"], "replicationcontrollers"),
+      ...everywhere(["list", "watch"], "replicasets", "apps"),
+      ...everywhere(["list", "watch"], "statefulsets", "apps"),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
       ...accessReviews,
       ...shardLeaseVerbs.map((verb) => leaseAccess(verb)),
@@ -1487,6 +1492,10 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
     { resource: "events" },
     { resource: "events", group: "events.k8s.io" },
     { resource: "poddisruptionbudgets", group: "policy" },
+    { resource: "services" },
+    { resource: "replicationcontrollers" },
+    { resource: "replicasets", group: "apps" },
+    { resource: "statefulsets", group: "apps" },
     { resource: "leases", group: "coordination.k8s.io" },
     { resource: "secrets" },
     { resource: "configmaps" },
