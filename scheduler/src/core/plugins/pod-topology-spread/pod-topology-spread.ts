@@ -91,20 +91,19 @@ function hasAllKeys(node: NodeInfo, constraints: readonly SpreadConstraint[]): b
 
 /** The pod's required node affinity (nodeSelector and affinity terms), as nodeaffinity.GetRequiredNodeAffinity. */
 function matchesNodeAffinity(pod: PodInfo, node: NodeInfo): boolean {
+  if (pod.nodeSelector === undefined && pod.requiredNodeAffinity === undefined) return true;
   return (
     matchesNodeSelector(pod.nodeSelector, node.labels) &&
     matchesRequiredNodeAffinity(pod.requiredNodeAffinity, node)
   );
 }
 
-/** The constraint's inclusion policies admit the node as (part of) a domain. */
-function included(
-  constraint: SpreadConstraint,
-  pod: PodInfo,
-  node: NodeInfo,
-  affinity: () => boolean,
-): boolean {
-  if (constraint.nodeAffinityPolicy === "Honor" && !affinity()) return false;
+/**
+ * The constraint's inclusion policies admit the node as (part of) a domain. affinity: whether
+ * the pod's node affinity admits the node (asked once per node, only when a policy is Honor).
+ */
+function included(constraint: SpreadConstraint, pod: PodInfo, node: NodeInfo, affinity: boolean): boolean {
+  if (constraint.nodeAffinityPolicy === "Honor" && !affinity) return false;
   if (
     constraint.nodeTaintsPolicy === "Honor" &&
     firstUntoleratedTaint(pod.tolerations, node.taints) !== undefined
@@ -113,21 +112,18 @@ function included(
   return true;
 }
 
+/** Whether any constraint honours the pod's node affinity (then it is matched once per node). */
+function honoursAffinity(constraints: readonly SpreadConstraint[]): boolean {
+  return constraints.some((c) => c.nodeAffinityPolicy === "Honor");
+}
+
 /** Matching pods of the namespace on the node, terminating ones not counted (kube-scheduler #87621). */
 function countOn(node: NodeInfo, constraint: SpreadConstraint, namespace: string): number {
+  if (node.pods.size === 0) return 0;
   let count = 0;
   for (const other of node.pods.values())
     if (!other.terminating && other.namespace === namespace && constraint.matches(other.labels)) count++;
   return count;
-}
-
-/** Per node, whether the pod's node affinity admits it: computed at most once per node. */
-function lazyAffinity(pod: PodInfo, node: NodeInfo): () => boolean {
-  let known: boolean | undefined;
-  return () => {
-    known ??= matchesNodeAffinity(pod, node);
-    return known;
-  };
 }
 
 /** What Filter reads: matching pods per domain, per DoNotSchedule constraint. */
@@ -166,7 +162,7 @@ class SpreadCounts implements StateData {
     if (other.namespace !== pod.namespace || other.terminating) return;
     const constraints = this.constraints;
     if (!hasAllKeys(node, constraints)) return;
-    const affinity = lazyAffinity(pod, node);
+    const affinity = honoursAffinity(constraints) && matchesNodeAffinity(pod, node);
     for (let i = 0; i < constraints.length; i++) {
       const constraint = constraints[i] as SpreadConstraint;
       if (!constraint.matches(other.labels) || !included(constraint, pod, node, affinity)) continue;
@@ -254,9 +250,10 @@ export function podTopologySpread(
       if (constraints.length === 0) return undefined;
       const counts = constraints.map(() => new Map<string, number>());
       const namespace = pod.namespace;
+      const honours = honoursAffinity(constraints);
       for (const node of cluster.nodes) {
         if (!hasAllKeys(node, constraints)) continue;
-        const affinity = lazyAffinity(pod, node);
+        const affinity = honours && matchesNodeAffinity(pod, node);
         for (let i = 0; i < constraints.length; i++) {
           const constraint = constraints[i] as SpreadConstraint;
           if (!included(constraint, pod, node, affinity)) continue;
@@ -330,9 +327,10 @@ export function podTopologySpread(
         Math.log((c.topologyKey === hostnameKey ? scored : (counts[i] as Map<string, number>).size) + 2),
       );
       const namespace = pod.namespace;
+      const honours = honoursAffinity(constraints);
       for (const node of cluster.nodes) {
         if (requireAllKeys && !hasAllKeys(node, constraints)) continue;
-        const affinity = lazyAffinity(pod, node);
+        const affinity = honours && matchesNodeAffinity(pod, node);
         for (let i = 0; i < constraints.length; i++) {
           const constraint = constraints[i] as SpreadConstraint;
           if (!included(constraint, pod, node, affinity)) continue;
