@@ -5,31 +5,7 @@ export function matchesLabelSelector(
   selector: LabelSelector | undefined,
   labels: Readonly<Record<string, string>>,
 ): boolean {
-  if (!selector) return false;
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-    if (labelValue(labels, key) !== value) return false;
-  }
-  for (const expr of selector.matchExpressions ?? []) {
-    const value = labelValue(labels, expr.key);
-    const values = expr.values ?? [];
-    switch (expr.operator) {
-      case "In":
-        if (value === undefined || !values.includes(value)) return false;
-        break;
-      case "NotIn":
-        if (value !== undefined && values.includes(value)) return false;
-        break;
-      case "Exists":
-        if (value === undefined) return false;
-        break;
-      case "DoesNotExist":
-        if (value !== undefined) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
+  return labelSelectorMatcher(selector)(labels);
 }
 
 /** An own label value; inherited properties such as "constructor" are not labels. */
@@ -37,14 +13,12 @@ function labelValue(labels: Readonly<Record<string, string>>, key: string): stri
   return Object.hasOwn(labels, key) ? labels[key] : undefined;
 }
 
-// --- PodTopologySpread (spread helper): selectors compiled once per pod version ---
-
 const matchesNothing = (): boolean => false;
 
 /**
  * A Kubernetes label selector compiled into a predicate, for selectors matched against many pods
- * (a spread constraint against every pod of the cluster): the same answers as matchesLabelSelector
- * without its per-call allocations. A missing selector matches nothing, an empty one everything.
+ * (a spread constraint against every pod of the cluster: compiled once per pod version). A
+ * missing selector matches nothing, an empty one everything.
  */
 export function labelSelectorMatcher(
   selector: LabelSelector | undefined,

@@ -99,14 +99,17 @@ const ok = "ok";
 const skewed = `Unschedulable: ${spreadConstraintsReason}`;
 const noLabel = `UnschedulableAndUnresolvable: ${spreadMissingLabelReason}`;
 
+/** zone1 holds 3 matching pods (node-a 2, node-b 1), zone2 1 (node-x). */
+const threeToOne = () => [
+  running("p-a1", "node-a"),
+  running("p-a2", "node-a"),
+  running("p-b1", "node-b"),
+  running("p-x1", "node-x"),
+];
+
 describe("PodTopologySpread Filter", () => {
   it("admits only the domains that keep the skew within maxSkew (zone, 3/1 spread)", () => {
-    const existing = [
-      running("p-a1", "node-a"),
-      running("p-a2", "node-a"),
-      running("p-b1", "node-b"),
-      running("p-x1", "node-x"),
-    ];
+    const existing = threeToOne();
     expect(verdicts(fourNodes(), existing, spreadPod("p", [spread(zoneKey)]))).toEqual({
       "node-a": skewed,
       "node-b": skewed,
@@ -363,12 +366,7 @@ describe("PodTopologySpread Score", () => {
 
   it("prefers the less crowded zone, and scores nodes missing the key 0", () => {
     // zone1: 3 matching, zone2: 1. Raw: zone1 round(3 × ln 4) = 4, zone2 round(ln 4) = 1.
-    const existing = [
-      running("p-a1", "node-a"),
-      running("p-a2", "node-a"),
-      running("p-b1", "node-b"),
-      running("p-x1", "node-x"),
-    ];
+    const existing = threeToOne();
     expect(spreadScores([...fourNodes(), node("node-z")], existing, spreadPod("p", [soft(zoneKey)]))).toEqual(
       {
         "node-a": 25,
