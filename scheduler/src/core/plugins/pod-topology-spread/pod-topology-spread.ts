@@ -329,16 +329,21 @@ export function podTopologySpread(
       const namespace = pod.namespace;
       const honours = honoursAffinity(constraints);
       for (const node of cluster.nodes) {
-        if (requireAllKeys && !hasAllKeys(node, constraints)) continue;
-        const affinity = honours && matchesNodeAffinity(pod, node);
+        // A node without pods adds nothing to any domain.
+        if (node.pods.size === 0 || (requireAllKeys && !hasAllKeys(node, constraints))) continue;
+        let affinity: boolean | undefined;
         for (let i = 0; i < constraints.length; i++) {
           const constraint = constraints[i] as SpreadConstraint;
-          if (!included(constraint, pod, node, affinity)) continue;
+          // Per-node counts (hostname) are made in Score.
+          if (constraint.topologyKey === hostnameKey) continue;
           const domain = counts[i] as Map<string, number>;
           const value = labelOf(node.labels, constraint.topologyKey) ?? "";
           const count = domain.get(value);
           // Domains no scored node is in are not counted.
-          if (count !== undefined) domain.set(value, count + countOn(node, constraint, namespace));
+          if (count === undefined) continue;
+          affinity ??= honours && matchesNodeAffinity(pod, node);
+          if (included(constraint, pod, node, affinity))
+            domain.set(value, count + countOn(node, constraint, namespace));
         }
       }
       state.write(scoreKey, new SpreadScores(constraints, requireAllKeys, counts, weights));
