@@ -51,6 +51,11 @@ export class ClusterState {
    * feeds it: then no pod gets default constraints.
    */
   readonly spreadSelectors = new SpreadSelectors();
+  /**
+   * Bumped when a node is added or removed or its labels change: what was derived from the
+   * nodes' labels alone (PodTopologySpread's topology domains) holds while it stays the same.
+   */
+  nodeLabelsVersion = 0;
 
   get nodes(): readonly NodeInfo[] {
     return this.nodeOrder;
@@ -80,6 +85,7 @@ export class ClusterState {
     const previous = this.nodeMap.get(fresh.name);
     if (previous) {
       const events = nodeUpdateEvents(previous, fresh);
+      if ((events & labelChange) !== 0) this.nodeLabelsVersion++;
       const { name, labels, taints, unschedulable, ready, allocatable } = fresh;
       Object.assign(previous as Mutable<NodeInfo>, {
         name,
@@ -99,6 +105,7 @@ export class ClusterState {
     this.nodeOrder.push(fresh);
     this.nodeMap.set(fresh.name, fresh);
     this.nodeSetVersion++;
+    this.nodeLabelsVersion++;
     this.touch(fresh.name);
     return { info: fresh, events: nodeAdd };
   }
@@ -111,6 +118,7 @@ export class ClusterState {
     // Pods keep their placement record: if the node comes back they occupy it again.
     if (node.pods.size > 0) this.awaitingNode.set(name, new Map(node.pods));
     this.nodeSetVersion++;
+    this.nodeLabelsVersion++;
     this.touch(name);
   }
 

@@ -236,6 +236,27 @@ describe("PodTopologySpread Filter", () => {
     expect(verdicts(fourNodes(), existing, keysOnly)["node-a"]).toBe(skewed);
   });
 
+  it("follows nodes added, removed and relabelled (its cached domains too)", () => {
+    const cluster = snapshotOf(fourNodes(), [running("p-a1", "node-a"), running("p-x1", "node-x")]);
+    const plugin = podTopologySpread(cluster);
+    const info = toPodInfo(spreadPod("p", [spread(zoneKey)]));
+    const verdict = (name: string) => {
+      const state = new CycleState();
+      plugin.preFilter(state, info);
+      return plugin.filter(info, cluster.node(name) as NodeInfo, state)?.code ?? "ok";
+    };
+    expect(verdict("node-a")).toBe("ok");
+    // An empty zone3 makes 0 the minimum: zone1 (1 pod) is now too crowded.
+    cluster.upsertNode(zoned("node-z", "zone3"));
+    expect(verdict("node-a")).toBe("Unschedulable");
+    cluster.upsertNode(zoned("node-z", "zone1"));
+    expect(verdict("node-a")).toBe("ok");
+    cluster.upsertNode(zoned("node-z", "zone4"));
+    expect(verdict("node-a")).toBe("Unschedulable");
+    cluster.removeNode("node-z");
+    expect(verdict("node-a")).toBe("ok");
+  });
+
   it("keeps its counts true through AddPod and RemovePod", () => {
     const cluster = snapshotOf(fourNodes(), [running("p-a1", "node-a")]);
     const plugin = podTopologySpread(cluster);

@@ -192,6 +192,51 @@ class SpreadScores implements StateData {
   }
 }
 
+/**
+ * No inclusion policy leaves a node out for this pod: nodeTaintsPolicy Ignore, and
+ * nodeAffinityPolicy Ignore or a pod without nodeSelector and required node affinity.
+ */
+function everyNodeIncluded(constraints: readonly SpreadConstraint[], pod: PodInfo): boolean {
+  const free = pod.nodeSelector === undefined && pod.requiredNodeAffinity === undefined;
+  return constraints.every(
+    (c) => c.nodeTaintsPolicy === "Ignore" && (c.nodeAffinityPolicy === "Ignore" || free),
+  );
+}
+
+/**
+ * The topology domains of the nodes that carry every key of a constraint list (each with a
+ * count of 0), by the keys, kept while the nodes' labels stay the same (nodeLabelsVersion):
+ * PreFilter then counts only on the nodes that hold pods.
+ */
+class DomainCache {
+  private readonly entries = new Map<string, readonly ReadonlyMap<string, number>[]>();
+  private version = -1;
+
+  constructor(private readonly cluster: ClusterState) {}
+
+  of(constraints: readonly SpreadConstraint[]): readonly ReadonlyMap<string, number>[] {
+    if (this.version !== this.cluster.nodeLabelsVersion || this.entries.size >= 64) {
+      this.entries.clear();
+      this.version = this.cluster.nodeLabelsVersion;
+    }
+    const key = constraints.map((c) => c.topologyKey).join("\u0000");
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      const values = constraints.map(() => new Map<string, number>());
+      for (const node of this.cluster.nodes) {
+        if (!hasAllKeys(node, constraints)) continue;
+        for (let i = 0; i < constraints.length; i++) {
+          const key = (constraints[i] as SpreadConstraint).topologyKey;
+          (values[i] as Map<string, number>).set(node.labels[key] as string, 0);
+        }
+      }
+      entry = values;
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+}
+
 /** Marks a node Score must leave at 0 (it lacks a topologyKey); never a real raw score. */
 const ignored = -1;
 
@@ -219,6 +264,8 @@ export function podTopologySpread(
     if (selector === undefined) return noSpreadConstraints;
     return list.map((c) => ({ ...spreadConstraint(c, pod.labels, {}), matches: selector }));
   };
+
+  const domains = new DomainCache(cluster);
 
   const hasNoHardConstraints = (pod: PodInfo): boolean =>
     pod.spreadConstraints.length > 0
@@ -248,8 +295,26 @@ export function podTopologySpread(
       if (hasNoHardConstraints(pod)) return undefined;
       const constraints = constraintsOf(pod, false);
       if (constraints.length === 0) return undefined;
-      const counts = constraints.map(() => new Map<string, number>());
+      const selfMatch = constraints.map((c) => (c.matches(pod.labels) ? 1 : 0));
+      const minimum = constraints.map(() => Number.NaN);
       const namespace = pod.namespace;
+      if (everyNodeIncluded(constraints, pod)) {
+        // Every node with the keys is a domain of the pod: start from the cached domains, count
+        // on the nodes that hold pods.
+        const counts = domains.of(constraints).map((values) => new Map(values));
+        for (const node of cluster.nodes) {
+          if (node.pods.size === 0 || !hasAllKeys(node, constraints)) continue;
+          for (let i = 0; i < constraints.length; i++) {
+            const constraint = constraints[i] as SpreadConstraint;
+            const value = node.labels[constraint.topologyKey] as string;
+            const domain = counts[i] as Map<string, number>;
+            domain.set(value, (domain.get(value) ?? 0) + countOn(node, constraint, namespace));
+          }
+        }
+        state.write(filterKey, new SpreadCounts(constraints, selfMatch, counts, minimum));
+        return undefined;
+      }
+      const counts = constraints.map(() => new Map<string, number>());
       const honours = honoursAffinity(constraints);
       for (const node of cluster.nodes) {
         if (!hasAllKeys(node, constraints)) continue;
@@ -262,16 +327,7 @@ export function podTopologySpread(
           domain.set(value, (domain.get(value) ?? 0) + countOn(node, constraint, namespace));
         }
       }
-      const selfMatch = constraints.map((c) => (c.matches(pod.labels) ? 1 : 0));
-      state.write(
-        filterKey,
-        new SpreadCounts(
-          constraints,
-          selfMatch,
-          counts,
-          constraints.map(() => Number.NaN),
-        ),
-      );
+      state.write(filterKey, new SpreadCounts(constraints, selfMatch, counts, minimum));
       return undefined;
     },
 
