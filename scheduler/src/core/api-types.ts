@@ -78,6 +78,16 @@ export interface TopologySpreadConstraint {
   maxSkew: number;
   topologyKey: string;
   whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway";
+  /** Which pods count; unset counts none (only matchLabelKeys' labels, when given). */
+  labelSelector?: LabelSelector;
+  /** Fewer eligible domains than this: the global minimum is taken as 0 (DoNotSchedule only). */
+  minDomains?: number;
+  /** Honor (default): only nodes matching the pod's nodeSelector/required affinity are domains. */
+  nodeAffinityPolicy?: "Honor" | "Ignore";
+  /** Ignore (default); Honor: nodes with taints the pod does not tolerate are not domains. */
+  nodeTaintsPolicy?: "Honor" | "Ignore";
+  /** The pod's values of these labels are ANDed into labelSelector (e.g. pod-template-hash). */
+  matchLabelKeys?: string[];
 }
 
 /** A pod volume: which source it names (plugins/unsupported-constraints) and its claim (the volume plugins). */
@@ -109,6 +119,10 @@ export interface PodSpec {
   resources?: { requests?: ResourceList; limits?: ResourceList };
   /** While any is left the pod is not to be scheduled (Pod Scheduling Readiness). */
   schedulingGates?: { name: string }[];
+  /** Dynamic Resource Allocation claims: only their presence is read (plugins/unsupported-constraints). */
+  resourceClaims?: unknown[];
+  /** The PodGroup the pod belongs to (Workload API): only its presence is read (plugins/unsupported-constraints). */
+  schedulingGroup?: { podGroupName?: string } | null;
 }
 
 export interface PodCondition {

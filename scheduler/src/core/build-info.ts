@@ -9,6 +9,7 @@ import {
 import type { NodeInfo, PodInfo } from "./model.js";
 import { interPodAffinityOf } from "./plugins/inter-pod-affinity/terms.js";
 import { hostPortsOf } from "./plugins/node-ports/node-ports.js";
+import { spreadConstraintsOf } from "./plugins/pod-topology-spread/spread-constraints.js";
 import { unsupportedConstraintOf } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { volumeClaimsOf } from "./plugins/volume-binding/pod-claims.js";
 import { inlineDisksOf } from "./plugins/volume-restrictions/volume-restrictions.js";
@@ -51,6 +52,7 @@ export function toPodInfo(
     tolerations: spec.tolerations ?? [],
     hostPorts: hostPortsOf(spec),
     interPodAffinity: interPodAffinityOf(spec, metadata.namespace, metadata.labels ?? {}),
+    spreadConstraints: spreadConstraintsOf(spec, metadata.labels ?? {}),
     unsupportedConstraint: unsupportedConstraintOf(spec),
     volumeClaims: volumeClaimsOf(metadata.name, spec),
     inlineDisks: inlineDisksOf(spec),

@@ -14,6 +14,7 @@ import type {
 import { toNodeInfo } from "./build-info.js";
 import { type ClusterEvents, eventsOf } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
+import { SpreadSelectors } from "./plugins/pod-topology-spread/default-selector.js";
 import type { Resources } from "./resources/resources.js";
 
 /** A group of pods that run, as preemption sees it: evicted whole or not at all. */
@@ -50,6 +51,19 @@ export class ClusterState {
    */
   nodeSetVersion = 0;
 
+  // --- PodTopologySpread (spread helper) ---
+  /**
+   * The selectors of the Services, ReplicationControllers, ReplicaSets and StatefulSets, which
+   * cluster-default spread constraints count with (default-selector.ts). Empty until the shard
+   * feeds it: then no pod gets default constraints.
+   */
+  readonly spreadSelectors = new SpreadSelectors();
+  /**
+   * Bumped when a node is added or removed or its labels change: what was derived from the
+   * nodes' labels alone (PodTopologySpread's topology domains) holds while it stays the same.
+   */
+  nodeLabelsVersion = 0;
+
   get nodes(): readonly NodeInfo[] {
     return this.nodeOrder;
   }
@@ -78,6 +92,7 @@ export class ClusterState {
     const previous = this.nodeMap.get(fresh.name);
     if (previous) {
       const events = nodeUpdateEvents(previous, fresh);
+      if ((events & labelChange) !== 0) this.nodeLabelsVersion++;
       const { name, labels, taints, unschedulable, ready, allocatable } = fresh;
       Object.assign(previous as Mutable<NodeInfo>, {
         name,
@@ -100,6 +115,7 @@ export class ClusterState {
     this.nodeOrder.push(fresh);
     this.nodeMap.set(fresh.name, fresh);
     this.nodeSetVersion++;
+    this.nodeLabelsVersion++;
     this.touch(fresh.name);
     return { info: fresh, events: nodeAdd };
   }
@@ -113,6 +129,7 @@ export class ClusterState {
     // Pods keep their placement record: if the node comes back they occupy it again.
     if (node.pods.size > 0) this.awaitingNode.set(name, new Map(node.pods));
     this.nodeSetVersion++;
+    this.nodeLabelsVersion++;
     this.touch(name);
   }
 

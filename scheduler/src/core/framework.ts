@@ -204,17 +204,25 @@ export interface FilterPlugin extends Plugin {
 }
 
 export interface PreScorePlugin extends Plugin {
-  /** Once per pod before its nodes are scored; Skip leaves this plugin's Score out for the pod. */
-  preScore(state: CycleState, pod: PodInfo): Status | undefined;
+  /**
+   * Once per pod before its nodes are scored; Skip leaves this plugin's Score out for the pod.
+   * feasible: the nodes that passed Filter, the ones Score will be asked about.
+   */
+  preScore(state: CycleState, pod: PodInfo, feasible: readonly NodeInfo[]): Status | undefined;
 }
 
 export interface ScorePlugin extends Plugin {
-  /** Its weight when the profile's scoreWeights do not name it (kube-scheduler's default weights); 1 if unset. */
-  readonly defaultWeight?: number;
   /** 0 (worst) to 100 (best), before normalisation. */
   score(pod: PodInfo, node: NodeInfo, state: CycleState): number;
   /** Rescales the scores of the feasible nodes (in place) to 0-100. */
   normalize?(scores: number[], pod: PodInfo, state: CycleState): void;
+  /**
+   * false: this plugin has nothing to say about the pod (its PreScore would say Skip), known from
+   * the pod alone before any node is filtered. Lets the cycle leave it out, and score nodes as it
+   * scans them when what is left needs no PreScore or normalisation (pods without spread
+   * constraints cost no per-pod arrays). Absent: it scores every pod.
+   */
+  scoresPod?(pod: PodInfo): boolean;
 }
 
 /** Group level: the candidate node sets to try to place a whole gang in (e.g. one per zone). */

@@ -14,7 +14,7 @@ import { Diagnosis, otherShardReason } from "./diagnosis.js";
 import { type CycleState, maxNodeScore, type ScorePlugin } from "./framework.js";
 import type { PendingGroup } from "./gang/index.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import { type PodState, PodStates, type Profile, preFilter, rejection } from "./profile.js";
+import { type PodState, PodStates, type Profile, preFilter, rejection, type Weighted } from "./profile.js";
 import type { Statement } from "./statement.js";
 
 export interface Placement {
@@ -186,10 +186,7 @@ export function selectNode(
   if (count === 0) return undefined;
   const want = sample ? ctx.feasibleNodesToFind : count;
   const start = sample ? ctx.nextStartIndex % count : 0;
-  // PreScore reads the pod and the cluster, not which nodes passed: asked first, a plugin that
-  // skips this pod (e.g. InterPodAffinity for a pod without preferences) leaves the scan streaming.
-  const skipped = preScoreSkips(profile, pod, state);
-  const scorer = streamingScorer(profile, skipped);
+  const scorer = streamingScorer(profile, pod);
   const feasible: NodeInfo[] | undefined = scorer === undefined ? [] : undefined;
   let best: NodeInfo | undefined;
   let bestScore = -1;
@@ -215,39 +212,41 @@ export function selectNode(
     if (++found >= want) break;
   }
   if (sample) ctx.nextStartIndex = (start + processed) % count;
-  return feasible === undefined ? best?.name : bestOf(profile, pod, state, feasible, skipped)?.name;
-}
-
-const noSkips: ReadonlySet<string> = new Set();
-
-/** Runs the profile's PreScore plugins for the pod; the names of those that skip it. */
-function preScoreSkips(profile: Profile, pod: PodInfo, state: CycleState): ReadonlySet<string> {
-  let skipped: Set<string> | undefined;
-  for (const plugin of profile.preScores) {
-    const status = plugin.preScore(state, pod);
-    if (status?.code !== "Skip") continue;
-    skipped ??= new Set();
-    skipped.add(plugin.name);
-  }
-  return skipped ?? noSkips;
+  return feasible === undefined ? best?.name : bestOf(profile, pod, state, feasible)?.name;
 }
 
 /**
- * The one score plugin when a node's score needs nothing but the node (no PreScore that did not
- * skip the pod, no normalisation, one weighted scorer): then the best node is found as the scan goes.
+ * A scorer that needs nothing but the node when every score plugin that scores the pod needs no
+ * PreScore and no normalisation (plugins that leave the pod out, scoresPod false, do not count):
+ * then the best node is found as the scan goes, by the same weighted sum bestOf computes.
  */
-function streamingScorer(profile: Profile, skipped: ReadonlySet<string>): ScorePlugin | undefined {
-  let only: ScorePlugin | undefined;
-  for (const { plugin } of profile.scores) {
-    if (skipped.has(plugin.name)) continue;
-    if (only !== undefined) return undefined;
-    only = plugin;
+function streamingScorer(profile: Profile, pod: PodInfo): ScorePlugin | undefined {
+  const { scores } = profile;
+  if (scores.length === 0) return noScore;
+  let active: Weighted<ScorePlugin>[] | undefined;
+  for (let i = 0; i < scores.length; i++) {
+    const weighted = scores[i] as Weighted<ScorePlugin>;
+    const plugin = weighted.plugin;
+    if (plugin.scoresPod !== undefined && !plugin.scoresPod(pod)) continue;
+    if (plugin.normalize !== undefined || profile.preScores.includes(plugin as never)) return undefined;
+    active ??= [];
+    active.push(weighted);
   }
-  if (only === undefined) return noScore;
-  if (only.normalize !== undefined) return undefined;
-  for (const plugin of profile.preScores)
-    if (plugin.name === only.name && !skipped.has(plugin.name)) return undefined;
-  return only;
+  if (active === undefined) return noScore;
+  // One plugin: its own score orders the nodes as its weighted score does.
+  if (active.length === 1) return (active[0] as Weighted<ScorePlugin>).plugin;
+  const used = active;
+  return {
+    name: "Weighted",
+    score(p, node, state) {
+      let total = 0;
+      for (let i = 0; i < used.length; i++) {
+        const { plugin, weight } = used[i] as Weighted<ScorePlugin>;
+        total += weight * Math.min(maxNodeScore, Math.max(0, plugin.score(p, node, state)));
+      }
+      return total;
+    },
+  };
 }
 
 const noScore: ScorePlugin = { name: "None", score: () => 0 };
@@ -258,9 +257,16 @@ function bestOf(
   pod: PodInfo,
   state: CycleState,
   feasible: readonly NodeInfo[],
-  skipped: ReadonlySet<string>,
 ): NodeInfo | undefined {
   if (feasible.length === 0) return undefined;
+  const skipped = new Set<string>();
+  for (const { plugin } of profile.scores)
+    if (plugin.scoresPod !== undefined && !plugin.scoresPod(pod)) skipped.add(plugin.name);
+  for (const plugin of profile.preScores) {
+    if (skipped.has(plugin.name)) continue;
+    const status = plugin.preScore(state, pod, feasible);
+    if (status?.code === "Skip") skipped.add(plugin.name);
+  }
   const totals = new Array<number>(feasible.length).fill(0);
   const scores = new Array<number>(feasible.length);
   for (const { plugin, weight } of profile.scores) {

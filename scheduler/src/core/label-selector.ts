@@ -5,14 +5,7 @@ export function matchesLabelSelector(
   selector: LabelSelector | undefined,
   labels: Readonly<Record<string, string>>,
 ): boolean {
-  if (!selector) return false;
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
-    if (labelValue(labels, key) !== value) return false;
-  }
-  for (const expr of selector.matchExpressions ?? []) {
-    if (!requirementHolds(expr.operator, labelValue(labels, expr.key), expr.values ?? [])) return false;
-  }
-  return true;
+  return labelSelectorMatcher(selector)(labels);
 }
 
 /** Whether one selector requirement holds for a label's value (undefined: the pod lacks the label). */
@@ -38,4 +31,35 @@ export function requirementHolds(
 /** An own label value; inherited properties such as "constructor" are not labels. */
 export function labelValue(labels: Readonly<Record<string, string>>, key: string): string | undefined {
   return Object.hasOwn(labels, key) ? labels[key] : undefined;
+}
+
+const matchesNothing = (): boolean => false;
+
+interface Requirement {
+  readonly key: string;
+  readonly operator: string;
+  readonly values: readonly string[];
+}
+
+/**
+ * A Kubernetes label selector compiled into a predicate, for selectors matched against many pods
+ * (a spread constraint or an affinity term against every pod of the cluster: compiled once per
+ * pod version). A missing selector matches nothing, an empty one everything.
+ */
+export function labelSelectorMatcher(
+  selector: LabelSelector | undefined | null,
+): (labels: Readonly<Record<string, string>>) => boolean {
+  if (!selector) return matchesNothing;
+  const requirements: Requirement[] = [];
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {}))
+    requirements.push({ key, operator: "In", values: [value] });
+  for (const e of selector.matchExpressions ?? [])
+    requirements.push({ key: e.key, operator: e.operator, values: e.values ?? [] });
+  return (labels) => {
+    for (let i = 0; i < requirements.length; i++) {
+      const { key, operator, values } = requirements[i] as Requirement;
+      if (!requirementHolds(operator, labelValue(labels, key), values)) return false;
+    }
+    return true;
+  };
 }

@@ -48,6 +48,11 @@ export interface PodInfo {
    */
   readonly interPodAffinity: InterPodAffinityTerms;
   /**
+   * The pod's spec.topologySpreadConstraints, parsed once (PodTopologySpread): defaults applied,
+   * matchLabelKeys merged into the selector. Empty (shared, never written) when it has none.
+   */
+  readonly spreadConstraints: readonly SpreadConstraint[];
+  /**
    * The first hard constraint the pod carries that no plugin implements yet (a field path, e.g.
    * spec.topologySpreadConstraints[0]), or undefined: UnsupportedConstraints refuses such a pod.
    */
@@ -94,6 +99,21 @@ export interface HostPort {
   readonly protocol: string;
   /** 0.0.0.0 (every address of the node) when the spec leaves it unset or empty. */
   readonly ip: string;
+}
+
+/** A topology spread constraint as PodTopologySpread reads it (kube-scheduler's internal form). */
+export interface SpreadConstraint {
+  readonly maxSkew: number;
+  readonly topologyKey: string;
+  readonly whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway";
+  /** Whether an existing pod counts (its labels match the selector, matchLabelKeys merged in). */
+  readonly matches: (labels: Readonly<Record<string, string>>) => boolean;
+  /** 1 when unset. */
+  readonly minDomains: number;
+  /** Honor when unset. */
+  readonly nodeAffinityPolicy: "Honor" | "Ignore";
+  /** Ignore when unset. */
+  readonly nodeTaintsPolicy: "Honor" | "Ignore";
 }
 
 export interface NodeInfo {

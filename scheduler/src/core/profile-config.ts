@@ -12,17 +12,19 @@
  *       args: {labelKey: app, maxPerZone: 2}
  *     - name: InterPodAffinity                   (always on; its args, kube-scheduler's defaults)
  *       args: {hardPodAffinityWeight: 1, ignorePreferredTermsOfExistingPods: false}
+ *     - name: PodTopologySpread                  (always on: args replace its defaults)
+ *       args: {defaultingType: List, defaultConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway}]}
  */
 import { profileApiVersion, profileKind } from "../contracts/keys.js";
 import { invalid, type Parsed, parsed, quoted } from "../contracts/parsed.js";
 import { ClusterState } from "./cluster-state.js";
-import {
-  type InterPodAffinityArgs,
-  interPodAffinityArgs,
-} from "./plugins/inter-pod-affinity/inter-pod-affinity.js";
 import { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
 import {
   buildProfile,
+  type ConfigurablePluginArgs,
+  type ConfigurablePluginName,
+  configurablePluginNames,
+  configurablePlugins,
   type OptionalPluginArgs,
   type OptionalPluginName,
   optionalPluginArgs,
@@ -54,29 +56,26 @@ export function parseProfileConfig(value: unknown): Parsed<ProfileConfig> {
     );
   const plugins = pluginArgs(value.pluginConfig);
   if (!plugins.ok) return plugins;
-  const { InterPodAffinity: interPodAffinity, ...optional } = plugins.value;
+  const { configured, ...optional } = plugins.value;
   const config: ProfileConfig = {
     scoringStrategy: strategy as ScoringStrategy,
     ...(Object.keys(optional).length > 0 ? { plugins: optional } : {}),
-    ...(interPodAffinity !== undefined ? { interPodAffinity } : {}),
+    ...(Object.keys(configured).length > 0 ? { pluginArgs: configured } : {}),
   };
   if (value.scoreWeights === undefined) return parsed(config);
   const weights = scoreWeights(value.scoreWeights, config);
   return weights.ok ? parsed({ ...config, scoreWeights: weights.value }) : weights;
 }
 
-/** Always-on plugins that take arguments: pluginConfig sets them, they run with defaults otherwise. */
-const configurablePlugins = { InterPodAffinity: interPodAffinityArgs };
-type ConfigurablePluginName = keyof typeof configurablePlugins;
-const configurablePluginNames = Object.keys(configurablePlugins) as ConfigurablePluginName[];
-
-type PluginArgs = OptionalPluginArgs & { InterPodAffinity?: InterPodAffinityArgs };
-
-/** pluginConfig: each plugin at most once, its args checked by the plugin's parser. */
-function pluginArgs(value: unknown): Parsed<PluginArgs> {
-  if (value === undefined) return parsed({});
+/**
+ * pluginConfig: each plugin at most once, its args checked by the plugin's parser; optional
+ * plugins' args (turning them on), and always-on plugins' args under `configured`.
+ */
+function pluginArgs(value: unknown): Parsed<OptionalPluginArgs & { configured: ConfigurablePluginArgs }> {
+  const configured: Partial<Record<ConfigurablePluginName, unknown>> = {};
+  if (value === undefined) return parsed({ configured: {} });
   if (!Array.isArray(value)) return invalid("pluginConfig must be a list of {name, args}");
-  const plugins: Partial<Record<OptionalPluginName | ConfigurablePluginName, unknown>> = {};
+  const plugins: Partial<Record<OptionalPluginName, unknown>> = {};
   for (const [i, entry] of value.entries()) {
     const at = `pluginConfig[${i}]`;
     if (!isMap(entry)) return invalid(`${at} must be a map {name, args}`);
@@ -84,11 +83,11 @@ function pluginArgs(value: unknown): Parsed<PluginArgs> {
     if (extra !== undefined) return invalid(`${at}: unknown field ${quoted(extra)} (known: name, args)`);
     const name = entry.name;
     if (configurablePluginNames.includes(name as ConfigurablePluginName)) {
-      const plugin = name as ConfigurablePluginName;
-      if (plugin in plugins) return invalid(`${at}: ${plugin} is configured twice`);
-      const args = configurablePlugins[plugin](entry.args ?? {});
-      if (!args.ok) return invalid(`${at}.args (${plugin}): ${args.reason}`);
-      plugins[plugin] = args.value;
+      const always = name as ConfigurablePluginName;
+      if (always in configured) return invalid(`${at}: ${always} is configured twice`);
+      const args = configurablePlugins[always].args(entry.args ?? {});
+      if (!args.ok) return invalid(`${at}.args (${always}): ${args.reason}`);
+      configured[always] = args.value;
       continue;
     }
     if (!optionalPluginNames.includes(name as OptionalPluginName))
@@ -101,7 +100,7 @@ function pluginArgs(value: unknown): Parsed<PluginArgs> {
     if (!args.ok) return invalid(`${at}.args (${plugin}): ${args.reason}`);
     plugins[plugin] = args.value;
   }
-  return parsed(plugins as PluginArgs);
+  return parsed({ ...(plugins as OptionalPluginArgs), configured: configured as ConfigurablePluginArgs });
 }
 
 /** scoreWeights: an integer 1-100 for score plugins this profile runs (and nothing else). */

@@ -30,14 +30,21 @@ import { defaultFilterPlugins } from "./plugins/index.js";
 import {
   type InterPodAffinityArgs,
   interPodAffinity,
+  interPodAffinityArgs,
 } from "./plugins/inter-pod-affinity/inter-pod-affinity.js";
 import { maxPerZone, maxPerZoneArgs } from "./plugins/max-per-zone/max-per-zone.js";
 import { nodePorts } from "./plugins/node-ports/node-ports.js";
+import { balancedAllocation } from "./plugins/node-resources/balanced-allocation.js";
 import { nodeResourcesFit } from "./plugins/node-resources/node-resources-fit.js";
 import {
   resourceAllocationScore,
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
+import { podTopologySpread } from "./plugins/pod-topology-spread/pod-topology-spread.js";
+import {
+  type PodTopologySpreadArgs,
+  podTopologySpreadArgs,
+} from "./plugins/pod-topology-spread/spread-constraints.js";
 import { unsupportedConstraints } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { volumePlugins } from "./plugins/volumes.js";
 import type { StateFollower } from "./statement.js";
@@ -73,13 +80,37 @@ export function optionalPluginArgs(name: OptionalPluginName, value: unknown): Pa
   return (optionalPlugins[name] as OptionalPlugin<unknown>).args(value);
 }
 
+/**
+ * Always-on plugins that take arguments (pluginConfig args; without them, their defaults): how
+ * each plugin's arguments are checked.
+ */
+export const configurablePlugins = {
+  InterPodAffinity: { args: interPodAffinityArgs },
+  PodTopologySpread: { args: podTopologySpreadArgs },
+};
+
+export type ConfigurablePluginName = keyof typeof configurablePlugins;
+export const configurablePluginNames = Object.keys(configurablePlugins) as ConfigurablePluginName[];
+
+/** Arguments of the always-on plugins, as config gives them; a plugin not named keeps its defaults. */
+export interface ConfigurablePluginArgs {
+  readonly InterPodAffinity?: InterPodAffinityArgs;
+  readonly PodTopologySpread?: PodTopologySpreadArgs;
+}
+
+/** kube-scheduler's default score weights, for score plugins config gives none; others weigh 1. */
+export const defaultScoreWeights: Readonly<Record<string, number>> = {
+  InterPodAffinity: 2,
+  PodTopologySpread: 2,
+};
+
 export interface ProfileConfig {
   readonly scoringStrategy: ScoringStrategy;
-  /** Score and PlacementScore weights by plugin name; the plugin's default (kube-scheduler's) when not given, else 1. */
+  /** Score and PlacementScore weights by plugin name; defaultScoreWeights, else 1, when not given. */
   readonly scoreWeights?: Readonly<Record<string, number>>;
   readonly plugins?: OptionalPluginArgs;
-  /** InterPodAffinity's arguments (pluginConfig name InterPodAffinity); kube-scheduler's defaults when absent. */
-  readonly interPodAffinity?: InterPodAffinityArgs;
+  /** Arguments of always-on plugins (pluginConfig entries naming them). */
+  readonly pluginArgs?: ConfigurablePluginArgs;
 }
 
 export const defaultProfileConfig: ProfileConfig = { scoringStrategy: "MostAllocated" };
@@ -111,14 +142,19 @@ function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
     ...defaultFilterPlugins,
     nodePorts(cluster),
     ...volumePlugins(cluster),
-    interPodAffinity(cluster, config.interPodAffinity),
+    interPodAffinity(cluster, config.pluginArgs?.InterPodAffinity),
+    podTopologySpread(cluster, config.pluginArgs?.PodTopologySpread),
   ];
   for (const name of optionalPluginNames) {
     const args = config.plugins?.[name];
     if (args !== undefined)
       plugins.push((optionalPlugins[name] as OptionalPlugin<unknown>).build(cluster, args));
   }
-  plugins.push(nodeResourcesFit(cluster), resourceAllocationScore(config.scoringStrategy));
+  plugins.push(
+    nodeResourcesFit(cluster),
+    resourceAllocationScore(config.scoringStrategy),
+    balancedAllocation,
+  );
   return plugins;
 }
 
@@ -135,7 +171,7 @@ export function profileOf(
   const has = <P extends Plugin>(method: string) => plugins.filter((p): p is P => method in p);
   const weigh = <P extends Plugin>(plugin: P): Weighted<P> => ({
     plugin,
-    weight: weights[plugin.name] ?? (plugin as Partial<ScorePlugin>).defaultWeight ?? 1,
+    weight: weights[plugin.name] ?? defaultScoreWeights[plugin.name] ?? 1,
   });
   const preFilters = has<PreFilterPlugin>("preFilter");
   return {

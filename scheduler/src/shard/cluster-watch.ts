@@ -10,14 +10,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { nodeOwnerAnnotation } from "../contracts/keys.js";
 import type {
+  LabelSelector,
   Namespace,
   Node,
+  ObjectMeta,
   PersistentVolume,
   PersistentVolumeClaim,
   Pod,
   PodDisruptionBudget,
   StorageClass,
 } from "../core/index.js";
+import type { SelectorOwnerKind } from "../core/plugins/pod-topology-spread/default-selector.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
@@ -111,7 +114,15 @@ export class ClusterWatch {
       },
       this.log,
     );
-    this.informers.push(nodes, pods, succeededPods, budgets, namespaces, ...this.volumeInformers());
+    this.informers.push(
+      nodes,
+      pods,
+      succeededPods,
+      budgets,
+      namespaces,
+      ...this.volumeInformers(),
+      ...this.spreadSelectorInformers(),
+    );
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);
@@ -157,6 +168,44 @@ export class ClusterWatch {
     return [claims, volumes, classes];
   }
 
+  /**
+   * PodTopologySpread's cluster-default constraints count the pods that the Services and the
+   * controller (ReplicationController, ReplicaSet, StatefulSet) selecting a pod select, as
+   * kube-scheduler's listers do: only their selectors are kept (ClusterState.spreadSelectors).
+   */
+  private spreadSelectorInformers(): Informer<SelectorOwner>[] {
+    const spreadSelectors = this.cache.cluster.spreadSelectors;
+    const watch = (
+      kind: SelectorOwnerKind,
+      path: string,
+      resource: string,
+      selectorOf: (o: SelectorOwner) => LabelSelector | undefined,
+    ) =>
+      new Informer<SelectorOwner>(
+        this.client,
+        { path, onHandlerError: this.handlerErrors(resource) },
+        {
+          upsert: (o) =>
+            spreadSelectors.set(kind, o.metadata.namespace ?? "", o.metadata.name, selectorOf(o)),
+          remove: (o) => spreadSelectors.set(kind, o.metadata.namespace ?? "", o.metadata.name, undefined),
+        },
+        this.log,
+      );
+    // A Service's and a ReplicationController's selector is a map; a missing one selects nothing.
+    const map = (o: SelectorOwner): LabelSelector | undefined => {
+      const selector = o.spec?.selector as Record<string, string> | undefined | null;
+      return selector ? { matchLabels: selector } : undefined;
+    };
+    const labelSelector = (o: SelectorOwner): LabelSelector | undefined =>
+      (o.spec?.selector as LabelSelector | undefined | null) ?? undefined;
+    return [
+      watch("Service", "/api/v1/services", "services", map),
+      watch("ReplicationController", "/api/v1/replicationcontrollers", "replicationcontrollers", map),
+      watch("ReplicaSet", "/apis/apps/v1/replicasets", "replicasets", labelSelector),
+      watch("StatefulSet", "/apis/apps/v1/statefulsets", "statefulsets", labelSelector),
+    ];
+  }
+
   private handlerErrors(resource: string): () => void {
     return () => this.metrics.informerHandlerErrors.inc({ resource });
   }
@@ -170,4 +219,10 @@ export class ClusterWatch {
     this.stopped = true;
     for (const informer of this.informers) informer.stop();
   }
+}
+
+/** What the spread selector informers read of a Service, ReplicationController, ReplicaSet or StatefulSet. */
+interface SelectorOwner {
+  metadata: ObjectMeta;
+  spec?: { selector?: unknown };
 }

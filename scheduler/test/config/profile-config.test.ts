@@ -65,8 +65,39 @@ describe("profile configuration file", () => {
     expect(built.filters.map((f) => f.name).slice(-2)).toEqual(["MaxPerZone", "NodeResourcesFit"]);
     expect(built.scores.map(({ plugin, weight }) => [plugin.name, weight])).toEqual([
       ["InterPodAffinity", 2],
+      ["PodTopologySpread", 2],
       ["LeastAllocated", 3],
+      ["NodeResourcesBalancedAllocation", 1],
     ]);
+  });
+
+  it("sets PodTopologySpread's cluster-default constraints (an always-on plugin: args only)", () => {
+    const file = profileFile(
+      [
+        "pluginConfig:",
+        "  - name: PodTopologySpread",
+        "    args:",
+        "      defaultingType: List",
+        "      defaultConstraints:",
+        "        - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway}",
+      ].join("\n"),
+    );
+    const profile = shardProfile([`--profile-config=${file}`]);
+    expect(profile).toEqual({
+      scoringStrategy: "MostAllocated",
+      pluginArgs: {
+        PodTopologySpread: {
+          defaultingType: "List",
+          defaultConstraints: [
+            { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway" },
+          ],
+        },
+      },
+    });
+    // Always on either way: naming it changes its arguments, not whether it runs.
+    expect(buildProfile(new ClusterState(), profile).filters.map((f) => f.name)).toContain(
+      "PodTopologySpread",
+    );
   });
 
   it("is read from PROFILE_CONFIG too, and may be JSON or empty", () => {
@@ -127,12 +158,12 @@ describe("profile configuration file", () => {
     [
       "a weight of a plugin the profile does not run",
       "scoreWeights: {LeastAllocated: 2}",
-      'scoreWeights: this profile has no score plugin "LeastAllocated" (it scores with: InterPodAffinity, MostAllocated)',
+      'scoreWeights: this profile has no score plugin "LeastAllocated" (it scores with: InterPodAffinity, PodTopologySpread, MostAllocated, NodeResourcesBalancedAllocation)',
     ],
     [
       "an unknown plugin",
-      "pluginConfig: [{name: PodTopologySpread, args: {}}]",
-      'pluginConfig[0].name: no plugin "PodTopologySpread" takes arguments (plugins with arguments: InterPodAffinity, MaxPerZone)',
+      "pluginConfig: [{name: NodePorts, args: {}}]",
+      'pluginConfig[0].name: no plugin "NodePorts" takes arguments (plugins with arguments: InterPodAffinity, PodTopologySpread, MaxPerZone)',
     ],
     [
       "a plugin configured twice",

@@ -169,11 +169,14 @@ describe("Score", () => {
     expect(place((s) => profileOf([nodeResourcesFit(s), first, raw]))).toBe("a");
   });
 
-  it("keeps kube-scheduler's default profile: InterPodAffinity (weight 2) and NodeResourcesFit's MostAllocated", () => {
+  it("keeps kube-scheduler's default profile, with NodeResourcesFit's MostAllocated", () => {
     const profile = buildProfile(snapshotOf([]), defaultCoreConfig);
+    // kube-scheduler's default weights: InterPodAffinity 2, PodTopologySpread 2, the resource scores 1.
     expect(profile.scores.map(({ plugin, weight }) => [plugin.name, weight])).toEqual([
       ["InterPodAffinity", 2],
+      ["PodTopologySpread", 2],
       ["MostAllocated", 1],
+      ["NodeResourcesBalancedAllocation", 1],
     ]);
     expect(profile.filters.map((p) => p.name)).toEqual([
       "NodeUnschedulable",
@@ -186,16 +189,19 @@ describe("Score", () => {
       "VolumeBinding",
       "VolumeZone",
       "InterPodAffinity",
+      "PodTopologySpread",
       "NodeResourcesFit",
     ]);
     // UnsupportedConstraints refuses constraints not implemented yet and reads only the pod; the
-    // volume plugins ignore pods without claims; InterPodAffinity reads the cluster.
+    // volume plugins ignore pods without claims; InterPodAffinity reads the cluster;
+    // PodTopologySpread reads only the pod when it has no DoNotSchedule constraint.
     expect(profile.preFilters.map((p) => [p.name, p.podOnly])).toEqual([
       ["UnsupportedConstraints", true],
       ["VolumeRestrictions", undefined],
       ["VolumeBinding", undefined],
       ["VolumeZone", undefined],
       ["InterPodAffinity", undefined],
+      ["PodTopologySpread", undefined],
     ]);
     expect(profile.placementGenerators).toEqual([]);
   });

@@ -559,7 +559,7 @@ describe("InterPodAffinity Score", () => {
     const plugin = interPodAffinity(cluster, args);
     const state = new CycleState();
     const info = toPodInfo(incoming);
-    if (plugin.preScore(state, info)?.code === "Skip") return "skip";
+    if (plugin.preScore(state, info, cluster.nodes)?.code === "Skip") return "skip";
     const raw = cluster.nodes.map((n) => plugin.score(info, n, state));
     const normalized = [...raw];
     plugin.normalize?.(normalized, info, state);

@@ -13,28 +13,42 @@ import { trialPlacement } from "../../src/core/trial-placement.js";
 import { decisionFor, gang, node, ownsAll, pendingGroupsOf, pod, snapshotOf } from "./fixtures.js";
 
 const term = { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" };
-const antiAffinity: Partial<PodSpec> = {
-  affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } },
-};
 
 const withSpec = (p: Pod, spec: Partial<PodSpec>): Pod => ({ ...p, spec: { ...p.spec, ...spec } });
 
 /** Each unsupported hard constraint, with the field its message must name. */
 const hard: readonly [string, Partial<PodSpec>, string][] = [
   [
-    "DoNotSchedule topology spread",
-    {
-      topologySpreadConstraints: [
-        { maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyway" },
-        { maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" },
-      ],
-    },
-    "spec.topologySpreadConstraints[1] (whenUnsatisfiable: DoNotSchedule)",
+    "Dynamic Resource Allocation claims",
+    { resourceClaims: [{ name: "gpu", resourceClaimName: "gpu-claim" }] },
+    "spec.resourceClaims (Dynamic Resource Allocation)",
+  ],
+  [
+    "a PodGroup of the Workload API",
+    { schedulingGroup: { podGroupName: "training" } },
+    "spec.schedulingGroup (a PodGroup of the scheduling.k8s.io Workload API)",
   ],
 ];
 
+const dra: Partial<PodSpec> = { resourceClaims: [{ name: "gpu", resourceClaimName: "gpu-claim" }] };
+const draField = "spec.resourceClaims (Dynamic Resource Allocation)";
+
 /** Soft variants and volumes that constrain nothing: placed normally. */
 const soft: readonly [string, Partial<PodSpec>][] = [
+  [
+    "required pod affinity and anti-affinity (InterPodAffinity implements them)",
+    {
+      affinity: {
+        podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ ...term, topologyKey: "zone" }] },
+        podAntiAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: [
+            { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "kubernetes.io/hostname" },
+          ],
+        },
+      },
+    },
+  ],
+  ["an empty resourceClaims list", { resourceClaims: [] }],
   [
     "preferred pod affinity and anti-affinity, empty required lists",
     {
@@ -52,6 +66,15 @@ const soft: readonly [string, Partial<PodSpec>][] = [
   [
     "ScheduleAnyway topology spread",
     { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyway" }] },
+  ],
+  [
+    "DoNotSchedule topology spread (PodTopologySpread implements it)",
+    {
+      topologySpreadConstraints: [
+        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway" },
+        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule" },
+      ],
+    },
   ],
   [
     "volumes that place nothing",
@@ -101,17 +124,10 @@ describe("UnsupportedConstraints", () => {
   it("never preempts for a refused pod, even with lower-priority pods to evict", () => {
     const state = snapshotOf([node("n1", { cpu: 1 })], [pod("low", { nodeName: "n1", cpu: 1, priority: 0 })]);
     const core = new SchedulingCore(state);
-    const spread = {
-      topologySpreadConstraints: [
-        { maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" as const },
-      ],
-    };
-    const high = withSpec(pod("high", { cpu: 1, priority: 100 }), spread);
+    const high = withSpec(pod("high", { cpu: 1, priority: 100 }), dra);
     const decision = decisionFor(core.cycle(pendingGroupsOf([high]), ownsAll), "high");
     expect(decision.kind).toBe("unschedulable");
-    expect(decision.kind === "unschedulable" && decision.message).toContain(
-      reasonFor("spec.topologySpreadConstraints[0] (whenUnsatisfiable: DoNotSchedule)"),
-    );
+    expect(decision.kind === "unschedulable" && decision.message).toContain(reasonFor(draField));
     // The same pod without the constraint preempts: the refusal, not the cluster, stopped it.
     const plain = decisionFor(
       core.cycle(pendingGroupsOf([pod("plain", { cpu: 1, priority: 100 })]), ownsAll),
@@ -123,18 +139,18 @@ describe("UnsupportedConstraints", () => {
   it("names the field even when the shard owns no node", () => {
     const state = snapshotOf(nodes(), []);
     const decision = decisionFor(
-      new SchedulingCore(state).cycle(pendingGroupsOf([withSpec(pod("p"), antiAffinity)]), () => false),
+      new SchedulingCore(state).cycle(pendingGroupsOf([withSpec(pod("p"), dra)]), () => false),
       "p",
     );
     expect(decision.kind).toBe("unschedulable");
     expect(decision.kind === "unschedulable" && decision.message).toContain(
-      "0/2 nodes are available: pod uses spec.affinity.podAntiAffinity",
+      `0/2 nodes are available: pod uses ${draField}`,
     );
   });
 
   it("is refused by the coordinator's trial placement", () => {
     const state = snapshotOf(nodes(), []);
-    const group = pendingGroupsOf([withSpec(pod("p"), antiAffinity)])[0];
+    const group = pendingGroupsOf([withSpec(pod("p"), dra)])[0];
     if (!group) throw new Error("no group");
     expect(trialPlacement(state, state.nodes, group)).toBeUndefined();
     const plain = pendingGroupsOf([pod("q")])[0];
@@ -145,14 +161,10 @@ describe("UnsupportedConstraints", () => {
   it("refuses a gang with one such member as a whole", () => {
     const state = snapshotOf(nodes(), []);
     const members = gang("g", 3);
-    members[2] = withSpec(members[2] as Pod, {
-      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" }],
-    });
+    members[2] = withSpec(members[2] as Pod, dra);
     const decision = decisionFor(new SchedulingCore(state).cycle(pendingGroupsOf(members), ownsAll), "g");
     expect(decision.kind).toBe("unschedulable");
-    expect(decision.kind === "unschedulable" && decision.message).toContain(
-      reasonFor("spec.topologySpreadConstraints[0] (whenUnsatisfiable: DoNotSchedule)"),
-    );
+    expect(decision.kind === "unschedulable" && decision.message).toContain(reasonFor(draField));
     expect(decision.kind === "unschedulable" && decision.unschedulablePlugins).toEqual([
       unsupportedConstraintsName,
     ]);

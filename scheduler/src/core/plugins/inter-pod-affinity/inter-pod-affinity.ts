@@ -319,7 +319,6 @@ export function interPodAffinity(
   return {
     name: interPodAffinityName,
     spansNodes: true,
-    defaultWeight: 2,
     // kube-scheduler's EventsToRegister: a pod added (affinity), relabelled or deleted
     // (anti-affinity); a node added or relabelled (a topology key), or whose taints changed
     // (its workaround for nodes added before they are ready).
@@ -453,6 +452,13 @@ export function interPodAffinity(
         return existingAntiAffinityRejected;
       if (cluster.hasNominations(node.name)) return nominatedRejection(state, pod, node);
       return undefined;
+    },
+
+    // Scores only a pod with preferences of its own, or while running pods' terms may score it.
+    scoresPod(pod) {
+      const terms = pod.interPodAffinity;
+      const own = terms.preferredAffinity.length + terms.preferredAntiAffinity.length > 0;
+      return own || (!ignoreExistingPreferences && cluster.nodesWithAffinityPods().size > 0);
     },
 
     preScore(state, pod) {

@@ -7,7 +7,7 @@
  */
 
 import type { LabelSelector, PodAffinityTerm, PodSpec, WeightedPodAffinityTerm } from "../../api-types.js";
-import { labelValue, requirementHolds } from "../../label-selector.js";
+import { labelSelectorMatcher, labelValue } from "../../label-selector.js";
 
 /** The one topology whose terms are checked on the node alone (kube-scheduler's host-scoped terms). */
 export const hostnameLabel = "kubernetes.io/hostname";
@@ -193,21 +193,12 @@ function withLabelKeys(term: PodAffinityTerm, labels: Labels): LabelSelector | u
   return { ...selector, matchExpressions: [...(selector.matchExpressions ?? []), ...added] };
 }
 
-interface Requirement {
-  readonly key: string;
-  readonly operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
-  readonly values: readonly string[];
-}
-
 /**
  * metav1.LabelSelectorAsSelector: absent → nothing, {} → everything, else every requirement
  * must hold. In/NotIn need values, Exists/DoesNotExist take none: anything else is an error.
  */
 export function compileSelector(selector: LabelSelector | undefined): Selector | string {
   if (selector === undefined || selector === null) return nothing;
-  const requirements: Requirement[] = [];
-  for (const [key, value] of Object.entries(selector.matchLabels ?? {}))
-    requirements.push({ key, operator: "In", values: [value] });
   for (const expr of selector.matchExpressions ?? []) {
     const values = expr.values ?? [];
     switch (expr.operator) {
@@ -224,16 +215,10 @@ export function compileSelector(selector: LabelSelector | undefined): Selector |
       default:
         return `${JSON.stringify(String(expr.operator))} is not a valid label selector operator`;
     }
-    requirements.push({ key: expr.key, operator: expr.operator, values });
   }
-  if (requirements.length === 0) return everything;
-  return (labels) => {
-    for (let i = 0; i < requirements.length; i++) {
-      const { key, operator, values } = requirements[i] as Requirement;
-      if (!requirementHolds(operator, labelValue(labels, key), values)) return false;
-    }
-    return true;
-  };
+  if (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0)
+    return everything;
+  return labelSelectorMatcher(selector);
 }
 
 const noLabels: Labels = Object.freeze({});

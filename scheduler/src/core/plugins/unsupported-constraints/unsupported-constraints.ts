@@ -7,12 +7,16 @@
  * the plugin that honours it (InterPodAffinity, PodTopologySpread, the volume plugins) lands.
  *
  * Refused (hard constraints, kube-scheduler would never place the pod against them):
- * - spec.topologySpreadConstraints entries with whenUnsatisfiable DoNotSchedule (the API
- *   requires the field; anything but ScheduleAnyway is taken as DoNotSchedule): PodTopologySpread.
- * Not refused:
- * - Pod affinity and anti-affinity, required and preferred: InterPodAffinity implements them.
- * - ScheduleAnyway spread: it only scores, and ignoring a preference is not a wrong placement.
- * - hostPort: NodePorts implements it.
+ * - spec.resourceClaims (non-empty): Dynamic Resource Allocation; kube-scheduler's
+ *   DynamicResources plugin allocates the claims' devices on the chosen node. Without it a pod
+ *   could land where its device does not exist.
+ * - spec.schedulingGroup: the pod belongs to a PodGroup (scheduling.k8s.io Workload API) that
+ *   kube-scheduler places all-or-nothing; placed alone, its gang would be lost. (Annotation and
+ *   label gangs are supported: see README, Gangs.)
+ * Not refused (a plugin implements them):
+ * - Pod affinity and anti-affinity, required and preferred: InterPodAffinity.
+ * - spec.topologySpreadConstraints (DoNotSchedule and ScheduleAnyway): PodTopologySpread.
+ * - hostPort: NodePorts.
  * - Volumes: VolumeRestrictions (ReadWriteOncePod claims, inline gcePersistentDisk,
  *   awsElasticBlockStore, rbd and iscsi disks), VolumeBinding and VolumeZone implement
  *   persistentVolumeClaim and generic ephemeral volumes (VolumeBinding refuses, naming the claim,
@@ -22,8 +26,8 @@
  *   counted by NodeVolumeLimits).
  *
  * Cheap: the spec is read once per pod version (unsupportedConstraintOf, from toPodInfo into
- * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without spread
- * constraints costs one property read, once.
+ * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without resource
+ * claims or a scheduling group costs two property reads, once.
  */
 
 import type { PodSpec } from "../../api-types.js";
@@ -33,14 +37,9 @@ export const unsupportedConstraintsName = "UnsupportedConstraints";
 
 /** The first hard constraint of the spec no plugin implements yet, as a field path; undefined when none. */
 export function unsupportedConstraintOf(spec: PodSpec): string | undefined {
-  const { topologySpreadConstraints } = spec;
-  if (topologySpreadConstraints !== undefined) {
-    for (let i = 0; i < topologySpreadConstraints.length; i++) {
-      const constraint = topologySpreadConstraints[i];
-      if (constraint !== undefined && constraint.whenUnsatisfiable !== "ScheduleAnyway")
-        return `spec.topologySpreadConstraints[${i}] (whenUnsatisfiable: DoNotSchedule)`;
-    }
-  }
+  if ((spec.resourceClaims?.length ?? 0) > 0) return "spec.resourceClaims (Dynamic Resource Allocation)";
+  if (spec.schedulingGroup !== undefined && spec.schedulingGroup !== null)
+    return "spec.schedulingGroup (a PodGroup of the scheduling.k8s.io Workload API)";
   return undefined;
 }
 
