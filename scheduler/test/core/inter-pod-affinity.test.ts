@@ -625,7 +625,7 @@ describe("InterPodAffinity Score", () => {
       ok: true,
       value: {
         scoringStrategy: "MostAllocated",
-        interPodAffinity: { hardPodAffinityWeight: 5 },
+        pluginArgs: { InterPodAffinity: { hardPodAffinityWeight: 5 } },
         scoreWeights: { InterPodAffinity: 3 },
       },
     });

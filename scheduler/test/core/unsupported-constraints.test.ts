@@ -36,10 +36,9 @@ const draField = "spec.resourceClaims (Dynamic Resource Allocation)";
 /** Soft variants and volumes that constrain nothing: placed normally. */
 const soft: readonly [string, Partial<PodSpec>][] = [
   [
-    "required pod affinity and anti-affinity (InterPodAffinity implements them)",
+    "required pod anti-affinity (InterPodAffinity implements it)",
     {
       affinity: {
-        podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ ...term, topologyKey: "zone" }] },
         podAntiAffinity: {
           requiredDuringSchedulingIgnoredDuringExecution: [
             { labelSelector: { matchLabels: { app: "db" } }, topologyKey: "kubernetes.io/hostname" },
