@@ -72,7 +72,9 @@ export function daemonsetPodShape(nodes: readonly string[], perNode: number): (i
           affinity: {
             nodeAffinity: {
               requiredDuringSchedulingIgnoredDuringExecution: {
-                nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] }],
+                nodeSelectorTerms: [
+                  { matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] },
+                ],
               },
             },
           },

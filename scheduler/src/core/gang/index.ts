@@ -31,6 +31,13 @@ export {
 } from "./lifecycle.js";
 export { groupOwner, groupPin } from "./owner.js";
 export {
+  GroupRouter,
+  namedNodes,
+  type RoutingRing,
+  routeGroup,
+  staticallyFeasible,
+} from "./routing.js";
+export {
   type PendingGroup,
   pendingGroup,
   priorityDisagreement,
