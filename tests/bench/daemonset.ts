@@ -11,10 +11,11 @@
  * With N shards each node has one owner, so a hash-chosen owner of such a pod has none of its
  * nodes N−1 times in N: what feasibility-aware routing is for. Goal: N shards ≤ 1.2× 1 shard.
  */
-import type { KubeRest } from "../cluster/local/kube-rest.js";
-import { createFakeNodes, fakeNodeLabel } from "../cluster/local/fake-nodes.js";
-import { adminClient, type ClusterState } from "../cluster/local/local-cluster.js";
+
 import type { Node } from "../../scheduler/src/core/index.js";
+import { createFakeNodes, fakeNodeLabel } from "../cluster/local/fake-nodes.js";
+import type { KubeRest } from "../cluster/local/kube-rest.js";
+import { adminClient, type ClusterState } from "../cluster/local/local-cluster.js";
 import { waitFor } from "../support/wait.js";
 import { type PodShape, runBasic, type SystemName } from "./basic.js";
 import type { SystemResult } from "./stats.js";

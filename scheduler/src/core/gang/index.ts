@@ -31,16 +31,16 @@ export {
 } from "./lifecycle.js";
 export { groupOwner, groupPin } from "./owner.js";
 export {
-  GroupRouter,
-  namedNodes,
-  type RoutingRing,
-  routeGroup,
-  staticallyFeasible,
-} from "./routing.js";
-export {
   type PendingGroup,
   pendingGroup,
   priorityDisagreement,
   queueOrder,
   type ToldTerms,
 } from "./pending-group.js";
+export {
+  GroupRouter,
+  namedNodes,
+  type RoutingRing,
+  routeGroup,
+  staticallyFeasible,
+} from "./routing.js";
