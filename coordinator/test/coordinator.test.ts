@@ -237,3 +237,85 @@ describe("coordinator round with a profile configuration", () => {
     expect(await handedTo([`--profile-config=${file}`])).toBe(twoZones);
   });
 });
+
+describe("coordinator round with a stuck report of a routed group", () => {
+  // Feasibility-aware routing gave the group to a shard that is not the ring's owner of its
+  // hash key (its feasible nodes are that shard's): its stuck report says so.
+  const shards = ["s-0", "s-1", "s-2"];
+  const ringOwner = new ShardRing(shards).ownerOf("ns/sel") as string;
+  const [reporter, roomy] = shards.filter((shard) => shard !== ringOwner) as [string, string];
+  const stuckReport = {
+    ...goodSummary.stuck[0],
+    id: "pod:ns/sel",
+    name: "sel",
+    solo: true,
+    hashKey: "ns/sel",
+    members: ["sel"],
+  };
+  const summaryOf = (shard: string, free: number, extra: Partial<CapacitySummary> = {}) =>
+    JSON.stringify({
+      ...goodSummary,
+      shard,
+      nodes: [
+        { name: `${shard}-n0`, class: 0, free: { cpu: free, memory: 2 ** 34, pods: 10 }, freeable: [] },
+      ],
+      stuck: [],
+      ...extra,
+    });
+  const pending: Pod = {
+    metadata: { namespace: "ns", name: "sel", uid: "sel" },
+    spec: { schedulerName: "sched", containers: [{ name: "c", resources: { requests: { cpu: "1" } } }] },
+    status: { phase: "Pending" },
+  };
+
+  async function claimsFor(report: Record<string, unknown>, epoch: number): Promise<string[]> {
+    const summaries: Record<string, string> = {
+      [reporter]: summaryOf(reporter, 0, { epoch, stuck: [report as never] }),
+      [roomy]: summaryOf(roomy, 4000),
+      [ringOwner]: summaryOf(ringOwner, 0),
+    };
+    const claims: { kind: string; to: string }[] = [];
+    const client = {
+      call: async (_method: string, path: string) => ({
+        status: 200,
+        body: path.includes("/pods/") ? pending : ringLease(shards.join(",")),
+      }),
+      must: async () => ({ items: [] }),
+    } as unknown as KubeClient;
+    const redis = {
+      status: "ready",
+      mget: async (keys: string[]) =>
+        keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
+    } as unknown as Redis;
+    const ledger = {
+      claim: async (claim: { kind: string; to: string }) => {
+        claims.push(claim);
+        return { claimed: false, reason: "cooldown", attempts: 1 };
+      },
+    } as unknown as ReliefLedger;
+    const coordinator = new Coordinator(
+      client,
+      redis,
+      ledger,
+      { isLeader: true } as LeaderElection,
+      { record: () => undefined } as unknown as EventRecorder,
+      loadCoordinatorConfig(["--scheduler-name=sched", "--stuck-after-ms=0"], {
+        REDIS_URL: "redis://cache:6379",
+        POD_NAME: "coordinator-0",
+      }),
+      new CoordinatorMetrics(),
+      pino({ level: "silent" }),
+    );
+    await coordinator.round(2_000, leading);
+    return claims.map((claim) => `${claim.kind} ${claim.to}`);
+  }
+
+  it("plans relief for the routed owner's report under the ring it read", async () => {
+    expect(await claimsFor({ ...stuckReport, routed: true }, 3)).toEqual([`handoff ${roomy}`]);
+  });
+
+  it("takes a report from a shard the ring does not name, without the mark or under another epoch, for stale", async () => {
+    expect(await claimsFor(stuckReport, 3)).toEqual([]);
+    expect(await claimsFor({ ...stuckReport, routed: true }, 2)).toEqual([]);
+  });
+});
