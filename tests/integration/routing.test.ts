@@ -58,7 +58,8 @@ async function converged(): Promise<RingOwners> {
         if (metricValue(text, "sharded_scheduler_ring_epoch") !== epoch) return undefined;
         owned += metricValue(text, "sharded_scheduler_owned_nodes");
       }
-      const nodes = (await suite.core.listNode({ labelSelector: `suite=${suite.id}` })).items.length;
+      // Every node of the cluster, the suite's and the others'.
+      const nodes = (await suite.core.listNode()).items.length;
       return owned === nodes ? ring : undefined;
     },
     30_000,
