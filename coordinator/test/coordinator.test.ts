@@ -65,15 +65,19 @@ const goodSummary: CapacitySummary = {
   ],
 };
 
+/** A Redis that holds these summaries, by shard. */
+const redisWith = (summaries: Readonly<Record<string, string>>): Redis =>
+  ({
+    status: "ready",
+    mget: async (keys: string[]) => keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
+  }) as unknown as Redis;
+
 function coordinatorWith(lease: unknown, summaries: Record<string, string>) {
   const client = {
     call: async () => ({ status: 200, body: lease }),
     must: async () => ({ items: [] }),
   } as unknown as KubeClient;
-  const redis = {
-    status: "ready",
-    mget: async (keys: string[]) => keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
-  } as unknown as Redis;
+  const redis = redisWith(summaries);
   const metrics = new CoordinatorMetrics();
   const logged: { msg: string; name?: string; reason?: string }[] = [];
   const log = pino({ level: "warn" }, { write: (line: string) => logged.push(JSON.parse(line)) });
@@ -143,6 +147,48 @@ describe("coordinator round with malformed input", () => {
   );
 });
 
+/**
+ * The claims one round of a leading coordinator makes (the ledger refuses each, so nothing is
+ * written), over these summaries, the ring of these members and pending pods by name.
+ */
+async function claimsOfRound(
+  summaries: Readonly<Record<string, string>>,
+  members: readonly string[],
+  podNamed: (name: string) => Pod,
+  args: string[] = [],
+): Promise<{ kind: string; to: string }[]> {
+  const claims: { kind: string; to: string }[] = [];
+  const client = {
+    call: async (_method: string, path: string) => {
+      const name = /\/pods\/([^/]+)$/.exec(path)?.[1];
+      return { status: 200, body: name ? podNamed(name) : ringLease(members.join(",")) };
+    },
+    must: async () => ({ items: [] }),
+  } as unknown as KubeClient;
+  const redis = redisWith(summaries);
+  const ledger = {
+    claim: async (claim: { kind: string; to: string }) => {
+      claims.push(claim);
+      return { claimed: false, reason: "cooldown", attempts: 1 };
+    },
+  } as unknown as ReliefLedger;
+  const coordinator = new Coordinator(
+    client,
+    redis,
+    ledger,
+    { isLeader: true } as LeaderElection,
+    { record: () => undefined } as unknown as EventRecorder,
+    loadCoordinatorConfig(["--scheduler-name=sched", "--stuck-after-ms=0", ...args], {
+      REDIS_URL: "redis://cache:6379",
+      POD_NAME: "coordinator-0",
+    }),
+    new CoordinatorMetrics(),
+    pino({ level: "silent" }),
+  );
+  await coordinator.round(2_000, leading);
+  return claims;
+}
+
 describe("coordinator round with a profile configuration", () => {
   const dir = mkdtempSync(join(tmpdir(), "coordinator-profile-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -192,39 +238,7 @@ describe("coordinator round with a profile configuration", () => {
 
   /** Where a round of a coordinator started with these flags hands the group off. */
   async function handedTo(args: string[]): Promise<string | undefined> {
-    const claims: { kind: string; to: string }[] = [];
-    const client = {
-      call: async (_method: string, path: string) => {
-        const name = /\/pods\/([^/]+)$/.exec(path)?.[1];
-        return { status: 200, body: name ? member(name) : ringLease(shards.join(",")) };
-      },
-      must: async () => ({ items: [] }),
-    } as unknown as KubeClient;
-    const redis = {
-      status: "ready",
-      mget: async (keys: string[]) =>
-        keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
-    } as unknown as Redis;
-    const ledger = {
-      claim: async (claim: { kind: string; to: string }) => {
-        claims.push(claim);
-        return { claimed: false, reason: "cooldown", attempts: 1 };
-      },
-    } as unknown as ReliefLedger;
-    const coordinator = new Coordinator(
-      client,
-      redis,
-      ledger,
-      { isLeader: true } as LeaderElection,
-      { record: () => undefined } as unknown as EventRecorder,
-      loadCoordinatorConfig(["--scheduler-name=sched", "--stuck-after-ms=0", ...args], {
-        REDIS_URL: "redis://cache:6379",
-        POD_NAME: "coordinator-0",
-      }),
-      new CoordinatorMetrics(),
-      pino({ level: "silent" }),
-    );
-    await coordinator.round(2_000, leading);
+    const claims = await claimsOfRound(summaries, shards, member, args);
     expect(claims.map((claim) => claim.kind)).toEqual(["handoff"]);
     return claims[0]?.to;
   }
@@ -274,39 +288,7 @@ describe("coordinator round with a stuck report of a routed group", () => {
       [roomy]: summaryOf(roomy, 4000),
       [ringOwner]: summaryOf(ringOwner, 0),
     };
-    const claims: { kind: string; to: string }[] = [];
-    const client = {
-      call: async (_method: string, path: string) => ({
-        status: 200,
-        body: path.includes("/pods/") ? pending : ringLease(shards.join(",")),
-      }),
-      must: async () => ({ items: [] }),
-    } as unknown as KubeClient;
-    const redis = {
-      status: "ready",
-      mget: async (keys: string[]) =>
-        keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
-    } as unknown as Redis;
-    const ledger = {
-      claim: async (claim: { kind: string; to: string }) => {
-        claims.push(claim);
-        return { claimed: false, reason: "cooldown", attempts: 1 };
-      },
-    } as unknown as ReliefLedger;
-    const coordinator = new Coordinator(
-      client,
-      redis,
-      ledger,
-      { isLeader: true } as LeaderElection,
-      { record: () => undefined } as unknown as EventRecorder,
-      loadCoordinatorConfig(["--scheduler-name=sched", "--stuck-after-ms=0"], {
-        REDIS_URL: "redis://cache:6379",
-        POD_NAME: "coordinator-0",
-      }),
-      new CoordinatorMetrics(),
-      pino({ level: "silent" }),
-    );
-    await coordinator.round(2_000, leading);
+    const claims = await claimsOfRound(summaries, shards, () => pending);
     return claims.map((claim) => `${claim.kind} ${claim.to}`);
   }
 

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { InvariantChecker } from "../checker/invariant-checker.js";
 import type { RingOwners } from "../checker/ring-owners.js";
-import { metricValue, type RunningShard } from "../support/shard.js";
+import { ringSettled } from "../support/ring.js";
+import type { RunningShard } from "../support/shard.js";
 import { schedulerSuite } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
 
@@ -43,28 +44,10 @@ beforeAll(async () => {
 
 afterAll(() => checker?.stop());
 
-/** Waits until the ring names the 3 replicas, each works under it, and they own every node once. */
+/** Waits until the ring names the 3 replicas and they own every node once. */
 async function converged(): Promise<RingOwners> {
-  const members = [0, 1, 2].map(identity).sort();
-  return waitFor(
-    `the ring to settle on ${members.join(", ")}`,
-    async () => {
-      const epoch = Math.max(0, ...checker.ledger.rings.keys());
-      const ring = checker.ledger.rings.get(epoch);
-      if (!ring || ring.members.join(",") !== members.join(",")) return undefined;
-      let owned = 0;
-      for (const shard of replicas.values()) {
-        const text = await shard.metrics();
-        if (metricValue(text, "sharded_scheduler_ring_epoch") !== epoch) return undefined;
-        owned += metricValue(text, "sharded_scheduler_owned_nodes");
-      }
-      // Every node of the cluster, the suite's and the others'.
-      const nodes = (await suite.core.listNode()).items.length;
-      return owned === nodes ? ring : undefined;
-    },
-    30_000,
-    200,
-  );
+  const members = [0, 1, 2].map(identity);
+  return (await ringSettled(checker, suite.core, [...replicas.values()], members, 30_000)).ring;
 }
 
 /** A daemon pod as the DaemonSet controller pins it to its node. */

@@ -9,7 +9,7 @@ import type { Node, Pod } from "../../src/core/index.js";
 import { groupOwner, type RoutingRing } from "../../src/core/index.js";
 import type { Shard } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
-import { node, type PodOptions, pod } from "../core/fixtures.js";
+import { daemonPod, node, pod } from "../core/fixtures.js";
 import { readyShard, succeedingWriters } from "./fixtures.js";
 
 const shards: Shard[] = [];
@@ -60,25 +60,6 @@ const ours = (shard: Shard, p: Pod): Pod => ({
   ...p,
   spec: { ...p.spec, schedulerName: shard.config.schedulerName },
 });
-
-function daemonPod(name: string, nodeName: string, options: PodOptions = {}): Pod {
-  const base = pod(name, { cpu: "100m", ...options });
-  return {
-    ...base,
-    spec: {
-      ...base.spec,
-      affinity: {
-        nodeAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [
-              { matchFields: [{ key: "metadata.name", operator: "In", values: [nodeName] }] },
-            ],
-          },
-        },
-      },
-    },
-  };
-}
 
 const settle = async () => {
   for (let i = 0; i < 30; i++) await new Promise((resolve) => setImmediate(resolve));

@@ -79,6 +79,14 @@ function nodesOf(members: string[], owner: string, count: number): string[] {
   return names;
 }
 
+/** A group hash key the ring over these members gives to `owner`. */
+function groupOf(members: string[], owner: string): string {
+  const ring = new ShardRing(members);
+  return Array.from({ length: 50 }, (_, i) => `ns/g${i}`).find(
+    (key) => ring.ownerOf(key) === owner,
+  ) as string;
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
   leases = new Leases("a");
@@ -228,10 +236,7 @@ describe("ShardedOwnership", () => {
 
   it("schedules a group its pods hand to it while that shard lives, else by the ring", () => {
     settledAt(1, ["a", "b"]);
-    const ring = new ShardRing(["a", "b"]);
-    const groupOfB = Array.from({ length: 50 }, (_, i) => `ns/g${i}`).find(
-      (key) => ring.ownerOf(key) === "b",
-    ) as string;
+    const groupOfB = groupOf(["a", "b"], "b");
     expect(ownership.ownsGroup(groupOfB)).toBe(false);
     expect(ownership.ownsGroup(groupOfB, "a")).toBe(true);
     expect(ownership.ownsGroup(groupOfB, "zombie")).toBe(false);
@@ -239,10 +244,7 @@ describe("ShardedOwnership", () => {
 
   it("schedules a group routing sends to it while it lives; a pin still comes first", () => {
     settledAt(1, ["a", "b"]);
-    const ring = new ShardRing(["a", "b"]);
-    const groupOfB = Array.from({ length: 50 }, (_, i) => `ns/g${i}`).find(
-      (key) => ring.ownerOf(key) === "b",
-    ) as string;
+    const groupOfB = groupOf(["a", "b"], "b");
     expect(ownership.ownsGroup(groupOfB, undefined, "a")).toBe(true);
     expect(ownership.ownsGroup(groupOfB, "b", "a")).toBe(false);
     expect(ownership.ownsGroup(groupOfB, undefined, "zombie")).toBe(false);

@@ -16,27 +16,7 @@ import {
   staticallyFeasible,
 } from "../../../src/core/gang/index.js";
 import type { PodInfo } from "../../../src/core/model.js";
-import { gang, node, pod } from "../fixtures.js";
-
-/** A daemon pod as the DaemonSet controller pins it. */
-function daemonPod(name: string, nodeName: string): Pod {
-  const base = pod(name, { cpu: "100m" });
-  return {
-    ...base,
-    spec: {
-      ...base.spec,
-      affinity: {
-        nodeAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [
-              { matchFields: [{ key: "metadata.name", operator: "In", values: [nodeName] }] },
-            ],
-          },
-        },
-      },
-    },
-  };
-}
+import { daemonPod, gang, node, pod } from "../fixtures.js";
 
 /** A ring whose node owners are given by a table (nodes not in it: shard "a"). */
 function ringOf(
