@@ -151,13 +151,23 @@ export class ShardedOwnership implements Ownership {
       const lends = ring.nodeOwners;
       // Hashing a node name is not free, and routing asks about the same nodes again and again.
       const owners = new Map<string, string | undefined>();
+      const groupOwners = new Map<string, string>();
       this.routingRing = {
         version: ++this.routingVersions,
         epoch: ring.epoch,
         shardRing,
         members: shardRing.members,
         live: this.live,
-        ringOwnerOf: (hashKey) => shardRing.ownerOf(hashKey),
+        ringOwnerOf: (hashKey) => {
+          let owner = groupOwners.get(hashKey);
+          if (owner === undefined) {
+            owner = shardRing.ownerOf(hashKey);
+            // Bounded: pods come and go while a ring stays.
+            if (groupOwners.size >= 100_000) groupOwners.clear();
+            if (owner !== undefined) groupOwners.set(hashKey, owner);
+          }
+          return owner;
+        },
         nodeOwnerOf: (nodeName) => {
           if (owners.has(nodeName)) return owners.get(nodeName);
           const owner = nodeOwnerOf(shardRing, lends, nodeName);

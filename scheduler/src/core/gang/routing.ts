@@ -158,8 +158,6 @@ export class GroupRouter {
   /** The shard the group is routed to (routeGroup), or undefined when the ring's owner keeps it. */
   route(hashKey: string, pending: Iterable<PodInfo>, ring: RoutingRing): string | undefined {
     if (ring.members.length < 2) return undefined;
-    const ringOwner = ring.ringOwnerOf(hashKey);
-    if (ringOwner === undefined) return undefined;
     const version = `${this.nodesVersion()}/${ring.version}`;
     if (version !== this.cachedFor) {
       this.bySignature.clear();
@@ -168,12 +166,14 @@ export class GroupRouter {
     let union: Set<string> | undefined;
     for (const pod of pending) {
       const owners = this.feasibleOwners(pod, ring);
-      // Some member could go to the ring's owner: it keeps the group.
-      if (owners.has(ringOwner)) return undefined;
+      // A member fits every live shard's nodes (the usual pod): whoever owns the group has some.
+      if (owners.size === ring.live.size) return undefined;
       union ??= new Set();
       for (const owner of owners) union.add(owner);
     }
-    return union === undefined ? undefined : routeGroup(hashKey, ringOwner, union);
+    if (union === undefined || union.size === 0) return undefined;
+    // Hashing the key costs more than the rest: only groups that fit few shards get here.
+    return routeGroup(hashKey, ring.ringOwnerOf(hashKey), union);
   }
 
   /** The live shards owning a node statically feasible for the pod. */
