@@ -268,7 +268,10 @@ export class Coordinator {
     if (pods.length === 0) return undefined;
     const recorded = recordedRelief(pods);
     const infos = pods.map((pod) => toPodInfo(pod));
-    const owner = groupOwner(this.ring.ownerOf(report.hashKey), groupPin(infos), live);
+    // A group its reporter owns by feasibility-aware routing (its feasible nodes are the
+    // reporter's) is the reporter's while the reporter works under the ring read here.
+    const routedTo = report.routed && summary.epoch === this.ringEpoch ? summary.shard : undefined;
+    const owner = groupOwner(this.ring.ownerOf(report.hashKey), groupPin(infos), live, routedTo);
     // What the members not read here imply (running ones), and the one priority the members
     // agree on, as the owner reported them (none lends its own).
     const key = groupKey(report.namespace, report.name, report.solo);

@@ -65,15 +65,19 @@ const goodSummary: CapacitySummary = {
   ],
 };
 
+/** A Redis that holds these summaries, by shard. */
+const redisWith = (summaries: Readonly<Record<string, string>>): Redis =>
+  ({
+    status: "ready",
+    mget: async (keys: string[]) => keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
+  }) as unknown as Redis;
+
 function coordinatorWith(lease: unknown, summaries: Record<string, string>) {
   const client = {
     call: async () => ({ status: 200, body: lease }),
     must: async () => ({ items: [] }),
   } as unknown as KubeClient;
-  const redis = {
-    status: "ready",
-    mget: async (keys: string[]) => keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
-  } as unknown as Redis;
+  const redis = redisWith(summaries);
   const metrics = new CoordinatorMetrics();
   const logged: { msg: string; name?: string; reason?: string }[] = [];
   const log = pino({ level: "warn" }, { write: (line: string) => logged.push(JSON.parse(line)) });
@@ -143,6 +147,48 @@ describe("coordinator round with malformed input", () => {
   );
 });
 
+/**
+ * The claims one round of a leading coordinator makes (the ledger refuses each, so nothing is
+ * written), over these summaries, the ring of these members and pending pods by name.
+ */
+async function claimsOfRound(
+  summaries: Readonly<Record<string, string>>,
+  members: readonly string[],
+  podNamed: (name: string) => Pod,
+  args: string[] = [],
+): Promise<{ kind: string; to: string }[]> {
+  const claims: { kind: string; to: string }[] = [];
+  const client = {
+    call: async (_method: string, path: string) => {
+      const name = /\/pods\/([^/]+)$/.exec(path)?.[1];
+      return { status: 200, body: name ? podNamed(name) : ringLease(members.join(",")) };
+    },
+    must: async () => ({ items: [] }),
+  } as unknown as KubeClient;
+  const redis = redisWith(summaries);
+  const ledger = {
+    claim: async (claim: { kind: string; to: string }) => {
+      claims.push(claim);
+      return { claimed: false, reason: "cooldown", attempts: 1 };
+    },
+  } as unknown as ReliefLedger;
+  const coordinator = new Coordinator(
+    client,
+    redis,
+    ledger,
+    { isLeader: true } as LeaderElection,
+    { record: () => undefined } as unknown as EventRecorder,
+    loadCoordinatorConfig(["--scheduler-name=sched", "--stuck-after-ms=0", ...args], {
+      REDIS_URL: "redis://cache:6379",
+      POD_NAME: "coordinator-0",
+    }),
+    new CoordinatorMetrics(),
+    pino({ level: "silent" }),
+  );
+  await coordinator.round(2_000, leading);
+  return claims;
+}
+
 describe("coordinator round with a profile configuration", () => {
   const dir = mkdtempSync(join(tmpdir(), "coordinator-profile-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -192,39 +238,7 @@ describe("coordinator round with a profile configuration", () => {
 
   /** Where a round of a coordinator started with these flags hands the group off. */
   async function handedTo(args: string[]): Promise<string | undefined> {
-    const claims: { kind: string; to: string }[] = [];
-    const client = {
-      call: async (_method: string, path: string) => {
-        const name = /\/pods\/([^/]+)$/.exec(path)?.[1];
-        return { status: 200, body: name ? member(name) : ringLease(shards.join(",")) };
-      },
-      must: async () => ({ items: [] }),
-    } as unknown as KubeClient;
-    const redis = {
-      status: "ready",
-      mget: async (keys: string[]) =>
-        keys.map((key) => summaries[key.slice(key.lastIndexOf(":") + 1)] ?? null),
-    } as unknown as Redis;
-    const ledger = {
-      claim: async (claim: { kind: string; to: string }) => {
-        claims.push(claim);
-        return { claimed: false, reason: "cooldown", attempts: 1 };
-      },
-    } as unknown as ReliefLedger;
-    const coordinator = new Coordinator(
-      client,
-      redis,
-      ledger,
-      { isLeader: true } as LeaderElection,
-      { record: () => undefined } as unknown as EventRecorder,
-      loadCoordinatorConfig(["--scheduler-name=sched", "--stuck-after-ms=0", ...args], {
-        REDIS_URL: "redis://cache:6379",
-        POD_NAME: "coordinator-0",
-      }),
-      new CoordinatorMetrics(),
-      pino({ level: "silent" }),
-    );
-    await coordinator.round(2_000, leading);
+    const claims = await claimsOfRound(summaries, shards, member, args);
     expect(claims.map((claim) => claim.kind)).toEqual(["handoff"]);
     return claims[0]?.to;
   }
@@ -235,5 +249,55 @@ describe("coordinator round with a profile configuration", () => {
     const file = join(dir, "profile.yaml");
     writeFileSync(file, "pluginConfig:\n  - name: MaxPerZone\n    args: {labelKey: app, maxPerZone: 2}\n");
     expect(await handedTo([`--profile-config=${file}`])).toBe(twoZones);
+  });
+});
+
+describe("coordinator round with a stuck report of a routed group", () => {
+  // Feasibility-aware routing gave the group to a shard that is not the ring's owner of its
+  // hash key (its feasible nodes are that shard's): its stuck report says so.
+  const shards = ["s-0", "s-1", "s-2"];
+  const ringOwner = new ShardRing(shards).ownerOf("ns/sel") as string;
+  const [reporter, roomy] = shards.filter((shard) => shard !== ringOwner) as [string, string];
+  const stuckReport = {
+    ...goodSummary.stuck[0],
+    id: "pod:ns/sel",
+    name: "sel",
+    solo: true,
+    hashKey: "ns/sel",
+    members: ["sel"],
+  };
+  const summaryOf = (shard: string, free: number, extra: Partial<CapacitySummary> = {}) =>
+    JSON.stringify({
+      ...goodSummary,
+      shard,
+      nodes: [
+        { name: `${shard}-n0`, class: 0, free: { cpu: free, memory: 2 ** 34, pods: 10 }, freeable: [] },
+      ],
+      stuck: [],
+      ...extra,
+    });
+  const pending: Pod = {
+    metadata: { namespace: "ns", name: "sel", uid: "sel" },
+    spec: { schedulerName: "sched", containers: [{ name: "c", resources: { requests: { cpu: "1" } } }] },
+    status: { phase: "Pending" },
+  };
+
+  async function claimsFor(report: Record<string, unknown>, epoch: number): Promise<string[]> {
+    const summaries: Record<string, string> = {
+      [reporter]: summaryOf(reporter, 0, { epoch, stuck: [report as never] }),
+      [roomy]: summaryOf(roomy, 4000),
+      [ringOwner]: summaryOf(ringOwner, 0),
+    };
+    const claims = await claimsOfRound(summaries, shards, () => pending);
+    return claims.map((claim) => `${claim.kind} ${claim.to}`);
+  }
+
+  it("plans relief for the routed owner's report under the ring it read", async () => {
+    expect(await claimsFor({ ...stuckReport, routed: true }, 3)).toEqual([`handoff ${roomy}`]);
+  });
+
+  it("takes a report from a shard the ring does not name, without the mark or under another epoch, for stale", async () => {
+    expect(await claimsFor(stuckReport, 3)).toEqual([]);
+    expect(await claimsFor({ ...stuckReport, routed: true }, 2)).toEqual([]);
   });
 });

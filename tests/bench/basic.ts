@@ -58,7 +58,17 @@ export interface BasicOptions {
   createConcurrency: number;
   /** Pods per gang; 1 (or absent): solo pods. */
   gangSize?: number;
+  /** What pod i asks for beyond the basic one (daemonset scenario); absent: the basic pod. */
+  podShape?: (i: number) => PodShape;
+  /** Run sharded-scheduler with its coordinator (default: without). */
+  coordinator?: boolean;
   log: (line: string) => void;
+}
+
+/** Fields of a pod's spec a scenario sets beside schedulerName, and its container's requests. */
+export interface PodShape {
+  readonly spec?: Readonly<Record<string, unknown>>;
+  readonly requests?: Readonly<Record<string, string>>;
 }
 
 const schedulerNameOf: Record<SystemName, string> = {
@@ -131,6 +141,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
       gangSize,
       options.createConcurrency,
       created,
+      options.podShape,
     );
     const createdIn = (performance.timeOrigin + performance.now() - firstCreateAt) / 1000;
     log(
@@ -212,8 +223,9 @@ async function startSystem({ system, shards }: Run, options: BasicOptions): Prom
   }
   if (system === "sharded-scheduler") {
     // Small pods in a roomy cluster never get stuck: the coordinator would have nothing to do
-    // but cost CPU.
-    await stackUp({ clusterDir: cluster.stateDir, shards: shards ?? 1, coordinator: false, log });
+    // but cost CPU. Pods that fit few nodes may be (daemonset scenario): it runs there.
+    const coordinator = options.coordinator ?? false;
+    await stackUp({ clusterDir: cluster.stateDir, shards: shards ?? 1, coordinator, log });
     return {
       stop: () => stackDown(cluster.stateDir, log),
       processes: () =>
@@ -254,6 +266,7 @@ async function createPods(
   gangSize: number,
   concurrency: number,
   created: Map<string, number>,
+  podShape?: (i: number) => PodShape,
 ): Promise<void> {
   let next = 0;
   /** The last gang has the pods left over. */
@@ -266,17 +279,22 @@ async function createPods(
         gangSize > 1
           ? { [podGroupAnnotation]: gangName(i, gangSize), [minMemberAnnotation]: String(membersOf(i)) }
           : undefined;
+      const shape = podShape?.(i) ?? {};
       const res = await kube.call("POST", `/api/v1/namespaces/${namespace}/pods`, {
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name, namespace, ...(annotations ? { annotations } : {}) },
         spec: {
+          ...shape.spec,
           schedulerName,
           containers: [
             {
               name: "c",
               image: "registry.k8s.io/pause:3.10",
-              resources: { requests: { cpu: "100m", memory: "128Mi" } },
+              resources: {
+                requests: { cpu: "100m", memory: "128Mi", ...shape.requests },
+                ...(shape.requests ? { limits: { ...shape.requests } } : {}),
+              },
             },
           ],
         },

@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --scenario basic|gangs|core|core-preemption|fragmentation|memory [options]   (--help lists them)
+ * npm run bench -- --scenario basic|gangs|core|core-preemption|fragmentation|memory|daemonset [options]   (--help lists them)
  * npm run bench -- --report | --report-from <results>
  * The cluster scenarios start (or reuse) a local cluster and run the system under test on it;
  * core runs the scheduling core in process. With --json the last stdout line is one JSON
@@ -13,6 +13,7 @@ import { buildScheduler } from "../stack/stack.js";
 import { allSystems, type BasicReport, type BenchMode, runBasic, type SystemName } from "./basic.js";
 import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
 import { runCoreBench, runCorePreemptionBench } from "./core.js";
+import { runDaemonset } from "./daemonset.js";
 import { type FragmentationReport, parseConfigs, runFragmentation } from "./fragmentation.js";
 import { defaultWorkloadShape } from "./fragmentation-workload.js";
 import { readReportResults, runReport, writeReport } from "./report-run.js";
@@ -21,7 +22,7 @@ import { runShardMemory } from "./shard-memory.js";
 /** Sizes of --report, chosen so that a full run takes about a quarter of an hour on 2 cores. */
 const reportDefaults = { nodes: 1000, pods: 5000, shards: "1,2,3", gangSize: 8 };
 
-const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|memory> [options]
+const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|memory|daemonset> [options]
        npm run bench -- --report [--nodes N] [--pods P] [--out D]
        npm run bench -- --report-from <results.json or its folder> [--out D]
 
@@ -53,6 +54,16 @@ core-preemption: the core alone on kube-scheduler's preemption workload: N nodes
   --running-per-node R  low-priority pods of 1 cpu on each node of R cpu (default 4)
   --preemptors P        high-priority pods (default 100)
   --batch B             preemptors per cycle (default 1)
+
+daemonset: a backlog of pods that fit few nodes, kube-scheduler and sharded-scheduler (with its coordinator)
+  side by side: --per-node daemon pods pinned to each node (matchFields metadata.name), and
+  --narrow-pods pods needing an extended resource or a nodeSelector that only the added special nodes match
+  --nodes N             fake nodes (default 100)
+  --per-node D          daemon pods per node (default 2)
+  --narrow-pods P       pods that fit only the special nodes (default 300)
+  --special-nodes S     special nodes added for the run (default 2)
+  --shards 1,3          sharded-scheduler once per shard count (default 1,3)
+  --systems, --concurrency as for basic
 
 fragmentation: gangs and solo pods fill ~${defaultWorkloadShape.fill * 100}% of the cluster; reports the groups left
   stuck (pending, though one scheduler could place them now) and the drain time
@@ -106,6 +117,9 @@ async function main(): Promise<void> {
     seed: { type: "string", default: "1" },
     fill: { type: "string", default: String(defaultWorkloadShape.fill) },
     "quiet-seconds": { type: "string", default: "15" },
+    "per-node": { type: "string", default: "2" },
+    "narrow-pods": { type: "string", default: "300" },
+    "special-nodes": { type: "string", default: "2" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
@@ -122,23 +136,26 @@ async function main(): Promise<void> {
   }
   const report = values.report;
   const scenario = values.scenario;
-  const scenarios = ["basic", "gangs", "core", "core-preemption", "fragmentation", "memory"];
+  const scenarios = ["basic", "gangs", "core", "core-preemption", "fragmentation", "memory", "daemonset"];
   if (!scenarios.includes(scenario))
     throw new ConfigError(`unknown scenario "${scenario}" (known: ${scenarios.join(", ")})`);
   if (report && values.dir)
     throw new ConfigError("--report uses .cluster-bench and .cluster-bench-frag; drop --dir");
   const fragmentation = !report && scenario === "fragmentation";
   const gangs = !report && scenario === "gangs";
+  const daemonset = !report && scenario === "daemonset";
   const nodes = Number(
     values.nodes ??
       (report || scenario === "memory" || scenario === "core-preemption"
         ? reportDefaults.nodes
         : fragmentation
           ? 60
-          : 5000),
+          : daemonset
+            ? 100
+            : 5000),
   );
   const pods = Number(values.pods ?? (report ? reportDefaults.pods : 10000));
-  const shardList = values.shards ?? (report ? reportDefaults.shards : "1");
+  const shardList = values.shards ?? (report ? reportDefaults.shards : daemonset ? "1,3" : "1");
   const shards = shardList.split(",").map(Number);
   const gangSize = Number(values["gang-size"] ?? (report || gangs ? reportDefaults.gangSize : 1));
   const nodeCounts = (values["node-counts"] ?? [nodes, 2 * nodes, 5 * nodes].join(","))
@@ -150,6 +167,9 @@ async function main(): Promise<void> {
   const quietSeconds = Number(values["quiet-seconds"]);
   const preemptors = Number(values.preemptors);
   const runningPerNode = Number(values["running-per-node"]);
+  const perNode = Number(values["per-node"]);
+  const narrowPods = Number(values["narrow-pods"]);
+  const specialNodes = Number(values["special-nodes"]);
   const isPositiveInteger = (value: number) => Number.isInteger(value) && value >= 1;
   const counts = {
     nodes,
@@ -159,6 +179,9 @@ async function main(): Promise<void> {
     concurrency,
     preemptors,
     "running-per-node": runningPerNode,
+    "per-node": perNode,
+    "narrow-pods": narrowPods,
+    "special-nodes": specialNodes,
   };
   for (const [name, value] of Object.entries(counts)) {
     if (!isPositiveInteger(value)) throw new ConfigError(`--${name} must be a positive integer`);
@@ -174,7 +197,10 @@ async function main(): Promise<void> {
       `--node-counts must be positive integers separated by commas, got "${values["node-counts"]}"`,
     );
   const configs = parseConfigs(values.configs);
-  const systems = (values.systems ?? (gangs ? "sharded-scheduler" : allSystems.join(",")))
+  const systems = (
+    values.systems ??
+    (gangs ? "sharded-scheduler" : daemonset ? "kube-scheduler,sharded-scheduler" : allSystems.join(","))
+  )
     .split(",")
     .map((s) => s.trim()) as SystemName[];
   for (const system of systems) {
@@ -278,6 +304,29 @@ async function main(): Promise<void> {
       if (!values.json) printFragmentation(report, log);
       process.stdout.write(`${JSON.stringify(report)}\n`);
       if (report.results.some((r) => r.error)) process.exitCode = 1;
+      return;
+    }
+    if (daemonset) {
+      const report = await runDaemonset({
+        cluster,
+        perNode,
+        narrowPods,
+        specialNodes,
+        shards,
+        systems,
+        createConcurrency: concurrency,
+        log,
+      });
+      if (!values.json) {
+        log("system             shards  pods/s   p50 ms   p99 ms  seconds  scheduled");
+        for (const r of report.results)
+          log(
+            `${r.system.padEnd(18)} ${String(r.shards ?? "").padStart(6)} ${String(r.podsPerSecond).padStart(7)} ${String(r.p50Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ${String(r.durationSeconds).padStart(8)} ${String(r.scheduled).padStart(10)}`,
+          );
+        if (report.vsOneShard) log(`time over 1 shard: ${JSON.stringify(report.vsOneShard)}`);
+      }
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      if (report.results.some((r) => r.scheduled < r.pods)) process.exitCode = 1;
       return;
     }
     if (scenario === "memory") {

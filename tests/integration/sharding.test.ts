@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { InvariantChecker } from "../checker/invariant-checker.js";
 import type { RingOwners } from "../checker/ring-owners.js";
+import { ringSettled } from "../support/ring.js";
 import { metricValue, type RunningShard } from "../support/shard.js";
 import { schedulerSuite } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
@@ -45,34 +46,13 @@ async function stop(ordinal: number): Promise<void> {
   replicas.delete(ordinal);
 }
 
-/**
- * Waits until the ring names exactly these replicas, each of them works under that epoch with
- * binding open, and their owned nodes add up to every node of the cluster: one owner each.
- * Returns the ring.
- */
+/** Waits until the ring names exactly these replicas and they own every node once (ringSettled). */
 async function converged(
   ordinals: number[],
   timeoutMs = 20_000,
 ): Promise<{ epoch: number; ring: RingOwners }> {
-  const members = ordinals.map(identity).sort();
-  return waitFor(
-    `the ring to settle on ${members.join(", ")}`,
-    async () => {
-      const epoch = Math.max(0, ...checker.ledger.rings.keys());
-      const ring = checker.ledger.rings.get(epoch);
-      if (!ring || ring.members.join(",") !== members.join(",")) return undefined;
-      let owned = 0;
-      for (const ordinal of ordinals) {
-        const text = await (replicas.get(ordinal) as RunningShard).metrics();
-        if (metricValue(text, "sharded_scheduler_ring_epoch") !== epoch) return undefined;
-        owned += metricValue(text, "sharded_scheduler_owned_nodes");
-      }
-      const nodes = (await suite.core.listNode()).items.length;
-      return owned === nodes ? { epoch, ring } : undefined;
-    },
-    timeoutMs,
-    200,
-  );
+  const shards = ordinals.map((ordinal) => replicas.get(ordinal) as RunningShard);
+  return ringSettled(checker, suite.core, shards, ordinals.map(identity), timeoutMs);
 }
 
 /** Pods created at a steady pace (a solo pod or a gang of 3 every 250 ms) until stopped. */

@@ -10,11 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
+import { Redis } from "ioredis";
 import { beforeAll, describe, expect, inject, it } from "vitest";
+import type { CapacitySummary } from "../../scheduler/src/contracts/capacity-summary.js";
+import { summaryKey } from "../../scheduler/src/contracts/keys.js";
 import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import type { StatusReport } from "../../scheduler/src/status/cluster-status.js";
 import { shardEntry } from "../stack/stack.js";
+import { redisUrl } from "../support/redis.js";
 import { schedulerSuite } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
 
@@ -73,12 +77,37 @@ beforeAll(async () => {
   ring = new ShardRing(shards);
   await suite.startReplica(1, shardArgs);
   await suite.startCoordinator("a", coordinatorArgs);
-  // One node, owned by shard 1: a pod of shard 0's that needs it is handed off.
-  for (let index = 0; ; index++) {
+  // One node per shard. Shard 0's is half full, so a pod of shard 0's that needs 3 cpu is
+  // handed off to shard 1 (were shard 1's node the only one it could take, routing would give
+  // it to shard 1 at once: core/gang/routing.ts).
+  const room = new Map<string, string>();
+  for (let index = 0; room.size < 2; index++) {
     const name = suite.nodeName("room", index);
-    if (ring.ownerOf(name) !== shards[1]) continue;
+    const owner = ring.ownerOf(name) as string;
+    if (room.has(owner)) continue;
     await suite.addNodes("room", 1, { cpu: "4" }, index);
-    break;
+    room.set(owner, name);
+  }
+  const full = room.get(shards[0] as string) as string;
+  const filler = suite.pod("room-fill", { pool: "none", cpu: "2", schedulerName: "bound-by-test" });
+  (filler.spec as k8s.V1PodSpec).nodeName = full;
+  delete (filler.spec as k8s.V1PodSpec).nodeSelector;
+  await suite.create(filler);
+  // Shard 0 has seen it once its summary publishes the smaller room.
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: 1 });
+  try {
+    await waitFor(
+      `${shards[0]} to publish ${full} half full`,
+      async () => {
+        const body = await redis.get(summaryKey(suite.id, shards[0] as string));
+        const summary = body ? (JSON.parse(body) as CapacitySummary) : undefined;
+        const free = summary?.nodes.find((n) => n.name === full)?.free.cpu;
+        return free !== undefined && free <= 2000 ? true : undefined;
+      },
+      20_000,
+    );
+  } finally {
+    redis.disconnect();
   }
 }, 60_000);
 

@@ -62,6 +62,12 @@ export interface StuckGroupReport {
   /** When the owner first found it unschedulable (ms since the epoch, the owner's clock). */
   readonly since: number;
   readonly message: string;
+  /**
+   * The reporter owns the group by feasibility-aware routing (its feasible nodes are the
+   * reporter's; core/gang/routing.ts), not by the ring: the coordinator takes the reporter for
+   * the owner while the summary's epoch is the ring's. Absent from older shards' summaries.
+   */
+  readonly routed?: true;
 }
 
 export interface CapacitySummary {
@@ -243,6 +249,7 @@ function stuckGroup(value: unknown, path: string): StuckGroupReport {
     mayPreempt: boolean(json.mayPreempt, `${path}.mayPreempt`),
     since: finite(json.since, `${path}.since`),
     message: string(json.message, `${path}.message`),
+    ...(optional(json.routed, (v) => boolean(v, `${path}.routed`)) === true ? { routed: true as const } : {}),
   };
 }
 

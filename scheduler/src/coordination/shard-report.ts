@@ -13,9 +13,11 @@ export interface StuckGroup {
   readonly group: PendingGroup;
   readonly since: number;
   readonly message: string;
+  /** The shard owns it by feasibility-aware routing, not by the ring (StuckGroupReport.routed). */
+  readonly routed?: boolean;
 }
 
-export function stuckGroupReport({ group, since, message }: StuckGroup): StuckGroupReport {
+export function stuckGroupReport({ group, since, message, routed }: StuckGroup): StuckGroupReport {
   return {
     id: group.key.id,
     namespace: group.key.namespace,
@@ -28,6 +30,7 @@ export function stuckGroupReport({ group, since, message }: StuckGroup): StuckGr
     mayPreempt: group.mayPreempt,
     since,
     message,
+    ...(routed ? { routed: true as const } : {}),
   };
 }
 

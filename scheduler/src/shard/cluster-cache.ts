@@ -13,6 +13,7 @@ import {
   eventsOf,
   type GangState,
   type GroupKey,
+  GroupRouter,
   type GroupSource,
   groupPin,
   groupStarted,
@@ -30,6 +31,7 @@ import {
   toPodInfo,
 } from "../core/index.js";
 import { matchesLabelSelector } from "../core/label-selector.js";
+import type { Resources } from "../core/resources/resources.js";
 import type { Ownership } from "../sharding/ownership.js";
 
 /** A gang as the cache knows it: pending members (ours) and members already running. */
@@ -84,11 +86,29 @@ export function declaredMinMember(members: GroupMembers): number | undefined {
 }
 
 /**
- * Whether this shard schedules the group now: groupOwner (core/gang/owner.ts) of its hash key
- * and the shard its pending members pin it to.
+ * Whether this shard schedules the group now: groupOwner (core/gang/owner.ts) of its hash key,
+ * the shard its pending members pin it to, and the shard feasibility-aware routing sends it to
+ * (core/gang/routing.ts; only with a router and a ring of several).
  */
-export function ownsGroup(ownership: Pick<Ownership, "ownsGroup">, members: GroupMembers): boolean {
-  return ownership.ownsGroup(members.key.hashKey, groupPin(members.pending.values()));
+export function ownsGroup(
+  ownership: Pick<Ownership, "ownsGroup" | "routing">,
+  members: GroupMembers,
+  router?: GroupRouter,
+): boolean {
+  const pin = groupPin(members.pending.values());
+  return ownership.ownsGroup(members.key.hashKey, pin, routedTo(ownership, members, router, pin));
+}
+
+/** The shard routing sends the group to, or undefined (no router, no ring of several, a live pin, the ring's owner keeps it). */
+export function routedTo(
+  ownership: Pick<Ownership, "routing">,
+  members: GroupMembers,
+  router: GroupRouter | undefined,
+  pin: string | undefined = groupPin(members.pending.values()),
+): string | undefined {
+  const ring = router && ownership.routing?.();
+  if (!ring || (pin !== undefined && ring.live.has(pin))) return undefined;
+  return router?.route(members.key.hashKey, members.pending.values(), ring);
 }
 
 /** What the gang rules (core/gang/lifecycle.ts) read of a group. */
@@ -125,7 +145,28 @@ export type CacheChange =
   /** A group gained or changed a pending member. */
   | { kind: "member"; groupId: string }
   /** A pod of ours is malformed (or no longer is). */
-  | { kind: "invalid"; podKey: string };
+  | { kind: "invalid"; podKey: string }
+  /**
+   * A node came, went, or changed what feasibility-aware routing reads: groups this shard
+   * dropped as another's may be its own now (core/gang/routing.ts).
+   */
+  | { kind: "routing" };
+
+/** Node changes that may change a group's feasible nodes (allocatable: also when it shrinks). */
+export const routingNodeEvents = eventsOf([
+  "NodeAdd",
+  "NodeUpdateLabel",
+  "NodeUpdateTaint",
+  "NodeUpdateAllocatable",
+]);
+
+function sameAmounts(a: Resources, b: Resources): boolean {
+  if (a.milliCpu !== b.milliCpu || a.memory !== b.memory || a.ephemeralStorage !== b.ephemeralStorage)
+    return false;
+  if (a.pods !== b.pods || a.scalar.size !== b.scalar.size) return false;
+  for (const [name, amount] of a.scalar) if (b.scalar.get(name) !== amount) return false;
+  return true;
+}
 
 /** Room came back: a pod stopped occupying its node, or a nomination stopped reserving one. */
 const podLeft = eventsOf(["AssignedPodDelete"]);
@@ -148,6 +189,13 @@ export class ClusterCache {
   private readonly assumed = new Map<string, { pod: PodInfo; nodeName: string }>();
   /** Our pods that cannot be scheduled because of malformed input, with the reason. */
   readonly invalid = new Map<string, { pod: Pod; error: string }>();
+  /**
+   * Bumped when a node comes or goes or its labels, taints or allocatable change: what
+   * feasibility-aware routing reads of nodes (core/gang/routing.ts).
+   */
+  private nodesRoutingVersion = 0;
+  /** Which shard a group whose feasible nodes other shards own goes to (see ownsGroup). */
+  readonly router = new GroupRouter(this.cluster, () => this.nodesRoutingVersion);
 
   constructor(
     private readonly schedulerName: string,
@@ -167,8 +215,18 @@ export class ClusterCache {
   }
 
   upsertNode(node: Node): void {
-    const known = this.cluster.node(node.metadata.name) !== undefined;
+    const before = this.cluster.node(node.metadata.name);
+    const known = before !== undefined;
+    const allocatableBefore = before?.allocatable;
     const { info, events } = this.cluster.updateNode(node);
+    if (
+      !known ||
+      (events & routingNodeEvents) !== 0 ||
+      !sameAmounts(allocatableBefore as Resources, info.allocatable)
+    ) {
+      this.nodesRoutingVersion++;
+      this.onChange({ kind: "routing" });
+    }
     // A node that appears holds the pods bound to it: they are running members now.
     if (!known) for (const key of info.pods.keys()) this.adopt(key);
     // An update no plugin reads (a heartbeat, a new resourceVersion) wakes nobody.
@@ -186,6 +244,8 @@ export class ClusterCache {
       this.observeStart(group);
     }
     this.cluster.removeNode(node.metadata.name);
+    this.nodesRoutingVersion++;
+    this.onChange({ kind: "routing" });
   }
 
   /** A namespace's labels, for InterPodAffinity's namespaceSelector (no event: kube-scheduler registers none). */

@@ -255,7 +255,7 @@ export function refreshGauges(
     const members = cache.group(id);
     const size = members?.pending.size ?? 0;
     const gated = members?.gated.size ?? 0;
-    if (!members || size + gated === 0 || !ownsGroup(ownership, members)) continue;
+    if (!members || size + gated === 0 || !ownsGroup(ownership, members, cache.router)) continue;
     pods.gated = (pods.gated ?? 0) + gated;
     if (size === 0) continue;
     groups++;

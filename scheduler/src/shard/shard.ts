@@ -28,6 +28,7 @@ import {
   gangState,
   ownsGroup,
   pendingGroupOf,
+  routedTo,
 } from "./cluster-cache.js";
 import { ClusterWatch } from "./cluster-watch.js";
 import type { ShardConfig } from "./config.js";
@@ -63,6 +64,8 @@ export class Shard {
   private readonly partialSince = new Map<string, number>();
   /** Groups found unschedulable (not even preemption helps): since when, and why. */
   private readonly stuck = new StuckGroups();
+  /** A node changed what routing reads: dropped groups are looked at again (regather). */
+  private regatherDue = false;
 
   constructor(
     readonly config: ShardConfig,
@@ -138,10 +141,7 @@ export class Shard {
    */
   ownershipChanged(): void {
     const now = Date.now();
-    for (const id of this.cache.groupIds()) {
-      if (this.queue.state(id) === undefined && (this.cache.group(id)?.pending.size ?? 0) > 0)
-        this.queue.add(id, now);
-    }
+    this.regather(now);
     this.queue.retryNow(now);
     this.scheduleSoon();
   }
@@ -150,8 +150,21 @@ export class Shard {
     const now = Date.now();
     if (change.kind === "capacity") this.queue.wakeUnschedulable(now, change.events);
     else if (change.kind === "member") this.queue.add(change.groupId, now);
+    else if (change.kind === "routing") this.regatherDue = true;
     else this.executor.reportInvalid(change.podKey);
     this.scheduleSoon();
+  }
+
+  /**
+   * Groups dropped as another shard's come back to the queue, to be asked again whether they
+   * are ours: once per cycle however many nodes changed (a relist brings them all at once).
+   */
+  private regather(now: number): void {
+    this.regatherDue = false;
+    for (const id of this.cache.groupIds()) {
+      if (this.queue.state(id) === undefined && (this.cache.group(id)?.pending.size ?? 0) > 0)
+        this.queue.add(id, now);
+    }
   }
 
   scheduleSoon(): void {
@@ -167,6 +180,7 @@ export class Shard {
     // During a handover the shard waits; ownershipChanged() wakes it when it may go on.
     if (!this.ownership.canPlace()) return;
     const now = Date.now();
+    if (this.regatherDue) this.regather(now);
     const groups: PendingGroup[] = [];
     const membersById = new Map<string, GroupMembers>();
     for (const id of this.queue.pop(now)) {
@@ -177,7 +191,7 @@ export class Shard {
         this.queue.done(id, "scheduled", now);
         continue;
       }
-      if (!ownsGroup(this.ownership, members)) {
+      if (!ownsGroup(this.ownership, members, this.cache.router)) {
         this.log.debug({ group: id, epoch: this.ownership.epoch }, "not this shard's group; dropped");
         this.stuck.clear(id);
         this.queue.remove(id);
@@ -350,7 +364,11 @@ export class Shard {
       this.cache.cluster,
       (node) => this.ownership.ownsNode(node),
       { shard: this.config.identity, epoch: this.ownership.epoch, publishedAt: now },
-      this.stuck.current(this.cache, (members) => ownsGroup(this.ownership, members)),
+      this.stuck.current(
+        this.cache,
+        (members) => ownsGroup(this.ownership, members, this.cache.router),
+        (members) => routedTo(this.ownership, members, this.cache.router) !== undefined,
+      ),
     );
   }
 }

@@ -18,15 +18,22 @@ export class StuckGroups {
     this.since.delete(groupId);
   }
 
-  /** The stuck groups still pending and owned (per `owns`); the rest are forgotten. */
-  *current(cache: ClusterCache, owns: (members: GroupMembers) => boolean): Generator<StuckGroup> {
+  /**
+   * The stuck groups still pending and owned (per `owns`); the rest are forgotten. `routed`
+   * tells those owned by feasibility-aware routing rather than the ring.
+   */
+  *current(
+    cache: ClusterCache,
+    owns: (members: GroupMembers) => boolean,
+    routed: (members: GroupMembers) => boolean = () => false,
+  ): Generator<StuckGroup> {
     for (const [id, { since, message }] of this.since) {
       const members = cache.group(id);
       if (!members || members.pending.size === 0 || !owns(members)) {
         this.since.delete(id);
         continue;
       }
-      yield { group: pendingGroupOf(members), since, message };
+      yield { group: pendingGroupOf(members), since, message, ...(routed(members) ? { routed: true } : {}) };
     }
   }
 }

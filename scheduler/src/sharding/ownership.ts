@@ -1,3 +1,5 @@
+import type { RoutingRing } from "../core/gang/routing.js";
+
 /**
  * The questions a shard asks before it schedules a group or binds onto a node: "do I own
  * this?" and "may I bind there now?". ShardedOwnership answers them
@@ -20,10 +22,17 @@ export interface Ownership {
   gainedNodesSettling(): boolean;
   /**
    * Does this shard schedule the group (hash key "<namespace>/<group or pod>")? `pinnedTo` is
-   * the shard its pending members' Owner condition names, if any (groupPin); the answer is
-   * groupOwner's (core/gang/owner.ts).
+   * the shard its pending members' Owner condition names, if any (groupPin), `routedTo` the
+   * shard feasibility-aware routing sends it to, if any; the answer is groupOwner's
+   * (core/gang/owner.ts).
    */
-  ownsGroup(hashKey: string, pinnedTo?: string): boolean;
+  ownsGroup(hashKey: string, pinnedTo?: string, routedTo?: string): boolean;
+  /**
+   * What feasibility-aware routing (core/gang/routing.ts) reads of the ring: the newest ring
+   * seen with its lends, as group ownership uses it. Absent or undefined: no routing (one
+   * replica, or no ring yet); the shard then passes no routedTo.
+   */
+  routing?(): RoutingRing | undefined;
   /**
    * Checked right before a bind batch (or an eviction) is sent: undefined when ownership of a
    * node was lost since the cycle decided (fencing), and nothing may be sent. Otherwise the

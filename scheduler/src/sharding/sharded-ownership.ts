@@ -12,7 +12,7 @@
  */
 import type { Logger } from "pino";
 import type { RingEpoch } from "../contracts/leases.js";
-import { groupOwner } from "../core/gang/index.js";
+import { groupOwner, type RoutingRing } from "../core/gang/index.js";
 import { type BindGate, bindGate, nextRingEpoch, type PeerView } from "./handover.js";
 import type { BindTicket, Ownership } from "./ownership.js";
 import { isConfirmedDead } from "./peer-liveness.js";
@@ -62,6 +62,9 @@ export class ShardedOwnership implements Ownership {
   private proposing = false;
   private nextProposalAt = 0;
   private readonly nodeOverrides = new Map<string, string>();
+  /** routing()'s answer, while the ring object and the live members stay the same. */
+  private routingRing: (RoutingRing & { readonly epoch: number; readonly shardRing: ShardRing }) | undefined;
+  private routingVersions = 0;
   private readonly nodeAnswers = new Map<string, boolean>();
   private readonly self: string;
   private leaving = false;
@@ -125,8 +128,55 @@ export class ShardedOwnership implements Ownership {
     return kept;
   }
 
-  ownsGroup(hashKey: string, pinnedTo?: string): boolean {
-    return groupOwner(this.latestRing.ownerOf(hashKey), pinnedTo, this.live) === this.self;
+  ownsGroup(hashKey: string, pinnedTo?: string, routedTo?: string): boolean {
+    return groupOwner(this.latestRing.ownerOf(hashKey), pinnedTo, this.live, routedTo) === this.self;
+  }
+
+  /**
+   * The newest ring seen and its lends, as groups are owned under it (not the adopted epoch
+   * nodes are bound under: a group goes where its nodes are going). Its version changes with
+   * the ring object (any change of members or lends) and the live members.
+   */
+  routing(): RoutingRing | undefined {
+    const ring = this.leases.ring;
+    if (!ring || ring.members.length < 2) return undefined;
+    const cached = this.routingRing;
+    if (
+      !cached ||
+      cached.epoch !== ring.epoch ||
+      cached.shardRing !== this.latestRing ||
+      cached.live !== this.live
+    ) {
+      const shardRing = this.latestRing;
+      const lends = ring.nodeOwners;
+      // Hashing a node name is not free, and routing asks about the same nodes again and again.
+      const owners = new Map<string, string | undefined>();
+      const groupOwners = new Map<string, string>();
+      this.routingRing = {
+        version: ++this.routingVersions,
+        epoch: ring.epoch,
+        shardRing,
+        members: shardRing.members,
+        live: this.live,
+        ringOwnerOf: (hashKey) => {
+          let owner = groupOwners.get(hashKey);
+          if (owner === undefined) {
+            owner = shardRing.ownerOf(hashKey);
+            // Bounded: pods come and go while a ring stays.
+            if (groupOwners.size >= 100_000) groupOwners.clear();
+            if (owner !== undefined) groupOwners.set(hashKey, owner);
+          }
+          return owner;
+        },
+        nodeOwnerOf: (nodeName) => {
+          if (owners.has(nodeName)) return owners.get(nodeName);
+          const owner = nodeOwnerOf(shardRing, lends, nodeName);
+          owners.set(nodeName, owner);
+          return owner;
+        },
+      };
+    }
+    return this.routingRing;
   }
 
   acquireBind(nodeNames: readonly string[]): BindTicket | undefined {

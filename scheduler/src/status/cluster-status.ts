@@ -12,7 +12,8 @@ import { nodeOwnerAnnotation, ringLeaseName } from "../contracts/keys.js";
 import { type Lease, parseMemberLease, parseRingLease, type RingObject } from "../contracts/leases.js";
 import type { ObjectMeta, Pod } from "../core/api-types.js";
 import { toPodInfo } from "../core/build-info.js";
-import { type GroupKey, groupOwner, groupPin } from "../core/gang/index.js";
+import { ClusterState } from "../core/cluster-state.js";
+import { type GroupKey, GroupRouter, groupOwner, groupPin, type RoutingRing } from "../core/gang/index.js";
 import type { PodInfo } from "../core/model.js";
 import { nodeOwnerOf, ShardRing } from "../sharding/shard-ring.js";
 
@@ -304,6 +305,21 @@ function pendingGroups(
   now: number,
 ): PendingGroupStatus[] {
   const shardRing = new ShardRing(ring?.members ?? []);
+  // The shards route groups whose feasible nodes other shards own (core/gang/routing.ts): the
+  // same question, asked of the same nodes and ring.
+  const cluster = new ClusterState();
+  for (const node of snapshot.nodes) cluster.upsertNode(node);
+  const router = new GroupRouter(cluster, () => 0);
+  const routing: RoutingRing | undefined =
+    ring && ring.members.length > 1
+      ? {
+          version: 0,
+          members: shardRing.members,
+          live,
+          ringOwnerOf: (hashKey) => shardRing.ownerOf(hashKey),
+          nodeOwnerOf: (name) => nodeOwnerOf(shardRing, ring.nodeOwners, name),
+        }
+      : undefined;
   const byGroup = new Map<string, { group: GroupKey; pods: PodInfo[] }>();
   for (const pod of snapshot.pods) {
     if (pod.spec.schedulerName !== snapshot.schedulerName) continue;
@@ -322,7 +338,15 @@ function pendingGroups(
     groups.push({
       group: group.hashKey,
       solo: group.solo,
-      owner: groupOwner(shardRing.ownerOf(group.hashKey), pinnedTo, live) ?? null,
+      owner:
+        groupOwner(
+          shardRing.ownerOf(group.hashKey),
+          pinnedTo,
+          live,
+          routing && (pinnedTo === undefined || !live.has(pinnedTo))
+            ? router.route(group.hashKey, pods, routing)
+            : undefined,
+        ) ?? null,
       handedTo: pinnedTo ?? null,
       pendingPods: pods.length,
       minMember: pods.find((info) => info.minMember !== undefined)?.minMember ?? null,

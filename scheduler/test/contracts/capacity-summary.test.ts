@@ -51,6 +51,14 @@ describe("parseCapacitySummary", () => {
     expect(parseCapacitySummary(body, "shard-0")).toEqual({ ok: true, value: summary });
   });
 
+  it("reads a routed stuck report, and one without the field (older shards) as not routed", () => {
+    const routed = parseCapacitySummary(withField("stuck.0.routed", true), "shard-0");
+    expect(routed.ok && routed.value.stuck[0]?.routed).toBe(true);
+    const notRouted = parseCapacitySummary(withField("stuck.0.routed", false), "shard-0");
+    expect(notRouted.ok && "routed" in (notRouted.value.stuck[0] ?? {})).toBe(false);
+    expect(reasonOf(withField("stuck.0.routed", "yes"))).toContain("stuck[0].routed is not a boolean");
+  });
+
   it("keeps maps keyed by external text without a prototype", () => {
     const result = parseCapacitySummary(body, "shard-0");
     if (!result.ok) throw new Error(result.reason);

@@ -112,6 +112,26 @@ export function pod(name: string, options: PodOptions = {}): Pod {
   };
 }
 
+/** A pod pinned to its node as the DaemonSet controller pins it (matchFields metadata.name In). */
+export function daemonPod(name: string, nodeName: string, options: PodOptions = {}): Pod {
+  const base = pod(name, { cpu: "100m", ...options });
+  return {
+    ...base,
+    spec: {
+      ...base.spec,
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+              { matchFields: [{ key: "metadata.name", operator: "In", values: [nodeName] }] },
+            ],
+          },
+        },
+      },
+    },
+  };
+}
+
 /** size pods <name>-0… in pod group <name>. */
 export function gang(name: string, size: number, options: PodOptions = {}): Pod[] {
   return Array.from({ length: size }, (_, i) => pod(`${name}-${i}`, { group: name, ...options }));

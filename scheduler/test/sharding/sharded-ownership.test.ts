@@ -79,6 +79,14 @@ function nodesOf(members: string[], owner: string, count: number): string[] {
   return names;
 }
 
+/** A group hash key the ring over these members gives to `owner`. */
+function groupOf(members: string[], owner: string): string {
+  const ring = new ShardRing(members);
+  return Array.from({ length: 50 }, (_, i) => `ns/g${i}`).find(
+    (key) => ring.ownerOf(key) === owner,
+  ) as string;
+}
+
 beforeEach(() => {
   vi.useFakeTimers();
   leases = new Leases("a");
@@ -228,13 +236,46 @@ describe("ShardedOwnership", () => {
 
   it("schedules a group its pods hand to it while that shard lives, else by the ring", () => {
     settledAt(1, ["a", "b"]);
-    const ring = new ShardRing(["a", "b"]);
-    const groupOfB = Array.from({ length: 50 }, (_, i) => `ns/g${i}`).find(
-      (key) => ring.ownerOf(key) === "b",
-    ) as string;
+    const groupOfB = groupOf(["a", "b"], "b");
     expect(ownership.ownsGroup(groupOfB)).toBe(false);
     expect(ownership.ownsGroup(groupOfB, "a")).toBe(true);
     expect(ownership.ownsGroup(groupOfB, "zombie")).toBe(false);
+  });
+
+  it("schedules a group routing sends to it while it lives; a pin still comes first", () => {
+    settledAt(1, ["a", "b"]);
+    const groupOfB = groupOf(["a", "b"], "b");
+    expect(ownership.ownsGroup(groupOfB, undefined, "a")).toBe(true);
+    expect(ownership.ownsGroup(groupOfB, "b", "a")).toBe(false);
+    expect(ownership.ownsGroup(groupOfB, undefined, "zombie")).toBe(false);
+  });
+
+  it("gives routing the newest ring with its lends and live members, a new version when they change", () => {
+    expect(ownership.routing()).toBeUndefined();
+    settledAt(1, ["a"]);
+    // A ring of one routes nothing.
+    expect(ownership.routing()).toBeUndefined();
+    const theirs = nodesOf(["a", "b"], "b", 2) as [string, string];
+    // The coordinator lent one of b's nodes to a (as its annotation says).
+    ownership.observeNodeOwner(theirs[0], "a");
+    leases.setRing(2, ["a", "b"], { [theirs[0]]: "a" });
+    leases.setPeer("b", 2);
+    ownership.reconcile();
+    const first = ownership.routing();
+    expect(first?.members).toEqual(["a", "b"]);
+    expect([...(first?.live ?? [])].sort()).toEqual(["a", "b"]);
+    expect(first?.nodeOwnerOf(theirs[0])).toBe("a");
+    expect(first?.nodeOwnerOf(theirs[1])).toBe("b");
+    expect(first?.ringOwnerOf("ns/g")).toBe(new ShardRing(["a", "b"]).ownerOf("ns/g"));
+    expect(ownership.routing()).toBe(first);
+    // The lend is returned: a new ring object, a new version.
+    ownership.observeNodeOwner(theirs[0], undefined);
+    leases.setRing(3, ["a", "b"]);
+    leases.setPeer("b", 3);
+    ownership.reconcile();
+    const second = ownership.routing();
+    expect(second?.version).not.toBe(first?.version);
+    expect(second?.nodeOwnerOf(theirs[0])).toBe("b");
   });
 
   it("proposes the next ring only as the lowest live replica, dropping members confirmed dead", () => {

@@ -37,3 +37,10 @@ export {
   queueOrder,
   type ToldTerms,
 } from "./pending-group.js";
+export {
+  GroupRouter,
+  namedNodes,
+  type RoutingRing,
+  routeGroup,
+  staticallyFeasible,
+} from "./routing.js";

@@ -20,13 +20,17 @@ export function groupPin(pending: Iterable<PodInfo>): string | undefined {
 
 /**
  * The shard that schedules a group: the one its members are pinned to (groupPin) while that
- * shard is live, else the ring's owner of the group's hash key (undefined: an empty ring). A pin
- * to a shard that is gone yields to the ring, so a group is never stranded on a dead shard.
+ * shard is live, else the shard feasibility-aware routing sends it to (routedTo, see
+ * routing.ts) while that one is live, else the ring's owner of the group's hash key (undefined:
+ * an empty ring). A pin or route to a shard that is gone yields to the ring, so a group is never
+ * stranded on a dead shard.
  */
 export function groupOwner(
   ringOwner: string | undefined,
   pinnedTo: string | undefined,
   live: ReadonlySet<string>,
+  routedTo?: string,
 ): string | undefined {
-  return pinnedTo !== undefined && live.has(pinnedTo) ? pinnedTo : ringOwner;
+  if (pinnedTo !== undefined && live.has(pinnedTo)) return pinnedTo;
+  return routedTo !== undefined && live.has(routedTo) ? routedTo : ringOwner;
 }

@@ -1,0 +1,232 @@
+/**
+ * Feasibility-aware routing: which shard schedules a group that only some shards' nodes could
+ * ever take (pure, no I/O).
+ *
+ * The ring gives a group to the owner of its hash key, but a pod fits only the nodes its
+ * node-only constraints allow: a DaemonSet's pod names one node (matchFields metadata.name), a
+ * pod may need an extended resource few nodes have, or select a handful of nodes by label. When
+ * the ring's owner owns none of those nodes it cannot place the group, and before this it
+ * waited to be reported stuck and for the coordinator's paced relief. Now ownership follows the
+ * feasible nodes, computed by every shard alike:
+ *   - a node is *statically feasible* for a pod when its nodeSelector and required node affinity
+ *     match the node, the node has no NoSchedule/NoExecute taint the pod does not tolerate
+ *     (leaving out the node.kubernetes.io/ taints the node lifecycle controller and cordons put on
+ *     and take off), and no resource the pod requests exceeds the node's allocatable. It reads
+ *     nothing pods change: not the room left, not readiness, not cordons;
+ *   - a group's *feasible owners* are the shards that own (under the newest ring seen, its lends
+ *     included) a node statically feasible for one of its pending members;
+ *   - if the ring's owner is one of them, or there are none, the ring's owner keeps the group;
+ *     otherwise the group goes to the only feasible owner, or among several to the one its hash
+ *     key picks (highest-random-weight, so members of one workload spread over them);
+ *   - a pin (the Owner condition: a handoff, a lend, a preemption) still comes first
+ *     (groupOwner), so the coordinator's and a preemptor's decisions stand.
+ *
+ * Why this is safe. Group ownership decides only who *tries*; who may *bind where* is node
+ * ownership, fenced by the handover protocol (sharding/handover.ts), and routing does not touch
+ * it. Whatever shards believe about a group, a bind goes out only onto a node its shard owns
+ * under the epoch every binding shard has acknowledged, and the API server binds a pod once. So
+ * two shards that disagree for a moment (one saw a node's new labels or the next ring first)
+ * can at worst both try: only the owner of a feasible node can bind, and for a group whose
+ * feasible nodes one shard owns that is one shard. This is the same window the ring itself has
+ * while a new epoch propagates (group ownership follows the newest ring seen, not the adopted
+ * one) and that pins have while their condition propagates; no new kind of conflict appears.
+ *
+ * Why nothing ping-pongs. The answer is a function of the node objects' labels, taints and
+ * allocatable, the ring (members and lends) and the members' specs — nothing that scheduling
+ * changes: binding, evicting or nominating pods, the room left and the groups' queue states are
+ * not inputs, and no shard writes anything to route a group. Every shard watches every node and
+ * reads the same ring Lease, so all converge on one owner per group once they have seen the
+ * same objects, and the owner moves again only when an operator or the coordinator changes a
+ * node or the ring. A lend moves the lent node's narrow groups to the borrower with it; they
+ * return when it returns (lends are paced by the coordinator's cooldowns).
+ *
+ * Liveness. A group whose routed owner cannot place it (its nodes are full) is reported stuck by
+ * that owner, marked routed, and the coordinator plans relief for it as for any other. A shard
+ * that drops a group because routing sends it elsewhere looks at it again when a node's
+ * labels, taints or allocatable change, a node comes or goes, or the ring changes.
+ */
+import type { NodeSelectorTerm, Taint } from "../api-types.js";
+import type { ClusterState } from "../cluster-state.js";
+import type { NodeInfo, PodInfo } from "../model.js";
+import { matchesNodeSelector, matchesRequiredNodeAffinity } from "../plugins/node-affinity/node-affinity.js";
+import { repelsPods, tolerates } from "../plugins/taint-toleration/taint-toleration.js";
+
+/**
+ * Taints the node lifecycle controller and cordons put on and take off (not-ready, unreachable,
+ * pressure, unschedulable): routing ignores them, so a node that flaps keeps its narrow groups
+ * with its owner, which tells their pods why they wait.
+ */
+const transientTaintPrefix = "node.kubernetes.io/";
+
+function repelsForGood(taint: Taint): boolean {
+  return repelsPods(taint) && !taint.key.startsWith(transientTaintPrefix);
+}
+
+/** Whether the node could ever take the pod, by what pods coming and going does not change. */
+export function staticallyFeasible(pod: PodInfo, node: NodeInfo): boolean {
+  if (!matchesNodeSelector(pod.nodeSelector, node.labels)) return false;
+  if (!matchesRequiredNodeAffinity(pod.requiredNodeAffinity, node)) return false;
+  for (const taint of node.taints)
+    if (repelsForGood(taint) && !tolerates(pod.tolerations, taint)) return false;
+  const requests = pod.requests;
+  const allocatable = node.allocatable;
+  if (requests.milliCpu > allocatable.milliCpu) return false;
+  if (requests.memory > allocatable.memory) return false;
+  if (requests.ephemeralStorage > allocatable.ephemeralStorage) return false;
+  for (const [name, amount] of requests.scalar) if (amount > allocatable.get(name)) return false;
+  return true;
+}
+
+/**
+ * The node names a pod's required node affinity confines it to, when every term names nodes
+ * with matchFields metadata.name In (as a DaemonSet's pods do); undefined otherwise. Only a
+ * shortcut: each node named is still checked in full.
+ */
+export function namedNodes(terms: readonly NodeSelectorTerm[] | undefined): readonly string[] | undefined {
+  if (terms === undefined || terms.length === 0) return undefined;
+  const names: string[] = [];
+  for (const term of terms) {
+    const named = term.matchFields?.find(
+      (field) => field.key === "metadata.name" && field.operator === "In" && field.values?.length === 1,
+    );
+    if (named === undefined) return undefined;
+    names.push(named.values?.[0] as string);
+  }
+  return names;
+}
+
+/** What routing reads of the ring: the live members and who owns each node and hash key. */
+export interface RoutingRing {
+  /** Changes whenever nodeOwnerOf or ringOwnerOf may answer differently (the ring's epoch). */
+  readonly version: number;
+  readonly members: readonly string[];
+  readonly live: ReadonlySet<string>;
+  ringOwnerOf(hashKey: string): string | undefined;
+  nodeOwnerOf(nodeName: string): string | undefined;
+}
+
+/**
+ * The shard a group is routed to, or undefined when the ring's owner keeps it: see the header.
+ * `feasibleOwners` are the live shards owning a node statically feasible for a member.
+ */
+export function routeGroup(
+  hashKey: string,
+  ringOwner: string | undefined,
+  feasibleOwners: ReadonlySet<string>,
+): string | undefined {
+  if (ringOwner === undefined || feasibleOwners.size === 0 || feasibleOwners.has(ringOwner)) return undefined;
+  let best: string | undefined;
+  let bestWeight = -1;
+  for (const shard of feasibleOwners) {
+    const weight = fnv1a(`${hashKey}\u0000${shard}`);
+    if (weight > bestWeight || (weight === bestWeight && best !== undefined && shard < best)) {
+      best = shard;
+      bestWeight = weight;
+    }
+  }
+  return best;
+}
+
+/** 32-bit FNV-1a over UTF-16 code units: the same weight in every process (the core has no crypto). */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** Caches bounded by entries: a version change or this many signatures starts afresh. */
+const maxCachedSignatures = 4096;
+
+/**
+ * Feasible owners per pod, cached by what decides them (the pod's node-only constraints and
+ * requests) while the nodes' routing-relevant fields and the ring stay the same.
+ */
+export class GroupRouter {
+  private readonly bySignature = new Map<string, ReadonlySet<string>>();
+  private readonly signatures = new WeakMap<PodInfo, string>();
+  private cachedFor = "";
+
+  constructor(
+    private readonly cluster: ClusterState,
+    /** Changes whenever a node's labels, taints or allocatable change, or a node comes or goes. */
+    private readonly nodesVersion: () => number,
+  ) {}
+
+  /** The shard the group is routed to (routeGroup), or undefined when the ring's owner keeps it. */
+  route(hashKey: string, pending: Iterable<PodInfo>, ring: RoutingRing): string | undefined {
+    if (ring.members.length < 2) return undefined;
+    const version = `${this.nodesVersion()}/${ring.version}`;
+    if (version !== this.cachedFor) {
+      this.bySignature.clear();
+      this.cachedFor = version;
+    }
+    let union: Set<string> | undefined;
+    for (const pod of pending) {
+      const owners = this.feasibleOwners(pod, ring);
+      // A member fits every live shard's nodes (the usual pod): whoever owns the group has some.
+      if (owners.size === ring.live.size) return undefined;
+      union ??= new Set();
+      for (const owner of owners) union.add(owner);
+    }
+    if (union === undefined || union.size === 0) return undefined;
+    // Hashing the key costs more than the rest: only groups that fit few shards get here.
+    return routeGroup(hashKey, ring.ringOwnerOf(hashKey), union);
+  }
+
+  /** The live shards owning a node statically feasible for the pod. */
+  feasibleOwners(pod: PodInfo, ring: RoutingRing): ReadonlySet<string> {
+    const named = namedNodes(pod.requiredNodeAffinity);
+    if (named !== undefined) {
+      const owners = new Set<string>();
+      for (const name of named) {
+        const node = this.cluster.node(name);
+        const owner = node && staticallyFeasible(pod, node) ? ring.nodeOwnerOf(name) : undefined;
+        if (owner !== undefined && ring.live.has(owner)) owners.add(owner);
+      }
+      return owners;
+    }
+    const signature = this.signatureOf(pod);
+    let owners = this.bySignature.get(signature);
+    if (owners === undefined) {
+      owners = this.scan(pod, ring);
+      if (this.bySignature.size >= maxCachedSignatures) this.bySignature.clear();
+      this.bySignature.set(signature, owners);
+    }
+    return owners;
+  }
+
+  /** Every node in turn, until every live member owns a feasible one (the usual, unconstrained pod). */
+  private scan(pod: PodInfo, ring: RoutingRing): ReadonlySet<string> {
+    const owners = new Set<string>();
+    const all = ring.live.size;
+    for (const node of this.cluster.nodes) {
+      const owner = ring.nodeOwnerOf(node.name);
+      if (owner === undefined || owners.has(owner) || !ring.live.has(owner)) continue;
+      if (!staticallyFeasible(pod, node)) continue;
+      owners.add(owner);
+      if (owners.size === all) break;
+    }
+    return owners;
+  }
+
+  private signatureOf(pod: PodInfo): string {
+    let signature = this.signatures.get(pod);
+    if (signature === undefined) {
+      const requests = pod.requests;
+      signature = JSON.stringify([
+        pod.nodeSelector ?? null,
+        pod.requiredNodeAffinity ?? null,
+        pod.tolerations,
+        requests.milliCpu,
+        requests.memory,
+        requests.ephemeralStorage,
+        [...requests.scalar].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+      ]);
+      this.signatures.set(pod, signature);
+    }
+    return signature;
+  }
+}
