@@ -39,6 +39,11 @@ export {
 } from "./framework.js";
 export * from "./gang/index.js";
 export { type Placement, placeGang, placeGroup } from "./gang-placement.js";
+export {
+  type InterPodConstraints,
+  interPodConstraintsOf,
+  noInterPodConstraints,
+} from "./inter-pod-constraints.js";
 export type { NodeInfo, PodInfo } from "./model.js";
 export { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";
 export { type EvictionPlan, planGangPreemption } from "./preemption.js";

@@ -4,6 +4,7 @@
  */
 import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from "./api-types.js";
 import type { GroupKey } from "./gang/group-key.js";
+import type { InterPodConstraints } from "./inter-pod-constraints.js";
 import type { Resources } from "./resources/resources.js";
 
 export interface PodInfo {
@@ -46,6 +47,11 @@ export interface PodInfo {
    * spec.topologySpreadConstraints[0]), or undefined: UnsupportedConstraints refuses such a pod.
    */
   readonly unsupportedConstraint: string | undefined;
+  /**
+   * Pod (anti-)affinity terms and topology spread constraints in the spec, as flags (crossshard:
+   * hashing by controller, the check before bind, owner-only placement); a shared frozen value.
+   */
+  readonly interPodConstraints: InterPodConstraints;
 }
 
 /** A host port as kube-scheduler's HostPortInfo keeps it: defaults applied once, when parsed. */
