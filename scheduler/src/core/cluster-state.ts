@@ -37,6 +37,8 @@ export class ClusterState {
   /** Placed pods whose node the cluster does not hold (yet, or any more), by node name. */
   private readonly awaitingNode = new Map<string, Map<string, PodInfo>>();
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
+  /** crossshard: placed pods with required pod anti-affinity (kube's symmetry), by key. */
+  private readonly antiAffinePlaced = new Set<string>();
   /**
    * Bumped whenever a node is added or removed (not when one is updated: its NodeInfo is updated
    * in place), so lists of NodeInfo can be cached by it.
@@ -146,6 +148,7 @@ export class ClusterState {
       if (members?.delete(key) && members.size === 0) this.groupPods.delete(placed.group.id);
       this.runningGroupCache.delete(placed.group.id);
       this.terminatingPlaced.delete(key);
+      this.antiAffinePlaced.delete(key);
       this.touch(placed.placedOn);
     }
     const nominatedOn = this.nominatedNode.get(key);
@@ -180,6 +183,7 @@ export class ClusterState {
     members.set(pod.key, placed);
     this.runningGroupCache.delete(pod.group.id);
     if (pod.terminating) this.terminatingPlaced.set(pod.key, placed);
+    if (pod.interPodConstraints.requiredAntiAffinity) this.antiAffinePlaced.add(pod.key);
     this.touch(nodeName);
     const node = this.nodeMap.get(nodeName);
     if (node) {
@@ -267,6 +271,17 @@ export class ClusterState {
     const group: RunningGroup = { id, pods, priority };
     this.runningGroupCache.set(id, group);
     return group;
+  }
+
+  // --- crossshard: inter-pod constraints across shards ---
+
+  /**
+   * How many pods occupying nodes carry required pod anti-affinity: while none does, a pod
+   * without required inter-pod constraints of its own cannot be rejected by a plugin that spans
+   * nodes (bind-check.ts), as kube's InterPodAffinity skips such a pod.
+   */
+  get placedWithRequiredAntiAffinity(): number {
+    return this.antiAffinePlaced.size;
   }
 }
 

@@ -1,5 +1,11 @@
 /** The pure scheduling core: cluster and pending groups in, decisions out. No I/O. */
 export type * from "./api-types.js";
+export {
+  type BindConflict,
+  checkBeforeBind,
+  mayBeRejectedAcrossNodes,
+  spanningProfile,
+} from "./bind-check.js";
 export { toNodeInfo, toPodInfo } from "./build-info.js";
 export {
   assignedPodUpdateEvents,

@@ -74,7 +74,7 @@ describe("GroupExecutor.bind", () => {
     const outcome = await shard.executor.bind(groupId, placements);
     expect(outcome.kind).toBe("partly-bound");
     expect(
-      outcome.kind !== "fenced" && outcome.answers.map(({ pod, outcome }) => [pod.name, outcome]),
+      "answers" in outcome && outcome.answers.map(({ pod, outcome }) => [pod.name, outcome]),
     ).toEqual([
       ["g-0", "bound"],
       ["g-1", "conflict"],
