@@ -49,6 +49,7 @@ export {
   type InterPodConstraints,
   interPodConstraintsOf,
   noInterPodConstraints,
+  placedByOwnerOnly,
 } from "./inter-pod-constraints.js";
 export type { NodeInfo, PodInfo } from "./model.js";
 export { type ScoringStrategy, scoringStrategies } from "./plugins/node-resources/resource-allocation.js";

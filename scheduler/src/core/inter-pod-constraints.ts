@@ -6,6 +6,7 @@
  * constraints costs two property reads and shares one frozen value.
  */
 import type { PodSpec } from "./api-types.js";
+import type { PodInfo } from "./model.js";
 
 /** What a pod's own spec says about the pods on other nodes. */
 export interface InterPodConstraints {
@@ -64,4 +65,15 @@ export function interPodConstraintsOf(spec: PodSpec): InterPodConstraints {
     nonEmpty(antiTerms?.preferredDuringSchedulingIgnoredDuringExecution) ||
     nonEmpty(topologySpreadConstraints);
   return shared[(any ? 1 : 0) | (required ? 2 : 0) | (requiredAnti ? 4 : 0)] as InterPodConstraints;
+}
+
+/**
+ * A group placed by its owner only: a member carries required inter-pod constraints. Another
+ * shard, or the coordinator's capacity view (it holds no pods of other groups), would judge them
+ * blind; the coordinator never hands such a group over, and may only lend its owner nodes (the
+ * owner judges them with its full cache).
+ */
+export function placedByOwnerOnly(members: Iterable<PodInfo>): boolean {
+  for (const pod of members) if (pod.interPodConstraints.required) return true;
+  return false;
 }
