@@ -11,9 +11,11 @@
  * What it cannot close: a bind another shard sent but this shard's watch has not shown yet, and
  * this shard's binds in flight the other has not seen. docs/semantics.md measures that window.
  *
- * Cheap for the common pod: one without required inter-pod constraints of its own is checked
- * only while some running pod carries required anti-affinity (the one way such a pod is
- * rejected: symmetry), and a plugin whose PreFilter skips the pod is not asked at all.
+ * Cheap for the common pod: when the spanning plugins are kube's (InterPodAffinity,
+ * PodTopologySpread), a pod without required inter-pod constraints of its own is checked only
+ * while some running pod carries required anti-affinity (the one way such a pod is rejected:
+ * symmetry). Any other spanning plugin (MaxPerZone) is asked about every pod, and a plugin whose
+ * PreFilter skips the pod is not asked further.
  */
 import type { ClusterState } from "./cluster-state.js";
 import type { FilterPlugin, Plugin, PreFilterPlugin } from "./framework.js";
@@ -29,16 +31,39 @@ export interface BindConflict {
   readonly reasons: readonly string[];
 }
 
+/** The spanning plugins whose rejections only pods with inter-pod constraints (or their targets) meet. */
+const decidedBySpec: ReadonlySet<string> = new Set(["InterPodAffinity", "PodTopologySpread"]);
+
+/** The profile's plugins that span nodes, as the check runs them. */
+export interface SpanningPlugins {
+  /** Their PreFilter and Filter, in the profile's order. */
+  readonly profile: Profile;
+  /** Every one is decided by the pod spec (mayBeRejectedAcrossNodes tells which pods to check). */
+  readonly bySpec: boolean;
+}
+
 /**
- * The profile's PreFilter and Filter plugins that span nodes, in the profile's order; undefined
- * when it has none (then nothing is ever checked).
+ * The profile's PreFilter and Filter plugins that span nodes; undefined when it has none (then
+ * nothing is ever checked).
  */
-export function spanningProfile(profile: Profile): Profile | undefined {
+export function spanningProfile(profile: Profile): SpanningPlugins | undefined {
   const plugins = new Set<Plugin>(
     [...profile.preFilters, ...profile.filters].filter((plugin) => plugin.spansNodes === true),
   );
   if (plugins.size === 0) return undefined;
-  return profileOf([...plugins] as (PreFilterPlugin | FilterPlugin)[]);
+  return {
+    profile: profileOf([...plugins] as (PreFilterPlugin | FilterPlugin)[]),
+    bySpec: [...plugins].every((plugin) => decidedBySpec.has(plugin.name)),
+  };
+}
+
+/** Whether the check must judge this pod at all (cheap: flags and one count). */
+export function needsCheckBeforeBind(
+  spanning: SpanningPlugins,
+  pod: PodInfo,
+  cluster: ClusterState,
+): boolean {
+  return !spanning.bySpec || mayBeRejectedAcrossNodes(pod, cluster);
 }
 
 /**
@@ -54,12 +79,13 @@ export function mayBeRejectedAcrossNodes(pod: PodInfo, cluster: ClusterState): b
  * first member rejected, or undefined. The cluster is left exactly as it was found.
  */
 export function checkBeforeBind(
-  spanning: Profile,
+  spanning: SpanningPlugins,
   cluster: ClusterState,
   placements: readonly { readonly pod: PodInfo; readonly nodeName: string }[],
 ): BindConflict | undefined {
+  const { profile } = spanning;
   for (const { pod, nodeName } of placements) {
-    if (!mayBeRejectedAcrossNodes(pod, cluster)) continue;
+    if (!needsCheckBeforeBind(spanning, pod, cluster)) continue;
     const node = cluster.node(nodeName);
     // A node gone since the decision: the bind fails on its own (or the pod runs nowhere new).
     if (node === undefined) continue;
@@ -68,8 +94,8 @@ export function checkBeforeBind(
     // The member is judged as it was when the decision placed it: not yet on its node.
     if (placed !== undefined) statement.evict(placed);
     try {
-      const { state, rejected } = preFilter(spanning, pod);
-      const found = rejected ?? rejection(spanning, pod, node, state);
+      const { state, rejected } = preFilter(profile, pod);
+      const found = rejected ?? rejection(profile, pod, node, state);
       if (found !== undefined) return { pod, nodeName, plugin: found.plugin, reasons: found.status.reasons };
     } finally {
       statement.discard();

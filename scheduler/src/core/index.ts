@@ -4,6 +4,8 @@ export {
   type BindConflict,
   checkBeforeBind,
   mayBeRejectedAcrossNodes,
+  needsCheckBeforeBind,
+  type SpanningPlugins,
   spanningProfile,
 } from "./bind-check.js";
 export { toNodeInfo, toPodInfo } from "./build-info.js";

@@ -20,11 +20,11 @@ import {
   type BindConflict,
   checkBeforeBind,
   type Decision,
-  mayBeRejectedAcrossNodes,
+  needsCheckBeforeBind,
   type Pod,
   type PodInfo,
-  type Profile,
   type RollbackPlan,
+  type SpanningPlugins,
 } from "../core/index.js";
 import { EventRecorder } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
@@ -122,7 +122,7 @@ export class GroupExecutor {
      * The profile's plugins that span nodes (core/bind-check.ts spanningProfile), checked again
      * right before a group's binds go out; undefined: the profile has none, nothing is checked.
      */
-    private readonly spanning: Profile | undefined = undefined,
+    private readonly spanning: SpanningPlugins | undefined = undefined,
   ) {
     this.binder = writers.binder;
     this.statusWriter = writers.statusWriter;
@@ -157,14 +157,15 @@ export class GroupExecutor {
       return { kind: "fenced" };
     }
     let checkedAt: number | undefined;
+    const spanning = this.spanning;
     if (
-      this.spanning !== undefined &&
-      placements.some((p) => mayBeRejectedAcrossNodes(p.pod, this.cache.cluster))
+      spanning !== undefined &&
+      placements.some((p) => needsCheckBeforeBind(spanning, p.pod, this.cache.cluster))
     ) {
       // What the watch brought while the cycle ran is applied first: the check reads the latest cache.
       await nextTurn();
       checkedAt = performance.now();
-      const conflict = checkBeforeBind(this.spanning, this.cache.cluster, placements);
+      const conflict = checkBeforeBind(spanning, this.cache.cluster, placements);
       if (conflict !== undefined) {
         ticket.release();
         this.bindConflict(groupId, placements, conflict);

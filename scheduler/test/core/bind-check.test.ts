@@ -6,13 +6,18 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Pod } from "../../src/core/api-types.js";
-import { checkBeforeBind, mayBeRejectedAcrossNodes, spanningProfile } from "../../src/core/bind-check.js";
+import {
+  checkBeforeBind,
+  mayBeRejectedAcrossNodes,
+  type SpanningPlugins,
+  spanningProfile,
+} from "../../src/core/bind-check.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import type { ClusterState } from "../../src/core/cluster-state.js";
 import { SchedulingCore } from "../../src/core/cycle.js";
 import type { PodInfo } from "../../src/core/model.js";
 import { nodeResourcesFit } from "../../src/core/plugins/node-resources/node-resources-fit.js";
-import { buildProfile, type Profile, profileOf } from "../../src/core/profile.js";
+import { buildProfile, profileOf } from "../../src/core/profile.js";
 import { decisionFor, node, ownsAll, pendingGroupsOf, pod, requestedByNode, snapshotOf } from "./fixtures.js";
 import {
   type CountingPlugin,
@@ -43,14 +48,17 @@ const nodes = () => [
 ];
 
 /** A cluster, the test plugin, and its spanning profile. */
-function setUp(pods: readonly Pod[] = []): {
+function setUp(
+  pods: readonly Pod[] = [],
+  name = testZoneAntiAffinityName,
+): {
   cluster: ClusterState;
   plugin: CountingPlugin;
-  spanning: Profile;
+  spanning: SpanningPlugins;
 } {
   const cluster = snapshotOf(nodes(), pods);
-  const plugin = testZoneAntiAffinity(cluster);
-  const spanning = spanningProfile(profileOf([plugin, nodeResourcesFit(cluster)])) as Profile;
+  const plugin = testZoneAntiAffinity(cluster, name);
+  const spanning = spanningProfile(profileOf([plugin, nodeResourcesFit(cluster)])) as SpanningPlugins;
   return { cluster, plugin, spanning };
 }
 
@@ -66,8 +74,10 @@ function decided(cluster: ClusterState, placements: [Pod, string][]): { pod: Pod
 describe("spanningProfile", () => {
   it("keeps only the plugins that span nodes, and is undefined without any", () => {
     const { cluster, plugin, spanning } = setUp();
-    expect(spanning.preFilters).toEqual([plugin]);
-    expect(spanning.filters).toEqual([plugin]);
+    expect(spanning.profile.preFilters).toEqual([plugin]);
+    expect(spanning.profile.filters).toEqual([plugin]);
+    expect(spanning.bySpec).toBe(false);
+    expect(setUp([], "InterPodAffinity").spanning.bySpec).toBe(true);
     expect(spanningProfile(buildProfile(cluster))).toBeUndefined();
   });
 });
@@ -112,8 +122,11 @@ describe("checkBeforeBind", () => {
     });
   });
 
-  it("asks no plugin about a pod without required inter-pod constraints while no running pod has anti-affinity", () => {
-    const { cluster, plugin, spanning } = setUp([web("soft", { anti: false, nodeName: "a2" })]);
+  it("asks kube's spanning plugins nothing about a pod without required inter-pod constraints while no running pod has anti-affinity", () => {
+    const { cluster, plugin, spanning } = setUp(
+      [web("soft", { anti: false, nodeName: "a2" })],
+      "InterPodAffinity",
+    );
     const plain = decided(cluster, [[web("plain", { anti: false }), "a1"]]);
     expect(mayBeRejectedAcrossNodes(plain[0]?.pod as PodInfo, cluster)).toBe(false);
     expect(checkBeforeBind(spanning, cluster, plain)).toBeUndefined();
@@ -123,6 +136,14 @@ describe("checkBeforeBind", () => {
     const withAnti = { ...unlabelled, spec: { ...unlabelled.spec, affinity: web("x").spec.affinity } };
     expect(checkBeforeBind(spanning, cluster, decided(cluster, [[withAnti, "a1"]]))).toBeUndefined();
     expect(plugin.filterCalls).toBe(0);
+  });
+
+  it("asks any other spanning plugin about every pod (its PreFilter may skip it)", () => {
+    const { cluster, plugin, spanning } = setUp([web("soft", { anti: false, nodeName: "a2" })]);
+    expect(
+      checkBeforeBind(spanning, cluster, decided(cluster, [[web("plain", { anti: false }), "a1"]])),
+    ).toBeUndefined();
+    expect(plugin.filterCalls).toBe(1);
   });
 
   it("leaves the cluster exactly as it found it, rejection or not", () => {
@@ -159,7 +180,9 @@ describe("checkBeforeBind", () => {
     const sameZone = chosen === "b1" ? "b1" : chosen === "a1" ? "a2" : "a1";
     // The other shard's pod lands in the chosen zone (on b1 itself when b was chosen).
     cluster.upsertPod(toPodInfo(web("theirs", { nodeName: sameZone })));
-    expect(checkBeforeBind(spanningProfile(profile) as Profile, cluster, decision.placements)).toMatchObject({
+    expect(
+      checkBeforeBind(spanningProfile(profile) as SpanningPlugins, cluster, decision.placements),
+    ).toMatchObject({
       plugin: testZoneAntiAffinityName,
     });
   });

@@ -30,9 +30,14 @@ export interface CountingPlugin extends PreFilterPlugin, FilterPlugin {
   filterCalls: number;
 }
 
-export function testZoneAntiAffinity(cluster: ClusterState): CountingPlugin {
+/**
+ * Named "InterPodAffinity" it stands in for kube's plugin, whose relevance the pod spec decides
+ * (bind-check.ts skips pods without inter-pod constraints for it); under its own name it is any
+ * other plugin that spans nodes.
+ */
+export function testZoneAntiAffinity(cluster: ClusterState, name = testZoneAntiAffinityName): CountingPlugin {
   const count = (state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo, by: number) => {
-    const counts = state.read<Counts>(testZoneAntiAffinityName)?.byZone;
+    const counts = state.read<Counts>(name)?.byZone;
     const zone = node.labels[zoneKey];
     if (counts === undefined || zone === undefined || other.labels.app !== pod.labels.app) return;
     const c = counts.get(zone) ?? { same: 0, antiAffine: 0 };
@@ -43,13 +48,13 @@ export function testZoneAntiAffinity(cluster: ClusterState): CountingPlugin {
   const own = unschedulable("node(s) didn't match pod anti-affinity rules");
   const existing = unschedulable("node(s) didn't satisfy existing pods anti-affinity rules");
   const plugin: CountingPlugin = {
-    name: testZoneAntiAffinityName,
+    name,
     spansNodes: true,
     events: ["AssignedPodDelete"],
     filterCalls: 0,
     preFilter(state, pod) {
       if (pod.labels.app === undefined) return skip;
-      state.write(testZoneAntiAffinityName, new Counts(new Map()));
+      state.write(name, new Counts(new Map()));
       for (const node of cluster.nodes)
         for (const other of node.pods.values()) count(state, pod, other, node, 1);
       return undefined;
@@ -60,7 +65,7 @@ export function testZoneAntiAffinity(cluster: ClusterState): CountingPlugin {
     },
     filter(pod, node, state) {
       plugin.filterCalls++;
-      const c = state?.read<Counts>(testZoneAntiAffinityName)?.byZone.get(node.labels[zoneKey] ?? "");
+      const c = state?.read<Counts>(name)?.byZone.get(node.labels[zoneKey] ?? "");
       if (c === undefined) return undefined;
       if (pod.interPodConstraints.requiredAntiAffinity && c.same > 0) return own;
       return c.antiAffine > 0 ? existing : undefined;

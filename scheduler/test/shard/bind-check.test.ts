@@ -13,7 +13,7 @@ import { profileOf } from "../../src/core/profile.js";
 import { GroupExecutor } from "../../src/shard/group-executor.js";
 import type { Shard } from "../../src/shard/shard.js";
 import { node, pod } from "../core/fixtures.js";
-import { testZoneAntiAffinity, testZoneAntiAffinityName, zoneKey } from "../core/spanning-plugin.js";
+import { testZoneAntiAffinity, zoneKey } from "../core/spanning-plugin.js";
 import { ownsEverything, readyShard, succeedingWriters } from "./fixtures.js";
 
 const term = { labelSelector: { matchLabels: { app: "web" } }, topologyKey: zoneKey };
@@ -42,7 +42,10 @@ function setUp() {
     ["b1", "b"],
   ] as const)
     shard.cache.upsertNode(node(name, { labels: { [zoneKey]: zone } }));
-  const spanning = spanningProfile(profileOf([testZoneAntiAffinity(shard.cache.cluster)]));
+  // Named as kube's plugin: pods without inter-pod constraints are not checked.
+  const spanning = spanningProfile(
+    profileOf([testZoneAntiAffinity(shard.cache.cluster, "InterPodAffinity")]),
+  );
   const executor = new GroupExecutor(
     shard.config,
     pino({ level: "silent" }),
@@ -79,14 +82,14 @@ describe("GroupExecutor.bind: the check before bind", () => {
     const outcome = await executor.bind(placement.pod.group.id, [placement]);
     expect(outcome).toMatchObject({
       kind: "conflict",
-      conflict: { plugin: testZoneAntiAffinityName, nodeName: "a1" },
+      conflict: { plugin: "InterPodAffinity", nodeName: "a1" },
     });
     expect(bound).toEqual([]);
     expect([...(shard.cache.group(placement.pod.group.id)?.pending.keys() ?? [])]).toEqual(["default/w-0"]);
     expect(shard.cache.cluster.placementOf("default/w-0")).toBeUndefined();
-    expect(
-      await sample("sharded_scheduler_bind_conflicts_total", "", { plugin: testZoneAntiAffinityName }),
-    ).toBe(1);
+    expect(await sample("sharded_scheduler_bind_conflicts_total", "", { plugin: "InterPodAffinity" })).toBe(
+      1,
+    );
   });
 
   it("reads the latest cache: a bind the watch delivers after the decision, before the binds go out, counts", async () => {
