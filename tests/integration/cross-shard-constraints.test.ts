@@ -156,4 +156,73 @@ describe("a constraint across shards (MaxPerZone, one labelled pod per zone)", (
     // Every bind the replicas sent was checked first; the rest is measurement, not a promise.
     expect(windowCount).toBeGreaterThanOrEqual(zones);
   });
+
+  it("pods of one ReplicaSet with inter-pod constraints hash to one shard: one decides them all, no race", async () => {
+    const zoneOf = new Map<string, string>();
+    for (const node of (await suite.core.listNode({ labelSelector: `suite=${suite.id}` })).items)
+      zoneOf.set(node.metadata?.name as string, node.metadata?.labels?.[zoneKey] as string);
+    const scheduled = async () =>
+      Promise.all(
+        replicas.map(async (r) =>
+          metricValue(await r.metrics(), "sharded_scheduler_schedule_attempts_total", {
+            result: "scheduled",
+          }),
+        ),
+      );
+    const before = await scheduled();
+    const template = suite.pod("web", { pool: "zones", cpu: "100m", labels: { [label]: "yes", app: "web" } });
+    // A preferred term: it only scores (not refused today), and makes the pods hash by their controller.
+    template.spec = {
+      ...template.spec,
+      containers: template.spec?.containers ?? [],
+      affinity: {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 100,
+              podAffinityTerm: { labelSelector: { matchLabels: { app: "web" } }, topologyKey: zoneKey },
+            },
+          ],
+        },
+      },
+    };
+    await suite.clients.apps.createNamespacedReplicaSet({
+      namespace: suite.namespace,
+      body: {
+        metadata: { name: "web" },
+        spec: {
+          replicas: podsPerRound,
+          selector: { matchLabels: { app: "web" } },
+          template: { metadata: { labels: template.metadata?.labels }, spec: template.spec },
+        },
+      },
+    });
+    let last = -1;
+    let stableSince = Date.now();
+    await waitFor(
+      "the ReplicaSet's pods to settle",
+      async () => {
+        const bound = [...(await perZone(zoneOf)).values()].flat().length;
+        if (bound !== last) {
+          last = bound;
+          stableSince = Date.now();
+        }
+        return bound > 0 && Date.now() - stableSince > 3_000 ? true : undefined;
+      },
+      60_000,
+      250,
+    );
+    const byZone = await perZone(zoneOf);
+    const over = [...byZone.values()].reduce((sum, pods) => sum + Math.max(0, pods.length - 1), 0);
+    const after = await scheduled();
+    const bindsByShard = after.map((n, i) => n - (before[i] ?? 0));
+    measured.push({
+      replicaSet: { bound: [...byZone.values()].flat().length, violations: over, bindsByShard },
+    });
+    process.stdout.write(
+      `crossshard ReplicaSet: ${JSON.stringify({ byZone: Object.fromEntries(byZone), bindsByShard })}\n`,
+    );
+    expect(over).toBe(0);
+    expect(bindsByShard.filter((n) => n > 0)).toHaveLength(1);
+  });
 });
