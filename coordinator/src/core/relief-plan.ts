@@ -11,10 +11,11 @@
  * Every plan carries a witness: where each member would go in the capacity view.
  *
  * Inter-pod constraints: the capacity view holds no pods of other groups, so the plugins that
- * span nodes (InterPodAffinity, PodTopologySpread) would judge blind here; trials leave them out.
- * A group with required inter-pod constraints (placedByOwnerOnly) is therefore never handed to
- * another shard (1 and 3 are skipped): only lends to its owner, which judges the lent nodes with
- * its full cache (and the check before bind) like its own. docs/semantics.md says why.
+ * span nodes (InterPodAffinity, PodTopologySpread, MaxPerZone) see only the group's own members
+ * in a trial: blind to every other pod. A group with required inter-pod constraints
+ * (placedByOwnerOnly) is therefore never handed to another shard (1 and 3 are skipped): only
+ * lends to its owner, which judges the lent nodes with its full cache (and the check before
+ * bind) like its own. docs/semantics.md says why.
  */
 import type { CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
 import {
@@ -81,7 +82,6 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
         group,
         undefined,
         request.profile,
-        "omit",
       );
       if (placements) return { kind: "handoff", to: summary.shard, preempting, placements };
     }
@@ -98,7 +98,6 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       group,
       (node) => view.ownerOf.get(node) === owner,
       request.profile,
-      "omit",
     );
     if (!placements) continue;
     const nodes = new Map<string, string>();

@@ -7,17 +7,11 @@
  */
 
 import type { ClusterState } from "./cluster-state.js";
-import { maxNodeScore, type Plugin, type ScorePlugin } from "./framework.js";
+import { maxNodeScore, type ScorePlugin } from "./framework.js";
 import type { PendingGroup } from "./gang/index.js";
 import { type Placement, type PlacementContext, placeGroup } from "./gang-placement.js";
 import type { NodeInfo } from "./model.js";
-import {
-  buildProfile,
-  defaultProfileConfig,
-  type Profile,
-  type ProfileConfig,
-  type Weighted,
-} from "./profile.js";
+import { buildProfile, defaultProfileConfig, type Profile, type ProfileConfig } from "./profile.js";
 import { Statement } from "./statement.js";
 
 const preferredNodesName = "PreferredNodes";
@@ -33,21 +27,14 @@ export function trialPlacement(
   group: PendingGroup,
   preferred: (nodeName: string) => boolean = () => false,
   config: ProfileConfig = defaultProfileConfig,
-  /**
-   * "omit": leave out the plugins that span nodes (spansNodes), for a cluster that does not hold
-   * the pods they judge by (the coordinator's capacity view holds none): the shard that receives
-   * the group judges them with its full cache.
-   */
-  spanning: "include" | "omit" = "include",
 ): readonly Placement[] | undefined {
   const usable = new Set(nodes.map((node) => node.name));
-  const built = buildProfile(cluster, config);
   const ctx: PlacementContext = {
     cluster,
     nodes,
     ownsNode: (name) => usable.has(name),
     otherShardNodes: 0,
-    profile: preferring(spanning === "omit" ? withoutSpanning(built) : built, preferred),
+    profile: preferring(buildProfile(cluster, config), preferred),
     feasibleNodesToFind: nodes.length,
     nextStartIndex: 0,
   };
@@ -58,23 +45,6 @@ export function trialPlacement(
   } finally {
     statement.discard();
   }
-}
-
-/** The profile without the plugins whose verdict depends on pods on other nodes. */
-function withoutSpanning(profile: Profile): Profile {
-  const local = <P extends Plugin>(plugins: readonly P[]) => plugins.filter((p) => p.spansNodes !== true);
-  const localWeighted = <P extends Plugin>(plugins: readonly Weighted<P>[]) =>
-    plugins.filter(({ plugin }) => plugin.spansNodes !== true);
-  return {
-    ...profile,
-    preFilters: local(profile.preFilters),
-    extended: local(profile.extended),
-    filters: local(profile.filters),
-    preScores: local(profile.preScores),
-    scores: localWeighted(profile.scores),
-    placementGenerators: local(profile.placementGenerators),
-    placementScores: localWeighted(profile.placementScores),
-  };
 }
 
 /** The profile with one more score: preferred nodes outrank every other, whatever else scores. */
