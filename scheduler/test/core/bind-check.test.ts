@@ -101,7 +101,7 @@ describe("checkBeforeBind", () => {
   });
 
   it("an unconstrained pod is rejected by a running pod's required anti-affinity (symmetry)", () => {
-    const { cluster, spanning } = setUp();
+    const { cluster, spanning } = setUp([], "InterPodAffinity");
     const placements = decided(cluster, [[web("plain", { anti: false }), "a1"]]);
     cluster.upsertPod(toPodInfo(web("w-1", { nodeName: "a2" })));
     expect(checkBeforeBind(spanning, cluster, placements)).toMatchObject({
@@ -144,6 +144,20 @@ describe("checkBeforeBind", () => {
       checkBeforeBind(spanning, cluster, decided(cluster, [[web("plain", { anti: false }), "a1"]])),
     ).toBeUndefined();
     expect(plugin.filterCalls).toBe(1);
+  });
+
+  it("the cluster counts the running pods with required anti-affinity, as they come and go", () => {
+    const cluster = snapshotOf(nodes(), [
+      web("w-1", { nodeName: "a1" }),
+      web("soft", { anti: false, nodeName: "a2" }),
+    ]);
+    expect(cluster.placedWithRequiredAntiAffinity).toBe(1);
+    const assumed = toPodInfo(web("w-2"));
+    cluster.assume(assumed, "b1");
+    expect(cluster.placedWithRequiredAntiAffinity).toBe(2);
+    cluster.removePod("default/w-1");
+    cluster.removePod(assumed.key);
+    expect(cluster.placedWithRequiredAntiAffinity).toBe(0);
   });
 
   it("leaves the cluster exactly as it found it, rejection or not", () => {

@@ -92,6 +92,22 @@ describe("GroupExecutor.bind: the check before bind", () => {
     );
   });
 
+  it("binds no member of a gang when one member is rejected", async () => {
+    const { shard, executor, bound, decided } = setUp();
+    const member = (name: string) => {
+      const p = web(name);
+      return { ...p, metadata: { ...p.metadata, annotations: { "sharded-scheduler.io/pod-group": "g" } } };
+    };
+    const placements = [decided(member("g-0"), "b1"), decided(member("g-1"), "a1")];
+    shard.cache.upsertPod(web("theirs", { nodeName: "a2", schedulerName: "sharded-scheduler" }));
+    const outcome = await executor.bind("group:default/g", placements);
+    expect(outcome).toMatchObject({ kind: "conflict", conflict: { pod: { key: "default/g-1" } } });
+    expect(bound).toEqual([]);
+    const group = shard.cache.group("group:default/g");
+    expect([...(group?.pending.keys() ?? [])].sort()).toEqual(["default/g-0", "default/g-1"]);
+    expect(group?.running.size).toBe(0);
+  });
+
   it("reads the latest cache: a bind the watch delivers after the decision, before the binds go out, counts", async () => {
     const { shard, executor, bound, decided } = setUp();
     const placement = decided(web("w-0"), "a1");
