@@ -10,6 +10,8 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import * as k8s from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { metricValue, type RunningShard, samplesOf } from "../support/shard.js";
 import { schedulerSuite } from "../support/suite.js";
@@ -224,5 +226,55 @@ describe("a constraint across shards (MaxPerZone, one labelled pod per zone)", (
     );
     expect(over).toBe(0);
     expect(bindsByShard.filter((n) => n > 0)).toHaveLength(1);
+  });
+
+  it("measures the other half of the window: a bind's round trip, then the delay until a watch shows it", async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `watched-${i}`);
+    // Served by no scheduler: this test binds them itself, one at a time.
+    await suite.create(
+      names.map((name) =>
+        suite.pod(name, { pool: "zones", cpu: "10m", schedulerName: `${suite.id}-nobody` }),
+      ),
+    );
+    const seen = new Map<string, number>();
+    const watch = await new k8s.Watch(suite.clients.kc).watch(
+      `/api/v1/namespaces/${suite.namespace}/pods`,
+      {},
+      (_phase, pod: k8s.V1Pod) => {
+        const name = pod.metadata?.name as string;
+        if (pod.spec?.nodeName && !seen.has(name)) seen.set(name, performance.now());
+      },
+      () => undefined,
+    );
+    const node = suite.nodeName("zones", 0);
+    const roundTrips: number[] = [];
+    const delays: number[] = [];
+    try {
+      for (const name of names) {
+        const sent = performance.now();
+        expect(await suite.bind(name, node)).toBe(201);
+        const answered = performance.now();
+        const shown = await waitFor(`the watch to show ${name} bound`, async () => seen.get(name), 10_000, 5);
+        roundTrips.push(answered - sent);
+        delays.push(Math.max(0, shown - answered));
+      }
+    } finally {
+      watch.abort();
+    }
+    const stats = (ms: number[]) => {
+      const sorted = [...ms].sort((a, b) => a - b);
+      return {
+        p50Ms: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
+        maxMs: Math.round(sorted[sorted.length - 1] ?? 0),
+      };
+    };
+    const result = {
+      binds: names.length,
+      bindRoundTrip: stats(roundTrips),
+      watchDelayAfterAnswer: stats(delays),
+    };
+    measured.push({ watch: result });
+    process.stdout.write(`crossshard watch: ${JSON.stringify(result)}\n`);
+    expect(seen.size).toBe(names.length);
   });
 });
