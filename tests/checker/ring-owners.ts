@@ -66,15 +66,15 @@ export interface HashedPod {
   spec?: {
     affinity?: {
       podAffinity?: {
-        requiredDuringSchedulingIgnoredDuringExecution?: unknown[];
-        preferredDuringSchedulingIgnoredDuringExecution?: unknown[];
+        requiredDuringSchedulingIgnoredDuringExecution?: readonly unknown[];
+        preferredDuringSchedulingIgnoredDuringExecution?: readonly unknown[];
       };
       podAntiAffinity?: {
-        requiredDuringSchedulingIgnoredDuringExecution?: unknown[];
-        preferredDuringSchedulingIgnoredDuringExecution?: unknown[];
+        requiredDuringSchedulingIgnoredDuringExecution?: readonly unknown[];
+        preferredDuringSchedulingIgnoredDuringExecution?: readonly unknown[];
       };
     };
-    topologySpreadConstraints?: unknown[];
+    topologySpreadConstraints?: readonly unknown[];
   };
 }
 
