@@ -40,7 +40,7 @@
 import type * as k8s from "@kubernetes/client-node";
 import { groupsThatFit, type RoomGroup, type RoomNode } from "./free-room.js";
 import { type Amounts, addAmounts, podRequests, tolerance } from "./quantities.js";
-import { type RingOwners, readRingLease } from "./ring-owners.js";
+import { groupHashKeyOf, type RingOwners, readRingLease } from "./ring-owners.js";
 
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
@@ -111,6 +111,8 @@ interface PodRecord {
   key: string;
   /** "group:<ns>/<name>" for a pod-group member, "pod:<ns>/<name>" for a pod of its own. */
   group: string;
+  /** What the shard ring hashes for it (groupHashKeyOf). */
+  hashKey: string;
   minMember: number;
   priority: number;
   nodeName: string | undefined;
@@ -190,14 +192,22 @@ interface EvictionClaim {
 const evictionReason = "EvictionByEvictionAPI";
 
 /** The group id a pod belongs to, as the scheduler's Events name groups. */
-function groupOf(pod: k8s.V1Pod): { group: string; minMember: number } {
+function groupOf(pod: k8s.V1Pod): { group: string; hashKey: string; minMember: number } {
   const namespace = pod.metadata?.namespace ?? "";
   const annotations = pod.metadata?.annotations ?? {};
   const name = annotations[podGroupAnnotation];
   const min = Number(annotations[minMemberAnnotation]);
   if (name === undefined || name.trim() === "")
-    return { group: `pod:${namespace}/${pod.metadata?.name ?? ""}`, minMember: 1 };
-  return { group: `group:${namespace}/${name}`, minMember: Number.isInteger(min) && min > 0 ? min : 1 };
+    return {
+      group: `pod:${namespace}/${pod.metadata?.name ?? ""}`,
+      hashKey: groupHashKeyOf(pod, undefined),
+      minMember: 1,
+    };
+  return {
+    group: `group:${namespace}/${name}`,
+    hashKey: groupHashKeyOf(pod, name),
+    minMember: Number.isInteger(min) && min > 0 ? min : 1,
+  };
 }
 
 /** A group's size: the largest min-member its pods declare (1 for a pod of its own). */
@@ -287,7 +297,7 @@ export class InvariantLedger {
     const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const phase = pod.status?.phase;
     const before = this.pods.get(uid);
-    const { group, minMember } = groupOf(pod);
+    const { group, hashKey, minMember } = groupOf(pod);
     const nodeName = pod.spec?.nodeName || undefined;
     if (before?.nodeName !== undefined && nodeName !== undefined && before.nodeName !== nodeName)
       this.violation("doubleBinds", now, `${key} was bound to ${before.nodeName}, then to ${nodeName}`);
@@ -302,6 +312,7 @@ export class InvariantLedger {
       uid,
       key,
       group,
+      hashKey,
       minMember,
       priority: pod.spec?.priority ?? 0,
       nodeName: nodeName ?? before?.nodeName,
@@ -837,7 +848,7 @@ export class InvariantLedger {
     return (
       `priority ${priorityOf(pending.length > 0 ? pending : this.membersOf(group))}, ` +
       `cpu ${pending.map((pod) => pod.requests.get("cpu") ?? 0).join(",")}, ` +
-      `owner ${first?.owner ?? `(ring: ${ring?.groupOwnerOf(group.replace(/^(group|pod):/, "")) ?? "?"})`}, ` +
+      `owner ${first?.owner ?? `(ring: ${ring?.groupOwnerOf(this.membersOf(group)[0]?.hashKey ?? group) ?? "?"})`}, ` +
       `relief attempts ${first?.reliefAttempts ?? 0}, nominated ${nominated}; ` +
       `says (${said}): ${first?.message ?? "(nothing)"}; ` +
       `other pending pods' nominations: ${others.length === 0 ? "none" : others.join(" ")}; ` +

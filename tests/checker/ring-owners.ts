@@ -34,7 +34,7 @@ export class RingOwners {
     return this.ring.range(node, 1)[0];
   }
 
-  /** The member a group hashes to ("<namespace>/<group or pod>"), before any owner annotation. */
+  /** The member a group hashes to (its groupHashKeyOf), before any owner annotation. */
   groupOwnerOf(hashKey: string): string | undefined {
     return this.ring.range(hashKey, 1)[0];
   }
@@ -54,4 +54,48 @@ export function readRingLease(
     lends = {};
   }
   return { epoch, owners: new RingOwners(members, lends) };
+}
+
+/** The parts of a pod its hash key depends on (structural: any client's pod object fits). */
+export interface HashedPod {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    ownerReferences?: readonly { kind: string; name: string; controller?: boolean }[];
+  };
+  spec?: {
+    affinity?: {
+      podAffinity?: {
+        requiredDuringSchedulingIgnoredDuringExecution?: readonly unknown[];
+        preferredDuringSchedulingIgnoredDuringExecution?: readonly unknown[];
+      };
+      podAntiAffinity?: {
+        requiredDuringSchedulingIgnoredDuringExecution?: readonly unknown[];
+        preferredDuringSchedulingIgnoredDuringExecution?: readonly unknown[];
+      };
+    };
+    topologySpreadConstraints?: readonly unknown[];
+  };
+}
+
+/**
+ * What the ring hashes for a pod, by the documented rule (docs/semantics.md, "Inter-pod
+ * constraints across shards"): a pod group member, "<ns>/<group>"; a pod of its own that carries
+ * any pod affinity or anti-affinity term or topology spread constraint (required or preferred)
+ * and has a controller (the ownerReference marked controller), "<ns>/<Kind>/<name>" of that
+ * controller; any other pod, "<ns>/<pod>".
+ */
+export function groupHashKeyOf(pod: HashedPod, groupName: string | undefined): string {
+  const namespace = pod.metadata?.namespace ?? "";
+  if (groupName !== undefined) return `${namespace}/${groupName}`;
+  const own = `${namespace}/${pod.metadata?.name ?? ""}`;
+  const spec = pod.spec ?? {};
+  const terms = [spec.affinity?.podAffinity, spec.affinity?.podAntiAffinity].flatMap((side) => [
+    ...(side?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+    ...(side?.preferredDuringSchedulingIgnoredDuringExecution ?? []),
+  ]);
+  if (terms.length === 0 && (spec.topologySpreadConstraints ?? []).length === 0) return own;
+  const controller = (pod.metadata?.ownerReferences ?? []).find((ref) => ref.controller === true);
+  if (controller === undefined || controller.kind === "" || controller.name === "") return own;
+  return `${namespace}/${controller.kind}/${controller.name}`;
 }

@@ -9,12 +9,20 @@
  *   5. nothing: the cluster cannot place it, and the owner's Unschedulable condition stands.
  * A node whose room a preemption won for another group (pods nominated to it) is never lent.
  * Every plan carries a witness: where each member would go in the capacity view.
+ *
+ * Inter-pod constraints: the capacity view holds no pods of other groups, so the plugins that
+ * span nodes (InterPodAffinity, PodTopologySpread, MaxPerZone) see only the group's own members
+ * in a trial: blind to every other pod. A group with required inter-pod constraints
+ * (placedByOwnerOnly) is therefore never handed to another shard (1 and 3 are skipped): only
+ * lends to its owner, which judges the lent nodes with its full cache (and the check before
+ * bind) like its own. docs/semantics.md says why.
  */
 import type { CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
 import {
   type PendingGroup,
   type Placement,
   type ProfileConfig,
+  placedByOwnerOnly,
   trialPlacement,
 } from "@sharded-scheduler/scheduler/core";
 import { capacityView, freeCpu } from "./capacity-view.js";
@@ -63,9 +71,11 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
     for (const node of summary.nodes)
       if (node.nominatedFor?.some((id) => id !== group.key.id)) promised.add(node.name);
   let ownerFits = false;
+  // Its inter-pod constraints are judged by its owner only: no handoff, lends to the owner.
+  const handoffs = placedByOwnerOnly(group.members) ? [] : others;
   for (const preempting of modes) {
     const view = capacityView(request.summaries, preempting ? group.priority : undefined);
-    for (const summary of others) {
+    for (const summary of handoffs) {
       const placements = trialPlacement(
         view.cluster,
         view.nodesOf.get(summary.shard) ?? [],

@@ -1,11 +1,13 @@
 /** Turns API objects into the core's PodInfo and NodeInfo: parsed once, reused every cycle. */
 import type { Node, Pod } from "./api-types.js";
+import { controllerOf, hashedByController } from "./gang/group-key.js";
 import {
   annotationGroupSource,
   type GroupObjects,
   type GroupSource,
   noGroupObjects,
 } from "./gang/group-source.js";
+import { interPodConstraintsOf } from "./inter-pod-constraints.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { interPodAffinityOf } from "./plugins/inter-pod-affinity/terms.js";
 import { hostPortsOf } from "./plugins/node-ports/node-ports.js";
@@ -27,13 +29,14 @@ export function toPodInfo(
   const { metadata, spec, status } = pod;
   const phase = status?.phase;
   const membership = source.membership(pod, objects);
+  const interPodConstraints = interPodConstraintsOf(spec);
   return {
     key: `${metadata.namespace}/${metadata.name}`,
     uid: metadata.uid ?? "",
     namespace: metadata.namespace,
     name: metadata.name,
     pod,
-    group: membership.group,
+    group: soloHashing(membership.group, interPodConstraints.any, metadata.ownerReferences),
     minMember: membership.minMember,
     groupError: membership.error,
     priority: membership.priority,
@@ -56,7 +59,23 @@ export function toPodInfo(
     unsupportedConstraint: unsupportedConstraintOf(spec),
     volumeClaims: volumeClaimsOf(metadata.name, spec),
     inlineDisks: inlineDisksOf(spec),
+    interPodConstraints,
   };
+}
+
+/**
+ * A solo pod with inter-pod constraints and a controller hashes by its controller (crossshard):
+ * its workload's pods constrain each other, so one shard decides them all. Every other pod keeps
+ * its own hash key: placements that do not constrain each other spread over the shards.
+ */
+function soloHashing(
+  group: PodInfo["group"],
+  interPod: boolean,
+  ownerReferences: Parameters<typeof controllerOf>[0],
+): PodInfo["group"] {
+  if (!group.solo || !interPod) return group;
+  const controller = controllerOf(ownerReferences);
+  return controller === undefined ? group : hashedByController(group, controller);
 }
 
 export function toNodeInfo(node: Node): NodeInfo {

@@ -45,6 +45,7 @@ export class ClusterState {
   /** Placed pods whose node the cluster does not hold (yet, or any more), by node name. */
   private readonly awaitingNode = new Map<string, Map<string, PodInfo>>();
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
+  /** crossshard: placed pods with required pod anti-affinity (kube's symmetry), by key. */
   /**
    * Bumped whenever a node is added or removed (not when one is updated: its NodeInfo is updated
    * in place), so lists of NodeInfo can be cached by it.

@@ -1,5 +1,12 @@
 /** The pure scheduling core: cluster and pending groups in, decisions out. No I/O. */
 export type * from "./api-types.js";
+export {
+  type BindConflict,
+  checkBeforeBind,
+  needsCheckBeforeBind,
+  type SpanningPlugins,
+  spanningProfile,
+} from "./bind-check.js";
 export { toNodeInfo, toPodInfo } from "./build-info.js";
 export {
   assignedPodUpdateEvents,
@@ -39,6 +46,12 @@ export {
 } from "./framework.js";
 export * from "./gang/index.js";
 export { type Placement, placeGang, placeGroup } from "./gang-placement.js";
+export {
+  type InterPodConstraints,
+  interPodConstraintsOf,
+  noInterPodConstraints,
+  placedByOwnerOnly,
+} from "./inter-pod-constraints.js";
 export type { NodeInfo, PodInfo } from "./model.js";
 export {
   interPodAffinityName,

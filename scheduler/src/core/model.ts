@@ -4,6 +4,7 @@
  */
 import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from "./api-types.js";
 import type { GroupKey } from "./gang/group-key.js";
+import type { InterPodConstraints } from "./inter-pod-constraints.js";
 import type { InterPodAffinityTerms } from "./plugins/inter-pod-affinity/terms.js";
 import type { Resources } from "./resources/resources.js";
 
@@ -69,6 +70,11 @@ export interface PodInfo {
    * never written) when none.
    */
   readonly inlineDisks: readonly InlineDisk[];
+  /**
+   * Pod (anti-)affinity terms and topology spread constraints in the spec, as flags (hashing by
+   * controller, owner-only placement by the coordinator); a shared frozen value.
+   */
+  readonly interPodConstraints: InterPodConstraints;
 }
 
 /** An inline in-tree disk, as VolumeRestrictions compares them. */

@@ -10,12 +10,22 @@
  * go through (assume/unassume), and room the cycle reserved for a nomination that is not written
  * is given back (withdrawReservations).
  */
-import { setTimeout as sleep } from "node:timers/promises";
+import { performance } from "node:perf_hooks";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import { schedulerReportingController } from "../contracts/keys.js";
 import { ownerPinOf } from "../contracts/owner-condition.js";
-import type { Decision, Pod, PodInfo, RollbackPlan } from "../core/index.js";
+import {
+  type BindConflict,
+  checkBeforeBind,
+  type Decision,
+  needsCheckBeforeBind,
+  type Pod,
+  type PodInfo,
+  type RollbackPlan,
+  type SpanningPlugins,
+} from "../core/index.js";
 import { EventRecorder } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
@@ -61,6 +71,8 @@ export interface PodBindAnswer extends Placement {
 export type GroupBindOutcome =
   /** Ownership moved since the cycle decided: no bind was sent. */
   | { readonly kind: "fenced" }
+  /** The check before bind rejected a member against the latest cache: no bind was sent. */
+  | { readonly kind: "conflict"; readonly conflict: BindConflict }
   /** Every member is bound. */
   | { readonly kind: "bound"; readonly answers: readonly PodBindAnswer[] }
   /** Some members were not bound; their answers say why. */
@@ -106,6 +118,11 @@ export class GroupExecutor {
     private readonly cache: ClusterCache,
     private readonly metrics: ShardMetrics,
     writers: ShardWriters,
+    /**
+     * The profile's plugins that span nodes (core/bind-check.ts spanningProfile), checked again
+     * right before a group's binds go out; undefined: the profile has none, nothing is checked.
+     */
+    private readonly spanning: SpanningPlugins | undefined = undefined,
   ) {
     this.binder = writers.binder;
     this.statusWriter = writers.statusWriter;
@@ -139,6 +156,19 @@ export class GroupExecutor {
       for (const p of placements) this.unassume(p.pod, "fenced");
       return { kind: "fenced" };
     }
+    let checkedAt: number | undefined;
+    const spanning = this.spanning;
+    if (spanning !== undefined && placements.some((p) => needsCheckBeforeBind(spanning, p.pod))) {
+      // What the watch brought while the cycle ran is applied first: the check reads the latest cache.
+      await nextTurn();
+      checkedAt = performance.now();
+      const conflict = checkBeforeBind(spanning, this.cache.cluster, placements);
+      if (conflict !== undefined) {
+        ticket.release();
+        this.bindConflict(groupId, placements, conflict);
+        return { kind: "conflict", conflict };
+      }
+    }
     // The epoch the binds go out under (adopting a newer one waits for this ticket).
     const epoch = this.ownership.epoch;
     // Binds the API server throttles are sent again after its Retry-After, but a handover waits
@@ -148,10 +178,12 @@ export class GroupExecutor {
     try {
       answers = await Promise.all(
         placements.map((p) =>
-          this.bindSlots(async () => ({
-            ...p,
-            ...(await this.bindWithRetry(p.pod, p.nodeName, ticket, bounded)),
-          })),
+          this.bindSlots(async () => {
+            const answer = await this.bindWithRetry(p.pod, p.nodeName, ticket, bounded);
+            if (checkedAt !== undefined && answer.outcome === "bound")
+              this.metrics.bindCheckWindowSeconds.observe((performance.now() - checkedAt) / 1000);
+            return { ...p, ...answer };
+          }),
         ),
       );
     } finally {
@@ -194,6 +226,27 @@ export class GroupExecutor {
       kind: answers.every(({ outcome }) => outcome === "bound") ? "bound" : "partly-bound",
       answers,
     };
+  }
+
+  /**
+   * The check before bind rejected a member: the whole group is pending again (nothing was
+   * sent), counted by the plugin, and placed again after its backoff, on a cache that now holds
+   * what the decision missed.
+   */
+  private bindConflict(groupId: string, placements: readonly Placement[], conflict: BindConflict): void {
+    this.metrics.bindConflicts.inc({ plugin: conflict.plugin });
+    this.metrics.scheduleAttempts.inc({ result: "error", profile: this.profile }, placements.length);
+    this.log.info(
+      {
+        group: groupId,
+        pod: conflict.pod.key,
+        node: conflict.nodeName,
+        plugin: conflict.plugin,
+        reasons: conflict.reasons,
+      },
+      "check before bind: a pod bound since the decision rejects this placement; placing the group again",
+    );
+    for (const p of placements) this.unassume(p.pod, "conflict");
   }
 
   /** A placed pod counts as a running member of its group until the watch confirms the bind or it fails. */

@@ -177,6 +177,20 @@ export class ShardMetrics {
     registers: [this.registry],
   });
 
+  readonly bindConflicts = new Counter({
+    name: "sharded_scheduler_bind_conflicts_total",
+    help: "Groups not bound because the check before bind found a member rejected against the latest cache (a pod another shard bound since the decision), by the plugin that rejected it; the group is placed again after its backoff.",
+    labelNames: ["plugin"] as const,
+    registers: [this.registry],
+  });
+
+  readonly bindCheckWindowSeconds = new Histogram({
+    name: "sharded_scheduler_bind_check_window_seconds",
+    help: "From the check before bind to the API server's answer to each bind it cleared: the race window across shards that the check leaves open, before the other shards' watches add their delivery delay.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
   readonly gangRollbacks = new Counter({
     name: "sharded_scheduler_gang_rollbacks_total",
     help: "Partially bound gangs rolled back after the gang timeout.",

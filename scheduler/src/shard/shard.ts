@@ -18,6 +18,7 @@ import {
   type Pod,
   rollbackPlan,
   SchedulingCore,
+  spanningProfile,
 } from "../core/index.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
@@ -97,6 +98,7 @@ export class Shard {
       this.cache,
       metrics,
       shardWriters(client, config, log, writers),
+      spanningProfile(this.core.profile),
     );
     this.watch = new ClusterWatch(client, log, config.schedulerName, ownership, this.cache, metrics, {
       upsert: (pod) => this.podUpserted(pod),

@@ -102,6 +102,11 @@ export interface PendingGroupStatus {
   /** "namespace/group", or "namespace/pod" for a pod without a group. */
   readonly group: string;
   readonly solo: boolean;
+  /**
+   * What the shard ring hashes when it is not the group itself: "<Kind>/<name>" of the controller
+   * a pod with inter-pod constraints hashes by (its workload's pods are placed by one shard).
+   */
+  readonly hashedBy: string | null;
   /** The shard that schedules it (null: no live shard does). */
   readonly owner: string | null;
   /** The shard its pods' Owner condition names (the coordinator's handoff or lend, or a preemption's pin), if any. */
@@ -336,8 +341,9 @@ function pendingGroups(
       .map(({ pod }) => timestamp(pod.metadata.creationTimestamp))
       .filter((t) => t !== undefined);
     groups.push({
-      group: group.hashKey,
+      group: `${group.namespace}/${group.name}`,
       solo: group.solo,
+      hashedBy: hashedBy(group),
       owner:
         groupOwner(
           shardRing.ownerOf(group.hashKey),
@@ -355,6 +361,12 @@ function pendingGroups(
     });
   }
   return groups.sort((a, b) => (b.waitingMs ?? 0) - (a.waitingMs ?? 0) || a.group.localeCompare(b.group));
+}
+
+/** The controller a group hashes by ("<Kind>/<name>"), or null when it hashes by itself. */
+function hashedBy(group: GroupKey): string | null {
+  const own = `${group.namespace}/${group.name}`;
+  return group.hashKey === own ? null : group.hashKey.slice(group.namespace.length + 1);
 }
 
 function unschedulableMessage(pods: readonly PodInfo[]): string | undefined {

@@ -55,7 +55,7 @@ export function renderStatus(report: StatusReport, options: RenderOptions = defa
         groups
           .slice(0, options.pendingGroups)
           .map((g) => [
-            g.solo ? g.group : `${g.group} (gang)`,
+            groupCell(g),
             ownerCell(g),
             g.minMember === null ? String(g.pendingPods) : `${g.pendingPods}/${g.minMember}`,
             duration(g.waitingMs),
@@ -95,6 +95,12 @@ function leaderLine(report: StatusReport): string {
 }
 
 /** The owner, and whether the group's pods name it (a handoff, a lend or a preemption's pin), or a shard now gone. */
+/** A gang is marked; a pod that hashes by its controller names it. */
+function groupCell(group: PendingGroupStatus): string {
+  if (!group.solo) return `${group.group} (gang)`;
+  return group.hashedBy === null ? group.group : `${group.group} (by ${group.hashedBy})`;
+}
+
 function ownerCell(group: PendingGroupStatus): string {
   const owner = group.owner ?? "none";
   if (group.handedTo === null) return owner;

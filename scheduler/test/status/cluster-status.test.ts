@@ -277,6 +277,7 @@ describe("pending groups", () => {
       {
         group: `ml/${gang}`,
         solo: false,
+        hashedBy: null,
         owner: A,
         handedTo: null,
         pendingPods: 2,
@@ -296,6 +297,30 @@ describe("pending groups", () => {
       solo: true,
       owner: ring.ownerOf("ml/solo"),
       minMember: null,
+    });
+  });
+
+  it("a pod with inter-pod constraints and a controller is owned by the ring owner of its controller", () => {
+    const base = pod("web-1");
+    const web: Pod = {
+      ...base,
+      metadata: {
+        ...base.metadata,
+        ownerReferences: [
+          { apiVersion: "apps/v1", kind: "ReplicaSet", name: "web", uid: "rs", controller: true },
+        ],
+      },
+      spec: {
+        ...base.spec,
+        topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "ScheduleAnyway" }],
+      },
+    };
+    const report = statusReport(snapshot({ pods: [web] }), now);
+    expect(report.pendingGroups[0]).toMatchObject({
+      group: "ml/web-1",
+      solo: true,
+      hashedBy: "ReplicaSet/web",
+      owner: ring.ownerOf("ml/ReplicaSet/web"),
     });
   });
 

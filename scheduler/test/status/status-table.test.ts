@@ -54,12 +54,24 @@ const report: StatusReport = {
     {
       group: "ml/train",
       solo: false,
+      hashedBy: null,
       owner: "sharded-scheduler-0",
       handedTo: "sharded-scheduler-0",
       pendingPods: 3,
       minMember: 3,
       waitingMs: 95_000,
       why: "0/20 nodes are available: 20 Insufficient cpu.",
+    },
+    {
+      group: "ml/web-7d9f-abcde",
+      solo: true,
+      hashedBy: "ReplicaSet/web-7d9f",
+      owner: "sharded-scheduler-1",
+      handedTo: null,
+      pendingPods: 1,
+      minMember: null,
+      waitingMs: 5_000,
+      why: null,
     },
   ],
   recentEvents: [
@@ -98,10 +110,12 @@ describe("renderStatus", () => {
   });
 
   it("lists pending groups and recent handoffs, then the warnings", () => {
-    expect(text).toContain("PENDING GROUPS: 1, oldest first");
+    expect(text).toContain("PENDING GROUPS: 2, oldest first");
     expect(text).toMatch(
       /ml\/train \(gang\) +sharded-scheduler-0 \(pinned\) +3\/3 +1m35s +0\/20 nodes are available/,
     );
+    // A pod that hashes by its controller names it.
+    expect(text).toMatch(/ml\/web-7d9f-abcde \(by ReplicaSet\/web-7d9f\) +sharded-scheduler-1 +1 /);
     expect(text).toMatch(
       /RECENT HANDOFFS AND LENDS: last 1\nAGE +REASON +PODS +MESSAGE\n5\.0s +HandedOff +3 +pod group/,
     );

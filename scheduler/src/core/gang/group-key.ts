@@ -20,3 +20,29 @@ export function groupKey(namespace: string, name: string, solo: boolean): GroupK
     hashKey: `${namespace}/${name}`,
   };
 }
+
+/** A pod's controller, as its ownerReference with controller: true names it. */
+export interface ControllerRef {
+  readonly kind: string;
+  readonly name: string;
+}
+
+/** The controller of a pod (the ownerReference marked controller), if any. */
+export function controllerOf(
+  ownerReferences: readonly { kind: string; name: string; controller?: boolean }[] | undefined,
+): ControllerRef | undefined {
+  const ref = ownerReferences?.find((owner) => owner.controller === true);
+  return ref === undefined || ref.kind === "" || ref.name === "" ? undefined : ref;
+}
+
+/**
+ * A solo pod whose placement depends on other pods (inter-pod constraints) hashes by its
+ * controller, "<ns>/<Kind>/<name>": a workload's own anti-affinity and spread are then decided
+ * inside one shard. By name, not uid, so anyone can tell the owner from the object (tests, the
+ * status command); a controller deleted and recreated under the same name hashes the same. Kind
+ * and name cannot clash with a pod's key (pod names have no "/"); a group named "<Kind>/<name>"
+ * would only share the shard. The id is unchanged: the pod stays a gang of one.
+ */
+export function hashedByController(key: GroupKey, controller: ControllerRef): GroupKey {
+  return { ...key, hashKey: `${key.namespace}/${controller.kind}/${controller.name}` };
+}

@@ -3,7 +3,13 @@
  * places, its lifecycle (readiness, settle window, started, succeeded members, partial gangs and
  * their rollback) and which shard schedules it. Pure: no I/O, no clock it was not given.
  */
-export { type GroupKey, groupKey } from "./group-key.js";
+export {
+  type ControllerRef,
+  controllerOf,
+  type GroupKey,
+  groupKey,
+  hashedByController,
+} from "./group-key.js";
 export {
   annotationGroupSource,
   type DisruptionMode,

@@ -78,6 +78,8 @@ export function maxPerZone(cluster: ClusterState, args: MaxPerZoneArgs): PreFilt
     // Room under the limit comes when labelled pods leave (or lose the label), or nodes join a
     // zone. Unlike PodTopologySpread's skew, a maximum never drops when a node goes: no Node/Delete.
     events: ["NodeAdd", "NodeUpdateLabel", "AssignedPodDelete", "AssignedPodUpdateLabel"],
+    // A zone spans nodes of several shards: the check before bind counts their binds too.
+    spansNodes: true,
     preFilter(state, pod) {
       if (!labelled(pod)) return skip;
       const counts = new Map<string, number>();

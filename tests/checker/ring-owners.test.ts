@@ -1,0 +1,119 @@
+/**
+ * The checker's own account of what the shard ring hashes for a pod (groupHashKeyOf), from the
+ * documented rule: a gang by its group, a pod with inter-pod constraints by its controller, any
+ * other pod by itself.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Pod } from "../../scheduler/src/core/api-types.js";
+import { toPodInfo } from "../../scheduler/src/core/build-info.js";
+import { groupHashKeyOf, type HashedPod } from "./ring-owners.js";
+
+const term = { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" };
+const controller = { kind: "ReplicaSet", name: "web-7d9f", controller: true };
+
+function pod(
+  spec: HashedPod["spec"],
+  owners: { kind: string; name: string; controller?: boolean }[],
+): HashedPod {
+  return { metadata: { name: "web-7d9f-abcde", namespace: "shop", ownerReferences: owners }, spec };
+}
+
+describe("groupHashKeyOf", () => {
+  const constrained: [string, HashedPod["spec"]][] = [
+    [
+      "required anti-affinity",
+      { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } } },
+    ],
+    [
+      "preferred affinity",
+      {
+        affinity: {
+          podAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, podAffinityTerm: term }],
+          },
+        },
+      },
+    ],
+    [
+      "a ScheduleAnyway spread constraint",
+      { topologySpreadConstraints: [{ whenUnsatisfiable: "ScheduleAnyway" }] },
+    ],
+  ];
+
+  it.each(constrained)("a controller's pod with %s hashes by the controller", (_, spec) => {
+    expect(groupHashKeyOf(pod(spec, [{ kind: "Other", name: "x" }, controller]), undefined)).toBe(
+      "shop/ReplicaSet/web-7d9f",
+    );
+  });
+
+  it("a pod without inter-pod constraints, or without a controller, hashes by itself", () => {
+    expect(groupHashKeyOf(pod({}, [controller]), undefined)).toBe("shop/web-7d9f-abcde");
+    expect(groupHashKeyOf(pod({ affinity: { podAntiAffinity: {} } }, [controller]), undefined)).toBe(
+      "shop/web-7d9f-abcde",
+    );
+    const spread = { topologySpreadConstraints: [{}] };
+    expect(groupHashKeyOf(pod(spread, [{ ...controller, controller: false }]), undefined)).toBe(
+      "shop/web-7d9f-abcde",
+    );
+  });
+
+  it("a pod group member hashes by its group, constraints and controller aside", () => {
+    expect(groupHashKeyOf(pod(constrained[0]?.[1], [controller]), "train")).toBe("shop/train");
+  });
+});
+
+describe("groupHashKeyOf against the shards' own key", () => {
+  it("agrees with the scheduler for any mix of terms, spread constraints, owners and groups", () => {
+    const terms = fc.constantFrom<unknown[] | undefined>(undefined, [], [term]);
+    fc.assert(
+      fc.property(
+        fc.record({
+          requiredAffinity: terms,
+          preferredAffinity: terms,
+          requiredAnti: terms,
+          preferredAnti: terms,
+          spread: fc.constantFrom<
+            { maxSkew: number; topologyKey: string; whenUnsatisfiable: "DoNotSchedule" }[] | undefined
+          >(undefined, [], [{ maxSkew: 1, topologyKey: "zone", whenUnsatisfiable: "DoNotSchedule" }]),
+          owners: fc.array(
+            fc.record({
+              kind: fc.constantFrom("ReplicaSet", "Job", ""),
+              name: fc.constantFrom("web", "db", ""),
+              controller: fc.boolean(),
+            }),
+            { maxLength: 2 },
+          ),
+          group: fc.constantFrom(undefined, "train"),
+        }),
+        ({ requiredAffinity, preferredAffinity, requiredAnti, preferredAnti, spread, owners, group }) => {
+          const pod = {
+            metadata: {
+              name: "p-0",
+              namespace: "shop",
+              uid: "u",
+              ownerReferences: owners.map((o) => ({ apiVersion: "v1", uid: "x", ...o })),
+              ...(group ? { annotations: { "sharded-scheduler.io/pod-group": group } } : {}),
+            },
+            spec: {
+              containers: [],
+              affinity: {
+                podAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: requiredAffinity,
+                  preferredDuringSchedulingIgnoredDuringExecution: preferredAffinity,
+                },
+                podAntiAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: requiredAnti,
+                  preferredDuringSchedulingIgnoredDuringExecution: preferredAnti,
+                },
+              },
+              ...(spread ? { topologySpreadConstraints: spread } : {}),
+            },
+          };
+          expect(groupHashKeyOf(pod, group)).toBe(toPodInfo(pod as Pod).group.hashKey);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
