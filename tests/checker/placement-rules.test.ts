@@ -169,7 +169,7 @@ describe("required pod anti-affinity", () => {
       antiAffine(hostname, "web", { namespaceSelector: { matchLabels: { team: "b" } } }),
     );
     const labelled = world([on(other, "n0")], {
-      namespaceLabels: (namespace) => (namespace === "team-b" ? { team: "b" } : {}),
+      namespaceLabels: (namespace): Record<string, string> => (namespace === "team-b" ? { team: "b" } : {}),
     });
     expect(antiAffinityBreach(bySelector, "n0", labelled)).toBeDefined();
     expect(antiAffinityBreach(bySelector, "n0", world([on(other, "n0")]))).toBeUndefined();
