@@ -87,9 +87,7 @@ export function planConstrained(
 ): PlannedConstrained {
   const random = mulberry32(mix((seed >>> 0) ^ mix(index + 0x5bd1e995) ^ 0x9e3779b9));
   const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
-  let rest = random();
-  const shape = (shapeMix.find((entry) => (rest -= entry.weight) < 0) ?? shapeMix[shapeMix.length - 1])
-    ?.shape as ConstrainedShape;
+  const shape = pickShape(random());
   const [low, high] = runSeconds;
   const run = between(low, high);
   const arrivalGapSeconds = -Math.log(1 - random()) * constrainedGapSeconds;
@@ -269,6 +267,16 @@ export function constrainedManifests(
       },
     },
   };
+}
+
+/** The shape at u (uniform in [0, 1)) of the mix. */
+function pickShape(u: number): ConstrainedShape {
+  let rest = u;
+  for (const entry of shapeMix) {
+    rest -= entry.weight;
+    if (rest < 0) return entry.shape;
+  }
+  return shapeMix[shapeMix.length - 1]?.shape as ConstrainedShape;
 }
 
 /** MurmurHash3's 32-bit finalizer. */
