@@ -78,7 +78,7 @@ export async function runBasic(options: BasicOptions): Promise<SystemResult[]> {
 }
 
 /** One system under test; shards only for sharded-scheduler. */
-interface Run {
+export interface Run {
   system: SystemName;
   shards: number | undefined;
 }
@@ -198,7 +198,10 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
   }
 }
 
-async function startSystem({ system, shards }: Run, options: BasicOptions): Promise<RunningSystem> {
+export async function startSystem(
+  { system, shards }: Run,
+  options: Pick<BasicOptions, "cluster" | "log">,
+): Promise<RunningSystem> {
   const { cluster, log } = options;
   if (system === "kube-scheduler") {
     if (!cluster.options.kubeScheduler) throw new Error("the cluster runs without kube-scheduler");
