@@ -32,7 +32,7 @@ function judge(scenario: "affinity" | "spread", pods: number, place: (i: number)
       i * 10_000 + 1,
     );
   }
-  ledger.settledSpread(pods * 10_000);
+  ledger.judgeSettled(pods * 10_000);
   return ledger;
 }
 

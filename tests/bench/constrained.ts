@@ -206,7 +206,7 @@ async function runOne(
     await sleep(2_000);
     const ledger = checker.ledger;
     ledger.tick(Date.now());
-    ledger.settledSpread(Date.now());
+    ledger.judgeSettled(Date.now());
     const counts = ledger.counts();
     const summary = summarize(system, created, bound, firstCreateAt);
     const pendingSays = bound.size < options.pods ? await pendingMessage(kube, namespace) : undefined;

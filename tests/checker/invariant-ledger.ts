@@ -45,7 +45,8 @@
  *                       first-pod exception does not apply)
  *   spreadSkew          a DoNotSchedule topology spread constraint's skew above maxSkew (with
  *                       minDomains and the node inclusion policies), or its key missing on the
- *                       node; also settledSpread() at a quiet end without deletions
+ *                       node; also judgeSettled() at a quiet end without deletions (spread
+ *                       and affinity)
  *   hostPortConflicts   a host port already taken on the node
  *   volumeZone          a bound PersistentVolume of its claims whose node affinity or zone labels
  *                       exclude the node (judged once the claims are bound and the volumes seen)
@@ -66,6 +67,7 @@ import {
   type RuleBreach,
   type RuleNode,
   type RuleWorld,
+  settledAffinityBreaches,
   settledSpreadBreaches,
   spreadBreach,
   volumeNodeMismatch,
@@ -785,11 +787,13 @@ export class InvariantLedger {
   }
 
   /**
-   * Spread judged on the cluster as it stands, for a quiet end after a load without deletions
-   * (a benchmark's): a pod in a domain over its constraint's skew is a spreadSkew violation (once
-   * per pod, with the binds already blamed). Returns how many it found now.
+   * Spread and affinity judged on the cluster as it stands, for a quiet end after a load without
+   * deletions (a benchmark's), where binds that completed out of decision order were forgiven at
+   * the bind: a pod in a domain over its constraint's skew is a spreadSkew violation, a pod whose
+   * required affinity no other pod meets a podAffinity one (but one first pod per set of terms).
+   * Once per pod and rule, with the binds already blamed. Returns how many it found now.
    */
-  settledSpread(now: number): number {
+  judgeSettled(now: number): number {
     const placed: Placed[] = [];
     for (const pod of this.pods.values()) {
       if (!this.holdsRoom(pod) || pod.deleting) continue;
@@ -799,13 +803,14 @@ export class InvariantLedger {
         terminating: false,
       });
     }
-    const breaches = settledSpreadBreaches(placed, {
+    const world: RuleWorld = {
       nodes: this.nodes,
       placed,
       recentBinds: new Set(),
       recentlyLeft: [],
       namespaceLabels: (namespace) => this.namespaces.get(namespace),
-    });
+    };
+    const breaches = [...settledSpreadBreaches(placed, world), ...settledAffinityBreaches(placed, world)];
     for (const { subject, breach } of breaches)
       this.blame(this.uidByKey.get(subject.pod.key) as string, breach, now);
     return breaches.length;

@@ -120,7 +120,7 @@ describe("placement rules in the ledger", () => {
     expect(books.counts().spreadSkew).toBe(1);
   });
 
-  it("forgives spread binds that arrive out of decision order, and settledSpread judges the end state", () => {
+  it("forgives spread binds that arrive out of decision order, and judgeSettled judges the end state", () => {
     const books = ledger();
     const web = { labels: { app: "web" }, spec: zoneSpread };
     // Decided a, b, c, a but bound a, a, b, c within a moment: not blamed at the bind.
@@ -129,13 +129,13 @@ describe("placement rules in the ledger", () => {
     bind(books, "w2", "b0", web, 1_020);
     bind(books, "w3", "c0", web, 1_030);
     expect(books.counts().spreadSkew).toBe(0);
-    expect(books.settledSpread(5_000)).toBe(0);
+    expect(books.judgeSettled(5_000)).toBe(0);
     // A fifth in zone a: 3 there, 1 in b and c.
     bind(books, "w5", "a0", web, 1_040);
-    expect(books.settledSpread(6_000)).toBe(3);
+    expect(books.judgeSettled(6_000)).toBe(3);
     expect(books.counts().spreadSkew).toBe(3);
     // Judged again, nothing new.
-    books.settledSpread(7_000);
+    books.judgeSettled(7_000);
     expect(books.counts().spreadSkew).toBe(3);
   });
 

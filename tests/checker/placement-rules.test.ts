@@ -9,6 +9,7 @@ import {
   type RulePod,
   type RuleWorld,
   selects,
+  settledAffinityBreaches,
   settledSpreadBreaches,
   spreadBreach,
   volumeNodeMismatch,
@@ -211,10 +212,21 @@ describe("required pod affinity", () => {
     expect(affinityBreach(stranger, "n1", world([]))).toBeDefined();
   });
 
-  it("fails a node without the term's key", () => {
+  it("fails a node without the term's key, even for a group's first pod", () => {
     const db = pod("db", { app: "db" });
     const web = pod("web", { app: "web" }, affine("rack", "db"));
     expect(affinityBreach(web, "n0", world([on(db, "n0")]))).toBeDefined();
+    const first = pod("web-1", { app: "web" }, affine("rack", "web"));
+    expect(affinityBreach(first, "n0", world([]))?.detail).toContain("no rack label");
+  });
+
+  it("at a settled end: one first pod per set of terms is excused, the others must join a match", () => {
+    const spec = affine(zone, "web");
+    const together = ["n0", "n3", "n0"].map((node, i) => on(pod(`w${i}`, { app: "web" }, spec), node));
+    expect(settledAffinityBreaches(together, world(together))).toHaveLength(0);
+    // Two alone in zones b and c, two together in zone a: one of the lone ones is excused.
+    const apart = ["n0", "n3", "n1", "n2"].map((node, i) => on(pod(`w${i}`, { app: "web" }, spec), node));
+    expect(settledAffinityBreaches(apart, world(apart))).toHaveLength(1);
   });
 
   it("counts a pod that left a moment ago as maybe still seen, and a bind a moment ago as maybe not", () => {

@@ -267,8 +267,8 @@ export function antiAffinityBreach(pod: RulePod, node: string, world: RuleWorld)
 
 /**
  * Required affinity unmet: for some term, no pod matching all the terms runs in that term's
- * domain of the node (a node without the key fails the term), unless no pod anywhere matches all
- * the terms and the pod matches them itself (the first pod of a group). Pods that may have been
+ * domain of the node, unless no pod anywhere matches all the terms and the pod matches them
+ * itself (the first pod of a group); a node without a term's key fails whatever the exception. Pods that may have been
  * seen count as present, and pods bound a moment before not as surely seen (lenient).
  */
 export function affinityBreach(pod: RulePod, node: string, world: RuleWorld): RuleBreach | undefined {
@@ -279,6 +279,12 @@ export function affinityBreach(pod: RulePod, node: string, world: RuleWorld): Ru
     terms.every((term) => termMatches(term, other.pod)),
   );
   const nodeLabels = world.nodes.get(node)?.labels ?? {};
+  const unlabelled = terms.find((term) => !Object.hasOwn(nodeLabels, term.topologyKey));
+  if (unlabelled)
+    return {
+      rule: "podAffinity",
+      detail: `${pod.key} on ${node}: the node has no ${unlabelled.topologyKey} label its affinity needs`,
+    };
   const unmet = terms.find(
     (term) =>
       !Object.hasOwn(nodeLabels, term.topologyKey) ||
@@ -397,6 +403,35 @@ export function settledSpreadBreaches(
       recentlyLeft: [],
     });
     if (breach) breaches.push({ subject, breach });
+  }
+  return breaches;
+}
+
+/**
+ * Pods whose required affinity no other pod satisfies now, for a settled cluster where nothing
+ * left: each unmet pod is a violation, except one per set of identical terms that matches its own
+ * terms (the first pod of a group, which may go anywhere; later ones must join it).
+ */
+export function settledAffinityBreaches(
+  placed: readonly Placed[],
+  world: RuleWorld,
+): { subject: Placed; breach: RuleBreach }[] {
+  const breaches: { subject: Placed; breach: RuleBreach }[] = [];
+  const excused = new Set<string>();
+  for (const subject of placed) {
+    if (requiredAffinity(subject.pod.spec).length === 0) continue;
+    const others = placed.filter((other) => other !== subject);
+    const alone = { ...world, placed: others, recentBinds: new Set<Placed>(), recentlyLeft: [] };
+    const breach = affinityBreach(subject.pod, subject.node, alone);
+    // Judged with nobody else matching: would it pass as a group's first pod?
+    const first = affinityBreach(subject.pod, subject.node, { ...alone, placed: [] }) === undefined;
+    if (!breach) continue;
+    const group = `${subject.pod.namespace}\u0000${JSON.stringify(requiredAffinity(subject.pod.spec))}`;
+    if (first && !excused.has(group)) {
+      excused.add(group);
+      continue;
+    }
+    breaches.push({ subject, breach });
   }
   return breaches;
 }
