@@ -220,13 +220,21 @@ describe("required pod affinity", () => {
     expect(affinityBreach(first, "n0", world([]))?.detail).toContain("no rack label");
   });
 
-  it("at a settled end: one first pod per set of terms is excused, the others must join a match", () => {
+  it("at a settled end: a group follows its first pod into one domain, or joins anchors", () => {
     const spec = affine(zone, "web");
     const together = ["n0", "n3", "n0"].map((node, i) => on(pod(`w${i}`, { app: "web" }, spec), node));
     expect(settledAffinityBreaches(together, world(together))).toHaveLength(0);
-    // Two alone in zones b and c, two together in zone a: one of the lone ones is excused.
+    // Two together in zone a (the first pod's), one alone in zone b and one in zone c.
     const apart = ["n0", "n3", "n1", "n2"].map((node, i) => on(pod(`w${i}`, { app: "web" }, spec), node));
-    expect(settledAffinityBreaches(apart, world(apart))).toHaveLength(1);
+    expect(settledAffinityBreaches(apart, world(apart)).map((b) => b.subject.node)).toEqual(["n1", "n2"]);
+    // Groups of several zones are fine where pods without affinity (anchors) are there.
+    const anchors = ["n1", "n2"].map((node, i) => on(pod(`a${i}`, { app: "web" }), node));
+    expect(settledAffinityBreaches([...apart, ...anchors], world([...apart, ...anchors]))).toHaveLength(0);
+    // Pods that need another app's pods are judged by those alone.
+    const db = pod("db", { app: "db" });
+    const webs = ["n0", "n1"].map((node, i) => on(pod(`x${i}`, { app: "x" }, affine(zone, "db")), node));
+    const all = [on(db, "n3"), ...webs];
+    expect(settledAffinityBreaches(all, world(all)).map((b) => b.subject.node)).toEqual(["n1"]);
   });
 
   it("counts a pod that left a moment ago as maybe still seen, and a bind a moment ago as maybe not", () => {

@@ -408,30 +408,76 @@ export function settledSpreadBreaches(
 }
 
 /**
- * Pods whose required affinity no other pod satisfies now, for a settled cluster where nothing
- * left: each unmet pod is a violation, except one per set of identical terms that matches its own
- * terms (the first pod of a group, which may go anywhere; later ones must join it).
+ * Pods placed against their required affinity, judged on a settled cluster where nothing left:
+ * pods with the same affinity terms form a group; a member is fine where, for every term, a pod
+ * outside the group that matches all the terms runs in its domain (an anchor). Members without
+ * an anchor that match their own terms can only have followed the group's first pod (which may go
+ * anywhere) into its domain: those in the one domain holding most of them are excused, every
+ * other member is a violation, whatever the order the binds arrived in.
  */
 export function settledAffinityBreaches(
   placed: readonly Placed[],
   world: RuleWorld,
 ): { subject: Placed; breach: RuleBreach }[] {
   const breaches: { subject: Placed; breach: RuleBreach }[] = [];
-  const excused = new Set<string>();
+  const groups = new Map<string, Placed[]>();
   for (const subject of placed) {
-    if (requiredAffinity(subject.pod.spec).length === 0) continue;
-    const others = placed.filter((other) => other !== subject);
-    const alone = { ...world, placed: others, recentBinds: new Set<Placed>(), recentlyLeft: [] };
-    const breach = affinityBreach(subject.pod, subject.node, alone);
-    // Judged with nobody else matching: would it pass as a group's first pod?
-    const first = affinityBreach(subject.pod, subject.node, { ...alone, placed: [] }) === undefined;
-    if (!breach) continue;
-    const group = `${subject.pod.namespace}\u0000${JSON.stringify(requiredAffinity(subject.pod.spec))}`;
-    if (first && !excused.has(group)) {
-      excused.add(group);
-      continue;
+    const raw = requiredAffinity(subject.pod.spec);
+    if (raw.length === 0) continue;
+    const group = `${subject.pod.namespace}\u0000${JSON.stringify(raw)}`;
+    groups.set(group, [...(groups.get(group) ?? []), subject]);
+  }
+  for (const members of groups.values()) {
+    const inGroup = new Set(members);
+    /** Unanchored self-matching members by their domains (one value per term). */
+    const unanchored = new Map<string, Placed[]>();
+    for (const subject of members) {
+      const terms = requiredAffinity(subject.pod.spec).map((term) => termOf(term, subject.pod, world));
+      const labels = world.nodes.get(subject.node)?.labels ?? {};
+      const missing = terms.find((term) => !Object.hasOwn(labels, term.topologyKey));
+      if (missing) {
+        breaches.push({
+          subject,
+          breach: {
+            rule: "podAffinity",
+            detail: `${subject.pod.key} on ${subject.node}: the node has no ${missing.topologyKey} label its affinity needs`,
+          },
+        });
+        continue;
+      }
+      const anchors = placed.filter(
+        (other) => !inGroup.has(other) && terms.every((term) => termMatches(term, other.pod)),
+      );
+      const anchored = terms.every((term) =>
+        anchors.some((other) => sameDomain(world, subject.node, other.node, term.topologyKey)),
+      );
+      if (anchored) continue;
+      if (terms.every((term) => termMatches(term, subject.pod))) {
+        const domain = terms.map((term) => `${term.topologyKey}=${labels[term.topologyKey]}`).join(",");
+        unanchored.set(domain, [...(unanchored.get(domain) ?? []), subject]);
+        continue;
+      }
+      breaches.push({
+        subject,
+        breach: {
+          rule: "podAffinity",
+          detail: `${subject.pod.key} on ${subject.node}: no pod its affinity selects in its domain`,
+        },
+      });
     }
-    breaches.push({ subject, breach });
+    const buckets = [...unanchored.entries()].sort(
+      (a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]),
+    );
+    const seed = buckets[0]?.[0];
+    for (const [domain, pods] of buckets.slice(1))
+      for (const subject of pods)
+        breaches.push({
+          subject,
+          breach: {
+            rule: "podAffinity",
+            detail: `${subject.pod.key} on ${subject.node}: alone with its group in ${domain}, apart from the group's first pods (${seed})`,
+          },
+        });
   }
   return breaches;
 }
