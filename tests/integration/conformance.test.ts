@@ -127,7 +127,17 @@ async function settle(system: System, names: string[], bind?: number, patienceMs
   const boundOf = (all: Map<string, k8s.V1Pod>) =>
     prefixed.filter((name) => all.get(name)?.spec?.nodeName).length;
   const patience = Date.now() + patienceMs;
-  while (bind !== undefined && boundOf(pods) < bind && Date.now() < patience) {
+  const refusedOf = (all: Map<string, k8s.V1Pod>) =>
+    prefixed.filter((name) =>
+      scheduledCondition(all.get(name) ?? {})?.message?.includes("does not support yet"),
+    ).length;
+  // Pods refused as unsupported stay so: no use waiting for them.
+  while (
+    bind !== undefined &&
+    boundOf(pods) < bind &&
+    boundOf(pods) + refusedOf(pods) < prefixed.length &&
+    Date.now() < patience
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     pods = (await decided()) ?? pods;
   }
@@ -144,9 +154,7 @@ async function settle(system: System, names: string[], bind?: number, patienceMs
   ]);
   return {
     bound: prefixed.filter((name) => pods.get(name)?.spec?.nodeName).length,
-    unsupported: prefixed.filter((name) =>
-      scheduledCondition(pods.get(name) ?? {})?.message?.includes("does not support yet"),
-    ).length,
+    unsupported: refusedOf(pods),
     violations: checker.ledger.violations
       .filter((v) => placementKinds.has(v.kind) && mine(v.detail))
       .map((v) => `${v.kind}: ${v.detail}`),
