@@ -111,13 +111,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
   try {
     await createNamespace(kube, namespace);
     const bound = new Map<string, number>();
-    const stopWatch = await kube.watch<{
-      metadata: { name: string; resourceVersion?: string };
-      spec: { nodeName?: string };
-    }>(`/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
-      if (type === "ERROR" || !pod.spec?.nodeName || bound.has(pod.metadata.name)) return;
-      bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
-    });
+    const stopWatch = await watchBinds(kube, namespace, bound);
     log(`${label}: creating ${options.pods} pods${gangSize > 1 ? ` in gangs of ${gangSize}` : ""}`);
     // Writes from here on are the system's (and KWOK's): pod creates are not among those counted.
     const writesBefore = await readApiWrites(kube);
@@ -290,6 +284,21 @@ async function createPods(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Records in `bound` when each pod of the namespace was first seen bound; returns the watch's stop. */
+export function watchBinds(
+  kube: KubeRest,
+  namespace: string,
+  bound: Map<string, number>,
+): Promise<() => void> {
+  return kube.watch<{
+    metadata: { name: string; resourceVersion?: string };
+    spec: { nodeName?: string };
+  }>(`/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
+    if (type === "ERROR" || !pod.spec?.nodeName || bound.has(pod.metadata.name)) return;
+    bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
+  });
 }
 
 /** Creates a namespace and waits for its default ServiceAccount, without which pods are refused. */

@@ -19,7 +19,7 @@ import { InvariantChecker } from "../checker/invariant-checker.js";
 import type { ViolationKind } from "../checker/invariant-ledger.js";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { adminClient, type ClusterState } from "../cluster/local/local-cluster.js";
-import { createNamespace, deleteNamespace, type SystemName, startSystem } from "./basic.js";
+import { createNamespace, deleteNamespace, type SystemName, startSystem, watchBinds } from "./basic.js";
 import { summarize } from "./stats.js";
 
 export type ConstrainedScenario = "affinity" | "spread";
@@ -181,13 +181,7 @@ async function runOne(
     await createNamespace(kube, namespace);
     checker = await InvariantChecker.start(kc, { namespace, nodeLabelSelector: "type=kwok" });
     running = await startSystem({ system, shards }, { cluster, log });
-    const stopWatch = await kube.watch<{
-      metadata: { name: string; resourceVersion?: string };
-      spec: { nodeName?: string };
-    }>(`/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
-      if (type === "ERROR" || !pod.spec?.nodeName || bound.has(pod.metadata.name)) return;
-      bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
-    });
+    const stopWatch = await watchBinds(kube, namespace, bound);
     log(`${label}: creating ${options.pods} ${options.scenario} pods`);
     const firstCreateAt = performance.timeOrigin + performance.now();
     await createPods(kube, options, namespace, schedulerNameOf[system], created);

@@ -721,37 +721,30 @@ export async function removePriorityClasses(kc: k8s.KubeConfig): Promise<void> {
   }
 }
 
-/** Allocatable milli-cpu of every fake node that is Ready and schedulable. */
-export async function readyFakeNodeMilliCpu(kc: k8s.KubeConfig): Promise<number[]> {
+/** Every fake node that is Ready and schedulable. */
+async function readyFakeNodes(kc: k8s.KubeConfig): Promise<k8s.V1Node[]> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const selector = Object.entries(fakeNodeSelector)
     .map(([key, value]) => `${key}=${value}`)
     .join(",");
   const list = await core.listNode({ labelSelector: selector });
-  return list.items
-    .filter(
-      (node) =>
-        !node.spec?.unschedulable &&
-        node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-    )
+  return list.items.filter(
+    (node) =>
+      !node.spec?.unschedulable &&
+      node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  );
+}
+
+/** Allocatable milli-cpu of every fake node that is Ready and schedulable. */
+export async function readyFakeNodeMilliCpu(kc: k8s.KubeConfig): Promise<number[]> {
+  return (await readyFakeNodes(kc))
     .map((node) => milliValue(node.status?.allocatable?.cpu ?? "0"))
     .filter((milliCpu) => milliCpu > 0);
 }
 
 /** Labels of every fake node that is Ready and schedulable (their zones make the constrained shapes' domains). */
 export async function readyFakeNodeLabels(kc: k8s.KubeConfig): Promise<Record<string, string>[]> {
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const selector = Object.entries(fakeNodeSelector)
-    .map(([key, value]) => `${key}=${value}`)
-    .join(",");
-  const list = await core.listNode({ labelSelector: selector });
-  return list.items
-    .filter(
-      (node) =>
-        !node.spec?.unschedulable &&
-        node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-    )
-    .map((node) => ({ ...(node.metadata?.labels ?? {}) }));
+  return (await readyFakeNodes(kc)).map((node) => ({ ...(node.metadata?.labels ?? {}) }));
 }
 
 /** Deletes the run's PersistentVolumes (cluster-scoped: the namespace's deletion leaves them). */
