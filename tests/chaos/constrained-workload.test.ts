@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   antiLabel,
-  chaosHostPorts,
   type ConstrainedTarget,
+  chaosHostPorts,
   constrainedManifests,
   type PlannedConstrained,
   planConstrained,

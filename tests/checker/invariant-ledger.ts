@@ -55,7 +55,6 @@
  */
 import type * as k8s from "@kubernetes/client-node";
 import { groupsThatFit, type RoomGroup, type RoomNode } from "./free-room.js";
-import { type Amounts, addAmounts, podRequests, tolerance } from "./quantities.js";
 import {
   affinityBreach,
   antiAffinityBreach,
@@ -72,6 +71,7 @@ import {
   spreadBreach,
   volumeNodeMismatch,
 } from "./placement-rules.js";
+import { type Amounts, addAmounts, podRequests, tolerance } from "./quantities.js";
 import { type RingOwners, readRingLease } from "./ring-owners.js";
 
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
