@@ -130,6 +130,9 @@ async function main(): Promise<number> {
       // Nothing can be evicted while the API server restarts (up to about 25 s here): a group
       // whose eviction it interrupted must be whole that much later.
       wholeGroupEvictionMs: defaultLimits.wholeGroupEvictionMs + 30_000,
+      // A shard's watch may trail the API server by more than the default while it recovers
+      // from a fault: spread and affinity do not hold 10 s of departures and binds against a bind.
+      staleViewMs: 10_000,
     },
   };
   log(`seed ${seed}; faults: ${plan.faults.join(", ")}`);
