@@ -530,6 +530,7 @@ export class ChaosWorkload {
         await create();
         return true;
       } catch (error) {
+        // A create whose answer was lost may have happened: the name is ours alone.
         if (statusOf(error) === 409) return true;
         lastError = describe(error);
       }
@@ -562,25 +563,11 @@ export class ChaosWorkload {
   }
 
   /** Creates one Job with retries; false (counted in createErrors) if it keeps failing. */
-  private async createJob(body: k8s.V1Job): Promise<boolean> {
+  private createJob(body: k8s.V1Job): Promise<boolean> {
     const namespace = this.target.namespace;
-    let lastError = "";
-    for (let attempt = 1; attempt <= createAttempts; attempt++) {
-      try {
-        await this.batch.createNamespacedJob({ namespace, body });
-        return true;
-      } catch (error) {
-        // A create whose answer was lost may have happened: the name is ours alone.
-        if (statusOf(error) === 409) return true;
-        lastError = describe(error);
-      }
-      if (attempt < createAttempts) await pause(createRetryPauseMs, undefined);
-    }
-    this.counters.createErrors++;
-    this.env.log(
-      `workload: giving up on Job ${body.metadata?.name} after ${createAttempts} attempts: ${lastError}`,
+    return this.createObject({ kind: "Job", ...body }, () =>
+      this.batch.createNamespacedJob({ namespace, body }),
     );
-    return false;
   }
 
   /**
