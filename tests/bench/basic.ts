@@ -88,7 +88,7 @@ export async function runBasic(options: BasicOptions): Promise<SystemResult[]> {
 }
 
 /** One system under test; shards only for sharded-scheduler. */
-interface Run {
+export interface Run {
   system: SystemName;
   shards: number | undefined;
 }
@@ -121,13 +121,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
   try {
     await createNamespace(kube, namespace);
     const bound = new Map<string, number>();
-    const stopWatch = await kube.watch<{
-      metadata: { name: string; resourceVersion?: string };
-      spec: { nodeName?: string };
-    }>(`/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
-      if (type === "ERROR" || !pod.spec?.nodeName || bound.has(pod.metadata.name)) return;
-      bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
-    });
+    const stopWatch = await watchBinds(kube, namespace, bound);
     log(`${label}: creating ${options.pods} pods${gangSize > 1 ? ` in gangs of ${gangSize}` : ""}`);
     // Writes from here on are the system's (and KWOK's): pod creates are not among those counted.
     const writesBefore = await readApiWrites(kube);
@@ -209,7 +203,10 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
   }
 }
 
-async function startSystem({ system, shards }: Run, options: BasicOptions): Promise<RunningSystem> {
+export async function startSystem(
+  { system, shards }: Run,
+  options: Pick<BasicOptions, "cluster" | "log" | "coordinator">,
+): Promise<RunningSystem> {
   const { cluster, log } = options;
   if (system === "kube-scheduler") {
     if (!cluster.options.kubeScheduler) throw new Error("the cluster runs without kube-scheduler");
@@ -305,6 +302,21 @@ async function createPods(
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Records in `bound` when each pod of the namespace was first seen bound; returns the watch's stop. */
+export function watchBinds(
+  kube: KubeRest,
+  namespace: string,
+  bound: Map<string, number>,
+): Promise<() => void> {
+  return kube.watch<{
+    metadata: { name: string; resourceVersion?: string };
+    spec: { nodeName?: string };
+  }>(`/api/v1/namespaces/${namespace}/pods`, (type, pod) => {
+    if (type === "ERROR" || !pod.spec?.nodeName || bound.has(pod.metadata.name)) return;
+    bound.set(pod.metadata.name, performance.timeOrigin + performance.now());
+  });
 }
 
 /** Creates a namespace and waits for its default ServiceAccount, without which pods are refused. */

@@ -14,6 +14,11 @@ export function throughputCluster(stateDir: string, nodes: number): ClusterOptio
   return { ...defaultClusterOptions, stateDir, nodes, nodePods: 110 };
 }
 
+/** Roomy nodes over three zones and kube-scheduler, for the affinity and spread scenarios. */
+export function zonedCluster(stateDir: string, nodes: number): ClusterOptions {
+  return { ...throughputCluster(stateDir, nodes), zones: 3 };
+}
+
 /** Small nodes that gang members nearly fill, and no kube-scheduler. */
 export function fragmentationCluster(stateDir: string, nodes: number, nodeCpu: string): ClusterOptions {
   return {
@@ -37,6 +42,7 @@ export async function benchCluster(
     (existing.options.nodes !== options.nodes ||
       existing.options.nodeCpu !== options.nodeCpu ||
       existing.options.kubeScheduler !== options.kubeScheduler ||
+      (existing.options.zones ?? 0) !== options.zones ||
       !(await status(options.stateDir)).healthy)
   )
     await down(options.stateDir, log);

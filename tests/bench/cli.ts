@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --scenario basic|gangs|core|core-preemption|fragmentation|memory|daemonset [options]   (--help lists them)
+ * npm run bench -- --scenario basic|gangs|core|core-preemption|fragmentation|memory|daemonset|affinity|spread [options]   (--help lists them)
  * npm run bench -- --report | --report-from <results>
  * The cluster scenarios start (or reuse) a local cluster and run the system under test on it;
  * core runs the scheduling core in process. With --json the last stdout line is one JSON
@@ -11,7 +11,8 @@ import { repoRoot } from "../cluster/local/layout.js";
 import { down } from "../cluster/local/local-cluster.js";
 import { buildScheduler } from "../stack/stack.js";
 import { allSystems, type BasicReport, type BenchMode, runBasic, type SystemName } from "./basic.js";
-import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
+import { benchCluster, fragmentationCluster, throughputCluster, zonedCluster } from "./bench-cluster.js";
+import { type ConstrainedScenario, reportedKinds, runConstrained } from "./constrained.js";
 import { runCoreBench, runCorePreemptionBench } from "./core.js";
 import { runDaemonset } from "./daemonset.js";
 import { type FragmentationReport, parseConfigs, runFragmentation } from "./fragmentation.js";
@@ -22,7 +23,7 @@ import { runShardMemory } from "./shard-memory.js";
 /** Sizes of --report, chosen so that a full run takes about a quarter of an hour on 2 cores. */
 const reportDefaults = { nodes: 1000, pods: 5000, shards: "1,2,3", gangSize: 8 };
 
-const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|memory|daemonset> [options]
+const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|memory|daemonset|affinity|spread> [options]
        npm run bench -- --report [--nodes N] [--pods P] [--out D]
        npm run bench -- --report-from <results.json or its folder> [--out D]
 
@@ -64,6 +65,14 @@ daemonset: a backlog of pods that fit few nodes, kube-scheduler and sharded-sche
   --special-nodes S     special nodes added for the run (default 2)
   --shards 1,3          sharded-scheduler once per shard count (default 1,3)
   --systems, --concurrency as for basic
+affinity: scheduler_perf's pod-with-pod-anti-affinity (half the pods, one per node) and
+  pod-with-pod-affinity (the other half, one zone) on N nodes over 3 zones; kube-scheduler,
+  sharded-scheduler and the no-op binder (the checker's control); the independent checker counts
+  violations (JSON: results[].violations)
+spread: scheduler_perf's pod-with-topology-spreading (zone, DoNotSchedule, maxSkew 1), as affinity
+  --nodes N --pods P    (default 300 and 300)
+  --shards, --systems, --concurrency as for basic
+  --quiet-seconds Q     a run ends when every pod is bound or none was for Q seconds (default 15)
 
 fragmentation: gangs and solo pods fill ~${defaultWorkloadShape.fill * 100}% of the cluster; reports the groups left
   stuck (pending, though one scheduler could place them now) and the drain time
@@ -136,7 +145,18 @@ async function main(): Promise<void> {
   }
   const report = values.report;
   const scenario = values.scenario;
-  const scenarios = ["basic", "gangs", "core", "core-preemption", "fragmentation", "memory", "daemonset"];
+  const scenarios = [
+    "basic",
+    "gangs",
+    "core",
+    "core-preemption",
+    "fragmentation",
+    "memory",
+    "daemonset",
+    "affinity",
+    "spread",
+  ];
+  const constrained = !report && (scenario === "affinity" || scenario === "spread");
   if (!scenarios.includes(scenario))
     throw new ConfigError(`unknown scenario "${scenario}" (known: ${scenarios.join(", ")})`);
   if (report && values.dir)
@@ -152,9 +172,11 @@ async function main(): Promise<void> {
           ? 60
           : daemonset
             ? 100
-            : 5000),
+            : constrained
+              ? 300
+              : 5000),
   );
-  const pods = Number(values.pods ?? (report ? reportDefaults.pods : 10000));
+  const pods = Number(values.pods ?? (report ? reportDefaults.pods : constrained ? 300 : 10000));
   const shardList = values.shards ?? (report ? reportDefaults.shards : daemonset ? "1,3" : "1");
   const shards = shardList.split(",").map(Number);
   const gangSize = Number(values["gang-size"] ?? (report || gangs ? reportDefaults.gangSize : 1));
@@ -287,7 +309,9 @@ async function main(): Promise<void> {
   const cluster = await benchCluster(
     fragmentation
       ? fragmentationCluster(stateDir, nodes, values["node-cpu"])
-      : throughputCluster(stateDir, nodes),
+      : constrained
+        ? zonedCluster(stateDir, nodes)
+        : throughputCluster(stateDir, nodes),
     log,
   );
   try {
@@ -327,6 +351,29 @@ async function main(): Promise<void> {
       }
       process.stdout.write(`${JSON.stringify(report)}\n`);
       if (report.results.some((r) => r.scheduled < r.pods)) process.exitCode = 1;
+      return;
+    }
+    if (constrained) {
+      const report = await runConstrained({
+        scenario: scenario as ConstrainedScenario,
+        cluster,
+        nodes,
+        pods,
+        shards,
+        systems,
+        createConcurrency: concurrency,
+        quietMs: quietSeconds * 1000,
+        log,
+      });
+      if (!values.json) {
+        log(`system             shards  bound     pods/s  ${reportedKinds.join("  ")}`);
+        for (const r of report.results)
+          log(
+            `${r.system.padEnd(18)} ${String(r.shards ?? "").padStart(6)} ${`${r.bound}/${r.pods}`.padStart(9)} ${String(r.podsPerSecond).padStart(8)}  ${reportedKinds.map((kind) => String(r.violations[kind]).padStart(kind.length)).join("  ")}`,
+          );
+      }
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      if (report.results.some((r) => r.error)) process.exitCode = 1;
       return;
     }
     if (scenario === "memory") {

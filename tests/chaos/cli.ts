@@ -21,7 +21,7 @@ import { coordinatorActivity, groupLogTrace, stuckReports } from "./group-trace.
 import { failed, resultTable, testReport } from "./report.js";
 import { type ChaosPlan, faultOrder, runChaos } from "./run.js";
 import { type ChaosEnv, type ChaosPlatform, type FaultKind, faultKinds } from "./types.js";
-import { removePriorityClasses } from "./workload.js";
+import { constrainedByDefault, removeChaosVolumes, removePriorityClasses } from "./workload.js";
 
 const usage = `usage: npm run test:chaos -- [options]
 
@@ -37,6 +37,8 @@ const usage = `usage: npm run test:chaos -- [options]
   --platform local|kind   kind: against the release tests/kind/chaos.sh installed (KUBECONFIG)
   --release R             kind: the Helm release (default sharded-scheduler)
   --release-namespace N   kind: its namespace (default sharded-scheduler)
+  --constrained on|off    the constrained workloads (anti-affinity and spread Deployments, host-port
+                          and zonal-volume Jobs) beside the Jobs (default ${constrainedByDefault ? "on" : "off"})
   --known-failing a,b     invariants reported but not failing the run (open bugs; counted as skipped)
   --report F              also write the result (and a test-report summary) to F
   --json                  progress to stderr; the last stdout line is the JSON result
@@ -66,6 +68,7 @@ async function main(): Promise<number> {
     "release-namespace": { type: "string", default: "sharded-scheduler" },
     report: { type: "string" },
     "known-failing": { type: "string" },
+    constrained: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
@@ -88,6 +91,9 @@ async function main(): Promise<number> {
       throw new ConfigError(`unknown invariant "${kind}"`);
     return kind as ViolationKind;
   });
+  const constrainedFlag = values.constrained ?? (constrainedByDefault ? "on" : "off");
+  if (constrainedFlag !== "on" && constrainedFlag !== "off")
+    throw new ConfigError(`--constrained is on or off, not ${constrainedFlag}`);
   const random = mulberry32(seed);
   const loadSeconds =
     values["duration-seconds"] !== undefined
@@ -109,7 +115,11 @@ async function main(): Promise<number> {
     // Longer than one relief cooldown plus the stuck-after delay: a group that fits at the first
     // look gets at least one more move before the second (the product never moves it faster).
     lostCheckSeconds: (reliefCooldownMs + stuckAfterMs) / 1000 + 7,
-    workload: { load: 1.1, runSeconds: values.short ? [10, 30] : [20, 90] },
+    workload: {
+      load: 1.1,
+      runSeconds: values.short ? [10, 30] : [20, 90],
+      constrained: constrainedFlag === "on",
+    },
     limits: {
       // gatedPartialGangMs stays the default 5 s: a correct scheduler binds nothing of a gang a
       // gate holds below min-member, and the workload lifts a gang's gates 2-30 s apart.
@@ -120,6 +130,9 @@ async function main(): Promise<number> {
       // Nothing can be evicted while the API server restarts (up to about 25 s here): a group
       // whose eviction it interrupted must be whole that much later.
       wholeGroupEvictionMs: defaultLimits.wholeGroupEvictionMs + 30_000,
+      // A shard's watch may trail the API server by more than the default while it recovers
+      // from a fault: spread and affinity do not hold 10 s of departures and binds against a bind.
+      staleViewMs: 10_000,
     },
   };
   log(`seed ${seed}; faults: ${plan.faults.join(", ")}`);
@@ -145,6 +158,8 @@ async function main(): Promise<number> {
           stateDir: clusterDir,
           nodes: positiveInt("nodes", values.nodes),
           nodeCpu: values["node-cpu"],
+          // Zones for the constrained workloads' spread and zonal volumes.
+          zones: 3,
           kubeScheduler: false,
         },
         log,
@@ -216,6 +231,7 @@ async function main(): Promise<number> {
   } finally {
     await core.deleteNamespace({ name: namespace }).catch(() => undefined);
     await removePriorityClasses(kc).catch(() => undefined);
+    await removeChaosVolumes(kc, namespace).catch(() => undefined);
     await cleanUp();
   }
   return exitCode;

@@ -46,6 +46,11 @@ export function resultTable(result: ChaosResult, known: KnownFailing = []): stri
     "mixed-priority gangs",
     `${load.mixedPriorityGangs} (${result.mixedPriorityGroups} seen; ${result.mixedPriorityBinds} pods bound while their members disagreed)`,
   );
+  row(
+    "constrained workloads",
+    `${load.constrainedWorkloads} (${load.antiAffinityDeployments} anti-affinity and ${load.spreadDeployments} spread Deployments, ` +
+      `${load.hostPortJobs} host-port and ${load.volumeJobs} volume Jobs)`,
+  );
   row("pods created", result.podsCreated);
   row("pods bound", result.podsBound);
   row("pending at the end", result.pendingAtEnd);

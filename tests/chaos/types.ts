@@ -72,4 +72,10 @@ export interface WorkloadStats {
   groupsGrownRunning: number;
   /** Job creations the API server refused or that failed (they are retried, then counted here). */
   createErrors: number;
+  /** Constrained workloads created (constrained-workload.ts), and of them each shape. */
+  constrainedWorkloads: number;
+  antiAffinityDeployments: number;
+  spreadDeployments: number;
+  hostPortJobs: number;
+  volumeJobs: number;
 }

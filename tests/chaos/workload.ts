@@ -26,6 +26,10 @@
  * A Job is never larger than the empty cluster can hold: member cpu ≤ the smallest node's cpu
  * and a gang has no more members than fit on the empty nodes.
  *
+ * Beside the Jobs, unless options.constrained is false, constrained-workload.ts's Deployments
+ * and Jobs with pod anti-affinity, topology spread, host ports and zonal volumes arrive on their
+ * own seeded schedule (the Jobs' plan for a seed is the same either way).
+ *
  * Pods finish on their own (KWOK's complete-after annotation), the Job counts the completion and
  * is removed ttlSecondsAfterFinished later. Evictions (condition DisruptionTarget) are ignored by
  * the Job's podFailurePolicy, so a preempted Job recreates its pods; other failures (a gang
@@ -35,6 +39,14 @@ import * as k8s from "@kubernetes/client-node";
 import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import { milliValue } from "../../scheduler/src/core/resources/quantity.js";
 import { mulberry32 } from "../support/random.js";
+import {
+  type ChaosTopology,
+  type ConstrainedManifests,
+  constrainedManifests,
+  type PlannedConstrained,
+  planConstrained,
+  topologyOf,
+} from "./constrained-workload.js";
 import type { ChaosEnv, WorkloadStats } from "./types.js";
 
 export { minMemberAnnotation, podGroupAnnotation };
@@ -75,7 +87,17 @@ export interface ChaosWorkloadOptions {
   runSeconds: [number, number];
   /** Value of the chaos label on every Job and pod (default: the namespace). */
   runId?: string;
+  /**
+   * The constrained workloads (anti-affinity and spread Deployments, host-port and volume Jobs)
+   * beside the Jobs; default constrainedByDefault.
+   */
+  constrained?: boolean;
 }
+
+/** Whether a run has the constrained workloads unless told otherwise (chaos --constrained on|off). */
+export const constrainedByDefault = true;
+/** The priority of the constrained workloads: they preempt chaos-low and are preempted by chaos-high. */
+const constrainedPriorityClass: ChaosPriorityClass = "chaos-mid";
 
 export type JobShape = "solo" | "gang" | "wide" | "gated" | "growing" | "mixed";
 
@@ -344,11 +366,13 @@ const createRetryPauseMs = 3_000;
 export class ChaosWorkload {
   private readonly batch: k8s.BatchV1Api;
   private readonly core: k8s.CoreV1Api;
+  private readonly apps: k8s.AppsV1Api;
   private readonly counters: WorkloadStats = emptyWorkloadStats();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private readonly closing = new AbortController();
   private readonly loop: Promise<void>;
+  private readonly constrainedLoop: Promise<void>;
   private readonly ungating: Promise<void>;
   private readonly target: JobTarget;
   /** After stop: every gate is lifted at once (the load is over, nothing is held back any more). */
@@ -361,15 +385,20 @@ export class ChaosWorkload {
     private readonly options: ChaosWorkloadOptions,
     /** Allocatable milli-cpu of each Ready fake node when the run started. */
     readonly nodeMilliCpu: readonly number[],
+    /** The zones (or nodes) of the Ready fake nodes when the run started. */
+    readonly topology: ChaosTopology,
   ) {
     this.batch = env.kc.makeApiClient(k8s.BatchV1Api);
     this.core = env.kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = env.kc.makeApiClient(k8s.AppsV1Api);
     this.target = {
       namespace: env.namespace,
       schedulerName: env.schedulerName,
       runId: options.runId ?? env.namespace,
     };
     this.loop = this.submit();
+    this.constrainedLoop =
+      (options.constrained ?? constrainedByDefault) ? this.submitConstrained() : Promise.resolve();
     this.ungating = this.ungateLoop();
   }
 
@@ -381,13 +410,17 @@ export class ChaosWorkload {
     checkOptions(options);
     const nodeMilliCpu = await retrying("listing the fake nodes", () => readyFakeNodeMilliCpu(env.kc));
     checkCluster(nodeMilliCpu);
+    const topology = topologyOf(await retrying("listing the fake nodes", () => readyFakeNodeLabels(env.kc)));
     await retrying("creating the PriorityClasses", () => ensurePriorityClasses(env.kc));
     const total = nodeMilliCpu.reduce((sum, node) => sum + node, 0);
     env.log(
       `workload: ${nodeMilliCpu.length} nodes, ${total / 1000} cpu; load ${options.load} → ` +
-        `${arrivalRate(options, nodeMilliCpu).toFixed(2)} Jobs/s, pods run ${options.runSeconds[0]}–${options.runSeconds[1]} s`,
+        `${arrivalRate(options, nodeMilliCpu).toFixed(2)} Jobs/s, pods run ${options.runSeconds[0]}–${options.runSeconds[1]} s; ` +
+        ((options.constrained ?? constrainedByDefault)
+          ? `constrained workloads on, over ${topology.domains.length} ${topology.key} domains`
+          : "constrained workloads off"),
     );
-    return new ChaosWorkload(env, options, nodeMilliCpu);
+    return new ChaosWorkload(env, options, nodeMilliCpu, topology);
   }
 
   /**
@@ -397,7 +430,9 @@ export class ChaosWorkload {
   async stop(): Promise<WorkloadStats> {
     this.stopping.abort();
     await this.loop;
+    await this.constrainedLoop;
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    await this.deleteDeployments();
     this.liftAll = true;
     await this.liftDueGates();
     return this.stats();
@@ -425,19 +460,74 @@ export class ChaosWorkload {
     }
   }
 
-  private async create(job: PlannedJob): Promise<void> {
-    for (const body of jobManifests(job, this.target)) if (!(await this.createJob(body))) return;
-    this.countCreated(job);
-    if (job.growTo !== undefined && job.growTo > job.size) await this.grow(job);
+  /** The constrained workloads, on their own arrival times. */
+  private async submitConstrained(): Promise<void> {
+    let arrivesAt = Date.now();
+    for (let index = 0; ; index++) {
+      const planned = planConstrained(
+        this.options.seed,
+        this.options.runSeconds,
+        this.topology,
+        this.nodeMilliCpu.length,
+        index,
+      );
+      arrivesAt += planned.arrivalGapSeconds * 1000;
+      if (!(await pause(arrivesAt - Date.now(), this.stopping.signal))) return;
+      const creation = this.createConstrained(planned).finally(() => this.inFlight.delete(creation));
+      this.inFlight.add(creation);
+    }
   }
 
-  /** Creates one Job with retries; false (counted in createErrors) if it keeps failing. */
-  private async createJob(body: k8s.V1Job): Promise<boolean> {
-    const namespace = this.target.namespace;
+  private async createConstrained(planned: PlannedConstrained): Promise<void> {
+    const { namespace, runId, schedulerName } = this.target;
+    const manifests: ConstrainedManifests = constrainedManifests(planned, {
+      namespace,
+      schedulerName,
+      runId,
+      labels: { [runLabel]: runId, [shapeLabel]: planned.shape },
+      completeAfterAnnotation,
+      priorityClass: constrainedPriorityClass,
+      nodeSelector: { ...fakeNodeSelector },
+      tolerations: [fakeNodeToleration],
+      topology: this.topology,
+    });
+    const { volume, claim, job, deployment } = manifests;
+    if (
+      volume &&
+      !(await this.createObject(volume, () => this.core.createPersistentVolume({ body: volume })))
+    )
+      return;
+    if (
+      claim &&
+      !(await this.createObject(claim, () =>
+        this.core.createNamespacedPersistentVolumeClaim({ namespace, body: claim }),
+      ))
+    )
+      return;
+    if (job && !(await this.createJob(job))) return;
+    if (
+      deployment &&
+      !(await this.createObject(deployment, () =>
+        this.apps.createNamespacedDeployment({ namespace, body: deployment }),
+      ))
+    )
+      return;
+    this.counters.constrainedWorkloads++;
+    if (planned.shape === "anti") this.counters.antiAffinityDeployments++;
+    if (planned.shape === "spread") this.counters.spreadDeployments++;
+    if (planned.shape === "ports") this.counters.hostPortJobs++;
+    if (planned.shape === "volume") this.counters.volumeJobs++;
+    // A Deployment lives its run time, then goes (its pods with it); stop() removes those left.
+    if (deployment && (await pause(planned.runSeconds * 1000, this.stopping.signal)))
+      await this.apps.deleteNamespacedDeployment({ name: planned.name, namespace }).catch(() => undefined);
+  }
+
+  /** Creates one object with retries (an existing one of the name is ours); false if it keeps failing. */
+  private async createObject(body: k8s.KubernetesObject, create: () => Promise<unknown>): Promise<boolean> {
     let lastError = "";
     for (let attempt = 1; attempt <= createAttempts; attempt++) {
       try {
-        await this.batch.createNamespacedJob({ namespace, body });
+        await create();
         return true;
       } catch (error) {
         // A create whose answer was lost may have happened: the name is ours alone.
@@ -448,9 +538,36 @@ export class ChaosWorkload {
     }
     this.counters.createErrors++;
     this.env.log(
-      `workload: giving up on Job ${body.metadata?.name} after ${createAttempts} attempts: ${lastError}`,
+      `workload: giving up on ${body.kind} ${body.metadata?.name} after ${createAttempts} attempts: ${lastError}`,
     );
     return false;
+  }
+
+  /** The constrained Deployments left when the load stops go, so the settle phase settles Jobs only. */
+  private async deleteDeployments(): Promise<void> {
+    const { namespace, runId } = this.target;
+    try {
+      await this.apps.deleteCollectionNamespacedDeployment({
+        namespace,
+        labelSelector: `${runLabel}=${runId}`,
+      });
+    } catch (error) {
+      this.env.log(`workload: could not delete the Deployments: ${describe(error)}`);
+    }
+  }
+
+  private async create(job: PlannedJob): Promise<void> {
+    for (const body of jobManifests(job, this.target)) if (!(await this.createJob(body))) return;
+    this.countCreated(job);
+    if (job.growTo !== undefined && job.growTo > job.size) await this.grow(job);
+  }
+
+  /** Creates one Job with retries; false (counted in createErrors) if it keeps failing. */
+  private createJob(body: k8s.V1Job): Promise<boolean> {
+    const namespace = this.target.namespace;
+    return this.createObject({ kind: "Job", ...body }, () =>
+      this.batch.createNamespacedJob({ namespace, body }),
+    );
   }
 
   /**
@@ -552,6 +669,11 @@ export function emptyWorkloadStats(): WorkloadStats {
     groupsGrown: 0,
     groupsGrownRunning: 0,
     createErrors: 0,
+    constrainedWorkloads: 0,
+    antiAffinityDeployments: 0,
+    spreadDeployments: 0,
+    hostPortJobs: 0,
+    volumeJobs: 0,
   };
 }
 
@@ -586,21 +708,36 @@ export async function removePriorityClasses(kc: k8s.KubeConfig): Promise<void> {
   }
 }
 
-/** Allocatable milli-cpu of every fake node that is Ready and schedulable. */
-export async function readyFakeNodeMilliCpu(kc: k8s.KubeConfig): Promise<number[]> {
+/** Every fake node that is Ready and schedulable. */
+async function readyFakeNodes(kc: k8s.KubeConfig): Promise<k8s.V1Node[]> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const selector = Object.entries(fakeNodeSelector)
     .map(([key, value]) => `${key}=${value}`)
     .join(",");
   const list = await core.listNode({ labelSelector: selector });
-  return list.items
-    .filter(
-      (node) =>
-        !node.spec?.unschedulable &&
-        node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
-    )
+  return list.items.filter(
+    (node) =>
+      !node.spec?.unschedulable &&
+      node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  );
+}
+
+/** Allocatable milli-cpu of every fake node that is Ready and schedulable. */
+export async function readyFakeNodeMilliCpu(kc: k8s.KubeConfig): Promise<number[]> {
+  return (await readyFakeNodes(kc))
     .map((node) => milliValue(node.status?.allocatable?.cpu ?? "0"))
     .filter((milliCpu) => milliCpu > 0);
+}
+
+/** Labels of every fake node that is Ready and schedulable (their zones make the constrained shapes' domains). */
+export async function readyFakeNodeLabels(kc: k8s.KubeConfig): Promise<Record<string, string>[]> {
+  return (await readyFakeNodes(kc)).map((node) => ({ ...(node.metadata?.labels ?? {}) }));
+}
+
+/** Deletes the run's PersistentVolumes (cluster-scoped: the namespace's deletion leaves them). */
+export async function removeChaosVolumes(kc: k8s.KubeConfig, runId: string): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.deleteCollectionPersistentVolume({ labelSelector: `${runLabel}=${runId}` });
 }
 
 /** A few attempts a few seconds apart, then the last error. */

@@ -3,7 +3,8 @@
  * groups in priority order, each member (largest cpu first) onto the fullest node that still
  * holds it, and a group's room reserved once it fits. A fit found this way is a real
  * placement, so "fits" is never claimed wrongly; a group it cannot pack is not claimed at all.
- * Pods with affinity rules are never claimed (this packing does not read them). A node held
+ * Pods with affinity rules, topology spread, host ports or volume claims are never claimed (this
+ * packing does not read them). A node held
  * for a pod group (lent for it) holds only that group.
  */
 import { type Amounts, tolerance } from "./quantities.js";
@@ -26,6 +27,7 @@ export interface RoomPod {
   requests: Amounts;
   nodeSelector: Readonly<Record<string, string>>;
   tolerations: readonly { key?: string; operator?: string; value?: string; effect?: string }[];
+  /** Affinity, topology spread, host ports or claims: rules this packing does not read. */
   hasAffinity: boolean;
 }
 

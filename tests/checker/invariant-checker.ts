@@ -1,6 +1,7 @@
 /**
- * The independent invariant checker: its own watches on nodes, on the pods and Events of the
- * checked namespace (or all), and on the ring Lease, feeding an InvariantLedger, which it
+ * The independent invariant checker: its own watches on nodes, on the pods, Events and
+ * PersistentVolumeClaims of the checked namespace (or all), on namespaces and PersistentVolumes
+ * (placement rules), and on the ring Lease, feeding an InvariantLedger, which it
  * re-checks every second for what depends on time passing. Used throughout integration tests
  * and the chaos suite. Its watches restart by themselves after an error (an API server
  * restart, a 410 Gone), relisting what they missed.
@@ -64,8 +65,38 @@ export class InvariantChecker {
     );
     const namespace = options.namespace;
     await checker.watch(
+      "/api/v1/namespaces",
+      () => core.listNamespace(),
+      (object: k8s.V1Namespace, deleted) => ledger.namespace(object, deleted),
+      {},
+    );
+    await checker.watch(
+      "/api/v1/persistentvolumes",
+      () => core.listPersistentVolume(),
+      (volume: k8s.V1PersistentVolume, deleted) => ledger.persistentVolume(volume, deleted, Date.now()),
+      {},
+    );
+    await checker.watch(
+      namespace ? `/api/v1/namespaces/${namespace}/persistentvolumeclaims` : "/api/v1/persistentvolumeclaims",
+      () =>
+        namespace
+          ? core.listNamespacedPersistentVolumeClaim({ namespace })
+          : core.listPersistentVolumeClaimForAllNamespaces(),
+      (claim: k8s.V1PersistentVolumeClaim, deleted) =>
+        ledger.persistentVolumeClaim(claim, deleted, Date.now()),
+      {},
+    );
+    const listPods = () =>
+      namespace ? core.listNamespacedPod({ namespace }) : core.listPodForAllNamespaces();
+    await checker.watch(
       namespace ? `/api/v1/namespaces/${namespace}/pods` : "/api/v1/pods",
-      () => (namespace ? core.listNamespacedPod({ namespace }) : core.listPodForAllNamespaces()),
+      // A relist's items come in name order: the ledger judges the binds among them after the last.
+      async () => {
+        const list = await listPods();
+        ledger.relisting();
+        setImmediate(() => ledger.relisted(Date.now()));
+        return list;
+      },
       (pod: k8s.V1Pod, deleted) => ledger.pod(pod, deleted, Date.now()),
       {},
     );

@@ -36,9 +36,41 @@
  *                           members disagree on priority, or one has preemptionPolicy Never.
  *                           Once per preemptor and victim group. (A preemptor whose members
  *                           agree evicting a victim not below it stays a badPreemption.)
+ *
+ * Placement rules (./placement-rules.ts), each judged once per pod when the checker sees it bound,
+ * against the pods bound then (a bind first seen in a relist against the state after the relist):
+ *   podAntiAffinity     its required anti-affinity selects a pod in the term's domain, or a
+ *                       pod there has required anti-affinity that selects it
+ *   podAffinity         a required affinity term has no matching pod in its domain (and the
+ *                       first-pod exception does not apply)
+ *   spreadSkew          a DoNotSchedule topology spread constraint's skew above maxSkew (with
+ *                       minDomains and the node inclusion policies), or its key missing on the
+ *                       node; also judgeSettled() at a quiet end without deletions (spread
+ *                       and affinity)
+ *   hostPortConflicts   a host port already taken on the node
+ *   volumeZone          a bound PersistentVolume of its claims whose node affinity or zone labels
+ *                       exclude the node (judged once the claims are bound and the volumes seen)
+ * A scheduler may lawfully not have seen pods that left, or binds that completed, within
+ * staleViewMs of the bind; the rules do not blame what those could excuse.
  */
 import type * as k8s from "@kubernetes/client-node";
 import { groupsThatFit, type RoomGroup, type RoomNode } from "./free-room.js";
+import {
+  affinityBreach,
+  antiAffinityBreach,
+  claimsOf,
+  hasRequiredAntiAffinity,
+  hostPortBreach,
+  hostPortsOf,
+  type Placed,
+  type RuleBreach,
+  type RuleNode,
+  type RuleWorld,
+  settledAffinityBreaches,
+  settledSpreadBreaches,
+  spreadBreach,
+  volumeNodeMismatch,
+} from "./placement-rules.js";
 import { type Amounts, addAmounts, podRequests, tolerance } from "./quantities.js";
 import { groupHashKeyOf, type RingOwners, readRingLease } from "./ring-owners.js";
 
@@ -61,6 +93,11 @@ export const violationKinds = [
   "gatedPartialGangs",
   "rolledBackRunningGangs",
   "priorityEscalations",
+  "podAntiAffinity",
+  "podAffinity",
+  "spreadSkew",
+  "hostPortConflicts",
+  "volumeZone",
 ] as const;
 export type ViolationKind = (typeof violationKinds)[number];
 
@@ -84,6 +121,11 @@ export interface CheckerLimits {
    * recreated gated in the moment its gang was being bound.
    */
   gatedPartialGangMs: number;
+  /**
+   * How far a scheduler's view may lag a bind: pods that left, or were bound, this long before a
+   * pod's bind do not decide whether it broke a placement rule (default 5 s).
+   */
+  staleViewMs?: number;
 }
 
 export const defaultLimits: CheckerLimits = {
@@ -91,6 +133,7 @@ export const defaultLimits: CheckerLimits = {
   wholeGroupEvictionMs: 15_000,
   preemptorBoundMs: 60_000,
   gatedPartialGangMs: 5_000,
+  staleViewMs: 5_000,
 };
 
 /** One bind as a shard reported it in its Scheduled Event. */
@@ -129,6 +172,11 @@ interface PodRecord {
   gated: boolean;
   preemptionPolicy: string | undefined;
   spec: k8s.V1PodSpec | undefined;
+  labels: Record<string, string>;
+  /** When the checker first saw it bound. */
+  boundAt: number | undefined;
+  /** When it was first seen finished, deleting or gone. */
+  leftAt: number | undefined;
   /** What the pod shows about why it waits, for reading a lostPods violation. */
   waiting: PendingStatus;
 }
@@ -265,6 +313,20 @@ export class InvariantLedger {
   /** Bound members deleted while their group ran, until a GangRollback Event names them. */
   private readonly deletedWhileRunning = new Map<string, { group: string; detail: string }>();
 
+  /** Namespaces' labels (for namespaceSelector), PVCs' bound volume names and PVs, as watched. */
+  private readonly namespaces = new Map<string, Record<string, string>>();
+  private readonly claimVolumes = new Map<string, string | undefined>();
+  private readonly volumes = new Map<string, k8s.V1PersistentVolume>();
+  /** Bound pods with required anti-affinity (their terms bind every incoming pod). */
+  private readonly antiAffine = new Set<string>();
+  /** Bound pods whose claims were not all bound to a seen volume yet: judged when they are. */
+  private readonly volumesUnjudged = new Set<string>();
+  /** Pods already blamed for a placement rule, per rule: once per pod. */
+  private readonly placementBlamed = new Set<string>();
+  /** While a watch relists, binds wait for the relist's end (its items come in name order). */
+  private relistsUnderWay = 0;
+  private readonly bindsDuringRelist = new Set<string>();
+
   constructor(readonly limits: CheckerLimits = defaultLimits) {}
 
   private violation(kind: ViolationKind, at: number, detail: string): void {
@@ -326,6 +388,13 @@ export class InvariantLedger {
       gated: (pod.spec?.schedulingGates?.length ?? 0) > 0,
       preemptionPolicy: pod.spec?.preemptionPolicy,
       spec: pod.spec,
+      labels: { ...(pod.metadata?.labels ?? {}) },
+      boundAt: before?.boundAt ?? (nodeName !== undefined ? now : undefined),
+      leftAt:
+        before?.leftAt ??
+        (deleted || phase === "Succeeded" || phase === "Failed" || pod.metadata?.deletionTimestamp
+          ? now
+          : undefined),
       waiting: {
         nominatedNodeName: pod.status?.nominatedNodeName || undefined,
         owner: conditionField(pod, ownerConditionType, /^shard=(\S+) epoch=\d+$/),
@@ -373,6 +442,9 @@ export class InvariantLedger {
       this.podsOnNode.set(record.nodeName, onNode);
     }
     if (record.evictedAt !== undefined && before?.evictedAt === undefined) this.evicted(record, now);
+    if (nodeName !== undefined && before?.nodeName === undefined && !deleted) this.bound(record, now);
+    if (hasRequiredAntiAffinity(record.spec) && !deleted) this.antiAffine.add(uid);
+    else this.antiAffine.delete(uid);
     if (record.nodeName !== undefined) this.checkNode(record.nodeName, now);
     if (before?.nodeName !== undefined && before.nodeName !== record.nodeName)
       this.checkNode(before.nodeName, now);
@@ -576,6 +648,185 @@ export class InvariantLedger {
     });
   }
 
+  /** A namespace's labels, for terms with a namespaceSelector. */
+  namespace(namespace: k8s.V1Namespace, deleted: boolean): void {
+    const name = namespace.metadata?.name ?? "";
+    if (deleted) this.namespaces.delete(name);
+    else this.namespaces.set(name, { ...(namespace.metadata?.labels ?? {}) });
+  }
+
+  /** A PersistentVolumeClaim: the volume it is bound to (spec.volumeName), if any. */
+  persistentVolumeClaim(claim: k8s.V1PersistentVolumeClaim, deleted: boolean, now: number): void {
+    const key = `${claim.metadata?.namespace}/${claim.metadata?.name}`;
+    if (deleted) this.claimVolumes.delete(key);
+    else this.claimVolumes.set(key, claim.spec?.volumeName || undefined);
+    this.judgeVolumesWaiting(now);
+  }
+
+  /** A PersistentVolume: its node affinity and zone labels. */
+  persistentVolume(volume: k8s.V1PersistentVolume, deleted: boolean, now: number): void {
+    const name = volume.metadata?.name ?? "";
+    if (deleted) this.volumes.delete(name);
+    else this.volumes.set(name, volume);
+    this.judgeVolumesWaiting(now);
+  }
+
+  /**
+   * A watch relists: its items arrive in name order, not in the order they changed, so binds seen
+   * until relisted() are judged against the state after the relist (a conflict that ended during
+   * the watch's outage then goes unnoticed; none is claimed wrongly).
+   */
+  relisting(): void {
+    this.relistsUnderWay++;
+  }
+
+  relisted(now: number): void {
+    this.relistsUnderWay = Math.max(0, this.relistsUnderWay - 1);
+    if (this.relistsUnderWay > 0) return;
+    const waiting = [...this.bindsDuringRelist];
+    this.bindsDuringRelist.clear();
+    for (const uid of waiting) {
+      const pod = this.pods.get(uid);
+      if (pod && this.holdsRoom(pod)) this.judgePlacement(pod, now);
+    }
+  }
+
+  private bound(pod: PodRecord, now: number): void {
+    if (this.relistsUnderWay > 0) this.bindsDuringRelist.add(pod.uid);
+    else this.judgePlacement(pod, now);
+  }
+
+  private ruleWorld(subject: PodRecord, now: number, everything: boolean): RuleWorld {
+    const window = this.limits.staleViewMs ?? defaultLimits.staleViewMs ?? 0;
+    const placed: Placed[] = [];
+    const recentBinds = new Set<Placed>();
+    const recentlyLeft: Placed[] = [];
+    const view = (pod: PodRecord, terminating: boolean): Placed => ({
+      pod: { key: pod.key, namespace: pod.key.split("/")[0] as string, labels: pod.labels, spec: pod.spec },
+      node: pod.nodeName as string,
+      terminating,
+    });
+    const candidates = everything
+      ? this.pods.values()
+      : [...this.antiAffine, ...(this.podsOnNode.get(subject.nodeName as string) ?? [])].map(
+          (uid) => this.pods.get(uid) as PodRecord,
+        );
+    const seen = new Set<string>();
+    for (const pod of candidates) {
+      if (pod.uid === subject.uid || pod.nodeName === undefined || seen.has(pod.uid)) continue;
+      seen.add(pod.uid);
+      const recentlyLeftAt = pod.leftAt !== undefined && now - pod.leftAt <= window;
+      if (this.holdsRoom(pod)) {
+        const placedPod = view(pod, pod.deleting);
+        placed.push(placedPod);
+        if (pod.boundAt !== undefined && now - pod.boundAt <= window) recentBinds.add(placedPod);
+        if (pod.deleting && recentlyLeftAt) recentlyLeft.push(view(pod, false));
+      } else if (recentlyLeftAt) recentlyLeft.push(view(pod, false));
+    }
+    return {
+      nodes: this.nodes,
+      placed,
+      recentBinds,
+      recentlyLeft,
+      namespaceLabels: (namespace) => this.namespaces.get(namespace),
+    };
+  }
+
+  /** A pod just seen bound, against the placement rules. */
+  private judgePlacement(pod: PodRecord, now: number): void {
+    const nodeName = pod.nodeName as string;
+    const spec = pod.spec;
+    const constrained =
+      (spec?.affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0 ||
+      hasRequiredAntiAffinity(spec) ||
+      (spec?.topologySpreadConstraints ?? []).some((c) => c.whenUnsatisfiable === "DoNotSchedule");
+    // Without constraints of its own, only other pods' anti-affinity and this node's ports concern it.
+    const world = this.ruleWorld(pod, now, constrained);
+    const subject = {
+      key: pod.key,
+      namespace: pod.key.split("/")[0] as string,
+      labels: pod.labels,
+      spec,
+    };
+    const breaches = [
+      antiAffinityBreach(subject, nodeName, world),
+      constrained ? affinityBreach(subject, nodeName, world) : undefined,
+      constrained ? spreadBreach(subject, nodeName, world) : undefined,
+      hostPortsOf(spec).length > 0 ? hostPortBreach(subject, nodeName, world) : undefined,
+    ];
+    for (const breach of breaches) if (breach) this.blame(pod.uid, breach, now);
+    if (claimsOf(pod.key.split("/")[1] as string, spec).length > 0) {
+      this.volumesUnjudged.add(pod.uid);
+      this.judgeVolumes(pod, now);
+    }
+  }
+
+  private blame(uid: string, breach: RuleBreach, now: number): void {
+    const key = `${breach.rule}\u0000${uid}`;
+    if (this.placementBlamed.has(key)) return;
+    this.placementBlamed.add(key);
+    this.violation(breach.rule, now, breach.detail);
+  }
+
+  private judgeVolumesWaiting(now: number): void {
+    for (const uid of [...this.volumesUnjudged]) this.judgeVolumes(this.pods.get(uid) as PodRecord, now);
+  }
+
+  /** Once every claim of the bound pod is bound to a volume the checker saw: each volume against its node. */
+  private judgeVolumes(pod: PodRecord, now: number): void {
+    const node = this.nodes.get(pod.nodeName ?? "");
+    if (!this.holdsRoom(pod) || !node) {
+      this.volumesUnjudged.delete(pod.uid);
+      return;
+    }
+    const [namespace, name] = pod.key.split("/") as [string, string];
+    const volumes: k8s.V1PersistentVolume[] = [];
+    for (const claim of claimsOf(name, pod.spec)) {
+      const volumeName = this.claimVolumes.get(`${namespace}/${claim}`);
+      const volume = volumeName === undefined ? undefined : this.volumes.get(volumeName);
+      if (!volume) return;
+      volumes.push(volume);
+    }
+    this.volumesUnjudged.delete(pod.uid);
+    for (const volume of volumes) {
+      const mismatch = volumeNodeMismatch(volume, node as RuleNode);
+      if (mismatch) {
+        this.blame(pod.uid, { rule: "volumeZone", detail: `${pod.key} on ${node.name}: ${mismatch}` }, now);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Spread and affinity judged on the cluster as it stands, for a quiet end after a load without
+   * deletions (a benchmark's), where binds that completed out of decision order were forgiven at
+   * the bind: a pod in a domain over its constraint's skew is a spreadSkew violation, a pod whose
+   * required affinity no other pod meets a podAffinity one (but one first pod per set of terms).
+   * Once per pod and rule, with the binds already blamed. Returns how many it found now.
+   */
+  judgeSettled(now: number): number {
+    const placed: Placed[] = [];
+    for (const pod of this.pods.values()) {
+      if (!this.holdsRoom(pod) || pod.deleting) continue;
+      placed.push({
+        pod: { key: pod.key, namespace: pod.key.split("/")[0] as string, labels: pod.labels, spec: pod.spec },
+        node: pod.nodeName as string,
+        terminating: false,
+      });
+    }
+    const world: RuleWorld = {
+      nodes: this.nodes,
+      placed,
+      recentBinds: new Set(),
+      recentlyLeft: [],
+      namespaceLabels: (namespace) => this.namespaces.get(namespace),
+    };
+    const breaches = [...settledSpreadBreaches(placed, world), ...settledAffinityBreaches(placed, world)];
+    for (const { subject, breach } of breaches)
+      this.blame(this.uidByKey.get(subject.pod.key) as string, breach, now);
+    return breaches.length;
+  }
+
   ringLease(lease: k8s.V1Lease): void {
     const ring = readRingLease(lease.metadata?.annotations ?? {});
     if (ring) this.rings.set(ring.epoch, ring.owners);
@@ -628,6 +879,7 @@ export class InvariantLedger {
     this.judgeEscalations(now);
     for (const victim of this.victimGroups.values()) this.judgeVictim(victim, now);
     for (const preemption of this.preemptions.values()) this.judgePreemptor(preemption, now);
+    this.judgeVolumesWaiting(now);
   }
 
   /** Why a group may not preempt at all, or undefined when it may (members present as seen now). */
@@ -793,7 +1045,11 @@ export class InvariantLedger {
           requests: pod.requests,
           nodeSelector: pod.spec?.nodeSelector ?? {},
           tolerations: pod.spec?.tolerations ?? [],
-          hasAffinity: Boolean(pod.spec?.affinity),
+          hasAffinity:
+            Boolean(pod.spec?.affinity) ||
+            (pod.spec?.topologySpreadConstraints?.length ?? 0) > 0 ||
+            hostPortsOf(pod.spec).length > 0 ||
+            claimsOf(pod.key.split("/")[1] as string, pod.spec).length > 0,
         })),
       });
     }

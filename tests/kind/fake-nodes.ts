@@ -8,7 +8,8 @@ import { defaultClusterOptions, fakeNodeSpecs } from "../cluster/local/local-clu
 
 const count = Number(process.argv[2] ?? 24);
 const cpu = process.argv[3] ?? "8";
-const specs = fakeNodeSpecs({ ...defaultClusterOptions, nodes: count, nodeCpu: cpu });
+// Three zones, for the chaos suite's spread and zonal-volume workloads.
+const specs = fakeNodeSpecs({ ...defaultClusterOptions, nodes: count, nodeCpu: cpu, zones: 3 });
 const items = specs.map((spec) =>
   fakeNodeManifest({
     ...spec,
