@@ -64,7 +64,7 @@ export function toPodInfo(
 }
 
 /**
- * A solo pod with inter-pod constraints and a controller hashes by its controller (crossshard):
+ * A solo pod with inter-pod constraints and a controller hashes by its controller:
  * its workload's pods constrain each other, so one shard decides them all. Every other pod keeps
  * its own hash key: placements that do not constrain each other spread over the shards.
  */

@@ -45,14 +45,13 @@ export class ClusterState {
   /** Placed pods whose node the cluster does not hold (yet, or any more), by node name. */
   private readonly awaitingNode = new Map<string, Map<string, PodInfo>>();
   private readonly pdbs = new Map<string, PodDisruptionBudget>();
-  /** crossshard: placed pods with required pod anti-affinity (kube's symmetry), by key. */
   /**
    * Bumped whenever a node is added or removed (not when one is updated: its NodeInfo is updated
    * in place), so lists of NodeInfo can be cached by it.
    */
   nodeSetVersion = 0;
 
-  // --- PodTopologySpread (spread helper) ---
+  // --- PodTopologySpread ---
   /**
    * The selectors of the Services, ReplicationControllers, ReplicaSets and StatefulSets, which
    * cluster-default spread constraints count with (default-selector.ts). Empty until the shard

@@ -1,8 +1,8 @@
 /**
  * The check before bind (core/bind-check.ts): the profile's plugins that span nodes judge each
  * member again on its chosen node against the latest cluster, the member itself off its node and
- * the rest of its gang on theirs. Tested with a test-only plugin (spanning-plugin.ts) until
- * InterPodAffinity and PodTopologySpread land.
+ * the rest of its gang on theirs. Tested with a small test-only plugin (spanning-plugin.ts), and
+ * with the default profile's InterPodAffinity below.
  */
 import { describe, expect, it } from "vitest";
 import type { Pod } from "../../src/core/api-types.js";
@@ -82,7 +82,7 @@ describe("spanningProfile", () => {
     const standIn = setUp([], "InterPodAffinity").spanning;
     expect(needsCheckBeforeBind(standIn, toPodInfo(web("plain", { anti: false })))).toBe(false);
     expect(needsCheckBeforeBind(standIn, toPodInfo(web("anti")))).toBe(true);
-    expect(spanningProfile(buildProfile(cluster))).toBeUndefined();
+    expect(spanningProfile(profileOf([nodeResourcesFit(cluster)]))).toBeUndefined();
   });
 });
 
@@ -188,5 +188,41 @@ describe("checkBeforeBind", () => {
     ).toMatchObject({
       plugin: testZoneAntiAffinityName,
     });
+  });
+
+  it("runs the default profile's InterPodAffinity and PodTopologySpread: another shard's bind in the zone rejects, a plain pod is not checked", () => {
+    const cluster = snapshotOf(nodes());
+    const profile = buildProfile(cluster);
+    const spanning = spanningProfile(profile) as SpanningPlugins;
+    expect(spanning.plugins.map((p) => p.name)).toEqual(
+      expect.arrayContaining(["InterPodAffinity", "PodTopologySpread"]),
+    );
+    const core = new SchedulingCore(cluster, undefined, profile);
+    const decision = decisionFor(core.cycle(pendingGroupsOf([web("w-0")]), ownsAll), "w-0");
+    if (decision.kind !== "bind") throw new Error(`expected a bind, got ${decision.kind}`);
+    const chosen = decision.placements[0]?.nodeName as string;
+    expect(checkBeforeBind(spanning, cluster, decision.placements)).toBeUndefined();
+    const sameZone = chosen === "b1" ? "b1" : chosen === "a1" ? "a2" : "a1";
+    cluster.upsertPod(toPodInfo(web("theirs", { nodeName: sameZone })));
+    expect(checkBeforeBind(spanning, cluster, decision.placements)).toMatchObject({
+      plugin: "InterPodAffinity",
+      reasons: ["node(s) didn't match pod anti-affinity rules"],
+    });
+    // A pod without inter-pod constraints, in a cluster where no pod has required anti-affinity
+    // (the placed ones removed), is judged the same on every node: not checked.
+    cluster.removePod("default/theirs");
+    cluster.removePod("default/w-0");
+    expect(needsCheckBeforeBind(spanning, toPodInfo(pod("plain")))).toBe(false);
+    // A DoNotSchedule spread constraint makes it depend on other nodes again.
+    const spread = pod("spread", { labels: { app: "web" } });
+    spread.spec.topologySpreadConstraints = [
+      {
+        maxSkew: 1,
+        topologyKey: zoneKey,
+        whenUnsatisfiable: "DoNotSchedule",
+        labelSelector: { matchLabels: { app: "web" } },
+      },
+    ];
+    expect(needsCheckBeforeBind(spanning, toPodInfo(spread))).toBe(true);
   });
 });

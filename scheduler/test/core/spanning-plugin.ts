@@ -1,5 +1,6 @@
 /**
- * A test-only plugin that spans nodes (until InterPodAffinity and PodTopologySpread land): pods
+ * A small test-only plugin that spans nodes (the check before bind's tests, independent of the
+ * real plugins' details): pods
  * labelled with the same `app` may not share a zone when either carries required pod
  * anti-affinity (its terms are not read: the flag on PodInfo is). PreFilter counts per zone,
  * AddPod/RemovePod keep the counts true, Filter reads them; it counts its Filter calls.
