@@ -383,17 +383,24 @@ export class ClusterState {
   private readonly classes = new Map<string, StorageClass>();
   /** How many pods occupying nodes use each claim (persistentVolumeClaim volumes), by namespace/name. */
   private readonly claimUsers = new Map<string, number>();
+  /**
+   * Changes whenever a claim's binding or a volume's topology may have changed (a claim or volume
+   * added, changed as the plugins read it, or removed): routing's answers hold while it stays.
+   */
+  volumeTopologyVersion = 0;
 
   /** Adds or updates a claim; says whether that can help a pod the volume plugins rejected. */
   upsertPersistentVolumeClaim(claim: PersistentVolumeClaim): ClusterEvents {
     const key = `${claim.metadata.namespace}/${claim.metadata.name}`;
     const before = this.claims.get(key);
     this.claims.set(key, claim);
-    return before === undefined || claimView(before) !== claimView(claim) ? claimChange : 0;
+    if (before !== undefined && claimView(before) === claimView(claim)) return 0;
+    this.volumeTopologyVersion++;
+    return claimChange;
   }
 
   removePersistentVolumeClaim(namespace: string, name: string): void {
-    this.claims.delete(`${namespace}/${name}`);
+    if (this.claims.delete(`${namespace}/${name}`)) this.volumeTopologyVersion++;
   }
 
   persistentVolumeClaim(namespace: string, name: string): PersistentVolumeClaim | undefined {
@@ -404,11 +411,13 @@ export class ClusterState {
   upsertPersistentVolume(volume: PersistentVolume): ClusterEvents {
     const before = this.volumes.get(volume.metadata.name);
     this.volumes.set(volume.metadata.name, volume);
-    return before === undefined || volumeView(before) !== volumeView(volume) ? volumeChange : 0;
+    if (before !== undefined && volumeView(before) === volumeView(volume)) return 0;
+    this.volumeTopologyVersion++;
+    return volumeChange;
   }
 
   removePersistentVolume(name: string): void {
-    this.volumes.delete(name);
+    if (this.volumes.delete(name)) this.volumeTopologyVersion++;
   }
 
   persistentVolume(name: string): PersistentVolume | undefined {

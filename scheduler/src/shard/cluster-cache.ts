@@ -611,22 +611,31 @@ export class ClusterCache {
   }
 
   // --- volumes: claims, volumes and classes the volume plugins read. A new or changed one may
-  // let a pod in (the events say which); a deleted one never does.
+  // let a pod in (the events say which); a deleted one never does. A claim bound, or a volume's
+  // node affinity changed, may route its pods' groups elsewhere (core/gang/routing.ts).
 
   upsertPersistentVolumeClaim(claim: PersistentVolumeClaim): void {
-    this.emit(this.cluster.upsertPersistentVolumeClaim(claim));
+    this.volumeTopologyChanged(() => this.emit(this.cluster.upsertPersistentVolumeClaim(claim)));
   }
 
   removePersistentVolumeClaim(claim: PersistentVolumeClaim): void {
-    this.cluster.removePersistentVolumeClaim(claim.metadata.namespace, claim.metadata.name);
+    this.volumeTopologyChanged(() =>
+      this.cluster.removePersistentVolumeClaim(claim.metadata.namespace, claim.metadata.name),
+    );
   }
 
   upsertPersistentVolume(volume: PersistentVolume): void {
-    this.emit(this.cluster.upsertPersistentVolume(volume));
+    this.volumeTopologyChanged(() => this.emit(this.cluster.upsertPersistentVolume(volume)));
   }
 
   removePersistentVolume(volume: PersistentVolume): void {
-    this.cluster.removePersistentVolume(volume.metadata.name);
+    this.volumeTopologyChanged(() => this.cluster.removePersistentVolume(volume.metadata.name));
+  }
+
+  private volumeTopologyChanged(update: () => void): void {
+    const before = this.cluster.volumeTopologyVersion;
+    update();
+    if (this.cluster.volumeTopologyVersion !== before) this.onChange({ kind: "routing" });
   }
 
   upsertStorageClass(storageClass: StorageClass): void {

@@ -11,8 +11,10 @@
  *   - a node is *statically feasible* for a pod when its nodeSelector and required node affinity
  *     match the node, the node has no NoSchedule/NoExecute taint the pod does not tolerate
  *     (leaving out the node.kubernetes.io/ taints the node lifecycle controller and cordons put on
- *     and take off), and no resource the pod requests exceeds the node's allocatable. It reads
- *     nothing pods change: not the room left, not readiness, not cordons;
+ *     and take off), no resource the pod requests exceeds the node's allocatable, and the node
+ *     affinity of every PersistentVolume the pod's claims are bound to matches it (a local
+ *     volume names its node: without this its pod would wait with a shard that owns none). It
+ *     reads nothing pods change: not the room left, not readiness, not cordons;
  *   - a group's *feasible owners* are the shards that own (under the newest ring seen, its lends
  *     included) a node statically feasible for one of its pending members;
  *   - if the ring's owner is one of them, or there are none, the ring's owner keeps the group;
@@ -62,8 +64,11 @@ function repelsForGood(taint: Taint): boolean {
   return repelsPods(taint) && !taint.key.startsWith(transientTaintPrefix);
 }
 
-/** Whether the node could ever take the pod, by what pods coming and going does not change. */
-export function staticallyFeasible(pod: PodInfo, node: NodeInfo): boolean {
+/**
+ * Whether the node could ever take the pod, by what pods coming and going does not change. With
+ * the cluster's claims and volumes, a bound claim's volume must allow the node too.
+ */
+export function staticallyFeasible(pod: PodInfo, node: NodeInfo, volumes?: ClusterState): boolean {
   if (!matchesNodeSelector(pod.nodeSelector, node.labels)) return false;
   if (!matchesRequiredNodeAffinity(pod.requiredNodeAffinity, node)) return false;
   for (const taint of node.taints)
@@ -74,6 +79,18 @@ export function staticallyFeasible(pod: PodInfo, node: NodeInfo): boolean {
   if (requests.memory > allocatable.memory) return false;
   if (requests.ephemeralStorage > allocatable.ephemeralStorage) return false;
   for (const [name, amount] of requests.scalar) if (amount > allocatable.get(name)) return false;
+  if (volumes !== undefined && pod.volumeClaims.length > 0) return volumesAllow(pod, node, volumes);
+  return true;
+}
+
+/** Every volume the pod's bound claims use allows the node (its required node affinity). */
+function volumesAllow(pod: PodInfo, node: NodeInfo, cluster: ClusterState): boolean {
+  for (const { claim } of pod.volumeClaims) {
+    const volumeName = cluster.persistentVolumeClaim(pod.namespace, claim)?.spec?.volumeName;
+    if (!volumeName) continue;
+    const terms = cluster.persistentVolume(volumeName)?.spec?.nodeAffinity?.required?.nodeSelectorTerms;
+    if (terms !== undefined && !matchesRequiredNodeAffinity(terms, node)) return false;
+  }
   return true;
 }
 
@@ -158,7 +175,7 @@ export class GroupRouter {
   /** The shard the group is routed to (routeGroup), or undefined when the ring's owner keeps it. */
   route(hashKey: string, pending: Iterable<PodInfo>, ring: RoutingRing): string | undefined {
     if (ring.members.length < 2) return undefined;
-    const version = `${this.nodesVersion()}/${ring.version}`;
+    const version = `${this.nodesVersion()}/${ring.version}/${this.cluster.volumeTopologyVersion}`;
     if (version !== this.cachedFor) {
       this.bySignature.clear();
       this.cachedFor = version;
@@ -183,7 +200,8 @@ export class GroupRouter {
       const owners = new Set<string>();
       for (const name of named) {
         const node = this.cluster.node(name);
-        const owner = node && staticallyFeasible(pod, node) ? ring.nodeOwnerOf(name) : undefined;
+        const owner =
+          node && staticallyFeasible(pod, node, this.cluster) ? ring.nodeOwnerOf(name) : undefined;
         if (owner !== undefined && ring.live.has(owner)) owners.add(owner);
       }
       return owners;
@@ -205,7 +223,7 @@ export class GroupRouter {
     for (const node of this.cluster.nodes) {
       const owner = ring.nodeOwnerOf(node.name);
       if (owner === undefined || owners.has(owner) || !ring.live.has(owner)) continue;
-      if (!staticallyFeasible(pod, node)) continue;
+      if (!staticallyFeasible(pod, node, this.cluster)) continue;
       owners.add(owner);
       if (owners.size === all) break;
     }
@@ -224,6 +242,8 @@ export class GroupRouter {
         requests.memory,
         requests.ephemeralStorage,
         [...requests.scalar].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        // Claims are per namespace: pods with the same claim names elsewhere are other claims.
+        pod.volumeClaims.length > 0 ? [pod.namespace, pod.volumeClaims.map((c) => c.claim)] : null,
       ]);
       this.signatures.set(pod, signature);
     }

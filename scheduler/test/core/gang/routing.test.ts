@@ -157,6 +157,40 @@ describe("GroupRouter", () => {
     expect(router.route("default/any", infos([pod("any")]), ring)).toBeUndefined();
   });
 
+  it("routes a pod whose claim is bound to a local volume to the owner of the volume's node, once the claim is bound", () => {
+    const cluster = clusterOf(node("n1"), node("n2"), node("n3"));
+    const router = new GroupRouter(cluster, () => 0);
+    const ring = ringOf({ n1: "a", n2: "b", n3: "c" });
+    const withClaim = pod("db");
+    withClaim.spec.volumes = [{ name: "data", persistentVolumeClaim: { claimName: "data" } }];
+    const members = infos([withClaim]);
+    const claim = {
+      metadata: { name: "data", namespace: "default" },
+      spec: { storageClassName: "local", accessModes: ["ReadWriteOnce"] },
+    };
+    cluster.upsertPersistentVolumeClaim(claim);
+    // Not bound yet: no volume to follow, the ring's owner keeps it (VolumeBinding tells it why it waits).
+    expect(router.route("default/db", members, ring)).toBeUndefined();
+    cluster.upsertPersistentVolume({
+      metadata: { name: "local-n3" },
+      spec: {
+        storageClassName: "local",
+        nodeAffinity: {
+          required: {
+            nodeSelectorTerms: [
+              { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: ["n3"] }] },
+            ],
+          },
+        },
+      },
+    });
+    cluster.upsertPersistentVolumeClaim({ ...claim, spec: { ...claim.spec, volumeName: "local-n3" } });
+    expect(staticallyFeasible(members[0] as PodInfo, cluster.node("n1") as never, cluster)).toBe(false);
+    expect(staticallyFeasible(members[0] as PodInfo, cluster.node("n3") as never, cluster)).toBe(true);
+    // The claim's binding changed the volume topology version: the cached answer is not reused.
+    expect(router.route("default/db", members, ring)).toBe("c");
+  });
+
   it("takes a gang's members together: routed only when no member fits a node of the ring's owner", () => {
     const cluster = clusterOf(node("n1"), node("g1", { gpus: 4 }), node("g2", { gpus: 4 }));
     const router = new GroupRouter(cluster, () => 0);
