@@ -278,7 +278,14 @@ export class Coordinator {
     const group = pendingGroup(key, infos, [], undefined, 0, false, report);
     const plan: ReliefPlan =
       owner === summary.shard
-        ? planRelief({ group, owner, summaries, lentNodes, profile: this.config.profile })
+        ? planRelief({
+            group,
+            owner,
+            summaries,
+            lentNodes,
+            profile: this.config.profile,
+            ...(report.feasibleElsewhere ? { feasibleElsewhere: report.feasibleElsewhere } : {}),
+          })
         : { kind: "none", reason: "impossible" };
     return { owner, recorded, infos, plan };
   }

@@ -1,7 +1,7 @@
 /**
  * The checker's own account of what the shard ring hashes for a pod (groupHashKeyOf), from the
- * documented rule: a gang by its group, a pod with inter-pod constraints by its controller, any
- * other pod by itself.
+ * documented rule: a gang by its group, a pod with inter-pod constraints by its controller (or,
+ * without one, by the constraints), any other pod by itself.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -47,15 +47,24 @@ describe("groupHashKeyOf", () => {
     );
   });
 
-  it("a pod without inter-pod constraints, or without a controller, hashes by itself", () => {
+  it("a pod without inter-pod constraints hashes by itself", () => {
     expect(groupHashKeyOf(pod({}, [controller]), undefined)).toBe("shop/web-7d9f-abcde");
     expect(groupHashKeyOf(pod({ affinity: { podAntiAffinity: {} } }, [controller]), undefined)).toBe(
       "shop/web-7d9f-abcde",
     );
-    const spread = { topologySpreadConstraints: [{}] };
-    expect(groupHashKeyOf(pod(spread, [{ ...controller, controller: false }]), undefined)).toBe(
-      "shop/web-7d9f-abcde",
-    );
+  });
+
+  it("a pod with inter-pod constraints but no controller hashes by the constraints, whatever their key order", () => {
+    const spread = { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "zone" }] };
+    const key = groupHashKeyOf(pod(spread, [{ ...controller, controller: false }]), undefined);
+    expect(key).toMatch(/^shop\/InterPodConstraints\/[0-9a-f]{8}$/);
+    const other: HashedPod = {
+      metadata: { name: "another-pod", namespace: "shop" },
+      spec: { topologySpreadConstraints: [{ topologyKey: "zone", maxSkew: 1 }] },
+    };
+    expect(groupHashKeyOf(other, undefined)).toBe(key);
+    const wider = { topologySpreadConstraints: [{ maxSkew: 2, topologyKey: "zone" }] };
+    expect(groupHashKeyOf(pod(wider, []), undefined)).not.toBe(key);
   });
 
   it("a pod group member hashes by its group, constraints and controller aside", () => {

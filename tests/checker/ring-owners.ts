@@ -83,7 +83,8 @@ export interface HashedPod {
  * constraints across shards"): a pod group member, "<ns>/<group>"; a pod of its own that carries
  * any pod affinity or anti-affinity term or topology spread constraint (required or preferred)
  * and has a controller (the ownerReference marked controller), "<ns>/<Kind>/<name>" of that
- * controller; any other pod, "<ns>/<pod>".
+ * controller, and without one "<ns>/InterPodConstraints/<FNV-1a of the constraints' sorted-key
+ * JSON>"; any other pod, "<ns>/<pod>".
  */
 export function groupHashKeyOf(pod: HashedPod, groupName: string | undefined): string {
   const namespace = pod.metadata?.namespace ?? "";
@@ -96,6 +97,28 @@ export function groupHashKeyOf(pod: HashedPod, groupName: string | undefined): s
   ]);
   if (terms.length === 0 && (spec.topologySpreadConstraints ?? []).length === 0) return own;
   const controller = (pod.metadata?.ownerReferences ?? []).find((ref) => ref.controller === true);
-  if (controller === undefined || controller.kind === "" || controller.name === "") return own;
-  return `${namespace}/${controller.kind}/${controller.name}`;
+  if (controller !== undefined && controller.kind !== "" && controller.name !== "")
+    return `${namespace}/${controller.kind}/${controller.name}`;
+  // No controller: the constraints themselves, as sorted-key JSON hashed with 32-bit FNV-1a.
+  const constraints = [
+    spec.affinity?.podAffinity ?? null,
+    spec.affinity?.podAntiAffinity ?? null,
+    spec.topologySpreadConstraints ?? null,
+  ];
+  let hash = 0x811c9dc5;
+  const text = sortedJson(constraints);
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return `${namespace}/InterPodConstraints/${(hash >>> 0).toString(16).padStart(8, "0")}`;
+}
+
+/** JSON whose objects list their keys in sorted order (undefined members left out). */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${sortedJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }

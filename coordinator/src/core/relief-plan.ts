@@ -37,6 +37,11 @@ export interface ReliefRequest {
   readonly lentNodes: ReadonlySet<string>;
   /** The shards' plugin configuration (buildProfile's): trials run the plugins the shards run. */
   readonly profile?: ProfileConfig;
+  /**
+   * For a group only its owner can judge (placedByOwnerOnly): other shards' nodes the owner found
+   * its first member fits (StuckGroupReport.feasibleElsewhere). Lent from before anything else.
+   */
+  readonly feasibleElsewhere?: readonly string[];
 }
 
 export type ReliefPlan =
@@ -72,7 +77,12 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       if (node.nominatedFor?.some((id) => id !== group.key.id)) promised.add(node.name);
   let ownerFits = false;
   // Its inter-pod constraints are judged by its owner only: no handoff, lends to the owner.
-  const handoffs = placedByOwnerOnly(group.members) ? [] : others;
+  const ownerOnly = placedByOwnerOnly(group.members);
+  if (ownerOnly && (request.feasibleElsewhere?.length ?? 0) > 0) {
+    const lend = lendWhatTheOwnerNamed(request, promised);
+    if (lend !== undefined) return lend;
+  }
+  const handoffs = ownerOnly ? [] : others;
   for (const preempting of modes) {
     const view = capacityView(request.summaries, preempting ? group.priority : undefined);
     for (const summary of handoffs) {
@@ -119,4 +129,33 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
     };
   }
   return { kind: "none", reason: ownerFits ? "owner-fits" : "impossible" };
+}
+
+/**
+ * A group only its owner can judge (its inter-pod constraints need pods the capacity view does
+ * not hold): the owner named other shards' nodes its first member fits now; lend it as many of
+ * them as it has members to place (not lent already, not promised to a preemptor, owned by a
+ * live shard). The witness puts member i on the i-th node lent; the owner places them for real.
+ */
+function lendWhatTheOwnerNamed(
+  request: ReliefRequest,
+  promised: ReadonlySet<string>,
+): ReliefPlan | undefined {
+  const { group, owner } = request;
+  const ownerOf = new Map<string, string>();
+  for (const summary of request.summaries)
+    for (const node of summary.nodes) ownerOf.set(node.name, summary.shard);
+  const nodes: { node: string; from: string }[] = [];
+  for (const name of request.feasibleElsewhere ?? []) {
+    const from = ownerOf.get(name);
+    if (from === undefined || from === owner || request.lentNodes.has(name) || promised.has(name)) continue;
+    nodes.push({ node: name, from });
+    if (nodes.length >= group.members.length) break;
+  }
+  if (nodes.length === 0) return undefined;
+  const placements = nodes.map(({ node }, i) => ({
+    pod: group.members[i] as PendingGroup["members"][number],
+    nodeName: node,
+  }));
+  return { kind: "lend", to: owner, nodes, preempting: false, placements };
 }

@@ -13,11 +13,7 @@ import { group, summary } from "./fixtures.js";
 const term = { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "topology.kubernetes.io/zone" };
 const none = new Set<string>();
 
-/**
- * The group with required inter-pod constraints as a plugin that implements them would see it.
- * (Today UnsupportedConstraints refuses the spec's required terms in every trial, so the flag is
- * set on PodInfo directly: the planner reads only the flag.)
- */
+/** The group with required inter-pod constraints (the planner reads only PodInfo's flag). */
 function constrained(g: PendingGroup): PendingGroup {
   const members: PodInfo[] = g.members.map((pod) => ({
     ...pod,
@@ -52,6 +48,43 @@ describe("planRelief for groups with required inter-pod constraints", () => {
     });
     expect(plan).toMatchObject({ kind: "lend", to: "a", preempting: false });
     expect(plan.kind === "lend" && plan.nodes.map((n) => n.from)).toEqual(["b", "b"]);
+  });
+
+  it("lends the nodes the owner named as fitting (feasibleElsewhere), where resources alone say the owner fits", () => {
+    // The owner has room by resources; only its full cache knows the constraints rule its nodes out.
+    const summaries = [
+      summary("a", [{ name: "a1", free: 4000 }]),
+      summary("b", [
+        { name: "b1", free: 4000 },
+        { name: "b2", free: 4000 },
+      ]),
+      summary("c", [{ name: "c1", free: 4000 }]),
+    ];
+    const g = constrained(group("web", [1000]));
+    expect(planRelief({ group: g, owner: "a", summaries, lentNodes: none })).toMatchObject({
+      kind: "none",
+      reason: "owner-fits",
+    });
+    const plan = planRelief({
+      group: g,
+      owner: "a",
+      summaries,
+      lentNodes: new Set(["b1"]),
+      feasibleElsewhere: ["a1", "b1", "unknown", "b2", "c1"],
+    });
+    // Its own node, a lent one and one no summary holds are skipped; one member, one node.
+    expect(plan).toMatchObject({
+      kind: "lend",
+      to: "a",
+      preempting: false,
+      nodes: [{ node: "b2", from: "b" }],
+    });
+    // An unconstrained group's report never names such nodes; if it did, they are not read: it
+    // is handed over as always.
+    const plain = group("web", [1000]);
+    expect(
+      planRelief({ group: plain, owner: "a", summaries, lentNodes: none, feasibleElsewhere: ["b2"] }),
+    ).toMatchObject({ kind: "handoff" });
   });
 
   it("hands over no member of a group that needs preemption either: it lends by preemption", () => {

@@ -68,7 +68,17 @@ export interface StuckGroupReport {
    * the owner while the summary's epoch is the ring's. Absent from older shards' summaries.
    */
   readonly routed?: true;
+  /**
+   * For a group its owner alone can judge (inter-pod constraints: the coordinator's capacity view
+   * holds no other pods): nodes of other shards on which its first member passes every filter
+   * now, at most maxFeasibleElsewhere; the coordinator lends from these. Absent: none, or an
+   * older shard.
+   */
+  readonly feasibleElsewhere?: readonly string[];
 }
+
+/** The most nodes a stuck report names in feasibleElsewhere (a summary's size stays bounded). */
+export const maxFeasibleElsewhere = 32;
 
 export interface CapacitySummary {
   readonly shard: string;
@@ -250,7 +260,16 @@ function stuckGroup(value: unknown, path: string): StuckGroupReport {
     since: finite(json.since, `${path}.since`),
     message: string(json.message, `${path}.message`),
     ...(optional(json.routed, (v) => boolean(v, `${path}.routed`)) === true ? { routed: true as const } : {}),
+    ...feasibleElsewhereOf(json.feasibleElsewhere, `${path}.feasibleElsewhere`),
   };
+}
+
+function feasibleElsewhereOf(value: unknown, path: string): { feasibleElsewhere?: readonly string[] } {
+  if (value === undefined) return {};
+  const names = array(value, path)
+    .slice(0, maxFeasibleElsewhere)
+    .map((name, i) => objectName(name, `${path}[${i}]`));
+  return names.length > 0 ? { feasibleElsewhere: names } : {};
 }
 
 /**

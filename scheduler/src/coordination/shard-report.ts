@@ -3,7 +3,11 @@
  * nodes it owns now, and the groups it owns but found unschedulable (pure, no I/O).
  */
 
-import type { CapacitySummary, StuckGroupReport } from "../contracts/capacity-summary.js";
+import {
+  type CapacitySummary,
+  maxFeasibleElsewhere,
+  type StuckGroupReport,
+} from "../contracts/capacity-summary.js";
 import type { ClusterState } from "../core/cluster-state.js";
 import type { PendingGroup } from "../core/index.js";
 import { summarizeCapacity } from "./capacity-summary.js";
@@ -15,9 +19,17 @@ export interface StuckGroup {
   readonly message: string;
   /** The shard owns it by feasibility-aware routing, not by the ring (StuckGroupReport.routed). */
   readonly routed?: boolean;
+  /** Other shards' nodes its first member fits now (StuckGroupReport.feasibleElsewhere). */
+  readonly feasibleElsewhere?: readonly string[];
 }
 
-export function stuckGroupReport({ group, since, message, routed }: StuckGroup): StuckGroupReport {
+export function stuckGroupReport({
+  group,
+  since,
+  message,
+  routed,
+  feasibleElsewhere,
+}: StuckGroup): StuckGroupReport {
   return {
     id: group.key.id,
     namespace: group.key.namespace,
@@ -31,6 +43,9 @@ export function stuckGroupReport({ group, since, message, routed }: StuckGroup):
     since,
     message,
     ...(routed ? { routed: true as const } : {}),
+    ...(feasibleElsewhere !== undefined && feasibleElsewhere.length > 0
+      ? { feasibleElsewhere: feasibleElsewhere.slice(0, maxFeasibleElsewhere) }
+      : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /** Turns API objects into the core's PodInfo and NodeInfo: parsed once, reused every cycle. */
-import type { Node, Pod } from "./api-types.js";
-import { controllerOf, hashedByController } from "./gang/group-key.js";
+import type { Node, Pod, PodSpec } from "./api-types.js";
+import { controllerOf, hashedByConstraints, hashedByController } from "./gang/group-key.js";
 import {
   annotationGroupSource,
   type GroupObjects,
@@ -36,7 +36,7 @@ export function toPodInfo(
     namespace: metadata.namespace,
     name: metadata.name,
     pod,
-    group: soloHashing(membership.group, interPodConstraints.any, metadata.ownerReferences),
+    group: soloHashing(membership.group, interPodConstraints.any, metadata, spec),
     minMember: membership.minMember,
     groupError: membership.error,
     priority: membership.priority,
@@ -64,18 +64,26 @@ export function toPodInfo(
 }
 
 /**
- * A solo pod with inter-pod constraints and a controller hashes by its controller:
- * its workload's pods constrain each other, so one shard decides them all. Every other pod keeps
- * its own hash key: placements that do not constrain each other spread over the shards.
+ * A solo pod with inter-pod constraints hashes by its controller, or without one by the
+ * constraints themselves: pods that constrain each other alike are decided in one shard. Every
+ * other pod keeps its own hash key: placements that do not constrain each other spread over the
+ * shards.
  */
 function soloHashing(
   group: PodInfo["group"],
   interPod: boolean,
-  ownerReferences: Parameters<typeof controllerOf>[0],
+  metadata: Pod["metadata"],
+  spec: PodSpec,
 ): PodInfo["group"] {
   if (!group.solo || !interPod) return group;
-  const controller = controllerOf(ownerReferences);
-  return controller === undefined ? group : hashedByController(group, controller);
+  const controller = controllerOf(metadata.ownerReferences);
+  if (controller !== undefined) return hashedByController(group, controller);
+  const { affinity, topologySpreadConstraints } = spec;
+  return hashedByConstraints(group, [
+    affinity?.podAffinity ?? null,
+    affinity?.podAntiAffinity ?? null,
+    topologySpreadConstraints ?? null,
+  ]);
 }
 
 export function toNodeInfo(node: Node): NodeInfo {

@@ -18,11 +18,19 @@
  * the event loop back between chunks of a long queue.
  */
 
+import { maxFeasibleElsewhere } from "../contracts/capacity-summary.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { Diagnosis } from "./diagnosis.js";
 import type { ClusterEvents } from "./framework.js";
 import { type GroupKey, type PendingGroup, queueOrder } from "./gang/index.js";
-import { feasibleNodesToFind, type Placement, type PlacementContext, placeGroup } from "./gang-placement.js";
+import {
+  feasibleNodesToFind,
+  nodesElsewhere,
+  type Placement,
+  type PlacementContext,
+  placeGroup,
+} from "./gang-placement.js";
+import { placedByOwnerOnly } from "./inter-pod-constraints.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import {
   type EvictionPlan,
@@ -84,6 +92,12 @@ export type Decision =
        * status.nominatedNodeName the same way). Already dropped from the cluster.
        */
       readonly withdrawnNominations: readonly PodInfo[];
+      /**
+       * A group only its owner can judge (inter-pod constraints, placedByOwnerOnly): other
+       * shards' nodes its first member fits now (nodesElsewhere), which the coordinator may lend
+       * the owner. Absent for any other group, or when the owner owns every node.
+       */
+      readonly feasibleElsewhere?: readonly string[];
     };
 
 /** What a budgeted cycle did, and the groups it did not reach (in queue order). */
@@ -201,16 +215,19 @@ export class SchedulingCore {
         // A gang reserves at the priority it preempted with, which every member has.
         for (const { pod, nodeName } of preemption.plan.nominations) statement.nominate(pod, nodeName);
       } else {
-        decisions.push(
-          this.unschedulable(
-            statement,
-            group,
-            `${message} ${preemption.reason}.`,
-            unschedulablePlugins,
-            tried,
-            memo,
-          ),
+        const decision = this.unschedulable(
+          statement,
+          group,
+          `${message} ${preemption.reason}.`,
+          unschedulablePlugins,
+          tried,
+          memo,
         );
+        const elsewhere =
+          ctx.otherShardNodes > 0 && placedByOwnerOnly(group.members)
+            ? nodesElsewhere(ctx, group, maxFeasibleElsewhere)
+            : [];
+        decisions.push(elsewhere.length > 0 ? { ...decision, feasibleElsewhere: elsewhere } : decision);
       }
       statement.commit();
     }
@@ -226,7 +243,7 @@ export class SchedulingCore {
     unschedulablePlugins: readonly string[],
     extraEvents: ClusterEvents,
     memo: PreemptionMemo,
-  ): Decision {
+  ): Extract<Decision, { kind: "unschedulable" }> {
     const withdrawnNominations = this.withdrawNominations(statement, group);
     // Room came back: a preemptor shape found hopeless earlier in the cycle may not be now.
     if (withdrawnNominations.length > 0) memo.roomReturned();

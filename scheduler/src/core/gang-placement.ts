@@ -303,3 +303,23 @@ export function feasibleNodesToFind(nodeCount: number, percentage: number | unde
   if (pct >= 100) return nodeCount;
   return Math.max(100, Math.floor((nodeCount * pct) / 100));
 }
+
+/**
+ * Other shards' nodes on which the group's first member passes PreFilter and every filter now,
+ * at most `limit`, in the cluster's node order. For a group only its owner can judge (inter-pod
+ * constraints): the coordinator's capacity view holds no other pods, so the owner names the
+ * nodes it would take and the coordinator lends from them (relief-plan.ts).
+ */
+export function nodesElsewhere(ctx: PlacementContext, group: PendingGroup, limit: number): string[] {
+  const pod = group.members[0];
+  if (pod === undefined) return [];
+  const { state, rejected } = preFilter(ctx.profile, pod);
+  if (rejected !== undefined) return [];
+  const names: string[] = [];
+  for (const node of ctx.cluster.nodes) {
+    if (ctx.ownsNode(node.name) || rejection(ctx.profile, pod, node, state) !== undefined) continue;
+    names.push(node.name);
+    if (names.length >= limit) break;
+  }
+  return names;
+}

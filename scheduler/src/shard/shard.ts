@@ -263,7 +263,8 @@ export class Shard {
       this.queue.done(id, "retry", now);
       return;
     }
-    if (decision.kind === "unschedulable") this.stuck.record(id, decision.message, now);
+    if (decision.kind === "unschedulable")
+      this.stuck.record(id, decision.message, now, decision.feasibleElsewhere);
     else this.stuck.clear(id);
     switch (decision.kind) {
       case "bind": {

@@ -7,11 +7,17 @@ import type { StuckGroup } from "../coordination/shard-report.js";
 import { type ClusterCache, type GroupMembers, pendingGroupOf } from "./cluster-cache.js";
 
 export class StuckGroups {
-  private readonly since = new Map<string, { since: number; message: string }>();
+  private readonly since = new Map<
+    string,
+    { since: number; message: string; feasibleElsewhere: readonly string[] | undefined }
+  >();
 
-  /** The group's last attempt found it unschedulable; it stays stuck since its first such one. */
-  record(groupId: string, message: string, now: number): void {
-    this.since.set(groupId, { since: this.since.get(groupId)?.since ?? now, message });
+  /**
+   * The group's last attempt found it unschedulable; it stays stuck since its first such one.
+   * feasibleElsewhere: other shards' nodes it fits (a group only its owner can judge).
+   */
+  record(groupId: string, message: string, now: number, feasibleElsewhere?: readonly string[]): void {
+    this.since.set(groupId, { since: this.since.get(groupId)?.since ?? now, message, feasibleElsewhere });
   }
 
   clear(groupId: string): void {
@@ -27,13 +33,19 @@ export class StuckGroups {
     owns: (members: GroupMembers) => boolean,
     routed: (members: GroupMembers) => boolean = () => false,
   ): Generator<StuckGroup> {
-    for (const [id, { since, message }] of this.since) {
+    for (const [id, { since, message, feasibleElsewhere }] of this.since) {
       const members = cache.group(id);
       if (!members || members.pending.size === 0 || !owns(members)) {
         this.since.delete(id);
         continue;
       }
-      yield { group: pendingGroupOf(members), since, message, ...(routed(members) ? { routed: true } : {}) };
+      yield {
+        group: pendingGroupOf(members),
+        since,
+        message,
+        ...(routed(members) ? { routed: true } : {}),
+        ...(feasibleElsewhere !== undefined ? { feasibleElsewhere } : {}),
+      };
     }
   }
 }

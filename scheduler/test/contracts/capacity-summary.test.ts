@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { type CapacitySummary, parseCapacitySummary } from "../../src/contracts/capacity-summary.js";
+import {
+  type CapacitySummary,
+  maxFeasibleElsewhere,
+  parseCapacitySummary,
+} from "../../src/contracts/capacity-summary.js";
 
 const header = { shard: "shard-0", epoch: 3, publishedAt: 1000 };
 
@@ -57,6 +61,22 @@ describe("parseCapacitySummary", () => {
     const notRouted = parseCapacitySummary(withField("stuck.0.routed", false), "shard-0");
     expect(notRouted.ok && "routed" in (notRouted.value.stuck[0] ?? {})).toBe(false);
     expect(reasonOf(withField("stuck.0.routed", "yes"))).toContain("stuck[0].routed is not a boolean");
+  });
+
+  it("reads the nodes an owner-only group fits elsewhere, bounded, and none when the field is absent", () => {
+    const named = parseCapacitySummary(
+      withField("stuck.0.feasibleElsewhere", ["node-b", "node-c"]),
+      "shard-0",
+    );
+    expect(named.ok && named.value.stuck[0]?.feasibleElsewhere).toEqual(["node-b", "node-c"]);
+    const many = Array.from({ length: 100 }, (_, i) => `node-${i}`);
+    const bounded = parseCapacitySummary(withField("stuck.0.feasibleElsewhere", many), "shard-0");
+    expect(bounded.ok && bounded.value.stuck[0]?.feasibleElsewhere?.length).toBe(maxFeasibleElsewhere);
+    const plain = parseCapacitySummary(body, "shard-0");
+    expect(plain.ok && "feasibleElsewhere" in (plain.value.stuck[0] ?? {})).toBe(false);
+    expect(reasonOf(withField("stuck.0.feasibleElsewhere", ["Not A Name!"]))).toContain(
+      "stuck[0].feasibleElsewhere[0]",
+    );
   });
 
   it("keeps maps keyed by external text without a prototype", () => {

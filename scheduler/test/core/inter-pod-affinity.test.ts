@@ -641,3 +641,25 @@ describe("InterPodAffinity Score", () => {
     expect(decision.kind === "bind" && decision.placements[0]?.nodeName).toBe("n3");
   });
 });
+
+describe("an owner-only group the owner cannot place", () => {
+  it("names the other shards' nodes its first member fits (feasibleElsewhere), for the coordinator to lend", () => {
+    // The owner holds n1 and n2 (zone a), where a pod of the same app runs: zone anti-affinity
+    // rules both out; n3 (zone b) of another shard fits, n4 has no zone (the term needs the key).
+    const cluster = snapshotOf(nodes(), [pod("web-0", { nodeName: "n1", labels: { app: "web" } })]);
+    const incoming = affine("web-1", { anti: [term({ app: "web" }, zone)] }, { labels: { app: "web" } });
+    const owns = (name: string) => name === "n1" || name === "n2";
+    const decision = decisionFor(
+      new SchedulingCore(cluster).cycle(pendingGroupsOf([incoming]), owns),
+      "web-1",
+    );
+    expect(decision.kind).toBe("unschedulable");
+    expect(decision.kind === "unschedulable" && decision.feasibleElsewhere).toEqual(["n3", "n4"]);
+    // A pod without inter-pod constraints is never owner-only: nothing named.
+    const plain = decisionFor(
+      new SchedulingCore(cluster).cycle(pendingGroupsOf([pod("big", { cpu: 1000 })]), owns),
+      "big",
+    );
+    expect(plain.kind === "unschedulable" && "feasibleElsewhere" in plain).toBe(false);
+  });
+});

@@ -114,11 +114,13 @@ describe("hashing by controller", () => {
     expect(toPodInfo(owned(pod("plain"))).group.hashKey).toBe("default/plain");
   });
 
-  it("a pod without a controller (none marked controller) keeps its own key", () => {
-    expect(toPodInfo(antiAffine).group.hashKey).toBe("default/web-7d9f-abcde");
-    expect(toPodInfo(owned(antiAffine, "ReplicaSet", "web", false)).group.hashKey).toBe(
-      "default/web-7d9f-abcde",
-    );
+  it("a pod without a controller (none marked controller) hashes by its constraints: alike pods share the key", () => {
+    const key = toPodInfo(antiAffine).group.hashKey;
+    expect(key).toMatch(/^default\/InterPodConstraints\/[0-9a-f]{8}$/);
+    expect(toPodInfo(owned(antiAffine, "ReplicaSet", "web", false)).group.hashKey).toBe(key);
+    const twin = { ...antiAffine, metadata: { ...antiAffine.metadata, name: "another" } };
+    expect(toPodInfo(twin).group).toMatchObject({ id: "pod:default/another", hashKey: key });
+    expect(toPodInfo(softSpread).group.hashKey).not.toBe(key);
   });
 
   it("a gang member hashes by its group, whatever its constraints and controller", () => {

@@ -46,3 +46,36 @@ export function controllerOf(
 export function hashedByController(key: GroupKey, controller: ControllerRef): GroupKey {
   return { ...key, hashKey: `${key.namespace}/${controller.kind}/${controller.name}` };
 }
+
+/**
+ * A solo pod with inter-pod constraints and no controller (a bare pod, as scripts and benchmark
+ * harnesses create them) hashes by its constraints, "<ns>/InterPodConstraints/<hash>": pods
+ * carrying the same pod (anti-)affinity and spread constraints are decided inside one shard, as a
+ * controller's pods are. The hash is FNV-1a of the constraints' JSON with keys sorted, so any
+ * client's copy of the same spec hashes alike.
+ */
+export function hashedByConstraints(key: GroupKey, constraints: unknown): GroupKey {
+  const hash = fnv1a(canonicalJson(constraints)).toString(16).padStart(8, "0");
+  return { ...key, hashKey: `${key.namespace}/InterPodConstraints/${hash}` };
+}
+
+/** JSON with every object's keys sorted: equal values give equal text whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record)
+    .filter((k) => record[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(",")}}`;
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 code units. */
+export function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

@@ -8,6 +8,7 @@ export {
   controllerOf,
   type GroupKey,
   groupKey,
+  hashedByConstraints,
   hashedByController,
 } from "./group-key.js";
 export {

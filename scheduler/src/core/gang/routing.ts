@@ -52,6 +52,7 @@ import type { ClusterState } from "../cluster-state.js";
 import type { NodeInfo, PodInfo } from "../model.js";
 import { matchesNodeSelector, matchesRequiredNodeAffinity } from "../plugins/node-affinity/node-affinity.js";
 import { repelsPods, tolerates } from "../plugins/taint-toleration/taint-toleration.js";
+import { fnv1a } from "./group-key.js";
 
 /**
  * Taints the node lifecycle controller and cordons put on and take off (not-ready, unreachable,
@@ -145,14 +146,6 @@ export function routeGroup(
 }
 
 /** 32-bit FNV-1a over UTF-16 code units: the same weight in every process (the core has no crypto). */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
 
 /** Caches bounded by entries: a version change or this many signatures starts afresh. */
 const maxCachedSignatures = 4096;
