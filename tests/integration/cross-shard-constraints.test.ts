@@ -40,8 +40,9 @@ const replicas: RunningShard[] = [];
 const measured: Record<string, unknown>[] = [];
 
 afterAll(() => {
-  mkdirSync("../reports", { recursive: true });
-  writeFileSync("../reports/crossshard-window.json", `${JSON.stringify(measured, null, 2)}\n`);
+  // Beside the test reports, not among them: a measurement, not a test result.
+  mkdirSync("../reports/measurements", { recursive: true });
+  writeFileSync("../reports/measurements/crossshard-window.json", `${JSON.stringify(measured, null, 2)}\n`);
 });
 
 /** Labelled pods per zone (bound ones), from the API server. */

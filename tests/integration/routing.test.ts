@@ -30,7 +30,10 @@ const identity = (ordinal: number) => `${suite.id}-${ordinal}`;
 beforeAll(async () => {
   replicas.set(0, suite.shard);
   daemonNodes = await suite.addNodes("ds", 9);
-  gpuNodes = await suite.addNodes("gpu", 2, { gpus: 8 });
+  // Each GPU node holds every GPU pod: however the pods' hashes split them between the GPU
+  // nodes' owners, each gets room (routing reads no room left; without a coordinator nothing
+  // would move a pod whose routed owner's node is full).
+  gpuNodes = await suite.addNodes("gpu", 2, { gpus: 12 });
   edgeNodes = await suite.addNodes("edge", 1);
   checker = await InvariantChecker.start(suite.clients.kc, {
     namespace: suite.namespace,
