@@ -6,6 +6,7 @@ import type * as k8s from "@kubernetes/client-node";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { statusReport } from "../../scheduler/src/status/cluster-status.js";
 import { readStatusSnapshot } from "../../scheduler/src/status/status-reader.js";
+import { schedulerKubeConfig } from "../support/scheduler-kube-config.js";
 import type { ShardsView } from "./progress.js";
 
 export interface ShardsReader {
@@ -18,7 +19,12 @@ export async function shardsReader(
   schedulerName: string,
   namespace: string,
 ): Promise<ShardsReader> {
-  const client = await KubeClient.create(kc, { qps: 50, burst: 50, maxSockets: 4, timeoutMs: 10_000 });
+  const client = await KubeClient.create(schedulerKubeConfig(kc), {
+    qps: 50,
+    burst: 50,
+    maxSockets: 4,
+    timeoutMs: 10_000,
+  });
   return {
     async read() {
       const report = statusReport(await readStatusSnapshot(client, { schedulerName, namespace }), Date.now());

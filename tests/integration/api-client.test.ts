@@ -22,14 +22,14 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { loadKubeConfig } from "../../scheduler/src/config/kubeconfig.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { schedulerVersion, userAgent } from "../../scheduler/src/kube/user-agent.js";
 import { selfSignedCertificate } from "../../scheduler/src/serving/self-signed-cert.js";
 import { auditLogPath } from "../cluster/local/local-cluster.js";
 import { shardEntry } from "../stack/stack.js";
-import { testKubeConfig } from "../support/kube.js";
+import { schedulerKubeConfig, testKubeConfig } from "../support/kube.js";
 import { metricValue, type RunningShard } from "../support/shard.js";
 import { scheduledCondition, schedulerSuite } from "../support/suite.js";
 import { holdsFor, waitFor } from "../support/wait.js";
@@ -40,7 +40,7 @@ let admin: KubeClient;
 const clusterScoped: string[] = [];
 
 beforeAll(async () => {
-  admin = await KubeClient.create(testKubeConfig());
+  admin = await KubeClient.create(schedulerKubeConfig(testKubeConfig()));
 });
 afterAll(async () => {
   for (const path of clusterScoped.reverse()) await admin.call("DELETE", path).catch(() => undefined);
@@ -316,7 +316,7 @@ describe("API Priority and Fairness", () => {
     await suite.addNodes("apf", 1);
     const shard: RunningShard = await suite.startShard("apf", [`--kubeconfig=${kubeconfig}`]);
     // As the shard's account, but taking a 429 for an answer.
-    const asAccount = await KubeClient.create(kubeConfigFrom(kubeconfig), {
+    const asAccount = await KubeClient.create(loadKubeConfig({ kubeconfig }), {
       timeoutMs: 60_000,
       throttleWaitMs: 0,
     });
@@ -407,13 +407,6 @@ describe("API Priority and Fairness", () => {
     }
   });
 });
-
-/** A KubeConfig loaded from a kubeconfig file. */
-function kubeConfigFrom(file: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromFile(file);
-  return kc;
-}
 
 describe("an eviction a PodDisruptionBudget refuses", () => {
   it("is reported as such; the victim keeps running; the preemptor gets its room once the budget allows", async () => {

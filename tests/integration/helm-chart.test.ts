@@ -18,6 +18,7 @@ import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { loadKubeConfig } from "../../scheduler/src/config/kubeconfig.js";
 import {
   ringEpochAnnotation,
   ringLeaseName,
@@ -1264,10 +1265,14 @@ describe("installed release", () => {
     }
     // A call outside the granted rules is refused: each ServiceAccount, on the API server itself.
     const shardClient = await KubeClient.create(
-      kubeConfigFrom(await serviceAccountKubeconfig(core, namespace, `${fullname}-scheduler`, workDir)),
+      loadKubeConfig({
+        kubeconfig: await serviceAccountKubeconfig(core, namespace, `${fullname}-scheduler`, workDir),
+      }),
     );
     const coordinatorClient = await KubeClient.create(
-      kubeConfigFrom(await serviceAccountKubeconfig(core, namespace, `${fullname}-coordinator`, workDir)),
+      loadKubeConfig({
+        kubeconfig: await serviceAccountKubeconfig(core, namespace, `${fullname}-coordinator`, workDir),
+      }),
     );
     try {
       expect((await shardClient.call("GET", `/api/v1/namespaces/${namespace}/secrets`)).status).toBe(403);
@@ -1416,12 +1421,6 @@ describe("installed release", () => {
     );
   });
 });
-
-function kubeConfigFrom(file: string): k8s.KubeConfig {
-  const config = new k8s.KubeConfig();
-  config.loadFromFile(file);
-  return config;
-}
 
 /** A pod for the release's scheduler, on the KWOK nodes. */
 function probePod(name: string, cpu: string): k8s.V1Pod {

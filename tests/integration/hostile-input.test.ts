@@ -24,7 +24,7 @@ import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import type { RunningCoordinator } from "../support/coordinator.js";
-import { testKubeConfig } from "../support/kube.js";
+import { schedulerKubeConfig, testKubeConfig } from "../support/kube.js";
 import { metricValue } from "../support/metrics.js";
 import { redisUrl } from "../support/redis.js";
 import { schedulerSuite } from "../support/suite.js";
@@ -307,8 +307,8 @@ describe("a tenant forging its pods' owner", () => {
       },
       30_000,
     );
-    tenant = await KubeClient.create(await tenantKubeConfig());
-    admin = await KubeClient.create(testKubeConfig());
+    tenant = await KubeClient.create(schedulerKubeConfig(await tenantKubeConfig()));
+    admin = await KubeClient.create(schedulerKubeConfig(testKubeConfig()));
   });
 
   afterAll(() => {

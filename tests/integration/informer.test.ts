@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Informer, type InformerOptions } from "../../scheduler/src/kube/informer.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { startComponent, stopComponent } from "../cluster/local/local-cluster.js";
-import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
+import { createTestNamespace, deleteNamespace, schedulerKubeConfig, testClients } from "../support/kube.js";
 import { metricValue } from "../support/metrics.js";
 import { controllersRecovered } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
@@ -22,7 +22,7 @@ let client: KubeClient;
 let namespace = "";
 
 beforeAll(async () => {
-  client = await KubeClient.create(kc);
+  client = await KubeClient.create(schedulerKubeConfig(kc));
   namespace = await createTestNamespace(core, "informer");
 });
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { PodBinder } from "../../scheduler/src/kube/pod-binder.js";
-import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
+import { createTestNamespace, deleteNamespace, schedulerKubeConfig, testClients } from "../support/kube.js";
 
 const { kc, core } = testClients();
 let namespace = "";
@@ -35,7 +35,7 @@ const nodeNameOf = async (name: string) => (await core.readNamespacedPod({ name,
 
 describe("PodBinder with a condition", () => {
   it("binds while the condition holds", async () => {
-    const client = await KubeClient.create(kc);
+    const client = await KubeClient.create(schedulerKubeConfig(kc));
     const uid = await pendingPod("held");
     const result = await new PodBinder(client).bind(namespace, "held", uid, "node-a", () => true);
     client.close();
@@ -46,7 +46,7 @@ describe("PodBinder with a condition", () => {
 
   it("sends nothing when the condition turned false while the request waited for the rate limit", async () => {
     // One request per second: the second waits about a second for its token.
-    const client = await KubeClient.create(kc, { qps: 1, burst: 1 });
+    const client = await KubeClient.create(schedulerKubeConfig(kc), { qps: 1, burst: 1 });
     const binder = new PodBinder(client);
     const uid = await pendingPod("lapsed");
     await client.call("GET", `/api/v1/namespaces/${namespace}/pods/lapsed`);
@@ -76,7 +76,7 @@ describe("PodBinder with a condition", () => {
 
 describe("PodBinder reading a 409", () => {
   it("tells a gated pod, a replaced pod and a pod bound already apart, from the API server's answers", async () => {
-    const client = await KubeClient.create(kc);
+    const client = await KubeClient.create(schedulerKubeConfig(kc));
     const binder = new PodBinder(client);
     const gated = await core.createNamespacedPod({
       namespace,

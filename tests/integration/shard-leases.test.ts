@@ -7,7 +7,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { ShardLeases } from "../../scheduler/src/sharding/shard-leases.js";
-import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
+import { createTestNamespace, deleteNamespace, schedulerKubeConfig, testClients } from "../support/kube.js";
 import { holdsFor, waitFor } from "../support/wait.js";
 
 const { kc, core } = testClients();
@@ -17,7 +17,7 @@ let namespace = "";
 const started: ShardLeases[] = [];
 
 beforeAll(async () => {
-  client = await KubeClient.create(kc);
+  client = await KubeClient.create(schedulerKubeConfig(kc));
   namespace = await createTestNamespace(core, "leases");
 });
 afterAll(async () => {

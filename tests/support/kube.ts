@@ -1,6 +1,8 @@
 import * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
 
+export { schedulerKubeConfig } from "./scheduler-kube-config.js";
+
 /** Clients for the cluster under test, built from the kubeconfig the global setup provided. */
 export function testKubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();

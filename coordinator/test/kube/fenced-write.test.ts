@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@sharded-scheduler/scheduler/config";
 import { EventRecorder, KubeClient, RequestWithheld } from "@sharded-scheduler/scheduler/kube";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -26,19 +26,17 @@ beforeEach(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [
-      {
-        name: "test",
-        server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        skipTLSVerify: true,
-      },
-    ],
-    users: [{ name: "test" }],
+  const kubeConfig: KubeConfig = {
+    source: "test",
     contexts: [{ name: "test", cluster: "test", user: "test" }],
     currentContext: "test",
-  });
+    cluster: {
+      name: "test",
+      server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      insecureSkipTlsVerify: true,
+    },
+    user: { name: "test" },
+  };
   // One request at once, then one every 500 ms: the second write waits in the rate limiter.
   client = await KubeClient.create(kubeConfig, { qps: 2, burst: 1, maxSockets: 1 });
 });

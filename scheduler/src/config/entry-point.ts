@@ -5,7 +5,7 @@
 import { hostname } from "node:os";
 import { failureReport, type Setting } from "./flags.js";
 
-export { loadKubeConfig } from "./kubeconfig.js";
+export { type KubeConfig, loadKubeConfig } from "./kubeconfig.js";
 
 /** Settings rows every program has (see config/flags.ts). */
 export const replicaSettingTable = {

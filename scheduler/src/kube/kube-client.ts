@@ -1,9 +1,9 @@
 /**
  * A thin Kubernetes REST client for the hot paths (binds, evictions, status patches, watches):
- * plain JSON over keep-alive connections, authenticated from a client-node KubeConfig
- * (kubeconfig file or in-cluster service account), with a client-side QPS limit.
- * client-node's generated clients open a new TLS connection per request, which costs more
- * than the request itself at scheduler rates.
+ * plain JSON over keep-alive connections, authenticated from the loaded kubeconfig
+ * (config/kubeconfig.ts: a kubeconfig file or the in-cluster service account), with a
+ * client-side QPS limit. One TLS context per client, its connections reused: a new TLS
+ * connection per request costs more than the request itself at scheduler rates.
  *
  * Every request carries our User-Agent (user-agent.ts). An answer throttled by API Priority and
  * Fairness (429) is not the operation's answer: the request is sent again after Retry-After
@@ -16,7 +16,7 @@ import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } fro
 import type { Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TLSSocket } from "node:tls";
-import type { KubeConfig } from "@kubernetes/client-node";
+import { type KubeConfig, KubeCredentials, type KubeTlsOptions, tlsOptions } from "../config/kubeconfig.js";
 import { TokenBucket } from "./token-bucket.js";
 import { userAgent } from "./user-agent.js";
 
@@ -141,48 +141,35 @@ export class KubeClient {
   private refreshedAt = 0;
 
   private constructor(
-    private readonly kubeConfig: KubeConfig,
+    private readonly credentials: KubeCredentials,
     server: string,
-    tls: RequestOptions,
+    tls: KubeTlsOptions,
     readonly options: KubeClientOptions,
   ) {
     this.server = new URL(server);
-    const agentOptions = {
-      keepAlive: true,
-      maxSockets: options.maxSockets,
-      ca: tls.ca,
-      cert: tls.cert,
-      key: tls.key,
-      ...(tls.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
-      ...(tls.servername ? { servername: tls.servername } : {}),
-    };
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, ...tls };
     this.agent =
       this.server.protocol === "https:" ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.limiter = new TokenBucket(options.qps, options.burst);
   }
 
   static async create(kubeConfig: KubeConfig, options: Partial<KubeClientOptions> = {}): Promise<KubeClient> {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    const tls: RequestOptions = {};
-    await kubeConfig.applyToHTTPSOptions(tls);
-    const client = new KubeClient(kubeConfig, cluster.server, tls, {
-      ...defaultKubeClientOptions,
-      ...options,
-    });
+    const client = new KubeClient(
+      new KubeCredentials(kubeConfig),
+      kubeConfig.cluster.server,
+      tlsOptions(kubeConfig),
+      {
+        ...defaultKubeClientOptions,
+        ...options,
+      },
+    );
     await client.refreshCredentials(true);
     return client;
   }
 
   private async refreshCredentials(force = false): Promise<void> {
     if (!force && Date.now() - this.refreshedAt < credentialRefreshMs) return;
-    const opts: RequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(opts);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(opts.headers ?? {})) {
-      if (typeof value === "string") headers[name] = value;
-    }
-    this.headers = headers;
+    this.headers = await this.credentials.headers(force);
     this.refreshedAt = Date.now();
   }
 

@@ -1,5 +1,5 @@
 /** Serving /metrics and the probes (see servers.ts), shared by the shard and the coordinator. */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "../config/kubeconfig.js";
 import { KubeClient, type KubeClientOptions } from "../kube/kube-client.js";
 import { KubeAccessReviewer } from "./access-reviews.js";
 import { type Serving, type ServingDeps, startServing } from "./servers.js";

@@ -119,7 +119,7 @@ export async function runStatusCommand(
       timeoutMs: 10_000,
       throttleWaitMs: 10_000,
     });
-    server = kubeConfig.getCurrentCluster()?.server ?? "";
+    server = kubeConfig.cluster.server;
     const snapshot = await readStatusSnapshot(client, options).finally(() => client.close());
     const report = statusReport(snapshot, Date.now(), { recentEvents: options.limit });
     if (report.shards.length === 0)

@@ -7,9 +7,9 @@
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
+import type { KubeConfig } from "../../src/config/kubeconfig.js";
 import {
   isDisruptionBudgetRefusal,
   KubeClient,
@@ -60,13 +60,13 @@ async function serve(answers: Answer[], options: Partial<KubeClientOptions> = {}
   });
   await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: "c", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: "u" }],
+  const kubeConfig: KubeConfig = {
+    source: "test",
     contexts: [{ name: "x", cluster: "c", user: "u" }],
     currentContext: "x",
-  });
+    cluster: { name: "c", server: `http://127.0.0.1:${port}`, insecureSkipTlsVerify: true },
+    user: { name: "u" },
+  };
   client = await KubeClient.create(kubeConfig, options);
   return { client, seen };
 }
