@@ -1,5 +1,6 @@
 import * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
+import { waitFor } from "./wait.js";
 
 export { schedulerKubeConfig } from "./scheduler-kube-config.js";
 
@@ -19,11 +20,20 @@ export function testClients(kc = testKubeConfig()) {
   };
 }
 
-/** A fresh namespace per test file, deleted afterwards, so tests never see each other's pods. */
+/**
+ * A fresh namespace per test file, deleted afterwards, so tests never see each other's pods.
+ * Returned once its default ServiceAccount exists: the ServiceAccount admission plugin refuses
+ * pods until then (the controller-manager creates it, later on a loaded machine).
+ */
 export async function createTestNamespace(core: k8s.CoreV1Api, prefix: string): Promise<string> {
   const ns = await core.createNamespace({ body: { metadata: { generateName: `${prefix}-` } } });
   const name = ns.metadata?.name;
   if (!name) throw new Error("namespace without a name");
+  await waitFor(
+    `the default ServiceAccount of ${name}`,
+    async () => core.readNamespacedServiceAccount({ name: "default", namespace: name }).then(() => true),
+    60_000,
+  );
   return name;
 }
 

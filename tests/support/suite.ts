@@ -133,15 +133,6 @@ export class SchedulerSuite {
 
   async setUp(shardArgs: string[]): Promise<void> {
     this.namespace = await createTestNamespace(this.core, this.id);
-    // The ServiceAccount admission plugin rejects pods until the default ServiceAccount exists.
-    await waitFor(
-      "the default ServiceAccount",
-      async () =>
-        this.core
-          .readNamespacedServiceAccount({ name: "default", namespace: this.namespace })
-          .then(() => true),
-      60_000,
-    );
     this.mainShard = await this.startShard("", shardArgs);
   }
 
