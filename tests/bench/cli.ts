@@ -62,6 +62,8 @@ daemonset: a backlog of pods that fit few nodes, kube-scheduler and sharded-sche
   --nodes N             fake nodes (default 100)
   --per-node D          daemon pods per node (default 2)
   --narrow-pods P       pods that fit only the special nodes (default 300)
+  --mode M              backlog (default: system start to last bind, forming the ring included)
+                        or streaming (the system runs; first create to last bind)
   --special-nodes S     special nodes added for the run (default 2)
   --shards 1,3          sharded-scheduler once per shard count (default 1,3)
   --systems, --concurrency as for basic
@@ -333,6 +335,7 @@ async function main(): Promise<void> {
     if (daemonset) {
       const report = await runDaemonset({
         cluster,
+        mode,
         perNode,
         narrowPods,
         specialNodes,

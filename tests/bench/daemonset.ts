@@ -1,7 +1,9 @@
 /**
  * The "daemonset" scenario: a backlog of pods that each fit few nodes, scheduled by
  * kube-scheduler and by sharded-scheduler with 1 and N shards (and the coordinator) in one run,
- * as the basic scenario's backlog mode measures them (system start to last bind):
+ * as the basic scenario measures them: backlog (the default: the pods wait, then the system
+ * starts; system start to last bind, so N shards also pay forming their ring) or streaming (the
+ * system runs, the pods are created; first create to last bind):
  *   - daemonset pods: per node of the cluster, `--per-node` pods pinned to it as the DaemonSet
  *     controller pins them (required node affinity, matchFields metadata.name In [node]), with
  *     its tolerations;
@@ -17,7 +19,7 @@ import { createFakeNodes, fakeNodeLabel } from "../cluster/local/fake-nodes.js";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { adminClient, type ClusterState } from "../cluster/local/local-cluster.js";
 import { waitFor } from "../support/wait.js";
-import { type PodShape, runBasic, type SystemName } from "./basic.js";
+import { type BenchMode, type PodShape, runBasic, type SystemName } from "./basic.js";
 import type { SystemResult } from "./stats.js";
 
 /** The label only the scenario's special nodes carry, and the extended resource only they have. */
@@ -28,6 +30,7 @@ const specialNodeName = (i: number) => `special-${String(i).padStart(3, "0")}`;
 
 export interface DaemonsetOptions {
   cluster: ClusterState;
+  mode: BenchMode;
   /** Pods pinned to each of the cluster's own nodes. */
   perNode: number;
   /** Pods that need the special nodes (extended resource or nodeSelector). */
@@ -41,7 +44,7 @@ export interface DaemonsetOptions {
 
 export interface DaemonsetReport {
   scenario: "daemonset";
-  mode: "backlog";
+  mode: BenchMode;
   nodes: number;
   specialNodes: number;
   pods: number;
@@ -139,7 +142,7 @@ export async function runDaemonset(options: DaemonsetOptions): Promise<Daemonset
     );
     const results = await runBasic({
       cluster,
-      mode: "backlog",
+      mode: options.mode,
       pods,
       shards: options.shards,
       systems: options.systems,
@@ -165,7 +168,7 @@ export async function runDaemonset(options: DaemonsetOptions): Promise<Daemonset
         : undefined;
     return {
       scenario: "daemonset",
-      mode: "backlog",
+      mode: options.mode,
       nodes: nodes.length,
       specialNodes: special.length,
       pods,
