@@ -98,6 +98,8 @@ export class CycleState {
  *   NodeUpdateUnschedulable      a node was uncordoned (kube-scheduler folds this into UpdateNodeTaint)
  *   NodeUpdateCondition          a node's Ready condition changed status (the only condition read)
  *   NodeUpdateAnnotation         a node's annotations changed (e.g. LentNode's lent-for)
+ *   NodeDelete                   a node went away (only topology spread registers it: the least
+ *                                crowded domain may be gone, raising the minimum skew counts from)
  *   AssignedPodAdd               the watch shows a pod bound to an existing node (an assumed pod
  *                                confirmed included)
  *   AssignedPodUpdateLabel       a pod on a node changed labels          (kube: UpdatePodLabel)
@@ -117,8 +119,7 @@ export class CycleState {
  *                                (kube: PV Add|Update)
  *   StorageClassChange           a class appeared or its binding mode changed (kube: StorageClass Add|Update)
  *
- * Nothing is emitted for a node removed (no plugin is helped by one), a new budget (it only
- * forbids), or a claim, volume or class deleted (a missing object never lets a pod in). The unschedulable flush (scheduling-queue.ts) retries every group anyway.
+ * Nothing is emitted for a new budget (it only forbids), or a claim, volume or class deleted (a missing object never lets a pod in). The unschedulable flush (scheduling-queue.ts) retries every group anyway.
  */
 export const clusterEvents = [
   "NodeAdd",
@@ -128,6 +129,7 @@ export const clusterEvents = [
   "NodeUpdateUnschedulable",
   "NodeUpdateCondition",
   "NodeUpdateAnnotation",
+  "NodeDelete",
   "AssignedPodAdd",
   "AssignedPodUpdateLabel",
   "AssignedPodUpdateScaleDown",

@@ -168,6 +168,8 @@ function sameAmounts(a: Resources, b: Resources): boolean {
   return true;
 }
 
+const nodeDelete = eventsOf(["NodeDelete"]);
+
 /** Room came back: a pod stopped occupying its node, or a nomination stopped reserving one. */
 const podLeft = eventsOf(["AssignedPodDelete"]);
 const podArrived = eventsOf(["AssignedPodAdd"]);
@@ -243,9 +245,11 @@ export class ClusterCache {
       group.orphaned.set(key, pod);
       this.observeStart(group);
     }
+    const known = this.cluster.node(node.metadata.name) !== undefined;
     this.cluster.removeNode(node.metadata.name);
     this.nodesRoutingVersion++;
     this.onChange({ kind: "routing" });
+    if (known) this.onChange({ kind: "capacity", events: nodeDelete });
   }
 
   /** A namespace's labels, for InterPodAffinity's namespaceSelector (no event: kube-scheduler registers none). */

@@ -108,6 +108,28 @@ const threeToOne = () => [
 ];
 
 describe("PodTopologySpread Filter", () => {
+  it("counts a domain whose only node is full: removing that node lets the pod in (why it waits for NodeDelete)", () => {
+    // zone1 and zone2 hold one matching pod each; zone3's node has no room, yet its 0 is the minimum.
+    const nodes = [zoned("node-a", "zone1"), zoned("node-x", "zone2"), zoned("node-z", "zone3", { cpu: 1 })];
+    const existing = [
+      running("p-a1", "node-a"),
+      running("p-x1", "node-x"),
+      pod("filler", { nodeName: "node-z", cpu: 1 }),
+    ];
+    const incoming = spreadPod("p", [spread(zoneKey)]);
+    expect(verdicts(nodes, existing, incoming)).toEqual({ "node-a": skewed, "node-x": skewed, "node-z": ok });
+    const before = new SchedulingCore(snapshotOf(nodes, existing)).cycle(
+      pendingGroupsOf([incoming]),
+      ownsAll,
+    );
+    expect(decisionFor(before, "p").kind).toBe("unschedulable");
+    const after = new SchedulingCore(snapshotOf(nodes.slice(0, 2), existing.slice(0, 2))).cycle(
+      pendingGroupsOf([incoming]),
+      ownsAll,
+    );
+    expect(decisionFor(after, "p").kind).toBe("bind");
+  });
+
   it("admits only the domains that keep the skew within maxSkew (zone, 3/1 spread)", () => {
     const existing = threeToOne();
     expect(verdicts(fourNodes(), existing, spreadPod("p", [spread(zoneKey)]))).toEqual({

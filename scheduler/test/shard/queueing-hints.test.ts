@@ -119,6 +119,21 @@ const capacityEvents = (seen: CacheChange[]) =>
   seen.splice(0).flatMap((c) => (c.kind === "capacity" ? [eventNames(c.events)] : []));
 
 describe("node updates", () => {
+  it("a node removed is NodeDelete, which only wakes groups topology spread rejected", () => {
+    const { seen, cache } = changes();
+    cache.upsertNode(node("n1"));
+    seen.splice(0);
+    cache.removeNode(node("n1"));
+    expect(capacityEvents(seen)).toEqual([["NodeDelete"]]);
+    // A node the cache never held: nothing went away.
+    cache.removeNode(node("n1"));
+    expect(capacityEvents(seen)).toEqual([]);
+    const profile = buildProfile(snapshotOf([]));
+    expect(eventNames(wakingEvents(profile, ["PodTopologySpread"]))).toContain("NodeDelete");
+    expect(eventNames(wakingEvents(profile, ["NodeResourcesFit"]))).not.toContain("NodeDelete");
+    expect(eventNames(wakingEvents(profile, ["InterPodAffinity"]))).not.toContain("NodeDelete");
+  });
+
   it("say which fields changed, and nothing for a heartbeat", () => {
     const { seen, cache } = changes();
     cache.upsertNode(node("n1"));

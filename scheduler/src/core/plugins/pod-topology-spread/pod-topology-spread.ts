@@ -277,12 +277,13 @@ export function podTopologySpread(
     spansNodes: true,
     // As kube-scheduler's Pod/All and Node/Add|Delete|UpdateNodeLabel: a matching pod leaving a
     // crowded domain or a new (or relabelled) node opening one can help; a pod added elsewhere
-    // can raise the global minimum; a node removed can take the least crowded domain away (no
-    // NodeDelete event here: the flush retries). Taints count under nodeTaintsPolicy Honor.
+    // can raise the global minimum; a node removed can take the least crowded domain away.
+    // Taints count under nodeTaintsPolicy Honor.
     events: [
       "NodeAdd",
       "NodeUpdateLabel",
       "NodeUpdateTaint",
+      "NodeDelete",
       "AssignedPodAdd",
       "AssignedPodUpdateLabel",
       "AssignedPodDelete",
