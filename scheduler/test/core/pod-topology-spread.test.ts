@@ -108,6 +108,31 @@ const threeToOne = () => [
 ];
 
 describe("PodTopologySpread Filter", () => {
+  it("filters a node again with the pods of at least its priority nominated to it, as kube-scheduler", () => {
+    // zone1 and zone2 hold one matching pod each; a higher-priority matching pod won node-b.
+    const existing = [
+      running("p-a1", "node-a"),
+      running("p-x1", "node-x"),
+      pod("nominee", { labels: { foo: "" }, cpu: "100m", priority: 10, nominatedNodeName: "node-b" }),
+    ];
+    expect(verdicts(fourNodes(), existing, spreadPod("p", [spread(zoneKey)]))).toEqual({
+      // Only the node it is nominated to is filtered with it (kube-scheduler's two passes).
+      "node-a": ok,
+      "node-b": skewed,
+      "node-x": ok,
+      "node-y": ok,
+    });
+    // A pod of higher priority does not leave room for a lower one.
+    expect(
+      verdicts(fourNodes(), existing, spreadPod("p", [spread(zoneKey)], { priority: 20 }))["node-b"],
+    ).toBe(ok);
+    // A nominee that does not match the selector changes no count.
+    const unmatched = existing.map((p) =>
+      p.metadata.name === "nominee" ? { ...p, metadata: { ...p.metadata, labels: {} } } : p,
+    );
+    expect(verdicts(fourNodes(), unmatched, spreadPod("p", [spread(zoneKey)]))["node-b"]).toBe(ok);
+  });
+
   it("counts a domain whose only node is full: removing that node lets the pod in (why it waits for NodeDelete)", () => {
     // zone1 and zone2 hold one matching pod each; zone3's node has no room, yet its 0 is the minimum.
     const nodes = [zoned("node-a", "zone1"), zoned("node-x", "zone2"), zoned("node-z", "zone3", { cpu: 1 })];

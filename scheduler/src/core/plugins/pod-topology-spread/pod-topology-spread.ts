@@ -28,10 +28,12 @@
  * Cheap for pods without constraints: PreFilter reads one empty list and writes nothing; Score is
  * left out (scoresPod) unless cluster defaults apply to the pod.
  *
+ * Nominated pods (won a node by preemption, not bound yet): as kube-scheduler, which filters a
+ * node a second time with the pods nominated to it of at least the pod's priority added, a node
+ * passes only if it passes both with and without them (pods of the pod's own group are left
+ * out: AddPod counts those the cycle assumes).
+ *
  * What differs from kube-scheduler, and why:
- * - Nominated pods (won a node by preemption, not bound yet) are not counted as on their node
- *   (kube-scheduler runs Filter a second time with them added): nominations here are gang-wide
- *   and short-lived; NodeResourcesFit still keeps their room.
  * - RemovePod ignores a terminating pod, as PreFilter does (kube-scheduler decrements for it,
  *   counting it gone twice).
  * - The global minimum is recomputed from the counts when AddPod/RemovePod may have changed it,
@@ -50,6 +52,7 @@ import {
   type PreScorePlugin,
   type ScorePlugin,
   type StateData,
+  type Status,
   skip,
   unresolvable,
   unschedulable,
@@ -176,6 +179,20 @@ class SpreadCounts implements StateData {
       else this.minimum[i] = Number.NaN;
     }
   }
+}
+
+/** Filter's verdict from the counts: a missing topology key, or a skew above maxSkew. */
+function skewRejection(spread: SpreadCounts, node: NodeInfo): Status | undefined {
+  const { constraints, counts, selfMatch } = spread;
+  for (let i = 0; i < constraints.length; i++) {
+    const constraint = constraints[i] as SpreadConstraint;
+    const value = labelOf(node.labels, constraint.topologyKey);
+    if (value === undefined) return missingLabel;
+    const matching = (counts[i] as Map<string, number>).get(value) ?? 0;
+    const skew = matching + (selfMatch[i] as number) - spread.globalMinimum(i);
+    if (skew > constraint.maxSkew) return skewTooLarge;
+  }
+  return undefined;
 }
 
 /** What Score reads: per ScheduleAnyway constraint, matching pods per seeded domain. */
@@ -341,19 +358,19 @@ export function podTopologySpread(
       },
     },
 
-    filter(_pod, node, state) {
+    filter(pod, node, state) {
       const spread = state?.read<SpreadCounts>(filterKey);
       if (spread === undefined) return undefined;
-      const { constraints, counts, selfMatch } = spread;
-      for (let i = 0; i < constraints.length; i++) {
-        const constraint = constraints[i] as SpreadConstraint;
-        const value = labelOf(node.labels, constraint.topologyKey);
-        if (value === undefined) return missingLabel;
-        const matching = (counts[i] as Map<string, number>).get(value) ?? 0;
-        const skew = matching + (selfMatch[i] as number) - spread.globalMinimum(i);
-        if (skew > constraint.maxSkew) return skewTooLarge;
+      const rejected = skewRejection(spread, node);
+      if (rejected !== undefined || !cluster.hasNominations(node.name)) return rejected;
+      let withNominated: SpreadCounts | undefined;
+      for (const other of cluster.nominatedOn(node.name)) {
+        if (other.priority < pod.priority || other.group.id === pod.group.id || other.key === pod.key)
+          continue;
+        withNominated ??= spread.clone();
+        withNominated.update(pod, other, node, 1);
       }
-      return undefined;
+      return withNominated === undefined ? undefined : skewRejection(withNominated, node);
     },
 
     scoresPod(pod) {
