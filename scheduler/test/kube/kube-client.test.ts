@@ -6,7 +6,9 @@
  */
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import type { KubeConfig } from "../../src/config/kubeconfig.js";
@@ -18,6 +20,7 @@ import {
 } from "../../src/kube/kube-client.js";
 import { restClientMetrics } from "../../src/kube/rest-client-metrics.js";
 import { schedulerVersion, userAgent } from "../../src/kube/user-agent.js";
+import { selfSignedCertificate } from "../../src/serving/self-signed-cert.js";
 import { budgetRefusal } from "./api-answers.js";
 
 type Answer = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -226,5 +229,64 @@ describe("restClientMetrics", () => {
     expect(text).toContain('sharded_scheduler_rest_client_requests_total{code="429",method="POST"} 1');
     expect(text).toContain('sharded_scheduler_rest_client_requests_total{code="201",method="POST"} 1');
     expect(text).toContain('sharded_scheduler_rest_client_request_retries_total{code="429",method="POST"} 1');
+  });
+});
+
+describe("over TLS", () => {
+  it("trusts only the configured CA, checks the server name and presents the client certificate", async () => {
+    const serving = selfSignedCertificate("api", ["api.internal"]);
+    const own = selfSignedCertificate("shard", []);
+    const presented: string[] = [];
+    const tlsServer = createHttpsServer(
+      { ...serving, requestCert: true, rejectUnauthorized: false },
+      (req, res) => {
+        const peer = (req.socket as TLSSocket).getPeerCertificate();
+        presented.push(typeof peer.subject?.CN === "string" ? peer.subject.CN : "none");
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end("{}");
+      },
+    );
+    await new Promise<void>((resolve) => tlsServer.listen(0, "127.0.0.1", resolve));
+    const { port } = tlsServer.address() as AddressInfo;
+    const configWith = (cluster: Partial<KubeConfig["cluster"]>): KubeConfig => ({
+      source: "test",
+      contexts: [],
+      currentContext: "x",
+      cluster: {
+        name: "c",
+        server: `https://127.0.0.1:${port}`,
+        insecureSkipTlsVerify: false,
+        certificateAuthorityData: serving.cert,
+        tlsServerName: "api.internal",
+        ...cluster,
+      },
+      user: { name: "u", clientCertificateData: own.cert, clientKeyData: own.key },
+    });
+    const clients: KubeClient[] = [];
+    const connect = async (cluster: Partial<KubeConfig["cluster"]> = {}) => {
+      const created = await KubeClient.create(configWith(cluster), { maxSockets: 4 });
+      clients.push(created);
+      return created;
+    };
+    try {
+      // Four at once: four connections, each verified and each presenting the certificate.
+      const trusted = await connect();
+      const answers = await Promise.all([1, 2, 3, 4].map(() => trusted.call("GET", "/version")));
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+      expect(presented).toEqual(["shard", "shard", "shard", "shard"]);
+      const otherCa = selfSignedCertificate("api", ["api.internal"]).cert;
+      await expect(
+        (await connect({ certificateAuthorityData: otherCa })).call("GET", "/version"),
+      ).rejects.toThrow();
+      await expect((await connect({ tlsServerName: "elsewhere" })).call("GET", "/version")).rejects.toThrow(
+        /elsewhere/,
+      );
+      const skipping = await connect({ certificateAuthorityData: otherCa, insecureSkipTlsVerify: true });
+      expect((await skipping.call("GET", "/version")).status).toBe(200);
+      expect(presented).toHaveLength(5);
+    } finally {
+      for (const each of clients) each.close();
+      await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+    }
   });
 });
