@@ -100,18 +100,31 @@ export function loadKubeConfig(
   }
   const context = entries.contexts.get(currentContext);
   if (!context) throw new ConfigError(`${source} sets no current context: pass --context`);
-  const cluster = entries.clusters.get(context.cluster);
-  if (!cluster)
+  const clusterEntry = entries.clusters.get(context.cluster);
+  if (!clusterEntry)
     throw new ConfigError(`context "${context.name}" names cluster "${context.cluster}", not in ${source}`);
-  // kubectl accepts a context without a user (anonymous): so do we.
-  const user = entries.users.get(context.user) ?? { name: context.user };
-  return { source, contexts: [...entries.contexts.values()], currentContext, cluster, user };
+  // Only the entries the context uses are read: others may use what this reader does not know.
+  const userEntry = entries.users.get(context.user);
+  try {
+    const cluster = clusterOf(context.cluster, clusterEntry);
+    // kubectl accepts a context without a user (anonymous): so do we.
+    const user = userEntry ? userOf(context.user, userEntry) : { name: context.user };
+    return { source, contexts: [...entries.contexts.values()], currentContext, cluster, user };
+  } catch (error) {
+    throw new ConfigError(`${source}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** A cluster or user entry as written, with the folder its relative paths are relative to. */
+interface Entry {
+  readonly fields: Fields;
+  readonly folder: string;
 }
 
 /** The entries of one file, or of several merged. */
 interface Entries {
-  clusters: Map<string, KubeCluster>;
-  users: Map<string, KubeUser>;
+  clusters: Map<string, Entry>;
+  users: Map<string, Entry>;
   contexts: Map<string, KubeContext>;
   currentContext: string;
 }
@@ -159,18 +172,10 @@ function inCluster(env: NodeJS.ProcessEnv): Entries {
   const name = "in-cluster";
   return {
     clusters: new Map([
-      [
-        name,
-        {
-          name,
-          server,
-          certificateAuthority: join(serviceAccountDir, "ca.crt"),
-          insecureSkipTlsVerify: false,
-        },
-      ],
+      [name, { fields: { server, "certificate-authority": "ca.crt" }, folder: serviceAccountDir }],
     ]),
     // The token is read again at every refresh: bound service account tokens rotate.
-    users: new Map([[name, { name, tokenFile: join(serviceAccountDir, "token") }]]),
+    users: new Map([[name, { fields: { tokenFile: "token" }, folder: serviceAccountDir }]]),
     contexts: new Map([[name, { name, cluster: name, user: name }]]),
     currentContext: name,
   };
@@ -190,10 +195,10 @@ const isFields = (value: unknown): value is Fields =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
- * One kubeconfig file's text. Relative file paths are made absolute to `folder`, as kubectl
- * does. Throws an Error naming the first entry it cannot use.
+ * One kubeconfig file's text; relative file paths in it are relative to `folder`, as kubectl
+ * reads them. Throws an Error naming the first malformed list or context.
  */
-export function parseKubeConfig(text: string, folder: string): Entries {
+function parseKubeConfig(text: string, folder: string): Entries {
   const doc = parseYaml(text) ?? {};
   if (!isFields(doc)) throw new Error("not a kubeconfig (expected a mapping)");
   const entries: Entries = { clusters: new Map(), users: new Map(), contexts: new Map(), currentContext: "" };
@@ -202,9 +207,9 @@ export function parseKubeConfig(text: string, folder: string): Entries {
     throw new Error("current-context must be a string");
   entries.currentContext = currentContext ?? "";
   for (const [name, fields] of namedEntries(doc, "clusters", "cluster"))
-    entries.clusters.set(name, clusterEntry(name, fields, folder));
+    entries.clusters.set(name, { fields, folder });
   for (const [name, fields] of namedEntries(doc, "users", "user"))
-    entries.users.set(name, userEntry(name, fields, folder));
+    entries.users.set(name, { fields, folder });
   for (const [name, fields] of namedEntries(doc, "contexts", "context")) {
     entries.contexts.set(name, {
       name,
@@ -231,7 +236,7 @@ function namedEntries(doc: Fields, list: string, field: string): [string, Fields
   return result;
 }
 
-function clusterEntry(name: string, fields: Fields, folder: string): KubeCluster {
+function clusterOf(name: string, { fields, folder }: Entry): KubeCluster {
   const where = `cluster "${name}"`;
   refuse(fields, where, {
     "proxy-url": "proxies are not supported: reach the API server directly",
@@ -251,7 +256,7 @@ function clusterEntry(name: string, fields: Fields, folder: string): KubeCluster
   };
 }
 
-function userEntry(name: string, fields: Fields, folder: string): KubeUser {
+function userOf(name: string, { fields, folder }: Entry): KubeUser {
   const where = `user "${name}"`;
   refuse(fields, where, {
     "auth-provider": "auth-provider plugins are not supported: use an exec credential plugin",

@@ -220,6 +220,30 @@ describe("what a kubeconfig's cluster and user give a connection", () => {
     expect(refused({ server: 6443 }, {})).toThrow(/cluster "c": server must be a string/);
     expect(refused({}, { exec: { args: ["x"] } })).toThrow(/user "u" exec has no command/);
     expect(refused({}, {})).not.toThrow();
+    // Only what the context in use names is read: another context may use what is refused.
+    const file = join(dir, "mixed");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        "current-context": "plain",
+        clusters: [
+          { name: "plain", cluster: { server: "https://plain:6443" } },
+          { name: "proxied", cluster: { server: "https://proxied:6443", "proxy-url": "http://proxy:3128" } },
+        ],
+        users: [
+          { name: "u", user: { token: "t" } },
+          { name: "oidc", user: { "auth-provider": { name: "oidc" } } },
+        ],
+        contexts: [
+          { name: "plain", context: { cluster: "plain", user: "u" } },
+          { name: "proxied", context: { cluster: "proxied", user: "oidc" } },
+        ],
+      }),
+    );
+    expect(loadKubeConfig({ kubeconfig: file }, env()).user.token).toBe("t");
+    expect(() => loadKubeConfig({ kubeconfig: file, context: "proxied" }, env())).toThrow(
+      `${file}: cluster "proxied" sets proxy-url`,
+    );
   });
 
   it("sends a token, re-reads a token file at every refresh, or sends basic auth", async () => {
