@@ -5,7 +5,6 @@
  * on the alpha cluster, and the PodGroup CRDs users already have install beside them.
  */
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { repoRoot } from "../cluster/local/layout.js";
@@ -17,7 +16,7 @@ import {
   uninstallCrds,
   volcanoPodGroupCrd,
 } from "../support/podgroup-crds.js";
-import { waitFor } from "../support/wait.js";
+import { holdsFor, waitFor } from "../support/wait.js";
 
 const workloadApi = { group: "scheduling.k8s.io", version: "v1beta1" };
 
@@ -105,6 +104,24 @@ function workloadClient(kc: k8s.KubeConfig, namespace: string) {
   };
 }
 
+/** Fails at once when one of the pods is bound or the PodGroup reports a condition. */
+async function nothingBound(
+  api: ReturnType<typeof workloadClient>,
+  pods: string[],
+  group: string,
+  ms: number,
+) {
+  await holdsFor(
+    `no member of ${group} bound and no PodGroupInitiallyScheduled`,
+    async () => {
+      for (const pod of pods) expect(await api.nodeOf(pod), pod).toBeUndefined();
+      expect(initiallyScheduled(await api.readPodGroup(group))).toBeUndefined();
+    },
+    ms,
+    500,
+  );
+}
+
 const initiallyScheduled = (group: PodGroup) =>
   group.status?.conditions?.find((c) => c.type === "PodGroupInitiallyScheduled");
 
@@ -157,10 +174,7 @@ describe("the shared test cluster (workload gates beta)", () => {
     await api.createMember("worker-0", "trainer-workers");
     await api.createMember("worker-1", "trainer-workers");
     // Two of three: kube-scheduler holds them before its queue (no condition, no Event).
-    await sleep(3_000);
-    expect(await api.nodeOf("worker-0")).toBeUndefined();
-    expect(await api.nodeOf("worker-1")).toBeUndefined();
-    expect(initiallyScheduled(await api.readPodGroup("trainer-workers"))).toBeUndefined();
+    await nothingBound(api, ["worker-0", "worker-1"], "trainer-workers", 3_000);
 
     await api.createMember("worker-2", "trainer-workers");
     const nodes = await waitFor(
@@ -172,6 +186,17 @@ describe("the shared test cluster (workload gates beta)", () => {
       30_000,
     );
     expect(nodes).toHaveLength(3);
+    // Bound in one go: their PodScheduled conditions turned True within the same moment.
+    const scheduledAt = await Promise.all(
+      ["worker-0", "worker-1", "worker-2"].map(async (name) => {
+        const pod = await api.core.readNamespacedPod({ name, namespace });
+        const condition = pod.status?.conditions?.find(
+          (c) => c.type === "PodScheduled" && c.status === "True",
+        );
+        return new Date(condition?.lastTransitionTime ?? 0).getTime();
+      }),
+    );
+    expect(Math.max(...scheduledAt) - Math.min(...scheduledAt)).toBeLessThanOrEqual(1_000);
     const condition = await waitFor(
       "PodGroupInitiallyScheduled",
       async () => initiallyScheduled(await api.readPodGroup("trainer-workers")),
@@ -182,11 +207,10 @@ describe("the shared test cluster (workload gates beta)", () => {
 
   it("kube-scheduler binds nothing of a PodGroup whose minCount exceeds its pods", async () => {
     await api.createPodGroup("short", 4);
-    for (const i of [0, 1, 2]) await api.createMember(`short-${i}`, "short");
-    // Longer than the bound gang above took, with kube-scheduler idle otherwise.
-    await sleep(5_000);
-    for (const i of [0, 1, 2]) expect(await api.nodeOf(`short-${i}`)).toBeUndefined();
-    expect(initiallyScheduled(await api.readPodGroup("short"))).toBeUndefined();
+    const members = ["short-0", "short-1", "short-2"];
+    for (const name of members) await api.createMember(name, "short");
+    // Longer than the gang above took from its last member to its binds (well under a second).
+    await nothingBound(api, members, "short", 5_000);
   });
 
   it("keeps Job spec.scheduling off (WorkloadWithJob is alpha): Jobs get no PodGroup", async () => {
@@ -448,5 +472,47 @@ describe.skipIf(!inject("ownCluster"))("a cluster with the alpha workload gates"
     );
     for (const pod of basicPods)
       expect(pod.spec?.schedulingGroup?.podGroupName).toBe(groups.basic.metadata.name);
+  });
+});
+
+/** Without the gates (a cluster older in spirit): no Workload API, and pods cannot join a PodGroup. */
+describe.skipIf(!inject("ownCluster"))("a cluster with the workload gates off", () => {
+  const stateDir = join(repoRoot, ".cluster-test-off");
+  let kc: k8s.KubeConfig;
+  let core: k8s.CoreV1Api;
+  let namespace = "";
+
+  beforeAll(async () => {
+    const log = (line: string) => process.stdout.write(`[off cluster] ${line}\n`);
+    await down(stateDir, () => undefined);
+    const cluster = await up({ ...defaultClusterOptions, stateDir, nodes: 1, workloadGates: "off" }, log);
+    kc = new k8s.KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    namespace = await createTestNamespace(core, "workload-off");
+    await defaultServiceAccount(core, namespace);
+  });
+  afterAll(async () => {
+    await down(stateDir, () => undefined);
+  });
+
+  it("serves only scheduling.k8s.io/v1 and drops spec.schedulingGroup from new pods", async () => {
+    const groups = await kc.makeApiClient(k8s.ApisApi).getAPIVersions();
+    const versions = groups.groups
+      .find((g) => g.name === "scheduling.k8s.io")
+      ?.versions.map((v) => v.version);
+    expect(versions).toEqual(["v1"]);
+    const pod = await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: "member" },
+        spec: {
+          schedulerName: "nobody",
+          schedulingGroup: { podGroupName: "pg" },
+          containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }],
+        },
+      },
+    });
+    expect(pod.spec?.schedulingGroup).toBeUndefined();
   });
 });
