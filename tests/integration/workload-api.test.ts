@@ -12,6 +12,7 @@ import { type ClusterState, defaultClusterOptions, down, up } from "../cluster/l
 import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
 import {
   installCrds,
+  type PodGroupCrd,
   schedulerPluginsPodGroupCrd,
   uninstallCrds,
   volcanoPodGroupCrd,
@@ -65,7 +66,49 @@ function workloadClient(kc: k8s.KubeConfig, namespace: string) {
         metadata: { name },
         spec: { schedulingPolicy: { gang: { minCount } }, ...(workloadRef ? { workloadRef } : {}) },
       }),
-    createJob: (body: object) => create("jobs", body, { group: "batch", version: "v1" }),
+    /** A Job of `parallelism` pause pods; schedulerName "nobody" when only the Job controller's objects matter. */
+    createJob: (name: string, job: { parallelism: number; scheduling?: object; schedulerName?: string }) =>
+      create(
+        "jobs",
+        {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          metadata: { name },
+          spec: {
+            parallelism: job.parallelism,
+            completions: job.parallelism,
+            ...(job.scheduling ? { scheduling: job.scheduling } : {}),
+            template: {
+              spec: {
+                restartPolicy: "Never",
+                schedulerName: job.schedulerName ?? "default-scheduler",
+                containers: [
+                  {
+                    name: "c",
+                    image: "registry.k8s.io/pause:3.10",
+                    resources: { requests: { cpu: "100m" } },
+                  },
+                ],
+              },
+            },
+          },
+        },
+        { group: "batch", version: "v1" },
+      ),
+    /** Waits until the Job has `count` pods (all bound, when asked). */
+    jobPods: (job: string, count: number, bound = false) =>
+      waitFor(
+        `${count} ${bound ? "bound " : ""}pods of Job ${job}`,
+        async () => {
+          const list = await core.listNamespacedPod({
+            namespace,
+            labelSelector: `batch.kubernetes.io/job-name=${job}`,
+          });
+          const ready = list.items.length === count && (!bound || list.items.every((p) => p.spec?.nodeName));
+          return ready ? list.items : undefined;
+        },
+        30_000,
+      ),
     readPodGroup: async (name: string) =>
       (await objects.getNamespacedCustomObject({
         ...workloadApi,
@@ -214,34 +257,12 @@ describe("the shared test cluster (workload gates beta)", () => {
   });
 
   it("keeps Job spec.scheduling off (WorkloadWithJob is alpha): Jobs get no PodGroup", async () => {
-    await api.createJob({
-      apiVersion: "batch/v1",
-      kind: "Job",
-      metadata: { name: "plain" },
-      spec: {
-        parallelism: 2,
-        completions: 2,
-        scheduling: { schedulingPolicy: { gang: { minCount: 2 } } },
-        template: {
-          spec: {
-            restartPolicy: "Never",
-            schedulerName: "nobody",
-            containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }],
-          },
-        },
-      },
+    await api.createJob("plain", {
+      parallelism: 2,
+      scheduling: { schedulingPolicy: { gang: { minCount: 2 } } },
+      schedulerName: "nobody",
     });
-    const pods = await waitFor(
-      "the Job's pods",
-      async () => {
-        const list = await core.listNamespacedPod({
-          namespace,
-          labelSelector: "batch.kubernetes.io/job-name=plain",
-        });
-        return list.items.length === 2 ? list.items : undefined;
-      },
-      30_000,
-    );
+    const pods = await api.jobPods("plain", 2);
     for (const pod of pods) expect(pod.spec?.schedulingGroup).toBeUndefined();
     expect((await api.listPodGroups()).filter((g) => g.metadata.name.startsWith("plain"))).toEqual([]);
   });
@@ -249,87 +270,60 @@ describe("the shared test cluster (workload gates beta)", () => {
   it("installs the scheduler-plugins and Volcano PodGroup CRDs and accepts an object of each", async () => {
     createdCrds.push(...(await installCrds(kc)));
     const objects = kc.makeApiClient(k8s.CustomObjectsApi);
-    const coscheduling = {
-      group: schedulerPluginsPodGroupCrd.group,
-      version: schedulerPluginsPodGroupCrd.version,
+    /** The namespace's podgroups of one CRD. */
+    const podGroupsOf = (crd: PodGroupCrd) => {
+      const at = { group: crd.group, version: crd.version, namespace, plural: crd.plural };
+      return {
+        create: (name: string, spec: object, status?: object) =>
+          objects.createNamespacedCustomObject({
+            ...at,
+            body: {
+              apiVersion: `${crd.group}/${crd.version}`,
+              kind: "PodGroup",
+              metadata: { name },
+              spec,
+              status,
+            },
+          }),
+        read: async (name: string) =>
+          (await objects.getNamespacedCustomObject({ ...at, name })) as {
+            spec: Record<string, unknown>;
+            status?: Record<string, unknown>;
+          },
+        writeStatus: async (name: string, status: object) =>
+          objects.replaceNamespacedCustomObjectStatus({
+            ...at,
+            name,
+            body: { ...(await objects.getNamespacedCustomObject({ ...at, name })), status },
+          }),
+      };
     };
-    await objects.createNamespacedCustomObject({
-      ...coscheduling,
-      namespace,
-      plural: "podgroups",
-      body: {
-        apiVersion: "scheduling.x-k8s.io/v1alpha1",
-        kind: "PodGroup",
-        metadata: { name: "coscheduling" },
-        spec: { minMember: 3, minResources: { cpu: "3", memory: "3Gi" }, scheduleTimeoutSeconds: 60 },
-      },
+
+    const coscheduling = podGroupsOf(schedulerPluginsPodGroupCrd);
+    await coscheduling.create("coscheduling", {
+      minMember: 3,
+      minResources: { cpu: "3", memory: "3Gi" },
+      scheduleTimeoutSeconds: 60,
     });
     // Its status is a subresource, as the coscheduling plugin writes it.
-    const written = (await objects.getNamespacedCustomObject({
-      ...coscheduling,
-      namespace,
-      plural: "podgroups",
-      name: "coscheduling",
-    })) as Record<string, unknown>;
-    await objects.replaceNamespacedCustomObjectStatus({
-      ...coscheduling,
-      namespace,
-      plural: "podgroups",
-      name: "coscheduling",
-      body: { ...written, status: { phase: "Scheduling", running: 0, scheduled: 0 } },
-    });
-    const sp = (await objects.getNamespacedCustomObject({
-      ...coscheduling,
-      namespace,
-      plural: "podgroups",
-      name: "coscheduling",
-    })) as { spec: { minMember: number }; status: { phase: string } };
+    await coscheduling.writeStatus("coscheduling", { phase: "Scheduling", running: 0, scheduled: 0 });
+    const sp = await coscheduling.read("coscheduling");
     expect(sp.spec.minMember).toBe(3);
-    expect(sp.status.phase).toBe("Scheduling");
+    expect(sp.status?.phase).toBe("Scheduling");
+    // The schema is enforced: minMember is an integer.
+    await expect(coscheduling.create("bad", { minMember: "three" })).rejects.toMatchObject({ code: 422 });
 
-    const volcano = { group: volcanoPodGroupCrd.group, version: volcanoPodGroupCrd.version };
-    await objects.createNamespacedCustomObject({
-      ...volcano,
-      namespace,
-      plural: "podgroups",
-      body: {
-        apiVersion: "scheduling.volcano.sh/v1beta1",
-        kind: "PodGroup",
-        metadata: { name: "volcano" },
-        spec: {
-          minMember: 2,
-          minTaskMember: { worker: 2 },
-          minResources: { cpu: "2" },
-          priorityClassName: "high",
-          queue: "default",
-        },
-        // Volcano's CRD has no status subresource: status is written with the object.
-        status: { phase: "Pending" },
-      },
-    });
-    const vc = (await objects.getNamespacedCustomObject({
-      ...volcano,
-      namespace,
-      plural: "podgroups",
-      name: "volcano",
-    })) as { spec: { minMember: number; minTaskMember: Record<string, number> }; status: { phase: string } };
+    const volcano = podGroupsOf(volcanoPodGroupCrd);
+    await volcano.create(
+      "volcano",
+      { minMember: 2, minTaskMember: { worker: 2 }, minResources: { cpu: "2" }, priorityClassName: "high" },
+      // Volcano's CRD has no status subresource: status is written with the object.
+      { phase: "Pending" },
+    );
+    const vc = await volcano.read("volcano");
     expect(vc.spec).toMatchObject({ minMember: 2, minTaskMember: { worker: 2 }, priorityClassName: "high" });
-    expect(vc.status.phase).toBe("Pending");
+    expect(vc.status?.phase).toBe("Pending");
 
-    // A schema the CRD enforces: minMember is an integer.
-    await expect(
-      objects.createNamespacedCustomObject({
-        ...coscheduling,
-        namespace,
-        plural: "podgroups",
-        body: {
-          apiVersion: "scheduling.x-k8s.io/v1alpha1",
-          kind: "PodGroup",
-          metadata: { name: "bad" },
-          spec: { minMember: "three" },
-        },
-      }),
-    ).rejects.toMatchObject({ code: 422 });
     // The native PodGroups are still what scheduling.k8s.io serves beside them.
     expect(await api.listPodGroups()).not.toEqual([]);
   });
@@ -375,23 +369,9 @@ describe.skipIf(!inject("ownCluster"))("a cluster with the alpha workload gates"
   });
 
   it("the Job controller makes a gang PodGroup for a Job with spec.scheduling, and kube-scheduler binds it", async () => {
-    await api.createJob({
-      apiVersion: "batch/v1",
-      kind: "Job",
-      metadata: { name: "gang" },
-      spec: {
-        parallelism: 3,
-        completions: 3,
-        scheduling: { schedulingPolicy: { gang: { minCount: 3 } } },
-        template: {
-          spec: {
-            restartPolicy: "Never",
-            containers: [
-              { name: "c", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "100m" } } },
-            ],
-          },
-        },
-      },
+    await api.createJob("gang", {
+      parallelism: 3,
+      scheduling: { schedulingPolicy: { gang: { minCount: 3 } } },
     });
     const group = await waitFor(
       "the Job's PodGroup",
@@ -405,17 +385,7 @@ describe.skipIf(!inject("ownCluster"))("a cluster with the alpha workload gates"
     const workloads = await api.listWorkloads();
     expect(workloads.map((w) => w.metadata.name)).toContain(group.spec.workloadRef?.workloadName);
 
-    const pods = await waitFor(
-      "three bound members",
-      async () => {
-        const list = await api.core.listNamespacedPod({
-          namespace,
-          labelSelector: "batch.kubernetes.io/job-name=gang",
-        });
-        return list.items.length === 3 && list.items.every((p) => p.spec?.nodeName) ? list.items : undefined;
-      },
-      30_000,
-    );
+    const pods = await api.jobPods("gang", 3, true);
     for (const pod of pods) expect(pod.spec?.schedulingGroup?.podGroupName).toBe(group.metadata.name);
     const condition = await waitFor(
       "PodGroupInitiallyScheduled",
@@ -426,27 +396,13 @@ describe.skipIf(!inject("ownCluster"))("a cluster with the alpha workload gates"
   });
 
   it("gives a gang without minCount the Job's parallelism, and a Job without spec.scheduling a basic PodGroup", async () => {
-    const job = (name: string, scheduling?: object) =>
-      api.createJob({
-        apiVersion: "batch/v1",
-        kind: "Job",
-        metadata: { name },
-        spec: {
-          parallelism: 4,
-          completions: 4,
-          ...(scheduling ? { scheduling } : {}),
-          template: {
-            spec: {
-              restartPolicy: "Never",
-              // Nobody binds them: only the objects the Job controller makes are looked at.
-              schedulerName: "nobody",
-              containers: [{ name: "c", image: "registry.k8s.io/pause:3.10" }],
-            },
-          },
-        },
-      });
-    await job("defaulted", { schedulingPolicy: { gang: {} } });
-    await job("basic");
+    // Nobody binds them: only the objects the Job controller makes are looked at.
+    await api.createJob("defaulted", {
+      parallelism: 4,
+      scheduling: { schedulingPolicy: { gang: {} } },
+      schedulerName: "nobody",
+    });
+    await api.createJob("basic", { parallelism: 4, schedulerName: "nobody" });
     const groups = await waitFor(
       "both PodGroups",
       async () => {
@@ -459,17 +415,7 @@ describe.skipIf(!inject("ownCluster"))("a cluster with the alpha workload gates"
     );
     expect(groups.defaulted.spec.schedulingPolicy).toEqual({ gang: { minCount: 4 } });
     expect(groups.basic.spec.schedulingPolicy).toEqual({ basic: {} });
-    const basicPods = await waitFor(
-      "the basic Job's pods",
-      async () => {
-        const list = await api.core.listNamespacedPod({
-          namespace,
-          labelSelector: "batch.kubernetes.io/job-name=basic",
-        });
-        return list.items.length === 4 ? list.items : undefined;
-      },
-      30_000,
-    );
+    const basicPods = await api.jobPods("basic", 4);
     for (const pod of basicPods)
       expect(pod.spec?.schedulingGroup?.podGroupName).toBe(groups.basic.metadata.name);
   });
