@@ -47,25 +47,32 @@ function workloadClient(kc: k8s.KubeConfig, namespace: string) {
   return {
     core,
     objects,
-    createWorkload: (name: string, templates: { name: string; minCount: number }[]) =>
+    createWorkload: (name: string, spec: object) =>
       create("workloads", {
         apiVersion: "scheduling.k8s.io/v1beta1",
         kind: "Workload",
         metadata: { name },
-        spec: {
-          podGroupTemplates: templates.map((t) => ({
-            name: t.name,
-            schedulingPolicy: { gang: { minCount: t.minCount } },
-          })),
-        },
+        spec,
       }),
-    createPodGroup: (name: string, minCount: number, workloadRef?: PodGroup["spec"]["workloadRef"]) =>
+    /** A gang PodGroup; `spec` adds fields (workloadRef, schedulingConstraints, parentCompositePodGroupName). */
+    createPodGroup: (name: string, minCount: number, spec: object = {}) =>
       create("podgroups", {
         apiVersion: "scheduling.k8s.io/v1beta1",
         kind: "PodGroup",
         metadata: { name },
-        spec: { schedulingPolicy: { gang: { minCount } }, ...(workloadRef ? { workloadRef } : {}) },
+        spec: { schedulingPolicy: { gang: { minCount } }, ...spec },
       }),
+    createCompositePodGroup: (name: string, minGroupCount: number, workloadRef: object) =>
+      create(
+        "compositepodgroups",
+        {
+          apiVersion: "scheduling.k8s.io/v1alpha3",
+          kind: "CompositePodGroup",
+          metadata: { name },
+          spec: { schedulingPolicy: { gang: { minGroupCount } }, workloadRef },
+        },
+        { group: "scheduling.k8s.io", version: "v1alpha3" },
+      ),
     /** A Job of `parallelism` pause pods; schedulerName "nobody" when only the Job controller's objects matter. */
     createJob: (name: string, job: { parallelism: number; scheduling?: object; schedulerName?: string }) =>
       create(
@@ -129,7 +136,7 @@ function workloadClient(kc: k8s.KubeConfig, namespace: string) {
         }
       ).items,
     /** A member of podGroupName for kube-scheduler (default-scheduler). */
-    createMember: (name: string, podGroupName: string) =>
+    createMember: (name: string, podGroupName: string, cpu = "100m") =>
       core.createNamespacedPod({
         namespace,
         body: {
@@ -138,7 +145,7 @@ function workloadClient(kc: k8s.KubeConfig, namespace: string) {
             schedulerName: "default-scheduler",
             schedulingGroup: { podGroupName },
             containers: [
-              { name: "c", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu: "100m" } } },
+              { name: "c", image: "registry.k8s.io/pause:3.10", resources: { requests: { cpu } } },
             ],
           },
         },
@@ -209,8 +216,12 @@ describe("the shared test cluster (workload gates beta)", () => {
   });
 
   it("kube-scheduler binds a Workload's gang only once minCount members exist, all together", async () => {
-    await api.createWorkload("trainer", [{ name: "workers", minCount: 3 }]);
-    await api.createPodGroup("trainer-workers", 3, { workloadName: "trainer", templateName: "workers" });
+    await api.createWorkload("trainer", {
+      podGroupTemplates: [{ name: "workers", schedulingPolicy: { gang: { minCount: 3 } } }],
+    });
+    await api.createPodGroup("trainer-workers", 3, {
+      workloadRef: { workloadName: "trainer", templateName: "workers" },
+    });
     const group = await api.readPodGroup("trainer-workers");
     // Defaults the API server fills in.
     expect(group.spec.disruptionMode).toEqual({ single: {} });
@@ -343,7 +354,10 @@ describe.skipIf(!inject("ownCluster"))("a cluster with the alpha workload gates"
   beforeAll(async () => {
     const log = (line: string) => process.stdout.write(`[alpha cluster] ${line}\n`);
     await down(stateDir, () => undefined);
-    cluster = await up({ ...defaultClusterOptions, stateDir, nodes: 2, workloadGates: "alpha" }, log);
+    cluster = await up(
+      { ...defaultClusterOptions, stateDir, nodes: 2, zones: 2, workloadGates: "alpha" },
+      log,
+    );
     kc = new k8s.KubeConfig();
     kc.loadFromFile(cluster.kubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -418,6 +432,50 @@ describe.skipIf(!inject("ownCluster"))("a cluster with the alpha workload gates"
     const basicPods = await api.jobPods("basic", 4);
     for (const pod of basicPods)
       expect(pod.spec?.schedulingGroup?.podGroupName).toBe(groups.basic.metadata.name);
+  });
+  it("kube-scheduler keeps a gang with a zone constraint out of a placement that spans zones", async () => {
+    // One 32-cpu node per zone: two members of 20 cpu fit the cluster, not one zone.
+    await api.createPodGroup("zonal", 2, {
+      schedulingConstraints: { topology: [{ key: "topology.kubernetes.io/zone" }] },
+    });
+    expect((await api.readPodGroup("zonal")).spec).toHaveProperty("schedulingConstraints");
+    await api.createMember("zonal-0", "zonal", "20");
+    await api.createMember("zonal-1", "zonal", "20");
+    const condition = await waitFor(
+      "PodGroupInitiallyScheduled",
+      async () => initiallyScheduled(await api.readPodGroup("zonal")),
+      15_000,
+    );
+    expect(condition).toMatchObject({ status: "False", reason: "Unschedulable" });
+    expect(await api.nodeOf("zonal-0")).toBeUndefined();
+    expect(await api.nodeOf("zonal-1")).toBeUndefined();
+  });
+
+  it("kube-scheduler binds the children of a CompositePodGroup only once minGroupCount of them can start", async () => {
+    await api.createWorkload("composite", {
+      compositePodGroupTemplates: [
+        {
+          name: "parent",
+          schedulingPolicy: { gang: { minGroupCount: 2 } },
+          podGroupTemplates: [{ name: "part", schedulingPolicy: { gang: { minCount: 1 } } }],
+        },
+      ],
+    });
+    await api.createCompositePodGroup("parent", 2, { workloadName: "composite", templateName: "parent" });
+    for (const child of ["child-a", "child-b"]) {
+      await api.createPodGroup(child, 1, {
+        parentCompositePodGroupName: "parent",
+        workloadRef: { workloadName: "composite", templateName: "part" },
+      });
+    }
+    await api.createMember("child-a-0", "child-a");
+    await nothingBound(api, ["child-a-0"], "child-a", 3_000);
+    await api.createMember("child-b-0", "child-b");
+    await waitFor(
+      "both children's members bound",
+      async () => ((await api.nodeOf("child-a-0")) && (await api.nodeOf("child-b-0")) ? true : undefined),
+      30_000,
+    );
   });
 });
 
