@@ -12,7 +12,14 @@ import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/conf
 import { summaryKey } from "../../scheduler/src/contracts/keys.js";
 import { defaultLimits, type ViolationKind, violationKinds } from "../checker/invariant-ledger.js";
 import { repoRoot } from "../cluster/local/layout.js";
-import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";
+import {
+  defaultClusterOptions,
+  down,
+  readState,
+  recordedWorkloadGates,
+  status,
+  up,
+} from "../cluster/local/local-cluster.js";
 import { buildScheduler, stackDown, stackUp } from "../stack/stack.js";
 import { mulberry32 } from "../support/random.js";
 import { redisValues } from "../support/redis-ping.js";
@@ -149,9 +156,14 @@ async function main(): Promise<number> {
   const kc = new k8s.KubeConfig();
   if (platform === "local") {
     const clusterDir = resolve(values.dir);
-    const reused = (await status(clusterDir)).healthy;
+    const recorded = readState(clusterDir);
+    // A cluster started with other workload gates is replaced, like one that is not healthy.
+    const reused =
+      (await status(clusterDir)).healthy &&
+      recorded !== undefined &&
+      recordedWorkloadGates(recorded) === defaultClusterOptions.workloadGates;
     if (!reused) {
-      if (readState(clusterDir)) await down(clusterDir, log);
+      if (recorded) await down(clusterDir, log);
       await up(
         {
           ...defaultClusterOptions,
