@@ -115,7 +115,12 @@ export class Shard {
     const listed = await this.watch.start();
     this.ready = true;
     this.log.info(
-      { nodes: listed.nodes, pods: listed.pods, pending: this.cache.pendingPodCount() },
+      {
+        nodes: listed.nodes,
+        pods: listed.pods,
+        pending: this.cache.pendingPodCount(),
+        podGroups: listed.podGroups,
+      },
       "caches synced; scheduling",
     );
     this.scheduleSoon();
@@ -199,19 +204,23 @@ export class Shard {
         this.queue.remove(id);
         continue;
       }
-      const problem = groupProblem(
-        members.key,
-        members.pending.values(),
-        members.running.values(),
-        members.foreignPending.values(),
-      );
+      const state = gangState(members);
+      // A group waiting for its PodGroup is judged once it has one (its terms may change what is wrong).
+      const problem =
+        state.waitingFor === undefined
+          ? groupProblem(
+              members.key,
+              members.pending.values(),
+              members.running.values(),
+              members.foreignPending.values(),
+            )
+          : undefined;
       if (problem) {
         this.executor.tellPending(members, problem, "InvalidPodGroup");
         this.countUnschedulable(members);
         this.queue.done(id, "unschedulable", now);
         continue;
       }
-      const state = gangState(members);
       const readiness = groupReadiness(state, now, this.config.settleWindowMs);
       if (!readiness.ready) {
         this.log.debug({ group: id, why: readiness.why ?? "settling" }, "waiting for members");
