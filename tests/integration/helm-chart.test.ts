@@ -1021,6 +1021,8 @@ describe("installed release", () => {
       ...everywhere(["list", "watch"], "replicationcontrollers"),
       ...everywhere(["list", "watch"], "replicasets", "apps"),
       ...everywhere(["list", "watch"], "statefulsets", "apps"),
+      // Native gangs: the PodGroup informer; no Workload is read, no PodGroup status written.
+      ...everywhere(["list", "watch"], "podgroups", "scheduling.k8s.io"),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "persistentvolumes" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "storageclasses", group: "storage.k8s.io" })),
@@ -1502,6 +1504,9 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
     { resource: "replicationcontrollers" },
     { resource: "replicasets", group: "apps" },
     { resource: "statefulsets", group: "apps" },
+    { resource: "podgroups", group: "scheduling.k8s.io" },
+    { resource: "podgroups/status", group: "scheduling.k8s.io" },
+    { resource: "workloads", group: "scheduling.k8s.io" },
     { resource: "leases", group: "coordination.k8s.io" },
     { resource: "secrets" },
     { resource: "configmaps" },
