@@ -1021,8 +1021,9 @@ describe("installed release", () => {
       ...everywhere(["list", "watch"], "replicationcontrollers"),
       ...everywhere(["list", "watch"], "replicasets", "apps"),
       ...everywhere(["list", "watch"], "statefulsets", "apps"),
-      // Native gangs: the PodGroup informer; no Workload is read, no PodGroup status written.
+      // Native gangs: the PodGroup informer and its PodGroupInitiallyScheduled condition; no Workload is read.
       ...everywhere(["list", "watch"], "podgroups", "scheduling.k8s.io"),
+      ...everywhere(["patch"], "podgroups/status", "scheduling.k8s.io"),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "persistentvolumes" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "storageclasses", group: "storage.k8s.io" })),

@@ -1,12 +1,14 @@
 /**
  * Native gangs against a real API server: pods joining a scheduling.k8s.io/v1beta1 PodGroup with
  * spec.schedulingGroup are placed all-or-nothing by minCount; a pod whose PodGroup does not
- * exist yet waits, told why, and is bound once the PodGroup is created. Skipped (each test) on a
+ * exist yet waits, told why, and is bound once the PodGroup is created; the PodGroup is told
+ * PodGroupInitiallyScheduled=True once its gang is bound. Skipped (each test) on a
  * cluster that does not serve the API (GenericWorkload off).
  */
 import * as k8s from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { schedulerSuite } from "../support/suite.js";
+import { waitFor } from "../support/wait.js";
 
 const suite = schedulerSuite("podgroups");
 const api = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" };
@@ -64,5 +66,20 @@ describe("native PodGroups (scheduling.k8s.io/v1beta1)", () => {
     await suite.create(pods.slice(2));
     const placements = await suite.waitBound(["min-0", "min-1", "min-2"]);
     expect(Object.keys(placements)).toHaveLength(3);
+    // The owning shard tells the PodGroup, as kube-scheduler does (True is terminal).
+    const condition = await waitFor(
+      "PodGroupInitiallyScheduled=True on min",
+      async () => {
+        const group = (await suite.clients.kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+          ...api,
+          namespace: suite.namespace,
+          name: "min",
+        })) as { status?: { conditions?: { type: string; status: string; reason: string }[] } };
+        const found = group.status?.conditions?.find((c) => c.type === "PodGroupInitiallyScheduled");
+        return found?.status === "True" ? found : undefined;
+      },
+      20_000,
+    );
+    expect(condition.reason).toBe("Scheduled");
   });
 });

@@ -339,6 +339,16 @@ export class ClusterCache {
     if (this.podGroups.delete(key)) this.rereadMembers(key);
   }
 
+  /** The watch's latest version of a PodGroup, or undefined. */
+  podGroupObject(
+    namespace: string,
+    name: string,
+  ): ({ metadata: { namespace?: string; name: string } } & Record<string, unknown>) | undefined {
+    return this.podGroups.get(`${namespace}/${name}`)?.object as
+      | ({ metadata: { namespace?: string; name: string } } & Record<string, unknown>)
+      | undefined;
+  }
+
   private rereadMembers(podGroupKey: string): void {
     const members = this.podGroupMembers.get(podGroupKey);
     if (members) for (const pod of [...members.values()]) this.upsertPod(pod);

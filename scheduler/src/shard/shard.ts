@@ -14,6 +14,7 @@ import {
   gangTimeout,
   groupProblem,
   groupReadiness,
+  groupStarted,
   type PendingGroup,
   type Pod,
   rollbackPlan,
@@ -280,6 +281,7 @@ export class Shard {
         // Its pods count when their binds come back (GroupExecutor.bind), as kube-scheduler's do.
         this.metrics.podGroupScheduleAttempts.inc({ result: "scheduled", profile: this.profile });
         void this.executor.bind(id, decision.placements).then((outcome) => {
+          if (outcome.kind === "bound") this.tellPodGroupIfStarted(id);
           // A member not bound is pending again: the group is placed again after its backoff.
           this.queue.done(id, outcome.kind === "bound" ? "scheduled" : "retry", Date.now());
           this.scheduleSoon();
@@ -292,6 +294,7 @@ export class Shard {
         // Its outcome changes nothing here: the watch brings the victims' departure (a capacity
         // change wakes the group) and a refused budget's next version.
         void this.executor.preempt(decision, members);
+        this.executor.tellPodGroup(members, false, decision.message);
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now, now, decision.wakeOn);
         return;
@@ -299,12 +302,25 @@ export class Shard {
       case "unschedulable": {
         this.countUnschedulable(members, decision.unschedulablePlugins);
         this.executor.unschedulable(decision, members);
+        this.executor.tellPodGroup(members, false, decision.message);
         // A partial gang holds room while it waits: retry on backoff, not only on events.
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now, now, decision.wakeOn);
         return;
       }
     }
+  }
+
+  /**
+   * Binds came back: a native PodGroup with minCount members bound (or run to completion) says
+   * PodGroupInitiallyScheduled=True, once (GroupExecutor.tellPodGroup; True is terminal).
+   */
+  private tellPodGroupIfStarted(id: string): void {
+    const members = this.cache.group(id);
+    if (!members?.key.podGroup) return;
+    const state = gangState(members);
+    if (state.minMember !== undefined && groupStarted(state.running, state.succeeded, state.minMember))
+      this.executor.tellPodGroup(members, true);
   }
 
   /**

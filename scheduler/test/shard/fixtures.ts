@@ -56,5 +56,6 @@ export function succeedingWriters(bound: string[] = []): ShardWriters {
       delete: async () => true,
     },
     events: { record: () => undefined },
+    podGroupStatus: { initiallyScheduled: async () => true },
   };
 }

@@ -21,9 +21,17 @@ function recordingShard() {
   const bound: string[] = [];
   const evicted: string[] = [];
   const conditions: string[] = [];
+  /** PodGroupInitiallyScheduled writes: "<PodGroup> True" or "<PodGroup> False: <message>". */
+  const podGroupConditions: string[] = [];
   const succeeding = succeedingWriters(bound);
   const writers: ShardWriters = {
     ...succeeding,
+    podGroupStatus: {
+      initiallyScheduled: async (podGroup, scheduled, message) => {
+        podGroupConditions.push(`${podGroup.metadata.name} ${scheduled ? "True" : `False: ${message}`}`);
+        return true;
+      },
+    },
     statusWriter: {
       ...succeeding.statusWriter,
       unschedulable: async (target: Pod, message: string) => {
@@ -40,7 +48,7 @@ function recordingShard() {
   };
   const shard = readyShard(writers, { config: { settleWindowMs: 0 } });
   shards.push(shard);
-  return { shard, bound, evicted, conditions };
+  return { shard, bound, evicted, conditions, podGroupConditions };
 }
 
 function member(shard: Shard, name: string, podGroupName: string, options: PodOptions = {}): Pod {
@@ -104,6 +112,37 @@ describe("native PodGroups in the shard", () => {
     await settle();
     expect(bound.sort()).toEqual(["train-0", "train-1"]);
     expect(shard.cache.group("podgroup:default/train")?.running.get("default/train-0")?.minMember).toBe(2);
+  });
+
+  it("tells the PodGroup it is unschedulable after a failed attempt, and scheduled once minCount members are bound", async () => {
+    const { shard, bound, podGroupConditions } = recordingShard();
+    shard.cache.upsertNode(node("n1", { cpu: 1 }));
+    shard.cache.upsertPodGroup(podGroup("train", gang(2)));
+    for (const i of [0, 1]) shard.cache.upsertPod(member(shard, `train-${i}`, "train"));
+    await settle();
+    expect(bound).toEqual([]);
+    expect(podGroupConditions).toHaveLength(1);
+    expect(podGroupConditions[0]).toMatch(
+      /^train False: pod group default\/train cannot be placed as a whole/,
+    );
+    shard.cache.upsertNode(node("n2", { cpu: 1 }));
+    shard.ownershipChanged(); // past the backoff at once
+    await settle();
+    expect(bound.sort()).toEqual(["train-0", "train-1"]);
+    expect(podGroupConditions.slice(1)).toEqual(["train True"]);
+  });
+
+  it("writes nothing on a PodGroup while it waits for members, nor for annotation gangs", async () => {
+    const { shard, bound, podGroupConditions } = recordingShard();
+    shard.cache.upsertNode(node("n1", { cpu: 1 }));
+    shard.cache.upsertPodGroup(podGroup("train", gang(3)));
+    shard.cache.upsertPod(member(shard, "train-0", "train"));
+    const annotated = pod("web-0", { group: "web", minMember: 2, cpu: 1 });
+    for (const p of [annotated, pod("web-1", { group: "web", minMember: 2, cpu: 1 })])
+      shard.cache.upsertPod({ ...p, spec: { ...p.spec, schedulerName: shard.config.schedulerName } });
+    await settle();
+    expect(bound).toEqual([]);
+    expect(podGroupConditions).toEqual([]);
   });
 
   it("reads no member again for a PodGroup change the source does not read (a status write)", () => {

@@ -48,7 +48,15 @@ export {
   queueOrder,
   type ToldTerms,
 } from "./pending-group.js";
-export { type ParsedPodGroup, type PodGroupTerms, parsePodGroup, podGroupNameOf } from "./pod-group.js";
+export {
+  initiallyScheduledCondition,
+  initiallyScheduledUpdate,
+  type ParsedPodGroup,
+  type PodGroupCondition,
+  type PodGroupTerms,
+  parsePodGroup,
+  podGroupNameOf,
+} from "./pod-group.js";
 export {
   GroupRouter,
   namedNodes,

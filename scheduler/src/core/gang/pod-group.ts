@@ -160,3 +160,45 @@ export function podGroupNameOf(schedulingGroup: unknown): { name?: string; error
     return { error: `spec.schedulingGroup.podGroupName=${JSON.stringify(name)} has surrounding whitespace` };
   return { name };
 }
+
+/**
+ * The PodGroup status condition the owning shard keeps, as kube-scheduler 1.37 does: False with
+ * reason Unschedulable (and the attempt's message) after an attempt that placed nothing, True
+ * with reason Scheduled once minCount members are bound. True is terminal: it never goes back to
+ * False, even when members are evicted later (the API's contract).
+ */
+export const initiallyScheduledCondition = "PodGroupInitiallyScheduled";
+
+export interface PodGroupCondition {
+  readonly type: typeof initiallyScheduledCondition;
+  readonly status: "True" | "False";
+  readonly reason: "Scheduled" | "Unschedulable";
+  readonly message: string;
+}
+
+/**
+ * The condition to write on the PodGroup so it says `scheduled` (or unschedulable, `message`),
+ * or undefined when it already says so, or is True already (terminal).
+ */
+export function initiallyScheduledUpdate(
+  podGroup: unknown,
+  scheduled: boolean,
+  message: string,
+): PodGroupCondition | undefined {
+  const status = isFields(podGroup) && isFields(podGroup.status) ? podGroup.status : undefined;
+  const conditions = Array.isArray(status?.conditions) ? status.conditions : [];
+  const current = conditions.find((c) => isFields(c) && c.type === initiallyScheduledCondition) as
+    | Fields
+    | undefined;
+  if (current?.status === "True") return undefined;
+  const wanted: PodGroupCondition = scheduled
+    ? { type: initiallyScheduledCondition, status: "True", reason: "Scheduled", message: "" }
+    : { type: initiallyScheduledCondition, status: "False", reason: "Unschedulable", message };
+  if (
+    current?.status === wanted.status &&
+    current.reason === wanted.reason &&
+    current.message === wanted.message
+  )
+    return undefined;
+  return wanted;
+}

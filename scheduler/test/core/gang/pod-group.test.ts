@@ -10,6 +10,7 @@ import {
   type GroupObjects,
   groupKey,
   groupReadiness,
+  initiallyScheduledUpdate,
   missingPodGroupMessage,
   noGroupObjects,
   parsePodGroup,
@@ -287,5 +288,43 @@ describe("groupReadiness of a PodGroup", () => {
       until: Number.POSITIVE_INFINITY,
       why: missingPodGroupMessage("train"),
     });
+  });
+});
+
+describe("initiallyScheduledUpdate", () => {
+  const withCondition = (condition?: Record<string, string>) => ({
+    ...gang(2),
+    status: condition ? { conditions: [{ type: "Other", status: "True" }, condition] } : {},
+  });
+  const unschedulable = { type: "PodGroupInitiallyScheduled", status: "False", reason: "Unschedulable" };
+
+  it("says False/Unschedulable with the attempt's message, and True/Scheduled once scheduled", () => {
+    expect(initiallyScheduledUpdate(withCondition(), false, "0/3 nodes fit")).toEqual({
+      ...unschedulable,
+      message: "0/3 nodes fit",
+    });
+    expect(initiallyScheduledUpdate(withCondition({ ...unschedulable, message: "x" }), true, "")).toEqual({
+      type: "PodGroupInitiallyScheduled",
+      status: "True",
+      reason: "Scheduled",
+      message: "",
+    });
+  });
+
+  it("writes nothing the PodGroup already says, and a new message when it changed", () => {
+    const current = withCondition({ ...unschedulable, message: "0/3 nodes fit" });
+    expect(initiallyScheduledUpdate(current, false, "0/3 nodes fit")).toBeUndefined();
+    expect(initiallyScheduledUpdate(current, false, "0/4 nodes fit")?.message).toBe("0/4 nodes fit");
+  });
+
+  it("never goes back from True: it is terminal", () => {
+    const scheduled = withCondition({
+      type: "PodGroupInitiallyScheduled",
+      status: "True",
+      reason: "Scheduled",
+      message: "",
+    });
+    expect(initiallyScheduledUpdate(scheduled, false, "evicted")).toBeUndefined();
+    expect(initiallyScheduledUpdate(scheduled, true, "")).toBeUndefined();
   });
 });
