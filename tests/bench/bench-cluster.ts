@@ -5,6 +5,7 @@ import {
   defaultClusterOptions,
   down,
   readState,
+  recordedWorkloadGates,
   status,
   up,
 } from "../cluster/local/local-cluster.js";
@@ -43,6 +44,7 @@ export async function benchCluster(
       existing.options.nodeCpu !== options.nodeCpu ||
       existing.options.kubeScheduler !== options.kubeScheduler ||
       (existing.options.zones ?? 0) !== options.zones ||
+      recordedWorkloadGates(existing) !== options.workloadGates ||
       !(await status(options.stateDir)).healthy)
   )
     await down(options.stateDir, log);

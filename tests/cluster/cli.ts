@@ -6,7 +6,8 @@
 import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/config/flags.js";
 import { kindDown, kindUp } from "./kind/provider.js";
 import { defaultStateDir } from "./local/layout.js";
-import { defaultClusterOptions, down, status, up } from "./local/local-cluster.js";
+import { defaultClusterOptions, down, recordedWorkloadGates, status, up } from "./local/local-cluster.js";
+import { alphaWorkloadGates, type WorkloadGates, workloadGateLevels } from "./local/workload-gates.js";
 
 const usage = `usage: npm run cluster -- <up|down|status> [options]
 
@@ -22,6 +23,9 @@ options for up:
   --node-gpus N        allocatable nvidia.com/gpu per node (default 0)
   --zones N            label nodes topology.kubernetes.io/zone=zone-a, zone-b, … round-robin (default 0)
   --no-kube-scheduler  leave the default kube-scheduler out
+  --workload-gates L   the Workload API (scheduling.k8s.io/v1beta1 PodGroups) on every component:
+                       beta (default: GenericWorkload), alpha (also ${alphaWorkloadGates.join(", ")})
+                       or off; a running cluster with other gates is refused, not reused
   --provider P         local (default) or kind (needs Docker)
   --dir D              state folder (default .cluster)
 `;
@@ -48,6 +52,7 @@ async function main(): Promise<void> {
       "node-gpus": { type: "string" },
       zones: { type: "string" },
       "no-kube-scheduler": { type: "boolean", default: false },
+      "workload-gates": { type: "string" },
       provider: { type: "string", default: "local" },
       dir: { type: "string" },
       json: { type: "boolean", default: false },
@@ -67,11 +72,17 @@ async function main(): Promise<void> {
     throw new ConfigError(`--provider must be local or kind, got "${values.provider}"`);
   }
   const nodes = positiveInt("nodes", values.nodes, defaultClusterOptions.nodes);
+  const workloadGates = values["workload-gates"] ?? defaultClusterOptions.workloadGates;
+  if (!(workloadGateLevels as readonly string[]).includes(workloadGates)) {
+    throw new ConfigError(
+      `--workload-gates must be one of ${workloadGateLevels.join(", ")}, got "${workloadGates}"`,
+    );
+  }
 
   switch (command) {
     case "up": {
       if (values.provider === "kind") {
-        await kindUp({ stateDir, nodes }, log);
+        await kindUp({ stateDir, nodes, workloadGates: workloadGates as WorkloadGates }, log);
         return;
       }
       await up(
@@ -84,6 +95,7 @@ async function main(): Promise<void> {
           nodeGpus: positiveInt("node-gpus", values["node-gpus"], 0, true),
           zones: positiveInt("zones", values.zones, 0, true),
           kubeScheduler: !values["no-kube-scheduler"],
+          workloadGates: workloadGates as WorkloadGates,
         },
         log,
       );
@@ -104,6 +116,7 @@ async function main(): Promise<void> {
         log(`  api server ${report.state.server}: ${report.apiserverReady ? "ready" : "not ready"}`);
         if (report.readyNodes !== undefined)
           log(`  nodes Ready: ${report.readyNodes}/${report.state.options.nodes}`);
+        log(`  workload gates: ${recordedWorkloadGates(report.state)}`);
         log(`  redis ${report.state.redisUrl}`);
         for (const proc of report.processes) {
           log(

@@ -4,9 +4,11 @@
  * path is kept small and is not run there.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse, stringify } from "yaml";
+import { enabledWorkloadGates, type WorkloadGates, workloadRuntimeConfig } from "../local/workload-gates.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const clusterName = "sharded-scheduler";
@@ -17,22 +19,42 @@ function run(command: string, args: string[]): void {
   if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed`);
 }
 
-export async function kindUp(options: { stateDir: string; nodes: number }, log: (line: string) => void) {
+export const kindConfigPath = join(here, "kind-config.yaml");
+
+interface KindConfig {
+  featureGates?: Record<string, boolean>;
+  runtimeConfig?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** kind-config.yaml with the feature gates and runtime config of a workload gate level. */
+export function kindConfigFor(level: WorkloadGates, text = readFileSync(kindConfigPath, "utf8")): KindConfig {
+  const config = parse(text) as KindConfig;
+  const { featureGates: _gates, runtimeConfig: _runtime, ...rest } = config;
+  const gates = enabledWorkloadGates(level);
+  if (gates.length === 0) return rest;
+  return {
+    ...rest,
+    featureGates: Object.fromEntries(gates.map((gate) => [gate, true])),
+    runtimeConfig: Object.fromEntries(workloadRuntimeConfig(level).map((version) => [version, "true"])),
+  };
+}
+
+export async function kindUp(
+  options: { stateDir: string; nodes: number; workloadGates: WorkloadGates },
+  log: (line: string) => void,
+) {
   const docker = spawnSync("docker", ["info"], { stdio: "ignore" });
   if (docker.status !== 0) throw new Error("the kind provider needs a running Docker engine");
   mkdirSync(options.stateDir, { recursive: true });
   const kubeconfig = join(options.stateDir, "kubeconfig");
-  log(`creating kind cluster "${clusterName}" from kind-config.yaml (--nodes is fixed by that file)`);
-  run("kind", [
-    "create",
-    "cluster",
-    "--name",
-    clusterName,
-    "--config",
-    join(here, "kind-config.yaml"),
-    "--kubeconfig",
-    kubeconfig,
-  ]);
+  // The file holds the default (beta) gates; other levels get a derived copy in the state folder.
+  const config = join(options.stateDir, "kind-config.yaml");
+  writeFileSync(config, stringify(kindConfigFor(options.workloadGates)));
+  log(
+    `creating kind cluster "${clusterName}" from kind-config.yaml, workload gates ${options.workloadGates} (--nodes is fixed by that file)`,
+  );
+  run("kind", ["create", "cluster", "--name", clusterName, "--config", config, "--kubeconfig", kubeconfig]);
   run("kubectl", ["--kubeconfig", kubeconfig, "apply", "-f", join(here, "redis.yaml")]);
   run("kubectl", [
     "--kubeconfig",

@@ -14,9 +14,10 @@ import { join } from "node:path";
 import { waitFor } from "../../support/wait.js";
 import { createFakeNodes, type FakeNodeSpec, readyFakeNodes } from "./fake-nodes.js";
 import { insecureHealth, KubeRest } from "./kube-rest.js";
-import { clusterToolDir, readToolVersions, type ToolPaths, toolPaths } from "./layout.js";
+import { clusterToolDir, defaultStateDir, readToolVersions, type ToolPaths, toolPaths } from "./layout.js";
 import { createPki, kubeconfigFor, type Pki } from "./pki.js";
 import { freeLoopbackPort, isRunning, type ManagedProcess, startProcess, stopProcess } from "./processes.js";
+import { type WorkloadGates, workloadGateFlags } from "./workload-gates.js";
 
 export interface ClusterOptions {
   stateDir: string;
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   /** Number of zones; nodes are spread round-robin over zone-a, zone-b, … (0: no zone label). */
   zones: number;
   kubeScheduler: boolean;
+  /** The Workload API (scheduling.k8s.io/v1beta1 PodGroups) on every component: see workload-gates.ts. */
+  workloadGates: WorkloadGates;
 }
 
 export const defaultClusterOptions: Omit<ClusterOptions, "stateDir"> = {
@@ -38,6 +41,7 @@ export const defaultClusterOptions: Omit<ClusterOptions, "stateDir"> = {
   nodeGpus: 0,
   zones: 0,
   kubeScheduler: true,
+  workloadGates: "beta",
 };
 
 export interface ClusterPorts {
@@ -101,6 +105,11 @@ export function readState(stateDir: string): ClusterState | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The workload gates a recorded cluster runs with (clusters recorded before the option had none). */
+export function recordedWorkloadGates(state: ClusterState): WorkloadGates {
+  return state.options.workloadGates ?? "off";
 }
 
 function writeState(state: ClusterState): void {
@@ -169,6 +178,14 @@ export async function up(options: ClusterOptions, log: Log): Promise<ClusterStat
   const existing = readState(options.stateDir);
   if (existing) {
     const health = await status(options.stateDir);
+    const running = recordedWorkloadGates(existing);
+    if (health.healthy && running !== options.workloadGates) {
+      // Feature gates are fixed at start: a cluster with other gates would silently test something else.
+      throw new Error(
+        `the cluster running in ${options.stateDir} has workload gates "${running}", not "${options.workloadGates}": ` +
+          `stop it first (npm run cluster -- down${options.stateDir === defaultStateDir() ? "" : ` --dir ${options.stateDir}`})`,
+      );
+    }
     if (health.healthy) {
       log(`cluster already running in ${options.stateDir}; leaving it as it is`);
       return existing;
@@ -291,6 +308,7 @@ async function start(
     "--audit-log-mode=batch",
     "--audit-log-maxsize=200",
     "--audit-log-maxbackup=1",
+    ...workloadGateFlags(options.workloadGates, "kube-apiserver"),
     "--v=1",
   ]);
   const kube = adminClient({ server, pki } as ClusterState);
@@ -333,6 +351,7 @@ async function start(
       "--leader-elect=false",
       "--kube-api-qps=1000",
       "--kube-api-burst=2000",
+      ...workloadGateFlags(options.workloadGates, "kube-controller-manager"),
       "--v=1",
     ]);
     let kubeScheduler: ManagedProcess | undefined;
@@ -360,6 +379,7 @@ async function start(
         "--bind-address=127.0.0.1",
         `--secure-port=${ports.kubeScheduler}`,
         `--cert-dir=${join(stateDir, "certs")}`,
+        ...workloadGateFlags(options.workloadGates, "kube-scheduler"),
         "--v=1",
       ]);
     }
@@ -456,7 +476,9 @@ async function start(
   }
 }
 
-export function fakeNodeSpecs(options: Omit<ClusterOptions, "stateDir" | "kubeScheduler">): FakeNodeSpec[] {
+export function fakeNodeSpecs(
+  options: Omit<ClusterOptions, "stateDir" | "kubeScheduler" | "workloadGates">,
+): FakeNodeSpec[] {
   const width = String(options.nodes - 1).length;
   return Array.from({ length: options.nodes }, (_, i) => ({
     name: `kwok-node-${String(i).padStart(width, "0")}`,
