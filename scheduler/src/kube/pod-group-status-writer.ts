@@ -6,7 +6,7 @@
  * True is never written again. A group's writes reach the API server one after another.
  */
 import type { Logger } from "pino";
-import { initiallyScheduledUpdate } from "../core/index.js";
+import { initiallyScheduledUpdate, type PodGroupObject } from "../core/index.js";
 import { capMessage } from "./event-recorder.js";
 import type { KubeClient } from "./kube-client.js";
 
@@ -30,7 +30,7 @@ export class PodGroupStatusWriter {
    * `podGroup` is the watch's latest version of it. Resolves false when a write was refused.
    */
   async initiallyScheduled(
-    podGroup: { metadata: { namespace?: string; name: string; uid?: string } } & Record<string, unknown>,
+    podGroup: PodGroupObject,
     scheduled: boolean,
     fullMessage: string,
     now = Date.now(),

@@ -24,6 +24,7 @@ import {
   type PersistentVolumeClaim,
   type Pod,
   type PodDisruptionBudget,
+  type PodGroupObject,
   type PodInfo,
   parsePodGroup,
   pendingGroup,
@@ -115,13 +116,9 @@ export function routedTo(
 
 /** What the gang rules (core/gang/lifecycle.ts) read of a group. */
 export function gangState(members: GroupMembers): GangState {
-  let waitingFor: string | undefined;
-  for (const pod of members.pending.values()) {
-    waitingFor = pod.groupWaitingFor;
-    break;
-  }
   return {
-    waitingFor,
+    // Every member names the same PodGroup: the first one's answer is the group's.
+    waitingFor: members.pending.values().next().value?.groupWaitingFor,
     key: members.key,
     minMember: declaredMinMember(members),
     pending: members.pending.size,
@@ -208,7 +205,7 @@ export class ClusterCache {
    * PodGroups (scheduling.k8s.io/v1beta1) by "<ns>/<name>", from their watch, with the terms
    * last parsed of each (a status write changes no term and re-reads no member).
    */
-  private readonly podGroups = new Map<string, { object: unknown; terms: string }>();
+  private readonly podGroups = new Map<string, { object: PodGroupObject; terms: string }>();
   /**
    * The latest version of every unfinished pod naming a PodGroup, by the PodGroup's "<ns>/<name>"
    * then pod key: when the PodGroup appears, changes its terms or goes, its members are read
@@ -322,7 +319,7 @@ export class ClusterCache {
    * minCount, priority, …; not its status), its members are read again: pending ones wake (a
    * member change) and running ones carry the new terms, undisturbed.
    */
-  upsertPodGroup(podGroup: { metadata: { namespace?: string; name: string } }): void {
+  upsertPodGroup(podGroup: PodGroupObject): void {
     const key = `${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
     const terms = JSON.stringify(parsePodGroup(podGroup));
     const before = this.podGroups.get(key);
@@ -334,19 +331,14 @@ export class ClusterCache {
    * A PodGroup was deleted. As kube-scheduler 1.37: its pending members wait again for a
    * PodGroup of that name (GangScheduling's PreEnqueue finds none); running ones keep running.
    */
-  removePodGroup(podGroup: { metadata: { namespace?: string; name: string } }): void {
+  removePodGroup(podGroup: PodGroupObject): void {
     const key = `${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
     if (this.podGroups.delete(key)) this.rereadMembers(key);
   }
 
   /** The watch's latest version of a PodGroup, or undefined. */
-  podGroupObject(
-    namespace: string,
-    name: string,
-  ): ({ metadata: { namespace?: string; name: string } } & Record<string, unknown>) | undefined {
-    return this.podGroups.get(`${namespace}/${name}`)?.object as
-      | ({ metadata: { namespace?: string; name: string } } & Record<string, unknown>)
-      | undefined;
+  podGroupObject(namespace: string, name: string): PodGroupObject | undefined {
+    return this.podGroups.get(`${namespace}/${name}`)?.object;
   }
 
   private rereadMembers(podGroupKey: string): void {

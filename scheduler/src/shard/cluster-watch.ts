@@ -18,6 +18,7 @@ import type {
   PersistentVolumeClaim,
   Pod,
   PodDisruptionBudget,
+  PodGroupObject,
   StorageClass,
 } from "../core/index.js";
 import type { SelectorOwnerKind } from "../core/plugins/pod-topology-spread/default-selector.js";
@@ -246,12 +247,6 @@ export class ClusterWatch {
 
 /** The API group version of native PodGroups. */
 export const podGroupApi = "scheduling.k8s.io/v1beta1";
-
-/** A PodGroup as the watch delivers it: the group source parses the rest (core/gang/pod-group.ts). */
-interface PodGroupObject {
-  metadata: ObjectMeta;
-  spec?: unknown;
-}
 
 /** What the spread selector informers read of a Service, ReplicationController, ReplicaSet or StatefulSet. */
 interface SelectorOwner {

@@ -8,9 +8,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { missingPodGroupMessage, type Pod } from "../../src/core/index.js";
 import { ClusterCache } from "../../src/shard/cluster-cache.js";
-import type { Shard, ShardWriters } from "../../src/shard/shard.js";
+import type { Shard } from "../../src/shard/shard.js";
 import { node, type PodOptions, pod } from "../core/fixtures.js";
-import { readyShard, succeedingWriters } from "./fixtures.js";
+import { readyShard, recordingWriters } from "./fixtures.js";
 
 const shards: Shard[] = [];
 afterEach(() => {
@@ -18,37 +18,10 @@ afterEach(() => {
 });
 
 function recordingShard() {
-  const bound: string[] = [];
-  const evicted: string[] = [];
-  const conditions: string[] = [];
-  /** PodGroupInitiallyScheduled writes: "<PodGroup> True" or "<PodGroup> False: <message>". */
-  const podGroupConditions: string[] = [];
-  const succeeding = succeedingWriters(bound);
-  const writers: ShardWriters = {
-    ...succeeding,
-    podGroupStatus: {
-      initiallyScheduled: async (podGroup, scheduled, message) => {
-        podGroupConditions.push(`${podGroup.metadata.name} ${scheduled ? "True" : `False: ${message}`}`);
-        return true;
-      },
-    },
-    statusWriter: {
-      ...succeeding.statusWriter,
-      unschedulable: async (target: Pod, message: string) => {
-        conditions.push(`${target.metadata.name}: ${message}`);
-      },
-    },
-    binder: {
-      ...succeeding.binder,
-      evict: async (_namespace: string, name: string) => {
-        evicted.push(name);
-        return { outcome: "evicted", detail: "" };
-      },
-    },
-  };
+  const { writers, ...record } = recordingWriters();
   const shard = readyShard(writers, { config: { settleWindowMs: 0 } });
   shards.push(shard);
-  return { shard, bound, evicted, conditions, podGroupConditions };
+  return { shard, ...record };
 }
 
 function member(shard: Shard, name: string, podGroupName: string, options: PodOptions = {}): Pod {
@@ -143,6 +116,20 @@ describe("native PodGroups in the shard", () => {
     await settle();
     expect(bound).toEqual([]);
     expect(podGroupConditions).toEqual([]);
+  });
+
+  it("refuses a PodGroup whose members name different schedulers, as a gang must use one", async () => {
+    const { shard, bound, conditions } = recordingShard();
+    shard.cache.upsertNode(node("n1", { cpu: 4 }));
+    shard.cache.upsertPodGroup(podGroup("train", gang(2)));
+    shard.cache.upsertPod(member(shard, "train-0", "train"));
+    const foreign = member(shard, "train-1", "train");
+    shard.cache.upsertPod({ ...foreign, spec: { ...foreign.spec, schedulerName: "default-scheduler" } });
+    await settle();
+    expect(bound).toEqual([]);
+    expect(conditions).toContain(
+      "train-0: members of pod group default/train name different schedulers (default-scheduler); a gang must use one scheduler",
+    );
   });
 
   it("reads no member again for a PodGroup change the source does not read (a status write)", () => {

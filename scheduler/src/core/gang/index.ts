@@ -53,6 +53,7 @@ export {
   initiallyScheduledUpdate,
   type ParsedPodGroup,
   type PodGroupCondition,
+  type PodGroupObject,
   type PodGroupTerms,
   parsePodGroup,
   podGroupNameOf,

@@ -16,6 +16,12 @@
  */
 import { maxGroupNameLength } from "./group-key.js";
 
+/** A PodGroup as a watch delivers it: its name, and the rest for parsePodGroup to judge. */
+export interface PodGroupObject {
+  readonly metadata: { readonly namespace?: string; readonly name: string; readonly uid?: string };
+  readonly [field: string]: unknown;
+}
+
 /** How a group's members may be disrupted: "all" evicts the group whole; "single" one by one. */
 export type DisruptionMode = "all" | "single";
 
@@ -55,6 +61,26 @@ function objectField(parent: Fields, key: string, path: string): Fields | undefi
   return isFields(value) ? value : `${path} is not an object`;
 }
 
+/**
+ * The one member a Kubernetes union object sets ("exactly one of"): its name and value, or why
+ * there is not exactly one.
+ */
+function unionMember<K extends string>(
+  union: Fields,
+  path: string,
+  members: readonly [K, K],
+): { name: K; value: Fields } | string {
+  let found: { name: K; value: Fields } | undefined;
+  for (const name of members) {
+    const value = objectField(union, name, `${path}.${name}`);
+    if (typeof value === "string") return value;
+    if (value === undefined) continue;
+    if (found) return `${path} must set exactly one of ${members.join(" and ")}`;
+    found = { name, value };
+  }
+  return found ?? `${path} must set exactly one of ${members.join(" and ")}`;
+}
+
 /** Parses a PodGroup object's spec; never throws. */
 export function parsePodGroup(object: unknown): ParsedPodGroup {
   const spec = isFields(object) ? object.spec : undefined;
@@ -62,15 +88,11 @@ export function parsePodGroup(object: unknown): ParsedPodGroup {
   const policy = objectField(spec, "schedulingPolicy", "spec.schedulingPolicy");
   if (typeof policy === "string") return { error: policy };
   if (policy === undefined) return { error: "spec.schedulingPolicy is missing" };
-  const basic = objectField(policy, "basic", "spec.schedulingPolicy.basic");
-  const gang = objectField(policy, "gang", "spec.schedulingPolicy.gang");
-  if (typeof basic === "string") return { error: basic };
-  if (typeof gang === "string") return { error: gang };
-  if ((basic === undefined) === (gang === undefined))
-    return { error: "spec.schedulingPolicy must set exactly one of basic and gang" };
+  const chosen = unionMember(policy, "spec.schedulingPolicy", ["basic", "gang"]);
+  if (typeof chosen === "string") return { error: chosen };
   let minCount: number | undefined;
-  if (gang !== undefined) {
-    const raw = gang.minCount;
+  if (chosen.name === "gang") {
+    const raw = chosen.value.minCount;
     if (typeof raw !== "number" || !Number.isInteger(raw) || raw < 1 || raw > int32Max)
       return {
         error: `spec.schedulingPolicy.gang.minCount=${JSON.stringify(raw) ?? "unset"} is not a positive integer`,
@@ -104,7 +126,7 @@ export function parsePodGroup(object: unknown): ParsedPodGroup {
     return { error: "spec.resourceClaims is not a list" };
   return {
     terms: {
-      policy: gang !== undefined ? "gang" : "basic",
+      policy: chosen.name,
       minCount,
       priority,
       preemptionPolicy: rawPreemption,
@@ -120,13 +142,8 @@ function disruptionModeOf(spec: Fields): { mode: DisruptionMode; error?: undefin
   const mode = objectField(spec, "disruptionMode", "spec.disruptionMode");
   if (typeof mode === "string") return { error: mode };
   if (mode === undefined) return { mode: "single" };
-  const single = objectField(mode, "single", "spec.disruptionMode.single");
-  const all = objectField(mode, "all", "spec.disruptionMode.all");
-  if (typeof single === "string") return { error: single };
-  if (typeof all === "string") return { error: all };
-  if ((single === undefined) === (all === undefined))
-    return { error: "spec.disruptionMode must set exactly one of single and all" };
-  return { mode: all !== undefined ? "all" : "single" };
+  const chosen = unionMember(mode, "spec.disruptionMode", ["single", "all"]);
+  return typeof chosen === "string" ? { error: chosen } : { mode: chosen.name };
 }
 
 function topologyKeysOf(spec: Fields): readonly string[] | string {
