@@ -112,9 +112,11 @@ export const unsupportedTopologyMessage = "topology constraints not supported ye
  * to the PodGroup it names (namespace-local), read from `objects`; a pod without one is answered
  * by annotationGroupSource. As kube-scheduler 1.37 (GangScheduling):
  * - a gang PodGroup is one group (podGroupKey) with min-member = minCount; a basic one leaves
- *   each pod a group of its own;
- * - priority and preemption policy are the PodGroup's for every member, never a member's own
- *   (no member lends its priority to the rest, whatever its spec says);
+ *   each pod a group of its own, scheduled as any pod at its own priority (the Job controller
+ *   gives every Job a basic PodGroup, priority 0, which must not demote it), the PodGroup's
+ *   preemptionPolicy Never still honoured;
+ * - a gang's priority and preemption policy are the PodGroup's for every member, never a
+ *   member's own (no member lends its priority to the rest, whatever its spec says);
  * - a PodGroup that does not exist (yet, or deleted) holds its pods: they wait, told
  *   missingPodGroupMessage, and the group is tried again when it appears. Their priority meanwhile
  *   is their own (a member still running keeps the priority it was admitted with);
@@ -157,8 +159,15 @@ export const podGroupSource: GroupSource = {
             ? "has spec.resourceClaims: resource claims shared by a PodGroup not supported yet"
             : undefined;
     if (refused !== undefined) return answer(terms.priority, key, undefined, `${label} ${refused}`);
+    // Basic: standard scheduling, pod by pod, where kube-scheduler's DefaultPreemption reads the
+    // pod's own priority; a pod on its own lends its priority to no one. The PodGroup's Never
+    // still holds (it can only take preemption away).
+    if (terms.policy === "basic") {
+      const preemptionPolicy = terms.preemptionPolicy === "Never" ? "Never" : undefined;
+      return { ...answer(ownPriority, solo, undefined, undefined), preemptionPolicy };
+    }
     return {
-      group: terms.policy === "gang" ? key : solo,
+      group: key,
       minMember: terms.minCount,
       error: undefined,
       priority: terms.priority,

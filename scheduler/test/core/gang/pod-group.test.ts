@@ -167,12 +167,18 @@ describe("podGroupSource", () => {
     expect(info.priority).toBe(7);
   });
 
-  it("leaves each pod of a basic PodGroup a group of its own, at the PodGroup's priority", () => {
-    const objects = objectsOf(podGroup({ schedulingPolicy: { basic: {} }, priority: 50 }));
-    const info = toPodInfo(member("web-0", "train", { priority: 9 }), podGroupSource, objects);
+  it("leaves each pod of a basic PodGroup a pod of its own, at its own priority; the PodGroup's Never still holds", () => {
+    // The Job controller gives every Job a basic PodGroup with priority 0: it must not demote the pods.
+    const basic = (extra: Record<string, unknown>) =>
+      objectsOf(podGroup({ schedulingPolicy: { basic: {} }, priority: 0, ...extra }));
+    const info = toPodInfo(member("web-0", "train", { priority: 900 }), podGroupSource, basic({}));
     expect(info.group).toEqual(groupKey("default", "web-0", true));
     expect(info.minMember).toBeUndefined();
-    expect(info.priority).toBe(50);
+    expect(info.priority).toBe(900);
+    expect(info.preemptionPolicy).toBe("PreemptLowerPriority");
+    expect(info.groupWaitingFor).toBeUndefined();
+    const never = basic({ preemptionPolicy: "Never" });
+    expect(toPodInfo(member("web-0", "train"), podGroupSource, never).preemptionPolicy).toBe("Never");
   });
 
   it("refuses topology constraints by name, never placing the group as if they were absent", () => {
