@@ -20,7 +20,8 @@ beforeAll(async () => {
     .getAPIResources({ group: api.group, version: api.version })
     .then((list) => list.resources.some((r) => r.name === api.plural))
     .catch(() => false);
-  if (served) await Promise.all([suite.addNodes("late", 2), suite.addNodes("min", 3)]);
+  if (served)
+    await Promise.all([suite.addNodes("late", 2), suite.addNodes("min", 3), suite.addNodes("elastic", 2)]);
 });
 
 function createPodGroup(name: string, minCount: number): Promise<unknown> {
@@ -34,6 +35,16 @@ function createPodGroup(name: string, minCount: number): Promise<unknown> {
       spec: { schedulingPolicy: { gang: { minCount } } },
     },
   });
+}
+
+/** Sets a PodGroup's minCount (mutable: elastic gangs), as a controller scaling it would. */
+async function setMinCount(name: string, minCount: number): Promise<void> {
+  const objects = suite.clients.kc.makeApiClient(k8s.CustomObjectsApi);
+  const current = (await objects.getNamespacedCustomObject({ ...api, namespace: suite.namespace, name })) as {
+    spec: { schedulingPolicy: { gang: { minCount: number } } };
+  };
+  current.spec.schedulingPolicy.gang.minCount = minCount;
+  await objects.replaceNamespacedCustomObject({ ...api, namespace: suite.namespace, name, body: current });
 }
 
 /** size pods <podGroup>-i of the suite's scheduler, joining PodGroup podGroup. */
@@ -81,5 +92,21 @@ describe("native PodGroups (scheduling.k8s.io/v1beta1)", () => {
       20_000,
     );
     expect(condition.reason).toBe("Scheduled");
+  });
+
+  it("places the members present once minCount is lowered (elastic); never says scheduled before", async (ctx) => {
+    if (!served) ctx.skip();
+    await createPodGroup("elastic", 3);
+    await suite.create(members("elastic", 2, "elastic"));
+    await suite.waitUnschedulable("elastic-0", /to have 3 members/);
+    await suite.staysPending(["elastic-0", "elastic-1"], 1_500);
+    const before = (await suite.clients.kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+      ...api,
+      namespace: suite.namespace,
+      name: "elastic",
+    })) as { status?: { conditions?: { type: string; status: string }[] } };
+    expect(before.status?.conditions?.some((c) => c.status === "True")).toBeFalsy();
+    await setMinCount("elastic", 2);
+    await suite.waitBound(["elastic-0", "elastic-1"]);
   });
 });
