@@ -274,7 +274,12 @@ export class Coordinator {
     const owner = groupOwner(this.ring.ownerOf(report.hashKey), groupPin(infos), live, routedTo);
     // What the members not read here imply (running ones), and the one priority the members
     // agree on, as the owner reported them (none lends its own).
-    const key = groupKey(report.namespace, report.name, report.solo);
+    // The reporter's id and hash key: a PodGroup's ("podgroup:…") is not an annotation group's.
+    const key = {
+      ...groupKey(report.namespace, report.name, report.solo),
+      id: report.id,
+      hashKey: report.hashKey,
+    };
     const group = pendingGroup(key, infos, [], undefined, 0, false, report);
     const plan: ReliefPlan =
       owner === summary.shard

@@ -121,7 +121,7 @@ export interface PodSpec {
   schedulingGates?: { name: string }[];
   /** Dynamic Resource Allocation claims: only their presence is read (plugins/unsupported-constraints). */
   resourceClaims?: unknown[];
-  /** The PodGroup the pod belongs to (Workload API): only its presence is read (plugins/unsupported-constraints). */
+  /** The PodGroup the pod belongs to (scheduling.k8s.io/v1beta1; core/gang podGroupSource). Immutable. */
   schedulingGroup?: { podGroupName?: string } | null;
 }
 

@@ -1,12 +1,7 @@
 /** Turns API objects into the core's PodInfo and NodeInfo: parsed once, reused every cycle. */
 import type { Node, Pod, PodSpec } from "./api-types.js";
 import { controllerOf, hashedByConstraints, hashedByController } from "./gang/group-key.js";
-import {
-  annotationGroupSource,
-  type GroupObjects,
-  type GroupSource,
-  noGroupObjects,
-} from "./gang/group-source.js";
+import { type GroupObjects, type GroupSource, noGroupObjects, podGroupSource } from "./gang/group-source.js";
 import { interPodConstraintsOf } from "./inter-pod-constraints.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { interPodAffinityOf } from "./plugins/inter-pod-affinity/terms.js";
@@ -18,12 +13,13 @@ import { inlineDisksOf } from "./plugins/volume-restrictions/volume-restrictions
 import { podNonZeroRequests, podRequests, Resources } from "./resources/resources.js";
 
 /**
- * The pod's group, min-member and priority come from its group source, asked here once: when the
- * pod (or a new version of it) joins the cache.
+ * The pod's group, min-member, priority, preemption policy and disruption mode come from its
+ * group source, asked here: when the pod (or a new version of it) joins the cache, and when its
+ * PodGroup changes. The default source reads spec.schedulingGroup, then the annotations.
  */
 export function toPodInfo(
   pod: Pod,
-  source: GroupSource = annotationGroupSource,
+  source: GroupSource = podGroupSource,
   objects: GroupObjects = noGroupObjects,
 ): PodInfo {
   const { metadata, spec, status } = pod;
@@ -39,8 +35,10 @@ export function toPodInfo(
     group: soloHashing(membership.group, interPodConstraints.any, metadata, spec),
     minMember: membership.minMember,
     groupError: membership.error,
+    groupWaitingFor: membership.waitingFor,
     priority: membership.priority,
-    preemptionPolicy: spec.preemptionPolicy ?? "PreemptLowerPriority",
+    preemptionPolicy: membership.preemptionPolicy ?? spec.preemptionPolicy ?? "PreemptLowerPriority",
+    disruption: membership.disruption,
     requests: podRequests(spec),
     nonZeroRequests: podNonZeroRequests(spec),
     nodeName: spec.nodeName || undefined,

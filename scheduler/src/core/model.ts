@@ -4,6 +4,7 @@
  */
 import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from "./api-types.js";
 import type { GroupKey } from "./gang/group-key.js";
+import type { DisruptionMode } from "./gang/pod-group.js";
 import type { InterPodConstraints } from "./inter-pod-constraints.js";
 import type { InterPodAffinityTerms } from "./plugins/inter-pod-affinity/terms.js";
 import type { Resources } from "./resources/resources.js";
@@ -23,8 +24,14 @@ export interface PodInfo {
   readonly minMember: number | undefined;
   /** Why the pod's group keys are malformed (its source's error): it is not scheduled, and told why. */
   readonly groupError: string | undefined;
+  /** Why its group cannot be placed yet (its PodGroup does not exist): the group waits, and is told. */
+  readonly groupWaitingFor: string | undefined;
+  /** Its group's priority (a PodGroup's, or the pod's own for annotation gangs). */
   readonly priority: number;
+  /** Its group's preemption policy when the group has one (a PodGroup), else the pod's own. */
   readonly preemptionPolicy: "PreemptLowerPriority" | "Never";
+  /** How its group may be disrupted (see GroupMembership.disruption). */
+  readonly disruption: DisruptionMode;
   /** Effective requests as kube-scheduler computes them (containers, init containers, overhead). */
   readonly requests: Resources;
   /** cpu/memory with kube-scheduler's defaults for unset requests; used only for scoring. */

@@ -1,4 +1,5 @@
 /** Thin Kubernetes adapters, shared by shards and the coordinator. */
+export { type Discovered, discoverResource } from "./discovery.js";
 export { EventRecorder, type EventType } from "./event-recorder.js";
 export { Informer, type ListMode } from "./informer.js";
 export { InvalidObjects } from "./invalid-objects.js";
@@ -11,5 +12,6 @@ export {
   type RequestObserver,
   RequestWithheld,
 } from "./kube-client.js";
+export { PodGroupStatusWriter } from "./pod-group-status-writer.js";
 export { restClientMetrics } from "./rest-client-metrics.js";
 export { schedulerVersion, userAgent } from "./user-agent.js";

@@ -5,7 +5,6 @@
  */
 import {
   agreedMinMember,
-  annotationGroupSource,
   assignedPodUpdateEvents,
   budgetUpdateEvents,
   type ClusterEvents,
@@ -13,20 +12,24 @@ import {
   eventsOf,
   type GangState,
   type GroupKey,
+  type GroupObjects,
   GroupRouter,
   type GroupSource,
   groupPin,
   groupStarted,
   type Namespace,
   type Node,
-  noGroupObjects,
   type PendingGroup,
   type PersistentVolume,
   type PersistentVolumeClaim,
   type Pod,
   type PodDisruptionBudget,
+  type PodGroupObject,
   type PodInfo,
+  parsePodGroup,
   pendingGroup,
+  podGroupNameOf,
+  podGroupSource,
   type StorageClass,
   toPodInfo,
 } from "../core/index.js";
@@ -114,6 +117,8 @@ export function routedTo(
 /** What the gang rules (core/gang/lifecycle.ts) read of a group. */
 export function gangState(members: GroupMembers): GangState {
   return {
+    // Every member names the same PodGroup: the first one's answer is the group's.
+    waitingFor: members.pending.values().next().value?.groupWaitingFor,
     key: members.key,
     minMember: declaredMinMember(members),
     pending: members.pending.size,
@@ -198,13 +203,28 @@ export class ClusterCache {
   private nodesRoutingVersion = 0;
   /** Which shard a group whose feasible nodes other shards own goes to (see ownsGroup). */
   readonly router = new GroupRouter(this.cluster, () => this.nodesRoutingVersion);
+  /**
+   * PodGroups (scheduling.k8s.io/v1beta1) by "<ns>/<name>", from their watch, with the terms
+   * last parsed of each (a status write changes no term and re-reads no member).
+   */
+  private readonly podGroups = new Map<string, { object: PodGroupObject; terms: string }>();
+  /**
+   * The latest version of every unfinished pod naming a PodGroup, by the PodGroup's "<ns>/<name>"
+   * then pod key: when the PodGroup appears, changes its terms or goes, its members are read
+   * again (and only they: exactly that group wakes, as kube-scheduler's PodGroup Add hint).
+   */
+  private readonly podGroupMembers = new Map<string, Map<string, Pod>>();
+  /** What the group source reads besides the pod. */
+  private readonly objects: GroupObjects = {
+    podGroup: (namespace, name) => this.podGroups.get(`${namespace}/${name}`)?.object,
+  };
 
   constructor(
     private readonly schedulerName: string,
     private readonly onChange: (change: CacheChange) => void,
     private readonly now: () => number = Date.now,
-    /** Which group each pod is in, and its min-member (asked once per pod version, in toPodInfo). */
-    private readonly source: GroupSource = annotationGroupSource,
+    /** Which group each pod is in, and its min-member (asked per pod version, in toPodInfo). */
+    private readonly source: GroupSource = podGroupSource,
   ) {}
 
   /** What the cache holds (kube-scheduler's cache_size): nodes, pods on them, and those assumed. */
@@ -291,10 +311,61 @@ export class ClusterCache {
   }
 
   upsertPod(pod: Pod): void {
-    const info = toPodInfo(pod, this.source);
+    const info = toPodInfo(pod, this.source, this.objects);
+    this.trackPodGroupMember(info.key, pod);
     const standing = this.standing(info.key);
     this.applyPod(pod, info);
     this.emit(this.podEvents(info.key, standing));
+  }
+
+  /**
+   * A PodGroup appeared or changed. When what the group source reads of it changed (its policy,
+   * minCount, priority, …; not its status), its members are read again: pending ones wake (a
+   * member change) and running ones carry the new terms, undisturbed.
+   */
+  upsertPodGroup(podGroup: PodGroupObject): void {
+    const key = `${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
+    const terms = JSON.stringify(parsePodGroup(podGroup));
+    const before = this.podGroups.get(key);
+    this.podGroups.set(key, { object: podGroup, terms });
+    if (before?.terms !== terms) this.rereadMembers(key);
+  }
+
+  /**
+   * A PodGroup was deleted. As kube-scheduler 1.37: its pending members wait again for a
+   * PodGroup of that name (GangScheduling's PreEnqueue finds none); running ones keep running.
+   */
+  removePodGroup(podGroup: PodGroupObject): void {
+    const key = `${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
+    if (this.podGroups.delete(key)) this.rereadMembers(key);
+  }
+
+  /** The watch's latest version of a PodGroup, or undefined. */
+  podGroupObject(namespace: string, name: string): PodGroupObject | undefined {
+    return this.podGroups.get(`${namespace}/${name}`)?.object;
+  }
+
+  private rereadMembers(podGroupKey: string): void {
+    const members = this.podGroupMembers.get(podGroupKey);
+    if (members) for (const pod of [...members.values()]) this.upsertPod(pod);
+  }
+
+  /** Remembers (pod given) or forgets (removed) the latest version of a pod naming a PodGroup. */
+  private trackPodGroupMember(podKey: string, pod: Pod, removed = false): void {
+    const name = podGroupNameOf(pod.spec.schedulingGroup).name;
+    if (name === undefined) return;
+    // spec.schedulingGroup is immutable: a pod's PodGroup is the one it named when created.
+    const key = `${pod.metadata.namespace}/${name}`;
+    let members = this.podGroupMembers.get(key);
+    if (removed) {
+      if (members?.delete(podKey) && members.size === 0) this.podGroupMembers.delete(key);
+      return;
+    }
+    if (!members) {
+      members = new Map();
+      this.podGroupMembers.set(key, members);
+    }
+    members.set(podKey, pod);
   }
 
   /** Records the watch's version of a pod in the cluster and its group (events: see podEvents). */
@@ -382,6 +453,7 @@ export class ClusterCache {
 
   removePod(pod: Pod): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    this.trackPodGroupMember(key, pod, true);
     const standing = this.standing(key);
     this.forgetPod(key);
     this.emit(this.podEvents(key, standing));
@@ -454,7 +526,7 @@ export class ClusterCache {
     group?.running.delete(podKey);
     group?.orphaned.delete(podKey);
     this.cluster.removePod(podKey);
-    this.applyPod(assumed.pod.pod, toPodInfo(assumed.pod.pod, this.source));
+    this.applyPod(assumed.pod.pod, toPodInfo(assumed.pod.pod, this.source, this.objects));
     // The room it held is free again (kube-scheduler's ForgetPod wakes pods the same way).
     this.emit(podLeft);
   }
@@ -516,7 +588,7 @@ export class ClusterCache {
    * gang. Only the members of a pod group are kept; the pod holds no room.
    */
   upsertSucceededPod(pod: Pod): void {
-    const membership = this.source.membership(pod, noGroupObjects);
+    const membership = this.source.membership(pod, this.objects);
     if (membership.group.solo || membership.error || pod.spec.schedulerName !== this.schedulerName) return;
     const group = this.groupEntry(membership.group);
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
@@ -528,7 +600,7 @@ export class ClusterCache {
 
   /** A succeeded pod was deleted. */
   removeSucceededPod(pod: Pod): void {
-    const group = this.groups.get(this.source.membership(pod, noGroupObjects).group.id);
+    const group = this.groups.get(this.source.membership(pod, this.objects).group.id);
     if (!group) return;
     group.succeeded.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
     this.dropIfEmpty(group);

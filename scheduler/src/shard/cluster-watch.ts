@@ -3,8 +3,8 @@
  * ring reads from them), the pods that are not finished, this scheduler's succeeded pods (they
  * count toward their gang's min-member), PodDisruptionBudgets, namespaces (their labels, for
  * InterPodAffinity's namespaceSelector), and the PersistentVolumeClaims, PersistentVolumes and
- * StorageClasses the volume plugins read. A new watched kind (a PodGroup
- * informer) is added here.
+ * StorageClasses the volume plugins read, and the scheduling.k8s.io/v1beta1 PodGroups of native
+ * gangs when discovery says the API server serves them. A new watched kind is added here.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
@@ -18,9 +18,11 @@ import type {
   PersistentVolumeClaim,
   Pod,
   PodDisruptionBudget,
+  PodGroupObject,
   StorageClass,
 } from "../core/index.js";
 import type { SelectorOwnerKind } from "../core/plugins/pod-topology-spread/default-selector.js";
+import { discoverResource } from "../kube/discovery.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
@@ -48,7 +50,8 @@ export class ClusterWatch {
   ) {}
 
   /** Starts every informer; resolves once each has listed (or the watch was stopped). */
-  async start(): Promise<{ nodes: number; pods: number }> {
+  async start(): Promise<{ nodes: number; pods: number; podGroups: boolean }> {
+    const podGroups = await this.podGroupInformer();
     const nodes = new Informer<Node>(
       this.client,
       { path: "/api/v1/nodes", onHandlerError: this.handlerErrors("nodes") },
@@ -122,12 +125,33 @@ export class ClusterWatch {
       namespaces,
       ...this.volumeInformers(),
       ...this.spreadSelectorInformers(),
+      ...(podGroups ? [podGroups] : []),
     );
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);
     }
-    return { nodes: nodes.size, pods: pods.size };
+    return { nodes: nodes.size, pods: pods.size, podGroups: podGroups !== undefined };
+  }
+
+  /**
+   * PodGroups (native gangs: pods name theirs in spec.schedulingGroup), watched only where the
+   * API server serves scheduling.k8s.io/v1beta1 podgroups (GenericWorkload): elsewhere no pod can
+   * name one, and a watch would only fail.
+   */
+  private async podGroupInformer(): Promise<Informer<PodGroupObject> | undefined> {
+    const served = await discoverResource(this.client, podGroupApi, "podgroups", () => this.stopped);
+    this.log.info({ api: podGroupApi, served: served === "served" }, "PodGroup API discovery");
+    if (served !== "served") return undefined;
+    return new Informer<PodGroupObject>(
+      this.client,
+      { path: `/apis/${podGroupApi}/podgroups`, onHandlerError: this.handlerErrors("podgroups") },
+      {
+        upsert: (podGroup) => this.cache.upsertPodGroup(podGroup),
+        remove: (podGroup) => this.cache.removePodGroup(podGroup),
+      },
+      this.log,
+    );
   }
 
   /** Claims, volumes and classes: VolumeBinding, VolumeZone and VolumeRestrictions read them. */
@@ -220,6 +244,9 @@ export class ClusterWatch {
     for (const informer of this.informers) informer.stop();
   }
 }
+
+/** The API group version of native PodGroups. */
+export const podGroupApi = "scheduling.k8s.io/v1beta1";
 
 /** What the spread selector informers read of a Service, ReplicationController, ReplicaSet or StatefulSet. */
 interface SelectorOwner {

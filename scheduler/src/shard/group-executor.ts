@@ -29,6 +29,7 @@ import {
 import { EventRecorder } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
+import { PodGroupStatusWriter } from "../kube/pod-group-status-writer.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import type { ClusterCache, GroupMembers } from "./cluster-cache.js";
@@ -41,6 +42,8 @@ export interface ShardWriters {
   readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
     Partial<Pick<PodStatusWriter, "forget">>;
   readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
+  /** Native PodGroups' PodGroupInitiallyScheduled condition; none: not written. */
+  readonly podGroupStatus?: Pick<PodGroupStatusWriter, "initiallyScheduled">;
 }
 
 /** The writers `given`, and for the rest the API server's through `client`. */
@@ -56,6 +59,7 @@ export function shardWriters(
     events:
       given.events ??
       new EventRecorder(client, schedulerReportingController(config.schedulerName), config.identity, log),
+    podGroupStatus: given.podGroupStatus ?? new PodGroupStatusWriter(client, log),
   };
 }
 
@@ -107,6 +111,7 @@ export class GroupExecutor {
   private readonly binder: ShardWriters["binder"];
   private readonly statusWriter: ShardWriters["statusWriter"];
   private readonly events: ShardWriters["events"];
+  private readonly podGroupStatus: ShardWriters["podGroupStatus"];
   private readonly bindSlots;
   /** Aborted by stop(): binds and evictions waiting out a throttled answer give up. */
   private readonly stopping = new AbortController();
@@ -127,6 +132,7 @@ export class GroupExecutor {
     this.binder = writers.binder;
     this.statusWriter = writers.statusWriter;
     this.events = writers.events;
+    this.podGroupStatus = writers.podGroupStatus;
     this.bindSlots = pLimit(config.bindConcurrency);
   }
 
@@ -573,6 +579,18 @@ export class GroupExecutor {
       void this.statusWriter.unschedulable(pod.pod, message);
       this.events.record(pod.pod, type, reason, message);
     }
+  }
+
+  /**
+   * A native PodGroup's PodGroupInitiallyScheduled condition (the owner's, once per attempt at
+   * most): False/Unschedulable with the attempt's message, or True once minCount members are
+   * bound (terminal). Annotation groups and groups whose PodGroup is not known have none.
+   */
+  tellPodGroup(members: GroupMembers, scheduled: boolean, message = ""): void {
+    if (!members.key.podGroup || !this.podGroupStatus) return;
+    const podGroup = this.cache.podGroupObject(members.key.namespace, members.key.name);
+    if (podGroup === undefined) return;
+    void this.podGroupStatus.initiallyScheduled(podGroup, scheduled, message);
   }
 
   /** A pod of ours is malformed: its condition and an Event say why. */

@@ -14,6 +14,7 @@ import {
   gangTimeout,
   groupProblem,
   groupReadiness,
+  groupStarted,
   type PendingGroup,
   type Pod,
   rollbackPlan,
@@ -115,7 +116,12 @@ export class Shard {
     const listed = await this.watch.start();
     this.ready = true;
     this.log.info(
-      { nodes: listed.nodes, pods: listed.pods, pending: this.cache.pendingPodCount() },
+      {
+        nodes: listed.nodes,
+        pods: listed.pods,
+        pending: this.cache.pendingPodCount(),
+        podGroups: listed.podGroups,
+      },
       "caches synced; scheduling",
     );
     this.scheduleSoon();
@@ -199,19 +205,23 @@ export class Shard {
         this.queue.remove(id);
         continue;
       }
-      const problem = groupProblem(
-        members.key,
-        members.pending.values(),
-        members.running.values(),
-        members.foreignPending.values(),
-      );
+      const state = gangState(members);
+      // A group waiting for its PodGroup is judged once it has one (its terms may change what is wrong).
+      const problem =
+        state.waitingFor === undefined
+          ? groupProblem(
+              members.key,
+              members.pending.values(),
+              members.running.values(),
+              members.foreignPending.values(),
+            )
+          : undefined;
       if (problem) {
         this.executor.tellPending(members, problem, "InvalidPodGroup");
         this.countUnschedulable(members);
         this.queue.done(id, "unschedulable", now);
         continue;
       }
-      const state = gangState(members);
       const readiness = groupReadiness(state, now, this.config.settleWindowMs);
       if (!readiness.ready) {
         this.log.debug({ group: id, why: readiness.why ?? "settling" }, "waiting for members");
@@ -271,6 +281,7 @@ export class Shard {
         // Its pods count when their binds come back (GroupExecutor.bind), as kube-scheduler's do.
         this.metrics.podGroupScheduleAttempts.inc({ result: "scheduled", profile: this.profile });
         void this.executor.bind(id, decision.placements).then((outcome) => {
+          if (outcome.kind === "bound") this.tellPodGroupIfStarted(id);
           // A member not bound is pending again: the group is placed again after its backoff.
           this.queue.done(id, outcome.kind === "bound" ? "scheduled" : "retry", Date.now());
           this.scheduleSoon();
@@ -283,6 +294,7 @@ export class Shard {
         // Its outcome changes nothing here: the watch brings the victims' departure (a capacity
         // change wakes the group) and a refused budget's next version.
         void this.executor.preempt(decision, members);
+        this.executor.tellPodGroup(members, false, decision.message);
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now, now, decision.wakeOn);
         return;
@@ -290,12 +302,25 @@ export class Shard {
       case "unschedulable": {
         this.countUnschedulable(members, decision.unschedulablePlugins);
         this.executor.unschedulable(decision, members);
+        this.executor.tellPodGroup(members, false, decision.message);
         // A partial gang holds room while it waits: retry on backoff, not only on events.
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now, now, decision.wakeOn);
         return;
       }
     }
+  }
+
+  /**
+   * Binds came back: a native PodGroup with minCount members bound (or run to completion) says
+   * PodGroupInitiallyScheduled=True, once (GroupExecutor.tellPodGroup; True is terminal).
+   */
+  private tellPodGroupIfStarted(id: string): void {
+    const members = this.cache.group(id);
+    if (!members?.key.podGroup) return;
+    const state = gangState(members);
+    if (state.minMember !== undefined && groupStarted(state.running, state.succeeded, state.minMember))
+      this.executor.tellPodGroup(members, true);
   }
 
   /**

@@ -7,7 +7,10 @@ import { describe, expect, it } from "vitest";
 import type { Pod, PodSpec } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import { SchedulingCore } from "../../src/core/cycle.js";
-import { unsupportedConstraintsName } from "../../src/core/plugins/unsupported-constraints/unsupported-constraints.js";
+import {
+  unsupportedConstraintOf,
+  unsupportedConstraintsName,
+} from "../../src/core/plugins/unsupported-constraints/unsupported-constraints.js";
 import { buildProfile, preFilter, wakingEvents } from "../../src/core/profile.js";
 import { trialPlacement } from "../../src/core/trial-placement.js";
 import { decisionFor, gang, node, ownsAll, pendingGroupsOf, pod, snapshotOf } from "./fixtures.js";
@@ -22,11 +25,6 @@ const hard: readonly [string, Partial<PodSpec>, string][] = [
     "Dynamic Resource Allocation claims",
     { resourceClaims: [{ name: "gpu", resourceClaimName: "gpu-claim" }] },
     "spec.resourceClaims (Dynamic Resource Allocation)",
-  ],
-  [
-    "a PodGroup of the Workload API",
-    { schedulingGroup: { podGroupName: "training" } },
-    "spec.schedulingGroup (a PodGroup of the scheduling.k8s.io Workload API)",
   ],
 ];
 
@@ -133,6 +131,15 @@ describe("UnsupportedConstraints", () => {
       "plain",
     );
     expect(plain.kind).toBe("preempt");
+  });
+
+  it("no longer refuses spec.schedulingGroup (the PodGroup source reads it), still refuses resource claims beside it", () => {
+    expect(
+      unsupportedConstraintOf({ containers: [], schedulingGroup: { podGroupName: "training" } }),
+    ).toBeUndefined();
+    expect(
+      unsupportedConstraintOf({ containers: [], schedulingGroup: { podGroupName: "training" }, ...dra }),
+    ).toBe(draField);
   });
 
   it("names the field even when the shard owns no node", () => {

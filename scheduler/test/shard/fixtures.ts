@@ -56,5 +56,56 @@ export function succeedingWriters(bound: string[] = []): ShardWriters {
       delete: async () => true,
     },
     events: { record: () => undefined },
+    podGroupStatus: { initiallyScheduled: async () => true },
   };
+}
+
+/**
+ * Writers that succeed at everything and record it: binds, evictions and deletions by pod name,
+ * Events as "<reason> <pod>", PodScheduled messages as "<pod>: <message>", and PodGroup
+ * conditions as "<PodGroup> True" or "<PodGroup> False: <message>".
+ */
+export function recordingWriters() {
+  const record = {
+    bound: [] as string[],
+    deleted: [] as string[],
+    evicted: [] as string[],
+    events: [] as string[],
+    conditions: [] as string[],
+    podGroupConditions: [] as string[],
+  };
+  const succeeding = succeedingWriters(record.bound);
+  const writers: ShardWriters = {
+    statusWriter: {
+      ...succeeding.statusWriter,
+      unschedulable: async (target, message) => {
+        record.conditions.push(`${target.metadata.name}: ${message}`);
+      },
+    },
+    binder: {
+      ...succeeding.binder,
+      evict: async (_namespace, name) => {
+        record.evicted.push(name);
+        return { outcome: "evicted", detail: "" };
+      },
+      delete: async (_namespace, name) => {
+        record.deleted.push(name);
+        return true;
+      },
+    },
+    events: {
+      record: (target, _type, reason) => {
+        record.events.push(`${reason} ${target.metadata.name}`);
+      },
+    },
+    podGroupStatus: {
+      initiallyScheduled: async (podGroup, scheduled, message) => {
+        record.podGroupConditions.push(
+          `${podGroup.metadata.name} ${scheduled ? "True" : `False: ${message}`}`,
+        );
+        return true;
+      },
+    },
+  };
+  return { writers, ...record };
 }

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Pod } from "../../src/core/index.js";
-import type { Shard, ShardWriters } from "../../src/shard/shard.js";
+import type { Shard } from "../../src/shard/shard.js";
 import { node, type PodOptions, pod } from "../core/fixtures.js";
-import { readyShard, succeedingWriters } from "./fixtures.js";
+import { readyShard, recordingWriters } from "./fixtures.js";
 
 const gangTimeoutMs = 50;
 const shards: Shard[] = [];
@@ -13,39 +13,10 @@ afterEach(() => {
 
 /** A ready shard whose writers record binds, deletions and Events; the gang timeout is short. */
 function recordingShard() {
-  const bound: string[] = [];
-  const deleted: string[] = [];
-  const events: string[] = [];
-  const evicted: string[] = [];
-  const conditions: string[] = [];
-  const succeeding = succeedingWriters(bound);
-  const writers: ShardWriters = {
-    statusWriter: {
-      ...succeeding.statusWriter,
-      unschedulable: async (target: Pod, message: string) => {
-        conditions.push(`${target.metadata.name}: ${message}`);
-      },
-    },
-    binder: {
-      ...succeeding.binder,
-      evict: async (_namespace: string, name: string) => {
-        evicted.push(name);
-        return { outcome: "evicted", detail: "" };
-      },
-      delete: async (_namespace: string, name: string) => {
-        deleted.push(name);
-        return true;
-      },
-    },
-    events: {
-      record: (target: Pod, _type: string, reason: string) => {
-        events.push(`${reason} ${target.metadata.name}`);
-      },
-    },
-  };
+  const { writers, ...record } = recordingWriters();
   const shard = readyShard(writers, { config: { gangTimeoutMs, settleWindowMs: 0 } });
   shards.push(shard);
-  return { shard, bound, deleted, events, evicted, conditions };
+  return { shard, ...record };
 }
 
 /** A pod of the shard's scheduler, owned by a ReplicaSet (so a rollback would delete it). */

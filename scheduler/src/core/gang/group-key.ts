@@ -1,14 +1,23 @@
 /** A gang's identity: the one key shards, the coordinator, the status command and the ring use. */
 
+/** The longest group name: an object name's limit (a DNS subdomain). */
+export const maxGroupNameLength = 253;
+
 /** A gang's identity. A pod without a group is a gang of one, keyed by the pod. */
 export interface GroupKey {
-  /** Unique across kinds: "group:<ns>/<name>" or "pod:<ns>/<name>". */
+  /**
+   * Unique across kinds: "group:<ns>/<name>" (annotations and labels), "podgroup:<ns>/<name>"
+   * (a scheduling.k8s.io PodGroup object) or "pod:<ns>/<name>". An annotation group and a
+   * PodGroup of the same name are two groups.
+   */
   readonly id: string;
   readonly namespace: string;
   readonly name: string;
   readonly solo: boolean;
   /** What the shard ring hashes: "<ns>/<name>" (a gang is hashed as one unit). */
   readonly hashKey: string;
+  /** The group is a scheduling.k8s.io PodGroup object (the pods' spec.schedulingGroup). */
+  readonly podGroup?: true;
 }
 
 export function groupKey(namespace: string, name: string, solo: boolean): GroupKey {
@@ -18,6 +27,23 @@ export function groupKey(namespace: string, name: string, solo: boolean): GroupK
     name,
     solo,
     hashKey: `${namespace}/${name}`,
+  };
+}
+
+/**
+ * A native PodGroup (scheduling.k8s.io/v1beta1) is its own unit: id "podgroup:<ns>/<name>",
+ * hashed as "<ns>/PodGroup/<name>", so all its members go to one shard and neither collides
+ * with an annotation group of the same name (an annotation group named "PodGroup/<name>" would
+ * only share the shard, as with hashedByController).
+ */
+export function podGroupKey(namespace: string, name: string): GroupKey {
+  return {
+    id: `podgroup:${namespace}/${name}`,
+    namespace,
+    name,
+    solo: false,
+    hashKey: `${namespace}/PodGroup/${name}`,
+    podGroup: true,
   };
 }
 

@@ -1,17 +1,18 @@
 /**
  * Where a pod's gang comes from. A GroupSource answers, for one pod: which group it is in, how
  * many members must start together, what priority it has and how its group is disrupted. Today
- * one source exists, the annotations and labels users already put on pods
- * (annotationGroupSource, the one parser of them in the project); the native PodGroup API
- * (pod.spec.schedulingGroup + PodGroup objects) and the PodGroup CRDs are the next ones. A
- * source is asked once, when a pod joins its group (toPodInfo); what it says travels on PodInfo.
+ * two sources exist: the annotations and labels users already put on pods
+ * (annotationGroupSource, the one parser of them in the project) and the native PodGroup API
+ * (podGroupSource: pod.spec.schedulingGroup names a scheduling.k8s.io/v1beta1 PodGroup object);
+ * the PodGroup CRDs are the next ones. A source is asked when a pod joins its group (toPodInfo),
+ * and again for its members when their PodGroup changes; what it says travels on PodInfo.
  */
 import { minMemberAnnotation, podGroupAnnotation } from "../../contracts/keys.js";
 import type { Pod } from "../api-types.js";
-import { type GroupKey, groupKey } from "./group-key.js";
+import { type GroupKey, groupKey, maxGroupNameLength, podGroupKey } from "./group-key.js";
+import { type DisruptionMode, parsePodGroup, podGroupNameOf } from "./pod-group.js";
 
-/** The longest group name: an object name's limit (a DNS subdomain). */
-export const maxGroupNameLength = 253;
+export { type DisruptionMode, maxGroupNameLength };
 
 /** Every place a group name may come from, in the order they are reported. */
 const groupNameSources: readonly { kind: "annotation" | "label"; key: string }[] = [
@@ -21,12 +22,6 @@ const groupNameSources: readonly { kind: "annotation" | "label"; key: string }[]
   { kind: "label", key: "scheduling.x-k8s.io/pod-group" },
   { kind: "annotation", key: "scheduling.k8s.io/group-name" },
 ];
-
-/**
- * How a group's members are disrupted. "all": a victim group is evicted whole (today's gangs:
- * a gang missing members is as good as none). Sources of elastic groups may add modes later.
- */
-export type DisruptionMode = "all";
 
 export interface PodGroupMembership {
   group: GroupKey;
@@ -40,7 +35,20 @@ export interface PodGroupMembership {
 export interface GroupMembership extends PodGroupMembership {
   /** The pod's priority as its group sees it. */
   priority: number;
+  /**
+   * How the group's members may be disrupted. "all": a victim group is evicted whole (every
+   * annotation gang: one missing members is as good as none); "single": one by one (a PodGroup
+   * that says so; preemption still treats it as "all" until its victim search reads this).
+   */
   disruption: DisruptionMode;
+  /** The group's preemption policy, which overrides the pod's own; undefined: the pod's own. */
+  preemptionPolicy: "PreemptLowerPriority" | "Never" | undefined;
+  /**
+   * Why the pod's group cannot be placed yet though nothing is malformed (its PodGroup does not
+   * exist yet): the group waits, its pending pods are told, and it is looked at again when the
+   * PodGroup appears. Undefined: nothing to wait for.
+   */
+  waitingFor: string | undefined;
 }
 
 /**
@@ -77,8 +85,98 @@ function answer(
   minMember: number | undefined,
   error: string | undefined,
 ): GroupMembership {
-  return { group, minMember, error, priority, disruption: "all" };
+  return {
+    group,
+    minMember,
+    error,
+    priority,
+    disruption: "all",
+    preemptionPolicy: undefined,
+    waitingFor: undefined,
+  };
 }
+
+/**
+ * kube-scheduler 1.37's message for a pod whose PodGroup does not exist (GangScheduling's
+ * PreEnqueue, UnschedulableAndUnresolvable until the PodGroup is added).
+ */
+export function missingPodGroupMessage(name: string): string {
+  return `waiting for pod's pod group ${JSON.stringify(name)} to appear in scheduling queue`;
+}
+
+/** The message of a group whose PodGroup asks for what the scheduler does not do yet. */
+export const unsupportedTopologyMessage = "topology constraints not supported yet";
+
+/**
+ * The native gangs, and every other pod's annotations: a pod with spec.schedulingGroup belongs
+ * to the PodGroup it names (namespace-local), read from `objects`; a pod without one is answered
+ * by annotationGroupSource. As kube-scheduler 1.37 (GangScheduling):
+ * - a gang PodGroup is one group (podGroupKey) with min-member = minCount; a basic one leaves
+ *   each pod a group of its own, scheduled as any pod at its own priority (the Job controller
+ *   gives every Job a basic PodGroup, priority 0, which must not demote it), the PodGroup's
+ *   preemptionPolicy Never still honoured;
+ * - a gang's priority and preemption policy are the PodGroup's for every member, never a
+ *   member's own (no member lends its priority to the rest, whatever its spec says);
+ * - a PodGroup that does not exist (yet, or deleted) holds its pods: they wait, told
+ *   missingPodGroupMessage, and the group is tried again when it appears. Their priority meanwhile
+ *   is their own (a member still running keeps the priority it was admitted with);
+ * - what is not supported yet is refused by name, never placed as if absent: topology
+ *   constraints, a parent CompositePodGroup, shared resource claims.
+ * A pod that also carries annotation or label group keys is refused: it would be in two groups.
+ */
+export const podGroupSource: GroupSource = {
+  name: "PodGroup",
+  membership(pod, objects) {
+    const { namespace, name } = pod.metadata;
+    const named = podGroupNameOf(pod.spec.schedulingGroup);
+    if (named.error === undefined && named.name === undefined) return podGroupMembership(pod);
+    const ownPriority = pod.spec.priority ?? 0;
+    const solo = groupKey(namespace, name, true);
+    if (named.error !== undefined) return answer(ownPriority, solo, undefined, named.error);
+    const pgName = named.name as string;
+    const key = podGroupKey(namespace, pgName);
+    const annotated = podGroupMembership(pod);
+    if (!annotated.group.solo || annotated.minMember !== undefined) {
+      const error = `pod names PodGroup ${pgName} in spec.schedulingGroup and also carries annotation group keys; a pod is in one group`;
+      return answer(ownPriority, key, undefined, error);
+    }
+    const object = objects.podGroup?.(namespace, pgName);
+    if (object === undefined)
+      return {
+        ...answer(ownPriority, key, undefined, undefined),
+        waitingFor: missingPodGroupMessage(pgName),
+      };
+    const parsed = parsePodGroup(object);
+    const label = `PodGroup ${namespace}/${pgName}`;
+    if (parsed.error !== undefined) return answer(ownPriority, key, undefined, `${label}: ${parsed.error}`);
+    const terms = parsed.terms;
+    const refused =
+      terms.topologyKeys.length > 0
+        ? `has spec.schedulingConstraints.topology (${terms.topologyKeys.join(", ")}): ${unsupportedTopologyMessage}`
+        : terms.parent !== undefined
+          ? `has a parent CompositePodGroup (${terms.parent}): CompositePodGroup not supported yet`
+          : terms.resourceClaims > 0
+            ? "has spec.resourceClaims: resource claims shared by a PodGroup not supported yet"
+            : undefined;
+    if (refused !== undefined) return answer(terms.priority, key, undefined, `${label} ${refused}`);
+    // Basic: standard scheduling, pod by pod, where kube-scheduler's DefaultPreemption reads the
+    // pod's own priority; a pod on its own lends its priority to no one. The PodGroup's Never
+    // still holds (it can only take preemption away).
+    if (terms.policy === "basic") {
+      const preemptionPolicy = terms.preemptionPolicy === "Never" ? "Never" : undefined;
+      return { ...answer(ownPriority, solo, undefined, undefined), preemptionPolicy };
+    }
+    return {
+      group: key,
+      minMember: terms.minCount,
+      error: undefined,
+      priority: terms.priority,
+      disruption: terms.disruption,
+      preemptionPolicy: terms.preemptionPolicy,
+      waitingFor: undefined,
+    };
+  },
+};
 
 /** Reads a pod's group name and min-member from its annotations and labels; never throws. */
 export function podGroupMembership(pod: Pod): GroupMembership {

@@ -10,6 +10,7 @@ export {
   groupKey,
   hashedByConstraints,
   hashedByController,
+  podGroupKey,
 } from "./group-key.js";
 export {
   annotationGroupSource,
@@ -18,9 +19,12 @@ export {
   type GroupObjects,
   type GroupSource,
   maxGroupNameLength,
+  missingPodGroupMessage,
   noGroupObjects,
   type PodGroupMembership,
   podGroupMembership,
+  podGroupSource,
+  unsupportedTopologyMessage,
 } from "./group-source.js";
 export {
   agreedMinMember,
@@ -44,6 +48,16 @@ export {
   queueOrder,
   type ToldTerms,
 } from "./pending-group.js";
+export {
+  initiallyScheduledCondition,
+  initiallyScheduledUpdate,
+  type ParsedPodGroup,
+  type PodGroupCondition,
+  type PodGroupObject,
+  type PodGroupTerms,
+  parsePodGroup,
+  podGroupNameOf,
+} from "./pod-group.js";
 export {
   GroupRouter,
   namedNodes,

@@ -33,6 +33,8 @@ export interface GangState {
   readonly started: boolean;
   /** When its newest pending member arrived (ms). */
   readonly lastArrivalAt: number;
+  /** Why the group cannot be placed yet whatever its members (its PodGroup does not exist), or undefined. */
+  readonly waitingFor?: string | undefined;
 }
 
 export type Readiness =
@@ -49,17 +51,22 @@ const ready: Readiness = { ready: true };
  * present then). A pod without a group never waits.
  */
 export function groupReadiness(state: GangState, now: number, settleWindowMs: number): Readiness {
+  // Before anything, started or not: kube-scheduler admits no pod whose PodGroup is missing.
+  if (state.waitingFor !== undefined)
+    return { ready: false, until: Number.POSITIVE_INFINITY, why: state.waitingFor };
   if (state.started) return ready;
   const { key, minMember } = state;
   if (minMember !== undefined) {
     if (state.pending + state.running + state.succeeded >= minMember) return ready;
+    const kind = key.podGroup ? "PodGroup" : "pod group";
+    const field = key.podGroup ? "spec.schedulingPolicy.gang.minCount" : minMemberAnnotation;
     return {
       ready: false,
       until: Number.POSITIVE_INFINITY,
       // The text stays the same while members arrive: one write per pod, not one per arrival.
       why:
-        `waiting for pod group ${key.namespace}/${key.name} to have ${minMember} members ` +
-        `(${minMemberAnnotation}); members with scheduling gates do not count`,
+        `waiting for ${kind} ${key.namespace}/${key.name} to have ${minMember} members ` +
+        `(${field}); members with scheduling gates do not count`,
     };
   }
   if (key.solo) return ready;

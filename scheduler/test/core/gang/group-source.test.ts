@@ -89,6 +89,8 @@ describe("GroupSource", () => {
           error: found ? undefined : `PodGroup ${name} not found`,
           priority: found?.priority ?? 0,
           disruption: "all",
+          preemptionPolicy: undefined,
+          waitingFor: undefined,
         };
       },
     };

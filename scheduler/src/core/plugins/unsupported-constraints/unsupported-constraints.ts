@@ -10,10 +10,10 @@
  * - spec.resourceClaims (non-empty): Dynamic Resource Allocation; kube-scheduler's
  *   DynamicResources plugin allocates the claims' devices on the chosen node. Without it a pod
  *   could land where its device does not exist.
- * - spec.schedulingGroup: the pod belongs to a PodGroup (scheduling.k8s.io Workload API) that
- *   kube-scheduler places all-or-nothing; placed alone, its gang would be lost. (Annotation and
- *   label gangs are supported: see README, Gangs.)
  * Not refused (a plugin implements them):
+ * - spec.schedulingGroup: the pod belongs to a PodGroup (scheduling.k8s.io/v1beta1), a native
+ *   gang: core/gang's podGroupSource reads it (what of a PodGroup is not supported yet, e.g.
+ *   topology constraints, the source refuses by name).
  * - Pod affinity and anti-affinity, required and preferred: InterPodAffinity.
  * - spec.topologySpreadConstraints (DoNotSchedule and ScheduleAnyway): PodTopologySpread.
  * - hostPort: NodePorts.
@@ -27,7 +27,7 @@
  *
  * Cheap: the spec is read once per pod version (unsupportedConstraintOf, from toPodInfo into
  * PodInfo.unsupportedConstraint); PreFilter only reads that field. A pod without resource
- * claims or a scheduling group costs two property reads, once.
+ * claims costs one property read, once.
  */
 
 import type { PodSpec } from "../../api-types.js";
@@ -38,8 +38,6 @@ export const unsupportedConstraintsName = "UnsupportedConstraints";
 /** The first hard constraint of the spec no plugin implements yet, as a field path; undefined when none. */
 export function unsupportedConstraintOf(spec: PodSpec): string | undefined {
   if ((spec.resourceClaims?.length ?? 0) > 0) return "spec.resourceClaims (Dynamic Resource Allocation)";
-  if (spec.schedulingGroup !== undefined && spec.schedulingGroup !== null)
-    return "spec.schedulingGroup (a PodGroup of the scheduling.k8s.io Workload API)";
   return undefined;
 }
 

@@ -1,0 +1,86 @@
+/**
+ * What the owning shard writes on a native PodGroup (scheduling.k8s.io/v1beta1): its
+ * PodGroupInitiallyScheduled condition (core/gang initiallyScheduledUpdate decides what, and
+ * that True is terminal). One write per group, never per member: a condition the PodGroup
+ * already has, or that this writer sent within the interval, is not sent again; a group told
+ * True is never written again. A group's writes reach the API server one after another.
+ */
+import type { Logger } from "pino";
+import { initiallyScheduledUpdate, type PodGroupObject } from "../core/index.js";
+import { capMessage } from "./event-recorder.js";
+import type { KubeClient } from "./kube-client.js";
+
+const strategicMerge = "application/strategic-merge-patch+json";
+
+/** At most this many groups' last writes are remembered; the oldest go first. */
+const maxRemembered = 10_000;
+
+export class PodGroupStatusWriter {
+  private readonly lastWritten = new Map<string, { status: string; message: string; at: number }>();
+  private readonly lastQueued = new Map<string, Promise<boolean>>();
+
+  constructor(
+    private readonly client: Pick<KubeClient, "call">,
+    private readonly log: Logger,
+    private readonly repeatIntervalMs = 60_000,
+  ) {}
+
+  /**
+   * Makes the PodGroup say it is scheduled (minCount members bound) or unschedulable (why);
+   * `podGroup` is the watch's latest version of it. Resolves false when a write was refused.
+   */
+  async initiallyScheduled(
+    podGroup: PodGroupObject,
+    scheduled: boolean,
+    fullMessage: string,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const condition = initiallyScheduledUpdate(podGroup, scheduled, capMessage(fullMessage));
+    if (condition === undefined) return true;
+    const { namespace = "", name, uid } = podGroup.metadata;
+    const key = uid ?? `${namespace}/${name}`;
+    const last = this.lastWritten.get(key);
+    if (last?.status === "True") return true;
+    if (
+      last &&
+      last.status === condition.status &&
+      last.message === condition.message &&
+      now - last.at < this.repeatIntervalMs
+    )
+      return true;
+    if (this.lastWritten.size >= maxRemembered)
+      this.lastWritten.delete(this.lastWritten.keys().next().value as string);
+    const written = { status: condition.status, message: condition.message, at: now };
+    this.lastWritten.set(key, written);
+    const patch = {
+      status: { conditions: [{ ...condition, lastTransitionTime: new Date(now).toISOString() }] },
+    };
+    const write = (this.lastQueued.get(key) ?? Promise.resolve(true)).then(() =>
+      this.send(namespace, name, patch),
+    );
+    this.lastQueued.set(key, write);
+    const ok = await write;
+    if (this.lastQueued.get(key) === write) this.lastQueued.delete(key);
+    // Not written: the next attempt must not be skipped as a repeat.
+    if (!ok && this.lastWritten.get(key) === written) this.lastWritten.delete(key);
+    return ok;
+  }
+
+  private async send(namespace: string, name: string, patch: unknown): Promise<boolean> {
+    const path = `/apis/scheduling.k8s.io/v1beta1/namespaces/${namespace}/podgroups/${name}/status`;
+    try {
+      const res = await this.client.call("PATCH", path, patch, strategicMerge);
+      if (res.status >= 300 && res.status !== 404) {
+        this.log.warn(
+          { status: res.status, podGroup: `${namespace}/${name}`, body: res.body },
+          "PodGroup status not patched",
+        );
+        return false;
+      }
+      return true;
+    } catch (error) {
+      this.log.warn({ err: String(error), podGroup: `${namespace}/${name}` }, "PodGroup status not patched");
+      return false;
+    }
+  }
+}
