@@ -29,7 +29,7 @@ import {
 } from "../cluster/local/local-cluster.js";
 import { isRunning, startProcess, stopProcess } from "../cluster/local/processes.js";
 import { readStack, stackDown, stackUp } from "../stack/stack.js";
-import { waitFor } from "../support/wait.js";
+import { GiveUp, waitFor } from "../support/wait.js";
 import { readApiWrites, writesPerPod } from "./api-writes.js";
 import { measureCpu } from "./cpu-usage.js";
 import { type GangSizes, gangLayout } from "./gang-layout.js";
@@ -150,7 +150,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     );
     // Writes from here on are the system's (and KWOK's): pod creates are not among those counted.
     const writesBefore = await readApiWrites(kube);
-    let cpuSpan = measureCpu();
+    let cpuSpan = measureCpu(cluster.stateDir);
     const firstCreateAt = performance.timeOrigin + performance.now();
     if (gangs && options.api === "podgroup")
       await createPodGroups(kube, namespace, gangs, options.createConcurrency);
@@ -172,12 +172,16 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     let startedAt = created;
     if (options.mode === "backlog") {
       clockStart = performance.timeOrigin + performance.now();
-      cpuSpan = measureCpu();
+      cpuSpan = measureCpu(cluster.stateDir);
       startedAt = new Map([...created.keys()].map((name) => [name, clockStart]));
       running = await startSystem(run, options);
     }
-    const timeoutMs = Math.max(120_000, options.pods * 20);
+    // A slow system is waited for as long as it makes progress; one that binds nothing for
+    // stallMs is given up on (its result counts what it bound).
+    const timeoutMs = Math.max(120_000, options.pods * 200);
+    const stallMs = 60_000;
     let reported = 0;
+    let progress = { bound: 0, at: Date.now() };
     await waitFor(
       `${label} to bind ${options.pods} pods`,
       async () => {
@@ -185,6 +189,9 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
           reported = bound.size;
           log(`${label}: ${bound.size}/${options.pods} bound`);
         }
+        if (bound.size > progress.bound) progress = { bound: bound.size, at: Date.now() };
+        else if (Date.now() - progress.at > stallMs)
+          throw new GiveUp(`no pod bound for ${stallMs / 1000}s (${bound.size}/${options.pods} bound)`);
         return bound.size >= options.pods ? true : undefined;
       },
       timeoutMs,
