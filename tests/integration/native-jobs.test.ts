@@ -23,6 +23,7 @@ import { type ClusterState, defaultClusterOptions, down, up } from "../cluster/l
 import { type RunningCoordinator, startCoordinator } from "../support/coordinator.js";
 import { createTestNamespace } from "../support/kube.js";
 import { metricValue } from "../support/metrics.js";
+import { quickCoordinatorArgs, quickShardArgs } from "../support/quick-timings.js";
 import { ringSettled } from "../support/ring.js";
 import { type RunningShard, startShard } from "../support/shard.js";
 import { waitUntilSchedulable } from "../support/suite.js";
@@ -30,19 +31,11 @@ import { holdsFor, waitFor } from "../support/wait.js";
 
 const leaseMs = 4_000;
 const lendGraceMs = 8_000;
-const shardArgs = [
-  `--lease-duration-ms=${leaseMs}`,
-  "--lease-renew-ms=1000",
-  "--handover-settle-ms=500",
-  "--summary-interval-ms=250",
-];
+const shardArgs = quickShardArgs(leaseMs);
 const coordinatorArgs = [
-  `--lease-duration-ms=${leaseMs}`,
-  "--lease-renew-ms=1000",
-  "--stuck-after-ms=1500",
+  ...quickCoordinatorArgs(leaseMs),
   "--cooldown-ms=10000",
   `--lend-grace-ms=${lendGraceMs}`,
-  "--interval-ms=250",
 ];
 const podGroups = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" };
 const lentToLabel = "sharded-scheduler.io/lent-to";
