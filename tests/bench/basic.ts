@@ -8,8 +8,11 @@
  *               Latency = bind − system start.
  *   streaming – the system runs while P pods are created as fast as one client can.
  *               Latency = bind − creation; throughput is capped by the creation rate.
- * With gangSize > 1 the pods come in gangs (pod-group and min-member annotations), which only
- * sharded-scheduler reads; a gang's latency is to its last member's bind.
+ * With gangSize > 1 the pods come in gangs, whose latency is to their last member's bind. The
+ * gang API says how a pod joins its gang: `annotation` (pod-group and min-member annotations,
+ * which only sharded-scheduler reads) or `podgroup` (a native scheduling.k8s.io/v1beta1 PodGroup
+ * per gang, minCount its size, created before its pods; kube-scheduler 1.37 with GenericWorkload
+ * gang-schedules these too).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,9 +29,10 @@ import {
 } from "../cluster/local/local-cluster.js";
 import { isRunning, startProcess, stopProcess } from "../cluster/local/processes.js";
 import { readStack, stackDown, stackUp } from "../stack/stack.js";
-import { waitFor } from "../support/wait.js";
+import { GiveUp, waitFor } from "../support/wait.js";
 import { readApiWrites, writesPerPod } from "./api-writes.js";
 import { measureCpu } from "./cpu-usage.js";
+import { type GangSizes, gangLayout } from "./gang-layout.js";
 import { processesMemory } from "./memory-usage.js";
 import { type SystemResult, summarize } from "./stats.js";
 
@@ -36,6 +40,10 @@ export type SystemName = "kube-scheduler" | "sharded-scheduler" | "noop-binder";
 export const allSystems: readonly SystemName[] = ["kube-scheduler", "sharded-scheduler", "noop-binder"];
 
 export type BenchMode = "backlog" | "streaming";
+
+/** How the gangs scenario's pods join their gang. */
+export type GangApi = "annotation" | "podgroup";
+export const gangApis: readonly GangApi[] = ["annotation", "podgroup"];
 
 /** The JSON of a basic (or gangs) run. */
 export interface BasicReport {
@@ -45,6 +53,10 @@ export interface BasicReport {
   pods: number;
   /** Pods per gang (gangs scenario). */
   gangSize?: number;
+  /** When the gang sizes cycle through a range (gangs scenario, e.g. "3-8"). */
+  gangSizes?: string;
+  /** How pods join their gang (gangs scenario; absent: annotation). */
+  api?: GangApi;
   results: SystemResult[];
 }
 
@@ -58,6 +70,10 @@ export interface BasicOptions {
   createConcurrency: number;
   /** Pods per gang; 1 (or absent): solo pods. */
   gangSize?: number;
+  /** Gang sizes cycling through a range; overrides gangSize. */
+  gangSizes?: GangSizes;
+  /** How pods join their gang (default annotation). */
+  api?: GangApi;
   /** What pod i asks for beyond the basic one (daemonset scenario); absent: the basic pod. */
   podShape?: (i: number) => PodShape;
   /** Run sharded-scheduler with its coordinator (default: without). */
@@ -101,10 +117,15 @@ interface RunningSystem {
 
 const notStarted: RunningSystem = { stop: async () => undefined, processes: () => [] };
 
-/** Pod i is pod-<i>; with gangs it belongs to gang-<i / gangSize>. */
+/** Pod i is pod-<i>; with gangs it belongs to gang-<g> of the run's gang layout. */
 const podName = (i: number) => `pod-${String(i).padStart(6, "0")}`;
-const gangName = (i: number, gangSize: number) => `gang-${String(Math.floor(i / gangSize)).padStart(6, "0")}`;
+const gangName = (g: number) => `gang-${String(g).padStart(6, "0")}`;
 const podIndex = (name: string) => Number(name.slice("pod-".length));
+
+function gangSizesOf(options: Pick<BasicOptions, "gangSize" | "gangSizes">): GangSizes {
+  const size = options.gangSize ?? 1;
+  return options.gangSizes ?? { min: size, max: size };
+}
 
 async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult> {
   const { cluster, log } = options;
@@ -113,7 +134,8 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
   const label = shards === undefined ? system : `${system} (${shards} shards)`;
   // A fresh name per run: a namespace from an earlier run may still be terminating.
   const namespace = `bench-${system}-${Date.now().toString(36)}`;
-  const gangSize = options.gangSize ?? 1;
+  const sizes = gangSizesOf(options);
+  const gangs = sizes.max > 1 ? gangLayout(options.pods, sizes) : undefined;
   let running = notStarted;
   const created = new Map<string, number>();
   if (options.mode === "streaming") running = await startSystem(run, options);
@@ -122,17 +144,22 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     await createNamespace(kube, namespace);
     const bound = new Map<string, number>();
     const stopWatch = await watchBinds(kube, namespace, bound);
-    log(`${label}: creating ${options.pods} pods${gangSize > 1 ? ` in gangs of ${gangSize}` : ""}`);
+    const gangWords = sizes.min === sizes.max ? String(sizes.min) : `${sizes.min}–${sizes.max}`;
+    log(
+      `${label}: creating ${options.pods} pods${gangs ? ` in ${gangs.gangs} gangs of ${gangWords} (${options.api ?? "annotation"})` : ""}`,
+    );
     // Writes from here on are the system's (and KWOK's): pod creates are not among those counted.
     const writesBefore = await readApiWrites(kube);
-    let cpuSpan = measureCpu();
+    let cpuSpan = measureCpu(cluster.stateDir);
     const firstCreateAt = performance.timeOrigin + performance.now();
+    if (gangs && options.api === "podgroup")
+      await createPodGroups(kube, namespace, gangs, options.createConcurrency);
     await createPods(
       kube,
       namespace,
       schedulerNameOf[system],
       options.pods,
-      gangSize,
+      gangs && { layout: gangs, api: options.api ?? "annotation" },
       options.createConcurrency,
       created,
       options.podShape,
@@ -145,12 +172,16 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     let startedAt = created;
     if (options.mode === "backlog") {
       clockStart = performance.timeOrigin + performance.now();
-      cpuSpan = measureCpu();
+      cpuSpan = measureCpu(cluster.stateDir);
       startedAt = new Map([...created.keys()].map((name) => [name, clockStart]));
       running = await startSystem(run, options);
     }
-    const timeoutMs = Math.max(120_000, options.pods * 20);
+    // A slow system is waited for as long as it makes progress; one that binds nothing for
+    // stallMs is given up on (its result counts what it bound).
+    const timeoutMs = Math.max(120_000, options.pods * 200);
+    const stallMs = 60_000;
     let reported = 0;
+    let progress = { bound: 0, at: Date.now() };
     await waitFor(
       `${label} to bind ${options.pods} pods`,
       async () => {
@@ -158,6 +189,9 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
           reported = bound.size;
           log(`${label}: ${bound.size}/${options.pods} bound`);
         }
+        if (bound.size > progress.bound) progress = { bound: bound.size, at: Date.now() };
+        else if (Date.now() - progress.at > stallMs)
+          throw new GiveUp(`no pod bound for ${stallMs / 1000}s (${bound.size}/${options.pods} bound)`);
         return bound.size >= options.pods ? true : undefined;
       },
       timeoutMs,
@@ -182,7 +216,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
         memory,
         ...(apiWritesPerPod ? { apiWritesPerPod } : {}),
       },
-      gangSize > 1 ? (name) => gangName(podIndex(name), gangSize) : undefined,
+      gangs ? (name) => gangName(gangs.gangOf(podIndex(name))) : undefined,
     );
     log(`${label}: ${result.podsPerSecond} pods/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`);
     if (result.gangs)
@@ -255,27 +289,63 @@ export async function startSystem(
   return { stop: () => stopProcess(proc), processes: () => [proc] };
 }
 
+/** One gang PodGroup (scheduling.k8s.io/v1beta1) per gang of the layout, minCount its size. */
+async function createPodGroups(
+  kube: KubeRest,
+  namespace: string,
+  layout: ReturnType<typeof gangLayout>,
+  concurrency: number,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < layout.gangs) {
+      const gang = next++;
+      const res = await kube.call(
+        "POST",
+        `/apis/scheduling.k8s.io/v1beta1/namespaces/${namespace}/podgroups`,
+        {
+          apiVersion: "scheduling.k8s.io/v1beta1",
+          kind: "PodGroup",
+          metadata: { name: gangName(gang), namespace },
+          spec: { schedulingPolicy: { gang: { minCount: layout.membersOf(gang) } } },
+        },
+      );
+      if (res.status !== 201)
+        throw new Error(
+          `creating PodGroup ${gangName(gang)}: HTTP ${res.status} ${JSON.stringify(res.body)}`,
+        );
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
 async function createPods(
   kube: KubeRest,
   namespace: string,
   schedulerName: string,
   count: number,
-  gangSize: number,
+  gangs: { layout: ReturnType<typeof gangLayout>; api: GangApi } | undefined,
   concurrency: number,
   created: Map<string, number>,
   podShape?: (i: number) => PodShape,
 ): Promise<void> {
   let next = 0;
-  /** The last gang has the pods left over. */
-  const membersOf = (i: number) => Math.min(gangSize, count - Math.floor(i / gangSize) * gangSize);
   const worker = async () => {
     while (next < count) {
       const i = next++;
       const name = podName(i);
+      const gang = gangs?.layout.gangOf(i);
       const annotations =
-        gangSize > 1
-          ? { [podGroupAnnotation]: gangName(i, gangSize), [minMemberAnnotation]: String(membersOf(i)) }
+        gangs?.api === "annotation" && gang !== undefined
+          ? {
+              [podGroupAnnotation]: gangName(gang),
+              [minMemberAnnotation]: String(gangs.layout.membersOf(gang)),
+            }
           : undefined;
+      const schedulingGroup =
+        gangs?.api === "podgroup" && gang !== undefined
+          ? { schedulingGroup: { podGroupName: gangName(gang) } }
+          : {};
       const shape = podShape?.(i) ?? {};
       const res = await kube.call("POST", `/api/v1/namespaces/${namespace}/pods`, {
         apiVersion: "v1",
@@ -283,6 +353,7 @@ async function createPods(
         metadata: { name, namespace, ...(annotations ? { annotations } : {}) },
         spec: {
           ...shape.spec,
+          ...schedulingGroup,
           schedulerName,
           containers: [
             {

@@ -10,18 +10,33 @@ import { ConfigError, failureReport, parseFlags } from "../../scheduler/src/conf
 import { repoRoot } from "../cluster/local/layout.js";
 import { down } from "../cluster/local/local-cluster.js";
 import { buildScheduler } from "../stack/stack.js";
-import { allSystems, type BasicReport, type BenchMode, runBasic, type SystemName } from "./basic.js";
+import {
+  allSystems,
+  type BasicReport,
+  type BenchMode,
+  type GangApi,
+  gangApis,
+  runBasic,
+  type SystemName,
+} from "./basic.js";
 import { benchCluster, fragmentationCluster, throughputCluster, zonedCluster } from "./bench-cluster.js";
 import { type ConstrainedScenario, reportedKinds, runConstrained } from "./constrained.js";
 import { runCoreBench, runCorePreemptionBench } from "./core.js";
 import { runDaemonset } from "./daemonset.js";
 import { type FragmentationReport, parseConfigs, runFragmentation } from "./fragmentation.js";
 import { defaultWorkloadShape } from "./fragmentation-workload.js";
+import { formatGangSizes, parseGangSizes } from "./gang-layout.js";
 import { readReportResults, runReport, writeReport } from "./report-run.js";
 import { runShardMemory } from "./shard-memory.js";
 
 /** Sizes of --report, chosen so that a full run takes about a quarter of an hour on 2 cores. */
 const reportDefaults = { nodes: 1000, pods: 5000, shards: "1,2,3", gangSize: 8 };
+
+/**
+ * --scenario gangs --api podgroup: scheduler_perf's GangScheduling shape scaled to 2 cores — gangs
+ * of 3 to 8 on 1000 nodes, kube-scheduler beside 1 and 3 shards, a few minutes in all.
+ */
+const podGroupDefaults = { nodes: 1000, pods: 2500, shards: "1,3", gangSizes: "3-8" };
 
 const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|memory|daemonset|affinity|spread> [options]
        npm run bench -- --report [--nodes N] [--pods P] [--out D]
@@ -35,8 +50,13 @@ basic: P small pods on N nodes, scheduled by kube-scheduler, sharded-scheduler a
   --systems a,b         of ${allSystems.join(", ")} (default all)
   --concurrency C       pods created at once (default 64)
 
-gangs: like basic, the pods in gangs (pod-group and min-member annotations); sharded-scheduler only
-  --gang-size G         pods per gang (default 8)
+gangs: like basic, the pods in gangs
+  --api A               how pods join their gang: annotation (default; pod-group and min-member
+                        annotations, sharded-scheduler only) or podgroup (a native
+                        scheduling.k8s.io/v1beta1 PodGroup per gang; kube-scheduler 1.37 and
+                        sharded-scheduler side by side; defaults ${podGroupDefaults.nodes} nodes, ${podGroupDefaults.pods} pods,
+                        gangs of ${podGroupDefaults.gangSizes}, shards ${podGroupDefaults.shards})
+  --gang-size G         pods per gang (default 8), or A-B: sizes A to B in turn
   --nodes, --pods, --mode, --shards, --concurrency as for basic
 
 memory: one idle shard's resident memory once it owns every node, as the cluster grows
@@ -115,6 +135,7 @@ async function main(): Promise<void> {
     "keep-cluster": { type: "boolean", default: false },
     dir: { type: "string" },
     "gang-size": { type: "string" },
+    api: { type: "string", default: "annotation" },
     "node-counts": { type: "string" },
     report: { type: "boolean", default: false },
     "report-from": { type: "string" },
@@ -166,9 +187,14 @@ async function main(): Promise<void> {
   const fragmentation = !report && scenario === "fragmentation";
   const gangs = !report && scenario === "gangs";
   const daemonset = !report && scenario === "daemonset";
+  const api = values.api as GangApi;
+  if (!gangApis.includes(api))
+    throw new ConfigError(`--api must be ${gangApis.join(" or ")}, got "${values.api}"`);
+  if (api !== "annotation" && !gangs) throw new ConfigError("--api is for --scenario gangs");
+  const podGroups = gangs && api === "podgroup";
   const nodes = Number(
     values.nodes ??
-      (report || scenario === "memory" || scenario === "core-preemption"
+      (report || scenario === "memory" || scenario === "core-preemption" || podGroups
         ? reportDefaults.nodes
         : fragmentation
           ? 60
@@ -178,10 +204,23 @@ async function main(): Promise<void> {
               ? 300
               : 5000),
   );
-  const pods = Number(values.pods ?? (report ? reportDefaults.pods : constrained ? 300 : 10000));
-  const shardList = values.shards ?? (report ? reportDefaults.shards : daemonset ? "1,3" : "1");
+  const pods = Number(
+    values.pods ??
+      (report ? reportDefaults.pods : podGroups ? podGroupDefaults.pods : constrained ? 300 : 10000),
+  );
+  const shardList =
+    values.shards ??
+    (report ? reportDefaults.shards : daemonset ? "1,3" : podGroups ? podGroupDefaults.shards : "1");
   const shards = shardList.split(",").map(Number);
-  const gangSize = Number(values["gang-size"] ?? (report || gangs ? reportDefaults.gangSize : 1));
+  const gangSizeText =
+    values["gang-size"] ??
+    (podGroups ? podGroupDefaults.gangSizes : String(report || gangs ? reportDefaults.gangSize : 1));
+  const gangSizes = parseGangSizes(gangSizeText);
+  if (!gangSizes || (report && gangSizes.min !== gangSizes.max))
+    throw new ConfigError(
+      `--gang-size must be a positive integer${report ? "" : " or a range A-B"}, got "${gangSizeText}"`,
+    );
+  const gangSize = gangSizes.max;
   const nodeCounts = (values["node-counts"] ?? [nodes, 2 * nodes, 5 * nodes].join(","))
     .split(",")
     .map(Number);
@@ -223,7 +262,13 @@ async function main(): Promise<void> {
   const configs = parseConfigs(values.configs);
   const systems = (
     values.systems ??
-    (gangs ? "sharded-scheduler" : daemonset ? "kube-scheduler,sharded-scheduler" : allSystems.join(","))
+    (podGroups
+      ? "kube-scheduler,sharded-scheduler"
+      : gangs
+        ? "sharded-scheduler"
+        : daemonset
+          ? "kube-scheduler,sharded-scheduler"
+          : allSystems.join(","))
   )
     .split(",")
     .map((s) => s.trim()) as SystemName[];
@@ -231,9 +276,13 @@ async function main(): Promise<void> {
     if (!allSystems.includes(system))
       throw new ConfigError(`unknown system "${system}" (known: ${allSystems.join(", ")})`);
   }
-  if (gangs && systems.includes("kube-scheduler"))
+  if (gangs && api === "annotation" && systems.includes("kube-scheduler"))
     throw new ConfigError(
-      "gangs: kube-scheduler does not read the pod-group annotations; leave it out of --systems",
+      "gangs: kube-scheduler does not read the pod-group annotations; leave it out of --systems (or use --api podgroup)",
+    );
+  if (podGroups && systems.includes("noop-binder"))
+    throw new ConfigError(
+      "gangs --api podgroup: the no-op binder ignores PodGroups; leave it out of --systems",
     );
   const mode = values.mode as BenchMode;
   if (mode !== "backlog" && mode !== "streaming")
@@ -400,6 +449,8 @@ async function main(): Promise<void> {
       systems,
       createConcurrency: concurrency,
       gangSize,
+      gangSizes,
+      ...(gangs ? { api } : {}),
       log,
     });
     const report: BasicReport = {
@@ -408,6 +459,8 @@ async function main(): Promise<void> {
       nodes,
       pods,
       ...(gangSize > 1 ? { gangSize } : {}),
+      ...(gangSizes.min !== gangSizes.max ? { gangSizes: formatGangSizes(gangSizes) } : {}),
+      ...(gangs ? { api } : {}),
       results,
     };
     if (!values.json) {
@@ -418,7 +471,10 @@ async function main(): Promise<void> {
         );
         if (r.gangs)
           log(
-            `${"".padEnd(18)} gangs ${r.gangs.bound}/${r.gangs.gangs}, ${r.gangs.gangsPerSecond} gangs/s, gang p50 ${r.gangs.p50Ms} ms, p99 ${r.gangs.p99Ms} ms`,
+            `${"".padEnd(18)} gangs ${r.gangs.bound}/${r.gangs.gangs}, ${r.gangs.gangsPerSecond} gangs/s, gang p50 ${r.gangs.p50Ms} ms, p99 ${r.gangs.p99Ms} ms` +
+              (r.gangs.apiServerCpuMsPerGang === undefined
+                ? ""
+                : `, API server ${r.gangs.apiServerCpuMsPerGang} cpu ms/gang`),
           );
       }
     }

@@ -24,9 +24,10 @@ interface Sample {
   total: number;
 }
 
-function componentOf(pid: number): string | undefined {
+function componentOf(pid: number, scope: string | undefined): string | undefined {
   if (pid === process.pid) return "bench harness";
   const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  if (scope !== undefined && !cmdline.some((arg) => arg.includes(`${scope}/`))) return undefined;
   const exe = (cmdline[0] ?? "").split("/").pop() ?? "";
   if (cmdline.some((arg) => arg.endsWith("scheduler/dist/cli.js"))) return "sharded-scheduler";
   const known = [
@@ -41,13 +42,13 @@ function componentOf(pid: number): string | undefined {
   return known.find((name) => exe === name || exe.startsWith(`${name}:`));
 }
 
-function sample(): Sample {
+function sample(scope: string | undefined): Sample {
   const processes = new Map<number, [string, number]>();
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     try {
-      const component = componentOf(pid);
+      const component = componentOf(pid, scope);
       if (!component) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -63,11 +64,16 @@ function sample(): Sample {
   return { processes, busy: total - idle, total };
 }
 
-/** Starts measuring; the returned function ends the span and reports it. */
-export function measureCpu(): () => CpuUsage {
-  const start = sample();
+/**
+ * Starts measuring; the returned function ends the span and reports it. scope (a local cluster's
+ * state folder): only processes whose command line names a path in it count — every component
+ * of that cluster and the systems run against it do — so another cluster on the same machine
+ * (a second worktree's) is not taken for this one. machineBusyPercent is the whole machine's.
+ */
+export function measureCpu(scope?: string): () => CpuUsage {
+  const start = sample(scope);
   return () => {
-    const end = sample();
+    const end = sample(scope);
     const cpuSeconds: Record<string, number> = {};
     for (const [pid, [component, ticks]] of end.processes) {
       const before = start.processes.get(pid)?.[1] ?? 0;

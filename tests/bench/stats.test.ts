@@ -37,6 +37,13 @@ describe("summarize", () => {
       p99Ms: 4000,
     });
   });
+
+  it("gives the API server's CPU per gang bound when the run measured CPU", () => {
+    const gangOf = (pod: string) => pod.split("-")[0] as string;
+    const cpu = { cpuSeconds: { "kube-apiserver": 3 }, machineBusyPercent: 50, cores: 2 };
+    const { gangs } = summarize("kube-scheduler", created, bound, 0, { cpu }, gangOf);
+    expect(gangs?.apiServerCpuMsPerGang).toBe(1500);
+  });
 });
 
 describe("percentile", () => {

@@ -37,6 +37,8 @@ export interface GangStats {
   p50Ms: number;
   p90Ms: number;
   p99Ms: number;
+  /** kube-apiserver's CPU milliseconds over the run per gang bound (when the run measured CPU). */
+  apiServerCpuMsPerGang?: number;
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -63,7 +65,7 @@ export function summarize(
   }
   latencies.sort((a, b) => a - b);
   const seconds = Math.max(0.001, (lastBound - firstCreateAt) / 1000);
-  const gangs = gangOf && summarizeGangs(created, bound, gangOf, seconds);
+  const gangs = gangOf && summarizeGangs(created, bound, gangOf, seconds, extra.cpu);
   return {
     system,
     ...extra,
@@ -89,6 +91,7 @@ function summarizeGangs(
   bound: ReadonlyMap<string, number>,
   gangOf: (pod: string) => string,
   seconds: number,
+  cpu: CpuUsage | undefined,
 ): GangStats {
   const gangs = new Map<string, { members: number; bound: number; lastCreated: number; lastBound: number }>();
   for (const [name, createdAt] of created) {
@@ -113,5 +116,8 @@ function summarizeGangs(
     bound: latencies.length,
     gangsPerSecond: round(latencies.length / seconds),
     ...latencyPercentiles(latencies),
+    ...(cpu?.cpuSeconds["kube-apiserver"] !== undefined && latencies.length > 0
+      ? { apiServerCpuMsPerGang: round((cpu.cpuSeconds["kube-apiserver"] * 1000) / latencies.length) }
+      : {}),
   };
 }

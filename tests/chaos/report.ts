@@ -41,6 +41,7 @@ export function resultTable(result: ChaosResult, known: KnownFailing = []): stri
     "gated gangs",
     `${load.gatedGangs} (${load.podsUngated} gates lifted; ${result.gatedPods} pods seen gated)`,
   );
+  row("native PodGroup gangs", load.nativePodGroups);
   row("growing groups grown", `${load.groupsGrown} (${load.groupsGrownRunning} while running)`);
   row(
     "mixed-priority gangs",

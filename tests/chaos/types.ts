@@ -65,6 +65,8 @@ export interface WorkloadStats {
   gatedGangs: number;
   /** Gangs whose members disagree on priority (invalid: never placed, never preempt). */
   mixedPriorityGangs: number;
+  /** Gangs whose pods joined a native PodGroup (scheduling.k8s.io/v1beta1) the workload created. */
+  nativePodGroups: number;
   /** Gates lifted (PATCH spec.schedulingGates: []). */
   podsUngated: number;
   /** Growing groups grown, and of them those that had a member bound first. */

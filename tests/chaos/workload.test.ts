@@ -9,9 +9,11 @@ import {
   jobManifests,
   meanJobMilliCpuSeconds,
   minMemberAnnotation,
+  nativeGangShare,
   type PlannedJob,
   planJob,
   podGroupAnnotation,
+  podGroupManifest,
   ungateDelaySeconds,
 } from "./workload.js";
 
@@ -242,5 +244,42 @@ describe("the Jobs of issue 17's shapes", () => {
         [minMemberAnnotation]: String(mixed.size),
       });
     }
+  });
+});
+
+describe("native PodGroup gangs", () => {
+  const target = { namespace: "chaos-1", schedulerName: "sharded-scheduler", runId: "run-1" };
+  const jobs = plan(options, chaosNodes, 3000);
+
+  it("makes a small share of the plain gangs native, and no other shape", () => {
+    const gangs = jobs.filter((job) => job.shape === "gang");
+    const native = gangs.filter((job) => job.podGroup);
+    expect(native.length / gangs.length).toBeCloseTo(nativeGangShare, 1);
+    expect(jobs.filter((job) => job.podGroup && job.shape !== "gang")).toEqual([]);
+  });
+
+  it("joins the pods to a PodGroup of the Job's name where the cluster serves it, else annotations", () => {
+    const job = jobs.find((planned) => planned.podGroup) as PlannedJob;
+    const [native] = jobManifests(job, { ...target, nativePodGroups: true });
+    expect(native?.spec?.template.spec).toMatchObject({ schedulingGroup: { podGroupName: job.name } });
+    expect(native?.spec?.template.metadata?.annotations).toEqual({
+      [completeAfterAnnotation]: `${job.runSeconds}s`,
+    });
+    const [fallback] = jobManifests(job, target);
+    expect(fallback?.spec?.template.spec).not.toHaveProperty("schedulingGroup");
+    expect(fallback?.spec?.template.metadata?.annotations).toMatchObject({
+      [podGroupAnnotation]: job.name,
+      [minMemberAnnotation]: String(job.size),
+    });
+    expect(podGroupManifest(job, target)).toMatchObject({
+      apiVersion: "scheduling.k8s.io/v1beta1",
+      kind: "PodGroup",
+      metadata: { name: job.name, namespace: "chaos-1", labels: { chaos: "run-1" } },
+      spec: {
+        schedulingPolicy: { gang: { minCount: job.size } },
+        priorityClassName: job.priorityClass,
+        disruptionMode: { all: {} },
+      },
+    });
   });
 });

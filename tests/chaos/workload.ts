@@ -20,6 +20,12 @@
  *   - mixed-priority gang (3 %): two Jobs, `<name>-low` at chaos-low and `<name>-high` at
  *     chaos-high, whose 2–4 pods in all form one gang (same pod-group, min-member all of them):
  *     its members disagree on priority, so it is invalid: never placed, and never preempts.
+ * A share of the plain gangs (nativeGangShare, drawn per Job) are native gangs when the cluster
+ * serves scheduling.k8s.io/v1beta1 PodGroups (the chaos cluster runs the GenericWorkload beta
+ * gate): the Job's pods join a PodGroup of the Job's name (spec.schedulingGroup; gang minCount its
+ * size, the Job's PriorityClass, disruptionMode all) instead of carrying the annotations. The
+ * PodGroup is created just after its Job, so its first pods may wait for it to appear; it goes
+ * with the run's namespace. On a cluster without the API they stay annotation gangs.
  * Priorities: chaos-low (50 %), chaos-mid (30 %), chaos-high (20 %), all PreemptLowerPriority:
  * with the cluster full of low-priority gangs, higher ones preempt them (the evicted gang's Job
  * recreates its pods, gated again for a gated gang).
@@ -126,6 +132,8 @@ export interface PlannedJob {
   readonly runSeconds: number;
   /** Seconds from the previous Job's arrival to this one's (exponential: a Poisson process). */
   readonly arrivalGapSeconds: number;
+  /** A plain gang whose pods join a native PodGroup (where the cluster serves them). */
+  readonly podGroup?: true;
 }
 
 interface ShapeMix {
@@ -159,6 +167,9 @@ function growingRunSeconds(options: ChaosWorkloadOptions): [number, number] {
   const base = Math.max(70, options.runSeconds[1]);
   return [base, base + 20];
 }
+
+/** The share of plain gangs that are native PodGroup gangs (about 7 % of the Jobs). */
+export const nativeGangShare = 0.15;
 
 const priorityMix: readonly { name: ChaosPriorityClass; weight: number }[] = [
   { name: "chaos-low", weight: 0.5 },
@@ -257,6 +268,8 @@ export function planJob(
   const arrivalGapSeconds = -Math.log(1 - random()) / rate;
   const shape = mix.shape;
   const extra = mix.grow ? between(mix.grow[0], mix.grow[1]) : 0;
+  // Drawn last, so that the draws above (and the plans of earlier versions) stay as they were.
+  const native = random() < nativeGangShare && shape === "gang";
   return {
     index,
     name: `${shape}-${String(index).padStart(5, "0")}`,
@@ -272,6 +285,7 @@ export function planJob(
     priorityClass: shape === "growing" || shape === "mixed" ? "chaos-low" : drawnPriority,
     runSeconds,
     arrivalGapSeconds,
+    ...(native ? { podGroup: true as const } : {}),
   };
 }
 
@@ -289,6 +303,37 @@ export interface JobTarget {
   schedulerName: string;
   /** Value of the chaos label. */
   runId: string;
+  /** The cluster serves scheduling.k8s.io/v1beta1 PodGroups: planned native gangs are native. */
+  nativePodGroups?: boolean;
+}
+
+/** scheduling.k8s.io/v1beta1, the version of PodGroup the native gangs use. */
+const podGroupApi = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" } as const;
+
+/** Whether this planned Job's pods join a native PodGroup on this target. */
+export const joinsPodGroup = (job: PlannedJob, target: JobTarget) =>
+  job.podGroup === true && target.nativePodGroups === true;
+
+/** The PodGroup a native gang's pods join: the Job's name, minCount its size, its priority. */
+export function podGroupManifest(
+  job: PlannedJob,
+  target: JobTarget,
+): k8s.KubernetesObject & { spec: object } {
+  return {
+    apiVersion: `${podGroupApi.group}/${podGroupApi.version}`,
+    kind: "PodGroup",
+    metadata: {
+      name: job.name,
+      namespace: target.namespace,
+      labels: { [runLabel]: target.runId, [shapeLabel]: job.shape },
+    },
+    spec: {
+      schedulingPolicy: { gang: { minCount: job.size } },
+      priorityClassName: job.priorityClass,
+      // As the annotation gangs: a victim gang is evicted whole.
+      disruptionMode: { all: {} },
+    },
+  };
 }
 
 /**
@@ -314,8 +359,9 @@ function jobManifest(
 ): k8s.V1Job {
   const labels = { [runLabel]: target.runId, [shapeLabel]: job.shape };
   const annotations: Record<string, string> = { [completeAfterAnnotation]: `${job.runSeconds}s` };
-  if (job.kind !== "solo") annotations[podGroupAnnotation] = job.name;
-  if (job.kind === "gang") annotations[minMemberAnnotation] = String(job.size);
+  const native = joinsPodGroup(job, target);
+  if (job.kind !== "solo" && !native) annotations[podGroupAnnotation] = job.name;
+  if (job.kind === "gang" && !native) annotations[minMemberAnnotation] = String(job.size);
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -340,6 +386,7 @@ function jobManifest(
           tolerations: [fakeNodeToleration],
           terminationGracePeriodSeconds: 0,
           ...(job.shape === "gated" ? { schedulingGates: [{ name: chaosGate }] } : {}),
+          ...(native ? { schedulingGroup: { podGroupName: job.name } } : {}),
           containers: [
             {
               name: "main",
@@ -367,6 +414,7 @@ export class ChaosWorkload {
   private readonly batch: k8s.BatchV1Api;
   private readonly core: k8s.CoreV1Api;
   private readonly apps: k8s.AppsV1Api;
+  private readonly objects: k8s.CustomObjectsApi;
   private readonly counters: WorkloadStats = emptyWorkloadStats();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
@@ -387,7 +435,9 @@ export class ChaosWorkload {
     readonly nodeMilliCpu: readonly number[],
     /** The zones (or nodes) of the Ready fake nodes when the run started. */
     readonly topology: ChaosTopology,
+    nativePodGroups: boolean,
   ) {
+    this.objects = env.kc.makeApiClient(k8s.CustomObjectsApi);
     this.batch = env.kc.makeApiClient(k8s.BatchV1Api);
     this.core = env.kc.makeApiClient(k8s.CoreV1Api);
     this.apps = env.kc.makeApiClient(k8s.AppsV1Api);
@@ -395,6 +445,7 @@ export class ChaosWorkload {
       namespace: env.namespace,
       schedulerName: env.schedulerName,
       runId: options.runId ?? env.namespace,
+      nativePodGroups,
     };
     this.loop = this.submit();
     this.constrainedLoop =
@@ -412,15 +463,17 @@ export class ChaosWorkload {
     checkCluster(nodeMilliCpu);
     const topology = topologyOf(await retrying("listing the fake nodes", () => readyFakeNodeLabels(env.kc)));
     await retrying("creating the PriorityClasses", () => ensurePriorityClasses(env.kc));
+    const nativePodGroups = await servesPodGroups(env.kc);
     const total = nodeMilliCpu.reduce((sum, node) => sum + node, 0);
     env.log(
       `workload: ${nodeMilliCpu.length} nodes, ${total / 1000} cpu; load ${options.load} → ` +
         `${arrivalRate(options, nodeMilliCpu).toFixed(2)} Jobs/s, pods run ${options.runSeconds[0]}–${options.runSeconds[1]} s; ` +
         ((options.constrained ?? constrainedByDefault)
           ? `constrained workloads on, over ${topology.domains.length} ${topology.key} domains`
-          : "constrained workloads off"),
+          : "constrained workloads off") +
+        `; native PodGroup gangs ${nativePodGroups ? "on" : "off (the cluster does not serve scheduling.k8s.io/v1beta1 podgroups)"}`,
     );
-    return new ChaosWorkload(env, options, nodeMilliCpu, topology);
+    return new ChaosWorkload(env, options, nodeMilliCpu, topology, nativePodGroups);
   }
 
   /**
@@ -558,6 +611,17 @@ export class ChaosWorkload {
 
   private async create(job: PlannedJob): Promise<void> {
     for (const body of jobManifests(job, this.target)) if (!(await this.createJob(body))) return;
+    if (joinsPodGroup(job, this.target)) {
+      const body = podGroupManifest(job, this.target);
+      const { namespace } = this.target;
+      if (
+        !(await this.createObject(body, () =>
+          this.objects.createNamespacedCustomObject({ ...podGroupApi, namespace, body }),
+        ))
+      )
+        return;
+      this.counters.nativePodGroups++;
+    }
     this.countCreated(job);
     if (job.growTo !== undefined && job.growTo > job.size) await this.grow(job);
   }
@@ -665,6 +729,7 @@ export function emptyWorkloadStats(): WorkloadStats {
     growingGroups: 0,
     gatedGangs: 0,
     mixedPriorityGangs: 0,
+    nativePodGroups: 0,
     podsUngated: 0,
     groupsGrown: 0,
     groupsGrownRunning: 0,
@@ -705,6 +770,18 @@ export async function removePriorityClasses(kc: k8s.KubeConfig): Promise<void> {
     } catch (error) {
       if (statusOf(error) !== 404) throw error;
     }
+  }
+}
+
+/** Whether the API server serves scheduling.k8s.io/v1beta1 PodGroups (discovery; false on any error). */
+async function servesPodGroups(kc: k8s.KubeConfig): Promise<boolean> {
+  try {
+    const list = await kc
+      .makeApiClient(k8s.CustomObjectsApi)
+      .getAPIResources({ group: podGroupApi.group, version: podGroupApi.version });
+    return list.resources.some((resource) => resource.name === podGroupApi.plural);
+  } catch {
+    return false;
   }
 }
 

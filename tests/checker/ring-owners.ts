@@ -75,12 +75,16 @@ export interface HashedPod {
       };
     };
     topologySpreadConstraints?: readonly unknown[];
+    /** Kubernetes 1.37's native gang membership (scheduling.k8s.io PodGroup). */
+    schedulingGroup?: { podGroupName?: string };
   };
 }
 
 /**
  * What the ring hashes for a pod, by the documented rule (docs/semantics.md, "Inter-pod
- * constraints across shards"): a pod group member, "<ns>/<group>"; a pod of its own that carries
+ * constraints across shards"): a member of a native PodGroup (spec.schedulingGroup),
+ * "<ns>/PodGroup/<podGroupName>" (docs/semantics.md, "Native PodGroups"; whatever annotations it
+ * carries); an annotation pod group member, "<ns>/<group>"; a pod of its own that carries
  * any pod affinity or anti-affinity term or topology spread constraint (required or preferred)
  * and has a controller (the ownerReference marked controller), "<ns>/<Kind>/<name>" of that
  * controller, and without one "<ns>/InterPodConstraints/<FNV-1a of the constraints' sorted-key
@@ -88,6 +92,8 @@ export interface HashedPod {
  */
 export function groupHashKeyOf(pod: HashedPod, groupName: string | undefined): string {
   const namespace = pod.metadata?.namespace ?? "";
+  const podGroup = pod.spec?.schedulingGroup?.podGroupName;
+  if (podGroup !== undefined && podGroup !== "") return `${namespace}/PodGroup/${podGroup}`;
   if (groupName !== undefined) return `${namespace}/${groupName}`;
   const own = `${namespace}/${pod.metadata?.name ?? ""}`;
   const spec = pod.spec ?? {};
