@@ -266,15 +266,20 @@ export function coschedulingStatus(
   return { phase, ...tally };
 }
 
-/** The status to write, or undefined when the PodGroup already says it. */
+/**
+ * The status to write, or undefined when the PodGroup already says it. scheduler-plugins'
+ * current CRD has no status.scheduled (the API server prunes it; older releases' CRDs keep it):
+ * a status with a phase and no `scheduled` is not compared on it, or it would be written forever.
+ */
 export function coschedulingStatusUpdate(
   podGroup: unknown,
   wanted: CoschedulingStatus,
 ): CoschedulingStatus | undefined {
   const status = isFields(podGroup) && isFields(podGroup.status) ? podGroup.status : {};
+  const pruned = status.scheduled === undefined && status.phase !== undefined;
   const same =
     status.phase === wanted.phase &&
-    (status.scheduled ?? 0) === wanted.scheduled &&
+    (pruned || status.scheduled === wanted.scheduled) &&
     (status.running ?? 0) === wanted.running &&
     (status.succeeded ?? 0) === wanted.succeeded &&
     (status.failed ?? 0) === wanted.failed;
