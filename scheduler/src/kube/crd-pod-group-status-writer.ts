@@ -8,6 +8,7 @@
 import type { Logger } from "pino";
 import { type CoschedulingStatus, coschedulingStatusUpdate, type PodGroupObject } from "../core/index.js";
 import type { KubeClient } from "./kube-client.js";
+import { patchPodGroupStatus } from "./pod-group-status-writer.js";
 
 /** A CRD has no strategic merge: a JSON merge patch of the status fields. */
 const mergePatch = "application/merge-patch+json";
@@ -51,22 +52,9 @@ export class CoschedulingStatusWriter {
     });
   }
 
-  private async send(podGroup: PodGroupObject, status: CoschedulingStatus): Promise<boolean> {
+  private send(podGroup: PodGroupObject, status: CoschedulingStatus): Promise<boolean> {
     const { namespace = "", name } = podGroup.metadata;
     const path = `/apis/scheduling.x-k8s.io/v1alpha1/namespaces/${namespace}/podgroups/${name}/status`;
-    try {
-      const res = await this.client.call("PATCH", path, { status }, mergePatch);
-      if (res.status >= 300 && res.status !== 404) {
-        this.log.warn(
-          { status: res.status, podGroup: `${namespace}/${name}`, body: res.body },
-          "PodGroup status not patched",
-        );
-        return false;
-      }
-      return true;
-    } catch (error) {
-      this.log.warn({ err: String(error), podGroup: `${namespace}/${name}` }, "PodGroup status not patched");
-      return false;
-    }
+    return patchPodGroupStatus(this.client, this.log, path, { status }, mergePatch);
   }
 }

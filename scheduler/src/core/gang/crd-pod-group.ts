@@ -23,6 +23,7 @@
  */
 import type { NodeInfo, PodInfo } from "../model.js";
 import { Resources } from "../resources/resources.js";
+import { int32Max, isFields } from "./pod-group.js";
 
 /** The CRD a group's PodGroup is an object of. */
 export type CrdApi = "scheduling.x-k8s.io/v1alpha1" | "scheduling.volcano.sh/v1beta1";
@@ -49,14 +50,6 @@ export interface CrdGroupTerms {
 export type ParsedCrdPodGroup =
   | { readonly terms: CrdGroupTerms; readonly error?: undefined }
   | { readonly terms?: undefined; readonly error: string };
-
-const int32Max = 2_147_483_647;
-
-type Fields = Readonly<Record<string, unknown>>;
-
-function isFields(value: unknown): value is Fields {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function present(value: unknown): boolean {
   return value !== undefined && value !== null;
