@@ -616,6 +616,10 @@ export class GroupExecutor {
     const podGroup = this.cache.crdPodGroupObject(key.crd, key.namespace, key.name);
     const minMember = declaredMinMember(members);
     if (podGroup === undefined || minMember === undefined) return;
+    // Another scheduler's PodGroup (scheduler-plugins' own scheduler beside us) is not ours to tell.
+    const ours = (pod: PodInfo) => pod.pod.spec.schedulerName === this.config.schedulerName;
+    if (![...members.pending.values(), ...members.gated.values(), ...members.running.values()].some(ours))
+      return;
     let running = 0;
     for (const pod of members.running.values()) if (pod.pod.status?.phase === "Running") running++;
     const counts = {

@@ -135,6 +135,18 @@ describe("PodGroup CRDs in the shard", () => {
     expect(statuses).toContain("train Scheduled scheduled=2 running=0 succeeded=0 failed=0");
   });
 
+  it("writes nothing on a PodGroup whose members another scheduler places", async () => {
+    const { shard, statuses } = crdShard(coschedulingApi);
+    shard.cache.upsertNode(node("n1", { cpu: 4 }));
+    shard.cache.upsertCrdPodGroup(coschedulingApi, crdObject("theirs", { minMember: 2 }));
+    for (const i of [0, 1]) {
+      const p = xMember(shard, `theirs-${i}`, "theirs", { nodeName: "n1" });
+      shard.podUpserted({ ...p, spec: { ...p.spec, schedulerName: "scheduler-plugins-scheduler" } });
+    }
+    await settle();
+    expect(statuses).toEqual([]);
+  });
+
   it("uses scheduleTimeoutSeconds as the group's gang timeout", async () => {
     const { shard } = crdShard(coschedulingApi);
     shard.cache.upsertNode(node("n1", { cpu: 1 }));
