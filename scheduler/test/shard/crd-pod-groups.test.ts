@@ -161,6 +161,21 @@ describe("PodGroup CRDs in the shard", () => {
     expect(info?.crdTerms?.scheduleTimeoutMs).toBe(7000);
   });
 
+  it("holds a Volcano group for its minResources too", async () => {
+    const { shard, bound, conditions } = crdShard(volcanoApi);
+    shard.cache.upsertNode(node("n1", { cpu: 4, memory: "8Gi" }));
+    shard.cache.upsertCrdPodGroup(
+      volcanoApi,
+      crdObject("train", { minMember: 2, minResources: { memory: "9Gi" } }),
+    );
+    for (const i of [0, 1]) shard.cache.upsertPod(vMember(shard, `train-${i}`, "train"));
+    await settle();
+    expect(bound).toEqual([]);
+    expect(conditions).toContain(
+      `train-0: scheduling.volcano.sh/v1beta1 PodGroup default/train: spec.minResources is not free on this shard's 1 usable node(s), resource gap: memory ${1024 ** 3}`,
+    );
+  });
+
   it("a Volcano group's priority follows its PriorityClass, read again when the class changes", async () => {
     const { shard } = crdShard(volcanoApi);
     shard.cache.upsertNode(node("n1", { cpu: 1 }));
