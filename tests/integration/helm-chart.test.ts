@@ -1025,6 +1025,12 @@ describe("installed release", () => {
       // Native gangs: the PodGroup informer and its PodGroupInitiallyScheduled condition; no Workload is read.
       ...everywhere(["list", "watch"], "podgroups", "scheduling.k8s.io"),
       ...everywhere(["patch"], "podgroups/status", "scheduling.k8s.io"),
+      // PodGroup CRDs: scheduler-plugins' (with its status) and Volcano's; no Volcano status is written.
+      ...everywhere(["list", "watch"], "podgroups", "scheduling.x-k8s.io"),
+      ...everywhere(["patch"], "podgroups/status", "scheduling.x-k8s.io"),
+      ...everywhere(["list", "watch"], "podgroups", "scheduling.volcano.sh"),
+      // A Volcano group's priority comes from its PriorityClass.
+      ...["list", "watch"].map((verb) => ({ verb, resource: "priorityclasses", group: "scheduling.k8s.io" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "nodes" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "persistentvolumes" })),
       ...["list", "watch"].map((verb) => ({ verb, resource: "storageclasses", group: "storage.k8s.io" })),
@@ -1507,6 +1513,10 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
     { resource: "podgroups", group: "scheduling.k8s.io" },
     { resource: "podgroups/status", group: "scheduling.k8s.io" },
     { resource: "workloads", group: "scheduling.k8s.io" },
+    { resource: "podgroups", group: "scheduling.x-k8s.io" },
+    { resource: "podgroups/status", group: "scheduling.x-k8s.io" },
+    { resource: "podgroups", group: "scheduling.volcano.sh" },
+    { resource: "podgroups/status", group: "scheduling.volcano.sh" },
     { resource: "leases", group: "coordination.k8s.io" },
     { resource: "secrets" },
     { resource: "configmaps" },
@@ -1519,6 +1529,7 @@ async function allowedFor(serviceAccount: string, leaseNames: string[]): Promise
       verbs.map((verb) => ({ resource, verb })),
     ),
     ...verbs.map((verb) => ({ resource: "storageclasses", group: "storage.k8s.io", verb })),
+    ...verbs.map((verb) => ({ resource: "priorityclasses", group: "scheduling.k8s.io", verb })),
     ...[
       { resource: "tokenreviews", group: "authentication.k8s.io" },
       { resource: "subjectaccessreviews", group: "authorization.k8s.io" },

@@ -1,7 +1,8 @@
 /** Turns API objects into the core's PodInfo and NodeInfo: parsed once, reused every cycle. */
 import type { Node, Pod, PodSpec } from "./api-types.js";
+import { crdGroupSource } from "./gang/crd-group-source.js";
 import { controllerOf, hashedByConstraints, hashedByController } from "./gang/group-key.js";
-import { type GroupObjects, type GroupSource, noGroupObjects, podGroupSource } from "./gang/group-source.js";
+import { type GroupObjects, type GroupSource, noGroupObjects } from "./gang/group-source.js";
 import { interPodConstraintsOf } from "./inter-pod-constraints.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { interPodAffinityOf } from "./plugins/inter-pod-affinity/terms.js";
@@ -19,7 +20,7 @@ import { podNonZeroRequests, podRequests, Resources } from "./resources/resource
  */
 export function toPodInfo(
   pod: Pod,
-  source: GroupSource = podGroupSource,
+  source: GroupSource = crdGroupSource,
   objects: GroupObjects = noGroupObjects,
 ): PodInfo {
   const { metadata, spec, status } = pod;
@@ -39,6 +40,7 @@ export function toPodInfo(
     priority: membership.priority,
     preemptionPolicy: membership.preemptionPolicy ?? spec.preemptionPolicy ?? "PreemptLowerPriority",
     disruption: membership.disruption,
+    crdTerms: membership.crdTerms,
     requests: podRequests(spec),
     nonZeroRequests: podNonZeroRequests(spec),
     nodeName: spec.nodeName || undefined,

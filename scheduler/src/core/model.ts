@@ -3,6 +3,7 @@
  * objects into the numbers and lists that filters, scores and gang placement use.
  */
 import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from "./api-types.js";
+import type { CrdGroupTerms } from "./gang/crd-pod-group.js";
 import type { GroupKey } from "./gang/group-key.js";
 import type { DisruptionMode } from "./gang/pod-group.js";
 import type { InterPodConstraints } from "./inter-pod-constraints.js";
@@ -32,6 +33,8 @@ export interface PodInfo {
   readonly preemptionPolicy: "PreemptLowerPriority" | "Never";
   /** How its group may be disrupted (see GroupMembership.disruption). */
   readonly disruption: DisruptionMode;
+  /** Its group's PodGroup CRD terms (min resources, schedule timeout), when a CRD governs it. */
+  readonly crdTerms: CrdGroupTerms | undefined;
   /** Effective requests as kube-scheduler computes them (containers, init containers, overhead). */
   readonly requests: Resources;
   /** cpu/memory with kube-scheduler's defaults for unset requests; used only for scoring. */

@@ -66,21 +66,32 @@ export class PodGroupStatusWriter {
     return ok;
   }
 
-  private async send(namespace: string, name: string, patch: unknown): Promise<boolean> {
+  private send(namespace: string, name: string, patch: unknown): Promise<boolean> {
     const path = `/apis/scheduling.k8s.io/v1beta1/namespaces/${namespace}/podgroups/${name}/status`;
-    try {
-      const res = await this.client.call("PATCH", path, patch, strategicMerge);
-      if (res.status >= 300 && res.status !== 404) {
-        this.log.warn(
-          { status: res.status, podGroup: `${namespace}/${name}`, body: res.body },
-          "PodGroup status not patched",
-        );
-        return false;
-      }
-      return true;
-    } catch (error) {
-      this.log.warn({ err: String(error), podGroup: `${namespace}/${name}` }, "PodGroup status not patched");
+    return patchPodGroupStatus(this.client, this.log, path, patch, strategicMerge);
+  }
+}
+
+/**
+ * PATCHes a PodGroup's status subresource (native or CRD): true when written or the PodGroup is
+ * gone (404: nothing left to tell), false when refused or unanswered (logged).
+ */
+export async function patchPodGroupStatus(
+  client: Pick<KubeClient, "call">,
+  log: Logger,
+  path: string,
+  patch: unknown,
+  contentType: string,
+): Promise<boolean> {
+  try {
+    const res = await client.call("PATCH", path, patch, contentType);
+    if (res.status >= 300 && res.status !== 404) {
+      log.warn({ status: res.status, path, body: res.body }, "PodGroup status not patched");
       return false;
     }
+    return true;
+  } catch (error) {
+    log.warn({ err: String(error), path }, "PodGroup status not patched");
+    return false;
   }
 }

@@ -9,6 +9,10 @@ import {
   budgetUpdateEvents,
   type ClusterEvents,
   ClusterState,
+  type CrdApi,
+  coschedulingApi,
+  coschedulingPodGroupLabel,
+  crdGroupSource,
   eventsOf,
   type GangState,
   type GroupKey,
@@ -17,6 +21,7 @@ import {
   type GroupSource,
   groupPin,
   groupStarted,
+  minResourcesGap,
   type Namespace,
   type Node,
   type PendingGroup,
@@ -26,16 +31,25 @@ import {
   type PodDisruptionBudget,
   type PodGroupObject,
   type PodInfo,
+  parseCrdPodGroup,
   parsePodGroup,
   pendingGroup,
   podGroupNameOf,
-  podGroupSource,
   type StorageClass,
   toPodInfo,
+  volcanoApi,
+  volcanoGroupNameAnnotation,
 } from "../core/index.js";
 import { matchesLabelSelector } from "../core/label-selector.js";
 import type { Resources } from "../core/resources/resources.js";
 import type { Ownership } from "../sharding/ownership.js";
+
+/** What the cache reads of a PriorityClass (scheduling.k8s.io/v1). */
+export interface PriorityClassObject {
+  readonly metadata: { readonly name: string };
+  readonly value?: number;
+  readonly globalDefault?: boolean;
+}
 
 /** A gang as the cache knows it: pending members (ours) and members already running. */
 export interface GroupMembers {
@@ -141,6 +155,31 @@ export function pendingGroupOf(members: GroupMembers, state: GangState = gangSta
   );
 }
 
+/**
+ * Why a group whose CRD PodGroup sets spec.minResources is not tried yet (coscheduling's
+ * PreFilter), or undefined: the room left on this shard's usable nodes (owned, ready, not
+ * cordoned), its own members' room counted as free, must hold minResources and minMember pods.
+ * A group that started is not held again.
+ */
+export function minResourcesGapOf(
+  members: GroupMembers,
+  ownsNode: (name: string) => boolean,
+  cluster: Pick<ClusterCache, "cluster">,
+): string | undefined {
+  const terms = members.pending.values().next().value?.crdTerms;
+  if (terms?.minResources === undefined || members.started) return undefined;
+  const usable = cluster.cluster.nodes.filter((n) => n.ready && !n.unschedulable && ownsNode(n.name));
+  const gap = minResourcesGap(
+    terms.minResources,
+    terms.minMember,
+    usable,
+    (pod) => pod.group.id === members.key.id,
+  );
+  if (gap === undefined) return undefined;
+  const { namespace, name } = members.key;
+  return `${terms.api} PodGroup ${namespace}/${name}: spec.minResources is not free on this shard's ${usable.length} usable node(s), ${gap}`;
+}
+
 export type CacheChange =
   /**
    * Room may have appeared or rules changed: the unschedulable groups waiting for one of these
@@ -214,8 +253,19 @@ export class ClusterCache {
    * again (and only they: exactly that group wakes, as kube-scheduler's PodGroup Add hint).
    */
   private readonly podGroupMembers = new Map<string, Map<string, Pod>>();
-  /** What the group source reads besides the pod. */
-  private readonly objects: GroupObjects = {
+  /** The podGroupMembers keys each tracked pod is under. */
+  private readonly podGroupKeysOf = new Map<string, string[]>();
+  /**
+   * PodGroup CRD objects (scheduler-plugins, Volcano) by "<api>:<ns>/<name>", with their terms
+   * last parsed; their members are tracked in podGroupMembers under the same key.
+   */
+  private readonly crdPodGroups = new Map<string, { object: PodGroupObject; terms: string }>();
+  /** PriorityClasses by name (a Volcano group's priority), watched with the Volcano CRD. */
+  private readonly priorityClasses = new Map<string, PriorityClassObject>();
+  /** Members of ours that failed, by group id (a scheduler-plugins PodGroup's status.failed). */
+  private readonly failedMembers = new Map<string, Set<string>>();
+  /** What the group source reads besides the pod; a CRD's lookup only once its informer is on. */
+  private objects: GroupObjects = {
     podGroup: (namespace, name) => this.podGroups.get(`${namespace}/${name}`)?.object,
   };
 
@@ -224,7 +274,7 @@ export class ClusterCache {
     private readonly onChange: (change: CacheChange) => void,
     private readonly now: () => number = Date.now,
     /** Which group each pod is in, and its min-member (asked per pod version, in toPodInfo). */
-    private readonly source: GroupSource = podGroupSource,
+    private readonly source: GroupSource = crdGroupSource,
   ) {}
 
   /** What the cache holds (kube-scheduler's cache_size): nodes, pods on them, and those assumed. */
@@ -345,27 +395,128 @@ export class ClusterCache {
     return this.podGroups.get(`${namespace}/${name}`)?.object;
   }
 
+  /**
+   * The shard watches this PodGroup CRD (discovery serves it): its label or annotation names a
+   * PodGroup of it from now on. Called before the informers start.
+   */
+  watchCrd(api: CrdApi): void {
+    const lookup = (namespace: string, name: string) =>
+      this.crdPodGroups.get(`${api}:${namespace}/${name}`)?.object;
+    this.objects =
+      api === coschedulingApi
+        ? { ...this.objects, coschedulingPodGroup: lookup }
+        : {
+            ...this.objects,
+            volcanoPodGroup: lookup,
+            priorityClasses: {
+              byName: (name) => this.priorityClasses.get(name),
+              globalDefault: () => [...this.priorityClasses.values()].find((c) => c.globalDefault === true),
+            },
+          };
+  }
+
+  /** A CRD PodGroup appeared or changed: as upsertPodGroup, its members are read again when its terms changed. */
+  upsertCrdPodGroup(api: CrdApi, podGroup: PodGroupObject): void {
+    const key = `${api}:${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
+    const terms = JSON.stringify(parseCrdPodGroup(api, podGroup));
+    const before = this.crdPodGroups.get(key);
+    this.crdPodGroups.set(key, { object: podGroup, terms });
+    if (before?.terms !== terms) this.rereadMembers(key);
+  }
+
+  /** A CRD PodGroup was deleted: its pending members wait for it again, running ones keep running. */
+  removeCrdPodGroup(api: CrdApi, podGroup: PodGroupObject): void {
+    const key = `${api}:${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
+    if (this.crdPodGroups.delete(key)) this.rereadMembers(key);
+  }
+
+  /** The id of the group a pod is in, or undefined. */
+  groupIdOf(podKey: string): string | undefined {
+    return this.groupOfPod.get(podKey);
+  }
+
+  /** The watch's latest version of a CRD PodGroup, or undefined. */
+  crdPodGroupObject(api: CrdApi, namespace: string, name: string): PodGroupObject | undefined {
+    return this.crdPodGroups.get(`${api}:${namespace}/${name}`)?.object;
+  }
+
+  /**
+   * A PriorityClass came, changed or went: the Volcano groups' priority may have changed, so
+   * their members are read again (PriorityClasses change rarely).
+   */
+  upsertPriorityClass(priorityClass: PriorityClassObject, removed = false): void {
+    const name = priorityClass.metadata.name;
+    const before = this.priorityClasses.get(name);
+    if (removed) this.priorityClasses.delete(name);
+    else this.priorityClasses.set(name, priorityClass);
+    if (
+      before?.value === priorityClass.value &&
+      before?.globalDefault === priorityClass.globalDefault &&
+      !removed
+    )
+      return;
+    for (const key of [...this.podGroupMembers.keys()])
+      if (key.startsWith(`${volcanoApi}:`)) this.rereadMembers(key);
+  }
+
+  /** A pod of ours failed (status.failed of its scheduler-plugins PodGroup), or was deleted (`removed`). */
+  upsertFailedPod(pod: Pod, removed = false): void {
+    const membership = this.source.membership(pod, this.objects);
+    if (!membership.group.crd || pod.spec.schedulerName !== this.schedulerName) return;
+    const id = membership.group.id;
+    const podKey = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const failed = this.failedMembers.get(id) ?? new Set<string>();
+    if (removed) failed.delete(podKey);
+    else failed.add(podKey);
+    if (failed.size === 0) this.failedMembers.delete(id);
+    else this.failedMembers.set(id, failed);
+  }
+
+  /** How many members of the group failed (only counted where a scheduler-plugins CRD is watched). */
+  failedCount(groupId: string): number {
+    return this.failedMembers.get(groupId)?.size ?? 0;
+  }
+
   private rereadMembers(podGroupKey: string): void {
     const members = this.podGroupMembers.get(podGroupKey);
     if (members) for (const pod of [...members.values()]) this.upsertPod(pod);
   }
 
-  /** Remembers (pod given) or forgets (removed) the latest version of a pod naming a PodGroup. */
+  /**
+   * Remembers (pod given) or forgets (removed) the latest version of a pod naming a PodGroup:
+   * native ("<ns>/<name>") or, by its label or annotation, a CRD one ("<api>:<ns>/<name>").
+   */
   private trackPodGroupMember(podKey: string, pod: Pod, removed = false): void {
-    const name = podGroupNameOf(pod.spec.schedulingGroup).name;
-    if (name === undefined) return;
+    const { namespace, labels = {}, annotations = {} } = pod.metadata;
+    const keys: string[] = [];
     // spec.schedulingGroup is immutable: a pod's PodGroup is the one it named when created.
-    const key = `${pod.metadata.namespace}/${name}`;
-    let members = this.podGroupMembers.get(key);
-    if (removed) {
-      if (members?.delete(podKey) && members.size === 0) this.podGroupMembers.delete(key);
-      return;
+    const name = podGroupNameOf(pod.spec.schedulingGroup).name;
+    if (name !== undefined) keys.push(`${namespace}/${name}`);
+    const coscheduling = labels[coschedulingPodGroupLabel];
+    if (coscheduling !== undefined) keys.push(`${coschedulingApi}:${namespace}/${coscheduling}`);
+    const volcano = annotations[volcanoGroupNameAnnotation];
+    if (volcano !== undefined) keys.push(`${volcanoApi}:${namespace}/${volcano}`);
+    // Labels and annotations may change: a key the pod no longer names must not keep an old version.
+    const before = this.podGroupKeysOf.get(podKey) ?? [];
+    for (const key of before)
+      if (removed || !keys.includes(key)) {
+        const members = this.podGroupMembers.get(key);
+        if (members?.delete(podKey) && members.size === 0) this.podGroupMembers.delete(key);
+      }
+    if (removed || keys.length === 0) this.podGroupKeysOf.delete(podKey);
+    else this.podGroupKeysOf.set(podKey, keys);
+    for (const key of keys) {
+      let members = this.podGroupMembers.get(key);
+      if (removed) {
+        if (members?.delete(podKey) && members.size === 0) this.podGroupMembers.delete(key);
+        continue;
+      }
+      if (!members) {
+        members = new Map();
+        this.podGroupMembers.set(key, members);
+      }
+      members.set(podKey, pod);
     }
-    if (!members) {
-      members = new Map();
-      this.podGroupMembers.set(key, members);
-    }
-    members.set(podKey, pod);
   }
 
   /** Records the watch's version of a pod in the cluster and its group (events: see podEvents). */

@@ -4,29 +4,34 @@
  * count toward their gang's min-member), PodDisruptionBudgets, namespaces (their labels, for
  * InterPodAffinity's namespaceSelector), and the PersistentVolumeClaims, PersistentVolumes and
  * StorageClasses the volume plugins read, and the scheduling.k8s.io/v1beta1 PodGroups of native
- * gangs when discovery says the API server serves them. A new watched kind is added here.
+ * gangs when discovery says the API server serves them; likewise the PodGroup CRDs
+ * (scheduling.x-k8s.io/v1alpha1 with this scheduler's failed pods, scheduling.volcano.sh/v1beta1
+ * with the PriorityClasses). A new watched kind is added here.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { nodeOwnerAnnotation } from "../contracts/keys.js";
-import type {
-  LabelSelector,
-  Namespace,
-  Node,
-  ObjectMeta,
-  PersistentVolume,
-  PersistentVolumeClaim,
-  Pod,
-  PodDisruptionBudget,
-  PodGroupObject,
-  StorageClass,
+import {
+  type CrdApi,
+  coschedulingApi,
+  type LabelSelector,
+  type Namespace,
+  type Node,
+  type ObjectMeta,
+  type PersistentVolume,
+  type PersistentVolumeClaim,
+  type Pod,
+  type PodDisruptionBudget,
+  type PodGroupObject,
+  type StorageClass,
+  volcanoApi,
 } from "../core/index.js";
 import type { SelectorOwnerKind } from "../core/plugins/pod-topology-spread/default-selector.js";
 import { discoverResource } from "../kube/discovery.js";
 import { Informer } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
-import type { ClusterCache } from "./cluster-cache.js";
+import type { ClusterCache, PriorityClassObject } from "./cluster-cache.js";
 import type { ShardMetrics } from "./metrics.js";
 
 /** Where the pod watch's changes go (the shard also forgets what it wrote on a bound pod). */
@@ -50,8 +55,9 @@ export class ClusterWatch {
   ) {}
 
   /** Starts every informer; resolves once each has listed (or the watch was stopped). */
-  async start(): Promise<{ nodes: number; pods: number; podGroups: boolean }> {
+  async start(): Promise<{ nodes: number; pods: number; podGroups: boolean; crds: CrdApi[] }> {
     const podGroups = await this.podGroupInformer();
+    const crds = await this.crdInformers();
     const nodes = new Informer<Node>(
       this.client,
       { path: "/api/v1/nodes", onHandlerError: this.handlerErrors("nodes") },
@@ -126,12 +132,77 @@ export class ClusterWatch {
       ...this.volumeInformers(),
       ...this.spreadSelectorInformers(),
       ...(podGroups ? [podGroups] : []),
+      ...crds.informers,
     );
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);
     }
-    return { nodes: nodes.size, pods: pods.size, podGroups: podGroups !== undefined };
+    return { nodes: nodes.size, pods: pods.size, podGroups: podGroups !== undefined, crds: crds.served };
+  }
+
+  /**
+   * The PodGroup CRDs users already run, each watched only where discovery serves it (its CRD is
+   * installed): elsewhere their pod label and annotation stay plain group names. With
+   * scheduler-plugins' CRD, this scheduler's failed pods too (the PodGroup's status.failed); with
+   * Volcano's, the PriorityClasses (its groups' priority). Discovery is asked once, at start.
+   */
+  private async crdInformers(): Promise<{
+    served: CrdApi[];
+    informers: Informer<{ metadata: { name: string } }>[];
+  }> {
+    const served: CrdApi[] = [];
+    const informers: Informer<{ metadata: { name: string } }>[] = [];
+    for (const api of [coschedulingApi, volcanoApi]) {
+      const found = await discoverResource(this.client, api, "podgroups", () => this.stopped);
+      this.log.info({ api, served: found === "served" }, "PodGroup CRD discovery");
+      if (found !== "served") continue;
+      served.push(api);
+      this.cache.watchCrd(api);
+      informers.push(
+        new Informer<PodGroupObject>(
+          this.client,
+          { path: `/apis/${api}/podgroups`, onHandlerError: this.handlerErrors(`podgroups.${api}`) },
+          {
+            upsert: (podGroup) => this.cache.upsertCrdPodGroup(api, podGroup),
+            remove: (podGroup) => this.cache.removeCrdPodGroup(api, podGroup),
+          },
+          this.log,
+        ),
+      );
+      if (api === coschedulingApi)
+        informers.push(
+          new Informer<Pod>(
+            this.client,
+            {
+              path: "/api/v1/pods",
+              fieldSelector: `status.phase=Failed,spec.schedulerName=${this.schedulerName}`,
+              onHandlerError: this.handlerErrors("failed-pods"),
+            },
+            {
+              upsert: (pod) => this.cache.upsertFailedPod(pod),
+              remove: (pod) => this.cache.upsertFailedPod(pod, true),
+            },
+            this.log,
+          ),
+        );
+      else
+        informers.push(
+          new Informer<PriorityClassObject>(
+            this.client,
+            {
+              path: "/apis/scheduling.k8s.io/v1/priorityclasses",
+              onHandlerError: this.handlerErrors("priorityclasses"),
+            },
+            {
+              upsert: (priorityClass) => this.cache.upsertPriorityClass(priorityClass),
+              remove: (priorityClass) => this.cache.upsertPriorityClass(priorityClass, true),
+            },
+            this.log,
+          ),
+        );
+    }
+    return { served, informers };
   }
 
   /**

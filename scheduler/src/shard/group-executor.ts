@@ -19,6 +19,8 @@ import { ownerPinOf } from "../contracts/owner-condition.js";
 import {
   type BindConflict,
   checkBeforeBind,
+  coschedulingApi,
+  coschedulingStatus,
   type Decision,
   needsCheckBeforeBind,
   type Pod,
@@ -26,13 +28,19 @@ import {
   type RollbackPlan,
   type SpanningPlugins,
 } from "../core/index.js";
+import { CoschedulingStatusWriter } from "../kube/crd-pod-group-status-writer.js";
 import { EventRecorder } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
 import { PodGroupStatusWriter } from "../kube/pod-group-status-writer.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
-import type { ClusterCache, GroupMembers } from "./cluster-cache.js";
+import {
+  type ClusterCache,
+  declaredMinMember,
+  type GroupMembers,
+  succeededMembers,
+} from "./cluster-cache.js";
 import type { ShardConfig } from "./config.js";
 import type { ShardMetrics } from "./metrics.js";
 
@@ -44,6 +52,8 @@ export interface ShardWriters {
   readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
   /** Native PodGroups' PodGroupInitiallyScheduled condition; none: not written. */
   readonly podGroupStatus?: Pick<PodGroupStatusWriter, "initiallyScheduled">;
+  /** scheduler-plugins PodGroups' status (phase and counts); none: not written. */
+  readonly coschedulingStatus?: Pick<CoschedulingStatusWriter, "write">;
 }
 
 /** The writers `given`, and for the rest the API server's through `client`. */
@@ -60,6 +70,7 @@ export function shardWriters(
       given.events ??
       new EventRecorder(client, schedulerReportingController(config.schedulerName), config.identity, log),
     podGroupStatus: given.podGroupStatus ?? new PodGroupStatusWriter(client, log),
+    coschedulingStatus: given.coschedulingStatus ?? new CoschedulingStatusWriter(client, log),
   };
 }
 
@@ -112,6 +123,7 @@ export class GroupExecutor {
   private readonly statusWriter: ShardWriters["statusWriter"];
   private readonly events: ShardWriters["events"];
   private readonly podGroupStatus: ShardWriters["podGroupStatus"];
+  private readonly coschedulingStatus: ShardWriters["coschedulingStatus"];
   private readonly bindSlots;
   /** Aborted by stop(): binds and evictions waiting out a throttled answer give up. */
   private readonly stopping = new AbortController();
@@ -133,6 +145,7 @@ export class GroupExecutor {
     this.statusWriter = writers.statusWriter;
     this.events = writers.events;
     this.podGroupStatus = writers.podGroupStatus;
+    this.coschedulingStatus = writers.coschedulingStatus;
     this.bindSlots = pLimit(config.bindConcurrency);
   }
 
@@ -591,6 +604,33 @@ export class GroupExecutor {
     const podGroup = this.cache.podGroupObject(members.key.namespace, members.key.name);
     if (podGroup === undefined) return;
     void this.podGroupStatus.initiallyScheduled(podGroup, scheduled, message);
+  }
+
+  /**
+   * A scheduler-plugins PodGroup's status (the owner's): its phase and member counts as they are
+   * now (core/gang coschedulingStatus). Written only when it changes, once per group.
+   */
+  tellCoschedulingPodGroup(members: GroupMembers): void {
+    const { key } = members;
+    if (key.crd !== coschedulingApi || !this.coschedulingStatus) return;
+    const podGroup = this.cache.crdPodGroupObject(key.crd, key.namespace, key.name);
+    const minMember = declaredMinMember(members);
+    if (podGroup === undefined || minMember === undefined) return;
+    // Another scheduler's PodGroup (scheduler-plugins' own scheduler beside us) is not ours to tell.
+    const ours = (pod: PodInfo) => pod.pod.spec.schedulerName === this.config.schedulerName;
+    if (![...members.pending.values(), ...members.gated.values(), ...members.running.values()].some(ours))
+      return;
+    let running = 0;
+    for (const pod of members.running.values()) if (pod.pod.status?.phase === "Running") running++;
+    const counts = {
+      pending: members.pending.size + members.gated.size,
+      bound: members.running.size + members.orphaned.size,
+      running,
+      succeeded: succeededMembers(members),
+      failed: this.cache.failedCount(key.id),
+    };
+    const status = podGroup.status as { phase?: unknown } | undefined;
+    this.coschedulingStatus.write(podGroup, coschedulingStatus(minMember, counts, status?.phase));
   }
 
   /** A pod of ours is malformed: its condition and an Event say why. */

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { CapacitySummary } from "../contracts/capacity-summary.js";
 import { shardReport } from "../coordination/shard-report.js";
 import {
+  coschedulingPodGroupLabel,
   type Decision,
   gangTimeout,
   groupProblem,
@@ -28,6 +29,7 @@ import {
   ClusterCache,
   type GroupMembers,
   gangState,
+  minResourcesGapOf,
   ownsGroup,
   pendingGroupOf,
   routedTo,
@@ -121,6 +123,7 @@ export class Shard {
         pods: listed.pods,
         pending: this.cache.pendingPodCount(),
         podGroups: listed.podGroups,
+        podGroupCrds: listed.crds,
       },
       "caches synced; scheduling",
     );
@@ -226,7 +229,18 @@ export class Shard {
       if (!readiness.ready) {
         this.log.debug({ group: id, why: readiness.why ?? "settling" }, "waiting for members");
         if (readiness.why) this.executor.tellPending(members, readiness.why, "WaitingForGang", "Normal");
+        this.executor.tellCoschedulingPodGroup(members);
         this.queue.done(id, "incomplete", now, readiness.until);
+        continue;
+      }
+      const gap = minResourcesGapOf(members, (node) => this.ownership.ownsNode(node), this.cache);
+      if (gap !== undefined) {
+        // coscheduling's PreFilter: no member is tried until that much room is free; room
+        // appearing (a pod leaving, a node coming) wakes the group.
+        this.executor.tellPending(members, gap, "FailedScheduling");
+        this.executor.tellCoschedulingPodGroup(members);
+        this.countUnschedulable(members);
+        this.queue.done(id, "unschedulable", now);
         continue;
       }
       membersById.set(id, members);
@@ -282,6 +296,8 @@ export class Shard {
         this.metrics.podGroupScheduleAttempts.inc({ result: "scheduled", profile: this.profile });
         void this.executor.bind(id, decision.placements).then((outcome) => {
           if (outcome.kind === "bound") this.tellPodGroupIfStarted(id);
+          const bound = this.cache.group(id);
+          if (bound) this.executor.tellCoschedulingPodGroup(bound);
           // A member not bound is pending again: the group is placed again after its backoff.
           this.queue.done(id, outcome.kind === "bound" ? "scheduled" : "retry", Date.now());
           this.scheduleSoon();
@@ -295,6 +311,7 @@ export class Shard {
         // change wakes the group) and a refused budget's next version.
         void this.executor.preempt(decision, members);
         this.executor.tellPodGroup(members, false, decision.message);
+        this.executor.tellCoschedulingPodGroup(members);
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now, now, decision.wakeOn);
         return;
@@ -303,6 +320,7 @@ export class Shard {
         this.countUnschedulable(members, decision.unschedulablePlugins);
         this.executor.unschedulable(decision, members);
         this.executor.tellPodGroup(members, false, decision.message);
+        this.executor.tellCoschedulingPodGroup(members);
         // A partial gang holds room while it waits: retry on backoff, not only on events.
         const partial = this.checkGangTimeout(members, now);
         this.queue.done(id, partial ? "retry" : "unschedulable", now, now, decision.wakeOn);
@@ -329,11 +347,13 @@ export class Shard {
    */
   private checkGangTimeout(members: GroupMembers, now: number): boolean {
     const id = members.key.id;
+    // A scheduler-plugins PodGroup's scheduleTimeoutSeconds is its own gang timeout (coscheduling's Permit wait).
+    const ownTimeout = members.pending.values().next().value?.crdTerms?.scheduleTimeoutMs;
     const timeout = gangTimeout(
       gangState(members),
       this.partialSince.get(id),
       now,
-      this.config.gangTimeoutMs,
+      ownTimeout ?? this.config.gangTimeoutMs,
     );
     if (timeout.kind === "waiting") {
       this.partialSince.set(id, timeout.since);
@@ -362,11 +382,25 @@ export class Shard {
   podUpserted(pod: Pod): void {
     this.cache.upsertPod(pod);
     if (pod.spec.nodeName) this.executor.forgetWrites(pod);
+    this.tellCoschedulingPodGroupOf(pod);
   }
 
   podRemoved(pod: Pod): void {
     this.cache.removePod(pod);
     this.executor.forgetWrites(pod);
+    this.tellCoschedulingPodGroupOf(pod);
+  }
+
+  /**
+   * A member of a scheduler-plugins PodGroup came, changed phase or left: its owner writes the
+   * group's counts and phase again (only when they change; GroupExecutor.tellCoschedulingPodGroup).
+   */
+  private tellCoschedulingPodGroupOf(pod: Pod): void {
+    if (!this.ready || pod.metadata.labels?.[coschedulingPodGroupLabel] === undefined) return;
+    const id = this.cache.groupIdOf(`${pod.metadata.namespace}/${pod.metadata.name}`);
+    const members = id === undefined ? undefined : this.cache.group(id);
+    if (members?.key.crd && ownsGroup(this.ownership, members, this.cache.router))
+      this.executor.tellCoschedulingPodGroup(members);
   }
 
   private armWakeTimer(): void {

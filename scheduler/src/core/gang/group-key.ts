@@ -1,4 +1,5 @@
 /** A gang's identity: the one key shards, the coordinator, the status command and the ring use. */
+import type { CrdApi } from "./crd-pod-group.js";
 
 /** The longest group name: an object name's limit (a DNS subdomain). */
 export const maxGroupNameLength = 253;
@@ -7,8 +8,9 @@ export const maxGroupNameLength = 253;
 export interface GroupKey {
   /**
    * Unique across kinds: "group:<ns>/<name>" (annotations and labels), "podgroup:<ns>/<name>"
-   * (a scheduling.k8s.io PodGroup object) or "pod:<ns>/<name>". An annotation group and a
-   * PodGroup of the same name are two groups.
+   * (a scheduling.k8s.io PodGroup object), "podgroup.<api group>:<ns>/<name>" (a PodGroup CRD
+   * object, e.g. "podgroup.scheduling.x-k8s.io:<ns>/<name>") or "pod:<ns>/<name>". An annotation group, a
+   * PodGroup and a CRD PodGroup of the same name are different groups.
    */
   readonly id: string;
   readonly namespace: string;
@@ -18,6 +20,8 @@ export interface GroupKey {
   readonly hashKey: string;
   /** The group is a scheduling.k8s.io PodGroup object (the pods' spec.schedulingGroup). */
   readonly podGroup?: true;
+  /** The group is an object of a PodGroup CRD (scheduler-plugins or Volcano): which one. */
+  readonly crd?: CrdApi;
 }
 
 export function groupKey(namespace: string, name: string, solo: boolean): GroupKey {
@@ -44,6 +48,24 @@ export function podGroupKey(namespace: string, name: string): GroupKey {
     solo: false,
     hashKey: `${namespace}/PodGroup/${name}`,
     podGroup: true,
+  };
+}
+
+/**
+ * A PodGroup CRD object (scheduler-plugins scheduling.x-k8s.io/v1alpha1, Volcano
+ * scheduling.volcano.sh/v1beta1) is its own unit too: id "podgroup.<api group>:<ns>/<name>", hashed as
+ * "<ns>/PodGroup.<api group>/<name>" — apart from native PodGroups, annotation groups and each
+ * other (an annotation group named "PodGroup.scheduling.x-k8s.io/<name>" would only share the shard).
+ */
+export function crdPodGroupKey(api: CrdApi, namespace: string, name: string): GroupKey {
+  const apiGroup = api.slice(0, api.indexOf("/"));
+  return {
+    id: `podgroup.${apiGroup}:${namespace}/${name}`,
+    namespace,
+    name,
+    solo: false,
+    hashKey: `${namespace}/PodGroup.${apiGroup}/${name}`,
+    crd: api,
   };
 }
 

@@ -4,11 +4,12 @@
  * two sources exist: the annotations and labels users already put on pods
  * (annotationGroupSource, the one parser of them in the project) and the native PodGroup API
  * (podGroupSource: pod.spec.schedulingGroup names a scheduling.k8s.io/v1beta1 PodGroup object);
- * the PodGroup CRDs are the next ones. A source is asked when a pod joins its group (toPodInfo),
+ * crd-group-source.ts adds the PodGroup CRDs (scheduler-plugins, Volcano) in front of both. A source is asked when a pod joins its group (toPodInfo),
  * and again for its members when their PodGroup changes; what it says travels on PodInfo.
  */
 import { minMemberAnnotation, podGroupAnnotation } from "../../contracts/keys.js";
 import type { Pod } from "../api-types.js";
+import type { CrdGroupTerms } from "./crd-pod-group.js";
 import { type GroupKey, groupKey, maxGroupNameLength, podGroupKey } from "./group-key.js";
 import { type DisruptionMode, parsePodGroup, podGroupNameOf } from "./pod-group.js";
 
@@ -49,6 +50,8 @@ export interface GroupMembership extends PodGroupMembership {
    * PodGroup appears. Undefined: nothing to wait for.
    */
   waitingFor: string | undefined;
+  /** A PodGroup CRD's terms (crdGroupSource): min resources, schedule timeout; undefined otherwise. */
+  crdTerms?: CrdGroupTerms | undefined;
 }
 
 /**
@@ -58,6 +61,16 @@ export interface GroupMembership extends PodGroupMembership {
 export interface GroupObjects {
   /** The PodGroup object of that name, or undefined when none is known (yet). */
   podGroup?(namespace: string, name: string): unknown;
+  /**
+   * The scheduler-plugins (scheduling.x-k8s.io/v1alpha1) PodGroup of that name, or undefined.
+   * The function itself is absent when the CRD is not served: then the pod label is an
+   * annotation-style group name, as before.
+   */
+  coschedulingPodGroup?(namespace: string, name: string): unknown;
+  /** The Volcano (scheduling.volcano.sh/v1beta1) PodGroup of that name; absent as above. */
+  volcanoPodGroup?(namespace: string, name: string): unknown;
+  /** PriorityClasses by name and the globalDefault one (a Volcano group's priority). */
+  priorityClasses?: { byName(name: string): unknown; globalDefault(): unknown };
 }
 
 /** No objects: what a source sees when the shell watches none. */

@@ -3,9 +3,28 @@
  * places, its lifecycle (readiness, settle window, started, succeeded members, partial gangs and
  * their rollback) and which shard schedules it. Pure: no I/O, no clock it was not given.
  */
+export { crdGroupSource, crdPodGroupNotFoundMessage } from "./crd-group-source.js";
+export {
+  type CoschedulingPhase,
+  type CoschedulingStatus,
+  type CrdApi,
+  type CrdGroupTerms,
+  coschedulingApi,
+  coschedulingPodGroupLabel,
+  coschedulingStatus,
+  coschedulingStatusUpdate,
+  type MemberCounts,
+  minResourcesGap,
+  type ParsedCrdPodGroup,
+  parseCrdPodGroup,
+  volcanoApi,
+  volcanoGroupNameAnnotation,
+  volcanoGroupPriority,
+} from "./crd-pod-group.js";
 export {
   type ControllerRef,
   controllerOf,
+  crdPodGroupKey,
   type GroupKey,
   groupKey,
   hashedByConstraints,

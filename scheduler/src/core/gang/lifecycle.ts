@@ -58,8 +58,12 @@ export function groupReadiness(state: GangState, now: number, settleWindowMs: nu
   const { key, minMember } = state;
   if (minMember !== undefined) {
     if (state.pending + state.running + state.succeeded >= minMember) return ready;
-    const kind = key.podGroup ? "PodGroup" : "pod group";
-    const field = key.podGroup ? "spec.schedulingPolicy.gang.minCount" : minMemberAnnotation;
+    const kind = key.podGroup ? "PodGroup" : key.crd ? `${key.crd} PodGroup` : "pod group";
+    const field = key.podGroup
+      ? "spec.schedulingPolicy.gang.minCount"
+      : key.crd
+        ? "spec.minMember"
+        : minMemberAnnotation;
     return {
       ready: false,
       until: Number.POSITIVE_INFINITY,

@@ -46,11 +46,14 @@ export type ParsedPodGroup =
   | { readonly terms: PodGroupTerms; readonly error?: undefined }
   | { readonly terms?: undefined; readonly error: string };
 
-const int32Max = 2_147_483_647;
+/** The largest int32, the API's integer fields' limit. */
+export const int32Max = 2_147_483_647;
 
-type Fields = Readonly<Record<string, unknown>>;
+/** A JSON object as a watch delivers it, fields unknown until read. */
+export type Fields = Readonly<Record<string, unknown>>;
 
-function isFields(value: unknown): value is Fields {
+/** A JSON object (not null, not a list). */
+export function isFields(value: unknown): value is Fields {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
