@@ -1,0 +1,149 @@
+/**
+ * Preemption of native PodGroups (scheduling.k8s.io/v1beta1) by their disruption mode, against a
+ * real API server: a low PodGroup of 2 members (one per node of a 2-node pool, 3 cpu of 4 each)
+ * and a high solo pod that needs one node. With `disruptionMode: single` one member is evicted
+ * and the other keeps running; with `all` both go — what kube-scheduler 1.37 does. Before any
+ * member is evicted the owning shard marks the PodGroup DisruptionTarget (PreemptionByScheduler,
+ * naming the preemptor); the pods get the Eviction API's own DisruptionTarget. The independent
+ * checker watches it all and must find neither a partial `all` victim nor an unmarked PodGroup.
+ * Skipped on a cluster that does not serve the API (GenericWorkload off).
+ */
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvariantChecker } from "../checker/invariant-checker.js";
+import { schedulerSuite } from "../support/suite.js";
+import { waitFor } from "../support/wait.js";
+
+const suite = schedulerSuite("disruption");
+const api = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" };
+const priority = { low: "", high: "" };
+let served = false;
+let checker: InvariantChecker | undefined;
+
+beforeAll(async () => {
+  const objects = suite.clients.kc.makeApiClient(k8s.CustomObjectsApi);
+  served = await objects
+    .getAPIResources({ group: api.group, version: api.version })
+    .then((list) => list.resources.some((r) => r.name === api.plural))
+    .catch(() => false);
+  if (!served) return;
+  [priority.low, priority.high] = await Promise.all([
+    suite.priorityClass("low", 100),
+    suite.priorityClass("high", 1000),
+  ]);
+  await Promise.all([suite.addNodes("single", 2), suite.addNodes("all", 2)]);
+  checker = await InvariantChecker.start(suite.clients.kc, {
+    namespace: suite.namespace,
+    nodeLabelSelector: `suite=${suite.id}`,
+  });
+});
+
+afterAll(() => checker?.stop());
+
+function createPodGroup(name: string, minCount: number, mode: "single" | "all"): Promise<unknown> {
+  return suite.clients.kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+    ...api,
+    namespace: suite.namespace,
+    body: {
+      apiVersion: `${api.group}/${api.version}`,
+      kind: "PodGroup",
+      metadata: { name },
+      spec: {
+        schedulingPolicy: { gang: { minCount } },
+        disruptionMode: { [mode]: {} },
+        priorityClassName: priority.low,
+      },
+    },
+  });
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+
+async function podGroupConditions(name: string): Promise<Condition[]> {
+  const objects = suite.clients.kc.makeApiClient(k8s.CustomObjectsApi);
+  const object = (await objects.getNamespacedCustomObject({ ...api, namespace: suite.namespace, name })) as {
+    status?: { conditions?: Condition[] };
+  };
+  return object.status?.conditions ?? [];
+}
+
+/** size running members <podGroup>-i of PodGroup podGroup, one per node of the pool (3 of 4 cpu). */
+function members(podGroup: string, size: number, pool: string): k8s.V1Pod[] {
+  return Array.from({ length: size }, (_, i) => {
+    const pod = suite.pod(`${podGroup}-${i}`, { pool, cpu: "3", priorityClass: priority.low });
+    return { ...pod, spec: { ...(pod.spec as k8s.V1PodSpec), schedulingGroup: { podGroupName: podGroup } } };
+  });
+}
+
+/** The low PodGroup running on the pool, a high solo pod arriving; returns the members' placements. */
+async function preemptFrom(pool: string, mode: "single" | "all") {
+  const name = `${pool}-low`;
+  await createPodGroup(name, 1, mode);
+  await suite.create(members(name, 2, pool));
+  const running = await suite.waitBound([`${name}-0`, `${name}-1`]);
+  const deletions = await suite.recordDeletions();
+  await suite.create(suite.pod(`${pool}-high`, { pool, cpu: "3", priorityClass: priority.high }));
+  const placements = await suite.waitBound([`${pool}-high`]);
+  return { name, running, placements, deletions };
+}
+
+/** The PodGroup's DisruptionTarget, as the owning shard wrote it. */
+async function expectMarked(name: string, preemptor: string): Promise<void> {
+  const mark = (await podGroupConditions(name)).find((c) => c.type === "DisruptionTarget");
+  expect(mark).toMatchObject({ status: "True", reason: "PreemptionByScheduler" });
+  expect(mark?.message).toContain(preemptor);
+}
+
+describe("preemption of native PodGroups by disruptionMode", () => {
+  it("single: evicts one member for a pod that needs one node; the other keeps running", async (ctx) => {
+    if (!served) ctx.skip();
+    const { name, running, placements, deletions } = await preemptFrom("single", "single");
+    try {
+      const node = placements["single-high"] as string;
+      const victim = Object.keys(running).find((pod) => running[pod] === node) as string;
+      const survivor = Object.keys(running).find((pod) => pod !== victim) as string;
+      await suite.waitGone([victim]);
+      await suite.staysBound({ [survivor]: running[survivor] as string });
+      await expectMarked(name, `single-high`);
+      // The pod keeps the Eviction API's own DisruptionTarget.
+      expect(
+        deletions.deleted.get(victim)?.status?.conditions?.find((c) => c.type === "DisruptionTarget"),
+      ).toMatchObject({ status: "True", reason: "EvictionByEvictionAPI" });
+    } finally {
+      deletions.stop();
+    }
+  });
+
+  it("all: evicts the whole PodGroup, marked DisruptionTarget first", async (ctx) => {
+    if (!served) ctx.skip();
+    const { name, deletions } = await preemptFrom("all", "all");
+    try {
+      await suite.waitGone([`${name}-0`, `${name}-1`]);
+      await expectMarked(name, "all-high");
+    } finally {
+      deletions.stop();
+    }
+  });
+
+  it("leaves the independent checker nothing to count", async (ctx) => {
+    if (!served || !checker) ctx.skip();
+    const ledger = (checker as InvariantChecker).ledger;
+    // The victims were judged: wholeness and the mark once the eviction window passed.
+    await waitFor(
+      "the checker to see the 3 evictions",
+      async () => (ledger.stats().evictions >= 3 ? true : undefined),
+      20_000,
+    );
+    // Past the whole-group window (15 s), short of the preemptor's (60 s): wholeness and marks judged.
+    ledger.tick(Date.now() + 20_000);
+    const counts = ledger.counts();
+    expect(ledger.violations).toEqual([]);
+    expect(counts.badPreemptions).toBe(0);
+    expect(counts.unmarkedVictimPodGroups).toBe(0);
+  });
+});
