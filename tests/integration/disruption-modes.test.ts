@@ -4,8 +4,9 @@
  * and a high solo pod that needs one node. With `disruptionMode: single` one member is evicted
  * and the other keeps running; with `all` both go — what kube-scheduler 1.37 does. Before any
  * member is evicted the owning shard marks the PodGroup DisruptionTarget (PreemptionByScheduler,
- * naming the preemptor); the pods get the Eviction API's own DisruptionTarget. The independent
- * checker watches it all and must find neither a partial `all` victim nor an unmarked PodGroup.
+ * naming the preemptor); the pods get the Eviction API's own DisruptionTarget.
+ * An annotation gang above its min-member loses only surplus members (Volcano's gang case). The
+ * independent checker watches it all and must find neither a partial `all` victim nor an unmarked PodGroup.
  * Skipped on a cluster that does not serve the API (GenericWorkload off).
  */
 import * as k8s from "@kubernetes/client-node";
@@ -31,7 +32,7 @@ beforeAll(async () => {
     suite.priorityClass("low", 100),
     suite.priorityClass("high", 1000),
   ]);
-  await Promise.all([suite.addNodes("single", 2), suite.addNodes("all", 2)]);
+  await Promise.all([suite.addNodes("single", 2), suite.addNodes("all", 2), suite.addNodes("surplus", 4)]);
   checker = await InvariantChecker.start(suite.clients.kc, {
     namespace: suite.namespace,
     nodeLabelSelector: `suite=${suite.id}`,
@@ -99,7 +100,7 @@ async function expectMarked(name: string, preemptor: string): Promise<void> {
   expect(mark?.message).toContain(preemptor);
 }
 
-describe("preemption of native PodGroups by disruptionMode", () => {
+describe("preemption by the victim group's disruption mode", () => {
   it("single: evicts one member for a pod that needs one node; the other keeps running", async (ctx) => {
     if (!served) ctx.skip();
     const { name, running, placements, deletions } = await preemptFrom("single", "single");
@@ -130,13 +131,38 @@ describe("preemption of native PodGroups by disruptionMode", () => {
     }
   });
 
+  it("an annotation gang of 4 with min-member 1 loses only the 2 members a gang of 2 needs", async (ctx) => {
+    if (!served) ctx.skip();
+    // Volcano's gang case, scaled: surplus members go first, the first by name stays.
+    const low = Array.from({ length: 4 }, (_, i) =>
+      suite.pod(`surplus-low-${i}`, {
+        pool: "surplus",
+        cpu: "3",
+        priorityClass: priority.low,
+        group: "surplus-low",
+        minMember: 1,
+      }),
+    );
+    await suite.create(low);
+    const running = await suite.waitBound(low.map((pod) => pod.metadata?.name as string));
+    await suite.create(
+      suite.gang("surplus-high", 2, { pool: "surplus", cpu: "3", priorityClass: priority.high }),
+    );
+    const placements = await suite.waitBound(["surplus-high-0", "surplus-high-1"]);
+    const taken = new Set(Object.values(placements));
+    const survivors = Object.fromEntries(Object.entries(running).filter(([, node]) => !taken.has(node)));
+    expect(Object.keys(survivors)).toHaveLength(2);
+    expect(Object.keys(survivors)).toContain("surplus-low-0");
+    await suite.staysBound(survivors);
+  });
+
   it("leaves the independent checker nothing to count", async (ctx) => {
     if (!served || !checker) ctx.skip();
     const ledger = (checker as InvariantChecker).ledger;
     // The victims were judged: wholeness and the mark once the eviction window passed.
     await waitFor(
-      "the checker to see the 3 evictions",
-      async () => (ledger.stats().evictions >= 3 ? true : undefined),
+      "the checker to see the 5 evictions",
+      async () => (ledger.stats().evictions >= 5 ? true : undefined),
       20_000,
     );
     // Past the whole-group window (15 s), short of the preemptor's (60 s): wholeness and marks judged.
