@@ -277,6 +277,10 @@ export function planGangPreemption(
       }
     }
   }
+  // The units of one group were allowed each on its own; the plan takes them together.
+  const byGroup = new Map<string, VictimUnit[]>();
+  for (const unit of chosen) byGroup.set(unit.group.id, [...(byGroup.get(unit.group.id) ?? []), unit]);
+  if (![...byGroup.values()].every((units) => candidates.allowTogether(units))) return fail();
   return {
     preempts: true,
     plan: { victims: victimsOf(chosen), nominations: result.fits ? result.placements : [] },
@@ -383,6 +387,18 @@ class Candidates {
   unitOf(pod: PodInfo): VictimUnit | undefined {
     const units = this.unitsOf(pod.group.id);
     return units.get(`${pod.group.id}#${pod.key}`) ?? units.get(pod.group.id);
+  }
+
+  /**
+   * Whether a budget allows these units of one group together (each was checked on its own; two
+   * members of a group under a budget that allows one disruption are not).
+   */
+  allowTogether(units: readonly VictimUnit[]): boolean {
+    const first = units[0];
+    if (first === undefined || units.length === 1) return true;
+    const namespace = first.group.pods[0]?.namespace ?? "";
+    const pods = new Set(units.flatMap((unit) => unit.pods));
+    return !blockedByDisruptionBudget([...pods], this.budgets.get(namespace) ?? []);
   }
 
   /** Every unit, cheapest to take first, and what their groups' pods on usable nodes request. */
@@ -643,6 +659,12 @@ function victimsOnNode(
       if (rejection(ctx.profile, pod, node, state) === undefined) continue;
       for (const other of pods) statement.evict(other);
       victims.push(unit);
+    }
+    // Members of one group taken here and by earlier members: a budget must allow them together.
+    const groups = new Set(victims.map((unit) => unit.group.id));
+    for (const id of groups) {
+      const together = [...chosen.values(), ...victims].filter((unit) => unit.group.id === id);
+      if (!candidates.allowTogether(together)) return undefined;
     }
     return victims;
   } finally {

@@ -9,7 +9,7 @@ import { toPodInfo } from "../../src/core/build-info.js";
 import { ClusterState } from "../../src/core/cluster-state.js";
 import { type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
 import { podGroupSource } from "../../src/core/gang/index.js";
-import { decisionFor, gang, node, ownsAll, pendingGroupsOf, pod } from "./fixtures.js";
+import { decisionFor, gang, node, ownsAll, pdb, pendingGroupsOf, pod } from "./fixtures.js";
 
 /** A scheduling.k8s.io/v1beta1 PodGroup with gang minCount and a disruption mode. */
 function podGroup(name: string, minCount: number, mode: "single" | "all", priority = 1) {
@@ -37,12 +37,19 @@ function nativeMembers(name: string, size: number, first = 1): Pod[] {
 const slots = (n: number) => Array.from({ length: n }, (_, i) => node(`n${i + 1}`, { cpu: 1 }));
 
 /** Runs one cycle: running pods read with their PodGroups, the pending ones as the queue groups them. */
-function cycle(nodes: number, running: readonly Pod[], pending: readonly Pod[], groups: unknown[] = []) {
+function cycle(
+  nodes: number,
+  running: readonly Pod[],
+  pending: readonly Pod[],
+  groups: unknown[] = [],
+  budgets: Parameters<ClusterState["upsertPodDisruptionBudget"]>[0][] = [],
+) {
   const byName = new Map(groups.map((g) => [(g as { metadata: { name: string } }).metadata.name, g]));
   const objects = { podGroup: (_ns: string, name: string) => byName.get(name) };
   const cluster = new ClusterState();
   for (const n of slots(nodes)) cluster.upsertNode(n);
   for (const p of running) cluster.upsertPod(toPodInfo(p, podGroupSource, objects));
+  for (const b of budgets) cluster.upsertPodDisruptionBudget(b);
   const core = new SchedulingCore(cluster, defaultCoreConfig);
   return core.cycle(pendingGroupsOf(pending), ownsAll);
 }
@@ -136,6 +143,20 @@ describe("preemption by disruption mode", () => {
     const decision = decisionFor(cycle(4, running, [pod("high", { priority: 100 })], groups), "high");
     expect(victimNames(decision)).toHaveLength(1);
     expect(victimNames(decision)[0]).toMatch(/^each-/);
+  });
+
+  it("takes members of one group only as many as its budget allows together", () => {
+    const running = nativeMembers("pg", 3).map((p) => ({
+      ...p,
+      metadata: { ...p.metadata, labels: { app: "pg" } },
+    }));
+    const groups = [podGroup("pg", 1, "single")];
+    const budgets = [pdb("pg", { app: "pg" }, 1)];
+    const one = decisionFor(cycle(3, running, [pod("high", { priority: 100 })], groups, budgets), "high");
+    expect(victimNames(one)).toHaveLength(1);
+    // Two members each allowed alone, not together: nothing is evicted.
+    const two = cycle(3, running, gang("high", 2, { priority: 100 }), groups, budgets);
+    expect(decisionFor(two, "high").kind).toBe("unschedulable");
   });
 
   it("is deterministic: the same cluster gives the same victims", () => {
