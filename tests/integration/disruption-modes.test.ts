@@ -9,24 +9,20 @@
  * independent checker watches it all and must find neither a partial `all` victim nor an unmarked PodGroup.
  * Skipped on a cluster that does not serve the API (GenericWorkload off).
  */
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvariantChecker } from "../checker/invariant-checker.js";
+import { createPodGroup, getPodGroup, joining, servesPodGroups } from "../support/pod-groups.js";
 import { schedulerSuite } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
 
 const suite = schedulerSuite("disruption");
-const api = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" };
 const priority = { low: "", high: "" };
 let served = false;
 let checker: InvariantChecker | undefined;
 
 beforeAll(async () => {
-  const objects = suite.clients.kc.makeApiClient(k8s.CustomObjectsApi);
-  served = await objects
-    .getAPIResources({ group: api.group, version: api.version })
-    .then((list) => list.resources.some((r) => r.name === api.plural))
-    .catch(() => false);
+  served = await servesPodGroups(suite.clients.kc);
   if (!served) return;
   [priority.low, priority.high] = await Promise.all([
     suite.priorityClass("low", 100),
@@ -41,20 +37,11 @@ beforeAll(async () => {
 
 afterAll(() => checker?.stop());
 
-function createPodGroup(name: string, minCount: number, mode: "single" | "all"): Promise<unknown> {
-  return suite.clients.kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-    ...api,
-    namespace: suite.namespace,
-    body: {
-      apiVersion: `${api.group}/${api.version}`,
-      kind: "PodGroup",
-      metadata: { name },
-      spec: {
-        schedulingPolicy: { gang: { minCount } },
-        disruptionMode: { [mode]: {} },
-        priorityClassName: priority.low,
-      },
-    },
+function createLowPodGroup(name: string, minCount: number, mode: "single" | "all"): Promise<unknown> {
+  return createPodGroup(suite.clients.kc, suite.namespace, name, {
+    schedulingPolicy: { gang: { minCount } },
+    disruptionMode: { [mode]: {} },
+    priorityClassName: priority.low,
   });
 }
 
@@ -66,25 +53,25 @@ interface Condition {
 }
 
 async function podGroupConditions(name: string): Promise<Condition[]> {
-  const objects = suite.clients.kc.makeApiClient(k8s.CustomObjectsApi);
-  const object = (await objects.getNamespacedCustomObject({ ...api, namespace: suite.namespace, name })) as {
-    status?: { conditions?: Condition[] };
-  };
+  const object = await getPodGroup<{ status?: { conditions?: Condition[] } }>(
+    suite.clients.kc,
+    suite.namespace,
+    name,
+  );
   return object.status?.conditions ?? [];
 }
 
 /** size running members <podGroup>-i of PodGroup podGroup, one per node of the pool (3 of 4 cpu). */
 function members(podGroup: string, size: number, pool: string): k8s.V1Pod[] {
   return Array.from({ length: size }, (_, i) => {
-    const pod = suite.pod(`${podGroup}-${i}`, { pool, cpu: "3", priorityClass: priority.low });
-    return { ...pod, spec: { ...(pod.spec as k8s.V1PodSpec), schedulingGroup: { podGroupName: podGroup } } };
+    return joining(suite.pod(`${podGroup}-${i}`, { pool, cpu: "3", priorityClass: priority.low }), podGroup);
   });
 }
 
 /** The low PodGroup running on the pool, a high solo pod arriving; returns the members' placements. */
 async function preemptFrom(pool: string, mode: "single" | "all") {
   const name = `${pool}-low`;
-  await createPodGroup(name, 1, mode);
+  await createLowPodGroup(name, 1, mode);
   await suite.create(members(name, 2, pool));
   const running = await suite.waitBound([`${name}-0`, `${name}-1`]);
   const deletions = await suite.recordDeletions();
