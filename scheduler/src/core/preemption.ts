@@ -21,15 +21,17 @@
  *   3. Node by node (kube-scheduler's SelectVictimsOnNode, member by member): a member that
  *      does not fit looks at nodes from a rotating start, skips a node whose room even without
  *      its candidates is too small, else evicts every candidate there, and if the member then
- *      fits gives back the most important groups first while it still fits. The search stops
+ *      fits gives back the most important units first while it still fits. The search stops
  *      once max(10 % of the nodes, 100) nodes offered victims (minCandidateNodesPercentage /
  *      minCandidateNodesAbsolute); the member takes the cheapest of them (lowest highest
- *      priority, then lowest sum of priorities, then fewest pods: whole groups counted), its
- *      victim units are evicted, and the next member looks.
+ *      priority, then fewest units leaving their group below its minimum, then lowest sum of
+ *      priorities, then fewest pods: whole groups counted), its victim units are evicted, and
+ *      the next member looks. Members of one group a budget does not allow together are not
+ *      offered.
  *   4. Check and reprieve: the group must fit, by gang placement, once the victims are gone;
- *      then every victim it can do without is given back, most valuable first, until no single
- *      victim can be spared (the plan is minimal). For a one-pod group only the nodes the
- *      evictions touch are tried again: the others already failed it.
+ *      then every victim unit it can do without is given back, most valuable first, until none
+ *      can be spared (the plan is minimal). For a one-pod group only the nodes the evictions
+ *      touch are tried again: the others already failed it.
  *   Nodes where the failed placement met a rejection no eviction cures (UnschedulableAndUnresolvable:
  *   taints, node affinity, a cordon, a request larger than the node) are not looked at.
  *   If step 3 finds nothing: for a one-pod group that is the answer (no node could take it with
@@ -313,8 +315,9 @@ export function victimUnitsOf(group: RunningGroup): VictimUnit[] {
   const staying = group.pods
     .filter((pod) => !pod.terminating)
     .sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }));
-  // Members absent from min-member's count (no min-member): the group started with those present.
-  const min = Math.min(staying.length, (staying[0] as PodInfo | undefined)?.minMember ?? staying.length);
+  // The largest min-member its members carry; none: the group started with those present, all needed.
+  const declared = staying.flatMap((pod) => (pod.minMember === undefined ? [] : [pod.minMember]));
+  const min = Math.min(staying.length, declared.length > 0 ? Math.max(...declared) : staying.length);
   if (mode === "whole" || (mode === "surplus" && staying.length <= min)) return [whole];
   const member = (pod: PodInfo, breaks: boolean): VictimUnit => ({
     id: `${group.id}#${pod.key}`,
