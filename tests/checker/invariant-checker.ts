@@ -1,7 +1,8 @@
 /**
  * The independent invariant checker: its own watches on nodes, on the pods, Events and
  * PersistentVolumeClaims of the checked namespace (or all), on namespaces and PersistentVolumes
- * (placement rules), and on the ring Lease, feeding an InvariantLedger, which it
+ * (placement rules), on native PodGroups (scheduling.k8s.io/v1beta1, when the API server serves
+ * them) and on the ring Lease, feeding an InvariantLedger, which it
  * re-checks every second for what depends on time passing. Used throughout integration tests
  * and the chaos suite. Its watches restart by themselves after an error (an API server
  * restart, a 410 Gone), relisting what they missed.
@@ -86,6 +87,21 @@ export class InvariantChecker {
         ledger.persistentVolumeClaim(claim, deleted, Date.now()),
       {},
     );
+    if (await servesPodGroups(kc)) {
+      const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+      const api = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" };
+      await checker.watch(
+        namespace
+          ? `/apis/scheduling.k8s.io/v1beta1/namespaces/${namespace}/podgroups`
+          : "/apis/scheduling.k8s.io/v1beta1/podgroups",
+        async () =>
+          (namespace
+            ? await custom.listNamespacedCustomObject({ ...api, namespace })
+            : await custom.listClusterCustomObject(api)) as k8s.KubernetesListObject<k8s.KubernetesObject>,
+        (podGroup: k8s.KubernetesObject, deleted) => ledger.podGroup(podGroup, deleted, Date.now()),
+        {},
+      );
+    }
     const listPods = () =>
       namespace ? core.listNamespacedPod({ namespace }) : core.listPodForAllNamespaces();
     await checker.watch(
@@ -151,5 +167,17 @@ export class InvariantChecker {
     this.stopped = true;
     clearInterval(this.timer);
     for (const informer of this.informers) void informer.stop();
+  }
+}
+
+/** Whether discovery lists scheduling.k8s.io/v1beta1 podgroups (the GenericWorkload gate is on). */
+async function servesPodGroups(kc: k8s.KubeConfig): Promise<boolean> {
+  try {
+    const resources = await kc
+      .makeApiClient(k8s.CustomObjectsApi)
+      .getAPIResources({ group: "scheduling.k8s.io", version: "v1beta1" });
+    return resources.resources.some((resource) => resource.name === "podgroups");
+  } catch {
+    return false;
   }
 }

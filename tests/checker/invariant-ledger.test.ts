@@ -38,6 +38,10 @@ interface PodShape {
   nominated?: string;
   gated?: boolean;
   preemptionPolicy?: string;
+  /** A native PodGroup the pod names (spec.schedulingGroup.podGroupName). */
+  podGroup?: string;
+  /** The eviction condition's lastTransitionTime. */
+  evictedTime?: string;
 }
 
 function pod(name: string, shape: PodShape = {}): k8s.V1Pod {
@@ -59,7 +63,8 @@ function pod(name: string, shape: PodShape = {}): k8s.V1Pod {
       ...(shape.nodeSelector ? { nodeSelector: shape.nodeSelector } : {}),
       ...(shape.gated ? { schedulingGates: [{ name: "example.com/admission" }] } : {}),
       ...(shape.preemptionPolicy ? { preemptionPolicy: shape.preemptionPolicy } : {}),
-    },
+      ...(shape.podGroup ? { schedulingGroup: { podGroupName: shape.podGroup } } : {}),
+    } as k8s.V1PodSpec,
     status: {
       phase: shape.phase ?? (shape.node ? "Running" : "Pending"),
       ...(shape.nominated ? { nominatedNodeName: shape.nominated } : {}),
@@ -70,6 +75,7 @@ function pod(name: string, shape: PodShape = {}): k8s.V1Pod {
                 type: "DisruptionTarget",
                 status: "True",
                 reason: shape.disruption ?? "EvictionByEvictionAPI",
+                ...(shape.evictedTime ? { lastTransitionTime: new Date(shape.evictedTime) } : {}),
               },
             ]
           : [],
@@ -221,7 +227,7 @@ describe("badPreemptions", () => {
     ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 3_000);
     ledger.tick(30_000);
     expect(ledger.violations.filter((v) => v.kind === "badPreemptions").map((v) => v.detail)).toEqual([
-      "group:ns/v: partly evicted; ns/v-1 still bound",
+      "group:ns/v: partly evicted below min-member 2; ns/v-1 still bound",
     ]);
     // What stayed is also a partial gang.
     expect(ledger.counts().partialGangs).toBe(1);
@@ -657,5 +663,132 @@ describe("gated pods", () => {
     ledger.pod(pod("g-1", { group: "g", min: 2 }), false, 1_000);
     expect([...ledger.pendingGroupsThatFit().keys()]).toEqual(["group:ns/g"]);
     expect(ledger.stats().gatedPods).toBe(2);
+  });
+});
+
+describe("victims by disruption mode", () => {
+  /** A native PodGroup as the API server shows it, with a DisruptionTarget mark written at `markedAt`. */
+  function podGroup(name: string, minCount: number, mode: "single" | "all", markedAt?: string) {
+    return {
+      apiVersion: "scheduling.k8s.io/v1beta1",
+      kind: "PodGroup",
+      metadata: { name, namespace: "ns" },
+      spec: { schedulingPolicy: { gang: { minCount } }, disruptionMode: { [mode]: {} }, priority: 1 },
+      status: {
+        conditions: markedAt
+          ? [
+              {
+                type: "DisruptionTarget",
+                status: "True",
+                reason: "PreemptionByScheduler",
+                message: "sharded-scheduler: preempting to accommodate a higher priority group pod:ns/hi",
+                lastTransitionTime: markedAt,
+              },
+            ]
+          : [],
+      },
+    };
+  }
+  const preempted = (ledger: InvariantLedger, name: string, at: number) =>
+    ledger.event(event("Preempted", name, "Preempted by pod:ns/hi (member evicted) to make room on n1"), at);
+
+  /** Members v-0…v-(size-1) of PodGroup v on n1…, running; and the preemptor. */
+  function nativeGang(ledger: InvariantLedger, size: number) {
+    for (let i = 0; i < size; i++)
+      ledger.pod(pod(`v-${i}`, { podGroup: "v", node: `n${i + 1}`, priority: 0 }), false, 0);
+    ledger.pod(pod("hi", { priority: 100 }), false, 0);
+  }
+  const evictNative = (ledger: InvariantLedger, name: string, node: string, at: number, time: string) => {
+    preempted(ledger, name, at);
+    ledger.pod(
+      pod(name, { podGroup: "v", node, evicted: true, deleting: true, evictedTime: time }),
+      false,
+      at,
+    );
+  };
+  const details = (ledger: InvariantLedger, kind: string) =>
+    ledger.violations.filter((v) => v.kind === kind).map((v) => v.detail);
+
+  it("lets an annotation gang lose members above its min-member, not below it", () => {
+    for (const [min, expected] of [
+      [2, 0],
+      [3, 1],
+    ] as const) {
+      const ledger = new InvariantLedger(limits);
+      for (const i of [0, 1, 2])
+        ledger.pod(pod(`v-${i}`, { group: "v", min, node: `n${i + 1}`, priority: 10 }), false, 0);
+      ledger.pod(pod("hi", { priority: 100 }), false, 0);
+      preempted(ledger, "v-2", 1_000);
+      ledger.pod(
+        pod("v-2", { group: "v", min, node: "n3", priority: 10, evicted: true, deleting: true }),
+        false,
+        1_000,
+      );
+      ledger.pod(pod("hi", { priority: 100, node: "n3" }), false, 2_000);
+      ledger.tick(30_000);
+      expect(ledger.counts().badPreemptions, `min-member ${min}`).toBe(expected);
+    }
+  });
+
+  it("counts a PodGroup with disruptionMode all evicted in part, not one with single", () => {
+    for (const [mode, expected] of [
+      ["all", ["podgroup:ns/v: partly evicted (disruptionMode all); ns/v-0 still bound"]],
+      ["single", []],
+    ] as const) {
+      const ledger = new InvariantLedger(limits);
+      ledger.podGroup(podGroup("v", 1, mode, "2026-01-01T00:00:00Z"), false, 0);
+      nativeGang(ledger, 2);
+      evictNative(ledger, "v-1", "n2", 1_000, "2026-01-01T00:00:01Z");
+      ledger.pod(pod("hi", { priority: 100, node: "n2" }), false, 2_000);
+      ledger.tick(30_000);
+      expect(details(ledger, "badPreemptions"), mode).toEqual(expected);
+      expect(ledger.counts().partialGangs).toBe(0);
+      expect(ledger.counts().unmarkedVictimPodGroups).toBe(0);
+    }
+  });
+
+  it("reads a native gang's priority from its PodGroup, not from its members", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.podGroup(
+      { ...podGroup("v", 1, "single"), spec: { ...podGroup("v", 1, "single").spec, priority: 500 } },
+      false,
+      0,
+    );
+    nativeGang(ledger, 2);
+    evictNative(ledger, "v-1", "n2", 1_000, "2026-01-01T00:00:01Z");
+    ledger.tick(2_000);
+    // The members say priority 0, their PodGroup 500: the preemptor at 100 may not evict it.
+    expect(details(ledger, "badPreemptions")).toEqual([
+      "pod:ns/hi (priority 100) evicted podgroup:ns/v (priority 500)",
+    ]);
+  });
+
+  it("counts a native victim PodGroup never marked DisruptionTarget, or marked after its eviction", () => {
+    const cases = [
+      { mark: "2026-01-01T00:00:05Z", evicted: "2026-01-01T00:00:05Z", expected: 0 },
+      { mark: "2026-01-01T00:00:04Z", evicted: "2026-01-01T00:00:05Z", expected: 0 },
+      { mark: "2026-01-01T00:00:07Z", evicted: "2026-01-01T00:00:05Z", expected: 1 },
+      { mark: undefined, evicted: "2026-01-01T00:00:05Z", expected: 1 },
+    ];
+    for (const { mark, evicted, expected } of cases) {
+      const ledger = new InvariantLedger(limits);
+      ledger.podGroup(podGroup("v", 1, "single"), false, 0);
+      nativeGang(ledger, 2);
+      evictNative(ledger, "v-1", "n2", 1_000, evicted);
+      // The PodGroup watch brings the mark after the pod's eviction: its time decides, not arrival.
+      if (mark) ledger.podGroup(podGroup("v", 1, "single", mark), false, 1_500);
+      ledger.tick(2_000);
+      ledger.tick(30_000);
+      expect(ledger.counts().unmarkedVictimPodGroups, `mark ${mark}`).toBe(expected);
+    }
+  });
+
+  it("does not ask a mark of a PodGroup whose member nobody preempted (an eviction by hand)", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.podGroup(podGroup("v", 1, "single"), false, 0);
+    nativeGang(ledger, 2);
+    ledger.pod(pod("v-1", { podGroup: "v", node: "n2", evicted: true, deleting: true }), false, 1_000);
+    ledger.tick(30_000);
+    expect(ledger.counts().unmarkedVictimPodGroups).toBe(0);
   });
 });

@@ -13,8 +13,11 @@
  *   doubleBinds     a pod (by UID) bound to one node and later to another
  *   foreignBinds    a bind by a shard that did not own the node under the ring epoch it bound in
  *   lostPods        pods still pending at the end that the free room could hold (see lostPods())
- *   badPreemptions  an eviction that left part of its group bound, hit a group of equal or
- *                   higher priority than its preemptor, or after which the preemptor still did
+ *   badPreemptions  an eviction that left its group partly bound where its disruption mode
+ *                   forbids it (a PodGroup with disruptionMode all: any member still bound; an
+ *                   annotation gang: fewer than min-member still bound, but some; a PodGroup
+ *                   with disruptionMode single may lose members one by one), hit a group of
+ *                   equal or higher priority than its preemptor, or after which the preemptor still did
  *                   not fit: it was not fully bound within preemptorBoundMs of its first
  *                   victim's eviction (where it lands is the scheduler's choice; that it lands
  *                   is the promise), unless a pod of higher priority was nominated to or bound
@@ -36,6 +39,20 @@
  *                           members disagree on priority, or one has preemptionPolicy Never.
  *                           Once per preemptor and victim group. (A preemptor whose members
  *                           agree evicting a victim not below it stays a badPreemption.)
+ *   unmarkedVictimPodGroups a native PodGroup (scheduling.k8s.io, its pods' spec.schedulingGroup)
+ *                           whose member a scheduler's preemption evicted (a Preempted Event names
+ *                           it) without the PodGroup showing DisruptionTarget True (reason
+ *                           PreemptionByScheduler) from before that eviction: the mark's
+ *                           lastTransitionTime later than the evicted pod's DisruptionTarget
+ *                           lastTransitionTime (both in whole seconds, as the API server keeps
+ *                           them: a mark written within the same second as the eviction passes),
+ *                           or no mark at all wholeGroupEvictionMs after the eviction. Once per
+ *                           victim group; a PodGroup the checker never saw is not judged.
+ *
+ * Native PodGroups: a pod naming one is a member of "podgroup:<ns>/<name>" with min-member its
+ * gang minCount (1 until the PodGroup is seen; a basic PodGroup's pods are pods of their own).
+ * Once such a gang ran, fewer members than minCount is not partial (minCount binds scheduling
+ * only, as upstream: a raised minCount, a `single` victim).
  *
  * Placement rules (./placement-rules.ts), each judged once per pod when the checker sees it bound,
  * against the pods bound then (a bind first seen in a relist against the state after the relist):
@@ -93,6 +110,7 @@ export const violationKinds = [
   "gatedPartialGangs",
   "rolledBackRunningGangs",
   "priorityEscalations",
+  "unmarkedVictimPodGroups",
   "podAntiAffinity",
   "podAffinity",
   "spreadSkew",
@@ -152,7 +170,10 @@ interface PodRecord {
   uid: string;
   /** namespace/name */
   key: string;
-  /** "group:<ns>/<name>" for a pod-group member, "pod:<ns>/<name>" for a pod of its own. */
+  /**
+   * "group:<ns>/<name>" for an annotation pod-group member, "podgroup:<ns>/<name>" for a native
+   * PodGroup's, "pod:<ns>/<name>" for a pod of its own.
+   */
   group: string;
   /** What the shard ring hashes for it (groupHashKeyOf). */
   hashKey: string;
@@ -166,6 +187,8 @@ interface PodRecord {
   deleting: boolean;
   gone: boolean;
   evictedAt: number | undefined;
+  /** Its eviction's DisruptionTarget lastTransitionTime, in whole seconds (ms since the epoch). */
+  evictedConditionAt: number | undefined;
   /** Shows a DisruptionTarget condition (evicted, or deleted by the taint manager or pod GC). */
   disrupted: boolean;
   /** spec.schedulingGates not empty: not pending, does not count toward min-member. */
@@ -219,6 +242,9 @@ interface GroupRecord {
 interface VictimGroup {
   group: string;
   firstEvictionAt: number;
+  /** The first evicted member's DisruptionTarget lastTransitionTime (whole seconds), if shown. */
+  firstEvictionConditionAt: number | undefined;
+  judgedMark: boolean;
   /** Members bound (and not leaving) when the first of them was evicted. */
   boundAtFirst: Set<string>;
   judgedWhole: boolean;
@@ -238,10 +264,67 @@ interface EvictionClaim {
 }
 
 const evictionReason = "EvictionByEvictionAPI";
+const disruptionTargetReason = "PreemptionByScheduler";
+
+/** A native PodGroup as the checker reads it (scheduling.k8s.io/v1beta1). */
+export interface PodGroupRecord {
+  /** Gang minCount; undefined: basic policy (each pod on its own). */
+  minCount: number | undefined;
+  disruption: "single" | "all";
+  /** The group's priority (spec.priority, 0 unset): its members' own priorities do not count. */
+  priority: number;
+  /** spec.preemptionPolicy, overriding the members' own; undefined: theirs. */
+  preemptionPolicy: string | undefined;
+  /** The earliest DisruptionTarget True (reason PreemptionByScheduler) lastTransitionTime seen. */
+  markedAt: number | undefined;
+}
+
+/** A native PodGroup object's fields the checker reads (it does not share the scheduler's parser). */
+function readPodGroup(object: unknown): PodGroupRecord {
+  const spec = (object as { spec?: Record<string, unknown> }).spec ?? {};
+  const policy = (spec.schedulingPolicy ?? {}) as { gang?: { minCount?: unknown } };
+  const min = policy.gang?.minCount;
+  const mode = (spec.disruptionMode ?? {}) as Record<string, unknown>;
+  const conditions = (object as { status?: { conditions?: unknown } }).status?.conditions;
+  const mark = (Array.isArray(conditions) ? conditions : []).find(
+    (c) => c?.type === "DisruptionTarget" && c.status === "True" && c.reason === disruptionTargetReason,
+  ) as { lastTransitionTime?: unknown } | undefined;
+  return {
+    minCount: policy.gang === undefined ? undefined : typeof min === "number" && min > 0 ? min : 1,
+    disruption: mode.all !== undefined ? "all" : "single",
+    priority: typeof spec.priority === "number" ? spec.priority : 0,
+    preemptionPolicy: typeof spec.preemptionPolicy === "string" ? spec.preemptionPolicy : undefined,
+    markedAt: wholeSeconds(mark?.lastTransitionTime),
+  };
+}
+
+/** A condition's time in whole seconds (as the API server keeps it), ms since the epoch. */
+function wholeSeconds(time: unknown): number | undefined {
+  const ms = time instanceof Date ? time.getTime() : typeof time === "string" ? Date.parse(time) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000) * 1000;
+}
+
+/** The PodGroup a pod names in spec.schedulingGroup, if any. */
+function podGroupNameOf(pod: k8s.V1Pod): string | undefined {
+  const name = (pod.spec as { schedulingGroup?: { podGroupName?: unknown } } | undefined)?.schedulingGroup
+    ?.podGroupName;
+  return typeof name === "string" && name !== "" ? name : undefined;
+}
 
 /** The group id a pod belongs to, as the scheduler's Events name groups. */
-function groupOf(pod: k8s.V1Pod): { group: string; hashKey: string; minMember: number } {
+function groupOf(
+  pod: k8s.V1Pod,
+  podGroups: ReadonlyMap<string, PodGroupRecord>,
+): { group: string; hashKey: string; minMember: number } {
   const namespace = pod.metadata?.namespace ?? "";
+  const native = podGroupNameOf(pod);
+  const known = native === undefined ? undefined : podGroups.get(`${namespace}/${native}`);
+  if (native !== undefined && (known === undefined || known.minCount !== undefined))
+    return {
+      group: `podgroup:${namespace}/${native}`,
+      hashKey: groupHashKeyOf(pod, `PodGroup/${native}`),
+      minMember: known?.minCount ?? 1,
+    };
   const annotations = pod.metadata?.annotations ?? {};
   const name = annotations[podGroupAnnotation];
   const min = Number(annotations[minMemberAnnotation]);
@@ -258,8 +341,6 @@ function groupOf(pod: k8s.V1Pod): { group: string; hashKey: string; minMember: n
   };
 }
 
-/** A group's size: the largest min-member its pods declare (1 for a pod of its own). */
-const minMemberOf = (members: readonly PodRecord[]) => Math.max(1, ...members.map((pod) => pod.minMember));
 /** A group's priority: its highest pod priority (members must not be empty). */
 const priorityOf = (members: readonly PodRecord[]) => Math.max(...members.map((pod) => pod.priority));
 /** The distinct priorities of a group's members still present, lowest first. */
@@ -282,6 +363,8 @@ export class InvariantLedger {
   /** (node, resource) pairs over their allocatable right now. */
   private readonly overcommitted = new Set<string>();
   private readonly victimGroups = new Map<string, VictimGroup>();
+  /** Native PodGroups by namespace/name. */
+  private readonly podGroups = new Map<string, PodGroupRecord>();
   private readonly preemptions = new Map<string, Preemption>();
   /** Victim pod key → the group its Preempted Event names. */
   private readonly preemptorOf = new Map<string, string>();
@@ -359,14 +442,16 @@ export class InvariantLedger {
     const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const phase = pod.status?.phase;
     const before = this.pods.get(uid);
-    const { group, hashKey, minMember } = groupOf(pod);
+    const { group, hashKey, minMember } = groupOf(pod, this.podGroups);
+    const nativeGroup = group.startsWith("podgroup:") ? this.podGroups.get(group.slice(9)) : undefined;
     const nodeName = pod.spec?.nodeName || undefined;
     if (before?.nodeName !== undefined && nodeName !== undefined && before.nodeName !== nodeName)
       this.violation("doubleBinds", now, `${key} was bound to ${before.nodeName}, then to ${nodeName}`);
     const disruptions = (pod.status?.conditions ?? []).filter(
       (c) => c.type === "DisruptionTarget" && c.status === "True",
     );
-    const evicted = disruptions.some((c) => c.reason === evictionReason);
+    const eviction = disruptions.find((c) => c.reason === evictionReason);
+    const evicted = eviction !== undefined;
     const unscheduled = pod.status?.conditions?.find(
       (c) => c.type === "PodScheduled" && c.status === "False",
     );
@@ -376,7 +461,7 @@ export class InvariantLedger {
       group,
       hashKey,
       minMember,
-      priority: pod.spec?.priority ?? 0,
+      priority: nativeGroup?.priority ?? pod.spec?.priority ?? 0,
       nodeName: nodeName ?? before?.nodeName,
       requests: podRequests(pod),
       finished: phase === "Succeeded" || phase === "Failed",
@@ -384,9 +469,10 @@ export class InvariantLedger {
       deleting: Boolean(pod.metadata?.deletionTimestamp),
       gone: deleted,
       evictedAt: before?.evictedAt ?? (evicted ? now : undefined),
+      evictedConditionAt: before?.evictedConditionAt ?? wholeSeconds(eviction?.lastTransitionTime),
       disrupted: disruptions.length > 0,
       gated: (pod.spec?.schedulingGates?.length ?? 0) > 0,
-      preemptionPolicy: pod.spec?.preemptionPolicy,
+      preemptionPolicy: nativeGroup?.preemptionPolicy ?? pod.spec?.preemptionPolicy,
       spec: pod.spec,
       labels: { ...(pod.metadata?.labels ?? {}) },
       boundAt: before?.boundAt ?? (nodeName !== undefined ? now : undefined),
@@ -513,6 +599,51 @@ export class InvariantLedger {
       .map((pair) => pair.slice(nodeName.length + 1));
   }
 
+  /**
+   * A group's size: a native PodGroup's minCount as last seen, else the largest min-member its
+   * pods declare (1 for a pod of its own).
+   */
+  private minMemberOf(members: readonly PodRecord[]): number {
+    const group = members[0]?.group ?? "";
+    const native = group.startsWith("podgroup:")
+      ? this.podGroups.get(group.slice("podgroup:".length))
+      : undefined;
+    return native?.minCount ?? Math.max(1, ...members.map((pod) => pod.minMember));
+  }
+
+  /** A native PodGroup's disruption mode, or undefined for other groups. */
+  private disruptionOf(group: string): "single" | "all" | undefined {
+    if (!group.startsWith("podgroup:")) return undefined;
+    return this.podGroups.get(group.slice("podgroup:".length))?.disruption ?? "single";
+  }
+
+  /** A native PodGroup (scheduling.k8s.io/v1beta1): its minCount, disruption mode and DisruptionTarget mark. */
+  podGroup(
+    object: k8s.KubernetesObject & { spec?: unknown; status?: unknown },
+    deleted: boolean,
+    now: number,
+  ): void {
+    const key = `${object.metadata?.namespace}/${object.metadata?.name}`;
+    if (deleted) {
+      this.podGroups.delete(key);
+      return;
+    }
+    const read = readPodGroup(object);
+    const before = this.podGroups.get(key);
+    // The earliest mark seen stays: a later preemption's mark must not excuse an earlier eviction.
+    const markedAt =
+      before?.markedAt === undefined || read.markedAt === undefined
+        ? (before?.markedAt ?? read.markedAt)
+        : Math.min(before.markedAt, read.markedAt);
+    this.podGroups.set(key, { ...read, markedAt });
+    // A gang's priority and preemption policy are the PodGroup's, whatever its members say.
+    for (const member of this.membersOf(`podgroup:${key}`)) {
+      member.priority = read.priority;
+      member.preemptionPolicy = read.preemptionPolicy ?? member.spec?.preemptionPolicy;
+    }
+    this.checkGroup(`podgroup:${key}`, now);
+  }
+
   private membersOf(group: string): PodRecord[] {
     return [...(this.groups.get(group)?.members ?? [])].map((uid) => this.pods.get(uid) as PodRecord);
   }
@@ -521,13 +652,19 @@ export class InvariantLedger {
     const record = this.groups.get(group);
     if (!record) return;
     const members = this.membersOf(group);
-    const minMember = minMemberOf(members);
+    const minMember = this.minMemberOf(members);
     const bound = members.filter((pod) => this.boundAndStaying(pod)).length;
     if (bound >= minMember) record.fullyBoundAt = now;
     this.trackRun(record, members, minMember, bound, now);
     this.checkGatedPartial(group, record, members, minMember, bound, now);
     // A gang whose members started to finish has run; its rest finishing later is not partial.
-    const partial = minMember > 1 && bound > 0 && bound < minMember && !members.some((pod) => pod.finished);
+    // A native gang that ran may run with fewer than minCount (minCount binds scheduling only).
+    const partial =
+      minMember > 1 &&
+      bound > 0 &&
+      bound < minMember &&
+      !members.some((pod) => pod.finished) &&
+      !(group.startsWith("podgroup:") && record.everStarted);
     if (!partial) {
       record.partialSince = undefined;
       record.partialReported = false;
@@ -616,7 +753,7 @@ export class InvariantLedger {
     const pending = members.filter((member) => this.waitingToBind(member)).length;
     const detail =
       `${pod.group}: ${pod.key} deleted while bound, ${Math.round((now - since) / 1000)}s after the group ` +
-      `started (min-member ${minMemberOf(members)}; ${bound} still bound, ${pending} pending)`;
+      `started (min-member ${this.minMemberOf(members)}; ${bound} still bound, ${pending} pending)`;
     this.deletedWhileRunning.set(pod.key, { group: pod.group, detail });
     this.judgeRollback(pod.key, now);
   }
@@ -642,6 +779,8 @@ export class InvariantLedger {
     this.victimGroups.set(pod.group, {
       group: pod.group,
       firstEvictionAt: now,
+      firstEvictionConditionAt: pod.evictedConditionAt,
+      judgedMark: false,
       boundAtFirst,
       judgedWhole: false,
       judgedPriority: false,
@@ -938,17 +1077,50 @@ export class InvariantLedger {
           );
       }
     }
+    this.judgeMark(victim, now);
     if (victim.judgedWhole || now - victim.firstEvictionAt <= this.limits.wholeGroupEvictionMs) return;
     victim.judgedWhole = true;
-    const stayed = [...victim.boundAtFirst]
-      .map((uid) => this.pods.get(uid) as PodRecord)
-      .filter((pod) => pod.evictedAt === undefined && this.boundAndStaying(pod));
-    if (stayed.length > 0)
-      this.violation(
-        "badPreemptions",
-        now,
-        `${victim.group}: partly evicted; ${stayed.map((pod) => pod.key).join(", ")} still bound`,
-      );
+    const members = [...victim.boundAtFirst].map((uid) => this.pods.get(uid) as PodRecord);
+    const stayed = members.filter((pod) => pod.evictedAt === undefined && this.boundAndStaying(pod));
+    const mode = this.disruptionOf(victim.group);
+    if (stayed.length === 0 || mode === "single") return;
+    // A PodGroup that says `all` goes whole; another gang may lose members above its min-member.
+    const min = this.minMemberOf(members);
+    if (mode === undefined && stayed.length >= min) return;
+    this.violation(
+      "badPreemptions",
+      now,
+      `${victim.group}: partly evicted${mode === "all" ? " (disruptionMode all)" : ` below min-member ${min}`}; ` +
+        `${stayed.map((pod) => pod.key).join(", ")} still bound`,
+    );
+  }
+
+  /** A native victim PodGroup evicted by a scheduler's preemption must have been marked first. */
+  private judgeMark(victim: VictimGroup, now: number): void {
+    if (victim.judgedMark || !victim.group.startsWith("podgroup:")) return;
+    // Only a scheduler's preemption (a Preempted Event) promises the mark; other evictions do not.
+    if (this.victimPreemptor(victim) === undefined) {
+      if (now - victim.firstEvictionAt > this.limits.wholeGroupEvictionMs) victim.judgedMark = true;
+      return;
+    }
+    const podGroup = this.podGroups.get(victim.group.slice("podgroup:".length));
+    if (podGroup === undefined) return;
+    const evictedAt = victim.firstEvictionConditionAt;
+    const late = podGroup.markedAt !== undefined && evictedAt !== undefined && podGroup.markedAt > evictedAt;
+    const missing = podGroup.markedAt === undefined;
+    if (!late && !(missing && now - victim.firstEvictionAt > this.limits.wholeGroupEvictionMs)) {
+      if (!missing) victim.judgedMark = true;
+      return;
+    }
+    victim.judgedMark = true;
+    this.violation(
+      "unmarkedVictimPodGroups",
+      now,
+      missing
+        ? `${victim.group}: members evicted by preemption, the PodGroup never showed DisruptionTarget`
+        : `${victim.group}: DisruptionTarget at ${new Date(podGroup.markedAt as number).toISOString()}, ` +
+            `after its first member's eviction at ${new Date(evictedAt as number).toISOString()}`,
+    );
   }
 
   private victimPreemptor(victim: VictimGroup): string | undefined {
@@ -988,7 +1160,7 @@ export class InvariantLedger {
       "badPreemptions",
       now,
       `${preemption.preemptor} evicted victims but did not fit: ${bound} of ` +
-        `${minMemberOf(members)} bound ${this.limits.preemptorBoundMs / 1000}s ` +
+        `${this.minMemberOf(members)} bound ${this.limits.preemptorBoundMs / 1000}s ` +
         `after its first victim's eviction (${new Date(preemption.firstEvictionAt).toISOString()})`,
     );
   }
@@ -1033,7 +1205,7 @@ export class InvariantLedger {
       const pending = members.filter((pod) => pod.nodeName === undefined && !pod.deleting && !pod.gated);
       if (pending.length === 0 || members.some((pod) => pod.nodeName !== undefined)) continue;
       if (disagreeOnPriority(present)) continue;
-      if (pending.length < minMemberOf(members) - succeeded) continue;
+      if (pending.length < this.minMemberOf(members) - succeeded) continue;
       pendingKeys.set(
         group,
         pending.map((pod) => pod.key),

@@ -7,51 +7,46 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createPodGroup, getPodGroup, joining, podGroupApi, servesPodGroups } from "../support/pod-groups.js";
 import { schedulerSuite } from "../support/suite.js";
 import { waitFor } from "../support/wait.js";
 
 const suite = schedulerSuite("podgroups");
-const api = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" };
 let served = false;
 
 beforeAll(async () => {
-  const objects = suite.clients.kc.makeApiClient(k8s.CustomObjectsApi);
-  served = await objects
-    .getAPIResources({ group: api.group, version: api.version })
-    .then((list) => list.resources.some((r) => r.name === api.plural))
-    .catch(() => false);
+  served = await servesPodGroups(suite.clients.kc);
   if (served)
     await Promise.all([suite.addNodes("late", 2), suite.addNodes("min", 3), suite.addNodes("elastic", 2)]);
 });
 
-function createPodGroup(name: string, minCount: number): Promise<unknown> {
-  return suite.clients.kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-    ...api,
-    namespace: suite.namespace,
-    body: {
-      apiVersion: `${api.group}/${api.version}`,
-      kind: "PodGroup",
-      metadata: { name },
-      spec: { schedulingPolicy: { gang: { minCount } } },
-    },
+function createGang(name: string, minCount: number): Promise<unknown> {
+  return createPodGroup(suite.clients.kc, suite.namespace, name, {
+    schedulingPolicy: { gang: { minCount } },
   });
 }
 
 /** Sets a PodGroup's minCount (mutable: elastic gangs), as a controller scaling it would. */
 async function setMinCount(name: string, minCount: number): Promise<void> {
   const objects = suite.clients.kc.makeApiClient(k8s.CustomObjectsApi);
-  const current = (await objects.getNamespacedCustomObject({ ...api, namespace: suite.namespace, name })) as {
-    spec: { schedulingPolicy: { gang: { minCount: number } } };
-  };
+  const current = await getPodGroup<{ spec: { schedulingPolicy: { gang: { minCount: number } } } }>(
+    suite.clients.kc,
+    suite.namespace,
+    name,
+  );
   current.spec.schedulingPolicy.gang.minCount = minCount;
-  await objects.replaceNamespacedCustomObject({ ...api, namespace: suite.namespace, name, body: current });
+  await objects.replaceNamespacedCustomObject({
+    ...podGroupApi,
+    namespace: suite.namespace,
+    name,
+    body: current,
+  });
 }
 
 /** size pods <podGroup>-i of the suite's scheduler, joining PodGroup podGroup. */
 function members(podGroup: string, size: number, pool: string): k8s.V1Pod[] {
   return Array.from({ length: size }, (_, i) => {
-    const pod = suite.pod(`${podGroup}-${i}`, { pool, cpu: "1" });
-    return { ...pod, spec: { ...(pod.spec as k8s.V1PodSpec), schedulingGroup: { podGroupName: podGroup } } };
+    return joining(suite.pod(`${podGroup}-${i}`, { pool, cpu: "1" }), podGroup);
   });
 }
 
@@ -63,13 +58,13 @@ describe("native PodGroups (scheduling.k8s.io/v1beta1)", () => {
     const message = await suite.waitUnschedulable("late-0", /pod group "late"/);
     expect(message).toBe(`waiting for pod's pod group "late" to appear in scheduling queue`);
     await suite.staysPending(["late-0", "late-1"], 1_500);
-    await createPodGroup("late", 2);
+    await createGang("late", 2);
     await suite.waitBound(["late-0", "late-1"]);
   });
 
   it("binds nothing until minCount members exist, then all of them together", async (ctx) => {
     if (!served) ctx.skip();
-    await createPodGroup("min", 3);
+    await createGang("min", 3);
     const pods = members("min", 3, "min");
     await suite.create(pods.slice(0, 2));
     await suite.waitUnschedulable("min-0", /spec\.schedulingPolicy\.gang\.minCount/);
@@ -82,7 +77,7 @@ describe("native PodGroups (scheduling.k8s.io/v1beta1)", () => {
       "PodGroupInitiallyScheduled=True on min",
       async () => {
         const group = (await suite.clients.kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
-          ...api,
+          ...podGroupApi,
           namespace: suite.namespace,
           name: "min",
         })) as { status?: { conditions?: { type: string; status: string; reason: string }[] } };
@@ -96,12 +91,12 @@ describe("native PodGroups (scheduling.k8s.io/v1beta1)", () => {
 
   it("places the members present once minCount is lowered (elastic); never says scheduled before", async (ctx) => {
     if (!served) ctx.skip();
-    await createPodGroup("elastic", 3);
+    await createGang("elastic", 3);
     await suite.create(members("elastic", 2, "elastic"));
     await suite.waitUnschedulable("elastic-0", /to have 3 members/);
     await suite.staysPending(["elastic-0", "elastic-1"], 1_500);
     const before = (await suite.clients.kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
-      ...api,
+      ...podGroupApi,
       namespace: suite.namespace,
       name: "elastic",
     })) as { status?: { conditions?: { type: string; status: string }[] } };

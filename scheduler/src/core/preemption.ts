@@ -1,8 +1,17 @@
 /**
  * Gang preemption (PostFilter): when a group does not fit, find running groups of strictly
- * lower priority whose eviction makes the WHOLE group fit, evicting whole groups only. The
- * search is bounded the way kube-scheduler's DefaultPreemption bounds it, so a storm of
- * preemptors costs each of them a sample of nodes, not trials over the whole cluster.
+ * lower priority whose eviction makes the WHOLE group fit. The search is bounded the way
+ * kube-scheduler's DefaultPreemption bounds it, so a storm of preemptors costs each of them a
+ * sample of nodes, not trials over the whole cluster.
+ *
+ * What one victim decision takes (a VictimUnit) follows the victim group's disruption mode:
+ *   - a PodGroup with disruptionMode `all`, and any group without surplus: the whole group;
+ *   - `single` (a PodGroup's default): each member on its own;
+ *   - other gangs (annotations, CRD PodGroups) running more members than their min-member: each
+ *     surplus member on its own, or the whole group — never a part that leaves it below its min.
+ * The members kept longest are the first min-member by name (a Job's index 0, often the leader);
+ * a unit that leaves its group below its minimum costs more than one that does not, after
+ * priority (so surplus members go first, and a `single` group loses them before its minimum).
  *
  *   1. Candidates: running groups with priority below the pending group's, not protected by
  *      a PodDisruptionBudget, with at least one pod on a node this shard may use (decided as the
@@ -12,15 +21,17 @@
  *   3. Node by node (kube-scheduler's SelectVictimsOnNode, member by member): a member that
  *      does not fit looks at nodes from a rotating start, skips a node whose room even without
  *      its candidates is too small, else evicts every candidate there, and if the member then
- *      fits gives back the most important groups first while it still fits. The search stops
+ *      fits gives back the most important units first while it still fits. The search stops
  *      once max(10 % of the nodes, 100) nodes offered victims (minCandidateNodesPercentage /
  *      minCandidateNodesAbsolute); the member takes the cheapest of them (lowest highest
- *      priority, then lowest sum of priorities, then fewest pods: whole groups counted), its
- *      victims are evicted whole, and the next member looks.
+ *      priority, then fewest units leaving their group below its minimum, then lowest sum of
+ *      priorities, then fewest pods: whole groups counted), its victim units are evicted, and
+ *      the next member looks. Members of one group a budget does not allow together are not
+ *      offered.
  *   4. Check and reprieve: the group must fit, by gang placement, once the victims are gone;
- *      then every victim it can do without is given back, most valuable first, until no single
- *      victim can be spared (the plan is minimal). For a one-pod group only the nodes the
- *      evictions touch are tried again: the others already failed it.
+ *      then every victim unit it can do without is given back, most valuable first, until none
+ *      can be spared (the plan is minimal). For a one-pod group only the nodes the evictions
+ *      touch are tried again: the others already failed it.
  *   Nodes where the failed placement met a rejection no eviction cures (UnschedulableAndUnresolvable:
  *   taints, node affinity, a cordon, a request larger than the node) are not looked at.
  *   If step 3 finds nothing: for a one-pod group that is the answer (no node could take it with
@@ -58,9 +69,35 @@ import { type PodState, PodStates, preFilter, rejection } from "./profile.js";
 import { insufficientResources, Resources } from "./resources/resources.js";
 import { Statement } from "./statement.js";
 
+/** A group the plan evicts from: all of it, or some of its members (its disruption mode allows it). */
+export interface Victim {
+  /** The group's id. */
+  readonly id: string;
+  /** The members to evict (the whole group's when `whole`). */
+  readonly pods: readonly PodInfo[];
+  readonly priority: number;
+  /** The whole group goes: a member bound after the plan was made follows the rest. */
+  readonly whole: boolean;
+}
+
+/**
+ * One victim decision: a whole group (id: the group's), or one member that its group may lose on
+ * its own (id: "<group id>#<pod key>"). A whole group's unit and its members' units overlap: the
+ * search never offers a member once its group is chosen whole, and the plan merges them.
+ */
+export interface VictimUnit {
+  readonly id: string;
+  readonly group: RunningGroup;
+  readonly pods: readonly PodInfo[];
+  readonly priority: number;
+  /** Taking it leaves the group below its minimum (or takes it whole). */
+  readonly breaks: boolean;
+  readonly whole: boolean;
+}
+
 export interface EvictionPlan {
-  /** Whole groups to evict (empty when earlier victims are still leaving). */
-  readonly victims: readonly RunningGroup[];
+  /** One entry per victim group (empty when earlier victims are still leaving). */
+  readonly victims: readonly Victim[];
   /** Where each member goes once the victims are gone: the preemptor's reserved nodes. */
   readonly nominations: readonly Placement[];
 }
@@ -188,11 +225,12 @@ export function planGangPreemption(
   )
     return fail();
 
-  const fitsWithout = (victims: readonly RunningGroup[], nodes = ctx.nodes): GangPlacementResult => {
+  const fitsWithout = (victims: readonly VictimUnit[], nodes = ctx.nodes): GangPlacementResult => {
     const trial = new Statement(cluster);
     try {
-      for (const pod of candidates.leaving) trial.evict(pod);
-      for (const victim of victims) for (const pod of victim.pods) trial.evict(pod);
+      const gone = new Set<string>();
+      evictOnce(trial, candidates.leaving, gone);
+      for (const victim of victims) evictOnce(trial, victim.pods, gone);
       return placeGroup(confinedTo(ctx, nodes), trial, group, false);
     } finally {
       trial.discard();
@@ -200,10 +238,10 @@ export function planGangPreemption(
   };
 
   // A lone pod just failed on every node: only the nodes evictions touch can take it now.
-  const trialNodes = (without: readonly RunningGroup[]) =>
+  const trialNodes = (without: readonly VictimUnit[]) =>
     single ? touchedNodes(ctx, [...candidates.leaving, ...without.flatMap((v) => v.pods)]) : ctx.nodes;
   const found = searchNodeByNode(ctx, group, candidates, trialNodes([]), shape, memo, hopeless);
-  let victims: RunningGroup[] = [];
+  let victims: VictimUnit[] = [];
   let result: GangPlacementResult | undefined;
   if (found !== undefined && found.length === 0) {
     // Nothing to evict (the room earlier victims leave is enough): no reprieve to do.
@@ -241,85 +279,183 @@ export function planGangPreemption(
       }
     }
   }
-  return { preempts: true, plan: { victims: chosen, nominations: result.fits ? result.placements : [] } };
+  // The units of one group were allowed each on its own; the plan takes them together.
+  const byGroup = new Map<string, VictimUnit[]>();
+  for (const unit of chosen) byGroup.set(unit.group.id, [...(byGroup.get(unit.group.id) ?? []), unit]);
+  if (![...byGroup.values()].every((units) => candidates.allowTogether(units))) return fail();
+  return {
+    preempts: true,
+    plan: { victims: victimsOf(chosen), nominations: result.fits ? result.placements : [] },
+  };
 }
 
 /**
- * The running groups the pending group may evict: lower priority, not protected by a budget,
- * not all terminating, with a pod on a usable node. Decided group by group as the search meets
- * them, so a preemptor that looks at a sample of nodes pays for the groups there, not for all.
+ * How a running group's members may be taken (see the header): "whole", "members" (`single`:
+ * each on its own) or "surplus" (each member above min-member on its own, else the whole group).
+ */
+export function partialEvictionOf(group: RunningGroup): "whole" | "members" | "surplus" {
+  const first = group.pods[0];
+  if (first === undefined || first.group.solo) return "whole";
+  if (first.disruption === "single") return "members";
+  // A PodGroup that says `all` asks for exactly that (kube-scheduler evicts it whole).
+  return first.group.podGroup ? "whole" : "surplus";
+}
+
+/** The group's victim units: its members' (spare ones first by name) and, unless `single`, itself whole. */
+export function victimUnitsOf(group: RunningGroup): VictimUnit[] {
+  const whole: VictimUnit = {
+    id: group.id,
+    group,
+    pods: group.pods,
+    priority: group.priority,
+    breaks: true,
+    whole: true,
+  };
+  const mode = partialEvictionOf(group);
+  const staying = group.pods
+    .filter((pod) => !pod.terminating)
+    .sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }));
+  // The largest min-member its members carry; none: the group started with those present, all needed.
+  const declared = staying.flatMap((pod) => (pod.minMember === undefined ? [] : [pod.minMember]));
+  const min = Math.min(staying.length, declared.length > 0 ? Math.max(...declared) : staying.length);
+  if (mode === "whole" || (mode === "surplus" && staying.length <= min)) return [whole];
+  const member = (pod: PodInfo, breaks: boolean): VictimUnit => ({
+    id: `${group.id}#${pod.key}`,
+    group,
+    pods: [pod],
+    priority: group.priority,
+    breaks,
+    whole: false,
+  });
+  const spare = staying.slice(min).map((pod) => member(pod, false));
+  if (mode === "surplus") return [...spare, whole];
+  return [...spare, ...staying.slice(0, min).map((pod) => member(pod, true))];
+}
+
+/** The plan's victims, one per group: whole when its whole unit was chosen, else its members. */
+function victimsOf(units: readonly VictimUnit[]): Victim[] {
+  const byGroup = new Map<string, VictimUnit[]>();
+  for (const unit of units) byGroup.set(unit.group.id, [...(byGroup.get(unit.group.id) ?? []), unit]);
+  return [...byGroup.values()].map((chosen) => {
+    const group = (chosen[0] as VictimUnit).group;
+    const whole = chosen.some((unit) => unit.whole);
+    const pods = whole ? group.pods : chosen.flatMap((unit) => unit.pods);
+    return { id: group.id, pods, priority: group.priority, whole };
+  });
+}
+
+/** Evicts the pods in the trial, each once (units of one group overlap; leaving pods are gone already). */
+function evictOnce(statement: Statement, pods: Iterable<PodInfo>, gone: Set<string>): void {
+  for (const pod of pods) {
+    if (gone.has(pod.key)) continue;
+    gone.add(pod.key);
+    statement.evict(pod);
+  }
+}
+
+/**
+ * The victim units the pending group may take: of groups of lower priority, not all terminating,
+ * with a pod on a usable node, not protected by a budget. Decided group by group as the search
+ * meets them, so a preemptor that looks at a sample of nodes pays for the groups there, not for all.
  */
 class Candidates {
   /** Pods of lower-priority groups already terminating (earlier victims): counted as gone. */
   readonly leaving: PodInfo[] = [];
-  private readonly decided = new Map<string, RunningGroup | undefined>();
+  /** Per group id: its evictable units by id (empty: none). */
+  private readonly decided = new Map<string, Map<string, VictimUnit>>();
+  private readonly protectedGroups = new Set<string>();
   private readonly budgets = new Map<string, readonly PodDisruptionBudget[]>();
-  private everyone: { order: RunningGroup[]; room: Resources; protectedByBudget: number } | undefined;
+  private everyone: { order: VictimUnit[]; room: Resources; protectedByBudget: number } | undefined;
 
   constructor(
     private readonly ctx: PlacementContext,
     private readonly group: PendingGroup,
     private readonly usable: ReadonlySet<string>,
   ) {
-    const seen = new Set<string>();
     for (const pod of ctx.cluster.terminatingPods()) {
-      if (seen.has(pod.group.id)) continue;
-      seen.add(pod.group.id);
       const running = ctx.cluster.runningGroup(pod.group.id);
-      if (!running || !this.lower(running) || !running.pods.every((p) => p.terminating)) continue;
-      this.leaving.push(...this.onUsableNodes(running));
+      if (!running || !this.lower(running) || !this.usable.has(ctx.cluster.placementOf(pod.key) ?? ""))
+        continue;
+      this.leaving.push(pod);
     }
   }
 
-  /** The group with this id, if it may be evicted. */
-  get(id: string): RunningGroup | undefined {
-    if (this.decided.has(id)) return this.decided.get(id);
-    const running = this.ctx.cluster.runningGroup(id);
-    const evictable = running !== undefined && this.evictable(running) === "yes" ? running : undefined;
-    this.decided.set(id, evictable);
-    return evictable;
+  /** The unit with this id, if it may be taken. */
+  get(id: string): VictimUnit | undefined {
+    const hash = id.indexOf("#");
+    return this.unitsOf(hash < 0 ? id : id.slice(0, hash)).get(id);
   }
 
-  /** Every candidate, cheapest to evict first, and what their pods on usable nodes request. */
-  all(): { order: RunningGroup[]; room: Resources; protectedByBudget: number } {
+  /** The unit that takes this pod: its own, else its group's whole one (if either may be taken). */
+  unitOf(pod: PodInfo): VictimUnit | undefined {
+    const units = this.unitsOf(pod.group.id);
+    return units.get(`${pod.group.id}#${pod.key}`) ?? units.get(pod.group.id);
+  }
+
+  /**
+   * Whether a budget allows these units of one group together (each was checked on its own; two
+   * members of a group under a budget that allows one disruption are not).
+   */
+  allowTogether(units: readonly VictimUnit[]): boolean {
+    const first = units[0];
+    if (first === undefined || units.length === 1) return true;
+    const namespace = first.group.pods[0]?.namespace ?? "";
+    const pods = new Set(units.flatMap((unit) => unit.pods));
+    return !blockedByDisruptionBudget([...pods], this.budgets.get(namespace) ?? []);
+  }
+
+  /** Every unit, cheapest to take first, and what their groups' pods on usable nodes request. */
+  all(): { order: VictimUnit[]; room: Resources; protectedByBudget: number } {
     if (this.everyone) return this.everyone;
-    const order: RunningGroup[] = [];
+    const order: VictimUnit[] = [];
     const room = new Resources();
-    let protectedByBudget = 0;
     for (const running of this.ctx.cluster.runningGroups().values()) {
-      const verdict = this.evictable(running);
-      if (verdict === "protected") protectedByBudget++;
-      if (verdict !== "yes") continue;
-      order.push(running);
-      for (const pod of this.onUsableNodes(running)) addPod(room, pod);
+      const units = this.unitsOf(running.id);
+      if (units.size === 0) continue;
+      order.push(...units.values());
+      for (const pod of this.onUsableNodes(running.pods)) if (!pod.terminating) addPod(room, pod);
     }
-    this.everyone = { order: byEvictionOrder(order), room, protectedByBudget };
+    this.everyone = { order: byEvictionOrder(order), room, protectedByBudget: this.protectedGroups.size };
     return this.everyone;
+  }
+
+  private unitsOf(groupId: string): Map<string, VictimUnit> {
+    const known = this.decided.get(groupId);
+    if (known) return known;
+    const units = new Map<string, VictimUnit>();
+    const running = this.ctx.cluster.runningGroup(groupId);
+    if (running !== undefined && this.lower(running)) {
+      const namespace = running.pods[0]?.namespace ?? "";
+      const budgets = this.budgets.get(namespace) ?? this.ctx.cluster.podDisruptionBudgets(namespace);
+      this.budgets.set(namespace, budgets);
+      for (const unit of victimUnitsOf(running)) {
+        if (unit.pods.every((pod) => pod.terminating)) continue;
+        if (this.onUsableNodes(unit.pods).length === 0) continue;
+        if (blockedByDisruptionBudget(unit.pods, budgets)) this.protectedGroups.add(groupId);
+        else units.set(unit.id, unit);
+      }
+    }
+    this.decided.set(groupId, units);
+    return units;
   }
 
   private lower(running: RunningGroup): boolean {
     return running.id !== this.group.key.id && running.priority < this.group.priority;
   }
 
-  private onUsableNodes(running: RunningGroup): PodInfo[] {
-    return running.pods.filter((pod) => this.usable.has(this.ctx.cluster.placementOf(pod.key) ?? ""));
-  }
-
-  private evictable(running: RunningGroup): "yes" | "no" | "protected" {
-    if (!this.lower(running) || running.pods.every((pod) => pod.terminating)) return "no";
-    if (this.onUsableNodes(running).length === 0) return "no";
-    const namespace = running.pods[0]?.namespace ?? "";
-    const budgets = this.budgets.get(namespace) ?? this.ctx.cluster.podDisruptionBudgets(namespace);
-    this.budgets.set(namespace, budgets);
-    return blockedByDisruptionBudget(running, budgets) ? "protected" : "yes";
+  private onUsableNodes(pods: readonly PodInfo[]): PodInfo[] {
+    return pods.filter((pod) => this.usable.has(this.ctx.cluster.placementOf(pod.key) ?? ""));
   }
 }
 
-/** Cheapest to evict first: lowest priority, then fewest pods, then id. */
-function byEvictionOrder(groups: readonly RunningGroup[]): RunningGroup[] {
-  return [...groups].sort(
+/** Cheapest to take first: lowest priority, then keeping groups at their minimum, then fewest pods, then id. */
+function byEvictionOrder(units: readonly VictimUnit[]): VictimUnit[] {
+  return [...units].sort(
     (a, b) =>
-      a.priority - b.priority || a.pods.length - b.pods.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      a.priority - b.priority ||
+      Number(a.breaks) - Number(b.breaks) ||
+      a.pods.length - b.pods.length ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
 }
 
@@ -336,13 +472,14 @@ function searchNodeByNode(
   shape: string | undefined,
   memo: PreemptionMemo | undefined,
   hopeless: HopelessNodes | undefined,
-): RunningGroup[] | undefined {
+): VictimUnit[] | undefined {
   const statement = new Statement(ctx.cluster);
-  const chosen = new Map<string, RunningGroup>();
+  const chosen = new Map<string, VictimUnit>();
   const search: VictimSearch = { ctx, statement, candidates, chosen, shape, memo };
   const hopelessFor = hopeless === undefined ? undefined : constraintsOf(hopeless.pod);
+  const gone = new Set<string>();
   try {
-    for (const pod of candidates.leaving) statement.evict(pod);
+    evictOnce(statement, candidates.leaving, gone);
     // The members' PreFilter states, kept true by RemovePod/AddPod as victims go and members land.
     const states = new PodStates(ctx.profile, group.members);
     statement.follow(states.follower);
@@ -360,7 +497,7 @@ function searchNodeByNode(
         if (best !== undefined) {
           for (const victim of best.victims) {
             chosen.set(victim.id, victim);
-            for (const pod of victim.pods) statement.evict(pod);
+            evictOnce(statement, victim.pods, gone);
           }
           nodeName = best.node.name;
         }
@@ -382,9 +519,12 @@ function searchNodeByNode(
 interface NodeOffer {
   readonly node: NodeInfo;
   readonly index: number;
-  readonly victims: readonly RunningGroup[];
-  /** kube-scheduler's pickOneNodeForPreemption order: highest priority, sum of priorities, pods. */
-  readonly cost: readonly [number, number, number];
+  readonly victims: readonly VictimUnit[];
+  /**
+   * kube-scheduler's pickOneNodeForPreemption order (highest priority, sum of priorities, pods),
+   * with the units that leave their group below its minimum counted right after priority.
+   */
+  readonly cost: readonly [number, number, number, number];
 }
 
 /** One member's search: the trial it runs in, the victims earlier members chose, the memo. */
@@ -392,7 +532,7 @@ interface VictimSearch {
   readonly ctx: PlacementContext;
   readonly statement: Statement;
   readonly candidates: Candidates;
-  readonly chosen: ReadonlyMap<string, RunningGroup>;
+  readonly chosen: ReadonlyMap<string, VictimUnit>;
   /** The pod's shape, for the memo (lone pods only). */
   readonly shape: string | undefined;
   readonly memo: PreemptionMemo | undefined;
@@ -433,19 +573,21 @@ function cheaper(a: NodeOffer, b: NodeOffer): boolean {
   return a.index < b.index;
 }
 
-function costOf(victims: readonly RunningGroup[]): [number, number, number] {
+function costOf(victims: readonly VictimUnit[]): [number, number, number, number] {
   let highest = Number.NEGATIVE_INFINITY;
+  let breaking = 0;
   let sum = 0;
   let pods = 0;
   for (const victim of victims) {
     highest = Math.max(highest, victim.priority);
+    if (victim.breaks) breaking++;
     for (const pod of victim.pods) {
       // Offset as kube-scheduler does, so that fewer pods of negative priority still cost less.
       sum += pod.priority + 2 ** 31;
       pods++;
     }
   }
-  return [highest, sum, pods];
+  return [highest, breaking, sum, pods];
 }
 
 /** The node's victims for the pod, through the memo when the node is unchanged since it was asked. */
@@ -454,7 +596,7 @@ function nodeVictims(
   pod: PodInfo,
   node: NodeInfo,
   state: PodState | undefined,
-): readonly RunningGroup[] | undefined {
+): readonly VictimUnit[] | undefined {
   const { ctx, candidates, chosen, shape, memo } = search;
   // A lent node's answer depends on the pod's group: not shared between groups.
   const reusable =
@@ -462,7 +604,8 @@ function nodeVictims(
   if (reusable) {
     const known = memo.victimsOn(shape, node.name, ctx.cluster.nodeVersion(node.name));
     const victims = known?.map((id) => candidates.get(id));
-    if (victims?.every((v) => v !== undefined && !chosen.has(v.id))) return victims as RunningGroup[];
+    if (victims?.every((v) => v !== undefined && !chosen.has(v.id) && !chosen.has(v.group.id)))
+      return victims as VictimUnit[];
   }
   const victims = victimsOnNode(search, pod, node, state);
   if (reusable)
@@ -476,8 +619,8 @@ function nodeVictims(
 }
 
 /**
- * kube-scheduler's SelectVictimsOnNode for whole groups: every candidate pod on the node gone,
- * does the pod fit? Then the groups there are given back, most important first, as long as it
+ * kube-scheduler's SelectVictimsOnNode for victim units: every candidate pod on the node gone,
+ * does the pod fit? Then the units there are given back, most important first, as long as it
  * still fits. Undefined when the node cannot take the pod however many candidates leave it.
  */
 function victimsOnNode(
@@ -485,21 +628,23 @@ function victimsOnNode(
   pod: PodInfo,
   node: NodeInfo,
   podState: PodState | undefined,
-): RunningGroup[] | undefined {
+): VictimUnit[] | undefined {
   const { ctx, statement, candidates, chosen } = search;
   const { state, rejected } = podState ?? preFilter(ctx.profile, pod);
   if (rejected !== undefined) return undefined;
-  const here = new Map<string, PodInfo[]>();
+  const here = new Map<string, { unit: VictimUnit; pods: PodInfo[] }>();
   for (const other of node.pods.values()) {
-    if (chosen.has(other.group.id) || candidates.get(other.group.id) === undefined) continue;
-    const pods = here.get(other.group.id) ?? [];
-    pods.push(other);
-    here.set(other.group.id, pods);
+    if (chosen.has(other.group.id)) continue;
+    const unit = candidates.unitOf(other);
+    if (unit === undefined || chosen.has(unit.id)) continue;
+    const entry = here.get(unit.id) ?? { unit, pods: [] };
+    entry.pods.push(other);
+    here.set(unit.id, entry);
   }
   if (here.size === 0) return undefined;
   // Cheap bound before any simulation: the room the node would have with every candidate gone.
   const remaining = node.requested.clone();
-  for (const pods of here.values())
+  for (const { pods } of here.values())
     for (const other of pods) {
       remaining.subtract(other.requests);
       remaining.pods -= 1;
@@ -507,18 +652,22 @@ function victimsOnNode(
   if (insufficientResources(node.allocatable, remaining, pod.requests).length > 0) return undefined;
   const mark = statement.mark();
   try {
-    for (const pods of here.values()) for (const other of pods) statement.evict(other);
+    for (const { pods } of here.values()) for (const other of pods) statement.evict(other);
     if (rejection(ctx.profile, pod, node, state) !== undefined) return undefined;
-    const victims: RunningGroup[] = [];
-    const mostImportantFirst = byEvictionOrder(
-      [...here.keys()].map((id) => candidates.get(id) as RunningGroup),
-    ).reverse();
-    for (const group of mostImportantFirst) {
-      const pods = here.get(group.id) as PodInfo[];
+    const victims: VictimUnit[] = [];
+    const mostImportantFirst = byEvictionOrder([...here.values()].map((entry) => entry.unit)).reverse();
+    for (const unit of mostImportantFirst) {
+      const pods = (here.get(unit.id) as { pods: PodInfo[] }).pods;
       for (const other of pods) statement.assume(other, node.name);
       if (rejection(ctx.profile, pod, node, state) === undefined) continue;
       for (const other of pods) statement.evict(other);
-      victims.push(group);
+      victims.push(unit);
+    }
+    // Members of one group taken here and by earlier members: a budget must allow them together.
+    const groups = new Set(victims.map((unit) => unit.group.id));
+    for (const id of groups) {
+      const together = [...chosen.values(), ...victims].filter((unit) => unit.group.id === id);
+      if (!candidates.allowTogether(together)) return undefined;
     }
     return victims;
   } finally {
@@ -570,14 +719,14 @@ function shapeOf(ctx: PlacementContext, group: PendingGroup, pod: PodInfo): stri
   ]);
 }
 
-/** A group may not be evicted when a budget covering k of its pods allows fewer than k disruptions. */
+/** Pods may not be evicted together when a budget covering k of them allows fewer than k disruptions. */
 export function blockedByDisruptionBudget(
-  group: RunningGroup,
+  pods: readonly PodInfo[],
   budgets: readonly PodDisruptionBudget[],
 ): boolean {
   for (const budget of budgets) {
     let covered = 0;
-    for (const pod of group.pods) {
+    for (const pod of pods) {
       if (!pod.terminating && matchesLabelSelector(budget.spec?.selector, pod.labels)) covered++;
     }
     if (covered > 0 && (budget.status?.disruptionsAllowed ?? 0) < covered) return true;

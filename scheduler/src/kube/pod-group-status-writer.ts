@@ -4,6 +4,9 @@
  * that True is terminal). One write per group, never per member: a condition the PodGroup
  * already has, or that this writer sent within the interval, is not sent again; a group told
  * True is never written again. A group's writes reach the API server one after another.
+ *
+ * On a victim PodGroup, before its members are evicted: DisruptionTarget (True, reason
+ * PreemptionByScheduler, the message naming the preemptor), once per victim group and preemption.
  */
 import type { Logger } from "pino";
 import { initiallyScheduledUpdate, type PodGroupObject } from "../core/index.js";
@@ -11,6 +14,15 @@ import { capMessage } from "./event-recorder.js";
 import type { KubeClient } from "./kube-client.js";
 
 const strategicMerge = "application/strategic-merge-patch+json";
+
+export const disruptionTargetCondition = "DisruptionTarget";
+/** kube-scheduler's reason on the pods it preempts; ours on the PodGroup too. */
+export const preemptionByScheduler = "PreemptionByScheduler";
+
+/** The DisruptionTarget message: who preempts (kube-scheduler's pod text, naming the group). */
+export function disruptionTargetMessage(schedulerName: string, preemptor: string): string {
+  return `${schedulerName}: preempting to accommodate a higher priority group ${preemptor}`;
+}
 
 /** At most this many groups' last writes are remembered; the oldest go first. */
 const maxRemembered = 10_000;
@@ -63,6 +75,44 @@ export class PodGroupStatusWriter {
     if (this.lastQueued.get(key) === write) this.lastQueued.delete(key);
     // Not written: the next attempt must not be skipped as a repeat.
     if (!ok && this.lastWritten.get(key) === written) this.lastWritten.delete(key);
+    return ok;
+  }
+
+  /**
+   * Marks the victim PodGroup DisruptionTarget before its members are evicted. Not sent when it
+   * already says so with this message (the same preemptor trying again). Resolves false when the
+   * write was refused: the caller then evicts nothing of that group.
+   */
+  async disruptionTarget(podGroup: PodGroupObject, message: string, now = Date.now()): Promise<boolean> {
+    const capped = capMessage(message);
+    const conditions = (podGroup as { status?: { conditions?: unknown } }).status?.conditions;
+    const current = Array.isArray(conditions)
+      ? (conditions as { type?: unknown; status?: unknown; message?: unknown }[]).find(
+          (c) => c?.type === disruptionTargetCondition,
+        )
+      : undefined;
+    if (current?.status === "True" && current.message === capped) return true;
+    const { namespace = "", name, uid } = podGroup.metadata;
+    const key = uid ?? `${namespace}/${name}`;
+    const patch = {
+      status: {
+        conditions: [
+          {
+            type: disruptionTargetCondition,
+            status: "True",
+            reason: preemptionByScheduler,
+            message: capped,
+            lastTransitionTime: new Date(now).toISOString(),
+          },
+        ],
+      },
+    };
+    const write = (this.lastQueued.get(key) ?? Promise.resolve(true)).then(() =>
+      this.send(namespace, name, patch),
+    );
+    this.lastQueued.set(key, write);
+    const ok = await write;
+    if (this.lastQueued.get(key) === write) this.lastQueued.delete(key);
     return ok;
   }
 

@@ -32,7 +32,7 @@ import { CoschedulingStatusWriter } from "../kube/crd-pod-group-status-writer.js
 import { EventRecorder } from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
-import { PodGroupStatusWriter } from "../kube/pod-group-status-writer.js";
+import { disruptionTargetMessage, PodGroupStatusWriter } from "../kube/pod-group-status-writer.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
 import {
@@ -50,8 +50,9 @@ export interface ShardWriters {
   readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
     Partial<Pick<PodStatusWriter, "forget">>;
   readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
-  /** Native PodGroups' PodGroupInitiallyScheduled condition; none: not written. */
-  readonly podGroupStatus?: Pick<PodGroupStatusWriter, "initiallyScheduled">;
+  /** Native PodGroups' conditions (PodGroupInitiallyScheduled, DisruptionTarget); none: not written. */
+  readonly podGroupStatus?: Pick<PodGroupStatusWriter, "initiallyScheduled"> &
+    Partial<Pick<PodGroupStatusWriter, "disruptionTarget">>;
   /** scheduler-plugins PodGroups' status (phase and counts); none: not written. */
   readonly coschedulingStatus?: Pick<CoschedulingStatusWriter, "write">;
 }
@@ -325,6 +326,7 @@ export class GroupExecutor {
     const id = decision.group.id;
     const { victims, nominations } = decision.plan;
     const victimPods = victims.flatMap((victim) => victim.pods.filter((pod) => !pod.terminating));
+    const partial = new Set(victims.filter((victim) => !victim.whole).map((victim) => victim.id));
     this.log.debug(
       {
         group: id,
@@ -338,7 +340,7 @@ export class GroupExecutor {
         ? `preempting ${victimPods.length} pod(s) of ${victims.length} lower-priority group(s); waiting for them to leave`
         : "waiting for preempted pods to leave";
     this.tellPending(members, `${decision.message} ${waiting}.`, "FailedScheduling");
-    return this.nominateThenEvict(id, nominations, victimPods);
+    return this.nominateThenEvict(id, nominations, victimPods, partial);
   }
 
   /** An unschedulable decision: the group's pending pods are told why. */
@@ -362,6 +364,8 @@ export class GroupExecutor {
     preemptor: string,
     nominations: readonly Placement[],
     victims: readonly PodInfo[],
+    /** Victim groups that lose only these members (their disruption mode allows it); else whole. */
+    partial: ReadonlySet<string> = new Set(),
   ): Promise<PreemptionOutcome> {
     const self = this.config.identity;
     const [written] = await Promise.all([
@@ -384,11 +388,14 @@ export class GroupExecutor {
       preemptor,
       victims,
       nominations.map((n) => n.nodeName),
+      partial,
     );
   }
 
   /**
-   * Evicts whole groups only. The ticket fences the start: a group none of whose evictions went
+   * Evicts the victims: whole groups, and members of groups in `partial` (only those). A native
+   * PodGroup is first marked DisruptionTarget (once per group here); a group whose mark was
+   * refused is not evicted this time. The ticket fences the start: a group none of whose evictions went
    * out while the ticket was valid keeps running. Once one member's eviction went out, the rest
    * of its group follow whatever happens to the lease meanwhile, and those that failed (the API
    * server restarting, or throttling it longer than a lease duration) are retried with backoff
@@ -396,7 +403,7 @@ export class GroupExecutor {
    * member still running after that is a candidate again at the preemptor's next cycle, if it
    * still needs the room (a victim that had started is never rolled back). A member the watch
    * shows running after the cycle chose its group (a growing group's owner bound it meanwhile)
-   * is evicted with the rest.
+   * is evicted with the rest, unless its group loses only some members.
    *
    * A PodDisruptionBudget's refusal is an answer, not a failure: that victim keeps running and is
    * not asked again here. The preemptor is told why, the budget counts as allowing nothing until
@@ -407,6 +414,7 @@ export class GroupExecutor {
     preemptor: string,
     victims: readonly PodInfo[],
     nodes: readonly string[],
+    partial: ReadonlySet<string>,
   ): Promise<PreemptionOutcome> {
     const where = [...new Set(nodes)].join(", ");
     // Evicting makes room on the nominated nodes: only while this shard still owns them.
@@ -433,6 +441,10 @@ export class GroupExecutor {
     try {
       await Promise.all(
         [...groups.values()].map(async (members) => {
+          if (!(await this.markDisruptionTarget(preemptor, members[0] as PodInfo))) {
+            for (const pod of members) answers.set(pod.key, "error");
+            return;
+          }
           let committed = false;
           const sendIf = () => {
             committed ||= ticket.valid();
@@ -440,11 +452,13 @@ export class GroupExecutor {
           };
           const results = await Promise.all(
             members.map((pod) =>
-              this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded, sendIf)),
+              this.bindSlots(() =>
+                this.evictVictim(preemptor, pod, where, bounded, sendIf, !partial.has(pod.group.id)),
+              ),
             ),
           );
           const group = (members[0] as PodInfo).group;
-          if (committed && !group.solo) begun.add(group.id);
+          if (committed && !group.solo && !partial.has(group.id)) begun.add(group.id);
           results.forEach((result, i) => {
             const pod = members[i] as PodInfo;
             answers.set(pod.key, result.outcome);
@@ -480,7 +494,11 @@ export class GroupExecutor {
       if (unfinished.length === 0) continue;
       const bounded = this.throttleBound(deadline - Date.now());
       const results = await Promise.all(
-        unfinished.map((pod) => this.bindSlots(() => this.evictVictim(preemptor, pod, where, bounded))),
+        unfinished.map((pod) =>
+          this.bindSlots(() =>
+            this.evictVictim(preemptor, pod, where, bounded, undefined, !partial.has(pod.group.id)),
+          ),
+        ),
       );
       for (const [i, pod] of unfinished.entries()) answers.set(pod.key, results[i]?.outcome ?? "error");
       const refusedNow = unfinished.flatMap((pod, i) =>
@@ -497,12 +515,34 @@ export class GroupExecutor {
     return { kind: "evicting", answers, unfinished: unfinished.map((pod) => pod.key) };
   }
 
+  /**
+   * A native victim PodGroup says DisruptionTarget before any member is evicted (bounded: asked
+   * once per victim group and preemption). False when the write was refused.
+   */
+  private async markDisruptionTarget(preemptor: string, member: PodInfo): Promise<boolean> {
+    const writer = this.podGroupStatus;
+    if (!member.group.podGroup || writer?.disruptionTarget === undefined) return true;
+    const podGroup = this.cache.podGroupObject(member.group.namespace, member.group.name);
+    if (podGroup === undefined) return true;
+    const ok = await writer.disruptionTarget(
+      podGroup,
+      disruptionTargetMessage(this.config.schedulerName, preemptor),
+    );
+    if (!ok)
+      this.log.warn(
+        { preemptor, podGroup: member.group.id },
+        "DisruptionTarget not written on the victim PodGroup; evicting none of it this time",
+      );
+    return ok;
+  }
+
   private async evictVictim(
     preemptor: string,
     pod: PodInfo,
     where: string,
     bounded: AbortSignal,
     sendIf?: () => boolean,
+    whole = true,
   ): Promise<{ outcome: EvictOutcome; detail: string }> {
     const result = await this.binder.evict(pod.namespace, pod.name, sendIf, bounded);
     if (result.outcome === "fenced") {
@@ -515,7 +555,7 @@ export class GroupExecutor {
         pod.pod,
         "Normal",
         "Preempted",
-        `Preempted by ${preemptor} (whole group evicted) to make room on ${where}`,
+        `Preempted by ${preemptor} (${whole ? "whole group evicted" : "member evicted; its group allows it"}) to make room on ${where}`,
       );
     } else if (result.outcome === "disruption_budget") {
       this.log.warn(

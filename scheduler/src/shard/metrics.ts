@@ -129,7 +129,7 @@ export class ShardMetrics {
 
   readonly preemptionVictims = new Histogram({
     name: "sharded_scheduler_preemption_victims",
-    help: "Number of selected preemption victims, per preemption (whole groups, so often more than one).",
+    help: "Number of selected preemption victims, per preemption (pods: whole groups, or members of groups whose disruption mode allows it).",
     // As kube-scheduler: #victims > 64 is rare, so [64, +Inf) is one bucket.
     buckets: exponentialBuckets(1, 2, 7),
     registers: [this.registry],

@@ -7,13 +7,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Node, Pod, PodDisruptionBudget } from "../../src/core/api-types.js";
-import type { ClusterState, RunningGroup } from "../../src/core/cluster-state.js";
+import type { ClusterState } from "../../src/core/cluster-state.js";
 import { type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
 import { type PendingGroup, queueOrder } from "../../src/core/gang/index.js";
 import { placeGang } from "../../src/core/gang-placement.js";
 import type { PodInfo } from "../../src/core/model.js";
 import type { ScoringStrategy } from "../../src/core/plugins/node-resources/resource-allocation.js";
-import { blockedByDisruptionBudget } from "../../src/core/preemption.js";
+import { blockedByDisruptionBudget, type Victim, victimUnitsOf } from "../../src/core/preemption.js";
 import { Statement } from "../../src/core/statement.js";
 import {
   gpu,
@@ -179,12 +179,12 @@ function buildScenario(shape: ScenarioShape): Scenario {
 
 // --- checks -------------------------------------------------------------------------------
 
-/** Lower-priority groups whose every pod is terminating: preemption counts them as gone. */
+/** Terminating pods of lower-priority groups: preemption counts them as gone. */
 function leavingFor(cluster: ClusterState, group: PendingGroup): PodInfo[] {
   const leaving: PodInfo[] = [];
   for (const running of cluster.runningGroups().values()) {
     if (running.id === group.key.id || running.priority >= group.priority) continue;
-    if (running.pods.every((p) => p.terminating)) leaving.push(...running.pods);
+    leaving.push(...running.pods.filter((p) => p.terminating));
   }
   return leaving;
 }
@@ -343,8 +343,9 @@ function checkScenario(scenario: Scenario): Decision[] {
       const evictable: PodInfo[] = [...leaving];
       for (const running of runningBefore.values()) {
         if (running.id === group.key.id || running.priority >= group.priority) continue;
-        if (blockedByDisruptionBudget(running, cluster.podDisruptionBudgets("default"))) continue;
-        evictable.push(...running.pods);
+        for (const unit of victimUnitsOf(running))
+          if (!blockedByDisruptionBudget(unit.pods, cluster.podDisruptionBudgets("default")))
+            evictable.push(...unit.pods);
       }
       expect(fitsWithout(cluster, scenario, group, evictable)).toBe(false);
       continue;
@@ -359,8 +360,17 @@ function checkScenario(scenario: Scenario): Decision[] {
       expect(victim.priority).toBeLessThan(group.priority);
       const whole = runningBefore.get(victim.id);
       expect(whole).toBeDefined();
-      expect(victim.pods.map((p) => p.key).sort()).toEqual(whole?.pods.map((p) => p.key).sort());
-      expect(blockedByDisruptionBudget(victim, cluster.podDisruptionBudgets("default"))).toBe(false);
+      const budgets = cluster.podDisruptionBudgets("default");
+      if (victim.whole) {
+        expect(victim.pods.map((p) => p.key).sort()).toEqual(whole?.pods.map((p) => p.key).sort());
+        expect(blockedByDisruptionBudget(victim.pods, budgets)).toBe(false);
+      } else {
+        // Members of an annotation gang above its min-member: the rest keep it at its minimum.
+        const staying = (whole?.pods ?? []).filter((p) => !p.terminating);
+        const kept = staying.filter((p) => !victim.pods.includes(p)).length;
+        expect(kept).toBeGreaterThanOrEqual(staying[0]?.minMember ?? staying.length);
+        for (const pod of victim.pods) expect(blockedByDisruptionBudget([pod], budgets)).toBe(false);
+      }
       expect(victim.pods.every((p) => p.terminating)).toBe(false);
     }
     expect(new Set(victims.map((v) => v.id)).size).toBe(victims.length);
@@ -368,7 +378,7 @@ function checkScenario(scenario: Scenario): Decision[] {
     expect(nominations.length).toBeGreaterThanOrEqual(group.required);
     for (const n of nominations) expect(scenario.owned.has(n.nodeName)).toBe(true);
 
-    const victimPods = (list: readonly RunningGroup[]) => list.flatMap((v) => v.pods);
+    const victimPods = (list: readonly Victim[]) => list.flatMap((v) => v.pods);
     // Once the victims (and earlier victims still leaving) are gone, the whole group fits …
     expect(fitsWithout(cluster, scenario, group, [...leaving, ...victimPods(victims)])).toBe(true);
     // … and it would not with any one victim spared.

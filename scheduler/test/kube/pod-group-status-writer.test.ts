@@ -6,7 +6,7 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { KubeResponse } from "../../src/kube/kube-client.js";
-import { PodGroupStatusWriter } from "../../src/kube/pod-group-status-writer.js";
+import { disruptionTargetMessage, PodGroupStatusWriter } from "../../src/kube/pod-group-status-writer.js";
 
 function recordingClient(statuses: number[] = []) {
   const calls: { method: string; path: string; body: unknown; contentType: string }[] = [];
@@ -72,6 +72,37 @@ describe("PodGroupStatusWriter", () => {
     const writer = new PodGroupStatusWriter(client, log);
     expect(await writer.initiallyScheduled(podGroup, false, "m", 1_000)).toBe(false);
     expect(await writer.initiallyScheduled(podGroup, false, "m", 1_001)).toBe(true);
+    expect(client.calls).toHaveLength(2);
+  });
+});
+
+describe("PodGroupStatusWriter.disruptionTarget", () => {
+  it("patches DisruptionTarget (PreemptionByScheduler, naming the preemptor) unless the PodGroup already says so", async () => {
+    const client = recordingClient([200, 500]);
+    const writer = new PodGroupStatusWriter(client, log, 60_000);
+    const message = disruptionTargetMessage("sharded-scheduler", "podgroup:ml/big");
+    expect(await writer.disruptionTarget(podGroup, message, 1_000)).toBe(true);
+    expect(client.calls[0]?.body).toEqual({
+      status: {
+        conditions: [
+          {
+            type: "DisruptionTarget",
+            status: "True",
+            reason: "PreemptionByScheduler",
+            message: "sharded-scheduler: preempting to accommodate a higher priority group podgroup:ml/big",
+            lastTransitionTime: new Date(1_000).toISOString(),
+          },
+        ],
+      },
+    });
+    const marked = {
+      ...podGroup,
+      status: { conditions: [{ type: "DisruptionTarget", status: "True", message }] },
+    };
+    expect(await writer.disruptionTarget(marked, message, 2_000)).toBe(true);
+    expect(client.calls).toHaveLength(1);
+    // Another preemptor's mark is written; a refused write answers false.
+    expect(await writer.disruptionTarget(marked, disruptionTargetMessage("s", "other"), 3_000)).toBe(false);
     expect(client.calls).toHaveLength(2);
   });
 });

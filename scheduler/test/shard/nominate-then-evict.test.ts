@@ -361,3 +361,66 @@ describe("Shard cycle: preemption while nodes just gained settle", () => {
     }
   });
 });
+
+describe("GroupExecutor: victim PodGroups", () => {
+  const victimPodGroup = {
+    apiVersion: "scheduling.k8s.io/v1beta1",
+    kind: "PodGroup",
+    metadata: { name: "train", namespace: "default", uid: "pg-train" },
+    spec: { schedulingPolicy: { gang: { minCount: 1 } }, disruptionMode: { single: {} }, priority: 1 },
+  };
+  const member = (name: string, nodeName: string) => {
+    const base = pod(name, { priority: 1, nodeName });
+    return { ...base, spec: { ...base.spec, schedulingGroup: { podGroupName: "train" } } };
+  };
+
+  /** Writers recording evictions and DisruptionTarget writes in one order; the mark answers `marked`. */
+  function markingWriters(marked: boolean) {
+    const { calls, writers } = recordingWriters();
+    const marking: ShardWriters = {
+      ...writers,
+      statusWriter: {
+        unschedulable: async () => undefined,
+        nominate: async () => true,
+        pinOwner: async () => true,
+      },
+      podGroupStatus: {
+        initiallyScheduled: async () => true,
+        disruptionTarget: async (podGroup, message) => {
+          calls.push(`DisruptionTarget ${podGroup.metadata.name}: ${message}`);
+          return marked;
+        },
+      },
+    };
+    return { calls, writers: marking };
+  }
+
+  it("marks the victim PodGroup DisruptionTarget once, before any member is evicted, and only the members planned", async () => {
+    const { calls, writers } = markingWriters(true);
+    const shard = shardWith(writers);
+    shard.cache.upsertPodGroup(victimPodGroup);
+    const victims = [member("train-1", "n1"), member("train-2", "n2")].map((p) =>
+      toPodInfo(p, undefined, { podGroup: () => victimPodGroup }),
+    );
+    await shard.executor.nominateThenEvict(
+      "group:default/g",
+      plan().nominations,
+      victims,
+      new Set(["podgroup:default/train"]),
+    );
+    expect(calls.filter((call) => !call.startsWith("pin"))).toEqual([
+      "DisruptionTarget train: sharded-scheduler: preempting to accommodate a higher priority group group:default/g",
+      "evict train-1",
+      "evict train-2",
+    ]);
+  });
+
+  it("evicts nothing of a PodGroup whose DisruptionTarget was refused", async () => {
+    const { calls, writers } = markingWriters(false);
+    const shard = shardWith(writers);
+    shard.cache.upsertPodGroup(victimPodGroup);
+    const victims = [toPodInfo(member("train-1", "n1"), undefined, { podGroup: () => victimPodGroup })];
+    await shard.executor.nominateThenEvict("group:default/g", plan().nominations, victims);
+    expect(calls.filter((call) => call.startsWith("evict"))).toEqual([]);
+  });
+});

@@ -37,9 +37,9 @@ export interface GroupMembership extends PodGroupMembership {
   /** The pod's priority as its group sees it. */
   priority: number;
   /**
-   * How the group's members may be disrupted. "all": a victim group is evicted whole (every
-   * annotation gang: one missing members is as good as none); "single": one by one (a PodGroup
-   * that says so; preemption still treats it as "all" until its victim search reads this).
+   * How the group's members may be disrupted. "all": a victim group is evicted whole (an
+   * annotation gang may still lose members above its min-member first; see core/preemption.ts);
+   * "single": one by one (a PodGroup that says so).
    */
   disruption: DisruptionMode;
   /** The group's preemption policy, which overrides the pod's own; undefined: the pod's own. */
