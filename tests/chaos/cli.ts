@@ -21,6 +21,7 @@ import {
   up,
 } from "../cluster/local/local-cluster.js";
 import { buildScheduler, stackDown, stackUp } from "../stack/stack.js";
+import { installCrds } from "../support/podgroup-crds.js";
 import { mulberry32 } from "../support/random.js";
 import { redisValues } from "../support/redis-ping.js";
 import { type FaultInjector, kindFaults, localFaults } from "./faults.js";
@@ -182,6 +183,12 @@ async function main(): Promise<number> {
     kc.loadFromFile(cluster.kubeconfig);
     buildScheduler();
     await stackDown(clusterDir, log);
+    // The PodGroup CRDs (scheduler-plugins, Volcano) before the shards start: a shard asks
+    // discovery once, at start. A reused cluster keeps those it has; they go with the cluster.
+    const installed = await installCrds(kc);
+    log(
+      `PodGroup CRDs: ${installed.length === 0 ? "already installed" : `installed ${installed.join(", ")}`}`,
+    );
     // Debug logs name every decision on every group: what a lostPods violation is read from.
     const stackArgs = { shardArgs: ["--log-level=debug"], coordinatorArgs: ["--log-level=debug"] };
     await stackUp({ clusterDir, shards, coordinator: true, ...stackArgs, log });

@@ -41,7 +41,10 @@ export function resultTable(result: ChaosResult, known: KnownFailing = []): stri
     "gated gangs",
     `${load.gatedGangs} (${load.podsUngated} gates lifted; ${result.gatedPods} pods seen gated)`,
   );
-  row("native PodGroup gangs", load.nativePodGroups);
+  row(
+    "PodGroup gangs",
+    `${load.nativePodGroups} native, ${load.schedulerPluginsPodGroups} scheduler-plugins, ${load.volcanoPodGroups} Volcano`,
+  );
   row("growing groups grown", `${load.groupsGrown} (${load.groupsGrownRunning} while running)`);
   row(
     "mixed-priority gangs",

@@ -67,6 +67,10 @@ export interface WorkloadStats {
   mixedPriorityGangs: number;
   /** Gangs whose pods joined a native PodGroup (scheduling.k8s.io/v1beta1) the workload created. */
   nativePodGroups: number;
+  /** Gangs whose pods joined a scheduler-plugins PodGroup (scheduling.x-k8s.io/v1alpha1 CRD, pod label). */
+  schedulerPluginsPodGroups: number;
+  /** Gangs whose pods joined a Volcano PodGroup (scheduling.volcano.sh/v1beta1 CRD, pod annotation). */
+  volcanoPodGroups: number;
   /** Gates lifted (PATCH spec.schedulingGates: []). */
   podsUngated: number;
   /** Growing groups grown, and of them those that had a member bound first. */

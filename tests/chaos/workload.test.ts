@@ -9,11 +9,12 @@ import {
   jobManifests,
   meanJobMilliCpuSeconds,
   minMemberAnnotation,
-  nativeGangShare,
   type PlannedJob,
   planJob,
   podGroupAnnotation,
+  podGroupApis,
   podGroupManifest,
+  podGroupShares,
   ungateDelaySeconds,
 } from "./workload.js";
 
@@ -247,25 +248,37 @@ describe("the Jobs of issue 17's shapes", () => {
   });
 });
 
-describe("native PodGroup gangs", () => {
+describe("PodGroup gangs", () => {
   const target = { namespace: "chaos-1", schedulerName: "sharded-scheduler", runId: "run-1" };
+  const served = { ...target, podGroupApis: podGroupApis };
   const jobs = plan(options, chaosNodes, 3000);
+  const firstOf = (api: string) => jobs.find((planned) => planned.podGroup === api) as PlannedJob;
 
-  it("makes a small share of the plain gangs native, and no other shape", () => {
+  it("makes a small share of the plain gangs join each PodGroup API, and no other shape", () => {
     const gangs = jobs.filter((job) => job.shape === "gang");
-    const native = gangs.filter((job) => job.podGroup);
-    expect(native.length / gangs.length).toBeCloseTo(nativeGangShare, 1);
+    for (const api of podGroupApis) {
+      const joined = gangs.filter((job) => job.podGroup === api);
+      expect(joined.length / gangs.length, api).toBeCloseTo(podGroupShares[api], 1);
+      expect(joined.length, api).toBeGreaterThan(0);
+    }
     expect(jobs.filter((job) => job.podGroup && job.shape !== "gang")).toEqual([]);
   });
 
-  it("joins the pods to a PodGroup of the Job's name where the cluster serves it, else annotations", () => {
-    const job = jobs.find((planned) => planned.podGroup) as PlannedJob;
-    const [native] = jobManifests(job, { ...target, nativePodGroups: true });
+  it("keeps the native gangs of the plan before the CRD gangs were added", () => {
+    // Seed 7's native gangs as the plan drew them before (main at 9e1a97b): 203 of 3000 Jobs.
+    const native = jobs.filter((job) => job.podGroup === "native").map((job) => job.index);
+    expect(native).toHaveLength(203);
+    expect(native.slice(0, 8)).toEqual([16, 33, 35, 67, 74, 104, 121, 122]);
+  });
+
+  it("joins the pods to a native PodGroup of the Job's name where the cluster serves it, else annotations", () => {
+    const job = firstOf("native");
+    const [native] = jobManifests(job, { ...target, podGroupApis: ["native"] });
     expect(native?.spec?.template.spec).toMatchObject({ schedulingGroup: { podGroupName: job.name } });
     expect(native?.spec?.template.metadata?.annotations).toEqual({
       [completeAfterAnnotation]: `${job.runSeconds}s`,
     });
-    const [fallback] = jobManifests(job, target);
+    const [fallback] = jobManifests(job, { ...target, podGroupApis: ["scheduler-plugins", "volcano"] });
     expect(fallback?.spec?.template.spec).not.toHaveProperty("schedulingGroup");
     expect(fallback?.spec?.template.metadata?.annotations).toMatchObject({
       [podGroupAnnotation]: job.name,
@@ -281,5 +294,57 @@ describe("native PodGroup gangs", () => {
         disruptionMode: { all: {} },
       },
     });
+  });
+
+  it("labels a scheduler-plugins gang's pods with its PodGroup, minMember its size", () => {
+    const job = firstOf("scheduler-plugins");
+    const [manifest] = jobManifests(job, served);
+    const pod = manifest?.spec?.template;
+    expect(pod?.metadata?.labels).toEqual({
+      chaos: "run-1",
+      "chaos-shape": "gang",
+      "scheduling.x-k8s.io/pod-group": job.name,
+    });
+    // The Job's own labels stay the run's: only the pods join the group.
+    expect(manifest?.metadata?.labels).not.toHaveProperty(["scheduling.x-k8s.io/pod-group"]);
+    expect(pod?.metadata?.annotations).toEqual({ [completeAfterAnnotation]: `${job.runSeconds}s` });
+    expect(pod?.spec).not.toHaveProperty("schedulingGroup");
+    expect(pod?.spec?.priorityClassName).toBe(job.priorityClass);
+    expect(podGroupManifest(job, served)).toEqual({
+      apiVersion: "scheduling.x-k8s.io/v1alpha1",
+      kind: "PodGroup",
+      metadata: { name: job.name, namespace: "chaos-1", labels: { chaos: "run-1", "chaos-shape": "gang" } },
+      spec: { minMember: job.size },
+    });
+  });
+
+  it("annotates a Volcano gang's pods with its PodGroup, minMember its size and the Job's PriorityClass", () => {
+    const job = firstOf("volcano");
+    const [manifest] = jobManifests(job, served);
+    const pod = manifest?.spec?.template;
+    expect(pod?.metadata?.annotations).toEqual({
+      "scheduling.k8s.io/group-name": job.name,
+      [completeAfterAnnotation]: `${job.runSeconds}s`,
+    });
+    expect(pod?.metadata?.labels).not.toHaveProperty(["scheduling.x-k8s.io/pod-group"]);
+    expect(podGroupManifest(job, served)).toEqual({
+      apiVersion: "scheduling.volcano.sh/v1beta1",
+      kind: "PodGroup",
+      metadata: { name: job.name, namespace: "chaos-1", labels: { chaos: "run-1", "chaos-shape": "gang" } },
+      spec: { minMember: job.size, priorityClassName: job.priorityClass },
+    });
+  });
+
+  it("leaves a CRD gang an annotation gang where its CRD is not served", () => {
+    for (const api of ["scheduler-plugins", "volcano"] as const) {
+      const job = firstOf(api);
+      const pod = jobManifests(job, { ...target, podGroupApis: ["native"] })[0]?.spec?.template;
+      expect(pod?.metadata?.annotations, api).toEqual({
+        [podGroupAnnotation]: job.name,
+        [minMemberAnnotation]: String(job.size),
+        [completeAfterAnnotation]: `${job.runSeconds}s`,
+      });
+      expect(pod?.metadata?.labels, api).not.toHaveProperty(["scheduling.x-k8s.io/pod-group"]);
+    }
   });
 });

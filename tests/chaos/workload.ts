@@ -20,12 +20,17 @@
  *   - mixed-priority gang (3 %): two Jobs, `<name>-low` at chaos-low and `<name>-high` at
  *     chaos-high, whose 2–4 pods in all form one gang (same pod-group, min-member all of them):
  *     its members disagree on priority, so it is invalid: never placed, and never preempts.
- * A share of the plain gangs (nativeGangShare, drawn per Job) are native gangs when the cluster
- * serves scheduling.k8s.io/v1beta1 PodGroups (the chaos cluster runs the GenericWorkload beta
- * gate): the Job's pods join a PodGroup of the Job's name (spec.schedulingGroup; gang minCount its
- * size, the Job's PriorityClass, disruptionMode all) instead of carrying the annotations. The
- * PodGroup is created just after its Job, so its first pods may wait for it to appear; it goes
- * with the run's namespace. On a cluster without the API they stay annotation gangs.
+ * A share of the plain gangs (podGroupShares, drawn per Job) are PodGroup gangs when the cluster
+ * serves that PodGroup API, instead of carrying the annotations; each PodGroup has the Job's name,
+ * is created just after its Job (so its first pods may wait for it to appear) and goes with the
+ * run's namespace. On a cluster without the API they stay annotation gangs.
+ *   - native (scheduling.k8s.io/v1beta1, the chaos cluster runs the GenericWorkload beta gate):
+ *     pods join with spec.schedulingGroup; gang minCount its size, the Job's PriorityClass,
+ *     disruptionMode all;
+ *   - scheduler-plugins (scheduling.x-k8s.io/v1alpha1 CRD): pods labelled
+ *     scheduling.x-k8s.io/pod-group; minMember its size (the pods' own priority counts);
+ *   - Volcano (scheduling.volcano.sh/v1beta1 CRD): pods annotated scheduling.k8s.io/group-name;
+ *     minMember its size, priorityClassName the Job's (the group's priority).
  * Priorities: chaos-low (50 %), chaos-mid (30 %), chaos-high (20 %), all PreemptLowerPriority:
  * with the cluster full of low-priority gangs, higher ones preempt them (the evicted gang's Job
  * recreates its pods, gated again for a gated gang).
@@ -43,7 +48,13 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
+import {
+  coschedulingPodGroupLabel,
+  volcanoGroupNameAnnotation,
+} from "../../scheduler/src/core/gang/crd-pod-group.js";
 import { milliValue } from "../../scheduler/src/core/resources/quantity.js";
+import { statusOf } from "../support/api-errors.js";
+import { schedulerPluginsPodGroupCrd, volcanoPodGroupCrd } from "../support/podgroup-crds.js";
 import { mulberry32 } from "../support/random.js";
 import {
   type ChaosTopology,
@@ -132,9 +143,16 @@ export interface PlannedJob {
   readonly runSeconds: number;
   /** Seconds from the previous Job's arrival to this one's (exponential: a Poisson process). */
   readonly arrivalGapSeconds: number;
-  /** A plain gang whose pods join a native PodGroup (where the cluster serves them). */
-  readonly podGroup?: true;
+  /** A plain gang whose pods join a PodGroup of this API (where the cluster serves it). */
+  readonly podGroup?: PodGroupApi;
 }
+
+/**
+ * The PodGroup APIs a gang may join: native scheduling.k8s.io/v1beta1, scheduler-plugins'
+ * scheduling.x-k8s.io/v1alpha1 CRD, Volcano's scheduling.volcano.sh/v1beta1 CRD.
+ */
+export const podGroupApis = ["native", "scheduler-plugins", "volcano"] as const;
+export type PodGroupApi = (typeof podGroupApis)[number];
 
 interface ShapeMix {
   shape: JobShape;
@@ -168,8 +186,15 @@ function growingRunSeconds(options: ChaosWorkloadOptions): [number, number] {
   return [base, base + 20];
 }
 
-/** The share of plain gangs that are native PodGroup gangs (about 7 % of the Jobs). */
-export const nativeGangShare = 0.15;
+/**
+ * The share of plain gangs that join each PodGroup API (native about 7 % of the Jobs, each CRD
+ * about 4.5 %), drawn from one number in this order: the native ones stay those of earlier plans.
+ */
+export const podGroupShares: Readonly<Record<PodGroupApi, number>> = {
+  native: 0.15,
+  "scheduler-plugins": 0.1,
+  volcano: 0.1,
+};
 
 const priorityMix: readonly { name: ChaosPriorityClass; weight: number }[] = [
   { name: "chaos-low", weight: 0.5 },
@@ -269,7 +294,7 @@ export function planJob(
   const shape = mix.shape;
   const extra = mix.grow ? between(mix.grow[0], mix.grow[1]) : 0;
   // Drawn last, so that the draws above (and the plans of earlier versions) stay as they were.
-  const native = random() < nativeGangShare && shape === "gang";
+  const podGroup = shape === "gang" ? podGroupApiOf(random()) : undefined;
   return {
     index,
     name: `${shape}-${String(index).padStart(5, "0")}`,
@@ -285,8 +310,18 @@ export function planJob(
     priorityClass: shape === "growing" || shape === "mixed" ? "chaos-low" : drawnPriority,
     runSeconds,
     arrivalGapSeconds,
-    ...(native ? { podGroup: true as const } : {}),
+    ...(podGroup ? { podGroup } : {}),
   };
+}
+
+/** The PodGroup API a plain gang drawing u joins, if any (podGroupShares, one after another). */
+function podGroupApiOf(u: number): PodGroupApi | undefined {
+  let rest = u;
+  for (const api of podGroupApis) {
+    if (rest < podGroupShares[api]) return api;
+    rest -= podGroupShares[api];
+  }
+  return undefined;
 }
 
 /** Seconds after its creation at which a gated pod's gate is lifted: drawn from its name. */
@@ -303,36 +338,52 @@ export interface JobTarget {
   schedulerName: string;
   /** Value of the chaos label. */
   runId: string;
-  /** The cluster serves scheduling.k8s.io/v1beta1 PodGroups: planned native gangs are native. */
-  nativePodGroups?: boolean;
+  /** The PodGroup APIs the cluster serves: planned PodGroup gangs of another API stay annotation gangs. */
+  podGroupApis?: readonly PodGroupApi[];
 }
 
-/** scheduling.k8s.io/v1beta1, the version of PodGroup the native gangs use. */
-const podGroupApi = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" } as const;
+/** Where each PodGroup API's objects are created (CustomObjectsApi's group, version, plural). */
+const podGroupResources: Readonly<Record<PodGroupApi, { group: string; version: string; plural: string }>> = {
+  native: { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" },
+  "scheduler-plugins": schedulerPluginsPodGroupCrd,
+  volcano: volcanoPodGroupCrd,
+};
 
-/** Whether this planned Job's pods join a native PodGroup on this target. */
-export const joinsPodGroup = (job: PlannedJob, target: JobTarget) =>
-  job.podGroup === true && target.nativePodGroups === true;
+/** The PodGroup API this planned Job's pods join on this target, if any. */
+export const podGroupApiOn = (job: PlannedJob, target: JobTarget): PodGroupApi | undefined =>
+  job.podGroup !== undefined && target.podGroupApis?.includes(job.podGroup) ? job.podGroup : undefined;
 
-/** The PodGroup a native gang's pods join: the Job's name, minCount its size, its priority. */
+/**
+ * The PodGroup a PodGroup gang's pods join, of the Job's name: native, gang minCount its size,
+ * its PriorityClass and disruptionMode all; scheduler-plugins, minMember its size; Volcano,
+ * minMember its size and its PriorityClass.
+ */
 export function podGroupManifest(
   job: PlannedJob,
   target: JobTarget,
 ): k8s.KubernetesObject & { spec: object } {
+  const api = job.podGroup ?? "native";
+  const { group, version } = podGroupResources[api];
+  const spec =
+    api === "native"
+      ? {
+          schedulingPolicy: { gang: { minCount: job.size } },
+          priorityClassName: job.priorityClass,
+          // As the annotation gangs: a victim gang is evicted whole.
+          disruptionMode: { all: {} },
+        }
+      : api === "volcano"
+        ? { minMember: job.size, priorityClassName: job.priorityClass }
+        : { minMember: job.size };
   return {
-    apiVersion: `${podGroupApi.group}/${podGroupApi.version}`,
+    apiVersion: `${group}/${version}`,
     kind: "PodGroup",
     metadata: {
       name: job.name,
       namespace: target.namespace,
       labels: { [runLabel]: target.runId, [shapeLabel]: job.shape },
     },
-    spec: {
-      schedulingPolicy: { gang: { minCount: job.size } },
-      priorityClassName: job.priorityClass,
-      // As the annotation gangs: a victim gang is evicted whole.
-      disruptionMode: { all: {} },
-    },
+    spec,
   };
 }
 
@@ -359,9 +410,12 @@ function jobManifest(
 ): k8s.V1Job {
   const labels = { [runLabel]: target.runId, [shapeLabel]: job.shape };
   const annotations: Record<string, string> = { [completeAfterAnnotation]: `${job.runSeconds}s` };
-  const native = joinsPodGroup(job, target);
-  if (job.kind !== "solo" && !native) annotations[podGroupAnnotation] = job.name;
-  if (job.kind === "gang" && !native) annotations[minMemberAnnotation] = String(job.size);
+  const api = podGroupApiOn(job, target);
+  if (job.kind !== "solo" && api === undefined) annotations[podGroupAnnotation] = job.name;
+  if (job.kind === "gang" && api === undefined) annotations[minMemberAnnotation] = String(job.size);
+  if (api === "volcano") annotations[volcanoGroupNameAnnotation] = job.name;
+  const podLabels =
+    api === "scheduler-plugins" ? { ...labels, [coschedulingPodGroupLabel]: job.name } : labels;
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -377,7 +431,7 @@ function jobManifest(
       },
       ttlSecondsAfterFinished: 30,
       template: {
-        metadata: { labels, annotations },
+        metadata: { labels: podLabels, annotations },
         spec: {
           schedulerName: target.schedulerName,
           restartPolicy: "Never",
@@ -386,7 +440,7 @@ function jobManifest(
           tolerations: [fakeNodeToleration],
           terminationGracePeriodSeconds: 0,
           ...(job.shape === "gated" ? { schedulingGates: [{ name: chaosGate }] } : {}),
-          ...(native ? { schedulingGroup: { podGroupName: job.name } } : {}),
+          ...(api === "native" ? { schedulingGroup: { podGroupName: job.name } } : {}),
           containers: [
             {
               name: "main",
@@ -435,7 +489,7 @@ export class ChaosWorkload {
     readonly nodeMilliCpu: readonly number[],
     /** The zones (or nodes) of the Ready fake nodes when the run started. */
     readonly topology: ChaosTopology,
-    nativePodGroups: boolean,
+    podGroupApis: readonly PodGroupApi[],
   ) {
     this.objects = env.kc.makeApiClient(k8s.CustomObjectsApi);
     this.batch = env.kc.makeApiClient(k8s.BatchV1Api);
@@ -445,7 +499,7 @@ export class ChaosWorkload {
       namespace: env.namespace,
       schedulerName: env.schedulerName,
       runId: options.runId ?? env.namespace,
-      nativePodGroups,
+      podGroupApis,
     };
     this.loop = this.submit();
     this.constrainedLoop =
@@ -463,7 +517,7 @@ export class ChaosWorkload {
     checkCluster(nodeMilliCpu);
     const topology = topologyOf(await retrying("listing the fake nodes", () => readyFakeNodeLabels(env.kc)));
     await retrying("creating the PriorityClasses", () => ensurePriorityClasses(env.kc));
-    const nativePodGroups = await servesPodGroups(env.kc);
+    const served = await servedPodGroupApis(env.kc);
     const total = nodeMilliCpu.reduce((sum, node) => sum + node, 0);
     env.log(
       `workload: ${nodeMilliCpu.length} nodes, ${total / 1000} cpu; load ${options.load} → ` +
@@ -471,9 +525,14 @@ export class ChaosWorkload {
         ((options.constrained ?? constrainedByDefault)
           ? `constrained workloads on, over ${topology.domains.length} ${topology.key} domains`
           : "constrained workloads off") +
-        `; native PodGroup gangs ${nativePodGroups ? "on" : "off (the cluster does not serve scheduling.k8s.io/v1beta1 podgroups)"}`,
+        `; PodGroup gangs: ${podGroupApis
+          .map((api) => {
+            const { group, version } = podGroupResources[api];
+            return `${api} ${served.includes(api) ? "on" : `off (${group}/${version} podgroups not served)`}`;
+          })
+          .join(", ")}`,
     );
-    return new ChaosWorkload(env, options, nodeMilliCpu, topology, nativePodGroups);
+    return new ChaosWorkload(env, options, nodeMilliCpu, topology, served);
   }
 
   /**
@@ -611,16 +670,18 @@ export class ChaosWorkload {
 
   private async create(job: PlannedJob): Promise<void> {
     for (const body of jobManifests(job, this.target)) if (!(await this.createJob(body))) return;
-    if (joinsPodGroup(job, this.target)) {
+    const api = podGroupApiOn(job, this.target);
+    if (api !== undefined) {
       const body = podGroupManifest(job, this.target);
       const { namespace } = this.target;
+      const { group, version, plural } = podGroupResources[api];
       if (
         !(await this.createObject(body, () =>
-          this.objects.createNamespacedCustomObject({ ...podGroupApi, namespace, body }),
+          this.objects.createNamespacedCustomObject({ group, version, plural, namespace, body }),
         ))
       )
         return;
-      this.counters.nativePodGroups++;
+      this.counters[podGroupCounters[api]]++;
     }
     this.countCreated(job);
     if (job.growTo !== undefined && job.growTo > job.size) await this.grow(job);
@@ -730,6 +791,8 @@ export function emptyWorkloadStats(): WorkloadStats {
     gatedGangs: 0,
     mixedPriorityGangs: 0,
     nativePodGroups: 0,
+    schedulerPluginsPodGroups: 0,
+    volcanoPodGroups: 0,
     podsUngated: 0,
     groupsGrown: 0,
     groupsGrownRunning: 0,
@@ -773,16 +836,27 @@ export async function removePriorityClasses(kc: k8s.KubeConfig): Promise<void> {
   }
 }
 
-/** Whether the API server serves scheduling.k8s.io/v1beta1 PodGroups (discovery; false on any error). */
-async function servesPodGroups(kc: k8s.KubeConfig): Promise<boolean> {
-  try {
-    const list = await kc
-      .makeApiClient(k8s.CustomObjectsApi)
-      .getAPIResources({ group: podGroupApi.group, version: podGroupApi.version });
-    return list.resources.some((resource) => resource.name === podGroupApi.plural);
-  } catch {
-    return false;
+/** The counter of the gangs created for each PodGroup API. */
+const podGroupCounters = {
+  native: "nativePodGroups",
+  "scheduler-plugins": "schedulerPluginsPodGroups",
+  volcano: "volcanoPodGroups",
+} as const satisfies Record<PodGroupApi, keyof WorkloadStats>;
+
+/** The PodGroup APIs whose podgroups discovery lists (an API that fails to answer is not served). */
+async function servedPodGroupApis(kc: k8s.KubeConfig): Promise<PodGroupApi[]> {
+  const objects = kc.makeApiClient(k8s.CustomObjectsApi);
+  const served: PodGroupApi[] = [];
+  for (const api of podGroupApis) {
+    const { group, version, plural } = podGroupResources[api];
+    try {
+      const list = await objects.getAPIResources({ group, version });
+      if (list.resources.some((resource) => resource.name === plural)) served.push(api);
+    } catch {
+      // Not served (404) or not answering: its gangs stay annotation gangs.
+    }
   }
+  return served;
 }
 
 /** Every fake node that is Ready and schedulable. */
@@ -846,10 +920,6 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-function statusOf(error: unknown): number | undefined {
-  return (error as { code?: number }).code;
 }
 
 function describe(error: unknown): string {

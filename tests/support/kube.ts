@@ -2,6 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
 import { waitFor } from "./wait.js";
 
+export { statusOf } from "./api-errors.js";
 export { schedulerKubeConfig } from "./scheduler-kube-config.js";
 
 /** Clients for the cluster under test, built from the kubeconfig the global setup provided. */
@@ -39,9 +40,4 @@ export async function createTestNamespace(core: k8s.CoreV1Api, prefix: string): 
 
 export async function deleteNamespace(core: k8s.CoreV1Api, name: string): Promise<void> {
   await core.deleteNamespace({ name }).catch(() => undefined);
-}
-
-/** The HTTP status of a failed client-node call. */
-export function statusOf(error: unknown): number | undefined {
-  return (error as { code?: number }).code;
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { repoRoot } from "../cluster/local/layout.js";
-import { statusOf } from "./kube.js";
+import { statusOf } from "./api-errors.js";
 import { waitFor } from "./wait.js";
 
 export interface PodGroupCrd {
