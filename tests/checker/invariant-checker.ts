@@ -1,14 +1,17 @@
 /**
  * The independent invariant checker: its own watches on nodes, on the pods, Events and
  * PersistentVolumeClaims of the checked namespace (or all), on namespaces and PersistentVolumes
- * (placement rules), on native PodGroups (scheduling.k8s.io/v1beta1, when the API server serves
- * them) and on the ring Lease, feeding an InvariantLedger, which it
+ * (placement rules), on native PodGroups (scheduling.k8s.io/v1beta1) and the PodGroup CRDs'
+ * objects (scheduler-plugins scheduling.x-k8s.io/v1alpha1, Volcano scheduling.volcano.sh/v1beta1,
+ * with the PriorityClasses for Volcano's group priority), each only when discovery says the API
+ * server serves it, and on the ring Lease, feeding an InvariantLedger, which it
  * re-checks every second for what depends on time passing. Used throughout integration tests
  * and the chaos suite. Its watches restart by themselves after an error (an API server
  * restart, a 410 Gone), relisting what they missed.
  */
 import * as k8s from "@kubernetes/client-node";
 import { type CheckerLimits, defaultLimits, InvariantLedger } from "./invariant-ledger.js";
+import { crdPodGroupKeys } from "./ring-owners.js";
 
 export interface CheckerOptions {
   /** The namespace whose pods and Events are checked; undefined: every namespace. */
@@ -87,8 +90,35 @@ export class InvariantChecker {
         ledger.persistentVolumeClaim(claim, deleted, Date.now()),
       {},
     );
-    if (await servesPodGroups(kc)) {
-      const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    for (const { apiGroup, version } of crdPodGroupKeys) {
+      if (!(await servesPodGroups(kc, apiGroup, version))) continue;
+      // Before the pods: from now on the CRD's pod key names its objects.
+      ledger.serveCrd(apiGroup);
+      const api = { group: apiGroup, version, plural: "podgroups" };
+      await checker.watch(
+        namespace
+          ? `/apis/${apiGroup}/${version}/namespaces/${namespace}/podgroups`
+          : `/apis/${apiGroup}/${version}/podgroups`,
+        async () =>
+          (namespace
+            ? await custom.listNamespacedCustomObject({ ...api, namespace })
+            : await custom.listClusterCustomObject(api)) as k8s.KubernetesListObject<k8s.KubernetesObject>,
+        (podGroup: k8s.KubernetesObject, deleted) =>
+          ledger.crdPodGroup(apiGroup, podGroup, deleted, Date.now()),
+        {},
+      );
+      if (apiGroup === "scheduling.volcano.sh") {
+        const scheduling = kc.makeApiClient(k8s.SchedulingV1Api);
+        await checker.watch(
+          "/apis/scheduling.k8s.io/v1/priorityclasses",
+          () => scheduling.listPriorityClass(),
+          (priorityClass: k8s.V1PriorityClass, deleted) => ledger.priorityClass(priorityClass, deleted),
+          {},
+        );
+      }
+    }
+    if (await servesPodGroups(kc, "scheduling.k8s.io", "v1beta1")) {
       const api = { group: "scheduling.k8s.io", version: "v1beta1", plural: "podgroups" };
       await checker.watch(
         namespace
@@ -170,12 +200,13 @@ export class InvariantChecker {
   }
 }
 
-/** Whether discovery lists scheduling.k8s.io/v1beta1 podgroups (the GenericWorkload gate is on). */
-async function servesPodGroups(kc: k8s.KubeConfig): Promise<boolean> {
+/**
+ * Whether discovery lists podgroups in group/version: scheduling.k8s.io/v1beta1 (the
+ * GenericWorkload gate is on), or a PodGroup CRD's (installed).
+ */
+async function servesPodGroups(kc: k8s.KubeConfig, group: string, version: string): Promise<boolean> {
   try {
-    const resources = await kc
-      .makeApiClient(k8s.CustomObjectsApi)
-      .getAPIResources({ group: "scheduling.k8s.io", version: "v1beta1" });
+    const resources = await kc.makeApiClient(k8s.CustomObjectsApi).getAPIResources({ group, version });
     return resources.resources.some((resource) => resource.name === "podgroups");
   } catch {
     return false;

@@ -54,6 +54,16 @@
  * Once such a gang ran, fewer members than minCount is not partial (minCount binds scheduling
  * only, as upstream: a raised minCount, a `single` victim).
  *
+ * PodGroup CRDs (scheduler-plugins scheduling.x-k8s.io/v1alpha1 by the pod label
+ * scheduling.x-k8s.io/pod-group, Volcano scheduling.volcano.sh/v1beta1 by the annotation
+ * scheduling.k8s.io/group-name), where the CRD is served (serveCrd): a pod naming one is a member
+ * of "podgroup.<api group>:<ns>/<name>" with min-member the PodGroup's spec.minMember (0 or unset:
+ * 1; 1 until the PodGroup is seen), judged as an annotation gang (all-or-nothing per minMember,
+ * surplus members may be preempted, never rolled back while it runs). A Volcano group's priority
+ * is its PodGroup's PriorityClass's value (no class named, or an unknown one: the globalDefault
+ * class's, else 0), never its members'. A group whose PodGroup (native or CRD) the checker has not
+ * seen is held by the scheduler until it exists: its pending pods are not lost.
+ *
  * Placement rules (./placement-rules.ts), each judged once per pod when the checker sees it bound,
  * against the pods bound then (a bind first seen in a relist against the state after the relist):
  *   podAntiAffinity     its required anti-affinity selects a pod in the term's domain, or a
@@ -89,7 +99,14 @@ import {
   volumeNodeMismatch,
 } from "./placement-rules.js";
 import { type Amounts, addAmounts, podRequests, tolerance } from "./quantities.js";
-import { groupHashKeyOf, type RingOwners, readRingLease } from "./ring-owners.js";
+import {
+  type CrdApiGroup,
+  crdPodGroupOf,
+  groupHashKeyOf,
+  groupNameOf,
+  type RingOwners,
+  readRingLease,
+} from "./ring-owners.js";
 
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
@@ -311,10 +328,40 @@ function podGroupNameOf(pod: k8s.V1Pod): string | undefined {
   return typeof name === "string" && name !== "" ? name : undefined;
 }
 
+/** A PodGroup CRD's object as the checker reads it (its own reading, not the scheduler's parser). */
+export interface CrdPodGroupRecord {
+  /** spec.minMember; 0, unset or malformed: 1. */
+  minMember: number;
+  /** spec.priorityClassName (Volcano: the group's priority); undefined when unset. */
+  priorityClassName: string | undefined;
+}
+
+function readCrdPodGroup(object: unknown): CrdPodGroupRecord {
+  const spec = (object as { spec?: Record<string, unknown> }).spec ?? {};
+  const min = spec.minMember;
+  const className = spec.priorityClassName;
+  return {
+    minMember: typeof min === "number" && Number.isInteger(min) && min > 0 ? min : 1,
+    priorityClassName: typeof className === "string" && className !== "" ? className : undefined,
+  };
+}
+
+/** The group id of a CRD PodGroup, as the scheduler's Events name it. */
+const crdGroupId = (apiGroup: CrdApiGroup, namespace: string, name: string) =>
+  `podgroup.${apiGroup}:${namespace}/${name}`;
+/** The API group of a CRD PodGroup's group id, undefined for any other group. */
+function crdApiGroupOf(group: string): CrdApiGroup | undefined {
+  if (group.startsWith("podgroup.scheduling.x-k8s.io:")) return "scheduling.x-k8s.io";
+  if (group.startsWith("podgroup.scheduling.volcano.sh:")) return "scheduling.volcano.sh";
+  return undefined;
+}
+
 /** The group id a pod belongs to, as the scheduler's Events name groups. */
 function groupOf(
   pod: k8s.V1Pod,
   podGroups: ReadonlyMap<string, PodGroupRecord>,
+  crdPodGroups: ReadonlyMap<string, CrdPodGroupRecord>,
+  servedCrds: ReadonlySet<CrdApiGroup>,
 ): { group: string; hashKey: string; minMember: number } {
   const namespace = pod.metadata?.namespace ?? "";
   const native = podGroupNameOf(pod);
@@ -325,10 +372,18 @@ function groupOf(
       hashKey: groupHashKeyOf(pod, `PodGroup/${native}`),
       minMember: known?.minCount ?? 1,
     };
-  const annotations = pod.metadata?.annotations ?? {};
-  const name = annotations[podGroupAnnotation];
-  const min = Number(annotations[minMemberAnnotation]);
-  if (name === undefined || name.trim() === "")
+  const crd = crdPodGroupOf(pod, servedCrds);
+  if (crd !== undefined) {
+    const group = crdGroupId(crd.apiGroup, namespace, crd.name);
+    return {
+      group,
+      hashKey: groupHashKeyOf(pod, crd.name, servedCrds),
+      minMember: crdPodGroups.get(group)?.minMember ?? 1,
+    };
+  }
+  const name = groupNameOf(pod);
+  const min = Number(pod.metadata?.annotations?.[minMemberAnnotation]);
+  if (name === undefined)
     return {
       group: `pod:${namespace}/${pod.metadata?.name ?? ""}`,
       hashKey: groupHashKeyOf(pod, undefined),
@@ -365,6 +420,11 @@ export class InvariantLedger {
   private readonly victimGroups = new Map<string, VictimGroup>();
   /** Native PodGroups by namespace/name. */
   private readonly podGroups = new Map<string, PodGroupRecord>();
+  /** The PodGroup CRDs the API server serves (the checker's discovery), and their objects by group id. */
+  private readonly servedCrds = new Set<CrdApiGroup>();
+  private readonly crdPodGroups = new Map<string, CrdPodGroupRecord>();
+  /** PriorityClasses by name (a Volcano group's priority). */
+  private readonly priorityClasses = new Map<string, { value: number; globalDefault: boolean }>();
   private readonly preemptions = new Map<string, Preemption>();
   /** Victim pod key → the group its Preempted Event names. */
   private readonly preemptorOf = new Map<string, string>();
@@ -442,8 +502,9 @@ export class InvariantLedger {
     const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const phase = pod.status?.phase;
     const before = this.pods.get(uid);
-    const { group, hashKey, minMember } = groupOf(pod, this.podGroups);
+    const { group, hashKey, minMember } = groupOf(pod, this.podGroups, this.crdPodGroups, this.servedCrds);
     const nativeGroup = group.startsWith("podgroup:") ? this.podGroups.get(group.slice(9)) : undefined;
+    const groupPriority = nativeGroup?.priority ?? this.volcanoPriorityOf(group);
     const nodeName = pod.spec?.nodeName || undefined;
     if (before?.nodeName !== undefined && nodeName !== undefined && before.nodeName !== nodeName)
       this.violation("doubleBinds", now, `${key} was bound to ${before.nodeName}, then to ${nodeName}`);
@@ -461,7 +522,7 @@ export class InvariantLedger {
       group,
       hashKey,
       minMember,
-      priority: nativeGroup?.priority ?? pod.spec?.priority ?? 0,
+      priority: groupPriority ?? pod.spec?.priority ?? 0,
       nodeName: nodeName ?? before?.nodeName,
       requests: podRequests(pod),
       finished: phase === "Succeeded" || phase === "Failed",
@@ -600,15 +661,83 @@ export class InvariantLedger {
   }
 
   /**
-   * A group's size: a native PodGroup's minCount as last seen, else the largest min-member its
-   * pods declare (1 for a pod of its own).
+   * A group's size: a native PodGroup's minCount or a CRD PodGroup's minMember as last seen, else
+   * the largest min-member its pods declare (1 for a pod of its own).
    */
   private minMemberOf(members: readonly PodRecord[]): number {
     const group = members[0]?.group ?? "";
     const native = group.startsWith("podgroup:")
       ? this.podGroups.get(group.slice("podgroup:".length))
       : undefined;
-    return native?.minCount ?? Math.max(1, ...members.map((pod) => pod.minMember));
+    return (
+      native?.minCount ??
+      this.crdPodGroups.get(group)?.minMember ??
+      Math.max(1, ...members.map((pod) => pod.minMember))
+    );
+  }
+
+  /**
+   * Whether a group waits for its PodGroup object (native or CRD) to exist: the scheduler holds
+   * its pods until then (kube-scheduler and coscheduling do the same), so they are not lost.
+   */
+  private awaitsPodGroup(group: string): boolean {
+    if (group.startsWith("podgroup:")) return !this.podGroups.has(group.slice("podgroup:".length));
+    return crdApiGroupOf(group) !== undefined && !this.crdPodGroups.has(group);
+  }
+
+  /**
+   * A Volcano group's priority: its PodGroup's PriorityClass's value; no class named or an unknown
+   * one, the globalDefault class's; else 0. Undefined for other groups and before the PodGroup is
+   * seen (the pods' own then, as the scheduler's).
+   */
+  private volcanoPriorityOf(group: string): number | undefined {
+    if (crdApiGroupOf(group) !== "scheduling.volcano.sh") return undefined;
+    const podGroup = this.crdPodGroups.get(group);
+    if (podGroup === undefined) return undefined;
+    const named =
+      podGroup.priorityClassName === undefined
+        ? undefined
+        : this.priorityClasses.get(podGroup.priorityClassName);
+    const fallback = [...this.priorityClasses.values()].find((priorityClass) => priorityClass.globalDefault);
+    return (named ?? fallback)?.value ?? 0;
+  }
+
+  /** A PodGroup CRD the API server serves: from now on its keys name its objects (call before the pods). */
+  serveCrd(apiGroup: CrdApiGroup): void {
+    this.servedCrds.add(apiGroup);
+  }
+
+  /** A PodGroup CRD's object (scheduler-plugins or Volcano): its minMember and priority class. */
+  crdPodGroup(
+    apiGroup: CrdApiGroup,
+    object: k8s.KubernetesObject & { spec?: unknown },
+    deleted: boolean,
+    now: number,
+  ): void {
+    const group = crdGroupId(apiGroup, object.metadata?.namespace ?? "", object.metadata?.name ?? "");
+    if (deleted) this.crdPodGroups.delete(group);
+    else this.crdPodGroups.set(group, readCrdPodGroup(object));
+    this.repriceVolcanoGroup(group);
+    this.checkGroup(group, now);
+  }
+
+  /** A PriorityClass (a Volcano group's priority follows its value). */
+  priorityClass(object: k8s.V1PriorityClass, deleted: boolean): void {
+    const name = object.metadata?.name ?? "";
+    if (deleted) this.priorityClasses.delete(name);
+    else
+      this.priorityClasses.set(name, {
+        value: object.value ?? 0,
+        globalDefault: object.globalDefault === true,
+      });
+    for (const group of this.crdPodGroups.keys()) this.repriceVolcanoGroup(group);
+  }
+
+  /** Sets a Volcano group's members' priority to the group's (their own while its PodGroup is unseen). */
+  private repriceVolcanoGroup(group: string): void {
+    if (crdApiGroupOf(group) !== "scheduling.volcano.sh") return;
+    const priority = this.volcanoPriorityOf(group);
+    for (const member of this.membersOf(group)) member.priority = priority ?? member.spec?.priority ?? 0;
   }
 
   /** A native PodGroup's disruption mode, or undefined for other groups. */
@@ -744,7 +873,8 @@ export class InvariantLedger {
    */
   private boundMemberDeleted(pod: PodRecord, now: number): void {
     const record = this.groups.get(pod.group);
-    if (!pod.group.startsWith("group:") || pod.disrupted || record?.runningSince === undefined) return;
+    const gang = pod.group.startsWith("group:") || crdApiGroupOf(pod.group) !== undefined;
+    if (!gang || pod.disrupted || record?.runningSince === undefined) return;
     const since = record.runningSince;
     const members = this.membersOf(pod.group);
     // A victim's members may be finished off by deletion; whether it went whole is badPreemptions'.
@@ -1204,7 +1334,7 @@ export class InvariantLedger {
       // Gated pods are not pending, and a group whose members disagree on priority is never placed.
       const pending = members.filter((pod) => pod.nodeName === undefined && !pod.deleting && !pod.gated);
       if (pending.length === 0 || members.some((pod) => pod.nodeName !== undefined)) continue;
-      if (disagreeOnPriority(present)) continue;
+      if (disagreeOnPriority(present) || this.awaitsPodGroup(group)) continue;
       if (pending.length < this.minMemberOf(members) - succeeded) continue;
       pendingKeys.set(
         group,
@@ -1337,13 +1467,14 @@ export class InvariantLedger {
 
   /**
    * Pods pending now (not bound, not leaving, not finished): the scheduler's to place. Gated pods
-   * are not pending, and pods of a group whose members disagree on priority are never placed.
+   * are not pending, and pods of a group whose members disagree on priority, or whose PodGroup
+   * does not exist, are never placed.
    */
   pendingPods(): number {
     let pending = 0;
     for (const group of this.groups.keys()) {
       const members = this.membersOf(group);
-      if (disagreeOnPriority(members)) continue;
+      if (disagreeOnPriority(members) || this.awaitsPodGroup(group)) continue;
       pending += members.filter((pod) => this.waitingToBind(pod) && !pod.gated).length;
     }
     return pending;

@@ -56,11 +56,46 @@ export function readRingLease(
   return { epoch, owners: new RingOwners(members, lends) };
 }
 
+/**
+ * The PodGroup CRDs a pod may join, by the pod key each project defines (docs/semantics.md,
+ * "PodGroup CRDs"): scheduler-plugins' scheduling.x-k8s.io/v1alpha1 PodGroup by label, Volcano's
+ * scheduling.volcano.sh/v1beta1 PodGroup by annotation.
+ */
+export const crdPodGroupKeys = [
+  {
+    apiGroup: "scheduling.x-k8s.io",
+    version: "v1alpha1",
+    kind: "label",
+    key: "scheduling.x-k8s.io/pod-group",
+  },
+  {
+    apiGroup: "scheduling.volcano.sh",
+    version: "v1beta1",
+    kind: "annotation",
+    key: "scheduling.k8s.io/group-name",
+  },
+] as const;
+export type CrdApiGroup = (typeof crdPodGroupKeys)[number]["apiGroup"];
+
+/**
+ * Every key that names a pod's group as an annotation-style group name, in the documented order
+ * (docs/semantics.md, "Gangs"): the CRDs' keys are plain group names where their CRD is not served.
+ */
+const groupNameKeys: readonly { kind: "annotation" | "label"; key: string }[] = [
+  { kind: "annotation", key: "sharded-scheduler.io/pod-group" },
+  { kind: "annotation", key: "pod-group" },
+  { kind: "annotation", key: "pod_group" },
+  { kind: "label", key: "scheduling.x-k8s.io/pod-group" },
+  { kind: "annotation", key: "scheduling.k8s.io/group-name" },
+];
+
 /** The parts of a pod its hash key depends on (structural: any client's pod object fits). */
 export interface HashedPod {
   metadata?: {
     name?: string;
     namespace?: string;
+    labels?: Readonly<Record<string, string>>;
+    annotations?: Readonly<Record<string, string>>;
     ownerReferences?: readonly { kind: string; name: string; controller?: boolean }[];
   };
   spec?: {
@@ -81,19 +116,66 @@ export interface HashedPod {
 }
 
 /**
+ * The pod's annotation-style group name: the first of the documented keys it carries, undefined
+ * when it carries none, keys that disagree, or a name that is empty, padded with whitespace or
+ * longer than an object name (253): the scheduler refuses such a pod, a group of one.
+ */
+export function groupNameOf(pod: HashedPod): string | undefined {
+  const names = new Set<string>();
+  let first: string | undefined;
+  for (const { kind, key } of groupNameKeys) {
+    const value = (kind === "label" ? pod.metadata?.labels : pod.metadata?.annotations)?.[key];
+    if (value === undefined) continue;
+    first ??= value;
+    names.add(value);
+  }
+  const valid = first !== undefined && first !== "" && first === first.trim() && first.length <= 253;
+  return names.size === 1 && valid ? first : undefined;
+}
+
+/**
+ * The CRD PodGroup a pod joins: where exactly one served CRD's key names one, and its group keys
+ * agree (a pod naming PodGroups of both CRDs, or with disagreeing keys, is refused by the
+ * scheduler and stays a group of one). A pod with spec.schedulingGroup is the native PodGroup's.
+ */
+export function crdPodGroupOf(
+  pod: HashedPod,
+  served: ReadonlySet<CrdApiGroup>,
+): { apiGroup: CrdApiGroup; name: string } | undefined {
+  if ((pod.spec?.schedulingGroup?.podGroupName ?? "") !== "") return undefined;
+  const named = crdPodGroupKeys
+    .filter(({ apiGroup }) => served.has(apiGroup))
+    .map(({ apiGroup, kind, key }) => ({
+      apiGroup,
+      name: (kind === "label" ? pod.metadata?.labels : pod.metadata?.annotations)?.[key],
+    }))
+    .filter((named): named is { apiGroup: CrdApiGroup; name: string } => named.name !== undefined);
+  if (named.length !== 1 || groupNameOf(pod) === undefined) return undefined;
+  return named[0];
+}
+
+/**
  * What the ring hashes for a pod, by the documented rule (docs/semantics.md, "Inter-pod
  * constraints across shards"): a member of a native PodGroup (spec.schedulingGroup),
  * "<ns>/PodGroup/<podGroupName>" (docs/semantics.md, "Native PodGroups"; whatever annotations it
- * carries); an annotation pod group member, "<ns>/<group>"; a pod of its own that carries
+ * carries); a member of a PodGroup CRD's object (crdPodGroupOf, `served` lists the CRDs served),
+ * "<ns>/PodGroup.<api group>/<name>" (docs/semantics.md, "PodGroup CRDs"); an annotation pod group
+ * member, "<ns>/<group>"; a pod of its own that carries
  * any pod affinity or anti-affinity term or topology spread constraint (required or preferred)
  * and has a controller (the ownerReference marked controller), "<ns>/<Kind>/<name>" of that
  * controller, and without one "<ns>/InterPodConstraints/<FNV-1a of the constraints' sorted-key
  * JSON>"; any other pod, "<ns>/<pod>".
  */
-export function groupHashKeyOf(pod: HashedPod, groupName: string | undefined): string {
+export function groupHashKeyOf(
+  pod: HashedPod,
+  groupName: string | undefined,
+  served: ReadonlySet<CrdApiGroup> = new Set(),
+): string {
   const namespace = pod.metadata?.namespace ?? "";
   const podGroup = pod.spec?.schedulingGroup?.podGroupName;
   if (podGroup !== undefined && podGroup !== "") return `${namespace}/PodGroup/${podGroup}`;
+  const crd = crdPodGroupOf(pod, served);
+  if (crd !== undefined) return `${namespace}/PodGroup.${crd.apiGroup}/${crd.name}`;
   if (groupName !== undefined) return `${namespace}/${groupName}`;
   const own = `${namespace}/${pod.metadata?.name ?? ""}`;
   const spec = pod.spec ?? {};
