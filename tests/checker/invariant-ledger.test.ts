@@ -42,18 +42,24 @@ interface PodShape {
   podGroup?: string;
   /** The eviction condition's lastTransitionTime. */
   evictedTime?: string;
+  /** A scheduler-plugins PodGroup the pod names (label scheduling.x-k8s.io/pod-group). */
+  coscheduling?: string;
+  /** A Volcano PodGroup the pod names (annotation scheduling.k8s.io/group-name). */
+  volcano?: string;
 }
 
 function pod(name: string, shape: PodShape = {}): k8s.V1Pod {
   const annotations: Record<string, string> = {};
   if (shape.group) annotations[podGroupAnnotation] = shape.group;
   if (shape.min) annotations[minMemberAnnotation] = String(shape.min);
+  if (shape.volcano) annotations["scheduling.k8s.io/group-name"] = shape.volcano;
   return {
     metadata: {
       name,
       namespace: "ns",
       uid: `uid-${name}`,
       annotations,
+      ...(shape.coscheduling ? { labels: { "scheduling.x-k8s.io/pod-group": shape.coscheduling } } : {}),
       ...(shape.deleting ? { deletionTimestamp: new Date() } : {}),
     },
     spec: {
@@ -790,5 +796,218 @@ describe("victims by disruption mode", () => {
     ledger.pod(pod("v-1", { podGroup: "v", node: "n2", evicted: true, deleting: true }), false, 1_000);
     ledger.tick(30_000);
     expect(ledger.counts().unmarkedVictimPodGroups).toBe(0);
+  });
+});
+
+describe("PodGroup CRDs (scheduler-plugins, Volcano)", () => {
+  const coschedulingGroup = (name: string, minMember?: number) => ({
+    apiVersion: "scheduling.x-k8s.io/v1alpha1",
+    kind: "PodGroup",
+    metadata: { name, namespace: "ns" },
+    spec: minMember === undefined ? {} : { minMember },
+  });
+  const volcanoGroup = (name: string, minMember: number, priorityClassName?: string) => ({
+    apiVersion: "scheduling.volcano.sh/v1beta1",
+    kind: "PodGroup",
+    metadata: { name, namespace: "ns" },
+    spec: { minMember, ...(priorityClassName ? { priorityClassName } : {}) },
+  });
+  const priorityClass = (name: string, value: number, globalDefault = false): k8s.V1PriorityClass => ({
+    metadata: { name },
+    value,
+    globalDefault,
+  });
+  const served = () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.serveCrd("scheduling.x-k8s.io");
+    ledger.serveCrd("scheduling.volcano.sh");
+    return ledger;
+  };
+  const details = (ledger: InvariantLedger, kind: string) =>
+    ledger.violations.filter((v) => v.kind === kind).map((v) => v.detail);
+
+  it("holds a scheduler-plugins gang to spec.minMember: partly bound past the limit is partial", () => {
+    for (const [minMember, expected] of [
+      [3, ["podgroup.scheduling.x-k8s.io:ns/x: 2 of 3 bound for 6s"]],
+      [2, []],
+      // 0 or unset: one pod at a time, as coscheduling treats it.
+      [undefined, []],
+    ] as const) {
+      const ledger = served();
+      ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", minMember), false, 0);
+      ledger.pod(pod("x-0", { coscheduling: "x", node: "n1" }), false, 0);
+      ledger.pod(pod("x-1", { coscheduling: "x", node: "n2" }), false, 0);
+      ledger.pod(pod("x-2", { coscheduling: "x" }), false, 0);
+      ledger.tick(6_000);
+      expect(details(ledger, "partialGangs"), `minMember ${minMember}`).toEqual(expected);
+    }
+  });
+
+  it("reads a minMember raised after the members were seen, and the label as a plain group name without the CRD", () => {
+    const ledger = served();
+    ledger.pod(pod("x-0", { coscheduling: "x", node: "n1" }), false, 0);
+    ledger.pod(pod("x-1", { coscheduling: "x" }), false, 0);
+    // Not seen yet: 1, nothing partial.
+    ledger.tick(6_000);
+    expect(ledger.counts().partialGangs).toBe(0);
+    ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", 2), false, 7_000);
+    ledger.tick(13_000);
+    expect(details(ledger, "partialGangs")).toEqual([
+      "podgroup.scheduling.x-k8s.io:ns/x: 1 of 2 bound for 6s",
+    ]);
+
+    // Where the CRD is not served, the label names an annotation-style group without min-member.
+    const plain = new InvariantLedger(limits);
+    plain.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", 2), false, 0);
+    plain.pod(pod("x-0", { coscheduling: "x", node: "n1" }), false, 0);
+    plain.pod(pod("x-1", { coscheduling: "x" }), false, 0);
+    plain.tick(20_000);
+    expect(plain.counts().partialGangs).toBe(0);
+    plain.event(
+      event("Preempted", "x-0", "Preempted by group:ns/x (whole group evicted) to make room on n1"),
+      1,
+    );
+    expect(plain.stats().preemptors).toBe(1);
+  });
+
+  it("takes a Volcano group's priority from its PriorityClass, never from its members", () => {
+    const cases = [
+      // The class named; one that does not exist falls back to the globalDefault class; none at all to 0.
+      { className: "big", classes: [priorityClass("big", 500)], expected: 1 },
+      { className: "gone", classes: [priorityClass("default", 400, true)], expected: 1 },
+      { className: "gone", classes: [priorityClass("big", 500)], expected: 0 },
+      { className: undefined, classes: [], expected: 0 },
+    ];
+    for (const { className, classes, expected } of cases) {
+      const ledger = served();
+      for (const c of classes) ledger.priorityClass(c, false);
+      ledger.crdPodGroup("scheduling.volcano.sh", volcanoGroup("v", 1, className), false, 0);
+      // The members say 0; the preemptor has 100.
+      ledger.pod(pod("v-0", { volcano: "v", node: "n1", priority: 0 }), false, 0);
+      ledger.pod(pod("hi", { priority: 100 }), false, 0);
+      ledger.event(
+        event("Preempted", "v-0", "Preempted by pod:ns/hi (whole group evicted) to make room on n1"),
+        1_000,
+      );
+      ledger.pod(pod("v-0", { volcano: "v", node: "n1", evicted: true, deleting: true }), false, 1_000);
+      ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 2_000);
+      ledger.tick(3_000);
+      expect(ledger.counts().badPreemptions, `class ${className}`).toBe(expected);
+    }
+  });
+
+  it("re-reads a Volcano group's priority when its PriorityClass comes after the PodGroup", () => {
+    const ledger = served();
+    ledger.crdPodGroup("scheduling.volcano.sh", volcanoGroup("v", 1, "big"), false, 0);
+    ledger.pod(pod("v-0", { volcano: "v", node: "n1", priority: 500 }), false, 0);
+    ledger.priorityClass(priorityClass("big", 50), false);
+    ledger.pod(pod("hi", { priority: 100 }), false, 0);
+    ledger.event(
+      event("Preempted", "v-0", "Preempted by pod:ns/hi (whole group evicted) to make room on n1"),
+      1_000,
+    );
+    ledger.pod(
+      pod("v-0", { volcano: "v", node: "n1", priority: 500, evicted: true, deleting: true }),
+      false,
+      1_000,
+    );
+    ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 2_000);
+    ledger.tick(3_000);
+    // The group is at 50 (its class), not 500 (its member's own): the preemption was lawful.
+    expect(ledger.counts().badPreemptions).toBe(0);
+  });
+
+  it("lets a CRD gang lose members above its minMember, not below it", () => {
+    for (const [minMember, expected] of [
+      [2, []],
+      [
+        3,
+        [
+          "podgroup.scheduling.volcano.sh:ns/v: partly evicted below min-member 3; ns/v-0, ns/v-1 still bound",
+        ],
+      ],
+    ] as const) {
+      const ledger = served();
+      ledger.crdPodGroup("scheduling.volcano.sh", volcanoGroup("v", minMember), false, 0);
+      for (const i of [0, 1, 2]) ledger.pod(pod(`v-${i}`, { volcano: "v", node: `n${i + 1}` }), false, 0);
+      ledger.pod(pod("hi", { priority: 100 }), false, 0);
+      ledger.event(
+        event("Preempted", "v-2", "Preempted by pod:ns/hi (member evicted) to make room on n3"),
+        1_000,
+      );
+      ledger.pod(pod("v-2", { volcano: "v", node: "n3", evicted: true, deleting: true }), false, 1_000);
+      ledger.pod(pod("hi", { priority: 100, node: "n3" }), false, 2_000);
+      ledger.tick(30_000);
+      expect(details(ledger, "badPreemptions"), `minMember ${minMember}`).toEqual(expected);
+      // A CRD PodGroup is not marked DisruptionTarget: only native ones are asked to be.
+      expect(ledger.counts().unmarkedVictimPodGroups).toBe(0);
+    }
+  });
+
+  it("judges a CRD preemptor by the group id the scheduler's Events name", () => {
+    const ledger = served();
+    ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("p", 2), false, 0);
+    ledger.pod(pod("p-0", { coscheduling: "p", priority: 100 }), false, 0);
+    ledger.pod(pod("p-1", { coscheduling: "p", priority: 100 }), false, 0);
+    ledger.pod(pod("low", { node: "n1", priority: 1 }), false, 0);
+    ledger.event(
+      event(
+        "Preempted",
+        "low",
+        "Preempted by podgroup.scheduling.x-k8s.io:ns/p (whole group evicted) to make room on n1",
+      ),
+      1_000,
+    );
+    ledger.pod(pod("low", { node: "n1", priority: 1, evicted: true, deleting: true }), false, 1_000);
+    // One of its two members bound: it did not fit (min-member 2 from the PodGroup).
+    ledger.pod(pod("p-0", { coscheduling: "p", priority: 100, node: "n1" }), false, 2_000);
+    ledger.tick(30_000);
+    expect(details(ledger, "badPreemptions")).toEqual([
+      expect.stringMatching(
+        /^podgroup\.scheduling\.x-k8s\.io:ns\/p evicted victims but did not fit: 1 of 2 bound/,
+      ),
+    ]);
+  });
+
+  it("does not count a CRD group whose PodGroup does not exist as lost; once it exists, it is", () => {
+    const ledger = served();
+    ledger.node(node("n1", "4"), false);
+    ledger.pod(pod("x-0", { coscheduling: "x", cpu: "1" }), false, 0);
+    ledger.pod(pod("x-1", { coscheduling: "x", cpu: "1" }), false, 0);
+    expect([...ledger.pendingGroupsThatFit().keys()]).toEqual([]);
+    expect(ledger.pendingPods()).toBe(0);
+    ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", 2), false, 1);
+    const earlier = ledger.pendingGroupsThatFit();
+    expect([...earlier.keys()]).toEqual(["podgroup.scheduling.x-k8s.io:ns/x"]);
+    expect(ledger.lostPods(earlier, ledger.pendingGroupsThatFit(), 2)).toBe(2);
+    // Deleted again: held again.
+    ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", 2), true, 3);
+    expect(ledger.pendingPods()).toBe(0);
+  });
+
+  it("counts a running CRD gang rolled back", () => {
+    const ledger = served();
+    ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", 2), false, 0);
+    ledger.pod(pod("x-0", { coscheduling: "x", node: "n1" }), false, 0);
+    ledger.pod(pod("x-1", { coscheduling: "x", node: "n2" }), false, 0);
+    ledger.event(
+      event("GangRollback", "x-0", "pod group ns/x stayed partially bound for 60s; deleting"),
+      1_000,
+    );
+    ledger.pod(pod("x-0", { coscheduling: "x", node: "n1", deleting: true }), false, 1_000);
+    expect(details(ledger, "rolledBackRunningGangs")).toEqual([
+      expect.stringMatching(/^podgroup\.scheduling\.x-k8s\.io:ns\/x: ns\/x-0 deleted while bound/),
+    ]);
+  });
+
+  it("leaves a pod naming PodGroups of both served CRDs out of either group", () => {
+    const ledger = served();
+    ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", 2), false, 0);
+    ledger.crdPodGroup("scheduling.volcano.sh", volcanoGroup("x", 2), false, 0);
+    ledger.pod(pod("x-0", { coscheduling: "x", volcano: "x", node: "n1" }), false, 0);
+    ledger.pod(pod("x-1", { coscheduling: "x", volcano: "x" }), false, 0);
+    ledger.tick(20_000);
+    // Refused by the scheduler as a CRD member: an annotation-style group "x" without min-member.
+    expect(ledger.counts().partialGangs).toBe(0);
   });
 });

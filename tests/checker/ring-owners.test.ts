@@ -7,7 +7,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Pod } from "../../scheduler/src/core/api-types.js";
 import { toPodInfo } from "../../scheduler/src/core/build-info.js";
-import { groupHashKeyOf, type HashedPod } from "./ring-owners.js";
+import { crdGroupSource } from "../../scheduler/src/core/gang/crd-group-source.js";
+import type { GroupObjects } from "../../scheduler/src/core/gang/group-source.js";
+import { type CrdApiGroup, groupHashKeyOf, groupNameOf, type HashedPod } from "./ring-owners.js";
 
 const term = { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" };
 const controller = { kind: "ReplicaSet", name: "web-7d9f", controller: true };
@@ -120,6 +122,106 @@ describe("groupHashKeyOf against the shards' own key", () => {
             },
           };
           expect(groupHashKeyOf(pod, group)).toBe(toPodInfo(pod as Pod).group.hashKey);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("groupHashKeyOf for PodGroups", () => {
+  const coscheduling = "scheduling.x-k8s.io/pod-group";
+  const volcano = "scheduling.k8s.io/group-name";
+  const served = new Set<CrdApiGroup>(["scheduling.x-k8s.io", "scheduling.volcano.sh"]);
+  const member = (metadata: HashedPod["metadata"], spec: HashedPod["spec"] = {}): HashedPod => ({
+    metadata: { name: "w-0", namespace: "shop", ...metadata },
+    spec,
+  });
+  const keyOf = (pod: HashedPod, crds: ReadonlySet<CrdApiGroup>) =>
+    groupHashKeyOf(pod, groupNameOf(pod), crds);
+
+  it("hashes a native PodGroup's member by the PodGroup, whatever group keys it carries", () => {
+    const pod = member(
+      { annotations: { "sharded-scheduler.io/pod-group": "x" } },
+      { schedulingGroup: { podGroupName: "train" } },
+    );
+    expect(keyOf(pod, served)).toBe("shop/PodGroup/train");
+    expect(
+      keyOf(
+        member({ labels: { [coscheduling]: "x" } }, { schedulingGroup: { podGroupName: "train" } }),
+        served,
+      ),
+    ).toBe("shop/PodGroup/train");
+  });
+
+  it("hashes a CRD PodGroup's member by the CRD and name where the CRD is served, else by the plain group name", () => {
+    const labelled = member({ labels: { [coscheduling]: "train" } });
+    const annotated = member({ annotations: { [volcano]: "train" } });
+    expect(keyOf(labelled, served)).toBe("shop/PodGroup.scheduling.x-k8s.io/train");
+    expect(keyOf(annotated, served)).toBe("shop/PodGroup.scheduling.volcano.sh/train");
+    // Without the CRD the key is an annotation-style group name, as before the CRDs were read.
+    expect(keyOf(labelled, new Set())).toBe("shop/train");
+    expect(keyOf(annotated, new Set(["scheduling.x-k8s.io"]))).toBe("shop/train");
+    // Our own group annotation naming the same group agrees: still the CRD's.
+    const both = member({
+      labels: { [coscheduling]: "train" },
+      annotations: { "sharded-scheduler.io/pod-group": "train" },
+    });
+    expect(keyOf(both, served)).toBe("shop/PodGroup.scheduling.x-k8s.io/train");
+  });
+
+  it("leaves a pod naming both served CRDs, or with disagreeing keys, out of any CRD group", () => {
+    const twoCrds = member({ labels: { [coscheduling]: "a" }, annotations: { [volcano]: "a" } });
+    expect(keyOf(twoCrds, served)).toBe("shop/a");
+    expect(keyOf(twoCrds, new Set(["scheduling.volcano.sh"]))).toBe("shop/PodGroup.scheduling.volcano.sh/a");
+    const disagreeing = member({
+      labels: { [coscheduling]: "a" },
+      annotations: { "sharded-scheduler.io/pod-group": "b" },
+    });
+    expect(keyOf(disagreeing, served)).toBe("shop/w-0");
+  });
+
+  it("agrees with the scheduler for any mix of CRD keys, group annotations and served CRDs", () => {
+    const name = fc.constantFrom<string | undefined>(undefined, "a", "b");
+    fc.assert(
+      fc.property(
+        fc.record({
+          label: name,
+          volcanoName: name,
+          ours: name,
+          servesCoscheduling: fc.boolean(),
+          servesVolcano: fc.boolean(),
+          exists: fc.boolean(),
+        }),
+        ({ label, volcanoName, ours, servesCoscheduling, servesVolcano, exists }) => {
+          const pod = {
+            metadata: {
+              name: "p-0",
+              namespace: "shop",
+              uid: "u",
+              labels: label === undefined ? {} : { [coscheduling]: label },
+              annotations: {
+                ...(volcanoName === undefined ? {} : { [volcano]: volcanoName }),
+                ...(ours === undefined ? {} : { "sharded-scheduler.io/pod-group": ours }),
+              },
+            },
+            spec: { containers: [] },
+          };
+          const lookup = () => (exists ? { spec: { minMember: 1 } } : undefined);
+          const objects: GroupObjects = {
+            ...(servesCoscheduling ? { coschedulingPodGroup: lookup } : {}),
+            ...(servesVolcano
+              ? {
+                  volcanoPodGroup: lookup,
+                  priorityClasses: { byName: () => undefined, globalDefault: () => undefined },
+                }
+              : {}),
+          };
+          const crds = new Set<CrdApiGroup>([
+            ...(servesCoscheduling ? (["scheduling.x-k8s.io"] as const) : []),
+            ...(servesVolcano ? (["scheduling.volcano.sh"] as const) : []),
+          ]);
+          expect(keyOf(pod, crds)).toBe(toPodInfo(pod as Pod, crdGroupSource, objects).group.hashKey);
         },
       ),
       { numRuns: 300 },
