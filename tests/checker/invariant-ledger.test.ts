@@ -825,6 +825,17 @@ describe("PodGroup CRDs (scheduler-plugins, Volcano)", () => {
   };
   const details = (ledger: InvariantLedger, kind: string) =>
     ledger.violations.filter((v) => v.kind === kind).map((v) => v.detail);
+  /** Volcano group v's member v-0 (saying priority 0) on n1, evicted for pod hi (100), then hi bound there. */
+  function preemptVolcanoMember(ledger: InvariantLedger): void {
+    ledger.pod(pod("v-0", { volcano: "v", node: "n1", priority: 0 }), false, 0);
+    ledger.pod(pod("hi", { priority: 100 }), false, 0);
+    ledger.event(
+      event("Preempted", "v-0", "Preempted by pod:ns/hi (whole group evicted) to make room on n1"),
+      1_000,
+    );
+    ledger.pod(pod("v-0", { volcano: "v", node: "n1", evicted: true, deleting: true }), false, 1_000);
+    ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 2_000);
+  }
 
   it("holds a scheduler-plugins gang to spec.minMember: partly bound past the limit is partial", () => {
     for (const [minMember, expected] of [
@@ -882,15 +893,7 @@ describe("PodGroup CRDs (scheduler-plugins, Volcano)", () => {
       const ledger = served();
       for (const c of classes) ledger.priorityClass(c, false);
       ledger.crdPodGroup("scheduling.volcano.sh", volcanoGroup("v", 1, className), false, 0);
-      // The members say 0; the preemptor has 100.
-      ledger.pod(pod("v-0", { volcano: "v", node: "n1", priority: 0 }), false, 0);
-      ledger.pod(pod("hi", { priority: 100 }), false, 0);
-      ledger.event(
-        event("Preempted", "v-0", "Preempted by pod:ns/hi (whole group evicted) to make room on n1"),
-        1_000,
-      );
-      ledger.pod(pod("v-0", { volcano: "v", node: "n1", evicted: true, deleting: true }), false, 1_000);
-      ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 2_000);
+      preemptVolcanoMember(ledger);
       ledger.tick(3_000);
       expect(ledger.counts().badPreemptions, `class ${className}`).toBe(expected);
     }
@@ -899,14 +902,7 @@ describe("PodGroup CRDs (scheduler-plugins, Volcano)", () => {
   it("re-reads a Volcano group's priority when its PriorityClass comes after the members", () => {
     const ledger = served();
     ledger.crdPodGroup("scheduling.volcano.sh", volcanoGroup("v", 1, "big"), false, 0);
-    ledger.pod(pod("v-0", { volcano: "v", node: "n1", priority: 0 }), false, 0);
-    ledger.pod(pod("hi", { priority: 100 }), false, 0);
-    ledger.event(
-      event("Preempted", "v-0", "Preempted by pod:ns/hi (whole group evicted) to make room on n1"),
-      1_000,
-    );
-    ledger.pod(pod("v-0", { volcano: "v", node: "n1", evicted: true, deleting: true }), false, 1_000);
-    ledger.pod(pod("hi", { priority: 100, node: "n1" }), false, 2_000);
+    preemptVolcanoMember(ledger);
     // The class arrives last (another watch): the group is at 500, above its preemptor.
     ledger.priorityClass(priorityClass("big", 500), false);
     ledger.tick(3_000);
