@@ -199,13 +199,13 @@ describe("groupHashKeyOf for PodGroups", () => {
               name: "p-0",
               namespace: "shop",
               uid: "u",
-              labels: label === undefined ? {} : { [coscheduling]: label },
+              labels: (label === undefined ? {} : { [coscheduling]: label }) as Record<string, string>,
               annotations: {
                 ...(volcanoName === undefined ? {} : { [volcano]: volcanoName }),
                 ...(ours === undefined ? {} : { "sharded-scheduler.io/pod-group": ours }),
-              },
+              } as Record<string, string>,
             },
-            spec: { containers: [] },
+            spec: { containers: [] } as HashedPod["spec"],
           };
           const lookup = () => (exists ? { spec: { minMember: 1 } } : undefined);
           const objects: GroupObjects = {
