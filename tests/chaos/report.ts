@@ -74,6 +74,10 @@ export function resultTable(result: ChaosResult, known: KnownFailing = []): stri
   lines.push("checker");
   row("binds not judged", `${result.unverifiableBinds} (their ring epoch was never seen)`);
   row("watch restarts", result.checkerWatchRestarts);
+  row(
+    "PodGroups read",
+    `${result.checkerPodGroups.native} native, ${result.checkerPodGroups.crd} of the CRDs`,
+  );
   for (const example of result.examples) lines.push(`  ${example.kind}: ${example.detail}`);
   const knownSeen = known.filter((kind) => result.violations[kind] > 0);
   lines.push(

@@ -55,6 +55,8 @@ export interface ChaosResult {
   mixedPriorityBinds: number;
   /** The shards' GangRollback Events (one per group and message). */
   gangRollbacks: number;
+  /** PodGroup objects the checker read from its own watches: native, and of the PodGroup CRDs. */
+  checkerPodGroups: { native: number; crd: number };
   /** Times the checker's own watches failed and relisted (API server restarts, 410 Gone). */
   checkerWatchRestarts: number;
   faults: FaultRecord[];
@@ -142,6 +144,7 @@ export async function runChaos(
     mixedPriorityGroups: stats.mixedPriorityGroups,
     mixedPriorityBinds: stats.mixedPriorityBinds,
     gangRollbacks: stats.gangRollbacks,
+    checkerPodGroups: stats.podGroupsRead,
     checkerWatchRestarts: checker.watchErrors,
     faults: records,
     workload: workloadStats ?? emptyWorkloadStats(),

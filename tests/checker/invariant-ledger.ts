@@ -423,6 +423,8 @@ export class InvariantLedger {
   /** The PodGroup CRDs the API server serves (the checker's discovery), and their objects by group id. */
   private readonly servedCrds = new Set<CrdApiGroup>();
   private readonly crdPodGroups = new Map<string, CrdPodGroupRecord>();
+  /** The PodGroups ever read: native ones by namespace/name, CRD ones by group id. */
+  private readonly podGroupsRead = { native: new Set<string>(), crd: new Set<string>() };
   /** PriorityClasses by name (a Volcano group's priority). */
   private readonly priorityClasses = new Map<string, { value: number; globalDefault: boolean }>();
   private readonly preemptions = new Map<string, Preemption>();
@@ -716,7 +718,10 @@ export class InvariantLedger {
   ): void {
     const group = crdGroupId(apiGroup, object.metadata?.namespace ?? "", object.metadata?.name ?? "");
     if (deleted) this.crdPodGroups.delete(group);
-    else this.crdPodGroups.set(group, readCrdPodGroup(object));
+    else {
+      this.crdPodGroups.set(group, readCrdPodGroup(object));
+      this.podGroupsRead.crd.add(group);
+    }
     this.repriceVolcanoGroup(group);
     this.checkGroup(group, now);
   }
@@ -758,6 +763,7 @@ export class InvariantLedger {
       return;
     }
     const read = readPodGroup(object);
+    this.podGroupsRead.native.add(key);
     const before = this.podGroups.get(key);
     // The earliest mark seen stays: a later preemption's mark must not excuse an earlier eviction.
     const markedAt =
@@ -1442,6 +1448,8 @@ export class InvariantLedger {
     mixedPriorityBinds: number;
     /** The shards' GangRollback Events, one per group and message. */
     gangRollbacks: number;
+    /** PodGroup objects the checker read (native, and of the CRDs), each counted once. */
+    podGroupsRead: { native: number; crd: number };
   } {
     return {
       podsSeen: this.pods.size,
@@ -1457,6 +1465,7 @@ export class InvariantLedger {
       mixedPriorityGroups: this.mixedPriorityGroups.size,
       mixedPriorityBinds: this.mixedPriorityBinds,
       gangRollbacks: this.rollbacks.size,
+      podGroupsRead: { native: this.podGroupsRead.native.size, crd: this.podGroupsRead.crd.size },
     };
   }
 
