@@ -5,8 +5,8 @@
  * in-cluster service account. --context picks a context of whatever was loaded.
  *
  * Our own reader of the kubeconfig format (clusters, users, contexts), not a client library's:
- * the one the project used before cost every process ~0.7 CPU-seconds at start just to be
- * imported, which a backlog waiting for three shards and a coordinator pays five times over.
+ * importing a Kubernetes client library costs a process ~0.5 CPU-seconds at start, which a
+ * backlog waiting for three shards and two coordinators would pay five times over.
  * What it understands: server, certificate-authority(-data), insecure-skip-tls-verify,
  * tls-server-name; users with token, tokenFile, client-certificate(-data)/client-key(-data),
  * username/password, and exec credential plugins that return a token. What it does not
