@@ -68,7 +68,7 @@ function sample(scope: string | undefined): Sample {
  * Starts measuring; the returned function ends the span and reports it. scope (a local cluster's
  * state folder): only processes whose command line names a path in it count — every component
  * of that cluster and the systems run against it do — so another cluster on the same machine
- * (a second worktree's) is not taken for this one. machineBusyPercent is the whole machine's.
+ * (another checkout's) is not taken for this one. machineBusyPercent is the whole machine's.
  */
 export function measureCpu(scope?: string): () => CpuUsage {
   const start = sample(scope);
