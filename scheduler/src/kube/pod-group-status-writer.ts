@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import { initiallyScheduledUpdate, type PodGroupObject } from "../core/index.js";
 import { capMessage } from "./event-recorder.js";
 import type { KubeClient } from "./kube-client.js";
+import { OrderedWrites } from "./ordered-writes.js";
 
 const strategicMerge = "application/strategic-merge-patch+json";
 
@@ -29,7 +30,8 @@ const maxRemembered = 10_000;
 
 export class PodGroupStatusWriter {
   private readonly lastWritten = new Map<string, { status: string; message: string; at: number }>();
-  private readonly lastQueued = new Map<string, Promise<boolean>>();
+  /** Each PodGroup's writes (by uid), one after another. */
+  private readonly writes = new OrderedWrites();
 
   constructor(
     private readonly client: Pick<KubeClient, "call">,
@@ -67,12 +69,7 @@ export class PodGroupStatusWriter {
     const patch = {
       status: { conditions: [{ ...condition, lastTransitionTime: new Date(now).toISOString() }] },
     };
-    const write = (this.lastQueued.get(key) ?? Promise.resolve(true)).then(() =>
-      this.send(namespace, name, patch),
-    );
-    this.lastQueued.set(key, write);
-    const ok = await write;
-    if (this.lastQueued.get(key) === write) this.lastQueued.delete(key);
+    const ok = await this.writes.after(key, () => this.send(namespace, name, patch));
     // Not written: the next attempt must not be skipped as a repeat.
     if (!ok && this.lastWritten.get(key) === written) this.lastWritten.delete(key);
     return ok;
@@ -107,13 +104,7 @@ export class PodGroupStatusWriter {
         ],
       },
     };
-    const write = (this.lastQueued.get(key) ?? Promise.resolve(true)).then(() =>
-      this.send(namespace, name, patch),
-    );
-    this.lastQueued.set(key, write);
-    const ok = await write;
-    if (this.lastQueued.get(key) === write) this.lastQueued.delete(key);
-    return ok;
+    return this.writes.after(key, () => this.send(namespace, name, patch));
   }
 
   private send(namespace: string, name: string, patch: unknown): Promise<boolean> {

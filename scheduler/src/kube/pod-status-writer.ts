@@ -11,6 +11,7 @@ import { ownerCondition } from "../contracts/owner-condition.js";
 import type { Pod } from "../core/index.js";
 import { capMessage } from "./event-recorder.js";
 import type { KubeClient } from "./kube-client.js";
+import { OrderedWrites } from "./ordered-writes.js";
 
 const strategicMerge = "application/strategic-merge-patch+json";
 
@@ -19,8 +20,8 @@ const maxRemembered = 50_000;
 
 export class PodStatusWriter {
   private readonly lastWritten = new Map<string, { message: string; at: number }>();
-  /** The last write queued for each pod (by uid); the next one is sent after it. */
-  private readonly lastQueued = new Map<string, Promise<boolean>>();
+  /** Each pod's writes (by uid), one after another. */
+  private readonly writes = new OrderedWrites();
 
   constructor(
     private readonly client: KubeClient,
@@ -96,15 +97,7 @@ export class PodStatusWriter {
 
   /** Queues the patch behind the pod's earlier writes; true when the API server took it (or the pod is gone). */
   private patch(pod: Pod, subresource: string, patch: unknown, contentType: string): Promise<boolean> {
-    const key = podKey(pod);
-    const write = (this.lastQueued.get(key) ?? Promise.resolve(true)).then(() =>
-      this.send(pod, subresource, patch, contentType),
-    );
-    this.lastQueued.set(key, write);
-    void write.then(() => {
-      if (this.lastQueued.get(key) === write) this.lastQueued.delete(key);
-    });
-    return write;
+    return this.writes.after(podKey(pod), () => this.send(pod, subresource, patch, contentType));
   }
 
   private async send(pod: Pod, subresource: string, patch: unknown, contentType: string): Promise<boolean> {

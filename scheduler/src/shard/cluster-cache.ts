@@ -306,7 +306,8 @@ export class ClusterCache {
   }
 
   removeNode(node: Node): void {
-    const pods = this.cluster.node(node.metadata.name)?.pods.keys() ?? [];
+    const known = this.cluster.node(node.metadata.name);
+    const pods = known?.pods.keys() ?? [];
     for (const key of pods) {
       const group = this.groups.get(this.groupOfPod.get(key) ?? "");
       const pod = group?.running.get(key);
@@ -315,11 +316,10 @@ export class ClusterCache {
       group.orphaned.set(key, pod);
       this.observeStart(group);
     }
-    const known = this.cluster.node(node.metadata.name) !== undefined;
     this.cluster.removeNode(node.metadata.name);
     this.nodesRoutingVersion++;
     this.onChange({ kind: "routing" });
-    if (known) this.onChange({ kind: "capacity", events: nodeDelete });
+    if (known !== undefined) this.onChange({ kind: "capacity", events: nodeDelete });
   }
 
   /** A namespace's labels, for InterPodAffinity's namespaceSelector (no event: kube-scheduler registers none). */
