@@ -294,8 +294,7 @@ export function interPodAffinity(
     pod: PodInfo,
     node: NodeInfo,
   ): Status | undefined => {
-    for (const other of cluster.nominatedOn(node.name)) {
-      if (other.priority < pod.priority || other.group.id === pod.group.id || other.key === pod.key) continue;
+    for (const other of cluster.nominatedFor(node.name, pod)) {
       if (state !== undefined) {
         for (const terms of [state.clusterWideAntiAffinity, state.hostScopedAntiAffinity])
           for (const term of terms)

@@ -74,14 +74,8 @@ export function nodePorts(cluster: ClusterState): FilterPlugin {
       // Nominated pods of at least this priority (not of the pod's own group) keep their ports,
       // as NodeResourcesFit keeps their room.
       if (!cluster.hasNominations(node.name)) return undefined;
-      for (const other of cluster.nominatedOn(node.name))
-        if (
-          other.priority >= pod.priority &&
-          other.group.id !== pod.group.id &&
-          other.key !== pod.key &&
-          conflictsWith(wanted, other)
-        )
-          return rejected;
+      for (const other of cluster.nominatedFor(node.name, pod))
+        if (conflictsWith(wanted, other)) return rejected;
       return undefined;
     },
   };

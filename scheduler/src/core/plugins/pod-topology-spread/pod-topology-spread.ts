@@ -364,9 +364,7 @@ export function podTopologySpread(
       const rejected = skewRejection(spread, node);
       if (rejected !== undefined || !cluster.hasNominations(node.name)) return rejected;
       let withNominated: SpreadCounts | undefined;
-      for (const other of cluster.nominatedOn(node.name)) {
-        if (other.priority < pod.priority || other.group.id === pod.group.id || other.key === pod.key)
-          continue;
+      for (const other of cluster.nominatedFor(node.name, pod)) {
         withNominated ??= spread.clone();
         withNominated.update(pod, other, node, 1);
       }
