@@ -56,8 +56,8 @@ export class ClusterWatch {
 
   /** Starts every informer; resolves once each has listed (or the watch was stopped). */
   async start(): Promise<{ nodes: number; pods: number; podGroups: boolean; crds: CrdApi[] }> {
-    const podGroups = await this.podGroupInformer();
-    const crds = await this.crdInformers();
+    // The optional APIs are asked about at once: one round trip at start, not three.
+    const [podGroups, crds] = await Promise.all([this.podGroupInformer(), this.crdInformers()]);
     const nodes = new Informer<Node>(
       this.client,
       { path: "/api/v1/nodes", onHandlerError: this.handlerErrors("nodes") },
@@ -153,8 +153,12 @@ export class ClusterWatch {
   }> {
     const served: CrdApi[] = [];
     const informers: Informer<{ metadata: { name: string } }>[] = [];
-    for (const api of [coschedulingApi, volcanoApi]) {
-      const found = await discoverResource(this.client, api, "podgroups", () => this.stopped);
+    const apis = [coschedulingApi, volcanoApi] as const;
+    const discovered = await Promise.all(
+      apis.map((api) => discoverResource(this.client, api, "podgroups", () => this.stopped)),
+    );
+    for (const [i, api] of apis.entries()) {
+      const found = discovered[i];
       this.log.info({ api, served: found === "served" }, "PodGroup CRD discovery");
       if (found !== "served") continue;
       served.push(api);
