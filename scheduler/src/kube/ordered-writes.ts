@@ -15,4 +15,9 @@ export class OrderedWrites {
     });
     return queued;
   }
+
+  /** Resolves once every write queued so far under the key has been answered. */
+  async settled(key: string): Promise<void> {
+    await this.lastQueued.get(key);
+  }
 }

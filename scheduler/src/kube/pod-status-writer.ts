@@ -72,6 +72,14 @@ export class PodStatusWriter {
     return this.patchStatus(pod, { status: { conditions: [condition] } });
   }
 
+  /**
+   * Resolves once the pod's writes queued so far are answered. A bind waits for it: a
+   * PodScheduled=False still in flight would otherwise land after the bind and stay on a bound pod.
+   */
+  settled(pod: Pod): Promise<void> {
+    return this.writes.settled(podKey(pod));
+  }
+
   /** Forgets what was written on a pod (it is gone or bound): memory stays bounded by pending pods. */
   forget(pod: Pod): void {
     this.lastWritten.delete(podKey(pod));

@@ -48,7 +48,7 @@ import type { ShardMetrics } from "./metrics.js";
 export interface ShardWriters {
   readonly binder: Pick<PodBinder, "bind" | "evict" | "delete">;
   readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
-    Partial<Pick<PodStatusWriter, "forget">>;
+    Partial<Pick<PodStatusWriter, "forget" | "settled">>;
   readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
   /** Native PodGroups' conditions (PodGroupInitiallyScheduled, DisruptionTarget); none: not written. */
   readonly podGroupStatus?: Pick<PodGroupStatusWriter, "initiallyScheduled"> &
@@ -304,6 +304,8 @@ export class GroupExecutor {
     bounded: AbortSignal,
   ): Promise<{ outcome: BindOutcome; detail: string }> {
     let result: { outcome: BindOutcome; detail: string } = { outcome: "error", detail: "" };
+    // The pod's status writes (a "waiting" condition, a nomination) land before its bind.
+    await this.statusWriter.settled?.(pod.pod);
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt > 0) await sleep(100 * 4 ** attempt);
       // A replica stalled while this bind waited (for a slot, the rate limit or a retry) may have

@@ -40,4 +40,22 @@ describe("OrderedWrites", () => {
     expect(await a2).toBe(false);
     expect(await b1).toBe(true);
   });
+
+  it("is settled for a key once every write queued under it so far is answered", async () => {
+    const writes = new OrderedWrites();
+    const log: string[] = [];
+    const first = pendingWrite(log, "a1");
+    const second = pendingWrite(log, "a2");
+    void writes.after("a", first.write);
+    void writes.after("a", second.write);
+    const settled = writes.settled("a").then(() => log.push("settled a"));
+    await writes.settled("b");
+    first.release();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(log).toEqual(["start a1", "end a1", "start a2"]);
+    second.release();
+    await settled;
+    expect(log).toEqual(["start a1", "end a1", "start a2", "end a2", "settled a"]);
+  });
 });

@@ -80,6 +80,39 @@ describe("GroupExecutor.bind", () => {
     expect(membersOf(shard, groupId)).toEqual({ pending: ["default/g-1"], running: ["default/g-0"] });
   });
 
+  it("sends a member's bind only once its status writes in flight are answered", async () => {
+    // A "waiting" condition still in flight when the bind goes out would land after it and
+    // leave PodScheduled=False on a bound pod.
+    const log: string[] = [];
+    let answerWrite: () => void = () => undefined;
+    const stub = writers({
+      bind: (name) => {
+        log.push(`bind ${name}`);
+        return "bound";
+      },
+    });
+    const statusWriter = {
+      ...stub.statusWriter,
+      settled: (target: Pod) =>
+        target.metadata.name === "g-0"
+          ? new Promise<void>((resolve) => {
+              answerWrite = () => {
+                log.push("status g-0 answered");
+                resolve();
+              };
+            })
+          : Promise.resolve(),
+    };
+    const shard = idleShard({ ...stub, statusWriter });
+    const { groupId, placements } = placedGang(shard);
+    const outcome = shard.executor.bind(groupId, placements);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(log).toEqual(["bind g-1"]);
+    answerWrite();
+    expect((await outcome).kind).toBe("bound");
+    expect(log).toEqual(["bind g-1", "status g-0 answered", "bind g-0"]);
+  });
+
   it("is fenced, sends nothing and leaves every member pending, when ownership moved", async () => {
     let binds = 0;
     const stub = writers({
