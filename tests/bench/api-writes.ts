@@ -55,9 +55,52 @@ export function countApiWrites(metricsText: string): ApiWrites {
   return counts;
 }
 
-export async function readApiWrites(kube: KubeRest): Promise<ApiWrites | undefined> {
+/**
+ * Every request the API server counted (reads and watches too), by "VERB resource[/subresource]"
+ * summed over groups, codes and scopes: where a system's requests go, beside the writes.
+ */
+export function countApiRequests(metricsText: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of metricsText.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const close = line.lastIndexOf("}");
+    const labels = new Map<string, string>();
+    for (const match of line.slice(line.indexOf("{") + 1, close).matchAll(/(\w+)="([^"]*)"/g))
+      labels.set(match[1] as string, match[2] as string);
+    const value = Number(line.slice(close + 1).trim());
+    if (!Number.isFinite(value)) continue;
+    const subresource = labels.get("subresource") ?? "";
+    const key = `${labels.get("verb") ?? "?"} ${labels.get("resource") ?? "?"}${subresource ? `/${subresource}` : ""}`;
+    counts.set(key, (counts.get(key) ?? 0) + value);
+  }
+  return counts;
+}
+
+/** What the API server has counted so far: the writes by kind and every request by verb and resource. */
+export interface ApiCounts {
+  writes: ApiWrites;
+  requests: Map<string, number>;
+}
+
+export async function readApiWrites(kube: KubeRest): Promise<ApiCounts | undefined> {
   const res = await kube.call<string>("GET", "/metrics");
-  return res.status === 200 && typeof res.body === "string" ? countApiWrites(res.body) : undefined;
+  return res.status === 200 && typeof res.body === "string"
+    ? { writes: countApiWrites(res.body), requests: countApiRequests(res.body) }
+    : undefined;
+}
+
+/** Requests per pod between two readings, by "VERB resource", those of at least 0.01 per pod, most first. */
+export function requestsPerPod(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  pods: number,
+): Record<string, number> {
+  const per: [string, number][] = [];
+  for (const [key, value] of after) {
+    const delta = Math.round(((value - (before.get(key) ?? 0)) / Math.max(1, pods)) * 100) / 100;
+    if (delta >= 0.01) per.push([key, delta]);
+  }
+  return Object.fromEntries(per.sort((a, b) => b[1] - a[1]));
 }
 
 /** (after − before) / pods, two decimals. */

@@ -30,7 +30,7 @@ import {
 import { isRunning, startProcess, stopProcess } from "../cluster/local/processes.js";
 import { readStack, stackDown, stackUp } from "../stack/stack.js";
 import { GiveUp, waitFor } from "../support/wait.js";
-import { readApiWrites, writesPerPod } from "./api-writes.js";
+import { readApiWrites, requestsPerPod, writesPerPod } from "./api-writes.js";
 import { measureCpu } from "./cpu-usage.js";
 import { type GangSizes, gangLayout } from "./gang-layout.js";
 import { processesMemory } from "./memory-usage.js";
@@ -203,7 +203,13 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     await sleep(2_000);
     const writesAfter = await readApiWrites(kube);
     const apiWritesPerPod =
-      writesBefore && writesAfter ? writesPerPod(writesBefore, writesAfter, bound.size) : undefined;
+      writesBefore && writesAfter
+        ? writesPerPod(writesBefore.writes, writesAfter.writes, bound.size)
+        : undefined;
+    const apiRequestsPerPod =
+      writesBefore && writesAfter
+        ? requestsPerPod(writesBefore.requests, writesAfter.requests, bound.size)
+        : undefined;
     const memory = processesMemory(running.processes());
     const result = summarize(
       system,
@@ -215,6 +221,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
         cpu,
         memory,
         ...(apiWritesPerPod ? { apiWritesPerPod } : {}),
+        ...(apiRequestsPerPod ? { apiRequestsPerPod } : {}),
       },
       gangs ? (name) => gangName(gangs.gangOf(podIndex(name))) : undefined,
     );
@@ -225,6 +232,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
           `gang p50 ${result.gangs.p50Ms} ms, p99 ${result.gangs.p99Ms} ms`,
       );
     if (apiWritesPerPod) log(`${label}: API writes per pod ${JSON.stringify(apiWritesPerPod)}`);
+    if (apiRequestsPerPod) log(`${label}: API requests per pod ${JSON.stringify(apiRequestsPerPod)}`);
     log(`${label}: peak memory ${memory.map((m) => `${m.process} ${m.peakRssMiB} MiB`).join(", ")}`);
     log(
       `${label}: machine ${cpu.machineBusyPercent}% busy on ${cpu.cores} cores; cpu s ${JSON.stringify(cpu.cpuSeconds)}`,

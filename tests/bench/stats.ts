@@ -26,6 +26,8 @@ export interface SystemResult {
   gangs?: GangStats;
   /** Write requests the API server counted during the run, per bound pod (KWOK's included). */
   apiWritesPerPod?: ApiWrites;
+  /** Every request per pod by "VERB resource[/subresource]" (reads and watches too), from apiserver_request_total. */
+  apiRequestsPerPod?: Record<string, number>;
 }
 
 /** A gang counts as bound when its last member is; its latency is to that bind. */
@@ -52,7 +54,7 @@ export function summarize(
   created: ReadonlyMap<string, number>,
   bound: ReadonlyMap<string, number>,
   firstCreateAt: number,
-  extra: Pick<SystemResult, "shards" | "cpu" | "memory" | "apiWritesPerPod"> = {},
+  extra: Pick<SystemResult, "shards" | "cpu" | "memory" | "apiWritesPerPod" | "apiRequestsPerPod"> = {},
   gangOf?: (pod: string) => string,
 ): SystemResult {
   const latencies: number[] = [];
