@@ -1007,3 +1007,31 @@ describe("PodGroup CRDs (scheduler-plugins, Volcano)", () => {
     expect(ledger.counts().partialGangs).toBe(0);
   });
 });
+
+describe("unscheduledBoundPods", () => {
+  const unschedulable = { type: "PodScheduled", status: "False", reason: "Unschedulable", message: "waiting" };
+  const withCondition = (p: k8s.V1Pod, condition: k8s.V1PodCondition): k8s.V1Pod => ({
+    ...p,
+    status: { ...p.status, conditions: [...(p.status?.conditions ?? []), condition] },
+  });
+
+  it("counts a bound pod whose PodScheduled condition says False, once per pod", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1"), false);
+    ledger.pod(withCondition(pod("a"), unschedulable), false, 0);
+    expect(ledger.counts().unscheduledBoundPods).toBe(0);
+    ledger.pod(pod("a", { node: "n1" }), false, 1);
+    expect(ledger.counts().unscheduledBoundPods).toBe(0);
+    ledger.pod(withCondition(pod("a", { node: "n1" }), unschedulable), false, 2);
+    ledger.pod(withCondition(pod("a", { node: "n1" }), unschedulable), false, 3);
+    expect(ledger.counts().unscheduledBoundPods).toBe(1);
+    expect(ledger.violations[0]?.detail).toContain("ns/a is bound to n1");
+  });
+
+  it("does not count a bound pod whose condition says True", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1"), false);
+    ledger.pod(withCondition(pod("a", { node: "n1" }), { type: "PodScheduled", status: "True" }), false, 0);
+    expect(ledger.counts().unscheduledBoundPods).toBe(0);
+  });
+});

@@ -128,6 +128,7 @@ export const violationKinds = [
   "rolledBackRunningGangs",
   "priorityEscalations",
   "unmarkedVictimPodGroups",
+  "unscheduledBoundPods",
   "podAntiAffinity",
   "podAffinity",
   "spreadSkew",
@@ -464,6 +465,8 @@ export class InvariantLedger {
   private readonly volumes = new Map<string, k8s.V1PersistentVolume>();
   /** Bound pods with required anti-affinity (their terms bind every incoming pod). */
   private readonly antiAffine = new Set<string>();
+  /** Bound pods seen with PodScheduled=False (reported once each). */
+  private readonly unscheduledBound = new Set<string>();
   /** Bound pods whose claims were not all bound to a seen volume yet: judged when they are. */
   private readonly volumesUnjudged = new Set<string>();
   /** Pods already blamed for a placement rule, per rule: once per pod. */
@@ -592,6 +595,16 @@ export class InvariantLedger {
     }
     if (record.evictedAt !== undefined && before?.evictedAt === undefined) this.evicted(record, now);
     if (nodeName !== undefined && before?.nodeName === undefined && !deleted) this.bound(record, now);
+    // A bind sets PodScheduled=True with spec.nodeName in one write: a bound pod saying False was
+    // told "unschedulable" after its bind (a status write that raced it) and tells users a falsehood.
+    if (nodeName !== undefined && unscheduled !== undefined && !this.unscheduledBound.has(uid)) {
+      this.unscheduledBound.add(uid);
+      this.violation(
+        "unscheduledBoundPods",
+        now,
+        `${key} is bound to ${nodeName} but its PodScheduled condition is False (${unscheduled.reason}: ${unscheduled.message})`,
+      );
+    }
     if (hasRequiredAntiAffinity(record.spec) && !deleted) this.antiAffine.add(uid);
     else this.antiAffine.delete(uid);
     if (record.nodeName !== undefined) this.checkNode(record.nodeName, now);
