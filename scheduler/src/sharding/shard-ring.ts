@@ -25,12 +25,20 @@ const ringScheme = `ketama-md5/vnodes=${vnodesPerMember}`;
 /** hashring's default md5 as a latin1 ("binary") string: the same bytes and owners, about 2× faster. */
 const md5Binary = (key: string): string => hash("md5", key, "binary");
 
+/**
+ * Owners remembered per ring, at most this many keys (then forgotten all at once): a shard asks
+ * the owner of every pod group and node again and again (each cycle, each metrics scrape), and a
+ * ring never changes once built.
+ */
+export const rememberedOwners = 200_000;
+
 export class ShardRing {
   /** Distinct members in code-unit order. */
   readonly members: readonly string[];
   /** Digest of the ring scheme and the sorted members: equal rings have equal versions. */
   readonly version: string;
   readonly #ring: HashRing;
+  readonly #owners = new Map<string, string | undefined>();
 
   constructor(members: Iterable<string>) {
     const sorted = [...new Set(members)].sort();
@@ -53,7 +61,11 @@ export class ShardRing {
 
   /** The member owning a node name or group hash key; undefined when the ring has no members. */
   ownerOf(key: string): string | undefined {
-    return this.#ring.range(key, 1)[0];
+    if (this.#owners.has(key)) return this.#owners.get(key);
+    const owner = this.#ring.range(key, 1)[0];
+    if (this.#owners.size >= rememberedOwners) this.#owners.clear();
+    this.#owners.set(key, owner);
+    return owner;
   }
 }
 

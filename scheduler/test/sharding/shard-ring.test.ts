@@ -121,6 +121,21 @@ describe("ShardRing minimal movement", { timeout: 30_000 }, () => {
   });
 });
 
+describe("ShardRing remembered owners", () => {
+  it("answers a key asked again as a fresh ring of the same members does", () => {
+    const members = ["sharded-scheduler-0", "sharded-scheduler-1", "sharded-scheduler-2"];
+    const asked = new ShardRing(members);
+    const keys = Array.from({ length: 3000 }, (_, i) => `ns/group-${i}`);
+    const first = keys.map((key) => asked.ownerOf(key));
+    const again = [...keys].reverse().map((key) => asked.ownerOf(key)).reverse();
+    const fresh = new ShardRing(members);
+    const freshOwners = keys.map((key) => fresh.ownerOf(key));
+    expect(again).toEqual(first);
+    expect(first).toEqual(freshOwners);
+    expect(new Set(first).size).toBe(3);
+  });
+});
+
 describe("ShardRing members and version", () => {
   it("an empty ring owns nothing", () => {
     const ring = new ShardRing([]);
