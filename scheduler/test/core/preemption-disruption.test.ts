@@ -8,7 +8,7 @@ import type { Pod } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import { ClusterState } from "../../src/core/cluster-state.js";
 import { type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
-import { podGroupSource } from "../../src/core/gang/index.js";
+import { pendingGroup, podGroupSource } from "../../src/core/gang/index.js";
 import { decisionFor, gang, node, ownsAll, pdb, pendingGroupsOf, pod } from "./fixtures.js";
 
 /** A scheduling.k8s.io/v1beta1 PodGroup with gang minCount and a disruption mode. */
@@ -173,5 +173,32 @@ describe("preemption by disruption mode", () => {
     expect(first).toHaveLength(3);
     expect(first).not.toContain("pg-0");
     expect(first).not.toContain("pg-1");
+  });
+});
+
+describe("room won by preemption, against the victims' own PodGroup", () => {
+  it("is not taken by the victim PodGroup's recreated members, whatever priority the pods themselves claim", () => {
+    // high won n1 (its victims are gone); the victims' controller recreated them, pending. Their
+    // PodGroup says priority 1; the pods say 1000 (a tenant's own priority class): the PodGroup's counts.
+    const groups = [podGroup("pg", 2, "all", 1)];
+    const byName = new Map(groups.map((g) => [g.metadata.name, g]));
+    const objects = { podGroup: (_ns: string, name: string) => byName.get(name) };
+    const cluster = new ClusterState();
+    // n1 has two slots, one of them won by high; n2's one slot is taken.
+    cluster.upsertNode(node("n1", { cpu: 2 }));
+    cluster.upsertNode(node("n2", { cpu: 1 }));
+    cluster.upsertPod(toPodInfo(pod("high", { priority: 100, nominatedNodeName: "n1" })));
+    cluster.upsertPod(toPodInfo(pod("other", { priority: 1, nodeName: "n2" })));
+    const recreated = Array.from({ length: 2 }, (_, i) => {
+      const base = pod(`pg-new-${i}`, { priority: 1000 });
+      return { ...base, spec: { ...base.spec, schedulingGroup: { podGroupName: "pg" } } };
+    });
+    const core = new SchedulingCore(cluster, defaultCoreConfig);
+    const members = recreated.map((p) => toPodInfo(p, podGroupSource, objects));
+    expect(members.map((m) => m.priority)).toEqual([1, 1]);
+    const first = members[0] as (typeof members)[number];
+    const [decision] = core.cycle([pendingGroup(first.group, members, [], 2)], ownsAll);
+    expect(decision?.kind).toBe("unschedulable");
+    expect(cluster.placementOf("default/pg-new-0")).toBeUndefined();
   });
 });
