@@ -1009,7 +1009,12 @@ describe("PodGroup CRDs (scheduler-plugins, Volcano)", () => {
 });
 
 describe("unscheduledBoundPods", () => {
-  const unschedulable = { type: "PodScheduled", status: "False", reason: "Unschedulable", message: "waiting" };
+  const unschedulable = {
+    type: "PodScheduled",
+    status: "False",
+    reason: "Unschedulable",
+    message: "waiting",
+  };
   const withCondition = (p: k8s.V1Pod, condition: k8s.V1PodCondition): k8s.V1Pod => ({
     ...p,
     status: { ...p.status, conditions: [...(p.status?.conditions ?? []), condition] },

@@ -127,7 +127,10 @@ describe("ShardRing remembered owners", () => {
     const asked = new ShardRing(members);
     const keys = Array.from({ length: 3000 }, (_, i) => `ns/group-${i}`);
     const first = keys.map((key) => asked.ownerOf(key));
-    const again = [...keys].reverse().map((key) => asked.ownerOf(key)).reverse();
+    const again = [...keys]
+      .reverse()
+      .map((key) => asked.ownerOf(key))
+      .reverse();
     const fresh = new ShardRing(members);
     const freshOwners = keys.map((key) => fresh.ownerOf(key));
     expect(again).toEqual(first);
