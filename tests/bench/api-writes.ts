@@ -7,14 +7,14 @@
  */
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 
-/** Write requests by kind, as counted by the API server. */
-export interface ApiWrites {
+/** Write requests by kind, as counted by the API server (a type, so it reads as a record of numbers). */
+export type ApiWrites = {
   bindings: number;
   podStatusPatches: number;
   podPatches: number;
   eventCreates: number;
   eventPatches: number;
-}
+};
 
 const kinds: readonly { kind: keyof ApiWrites; verb: string; resource: string; subresource: string }[] = [
   { kind: "bindings", verb: "POST", resource: "pods", subresource: "binding" },

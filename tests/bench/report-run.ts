@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { availableParallelism, cpus, release, totalmem, type } from "node:os";
 import { join, resolve } from "node:path";
 import { type ClusterOptions, type ClusterState, down } from "../cluster/local/local-cluster.js";
-import { allSystems, runBasic } from "./basic.js";
+import { allSystems, runBasic, type ScheduledEvents } from "./basic.js";
 import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
 import { runCorePreemptionBench } from "./core.js";
 import { type FragmentationConfig, runFragmentation } from "./fragmentation.js";
@@ -30,6 +30,10 @@ export interface ReportRunOptions {
     shards: readonly number[];
     gangSize: number;
     createConcurrency: number;
+    /** Runs per system of basic and gangs, interleaved. */
+    runs: number;
+    /** sharded-scheduler once per mode (absent: the shard's default, the flag not passed). */
+    scheduledEvents?: readonly ScheduledEvents[];
     /** Node counts for the idle shard's memory; empty skips it. */
     memoryNodeCounts: readonly number[];
   };
@@ -111,6 +115,8 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
     pods: throughput.pods,
     shards: throughput.shards,
     createConcurrency: throughput.createConcurrency,
+    runs: throughput.runs,
+    ...(throughput.scheduledEvents ? { scheduledEvents: throughput.scheduledEvents } : {}),
     log,
   };
   await onCluster(
@@ -125,6 +131,7 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
           mode: "backlog",
           nodes: throughput.nodes,
           pods: throughput.pods,
+          ...(throughput.runs > 1 ? { runs: throughput.runs } : {}),
           results: runs,
         };
       });
@@ -142,6 +149,7 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
           nodes: throughput.nodes,
           pods: throughput.pods,
           gangSize: throughput.gangSize,
+          ...(throughput.runs > 1 ? { runs: throughput.runs } : {}),
           results: runs,
         };
       });

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { waitFor } from "../../support/wait.js";
 import { createFakeNodes, type FakeNodeSpec, readyFakeNodes } from "./fake-nodes.js";
 import { insecureHealth, KubeRest } from "./kube-rest.js";
+import { kwokStagesFile } from "./kwok-stages.js";
 import { clusterToolDir, defaultStateDir, readToolVersions, type ToolPaths, toolPaths } from "./layout.js";
 import { createPki, kubeconfigFor, type Pki } from "./pki.js";
 import { freeLoopbackPort, isRunning, type ManagedProcess, startProcess, stopProcess } from "./processes.js";
@@ -31,6 +32,8 @@ export interface ClusterOptions {
   kubeScheduler: boolean;
   /** The Workload API (scheduling.k8s.io/v1beta1 PodGroups) on every component: see workload-gates.ts. */
   workloadGates: WorkloadGates;
+  /** KWOK turns bound pods Running, a status patch each (absent: true); off for throughput benchmarks: see kwok-stages.ts. */
+  podLifecycle?: boolean;
 }
 
 export const defaultClusterOptions: Omit<ClusterOptions, "stateDir"> = {
@@ -110,6 +113,11 @@ export function readState(stateDir: string): ClusterState | undefined {
 /** The workload gates a recorded cluster runs with (clusters recorded before the option had none). */
 export function recordedWorkloadGates(state: ClusterState): WorkloadGates {
   return state.options.workloadGates ?? "off";
+}
+
+/** Whether a recorded cluster's KWOK runs the pod lifecycle (clusters recorded before the option did). */
+export function recordedPodLifecycle(state: ClusterState): boolean {
+  return state.options.podLifecycle ?? true;
 }
 
 function writeState(state: ClusterState): void {
@@ -384,13 +392,14 @@ async function start(
       ]);
     }
     mkdirSync(join(stateDir, "kwok"), { recursive: true });
+    const stages = kwokStagesFile(options.podLifecycle ?? true, join(stateDir, "kwok"));
     const kwok = launch(
       "kwok",
       tools.kwok,
       [
         `--kubeconfig=${kubeconfigs.kwok}`,
         // Since v0.8 kwok has no built-in stages: node and pod lifecycles come from this file.
-        `--config=${join(clusterToolDir, "kwok/stages.yaml")}`,
+        `--config=${stages}`,
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         `--server-address=127.0.0.1:${ports.kwok}`,
         // Pod IPs for nodes without spec.podCIDR; the default /24 runs out at 254 pods.
