@@ -205,8 +205,11 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
   const gangs = sizes.max > 1 ? gangLayout(options.pods, sizes) : undefined;
   let running = notStarted;
   const created = new Map<string, number>();
+  // kube-scheduler (the cluster's default scheduler) is stopped for every system's run, not only
+  // its own: idle, it still decodes every pod of the run, CPU the other systems would pay for.
+  const defaultScheduler = cluster.options.kubeScheduler;
+  if (defaultScheduler) await stopComponent(cluster.stateDir, "kube-scheduler");
   if (options.mode === "streaming") running = await startSystem(run, options);
-  else if (system === "kube-scheduler") await stopComponent(cluster.stateDir, "kube-scheduler");
   try {
     await createNamespace(kube, namespace);
     const bound = new Map<string, number>();
@@ -312,6 +315,7 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
     await running.stop();
     await deleteNamespace(kube, namespace, created.keys(), options.createConcurrency, log);
     kube.close();
+    if (defaultScheduler) startComponent(cluster.stateDir, "kube-scheduler");
   }
 }
 
