@@ -54,7 +54,7 @@ export function parseScheduledEvents(text: string | undefined): ScheduledEvents[
   if (text === undefined) return undefined;
   const modes = text.split(",").map((mode) => mode.trim());
   const unknown = modes.filter((mode) => !(scheduledEventsModes as readonly string[]).includes(mode));
-  if (modes.length === 0 || unknown.length > 0 || new Set(modes).size !== modes.length)
+  if (unknown.length > 0 || new Set(modes).size !== modes.length)
     throw new ConfigError(
       `--scheduled-events must be distinct modes of ${scheduledEventsModes.join(", ")} separated by commas, got "${text}"`,
     );
