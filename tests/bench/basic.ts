@@ -121,9 +121,14 @@ const schedulerNameOf: Record<SystemName, string> = {
 
 export async function runBasic(options: BasicOptions): Promise<SystemResult[]> {
   const runs = options.runs ?? 1;
-  return runInterleaved(systemsUnderTest(options), runs, (run, index) =>
-    runSystem(run, options, runs > 1 ? ` run ${index + 1}/${runs}` : ""),
-  );
+  try {
+    return await runInterleaved(systemsUnderTest(options), runs, (run, index) =>
+      runSystem(run, options, runs > 1 ? ` run ${index + 1}/${runs}` : ""),
+    );
+  } finally {
+    // The cluster's default scheduler, stopped for the runs, runs again afterwards.
+    if (options.cluster.options.kubeScheduler) startComponent(options.cluster.stateDir, "kube-scheduler");
+  }
 }
 
 /**
@@ -207,8 +212,8 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
   const created = new Map<string, number>();
   // kube-scheduler (the cluster's default scheduler) is stopped for every system's run, not only
   // its own: idle, it still decodes every pod of the run, CPU the other systems would pay for.
-  const defaultScheduler = cluster.options.kubeScheduler;
-  if (defaultScheduler) await stopComponent(cluster.stateDir, "kube-scheduler");
+  // runBasic starts it again once all runs are done.
+  if (cluster.options.kubeScheduler) await stopComponent(cluster.stateDir, "kube-scheduler");
   if (options.mode === "streaming") running = await startSystem(run, options);
   try {
     await createNamespace(kube, namespace);
@@ -315,7 +320,6 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
     await running.stop();
     await deleteNamespace(kube, namespace, created.keys(), options.createConcurrency, log);
     kube.close();
-    if (defaultScheduler) startComponent(cluster.stateDir, "kube-scheduler");
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- --report`: runs the scenarios of the report one after the other (the core's
  * preemption storm in process, basic, gangs and memory on one cluster, fragmentation on its own), saves their results as JSON after
- * each, and writes docs/benchmarks.md with its charts. A scenario that fails is recorded in the
- * results and the others still run.
+ * each, and writes docs/benchmarks.md with its charts. Basic and gangs run every system several
+ * times, interleaved, and report each one's median and range. A scenario that fails is recorded
+ * in the results and the others still run.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release, totalmem, type } from "node:os";
