@@ -345,7 +345,7 @@ describe("cost per pod, several runs and Scheduled Events modes", () => {
       "| system | API-server CPU ms/pod | vs kube-scheduler | scheduler CPU ms/pod | writes/pod | binds | pod status patches | pod patches | Event creates | Event patches | requests/pod |",
     );
     expect(markdown).toContain(
-      "| kube-scheduler | 3 (2.8–3.3) | 1× | 2.7 | 2 (2–2) | 1 | 0 | 0 | 1 | 0 | 2.02 |",
+      "| kube-scheduler | 3 (2.8–3.3) | 1.00× | 2.7 | 2 (2–2) | 1 | 0 | 0 | 1 | 0 | 2.02 |",
     );
     expect(markdown).toContain(
       "| sharded-scheduler, 1 shard, off Events | 1.5 | 0.50× | 1.8 | 1 | 1 | 0 | 0 | 0 | 0 | 1.02 |",

@@ -247,7 +247,7 @@ function costSection(report: BasicReport, chart: ChartLink): string | undefined 
   const perPodRows = results.map((r) => [
     systemName(r),
     measuredValue(r.apiServerCpuMsPerPod, r.spread?.apiServerCpuMsPerPod),
-    r === kube ? "1×" : versusKube(r.apiServerCpuMsPerPod, kube?.apiServerCpuMsPerPod),
+    versusKube(r.apiServerCpuMsPerPod, kube?.apiServerCpuMsPerPod),
     measuredValue(r.schedulerCpuMsPerPod, r.spread?.schedulerCpuMsPerPod),
     measuredValue(totalPerPod(r.apiWritesPerPod), r.spread?.writesPerPod),
     ...writeColumns.map(([kind]) => (r.apiWritesPerPod ? formatValue(r.apiWritesPerPod[kind]) : "–")),
