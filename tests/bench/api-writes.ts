@@ -2,19 +2,20 @@
  * What a run cost the API server in writes, per scheduled pod: read from the API server's own
  * request counter (apiserver_request_total) before and after the run. Writes are what the API
  * server pays for (each is an etcd transaction): binds, pod status patches and Events.
- * Cluster-wide counts: KWOK's own status patches (pods turning Running) are in every system's.
+ * Cluster-wide counts: whatever else writes meanwhile (node Leases; KWOK's status patches of pods
+ * turning Running, on a cluster with the pod lifecycle) is in every system's.
  * Events count in both APIs, core/v1 and events.k8s.io/v1.
  */
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 
-/** Write requests by kind, as counted by the API server. */
-export interface ApiWrites {
+/** Write requests by kind, as counted by the API server (a type, so it reads as a record of numbers). */
+export type ApiWrites = {
   bindings: number;
   podStatusPatches: number;
   podPatches: number;
   eventCreates: number;
   eventPatches: number;
-}
+};
 
 const kinds: readonly { kind: keyof ApiWrites; verb: string; resource: string; subresource: string }[] = [
   { kind: "bindings", verb: "POST", resource: "pods", subresource: "binding" },

@@ -8,6 +8,9 @@
  *               Latency = bind − system start.
  *   streaming – the system runs while P pods are created as fast as one client can.
  *               Latency = bind − creation; throughput is capped by the creation rate.
+ * With runs > 1 every system runs that many times, interleaved (run 1 of every system, then
+ * run 2 of every system, …) so that drift on the machine hits all systems alike; each system's
+ * result is the median of its runs with their range (stats.ts medianOfRuns).
  * With gangSize > 1 the pods come in gangs, whose latency is to their last member's bind. The
  * gang API says how a pod joins its gang: `annotation` (pod-group and min-member annotations,
  * which only sharded-scheduler reads) or `podgroup` (a native scheduling.k8s.io/v1beta1 PodGroup
@@ -17,6 +20,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { ConfigError } from "../../scheduler/src/config/flags.js";
 import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { toolPaths } from "../cluster/local/layout.js";
@@ -34,12 +38,28 @@ import { readApiWrites, requestsPerPod, writesPerPod } from "./api-writes.js";
 import { measureCpu } from "./cpu-usage.js";
 import { type GangSizes, gangLayout } from "./gang-layout.js";
 import { processesMemory } from "./memory-usage.js";
-import { type SystemResult, summarize } from "./stats.js";
+import { medianOfRuns, type SystemResult, summarize } from "./stats.js";
 
 export type SystemName = "kube-scheduler" | "sharded-scheduler" | "noop-binder";
 export const allSystems: readonly SystemName[] = ["kube-scheduler", "sharded-scheduler", "noop-binder"];
 
 export type BenchMode = "backlog" | "streaming";
+
+/** sharded-scheduler's Scheduled Events: one per pod (its default), one per bound group, or none. */
+export type ScheduledEvents = "pod" | "group" | "off";
+export const scheduledEventsModes: readonly ScheduledEvents[] = ["pod", "group", "off"];
+
+/** --scheduled-events: a comma-separated list of pod, group and off; absent: undefined. */
+export function parseScheduledEvents(text: string | undefined): ScheduledEvents[] | undefined {
+  if (text === undefined) return undefined;
+  const modes = text.split(",").map((mode) => mode.trim());
+  const unknown = modes.filter((mode) => !(scheduledEventsModes as readonly string[]).includes(mode));
+  if (unknown.length > 0 || new Set(modes).size !== modes.length)
+    throw new ConfigError(
+      `--scheduled-events must be distinct modes of ${scheduledEventsModes.join(", ")} separated by commas, got "${text}"`,
+    );
+  return modes as ScheduledEvents[];
+}
 
 /** How the gangs scenario's pods join their gang. */
 export type GangApi = "annotation" | "podgroup";
@@ -57,6 +77,8 @@ export interface BasicReport {
   gangSizes?: string;
   /** How pods join their gang (gangs scenario; absent: annotation). */
   api?: GangApi;
+  /** Runs per system (absent: 1); each result is then the median of its runs. */
+  runs?: number;
   results: SystemResult[];
 }
 
@@ -78,6 +100,10 @@ export interface BasicOptions {
   podShape?: (i: number) => PodShape;
   /** Run sharded-scheduler with its coordinator (default: without). */
   coordinator?: boolean;
+  /** sharded-scheduler once per mode, its shards given --scheduled-events (absent: the flag is not passed). */
+  scheduledEvents?: readonly ScheduledEvents[];
+  /** Runs of every system, interleaved (default 1). */
+  runs?: number;
   log: (line: string) => void;
 }
 
@@ -94,19 +120,65 @@ const schedulerNameOf: Record<SystemName, string> = {
 };
 
 export async function runBasic(options: BasicOptions): Promise<SystemResult[]> {
-  const results: SystemResult[] = [];
-  for (const system of options.systems) {
-    for (const shards of system === "sharded-scheduler" ? options.shards : [undefined]) {
-      results.push(await runSystem({ system, shards }, options));
-    }
+  const runs = options.runs ?? 1;
+  try {
+    return await runInterleaved(systemsUnderTest(options), runs, (run, index) =>
+      runSystem(run, options, runs > 1 ? ` run ${index + 1}/${runs}` : ""),
+    );
+  } finally {
+    // The cluster's default scheduler, stopped for the runs, runs again afterwards.
+    if (options.cluster.options.kubeScheduler) startComponent(options.cluster.stateDir, "kube-scheduler");
   }
-  return results;
 }
 
-/** One system under test; shards only for sharded-scheduler. */
+/**
+ * Runs every system `runs` times, run 1 of each system before run 2 of any, and gives one
+ * result per system: the median of its runs.
+ */
+export async function runInterleaved(
+  systems: readonly Run[],
+  runs: number,
+  runOne: (run: Run, index: number) => Promise<SystemResult>,
+): Promise<SystemResult[]> {
+  const perSystem: SystemResult[][] = systems.map(() => []);
+  for (let index = 0; index < runs; index++)
+    for (const [i, run] of systems.entries()) perSystem[i]?.push(await runOne(run, index));
+  return perSystem.map(medianOfRuns);
+}
+
+/** One system under test; shards (and scheduledEvents, when asked for) only for sharded-scheduler. */
 export interface Run {
   system: SystemName;
   shards: number | undefined;
+  scheduledEvents?: ScheduledEvents;
+}
+
+/** The systems in the order they run: sharded-scheduler once per shard count and Scheduled Events mode. */
+export function systemsUnderTest(
+  options: Pick<BasicOptions, "systems" | "shards" | "scheduledEvents">,
+): Run[] {
+  return options.systems.flatMap((system): Run[] => {
+    if (system !== "sharded-scheduler") return [{ system, shards: undefined }];
+    return options.shards.flatMap((shards) =>
+      options.scheduledEvents === undefined
+        ? [{ system, shards }]
+        : options.scheduledEvents.map((scheduledEvents) => ({ system, shards, scheduledEvents })),
+    );
+  });
+}
+
+/** The flags every shard of a run gets beyond the stack's own. */
+export function shardArgsOf(run: Run): string[] {
+  return run.scheduledEvents === undefined ? [] : [`--scheduled-events=${run.scheduledEvents}`];
+}
+
+/** "sharded-scheduler (3 shards, group Events)", in progress lines. */
+function labelOf({ system, shards, scheduledEvents }: Run): string {
+  const details = [
+    ...(shards === undefined ? [] : [`${shards} shards`]),
+    ...(scheduledEvents === undefined ? [] : [`${scheduledEvents} Events`]),
+  ];
+  return details.length === 0 ? system : `${system} (${details.join(", ")})`;
 }
 
 /** A started system: how to stop it, and its processes (for their memory). */
@@ -127,19 +199,22 @@ function gangSizesOf(options: Pick<BasicOptions, "gangSize" | "gangSizes">): Gan
   return options.gangSizes ?? { min: size, max: size };
 }
 
-async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult> {
+async function runSystem(run: Run, options: BasicOptions, runWords: string): Promise<SystemResult> {
   const { cluster, log } = options;
-  const { system, shards } = run;
+  const { system, shards, scheduledEvents } = run;
   const kube = adminClient(cluster);
-  const label = shards === undefined ? system : `${system} (${shards} shards)`;
+  const label = `${labelOf(run)}${runWords}`;
   // A fresh name per run: a namespace from an earlier run may still be terminating.
   const namespace = `bench-${system}-${Date.now().toString(36)}`;
   const sizes = gangSizesOf(options);
   const gangs = sizes.max > 1 ? gangLayout(options.pods, sizes) : undefined;
   let running = notStarted;
   const created = new Map<string, number>();
+  // kube-scheduler (the cluster's default scheduler) is stopped for every system's run, not only
+  // its own: idle, it still decodes every pod of the run, CPU the other systems would pay for.
+  // runBasic starts it again once all runs are done.
+  if (cluster.options.kubeScheduler) await stopComponent(cluster.stateDir, "kube-scheduler");
   if (options.mode === "streaming") running = await startSystem(run, options);
-  else if (system === "kube-scheduler") await stopComponent(cluster.stateDir, "kube-scheduler");
   try {
     await createNamespace(kube, namespace);
     const bound = new Map<string, number>();
@@ -148,8 +223,9 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     log(
       `${label}: creating ${options.pods} pods${gangs ? ` in ${gangs.gangs} gangs of ${gangWords} (${options.api ?? "annotation"})` : ""}`,
     );
-    // Writes from here on are the system's (and KWOK's): pod creates are not among those counted.
-    const writesBefore = await readApiWrites(kube);
+    // Requests from here on are the system's (and KWOK's, on a cluster with the pod lifecycle);
+    // in backlog mode counting starts when the system does, so the pod creates are not counted.
+    let writesBefore = await readApiWrites(kube);
     let cpuSpan = measureCpu(cluster.stateDir);
     const firstCreateAt = performance.timeOrigin + performance.now();
     if (gangs && options.api === "podgroup")
@@ -172,6 +248,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     let startedAt = created;
     if (options.mode === "backlog") {
       clockStart = performance.timeOrigin + performance.now();
+      writesBefore = await readApiWrites(kube);
       cpuSpan = measureCpu(cluster.stateDir);
       startedAt = new Map([...created.keys()].map((name) => [name, clockStart]));
       running = await startSystem(run, options);
@@ -199,7 +276,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
     ).catch((error: unknown) => log(`${label}: ${String(error)}`));
     stopWatch();
     const cpu = cpuSpan();
-    // Writes that trail the last bind (its Event, KWOK's status patches) belong to the run.
+    // Writes that trail the last bind (its Event; KWOK's status patches, when it patches) belong to the run.
     await sleep(2_000);
     const writesAfter = await readApiWrites(kube);
     const apiWritesPerPod =
@@ -218,6 +295,7 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
       clockStart,
       {
         ...(shards === undefined ? {} : { shards }),
+        ...(scheduledEvents === undefined ? {} : { scheduledEvents }),
         cpu,
         memory,
         ...(apiWritesPerPod ? { apiWritesPerPod } : {}),
@@ -246,10 +324,11 @@ async function runSystem(run: Run, options: BasicOptions): Promise<SystemResult>
 }
 
 export async function startSystem(
-  { system, shards }: Run,
+  run: Run,
   options: Pick<BasicOptions, "cluster" | "log" | "coordinator">,
 ): Promise<RunningSystem> {
   const { cluster, log } = options;
+  const { system, shards } = run;
   if (system === "kube-scheduler") {
     if (!cluster.options.kubeScheduler) throw new Error("the cluster runs without kube-scheduler");
     // It is the cluster's default scheduler: leave it running afterwards.
@@ -264,7 +343,13 @@ export async function startSystem(
     // Small pods in a roomy cluster never get stuck: the coordinator would have nothing to do
     // but cost CPU. Pods that fit few nodes may be (daemonset scenario): it runs there.
     const coordinator = options.coordinator ?? false;
-    await stackUp({ clusterDir: cluster.stateDir, shards: shards ?? 1, coordinator, log });
+    await stackUp({
+      clusterDir: cluster.stateDir,
+      shards: shards ?? 1,
+      shardArgs: shardArgsOf(run),
+      coordinator,
+      log,
+    });
     return {
       stop: () => stackDown(cluster.stateDir, log),
       processes: () =>

@@ -16,6 +16,7 @@ import {
   type BenchMode,
   type GangApi,
   gangApis,
+  parseScheduledEvents,
   runBasic,
   type SystemName,
 } from "./basic.js";
@@ -29,8 +30,11 @@ import { formatGangSizes, parseGangSizes } from "./gang-layout.js";
 import { readReportResults, runReport, writeReport } from "./report-run.js";
 import { runShardMemory } from "./shard-memory.js";
 
-/** Sizes of --report, chosen so that a full run takes about a quarter of an hour on 2 cores. */
-const reportDefaults = { nodes: 1000, pods: 5000, shards: "1,2,3", gangSize: 8 };
+/**
+ * Sizes of --report, chosen so that a full run takes about 20 minutes on 2 cores: the issue's
+ * 1000 nodes × 3000 pods, 1 and 3 shards, each system 3 times (median and range).
+ */
+const reportDefaults = { nodes: 1000, pods: 3000, shards: "1,3", gangSize: 8, runs: 3 };
 
 /**
  * --scenario gangs --api podgroup: scheduler_perf's GangScheduling shape scaled to 2 cores — gangs
@@ -49,6 +53,12 @@ basic: P small pods on N nodes, scheduled by kube-scheduler, sharded-scheduler a
   --shards 1,2,3        sharded-scheduler once per shard count (default 1)
   --systems a,b         of ${allSystems.join(", ")} (default all)
   --concurrency C       pods created at once (default 64)
+  --runs R              every system R times, interleaved (run 1 of each, then run 2 of each, …);
+                        each system's median and min–max (default 1)
+  --scheduled-events M  sharded-scheduler once per mode of pod,group,off, its shards given
+                        --scheduled-events M (default: the flag not passed, the shard's default pod)
+  The cluster runs KWOK without the pod lifecycle (bound pods stay Pending: no system's run pays
+  for a status patch per pod) and renews node Leases every minute.
 
 gangs: like basic, the pods in gangs
   --api A               how pods join their gang: annotation (default; pod-group and min-member
@@ -57,7 +67,7 @@ gangs: like basic, the pods in gangs
                         sharded-scheduler side by side; defaults ${podGroupDefaults.nodes} nodes, ${podGroupDefaults.pods} pods,
                         gangs of ${podGroupDefaults.gangSizes}, shards ${podGroupDefaults.shards})
   --gang-size G         pods per gang (default 8), or A-B: sizes A to B in turn
-  --nodes, --pods, --mode, --shards, --concurrency as for basic
+  --nodes, --pods, --mode, --shards, --concurrency, --runs, --scheduled-events as for basic
 
 memory: one idle shard's resident memory once it owns every node, as the cluster grows
   --nodes N             the cluster's own nodes (default 1000)
@@ -109,9 +119,10 @@ fragmentation: gangs and solo pods fill ~${defaultWorkloadShape.fill * 100}% of 
 report: every scenario above but core, at report sizes, then docs/benchmarks.md with SVG charts
   --report              basic (kube-scheduler, shards ${reportDefaults.shards}, no-op binder), gangs of ${reportDefaults.gangSize},
                         memory, fragmentation (60 nodes, 1,3,3c) and core-preemption (100 preemptors),
-                        in about a quarter of an hour
+                        in about 20 minutes
   --nodes N --pods P    for basic, gangs, memory and core-preemption (default ${reportDefaults.nodes} and ${reportDefaults.pods})
-  --shards, --gang-size, --node-counts, --concurrency   as above
+  --runs R              runs of basic and gangs per system (default ${reportDefaults.runs})
+  --shards, --gang-size, --node-counts, --concurrency, --scheduled-events   as above
   --configs, --seed, --fill, --node-cpu, --quiet-seconds   for fragmentation, as above
   --report-from R       draw the report again from saved results (a results.json or its folder)
   --out D               where benchmarks.md goes, charts and results in D/benchmarks/ (default docs)
@@ -152,6 +163,8 @@ async function main(): Promise<void> {
     "per-node": { type: "string", default: "2" },
     "narrow-pods": { type: "string", default: "300" },
     "special-nodes": { type: "string", default: "2" },
+    runs: { type: "string" },
+    "scheduled-events": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) {
@@ -233,6 +246,7 @@ async function main(): Promise<void> {
   const perNode = Number(values["per-node"]);
   const narrowPods = Number(values["narrow-pods"]);
   const specialNodes = Number(values["special-nodes"]);
+  const runs = Number(values.runs ?? (report ? reportDefaults.runs : 1));
   const isPositiveInteger = (value: number) => Number.isInteger(value) && value >= 1;
   const counts = {
     nodes,
@@ -245,6 +259,7 @@ async function main(): Promise<void> {
     "per-node": perNode,
     "narrow-pods": narrowPods,
     "special-nodes": specialNodes,
+    runs,
   };
   for (const [name, value] of Object.entries(counts)) {
     if (!isPositiveInteger(value)) throw new ConfigError(`--${name} must be a positive integer`);
@@ -260,6 +275,9 @@ async function main(): Promise<void> {
       `--node-counts must be positive integers separated by commas, got "${values["node-counts"]}"`,
     );
   const configs = parseConfigs(values.configs);
+  const scheduledEvents = parseScheduledEvents(values["scheduled-events"]);
+  if ((runs > 1 || scheduledEvents) && !report && scenario !== "basic" && scenario !== "gangs")
+    throw new ConfigError("--runs and --scheduled-events are for --scenario basic and gangs (and --report)");
   const systems = (
     values.systems ??
     (podGroups
@@ -322,6 +340,8 @@ async function main(): Promise<void> {
         shards,
         gangSize,
         createConcurrency: concurrency,
+        runs,
+        ...(scheduledEvents ? { scheduledEvents } : {}),
         memoryNodeCounts: nodeCounts,
       },
       fragmentation: {
@@ -451,6 +471,8 @@ async function main(): Promise<void> {
       gangSize,
       gangSizes,
       ...(gangs ? { api } : {}),
+      runs,
+      ...(scheduledEvents ? { scheduledEvents } : {}),
       log,
     });
     const report: BasicReport = {
@@ -461,14 +483,24 @@ async function main(): Promise<void> {
       ...(gangSize > 1 ? { gangSize } : {}),
       ...(gangSizes.min !== gangSizes.max ? { gangSizes: formatGangSizes(gangSizes) } : {}),
       ...(gangs ? { api } : {}),
+      ...(runs > 1 ? { runs } : {}),
       results,
     };
     if (!values.json) {
       log("system             shards  pods/s   p50 ms   p90 ms   p99 ms  scheduled");
       for (const r of results) {
         log(
-          `${r.system.padEnd(18)} ${String(r.shards ?? "").padStart(6)} ${String(r.podsPerSecond).padStart(7)} ${String(r.p50Ms).padStart(8)} ${String(r.p90Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ${String(r.scheduled).padStart(10)}`,
+          `${r.system.padEnd(18)} ${String(r.shards ?? "").padStart(6)} ${String(r.podsPerSecond).padStart(7)} ${String(r.p50Ms).padStart(8)} ${String(r.p90Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ${String(r.scheduled).padStart(10)}` +
+            (r.scheduledEvents ? `  ${r.scheduledEvents} Events` : ""),
         );
+        if (r.spread)
+          log(
+            `${"".padEnd(18)} ${r.spread.runs} runs: pods/s ${r.spread.podsPerSecond.min}–${r.spread.podsPerSecond.max}, ` +
+              `p99 ${r.spread.p99Ms.min}–${r.spread.p99Ms.max} ms` +
+              (r.spread.apiServerCpuMsPerPod
+                ? `, API server ${r.spread.apiServerCpuMsPerPod.min}–${r.spread.apiServerCpuMsPerPod.max} cpu ms/pod`
+                : ""),
+          );
         if (r.gangs)
           log(
             `${"".padEnd(18)} gangs ${r.gangs.bound}/${r.gangs.gangs}, ${r.gangs.gangsPerSecond} gangs/s, gang p50 ${r.gangs.p50Ms} ms, p99 ${r.gangs.p99Ms} ms` +

@@ -1,14 +1,15 @@
 /**
  * `npm run bench -- --report`: runs the scenarios of the report one after the other (the core's
  * preemption storm in process, basic, gangs and memory on one cluster, fragmentation on its own), saves their results as JSON after
- * each, and writes docs/benchmarks.md with its charts. A scenario that fails is recorded in the
- * results and the others still run.
+ * each, and writes docs/benchmarks.md with its charts. Basic and gangs run every system several
+ * times, interleaved, and report each one's median and range. A scenario that fails is recorded
+ * in the results and the others still run.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release, totalmem, type } from "node:os";
 import { join, resolve } from "node:path";
 import { type ClusterOptions, type ClusterState, down } from "../cluster/local/local-cluster.js";
-import { allSystems, runBasic } from "./basic.js";
+import { allSystems, runBasic, type ScheduledEvents } from "./basic.js";
 import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
 import { runCorePreemptionBench } from "./core.js";
 import { type FragmentationConfig, runFragmentation } from "./fragmentation.js";
@@ -30,6 +31,10 @@ export interface ReportRunOptions {
     shards: readonly number[];
     gangSize: number;
     createConcurrency: number;
+    /** Runs per system of basic and gangs, interleaved. */
+    runs: number;
+    /** sharded-scheduler once per mode (absent: the shard's default, the flag not passed). */
+    scheduledEvents?: readonly ScheduledEvents[];
     /** Node counts for the idle shard's memory; empty skips it. */
     memoryNodeCounts: readonly number[];
   };
@@ -111,6 +116,8 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
     pods: throughput.pods,
     shards: throughput.shards,
     createConcurrency: throughput.createConcurrency,
+    runs: throughput.runs,
+    ...(throughput.scheduledEvents ? { scheduledEvents: throughput.scheduledEvents } : {}),
     log,
   };
   await onCluster(
@@ -125,6 +132,7 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
           mode: "backlog",
           nodes: throughput.nodes,
           pods: throughput.pods,
+          ...(throughput.runs > 1 ? { runs: throughput.runs } : {}),
           results: runs,
         };
       });
@@ -142,6 +150,7 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
           nodes: throughput.nodes,
           pods: throughput.pods,
           gangSize: throughput.gangSize,
+          ...(throughput.runs > 1 ? { runs: throughput.runs } : {}),
           results: runs,
         };
       });

@@ -256,6 +256,118 @@ describe("renderReport", () => {
   });
 });
 
+describe("cost per pod, several runs and Scheduled Events modes", () => {
+  const cost = (apiServerMs: number, schedulerMs: number, events: number) => ({
+    apiServerCpuMsPerPod: apiServerMs,
+    schedulerCpuMsPerPod: schedulerMs,
+    apiWritesPerPod: {
+      bindings: 1,
+      podStatusPatches: 0,
+      podPatches: 0,
+      eventCreates: events,
+      eventPatches: 0,
+    },
+    apiRequestsPerPod: {
+      "POST pods/binding": 1,
+      ...(events > 0 ? { "POST events": events } : {}),
+      "GET leases": 0.02,
+    },
+  });
+  const cpu = (apiServer: number, scheduler: string, schedulerSeconds: number) => ({
+    cpuSeconds: {
+      "kube-apiserver": apiServer,
+      etcd: 1.5,
+      [scheduler]: schedulerSeconds,
+      "bench harness": 0.4,
+    },
+    machineBusyPercent: 97.5,
+    cores: 2,
+  });
+  const spread = (median: number, min: number, max: number) => ({ median, min, max });
+  const results = (): ReportResults => {
+    const base = fixture();
+    delete base.gangs;
+    delete base.fragmentation;
+    delete base.memory;
+    base.basic = {
+      scenario: "basic",
+      mode: "backlog",
+      nodes: 100,
+      pods: 1000,
+      runs: 3,
+      results: [
+        run("kube-scheduler", 100, {
+          ...cost(3, 2.7, 1),
+          cpu: cpu(3, "kube-scheduler", 2.7),
+          spread: {
+            runs: 3,
+            podsPerSecond: spread(100, 90, 110),
+            p50Ms: spread(2000, 1500, 2500),
+            p99Ms: spread(5000, 4000, 6000),
+            apiServerCpuMsPerPod: spread(3, 2.8, 3.3),
+            writesPerPod: spread(2, 2, 2),
+          },
+        }),
+        run("sharded-scheduler", 150, {
+          shards: 1,
+          scheduledEvents: "pod",
+          ...cost(2.4, 2, 1),
+          cpu: cpu(2.4, "sharded-scheduler", 2),
+        }),
+        run("sharded-scheduler", 200, {
+          shards: 1,
+          scheduledEvents: "off",
+          ...cost(1.5, 1.8, 0),
+          cpu: cpu(1.5, "sharded-scheduler", 1.8),
+        }),
+      ],
+    };
+    return base;
+  };
+  const { markdown, charts } = renderReport(results());
+
+  it("gives every figure's median with its range, and says how the runs were taken", () => {
+    expect(markdown).toContain(
+      "| kube-scheduler | 100 (90–110) | 2 s (1.5–2.5) | 4 s | 5 s (4–6) | 10 s | 97.5 % |",
+    );
+    expect(markdown).toContain("Each system ran 3 times, interleaved");
+    expect(markdown).toContain("KWOK runs without the pod lifecycle here");
+  });
+
+  it("names sharded-scheduler's Scheduled Events mode beside its shard count", () => {
+    expect(markdown).toContain("| sharded-scheduler, 1 shard, off Events | 200 |");
+    expect(charts["cost-cpu-per-pod.svg"]).toContain(">1 shard, off Events<");
+  });
+
+  it("shows CPU and writes per pod next to kube-scheduler's, by kind", () => {
+    expect(markdown).toContain("## Cost per pod");
+    expect(markdown).toContain(
+      "| system | API-server CPU ms/pod | vs kube-scheduler | scheduler CPU ms/pod | writes/pod | binds | pod status patches | pod patches | Event creates | Event patches | requests/pod |",
+    );
+    expect(markdown).toContain(
+      "| kube-scheduler | 3 (2.8–3.3) | 1.00× | 2.7 | 2 (2–2) | 1 | 0 | 0 | 1 | 0 | 2.02 |",
+    );
+    expect(markdown).toContain(
+      "| sharded-scheduler, 1 shard, off Events | 1.5 | 0.50× | 1.8 | 1 | 1 | 0 | 0 | 0 | 0 | 1.02 |",
+    );
+    expect(markdown).toContain(
+      "- sharded-scheduler, 1 shard, pod Events: API-server CPU per pod 0.80× kube-scheduler's, 2 writes per pod against its 2.",
+    );
+  });
+
+  it("shows where the CPU went by component, and every request per pod", () => {
+    expect(markdown).toContain(
+      "| system | machine busy | kube-apiserver | etcd | kube-scheduler | sharded-scheduler | bench harness |",
+    );
+    expect(markdown).toContain("| kube-scheduler | 97.5 % | 3 | 1.5 | 2.7 | – | 0.4 |");
+    expect(markdown).toContain("| request | kube-scheduler | 1 shard, pod Events | 1 shard, off Events |");
+    expect(markdown).toContain("| `POST pods/binding` | 1 | 1 | 1 |");
+    expect(markdown).toContain("| `POST events` | 1 | 1 | – |");
+    expect(markdown).toContain("| `GET leases` | 0.02 | 0.02 | 0.02 |");
+    expect(markdown).not.toMatch(/undefined|NaN|null/);
+  });
+});
+
 describe("table", () => {
   it("aligns the first column left and the others right", () => {
     expect(table(["a", "b"], [["x", "1"]])).toBe("| a | b |\n| --- | ---: |\n| x | 1 |");

@@ -9,7 +9,7 @@ import type { CorePreemptionBenchResult } from "./core.js";
 import type { FragmentationReport } from "./fragmentation.js";
 import type { ProcessMemory } from "./memory-usage.js";
 import type { ShardMemoryReport } from "./shard-memory.js";
-import type { SystemResult } from "./stats.js";
+import { type Spread, type SystemResult, totalPerPod } from "./stats.js";
 
 export interface MachineFacts {
   cores: number;
@@ -56,6 +56,7 @@ export function renderReport(results: ReportResults): RenderedReport {
   const sections = [
     header(results),
     results.basic && basicSection(results.basic, chart),
+    results.basic && costSection(results.basic, chart),
     results.gangs && gangsSection(results.gangs, chart),
     results.fragmentation && fragmentationSection(results.fragmentation, chart),
     memorySection(results.basic, results.memory, chart),
@@ -98,18 +99,46 @@ const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "�
 const percent = (a: number, b: number) => (b > 0 ? `${Math.round((a / b) * 100)} %` : "–");
 const shardWord = (n: number) => `${n} shard${n === 1 ? "" : "s"}`;
 
+/** ", group Events" when the run chose sharded-scheduler's Scheduled Events. */
+const eventsWords = (r: SystemResult) => (r.scheduledEvents ? `, ${r.scheduledEvents} Events` : "");
+
 /** "sharded-scheduler, 2 shards", in tables. */
 function systemName(r: SystemResult): string {
-  if (r.system === "sharded-scheduler") return `sharded-scheduler, ${shardWord(r.shards ?? 1)}`;
+  if (r.system === "sharded-scheduler")
+    return `sharded-scheduler, ${shardWord(r.shards ?? 1)}${eventsWords(r)}`;
   if (r.system === "noop-binder") return "no-op binder (API server ceiling)";
   return r.system;
 }
 
 /** "2 shards", under a chart's bar. */
 function systemLabel(r: SystemResult): string {
-  if (r.system === "sharded-scheduler") return shardWord(r.shards ?? 1);
+  if (r.system === "sharded-scheduler") return `${shardWord(r.shards ?? 1)}${eventsWords(r)}`;
   if (r.system === "noop-binder") return "no-op binder";
   return r.system;
+}
+
+/** " (11.8–13)": the range over several runs, in the unit the median is printed in; "" for one run. */
+function range(spread: Spread | undefined, scale = 1): string {
+  if (spread === undefined || !Number.isFinite(spread.min)) return "";
+  return ` (${formatValue(spread.min * scale)}–${formatValue(spread.max * scale)})`;
+}
+
+/** A median with its range: "1.2 (1.1–1.4)"; "–" when not measured. */
+function measuredValue(value: number | undefined, spread: Spread | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? "–" : `${formatValue(value)}${range(spread)}`;
+}
+
+/** A latency in seconds with its range over runs. */
+const secondsWithRange = (ms: number | null, spread: Spread | undefined) =>
+  ms === null || Number.isNaN(ms) ? "–" : `${seconds(ms)}${range(spread, 1 / 1000)}`;
+
+/** "Each system ran 3 times, …": how a table's figures were taken, when there were several runs. */
+function runsWords(report: BasicReport): string {
+  return (report.runs ?? 1) > 1
+    ? `Each system ran ${report.runs} times, interleaved (run 1 of every system, then run 2 of every ` +
+        "system, …), so that drift on the machine hits every system alike; each figure is the median " +
+        "of the runs, with their minimum–maximum in brackets."
+    : "";
 }
 
 /** A table in GitHub markdown; the first column left-aligned, the others right-aligned. */
@@ -129,10 +158,10 @@ function basicSection(report: BasicReport, chart: ChartLink): string {
   const { results } = report;
   const rows = results.map((r) => [
     systemName(r),
-    `${formatValue(r.podsPerSecond)}${complete(r)}`,
-    seconds(r.p50Ms),
+    `${formatValue(r.podsPerSecond)}${range(r.spread?.podsPerSecond)}${complete(r)}`,
+    secondsWithRange(r.p50Ms, r.spread?.p50Ms),
     seconds(r.p90Ms),
-    seconds(r.p99Ms),
+    secondsWithRange(r.p99Ms, r.spread?.p99Ms),
     `${formatValue(r.durationSeconds)} s`,
     r.cpu ? `${r.cpu.machineBusyPercent} %` : "–",
   ]);
@@ -158,7 +187,11 @@ function basicSection(report: BasicReport, chart: ChartLink): string {
       (report.mode === "backlog"
         ? "The pods are created while the system is stopped; the clock runs from its start (cache sync " +
           "included) to the last bind, so latencies say how fast the backlog drains."
-        : "The pods are created while the system runs; latency is from creation to bind."),
+        : "The pods are created while the system runs; latency is from creation to bind.") +
+      " KWOK runs without the pod lifecycle here: bound pods stay Pending, so no system pays for a " +
+      "fake kubelet's status patch per pod inside its measured window (how many of those landed " +
+      "inside it depended on how fast the system bound). " +
+      runsWords(report),
     "",
     table(["system", "pods/s", "p50", "p90", "p99", "time to bind all", "machine busy"], rows),
     "",
@@ -180,6 +213,139 @@ function basicSection(report: BasicReport, chart: ChartLink): string {
       latencyChart(`Pod latency (${sizes(report)})`, results.map(systemLabel), results),
       "Latency percentiles p50, p90 and p99 in seconds, per system",
     ),
+  ].join("\n");
+}
+
+/** Write kinds in the cost table, in the order of ApiWrites. */
+const writeColumns = [
+  ["bindings", "binds"],
+  ["podStatusPatches", "pod status patches"],
+  ["podPatches", "pod patches"],
+  ["eventCreates", "Event creates"],
+  ["eventPatches", "Event patches"],
+] as const;
+
+/** Components in the CPU table, those of the cluster first; others follow as measured. */
+const componentOrder = [
+  "kube-apiserver",
+  "etcd",
+  "kube-scheduler",
+  "sharded-scheduler",
+  "noop-binder",
+  "kube-controller-manager",
+  "kwok",
+  "redis-server",
+  "bench harness",
+];
+
+function costSection(report: BasicReport, chart: ChartLink): string | undefined {
+  const results = report.results.filter((r) => r.cpu || r.apiWritesPerPod || r.apiRequestsPerPod);
+  if (results.length === 0) return undefined;
+  const kube = results.find((r) => r.system === "kube-scheduler");
+  const versusKube = (value: number | undefined, kubeValue: number | undefined) =>
+    value === undefined || kubeValue === undefined ? "–" : ratio(value, kubeValue);
+  const perPodRows = results.map((r) => [
+    systemName(r),
+    measuredValue(r.apiServerCpuMsPerPod, r.spread?.apiServerCpuMsPerPod),
+    versusKube(r.apiServerCpuMsPerPod, kube?.apiServerCpuMsPerPod),
+    measuredValue(r.schedulerCpuMsPerPod, r.spread?.schedulerCpuMsPerPod),
+    measuredValue(totalPerPod(r.apiWritesPerPod), r.spread?.writesPerPod),
+    ...writeColumns.map(([kind]) => (r.apiWritesPerPod ? formatValue(r.apiWritesPerPod[kind]) : "–")),
+    measuredValue(totalPerPod(r.apiRequestsPerPod), r.spread?.requestsPerPod),
+  ]);
+  const components = [
+    ...new Set([...componentOrder, ...results.flatMap((r) => Object.keys(r.cpu?.cpuSeconds ?? {}))]),
+  ].filter((component) => results.some((r) => r.cpu?.cpuSeconds[component] !== undefined));
+  const cpuRows = results.map((r) => [
+    systemName(r),
+    r.cpu ? `${r.cpu.machineBusyPercent} %` : "–",
+    ...components.map((component) => {
+      const cpuSeconds = r.cpu?.cpuSeconds[component];
+      return cpuSeconds === undefined ? "–" : formatValue(cpuSeconds);
+    }),
+  ]);
+  const requestKinds = [...new Set(results.flatMap((r) => Object.keys(r.apiRequestsPerPod ?? {})))].sort(
+    (a, b) =>
+      Math.max(...results.map((r) => r.apiRequestsPerPod?.[b] ?? 0)) -
+        Math.max(...results.map((r) => r.apiRequestsPerPod?.[a] ?? 0)) || a.localeCompare(b),
+  );
+  const requestRows = requestKinds.map((kind) => [
+    `\`${kind}\``,
+    ...results.map((r) => {
+      const perPod = r.apiRequestsPerPod?.[kind];
+      return perPod === undefined ? "–" : formatValue(perPod);
+    }),
+  ]);
+  const headlines = kube
+    ? results
+        .filter((r) => r.system === "sharded-scheduler")
+        .map((r) => {
+          const parts = [
+            r.apiServerCpuMsPerPod !== undefined &&
+              kube.apiServerCpuMsPerPod !== undefined &&
+              `API-server CPU per pod ${ratio(r.apiServerCpuMsPerPod, kube.apiServerCpuMsPerPod)} kube-scheduler's`,
+            r.apiWritesPerPod &&
+              kube.apiWritesPerPod &&
+              `${formatValue(totalPerPod(r.apiWritesPerPod) ?? 0)} writes per pod against its ${formatValue(totalPerPod(kube.apiWritesPerPod) ?? 0)}`,
+          ].filter((part) => typeof part === "string");
+          return parts.length > 0 ? `- ${systemName(r)}: ${parts.join(", ")}.` : "";
+        })
+        .filter((line) => line !== "")
+    : [];
+  return [
+    "## Cost per pod",
+    "",
+    "What each system of the throughput runs above cost per pod bound. CPU: user + system time of " +
+      "each process from `/proc/<pid>/stat` over the measured span (the system's start to its last " +
+      "bind), divided by the pods bound; the scheduler's is all of its processes together (every " +
+      "shard). Requests: the API server's own counter (`apiserver_request_total`), read when the " +
+      "system starts and 2 s after its last bind (so Events that trail the last bind count), " +
+      "divided by the pods bound. Writes are what the API server pays for (each is an etcd " +
+      "transaction): binds, status patches and Events. " +
+      runsWords(report),
+    "",
+    table(
+      [
+        "system",
+        "API-server CPU ms/pod",
+        "vs kube-scheduler",
+        "scheduler CPU ms/pod",
+        "writes/pod",
+        ...writeColumns.map(([, name]) => name),
+        "requests/pod",
+      ],
+      perPodRows,
+    ),
+    "",
+    ...(headlines.length > 0 ? [...headlines, ""] : []),
+    chart(
+      "cost-cpu-per-pod.svg",
+      {
+        kind: "bar",
+        title: `CPU per pod bound (${sizes(report)})`,
+        categories: results.map(systemLabel),
+        series: [
+          { name: "API server", values: results.map((r) => r.apiServerCpuMsPerPod ?? null) },
+          { name: "scheduler", values: results.map((r) => r.schedulerCpuMsPerPod ?? null) },
+        ],
+        yName: "cpu ms per pod",
+      },
+      "API-server and scheduler CPU milliseconds per pod bound, per system",
+    ),
+    "",
+    "Where the machine's CPU went during each run (CPU seconds by component; machine busy is the " +
+      "share of all cores' time that was not idle):",
+    "",
+    table(["system", "machine busy", ...components], cpuRows),
+    ...(requestRows.length > 0
+      ? [
+          "",
+          "Every request the API server counted per pod bound, by verb and resource (reads, lists " +
+            "and watches too; those under 0.01 per pod left out):",
+          "",
+          table(["request", ...results.map(systemLabel)], requestRows),
+        ]
+      : []),
   ].join("\n");
 }
 
@@ -208,12 +374,13 @@ function gangsSection(report: BasicReport, chart: ChartLink): string {
     return [
       systemName(r),
       `${gangs.bound} / ${gangs.gangs}`,
-      formatValue(gangs.gangsPerSecond),
+      `${formatValue(gangs.gangsPerSecond)}${range(r.spread?.gangsPerSecond)}`,
       formatValue(r.podsPerSecond),
       seconds(gangs.p50Ms),
       seconds(gangs.p90Ms),
-      seconds(gangs.p99Ms),
+      secondsWithRange(gangs.p99Ms, r.spread?.gangP99Ms),
       `${formatValue(r.durationSeconds)} s`,
+      gangs.apiServerCpuMsPerGang === undefined ? "–" : formatValue(gangs.apiServerCpuMsPerGang),
     ];
   });
   const byShards = [...results].sort((a, b) => (a.shards ?? 1) - (b.shards ?? 1));
@@ -233,7 +400,8 @@ function gangsSection(report: BasicReport, chart: ChartLink): string {
       "and `sharded-scheduler.io/min-member` annotations): a gang is placed whole or not at all, and " +
       `counts as bound when its last member is (${sizes(report)}). Only sharded-scheduler runs it: ` +
       "kube-scheduler does not read these annotations and would place the members one by one, and the " +
-      "no-op binder ignores them too.",
+      "no-op binder ignores them too. " +
+      runsWords(report),
     "",
     table(
       [
@@ -245,6 +413,7 @@ function gangsSection(report: BasicReport, chart: ChartLink): string {
         "gang p90",
         "gang p99",
         "time to all gangs bound",
+        "API-server CPU ms/gang",
       ],
       rows,
     ),

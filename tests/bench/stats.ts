@@ -11,6 +11,8 @@ export function percentile(sorted: readonly number[], p: number): number {
 export interface SystemResult {
   system: string;
   shards?: number;
+  /** sharded-scheduler's --scheduled-events for the run (absent: the flag was not passed, the shard's default). */
+  scheduledEvents?: string;
   pods: number;
   scheduled: number;
   podsPerSecond: number;
@@ -28,6 +30,37 @@ export interface SystemResult {
   apiWritesPerPod?: ApiWrites;
   /** Every request per pod by "VERB resource[/subresource]" (reads and watches too), from apiserver_request_total. */
   apiRequestsPerPod?: Record<string, number>;
+  /** kube-apiserver's CPU milliseconds over the run per pod bound (when the run measured CPU). */
+  apiServerCpuMsPerPod?: number;
+  /** The system's own processes' CPU milliseconds (all shards together) per pod bound. */
+  schedulerCpuMsPerPod?: number;
+  /** With several runs (--runs): how the figures varied; this result's own figures are their medians. */
+  spread?: RunSpread;
+  /** With several runs: each run's own result, in the order they ran. */
+  eachRun?: SystemResult[];
+}
+
+/** One figure over a system's runs. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** The headline figures' medians and ranges over a system's runs. */
+export interface RunSpread {
+  runs: number;
+  podsPerSecond: Spread;
+  p50Ms: Spread;
+  p99Ms: Spread;
+  apiServerCpuMsPerPod?: Spread;
+  schedulerCpuMsPerPod?: Spread;
+  /** All writes per pod (the sum of apiWritesPerPod). */
+  writesPerPod?: Spread;
+  /** All requests per pod (the sum of apiRequestsPerPod). */
+  requestsPerPod?: Spread;
+  gangsPerSecond?: Spread;
+  gangP99Ms?: Spread;
 }
 
 /** A gang counts as bound when its last member is; its latency is to that bind. */
@@ -54,7 +87,10 @@ export function summarize(
   created: ReadonlyMap<string, number>,
   bound: ReadonlyMap<string, number>,
   firstCreateAt: number,
-  extra: Pick<SystemResult, "shards" | "cpu" | "memory" | "apiWritesPerPod" | "apiRequestsPerPod"> = {},
+  extra: Pick<
+    SystemResult,
+    "shards" | "scheduledEvents" | "cpu" | "memory" | "apiWritesPerPod" | "apiRequestsPerPod"
+  > = {},
   gangOf?: (pod: string) => string,
 ): SystemResult {
   const latencies: number[] = [];
@@ -68,9 +104,20 @@ export function summarize(
   latencies.sort((a, b) => a - b);
   const seconds = Math.max(0.001, (lastBound - firstCreateAt) / 1000);
   const gangs = gangOf && summarizeGangs(created, bound, gangOf, seconds, extra.cpu);
+  const cpuMsPerPod = (component: string) => {
+    const cpuSeconds = extra.cpu?.cpuSeconds[component];
+    return cpuSeconds === undefined || latencies.length === 0
+      ? undefined
+      : round((cpuSeconds * 1000) / latencies.length, 2);
+  };
+  const apiServerCpuMsPerPod = cpuMsPerPod("kube-apiserver");
+  // cpu-usage.ts names each system's processes after the system (all shards as one).
+  const schedulerCpuMsPerPod = cpuMsPerPod(system);
   return {
     system,
     ...extra,
+    ...(apiServerCpuMsPerPod === undefined ? {} : { apiServerCpuMsPerPod }),
+    ...(schedulerCpuMsPerPod === undefined ? {} : { schedulerCpuMsPerPod }),
     ...(gangs ? { gangs } : {}),
     pods: created.size,
     scheduled: latencies.length,
@@ -121,5 +168,145 @@ function summarizeGangs(
     ...(cpu?.cpuSeconds["kube-apiserver"] !== undefined && latencies.length > 0
       ? { apiServerCpuMsPerGang: round((cpu.cpuSeconds["kube-apiserver"] * 1000) / latencies.length) }
       : {}),
+  };
+}
+
+/** The median (of the middle two for an even count), NaN for no finite value. */
+export function median(values: readonly number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+function spreadOf(values: readonly (number | undefined)[], digits: number): Spread | undefined {
+  const finite = values.filter((value): value is number => value !== undefined && Number.isFinite(value));
+  if (finite.length === 0) return undefined;
+  return {
+    median: round(median(finite), digits),
+    min: round(Math.min(...finite), digits),
+    max: round(Math.max(...finite), digits),
+  };
+}
+
+/** Per key, the median over the records (a key a record lacks counts as 0 there), in the first record's key order. */
+function medianRecord<T extends Readonly<Record<string, number>>>(records: readonly T[], digits: number): T {
+  const keys = new Set(records.flatMap((record) => Object.keys(record)));
+  return Object.fromEntries(
+    [...keys].map((key) => [key, round(median(records.map((r) => r[key] ?? 0)), digits)]),
+  ) as T;
+}
+
+/** The sum of a record's values, two decimals (writes or requests per pod, all kinds). */
+export function totalPerPod(perPod: Readonly<Record<string, number>> | undefined): number | undefined {
+  return perPod === undefined
+    ? undefined
+    : round(
+        Object.values(perPod).reduce((a, b) => a + b, 0),
+        2,
+      );
+}
+
+const unmeasured: Spread = { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+
+/**
+ * One system's runs as one result: each figure the median over the runs (pods bound: the
+ * fewest), with the headline figures' ranges in spread and the runs themselves in eachRun.
+ * Memory is the median run's (by pods/s). One run is returned as it is.
+ */
+export function medianOfRuns(runs: readonly SystemResult[]): SystemResult {
+  const [first] = runs;
+  if (first === undefined) throw new Error("no runs to summarize");
+  if (runs.length === 1) return first;
+  const byThroughput = [...runs].sort((a, b) => a.podsPerSecond - b.podsPerSecond);
+  const middle = byThroughput[Math.floor((runs.length - 1) / 2)] as SystemResult;
+  const of = (pick: (r: SystemResult) => number | undefined, digits = 1) => spreadOf(runs.map(pick), digits);
+  const mid = (pick: (r: SystemResult) => number | undefined, digits = 1) =>
+    round(median(runs.map((r) => pick(r) ?? Number.NaN)), digits);
+  /** The picked values of every run, or undefined when a run lacks it. */
+  const everyRun = <T>(pick: (r: SystemResult) => T | undefined): T[] | undefined => {
+    const values = runs.map(pick);
+    return values.every((value) => value !== undefined) ? (values as T[]) : undefined;
+  };
+  const optional = <K extends string>(key: K, value: Spread | undefined) =>
+    value === undefined ? {} : ({ [key]: value } as Record<K, Spread>);
+  const spread: RunSpread = {
+    runs: runs.length,
+    podsPerSecond: of((r) => r.podsPerSecond) ?? unmeasured,
+    p50Ms: of((r) => r.p50Ms) ?? unmeasured,
+    p99Ms: of((r) => r.p99Ms) ?? unmeasured,
+    ...optional(
+      "apiServerCpuMsPerPod",
+      of((r) => r.apiServerCpuMsPerPod, 2),
+    ),
+    ...optional(
+      "schedulerCpuMsPerPod",
+      of((r) => r.schedulerCpuMsPerPod, 2),
+    ),
+    ...optional(
+      "writesPerPod",
+      of((r) => totalPerPod(r.apiWritesPerPod), 2),
+    ),
+    ...optional(
+      "requestsPerPod",
+      of((r) => totalPerPod(r.apiRequestsPerPod), 2),
+    ),
+    ...optional(
+      "gangsPerSecond",
+      of((r) => r.gangs?.gangsPerSecond),
+    ),
+    ...optional(
+      "gangP99Ms",
+      of((r) => r.gangs?.p99Ms),
+    ),
+  };
+  const cpus = everyRun((r) => r.cpu);
+  const writes = everyRun((r) => r.apiWritesPerPod);
+  const requests = everyRun((r) => r.apiRequestsPerPod);
+  const gangs = everyRun((r) => r.gangs);
+  const apiServerCpuMsPerPod = spread.apiServerCpuMsPerPod?.median;
+  const schedulerCpuMsPerPod = spread.schedulerCpuMsPerPod?.median;
+  const cpu: CpuUsage | undefined = cpus && {
+    cpuSeconds: medianRecord(
+      cpus.map((c) => c.cpuSeconds),
+      1,
+    ),
+    machineBusyPercent: mid((r) => r.cpu?.machineBusyPercent),
+    cores: first.cpu?.cores ?? 0,
+  };
+  const gangStats: GangStats | undefined = gangs && {
+    gangSize: Math.max(...gangs.map((g) => g.gangSize)),
+    gangs: Math.max(...gangs.map((g) => g.gangs)),
+    bound: Math.min(...gangs.map((g) => g.bound)),
+    gangsPerSecond: mid((r) => r.gangs?.gangsPerSecond),
+    p50Ms: mid((r) => r.gangs?.p50Ms),
+    p90Ms: mid((r) => r.gangs?.p90Ms),
+    p99Ms: mid((r) => r.gangs?.p99Ms),
+    ...(gangs.every((g) => g.apiServerCpuMsPerGang !== undefined)
+      ? { apiServerCpuMsPerGang: mid((r) => r.gangs?.apiServerCpuMsPerGang) }
+      : {}),
+  };
+  return {
+    system: first.system,
+    ...(first.shards === undefined ? {} : { shards: first.shards }),
+    ...(first.scheduledEvents === undefined ? {} : { scheduledEvents: first.scheduledEvents }),
+    ...(cpu ? { cpu } : {}),
+    ...(middle.memory ? { memory: middle.memory } : {}),
+    ...(gangStats ? { gangs: gangStats } : {}),
+    ...(writes ? { apiWritesPerPod: medianRecord(writes, 2) } : {}),
+    ...(requests ? { apiRequestsPerPod: medianRecord(requests, 2) } : {}),
+    ...(apiServerCpuMsPerPod === undefined ? {} : { apiServerCpuMsPerPod }),
+    ...(schedulerCpuMsPerPod === undefined ? {} : { schedulerCpuMsPerPod }),
+    pods: Math.max(...runs.map((r) => r.pods)),
+    scheduled: Math.min(...runs.map((r) => r.scheduled)),
+    podsPerSecond: spread.podsPerSecond.median,
+    p50Ms: spread.p50Ms.median,
+    p90Ms: mid((r) => r.p90Ms),
+    p99Ms: spread.p99Ms.median,
+    durationSeconds: mid((r) => r.durationSeconds, 2),
+    spread,
+    eachRun: [...runs],
   };
 }

@@ -71,15 +71,36 @@ export async function createFakeNodes(
 }
 
 interface NodeList {
-  items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+  items: {
+    metadata: { name: string };
+    spec?: { taints?: { key: string }[] };
+    status?: { conditions?: { type: string; status: string }[] };
+  }[];
+}
+
+/**
+ * The node lifecycle controller's taints: it puts not-ready on a node created before its Ready
+ * condition and takes it off (a GET and a PATCH per node) some seconds after the node is Ready.
+ */
+const lifecycleTaints = ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"];
+
+/** The fake nodes whose Ready condition is True, and of those the ones still carrying a lifecycle taint. */
+export async function fakeNodeReadiness(kube: KubeRest): Promise<{ ready: string[]; tainted: string[] }> {
+  const list = await kube.get<NodeList>(
+    `/api/v1/nodes?labelSelector=${encodeURIComponent(`${fakeNodeLabel.key}=${fakeNodeLabel.value}`)}`,
+  );
+  const ready = list.items.filter((node) =>
+    node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+  );
+  return {
+    ready: ready.map((node) => node.metadata.name),
+    tainted: ready
+      .filter((node) => node.spec?.taints?.some((taint) => lifecycleTaints.includes(taint.key)))
+      .map((node) => node.metadata.name),
+  };
 }
 
 /** Names of the fake nodes whose Ready condition is True. */
 export async function readyFakeNodes(kube: KubeRest): Promise<string[]> {
-  const list = await kube.get<NodeList>(
-    `/api/v1/nodes?labelSelector=${encodeURIComponent(`${fakeNodeLabel.key}=${fakeNodeLabel.value}`)}`,
-  );
-  return list.items
-    .filter((node) => node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
-    .map((node) => node.metadata.name);
+  return (await fakeNodeReadiness(kube)).ready;
 }

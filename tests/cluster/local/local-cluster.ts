@@ -12,8 +12,9 @@ import {
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { waitFor } from "../../support/wait.js";
-import { createFakeNodes, type FakeNodeSpec, readyFakeNodes } from "./fake-nodes.js";
+import { createFakeNodes, type FakeNodeSpec, fakeNodeReadiness, readyFakeNodes } from "./fake-nodes.js";
 import { insecureHealth, KubeRest } from "./kube-rest.js";
+import { kwokStagesFile } from "./kwok-stages.js";
 import { clusterToolDir, defaultStateDir, readToolVersions, type ToolPaths, toolPaths } from "./layout.js";
 import { createPki, kubeconfigFor, type Pki } from "./pki.js";
 import { freeLoopbackPort, isRunning, type ManagedProcess, startProcess, stopProcess } from "./processes.js";
@@ -31,7 +32,17 @@ export interface ClusterOptions {
   kubeScheduler: boolean;
   /** The Workload API (scheduling.k8s.io/v1beta1 PodGroups) on every component: see workload-gates.ts. */
   workloadGates: WorkloadGates;
+  /** KWOK turns bound pods Running, a status patch each (absent: true); off for throughput benchmarks: see kwok-stages.ts. */
+  podLifecycle?: boolean;
+  /**
+   * Each fake node's Lease duration (absent: 40 s); KWOK renews it every quarter of that, so
+   * 1000 nodes cost 100 Lease writes/s at 40 s. Longer for big throughput runs, with the node
+   * lifecycle controller's grace period raised to match.
+   */
+  nodeLeaseSeconds?: number;
 }
+
+const defaultNodeLeaseSeconds = 40;
 
 export const defaultClusterOptions: Omit<ClusterOptions, "stateDir"> = {
   nodes: 3,
@@ -110,6 +121,16 @@ export function readState(stateDir: string): ClusterState | undefined {
 /** The workload gates a recorded cluster runs with (clusters recorded before the option had none). */
 export function recordedWorkloadGates(state: ClusterState): WorkloadGates {
   return state.options.workloadGates ?? "off";
+}
+
+/** A recorded cluster's node Lease duration in seconds. */
+export function recordedNodeLeaseSeconds(state: ClusterState): number {
+  return state.options.nodeLeaseSeconds ?? defaultNodeLeaseSeconds;
+}
+
+/** Whether a recorded cluster's KWOK runs the pod lifecycle (clusters recorded before the option did). */
+export function recordedPodLifecycle(state: ClusterState): boolean {
+  return state.options.podLifecycle ?? true;
 }
 
 function writeState(state: ClusterState): void {
@@ -336,6 +357,7 @@ async function start(
     writeFileSync(kubeconfigs.scheduler, kubeconfigFor(pki, "scheduler", server));
     writeFileSync(kubeconfigs.kwok, kubeconfigFor(pki, "kwok", server));
 
+    const nodeLeaseSeconds = options.nodeLeaseSeconds ?? defaultNodeLeaseSeconds;
     const controllerManager = launch("kube-controller-manager", tools.kubeControllerManager, [
       `--kubeconfig=${kubeconfigs.controllerManager}`,
       `--authentication-kubeconfig=${kubeconfigs.controllerManager}`,
@@ -351,6 +373,10 @@ async function start(
       "--leader-elect=false",
       "--kube-api-qps=1000",
       "--kube-api-burst=2000",
+      // A node is NotReady when its Lease was not renewed for this long: past a Lease's duration.
+      ...(nodeLeaseSeconds === defaultNodeLeaseSeconds
+        ? []
+        : [`--node-monitor-grace-period=${nodeLeaseSeconds + 10}s`]),
       ...workloadGateFlags(options.workloadGates, "kube-controller-manager"),
       "--v=1",
     ]);
@@ -384,19 +410,20 @@ async function start(
       ]);
     }
     mkdirSync(join(stateDir, "kwok"), { recursive: true });
+    const stages = kwokStagesFile(options.podLifecycle ?? true, join(stateDir, "kwok"));
     const kwok = launch(
       "kwok",
       tools.kwok,
       [
         `--kubeconfig=${kubeconfigs.kwok}`,
         // Since v0.8 kwok has no built-in stages: node and pod lifecycles come from this file.
-        `--config=${join(clusterToolDir, "kwok/stages.yaml")}`,
+        `--config=${stages}`,
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         `--server-address=127.0.0.1:${ports.kwok}`,
         // Pod IPs for nodes without spec.podCIDR; the default /24 runs out at 254 pods.
         "--cidr=10.0.0.0/16",
         // kwok renews a Lease per node, which keeps nodes Ready for the node lifecycle controller.
-        "--node-lease-duration-seconds=40",
+        `--node-lease-duration-seconds=${nodeLeaseSeconds}`,
         "--v=WARN",
       ],
       // Keeps kwok from loading a user's ~/.kwok/kwok.yaml.
@@ -411,16 +438,20 @@ async function start(
       for (const proc of procs) if (proc && !isRunning(proc)) throw new Error(`${proc.name} exited`);
     };
     let lastReady = -1;
+    // Ready and untainted: until the node lifecycle controller has taken its not-ready taint off
+    // every node, schedulers skip those nodes and the controller's writes land in whatever runs next.
     await waitFor(
-      `${options.nodes} Ready nodes`,
+      `${options.nodes} Ready nodes without the not-ready taint`,
       async () => {
         alive(kwok, apiserver, etcd);
-        const ready = (await readyFakeNodes(kube)).length;
-        if (ready !== lastReady && ready < options.nodes) log(`      ${ready}/${options.nodes} nodes Ready`);
-        lastReady = ready;
-        return ready >= options.nodes ? true : undefined;
+        const { ready, tainted } = await fakeNodeReadiness(kube);
+        if (ready.length !== lastReady && ready.length < options.nodes)
+          log(`      ${ready.length}/${options.nodes} nodes Ready`);
+        lastReady = ready.length;
+        return ready.length >= options.nodes && tainted.length === 0 ? true : undefined;
       },
-      180_000,
+      // KWOK initializes nodes one status patch each, beside its Lease renewals: ~60 ms a node on 2 busy cores.
+      Math.max(180_000, options.nodes * 60),
       500,
     );
     await waitFor(
