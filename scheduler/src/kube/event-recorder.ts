@@ -43,8 +43,9 @@ export function podGroupSubject(podGroup: PodGroupObject, namespace: string): Po
 /** The Event's regarding: the object reference of its subject. */
 function regardingOf(subject: EventSubject): Regarding {
   const { namespace, name, uid } = subject.metadata;
+  // A pod from a watch carries kind "Pod" too: only "PodGroup" makes a PodGroup's reference.
   const kind =
-    "kind" in subject
+    "kind" in subject && subject.kind === "PodGroup"
       ? ({ apiVersion: "scheduling.k8s.io/v1beta1", kind: "PodGroup" } as const)
       : ({ apiVersion: "v1", kind: "Pod" } as const);
   return { ...kind, namespace, name, ...(uid ? { uid } : {}) };
