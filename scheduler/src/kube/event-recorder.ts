@@ -319,7 +319,10 @@ export class EventRecorder {
         // The name is ours: a retry answered 409 means the first attempt went through.
         if (res.status === 409 && attempt > 0) return "created";
         if (res.status === 404 || res.status === 403 || res.status === 409 || res.status === 422) {
-          this.log.warn({ status: res.status, reason, regarding, answer: message(res.body) }, "event not written");
+          this.log.warn(
+            { status: res.status, reason, regarding, answer: message(res.body) },
+            "event not written",
+          );
           return "refused";
         }
         this.log.warn({ status: res.status, reason, regarding, attempt }, "event not written");
@@ -348,7 +351,8 @@ export class EventRecorder {
       if (res.status === 404) {
         // The Event expired (the API server keeps Events for an hour): create it again, as client-go does.
         const regarding = `${series.namespace}/${series.event.regarding.name}`;
-        written = (await this.post(series, { ...series.event, series: seriesField }, regarding)) === "created";
+        written =
+          (await this.post(series, { ...series.event, series: seriesField }, regarding)) === "created";
       }
       if (written) {
         series.writtenCount = count;

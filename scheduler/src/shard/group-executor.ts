@@ -263,7 +263,13 @@ export class GroupExecutor {
     const mode = this.config.scheduledEvents;
     const first = bound[0];
     if (mode === "off" || first === undefined) return;
-    const subject = mode === "group" ? this.groupSubject(first.pod.group, bound.map((p) => p.pod)) : undefined;
+    const subject =
+      mode === "group"
+        ? this.groupSubject(
+            first.pod.group,
+            bound.map((p) => p.pod),
+          )
+        : undefined;
     if (subject === undefined || (bound.length === 1 && subject === first.pod.pod)) {
       for (const { pod, nodeName } of bound)
         this.events.record(
@@ -276,7 +282,9 @@ export class GroupExecutor {
       return;
     }
     const key = first.pod.group;
-    const group = key.podGroup ? `PodGroup ${key.namespace}/${key.name}` : `group ${key.namespace}/${key.name}`;
+    const group = key.podGroup
+      ? `PodGroup ${key.namespace}/${key.name}`
+      : `group ${key.namespace}/${key.name}`;
     const assigned = [...bound]
       .sort((a, b) => byName(a.pod.name, b.pod.name))
       .map(({ pod, nodeName }) => `${pod.key} to ${nodeName}`);
@@ -284,7 +292,10 @@ export class GroupExecutor {
       subject,
       "Normal",
       "Scheduled",
-      listWithin(`Successfully assigned ${bound.length} pod(s) of ${group} (ring epoch ${epoch}): `, assigned),
+      listWithin(
+        `Successfully assigned ${bound.length} pod(s) of ${group} (ring epoch ${epoch}): `,
+        assigned,
+      ),
       now,
     );
   }
@@ -776,7 +787,8 @@ function listWithin(prefix: string, items: readonly string[]): string {
     const left = items.length - i - 1;
     const more = left > 0 ? `, and ${left} more` : "";
     const next = `${text}${i > 0 ? ", " : ""}${item}`;
-    if (next.length + more.length > maxMessageLength) return `${text}${i > 0 ? ", " : ""}and ${items.length - i} more`;
+    if (next.length + more.length > maxMessageLength)
+      return `${text}${i > 0 ? ", " : ""}and ${items.length - i} more`;
     text = next;
   }
   return text;

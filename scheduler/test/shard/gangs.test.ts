@@ -131,7 +131,8 @@ describe("group priority", () => {
     expect(evicted).toEqual([]);
     // Each member's condition says so; the group's Event is one, on its first member by name.
     expect(events.filter((event) => event.startsWith("InvalidPodGroup"))).toEqual(["InvalidPodGroup g-0"]);
-    const why = "members of pod group default/g disagree on priority (100, 1000); a gang must have one priority";
+    const why =
+      "members of pod group default/g disagree on priority (100, 1000); a gang must have one priority";
     expect(conditions.filter((condition) => condition.endsWith(why)).sort()).toEqual(
       ["g-0", "g-1", "g-2", "g-3"].map((name) => `${name}: ${why}`),
     );

@@ -48,7 +48,7 @@ function recordingShard(scheduledEvents: ScheduledEvents = "pod") {
     shard.podUpserted({ ...p, spec: { ...p.spec, schedulingGroup: { podGroupName } } });
   };
   const of = (reason: string) => events.filter((event) => event.reason === reason);
-  return { shard, events, of, add, addMember, ...record };
+  return { ...record, shard, events, of, add, addMember };
 }
 
 const podGroup = (name: string, minCount: number) => ({
