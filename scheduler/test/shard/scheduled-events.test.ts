@@ -48,7 +48,9 @@ function recordingShard(scheduledEvents: ScheduledEvents = "pod") {
     shard.podUpserted({ ...p, spec: { ...p.spec, schedulingGroup: { podGroupName } } });
   };
   const of = (reason: string) => events.filter((event) => event.reason === reason);
-  return { ...record, shard, events, of, add, addMember };
+  /** The Events of a reason as "<kind> <name>: <message>". */
+  const told = (reason: string) => of(reason).map(({ kind, name, message }) => `${kind} ${name}: ${message}`);
+  return { ...record, shard, events, of, told, add, addMember };
 }
 
 const podGroup = (name: string, minCount: number) => ({
@@ -96,43 +98,26 @@ describe("Scheduled Events", () => {
   });
 
   it("group: one per gang on its first member by name, naming every member and its node; a solo pod its own", async () => {
-    const { shard, add, of } = recordingShard("group");
+    const { shard, add, told } = recordingShard("group");
     shard.cache.upsertNode(node("n1", { cpu: 8 }));
     // Natural order: g-2 comes before g-10.
     for (const name of ["g-10", "g-2", "g-9"]) add(name, { group: "g", minMember: 3 });
     add("solo");
     await settle();
-    expect(of("Scheduled")).toEqual([
-      {
-        kind: "Pod",
-        name: "g-2",
-        reason: "Scheduled",
-        message:
-          "Successfully assigned 3 pod(s) of group default/g (ring epoch 1): default/g-2 to n1, default/g-9 to n1, default/g-10 to n1",
-      },
-      {
-        kind: "Pod",
-        name: "solo",
-        reason: "Scheduled",
-        message: "Successfully assigned default/solo to n1 (ring epoch 1)",
-      },
+    expect(told("Scheduled")).toEqual([
+      "Pod g-2: Successfully assigned 3 pod(s) of group default/g (ring epoch 1): default/g-2 to n1, default/g-9 to n1, default/g-10 to n1",
+      "Pod solo: Successfully assigned default/solo to n1 (ring epoch 1)",
     ]);
   });
 
   it("group: on the native PodGroup when the group is one", async () => {
-    const { shard, addMember, of } = recordingShard("group");
+    const { shard, addMember, told } = recordingShard("group");
     shard.cache.upsertNode(node("n1", { cpu: 8 }));
     shard.cache.upsertPodGroup(podGroup("train", 2));
     for (const i of [0, 1]) addMember(`train-${i}`, "train");
     await settle();
-    expect(of("Scheduled")).toEqual([
-      {
-        kind: "PodGroup",
-        name: "train",
-        reason: "Scheduled",
-        message:
-          "Successfully assigned 2 pod(s) of PodGroup default/train (ring epoch 1): default/train-0 to n1, default/train-1 to n1",
-      },
+    expect(told("Scheduled")).toEqual([
+      "PodGroup train: Successfully assigned 2 pod(s) of PodGroup default/train (ring epoch 1): default/train-0 to n1, default/train-1 to n1",
     ]);
   });
 
