@@ -704,7 +704,8 @@ export class GroupExecutor {
   /**
    * What a waiting group is told: every pending member its PodScheduled condition (each pod's
    * own, as cluster-autoscaler reads it; written when its message changes), and the group one
-   * Event per attempt, on its native PodGroup, else on its first pending member by name.
+   * Event per attempt, on its native PodGroup, else on its first pending member by name. Invalid
+   * terms (InvalidPodGroup, bad input and rare) are told on every member: each pod names its fault.
    */
   tellPending(
     members: GroupMembers,
@@ -713,6 +714,10 @@ export class GroupExecutor {
     type: "Normal" | "Warning" = "Warning",
   ): void {
     for (const pod of members.pending.values()) void this.statusWriter.unschedulable(pod.pod, message);
+    if (reason === "InvalidPodGroup") {
+      for (const pod of members.pending.values()) this.events.record(pod.pod, type, reason, message);
+      return;
+    }
     const subject = this.groupSubject(members.key, members.pending.values());
     if (subject !== undefined) this.events.record(subject, type, reason, message);
   }
