@@ -142,12 +142,12 @@ function eventName(subjectName: string, now: number): string {
 }
 
 /** The key of a subject's series: its uid, else its kind, namespace and name. */
-function subjectId(regarding: Regarding): string {
+function subjectKeyOf(regarding: Regarding): string {
   return regarding.uid ?? `${regarding.kind}/${regarding.namespace}/${regarding.name}`;
 }
 
 export class EventRecorder {
-  /** By subject (subjectKey), then by type, reason and action. */
+  /** By subject (subjectKeyOf), then by type, reason and action. */
   private readonly series = new Map<string, Map<string, Series>>();
   private count = 0;
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -171,7 +171,7 @@ export class EventRecorder {
   ): void {
     const regarding = regardingOf(subject);
     const { namespace, name } = regarding;
-    const subjectKey = subjectId(regarding);
+    const subjectKey = subjectKeyOf(regarding);
     const action = eventActions[reason] ?? "Scheduling";
     const key = `${type}\u0000${reason}\u0000${action}`;
     let ofSubject = this.series.get(subjectKey);
@@ -232,7 +232,7 @@ export class EventRecorder {
 
   /** Forgets a subject's series (the pod or group is gone or bound), writing their final counts first. */
   forget(subject: EventSubject, now = Date.now()): void {
-    const subjectKey = subjectId(regardingOf(subject));
+    const subjectKey = subjectKeyOf(regardingOf(subject));
     const ofSubject = this.series.get(subjectKey);
     if (!ofSubject) return;
     for (const series of ofSubject.values()) this.finish(series, now);
@@ -287,8 +287,8 @@ export class EventRecorder {
   }
 
   /** True when the Event was withheld (sendIf said no). */
-  private async create(series: Series, regarding: string): Promise<boolean> {
-    const outcome = await this.post(series, series.event, regarding);
+  private async create(series: Series, about: string): Promise<boolean> {
+    const outcome = await this.post(series, series.event, about);
     series.writing = false;
     if (outcome === "created") {
       series.created = true;
@@ -302,7 +302,7 @@ export class EventRecorder {
   private async post(
     series: Series,
     event: EventBody,
-    regarding: string,
+    about: string,
   ): Promise<"created" | "refused" | "withheld"> {
     const { reason } = event;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -320,15 +320,15 @@ export class EventRecorder {
         if (res.status === 409 && attempt > 0) return "created";
         if (res.status === 404 || res.status === 403 || res.status === 409 || res.status === 422) {
           this.log.warn(
-            { status: res.status, reason, regarding, answer: message(res.body) },
+            { status: res.status, reason, about, answer: message(res.body) },
             "event not written",
           );
           return "refused";
         }
-        this.log.warn({ status: res.status, reason, regarding, attempt }, "event not written");
+        this.log.warn({ status: res.status, reason, about, attempt }, "event not written");
       } catch (error) {
         if (error instanceof RequestWithheld) return "withheld";
-        this.log.warn({ err: String(error), reason, regarding, attempt }, "event not written");
+        this.log.warn({ err: String(error), reason, about, attempt }, "event not written");
       }
     }
     return "refused";
@@ -350,9 +350,8 @@ export class EventRecorder {
       let written = res.status < 300;
       if (res.status === 404) {
         // The Event expired (the API server keeps Events for an hour): create it again, as client-go does.
-        const regarding = `${series.namespace}/${series.event.regarding.name}`;
-        written =
-          (await this.post(series, { ...series.event, series: seriesField }, regarding)) === "created";
+        const about = `${series.namespace}/${series.event.regarding.name}`;
+        written = (await this.post(series, { ...series.event, series: seriesField }, about)) === "created";
       }
       if (written) {
         series.writtenCount = count;

@@ -7,13 +7,6 @@ import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js
 
 export { ConfigError };
 
-/**
- * Which `Scheduled` Events a shard writes: one per bound pod (as kube-scheduler), one per bound
- * group (on its native PodGroup, else on its first member by name), or none.
- */
-export const scheduledEventModes = ["pod", "group", "off"] as const;
-export type ScheduledEvents = (typeof scheduledEventModes)[number];
-
 import { profileSettingTable, readProfileConfig } from "../config/profile-config.js";
 import {
   type RedisSettings,
@@ -22,6 +15,13 @@ import {
 } from "../coordination/redis-connection.js";
 import type { ProfileConfig } from "../core/index.js";
 import { readServingConfig, type ServingConfig, servingSettingTable } from "../serving/serving-config.js";
+
+/**
+ * Which `Scheduled` Events a shard writes: one per bound pod (as kube-scheduler), one per bound
+ * group (on its native PodGroup, else on its first member by name), or none.
+ */
+export const scheduledEventModes = ["pod", "group", "off"] as const;
+export type ScheduledEvents = (typeof scheduledEventModes)[number];
 
 export interface ShardConfig {
   /** Pods whose spec.schedulerName equals this are ours. */
