@@ -1,15 +1,16 @@
 /**
- * Writes events.k8s.io/v1 Events about pods (FailedScheduling, Scheduled, Preempted, …), best
- * effort, aggregated into series as client-go's events broadcaster (tools/events, kube-scheduler's
- * recorder) does: events about the same pod from the same reporter with the same type, reason and
- * action are one series whatever their notes, so a pod retried every second costs one Event.
+ * Writes events.k8s.io/v1 Events about pods and native PodGroups (FailedScheduling, Scheduled,
+ * Preempted, …), best effort, aggregated into series as client-go's events broadcaster
+ * (tools/events, kube-scheduler's recorder) does: events about the same object from the same
+ * reporter with the same type, reason and action are one series whatever their notes, so a pod
+ * retried every second costs one Event.
  *
  *   first occurrence            create the Event (its note is the first occurrence's)
  *   second occurrence           patch series {count: 2, lastObservedTime}: the series begins
  *   later occurrences           counted locally; a running series is written every heartbeat
  *                               (30 min, which also renews the Event's TTL)
  *   no occurrence for 6 min     the series is finished: its final count is written, and the next
- *                               occurrence starts a new Event (as is a pod forgotten, once bound)
+ *                               occurrence starts a new Event (as is an object forgotten, once bound)
  *   a patch answered 404        the Event expired: created again, series and all
  *
  * Readers of core/v1 see the same Events, the count under series.count (kubectl's COUNT column).
@@ -18,11 +19,45 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { Pod } from "../core/index.js";
+import type { Pod, PodGroupObject } from "../core/index.js";
 
 import { type KubeClient, RequestWithheld } from "./kube-client.js";
 
 export type EventType = "Normal" | "Warning";
+
+/** A native PodGroup as the object an Event regards (podGroupSubject). */
+export interface PodGroupSubject {
+  readonly kind: "PodGroup";
+  readonly metadata: { readonly namespace: string; readonly name: string; readonly uid?: string };
+}
+
+/** What an Event is about: a pod, or a native PodGroup (scheduling.k8s.io/v1beta1). */
+export type EventSubject = Pod | PodGroupSubject;
+
+/** A native PodGroup as an Event's subject; the namespace is the group's (a watched object may omit it). */
+export function podGroupSubject(podGroup: PodGroupObject, namespace: string): PodGroupSubject {
+  const { name, uid } = podGroup.metadata;
+  return { kind: "PodGroup", metadata: { namespace, name, ...(uid ? { uid } : {}) } };
+}
+
+/** The Event's regarding: the object reference of its subject. */
+function regardingOf(subject: EventSubject): Regarding {
+  const { namespace, name, uid } = subject.metadata;
+  // A pod from a watch carries kind "Pod" too: only "PodGroup" makes a PodGroup's reference.
+  const kind =
+    "kind" in subject && subject.kind === "PodGroup"
+      ? ({ apiVersion: "scheduling.k8s.io/v1beta1", kind: "PodGroup" } as const)
+      : ({ apiVersion: "v1", kind: "Pod" } as const);
+  return { ...kind, namespace, name, ...(uid ? { uid } : {}) };
+}
+
+type Regarding = {
+  apiVersion: "v1" | "scheduling.k8s.io/v1beta1";
+  kind: "Pod" | "PodGroup";
+  namespace: string;
+  name: string;
+  uid?: string;
+};
 
 /** The longest message written on a pod (Events and conditions alike). */
 export const maxMessageLength = 1024;
@@ -87,7 +122,7 @@ interface EventBody {
   action: string;
   reason: string;
   note: string;
-  regarding: { apiVersion: "v1"; kind: "Pod"; namespace: string; name: string; uid?: string };
+  regarding: Regarding;
   type: EventType;
 }
 
@@ -99,15 +134,20 @@ export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }
 
-/** The Event's name: the pod's, then the time in hex nanoseconds (as client-go's), randomised below the ms. */
-function eventName(podName: string, now: number): string {
+/** The Event's name: its subject's, then the time in hex nanoseconds (as client-go's), randomised below the ms. */
+function eventName(subjectName: string, now: number): string {
   const nanos = BigInt(Math.floor(now)) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000));
   const suffix = `.${nanos.toString(16)}`;
-  return `${podName.slice(0, 253 - suffix.length)}${suffix}`;
+  return `${subjectName.slice(0, 253 - suffix.length)}${suffix}`;
+}
+
+/** The key of a subject's series: its uid, else its kind, namespace and name. */
+function subjectKeyOf(regarding: Regarding): string {
+  return regarding.uid ?? `${regarding.kind}/${regarding.namespace}/${regarding.name}`;
 }
 
 export class EventRecorder {
-  /** By pod (uid), then by type, reason and action. */
+  /** By subject (subjectKeyOf), then by type, reason and action. */
   private readonly series = new Map<string, Map<string, Series>>();
   private count = 0;
   private sweeper: ReturnType<typeof setInterval> | undefined;
@@ -122,19 +162,20 @@ export class EventRecorder {
 
   /** sendIf: asked right when the Event goes out (see KubeClient.call); when false it is dropped. */
   record(
-    pod: Pod,
+    subject: EventSubject,
     type: EventType,
     reason: string,
     message: string,
     now = Date.now(),
     sendIf?: () => boolean,
   ): void {
-    const { namespace, name, uid } = pod.metadata;
-    const podId = uid ?? `${namespace}/${name}`;
+    const regarding = regardingOf(subject);
+    const { namespace, name } = regarding;
+    const subjectKey = subjectKeyOf(regarding);
     const action = eventActions[reason] ?? "Scheduling";
     const key = `${type}\u0000${reason}\u0000${action}`;
-    let ofPod = this.series.get(podId);
-    const known = ofPod?.get(key);
+    let ofSubject = this.series.get(subjectKey);
+    const known = ofSubject?.get(key);
     if (known && now - known.lastObservedAt < this.timing.finishAfterMs) {
       known.count++;
       known.lastObservedAt = now;
@@ -146,7 +187,7 @@ export class EventRecorder {
     if (known) this.finish(known, now);
     if (!known && this.count >= maxSeries) {
       this.prune(now);
-      ofPod = this.series.get(podId);
+      ofSubject = this.series.get(subjectKey);
     }
     const event: EventBody = {
       apiVersion: "events.k8s.io/v1",
@@ -158,7 +199,7 @@ export class EventRecorder {
       action,
       reason,
       note: capMessage(message),
-      regarding: { apiVersion: "v1", kind: "Pod", namespace, name, ...(uid ? { uid } : {}) },
+      regarding,
       type,
     };
     const series: Series = {
@@ -173,31 +214,30 @@ export class EventRecorder {
       writing: true,
       sendIf,
     };
-    if (!ofPod) {
-      ofPod = new Map();
-      this.series.set(podId, ofPod);
+    if (!ofSubject) {
+      ofSubject = new Map();
+      this.series.set(subjectKey, ofSubject);
     }
     if (!known) this.count++;
-    ofPod.set(key, series);
+    ofSubject.set(key, series);
     this.startSweeping();
     void this.create(series, `${namespace}/${name}`).then((withheld) => {
       // Not sent (the writer lost the right to write): the next occurrence starts a series anew.
-      if (withheld && ofPod?.get(key) === series) {
-        ofPod.delete(key);
+      if (withheld && ofSubject?.get(key) === series) {
+        ofSubject.delete(key);
         this.count--;
       }
     });
   }
 
-  /** Forgets a pod's series (the pod is gone or bound), writing their final counts first. */
-  forget(pod: Pod, now = Date.now()): void {
-    const { namespace, name, uid } = pod.metadata;
-    const podId = uid ?? `${namespace}/${name}`;
-    const ofPod = this.series.get(podId);
-    if (!ofPod) return;
-    for (const series of ofPod.values()) this.finish(series, now);
-    this.count -= ofPod.size;
-    this.series.delete(podId);
+  /** Forgets a subject's series (the pod or group is gone or bound), writing their final counts first. */
+  forget(subject: EventSubject, now = Date.now()): void {
+    const subjectKey = subjectKeyOf(regardingOf(subject));
+    const ofSubject = this.series.get(subjectKey);
+    if (!ofSubject) return;
+    for (const series of ofSubject.values()) this.finish(series, now);
+    this.count -= ofSubject.size;
+    this.series.delete(subjectKey);
   }
 
   /**
@@ -205,11 +245,11 @@ export class EventRecorder {
    * a finished one's final count (then it is forgotten). Runs every minute on its own.
    */
   sweep(now = Date.now()): void {
-    for (const [podId, ofPod] of this.series) {
-      for (const [key, series] of ofPod) {
+    for (const [subjectKey, ofSubject] of this.series) {
+      for (const [key, series] of ofSubject) {
         if (now - series.lastObservedAt >= this.timing.finishAfterMs) {
           this.finish(series, now);
-          ofPod.delete(key);
+          ofSubject.delete(key);
           this.count--;
         } else if (
           series.count > 1 &&
@@ -219,7 +259,7 @@ export class EventRecorder {
         )
           void this.writeSeries(series, now);
       }
-      if (ofPod.size === 0) this.series.delete(podId);
+      if (ofSubject.size === 0) this.series.delete(subjectKey);
     }
   }
 
@@ -247,8 +287,8 @@ export class EventRecorder {
   }
 
   /** True when the Event was withheld (sendIf said no). */
-  private async create(series: Series, pod: string): Promise<boolean> {
-    const outcome = await this.post(series, series.event, pod);
+  private async create(series: Series, about: string): Promise<boolean> {
+    const outcome = await this.post(series, series.event, about);
     series.writing = false;
     if (outcome === "created") {
       series.created = true;
@@ -262,7 +302,7 @@ export class EventRecorder {
   private async post(
     series: Series,
     event: EventBody,
-    pod: string,
+    about: string,
   ): Promise<"created" | "refused" | "withheld"> {
     const { reason } = event;
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -279,13 +319,16 @@ export class EventRecorder {
         // The name is ours: a retry answered 409 means the first attempt went through.
         if (res.status === 409 && attempt > 0) return "created";
         if (res.status === 404 || res.status === 403 || res.status === 409 || res.status === 422) {
-          this.log.warn({ status: res.status, reason, pod, answer: message(res.body) }, "event not written");
+          this.log.warn(
+            { status: res.status, reason, about, answer: message(res.body) },
+            "event not written",
+          );
           return "refused";
         }
-        this.log.warn({ status: res.status, reason, pod, attempt }, "event not written");
+        this.log.warn({ status: res.status, reason, about, attempt }, "event not written");
       } catch (error) {
         if (error instanceof RequestWithheld) return "withheld";
-        this.log.warn({ err: String(error), reason, pod, attempt }, "event not written");
+        this.log.warn({ err: String(error), reason, about, attempt }, "event not written");
       }
     }
     return "refused";
@@ -307,8 +350,8 @@ export class EventRecorder {
       let written = res.status < 300;
       if (res.status === 404) {
         // The Event expired (the API server keeps Events for an hour): create it again, as client-go does.
-        const pod = `${series.namespace}/${series.event.regarding.name}`;
-        written = (await this.post(series, { ...series.event, series: seriesField }, pod)) === "created";
+        const about = `${series.namespace}/${series.event.regarding.name}`;
+        written = (await this.post(series, { ...series.event, series: seriesField }, about)) === "created";
       }
       if (written) {
         series.writtenCount = count;
@@ -323,20 +366,20 @@ export class EventRecorder {
   }
 
   private prune(now: number): void {
-    for (const [podId, ofPod] of this.series) {
-      for (const [key, series] of ofPod) {
+    for (const [subjectKey, ofSubject] of this.series) {
+      for (const [key, series] of ofSubject) {
         if (now - series.lastObservedAt < this.timing.finishAfterMs) continue;
         this.finish(series, now);
-        ofPod.delete(key);
+        ofSubject.delete(key);
         this.count--;
       }
-      if (ofPod.size === 0) this.series.delete(podId);
+      if (ofSubject.size === 0) this.series.delete(subjectKey);
     }
     // Still full (a burst of live pods): forget the oldest half; they start a new Event if they recur.
-    for (const [podId, ofPod] of this.series) {
+    for (const [subjectKey, ofSubject] of this.series) {
       if (this.count < maxSeries / 2) break;
-      this.count -= ofPod.size;
-      this.series.delete(podId);
+      this.count -= ofSubject.size;
+      this.series.delete(subjectKey);
     }
   }
 }

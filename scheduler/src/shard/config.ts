@@ -16,6 +16,13 @@ import {
 import type { ProfileConfig } from "../core/index.js";
 import { readServingConfig, type ServingConfig, servingSettingTable } from "../serving/serving-config.js";
 
+/**
+ * Which `Scheduled` Events a shard writes: one per bound pod (as kube-scheduler), one per bound
+ * group (on its native PodGroup, else on its first member by name), or none.
+ */
+export const scheduledEventModes = ["pod", "group", "off"] as const;
+export type ScheduledEvents = (typeof scheduledEventModes)[number];
+
 export interface ShardConfig {
   /** Pods whose spec.schedulerName equals this are ours. */
   schedulerName: string;
@@ -43,6 +50,8 @@ export interface ShardConfig {
   burst: number;
   percentageOfNodesToScore: number;
   preemption: boolean;
+  /** Scheduled Events per bound pod, per bound group, or none (scheduledEventModes). */
+  scheduledEvents: ScheduledEvents;
   /** Where /metrics and the probes are served, and how /metrics is protected. */
   serving: ServingConfig;
   logLevel: string;
@@ -114,6 +123,12 @@ const settings = {
     fallback: () => "0",
   },
   preemption: { flag: "preemption", env: "PREEMPTION", help: "true or false", fallback: () => "true" },
+  scheduledEvents: {
+    flag: "scheduled-events",
+    env: "SCHEDULED_EVENTS",
+    help: "Scheduled Events: pod (one per bound pod), group (one per bound group), off",
+    fallback: () => "pod",
+  },
   ...servingSettingTable(10260, 10262),
   ...replicaSettingTable,
   ...redisSettingTable,
@@ -153,6 +168,7 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     burst: flags.int("burst", 1),
     percentageOfNodesToScore: flags.int("percentageOfNodesToScore", 0, 100),
     preemption: flags.bool("preemption"),
+    scheduledEvents: flags.oneOf("scheduledEvents", scheduledEventModes),
     serving: readServingConfig(flags),
     logLevel: flags.string("logLevel"),
     kubeconfig: flags.string("kubeconfig") || undefined,

@@ -22,6 +22,7 @@ import {
   coschedulingApi,
   coschedulingStatus,
   type Decision,
+  type GroupKey,
   needsCheckBeforeBind,
   type Pod,
   type PodInfo,
@@ -29,7 +30,12 @@ import {
   type SpanningPlugins,
 } from "../core/index.js";
 import { CoschedulingStatusWriter } from "../kube/crd-pod-group-status-writer.js";
-import { EventRecorder } from "../kube/event-recorder.js";
+import {
+  EventRecorder,
+  type EventSubject,
+  maxMessageLength,
+  podGroupSubject,
+} from "../kube/event-recorder.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-binder.js";
 import { disruptionTargetMessage, PodGroupStatusWriter } from "../kube/pod-group-status-writer.js";
@@ -222,13 +228,6 @@ export class GroupExecutor {
         const created = Date.parse(pod.pod.metadata.creationTimestamp ?? "");
         if (!Number.isNaN(created))
           this.metrics.e2eSchedulingSeconds.observe(Math.max(0, now - created) / 1000);
-        this.events.record(
-          pod.pod,
-          "Normal",
-          "Scheduled",
-          `Successfully assigned ${pod.key} to ${nodeName} (ring epoch ${epoch})`,
-          now,
-        );
         continue;
       }
       this.log.debug({ group: groupId, pod: pod.key, node: nodeName, outcome }, "pod not bound");
@@ -242,10 +241,89 @@ export class GroupExecutor {
       if (outcome === "error")
         this.events.record(pod.pod, "Warning", "FailedScheduling", `Binding rejected: ${detail}`, now);
     }
+    this.tellScheduled(
+      answers.filter(({ outcome }) => outcome === "bound"),
+      epoch,
+      now,
+    );
+    this.forgetGroupWrites(placements);
     return {
       kind: answers.every(({ outcome }) => outcome === "bound") ? "bound" : "partly-bound",
       answers,
     };
+  }
+
+  /**
+   * The Scheduled Events of a bind, as config.scheduledEvents says: one per bound pod, as
+   * kube-scheduler writes them; one for the group, on its native PodGroup, else on its first
+   * bound member by name, naming every bound member and its node (a gang of one gets its pod's
+   * own); or none.
+   */
+  private tellScheduled(bound: readonly Placement[], epoch: number, now: number): void {
+    const mode = this.config.scheduledEvents;
+    const first = bound[0];
+    if (mode === "off" || first === undefined) return;
+    const subject =
+      mode === "group"
+        ? this.groupSubject(
+            first.pod.group,
+            bound.map((p) => p.pod),
+          )
+        : undefined;
+    if (subject === undefined || (bound.length === 1 && subject === first.pod.pod)) {
+      for (const { pod, nodeName } of bound)
+        this.events.record(
+          pod.pod,
+          "Normal",
+          "Scheduled",
+          `Successfully assigned ${pod.key} to ${nodeName} (ring epoch ${epoch})`,
+          now,
+        );
+      return;
+    }
+    const key = first.pod.group;
+    const group = key.podGroup
+      ? `PodGroup ${key.namespace}/${key.name}`
+      : `group ${key.namespace}/${key.name}`;
+    const assigned = [...bound]
+      .sort((a, b) => byName(a.pod.name, b.pod.name))
+      .map(({ pod, nodeName }) => `${pod.key} to ${nodeName}`);
+    this.events.record(
+      subject,
+      "Normal",
+      "Scheduled",
+      listWithin(
+        `Successfully assigned ${bound.length} pod(s) of ${group} (ring epoch ${epoch}): `,
+        assigned,
+      ),
+      now,
+    );
+  }
+
+  /**
+   * What a group's Events are about: its native PodGroup when the watch has it, else the first
+   * of `pods` by name.
+   */
+  private groupSubject(key: GroupKey, pods: Iterable<PodInfo>): EventSubject | undefined {
+    if (key.podGroup) {
+      const podGroup = this.cache.podGroupObject(key.namespace, key.name);
+      if (podGroup !== undefined) return podGroupSubject(podGroup, key.namespace);
+    }
+    let first: PodInfo | undefined;
+    for (const pod of pods) if (first === undefined || byName(pod.name, first.name) < 0) first = pod;
+    return first?.pod;
+  }
+
+  /**
+   * A native PodGroup none of whose members waits any more: its Events' series are finished (as
+   * a bound pod's are), so what they still owe is written now, not at the next sweep.
+   */
+  private forgetGroupWrites(placements: readonly Placement[]): void {
+    const key = placements[0]?.pod.group;
+    if (!key?.podGroup || this.events.forget === undefined) return;
+    if ((this.cache.group(key.id)?.pending.size ?? 0) > 0) return;
+    const podGroup = this.cache.podGroupObject(key.namespace, key.name);
+    if (podGroup !== undefined) this.events.forget(podGroupSubject(podGroup, key.namespace));
   }
 
   /**
@@ -623,17 +701,25 @@ export class GroupExecutor {
     return { deleted: plan.deleted.map((pod) => pod.key), leftRunning: plan.reported.map((pod) => pod.key) };
   }
 
-  /** Condition and Event on every pending member of a group. */
+  /**
+   * What a waiting group is told: every pending member its PodScheduled condition (each pod's
+   * own, as cluster-autoscaler reads it; written when its message changes), and the group one
+   * Event per attempt, on its native PodGroup, else on its first pending member by name. Invalid
+   * terms (InvalidPodGroup, bad input and rare) are told on every member: each pod names its fault.
+   */
   tellPending(
     members: GroupMembers,
     message: string,
     reason: string,
     type: "Normal" | "Warning" = "Warning",
   ): void {
-    for (const pod of members.pending.values()) {
-      void this.statusWriter.unschedulable(pod.pod, message);
-      this.events.record(pod.pod, type, reason, message);
+    for (const pod of members.pending.values()) void this.statusWriter.unschedulable(pod.pod, message);
+    if (reason === "InvalidPodGroup") {
+      for (const pod of members.pending.values()) this.events.record(pod.pod, type, reason, message);
+      return;
     }
+    const subject = this.groupSubject(members.key, members.pending.values());
+    if (subject !== undefined) this.events.record(subject, type, reason, message);
   }
 
   /**
@@ -689,6 +775,28 @@ export class GroupExecutor {
     this.statusWriter.forget?.(pod);
     this.events.forget?.(pod);
   }
+}
+
+/** Pod names in natural order (numbers compared as numbers): member-2 before member-10. */
+function byName(a: string, b: string): number {
+  return a.localeCompare(b, "en", { numeric: true });
+}
+
+/**
+ * `prefix` then as many of `items` as fit an Event's note, comma-separated, and how many were
+ * left out.
+ */
+function listWithin(prefix: string, items: readonly string[]): string {
+  let text = prefix;
+  for (const [i, item] of items.entries()) {
+    const left = items.length - i - 1;
+    const more = left > 0 ? `, and ${left} more` : "";
+    const next = `${text}${i > 0 ? ", " : ""}${item}`;
+    if (next.length + more.length > maxMessageLength)
+      return `${text}${i > 0 ? ", " : ""}and ${items.length - i} more`;
+    text = next;
+  }
+  return text;
 }
 
 /** Evictions worth sending again while a victim group is being evicted. */

@@ -7,7 +7,12 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { schedulerReportingController } from "../../src/contracts/keys.js";
-import { EventRecorder, maxMessageLength, microTime } from "../../src/kube/event-recorder.js";
+import {
+  EventRecorder,
+  maxMessageLength,
+  microTime,
+  podGroupSubject,
+} from "../../src/kube/event-recorder.js";
 import { type KubeClient, RequestWithheld } from "../../src/kube/kube-client.js";
 import { pod } from "../core/fixtures.js";
 
@@ -21,7 +26,7 @@ interface EventBody {
   eventTime?: string;
   reportingController?: string;
   reportingInstance?: string;
-  regarding?: { kind?: string; name?: string; uid?: string };
+  regarding?: { apiVersion?: string; kind?: string; namespace?: string; name?: string; uid?: string };
   series?: { count: number; lastObservedTime: string };
 }
 
@@ -268,5 +273,52 @@ describe("event recorder", () => {
     events.forget(pod("a"));
     expect(events.size).toBe(1);
     events.close();
+  });
+
+  it("writes Events about a native PodGroup, regarding the PodGroup, in series of their own", async () => {
+    const { client, sent } = stubClient();
+    const events = recorder(client);
+    const train = podGroupSubject({ metadata: { name: "train", uid: "uid-pg" }, spec: {} }, "ml");
+    // A pod of the same name is another object: its own series.
+    for (let i = 0; i < 3; i++) {
+      events.record(train, "Warning", "FailedScheduling", "no room", i);
+      if (i === 0)
+        events.record(pod("train", { namespace: "ml" }), "Warning", "FailedScheduling", "no room", 0);
+      await settle();
+    }
+    expect(
+      sent.map(
+        (r) => `${r.method} ${r.body.regarding?.kind ?? ""}${r.body.series ? ` ${r.body.series.count}` : ""}`,
+      ),
+    ).toEqual(["POST PodGroup", "POST Pod", "PATCH  2"]);
+    expect(sent[0]?.path).toBe("/apis/events.k8s.io/v1/namespaces/ml/events");
+    expect(sent[0]?.body.regarding).toEqual({
+      apiVersion: "scheduling.k8s.io/v1beta1",
+      kind: "PodGroup",
+      namespace: "ml",
+      name: "train",
+      uid: "uid-pg",
+    });
+    expect(sent[0]?.body.metadata?.name).toMatch(/^train\.[0-9a-f]+$/);
+    // Forgotten once the group is bound: its final count is written.
+    events.forget(train, 3);
+    await settle();
+    expect(sent.at(-1)?.body.series?.count).toBe(3);
+    expect(events.size).toBe(1);
+    events.close();
+  });
+
+  it("regards a pod as a Pod whatever kind its watched object carries", async () => {
+    const { client, sent } = stubClient();
+    const events = recorder(client);
+    events.record(
+      { ...pod("a"), kind: "Pod" } as Parameters<EventRecorder["record"]>[0],
+      "Normal",
+      "Scheduled",
+      "bound",
+      0,
+    );
+    await settle();
+    expect(sent[0]?.body.regarding).toMatchObject({ apiVersion: "v1", kind: "Pod", name: "a" });
   });
 });
