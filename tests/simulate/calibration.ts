@@ -99,7 +99,8 @@ export interface Calibration {
 /** Solves the header's equations from `baseline`. */
 export function derive(measured: typeof baseline = baseline): Calibration {
   const pods = measured.pods;
-  const writes = measured.writesPerPod.binds + measured.writesPerPod.events + measured.writesPerPod.statusPatches;
+  const writes =
+    measured.writesPerPod.binds + measured.writesPerPod.events + measured.writesPerPod.statusPatches;
   const eventsPerShard = 1 + measured.writesPerPod.binds + measured.writesPerPod.statusPatches;
   const eventsPerOther = measured.writesPerPod.binds + measured.writesPerPod.statusPatches;
   const deliveries = (shards: number) => eventsPerShard * shards + eventsPerOther * measured.otherPodWatchers;
@@ -124,7 +125,8 @@ export function derive(measured: typeof baseline = baseline): Calibration {
     apiWatchEventMs,
     otherPodWatchers: measured.otherPodWatchers,
     shardStartMs: measured.shardStartSeconds * 1000,
-    shardWarmupMsPerRequest: (shardFixedMs - measured.shardStartSeconds * 1000) / measured.shardWarmupRequests,
+    shardWarmupMsPerRequest:
+      (shardFixedMs - measured.shardStartSeconds * 1000) / measured.shardWarmupRequests,
     shardWarmupRequests: measured.shardWarmupRequests,
     shardWatchMsPerPod: d,
     shardClientMsPerPod: Math.max(0, s - small.ms),

@@ -4,7 +4,7 @@
  * --validate <results.json> compares with saved benchmark runs and exits 1 beyond the tolerance.
  */
 import { parseArgs } from "node:util";
-import { calibration } from "./calibration.js";
+import { type Calibration, calibration } from "./calibration.js";
 import { defaultOptions, type ScheduledEvents, type SimulationResult, simulate } from "./simulation.js";
 import { validate } from "./validate.js";
 
@@ -25,6 +25,8 @@ const usage = `usage: npm run simulate -- [options]
   --bind-concurrency N     binds in flight per shard (default ${defaultOptions.bindConcurrency})
   --watch-delay-ms N       (default ${defaultOptions.watchDelayMs})
   --seed N                 (default ${defaultOptions.seed})
+  --set NAME=VALUE,...     override calibration constants (see --calibration), e.g.
+                           --set shardWatchMsPerPod=0.05 (a cheaper watch decode)
   --json                   print the results as JSON (last line)
   --calibration            print the calibration constants and exit
   --validate FILE          compare with saved runs (docs/benchmarks/results.json)
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     "bind-concurrency": { type: "string" },
     "watch-delay-ms": { type: "string" },
     seed: { type: "string" },
+    set: { type: "string" },
     json: { type: "boolean" },
     calibration: { type: "boolean" },
     validate: { type: "string" },
@@ -74,7 +77,9 @@ function fail(message: string): never {
 function table(header: string[], rows: (string | number)[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells: (string | number)[]) =>
-    cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i] ?? 0) : String(c).padStart(widths[i] ?? 0))).join("  ");
+    cells
+      .map((c, i) => (i === 0 ? String(c).padEnd(widths[i] ?? 0) : String(c).padStart(widths[i] ?? 0)))
+      .join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
@@ -85,8 +90,18 @@ if (values.help) {
   process.exit(0);
 }
 
+const tuned: Record<string, number> = { ...calibration };
+for (const pair of values.set?.split(",") ?? []) {
+  const [name, raw] = pair.split("=");
+  const value = Number(raw);
+  if (name === undefined || !(name in calibration) || !Number.isFinite(value) || value < 0)
+    fail(`--set: ${pair} is not NAME=VALUE with NAME one of ${Object.keys(calibration).join(", ")}`);
+  tuned[name] = value;
+}
+const cal = tuned as unknown as Calibration;
+
 if (values.calibration) {
-  process.stdout.write(`${JSON.stringify(calibration, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(cal, null, 2)}\n`);
   process.exit(0);
 }
 
@@ -99,7 +114,14 @@ if (values.validate !== undefined) {
     process.stdout.write(
       `${table(
         ["run", "shards", "nodes × pods", "measured pods/s", "predicted", "error"],
-        rows.map((r) => [r.run, r.shards, `${r.nodes} × ${r.pods}`, r.measured, r.predicted, `${r.errorPercent > 0 ? "+" : ""}${r.errorPercent} %`]),
+        rows.map((r) => [
+          r.run,
+          r.shards,
+          `${r.nodes} × ${r.pods}`,
+          r.measured,
+          r.predicted,
+          `${r.errorPercent > 0 ? "+" : ""}${r.errorPercent} %`,
+        ]),
       )}\n`,
     );
     process.stdout.write(
@@ -141,6 +163,7 @@ const options = {
   bindConcurrency: Math.max(1, num("bind-concurrency", defaultOptions.bindConcurrency)),
   watchDelayMs: num("watch-delay-ms", defaultOptions.watchDelayMs),
   seed: num("seed", defaultOptions.seed),
+  calibration: cal,
 };
 
 const results: SimulationResult[] = [];
@@ -148,7 +171,9 @@ for (const shards of shardCounts) {
   const result = simulate({ ...options, shards });
   results.push(result);
   if (!values.json)
-    process.stderr.write(`${shards} shard(s): ${result.podsPerSecond} pods/s (${result.wallSeconds} s to simulate)\n`);
+    process.stderr.write(
+      `${shards} shard(s): ${result.podsPerSecond} pods/s (${result.wallSeconds} s to simulate)\n`,
+    );
 }
 if (values.json) process.stdout.write(`${JSON.stringify({ options, results })}\n`);
 else {
@@ -162,10 +187,26 @@ else {
   );
   process.stdout.write(
     `${table(
-      ["shards", "pods/s", "time", "gang p50", "gang p99", "pending", "fragmented", "handoffs", "lent nodes", "API busy", "shard CPU s"],
+      [
+        "shards",
+        "pods/s",
+        "steady pods/s",
+        "first bind",
+        "time",
+        "gang p50",
+        "gang p99",
+        "pending",
+        "fragmented",
+        "handoffs",
+        "lent nodes",
+        "API busy",
+        "shard CPU s",
+      ],
       results.map((r) => [
         r.shards,
         r.podsPerSecond,
+        r.steadyPodsPerSecond,
+        `${r.firstBindSeconds} s`,
         `${r.durationSeconds} s`,
         seconds(r.gangs.p50Ms),
         seconds(r.gangs.p99Ms),

@@ -17,9 +17,9 @@
  * charged `scale` times (the core's too, for the node count the real shard would scan), so
  * rates and latencies are those of the full-size cluster while the core places 1/scale of it.
  */
-import { planRelief, type ReliefPlan, withReservations } from "../../coordinator/src/core/index.js";
-import { summarizeCapacity } from "../../scheduler/src/coordination/capacity-summary.js";
+import { planRelief, type Reservation, withReservations } from "../../coordinator/src/core/index.js";
 import type { RingEpoch } from "../../scheduler/src/contracts/leases.js";
+import { summarizeCapacity } from "../../scheduler/src/coordination/capacity-summary.js";
 import {
   ClusterState,
   type CoreConfig,
@@ -32,7 +32,7 @@ import {
 } from "../../scheduler/src/core/index.js";
 import { bindGate } from "../../scheduler/src/sharding/handover.js";
 import { nodeOwnerOf, ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
-import { type Calibration, calibration as measured, coreMsPerPod } from "./calibration.js";
+import { type Calibration, coreMsPerPod, calibration as measured } from "./calibration.js";
 import { VirtualClock } from "./clock.js";
 import { CpuPool, type Process } from "./machine.js";
 import { nodeNames, nodeObject, pendingGroups } from "./workload.js";
@@ -103,9 +103,18 @@ export interface SimulationResult {
   readonly scheduled: number;
   readonly durationSeconds: number;
   readonly podsPerSecond: number;
+  /** Pods per second between the 10th and the 90th percentile bind: the drain without start and tail. */
+  readonly steadyPodsPerSecond: number;
+  /** When the first pod was bound (the shards' start and pod list decoded before it). */
+  readonly firstBindSeconds: number;
   readonly podP50Ms: number;
   readonly podP99Ms: number;
-  readonly gangs: { readonly count: number; readonly bound: number; readonly p50Ms: number; readonly p99Ms: number };
+  readonly gangs: {
+    readonly count: number;
+    readonly bound: number;
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+  };
   /** Groups still pending at the end, and how many of them one scheduler could place on the final state. */
   readonly pendingGroups: number;
   readonly fragmentation: number;
@@ -163,7 +172,7 @@ class Simulation {
   private ownershipVersion = 1;
   private readonly pins = new Map<string, string>();
   private readonly reliefs = new Map<string, { attempts: number; at: number }>();
-  private reservations: { until: number; placements: readonly Placement[] }[] = [];
+  private reservations: Reservation[] = [];
   private readonly groupsTotal: PendingGroup[];
   private readonly remaining = new Map<string, number>();
   private readonly podBoundAt: number[] = [];
@@ -434,7 +443,11 @@ class Simulation {
     return (
       this.timers === 0 &&
       this.shards.every(
-        (s) => s.ready && !s.cycling && s.bindsInFlight === 0 && (s.activeHead >= s.active.length || !this.gateOpen(s)),
+        (s) =>
+          s.ready &&
+          !s.cycling &&
+          s.bindsInFlight === 0 &&
+          (s.activeHead >= s.active.length || !this.gateOpen(s)),
       )
     );
   }
@@ -442,7 +455,8 @@ class Simulation {
   // --- coordinator -----------------------------------------------------------------------
 
   private coordinatorIdle(): boolean {
-    const idleRounds = (coordinatorTiming.stuckAfterMs + coordinatorTiming.cooldownMs) / coordinatorTiming.intervalMs;
+    const idleRounds =
+      (coordinatorTiming.stuckAfterMs + coordinatorTiming.cooldownMs) / coordinatorTiming.intervalMs;
     return this.roundsWithoutPlan > idleRounds;
   }
 
@@ -461,19 +475,27 @@ class Simulation {
       for (const { group, since } of shard.unschedulable.values()) {
         if (now - since < coordinatorTiming.stuckAfterMs) continue;
         const relief = this.reliefs.get(group.key.id);
-        if (relief && (relief.attempts >= coordinatorTiming.maxAttempts || now - relief.at < coordinatorTiming.cooldownMs))
+        if (
+          relief &&
+          (relief.attempts >= coordinatorTiming.maxAttempts || now - relief.at < coordinatorTiming.cooldownMs)
+        )
           continue;
         stuck.push({ shard, group });
       }
     if (stuck.length === 0) return 0;
     this.reservations = this.reservations.filter((r) => r.until > now);
     const summaries = this.shards.map((shard) =>
-      summarizeCapacity(this.cluster, (node) => this.ownsNode(shard, node), { shard: shard.id, epoch: this.ringEpoch.epoch, publishedAt: now }, []),
+      summarizeCapacity(
+        this.cluster,
+        (node) => this.ownsNode(shard, node),
+        { shard: shard.id, epoch: this.ringEpoch.epoch, publishedAt: now },
+        [],
+      ),
     );
     let planned = 0;
     for (const { shard, group } of stuck) {
       const plan = planRelief({
-        group,
+        group: asCoordinators(group),
         owner: shard.id,
         summaries: withReservations(summaries, this.reservations, now),
         lentNodes: new Set(Object.keys(this.lends)),
@@ -485,12 +507,12 @@ class Simulation {
       if (plan.kind === "none") continue;
       planned++;
       this.reservations.push({ until: now + coordinatorTiming.cooldownMs, placements: plan.placements });
-      this.apply(shard, group, plan);
+      this.apply(shard, group, plan as PlannedRelief);
     }
     return planned;
   }
 
-  private apply(owner: Shard, group: PendingGroup, plan: Exclude<ReliefPlan, { kind: "none" }>): void {
+  private apply(owner: Shard, group: PendingGroup, plan: PlannedRelief): void {
     const scale = this.options.scale;
     const patchMs = (this.cal.apiWriteMs + this.cal.apiWatchEventMs * this.watchers) * scale;
     if (plan.kind === "handoff") {
@@ -551,14 +573,16 @@ class Simulation {
     const scale = this.options.scale;
     const pending: PendingGroup[] = [];
     for (const shard of this.shards) {
-      for (let i = shard.activeHead; i < shard.active.length; i++) pending.push(shard.active[i] as PendingGroup);
+      for (let i = shard.activeHead; i < shard.active.length; i++)
+        pending.push(shard.active[i] as PendingGroup);
       for (const { group } of shard.unschedulable.values()) pending.push(group);
     }
     // The oracle: one scheduler owning every node, on the final state (a sample of at most 200 groups).
     const sample = pending.slice(0, 200);
     let fit = 0;
     for (const group of sample) if (trialPlacement(this.cluster, this.cluster.nodes, group)) fit++;
-    const fragmentation = sample.length === 0 ? 0 : Math.round((fit / sample.length) * pending.length * scale);
+    const fragmentation =
+      sample.length === 0 ? 0 : Math.round((fit / sample.length) * pending.length * scale);
     const durationSeconds = this.lastBindAt / 1000;
     const cpuSeconds: Record<string, number> = {};
     for (const pool of this.pools)
@@ -581,6 +605,8 @@ class Simulation {
       scheduled: this.scheduled * scale,
       durationSeconds: round(durationSeconds, 2),
       podsPerSecond: durationSeconds > 0 ? round((this.scheduled * scale) / durationSeconds, 1) : 0,
+      steadyPodsPerSecond: steadyRate(this.podBoundAt, scale),
+      firstBindSeconds: round(percentile(this.podBoundAt, 0) / 1000, 2),
       podP50Ms: percentile(this.podBoundAt, 50),
       podP99Ms: percentile(this.podBoundAt, 99),
       gangs: {
@@ -601,10 +627,34 @@ class Simulation {
   }
 }
 
+/**
+ * The coordinator is built against the scheduler package (its dist), the simulation against the
+ * scheduler's sources: the same code under two type identities, hence the casts at this seam.
+ */
+type CoordinatorGroup = Parameters<typeof planRelief>[0]["group"];
+type PlannedRelief =
+  | { readonly kind: "handoff"; readonly to: string }
+  | {
+      readonly kind: "lend";
+      readonly to: string;
+      readonly nodes: readonly { readonly node: string; readonly from: string }[];
+    };
+
+function asCoordinators(group: PendingGroup): CoordinatorGroup {
+  return group as unknown as CoordinatorGroup;
+}
+
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
+}
+
+function steadyRate(boundAt: number[], scale: number): number {
+  if (boundAt.length < 10) return 0;
+  const from = percentile(boundAt, 10);
+  const to = percentile(boundAt, 90);
+  return to > from ? round((0.8 * boundAt.length * scale) / ((to - from) / 1000), 1) : 0;
 }
 
 function round(value: number, digits: number): number {

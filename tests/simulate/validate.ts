@@ -77,7 +77,15 @@ export function validate(path: string): ValidationRow[] {
     const gangs = scenario === saved.gangs;
     for (const run of scenario.results) {
       if (run.system !== "sharded-scheduler" || run.shards === undefined) continue;
-      check(gangs ? `gangs of ${scenario.gangSize ?? 8}` : "basic", run.shards, scenario.nodes, run.pods, run.podsPerSecond, false, gangs ? { gangFraction: 1, gangSize: scenario.gangSize ?? 8 } : {});
+      check(
+        gangs ? `gangs of ${scenario.gangSize ?? 8}` : "basic",
+        run.shards,
+        scenario.nodes,
+        run.pods,
+        run.podsPerSecond,
+        false,
+        gangs ? { gangFraction: 1, gangSize: scenario.gangSize ?? 8 } : {},
+      );
     }
   }
   return rows;

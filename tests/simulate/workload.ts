@@ -93,7 +93,14 @@ export function pendingGroups(options: WorkloadOptions): PendingGroup[] {
       made += gangSize;
     } else {
       const name = `pod-${made}`;
-      groups.push(pendingGroup(groupKey("sim", name, true), [toPodInfo(podObject(name, options.podMilliCpu, undefined))], [], undefined));
+      groups.push(
+        pendingGroup(
+          groupKey("sim", name, true),
+          [toPodInfo(podObject(name, options.podMilliCpu, undefined))],
+          [],
+          undefined,
+        ),
+      );
       made += 1;
     }
   }
