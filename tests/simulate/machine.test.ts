@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { mulberry32 } from "../support/random.js";
 import { VirtualClock } from "./clock.js";
 import { CpuPool } from "./machine.js";
-import { seededRandom } from "./workload.js";
 
 describe("CpuPool as a queue", () => {
   it("drains a backlog of n jobs of D ms on c cores in n·D/c (M/D/c at saturation)", () => {
@@ -21,7 +21,7 @@ describe("CpuPool as a queue", () => {
   it("M/D/1 under Poisson arrivals: throughput is the arrival rate and the mean wait is Pollaczek–Khinchine's", () => {
     const clock = new VirtualClock();
     const server = new CpuPool("api", 1, clock).process("api", 1);
-    const random = seededRandom(42);
+    const random = mulberry32(42);
     const serviceMs = 1;
     const rho = 0.7;
     const jobs = 50_000;

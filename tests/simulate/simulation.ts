@@ -483,6 +483,12 @@ class Simulation {
         stuck.push({ shard, group });
       }
     if (stuck.length === 0) return 0;
+    // Longest stuck first, as the coordinator orders them (every group has one priority here).
+    stuck.sort(
+      (a, b) =>
+        (a.shard.unschedulable.get(a.group.key.id)?.since ?? 0) -
+        (b.shard.unschedulable.get(b.group.key.id)?.since ?? 0),
+    );
     this.reservations = this.reservations.filter((r) => r.until > now);
     const summaries = this.shards.map((shard) =>
       summarizeCapacity(

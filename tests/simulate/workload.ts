@@ -12,6 +12,7 @@ import {
   pendingGroup,
   toPodInfo,
 } from "../../scheduler/src/core/index.js";
+import { mulberry32 } from "../support/random.js";
 
 export interface WorkloadOptions {
   readonly nodes: number;
@@ -22,18 +23,6 @@ export interface WorkloadOptions {
   readonly gangFraction: number;
   readonly gangSize: number;
   readonly seed: number;
-}
-
-/** mulberry32: a small, fast, seeded generator; the same seed gives the same stream. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function nodeObject(name: string, milliCpu: number): Node {
@@ -74,7 +63,7 @@ export function nodeNames(count: number): string[] {
  * `gangFraction` of the pods are gang members.
  */
 export function pendingGroups(options: WorkloadOptions): PendingGroup[] {
-  const random = seededRandom(options.seed);
+  const random = mulberry32(options.seed);
   const groups: PendingGroup[] = [];
   const gangSize = Math.max(2, options.gangSize);
   let made = 0;
