@@ -8,8 +8,10 @@
  */
 import type { VirtualClock } from "./clock.js";
 
-/** Bulk work (decoding, etcd, KWOK) is merged into jobs of at most this much CPU. */
+/** Bulk work (decoding, etcd, KWOK) is merged into jobs of at most this much CPU... */
 export const bulkChunkMs = 5;
+/** ...gathered over this much virtual time. */
+export const bulkWindowMs = 1;
 
 interface Job {
   cpuMs: number;
@@ -28,7 +30,7 @@ export class CpuPool {
   constructor(
     readonly name: string,
     readonly cores: number,
-    private readonly clock: VirtualClock,
+    readonly clock: VirtualClock,
   ) {}
 
   process(name: string, threads: number): Process {
@@ -76,6 +78,8 @@ export class Process {
   cpuMs = 0;
   /** Jobs finished. */
   jobs = 0;
+  private debt = 0;
+  private flushing = false;
 
   constructor(
     readonly name: string,
@@ -95,19 +99,31 @@ export class Process {
     this.pool.dispatch();
   }
 
-  /** Work nobody waits for: merged into the last queued job of the same kind while small. */
+  /**
+   * Work nobody waits for (decoding, etcd, KWOK): gathered for `bulkWindowMs` and queued as
+   * one job (in chunks of bulkChunkMs), so many small pieces cost few events.
+   */
   bulk(cpuMs: number): void {
     if (cpuMs <= 0) return;
-    const last = this.queue.length > this.head ? this.queue[this.queue.length - 1] : undefined;
-    if (last !== undefined && last.done === undefined && last.cpuMs + cpuMs <= bulkChunkMs) {
-      last.cpuMs += cpuMs;
-      return;
-    }
-    while (cpuMs > bulkChunkMs) {
+    this.debt += cpuMs;
+    if (this.flushing) return;
+    this.flushing = true;
+    this.pool.clock.after(bulkWindowMs, () => {
+      this.flushing = false;
+      const debt = this.debt;
+      this.debt = 0;
+      this.submitChunked(debt);
+    });
+  }
+
+  /** A long piece of work, queued in chunks of bulkChunkMs so others get the cores between them. */
+  submitChunked(cpuMs: number, done?: () => void): void {
+    let left = cpuMs;
+    while (left > bulkChunkMs) {
       this.submit(bulkChunkMs);
-      cpuMs -= bulkChunkMs;
+      left -= bulkChunkMs;
     }
-    this.submit(cpuMs);
+    this.submit(left, done);
   }
 
   runnable(): boolean {

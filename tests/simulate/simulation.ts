@@ -314,12 +314,13 @@ class Simulation {
 
   /** Start: the process's fixed cost, then the pod list decoded, then cycles. */
   private start(shard: Shard, simPods: number): void {
-    shard.process.bulk(this.cal.shardStartMs);
-    shard.process.bulk(simPods * this.decodePerEventMs * this.options.scale);
-    shard.process.submit(0, () => {
-      shard.ready = true;
-      this.tryCycle(shard);
-    });
+    shard.process.submitChunked(
+      this.cal.shardStartMs + simPods * this.decodePerEventMs * this.options.scale,
+      () => {
+        shard.ready = true;
+        this.tryCycle(shard);
+      },
+    );
   }
 
   private tryCycle(shard: Shard): void {
