@@ -4,8 +4,8 @@
  * the derivation can be checked (and redone when the benchmark is re-run).
  *
  * Sources:
- *   - baseline: the lead's quiet-machine run of `npm run bench` (basic, backlog, 1000 nodes ×
- *     3000 pods, 2 cores, 99.8 % busy), issue 23 / DECISIONS-23.md. Writes per pod: 1 bind,
+ *   - baseline: a quiet-machine run of `npm run bench` (basic, backlog, 1000 nodes ×
+ *     3000 pods, 2 cores, 99.8 % busy; issue 23). Writes per pod: 1 bind,
  *     1 Event, ~0.1 pod status patch (KWOK's).
  *   - issue 23's profiles: a shard decodes ~0.3 ms of watch per pod per extra shard; a shard
  *     process spends ~0.7 CPU-s importing its client at start; an Event costs the API server
@@ -33,7 +33,7 @@
  */
 import { feasibleNodesToFind } from "../../scheduler/src/core/gang-placement.js";
 
-/** What the lead's baseline measured (see the header). */
+/** What the baseline run measured (see the header). */
 export const baseline = {
   nodes: 1000,
   pods: 3000,

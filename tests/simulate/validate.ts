@@ -2,7 +2,7 @@
  * The simulation against saved benchmark runs: every sharded-scheduler run of a results.json
  * (`npm run bench -- --report`; basic and gangs, backlog mode) is simulated with its nodes,
  * pods, shard count and machine, and the predicted pods/s compared with the measured one.
- * kube-scheduler and the no-op binder are not modelled; the lead's baseline the calibration was
+ * kube-scheduler and the no-op binder are not modelled; the baseline run the calibration was
  * solved from is listed too, marked as the fit.
  */
 import { readFileSync } from "node:fs";
