@@ -1,0 +1,148 @@
+/**
+ * Every cost the simulation charges, derived in one place from what the benchmark measured.
+ * The simulation reads only `calibration`; the measurements it comes from are kept beside it so
+ * the derivation can be checked (and redone when the benchmark is re-run).
+ *
+ * Sources:
+ *   - baseline: a quiet-machine run of `npm run bench` (basic, backlog, 1000 nodes ×
+ *     3000 pods, 2 cores, 99.8 % busy; issue 23). Writes per pod: 1 bind,
+ *     1 Event, ~0.1 pod status patch (KWOK's).
+ *   - issue 23's profiles: a shard decodes ~0.3 ms of watch per pod per extra shard; a shard
+ *     process spends ~0.7 CPU-s importing its client at start; an Event costs the API server
+ *     about what a bind costs (the no-op binder: 723 → 404 pods/s when it also posts one).
+ *   - core: the scheduling core timed in process on this machine (`npm run bench -- --scenario
+ *     core`, tests/bench/core.ts): ~0.43 ms per pod at 1000 nodes (420 nodes scanned), ~1.55 ms
+ *     at 50 000 (2500 scanned); a straight line through both.
+ *
+ * Derivation (3000 pods; W = pod watchers, D = watch deliveries):
+ *   API server. Every write costs `w`; every watch event costs `f` per watcher it is sent to.
+ *   Pod watchers besides the shards: KWOK, the controller-manager and the idle kube-scheduler (3).
+ *   Deliveries per pod: each shard lists it (1) and gets its bind and status events (1.1); the
+ *   3 others get 1.1 each → D = 2.1·S + 3.3.
+ *     1 shard:  14.1 s = 3000 · (2.1 w + 5.4 f)
+ *     3 shards: 15.0 s = 3000 · (2.1 w + 9.6 f)
+ *   → f = 0.9 s / (3000 · 4.2) ≈ 0.071 ms, w ≈ 2.05 ms.
+ *   Shards. A shard pays a fixed `F` (start, connections, its node cache), `d` per pod it
+ *   watches and `s` per pod it schedules: 6.3 s = F + 3000 (d + s); 15.9 s = 3F + 3000 (3d + s);
+ *   with d = 0.3 ms (profile) → F = 3.9 s, s = 0.5 ms. F does not grow with pods (the saved
+ *   1000 × 5000 runs add the same ~4–4.8 s per extra shard): it is 0.7 s of import at start and
+ *   the rest spread over a shard's first requests (connections, warm-up; see shardWarmupRequests). Of s the core is the part timed in process
+ *   at 1000 nodes; the rest (the client's requests) stays the same at any size.
+ *   The rest of the machine: etcd 2.4 s per 6300 writes; KWOK 2.3 s per 3000 pods; the
+ *   controller-manager, the idle kube-scheduler and the harness 3.7 s over the 14.6 s run.
+ */
+import { feasibleNodesToFind } from "../../scheduler/src/core/gang-placement.js";
+
+/** What the baseline run measured (see the header). */
+export const baseline = {
+  nodes: 1000,
+  pods: 3000,
+  machineCores: 2,
+  podsPerSecond: { 1: 205.2, 3: 157 } as Record<number, number>,
+  apiServerCpuSeconds: { 1: 14.1, 3: 15.0 } as Record<number, number>,
+  shardCpuSeconds: { 1: 6.3, 3: 15.9 } as Record<number, number>,
+  etcdCpuSeconds: 2.4,
+  kwokCpuSeconds: 2.3,
+  /** controller-manager 1.7, idle kube-scheduler 1, harness 1. */
+  otherCpuSeconds: 3.7,
+  writesPerPod: { binds: 1, events: 1, statusPatches: 0.1 },
+  /** issue 23: a shard's import at start. */
+  shardStartSeconds: 0.7,
+  /**
+   * An assumption: the rest of the fixed cost (~130 HTTP/1.1 connections with a fresh TLS context
+   * each, the client's JIT warm-up) is paid over the first requests. Spread over fewer, the shard
+   * alone would be busy for seconds while the API server idles, which the real runs (99.8 % busy)
+   * do not show.
+   */
+  shardWarmupRequests: 2000,
+  /** issue 23: decode per pod per extra shard. */
+  shardDecodeMsPerPod: 0.3,
+  /** issue 23: one shard's node-scan cost from the core bench, at 1000 and 50 000 nodes. */
+  coreMsPerPod: [
+    { nodesScanned: 420, ms: 0.43 },
+    { nodesScanned: 2500, ms: 1.55 },
+  ],
+  otherPodWatchers: 3,
+};
+
+export interface Calibration {
+  /** API-server CPU per write (bind, Event, status patch, create), watch fan-out not included. */
+  readonly apiWriteMs: number;
+  /** API-server CPU per watch event per watcher it is sent to. */
+  readonly apiWatchEventMs: number;
+  /** Pod watchers that are not shards. */
+  readonly otherPodWatchers: number;
+  /** A shard's CPU before it schedules: importing its client (issue 23's profile). */
+  readonly shardStartMs: number;
+  /** The rest of a shard's fixed CPU, paid a share with each of its first requests (warm-up). */
+  readonly shardWarmupMsPerRequest: number;
+  /** Requests the warm-up is spread over. */
+  readonly shardWarmupRequests: number;
+  /** A shard's CPU per pod it watches (list item, bind event, status events). */
+  readonly shardWatchMsPerPod: number;
+  /** A shard's CPU per pod it schedules, the core left out (its client's requests). */
+  readonly shardClientMsPerPod: number;
+  /** The core's CPU per pod placed: base + per node scanned (core bench). */
+  readonly coreBaseMs: number;
+  readonly coreMsPerNodeScanned: number;
+  /** etcd CPU per write. */
+  readonly etcdWriteMs: number;
+  /** KWOK's CPU per pod bound (shared-machine runs only; a real cluster has kubelets). */
+  readonly kwokMsPerPod: number;
+  /** The rest of the machine (controller-manager, idle kube-scheduler, harness), in cores. */
+  readonly otherCores: number;
+  /** Writes per pod the calibration runs made. */
+  readonly eventsPerPod: number;
+  readonly statusPatchesPerPod: number;
+}
+
+/** Solves the header's equations from `baseline`. */
+export function derive(measured: typeof baseline = baseline): Calibration {
+  const pods = measured.pods;
+  const writes =
+    measured.writesPerPod.binds + measured.writesPerPod.events + measured.writesPerPod.statusPatches;
+  const eventsPerShard = 1 + measured.writesPerPod.binds + measured.writesPerPod.statusPatches;
+  const eventsPerOther = measured.writesPerPod.binds + measured.writesPerPod.statusPatches;
+  const deliveries = (shards: number) => eventsPerShard * shards + eventsPerOther * measured.otherPodWatchers;
+  const api1 = (measured.apiServerCpuSeconds[1] as number) * 1000;
+  const api3 = (measured.apiServerCpuSeconds[3] as number) * 1000;
+  const apiWatchEventMs = (api3 - api1) / (pods * (deliveries(3) - deliveries(1)));
+  const apiWriteMs = (api1 / pods - deliveries(1) * apiWatchEventMs) / writes;
+  const shard1 = (measured.shardCpuSeconds[1] as number) * 1000;
+  const shard3 = (measured.shardCpuSeconds[3] as number) * 1000;
+  const d = measured.shardDecodeMsPerPod;
+  const shardFixedMs = (shard3 - shard1 - 2 * pods * d) / 2;
+  const s = (shard1 - shardFixedMs) / pods - d;
+  const [small, large] = measured.coreMsPerPod as [
+    { nodesScanned: number; ms: number },
+    { nodesScanned: number; ms: number },
+  ];
+  const coreMsPerNodeScanned = (large.ms - small.ms) / (large.nodesScanned - small.nodesScanned);
+  const coreBaseMs = small.ms - coreMsPerNodeScanned * small.nodesScanned;
+  const runSeconds = pods / (measured.podsPerSecond[1] as number);
+  return {
+    apiWriteMs,
+    apiWatchEventMs,
+    otherPodWatchers: measured.otherPodWatchers,
+    shardStartMs: measured.shardStartSeconds * 1000,
+    shardWarmupMsPerRequest:
+      (shardFixedMs - measured.shardStartSeconds * 1000) / measured.shardWarmupRequests,
+    shardWarmupRequests: measured.shardWarmupRequests,
+    shardWatchMsPerPod: d,
+    shardClientMsPerPod: Math.max(0, s - small.ms),
+    coreBaseMs,
+    coreMsPerNodeScanned,
+    etcdWriteMs: (measured.etcdCpuSeconds * 1000) / (pods * writes),
+    kwokMsPerPod: (measured.kwokCpuSeconds * 1000) / pods,
+    otherCores: measured.otherCpuSeconds / runSeconds,
+    eventsPerPod: measured.writesPerPod.events,
+    statusPatchesPerPod: measured.writesPerPod.statusPatches,
+  };
+}
+
+export const calibration: Calibration = derive();
+
+/** The core's CPU to place one pod when its shard owns `ownedNodes` nodes (it scans feasibleNodesToFind of them). */
+export function coreMsPerPod(c: Calibration, ownedNodes: number): number {
+  return c.coreBaseMs + c.coreMsPerNodeScanned * feasibleNodesToFind(ownedNodes, 0);
+}
