@@ -218,6 +218,27 @@ export class ShardMetrics {
     registers: [this.registry],
   });
 
+  readonly watchEvents = new Counter({
+    name: "sharded_scheduler_watch_events_total",
+    help: "Watch events received (the initial events of a streamed list included), by resource.",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchReceivedBytes = new Counter({
+    name: "sharded_scheduler_watch_received_bytes_total",
+    help: "Bytes of watch event streams received from the API server (the initial events of a streamed list included), by resource.",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchDecodeSeconds = new Counter({
+    name: "sharded_scheduler_watch_decode_seconds_total",
+    help: "Time spent decoding watch events (JSON parse and keeping the fields the cache reads), by resource.",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
+
   readonly summaryPublishes = new Counter({
     name: "sharded_scheduler_capacity_summaries_total",
     help: "Capacity summaries sent to Redis for the coordinator, by result (published, failed).",

@@ -1,0 +1,167 @@
+/**
+ * What a shard keeps of each watched object: the fields the cache, the plugins (core/api-types.ts
+ * is their list), the group sources and the status writers read, copied out of the decoded event
+ * as soon as it is parsed. Every shard watches every pod and node; a pod as the API server sends
+ * it is mostly managedFields, container images, commands, env, probes, mounts and container
+ * statuses that nothing here reads, and keeping them would cost each shard memory and garbage
+ * collection for the whole cluster.
+ *
+ * Kept of every object: name, namespace, uid, resourceVersion, labels, annotations (but the
+ * kubectl last-applied-configuration copy of the object), ownerReferences, creationTimestamp,
+ * deletionTimestamp. Of a pod: the spec fields of api-types' PodSpec, containers reduced to name,
+ * resources, restartPolicy and ports, volumes to their name and the sources the volume plugins
+ * read; status phase, nominatedNodeName and conditions (type, status, reason, message: the
+ * PodScheduled and Owner conditions are read from them). Of a node: spec.unschedulable and taints,
+ * status.allocatable and the conditions' type and status. Of a Service, ReplicationController,
+ * ReplicaSet or StatefulSet: its selector. PodGroups (native and CRD) and the other kinds keep
+ * everything but managedFields.
+ *
+ * A field added to api-types (or read anywhere from a watched object) is added here too: the
+ * projection tests run the plugins on a pod before and after it and compare.
+ */
+import type {
+  Container,
+  Namespace,
+  Node,
+  NodeCondition,
+  ObjectMeta,
+  Pod,
+  PodCondition,
+  PodSpec,
+  Volume,
+} from "../core/index.js";
+
+/** A copy of the object whose only annotation dropped is kubectl's copy of the whole object. */
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
+
+export function keptMetadata<M extends ObjectMeta>(metadata: M): M {
+  return {
+    name: metadata.name,
+    namespace: metadata.namespace,
+    uid: metadata.uid,
+    resourceVersion: metadata.resourceVersion,
+    labels: metadata.labels,
+    annotations: keptAnnotations(metadata.annotations),
+    ownerReferences: metadata.ownerReferences,
+    creationTimestamp: metadata.creationTimestamp,
+    deletionTimestamp: metadata.deletionTimestamp,
+  } as M;
+}
+
+function keptAnnotations(annotations: Record<string, string> | undefined) {
+  if (annotations === undefined || !Object.hasOwn(annotations, lastAppliedAnnotation)) return annotations;
+  const { [lastAppliedAnnotation]: _dropped, ...kept } = annotations;
+  return kept;
+}
+
+export function keptPod(pod: Pod): Pod {
+  const { status } = pod;
+  return {
+    metadata: keptMetadata(pod.metadata),
+    spec: keptPodSpec(pod.spec),
+    status: status && {
+      phase: status.phase,
+      nominatedNodeName: status.nominatedNodeName,
+      conditions: status.conditions?.map(keptPodCondition),
+    },
+  };
+}
+
+function keptPodSpec(spec: PodSpec): PodSpec {
+  return {
+    nodeName: spec.nodeName,
+    schedulerName: spec.schedulerName,
+    priority: spec.priority,
+    priorityClassName: spec.priorityClassName,
+    preemptionPolicy: spec.preemptionPolicy,
+    nodeSelector: spec.nodeSelector,
+    affinity: spec.affinity,
+    tolerations: spec.tolerations,
+    topologySpreadConstraints: spec.topologySpreadConstraints,
+    volumes: spec.volumes?.map(keptVolume),
+    // A spec without containers is malformed: left as it came for the core to refuse.
+    containers: Array.isArray(spec.containers) ? spec.containers.map(keptContainer) : spec.containers,
+    initContainers: spec.initContainers?.map(keptContainer),
+    overhead: spec.overhead,
+    resources: spec.resources,
+    schedulingGates: spec.schedulingGates,
+    resourceClaims: spec.resourceClaims,
+    schedulingGroup: spec.schedulingGroup,
+  };
+}
+
+function keptContainer(container: Container): Container {
+  return {
+    name: container.name,
+    resources: container.resources,
+    restartPolicy: container.restartPolicy,
+    ports: container.ports,
+  };
+}
+
+/** The volume sources the volume plugins read; any other (configMap, secret, projected …): its name only. */
+const volumeSources = [
+  "persistentVolumeClaim",
+  "ephemeral",
+  "gcePersistentDisk",
+  "awsElasticBlockStore",
+  "rbd",
+  "iscsi",
+] as const;
+
+function keptVolume(volume: Volume): Volume {
+  const kept: Volume = { name: volume.name };
+  for (const source of volumeSources)
+    if (volume[source] !== undefined) (kept as unknown as Record<string, unknown>)[source] = volume[source];
+  return kept;
+}
+
+function keptPodCondition(condition: PodCondition): PodCondition {
+  return {
+    type: condition.type,
+    status: condition.status,
+    reason: condition.reason,
+    message: condition.message,
+  };
+}
+
+export function keptNode(node: Node): Node {
+  const { spec, status } = node;
+  return {
+    metadata: keptMetadata(node.metadata),
+    spec: spec && { unschedulable: spec.unschedulable, taints: spec.taints },
+    status: status && {
+      allocatable: status.allocatable,
+      conditions: status.conditions?.map(keptNodeCondition),
+    },
+  };
+}
+
+function keptNodeCondition(condition: NodeCondition): NodeCondition {
+  return { type: condition.type, status: condition.status };
+}
+
+export function keptNamespace(namespace: Namespace): Namespace {
+  return { metadata: keptMetadata(namespace.metadata) };
+}
+
+/** An object kept whole but for its managedFields (PodGroups, budgets, claims, volumes, classes). */
+export function withoutManagedFields<T extends { metadata: ObjectMeta }>(object: T): T {
+  const metadata = object.metadata as ObjectMeta & { managedFields?: unknown };
+  if (metadata?.managedFields === undefined) return object;
+  const { managedFields: _dropped, ...kept } = metadata;
+  return { ...object, metadata: kept };
+}
+
+/** What the spread selector informers read of a Service, ReplicationController, ReplicaSet or StatefulSet. */
+export interface SelectorOwner {
+  metadata: ObjectMeta;
+  spec?: { selector?: unknown };
+}
+
+export function keptSelectorOwner(owner: SelectorOwner): SelectorOwner {
+  return {
+    metadata: keptMetadata(owner.metadata),
+    spec: owner.spec && { selector: owner.spec.selector },
+  };
+}
