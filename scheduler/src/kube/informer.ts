@@ -41,7 +41,7 @@ export interface InformerHandlers<T> {
 /** How the informer lists: streamed where the server can (falling back to pages), or in pages. */
 export type ListMode = "watch-list" | "paginated";
 
-export interface InformerOptions<T> {
+export interface InformerOptions<T = KubeObject> {
   /** Collection path, e.g. /api/v1/pods. */
   path: string;
   fieldSelector?: string;
