@@ -323,19 +323,10 @@ export class ClusterWatch {
   }
 
   /** An informer's metrics: its handler errors, and what its watch received and cost to decode. */
-  private metered(resource: string): Pick<InformerOptions<unknown>, "onHandlerError" | "meter"> {
-    const { informerHandlerErrors, watchEvents, watchReceivedBytes, watchDecodeSeconds } = this.metrics;
-    const labels = { resource };
+  private metered(resource: string): Pick<InformerOptions, "onHandlerError" | "meter"> {
     return {
-      onHandlerError: () => informerHandlerErrors.inc(labels),
-      meter: {
-        received: (bytes, events, seconds) => {
-          watchReceivedBytes.inc(labels, bytes);
-          if (events === 0) return;
-          watchEvents.inc(labels, events);
-          watchDecodeSeconds.inc(labels, seconds);
-        },
-      },
+      onHandlerError: () => this.metrics.informerHandlerErrors.inc({ resource }),
+      meter: this.metrics.watchMeter(resource),
     };
   }
 

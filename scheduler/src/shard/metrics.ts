@@ -3,6 +3,7 @@
  * help and buckets are its (scheduler_* → sharded_scheduler_*); the rest are the shard's own.
  */
 import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
+import type { WatchMeter } from "../kube/informer.js";
 import type { Ownership } from "../sharding/ownership.js";
 import { type ClusterCache, ownsGroup } from "./cluster-cache.js";
 import type { QueueState, SchedulingQueue } from "./scheduling-queue.js";
@@ -238,6 +239,19 @@ export class ShardMetrics {
     labelNames: ["resource"] as const,
     registers: [this.registry],
   });
+
+  /** What one resource's informer tells of its watch streams: the three watch counters above. */
+  watchMeter(resource: string): WatchMeter {
+    const labels = { resource };
+    return {
+      received: (bytes, events, seconds) => {
+        this.watchReceivedBytes.inc(labels, bytes);
+        if (events === 0) return;
+        this.watchEvents.inc(labels, events);
+        this.watchDecodeSeconds.inc(labels, seconds);
+      },
+    };
+  }
 
   readonly summaryPublishes = new Counter({
     name: "sharded_scheduler_capacity_summaries_total",
