@@ -10,11 +10,15 @@
  * kubectl last-applied-configuration copy of the object), ownerReferences, creationTimestamp,
  * deletionTimestamp. Of a pod: the spec fields of api-types' PodSpec, containers reduced to name,
  * resources, restartPolicy and ports, volumes to their name and the sources the volume plugins
- * read; status phase, nominatedNodeName and conditions (type, status, reason, message: the
- * PodScheduled and Owner conditions are read from them). Of a node: spec.unschedulable and taints,
+ * read; status phase, nominatedNodeName and the PodScheduled and Owner conditions (type, status,
+ * reason, message: the status writer and the group pin read them; no other condition is read). Of a node: spec.unschedulable and taints,
  * status.allocatable and the conditions' type and status. Of a Service, ReplicationController,
  * ReplicaSet or StatefulSet: its selector. PodGroups (native and CRD) and the other kinds keep
  * everything but managedFields.
+ *
+ * Replicas carry identical labels, owners, tolerations, affinity, requests and ports: a pod's
+ * copy of each is replaced by the first identical one seen (SharedValues), so thousands of
+ * replicas hold one. Nothing writes to a watched object, so sharing is safe.
  *
  * A field added to api-types (or read anywhere from a watched object) is added here too: the
  * projection tests run the plugins on a pod before and after it and compare.
@@ -30,6 +34,32 @@ import type {
   PodSpec,
   Volume,
 } from "../core/index.js";
+import { ownerConditionType } from "../contracts/keys.js";
+
+/**
+ * Values shared by identical content (JSON), up to `limit` distinct ones; when full it starts
+ * afresh (values already shared stay shared), so a stream of unique values costs a bounded table.
+ */
+export class SharedValues {
+  private readonly values = new Map<string, unknown>();
+
+  constructor(private readonly limit = 4096) {}
+
+  of<V>(value: V): V {
+    if (value === undefined || value === null) return value;
+    const key = JSON.stringify(value);
+    const known = this.values.get(key);
+    if (known !== undefined) return known as V;
+    if (this.values.size >= this.limit) this.values.clear();
+    this.values.set(key, value);
+    return value;
+  }
+}
+
+const shared = new SharedValues();
+
+/** The pod conditions anything reads: PodScheduled (the status writer) and the group pin. */
+const keptConditionTypes = new Set(["PodScheduled", ownerConditionType]);
 
 /** A copy of the object whose only annotation dropped is kubectl's copy of the whole object. */
 const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration";
@@ -40,9 +70,9 @@ export function keptMetadata<M extends ObjectMeta>(metadata: M): M {
     namespace: metadata.namespace,
     uid: metadata.uid,
     resourceVersion: metadata.resourceVersion,
-    labels: metadata.labels,
-    annotations: keptAnnotations(metadata.annotations),
-    ownerReferences: metadata.ownerReferences,
+    labels: shared.of(metadata.labels),
+    annotations: shared.of(keptAnnotations(metadata.annotations)),
+    ownerReferences: shared.of(metadata.ownerReferences),
     creationTimestamp: metadata.creationTimestamp,
     deletionTimestamp: metadata.deletionTimestamp,
   } as M;
@@ -62,7 +92,7 @@ export function keptPod(pod: Pod): Pod {
     status: status && {
       phase: status.phase,
       nominatedNodeName: status.nominatedNodeName,
-      conditions: status.conditions?.map(keptPodCondition),
+      conditions: status.conditions?.filter((c) => keptConditionTypes.has(c?.type)).map(keptPodCondition),
     },
   };
 }
@@ -74,10 +104,10 @@ function keptPodSpec(spec: PodSpec): PodSpec {
     priority: spec.priority,
     priorityClassName: spec.priorityClassName,
     preemptionPolicy: spec.preemptionPolicy,
-    nodeSelector: spec.nodeSelector,
-    affinity: spec.affinity,
-    tolerations: spec.tolerations,
-    topologySpreadConstraints: spec.topologySpreadConstraints,
+    nodeSelector: shared.of(spec.nodeSelector),
+    affinity: shared.of(spec.affinity),
+    tolerations: shared.of(spec.tolerations),
+    topologySpreadConstraints: shared.of(spec.topologySpreadConstraints),
     volumes: spec.volumes?.map(keptVolume),
     // A spec without containers is malformed: left as it came for the core to refuse.
     containers: Array.isArray(spec.containers) ? spec.containers.map(keptContainer) : spec.containers,
@@ -91,12 +121,12 @@ function keptPodSpec(spec: PodSpec): PodSpec {
 }
 
 function keptContainer(container: Container): Container {
-  return {
+  return shared.of({
     name: container.name,
     resources: container.resources,
     restartPolicy: container.restartPolicy,
     ports: container.ports,
-  };
+  });
 }
 
 /** The volume sources the volume plugins read; any other (configMap, secret, projected …): its name only. */
@@ -117,22 +147,22 @@ function keptVolume(volume: Volume): Volume {
 }
 
 function keptPodCondition(condition: PodCondition): PodCondition {
-  return {
+  return shared.of({
     type: condition.type,
     status: condition.status,
     reason: condition.reason,
     message: condition.message,
-  };
+  });
 }
 
 export function keptNode(node: Node): Node {
   const { spec, status } = node;
   return {
     metadata: keptMetadata(node.metadata),
-    spec: spec && { unschedulable: spec.unschedulable, taints: spec.taints },
+    spec: spec && { unschedulable: spec.unschedulable, taints: shared.of(spec.taints) },
     status: status && {
-      allocatable: status.allocatable,
-      conditions: status.conditions?.map(keptNodeCondition),
+      allocatable: shared.of(status.allocatable),
+      conditions: shared.of(status.conditions?.map(keptNodeCondition)),
     },
   };
 }
