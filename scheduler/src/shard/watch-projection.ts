@@ -120,17 +120,22 @@ function keptPodSpec(spec: PodSpec): PodSpec {
   };
 }
 
-function keptContainer(container: Container): Container {
-  return shared.of({
-    name: container.name,
-    resources: container.resources,
-    restartPolicy: container.restartPolicy,
-    ports: container.ports,
-  });
+/** The keys of `object` that are set, and only those. */
+function picked<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Pick<T, K> {
+  const kept = {} as Pick<T, K>;
+  for (const key of keys) if (object[key] !== undefined) kept[key] = object[key];
+  return kept;
 }
 
-/** The volume sources the volume plugins read; any other (configMap, secret, projected …): its name only. */
-const volumeSources = [
+const containerFields = ["name", "resources", "restartPolicy", "ports"] as const;
+
+function keptContainer(container: Container): Container {
+  return shared.of(picked(container, containerFields));
+}
+
+/** A volume's name and the sources the volume plugins read; any other (configMap, secret, projected …) is dropped. */
+const volumeFields = [
+  "name",
   "persistentVolumeClaim",
   "ephemeral",
   "gcePersistentDisk",
@@ -140,19 +145,13 @@ const volumeSources = [
 ] as const;
 
 function keptVolume(volume: Volume): Volume {
-  const kept: Volume = { name: volume.name };
-  for (const source of volumeSources)
-    if (volume[source] !== undefined) (kept as unknown as Record<string, unknown>)[source] = volume[source];
-  return kept;
+  return picked(volume, volumeFields);
 }
 
+const podConditionFields = ["type", "status", "reason", "message"] as const;
+
 function keptPodCondition(condition: PodCondition): PodCondition {
-  return shared.of({
-    type: condition.type,
-    status: condition.status,
-    reason: condition.reason,
-    message: condition.message,
-  });
+  return shared.of(picked(condition, podConditionFields));
 }
 
 export function keptNode(node: Node): Node {
@@ -168,7 +167,7 @@ export function keptNode(node: Node): Node {
 }
 
 function keptNodeCondition(condition: NodeCondition): NodeCondition {
-  return { type: condition.type, status: condition.status };
+  return picked(condition, ["type", "status"]);
 }
 
 export function keptNamespace(namespace: Namespace): Namespace {
