@@ -23,6 +23,8 @@
  * A field added to api-types (or read anywhere from a watched object) is added here too: the
  * projection tests run the plugins on a pod before and after it and compare.
  */
+
+import { ownerConditionType } from "../contracts/keys.js";
 import type {
   Container,
   Namespace,
@@ -34,7 +36,6 @@ import type {
   PodSpec,
   Volume,
 } from "../core/index.js";
-import { ownerConditionType } from "../contracts/keys.js";
 
 /**
  * Values shared by identical content (JSON), up to `limit` distinct ones; when full it starts
