@@ -41,7 +41,7 @@ export interface InformerHandlers<T> {
 /** How the informer lists: streamed where the server can (falling back to pages), or in pages. */
 export type ListMode = "watch-list" | "paginated";
 
-export interface InformerOptions {
+export interface InformerOptions<T = KubeObject> {
   /** Collection path, e.g. /api/v1/pods. */
   path: string;
   fieldSelector?: string;
@@ -54,6 +54,20 @@ export interface InformerOptions {
   watchdogMs?: number;
   /** Called each time a handler throws (for a metric). */
   onHandlerError?: () => void;
+  /**
+   * What the store keeps of each object, applied as soon as an event is decoded (the cache's
+   * fields only: a watch of every pod must not hold whole pods). Its copy is what handlers get;
+   * an object it cannot read (it throws) is kept as decoded, for the handlers to refuse.
+   */
+  keep?: (object: T) => T;
+  /** Told what each watch stream received and how long decoding it took (metrics). */
+  meter?: WatchMeter;
+}
+
+/** What the watch streams of one informer received, and what decoding them cost. */
+export interface WatchMeter {
+  /** `bytes` read off a watch stream; the `events` it completed took `seconds` to decode (parse and keep). */
+  received(bytes: number, events: number, seconds: number): void;
 }
 
 /** The bookmark that ends a watch-list's initial events carries this annotation, "true". */
@@ -113,7 +127,7 @@ export class Informer<T extends KubeObject> {
 
   constructor(
     private readonly client: Pick<KubeClient, "call" | "stream">,
-    private readonly options: InformerOptions,
+    private readonly options: InformerOptions<T>,
     private readonly handlers: InformerHandlers<T>,
     private readonly log: Logger,
   ) {}
@@ -257,7 +271,7 @@ export class Informer<T extends KubeObject> {
       if (res.status < 200 || res.status > 299) throw apiError("GET", path, res);
       this.stats.pages++;
       // List items carry no kind; handlers only need the objects.
-      for (const item of res.body.items) this.listed(item, listing);
+      for (const item of res.body.items) this.listed(this.kept(item), listing);
       continueToken = res.body.metadata.continue ?? "";
       resourceVersion = res.body.metadata.resourceVersion;
       if (!continueToken) break;
@@ -332,27 +346,27 @@ export class Informer<T extends KubeObject> {
     // A relist asked for while this watch was being opened: the loop lists before watching on.
     if (this.relistRequested) stopWatch();
     const watchdogMs = this.options.watchdogMs ?? 120_000;
-    let watchdog = setTimeout(() => this.silent(stopWatch), watchdogMs);
-    let buffered = "";
+    const watchdog = setTimeout(() => this.silent(stopWatch), watchdogMs);
     // The listing, until its initial-events-end bookmark has come.
     let listingOpen = listing;
+    const lines = new LineSplitter();
+    const meter = this.options.meter;
     try {
-      response.setEncoding("utf8");
-      for await (const chunk of response as AsyncIterable<string>) {
-        clearTimeout(watchdog);
-        watchdog = setTimeout(() => this.silent(stopWatch), watchdogMs);
-        buffered += chunk;
-        let newline = buffered.indexOf("\n");
-        while (newline >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (line.trim()) {
-            const event = JSON.parse(line) as WatchEvent<T>;
-            if (listingOpen && this.listEvent(event, listingOpen)) listingOpen = undefined;
-            else if (!listingOpen) this.apply(event);
-          }
-          newline = buffered.indexOf("\n");
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        watchdog.refresh();
+        let events = 0;
+        let decodeMs = 0;
+        lines.push(chunk);
+        for (let line = lines.next(); line !== undefined; line = lines.next()) {
+          if (!line.trim()) continue;
+          events++;
+          const started = meter ? performance.now() : 0;
+          const event = this.decode(line);
+          if (meter) decodeMs += performance.now() - started;
+          if (listingOpen && this.listEvent(event, listingOpen)) listingOpen = undefined;
+          else if (!listingOpen) this.apply(event);
         }
+        meter?.received(chunk.length, events, decodeMs / 1000);
       }
     } catch (error) {
       // Our own abort (stop, watchdog) just ends this watch; anything else is a failure.
@@ -410,6 +424,23 @@ export class Informer<T extends KubeObject> {
     this.handle(key, object, () => this.handlers.upsert(object, previous));
   }
 
+  /** One watch event off the wire, its object reduced to what the store keeps. */
+  private decode(line: string): WatchEvent<T> {
+    const event = JSON.parse(line) as WatchEvent<T>;
+    if (event.type !== "BOOKMARK" && event.type !== "ERROR") event.object = this.kept(event.object);
+    return event;
+  }
+
+  private kept(object: T): T {
+    const keep = this.options.keep;
+    if (!keep || !object?.metadata) return object;
+    try {
+      return keep(object);
+    } catch {
+      return object;
+    }
+  }
+
   /** Objects without a name cannot be stored (the API server never sends one). */
   private wellFormed(object: T | undefined): boolean {
     const metadata = object?.metadata;
@@ -450,6 +481,36 @@ async function statusMessage(response: AsyncIterable<unknown> & { setEncoding(en
     return (JSON.parse(text) as { message?: string }).message ?? text;
   } catch {
     return text;
+  }
+}
+
+/**
+ * Splits a watch stream into its lines (one JSON event each) without copying what it received:
+ * a line inside one chunk is decoded straight from it; only a line cut across chunks is joined.
+ */
+export class LineSplitter {
+  private chunk: Buffer = Buffer.alloc(0);
+  private start = 0;
+  /** The unfinished line's pieces from earlier chunks. */
+  private pending: Buffer[] = [];
+
+  push(chunk: Buffer | string): void {
+    if (this.start < this.chunk.length) this.pending.push(this.chunk.subarray(this.start));
+    this.chunk = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    this.start = 0;
+  }
+
+  /** The next complete line (UTF-8 decoded, without its newline), or undefined until more is pushed. */
+  next(): string | undefined {
+    const newline = this.chunk.indexOf(10, this.start);
+    if (newline < 0) return undefined;
+    const from = this.start;
+    this.start = newline + 1;
+    if (this.pending.length === 0) return this.chunk.toString("utf8", from, newline);
+    this.pending.push(this.chunk.subarray(from, newline));
+    const line = Buffer.concat(this.pending).toString("utf8");
+    this.pending = [];
+    return line;
   }
 }
 

@@ -227,6 +227,33 @@ interface PodStanding {
   readonly nominatedOn: string | undefined;
 }
 
+/**
+ * The empty collections every group starts with, shared until its first member of that kind
+ * (memberMap and the two below): most groups are one running pod, and six empty collections a
+ * pod were a fifth of a shard's memory per pod. Only these functions add to a group's collections.
+ */
+const noMembers: Map<string, PodInfo> = new Map();
+const noSucceeded: Set<string> = new Set();
+const noForeignPending: Map<string, string> = new Map();
+
+type MemberKind = "pending" | "running" | "gated" | "orphaned";
+
+function memberMap(group: GroupMembers, kind: MemberKind): Map<string, PodInfo> {
+  if (group[kind] === noMembers) (group as { [K in MemberKind]: Map<string, PodInfo> })[kind] = new Map();
+  return group[kind];
+}
+
+function succeededOf(group: GroupMembers): Set<string> {
+  if (group.succeeded === noSucceeded) (group as { succeeded: Set<string> }).succeeded = new Set();
+  return group.succeeded;
+}
+
+function foreignPendingOf(group: GroupMembers): Map<string, string> {
+  if (group.foreignPending === noForeignPending)
+    (group as { foreignPending: Map<string, string> }).foreignPending = new Map();
+  return group.foreignPending;
+}
+
 export class ClusterCache {
   readonly cluster = new ClusterState();
   private readonly groups = new Map<string, GroupMembers>();
@@ -313,7 +340,7 @@ export class ClusterCache {
       const pod = group?.running.get(key);
       if (!group || !pod) continue;
       group.running.delete(key);
-      group.orphaned.set(key, pod);
+      memberMap(group, "orphaned").set(key, pod);
       this.observeStart(group);
     }
     this.cluster.removeNode(node.metadata.name);
@@ -542,13 +569,13 @@ export class ClusterCache {
         // Bound to a node that does not exist (yet, or any more): it runs nowhere.
         this.cluster.upsertPod(info);
         group.running.delete(key);
-        group.orphaned.set(key, info);
+        memberMap(group, "orphaned").set(key, info);
         this.observeStart(group);
       } else {
         this.cluster.upsertPod(info);
         group.orphaned.delete(key);
         const joined = !group.running.has(key);
-        group.running.set(key, info);
+        memberMap(group, "running").set(key, info);
         if (joined || confirmed || info.terminating) this.observeStart(group);
         // A member bound by someone else changes what the rest of its gang needs.
         if (joined && group.pending.size > 0) this.onChange({ kind: "member", groupId: info.group.id });
@@ -564,7 +591,10 @@ export class ClusterCache {
       // Another scheduler's pending pod: it may reserve a node, and may be a member of a gang of ours.
       this.cluster.upsertPod(info);
       if (!info.group.solo) {
-        this.attach(key, info.group).foreignPending.set(key, pod.spec.schedulerName ?? "default-scheduler");
+        foreignPendingOf(this.attach(key, info.group)).set(
+          key,
+          pod.spec.schedulerName ?? "default-scheduler",
+        );
       }
       return;
     }
@@ -576,7 +606,7 @@ export class ClusterCache {
       const group = this.attach(key, info.group);
       group.pending.delete(key);
       group.running.delete(key);
-      group.gated.set(key, info);
+      memberMap(group, "gated").set(key, info);
       return;
     }
     if (info.groupError) {
@@ -597,7 +627,7 @@ export class ClusterCache {
     const group = this.attach(key, info.group);
     group.gated.delete(key);
     const isNew = !group.pending.has(key);
-    group.pending.set(key, info);
+    memberMap(group, "pending").set(key, info);
     if (isNew) group.lastArrivalAt = this.now();
     this.onChange({ kind: "member", groupId: info.group.id });
   }
@@ -665,7 +695,7 @@ export class ClusterCache {
     this.assumed.set(pod.key, { pod, nodeName });
     const group = this.attach(pod.key, pod.group);
     group.pending.delete(pod.key);
-    group.running.set(pod.key, pod);
+    memberMap(group, "running").set(pod.key, pod);
   }
 
   /** A bind failed: the pod is pending again (unless the watch has news). */
@@ -693,7 +723,7 @@ export class ClusterCache {
     const group = this.attach(podKey, assumed.pod.group);
     group.running.delete(podKey);
     group.orphaned.delete(podKey);
-    group.gated.set(podKey, assumed.pod);
+    memberMap(group, "gated").set(podKey, assumed.pod);
     this.cluster.removePod(podKey);
     this.emit(podLeft);
   }
@@ -744,7 +774,7 @@ export class ClusterCache {
     const group = this.groupEntry(membership.group);
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (group.succeeded.has(key)) return;
-    group.succeeded.add(key);
+    succeededOf(group).add(key);
     this.observeStart(group);
     if (group.pending.size > 0) this.onChange({ kind: "member", groupId: group.key.id });
   }
@@ -768,12 +798,12 @@ export class ClusterCache {
     if (!group) {
       group = {
         key,
-        pending: new Map(),
-        running: new Map(),
-        gated: new Map(),
-        orphaned: new Map(),
-        succeeded: new Set(),
-        foreignPending: new Map(),
+        pending: noMembers,
+        running: noMembers,
+        gated: noMembers,
+        orphaned: noMembers,
+        succeeded: noSucceeded,
+        foreignPending: noForeignPending,
         lastArrivalAt: this.now(),
         started: false,
       };
@@ -801,7 +831,7 @@ export class ClusterCache {
     const pod = group?.orphaned.get(podKey);
     if (!group || !pod) return;
     group.orphaned.delete(podKey);
-    group.running.set(podKey, pod);
+    memberMap(group, "running").set(podKey, pod);
     this.observeStart(group);
     if (group.pending.size > 0) this.onChange({ kind: "member", groupId: group.key.id });
   }

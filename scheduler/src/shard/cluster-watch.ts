@@ -17,7 +17,6 @@ import {
   type LabelSelector,
   type Namespace,
   type Node,
-  type ObjectMeta,
   type PersistentVolume,
   type PersistentVolumeClaim,
   type Pod,
@@ -28,11 +27,19 @@ import {
 } from "../core/index.js";
 import type { SelectorOwnerKind } from "../core/plugins/pod-topology-spread/default-selector.js";
 import { discoverResource } from "../kube/discovery.js";
-import { Informer } from "../kube/informer.js";
+import { Informer, type InformerOptions, type KubeObject } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
 import type { Ownership } from "../sharding/ownership.js";
 import type { ClusterCache, PriorityClassObject } from "./cluster-cache.js";
 import type { ShardMetrics } from "./metrics.js";
+import {
+  keptNamespace,
+  keptNode,
+  keptPod,
+  keptSelectorOwner,
+  type SelectorOwner,
+  withoutManagedFields,
+} from "./watch-projection.js";
 
 /** Where the pod watch's changes go (the shard also forgets what it wrote on a bound pod). */
 export interface PodHandlers {
@@ -40,8 +47,11 @@ export interface PodHandlers {
   remove(pod: Pod): void;
 }
 
+/** What the shard does with an informer of any kind: run it, wait for its list, relist, stop it. */
+type WatchedKind = Pick<Informer<KubeObject>, "run" | "stop" | "synced" | "relist">;
+
 export class ClusterWatch {
-  private readonly informers: Informer<{ metadata: { name: string } }>[] = [];
+  private readonly informers: WatchedKind[] = [];
   private stopped = false;
 
   constructor(
@@ -60,7 +70,7 @@ export class ClusterWatch {
     const [podGroups, crds] = await Promise.all([this.podGroupInformer(), this.crdInformers()]);
     const nodes = new Informer<Node>(
       this.client,
-      { path: "/api/v1/nodes", onHandlerError: this.handlerErrors("nodes") },
+      { path: "/api/v1/nodes", keep: keptNode, ...this.metered("nodes") },
       {
         upsert: (node) => {
           this.ownership.observeNodeOwner(
@@ -82,7 +92,8 @@ export class ClusterWatch {
       {
         path: "/api/v1/pods",
         fieldSelector: "status.phase!=Succeeded,status.phase!=Failed",
-        onHandlerError: this.handlerErrors("pods"),
+        keep: keptPod,
+        ...this.metered("pods"),
       },
       { upsert: (pod) => this.pods.upsert(pod), remove: (pod) => this.pods.remove(pod) },
       this.log,
@@ -93,7 +104,8 @@ export class ClusterWatch {
       {
         path: "/api/v1/pods",
         fieldSelector: `status.phase=Succeeded,spec.schedulerName=${this.schedulerName}`,
-        onHandlerError: this.handlerErrors("succeeded-pods"),
+        keep: keptPod,
+        ...this.metered("succeeded-pods"),
       },
       {
         upsert: (pod) => this.cache.upsertSucceededPod(pod),
@@ -105,7 +117,8 @@ export class ClusterWatch {
       this.client,
       {
         path: "/apis/policy/v1/poddisruptionbudgets",
-        onHandlerError: this.handlerErrors("poddisruptionbudgets"),
+        keep: withoutManagedFields,
+        ...this.metered("poddisruptionbudgets"),
       },
       {
         upsert: (pdb) => this.cache.upsertPodDisruptionBudget(pdb),
@@ -116,7 +129,7 @@ export class ClusterWatch {
     // Namespace labels: InterPodAffinity's namespaceSelector.
     const namespaces = new Informer<Namespace>(
       this.client,
-      { path: "/api/v1/namespaces", onHandlerError: this.handlerErrors("namespaces") },
+      { path: "/api/v1/namespaces", keep: keptNamespace, ...this.metered("namespaces") },
       {
         upsert: (namespace) => this.cache.upsertNamespace(namespace),
         remove: (namespace) => this.cache.removeNamespace(namespace),
@@ -149,10 +162,10 @@ export class ClusterWatch {
    */
   private async crdInformers(): Promise<{
     served: CrdApi[];
-    informers: Informer<{ metadata: { name: string } }>[];
+    informers: WatchedKind[];
   }> {
     const served: CrdApi[] = [];
-    const informers: Informer<{ metadata: { name: string } }>[] = [];
+    const informers: WatchedKind[] = [];
     const apis = [coschedulingApi, volcanoApi] as const;
     const discovered = await Promise.all(
       apis.map((api) => discoverResource(this.client, api, "podgroups", () => this.stopped)),
@@ -166,7 +179,7 @@ export class ClusterWatch {
       informers.push(
         new Informer<PodGroupObject>(
           this.client,
-          { path: `/apis/${api}/podgroups`, onHandlerError: this.handlerErrors(`podgroups.${api}`) },
+          { path: `/apis/${api}/podgroups`, keep: withoutManagedFields, ...this.metered(`podgroups.${api}`) },
           {
             upsert: (podGroup) => this.cache.upsertCrdPodGroup(api, podGroup),
             remove: (podGroup) => this.cache.removeCrdPodGroup(api, podGroup),
@@ -181,7 +194,8 @@ export class ClusterWatch {
             {
               path: "/api/v1/pods",
               fieldSelector: `status.phase=Failed,spec.schedulerName=${this.schedulerName}`,
-              onHandlerError: this.handlerErrors("failed-pods"),
+              keep: keptPod,
+              ...this.metered("failed-pods"),
             },
             {
               upsert: (pod) => this.cache.upsertFailedPod(pod),
@@ -196,7 +210,8 @@ export class ClusterWatch {
             this.client,
             {
               path: "/apis/scheduling.k8s.io/v1/priorityclasses",
-              onHandlerError: this.handlerErrors("priorityclasses"),
+              keep: withoutManagedFields,
+              ...this.metered("priorityclasses"),
             },
             {
               upsert: (priorityClass) => this.cache.upsertPriorityClass(priorityClass),
@@ -220,7 +235,7 @@ export class ClusterWatch {
     if (served !== "served") return undefined;
     return new Informer<PodGroupObject>(
       this.client,
-      { path: `/apis/${podGroupApi}/podgroups`, onHandlerError: this.handlerErrors("podgroups") },
+      { path: `/apis/${podGroupApi}/podgroups`, keep: withoutManagedFields, ...this.metered("podgroups") },
       {
         upsert: (podGroup) => this.cache.upsertPodGroup(podGroup),
         remove: (podGroup) => this.cache.removePodGroup(podGroup),
@@ -230,12 +245,13 @@ export class ClusterWatch {
   }
 
   /** Claims, volumes and classes: VolumeBinding, VolumeZone and VolumeRestrictions read them. */
-  private volumeInformers(): Informer<{ metadata: { name: string } }>[] {
+  private volumeInformers(): WatchedKind[] {
     const claims = new Informer<PersistentVolumeClaim>(
       this.client,
       {
         path: "/api/v1/persistentvolumeclaims",
-        onHandlerError: this.handlerErrors("persistentvolumeclaims"),
+        keep: withoutManagedFields,
+        ...this.metered("persistentvolumeclaims"),
       },
       {
         upsert: (claim) => this.cache.upsertPersistentVolumeClaim(claim),
@@ -245,7 +261,7 @@ export class ClusterWatch {
     );
     const volumes = new Informer<PersistentVolume>(
       this.client,
-      { path: "/api/v1/persistentvolumes", onHandlerError: this.handlerErrors("persistentvolumes") },
+      { path: "/api/v1/persistentvolumes", keep: withoutManagedFields, ...this.metered("persistentvolumes") },
       {
         upsert: (volume) => this.cache.upsertPersistentVolume(volume),
         remove: (volume) => this.cache.removePersistentVolume(volume),
@@ -256,7 +272,8 @@ export class ClusterWatch {
       this.client,
       {
         path: "/apis/storage.k8s.io/v1/storageclasses",
-        onHandlerError: this.handlerErrors("storageclasses"),
+        keep: withoutManagedFields,
+        ...this.metered("storageclasses"),
       },
       {
         upsert: (storageClass) => this.cache.upsertStorageClass(storageClass),
@@ -282,7 +299,7 @@ export class ClusterWatch {
     ) =>
       new Informer<SelectorOwner>(
         this.client,
-        { path, onHandlerError: this.handlerErrors(resource) },
+        { path, keep: keptSelectorOwner, ...this.metered(resource) },
         {
           upsert: (o) =>
             spreadSelectors.set(kind, o.metadata.namespace ?? "", o.metadata.name, selectorOf(o)),
@@ -305,8 +322,12 @@ export class ClusterWatch {
     ];
   }
 
-  private handlerErrors(resource: string): () => void {
-    return () => this.metrics.informerHandlerErrors.inc({ resource });
+  /** An informer's metrics: its handler errors, and what its watch received and cost to decode. */
+  private metered(resource: string): Pick<InformerOptions, "onHandlerError" | "meter"> {
+    return {
+      onHandlerError: () => this.metrics.informerHandlerErrors.inc({ resource }),
+      meter: this.metrics.watchMeter(resource),
+    };
   }
 
   /** Re-reads every watched kind with a quorum list. */
@@ -322,9 +343,3 @@ export class ClusterWatch {
 
 /** The API group version of native PodGroups. */
 export const podGroupApi = "scheduling.k8s.io/v1beta1";
-
-/** What the spread selector informers read of a Service, ReplicationController, ReplicaSet or StatefulSet. */
-interface SelectorOwner {
-  metadata: ObjectMeta;
-  spec?: { selector?: unknown };
-}

@@ -3,6 +3,7 @@
  * help and buckets are its (scheduler_* → sharded_scheduler_*); the rest are the shard's own.
  */
 import { Counter, exponentialBuckets, Gauge, Histogram, Registry } from "prom-client";
+import type { WatchMeter } from "../kube/informer.js";
 import type { Ownership } from "../sharding/ownership.js";
 import { type ClusterCache, ownsGroup } from "./cluster-cache.js";
 import type { QueueState, SchedulingQueue } from "./scheduling-queue.js";
@@ -217,6 +218,40 @@ export class ShardMetrics {
     labelNames: ["resource"] as const,
     registers: [this.registry],
   });
+
+  readonly watchEvents = new Counter({
+    name: "sharded_scheduler_watch_events_total",
+    help: "Watch events received (the initial events of a streamed list included), by resource.",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchReceivedBytes = new Counter({
+    name: "sharded_scheduler_watch_received_bytes_total",
+    help: "Bytes of watch event streams received from the API server (the initial events of a streamed list included), by resource.",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
+
+  readonly watchDecodeSeconds = new Counter({
+    name: "sharded_scheduler_watch_decode_seconds_total",
+    help: "Time spent decoding watch events (JSON parse and keeping the fields the cache reads), by resource.",
+    labelNames: ["resource"] as const,
+    registers: [this.registry],
+  });
+
+  /** What one resource's informer tells of its watch streams: the three watch counters above. */
+  watchMeter(resource: string): WatchMeter {
+    const labels = { resource };
+    return {
+      received: (bytes, events, seconds) => {
+        this.watchReceivedBytes.inc(labels, bytes);
+        if (events === 0) return;
+        this.watchEvents.inc(labels, events);
+        this.watchDecodeSeconds.inc(labels, seconds);
+      },
+    };
+  }
 
   readonly summaryPublishes = new Counter({
     name: "sharded_scheduler_capacity_summaries_total",

@@ -231,3 +231,24 @@ describe("cluster cache: whether a group started", () => {
     expect(started(cache, "job")).toBe(false);
   });
 });
+
+describe("cluster cache: a group's collections", () => {
+  it("gives a group a collection of its own at its first member of that kind; the others stay empty", () => {
+    const cache = new ClusterCache(schedulerName, () => undefined);
+    cache.upsertNode(node("n1"));
+    for (let i = 0; i < 3; i++) cache.upsertPod(ours(pod(`solo-${i}`, { nodeName: "n1" })));
+    cache.upsertPod(ours(pod("g-0", { group: "g", minMember: 3, nodeName: "n1" })));
+    cache.upsertPod(ours(pod("g-1", { group: "g", minMember: 3 })));
+    cache.upsertPod(gated(ours(pod("g-2", { group: "g", minMember: 3 }))));
+    cache.upsertSucceededPod(ours(pod("g-3", { group: "g", minMember: 3, nodeName: "n1" }), "Succeeded"));
+    const g = cache.group("group:default/g");
+    expect([g?.running.size, g?.pending.size, g?.gated.size, g?.succeeded.size]).toEqual([1, 1, 1, 1]);
+    for (const id of cache.groupIds()) {
+      if (id === "group:default/g") continue;
+      const solo = cache.group(id);
+      expect([solo?.running.size, solo?.pending.size, solo?.gated.size]).toEqual([1, 0, 0]);
+      expect([solo?.orphaned.size, solo?.succeeded.size, solo?.foreignPending.size]).toEqual([0, 0, 0]);
+    }
+    expect(g?.pending).not.toBe(g?.gated);
+  });
+});
