@@ -174,10 +174,9 @@ describe("over HTTP/2", () => {
   });
 
   it("opens no more streams than the server's SETTINGS_MAX_CONCURRENT_STREAMS: the rest wait, none fail", async () => {
-    const server = await h2Server((request) => setTimeout(() => ok(request), 20), {
-      maxConcurrentStreams: 3,
-    });
-    const client = await connect(kubeConfig(server.port));
+    const server = await h2Server((request) => setTimeout(() => ok(request), 40), { maxConcurrentStreams: 3 });
+    // A request's timeout counts from when its stream opens, not while it waits for one.
+    const client = await connect(kubeConfig(server.port), { timeoutMs: 150 });
     const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => client.call("GET", `/r/${i}`)));
     expect(answers.map((each) => each.status)).toEqual(Array(24).fill(200));
     expect(server.maxInFlight()).toBe(3);
