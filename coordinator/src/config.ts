@@ -41,7 +41,11 @@ export interface CoordinatorConfig {
   /** A lent node not used by its group for this long goes back. */
   lendGraceMs: number;
   intervalMs: number;
-  /** Client-side API request rate and burst of the coordinator's writes and reads (not its Lease's). */
+  /**
+   * Client-side API request rate and burst of the coordinator's writes and reads (not its
+   * Lease's); qps 0: no client-side limit (the API server's Priority and Fairness limits);
+   * burst 0: twice qps.
+   */
   qps: number;
   burst: number;
   /** A replica that has not reached Redis for this long does not lead (and a leader gives up). */
@@ -121,10 +125,15 @@ const settings = {
   qps: {
     flag: "qps",
     env: "KUBE_API_QPS",
-    help: "API requests per second (the leader Lease has its own client)",
-    fallback: () => "50",
+    help: "client-side limit of API requests per second (the leader Lease has its own client); 0 = none",
+    fallback: () => "0",
   },
-  burst: { flag: "burst", env: "KUBE_API_BURST", help: "API request burst", fallback: () => "100" },
+  burst: {
+    flag: "burst",
+    env: "KUBE_API_BURST",
+    help: "requests the client-side limit lets through at once; 0 = twice --qps",
+    fallback: () => "0",
+  },
   redisGraceMs: {
     flag: "redis-grace-ms",
     env: "REDIS_GRACE_MS",
@@ -176,8 +185,8 @@ export function loadCoordinatorConfig(
     maxCooldownMs,
     lendGraceMs: flags.int("lendGraceMs", 0),
     intervalMs: flags.int("intervalMs", 50),
-    qps: flags.int("qps", 1),
-    burst: flags.int("burst", 1),
+    qps: flags.int("qps", 0),
+    burst: flags.int("burst", 0),
     redisGraceMs,
     profile: readProfileConfig(flags),
     redis,

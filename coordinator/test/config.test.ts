@@ -29,8 +29,8 @@ describe("coordinator configuration", () => {
         metricsAuth: "rbac",
         tls: undefined,
       },
-      qps: 50,
-      burst: 100,
+      qps: 0,
+      burst: 0,
       redisGraceMs: 10000,
     });
   });

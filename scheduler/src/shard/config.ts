@@ -38,7 +38,10 @@ export interface ShardConfig {
    */
   gangTimeoutMs: number;
   bindConcurrency: number;
-  /** Client-side API request rate (requests per second) and burst. */
+  /**
+   * Client-side API request rate (requests per second) and burst; qps 0: no client-side limit
+   * (the API server's Priority and Fairness limits, its 429s are waited out); burst 0: twice qps.
+   */
   qps: number;
   burst: number;
   percentageOfNodesToScore: number;
@@ -105,8 +108,18 @@ const settings = {
     help: "binds in flight at once",
     fallback: () => "64",
   },
-  qps: { flag: "qps", env: "KUBE_API_QPS", help: "API requests per second", fallback: () => "1000" },
-  burst: { flag: "burst", env: "KUBE_API_BURST", help: "API request burst", fallback: () => "2000" },
+  qps: {
+    flag: "qps",
+    env: "KUBE_API_QPS",
+    help: "client-side limit of API requests per second; 0 = none (the API server's Priority and Fairness limits)",
+    fallback: () => "0",
+  },
+  burst: {
+    flag: "burst",
+    env: "KUBE_API_BURST",
+    help: "requests the client-side limit lets through at once; 0 = twice --qps",
+    fallback: () => "0",
+  },
   percentageOfNodesToScore: {
     flag: "percentage-of-nodes-to-score",
     env: "PERCENTAGE_OF_NODES_TO_SCORE",
@@ -149,8 +162,8 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     settleWindowMs: flags.int("settleWindowMs", 0),
     gangTimeoutMs: flags.int("gangTimeoutMs", 1000),
     bindConcurrency: flags.int("bindConcurrency", 1),
-    qps: flags.int("qps", 1),
-    burst: flags.int("burst", 1),
+    qps: flags.int("qps", 0),
+    burst: flags.int("burst", 0),
     percentageOfNodesToScore: flags.int("percentageOfNodesToScore", 0, 100),
     preemption: flags.bool("preemption"),
     serving: readServingConfig(flags),
