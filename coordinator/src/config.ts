@@ -48,6 +48,8 @@ export interface CoordinatorConfig {
    */
   qps: number;
   burst: number;
+  /** HTTP/2 to the API server when it offers it; false: HTTP/1.1 keep-alive connections. */
+  http2: boolean;
   /** A replica that has not reached Redis for this long does not lead (and a leader gives up). */
   redisGraceMs: number;
   /** The shards' profile (--profile-config, --scoring-strategy): trial placements run its plugins. */
@@ -134,6 +136,12 @@ const settings = {
     help: "requests the client-side limit lets through at once; 0 = twice --qps",
     fallback: () => "0",
   },
+  http2: {
+    flag: "http2",
+    env: "KUBE_API_HTTP2",
+    help: "HTTP/2 to the API server when it offers it (one connection); false = HTTP/1.1 keep-alive",
+    fallback: () => "true",
+  },
   redisGraceMs: {
     flag: "redis-grace-ms",
     env: "REDIS_GRACE_MS",
@@ -187,6 +195,7 @@ export function loadCoordinatorConfig(
     intervalMs: flags.int("intervalMs", 50),
     qps: flags.int("qps", 0),
     burst: flags.int("burst", 0),
+    http2: flags.bool("http2"),
     redisGraceMs,
     profile: readProfileConfig(flags),
     redis,

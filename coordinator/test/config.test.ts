@@ -31,6 +31,7 @@ describe("coordinator configuration", () => {
       },
       qps: 0,
       burst: 0,
+      http2: true,
       redisGraceMs: 10000,
     });
   });

@@ -45,6 +45,8 @@ export interface KubeClientOptions {
   burst: number;
   /** Open HTTP/1.1 connections to the API server at most (HTTP/2 uses one). */
   maxSockets: number;
+  /** Over TLS, HTTP/2 when the server offers it (else HTTP/1.1 keep-alive connections, always). */
+  http2: boolean;
   /** Per-request timeout. */
   timeoutMs: number;
   /** Sent as User-Agent on every request, watches included: userAgent(identity). */
@@ -62,6 +64,7 @@ export const defaultKubeClientOptions: KubeClientOptions = {
   qps: 0,
   burst: 0,
   maxSockets: 128,
+  http2: true,
   timeoutMs: 30_000,
   userAgent: userAgent(),
   throttleWaitMs: 30_000,
@@ -153,11 +156,13 @@ export class KubeClient {
       const { ca, cert, key, ...connection } = tls;
       // One TLS context for every connection: built per connection it costs ~0.9 ms of CPU
       // each (parsing the CA and key again), a third of opening one.
-      const secureContext = createSecureContext({ ca, cert, key });
-      this.transport = new NegotiatedTransport(url, { ...connection, secureContext }, options.maxSockets, {
-        ...defaultHttp2Options,
-        connectTimeoutMs: options.timeoutMs,
-      });
+      const settings = { ...connection, secureContext: createSecureContext({ ca, cert, key }) };
+      this.transport = options.http2
+        ? new NegotiatedTransport(url, settings, options.maxSockets, {
+            ...defaultHttp2Options,
+            connectTimeoutMs: options.timeoutMs,
+          })
+        : new Http1Transport(url, options.maxSockets, settings);
     } else this.transport = new Http1Transport(url, options.maxSockets, undefined);
     if (options.qps > 0) this.limiter = new TokenBucket(options.qps, options.burst || 2 * options.qps);
   }

@@ -44,6 +44,8 @@ export interface ShardConfig {
    */
   qps: number;
   burst: number;
+  /** HTTP/2 to the API server when it offers it; false: HTTP/1.1 keep-alive connections. */
+  http2: boolean;
   percentageOfNodesToScore: number;
   preemption: boolean;
   /** Where /metrics and the probes are served, and how /metrics is protected. */
@@ -120,6 +122,12 @@ const settings = {
     help: "requests the client-side limit lets through at once; 0 = twice --qps",
     fallback: () => "0",
   },
+  http2: {
+    flag: "http2",
+    env: "KUBE_API_HTTP2",
+    help: "HTTP/2 to the API server when it offers it (one connection); false = HTTP/1.1 keep-alive",
+    fallback: () => "true",
+  },
   percentageOfNodesToScore: {
     flag: "percentage-of-nodes-to-score",
     env: "PERCENTAGE_OF_NODES_TO_SCORE",
@@ -164,6 +172,7 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     bindConcurrency: flags.int("bindConcurrency", 1),
     qps: flags.int("qps", 0),
     burst: flags.int("burst", 0),
+    http2: flags.bool("http2"),
     percentageOfNodesToScore: flags.int("percentageOfNodesToScore", 0, 100),
     preemption: flags.bool("preemption"),
     serving: readServingConfig(flags),

@@ -174,7 +174,9 @@ describe("over HTTP/2", () => {
   });
 
   it("opens no more streams than the server's SETTINGS_MAX_CONCURRENT_STREAMS: the rest wait, none fail", async () => {
-    const server = await h2Server((request) => setTimeout(() => ok(request), 40), { maxConcurrentStreams: 3 });
+    const server = await h2Server((request) => setTimeout(() => ok(request), 40), {
+      maxConcurrentStreams: 3,
+    });
     // A request's timeout counts from when its stream opens, not while it waits for one.
     const client = await connect(kubeConfig(server.port), { timeoutMs: 150 });
     const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => client.call("GET", `/r/${i}`)));
@@ -376,5 +378,22 @@ describe("a TLS server without h2 in its ALPN", () => {
     expect(versions).toEqual(["1.1", "1.1", "1.1", "1.1", "1.1", "1.1"]);
     // The ALPN probe's connection, then one kept alive for the calls and the watch.
     expect(connections).toBe(2);
+  });
+
+  it("is what a client with http2 off speaks, even to a server offering h2", async () => {
+    const versions: string[] = [];
+    const server = createSecureServer({ ...serving, allowHTTP1: true }, (req, res) => {
+      versions.push(req.httpVersion);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    servers.push(server);
+    const port = (server.address() as AddressInfo).port;
+    expect((await (await connect(kubeConfig(port), { http2: false })).call("GET", "/version")).status).toBe(
+      200,
+    );
+    expect((await (await connect(kubeConfig(port))).call("GET", "/version")).status).toBe(200);
+    expect(versions).toEqual(["1.1", "2.0"]);
   });
 });
