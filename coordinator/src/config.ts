@@ -1,5 +1,6 @@
 /** Coordinator configuration from flags and environment variables (see config/flags.ts). */
 import {
+  apiClientSettingTable,
   ConfigError,
   FlagReader,
   profileSettingTable,
@@ -124,24 +125,7 @@ const settings = {
     help: "how often the leader looks at the summaries",
     fallback: () => "500",
   },
-  qps: {
-    flag: "qps",
-    env: "KUBE_API_QPS",
-    help: "client-side limit of API requests per second (the leader Lease has its own client); 0 = none",
-    fallback: () => "0",
-  },
-  burst: {
-    flag: "burst",
-    env: "KUBE_API_BURST",
-    help: "requests the client-side limit lets through at once; 0 = twice --qps",
-    fallback: () => "0",
-  },
-  http2: {
-    flag: "http2",
-    env: "KUBE_API_HTTP2",
-    help: "HTTP/2 to the API server when it offers it (one connection); false = HTTP/1.1 keep-alive",
-    fallback: () => "true",
-  },
+  ...apiClientSettingTable,
   redisGraceMs: {
     flag: "redis-grace-ms",
     env: "REDIS_GRACE_MS",

@@ -2,7 +2,7 @@
  * Shard configuration from flags and environment variables, with documented defaults.
  * A flag wins over its environment variable; both win over the default.
  */
-import { replicaSettingTable } from "../config/entry-point.js";
+import { apiClientSettingTable, replicaSettingTable } from "../config/entry-point.js";
 import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js";
 
 export { ConfigError };
@@ -110,24 +110,7 @@ const settings = {
     help: "binds in flight at once",
     fallback: () => "64",
   },
-  qps: {
-    flag: "qps",
-    env: "KUBE_API_QPS",
-    help: "client-side limit of API requests per second; 0 = none (the API server's Priority and Fairness limits)",
-    fallback: () => "0",
-  },
-  burst: {
-    flag: "burst",
-    env: "KUBE_API_BURST",
-    help: "requests the client-side limit lets through at once; 0 = twice --qps",
-    fallback: () => "0",
-  },
-  http2: {
-    flag: "http2",
-    env: "KUBE_API_HTTP2",
-    help: "HTTP/2 to the API server when it offers it (one connection); false = HTTP/1.1 keep-alive",
-    fallback: () => "true",
-  },
+  ...apiClientSettingTable,
   percentageOfNodesToScore: {
     flag: "percentage-of-nodes-to-score",
     env: "PERCENTAGE_OF_NODES_TO_SCORE",

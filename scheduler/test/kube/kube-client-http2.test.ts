@@ -26,9 +26,7 @@ import { Informer } from "../../src/kube/informer.js";
 import { KubeClient, type KubeClientOptions, RequestWithheld } from "../../src/kube/kube-client.js";
 import { selfSignedCertificate } from "../../src/serving/self-signed-cert.js";
 import { type Thing, thing, waitUntil } from "./fake-api-server.js";
-
-const serving = selfSignedCertificate("api", ["api.internal"]);
-const own = selfSignedCertificate("shard", []);
+import { servingCertificate, tlsKubeConfig } from "./tls-kubeconfig.js";
 
 /** A request as the server saw it. */
 interface Received {
@@ -56,7 +54,7 @@ afterEach(async () => {
 /** An HTTP/2-only TLS server (h2 the only ALPN protocol) handing each request to `handle`. */
 async function h2Server(handle: Handler, settings: { maxConcurrentStreams?: number } = {}) {
   const server: Http2SecureServer = createSecureServer({
-    ...serving,
+    ...servingCertificate,
     settings,
     requestCert: true,
     rejectUnauthorized: false,
@@ -108,22 +106,8 @@ async function h2Server(handle: Handler, settings: { maxConcurrentStreams?: numb
   };
 }
 
-function kubeConfig(port: number, user: Partial<KubeConfig["user"]> = {}, cluster = {}): KubeConfig {
-  return {
-    source: "test",
-    contexts: [],
-    currentContext: "x",
-    cluster: {
-      name: "c",
-      server: `https://127.0.0.1:${port}`,
-      insecureSkipTlsVerify: false,
-      certificateAuthorityData: serving.cert,
-      tlsServerName: "api.internal",
-      ...cluster,
-    },
-    user: { name: "u", clientCertificateData: own.cert, clientKeyData: own.key, token: "t0ken", ...user },
-  };
-}
+const kubeConfig = (port: number, user: Partial<KubeConfig["user"]> = {}, cluster = {}) =>
+  tlsKubeConfig(port, cluster, { token: "t0ken", ...user });
 
 async function connect(config: KubeConfig, options: Partial<KubeClientOptions> = {}) {
   const client = await KubeClient.create(config, options);
@@ -357,7 +341,7 @@ describe("a TLS server without h2 in its ALPN", () => {
   it("is spoken to over HTTP/1.1 keep-alive connections, watches included", async () => {
     const versions: string[] = [];
     let connections = 0;
-    const server = createHttpsServer({ ...serving }, (req, res) => {
+    const server = createHttpsServer({ ...servingCertificate }, (req, res) => {
       versions.push(req.httpVersion);
       res.writeHead(200, { "content-type": "application/json" });
       if (req.url?.includes("watch=true")) res.write(`${JSON.stringify({ type: "ADDED", object: {} })}\n`);
@@ -382,7 +366,7 @@ describe("a TLS server without h2 in its ALPN", () => {
 
   it("is what a client with http2 off speaks, even to a server offering h2", async () => {
     const versions: string[] = [];
-    const server = createSecureServer({ ...serving, allowHTTP1: true }, (req, res) => {
+    const server = createSecureServer({ ...servingCertificate, allowHTTP1: true }, (req, res) => {
       versions.push(req.httpVersion);
       res.writeHead(200, { "content-type": "application/json" });
       res.end("{}");
