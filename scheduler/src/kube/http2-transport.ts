@@ -194,6 +194,8 @@ export class Http2Transport implements Transport {
         this.sessions.add(session);
         this.current = session;
         this.pump();
+        // Idle, it does not keep the process alive (as a free keep-alive socket does not).
+        if (session.active === 0) session.http2.unref();
       },
       (error: unknown) => {
         this.connecting = false;
@@ -221,6 +223,8 @@ export class Http2Transport implements Transport {
         ...(servername ? { servername } : isIP(host) ? {} : { servername: host }),
         ALPNProtocols: ["h2", "http/1.1"],
       });
+      // As HTTP/1.1 agents and Go's net/http: small frames go out at once, not after an ACK.
+      socket.setNoDelay(true);
       const timer = setTimeout(
         () => fail(new Error(`connecting to ${this.server.origin}: timed out`)),
         this.options.connectTimeoutMs,

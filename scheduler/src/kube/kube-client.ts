@@ -189,11 +189,12 @@ export class KubeClient {
 
   /**
    * One JSON request. Non-2xx answers are returned, not thrown; transport errors throw.
-   * `sendIf` is asked once a connection or HTTP/2 stream is ready to carry the request, after any
-   * wait for the rate limit or a free connection or stream: when false, nothing is sent and RequestWithheld is thrown
-   * (fencing: a replica stalled meanwhile may no longer hold its lease). A throttled answer (429)
-   * is waited out and the request sent again, sendIf asked again each time, until the call's
-   * throttleWaitMs is spent or `signal` aborts: then the 429 is returned.
+   * `sendIf` is asked once a connection or HTTP/2 stream is ready to carry the request, after
+   * any wait for the rate limit or a free connection or stream: when false, nothing is sent and
+   * RequestWithheld is thrown (fencing: a replica stalled meanwhile may no longer hold its
+   * lease). A throttled answer (429) is waited out and the request sent again, sendIf asked again
+   * each time, until the call's throttleWaitMs is spent or `signal` aborts: then the 429 is
+   * returned.
    */
   async call<T = unknown>(
     method: string,
