@@ -120,6 +120,7 @@ export class Http2Transport implements Transport {
     } catch (error) {
       if (!(error instanceof Unprocessed)) throw error;
     }
+    exchange.onResend?.();
     try {
       return await this.attempt(exchange);
     } catch (error) {

@@ -34,7 +34,10 @@ export { RequestWithheld };
 export interface RequestObserver {
   /** An attempt was answered with `code`, an HTTP status, or "<error>" when the transport failed. */
   requested(method: string, code: string): void;
-  /** An attempt is sent again after an answer with `code` (429: throttled; 401: credentials renewed). */
+  /**
+   * An attempt is sent again after an answer with `code` (429: throttled; 401: credentials
+   * renewed; "<unprocessed>": the server did not process it, e.g. above a GOAWAY's last stream).
+   */
   retried(method: string, code: string): void;
 }
 
@@ -288,6 +291,7 @@ export class KubeClient {
       ...(payload === undefined ? {} : { payload }),
       ...(sendIf ? { sendIf } : {}),
       timeoutMs: this.options.timeoutMs,
+      onResend: this.resent(method),
     });
     const text = await readBody(response);
     let parsed: unknown;
@@ -325,13 +329,23 @@ export class KubeClient {
 
   private async openStream(path: string): Promise<OpenExchange> {
     try {
-      const opened = await this.transport.open({ method: "GET", path, headers: this.requestHeaders() });
+      const opened = await this.transport.open({
+        method: "GET",
+        path,
+        headers: this.requestHeaders(),
+        onResend: this.resent("GET"),
+      });
       this.options.observer?.requested("GET", String(opened.response.statusCode ?? 0));
       return opened;
     } catch (error) {
       this.options.observer?.requested("GET", "<error>");
       throw error;
     }
+  }
+
+  private resent(method: string): (() => void) | undefined {
+    const { observer } = this.options;
+    return observer && (() => observer.retried(method, "<unprocessed>"));
   }
 
   private requestHeaders(contentType?: string): Record<string, string> {

@@ -30,6 +30,8 @@ export interface Exchange {
   sendIf?: () => boolean;
   /** The exchange fails when nothing moved on it for this long (none: a watch, open for long). */
   timeoutMs?: number;
+  /** Told when the request is sent again because the server did not process it (HTTP/2). */
+  onResend?: () => void;
 }
 
 /** An answer whose headers have come: its body is read from the stream. */

@@ -183,10 +183,16 @@ describe("over HTTP/2", () => {
       request.stream.session?.goaway(constants.NGHTTP2_NO_ERROR, lastStreamId);
       for (const each of firstConnection.slice(0, 3)) answer(each, 200, { on: 1 });
     });
-    const client = await connect(kubeConfig(server.port));
+    const retried: string[] = [];
+    const observer = {
+      requested: () => {},
+      retried: (method: string, code: string) => retried.push(`${method} ${code}`),
+    };
+    const client = await connect(kubeConfig(server.port), { observer });
     const answers = await Promise.all(
       Array.from({ length: 6 }, (_, i) => client.call("POST", `/api/v1/namespaces/a/pods/p${i}/binding`, {})),
     );
+    expect(retried).toEqual(Array(3).fill("POST <unprocessed>"));
     expect(answers.map((each) => each.status)).toEqual(Array(6).fill(200));
     expect(answers.map((each) => (each.body as { on: number }).on)).toEqual([1, 1, 1, 2, 2, 2]);
     expect(server.connections()).toBe(2);
