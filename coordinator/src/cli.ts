@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const api = {
     userAgent: userAgent(`coordinator/${config.identity}`),
     observer: restClientMetrics(metrics.registry),
+    http2: config.http2,
   };
   const client = await KubeClient.create(kubeConfig, {
     ...api,

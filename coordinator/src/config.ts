@@ -1,5 +1,6 @@
 /** Coordinator configuration from flags and environment variables (see config/flags.ts). */
 import {
+  apiClientSettingTable,
   ConfigError,
   FlagReader,
   profileSettingTable,
@@ -41,9 +42,15 @@ export interface CoordinatorConfig {
   /** A lent node not used by its group for this long goes back. */
   lendGraceMs: number;
   intervalMs: number;
-  /** Client-side API request rate and burst of the coordinator's writes and reads (not its Lease's). */
+  /**
+   * Client-side API request rate and burst of the coordinator's writes and reads (not its
+   * Lease's); qps 0: no client-side limit (the API server's Priority and Fairness limits);
+   * burst 0: twice qps.
+   */
   qps: number;
   burst: number;
+  /** HTTP/2 to the API server when it offers it; false: HTTP/1.1 keep-alive connections. */
+  http2: boolean;
   /** A replica that has not reached Redis for this long does not lead (and a leader gives up). */
   redisGraceMs: number;
   /** The shards' profile (--profile-config, --scoring-strategy): trial placements run its plugins. */
@@ -118,13 +125,7 @@ const settings = {
     help: "how often the leader looks at the summaries",
     fallback: () => "500",
   },
-  qps: {
-    flag: "qps",
-    env: "KUBE_API_QPS",
-    help: "API requests per second (the leader Lease has its own client)",
-    fallback: () => "50",
-  },
-  burst: { flag: "burst", env: "KUBE_API_BURST", help: "API request burst", fallback: () => "100" },
+  ...apiClientSettingTable,
   redisGraceMs: {
     flag: "redis-grace-ms",
     env: "REDIS_GRACE_MS",
@@ -176,8 +177,9 @@ export function loadCoordinatorConfig(
     maxCooldownMs,
     lendGraceMs: flags.int("lendGraceMs", 0),
     intervalMs: flags.int("intervalMs", 50),
-    qps: flags.int("qps", 1),
-    burst: flags.int("burst", 1),
+    qps: flags.int("qps", 0),
+    burst: flags.int("burst", 0),
+    http2: flags.bool("http2"),
     redisGraceMs,
     profile: readProfileConfig(flags),
     redis,

@@ -29,8 +29,9 @@ describe("coordinator configuration", () => {
         metricsAuth: "rbac",
         tls: undefined,
       },
-      qps: 50,
-      burst: 100,
+      qps: 0,
+      burst: 0,
+      http2: true,
       redisGraceMs: 10000,
     });
   });

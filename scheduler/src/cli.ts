@@ -25,7 +25,11 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel, base: { shard: config.identity } });
   const kubeConfig = loadKubeConfig(config);
   const metrics = new ShardMetrics();
-  const api = { userAgent: userAgent(config.identity), observer: restClientMetrics(metrics.registry) };
+  const api = {
+    userAgent: userAgent(config.identity),
+    observer: restClientMetrics(metrics.registry),
+    http2: config.http2,
+  };
   const client = await KubeClient.create(kubeConfig, { ...api, qps: config.qps, burst: config.burst });
   // Lease renewals get their own connection and rate limit: a flood of binds must not delay them.
   // A renewal throttled for longer than a renew interval is overtaken by the next one.

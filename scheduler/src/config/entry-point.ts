@@ -28,6 +28,28 @@ export const replicaSettingTable = {
   },
 } satisfies Record<string, Setting>;
 
+/** How a program's API client talks to the API server (its Lease client has its own limits). */
+export const apiClientSettingTable = {
+  qps: {
+    flag: "qps",
+    env: "KUBE_API_QPS",
+    help: "client-side limit of API requests per second; 0 = none (the API server's Priority and Fairness limits)",
+    fallback: () => "0",
+  },
+  burst: {
+    flag: "burst",
+    env: "KUBE_API_BURST",
+    help: "requests the client-side limit lets through at once; 0 = twice --qps",
+    fallback: () => "0",
+  },
+  http2: {
+    flag: "http2",
+    env: "KUBE_API_HTTP2",
+    help: "HTTP/2 to the API server when it offers it (one connection); false = HTTP/1.1 keep-alive",
+    fallback: () => "true",
+  },
+} satisfies Record<string, Setting>;
+
 /**
  * Runs a program's main: prints its usage for --help or -h instead. A configuration error (an
  * unknown flag, a bad value) is one line with a hint to --help and exit code 2; any other

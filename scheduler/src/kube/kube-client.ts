@@ -1,39 +1,55 @@
 /**
  * A thin Kubernetes REST client for the hot paths (binds, evictions, status patches, watches):
- * plain JSON over keep-alive connections, authenticated from the loaded kubeconfig
- * (config/kubeconfig.ts: a kubeconfig file or the in-cluster service account), with a
- * client-side QPS limit. One TLS context per client, its connections reused: a new TLS
- * connection per request costs more than the request itself at scheduler rates.
+ * plain JSON, authenticated from the loaded kubeconfig (config/kubeconfig.ts: a kubeconfig file
+ * or the in-cluster service account). Over TLS it speaks HTTP/2 when the server offers it (one
+ * connection carrying every request and watch, as client-go: http2-transport.ts), else HTTP/1.1
+ * keep-alive connections (transport.ts); one TLS context per client either way: a new TLS
+ * connection or context per request costs more than the request itself at scheduler rates.
  *
  * Every request carries our User-Agent (user-agent.ts). An answer throttled by API Priority and
  * Fairness (429) is not the operation's answer: the request is sent again after Retry-After
  * (bounded, with jitter), for as long as the call's budget and its caller's signal allow, as
  * client-go does. A 429 from the Eviction API citing a PodDisruptionBudget is an answer, and is
- * returned at once.
+ * returned at once. The API server's Priority and Fairness is the rate limit; a client-side one
+ * (qps) is optional.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
-import type { Socket } from "node:net";
+import { finished } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createSecureContext, TLSSocket } from "node:tls";
+import { createSecureContext } from "node:tls";
 import { type KubeConfig, KubeCredentials, type KubeTlsOptions, tlsOptions } from "../config/kubeconfig.js";
+import { defaultHttp2Options, NegotiatedTransport } from "./http2-transport.js";
 import { TokenBucket } from "./token-bucket.js";
+import {
+  Http1Transport,
+  type OpenExchange,
+  RequestWithheld,
+  type StreamResponse,
+  type Transport,
+} from "./transport.js";
 import { userAgent } from "./user-agent.js";
+
+export { RequestWithheld };
 
 /** Told of every request sent and every request sent again (the rest_client_* metrics). */
 export interface RequestObserver {
   /** An attempt was answered with `code`, an HTTP status, or "<error>" when the transport failed. */
   requested(method: string, code: string): void;
-  /** An attempt is sent again after an answer with `code` (429: throttled; 401: credentials renewed). */
+  /**
+   * An attempt is sent again after an answer with `code` (429: throttled; 401: credentials
+   * renewed; "<unprocessed>": the server did not process it, e.g. above a GOAWAY's last stream).
+   */
   retried(method: string, code: string): void;
 }
 
 export interface KubeClientOptions {
-  /** Sustained requests per second (watches are not counted). */
+  /** Client-side limit of sustained requests per second (watches are not counted); 0: none. */
   qps: number;
+  /** Requests the client-side limit lets through at once; 0: twice qps. */
   burst: number;
-  /** Open connections to the API server at most. */
+  /** Open HTTP/1.1 connections to the API server at most (HTTP/2 uses one). */
   maxSockets: number;
+  /** Over TLS, HTTP/2 when the server offers it (else HTTP/1.1 keep-alive connections, always). */
+  http2: boolean;
   /** Per-request timeout. */
   timeoutMs: number;
   /** Sent as User-Agent on every request, watches included: userAgent(identity). */
@@ -48,9 +64,10 @@ export interface KubeClientOptions {
 }
 
 export const defaultKubeClientOptions: KubeClientOptions = {
-  qps: 500,
-  burst: 1000,
+  qps: 0,
+  burst: 0,
   maxSockets: 128,
+  http2: true,
   timeoutMs: 30_000,
   userAgent: userAgent(),
   throttleWaitMs: 30_000,
@@ -115,14 +132,6 @@ export class KubeApiError extends Error {
   }
 }
 
-/** A request not sent: the caller's condition (sendIf) no longer held when it was about to go out. */
-export class RequestWithheld extends Error {
-  constructor(method: string, path: string) {
-    super(`${method} ${path}: withheld, its condition no longer held`);
-    this.name = "RequestWithheld";
-  }
-}
-
 export interface KubeResponse<T> {
   status: number;
   body: T;
@@ -134,9 +143,8 @@ export interface KubeResponse<T> {
 const credentialRefreshMs = 60_000;
 
 export class KubeClient {
-  private readonly server: URL;
-  private readonly agent: HttpAgent | HttpsAgent;
-  private readonly limiter: TokenBucket;
+  private readonly transport: Transport;
+  private readonly limiter: TokenBucket | undefined;
   private headers: Record<string, string> = {};
   private refreshedAt = 0;
 
@@ -146,16 +154,20 @@ export class KubeClient {
     tls: KubeTlsOptions,
     readonly options: KubeClientOptions,
   ) {
-    this.server = new URL(server);
-    const pool = { keepAlive: true, maxSockets: options.maxSockets };
-    if (this.server.protocol === "https:") {
+    const url = new URL(server);
+    if (url.protocol === "https:") {
       const { ca, cert, key, ...connection } = tls;
       // One TLS context for every connection: built per connection it costs ~0.9 ms of CPU
       // each (parsing the CA and key again), a third of opening one.
-      const secureContext = createSecureContext({ ca, cert, key });
-      this.agent = new HttpsAgent({ ...pool, ...connection, secureContext });
-    } else this.agent = new HttpAgent(pool);
-    this.limiter = new TokenBucket(options.qps, options.burst);
+      const settings = { ...connection, secureContext: createSecureContext({ ca, cert, key }) };
+      this.transport = options.http2
+        ? new NegotiatedTransport(url, settings, options.maxSockets, {
+            ...defaultHttp2Options,
+            connectTimeoutMs: options.timeoutMs,
+          })
+        : new Http1Transport(url, options.maxSockets, settings);
+    } else this.transport = new Http1Transport(url, options.maxSockets, undefined);
+    if (options.qps > 0) this.limiter = new TokenBucket(options.qps, options.burst || 2 * options.qps);
   }
 
   static async create(kubeConfig: KubeConfig, options: Partial<KubeClientOptions> = {}): Promise<KubeClient> {
@@ -180,11 +192,12 @@ export class KubeClient {
 
   /**
    * One JSON request. Non-2xx answers are returned, not thrown; transport errors throw.
-   * `sendIf` is asked once a connection is ready to carry the request, after any wait for the
-   * rate limit or a free connection: when false, nothing is sent and RequestWithheld is thrown
-   * (fencing: a replica stalled meanwhile may no longer hold its lease). A throttled answer (429)
-   * is waited out and the request sent again, sendIf asked again each time, until the call's
-   * throttleWaitMs is spent or `signal` aborts: then the 429 is returned.
+   * `sendIf` is asked once a connection or HTTP/2 stream is ready to carry the request, after
+   * any wait for the rate limit or a free connection or stream: when false, nothing is sent and
+   * RequestWithheld is thrown (fencing: a replica stalled meanwhile may no longer hold its
+   * lease). A throttled answer (429) is waited out and the request sent again, sendIf asked again
+   * each time, until the call's throttleWaitMs is spent or `signal` aborts: then the 429 is
+   * returned.
    */
   async call<T = unknown>(
     method: string,
@@ -196,7 +209,7 @@ export class KubeClient {
   ): Promise<KubeResponse<T>> {
     const giveUpAt = Date.now() + this.options.throttleWaitMs;
     for (;;) {
-      await this.limiter.take();
+      await this.limiter?.take();
       await this.refreshCredentials();
       let res = await this.attempt<T>(method, path, body, contentType, sendIf);
       if (res.status === 401) {
@@ -263,7 +276,7 @@ export class KubeClient {
     return res.body;
   }
 
-  private send<T>(
+  private async send<T>(
     method: string,
     path: string,
     body: unknown,
@@ -271,42 +284,28 @@ export class KubeClient {
     sendIf: (() => boolean) | undefined,
   ): Promise<KubeResponse<T>> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = this.open(method, path, payload ? { "content-type": contentType } : {}, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = text;
-          }
-          const retryAfter = res.headers["retry-after"];
-          resolve({
-            status: res.statusCode ?? 0,
-            body: parsed as T,
-            ...(retryAfter === undefined ? {} : { retryAfter }),
-          });
-        });
-        res.on("error", reject);
-      });
-      req.setTimeout(this.options.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      req.on("error", reject);
-      if (!sendIf) req.end(payload);
-      else
-        req.once("socket", (socket: Socket) => {
-          const decide = () => {
-            if (sendIf()) req.end(payload);
-            else req.destroy(new RequestWithheld(method, path));
-          };
-          // A new connection is ready only once connected (and past the TLS handshake): asked
-          // earlier, the answer could be stale by the time the request goes out.
-          if (!socket.connecting) decide();
-          else socket.once(socket instanceof TLSSocket ? "secureConnect" : "connect", decide);
-        });
+    const { response } = await this.transport.open({
+      method,
+      path,
+      headers: this.requestHeaders(payload === undefined ? undefined : contentType),
+      ...(payload === undefined ? {} : { payload }),
+      ...(sendIf ? { sendIf } : {}),
+      timeoutMs: this.options.timeoutMs,
+      onResend: this.resent(method),
     });
+    const text = await readBody(response);
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    const retryAfter = response.headers["retry-after"];
+    return {
+      status: response.statusCode ?? 0,
+      body: parsed as T,
+      ...(retryAfter === undefined ? {} : { retryAfter }),
+    };
   }
 
   /**
@@ -314,7 +313,7 @@ export class KubeClient {
    * the caller reads the body and calls abort() to stop. A throttled answer (429) is waited out
    * and the watch opened again, as call() does.
    */
-  async stream(path: string): Promise<{ response: IncomingMessage; abort: () => void }> {
+  async stream(path: string): Promise<OpenExchange> {
     const giveUpAt = Date.now() + this.options.throttleWaitMs;
     for (;;) {
       await this.refreshCredentials();
@@ -328,47 +327,47 @@ export class KubeClient {
     }
   }
 
-  private openStream(path: string): Promise<{ response: IncomingMessage; abort: () => void }> {
-    return new Promise((resolve, reject) => {
-      let answered = false;
-      const req = this.open("GET", path, {}, (response) => {
-        answered = true;
-        this.options.observer?.requested("GET", String(response.statusCode ?? 0));
-        resolve({ response, abort: () => req.destroy() });
+  private async openStream(path: string): Promise<OpenExchange> {
+    try {
+      const opened = await this.transport.open({
+        method: "GET",
+        path,
+        headers: this.requestHeaders(),
+        onResend: this.resent("GET"),
       });
-      req.on("error", (error) => {
-        if (!answered) this.options.observer?.requested("GET", "<error>");
-        reject(error);
-      });
-      req.end();
-    });
+      this.options.observer?.requested("GET", String(opened.response.statusCode ?? 0));
+      return opened;
+    } catch (error) {
+      this.options.observer?.requested("GET", "<error>");
+      throw error;
+    }
   }
 
-  private open(
-    method: string,
-    path: string,
-    extraHeaders: Record<string, string>,
-    onResponse: (res: IncomingMessage) => void,
-  ) {
-    const url = new URL(path, this.server);
-    const options: RequestOptions = {
-      method,
-      agent: this.agent,
-      headers: {
-        accept: "application/json",
-        ...this.headers,
-        "user-agent": this.options.userAgent,
-        ...extraHeaders,
-      },
+  private resent(method: string): (() => void) | undefined {
+    const { observer } = this.options;
+    return observer && (() => observer.retried(method, "<unprocessed>"));
+  }
+
+  private requestHeaders(contentType?: string): Record<string, string> {
+    return {
+      accept: "application/json",
+      ...this.headers,
+      "user-agent": this.options.userAgent,
+      ...(contentType === undefined ? {} : { "content-type": contentType }),
     };
-    return url.protocol === "https:"
-      ? httpsRequest(url, options, onResponse)
-      : httpRequest(url, options, onResponse);
   }
 
   close(): void {
-    this.agent.destroy();
+    this.transport.close();
   }
+}
+
+/** The whole body of an answer, as text. */
+async function readBody(response: StreamResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  response.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await finished(response, { writable: false });
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 export function apiError(method: string, path: string, res: KubeResponse<unknown>): KubeApiError {

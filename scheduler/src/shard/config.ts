@@ -2,7 +2,7 @@
  * Shard configuration from flags and environment variables, with documented defaults.
  * A flag wins over its environment variable; both win over the default.
  */
-import { replicaSettingTable } from "../config/entry-point.js";
+import { apiClientSettingTable, replicaSettingTable } from "../config/entry-point.js";
 import { ConfigError, FlagReader, type Setting, usage } from "../config/flags.js";
 
 export { ConfigError };
@@ -45,9 +45,14 @@ export interface ShardConfig {
    */
   gangTimeoutMs: number;
   bindConcurrency: number;
-  /** Client-side API request rate (requests per second) and burst. */
+  /**
+   * Client-side API request rate (requests per second) and burst; qps 0: no client-side limit
+   * (the API server's Priority and Fairness limits, its 429s are waited out); burst 0: twice qps.
+   */
   qps: number;
   burst: number;
+  /** HTTP/2 to the API server when it offers it; false: HTTP/1.1 keep-alive connections. */
+  http2: boolean;
   percentageOfNodesToScore: number;
   preemption: boolean;
   /** Scheduled Events per bound pod, per bound group, or none (scheduledEventModes). */
@@ -114,8 +119,7 @@ const settings = {
     help: "binds in flight at once",
     fallback: () => "64",
   },
-  qps: { flag: "qps", env: "KUBE_API_QPS", help: "API requests per second", fallback: () => "1000" },
-  burst: { flag: "burst", env: "KUBE_API_BURST", help: "API request burst", fallback: () => "2000" },
+  ...apiClientSettingTable,
   percentageOfNodesToScore: {
     flag: "percentage-of-nodes-to-score",
     env: "PERCENTAGE_OF_NODES_TO_SCORE",
@@ -164,8 +168,9 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     settleWindowMs: flags.int("settleWindowMs", 0),
     gangTimeoutMs: flags.int("gangTimeoutMs", 1000),
     bindConcurrency: flags.int("bindConcurrency", 1),
-    qps: flags.int("qps", 1),
-    burst: flags.int("burst", 1),
+    qps: flags.int("qps", 0),
+    burst: flags.int("burst", 0),
+    http2: flags.bool("http2"),
     percentageOfNodesToScore: flags.int("percentageOfNodesToScore", 0, 100),
     preemption: flags.bool("preemption"),
     scheduledEvents: flags.oneOf("scheduledEvents", scheduledEventModes),

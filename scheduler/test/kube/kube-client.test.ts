@@ -22,6 +22,7 @@ import { restClientMetrics } from "../../src/kube/rest-client-metrics.js";
 import { schedulerVersion, userAgent } from "../../src/kube/user-agent.js";
 import { selfSignedCertificate } from "../../src/serving/self-signed-cert.js";
 import { budgetRefusal } from "./api-answers.js";
+import { servingCertificate, tlsKubeConfig } from "./tls-kubeconfig.js";
 
 type Answer = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -234,11 +235,9 @@ describe("restClientMetrics", () => {
 
 describe("over TLS", () => {
   it("trusts only the configured CA, checks the server name and presents the client certificate", async () => {
-    const serving = selfSignedCertificate("api", ["api.internal"]);
-    const own = selfSignedCertificate("shard", []);
     const presented: string[] = [];
     const tlsServer = createHttpsServer(
-      { ...serving, requestCert: true, rejectUnauthorized: false },
+      { ...servingCertificate, requestCert: true, rejectUnauthorized: false },
       (req, res) => {
         const peer = (req.socket as TLSSocket).getPeerCertificate();
         presented.push(typeof peer.subject?.CN === "string" ? peer.subject.CN : "none");
@@ -248,23 +247,9 @@ describe("over TLS", () => {
     );
     await new Promise<void>((resolve) => tlsServer.listen(0, "127.0.0.1", resolve));
     const { port } = tlsServer.address() as AddressInfo;
-    const configWith = (cluster: Partial<KubeConfig["cluster"]>): KubeConfig => ({
-      source: "test",
-      contexts: [],
-      currentContext: "x",
-      cluster: {
-        name: "c",
-        server: `https://127.0.0.1:${port}`,
-        insecureSkipTlsVerify: false,
-        certificateAuthorityData: serving.cert,
-        tlsServerName: "api.internal",
-        ...cluster,
-      },
-      user: { name: "u", clientCertificateData: own.cert, clientKeyData: own.key },
-    });
     const clients: KubeClient[] = [];
     const connect = async (cluster: Partial<KubeConfig["cluster"]> = {}) => {
-      const created = await KubeClient.create(configWith(cluster), { maxSockets: 4 });
+      const created = await KubeClient.create(tlsKubeConfig(port, cluster), { maxSockets: 4 });
       clients.push(created);
       return created;
     };
