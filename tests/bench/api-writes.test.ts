@@ -1,6 +1,6 @@
 /** The API server's request counter read into writes per pod. */
 import { describe, expect, it } from "vitest";
-import { countApiWrites, writesPerPod } from "./api-writes.js";
+import { countApiRequests, countApiWrites, requestsPerPod, writesPerPod } from "./api-writes.js";
 
 const metrics = (bindings: number, statusPatches: number, events: number) =>
   [
@@ -33,6 +33,20 @@ describe("API writes per pod", () => {
       podPatches: 0,
       eventCreates: 2,
       eventPatches: 0,
+    });
+  });
+
+  it("counts every request by verb and resource, reads too, and keeps those of at least 0.01 per pod", () => {
+    const before = countApiRequests(metrics(10, 4, 7));
+    expect(before.get("POST pods/binding")).toBe(10);
+    expect(before.get("PATCH pods/status")).toBe(5);
+    expect(before.get("POST events")).toBe(1007);
+    expect(before.get("GET pods")).toBe(5000);
+    const after = countApiRequests(metrics(110, 44, 207));
+    expect(requestsPerPod(before, after, 100)).toEqual({
+      "POST events": 2,
+      "POST pods/binding": 1,
+      "PATCH pods/status": 0.4,
     });
   });
 });

@@ -25,6 +25,19 @@ const kinds: readonly { kind: keyof ApiWrites; verb: string; resource: string; s
   { kind: "eventPatches", verb: "PATCH", resource: "events", subresource: "" },
 ];
 
+/** Each apiserver_request_total sample of /metrics text: its labels and value. */
+function* requestCounters(metricsText: string): Generator<{ labels: Map<string, string>; value: number }> {
+  for (const line of metricsText.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const close = line.lastIndexOf("}");
+    const labels = new Map<string, string>();
+    for (const match of line.slice(line.indexOf("{") + 1, close).matchAll(/(\w+)="([^"]*)"/g))
+      labels.set(match[1] as string, match[2] as string);
+    const value = Number(line.slice(close + 1).trim());
+    if (Number.isFinite(value)) yield { labels, value };
+  }
+}
+
 /** Sums apiserver_request_total over codes and scopes for each kind of write, from /metrics text. */
 export function countApiWrites(metricsText: string): ApiWrites {
   const counts: ApiWrites = {
@@ -34,14 +47,7 @@ export function countApiWrites(metricsText: string): ApiWrites {
     eventCreates: 0,
     eventPatches: 0,
   };
-  for (const line of metricsText.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
-    const close = line.lastIndexOf("}");
-    const labels = new Map<string, string>();
-    for (const match of line.slice(line.indexOf("{") + 1, close).matchAll(/(\w+)="([^"]*)"/g))
-      labels.set(match[1] as string, match[2] as string);
-    const value = Number(line.slice(close + 1).trim());
-    if (!Number.isFinite(value)) continue;
+  for (const { labels, value } of requestCounters(metricsText)) {
     for (const { kind, verb, resource, subresource } of kinds) {
       if (
         labels.get("verb") === verb &&
@@ -62,14 +68,7 @@ export function countApiWrites(metricsText: string): ApiWrites {
  */
 export function countApiRequests(metricsText: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const line of metricsText.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
-    const close = line.lastIndexOf("}");
-    const labels = new Map<string, string>();
-    for (const match of line.slice(line.indexOf("{") + 1, close).matchAll(/(\w+)="([^"]*)"/g))
-      labels.set(match[1] as string, match[2] as string);
-    const value = Number(line.slice(close + 1).trim());
-    if (!Number.isFinite(value)) continue;
+  for (const { labels, value } of requestCounters(metricsText)) {
     const subresource = labels.get("subresource") ?? "";
     const key = `${labels.get("verb") ?? "?"} ${labels.get("resource") ?? "?"}${subresource ? `/${subresource}` : ""}`;
     counts.set(key, (counts.get(key) ?? 0) + value);
