@@ -880,7 +880,7 @@ async function renderDashboard(): Promise<{ titles: string[]; metrics: string[] 
 function flagsOf(entry: string): Map<string, string> {
   const help = execFileSync(process.execPath, [entry, "--help"], { encoding: "utf8" });
   const flags = new Map<string, string>();
-  for (const match of help.matchAll(/^\s+--([a-z-]+)\s+([A-Z_]+)\s/gm))
+  for (const match of help.matchAll(/^\s+--([a-z0-9-]+)\s+([A-Z0-9_]+)\s/gm))
     flags.set(match[1] as string, match[2] as string);
   expect(flags.size).toBeGreaterThan(10);
   return flags;
