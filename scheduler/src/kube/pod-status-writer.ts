@@ -40,7 +40,12 @@ export class PodStatusWriter {
     const written = { message, at: now };
     if (this.lastWritten.size >= maxRemembered) this.prune(now);
     this.lastWritten.set(key, written);
+    // Sent only onto the pod as the cycle saw it (resourceVersion as the patch's precondition):
+    // a pod bound since (by this shard, another, or while this replica was stalled) answers 409
+    // and keeps its PodScheduled=True; the next cycle reads it afresh.
+    const resourceVersion = pod.metadata.resourceVersion;
     const patch = {
+      ...(resourceVersion ? { metadata: { resourceVersion } } : {}),
       status: {
         conditions: [
           {
@@ -117,6 +122,10 @@ export class PodStatusWriter {
         patch,
         contentType,
       );
+      if (res.status === 409) {
+        this.log.debug({ pod: `${namespace}/${name}` }, "pod changed since it was read; not patched");
+        return false;
+      }
       if (res.status >= 300 && res.status !== 404) {
         this.log.warn({ status: res.status, pod: `${namespace}/${name}`, body: res.body }, "pod not patched");
         return false;

@@ -12,17 +12,23 @@ import { pod } from "../core/fixtures.js";
 interface SentRequest {
   path: string;
   message: string | undefined;
+  resourceVersion: string | undefined;
   answer: (status: number) => void;
 }
 
 function stubClient() {
   const sent: SentRequest[] = [];
   const client = {
-    call: (_method: string, path: string, body: { status?: { conditions?: { message: string }[] } }) =>
+    call: (
+      _method: string,
+      path: string,
+      body: { metadata?: { resourceVersion?: string }; status?: { conditions?: { message: string }[] } },
+    ) =>
       new Promise((resolve) => {
         sent.push({
           path,
           message: body.status?.conditions?.[0]?.message,
+          resourceVersion: body.metadata?.resourceVersion,
           answer: (status) => resolve({ status, body: {} }),
         });
       }),
@@ -112,5 +118,25 @@ describe("pod status writer", () => {
     void writer.unschedulable(target, "no room");
     await settle();
     expect(sent).toHaveLength(2);
+  });
+
+  it("patches a condition only onto the pod as it was read: a pod changed since (bound) answers 409 and is written afresh later", async () => {
+    const { client, sent } = stubClient();
+    const writer = new PodStatusWriter(client, pino({ level: "silent" }));
+    const seen = pod("a", { cpu: 1 });
+    const target = { ...seen, metadata: { ...seen.metadata, resourceVersion: "41" } };
+    const conflicted = writer.unschedulable(target, "no room");
+    await settle();
+    expect(sent[0]?.resourceVersion).toBe("41");
+    sent[0]?.answer(409);
+    await conflicted;
+    // Not remembered as written: the pod as read next (still pending) is told again.
+    const next = { ...target, metadata: { ...target.metadata, resourceVersion: "45" } };
+    void writer.unschedulable(next, "no room");
+    await settle();
+    expect(sent.map((r) => [r.message, r.resourceVersion])).toEqual([
+      ["no room", "41"],
+      ["no room", "45"],
+    ]);
   });
 });
