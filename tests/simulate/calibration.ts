@@ -5,9 +5,9 @@
  *
  * Sources:
  *   - baseline: a quiet-machine run of `npm run bench` (basic, backlog, 1000 nodes ×
- *     3000 pods, 2 cores, 99.8 % busy; issue 23). Writes per pod: 1 bind,
+ *     3000 pods, 2 cores, 99.8 % busy; docs/benchmark-history.md). Writes per pod: 1 bind,
  *     1 Event, ~0.1 pod status patch (KWOK's).
- *   - issue 23's profiles: a shard decodes ~0.3 ms of watch per pod per extra shard; a shard
+ *   - CPU profiles of shards (docs/benchmark-history.md): a shard decodes ~0.3 ms of watch per pod per extra shard; a shard
  *     process spends ~0.7 CPU-s importing its client at start; an Event costs the API server
  *     about what a bind costs (the no-op binder: 723 → 404 pods/s when it also posts one).
  *   - core: the scheduling core timed in process on this machine (`npm run bench -- --scenario
@@ -46,7 +46,7 @@ export const baseline = {
   /** controller-manager 1.7, idle kube-scheduler 1, harness 1. */
   otherCpuSeconds: 3.7,
   writesPerPod: { binds: 1, events: 1, statusPatches: 0.1 },
-  /** issue 23: a shard's import at start. */
+  /** Profiled: a shard's import at start. */
   shardStartSeconds: 0.7,
   /**
    * An assumption: the rest of the fixed cost (~130 HTTP/1.1 connections with a fresh TLS context
@@ -55,9 +55,9 @@ export const baseline = {
    * do not show.
    */
   shardWarmupRequests: 2000,
-  /** issue 23: decode per pod per extra shard. */
+  /** Profiled: decode per pod per extra shard. */
   shardDecodeMsPerPod: 0.3,
-  /** issue 23: one shard's node-scan cost from the core bench, at 1000 and 50 000 nodes. */
+  /** Measured: one shard's node-scan cost from the core bench, at 1000 and 50 000 nodes. */
   coreMsPerPod: [
     { nodesScanned: 420, ms: 0.43 },
     { nodesScanned: 2500, ms: 1.55 },
@@ -72,7 +72,7 @@ export interface Calibration {
   readonly apiWatchEventMs: number;
   /** Pod watchers that are not shards. */
   readonly otherPodWatchers: number;
-  /** A shard's CPU before it schedules: importing its client (issue 23's profile). */
+  /** A shard's CPU before it schedules: importing its client (profiled). */
   readonly shardStartMs: number;
   /** The rest of a shard's fixed CPU, paid a share with each of its first requests (warm-up). */
   readonly shardWarmupMsPerRequest: number;
