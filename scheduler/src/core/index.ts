@@ -53,6 +53,7 @@ export {
   placedByOwnerOnly,
 } from "./inter-pod-constraints.js";
 export type { NodeInfo, PodInfo } from "./model.js";
+export { naturalOrder } from "./natural-order.js";
 export {
   interPodAffinityName,
   mayBeConstrainedByInterPodAffinity,

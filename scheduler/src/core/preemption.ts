@@ -65,6 +65,7 @@ import {
 } from "./gang-placement.js";
 import { matchesLabelSelector } from "./label-selector.js";
 import type { NodeInfo, PodInfo } from "./model.js";
+import { naturalOrder } from "./natural-order.js";
 import { type PodState, PodStates, preFilter, rejection } from "./profile.js";
 import { insufficientResources, Resources } from "./resources/resources.js";
 import { Statement } from "./statement.js";
@@ -312,9 +313,7 @@ export function victimUnitsOf(group: RunningGroup): VictimUnit[] {
     whole: true,
   };
   const mode = partialEvictionOf(group);
-  const staying = group.pods
-    .filter((pod) => !pod.terminating)
-    .sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }));
+  const staying = group.pods.filter((pod) => !pod.terminating).sort((a, b) => naturalOrder(a.key, b.key));
   // The largest min-member its members carry; none: the group started with those present, all needed.
   const declared = staying.flatMap((pod) => (pod.minMember === undefined ? [] : [pod.minMember]));
   const min = Math.min(staying.length, declared.length > 0 ? Math.max(...declared) : staying.length);

@@ -23,6 +23,7 @@ import {
   coschedulingStatus,
   type Decision,
   type GroupKey,
+  naturalOrder,
   needsCheckBeforeBind,
   type Pod,
   type PodInfo,
@@ -286,7 +287,7 @@ export class GroupExecutor {
       ? `PodGroup ${key.namespace}/${key.name}`
       : `group ${key.namespace}/${key.name}`;
     const assigned = [...bound]
-      .sort((a, b) => byName(a.pod.name, b.pod.name))
+      .sort((a, b) => naturalOrder(a.pod.name, b.pod.name))
       .map(({ pod, nodeName }) => `${pod.key} to ${nodeName}`);
     this.events.record(
       subject,
@@ -310,7 +311,7 @@ export class GroupExecutor {
       if (podGroup !== undefined) return podGroupSubject(podGroup, key.namespace);
     }
     let first: PodInfo | undefined;
-    for (const pod of pods) if (first === undefined || byName(pod.name, first.name) < 0) first = pod;
+    for (const pod of pods) if (first === undefined || naturalOrder(pod.name, first.name) < 0) first = pod;
     return first?.pod;
   }
 
@@ -775,11 +776,6 @@ export class GroupExecutor {
     this.statusWriter.forget?.(pod);
     this.events.forget?.(pod);
   }
-}
-
-/** Pod names in natural order (numbers compared as numbers): member-2 before member-10. */
-function byName(a: string, b: string): number {
-  return a.localeCompare(b, "en", { numeric: true });
 }
 
 /**

@@ -15,6 +15,7 @@ import { toPodInfo } from "../core/build-info.js";
 import { ClusterState } from "../core/cluster-state.js";
 import { type GroupKey, GroupRouter, groupOwner, groupPin, type RoutingRing } from "../core/gang/index.js";
 import type { PodInfo } from "../core/model.js";
+import { naturalOrder } from "../core/natural-order.js";
 import { nodeOwnerOf, ShardRing } from "../sharding/shard-ring.js";
 
 /** The reasons of the Events the coordinator writes on the pods it moves. */
@@ -256,7 +257,7 @@ function shardRows(
       lagging: false,
     });
   }
-  return rows.sort((a, b) => byName(a.name, b.name));
+  return rows.sort((a, b) => naturalOrder(a.name, b.name));
 }
 
 interface NodeOwnership {
@@ -440,9 +441,4 @@ function timestamp(text: string | null | undefined): number | undefined {
   if (!text) return undefined;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** Shard identities in ordinal order: sharded-scheduler-2 before sharded-scheduler-10. */
-function byName(a: string, b: string): number {
-  return a.localeCompare(b, "en", { numeric: true });
 }
