@@ -30,7 +30,7 @@ const md5Binary = (key: string): string => hash("md5", key, "binary");
  * the owner of every pod group and node again and again (each cycle, each metrics scrape), and a
  * ring never changes once built.
  */
-export const rememberedOwners = 200_000;
+const rememberedOwners = 200_000;
 
 export class ShardRing {
   /** Distinct members in code-unit order. */
