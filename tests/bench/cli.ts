@@ -96,7 +96,7 @@ daemonset: a backlog of pods that fit few nodes, kube-scheduler and sharded-sche
                         or streaming (the system runs; first create to last bind)
   --special-nodes S     special nodes added for the run (default 2)
   --shards 1,3          sharded-scheduler once per shard count (default 1,3)
-  --systems, --concurrency as for basic
+  --systems, --concurrency, --runs as for basic
 affinity: scheduler_perf's pod-with-pod-anti-affinity (half the pods, one per node) and
   pod-with-pod-affinity (the other half, one zone) on N nodes over 3 zones; kube-scheduler,
   sharded-scheduler and the no-op binder (the checker's control); the independent checker counts
@@ -276,8 +276,10 @@ async function main(): Promise<void> {
     );
   const configs = parseConfigs(values.configs);
   const scheduledEvents = parseScheduledEvents(values["scheduled-events"]);
-  if ((runs > 1 || scheduledEvents) && !report && scenario !== "basic" && scenario !== "gangs")
-    throw new ConfigError("--runs and --scheduled-events are for --scenario basic and gangs (and --report)");
+  if (runs > 1 && !report && scenario !== "basic" && scenario !== "gangs" && scenario !== "daemonset")
+    throw new ConfigError("--runs is for --scenario basic, gangs and daemonset (and --report)");
+  if (scheduledEvents && !report && scenario !== "basic" && scenario !== "gangs")
+    throw new ConfigError("--scheduled-events is for --scenario basic and gangs (and --report)");
   const systems = (
     values.systems ??
     (podGroups
@@ -411,6 +413,7 @@ async function main(): Promise<void> {
         shards,
         systems,
         createConcurrency: concurrency,
+        runs,
         log,
       });
       if (!values.json) {

@@ -39,6 +39,8 @@ export interface DaemonsetOptions {
   shards: readonly number[];
   systems: readonly SystemName[];
   createConcurrency: number;
+  /** Runs per system, interleaved; each result the median of its runs (absent: 1). */
+  runs?: number;
   log: (line: string) => void;
 }
 
@@ -147,6 +149,7 @@ export async function runDaemonset(options: DaemonsetOptions): Promise<Daemonset
       shards: options.shards,
       systems: options.systems,
       createConcurrency: options.createConcurrency,
+      ...(options.runs ? { runs: options.runs } : {}),
       podShape: daemonsetPodShape(nodes, options.perNode),
       // As deployed: what a shard cannot place waits for the coordinator's relief.
       coordinator: true,

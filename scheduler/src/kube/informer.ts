@@ -102,6 +102,8 @@ export class Informer<T extends KubeObject> {
   private relistWaiters: (() => void)[] = [];
   private firstListWaiters: (() => void)[] = [];
   private relistRequested = false;
+  /** Callers of deliveredAsOfNow() waiting for the informer to reach the version they read. */
+  private versionWaiters: { readonly target: bigint; readonly resolve: (reached: boolean) => void }[] = [];
   private refusalLogged = false;
   /** Keys of the objects whose handler threw, each logged once until it is handled again. */
   private readonly failing = new Set<string>();
@@ -165,6 +167,36 @@ export class Informer<T extends KubeObject> {
     });
   }
 
+  /**
+   * Resolves true once this informer has delivered every change its collection held when this
+   * was called: a quorum-fresh read of one object (same selectors) gives the collection's
+   * resourceVersion at that moment, and lists, watch events and bookmarks advance the informer's
+   * own in order. False when the read failed or the versions are not decimal numbers (the API
+   * server's are etcd revisions; other storage may make them opaque), or on stop. A quiet
+   * collection keeps it pending until its next change or bookmark: callers bound their wait.
+   */
+  async deliveredAsOfNow(): Promise<boolean> {
+    const path = this.query({ limit: "1" });
+    const res = await this.client.call<{ metadata?: { resourceVersion?: string } }>("GET", path);
+    const target =
+      res.status >= 200 && res.status <= 299 ? revision(res.body.metadata?.resourceVersion) : undefined;
+    if (target === undefined || this.stopped) return false;
+    return new Promise((resolve) => {
+      this.versionWaiters.push({ target, resolve });
+      this.versionAdvanced();
+    });
+  }
+
+  /** The informer's resourceVersion moved on: answers the deliveredAsOfNow() callers it reached. */
+  private versionAdvanced(): void {
+    if (this.versionWaiters.length === 0 || !this.hasSynced || this.needList) return;
+    const now = revision(this.resourceVersion);
+    if (now === undefined) return;
+    const waiting = this.versionWaiters;
+    this.versionWaiters = waiting.filter((waiter) => waiter.target > now);
+    for (const waiter of waiting) if (waiter.target <= now) waiter.resolve(true);
+  }
+
   /** Runs until stop(); never throws. */
   async run(): Promise<void> {
     let backoffMs = 250;
@@ -207,6 +239,7 @@ export class Informer<T extends KubeObject> {
   stop(): void {
     this.stopped = true;
     this.abortWatch?.();
+    for (const waiter of this.versionWaiters.splice(0)) waiter.resolve(false);
   }
 
   private query(extra: Record<string, string>): string {
@@ -278,6 +311,7 @@ export class Informer<T extends KubeObject> {
     }
     this.resourceVersion = resourceVersion;
     this.listComplete(listing, "paginated");
+    this.versionAdvanced();
   }
 
   /** An object a list shows: stored and handled unless the store already has this version. */
@@ -389,6 +423,7 @@ export class Informer<T extends KubeObject> {
       if (event.object.metadata?.annotations?.[initialEventsEndAnnotation] !== "true") return false;
       this.resourceVersion = event.object.metadata.resourceVersion ?? this.resourceVersion;
       this.listComplete(listing, "watch-list");
+      this.versionAdvanced();
       return true;
     }
     if (event.type === "DELETED") {
@@ -410,7 +445,10 @@ export class Informer<T extends KubeObject> {
       throw new Error(`watch error: ${event.object.message ?? JSON.stringify(event.object)}`);
     }
     const version = event.object.metadata?.resourceVersion;
-    if (version) this.resourceVersion = version;
+    if (version) {
+      this.resourceVersion = version;
+      this.versionAdvanced();
+    }
     if (event.type === "BOOKMARK" || !this.wellFormed(event.object)) return;
     const object = event.object;
     const key = keyOf(object);
@@ -512,6 +550,11 @@ export class LineSplitter {
     this.pending = [];
     return line;
   }
+}
+
+/** A resourceVersion as a number to compare, when it is a decimal one (etcd's revisions are). */
+function revision(version: string | undefined): bigint | undefined {
+  return version !== undefined && /^[0-9]{1,20}$/.test(version) ? BigInt(version) : undefined;
 }
 
 export function keyOf(object: KubeObject): string {

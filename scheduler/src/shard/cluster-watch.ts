@@ -52,6 +52,7 @@ type WatchedKind = Pick<Informer<KubeObject>, "run" | "stop" | "synced" | "relis
 
 export class ClusterWatch {
   private readonly informers: WatchedKind[] = [];
+  private podInformer: Informer<Pod> | undefined;
   private stopped = false;
 
   constructor(
@@ -147,6 +148,7 @@ export class ClusterWatch {
       ...(podGroups ? [podGroups] : []),
       ...crds.informers,
     );
+    this.podInformer = pods;
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);
@@ -328,6 +330,11 @@ export class ClusterWatch {
       onHandlerError: () => this.metrics.informerHandlerErrors.inc({ resource }),
       meter: this.metrics.watchMeter(resource),
     };
+  }
+
+  /** True once the pod watch delivered every pod change made before the call (Informer.deliveredAsOfNow). */
+  podsDeliveredAsOfNow(): Promise<boolean> {
+    return this.podInformer?.deliveredAsOfNow() ?? Promise.resolve(false);
   }
 
   /** Re-reads every watched kind with a quorum list. */

@@ -165,6 +165,14 @@ export class ShardMetrics {
     registers: [this.registry],
   });
 
+  readonly handoverSettleSeconds = new Histogram({
+    name: "sharded_scheduler_handover_settle_duration_seconds",
+    help: "How long nodes gained in a handover waited before use, by what ended the wait: watch (the pod watch caught up with the previous owners' binds) or delay (the settle delay ran out).",
+    labelNames: ["ended"] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
   readonly fencedBinds = new Counter({
     name: "sharded_scheduler_fenced_binds_total",
     help: "Binds and evictions not sent because this shard no longer owned the node or its lease (fencing).",

@@ -139,6 +139,11 @@ export class Shard {
     await this.watch.relist();
   }
 
+  /** True once the pod watch delivered every pod change made before the call (a handover's catch-up). */
+  podsDeliveredAsOfNow(): Promise<boolean> {
+    return this.watch.podsDeliveredAsOfNow();
+  }
+
   stop(): void {
     this.stopped = true;
     this.executor.stop();

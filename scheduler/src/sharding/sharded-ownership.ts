@@ -2,8 +2,11 @@
  * Ownership for one replica among many: it carries out the handover protocol of handover.ts
  * over the shard Leases.
  *   - Nodes: the owner under the ring epoch this replica adopted (a lent node: its node owner).
- *     Binding onto a node needs the bind gate open; a node just gained is used only after a
- *     settle delay, so the pod watch has delivered the previous owner's last binds.
+ *     Binding onto a node needs the bind gate open; a node just gained is used only once the
+ *     pod watch has delivered the previous owner's last binds: once it caught up with a
+ *     quorum read made after the gate opened (every other member acknowledged the epoch after
+ *     finishing its binds under older ones, so those binds precede the read), or after the
+ *     settle delay, whichever comes first.
  *   - Groups: the owner under the newest ring seen, or the live shard a pod's owner annotation
  *     names (optimistic: the API server binds a pod once).
  *   - Adopting a new epoch waits for this replica's bind batches in flight, then acknowledges.
@@ -20,7 +23,7 @@ import type { LeaseView } from "./shard-leases.js";
 import { nodeOwnerOf, ShardRing } from "./shard-ring.js";
 
 export interface ShardedOwnershipOptions {
-  /** How long a node just gained waits before this replica places on it. */
+  /** The longest a node just gained waits before this replica places on it (see podWatchCaughtUp). */
   handoverSettleMs: number;
   /** At most one ring proposal per this many ms. */
   proposalIntervalMs?: number;
@@ -42,6 +45,7 @@ type GateReason = Extract<BindGate, { open: false }>["reason"];
 export interface HandoverMetrics {
   readonly handoverWaits: { inc(labels: { reason: string }): void };
   readonly handoverWaitSeconds: { observe(labels: { reason: string }, seconds: number): void };
+  readonly handoverSettleSeconds: { observe(labels: { ended: "watch" | "delay" }, seconds: number): void };
 }
 
 export class ShardedOwnership implements Ownership {
@@ -56,6 +60,9 @@ export class ShardedOwnership implements Ownership {
   /** Set when ownsNode turned down a node gained under the adopted epoch while settling. */
   private gainedWhileSettling = false;
   private settleTimer: NodeJS.Timeout | undefined;
+  private settleStartedAt = 0;
+  /** The epoch whose settle a catch-up of the pod watch was asked for. */
+  private catchUpEpoch: number | undefined;
   private gateOpen = false;
   private closedSince = Date.now();
   private closedReason: GateReason | undefined;
@@ -74,6 +81,12 @@ export class ShardedOwnership implements Ownership {
    * proposal keeps each with its current owner (see nextRingEpoch).
    */
   promisedNodes: () => Iterable<string> = () => [];
+  /**
+   * Set by the shard: resolves true once its pod watch has delivered every pod change made
+   * before the call (a quorum read, then the watch reaching its resourceVersion). Asked when the
+   * gate opens while gained nodes settle; true ends the settle before the delay. Absent: the delay.
+   */
+  podWatchCaughtUp: (() => Promise<boolean>) | undefined;
 
   constructor(
     private readonly leases: LeaseView,
@@ -268,11 +281,37 @@ export class ShardedOwnership implements Ownership {
     void this.leases.publishAck(ring.epoch);
     this.settling = true;
     this.gainedWhileSettling = false;
+    this.settleStartedAt = Date.now();
+    this.catchUpEpoch = undefined;
     if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settleTimer = setTimeout(() => {
-      this.settling = false;
-      this.changed();
-    }, this.options.handoverSettleMs);
+    this.settleTimer = setTimeout(() => this.settled("delay"), this.options.handoverSettleMs);
+  }
+
+  /**
+   * The gate is open on the adopted epoch while its gained nodes settle: every other member
+   * acknowledged it, each after its last bind under an older epoch, so a quorum read made now
+   * is newer than those binds, and once the pod watch reached it they are in the cache.
+   */
+  private catchUp(): void {
+    const epoch = this.adopted?.epoch;
+    if (!this.podWatchCaughtUp || epoch === undefined || this.catchUpEpoch === epoch) return;
+    this.catchUpEpoch = epoch;
+    this.podWatchCaughtUp().then(
+      (reached) => {
+        if (reached && this.settling && this.adopted?.epoch === epoch) this.settled("watch");
+      },
+      (error: unknown) =>
+        this.log.debug({ err: String(error) }, "pod watch catch-up not known; settle delay"),
+    );
+  }
+
+  /** Nodes gained under the adopted epoch may be used from now on. */
+  private settled(ended: "watch" | "delay"): void {
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    this.settling = false;
+    this.metrics.handoverSettleSeconds.observe({ ended }, (Date.now() - this.settleStartedAt) / 1000);
+    this.changed();
   }
 
   /** Evaluates the bind gate now, and keeps the metrics of its closed spells. */
@@ -311,6 +350,7 @@ export class ShardedOwnership implements Ownership {
     }
     this.gateOpen = gate.open;
     this.closedReason = gate.open ? undefined : gate.reason;
+    if (gate.open && this.settling) this.catchUp();
     return gate;
   }
 

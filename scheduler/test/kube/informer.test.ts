@@ -223,3 +223,48 @@ describe("Informer lists", () => {
     await stop();
   });
 });
+
+describe("Informer.deliveredAsOfNow", () => {
+  it("reads the collection's resourceVersion with a quorum read of one object, and answers once the watch reached it", async () => {
+    const server = new FakeApiServer(things(2));
+    const { informer, stop } = startInformer(server, { fieldSelector: "status.phase!=Failed" });
+    await waitUntil("synced", () => informer.synced);
+    // Nothing changed since the list: delivered at once.
+    expect(await informer.deliveredAsOfNow()).toBe(true);
+    const [read] = server.requests.filter((request) => request.startsWith("GET"));
+    const params = new URL(read?.slice(4) ?? "", "http://fake").searchParams;
+    expect(params.get("limit")).toBe("1");
+    expect(params.get("fieldSelector")).toBe("status.phase!=Failed");
+    expect(params.get("resourceVersion") ?? "").toBe("");
+
+    // Changes the watch has not delivered yet (the server is at 20, the informer at 10).
+    server.resourceVersion = 20;
+    let answer: boolean | undefined;
+    void informer.deliveredAsOfNow().then((reached) => {
+      answer = reached;
+    });
+    await waitUntil("the read", () => server.requests.filter((r) => r.startsWith("GET")).length === 2);
+    server.sendRaw("MODIFIED", thing("t00", "15"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(answer).toBeUndefined();
+    server.sendRaw("BOOKMARK", { metadata: { resourceVersion: "20" } });
+    await waitUntil("the answer", () => answer !== undefined);
+    expect(answer).toBe(true);
+
+    // Pending when stopped: answered false.
+    server.resourceVersion = 30;
+    const pending = informer.deliveredAsOfNow();
+    await waitUntil("the read", () => server.requests.filter((r) => r.startsWith("GET")).length === 3);
+    await stop();
+    expect(await pending).toBe(false);
+  });
+
+  it("answers false when the collection's resourceVersion is not a decimal number", async () => {
+    const server = new FakeApiServer(things(1));
+    const { informer, stop } = startInformer(server);
+    await waitUntil("synced", () => informer.synced);
+    (server as { resourceVersion: unknown }).resourceVersion = "opaque-token";
+    expect(await informer.deliveredAsOfNow()).toBe(false);
+    await stop();
+  });
+});

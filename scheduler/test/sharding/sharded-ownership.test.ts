@@ -203,6 +203,70 @@ describe("ShardedOwnership", () => {
     expect(ownership.ownsNode(gained)).toBe(true);
   });
 
+  /** The coordinator lends a node (its annotation seen); "a", the proposer, puts it in the next epoch and adopts it. */
+  async function lend(node: string, owner: string | undefined): Promise<void> {
+    ownership.observeNodeOwner(node, owner);
+    await vi.advanceTimersByTimeAsync(0);
+  }
+
+  it("uses a node just gained once the pod watch caught up with a read made after the gate opened, before the delay", async () => {
+    settledAt(1, ["a", "b"]);
+    const asked: ((reached: boolean) => void)[] = [];
+    ownership.podWatchCaughtUp = () => new Promise((resolve) => asked.push(resolve));
+    // One of "b"'s nodes is lent to "a": "a" gains it under epoch 2.
+    const lent = nodesOf(["a", "b"], "b", 1)[0] as string;
+    await lend(lent, "a");
+    expect(ownership.epoch).toBe(2);
+    expect(ownership.ownsNode(lent)).toBe(false);
+    // "b" has not acknowledged epoch 2 yet: its last binds may still be on the way; not asked.
+    expect(asked).toHaveLength(0);
+    leases.setPeer("b", 2);
+    ownership.reconcile();
+    expect(ownership.canPlace()).toBe(true);
+    expect(asked).toHaveLength(1);
+    expect(ownership.ownsNode(lent)).toBe(false);
+    const before = changes;
+    asked[0]?.(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ownership.ownsNode(lent)).toBe(true);
+    expect(ownership.gainedNodesSettling()).toBe(false);
+    expect(changes).toBeGreaterThan(before);
+    // Asked once per epoch, however often the gate is looked at.
+    ownership.canPlace();
+    ownership.reconcile();
+    expect(asked).toHaveLength(1);
+  });
+
+  it("waits out the delay when the pod watch's catch-up is not known, and a late answer does not end a newer epoch's settle", async () => {
+    settledAt(1, ["a", "b"]);
+    const asked: ((reached: boolean) => void)[] = [];
+    ownership.podWatchCaughtUp = () => new Promise((resolve) => asked.push(resolve));
+    const [first, second] = nodesOf(["a", "b"], "b", 2) as [string, string];
+    await lend(first, "a");
+    leases.setPeer("b", 2);
+    ownership.reconcile();
+    asked[0]?.(false);
+    await vi.advanceTimersByTimeAsync(settleMs - 1);
+    expect(ownership.ownsNode(first)).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ownership.ownsNode(first)).toBe(true);
+
+    await lend(second, "a");
+    expect(ownership.epoch).toBe(3);
+    leases.setPeer("b", 3);
+    ownership.reconcile();
+    expect(asked).toHaveLength(2);
+    // Epoch 4 takes the lend back and epoch 5 lends it again; "b" has acknowledged neither.
+    await lend(second, undefined);
+    await lend(second, "a");
+    expect(ownership.epoch).toBe(5);
+    // Epoch 3's answer comes while epoch 5 settles: it ends nothing.
+    asked[1]?.(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(ownership.ownsNode(second)).toBe(false);
+    expect(asked).toHaveLength(2);
+  });
+
   it("says gained nodes are settling once asked about one, until the delay ends; not for kept nodes", () => {
     settledAt(1, ["a", "b"]);
     expect(ownership.gainedNodesSettling()).toBe(false);
