@@ -42,6 +42,7 @@ import { type BindOutcome, type EvictOutcome, PodBinder } from "../kube/pod-bind
 import { disruptionTargetMessage, PodGroupStatusWriter } from "../kube/pod-group-status-writer.js";
 import { PodStatusWriter } from "../kube/pod-status-writer.js";
 import type { BindTicket, Ownership } from "../sharding/ownership.js";
+import { BindRoom } from "./bind-room.js";
 import {
   type ClusterCache,
   declaredMinMember,
@@ -133,6 +134,7 @@ export class GroupExecutor {
   private readonly podGroupStatus: ShardWriters["podGroupStatus"];
   private readonly coschedulingStatus: ShardWriters["coschedulingStatus"];
   private readonly bindSlots;
+  private readonly bindRoom: BindRoom;
   /** Aborted by stop(): binds and evictions waiting out a throttled answer give up. */
   private readonly stopping = new AbortController();
 
@@ -155,10 +157,12 @@ export class GroupExecutor {
     this.podGroupStatus = writers.podGroupStatus;
     this.coschedulingStatus = writers.coschedulingStatus;
     this.bindSlots = pLimit(config.bindConcurrency);
+    this.bindRoom = new BindRoom(config.bindConcurrency);
   }
 
   stop(): void {
     this.stopping.abort();
+    this.bindRoom.openAll();
     this.events.close?.();
   }
 
@@ -174,6 +178,20 @@ export class GroupExecutor {
    */
   async bind(groupId: string, placements: readonly Placement[]): Promise<GroupBindOutcome> {
     for (const { pod, nodeName } of placements) this.assume(pod, nodeName);
+    // The ticket is asked for once every member's bind can go out: a queue of binds must not hold
+    // up a new ring epoch (bind-room.ts).
+    const leave = await this.bindRoom.enter(placements.length);
+    try {
+      return await this.bindUnderTicket(groupId, placements);
+    } finally {
+      leave();
+    }
+  }
+
+  private async bindUnderTicket(
+    groupId: string,
+    placements: readonly Placement[],
+  ): Promise<GroupBindOutcome> {
     // Fencing: ownership may have moved since the cycle decided; never bind onto a lost node.
     const ticket = this.ownership.acquireBind(placements.map((p) => p.nodeName));
     if (!ticket) {

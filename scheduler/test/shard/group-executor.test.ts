@@ -59,6 +59,50 @@ const membersOf = (shard: Shard, groupId: string) => {
 };
 
 describe("GroupExecutor.bind", () => {
+  it("asks for a bind ticket only once every member's bind can go out: queued groups hold none", async () => {
+    const holding: (() => void)[] = [];
+    let tickets = 0;
+    let most = 0;
+    const ownership: Ownership = {
+      ...ownsEverything,
+      acquireBind: () => {
+        tickets++;
+        most = Math.max(most, tickets);
+        return { valid: () => true, release: () => void tickets-- };
+      },
+    };
+    const stub = writers();
+    const binder = stub.binder;
+    stub.binder = {
+      ...binder,
+      // Each bind waits until the test lets it answer.
+      bind: (namespace, name, ...rest) =>
+        new Promise((resolve) => holding.push(() => resolve(binder.bind(namespace, name, ...rest)))),
+    };
+    const shard = readyShard(stub, { ownership, config: { bindConcurrency: 2 } });
+    (shard as unknown as { ready: boolean }).ready = false;
+    const groups = ["a", "b", "c"].map((name) => {
+      const p = ours(shard, pod(name));
+      shard.cache.upsertPod(p);
+      const info = toPodInfo(p);
+      return { groupId: info.group.id, placements: [{ pod: info, nodeName: "n0" }] };
+    });
+    const outcomes = groups.map(({ groupId, placements }) => shard.executor.bind(groupId, placements));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Two binds in flight, the third group waits for room without a ticket.
+    expect(tickets).toBe(2);
+    expect(holding).toHaveLength(2);
+    holding.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(holding).toHaveLength(2);
+    for (const answer of holding.splice(0)) answer();
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const answer of holding.splice(0)) answer();
+    expect((await Promise.all(outcomes)).map((outcome) => outcome.kind)).toEqual(["bound", "bound", "bound"]);
+    expect(most).toBe(2);
+    expect(tickets).toBe(0);
+  });
+
   it("is bound when every member is, and the members stay assumed", async () => {
     const shard = idleShard(writers());
     const { groupId, placements } = placedGang(shard);
