@@ -71,13 +71,14 @@ describe("GroupExecutor.bind", () => {
         return { valid: () => true, release: () => void tickets-- };
       },
     };
-    const stub = writers();
-    const binder = stub.binder;
-    stub.binder = {
-      ...binder,
-      // Each bind waits until the test lets it answer.
-      bind: (namespace, name, ...rest) =>
-        new Promise((resolve) => holding.push(() => resolve(binder.bind(namespace, name, ...rest)))),
+    const base = writers();
+    const stub: ShardWriters = {
+      ...base,
+      binder: {
+        ...base.binder,
+        // Each bind waits until the test lets it answer.
+        bind: () => new Promise((resolve) => holding.push(() => resolve({ outcome: "bound", detail: "" }))),
+      },
     };
     const shard = readyShard(stub, { ownership, config: { bindConcurrency: 2 } });
     (shard as unknown as { ready: boolean }).ready = false;
