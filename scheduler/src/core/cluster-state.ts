@@ -13,6 +13,7 @@ import type {
 } from "./api-types.js";
 import { toNodeInfo } from "./build-info.js";
 import { type ClusterEvents, eventsOf } from "./framework.js";
+import { soloPodKey } from "./gang/group-key.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { SpreadSelectors } from "./plugins/pod-topology-spread/default-selector.js";
 import type { Resources } from "./resources/resources.js";
@@ -173,8 +174,10 @@ export class ClusterState {
       }
       const awaiting = this.awaitingNode.get(placed.placedOn);
       if (awaiting?.delete(key) && awaiting.size === 0) this.awaitingNode.delete(placed.placedOn);
-      const members = this.groupPods.get(placed.group.id);
-      if (members?.delete(key) && members.size === 0) this.groupPods.delete(placed.group.id);
+      if (!placed.group.solo) {
+        const members = this.groupPods.get(placed.group.id);
+        if (members?.delete(key) && members.size === 0) this.groupPods.delete(placed.group.id);
+      }
       this.runningGroupCache.delete(placed.group.id);
       this.terminatingPlaced.delete(key);
       if (placed.volumeClaims.length > 0) this.countClaimUsers(placed, -1);
@@ -207,9 +210,11 @@ export class ClusterState {
   private place(pod: PodInfo, nodeName: string): void {
     const placed = { ...pod, placedOn: nodeName };
     this.placed.set(pod.key, placed);
-    const members = this.groupPods.get(pod.group.id) ?? new Map<string, PodInfo>();
-    this.groupPods.set(pod.group.id, members);
-    members.set(pod.key, placed);
+    if (!pod.group.solo) {
+      const members = this.groupPods.get(pod.group.id) ?? new Map<string, PodInfo>();
+      this.groupPods.set(pod.group.id, members);
+      members.set(pod.key, placed);
+    }
     this.runningGroupCache.delete(pod.group.id);
     if (pod.terminating) this.terminatingPlaced.set(pod.key, placed);
     if (pod.volumeClaims.length > 0) this.countClaimUsers(pod, 1);
@@ -281,6 +286,8 @@ export class ClusterState {
   runningGroups(): Map<string, RunningGroup> {
     const groups = new Map<string, RunningGroup>();
     for (const id of this.groupPods.keys()) groups.set(id, this.runningGroup(id) as RunningGroup);
+    for (const pod of this.placed.values())
+      if (pod.group.solo) groups.set(pod.group.id, this.runningGroup(pod.group.id) as RunningGroup);
     return groups;
   }
 
@@ -360,13 +367,23 @@ export class ClusterState {
     this.clusterWideAntiAffinityNodes.delete(node);
   }
 
+  /**
+   * A solo group's one pod occupying a node. Solo groups (a pod without a group) are most pods:
+   * they are found through the placed pods, not kept in groupPods (a Map each would cost more
+   * than the pod's own entry).
+   */
+  private soloPlaced(id: string): PodInfo[] | undefined {
+    const pod = this.placed.get(soloPodKey(id));
+    return pod !== undefined && pod.group.id === id ? [pod] : undefined;
+  }
+
   /** The group's pods occupying nodes, or undefined when none does. */
   runningGroup(id: string): RunningGroup | undefined {
     const cached = this.runningGroupCache.get(id);
     if (cached) return cached;
     const members = this.groupPods.get(id);
-    if (!members) return undefined;
-    const pods = [...members.values()];
+    const pods = members ? [...members.values()] : this.soloPlaced(id);
+    if (pods === undefined) return undefined;
     let priority = Number.NEGATIVE_INFINITY;
     for (const pod of pods) priority = Math.max(priority, pod.priority);
     const group: RunningGroup = { id, pods, priority };

@@ -756,7 +756,7 @@ function aggregateRequest(group: PendingGroup): Resources {
   need.pods = group.required;
   const names = new Set(group.members.flatMap((pod) => [...pod.requests.scalar.keys()]));
   for (const name of names)
-    need.scalar.set(
+    need.setAmount(
       name,
       smallest((pod) => pod.requests.scalar.get(name) ?? 0),
     );
@@ -777,7 +777,7 @@ function freeCapacity(ctx: PlacementContext, leaving: readonly PodInfo[]): Resou
     free.ephemeralStorage += Math.max(0, a.ephemeralStorage - r.ephemeralStorage);
     free.pods += Math.max(0, a.pods - r.pods);
     for (const [name, value] of a.scalar)
-      free.scalar.set(name, (free.scalar.get(name) ?? 0) + Math.max(0, value - (r.scalar.get(name) ?? 0)));
+      free.setAmount(name, (free.scalar.get(name) ?? 0) + Math.max(0, value - (r.scalar.get(name) ?? 0)));
   }
   for (const pod of leaving) addPod(free, pod);
   return free;

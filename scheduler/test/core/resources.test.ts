@@ -35,6 +35,22 @@ function resources(
 }
 
 describe("Resources", () => {
+  it("gives a Resources its own scalar resources only once one is set: the shared empty ones stay empty", () => {
+    const a = Resources.fromResourceList({ cpu: "1" });
+    const b = Resources.fromResourceList({ cpu: "2" });
+    const untouched = new Resources();
+    a.add(Resources.fromResourceList({ "nvidia.com/gpu": "2" }));
+    b.setAmount("example.com/foo", 3);
+    expect([...a.scalar]).toEqual([["nvidia.com/gpu", 2]]);
+    expect([...b.scalar]).toEqual([["example.com/foo", 3]]);
+    expect(untouched.scalar.size).toBe(0);
+    expect(new Resources().scalar.size).toBe(0);
+    const copy = a.clone();
+    copy.subtract(Resources.fromResourceList({ "nvidia.com/gpu": "2" }));
+    expect(copy.scalar.size).toBe(0);
+    expect(a.scalar.get("nvidia.com/gpu")).toBe(2);
+  });
+
   it("reads a node's allocatable the way kube-scheduler does", () => {
     const allocatable = Resources.fromResourceList({
       cpu: "3800m",

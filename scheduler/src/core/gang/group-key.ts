@@ -34,6 +34,11 @@ export function groupKey(namespace: string, name: string, solo: boolean): GroupK
   };
 }
 
+/** The key ("<namespace>/<name>") of the pod a solo group's id names. */
+export function soloPodKey(soloGroupId: string): string {
+  return soloGroupId.slice("pod:".length);
+}
+
 /**
  * A native PodGroup (scheduling.k8s.io/v1beta1) is its own unit: id "podgroup:<ns>/<name>",
  * hashed as "<ns>/PodGroup/<name>", so all its members go to one shard and neither collides

@@ -20,6 +20,9 @@ const PODS = "pods";
 /** Resources only cpu and memory may be requested at pod level (spec.resources). */
 const POD_LEVEL_RESOURCES: readonly string[] = [CPU, MEMORY];
 
+/** The scalar resources of every Resources that has none (most pods and nodes): never written to. */
+const noScalars: ReadonlyMap<string, number> = new Map();
+
 /**
  * Amounts of resources in kube-scheduler's units: cpu in milli-cores, everything else in whole
  * base units (bytes, devices, pods). Scalar resources that are zero are not stored.
@@ -29,15 +32,19 @@ export class Resources {
   memory = 0;
   ephemeralStorage = 0;
   pods = 0;
-  /** Every other resource by its Kubernetes name: extended resources, hugepages-*, … */
-  scalar: Map<string, number> = new Map();
+  /**
+   * Every other resource by its Kubernetes name: extended resources, hugepages-*, … Shared and
+   * empty until one is set (a cluster cache holds one Resources per pod: a Map each would cost
+   * more than the rest of it). Written through setAmount only.
+   */
+  scalar: ReadonlyMap<string, number> = noScalars;
 
   /** Node allocatable/capacity or a single request list, converted as kube-scheduler does. */
   static fromResourceList(list?: ResourceList): Resources {
     const resources = new Resources();
     if (list === undefined) return resources;
     for (const [name, quantity] of Object.entries(list)) {
-      resources.set(name, name === CPU ? milliValue(quantity) : integerValue(quantity));
+      resources.setAmount(name, name === CPU ? milliValue(quantity) : integerValue(quantity));
     }
     return resources;
   }
@@ -48,7 +55,7 @@ export class Resources {
     copy.memory = this.memory;
     copy.ephemeralStorage = this.ephemeralStorage;
     copy.pods = this.pods;
-    copy.scalar = new Map(this.scalar);
+    if (this.scalar.size > 0) copy.scalar = new Map(this.scalar);
     return copy;
   }
 
@@ -109,7 +116,8 @@ export class Resources {
     );
   }
 
-  private set(name: string, amount: number): void {
+  /** Sets a resource by its Kubernetes name (cpu in milli-cores); a scalar resource at 0 is dropped. */
+  setAmount(name: string, amount: number): void {
     switch (name) {
       case CPU:
         this.milliCpu = amount;
@@ -129,8 +137,12 @@ export class Resources {
   }
 
   private setScalar(name: string, amount: number): void {
-    if (amount === 0) this.scalar.delete(name);
-    else this.scalar.set(name, amount);
+    if (amount === 0) {
+      if (this.scalar.has(name)) (this.scalar as Map<string, number>).delete(name);
+      return;
+    }
+    if (this.scalar === noScalars) this.scalar = new Map();
+    (this.scalar as Map<string, number>).set(name, amount);
   }
 }
 
@@ -183,7 +195,7 @@ function toResources(exact: ExactResourceList): Resources {
         break;
       default: {
         const amount = integerValueOfNanos(nanos);
-        if (amount !== 0) resources.scalar.set(name, amount);
+        resources.setAmount(name, amount);
       }
     }
   }
