@@ -41,6 +41,7 @@ import {
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
 import { podTopologySpread } from "./plugins/pod-topology-spread/pod-topology-spread.js";
+import { topologyPlacement } from "./plugins/topology-placement/topology-placement.js";
 import {
   type PodTopologySpreadArgs,
   podTopologySpreadArgs,
@@ -154,6 +155,8 @@ function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
     nodeResourcesFit(cluster),
     resourceAllocationScore(config.scoringStrategy),
     balancedAllocation,
+    // Group level: only for groups with a topology constraint (others skip the placement step).
+    topologyPlacement(cluster),
   );
   return plugins;
 }

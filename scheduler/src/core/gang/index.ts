@@ -43,7 +43,6 @@ export {
   type PodGroupMembership,
   podGroupMembership,
   podGroupSource,
-  unsupportedTopologyMessage,
 } from "./group-source.js";
 export {
   agreedMinMember,
@@ -77,6 +76,15 @@ export {
   parsePodGroup,
   podGroupNameOf,
 } from "./pod-group.js";
+export {
+  domainWord,
+  groupTopology,
+  isLabelKey,
+  type TopologyConstraint,
+  topologyDisagreement,
+  topologyOfAnnotations,
+  topologyText,
+} from "./topology.js";
 export {
   GroupRouter,
   namedNodes,
