@@ -182,7 +182,8 @@ describe("TopologyPlacement", () => {
   });
 
   it("adds members of a started group only to the rack it runs in", () => {
-    const nodes = [racked("n1", "r1", 2), racked("n2", "r2", 8)];
+    // r2 is the tighter fit for two members: only the group's own rack may take them.
+    const nodes = [racked("n1", "r1", 8), racked("n2", "r2", 2)];
     const running = pod("g-0", { group: "g", nodeName: "n1", cpu: 1 });
     const pending = pod("g-1", { group: "g", cpu: 1 });
     const late = pod("g-2", { group: "g", cpu: 1 });
@@ -191,8 +192,7 @@ describe("TopologyPlacement", () => {
     const members = [pending, late].map((p) => toPodInfo(p));
     const group = pendingGroup(members[0]?.group as never, members, [toPodInfo(running)], undefined, 0, true);
     const result = placeGroup(placementContext(cluster), new Statement(cluster), group);
-    // r1 has room for one more: one joins there, none goes to r2's empty node.
-    expect(result.fits && result.placements.map((p) => p.nodeName)).toEqual(["n1"]);
+    expect(result.fits && result.placements.map((p) => p.nodeName)).toEqual(["n1", "n1"]);
   });
 
   it("leaves groups without a constraint to the plain placement (no placement step)", () => {
