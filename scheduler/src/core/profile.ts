@@ -41,11 +41,11 @@ import {
   type ScoringStrategy,
 } from "./plugins/node-resources/resource-allocation.js";
 import { podTopologySpread } from "./plugins/pod-topology-spread/pod-topology-spread.js";
-import { topologyPlacement } from "./plugins/topology-placement/topology-placement.js";
 import {
   type PodTopologySpreadArgs,
   podTopologySpreadArgs,
 } from "./plugins/pod-topology-spread/spread-constraints.js";
+import { topologyPlacement } from "./plugins/topology-placement/topology-placement.js";
 import { unsupportedConstraints } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { volumePlugins } from "./plugins/volumes.js";
 import type { StateFollower } from "./statement.js";

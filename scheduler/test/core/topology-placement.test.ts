@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { Node, Pod } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import type { Decision } from "../../src/core/cycle.js";
-import { domainWord, groupProblem, groupKey, isLabelKey, pendingGroup } from "../../src/core/gang/index.js";
+import { domainWord, groupKey, groupProblem, isLabelKey, pendingGroup } from "../../src/core/gang/index.js";
 import { placeGroup, placementStepFor } from "../../src/core/gang-placement.js";
 import { buildProfile } from "../../src/core/profile.js";
 import { Statement } from "../../src/core/statement.js";
@@ -39,7 +39,8 @@ function racked(name: string, rack: string | undefined, cpu = 4, block?: string)
 /** Adds topology annotations to pods. */
 function withTopology(pods: Pod[], required?: string, preferred?: string): Pod[] {
   for (const p of pods) {
-    const annotations = (p.metadata.annotations ??= {});
+    p.metadata.annotations ??= {};
+    const annotations = p.metadata.annotations;
     if (required !== undefined) annotations[requiredAnnotation] = required;
     if (preferred !== undefined) annotations[preferredAnnotation] = preferred;
   }
@@ -51,7 +52,8 @@ function topologyGang(name: string, size: number, options: PodOptions = {}, pref
 }
 
 function boundNodes(decision: Decision): string[] {
-  if (decision.kind !== "bind") throw new Error(`expected bind, got ${decision.kind}: ${JSON.stringify(decision)}`);
+  if (decision.kind !== "bind")
+    throw new Error(`expected bind, got ${decision.kind}: ${JSON.stringify(decision)}`);
   return decision.placements.map((p) => p.nodeName);
 }
 
@@ -214,7 +216,12 @@ describe("preemption of a topology gang", () => {
   it("evicts inside one rack only, the cheapest one, though a free slot in each rack would do without", () => {
     // Each rack has one free 2-cpu slot and one low-priority pod: without the constraint the
     // gang fits as it is; with it, it must take a whole rack: r2's victim is the cheaper.
-    const nodes = [racked("n1", "r1", 2), racked("n2", "r1", 2), racked("n3", "r2", 2), racked("n4", "r2", 2)];
+    const nodes = [
+      racked("n1", "r1", 2),
+      racked("n2", "r1", 2),
+      racked("n3", "r2", 2),
+      racked("n4", "r2", 2),
+    ];
     const victims = [
       pod("low-r1", { cpu: 2, priority: 5, nodeName: "n1" }),
       pod("low-r2", { cpu: 2, priority: 1, nodeName: "n3" }),
@@ -225,11 +232,21 @@ describe("preemption of a topology gang", () => {
     const decision = decisionFor(decisions, "g");
     if (decision.kind !== "preempt") throw new Error(`expected preempt, got ${JSON.stringify(decision)}`);
     expect(decision.plan.victims.flatMap((v) => v.pods.map((p) => p.name))).toEqual(["low-r2"]);
-    expect(racksOf(nodes, decision.plan.nominations.map((p) => p.nodeName))).toEqual(new Set(["r2"]));
+    expect(
+      racksOf(
+        nodes,
+        decision.plan.nominations.map((p) => p.nodeName),
+      ),
+    ).toEqual(new Set(["r2"]));
   });
 
   it("takes a victim group whole and no more than the rack needs", () => {
-    const nodes = [racked("n1", "r1", 2), racked("n2", "r1", 2), racked("n3", "r2", 2), racked("n4", "r2", 2)];
+    const nodes = [
+      racked("n1", "r1", 2),
+      racked("n2", "r1", 2),
+      racked("n3", "r2", 2),
+      racked("n4", "r2", 2),
+    ];
     // r1: a low gang on both nodes (1 cpu each) plus a lone low pod; r2: full of high-priority pods.
     const pods = [
       ...gang("low", 2, { cpu: 1, priority: 1 }).map((p, i) => ({
@@ -248,6 +265,11 @@ describe("preemption of a topology gang", () => {
     const names = decision.plan.victims.flatMap((v) => v.pods.map((p) => p.name)).sort();
     expect(names).toEqual(["lone", "low-0", "low-1"]);
     expect(decision.plan.victims.find((v) => v.id.includes("low"))?.whole).toBe(true);
-    expect(racksOf(nodes, decision.plan.nominations.map((p) => p.nodeName))).toEqual(new Set(["r1"]));
+    expect(
+      racksOf(
+        nodes,
+        decision.plan.nominations.map((p) => p.nodeName),
+      ),
+    ).toEqual(new Set(["r1"]));
   });
 });

@@ -180,10 +180,10 @@ export const podGroupSource: GroupSource = {
     const terms = parsed.terms;
     const refused =
       terms.parent !== undefined
-          ? `has a parent CompositePodGroup (${terms.parent}): CompositePodGroup not supported yet`
-          : terms.resourceClaims > 0
-            ? "has spec.resourceClaims: resource claims shared by a PodGroup not supported yet"
-            : undefined;
+        ? `has a parent CompositePodGroup (${terms.parent}): CompositePodGroup not supported yet`
+        : terms.resourceClaims > 0
+          ? "has spec.resourceClaims: resource claims shared by a PodGroup not supported yet"
+          : undefined;
     if (refused !== undefined) return answer(terms.priority, key, undefined, `${label} ${refused}`);
     // Basic: standard scheduling, pod by pod, where kube-scheduler's DefaultPreemption reads the
     // pod's own priority; a pod on its own lends its priority to no one. The PodGroup's Never

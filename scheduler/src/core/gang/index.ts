@@ -77,6 +77,13 @@ export {
   podGroupNameOf,
 } from "./pod-group.js";
 export {
+  GroupRouter,
+  namedNodes,
+  type RoutingRing,
+  routeGroup,
+  staticallyFeasible,
+} from "./routing.js";
+export {
   domainWord,
   groupTopology,
   isLabelKey,
@@ -85,10 +92,3 @@ export {
   topologyOfAnnotations,
   topologyText,
 } from "./topology.js";
-export {
-  GroupRouter,
-  namedNodes,
-  type RoutingRing,
-  routeGroup,
-  staticallyFeasible,
-} from "./routing.js";

@@ -36,9 +36,10 @@ export function isLabelKey(text: string): boolean {
  * The pod's topology annotations: the constraint, undefined without any, or why they are
  * malformed (the message names the annotation).
  */
-export function topologyOfAnnotations(
-  annotations: Readonly<Record<string, string>>,
-): { topology?: TopologyConstraint; error?: string } {
+export function topologyOfAnnotations(annotations: Readonly<Record<string, string>>): {
+  topology?: TopologyConstraint;
+  error?: string;
+} {
   const rawRequired = annotations[topologyRequiredAnnotation];
   const rawPreferred = annotations[topologyPreferredAnnotation];
   if (rawRequired === undefined && rawPreferred === undefined) return {};
@@ -58,7 +59,9 @@ export function topologyOfAnnotations(
       error: `annotation ${topologyPreferredAnnotation}=${JSON.stringify(rawPreferred)} repeats the required key ${required}`,
     };
   if (new Set(preferred).size < preferred.length)
-    return { error: `annotation ${topologyPreferredAnnotation}=${JSON.stringify(rawPreferred)} repeats a key` };
+    return {
+      error: `annotation ${topologyPreferredAnnotation}=${JSON.stringify(rawPreferred)} repeats a key`,
+    };
   return { topology: required === undefined ? { preferred } : { required, preferred } };
 }
 

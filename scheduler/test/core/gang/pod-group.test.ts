@@ -204,7 +204,9 @@ describe("podGroupSource", () => {
   it("refuses topology annotations on a member of a PodGroup: the PodGroup's constraint governs", () => {
     const objects = objectsOf(gang(2));
     const annotated = member("train-0", "train");
-    annotated.metadata.annotations = { "sharded-scheduler.io/topology-required": "topology.kubernetes.io/rack" };
+    annotated.metadata.annotations = {
+      "sharded-scheduler.io/topology-required": "topology.kubernetes.io/rack",
+    };
     expect(toPodInfo(annotated, podGroupSource, objects).groupError).toBe(
       "pod names PodGroup train in spec.schedulingGroup and carries annotation sharded-scheduler.io/topology-required; the PodGroup's spec.schedulingConstraints.topology governs its members",
     );

@@ -204,7 +204,8 @@ export function memberBound(nodes: readonly NodeInfo[], unit: Resources, pod: Po
     limit(a.milliCpu - r.milliCpu, unit.milliCpu);
     limit(a.memory - r.memory, unit.memory);
     limit(a.ephemeralStorage - r.ephemeralStorage, unit.ephemeralStorage);
-    for (const [name, need] of unit.scalar) limit((a.scalar.get(name) ?? 0) - (r.scalar.get(name) ?? 0), need);
+    for (const [name, need] of unit.scalar)
+      limit((a.scalar.get(name) ?? 0) - (r.scalar.get(name) ?? 0), need);
     total += fit;
   }
   return total;
