@@ -7,7 +7,14 @@ import { describe, expect, it } from "vitest";
 import type { Node, Pod } from "../../src/core/api-types.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import type { Decision } from "../../src/core/cycle.js";
-import { domainWord, groupKey, groupProblem, isLabelKey, pendingGroup } from "../../src/core/gang/index.js";
+import {
+  domainWord,
+  groupKey,
+  groupProblem,
+  isLabelKey,
+  pendingGroup,
+  staticallyFeasible,
+} from "../../src/core/gang/index.js";
 import { placeGroup, placementStepFor } from "../../src/core/gang-placement.js";
 import { buildProfile } from "../../src/core/profile.js";
 import { Statement } from "../../src/core/statement.js";
@@ -195,6 +202,14 @@ describe("TopologyPlacement", () => {
     const group = pendingGroup(members[0]?.group as never, members, [toPodInfo(running)], undefined, 0, true);
     const result = placeGroup(placementContext(cluster), new Statement(cluster), group);
     expect(result.fits && result.placements.map((p) => p.nodeName)).toEqual(["n1", "n1"]);
+  });
+
+  it("routes a member only to shards owning nodes that carry its required key", () => {
+    const cluster = snapshotOf([racked("labelled", "r1"), racked("bare", undefined)]);
+    const [member] = topologyGang("g", 1);
+    const info = toPodInfo(member as Pod);
+    expect(staticallyFeasible(info, cluster.node("labelled") as never)).toBe(true);
+    expect(staticallyFeasible(info, cluster.node("bare") as never)).toBe(false);
   });
 
   it("leaves groups without a constraint to the plain placement (no placement step)", () => {
