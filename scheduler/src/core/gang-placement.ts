@@ -6,7 +6,9 @@
  *
  * The group-level placement step (placeGroup, after kube-scheduler 1.37's PlacementGenerate /
  * PlacementScore): the profile's generators offer candidate node sets (by default one: every
- * usable node), the gang is placed inside each, and the best-scored placement is kept.
+ * usable node), the gang is placed inside each, and the best-scored placement is kept. Today
+ * TopologyPlacement (plugins/topology-placement/) is the one generator: one set per domain of a
+ * group's required topology key; groups without a constraint skip the step.
  */
 
 import type { ClusterState } from "./cluster-state.js";

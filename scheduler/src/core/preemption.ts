@@ -45,6 +45,10 @@
  * earlier one learned: each node's victims for their shape while the node is unchanged, and that
  * a shape cannot preempt at all until room is given back.
  *
+ * A group with a required topology (gang/topology.ts) runs this search once per domain of its key,
+ * on that domain's usable nodes alone, and takes the cheapest plan: its victims all stand in the
+ * one domain its members are nominated into (planPreemptionInOneDomain).
+ *
  * Pods already terminating (earlier victims) count as gone, so a group waiting for its
  * victims to leave does not evict more. A group preempts at its one priority (members that
  * disagree make it invalid: none lends its priority to the rest), and not at all when any

@@ -105,9 +105,10 @@ export function topologyPlacement(cluster: ClusterState): PlacementGeneratePlugi
       if (key === undefined) return undefined;
       const known = last?.group === group && last.nodes === nodes ? last : undefined;
       const domains = known?.domains ?? domainsFor(group, nodes, key);
-      // The most members one domain could take: counted by placement where the domain was tried
-      // whole, else by the bound that kept it from being tried (an upper bound, below what the
-      // gang needs). Cheap: no placement runs for the message.
+      // The most members one domain could take: where the domain was tried whole, the members
+      // placement fitted there (largest first) before one found no node; else the bound that kept
+      // it from being tried (an upper bound, below what the gang needs). Cheap: no placement runs
+      // for the message, and the bound is one pass over the domain's nodes.
       let largest = 0;
       for (const domain of domains) {
         const set = known?.sets.get(domain.value);
