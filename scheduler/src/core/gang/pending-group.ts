@@ -58,7 +58,7 @@ export function pendingGroup(
   const members = [...pending].sort(byLargestRequestFirst);
   const everyone = running.length === 0 ? pending : [...pending, ...running];
   const problem = priorityDisagreement(key, everyone) ?? topologyDisagreement(key, everyone);
-  const topology = groupTopology(members);
+  const topology = told?.topology ?? groupTopology(members);
   let priority = Number.POSITIVE_INFINITY;
   let createdAt = Number.POSITIVE_INFINITY;
   for (const pod of everyone) priority = Math.min(priority, pod.priority);
@@ -91,6 +91,11 @@ export interface ToldTerms {
   readonly required: number;
   readonly priority: number;
   readonly mayPreempt: boolean;
+  /**
+   * The group's topology constraint as its owner read it (a native PodGroup's lives in the
+   * PodGroup object, which a reader of the pods alone does not see); absent: the members' own.
+   */
+  readonly topology?: TopologyConstraint | undefined;
 }
 
 /** See pendingGroup: 1 once started; else min-member less those that run or ran, or every pending member. */
