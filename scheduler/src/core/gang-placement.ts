@@ -42,6 +42,11 @@ export interface PlacementContext {
   readonly feasibleNodesToFind: number;
   /** Rotates where the node scan starts so sampling spreads over all nodes. */
   nextStartIndex: number;
+  /**
+   * `nodes` is a candidate set narrowed from the usable nodes (confinedTo): a member's nominated
+   * node outside it is not taken (a gang placed in one domain must not follow a nomination out).
+   */
+  readonly confined?: true;
 }
 
 export type GangPlacementResult =
@@ -208,6 +213,7 @@ export function selectNode(
     if (
       nominated &&
       ctx.ownsNode(nominated.name) &&
+      (ctx.confined !== true || ctx.nodes.some((node) => node.name === nominated.name)) &&
       rejection(profile, pod, nominated, state) === undefined
     ) {
       return nominated.name;
@@ -324,6 +330,7 @@ export function confinedTo(
     ...ctx,
     nodes,
     feasibleNodesToFind: sample ? Math.min(ctx.feasibleNodesToFind, nodes.length) : nodes.length,
+    confined: true,
   };
 }
 

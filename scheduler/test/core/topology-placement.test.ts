@@ -190,6 +190,23 @@ describe("TopologyPlacement", () => {
     );
   });
 
+  it("does not follow a member's nomination out of the rack the gang is placed in", () => {
+    // g-0 was nominated to n3 (r2), but r2 has room for one member only now: the gang goes to r1, whole.
+    const nodes = [
+      racked("n1", "r1", 2),
+      racked("n2", "r1", 2),
+      racked("n3", "r2", 2),
+      racked("n4", "r2", 2),
+    ];
+    const pods = [
+      pod("high", { cpu: 2, priority: 100, nodeName: "n4" }),
+      ...withTopology([pod("g-0", { group: "g", cpu: 2, nominatedNodeName: "n3" })], rackKey),
+      ...withTopology([pod("g-1", { group: "g", cpu: 2 })], rackKey),
+    ];
+    const { decisions } = runCycle(nodes, pods);
+    expect(racksOf(nodes, boundNodes(decisionFor(decisions, "g")))).toEqual(new Set(["r1"]));
+  });
+
   it("adds members of a started group only to the rack it runs in", () => {
     // r2 is the tighter fit for two members: only the group's own rack may take them.
     const nodes = [racked("n1", "r1", 8), racked("n2", "r2", 2)];
