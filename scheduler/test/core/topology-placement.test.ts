@@ -153,6 +153,15 @@ describe("TopologyPlacement", () => {
     expect(racksOf(nodes, boundNodes(decisionFor(decisions, "g")))).toEqual(new Set(["small"]));
   });
 
+  it("prefers the rack that starts more members of a gang whose min-member is below its size", () => {
+    // "small" fits the two required members tightly; "big" fits all four.
+    const nodes = [racked("s1", "small"), ...["b1", "b2", "b3"].map((n) => racked(n, "big"))];
+    const { decisions } = runCycle(nodes, topologyGang("g", 4, { cpu: 2, minMember: 2 }));
+    const placed = boundNodes(decisionFor(decisions, "g"));
+    expect(placed).toHaveLength(4);
+    expect(racksOf(nodes, placed)).toEqual(new Set(["big"]));
+  });
+
   it("with a preferred level, keeps the gang in one rack of the required block", () => {
     // Racks interleaved in node order: member by member, packing alone spreads over both racks.
     const nodes = [

@@ -10,6 +10,8 @@
  * domain (a started or partial gang), only that domain is offered.
  *
  * PlacementScore, in strict order (each level only breaks the ties of the one before):
+ *   0. more members placed (a gang whose min-member is below its size starts as many as fit, as
+ *      kube-scheduler's PodGroupPodsCount placement score);
  *   1. tightest fit: the share of the required domain's free room the gang takes; the domain
  *      whose free room is closest to what the gang needs wins, so big domains stay whole for big gangs;
  *   2. co-location at the preferred levels: the share of members in the most used domain of the
@@ -134,7 +136,7 @@ export function topologyPlacement(cluster: ClusterState): PlacementGeneratePlugi
         key === undefined || value === undefined
           ? (generated?.nodes ?? cluster.nodes)
           : (generated?.sets.get(value) ?? cluster.nodes.filter((n) => n.labels[key] === value));
-      const levels = [tightness(placements, domain)];
+      const levels = [placements.length / group.members.length, tightness(placements, domain)];
       for (const preferred of topology.preferred) levels.push(coLocation(nodes, preferred));
       levels.push(fullness(nodes));
       return lexicographic(levels);
