@@ -15,6 +15,10 @@ export const keyDomain = "sharded-scheduler.io";
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 /** How many of a group's members must start together (a decimal count). */
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
+/** A node label key: every member of the pod's group must land on nodes sharing one value of it. */
+export const topologyRequiredAnnotation = "sharded-scheduler.io/topology-required";
+/** Node label keys, comma-separated, finer levels first wanted: best-effort co-location. */
+export const topologyPreferredAnnotation = "sharded-scheduler.io/topology-preferred";
 
 // Pods: what only shards and the coordinator write (status conditions, through pods/status).
 

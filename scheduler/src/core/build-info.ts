@@ -41,6 +41,7 @@ export function toPodInfo(
     preemptionPolicy: membership.preemptionPolicy ?? spec.preemptionPolicy ?? "PreemptLowerPriority",
     disruption: membership.disruption,
     crdTerms: membership.crdTerms,
+    topology: membership.topology,
     requests: podRequests(spec),
     nonZeroRequests: podNonZeroRequests(spec),
     nodeName: spec.nodeName || undefined,

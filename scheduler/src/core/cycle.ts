@@ -29,6 +29,7 @@ import {
   type Placement,
   type PlacementContext,
   placeGroup,
+  placementStepFor,
 } from "./gang-placement.js";
 import { placedByOwnerOnly } from "./inter-pod-constraints.js";
 import type { NodeInfo, PodInfo } from "./model.js";
@@ -190,7 +191,7 @@ export class SchedulingCore {
       }
       const unschedulablePlugins = result.diagnosis.plugins;
       const hopeless =
-        result.failedPod === undefined || this.profile.placementGenerators.length > 0
+        result.failedPod === undefined || placementStepFor(this.profile, group)
           ? undefined
           : { pod: result.failedPod, nodes: result.diagnosis.unresolvableNodes };
       const preemption: PreemptionResult = this.config.preemption
@@ -289,9 +290,16 @@ function deferred(group: PendingGroup, message: string): Decision {
 
 function unschedulableMessage(
   group: PendingGroup,
-  result: { placedCount: number; failedPod: PodInfo | undefined; diagnosis: Diagnosis },
+  result: {
+    placedCount: number;
+    failedPod: PodInfo | undefined;
+    diagnosis: Diagnosis;
+    explanation?: string | undefined;
+  },
   totalNodes: number,
 ): string {
+  // The placement step's own words (no rack has room for all 16 pods …) say more than node counts.
+  if (result.explanation !== undefined && result.failedPod !== undefined) return `${result.explanation}.`;
   if (result.failedPod === undefined) {
     return (
       `pod group ${group.key.namespace}/${group.key.name} cannot be placed as a whole ` +

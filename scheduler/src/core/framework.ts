@@ -229,7 +229,22 @@ export interface ScorePlugin extends Plugin {
 
 /** Group level: the candidate node sets to try to place a whole gang in (e.g. one per zone). */
 export interface PlacementGeneratePlugin extends Plugin {
+  /**
+   * false: the plugin has nothing to say about the group. When no generator speaks for a group it
+   * is placed on every usable node at once, with no placement step (absent: it speaks for every group).
+   */
+  generatesFor?(group: PendingGroup): boolean;
   generate(group: PendingGroup, nodes: readonly NodeInfo[]): readonly (readonly NodeInfo[])[];
+  /**
+   * When no candidate set held the group: why, in the user's words, or undefined (the first set's
+   * node reasons are shown). `placed`: for each set that was tried, how many members fit in it
+   * before placement gave up.
+   */
+  explainFailure?(
+    group: PendingGroup,
+    nodes: readonly NodeInfo[],
+    placed: ReadonlyMap<readonly NodeInfo[], number>,
+  ): string | undefined;
 }
 
 /** Group level: 0 (worst) to 100 (best) for a whole gang's placement in one candidate set. */

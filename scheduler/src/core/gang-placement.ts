@@ -6,12 +6,19 @@
  *
  * The group-level placement step (placeGroup, after kube-scheduler 1.37's PlacementGenerate /
  * PlacementScore): the profile's generators offer candidate node sets (by default one: every
- * usable node), the gang is placed inside each, and the best-scored placement is kept.
+ * usable node), the gang is placed inside each, and the best-scored placement is kept. Today
+ * TopologyPlacement (plugins/topology-placement/) is the one generator: one set per domain of a
+ * group's required topology key; groups without a constraint skip the step.
  */
 
 import type { ClusterState } from "./cluster-state.js";
 import { Diagnosis, otherShardReason } from "./diagnosis.js";
-import { type CycleState, maxNodeScore, type ScorePlugin } from "./framework.js";
+import {
+  type CycleState,
+  maxNodeScore,
+  type PlacementGeneratePlugin,
+  type ScorePlugin,
+} from "./framework.js";
 import type { PendingGroup } from "./gang/index.js";
 import type { NodeInfo, PodInfo } from "./model.js";
 import { type PodState, PodStates, type Profile, preFilter, rejection, type Weighted } from "./profile.js";
@@ -35,6 +42,11 @@ export interface PlacementContext {
   readonly feasibleNodesToFind: number;
   /** Rotates where the node scan starts so sampling spreads over all nodes. */
   nextStartIndex: number;
+  /**
+   * `nodes` is a candidate set narrowed from the usable nodes (confinedTo): a member's nominated
+   * node outside it is not taken (a gang placed in one domain must not follow a nomination out).
+   */
+  readonly confined?: true;
 }
 
 export type GangPlacementResult =
@@ -46,6 +58,12 @@ export type GangPlacementResult =
       /** The first member that found no node, and why; undefined when too few members are pending. */
       readonly failedPod: PodInfo | undefined;
       readonly diagnosis: Diagnosis;
+      /**
+       * Why no candidate set of the placement step held the group (PlacementGenerate's
+       * explainFailure, e.g. "no rack has room for all 16 pods (largest free: 11)"): what the
+       * user is told instead of the node reasons. Undefined without one.
+       */
+      readonly explanation?: string;
     };
 
 const tooFewMembers = (): GangPlacementResult => ({
@@ -57,8 +75,9 @@ const tooFewMembers = (): GangPlacementResult => ({
 
 /**
  * The placement step: places the group in each candidate node set the profile generates and
- * keeps the best-scored placement (the first among equals). With no generator there is one
- * set, ctx's nodes, and this is placeGang. On failure the diagnosis is the first set's.
+ * keeps the best-scored placement (the first among equals). With no generator that speaks for
+ * the group there is one set, ctx's nodes, and this is placeGang. On failure the diagnosis is the
+ * first set's, and the explanation the first generator's that gives one.
  */
 export function placeGroup(
   ctx: PlacementContext,
@@ -67,18 +86,21 @@ export function placeGroup(
   sample = true,
 ): GangPlacementResult {
   const { placementGenerators, placementScores } = ctx.profile;
-  if (placementGenerators.length === 0) return placeGang(ctx, statement, group, sample);
+  if (!placementStepFor(ctx.profile, group)) return placeGang(ctx, statement, group, sample);
   if (group.members.length < group.required) return tooFewMembers();
-  const sets = placementGenerators.flatMap((generator) => generator.generate(group, ctx.nodes));
+  const generators = placementGenerators.filter((generator) => generator.generatesFor?.(group) ?? true);
+  const sets = generators.flatMap((generator) => generator.generate(group, ctx.nodes));
   // PreFilter once for the group: AddPod/RemovePod keep the states true from set to set.
   const states = new PodStates(ctx.profile, group.members);
   let best: { placements: readonly Placement[]; score: number } | undefined;
   let firstFailure: GangPlacementResult | undefined;
+  const placed = new Map<readonly NodeInfo[], number>();
   const mark = statement.mark();
   for (const nodes of sets) {
     const result = placeGang(confinedTo(ctx, nodes, sample), statement, group, sample, states);
     if (!result.fits) {
       firstFailure ??= result;
+      placed.set(nodes, result.placedCount);
       continue;
     }
     let score = 0;
@@ -90,11 +112,26 @@ export function placeGroup(
     statement.follow(followed);
     if (best === undefined || score > best.score) best = { placements: result.placements, score };
   }
-  if (best === undefined)
-    return firstFailure ?? placeGang(confinedTo(ctx, [], sample), statement, group, sample);
+  if (best === undefined) {
+    const failure = firstFailure ?? placeGang(confinedTo(ctx, [], sample), statement, group, sample);
+    if (failure.fits) return failure;
+    for (const generator of generators) {
+      const explanation = generator.explainFailure?.(group, ctx.nodes, placed);
+      if (explanation !== undefined) return { ...failure, explanation };
+    }
+    return failure;
+  }
   // Every member passed Filter there on this very cluster: assume them again as they were.
   for (const { pod, nodeName } of best.placements) statement.assume(pod, nodeName);
   return { fits: true, placements: best.placements };
+}
+
+/** Whether a generator of the profile speaks for the group: then placeGroup runs the placement step. */
+export function placementStepFor(profile: Profile, group: PendingGroup): boolean {
+  const generators = profile.placementGenerators;
+  for (let i = 0; i < generators.length; i++)
+    if ((generators[i] as PlacementGeneratePlugin).generatesFor?.(group) ?? true) return true;
+  return false;
 }
 
 /**
@@ -176,6 +213,7 @@ export function selectNode(
     if (
       nominated &&
       ctx.ownsNode(nominated.name) &&
+      (ctx.confined !== true || ctx.nodes.some((node) => node.name === nominated.name)) &&
       rejection(profile, pod, nominated, state) === undefined
     ) {
       return nominated.name;
@@ -292,6 +330,7 @@ export function confinedTo(
     ...ctx,
     nodes,
     feasibleNodesToFind: sample ? Math.min(ctx.feasibleNodesToFind, nodes.length) : nodes.length,
+    confined: true,
   };
 }
 

@@ -6,6 +6,7 @@ import type { Node, NodeSelectorTerm, Pod, Taint, Toleration } from "./api-types
 import type { CrdGroupTerms } from "./gang/crd-pod-group.js";
 import type { GroupKey } from "./gang/group-key.js";
 import type { DisruptionMode } from "./gang/pod-group.js";
+import type { TopologyConstraint } from "./gang/topology.js";
 import type { InterPodConstraints } from "./inter-pod-constraints.js";
 import type { InterPodAffinityTerms } from "./plugins/inter-pod-affinity/terms.js";
 import type { Resources } from "./resources/resources.js";
@@ -35,6 +36,8 @@ export interface PodInfo {
   readonly disruption: DisruptionMode;
   /** Its group's PodGroup CRD terms (min resources, schedule timeout), when a CRD governs it. */
   readonly crdTerms: CrdGroupTerms | undefined;
+  /** Where its group must and should land together (gang/topology.ts); undefined: anywhere. */
+  readonly topology?: TopologyConstraint | undefined;
   /** Effective requests as kube-scheduler computes them (containers, init containers, overhead). */
   readonly requests: Resources;
   /** cpu/memory with kube-scheduler's defaults for unset requests; used only for scoring. */

@@ -45,6 +45,10 @@
  * earlier one learned: each node's victims for their shape while the node is unchanged, and that
  * a shape cannot preempt at all until room is given back.
  *
+ * A group with a required topology (gang/topology.ts) runs this search once per domain of its key,
+ * on that domain's usable nodes alone, and takes the cheapest plan: its victims all stand in the
+ * one domain its members are nominated into (planPreemptionInOneDomain).
+ *
  * Pods already terminating (earlier victims) count as gone, so a group waiting for its
  * victims to leave does not evict more. A group preempts at its one priority (members that
  * disagree make it invalid: none lends its priority to the rest), and not at all when any
@@ -178,6 +182,84 @@ export interface HopelessNodes {
 }
 
 export function planGangPreemption(
+  ctx: PlacementContext,
+  group: PendingGroup,
+  memo?: PreemptionMemo,
+  hopeless?: HopelessNodes,
+): PreemptionResult {
+  const key = group.topology?.required;
+  if (key === undefined || group.problem !== undefined || !group.mayPreempt)
+    return planPreemption(ctx, group, memo, hopeless);
+  return planPreemptionInOneDomain(ctx, group, key, hopeless);
+}
+
+/**
+ * A group with a required topology preempts inside one domain of its key: the search runs on
+ * each domain's usable nodes alone (a domain whose free room and evictable pods together cannot
+ * hold the gang costs one sum), and the cheapest plan wins (kube-scheduler's order over the
+ * victims: lowest highest priority, fewest groups broken, lowest sum of priorities, fewest pods;
+ * then the domain's place in node order). Victims therefore all stand in the domain the group
+ * is nominated into; each plan is minimal and takes whole units, as any plan.
+ */
+function planPreemptionInOneDomain(
+  ctx: PlacementContext,
+  group: PendingGroup,
+  key: string,
+  hopeless: HopelessNodes | undefined,
+): PreemptionResult {
+  const domains = new Map<string, NodeInfo[]>();
+  for (const node of ctx.nodes) {
+    const value = node.labels[key];
+    if (value === undefined) continue;
+    const list = domains.get(value);
+    if (list === undefined) domains.set(value, [node]);
+    else list.push(node);
+  }
+  let best: { plan: EvictionPlan; cost: readonly number[] } | undefined;
+  let failure: PreemptionResult | undefined;
+  for (const nodes of domains.values()) {
+    // The memo is per node set: what one domain learned says nothing of another.
+    const result = planPreemption(confinedTo(ctx, nodes), group, undefined, hopeless);
+    if (!result.preempts) {
+      failure ??= result;
+      continue;
+    }
+    const cost = planCost(result.plan);
+    if (best === undefined || lessThan(cost, best.cost)) best = { plan: result.plan, cost };
+  }
+  if (best !== undefined) return { preempts: true, plan: best.plan };
+  return (
+    failure ?? {
+      preempts: false,
+      reason: `preemption: no usable node has label ${key}`,
+    }
+  );
+}
+
+/** A plan's cost in pickOneNodeForPreemption's order, with groups broken right after priority. */
+function planCost(plan: EvictionPlan): number[] {
+  let highest = Number.NEGATIVE_INFINITY;
+  let sum = 0;
+  let pods = 0;
+  for (const victim of plan.victims) {
+    highest = Math.max(highest, victim.priority);
+    for (const pod of victim.pods) {
+      sum += pod.priority + 2 ** 31;
+      pods++;
+    }
+  }
+  return [highest, plan.victims.filter((v) => v.whole).length, sum, pods];
+}
+
+function lessThan(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d < 0;
+  }
+  return false;
+}
+
+function planPreemption(
   ctx: PlacementContext,
   group: PendingGroup,
   memo?: PreemptionMemo,

@@ -45,6 +45,7 @@ import {
   type PodTopologySpreadArgs,
   podTopologySpreadArgs,
 } from "./plugins/pod-topology-spread/spread-constraints.js";
+import { topologyPlacement } from "./plugins/topology-placement/topology-placement.js";
 import { unsupportedConstraints } from "./plugins/unsupported-constraints/unsupported-constraints.js";
 import { volumePlugins } from "./plugins/volumes.js";
 import type { StateFollower } from "./statement.js";
@@ -154,6 +155,8 @@ function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
     nodeResourcesFit(cluster),
     resourceAllocationScore(config.scoringStrategy),
     balancedAllocation,
+    // Group level: only for groups with a topology constraint (others skip the placement step).
+    topologyPlacement(cluster),
   );
   return plugins;
 }

@@ -158,7 +158,7 @@ describe("profile configuration file", () => {
     [
       "a weight of a plugin the profile does not run",
       "scoreWeights: {LeastAllocated: 2}",
-      'scoreWeights: this profile has no score plugin "LeastAllocated" (it scores with: InterPodAffinity, PodTopologySpread, MostAllocated, NodeResourcesBalancedAllocation)',
+      'scoreWeights: this profile has no score plugin "LeastAllocated" (it scores with: InterPodAffinity, PodTopologySpread, MostAllocated, NodeResourcesBalancedAllocation, TopologyPlacement)',
     ],
     [
       "an unknown plugin",

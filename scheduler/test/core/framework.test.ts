@@ -203,7 +203,8 @@ describe("Score", () => {
       ["InterPodAffinity", undefined],
       ["PodTopologySpread", undefined],
     ]);
-    expect(profile.placementGenerators).toEqual([]);
+    // TopologyPlacement speaks only for groups with a topology constraint.
+    expect(profile.placementGenerators.map((p) => p.name)).toEqual(["TopologyPlacement"]);
   });
 });
 

@@ -7,11 +7,17 @@
  * crd-group-source.ts adds the PodGroup CRDs (scheduler-plugins, Volcano) in front of both. A source is asked when a pod joins its group (toPodInfo),
  * and again for its members when their PodGroup changes; what it says travels on PodInfo.
  */
-import { minMemberAnnotation, podGroupAnnotation } from "../../contracts/keys.js";
+import {
+  minMemberAnnotation,
+  podGroupAnnotation,
+  topologyPreferredAnnotation,
+  topologyRequiredAnnotation,
+} from "../../contracts/keys.js";
 import type { Pod } from "../api-types.js";
 import type { CrdGroupTerms } from "./crd-pod-group.js";
 import { type GroupKey, groupKey, maxGroupNameLength, podGroupKey } from "./group-key.js";
 import { type DisruptionMode, parsePodGroup, podGroupNameOf } from "./pod-group.js";
+import { type TopologyConstraint, topologyOfAnnotations } from "./topology.js";
 
 export { type DisruptionMode, maxGroupNameLength };
 
@@ -52,6 +58,8 @@ export interface GroupMembership extends PodGroupMembership {
   waitingFor: string | undefined;
   /** A PodGroup CRD's terms (crdGroupSource): min resources, schedule timeout; undefined otherwise. */
   crdTerms?: CrdGroupTerms | undefined;
+  /** Where the group's members must and should land together; undefined: anywhere. */
+  topology?: TopologyConstraint | undefined;
 }
 
 /**
@@ -117,9 +125,6 @@ export function missingPodGroupMessage(name: string): string {
   return `waiting for pod's pod group ${JSON.stringify(name)} to appear in scheduling queue`;
 }
 
-/** The message of a group whose PodGroup asks for what the scheduler does not do yet. */
-export const unsupportedTopologyMessage = "topology constraints not supported yet";
-
 /**
  * The native gangs, and every other pod's annotations: a pod with spec.schedulingGroup belongs
  * to the PodGroup it names (namespace-local), read from `objects`; a pod without one is answered
@@ -133,9 +138,13 @@ export const unsupportedTopologyMessage = "topology constraints not supported ye
  * - a PodGroup that does not exist (yet, or deleted) holds its pods: they wait, told
  *   missingPodGroupMessage, and the group is tried again when it appears. Their priority meanwhile
  *   is their own (a member still running keeps the priority it was admitted with);
- * - what is not supported yet is refused by name, never placed as if absent: topology
- *   constraints, a parent CompositePodGroup, shared resource claims.
- * A pod that also carries annotation or label group keys is refused: it would be in two groups.
+ * - spec.schedulingConstraints.topology[0].key is the group's required topology (all members on
+ *   nodes sharing one value of that label). The API allows one entry (maxItems 1); were there
+ *   several, the first governs and the rest are ignored, as kube-scheduler's TopologyPlacement;
+ * - what is not supported yet is refused by name, never placed as if absent: a parent
+ *   CompositePodGroup, shared resource claims.
+ * A pod that also carries annotation or label group keys is refused: it would be in two groups;
+ * so is one with topology annotations (the PodGroup's constraint governs its members).
  */
 export const podGroupSource: GroupSource = {
   name: "PodGroup",
@@ -153,6 +162,12 @@ export const podGroupSource: GroupSource = {
       const error = `pod names PodGroup ${pgName} in spec.schedulingGroup and also carries annotation group keys; a pod is in one group`;
       return answer(ownPriority, key, undefined, error);
     }
+    const annotations = pod.metadata.annotations ?? {};
+    for (const annotation of [topologyRequiredAnnotation, topologyPreferredAnnotation])
+      if (annotations[annotation] !== undefined) {
+        const error = `pod names PodGroup ${pgName} in spec.schedulingGroup and carries annotation ${annotation}; the PodGroup's spec.schedulingConstraints.topology governs its members`;
+        return answer(ownPriority, key, undefined, error);
+      }
     const object = objects.podGroup?.(namespace, pgName);
     if (object === undefined)
       return {
@@ -164,13 +179,11 @@ export const podGroupSource: GroupSource = {
     if (parsed.error !== undefined) return answer(ownPriority, key, undefined, `${label}: ${parsed.error}`);
     const terms = parsed.terms;
     const refused =
-      terms.topologyKeys.length > 0
-        ? `has spec.schedulingConstraints.topology (${terms.topologyKeys.join(", ")}): ${unsupportedTopologyMessage}`
-        : terms.parent !== undefined
-          ? `has a parent CompositePodGroup (${terms.parent}): CompositePodGroup not supported yet`
-          : terms.resourceClaims > 0
-            ? "has spec.resourceClaims: resource claims shared by a PodGroup not supported yet"
-            : undefined;
+      terms.parent !== undefined
+        ? `has a parent CompositePodGroup (${terms.parent}): CompositePodGroup not supported yet`
+        : terms.resourceClaims > 0
+          ? "has spec.resourceClaims: resource claims shared by a PodGroup not supported yet"
+          : undefined;
     if (refused !== undefined) return answer(terms.priority, key, undefined, `${label} ${refused}`);
     // Basic: standard scheduling, pod by pod, where kube-scheduler's DefaultPreemption reads the
     // pod's own priority; a pod on its own lends its priority to no one. The PodGroup's Never
@@ -179,6 +192,7 @@ export const podGroupSource: GroupSource = {
       const preemptionPolicy = terms.preemptionPolicy === "Never" ? "Never" : undefined;
       return { ...answer(ownPriority, solo, undefined, undefined), preemptionPolicy };
     }
+    const required = terms.topologyKeys[0];
     return {
       group: key,
       minMember: terms.minCount,
@@ -187,6 +201,7 @@ export const podGroupSource: GroupSource = {
       disruption: terms.disruption,
       preemptionPolicy: terms.preemptionPolicy,
       waitingFor: undefined,
+      topology: required === undefined ? undefined : { required, preferred: [] },
     };
   },
 };
@@ -233,12 +248,15 @@ export function podGroupMembership(pod: Pod): GroupMembership {
       );
     }
   }
+  const group = first ? groupKey(namespace, first.value, false) : solo;
+  const topology = topologyOfAnnotations(annotations);
+  if (topology.error !== undefined) return answer(priority, group, undefined, topology.error);
   if (!first) {
     const error =
       minMember !== undefined && minMember > 1
         ? `annotation ${minMemberAnnotation}="${rawMin}" needs a pod group, and the pod has none`
         : undefined;
-    return answer(priority, solo, minMember, error);
+    return { ...answer(priority, solo, minMember, error), topology: topology.topology };
   }
-  return answer(priority, groupKey(namespace, first.value, false), minMember, undefined);
+  return { ...answer(priority, group, minMember, undefined), topology: topology.topology };
 }

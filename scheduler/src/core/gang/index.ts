@@ -43,7 +43,6 @@ export {
   type PodGroupMembership,
   podGroupMembership,
   podGroupSource,
-  unsupportedTopologyMessage,
 } from "./group-source.js";
 export {
   agreedMinMember,
@@ -84,3 +83,12 @@ export {
   routeGroup,
   staticallyFeasible,
 } from "./routing.js";
+export {
+  domainWord,
+  groupTopology,
+  isLabelKey,
+  type TopologyConstraint,
+  topologyDisagreement,
+  topologyOfAnnotations,
+  topologyText,
+} from "./topology.js";

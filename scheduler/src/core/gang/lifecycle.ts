@@ -18,6 +18,7 @@ import { minMemberAnnotation } from "../../contracts/keys.js";
 import type { PodInfo } from "../model.js";
 import type { GroupKey } from "./group-key.js";
 import { priorityDisagreement } from "./pending-group.js";
+import { topologyDisagreement } from "./topology.js";
 
 /** What the gang rules read of a group: counts, never the members themselves. */
 export interface GangState {
@@ -108,7 +109,7 @@ export function declaredMinMembers(...groups: Iterable<PodInfo>[]): Set<number> 
 
 /**
  * Reasons a group can never be placed as a whole by this scheduler, or undefined: pending
- * members of other schedulers, members that disagree on min-member or on priority.
+ * members of other schedulers, members that disagree on min-member, on priority or on topology.
  */
 export function groupProblem(
   key: GroupKey,
@@ -124,7 +125,7 @@ export function groupProblem(
   const declared = declaredMinMembers(members);
   if (declared.size > 1)
     return `members of pod group ${name} disagree on ${minMemberAnnotation} (${[...declared].join(", ")})`;
-  return priorityDisagreement(key, members);
+  return priorityDisagreement(key, members) ?? topologyDisagreement(key, members);
 }
 
 /**

@@ -1,6 +1,7 @@
 /** A pod group waiting to be placed: its pending members and how many must start together. */
 import type { PodInfo } from "../model.js";
 import type { GroupKey } from "./group-key.js";
+import { groupTopology, type TopologyConstraint, topologyDisagreement } from "./topology.js";
 
 export interface PendingGroup {
   readonly key: GroupKey;
@@ -15,8 +16,13 @@ export interface PendingGroup {
   readonly started: boolean;
   /** The priority every member (pending and running) has; the lowest when they disagree. */
   readonly priority: number;
-  /** Why the group cannot be placed at all (its members disagree on priority), or undefined. */
+  /** Why the group cannot be placed at all (its members disagree on priority or topology), or undefined. */
   readonly problem: string | undefined;
+  /**
+   * Where the members must and should land together (their topology annotations, or the
+   * PodGroup's spec.schedulingConstraints.topology); undefined: anywhere.
+   */
+  readonly topology?: TopologyConstraint | undefined;
   /** False when any member (pending or running) says preemptionPolicy: Never, or the group has a problem. */
   readonly mayPreempt: boolean;
   /** Earliest creation of a member, in ms since the epoch: older groups go first among equals. */
@@ -51,7 +57,8 @@ export function pendingGroup(
 ): PendingGroup {
   const members = [...pending].sort(byLargestRequestFirst);
   const everyone = running.length === 0 ? pending : [...pending, ...running];
-  const problem = priorityDisagreement(key, everyone);
+  const problem = priorityDisagreement(key, everyone) ?? topologyDisagreement(key, everyone);
+  const topology = told?.topology ?? groupTopology(members);
   let priority = Number.POSITIVE_INFINITY;
   let createdAt = Number.POSITIVE_INFINITY;
   for (const pod of everyone) priority = Math.min(priority, pod.priority);
@@ -72,6 +79,7 @@ export function pendingGroup(
     problem,
     mayPreempt: told ? told.mayPreempt : mayPreempt,
     createdAt: Number.isFinite(createdAt) ? createdAt : 0,
+    ...(topology === undefined ? {} : { topology }),
   };
 }
 
@@ -83,6 +91,11 @@ export interface ToldTerms {
   readonly required: number;
   readonly priority: number;
   readonly mayPreempt: boolean;
+  /**
+   * The group's topology constraint as its owner read it (a native PodGroup's lives in the
+   * PodGroup object, which a reader of the pods alone does not see); absent: the members' own.
+   */
+  readonly topology?: TopologyConstraint | undefined;
 }
 
 /** See pendingGroup: 1 once started; else min-member less those that run or ran, or every pending member. */

@@ -11,7 +11,10 @@
  *                           kube-scheduler's PodGroupPriority. Never a member's priority.
  *   spec.preemptionPolicy   Never | PreemptLowerPriority (default)
  *   spec.disruptionMode     exactly one of `single` and `all`; unset: single (the API's default)
- *   spec.schedulingConstraints.topology, spec.parentCompositePodGroupName, spec.resourceClaims:
+ *   spec.schedulingConstraints.topology
+ *                           the keys, in order: the first is the group's required topology
+ *                           (TopologyAwareWorkloadScheduling; the API allows one entry)
+ *   spec.parentCompositePodGroupName, spec.resourceClaims:
  *                           read so the source can refuse them by name (not supported yet)
  */
 import { maxGroupNameLength } from "./group-key.js";

@@ -9,7 +9,7 @@
  * waited to be reported stuck and for the coordinator's paced relief. Now ownership follows the
  * feasible nodes, computed by every shard alike:
  *   - a node is *statically feasible* for a pod when its nodeSelector and required node affinity
- *     match the node, the node has no NoSchedule/NoExecute taint the pod does not tolerate
+ *     match the node, it carries the label of the pod's required topology (if any), the node has no NoSchedule/NoExecute taint the pod does not tolerate
  *     (leaving out the node.kubernetes.io/ taints the node lifecycle controller and cordons put on
  *     and take off), no resource the pod requests exceeds the node's allocatable, and the node
  *     affinity of every PersistentVolume the pod's claims are bound to matches it (a local
@@ -72,6 +72,8 @@ function repelsForGood(taint: Taint): boolean {
 export function staticallyFeasible(pod: PodInfo, node: NodeInfo, volumes?: ClusterState): boolean {
   if (!matchesNodeSelector(pod.nodeSelector, node.labels)) return false;
   if (!matchesRequiredNodeAffinity(pod.requiredNodeAffinity, node)) return false;
+  const required = pod.topology?.required;
+  if (required !== undefined && node.labels[required] === undefined) return false;
   for (const taint of node.taints)
     if (repelsForGood(taint) && !tolerates(pod.tolerations, taint)) return false;
   const requests = pod.requests;

@@ -181,13 +181,34 @@ describe("podGroupSource", () => {
     expect(toPodInfo(member("web-0", "train"), podGroupSource, never).preemptionPolicy).toBe("Never");
   });
 
-  it("refuses topology constraints by name, never placing the group as if they were absent", () => {
+  it("gives every member the PodGroup's topology key as the required topology", () => {
     const objects = objectsOf(
       gang(2, { schedulingConstraints: { topology: [{ key: "topology.kubernetes.io/rack" }] } }),
     );
     const info = toPodInfo(member("train-0", "train"), podGroupSource, objects);
-    expect(info.groupError).toBe(
-      "PodGroup default/train has spec.schedulingConstraints.topology (topology.kubernetes.io/rack): topology constraints not supported yet",
+    expect(info.groupError).toBeUndefined();
+    expect(info.topology).toEqual({ required: "topology.kubernetes.io/rack", preferred: [] });
+    const plain = toPodInfo(member("train-0", "train"), podGroupSource, objectsOf(gang(2)));
+    expect(plain.topology).toBeUndefined();
+  });
+
+  it("lets the first of several topology entries govern, as kube-scheduler's TopologyPlacement", () => {
+    // The API allows one entry (maxItems 1); the scheduler reads only the first.
+    const topology = [{ key: "example.com/block" }, { key: "topology.kubernetes.io/rack" }];
+    const objects = objectsOf(gang(2, { schedulingConstraints: { topology } }));
+    const info = toPodInfo(member("train-0", "train"), podGroupSource, objects);
+    expect(info.groupError).toBeUndefined();
+    expect(info.topology).toEqual({ required: "example.com/block", preferred: [] });
+  });
+
+  it("refuses topology annotations on a member of a PodGroup: the PodGroup's constraint governs", () => {
+    const objects = objectsOf(gang(2));
+    const annotated = member("train-0", "train");
+    annotated.metadata.annotations = {
+      "sharded-scheduler.io/topology-required": "topology.kubernetes.io/rack",
+    };
+    expect(toPodInfo(annotated, podGroupSource, objects).groupError).toBe(
+      "pod names PodGroup train in spec.schedulingGroup and carries annotation sharded-scheduler.io/topology-required; the PodGroup's spec.schedulingConstraints.topology governs its members",
     );
   });
 
