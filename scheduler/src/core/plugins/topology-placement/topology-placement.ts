@@ -179,7 +179,7 @@ function smallestMember(members: readonly PodInfo[]): Resources {
   unit.memory = Math.min(...members.map((p) => p.requests.memory));
   unit.ephemeralStorage = Math.min(...members.map((p) => p.requests.ephemeralStorage));
   for (const name of first.requests.scalar.keys())
-    unit.scalar.set(name, Math.min(...members.map((p) => p.requests.scalar.get(name) ?? 0)));
+    unit.setAmount(name, Math.min(...members.map((p) => p.requests.scalar.get(name) ?? 0)));
   return unit;
 }
 
