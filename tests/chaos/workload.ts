@@ -629,6 +629,7 @@ export class ChaosWorkload {
     if (planned.shape === "spread") this.counters.spreadDeployments++;
     if (planned.shape === "ports") this.counters.hostPortJobs++;
     if (planned.shape === "volume") this.counters.volumeJobs++;
+    if (planned.shape === "rack") this.counters.rackGangs++;
     // A Deployment lives its run time, then goes (its pods with it); stop() removes those left.
     if (deployment && (await pause(planned.runSeconds * 1000, this.stopping.signal)))
       await this.apps.deleteNamespacedDeployment({ name: planned.name, namespace }).catch(() => undefined);
@@ -802,6 +803,7 @@ export function emptyWorkloadStats(): WorkloadStats {
     spreadDeployments: 0,
     hostPortJobs: 0,
     volumeJobs: 0,
+    rackGangs: 0,
   };
 }
 
