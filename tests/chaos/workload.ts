@@ -523,7 +523,8 @@ export class ChaosWorkload {
       `workload: ${nodeMilliCpu.length} nodes, ${total / 1000} cpu; load ${options.load} → ` +
         `${arrivalRate(options, nodeMilliCpu).toFixed(2)} Jobs/s, pods run ${options.runSeconds[0]}–${options.runSeconds[1]} s; ` +
         ((options.constrained ?? constrainedByDefault)
-          ? `constrained workloads on, over ${topology.domains.length} ${topology.key} domains`
+          ? `constrained workloads on, over ${topology.domains.length} ${topology.key} domains` +
+            (topology.racks ? ` (rack gangs over ${topology.racks.length} racks)` : "")
           : "constrained workloads off") +
         `; PodGroup gangs: ${podGroupApis
           .map((api) => {

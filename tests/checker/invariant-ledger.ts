@@ -862,11 +862,8 @@ export class InvariantLedger {
       return;
     }
     if (record.topologySplitReported || group.startsWith("pod:")) return;
-    const keys = new Set<string>(
-      group.startsWith("podgroup:") ? (this.podGroups.get(group.slice(9))?.topologyKeys ?? []) : [],
-    );
-    for (const member of members) if (member.topologyRequired) keys.add(member.topologyRequired);
-    if (keys.size === 0) return;
+    const keys = this.topologyKeysOf(group, members);
+    if (keys.length === 0) return;
     const placed = members
       .filter((pod) => this.boundAndStaying(pod))
       .map((pod) => ({
@@ -874,13 +871,21 @@ export class InvariantLedger {
         node: pod.nodeName as string,
         nodeLabels: this.nodes.get(pod.nodeName as string)?.labels,
       }));
-    for (const key of [...keys].sort()) {
+    for (const key of keys) {
       const split = topologySplit(key, placed);
       if (split === undefined) continue;
       record.topologySplitReported = true;
       this.violation("topologySplitGangs", now, `${group} requires one ${key} domain: ${split}`);
       return;
     }
+  }
+
+  /** The node label keys a group requires one domain of: its PodGroup's and its members' annotations, sorted. */
+  private topologyKeysOf(group: string, members: readonly PodRecord[]): string[] {
+    const native = group.startsWith("podgroup:") ? this.podGroups.get(group.slice(9)) : undefined;
+    const keys = new Set(native?.topologyKeys ?? []);
+    for (const member of members) if (member.topologyRequired) keys.add(member.topologyRequired);
+    return [...keys].sort();
   }
 
   /** A group runs from when bound and succeeded members reach min-member until none is bound. */
@@ -1413,13 +1418,10 @@ export class InvariantLedger {
         group,
         pending.map((pod) => pod.key),
       );
-      const native = group.startsWith("podgroup:") ? this.podGroups.get(group.slice(9)) : undefined;
-      const topologyKeys = new Set(native?.topologyKeys ?? []);
-      for (const pod of members) if (pod.topologyRequired) topologyKeys.add(pod.topologyRequired);
       candidates.push({
         id: group,
         priority: priorityOf(pending),
-        topologyKeys: [...topologyKeys].sort(),
+        topologyKeys: this.topologyKeysOf(group, members),
         pods: pending.map((pod) => ({
           requests: pod.requests,
           nodeSelector: pod.spec?.nodeSelector ?? {},
