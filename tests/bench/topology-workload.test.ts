@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Node, Pod } from "../../scheduler/src/core/index.js";
+import { parseTopologyConfigs } from "./topology.js";
 import { placePendingTopologyGroups } from "./topology-oracle.js";
 import {
   blockLabel,
@@ -113,5 +114,17 @@ describe("splitGangs", () => {
     expect(splitGangs([group], bound("node-000", "bare"), cluster).map((s) => s.gang)).toEqual(["g"]);
     // Half bound: the bound half is judged alone.
     expect(splitGangs([group], bound("node-000", undefined), cluster)).toEqual([]);
+  });
+});
+
+describe("parseTopologyConfigs", () => {
+  it("reads the four configurations and refuses others", () => {
+    expect(parseTopologyConfigs("kube-scheduler, 1,3,3-rack")).toEqual([
+      { label: "kube-scheduler", system: "kube-scheduler" },
+      { label: "1", system: "sharded-scheduler", shards: 1 },
+      { label: "3", system: "sharded-scheduler", shards: 3 },
+      { label: "3-rack", system: "sharded-scheduler", shards: 3, shardByLabel: rackLabel },
+    ]);
+    expect(() => parseTopologyConfigs("3c")).toThrow(/--configs takes some of kube-scheduler,1,3,3-rack/);
   });
 });
