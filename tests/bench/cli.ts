@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --scenario basic|gangs|core|core-preemption|fragmentation|memory|daemonset|affinity|spread [options]   (--help lists them)
+ * npm run bench -- --scenario basic|gangs|core|core-preemption|fragmentation|topology|memory|daemonset|affinity|spread [options]   (--help lists them)
  * npm run bench -- --report | --report-from <results>
  * The cluster scenarios start (or reuse) a local cluster and run the system under test on it;
  * core runs the scheduling core in process. With --json the last stdout line is one JSON
@@ -29,6 +29,15 @@ import { defaultWorkloadShape } from "./fragmentation-workload.js";
 import { formatGangSizes, parseGangSizes } from "./gang-layout.js";
 import { readReportResults, runReport, writeReport } from "./report-run.js";
 import { runShardMemory } from "./shard-memory.js";
+import {
+  parseTopologyConfigs,
+  racksPerBlock,
+  runTopology,
+  type TopologyReport,
+  topologyCluster,
+  topologyConfigLabels,
+} from "./topology.js";
+import { defaultTopologyShape, rackLabel } from "./topology-workload.js";
 
 /**
  * Sizes of --report, chosen so that a full run takes about 20 minutes on 2 cores: the issue's
@@ -42,7 +51,7 @@ const reportDefaults = { nodes: 1000, pods: 3000, shards: "1,3", gangSize: 8, ru
  */
 const podGroupDefaults = { nodes: 1000, pods: 2500, shards: "1,3", gangSizes: "3-8" };
 
-const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|memory|daemonset|affinity|spread> [options]
+const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|topology|memory|daemonset|affinity|spread> [options]
        npm run bench -- --report [--nodes N] [--pods P] [--out D]
        npm run bench -- --report-from <results.json or its folder> [--out D]
 
@@ -116,6 +125,21 @@ fragmentation: gangs and solo pods fill ~${defaultWorkloadShape.fill * 100}% of 
   --quiet-seconds Q     a run ends when every pod is bound or none was for Q seconds (default 15)
   --concurrency C       pods created at once (default 16)
 
+topology: nodes in racks (${rackLabel}, racks in blocks of ${racksPerBlock}), gangs of 4–20 that
+  require one rack (native PodGroups with schedulingConstraints.topology) and solo pods fill ~${defaultTopologyShape.fill * 100}%
+  while the system runs; reports gangs placed, pending groups an offline oracle could place, the
+  drain time and gangs split across racks (must be 0)
+  --nodes N             fake nodes (default 1000)
+  --racks R             racks, consecutive nodes in each (default 50)
+  --node-cpu Q          cpu per node (default 8)
+  --configs a,b         of ${topologyConfigLabels.join(", ")} (default all): kube-scheduler 1.37 with
+                        TopologyAwareWorkloadScheduling; 1 shard; 3 shards hashed by node; 3 shards
+                        with --shard-by-label ${rackLabel}; the shards with the coordinator
+  --seed S              workload seed (default 1)
+  --fill F              share of the cluster's cpu requested (default ${defaultTopologyShape.fill})
+  --quiet-seconds Q     a run ends when every pod is bound or none was for Q seconds (default 15)
+  --concurrency C       groups created at once (default 16)
+
 report: every scenario above but core, at report sizes, then docs/benchmarks.md with SVG charts
   --report              basic (kube-scheduler, shards ${reportDefaults.shards}, no-op binder), gangs of ${reportDefaults.gangSize},
                         memory, fragmentation (60 nodes, 1,3,3c) and core-preemption (100 preemptors),
@@ -128,7 +152,8 @@ report: every scenario above but core, at report sizes, then docs/benchmarks.md 
   --out D               where benchmarks.md goes, charts and results in D/benchmarks/ (default docs)
 
 common:
-  --dir D               cluster state folder (default .cluster-bench, fragmentation: .cluster-bench-frag)
+  --dir D               cluster state folder (default .cluster-bench, fragmentation: .cluster-bench-frag,
+                        topology: .cluster-bench-topo)
   --keep-cluster        leave the cluster running afterwards
   --json                progress to stderr; the last stdout line is the JSON result
 `;
@@ -156,9 +181,10 @@ async function main(): Promise<void> {
     preemptors: { type: "string", default: "100" },
     "running-per-node": { type: "string", default: "4" },
     "node-cpu": { type: "string", default: "8" },
-    configs: { type: "string", default: "1,3,3c" },
+    configs: { type: "string" },
+    racks: { type: "string", default: "50" },
     seed: { type: "string", default: "1" },
-    fill: { type: "string", default: String(defaultWorkloadShape.fill) },
+    fill: { type: "string" },
     "quiet-seconds": { type: "string", default: "15" },
     "per-node": { type: "string", default: "2" },
     "narrow-pods": { type: "string", default: "300" },
@@ -187,6 +213,7 @@ async function main(): Promise<void> {
     "core",
     "core-preemption",
     "fragmentation",
+    "topology",
     "memory",
     "daemonset",
     "affinity",
@@ -198,6 +225,7 @@ async function main(): Promise<void> {
   if (report && values.dir)
     throw new ConfigError("--report uses .cluster-bench and .cluster-bench-frag; drop --dir");
   const fragmentation = !report && scenario === "fragmentation";
+  const topology = !report && scenario === "topology";
   const gangs = !report && scenario === "gangs";
   const daemonset = !report && scenario === "daemonset";
   const api = values.api as GangApi;
@@ -207,7 +235,7 @@ async function main(): Promise<void> {
   const podGroups = gangs && api === "podgroup";
   const nodes = Number(
     values.nodes ??
-      (report || scenario === "memory" || scenario === "core-preemption" || podGroups
+      (report || scenario === "memory" || scenario === "core-preemption" || podGroups || topology
         ? reportDefaults.nodes
         : fragmentation
           ? 60
@@ -238,7 +266,8 @@ async function main(): Promise<void> {
     .split(",")
     .map(Number);
   const batch = Number(values.batch);
-  const concurrency = Number(values.concurrency ?? (fragmentation ? "16" : "64"));
+  const concurrency = Number(values.concurrency ?? (fragmentation || topology ? "16" : "64"));
+  const racks = Number(values.racks);
   const seed = Number(values.seed);
   const quietSeconds = Number(values["quiet-seconds"]);
   const preemptors = Number(values.preemptors);
@@ -260,13 +289,14 @@ async function main(): Promise<void> {
     "narrow-pods": narrowPods,
     "special-nodes": specialNodes,
     runs,
+    racks,
   };
   for (const [name, value] of Object.entries(counts)) {
     if (!isPositiveInteger(value)) throw new ConfigError(`--${name} must be a positive integer`);
   }
   if (!Number.isInteger(seed) || seed < 0) throw new ConfigError("--seed must be a non-negative integer");
   if (!(quietSeconds > 0)) throw new ConfigError("--quiet-seconds must be positive");
-  const fill = Number(values.fill);
+  const fill = Number(values.fill ?? (topology ? defaultTopologyShape.fill : defaultWorkloadShape.fill));
   if (!(fill > 0 && fill <= 1)) throw new ConfigError(`--fill must be in (0, 1], got "${values.fill}"`);
   if (!shards.every(isPositiveInteger))
     throw new ConfigError(`--shards must be positive integers separated by commas, got "${shardList}"`);
@@ -274,7 +304,10 @@ async function main(): Promise<void> {
     throw new ConfigError(
       `--node-counts must be positive integers separated by commas, got "${values["node-counts"]}"`,
     );
-  const configs = parseConfigs(values.configs);
+  const configs = parseConfigs(topology ? "1" : (values.configs ?? "1,3,3c"));
+  const topologyConfigs = topology
+    ? parseTopologyConfigs(values.configs ?? topologyConfigLabels.join(","))
+    : [];
   const scheduledEvents = parseScheduledEvents(values["scheduled-events"]);
   if (runs > 1 && !report && scenario !== "basic" && scenario !== "gangs" && scenario !== "daemonset")
     throw new ConfigError("--runs is for --scenario basic, gangs and daemonset (and --report)");
@@ -378,13 +411,15 @@ async function main(): Promise<void> {
 
   const stateDir = values.dir
     ? resolve(values.dir)
-    : defaultDir(fragmentation ? ".cluster-bench-frag" : ".cluster-bench");
+    : defaultDir(fragmentation ? ".cluster-bench-frag" : topology ? ".cluster-bench-topo" : ".cluster-bench");
   const cluster = await benchCluster(
     fragmentation
       ? fragmentationCluster(stateDir, nodes, values["node-cpu"])
-      : constrained
-        ? zonedCluster(stateDir, nodes)
-        : throughputCluster(stateDir, nodes),
+      : topology
+        ? topologyCluster(stateDir, nodes, values["node-cpu"])
+        : constrained
+          ? zonedCluster(stateDir, nodes)
+          : throughputCluster(stateDir, nodes),
     log,
   );
   try {
@@ -399,6 +434,22 @@ async function main(): Promise<void> {
         log,
       });
       if (!values.json) printFragmentation(report, log);
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      if (report.results.some((r) => r.error)) process.exitCode = 1;
+      return;
+    }
+    if (topology) {
+      const report = await runTopology({
+        cluster,
+        configs: topologyConfigs,
+        racks,
+        fill,
+        seed,
+        createConcurrency: concurrency,
+        quietMs: quietSeconds * 1000,
+        log,
+      });
+      if (!values.json) printTopology(report, log);
       process.stdout.write(`${JSON.stringify(report)}\n`);
       if (report.results.some((r) => r.error)) process.exitCode = 1;
       return;
@@ -549,6 +600,38 @@ function printFragmentation(report: FragmentationReport, log: (line: string) => 
     ];
     log(cells.map((cell, i) => String(cell).padStart((columns[i] as string).length)).join("  "));
   }
+}
+
+function printTopology(report: TopologyReport, log: (line: string) => void): void {
+  const columns = [
+    "config",
+    "nodes per shard",
+    "gangs placed",
+    "bound cpu %",
+    "pending groups",
+    "placeable",
+    "split gangs",
+    "drain s",
+    "handoffs",
+    "lends",
+  ];
+  log(columns.join("  "));
+  for (const r of report.results) {
+    const cells = [
+      r.config,
+      r.ownedNodes?.join("/") ?? "",
+      `${r.gangsPlaced}/${r.gangs}`,
+      r.error ? "error" : r.boundCpuPercent,
+      r.pendingGroups,
+      r.placeablePending,
+      r.splitGangs,
+      r.drainSeconds,
+      r.handoffs ?? "",
+      r.lends ?? "",
+    ];
+    log(cells.map((cell, i) => String(cell).padStart((columns[i] as string).length)).join("  "));
+  }
+  if (report.packingVsOneShard) log(`bound cpu over 1 shard's: ${JSON.stringify(report.packingVsOneShard)}`);
 }
 
 main().catch((error: unknown) => {

@@ -46,13 +46,13 @@ export function parseConfigs(spec: string): FragmentationConfig[] {
 }
 
 /** Short timings so a run takes seconds: leases, handover and settle windows. */
-const shardArgs = [
+export const shardArgs = [
   "--lease-duration-ms=4000",
   "--lease-renew-ms=1000",
   "--handover-settle-ms=500",
   "--settle-window-ms=500",
 ];
-const coordinatorArgs = ["--stuck-after-ms=2000"];
+export const coordinatorArgs = ["--stuck-after-ms=2000"];
 
 export interface FragmentationOptions {
   cluster: ClusterState;
@@ -290,7 +290,7 @@ async function runConfig(
  * Each configuration starts from a fresh ring, as a new install does: the previous
  * configuration's shard and ring Leases would make its shards a restart of the earlier ones.
  */
-async function removeShardLeases(kube: KubeRest): Promise<void> {
+export async function removeShardLeases(kube: KubeRest): Promise<void> {
   const selector = encodeURIComponent(`${shardLeaseLabel}=sharded-scheduler`);
   const res = await kube.call(
     "DELETE",
@@ -341,13 +341,17 @@ export async function waitForRing(
 
 /**
  * stackDown removes the stack's folder: keep its logs, and each process's last /metrics, with
- * the cluster's logs (for --keep-cluster), in logs/fragmentation-<config>/.
+ * the cluster's logs (for --keep-cluster), in logs/<scenario>-<config>/.
  */
-async function keepStackDiagnostics(clusterDir: string, label: string): Promise<void> {
+export async function keepStackDiagnostics(
+  clusterDir: string,
+  label: string,
+  scenario = "fragmentation",
+): Promise<void> {
   const from = join(clusterDir, "stack");
   const stack = readStack(clusterDir);
   if (!stack || !existsSync(from)) return;
-  const to = join(clusterDir, "logs", `fragmentation-${label}`);
+  const to = join(clusterDir, "logs", `${scenario}-${label}`);
   rmSync(to, { recursive: true, force: true });
   mkdirSync(to, { recursive: true });
   for (const file of readdirSync(from))
@@ -368,18 +372,20 @@ async function keepStackDiagnostics(clusterDir: string, label: string): Promise<
  * The workload is sized on the nodes as one scheduler would see them; a node just created
  * carries the node lifecycle controller's not-ready taint for a moment after it turns Ready.
  */
-function usable(node: Node): boolean {
+export function usable(node: Node): boolean {
   const info = toNodeInfo(node);
   return info.ready && !info.unschedulable && info.taints.length === 0;
 }
 
-async function listNodes(kube: KubeRest): Promise<Node[]> {
+export async function listNodes(kube: KubeRest): Promise<Node[]> {
   const selector = encodeURIComponent(`${fakeNodeLabel.key}=${fakeNodeLabel.value}`);
   return (await kube.get<{ items: Node[] }>(`/api/v1/nodes?labelSelector=${selector}`)).items;
 }
 
 /** Handoffs and lends the coordinator replicas counted, summed (a standby counts none). */
-async function coordinatorCounters(clusterDir: string): Promise<{ handoffs?: number; lends?: number }> {
+export async function coordinatorCounters(
+  clusterDir: string,
+): Promise<{ handoffs?: number; lends?: number }> {
   let handoffs = 0;
   let lends = 0;
   let answered = 0;
@@ -403,7 +409,7 @@ async function coordinatorCounters(clusterDir: string): Promise<{ handoffs?: num
  * Lends outlive the coordinator as node annotations: remove them, so that the next
  * configuration starts from the ring's own split.
  */
-async function returnLentNodes(kube: KubeRest, log: (line: string) => void): Promise<void> {
+export async function returnLentNodes(kube: KubeRest, log: (line: string) => void): Promise<void> {
   for (const node of await listNodes(kube)) {
     if (node.metadata.annotations?.[nodeOwnerAnnotation] === undefined) continue;
     for (let attempt = 0; ; attempt++) {

@@ -60,6 +60,8 @@ const gangTimeoutMs = 60_000;
 const reliefCooldownMs = 15_000;
 const stuckAfterMs = 3_000;
 const shards = 3;
+/** Racks of the local cluster's nodes (consecutive nodes share one): the rack gangs' domains. */
+const racks = 6;
 
 async function main(): Promise<number> {
   const { values } = parseFlags(process.argv.slice(2), {
@@ -158,11 +160,12 @@ async function main(): Promise<number> {
   if (platform === "local") {
     const clusterDir = resolve(values.dir);
     const recorded = readState(clusterDir);
-    // A cluster started with other workload gates is replaced, like one that is not healthy.
+    // A cluster started with other workload gates or racks is replaced, like one that is not healthy.
     const reused =
       (await status(clusterDir)).healthy &&
       recorded !== undefined &&
-      recordedWorkloadGates(recorded) === defaultClusterOptions.workloadGates;
+      recordedWorkloadGates(recorded) === defaultClusterOptions.workloadGates &&
+      recorded.options.racks === racks;
     if (!reused) {
       if (recorded) await down(clusterDir, log);
       await up(
@@ -171,8 +174,9 @@ async function main(): Promise<number> {
           stateDir: clusterDir,
           nodes: positiveInt("nodes", values.nodes),
           nodeCpu: values["node-cpu"],
-          // Zones for the constrained workloads' spread and zonal volumes.
+          // Zones for the constrained workloads' spread and zonal volumes, racks for the rack gangs.
           zones: 3,
+          racks,
           kubeScheduler: false,
         },
         log,

@@ -118,3 +118,50 @@ describe("the constrained workloads' manifests", () => {
     );
   });
 });
+
+describe("rack gangs", () => {
+  const racked = { ...topology, racks: ["rack-0", "rack-1", "rack-2"] };
+  const rackTarget = { ...target, topology: racked };
+
+  it("join the mix only on nodes labelled in racks, near their share", () => {
+    expect(plan(3, 2000).some((p) => p.shape === "rack")).toBe(false);
+    const planned = Array.from({ length: 2000 }, (_, index) =>
+      planConstrained(3, [10, 30], racked, 24, index),
+    );
+    const share = (shape: string) => planned.filter((p) => p.shape === shape).length / planned.length;
+    expect(share("rack")).toBeCloseTo(0.18, 1);
+    expect(share("anti")).toBeCloseTo(0.25, 1);
+    for (const p of planned.filter((p) => p.shape === "rack")) {
+      expect(p.replicas).toBeGreaterThanOrEqual(2);
+      expect(p.replicas).toBeLessThanOrEqual(4);
+      expect([500, 1000]).toContain(p.milliCpu);
+    }
+  });
+
+  it("are one annotation gang of all their pods that requires one rack", () => {
+    const planned = Array.from({ length: 200 }, (_, index) =>
+      planConstrained(3, [10, 30], racked, 24, index),
+    ).find((p) => p.shape === "rack") as PlannedConstrained;
+    const { job, deployment, volume } = constrainedManifests(planned, rackTarget);
+    expect(deployment).toBeUndefined();
+    expect(volume).toBeUndefined();
+    expect(job?.spec?.parallelism).toBe(planned.replicas);
+    expect(job?.spec?.template.metadata?.annotations).toEqual({
+      "sharded-scheduler.io/complete-after": `${planned.runSeconds}s`,
+      "sharded-scheduler.io/pod-group": planned.name,
+      "sharded-scheduler.io/min-member": String(planned.replicas),
+      "sharded-scheduler.io/topology-required": "topology.kubernetes.io/rack",
+    });
+    expect(job?.spec?.template.spec?.containers[0]?.resources?.requests?.cpu).toBe(`${planned.milliCpu}m`);
+  });
+
+  it("reads the racks from the nodes' labels", () => {
+    const rack = "topology.kubernetes.io/rack";
+    expect(
+      topologyOf([
+        { [zone]: "a", [rack]: "r1" },
+        { [zone]: "b", [rack]: "r0" },
+      ]),
+    ).toEqual({ key: zone, domains: ["a", "b"], racks: ["r0", "r1"] });
+  });
+});

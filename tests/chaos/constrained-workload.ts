@@ -14,14 +14,20 @@
  *                  ports Job of the run competes for the same ports;
  *   volume (15 %)  a Job of one pod (250 m) whose claim is bound to a static PersistentVolume
  *                  pinned to one zone by its node affinity (and zone label), created with it.
+ * On nodes labelled in racks (topology.kubernetes.io/rack) a fifth shape joins, and the shares
+ * become anti 25 %, spread 25 %, ports 20 %, volume 12 %, rack 18 %:
+ *   rack           a Job of 2–4 pods (500 m or 1 cpu) forming one annotation gang (min-member all
+ *                  of them) that requires one rack (sharded-scheduler.io/topology-required): all
+ *                  its members in one rack, never split, never on a node without the label.
  * Deployments are deleted after their lifetime (drawn like a Job's run time) and when the load
  * stops; Jobs' pods finish like the other Jobs'. Nodes without zone labels: zones are single
  * nodes (kubernetes.io/hostname), so the shapes keep their meaning on any cluster.
  */
 import type * as k8s from "@kubernetes/client-node";
+import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import { mulberry32 } from "../support/random.js";
 
-export type ConstrainedShape = "anti" | "spread" | "ports" | "volume";
+export type ConstrainedShape = "anti" | "spread" | "ports" | "volume" | "rack";
 
 /** Every pod of an anti Deployment carries this label (value: the run id); each avoids the others. */
 export const antiLabel = "chaos-anti";
@@ -30,6 +36,10 @@ export const chaosHostPorts = [31000, 31001] as const;
 /** Mean seconds between two constrained workloads. */
 export const constrainedGapSeconds = 4;
 const zoneKey = "topology.kubernetes.io/zone";
+/** The label rack gangs require one value of. */
+export const rackKey = "topology.kubernetes.io/rack";
+/** The documented annotation naming the node label a gang's members must share one value of. */
+export const topologyRequiredAnnotation = "sharded-scheduler.io/topology-required";
 const hostnameKey = "kubernetes.io/hostname";
 
 export interface PlannedConstrained {
@@ -55,23 +65,36 @@ export interface ChaosTopology {
   key: string;
   /** Its values, sorted. */
   domains: readonly string[];
+  /** The nodes' racks (rackKey values), sorted; absent when no node has one (no rack gangs then). */
+  racks?: readonly string[];
 }
 
 /** Zones of the nodes (labels of Ready fake nodes), or their hostnames when none has a zone. */
 export function topologyOf(nodeLabels: readonly Readonly<Record<string, string>>[]): ChaosTopology {
-  const zones = [...new Set(nodeLabels.map((labels) => labels[zoneKey]).filter(Boolean) as string[])].sort();
-  if (zones.length > 0) return { key: zoneKey, domains: zones };
-  const hosts = [
-    ...new Set(nodeLabels.map((labels) => labels[hostnameKey]).filter(Boolean) as string[]),
-  ].sort();
-  return { key: hostnameKey, domains: hosts };
+  const valuesOf = (key: string) =>
+    [...new Set(nodeLabels.map((labels) => labels[key]).filter(Boolean) as string[])].sort();
+  const racks = valuesOf(rackKey);
+  const withRacks = racks.length > 0 ? { racks } : {};
+  const zones = valuesOf(zoneKey);
+  if (zones.length > 0) return { key: zoneKey, domains: zones, ...withRacks };
+  return { key: hostnameKey, domains: valuesOf(hostnameKey), ...withRacks };
 }
 
-const shapeMix: readonly { shape: ConstrainedShape; weight: number }[] = [
+type ShapeMix = readonly { shape: ConstrainedShape; weight: number }[];
+
+const shapeMix: ShapeMix = [
   { shape: "anti", weight: 0.3 },
   { shape: "spread", weight: 0.3 },
   { shape: "ports", weight: 0.25 },
   { shape: "volume", weight: 0.15 },
+];
+/** The mix on nodes labelled in racks. */
+const shapeMixWithRacks: ShapeMix = [
+  { shape: "anti", weight: 0.25 },
+  { shape: "spread", weight: 0.25 },
+  { shape: "ports", weight: 0.2 },
+  { shape: "volume", weight: 0.12 },
+  { shape: "rack", weight: 0.18 },
 ];
 
 /**
@@ -87,12 +110,12 @@ export function planConstrained(
 ): PlannedConstrained {
   const random = mulberry32(mix((seed >>> 0) ^ mix(index + 0x5bd1e995) ^ 0x9e3779b9));
   const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
-  const shape = pickShape(random());
+  const shape = pickShape(random(), topology.racks ? shapeMixWithRacks : shapeMix);
   const [low, high] = runSeconds;
   const run = between(low, high);
   const arrivalGapSeconds = -Math.log(1 - random()) * constrainedGapSeconds;
   const replicas =
-    shape === "anti"
+    shape === "anti" || shape === "rack"
       ? between(2, 4)
       : shape === "spread"
         ? between(3, 6)
@@ -106,7 +129,7 @@ export function planConstrained(
     shape,
     // Never more pods of one anti Deployment or ports Job than nodes.
     replicas: shape === "anti" || shape === "ports" ? Math.min(replicas, nodes) : replicas,
-    milliCpu: 250,
+    milliCpu: shape === "rack" ? (extra < 0.5 ? 500 : 1000) : 250,
     runSeconds: run,
     ...(shape === "spread" ? { strictSpread: extra < 0.5 } : {}),
     ...(shape === "ports" ? { hostPort: chaosHostPorts[Math.floor(extra * chaosHostPorts.length)] } : {}),
@@ -201,13 +224,21 @@ export function constrainedManifests(
     };
   }
   const podSpec: k8s.V1PodSpec = { ...base, restartPolicy: "Never" };
+  const podAnnotations: Record<string, string> = {
+    [target.completeAfterAnnotation]: `${planned.runSeconds}s`,
+  };
+  if (planned.shape === "rack") {
+    podAnnotations[podGroupAnnotation] = planned.name;
+    podAnnotations[minMemberAnnotation] = String(planned.replicas);
+    podAnnotations[topologyRequiredAnnotation] = rackKey;
+  }
   let volume: k8s.V1PersistentVolume | undefined;
   let claim: k8s.V1PersistentVolumeClaim | undefined;
   if (planned.shape === "ports")
     podSpec.containers = [
       { ...container, ports: [{ containerPort: 8080, hostPort: planned.hostPort, protocol: "TCP" }] },
     ];
-  else {
+  else if (planned.shape === "volume") {
     const domain = planned.volumeDomain as string;
     const volumeName = `${namespace}-${planned.name}`;
     volume = {
@@ -261,7 +292,7 @@ export function constrainedManifests(
         },
         ttlSecondsAfterFinished: 30,
         template: {
-          metadata: { labels, annotations: { [target.completeAfterAnnotation]: `${planned.runSeconds}s` } },
+          metadata: { labels, annotations: podAnnotations },
           spec: podSpec,
         },
       },
@@ -270,13 +301,13 @@ export function constrainedManifests(
 }
 
 /** The shape at u (uniform in [0, 1)) of the mix. */
-function pickShape(u: number): ConstrainedShape {
+function pickShape(u: number, mix: ShapeMix): ConstrainedShape {
   let rest = u;
-  for (const entry of shapeMix) {
+  for (const entry of mix) {
     rest -= entry.weight;
     if (rest < 0) return entry.shape;
   }
-  return shapeMix[shapeMix.length - 1]?.shape as ConstrainedShape;
+  return mix[mix.length - 1]?.shape as ConstrainedShape;
 }
 
 /** MurmurHash3's 32-bit finalizer. */

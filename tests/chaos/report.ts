@@ -53,7 +53,7 @@ export function resultTable(result: ChaosResult, known: KnownFailing = []): stri
   row(
     "constrained workloads",
     `${load.constrainedWorkloads} (${load.antiAffinityDeployments} anti-affinity and ${load.spreadDeployments} spread Deployments, ` +
-      `${load.hostPortJobs} host-port and ${load.volumeJobs} volume Jobs)`,
+      `${load.hostPortJobs} host-port and ${load.volumeJobs} volume Jobs, ${load.rackGangs} rack gangs)`,
   );
   row("pods created", result.podsCreated);
   row("pods bound", result.podsBound);

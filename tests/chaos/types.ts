@@ -84,4 +84,6 @@ export interface WorkloadStats {
   spreadDeployments: number;
   hostPortJobs: number;
   volumeJobs: number;
+  /** Gangs that require one rack (constrained shape rack, on nodes labelled in racks). */
+  rackGangs: number;
 }

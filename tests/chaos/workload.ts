@@ -523,7 +523,8 @@ export class ChaosWorkload {
       `workload: ${nodeMilliCpu.length} nodes, ${total / 1000} cpu; load ${options.load} → ` +
         `${arrivalRate(options, nodeMilliCpu).toFixed(2)} Jobs/s, pods run ${options.runSeconds[0]}–${options.runSeconds[1]} s; ` +
         ((options.constrained ?? constrainedByDefault)
-          ? `constrained workloads on, over ${topology.domains.length} ${topology.key} domains`
+          ? `constrained workloads on, over ${topology.domains.length} ${topology.key} domains` +
+            (topology.racks ? ` (rack gangs over ${topology.racks.length} racks)` : "")
           : "constrained workloads off") +
         `; PodGroup gangs: ${podGroupApis
           .map((api) => {
@@ -629,6 +630,7 @@ export class ChaosWorkload {
     if (planned.shape === "spread") this.counters.spreadDeployments++;
     if (planned.shape === "ports") this.counters.hostPortJobs++;
     if (planned.shape === "volume") this.counters.volumeJobs++;
+    if (planned.shape === "rack") this.counters.rackGangs++;
     // A Deployment lives its run time, then goes (its pods with it); stop() removes those left.
     if (deployment && (await pause(planned.runSeconds * 1000, this.stopping.signal)))
       await this.apps.deleteNamespacedDeployment({ name: planned.name, namespace }).catch(() => undefined);
@@ -802,6 +804,7 @@ export function emptyWorkloadStats(): WorkloadStats {
     spreadDeployments: 0,
     hostPortJobs: 0,
     volumeJobs: 0,
+    rackGangs: 0,
   };
 }
 

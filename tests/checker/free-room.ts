@@ -5,7 +5,9 @@
  * placement, so "fits" is never claimed wrongly; a group it cannot pack is not claimed at all.
  * Pods with affinity rules, topology spread, host ports or volume claims are never claimed (this
  * packing does not read them). A node held
- * for a pod group (lent for it) holds only that group.
+ * for a pod group (lent for it) holds only that group. A group that requires topology keys is
+ * packed into one domain (nodes sharing one value of every key; nodes without a key excluded),
+ * trying the domains one after another.
  */
 import { type Amounts, tolerance } from "./quantities.js";
 
@@ -35,6 +37,8 @@ export interface RoomGroup {
   id: string;
   priority: number;
   pods: readonly RoomPod[];
+  /** Node label keys whose one value all members must share (a required topology); none: any nodes. */
+  topologyKeys?: readonly string[];
 }
 
 const tolerates = (pod: RoomPod, taint: RoomNode["taints"][number]) =>
@@ -69,31 +73,44 @@ export function groupsThatFit(nodes: readonly RoomNode[], groups: readonly RoomG
   const ordered = [...groups].sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
   for (const group of ordered) {
     if (group.pods.some((pod) => pod.hasAffinity)) continue;
-    const taken: { node: string; pod: RoomPod }[] = [];
-    const members = [...group.pods].sort((a, b) => cpuOf(b.requests) - cpuOf(a.requests));
-    let placedAll = true;
-    for (const pod of members) {
-      const candidates = nodes
-        .filter((node) => (node.lentFor ?? group.id) === group.id)
-        .filter((node) => holds(node, free.get(node.name) as Amounts, pod))
-        .sort((a, b) => cpuOf(free.get(a.name) as Amounts) - cpuOf(free.get(b.name) as Amounts));
-      const target = candidates[0];
-      if (!target) {
-        placedAll = false;
-        break;
-      }
-      const room = free.get(target.name) as Amounts;
-      for (const [resource, amount] of pod.requests) room.set(resource, (room.get(resource) ?? 0) - amount);
-      taken.push({ node: target.name, pod });
-    }
-    if (placedAll) {
+    const open = nodes.filter((node) => (node.lentFor ?? group.id) === group.id);
+    if (domainsOf(open, group.topologyKeys ?? []).some((domain) => packInto(domain, group, free)))
       fitting.push(group.id);
-      continue;
-    }
-    for (const { node, pod } of taken) {
-      const room = free.get(node) as Amounts;
-      for (const [resource, amount] of pod.requests) room.set(resource, (room.get(resource) ?? 0) + amount);
-    }
   }
   return fitting;
+}
+
+/** The nodes by domain of the keys (every key's value), nodes lacking a key left out; no keys: all nodes. */
+function domainsOf(nodes: readonly RoomNode[], keys: readonly string[]): RoomNode[][] {
+  if (keys.length === 0) return [[...nodes]];
+  const domains = new Map<string, RoomNode[]>();
+  for (const node of nodes) {
+    if (!keys.every((key) => Object.hasOwn(node.labels, key))) continue;
+    const domain = keys.map((key) => node.labels[key]).join("\u0000");
+    domains.set(domain, [...(domains.get(domain) ?? []), node]);
+  }
+  return [...domains.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([, members]) => members);
+}
+
+/** Packs every member of the group onto these nodes, taking the room; nothing taken if one does not fit. */
+function packInto(nodes: readonly RoomNode[], group: RoomGroup, free: Map<string, Amounts>): boolean {
+  const taken: { node: string; pod: RoomPod }[] = [];
+  const members = [...group.pods].sort((a, b) => cpuOf(b.requests) - cpuOf(a.requests));
+  for (const pod of members) {
+    const target = nodes
+      .filter((node) => holds(node, free.get(node.name) as Amounts, pod))
+      .sort((a, b) => cpuOf(free.get(a.name) as Amounts) - cpuOf(free.get(b.name) as Amounts))[0];
+    if (!target) {
+      for (const { node, pod: placed } of taken) {
+        const room = free.get(node) as Amounts;
+        for (const [resource, amount] of placed.requests)
+          room.set(resource, (room.get(resource) ?? 0) + amount);
+      }
+      return false;
+    }
+    const room = free.get(target.name) as Amounts;
+    for (const [resource, amount] of pod.requests) room.set(resource, (room.get(resource) ?? 0) - amount);
+    taken.push({ node: target.name, pod });
+  }
+  return true;
 }

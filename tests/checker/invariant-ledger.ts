@@ -39,6 +39,11 @@
  *                           members disagree on priority, or one has preemptionPolicy Never.
  *                           Once per preemptor and victim group. (A preemptor whose members
  *                           agree evicting a victim not below it stays a badPreemption.)
+ *   topologySplitGangs      a gang that requires a topology domain (a member's annotation
+ *                           sharded-scheduler.io/topology-required, or its native PodGroup's
+ *                           spec.schedulingConstraints.topology[].key) whose members bound at one
+ *                           moment sit on nodes with different values of the key, or on a node
+ *                           without it (./topology-gangs.ts). Once per group and run.
  *   unmarkedVictimPodGroups a native PodGroup (scheduling.k8s.io, its pods' spec.schedulingGroup)
  *                           whose member a scheduler's preemption evicted (a Preempted Event names
  *                           it) without the PodGroup showing DisruptionTarget True (reason
@@ -107,6 +112,7 @@ import {
   type RingOwners,
   readRingLease,
 } from "./ring-owners.js";
+import { annotationTopologyKey, podGroupTopologyKeys, topologySplit } from "./topology-gangs.js";
 
 export const podGroupAnnotation = "sharded-scheduler.io/pod-group";
 export const minMemberAnnotation = "sharded-scheduler.io/min-member";
@@ -129,6 +135,7 @@ export const violationKinds = [
   "priorityEscalations",
   "unmarkedVictimPodGroups",
   "unscheduledBoundPods",
+  "topologySplitGangs",
   "podAntiAffinity",
   "podAffinity",
   "spreadSkew",
@@ -214,6 +221,8 @@ interface PodRecord {
   preemptionPolicy: string | undefined;
   spec: k8s.V1PodSpec | undefined;
   labels: Record<string, string>;
+  /** The topology key its annotation requires its gang to share, if any. */
+  topologyRequired: string | undefined;
   /** When the checker first saw it bound. */
   boundAt: number | undefined;
   /** When it was first seen finished, deleting or gone. */
@@ -255,6 +264,8 @@ interface GroupRecord {
   /** Since when members are bound while gated members keep the never-started gang incomplete. */
   gatedPartialSince: number | undefined;
   gatedPartialReported: boolean;
+  /** A topology split was reported since the group last had no member bound. */
+  topologySplitReported: boolean;
 }
 
 interface VictimGroup {
@@ -295,6 +306,8 @@ export interface PodGroupRecord {
   preemptionPolicy: string | undefined;
   /** The earliest DisruptionTarget True (reason PreemptionByScheduler) lastTransitionTime seen. */
   markedAt: number | undefined;
+  /** spec.schedulingConstraints.topology[].key: every one must be shared by the bound members. */
+  topologyKeys: string[];
 }
 
 /** A native PodGroup object's fields the checker reads (it does not share the scheduler's parser). */
@@ -313,6 +326,7 @@ function readPodGroup(object: unknown): PodGroupRecord {
     priority: typeof spec.priority === "number" ? spec.priority : 0,
     preemptionPolicy: typeof spec.preemptionPolicy === "string" ? spec.preemptionPolicy : undefined,
     markedAt: wholeSeconds(mark?.lastTransitionTime),
+    topologyKeys: podGroupTopologyKeys(spec),
   };
 }
 
@@ -541,6 +555,7 @@ export class InvariantLedger {
       preemptionPolicy: nativeGroup?.preemptionPolicy ?? pod.spec?.preemptionPolicy,
       spec: pod.spec,
       labels: { ...(pod.metadata?.labels ?? {}) },
+      topologyRequired: annotationTopologyKey(pod.metadata?.annotations),
       boundAt: before?.boundAt ?? (nodeName !== undefined ? now : undefined),
       leftAt:
         before?.leftAt ??
@@ -577,6 +592,7 @@ export class InvariantLedger {
       rollbackReported: false,
       gatedPartialSince: undefined,
       gatedPartialReported: false,
+      topologySplitReported: false,
     };
     groupRecord.members.add(uid);
     this.groups.set(group, groupRecord);
@@ -805,6 +821,7 @@ export class InvariantLedger {
     if (bound >= minMember) record.fullyBoundAt = now;
     this.trackRun(record, members, minMember, bound, now);
     this.checkGatedPartial(group, record, members, minMember, bound, now);
+    this.checkTopology(group, record, members, bound, now);
     // A gang whose members started to finish has run; its rest finishing later is not partial.
     // A native gang that ran may run with fewer than minCount (minCount binds scheduling only).
     const partial =
@@ -827,6 +844,48 @@ export class InvariantLedger {
         `${group}: ${bound} of ${minMember} bound for ${Math.round((now - record.partialSince) / 1000)}s`,
       );
     }
+  }
+
+  /**
+   * A gang's members bound at once must share one value of every key it requires (the members'
+   * annotations and its PodGroup's constraints), on nodes that carry the key.
+   */
+  private checkTopology(
+    group: string,
+    record: GroupRecord,
+    members: readonly PodRecord[],
+    bound: number,
+    now: number,
+  ): void {
+    if (bound === 0) {
+      record.topologySplitReported = false;
+      return;
+    }
+    if (record.topologySplitReported || group.startsWith("pod:")) return;
+    const keys = this.topologyKeysOf(group, members);
+    if (keys.length === 0) return;
+    const placed = members
+      .filter((pod) => this.boundAndStaying(pod))
+      .map((pod) => ({
+        pod: pod.key,
+        node: pod.nodeName as string,
+        nodeLabels: this.nodes.get(pod.nodeName as string)?.labels,
+      }));
+    for (const key of keys) {
+      const split = topologySplit(key, placed);
+      if (split === undefined) continue;
+      record.topologySplitReported = true;
+      this.violation("topologySplitGangs", now, `${group} requires one ${key} domain: ${split}`);
+      return;
+    }
+  }
+
+  /** The node label keys a group requires one domain of: its PodGroup's and its members' annotations, sorted. */
+  private topologyKeysOf(group: string, members: readonly PodRecord[]): string[] {
+    const native = group.startsWith("podgroup:") ? this.podGroups.get(group.slice(9)) : undefined;
+    const keys = new Set(native?.topologyKeys ?? []);
+    for (const member of members) if (member.topologyRequired) keys.add(member.topologyRequired);
+    return [...keys].sort();
   }
 
   /** A group runs from when bound and succeeded members reach min-member until none is bound. */
@@ -1362,6 +1421,7 @@ export class InvariantLedger {
       candidates.push({
         id: group,
         priority: priorityOf(pending),
+        topologyKeys: this.topologyKeysOf(group, members),
         pods: pending.map((pod) => ({
           requests: pod.requests,
           nodeSelector: pod.spec?.nodeSelector ?? {},

@@ -9,7 +9,14 @@ import type { Pod } from "../../scheduler/src/core/api-types.js";
 import { toPodInfo } from "../../scheduler/src/core/build-info.js";
 import { crdGroupSource } from "../../scheduler/src/core/gang/crd-group-source.js";
 import type { GroupObjects } from "../../scheduler/src/core/gang/group-source.js";
-import { type CrdApiGroup, groupHashKeyOf, groupNameOf, type HashedPod } from "./ring-owners.js";
+import {
+  type CrdApiGroup,
+  groupHashKeyOf,
+  groupNameOf,
+  type HashedPod,
+  RingOwners,
+  readRingLease,
+} from "./ring-owners.js";
 
 const term = { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" };
 const controller = { kind: "ReplicaSet", name: "web-7d9f", controller: true };
@@ -226,5 +233,46 @@ describe("groupHashKeyOf for PodGroups", () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("readRingLease with domains (--shard-by-label)", () => {
+  const base = {
+    "sharded-scheduler.io/ring-epoch": "4",
+    "sharded-scheduler.io/ring-members": "shard-a,shard-b",
+  };
+  const domains = JSON.stringify({
+    key: "topology.kubernetes.io/rack",
+    owners: {
+      "shard-a": { "rack-0": ["n0", "n1"] },
+      "shard-b": { "rack-1": ["n2", "n3"] },
+      gone: { "rack-2": ["n4"] },
+    },
+  });
+
+  it("gives a listed node to the member listing it, a lent node to its borrower, others to the hash", () => {
+    const ring = readRingLease({
+      ...base,
+      "sharded-scheduler.io/ring-domains": domains,
+      "sharded-scheduler.io/ring-node-owners": JSON.stringify({ n1: "shard-b" }),
+    });
+    const hashed = new RingOwners(["shard-a", "shard-b"]);
+    expect(["n0", "n1", "n2", "n3"].map((node) => ring?.owners.ownerOf(node))).toEqual([
+      "shard-a",
+      "shard-b",
+      "shard-b",
+      "shard-b",
+    ]);
+    // A member not in the ring lists nothing; an unlisted node is hashed.
+    expect(ring?.owners.ownerOf("n4")).toBe(hashed.ownerOf("n4"));
+    expect(ring?.owners.ownerOf("other")).toBe(hashed.ownerOf("other"));
+  });
+
+  it("hashes every node when the annotation is absent or malformed", () => {
+    const hashed = new RingOwners(["shard-a", "shard-b"]);
+    for (const annotations of [base, { ...base, "sharded-scheduler.io/ring-domains": "{not json" }])
+      expect(["n0", "n2"].map((node) => readRingLease(annotations)?.owners.ownerOf(node))).toEqual(
+        ["n0", "n2"].map((node) => hashed.ownerOf(node)),
+      );
   });
 });

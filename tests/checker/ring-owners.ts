@@ -3,25 +3,36 @@
  * records (members and lent nodes) and the documented ring scheme: ketama over md5, 1000
  * virtual nodes per member, members in code-unit order; a node lent to a live member belongs
  * to that member. Built on the hashring library directly, not on the scheduler's ring.
+ * With --shard-by-label the Lease also lists whole domains of a node label per member
+ * (ring-domains, JSON {key, owners: member → label value → node names}): a listed node belongs to
+ * the member listing it, unless lent; nodes listed nowhere are hashed.
  */
 import HashRing from "hashring";
 
 export const ringEpochAnnotation = "sharded-scheduler.io/ring-epoch";
 export const ringMembersAnnotation = "sharded-scheduler.io/ring-members";
 export const ringNodeOwnersAnnotation = "sharded-scheduler.io/ring-node-owners";
+export const ringDomainsAnnotation = "sharded-scheduler.io/ring-domains";
 
 const virtualNodesPerMember = 1000;
 
 export class RingOwners {
   readonly members: readonly string[];
   private readonly ring: HashRing;
+  /** Nodes of the domains members own whole: node name → member. */
+  private readonly listed = new Map<string, string>();
 
   constructor(
     members: Iterable<string>,
     /** Lent nodes: node name → the member it is lent to. */
     readonly lends: Readonly<Record<string, string>> = {},
+    /** Whole domains per member: member → label value → node names. */
+    domains: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {},
   ) {
     this.members = [...new Set(members)].sort();
+    for (const [member, owned] of Object.entries(domains))
+      if (this.members.includes(member))
+        for (const nodes of Object.values(owned)) for (const node of nodes) this.listed.set(node, member);
     this.ring = new HashRing(
       Object.fromEntries(this.members.map((member) => [member, { vnodes: virtualNodesPerMember }])),
       "md5",
@@ -31,7 +42,7 @@ export class RingOwners {
   ownerOf(node: string): string | undefined {
     const lent = Object.hasOwn(this.lends, node) ? this.lends[node] : undefined;
     if (lent !== undefined && this.members.includes(lent)) return lent;
-    return this.ring.range(node, 1)[0];
+    return this.listed.get(node) ?? this.ring.range(node, 1)[0];
   }
 
   /** The member a group hashes to (its groupHashKeyOf), before any owner annotation. */
@@ -53,7 +64,31 @@ export function readRingLease(
   } catch {
     lends = {};
   }
-  return { epoch, owners: new RingOwners(members, lends) };
+  return { epoch, owners: new RingOwners(members, lends, readDomains(annotations[ringDomainsAnnotation])) };
+}
+
+/** The ring-domains annotation's owners (member → label value → node names); malformed parts left out. */
+function readDomains(text: string | undefined): Record<string, Record<string, string[]>> {
+  if (text === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const owners = (parsed as { owners?: unknown } | null)?.owners;
+  if (typeof owners !== "object" || owners === null) return {};
+  const domains: Record<string, Record<string, string[]>> = {};
+  for (const [member, owned] of Object.entries(owners)) {
+    if (typeof owned !== "object" || owned === null) continue;
+    domains[member] = Object.fromEntries(
+      Object.entries(owned).map(([value, nodes]) => [
+        value,
+        Array.isArray(nodes) ? nodes.filter((node): node is string => typeof node === "string") : [],
+      ]),
+    );
+  }
+  return domains;
 }
 
 /**

@@ -22,6 +22,7 @@ options for up:
   --node-pods N        allocatable pods per node (default ${defaultClusterOptions.nodePods})
   --node-gpus N        allocatable nvidia.com/gpu per node (default 0)
   --zones N            label nodes topology.kubernetes.io/zone=zone-a, zone-b, … round-robin (default 0)
+  --racks N            label consecutive nodes topology.kubernetes.io/rack=rack-0, rack-1, … (default 0)
   --no-kube-scheduler  leave the default kube-scheduler out
   --workload-gates L   the Workload API (scheduling.k8s.io/v1beta1 PodGroups) on every component:
                        beta (default: GenericWorkload), alpha (also ${alphaWorkloadGates.join(", ")})
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
       "node-pods": { type: "string" },
       "node-gpus": { type: "string" },
       zones: { type: "string" },
+      racks: { type: "string" },
       "no-kube-scheduler": { type: "boolean", default: false },
       "workload-gates": { type: "string" },
       provider: { type: "string", default: "local" },
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
           nodePods: positiveInt("node-pods", values["node-pods"], defaultClusterOptions.nodePods),
           nodeGpus: positiveInt("node-gpus", values["node-gpus"], 0, true),
           zones: positiveInt("zones", values.zones, 0, true),
+          racks: positiveInt("racks", values.racks, 0, true),
           kubeScheduler: !values["no-kube-scheduler"],
           workloadGates: workloadGates as WorkloadGates,
         },

@@ -15,7 +15,7 @@ import { readStack, stackDown, stackUp } from "../stack/stack.js";
 import { waitFor } from "../support/wait.js";
 import { renderSummary } from "./progress.js";
 import { removeDemo, runDemo } from "./run.js";
-import { demoScenes } from "./scenes.js";
+import { demoScenes, rackLabel } from "./scenes.js";
 import { shardsReader } from "./shards-view.js";
 
 const usage = `usage: npm run demo [-- options]
@@ -25,6 +25,9 @@ const usage = `usage: npm run demo [-- options]
   --nodes N         fake nodes (default 12)
   --node-cpu Q      cpu per node (default 8)
   --shards S        scheduler shards (default 3)
+  --racks R         racks of a new cluster's nodes (topology.kubernetes.io/rack; default 3): the
+                    shards then own whole racks (--shard-by-label) and a rack gang scene plays;
+                    0: no racks, no rack scene
   --dir D           cluster state folder (default .cluster)
   --report F        write each scene as a check ({numPassedTests, numFailedTests, demo}) to F (for npm test)
 `;
@@ -48,6 +51,7 @@ async function main(): Promise<number> {
     nodes: { type: "string", default: "12" },
     "node-cpu": { type: "string", default: "8" },
     shards: { type: "string", default: "3" },
+    racks: { type: "string", default: "3" },
     dir: { type: "string" },
     report: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -58,6 +62,7 @@ async function main(): Promise<number> {
   }
   const nodes = positiveInt("nodes", values.nodes);
   const shards = positiveInt("shards", values.shards);
+  const racks = values.racks === "0" ? 0 : positiveInt("racks", values.racks);
   positiveInt("node-cpu", values["node-cpu"]);
   const stateDir = values.dir ?? defaultStateDir();
   const out = process.stdout;
@@ -78,6 +83,7 @@ async function main(): Promise<number> {
       nodeCpu: values["node-cpu"],
       nodeMemory: "64Gi",
       kubeScheduler: false,
+      racks,
     },
     log,
   );
@@ -99,8 +105,13 @@ async function main(): Promise<number> {
     });
 
   try {
-    log(`starting ${shards} shards and the coordinator (a leader and a standby)`);
-    await stackUp({ clusterDir: stateDir, shards, log });
+    // Nodes in racks (a new cluster's, or a reused one's labels): the shards own whole racks.
+    const rackNodes = await readyNodesPerRack(kc);
+    const shardArgs = rackNodes.size > 0 ? [`--shard-by-label=${rackLabel}`] : [];
+    log(
+      `starting ${shards} shards${rackNodes.size > 0 ? ` owning whole racks (${rackNodes.size} racks)` : ""} and the coordinator (a leader and a standby)`,
+    );
+    await stackUp({ clusterDir: stateDir, shards, shardArgs, log });
     const shardsView = await shardsReader(kc, schedulerName, leaseNamespace);
     const readShards = () => shardsView.read();
     // The scenes are sized from the ring: wait until every shard has its share of the nodes.
@@ -118,6 +129,7 @@ async function main(): Promise<number> {
     const scenes = demoScenes({
       nodeMilliCpu,
       largestShardNodes: Math.max(...view.shards.map((s) => s.ownedNodes)),
+      rackNodes,
     });
     log(
       `${nodeMilliCpu.length} nodes; ${view.shards.map((s) => `${s.shard} owns ${s.ownedNodes}`).join(", ")}`,
@@ -159,6 +171,19 @@ async function main(): Promise<number> {
   } finally {
     await tearDown();
   }
+}
+
+/** Ready fake nodes per rack (topology.kubernetes.io/rack); empty when none carries the label. */
+async function readyNodesPerRack(kc: k8s.KubeConfig): Promise<Map<string, number>> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const list = await core.listNode({ labelSelector: `${fakeNodeLabel.key}=${fakeNodeLabel.value}` });
+  const racks = new Map<string, number>();
+  for (const node of list.items) {
+    const rack = node.metadata?.labels?.[rackLabel];
+    const ready = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
+    if (rack !== undefined && ready) racks.set(rack, (racks.get(rack) ?? 0) + 1);
+  }
+  return racks;
 }
 
 /** Allocatable milli-cpu of each Ready fake node. */

@@ -4,7 +4,9 @@ import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/con
 import {
   type DemoView,
   demoProgress,
+  placementOf,
   progressBar,
+  rackRows,
   renderFrame,
   renderPlainLine,
   renderSummary,
@@ -210,5 +212,102 @@ describe("demo tally", () => {
     expect(summary).toContain("0 of 1 scenes as expected");
     expect(summary).toContain("NOT as expected: 2 of 16 pods bound");
     expect(summary).toContain("batch-1 (2 pods): 0/12 nodes are available");
+  });
+});
+
+describe("the rack scene", () => {
+  const racked = demoScenes({
+    nodeMilliCpu: twelveNodes,
+    largestShardNodes: 4,
+    rackNodes: new Map([
+      ["rack-0", 4],
+      ["rack-1", 4],
+      ["rack-2", 4],
+    ]),
+  });
+
+  it("plays second on nodes in racks, a gang as large as the smallest rack that requires one rack", () => {
+    expect(racked.map((s) => s.name)).toEqual(["solo", "rack", "gangs", "wide", "fill", "urgent"]);
+    const scene = racked[1];
+    expect(scene?.shows).toBe("one-rack");
+    expect(scene?.pods).toHaveLength(4);
+    expect(
+      scene?.pods.every((p) => p.group === "rack-gang" && p.minMember === 4 && p.milliCpu === 4000),
+    ).toBe(true);
+    const pod = podManifest(scene?.pods[0] as never, "rack", "ns", "sharded-scheduler");
+    expect(pod.metadata?.annotations?.["sharded-scheduler.io/topology-required"]).toBe(
+      "topology.kubernetes.io/rack",
+    );
+  });
+
+  it("is left out on nodes without racks", () => {
+    expect(
+      demoScenes({ nodeMilliCpu: twelveNodes, largestShardNodes: 5, rackNodes: new Map() }).map(
+        (s) => s.name,
+      ),
+    ).not.toContain("rack");
+  });
+
+  const racks = new Map([
+    ["n0", "rack-0"],
+    ["n1", "rack-0"],
+    ["n2", "rack-1"],
+  ]);
+  const scheduled = (uid: string, shard: string, at = "2026-01-01T00:00:01Z") =>
+    event("Scheduled", uid, "assigned", at, shard);
+
+  it("finds the racks and shards a scene's bound pods ended in", () => {
+    const together = [pod("a", "1", "n0"), pod("b", "2", "n1"), pod("c", "3")];
+    expect(placementOf(together, [scheduled("1", "s-0"), scheduled("2", "s-0")], racks)).toEqual({
+      racks: ["rack-0"],
+      shards: ["s-0"],
+    });
+    const apart = [pod("a", "1", "n0"), pod("b", "2", "n2"), pod("c", "3", "elsewhere")];
+    expect(
+      placementOf(
+        apart,
+        [scheduled("1", "s-0"), scheduled("2", "s-0"), scheduled("2", "s-1", "2026-01-01T00:00:09Z")],
+        racks,
+      ),
+    ).toEqual({ racks: ["(none)", "rack-0", "rack-1"], shards: ["(unknown)", "s-0", "s-1"] });
+  });
+
+  it("shows each rack's nodes and owners on the status view", () => {
+    const rows = rackRows(
+      [
+        { name: "n0", rack: "rack-1" },
+        { name: "n1", rack: "rack-1" },
+        { name: "n2", rack: "rack-0" },
+        { name: "n3", rack: "rack-0" },
+        { name: "n4", rack: undefined },
+      ],
+      (node) => (node === "n3" ? "s-1" : "s-0"),
+    );
+    expect(rows).toEqual([
+      {
+        rack: "rack-0",
+        nodes: 2,
+        owners: [
+          { shard: "s-0", nodes: 1 },
+          { shard: "s-1", nodes: 1 },
+        ],
+      },
+      { rack: "rack-1", nodes: 2, owners: [{ shard: "s-0", nodes: 2 }] },
+    ]);
+    const frame = renderFrame(
+      {
+        scene: { number: 2, of: 6, title: "rack" },
+        elapsedSeconds: 3,
+        submitted: 0,
+        planned: 4,
+        tally: tallyDemo([], []),
+        shards: [],
+        leader: undefined,
+        racks: rows,
+      },
+      200,
+    );
+    expect(frame.find((l) => l.startsWith("rack-0"))).toMatch(/2 {2}s-0 1 · s-1 1$/);
+    expect(frame.find((l) => l.startsWith("rack-1"))).toMatch(/2 {2}s-0$/);
   });
 });

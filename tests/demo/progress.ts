@@ -95,6 +95,69 @@ function countReason(events: readonly k8s.CoreV1Event[], reason: string): number
   return new Set(events.filter((e) => e.reason === reason).map((e) => e.involvedObject?.uid)).size;
 }
 
+/**
+ * Where a scene's bound pods sit: the racks of their nodes (nodes without a rack count as
+ * "(none)") and the shards whose newest Scheduled Event bound them.
+ */
+export function placementOf(
+  pods: readonly k8s.V1Pod[],
+  events: readonly k8s.CoreV1Event[],
+  rackOfNode: ReadonlyMap<string, string>,
+): { racks: string[]; shards: string[] } {
+  const scheduledBy = new Map<string, { at: number; shard: string }>();
+  for (const event of events) {
+    if (event.reason !== "Scheduled") continue;
+    const uid = event.involvedObject?.uid ?? "";
+    const at = eventTime(event);
+    if ((scheduledBy.get(uid)?.at ?? -1) <= at)
+      scheduledBy.set(uid, { at, shard: event.reportingInstance ?? "" });
+  }
+  const racks = new Set<string>();
+  const shards = new Set<string>();
+  for (const pod of pods) {
+    const node = pod.spec?.nodeName;
+    if (!node) continue;
+    racks.add(rackOfNode.get(node) ?? "(none)");
+    shards.add(scheduledBy.get(pod.metadata?.uid ?? "")?.shard ?? "(unknown)");
+  }
+  return { racks: [...racks].sort(), shards: [...shards].sort() };
+}
+
+/** One rack's row: its nodes and which shards own them under the current ring. */
+export interface RackProgress {
+  rack: string;
+  nodes: number;
+  /** Shard → nodes of the rack it owns, most first. */
+  owners: readonly { shard: string; nodes: number }[];
+}
+
+/** Racks with their nodes' owners, racks by name; nodes without a rack are left out. */
+export function rackRows(
+  nodes: readonly { name: string; rack: string | undefined }[],
+  ownerOf: (node: string) => string | undefined,
+): RackProgress[] {
+  const racks = new Map<string, Map<string, number>>();
+  for (const node of nodes) {
+    if (node.rack === undefined) continue;
+    const owners = racks.get(node.rack) ?? new Map<string, number>();
+    const owner = ownerOf(node.name) ?? "(no owner)";
+    owners.set(owner, (owners.get(owner) ?? 0) + 1);
+    racks.set(node.rack, owners);
+  }
+  return [...racks.entries()]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([rack, owners]) => ({
+      rack,
+      nodes: [...owners.values()].reduce((sum, n) => sum + n, 0),
+      owners: [...owners.entries()]
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+        .map(([shard, count]) => ({ shard, nodes: count })),
+    }));
+}
+
+const rackLine = (r: RackProgress) =>
+  `${r.rack.padEnd(22)}${String(r.nodes).padStart(7)}  ${r.owners.map((o) => (o.nodes === r.nodes ? o.shard : `${o.shard} ${o.nodes}`)).join(" · ")}`;
+
 /** One shard's row: what it owns and does. */
 export interface ShardProgress {
   shard: string;
@@ -105,6 +168,8 @@ export interface ShardProgress {
 export interface ShardsView {
   shards: readonly ShardProgress[];
   leader: string | undefined;
+  /** The racks and their owners, when the nodes are labelled in racks. */
+  racks?: readonly RackProgress[];
 }
 
 export interface SceneOutcome {
@@ -113,6 +178,8 @@ export interface SceneOutcome {
   /** Whether it ended as it should (bound, or settled) before its time was up. */
   completed: boolean;
   bound: number;
+  /** For a one-rack scene: the racks and shards its bound pods ended in. */
+  placement?: { racks: string[]; shards: string[] };
 }
 
 export interface DemoOutcome {
@@ -133,6 +200,7 @@ export interface DemoView {
   tally: DemoTally;
   shards: readonly ShardProgress[];
   leader: string | undefined;
+  racks?: readonly RackProgress[];
 }
 
 /** A bar of width cells, filled to the fraction (clamped to 0..1). */
@@ -167,6 +235,9 @@ export function renderFrame(view: DemoView, columns = 100): string[] {
       (s) =>
         `${s.shard.padEnd(22)}${String(s.ownedNodes).padStart(7)}${String(s.pendingGroups).padStart(16)}${String(tally.boundByShard.get(s.shard) ?? 0).padStart(12)}`,
     ),
+    ...((view.racks?.length ?? 0) > 0
+      ? ["", `${"rack".padEnd(22)}${"nodes".padStart(7)}  owned by`, ...(view.racks ?? []).map(rackLine)]
+      : []),
     "",
     `coordinator ${view.leader ?? "(no leader)"} · handoffs ${tally.handoffs} · lends ${tally.lends} · preemptions ${tally.preemptors} (${tally.evictedPods} pods evicted)`,
     ...tally.recent.map((line) => `  ${line}`),
@@ -193,19 +264,24 @@ export function renderSummary(outcome: DemoOutcome): string[] {
     `sharded-scheduler demo: ${outcome.scenes.filter((s) => s.completed).length} of ${outcome.scenes.length} scenes as expected, in ${outcome.seconds} s`,
     "",
   ];
-  for (const [i, { scene, seconds, completed, bound }] of outcome.scenes.entries()) {
+  for (const [i, { scene, seconds, completed, bound, placement }] of outcome.scenes.entries()) {
     const shown =
       scene.shows === "relief"
         ? ", moved by the coordinator"
         : scene.shows === "preemption"
           ? ", by preemption"
-          : "";
+          : scene.shows === "one-rack"
+            ? ", in one rack by one shard"
+            : "";
     const result = completed
       ? scene.until === "bound"
         ? `all ${scene.pods.length} pods bound${shown}`
         : `${bound} of ${scene.pods.length} pods bound, the rest told why they wait`
       : `NOT as expected: ${bound} of ${scene.pods.length} pods bound${shown ? ` (expected${shown.slice(1)})` : ""} when its time was up`;
-    lines.push(`  ${i + 1}. ${scene.title}`, `     ${result} (${seconds} s)`);
+    const where = placement
+      ? `; racks ${placement.racks.join(", ") || "none"}, bound by ${placement.shards.join(", ") || "no shard"}`
+      : "";
+    lines.push(`  ${i + 1}. ${scene.title}`, `     ${result} (${seconds} s${where})`);
   }
   lines.push(
     "",
@@ -216,6 +292,7 @@ export function renderSummary(outcome: DemoOutcome): string[] {
     lines.push(
       `  ${s.shard}: owns ${s.ownedNodes} nodes, bound ${tally.boundByShard.get(s.shard) ?? 0} pods, ${s.pendingGroups} groups pending`,
     );
+  for (const r of outcome.shards.racks ?? []) lines.push(`  ${rackLine(r).replace(/ +/g, " ")}`);
   const groups = new Map<string, { pods: number; message: string }>();
   for (const { pod, group, message } of outcome.waiting) {
     const key = group ?? pod;

@@ -9,13 +9,14 @@ import { podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import {
   type DemoOutcome,
   type DemoView,
+  placementOf,
   renderFrame,
   renderPlainLine,
   type SceneOutcome,
   type ShardsView,
   tallyDemo,
 } from "./progress.js";
-import { demoPriorityClasses, podManifest, type Scene, sceneLabel } from "./scenes.js";
+import { demoPriorityClasses, podManifest, rackLabel, type Scene, sceneLabel } from "./scenes.js";
 
 export interface DemoRunOptions {
   kc: k8s.KubeConfig;
@@ -52,6 +53,13 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
       });
   }
 
+  // Racks do not change during the demo: the one-rack scenes read them once.
+  const rackOfNode = new Map(
+    (await core.listNode()).items.flatMap((node) => {
+      const rack = node.metadata?.labels?.[rackLabel];
+      return rack === undefined ? [] : [[node.metadata?.name ?? "", rack] as const];
+    }),
+  );
   const started = Date.now();
   const planned = options.scenes.reduce((sum, scene) => sum + scene.pods.length, 0);
   let submitted = 0;
@@ -60,6 +68,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
   let view: DemoView | undefined;
   let shards: ShardsView = { shards: [], leader: undefined };
   let pods: k8s.V1Pod[] = [];
+  let events: k8s.CoreV1Event[] = [];
   const outcomes: SceneOutcome[] = [];
 
   const observe = async (sceneIndex: number) => {
@@ -68,6 +77,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
       core.listNamespacedEvent({ namespace }),
     ]);
     pods = podList.items;
+    events = eventList.items;
     shards = await options.readShards().catch(() => shards);
     const scene = options.scenes[sceneIndex] as Scene;
     view = {
@@ -78,6 +88,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
       tally: tallyDemo(pods, eventList.items),
       shards: shards.shards,
       leader: shards.leader,
+      ...(shards.racks ? { racks: shards.racks } : {}),
     };
     if (options.live) {
       // A pseudo-terminal without a window size reports 0 columns.
@@ -119,19 +130,31 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
       const told = mine.filter((pod) => !pod.spec?.nodeName && waitReason(pod) !== undefined).length;
       const elapsed = Date.now() - sceneStart;
       const tally = (view as DemoView).tally;
+      const placement = scene.shows === "one-rack" ? placementOf(mine, events, rackOfNode) : undefined;
       const shown =
         scene.shows === "relief"
           ? tally.handoffs + tally.lends > reliefsBefore
           : scene.shows === "preemption"
             ? tally.preemptors > preemptorsBefore
-            : true;
+            : scene.shows === "one-rack"
+              ? placement?.racks.length === 1 &&
+                placement.racks[0] !== "(none)" &&
+                placement.shards.length === 1 &&
+                placement.shards[0] !== "(unknown)"
+              : true;
       completed =
         shown &&
         (scene.until === "bound"
           ? bound === scene.pods.length
           : elapsed >= settleMinimumMs && bound + told === scene.pods.length);
       if (completed || elapsed >= options.sceneTimeoutMs) {
-        outcomes.push({ scene, seconds: Math.round(elapsed / 100) / 10, completed, bound });
+        outcomes.push({
+          scene,
+          seconds: Math.round(elapsed / 100) / 10,
+          completed,
+          bound,
+          ...(placement ? { placement } : {}),
+        });
         break;
       }
       await sleep(tickMs);

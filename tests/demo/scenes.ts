@@ -10,6 +10,11 @@
  *   4. fill-up         – low-priority gangs beyond the free room: some wait, Unschedulable;
  *   5. urgent gang     – a high-priority gang that only fits by preempting whole low-priority
  *                        gangs.
+ * On nodes labelled in racks (topology.kubernetes.io/rack) a rack scene comes second:
+ *   rack gang          – a gang with as many members as the smallest rack has nodes, each half a
+ *                        node, that requires one rack (sharded-scheduler.io/topology-required):
+ *                        it lands inside one rack, bound by one shard (the shards own whole
+ *                        racks with --shard-by-label).
  */
 import type * as k8s from "@kubernetes/client-node";
 import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
@@ -21,12 +26,19 @@ export const demoPriorityClasses = [
 ] as const;
 type DemoPriorityClass = (typeof demoPriorityClasses)[number]["name"];
 
+/** The node label racks are read from, and the one a rack gang requires one value of. */
+export const rackLabel = "topology.kubernetes.io/rack";
+/** The documented annotation: the node label whose one value all of a gang's members must share. */
+export const topologyRequiredAnnotation = "sharded-scheduler.io/topology-required";
+
 /** What the scenes are sized from. */
 export interface ClusterFacts {
   /** Allocatable milli-cpu of each Ready fake node. */
   nodeMilliCpu: readonly number[];
   /** How many nodes the shard with the most owns. */
   largestShardNodes: number;
+  /** Ready fake nodes per rack (rackLabel); absent or empty: no rack scene. */
+  rackNodes?: ReadonlyMap<string, number>;
 }
 
 /** One pod of a scene. */
@@ -37,9 +49,11 @@ export interface DemoPod {
   minMember?: number;
   milliCpu: number;
   priorityClass?: DemoPriorityClass;
+  /** The node label whose one value every member of its group must share. */
+  topologyRequired?: string;
 }
 
-export type SceneName = "solo" | "gangs" | "wide" | "fill" | "urgent";
+export type SceneName = "solo" | "rack" | "gangs" | "wide" | "fill" | "urgent";
 
 export interface Scene {
   name: SceneName;
@@ -51,8 +65,11 @@ export interface Scene {
    * been told why it waits ("settled": the fill-up expects some to wait).
    */
   until: "bound" | "settled";
-  /** What else must have happened by then: the coordinator moved room, or a preemption. */
-  shows?: "relief" | "preemption";
+  /**
+   * What else must have happened by then: the coordinator moved room, a preemption, or the
+   * scene's gang bound inside one rack by one shard.
+   */
+  shows?: "relief" | "preemption" | "one-rack";
 }
 
 const gang = (name: string, size: number, milliCpu: number, priorityClass: DemoPriorityClass): DemoPod[] =>
@@ -93,8 +110,27 @@ export function demoScenes(facts: ClusterFacts): Scene[] {
 
   const urgent = gang("urgent", 3, step(1 / 2), "demo-urgent");
 
+  const rackSizes = [...(facts.rackNodes?.values() ?? [])];
+  const rackSize = rackSizes.length > 0 ? Math.min(...rackSizes) : 0;
+  const rackScenes: Scene[] =
+    rackSize > 0
+      ? [
+          {
+            name: "rack",
+            title: `a gang of ${rackSize} (half a node each) that requires one rack: one rack of ${rackSizes.length}, one shard`,
+            pods: gang("rack-gang", rackSize, step(1 / 2), "demo-batch").map((pod) => ({
+              ...pod,
+              topologyRequired: rackLabel,
+            })),
+            until: "bound",
+            shows: "one-rack",
+          },
+        ]
+      : [];
+
   return [
     { name: "solo", title: "12 solo pods (gangs of one), bin-packed", pods: solo, until: "bound" },
+    ...rackScenes,
     {
       name: "gangs",
       title: `${new Set(gangs.map((p) => p.group)).size} gangs of 3–5, placed all-or-nothing`,
@@ -138,6 +174,7 @@ export function podManifest(
     annotations[podGroupAnnotation] = pod.group;
     annotations[minMemberAnnotation] = String(pod.minMember);
   }
+  if (pod.topologyRequired) annotations[topologyRequiredAnnotation] = pod.topologyRequired;
   return {
     apiVersion: "v1",
     kind: "Pod",

@@ -29,6 +29,11 @@ export interface ClusterOptions {
   nodeGpus: number;
   /** Number of zones; nodes are spread round-robin over zone-a, zone-b, … (0: no zone label). */
   zones: number;
+  /**
+   * Number of racks; consecutive nodes share one (topology.kubernetes.io/rack=rack-0, rack-1, …,
+   * as even as the count allows). Absent or 0: no rack label.
+   */
+  racks?: number;
   kubeScheduler: boolean;
   /** The Workload API (scheduling.k8s.io/v1beta1 PodGroups) on every component: see workload-gates.ts. */
   workloadGates: WorkloadGates;
@@ -518,7 +523,19 @@ export function fakeNodeSpecs(
     pods: options.nodePods,
     gpus: options.nodeGpus,
     ...(options.zones > 0 ? { zone: `zone-${String.fromCharCode(97 + (i % options.zones))}` } : {}),
+    ...((options.racks ?? 0) > 0
+      ? { labels: { [rackLabel]: rackOf(i, options.nodes, options.racks ?? 1) } }
+      : {}),
   }));
+}
+
+/** The rack label fake nodes carry when the cluster has racks. */
+export const rackLabel = "topology.kubernetes.io/rack";
+
+/** The rack of node i of n in r racks: consecutive nodes, rack sizes differing by at most one. */
+export function rackOf(i: number, nodes: number, racks: number): string {
+  const count = Math.max(1, Math.min(racks, nodes));
+  return `rack-${String(Math.floor((i * count) / nodes)).padStart(String(count - 1).length, "0")}`;
 }
 
 async function redisPing(port: number): Promise<boolean> {
