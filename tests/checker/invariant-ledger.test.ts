@@ -108,6 +108,10 @@ describe("overcommit", () => {
     ledger.pod(pod("b", { cpu: "2", node: "n1" }), false, 1);
     ledger.pod(pod("b", { cpu: "2", node: "n1" }), false, 2);
     expect(ledger.counts().overcommit).toBe(1);
+    // Who holds the room is named, to tell which bind went over.
+    expect(ledger.violations[0]?.detail).toMatch(
+      /^n1: cpu 5 requested of 4 by \S+\/a 3 bound [0-9:.]+, \S+\/b 2 bound/,
+    );
     // b finishes: room is back; a new pod going over is a second episode.
     ledger.pod(pod("b", { cpu: "2", node: "n1", phase: "Succeeded" }), false, 3);
     ledger.pod(pod("c", { cpu: "1", node: "n1" }), false, 4);

@@ -679,10 +679,29 @@ export class InvariantLedger {
       if (requested > has + tolerance) {
         // One violation per episode: counted when the node goes over, not again while it stays.
         if (!this.overcommitted.has(pair))
-          this.violation("overcommit", now, `${nodeName}: ${resource} ${requested} requested of ${has}`);
+          this.violation(
+            "overcommit",
+            now,
+            `${nodeName}: ${resource} ${requested} requested of ${has} by ${this.holdersOn(nodeName, resource)}`,
+          );
         this.overcommitted.add(pair);
       } else this.overcommitted.delete(pair);
     }
+  }
+
+  /** The pods holding room on a node, with what each requests of the resource (to tell who overcommitted). */
+  private holdersOn(nodeName: string, resource: string): string {
+    const holders: string[] = [];
+    for (const uid of this.podsOnNode.get(nodeName) ?? []) {
+      const pod = this.pods.get(uid) as PodRecord;
+      if (pod.nodeName !== nodeName || !this.holdsRoom(pod)) continue;
+      const amount = pod.requests.get(resource) ?? 0;
+      if (amount === 0) continue;
+      const bound =
+        pod.boundAt === undefined ? "" : ` bound ${new Date(pod.boundAt).toISOString().slice(11, 23)}`;
+      holders.push(`${pod.key} ${amount}${bound}${pod.deleting ? " (deleting)" : ""}`);
+    }
+    return holders.join(", ");
   }
 
   private overcommittedResources(nodeName: string): string[] {
