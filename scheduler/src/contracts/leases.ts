@@ -178,7 +178,8 @@ export function parseRingDomains(text: string): Parsed<RingDomainListing> {
   } catch {
     return invalid("domains are not JSON");
   }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return invalid("domains are not a JSON object");
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    return invalid("domains are not a JSON object");
   const { key, owners } = json as { key?: unknown; owners?: unknown };
   if (typeof key !== "string" || !labelKey.test(key)) return invalid("domains: key is not a node label key");
   if (typeof owners !== "object" || owners === null || Array.isArray(owners))
@@ -221,7 +222,8 @@ export function parseRingLease(lease: Lease): Parsed<RingObject> {
   const nodeOwners = parseNodeOwners(ownersText);
   if (!nodeOwners.ok) return invalid(nodeOwners.reason);
   const domainsText = annotations[ringDomainsAnnotation];
-  if (domainsText !== undefined && typeof domainsText !== "string") return invalid("an annotation is not a string");
+  if (domainsText !== undefined && typeof domainsText !== "string")
+    return invalid("an annotation is not a string");
   const domains = domainsText === undefined ? undefined : parseRingDomains(domainsText);
   if (domains && !domains.ok) return invalid(domains.reason);
   return parsed({

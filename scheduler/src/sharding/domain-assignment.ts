@@ -16,11 +16,10 @@
  *
  * Balance and movement: a domain stays with its current owner while that owner stays a
  * member; new domains and those of members gone go, largest first, to the least loaded member;
- * then, while it narrows the spread, one domain moves from the most loaded member to the least
- * loaded (the one leaving their loads closest). The result: the loads of any two members differ
- * by at most the largest domain's node count, and a change of members moves only the departed
- * member's domains and what balancing needs (a joiner takes domains until no move narrows
- * the spread).
+ * then, while two loads differ by more than the largest domain, one domain moves from the most
+ * loaded member to the least loaded (the one leaving their loads closest). The result: the loads
+ * of any two members differ by at most the largest domain's node count; a member leaving moves
+ * only its own domains (when the assignment was balanced before), a member joining only takes.
  *
  * Size: the listing lives in a Lease annotation (every annotation of an object together at most
  * 256 KiB). Domains are listed, largest first, while the listing stays within
@@ -110,7 +109,8 @@ export function domainNodeOwners(domains: RingDomainListing | undefined): Map<st
   if (!domains) return owners;
   for (const member of Object.keys(domains.owners).sort())
     for (const value of Object.keys(domains.owners[member] ?? {}).sort())
-      for (const node of domains.owners[member]?.[value] ?? []) if (!owners.has(node)) owners.set(node, member);
+      for (const node of domains.owners[member]?.[value] ?? [])
+        if (!owners.has(node)) owners.set(node, member);
   return owners;
 }
 
@@ -161,11 +161,16 @@ export function assignDomains(
     ownerOf.set(value, member);
     load.set(member, (load.get(member) ?? 0) + weight(value));
   }
-  // Each move lowers the sum of squared loads, so this ends; the bound only guards against a bug.
+  // Balanced enough once no two loads differ by more than the largest domain: moving further
+  // would move domains between members that stay. Each move lowers the sum of squared loads,
+  // so this ends; the bound on moves only guards against a bug.
+  let largest = 0;
+  for (const value of listed.keys()) largest = Math.max(largest, weight(value));
   for (let moves = 0; moves <= listed.size * sortedMembers.length; moves++) {
     const from = mostLoaded(sortedMembers, load);
     const to = leastLoaded(sortedMembers, load);
     const spread = (load.get(from) ?? 0) - (load.get(to) ?? 0);
+    if (spread <= largest) break;
     let best: string | undefined;
     for (const [value, owner] of ownerOf) {
       if (owner !== from) continue;

@@ -442,7 +442,8 @@ export class ShardedOwnership implements Ownership {
     if (!next) return;
     this.proposing = true;
     this.nextProposalAt = Date.now() + (this.options.proposalIntervalMs ?? 250);
-    if (domains?.seen) this.nextDomainProposalAt = Date.now() + (this.options.domainProposalIntervalMs ?? 5_000);
+    if (domains?.seen)
+      this.nextDomainProposalAt = Date.now() + (this.options.domainProposalIntervalMs ?? 5_000);
     // Nodes kept with their owner for a preemptor (owners that are not lends).
     const kept = Object.keys(next.nodeOwners).filter((node) => !this.nodeOverrides.has(node));
     this.log.info(
