@@ -487,7 +487,7 @@ export class ShardedOwnership implements Ownership {
     const listing = current?.domains?.key === key ? domainsOfListing(current.domains) : undefined;
     if (listing && sameDomains(listing, seen)) return { key, listed: listing, seen: false };
     const wait = this.nextDomainProposalAt - Date.now();
-    if (!listing || wait <= 0) return { key, listed: seen, seen: true };
+    if (wait <= 0) return { key, listed: seen, seen: true };
     if (!this.domainProposalTimer && !this.leaving) {
       this.domainProposalTimer = setTimeout(() => {
         this.domainProposalTimer = undefined;
@@ -495,7 +495,8 @@ export class ShardedOwnership implements Ownership {
       }, wait);
       this.domainProposalTimer.unref();
     }
-    return { key, listed: listing, seen: false };
+    // Not listed yet (another proposer's ring, or this one's was refused): none until due.
+    return listing && { key, listed: listing, seen: false };
   }
 }
 
