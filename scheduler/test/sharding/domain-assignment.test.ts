@@ -215,6 +215,22 @@ describe("nextRingEpoch with domains", () => {
     expect(nextRingEpoch(first, { ...base, live: shards(3), highestAck: 1 })).toBeUndefined();
   });
 
+  it("proposes nothing more once its ring object was written and read back, racks named by numbers included", () => {
+    const numbered = new Map([...listed.values()].map((nodes, i) => [String(i * 7), nodes] as const));
+    const first = nextRingEpoch(undefined, { ...base, live: shards(3), domains: { key, listed: numbered } });
+    const parsedBack = parseRingDomains(JSON.stringify(first?.domains));
+    if (!first || !parsedBack.ok) throw new Error("no ring object");
+    const readBack = { ...first, domains: parsedBack.value };
+    expect(
+      nextRingEpoch(readBack, {
+        ...base,
+        live: shards(3),
+        highestAck: 1,
+        domains: { key, listed: numbered },
+      }),
+    ).toBeUndefined();
+  });
+
   it("a member joining moves whole domains under one new epoch", () => {
     const first = nextRingEpoch(undefined, { ...base, live: shards(2) });
     const next = nextRingEpoch(first, { ...base, live: shards(3), highestAck: 1 });
