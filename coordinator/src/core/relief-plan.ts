@@ -67,6 +67,8 @@ export type ReliefPlan =
       /** The owner: it keeps the group and gets the nodes. */
       readonly to: string;
       readonly nodes: readonly { readonly node: string; readonly from: string }[];
+      /** Lent in domain units (a topology gang): the label and the domains lent whole. */
+      readonly domains?: { readonly key: string; readonly values: readonly string[] };
       readonly preempting: boolean;
       readonly placements: readonly Placement[];
     }
@@ -132,9 +134,9 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       break;
     }
     const key = request.domainKey ?? requiredTopologyKey(group);
+    const domains = new Set<string>();
     if (key !== undefined) {
       // Whole domains: the rest of each domain the witness borrows from, as far as it may be lent.
-      const domains = new Set<string>();
       for (const node of view.cluster.nodes)
         if (nodes.has(node.name) && node.labels[key] !== undefined) domains.add(node.labels[key] as string);
       for (const node of usable) {
@@ -147,6 +149,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       kind: "lend",
       to: owner,
       nodes: [...nodes].map(([node, from]) => ({ node, from })).sort((a, b) => (a.node < b.node ? -1 : 1)),
+      ...(key !== undefined && domains.size > 0 ? { domains: { key, values: [...domains].sort() } } : {}),
       preempting,
       placements,
     };

@@ -431,6 +431,7 @@ describe("planRelief in domain units", () => {
     if (lend.kind !== "lend") return;
     // The witness needs b1 and b2; b3 (full) comes with them: rack r2 whole. r3 stays.
     expect(lend.nodes.map((n) => n.node)).toEqual(["b1", "b2", "b3"]);
+    expect(lend.domains).toEqual({ key: rack, values: ["r2"] });
     const scattered = planRelief({
       group: group("train", [4000, 4000, 4000]),
       owner: "a",
@@ -447,6 +448,7 @@ describe("planRelief in domain units", () => {
       lentNodes: none,
     });
     expect(scattered.kind === "lend" && scattered.nodes.map((n) => n.node)).toEqual(["b1", "b2"]);
+    expect(scattered.kind === "lend" && scattered.domains).toBeUndefined();
   });
 
   it("never adds a node of the rack that is lent already or promised to another group", () => {
