@@ -96,6 +96,15 @@ export class ShardedOwnership implements Ownership {
   private domainValuesVersion = 0;
   /** The domains a proposal would list, for domainValuesVersion. */
   private observedListing: { version: number; listed: Map<string, readonly string[]> } | undefined;
+  /** The ring object's listing and whether it is what the node watch sees, per ring object and version. */
+  private comparedListing:
+    | {
+        readonly ring: RingEpoch | undefined;
+        readonly version: number;
+        readonly listing: ReadonlyMap<string, readonly string[]> | undefined;
+        readonly same: boolean;
+      }
+    | undefined;
   private nodesListed = false;
   private nextDomainProposalAt = 0;
   private domainProposalTimer: NodeJS.Timeout | undefined;
@@ -484,8 +493,24 @@ export class ShardedOwnership implements Ownership {
       this.observedListing = { version: this.domainValuesVersion, listed };
     }
     const seen = this.observedListing.listed;
-    const listing = current?.domains?.key === key ? domainsOfListing(current.domains) : undefined;
-    if (listing && sameDomains(listing, seen)) return { key, listed: listing, seen: false };
+    // Asked at every Lease change: compared once per ring object and view of the nodes.
+    let compared = this.comparedListing;
+    if (
+      compared === undefined ||
+      compared.ring !== current ||
+      compared.version !== this.domainValuesVersion
+    ) {
+      const listing = current?.domains?.key === key ? domainsOfListing(current.domains) : undefined;
+      compared = {
+        ring: current,
+        version: this.domainValuesVersion,
+        listing,
+        same: listing !== undefined && sameDomains(listing, seen),
+      };
+      this.comparedListing = compared;
+    }
+    const listing = compared.listing;
+    if (listing && compared.same) return { key, listed: listing, seen: false };
     const wait = this.nextDomainProposalAt - Date.now();
     if (wait <= 0) return { key, listed: seen, seen: true };
     if (!this.domainProposalTimer && !this.leaving) {
