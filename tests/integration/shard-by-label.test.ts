@@ -1,7 +1,8 @@
 /**
  * Topology-aligned shards on the real API server: with --shard-by-label, replicas own whole racks
  * of fake nodes (the ring Lease lists each rack under one member, balanced by node count), every
- * pod on a rack is bound by that rack's owner, and a replica leaving hands its racks over whole.
+ * pod on a rack is bound by that rack's owner, a replica leaving hands its racks over whole, and
+ * one joining takes whole racks.
  * Ownership is read here from the ring Lease's annotations by this file's own reader (lend, else
  * the member listing the node, else the ketama ring), not by the scheduler's code.
  */
@@ -190,6 +191,21 @@ describe("shard by label", () => {
     for (const rack of racks)
       if (!itsRacks.includes(rack)) expect(after.racks.get(rack)?.owner).toBe(before.racks.get(rack)?.owner);
     const names = await createPods("two");
+    await expectRacksBoundByTheirOwners(names, after);
+    await removeAllPods();
+  });
+
+  it("a replica joining takes whole racks from the others; no rack moves between the others", async () => {
+    const before = (await readListing()) as RackListing;
+    const joining = 3;
+    replicas.set(joining, await suite.startReplica(joining, shardArgs));
+    const after = await racksListed([0, 1, joining]);
+    expect(after.epoch).toBeGreaterThan(before.epoch);
+    const taken = racks.filter((rack) => after.racks.get(rack)?.owner === identity(joining));
+    expect(taken.length).toBeGreaterThan(0);
+    for (const rack of racks)
+      if (!taken.includes(rack)) expect(after.racks.get(rack)?.owner).toBe(before.racks.get(rack)?.owner);
+    const names = await createPods("joined");
     await expectRacksBoundByTheirOwners(names, after);
     await removeAllPods();
   });
