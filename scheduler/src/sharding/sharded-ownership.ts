@@ -13,8 +13,8 @@
  *   - The lowest live replica proposes the next ring when members or lends change, keeping
  *     nodes that hold room a preemption won with their owner.
  *   - With a domain label (--shard-by-label) the ring object lists whole domains per member
- *     (domain-assignment.ts); the proposer lists the domains its node watch sees, once its nodes
- *     are listed, and proposes anew (at most once per domainProposalIntervalMs) when the nodes
+ *     (domain-assignment.ts); the proposer lists the domains its node watch sees once its nodes
+ *     are listed (before, members change with the ring object's listing), and proposes anew (at most once per domainProposalIntervalMs) when the nodes
  *     or labels it sees differ from the listing. A node's owner is read from the ring object
  *     only, never from a label (see handover.ts).
  */
@@ -430,8 +430,6 @@ export class ShardedOwnership implements Ownership {
   private proposeIfDue(): void {
     if (this.proposing || Date.now() < this.nextProposalAt) return;
     if (!this.leases.holdsLease() || !this.leases.revalidated) return;
-    // Listing domains from a node watch that has not listed yet would move them for nothing.
-    if (this.options.shardByLabel && !this.nodesListed) return;
     const live = new Set(this.leases.liveMembers());
     live.add(this.self);
     if ([...live].sort()[0] !== this.self) return;
@@ -482,6 +480,12 @@ export class ShardedOwnership implements Ownership {
   private domainsToList(current: RingEpoch | undefined): DomainsToList | undefined {
     const key = this.options.shardByLabel;
     if (!key) return undefined;
+    // Listing domains from a node watch that has not listed yet would move them for nothing:
+    // until it has, a change of members reassigns the ring object's listing.
+    if (!this.nodesListed)
+      return current?.domains?.key === key
+        ? { key, listed: domainsOfListing(current.domains), seen: false }
+        : undefined;
     if (this.observedListing?.version !== this.domainValuesVersion) {
       const observed = observeDomains(this.domainValues);
       const listed = listedDomains(observed);

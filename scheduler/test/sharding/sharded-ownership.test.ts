@@ -429,6 +429,40 @@ describe("ShardedOwnership with a domain label (--shard-by-label)", () => {
         for (const node of nodes) expect(byRack.ownsNode(node)).toBe(member === "a");
   });
 
+  it("before its nodes are listed, a change of members keeps the ring object's listing", async () => {
+    leases.setRing(1, ["a", "b"]);
+    leases.setPeer("b", 1);
+    seeRacks(byRack, 4, 3);
+    byRack.nodesSynced();
+    await vi.advanceTimersByTimeAsync(0);
+    const listing = leases.proposals.at(-1)?.domains;
+    // A restarted proposer: its node watch has not listed, and sees a rack the ring does not list.
+    const restarted = new ShardedOwnership(
+      leases,
+      { handoverSettleMs: settleMs, proposalIntervalMs: 0, shardByLabel: rack },
+      new ShardMetrics(),
+      pino({ level: "silent" }),
+      () => undefined,
+    );
+    restarted.observeNodeLabels("new-node", { [rack]: "r9" });
+    leases.live = ["a", "b", "c"];
+    leases.setPeer("c", 2);
+    restarted.reconcile();
+    await vi.advanceTimersByTimeAsync(0);
+    const next = leases.proposals.at(-1);
+    expect(next?.members).toEqual(["a", "b", "c"]);
+    expect(
+      Object.values(next?.domains?.owners ?? {})
+        .flatMap((owned) => Object.keys(owned))
+        .sort(),
+    ).toEqual(
+      Object.values(listing?.owners ?? {})
+        .flatMap((owned) => Object.keys(owned))
+        .sort(),
+    );
+    restarted.leave(0);
+  });
+
   it("a node relabelled or added is owned as the ring object says until a new epoch lists it; that proposal waits its interval", async () => {
     leases.setRing(1, ["a", "b"]);
     leases.setPeer("b", 1);
