@@ -163,6 +163,8 @@ export function parseNodeOwners(text: string): Parsed<Record<string, string>> {
 
 /** A node label value: at most 63 characters, alphanumeric at both ends, `-_.` inside. */
 const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** What parseRingDomains accepts as a domain: a non-empty label value. */
+export const isDomainValue = (text: string): boolean => labelValue.test(text);
 /** A node label key: [DNS subdomain prefix/]name. */
 const labelKey = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 

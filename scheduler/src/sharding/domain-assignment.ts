@@ -26,7 +26,8 @@
  * domainListingBudgetBytes; a domain that does not fit is not listed (its nodes are hashed one
  * by one), and the shard logs it.
  */
-import type { RingDomainListing } from "../contracts/leases.js";
+import { isDomainValue, type RingDomainListing } from "../contracts/leases.js";
+import { isDnsSubdomain } from "../contracts/parsed.js";
 
 /** Domain (label value) → the names of the nodes one replica sees carrying it. */
 export type ObservedDomains = ReadonlyMap<string, readonly string[]>;
@@ -47,11 +48,15 @@ export function domainListingBytes(value: string, nodes: readonly string[]): num
   return bytes;
 }
 
-/** Groups node label values by domain: node name → value (nodes without the label absent; "" is none). */
+/**
+ * Groups node label values by domain: node name → value (nodes without the label absent; "" is
+ * none). What the ring Lease's parser would refuse is left out, so a listing never makes the
+ * ring object unreadable.
+ */
 export function observeDomains(values: Iterable<readonly [string, string]>): Map<string, string[]> {
   const domains = new Map<string, string[]>();
   for (const [node, value] of values) {
-    if (value === "") continue;
+    if (!isDomainValue(value) || !isDnsSubdomain(node)) continue;
     const nodes = domains.get(value);
     if (nodes) nodes.push(node);
     else domains.set(value, [node]);

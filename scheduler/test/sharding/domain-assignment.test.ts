@@ -295,6 +295,16 @@ describe("the ring object's size", () => {
     expect(text.length).toBeLessThanOrEqual(domainListingBudgetBytes + 8 * 64);
   });
 
+  it("leaves out of a listing what the parser would refuse (a ring object stays readable)", () => {
+    const observed = observeDomains([
+      ["node-1", "r1"],
+      ["node-2", ""],
+      ["Not_A_Node", "r1"],
+      ["node-3", "-bad-"],
+    ]);
+    expect([...observed]).toEqual([["r1", ["node-1"]]]);
+  });
+
   it("parses what it writes, and refuses a node listed twice", () => {
     const domains = assignDomains(shards(2), undefined, key, racks([2, 3]));
     const lease = {
