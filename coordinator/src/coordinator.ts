@@ -334,10 +334,20 @@ export class Coordinator {
       { kind: "lend", owner: plan.to, attempts, at: now, epoch: this.ringEpoch },
     );
     this.metrics.lends.inc({ mode: plan.preempting ? "preempt" : "free" }, plan.nodes.length);
-    const lent = plan.nodes.map((n) => `${n.node} (from ${n.from})`).join(", ");
+    const wholeDomains = plan.domains
+      ? `${domainWord(plan.domains.key)} ${plan.domains.values.join(", ")} whole: `
+      : "";
+    const lent = wholeDomains + plan.nodes.map((n) => `${n.node} (from ${n.from})`).join(", ");
     message = `no single shard can place ${count} of pod group ${name}; lent ${lent} to shard ${plan.to}, which schedules it (${attempt})${how ? `; room comes partly${how}` : ""}`;
     this.log.info(
-      { group: report.id, to: plan.to, nodes: plan.nodes, preempting: plan.preempting, attempts },
+      {
+        group: report.id,
+        to: plan.to,
+        nodes: plan.nodes,
+        ...(plan.domains ? { domains: plan.domains } : {}),
+        preempting: plan.preempting,
+        attempts,
+      },
       "lent nodes",
     );
     for (const pod of members)
@@ -529,3 +539,9 @@ export class Coordinator {
 }
 
 const lendIdOf = (lend: Lend): string => `${lend.node}/${lend.group}/${lend.at}`;
+
+/** A label key's domain word: its last path segment without a "topology." prefix ("rack"). */
+function domainWord(key: string): string {
+  const name = key.slice(key.lastIndexOf("/") + 1);
+  return name.startsWith("topology.") ? name.slice("topology.".length) : name;
+}

@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   );
   const ownership: ShardedOwnership = new ShardedOwnership(
     leases,
-    { handoverSettleMs: config.handoverSettleMs },
+    { handoverSettleMs: config.handoverSettleMs, shardByLabel: config.shardByLabel },
     metrics,
     log,
     () => shard?.ownershipChanged(),
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => void shutdown("SIGINT"));
   await leases.start();
   await running.start();
+  ownership.nodesSynced();
 }
 
 /** Capacity summaries for the coordinator, refreshed well within their lifetime in Redis. */

@@ -16,6 +16,12 @@
  * (placedByOwnerOnly) is therefore never handed to another shard (1 and 3 are skipped): only
  * lends to its owner, which judges the lent nodes with its full cache (and the check before
  * bind) like its own. docs/semantics.md says why.
+ *
+ * Topology: a group that must fit in one domain of a node label (one rack) is lent in domain
+ * units: with the nodes its witness uses, every other node of the same domains that another
+ * shard owns and may lend (not lent already, not promised to another group's preemptor) goes to
+ * the owner too, so the owner holds whole racks, as shards aligned by that label do
+ * (--shard-by-label), rather than a scattered slice of one.
  */
 import type { CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
 import {
@@ -42,6 +48,11 @@ export interface ReliefRequest {
    * its first member fits (StuckGroupReport.feasibleElsewhere). Lent from before anything else.
    */
   readonly feasibleElsewhere?: readonly string[];
+  /**
+   * The node label key whose one domain must hold the whole group; absent: the group's own
+   * required topology (PendingGroup.topology.required), if it has one.
+   */
+  readonly domainKey?: string;
 }
 
 export type ReliefPlan =
@@ -56,6 +67,8 @@ export type ReliefPlan =
       /** The owner: it keeps the group and gets the nodes. */
       readonly to: string;
       readonly nodes: readonly { readonly node: string; readonly from: string }[];
+      /** Lent in domain units (a topology gang): the label and the domains lent whole. */
+      readonly domains?: { readonly key: string; readonly values: readonly string[] };
       readonly preempting: boolean;
       readonly placements: readonly Placement[];
     }
@@ -120,10 +133,23 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       ownerFits = true;
       break;
     }
+    const key = request.domainKey ?? requiredTopologyKey(group);
+    const domains = new Set<string>();
+    if (key !== undefined) {
+      // Whole domains: the rest of each domain the witness borrows from, as far as it may be lent.
+      for (const node of view.cluster.nodes)
+        if (nodes.has(node.name) && node.labels[key] !== undefined) domains.add(node.labels[key] as string);
+      for (const node of usable) {
+        const from = view.ownerOf.get(node.name) as string;
+        const value = node.labels[key];
+        if (from !== owner && value !== undefined && domains.has(value)) nodes.set(node.name, from);
+      }
+    }
     return {
       kind: "lend",
       to: owner,
       nodes: [...nodes].map(([node, from]) => ({ node, from })).sort((a, b) => (a.node < b.node ? -1 : 1)),
+      ...(key !== undefined && domains.size > 0 ? { domains: { key, values: [...domains].sort() } } : {}),
       preempting,
       placements,
     };
@@ -158,4 +184,10 @@ function lendWhatTheOwnerNamed(
     nodeName: node,
   }));
   return { kind: "lend", to: owner, nodes, preempting: false, placements };
+}
+
+/** The label key a group's members must share one value of (read structurally: older cores lack the field). */
+function requiredTopologyKey(group: PendingGroup): string | undefined {
+  const topology = (group as { readonly topology?: { readonly required?: unknown } }).topology;
+  return typeof topology?.required === "string" && topology.required !== "" ? topology.required : undefined;
 }

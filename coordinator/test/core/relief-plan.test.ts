@@ -386,3 +386,88 @@ describe("planRelief with the shards' profile", () => {
     expect(limited).toMatchObject({ kind: "handoff", to: "c" });
   });
 });
+
+describe("planRelief in domain units", () => {
+  const rack = "topology.kubernetes.io/rack";
+  const node = (name: string, free: number, value: string) => ({ name, free, labels: { [rack]: value } });
+
+  it("lends a topology gang the whole rack its witness borrows from, no node of other racks", () => {
+    const summaries = [
+      summary("a", [node("a1", 0, "r1")]),
+      summary("b", [
+        node("b1", 4000, "r2"),
+        node("b2", 4000, "r2"),
+        node("b3", 0, "r2"),
+        node("b4", 0, "r3"),
+      ]),
+      summary("c", [node("c1", 0, "r4"), node("c2", 0, "r4")]),
+    ];
+    // "b" has room for the whole gang in one rack: a hand-off comes first, as for any group.
+    const plan = planRelief({
+      group: group("train", [4000, 4000]),
+      owner: "a",
+      summaries,
+      lentNodes: none,
+      domainKey: rack,
+    });
+    expect(plan.kind).toBe("handoff");
+    const lend = planRelief({
+      group: group("train", [4000, 4000, 4000]),
+      owner: "a",
+      summaries: [
+        summary("a", [node("a1", 4000, "r2")]),
+        summary("b", [
+          node("b1", 4000, "r2"),
+          node("b2", 4000, "r2"),
+          node("b3", 0, "r2"),
+          node("b4", 0, "r3"),
+        ]),
+        summary("c", [node("c1", 0, "r4")]),
+      ],
+      lentNodes: none,
+      domainKey: rack,
+    });
+    expect(lend.kind).toBe("lend");
+    if (lend.kind !== "lend") return;
+    // The witness needs b1 and b2; b3 (full) comes with them: rack r2 whole. r3 stays.
+    expect(lend.nodes.map((n) => n.node)).toEqual(["b1", "b2", "b3"]);
+    expect(lend.domains).toEqual({ key: rack, values: ["r2"] });
+    const scattered = planRelief({
+      group: group("train", [4000, 4000, 4000]),
+      owner: "a",
+      summaries: [
+        summary("a", [node("a1", 4000, "r2")]),
+        summary("b", [
+          node("b1", 4000, "r2"),
+          node("b2", 4000, "r2"),
+          node("b3", 0, "r2"),
+          node("b4", 0, "r3"),
+        ]),
+        summary("c", [node("c1", 0, "r4")]),
+      ],
+      lentNodes: none,
+    });
+    expect(scattered.kind === "lend" && scattered.nodes.map((n) => n.node)).toEqual(["b1", "b2"]);
+    expect(scattered.kind === "lend" && scattered.domains).toBeUndefined();
+  });
+
+  it("never adds a node of the rack that is lent already or promised to another group", () => {
+    const plan = planRelief({
+      group: group("train", [4000, 4000, 4000]),
+      owner: "a",
+      summaries: [
+        summary("a", [node("a1", 4000, "r2")]),
+        summary("b", [
+          node("b1", 4000, "r2"),
+          node("b2", 4000, "r2"),
+          node("b3", 0, "r2"),
+          { ...node("b4", 0, "r2"), nominatedFor: ["ns/other"] },
+        ]),
+        summary("c", [node("c1", 0, "r2")]),
+      ],
+      lentNodes: new Set(["c1"]),
+      domainKey: rack,
+    });
+    expect(plan.kind === "lend" && plan.nodes.map((n) => n.node)).toEqual(["b1", "b2", "b3"]);
+  });
+});

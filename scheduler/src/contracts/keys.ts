@@ -52,6 +52,11 @@ export const ringEpochAnnotation = "sharded-scheduler.io/ring-epoch";
 export const ringMembersAnnotation = "sharded-scheduler.io/ring-members";
 /** JSON object node name → shard: nodes the coordinator lent, fenced like any ring change. */
 export const ringNodeOwnersAnnotation = "sharded-scheduler.io/ring-node-owners";
+/**
+ * JSON {key, owners: member → label value → node names}: the whole domains of a node label each
+ * member owns (--shard-by-label; sharding/domain-assignment.ts). Absent: nodes are hashed.
+ */
+export const ringDomainsAnnotation = "sharded-scheduler.io/ring-domains";
 
 /** The ring Lease, whose annotations hold the ring {epoch, members, nodeOwners}. */
 export const ringLeaseName = (schedulerName: string): string => `${schedulerName}-ring`;

@@ -7,6 +7,7 @@
 import {
   ackedEpochAnnotation,
   releasedAnnotation,
+  ringDomainsAnnotation,
   ringEpochAnnotation,
   ringMembersAnnotation,
   ringNodeOwnersAnnotation,
@@ -49,6 +50,19 @@ export interface RingEpoch {
    * coordinator, or kept by the member that holds room a preemption won on them.
    */
   readonly nodeOwners: Readonly<Record<string, string>>;
+  /**
+   * Whole domains of a node label each member owns (--shard-by-label): a node listed here is
+   * owned by its member unless lent; absent or unlisted, a node is hashed.
+   */
+  readonly domains?: RingDomainListing;
+}
+
+/** The ring's domain assignment, as sharding/domain-assignment.ts computes it. */
+export interface RingDomainListing {
+  /** The node label key whose values are the domains. */
+  readonly key: string;
+  /** member → domain (label value) → the node names listed in it, sorted. */
+  readonly owners: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
 }
 
 export interface RingObject extends RingEpoch {
@@ -147,6 +161,54 @@ export function parseNodeOwners(text: string): Parsed<Record<string, string>> {
   return parsed(owners);
 }
 
+/** A node label value: at most 63 characters, alphanumeric at both ends, `-_.` inside. */
+const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** What parseRingDomains accepts as a domain: a non-empty label value. */
+export const isDomainValue = (text: string): boolean => labelValue.test(text);
+/** A node label key: [DNS subdomain prefix/]name. */
+const labelKey = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * The ring Lease's domains annotation: JSON {key, owners: member → value → node names}. Each
+ * node is listed once; owners are shard identities (a listed owner that is not a member owns
+ * nothing: nodeOwnerOf checks).
+ */
+export function parseRingDomains(text: string): Parsed<RingDomainListing> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return invalid("domains are not JSON");
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    return invalid("domains are not a JSON object");
+  const { key, owners } = json as { key?: unknown; owners?: unknown };
+  if (typeof key !== "string" || !labelKey.test(key)) return invalid("domains: key is not a node label key");
+  if (typeof owners !== "object" || owners === null || Array.isArray(owners))
+    return invalid("domains: owners is not a JSON object");
+  const listed = new Set<string>();
+  const result: Record<string, Record<string, readonly string[]>> = Object.create(null);
+  for (const [member, owned] of Object.entries(owners)) {
+    if (!isShardIdentity(member)) return invalid(`domains: owner ${quoted(member)} is not a shard identity`);
+    if (typeof owned !== "object" || owned === null || Array.isArray(owned))
+      return invalid(`domains: the domains of ${member} are not a JSON object`);
+    const domains: Record<string, readonly string[]> = Object.create(null);
+    for (const [value, nodes] of Object.entries(owned)) {
+      if (!labelValue.test(value)) return invalid(`domains: ${quoted(value)} is not a label value`);
+      if (!Array.isArray(nodes)) return invalid(`domains: the nodes of ${value} are not a list`);
+      for (const node of nodes) {
+        if (typeof node !== "string" || !isDnsSubdomain(node))
+          return invalid(`domains: ${quoted(String(node))} in ${value} is not a node name`);
+        if (listed.has(node)) return invalid(`domains: node ${node} is listed twice`);
+        listed.add(node);
+      }
+      domains[value] = nodes as string[];
+    }
+    result[member] = domains;
+  }
+  return parsed({ key, owners: result });
+}
+
 /** What the ring Lease says, or why it cannot be read (then shards skip it and replace it). */
 export function parseRingLease(lease: Lease): Parsed<RingObject> {
   const annotations = lease.metadata.annotations ?? {};
@@ -161,10 +223,16 @@ export function parseRingLease(lease: Lease): Parsed<RingObject> {
   if (!members.ok) return invalid(members.reason);
   const nodeOwners = parseNodeOwners(ownersText);
   if (!nodeOwners.ok) return invalid(nodeOwners.reason);
+  const domainsText = annotations[ringDomainsAnnotation];
+  if (domainsText !== undefined && typeof domainsText !== "string")
+    return invalid("an annotation is not a string");
+  const domains = domainsText === undefined ? undefined : parseRingDomains(domainsText);
+  if (domains && !domains.ok) return invalid(domains.reason);
   return parsed({
     epoch: epoch.value,
     members: members.value,
     nodeOwners: nodeOwners.value,
+    ...(domains ? { domains: domains.value } : {}),
     resourceVersion: lease.metadata.resourceVersion ?? "",
   });
 }

@@ -59,7 +59,7 @@ export class ClusterWatch {
     private readonly client: KubeClient,
     private readonly log: Logger,
     private readonly schedulerName: string,
-    private readonly ownership: Pick<Ownership, "observeNodeOwner">,
+    private readonly ownership: Pick<Ownership, "observeNodeOwner" | "observeNodeLabels">,
     private readonly cache: ClusterCache,
     private readonly metrics: ShardMetrics,
     private readonly pods: PodHandlers,
@@ -78,10 +78,12 @@ export class ClusterWatch {
             node.metadata.name,
             node.metadata.annotations?.[nodeOwnerAnnotation],
           );
+          this.ownership.observeNodeLabels?.(node.metadata.name, node.metadata.labels);
           this.cache.upsertNode(node);
         },
         remove: (node) => {
           this.ownership.observeNodeOwner(node.metadata.name, undefined);
+          this.ownership.observeNodeLabels?.(node.metadata.name, undefined);
           this.cache.removeNode(node);
         },
       },

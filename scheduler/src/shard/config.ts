@@ -35,6 +35,12 @@ export interface ShardConfig {
   leaseRenewMs: number;
   /** A node just gained in a handover is placed on only after this delay. */
   handoverSettleMs: number;
+  /**
+   * A node label key (e.g. topology.kubernetes.io/rack): the ring gives whole domains of it to one
+   * shard each (sharding/domain-assignment.ts); nodes without it are hashed one by one. "": every
+   * node hashed one by one.
+   */
+  shardByLabel: string;
   /** The plugins, weights and arguments of the cycle (--profile-config, --scoring-strategy). */
   profile: ProfileConfig;
   /** Without min-member, a group's size is the members present once none arrived for this long. */
@@ -100,6 +106,12 @@ const settings = {
     help: "wait before placing on a node just gained",
     fallback: () => "1000",
   },
+  shardByLabel: {
+    flag: "shard-by-label",
+    env: "SHARD_BY_LABEL",
+    help: "node label key whose domains (e.g. racks) the ring gives whole to one shard; empty = per-node hashing",
+    fallback: () => "",
+  },
   ...profileSettingTable,
   settleWindowMs: {
     flag: "settle-window-ms",
@@ -164,6 +176,7 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     leaseDurationMs,
     leaseRenewMs,
     handoverSettleMs: flags.int("handoverSettleMs", 0),
+    shardByLabel: readLabelKey(flags.string("shardByLabel")),
     profile: readProfileConfig(flags),
     settleWindowMs: flags.int("settleWindowMs", 0),
     gangTimeoutMs: flags.int("gangTimeoutMs", 1000),
@@ -181,4 +194,17 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     redis: readRedisSettings(flags),
     summaryIntervalMs: flags.int("summaryIntervalMs", 100),
   };
+}
+
+/** A node label key as Kubernetes allows it: [prefix/]name, prefix a DNS subdomain, name ≤ 63. */
+function readLabelKey(text: string): string {
+  if (text === "") return text;
+  const slash = text.lastIndexOf("/");
+  const prefix = slash < 0 ? "" : text.slice(0, slash);
+  const name = text.slice(slash + 1);
+  const nameOk = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(name);
+  const prefixOk = slash < 0 || (prefix.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(prefix));
+  if (!nameOk || !prefixOk)
+    throw new ConfigError(`--shard-by-label ${JSON.stringify(text)} is not a node label key ([prefix/]name)`);
+  return text;
 }

@@ -14,9 +14,17 @@
  * reads cannot break this: if A and B both bind, A saw B at A's epoch and B saw A at B's, and
  * since acknowledgments only grow, the epochs are equal. A member is removed from the ring only
  * once confirmed dead, by which time its own lease check already fails.
+ *
+ * With --shard-by-label the ring object also lists whole domains of a node label per member
+ * (domain-assignment.ts). A node's owner remains a function of the ring object and its name
+ * alone (lend, else the member listing it, else the hash), never of a label as some shard's
+ * watch sees it, so the argument above holds unchanged: two shards binding under one epoch
+ * compute the same owner for every node. A domain that moves, grows or shrinks changes owners
+ * only through a new epoch, as one set of nodes.
  */
 
-import type { RingEpoch } from "../contracts/leases.js";
+import type { RingDomainListing, RingEpoch } from "../contracts/leases.js";
+import { assignDomains, domainNodeOwners } from "./domain-assignment.js";
 import { nodeOwnerOf, ShardRing } from "./shard-ring.js";
 
 export interface PeerView {
@@ -75,6 +83,8 @@ export function bindGate(view: HandoverView): BindGate {
  * the room from the shard that is about to place its preemptor there. The epoch exceeds both
  * the current one and every acknowledgment seen, so a ring object deleted and recreated, or
  * replaced because it could not be read, cannot fall behind the replicas.
+ * Domains (--shard-by-label): the `listed` domains assigned to the members (assignDomains: each
+ * stays with its current owner while it remains); without `domains` the ring lists none.
  */
 export function nextRingEpoch(
   current: RingEpoch | undefined,
@@ -86,6 +96,8 @@ export function nextRingEpoch(
     readonly promisedNodes?: Iterable<string>;
     /** The ring object as stored cannot be read (`current` is the last one read): replace it. */
     readonly replace?: boolean;
+    /** The label key and the domains (value → node names) the next ring object lists. */
+    readonly domains?: { readonly key: string; readonly listed: ReadonlyMap<string, readonly string[]> };
   },
 ): RingEpoch | undefined {
   const kept = (current?.members ?? []).filter((member) => !desired.confirmedDead.has(member));
@@ -93,22 +105,28 @@ export function nextRingEpoch(
   if (members.length === 0) return undefined;
   const owners = new Map<string, string>();
   for (const [node, owner] of desired.nodeOverrides) if (members.includes(owner)) owners.set(node, owner);
+  const domains: RingDomainListing | undefined =
+    desired.domains && assignDomains(members, current?.domains, desired.domains.key, desired.domains.listed);
+  const sameDomains = JSON.stringify(current?.domains) === JSON.stringify(domains);
   if (current) {
-    const sameMembers = current.members.join("\u0000") === members.join("\u0000");
+    const sameOwners = current.members.join("\u0000") === members.join("\u0000") && sameDomains;
+    // Domain owners are indexed only when the domains change and a node is promised.
+    let listed: { now: Map<string, string>; next: Map<string, string> } | undefined;
     // Rings are built only when the members change (and a node is promised): hashing is not free.
     let rings: { now: ShardRing; next: ShardRing } | undefined;
     for (const node of desired.promisedNodes ?? []) {
       if (owners.has(node)) continue;
-      if (sameMembers) {
+      if (sameOwners) {
         // The ring gives the same owners as now: only a node kept earlier needs keeping still.
         const keptBy = Object.hasOwn(current.nodeOwners, node) ? current.nodeOwners[node] : undefined;
         if (keptBy !== undefined && members.includes(keptBy)) owners.set(node, keptBy);
         continue;
       }
       rings ??= { now: new ShardRing(current.members), next: new ShardRing(members) };
-      const owner = nodeOwnerOf(rings.now, current.nodeOwners, node);
-      if (owner !== undefined && members.includes(owner) && rings.next.ownerOf(node) !== owner)
-        owners.set(node, owner);
+      listed ??= { now: domainNodeOwners(current.domains), next: domainNodeOwners(domains) };
+      const owner = nodeOwnerOf(rings.now, current.nodeOwners, node, listed.now);
+      const nextOwner = listed.next.get(node) ?? rings.next.ownerOf(node);
+      if (owner !== undefined && members.includes(owner) && nextOwner !== owner) owners.set(node, owner);
     }
   }
   // Keyed by node names: no prototype, so a node may be named like one of its members.
@@ -119,8 +137,14 @@ export function nextRingEpoch(
     !desired.replace &&
     current.epoch >= desired.highestAck &&
     current.members.join("\u0000") === members.join("\u0000") &&
-    JSON.stringify(current.nodeOwners) === JSON.stringify(nodeOwners)
+    JSON.stringify(current.nodeOwners) === JSON.stringify(nodeOwners) &&
+    sameDomains
   )
     return undefined;
-  return { epoch: Math.max(current?.epoch ?? 0, desired.highestAck) + 1, members, nodeOwners };
+  return {
+    epoch: Math.max(current?.epoch ?? 0, desired.highestAck) + 1,
+    members,
+    nodeOwners,
+    ...(domains ? { domains } : {}),
+  };
 }

@@ -41,6 +41,11 @@ export interface Ownership {
   acquireBind(nodeNames: readonly string[]): BindTicket | undefined;
   /** A node's owner annotation (a lend by the coordinator), or undefined when it has none. */
   observeNodeOwner(nodeName: string, owner: string | undefined): void;
+  /**
+   * A node's labels (undefined: the node is gone), for the ring proposer's domain listing
+   * (--shard-by-label); never what ownership is read from.
+   */
+  observeNodeLabels?(nodeName: string, labels: Readonly<Record<string, string>> | undefined): void;
 }
 
 export interface BindTicket {

@@ -3,7 +3,7 @@
  *   - a member Lease per replica, named after its identity (the StatefulSet pod name), renewed
  *     on a short period, carrying the ring epoch the replica has acknowledged;
  *   - the ring Lease `<schedulerName>-ring`, whose annotations hold the ring object
- *     {epoch, members, nodeOwners}, changed only by compare-and-swap.
+ *     {epoch, members, nodeOwners, domains}, changed only by compare-and-swap.
  * One watch keeps every shard's view current; fresh (quorum) reads back the decisions that must
  * not rest on a possibly stale watch: confirming a peer dead, and looking again after this
  * replica's own lease lapsed. Liveness is judged with the observer's clock (peer-liveness.ts),
@@ -14,6 +14,7 @@ import {
   ackedEpochAnnotation,
   leaseRoleLabel,
   releasedAnnotation,
+  ringDomainsAnnotation,
   ringEpochAnnotation,
   ringLeaseName,
   ringMembersAnnotation,
@@ -265,6 +266,8 @@ export class ShardLeases {
           [ringEpochAnnotation]: String(next.epoch),
           [ringMembersAnnotation]: next.members.join(","),
           [ringNodeOwnersAnnotation]: JSON.stringify(next.nodeOwners),
+          // Replaced whole (PUT): absent, the ring lists no domains.
+          ...(next.domains ? { [ringDomainsAnnotation]: JSON.stringify(next.domains) } : {}),
         },
         ...(resourceVersion !== undefined ? { resourceVersion } : {}),
       },

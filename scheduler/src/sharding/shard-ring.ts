@@ -69,12 +69,19 @@ export class ShardRing {
   }
 }
 
-/** A node's owner under a ring and its lends: the member it is lent to, else the ring's owner. */
+/**
+ * A node's owner under a ring object: the member it is lent to, else the member whose domains
+ * list it (`listed`: domainNodeOwners of the ring's domains), else the ring's owner.
+ */
 export function nodeOwnerOf(
   ring: ShardRing,
   lends: Readonly<Record<string, string>>,
   nodeName: string,
+  listed?: ReadonlyMap<string, string>,
 ): string | undefined {
   const lent = Object.hasOwn(lends, nodeName) ? lends[nodeName] : undefined;
-  return lent !== undefined && ring.members.includes(lent) ? lent : ring.ownerOf(nodeName);
+  if (lent !== undefined && ring.members.includes(lent)) return lent;
+  const domainOwner = listed?.get(nodeName);
+  if (domainOwner !== undefined && ring.members.includes(domainOwner)) return domainOwner;
+  return ring.ownerOf(nodeName);
 }

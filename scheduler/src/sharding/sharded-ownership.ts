@@ -12,10 +12,22 @@
  *   - Adopting a new epoch waits for this replica's bind batches in flight, then acknowledges.
  *   - The lowest live replica proposes the next ring when members or lends change, keeping
  *     nodes that hold room a preemption won with their owner.
+ *   - With a domain label (--shard-by-label) the ring object lists whole domains per member
+ *     (domain-assignment.ts); the proposer lists the domains its node watch sees once its nodes
+ *     are listed (before, members change with the ring object's listing), and proposes anew (at most once per domainProposalIntervalMs) when the nodes
+ *     or labels it sees differ from the listing. A node's owner is read from the ring object
+ *     only, never from a label (see handover.ts).
  */
 import type { Logger } from "pino";
 import type { RingEpoch } from "../contracts/leases.js";
 import { groupOwner, type RoutingRing } from "../core/gang/index.js";
+import {
+  domainNodeOwners,
+  domainsOfListing,
+  listedDomains,
+  observeDomains,
+  sameDomains,
+} from "./domain-assignment.js";
 import { type BindGate, bindGate, nextRingEpoch, type PeerView } from "./handover.js";
 import type { BindTicket, Ownership } from "./ownership.js";
 import { isConfirmedDead } from "./peer-liveness.js";
@@ -27,15 +39,25 @@ export interface ShardedOwnershipOptions {
   handoverSettleMs: number;
   /** At most one ring proposal per this many ms. */
   proposalIntervalMs?: number;
+  /** The node label whose domains the ring assigns whole (--shard-by-label); "" or absent: none. */
+  shardByLabel?: string;
+  /** At most one proposal for a change of the domains seen (not of members) per this many ms. */
+  domainProposalIntervalMs?: number;
 }
 
 interface Adoption {
   readonly epoch: number;
   readonly ring: ShardRing;
   readonly nodeOwners: Readonly<Record<string, string>>;
+  /** Node → the member whose domains list it (domainNodeOwners). */
+  readonly listed: ReadonlyMap<string, string>;
   /** The adoption before, to tell nodes kept from nodes gained. */
   readonly previous:
-    | { readonly ring: ShardRing; readonly nodeOwners: Readonly<Record<string, string>> }
+    | {
+        readonly ring: ShardRing;
+        readonly nodeOwners: Readonly<Record<string, string>>;
+        readonly listed: ReadonlyMap<string, string>;
+      }
     | undefined;
 }
 
@@ -69,6 +91,23 @@ export class ShardedOwnership implements Ownership {
   private proposing = false;
   private nextProposalAt = 0;
   private readonly nodeOverrides = new Map<string, string>();
+  /** Node → its value of the domain label, as the node watch sees it (nodes without it absent). */
+  private readonly domainValues = new Map<string, string>();
+  private domainValuesVersion = 0;
+  /** The domains a proposal would list, for domainValuesVersion. */
+  private observedListing: { version: number; listed: Map<string, readonly string[]> } | undefined;
+  /** The ring object's listing and whether it is what the node watch sees, per ring object and version. */
+  private comparedListing:
+    | {
+        readonly ring: RingEpoch | undefined;
+        readonly version: number;
+        readonly listing: ReadonlyMap<string, readonly string[]> | undefined;
+        readonly same: boolean;
+      }
+    | undefined;
+  private nodesListed = false;
+  private nextDomainProposalAt = 0;
+  private domainProposalTimer: NodeJS.Timeout | undefined;
   /** routing()'s answer, while the ring object and the live members stay the same. */
   private routingRing: (RoutingRing & { readonly epoch: number; readonly shardRing: ShardRing }) | undefined;
   private routingVersions = 0;
@@ -132,11 +171,13 @@ export class ShardedOwnership implements Ownership {
 
   private ownsNodeNow(nodeName: string): boolean {
     const adopted = this.adopted;
-    if (!adopted || nodeOwnerOf(adopted.ring, adopted.nodeOwners, nodeName) !== this.self) return false;
+    if (!adopted || nodeOwnerOf(adopted.ring, adopted.nodeOwners, nodeName, adopted.listed) !== this.self)
+      return false;
     if (!this.settling) return true;
+    const previous = adopted.previous;
     const kept =
-      adopted.previous !== undefined &&
-      nodeOwnerOf(adopted.previous.ring, adopted.previous.nodeOwners, nodeName) === this.self;
+      previous !== undefined &&
+      nodeOwnerOf(previous.ring, previous.nodeOwners, nodeName, previous.listed) === this.self;
     if (!kept) this.gainedWhileSettling = true;
     return kept;
   }
@@ -162,6 +203,7 @@ export class ShardedOwnership implements Ownership {
     ) {
       const shardRing = this.latestRing;
       const lends = ring.nodeOwners;
+      const listed = domainNodeOwners(ring.domains);
       // Hashing a node name is not free, and routing asks about the same nodes again and again.
       const owners = new Map<string, string | undefined>();
       const groupOwners = new Map<string, string>();
@@ -183,7 +225,7 @@ export class ShardedOwnership implements Ownership {
         },
         nodeOwnerOf: (nodeName) => {
           if (owners.has(nodeName)) return owners.get(nodeName);
-          const owner = nodeOwnerOf(shardRing, lends, nodeName);
+          const owner = nodeOwnerOf(shardRing, lends, nodeName, listed);
           owners.set(nodeName, owner);
           return owner;
         },
@@ -221,12 +263,34 @@ export class ShardedOwnership implements Ownership {
   }
 
   /**
+   * A node's labels as the node watch delivers them (undefined: the node is gone). Only the
+   * domain label is kept, and only to propose listings: ownership never reads it.
+   */
+  observeNodeLabels(nodeName: string, labels: Readonly<Record<string, string>> | undefined): void {
+    const key = this.options.shardByLabel;
+    if (!key) return;
+    const value = labels?.[key] ?? "";
+    if ((this.domainValues.get(nodeName) ?? "") === value) return;
+    if (value === "") this.domainValues.delete(nodeName);
+    else this.domainValues.set(nodeName, value);
+    this.domainValuesVersion++;
+    if (this.nodesListed) this.proposeIfDue();
+  }
+
+  /** The node watch has listed every node: the proposer may list domains from now on. */
+  nodesSynced(): void {
+    this.nodesListed = true;
+    this.proposeIfDue();
+  }
+
+  /**
    * Leaving: grants no more bind tickets and resolves once the batches in flight finished
    * (or after timeoutMs); then the Lease may be released.
    */
   async leave(timeoutMs: number): Promise<void> {
     this.leaving = true;
     if (this.settleTimer) clearTimeout(this.settleTimer);
+    if (this.domainProposalTimer) clearTimeout(this.domainProposalTimer);
     if (this.inflight === 0) return;
     await new Promise<void>((resolve) => {
       this.drained = resolve;
@@ -268,14 +332,22 @@ export class ShardedOwnership implements Ownership {
   /** Adopts the newest ring seen (latestRing already has its members). */
   private adopt(ring: RingEpoch): void {
     const previous = this.adopted;
+    const listed = domainNodeOwners(ring.domains);
     this.adopted = {
       epoch: ring.epoch,
       ring: this.latestRing,
       nodeOwners: ring.nodeOwners,
-      previous: previous && { ring: previous.ring, nodeOwners: previous.nodeOwners },
+      listed,
+      previous: previous && { ring: previous.ring, nodeOwners: previous.nodeOwners, listed: previous.listed },
     };
+    const domains = ring.domains ? domainsOfListing(ring.domains).size : undefined;
     this.log.info(
-      { epoch: ring.epoch, members: ring.members, lent: Object.keys(ring.nodeOwners).length },
+      {
+        epoch: ring.epoch,
+        members: ring.members,
+        lent: Object.keys(ring.nodeOwners).length,
+        ...(domains !== undefined ? { domains, domainNodes: listed.size } : {}),
+      },
       "adopted ring epoch",
     );
     void this.leases.publishAck(ring.epoch);
@@ -362,6 +434,7 @@ export class ShardedOwnership implements Ownership {
     live.add(this.self);
     if ([...live].sort()[0] !== this.self) return;
     const current = this.leases.ring;
+    const domains = this.domainsToList(current);
     let highestAck = this.leases.acknowledged;
     for (const member of live) highestAck = Math.max(highestAck, this.leases.peer(member)?.ackedEpoch ?? 0);
     const next = nextRingEpoch(current, {
@@ -371,14 +444,22 @@ export class ShardedOwnership implements Ownership {
       highestAck,
       promisedNodes: this.promisedNodes(),
       replace: this.leases.ringMalformed,
+      ...(domains ? { domains: { key: domains.key, listed: domains.listed } } : {}),
     });
     if (!next) return;
     this.proposing = true;
     this.nextProposalAt = Date.now() + (this.options.proposalIntervalMs ?? 250);
+    if (domains?.seen)
+      this.nextDomainProposalAt = Date.now() + (this.options.domainProposalIntervalMs ?? 5_000);
     // Nodes kept with their owner for a preemptor (owners that are not lends).
     const kept = Object.keys(next.nodeOwners).filter((node) => !this.nodeOverrides.has(node));
     this.log.info(
-      { epoch: next.epoch, members: next.members, ...(kept.length > 0 ? { kept } : {}) },
+      {
+        epoch: next.epoch,
+        members: next.members,
+        ...(kept.length > 0 ? { kept } : {}),
+        ...(next.domains ? { domains: domainsOfListing(next.domains).size } : {}),
+      },
       "proposing ring epoch",
     );
     void this.leases
@@ -389,6 +470,71 @@ export class ShardedOwnership implements Ownership {
         this.reconcile();
       });
   }
+
+  /**
+   * The domains the next ring object lists: those this replica's node watch sees, when they
+   * differ from the ring object's listing and no domain proposal was made within
+   * domainProposalIntervalMs (then a timer looks again); else the ring object's own listing,
+   * so a change of members alone reassigns the same domains.
+   */
+  private domainsToList(current: RingEpoch | undefined): DomainsToList | undefined {
+    const key = this.options.shardByLabel;
+    if (!key) return undefined;
+    // Listing domains from a node watch that has not listed yet would move them for nothing:
+    // until it has, a change of members reassigns the ring object's listing.
+    if (!this.nodesListed)
+      return current?.domains?.key === key
+        ? { key, listed: domainsOfListing(current.domains), seen: false }
+        : undefined;
+    if (this.observedListing?.version !== this.domainValuesVersion) {
+      const observed = observeDomains(this.domainValues);
+      const listed = listedDomains(observed);
+      if (listed.size < observed.size)
+        this.log.warn(
+          { domains: observed.size, listed: listed.size },
+          "ring object full: domains beyond its size are hashed node by node",
+        );
+      this.observedListing = { version: this.domainValuesVersion, listed };
+    }
+    const seen = this.observedListing.listed;
+    // Asked at every Lease change: compared once per ring object and view of the nodes.
+    let compared = this.comparedListing;
+    if (
+      compared === undefined ||
+      compared.ring !== current ||
+      compared.version !== this.domainValuesVersion
+    ) {
+      const listing = current?.domains?.key === key ? domainsOfListing(current.domains) : undefined;
+      compared = {
+        ring: current,
+        version: this.domainValuesVersion,
+        listing,
+        same: listing !== undefined && sameDomains(listing, seen),
+      };
+      this.comparedListing = compared;
+    }
+    const listing = compared.listing;
+    if (listing && compared.same) return { key, listed: listing, seen: false };
+    const wait = this.nextDomainProposalAt - Date.now();
+    if (wait <= 0) return { key, listed: seen, seen: true };
+    if (!this.domainProposalTimer && !this.leaving) {
+      this.domainProposalTimer = setTimeout(() => {
+        this.domainProposalTimer = undefined;
+        this.proposeIfDue();
+      }, wait);
+      this.domainProposalTimer.unref();
+    }
+    // Not listed yet (another proposer's ring, or this one's was refused): none until due.
+    return listing && { key, listed: listing, seen: false };
+  }
+}
+
+/** What the next ring object lists of the domains (see domainsToList). */
+interface DomainsToList {
+  readonly key: string;
+  readonly listed: ReadonlyMap<string, readonly string[]>;
+  /** The listing is what this replica sees, which differs from the ring object's. */
+  readonly seen: boolean;
 }
 
 function sameMembers(ring: ShardRing, epoch: RingEpoch): boolean {

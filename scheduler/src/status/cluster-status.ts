@@ -16,6 +16,7 @@ import { ClusterState } from "../core/cluster-state.js";
 import { type GroupKey, GroupRouter, groupOwner, groupPin, type RoutingRing } from "../core/gang/index.js";
 import type { PodInfo } from "../core/model.js";
 import { naturalOrder } from "../core/natural-order.js";
+import { domainNodeOwners } from "../sharding/domain-assignment.js";
 import { nodeOwnerOf, ShardRing } from "../sharding/shard-ring.js";
 
 /** The reasons of the Events the coordinator writes on the pods it moves. */
@@ -77,6 +78,8 @@ export interface ShardStatus {
   readonly borrowedNodes: number;
   /** Nodes of its own share lent to other shards. */
   readonly lentNodes: number;
+  /** The domains (label values) the ring lists under it, when the ring lists domains (--shard-by-label). */
+  readonly domains?: readonly string[];
   readonly pendingGroups: number;
   readonly pendingPods: number;
 }
@@ -86,6 +89,8 @@ export interface RingStatus {
   readonly members: readonly string[];
   /** Nodes lent under this epoch. */
   readonly lentNodes: number;
+  /** The label whose domains the ring lists whole per member, and how many (--shard-by-label). */
+  readonly domains?: { readonly key: string; readonly count: number; readonly nodes: number };
 }
 
 export interface LeaderStatus {
@@ -173,8 +178,10 @@ export function statusReport(
 
   const rows = shards.map((shard): ShardStatus => {
     const owned = groups.filter((g) => g.owner === shard.name);
+    const domains = ring?.domains && Object.keys(ring.domains.owners[shard.name] ?? {}).sort(naturalOrder);
     return {
       ...shard,
+      ...(domains ? { domains } : {}),
       nodes: nodes?.owned.get(shard.name) ?? (nodes ? 0 : null),
       borrowedNodes: nodes?.borrowed.get(shard.name) ?? 0,
       lentNodes: nodes?.lent.get(shard.name) ?? 0,
@@ -197,7 +204,14 @@ export function statusReport(
     schedulerName: snapshot.schedulerName,
     namespace: snapshot.namespace,
     generatedAt: new Date(now).toISOString(),
-    ring: ring ? { epoch: ring.epoch, members: ring.members, lentNodes: nodes?.lentTotal ?? 0 } : null,
+    ring: ring
+      ? {
+          epoch: ring.epoch,
+          members: ring.members,
+          lentNodes: nodes?.lentTotal ?? 0,
+          ...(ring.domains ? { domains: domainSummary(ring.domains) } : {}),
+        }
+      : null,
     nodes: snapshot.nodes.length,
     shards: rows,
     coordinator: snapshot.coordinatorLease ? leaderStatus(snapshot.coordinatorLease, now) : null,
@@ -275,6 +289,7 @@ function nodeOwnership(
 ): NodeOwnership | undefined {
   if (!ring) return undefined;
   const shardRing = new ShardRing(ring.members);
+  const listed = domainNodeOwners(ring.domains);
   const owned = new Map<string, number>();
   const borrowed = new Map<string, number>();
   const lent = new Map<string, number>();
@@ -283,8 +298,9 @@ function nodeOwnership(
   let waiting = 0;
   for (const node of nodes) {
     const name = node.metadata.name;
-    const owner = nodeOwnerOf(shardRing, ring.nodeOwners, name);
-    const ringOwner = shardRing.ownerOf(name);
+    const owner = nodeOwnerOf(shardRing, ring.nodeOwners, name, listed);
+    // Its owner but for lends: the member listing it, else the hash.
+    const ringOwner = nodeOwnerOf(shardRing, {}, name, listed);
     if (owner !== undefined) add(owned, owner);
     if (owner !== undefined && ringOwner !== undefined && owner !== ringOwner) {
       add(borrowed, owner);
@@ -311,6 +327,7 @@ function pendingGroups(
   now: number,
 ): PendingGroupStatus[] {
   const shardRing = new ShardRing(ring?.members ?? []);
+  const listed = domainNodeOwners(ring?.domains);
   // The shards route groups whose feasible nodes other shards own (core/gang/routing.ts): the
   // same question, asked of the same nodes and ring.
   const cluster = new ClusterState();
@@ -323,7 +340,7 @@ function pendingGroups(
           members: shardRing.members,
           live,
           ringOwnerOf: (hashKey) => shardRing.ownerOf(hashKey),
-          nodeOwnerOf: (name) => nodeOwnerOf(shardRing, ring.nodeOwners, name),
+          nodeOwnerOf: (name) => nodeOwnerOf(shardRing, ring.nodeOwners, name, listed),
         }
       : undefined;
   const byGroup = new Map<string, { group: GroupKey; pods: PodInfo[] }>();
@@ -441,4 +458,16 @@ function timestamp(text: string | null | undefined): number | undefined {
   if (!text) return undefined;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** How many domains of which label the ring lists, over how many nodes. */
+function domainSummary(domains: NonNullable<RingObject["domains"]>): NonNullable<RingStatus["domains"]> {
+  let count = 0;
+  let nodes = 0;
+  for (const owned of Object.values(domains.owners))
+    for (const listed of Object.values(owned)) {
+      count++;
+      nodes += listed.length;
+    }
+  return { key: domains.key, count, nodes };
 }

@@ -13,8 +13,12 @@ export const defaultRenderOptions: RenderOptions = { pendingGroups: 10, messageW
 
 export function renderStatus(report: StatusReport, options: RenderOptions = defaultRenderOptions): string {
   const lines: string[] = [];
+  const listed = report.ring?.domains;
+  const domainWord = listed ? domainWordOf(listed.key) : "";
   const ring = report.ring
-    ? `ring epoch ${report.ring.epoch} (${report.ring.members.length} members, ${report.ring.lentNodes} nodes lent)`
+    ? `ring epoch ${report.ring.epoch} (${report.ring.members.length} members, ${report.ring.lentNodes} nodes lent${
+        listed ? `, ${listed.count} ${domainWord}s whole per shard by ${listed.key}` : ""
+      })`
     : "no ring";
   lines.push(
     `scheduler ${report.schedulerName}, namespace ${report.namespace}: ${report.shards.length} shards, ${ring}, ${report.nodes} nodes`,
@@ -30,6 +34,7 @@ export function renderStatus(report: StatusReport, options: RenderOptions = defa
         "ACKED EPOCH",
         "NODES",
         "LENT IN/OUT",
+        ...(listed ? [`${domainWord.toUpperCase()}S`] : []),
         "PENDING GROUPS",
         "PENDING PODS",
       ],
@@ -40,6 +45,7 @@ export function renderStatus(report: StatusReport, options: RenderOptions = defa
         ackedEpoch(shard, report),
         shard.nodes === null ? "-" : String(shard.nodes),
         `+${shard.borrowedNodes}/-${shard.lentNodes}`,
+        ...(listed ? [domainsCell(shard.domains ?? [])] : []),
         String(shard.pendingGroups),
         String(shard.pendingPods),
       ]),
@@ -144,4 +150,18 @@ export function duration(ms: number | null): string {
 function clip(text: string, width: number): string {
   const flat = text.replace(/\s+/g, " ");
   return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
+}
+
+/**
+ * The word for a label's domains: its key's last path segment without a "topology." prefix
+ * ("rack" for topology.kubernetes.io/rack), as the shards' messages say it.
+ */
+export function domainWordOf(key: string): string {
+  const name = key.slice(key.lastIndexOf("/") + 1);
+  return name.startsWith("topology.") ? name.slice("topology.".length) : name;
+}
+
+/** A shard's domains: how many, then their names as far as they fit. */
+function domainsCell(domains: readonly string[]): string {
+  return domains.length === 0 ? "0" : `${domains.length}: ${clip(domains.join(","), 40)}`;
 }

@@ -255,6 +255,35 @@ describe("ShardLeases with a malformed ring Lease", () => {
     leases.stop(false);
   });
 
+  it("writes the ring's domain listing and reads it back as the same ring", async () => {
+    const { client, writes } = fakeClient([]);
+    const leases = new ShardLeases(client, options, pino({ level: "silent" }));
+    await leases.freshRead();
+    const next = nextRingEpoch(undefined, {
+      live: ["s-0", "s-1"],
+      confirmedDead: new Set(),
+      nodeOverrides: new Map(),
+      highestAck: 0,
+      domains: {
+        key: "topology.kubernetes.io/rack",
+        listed: new Map([
+          ["r1", ["n-1", "n-2"]],
+          ["r2", ["n-3"]],
+        ]),
+      },
+    });
+    if (!next) throw new Error("no proposal");
+    expect(await leases.proposeRing(next, undefined)).toBe(true);
+    expect(
+      JSON.parse(writes[0]?.body.metadata.annotations?.["sharded-scheduler.io/ring-domains"] ?? "{}"),
+    ).toEqual({
+      key: "topology.kubernetes.io/rack",
+      owners: { "s-0": { r1: ["n-1", "n-2"] }, "s-1": { r2: ["n-3"] } },
+    });
+    expect(JSON.stringify(leases.ring?.domains)).toBe(JSON.stringify(next.domains));
+    leases.stop(false);
+  });
+
   it("keeps the last good ring when a later one is malformed", async () => {
     const good = ringLease(
       { [ringEpochAnnotation]: "5", [ringMembersAnnotation]: "s-0,s-1", [ringNodeOwnersAnnotation]: "{}" },

@@ -373,3 +373,181 @@ describe("ShardedOwnership", () => {
     expect(leases.proposals.at(-1)).toEqual({ epoch: 2, members: ["a", "b"], nodeOwners: { "node-7": "b" } });
   });
 });
+
+describe("ShardedOwnership with a domain label (--shard-by-label)", () => {
+  const rack = "topology.kubernetes.io/rack";
+  const domainInterval = 5_000;
+  let byRack: ShardedOwnership;
+
+  beforeEach(() => {
+    byRack = new ShardedOwnership(
+      leases,
+      {
+        handoverSettleMs: settleMs,
+        proposalIntervalMs: 0,
+        shardByLabel: rack,
+        domainProposalIntervalMs: domainInterval,
+      },
+      new ShardMetrics(),
+      pino({ level: "silent" }),
+      () => changes++,
+    );
+  });
+  afterEach(() => {
+    byRack.leave(0);
+  });
+
+  /** Racks r0…r{count-1} of `size` nodes each, as this replica's node watch delivers them. */
+  function seeRacks(ownership: ShardedOwnership, count: number, size: number): void {
+    for (let r = 0; r < count; r++)
+      for (let n = 0; n < size; n++) ownership.observeNodeLabels(`r${r}-n${n}`, { [rack]: `r${r}` });
+  }
+
+  function adoptNewest(ownership: ShardedOwnership, members: string[]): void {
+    const ring = leases.ring as RingObject;
+    for (const member of members) if (member !== "a") leases.setPeer(member, ring.epoch);
+    ownership.reconcile();
+    vi.advanceTimersByTime(settleMs);
+  }
+
+  it("lists domains only once its nodes are listed, then owns whole racks by the ring object", async () => {
+    leases.setRing(1, ["a", "b"]);
+    leases.setPeer("b", 1);
+    seeRacks(byRack, 4, 3);
+    byRack.reconcile();
+    expect(leases.proposals).toEqual([]);
+    byRack.nodesSynced();
+    await vi.advanceTimersByTimeAsync(0);
+    const proposed = leases.proposals.at(-1);
+    expect(proposed?.epoch).toBe(2);
+    expect(Object.keys(proposed?.domains?.owners.a ?? {})).toHaveLength(2);
+    expect(Object.keys(proposed?.domains?.owners.b ?? {})).toHaveLength(2);
+    adoptNewest(byRack, ["a", "b"]);
+    expect(byRack.epoch).toBe(2);
+    for (const [member, owned] of Object.entries(proposed?.domains?.owners ?? {}))
+      for (const nodes of Object.values(owned))
+        for (const node of nodes) expect(byRack.ownsNode(node)).toBe(member === "a");
+  });
+
+  it("before its nodes are listed, a change of members keeps the ring object's listing", async () => {
+    leases.setRing(1, ["a", "b"]);
+    leases.setPeer("b", 1);
+    seeRacks(byRack, 4, 3);
+    byRack.nodesSynced();
+    await vi.advanceTimersByTimeAsync(0);
+    const listing = leases.proposals.at(-1)?.domains;
+    // A restarted proposer: its node watch has not listed, and sees a rack the ring does not list.
+    const restarted = new ShardedOwnership(
+      leases,
+      { handoverSettleMs: settleMs, proposalIntervalMs: 0, shardByLabel: rack },
+      new ShardMetrics(),
+      pino({ level: "silent" }),
+      () => undefined,
+    );
+    restarted.observeNodeLabels("new-node", { [rack]: "r9" });
+    leases.live = ["a", "b", "c"];
+    leases.setPeer("c", 2);
+    restarted.reconcile();
+    await vi.advanceTimersByTimeAsync(0);
+    const next = leases.proposals.at(-1);
+    expect(next?.members).toEqual(["a", "b", "c"]);
+    expect(
+      Object.values(next?.domains?.owners ?? {})
+        .flatMap((owned) => Object.keys(owned))
+        .sort(),
+    ).toEqual(
+      Object.values(listing?.owners ?? {})
+        .flatMap((owned) => Object.keys(owned))
+        .sort(),
+    );
+    restarted.leave(0);
+  });
+
+  it("a node relabelled or added is owned as the ring object says until a new epoch lists it; that proposal waits its interval", async () => {
+    leases.setRing(1, ["a", "b"]);
+    leases.setPeer("b", 1);
+    seeRacks(byRack, 4, 3);
+    byRack.nodesSynced();
+    await vi.advanceTimersByTimeAsync(0);
+    adoptNewest(byRack, ["a", "b"]);
+    const owners = (leases.ring as RingObject).domains?.owners ?? {};
+    const myRack = Object.keys(owners.a ?? {})[0] as string;
+    const theirRack = Object.keys(owners.b ?? {})[0] as string;
+    const moving = `${theirRack}-n0`;
+    expect(byRack.ownsNode(moving)).toBe(false);
+    // The watch says the node moved into one of "a"'s racks, and a new node joined it.
+    const proposals = leases.proposals.length;
+    byRack.observeNodeLabels(moving, { [rack]: myRack });
+    byRack.observeNodeLabels("late-node", { [rack]: myRack });
+    expect(byRack.ownsNode(moving)).toBe(false);
+    expect(byRack.ownsNode("late-node")).toBe(new ShardRing(["a", "b"]).ownerOf("late-node") === "a");
+    expect(leases.proposals.length).toBe(proposals);
+    await vi.advanceTimersByTimeAsync(domainInterval);
+    const relisted = leases.proposals.at(-1);
+    expect(relisted?.epoch).toBe(3);
+    expect(relisted?.domains?.owners.a?.[myRack]).toEqual(expect.arrayContaining([moving, "late-node"]));
+    adoptNewest(byRack, ["a", "b"]);
+    expect(byRack.ownsNode(moving)).toBe(true);
+    expect(byRack.ownsNode("late-node")).toBe(true);
+  });
+
+  it("two replicas that see different labels still agree on every node's owner under one ring object", async () => {
+    leases.setRing(1, ["a", "b"]);
+    leases.setPeer("b", 1);
+    seeRacks(byRack, 6, 4);
+    byRack.nodesSynced();
+    await vi.advanceTimersByTimeAsync(0);
+    adoptNewest(byRack, ["a", "b"]);
+    const ring = leases.ring as RingObject;
+    const other = new Leases("b");
+    other.ring = ring;
+    other.live = ["a", "b"];
+    other.setPeer("a", ring.epoch);
+    const b = new ShardedOwnership(
+      other,
+      { handoverSettleMs: 0, proposalIntervalMs: 0, shardByLabel: rack },
+      new ShardMetrics(),
+      pino({ level: "silent" }),
+      () => undefined,
+    );
+    // "b"'s watch is behind or ahead: every node in rack r0, plus nodes "a" never saw.
+    for (let r = 0; r < 6; r++)
+      for (let n = 0; n < 4; n++) b.observeNodeLabels(`r${r}-n${n}`, { [rack]: "r0" });
+    for (let n = 0; n < 10; n++) b.observeNodeLabels(`extra-${n}`, { [rack]: "r5" });
+    b.nodesSynced();
+    b.reconcile();
+    await vi.advanceTimersByTimeAsync(settleMs);
+    expect(b.epoch).toBe(ring.epoch);
+    const nodes = [
+      ...Array.from({ length: 24 }, (_, i) => `r${Math.floor(i / 4)}-n${i % 4}`),
+      ...Array.from({ length: 10 }, (_, n) => `extra-${n}`),
+    ];
+    for (const node of nodes) expect(byRack.ownsNode(node) !== b.ownsNode(node)).toBe(true);
+    b.leave(0);
+  });
+
+  it("a member joining takes whole racks under one epoch; racks it gains settle, racks kept do not", async () => {
+    leases.setRing(1, ["a", "b"]);
+    leases.setPeer("b", 1);
+    seeRacks(byRack, 6, 4);
+    byRack.nodesSynced();
+    await vi.advanceTimersByTimeAsync(0);
+    adoptNewest(byRack, ["a", "b"]);
+    const before = (leases.ring as RingObject).domains?.owners ?? {};
+    // "b" leaves (released): "a" takes its racks whole.
+    leases.live = ["a"];
+    leases.dead = new Set(["b"]);
+    byRack.reconcile();
+    await vi.advanceTimersByTimeAsync(0);
+    const after = leases.proposals.at(-1);
+    expect(after?.members).toEqual(["a"]);
+    expect(Object.keys(after?.domains?.owners.a ?? {}).sort()).toEqual(["r0", "r1", "r2", "r3", "r4", "r5"]);
+    byRack.reconcile();
+    const gainedRack = Object.keys(before.b ?? {})[0] as string;
+    const keptRack = Object.keys(before.a ?? {})[0] as string;
+    expect(byRack.ownsNode(`${keptRack}-n0`)).toBe(true);
+    expect(byRack.ownsNode(`${gainedRack}-n0`)).toBe(false);
+    vi.advanceTimersByTime(settleMs);
+    for (let n = 0; n < 4; n++) expect(byRack.ownsNode(`${gainedRack}-n${n}`)).toBe(true);
+  });
+});

@@ -475,4 +475,27 @@ describe("recent handoffs and lends", () => {
       ["NodesLent", 1],
     ]);
   });
+
+  it("with a domain listing: whole racks per shard, node counts by the listing, lends still first", () => {
+    const rackA = ["node-0", "node-1", "node-2"];
+    const rackB = ["node-3", "node-4"];
+    const lease = ringLease(9, [A, B], { "node-0": B });
+    (lease.metadata.annotations as Record<string, string>)["sharded-scheduler.io/ring-domains"] =
+      JSON.stringify({
+        key: "topology.kubernetes.io/rack",
+        owners: { [A]: { r1: rackA }, [B]: { r2: rackB } },
+      });
+    const report = statusReport(
+      snapshot({ leases: [memberLease(A, { acked: 9 }), memberLease(B, { acked: 9 }), lease] }),
+      now,
+    );
+    expect(report.ring?.domains).toEqual({ key: "topology.kubernetes.io/rack", count: 2, nodes: 5 });
+    expect(shard(report, A).domains).toEqual(["r1"]);
+    expect(shard(report, B).domains).toEqual(["r2"]);
+    const hashed = nodeNames.filter((name) => !rackA.includes(name) && !rackB.includes(name));
+    const hashedTo = (owner: string) => hashed.filter((name) => ring.ownerOf(name) === owner).length;
+    // node-0 is listed under A but lent to B.
+    expect(shard(report, A)).toMatchObject({ nodes: 2 + hashedTo(A), lentNodes: 1, borrowedNodes: 0 });
+    expect(shard(report, B)).toMatchObject({ nodes: 3 + hashedTo(B), lentNodes: 0, borrowedNodes: 1 });
+  });
 });

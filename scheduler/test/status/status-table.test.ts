@@ -124,6 +124,22 @@ describe("renderStatus", () => {
     ).toBe(true);
   });
 
+  it("shows each shard's domains when the ring lists them", () => {
+    const racked = renderStatus({
+      ...report,
+      ring: {
+        ...(report.ring as NonNullable<StatusReport["ring"]>),
+        domains: { key: "topology.kubernetes.io/rack", count: 3, nodes: 12 },
+      },
+      shards: report.shards.map((shard, i) => ({ ...shard, domains: i === 0 ? ["r1", "r3"] : ["r2"] })),
+    });
+    expect(racked).toContain("1 nodes lent, 3 racks whole per shard by topology.kubernetes.io/rack)");
+    const header = racked.split("\n").find((line) => line.startsWith("SHARD")) ?? "";
+    expect(header).toMatch(/LENT IN\/OUT +RACKS +PENDING GROUPS/);
+    expect(racked).toContain("2: r1,r3");
+    expect(renderStatus(report)).not.toContain("RACKS");
+  });
+
   it("says when there is no leader, no pending group and nothing moved", () => {
     const quiet = renderStatus({
       ...report,
