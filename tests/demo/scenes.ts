@@ -117,7 +117,7 @@ export function demoScenes(facts: ClusterFacts): Scene[] {
       ? [
           {
             name: "rack",
-            title: `a gang of ${rackSize} (half a node each) that requires one rack: one rack of ${rackSizes.length}, one shard`,
+            title: `a gang of ${rackSize} (half a node each) that requires one rack: one of ${rackSizes.length} racks, one shard`,
             pods: gang("rack-gang", rackSize, step(1 / 2), "demo-batch").map((pod) => ({
               ...pod,
               topologyRequired: rackLabel,
