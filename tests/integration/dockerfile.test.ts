@@ -10,6 +10,7 @@ import { basename, join, posix, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../cluster/local/layout.js";
+import { runtimeNodeOptions } from "../stack/stack.js";
 import { chartDir } from "../support/helm.js";
 
 interface Instruction {
@@ -179,6 +180,12 @@ describe("Dockerfile", () => {
     };
     expect(values.podSecurityContext.runAsUser).toBe(Number(uid));
     expect(values.podSecurityContext.runAsGroup).toBe(Number(gid ?? uid));
+  });
+
+  it("runs node with the V8 options local shards run with", () => {
+    const env = of(runtime, "ENV").flatMap((instruction) => instruction.words);
+    const options = env.find((word) => word.startsWith("NODE_OPTIONS="));
+    expect(options?.slice("NODE_OPTIONS=".length).replace(/^"|"$/g, "")).toBe(runtimeNodeOptions);
   });
 
   it("holds both entry points where the chart and CMD run them, with the coordinator's Lua script", () => {
