@@ -5,8 +5,8 @@
  *     Binding onto a node needs the bind gate open; a node just gained is used only once the
  *     pod watch has delivered the previous owner's last binds: once it caught up with a
  *     quorum read made after the gate opened (every other member acknowledged the epoch after
- *     finishing its binds under older ones, so those binds precede the read), or after the
- *     settle delay, whichever comes first.
+ *     finishing its binds under older ones, so those binds precede the read), or the settle
+ *     delay after the gate opened, whichever comes first.
  *   - Groups: the owner under the newest ring seen, or the live shard a pod's owner annotation
  *     names (optimistic: the API server binds a pod once).
  *   - Adopting a new epoch waits for this replica's bind batches in flight, then acknowledges.
@@ -353,21 +353,25 @@ export class ShardedOwnership implements Ownership {
     void this.leases.publishAck(ring.epoch);
     this.settling = true;
     this.gainedWhileSettling = false;
-    this.settleStartedAt = Date.now();
     this.catchUpEpoch = undefined;
     if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settleTimer = setTimeout(() => this.settled("delay"), this.options.handoverSettleMs);
+    this.settleTimer = undefined;
   }
 
   /**
    * The gate is open on the adopted epoch while its gained nodes settle: every other member
-   * acknowledged it, each after its last bind under an older epoch, so a quorum read made now
-   * is newer than those binds, and once the pod watch reached it they are in the cache.
+   * acknowledged it, each after its last bind under an older epoch. The settle runs from now, not
+   * from the adoption: a peer may take longer than the delay to finish its binds in flight, and
+   * its last ones land just before its acknowledgment. A quorum read made now is newer than those
+   * binds, and once the pod watch reached it they are in the cache; the delay bounds the wait.
    */
-  private catchUp(): void {
+  private settleFromNow(): void {
     const epoch = this.adopted?.epoch;
-    if (!this.podWatchCaughtUp || epoch === undefined || this.catchUpEpoch === epoch) return;
+    if (epoch === undefined || this.catchUpEpoch === epoch) return;
     this.catchUpEpoch = epoch;
+    this.settleStartedAt = Date.now();
+    this.settleTimer = setTimeout(() => this.settled("delay"), this.options.handoverSettleMs);
+    if (!this.podWatchCaughtUp) return;
     this.podWatchCaughtUp().then(
       (reached) => {
         if (reached && this.settling && this.adopted?.epoch === epoch) this.settled("watch");
@@ -422,7 +426,7 @@ export class ShardedOwnership implements Ownership {
     }
     this.gateOpen = gate.open;
     this.closedReason = gate.open ? undefined : gate.reason;
-    if (gate.open && this.settling) this.catchUp();
+    if (gate.open && this.settling) this.settleFromNow();
     return gate;
   }
 

@@ -237,6 +237,24 @@ describe("ShardedOwnership", () => {
     expect(asked).toHaveLength(1);
   });
 
+  it("settles from the moment every peer acknowledged, not from the adoption: a slow peer's last binds are waited for", async () => {
+    settledAt(1, ["a", "b"]);
+    const lent = nodesOf(["a", "b"], "b", 1)[0] as string;
+    await lend(lent, "a");
+    // "b" finishes its binds in flight for longer than the settle delay before acknowledging.
+    await vi.advanceTimersByTimeAsync(settleMs * 2);
+    expect(ownership.ownsNode(lent)).toBe(false);
+    leases.setPeer("b", 2);
+    ownership.reconcile();
+    expect(ownership.canPlace()).toBe(true);
+    // Its last binds landed just now: the node waits for the watch (or the delay) from here.
+    expect(ownership.ownsNode(lent)).toBe(false);
+    await vi.advanceTimersByTimeAsync(settleMs - 1);
+    expect(ownership.ownsNode(lent)).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ownership.ownsNode(lent)).toBe(true);
+  });
+
   it("waits out the delay when the pod watch's catch-up is not known, and a late answer does not end a newer epoch's settle", async () => {
     settledAt(1, ["a", "b"]);
     const asked: ((reached: boolean) => void)[] = [];
