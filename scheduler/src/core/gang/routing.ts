@@ -201,7 +201,10 @@ export class GroupRouter {
     const members = [...pending];
     // Members agree on the constraint (else the group is invalid and placed by no one).
     const domainKey = members[0]?.topology?.required;
-    if (domainKey !== undefined && members.every((pod) => namedNodes(pod.requiredNodeAffinity) === undefined)) {
+    if (
+      domainKey !== undefined &&
+      members.every((pod) => namedNodes(pod.requiredNodeAffinity) === undefined)
+    ) {
       const owners = this.domainOwners(domainKey, members, ring);
       // No domain could ever hold the gang: routed as any group, so a shard owning feasible nodes says why.
       if (owners.size > 0) return routeGroup(hashKey, ring.ringOwnerOf(hashKey), owners);
@@ -259,7 +262,11 @@ export class GroupRouter {
     return owners;
   }
 
-  private scanDomains(domainKey: string, members: readonly PodInfo[], ring: RoutingRing): ReadonlySet<string> {
+  private scanDomains(
+    domainKey: string,
+    members: readonly PodInfo[],
+    ring: RoutingRing,
+  ): ReadonlySet<string> {
     // Members with one signature are alike for feasibility: check one of each kind.
     const kinds = new Map<string, PodInfo>();
     for (const pod of members) kinds.set(this.signatureOf(pod), pod);

@@ -4,9 +4,9 @@
  * every shard from the nodes and the ring; a pin still comes first.
  */
 import { describe, expect, it } from "vitest";
+import { topologyRequiredAnnotation } from "../../../src/contracts/keys.js";
 import type { Pod } from "../../../src/core/api-types.js";
 import { toPodInfo } from "../../../src/core/build-info.js";
-import { topologyRequiredAnnotation } from "../../../src/contracts/keys.js";
 import { ClusterState } from "../../../src/core/cluster-state.js";
 import {
   GroupRouter,
@@ -251,7 +251,9 @@ describe("GroupRouter with a required topology", () => {
     );
   /** `count` nodes of rack `rack`, named rack-i. */
   const rackNodes = (rack: string, count: number, options: { cpu?: number; pods?: number } = {}) =>
-    Array.from({ length: count }, (_, i) => node(`${rack}-${i}`, { ...options, labels: { [rackKey]: rack } }));
+    Array.from({ length: count }, (_, i) =>
+      node(`${rack}-${i}`, { ...options, labels: { [rackKey]: rack } }),
+    );
   /** Racks r1 (2 nodes of 4 cpu), r2 (4 nodes), r3 (2 nodes). */
   const racks = () => clusterOf(...rackNodes("r1", 2), ...rackNodes("r2", 4), ...rackNodes("r3", 2));
 
@@ -268,7 +270,9 @@ describe("GroupRouter with a required topology", () => {
   it("changes nothing with per-node hashing: every shard owns part of every rack", () => {
     const cluster = racks();
     const router = new GroupRouter(cluster, () => 0);
-    const owners = Object.fromEntries(cluster.nodes.map((n, i) => [n.name, ["a", "b", "c"][i % 3] as string]));
+    const owners = Object.fromEntries(
+      cluster.nodes.map((n, i) => [n.name, ["a", "b", "c"][i % 3] as string]),
+    );
     expect(router.route("default/g", rackGang("g", 4, 3), ringOf(owners))).toBeUndefined();
   });
 
