@@ -252,7 +252,16 @@ export class GroupRouter {
    * feasible node there. Read from node labels and allocatable only, as staticallyFeasible.
    */
   domainOwners(domainKey: string, members: readonly PodInfo[], ring: RoutingRing): ReadonlySet<string> {
-    const signature = JSON.stringify([domainKey, members.map((pod) => this.signatureOf(pod)).sort()]);
+    // Members alike (the usual gang) make one entry with their count: the key stays short.
+    const counts = new Map<string, number>();
+    for (const pod of members) {
+      const kind = this.signatureOf(pod);
+      counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    }
+    const signature = JSON.stringify([
+      domainKey,
+      [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ]);
     let owners = this.byGangSignature.get(signature);
     if (owners === undefined) {
       owners = this.scanDomains(domainKey, members, ring);

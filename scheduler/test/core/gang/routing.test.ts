@@ -263,6 +263,8 @@ describe("GroupRouter with a required topology", () => {
     const ring = ringOf({ "r2-0": "b", "r2-1": "b", "r2-2": "b", "r2-3": "b", "r3-0": "c", "r3-1": "c" });
     // 4 pods of 3 cpu: 12 cpu, only r2's 16 holds them.
     expect(router.route("default/g", rackGang("g", 4, 3), ring)).toBe("b");
+    // Six such pods (18 cpu) fit no rack: the answer for four is not reused for them.
+    expect(router.route("default/h", rackGang("h", 6, 3), ring)).toBeUndefined();
     // The same pods without the constraint fit anywhere: the ring's owner keeps them.
     expect(router.route("default/p", infos(gang("p", 4, { cpu: 3 })), ring)).toBeUndefined();
   });
