@@ -23,6 +23,7 @@ import {
   summaryKey,
 } from "@sharded-scheduler/scheduler/contracts";
 import {
+  domainWord,
   groupKey,
   groupOwner,
   groupPin,
@@ -539,9 +540,3 @@ export class Coordinator {
 }
 
 const lendIdOf = (lend: Lend): string => `${lend.node}/${lend.group}/${lend.at}`;
-
-/** A label key's domain word: its last path segment without a "topology." prefix ("rack"). */
-function domainWord(key: string): string {
-  const name = key.slice(key.lastIndexOf("/") + 1);
-  return name.startsWith("topology.") ? name.slice("topology.".length) : name;
-}

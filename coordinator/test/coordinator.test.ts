@@ -301,3 +301,67 @@ describe("coordinator round with a stuck report of a routed group", () => {
     expect(await claimsFor({ ...stuckReport, routed: true }, 2)).toEqual([]);
   });
 });
+
+describe("coordinator round with a stuck report of a topology gang", () => {
+  // The members carry no topology annotation (a native PodGroup's constraint lives in the
+  // PodGroup object): only the owner's report tells the coordinator the gang needs one rack.
+  const rackKey = "topology.kubernetes.io/rack";
+  const shards = ["s-0", "s-1", "s-2"];
+  const owner = new ShardRing(shards).ownerOf("ns/train") as string;
+  const [split, whole] = shards.filter((shard) => shard !== owner) as [string, string];
+  const members = ["train-0", "train-1"];
+  /** A shard with one node of 4 cpu free in each of these racks. */
+  const racked = (shard: string, racks: string[]): CapacitySummary => ({
+    shard,
+    epoch: 3,
+    publishedAt: 1_000,
+    classes: racks.map((rack) => ({ labels: { [rackKey]: rack }, taints: [] })),
+    nodes: racks.map((_, i) => ({
+      name: `${shard}-n${i}`,
+      class: i,
+      free: { cpu: 4000, memory: 64 * 2 ** 30, pods: 110 },
+      freeable: [],
+    })),
+    stuck: [],
+  });
+  const summariesWith = (topology: unknown) => ({
+    [owner]: JSON.stringify({
+      ...goodSummary,
+      shard: owner,
+      nodes: [{ name: `${owner}-n0`, class: 0, free: { cpu: 0, pods: 10 }, freeable: [] }],
+      stuck: [
+        {
+          ...goodSummary.stuck[0],
+          id: "group:ns/train",
+          name: "train",
+          hashKey: "ns/train",
+          members,
+          required: 2,
+          ...(topology === undefined ? {} : { topology }),
+        },
+      ],
+    }),
+    // The roomiest shard has its room in three racks; the other has two nodes in one rack.
+    [split]: JSON.stringify(racked(split, ["r1", "r2", "r3"])),
+    [whole]: JSON.stringify(racked(whole, ["r4", "r4"])),
+  });
+  const member = (name: string): Pod => ({
+    metadata: { namespace: "ns", name, uid: name, annotations: { [podGroupAnnotation]: "train" } },
+    spec: { schedulerName: "sched", containers: [{ name: "c", resources: { requests: { cpu: "3" } } }] },
+    status: { phase: "Pending" },
+  });
+
+  async function handedTo(topology: unknown): Promise<string[]> {
+    const claims = await claimsOfRound(summariesWith(topology), shards, member);
+    return claims.map((claim) => `${claim.kind} ${claim.to}`);
+  }
+
+  it("hands the gang to the shard that can place it in one rack, as the report says", async () => {
+    expect(await handedTo(undefined)).toEqual([`handoff ${split}`]);
+    expect(await handedTo({ required: rackKey, preferred: [] })).toEqual([`handoff ${whole}`]);
+  });
+
+  it("skips a report whose topology is not a node label key", async () => {
+    expect(await handedTo({ required: "not a key", preferred: [] })).toEqual([]);
+  });
+});

@@ -17,11 +17,13 @@
  * lends to its owner, which judges the lent nodes with its full cache (and the check before
  * bind) like its own. docs/semantics.md says why.
  *
- * Topology: a group that must fit in one domain of a node label (one rack) is lent in domain
- * units: with the nodes its witness uses, every other node of the same domains that another
- * shard owns and may lend (not lent already, not promised to another group's preemptor) goes to
- * the owner too, so the owner holds whole racks, as shards aligned by that label do
- * (--shard-by-label), rather than a scattered slice of one.
+ * Topology: a group that must fit in one domain of a node label (one rack; PendingGroup.topology,
+ * as its owner reported it) is placed in trials by the shards' TopologyPlacement plugin, so it is
+ * handed only to a shard whose nodes of one domain can take it whole, and the witness of a lend
+ * lies in one domain. It is lent in domain units: with the nodes its witness uses, every other
+ * node of the same domains that another shard owns and may lend (not lent already, not promised
+ * to another group's preemptor) goes to the owner too, so the owner holds whole racks, as shards
+ * aligned by that label do (--shard-by-label), rather than a scattered slice of one.
  */
 import type { CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
 import {
@@ -48,11 +50,6 @@ export interface ReliefRequest {
    * its first member fits (StuckGroupReport.feasibleElsewhere). Lent from before anything else.
    */
   readonly feasibleElsewhere?: readonly string[];
-  /**
-   * The node label key whose one domain must hold the whole group; absent: the group's own
-   * required topology (PendingGroup.topology.required), if it has one.
-   */
-  readonly domainKey?: string;
 }
 
 export type ReliefPlan =
@@ -133,7 +130,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       ownerFits = true;
       break;
     }
-    const key = request.domainKey ?? requiredTopologyKey(group);
+    const key = group.topology?.required;
     const domains = new Set<string>();
     if (key !== undefined) {
       // Whole domains: the rest of each domain the witness borrows from, as far as it may be lent.
@@ -184,10 +181,4 @@ function lendWhatTheOwnerNamed(
     nodeName: node,
   }));
   return { kind: "lend", to: owner, nodes, preempting: false, placements };
-}
-
-/** The label key a group's members must share one value of (read structurally: older cores lack the field). */
-function requiredTopologyKey(group: PendingGroup): string | undefined {
-  const topology = (group as { readonly topology?: { readonly required?: unknown } }).topology;
-  return typeof topology?.required === "string" && topology.required !== "" ? topology.required : undefined;
 }

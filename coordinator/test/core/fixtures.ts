@@ -1,5 +1,9 @@
 /** Capacity summaries and pending groups built by hand for the coordinator's core. */
-import type { CapacitySummary, NodeCapacity } from "@sharded-scheduler/scheduler/contracts";
+import {
+  type CapacitySummary,
+  type NodeCapacity,
+  topologyRequiredAnnotation,
+} from "@sharded-scheduler/scheduler/contracts";
 import {
   groupKey,
   type PendingGroup,
@@ -50,7 +54,13 @@ export function summary(
 export function group(
   name: string,
   sizes: number[],
-  options: { priority?: number; preempt?: boolean; nodeSelector?: Record<string, string> } = {},
+  options: {
+    priority?: number;
+    preempt?: boolean;
+    nodeSelector?: Record<string, string>;
+    /** A node label key every member must share one value of (sharded-scheduler.io/topology-required). */
+    topologyRequired?: string;
+  } = {},
 ): PendingGroup {
   const pods = sizes.map((cpu, i) =>
     toPodInfo({
@@ -58,7 +68,10 @@ export function group(
         namespace: "ns",
         name: `${name}-${i}`,
         uid: `${name}-${i}`,
-        annotations: { "sharded-scheduler.io/pod-group": name },
+        annotations: {
+          "sharded-scheduler.io/pod-group": name,
+          ...(options.topologyRequired ? { [topologyRequiredAnnotation]: options.topologyRequired } : {}),
+        },
       },
       spec: {
         containers: [{ name: "c", resources: { requests: { cpu: `${cpu}m` } } }],

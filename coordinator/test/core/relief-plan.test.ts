@@ -1,3 +1,4 @@
+import { pendingGroup } from "@sharded-scheduler/scheduler/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { planRelief, type ReliefPlan } from "../../src/core/index.js";
@@ -404,15 +405,14 @@ describe("planRelief in domain units", () => {
     ];
     // "b" has room for the whole gang in one rack: a hand-off comes first, as for any group.
     const plan = planRelief({
-      group: group("train", [4000, 4000]),
+      group: group("train", [4000, 4000], { topologyRequired: rack }),
       owner: "a",
       summaries,
       lentNodes: none,
-      domainKey: rack,
     });
     expect(plan.kind).toBe("handoff");
     const lend = planRelief({
-      group: group("train", [4000, 4000, 4000]),
+      group: group("train", [4000, 4000, 4000], { topologyRequired: rack }),
       owner: "a",
       summaries: [
         summary("a", [node("a1", 4000, "r2")]),
@@ -425,7 +425,6 @@ describe("planRelief in domain units", () => {
         summary("c", [node("c1", 0, "r4")]),
       ],
       lentNodes: none,
-      domainKey: rack,
     });
     expect(lend.kind).toBe("lend");
     if (lend.kind !== "lend") return;
@@ -451,9 +450,51 @@ describe("planRelief in domain units", () => {
     expect(scattered.kind === "lend" && scattered.domains).toBeUndefined();
   });
 
+  // b has the most free room, one node a rack; c has less, but two nodes in one rack.
+  const splitOrWhole = () => [
+    summary("a", [node("a1", 0, "r1")]),
+    summary("b", [node("b1", 4000, "r2"), node("b2", 4000, "r3"), node("b3", 4000, "r5")]),
+    summary("c", [node("c1", 4000, "r4"), node("c2", 4000, "r4")]),
+  ];
+
+  it("hands a topology gang only to a shard that can place it in one rack", () => {
+    const request = { owner: "a", summaries: splitOrWhole(), lentNodes: none };
+    // Without the constraint the roomiest shard takes it, over two racks.
+    expect(planRelief({ ...request, group: group("train", [4000, 4000]) })).toMatchObject({
+      kind: "handoff",
+      to: "b",
+    });
+    const plan = planRelief({ ...request, group: group("train", [4000, 4000], { topologyRequired: rack }) });
+    expect(plan).toMatchObject({ kind: "handoff", to: "c" });
+    expect(plan.kind === "handoff" && plan.placements.map((p) => p.nodeName).sort()).toEqual(["c1", "c2"]);
+  });
+
+  it("takes the constraint its owner reported for members that do not carry it (a native PodGroup's)", () => {
+    const plain = group("train", [4000, 4000]);
+    const told = {
+      required: 2,
+      priority: 0,
+      mayPreempt: true,
+      topology: { required: rack, preferred: [] },
+    };
+    const reported = pendingGroup(plain.key, plain.members, [], undefined, 0, false, told);
+    expect(reported.topology?.required).toBe(rack);
+    const plan = planRelief({ group: reported, owner: "a", summaries: splitOrWhole(), lentNodes: none });
+    expect(plan).toMatchObject({ kind: "handoff", to: "c" });
+  });
+
+  it("lends nothing when no rack can hold the gang, however much room is scattered", () => {
+    const summaries = [summary("a", [node("a1", 4000, "r1")]), summary("b", [node("b1", 4000, "r2")])];
+    const request = { owner: "a", summaries, lentNodes: none };
+    expect(planRelief({ ...request, group: group("train", [4000, 4000]) })).toMatchObject({ kind: "lend" });
+    expect(
+      planRelief({ ...request, group: group("train", [4000, 4000], { topologyRequired: rack }) }),
+    ).toEqual({ kind: "none", reason: "impossible" });
+  });
+
   it("never adds a node of the rack that is lent already or promised to another group", () => {
     const plan = planRelief({
-      group: group("train", [4000, 4000, 4000]),
+      group: group("train", [4000, 4000, 4000], { topologyRequired: rack }),
       owner: "a",
       summaries: [
         summary("a", [node("a1", 4000, "r2")]),
@@ -466,7 +507,6 @@ describe("planRelief in domain units", () => {
         summary("c", [node("c1", 0, "r2")]),
       ],
       lentNodes: new Set(["c1"]),
-      domainKey: rack,
     });
     expect(plan.kind === "lend" && plan.nodes.map((n) => n.node)).toEqual(["b1", "b2", "b3"]);
   });

@@ -7,6 +7,7 @@
  * coordination/capacity-summary.ts; nothing here reads a cluster.
  */
 import { lentForAnnotation } from "./keys.js";
+import { isNodeLabelKey } from "./leases.js";
 import { invalid, isDnsSubdomain, type Parsed, parsed, quoted } from "./parsed.js";
 
 /** Resource amounts by Kubernetes name in kube-scheduler's units (cpu in milli-cores, pods a count). */
@@ -75,6 +76,19 @@ export interface StuckGroupReport {
    * older shard.
    */
   readonly feasibleElsewhere?: readonly string[];
+  /**
+   * The group's topology constraint as its owner read it (node label keys: every member in one
+   * domain of `required`; `preferred` finer levels, coarsest first). The coordinator reads only
+   * the pods, and a native PodGroup's constraint lives in the PodGroup object. Absent: none, or
+   * an older shard (the coordinator then reads the members' annotations).
+   */
+  readonly topology?: StuckGroupTopology;
+}
+
+/** A stuck group's topology constraint on the wire (core/gang/topology.ts TopologyConstraint). */
+export interface StuckGroupTopology {
+  readonly required?: string;
+  readonly preferred: readonly string[];
 }
 
 /** The most nodes a stuck report names in feasibleElsewhere (a summary's size stays bounded). */
@@ -261,8 +275,24 @@ function stuckGroup(value: unknown, path: string): StuckGroupReport {
     message: string(json.message, `${path}.message`),
     ...(optional(json.routed, (v) => boolean(v, `${path}.routed`)) === true ? { routed: true as const } : {}),
     ...feasibleElsewhereOf(json.feasibleElsewhere, `${path}.feasibleElsewhere`),
+    ...topologyOf(json.topology, `${path}.topology`),
   };
 }
+
+function topologyOf(value: unknown, path: string): { topology?: StuckGroupTopology } {
+  if (value === undefined) return {};
+  const json = object(value, path);
+  const required = optional(json.required, (v) => labelKeyOf(v, `${path}.required`));
+  const preferred = array(json.preferred ?? [], `${path}.preferred`).map((key, i) =>
+    labelKeyOf(key, `${path}.preferred[${i}]`),
+  );
+  return { topology: required === undefined ? { preferred } : { required, preferred } };
+}
+
+const labelKeyOf = (value: unknown, path: string): string => {
+  const key = string(value, path);
+  return isNodeLabelKey(key) ? key : fault(path, "is not a node label key");
+};
 
 function feasibleElsewhereOf(value: unknown, path: string): { feasibleElsewhere?: readonly string[] } {
   if (value === undefined) return {};

@@ -167,6 +167,8 @@ const labelValue = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 export const isDomainValue = (text: string): boolean => labelValue.test(text);
 /** A node label key: [DNS subdomain prefix/]name. */
 const labelKey = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** What the contracts accept as a node label key (a ring listing's key, a stuck group's topology). */
+export const isNodeLabelKey = (text: string): boolean => labelKey.test(text);
 
 /**
  * The ring Lease's domains annotation: JSON {key, owners: member → value → node names}. Each

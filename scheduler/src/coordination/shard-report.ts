@@ -46,6 +46,7 @@ export function stuckGroupReport({
     ...(feasibleElsewhere !== undefined && feasibleElsewhere.length > 0
       ? { feasibleElsewhere: feasibleElsewhere.slice(0, maxFeasibleElsewhere) }
       : {}),
+    ...(group.topology === undefined ? {} : { topology: group.topology }),
   };
 }
 

@@ -1,5 +1,6 @@
 /** The status report as text for a terminal (pure): a header, then one table a section. */
 import { coordinatorLeaseName } from "../contracts/keys.js";
+import { domainWord } from "../core/gang/index.js";
 import type { PendingGroupStatus, ShardStatus, StatusReport } from "./cluster-status.js";
 
 export interface RenderOptions {
@@ -14,10 +15,10 @@ export const defaultRenderOptions: RenderOptions = { pendingGroups: 10, messageW
 export function renderStatus(report: StatusReport, options: RenderOptions = defaultRenderOptions): string {
   const lines: string[] = [];
   const listed = report.ring?.domains;
-  const domainWord = listed ? domainWordOf(listed.key) : "";
+  const word = listed ? domainWord(listed.key) : "";
   const ring = report.ring
     ? `ring epoch ${report.ring.epoch} (${report.ring.members.length} members, ${report.ring.lentNodes} nodes lent${
-        listed ? `, ${listed.count} ${domainWord}s whole per shard by ${listed.key}` : ""
+        listed ? `, ${listed.count} ${word}s whole per shard by ${listed.key}` : ""
       })`
     : "no ring";
   lines.push(
@@ -34,7 +35,7 @@ export function renderStatus(report: StatusReport, options: RenderOptions = defa
         "ACKED EPOCH",
         "NODES",
         "LENT IN/OUT",
-        ...(listed ? [`${domainWord.toUpperCase()}S`] : []),
+        ...(listed ? [`${word.toUpperCase()}S`] : []),
         "PENDING GROUPS",
         "PENDING PODS",
       ],
@@ -150,15 +151,6 @@ export function duration(ms: number | null): string {
 function clip(text: string, width: number): string {
   const flat = text.replace(/\s+/g, " ");
   return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
-}
-
-/**
- * The word for a label's domains: its key's last path segment without a "topology." prefix
- * ("rack" for topology.kubernetes.io/rack), as the shards' messages say it.
- */
-export function domainWordOf(key: string): string {
-  const name = key.slice(key.lastIndexOf("/") + 1);
-  return name.startsWith("topology.") ? name.slice("topology.".length) : name;
 }
 
 /** A shard's domains: how many, then their names as far as they fit. */

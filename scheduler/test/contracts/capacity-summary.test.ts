@@ -4,6 +4,12 @@ import {
   maxFeasibleElsewhere,
   parseCapacitySummary,
 } from "../../src/contracts/capacity-summary.js";
+import { topologyRequiredAnnotation } from "../../src/contracts/keys.js";
+import { stuckGroupReport } from "../../src/coordination/shard-report.js";
+import type { Pod } from "../../src/core/api-types.js";
+import { toPodInfo } from "../../src/core/build-info.js";
+import { groupKey, pendingGroup } from "../../src/core/gang/index.js";
+import { gang } from "../core/fixtures.js";
 
 const header = { shard: "shard-0", epoch: 3, publishedAt: 1000 };
 
@@ -76,6 +82,28 @@ describe("parseCapacitySummary", () => {
     expect(plain.ok && "feasibleElsewhere" in (plain.value.stuck[0] ?? {})).toBe(false);
     expect(reasonOf(withField("stuck.0.feasibleElsewhere", ["Not A Name!"]))).toContain(
       "stuck[0].feasibleElsewhere[0]",
+    );
+  });
+
+  it("reads a stuck group's topology as its owner reported it, and refuses a key that is not a label key", () => {
+    const rack = "topology.kubernetes.io/rack";
+    const [member] = gang("job", 1);
+    (member as Pod).metadata.annotations = {
+      ...(member as Pod).metadata.annotations,
+      [topologyRequiredAnnotation]: rack,
+    };
+    const group = pendingGroup(groupKey("ns", "job", false), [toPodInfo(member as Pod)], [], undefined);
+    const report = stuckGroupReport({ group, since: 900, message: "no rack has room for all 1 pods" });
+    expect(report.topology).toEqual({ required: rack, preferred: [] });
+    const read = parseCapacitySummary(JSON.stringify({ ...summary, stuck: [report] }), "shard-0");
+    expect(read.ok && read.value.stuck[0]?.topology).toEqual({ required: rack, preferred: [] });
+    const plain = parseCapacitySummary(body, "shard-0");
+    expect(plain.ok && "topology" in (plain.value.stuck[0] ?? {})).toBe(false);
+    expect(reasonOf(withField("stuck.0.topology", { required: "a b", preferred: [] }))).toContain(
+      "stuck[0].topology.required is not a node label key",
+    );
+    expect(reasonOf(withField("stuck.0.topology", { preferred: [rack, 7] }))).toContain(
+      "stuck[0].topology.preferred[1]",
     );
   });
 

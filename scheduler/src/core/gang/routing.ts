@@ -17,6 +17,17 @@
  *     reads nothing pods change: not the room left, not readiness, not cordons;
  *   - a group's *feasible owners* are the shards that own (under the newest ring seen, its lends
  *     included) a node statically feasible for one of its pending members;
+ *   - a gang that requires one domain of a node label K (all members on nodes sharing a value of
+ *     K) counts only the owners of domains that could ever hold it whole: the nodes carrying K
+ *     grouped by value, keeping a domain when its nodes statically feasible for a member have,
+ *     summed, the allocatable for the members' summed requests and a pod slot for each, and
+ *     every member has a feasible node there. With --shard-by-label K a domain has one owner
+ *     (lends aside), so a gang whose hash owner owns no rack big enough goes straight to one that
+ *     does; with per-node hashing every shard owns part of every rack and nothing changes. When
+ *     no domain could ever hold it the gang is routed as any group (its owner says why: "no rack
+ *     has room for all 16 pods"). Which rack has room *now* is not an input (it changes with
+ *     scheduling): a routed owner that cannot place the gang reports it stuck, and the
+ *     coordinator hands it to a shard owning a rack with room;
  *   - if the ring's owner is one of them, or there are none, the ring's owner keeps the group;
  *     otherwise the group goes to the only feasible owner, or among several to the one its hash
  *     key picks (highest-random-weight, so members of one workload spread over them);
@@ -34,7 +45,8 @@
  * one) and that pins have while their condition propagates; no new kind of conflict appears.
  *
  * Why nothing ping-pongs. The answer is a function of the node objects' labels, taints and
- * allocatable, the ring (members and lends) and the members' specs — nothing that scheduling
+ * allocatable, the ring (members and lends) and the members' specs (their topology constraint
+ * included; a domain's size is summed allocatable, never the room left) — nothing that scheduling
  * changes: binding, evicting or nominating pods, the room left and the groups' queue states are
  * not inputs, and no shard writes anything to route a group. Every shard watches every node and
  * reads the same ring Lease, so all converge on one owner per group once they have seen the
@@ -52,6 +64,7 @@ import type { ClusterState } from "../cluster-state.js";
 import type { NodeInfo, PodInfo } from "../model.js";
 import { matchesNodeSelector, matchesRequiredNodeAffinity } from "../plugins/node-affinity/node-affinity.js";
 import { repelsPods, tolerates } from "../plugins/taint-toleration/taint-toleration.js";
+import { Resources } from "../resources/resources.js";
 import { fnv1a } from "./group-key.js";
 
 /**
@@ -147,7 +160,14 @@ export function routeGroup(
   return best;
 }
 
-/** 32-bit FNV-1a over UTF-16 code units: the same weight in every process (the core has no crypto). */
+/** Whether a domain's summed allocatable holds the summed requests and pod slots of `pods` members. */
+function covers(room: Resources, needed: Resources, pods: number): boolean {
+  if (room.pods < pods) return false;
+  if (room.milliCpu < needed.milliCpu || room.memory < needed.memory) return false;
+  if (room.ephemeralStorage < needed.ephemeralStorage) return false;
+  for (const [name, amount] of needed.scalar) if (room.get(name) < amount) return false;
+  return true;
+}
 
 /** Caches bounded by entries: a version change or this many signatures starts afresh. */
 const maxCachedSignatures = 4096;
@@ -158,6 +178,8 @@ const maxCachedSignatures = 4096;
  */
 export class GroupRouter {
   private readonly bySignature = new Map<string, ReadonlySet<string>>();
+  /** Owners of domains that could hold a topology gang, by the required key and the members' signatures. */
+  private readonly byGangSignature = new Map<string, ReadonlySet<string>>();
   private readonly signatures = new WeakMap<PodInfo, string>();
   private cachedFor = "";
 
@@ -173,10 +195,22 @@ export class GroupRouter {
     const version = `${this.nodesVersion()}/${ring.version}/${this.cluster.volumeTopologyVersion}`;
     if (version !== this.cachedFor) {
       this.bySignature.clear();
+      this.byGangSignature.clear();
       this.cachedFor = version;
     }
+    const members = [...pending];
+    // Members agree on the constraint (else the group is invalid and placed by no one).
+    const domainKey = members[0]?.topology?.required;
+    if (
+      domainKey !== undefined &&
+      members.every((pod) => namedNodes(pod.requiredNodeAffinity) === undefined)
+    ) {
+      const owners = this.domainOwners(domainKey, members, ring);
+      // No domain could ever hold the gang: routed as any group, so a shard owning feasible nodes says why.
+      if (owners.size > 0) return routeGroup(hashKey, ring.ringOwnerOf(hashKey), owners);
+    }
     let union: Set<string> | undefined;
-    for (const pod of pending) {
+    for (const pod of members) {
       const owners = this.feasibleOwners(pod, ring);
       // A member fits every live shard's nodes (the usual pod): whoever owns the group has some.
       if (owners.size === ring.live.size) return undefined;
@@ -211,6 +245,72 @@ export class GroupRouter {
     return owners;
   }
 
+  /**
+   * The live shards owning a node of a domain of `domainKey` that could ever hold the whole gang:
+   * the domain's nodes statically feasible for some member, together, have the allocatable for
+   * the members' summed requests and the pod slots for all of them, and each member has a
+   * feasible node there. Read from node labels and allocatable only, as staticallyFeasible.
+   */
+  domainOwners(domainKey: string, members: readonly PodInfo[], ring: RoutingRing): ReadonlySet<string> {
+    // Members alike (the usual gang) make one entry with their count: the key stays short.
+    const counts = new Map<string, number>();
+    for (const pod of members) {
+      const kind = this.signatureOf(pod);
+      counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    }
+    const signature = JSON.stringify([
+      domainKey,
+      [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ]);
+    let owners = this.byGangSignature.get(signature);
+    if (owners === undefined) {
+      owners = this.scanDomains(domainKey, members, ring);
+      if (this.byGangSignature.size >= maxCachedSignatures) this.byGangSignature.clear();
+      this.byGangSignature.set(signature, owners);
+    }
+    return owners;
+  }
+
+  private scanDomains(
+    domainKey: string,
+    members: readonly PodInfo[],
+    ring: RoutingRing,
+  ): ReadonlySet<string> {
+    // Members with one signature are alike for feasibility: check one of each kind.
+    const kinds = new Map<string, PodInfo>();
+    for (const pod of members) kinds.set(this.signatureOf(pod), pod);
+    const needed = new Resources();
+    for (const pod of members) needed.add(pod.requests);
+    const domains = new Map<string, { nodes: NodeInfo[]; room: Resources; kindsSeen: Set<string> }>();
+    for (const node of this.cluster.nodes) {
+      const value = node.labels[domainKey];
+      if (value === undefined) continue;
+      let feasible = false;
+      let domain = domains.get(value);
+      for (const [kind, pod] of kinds) {
+        if (!staticallyFeasible(pod, node, this.cluster)) continue;
+        feasible = true;
+        if (domain === undefined) {
+          domain = { nodes: [], room: new Resources(), kindsSeen: new Set() };
+          domains.set(value, domain);
+        }
+        domain.kindsSeen.add(kind);
+      }
+      if (!feasible || domain === undefined) continue;
+      domain.nodes.push(node);
+      domain.room.add(node.allocatable);
+    }
+    const owners = new Set<string>();
+    for (const { nodes, room, kindsSeen } of domains.values()) {
+      if (kindsSeen.size < kinds.size || !covers(room, needed, members.length)) continue;
+      for (const node of nodes) {
+        const owner = ring.nodeOwnerOf(node.name);
+        if (owner !== undefined && ring.live.has(owner)) owners.add(owner);
+      }
+    }
+    return owners;
+  }
+
   /** Every node in turn, until every live member owns a feasible one (the usual, unconstrained pod). */
   private scan(pod: PodInfo, ring: RoutingRing): ReadonlySet<string> {
     const owners = new Set<string>();
@@ -239,6 +339,7 @@ export class GroupRouter {
         [...requests.scalar].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
         // Claims are per namespace: pods with the same claim names elsewhere are other claims.
         pod.volumeClaims.length > 0 ? [pod.namespace, pod.volumeClaims.map((c) => c.claim)] : null,
+        pod.topology?.required ?? null,
       ]);
       this.signatures.set(pod, signature);
     }

@@ -4,6 +4,7 @@
  * every shard from the nodes and the ring; a pin still comes first.
  */
 import { describe, expect, it } from "vitest";
+import { topologyRequiredAnnotation } from "../../../src/contracts/keys.js";
 import type { Pod } from "../../../src/core/api-types.js";
 import { toPodInfo } from "../../../src/core/build-info.js";
 import { ClusterState } from "../../../src/core/cluster-state.js";
@@ -235,6 +236,73 @@ describe("GroupRouter", () => {
     const ring = ringOf(owners);
     expect(new GroupRouter(cluster, () => 0).route("default/any", infos([pod("any")]), ring)).toBeUndefined();
     expect(ring.asked.length).toBeLessThanOrEqual(3);
+  });
+});
+
+describe("GroupRouter with a required topology", () => {
+  const rackKey = "topology.kubernetes.io/rack";
+  /** Members requiring one rack (sharded-scheduler.io/topology-required). */
+  const rackGang = (name: string, size: number, cpu: number): PodInfo[] =>
+    infos(
+      gang(name, size, { cpu }).map((p) => {
+        p.metadata.annotations = { ...p.metadata.annotations, [topologyRequiredAnnotation]: rackKey };
+        return p;
+      }),
+    );
+  /** `count` nodes of rack `rack`, named rack-i. */
+  const rackNodes = (rack: string, count: number, options: { cpu?: number; pods?: number } = {}) =>
+    Array.from({ length: count }, (_, i) =>
+      node(`${rack}-${i}`, { ...options, labels: { [rackKey]: rack } }),
+    );
+  /** Racks r1 (2 nodes of 4 cpu), r2 (4 nodes), r3 (2 nodes). */
+  const racks = () => clusterOf(...rackNodes("r1", 2), ...rackNodes("r2", 4), ...rackNodes("r3", 2));
+
+  it("sends a gang whose hash owner owns no rack big enough to the shard that owns one", () => {
+    const router = new GroupRouter(racks(), () => 0);
+    // Shards aligned by rack: a owns r1, b owns r2, c owns r3; a is the ring's owner.
+    const ring = ringOf({ "r2-0": "b", "r2-1": "b", "r2-2": "b", "r2-3": "b", "r3-0": "c", "r3-1": "c" });
+    // 4 pods of 3 cpu: 12 cpu, only r2's 16 holds them.
+    expect(router.route("default/g", rackGang("g", 4, 3), ring)).toBe("b");
+    // Six such pods (18 cpu) fit no rack: the answer for four is not reused for them.
+    expect(router.route("default/h", rackGang("h", 6, 3), ring)).toBeUndefined();
+    // The same pods without the constraint fit anywhere: the ring's owner keeps them.
+    expect(router.route("default/p", infos(gang("p", 4, { cpu: 3 })), ring)).toBeUndefined();
+  });
+
+  it("changes nothing with per-node hashing: every shard owns part of every rack", () => {
+    const cluster = racks();
+    const router = new GroupRouter(cluster, () => 0);
+    const owners = Object.fromEntries(
+      cluster.nodes.map((n, i) => [n.name, ["a", "b", "c"][i % 3] as string]),
+    );
+    expect(router.route("default/g", rackGang("g", 4, 3), ringOf(owners))).toBeUndefined();
+  });
+
+  it("leaves a gang no rack can hold with its ring owner, which says why", () => {
+    const router = new GroupRouter(racks(), () => 0);
+    const ring = ringOf({ "r2-0": "b", "r2-1": "b", "r2-2": "b", "r2-3": "b", "r3-0": "c", "r3-1": "c" });
+    // 6 pods of 3 cpu: 18 cpu, more than any rack's allocatable.
+    expect(router.route("default/g", rackGang("g", 6, 3), ring)).toBeUndefined();
+  });
+
+  it("counts a rack's pod slots, not only its resources", () => {
+    // r3 has 64 cpu but one pod slot per node: it cannot hold 4 pods.
+    const cluster = clusterOf(...rackNodes("r1", 2), ...rackNodes("r3", 2, { cpu: 32, pods: 1 }));
+    const router = new GroupRouter(cluster, () => 0);
+    const ring = ringOf({ "r3-0": "c", "r3-1": "c" });
+    expect(router.route("default/g", rackGang("g", 4, 3), ring)).toBeUndefined();
+    // Two pods fit its two slots: r3 can hold them, and c owns it.
+    expect(router.route("default/h", rackGang("h", 2, 10), ring)).toBe("c");
+  });
+
+  it("keeps the required key in the cache key: a pod needing a label no node has fits no shard", () => {
+    const router = new GroupRouter(racks(), () => 0);
+    const ring = ringOf({ "r2-0": "b" });
+    const [plain] = infos([pod("p", { cpu: 1 })]);
+    const zoned = pod("z", { cpu: 1 });
+    zoned.metadata.annotations = { [topologyRequiredAnnotation]: "topology.kubernetes.io/zone" };
+    expect(router.feasibleOwners(plain as PodInfo, ring).size).toBe(2);
+    expect(router.feasibleOwners(toPodInfo(zoned), ring).size).toBe(0);
   });
 });
 
