@@ -76,35 +76,15 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     gangs.push({ solo: false, size, milliCpu });
     members += size;
   }
-  const target = options.fill * capacityMilliCpu;
-  const requested = (groups: readonly Pick<WorkloadGroup, "size" | "milliCpu">[]) =>
-    groups.reduce((sum, group) => sum + group.size * group.milliCpu, 0);
-  /** Solo pods until the next would pass the target. */
-  const soloPods = (from: number): Omit<WorkloadGroup, "name">[] => {
-    const solos: Omit<WorkloadGroup, "name">[] = [];
-    for (let total = from; ; ) {
-      const milliCpu = pick(soloMilliCpu);
-      if (total + milliCpu > target) return solos;
-      solos.push({ solo: true, size: 1, milliCpu });
-      total += milliCpu;
-    }
-  };
-  const drafts = [...gangs, ...soloPods(requested(gangs))];
-  shuffle(drafts, random);
-  let groups: WorkloadGroup[] = drafts.map((draft) => ({ ...draft, name: name(draft.solo) }));
-
-  // Drop what one scheduler cannot place after the groups before it, top up with solo pods
-  // arriving last, and check again (a drop may also change tie-breaks between equal nodes).
-  let dropped = 0;
-  for (let pass = 0; ; pass++) {
-    const { unfit } = placePendingGroups(options.nodes, workloadPods(groups, "oracle"));
-    if (unfit.length === 0) break;
-    if (pass === 10) throw new Error(`seed ${options.seed}: no feasible workload after ${pass} passes`);
-    const names = new Set(unfit.map((key) => key.name));
-    groups = groups.filter((group) => !names.has(group.name));
-    dropped += names.size;
-    groups.push(...soloPods(requested(groups)).map((solo) => ({ ...solo, name: name(true) })));
-  }
+  const { groups, dropped } = fillAndKeepPlaceable({
+    seed: options.seed,
+    random,
+    gangs,
+    targetMilliCpu: options.fill * capacityMilliCpu,
+    soloMilliCpu: () => pick(soloMilliCpu),
+    name,
+    unfit: (groups) => placePendingGroups(options.nodes, workloadPods(groups, "oracle")).unfit,
+  });
   const gangCount = groups.filter((group) => !group.solo).length;
   return {
     seed: options.seed,
@@ -112,10 +92,53 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     pods: groups.reduce((sum, group) => sum + group.size, 0),
     gangs: gangCount,
     solos: groups.length - gangCount,
-    requestedMilliCpu: requested(groups),
+    requestedMilliCpu: requestedMilliCpu(groups),
     capacityMilliCpu,
     dropped,
   };
+}
+
+const requestedMilliCpu = (groups: readonly Pick<WorkloadGroup, "size" | "milliCpu">[]) =>
+  groups.reduce((sum, group) => sum + group.size * group.milliCpu, 0);
+
+/**
+ * The gangs, then solo pods until the next would pass the target, in one seeded arrival order;
+ * then what one scheduler cannot place after the groups before it (`unfit`) is dropped, solo pods
+ * arriving last top the fill up, and it is checked again (a drop may also change tie-breaks
+ * between equal nodes). Every group left can be placed in that order on the empty cluster.
+ */
+export function fillAndKeepPlaceable(spec: {
+  readonly seed: number;
+  readonly random: () => number;
+  readonly gangs: readonly Omit<WorkloadGroup, "name">[];
+  readonly targetMilliCpu: number;
+  /** The next solo pod's cpu request. */
+  readonly soloMilliCpu: () => number;
+  readonly name: (solo: boolean) => string;
+  readonly unfit: (groups: readonly WorkloadGroup[]) => readonly { readonly name: string }[];
+}): { groups: WorkloadGroup[]; dropped: number } {
+  const soloPods = (from: number): Omit<WorkloadGroup, "name">[] => {
+    const solos: Omit<WorkloadGroup, "name">[] = [];
+    for (let total = from; ; ) {
+      const milliCpu = spec.soloMilliCpu();
+      if (total + milliCpu > spec.targetMilliCpu) return solos;
+      solos.push({ solo: true, size: 1, milliCpu });
+      total += milliCpu;
+    }
+  };
+  const drafts = [...spec.gangs, ...soloPods(requestedMilliCpu(spec.gangs))];
+  shuffle(drafts, spec.random);
+  let groups: WorkloadGroup[] = drafts.map((draft) => ({ ...draft, name: spec.name(draft.solo) }));
+  let dropped = 0;
+  for (let pass = 0; ; pass++) {
+    const unfit = spec.unfit(groups);
+    if (unfit.length === 0) return { groups, dropped };
+    if (pass === 10) throw new Error(`seed ${spec.seed}: no feasible workload after ${pass} passes`);
+    const names = new Set(unfit.map((key) => key.name));
+    groups = groups.filter((group) => !names.has(group.name));
+    dropped += names.size;
+    groups.push(...soloPods(requestedMilliCpu(groups)).map((solo) => ({ ...solo, name: spec.name(true) })));
+  }
 }
 
 /** The pods of the groups, in arrival order; members of a gang are `<gang>-<i>`. */

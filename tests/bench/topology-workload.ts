@@ -13,7 +13,8 @@
 import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
 import { type Node, type Pod, toNodeInfo } from "../../scheduler/src/core/index.js";
 import { topologySplit } from "../checker/topology-gangs.js";
-import { mulberry32, shuffle } from "../support/random.js";
+import { mulberry32 } from "../support/random.js";
+import { fillAndKeepPlaceable, type WorkloadGroup } from "./fragmentation-workload.js";
 import { placePendingTopologyGroups, topologyRequiredAnnotation } from "./topology-oracle.js";
 
 export const rackLabel = "topology.kubernetes.io/rack";
@@ -63,13 +64,8 @@ export const defaultTopologyShape = {
 } as const;
 
 /** One group in arrival order; a solo pod is a group of one. Gangs require one rack. */
-export interface TopologyGroup {
-  readonly name: string;
-  readonly solo: boolean;
-  readonly size: number;
-  /** Each member's cpu request. */
-  readonly milliCpu: number;
-}
+/** A gang (its members require one rack) or a solo pod: the fragmentation workload's group. */
+export type TopologyGroup = WorkloadGroup;
 
 export interface TopologyWorkload {
   readonly seed: number;
@@ -116,32 +112,15 @@ export function generateTopologyWorkload(options: TopologyWorkloadOptions): Topo
     gangs.push({ solo: false, size, milliCpu: share(pick(memberShares)) });
     members += size;
   }
-  const target = options.fill * capacityMilliCpu;
-  const requested = (groups: readonly Pick<TopologyGroup, "size" | "milliCpu">[]) =>
-    groups.reduce((sum, group) => sum + group.size * group.milliCpu, 0);
-  const soloPods = (from: number): Omit<TopologyGroup, "name">[] => {
-    const solos: Omit<TopologyGroup, "name">[] = [];
-    for (let total = from; ; ) {
-      const milliCpu = share(pick(soloShares));
-      if (total + milliCpu > target) return solos;
-      solos.push({ solo: true, size: 1, milliCpu });
-      total += milliCpu;
-    }
-  };
-  const drafts = [...gangs, ...soloPods(requested(gangs))];
-  shuffle(drafts, random);
-  let groups: TopologyGroup[] = drafts.map((draft) => ({ ...draft, name: name(draft.solo) }));
-
-  let dropped = 0;
-  for (let pass = 0; ; pass++) {
-    const { unfit } = placePendingTopologyGroups(options.nodes, topologyOraclePods(groups, "oracle"));
-    if (unfit.length === 0) break;
-    if (pass === 10) throw new Error(`seed ${options.seed}: no feasible workload after ${pass} passes`);
-    const names = new Set(unfit.map((key) => key.name));
-    groups = groups.filter((group) => !names.has(group.name));
-    dropped += names.size;
-    groups.push(...soloPods(requested(groups)).map((solo) => ({ ...solo, name: name(true) })));
-  }
+  const { groups, dropped } = fillAndKeepPlaceable({
+    seed: options.seed,
+    random,
+    gangs,
+    targetMilliCpu: options.fill * capacityMilliCpu,
+    soloMilliCpu: () => share(pick(soloShares)),
+    name,
+    unfit: (groups) => placePendingTopologyGroups(options.nodes, topologyOraclePods(groups, "oracle")).unfit,
+  });
   const gangList = groups.filter((group) => !group.solo);
   return {
     seed: options.seed,
@@ -150,7 +129,7 @@ export function generateTopologyWorkload(options: TopologyWorkloadOptions): Topo
     gangs: gangList.length,
     gangPods: gangList.reduce((sum, group) => sum + group.size, 0),
     solos: groups.length - gangList.length,
-    requestedMilliCpu: requested(groups),
+    requestedMilliCpu: groups.reduce((sum, group) => sum + group.size * group.milliCpu, 0),
     capacityMilliCpu,
     dropped,
   };
