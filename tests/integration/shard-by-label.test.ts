@@ -2,12 +2,14 @@
  * Topology-aligned shards on the real API server: with --shard-by-label, replicas own whole racks
  * of fake nodes (the ring Lease lists each rack under one member, balanced by node count), every
  * pod on a rack is bound by that rack's owner, a replica leaving hands its racks over whole, and
- * one joining takes whole racks.
+ * one joining takes whole racks, and a gang that requires one rack goes straight to the shard
+ * owning the one rack that can hold it.
  * Ownership is read here from the ring Lease's annotations by this file's own reader (lend, else
  * the member listing the node, else the ketama ring), not by the scheduler's code.
  */
 import type * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { groupKey } from "../../scheduler/src/core/gang/index.js";
 import { InvariantChecker } from "../checker/invariant-checker.js";
 import { ringSettled } from "../support/ring.js";
 import type { RunningShard } from "../support/shard.js";
@@ -208,5 +210,54 @@ describe("shard by label", () => {
     const names = await createPods("joined");
     await expectRacksBoundByTheirOwners(names, after);
     await removeAllPods();
+  });
+
+  it("a gang that requires one rack goes to the shard owning the one rack that can hold it, with no coordinator", async () => {
+    // A rack of 3 nodes of 8 cpu: 24 cpu, where the other racks have 16.
+    const big = `${suite.id}-rbig`;
+    const bigNodes = await suite.addNodes(
+      pool,
+      3,
+      { cpu: "8", labels: { [rackKey]: big } },
+      rackCount * rackSize + 2,
+    );
+    racks.push(big);
+    for (const name of bigNodes) rackOf.set(name, big);
+    const members = [0, 1, 3];
+    const listing = await racksListed(members);
+    const bigOwner = listing.racks.get(big)?.owner as string;
+    const { ring } = await ringSettled(
+      checker,
+      suite.core,
+      members.map((ordinal) => replicas.get(ordinal) as RunningShard),
+      members.map(identity).sort(),
+      20_000,
+    );
+    // 6 members of 3 cpu: each fits a node of any rack, only the big rack holds them all. A name
+    // whose ring owner is another shard: without routing by racks it would wait there for good.
+    const name = Array.from({ length: 40 }, (_, i) => `rackgang-${i}`).find(
+      (candidate) => ring.groupOwnerOf(groupKey(suite.namespace, candidate, false).hashKey) !== bigOwner,
+    ) as string;
+    const gang = suite.gang(name, 6, {
+      pool,
+      cpu: "3",
+      annotations: { "sharded-scheduler.io/topology-required": rackKey },
+    });
+    await suite.create(...gang);
+    const names = gang.map((pod) => pod.metadata?.name as string);
+    await suite.waitBound(names, 60_000);
+    const binds = await waitFor(
+      `Scheduled Events of ${name}`,
+      async () => {
+        const byPod = new Map(checker.ledger.binds.map((bind) => [bind.pod, bind]));
+        return names.every((pod) => byPod.has(pod)) ? byPod : undefined;
+      },
+      20_000,
+    );
+    for (const pod of names) {
+      expect(rackOf.get(binds.get(pod)?.node as string), pod).toBe(big);
+      expect(binds.get(pod)?.by, pod).toBe(bigOwner);
+    }
+    expect(checker.ledger.violations).toEqual([]);
   });
 });
