@@ -126,6 +126,14 @@ export function missingPodGroupMessage(name: string): string {
 }
 
 /**
+ * Why a basic PodGroup's topology is refused: its pods are placed one by one here, so nothing
+ * would keep them in one domain (kube-scheduler 1.37 places the pods one cycle sees together and
+ * calls later ones inconsistent, KEP-5732); never placed as if the constraint were absent.
+ */
+export const basicTopologyMessage =
+  "topology constraints of a basic PodGroup not supported yet (use the gang policy)";
+
+/**
  * The native gangs, and every other pod's annotations: a pod with spec.schedulingGroup belongs
  * to the PodGroup it names (namespace-local), read from `objects`; a pod without one is answered
  * by annotationGroupSource. As kube-scheduler 1.37 (GangScheduling):
@@ -142,7 +150,7 @@ export function missingPodGroupMessage(name: string): string {
  *   nodes sharing one value of that label). The API allows one entry (maxItems 1); were there
  *   several, the first governs and the rest are ignored, as kube-scheduler's TopologyPlacement;
  * - what is not supported yet is refused by name, never placed as if absent: a parent
- *   CompositePodGroup, shared resource claims.
+ *   CompositePodGroup, shared resource claims, a topology on a basic PodGroup.
  * A pod that also carries annotation or label group keys is refused: it would be in two groups;
  * so is one with topology annotations (the PodGroup's constraint governs its members).
  */
@@ -183,7 +191,9 @@ export const podGroupSource: GroupSource = {
         ? `has a parent CompositePodGroup (${terms.parent}): CompositePodGroup not supported yet`
         : terms.resourceClaims > 0
           ? "has spec.resourceClaims: resource claims shared by a PodGroup not supported yet"
-          : undefined;
+          : terms.policy === "basic" && terms.topologyKeys.length > 0
+            ? `has spec.schedulingConstraints.topology (${terms.topologyKeys[0]}) with the basic policy: ${basicTopologyMessage}`
+            : undefined;
     if (refused !== undefined) return answer(terms.priority, key, undefined, `${label} ${refused}`);
     // Basic: standard scheduling, pod by pod, where kube-scheduler's DefaultPreemption reads the
     // pod's own priority; a pod on its own lends its priority to no one. The PodGroup's Never

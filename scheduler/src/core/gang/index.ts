@@ -33,6 +33,7 @@ export {
 } from "./group-key.js";
 export {
   annotationGroupSource,
+  basicTopologyMessage,
   type DisruptionMode,
   type GroupMembership,
   type GroupObjects,

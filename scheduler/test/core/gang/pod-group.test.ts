@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { Pod } from "../../../src/core/api-types.js";
 import { toPodInfo } from "../../../src/core/build-info.js";
 import {
+  basicTopologyMessage,
   type GroupObjects,
   groupKey,
   groupReadiness,
@@ -190,6 +191,19 @@ describe("podGroupSource", () => {
     expect(info.topology).toEqual({ required: "topology.kubernetes.io/rack", preferred: [] });
     const plain = toPodInfo(member("train-0", "train"), podGroupSource, objectsOf(gang(2)));
     expect(plain.topology).toBeUndefined();
+  });
+
+  it("refuses a topology on a basic PodGroup by name: its pods are placed one by one, nothing would keep them together", () => {
+    const objects = objectsOf(
+      podGroup({
+        schedulingPolicy: { basic: {} },
+        schedulingConstraints: { topology: [{ key: "topology.kubernetes.io/rack" }] },
+      }),
+    );
+    const info = toPodInfo(member("web-0", "train"), podGroupSource, objects);
+    expect(info.groupError).toBe(
+      `PodGroup default/train has spec.schedulingConstraints.topology (topology.kubernetes.io/rack) with the basic policy: ${basicTopologyMessage}`,
+    );
   });
 
   it("lets the first of several topology entries govern, as kube-scheduler's TopologyPlacement", () => {
