@@ -30,16 +30,32 @@ export interface OracleVerdict {
   readonly unfit: readonly GroupKey[];
 }
 
+/** A pending group as the oracle collects it: its key, min-member and pending members, in arrival order. */
+export interface PendingEntry {
+  readonly key: GroupKey;
+  readonly minMember: number | undefined;
+  readonly members: PodInfo[];
+  /** The pending members as the pods were given (what a caller reads of them beyond PodInfo). */
+  readonly pods: Pod[];
+}
+
 /**
  * Places the pending groups one at a time, in the order their first pending pod appears in
  * `pods`, all or nothing; a group that fits keeps its room, so later groups cannot count it
  * twice. Pods with a node (and not finished) occupy it; pods without one are the pending
- * members: pass only the pending pods that should be judged.
+ * members: pass only the pending pods that should be judged. `nodeSetsOf` says which node sets
+ * a group is offered, one after another, until it fits in one (default: every node at once).
  */
-export function placePendingGroups(nodes: readonly Node[], pods: readonly Pod[]): OracleVerdict {
+export function placePendingGroups(
+  nodes: readonly Node[],
+  pods: readonly Pod[],
+  nodeSetsOf: (entry: PendingEntry, cluster: ClusterState) => readonly ((name: string) => boolean)[] = () => [
+    () => true,
+  ],
+): OracleVerdict {
   const cluster = new ClusterState();
   for (const node of nodes) cluster.upsertNode(node);
-  const pending = new Map<string, { key: GroupKey; minMember: number | undefined; members: PodInfo[] }>();
+  const pending = new Map<string, PendingEntry>();
   const running = new Map<string, PodInfo[]>();
   for (const pod of pods) {
     const info = toPodInfo(pod);
@@ -50,17 +66,22 @@ export function placePendingGroups(nodes: readonly Node[], pods: readonly Pod[])
       continue;
     }
     const { group, minMember } = podGroupMembership(pod);
-    const entry = pending.get(group.id) ?? { key: group, minMember, members: [] };
+    const entry = pending.get(group.id) ?? { key: group, minMember, members: [], pods: [] };
     pending.set(group.id, entry);
     entry.members.push(info);
+    entry.pods.push(pod);
   }
   const core = new SchedulingCore(cluster, oracleConfig);
   const fits: GroupKey[] = [];
   const unfit: GroupKey[] = [];
-  for (const { key, minMember, members } of pending.values()) {
-    const group = pendingGroup(key, members, running.get(key.id) ?? [], minMember);
-    const [decision] = core.cycle([group], () => true);
-    (decision?.kind === "bind" ? fits : unfit).push(key);
+  for (const entry of pending.values()) {
+    const { key, minMember, members } = entry;
+    const placed = nodeSetsOf(entry, cluster).some((ownsNode) => {
+      const group = pendingGroup(key, members, running.get(key.id) ?? [], minMember);
+      const [decision] = core.cycle([group], ownsNode);
+      return decision?.kind === "bind";
+    });
+    (placed ? fits : unfit).push(key);
   }
   return { fits, unfit };
 }

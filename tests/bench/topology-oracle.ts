@@ -6,79 +6,25 @@
  * fragmentation-oracle.ts), offered one domain's nodes at a time; domains that cannot hold the
  * group's cpu are skipped, the others tried tightest first (big domains stay whole for big groups).
  */
-import {
-  ClusterState,
-  type CoreConfig,
-  type GroupKey,
-  type Node,
-  type Pod,
-  type PodInfo,
-  pendingGroup,
-  podGroupMembership,
-  SchedulingCore,
-  toPodInfo,
-} from "../../scheduler/src/core/index.js";
-import type { OracleVerdict } from "./fragmentation-oracle.js";
+import { topologyRequiredAnnotation } from "../../scheduler/src/contracts/keys.js";
+import type { ClusterState, Node, Pod, PodInfo } from "../../scheduler/src/core/index.js";
+import { type OracleVerdict, placePendingGroups } from "./fragmentation-oracle.js";
 
-/** The annotation a pod's group requires one domain of a node label with (its value: the label key). */
-export const topologyRequiredAnnotation = "sharded-scheduler.io/topology-required";
-
-const oracleConfig: CoreConfig = {
-  scoringStrategy: "MostAllocated",
-  percentageOfNodesToScore: 100,
-  preemption: false,
-};
-
-interface PendingEntry {
-  key: GroupKey;
-  minMember: number | undefined;
-  members: PodInfo[];
-  /** The label key the group requires one domain of, if any. */
-  topologyKey: string | undefined;
-}
+export { topologyRequiredAnnotation };
 
 /**
- * Places the pending groups one at a time, in the order their first pending pod appears in
- * `pods`, all or nothing; a group that fits keeps its room. Pods with a node (and not finished)
- * occupy it; pods without one are the pending members.
+ * Places the pending groups as placePendingGroups does, a group whose pods' annotation
+ * requires a domain offered the domains that could hold its cpu, one at a time.
  */
 export function placePendingTopologyGroups(nodes: readonly Node[], pods: readonly Pod[]): OracleVerdict {
-  const cluster = new ClusterState();
-  for (const node of nodes) cluster.upsertNode(node);
-  const pending = new Map<string, PendingEntry>();
-  const running = new Map<string, PodInfo[]>();
-  for (const pod of pods) {
-    const info = toPodInfo(pod);
-    if (info.finished) continue;
-    if (info.nodeName) {
-      cluster.upsertPod(info);
-      running.set(info.group.id, [...(running.get(info.group.id) ?? []), info]);
-      continue;
-    }
-    const { group, minMember } = podGroupMembership(pod);
-    const entry = pending.get(group.id) ?? { key: group, minMember, members: [], topologyKey: undefined };
-    pending.set(group.id, entry);
-    entry.members.push(info);
-    entry.topologyKey ??= pod.metadata.annotations?.[topologyRequiredAnnotation] || undefined;
-  }
-  const core = new SchedulingCore(cluster, oracleConfig);
-  const fits: GroupKey[] = [];
-  const unfit: GroupKey[] = [];
-  for (const entry of pending.values()) {
-    const place = (ownsNode: (name: string) => boolean) => {
-      const group = pendingGroup(entry.key, entry.members, running.get(entry.key.id) ?? [], entry.minMember);
-      const [decision] = core.cycle([group], ownsNode);
-      return decision?.kind === "bind";
-    };
-    const placed =
-      entry.topologyKey === undefined
-        ? place(() => true)
-        : domainsToTry(cluster, entry.topologyKey, cpuOf(entry.members)).some((domain) =>
-            place((name) => domain.has(name)),
-          );
-    (placed ? fits : unfit).push(entry.key);
-  }
-  return { fits, unfit };
+  return placePendingGroups(nodes, pods, (entry, cluster) => {
+    const annotated = entry.pods.find((pod) => pod.metadata.annotations?.[topologyRequiredAnnotation]);
+    const key = annotated?.metadata.annotations?.[topologyRequiredAnnotation];
+    if (key === undefined) return [() => true];
+    return domainsToTry(cluster, key, cpuOf(entry.members)).map(
+      (domain) => (name: string) => domain.has(name),
+    );
+  });
 }
 
 const cpuOf = (members: readonly PodInfo[]) =>
