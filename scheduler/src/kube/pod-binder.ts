@@ -10,8 +10,16 @@ import {
 } from "./kube-client.js";
 
 export type BindOutcome =
+  /**
+   * 201; or a 409 saying the pod is already assigned to the very node asked for: an earlier
+   * attempt of this bind went through though its answer was lost (a retry after a timeout or
+   * a dropped connection).
+   */
   | "bound"
-  /** 409 "already assigned to node": bound by another shard or scheduler: drop our assumption. */
+  /**
+   * 409 "already assigned to node" naming another node: bound elsewhere (by another shard or
+   * scheduler, or by an earlier placement of ours whose answer was lost).
+   */
   | "conflict"
   /** 409 "non-empty .spec.schedulingGates": not to be bound until its gates are removed. */
   | "gated"
@@ -43,6 +51,18 @@ export type EvictOutcome =
   /** Not sent: this shard no longer held its lease (fencing). */
   | "fenced";
 
+/**
+ * Where a pod is, as a quorum read answers: asked when a bind's answer was lost (transport error,
+ * 5xx) or named another node, so the shard never frees room a pod may hold.
+ */
+export type PodWhereabouts =
+  | { readonly kind: "bound"; readonly nodeName: string; readonly uid: string }
+  | { readonly kind: "unbound"; readonly uid: string }
+  /** No pod of that name. */
+  | { readonly kind: "gone" }
+  /** The read failed: nothing is known yet. */
+  | { readonly kind: "unknown"; readonly detail: string };
+
 /** Why a bind or eviction was not sent, or failed in transport. */
 const failure = (error: unknown) =>
   ({ outcome: error instanceof RequestWithheld ? "fenced" : "error", detail: String(error) }) as const;
@@ -52,7 +72,7 @@ const failure = (error: unknown) =>
  * Conflict, details naming the pod, the cause in the message). The registry checks the UID
  * precondition before the pod: a replaced pod answers "stale" whatever the new one holds.
  */
-export function bindConflict(body: unknown, podName: string): BindOutcome {
+export function bindConflict(body: unknown, podName: string, nodeName: string): BindOutcome {
   const status = body as {
     kind?: unknown;
     reason?: unknown;
@@ -65,6 +85,8 @@ export function bindConflict(body: unknown, podName: string): BindOutcome {
   const message = status.message;
   if (message.includes("Precondition failed: UID in precondition")) return "stale";
   if (message.includes("has non-empty .spec.schedulingGates")) return "gated";
+  const assigned = /is already assigned to node "([^"]*)"/.exec(message);
+  if (assigned) return assigned[1] === nodeName ? "bound" : "conflict";
   if (message.includes("is already assigned to node")) return "conflict";
   if (message.includes("is being deleted, cannot be assigned to a host")) return "gone";
   return "error";
@@ -109,7 +131,10 @@ export class PodBinder {
       );
       if (res.status === 201 || res.status === 200) return { outcome: "bound", detail: "" };
       const detail = (res.body as { message?: string } | undefined)?.message ?? `HTTP ${res.status}`;
-      if (res.status === 409) return { outcome: bindConflict(res.body, name), detail };
+      if (res.status === 409) {
+        const outcome = bindConflict(res.body, name, nodeName);
+        return { outcome, detail: outcome === "bound" ? `already bound to ${nodeName}: ${detail}` : detail };
+      }
       if (res.status === 404) return { outcome: "gone", detail };
       if (res.status === 429) return { outcome: "throttled", detail };
       return { outcome: "error", detail };
@@ -146,6 +171,29 @@ export class PodBinder {
       return { outcome: "error", detail };
     } catch (error) {
       return failure(error);
+    }
+  }
+
+  /**
+   * Reads where the pod is now (see PodWhereabouts); never throws. A list of the one name (a
+   * quorum read): the shard lists and watches pods, it is not granted get.
+   */
+  async whereIs(namespace: string, name: string): Promise<PodWhereabouts> {
+    type Found = { items?: { metadata?: { uid?: string }; spec?: { nodeName?: string } }[] };
+    try {
+      const selector = encodeURIComponent(`metadata.name=${name}`);
+      const res = await this.client.call<Found>(
+        "GET",
+        `/api/v1/namespaces/${namespace}/pods?fieldSelector=${selector}`,
+      );
+      if (res.status !== 200) return { kind: "unknown", detail: `HTTP ${res.status}` };
+      const pod = res.body.items?.[0];
+      if (pod === undefined) return { kind: "gone" };
+      const uid = pod.metadata?.uid ?? "";
+      const nodeName = pod.spec?.nodeName;
+      return nodeName ? { kind: "bound", nodeName, uid } : { kind: "unbound", uid };
+    } catch (error) {
+      return { kind: "unknown", detail: String(error) };
     }
   }
 

@@ -54,7 +54,7 @@ import type { ShardMetrics } from "./metrics.js";
 
 /** What a shard writes to the API server through; a unit test may pass stubs. */
 export interface ShardWriters {
-  readonly binder: Pick<PodBinder, "bind" | "evict" | "delete">;
+  readonly binder: Pick<PodBinder, "bind" | "evict" | "delete"> & Partial<Pick<PodBinder, "whereIs">>;
   readonly statusWriter: Pick<PodStatusWriter, "unschedulable" | "nominate" | "pinOwner"> &
     Partial<Pick<PodStatusWriter, "forget" | "settled">>;
   readonly events: Pick<EventRecorder, "record"> & Partial<Pick<EventRecorder, "forget" | "close">>;
@@ -250,15 +250,15 @@ export class GroupExecutor {
         continue;
       }
       this.log.debug({ group: groupId, pod: pod.key, node: nodeName, outcome }, "pod not bound");
-      this.unassume(pod, outcome);
+      // Bound elsewhere: the pod keeps its room here until the watch shows it on its node. An
+      // error may hide a bind that went through: kept until a read says where the pod is.
+      if (outcome === "error") void this.unassumeOnceKnown(pod, nodeName, detail);
+      else if (outcome !== "conflict") this.unassume(pod, outcome);
       // Throttled: not a failure of the bind (nothing counted, nothing told); placed again later.
       if (outcome === "throttled") continue;
       this.metrics.scheduleAttempts.inc({ result: "error", profile: this.profile });
       if (outcome === "fenced") this.metrics.fencedBinds.inc();
       else this.metrics.bindErrors.inc({ reason: outcome });
-      // As kube-scheduler tells a failed bind: FailedScheduling, "Binding rejected: <why>".
-      if (outcome === "error")
-        this.events.record(pod.pod, "Warning", "FailedScheduling", `Binding rejected: ${detail}`, now);
     }
     this.tellScheduled(
       answers.filter(({ outcome }) => outcome === "bound"),
@@ -379,6 +379,38 @@ export class GroupExecutor {
     if (outcome === "gated") this.cache.forgetGated(pod.key);
     else if (outcome === "stale") this.cache.forgetReplaced(pod.key, pod.uid);
     else this.cache.forget(pod.key);
+  }
+
+  /**
+   * A bind answered with an error (a 5xx, a timeout, a dropped connection: retries included) may
+   * still have gone through, and the watch may be down (an API server restarting): forgetting
+   * the pod at once would free room it may hold, and the next cycle could fill it. It stays
+   * assumed until a read says where it is: bound (anywhere) — kept until the watch shows it; not
+   * bound — pending again, told as kube-scheduler tells a failed bind; gone or replaced — dropped.
+   * The read is tried again with backoff until it answers or the shard stops.
+   */
+  private async unassumeOnceKnown(pod: PodInfo, nodeName: string, detail: string): Promise<void> {
+    const whereIs = this.binder.whereIs?.bind(this.binder);
+    for (let backoffMs = 250; whereIs !== undefined; backoffMs = Math.min(2 * backoffMs, 5_000)) {
+      const found = await whereIs(pod.namespace, pod.name);
+      if (found.kind === "gone" || (found.kind !== "unknown" && pod.uid !== "" && found.uid !== pod.uid)) {
+        this.unassume(pod, "stale");
+        return;
+      }
+      if (found.kind === "bound") {
+        this.log.info(
+          { pod: pod.key, node: nodeName, boundTo: found.nodeName, detail },
+          "bind answered with an error but went through; the pod stays placed",
+        );
+        return;
+      }
+      if (found.kind === "unbound") break;
+      if (this.stopping.signal.aborted) return;
+      await sleep(backoffMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+    }
+    this.unassume(pod, "error");
+    // As kube-scheduler tells a failed bind: FailedScheduling, "Binding rejected: <why>".
+    this.events.record(pod.pod, "Warning", "FailedScheduling", `Binding rejected: ${detail}`, Date.now());
   }
 
   /**

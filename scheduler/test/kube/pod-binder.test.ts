@@ -41,6 +41,14 @@ describe("PodBinder: what a 409 means", () => {
     expect(result.detail).toContain(cause);
   });
 
+  it("takes 'already assigned' to the very node asked for as bound: an earlier attempt went through", async () => {
+    const result = await bind(
+      answering(409, conflict("g-0", 'pod g-0 is already assigned to node "node-a"')),
+    );
+    expect(result.outcome).toBe("bound");
+    expect(result.detail).toContain("already bound to node-a");
+  });
+
   it("takes a 409 that is not a Conflict Status about this pod for an error, not for 'already bound'", async () => {
     expect((await bind(answering(409, undefined))).outcome).toBe("error");
     expect((await bind(answering(409, "already assigned"))).outcome).toBe("error");
@@ -90,5 +98,38 @@ describe("PodBinder: what a 429 means", () => {
     await new PodBinder(client).bind("default", "g-0", "uid-1", "node-a", undefined, signal);
     await new PodBinder(client).evict("default", "web-0", undefined, signal);
     expect(signals).toEqual([signal, signal]);
+  });
+});
+
+describe("PodBinder.whereIs: where a pod is, after a bind answered with an error", () => {
+  const whereIs = (client: KubeClient) => new PodBinder(client).whereIs("default", "g-0");
+  const listing = (...items: unknown[]) => ({ kind: "PodList", metadata: {}, items });
+
+  it("reads the pod by name with a field selector (the shard is granted list, not get)", async () => {
+    const paths: string[] = [];
+    const client = {
+      call: async (_method: string, path: string) => {
+        paths.push(path);
+        return { status: 200, body: listing() };
+      },
+    } as unknown as KubeClient;
+    expect(await whereIs(client)).toEqual({ kind: "gone" });
+    expect(paths).toEqual(["/api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dg-0"]);
+  });
+
+  it("tells bound (with its node), unbound and unknown apart", async () => {
+    const bound = listing({ metadata: { uid: "u1" }, spec: { nodeName: "node-b" } });
+    expect(await whereIs(answering(200, bound))).toEqual({ kind: "bound", nodeName: "node-b", uid: "u1" });
+    expect(await whereIs(answering(200, listing({ metadata: { uid: "u1" }, spec: {} })))).toEqual({
+      kind: "unbound",
+      uid: "u1",
+    });
+    expect((await whereIs(answering(503, {}))).kind).toBe("unknown");
+    const refused = {
+      call: async () => {
+        throw new Error("connect ECONNREFUSED");
+      },
+    } as unknown as KubeClient;
+    expect(await whereIs(refused)).toEqual({ kind: "unknown", detail: "Error: connect ECONNREFUSED" });
   });
 });

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { toPodInfo } from "../../src/core/build-info.js";
 import type { Pod } from "../../src/core/index.js";
-import type { BindOutcome } from "../../src/kube/pod-binder.js";
+import type { BindOutcome, PodBinder } from "../../src/kube/pod-binder.js";
 import type { Shard, ShardWriters } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
 import { gang, node, pod } from "../core/fixtures.js";
@@ -114,64 +114,83 @@ describe("GroupExecutor.bind", () => {
   });
 
   it("is partly bound with each member's answer; a member not bound is pending again", async () => {
-    const shard = idleShard(writers({ bind: (name) => (name === "g-1" ? "conflict" : "bound") }));
+    const shard = idleShard(writers({ bind: (name) => (name === "g-1" ? "gone" : "bound") }));
     const { groupId, placements } = placedGang(shard);
     const outcome = await shard.executor.bind(groupId, placements);
     expect(outcome.kind).toBe("partly-bound");
     expect("answers" in outcome && outcome.answers.map(({ pod, outcome }) => [pod.name, outcome])).toEqual([
       ["g-0", "bound"],
-      ["g-1", "conflict"],
+      ["g-1", "gone"],
     ]);
     expect(membersOf(shard, groupId)).toEqual({ pending: ["default/g-1"], running: ["default/g-0"] });
   });
 
-  it("sends a member's bind only once its status writes in flight are answered", async () => {
-    // A "waiting" condition still in flight when the bind goes out would land after it and
-    // leave PodScheduled=False on a bound pod.
-    const log: string[] = [];
-    let answerWrite: () => void = () => undefined;
-    const stub = writers({
-      bind: (name) => {
-        log.push(`bind ${name}`);
-        return "bound";
-      },
-    });
-    const statusWriter = {
-      ...stub.statusWriter,
-      settled: (target: Pod) =>
-        target.metadata.name === "g-0"
-          ? new Promise<void>((resolve) => {
-              answerWrite = () => {
-                log.push("status g-0 answered");
-                resolve();
-              };
-            })
-          : Promise.resolve(),
-    };
-    const shard = idleShard({ ...stub, statusWriter });
+  it("keeps a member bound elsewhere (409 naming another node) holding its room until the watch shows it", async () => {
+    const shard = idleShard(writers({ bind: (name) => (name === "g-1" ? "conflict" : "bound") }));
     const { groupId, placements } = placedGang(shard);
-    const outcome = shard.executor.bind(groupId, placements);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(log).toEqual(["bind g-1"]);
-    answerWrite();
-    expect((await outcome).kind).toBe("bound");
-    expect(log).toEqual(["bind g-1", "status g-0 answered", "bind g-0"]);
+    expect((await shard.executor.bind(groupId, placements)).kind).toBe("partly-bound");
+    expect(membersOf(shard, groupId)).toEqual({ pending: [], running: ["default/g-0", "default/g-1"] });
+    expect(shard.cache.sizes().assumedPods).toBe(2);
+    // The watch brings it bound to the node it went to: it is placed there, no longer assumed.
+    shard.cache.upsertNode(node("n5"));
+    const moved = placements[1]?.pod.pod as Pod;
+    shard.cache.upsertPod({ ...moved, spec: { ...moved.spec, nodeName: "n5" } });
+    expect(shard.cache.cluster.placedPod("default/g-1")?.nodeName).toBe("n5");
+    expect(shard.cache.sizes().assumedPods).toBe(1);
+  });
+});
+
+describe("GroupExecutor.bind: a bind answered with an error", () => {
+  type Where = Awaited<ReturnType<PodBinder["whereIs"]>>;
+  /** g-1's bind answers an error; each read of where it is answers the next of `reads` (the last repeats). */
+  function erring(reads: (uid: string) => Where[]) {
+    const events: string[] = [];
+    let answers: Where[] = [];
+    const base = writers({ bind: (name) => (name === "g-1" ? "error" : "bound") });
+    const stub: ShardWriters = {
+      ...base,
+      binder: {
+        ...base.binder,
+        whereIs: async () => (answers.length > 1 ? answers.shift() : answers[0]) as Where,
+      },
+      events: { record: (_pod: Pod, _type: string, reason: string) => void events.push(reason) },
+    };
+    const shard = idleShard(stub);
+    const { groupId, placements } = placedGang(shard);
+    answers = reads(placements[1]?.pod.uid ?? "");
+    return { shard, groupId, placements, events };
+  }
+  const settle = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("keeps the member's room when a read shows the bind went through (its answer was lost)", async () => {
+    const t = erring((uid) => [{ kind: "bound", nodeName: "n1", uid }]);
+    expect((await t.shard.executor.bind(t.groupId, t.placements)).kind).toBe("partly-bound");
+    await settle();
+    // A cycle must not give n1's room to another pod while the watch has not shown the bind.
+    expect(membersOf(t.shard, t.groupId)).toEqual({ pending: [], running: ["default/g-0", "default/g-1"] });
+    expect(t.shard.cache.sizes().assumedPods).toBe(2);
+    expect(t.events).not.toContain("FailedScheduling");
   });
 
-  it("is fenced, sends nothing and leaves every member pending, when ownership moved", async () => {
-    let binds = 0;
-    const stub = writers({
-      bind: () => {
-        binds++;
-        return "bound";
-      },
-    });
-    const shard = idleShard(stub, { ...ownsEverything, acquireBind: () => undefined });
-    const { groupId, placements } = placedGang(shard);
-    expect(await shard.executor.bind(groupId, placements)).toEqual({ kind: "fenced" });
-    expect(binds).toBe(0);
-    expect(membersOf(shard, groupId)).toEqual({ pending: ["default/g-0", "default/g-1"], running: [] });
-    expect(shard.cache.sizes().assumedPods).toBe(0);
+  it("keeps it while the read fails (API server away), and makes it pending once a read says unbound", async () => {
+    const t = erring((uid) => [
+      { kind: "unknown", detail: "ECONNREFUSED" },
+      { kind: "unbound", uid },
+    ]);
+    await t.shard.executor.bind(t.groupId, t.placements);
+    await settle(5);
+    expect(membersOf(t.shard, t.groupId).running).toContain("default/g-1");
+    await settle(400);
+    expect(membersOf(t.shard, t.groupId)).toEqual({ pending: ["default/g-1"], running: ["default/g-0"] });
+    expect(t.events).toContain("FailedScheduling");
+  });
+
+  it("drops it when the pod is gone or was replaced", async () => {
+    const t = erring(() => [{ kind: "unbound", uid: "another" }]);
+    await t.shard.executor.bind(t.groupId, t.placements);
+    await settle();
+    expect(membersOf(t.shard, t.groupId)).toEqual({ pending: [], running: ["default/g-0"] });
+    expect(t.shard.cache.sizes().assumedPods).toBe(1);
   });
 });
 
