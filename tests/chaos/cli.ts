@@ -25,7 +25,7 @@ import { installCrds } from "../support/podgroup-crds.js";
 import { mulberry32 } from "../support/random.js";
 import { redisValues } from "../support/redis-ping.js";
 import { type FaultInjector, kindFaults, localFaults } from "./faults.js";
-import { coordinatorActivity, groupLogTrace, stuckReports } from "./group-trace.js";
+import { coordinatorActivity, groupLogTrace, stuckReports, violationLogTrace } from "./group-trace.js";
 import { failed, resultTable, testReport } from "./report.js";
 import { type ChaosPlan, faultOrder, runChaos } from "./run.js";
 import { type ChaosEnv, type ChaosPlatform, type FaultKind, faultKinds } from "./types.js";
@@ -152,6 +152,8 @@ async function main(): Promise<number> {
   let cleanUp: () => Promise<void> = async () => undefined;
   /** The ids of the groups the checker found lost (for the trace printed at clean-up). */
   let lostGroups: string[] = [];
+  /** The first violation of another kind (its log lines are printed at clean-up). */
+  let traced: { kind: string; detail: string } | undefined;
   let env: ChaosEnv;
   let faults: FaultInjector;
   /** The fake nodes, locally and on kind (tests/kind/chaos.sh). */
@@ -218,6 +220,11 @@ async function main(): Promise<number> {
         for (const line of groupLogTrace(runDir, lost, 15)) log(`  ${line}`);
         for (const line of coordinatorActivity(runDir)) log(line);
       }
+      // Likewise the first other violation: what the logs say of the pods and nodes it names.
+      if (traced !== undefined) {
+        log(`${traced.kind}: the log lines naming its pods' groups and its nodes:`);
+        for (const line of violationLogTrace(runDir, traced.detail)) log(`  ${line}`);
+      }
       await stackDown(clusterDir, log);
       if (!reused && !values["keep-cluster"]) await down(clusterDir, log);
     };
@@ -242,6 +249,7 @@ async function main(): Promise<number> {
     lostGroups = result.examples
       .filter((violation) => violation.kind === "lostPods")
       .map((violation) => violation.detail.split(": ")[0] as string);
+    traced = result.examples.find((violation) => violation.kind !== "lostPods");
     out.write(`\n${resultTable(result, known)}\n`);
     mkdirSync(runDir, { recursive: true });
     writeFileSync(join(runDir, "result.json"), `${JSON.stringify(result, null, 2)}\n`);

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { coordinatorActivity, groupLogTrace, stuckReports } from "./group-trace.js";
+import { coordinatorActivity, groupLogTrace, stuckReports, violationLogTrace } from "./group-trace.js";
 
 const line = (time: number, msg: string, fields: Record<string, unknown>) =>
   JSON.stringify({ level: 20, time, shard: "x", msg, ...fields });
@@ -55,5 +55,26 @@ describe("group trace", () => {
     expect(coordinatorActivity(dir)).toEqual([
       'coordinator-0: last "no relief planned" at 00:00:02.000; on leadership "leading: coordinating the shards" at 00:00:01.000',
     ]);
+  });
+
+  it("traces a violation by the groups of the pods and the nodes its detail names", () => {
+    const dir = mkdtempSync(join(tmpdir(), "group-trace-"));
+    writeFileSync(
+      join(dir, "shard-0.log"),
+      [
+        line(1_000, "decision", { group: "group:chaos-1/gang-00136", decision: "bind" }),
+        line(2_000, "bind failed", { pod: "chaos-1/gang-00136-r8xct", node: "kwok-node-17" }),
+        line(2_500, "decision", { group: "group:chaos-1/gang-00137", node: "kwok-node-170" }),
+        line(2_600, "not this shard's group; dropped", { group: "group:chaos-1/gang-00136" }),
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "shard-1.log"), line(3_000, "pod not bound", { node: "kwok-node-17" }));
+    const detail = "kwok-node-17: cpu 9.5 requested of 8 by chaos-1/gang-00136-r8xct 1.5 bound 19:39:31.346";
+    expect(violationLogTrace(dir, detail, 2)).toEqual([
+      "(1 earlier line(s) left out)",
+      "00:00:02.000 shard-0: bind failed pod=chaos-1/gang-00136-r8xct node=kwok-node-17",
+      "00:00:03.000 shard-1: pod not bound node=kwok-node-17",
+    ]);
+    expect(violationLogTrace(dir, "nothing named")).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 /**
- * For reading a lostPods violation where only the run's output survives (CI): the last lines
- * the shards and coordinators logged about a group, merged in time order, and what each
- * shard's last capacity summary said of it.
+ * For reading a violation where only the run's output survives (CI): the last lines the shards
+ * and coordinators logged about a group (a lostPods violation) or about the pods and nodes a
+ * violation names, merged in time order, and what each shard's last capacity summary said of it.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -44,22 +44,65 @@ export function groupLogTrace(runDir: string, group: string, limit = 30): string
         drops.set(source, seen);
         continue;
       }
-      const details = Object.entries(entry)
-        .filter(([key]) => !shown.has(key))
-        .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
-        .join(" ");
-      lines.push({ time, source, text: `${entry.msg}${details ? ` ${details}` : ""}` });
+      lines.push({ time, source, text: described(entry) });
     }
   }
+  return [
+    ...lastLines(lines, limit),
+    ...[...drops].map(
+      ([source, { count, last, epoch }]) =>
+        `${source} dropped it as another shard's ${count} time(s), last at ${clock(last)} (epoch ${epoch})`,
+    ),
+  ];
+}
+
+/**
+ * For reading any other violation from the run's output alone: the last `limit` log lines of
+ * the run that name what its detail names — the pods' groups (a pod name less its generated
+ * suffix: `ns/gang-00136-r8xct` → `ns/gang-00136`) and the nodes (`kwok-node-17`, quoted, so
+ * `kwok-node-170` is not taken for it) — merged in time order.
+ */
+export function violationLogTrace(runDir: string, detail: string, limit = 40): string[] {
+  const named = new Set<string>();
+  for (const [, key] of detail.matchAll(/\b([a-z0-9-]+\/[a-z0-9.-]+)-[a-z0-9]{5}\b/g))
+    named.add(key as string);
+  for (const [node] of detail.matchAll(/\bkwok-node-\d+\b/g)) named.add(`"${node}"`);
+  if (named.size === 0) return [];
+  const lines: LogLine[] = [];
+  for (const file of readdirSync(runDir).filter((name) => name.endsWith(".log"))) {
+    const source = file.replace(/\.log$/, "");
+    for (const raw of readFileSync(join(runDir, file), "utf8").split("\n")) {
+      if (![...named].some((word) => raw.includes(word))) continue;
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(raw);
+      } catch {
+        continue;
+      }
+      if (entry.msg === dropped) continue;
+      const group = typeof entry.group === "string" ? ` group=${entry.group}` : "";
+      lines.push({ time: Number(entry.time), source, text: `${described(entry)}${group}` });
+    }
+  }
+  return lastLines(lines, limit);
+}
+
+/** A log line as `msg key=value …`, without the fields shown elsewhere. */
+function described(entry: Record<string, unknown>): string {
+  const details = Object.entries(entry)
+    .filter(([key]) => !shown.has(key))
+    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .join(" ");
+  return `${entry.msg}${details ? ` ${details}` : ""}`;
+}
+
+/** The last `limit` lines in time order, saying how many earlier ones were left out. */
+function lastLines(lines: LogLine[], limit: number): string[] {
   lines.sort((a, b) => a.time - b.time);
   const kept = lines.slice(-limit);
   return [
     ...(lines.length > kept.length ? [`(${lines.length - kept.length} earlier line(s) left out)`] : []),
     ...kept.map(({ time, source, text }) => `${clock(time)} ${source}: ${text}`),
-    ...[...drops].map(
-      ([source, { count, last, epoch }]) =>
-        `${source} dropped it as another shard's ${count} time(s), last at ${clock(last)} (epoch ${epoch})`,
-    ),
   ];
 }
 
