@@ -56,7 +56,12 @@ async function main(): Promise<void> {
   );
   const ownership: ShardedOwnership = new ShardedOwnership(
     leases,
-    { handoverSettleMs: config.handoverSettleMs, shardByLabel: config.shardByLabel },
+    {
+      handoverSettleMs: config.handoverSettleMs,
+      shardByLabel: config.shardByLabel,
+      expectedMembers: config.expectedShards,
+      coldStartWaitMs: config.leaseDurationMs,
+    },
     metrics,
     log,
     () => shard?.ownershipChanged(),

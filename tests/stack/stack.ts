@@ -163,7 +163,9 @@ export async function stackUp(options: StackOptions): Promise<StackState> {
     }
     group.sort((a, b) => ordinalOf(a) - ordinalOf(b));
   };
-  await start(state.shards, options.shards, shardIdentity, shardEntry, options.shardArgs ?? []);
+  // As the chart tells its StatefulSet's replicas: a cold start forms one ring of all of them.
+  const shardArgs = [`--expected-shards=${options.shards}`, ...(options.shardArgs ?? [])];
+  await start(state.shards, options.shards, shardIdentity, shardEntry, shardArgs);
   if (withCoordinator) {
     const args = options.coordinatorArgs ?? [];
     await start(state.coordinators, coordinatorReplicas, coordinatorIdentity, coordinatorEntry, args);

@@ -36,6 +36,12 @@ export interface ShardConfig {
   /** A node just gained in a handover is placed on only after this delay. */
   handoverSettleMs: number;
   /**
+   * The replicas deployed (the StatefulSet's count): at a cold start (no member of the ring
+   * object alive but this one) the first ring waits, at most a lease duration, for this many
+   * live replicas, so a whole set starting at once forms one ring, not one per arrival. 0: no wait.
+   */
+  expectedShards: number;
+  /**
    * A node label key (e.g. topology.kubernetes.io/rack): the ring gives whole domains of it to one
    * shard each (sharding/domain-assignment.ts); nodes without it are hashed one by one. "": every
    * node hashed one by one.
@@ -105,6 +111,12 @@ const settings = {
     env: "HANDOVER_SETTLE_MS",
     help: "wait before placing on a node just gained",
     fallback: () => "1000",
+  },
+  expectedShards: {
+    flag: "expected-shards",
+    env: "EXPECTED_SHARDS",
+    help: "replicas deployed: a cold start waits (at most a lease duration) for them before the first ring; 0 = none",
+    fallback: () => "0",
   },
   shardByLabel: {
     flag: "shard-by-label",
@@ -176,6 +188,7 @@ export function loadShardConfig(argv: string[], env: NodeJS.ProcessEnv = process
     leaseDurationMs,
     leaseRenewMs,
     handoverSettleMs: flags.int("handoverSettleMs", 0),
+    expectedShards: flags.int("expectedShards", 0),
     shardByLabel: readLabelKey(flags.string("shardByLabel")),
     profile: readProfileConfig(flags),
     settleWindowMs: flags.int("settleWindowMs", 0),

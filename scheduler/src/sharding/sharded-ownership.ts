@@ -39,6 +39,13 @@ export interface ShardedOwnershipOptions {
   handoverSettleMs: number;
   /** At most one ring proposal per this many ms. */
   proposalIntervalMs?: number;
+  /**
+   * The replicas deployed (--expected-shards): at a cold start the first proposal waits for this
+   * many live replicas, at most coldStartWaitMs after this replica gained its lease (see
+   * gatheringFirstRing). Absent or 0: no wait.
+   */
+  expectedMembers?: number;
+  coldStartWaitMs?: number;
   /** The node label whose domains the ring assigns whole (--shard-by-label); "" or absent: none. */
   shardByLabel?: string;
   /** At most one proposal for a change of the domains seen (not of members) per this many ms. */
@@ -90,6 +97,8 @@ export class ShardedOwnership implements Ownership {
   private closedReason: GateReason | undefined;
   private proposing = false;
   private nextProposalAt = 0;
+  /** Set while a cold start waits for the expected replicas (see gatheringFirstRing). */
+  private gatherTimer: NodeJS.Timeout | undefined;
   private readonly nodeOverrides = new Map<string, string>();
   /** Node → its value of the domain label, as the node watch sees it (nodes without it absent). */
   private readonly domainValues = new Map<string, string>();
@@ -291,6 +300,7 @@ export class ShardedOwnership implements Ownership {
     this.leaving = true;
     if (this.settleTimer) clearTimeout(this.settleTimer);
     if (this.domainProposalTimer) clearTimeout(this.domainProposalTimer);
+    if (this.gatherTimer) clearTimeout(this.gatherTimer);
     if (this.inflight === 0) return;
     await new Promise<void>((resolve) => {
       this.drained = resolve;
@@ -438,6 +448,7 @@ export class ShardedOwnership implements Ownership {
     live.add(this.self);
     if ([...live].sort()[0] !== this.self) return;
     const current = this.leases.ring;
+    if (this.gatheringFirstRing(live, current)) return;
     const domains = this.domainsToList(current);
     let highestAck = this.leases.acknowledged;
     for (const member of live) highestAck = Math.max(highestAck, this.leases.peer(member)?.ackedEpoch ?? 0);
@@ -473,6 +484,33 @@ export class ShardedOwnership implements Ownership {
         this.proposing = false;
         this.reconcile();
       });
+  }
+
+  /**
+   * A cold start — no member of the ring object alive but this replica: a whole set of replicas
+   * starting at once — waits for the expected replicas before proposing, at most coldStartWaitMs
+   * after this replica gained its lease. Proposing as each arrives would make one ring per
+   * arrival, each a handover (binds finished, acknowledged, gained nodes settled) while the
+   * backlog waits. Only when a proposal is made changes: the handover's safety does not rest on it.
+   */
+  private gatheringFirstRing(live: ReadonlySet<string>, current: RingEpoch | undefined): boolean {
+    const expected = this.options.expectedMembers ?? 0;
+    if (live.size >= expected) return false;
+    if (current?.members.some((member) => member !== this.self && live.has(member))) return false;
+    const wait = this.leases.leaseGainedAt + (this.options.coldStartWaitMs ?? 0) - Date.now();
+    if (wait <= 0 || this.leaving) return false;
+    if (!this.gatherTimer) {
+      this.log.info(
+        { live: live.size, expected, waitMs: Math.round(wait) },
+        "cold start: waiting for the expected replicas before the first ring",
+      );
+      this.gatherTimer = setTimeout(() => {
+        this.gatherTimer = undefined;
+        this.proposeIfDue();
+      }, wait);
+      this.gatherTimer.unref();
+    }
+    return true;
   }
 
   /**

@@ -384,6 +384,59 @@ describe("ShardedOwnership", () => {
     expect(other.proposals).toEqual([]);
   });
 
+  describe("a cold start with --expected-shards", () => {
+    /** "a" expecting 3 replicas, its lease gained at the fake clock's now, with the given ring object. */
+    function expecting(ring: { epoch: number; members: string[] } | undefined) {
+      const view = new Leases("a");
+      if (ring) view.setRing(ring.epoch, ring.members);
+      view.live = ["a"];
+      view.leaseGainedAt = Date.now();
+      const owner = new ShardedOwnership(
+        view,
+        { handoverSettleMs: 0, proposalIntervalMs: 0, expectedMembers: 3, coldStartWaitMs: 10_000 },
+        new ShardMetrics(),
+        pino({ level: "silent" }),
+        () => undefined,
+      );
+      return { view, owner };
+    }
+
+    it("forms one ring of every expected replica instead of one per arrival", () => {
+      // The ring object of an earlier run names a member no longer alive: a cold start.
+      const { view, owner } = expecting({ epoch: 4, members: ["old"] });
+      view.dead = new Set(["old"]);
+      owner.reconcile();
+      view.live = ["a", "b"];
+      owner.reconcile();
+      expect(view.proposals).toEqual([]);
+      view.live = ["a", "b", "c"];
+      owner.reconcile();
+      expect(view.proposals).toEqual([{ epoch: 5, members: ["a", "b", "c"], nodeOwners: {} }]);
+      owner.leave(0);
+    });
+
+    it("proposes with those alive once the wait ran out", () => {
+      const { view, owner } = expecting(undefined);
+      owner.reconcile();
+      view.live = ["a", "b"];
+      owner.reconcile();
+      vi.advanceTimersByTime(9_999);
+      expect(view.proposals).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(view.proposals).toEqual([{ epoch: 1, members: ["a", "b"], nodeOwners: {} }]);
+      owner.leave(0);
+    });
+
+    it("does not wait when another member of the ring is alive (a replica lost or added while others run)", () => {
+      const { view, owner } = expecting({ epoch: 2, members: ["a", "b", "c"] });
+      view.live = ["a", "b"];
+      view.dead = new Set(["c"]);
+      owner.reconcile();
+      expect(view.proposals).toEqual([{ epoch: 3, members: ["a", "b"], nodeOwners: {} }]);
+      owner.leave(0);
+    });
+  });
+
   it("carries the coordinator's node lends into the next ring", async () => {
     settledAt(1, ["a", "b"]);
     ownership.observeNodeOwner("node-7", "b");
