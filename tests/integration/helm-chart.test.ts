@@ -341,6 +341,14 @@ describe("chart rendering", () => {
       expect(envOf(workload, "POD_NAMESPACE")?.valueFrom?.fieldRef?.fieldPath).toBe("metadata.namespace");
       expect(envOf(workload, "REDIS_PASSWORD")?.valueFrom?.secretKeyRef).toBeDefined();
     }
+    // A cold start of the StatefulSet forms its first ring once all its replicas are up.
+    const shards = objectOf<k8s.V1StatefulSet>(objects, "StatefulSet", fullname);
+    const shardConfig = objectOf<k8s.V1ConfigMap>(
+      objects,
+      "ConfigMap",
+      containerOf(shards).envFrom?.[0]?.configMapRef?.name ?? "",
+    );
+    expect(shardConfig.data?.EXPECTED_SHARDS).toBe(String(shards.spec?.replicas));
   });
 
   it("configures the bundled Redis so that it requires the generated password", async () => {

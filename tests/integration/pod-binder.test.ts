@@ -98,8 +98,27 @@ describe("PodBinder reading a 409", () => {
     expect((await binder.bind(namespace, "replaced", randomUUID(), "node-a")).outcome).toBe("stale");
     expect((await binder.bind(namespace, "replaced", uid, "node-a")).outcome).toBe("bound");
     const again = await binder.bind(namespace, "replaced", uid, "node-b");
+    // The same bind sent again (its first answer lost): the pod is where it was asked to go.
+    const repeated = await binder.bind(namespace, "replaced", uid, "node-a");
     client.close();
     expect(again.outcome).toBe("conflict");
+    expect(repeated.outcome).toBe("bound");
     expect(await nodeNameOf("replaced")).toBe("node-a");
+  });
+});
+
+describe("PodBinder.whereIs", () => {
+  it("reads a pod unbound, then bound to its node, then gone, with the shard's own credentials (list)", async () => {
+    const client = await KubeClient.create(schedulerKubeConfig(kc));
+    const binder = new PodBinder(client);
+    const uid = await pendingPod("where");
+    await pendingPod("where-else");
+    expect(await binder.whereIs(namespace, "where")).toEqual({ kind: "unbound", uid });
+    expect((await binder.bind(namespace, "where", uid, "node-c")).outcome).toBe("bound");
+    expect(await binder.whereIs(namespace, "where")).toEqual({ kind: "bound", nodeName: "node-c", uid });
+    await core.deleteNamespacedPod({ name: "where", namespace, gracePeriodSeconds: 0 });
+    const gone = await binder.whereIs(namespace, "where");
+    client.close();
+    expect(gone).toEqual({ kind: "gone" });
   });
 });

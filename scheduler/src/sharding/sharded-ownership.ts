@@ -497,7 +497,8 @@ export class ShardedOwnership implements Ownership {
     const expected = this.options.expectedMembers ?? 0;
     if (live.size >= expected) return false;
     if (current?.members.some((member) => member !== this.self && live.has(member))) return false;
-    const wait = this.leases.leaseGainedAt + (this.options.coldStartWaitMs ?? 0) - Date.now();
+    const bound = this.options.coldStartWaitMs ?? 0;
+    const wait = Math.min(bound, this.leases.leaseGainedAt + bound - Date.now());
     if (wait <= 0 || this.leaving) return false;
     if (!this.gatherTimer) {
       this.log.info(
