@@ -153,7 +153,7 @@ async function main(): Promise<number> {
   /** The ids of the groups the checker found lost (for the trace printed at clean-up). */
   let lostGroups: string[] = [];
   /** The first violation of another kind (its log lines are printed at clean-up). */
-  let traced: { kind: string; detail: string } | undefined;
+  let traced: { kind: string; at: number; detail: string } | undefined;
   let env: ChaosEnv;
   let faults: FaultInjector;
   /** The fake nodes, locally and on kind (tests/kind/chaos.sh). */
@@ -223,7 +223,7 @@ async function main(): Promise<number> {
       // Likewise the first other violation: what the logs say of the pods and nodes it names.
       if (traced !== undefined) {
         log(`${traced.kind}: the log lines naming its pods' groups and its nodes:`);
-        for (const line of violationLogTrace(runDir, traced.detail)) log(`  ${line}`);
+        for (const line of violationLogTrace(runDir, traced.detail, traced.at)) log(`  ${line}`);
       }
       await stackDown(clusterDir, log);
       if (!reused && !values["keep-cluster"]) await down(clusterDir, log);

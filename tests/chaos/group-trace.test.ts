@@ -68,13 +68,19 @@ describe("group trace", () => {
         line(2_600, "not this shard's group; dropped", { group: "group:chaos-1/gang-00136" }),
       ].join("\n"),
     );
-    writeFileSync(join(dir, "shard-1.log"), line(3_000, "pod not bound", { node: "kwok-node-17" }));
+    writeFileSync(
+      join(dir, "shard-1.log"),
+      [
+        line(3_000, "pod not bound", { node: "kwok-node-17" }),
+        line(9_000, "long after the violation", { node: "kwok-node-17" }),
+      ].join("\n"),
+    );
     const detail = "kwok-node-17: cpu 9.5 requested of 8 by chaos-1/gang-00136-r8xct 1.5 bound 19:39:31.346";
-    expect(violationLogTrace(dir, detail, 2)).toEqual([
+    expect(violationLogTrace(dir, detail, 2_500, 2)).toEqual([
       "(1 earlier line(s) left out)",
       "00:00:02.000 shard-0: bind failed pod=chaos-1/gang-00136-r8xct node=kwok-node-17",
       "00:00:03.000 shard-1: pod not bound node=kwok-node-17",
     ]);
-    expect(violationLogTrace(dir, "nothing named")).toEqual([]);
+    expect(violationLogTrace(dir, "nothing named", 2_500)).toEqual([]);
   });
 });

@@ -58,11 +58,11 @@ export function groupLogTrace(runDir: string, group: string, limit = 30): string
 
 /**
  * For reading any other violation from the run's output alone: the last `limit` log lines of
- * the run that name what its detail names — the pods' groups (a pod name less its generated
- * suffix: `ns/gang-00136-r8xct` → `ns/gang-00136`) and the nodes (`kwok-node-17`, quoted, so
- * `kwok-node-170` is not taken for it) — merged in time order.
+ * the run up to a second after the violation (`at`) that name what its detail names — the pods'
+ * groups (a pod name less its generated suffix: `ns/gang-00136-r8xct` → `ns/gang-00136`) and the
+ * nodes (`kwok-node-17`, quoted, so `kwok-node-170` is not taken for it) — in time order.
  */
-export function violationLogTrace(runDir: string, detail: string, limit = 40): string[] {
+export function violationLogTrace(runDir: string, detail: string, at: number, limit = 40): string[] {
   const named = new Set<string>();
   for (const [, key] of detail.matchAll(/\b([a-z0-9-]+\/[a-z0-9.-]+)-[a-z0-9]{5}\b/g))
     named.add(key as string);
@@ -79,7 +79,7 @@ export function violationLogTrace(runDir: string, detail: string, limit = 40): s
       } catch {
         continue;
       }
-      if (entry.msg === dropped) continue;
+      if (entry.msg === dropped || Number(entry.time) > at + 1_000) continue;
       const group = typeof entry.group === "string" ? ` group=${entry.group}` : "";
       lines.push({ time: Number(entry.time), source, text: `${described(entry)}${group}` });
     }

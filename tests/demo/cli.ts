@@ -114,12 +114,16 @@ async function main(): Promise<number> {
     await stackUp({ clusterDir: stateDir, shards, shardArgs, log });
     const shardsView = await shardsReader(kc, schedulerName, leaseNamespace);
     const readShards = () => shardsView.read();
-    // The scenes are sized from the ring: wait until every shard has its share of the nodes.
+    // The scenes are sized from the ring: wait until every shard has its share of the nodes —
+    // with racks, whole racks (a first ring may hash node by node until the racks are listed).
     const view = await waitFor(
-      "every shard owning nodes",
+      rackNodes.size > 0 ? "every shard owning whole racks" : "every shard owning nodes",
       async () => {
         const current = await readShards();
-        return current.shards.length === shards && current.shards.every((s) => s.ownedNodes > 0)
+        const wholeRacks = (current.racks ?? []).every((rack) => rack.owners.length === 1);
+        return current.shards.length === shards &&
+          current.shards.every((s) => s.ownedNodes > 0) &&
+          (rackNodes.size === 0 || wholeRacks)
           ? current
           : undefined;
       },

@@ -99,7 +99,7 @@ describe("PodBinder reading a 409", () => {
     expect((await binder.bind(namespace, "replaced", uid, "node-a")).outcome).toBe("bound");
     const again = await binder.bind(namespace, "replaced", uid, "node-b");
     // The same bind sent again (its first answer lost): the pod is where it was asked to go.
-    const repeated = await binder.bind(namespace, "replaced", uid, "node-a");
+    const repeated = await binder.bind(namespace, "replaced", uid, "node-a", undefined, undefined, true);
     client.close();
     expect(again.outcome).toBe("conflict");
     expect(repeated.outcome).toBe("bound");

@@ -11,14 +11,13 @@ import {
 
 export type BindOutcome =
   /**
-   * 201; or a 409 saying the pod is already assigned to the very node asked for: an earlier
-   * attempt of this bind went through though its answer was lost (a retry after a timeout or
-   * a dropped connection).
+   * 201; or, when this bind is sent again after an error, a 409 saying the pod is already
+   * assigned to the very node asked for: the earlier attempt went through, its answer was lost.
    */
   | "bound"
   /**
-   * 409 "already assigned to node" naming another node: bound elsewhere (by another shard or
-   * scheduler, or by an earlier placement of ours whose answer was lost).
+   * 409 "already assigned to node": bound by someone else (another shard or scheduler, or an
+   * earlier placement of ours whose answer was lost), on that node or another.
    */
   | "conflict"
   /** 409 "non-empty .spec.schedulingGates": not to be bound until its gates are removed. */
@@ -72,7 +71,7 @@ const failure = (error: unknown) =>
  * Conflict, details naming the pod, the cause in the message). The registry checks the UID
  * precondition before the pod: a replaced pod answers "stale" whatever the new one holds.
  */
-export function bindConflict(body: unknown, podName: string, nodeName: string): BindOutcome {
+export function bindConflict(body: unknown, podName: string): BindOutcome {
   const status = body as {
     kind?: unknown;
     reason?: unknown;
@@ -85,11 +84,15 @@ export function bindConflict(body: unknown, podName: string, nodeName: string): 
   const message = status.message;
   if (message.includes("Precondition failed: UID in precondition")) return "stale";
   if (message.includes("has non-empty .spec.schedulingGates")) return "gated";
-  const assigned = /is already assigned to node "([^"]*)"/.exec(message);
-  if (assigned) return assigned[1] === nodeName ? "bound" : "conflict";
   if (message.includes("is already assigned to node")) return "conflict";
   if (message.includes("is being deleted, cannot be assigned to a host")) return "gone";
   return "error";
+}
+
+/** The node a 409 "pod … is already assigned to node \"X\"" names, if it names one. */
+function assignedNode(body: unknown): string | undefined {
+  const message = (body as { message?: unknown } | undefined)?.message;
+  return typeof message === "string" ? /is already assigned to node "([^"]*)"/.exec(message)?.[1] : undefined;
 }
 
 /**
@@ -114,6 +117,8 @@ export class PodBinder {
     nodeName: string,
     sendIf?: () => boolean,
     signal?: AbortSignal,
+    /** Sent again after an error: "already assigned" to nodeName then means that attempt went through. */
+    repeated = false,
   ): Promise<{ outcome: BindOutcome; detail: string }> {
     try {
       const res = await this.client.call(
@@ -132,8 +137,10 @@ export class PodBinder {
       if (res.status === 201 || res.status === 200) return { outcome: "bound", detail: "" };
       const detail = (res.body as { message?: string } | undefined)?.message ?? `HTTP ${res.status}`;
       if (res.status === 409) {
-        const outcome = bindConflict(res.body, name, nodeName);
-        return { outcome, detail: outcome === "bound" ? `already bound to ${nodeName}: ${detail}` : detail };
+        const outcome = bindConflict(res.body, name);
+        if (outcome === "conflict" && repeated && assignedNode(res.body) === nodeName)
+          return { outcome: "bound", detail: `an earlier attempt went through: ${detail}` };
+        return { outcome, detail };
       }
       if (res.status === 404) return { outcome: "gone", detail };
       if (res.status === 429) return { outcome: "throttled", detail };

@@ -439,7 +439,15 @@ export class GroupExecutor {
       if (attempt > 0) await sleep(100 * 4 ** attempt);
       // A replica stalled while this bind waited (for a slot, the rate limit or a retry) may have
       // lost its lease meanwhile: the ticket is asked when the request is about to go out.
-      result = await this.binder.bind(pod.namespace, pod.name, pod.uid, nodeName, ticket.valid, bounded);
+      result = await this.binder.bind(
+        pod.namespace,
+        pod.name,
+        pod.uid,
+        nodeName,
+        ticket.valid,
+        bounded,
+        attempt > 0,
+      );
       if (result.outcome !== "error") return result;
       this.log.warn({ pod: pod.key, node: nodeName, detail: result.detail, attempt }, "bind failed");
     }

@@ -41,12 +41,32 @@ describe("PodBinder: what a 409 means", () => {
     expect(result.detail).toContain(cause);
   });
 
-  it("takes 'already assigned' to the very node asked for as bound: an earlier attempt went through", async () => {
-    const result = await bind(
-      answering(409, conflict("g-0", 'pod g-0 is already assigned to node "node-a"')),
+  it("takes 'already assigned' to the very node asked for as bound only when the bind is sent again", async () => {
+    const sameNode = answering(409, conflict("g-0", 'pod g-0 is already assigned to node "node-a"'));
+    // First attempt: someone else bound it there (counted as a conflict, not as our bind).
+    expect((await bind(sameNode)).outcome).toBe("conflict");
+    const again = await new PodBinder(sameNode).bind(
+      "default",
+      "g-0",
+      "uid-1",
+      "node-a",
+      undefined,
+      undefined,
+      true,
     );
-    expect(result.outcome).toBe("bound");
-    expect(result.detail).toContain("already bound to node-a");
+    expect(again.outcome).toBe("bound");
+    expect(again.detail).toContain("an earlier attempt went through");
+    const elsewhere = answering(409, conflict("g-0", 'pod g-0 is already assigned to node "node-b"'));
+    const moved = await new PodBinder(elsewhere).bind(
+      "default",
+      "g-0",
+      "uid-1",
+      "node-a",
+      undefined,
+      undefined,
+      true,
+    );
+    expect(moved.outcome).toBe("conflict");
   });
 
   it("takes a 409 that is not a Conflict Status about this pod for an error, not for 'already bound'", async () => {
