@@ -27,6 +27,9 @@ function answering(status: number, body: unknown): KubeClient {
 }
 
 const bind = (client: KubeClient) => new PodBinder(client).bind("default", "g-0", "uid-1", "node-a");
+/** The same bind sent again after an error. */
+const bindAgain = (client: KubeClient) =>
+  new PodBinder(client).bind("default", "g-0", "uid-1", "node-a", undefined, undefined, true);
 
 describe("PodBinder: what a 409 means", () => {
   it.each([
@@ -45,27 +48,11 @@ describe("PodBinder: what a 409 means", () => {
     const sameNode = answering(409, conflict("g-0", 'pod g-0 is already assigned to node "node-a"'));
     // First attempt: someone else bound it there (counted as a conflict, not as our bind).
     expect((await bind(sameNode)).outcome).toBe("conflict");
-    const again = await new PodBinder(sameNode).bind(
-      "default",
-      "g-0",
-      "uid-1",
-      "node-a",
-      undefined,
-      undefined,
-      true,
-    );
+    const again = await bindAgain(sameNode);
     expect(again.outcome).toBe("bound");
     expect(again.detail).toContain("an earlier attempt went through");
     const elsewhere = answering(409, conflict("g-0", 'pod g-0 is already assigned to node "node-b"'));
-    const moved = await new PodBinder(elsewhere).bind(
-      "default",
-      "g-0",
-      "uid-1",
-      "node-a",
-      undefined,
-      undefined,
-      true,
-    );
+    const moved = await bindAgain(elsewhere);
     expect(moved.outcome).toBe("conflict");
   });
 
