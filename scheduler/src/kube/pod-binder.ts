@@ -70,8 +70,10 @@ const failure = (error: unknown) =>
  * What a 409 to a Binding means, read from the Status the API server answers with (reason
  * Conflict, details naming the pod, the cause in the message). The registry checks the UID
  * precondition before the pod: a replaced pod answers "stale" whatever the new one holds.
+ * `resentTo`: the node of a bind sent again after an error — "already assigned" to that very
+ * node then means the earlier attempt went through ("bound").
  */
-export function bindConflict(body: unknown, podName: string): BindOutcome {
+export function bindConflict(body: unknown, podName: string, resentTo?: string): BindOutcome {
   const status = body as {
     kind?: unknown;
     reason?: unknown;
@@ -84,15 +86,12 @@ export function bindConflict(body: unknown, podName: string): BindOutcome {
   const message = status.message;
   if (message.includes("Precondition failed: UID in precondition")) return "stale";
   if (message.includes("has non-empty .spec.schedulingGates")) return "gated";
-  if (message.includes("is already assigned to node")) return "conflict";
+  if (message.includes("is already assigned to node")) {
+    const assignedTo = /is already assigned to node "([^"]*)"/.exec(message)?.[1];
+    return resentTo !== undefined && assignedTo === resentTo ? "bound" : "conflict";
+  }
   if (message.includes("is being deleted, cannot be assigned to a host")) return "gone";
   return "error";
-}
-
-/** The node a 409 "pod … is already assigned to node \"X\"" names, if it names one. */
-function assignedNode(body: unknown): string | undefined {
-  const message = (body as { message?: unknown } | undefined)?.message;
-  return typeof message === "string" ? /is already assigned to node "([^"]*)"/.exec(message)?.[1] : undefined;
 }
 
 /**
@@ -137,10 +136,11 @@ export class PodBinder {
       if (res.status === 201 || res.status === 200) return { outcome: "bound", detail: "" };
       const detail = (res.body as { message?: string } | undefined)?.message ?? `HTTP ${res.status}`;
       if (res.status === 409) {
-        const outcome = bindConflict(res.body, name);
-        if (outcome === "conflict" && repeated && assignedNode(res.body) === nodeName)
-          return { outcome: "bound", detail: `an earlier attempt went through: ${detail}` };
-        return { outcome, detail };
+        const outcome = bindConflict(res.body, name, repeated ? nodeName : undefined);
+        return {
+          outcome,
+          detail: outcome === "bound" ? `an earlier attempt went through: ${detail}` : detail,
+        };
       }
       if (res.status === 404) return { outcome: "gone", detail };
       if (res.status === 429) return { outcome: "throttled", detail };
