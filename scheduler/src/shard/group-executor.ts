@@ -392,6 +392,7 @@ export class GroupExecutor {
   private async unassumeOnceKnown(pod: PodInfo, nodeName: string, detail: string): Promise<void> {
     const whereIs = this.binder.whereIs?.bind(this.binder);
     for (let backoffMs = 250; whereIs !== undefined; backoffMs = Math.min(2 * backoffMs, 5_000)) {
+      if (this.stopping.signal.aborted) return;
       const found = await whereIs(pod.namespace, pod.name);
       if (found.kind === "gone" || (found.kind !== "unknown" && pod.uid !== "" && found.uid !== pod.uid)) {
         this.unassume(pod, "stale");
@@ -405,7 +406,6 @@ export class GroupExecutor {
         return;
       }
       if (found.kind === "unbound") break;
-      if (this.stopping.signal.aborted) return;
       await sleep(backoffMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
     }
     this.unassume(pod, "error");
