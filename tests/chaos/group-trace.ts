@@ -25,27 +25,17 @@ const dropped = "not this shard's group; dropped";
 export function groupLogTrace(runDir: string, group: string, limit = 30): string[] {
   const lines: LogLine[] = [];
   const drops = new Map<string, { count: number; last: number; epoch: unknown }>();
-  for (const file of readdirSync(runDir).filter((name) => name.endsWith(".log"))) {
-    const source = file.replace(/\.log$/, "");
-    for (const raw of readFileSync(join(runDir, file), "utf8").split("\n")) {
-      if (!raw.includes(group)) continue;
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(raw);
-      } catch {
-        continue;
-      }
-      if (entry.group !== group) continue;
-      const time = Number(entry.time);
-      if (entry.msg === dropped) {
-        const seen = drops.get(source) ?? { count: 0, last: 0, epoch: undefined };
-        seen.count++;
-        if (seen.last <= time) Object.assign(seen, { last: time, epoch: entry.epoch });
-        drops.set(source, seen);
-        continue;
-      }
-      lines.push({ time, source, text: described(entry) });
+  for (const { source, entry } of logEntries(runDir, (raw) => raw.includes(group))) {
+    if (entry.group !== group) continue;
+    const time = Number(entry.time);
+    if (entry.msg === dropped) {
+      const seen = drops.get(source) ?? { count: 0, last: 0, epoch: undefined };
+      seen.count++;
+      if (seen.last <= time) Object.assign(seen, { last: time, epoch: entry.epoch });
+      drops.set(source, seen);
+      continue;
     }
+    lines.push({ time, source, text: described(entry) });
   }
   return [
     ...lastLines(lines, limit),
@@ -69,22 +59,34 @@ export function violationLogTrace(runDir: string, detail: string, at: number, li
   for (const [node] of detail.matchAll(/\bkwok-node-\d+\b/g)) named.add(`"${node}"`);
   if (named.size === 0) return [];
   const lines: LogLine[] = [];
+  for (const { source, entry } of logEntries(runDir, (raw) =>
+    [...named].some((word) => raw.includes(word)),
+  )) {
+    if (entry.msg === dropped || Number(entry.time) > at + 1_000) continue;
+    const group = typeof entry.group === "string" ? ` group=${entry.group}` : "";
+    lines.push({ time: Number(entry.time), source, text: `${described(entry)}${group}` });
+  }
+  return lastLines(lines, limit);
+}
+
+/** The pino JSON entries of the run's .log files whose raw line `mentions` accepts, by source (the file's name). */
+function logEntries(
+  runDir: string,
+  mentions: (raw: string) => boolean,
+): { source: string; entry: Record<string, unknown> }[] {
+  const found: { source: string; entry: Record<string, unknown> }[] = [];
   for (const file of readdirSync(runDir).filter((name) => name.endsWith(".log"))) {
     const source = file.replace(/\.log$/, "");
     for (const raw of readFileSync(join(runDir, file), "utf8").split("\n")) {
-      if (![...named].some((word) => raw.includes(word))) continue;
-      let entry: Record<string, unknown>;
+      if (!mentions(raw)) continue;
       try {
-        entry = JSON.parse(raw);
+        found.push({ source, entry: JSON.parse(raw) });
       } catch {
-        continue;
+        // Not a log entry (a line the process printed otherwise).
       }
-      if (entry.msg === dropped || Number(entry.time) > at + 1_000) continue;
-      const group = typeof entry.group === "string" ? ` group=${entry.group}` : "";
-      lines.push({ time: Number(entry.time), source, text: `${described(entry)}${group}` });
     }
   }
-  return lastLines(lines, limit);
+  return found;
 }
 
 /** A log line as `msg key=value …`, without the fields shown elsewhere. */
