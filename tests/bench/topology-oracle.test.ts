@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { topologyRequiredAnnotation } from "../../scheduler/src/contracts/keys.js";
 import type { Node, Pod } from "../../scheduler/src/core/index.js";
-import { placePendingTopologyGroups, topologyRequiredAnnotation } from "./topology-oracle.js";
+import { placePendingTopologyGroups } from "./topology-oracle.js";
 
 const rack = "topology.kubernetes.io/rack";
 

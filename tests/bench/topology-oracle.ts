@@ -10,16 +10,15 @@ import { topologyRequiredAnnotation } from "../../scheduler/src/contracts/keys.j
 import type { ClusterState, Node, Pod, PodInfo } from "../../scheduler/src/core/index.js";
 import { type OracleVerdict, placePendingGroups } from "./fragmentation-oracle.js";
 
-export { topologyRequiredAnnotation };
-
 /**
  * Places the pending groups as placePendingGroups does, a group whose pods' annotation
  * requires a domain offered the domains that could hold its cpu, one at a time.
  */
 export function placePendingTopologyGroups(nodes: readonly Node[], pods: readonly Pod[]): OracleVerdict {
   return placePendingGroups(nodes, pods, (entry, cluster) => {
-    const annotated = entry.pods.find((pod) => pod.metadata.annotations?.[topologyRequiredAnnotation]);
-    const key = annotated?.metadata.annotations?.[topologyRequiredAnnotation];
+    const key = entry.pods
+      .map((pod) => pod.metadata.annotations?.[topologyRequiredAnnotation])
+      .find((value) => value);
     if (key === undefined) return [() => true];
     return domainsToTry(cluster, key, cpuOf(entry.members)).map(
       (domain) => (name: string) => domain.has(name),

@@ -10,12 +10,16 @@
  * a gang left pending in a run is the scheduler's doing, not the workload's.
  * Pure: the same seed and nodes give the same pods.
  */
-import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
+import {
+  minMemberAnnotation,
+  podGroupAnnotation,
+  topologyRequiredAnnotation,
+} from "../../scheduler/src/contracts/keys.js";
 import { type Node, type Pod, toNodeInfo } from "../../scheduler/src/core/index.js";
 import { topologySplit } from "../checker/topology-gangs.js";
 import { mulberry32 } from "../support/random.js";
 import { fillAndKeepPlaceable, type WorkloadGroup } from "./fragmentation-workload.js";
-import { placePendingTopologyGroups, topologyRequiredAnnotation } from "./topology-oracle.js";
+import { placePendingTopologyGroups } from "./topology-oracle.js";
 
 export const rackLabel = "topology.kubernetes.io/rack";
 export const blockLabel = "topology.kubernetes.io/block";

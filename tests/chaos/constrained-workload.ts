@@ -24,7 +24,11 @@
  * nodes (kubernetes.io/hostname), so the shapes keep their meaning on any cluster.
  */
 import type * as k8s from "@kubernetes/client-node";
-import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
+import {
+  minMemberAnnotation,
+  podGroupAnnotation,
+  topologyRequiredAnnotation,
+} from "../../scheduler/src/contracts/keys.js";
 import { mulberry32 } from "../support/random.js";
 
 export type ConstrainedShape = "anti" | "spread" | "ports" | "volume" | "rack";
@@ -38,8 +42,6 @@ export const constrainedGapSeconds = 4;
 const zoneKey = "topology.kubernetes.io/zone";
 /** The label rack gangs require one value of. */
 export const rackKey = "topology.kubernetes.io/rack";
-/** The documented annotation naming the node label a gang's members must share one value of. */
-export const topologyRequiredAnnotation = "sharded-scheduler.io/topology-required";
 const hostnameKey = "kubernetes.io/hostname";
 
 export interface PlannedConstrained {

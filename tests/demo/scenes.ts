@@ -17,7 +17,11 @@
  *                        racks with --shard-by-label).
  */
 import type * as k8s from "@kubernetes/client-node";
-import { minMemberAnnotation, podGroupAnnotation } from "../../scheduler/src/contracts/keys.js";
+import {
+  minMemberAnnotation,
+  podGroupAnnotation,
+  topologyRequiredAnnotation,
+} from "../../scheduler/src/contracts/keys.js";
 import { fakeNodeLabel } from "../cluster/local/fake-nodes.js";
 
 export const demoPriorityClasses = [
@@ -28,8 +32,6 @@ type DemoPriorityClass = (typeof demoPriorityClasses)[number]["name"];
 
 /** The node label racks are read from, and the one a rack gang requires one value of. */
 export const rackLabel = "topology.kubernetes.io/rack";
-/** The documented annotation: the node label whose one value all of a gang's members must share. */
-export const topologyRequiredAnnotation = "sharded-scheduler.io/topology-required";
 
 /** What the scenes are sized from. */
 export interface ClusterFacts {
