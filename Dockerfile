@@ -23,12 +23,16 @@ COPY tests/package.json tests/
 RUN npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 COPY scheduler/tsconfig.json scheduler/
 COPY scheduler/src scheduler/src
+COPY scheduler/scripts scheduler/scripts
 COPY coordinator/tsconfig.json coordinator/
 COPY coordinator/src coordinator/src
-# The coordinator's build also copies its Lua scripts (ledger/*.lua) into dist.
+# Each workspace's build ends by bundling its entry point, dependencies included, into dist/cli.js
+# (scheduler/scripts/bundle-entry.mjs).
 RUN npx turbo run build --filter=@sharded-scheduler/scheduler --filter=@sharded-scheduler/coordinator
 
-# --- runtime: production dependencies and the compiled output only ------------------------------
+# --- runtime: the compiled output only ---------------------------------------------------------
+# Both entry points are bundles that carry their dependencies: no node_modules. Each workspace's
+# package.json marks its dist/ as ES modules.
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
 ENV NODE_ENV=production
@@ -36,15 +40,8 @@ ENV NODE_ENV=production
 # ~100 MiB of resident memory at 50 000 cached pods, for no faster scavenges (tests/stack/stack.ts
 # runs local shards the same way).
 ENV NODE_OPTIONS="--max-semi-space-size=8"
-COPY package.json package-lock.json ./
 COPY scheduler/package.json scheduler/
 COPY coordinator/package.json coordinator/
-COPY tests/package.json tests/
-# Only the two workspaces' dependencies, without dev dependencies; the coordinator reaches the
-# scheduler workspace through the link npm makes in node_modules/@sharded-scheduler.
-RUN (npm ci --omit=dev --workspace scheduler --workspace coordinator --ignore-scripts --no-audit --no-fund \
-      || npm install --omit=dev --workspace scheduler --workspace coordinator --ignore-scripts --no-audit --no-fund) \
-    && npm cache clean --force
 COPY --from=build /app/scheduler/dist scheduler/dist
 COPY --from=build /app/coordinator/dist coordinator/dist
 # The base image's "node" user, by number so that runAsNonRoot can verify it.

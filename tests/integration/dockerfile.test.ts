@@ -2,16 +2,21 @@
  * The image (Dockerfile, .dockerignore at the repository root), checked without a Docker engine:
  * multi-stage on a pinned Node LTS base, a non-root numeric user, both entry points at the paths
  * the Helm chart runs, and every path it copies present in the repository after a build (the
- * global setup builds) and let through by .dockerignore.
+ * global setup builds) and let through by .dockerignore; and what the runtime stage copies, laid
+ * out as in the image with no node_modules, runs a shard and a coordinator against the real
+ * cluster (the entry points are bundles that carry their dependencies).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, join, posix, relative } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../cluster/local/layout.js";
 import { runtimeNodeOptions } from "../stack/stack.js";
 import { chartDir } from "../support/helm.js";
+import { schedulerSuite } from "../support/suite.js";
+import { waitFor } from "../support/wait.js";
 
 interface Instruction {
   keyword: string;
@@ -159,14 +164,17 @@ describe("Dockerfile", () => {
     expect(runText(dockerfile[0] as Stage)).toMatch(/turbo run build/);
   });
 
-  it("ships only compiled output and the two workspaces' production dependencies", () => {
-    const install = runText(runtime);
-    expect(install).toMatch(/npm ci --omit=dev/);
-    for (const workspace of ["scheduler", "coordinator"])
-      expect(install).toContain(`--workspace ${workspace}`);
+  it("ships only the compiled output: the entry points are bundles, no node_modules", () => {
+    expect(runText(runtime)).not.toMatch(/npm|yarn|pnpm/);
     const copied = copiedPaths(runtime).map((c) => c.repo);
-    expect(copied.filter((path) => /(^|\/)(src|test)(\/|$)/.test(path))).toEqual([]);
-    expect(copied).toEqual(expect.arrayContaining(["scheduler/dist", "coordinator/dist"]));
+    expect([...copied].sort()).toEqual([
+      "coordinator/dist",
+      "coordinator/package.json",
+      "scheduler/dist",
+      "scheduler/package.json",
+    ]);
+    // The build stage's bundle step needs its script.
+    expect(copiedPaths(dockerfile[0] as Stage).map((c) => c.repo)).toContain("scheduler/scripts");
   });
 
   it("runs as a numeric non-root user, the one the chart's pods declare", () => {
@@ -188,7 +196,7 @@ describe("Dockerfile", () => {
     expect(options?.slice("NODE_OPTIONS=".length).replace(/^"|"$/g, "")).toBe(runtimeNodeOptions);
   });
 
-  it("holds both entry points where the chart and CMD run them, with the coordinator's Lua script", () => {
+  it("holds both entry points where the chart and CMD run them", () => {
     // Every template, those of helm test (templates/tests/) included.
     const templates = readdirSync(join(chartDir, "templates"), { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile())
@@ -204,7 +212,7 @@ describe("Dockerfile", () => {
     // helm test runs the shard's program too (its status command).
     expect(chartEntries.filter((entry) => entry === "/app/scheduler/dist/cli.js")).toHaveLength(2);
     const cmd = JSON.parse(of(runtime, "CMD").at(-1)?.words.join(" ") ?? "[]") as string[];
-    const entries = [...chartEntries, cmd[1] ?? "", "/app/coordinator/dist/ledger/claim-relief.lua"];
+    const entries = [...chartEntries, cmd[1] ?? ""];
     for (const entry of entries) {
       const repoPath = repoPathOf(entry);
       expect(repoPath, `${entry} is copied into the image`).toBeDefined();
@@ -233,6 +241,47 @@ describe("Dockerfile", () => {
       ".git/x",
     ])
       expect(ignored(path), path).toBe(true);
+  });
+});
+
+/**
+ * What the runtime stage copies, laid out as in the image under a directory with no node_modules
+ * above it: the bundled entry points must run from it alone.
+ */
+function imageLayout(): string {
+  const root = mkdtempSync(join(tmpdir(), "image-layout-"));
+  for (const { image, repo } of copiedPaths(runtime))
+    cpSync(join(repoRoot, repo), join(root, image), { recursive: true });
+  return root;
+}
+
+describe("the image's layout, without node_modules", () => {
+  const root = imageLayout();
+  const suite = schedulerSuite("image-layout", {
+    redis: true,
+    entries: {
+      shard: join(root, "app/scheduler/dist/cli.js"),
+      coordinator: join(root, "app/coordinator/dist/cli.js"),
+    },
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("holds no node_modules", () => {
+    expect(
+      readdirSync(root, { recursive: true, encoding: "utf8" }).filter((p) => p.includes("node_modules")),
+    ).toEqual([]);
+  });
+
+  it("runs a shard that binds a pod, and a coordinator that leads", async () => {
+    const [node] = await suite.addNodes("layout", 1);
+    await suite.create(suite.pod("layout", { pool: "layout", cpu: "100m" }));
+    expect(await suite.waitBound(["layout"])).toEqual({ layout: node });
+    const coordinator = await suite.startCoordinator("layout");
+    await waitFor(
+      "the coordinator leads",
+      async () => ((await coordinator.isLeader()) ? true : undefined),
+      20_000,
+    );
   });
 });
 

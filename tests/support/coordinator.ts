@@ -18,6 +18,8 @@ export interface CoordinatorOptions {
   args?: string[];
   /** How it serves /metrics (default: plain HTTP, no auth; see shard.ts). */
   metricsAuth?: MetricsAuthOption;
+  /** The program node runs (default: the repository's coordinator/dist/cli.js). */
+  entry?: string;
 }
 
 export interface RunningCoordinator extends RunningProcess {
@@ -33,10 +35,11 @@ export async function startCoordinator({
   redisUrl = inject("redisUrl"),
   args = [],
   metricsAuth,
+  entry = coordinatorEntry,
 }: CoordinatorOptions): Promise<RunningCoordinator> {
   const coordinator = await startServedProcess({
     kind: "coordinator",
-    entry: coordinatorEntry,
+    entry,
     schedulerName,
     identity,
     args: [`--namespace=${namespace}`, ...(redisUrl ? [`--redis-url=${redisUrl}`] : []), ...args],

@@ -29,6 +29,8 @@ export interface ShardOptions {
   args?: string[];
   /** See ServedProcessSpec.metricsAuth. */
   metricsAuth?: MetricsAuthOption;
+  /** The program node runs (default: the repository's scheduler/dist/cli.js). */
+  entry?: string;
 }
 
 /**
@@ -158,10 +160,11 @@ export function startShard({
   identity = `${schedulerName}-0`,
   args = [],
   metricsAuth,
+  entry = shardEntry,
 }: ShardOptions): Promise<RunningShard> {
   return startServedProcess({
     kind: "shard",
-    entry: shardEntry,
+    entry,
     schedulerName,
     identity,
     args: ["--settle-window-ms=500", ...args],

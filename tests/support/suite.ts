@@ -93,6 +93,8 @@ export interface SuiteOptions {
   shardArgs?: string[];
   /** Every shard the suite starts publishes its capacity to the run's Redis (--redis-url). */
   redis?: boolean;
+  /** The programs its shards and coordinators run (default: the repository's dist/cli.js of each). */
+  entries?: { shard: string; coordinator: string };
 }
 
 export class SchedulerSuite {
@@ -167,6 +169,7 @@ export class SchedulerSuite {
       schedulerName: this.id,
       identity: `${this.id}-${ordinal}`,
       args: this.shardFlags(args),
+      ...(this.options.entries ? { entry: this.options.entries.shard } : {}),
     });
     this.shards.push(shard);
     return shard;
@@ -177,6 +180,7 @@ export class SchedulerSuite {
     const shard = await startShard({
       schedulerName: suffix ? `${this.id}-${suffix}` : this.id,
       args: this.shardFlags(args),
+      ...(this.options.entries ? { entry: this.options.entries.shard } : {}),
     });
     this.shards.push(shard);
     return shard;
@@ -199,6 +203,7 @@ export class SchedulerSuite {
       namespace: "default",
       redisUrl: redisUrl(),
       args,
+      ...(this.options.entries ? { entry: this.options.entries.coordinator } : {}),
     });
     this.coordinators.push(coordinator);
     return coordinator;

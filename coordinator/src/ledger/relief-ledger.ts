@@ -2,15 +2,15 @@
  * The coordinator's ledger in Redis: per pod group, how many reliefs (handoffs or lends) it
  * had and when the last one was, so a group is never handed around faster than the cooldown,
  * and past the maximum ever more slowly (never given up); per lent node, which group it is
- * lent for. Every change is one Lua script (claim-relief.lua), so two coordinators can never
+ * lent for. Every change is one Lua script (claim-relief.ts), so two coordinators can never
  * both claim a relief.
  *
  * The ledger is a lock and a memory, not the truth: the owner overrides live on the pods and
  * nodes. If Redis loses it, the next claim rebuilds the count from the pods' Relief conditions.
  */
-import { readFileSync } from "node:fs";
 import { redisKeyPrefix } from "@sharded-scheduler/scheduler/contracts";
 import type { Redis } from "ioredis";
+import { claimReliefScript } from "./claim-relief.js";
 
 export type ReliefKind = "handoff" | "lend";
 
@@ -46,14 +46,12 @@ export interface LedgerOptions {
   recordTtlMs: number;
 }
 
-const claimScript = readFileSync(new URL("./claim-relief.lua", import.meta.url), "utf8");
-
 export class ReliefLedger {
   constructor(
     private readonly redis: Redis,
     private readonly options: LedgerOptions,
   ) {
-    redis.defineCommand("claimRelief", { lua: claimScript });
+    redis.defineCommand("claimRelief", { lua: claimReliefScript });
   }
 
   groupKey(group: string): string {

@@ -6,18 +6,24 @@
  */
 import { createRequire } from "node:module";
 
+/** Written in by the bundle of an entry point (scripts/bundle-entry.mjs); absent when run unbundled. */
+declare const SHARDED_SCHEDULER_VERSION: string | undefined;
+
 /**
- * The scheduler package's version, read from its package.json: one level above both src/ and
- * dist/, and shipped in the image (/app/scheduler/package.json).
+ * The scheduler package's version: written into the bundled entry points by their build, else
+ * read from its package.json, one level above both src/ and dist/.
  */
-export const schedulerVersion: string = (() => {
+export const schedulerVersion: string =
+  typeof SHARDED_SCHEDULER_VERSION === "string" ? SHARDED_SCHEDULER_VERSION : versionFromManifest();
+
+function versionFromManifest(): string {
   try {
     const manifest = createRequire(import.meta.url)("../../package.json") as { version?: unknown };
     return typeof manifest.version === "string" ? manifest.version : "unknown";
   } catch {
     return "unknown";
   }
-})();
+}
 
 /** Header values allow visible ASCII only; an identity from the environment may hold anything. */
 const unsafe = /[^\x21-\x7e]|[()]/g;

@@ -1,12 +1,17 @@
--- Claims the next relief (handoff or lend) of a pod group, atomically.
--- KEYS[1]      the group's ledger record (hash: attempts, at, kind, to, from)
--- KEYS[2..n]   for a lend: one key per node lent (refused if any is lent already)
--- ARGV         now, cooldownMs, maxAttempts, ttlMs, kind, to, from,
---              knownAttempts, knownAt (from the pods' Relief conditions: the ledger rebuilt), groupId,
---              maxCooldownMs
--- Returns {claimed (0|1), outcome, attempts, kind, to}.
--- Up to maxAttempts reliefs come a cooldown apart; past that each wait doubles, up to
--- maxCooldownMs ('exhausted' while it lasts), so a group is never given up while it waits.
+/**
+ * The ledger's one Lua script: claims the next relief (handoff or lend) of a pod group,
+ * atomically. Redis runs it whole, so two coordinators can never both claim a relief.
+ *
+ * KEYS[1]      the group's ledger record (hash: attempts, at, kind, to, from)
+ * KEYS[2..n]   for a lend: one key per node lent (refused if any is lent already)
+ * ARGV         now, cooldownMs, maxAttempts, ttlMs, kind, to, from,
+ *              knownAttempts, knownAt (from the pods' Relief conditions: the ledger rebuilt), groupId,
+ *              maxCooldownMs
+ * Returns {claimed (0|1), outcome, attempts, kind, to}.
+ * Up to maxAttempts reliefs come a cooldown apart; past that each wait doubles, up to
+ * maxCooldownMs ('exhausted' while it lasts), so a group is never given up while it waits.
+ */
+export const claimReliefScript = `
 local now = tonumber(ARGV[1])
 local cooldown = tonumber(ARGV[2])
 local maxAttempts = tonumber(ARGV[3])
@@ -33,3 +38,4 @@ for i = 2, #KEYS do
   redis.call('SET', KEYS[i], ARGV[10], 'PX', ARGV[4])
 end
 return {1, 'claimed', attempts, ARGV[5], ARGV[6]}
+`;
