@@ -85,8 +85,8 @@ const settledQuietMs = 5_000;
 
 /**
  * Waits until KWOK (the fake kubelet) has done its start-up work. Once it manages a node it
- * lists that node's pods, a request per node at its own pace (1000 nodes: about 40 s after they
- * are Ready), and a run measured meanwhile pays for those lists: in whichever system's window
+ * lists that node's pods, a request per node at its own pace while the nodes come up (1000
+ * nodes: 30–45 s, outlasting their readiness), and a run measured meanwhile pays for those lists: in whichever system's window
  * they fall, they add API-server CPU per pod that is not the system's. Settled: the API server
  * counted no pod list for settledQuietMs. A cluster reused from an earlier run is settled
  * already and waits that long only.
