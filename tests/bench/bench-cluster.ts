@@ -1,5 +1,4 @@
 /** The local clusters the benchmarks run on: one for scheduling throughput, one for fragmentation. */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import {
   adminClient,
@@ -14,6 +13,7 @@ import {
   status,
   up,
 } from "../cluster/local/local-cluster.js";
+import { waitFor } from "../support/wait.js";
 import { readApiWrites } from "./api-writes.js";
 
 /**
@@ -86,30 +86,33 @@ const settledQuietMs = 5_000;
 /**
  * Waits until KWOK (the fake kubelet) has done its start-up work. Once it manages a node it
  * lists that node's pods, a request per node at its own pace while the nodes come up (1000
- * nodes: 30–45 s, outlasting their readiness), and a run measured meanwhile pays for those lists: in whichever system's window
- * they fall, they add API-server CPU per pod that is not the system's. Settled: the API server
- * counted no pod list for settledQuietMs. A cluster reused from an earlier run is settled
- * already and waits that long only.
+ * nodes: 30–45 s, outlasting their readiness), and a run measured meanwhile pays for those
+ * lists: in whichever system's window they fall, they add API-server CPU per pod that is not the
+ * system's. Settled: the API server counted no pod list for settledQuietMs. A cluster reused
+ * from an earlier run is settled already and waits that long only.
  */
 async function fakeKubeletSettled(state: ClusterState, log: (line: string) => void): Promise<void> {
   const kube = adminClient(state);
+  const started = Date.now();
+  let last: number | undefined;
+  let quietSince = started;
   try {
-    const started = Date.now();
-    let last = await podLists(kube);
-    let quietSince = Date.now();
-    while (Date.now() - quietSince < settledQuietMs) {
-      if (Date.now() - started > 600_000) {
-        log("the fake kubelet still lists pods after 10 minutes; measuring anyway");
-        return;
-      }
-      await sleep(1_000);
-      const now = await podLists(kube);
-      if (now !== last) quietSince = Date.now();
-      last = now;
-    }
+    await waitFor(
+      "the fake kubelet's start-up pod lists to end",
+      async () => {
+        const now = await podLists(kube);
+        if (now !== last) quietSince = Date.now();
+        last = now;
+        return Date.now() - quietSince >= settledQuietMs ? true : undefined;
+      },
+      600_000,
+      1_000,
+    );
     const waited = (Date.now() - started) / 1000;
     if (waited > settledQuietMs / 1000 + 2)
       log(`the fake kubelet settled (its pod lists done) in ${waited.toFixed(0)}s`);
+  } catch (error) {
+    log(`${error instanceof Error ? error.message : String(error)}; measuring anyway`);
   } finally {
     kube.close();
   }
