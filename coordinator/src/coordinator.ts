@@ -195,6 +195,15 @@ export class Coordinator {
       );
       return;
     }
+    if (infos.some((info) => info.nominatedNodeName !== undefined)) {
+      // Its owner has won room for it by preemption since that report (a summary can be a few
+      // seconds old when read): it waits for its victims to leave. Relieving it now would move
+      // it away from the room they are freeing and waste the evictions; its owner gives the
+      // nominations back (and reports it stuck again) if it cannot use them.
+      this.log.debug({ group: report.id, owner }, "its owner is preempting for it; not relieved now");
+      this.nextLookAt.set(report.id, now + Math.min(this.config.cooldownMs, 5_000));
+      return;
+    }
     const state = this.stuck.get(report.id);
     if (state) state.fittable = plan.kind !== "none" || plan.reason === "owner-fits";
     this.reportStuckGroups();

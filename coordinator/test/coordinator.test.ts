@@ -282,18 +282,29 @@ describe("coordinator round with a stuck report of a routed group", () => {
     status: { phase: "Pending" },
   };
 
-  async function claimsFor(report: Record<string, unknown>, epoch: number): Promise<string[]> {
+  async function claimsFor(
+    report: Record<string, unknown>,
+    epoch: number,
+    member = pending,
+  ): Promise<string[]> {
     const summaries: Record<string, string> = {
       [reporter]: summaryOf(reporter, 0, { epoch, stuck: [report as never] }),
       [roomy]: summaryOf(roomy, 4000),
       [ringOwner]: summaryOf(ringOwner, 0),
     };
-    const claims = await claimsOfRound(summaries, shards, () => pending);
+    const claims = await claimsOfRound(summaries, shards, () => member);
     return claims.map((claim) => `${claim.kind} ${claim.to}`);
   }
 
   it("plans relief for the routed owner's report under the ring it read", async () => {
     expect(await claimsFor({ ...stuckReport, routed: true }, 3)).toEqual([`handoff ${roomy}`]);
+  });
+
+  // The summary is a few seconds old: its owner may have preempted for the group since (the pod
+  // read fresh says so); handing it off now would waste the evictions.
+  it("leaves a group alone while a member holds a nomination: its owner preempts for it", async () => {
+    const nominated = { ...pending, status: { ...pending.status, nominatedNodeName: `${reporter}-n0` } };
+    expect(await claimsFor({ ...stuckReport, routed: true }, 3, nominated)).toEqual([]);
   });
 
   it("takes a report from a shard the ring does not name, without the mark or under another epoch, for stale", async () => {

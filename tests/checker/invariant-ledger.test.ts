@@ -349,6 +349,33 @@ describe("lostPods", () => {
     expect(details.join("\n")).not.toContain("shard-tenant");
   });
 
+  it("lists each member's pin when a lost group's members are pinned to different shards", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    const pinnedTo = (name: string, shard: string) => {
+      const member = pod(name, { group: "m", min: 2, cpu: "1" });
+      member.status = {
+        ...member.status,
+        conditions: [
+          {
+            type: "sharded-scheduler.io/Owner",
+            status: "True",
+            reason: "HandedOff",
+            message: `shard=${shard} epoch=4`,
+          },
+        ],
+      };
+      return member;
+    };
+    ledger.pod(pinnedTo("m-0", "shard-a"), false, 0);
+    ledger.pod(pinnedTo("m-1", "shard-b"), false, 0);
+    const earlier = ledger.pendingGroupsThatFit();
+    ledger.lostPods(earlier, ledger.pendingGroupsThatFit(), 1);
+    expect(ledger.violations.map((v) => v.detail)).toEqual([
+      expect.stringContaining("owner pins differ: shard-a,shard-b, relief attempts 0,"),
+    ]);
+  });
+
   it("counts a gang's members that succeeded toward its min-member, members that failed not", () => {
     const ledger = new InvariantLedger(limits);
     ledger.node(node("n1", "4"), false);

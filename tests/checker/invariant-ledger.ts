@@ -1499,12 +1499,18 @@ export class InvariantLedger {
       freeByShard.set(shard, [...(freeByShard.get(shard) ?? []), `${node.name}:${free}`]);
     }
     const room = [...freeByShard].map(([shard, nodes]) => `${shard} [${nodes.join(" ")}]`).join("; ");
+    // Members pinned to different shards (two writers raced) are told apart: each member's pin.
+    const pins = new Set(pending.map((pod) => pod.waiting.owner));
+    const owner =
+      pins.size > 1
+        ? `pins differ: ${pending.map((pod) => pod.waiting.owner ?? "-").join(",")}`
+        : first?.owner;
     const said =
       first?.messageAt === undefined ? "when unknown" : `${Math.round((now - first.messageAt) / 1000)} s ago`;
     return (
       `priority ${priorityOf(pending.length > 0 ? pending : this.membersOf(group))}, ` +
       `cpu ${pending.map((pod) => pod.requests.get("cpu") ?? 0).join(",")}, ` +
-      `owner ${first?.owner ?? `(ring: ${ring?.groupOwnerOf(this.membersOf(group)[0]?.hashKey ?? group) ?? "?"})`}, ` +
+      `owner ${owner ?? `(ring: ${ring?.groupOwnerOf(this.membersOf(group)[0]?.hashKey ?? group) ?? "?"})`}, ` +
       `relief attempts ${first?.reliefAttempts ?? 0}, nominated ${nominated}; ` +
       `says (${said}): ${first?.message ?? "(nothing)"}; ` +
       `other pending pods' nominations: ${others.length === 0 ? "none" : others.join(" ")}; ` +

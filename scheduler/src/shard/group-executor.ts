@@ -486,9 +486,10 @@ export class GroupExecutor {
   unschedulable(decision: Extract<Decision, { kind: "unschedulable" }>, members: GroupMembers): void {
     this.tellPending(members, decision.message, "FailedScheduling");
     // The core gave the room these members won by preemption back; the API must say so too,
-    // or every shard keeps it reserved for a group that cannot use it.
-    for (const pod of decision.withdrawnNominations)
-      if (pod.pod.status?.nominatedNodeName) void this.statusWriter.nominate(pod.pod, null);
+    // or every shard keeps it reserved for a group that cannot use it. Each held a nomination
+    // in the cluster or in its pod; the one this shard wrote may not be back from the watch yet
+    // (the pod in the cache shows none), so every one is cleared, after the write that set it.
+    for (const pod of decision.withdrawnNominations) void this.statusWriter.nominate(pod.pod, null);
   }
 
   /**

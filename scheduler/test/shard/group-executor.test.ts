@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { toPodInfo } from "../../src/core/build-info.js";
-import type { Pod } from "../../src/core/index.js";
+import type { Pod, PodInfo } from "../../src/core/index.js";
 import type { BindOutcome, PodBinder } from "../../src/kube/pod-binder.js";
 import type { Shard, ShardWriters } from "../../src/shard/shard.js";
 import type { Ownership } from "../../src/sharding/ownership.js";
@@ -229,5 +229,44 @@ describe("GroupExecutor.nominateThenEvict", () => {
     expect(await shard.executor.nominateThenEvict(groupId, placements, victims())).toEqual({
       kind: "fenced",
     });
+  });
+});
+
+describe("GroupExecutor.unschedulable", () => {
+  // The core gives back the room a group's members won by preemption when the group gives up.
+  // Its nominations were written by this shard, and the watch may not have brought them back yet
+  // (a pod in the cache without nominatedNodeName): the API must be cleared all the same, or the
+  // stale nomination keeps the room reserved and the group looking like a preemptor.
+  it("clears every withdrawn nomination, also those the watch has not shown yet", () => {
+    const cleared: string[] = [];
+    const base = writers();
+    const shard = idleShard({
+      ...base,
+      statusWriter: {
+        ...base.statusWriter,
+        nominate: async (target: Pod, nodeName: string | null) => {
+          if (nodeName === null) cleared.push(target.metadata.name);
+          return true;
+        },
+      },
+    });
+    const { groupId, placements } = placedGang(shard);
+    const members = shard.cache.group(groupId);
+    if (!members) throw new Error("no group in the cache");
+    const [seen, unseen] = placements.map(({ pod }) => pod) as [PodInfo, PodInfo];
+    const seenNominated = toPodInfo({ ...seen.pod, status: { ...seen.pod.status, nominatedNodeName: "n0" } });
+    shard.executor.unschedulable(
+      {
+        kind: "unschedulable",
+        group: seen.group,
+        members: [seenNominated, unseen],
+        message: "no room",
+        unschedulablePlugins: [],
+        wakeOn: {},
+        withdrawnNominations: [seenNominated, unseen],
+      } as unknown as Parameters<Shard["executor"]["unschedulable"]>[0],
+      members,
+    );
+    expect(cleared.sort()).toEqual(["g-0", "g-1"]);
   });
 });

@@ -3,19 +3,34 @@
  * all answer it here, from the same inputs. The Owner condition that pins a group's pods to a
  * shard is a wire format (contracts/owner-condition.ts); this reads the group's pin from it.
  */
-import { ownerPinOf } from "../../contracts/owner-condition.js";
+import { type OwnerPin, ownerPinOf } from "../../contracts/owner-condition.js";
 import type { PodInfo } from "../model.js";
 
 /**
  * The shard a group's pending members pin it to (a handoff, a lend, a preemption's pin), if
- * any: the first valid pin (all members get the same one, written together).
+ * any. The members normally carry the same pin (each writer pins every member), but two writers
+ * can race — a shard pinning the group as it preempts while the coordinator hands it off — and
+ * leave the members disagreeing. Every reader (each shard, the coordinator, the status command)
+ * then still picks the same one, whatever order its cache holds the members in, or the group
+ * would belong to nobody (each shard reading a first member pinned to another): the pin written
+ * under the newest ring epoch; at the same epoch a shard's preemption pin before a relief's (its
+ * victims are already leaving for it: moving the group would waste their room); then the
+ * smallest shard name.
  */
 export function groupPin(pending: Iterable<PodInfo>): string | undefined {
+  let best: OwnerPin | undefined;
   for (const { pod } of pending) {
-    const shard = ownerPinOf(pod)?.shard;
-    if (shard) return shard;
+    const pin = ownerPinOf(pod);
+    if (pin && pin.shard !== "" && (best === undefined || pinPrecedes(pin, best))) best = pin;
   }
-  return undefined;
+  return best?.shard;
+}
+
+function pinPrecedes(a: OwnerPin, b: OwnerPin): boolean {
+  if (a.epoch !== b.epoch) return a.epoch > b.epoch;
+  const preemptingA = a.reason === "Preempting";
+  if (preemptingA !== (b.reason === "Preempting")) return preemptingA;
+  return a.shard < b.shard;
 }
 
 /**
