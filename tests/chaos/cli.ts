@@ -25,7 +25,14 @@ import { installCrds } from "../support/podgroup-crds.js";
 import { mulberry32 } from "../support/random.js";
 import { redisValues } from "../support/redis-ping.js";
 import { type FaultInjector, kindFaults, localFaults } from "./faults.js";
-import { coordinatorActivity, groupLogTrace, stuckReports, violationLogTrace } from "./group-trace.js";
+import {
+  coordinatorActivity,
+  groupLogTrace,
+  preemptionWaitSummary,
+  preemptionWaits,
+  stuckReports,
+  violationLogTrace,
+} from "./group-trace.js";
 import { failed, resultTable, testReport } from "./report.js";
 import { type ChaosPlan, faultOrder, runChaos } from "./run.js";
 import { type ChaosEnv, type ChaosPlatform, type FaultKind, faultKinds } from "./types.js";
@@ -56,6 +63,9 @@ const usage = `usage: npm run test:chaos -- [options]
 const schedulerName = "sharded-scheduler";
 const leaseDurationMs = 10_000;
 const gangTimeoutMs = 60_000;
+/** A preemptor that waited longer than this for its bind gets its log lines in the output. */
+const slowPreemptorMs = 30_000;
+
 /** The coordinator's defaults: it moves a group at most once per cooldown, after stuck-after. */
 const reliefCooldownMs = 15_000;
 const stuckAfterMs = 3_000;
@@ -219,6 +229,14 @@ async function main(): Promise<number> {
         );
         for (const line of groupLogTrace(runDir, lost, 15)) log(`  ${line}`);
         for (const line of coordinatorActivity(runDir)) log(line);
+      }
+      // Liveness around preemption: how long preemptors waited for their bind, and the slowest's story.
+      const waits = preemptionWaits(runDir, Date.now());
+      log(`preemptors: ${preemptionWaitSummary(waits)}`);
+      const slowest = waits[0];
+      if (slowest !== undefined && slowest.waitMs >= slowPreemptorMs) {
+        log(`${slowest.group}: the slowest preemptor's last log lines:`);
+        for (const line of groupLogTrace(runDir, slowest.group, 25)) log(`  ${line}`);
       }
       // Likewise the first other violation: what the logs say of the pods and nodes it names.
       if (traced !== undefined) {

@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { coordinatorActivity, groupLogTrace, stuckReports, violationLogTrace } from "./group-trace.js";
+import {
+  coordinatorActivity,
+  groupLogTrace,
+  preemptionWaitSummary,
+  preemptionWaits,
+  stuckReports,
+  violationLogTrace,
+} from "./group-trace.js";
 
 const line = (time: number, msg: string, fields: Record<string, unknown>) =>
   JSON.stringify({ level: 20, time, shard: "x", msg, ...fields });
@@ -82,5 +89,38 @@ describe("group trace", () => {
       "00:00:03.000 shard-1: pod not bound node=kwok-node-17",
     ]);
     expect(violationLogTrace(dir, "nothing named", 2_500)).toEqual([]);
+  });
+
+  it("measures each preemptor from its first preemption to its first bind after it, slowest first", () => {
+    const dir = mkdtempSync(join(tmpdir(), "group-trace-"));
+    writeFileSync(
+      join(dir, "shard-0.log"),
+      [
+        // g: bound once before (a growing group), preempts at 2 s and 3 s, bound at 9 s by another shard.
+        line(1_000, "decision", { group: "group:ns/g", decision: "bind" }),
+        line(2_000, "preempting", { group: "group:ns/g" }),
+        line(3_000, "preempting", { group: "group:ns/g" }),
+        // h: preempts at 4 s, bound at 5 s.
+        line(4_000, "preempting", { group: "group:ns/h" }),
+        line(5_000, "decision", { group: "group:ns/h", decision: "bind" }),
+        // k: preempts at 6 s, never bound.
+        line(6_000, "preempting", { group: "group:ns/k" }),
+        line(6_500, "decision", { group: "group:ns/k", decision: "preempt" }),
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "shard-1.log"),
+      line(9_000, "decision", { group: "group:ns/g", decision: "bind" }),
+    );
+    const waits = preemptionWaits(dir, 20_000);
+    expect(waits.map(({ group, waitMs, boundAt }) => [group, waitMs, boundAt])).toEqual([
+      ["group:ns/k", 14_000, undefined],
+      ["group:ns/g", 7_000, 9_000],
+      ["group:ns/h", 1_000, 5_000],
+    ]);
+    expect(preemptionWaitSummary(waits)).toBe(
+      "3 group(s) preempted; first preemption to first bind: median 7.0 s, p90 14.0 s, slowest 14.0 s (group:ns/k, not bound); 1 not bound by the end",
+    );
+    expect(preemptionWaitSummary([])).toBe("no group preempted");
   });
 });

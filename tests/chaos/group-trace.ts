@@ -69,6 +69,59 @@ export function violationLogTrace(runDir: string, detail: string, at: number, li
   return lastLines(lines, limit);
 }
 
+/** How long a group waited from its first preemption to its first bind decision (or the end). */
+export interface PreemptionWait {
+  readonly group: string;
+  readonly preemptedAt: number;
+  /** Undefined: not bound by the end of the logs. */
+  readonly boundAt: number | undefined;
+  readonly waitMs: number;
+}
+
+/**
+ * For every group a shard preempted for: from its first "preempting" line to the first bind
+ * decision any shard logged for it after that (victims leaving, the room won kept or lost, the
+ * group moved by the coordinator meanwhile) — or to `end`, when none came. Slowest first.
+ */
+export function preemptionWaits(runDir: string, end: number): PreemptionWait[] {
+  const preempted = new Map<string, number>();
+  const binds = new Map<string, number[]>();
+  for (const { entry } of logEntries(
+    runDir,
+    (raw) => raw.includes('"preempting"') || raw.includes('"decision":"bind"'),
+  )) {
+    const group = entry.group;
+    const time = Number(entry.time);
+    if (typeof group !== "string" || !Number.isFinite(time)) continue;
+    if (entry.msg === "preempting") preempted.set(group, Math.min(preempted.get(group) ?? time, time));
+    else if (entry.msg === "decision" && entry.decision === "bind")
+      binds.set(group, [...(binds.get(group) ?? []), time]);
+  }
+  return [...preempted]
+    .map(([group, preemptedAt]) => {
+      // Binds before it (a growing group's earlier members) do not count.
+      const after = (binds.get(group) ?? []).filter((time) => time >= preemptedAt);
+      const boundAt = after.length > 0 ? Math.min(...after) : undefined;
+      return { group, preemptedAt, boundAt, waitMs: (boundAt ?? end) - preemptedAt };
+    })
+    .sort((a, b) => b.waitMs - a.waitMs || (a.group < b.group ? -1 : 1));
+}
+
+/** The waits in a line: how many, median, 90th percentile and the slowest. */
+export function preemptionWaitSummary(waits: readonly PreemptionWait[]): string {
+  if (waits.length === 0) return "no group preempted";
+  const sorted = waits.map((wait) => wait.waitMs).sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const slowest = waits[0] as PreemptionWait;
+  const unbound = waits.filter((wait) => wait.boundAt === undefined).length;
+  return (
+    `${waits.length} group(s) preempted; first preemption to first bind: median ${seconds(at(0.5))}, ` +
+    `p90 ${seconds(at(0.9))}, slowest ${seconds(slowest.waitMs)} (${slowest.group}` +
+    `${slowest.boundAt === undefined ? ", not bound" : ""})${unbound > 0 ? `; ${unbound} not bound by the end` : ""}`
+  );
+}
+
 /** The pino JSON entries of the run's .log files whose raw line `mentions` accepts, by source (the file's name). */
 function logEntries(
   runDir: string,
