@@ -214,6 +214,13 @@ export class Coordinator {
       if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);
       return;
     }
+    if (plan.kind === "lend" && (await this.promisedSincePlanned(plan, report.id))) {
+      // A lender's preemption won room on one of the nodes since its summary was read (a shard
+      // publishes at once when that happens): the room is its preemptor's, not to be lent.
+      this.log.debug({ group: report.id, owner }, "a node to lend was promised meanwhile; planning again");
+      this.nextLookAt.set(report.id, now + this.config.intervalMs);
+      return;
+    }
     // A claim binds whoever leads next to its cooldown: only a provable leader makes one.
     if (!this.fence()()) return;
     const claim = await this.ledger.claim(
@@ -264,6 +271,22 @@ export class Coordinator {
       for (const lend of lends)
         if (lend.group === report.id) await this.returnLend(lend, "its group was handed off");
     }
+  }
+
+  /**
+   * Whether a node the lend would take now holds room a preemption promised to another group, as
+   * its shard's summary says when read again (the round's read may be older than that preemption).
+   */
+  private async promisedSincePlanned(
+    plan: Extract<ReliefPlan, { kind: "lend" }>,
+    group: string,
+  ): Promise<boolean> {
+    const lenders = [...new Set(plan.nodes.map(({ from }) => from))];
+    const lent = new Set(plan.nodes.map(({ node }) => node));
+    for (const summary of await this.readSummaries(lenders))
+      for (const node of summary.nodes)
+        if (lent.has(node.name) && node.nominatedFor?.some((id) => id !== group)) return true;
+    return false;
   }
 
   /** The group's owner, its recorded relief and the plan for it; undefined when no member waits. */

@@ -152,7 +152,7 @@ describe("coordinator round with malformed input", () => {
  * written), over these summaries, the ring of these members and pending pods by name.
  */
 async function claimsOfRound(
-  summaries: Readonly<Record<string, string>>,
+  summaries: Readonly<Record<string, string>> | ((read: number) => Readonly<Record<string, string>>),
   members: readonly string[],
   podNamed: (name: string) => Pod,
   args: string[] = [],
@@ -165,7 +165,13 @@ async function claimsOfRound(
     },
     must: async () => ({ items: [] }),
   } as unknown as KubeClient;
-  const redis = redisWith(summaries);
+  // Each read of the summaries may see newer ones (the n-th read, from 0).
+  let reads = 0;
+  const redis = {
+    status: "ready",
+    mget: async (keys: string[]) =>
+      redisWith(typeof summaries === "function" ? summaries(reads++) : summaries).mget(keys),
+  } as unknown as Redis;
   const ledger = {
     claim: async (claim: { kind: string; to: string }) => {
       claims.push(claim);
@@ -374,5 +380,70 @@ describe("coordinator round with a stuck report of a topology gang", () => {
 
   it("skips a report whose topology is not a node label key", async () => {
     expect(await handedTo({ required: "not a key", preferred: [] })).toEqual([]);
+  });
+});
+
+describe("coordinator round planning a lend", () => {
+  // No shard fits the gang alone (two members of 3 cpu; each other shard has one node of 4):
+  // the plan lends the owner one node of each.
+  const shards = ["s-0", "s-1", "s-2"];
+  const owner = new ShardRing(shards).ownerOf("ns/pair") as string;
+  const lenders = shards.filter((shard) => shard !== owner) as [string, string];
+  const member = (name: string): Pod => ({
+    metadata: { namespace: "ns", name, uid: name, annotations: { [podGroupAnnotation]: "pair" } },
+    spec: { schedulerName: "sched", containers: [{ name: "c", resources: { requests: { cpu: "3" } } }] },
+    status: { phase: "Pending" },
+  });
+  const summaries = (promisedOn?: string): Record<string, string> => ({
+    [owner]: JSON.stringify({
+      ...goodSummary,
+      shard: owner,
+      nodes: [{ name: `${owner}-n0`, class: 0, free: { cpu: 0, pods: 10 }, freeable: [] }],
+      stuck: [
+        {
+          ...goodSummary.stuck[0],
+          id: "group:ns/pair",
+          name: "pair",
+          hashKey: "ns/pair",
+          members: ["pair-0", "pair-1"],
+          required: 2,
+        },
+      ],
+    }),
+    ...Object.fromEntries(
+      lenders.map((shard) => [
+        shard,
+        JSON.stringify({
+          ...goodSummary,
+          shard,
+          stuck: [],
+          nodes: [
+            {
+              name: `${shard}-n0`,
+              class: 0,
+              free: { cpu: 4000, memory: 2 ** 34, pods: 10 },
+              freeable: [],
+              ...(promisedOn === shard ? { nominatedFor: ["group:ns/preemptor"] } : {}),
+            },
+          ],
+        }),
+      ]),
+    ),
+  });
+
+  it("lends the owner a node of each shard", async () => {
+    const claims = await claimsOfRound(summaries(), shards, member);
+    expect(claims).toEqual([expect.objectContaining({ kind: "lend", to: owner })]);
+  });
+
+  // The round read the summaries before a lender's preemption won room on its node; the lender
+  // published at once, and the coordinator reads again before it lends.
+  it("lends nothing when a node it would lend was promised to a preemptor since the round read", async () => {
+    const claims = await claimsOfRound(
+      (read) => summaries(read === 0 ? undefined : lenders[0]),
+      shards,
+      member,
+    );
+    expect(claims).toEqual([]);
   });
 });

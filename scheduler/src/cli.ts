@@ -126,6 +126,7 @@ function startSummaryPublisher(
     log,
     (ok) => metrics.summaryPublishes.inc({ result: ok ? "published" : "failed" }),
   );
+  shard.roomPromisesChanged = () => publisher.publishSoon();
   publisher.start();
   return publisher;
 }

@@ -19,6 +19,9 @@ export class SummaryPublisher {
   private lastBody = "";
   private lastPublishedAt = 0;
   private busy = false;
+  /** A publish asked for by publishSoon, not sent yet. */
+  private soon: NodeJS.Immediate | undefined;
+  private askedWhileBusy = false;
 
   constructor(
     private readonly redis: Redis,
@@ -31,6 +34,20 @@ export class SummaryPublisher {
   start(): void {
     this.timer = setInterval(() => void this.publishIfDue(), this.options.intervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * Publishes as soon as the event loop is free (the interval aside): the shard's room changed in
+   * a way the coordinator must not plan past — a preemption won room for a group (a node it must
+   * not lend away), or gave it back. One publish however many ask before it goes out.
+   */
+  publishSoon(): void {
+    if (this.busy) this.askedWhileBusy = true;
+    if (this.soon !== undefined || this.busy) return;
+    this.soon = setImmediate(() => {
+      this.soon = undefined;
+      void this.publishIfDue();
+    });
   }
 
   /** Publishes now when the summary changed or is due for a refresh; never throws. */
@@ -52,12 +69,17 @@ export class SummaryPublisher {
       this.log.debug({ err: String(error) }, "capacity summary not published");
     } finally {
       this.busy = false;
+      if (this.askedWhileBusy) {
+        this.askedWhileBusy = false;
+        this.publishSoon();
+      }
     }
   }
 
   /** Stops publishing and removes the summary: a replica leaving has no capacity to offer. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.soon) clearImmediate(this.soon);
     await this.redis.del(this.options.key).catch(() => undefined);
     this.redis.disconnect();
   }

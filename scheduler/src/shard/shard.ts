@@ -70,6 +70,12 @@ export class Shard {
   private readonly stuck = new StuckGroups();
   /** A node changed what routing reads: dropped groups are looked at again (regather). */
   private regatherDue = false;
+  /**
+   * Set by whoever publishes the capacity summary: called when room was promised by a
+   * preemption or given back, so the coordinator sees it before its next plan (never lending a
+   * node a preemption won here, never moving a group its victims are leaving for).
+   */
+  roomPromisesChanged: () => void = () => undefined;
 
   constructor(
     readonly config: ShardConfig,
@@ -315,6 +321,7 @@ export class Shard {
         // Its outcome changes nothing here: the watch brings the victims' departure (a capacity
         // change wakes the group) and a refused budget's next version.
         void this.executor.preempt(decision, members);
+        this.roomPromisesChanged();
         this.executor.tellPodGroup(members, false, decision.message);
         this.executor.tellCoschedulingPodGroup(members);
         const partial = this.checkGangTimeout(members, now);
@@ -324,6 +331,7 @@ export class Shard {
       case "unschedulable": {
         this.countUnschedulable(members, decision.unschedulablePlugins);
         this.executor.unschedulable(decision, members);
+        if (decision.withdrawnNominations.length > 0) this.roomPromisesChanged();
         this.executor.tellPodGroup(members, false, decision.message);
         this.executor.tellCoschedulingPodGroup(members);
         // A partial gang holds room while it waits: retry on backoff, not only on events.

@@ -145,4 +145,22 @@ describe("group priority", () => {
     expect(evicted.sort()).toEqual(["mid-1", "mid-2", "mid-3"]);
     expect(events.filter((event) => event.startsWith("InvalidPodGroup"))).toEqual([]);
   });
+
+  // The coordinator plans from the capacity summaries: the room a preemption won must reach
+  // them at once, not at the next interval, or a node promised here may be lent away.
+  it("tells the summary's publisher when a preemption promises room, and not otherwise", async () => {
+    const recorded = recordingShard();
+    const { shard } = recorded;
+    let told = 0;
+    shard.roomPromisesChanged = () => told++;
+    shard.cache.upsertNode(node("n1", { cpu: 1 }));
+    shard.cache.upsertPod(pod("mid-1", { priority: 500, nodeName: "n1" }));
+    shard.cache.upsertPod(member(shard, "low-0", { group: "low", minMember: 1, priority: 100 }));
+    await settle();
+    expect(told).toBe(0);
+    shard.cache.upsertPod(member(shard, "high-0", { group: "high", minMember: 1, priority: 1000 }));
+    await settle();
+    expect(recorded.evicted).toEqual(["mid-1"]);
+    expect(told).toBeGreaterThan(0);
+  });
 });
