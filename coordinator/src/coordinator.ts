@@ -443,16 +443,16 @@ export class Coordinator {
       // Which lends their group was seen running on (kept by the leader; a new one waits the grace).
       const lendId = lendIdOf(lend);
       if (groupPodsOnNode > 0) this.lendsRunOn.add(lendId);
+      const onBorrower = summaries
+        .find((summary) => summary.shard === lend.to)
+        ?.nodes.find((node) => node.name === lend.node);
       const state = {
         lentAt: lend.at,
         borrowerLive: ring.members.includes(lend.to),
         groupPodsOnNode,
         groupRanOnNode: this.lendsRunOn.has(lendId),
-        promised: summaries.some(
-          (summary) =>
-            summary.shard === lend.to &&
-            summary.nodes.some((node) => node.name === lend.node && node.nominatedFor !== undefined),
-        ),
+        promised: onBorrower?.nominatedFor !== undefined,
+        groupPlaced: onBorrower?.lentFor === lend.group && onBorrower.lentForPlaced === true,
       };
       if (!shouldReturn(state, now, this.config.lendGraceMs)) continue;
       this.lendsRunOn.delete(lendId);

@@ -11,12 +11,15 @@ export interface LendState {
   readonly groupRanOnNode: boolean;
   /** The borrower reports pending pods nominated to it: room a preemption there won for them. */
   readonly promised: boolean;
+  /** The borrower reports the group has no member waiting for a node (placed elsewhere, gone). */
+  readonly groupPlaced: boolean;
 }
 
 /**
  * Returned when the group it was lent for no longer runs on it: at once when the group ran on
- * it and left (finished, evicted); once the borrower has had `graceMs` to place the group
- * there when it never came (placed elsewhere, or deleted); at once when the borrower is gone
+ * it and left (finished, evicted); at once when the borrower says no member of the group waits
+ * for a node any more (placed elsewhere, or deleted: it will not come); else once the borrower
+ * has had `graceMs` to place the group there; at once when the borrower is gone
  * (its lends no longer count anyway). A lent node takes only its group's pods until the group
  * comes, so it must not sit idle longer than that. (A group handed to another shard gives its
  * lends back at the handoff.) Never while the borrower has evicted pods there for a pending
@@ -26,5 +29,5 @@ export interface LendState {
 export function shouldReturn(lend: LendState, now: number, graceMs: number): boolean {
   if (!lend.borrowerLive) return true;
   if (lend.groupPodsOnNode > 0 || lend.promised) return false;
-  return lend.groupRanOnNode || now - lend.lentAt >= graceMs;
+  return lend.groupRanOnNode || lend.groupPlaced || now - lend.lentAt >= graceMs;
 }

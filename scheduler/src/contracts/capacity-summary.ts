@@ -39,6 +39,11 @@ export interface NodeCapacity {
   /** A node lent for one pod group (GroupKey.id) takes only that group's pods until it arrives. */
   readonly lentFor?: string;
   /**
+   * The group it is lent for has no member waiting for a node any more (placed elsewhere, or
+   * gone): it will not come, and the hold serves nobody. The coordinator gives it back at once.
+   */
+  readonly lentForPlaced?: true;
+  /**
    * The groups (GroupKey.id) with pending pods nominated to this node: room their preemption
    * won, promised to them. The coordinator never lends such a node to another group, nor
    * returns it from its borrower while the promise stands.
@@ -238,6 +243,10 @@ function nodeCapacity(value: unknown, path: string, classes: number): NodeCapaci
   const index = integer(json.class, `${path}.class`, 0);
   if (index >= classes) fault(`${path}.class`, "names no node class");
   const lentFor = optional(json.lentFor, (v) => string(v, `${path}.lentFor`));
+  const lentForPlaced = optional(json.lentForPlaced, (v) => {
+    if (v !== true) fault(`${path}.lentForPlaced`, "is not true");
+    return true as const;
+  });
   const nominatedFor = optional(json.nominatedFor, (v) =>
     array(v, `${path}.nominatedFor`).map((id, i) => string(id, `${path}.nominatedFor[${i}]`)),
   );
@@ -253,6 +262,7 @@ function nodeCapacity(value: unknown, path: string, classes: number): NodeCapaci
       };
     }),
     ...(lentFor !== undefined ? { lentFor } : {}),
+    ...(lentFor !== undefined && lentForPlaced ? { lentForPlaced } : {}),
     ...(nominatedFor !== undefined ? { nominatedFor } : {}),
   };
 }

@@ -19,6 +19,8 @@ export function summarizeCapacity(
   ownsNode: (nodeName: string) => boolean,
   header: { shard: string; epoch: number; publishedAt: number },
   stuck: readonly StuckGroupReport[],
+  /** Whether a group (GroupKey.id) still has members waiting for a node (pending or gated). */
+  waiting: (groupId: string) => boolean = () => true,
 ): CapacitySummary {
   const classes: NodeClass[] = [];
   const classIndex = new Map<string, number>();
@@ -60,6 +62,7 @@ export function summarizeCapacity(
         .sort(([a], [b]) => a - b)
         .map(([priority, freed]) => ({ priority, amounts: amountsOf(freed) })),
       ...(lentFor ? { lentFor } : {}),
+      ...(lentFor && !waiting(lentFor) ? { lentForPlaced: true as const } : {}),
       ...(nominatedFor ? { nominatedFor: [...nominatedFor].sort() } : {}),
     });
   }

@@ -56,6 +56,7 @@ export function shardReport(
   ownsNode: (nodeName: string) => boolean,
   header: { shard: string; epoch: number; publishedAt: number },
   stuck: Iterable<StuckGroup>,
+  waiting?: (groupId: string) => boolean,
 ): CapacitySummary {
-  return summarizeCapacity(cluster, ownsNode, header, [...stuck].map(stuckGroupReport));
+  return summarizeCapacity(cluster, ownsNode, header, [...stuck].map(stuckGroupReport), waiting);
 }

@@ -444,6 +444,10 @@ export class Shard {
         (members) => ownsGroup(this.ownership, members, this.cache.router),
         (members) => routedTo(this.ownership, members, this.cache.router) !== undefined,
       ),
+      (groupId) => {
+        const group = this.cache.group(groupId);
+        return group !== undefined && group.pending.size + group.gated.size > 0;
+      },
     );
   }
 }

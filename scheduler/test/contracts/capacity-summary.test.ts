@@ -61,6 +61,18 @@ describe("parseCapacitySummary", () => {
     expect(parseCapacitySummary(body, "shard-0")).toEqual({ ok: true, value: summary });
   });
 
+  it("reads that a lent node's group was placed, only as true and beside lentFor", () => {
+    const placed = parseCapacitySummary(withField("nodes.0.lentForPlaced", true), "shard-0");
+    expect(placed.ok && placed.value.nodes[0]?.lentForPlaced).toBe(true);
+    expect(reasonOf(withField("nodes.0.lentForPlaced", false))).toContain(
+      "nodes[0].lentForPlaced is not true",
+    );
+    const copy = JSON.parse(withField("nodes.0.lentForPlaced", true));
+    delete copy.nodes[0].lentFor;
+    const alone = parseCapacitySummary(JSON.stringify(copy), "shard-0");
+    expect(alone.ok && "lentForPlaced" in (alone.value.nodes[0] ?? {})).toBe(false);
+  });
+
   it("reads a routed stuck report, and one without the field (older shards) as not routed", () => {
     const routed = parseCapacitySummary(withField("stuck.0.routed", true), "shard-0");
     expect(routed.ok && routed.value.stuck[0]?.routed).toBe(true);

@@ -96,6 +96,32 @@ describe("summarizeCapacity", () => {
     expect(taken?.lentFor).toBeUndefined();
   });
 
+  it("says when the group a node is held for has no member waiting any more", () => {
+    const lent = node("lent", { cpu: 8 });
+    lent.metadata.annotations = { [lentForAnnotation]: "group:ns/job" };
+    const summarized = (waiting: boolean) =>
+      summarizeCapacity(
+        snapshotOf([lent], []),
+        () => true,
+        header,
+        [],
+        () => waiting,
+      ).nodes[0];
+    expect(summarized(true)?.lentForPlaced).toBeUndefined();
+    expect(summarized(false)).toEqual(
+      expect.objectContaining({ lentFor: "group:ns/job", lentForPlaced: true }),
+    );
+    // A node lent for nobody says nothing of it.
+    const [plain] = summarizeCapacity(
+      snapshotOf([node("n", { cpu: 8 })], []),
+      () => true,
+      header,
+      [],
+      () => false,
+    ).nodes;
+    expect(plain?.lentForPlaced).toBeUndefined();
+  });
+
   it("survives a JSON round trip unchanged (it travels through Redis)", () => {
     expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
   });
