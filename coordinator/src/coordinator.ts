@@ -208,7 +208,12 @@ export class Coordinator {
     if (state) state.fittable = plan.kind !== "none" || plan.reason === "owner-fits";
     this.reportStuckGroups();
     if (plan.kind === "none") {
-      this.log.debug({ group: report.id, owner, reason: plan.reason }, "no relief planned");
+      // Where the owner's summary says it fits, for reading a disagreement with the owner's own cycle.
+      const witness =
+        plan.reason === "owner-fits"
+          ? { witness: plan.placements.map((p) => `${p.pod.name}@${p.nodeName}`) }
+          : {};
+      this.log.debug({ group: report.id, owner, reason: plan.reason, ...witness }, "no relief planned");
       // Nothing in the cluster can place it now: do nothing, and look again once the summaries
       // had the time to change (from the members already read).
       if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);

@@ -69,7 +69,9 @@ export type ReliefPlan =
       readonly preempting: boolean;
       readonly placements: readonly Placement[];
     }
-  | { readonly kind: "none"; readonly reason: "owner-fits" | "impossible" };
+  /** The owner's own room fits the group (its witness): its report is older than its room. */
+  | { readonly kind: "none"; readonly reason: "owner-fits"; readonly placements: readonly Placement[] }
+  | { readonly kind: "none"; readonly reason: "impossible" };
 
 export function planRelief(request: ReliefRequest): ReliefPlan {
   const { group, owner } = request;
@@ -85,7 +87,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
   for (const summary of request.summaries)
     for (const node of summary.nodes)
       if (node.nominatedFor?.some((id) => id !== group.key.id)) promised.add(node.name);
-  let ownerFits = false;
+  let ownerFits: readonly Placement[] | undefined;
   // Its inter-pod constraints are judged by its owner only: no handoff, lends to the owner.
   const ownerOnly = placedByOwnerOnly(group.members);
   if (ownerOnly && (request.feasibleElsewhere?.length ?? 0) > 0) {
@@ -127,7 +129,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
     }
     if (nodes.size === 0) {
       // The owner's own room fits it: its report is older than its capacity. Wait for the next.
-      ownerFits = true;
+      ownerFits = placements;
       break;
     }
     const key = group.topology?.required;
@@ -151,7 +153,9 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       placements,
     };
   }
-  return { kind: "none", reason: ownerFits ? "owner-fits" : "impossible" };
+  return ownerFits !== undefined
+    ? { kind: "none", reason: "owner-fits", placements: ownerFits }
+    : { kind: "none", reason: "impossible" };
 }
 
 /**
