@@ -21,11 +21,13 @@ export interface CapacityView {
 /**
  * With `preemptBelow`, a node's room also counts the pods of every priority strictly below it:
  * an upper bound, since preemption evicts whole groups and honours disruption budgets; the
- * shard that preempts decides exactly.
+ * shard that preempts decides exactly. Except on the nodes of `freeOnlyOn`: a shard that has
+ * searched its own nodes for victims already (the owner reporting a group stuck) and found none.
  */
 export function capacityView(
   summaries: Iterable<CapacitySummary>,
   preemptBelow: number | undefined = undefined,
+  freeOnlyOn: string | undefined = undefined,
 ): CapacityView {
   const cluster = new ClusterState();
   const nodesOf = new Map<string, NodeInfo[]>();
@@ -41,7 +43,7 @@ export function capacityView(
       const nodeClass = summary.classes[node.class];
       if (!nodeClass) continue;
       let room: ResourceAmounts = node.free;
-      if (preemptBelow !== undefined) {
+      if (preemptBelow !== undefined && summary.shard !== freeOnlyOn) {
         room = { ...node.free };
         for (const level of node.freeable) {
           if (level.priority >= preemptBelow) break;

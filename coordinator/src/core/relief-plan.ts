@@ -5,7 +5,10 @@
  *   1. hand it to another shard whose free room fits the whole group;
  *   2. lend the owner enough free nodes of other shards;
  *   3. hand it to a shard that fits it by preempting lower-priority groups;
- *   4. lend the owner nodes whose room comes partly from preempting lower-priority groups;
+ *   4. lend the owner nodes whose room comes partly from preempting lower-priority groups
+ *      (never concluding the owner fits it by preempting on its own nodes: it searched them for
+ *      victims before it reported the group stuck, and the view's preemptible room is only an
+ *      upper bound);
  *   5. nothing: the cluster cannot place it, and the owner's Unschedulable condition stands.
  * A node whose room a preemption won for another group (pods nominated to it) is never lent.
  * Every plan carries a witness: where each member would go in the capacity view.
@@ -33,7 +36,7 @@ import {
   placedByOwnerOnly,
   trialPlacement,
 } from "@sharded-scheduler/scheduler/core";
-import { capacityView, freeCpu } from "./capacity-view.js";
+import { type CapacityView, capacityView, freeCpu } from "./capacity-view.js";
 
 export interface ReliefRequest {
   readonly group: PendingGroup;
@@ -107,39 +110,29 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       );
       if (placements) return { kind: "handoff", to: summary.shard, preempting, placements };
     }
-    const usable = view.cluster.nodes.filter((node) => {
-      const shard = view.ownerOf.get(node.name);
-      if (shard === owner) return true;
-      return (
-        shard !== undefined && shard !== "" && !request.lentNodes.has(node.name) && !promised.has(node.name)
-      );
-    });
-    const placements = trialPlacement(
-      view.cluster,
-      usable,
-      group,
-      (node) => view.ownerOf.get(node) === owner,
-      request.profile,
-    );
-    if (!placements) continue;
-    const nodes = new Map<string, string>();
-    for (const { nodeName } of placements) {
-      const from = view.ownerOf.get(nodeName) as string;
-      if (from !== owner) nodes.set(nodeName, from);
+    let lend = lendTrial(request, view, promised);
+    if (lend !== undefined && lend.nodes.size === 0) {
+      if (!preempting) {
+        // The owner's own room fits it: its report is older than its capacity. Wait for the next.
+        ownerFits = lend.placements;
+        break;
+      }
+      // Only by preempting on the owner's own nodes: the owner searched them for victims before
+      // it reported the group stuck, and found none (the view's preemptible room is an upper
+      // bound). Its nodes count their free room only, so that a lend brings room it lacks.
+      lend = lendTrial(request, capacityView(request.summaries, group.priority, owner), promised);
+      if (lend === undefined || lend.nodes.size === 0) continue;
     }
-    if (nodes.size === 0) {
-      // The owner's own room fits it: its report is older than its capacity. Wait for the next.
-      ownerFits = placements;
-      break;
-    }
+    if (lend === undefined) continue;
+    const { usable, placements, nodes, view: lendView } = lend;
     const key = group.topology?.required;
     const domains = new Set<string>();
     if (key !== undefined) {
       // Whole domains: the rest of each domain the witness borrows from, as far as it may be lent.
-      for (const node of view.cluster.nodes)
+      for (const node of lendView.cluster.nodes)
         if (nodes.has(node.name) && node.labels[key] !== undefined) domains.add(node.labels[key] as string);
       for (const node of usable) {
-        const from = view.ownerOf.get(node.name) as string;
+        const from = lendView.ownerOf.get(node.name) as string;
         const value = node.labels[key];
         if (from !== owner && value !== undefined && domains.has(value)) nodes.set(node.name, from);
       }
@@ -156,6 +149,36 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
   return ownerFits !== undefined
     ? { kind: "none", reason: "owner-fits", placements: ownerFits }
     : { kind: "none", reason: "impossible" };
+}
+
+/**
+ * Where the group would go on the owner's nodes and the nodes other shards may lend (not lent
+ * already, not promised to another group's preemptor), the owner's first; and which of those
+ * nodes are other shards' (to lend, with their shard). Undefined when it does not fit.
+ */
+function lendTrial(request: ReliefRequest, view: CapacityView, promised: ReadonlySet<string>) {
+  const { group, owner } = request;
+  const usable = view.cluster.nodes.filter((node) => {
+    const shard = view.ownerOf.get(node.name);
+    if (shard === owner) return true;
+    return (
+      shard !== undefined && shard !== "" && !request.lentNodes.has(node.name) && !promised.has(node.name)
+    );
+  });
+  const placements = trialPlacement(
+    view.cluster,
+    usable,
+    group,
+    (node) => view.ownerOf.get(node) === owner,
+    request.profile,
+  );
+  if (!placements) return undefined;
+  const nodes = new Map<string, string>();
+  for (const { nodeName } of placements) {
+    const from = view.ownerOf.get(nodeName) as string;
+    if (from !== owner) nodes.set(nodeName, from);
+  }
+  return { usable, placements, nodes, view };
 }
 
 /**

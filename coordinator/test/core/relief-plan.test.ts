@@ -179,6 +179,34 @@ describe("planRelief", () => {
     if (plan.kind === "lend") expect(plan.nodes.map((n) => n.node)).toEqual(["b1", "c1"]);
   });
 
+  // The owner reports a group stuck after its own search for victims on its nodes found none:
+  // the view's preemptible room (every lower-priority pod) is only an upper bound there.
+  it("does not take the owner's own preemptible room for a fit: the owner searched it already", () => {
+    const owners = summary("a", [{ name: "a1", free: 0, used: { 1: 4000 } }]);
+    const plan = planRelief({
+      group: group("job", [4000], { priority: 100 }),
+      owner: "a",
+      summaries: [owners, summary("b", [{ name: "b1", free: 0, used: { 200: 4000 } }])],
+      lentNodes: none,
+    });
+    expect(plan).toEqual({ kind: "none", reason: "impossible" });
+    // A pair: one member in the owner's free room, the other in another shard's lower-priority
+    // room (lent to the owner), not in the owner's own, which it found no victims in.
+    const lend = planRelief({
+      group: group("pair", [4000, 4000], { priority: 100 }),
+      owner: "a",
+      summaries: [
+        summary("a", [
+          { name: "a1", free: 4000 },
+          { name: "a2", free: 0, used: { 1: 4000 } },
+        ]),
+        summary("c", [{ name: "c1", free: 0, used: { 1: 4000 } }]),
+      ],
+      lentNodes: none,
+    });
+    expect(lend).toMatchObject({ kind: "lend", preempting: true, nodes: [{ node: "c1", from: "c" }] });
+  });
+
   it("leaves a group nothing can place alone: too big even with preemption", () => {
     const plan = planRelief({
       group: group("huge", [16000]),
