@@ -6,7 +6,8 @@
  *
  *   (a) a group its owner cannot fit but another shard can is handed off and bound;
  *   (b) a gang no single shard can fit but the cluster can is bound on nodes lent to its owner,
- *       which go back once it is gone;
+ *       which go back once it is gone; (b2) a node lent for a group that no longer waits goes
+ *       back at once, not after the grace period;
  *   (c) the same when the room must come from preempting lower-priority pods;
  *   (d) a gang nothing can place causes no handoff and no lend;
  *   (e) Redis killed mid-run: shards keep scheduling, handoffs resume after the restart, each
@@ -18,9 +19,10 @@
  *       a leader that loses Redis gives the Lease up.
  */
 import { join } from "node:path";
-import type * as k8s from "@kubernetes/client-node";
+import * as k8s from "@kubernetes/client-node";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { lendNodePatch } from "../../coordinator/src/kube/overrides.js";
 import type { CapacitySummary } from "../../scheduler/src/contracts/capacity-summary.js";
 import { summaryKey } from "../../scheduler/src/contracts/keys.js";
 import { groupKey } from "../../scheduler/src/core/gang/index.js";
@@ -274,6 +276,28 @@ describe("coordinator", () => {
       const object = await suite.core.readNode({ name: node });
       expect(object.metadata?.annotations?.[nodeOwnerAnnotation]).toBeUndefined();
     }
+  });
+
+  // A lend whose group no member of which waits any more (placed on other nodes, or deleted)
+  // holds a node for a group that will not come: it must not take the grace period to go back.
+  it("(b2) gives back at once a node lent for a group that no longer waits, well within the grace", async () => {
+    const [, theirs] = await poolWith("b2", [1, 1, 1]);
+    const node = (theirs as string[])[0] as string;
+    const lend = { node, to: shards[0] as string, group: `group:${suite.namespace}/b2-gone`, at: Date.now() };
+    await suite.core.patchNode(
+      { name: node, body: lendNodePatch(lend) as object },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    await waitFor(
+      `${node} to be returned`,
+      async () => ((await lentNodes()).has(node) ? undefined : true),
+      lendGraceMs + 15_000,
+    );
+    const returnedMs = Date.now() - lend.at;
+    expect(returnedMs).toBeLessThan(lendGraceMs - 2_000);
+    const object = await suite.core.readNode({ name: node });
+    expect(object.metadata?.annotations?.[nodeOwnerAnnotation]).toBeUndefined();
+    expectNoViolations();
   });
 
   it("(c) lends nodes whose room comes from preempting lower-priority pods", async () => {
