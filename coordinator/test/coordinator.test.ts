@@ -65,6 +65,30 @@ const goodSummary: CapacitySummary = {
   ],
 };
 
+/** The summary of a shard whose one node is full and that reports group `name` (namespace ns) stuck. */
+const fullOwnerReporting = (
+  owner: string,
+  name: string,
+  members: readonly string[],
+  report: Record<string, unknown> = {},
+): string =>
+  JSON.stringify({
+    ...goodSummary,
+    shard: owner,
+    nodes: [{ name: `${owner}-n0`, class: 0, free: { cpu: 0, pods: 10 }, freeable: [] }],
+    stuck: [
+      {
+        ...goodSummary.stuck[0],
+        id: `group:ns/${name}`,
+        name,
+        hashKey: `ns/${name}`,
+        members,
+        required: members.length,
+        ...report,
+      },
+    ],
+  });
+
 /** A Redis that holds these summaries, by shard. */
 const redisWith = (summaries: Readonly<Record<string, string>>): Redis =>
   ({
@@ -219,14 +243,7 @@ describe("coordinator round with a profile configuration", () => {
     stuck: [],
   });
   const summaries: Record<string, string> = {
-    [owner]: JSON.stringify({
-      ...goodSummary,
-      shard: owner,
-      nodes: [{ name: `${owner}-n0`, class: 0, free: { cpu: 0, pods: 10 }, freeable: [] }],
-      stuck: [
-        { ...goodSummary.stuck[0], id: "group:ns/db", name: "db", hashKey: "ns/db", members, required: 3 },
-      ],
-    }),
+    [owner]: fullOwnerReporting(owner, "db", members),
     [oneZone]: JSON.stringify(zoned(oneZone, ["z1", "z1"])),
     [twoZones]: JSON.stringify(zoned(twoZones, ["z1", "z2"])),
   };
@@ -342,22 +359,7 @@ describe("coordinator round with a stuck report of a topology gang", () => {
     stuck: [],
   });
   const summariesWith = (topology: unknown) => ({
-    [owner]: JSON.stringify({
-      ...goodSummary,
-      shard: owner,
-      nodes: [{ name: `${owner}-n0`, class: 0, free: { cpu: 0, pods: 10 }, freeable: [] }],
-      stuck: [
-        {
-          ...goodSummary.stuck[0],
-          id: "group:ns/train",
-          name: "train",
-          hashKey: "ns/train",
-          members,
-          required: 2,
-          ...(topology === undefined ? {} : { topology }),
-        },
-      ],
-    }),
+    [owner]: fullOwnerReporting(owner, "train", members, topology === undefined ? {} : { topology }),
     // The roomiest shard has its room in three racks; the other has two nodes in one rack.
     [split]: JSON.stringify(racked(split, ["r1", "r2", "r3"])),
     [whole]: JSON.stringify(racked(whole, ["r4", "r4"])),
@@ -395,21 +397,7 @@ describe("coordinator round planning a lend", () => {
     status: { phase: "Pending" },
   });
   const summaries = (promisedOn?: string): Record<string, string> => ({
-    [owner]: JSON.stringify({
-      ...goodSummary,
-      shard: owner,
-      nodes: [{ name: `${owner}-n0`, class: 0, free: { cpu: 0, pods: 10 }, freeable: [] }],
-      stuck: [
-        {
-          ...goodSummary.stuck[0],
-          id: "group:ns/pair",
-          name: "pair",
-          hashKey: "ns/pair",
-          members: ["pair-0", "pair-1"],
-          required: 2,
-        },
-      ],
-    }),
+    [owner]: fullOwnerReporting(owner, "pair", ["pair-0", "pair-1"]),
     ...Object.fromEntries(
       lenders.map((shard) => [
         shard,
