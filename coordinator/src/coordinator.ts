@@ -45,6 +45,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { CoordinatorConfig } from "./config.js";
 import {
+  freeCpu,
   type LeaderTicket,
   planRelief,
   type ReliefPlan,
@@ -208,12 +209,13 @@ export class Coordinator {
     if (state) state.fittable = plan.kind !== "none" || plan.reason === "owner-fits";
     this.reportStuckGroups();
     if (plan.kind === "none") {
-      // Where the owner's summary says it fits, for reading a disagreement with the owner's own cycle.
-      const witness =
+      // For reading a disagreement with the owner's own cycle or with what others see: where the
+      // owner's summary says the group fits, or each shard's free cpu (millicores) as planned on.
+      const seen =
         plan.reason === "owner-fits"
           ? { witness: plan.placements.map((p) => `${p.pod.name}@${p.nodeName}`) }
-          : {};
-      this.log.debug({ group: report.id, owner, reason: plan.reason, ...witness }, "no relief planned");
+          : { freeCpu: Object.fromEntries(summaries.map((s) => [s.shard, freeCpu(s)])) };
+      this.log.debug({ group: report.id, owner, reason: plan.reason, ...seen }, "no relief planned");
       // Nothing in the cluster can place it now: do nothing, and look again once the summaries
       // had the time to change (from the members already read).
       if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);
