@@ -70,7 +70,9 @@
  * seen is held by the scheduler until it exists: its pending pods are not lost.
  *
  * Placement rules (./placement-rules.ts), each judged once per pod when the checker sees it bound,
- * against the pods bound then (a bind first seen in a relist against the state after the relist):
+ * against the pods bound then (a bind first seen in a relist against the state after the relist;
+ * spread and affinity, when they look breached, again staleViewMs later, counting the binds seen
+ * meanwhile as possible: one cycle's binds go out side by side and may be seen in any order):
  *   podAntiAffinity     its required anti-affinity selects a pod in the term's domain, or a
  *                       pod there has required anti-affinity that selects it
  *   podAffinity         a required affinity term has no matching pod in its domain (and the
@@ -488,6 +490,13 @@ export class InvariantLedger {
   /** While a watch relists, binds wait for the relist's end (its items come in name order). */
   private relistsUnderWay = 0;
   private readonly bindsDuringRelist = new Set<string>();
+  /**
+   * Binds whose spread or affinity looked breached when seen (uid → when seen bound), judged
+   * again staleViewMs later: a scheduler binds the pods one cycle placed side by side, and a pod
+   * it placed first (whose bind is what keeps the later one within its skew, or gives it its
+   * affinity peer) may be seen bound after it.
+   */
+  private readonly suspectBinds = new Map<string, number>();
 
   constructor(readonly limits: CheckerLimits = defaultLimits) {}
 
@@ -1062,7 +1071,14 @@ export class InvariantLedger {
     else this.judgePlacement(pod, now);
   }
 
-  private ruleWorld(subject: PodRecord, now: number, everything: boolean): RuleWorld {
+  /**
+   * The other pods as a bind at `at` is judged against: those bound then (certain, unless bound
+   * within staleViewMs before it), those that left within staleViewMs before it (possible: the
+   * scheduler may not have seen them go), and — judged later — those bound within staleViewMs
+   * after it (possible: placed in the same cycle, seen bound after it). A pod bound later than
+   * that is not counted either way.
+   */
+  private ruleWorld(subject: PodRecord, at: number, everything: boolean): RuleWorld {
     const window = this.limits.staleViewMs ?? defaultLimits.staleViewMs ?? 0;
     const placed: Placed[] = [];
     const recentBinds = new Set<Placed>();
@@ -1081,12 +1097,15 @@ export class InvariantLedger {
     for (const pod of candidates) {
       if (pod.uid === subject.uid || pod.nodeName === undefined || seen.has(pod.uid)) continue;
       seen.add(pod.uid);
-      const recentlyLeftAt = pod.leftAt !== undefined && now - pod.leftAt <= window;
-      if (this.holdsRoom(pod)) {
-        const placedPod = view(pod, pod.deleting);
+      if (pod.boundAt !== undefined && pod.boundAt > at + window) continue;
+      const leftBefore = pod.leftAt !== undefined && pod.leftAt <= at;
+      const recentlyLeftAt = leftBefore && at - (pod.leftAt as number) <= window;
+      if (this.holdsRoom(pod) || !leftBefore) {
+        // Still there, or there at `at` (it left since): terminating only if it was by then.
+        const placedPod = view(pod, leftBefore && pod.deleting);
         placed.push(placedPod);
-        if (pod.boundAt !== undefined && now - pod.boundAt <= window) recentBinds.add(placedPod);
-        if (pod.deleting && recentlyLeftAt) recentlyLeft.push(view(pod, false));
+        if (pod.boundAt !== undefined && pod.boundAt >= at - window) recentBinds.add(placedPod);
+        if (leftBefore && pod.deleting && recentlyLeftAt) recentlyLeft.push(view(pod, false));
       } else if (recentlyLeftAt) recentlyLeft.push(view(pod, false));
     }
     return {
@@ -1116,14 +1135,38 @@ export class InvariantLedger {
     };
     const breaches = [
       antiAffinityBreach(subject, nodeName, world),
-      constrained ? affinityBreach(subject, nodeName, world) : undefined,
-      constrained ? spreadBreach(subject, nodeName, world) : undefined,
       hostPortsOf(spec).length > 0 ? hostPortBreach(subject, nodeName, world) : undefined,
     ];
     for (const breach of breaches) if (breach) this.blame(pod.uid, breach, now);
+    // A bind seen later can excuse these (see suspectBinds): judged again once it had the time to come.
+    if (constrained && (affinityBreach(subject, nodeName, world) ?? spreadBreach(subject, nodeName, world)))
+      this.suspectBinds.set(pod.uid, now);
     if (claimsOf(pod.key.split("/")[1] as string, spec).length > 0) {
       this.volumesUnjudged.add(pod.uid);
       this.judgeVolumes(pod, now);
+    }
+  }
+
+  /** Suspect binds seen staleViewMs ago or more, against the pods around them then (ruleWorld). */
+  private judgeSuspectBinds(now: number): void {
+    const window = this.limits.staleViewMs ?? defaultLimits.staleViewMs ?? 0;
+    for (const [uid, at] of this.suspectBinds) {
+      if (now - at < window) continue;
+      this.suspectBinds.delete(uid);
+      const pod = this.pods.get(uid);
+      if (pod?.nodeName === undefined) continue;
+      const world = this.ruleWorld(pod, at, true);
+      const subject = {
+        key: pod.key,
+        namespace: pod.key.split("/")[0] as string,
+        labels: pod.labels,
+        spec: pod.spec,
+      };
+      for (const breach of [
+        affinityBreach(subject, pod.nodeName, world),
+        spreadBreach(subject, pod.nodeName, world),
+      ])
+        if (breach) this.blame(uid, breach, now);
     }
   }
 
@@ -1241,6 +1284,7 @@ export class InvariantLedger {
 
   /** Re-checks what depends on time passing: partial gangs, victims' wholeness, preemptors bound. */
   tick(now: number): void {
+    this.judgeSuspectBinds(now);
     for (const group of this.groups.keys()) this.checkGroup(group, now);
     this.judgeEscalations(now);
     for (const victim of this.victimGroups.values()) this.judgeVictim(victim, now);

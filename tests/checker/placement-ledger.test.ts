@@ -115,8 +115,10 @@ describe("placement rules in the ledger", () => {
     books.pod(pod("s-b", { ...spreadWeb, node: "b0", phase: "Succeeded" }), false, 30_000);
     bind(books, "s-a2", "a1", spreadWeb, 30_500);
     expect(books.counts().spreadSkew).toBe(0);
-    // Long after, zone a gets a third one while zone b is empty: skew 3 - 0.
+    // Long after, zone a gets a third one while zone b is empty: skew 3 - 0, once no bind of the
+    // same moment came to excuse it.
     bind(books, "s-a3", "a0", spreadWeb, 40_000);
+    books.tick(40_000 + limits.staleViewMs);
     expect(books.counts().spreadSkew).toBe(1);
   });
 
@@ -137,6 +139,31 @@ describe("placement rules in the ledger", () => {
     // Judged again, nothing new.
     books.judgeSettled(7_000);
     expect(books.counts().spreadSkew).toBe(3);
+  });
+
+  // One cycle places w-b (zone b, the emptiest) and then w-c (zone c, within the skew once w-b is
+  // there); the binds go out side by side and w-c's is seen first. Judged at once, w-c would
+  // look two over the empty zone b.
+  it("judges a spread bind again a moment later: a bind of the same cycle seen after it excuses it", () => {
+    const books = ledger();
+    const web = { labels: { app: "web" }, spec: zoneSpread };
+    bind(books, "w-a", "a0", web, 1_000);
+    bind(books, "w-c", "c0", web, 1_100);
+    bind(books, "w-c2", "c0", web, 20_000);
+    bind(books, "w-b", "b0", web, 20_050);
+    books.tick(20_000 + limits.staleViewMs);
+    expect(books.counts().spreadSkew).toBe(0);
+    // A third in zone c, and nothing coming to zone a or b: blamed once judged.
+    bind(books, "w-c3", "c0", web, 40_000);
+    books.tick(40_000 + limits.staleViewMs - 1);
+    expect(books.counts().spreadSkew).toBe(0);
+    books.tick(40_000 + limits.staleViewMs);
+    expect(books.counts().spreadSkew).toBe(1);
+    // A bind long after (past staleViewMs) does not excuse: it was decided after.
+    bind(books, "w-c4", "c0", web, 60_000);
+    bind(books, "w-a2", "a1", web, 60_000 + limits.staleViewMs + 1);
+    books.tick(60_000 + limits.staleViewMs + 1);
+    expect(books.counts().spreadSkew).toBe(2);
   });
 
   it("judges binds seen during a relist against the state after it", () => {
