@@ -682,6 +682,19 @@ describe("LentNode", () => {
     expect(fits(lentNode, pod(), lentFor("group:ns/job-a"))).toBe(false);
   });
 
+  // A preemptor placed while the group ran there, which then evicted the group: the hold is back,
+  // but the room is the preemptor's.
+  it("takes a pod nominated to it, though held for another group", () => {
+    const nominated = (nodeName: string) =>
+      toPodInfo({
+        metadata: { name: "pre", namespace: "ns", uid: "uid-pre" },
+        spec: { containers: [{ name: "c" }] },
+        status: { nominatedNodeName: nodeName },
+      });
+    expect(fits(lentNode, nominated("n1"), lentFor("group:ns/job-a"))).toBe(true);
+    expect(fits(lentNode, nominated("n2"), lentFor("group:ns/job-a"))).toBe(false);
+  });
+
   it("takes anyone's pods once the group runs on it", () => {
     const n = lentFor("group:ns/job-a");
     const arrived = member("job-a");

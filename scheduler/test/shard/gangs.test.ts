@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { lentForAnnotation } from "../../src/contracts/keys.js";
 import type { Pod } from "../../src/core/index.js";
 import type { Shard } from "../../src/shard/shard.js";
 import { node, type PodOptions, pod } from "../core/fixtures.js";
@@ -144,6 +145,36 @@ describe("group priority", () => {
     const { evicted, events } = await gangAmongMids([1000, 1000, 1000]);
     expect(evicted.sort()).toEqual(["mid-1", "mid-2", "mid-3"]);
     expect(events.filter((event) => event.startsWith("InvalidPodGroup"))).toEqual([]);
+  });
+
+  // A node lent for group x, which runs there; a higher-priority gang g preempts z there. Then x
+  // leaves too (its job done): the lend holds the node for x again, but the room is g's.
+  it("binds a preemptor nominated on a lent node whose group left meanwhile", async () => {
+    const recorded = recordingShard();
+    const { shard } = recorded;
+    const lent = node("n1", { cpu: 3 });
+    lent.metadata.annotations = { [lentForAnnotation]: "group:default/x" };
+    shard.cache.upsertNode(lent);
+    const held = pod("x-0", { group: "x", minMember: 1, priority: 2000, nodeName: "n1" });
+    const victims = [0, 1].map((i) =>
+      pod(`z-${i}`, { group: "z", minMember: 2, priority: 100, nodeName: "n1" }),
+    );
+    for (const p of [held, ...victims]) shard.cache.upsertPod(p);
+    const preemptors = [0, 1].map((i) =>
+      member(shard, `g-${i}`, { group: "g", minMember: 2, priority: 1000 }),
+    );
+    for (const preemptor of preemptors) shard.cache.upsertPod(preemptor);
+    await settle();
+    expect(recorded.evicted.sort()).toEqual(["z-0", "z-1"]);
+    // The victims and x leave; the nominations written come back through the watch.
+    for (const gone of [held, ...victims]) shard.podRemoved(gone);
+    for (const preemptor of preemptors)
+      shard.podUpserted({ ...preemptor, status: { ...preemptor.status, nominatedNodeName: "n1" } });
+    await settle();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    shard.ownershipChanged();
+    await settle();
+    expect(recorded.bound.sort()).toEqual(["g-0", "g-1"]);
   });
 
   // The coordinator plans from the capacity summaries: the room a preemption won must reach
