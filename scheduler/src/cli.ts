@@ -73,6 +73,7 @@ async function main(): Promise<void> {
   leases.onHandlerError = () => metrics.informerHandlerErrors.inc({ resource: "leases" });
   ownership.promisedNodes = () => running.cache.cluster.nominatedNodes();
   ownership.podWatchCaughtUp = () => running.podsDeliveredAsOfNow();
+  ownership.podWatchSilentMs = () => running.podWatchSilentMs();
   const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);
   const serving = await startServingWithReviews(
     config.serving,

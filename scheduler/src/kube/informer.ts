@@ -102,6 +102,8 @@ export class Informer<T extends KubeObject> {
   private relistWaiters: (() => void)[] = [];
   private firstListWaiters: (() => void)[] = [];
   private relistRequested = false;
+  /** When the watch last delivered anything (ms since the epoch; 0: never). */
+  lastDeliveryAt = 0;
   /** Callers of deliveredAsOfNow() waiting for the informer to reach the version they read. */
   private versionWaiters: { readonly target: bigint; readonly resolve: (reached: boolean) => void }[] = [];
   private refusalLogged = false;
@@ -388,6 +390,7 @@ export class Informer<T extends KubeObject> {
     try {
       for await (const chunk of response as AsyncIterable<Buffer>) {
         watchdog.refresh();
+        this.lastDeliveryAt = Date.now();
         let events = 0;
         let decodeMs = 0;
         lines.push(chunk);

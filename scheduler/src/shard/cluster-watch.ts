@@ -339,6 +339,12 @@ export class ClusterWatch {
     return this.podInformer?.deliveredAsOfNow() ?? Promise.resolve(false);
   }
 
+  /** How long the pod watch has delivered nothing (ms; infinite before it delivered anything). */
+  podWatchSilentMs(now = Date.now()): number {
+    const last = this.podInformer?.lastDeliveryAt ?? 0;
+    return last === 0 ? Number.POSITIVE_INFINITY : now - last;
+  }
+
   /** Re-reads every watched kind with a quorum list. */
   async relist(): Promise<void> {
     await Promise.all(this.informers.map((informer) => informer.relist()));

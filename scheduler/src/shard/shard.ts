@@ -150,6 +150,11 @@ export class Shard {
     return this.watch.podsDeliveredAsOfNow();
   }
 
+  /** How long the pod watch has delivered nothing (ms). */
+  podWatchSilentMs(): number {
+    return this.watch.podWatchSilentMs();
+  }
+
   stop(): void {
     this.stopped = true;
     this.executor.stop();

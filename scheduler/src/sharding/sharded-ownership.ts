@@ -6,7 +6,8 @@
  *     pod watch has delivered the previous owner's last binds: once it caught up with a
  *     quorum read made after the gate opened (every other member acknowledged the epoch after
  *     finishing its binds under older ones, so those binds precede the read), or the settle
- *     delay after the gate opened, whichever comes first.
+ *     delay after the gate opened, whichever comes first — unless the watch is still delivering
+ *     (it lags): then the catch-up, up to 10 delays (settleDelayPassed).
  *   - Groups: the owner under the newest ring seen, or the live shard a pod's owner annotation
  *     names (optimistic: the API server binds a pod once).
  *   - Adopting a new epoch waits for this replica's bind batches in flight, then acknowledges.
@@ -92,6 +93,8 @@ export class ShardedOwnership implements Ownership {
   private settleStartedAt = 0;
   /** The epoch whose settle a catch-up of the pod watch was asked for. */
   private catchUpEpoch: number | undefined;
+  /** That catch-up is asked and not answered yet. */
+  private catchUpPending = false;
   private gateOpen = false;
   private closedSince = Date.now();
   private closedReason: GateReason | undefined;
@@ -135,6 +138,12 @@ export class ShardedOwnership implements Ownership {
    * gate opens while gained nodes settle; true ends the settle before the delay. Absent: the delay.
    */
   podWatchCaughtUp: (() => Promise<boolean>) | undefined;
+  /**
+   * Set by the shard: how long its pod watch has delivered nothing (ms). While a catch-up is
+   * unanswered and the watch keeps delivering, the watch lags rather than idles: the settle
+   * waits for the catch-up past the delay (up to 10 delays). Absent: the delay.
+   */
+  podWatchSilentMs: (() => number) | undefined;
 
   constructor(
     private readonly leases: LeaseView,
@@ -364,6 +373,7 @@ export class ShardedOwnership implements Ownership {
     this.settling = true;
     this.gainedWhileSettling = false;
     this.catchUpEpoch = undefined;
+    this.catchUpPending = false;
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
   }
@@ -380,15 +390,38 @@ export class ShardedOwnership implements Ownership {
     if (epoch === undefined || this.catchUpEpoch === epoch) return;
     this.catchUpEpoch = epoch;
     this.settleStartedAt = Date.now();
-    this.settleTimer = setTimeout(() => this.settled("delay"), this.options.handoverSettleMs);
+    this.settleTimer = setTimeout(() => this.settleDelayPassed(epoch), this.options.handoverSettleMs);
     if (!this.podWatchCaughtUp) return;
+    this.catchUpPending = true;
     this.podWatchCaughtUp().then(
       (reached) => {
+        if (this.catchUpEpoch === epoch) this.catchUpPending = false;
         if (reached && this.settling && this.adopted?.epoch === epoch) this.settled("watch");
       },
-      (error: unknown) =>
-        this.log.debug({ err: String(error) }, "pod watch catch-up not known; settle delay"),
+      (error: unknown) => {
+        if (this.catchUpEpoch === epoch) this.catchUpPending = false;
+        this.log.debug({ err: String(error) }, "pod watch catch-up not known; settle delay");
+      },
     );
+  }
+
+  /**
+   * The settle delay passed. It ends the settle unless the catch-up is still unanswered while the
+   * pod watch keeps delivering: on a loaded API server the watch can trail by more than the delay,
+   * and the previous owner's last binds may be among what it has not delivered yet (placing on
+   * the node before they are in the cache can overcommit it). Then it waits for the catch-up, a
+   * delay at a time, up to 10 delays. A watch with nothing to deliver (an idle cluster) does not
+   * move until its next bookmark: there the delay ends the settle, as without a catch-up.
+   */
+  private settleDelayPassed(epoch: number): void {
+    if (!this.settling || this.adopted?.epoch !== epoch) return;
+    const delay = this.options.handoverSettleMs;
+    const silentMs = this.podWatchSilentMs?.() ?? Number.POSITIVE_INFINITY;
+    if (this.catchUpPending && silentMs < delay && Date.now() - this.settleStartedAt < 10 * delay) {
+      this.settleTimer = setTimeout(() => this.settleDelayPassed(epoch), delay);
+      return;
+    }
+    this.settled("delay");
   }
 
   /** Nodes gained under the adopted epoch may be used from now on. */

@@ -259,6 +259,19 @@ describe("Informer.deliveredAsOfNow", () => {
     expect(await pending).toBe(false);
   });
 
+  it("knows when its watch last delivered anything (how long it has been silent)", async () => {
+    const server = new FakeApiServer(things(1));
+    const { informer, stop } = startInformer(server);
+    await waitUntil("synced", () => informer.synced);
+    await waitUntil("the watch", () => server.watches().length === 1);
+    const before = informer.lastDeliveryAt;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    server.sendRaw("MODIFIED", thing("t00", "15"));
+    await waitUntil("a delivery", () => informer.lastDeliveryAt > before);
+    expect(Date.now() - informer.lastDeliveryAt).toBeLessThan(1_000);
+    await stop();
+  });
+
   it("answers false when the collection's resourceVersion is not a decimal number", async () => {
     const server = new FakeApiServer(things(1));
     const { informer, stop } = startInformer(server);
