@@ -1,8 +1,8 @@
 /**
  * LentNode: a node the coordinator lent to a shard for one pod group takes only that group's
- * pods (and pods nominated to it) until the group runs on it. Otherwise the borrower's other groups could fill the room the
- * lend was made for, and the group would stay stuck with its nodes taken. Once the group is
- * there, the rest of the node is anyone's again.
+ * pods (and pods nominated to it) until the group runs on it. Otherwise the borrower's other
+ * groups could fill the room the lend was made for, and the group would stay stuck with its
+ * nodes taken. Once the group is there, the rest of the node is anyone's again.
  */
 import { lentForAnnotation } from "../../../contracts/keys.js";
 import { type FilterPlugin, unresolvable } from "../../framework.js";
@@ -29,9 +29,9 @@ export const lentNode: FilterPlugin = {
   filter(pod, node) {
     const group = heldFor(node);
     if (group === undefined || group === pod.group.id) return undefined;
-    // A preemptor nominated here won the node's room while the group ran on it, then evicted the
-    // group as its victim: the hold that comes back with the group gone must not shut the
-    // preemptor out of the room its evictions freed (its nomination keeps the group off it).
+    // A preemptor nominated here won room on the node while the group ran on it; if the group
+    // leaves before the preemptor is bound, the hold comes back, but must not shut the preemptor
+    // out of the room its evictions freed (its nomination keeps the group's pods off it).
     if (pod.nominatedNodeName === node.name) return undefined;
     return rejected;
   },
