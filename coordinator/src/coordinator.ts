@@ -48,6 +48,7 @@ import {
   freeCpu,
   type LeaderTicket,
   planRelief,
+  promisedToAnother,
   type ReliefPlan,
   type Reservation,
   shouldReturn,
@@ -292,7 +293,7 @@ export class Coordinator {
     const lent = new Set(plan.nodes.map(({ node }) => node));
     for (const summary of await this.readSummaries(lenders))
       for (const node of summary.nodes)
-        if (lent.has(node.name) && node.nominatedFor?.some((id) => id !== group)) return true;
+        if (lent.has(node.name) && promisedToAnother(node, group)) return true;
     return false;
   }
 

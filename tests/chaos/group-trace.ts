@@ -94,8 +94,11 @@ export function preemptionWaits(runDir: string, end: number): PreemptionWait[] {
     const time = Number(entry.time);
     if (typeof group !== "string" || !Number.isFinite(time)) continue;
     if (entry.msg === "preempting") preempted.set(group, Math.min(preempted.get(group) ?? time, time));
-    else if (entry.msg === "decision" && entry.decision === "bind")
-      binds.set(group, [...(binds.get(group) ?? []), time]);
+    else if (entry.msg === "decision" && entry.decision === "bind") {
+      const times = binds.get(group) ?? [];
+      times.push(time);
+      binds.set(group, times);
+    }
   }
   return [...preempted]
     .map(([group, preemptedAt]) => {

@@ -421,6 +421,11 @@ const prioritiesOf = (members: readonly PodRecord[]) =>
 /** Members that disagree on priority make a group invalid: it is never placed and never preempts. */
 const disagreeOnPriority = (members: readonly PodRecord[]) => prioritiesOf(members).length > 1;
 
+/** A pod as the placement rules read it. */
+function ruleSubject(pod: PodRecord): Placed["pod"] {
+  return { key: pod.key, namespace: pod.key.split("/")[0] as string, labels: pod.labels, spec: pod.spec };
+}
+
 export class InvariantLedger {
   readonly violations: Violation[] = [];
   readonly binds: BindRecord[] = [];
@@ -1084,7 +1089,7 @@ export class InvariantLedger {
     const recentBinds = new Set<Placed>();
     const recentlyLeft: Placed[] = [];
     const view = (pod: PodRecord, terminating: boolean): Placed => ({
-      pod: { key: pod.key, namespace: pod.key.split("/")[0] as string, labels: pod.labels, spec: pod.spec },
+      pod: ruleSubject(pod),
       node: pod.nodeName as string,
       terminating,
     });
@@ -1127,12 +1132,7 @@ export class InvariantLedger {
       (spec?.topologySpreadConstraints ?? []).some((c) => c.whenUnsatisfiable === "DoNotSchedule");
     // Without constraints of its own, only other pods' anti-affinity and this node's ports concern it.
     const world = this.ruleWorld(pod, now, constrained);
-    const subject = {
-      key: pod.key,
-      namespace: pod.key.split("/")[0] as string,
-      labels: pod.labels,
-      spec,
-    };
+    const subject = ruleSubject(pod);
     const breaches = [
       antiAffinityBreach(subject, nodeName, world),
       hostPortsOf(spec).length > 0 ? hostPortBreach(subject, nodeName, world) : undefined,
@@ -1156,12 +1156,7 @@ export class InvariantLedger {
       const pod = this.pods.get(uid);
       if (pod?.nodeName === undefined) continue;
       const world = this.ruleWorld(pod, at, true);
-      const subject = {
-        key: pod.key,
-        namespace: pod.key.split("/")[0] as string,
-        labels: pod.labels,
-        spec: pod.spec,
-      };
+      const subject = ruleSubject(pod);
       for (const breach of [
         affinityBreach(subject, pod.nodeName, world),
         spreadBreach(subject, pod.nodeName, world),
@@ -1218,7 +1213,7 @@ export class InvariantLedger {
     for (const pod of this.pods.values()) {
       if (!this.holdsRoom(pod) || pod.deleting) continue;
       placed.push({
-        pod: { key: pod.key, namespace: pod.key.split("/")[0] as string, labels: pod.labels, spec: pod.spec },
+        pod: ruleSubject(pod),
         node: pod.nodeName as string,
         terminating: false,
       });

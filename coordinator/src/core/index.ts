@@ -2,5 +2,5 @@
 export { type CapacityView, capacityView, freeCpu } from "./capacity-view.js";
 export { LeadershipProof, type LeaderTicket, Reachability } from "./leadership.js";
 export { type LendState, shouldReturn } from "./lend-return.js";
-export { planRelief, type ReliefPlan, type ReliefRequest } from "./relief-plan.js";
+export { planRelief, promisedToAnother, type ReliefPlan, type ReliefRequest } from "./relief-plan.js";
 export { type Reservation, withReservations } from "./reservations.js";

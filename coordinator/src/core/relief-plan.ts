@@ -28,7 +28,7 @@
  * to another group's preemptor) goes to the owner too, so the owner holds whole racks, as shards
  * aligned by that label do (--shard-by-label), rather than a scattered slice of one.
  */
-import type { CapacitySummary } from "@sharded-scheduler/scheduler/contracts";
+import type { CapacitySummary, NodeCapacity } from "@sharded-scheduler/scheduler/contracts";
 import {
   type PendingGroup,
   type Placement,
@@ -76,6 +76,11 @@ export type ReliefPlan =
   | { readonly kind: "none"; readonly reason: "owner-fits"; readonly placements: readonly Placement[] }
   | { readonly kind: "none"; readonly reason: "impossible" };
 
+/** Room a preemption won on the node for a group other than `groupId`: never lent away for it. */
+export function promisedToAnother(node: NodeCapacity, groupId: string): boolean {
+  return node.nominatedFor?.some((id) => id !== groupId) ?? false;
+}
+
 export function planRelief(request: ReliefRequest): ReliefPlan {
   const { group, owner } = request;
   const modes = group.mayPreempt ? [false, true] : [false];
@@ -88,8 +93,7 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
   // node is never lent away from its shard for another group.
   const promised = new Set<string>();
   for (const summary of request.summaries)
-    for (const node of summary.nodes)
-      if (node.nominatedFor?.some((id) => id !== group.key.id)) promised.add(node.name);
+    for (const node of summary.nodes) if (promisedToAnother(node, group.key.id)) promised.add(node.name);
   let ownerFits: readonly Placement[] | undefined;
   // Its inter-pod constraints are judged by its owner only: no handoff, lends to the owner.
   const ownerOnly = placedByOwnerOnly(group.members);
