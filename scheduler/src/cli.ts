@@ -72,8 +72,7 @@ async function main(): Promise<void> {
   leases.onInvalidObject = (kind) => metrics.invalidObjects.inc({ kind });
   leases.onHandlerError = () => metrics.informerHandlerErrors.inc({ resource: "leases" });
   ownership.promisedNodes = () => running.cache.cluster.nominatedNodes();
-  ownership.podWatchCaughtUp = () => running.podsDeliveredAsOfNow();
-  ownership.podWatchSilentMs = () => running.podWatchSilentMs();
+  ownership.gainedNodesDelivered = (gained) => running.podsOnGainedNodesDelivered(gained);
   const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);
   const serving = await startServingWithReviews(
     config.serving,

@@ -199,6 +199,47 @@ describe("Informer", () => {
     informer.stop();
   });
 
+  it("deliveredAsOfNow() reads the pods bound to one node with the informer's own selector and answers once they are in the store", async () => {
+    const pods = new Map<string, { metadata: { name: string }; spec?: { nodeName?: string } }>();
+    const informer = new Informer<{
+      metadata: { name: string; resourceVersion?: string };
+      spec?: { nodeName?: string };
+    }>(
+      client,
+      {
+        path: `/api/v1/namespaces/${namespace}/pods`,
+        fieldSelector: "status.phase!=Succeeded,status.phase!=Failed",
+      },
+      { upsert: (pod) => pods.set(pod.metadata.name, pod), remove: (pod) => pods.delete(pod.metadata.name) },
+      pino({ level: "silent" }),
+    );
+    void informer.run();
+    await waitFor("synced", async () => (informer.synced ? true : undefined), 10_000);
+    // No pod on the node: answered without waiting for a change or a bookmark.
+    expect(await informer.deliveredAsOfNow("spec.nodeName=gained-node")).toBe(true);
+    for (let i = 0; i < 3; i++)
+      await core.createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { name: `bound-${i}` },
+          spec: {
+            nodeName: i < 2 ? "gained-node" : "other-node",
+            containers: [{ name: "c", image: "busybox" }],
+          },
+        },
+      });
+    // Asked right after the binds: true only once both pods on the node are in the store.
+    expect(await informer.deliveredAsOfNow("spec.nodeName=gained-node")).toBe(true);
+    expect(pods.get("bound-0")?.spec?.nodeName).toBe("gained-node");
+    expect(pods.get("bound-1")?.spec?.nodeName).toBe("gained-node");
+    // Every bound pod, kept for one node by the caller.
+    expect(
+      await informer.deliveredAsOfNow("spec.nodeName!=", (pod) => pod.spec?.nodeName === "other-node"),
+    ).toBe(true);
+    expect(pods.has("bound-2")).toBe(true);
+    informer.stop();
+  });
+
   it("relist() resolves only once a fresh list is in the store, then keeps watching", async () => {
     const { informer, seen } = configMapInformer();
     const first = informer.relist();

@@ -182,6 +182,18 @@ describe("sharding", () => {
     await suite.waitBound(names, 30_000);
     const binders = await bindersOf([...orphans, ...names]);
     for (const name of orphans) expect([identity(0), identity(2)]).toContain(binders.get(name));
+    // The survivors used the dead replica's nodes once their pod watches delivered the pods a
+    // quorum read showed there, never on a delay alone.
+    const settled = { nodes: 0, delay: 0 };
+    for (const ordinal of [0, 2]) {
+      const text = await (replicas.get(ordinal) as RunningShard).metrics();
+      for (const ended of ["nodes", "delay"] as const)
+        settled[ended] += metricValue(text, "sharded_scheduler_handover_settle_duration_seconds_count", {
+          ended,
+        });
+    }
+    expect(settled.nodes).toBeGreaterThan(0);
+    expect(settled.delay).toBe(0);
     expectNoViolations();
     await removeAllPods();
   });

@@ -102,9 +102,7 @@ export class Informer<T extends KubeObject> {
   private relistWaiters: (() => void)[] = [];
   private firstListWaiters: (() => void)[] = [];
   private relistRequested = false;
-  /** When the watch last delivered anything (ms since the epoch; 0: never). */
-  lastDeliveryAt = 0;
-  /** Callers of deliveredAsOfNow() waiting for the informer to reach the version they read. */
+  /** Callers of deliveredAsOfNow() waiting for the informer to reach the newest version they read. */
   private versionWaiters: { readonly target: bigint; readonly resolve: (reached: boolean) => void }[] = [];
   private refusalLogged = false;
   /** Keys of the objects whose handler threw, each logged once until it is handled again. */
@@ -170,19 +168,46 @@ export class Informer<T extends KubeObject> {
   }
 
   /**
-   * Resolves true once this informer has delivered every change its collection held when this
-   * was called: a quorum-fresh read of one object (same selectors) gives the collection's
-   * resourceVersion at that moment, and lists, watch events and bookmarks advance the informer's
-   * own in order. False when the read failed or the versions are not decimal numbers (the API
-   * server's are etcd revisions; other storage may make them opaque), or on stop. A quiet
-   * collection keeps it pending until its next change or bookmark: callers bound their wait.
+   * Resolves true once this informer has delivered, at least at the version a quorum read shows
+   * now, every object of its collection that also matches `fieldSelector` and `include`: the read
+   * lists them (in pages) and the informer is to reach the newest of their resourceVersions (watch
+   * events arrive in that order): the objects a caller is about to rely on, not every change of
+   * the collection, so a watch that trails behind other traffic answers once it has delivered
+   * these, and a quiet collection without waiting for a bookmark. Objects gone since they matched
+   * are not waited for. False when their versions are not decimal numbers (the API server's are
+   * etcd revisions; other storage may make them opaque), or on stop; rejects when the read fails.
    */
-  async deliveredAsOfNow(): Promise<boolean> {
-    const path = this.query({ limit: "1" });
-    const res = await this.client.call<{ metadata?: { resourceVersion?: string } }>("GET", path);
-    const target =
-      res.status >= 200 && res.status <= 299 ? revision(res.body.metadata?.resourceVersion) : undefined;
-    if (target === undefined || this.stopped) return false;
+  async deliveredAsOfNow(
+    fieldSelector: string,
+    include: (object: T) => boolean = () => true,
+  ): Promise<boolean> {
+    let target = 0n;
+    let continueToken = "";
+    for (;;) {
+      const path = this.query(
+        {
+          limit: String(this.options.pageSize ?? defaultPageSize),
+          ...(continueToken ? { continue: continueToken } : {}),
+        },
+        fieldSelector,
+      );
+      const res = await this.client.call<{ items?: T[]; metadata?: { continue?: string } }>("GET", path);
+      if (res.status === 410 && continueToken) {
+        target = 0n;
+        continueToken = "";
+        continue;
+      }
+      if (res.status < 200 || res.status > 299) throw apiError("GET", path, res);
+      if (this.stopped) return false;
+      for (const item of res.body.items ?? []) {
+        if (!this.wellFormed(item) || !include(item)) continue;
+        const version = revision(item.metadata.resourceVersion);
+        if (version === undefined) return false;
+        if (version > target) target = version;
+      }
+      continueToken = res.body.metadata?.continue ?? "";
+      if (!continueToken) break;
+    }
     return new Promise((resolve) => {
       this.versionWaiters.push({ target, resolve });
       this.versionAdvanced();
@@ -244,9 +269,13 @@ export class Informer<T extends KubeObject> {
     for (const waiter of this.versionWaiters.splice(0)) waiter.resolve(false);
   }
 
-  private query(extra: Record<string, string>): string {
+  /** The collection's path with its selectors (and `alsoFields`, a further field selector) and `extra`. */
+  private query(extra: Record<string, string>, alsoFields = ""): string {
     const params = new URLSearchParams(extra);
-    if (this.options.fieldSelector) params.set("fieldSelector", this.options.fieldSelector);
+    const fields = [this.options.fieldSelector ?? "", alsoFields]
+      .filter((selector) => selector !== "")
+      .join(",");
+    if (fields) params.set("fieldSelector", fields);
     if (this.options.labelSelector) params.set("labelSelector", this.options.labelSelector);
     return `${this.options.path}?${params}`;
   }
@@ -390,7 +419,6 @@ export class Informer<T extends KubeObject> {
     try {
       for await (const chunk of response as AsyncIterable<Buffer>) {
         watchdog.refresh();
-        this.lastDeliveryAt = Date.now();
         let events = 0;
         let decodeMs = 0;
         lines.push(chunk);

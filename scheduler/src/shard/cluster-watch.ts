@@ -29,7 +29,7 @@ import type { SelectorOwnerKind } from "../core/plugins/pod-topology-spread/defa
 import { discoverResource } from "../kube/discovery.js";
 import { Informer, type InformerOptions, type KubeObject } from "../kube/informer.js";
 import type { KubeClient } from "../kube/kube-client.js";
-import type { Ownership } from "../sharding/ownership.js";
+import type { GainedNodes, Ownership } from "../sharding/ownership.js";
 import type { ClusterCache, PriorityClassObject } from "./cluster-cache.js";
 import type { ShardMetrics } from "./metrics.js";
 import {
@@ -334,15 +334,21 @@ export class ClusterWatch {
     };
   }
 
-  /** True once the pod watch delivered every pod change made before the call (Informer.deliveredAsOfNow). */
-  podsDeliveredAsOfNow(): Promise<boolean> {
-    return this.podInformer?.deliveredAsOfNow() ?? Promise.resolve(false);
-  }
-
-  /** How long the pod watch has delivered nothing (ms; infinite before it delivered anything). */
-  podWatchSilentMs(now = Date.now()): number {
-    const last = this.podInformer?.lastDeliveryAt ?? 0;
-    return last === 0 ? Number.POSITIVE_INFINITY : now - last;
+  /**
+   * True once the pod watch delivered every pod a quorum read shows bound to a node gained in a
+   * handover (Informer.deliveredAsOfNow): a read per node when the handover names at most
+   * 16, else one read of every bound pod, kept for the nodes `gained` accepts. Rejects while
+   * the pod watch has not started.
+   */
+  podsOnGainedNodesDelivered({ nodes, gained }: GainedNodes): Promise<boolean> {
+    const informer = this.podInformer;
+    // Not watching pods yet (starting): asked again a moment later, never answered by a delay.
+    if (!informer) return Promise.reject(new Error("the pod watch has not started"));
+    if (nodes && nodes.length <= nodeReadsAtMost)
+      return Promise.all(nodes.map((node) => informer.deliveredAsOfNow(`spec.nodeName=${node}`))).then(
+        (answers) => answers.every(Boolean),
+      );
+    return informer.deliveredAsOfNow("spec.nodeName!=", (pod) => gained(pod.spec?.nodeName ?? ""));
   }
 
   /** Re-reads every watched kind with a quorum list. */
@@ -355,6 +361,9 @@ export class ClusterWatch {
     for (const informer of this.informers) informer.stop();
   }
 }
+
+/** Above this many gained nodes, one read of every bound pod instead of a read per node. */
+const nodeReadsAtMost = 16;
 
 /** The API group version of native PodGroups. */
 export const podGroupApi = "scheduling.k8s.io/v1beta1";

@@ -109,7 +109,7 @@ const settings = {
   handoverSettleMs: {
     flag: "handover-settle-ms",
     env: "HANDOVER_SETTLE_MS",
-    help: "wait before placing on a node just gained",
+    help: "wait before placing on a node just gained, where the quorum read of its pods cannot tell (else until the pod watch delivered them)",
     fallback: () => "1000",
   },
   expectedShards: {

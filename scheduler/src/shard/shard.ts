@@ -23,7 +23,7 @@ import {
   spanningProfile,
 } from "../core/index.js";
 import type { KubeClient } from "../kube/kube-client.js";
-import type { Ownership } from "../sharding/ownership.js";
+import type { GainedNodes, Ownership } from "../sharding/ownership.js";
 import {
   type CacheChange,
   ClusterCache,
@@ -145,14 +145,9 @@ export class Shard {
     await this.watch.relist();
   }
 
-  /** True once the pod watch delivered every pod change made before the call (a handover's catch-up). */
-  podsDeliveredAsOfNow(): Promise<boolean> {
-    return this.watch.podsDeliveredAsOfNow();
-  }
-
-  /** How long the pod watch has delivered nothing (ms). */
-  podWatchSilentMs(): number {
-    return this.watch.podWatchSilentMs();
+  /** True once the pod watch delivered the pods on the nodes gained in a handover (ClusterWatch). */
+  podsOnGainedNodesDelivered(gained: GainedNodes): Promise<boolean> {
+    return this.watch.podsOnGainedNodesDelivered(gained);
   }
 
   stop(): void {

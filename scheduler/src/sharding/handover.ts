@@ -15,6 +15,12 @@
  * since acknowledgments only grow, the epochs are equal. A member is removed from the ring only
  * once confirmed dead, by which time its own lease check already fails.
  *
+ * One owner at a time is not yet enough: the new owner of a node must also see the previous
+ * owner's binds there before it places on it, or it overcommits the node. Those binds precede
+ * every other member's acknowledgment, so they precede a quorum read made once the gate opened;
+ * sharded-ownership.ts uses a gained node only once the pod watch delivered every pod that read
+ * shows on it.
+ *
  * With --shard-by-label the ring object also lists whole domains of a node label per member
  * (domain-assignment.ts). A node's owner remains a function of the ring object and its name
  * alone (lend, else the member listing it, else the hash), never of a label as some shard's

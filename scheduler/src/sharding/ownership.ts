@@ -56,3 +56,13 @@ export interface BindTicket {
   valid(): boolean;
   release(): void;
 }
+
+/**
+ * The nodes a replica gained under the ring epoch it adopted: `nodes` names them all when the
+ * epoch only moved lends (its members and domain listing are the previous adoption's), else it
+ * is undefined (members came or went: any node may have moved); `gained` says of any node.
+ */
+export interface GainedNodes {
+  readonly nodes: readonly string[] | undefined;
+  readonly gained: (nodeName: string) => boolean;
+}

@@ -3,11 +3,11 @@
  * over the shard Leases.
  *   - Nodes: the owner under the ring epoch this replica adopted (a lent node: its node owner).
  *     Binding onto a node needs the bind gate open; a node just gained is used only once the
- *     pod watch has delivered the previous owner's last binds: once it caught up with a
- *     quorum read made after the gate opened (every other member acknowledged the epoch after
- *     finishing its binds under older ones, so those binds precede the read), or the settle
- *     delay after the gate opened, whichever comes first — unless the watch is still delivering
- *     (it lags): then the catch-up, up to 10 delays (settleDelayPassed).
+ *     pod watch has delivered the previous owner's last binds: every pod a quorum read made
+ *     after the gate opened shows bound to the gained nodes (every other member acknowledged
+ *     the epoch after finishing its binds under older ones, so those binds precede the read),
+ *     however long the watch trails (gainedNodesDelivered). Only where that read cannot tell
+ *     (versions that are not revisions) does the settle delay after the gate opened end it.
  *   - Groups: the owner under the newest ring seen, or the live shard a pod's owner annotation
  *     names (optimistic: the API server binds a pod once).
  *   - Adopting a new epoch waits for this replica's bind batches in flight, then acknowledges.
@@ -30,13 +30,13 @@ import {
   sameDomains,
 } from "./domain-assignment.js";
 import { type BindGate, bindGate, nextRingEpoch, type PeerView } from "./handover.js";
-import type { BindTicket, Ownership } from "./ownership.js";
+import type { BindTicket, GainedNodes, Ownership } from "./ownership.js";
 import { isConfirmedDead } from "./peer-liveness.js";
 import type { LeaseView } from "./shard-leases.js";
 import { nodeOwnerOf, ShardRing } from "./shard-ring.js";
 
 export interface ShardedOwnershipOptions {
-  /** The longest a node just gained waits before this replica places on it (see podWatchCaughtUp). */
+  /** How long a node just gained waits where the read of its pods cannot tell (see gainedNodesDelivered). */
   handoverSettleMs: number;
   /** At most one ring proposal per this many ms. */
   proposalIntervalMs?: number;
@@ -59,7 +59,11 @@ interface Adoption {
   readonly nodeOwners: Readonly<Record<string, string>>;
   /** Node → the member whose domains list it (domainNodeOwners). */
   readonly listed: ReadonlyMap<string, string>;
-  /** The adoption before, to tell nodes kept from nodes gained. */
+  /**
+   * The last adoption whose gained nodes settled — the one before, or, when that one never
+   * settled (another epoch came before its gate opened or its read answered), the one it
+   * counted from — to tell nodes kept from nodes gained.
+   */
   readonly previous:
     | {
         readonly ring: ShardRing;
@@ -75,8 +79,11 @@ type GateReason = Extract<BindGate, { open: false }>["reason"];
 export interface HandoverMetrics {
   readonly handoverWaits: { inc(labels: { reason: string }): void };
   readonly handoverWaitSeconds: { observe(labels: { reason: string }, seconds: number): void };
-  readonly handoverSettleSeconds: { observe(labels: { ended: "watch" | "delay" }, seconds: number): void };
+  readonly handoverSettleSeconds: { observe(labels: { ended: SettleEnd }, seconds: number): void };
 }
+
+/** What ended a settle: the pod watch delivered the gained nodes' pods, or the delay. */
+type SettleEnd = "nodes" | "delay";
 
 export class ShardedOwnership implements Ownership {
   private changes = 0;
@@ -91,10 +98,12 @@ export class ShardedOwnership implements Ownership {
   private gainedWhileSettling = false;
   private settleTimer: NodeJS.Timeout | undefined;
   private settleStartedAt = 0;
-  /** The epoch whose settle a catch-up of the pod watch was asked for. */
-  private catchUpEpoch: number | undefined;
-  /** That catch-up is asked and not answered yet. */
-  private catchUpPending = false;
+  /** The epoch whose settle started (the gate opened on it). */
+  private settleEpoch: number | undefined;
+  /** The read of the gained nodes' pods is asked (or retried) and not answered yet. */
+  private gainedReadPending = false;
+  /** Settling past 10 delays was logged for this epoch. */
+  private longSettleLogged = false;
   private gateOpen = false;
   private closedSince = Date.now();
   private closedReason: GateReason | undefined;
@@ -133,17 +142,13 @@ export class ShardedOwnership implements Ownership {
    */
   promisedNodes: () => Iterable<string> = () => [];
   /**
-   * Set by the shard: resolves true once its pod watch has delivered every pod change made
-   * before the call (a quorum read, then the watch reaching its resourceVersion). Asked when the
-   * gate opens while gained nodes settle; true ends the settle before the delay. Absent: the delay.
+   * Set by the shard: resolves true once its pod watch has delivered every pod bound, as of the
+   * call (a quorum read), to a node gained under the adopted epoch — `nodes` when the epoch moved
+   * only those (lends given or returned), else every node `gained` accepts. False when that
+   * cannot be known (versions that are not revisions); rejects when the read failed (retried
+   * after a delay). Asked when the gate opens while gained nodes settle; true ends the settle.
    */
-  podWatchCaughtUp: (() => Promise<boolean>) | undefined;
-  /**
-   * Set by the shard: how long its pod watch has delivered nothing (ms). While a catch-up is
-   * unanswered and the watch keeps delivering, the watch lags rather than idles: the settle
-   * waits for the catch-up past the delay (up to 10 delays). Absent: the delay.
-   */
-  podWatchSilentMs: (() => number) | undefined;
+  gainedNodesDelivered: ((gained: GainedNodes) => Promise<boolean>) | undefined;
 
   constructor(
     private readonly leases: LeaseView,
@@ -350,8 +355,10 @@ export class ShardedOwnership implements Ownership {
 
   /** Adopts the newest ring seen (latestRing already has its members). */
   private adopt(ring: RingEpoch): void {
-    const previous = this.adopted;
+    const before = this.adopted;
     const listed = domainNodeOwners(ring.domains);
+    // A node gained under an epoch that never settled is still to settle: it is not kept.
+    const previous = before && this.settling ? before.previous : before;
     this.adopted = {
       epoch: ring.epoch,
       ring: this.latestRing,
@@ -372,8 +379,9 @@ export class ShardedOwnership implements Ownership {
     void this.leases.publishAck(ring.epoch);
     this.settling = true;
     this.gainedWhileSettling = false;
-    this.catchUpEpoch = undefined;
-    this.catchUpPending = false;
+    this.settleEpoch = undefined;
+    this.gainedReadPending = false;
+    this.longSettleLogged = false;
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
   }
@@ -383,41 +391,63 @@ export class ShardedOwnership implements Ownership {
    * acknowledged it, each after its last bind under an older epoch. The settle runs from now, not
    * from the adoption: a peer may take longer than the delay to finish its binds in flight, and
    * its last ones land just before its acknowledgment. A quorum read made now is newer than those
-   * binds, and once the pod watch reached it they are in the cache; the delay bounds the wait.
+   * binds, and once the pod watch delivered what it shows on the gained nodes they are in the cache.
    */
   private settleFromNow(): void {
     const epoch = this.adopted?.epoch;
-    if (epoch === undefined || this.catchUpEpoch === epoch) return;
-    this.catchUpEpoch = epoch;
+    if (epoch === undefined || this.settleEpoch === epoch) return;
+    this.settleEpoch = epoch;
     this.settleStartedAt = Date.now();
     this.settleTimer = setTimeout(() => this.settleDelayPassed(epoch), this.options.handoverSettleMs);
-    if (!this.podWatchCaughtUp) return;
-    this.catchUpPending = true;
-    this.podWatchCaughtUp().then(
+    this.readGainedNodes(epoch);
+  }
+
+  /**
+   * Asks whether the pod watch delivered the pods on the gained nodes (gainedNodesDelivered);
+   * true ends the settle; false (it cannot tell) leaves it to the delay. A failed read is asked
+   * again a delay later, as long as this epoch settles: an answer is coming, so the delay does not
+   * end the settle meanwhile.
+   */
+  private readGainedNodes(epoch: number): void {
+    const adopted = this.adopted;
+    if (!this.gainedNodesDelivered || !adopted) return;
+    this.gainedReadPending = true;
+    const current = () => this.settling && this.adopted?.epoch === epoch;
+    this.gainedNodesDelivered(gainedNodesOf(adopted, this.self)).then(
       (reached) => {
-        if (this.catchUpEpoch === epoch) this.catchUpPending = false;
-        if (reached && this.settling && this.adopted?.epoch === epoch) this.settled("watch");
+        if (!current()) return;
+        this.gainedReadPending = false;
+        if (reached) this.settled("nodes");
+        else if (Date.now() - this.settleStartedAt >= this.options.handoverSettleMs) this.settled("delay");
       },
       (error: unknown) => {
-        if (this.catchUpEpoch === epoch) this.catchUpPending = false;
-        this.log.debug({ err: String(error) }, "pod watch catch-up not known; settle delay");
+        if (!current()) return;
+        this.log.debug({ err: String(error) }, "pods on the gained nodes not read; reading again");
+        setTimeout(() => {
+          if (current()) this.readGainedNodes(epoch);
+        }, this.options.handoverSettleMs).unref();
       },
     );
   }
 
   /**
-   * The settle delay passed. It ends the settle unless the catch-up is still unanswered while the
-   * pod watch keeps delivering: on a loaded API server the watch can trail by more than the delay,
-   * and the previous owner's last binds may be among what it has not delivered yet (placing on
-   * the node before they are in the cache can overcommit it). Then it waits for the catch-up, a
-   * delay at a time, up to 10 delays. A watch with nothing to deliver (an idle cluster) does not
-   * move until its next bookmark: there the delay ends the settle, as without a catch-up.
+   * The settle delay passed. While the read of the gained nodes' pods is unanswered it waits on,
+   * however long: the previous owner's last binds may be among what the pod watch has not
+   * delivered yet (on a loaded API server it can trail by seconds), and placing on the node before
+   * they are in the cache can overcommit it (a chaos run did, when a delay ended the wait with
+   * the watch 2 s behind). Without that read, or when it cannot tell, the delay ends the settle.
    */
   private settleDelayPassed(epoch: number): void {
     if (!this.settling || this.adopted?.epoch !== epoch) return;
     const delay = this.options.handoverSettleMs;
-    const silentMs = this.podWatchSilentMs?.() ?? Number.POSITIVE_INFINITY;
-    if (this.catchUpPending && silentMs < delay && Date.now() - this.settleStartedAt < 10 * delay) {
+    if (this.gainedReadPending) {
+      if (!this.longSettleLogged && Date.now() - this.settleStartedAt >= 10 * delay) {
+        this.longSettleLogged = true;
+        this.log.info(
+          { epoch, waitedMs: Date.now() - this.settleStartedAt },
+          "gained nodes still settling: the pod watch has not delivered their pods yet",
+        );
+      }
       this.settleTimer = setTimeout(() => this.settleDelayPassed(epoch), delay);
       return;
     }
@@ -425,7 +455,7 @@ export class ShardedOwnership implements Ownership {
   }
 
   /** Nodes gained under the adopted epoch may be used from now on. */
-  private settled(ended: "watch" | "delay"): void {
+  private settled(ended: SettleEnd): void {
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
     this.settling = false;
@@ -615,4 +645,31 @@ interface DomainsToList {
 
 function sameMembers(ring: ShardRing, epoch: RingEpoch): boolean {
   return ring.members.join(",") === epoch.members.join(",");
+}
+
+/**
+ * The nodes this replica gained under the adopted epoch (GainedNodes): named when only lends
+ * moved, else described by the predicate alone.
+ */
+function gainedNodesOf(adopted: Adoption, self: string): GainedNodes {
+  const previous = adopted.previous;
+  const gained = (nodeName: string) =>
+    nodeOwnerOf(adopted.ring, adopted.nodeOwners, nodeName, adopted.listed) === self &&
+    (previous === undefined ||
+      nodeOwnerOf(previous.ring, previous.nodeOwners, nodeName, previous.listed) !== self);
+  if (
+    previous === undefined ||
+    previous.ring.members.join(",") !== adopted.ring.members.join(",") ||
+    !sameListing(previous.listed, adopted.listed)
+  )
+    return { nodes: undefined, gained };
+  // Only lends moved: a node changes owner only if a lend names it, now or before.
+  const named = new Set([...Object.keys(adopted.nodeOwners), ...Object.keys(previous.nodeOwners)]);
+  return { nodes: [...named].filter(gained), gained };
+}
+
+function sameListing(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [node, owner] of a) if (b.get(node) !== owner) return false;
+  return true;
 }

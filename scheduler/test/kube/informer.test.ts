@@ -225,59 +225,58 @@ describe("Informer lists", () => {
 });
 
 describe("Informer.deliveredAsOfNow", () => {
-  it("reads the collection's resourceVersion with a quorum read of one object, and answers once the watch reached it", async () => {
-    const server = new FakeApiServer(things(2));
-    const { informer, stop } = startInformer(server, { fieldSelector: "status.phase!=Failed" });
+  it("answers for the objects a further field selector reads: once the watch delivered the newest of them, not the whole collection", async () => {
+    const server = new FakeApiServer(things(3));
+    const { informer, stop } = startInformer(server, { fieldSelector: "status.phase!=Failed", pageSize: 2 });
     await waitUntil("synced", () => informer.synced);
+    await waitUntil("the watch", () => server.watches().length === 1);
     // Nothing changed since the list: delivered at once.
-    expect(await informer.deliveredAsOfNow()).toBe(true);
-    const [read] = server.requests.filter((request) => request.startsWith("GET"));
-    const params = new URL(read?.slice(4) ?? "", "http://fake").searchParams;
-    expect(params.get("limit")).toBe("1");
-    expect(params.get("fieldSelector")).toBe("status.phase!=Failed");
+    expect(await informer.deliveredAsOfNow("spec.nodeName=n1")).toBe(true);
+    const reads = () => server.requests.filter((request) => request.startsWith("GET"));
+    const params = new URL(reads()[0]?.slice(4) ?? "", "http://fake").searchParams;
+    expect(params.get("fieldSelector")).toBe("status.phase!=Failed,spec.nodeName=n1");
     expect(params.get("resourceVersion") ?? "").toBe("");
+    // Read in pages (3 objects, 2 a page).
+    expect(reads()).toHaveLength(2);
 
-    // Changes the watch has not delivered yet (the server is at 20, the informer at 10).
-    server.resourceVersion = 20;
+    // The collection moved on to 40 (other objects' changes the watch has not delivered yet); of
+    // the objects read, the newest is t01 at 15.
+    server.resourceVersion = 40;
+    server.objects.set("t01", thing("t01", "15"));
+    server.objects.set("other", thing("other", "39"));
     let answer: boolean | undefined;
-    void informer.deliveredAsOfNow().then((reached) => {
-      answer = reached;
-    });
-    await waitUntil("the read", () => server.requests.filter((r) => r.startsWith("GET")).length === 2);
-    server.sendRaw("MODIFIED", thing("t00", "15"));
+    void informer
+      .deliveredAsOfNow("spec.nodeName=n1", (object) => object.metadata.name !== "other")
+      .then((reached) => {
+        answer = reached;
+      });
+    await waitUntil("the read", () => reads().length === 4);
+    server.sendRaw("MODIFIED", thing("t00", "14"));
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(answer).toBeUndefined();
-    server.sendRaw("BOOKMARK", { metadata: { resourceVersion: "20" } });
+    server.sendRaw("MODIFIED", thing("t01", "15"));
     await waitUntil("the answer", () => answer !== undefined);
     expect(answer).toBe(true);
-
-    // Pending when stopped: answered false.
-    server.resourceVersion = 30;
-    const pending = informer.deliveredAsOfNow();
-    await waitUntil("the read", () => server.requests.filter((r) => r.startsWith("GET")).length === 3);
+    // Pending when stopped (all objects read, "other" at 39 not delivered): answered false.
+    const pending = informer.deliveredAsOfNow("spec.nodeName=n1");
+    await waitUntil("the read", () => reads().length === 6);
     await stop();
     expect(await pending).toBe(false);
   });
 
-  it("knows when its watch last delivered anything (how long it has been silent)", async () => {
+  it("rejects when the read fails, and answers false for versions that are not decimal numbers", async () => {
     const server = new FakeApiServer(things(1));
     const { informer, stop } = startInformer(server);
     await waitUntil("synced", () => informer.synced);
-    await waitUntil("the watch", () => server.watches().length === 1);
-    const before = informer.lastDeliveryAt;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    server.sendRaw("MODIFIED", thing("t00", "15"));
-    await waitUntil("a delivery", () => informer.lastDeliveryAt > before);
-    expect(Date.now() - informer.lastDeliveryAt).toBeLessThan(1_000);
-    await stop();
-  });
-
-  it("answers false when the collection's resourceVersion is not a decimal number", async () => {
-    const server = new FakeApiServer(things(1));
-    const { informer, stop } = startInformer(server);
-    await waitUntil("synced", () => informer.synced);
-    (server as { resourceVersion: unknown }).resourceVersion = "opaque-token";
-    expect(await informer.deliveredAsOfNow()).toBe(false);
+    const call = server.client.call;
+    (server.client as { call: unknown }).call = async () => ({
+      status: 503,
+      body: { message: "unavailable" },
+    });
+    await expect(informer.deliveredAsOfNow("spec.nodeName=n1")).rejects.toThrow(/503/);
+    (server.client as { call: unknown }).call = call;
+    server.objects.set("t00", thing("t00", "opaque"));
+    expect(await informer.deliveredAsOfNow("spec.nodeName=n1")).toBe(false);
     await stop();
   });
 });
