@@ -167,7 +167,7 @@ export class ShardMetrics {
 
   readonly handoverSettleSeconds = new Histogram({
     name: "sharded_scheduler_handover_settle_duration_seconds",
-    help: "How long nodes gained in a handover waited for use once every peer acknowledged the epoch, by what ended the wait: nodes (the pod watch delivered the pods a quorum read shows on the gained nodes), watch (it caught up with the whole pod collection) or delay (the settle delay ran out: no read could tell).",
+    help: "How long nodes gained in a handover waited for use once every peer acknowledged the epoch, by what ended the wait: nodes (the pod watch delivered the pods a quorum read shows on the gained nodes) or delay (the settle delay ran out: the read could not tell).",
     labelNames: ["ended"] as const,
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
