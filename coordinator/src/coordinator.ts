@@ -250,16 +250,17 @@ export class Coordinator {
       );
       this.metrics.refusals.inc({ reason: claim.reason });
       if (claim.reason === "exhausted") this.tellExhausted(infos, claim.attempts);
+      const current = claim.current;
       if (
-        claim.current?.kind === "handoff" &&
-        infos.some(({ pod }) => ownerPinOf(pod)?.shard !== claim.current?.to)
+        (current?.kind === "handoff" || current?.kind === "lend") &&
+        infos.some(({ pod }) => ownerPinOf(pod)?.shard !== current.to)
       ) {
-        // A handoff claimed, then interrupted before every pod was pinned: finish it.
+        // A handoff or lend claimed, then interrupted before every pod was pinned: finish it.
         await this.pinPods(
           infos.map(({ pod }) => pod),
           {
-            kind: "handoff",
-            owner: claim.current.to,
+            kind: current.kind,
+            owner: current.to,
             attempts: claim.attempts,
             at: recorded.at || now,
             epoch: this.ringEpoch,
@@ -274,10 +275,11 @@ export class Coordinator {
     this.reservations.set(report.id, { until: now + this.config.stuckAfterMs, placements: plan.placements });
     if (plan.kind === "lend") for (const { node } of plan.nodes) lentNodes.add(node);
     await this.carryOut(plan, report, infos, owner, claim.attempts, now);
-    if (plan.kind === "handoff") {
+    if (plan.to !== owner) {
       // Nodes lent to the old owner for this group would be held for it there, where it no longer is.
       for (const lend of lends)
-        if (lend.group === report.id) await this.returnLend(lend, "its group was handed off");
+        if (lend.group === report.id && lend.to !== plan.to)
+          await this.returnLend(lend, "its group was handed off");
     }
   }
 
@@ -369,7 +371,8 @@ export class Coordinator {
       const lend: Lend = { node, to: plan.to, group: report.id, at: now };
       await this.client.must("PATCH", `/api/v1/nodes/${node}`, lendNodePatch(lend), mergePatch, this.fence());
     }
-    // Pin the group to its owner: a ring change must not move it away from the nodes lent for it.
+    // Pin the group to the borrower (its owner, or the shard it moves to with the lend): a ring
+    // change must not move it away from the nodes lent for it.
     await this.pinPods(
       members.map((m) => m.pod),
       { kind: "lend", owner: plan.to, attempts, at: now, epoch: this.ringEpoch },
@@ -379,11 +382,13 @@ export class Coordinator {
       ? `${domainWord(plan.domains.key)} ${plan.domains.values.join(", ")} whole: `
       : "";
     const lent = wholeDomains + plan.nodes.map((n) => `${n.node} (from ${n.from})`).join(", ");
-    message = `no single shard can place ${count} of pod group ${name}; lent ${lent} to shard ${plan.to}, which schedules it (${attempt})${how ? `; room comes partly${how}` : ""}`;
+    const moved = plan.to === owner ? "" : `, handed from shard ${owner}`;
+    message = `no single shard can place ${count} of pod group ${name}; lent ${lent} to shard ${plan.to}, which schedules it${moved} (${attempt})${how ? `; room comes partly${how}` : ""}`;
     this.log.info(
       {
         group: report.id,
         to: plan.to,
+        ...(plan.to === owner ? {} : { from: owner }),
         nodes: plan.nodes,
         ...(plan.domains ? { domains: plan.domains } : {}),
         preempting: plan.preempting,

@@ -300,6 +300,52 @@ describe("coordinator", () => {
     expectNoViolations();
   });
 
+  // The room a shard holds on a node lent to it (its group running there) can be lent no further:
+  // a gang that needs it and room elsewhere goes to that shard, which borrows the rest.
+  it("(b3) hands a gang to the shard holding room on a node lent to it, and lends that shard the rest", async () => {
+    const [mine, theirs1, theirs2] = (await poolWith("b3", [1, 1, 2])) as [string[], string[], string[]];
+    const [held, spare] = theirs2 as [string, string];
+    // `held` is lent to shard 1 for a pod that runs there (3 cpu of it left).
+    await occupy("b3-run", held, "1");
+    const lend = {
+      node: held,
+      to: shards[1] as string,
+      group: `pod:${suite.namespace}/b3-run`,
+      at: Date.now(),
+    };
+    await suite.core.patchNode(
+      { name: held, body: lendNodePatch(lend) as object },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    await waitFor(
+      `shard 1 to publish ${held} as its own`,
+      async () => {
+        const body = await redis.get(summaryKey(suite.id, shards[1] as string));
+        const summary = body ? (JSON.parse(body) as CapacitySummary) : undefined;
+        return summary?.nodes.some((n) => n.name === held) ? true : undefined;
+      },
+      15_000,
+    );
+    // Four members of 3 cpu: no shard fits them, nor does the owner (shard 0) with what it may
+    // borrow (its node, shard 1's free node, shard 2's spare: 3); shard 1 with `held` does (4).
+    const name = groupOwnedBy(0, "b3-job");
+    const gang = suite.gang(name, 4, { pool: "b3", cpu: "3" });
+    await suite.create(gang);
+    await suite.waitBound(names(gang), 30_000);
+    expect(await bindersOf(names(gang))).toEqual(new Set([shards[1]]));
+    const lent = await lentNodes();
+    expect(lent.get(held)).toBe(shards[1]);
+    expect(lent.get((mine as string[])[0] as string)).toBe(shards[1]);
+    expect(lent.get(spare)).toBe(shards[1]);
+    expect(lent.has((theirs1 as string[])[0] as string)).toBe(false);
+    const [event] = await suite.events(names(gang)[0] as string, "NodesLent");
+    expect(event?.message).toContain(
+      `to shard ${shards[1]}, which schedules it, handed from shard ${shards[0]}`,
+    );
+    expectNoViolations();
+    await suite.deletePods([...names(gang), "b3-run"]);
+  });
+
   it("(c) lends nodes whose room comes from preempting lower-priority pods", async () => {
     const low = await suite.priorityClass("low", 10);
     const high = await suite.priorityClass("high", 1000);

@@ -4,6 +4,9 @@
  * single scheduler over the whole cluster would do:
  *   1. hand it to another shard whose free room fits the whole group;
  *   2. lend the owner enough free nodes of other shards;
+ *   2b. hand it to another shard and lend that one the free nodes it lacks (roomiest first): the
+ *      room a shard holds on nodes lent to it (their groups running there) can be lent no
+ *      further, so a group that needs that room and some elsewhere goes to that shard;
  *   3. hand it to a shard that fits it by preempting lower-priority groups;
  *   4. lend the owner nodes whose room comes partly from preempting lower-priority groups
  *      (never concluding the owner fits it by preempting on its own nodes: it searched them for
@@ -64,7 +67,7 @@ export type ReliefPlan =
     }
   | {
       readonly kind: "lend";
-      /** The owner: it keeps the group and gets the nodes. */
+      /** The shard that schedules the group with the nodes: its owner, or another (2b above). */
       readonly to: string;
       readonly nodes: readonly { readonly node: string; readonly from: string }[];
       /** Lent in domain units (a topology gang): the label and the domains lent whole. */
@@ -127,32 +130,50 @@ export function planRelief(request: ReliefRequest): ReliefPlan {
       lend = lendTrial(request, capacityView(request.summaries, group.priority, owner), promised);
       if (lend === undefined || lend.nodes.size === 0) continue;
     }
-    if (lend === undefined) continue;
-    const { usable, placements, nodes, view: lendView } = lend;
-    const key = group.topology?.required;
-    const domains = new Set<string>();
-    if (key !== undefined) {
-      // Whole domains: the rest of each domain the witness borrows from, as far as it may be lent.
-      for (const node of lendView.cluster.nodes)
-        if (nodes.has(node.name) && node.labels[key] !== undefined) domains.add(node.labels[key] as string);
-      for (const node of usable) {
-        const from = lendView.ownerOf.get(node.name) as string;
-        const value = node.labels[key];
-        if (from !== owner && value !== undefined && domains.has(value)) nodes.set(node.name, from);
+    if (lend === undefined && !preempting && !ownerOnly)
+      // Another shard with the nodes it lacks lent to it: the room on nodes lent to it is its.
+      for (const summary of others) {
+        const moved = lendTrial({ ...request, owner: summary.shard }, view, promised);
+        if (moved !== undefined && moved.nodes.size > 0)
+          return lendPlan(group, summary.shard, moved, preempting);
       }
-    }
-    return {
-      kind: "lend",
-      to: owner,
-      nodes: [...nodes].map(([node, from]) => ({ node, from })).sort((a, b) => (a.node < b.node ? -1 : 1)),
-      ...(key !== undefined && domains.size > 0 ? { domains: { key, values: [...domains].sort() } } : {}),
-      preempting,
-      placements,
-    };
+    if (lend === undefined) continue;
+    return lendPlan(group, owner, lend, preempting);
   }
   return ownerFits !== undefined
     ? { kind: "none", reason: "owner-fits", placements: ownerFits }
     : { kind: "none", reason: "impossible" };
+}
+
+/**
+ * The lend of a trial's borrowed nodes to `to`; a topology gang borrows whole domains: with the
+ * nodes its witness uses, the rest of each domain as far as it may be lent.
+ */
+function lendPlan(
+  group: PendingGroup,
+  to: string,
+  { usable, placements, nodes, view }: NonNullable<ReturnType<typeof lendTrial>>,
+  preempting: boolean,
+): ReliefPlan {
+  const key = group.topology?.required;
+  const domains = new Set<string>();
+  if (key !== undefined) {
+    for (const node of view.cluster.nodes)
+      if (nodes.has(node.name) && node.labels[key] !== undefined) domains.add(node.labels[key] as string);
+    for (const node of usable) {
+      const from = view.ownerOf.get(node.name) as string;
+      const value = node.labels[key];
+      if (from !== to && value !== undefined && domains.has(value)) nodes.set(node.name, from);
+    }
+  }
+  return {
+    kind: "lend",
+    to,
+    nodes: [...nodes].map(([node, from]) => ({ node, from })).sort((a, b) => (a.node < b.node ? -1 : 1)),
+    ...(key !== undefined && domains.size > 0 ? { domains: { key, values: [...domains].sort() } } : {}),
+    preempting,
+    placements,
+  };
 }
 
 /**

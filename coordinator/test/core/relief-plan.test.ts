@@ -83,7 +83,8 @@ describe("planRelief", () => {
       summaries: summaries("group:ns/other"),
       lentNodes: none,
     });
-    expect(elsewhere).toEqual({ kind: "none", reason: "impossible" });
+    // b2 is never lent away: the group goes to b instead, which places it beside the promise.
+    expect(elsewhere).toMatchObject({ kind: "lend", to: "b", nodes: [{ node: "a1", from: "a" }] });
     const own = planRelief({ group: job, owner: "a", summaries: summaries(job.key.id), lentNodes: none });
     expect(own).toMatchObject({
       kind: "lend",
@@ -107,7 +108,64 @@ describe("planRelief", () => {
       summaries,
       lentNodes: new Set(["b1"]),
     });
-    expect(plan).toEqual({ kind: "none", reason: "impossible" });
+    // b1 stays with b, which takes the group and borrows the others.
+    expect(plan).toMatchObject({
+      kind: "lend",
+      to: "b",
+      nodes: [
+        { node: "a1", from: "a" },
+        { node: "c1", from: "c" },
+      ],
+    });
+    // With b1 lent to a (a's summary holds it), a borrows c1 and keeps the group.
+    const toOwner = planRelief({
+      group: group("job", [4000, 4000, 4000]),
+      owner: "a",
+      summaries: [
+        summary("a", [
+          { name: "a1", free: 4000 },
+          { name: "b1", free: 4000 },
+        ]),
+        summary("b", []),
+        summary("c", [{ name: "c1", free: 4000 }]),
+      ],
+      lentNodes: new Set(["b1"]),
+    });
+    expect(toOwner).toMatchObject({ kind: "lend", to: "a", nodes: [{ node: "c1", from: "c" }] });
+  });
+
+  // Seen in a chaos run: the room was on nodes lent to shard b (their groups running there, so
+  // they could be lent no further) and on one free node of c; no shard alone fit the group, and
+  // the owner with what it could borrow did not either. Each answered "impossible".
+  it("hands the group to the shard whose room, with nodes lent to it, fits once it borrows what it lacks", () => {
+    const summaries = [
+      summary("a", [{ name: "a1", free: 1000 }]),
+      summary("b", [
+        { name: "x1", free: 4000 },
+        { name: "x2", free: 4000 },
+        { name: "b1", free: 0 },
+      ]),
+      summary("c", [{ name: "c1", free: 4000 }]),
+    ];
+    const job = group("job", [4000, 4000, 4000]);
+    // x1 and x2 are lent to b: they stay b's.
+    const plan = planRelief({ group: job, owner: "a", summaries, lentNodes: new Set(["x1", "x2"]) });
+    expect(plan).toMatchObject({
+      kind: "lend",
+      to: "b",
+      preempting: false,
+      nodes: [{ node: "c1", from: "c" }],
+    });
+    if (plan.kind !== "lend") return;
+    expect(plan.placements.map((p) => p.nodeName).sort()).toEqual(["c1", "x1", "x2"]);
+    // Free room is not there: nothing moves (and no preemption is planned by this step).
+    const full = summaries.map((s) => (s.shard === "c" ? summary("c", [{ name: "c1", free: 3000 }]) : s));
+    expect(planRelief({ group: job, owner: "a", summaries: full, lentNodes: new Set(["x1", "x2"]) })).toEqual(
+      {
+        kind: "none",
+        reason: "impossible",
+      },
+    );
   });
 
   it("prefers lending free nodes to preempting anyone", () => {
@@ -324,20 +382,21 @@ function witnessHolds(
       for (const [p, used] of Object.entries(node?.used ?? {})) if (Number(p) < priority) room += used;
     expect(cpu).toBeLessThanOrEqual(room);
     if (plan.kind === "handoff") expect(shardOf(nodeName)).toBe(plan.to);
-    else if (shardOf(nodeName) !== owner) {
+    else if (shardOf(nodeName) !== plan.to) {
       expect(plan.nodes.map((n) => n.node)).toContain(nodeName);
       expect(lentNodes.has(nodeName)).toBe(false);
     }
   }
   if (plan.kind === "handoff") expect(plan.to).not.toBe(owner);
   if (plan.kind === "lend") {
-    expect(plan.to).toBe(owner);
+    // To the owner, or (free room only) to another shard that takes the group with the nodes.
+    if (plan.to !== owner) expect(plan.preempting).toBe(false);
     expect(plan.nodes.length).toBeGreaterThan(0);
     // Only nodes the group uses are borrowed.
     for (const { node, from } of plan.nodes) {
       expect(load.has(node)).toBe(true);
       expect(from).toBe(shardOf(node));
-      expect(from).not.toBe(owner);
+      expect(from).not.toBe(plan.to);
     }
   }
 }

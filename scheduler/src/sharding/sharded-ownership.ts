@@ -459,7 +459,9 @@ export class ShardedOwnership implements Ownership {
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
     this.settling = false;
-    this.metrics.handoverSettleSeconds.observe({ ended }, (Date.now() - this.settleStartedAt) / 1000);
+    const waitedMs = Date.now() - this.settleStartedAt;
+    this.metrics.handoverSettleSeconds.observe({ ended }, waitedMs / 1000);
+    this.log.debug({ epoch: this.adopted?.epoch, ended, waitedMs }, "gained nodes settled");
     this.changed();
   }
 
