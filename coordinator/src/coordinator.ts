@@ -250,17 +250,16 @@ export class Coordinator {
       );
       this.metrics.refusals.inc({ reason: claim.reason });
       if (claim.reason === "exhausted") this.tellExhausted(infos, claim.attempts);
-      const current = claim.current;
       if (
-        (current?.kind === "handoff" || current?.kind === "lend") &&
-        infos.some(({ pod }) => ownerPinOf(pod)?.shard !== current.to)
+        claim.current?.kind === "handoff" &&
+        infos.some(({ pod }) => ownerPinOf(pod)?.shard !== claim.current?.to)
       ) {
-        // A handoff or lend claimed, then interrupted before every pod was pinned: finish it.
+        // A handoff claimed, then interrupted before every pod was pinned: finish it.
         await this.pinPods(
           infos.map(({ pod }) => pod),
           {
-            kind: current.kind,
-            owner: current.to,
+            kind: "handoff",
+            owner: claim.current.to,
             attempts: claim.attempts,
             at: recorded.at || now,
             epoch: this.ringEpoch,
