@@ -60,17 +60,21 @@ interface Adoption {
   /** Node → the member whose domains list it (domainNodeOwners). */
   readonly listed: ReadonlyMap<string, string>;
   /**
-   * The last adoption whose gained nodes settled — the one before, or, when that one never
-   * settled (another epoch came before its gate opened or its read answered), the one it
-   * counted from — to tell nodes kept from nodes gained.
+   * To tell nodes kept from nodes gained: the last adoption whose gained nodes settled, then
+   * every adoption since that never settled (another epoch came before its gate opened or its
+   * read answered). A node is kept only if this replica owned it under each of them: one gained
+   * under an epoch that never settled is still to settle, and one lost under such an epoch and
+   * given back may have taken another shard's binds meanwhile. Empty: nothing is kept (the
+   * first adoption, or more than 32 epochs in a row that never settled).
    */
-  readonly previous:
-    | {
-        readonly ring: ShardRing;
-        readonly nodeOwners: Readonly<Record<string, string>>;
-        readonly listed: ReadonlyMap<string, string>;
-      }
-    | undefined;
+  readonly since: readonly OwnerView[];
+}
+
+/** What a node's owner is read from under one adoption. */
+interface OwnerView {
+  readonly ring: ShardRing;
+  readonly nodeOwners: Readonly<Record<string, string>>;
+  readonly listed: ReadonlyMap<string, string>;
 }
 
 type GateReason = Extract<BindGate, { open: false }>["reason"];
@@ -197,10 +201,7 @@ export class ShardedOwnership implements Ownership {
     if (!adopted || nodeOwnerOf(adopted.ring, adopted.nodeOwners, nodeName, adopted.listed) !== this.self)
       return false;
     if (!this.settling) return true;
-    const previous = adopted.previous;
-    const kept =
-      previous !== undefined &&
-      nodeOwnerOf(previous.ring, previous.nodeOwners, nodeName, previous.listed) === this.self;
+    const kept = keptThrough(adopted.since, nodeName, this.self);
     if (!kept) this.gainedWhileSettling = true;
     return kept;
   }
@@ -357,14 +358,13 @@ export class ShardedOwnership implements Ownership {
   private adopt(ring: RingEpoch): void {
     const before = this.adopted;
     const listed = domainNodeOwners(ring.domains);
-    // A node gained under an epoch that never settled is still to settle: it is not kept.
-    const previous = before && this.settling ? before.previous : before;
+    const view = before && { ring: before.ring, nodeOwners: before.nodeOwners, listed: before.listed };
     this.adopted = {
       epoch: ring.epoch,
       ring: this.latestRing,
       nodeOwners: ring.nodeOwners,
       listed,
-      previous: previous && { ring: previous.ring, nodeOwners: previous.nodeOwners, listed: previous.listed },
+      since: !view ? [] : !this.settling ? [view] : before.since.length < 32 ? [...before.since, view] : [],
     };
     const domains = ring.domains ? domainsOfListing(ring.domains).size : undefined;
     this.log.info(
@@ -654,20 +654,27 @@ function sameMembers(ring: ShardRing, epoch: RingEpoch): boolean {
  * moved, else described by the predicate alone.
  */
 function gainedNodesOf(adopted: Adoption, self: string): GainedNodes {
-  const previous = adopted.previous;
+  const { since } = adopted;
   const gained = (nodeName: string) =>
     nodeOwnerOf(adopted.ring, adopted.nodeOwners, nodeName, adopted.listed) === self &&
-    (previous === undefined ||
-      nodeOwnerOf(previous.ring, previous.nodeOwners, nodeName, previous.listed) !== self);
+    !keptThrough(since, nodeName, self);
+  const members = adopted.ring.members.join(",");
   if (
-    previous === undefined ||
-    previous.ring.members.join(",") !== adopted.ring.members.join(",") ||
-    !sameListing(previous.listed, adopted.listed)
+    since.length === 0 ||
+    since.some((view) => view.ring.members.join(",") !== members || !sameListing(view.listed, adopted.listed))
   )
     return { nodes: undefined, gained };
   // Only lends moved: a node changes owner only if a lend names it, now or before.
-  const named = new Set([...Object.keys(adopted.nodeOwners), ...Object.keys(previous.nodeOwners)]);
+  const named = new Set([adopted, ...since].flatMap((view) => Object.keys(view.nodeOwners)));
   return { nodes: [...named].filter(gained), gained };
+}
+
+/** This replica owned the node under every one of these adoptions (and there is one). */
+function keptThrough(since: readonly OwnerView[], nodeName: string, self: string): boolean {
+  return (
+    since.length > 0 &&
+    since.every((view) => nodeOwnerOf(view.ring, view.nodeOwners, nodeName, view.listed) === self)
+  );
 }
 
 function sameListing(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {

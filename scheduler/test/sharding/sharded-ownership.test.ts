@@ -283,6 +283,30 @@ describe("ShardedOwnership", () => {
     expect(ownership.ownsNode(returned)).toBe(true);
   });
 
+  // The mirror case: a node lost in an epoch that never settled here (its new owner may have
+  // bound onto it meanwhile) and given back on top of it was never this replica's all along.
+  it("a node lost and given back across an epoch that never settled here settles again", async () => {
+    settledAt(1, ["a", "b"]);
+    const [node] = nodesOf(["a", "b"], "a", 1) as [string];
+    // Epoch 2 lends it to "b"; "b" acknowledges, but "a"'s read for epoch 2 never answers.
+    ownership.gainedNodesDelivered = () => new Promise(() => undefined);
+    await lend(node, "b");
+    leases.setPeer("b", 2);
+    ownership.reconcile();
+    await vi.advanceTimersByTimeAsync(settleMs * 3);
+    expect(ownership.ownsNode(node)).toBe(false);
+    // Epoch 3 gives it back while "a" is still settling epoch 2.
+    ownership.gainedNodesDelivered = undefined;
+    await lend(node, undefined);
+    expect(ownership.epoch).toBe(3);
+    leases.setPeer("b", 3);
+    ownership.reconcile();
+    expect(ownership.canPlace()).toBe(true);
+    expect(ownership.ownsNode(node)).toBe(false);
+    await vi.advanceTimersByTimeAsync(settleMs);
+    expect(ownership.ownsNode(node)).toBe(true);
+  });
+
   it("a late answer to an older epoch's read does not end a newer epoch's settle", async () => {
     settledAt(1, ["a", "b"]);
     const asked: ((reached: boolean) => void)[] = [];
