@@ -126,27 +126,46 @@ const portsHandedOut = new Set<number>();
 /**
  * A TCP port on 127.0.0.1 that nothing listens on right now, and not one this process handed
  * out before: the kernel may offer a port again as soon as it is closed, before its taker binds.
+ * Chosen below the kernel's ephemeral range (net.ipv4.ip_local_port_range), where no outgoing
+ * connection takes it meanwhile: a port the kernel picked for listen(0) comes from that range,
+ * and a chaos run's shard once found its metrics port taken by a client socket between the
+ * choice and its own listen (EADDRINUSE).
  */
 export async function freeLoopbackPort(): Promise<number> {
-  for (;;) {
-    const port = await unusedLoopbackPort();
+  const [low, high] = listenPortRange();
+  for (let tries = 0; ; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
     if (portsHandedOut.has(port)) continue;
+    if (!(await listensOn(port))) {
+      if (tries > 1000) throw new Error(`no free port in ${low}-${high}`);
+      continue;
+    }
     portsHandedOut.add(port);
     return port;
   }
 }
 
-function unusedLoopbackPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/** Ports for servers: from 10000 to just below the ephemeral range (else 10000–32767). */
+export function listenPortRange(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    const [first] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/);
+    const parsed = Number(first);
+    if (Number.isInteger(parsed) && parsed > 11_000) ephemeralLow = parsed;
+  } catch {
+    // Not Linux: the IANA dynamic range starts higher still.
+  }
+  return [10_000, ephemeralLow - 1];
+}
+
+/** True when this process could listen on the port (and closed it again). */
+function listensOn(port: number): Promise<boolean> {
+  return new Promise((resolveListen) => {
     const server = createServer();
     server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === "object") resolvePort(address.port);
-        else reject(new Error("no port"));
-      });
+    server.on("error", () => resolveListen(false));
+    server.listen(port, "127.0.0.1", () => {
+      server.close(() => resolveListen(true));
     });
   });
 }
