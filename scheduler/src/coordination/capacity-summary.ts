@@ -45,7 +45,7 @@ export function summarizeCapacity(
       freed.pods += 1;
       byPriority.set(pod.priority, freed);
     }
-    const lentFor = heldFor(node);
+    const lentFor = heldFor(node, cluster);
     const free = node.allocatable.clone().subtract(node.requested);
     let nominatedFor: Set<string> | undefined;
     for (const nominated of cluster.nominatedOn(node.name)) {

@@ -40,6 +40,11 @@ export class ClusterState {
   private readonly runningGroupCache = new Map<string, RunningGroup>();
   /** Placed pods being deleted, by key: the earlier victims preemption counts as gone. */
   private readonly terminatingPlaced = new Map<string, PodInfo>();
+  /**
+   * Pods a Statement took off their node as if evicted (simulations: preemption's trials), by key,
+   * with the node and group they left: the group still counts as having been there (evictedFrom).
+   */
+  private readonly evictedInTrial = new Map<string, { readonly node: string; readonly group: string }>();
   /** When each node's pods or nominations last changed (a counter, never reused). */
   private readonly nodeChangedAt = new Map<string, number>();
   private changes = 0;
@@ -164,6 +169,7 @@ export class ClusterState {
   }
 
   removePod(key: string): void {
+    if (this.evictedInTrial.size > 0) this.evictedInTrial.delete(key);
     const placed = this.placed.get(key);
     if (placed) {
       this.placed.delete(key);
@@ -190,6 +196,25 @@ export class ClusterState {
       if (onNode?.delete(key) && onNode.size === 0) this.nominations.delete(nominatedOn);
       this.touch(nominatedOn);
     }
+  }
+
+  /**
+   * Takes a pod off its node as if it had been evicted (Statement.evict): it frees its room like
+   * removePod, but its group is still known to have been on the node (evictedFrom) until the pod
+   * is put back or its record changes. A simulated eviction does not undo what the group's
+   * arrival settled (LentNode's hold).
+   */
+  evict(key: string): void {
+    const placed = this.placed.get(key);
+    this.removePod(key);
+    if (placed !== undefined) this.evictedInTrial.set(key, { node: placed.placedOn, group: placed.group.id });
+  }
+
+  /** Whether a pod of the group was on the node until a simulated eviction (evict) took it off. */
+  evictedFrom(nodeName: string, groupId: string): boolean {
+    for (const { node, group } of this.evictedInTrial.values())
+      if (node === nodeName && group === groupId) return true;
+    return false;
   }
 
   /** Puts a pending pod on a node before the API server confirms it (kube-scheduler's "assume"). */

@@ -26,7 +26,7 @@ import {
   type Status,
 } from "./framework.js";
 import type { NodeInfo, PodInfo } from "./model.js";
-import { defaultFilterPlugins } from "./plugins/index.js";
+import { defaultFilterPlugins, lentNode } from "./plugins/index.js";
 import {
   type InterPodAffinityArgs,
   interPodAffinity,
@@ -141,6 +141,7 @@ function pluginsFor(cluster: ClusterState, config: ProfileConfig): Plugin[] {
   const plugins: Plugin[] = [
     unsupportedConstraints,
     ...defaultFilterPlugins,
+    lentNode(cluster),
     nodePorts(cluster),
     ...volumePlugins(cluster),
     interPodAffinity(cluster, config.pluginArgs?.InterPodAffinity),

@@ -51,7 +51,7 @@ export class Statement {
   evict(pod: PodInfo): void {
     this.record(pod);
     if (this.follower) this.leave(pod.key);
-    this.cluster.removePod(pod.key);
+    this.cluster.evict(pod.key);
   }
 
   /**

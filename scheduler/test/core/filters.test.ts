@@ -9,12 +9,13 @@ import type {
   Toleration,
 } from "../../src/core/api-types.js";
 import { toNodeInfo, toPodInfo } from "../../src/core/build-info.js";
+import { ClusterState } from "../../src/core/cluster-state.js";
 import { unresolvable } from "../../src/core/framework.js";
 import type { NodeInfo, PodInfo } from "../../src/core/model.js";
 import {
   defaultFilterPlugins,
   firstUntoleratedTaint,
-  lentNode,
+  lentNode as lentNodeOf,
   nodeAffinity,
   nodeAffinityError,
   nodeReady,
@@ -652,6 +653,7 @@ describe("parseInt64", () => {
 // --- the default list ----------------------------------------------------------------------
 
 describe("LentNode", () => {
+  const lentNode = lentNodeOf(new ClusterState());
   const lentFor = (group: string) => {
     const info = node();
     return toNodeInfo({
@@ -704,18 +706,15 @@ describe("LentNode", () => {
 });
 
 describe("defaultFilterPlugins", () => {
-  it("runs the non-resource filters in kube-scheduler's order, then LentNode (the only one that reads the node's pods)", () => {
+  it("runs the non-resource filters in kube-scheduler's order", () => {
     expect(defaultFilterPlugins.map((p) => p.name)).toEqual([
       "NodeUnschedulable",
       "NodeReady",
       "TaintToleration",
       "NodeAffinity",
-      "LentNode",
     ]);
-    // Only LentNode waits for a pod to arrive (its group's) as well as for node changes.
-    expect(
-      defaultFilterPlugins.filter((p) => p.events?.includes("AssignedPodAdd")).map((p) => p.name),
-    ).toEqual(["LentNode"]);
+    // None waits for a pod to arrive: they read the node alone.
+    expect(defaultFilterPlugins.filter((p) => p.events?.includes("AssignedPodAdd"))).toEqual([]);
   });
 
   it("the first failing plugin's reason is the one a node is rejected for", () => {
@@ -724,6 +723,6 @@ describe("defaultFilterPlugins", () => {
     const first = defaultFilterPlugins.map((plugin) => plugin.filter(p, n)).find((r) => r !== undefined);
     expect(first).toEqual(unschedulable);
     const rejections = defaultFilterPlugins.map((plugin) => plugin.filter(p, n));
-    expect(rejections).toEqual([unschedulable, notReady, untolerated, affinityMismatch, undefined]);
+    expect(rejections).toEqual([unschedulable, notReady, untolerated, affinityMismatch]);
   });
 });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { lentForAnnotation } from "../../src/contracts/keys.js";
 import { toPodInfo } from "../../src/core/build-info.js";
 import { type Decision, defaultCoreConfig, SchedulingCore } from "../../src/core/cycle.js";
+import { heldFor } from "../../src/core/plugins/index.js";
 import { planGangPreemption } from "../../src/core/preemption.js";
+import { Statement } from "../../src/core/statement.js";
 import {
   decisionFor,
   gang,
@@ -353,6 +356,64 @@ describe("gang preemption", () => {
     const result = planGangPreemption(placementContext(cluster), onlyPendingGroup(pods));
     expect(result.preempts).toBe(true);
     expect(requestedByNode(cluster)).toEqual(before);
+  });
+
+  // A node the coordinator lent for group x, where x runs: the hold ended when x arrived, and a
+  // higher-priority group may take the node from x as from anyone (it is then nominated there,
+  // which passes the hold that comes back once x is gone).
+  describe("on a node lent for a group", () => {
+    const lentFor = (n: ReturnType<typeof node>, group: string) => ({
+      ...n,
+      metadata: { ...n.metadata, annotations: { [lentForAnnotation]: `group:default/${group}` } },
+    });
+
+    it("evicts the group the node was lent for when it is the cheapest victim", () => {
+      const pods = [
+        ...gang("x", 2, { priority: 10, nodeName: "n1" }),
+        ...gang("z", 2, { priority: 500, nodeName: "n2" }),
+        ...gang("g", 2, { priority: 1000 }),
+      ];
+      const { decisions } = runCycle([lentFor(node("n1", { cpu: 2 }), "x"), node("n2", { cpu: 2 })], pods);
+      const decision = decisionFor(decisions, "g");
+      expect(victimPods(decision)).toEqual(["x-0", "x-1"]);
+      expect(nominations(decision)).toEqual({ "g-0": "n1", "g-1": "n1" });
+    });
+
+    it("evicts the group the node was lent for when that node is the only one", () => {
+      const pods = [
+        ...gang("x", 2, { priority: 10, nodeName: "n1" }),
+        pod("high", { priority: 1000, cpu: 2 }),
+      ];
+      const { decisions, cluster } = runCycle([lentFor(node("n1", { cpu: 2 }), "x")], pods);
+      expect(victimPods(decisionFor(decisions, "high"))).toEqual(["x-0", "x-1"]);
+      // The simulation left nothing behind: the hold stands for everyone else again.
+      const held = cluster.node("n1");
+      expect(held && heldFor(held, cluster)).toBeUndefined();
+    });
+
+    it("keeps the hold open through a simulated eviction of the group, not through its leaving", () => {
+      const cluster = snapshotOf([lentFor(node("n1"), "x")], gang("x", 1, { nodeName: "n1" }));
+      const n1 = cluster.node("n1");
+      const x0 = cluster.placedPod("default/x-0");
+      if (n1 === undefined || x0 === undefined) throw new Error("fixture");
+      const trial = new Statement(cluster);
+      trial.evict(x0);
+      expect(heldFor(n1, cluster)).toBeUndefined();
+      trial.discard();
+      expect(heldFor(n1, cluster)).toBeUndefined();
+      cluster.removePod(x0.key);
+      expect(heldFor(n1, cluster)).toBe("group:default/x");
+    });
+
+    it("does not free a node held for a group that has not arrived by evicting others there", () => {
+      const pods = [
+        ...gang("w", 2, { priority: 10, nodeName: "n1" }),
+        ...gang("z", 2, { priority: 500, nodeName: "n2" }),
+        ...gang("g", 2, { priority: 1000 }),
+      ];
+      const { decisions } = runCycle([lentFor(node("n1", { cpu: 2 }), "x"), node("n2", { cpu: 2 })], pods);
+      expect(victimPods(decisionFor(decisions, "g"))).toEqual(["z-0", "z-1"]);
+    });
   });
 
   it("does not preempt when preemption is turned off", () => {

@@ -4,7 +4,6 @@
  * NodeResourcesFit and the score.
  */
 import type { FilterPlugin } from "../framework.js";
-import { lentNode } from "./lent-node/lent-node.js";
 import { nodeAffinity } from "./node-affinity/node-affinity.js";
 import { nodeReady } from "./node-ready/node-ready.js";
 import { nodeUnschedulable } from "./node-unschedulable/node-unschedulable.js";
@@ -42,6 +41,6 @@ export const defaultFilterPlugins: readonly FilterPlugin[] = [
   nodeReady,
   taintToleration,
   nodeAffinity,
-  lentNode,
-  // NodeResourcesFit (node-resources/) runs last; it reads the cluster, so buildProfile adds it per cluster.
+  // LentNode (lent-node/) comes next, then NodePorts, the volume plugins, the inter-pod ones and
+  // NodeResourcesFit last: they read the cluster, so buildProfile adds them per cluster.
 ];
