@@ -645,8 +645,11 @@ interface DomainsToList {
   readonly seen: boolean;
 }
 
-function sameMembers(ring: ShardRing, epoch: RingEpoch): boolean {
-  return ring.members.join(",") === epoch.members.join(",");
+function sameMembers(
+  a: { readonly members: readonly string[] },
+  b: { readonly members: readonly string[] },
+): boolean {
+  return a.members.length === b.members.length && a.members.every((member, i) => member === b.members[i]);
 }
 
 /**
@@ -658,10 +661,9 @@ function gainedNodesOf(adopted: Adoption, self: string): GainedNodes {
   const gained = (nodeName: string) =>
     nodeOwnerOf(adopted.ring, adopted.nodeOwners, nodeName, adopted.listed) === self &&
     !keptThrough(since, nodeName, self);
-  const members = adopted.ring.members.join(",");
   if (
     since.length === 0 ||
-    since.some((view) => view.ring.members.join(",") !== members || !sameListing(view.listed, adopted.listed))
+    since.some((view) => !sameMembers(view.ring, adopted.ring) || !sameListing(view.listed, adopted.listed))
   )
     return { nodes: undefined, gained };
   // Only lends moved: a node changes owner only if a lend names it, now or before.
