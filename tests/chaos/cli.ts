@@ -133,7 +133,7 @@ async function main(): Promise<number> {
     gapSeconds: values.short ? 4 : 15,
     settleSeconds: values.short ? 45 : 120,
     // Longer than one relief cooldown plus the stuck-after delay: a group that fits at the first
-    // look gets at least one more move before the second (the product never moves it faster).
+    // look gets at least one more move before the last (the product never moves it faster).
     lostCheckSeconds: (reliefCooldownMs + stuckAfterMs) / 1000 + 7,
     workload: {
       load: 1.1,

@@ -2,7 +2,8 @@
  * One chaos run: the checker watches from the start, the load runs for the load phase while
  * faults are injected one after another (each verified), then the load stops, everything is
  * restored, and the system gets a settle phase to place what is still pending. At the end the
- * checker looks twice, some seconds apart, for pending groups the free room holds (lostPods).
+ * checker looks every few seconds, for longer than the product takes to move a stuck group, for
+ * pending groups the free room holds at every look (lostPods).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvariantChecker } from "../checker/invariant-checker.js";
@@ -17,6 +18,9 @@ import type { FaultInjector } from "./faults.js";
 import type { ChaosEnv, FaultKind, FaultRecord, WorkloadStats } from "./types.js";
 import { ChaosWorkload, type ChaosWorkloadOptions, emptyWorkloadStats } from "./workload.js";
 
+/** How often the checker looks for pending groups the free room holds at the end. */
+const lostCheckLookMs = 2_000;
+
 export interface ChaosPlan {
   seed: number;
   /** Faults in the order they are injected; the load phase lasts at least until the last ends. */
@@ -27,7 +31,7 @@ export interface ChaosPlan {
   gapSeconds: number;
   /** After the load stops: wait at most this long for pending pods to be placed. */
   settleSeconds: number;
-  /** The two looks for lost pods are this far apart. */
+  /** The end's window for lost pods: the checker looks every few seconds through it. */
   lostCheckSeconds: number;
   workload: Omit<ChaosWorkloadOptions, "seed">;
   limits: CheckerLimits;
@@ -116,11 +120,15 @@ export async function runChaos(
       await sleep(2_000);
       checker.ledger.tick(Date.now());
     }
-    const earlier = checker.ledger.pendingGroupsThatFit();
-    await sleep(plan.lostCheckSeconds * 1000);
-    checker.ledger.tick(Date.now());
-    const later = checker.ledger.pendingGroupsThatFit();
-    checker.ledger.lostPods(earlier, later, Date.now());
+    // A look every few seconds through the window: lost is what the room held at every look.
+    const looks = [checker.ledger.pendingGroupsThatFit()];
+    const lostCheckEnds = Date.now() + plan.lostCheckSeconds * 1000;
+    while (Date.now() < lostCheckEnds) {
+      await sleep(Math.min(lostCheckLookMs, lostCheckEnds - Date.now()));
+      checker.ledger.tick(Date.now());
+      looks.push(checker.ledger.pendingGroupsThatFit());
+    }
+    checker.ledger.lostPods(looks, Date.now());
     progress(env, checker);
   } finally {
     await workload?.close();

@@ -275,7 +275,7 @@ describe("badPreemptions", () => {
 });
 
 describe("lostPods", () => {
-  it("counts pending groups the free room held in both samples, with the same pods", () => {
+  it("counts pending groups the free room held in every sample, with the same pods", () => {
     const ledger = new InvariantLedger(limits);
     ledger.node(node("n1", "4"), false);
     ledger.node(node("n2", "4"), false);
@@ -288,8 +288,36 @@ describe("lostPods", () => {
     const earlier = ledger.pendingGroupsThatFit();
     expect([...earlier.keys()]).toEqual(["group:ns/g"]);
     const later = ledger.pendingGroupsThatFit();
-    expect(ledger.lostPods(earlier, later, 1)).toBe(2);
+    expect(ledger.lostPods([earlier, later], 1)).toBe(2);
     expect(ledger.counts().lostPods).toBe(1);
+  });
+
+  // Room freed (a pod finished), taken by another group, freed again: the group lost a race in
+  // between, the scheduler did not lose it.
+  it("does not count a group the room held at the first and last look but not at one between", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.pod(pod("g-0", { group: "g", min: 2, cpu: "2" }), false, 0);
+    ledger.pod(pod("g-1", { group: "g", min: 2, cpu: "2" }), false, 0);
+    const first = ledger.pendingGroupsThatFit();
+    ledger.pod(pod("other", { cpu: "3", node: "n1" }), false, 1_000);
+    const between = ledger.pendingGroupsThatFit();
+    expect(between.size).toBe(0);
+    ledger.pod(pod("other", { cpu: "3", node: "n1", phase: "Succeeded" }), false, 2_000);
+    const last = ledger.pendingGroupsThatFit();
+    expect([...first.keys(), ...last.keys()]).toEqual(["group:ns/g", "group:ns/g"]);
+    expect(ledger.lostPods([first, between, last], 3_000)).toBe(0);
+    // The same looks without the one between: lost.
+    expect(ledger.lostPods([first, last], 3_000)).toBe(2);
+  });
+
+  it("does not count a group whose pending pods were not pending at an earlier look", () => {
+    const ledger = new InvariantLedger(limits);
+    ledger.node(node("n1", "4"), false);
+    ledger.pod(pod("g-0", { group: "g", min: 1, cpu: "1" }), false, 0);
+    const first = ledger.pendingGroupsThatFit();
+    ledger.pod(pod("g-1", { group: "g", min: 1, cpu: "1" }), false, 1_000);
+    expect(ledger.lostPods([first, ledger.pendingGroupsThatFit()], 2_000)).toBe(0);
   });
 
   it("says in the violation what the lost group's pods show and which other pods hold nominations", () => {
@@ -300,7 +328,7 @@ describe("lostPods", () => {
     // Pending and nominated to n2 (a preemptor), but too big for the free room: not lost itself.
     ledger.pod(pod("wide", { cpu: "5", priority: 10, nominated: "n2" }), false, 0);
     const earlier = ledger.pendingGroupsThatFit();
-    ledger.lostPods(earlier, ledger.pendingGroupsThatFit(), 1);
+    ledger.lostPods([earlier, ledger.pendingGroupsThatFit()], 1);
     expect(ledger.violations.map((v) => v.detail)).toEqual([
       expect.stringContaining("other pending pods' nominations: ns/wide@n2(p10)"),
     ]);
@@ -340,7 +368,7 @@ describe("lostPods", () => {
     ledger.pod(forged, false, 0);
     ledger.pod(pinned, false, 0);
     const earlier = ledger.pendingGroupsThatFit();
-    ledger.lostPods(earlier, ledger.pendingGroupsThatFit(), 1);
+    ledger.lostPods([earlier, ledger.pendingGroupsThatFit()], 1);
     const details = ledger.violations.map((v) => v.detail);
     expect(details).toEqual([
       expect.stringMatching(/group:ns\/f.*owner \(ring: .*relief attempts 0,/),
@@ -370,7 +398,7 @@ describe("lostPods", () => {
     ledger.pod(pinnedTo("m-0", "shard-a"), false, 0);
     ledger.pod(pinnedTo("m-1", "shard-b"), false, 0);
     const earlier = ledger.pendingGroupsThatFit();
-    ledger.lostPods(earlier, ledger.pendingGroupsThatFit(), 1);
+    ledger.lostPods([earlier, ledger.pendingGroupsThatFit()], 1);
     expect(ledger.violations.map((v) => v.detail)).toEqual([
       expect.stringContaining("owner pins differ: shard-a,shard-b, relief attempts 0,"),
     ]);
@@ -396,7 +424,7 @@ describe("lostPods", () => {
     const earlier = ledger.pendingGroupsThatFit();
     ledger.pod(pod("busy", { cpu: "3", node: "n1", phase: "Succeeded" }), false, 1);
     const later = ledger.pendingGroupsThatFit();
-    expect(ledger.lostPods(earlier, later, 2)).toBe(0);
+    expect(ledger.lostPods([earlier, later], 2)).toBe(0);
   });
 });
 
@@ -1004,7 +1032,7 @@ describe("PodGroup CRDs (scheduler-plugins, Volcano)", () => {
     ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", 2), false, 1);
     const earlier = ledger.pendingGroupsThatFit();
     expect([...earlier.keys()]).toEqual(["podgroup.scheduling.x-k8s.io:ns/x"]);
-    expect(ledger.lostPods(earlier, ledger.pendingGroupsThatFit(), 2)).toBe(2);
+    expect(ledger.lostPods([earlier, ledger.pendingGroupsThatFit()], 2)).toBe(2);
     // Deleted again: held again.
     ledger.crdPodGroup("scheduling.x-k8s.io", coschedulingGroup("x", 2), true, 3);
     expect(ledger.pendingPods()).toBe(0);

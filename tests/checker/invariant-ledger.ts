@@ -1450,8 +1450,8 @@ export class InvariantLedger {
   /**
    * Groups still wholly pending (none of their pods bound; enough of them to be placed, counting
    * members that succeeded as placed) that the free room holds now, with their pending pods'
-   * keys: a caller compares two such samples some time apart, since room freed a moment ago is
-   * not yet a scheduler's fault.
+   * keys: a caller compares samples taken over some time (lostPods), since room freed a moment
+   * ago is not yet a scheduler's fault.
    */
   pendingGroupsThatFit(): Map<string, string[]> {
     const nodes: RoomNode[] = [...this.nodes.values()].map((node) => ({
@@ -1496,12 +1496,23 @@ export class InvariantLedger {
     return new Map(fit.map((group) => [group, pendingKeys.get(group) as string[]]));
   }
 
-  /** Records as lost the pods of groups that fit in both samples with the same pods pending. */
-  lostPods(earlier: Map<string, string[]>, later: Map<string, string[]>, now: number): number {
+  /**
+   * Records as lost the pods of groups that fit in every sample (pendingGroupsThatFit, taken in
+   * order over the end's window), with the last sample's pending pods pending in each earlier one.
+   * Room that held a group in some looks and not in others (freed by pods finishing, then taken by
+   * other pending groups) is a race the group lost, not a scheduler that lost it: only room that
+   * held it at every look, for longer than the product takes to move a stuck group, makes it lost.
+   */
+  lostPods(samples: readonly Map<string, string[]>[], now: number): number {
+    const last = samples[samples.length - 1];
+    if (last === undefined || samples.length < 2) throw new Error("lostPods needs at least two samples");
     let lost = 0;
-    for (const [group, pods] of later) {
-      const before = earlier.get(group);
-      if (!before || !pods.every((pod) => before.includes(pod))) continue;
+    for (const [group, pods] of last) {
+      const everyLook = samples.every((sample) => {
+        const pending = sample.get(group);
+        return pending !== undefined && pods.every((pod) => pending.includes(pod));
+      });
+      if (!everyLook) continue;
       lost += pods.length;
       this.violation(
         "lostPods",
