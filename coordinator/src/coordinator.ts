@@ -45,6 +45,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { CoordinatorConfig } from "./config.js";
 import {
+  capacityView,
   freeCpu,
   type LeaderTicket,
   planRelief,
@@ -52,6 +53,7 @@ import {
   type ReliefPlan,
   type Reservation,
   shouldReturn,
+  usableFreeCpu,
   withReservations,
 } from "./core/index.js";
 import type { LeaderElection } from "./kube/leader-election.js";
@@ -211,11 +213,16 @@ export class Coordinator {
     this.reportStuckGroups();
     if (plan.kind === "none") {
       // For reading a disagreement with the owner's own cycle or with what others see: where the
-      // owner's summary says the group fits, or each shard's free cpu (millicores) as planned on.
+      // owner's summary says the group fits, or each shard's free cpu (millicores) as its summary
+      // says and as the planner could use it for the group (nodes two summaries claim, and nodes
+      // held for another group, left out).
       const seen =
         plan.reason === "owner-fits"
           ? { witness: plan.placements.map((p) => `${p.pod.name}@${p.nodeName}`) }
-          : { freeCpu: Object.fromEntries(summaries.map((s) => [s.shard, freeCpu(s)])) };
+          : {
+              freeCpu: Object.fromEntries(summaries.map((s) => [s.shard, freeCpu(s)])),
+              usableCpu: usableFreeCpu(capacityView(summaries), report.id),
+            };
       this.log.debug({ group: report.id, owner, reason: plan.reason, ...seen }, "no relief planned");
       // Nothing in the cluster can place it now: do nothing, and look again once the summaries
       // had the time to change (from the members already read).

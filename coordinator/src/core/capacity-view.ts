@@ -6,6 +6,7 @@
 import {
   type CapacitySummary,
   capacityNode,
+  lentForAnnotation,
   type ResourceAmounts,
 } from "@sharded-scheduler/scheduler/contracts";
 import { ClusterState, type NodeInfo } from "@sharded-scheduler/scheduler/core";
@@ -69,4 +70,23 @@ export function freeCpu(summary: CapacitySummary): number {
   let total = 0;
   for (const node of summary.nodes) total += Math.max(0, node.free.cpu ?? 0);
   return total;
+}
+
+/**
+ * Free cpu per shard as the planner may use it for the group (millicores): on the nodes the view
+ * gives the shard (not those two summaries claim), leaving out nodes held for another group (lent
+ * for it, which has not arrived). For reading an "impossible" answer beside each summary's own
+ * free cpu (freeCpu), which counts every node it lists.
+ */
+export function usableFreeCpu(view: CapacityView, groupId: string): Record<string, number> {
+  const usable: Record<string, number> = {};
+  for (const [shard, nodes] of view.nodesOf) {
+    let total = 0;
+    for (const node of nodes) {
+      const heldFor = node.node.metadata.annotations?.[lentForAnnotation];
+      if (heldFor === undefined || heldFor === groupId) total += node.allocatable.milliCpu;
+    }
+    usable[shard] = total;
+  }
+  return usable;
 }
