@@ -11,11 +11,9 @@ describe("usableFreeCpu", () => {
     ]);
     const b = summary("b", [
       { name: "both", free: 4000 },
-      { name: "held", free: 8000 },
-      { name: "mine", free: 2000 },
+      { name: "held", free: 8000, lentFor: "group:ns/other" },
+      { name: "mine", free: 2000, lentFor: "group:ns/job" },
     ]);
-    b.nodes[1] = { ...(b.nodes[1] as (typeof b.nodes)[number]), lentFor: "group:ns/other" };
-    b.nodes[2] = { ...(b.nodes[2] as (typeof b.nodes)[number]), lentFor: "group:ns/job" };
     const view = capacityView([a, b]);
     expect(view.cluster.node("held")?.node.metadata.annotations?.[lentForAnnotation]).toBe("group:ns/other");
     expect(usableFreeCpu(view, "group:ns/job")).toEqual({ a: 1000, b: 2000 });

@@ -21,6 +21,8 @@ export interface NodeSpec {
   labels?: Record<string, string>;
   /** Groups with pods nominated to it. */
   nominatedFor?: string[];
+  /** The group it is held for (lent for it; the group not on it yet). */
+  lentFor?: string;
 }
 
 export function summary(
@@ -44,6 +46,7 @@ export function summary(
           .map(([priority, cpu]) => ({ priority: Number(priority), amounts: { cpu, pods: 1 } }))
           .sort((a, b) => a.priority - b.priority),
         ...(node.nominatedFor ? { nominatedFor: node.nominatedFor } : {}),
+        ...(node.lentFor ? { lentFor: node.lentFor } : {}),
       }),
     ),
     stuck: [],
