@@ -1,6 +1,12 @@
 /** The API server's request counter read into writes per pod. */
 import { describe, expect, it } from "vitest";
-import { countApiRequests, countApiWrites, requestsPerPod, writesPerPod } from "./api-writes.js";
+import {
+  countApiRequests,
+  countApiWrites,
+  countEtcdRequests,
+  requestsPerPod,
+  writesPerPod,
+} from "./api-writes.js";
 
 const metrics = (bindings: number, statusPatches: number, events: number) =>
   [
@@ -47,6 +53,28 @@ describe("API writes per pod", () => {
       "POST events": 2,
       "POST pods/binding": 1,
       "PATCH pods/status": 0.4,
+    });
+  });
+
+  it("counts what the API server asked etcd by operation and resource, over API groups", () => {
+    const etcd = (updates: number, currentRevisions: number) =>
+      [
+        "# HELP etcd_requests_total [ALPHA] Etcd request counts for each operation and object type.",
+        `etcd_requests_total{group="",operation="update",resource="pods"} ${updates}`,
+        `etcd_requests_total{group="",operation="getCurrentResourceVersion",resource="pods"} ${currentRevisions}`,
+        `etcd_requests_total{group="events.k8s.io",operation="create",resource="events"} 3`,
+        `etcd_requests_total{group="",operation="create",resource="events"} 4`,
+        `apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} 10`,
+      ].join("\n");
+    const before = countEtcdRequests(etcd(10, 2));
+    expect(Object.fromEntries(before)).toEqual({
+      "update pods": 10,
+      "getCurrentResourceVersion pods": 2,
+      "create events": 7,
+    });
+    expect(requestsPerPod(before, countEtcdRequests(etcd(110, 52)), 100)).toEqual({
+      "update pods": 1,
+      "getCurrentResourceVersion pods": 0.5,
     });
   });
 });

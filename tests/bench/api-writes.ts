@@ -25,10 +25,14 @@ const kinds: readonly { kind: keyof ApiWrites; verb: string; resource: string; s
   { kind: "eventPatches", verb: "PATCH", resource: "events", subresource: "" },
 ];
 
-/** Each apiserver_request_total sample of /metrics text: its labels and value. */
-function* requestCounters(metricsText: string): Generator<{ labels: Map<string, string>; value: number }> {
+/** Each sample of the counter `name` in /metrics text: its labels and value. */
+function* counterSamples(
+  metricsText: string,
+  name = "apiserver_request_total",
+): Generator<{ labels: Map<string, string>; value: number }> {
+  const prefix = `${name}{`;
   for (const line of metricsText.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
+    if (!line.startsWith(prefix)) continue;
     const close = line.lastIndexOf("}");
     const labels = new Map<string, string>();
     for (const match of line.slice(line.indexOf("{") + 1, close).matchAll(/(\w+)="([^"]*)"/g))
@@ -47,7 +51,7 @@ export function countApiWrites(metricsText: string): ApiWrites {
     eventCreates: 0,
     eventPatches: 0,
   };
-  for (const { labels, value } of requestCounters(metricsText)) {
+  for (const { labels, value } of counterSamples(metricsText)) {
     for (const { kind, verb, resource, subresource } of kinds) {
       if (
         labels.get("verb") === verb &&
@@ -68,7 +72,7 @@ export function countApiWrites(metricsText: string): ApiWrites {
  */
 export function countApiRequests(metricsText: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const { labels, value } of requestCounters(metricsText)) {
+  for (const { labels, value } of counterSamples(metricsText)) {
     const subresource = labels.get("subresource") ?? "";
     const key = `${labels.get("verb") ?? "?"} ${labels.get("resource") ?? "?"}${subresource ? `/${subresource}` : ""}`;
     counts.set(key, (counts.get(key) ?? 0) + value);
@@ -77,19 +81,38 @@ export function countApiRequests(metricsText: string): Map<string, number> {
 }
 
 /** What the API server has counted so far: the writes by kind and every request by verb and resource. */
+/**
+ * What the API server asked etcd (etcd_requests_total), by "operation resource" summed over API
+ * groups: writes, reads the watch cache could not serve, and the current-revision reads behind
+ * consistent lists. Where etcd's CPU goes, beside the API requests that caused it.
+ */
+export function countEtcdRequests(metricsText: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { labels, value } of counterSamples(metricsText, "etcd_requests_total")) {
+    const key = `${labels.get("operation") ?? "?"} ${labels.get("resource") ?? "?"}`;
+    counts.set(key, (counts.get(key) ?? 0) + value);
+  }
+  return counts;
+}
+
 export interface ApiCounts {
   writes: ApiWrites;
   requests: Map<string, number>;
+  etcd: Map<string, number>;
 }
 
 export async function readApiWrites(kube: KubeRest): Promise<ApiCounts | undefined> {
   const res = await kube.call<string>("GET", "/metrics");
   return res.status === 200 && typeof res.body === "string"
-    ? { writes: countApiWrites(res.body), requests: countApiRequests(res.body) }
+    ? {
+        writes: countApiWrites(res.body),
+        requests: countApiRequests(res.body),
+        etcd: countEtcdRequests(res.body),
+      }
     : undefined;
 }
 
-/** Requests per pod between two readings, by "VERB resource", those of at least 0.01 per pod, most first. */
+/** Requests per pod between two readings, by kind ("VERB resource"), those of at least 0.01 per pod, most first. */
 export function requestsPerPod(
   before: ReadonlyMap<string, number>,
   after: ReadonlyMap<string, number>,

@@ -287,6 +287,10 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
       writesBefore && writesAfter
         ? requestsPerPod(writesBefore.requests, writesAfter.requests, bound.size)
         : undefined;
+    const etcdRequestsPerPod =
+      writesBefore && writesAfter
+        ? requestsPerPod(writesBefore.etcd, writesAfter.etcd, bound.size)
+        : undefined;
     const memory = processesMemory(running.processes());
     const result = summarize(
       system,
@@ -300,6 +304,7 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
         memory,
         ...(apiWritesPerPod ? { apiWritesPerPod } : {}),
         ...(apiRequestsPerPod ? { apiRequestsPerPod } : {}),
+        ...(etcdRequestsPerPod ? { etcdRequestsPerPod } : {}),
       },
       gangs ? (name) => gangName(gangs.gangOf(podIndex(name))) : undefined,
     );
@@ -311,6 +316,7 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
       );
     if (apiWritesPerPod) log(`${label}: API writes per pod ${JSON.stringify(apiWritesPerPod)}`);
     if (apiRequestsPerPod) log(`${label}: API requests per pod ${JSON.stringify(apiRequestsPerPod)}`);
+    if (etcdRequestsPerPod) log(`${label}: etcd requests per pod ${JSON.stringify(etcdRequestsPerPod)}`);
     log(`${label}: peak memory ${memory.map((m) => `${m.process} ${m.peakRssMiB} MiB`).join(", ")}`);
     log(
       `${label}: machine ${cpu.machineBusyPercent}% busy on ${cpu.cores} cores; cpu s ${JSON.stringify(cpu.cpuSeconds)}`,

@@ -30,6 +30,8 @@ export interface SystemResult {
   apiWritesPerPod?: ApiWrites;
   /** Every request per pod by "VERB resource[/subresource]" (reads and watches too), from apiserver_request_total. */
   apiRequestsPerPod?: Record<string, number>;
+  /** What the API server asked etcd per pod, by "operation resource" (etcd_requests_total). */
+  etcdRequestsPerPod?: Record<string, number>;
   /** kube-apiserver's CPU milliseconds over the run per pod bound (when the run measured CPU). */
   apiServerCpuMsPerPod?: number;
   /** The system's own processes' CPU milliseconds (all shards together) per pod bound. */
@@ -89,7 +91,13 @@ export function summarize(
   firstCreateAt: number,
   extra: Pick<
     SystemResult,
-    "shards" | "scheduledEvents" | "cpu" | "memory" | "apiWritesPerPod" | "apiRequestsPerPod"
+    | "shards"
+    | "scheduledEvents"
+    | "cpu"
+    | "memory"
+    | "apiWritesPerPod"
+    | "apiRequestsPerPod"
+    | "etcdRequestsPerPod"
   > = {},
   gangOf?: (pod: string) => string,
 ): SystemResult {
@@ -265,6 +273,7 @@ export function medianOfRuns(runs: readonly SystemResult[]): SystemResult {
   const cpus = everyRun((r) => r.cpu);
   const writes = everyRun((r) => r.apiWritesPerPod);
   const requests = everyRun((r) => r.apiRequestsPerPod);
+  const etcdRequests = everyRun((r) => r.etcdRequestsPerPod);
   const gangs = everyRun((r) => r.gangs);
   const apiServerCpuMsPerPod = spread.apiServerCpuMsPerPod?.median;
   const schedulerCpuMsPerPod = spread.schedulerCpuMsPerPod?.median;
@@ -297,6 +306,7 @@ export function medianOfRuns(runs: readonly SystemResult[]): SystemResult {
     ...(gangStats ? { gangs: gangStats } : {}),
     ...(writes ? { apiWritesPerPod: medianRecord(writes, 2) } : {}),
     ...(requests ? { apiRequestsPerPod: medianRecord(requests, 2) } : {}),
+    ...(etcdRequests ? { etcdRequestsPerPod: medianRecord(etcdRequests, 2) } : {}),
     ...(apiServerCpuMsPerPod === undefined ? {} : { apiServerCpuMsPerPod }),
     ...(schedulerCpuMsPerPod === undefined ? {} : { schedulerCpuMsPerPod }),
     pods: Math.max(...runs.map((r) => r.pods)),
