@@ -623,7 +623,20 @@ export class ClusterCache {
       this.assumed.set(key, { pod: info, nodeName: assumed.nodeName });
       return;
     }
-    this.cluster.upsertPod(info);
+    // kube-scheduler's nominator (UpdateNominatedPod): a node a cycle reserved in memory for the
+    // pod, its nominatedNodeName write not back yet, stays reserved through an update that says
+    // nothing of a nomination, as the version before it did not either: that update was written
+    // before the nomination (a condition, an Owner pin). Once written, moved or cleared, the
+    // pod's own nominatedNodeName is what counts; a write that failed restores the watch's
+    // version (restorePending).
+    const seen = this.groups.get(info.group.id)?.pending.get(key);
+    const reserved = this.cluster.nominatedPod(key)?.nominatedNodeName;
+    const keepsReservation =
+      reserved !== undefined &&
+      seen !== undefined &&
+      seen.nominatedNodeName === undefined &&
+      info.nominatedNodeName === undefined;
+    this.cluster.upsertPod(keepsReservation ? { ...info, nominatedNodeName: reserved } : info);
     const group = this.attach(key, info.group);
     group.gated.delete(key);
     const isNew = !group.pending.has(key);

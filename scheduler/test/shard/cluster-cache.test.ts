@@ -252,3 +252,45 @@ describe("cluster cache: a group's collections", () => {
     expect(g?.pending).not.toBe(g?.gated);
   });
 });
+
+// kube-scheduler's nominator (UpdateNominatedPod): a node reserved in memory for a preemptor is
+// kept when the watch brings an update of the pod that says nothing of a nomination, neither
+// before nor now (a write made before the nomination's, e.g. a condition); the pod's own
+// nominatedNodeName, once written or cleared, is what counts.
+describe("cluster cache: nominations reserved in memory", () => {
+  const preemptor = () => ours(pod("g-0", { group: "g", minMember: 1, priority: 100 }));
+  const reserved = (cache: ClusterCache) => cache.cluster.nominatedPod("default/g-0")?.nominatedNodeName;
+
+  function nominatedInMemory() {
+    const cache = new ClusterCache(schedulerName, () => {});
+    cache.upsertNode(node("n1"));
+    cache.upsertPod(preemptor());
+    // What a cycle's Statement.nominate leaves in the cluster before the write comes back.
+    cache.cluster.upsertPod({ ...toPodInfo(preemptor()), nominatedNodeName: "n1" });
+    return cache;
+  }
+
+  it("keeps the reservation through an update that never carried a nomination", () => {
+    const cache = nominatedInMemory();
+    const conditioned = preemptor();
+    conditioned.status = {
+      ...conditioned.status,
+      conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", message: "no room" }],
+    };
+    cache.upsertPod(conditioned);
+    expect(reserved(cache)).toBe("n1");
+    // The watch still holds the pod as it was delivered: a failed nomination write restores that.
+    cache.restorePending(toPodInfo(conditioned));
+    expect(reserved(cache)).toBeUndefined();
+  });
+
+  it("follows the pod's own nominatedNodeName once it is written, moved or cleared", () => {
+    const cache = nominatedInMemory();
+    cache.upsertPod(ours(pod("g-0", { group: "g", minMember: 1, priority: 100, nominatedNodeName: "n1" })));
+    expect(reserved(cache)).toBe("n1");
+    cache.upsertPod(ours(pod("g-0", { group: "g", minMember: 1, priority: 100, nominatedNodeName: "n2" })));
+    expect(reserved(cache)).toBe("n2");
+    cache.upsertPod(preemptor());
+    expect(reserved(cache)).toBeUndefined();
+  });
+});

@@ -177,6 +177,43 @@ describe("group priority", () => {
     expect(recorded.bound.sort()).toEqual(["g-0", "g-1"]);
   });
 
+  // The preemptor's nomination is reserved in memory when the cycle decides; its write comes back
+  // through the watch later. An update of the pod written before it (a condition, the Owner pin a
+  // handoff wrote) arrives first and says nothing of a nomination: the room stays reserved, and
+  // a gang of the same priority neither takes it nor evicts the same victims again.
+  it("keeps a preemptor's room through a watch update written before its nomination", async () => {
+    const recorded = recordingShard();
+    const { shard } = recorded;
+    shard.cache.upsertNode(node("n1", { cpu: 2 }));
+    for (const i of [0, 1])
+      shard.cache.upsertPod(pod(`z-${i}`, { group: "z", minMember: 2, priority: 10, nodeName: "n1" }));
+    const first = [0, 1].map((i) =>
+      member(shard, `a-${i}`, { group: "a", minMember: 2, priority: 100, createdAt: 0 }),
+    );
+    for (const preemptor of first) shard.cache.upsertPod(preemptor);
+    await settle();
+    expect(recorded.evicted.sort()).toEqual(["z-0", "z-1"]);
+    // The earlier write's event, then a second gang of the same priority.
+    for (const preemptor of first)
+      shard.podUpserted({
+        ...preemptor,
+        status: {
+          ...preemptor.status,
+          conditions: [
+            { type: "PodScheduled", status: "False", reason: "Unschedulable", message: "no room" },
+          ],
+        },
+      });
+    for (const i of [0, 1])
+      shard.cache.upsertPod(
+        member(shard, `b-${i}`, { group: "b", minMember: 2, priority: 100, createdAt: 1 }),
+      );
+    await settle();
+    expect(shard.cache.cluster.nominatedPod("default/a-0")?.nominatedNodeName).toBe("n1");
+    expect(shard.cache.cluster.nominatedPod("default/b-0")).toBeUndefined();
+    expect(recorded.evicted.sort()).toEqual(["z-0", "z-1"]);
+  });
+
   // The coordinator plans from the capacity summaries: the room a preemption won must reach
   // them at once, not at the next interval, or a node promised here may be lent away.
   it("tells the summary's publisher when a preemption promises room, and not otherwise", async () => {
