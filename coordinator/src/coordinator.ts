@@ -215,15 +215,17 @@ export class Coordinator {
       // For reading a disagreement with the owner's own cycle or with what others see: where the
       // owner's summary says the group fits, or each shard's free cpu (millicores) as its summary
       // says and as the planner could use it for the group (nodes two summaries claim, and nodes
-      // held for another group, left out).
-      const seen =
-        plan.reason === "owner-fits"
-          ? { witness: plan.placements.map((p) => `${p.pod.name}@${p.nodeName}`) }
-          : {
-              freeCpu: Object.fromEntries(summaries.map((s) => [s.shard, freeCpu(s)])),
-              usableCpu: usableFreeCpu(capacityView(summaries), report.id),
-            };
-      this.log.debug({ group: report.id, owner, reason: plan.reason, ...seen }, "no relief planned");
+      // held for another group, left out). Computed only when it is logged.
+      if (this.log.isLevelEnabled("debug")) {
+        const seen =
+          plan.reason === "owner-fits"
+            ? { witness: plan.placements.map((p) => `${p.pod.name}@${p.nodeName}`) }
+            : {
+                freeCpu: Object.fromEntries(summaries.map((s) => [s.shard, freeCpu(s)])),
+                usableCpu: usableFreeCpu(capacityView(summaries), report.id),
+              };
+        this.log.debug({ group: report.id, owner, reason: plan.reason, ...seen }, "no relief planned");
+      }
       // Nothing in the cluster can place it now: do nothing, and look again once the summaries
       // had the time to change (from the members already read).
       if (plan.reason === "impossible") this.nextLookAt.set(report.id, now + this.config.stuckAfterMs);
