@@ -13,7 +13,7 @@ import { defaultStateDir } from "../cluster/local/layout.js";
 import { defaultClusterOptions, down, readState, status, up } from "../cluster/local/local-cluster.js";
 import { readStack, stackDown, stackUp } from "../stack/stack.js";
 import { waitFor } from "../support/wait.js";
-import { renderSummary } from "./progress.js";
+import { renderSummary, ringSettledForScenes } from "./progress.js";
 import { removeDemo, runDemo } from "./run.js";
 import { demoScenes, rackLabel } from "./scenes.js";
 import { shardsReader } from "./shards-view.js";
@@ -120,12 +120,7 @@ async function main(): Promise<number> {
       rackNodes.size > 0 ? "every shard owning whole racks" : "every shard owning nodes",
       async () => {
         const current = await readShards();
-        const wholeRacks = (current.racks ?? []).every((rack) => rack.owners.length === 1);
-        return current.shards.length === shards &&
-          current.shards.every((s) => s.ownedNodes > 0) &&
-          (rackNodes.size === 0 || wholeRacks)
-          ? current
-          : undefined;
+        return ringSettledForScenes(current, shards, rackNodes.size > 0) ? current : undefined;
       },
       60_000,
     );

@@ -10,6 +10,7 @@ import {
   renderFrame,
   renderPlainLine,
   renderSummary,
+  ringSettledForScenes,
   tallyDemo,
 } from "./progress.js";
 import { demoScenes, podManifest } from "./scenes.js";
@@ -309,5 +310,49 @@ describe("the rack scene", () => {
     );
     expect(frame.find((l) => l.startsWith("rack-0"))).toMatch(/2 {2}s-0 1 · s-1 1$/);
     expect(frame.find((l) => l.startsWith("rack-1"))).toMatch(/2 {2}s-0$/);
+  });
+});
+
+// The scenes are sized from the largest shard: a CI run sized them while the shards still
+// reported a first, node-by-node ring (7, 2 and 3 nodes) and the wide gang could not fit.
+describe("ringSettledForScenes", () => {
+  const rack = (name: string, shard: string, nodes = 4) => ({
+    rack: name,
+    nodes,
+    owners: [{ shard, nodes }],
+  });
+  const shards = (...owned: number[]) =>
+    owned.map((ownedNodes, i) => ({ shard: `s${i}`, ownedNodes, pendingGroups: 0 }));
+  const [r0, r1] = [rack("r0", "s0"), rack("r1", "s1")];
+  const whole = [r0, r1, rack("r2", "s2")];
+
+  it("waits while the shards' own counts are not the whole racks the ring lists", () => {
+    expect(ringSettledForScenes({ shards: shards(7, 2, 3), racks: whole, leader: undefined }, 3, true)).toBe(
+      false,
+    );
+    expect(ringSettledForScenes({ shards: shards(4, 4, 4), racks: whole, leader: undefined }, 3, true)).toBe(
+      true,
+    );
+  });
+
+  it("waits while the racks cannot be read or a rack has two owners", () => {
+    expect(ringSettledForScenes({ shards: shards(4, 4, 4), leader: undefined }, 3, true)).toBe(false);
+    const split = {
+      rack: "r2",
+      nodes: 4,
+      owners: [
+        { shard: "s2", nodes: 3 },
+        { shard: "s0", nodes: 1 },
+      ],
+    };
+    expect(
+      ringSettledForScenes({ shards: shards(5, 4, 3), racks: [r0, r1, split], leader: undefined }, 3, true),
+    ).toBe(false);
+  });
+
+  it("without racks, needs every shard live and owning nodes", () => {
+    expect(ringSettledForScenes({ shards: shards(7, 2, 3), leader: undefined }, 3, false)).toBe(true);
+    expect(ringSettledForScenes({ shards: shards(7, 5), leader: undefined }, 3, false)).toBe(false);
+    expect(ringSettledForScenes({ shards: shards(12, 0, 0), leader: undefined }, 3, false)).toBe(false);
   });
 });

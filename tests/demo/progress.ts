@@ -172,6 +172,24 @@ export interface ShardsView {
   racks?: readonly RackProgress[];
 }
 
+/**
+ * Whether the ring is what the scenes are sized from: every shard live and owning nodes; with
+ * racks, every rack listed with one owner, and each shard's own count of its nodes (its status)
+ * the same as the racks the ring Lease gives it — the shards may still report a first ring that
+ * hashed node by node while the Lease already lists whole racks, or the racks may not be readable.
+ */
+export function ringSettledForScenes(view: ShardsView, shards: number, racked: boolean): boolean {
+  if (view.shards.length !== shards || !view.shards.every((s) => s.ownedNodes > 0)) return false;
+  if (!racked) return true;
+  const racks = view.racks ?? [];
+  if (racks.length === 0 || !racks.every((rack) => rack.owners.length === 1)) return false;
+  return view.shards.every(
+    (s) =>
+      s.ownedNodes ===
+      racks.filter((rack) => rack.owners[0]?.shard === s.shard).reduce((sum, rack) => sum + rack.nodes, 0),
+  );
+}
+
 export interface SceneOutcome {
   scene: Scene;
   seconds: number;
