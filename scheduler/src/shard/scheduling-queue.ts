@@ -13,7 +13,7 @@
  * Backoff doubles from initialBackoffMs up to maxBackoffMs per failed attempt.
  * Every state keeps its own set, so a cycle touches only what is due.
  */
-import { anyClusterEvent, type ClusterEvents } from "../core/index.js";
+import { anyClusterEvent, type ClusterEvents, clusterEvents } from "../core/index.js";
 
 export type QueueState = "active" | "incomplete" | "backoff" | "unschedulable" | "inflight";
 
@@ -27,10 +27,11 @@ interface Entry {
   /** Something relevant happened while in flight (a member, ownership): try again afterwards. */
   dirty: boolean;
   /**
-   * The cluster events that happened while in flight (kube-scheduler's in-flight events): if
-   * the attempt fails, the group is tried again only if one of them is among its wakeOn.
+   * The count of cluster events when it was popped: those after it happened while in flight
+   * (kube-scheduler's in-flight events), and if the attempt fails, the group is tried again
+   * only if one of them is among its wakeOn.
    */
-  eventsInFlight: ClusterEvents;
+  poppedAt: number;
   /** The cluster events that wake it while unschedulable. */
   wakeOn: ClusterEvents;
 }
@@ -58,6 +59,9 @@ export class SchedulingQueue {
   private readonly byState = new Map<QueueState, Set<string>>(states.map((state) => [state, new Set()]));
   /** No timed entry is due before this; pop() scans timed states only from then on. */
   private nextScanAt = Number.POSITIVE_INFINITY;
+  /** Cluster events counted so far, and the count at each kind's latest. */
+  private eventCount = 0;
+  private readonly lastEventAt: number[] = clusterEvents.map(() => 0);
 
   constructor(private readonly options: QueueOptions = defaultQueueOptions) {}
 
@@ -71,7 +75,7 @@ export class SchedulingQueue {
         notBefore: now,
         since: now,
         dirty: false,
-        eventsInFlight: 0,
+        poppedAt: 0,
         wakeOn: anyClusterEvent,
       };
       this.entries.set(id, fresh);
@@ -98,15 +102,31 @@ export class SchedulingQueue {
 
   /**
    * Something changed that may let unschedulable groups fit: those waiting for one of these
-   * events wake. A group in flight remembers them: what rejects it is not known yet, and done()
-   * tries it again if they are among what it then waits for.
+   * events wake. The groups in flight find them when done(): what rejects them is not known yet,
+   * and done() tries a group again if they are among what it then waits for. Counted once here,
+   * not written into every group in flight (a backlog binds thousands at once, each bind an
+   * event).
    */
   wakeUnschedulable(now: number, events: ClusterEvents = anyClusterEvent): void {
-    for (const id of [...this.ids("unschedulable")]) {
+    this.eventCount++;
+    for (let kind = 0; kind < this.lastEventAt.length; kind++) {
+      if ((events & (1 << kind)) !== 0) this.lastEventAt[kind] = this.eventCount;
+    }
+    const unschedulable = this.ids("unschedulable");
+    if (unschedulable.size === 0) return;
+    for (const id of [...unschedulable]) {
       const entry = this.entries.get(id) as Entry;
       if ((entry.wakeOn & events) !== 0) this.wake(id, entry, now);
     }
-    for (const id of this.ids("inflight")) (this.entries.get(id) as Entry).eventsInFlight |= events;
+  }
+
+  /** The kinds of cluster event counted after `count`. */
+  private eventsSince(count: number): ClusterEvents {
+    let events = 0;
+    for (let kind = 0; kind < this.lastEventAt.length; kind++) {
+      if ((this.lastEventAt[kind] as number) > count) events |= 1 << kind;
+    }
+    return events;
   }
 
   /**
@@ -157,7 +177,7 @@ export class SchedulingQueue {
     for (const id of ready) {
       const entry = this.entries.get(id) as Entry;
       entry.dirty = false;
-      entry.eventsInFlight = 0;
+      entry.poppedAt = this.eventCount;
       this.set(id, entry, "inflight");
     }
     return ready;
@@ -188,9 +208,8 @@ export class SchedulingQueue {
     const entry = this.entries.get(id);
     if (!entry) return;
     const dirty = entry.dirty;
-    const eventsInFlight = entry.eventsInFlight;
+    const eventsInFlight = entry.state === "inflight" ? this.eventsSince(entry.poppedAt) : 0;
     entry.dirty = false;
-    entry.eventsInFlight = 0;
     if (outcome === "scheduled") {
       if (dirty) {
         entry.attempts = 0;
