@@ -16,12 +16,15 @@
  * Readers of core/v1 see the same Events, the count under series.count (kubectl's COUNT column).
  * The newest message of a pod stays readable on its PodScheduled condition; the Event keeps the
  * first. Notes are capped at 1024 characters, the API's limit.
+ * Events are created in protobuf, as kube-scheduler creates them (the API server decodes them for
+ * less); the series patches stay JSON merge patches.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pod, PodGroupObject } from "../core/index.js";
 
 import { type KubeClient, RequestWithheld } from "./kube-client.js";
+import { encodeEvent, protobufContentType } from "./protobuf.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -311,8 +314,8 @@ export class EventRecorder {
         const res = await this.client.call(
           "POST",
           `/apis/events.k8s.io/v1/namespaces/${series.namespace}/events`,
-          event,
-          undefined,
+          encodeEvent(event),
+          protobufContentType,
           series.sendIf,
         );
         if (res.status < 300) return "created";

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createSecureContext } from "node:tls";
 import { type KubeConfig, KubeCredentials, type KubeTlsOptions, tlsOptions } from "../config/kubeconfig.js";
 import { defaultHttp2Options, NegotiatedTransport } from "./http2-transport.js";
+import { decodeAnswer, protobufContentType } from "./protobuf.js";
 import { TokenBucket } from "./token-bucket.js";
 import {
   Http1Transport,
@@ -191,7 +192,8 @@ export class KubeClient {
   }
 
   /**
-   * One JSON request. Non-2xx answers are returned, not thrown; transport errors throw.
+   * One request: a JSON body, or a protobuf one (a Uint8Array from ./protobuf.ts, sent with
+   * its content type). Non-2xx answers are returned, not thrown; transport errors throw.
    * `sendIf` is asked once a connection or HTTP/2 stream is ready to carry the request, after
    * any wait for the rate limit or a free connection or stream: when false, nothing is sent and
    * RequestWithheld is thrown (fencing: a replica stalled meanwhile may no longer hold its
@@ -283,22 +285,31 @@ export class KubeClient {
     contentType: string,
     sendIf: (() => boolean) | undefined,
   ): Promise<KubeResponse<T>> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    // A protobuf body (encoded by ./protobuf.ts) asks for a protobuf answer too.
+    const binary = body instanceof Uint8Array;
+    const payload = body === undefined || binary ? body : JSON.stringify(body);
     const { response } = await this.transport.open({
       method,
       path,
-      headers: this.requestHeaders(payload === undefined ? undefined : contentType),
+      headers: this.requestHeaders(
+        payload === undefined ? undefined : contentType,
+        binary ? `${protobufContentType}, application/json` : "application/json",
+      ),
       ...(payload === undefined ? {} : { payload }),
       ...(sendIf ? { sendIf } : {}),
       timeoutMs: this.options.timeoutMs,
       onResend: this.resent(method),
     });
-    const text = await readBody(response);
+    const bytes = await readBody(response);
     let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = text;
+    if (response.headers["content-type"]?.startsWith(protobufContentType)) parsed = decodeAnswer(bytes);
+    else {
+      const text = bytes.toString("utf8");
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = text;
+      }
     }
     const retryAfter = response.headers["retry-after"];
     return {
@@ -348,9 +359,9 @@ export class KubeClient {
     return observer && (() => observer.retried(method, "<unprocessed>"));
   }
 
-  private requestHeaders(contentType?: string): Record<string, string> {
+  private requestHeaders(contentType?: string, accept = "application/json"): Record<string, string> {
     return {
-      accept: "application/json",
+      accept,
       ...this.headers,
       "user-agent": this.options.userAgent,
       ...(contentType === undefined ? {} : { "content-type": contentType }),
@@ -362,12 +373,12 @@ export class KubeClient {
   }
 }
 
-/** The whole body of an answer, as text. */
-async function readBody(response: StreamResponse): Promise<string> {
+/** The whole body of an answer. */
+async function readBody(response: StreamResponse): Promise<Buffer> {
   const chunks: Buffer[] = [];
   response.on("data", (chunk: Buffer) => chunks.push(chunk));
   await finished(response, { writable: false });
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 export function apiError(method: string, path: string, res: KubeResponse<unknown>): KubeApiError {

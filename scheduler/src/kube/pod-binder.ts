@@ -1,5 +1,6 @@
 /**
- * Binds pods through the Binding subresource and evicts through the Eviction API.
+ * Binds pods through the Binding subresource (in protobuf, as kube-scheduler sends it: the API
+ * server decodes it for less) and evicts through the Eviction API.
  * Outcomes are classified, never thrown, so the shard decides what each means.
  */
 import {
@@ -8,6 +9,7 @@ import {
   type KubeClient,
   RequestWithheld,
 } from "./kube-client.js";
+import { encodeBinding, protobufContentType } from "./protobuf.js";
 
 export type BindOutcome =
   /**
@@ -123,13 +125,8 @@ export class PodBinder {
       const res = await this.client.call(
         "POST",
         `/api/v1/namespaces/${namespace}/pods/${name}/binding`,
-        {
-          apiVersion: "v1",
-          kind: "Binding",
-          metadata: { name, namespace, ...(uid ? { uid } : {}) },
-          target: { apiVersion: "v1", kind: "Node", name: nodeName },
-        },
-        undefined,
+        encodeBinding({ name, namespace, ...(uid ? { uid } : {}) }, nodeName),
+        protobufContentType,
         sendIf,
         signal,
       );

@@ -22,7 +22,8 @@ export interface Exchange {
   /** Path and query, from the server's root. */
   path: string;
   headers: Record<string, string>;
-  payload?: string;
+  /** The body: text (JSON, a patch) or bytes (protobuf). */
+  payload?: string | Uint8Array;
   /**
    * Asked once the request can go out at once (a connection or stream is free, past any
    * handshake): false withholds it, and open() rejects with RequestWithheld.

@@ -15,6 +15,7 @@ import {
 } from "../../src/kube/event-recorder.js";
 import { type KubeClient, RequestWithheld } from "../../src/kube/kube-client.js";
 import { pod } from "../core/fixtures.js";
+import { asObject } from "./protobuf-reader.js";
 
 interface EventBody {
   apiVersion?: string;
@@ -42,8 +43,8 @@ function stubClient(
 ) {
   const sent: Request[] = [];
   const client = {
-    call: async (method: string, path: string, body: EventBody, contentType?: string) => {
-      const request = { method, path, body, contentType };
+    call: async (method: string, path: string, body: unknown, contentType?: string) => {
+      const request = { method, path, body: asObject<EventBody>(body), contentType };
       sent.push(request);
       return answer(request);
     },
