@@ -67,7 +67,7 @@ basic: P small pods on N nodes, scheduled by kube-scheduler, sharded-scheduler a
   --scheduled-events M  sharded-scheduler once per mode of pod,group,off, its shards given
                         --scheduled-events M (default: the flag not passed, the shard's default pod)
   The cluster runs KWOK without the pod lifecycle (bound pods stay Pending: no system's run pays
-  for a status patch per pod) and renews node Leases every minute.
+  for a status patch per pod), and its node Leases last a day (no renewal during a bench).
 
 gangs: like basic, the pods in gangs
   --api A               how pods join their gang: annotation (default; pod-group and min-member
