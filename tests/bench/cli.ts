@@ -40,10 +40,18 @@ import {
 import { defaultTopologyShape, rackLabel } from "./topology-workload.js";
 
 /**
- * Sizes of --report, chosen so that a full run takes about 20 minutes on 2 cores: the issue's
- * 1000 nodes × 3000 pods, 1 and 3 shards, each system 3 times (median and range).
+ * Sizes of --report: 1000 nodes × 3000 pods, 1 and 3 shards, each system 3 times (median and
+ * range), about 20 minutes on 2 cores; then basic once more at 5000 nodes × 10 000 pods, each
+ * system once.
  */
-const reportDefaults = { nodes: 1000, pods: 3000, shards: "1,3", gangSize: 8, runs: 3 };
+const reportDefaults = {
+  nodes: 1000,
+  pods: 3000,
+  shards: "1,3",
+  gangSize: 8,
+  runs: 3,
+  large: { nodes: 5000, pods: 10000, runs: 1 },
+};
 
 /**
  * --scenario gangs --api podgroup: scheduler_perf's GangScheduling shape scaled to 2 cores — gangs
@@ -141,11 +149,15 @@ topology: nodes in racks (${rackLabel}, racks in blocks of ${racksPerBlock}), ga
   --concurrency C       groups created at once (default 16)
 
 report: every scenario above but core, at report sizes, then docs/benchmarks.md with SVG charts
-  --report              basic (kube-scheduler, shards ${reportDefaults.shards}, no-op binder), gangs of ${reportDefaults.gangSize},
-                        memory, fragmentation (60 nodes, 1,3,3c) and core-preemption (100 preemptors),
-                        in about 20 minutes
+  --report              basic (kube-scheduler, shards ${reportDefaults.shards}, no-op binder), gangs of ${reportDefaults.gangSize}
+                        (native PodGroups, kube-scheduler and the shards), memory, basic again on a
+                        larger cluster, fragmentation (60 nodes, 1,3,3c) and core-preemption (100
+                        preemptors), in about 20 minutes plus the larger basic run
   --nodes N --pods P    for basic, gangs, memory and core-preemption (default ${reportDefaults.nodes} and ${reportDefaults.pods})
   --runs R              runs of basic and gangs per system (default ${reportDefaults.runs})
+  --large-nodes N       the larger basic run's nodes (default ${reportDefaults.large.nodes})
+  --large-pods P        its pods (default ${reportDefaults.large.pods})
+  --large-runs R        its runs per system (default ${reportDefaults.large.runs}; 0 skips it)
   --shards, --gang-size, --node-counts, --concurrency, --scheduled-events   as above
   --configs, --seed, --fill, --node-cpu, --quiet-seconds   for fragmentation, as above
   --report-from R       draw the report again from saved results (a results.json or its folder)
@@ -190,6 +202,9 @@ async function main(): Promise<void> {
     "narrow-pods": { type: "string", default: "300" },
     "special-nodes": { type: "string", default: "2" },
     runs: { type: "string" },
+    "large-nodes": { type: "string" },
+    "large-pods": { type: "string" },
+    "large-runs": { type: "string" },
     "scheduled-events": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -276,6 +291,14 @@ async function main(): Promise<void> {
   const narrowPods = Number(values["narrow-pods"]);
   const specialNodes = Number(values["special-nodes"]);
   const runs = Number(values.runs ?? (report ? reportDefaults.runs : 1));
+  const largeFlags = ["large-nodes", "large-pods", "large-runs"] as const;
+  if (!report && largeFlags.some((flag) => values[flag] !== undefined))
+    throw new ConfigError(`${largeFlags.map((flag) => `--${flag}`).join(", ")} are for --report`);
+  const large = {
+    nodes: Number(values["large-nodes"] ?? reportDefaults.large.nodes),
+    pods: Number(values["large-pods"] ?? reportDefaults.large.pods),
+    runs: Number(values["large-runs"] ?? reportDefaults.large.runs),
+  };
   const isPositiveInteger = (value: number) => Number.isInteger(value) && value >= 1;
   const counts = {
     nodes,
@@ -290,11 +313,15 @@ async function main(): Promise<void> {
     "special-nodes": specialNodes,
     runs,
     racks,
+    "large-nodes": large.nodes,
+    "large-pods": large.pods,
   };
   for (const [name, value] of Object.entries(counts)) {
     if (!isPositiveInteger(value)) throw new ConfigError(`--${name} must be a positive integer`);
   }
   if (!Number.isInteger(seed) || seed < 0) throw new ConfigError("--seed must be a non-negative integer");
+  if (!Number.isInteger(large.runs) || large.runs < 0)
+    throw new ConfigError("--large-runs must be a non-negative integer");
   if (!(quietSeconds > 0)) throw new ConfigError("--quiet-seconds must be positive");
   const fill = Number(values.fill ?? (topology ? defaultTopologyShape.fill : defaultWorkloadShape.fill));
   if (!(fill > 0 && fill <= 1)) throw new ConfigError(`--fill must be in (0, 1], got "${values.fill}"`);
@@ -378,6 +405,7 @@ async function main(): Promise<void> {
         runs,
         ...(scheduledEvents ? { scheduledEvents } : {}),
         memoryNodeCounts: nodeCounts,
+        large,
       },
       fragmentation: {
         stateDir: defaultDir(".cluster-bench-frag"),
@@ -393,7 +421,11 @@ async function main(): Promise<void> {
     for (const file of writeReport(results, out)) log(`wrote ${file}`);
     const failed = [
       ...(results.errors ?? []).map((e) => e.scenario),
-      ...[...(results.basic?.results ?? []), ...(results.gangs?.results ?? [])]
+      ...[
+        ...(results.basic?.results ?? []),
+        ...(results.gangs?.results ?? []),
+        ...(results.basicLarge?.results ?? []),
+      ]
         .filter((r) => r.scheduled < r.pods)
         .map((r) => `${r.system}${r.shards ? ` (${r.shards} shards)` : ""} bound ${r.scheduled}/${r.pods}`),
       ...(results.fragmentation?.results ?? [])

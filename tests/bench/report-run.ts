@@ -1,21 +1,24 @@
 /**
  * `npm run bench -- --report`: runs the scenarios of the report one after the other (the core's
- * preemption storm in process, basic, gangs and memory on one cluster, fragmentation on its own), saves their results as JSON after
- * each, and writes docs/benchmarks.md with its charts. Basic and gangs run every system several
- * times, interleaved, and report each one's median and range. A scenario that fails is recorded
- * in the results and the others still run.
+ * preemption storm in process, basic, gangs and memory on one cluster, basic again on a larger
+ * one, fragmentation on its own), saves their results as JSON after each, and writes
+ * docs/benchmarks.md with its charts. Basic and gangs run every system several times,
+ * interleaved, and report each one's median and range; gangs are native PodGroups, so that
+ * kube-scheduler runs them beside sharded-scheduler. A scenario that fails is recorded in the
+ * results and the others still run.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, release, totalmem, type } from "node:os";
 import { join, resolve } from "node:path";
 import { type ClusterOptions, type ClusterState, down } from "../cluster/local/local-cluster.js";
-import { allSystems, runBasic, type ScheduledEvents } from "./basic.js";
+import { allSystems, type BasicReport, runBasic, type ScheduledEvents } from "./basic.js";
 import { benchCluster, fragmentationCluster, throughputCluster } from "./bench-cluster.js";
 import { runCorePreemptionBench } from "./core.js";
 import { type FragmentationConfig, runFragmentation } from "./fragmentation.js";
 import { defaultWorkloadShape } from "./fragmentation-workload.js";
 import { chartsFolder, type MachineFacts, type ReportResults, renderReport } from "./report.js";
 import { runShardMemory } from "./shard-memory.js";
+import type { SystemResult } from "./stats.js";
 
 export interface ReportRunOptions {
   /** The command line, as the report quotes it. */
@@ -37,6 +40,8 @@ export interface ReportRunOptions {
     scheduledEvents?: readonly ScheduledEvents[];
     /** Node counts for the idle shard's memory; empty skips it. */
     memoryNodeCounts: readonly number[];
+    /** Basic once more on a cluster of its own size, with these pods and runs; absent or 0 runs skips it. */
+    large?: { nodes: number; pods: number; runs: number };
   };
   fragmentation: {
     stateDir: string;
@@ -120,6 +125,21 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
     ...(throughput.scheduledEvents ? { scheduledEvents: throughput.scheduledEvents } : {}),
     log,
   };
+  /** A backlog report at `size`; its number of runs recorded only when there were several. */
+  const backlogReport = (
+    scenario: BasicReport["scenario"],
+    size: { nodes: number; pods: number; runs: number },
+    runs: SystemResult[],
+    gangs?: Pick<BasicReport, "gangSize" | "api">,
+  ): BasicReport => ({
+    scenario,
+    mode: "backlog",
+    nodes: size.nodes,
+    pods: size.pods,
+    ...gangs,
+    ...(size.runs > 1 ? { runs: size.runs } : {}),
+    results: runs,
+  });
   await onCluster(
     "the throughput cluster",
     throughputCluster(throughput.stateDir, throughput.nodes),
@@ -127,32 +147,21 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
       await step("basic", async () => {
         log(`basic: ${throughput.nodes} nodes, ${throughput.pods} pods`);
         const runs = await runBasic({ ...basicRun, cluster, systems: allSystems });
-        results.basic = {
-          scenario: "basic",
-          mode: "backlog",
-          nodes: throughput.nodes,
-          pods: throughput.pods,
-          ...(throughput.runs > 1 ? { runs: throughput.runs } : {}),
-          results: runs,
-        };
+        results.basic = backlogReport("basic", throughput, runs);
       });
       await step("gangs", async () => {
-        log(`gangs: ${throughput.nodes} nodes, ${throughput.pods} pods in gangs of ${throughput.gangSize}`);
+        log(
+          `gangs: ${throughput.nodes} nodes, ${throughput.pods} pods in PodGroups of ${throughput.gangSize}`,
+        );
+        // Native PodGroups, which kube-scheduler gang-schedules too; the no-op binder ignores them.
+        const gangs = { gangSize: throughput.gangSize, api: "podgroup" as const };
         const runs = await runBasic({
           ...basicRun,
+          ...gangs,
           cluster,
-          systems: ["sharded-scheduler"],
-          gangSize: throughput.gangSize,
+          systems: ["kube-scheduler", "sharded-scheduler"],
         });
-        results.gangs = {
-          scenario: "gangs",
-          mode: "backlog",
-          nodes: throughput.nodes,
-          pods: throughput.pods,
-          gangSize: throughput.gangSize,
-          ...(throughput.runs > 1 ? { runs: throughput.runs } : {}),
-          results: runs,
-        };
+        results.gangs = backlogReport("gangs", throughput, runs, gangs);
       });
       if (throughput.memoryNodeCounts.length > 0)
         await step("memory", async () => {
@@ -166,6 +175,25 @@ export async function runReport(options: ReportRunOptions): Promise<ReportResult
         });
     },
   );
+  const large = throughput.large;
+  if (large && large.runs > 0)
+    await onCluster(
+      "the large throughput cluster",
+      throughputCluster(throughput.stateDir, large.nodes),
+      async (cluster) => {
+        await step("basic-large", async () => {
+          log(`basic-large: ${large.nodes} nodes, ${large.pods} pods`);
+          const runs = await runBasic({
+            ...basicRun,
+            pods: large.pods,
+            runs: large.runs,
+            cluster,
+            systems: allSystems,
+          });
+          results.basicLarge = backlogReport("basic", large, runs);
+        });
+      },
+    );
   await onCluster(
     "the fragmentation cluster",
     fragmentationCluster(fragmentation.stateDir, fragmentation.nodes, fragmentation.nodeCpu),

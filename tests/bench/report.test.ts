@@ -22,7 +22,7 @@ const run = (system: string, podsPerSecond: number, extra: Partial<SystemResult>
   ...extra,
 });
 
-const gangs = (gangsPerSecond: number) => ({
+const gangs = (gangsPerSecond: number, extra: Partial<NonNullable<SystemResult["gangs"]>> = {}) => ({
   gangSize: 8,
   gangs: 125,
   bound: 125,
@@ -30,6 +30,36 @@ const gangs = (gangsPerSecond: number) => ({
   p50Ms: 3000,
   p90Ms: 5000,
   p99Ms: 6000,
+  ...extra,
+});
+
+/** What a run that measured CPU and requests cost per pod. */
+const cost = (apiServerMs: number, schedulerMs: number, events: number) => ({
+  apiServerCpuMsPerPod: apiServerMs,
+  schedulerCpuMsPerPod: schedulerMs,
+  apiWritesPerPod: {
+    bindings: 1,
+    podStatusPatches: 0,
+    podPatches: 0,
+    eventCreates: events,
+    eventPatches: 0,
+  },
+  apiRequestsPerPod: {
+    "POST pods/binding": 1,
+    ...(events > 0 ? { "POST events": events } : {}),
+    "GET leases": 0.02,
+  },
+});
+
+const cpu = (apiServer: number, scheduler: string, schedulerSeconds: number) => ({
+  cpuSeconds: {
+    "kube-apiserver": apiServer,
+    etcd: 1.5,
+    [scheduler]: schedulerSeconds,
+    "bench harness": 0.4,
+  },
+  machineBusyPercent: 97.5,
+  cores: 2,
 });
 
 const fixture = (): ReportResults => ({
@@ -172,6 +202,29 @@ describe("renderReport", () => {
     expect(markdown).toMatch(
       /Only sharded-scheduler runs it: kube-scheduler does not read these annotations/,
     );
+    expect(markdown).toContain(
+      "(the `sharded-scheduler.io/pod-group` and `sharded-scheduler.io/min-member` annotations)",
+    );
+    expect(markdown).toContain("![Gangs bound per second, per shard count](benchmarks/gangs-throughput.svg)");
+    expect(markdown).not.toContain("PodGroup");
+    expect(markdown).not.toContain("kube-scheduler's gangs per second");
+  });
+
+  it("draws the sections of saved results without a second size as before", () => {
+    expect([...markdown.matchAll(/^#+ .*$/gm)].map((m) => m[0])).toEqual([
+      "# Benchmarks",
+      "## Throughput and latency",
+      "## Gangs",
+      "## Fragmentation",
+      "## Memory",
+    ]);
+    expect(markdown).toContain(
+      "Each system in turn schedules the same backlog of small pods (100m cpu, 128Mi) onto fake nodes (backlog mode, 100 nodes, 1000 pods)",
+    );
+    expect(markdown).toContain(
+      "![Throughput in pods per second, per system](benchmarks/basic-throughput.svg)",
+    );
+    expect(markdown).not.toMatch(/-large|Throughput and cost at/);
   });
 
   it("links every chart it draws, and draws every chart it links", () => {
@@ -257,32 +310,6 @@ describe("renderReport", () => {
 });
 
 describe("cost per pod, several runs and Scheduled Events modes", () => {
-  const cost = (apiServerMs: number, schedulerMs: number, events: number) => ({
-    apiServerCpuMsPerPod: apiServerMs,
-    schedulerCpuMsPerPod: schedulerMs,
-    apiWritesPerPod: {
-      bindings: 1,
-      podStatusPatches: 0,
-      podPatches: 0,
-      eventCreates: events,
-      eventPatches: 0,
-    },
-    apiRequestsPerPod: {
-      "POST pods/binding": 1,
-      ...(events > 0 ? { "POST events": events } : {}),
-      "GET leases": 0.02,
-    },
-  });
-  const cpu = (apiServer: number, scheduler: string, schedulerSeconds: number) => ({
-    cpuSeconds: {
-      "kube-apiserver": apiServer,
-      etcd: 1.5,
-      [scheduler]: schedulerSeconds,
-      "bench harness": 0.4,
-    },
-    machineBusyPercent: 97.5,
-    cores: 2,
-  });
   const spread = (median: number, min: number, max: number) => ({ median, min, max });
   const results = (): ReportResults => {
     const base = fixture();
@@ -365,6 +392,161 @@ describe("cost per pod, several runs and Scheduled Events modes", () => {
     expect(markdown).toContain("| `POST events` | 1 | 1 | – |");
     expect(markdown).toContain("| `GET leases` | 0.02 | 0.02 | 0.02 |");
     expect(markdown).not.toMatch(/undefined|NaN|null/);
+  });
+});
+
+describe("gangs as native PodGroups, kube-scheduler beside the shards", () => {
+  const results = (kubeCpuPerGang: number | undefined): ReportResults => {
+    const base = fixture();
+    base.gangs = {
+      ...(base.gangs as NonNullable<ReportResults["gangs"]>),
+      api: "podgroup",
+      results: [
+        // kube-scheduler comes first and has no shard count: it must not pass for 1 shard.
+        run("kube-scheduler", 125, {
+          gangs: gangs(16, {
+            p99Ms: 9000,
+            ...(kubeCpuPerGang === undefined ? {} : { apiServerCpuMsPerGang: kubeCpuPerGang }),
+          }),
+        }),
+        run("sharded-scheduler", 160, { shards: 1, gangs: gangs(20, { apiServerCpuMsPerGang: 30 }) }),
+        run("sharded-scheduler", 200, {
+          shards: 3,
+          gangs: gangs(24, { p99Ms: 5000, apiServerCpuMsPerGang: 36 }),
+        }),
+      ],
+    };
+    return base;
+  };
+  const { markdown, charts } = renderReport(results(40));
+
+  it("says what ran: one PodGroup per gang, each system with its own gang scheduling", () => {
+    expect(markdown).toContain(
+      "The same backlog, in gangs of 8 pods: one native scheduling.k8s.io/v1beta1 PodGroup per gang, " +
+        "minCount 8, its pods naming it in `spec.schedulingGroup`.",
+    );
+    expect(markdown).toContain(
+      "kube-scheduler 1.37 places them with its own gang scheduling, sharded-scheduler with its; " +
+        "the no-op binder is left out because it ignores PodGroups.",
+    );
+    expect(markdown).not.toContain("Only sharded-scheduler runs it");
+    expect(markdown).not.toContain("annotations");
+  });
+
+  it("gives a row per system, and compares each shard count's gangs per second, gang p99 and API-server CPU per gang with kube-scheduler's", () => {
+    for (const line of [
+      "| kube-scheduler | 125 / 125 | 16 | 125 | 3 s | 5 s | 9 s | 8 s | 40 |",
+      "| sharded-scheduler, 1 shard | 125 / 125 | 20 | 160 | 3 s | 5 s | 6 s | 6.25 s | 30 |",
+      "| sharded-scheduler, 3 shards | 125 / 125 | 24 | 200 | 3 s | 5 s | 5 s | 5 s | 36 |",
+      "- sharded-scheduler, 1 shard: 1.25× kube-scheduler's gangs per second, gang p99 6 s against its 9 s, " +
+        "API-server CPU per gang 0.75× kube-scheduler's.",
+      "- sharded-scheduler, 3 shards: 1.50× kube-scheduler's gangs per second, gang p99 5 s against its 9 s, " +
+        "API-server CPU per gang 0.90× kube-scheduler's.",
+    ])
+      expect(markdown).toContain(line);
+  });
+
+  it("compares shard counts among sharded-scheduler's rows only", () => {
+    expect(markdown).toContain(
+      "3 shards bind 1.20× as many gangs per second as 1 shard (all gangs bound in 5 s against 6.25 s).",
+    );
+  });
+
+  it("leaves out the CPU comparison when kube-scheduler's was not measured", () => {
+    const rendered = renderReport(results(undefined)).markdown;
+    expect(rendered).toContain(
+      "- sharded-scheduler, 1 shard: 1.25× kube-scheduler's gangs per second, gang p99 6 s against its 9 s.",
+    );
+    expect(rendered).toContain("| kube-scheduler | 125 / 125 | 16 | 125 | 3 s | 5 s | 9 s | 8 s | – |");
+  });
+
+  it("draws every system into the charts", () => {
+    for (const file of ["gangs-throughput.svg", "gangs-latency.svg"])
+      for (const label of [">kube-scheduler<", ">1 shard<", ">3 shards<"])
+        expect(charts[file]).toContain(label);
+    expect(markdown).toContain("![Gangs bound per second, per system](benchmarks/gangs-throughput.svg)");
+    expect(markdown).toContain(
+      "![Gang latency percentiles p50, p90 and p99 in seconds, per system](benchmarks/gangs-latency.svg)",
+    );
+    expect(markdown).not.toMatch(/undefined|NaN|null/);
+  });
+});
+
+describe("a second throughput size", () => {
+  const large = (): NonNullable<ReportResults["basicLarge"]> => ({
+    scenario: "basic",
+    mode: "backlog",
+    nodes: 5000,
+    pods: 10000,
+    results: [
+      run("kube-scheduler", 200, { ...cost(3, 2.7, 1), cpu: cpu(3, "kube-scheduler", 2.7) }),
+      run("sharded-scheduler", 300, { shards: 1, ...cost(2.4, 2, 1), cpu: cpu(2.4, "sharded-scheduler", 2) }),
+      run("sharded-scheduler", 360, {
+        shards: 3,
+        ...cost(2.7, 3, 1),
+        cpu: cpu(2.7, "sharded-scheduler", 3),
+      }),
+      run("noop-binder", 600),
+    ],
+  });
+  /** The fixture with the main size's cost measured too, and the second size when asked for. */
+  const results = (withLarge: boolean): ReportResults => {
+    const base = fixture();
+    const kube = base.basic?.results[0] as SystemResult;
+    Object.assign(kube, cost(4, 3, 1), { cpu: cpu(4, "kube-scheduler", 3) });
+    if (withLarge) base.basicLarge = large();
+    return base;
+  };
+  const without = renderReport(results(false));
+  const { markdown, charts } = renderReport(results(true));
+  const heading = "## Throughput and cost at 5000 nodes × 10000 pods";
+  const section = markdown.slice(markdown.indexOf(heading), markdown.indexOf("\n\n## Gangs"));
+
+  it("comes after the main size's cost, with the same tables and headlines", () => {
+    const at = (text: string) => markdown.indexOf(text);
+    expect(at("## Cost per pod")).toBeGreaterThan(at("## Throughput and latency"));
+    expect(at(heading)).toBeGreaterThan(at("## Cost per pod"));
+    expect(at("### Cost per pod")).toBeGreaterThan(at(heading));
+    expect(at("## Gangs")).toBeGreaterThan(at("### Cost per pod"));
+    for (const line of [
+      "The same throughput runs on a cluster of another size (backlog mode, 5000 nodes, 10000 pods)",
+      "| kube-scheduler | 200 | 2 s | 4 s | 5 s | 5 s | 97.5 % |",
+      "| no-op binder (API server ceiling) | 600 |",
+      "- sharded-scheduler, 1 shard: 1.50× kube-scheduler's throughput, 50 % of the no-op binder's ceiling.",
+      "- sharded-scheduler, 3 shards: 1.80× kube-scheduler's throughput, 60 % of the no-op binder's ceiling.",
+      "| sharded-scheduler, 3 shards | 2.7 | 0.90× | 3 | 2 | 1 | 0 | 0 | 1 | 0 | 2.02 |",
+      "- sharded-scheduler, 1 shard: API-server CPU per pod 0.80× kube-scheduler's, 2 writes per pod against its 2.",
+      "- sharded-scheduler, 3 shards: API-server CPU per pod 0.90× kube-scheduler's, 2 writes per pod against its 2.",
+    ])
+      expect(section).toContain(line);
+    expect(markdown).not.toMatch(/undefined|NaN|null/);
+  });
+
+  it("draws its own charts, linked under their own names", () => {
+    const added = Object.keys(charts).filter((file) => !(file in without.charts));
+    expect(added.sort()).toEqual([
+      "basic-large-latency.svg",
+      "basic-large-throughput.svg",
+      "cost-large-cpu-per-pod.svg",
+    ]);
+    for (const file of added) {
+      expect(section).toContain(`](benchmarks/${file})`);
+      assertWellFormed(charts[file] as string);
+    }
+    expect(charts["basic-large-throughput.svg"]).toContain(
+      "Throughput (backlog mode, 5000 nodes, 10000 pods)",
+    );
+    expect(charts["basic-large-throughput.svg"]).toContain(">360<");
+    expect(section).toContain(
+      "![Throughput in pods per second, per system, at 5000 nodes × 10000 pods](benchmarks/basic-large-throughput.svg)",
+    );
+  });
+
+  it("leaves the rest of the report as it is without it", () => {
+    expect(markdown.replace(`${section}\n\n`, "")).toBe(without.markdown);
+    for (const [file, svg] of Object.entries(without.charts)) expect(charts[file]).toBe(svg);
+    expect(without.markdown).not.toContain("## Throughput and cost at");
+    expect(Object.keys(without.charts).filter((file) => file.includes("-large"))).toEqual([]);
   });
 });
 

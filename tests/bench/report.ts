@@ -27,6 +27,8 @@ export interface ReportResults {
   finishedAt: string;
   machine: MachineFacts;
   basic?: BasicReport;
+  /** Basic again on a larger cluster. */
+  basicLarge?: BasicReport;
   gangs?: BasicReport;
   fragmentation?: FragmentationReport;
   memory?: ShardMemoryReport;
@@ -55,8 +57,10 @@ export function renderReport(results: ReportResults): RenderedReport {
   };
   const sections = [
     header(results),
-    results.basic && basicSection(results.basic, chart),
-    results.basic && costSection(results.basic, chart),
+    results.basic && basicSection(results.basic, chart, mainView),
+    results.basic && costSection(results.basic, chart, mainView),
+    results.basicLarge && basicSection(results.basicLarge, chart, largeView(results.basicLarge)),
+    results.basicLarge && costSection(results.basicLarge, chart, largeView(results.basicLarge)),
     results.gangs && gangsSection(results.gangs, chart),
     results.fragmentation && fragmentationSection(results.fragmentation, chart),
     memorySection(results.basic, results.memory, chart),
@@ -154,7 +158,41 @@ function sizes(report: BasicReport): string {
   return `${report.mode} mode, ${report.nodes} nodes, ${report.pods} pods`;
 }
 
-function basicSection(report: BasicReport, chart: ChartLink): string {
+/** How a throughput run's sections are drawn: the report's main size, or a size beside it. */
+interface ThroughputView {
+  heading: string;
+  costHeading: string;
+  /** In the charts' file names: `basic${tag}-throughput.svg`, `cost${tag}-cpu-per-pod.svg`. */
+  tag: string;
+  /** After the charts' alt texts. */
+  altSuffix: string;
+  /** What replaces the description of how the runs were made, which the main size gives. */
+  intro?: string;
+  costIntro?: string;
+}
+
+const mainView: ThroughputView = {
+  heading: "## Throughput and latency",
+  costHeading: "## Cost per pod",
+  tag: "",
+  altSuffix: "",
+};
+
+function largeView(report: BasicReport): ThroughputView {
+  const size = `${report.nodes} nodes × ${report.pods} pods`;
+  return {
+    heading: `## Throughput and cost at ${size}`,
+    costHeading: "### Cost per pod",
+    tag: "-large",
+    altSuffix: `, at ${size}`,
+    intro:
+      `The same throughput runs on a cluster of another size (${sizes(report)}): the same systems ` +
+      "and pods, measured the same way as in the throughput section above. ",
+    costIntro: "What each system of these runs cost per pod bound, measured as in the cost section above. ",
+  };
+}
+
+function basicSection(report: BasicReport, chart: ChartLink, view: ThroughputView): string {
   const { results } = report;
   const rows = results.map((r) => [
     systemName(r),
@@ -178,26 +216,26 @@ function basicSection(report: BasicReport, chart: ChartLink): string {
     })
     .filter((line) => line !== "");
   return [
-    "## Throughput and latency",
+    view.heading,
     "",
-    `Each system in turn schedules the same backlog of small pods (100m cpu, 128Mi) onto fake nodes ` +
-      `(${sizes(report)}): kube-scheduler (the cluster's default scheduler), sharded-scheduler with ` +
-      "each shard count, and a no-op binder that binds round-robin with no scheduling logic, which " +
-      "measures what the API server can absorb. " +
-      (report.mode === "backlog"
-        ? "The pods are created while the system is stopped; the clock runs from its start (cache sync " +
-          "included) to the last bind, so latencies say how fast the backlog drains."
-        : "The pods are created while the system runs; latency is from creation to bind.") +
-      " KWOK runs without the pod lifecycle here: bound pods stay Pending, so no system pays for a " +
-      "fake kubelet's status patch per pod inside its measured window (how many of those landed " +
-      "inside it depended on how fast the system bound). " +
-      runsWords(report),
+    (view.intro ??
+      `Each system in turn schedules the same backlog of small pods (100m cpu, 128Mi) onto fake nodes ` +
+        `(${sizes(report)}): kube-scheduler (the cluster's default scheduler), sharded-scheduler with ` +
+        "each shard count, and a no-op binder that binds round-robin with no scheduling logic, which " +
+        "measures what the API server can absorb. " +
+        (report.mode === "backlog"
+          ? "The pods are created while the system is stopped; the clock runs from its start (cache sync " +
+            "included) to the last bind, so latencies say how fast the backlog drains."
+          : "The pods are created while the system runs; latency is from creation to bind.") +
+        " KWOK runs without the pod lifecycle here: bound pods stay Pending, so no system pays for a " +
+        "fake kubelet's status patch per pod inside its measured window (how many of those landed " +
+        "inside it depended on how fast the system bound). ") + runsWords(report),
     "",
     table(["system", "pods/s", "p50", "p90", "p99", "time to bind all", "machine busy"], rows),
     "",
     ...(headlines.length > 0 ? [...headlines, ""] : []),
     chart(
-      "basic-throughput.svg",
+      `basic${view.tag}-throughput.svg`,
       {
         kind: "bar",
         title: `Throughput (${sizes(report)})`,
@@ -205,13 +243,13 @@ function basicSection(report: BasicReport, chart: ChartLink): string {
         series: [{ name: "pods/s", values: results.map((r) => r.podsPerSecond) }],
         yName: "pods/s",
       },
-      "Throughput in pods per second, per system",
+      `Throughput in pods per second, per system${view.altSuffix}`,
     ),
     "",
     chart(
-      "basic-latency.svg",
+      `basic${view.tag}-latency.svg`,
       latencyChart(`Pod latency (${sizes(report)})`, results.map(systemLabel), results),
-      "Latency percentiles p50, p90 and p99 in seconds, per system",
+      `Latency percentiles p50, p90 and p99 in seconds, per system${view.altSuffix}`,
     ),
   ].join("\n");
 }
@@ -238,7 +276,7 @@ const componentOrder = [
   "bench harness",
 ];
 
-function costSection(report: BasicReport, chart: ChartLink): string | undefined {
+function costSection(report: BasicReport, chart: ChartLink, view: ThroughputView): string | undefined {
   const results = report.results.filter((r) => r.cpu || r.apiWritesPerPod || r.apiRequestsPerPod);
   if (results.length === 0) return undefined;
   const kube = results.find((r) => r.system === "kube-scheduler");
@@ -293,16 +331,16 @@ function costSection(report: BasicReport, chart: ChartLink): string | undefined 
         .filter((line) => line !== "")
     : [];
   return [
-    "## Cost per pod",
+    view.costHeading,
     "",
-    "What each system of the throughput runs above cost per pod bound. CPU: user + system time of " +
-      "each process from `/proc/<pid>/stat` over the measured span (the system's start to its last " +
-      "bind), divided by the pods bound; the scheduler's is all of its processes together (every " +
-      "shard). Requests: the API server's own counter (`apiserver_request_total`), read when the " +
-      "system starts and 2 s after its last bind (so Events that trail the last bind count), " +
-      "divided by the pods bound. Writes are what the API server pays for (each is an etcd " +
-      "transaction): binds, status patches and Events. " +
-      runsWords(report),
+    (view.costIntro ??
+      "What each system of the throughput runs above cost per pod bound. CPU: user + system time of " +
+        "each process from `/proc/<pid>/stat` over the measured span (the system's start to its last " +
+        "bind), divided by the pods bound; the scheduler's is all of its processes together (every " +
+        "shard). Requests: the API server's own counter (`apiserver_request_total`), read when the " +
+        "system starts and 2 s after its last bind (so Events that trail the last bind count), " +
+        "divided by the pods bound. Writes are what the API server pays for (each is an etcd " +
+        "transaction): binds, status patches and Events. ") + runsWords(report),
     "",
     table(
       [
@@ -319,7 +357,7 @@ function costSection(report: BasicReport, chart: ChartLink): string | undefined 
     "",
     ...(headlines.length > 0 ? [...headlines, ""] : []),
     chart(
-      "cost-cpu-per-pod.svg",
+      `cost${view.tag}-cpu-per-pod.svg`,
       {
         kind: "bar",
         title: `CPU per pod bound (${sizes(report)})`,
@@ -330,7 +368,7 @@ function costSection(report: BasicReport, chart: ChartLink): string | undefined 
         ],
         yName: "cpu ms per pod",
       },
-      "API-server and scheduler CPU milliseconds per pod bound, per system",
+      `API-server and scheduler CPU milliseconds per pod bound, per system${view.altSuffix}`,
     ),
     "",
     "Where the machine's CPU went during each run (CPU seconds by component; machine busy is the " +
@@ -383,7 +421,8 @@ function gangsSection(report: BasicReport, chart: ChartLink): string {
       gangs.apiServerCpuMsPerGang === undefined ? "–" : formatValue(gangs.apiServerCpuMsPerGang),
     ];
   });
-  const byShards = [...results].sort((a, b) => (a.shards ?? 1) - (b.shards ?? 1));
+  const shardRows = results.filter((r) => r.system === "sharded-scheduler");
+  const byShards = [...shardRows].sort((a, b) => (a.shards ?? 1) - (b.shards ?? 1));
   const first = byShards[0];
   const last = byShards[byShards.length - 1];
   const headline =
@@ -392,16 +431,38 @@ function gangsSection(report: BasicReport, chart: ChartLink): string {
         `as many gangs per second as ${shardWord(first.shards ?? 1)} ` +
         `(all gangs bound in ${formatValue(last.durationSeconds)} s against ${formatValue(first.durationSeconds)} s).`
       : undefined;
+  const kube = results.find((r) => r.system === "kube-scheduler")?.gangs;
+  const versusKube = kube
+    ? shardRows.map((r) => {
+        const gangs = r.gangs as NonNullable<SystemResult["gangs"]>;
+        const parts = [
+          `${ratio(gangs.gangsPerSecond, kube.gangsPerSecond)} kube-scheduler's gangs per second`,
+          `gang p99 ${seconds(gangs.p99Ms)} against its ${seconds(kube.p99Ms)}`,
+          gangs.apiServerCpuMsPerGang !== undefined &&
+            kube.apiServerCpuMsPerGang !== undefined &&
+            `API-server CPU per gang ${ratio(gangs.apiServerCpuMsPerGang, kube.apiServerCpuMsPerGang)} kube-scheduler's`,
+        ].filter((part) => typeof part === "string");
+        return `- ${systemName(r)}: ${parts.join(", ")}.`;
+      })
+    : [];
   const labels = results.map(systemLabel);
+  const size = report.gangSize ?? "?";
+  // Gangs by annotation are sharded-scheduler's alone: its rows differ by shard count only.
+  const per = report.api === "podgroup" ? "per system" : "per shard count";
   return [
     "## Gangs",
     "",
-    `The same backlog, in gangs of ${report.gangSize ?? "?"} pods (the \`sharded-scheduler.io/pod-group\` ` +
-      "and `sharded-scheduler.io/min-member` annotations): a gang is placed whole or not at all, and " +
-      `counts as bound when its last member is (${sizes(report)}). Only sharded-scheduler runs it: ` +
-      "kube-scheduler does not read these annotations and would place the members one by one, and the " +
-      "no-op binder ignores them too. " +
-      runsWords(report),
+    (report.api === "podgroup"
+      ? `The same backlog, in gangs of ${size} pods: one native scheduling.k8s.io/v1beta1 PodGroup per ` +
+        `gang, minCount ${size}, its pods naming it in \`spec.schedulingGroup\`. A gang is placed whole ` +
+        `or not at all, and counts as bound when its last member is (${sizes(report)}). kube-scheduler ` +
+        "1.37 places them with its own gang scheduling, sharded-scheduler with its; the no-op binder " +
+        "is left out because it ignores PodGroups. "
+      : `The same backlog, in gangs of ${size} pods (the \`sharded-scheduler.io/pod-group\` ` +
+        "and `sharded-scheduler.io/min-member` annotations): a gang is placed whole or not at all, and " +
+        `counts as bound when its last member is (${sizes(report)}). Only sharded-scheduler runs it: ` +
+        "kube-scheduler does not read these annotations and would place the members one by one, and the " +
+        "no-op binder ignores them too. ") + runsWords(report),
     "",
     table(
       [
@@ -418,6 +479,7 @@ function gangsSection(report: BasicReport, chart: ChartLink): string {
       rows,
     ),
     "",
+    ...(versusKube.length > 0 ? [...versusKube, ""] : []),
     ...(headline ? [headline, ""] : []),
     chart(
       "gangs-throughput.svg",
@@ -428,7 +490,7 @@ function gangsSection(report: BasicReport, chart: ChartLink): string {
         series: [{ name: "gangs/s", values: results.map((r) => r.gangs?.gangsPerSecond ?? null) }],
         yName: "gangs/s",
       },
-      "Gangs bound per second, per shard count",
+      `Gangs bound per second, ${per}`,
     ),
     "",
     chart(
@@ -438,7 +500,7 @@ function gangsSection(report: BasicReport, chart: ChartLink): string {
         labels,
         results.map((r) => r.gangs as NonNullable<SystemResult["gangs"]>),
       ),
-      "Gang latency percentiles p50, p90 and p99 in seconds, per shard count",
+      `Gang latency percentiles p50, p90 and p99 in seconds, ${per}`,
     ),
   ].join("\n");
 }
