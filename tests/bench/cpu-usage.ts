@@ -58,10 +58,15 @@ function sample(scope: string | undefined): Sample {
       // The process ended while we looked.
     }
   }
+  return { processes, ...machineTicks() };
+}
+
+/** The whole machine's busy and total ticks so far, from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
   const cpu = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").split(/\s+/).slice(1).map(Number);
   const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
   const total = cpu.reduce((sum, value) => sum + value, 0);
-  return { processes, busy: total - idle, total };
+  return { busy: total - idle, total };
 }
 
 /**
@@ -87,4 +92,41 @@ export function measureCpu(scope?: string): () => CpuUsage {
       cores: availableParallelism(),
     };
   };
+}
+
+/** What a quiet machine is, for waitUntilQuiet. */
+export interface Quiet {
+  /** The whole machine busier than this share of all cores (percent) is not quiet. */
+  busyBelowPercent: number;
+  /** Quiet this long in a row (whole seconds, one sample each). */
+  forSeconds: number;
+  /** Given up after this long: measured anyway. */
+  boundSeconds: number;
+}
+
+/**
+ * The machine quiet before a run's clock starts: work the cluster still does for what came before
+ * (the controllers and KWOK reading the previous run's deletions and this run's creations from
+ * their watches) would otherwise fall inside the next run's window, in some runs and not others.
+ * Resolves with the seconds waited and whether the machine got quiet.
+ */
+export async function waitUntilQuiet(
+  quiet: Quiet,
+  sampleSecond: () => Promise<number> = busyPercentOverASecond,
+): Promise<{ waitedSeconds: number; quiet: boolean }> {
+  let inARow = 0;
+  for (let second = 1; second <= quiet.boundSeconds; second++) {
+    inARow = (await sampleSecond()) < quiet.busyBelowPercent ? inARow + 1 : 0;
+    if (inARow >= quiet.forSeconds) return { waitedSeconds: second, quiet: true };
+  }
+  return { waitedSeconds: quiet.boundSeconds, quiet: false };
+}
+
+/** How busy the whole machine was over the next second, in percent of all cores. */
+async function busyPercentOverASecond(): Promise<number> {
+  const start = machineTicks();
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const end = machineTicks();
+  const total = end.total - start.total;
+  return total > 0 ? ((end.busy - start.busy) / total) * 100 : 0;
 }
