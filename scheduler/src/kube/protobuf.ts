@@ -264,9 +264,19 @@ function decodeStatusMessage(bytes: Uint8Array): StatusObject {
 
 /**
  * An answer in protobuf: a Status decoded to its JSON form; any other object (a created Event)
- * as { kind }, unread. Undefined when the bytes are not an envelope.
+ * as { kind }, unread. Undefined when the bytes are not a whole envelope (the caller still has
+ * the answer's HTTP status).
  */
 export function decodeAnswer(bytes: Uint8Array): StatusObject | { kind: string } | undefined {
+  try {
+    return decodeEnvelope(bytes);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
+function decodeEnvelope(bytes: Uint8Array): StatusObject | { kind: string } | undefined {
   if (bytes.length < magic.length || magic.some((byte, i) => bytes[i] !== byte)) return undefined;
   let kind = "";
   let raw: Uint8Array = new Uint8Array();

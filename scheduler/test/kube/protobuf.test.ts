@@ -107,6 +107,10 @@ describe("protobuf answers", () => {
   it("another object is named, not read; bytes that are not an envelope are not an answer", () => {
     expect(decodeAnswer(envelope("Event", [...str(7, "Scheduled")]))).toEqual({ kind: "Event" });
     expect(decodeAnswer(Buffer.from('{"kind":"Status"}'))).toBeUndefined();
+    // Cut short (a broken answer): not an answer, not a crash; the HTTP status still speaks.
+    const whole = envelope("Status", [...str(3, "gone")]);
+    expect(decodeAnswer(whole)).toMatchObject({ message: "gone" });
+    expect(decodeAnswer(whole.subarray(0, whole.length - 2))).toBeUndefined();
   });
 
   it("skips fixed-width fields and refuses a truncated message", () => {
