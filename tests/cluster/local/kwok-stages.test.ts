@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { kwokStagesPath, podLifecycleStages, withoutStages } from "./kwok-stages.js";
+import { kwokStagesPath, podLifecycleStages, withNodeHeartbeat, withoutStages } from "./kwok-stages.js";
 
 const stageNames = (text: string) =>
   parseAllDocuments(text)
@@ -27,5 +27,25 @@ describe("KWOK stages without the pod lifecycle", () => {
       expect(kept.find((s) => s?.metadata?.name === name)).toEqual(
         original.find((s) => s?.metadata?.name === name),
       );
+  });
+});
+
+describe("KWOK stages with the node heartbeat spaced out", () => {
+  const full = readFileSync(kwokStagesPath, "utf8");
+  const stages = (text: string) =>
+    parseAllDocuments(text).map(
+      (d) => d.toJS() as { metadata?: { name?: string }; spec?: { delay?: Record<string, number> } },
+    );
+
+  it("changes only the heartbeat's delay: every 6 hours, give or take a fifth", () => {
+    const changed = stages(withNodeHeartbeat(full, 6 * 3600));
+    const original = stages(full);
+    expect(changed.find((s) => s.metadata?.name === "node-heartbeat")?.spec?.delay).toEqual({
+      durationMilliseconds: 21_600_000,
+      jitterDurationMilliseconds: 25_920_000,
+    });
+    expect(changed.filter((s) => s.metadata?.name !== "node-heartbeat")).toEqual(
+      original.filter((s) => s.metadata?.name !== "node-heartbeat"),
+    );
   });
 });

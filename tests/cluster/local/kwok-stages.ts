@@ -3,7 +3,8 @@
  * lifecycle. Without it, a bound pod stays Pending: KWOK writes no status patch for it (the
  * one write per pod a real kubelet makes when the pod starts), so a benchmark's API server serves
  * only what the scheduler under test writes. Nodes still initialize and heartbeat, and deleted
- * pods are still finished (finalizers dropped, then deleted).
+ * pods are still finished (finalizers dropped, then deleted). A throughput cluster also spaces
+ * the node heartbeat out as far as its node Leases' renewal (see local-cluster.ts).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,10 +27,37 @@ export function withoutStages(text: string, names: readonly string[]): string {
     .join("---");
 }
 
-/** The stages file for kwok's --config: the repository's, or (no pod lifecycle) a copy without it in dir. */
-export function kwokStagesFile(podLifecycle: boolean, dir: string): string {
-  if (podLifecycle) return kwokStagesPath;
-  const path = join(dir, "stages-without-pod-lifecycle.yaml");
-  writeFileSync(path, withoutStages(readFileSync(kwokStagesPath, "utf8"), podLifecycleStages));
+/**
+ * The stages file's text with the node heartbeat (a status patch per node, the kubelet's
+ * 5-minute report) every `seconds` instead, give or take a fifth.
+ */
+export function withNodeHeartbeat(text: string, seconds: number): string {
+  const documents = text.split(/^---$/m);
+  return documents
+    .map((document) =>
+      /^metadata:\n\s+name:\s*node-heartbeat\s*$/m.test(document)
+        ? document
+            .replace(/^(\s+durationMilliseconds:) \d+$/m, `$1 ${seconds * 1000}`)
+            .replace(/^(\s+jitterDurationMilliseconds:) \d+$/m, `$1 ${Math.round(seconds * 1200)}`)
+        : document,
+    )
+    .join("---");
+}
+
+/**
+ * The stages file for kwok's --config: the repository's, or a copy in dir without the pod
+ * lifecycle and/or with the node heartbeat every `nodeHeartbeatSeconds`.
+ */
+export function kwokStagesFile(
+  options: { podLifecycle: boolean; nodeHeartbeatSeconds?: number | undefined },
+  dir: string,
+): string {
+  const { podLifecycle, nodeHeartbeatSeconds } = options;
+  if (podLifecycle && nodeHeartbeatSeconds === undefined) return kwokStagesPath;
+  let text = readFileSync(kwokStagesPath, "utf8");
+  if (!podLifecycle) text = withoutStages(text, podLifecycleStages);
+  if (nodeHeartbeatSeconds !== undefined) text = withNodeHeartbeat(text, nodeHeartbeatSeconds);
+  const path = join(dir, "stages.yaml");
+  writeFileSync(path, text);
   return path;
 }

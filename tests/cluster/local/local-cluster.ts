@@ -42,7 +42,8 @@ export interface ClusterOptions {
   /**
    * Each fake node's Lease duration (absent: 40 s); KWOK renews it every quarter of that, so
    * 1000 nodes cost 100 Lease writes/s at 40 s. Longer for big throughput runs, with the node
-   * lifecycle controller's grace period raised to match.
+   * lifecycle controller's grace period raised to match and KWOK's node status heartbeat (else
+   * every 5 minutes) as rare as the renewal.
    */
   nodeLeaseSeconds?: number;
 }
@@ -415,7 +416,15 @@ async function start(
       ]);
     }
     mkdirSync(join(stateDir, "kwok"), { recursive: true });
-    const stages = kwokStagesFile(options.podLifecycle ?? true, join(stateDir, "kwok"));
+    // Long node Leases (throughput clusters): the node status heartbeat as rare as their renewal,
+    // or every node's status patch would come in one wave 5 minutes after the nodes came up.
+    const stages = kwokStagesFile(
+      {
+        podLifecycle: options.podLifecycle ?? true,
+        nodeHeartbeatSeconds: nodeLeaseSeconds === defaultNodeLeaseSeconds ? undefined : nodeLeaseSeconds / 4,
+      },
+      join(stateDir, "kwok"),
+    );
     const kwok = launch(
       "kwok",
       tools.kwok,
