@@ -4,32 +4,31 @@
  * the derivation can be checked (and redone when the benchmark is re-run).
  *
  * Sources:
- *   - baseline: a quiet-machine run of `npm run bench` (basic, backlog, 1000 nodes ×
- *     3000 pods, 2 cores, 99.8 % busy; docs/benchmark-history.md). Writes per pod: 1 bind,
- *     1 Event, ~0.1 pod status patch (KWOK's).
- *   - CPU profiles of shards (docs/benchmark-history.md): a shard decodes ~0.3 ms of watch per pod per extra shard; a shard
- *     process spends ~0.7 CPU-s importing its client at start; an Event costs the API server
- *     about what a bind costs (the no-op binder: 723 → 404 pods/s when it also posts one).
+ *   - baseline: the medians of a benchmark report (`npm run bench -- --report`, basic, backlog,
+ *     1000 nodes × 3000 pods, 2 cores, 3 interleaved runs; docs/benchmarks.md). Writes per pod:
+ *     1 bind, 1 Event (the bench runs KWOK without the pod lifecycle: no status patch).
+ *   - CPU profiles of shards: a shard decodes ~0.3 ms of watch per pod per extra shard; a shard
+ *     process takes ~0.3 CPU-s to start (its bundled entry point, farm-bench).
  *   - core: the scheduling core timed in process on this machine (`npm run bench -- --scenario
  *     core`, tests/bench/core.ts): ~0.43 ms per pod at 1000 nodes (420 nodes scanned), ~1.55 ms
  *     at 50 000 (2500 scanned); a straight line through both.
  *
  * Derivation (3000 pods; W = pod watchers, D = watch deliveries):
  *   API server. Every write costs `w`; every watch event costs `f` per watcher it is sent to.
- *   Pod watchers besides the shards: KWOK, the controller-manager and the idle kube-scheduler (3).
- *   Deliveries per pod: each shard lists it (1) and gets its bind and status events (1.1); the
- *   3 others get 1.1 each → D = 2.1·S + 3.3.
- *     1 shard:  14.1 s = 3000 · (2.1 w + 5.4 f)
- *     3 shards: 15.0 s = 3000 · (2.1 w + 9.6 f)
- *   → f = 0.9 s / (3000 · 4.2) ≈ 0.071 ms, w ≈ 2.05 ms.
+ *   Pod watchers besides the shards: KWOK, the controller-manager and the bench's harness (3).
+ *   Deliveries per pod: each shard lists it (1) and gets its bind event (1); the 3 others get
+ *   the bind event → D = 2·S + 3.
+ *     1 shard:   8.7 s = 3000 · (2 w + 5 f)
+ *     3 shards: 10.9 s = 3000 · (2 w + 9 f)
+ *   → f = 2.2 s / (3000 · 4) ≈ 0.18 ms, w ≈ 0.99 ms.
  *   Shards. A shard pays a fixed `F` (start, connections, its node cache), `d` per pod it
- *   watches and `s` per pod it schedules: 6.3 s = F + 3000 (d + s); 15.9 s = 3F + 3000 (3d + s);
- *   with d = 0.3 ms (profile) → F = 3.9 s, s = 0.5 ms. F does not grow with pods (the saved
- *   1000 × 5000 runs add the same ~4–4.8 s per extra shard): it is 0.7 s of import at start and
- *   the rest spread over a shard's first requests (connections, warm-up; see shardWarmupRequests). Of s the core is the part timed in process
- *   at 1000 nodes; the rest (the client's requests) stays the same at any size.
- *   The rest of the machine: etcd 2.4 s per 6300 writes; KWOK 2.3 s per 3000 pods; the
- *   controller-manager, the idle kube-scheduler and the harness 3.7 s over the 14.6 s run.
+ *   watches and `s` per pod it schedules: 4.4 s = F + 3000 (d + s); 9.4 s = 3F + 3000 (3d + s);
+ *   with d = 0.3 ms (profile) → F = 1.6 s, s = 0.63 ms. F is its start and the rest spread over
+ *   a shard's first requests (connections, warm-up; see shardWarmupRequests). Of s the core is
+ *   the part timed in process at 1000 nodes; the rest (the client's requests) stays the same at
+ *   any size.
+ *   The rest of the machine: etcd 2.4 s per 6000 writes; KWOK 1 s per 3000 pods; the
+ *   controller-manager and the harness 2.2 s over the 9.9 s run.
  */
 import { feasibleNodesToFind } from "../../scheduler/src/core/gang-placement.js";
 
@@ -38,19 +37,19 @@ export const baseline = {
   nodes: 1000,
   pods: 3000,
   machineCores: 2,
-  podsPerSecond: { 1: 205.2, 3: 157 } as Record<number, number>,
-  apiServerCpuSeconds: { 1: 14.1, 3: 15.0 } as Record<number, number>,
-  shardCpuSeconds: { 1: 6.3, 3: 15.9 } as Record<number, number>,
+  podsPerSecond: { 1: 301.8, 3: 232.5 } as Record<number, number>,
+  apiServerCpuSeconds: { 1: 8.7, 3: 10.9 } as Record<number, number>,
+  shardCpuSeconds: { 1: 4.4, 3: 9.4 } as Record<number, number>,
   etcdCpuSeconds: 2.4,
-  kwokCpuSeconds: 2.3,
-  /** controller-manager 1.7, idle kube-scheduler 1, harness 1. */
-  otherCpuSeconds: 3.7,
-  writesPerPod: { binds: 1, events: 1, statusPatches: 0.1 },
-  /** Profiled: a shard's import at start. */
-  shardStartSeconds: 0.7,
+  kwokCpuSeconds: 1,
+  /** controller-manager 1.2, harness 1 (kube-scheduler is stopped during other systems' runs). */
+  otherCpuSeconds: 2.2,
+  writesPerPod: { binds: 1, events: 1, statusPatches: 0 },
+  /** Measured: a shard's start with its bundled entry point (farm-bench, `--help`). */
+  shardStartSeconds: 0.3,
   /**
-   * An assumption: the rest of the fixed cost (~130 HTTP/1.1 connections with a fresh TLS context
-   * each, the client's JIT warm-up) is paid over the first requests. Spread over fewer, the shard
+   * An assumption: the rest of the fixed cost (its connections, the client's JIT warm-up) is
+   * paid over the first requests. Spread over fewer, the shard
    * alone would be busy for seconds while the API server idles, which the real runs (99.8 % busy)
    * do not show.
    */

@@ -1,6 +1,6 @@
 /**
  * The simulation against saved benchmark runs: every sharded-scheduler run of a results.json
- * (`npm run bench -- --report`; basic and gangs, backlog mode) is simulated with its nodes,
+ * (`npm run bench -- --report`; basic, gangs and basic at the larger size, backlog mode) is simulated with its nodes,
  * pods, shard count and machine, and the predicted pods/s compared with the measured one.
  * kube-scheduler and the no-op binder are not modelled; the baseline run the calibration was
  * solved from is listed too, marked as the fit.
@@ -41,6 +41,7 @@ interface SavedResults {
   machine?: { cores?: number };
   basic?: SavedScenario;
   gangs?: SavedScenario;
+  basicLarge?: SavedScenario;
 }
 
 export function validate(path: string): ValidationRow[] {
@@ -72,7 +73,7 @@ export function validate(path: string): ValidationRow[] {
   };
   for (const [shards, podsPerSecond] of Object.entries(baseline.podsPerSecond))
     check("baseline (fit)", Number(shards), baseline.nodes, baseline.pods, podsPerSecond, true, {});
-  for (const scenario of [saved.basic, saved.gangs]) {
+  for (const scenario of [saved.basic, saved.gangs, saved.basicLarge]) {
     if (!scenario || (scenario.mode !== undefined && scenario.mode !== "backlog")) continue;
     const gangs = scenario === saved.gangs;
     for (const run of scenario.results) {
