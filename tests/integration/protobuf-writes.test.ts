@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventRecorder, microTime } from "../../scheduler/src/kube/event-recorder.js";
 import { KubeClient } from "../../scheduler/src/kube/kube-client.js";
 import { PodBinder } from "../../scheduler/src/kube/pod-binder.js";
-import { encodeEvent, protobufContentType } from "../../scheduler/src/kube/protobuf.js";
+import { type EventObject, encodeEvent, protobufContentType } from "../../scheduler/src/kube/protobuf.js";
 import { createTestNamespace, deleteNamespace, schedulerKubeConfig, testClients } from "../support/kube.js";
 import { waitFor } from "../support/wait.js";
 
@@ -26,6 +26,21 @@ afterAll(async () => {
 
 type EventRead = Record<string, unknown> & { metadata: { name: string } };
 
+const at = Date.parse("2026-12-06T10:11:12.345Z");
+
+/** An Event about pod "subject" from the test's reporter, at `at`. */
+const event = (
+  name: string,
+  what: Pick<EventObject, "action" | "reason" | "note" | "type">,
+): EventObject => ({
+  metadata: { name, namespace },
+  eventTime: microTime(at),
+  reportingController: "sharded-scheduler.io/test",
+  reportingInstance: "test-0",
+  regarding: { apiVersion: "v1", kind: "Pod", namespace, name: "subject" },
+  ...what,
+});
+
 const readEvent = async (name: string) =>
   (await client.must<EventRead>(
     "GET",
@@ -39,22 +54,13 @@ describe("protobuf writes", () => {
   });
 
   it("a refused Event create answers with its Status's reason and causes", async () => {
-    const at = Date.parse("2026-12-06T10:11:12.345Z");
     // A name the API refuses: the Status lists the invalid field as a cause.
     const res = await client.call(
       "POST",
       `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
-      encodeEvent({
-        metadata: { name: "Not_A_Name", namespace },
-        eventTime: microTime(at),
-        reportingController: "sharded-scheduler.io/test",
-        reportingInstance: "test-0",
-        action: "Binding",
-        reason: "Scheduled",
-        note: "refused",
-        regarding: { apiVersion: "v1", kind: "Pod", namespace, name: "p" },
-        type: "Normal",
-      }),
+      encodeEvent(
+        event("Not_A_Name", { action: "Binding", reason: "Scheduled", note: "refused", type: "Normal" }),
+      ),
       protobufContentType,
     );
     expect(res.status).toBe(422);
@@ -79,7 +85,6 @@ describe("protobuf writes", () => {
       pino({ level: "silent" }),
     );
     const note = `${"Ünïcödé ノード 0/5 nodes are available; ".repeat(20)}end`;
-    const at = Date.parse("2026-12-06T10:11:12.345Z");
     const subject = { metadata: { name: "subject", namespace, uid: "7d3c1f0e-0000-4000-8000-000000000001" } };
     recorder.record(subject as never, "Warning", "FailedScheduling", note, at);
     const written = await waitFor(
@@ -111,16 +116,8 @@ describe("protobuf writes", () => {
       "POST",
       `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
       encodeEvent({
-        metadata: { name, namespace },
-        eventTime: microTime(at),
+        ...event(name, { action: "Scheduling", reason: "FailedScheduling", note: "again", type: "Warning" }),
         series: { count: 300, lastObservedTime: microTime(at + 61_001) },
-        reportingController: "sharded-scheduler.io/test",
-        reportingInstance: "test-0",
-        action: "Scheduling",
-        reason: "FailedScheduling",
-        note: "again",
-        regarding: { apiVersion: "v1", kind: "Pod", namespace, name: "subject" },
-        type: "Warning",
       }),
       protobufContentType,
     );

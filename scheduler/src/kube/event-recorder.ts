@@ -24,7 +24,7 @@ import type { Logger } from "pino";
 import type { Pod, PodGroupObject } from "../core/index.js";
 
 import { type KubeClient, RequestWithheld } from "./kube-client.js";
-import { encodeEvent, protobufContentType } from "./protobuf.js";
+import { type EventObject, encodeEvent, protobufContentType } from "./protobuf.js";
 
 export type EventType = "Normal" | "Warning";
 
@@ -114,20 +114,8 @@ interface Series {
   sendIf: (() => boolean) | undefined;
 }
 
-interface EventBody {
-  apiVersion: "events.k8s.io/v1";
-  kind: "Event";
-  metadata: { name: string; namespace: string };
-  eventTime: string;
-  series?: { count: number; lastObservedTime: string };
-  reportingController: string;
-  reportingInstance: string;
-  action: string;
-  reason: string;
-  note: string;
-  regarding: Regarding;
-  type: EventType;
-}
+/** The Event as the recorder writes it (the protobuf envelope names its kind and version). */
+type EventBody = EventObject & { regarding: Regarding; type: EventType };
 
 /** At most this many series are remembered; the oldest finished ones go first. */
 const maxSeries = 50_000;
@@ -193,8 +181,6 @@ export class EventRecorder {
       ofSubject = this.series.get(subjectKey);
     }
     const event: EventBody = {
-      apiVersion: "events.k8s.io/v1",
-      kind: "Event",
       metadata: { name: eventName(name, now), namespace },
       eventTime: microTime(now),
       reportingController: this.reportingController,
