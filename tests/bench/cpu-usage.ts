@@ -61,6 +61,12 @@ function sample(scope: string | undefined): Sample {
   return { processes, ...machineTicks() };
 }
 
+/** How busy the whole machine was between two readings, in percent of all cores. */
+function busyPercent(start: { busy: number; total: number }, end: { busy: number; total: number }): number {
+  const total = end.total - start.total;
+  return total > 0 ? ((end.busy - start.busy) / total) * 100 : 0;
+}
+
 /** The whole machine's busy and total ticks so far, from /proc/stat. */
 function machineTicks(): { busy: number; total: number } {
   const cpu = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").split(/\s+/).slice(1).map(Number);
@@ -85,10 +91,9 @@ export function measureCpu(scope?: string): () => CpuUsage {
       cpuSeconds[component] = (cpuSeconds[component] ?? 0) + (ticks - before) / ticksPerSecond;
     }
     for (const key of Object.keys(cpuSeconds)) cpuSeconds[key] = Math.round((cpuSeconds[key] ?? 0) * 10) / 10;
-    const total = end.total - start.total;
     return {
       cpuSeconds,
-      machineBusyPercent: total > 0 ? Math.round(((end.busy - start.busy) / total) * 1000) / 10 : 0,
+      machineBusyPercent: Math.round(busyPercent(start, end) * 10) / 10,
       cores: availableParallelism(),
     };
   };
@@ -126,7 +131,5 @@ export async function waitUntilQuiet(
 async function busyPercentOverASecond(): Promise<number> {
   const start = machineTicks();
   await new Promise((resolve) => setTimeout(resolve, 1_000));
-  const end = machineTicks();
-  const total = end.total - start.total;
-  return total > 0 ? ((end.busy - start.busy) / total) * 100 : 0;
+  return busyPercent(start, machineTicks());
 }

@@ -15,15 +15,19 @@ export const kwokStagesPath = join(clusterToolDir, "kwok/stages.yaml");
 /** The stages that move a bound pod on (Pending → Running → Succeeded): each is a status patch per pod. */
 export const podLifecycleStages: readonly string[] = ["pod-ready", "pod-complete-after"];
 
-/** The stages file's text without the named stages (YAML documents split on `---` lines). */
+/** The stages file's YAML documents (split on `---` lines), each with its stage's name. */
+function stageDocuments(text: string): { document: string; name: string | undefined }[] {
+  return text.split(/^---$/m).map((document) => ({
+    document,
+    name: /^metadata:\n\s+name:\s*(\S+)/m.exec(document)?.[1],
+  }));
+}
+
+/** The stages file's text without the named stages. */
 export function withoutStages(text: string, names: readonly string[]): string {
-  const documents = text.split(/^---$/m);
-  const nameOf = (document: string) => /^metadata:\n\s+name:\s*(\S+)/m.exec(document)?.[1];
-  return documents
-    .filter((document) => {
-      const name = nameOf(document);
-      return name === undefined || !names.includes(name);
-    })
+  return stageDocuments(text)
+    .filter(({ name }) => name === undefined || !names.includes(name))
+    .map(({ document }) => document)
     .join("---");
 }
 
@@ -32,10 +36,9 @@ export function withoutStages(text: string, names: readonly string[]): string {
  * 5-minute report) every `seconds` instead, give or take a fifth.
  */
 export function withNodeHeartbeat(text: string, seconds: number): string {
-  const documents = text.split(/^---$/m);
-  return documents
-    .map((document) =>
-      /^metadata:\n\s+name:\s*node-heartbeat\s*$/m.test(document)
+  return stageDocuments(text)
+    .map(({ document, name }) =>
+      name === "node-heartbeat"
         ? document
             .replace(/^(\s+durationMilliseconds:) \d+$/m, `$1 ${seconds * 1000}`)
             .replace(/^(\s+jitterDurationMilliseconds:) \d+$/m, `$1 ${Math.round(seconds * 1200)}`)
