@@ -50,9 +50,21 @@ export interface ShardMemoryResult {
   /** Pods running on them (bound by name). */
   pods?: number;
   memory?: ProcessMemory;
+  /** The shard's JavaScript heap at the reading (its own metrics): what its resident memory holds live. */
+  heap?: ShardHeap;
   /** The shard's watches of pods and nodes from its start to the reading: its initial lists, mostly. */
   watch?: { pods: WatchCost; nodes: WatchCost };
   error?: string;
+}
+
+/** A Node.js process's heap from its default metrics, in MiB. */
+export interface ShardHeap {
+  /** Live objects (and garbage not yet collected). */
+  usedMiB: number;
+  /** The heap V8 holds from the system. */
+  totalMiB: number;
+  /** Memory outside the heap owned by JavaScript objects (buffers). */
+  externalMiB: number;
 }
 
 export interface ShardMemoryReport {
@@ -108,7 +120,7 @@ async function idleShardMemory(
   nodes: number,
   pods: number,
   options: ShardMemoryOptions,
-): Promise<{ memory: ProcessMemory; watch: ShardMemoryResult["watch"] }> {
+): Promise<{ memory: ProcessMemory; heap: ShardHeap; watch: ShardMemoryResult["watch"] }> {
   const { log } = options;
   const stack = await stackUp({ clusterDir: cluster.stateDir, shards: 1, coordinator: false, log });
   try {
@@ -138,15 +150,22 @@ async function idleShardMemory(
       decodeSeconds: metricValue(text, "sharded_scheduler_watch_decode_seconds_total", { resource }),
     });
     const watch = { pods: cost("pods"), nodes: cost("nodes") };
+    const mib = (name: string) => Math.round((metricValue(text, name) / 2 ** 20) * 10) / 10;
+    const heap = {
+      usedMiB: mib("nodejs_heap_size_used_bytes"),
+      totalMiB: mib("nodejs_heap_size_total_bytes"),
+      externalMiB: mib("nodejs_external_memory_bytes"),
+    };
     const perEvent = (c: WatchCost) =>
       c.events > 0
         ? `${Math.round(c.bytes / c.events)} B, ${((c.decodeSeconds / c.events) * 1e6).toFixed(1)} µs`
         : "-";
     log(
-      `${nodes} nodes, ${pods} pods: idle shard ${memory.rssMiB} MiB resident (peak ${memory.peakRssMiB} MiB); ` +
+      `${nodes} nodes, ${pods} pods: idle shard ${memory.rssMiB} MiB resident (peak ${memory.peakRssMiB} MiB), ` +
+        `heap ${heap.usedMiB} MiB used of ${heap.totalMiB}, ${heap.externalMiB} MiB external; ` +
         `per pod event ${perEvent(watch.pods)}, per node event ${perEvent(watch.nodes)}`,
     );
-    return { memory, watch };
+    return { memory, heap, watch };
   } finally {
     await stackDown(cluster.stateDir, log);
   }

@@ -43,6 +43,7 @@ function configMapInformer(
   const watches: URLSearchParams[] = [];
   const recording = {
     call: client.call.bind(client),
+    read: client.read.bind(client),
     stream: (path: string) => {
       watches.push(new URL(path, "https://api").searchParams);
       return client.stream(path);

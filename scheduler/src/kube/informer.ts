@@ -31,6 +31,15 @@ export interface KubeObject {
   };
 }
 
+/**
+ * What deliveredAsOfNow's `include` sees of an object its read shows: the metadata, and a pod's
+ * node (pods are read in protobuf for no more than these: protobuf.ts; other kinds in JSON, whole).
+ */
+export interface ReadObject {
+  metadata: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: { nodeName?: string };
+}
+
 export interface InformerHandlers<T> {
   upsert(object: T, previous: T | undefined): void;
   remove(object: T): void;
@@ -128,7 +137,7 @@ export class Informer<T extends KubeObject> {
   lastListMode: ListMode | undefined;
 
   constructor(
-    private readonly client: Pick<KubeClient, "call" | "stream">,
+    private readonly client: Pick<KubeClient, "call" | "read" | "stream">,
     private readonly options: InformerOptions<T>,
     private readonly handlers: InformerHandlers<T>,
     private readonly log: Logger,
@@ -170,16 +179,18 @@ export class Informer<T extends KubeObject> {
   /**
    * Resolves true once this informer has delivered, at least at the version a quorum read shows
    * now, every object of its collection that also matches `fieldSelector` and `include`: the read
-   * lists them (in pages) and the informer is to reach the newest of their resourceVersions (watch
-   * events arrive in that order): the objects a caller is about to rely on, not every change of
+   * lists them (in pages; pods in protobuf, read for their placements only: ReadObject) and the
+   * informer is to reach the newest of their resourceVersions (watch events arrive in that
+   * order): the objects a caller is about to rely on, not every change of
    * the collection, so a watch that trails behind other traffic answers once it has delivered
    * these, and a quiet collection without waiting for a bookmark. Objects gone since they matched
    * are not waited for. False when their versions are not decimal numbers (the API server's are
-   * etcd revisions; other storage may make them opaque), or on stop; rejects when the read fails.
+   * etcd revisions; other storage may make them opaque), when the answer is no list it can read,
+   * or on stop; rejects when the read fails.
    */
   async deliveredAsOfNow(
     fieldSelector: string,
-    include: (object: T) => boolean = () => true,
+    include: (object: ReadObject) => boolean = () => true,
   ): Promise<boolean> {
     let target = 0n;
     let continueToken = "";
@@ -191,15 +202,16 @@ export class Informer<T extends KubeObject> {
         },
         fieldSelector,
       );
-      const res = await this.client.call<{ items?: T[]; metadata?: { continue?: string } }>("GET", path);
+      const res = await this.client.read<{ items?: ReadObject[]; metadata?: { continue?: string } }>(path);
       if (res.status === 410 && continueToken) {
         target = 0n;
         continueToken = "";
         continue;
       }
       if (res.status < 200 || res.status > 299) throw apiError("GET", path, res);
-      if (this.stopped) return false;
-      for (const item of res.body.items ?? []) {
+      // Stopped, or an answer that is no list this can read (a kind protobuf.ts does not read).
+      if (this.stopped || !Array.isArray(res.body?.items)) return false;
+      for (const item of res.body.items) {
         if (!this.wellFormed(item) || !include(item)) continue;
         const version = revision(item.metadata.resourceVersion);
         if (version === undefined) return false;
@@ -511,7 +523,7 @@ export class Informer<T extends KubeObject> {
   }
 
   /** Objects without a name cannot be stored (the API server never sends one). */
-  private wellFormed(object: T | undefined): boolean {
+  private wellFormed(object: ReadObject | undefined): boolean {
     const metadata = object?.metadata;
     if (typeof metadata?.name === "string" && metadata.name !== "") return true;
     this.log.warn({ path: this.options.path }, "skipping an object without a name");

@@ -1,7 +1,8 @@
 /**
  * A thin Kubernetes REST client for the hot paths (binds, evictions, status patches, watches):
- * plain JSON, authenticated from the loaded kubeconfig (config/kubeconfig.ts: a kubeconfig file
- * or the in-cluster service account). Over TLS it speaks HTTP/2 when the server offers it (one
+ * JSON, but binds, Events and a handover's read of pods in protobuf (protobuf.ts), authenticated
+ * from the loaded kubeconfig (config/kubeconfig.ts: a kubeconfig file or the in-cluster service
+ * account). Over TLS it speaks HTTP/2 when the server offers it (one
  * connection carrying every request and watch, as client-go: http2-transport.ts), else HTTP/1.1
  * keep-alive connections (transport.ts); one TLS context per client either way: a new TLS
  * connection or context per request costs more than the request itself at scheduler rates.
@@ -209,15 +210,37 @@ export class KubeClient {
     sendIf?: () => boolean,
     signal?: AbortSignal,
   ): Promise<KubeResponse<T>> {
+    return this.exchange<T>(method, path, body, contentType, undefined, sendIf, signal);
+  }
+
+  /**
+   * A GET as call() sends it, answered in protobuf where the API server has it for the kind
+   * (built-in kinds; else JSON): read by decodeAnswer (protobuf.ts), which gives a Status in its
+   * JSON form, a PodList as its pods' placements only, and any other kind as `{ kind }`.
+   */
+  read<T = unknown>(path: string): Promise<KubeResponse<T>> {
+    return this.exchange<T>("GET", path, undefined, undefined, `${protobufContentType}, application/json`);
+  }
+
+  /** call(), asking for the answer in `accept` (else in protobuf for a protobuf body, JSON for any other). */
+  private async exchange<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    contentType: string | undefined,
+    accept: string | undefined,
+    sendIf?: () => boolean,
+    signal?: AbortSignal,
+  ): Promise<KubeResponse<T>> {
     const giveUpAt = Date.now() + this.options.throttleWaitMs;
     for (;;) {
       await this.limiter?.take();
       await this.refreshCredentials();
-      let res = await this.attempt<T>(method, path, body, contentType, sendIf);
+      let res = await this.attempt<T>(method, path, body, contentType, accept, sendIf);
       if (res.status === 401) {
         this.options.observer?.retried(method, "401");
         await this.refreshCredentials(true);
-        res = await this.attempt<T>(method, path, body, contentType, sendIf);
+        res = await this.attempt<T>(method, path, body, contentType, accept, sendIf);
       }
       const delay = throttled(res) ? this.throttleWait(res.retryAfter, giveUpAt, signal) : undefined;
       if (delay === undefined || !(await this.pause(method, delay, signal))) return res;
@@ -252,11 +275,12 @@ export class KubeClient {
     method: string,
     path: string,
     body: unknown,
-    contentType: string,
+    contentType: string | undefined,
+    accept: string | undefined,
     sendIf: (() => boolean) | undefined,
   ): Promise<KubeResponse<T>> {
     try {
-      const res = await this.send<T>(method, path, body, contentType, sendIf);
+      const res = await this.send<T>(method, path, body, contentType, accept, sendIf);
       this.options.observer?.requested(method, String(res.status));
       return res;
     } catch (error) {
@@ -282,7 +306,8 @@ export class KubeClient {
     method: string,
     path: string,
     body: unknown,
-    contentType: string,
+    contentType: string | undefined,
+    accept: string | undefined,
     sendIf: (() => boolean) | undefined,
   ): Promise<KubeResponse<T>> {
     // A protobuf body (encoded by ./protobuf.ts) asks for a protobuf answer too.
@@ -292,8 +317,8 @@ export class KubeClient {
       method,
       path,
       headers: this.requestHeaders(
-        payload === undefined ? undefined : contentType,
-        binary ? `${protobufContentType}, application/json` : "application/json",
+        payload === undefined ? undefined : (contentType ?? "application/json"),
+        accept ?? (binary ? `${protobufContentType}, application/json` : "application/json"),
       ),
       ...(payload === undefined ? {} : { payload }),
       ...(sendIf ? { sendIf } : {}),

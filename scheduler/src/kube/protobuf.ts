@@ -9,6 +9,12 @@
  * Field numbers are those of the types' generated.proto (k8s.io/api, k8s.io/apimachinery).
  * Only what these writes carry is encoded; the answers are read for a Status (an error, or a
  * bind's success), any other object is left unread.
+ *
+ * One read is asked in protobuf too: a handover's list of the pods bound to the nodes a shard
+ * gains, of which it needs only each pod's version and node. A PodList is read for those fields
+ * and nothing else, skipping the rest of each pod unparsed: a JSON page of 500 pods is parsed
+ * whole into objects thrown away at once, tens of megabytes when a new ring hands a shard every
+ * pod of a large cluster, which its resident memory then kept.
  */
 
 export const protobufContentType = "application/vnd.kubernetes.protobuf";
@@ -218,7 +224,9 @@ export function* fields(bytes: Uint8Array): Generator<[number, number | Uint8Arr
 }
 
 const text = (value: number | Uint8Array) =>
-  typeof value === "number" ? undefined : Buffer.from(value).toString("utf8");
+  typeof value === "number"
+    ? undefined
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf8");
 const bytesOf = (value: number | Uint8Array) => (typeof value === "number" ? new Uint8Array() : value);
 /** int32 as a varint: negatives come as 10-byte two's complement. */
 const int32 = (value: number | Uint8Array) =>
@@ -262,12 +270,67 @@ function decodeStatusMessage(bytes: Uint8Array): StatusObject {
   return status;
 }
 
+/** A pod as a PodList read in protobuf gives it: who it is, its version and its node, in the JSON form's places. */
+export interface PodPlacement {
+  metadata: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
+  spec: { nodeName?: string };
+}
+
+/** A page of a pod list read for its pods' placements (PodPlacement). */
+export interface PodPlacementList {
+  kind: "PodList";
+  metadata: { resourceVersion?: string; continue?: string };
+  items: PodPlacement[];
+}
+
+/** meta/v1 ListMeta { resourceVersion 2, continue 3 }. */
+function decodeListMeta(bytes: Uint8Array): PodPlacementList["metadata"] {
+  const metadata: PodPlacementList["metadata"] = {};
+  for (const [field, value] of fields(bytes)) {
+    if (field === 2) metadata.resourceVersion = text(value);
+    else if (field === 3) metadata.continue = text(value);
+  }
+  return metadata;
+}
+
+/** core/v1 Pod { metadata 1 { name 1, namespace 3, uid 5, resourceVersion 6 }, spec 2 { nodeName 10 } }. */
+function decodePodPlacement(bytes: Uint8Array): PodPlacement {
+  const pod: PodPlacement = { metadata: {}, spec: {} };
+  for (const [field, value] of fields(bytes)) {
+    if (field === 1)
+      for (const [metaField, metaValue] of fields(bytesOf(value))) {
+        if (metaField === 1) pod.metadata.name = text(metaValue);
+        else if (metaField === 3) pod.metadata.namespace = text(metaValue);
+        else if (metaField === 5) pod.metadata.uid = text(metaValue);
+        else if (metaField === 6) pod.metadata.resourceVersion = text(metaValue);
+      }
+    else if (field === 2)
+      for (const [specField, specValue] of fields(bytesOf(value)))
+        // Sent even when empty (a pending pod); absent from the JSON form then.
+        if (specField === 10 && typeof specValue !== "number" && specValue.length > 0)
+          pod.spec.nodeName = text(specValue);
+  }
+  return pod;
+}
+
+/** core/v1 PodList { metadata 1, items 2 }. */
+function decodePodPlacementList(bytes: Uint8Array): PodPlacementList {
+  const list: PodPlacementList = { kind: "PodList", metadata: {}, items: [] };
+  for (const [field, value] of fields(bytes)) {
+    if (field === 1) list.metadata = decodeListMeta(bytesOf(value));
+    else if (field === 2) list.items.push(decodePodPlacement(bytesOf(value)));
+  }
+  return list;
+}
+
 /**
- * An answer in protobuf: a Status decoded to its JSON form; any other object (a created Event)
- * as { kind }, unread. Undefined when the bytes are not a whole envelope (the caller still has
- * the answer's HTTP status).
+ * An answer in protobuf: a Status decoded to its JSON form, a PodList to its pods' placements
+ * (PodPlacementList); any other object (a created Event) as { kind }, unread. Undefined when the
+ * bytes are not a whole envelope (the caller still has the answer's HTTP status).
  */
-export function decodeAnswer(bytes: Uint8Array): StatusObject | { kind: string } | undefined {
+export function decodeAnswer(
+  bytes: Uint8Array,
+): StatusObject | PodPlacementList | { kind: string } | undefined {
   try {
     return decodeEnvelope(bytes);
   } catch (error) {
@@ -276,7 +339,7 @@ export function decodeAnswer(bytes: Uint8Array): StatusObject | { kind: string }
   }
 }
 
-function decodeEnvelope(bytes: Uint8Array): StatusObject | { kind: string } | undefined {
+function decodeEnvelope(bytes: Uint8Array): StatusObject | PodPlacementList | { kind: string } | undefined {
   if (bytes.length < magic.length || magic.some((byte, i) => bytes[i] !== byte)) return undefined;
   let kind = "";
   let raw: Uint8Array = new Uint8Array();
@@ -286,5 +349,6 @@ function decodeEnvelope(bytes: Uint8Array): StatusObject | { kind: string } | un
         if (metaField === 2) kind = text(metaValue) ?? "";
     } else if (field === 2) raw = bytesOf(value);
   }
-  return kind === "Status" ? decodeStatusMessage(raw) : { kind };
+  if (kind === "Status") return decodeStatusMessage(raw);
+  return kind === "PodList" ? decodePodPlacementList(raw) : { kind };
 }

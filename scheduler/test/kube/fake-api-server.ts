@@ -59,6 +59,8 @@ export class FakeApiServer {
         },
       };
     },
+    // A read answers as a JSON server does: the objects whole.
+    read: (path: string) => this.client.call("GET", path),
     stream: async (path: string) => {
       this.requests.push(`WATCH ${path}`);
       const params = new URL(path, "http://fake").searchParams;
@@ -104,7 +106,7 @@ export class FakeApiServer {
       }
       return { response, abort: () => response.destroy() };
     },
-  } as unknown as Pick<KubeClient, "call" | "stream">;
+  } as unknown as Pick<KubeClient, "call" | "read" | "stream">;
 
   /** Sends the held initial-events-end bookmark. */
   release(): void {

@@ -48,7 +48,7 @@ function streamingServer() {
   const client = {
     stream: async () => ({ response, abort: () => response.destroy() }),
     call: async () => ({ status: 500, body: {} }),
-  } as unknown as Pick<KubeClient, "call" | "stream">;
+  } as unknown as Pick<KubeClient, "call" | "read" | "stream">;
   const event = (type: string, object: unknown) => `${JSON.stringify({ type, object })}\n`;
   return { response, client, event };
 }

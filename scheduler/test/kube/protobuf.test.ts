@@ -9,12 +9,14 @@ import { decodeAnswer, encodeBinding, encodeEvent, fields } from "../../src/kube
 import { readObject } from "./protobuf-reader.js";
 
 /** Hand-written wire bytes: a key, then a varint or a length and the bytes. */
-const key = (field: number, wireType: number) => [field * 8 + wireType];
+const varint = (value: number): number[] =>
+  value < 0x80 ? [value] : [(value % 0x80) | 0x80, ...varint(Math.floor(value / 0x80))];
+const key = (field: number, wireType: number) => varint(field * 8 + wireType);
 const str = (field: number, value: string) => {
   const bytes = [...Buffer.from(value, "utf8")];
-  return [...key(field, 2), bytes.length, ...bytes];
+  return [...key(field, 2), ...varint(bytes.length), ...bytes];
 };
-const nested = (field: number, body: number[]) => [...key(field, 2), body.length, ...body];
+const nested = (field: number, body: number[]) => [...key(field, 2), ...varint(body.length), ...body];
 const envelope = (kind: string, raw: number[]) =>
   Uint8Array.from([
     0x6b,
@@ -111,6 +113,54 @@ describe("protobuf answers", () => {
     const whole = envelope("Status", [...str(3, "gone")]);
     expect(decodeAnswer(whole)).toMatchObject({ message: "gone" });
     expect(decodeAnswer(whole.subarray(0, whole.length - 2))).toBeUndefined();
+  });
+
+  it("a PodList is read for its pods' placements only: name, namespace, uid, version and node", () => {
+    // A pod as the API server sends it, with what the read skips: labels, a container, the
+    // scheduler's name, a status with a varint and a nested time.
+    const pod = (name: string, version: string, nodeName?: string) => [
+      ...nested(1, [
+        ...str(1, name),
+        ...str(3, "team-a"),
+        ...str(5, `uid-${name}`),
+        ...str(6, version),
+        ...nested(11, [...str(1, "app"), ...str(2, "x".repeat(300))]),
+      ]),
+      ...nested(2, [
+        ...nested(2, [...str(1, "c"), ...str(2, "busybox")]),
+        ...(nodeName === undefined ? [] : str(10, nodeName)),
+        ...str(19, "sharded-scheduler"),
+      ]),
+      ...nested(3, [...str(1, "Running"), ...nested(7, [...key(1, 0), ...varint(1_765_000_000)])]),
+    ];
+    const list = [
+      ...nested(1, [...str(2, "4711"), ...str(3, "next-page")]),
+      ...nested(2, pod("p-0", "4700", "node-1")),
+      // Pending: the API server sends the empty node name, the JSON form has none.
+      ...nested(2, pod("p-1", "4711", "")),
+    ];
+    expect(decodeAnswer(envelope("PodList", list))).toEqual({
+      kind: "PodList",
+      metadata: { resourceVersion: "4711", continue: "next-page" },
+      items: [
+        {
+          metadata: { name: "p-0", namespace: "team-a", uid: "uid-p-0", resourceVersion: "4700" },
+          spec: { nodeName: "node-1" },
+        },
+        { metadata: { name: "p-1", namespace: "team-a", uid: "uid-p-1", resourceVersion: "4711" }, spec: {} },
+      ],
+    });
+    // The last page: no continue; an empty list has no items field at all.
+    expect(decodeAnswer(envelope("PodList", [...nested(1, [...str(2, "9")])]))).toEqual({
+      kind: "PodList",
+      metadata: { resourceVersion: "9" },
+      items: [],
+    });
+    // A list cut inside a pod is no answer.
+    const whole = envelope("PodList", list);
+    expect(decodeAnswer(whole.subarray(0, whole.length - 40))).toBeUndefined();
+    // A list of another kind is named, not read (its reader has no items to count on).
+    expect(decodeAnswer(envelope("NodeList", list))).toEqual({ kind: "NodeList" });
   });
 
   it("skips fixed-width fields and refuses a truncated message", () => {
