@@ -29,8 +29,11 @@ export class ClusterState {
   private readonly nodeMap = new Map<string, NodeInfo>();
   /** Nodes in a stable order (insertion), for deterministic iteration. */
   private nodeOrder: NodeInfo[] = [];
-  /** Pods occupying a node, by key, with the node they occupy. */
-  private readonly placed = new Map<string, PodInfo & { readonly placedOn: string }>();
+  /**
+   * Pods occupying a node, by key, with the node they occupy: the pod's own PodInfo beside its
+   * node, not a copy of it (a cluster of 50 000 pods would hold every PodInfo twice).
+   */
+  private readonly placed = new Map<string, { readonly pod: PodInfo; readonly node: string }>();
   /** Pending pods reserved a node by preemption (status.nominatedNodeName), by node. */
   private readonly nominations = new Map<string, Map<string, PodInfo>>();
   /** The node each nominated pod reserves, by pod key: finding a pod's nomination is O(1). */
@@ -170,16 +173,17 @@ export class ClusterState {
 
   removePod(key: string): void {
     if (this.evictedInTrial.size > 0) this.evictedInTrial.delete(key);
-    const placed = this.placed.get(key);
-    if (placed) {
+    const placement = this.placed.get(key);
+    if (placement) {
+      const { pod: placed, node: placedOn } = placement;
       this.placed.delete(key);
-      const node = this.nodeMap.get(placed.placedOn);
+      const node = this.nodeMap.get(placedOn);
       if (node?.pods.delete(key)) {
         release(node, placed);
         this.indexAffinity(node, placed, false);
       }
-      const awaiting = this.awaitingNode.get(placed.placedOn);
-      if (awaiting?.delete(key) && awaiting.size === 0) this.awaitingNode.delete(placed.placedOn);
+      const awaiting = this.awaitingNode.get(placedOn);
+      if (awaiting?.delete(key) && awaiting.size === 0) this.awaitingNode.delete(placedOn);
       if (!placed.group.solo) {
         const members = this.groupPods.get(placed.group.id);
         if (members?.delete(key) && members.size === 0) this.groupPods.delete(placed.group.id);
@@ -187,7 +191,7 @@ export class ClusterState {
       this.runningGroupCache.delete(placed.group.id);
       this.terminatingPlaced.delete(key);
       if (placed.volumeClaims.length > 0) this.countClaimUsers(placed, -1);
-      this.touch(placed.placedOn);
+      this.touch(placedOn);
     }
     const nominatedOn = this.nominatedNode.get(key);
     if (nominatedOn !== undefined) {
@@ -207,7 +211,7 @@ export class ClusterState {
   evict(key: string): void {
     const placed = this.placed.get(key);
     this.removePod(key);
-    if (placed !== undefined) this.evictedInTrial.set(key, { node: placed.placedOn, group: placed.group.id });
+    if (placed !== undefined) this.evictedInTrial.set(key, { node: placed.node, group: placed.pod.group.id });
   }
 
   /** Whether a pod of the group was on the node until a simulated eviction (evict) took it off. */
@@ -225,23 +229,23 @@ export class ClusterState {
 
   /** The node a pod occupies in the cluster, if any. */
   placementOf(key: string): string | undefined {
-    return this.placed.get(key)?.placedOn;
+    return this.placed.get(key)?.node;
   }
 
-  placedPod(key: string): (PodInfo & { readonly placedOn: string }) | undefined {
-    return this.placed.get(key);
+  /** The pod occupying a node under this key (placementOf names the node), if any. */
+  placedPod(key: string): PodInfo | undefined {
+    return this.placed.get(key)?.pod;
   }
 
   private place(pod: PodInfo, nodeName: string): void {
-    const placed = { ...pod, placedOn: nodeName };
-    this.placed.set(pod.key, placed);
+    this.placed.set(pod.key, { pod, node: nodeName });
     if (!pod.group.solo) {
       const members = this.groupPods.get(pod.group.id) ?? new Map<string, PodInfo>();
       this.groupPods.set(pod.group.id, members);
-      members.set(pod.key, placed);
+      members.set(pod.key, pod);
     }
     this.runningGroupCache.delete(pod.group.id);
-    if (pod.terminating) this.terminatingPlaced.set(pod.key, placed);
+    if (pod.terminating) this.terminatingPlaced.set(pod.key, pod);
     if (pod.volumeClaims.length > 0) this.countClaimUsers(pod, 1);
     this.touch(nodeName);
     const node = this.nodeMap.get(nodeName);
@@ -311,7 +315,7 @@ export class ClusterState {
   runningGroups(): Map<string, RunningGroup> {
     const groups = new Map<string, RunningGroup>();
     for (const id of this.groupPods.keys()) groups.set(id, this.runningGroup(id) as RunningGroup);
-    for (const pod of this.placed.values())
+    for (const { pod } of this.placed.values())
       if (pod.group.solo) groups.set(pod.group.id, this.runningGroup(pod.group.id) as RunningGroup);
     return groups;
   }
@@ -398,7 +402,7 @@ export class ClusterState {
    * than the pod's own entry).
    */
   private soloPlaced(id: string): PodInfo[] | undefined {
-    const pod = this.placed.get(soloPodKey(id));
+    const pod = this.placed.get(soloPodKey(id))?.pod;
     return pod !== undefined && pod.group.id === id ? [pod] : undefined;
   }
 

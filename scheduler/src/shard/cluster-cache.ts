@@ -220,7 +220,9 @@ const podArrived = eventsOf(["AssignedPodAdd"]);
 
 /** Where a pod stood in the cluster before a change: what the change's events are measured against. */
 interface PodStanding {
-  readonly placed: (PodInfo & { readonly placedOn: string }) | undefined;
+  readonly placed: PodInfo | undefined;
+  /** The node it occupied (ClusterState.placementOf). */
+  readonly placedOn: string | undefined;
   /** Whether that placement was our assumption (its confirmation is the pod's arrival). */
   readonly assumed: boolean;
   /** The node its nomination reserved, as the watch or the cluster last had it. */
@@ -669,6 +671,7 @@ export class ClusterCache {
     const seen = groupId === undefined ? undefined : this.groups.get(groupId)?.pending.get(key);
     return {
       placed: this.cluster.placedPod(key),
+      placedOn: this.cluster.placementOf(key),
       assumed: this.assumed.has(key),
       nominatedOn: seen?.nominatedNodeName ?? this.cluster.nominatedPod(key)?.nominatedNodeName,
     };
@@ -683,11 +686,12 @@ export class ClusterCache {
    */
   private podEvents(key: string, before: PodStanding): ClusterEvents {
     const placed = this.cluster.placedPod(key);
+    const placedOn = this.cluster.placementOf(key);
     let events = 0;
     if (before.placed && !placed) {
       // A pod bound to a node the cluster does not hold gave no room back.
-      if (this.cluster.node(before.placed.placedOn)) events |= podLeft;
-    } else if (placed && this.cluster.node(placed.placedOn)) {
+      if (this.cluster.node(before.placedOn ?? "")) events |= podLeft;
+    } else if (placed && this.cluster.node(placedOn ?? "")) {
       if (!before.placed || (before.assumed && !this.assumed.has(key))) events |= podArrived;
       else events |= assignedPodUpdateEvents(before.placed, placed);
     }

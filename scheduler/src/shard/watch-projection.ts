@@ -18,7 +18,9 @@
  *
  * Replicas carry identical labels, owners, tolerations, affinity, requests and ports: a pod's
  * copy of each is replaced by the first identical one seen (SharedValues), so thousands of
- * replicas hold one. Nothing writes to a watched object, so sharing is safe.
+ * replicas hold one; so are the strings most pods repeat (namespace, scheduler name, node name,
+ * preemption policy, priority class, phase, creation second), each a copy of its own as the
+ * JSON decoder makes them. Nothing writes to a watched object, so sharing is safe.
  *
  * A field added to api-types (or read anywhere from a watched object) is added here too: the
  * projection tests run the plugins on a pod before and after it and compare.
@@ -43,6 +45,8 @@ import type {
  */
 export class SharedValues {
   private readonly values = new Map<string, unknown>();
+  /** Strings, by themselves (a string's JSON would be a key of its own to build and could name a value). */
+  private readonly strings = new Map<string, string>();
 
   constructor(private readonly limit = 4096) {}
 
@@ -54,6 +58,16 @@ export class SharedValues {
     if (this.values.size >= this.limit) this.values.clear();
     this.values.set(key, value);
     return value;
+  }
+
+  /** The first string seen equal to `text`. */
+  text<S extends string | undefined>(text: S): S {
+    if (text === undefined) return text;
+    const known = this.strings.get(text);
+    if (known !== undefined) return known as S;
+    if (this.strings.size >= this.limit) this.strings.clear();
+    this.strings.set(text, text);
+    return text;
   }
 }
 
@@ -68,13 +82,13 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 export function keptMetadata<M extends ObjectMeta>(metadata: M): M {
   return {
     name: metadata.name,
-    namespace: metadata.namespace,
+    namespace: shared.text(metadata.namespace),
     uid: metadata.uid,
     resourceVersion: metadata.resourceVersion,
     labels: shared.of(metadata.labels),
     annotations: shared.of(keptAnnotations(metadata.annotations)),
     ownerReferences: shared.of(metadata.ownerReferences),
-    creationTimestamp: metadata.creationTimestamp,
+    creationTimestamp: shared.text(metadata.creationTimestamp),
     deletionTimestamp: metadata.deletionTimestamp,
   } as M;
 }
@@ -91,8 +105,8 @@ export function keptPod(pod: Pod): Pod {
     metadata: keptMetadata(pod.metadata),
     spec: keptPodSpec(pod.spec),
     status: status && {
-      phase: status.phase,
-      nominatedNodeName: status.nominatedNodeName,
+      phase: shared.text(status.phase),
+      nominatedNodeName: shared.text(status.nominatedNodeName),
       conditions: status.conditions?.filter((c) => keptConditionTypes.has(c?.type)).map(keptPodCondition),
     },
   };
@@ -100,11 +114,11 @@ export function keptPod(pod: Pod): Pod {
 
 function keptPodSpec(spec: PodSpec): PodSpec {
   return {
-    nodeName: spec.nodeName,
-    schedulerName: spec.schedulerName,
+    nodeName: shared.text(spec.nodeName),
+    schedulerName: shared.text(spec.schedulerName),
     priority: spec.priority,
-    priorityClassName: spec.priorityClassName,
-    preemptionPolicy: spec.preemptionPolicy,
+    priorityClassName: shared.text(spec.priorityClassName),
+    preemptionPolicy: shared.text(spec.preemptionPolicy),
     nodeSelector: shared.of(spec.nodeSelector),
     affinity: shared.of(spec.affinity),
     tolerations: shared.of(spec.tolerations),

@@ -293,6 +293,17 @@ describe("values shared across replicas", () => {
     expect(values.of({ y: 1 })).not.toBe(one);
     expect(values.of(undefined)).toBeUndefined();
   });
+
+  it("shares strings by their text, apart from the values: a string is never taken for a value's JSON", () => {
+    const values = new SharedValues(2);
+    const list = values.of(["a"]);
+    expect(values.text('["a"]')).toBe('["a"]');
+    expect(values.of(["a"])).toBe(list);
+    expect(values.text("PreemptLowerPriority")).toBe("PreemptLowerPriority");
+    expect(values.text(undefined)).toBeUndefined();
+    // Bounded as the values are: full, it starts afresh.
+    for (const text of ["x", "y", "z"]) expect(values.text(text)).toBe(text);
+  });
 });
 
 describe("what a shard keeps of a watched node and the other kinds", () => {
