@@ -304,11 +304,12 @@ function decodePodPlacement(bytes: Uint8Array): PodPlacement {
         else if (metaField === 5) pod.metadata.uid = text(metaValue);
         else if (metaField === 6) pod.metadata.resourceVersion = text(metaValue);
       }
-    else if (field === 2)
+    else if (field === 2) {
+      // The node name comes even when empty (a pending pod); the JSON form has none then.
       for (const [specField, specValue] of fields(bytesOf(value)))
-        // Sent even when empty (a pending pod); absent from the JSON form then.
         if (specField === 10 && typeof specValue !== "number" && specValue.length > 0)
           pod.spec.nodeName = text(specValue);
+    }
   }
   return pod;
 }
