@@ -9,8 +9,9 @@
  * Kept of every object: name, namespace, uid, resourceVersion, labels, annotations (but the
  * kubectl last-applied-configuration copy of the object), ownerReferences, creationTimestamp,
  * deletionTimestamp. Of a pod: the spec fields of api-types' PodSpec, containers reduced to name,
- * resources, restartPolicy and ports, volumes to their name and the sources the volume plugins
- * read; status phase, nominatedNodeName and the PodScheduled and Owner conditions (type, status,
+ * resources, restartPolicy and ports, volumes to those of a source the volume plugins read (a
+ * claim, an ephemeral claim, an inline disk), each with its name and that source (every pod's
+ * service account token volume, a configMap or a secret is dropped); status phase, nominatedNodeName and the PodScheduled and Owner conditions (type, status,
  * reason, message: the status writer and the group pin read them; no other condition is read). Of a node: spec.unschedulable and taints,
  * status.allocatable and the conditions' type and status. Of a Service, ReplicationController,
  * ReplicaSet or StatefulSet: its selector. PodGroups (native and CRD) and the other kinds keep
@@ -123,7 +124,7 @@ function keptPodSpec(spec: PodSpec): PodSpec {
     affinity: shared.of(spec.affinity),
     tolerations: shared.of(spec.tolerations),
     topologySpreadConstraints: shared.of(spec.topologySpreadConstraints),
-    volumes: spec.volumes?.map(keptVolume),
+    volumes: keptVolumes(spec.volumes),
     // A spec without containers is malformed: left as it came for the core to refuse.
     containers: Array.isArray(spec.containers) ? spec.containers.map(keptContainer) : spec.containers,
     initContainers: spec.initContainers?.map(keptContainer),
@@ -148,9 +149,8 @@ function keptContainer(container: Container): Container {
   return shared.of(picked(container, containerFields));
 }
 
-/** A volume's name and the sources the volume plugins read; any other (configMap, secret, projected …) is dropped. */
-const volumeFields = [
-  "name",
+/** The volume sources the volume plugins read; a volume of any other (configMap, secret, projected …) is dropped. */
+const readSources = [
   "persistentVolumeClaim",
   "ephemeral",
   "gcePersistentDisk",
@@ -158,9 +158,14 @@ const volumeFields = [
   "rbd",
   "iscsi",
 ] as const;
+const volumeFields = ["name", ...readSources] as const;
 
-function keptVolume(volume: Volume): Volume {
-  return picked(volume, volumeFields);
+/** The volumes of a read source, each with its name and that source; undefined when none is. */
+function keptVolumes(volumes: readonly Volume[] | undefined): Volume[] | undefined {
+  const kept = volumes
+    ?.filter((volume) => readSources.some((source) => volume[source] !== undefined))
+    .map((volume) => picked(volume, volumeFields));
+  return kept !== undefined && kept.length > 0 ? kept : undefined;
 }
 
 const podConditionFields = ["type", "status", "reason", "message"] as const;
