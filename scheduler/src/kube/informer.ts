@@ -181,9 +181,9 @@ export class Informer<T extends KubeObject> {
    * now, every object of its collection that also matches `fieldSelector` and `include`: the read
    * lists them (in pages; pods in protobuf, read for their placements only: ReadObject) and the
    * informer is to reach the newest of their resourceVersions (watch events arrive in that
-   * order): the objects a caller is about to rely on, not every change of
-   * the collection, so a watch that trails behind other traffic answers once it has delivered
-   * these, and a quiet collection without waiting for a bookmark. Objects gone since they matched
+   * order): the objects a caller is about to rely on, not every change of the collection, so a
+   * watch that trails behind other traffic answers once it has delivered these, and a quiet
+   * collection without waiting for a bookmark. Objects gone since they matched
    * are not waited for. False when their versions are not decimal numbers (the API server's are
    * etcd revisions; other storage may make them opaque), when the answer is no list it can read,
    * or on stop; rejects when the read fails.

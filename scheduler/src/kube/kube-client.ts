@@ -2,10 +2,10 @@
  * A thin Kubernetes REST client for the hot paths (binds, evictions, status patches, watches):
  * JSON, but binds, Events and a handover's read of pods in protobuf (protobuf.ts), authenticated
  * from the loaded kubeconfig (config/kubeconfig.ts: a kubeconfig file or the in-cluster service
- * account). Over TLS it speaks HTTP/2 when the server offers it (one
- * connection carrying every request and watch, as client-go: http2-transport.ts), else HTTP/1.1
- * keep-alive connections (transport.ts); one TLS context per client either way: a new TLS
- * connection or context per request costs more than the request itself at scheduler rates.
+ * account). Over TLS it speaks HTTP/2 when the server offers it (one connection carrying every
+ * request and watch, as client-go: http2-transport.ts), else HTTP/1.1 keep-alive connections
+ * (transport.ts); one TLS context per client either way: a new TLS connection or context per
+ * request costs more than the request itself at scheduler rates.
  *
  * Every request carries our User-Agent (user-agent.ts). An answer throttled by API Priority and
  * Fairness (429) is not the operation's answer: the request is sent again after Retry-After

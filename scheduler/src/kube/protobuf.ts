@@ -270,7 +270,10 @@ function decodeStatusMessage(bytes: Uint8Array): StatusObject {
   return status;
 }
 
-/** A pod as a PodList read in protobuf gives it: who it is, its version and its node, in the JSON form's places. */
+/**
+ * A pod as a PodList read in protobuf gives it: who it is, its version and its node, each where
+ * the JSON form has it.
+ */
 export interface PodPlacement {
   metadata: { name?: string; namespace?: string; uid?: string; resourceVersion?: string };
   spec: { nodeName?: string };
