@@ -11,11 +11,12 @@
  * deletionTimestamp. Of a pod: the spec fields of api-types' PodSpec, containers reduced to name,
  * resources, restartPolicy and ports, volumes to those of a source the volume plugins read (a
  * claim, an ephemeral claim, an inline disk), each with its name and that source (every pod's
- * service account token volume, a configMap or a secret is dropped); status phase, nominatedNodeName and the PodScheduled and Owner conditions (type, status,
- * reason, message: the status writer and the group pin read them; no other condition is read). Of a node: spec.unschedulable and taints,
- * status.allocatable and the conditions' type and status. Of a Service, ReplicationController,
- * ReplicaSet or StatefulSet: its selector. PodGroups (native and CRD) and the other kinds keep
- * everything but managedFields.
+ * service account token volume, a configMap or a secret is dropped); status phase,
+ * nominatedNodeName and the PodScheduled and Owner conditions (type, status, reason, message:
+ * the status writer and the group pin read them; no other condition is read). Of a node:
+ * spec.unschedulable and taints, status.allocatable and the conditions' type and status. Of a
+ * Service, ReplicationController, ReplicaSet or StatefulSet: its selector. PodGroups (native and
+ * CRD) and the other kinds keep everything but managedFields.
  *
  * Replicas carry identical labels, owners, tolerations, affinity, requests and ports: a pod's
  * copy of each is replaced by the first identical one seen (SharedValues), so thousands of
@@ -46,7 +47,7 @@ import type {
  */
 export class SharedValues {
   private readonly values = new Map<string, unknown>();
-  /** Strings, by themselves (a string's JSON would be a key of its own to build and could name a value). */
+  /** Strings, by themselves: a string's JSON would be one more string to build, and could name a value. */
   private readonly strings = new Map<string, string>();
 
   constructor(private readonly limit = 4096) {}
@@ -149,7 +150,7 @@ function keptContainer(container: Container): Container {
   return shared.of(picked(container, containerFields));
 }
 
-/** The volume sources the volume plugins read; a volume of any other (configMap, secret, projected …) is dropped. */
+/** The volume sources the volume plugins read; a volume of another (configMap, secret, projected …) is dropped. */
 const readSources = [
   "persistentVolumeClaim",
   "ephemeral",
