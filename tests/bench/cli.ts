@@ -41,8 +41,8 @@ import { defaultTopologyShape, rackLabel } from "./topology-workload.js";
 
 /**
  * Sizes of --report: 1000 nodes × 3000 pods, 1 and 3 shards, each system 3 times (median and
- * range), about 20 minutes on 2 cores; then basic once more at 5000 nodes × 10 000 pods, each
- * system once.
+ * range); then basic once more at 5000 nodes × 10 000 pods, each system once: about 30 minutes
+ * on 2 cores in all.
  */
 const reportDefaults = {
   nodes: 1000,
@@ -152,7 +152,7 @@ report: every scenario above but core, at report sizes, then docs/benchmarks.md 
   --report              basic (kube-scheduler, shards ${reportDefaults.shards}, no-op binder), gangs of ${reportDefaults.gangSize}
                         (native PodGroups, kube-scheduler and the shards), memory, basic again on a
                         larger cluster, fragmentation (60 nodes, 1,3,3c) and core-preemption (100
-                        preemptors), in about 20 minutes plus the larger basic run
+                        preemptors), in about 30 minutes on 2 cores
   --nodes N --pods P    for basic, gangs, memory and core-preemption (default ${reportDefaults.nodes} and ${reportDefaults.pods})
   --runs R              runs of basic and gangs per system (default ${reportDefaults.runs})
   --large-nodes N       the larger basic run's nodes (default ${reportDefaults.large.nodes})
