@@ -54,22 +54,22 @@ export class SharedValues {
 
   of<V>(value: V): V {
     if (value === undefined || value === null) return value;
-    const key = JSON.stringify(value);
-    const known = this.values.get(key);
-    if (known !== undefined) return known as V;
-    if (this.values.size >= this.limit) this.values.clear();
-    this.values.set(key, value);
-    return value;
+    return this.first(this.values, JSON.stringify(value), value);
   }
 
   /** The first string seen equal to `text`. */
   text<S extends string | undefined>(text: S): S {
     if (text === undefined) return text;
-    const known = this.strings.get(text);
-    if (known !== undefined) return known as S;
-    if (this.strings.size >= this.limit) this.strings.clear();
-    this.strings.set(text, text);
-    return text;
+    return this.first(this.strings, text, text);
+  }
+
+  /** The value first remembered under `key` in `table`, else `value`, remembered (the table bounded). */
+  private first<K, V>(table: Map<K, unknown>, key: K, value: V): V {
+    const known = table.get(key);
+    if (known !== undefined) return known as V;
+    if (table.size >= this.limit) table.clear();
+    table.set(key, value);
+    return value;
   }
 }
 
