@@ -1,7 +1,7 @@
 /** Turns API objects into the core's PodInfo and NodeInfo: parsed once, reused every cycle. */
 import type { Node, Pod, PodSpec } from "./api-types.js";
 import { crdGroupSource } from "./gang/crd-group-source.js";
-import { controllerOf, hashedByConstraints, hashedByController } from "./gang/group-key.js";
+import { controllerOf, hashedByConstraints, hashedByController, podKeyOf } from "./gang/group-key.js";
 import { type GroupObjects, type GroupSource, noGroupObjects } from "./gang/group-source.js";
 import { interPodConstraintsOf } from "./inter-pod-constraints.js";
 import type { NodeInfo, PodInfo } from "./model.js";
@@ -28,7 +28,7 @@ export function toPodInfo(
   const membership = source.membership(pod, objects);
   const interPodConstraints = interPodConstraintsOf(spec);
   return {
-    key: `${metadata.namespace}/${metadata.name}`,
+    key: podKeyOf(metadata.namespace, metadata.name, membership.group),
     uid: metadata.uid ?? "",
     namespace: metadata.namespace,
     name: metadata.name,

@@ -8,21 +8,23 @@
  *
  * Kept of every object: name, namespace, uid, resourceVersion, labels, annotations (but the
  * kubectl last-applied-configuration copy of the object), ownerReferences, creationTimestamp,
- * deletionTimestamp. Of a pod: the spec fields of api-types' PodSpec, containers reduced to name,
- * resources, restartPolicy and ports, volumes to those of a source the volume plugins read (a
- * claim, an ephemeral claim, an inline disk), each with its name and that source (every pod's
- * service account token volume, a configMap or a secret is dropped); status phase,
- * nominatedNodeName and the PodScheduled and Owner conditions (type, status, reason, message:
- * the status writer and the group pin read them; no other condition is read). Of a node:
- * spec.unschedulable and taints, status.allocatable and the conditions' type and status. Of a
- * Service, ReplicationController, ReplicaSet or StatefulSet: its selector. PodGroups (native and
- * CRD) and the other kinds keep everything but managedFields.
+ * deletionTimestamp. Of a pod: the spec fields of api-types' PodSpec (those most pods leave
+ * unset only where set: a pod holds no slot for them), containers reduced to name, resources,
+ * restartPolicy and ports, volumes to those of a source the volume plugins read (a claim, an
+ * ephemeral claim, an inline disk), each with its name and that source (every pod's service
+ * account token volume, a configMap or a secret is dropped); status phase, nominatedNodeName and
+ * the PodScheduled and Owner conditions (type, status, reason, message: the status writer and the
+ * group pin read them; no other condition is read). Of a node: spec.unschedulable and taints,
+ * status.allocatable and the conditions' type and status. Of a Service, ReplicationController,
+ * ReplicaSet or StatefulSet: its selector. PodGroups (native and CRD) and the other kinds keep
+ * everything but managedFields.
  *
- * Replicas carry identical labels, owners, tolerations, affinity, requests and ports: a pod's
- * copy of each is replaced by the first identical one seen (SharedValues), so thousands of
- * replicas hold one; so are the strings most pods repeat (namespace, scheduler name, node name,
- * preemption policy, priority class, phase, creation second), each a copy of its own as the
- * JSON decoder makes them. Nothing writes to a watched object, so sharing is safe.
+ * Replicas carry identical labels, owners, tolerations, affinity, containers and status (a phase
+ * and PodScheduled): a pod's copy of each is replaced by the first identical one seen
+ * (SharedValues), so thousands of replicas hold one; so are the strings most pods repeat
+ * (namespace, scheduler name, node name, preemption policy, priority class, creation second),
+ * each a copy of its own as the JSON decoder makes them. Nothing writes to a watched object, so
+ * sharing is safe.
  *
  * A field added to api-types (or read anywhere from a watched object) is added here too: the
  * projection tests run the plugins on a pod before and after it and compare.
@@ -106,36 +108,51 @@ export function keptPod(pod: Pod): Pod {
   return {
     metadata: keptMetadata(pod.metadata),
     spec: keptPodSpec(pod.spec),
-    status: status && {
-      phase: shared.text(status.phase),
-      nominatedNodeName: shared.text(status.nominatedNodeName),
-      conditions: status.conditions?.filter((c) => keptConditionTypes.has(c?.type)).map(keptPodCondition),
-    },
+    // Most pods' status reads the same (a phase and PodScheduled): one shared copy.
+    status:
+      status &&
+      shared.of({
+        phase: status.phase,
+        nominatedNodeName: status.nominatedNodeName,
+        conditions: status.conditions?.filter((c) => keptConditionTypes.has(c?.type)).map(keptPodCondition),
+      }),
   };
 }
 
 function keptPodSpec(spec: PodSpec): PodSpec {
-  return {
+  // The fields every pod carries (the API server's defaults among them), then the ones most pods
+  // leave unset, each only where set: a pod holds no slot for what it does not say.
+  const kept: PodSpec = {
     nodeName: shared.text(spec.nodeName),
     schedulerName: shared.text(spec.schedulerName),
     priority: spec.priority,
     priorityClassName: shared.text(spec.priorityClassName),
     preemptionPolicy: shared.text(spec.preemptionPolicy),
-    nodeSelector: shared.of(spec.nodeSelector),
-    affinity: shared.of(spec.affinity),
     tolerations: shared.of(spec.tolerations),
-    topologySpreadConstraints: shared.of(spec.topologySpreadConstraints),
-    volumes: keptVolumes(spec.volumes),
     // A spec without containers is malformed: left as it came for the core to refuse.
-    containers: Array.isArray(spec.containers) ? spec.containers.map(keptContainer) : spec.containers,
-    initContainers: spec.initContainers?.map(keptContainer),
-    overhead: spec.overhead,
-    resources: spec.resources,
-    schedulingGates: spec.schedulingGates,
-    resourceClaims: spec.resourceClaims,
-    schedulingGroup: spec.schedulingGroup,
+    containers: Array.isArray(spec.containers)
+      ? shared.of(spec.containers.map(keptContainer))
+      : spec.containers,
   };
+  const { nodeSelector, affinity, topologySpreadConstraints, volumes, initContainers } = spec;
+  if (nodeSelector !== undefined) kept.nodeSelector = shared.of(nodeSelector);
+  if (affinity !== undefined) kept.affinity = shared.of(affinity);
+  if (topologySpreadConstraints !== undefined)
+    kept.topologySpreadConstraints = shared.of(topologySpreadConstraints);
+  const readVolumes = keptVolumes(volumes);
+  if (readVolumes !== undefined) kept.volumes = readVolumes;
+  if (initContainers !== undefined) kept.initContainers = initContainers.map(keptContainer);
+  return Object.assign(kept, picked(spec, rareSpecFields));
 }
+
+/** Spec fields kept as they come, only where set. */
+const rareSpecFields = [
+  "overhead",
+  "resources",
+  "schedulingGates",
+  "resourceClaims",
+  "schedulingGroup",
+] as const;
 
 /** The keys of `object` that are set, and only those. */
 function picked<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Pick<T, K> {

@@ -114,6 +114,8 @@ function everyField(name: string): Pod {
         { name: "init", resources: { requests: { memory: "1Gi" } } },
       ],
       overhead: { cpu: "50m" },
+      resources: { requests: { cpu: "2" } },
+      resourceClaims: [{ name: "gpu", resourceClaimName: "gpu-claim" }],
       schedulingGates: [],
       schedulingGroup: null,
     },
@@ -251,9 +253,9 @@ describe("what a shard keeps of a watched pod", () => {
     });
     const variant = (name: string, spec: Partial<Pod["spec"]>): Pod => {
       const p = everyField(name);
-      // No PersistentVolumeClaims here: their volumes would refuse every pod alike.
+      // No PersistentVolumeClaims or resource claims here: they would refuse every pod alike.
       const volumes = p.spec.volumes?.filter((v) => !v.persistentVolumeClaim && !v.ephemeral);
-      return { ...p, spec: { ...p.spec, volumes, ...spec } };
+      return { ...p, spec: { ...p.spec, volumes, resourceClaims: undefined, ...spec } };
     };
     const wholePods = [
       variant("running", { nodeName: "n1" }),
@@ -284,7 +286,28 @@ describe("values shared across replicas", () => {
     expect(a.spec.affinity).toBe(b.spec.affinity);
     expect(a.spec.containers[0]).toBe(b.spec.containers[0]);
     expect(a.status?.conditions?.[0]).toBe(b.status?.conditions?.[0]);
+    // The lists and the status whole, not only their items.
+    expect(a.spec.containers).toBe(b.spec.containers);
+    expect(a.status).toBe(b.status);
     expect(a.metadata.uid).not.toBe(b.metadata.uid);
+  });
+
+  it("holds no slot for a field most pods leave unset, where the pod leaves it unset", () => {
+    const { affinity: _none, ...spec } = wirePod().spec;
+    const pod = { ...wirePod(), spec };
+    const kept = keptPod(pod);
+    expect(Object.keys(kept.spec).sort()).toEqual(
+      [
+        "containers",
+        "nodeName",
+        "preemptionPolicy",
+        "priority",
+        "priorityClassName",
+        "schedulerName",
+        "tolerations",
+      ].sort(),
+    );
+    expect(comparable(toPodInfo(kept))).toEqual(comparable(toPodInfo(pod)));
   });
 
   it("keeps a bounded table: full, it starts afresh", () => {

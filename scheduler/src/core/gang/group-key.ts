@@ -25,13 +25,19 @@ export interface GroupKey {
 }
 
 export function groupKey(namespace: string, name: string, solo: boolean): GroupKey {
-  return {
-    id: `${solo ? "pod" : "group"}:${namespace}/${name}`,
-    namespace,
-    name,
-    solo,
-    hashKey: `${namespace}/${name}`,
-  };
+  // One "<ns>/<name>" string, the id built on it: a shard holds one group key per pod.
+  const hashKey = `${namespace}/${name}`;
+  return { id: (solo ? "pod:" : "group:") + hashKey, namespace, name, solo, hashKey };
+}
+
+/**
+ * The key ("<namespace>/<name>") of the pod a pod's group says it is: a solo group's own hash
+ * key (the same string, not another copy of it), else built.
+ */
+export function podKeyOf(namespace: string, name: string, group: GroupKey): string {
+  return group.solo && group.namespace === namespace && group.name === name
+    ? group.hashKey
+    : `${namespace}/${name}`;
 }
 
 /** The key ("<namespace>/<name>") of the pod a solo group's id names. */

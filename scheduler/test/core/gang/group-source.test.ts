@@ -105,3 +105,42 @@ describe("GroupSource", () => {
     expect(info.priority).toBe(1000);
   });
 });
+
+describe("a pod's key beside its group's", () => {
+  it("is '<ns>/<name>' for a solo pod (its group's hash key), a gang member and a solo pod hashed by its controller", () => {
+    const solo = toPodInfo(pod("web-0"));
+    expect(solo.key).toBe(`${solo.namespace}/web-0`);
+    expect(solo.group).toMatchObject({ id: `pod:${solo.key}`, hashKey: solo.key, solo: true });
+    const member = toPodInfo(annotated({ [podGroupAnnotation]: "train" }));
+    expect(member.key).toBe(`${member.namespace}/web-0`);
+    expect(member.group).toMatchObject({
+      id: `group:${member.namespace}/train`,
+      hashKey: `${member.namespace}/train`,
+    });
+    const base = pod("web-1");
+    const owned = toPodInfo({
+      ...base,
+      metadata: {
+        ...base.metadata,
+        ownerReferences: [
+          { apiVersion: "apps/v1", kind: "ReplicaSet", name: "web", uid: "u", controller: true },
+        ],
+      },
+      spec: {
+        ...base.spec,
+        affinity: {
+          podAntiAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: [
+              { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" },
+            ],
+          },
+        },
+      },
+    } as Pod);
+    expect(owned.key).toBe(`${owned.namespace}/web-1`);
+    expect(owned.group).toMatchObject({
+      id: `pod:${owned.key}`,
+      hashKey: `${owned.namespace}/ReplicaSet/web`,
+    });
+  });
+});
