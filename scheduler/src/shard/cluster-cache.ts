@@ -51,7 +51,12 @@ export interface PriorityClassObject {
   readonly globalDefault?: boolean;
 }
 
-/** A gang as the cache knows it: pending members (ours) and members already running. */
+/**
+ * A gang as the cache knows it: pending members (ours) and members already running. A pod of no
+ * gang (a gang of one) has an entry while it waits (pending, gated, or placed by us and its bind
+ * not yet confirmed) and none once the watch shows it bound: nothing waits on a solo pod that runs,
+ * and most of a cluster's pods are such pods (each entry cost a shard some 370 bytes a pod).
+ */
 export interface GroupMembers {
   readonly key: GroupKey;
   readonly pending: Map<string, PodInfo>;
@@ -231,8 +236,8 @@ interface PodStanding {
 
 /**
  * The empty collections every group starts with, shared until its first member of that kind
- * (memberMap and the two below): most groups are one running pod, and six empty collections a
- * pod were a fifth of a shard's memory per pod. Only these functions add to a group's collections.
+ * (memberMap and the two below): most groups are one pod, and six empty collections a pod were a
+ * fifth of a shard's memory per pod. Only these functions add to a group's collections.
  */
 const noMembers: Map<string, PodInfo> = new Map();
 const noSucceeded: Set<string> = new Set();
@@ -557,6 +562,13 @@ export class ClusterCache {
     if (info.nodeName) {
       const confirmed = this.assumed.delete(key);
       this.clearInvalid(key);
+      if (info.group.solo) {
+        // A bound pod of no gang: the cluster holds it, no group entry does (see GroupMembers).
+        if (previousGroup === info.group.id) this.detach(key, previousGroup);
+        if (info.finished) this.cluster.removePod(key);
+        else this.cluster.upsertPod(info);
+        return;
+      }
       const group = this.attach(key, info.group);
       group.pending.delete(key);
       group.gated.delete(key);

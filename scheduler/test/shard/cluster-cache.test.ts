@@ -243,13 +243,40 @@ describe("cluster cache: a group's collections", () => {
     cache.upsertSucceededPod(ours(pod("g-3", { group: "g", minMember: 3, nodeName: "n1" }), "Succeeded"));
     const g = cache.group("group:default/g");
     expect([g?.running.size, g?.pending.size, g?.gated.size, g?.succeeded.size]).toEqual([1, 1, 1, 1]);
-    for (const id of cache.groupIds()) {
-      if (id === "group:default/g") continue;
-      const solo = cache.group(id);
-      expect([solo?.running.size, solo?.pending.size, solo?.gated.size]).toEqual([1, 0, 0]);
-      expect([solo?.orphaned.size, solo?.succeeded.size, solo?.foreignPending.size]).toEqual([0, 0, 0]);
-    }
+    // The bound solo pods have no entry (see the next test).
+    expect([...cache.groupIds()]).toEqual(["group:default/g"]);
+    cache.upsertPod(ours(pod("solo-3")));
+    const solo = cache.group("pod:default/solo-3");
+    expect([solo?.running.size, solo?.pending.size, solo?.gated.size]).toEqual([0, 1, 0]);
+    expect([solo?.orphaned.size, solo?.succeeded.size, solo?.foreignPending.size]).toEqual([0, 0, 0]);
     expect(g?.pending).not.toBe(g?.gated);
+  });
+
+  it("keeps a solo pod's entry while it waits or its bind is ours to confirm, none once the watch shows it bound", () => {
+    const cache = new ClusterCache(schedulerName, () => undefined);
+    cache.upsertNode(node("n1"));
+    const id = "pod:default/solo-0";
+    cache.upsertPod(ours(pod("solo-0")));
+    const pending = cache.group(id)?.pending.get("default/solo-0");
+    expect(pending?.key).toBe("default/solo-0");
+    cache.markAssumed(pending as NonNullable<typeof pending>, "n1");
+    expect(cache.group(id)?.running.has("default/solo-0")).toBe(true);
+    // The watch confirms the bind: the cluster holds the pod, no group entry does.
+    cache.upsertPod(ours(pod("solo-0", { nodeName: "n1" })));
+    expect(cache.group(id)).toBeUndefined();
+    expect(cache.cluster.placementOf("default/solo-0")).toBe("n1");
+    // Bound by another, to a node that is gone, or an update of a bound one: none either.
+    cache.upsertPod(pod("other-0", { nodeName: "n1" }));
+    cache.upsertPod(ours(pod("solo-1", { nodeName: "gone" })));
+    cache.upsertPod(ours(pod("solo-0", { nodeName: "n1", labels: { v: "2" } })));
+    expect([...cache.groupIds()]).toEqual([]);
+    expect(cache.cluster.placedPod("default/solo-0")?.labels).toEqual({ v: "2" });
+    // A bound pod that joins a gang has that gang's entry; finished, it leaves the cluster.
+    cache.upsertPod(ours(pod("solo-0", { nodeName: "n1", group: "g", minMember: 1 })));
+    expect(cache.group("group:default/g")?.running.has("default/solo-0")).toBe(true);
+    cache.upsertPod(ours(pod("solo-1", { nodeName: "n1" }), "Succeeded"));
+    expect(cache.cluster.placedPod("default/solo-1")).toBeUndefined();
+    expect(cache.groupIdOf("default/solo-1")).toBeUndefined();
   });
 });
 
