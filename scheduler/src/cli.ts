@@ -122,6 +122,7 @@ function startSummaryPublisher(
       key: summaryKey(config.schedulerName, config.identity),
       intervalMs: config.summaryIntervalMs,
       ttlMs: Math.max(15_000, config.summaryIntervalMs * 10),
+      inputsVersion: () => shard.capacityInputsVersion(),
     },
     log,
     (ok) => metrics.summaryPublishes.inc({ result: ok ? "published" : "failed" }),

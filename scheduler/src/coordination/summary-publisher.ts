@@ -2,6 +2,11 @@
  * Publishes a shard's capacity summary to Redis for the coordinator: when it changed, at most
  * once per interval, and unchanged ones again before they expire. Redis being down costs the
  * shard nothing but a log line: it keeps scheduling and publishes again once Redis is back.
+ *
+ * A summary covers every node the shard owns (thousands): it is built only when what it reads may
+ * have changed (the shard's `inputsVersion`), when asked at once (publishSoon), or when due for a
+ * refresh; an idle shard that built and compared it every interval spent a share of a core and
+ * megabytes of garbage a second on it.
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -12,6 +17,11 @@ export interface SummaryPublisherOptions {
   intervalMs: number;
   /** A summary lives this long in Redis unless refreshed: a shard that died drops out. */
   ttlMs: number;
+  /**
+   * Changes whenever the summary may have (Shard.capacityInputsVersion); without it the summary
+   * is built at every interval.
+   */
+  inputsVersion?: () => string;
 }
 
 export class SummaryPublisher {
@@ -22,6 +32,8 @@ export class SummaryPublisher {
   /** A publish asked for by publishSoon, not sent yet. */
   private soon: NodeJS.Immediate | undefined;
   private askedWhileBusy = false;
+  /** inputsVersion when the summary was last built, if it was then published or unchanged. */
+  private builtAt: string | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -46,23 +58,33 @@ export class SummaryPublisher {
     if (this.soon !== undefined || this.busy) return;
     this.soon = setImmediate(() => {
       this.soon = undefined;
-      void this.publishIfDue();
+      void this.publishIfDue(Date.now(), true);
     });
   }
 
-  /** Publishes now when the summary changed or is due for a refresh; never throws. */
-  async publishIfDue(now = Date.now()): Promise<void> {
+  /**
+   * Publishes now when the summary changed or is due for a refresh; never throws. Unless `asked`
+   * (publishSoon) or due, a summary whose inputs did not change is not built again.
+   */
+  async publishIfDue(now = Date.now(), asked = false): Promise<void> {
     if (this.busy || this.redis.status !== "ready") return;
+    const refreshDue = now - this.lastPublishedAt >= this.options.ttlMs / 3;
+    const version = this.options.inputsVersion?.();
+    if (!asked && !refreshDue && version !== undefined && version === this.builtAt) return;
     const summary = this.summarize();
     if (!summary) return;
     // publishedAt changes every time: compare without it.
     const body = JSON.stringify({ ...summary, publishedAt: 0 });
-    if (body === this.lastBody && now - this.lastPublishedAt < this.options.ttlMs / 3) return;
+    if (body === this.lastBody && !refreshDue) {
+      this.builtAt = version;
+      return;
+    }
     this.busy = true;
     try {
       await this.redis.set(this.options.key, JSON.stringify(summary), "PX", this.options.ttlMs);
       this.lastBody = body;
       this.lastPublishedAt = now;
+      this.builtAt = version;
       this.onPublish(true);
     } catch (error) {
       this.onPublish(false);

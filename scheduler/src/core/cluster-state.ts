@@ -150,6 +150,11 @@ export class ClusterState {
     return this.nodeChangedAt.get(name) ?? 0;
   }
 
+  /** Changes whenever any node, its pods or its nominations change (the counter nodeVersion gives). */
+  get version(): number {
+    return this.changes;
+  }
+
   private touch(nodeName: string): void {
     this.nodeChangedAt.set(nodeName, ++this.changes);
   }

@@ -263,6 +263,12 @@ function foreignPendingOf(group: GroupMembers): Map<string, string> {
 
 export class ClusterCache {
   readonly cluster = new ClusterState();
+  /**
+   * Bumped by everything given to the cache (each object a watch or relist delivers, each
+   * assumption and its outcome): what was read of it holds while this stands (with the
+   * cluster's own version, which also moves with the cycles' placements and nominations).
+   */
+  version = 0;
   private readonly groups = new Map<string, GroupMembers>();
   private readonly groupOfPod = new Map<string, string>();
   /** Pods this shard placed whose binding the watch has not confirmed yet, by pod key. */
@@ -321,6 +327,7 @@ export class ClusterCache {
   }
 
   upsertNode(node: Node): void {
+    this.version++;
     const before = this.cluster.node(node.metadata.name);
     const known = before !== undefined;
     const allocatableBefore = before?.allocatable;
@@ -340,6 +347,7 @@ export class ClusterCache {
   }
 
   removeNode(node: Node): void {
+    this.version++;
     const known = this.cluster.node(node.metadata.name);
     const pods = known?.pods.keys() ?? [];
     for (const key of pods) {
@@ -358,14 +366,17 @@ export class ClusterCache {
 
   /** A namespace's labels, for InterPodAffinity's namespaceSelector (no event: kube-scheduler registers none). */
   upsertNamespace(namespace: Namespace): void {
+    this.version++;
     this.cluster.upsertNamespace(namespace.metadata.name, namespace.metadata.labels ?? {});
   }
 
   removeNamespace(namespace: Namespace): void {
+    this.version++;
     this.cluster.removeNamespace(namespace.metadata.name);
   }
 
   upsertPodDisruptionBudget(pdb: PodDisruptionBudget): void {
+    this.version++;
     const { namespace, name } = pdb.metadata;
     const before = this.cluster.podDisruptionBudget(namespace, name);
     this.cluster.upsertPodDisruptionBudget(pdb);
@@ -373,6 +384,7 @@ export class ClusterCache {
   }
 
   removePodDisruptionBudget(pdb: PodDisruptionBudget): void {
+    this.version++;
     const { namespace, name } = pdb.metadata;
     const before = this.cluster.podDisruptionBudget(namespace, name);
     this.cluster.removePodDisruptionBudget(namespace, name);
@@ -387,6 +399,7 @@ export class ClusterCache {
    * does not pick the pod's group again meanwhile.
    */
   budgetRefused(pod: PodInfo): void {
+    this.version++;
     for (const pdb of this.cluster.podDisruptionBudgets(pod.namespace)) {
       if ((pdb.status?.disruptionsAllowed ?? 0) === 0) continue;
       if (!matchesLabelSelector(pdb.spec?.selector, pod.labels)) continue;
@@ -395,6 +408,7 @@ export class ClusterCache {
   }
 
   upsertPod(pod: Pod): void {
+    this.version++;
     const info = toPodInfo(pod, this.source, this.objects);
     this.trackPodGroupMember(info.key, pod);
     const standing = this.standing(info.key);
@@ -408,6 +422,7 @@ export class ClusterCache {
    * member change) and running ones carry the new terms, undisturbed.
    */
   upsertPodGroup(podGroup: PodGroupObject): void {
+    this.version++;
     const key = `${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
     const terms = JSON.stringify(parsePodGroup(podGroup));
     const before = this.podGroups.get(key);
@@ -420,6 +435,7 @@ export class ClusterCache {
    * PodGroup of that name (GangScheduling's PreEnqueue finds none); running ones keep running.
    */
   removePodGroup(podGroup: PodGroupObject): void {
+    this.version++;
     const key = `${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
     if (this.podGroups.delete(key)) this.rereadMembers(key);
   }
@@ -434,6 +450,7 @@ export class ClusterCache {
    * PodGroup of it from now on. Called before the informers start.
    */
   watchCrd(api: CrdApi): void {
+    this.version++;
     const lookup = (namespace: string, name: string) =>
       this.crdPodGroups.get(`${api}:${namespace}/${name}`)?.object;
     this.objects =
@@ -451,6 +468,7 @@ export class ClusterCache {
 
   /** A CRD PodGroup appeared or changed: as upsertPodGroup, its members are read again when its terms changed. */
   upsertCrdPodGroup(api: CrdApi, podGroup: PodGroupObject): void {
+    this.version++;
     const key = `${api}:${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
     const terms = JSON.stringify(parseCrdPodGroup(api, podGroup));
     const before = this.crdPodGroups.get(key);
@@ -460,6 +478,7 @@ export class ClusterCache {
 
   /** A CRD PodGroup was deleted: its pending members wait for it again, running ones keep running. */
   removeCrdPodGroup(api: CrdApi, podGroup: PodGroupObject): void {
+    this.version++;
     const key = `${api}:${podGroup.metadata.namespace ?? ""}/${podGroup.metadata.name}`;
     if (this.crdPodGroups.delete(key)) this.rereadMembers(key);
   }
@@ -479,6 +498,7 @@ export class ClusterCache {
    * their members are read again (PriorityClasses change rarely).
    */
   upsertPriorityClass(priorityClass: PriorityClassObject, removed = false): void {
+    this.version++;
     const name = priorityClass.metadata.name;
     const before = this.priorityClasses.get(name);
     if (removed) this.priorityClasses.delete(name);
@@ -495,6 +515,7 @@ export class ClusterCache {
 
   /** A pod of ours failed (status.failed of its scheduler-plugins PodGroup), or was deleted (`removed`). */
   upsertFailedPod(pod: Pod, removed = false): void {
+    this.version++;
     const membership = this.source.membership(pod, this.objects);
     if (!membership.group.crd || pod.spec.schedulerName !== this.schedulerName) return;
     const id = membership.group.id;
@@ -660,6 +681,7 @@ export class ClusterCache {
   }
 
   removePod(pod: Pod): void {
+    this.version++;
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.trackPodGroupMember(key, pod, true);
     const standing = this.standing(key);
@@ -721,6 +743,7 @@ export class ClusterCache {
    * counts as a running member of its group until the watch confirms the bind or it fails.
    */
   markAssumed(pod: PodInfo, nodeName: string): void {
+    this.version++;
     this.assumed.set(pod.key, { pod, nodeName });
     const group = this.attach(pod.key, pod.group);
     group.pending.delete(pod.key);
@@ -729,6 +752,7 @@ export class ClusterCache {
 
   /** A bind failed: the pod is pending again (unless the watch has news). */
   forget(podKey: string): void {
+    this.version++;
     const assumed = this.assumed.get(podKey);
     if (!assumed) return;
     this.assumed.delete(podKey);
@@ -746,6 +770,7 @@ export class ClusterCache {
    * ever removed, so our copy was older): it waits as gated until the watch shows them gone.
    */
   forgetGated(podKey: string): void {
+    this.version++;
     const assumed = this.assumed.get(podKey);
     if (!assumed) return;
     this.assumed.delete(podKey);
@@ -763,6 +788,7 @@ export class ClusterCache {
    * the watch brought it already, that one is pending).
    */
   forgetReplaced(podKey: string, uid: string): void {
+    this.version++;
     const assumed = this.assumed.get(podKey);
     if (!assumed) return;
     if (assumed.pod.uid !== uid) this.forget(podKey);
@@ -775,6 +801,7 @@ export class ClusterCache {
    * that exists nowhere else (a watch event would not come to correct it).
    */
   restorePending(pod: PodInfo): void {
+    this.version++;
     const seen = this.groups.get(pod.group.id)?.pending.get(pod.key);
     if (seen) this.cluster.upsertPod(seen);
   }
@@ -798,6 +825,7 @@ export class ClusterCache {
    * gang. Only the members of a pod group are kept; the pod holds no room.
    */
   upsertSucceededPod(pod: Pod): void {
+    this.version++;
     const membership = this.source.membership(pod, this.objects);
     if (membership.group.solo || membership.error || pod.spec.schedulerName !== this.schedulerName) return;
     const group = this.groupEntry(membership.group);
@@ -810,6 +838,7 @@ export class ClusterCache {
 
   /** A succeeded pod was deleted. */
   removeSucceededPod(pod: Pod): void {
+    this.version++;
     const group = this.groups.get(this.source.membership(pod, this.objects).group.id);
     if (!group) return;
     group.succeeded.delete(`${pod.metadata.namespace}/${pod.metadata.name}`);
@@ -901,20 +930,24 @@ export class ClusterCache {
   // node affinity changed, may route its pods' groups elsewhere (core/gang/routing.ts).
 
   upsertPersistentVolumeClaim(claim: PersistentVolumeClaim): void {
+    this.version++;
     this.volumeTopologyChanged(() => this.emit(this.cluster.upsertPersistentVolumeClaim(claim)));
   }
 
   removePersistentVolumeClaim(claim: PersistentVolumeClaim): void {
+    this.version++;
     this.volumeTopologyChanged(() =>
       this.cluster.removePersistentVolumeClaim(claim.metadata.namespace, claim.metadata.name),
     );
   }
 
   upsertPersistentVolume(volume: PersistentVolume): void {
+    this.version++;
     this.volumeTopologyChanged(() => this.emit(this.cluster.upsertPersistentVolume(volume)));
   }
 
   removePersistentVolume(volume: PersistentVolume): void {
+    this.version++;
     this.volumeTopologyChanged(() => this.cluster.removePersistentVolume(volume.metadata.name));
   }
 
@@ -925,10 +958,12 @@ export class ClusterCache {
   }
 
   upsertStorageClass(storageClass: StorageClass): void {
+    this.version++;
     this.emit(this.cluster.upsertStorageClass(storageClass));
   }
 
   removeStorageClass(storageClass: StorageClass): void {
+    this.version++;
     this.cluster.removeStorageClass(storageClass.metadata.name);
   }
 }

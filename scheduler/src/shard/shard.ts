@@ -432,6 +432,23 @@ export class Shard {
     );
   }
 
+  /**
+   * Changes whenever capacitySummary may give another answer: what it reads of ownership, the
+   * cluster (the cycles' placements and nominations included), the cache (every object it was
+   * given: groups, gates, PodGroups) and the stuck groups.
+   */
+  capacityInputsVersion(): string {
+    return [
+      this.ready,
+      this.ownership.version,
+      this.ownership.epoch,
+      this.ownership.canPlace(),
+      this.cache.cluster.version,
+      this.cache.version,
+      this.stuck.version,
+    ].join(":");
+  }
+
   /** What the coordinator is told: owned capacity and the groups this shard cannot place. */
   capacitySummary(now = Date.now()): CapacitySummary | undefined {
     if (!this.ready || !this.ownership.canPlace()) return undefined;

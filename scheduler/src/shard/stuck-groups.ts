@@ -16,12 +16,16 @@ export class StuckGroups {
    * The group's last attempt found it unschedulable; it stays stuck since its first such one.
    * feasibleElsewhere: other shards' nodes it fits (a group only its owner can judge).
    */
+  /** Changes whenever the stuck groups may have (what the capacity summary reports of them). */
+  version = 0;
+
   record(groupId: string, message: string, now: number, feasibleElsewhere?: readonly string[]): void {
     this.since.set(groupId, { since: this.since.get(groupId)?.since ?? now, message, feasibleElsewhere });
+    this.version++;
   }
 
   clear(groupId: string): void {
-    this.since.delete(groupId);
+    if (this.since.delete(groupId)) this.version++;
   }
 
   /**
@@ -36,7 +40,7 @@ export class StuckGroups {
     for (const [id, { since, message, feasibleElsewhere }] of this.since) {
       const members = cache.group(id);
       if (!members || members.pending.size === 0 || !owns(members)) {
-        this.since.delete(id);
+        this.clear(id);
         continue;
       }
       yield {

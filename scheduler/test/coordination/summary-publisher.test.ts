@@ -10,7 +10,7 @@ import { SummaryPublisher } from "../../src/coordination/summary-publisher.js";
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-function publisherOf(summary: () => CapacitySummary) {
+function publisherOf(summary: () => CapacitySummary, inputsVersion?: () => string) {
   const sent: string[] = [];
   let answer: (() => void) | undefined;
   const redis = {
@@ -25,7 +25,7 @@ function publisherOf(summary: () => CapacitySummary) {
   const publisher = new SummaryPublisher(
     redis,
     summary,
-    { key: "k", intervalMs: 60_000, ttlMs: 60_000 },
+    { key: "k", intervalMs: 60_000, ttlMs: 60_000, ...(inputsVersion ? { inputsVersion } : {}) },
     pino({ level: "silent" }),
   );
   return { publisher, sent, answer: () => answer?.() };
@@ -72,5 +72,50 @@ describe("SummaryPublisher.publishSoon", () => {
     await tick();
     expect(sent).toHaveLength(2);
     expect(JSON.parse(sent[1] as string).nodes[0].free.cpu).toBe(0);
+  });
+});
+
+describe("SummaryPublisher: a summary is built only when its inputs changed", () => {
+  it("builds none at an interval while the shard's inputs version stands, one when it moves, and refreshes when due", async () => {
+    let built = 0;
+    let free = 1000;
+    let version = "v1";
+    const { publisher, sent, answer } = publisherOf(
+      () => {
+        built++;
+        return summaryWith(free);
+      },
+      () => version,
+    );
+    const start = Date.now();
+    const first = publisher.publishIfDue(start);
+    answer();
+    await first;
+    expect([built, sent.length]).toEqual([1, 1]);
+    // Nothing it reads changed: not built again, however many intervals pass.
+    for (let i = 1; i <= 5; i++) await publisher.publishIfDue(start + i * 100);
+    expect(built).toBe(1);
+    // Its inputs moved but the summary reads the same: built, not sent, and not built again.
+    version = "v2";
+    await publisher.publishIfDue(start + 600);
+    await publisher.publishIfDue(start + 700);
+    expect([built, sent.length]).toEqual([2, 1]);
+    // They moved and the room changed: built and sent.
+    version = "v3";
+    free = 0;
+    const sending = publisher.publishIfDue(start + 800);
+    answer();
+    await sending;
+    expect([built, sent.length]).toEqual([3, 2]);
+    expect(JSON.parse(sent[1] as string).nodes[0].free.cpu).toBe(0);
+    // Due for a refresh (a third of its lifetime in Redis): built and sent though nothing moved.
+    const refreshing = publisher.publishIfDue(start + 800 + 20_000);
+    answer();
+    await refreshing;
+    expect([built, sent.length]).toEqual([4, 3]);
+    // Asked at once (publishSoon: room a preemption won or gave back): built whatever the version says.
+    publisher.publishSoon();
+    await tick();
+    expect(built).toBe(5);
   });
 });
