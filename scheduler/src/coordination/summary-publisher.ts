@@ -5,8 +5,8 @@
  *
  * A summary covers every node the shard owns (thousands): it is built only when what it reads may
  * have changed (the shard's `inputsVersion`), when asked at once (publishSoon), or when due for a
- * refresh; an idle shard that built and compared it every interval spent a share of a core and
- * megabytes of garbage a second on it.
+ * refresh. Built and compared at every interval, its garbage took an idle shard owning 5000 nodes
+ * from 258 to 390 MiB resident within a minute.
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
