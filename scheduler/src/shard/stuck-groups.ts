@@ -12,13 +12,13 @@ export class StuckGroups {
     { since: number; message: string; feasibleElsewhere: readonly string[] | undefined }
   >();
 
+  /** Changes whenever the stuck groups may have (what the capacity summary reports of them). */
+  version = 0;
+
   /**
    * The group's last attempt found it unschedulable; it stays stuck since its first such one.
    * feasibleElsewhere: other shards' nodes it fits (a group only its owner can judge).
    */
-  /** Changes whenever the stuck groups may have (what the capacity summary reports of them). */
-  version = 0;
-
   record(groupId: string, message: string, now: number, feasibleElsewhere?: readonly string[]): void {
     this.since.set(groupId, { since: this.since.get(groupId)?.since ?? now, message, feasibleElsewhere });
     this.version++;
