@@ -85,7 +85,7 @@ export const defaultOptions: SimulationOptions = {
   scheduledEvents: "pod",
   statusPatchesPerPod: 1,
   batch: 64,
-  bindConcurrency: 64,
+  bindConcurrency: 256,
   watchDelayMs: 5,
   scale: 20,
   seed: 1,

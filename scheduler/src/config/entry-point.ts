@@ -45,7 +45,7 @@ export const apiClientSettingTable = {
   http2: {
     flag: "http2",
     env: "KUBE_API_HTTP2",
-    help: "HTTP/2 to the API server when it offers it (one connection); false = HTTP/1.1 keep-alive",
+    help: "HTTP/2 to the API server when it offers it (few connections, many streams); false = HTTP/1.1 keep-alive",
     fallback: () => "true",
   },
 } satisfies Record<string, Setting>;

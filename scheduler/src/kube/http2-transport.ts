@@ -1,11 +1,18 @@
 /**
- * HTTP/2 to the API server, as client-go speaks it: one TLS connection (session) per client
- * carries every request and watch as concurrent streams, so the server serves one connection
- * and verifies one client certificate instead of one per pooled HTTP/1.1 connection.
+ * HTTP/2 to the API server, as client-go speaks it: a TLS connection (session) carries requests
+ * and watches as concurrent streams, so the server serves a few connections and verifies a
+ * client certificate once each instead of once per pooled HTTP/1.1 connection.
  *
- * - At most the server's SETTINGS_MAX_CONCURRENT_STREAMS streams are open at once; further
- *   requests wait for a stream to close, in order. A session is used only once the server's
- *   SETTINGS have come (streams beyond its limit would be refused).
+ * - A connection carries at most the server's SETTINGS_MAX_CONCURRENT_STREAMS streams at once
+ *   (kube-apiserver's: 100). When every connection is full, another is opened, as client-go's
+ *   transport does (it does not hold streams to the server's limit globally), up to
+ *   `maxConnections`; beyond that requests wait for a stream to close, in order. Streams go to
+ *   the oldest connection with room, so the extra ones empty and close once the burst is over
+ *   (idle, below). Queued behind one connection's limit, a shard's binds reached the API server
+ *   a few at a time (~18 in its handlers while 64 were asked for, ~270 for kube-scheduler). A
+ *   session is used only once the server's SETTINGS have come (streams beyond its limit would
+ *   be refused). An extra connection that fails is not tried again for `retryConnectMs`; the
+ *   requests wait for the connections there are.
  * - A session lost (GOAWAY, a socket error, closed when idle) is replaced on next use. A request
  *   the server did not process is sent again once: its stream refused (REFUSED_STREAM), above a
  *   GOAWAY's last stream id, or never sent at all. Any other failure is the caller's.
@@ -37,12 +44,17 @@ import {
 export interface Http2Options {
   /** Connecting (TCP, TLS, the server's SETTINGS) fails after this long. */
   connectTimeoutMs: number;
+  /** Connections open at once at most (each up to the server's stream limit): the client's maxSockets. */
+  maxConnections: number;
+  /** After an extra connection failed, no other is tried for this long. */
+  retryConnectMs: number;
   readIdleMs: number;
   pingTimeoutMs: number;
 }
 
-export const defaultHttp2Options: Http2Options = {
+export const defaultHttp2Options: Omit<Http2Options, "maxConnections"> = {
   connectTimeoutMs: 30_000,
+  retryConnectMs: 1_000,
   readIdleMs: 30_000,
   pingTimeoutMs: 15_000,
 };
@@ -102,16 +114,20 @@ interface Waiter {
 }
 
 export class Http2Transport implements Transport {
-  private current: Session | undefined;
+  /** Sessions taking new streams (SETTINGS come, not retired), oldest first. */
+  private usable: Session[] = [];
   private connecting = false;
+  /** No extra connection is tried before this (performance.now()). */
+  private connectNotBefore = 0;
   private closed = false;
+  /** Every session not yet closed, retired ones included (closed with the transport). */
   private readonly sessions = new Set<Session>();
   private readonly waiting: Waiter[] = [];
 
   constructor(
     private readonly server: URL,
     private readonly tls: TlsSettings,
-    private readonly options: Http2Options = defaultHttp2Options,
+    private readonly options: Http2Options,
   ) {}
 
   async open(exchange: Exchange): Promise<OpenExchange> {
@@ -133,7 +149,7 @@ export class Http2Transport implements Transport {
     for (const waiter of this.waiting.splice(0)) waiter.reject(new Error("client closed"));
     for (const session of this.sessions) session.http2.destroy();
     this.sessions.clear();
-    this.current = undefined;
+    this.usable = [];
   }
 
   /** Takes a stream slot, asks sendIf, opens the stream. */
@@ -148,8 +164,8 @@ export class Http2Transport implements Transport {
 
   private slot(): Promise<Session> {
     if (this.closed) return Promise.reject(new Error("client closed"));
-    const session = this.current;
-    if (session && this.waiting.length === 0 && session.hasRoom()) {
+    const session = this.waiting.length === 0 ? this.withRoom() : undefined;
+    if (session) {
       this.take(session);
       return Promise.resolve(session);
     }
@@ -168,22 +184,29 @@ export class Http2Transport implements Transport {
     this.pump();
   }
 
-  /** Hands free slots to waiting requests in order; connects when there is no session. */
+  /** The oldest usable session with a free stream slot. */
+  private withRoom(): Session | undefined {
+    return this.usable.find((session) => session.hasRoom());
+  }
+
+  /** Hands free slots to waiting requests in order; connects when every session is full. */
   private pump(): void {
-    if (this.waiting.length === 0) return;
-    const session = this.current;
-    if (!session) {
-      this.connect();
-      return;
-    }
-    while (this.waiting.length > 0 && session.hasRoom()) {
+    while (this.waiting.length > 0) {
+      const session = this.withRoom();
+      if (!session) {
+        this.connect();
+        return;
+      }
       this.take(session);
       this.waiting.shift()?.resolve(session);
     }
   }
 
   private connect(): void {
-    if (this.connecting || this.closed) return;
+    if (this.connecting || this.closed || this.usable.length >= this.options.maxConnections) return;
+    // The first connection is always tried; an extra one not again right after one failed.
+    const extra = this.usable.length > 0;
+    if (extra && performance.now() < this.connectNotBefore) return;
     this.connecting = true;
     this.newSession().then(
       (session) => {
@@ -193,22 +216,29 @@ export class Http2Transport implements Transport {
           return;
         }
         this.sessions.add(session);
-        this.current = session;
+        this.usable.push(session);
         this.pump();
         // Idle, it does not keep the process alive (as a free keep-alive socket does not).
         if (session.active === 0) session.http2.unref();
       },
       (error: unknown) => {
         this.connecting = false;
+        // With connections still up, the requests wait for their streams (or for the next try,
+        // should every stream be a watch); with none, they fail.
+        if (this.usable.length > 0) {
+          this.connectNotBefore = performance.now() + this.options.retryConnectMs;
+          setTimeout(() => this.pump(), this.options.retryConnectMs).unref();
+          return;
+        }
         for (const waiter of this.waiting.splice(0)) waiter.reject(error);
       },
     );
   }
 
-  /** No new streams on `session`; the next request opens a new one. */
+  /** No new streams on `session`; the next request goes to another, or opens a new one. */
   private retire(session: Session): void {
     session.retired = true;
-    if (this.current === session) this.current = undefined;
+    this.usable = this.usable.filter((each) => each !== session);
     this.pump();
   }
 
@@ -260,10 +290,12 @@ export class Http2Transport implements Transport {
           session.lastStreamId = lastStreamId;
           this.retire(session);
         });
+        let settled = false;
         http2.on("remoteSettings", (settings) => {
           session.limit = settings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY;
-          if (this.current === session) this.pump();
+          if (settled) this.pump();
           else {
+            settled = true;
             clearTimeout(timer);
             http2.setLocalWindowSize(sessionWindow);
             resolve(session);
@@ -337,9 +369,9 @@ export class NegotiatedTransport implements Transport {
     private readonly server: URL,
     private readonly tls: TlsSettings,
     private readonly maxSockets: number,
-    options?: Http2Options,
+    options: Omit<Http2Options, "maxConnections"> = defaultHttp2Options,
   ) {
-    this.http2 = new Http2Transport(server, tls, options);
+    this.http2 = new Http2Transport(server, tls, { ...options, maxConnections: maxSockets });
   }
 
   async open(exchange: Exchange): Promise<OpenExchange> {

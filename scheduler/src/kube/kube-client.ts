@@ -2,10 +2,10 @@
  * A thin Kubernetes REST client for the hot paths (binds, evictions, status patches, watches):
  * JSON, but binds, Events and a handover's read of pods in protobuf (protobuf.ts), authenticated
  * from the loaded kubeconfig (config/kubeconfig.ts: a kubeconfig file or the in-cluster service
- * account). Over TLS it speaks HTTP/2 when the server offers it (one connection carrying every
- * request and watch, as client-go: http2-transport.ts), else HTTP/1.1 keep-alive connections
- * (transport.ts); one TLS context per client either way: a new TLS connection or context per
- * request costs more than the request itself at scheduler rates.
+ * account). Over TLS it speaks HTTP/2 when the server offers it (a connection carrying requests
+ * and watches as streams, another when it is full, as client-go: http2-transport.ts), else
+ * HTTP/1.1 keep-alive connections (transport.ts); one TLS context per client either way: a new
+ * TLS connection or context per request costs more than the request itself at scheduler rates.
  *
  * Every request carries our User-Agent (user-agent.ts). An answer throttled by API Priority and
  * Fairness (429) is not the operation's answer: the request is sent again after Retry-After
@@ -48,7 +48,11 @@ export interface KubeClientOptions {
   qps: number;
   /** Requests the client-side limit lets through at once; 0: twice qps. */
   burst: number;
-  /** Open HTTP/1.1 connections to the API server at most (HTTP/2 uses one). */
+  /**
+   * Connections to the API server at most: over HTTP/1.1 each carries one request at a time;
+   * over HTTP/2 each carries up to the server's stream limit, and another is opened only when
+   * every one is full (http2-transport.ts).
+   */
   maxSockets: number;
   /** Over TLS, HTTP/2 when the server offers it (else HTTP/1.1 keep-alive connections, always). */
   http2: boolean;

@@ -52,7 +52,11 @@ type WatchedKind = Pick<Informer<KubeObject>, "run" | "stop" | "synced" | "relis
 
 export class ClusterWatch {
   private readonly informers: WatchedKind[] = [];
-  private podInformer: Informer<Pod> | undefined;
+  /**
+   * The pod informer, once start() made it (after the optional APIs were discovered); rejected
+   * by stop() before that.
+   */
+  private readonly podInformer = Promise.withResolvers<Informer<Pod>>();
   private stopped = false;
 
   constructor(
@@ -63,7 +67,10 @@ export class ClusterWatch {
     private readonly cache: ClusterCache,
     private readonly metrics: ShardMetrics,
     private readonly pods: PodHandlers,
-  ) {}
+  ) {
+    // Stopped before it started with no read waiting: nothing to tell.
+    this.podInformer.promise.catch(() => undefined);
+  }
 
   /** Starts every informer; resolves once each has listed (or the watch was stopped). */
   async start(): Promise<{ nodes: number; pods: number; podGroups: boolean; crds: CrdApi[] }> {
@@ -150,7 +157,7 @@ export class ClusterWatch {
       ...(podGroups ? [podGroups] : []),
       ...crds.informers,
     );
-    this.podInformer = pods;
+    this.podInformer.resolve(pods);
     for (const informer of this.informers) void informer.run();
     while (!this.stopped && !this.informers.every((informer) => informer.synced)) {
       await sleep(50);
@@ -337,13 +344,15 @@ export class ClusterWatch {
   /**
    * True once the pod watch delivered every pod a quorum read shows bound to a node gained in a
    * handover (Informer.deliveredAsOfNow): a read per node when the handover names at most
-   * 16, else one read of every bound pod, kept for the nodes `gained` accepts. Rejects while
-   * the pod watch has not started.
+   * 16, else one read of every bound pod, kept for the nodes `gained` accepts. Asked while the
+   * shard starts (its first ring forms in ~30 ms, before discovery and the lists are done), the
+   * read waits for the pod watch to exist: a rejection would be asked again only a settle delay
+   * (1 s) later, the shard placing nothing meanwhile. Rejects when the watch stops before it
+   * started.
    */
-  podsOnGainedNodesDelivered({ nodes, gained }: GainedNodes): Promise<boolean> {
-    const informer = this.podInformer;
-    // Not watching pods yet (starting): asked again a moment later, never answered by a delay.
-    if (!informer) return Promise.reject(new Error("the pod watch has not started"));
+  async podsOnGainedNodesDelivered({ nodes, gained }: GainedNodes): Promise<boolean> {
+    const informer = await this.podInformer.promise;
+    if (this.stopped) return false;
     if (nodes && nodes.length <= nodeReadsAtMost)
       return Promise.all(nodes.map((node) => informer.deliveredAsOfNow(`spec.nodeName=${node}`))).then(
         (answers) => answers.every(Boolean),
@@ -358,6 +367,7 @@ export class ClusterWatch {
 
   stop(): void {
     this.stopped = true;
+    this.podInformer.reject(new Error("the cluster watch stopped"));
     for (const informer of this.informers) informer.stop();
   }
 }

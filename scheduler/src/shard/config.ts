@@ -141,7 +141,7 @@ const settings = {
     flag: "bind-concurrency",
     env: "BIND_CONCURRENCY",
     help: "binds in flight at once",
-    fallback: () => "64",
+    fallback: () => "256",
   },
   ...apiClientSettingTable,
   percentageOfNodesToScore: {

@@ -1,7 +1,8 @@
 /**
  * The REST client toward a real node:http2 TLS server on loopback: one connection carries every
  * request and watch as concurrent streams, no more at once than the server's
- * SETTINGS_MAX_CONCURRENT_STREAMS (the rest wait); a GOAWAY moves the client to a new connection
+ * SETTINGS_MAX_CONCURRENT_STREAMS; when every connection is full another is opened (as
+ * client-go), up to maxSockets, and beyond that requests wait; a GOAWAY moves the client to a new connection
  * and the requests the server did not process are sent again there; a request withheld by its
  * caller's condition never reaches the server; 429s and 401s are handled as over HTTP/1.1; and
  * a server without h2 in its ALPN is spoken to over HTTP/1.1.
@@ -52,7 +53,12 @@ afterEach(async () => {
 });
 
 /** An HTTP/2-only TLS server (h2 the only ALPN protocol) handing each request to `handle`. */
-async function h2Server(handle: Handler, settings: { maxConcurrentStreams?: number } = {}) {
+async function h2Server(
+  handle: Handler,
+  settings: { maxConcurrentStreams?: number } = {},
+  /** Connections after this many are dropped as they open. */
+  refuseAfter = Number.POSITIVE_INFINITY,
+) {
   const server: Http2SecureServer = createSecureServer({
     ...servingCertificate,
     settings,
@@ -64,8 +70,15 @@ async function h2Server(handle: Handler, settings: { maxConcurrentStreams?: numb
   let connections = 0;
   let inFlight = 0;
   let maxInFlight = 0;
+  /** The most streams each connection had open at once, by connection number. */
+  const maxInFlightOf = new Map<number, number>();
   server.on("session", (session) => {
     const connection = ++connections;
+    if (connection > refuseAfter) {
+      session.destroy();
+      return;
+    }
+    let open = 0;
     const peer = (session.socket as TLSSocket).getPeerCertificate();
     presented.push(typeof peer.subject?.CN === "string" ? peer.subject.CN : "none");
     session.on("error", () => {});
@@ -73,7 +86,12 @@ async function h2Server(handle: Handler, settings: { maxConcurrentStreams?: numb
       stream.on("error", () => {});
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      stream.once("close", () => inFlight--);
+      open++;
+      maxInFlightOf.set(connection, Math.max(maxInFlightOf.get(connection) ?? 0, open));
+      stream.once("close", () => {
+        inFlight--;
+        open--;
+      });
       let body = "";
       stream.setEncoding("utf8");
       stream.on("data", (chunk: string) => {
@@ -103,6 +121,7 @@ async function h2Server(handle: Handler, settings: { maxConcurrentStreams?: numb
     connections: () => connections,
     inFlight: () => inFlight,
     maxInFlight: () => maxInFlight,
+    maxInFlightOf,
   };
 }
 
@@ -157,12 +176,57 @@ describe("over HTTP/2", () => {
     expect(server.connections()).toBe(1);
   });
 
-  it("opens no more streams than the server's SETTINGS_MAX_CONCURRENT_STREAMS: the rest wait, none fail", async () => {
+  it("opens another connection when every one is at the server's SETTINGS_MAX_CONCURRENT_STREAMS, as client-go", async () => {
+    const held: Received[] = [];
+    const server = await h2Server(
+      (request) => {
+        if (!request.path.startsWith("/r/")) return ok(request);
+        held.push(request);
+        // Answered only once all are in: they were all open at once.
+        if (held.length === 12) for (const each of held) ok(each);
+      },
+      { maxConcurrentStreams: 3 },
+    );
+    const client = await connect(kubeConfig(server.port));
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => client.call("GET", `/r/${i}`)));
+    expect(answers.map((each) => each.status)).toEqual(Array(12).fill(200));
+    // Four connections of three streams each, none above the server's limit.
+    expect(server.maxInFlight()).toBe(12);
+    expect(server.connections()).toBe(4);
+    expect([...server.maxInFlightOf.values()]).toEqual([3, 3, 3, 3]);
+    // Once they are answered, requests go to the oldest connection again: the others empty.
+    await client.call("GET", "/version");
+    expect(server.received.at(-1)?.connection).toBe(1);
+  });
+
+  it("when another connection cannot be opened, requests wait for a stream of the one there is", async () => {
+    const held: Received[] = [];
+    const server = await h2Server(
+      (request) => {
+        held.push(request);
+        if (held.length > 3) ok(request);
+      },
+      { maxConcurrentStreams: 3 },
+      1,
+    );
+    const client = await connect(kubeConfig(server.port));
+    const calls = Promise.all(Array.from({ length: 6 }, (_, i) => client.call("GET", `/r/${i}`)));
+    // The first three hold the first connection's streams until the second one was tried.
+    await waitUntil("a second connection tried", () => server.connections() === 2);
+    for (const each of held) ok(each);
+    const answers = await calls;
+    expect(answers.map((each) => each.status)).toEqual(Array(6).fill(200));
+    // The second connection was tried and dropped; every request went on the first.
+    expect(server.connections()).toBe(2);
+    expect(server.received.map((each) => each.connection)).toEqual(Array(6).fill(1));
+  });
+
+  it("beyond maxSockets connections, requests wait for a stream in the order asked, none fail", async () => {
     const server = await h2Server((request) => setTimeout(() => ok(request), 40), {
       maxConcurrentStreams: 3,
     });
     // A request's timeout counts from when its stream opens, not while it waits for one.
-    const client = await connect(kubeConfig(server.port), { timeoutMs: 150 });
+    const client = await connect(kubeConfig(server.port), { timeoutMs: 150, maxSockets: 1 });
     const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => client.call("GET", `/r/${i}`)));
     expect(answers.map((each) => each.status)).toEqual(Array(24).fill(200));
     expect(server.maxInFlight()).toBe(3);
@@ -228,7 +292,7 @@ describe("over HTTP/2", () => {
       },
       { maxConcurrentStreams: 1 },
     );
-    const client = await connect(kubeConfig(server.port));
+    const client = await connect(kubeConfig(server.port), { maxSockets: 1 });
     const held = client.call("GET", "/held");
     await waitUntil("the first request", () => server.received.length === 1);
     let asked = 0;
@@ -323,7 +387,7 @@ describe("over HTTP/2", () => {
     const server = await h2Server((request) => (request.path === "/never" ? undefined : ok(request)), {
       maxConcurrentStreams: 1,
     });
-    const client = await connect(kubeConfig(server.port), { timeoutMs: 200 });
+    const client = await connect(kubeConfig(server.port), { timeoutMs: 200, maxSockets: 1 });
     await expect(client.call("GET", "/never")).rejects.toThrow(/timed out/);
     // Reset by the client; the next request needs the only stream slot again.
     await waitUntil("the stream reset", () => server.inFlight() === 0);
