@@ -14,9 +14,9 @@
  * Node's built-in modules, so the bundle defines one from its own URL. node:http is required
  * that way too, not imported: importing it as an ES module reads every one of its exports,
  * and its WebSocket export loads Node's whole fetch implementation (undici), which nothing here
- * uses: a start (`--help`, farm-bench, 15 paired runs) takes 0.254 CPU-s instead of 0.273. The scheduler package's
- * version, which the User-Agent carries, is written in (kube/user-agent.ts reads package.json
- * when run unbundled).
+ * uses: a start (`--help`, farm-bench, 15 paired runs) takes 0.254 CPU-s instead of 0.273.
+ * The scheduler package's version, which the User-Agent carries, is written in
+ * (kube/user-agent.ts reads package.json when run unbundled).
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

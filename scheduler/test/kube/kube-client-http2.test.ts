@@ -2,8 +2,8 @@
  * The REST client toward a real node:http2 TLS server on loopback: one connection carries every
  * request and watch as concurrent streams, no more at once than the server's
  * SETTINGS_MAX_CONCURRENT_STREAMS; when every connection is full another is opened (as
- * client-go), up to maxSockets, and beyond that requests wait; a GOAWAY moves the client to a new connection
- * and the requests the server did not process are sent again there; a request withheld by its
+ * client-go), up to maxSockets, and beyond that requests wait; a GOAWAY moves the client to a
+ * new connection and the requests the server did not process are sent again there; a request withheld by its
  * caller's condition never reaches the server; 429s and 401s are handled as over HTTP/1.1; and
  * a server without h2 in its ALPN is spoken to over HTTP/1.1.
  */

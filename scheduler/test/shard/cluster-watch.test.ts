@@ -1,7 +1,7 @@
 /**
  * The read behind a handover's settle (ClusterWatch.podsOnGainedNodesDelivered) when the ring
  * forms before the shard's pod watch exists, as at every start: the read waits for the watch
- * instead of failing (a failed read was asked again only a settle delay later), and a watch
+ * instead of failing (a failed read is asked again only a settle delay later), and a watch
  * stopped before it started refuses it.
  */
 import { pino } from "pino";
