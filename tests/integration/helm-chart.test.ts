@@ -30,7 +30,7 @@ import { ShardRing } from "../../scheduler/src/sharding/shard-ring.js";
 import { fakeNodeLabel, fakeNodeManifest } from "../cluster/local/fake-nodes.js";
 import { repoRoot, toolPaths } from "../cluster/local/layout.js";
 import { freeLoopbackPort, startProcess, stopProcess } from "../cluster/local/processes.js";
-import { coordinatorEntry, shardEntry } from "../stack/stack.js";
+import { coordinatorEntry, runtimeNodeOptions, shardEntry } from "../stack/stack.js";
 import { type RunningCoordinator, startCoordinator } from "../support/coordinator.js";
 import { dashboardMetrics, exportedMetrics, readDashboard } from "../support/dashboard.js";
 import {
@@ -52,6 +52,11 @@ import { helmTestOnKwok, localCommand, runCommand } from "../support/helm-test.j
 import { createTestNamespace, deleteNamespace, testClients } from "../support/kube.js";
 import { type RunningShard, startShard } from "../support/shard.js";
 import { holdsFor, waitFor } from "../support/wait.js";
+
+/** The image's NODE_OPTIONS (Dockerfile), which the chart's heap variable must keep. */
+const imageNodeOptions = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(
+  readFileSync(join(repoRoot, "Dockerfile"), "utf8"),
+)?.[1];
 
 const { kc, core, apps, rbac } = testClients();
 const scheduling = kc.makeApiClient(k8s.SchedulingV1Api);
@@ -635,7 +640,7 @@ describe("chart values operators expect", () => {
     });
     const env = containerOf(objectOf<k8s.V1StatefulSet>(own.objects, "StatefulSet", fullname)).env ?? [];
     expect(env.filter((e) => e.name === "NODE_OPTIONS").map((e) => e.value)).toEqual([
-      "--max-old-space-size=1536",
+      "--max-semi-space-size=8 --max-old-space-size=1536",
       "--max-old-space-size=1000",
     ]);
   });
@@ -695,8 +700,13 @@ describe("chart values operators expect", () => {
     });
     for (const workload of workloadsOf(objects).filter((w) => !w.metadata?.name?.endsWith("-redis")))
       expect(envOf(workload, "NODE_OPTIONS")?.value, workload.metadata?.name).toBe(
-        `--max-old-space-size=${heap}`,
+        `${imageNodeOptions} --max-old-space-size=${heap}`,
       );
+  });
+
+  it("keeps the image's Node options in its heap variable, as local shards run", () => {
+    expect(imageNodeOptions).toMatch(/--max-semi-space-size=/);
+    expect(runtimeNodeOptions).toBe(imageNodeOptions);
   });
 
   it("sets no heap limit without a memory limit or at 0%, and refuses a limit it cannot read", async () => {

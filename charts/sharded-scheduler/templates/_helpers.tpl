@@ -67,7 +67,9 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 
 {{/*
 Node's heap limit from a container's memory limit: NODE_OPTIONS=--max-old-space-size=<MiB>,
-percent % of the limit, so that V8 collects before the kernel's OOM killer acts. Understands the
+percent % of the limit, so that V8 collects before the kernel's OOM killer acts. The variable
+replaces the image's own NODE_OPTIONS (the Dockerfile's --max-semi-space-size=8, a young
+generation of 8 MiB per semi-space), so that flag is written first here too. Understands the
 Kubernetes quantity suffixes (Ki Mi Gi Ti Pi, k M G T P, plain bytes, decimals). No limit, or
 percent 0: nothing. Call with (dict "resources" .Values.scheduler.resources "percent" .Values.scheduler.maxHeapPercent).
 */}}
@@ -88,7 +90,7 @@ percent 0: nothing. Call with (dict "resources" .Values.scheduler.resources "per
 {{- fail (printf "the memory limit %q leaves Node a heap of %d MiB: raise it" $limit $heap) }}
 {{- end }}
 - name: NODE_OPTIONS
-  value: {{ printf "--max-old-space-size=%d" $heap | quote }}
+  value: {{ printf "--max-semi-space-size=8 --max-old-space-size=%d" $heap | quote }}
 {{- end }}
 {{- end }}
 
