@@ -50,7 +50,7 @@ const reportDefaults = {
   shards: "1,3",
   gangSize: 8,
   runs: 3,
-  large: { nodes: 5000, pods: 10000, runs: 1 },
+  large: { nodes: 5000, pods: 10000, runs: 3 },
 };
 
 /**

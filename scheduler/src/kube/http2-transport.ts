@@ -343,7 +343,9 @@ export class Http2Transport implements Transport {
       stream.on("error", failed);
       stream.once("close", () => {
         this.release(session);
-        failed(new Error(`${method} ${path}: stream closed (code ${stream.rstCode}) before an answer`));
+        // Most streams close answered; only one that was not builds its error (a stack each).
+        if (!answered)
+          failed(new Error(`${method} ${path}: stream closed (code ${stream.rstCode}) before an answer`));
       });
       if (timeoutMs !== undefined)
         stream.setTimeout(timeoutMs, () => stream.destroy(new Error(`${method} ${path}: timed out`)));

@@ -96,6 +96,11 @@ describe("event recorder", () => {
     expect(schedulerReportingController("sharded-scheduler")).toBe("sharded-scheduler.io/sharded-scheduler");
   });
 
+  it("writes times as MicroTime: six fractional digits, as the API requires", () => {
+    expect(microTime(Date.parse("2026-12-06T10:11:12.345Z"))).toBe("2026-12-06T10:11:12.345000Z");
+    expect(microTime(0)).toBe("1970-01-01T00:00:00.000000Z");
+  });
+
   it("pairs reasons with kube-scheduler's actions", async () => {
     const { client, sent } = stubClient();
     const events = recorder(client);
