@@ -118,6 +118,32 @@ describe("a bind throttled by the API server", () => {
       shard.stop();
     }
   });
+
+  it("gives groups that start binding within a quarter lease one bound, and a later group its own", async () => {
+    const { stub, binds } = writers({ bind: () => "bound" });
+    const shard = readyShard(stub, { config: { leaseDurationMs: 800 } });
+    const ours = (p: Pod): Pod => ({ ...p, spec: { ...p.spec, schedulerName: shard.config.schedulerName } });
+    try {
+      shard.cache.upsertNode(node("n1", { cpu: 4 }));
+      shard.podUpserted(ours(pod("a", { cpu: 1 })));
+      await settle();
+      shard.podUpserted(ours(pod("b", { cpu: 1 })));
+      await settle();
+      expect(binds.map((b) => b.name)).toEqual(["a", "b"]);
+      expect(binds[1]?.signal).toBe(binds[0]?.signal);
+      // Past a quarter lease (not yet aborted): a new bound, a full lease duration from now.
+      await sleep(300);
+      expect(binds[0]?.signal?.aborted).toBe(false);
+      shard.podUpserted(ours(pod("c", { cpu: 1 })));
+      await settle();
+      expect(binds[2]?.signal).not.toBe(binds[0]?.signal);
+      await sleep(600);
+      expect(binds[0]?.signal?.aborted).toBe(true);
+      expect(binds[2]?.signal?.aborted).toBe(false);
+    } finally {
+      shard.stop();
+    }
+  });
 });
 
 describe("an eviction refused by a PodDisruptionBudget", () => {
