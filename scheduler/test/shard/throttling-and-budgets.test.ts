@@ -65,6 +65,15 @@ const metric = async (shard: ReturnType<typeof readyShard>, name: string) =>
     .split("\n")
     .filter((line) => line && !line.startsWith("#"));
 
+/** A ready shard with one node, its binds answered "bound"; `ours` makes a pod the shard's. */
+function bindingShard(leaseDurationMs: number) {
+  const { stub, binds } = writers({ bind: () => "bound" });
+  const shard = readyShard(stub, { config: { leaseDurationMs } });
+  const ours = (p: Pod): Pod => ({ ...p, spec: { ...p.spec, schedulerName: shard.config.schedulerName } });
+  shard.cache.upsertNode(node("n1", { cpu: 4 }));
+  return { shard, binds, ours };
+}
+
 describe("a bind throttled by the API server", () => {
   it("is no failure: nothing counted or told, the pod placed again after its backoff", async () => {
     let answer: BindOutcome = "throttled";
@@ -97,11 +106,8 @@ describe("a bind throttled by the API server", () => {
   });
 
   it("waits out throttling for a lease duration at most, and not at all once the shard stops", async () => {
-    const { stub, binds } = writers({ bind: () => "bound" });
-    const shard = readyShard(stub, { config: { leaseDurationMs: 200 } });
-    const ours = (p: Pod): Pod => ({ ...p, spec: { ...p.spec, schedulerName: shard.config.schedulerName } });
+    const { shard, binds, ours } = bindingShard(200);
     try {
-      shard.cache.upsertNode(node("n1", { cpu: 4 }));
       shard.podUpserted(ours(pod("a", { cpu: 1 })));
       await settle();
       const first = binds[0]?.signal;
@@ -120,11 +126,8 @@ describe("a bind throttled by the API server", () => {
   });
 
   it("gives groups that start binding within a quarter lease one bound, and a later group its own", async () => {
-    const { stub, binds } = writers({ bind: () => "bound" });
-    const shard = readyShard(stub, { config: { leaseDurationMs: 800 } });
-    const ours = (p: Pod): Pod => ({ ...p, spec: { ...p.spec, schedulerName: shard.config.schedulerName } });
+    const { shard, binds, ours } = bindingShard(800);
     try {
-      shard.cache.upsertNode(node("n1", { cpu: 4 }));
       shard.podUpserted(ours(pod("a", { cpu: 1 })));
       await settle();
       shard.podUpserted(ours(pod("b", { cpu: 1 })));
