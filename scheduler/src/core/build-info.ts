@@ -42,8 +42,7 @@ export function toPodInfo(
     disruption: membership.disruption,
     crdTerms: membership.crdTerms,
     topology: membership.topology,
-    requests: podRequests(spec),
-    nonZeroRequests: podNonZeroRequests(spec),
+    ...requestsOf(spec),
     nodeName: spec.nodeName || undefined,
     nominatedNodeName: status?.nominatedNodeName || undefined,
     terminating: metadata.deletionTimestamp !== undefined,
@@ -62,6 +61,36 @@ export function toPodInfo(
     inlineDisks: inlineDisksOf(spec),
     interPodConstraints,
   };
+}
+
+type PodRequests = Pick<PodInfo, "requests" | "nonZeroRequests">;
+
+/** The requests of pods whose containers alone make them, by their containers array. */
+const requestsByContainers = new WeakMap<object, PodRequests>();
+
+/**
+ * The pod's requests and scoring requests. Where its containers alone make them (no init
+ * containers, overhead or pod-level resources: most pods), they are computed once per containers
+ * array: the watch gives every version of a pod, and every replica declaring the same containers,
+ * one shared array (shard/watch-projection.ts), so a bind's or a status change's event, and a
+ * thousand replicas, do not parse the same quantities again. Being shared, they are frozen.
+ */
+function requestsOf(spec: PodSpec): PodRequests {
+  const { containers } = spec;
+  const byContainersAlone =
+    Array.isArray(containers) &&
+    spec.initContainers === undefined &&
+    spec.overhead === undefined &&
+    spec.resources === undefined;
+  if (!byContainersAlone) return { requests: podRequests(spec), nonZeroRequests: podNonZeroRequests(spec) };
+  let known = requestsByContainers.get(containers);
+  if (known === undefined) {
+    const requests = podRequests(spec);
+    Object.freeze(requests);
+    known = { requests, nonZeroRequests: Object.freeze(podNonZeroRequests(spec)) };
+    requestsByContainers.set(containers, known);
+  }
+  return known;
 }
 
 /**

@@ -292,6 +292,19 @@ describe("values shared across replicas", () => {
     expect(a.metadata.uid).not.toBe(b.metadata.uid);
   });
 
+  it("computes a pod's requests once for every version and replica sharing its containers", () => {
+    // Each watch event is a fresh decode: a pod pending, then bound, and a replica of it.
+    const pending = keptPod(wirePod());
+    const bound = keptPod({ ...wirePod(), spec: { ...wirePod().spec, nodeName: "node-1" } });
+    const replica = keptPod({ ...wirePod(), metadata: { ...wirePod().metadata, name: "replica", uid: "r" } });
+    const [a, b, c] = [toPodInfo(pending), toPodInfo(bound), toPodInfo(replica)];
+    expect(b.requests).toBe(a.requests);
+    expect(c.requests).toBe(a.requests);
+    expect(c.nonZeroRequests).toBe(a.nonZeroRequests);
+    // The same values computed afresh from the pod as the API server sent it.
+    expect(a.requests).toEqual(toPodInfo(wirePod()).requests);
+  });
+
   it("holds no slot for a field most pods leave unset, where the pod leaves it unset", () => {
     const { affinity: _none, ...spec } = wirePod().spec;
     const pod = { ...wirePod(), spec };
