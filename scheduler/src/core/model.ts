@@ -38,7 +38,10 @@ export interface PodInfo {
   readonly crdTerms: CrdGroupTerms | undefined;
   /** Where its group must and should land together (gang/topology.ts); undefined: anywhere. */
   readonly topology?: TopologyConstraint | undefined;
-  /** Effective requests as kube-scheduler computes them (containers, init containers, overhead). */
+  /**
+   * Effective requests as kube-scheduler computes them (containers, init containers, overhead).
+   * Read only: pods with the same containers share one, frozen (build-info.ts).
+   */
   readonly requests: Resources;
   /** cpu/memory with kube-scheduler's defaults for unset requests; used only for scoring. */
   readonly nonZeroRequests: { readonly milliCpu: number; readonly memory: number };
