@@ -11,6 +11,7 @@ import {
   type StuckGroupReport,
 } from "../contracts/capacity-summary.js";
 import type { ClusterState } from "../core/cluster-state.js";
+import type { NodeInfo } from "../core/model.js";
 import { heldFor } from "../core/plugins/index.js";
 import { Resources } from "../core/resources/resources.js";
 
@@ -28,10 +29,7 @@ export function summarizeCapacity(
   for (const node of cluster.nodes) {
     // A node that takes no new pods has no capacity to offer.
     if (!ownsNode(node.name) || !node.ready || node.unschedulable) continue;
-    const labels = { ...node.labels };
-    if (labels[hostnameLabel] === node.name) delete labels[hostnameLabel];
-    const nodeClass: NodeClass = { labels, taints: node.taints };
-    const key = JSON.stringify(nodeClass);
+    const { nodeClass, key } = classOf(node);
     let index = classIndex.get(key);
     if (index === undefined) {
       index = classes.push(nodeClass) - 1;
@@ -67,4 +65,31 @@ export function summarizeCapacity(
     });
   }
   return { ...header, classes, nodes, stuck };
+}
+
+/** Each node's class, with the labels and taints it was read from. */
+const nodeClasses = new WeakMap<NodeInfo, NodeClassOf>();
+
+interface NodeClassOf {
+  readonly labels: NodeInfo["labels"];
+  readonly taints: NodeInfo["taints"];
+  readonly nodeClass: NodeClass;
+  readonly key: string;
+}
+
+/**
+ * The node's class (its labels but its own hostname, and its taints) and that class's identity.
+ * A summary is built every interval while pods come and go, over every node the shard owns, and
+ * a node's labels and taints seldom change: read again only when an update of the node brought
+ * other ones.
+ */
+function classOf(node: NodeInfo): NodeClassOf {
+  const known = nodeClasses.get(node);
+  if (known !== undefined && known.labels === node.labels && known.taints === node.taints) return known;
+  const labels = { ...node.labels };
+  if (labels[hostnameLabel] === node.name) delete labels[hostnameLabel];
+  const nodeClass: NodeClass = { labels, taints: node.taints };
+  const read = { labels: node.labels, taints: node.taints, nodeClass, key: JSON.stringify(nodeClass) };
+  nodeClasses.set(node, read);
+  return read;
 }

@@ -81,7 +81,7 @@ export class SummaryPublisher {
     }
     this.busy = true;
     try {
-      await this.redis.set(this.options.key, JSON.stringify(summary), "PX", this.options.ttlMs);
+      await this.redis.set(this.options.key, withPublishedAt(body, summary), "PX", this.options.ttlMs);
       this.lastBody = body;
       this.lastPublishedAt = now;
       this.builtAt = version;
@@ -105,4 +105,17 @@ export class SummaryPublisher {
     await this.redis.del(this.options.key).catch(() => undefined);
     this.redis.disconnect();
   }
+}
+
+/**
+ * The summary's JSON, from its JSON with publishedAt 0 (`body`): a summary over thousands of
+ * nodes is serialized once. The header's publishedAt is the first match (the header comes first,
+ * and a string value cannot hold an unescaped quote); should the summary not begin with it, the
+ * summary is serialized again.
+ */
+export function withPublishedAt(body: string, summary: CapacitySummary): string {
+  const zero = '"publishedAt":0,';
+  const at = body.indexOf(zero);
+  if (at < 0 || at > body.indexOf('"classes":')) return JSON.stringify(summary);
+  return `${body.slice(0, at)}"publishedAt":${JSON.stringify(summary.publishedAt)},${body.slice(at + zero.length)}`;
 }

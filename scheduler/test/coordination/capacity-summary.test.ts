@@ -122,6 +122,26 @@ describe("summarizeCapacity", () => {
     expect(plain?.lentForPlaced).toBeUndefined();
   });
 
+  it("reads a node's class again when an update brings other labels or taints, and only then", () => {
+    const nodes = snapshotOf([node("a", { labels: { pool: "x" } }), node("b", { labels: { pool: "x" } })]);
+    const build = () => summarizeCapacity(nodes, () => true, header, []);
+    const first = build();
+    // A heartbeat-like update (same labels and taints): the class is the one read before.
+    nodes.upsertNode(node("a", { labels: { pool: "x" } }));
+    expect(build().classes[0]).toEqual(first.classes[0]);
+    nodes.upsertNode(node("a", { labels: { pool: "y" } }));
+    nodes.upsertNode({
+      ...node("b", { labels: { pool: "x" } }),
+      spec: { taints: [{ key: "k", effect: "NoSchedule" }] },
+    });
+    const after = build();
+    expect(after.classes).toEqual([
+      { labels: { pool: "y" }, taints: [] },
+      { labels: { pool: "x" }, taints: [{ key: "k", effect: "NoSchedule" }] },
+    ]);
+    expect(after.nodes.map((n) => n.class)).toEqual([0, 1]);
+  });
+
   it("survives a JSON round trip unchanged (it travels through Redis)", () => {
     expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
   });

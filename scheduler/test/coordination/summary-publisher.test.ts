@@ -6,7 +6,7 @@ import type { Redis } from "ioredis";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { CapacitySummary } from "../../src/contracts/capacity-summary.js";
-import { SummaryPublisher } from "../../src/coordination/summary-publisher.js";
+import { SummaryPublisher, withPublishedAt } from "../../src/coordination/summary-publisher.js";
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -117,5 +117,26 @@ describe("SummaryPublisher: a summary is built only when its inputs changed", ()
     publisher.publishSoon();
     await tick();
     expect(built).toBe(5);
+  });
+});
+
+describe("withPublishedAt: the JSON sent, from the one compared", () => {
+  const zeroed = (summary: CapacitySummary) => JSON.stringify({ ...summary, publishedAt: 0 });
+
+  it("is the summary's own JSON, even where a label or shard name spells the header's key", () => {
+    const tricky: CapacitySummary = {
+      ...summaryWith(3),
+      shard: 's-0"publishedAt":0,',
+      publishedAt: 1_796_600_000_123,
+      classes: [{ labels: { '"publishedAt":0,': '"publishedAt":0,' }, taints: [] }],
+    };
+    expect(withPublishedAt(zeroed(tricky), tricky)).toBe(JSON.stringify(tricky));
+  });
+
+  it("serializes the summary again when its JSON does not begin with the header", () => {
+    const { publishedAt, ...rest } = summaryWith(3);
+    const reordered = { ...rest, publishedAt } as CapacitySummary;
+    expect(withPublishedAt(zeroed(reordered), reordered)).toBe(JSON.stringify(reordered));
+    expect(JSON.parse(withPublishedAt(zeroed(reordered), reordered)).publishedAt).toBe(publishedAt);
   });
 });
