@@ -73,7 +73,7 @@ const requestsByContainers = new WeakMap<object, PodRequests>();
  * containers, overhead or pod-level resources: most pods), they are computed once per containers
  * array: the watch gives every version of a pod, and every replica declaring the same containers,
  * one shared array (shard/watch-projection.ts), so a bind's or a status change's event, and a
- * thousand replicas, do not parse the same quantities again. Being shared, they are frozen.
+ * thousand replicas, do not parse the same quantities again.
  */
 function requestsOf(spec: PodSpec): PodRequests {
   const { containers } = spec;
@@ -82,15 +82,20 @@ function requestsOf(spec: PodSpec): PodRequests {
     spec.initContainers === undefined &&
     spec.overhead === undefined &&
     spec.resources === undefined;
-  if (!byContainersAlone) return { requests: podRequests(spec), nonZeroRequests: podNonZeroRequests(spec) };
+  if (!byContainersAlone) return computedRequests(spec);
   let known = requestsByContainers.get(containers);
   if (known === undefined) {
-    const requests = podRequests(spec);
-    Object.freeze(requests);
-    known = { requests, nonZeroRequests: Object.freeze(podNonZeroRequests(spec)) };
+    known = computedRequests(spec);
     requestsByContainers.set(containers, known);
   }
   return known;
+}
+
+/** Frozen alike whether shared or not: a write to a pod's requests fails wherever it is made. */
+function computedRequests(spec: PodSpec): PodRequests {
+  const requests = podRequests(spec);
+  Object.freeze(requests);
+  return { requests, nonZeroRequests: Object.freeze(podNonZeroRequests(spec)) };
 }
 
 /**

@@ -40,7 +40,7 @@ export interface PodInfo {
   readonly topology?: TopologyConstraint | undefined;
   /**
    * Effective requests as kube-scheduler computes them (containers, init containers, overhead).
-   * Read only: pods with the same containers share one, frozen (build-info.ts).
+   * Frozen: pods with the same containers share one (build-info.ts).
    */
   readonly requests: Resources;
   /** cpu/memory with kube-scheduler's defaults for unset requests; used only for scoring. */

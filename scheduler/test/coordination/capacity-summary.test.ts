@@ -122,11 +122,11 @@ describe("summarizeCapacity", () => {
     expect(plain?.lentForPlaced).toBeUndefined();
   });
 
-  it("reads a node's class again when an update brings other labels or taints, and only then", () => {
+  it("reads a node's class again when an update brings other labels or taints", () => {
     const nodes = snapshotOf([node("a", { labels: { pool: "x" } }), node("b", { labels: { pool: "x" } })]);
     const build = () => summarizeCapacity(nodes, () => true, header, []);
     const first = build();
-    // A heartbeat-like update (same labels and taints): the class is the one read before.
+    // An update with the same labels and taints (a heartbeat): the same class.
     nodes.upsertNode(node("a", { labels: { pool: "x" } }));
     expect(build().classes[0]).toEqual(first.classes[0]);
     nodes.upsertNode(node("a", { labels: { pool: "y" } }));

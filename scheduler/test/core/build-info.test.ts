@@ -34,6 +34,7 @@ describe("a pod's requests, computed once per containers array", () => {
     expect(overhead.requests.milliCpu).toBe(750);
     expect(overhead.nonZeroRequests.milliCpu).toBe(750);
     expect(podLevel.requests.milliCpu).toBe(3000);
+    expect(Object.isFrozen(init.requests)).toBe(true);
     // And the shared ones are untouched by them.
     expect(toPodInfo(withSpec(base, "again", {})).requests.milliCpu).toBe(500);
   });
