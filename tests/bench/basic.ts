@@ -38,6 +38,7 @@ import { readApiWrites, requestsPerPod, writesPerPod } from "./api-writes.js";
 import { measureCpu, type Quiet, waitUntilQuiet } from "./cpu-usage.js";
 import { type GangSizes, gangLayout } from "./gang-layout.js";
 import { processesMemory } from "./memory-usage.js";
+import { readShardCosts, type ShardCost } from "./shard-cost.js";
 import { medianOfRuns, type SystemResult, summarize } from "./stats.js";
 
 export type SystemName = "kube-scheduler" | "sharded-scheduler" | "noop-binder";
@@ -185,6 +186,8 @@ function labelOf({ system, shards, scheduledEvents }: Run): string {
 interface RunningSystem {
   stop: () => Promise<void>;
   processes: () => { name: string; pid: number }[];
+  /** Each shard's own cost so far (sharded-scheduler only). */
+  shardCosts?: () => Promise<ShardCost[]>;
 }
 
 const notStarted: RunningSystem = { stop: async () => undefined, processes: () => [] };
@@ -306,6 +309,7 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
         ? requestsPerPod(writesBefore.etcd, writesAfter.etcd, bound.size)
         : undefined;
     const memory = processesMemory(running.processes());
+    const shardCosts = await running.shardCosts?.();
     const result = summarize(
       system,
       startedAt,
@@ -316,6 +320,7 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
         ...(scheduledEvents === undefined ? {} : { scheduledEvents }),
         cpu,
         memory,
+        ...(shardCosts?.length ? { shardCosts } : {}),
         ...(apiWritesPerPod ? { apiWritesPerPod } : {}),
         ...(apiRequestsPerPod ? { apiRequestsPerPod } : {}),
         ...(etcdRequestsPerPod ? { etcdRequestsPerPod } : {}),
@@ -332,6 +337,12 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
     if (apiRequestsPerPod) log(`${label}: API requests per pod ${JSON.stringify(apiRequestsPerPod)}`);
     if (etcdRequestsPerPod) log(`${label}: etcd requests per pod ${JSON.stringify(etcdRequestsPerPod)}`);
     log(`${label}: peak memory ${memory.map((m) => `${m.process} ${m.peakRssMiB} MiB`).join(", ")}`);
+    for (const c of shardCosts ?? [])
+      log(
+        `${label}: ${c.process} cpu ${c.cpuSeconds.toFixed(2)} s, gc ${c.gcSeconds.toFixed(2)} s, ` +
+          `pod watch ${c.watch.pods.events} events ${(c.watch.pods.bytes / 2 ** 20).toFixed(1)} MiB ` +
+          `decoded in ${c.watch.pods.decodeSeconds.toFixed(2)} s`,
+      );
     log(
       `${label}: machine ${cpu.machineBusyPercent}% busy on ${cpu.cores} cores; cpu s ${JSON.stringify(cpu.cpuSeconds)}`,
     );
@@ -377,6 +388,7 @@ export async function startSystem(
           name: shard.identity,
           pid: shard.pid,
         })),
+      shardCosts: () => readShardCosts(readStack(cluster.stateDir)?.shards ?? [], log),
     };
   }
   const logFile = join(cluster.stateDir, "logs", "noop-binder.log");

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { BasicReport } from "./basic.js";
 import { formatValue, renderChart } from "./charts.js";
 import { type ReportResults, renderReport, table } from "./report.js";
 import { readReportResults, writeReport } from "./report-run.js";
@@ -392,6 +393,56 @@ describe("cost per pod, several runs and Scheduled Events modes", () => {
     expect(markdown).toContain("| `POST events` | 1 | 1 | – |");
     expect(markdown).toContain("| `GET leases` | 0.02 | 0.02 | 0.02 |");
     expect(markdown).not.toMatch(/undefined|NaN|null/);
+  });
+});
+
+describe("each shard's own cost", () => {
+  const shardCost = (process: string, cpuSeconds: number, gcSeconds: number, podDecodeSeconds: number) => ({
+    process,
+    cpuSeconds,
+    gcSeconds,
+    watch: {
+      pods: { events: 6000, bytes: 12 * 2 ** 20, decodeSeconds: podDecodeSeconds },
+      nodes: { events: 1000, bytes: 4 * 2 ** 20, decodeSeconds: 0.05 },
+    },
+  });
+  // The section sits with the cost per pod, which needs a run's CPU.
+  const machine = { cpuSeconds: { "sharded-scheduler": 5 }, machineBusyPercent: 99, cores: 2 };
+  const withCosts = (): ReportResults => {
+    const base = fixture();
+    const basic = base.basic as BasicReport;
+    basic.results = basic.results.map((r) =>
+      r.system !== "sharded-scheduler"
+        ? r
+        : r.shards === 1
+          ? { ...r, cpu: machine, shardCosts: [shardCost("sharded-scheduler-0", 4.2, 0.8, 0.24)] }
+          : {
+              ...r,
+              cpu: machine,
+              shardCosts: [0, 1, 2].map((i) => shardCost(`sharded-scheduler-${i}`, 2.5, 0.4, 0.3)),
+            },
+    );
+    return base;
+  };
+
+  it("gives a row per shard process, and what the extra shards added against one", () => {
+    const { markdown } = renderReport(withCosts());
+    expect(markdown).toContain(
+      "| system | shard | CPU s | GC s | pod events | pod watch MiB | pod decode s | µs per pod event | node watch MiB | node decode s |",
+    );
+    expect(markdown).toContain(
+      "| sharded-scheduler, 1 shard | sharded-scheduler-0 | 4.2 | 0.8 | 6000 | 12 | 0.24 | 40 | 4 | 0.05 |",
+    );
+    expect(markdown).toContain(
+      "| sharded-scheduler, 3 shards | sharded-scheduler-2 | 2.5 | 0.4 | 6000 | 12 | 0.3 | 50 | 4 | 0.05 |",
+    );
+    expect(markdown).toContain(
+      "- sharded-scheduler, 3 shards together: CPU 7.5 s against 4.2 for one shard (1.79×); garbage collection 1.2 s against 0.8; decoding the pod watch 0.9 s against 0.24.",
+    );
+  });
+
+  it("leaves the table out when no shard's cost was read", () => {
+    expect(renderReport(fixture()).markdown).not.toContain("Each shard's own cost");
   });
 });
 

@@ -8,6 +8,7 @@ import { type Chart, formatValue, renderChart } from "./charts.js";
 import type { CorePreemptionBenchResult } from "./core.js";
 import type { FragmentationReport } from "./fragmentation.js";
 import type { ProcessMemory } from "./memory-usage.js";
+import type { ShardCost } from "./shard-cost.js";
 import type { ShardMemoryReport } from "./shard-memory.js";
 import { type Spread, type SystemResult, totalPerPod } from "./stats.js";
 
@@ -375,6 +376,7 @@ function costSection(report: BasicReport, chart: ChartLink, view: ThroughputView
       "share of all cores' time that was not idle):",
     "",
     table(["system", "machine busy", ...components], cpuRows),
+    ...shardCostLines(results),
     ...(requestRows.length > 0
       ? [
           "",
@@ -385,6 +387,71 @@ function costSection(report: BasicReport, chart: ChartLink, view: ThroughputView
         ]
       : []),
   ].join("\n");
+}
+
+/** Each shard's own cost over its life (the median run's), and what the extra shards added. */
+function shardCostLines(results: readonly SystemResult[]): string[] {
+  const measured = results.filter((r) => (r.shardCosts?.length ?? 0) > 0);
+  if (measured.length === 0) return [];
+  const mib = (bytes: number) => formatValue(bytes / 2 ** 20);
+  const rows = measured.flatMap((r) =>
+    (r.shardCosts as ShardCost[]).map((c) => [
+      systemName(r),
+      c.process,
+      formatValue(c.cpuSeconds),
+      formatValue(c.gcSeconds),
+      formatValue(c.watch.pods.events),
+      mib(c.watch.pods.bytes),
+      formatValue(c.watch.pods.decodeSeconds),
+      c.watch.pods.events > 0 ? formatValue((c.watch.pods.decodeSeconds / c.watch.pods.events) * 1e6) : "–",
+      mib(c.watch.nodes.bytes),
+      formatValue(c.watch.nodes.decodeSeconds),
+    ]),
+  );
+  const total = (r: SystemResult, pick: (c: ShardCost) => number) =>
+    sum((r.shardCosts as ShardCost[]).map(pick));
+  const one = measured.find((r) => r.shards === 1);
+  const comparisons = one
+    ? measured
+        .filter((r) => (r.shards ?? 1) > 1)
+        .map((r) => {
+          const against = (pick: (c: ShardCost) => number) =>
+            `${formatValue(total(r, pick))} s against ${formatValue(total(one, pick))}`;
+          return (
+            `- ${systemName(r)} together: CPU ${against((c) => c.cpuSeconds)} for one shard ` +
+            `(${ratio(
+              total(r, (c) => c.cpuSeconds),
+              total(one, (c) => c.cpuSeconds),
+            )}); garbage collection ` +
+            `${against((c) => c.gcSeconds)}; decoding the pod watch ${against((c) => c.watch.pods.decodeSeconds)}.`
+          );
+        })
+    : [];
+  return [
+    "",
+    "Each shard's own cost from its start (module load, cache sync) to the end of the run, from its " +
+      "`/metrics` (the median run's): process CPU (every thread), garbage collection " +
+      "(`nodejs_gc_duration_seconds`, pause time), and its watches of pods and nodes (events, bytes " +
+      "received, decoding: parse and projection). Every shard watches every pod and node, so these " +
+      "do not divide when shards are added:",
+    "",
+    table(
+      [
+        "system",
+        "shard",
+        "CPU s",
+        "GC s",
+        "pod events",
+        "pod watch MiB",
+        "pod decode s",
+        "µs per pod event",
+        "node watch MiB",
+        "node decode s",
+      ],
+      rows,
+    ),
+    ...(comparisons.length > 0 ? ["", ...comparisons] : []),
+  ];
 }
 
 function latencyChart(

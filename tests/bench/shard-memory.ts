@@ -26,6 +26,7 @@ import { metricValue } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 import { createNamespace } from "./basic.js";
 import { type ProcessMemory, processMemory } from "./memory-usage.js";
+import { shardMetrics, type WatchCost, watchCostsOf } from "./shard-cost.js";
 
 export interface ShardMemoryOptions {
   cluster: ClusterState;
@@ -36,13 +37,6 @@ export interface ShardMemoryOptions {
   /** How long the shard runs after it owns every node, before its memory is read. */
   settleMs: number;
   log: (line: string) => void;
-}
-
-/** What a shard's watch of one resource received and cost, from its metrics. */
-export interface WatchCost {
-  events: number;
-  bytes: number;
-  decodeSeconds: number;
 }
 
 export interface ShardMemoryResult {
@@ -144,12 +138,7 @@ async function idleShardMemory(
     const memory = processMemory(shard.identity, shard.pid);
     if (!memory) throw new Error("the shard exited before its memory was read");
     const text = await shardMetrics(shard.port);
-    const cost = (resource: string): WatchCost => ({
-      events: metricValue(text, "sharded_scheduler_watch_events_total", { resource }),
-      bytes: metricValue(text, "sharded_scheduler_watch_received_bytes_total", { resource }),
-      decodeSeconds: metricValue(text, "sharded_scheduler_watch_decode_seconds_total", { resource }),
-    });
-    const watch = { pods: cost("pods"), nodes: cost("nodes") };
+    const watch = watchCostsOf(text);
     const mib = (name: string) => Math.round((metricValue(text, name) / 2 ** 20) * 10) / 10;
     const heap = {
       usedMiB: mib("nodejs_heap_size_used_bytes"),
@@ -169,11 +158,6 @@ async function idleShardMemory(
   } finally {
     await stackDown(cluster.stateDir, log);
   }
-}
-
-async function shardMetrics(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  return res.text();
 }
 
 /** A pod as a scheduler leaves it on a node: labels, one container with requests, a port and an env var. */

@@ -124,6 +124,23 @@ describe("medianOfRuns", () => {
     expect(result.eachRun).toEqual(runs);
   });
 
+  it("carries the median run's shard costs, and none when the runs read none", () => {
+    const costOf = (cpuSeconds: number) => [
+      {
+        process: "sharded-scheduler-0",
+        cpuSeconds,
+        gcSeconds: cpuSeconds / 10,
+        watch: {
+          pods: { events: 6000, bytes: 1, decodeSeconds: 0.2 },
+          nodes: { events: 1000, bytes: 1, decodeSeconds: 0.1 },
+        },
+      },
+    ];
+    const runs = [100, 300, 200].map((rate) => run(rate, 1, { shardCosts: costOf(rate / 100) }));
+    expect(medianOfRuns(runs).shardCosts).toEqual(costOf(2));
+    expect(medianOfRuns([run(100, 1), run(200, 1)]).shardCosts).toBeUndefined();
+  });
+
   it("takes the mean of the middle two for an even count, and a percentile of nothing as unmeasured", () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(median([Number.NaN])).toBeNaN();

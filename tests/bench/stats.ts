@@ -2,6 +2,7 @@
 import type { ApiWrites } from "./api-writes.js";
 import type { CpuUsage } from "./cpu-usage.js";
 import type { ProcessMemory } from "./memory-usage.js";
+import type { ShardCost } from "./shard-cost.js";
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -24,6 +25,8 @@ export interface SystemResult {
   cpu?: CpuUsage;
   /** Resident memory of the system's own processes at the end of the run (each shard apart). */
   memory?: ProcessMemory[];
+  /** Each shard's own CPU, GC and watch cost from its start to the end of the run (sharded-scheduler). */
+  shardCosts?: ShardCost[];
   /** When the pods came in gangs (gangs scenario). */
   gangs?: GangStats;
   /** Write requests the API server counted during the run, per bound pod (KWOK's included). */
@@ -222,7 +225,7 @@ const unmeasured: Spread = { median: Number.NaN, min: Number.NaN, max: Number.Na
 /**
  * One system's runs as one result: each figure the median over the runs (pods bound: the
  * fewest), with the headline figures' ranges in spread and the runs themselves in eachRun.
- * Memory is the median run's (by pods/s). One run is returned as it is.
+ * Memory and the shards' costs are the median run's (by pods/s). One run is returned as it is.
  */
 export function medianOfRuns(runs: readonly SystemResult[]): SystemResult {
   const [first] = runs;
@@ -303,6 +306,7 @@ export function medianOfRuns(runs: readonly SystemResult[]): SystemResult {
     ...(first.scheduledEvents === undefined ? {} : { scheduledEvents: first.scheduledEvents }),
     ...(cpu ? { cpu } : {}),
     ...(middle.memory ? { memory: middle.memory } : {}),
+    ...(middle.shardCosts ? { shardCosts: middle.shardCosts } : {}),
     ...(gangStats ? { gangs: gangStats } : {}),
     ...(writes ? { apiWritesPerPod: medianRecord(writes, 2) } : {}),
     ...(requests ? { apiRequestsPerPod: medianRecord(requests, 2) } : {}),
