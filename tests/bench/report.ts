@@ -417,13 +417,11 @@ function shardCostLines(results: readonly SystemResult[]): string[] {
         .map((r) => {
           const against = (pick: (c: ShardCost) => number) =>
             `${formatValue(total(r, pick))} s against ${formatValue(total(one, pick))}`;
+          const cpu = (x: SystemResult) => total(x, (c) => c.cpuSeconds);
           return (
             `- ${systemName(r)} together: CPU ${against((c) => c.cpuSeconds)} for one shard ` +
-            `(${ratio(
-              total(r, (c) => c.cpuSeconds),
-              total(one, (c) => c.cpuSeconds),
-            )}); garbage collection ` +
-            `${against((c) => c.gcSeconds)}; decoding the pod watch ${against((c) => c.watch.pods.decodeSeconds)}.`
+            `(${ratio(cpu(r), cpu(one))}); garbage collection ${against((c) => c.gcSeconds)}; ` +
+            `decoding the pod watch ${against((c) => c.watch.pods.decodeSeconds)}.`
           );
         })
     : [];
@@ -432,8 +430,8 @@ function shardCostLines(results: readonly SystemResult[]): string[] {
     "Each shard's own cost from its start (module load, cache sync) to the end of the run, from its " +
       "`/metrics` (the median run's): process CPU (every thread), garbage collection " +
       "(`nodejs_gc_duration_seconds`, pause time), and its watches of pods and nodes (events, bytes " +
-      "received, decoding: parse and projection). Every shard watches every pod and node, so these " +
-      "do not divide when shards are added:",
+      "received, decoding: parse and projection). Every shard watches every pod and node, so its " +
+      "watches' cost does not divide when shards are added:",
     "",
     table(
       [
