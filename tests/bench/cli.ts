@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --scenario basic|gangs|core|core-preemption|fragmentation|topology|memory|daemonset|affinity|spread [options]   (--help lists them)
+ * npm run bench -- --scenario basic|gangs|core|core-preemption|core-summary|fragmentation|topology|memory|daemonset|affinity|spread [options]   (--help lists them)
  * npm run bench -- --report | --report-from <results>
  * The cluster scenarios start (or reuse) a local cluster and run the system under test on it;
  * core runs the scheduling core in process. With --json the last stdout line is one JSON
@@ -23,6 +23,7 @@ import {
 import { benchCluster, fragmentationCluster, throughputCluster, zonedCluster } from "./bench-cluster.js";
 import { type ConstrainedScenario, reportedKinds, runConstrained } from "./constrained.js";
 import { runCoreBench, runCorePreemptionBench } from "./core.js";
+import { runCoreSummaryBench } from "./core-summary.js";
 import { runDaemonset } from "./daemonset.js";
 import { type FragmentationReport, parseConfigs, runFragmentation } from "./fragmentation.js";
 import { defaultWorkloadShape } from "./fragmentation-workload.js";
@@ -59,7 +60,7 @@ const reportDefaults = {
  */
 const podGroupDefaults = { nodes: 1000, pods: 2500, shards: "1,3", gangSizes: "3-8" };
 
-const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|fragmentation|topology|memory|daemonset|affinity|spread> [options]
+const usage = `usage: npm run bench -- --scenario <basic|gangs|core|core-preemption|core-summary|fragmentation|topology|memory|daemonset|affinity|spread> [options]
        npm run bench -- --report [--nodes N] [--pods P] [--out D]
        npm run bench -- --report-from <results.json or its folder> [--out D]
 
@@ -95,6 +96,11 @@ core: the scheduling core alone, in process
   --gang-size G         pods per gang (default 1)
   --batch B             groups per cycle (default 1)
   --no-node-list-cache  rebuild the owned-node list every cycle
+
+core-summary: the capacity summary a shard publishes, in process, built and serialized after
+  every batch of binds: as a shard does (unchanged nodes' entries kept) and from nothing, side by side
+  --nodes N --pods P    as above (default 5000 and 10000)
+  --binds-per-summary B pods bound between two summaries (default 300)
 
 core-preemption: the core alone on kube-scheduler's preemption workload: N nodes full of
   low-priority pods, then P high-priority pods that each need all but one of a node's pods evicted
@@ -191,6 +197,7 @@ async function main(): Promise<void> {
     batch: { type: "string", default: "1" },
     "no-node-list-cache": { type: "boolean", default: false },
     preemptors: { type: "string", default: "100" },
+    "binds-per-summary": { type: "string", default: "300" },
     "running-per-node": { type: "string", default: "4" },
     "node-cpu": { type: "string", default: "8" },
     configs: { type: "string" },
@@ -227,6 +234,7 @@ async function main(): Promise<void> {
     "gangs",
     "core",
     "core-preemption",
+    "core-summary",
     "fragmentation",
     "topology",
     "memory",
@@ -281,6 +289,7 @@ async function main(): Promise<void> {
     .split(",")
     .map(Number);
   const batch = Number(values.batch);
+  const bindsPerSummary = Number(values["binds-per-summary"]);
   const concurrency = Number(values.concurrency ?? (fragmentation || topology ? "16" : "64"));
   const racks = Number(values.racks);
   const seed = Number(values.seed);
@@ -305,6 +314,7 @@ async function main(): Promise<void> {
     pods,
     "gang-size": gangSize,
     batch,
+    "binds-per-summary": bindsPerSummary,
     concurrency,
     preemptors,
     "running-per-node": runningPerNode,
@@ -377,6 +387,13 @@ async function main(): Promise<void> {
     });
     if (!values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     process.stdout.write(`${JSON.stringify({ scenario: "core", nodes, pods, results: [result] })}\n`);
+    return;
+  }
+
+  if (!report && scenario === "core-summary") {
+    const result = runCoreSummaryBench({ nodes, pods, bindsPerSummary });
+    if (!values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ scenario, ...result })}\n`);
     return;
   }
 

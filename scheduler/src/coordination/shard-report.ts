@@ -10,7 +10,7 @@ import {
 } from "../contracts/capacity-summary.js";
 import type { ClusterState } from "../core/cluster-state.js";
 import type { PendingGroup } from "../core/index.js";
-import { summarizeCapacity } from "./capacity-summary.js";
+import type { CapacitySummarizer } from "./capacity-summary.js";
 
 /** A group its owner cannot place: since when and why (the message its pods were told). */
 export interface StuckGroup {
@@ -50,13 +50,17 @@ export function stuckGroupReport({
   };
 }
 
-/** What the coordinator is told: owned capacity and the groups this shard cannot place. */
+/**
+ * What the coordinator is told: owned capacity and the groups this shard cannot place (built by
+ * the shard's summarizer, which keeps the entries of nodes that did not change).
+ */
 export function shardReport(
+  summarizer: CapacitySummarizer,
   cluster: ClusterState,
   ownsNode: (nodeName: string) => boolean,
   header: { shard: string; epoch: number; publishedAt: number },
   stuck: Iterable<StuckGroup>,
   waiting?: (groupId: string) => boolean,
 ): CapacitySummary {
-  return summarizeCapacity(cluster, ownsNode, header, [...stuck].map(stuckGroupReport), waiting);
+  return summarizer.summarize(cluster, ownsNode, header, [...stuck].map(stuckGroupReport), waiting);
 }

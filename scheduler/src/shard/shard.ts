@@ -8,6 +8,7 @@
  */
 import type { Logger } from "pino";
 import type { CapacitySummary } from "../contracts/capacity-summary.js";
+import { CapacitySummarizer } from "../coordination/capacity-summary.js";
 import { shardReport } from "../coordination/shard-report.js";
 import {
   coschedulingPodGroupLabel,
@@ -68,6 +69,8 @@ export class Shard {
   private readonly partialSince = new Map<string, number>();
   /** Groups found unschedulable (not even preemption helps): since when, and why. */
   private readonly stuck = new StuckGroups();
+  /** The capacity summary's nodes, kept between summaries while they do not change. */
+  private readonly summarizer = new CapacitySummarizer();
   /** A node changed what routing reads: dropped groups are looked at again (regather). */
   private regatherDue = false;
   /**
@@ -453,6 +456,7 @@ export class Shard {
   capacitySummary(now = Date.now()): CapacitySummary | undefined {
     if (!this.ready || !this.ownership.canPlace()) return undefined;
     return shardReport(
+      this.summarizer,
       this.cache.cluster,
       (node) => this.ownership.ownsNode(node),
       { shard: this.config.identity, epoch: this.ownership.epoch, publishedAt: now },

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { capacityNode, hostnameLabel } from "../../src/contracts/capacity-summary.js";
 import { lentForAnnotation } from "../../src/contracts/keys.js";
-import { summarizeCapacity } from "../../src/coordination/capacity-summary.js";
-import { toNodeInfo } from "../../src/core/index.js";
+import { CapacitySummarizer, summarizeCapacity } from "../../src/coordination/capacity-summary.js";
+import { toNodeInfo, toPodInfo } from "../../src/core/index.js";
 import { node, pod, snapshotOf } from "../core/fixtures.js";
 
 const header = { shard: "shard-0", epoch: 3, publishedAt: 1000 };
@@ -144,5 +144,73 @@ describe("summarizeCapacity", () => {
 
   it("survives a JSON round trip unchanged (it travels through Redis)", () => {
     expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
+  });
+});
+
+describe("CapacitySummarizer", () => {
+  const lent = () => {
+    const n = node("lent", { cpu: 8 });
+    n.metadata.annotations = { [lentForAnnotation]: "group:ns/job" };
+    return n;
+  };
+  const start = () =>
+    snapshotOf(
+      [node("a", { cpu: 8, labels: { pool: "x" } }), node("b", { cpu: 8, labels: { pool: "x" } }), lent()],
+      [pod("on-a", { cpu: 2, nodeName: "a" })],
+    );
+
+  it("keeps the entry of a node that did not change and builds anew the entry of one that did", () => {
+    const cluster = start();
+    const summarizer = new CapacitySummarizer();
+    const first = summarizer.summarize(cluster, () => true, header, []);
+    cluster.upsertPod(toPodInfo(pod("on-b", { cpu: 3, nodeName: "b" })));
+    const second = summarizer.summarize(cluster, () => true, header, []);
+    expect(second.nodes[0]).toBe(first.nodes[0]);
+    expect(second.nodes[1]).not.toBe(first.nodes[1]);
+    expect(second.nodes[1]?.free.cpu).toBe(8000 - 3000);
+    expect(second.nodes[2]).toBe(first.nodes[2]);
+  });
+
+  it("gives after every change what a summary built from nothing gives", () => {
+    const cluster = start();
+    const summarizer = new CapacitySummarizer();
+    let waiting = true;
+    let owned = new Set(["a", "b", "lent"]);
+    const check = () => {
+      const args = [cluster, (n: string) => owned.has(n), header, [], () => waiting] as const;
+      expect(summarizer.summarize(...args)).toEqual(summarizeCapacity(...args));
+    };
+    check();
+    // A bind, a pod leaving, a nomination, a node's class changing, a node given away.
+    cluster.upsertPod(toPodInfo(pod("on-b", { cpu: 3, nodeName: "b" })));
+    check();
+    cluster.removePod(toPodInfo(pod("on-a", { cpu: 2, nodeName: "a" })).key);
+    check();
+    expect(summarizer.summarize(cluster, () => true, header, []).nodes[0]?.free.cpu).toBe(8000);
+    cluster.upsertPod(
+      toPodInfo(pod("preemptor", { cpu: 1, nominatedNodeName: "b", group: "g", namespace: "ns" })),
+    );
+    check();
+    cluster.upsertNode(node("a", { cpu: 8, labels: { pool: "y" } }));
+    check();
+    owned = new Set(["b", "lent"]);
+    check();
+    // The lent node's group no longer waits, then arrives on it.
+    waiting = false;
+    check();
+    cluster.upsertPod(toPodInfo(pod("member", { cpu: 1, nodeName: "lent", group: "job", namespace: "ns" })));
+    check();
+  });
+
+  it("keeps nothing from another cluster (a relist), whose node versions count afresh", () => {
+    const summarizer = new CapacitySummarizer();
+    const first = summarizer.summarize(start(), () => true, header, []);
+    const other = snapshotOf(
+      [node("a", { cpu: 8, labels: { pool: "x" } }), node("b", { cpu: 8, labels: { pool: "x" } }), lent()],
+      [pod("on-a", { cpu: 6, nodeName: "a" })],
+    );
+    const second = summarizer.summarize(other, () => true, header, []);
+    expect(second.nodes[0]).not.toBe(first.nodes[0]);
+    expect(second.nodes[0]?.free.cpu).toBe(8000 - 6000);
   });
 });
