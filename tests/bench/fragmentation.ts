@@ -16,7 +16,14 @@ import { type Node, type Pod, toNodeInfo } from "../../scheduler/src/core/index.
 import { fakeNodeLabel } from "../cluster/local/fake-nodes.js";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { adminClient, type ClusterState } from "../cluster/local/local-cluster.js";
-import { readStack, type StackOptions, type StackProcess, stackDown, stackUp } from "../stack/stack.js";
+import {
+  memberMetrics,
+  readStack,
+  type StackOptions,
+  type StackProcess,
+  stackDown,
+  stackUp,
+} from "../stack/stack.js";
 import { metricValue } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 import { createNamespace, deleteNamespace } from "./basic.js";
@@ -314,10 +321,7 @@ export async function waitForRing(
     async () => {
       const metrics = await Promise.all(
         shards.map(async (shard) => {
-          const res = await fetch(`http://127.0.0.1:${shard.port}/metrics`, {
-            signal: AbortSignal.timeout(5_000),
-          });
-          const text = await res.text();
+          const text = await memberMetrics(shard);
           return {
             epoch: metricValue(text, "sharded_scheduler_ring_epoch"),
             owned: metricValue(text, "sharded_scheduler_owned_nodes"),
@@ -358,10 +362,7 @@ export async function keepStackDiagnostics(
     if (file.endsWith(".log")) copyFileSync(join(from, file), join(to, file));
   for (const member of [...stack.shards, ...stack.coordinators]) {
     try {
-      const res = await fetch(`http://127.0.0.1:${member.port}/metrics`, {
-        signal: AbortSignal.timeout(5_000),
-      });
-      writeFileSync(join(to, `${member.identity}.metrics`), await res.text());
+      writeFileSync(join(to, `${member.identity}.metrics`), await memberMetrics(member));
     } catch {
       // Exited or frozen: its log says why.
     }
@@ -391,10 +392,7 @@ export async function coordinatorCounters(
   let answered = 0;
   for (const coordinator of readStack(clusterDir)?.coordinators ?? []) {
     try {
-      const res = await fetch(`http://127.0.0.1:${coordinator.port}/metrics`, {
-        signal: AbortSignal.timeout(5_000),
-      });
-      const text = await res.text();
+      const text = await memberMetrics(coordinator);
       handoffs += metricValue(text, "sharded_scheduler_coordinator_handoffs_total");
       lends += metricValue(text, "sharded_scheduler_coordinator_lends_total");
       answered++;

@@ -5,6 +5,7 @@
  * so these are the costs that do not divide when shards are added: read beside the pods each
  * shard bound, they show what a second and third shard add.
  */
+import { memberMetrics } from "../stack/stack.js";
 import { metricValue } from "../support/metrics.js";
 
 /** What a shard's watch of one resource received and cost, from its metrics. */
@@ -46,13 +47,6 @@ export function shardCostOf(process: string, text: string): ShardCost {
   };
 }
 
-/** A shard's /metrics (local runs serve it on loopback without auth). */
-export async function shardMetrics(port: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  if (!res.ok) throw new Error(`shard metrics on port ${port}: HTTP ${res.status}`);
-  return res.text();
-}
-
 /** Each shard's cost; a shard that does not answer is left out (the run's other figures stand). */
 export async function readShardCosts(
   shards: readonly { identity: string; port: number }[],
@@ -61,7 +55,7 @@ export async function readShardCosts(
   const costs: ShardCost[] = [];
   for (const shard of shards) {
     try {
-      costs.push(shardCostOf(shard.identity, await shardMetrics(shard.port)));
+      costs.push(shardCostOf(shard.identity, await memberMetrics(shard)));
     } catch (error) {
       log(`${shard.identity}: its metrics not read (${String(error)}); its cost left out`);
     }

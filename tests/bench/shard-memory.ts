@@ -21,12 +21,12 @@ import {
 } from "../cluster/local/fake-nodes.js";
 import type { KubeRest } from "../cluster/local/kube-rest.js";
 import { adminClient, type ClusterState, fakeNodeSpecs } from "../cluster/local/local-cluster.js";
-import { stackDown, stackUp } from "../stack/stack.js";
+import { memberMetrics, stackDown, stackUp } from "../stack/stack.js";
 import { metricValue } from "../support/metrics.js";
 import { waitFor } from "../support/wait.js";
 import { createNamespace } from "./basic.js";
 import { type ProcessMemory, processMemory } from "./memory-usage.js";
-import { shardMetrics, type WatchCost, watchCostsOf } from "./shard-cost.js";
+import { type WatchCost, watchCostsOf } from "./shard-cost.js";
 
 export interface ShardMemoryOptions {
   cluster: ClusterState;
@@ -124,7 +124,7 @@ async function idleShardMemory(
     await waitFor(
       `the shard to own ${nodes} nodes and cache ${pods} pods`,
       async () => {
-        const text = await shardMetrics(shard.port);
+        const text = await memberMetrics(shard);
         const owned = metricValue(text, "sharded_scheduler_owned_nodes");
         const cached = metricValue(text, "sharded_scheduler_cache_size", { type: "pods" });
         if (owned !== nodes || cached < pods) throw new Error(`owned nodes ${owned}, cached pods ${cached}`);
@@ -137,7 +137,7 @@ async function idleShardMemory(
     await sleep(options.settleMs);
     const memory = processMemory(shard.identity, shard.pid);
     if (!memory) throw new Error("the shard exited before its memory was read");
-    const text = await shardMetrics(shard.port);
+    const text = await memberMetrics(shard);
     const watch = watchCostsOf(text);
     const mib = (name: string) => Math.round((metricValue(text, name) / 2 ** 20) * 10) / 10;
     const heap = {

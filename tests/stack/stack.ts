@@ -58,6 +58,18 @@ export const saysLeader = (metrics: string) =>
   metricValue(metrics, "sharded_scheduler_coordinator_leader") === 1;
 
 const stackDir = (clusterDir: string) => join(clusterDir, "stack");
+
+/**
+ * A member's /metrics text (local runs serve it on loopback without auth). Rejects when it does
+ * not answer within timeoutMs or answers other than 2xx: such a body is not its metrics.
+ */
+export async function memberMetrics(member: { port: number }, timeoutMs = 5_000): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${member.port}/metrics`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!res.ok) throw new Error(`/metrics on port ${member.port}: HTTP ${res.status}`);
+  return res.text();
+}
 const statePath = (clusterDir: string) => join(stackDir(clusterDir), "state.json");
 
 export function readStack(clusterDir: string): StackState | undefined {
@@ -209,14 +221,14 @@ export async function stackScale(options: StackOptions): Promise<StackState> {
 
 export type CoordinatorRole = "leader" | "standby" | "unknown";
 
-/** What a coordinator's leader gauge says; unknown when it does not answer (frozen, exited, starting). */
+/**
+ * What a coordinator's leader gauge says; unknown when it does not answer with its metrics
+ * (frozen, exited, starting, an error status).
+ */
 export async function coordinatorRole(coordinator: StackProcess): Promise<CoordinatorRole> {
   if (processStatus(coordinator) !== "running") return "unknown";
   try {
-    const res = await fetch(`http://127.0.0.1:${coordinator.port}/metrics`, {
-      signal: AbortSignal.timeout(2_000),
-    });
-    return saysLeader(await res.text()) ? "leader" : "standby";
+    return saysLeader(await memberMetrics(coordinator, 2_000)) ? "leader" : "standby";
   } catch {
     return "unknown";
   }
