@@ -71,6 +71,8 @@ async function main(): Promise<void> {
   leases.catchUp = () => running.relistCaches();
   leases.onInvalidObject = (kind) => metrics.invalidObjects.inc({ kind });
   leases.onHandlerError = () => metrics.informerHandlerErrors.inc({ resource: "leases" });
+  leases.onRenewal = (result) => metrics.leaseRenewals.inc({ result });
+  leases.onLapse = () => metrics.leaseLapses.inc();
   ownership.promisedNodes = () => running.cache.cluster.nominatedNodes();
   ownership.gainedNodesDelivered = (gained) => running.podsOnGainedNodesDelivered(gained);
   const publisher = config.redis && startSummaryPublisher(config, config.redis, running, metrics, log);

@@ -341,7 +341,8 @@ async function runSystem(run: Run, options: BasicOptions, runWords: string): Pro
       log(
         `${label}: ${c.process} cpu ${c.cpuSeconds.toFixed(2)} s, gc ${c.gcSeconds.toFixed(2)} s, ` +
           `pod watch ${c.watch.pods.events} events ${(c.watch.pods.bytes / 2 ** 20).toFixed(1)} MiB ` +
-          `decoded in ${c.watch.pods.decodeSeconds.toFixed(2)} s`,
+          `decoded in ${c.watch.pods.decodeSeconds.toFixed(2)} s, ` +
+          `lease renewals late ${c.lease?.lateRenewals ?? "?"}, lapses ${c.lease?.lapses ?? "?"}`,
       );
     log(
       `${label}: machine ${cpu.machineBusyPercent}% busy on ${cpu.cores} cores; cpu s ${JSON.stringify(cpu.cpuSeconds)}`,

@@ -405,6 +405,7 @@ describe("each shard's own cost", () => {
       pods: { events: 6000, bytes: 12 * 2 ** 20, decodeSeconds: podDecodeSeconds },
       nodes: { events: 1000, bytes: 4 * 2 ** 20, decodeSeconds: 0.05 },
     },
+    lease: { lateRenewals: process.endsWith("2") ? 5 : 0, lapses: process.endsWith("2") ? 1 : 0 },
   });
   // The section sits with the cost per pod, which needs a run's CPU.
   const machine = { cpuSeconds: { "sharded-scheduler": 5 }, machineBusyPercent: 99, cores: 2 };
@@ -428,16 +429,27 @@ describe("each shard's own cost", () => {
   it("gives a row per shard process, and what the extra shards added against one", () => {
     const { markdown } = renderReport(withCosts());
     expect(markdown).toContain(
-      "| system | shard | CPU s | GC s | pod events | pod watch MiB | pod decode s | µs per pod event | node watch MiB | node decode s |",
+      "| system | shard | CPU s | GC s | pod events | pod watch MiB | pod decode s | µs per pod event | node watch MiB | node decode s | late lease renewals | lease lapses |",
     );
     expect(markdown).toContain(
-      "| sharded-scheduler, 1 shard | sharded-scheduler-0 | 4.2 | 0.8 | 6000 | 12 | 0.24 | 40 | 4 | 0.05 |",
+      "| sharded-scheduler, 1 shard | sharded-scheduler-0 | 4.2 | 0.8 | 6000 | 12 | 0.24 | 40 | 4 | 0.05 | 0 | 0 |",
     );
     expect(markdown).toContain(
-      "| sharded-scheduler, 3 shards | sharded-scheduler-2 | 2.5 | 0.4 | 6000 | 12 | 0.3 | 50 | 4 | 0.05 |",
+      "| sharded-scheduler, 3 shards | sharded-scheduler-2 | 2.5 | 0.4 | 6000 | 12 | 0.3 | 50 | 4 | 0.05 | 5 | 1 |",
     );
     expect(markdown).toContain(
       "- sharded-scheduler, 3 shards together: CPU 7.5 s against 4.2 for one shard (1.79×); garbage collection 1.2 s against 0.8; decoding the pod watch 0.9 s against 0.24.",
+    );
+  });
+
+  it("shows no lease figures for costs saved before they were read", () => {
+    const results = withCosts();
+    const basic = results.basic as BasicReport;
+    basic.results = basic.results.map((r) =>
+      r.shardCosts ? { ...r, shardCosts: r.shardCosts.map(({ lease: _, ...c }) => c) } : r,
+    );
+    expect(renderReport(results).markdown).toContain(
+      "| sharded-scheduler, 1 shard | sharded-scheduler-0 | 4.2 | 0.8 | 6000 | 12 | 0.24 | 40 | 4 | 0.05 | – | – |",
     );
   });
 

@@ -406,6 +406,8 @@ function shardCostLines(results: readonly SystemResult[]): string[] {
       c.watch.pods.events > 0 ? formatValue((c.watch.pods.decodeSeconds / c.watch.pods.events) * 1e6) : "–",
       mib(c.watch.nodes.bytes),
       formatValue(c.watch.nodes.decodeSeconds),
+      c.lease ? formatValue(c.lease.lateRenewals) : "–",
+      c.lease ? formatValue(c.lease.lapses) : "–",
     ]),
   );
   const total = (r: SystemResult, pick: (c: ShardCost) => number) =>
@@ -430,8 +432,9 @@ function shardCostLines(results: readonly SystemResult[]): string[] {
     "Each shard's own cost from its start (module load, cache sync) to the end of the run, from its " +
       "`/metrics` (the median run's): process CPU (every thread), garbage collection " +
       "(`nodejs_gc_duration_seconds`, pause time), and its watches of pods and nodes (events, bytes " +
-      "received, decoding: parse and projection). Every shard watches every pod and node, so its " +
-      "watches' cost does not divide when shards are added:",
+      "received, decoding: parse and projection), and its own Lease's renewals answered too late to " +
+      "count and the lapses they led to (a lapse pauses its binds and relists every pod and node). " +
+      "Every shard watches every pod and node, so its watches' cost does not divide when shards are added:",
     "",
     table(
       [
@@ -445,6 +448,8 @@ function shardCostLines(results: readonly SystemResult[]): string[] {
         "µs per pod event",
         "node watch MiB",
         "node decode s",
+        "late lease renewals",
+        "lease lapses",
       ],
       rows,
     ),

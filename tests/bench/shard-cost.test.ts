@@ -17,6 +17,9 @@ sharded_scheduler_watch_received_bytes_total{resource="pods"} 12948191
 sharded_scheduler_watch_received_bytes_total{resource="nodes"} 4152644
 sharded_scheduler_watch_decode_seconds_total{resource="pods"} 0.28
 sharded_scheduler_watch_decode_seconds_total{resource="nodes"} 0.08
+sharded_scheduler_lease_renewals_total{result="counted"} 20
+sharded_scheduler_lease_renewals_total{result="late"} 4
+sharded_scheduler_lease_lapses_total 1
 `;
 
 describe("shardCostOf", () => {
@@ -27,11 +30,13 @@ describe("shardCostOf", () => {
     expect(cost.gcSeconds).toBeCloseTo(0.42, 10);
     expect(cost.watch.pods).toEqual({ events: 6001, bytes: 12948191, decodeSeconds: 0.28 });
     expect(cost.watch.nodes).toEqual({ events: 1002, bytes: 4152644, decodeSeconds: 0.08 });
+    expect(cost.lease).toEqual({ lateRenewals: 4, lapses: 1 });
   });
 
   it("reads zero for what a shard never counted", () => {
     const cost = shardCostOf("sharded-scheduler-0", "process_cpu_seconds_total 1\n");
     expect(cost.gcSeconds).toBe(0);
     expect(cost.watch.pods).toEqual({ events: 0, bytes: 0, decodeSeconds: 0 });
+    expect(cost.lease).toEqual({ lateRenewals: 0, lapses: 0 });
   });
 });

@@ -1,7 +1,8 @@
 /**
  * What a shard process cost over its life, read from its own /metrics just before it stops: its
  * CPU (start, cache sync and the run), the part of it its garbage collector took, and what its
- * watches of pods and nodes received and took to decode. Every shard watches every pod and node,
+ * watches of pods and nodes received and took to decode, and whether its own Lease lapsed (a lapse
+ * pauses its binds and relists its caches). Every shard watches every pod and node,
  * so these are the costs that do not divide when shards are added: read beside the pods each
  * shard bound, they show what a second and third shard add.
  */
@@ -23,6 +24,11 @@ export interface ShardCost {
   /** Time in garbage collection (nodejs_gc_duration_seconds, every kind). */
   gcSeconds: number;
   watch: { pods: WatchCost; nodes: WatchCost };
+  /**
+   * Renewals of its own Lease answered too late to count, and the lapses they led to (each one
+   * paused its binds and relisted its caches). Absent from results saved before it was read.
+   */
+  lease?: { lateRenewals: number; lapses: number };
 }
 
 const watchCostOf = (text: string, resource: string): WatchCost => ({
@@ -44,6 +50,10 @@ export function shardCostOf(process: string, text: string): ShardCost {
     cpuSeconds: metricValue(text, "process_cpu_seconds_total"),
     gcSeconds: metricValue(text, "nodejs_gc_duration_seconds_sum"),
     watch: watchCostsOf(text),
+    lease: {
+      lateRenewals: metricValue(text, "sharded_scheduler_lease_renewals_total", { result: "late" }),
+      lapses: metricValue(text, "sharded_scheduler_lease_lapses_total"),
+    },
   };
 }
 

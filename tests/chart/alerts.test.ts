@@ -3,7 +3,7 @@
  * checks the rendered rules (PromQL and annotation templates parse), then evaluates each alert on
  * synthetic series — it fires on the series it is about, after its `for`, with the labels an
  * operator routes on, and stays quiet on the series it must ignore (gated pods, bind conflicts,
- * evictions a PodDisruptionBudget refused, one restart). No cluster: helm template and promtool.
+ * evictions a PodDisruptionBudget refused, one restart, late renewals without a lapse). No cluster: helm template and promtool.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -83,7 +83,7 @@ const alertAt = (alertname: string, eval_time: string, ...exp_labels: Record<str
 describe("the chart's alerts in Prometheus's rule engine", () => {
   it("parse: promtool check rules", async () => {
     const { stdout } = await run(promtool(), ["check", "rules", join(dir, "rules.yaml")]);
-    expect(stdout).toMatch(/SUCCESS: 6 rules found/);
+    expect(stdout).toMatch(/SUCCESS: 7 rules found/);
   });
 
   it("no coordinator leader: a standby only, or no coordinator scraped at all, for 2m", async () => {
@@ -197,6 +197,26 @@ describe("the chart's alerts in Prometheus's rule engine", () => {
       alert_rule_test: [
         alertAt("ShardedSchedulerBindErrors", "20m"),
         alertAt("ShardedSchedulerEvictionErrors", "20m"),
+      ],
+    });
+  });
+
+  it("lease lapses: a shard whose own Lease lapsed within 30m; renewals alone do not count", async () => {
+    await promtoolTest({
+      interval: "1m",
+      input_series: [
+        series("sharded_scheduler_lease_lapses_total", shards, 'pod="s-0"', "0 0 0 1 1 1 1 1 1 1"),
+        series("sharded_scheduler_lease_lapses_total", shards, 'pod="s-1"', "0 0 0 0 0 0 0 0 0 0"),
+        series(
+          "sharded_scheduler_lease_renewals_total",
+          shards,
+          'pod="s-1", result="late"',
+          "0 5 10 15 20 25 30 35 40 45",
+        ),
+      ],
+      alert_rule_test: [
+        alertAt("ShardedSchedulerLeaseLapses", "2m"),
+        alertAt("ShardedSchedulerLeaseLapses", "5m", { ...shardLabels, pod: "s-0", severity: "warning" }),
       ],
     });
   });

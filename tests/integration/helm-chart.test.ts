@@ -738,6 +738,7 @@ describe("chart values operators expect", () => {
       "ShardedSchedulerPodsPending",
       "ShardedSchedulerBindErrors",
       "ShardedSchedulerEvictionErrors",
+      "ShardedSchedulerLeaseLapses",
       "ShardedSchedulerRestarting",
     ]);
     for (const alert of alerts) {
@@ -760,6 +761,7 @@ describe("chart values operators expect", () => {
       "sharded_scheduler_bind_errors_total",
       "sharded_scheduler_coordinator_leader",
       "sharded_scheduler_evictions_total",
+      "sharded_scheduler_lease_lapses_total",
       "sharded_scheduler_pending_pods",
       "sharded_scheduler_ring_epoch",
     ]);
@@ -784,6 +786,7 @@ describe("chart values operators expect", () => {
               podsPending: { pendingMinutes: 30 },
               bindErrors: { errorsPerSecond: 0.5, for: "20m" },
               restarting: { restarts: 5, window: "1h" },
+              leaseLapses: { lapses: 2, window: "2h" },
               ringEpochNotAcknowledged: { severity: "page" },
               evictionErrors: { enabled: false },
             },
@@ -800,6 +803,7 @@ describe("chart values operators expect", () => {
       expr: expect.stringMatching(/\{cluster="eu-1", job="shards", reason="error"\}\[5m\]\)\) > 0\.5$/),
     });
     expect(alertNamed(alerts, "ShardedSchedulerRestarting").expr).toMatch(/\[1h\]\) > 5/);
+    expect(alertNamed(alerts, "ShardedSchedulerLeaseLapses").expr).toMatch(/\[2h\]\) > 2$/);
     expect(alertNamed(alerts, "ShardedSchedulerRingEpochNotAcknowledged").labels?.severity).toBe("page");
     // Without a coordinator: no leader to miss, only the shards restart.
     const alone = alertsOf(

@@ -227,6 +227,19 @@ export class ShardMetrics {
     registers: [this.registry],
   });
 
+  readonly leaseRenewals = new Counter({
+    name: "sharded_scheduler_lease_renewals_total",
+    help: "Renewals of the shard's own Lease, by result: counted, late (answered after the safety margin, so it holds nothing), refused (an error status), failed (no answer).",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+
+  readonly leaseLapses = new Counter({
+    name: "sharded_scheduler_lease_lapses_total",
+    help: "Times the shard's own Lease lapsed (no renewal counted for the lease duration minus the margin) and was regained: binding paused, caches read afresh.",
+    registers: [this.registry],
+  });
+
   readonly watchEvents = new Counter({
     name: "sharded_scheduler_watch_events_total",
     help: "Watch events received (the initial events of a streamed list included), by resource.",

@@ -67,6 +67,9 @@ export type LeaseView = Pick<
   | "proposeRing"
 >;
 
+/** What became of a renewal of the own Lease (ShardLeases.onRenewal). */
+export type RenewalResult = "counted" | "late" | "refused" | "failed";
+
 export class ShardLeases {
   private readonly sightings = new Map<string, LeaseSighting>();
   private ringObject: RingObject | undefined;
@@ -182,6 +185,13 @@ export class ShardLeases {
   onInvalidObject: (kind: string) => void = () => undefined;
   /** Set by the shard: counts a Lease event whose handling threw (the Informer logs it). */
   onHandlerError: () => void = () => undefined;
+  /**
+   * Set by the shard: counts each renewal by what became of it — counted, late (answered after
+   * the margin: it holds nothing), refused (a non-2xx answer) or failed (no answer) — and each
+   * time the own lease had lapsed and was regained (the caches are then read afresh).
+   */
+  onRenewal: (result: RenewalResult) => void = () => undefined;
+  onLapse: () => void = () => undefined;
 
   /** The newest ring object seen. */
   get ring(): RingObject | undefined {
@@ -320,17 +330,22 @@ export class ShardLeases {
       const answeredAt = this.now();
       if (res.status < 200 || res.status >= 300) {
         this.log.warn({ status: res.status }, "lease renewal refused");
+        this.onRenewal("refused");
         return;
       }
       if (answeredAt - sentAt >= this.marginMs) {
         this.log.warn({ ms: answeredAt - sentAt }, "lease renewal answered too late to count");
+        this.onRenewal("late");
         return;
       }
       const lapsed = sentAt - this.lastRenewOkAt >= this.options.leaseDurationMs - this.marginMs;
       this.lastRenewOkAt = sentAt;
+      this.onRenewal("counted");
       if (lapsed) {
-        if (Number.isFinite(this.regainedAt))
+        if (Number.isFinite(this.regainedAt)) {
           this.log.warn("own lease had lapsed; reading everything afresh");
+          this.onLapse();
+        }
         this.regainedAt = sentAt;
       }
       // Until a fresh read sent after the lease was regained has succeeded, every renewal asks
@@ -342,6 +357,7 @@ export class ShardLeases {
       this.onChange();
     } catch (error) {
       this.log.warn({ err: String(error) }, "lease renewal failed");
+      this.onRenewal("failed");
     }
   }
 

@@ -347,3 +347,61 @@ describe("ShardLeases with a ring member that has no Lease", () => {
     leases.stop(false);
   });
 });
+
+describe("ShardLeases renewing its own Lease", () => {
+  it("counts each renewal by its result, and a lapse once the lease is regained after one", async () => {
+    let now = 1_000_000;
+    /** What the next write does: answer after delayMs with status, or fail. */
+    let next: { delayMs: number; status: number } | "fail" = { delayMs: 10, status: 200 };
+    const client = {
+      must: async () => ({ items: [] }),
+      call: async (_method: string, _path: string, body: Lease) => {
+        if (next === "fail") throw new Error("connection reset");
+        now += next.delayMs;
+        return {
+          status: next.status,
+          body: { ...body, metadata: { ...body.metadata, resourceVersion: "5" } },
+        };
+      },
+    } as unknown as KubeClient;
+    const leases = new ShardLeases(
+      client,
+      {
+        namespace: "ns",
+        identity: "s-0",
+        schedulerName: "sched",
+        leaseDurationMs: 10_000,
+        renewIntervalMs: 1_000,
+      },
+      pino({ level: "silent" }),
+      () => undefined,
+      () => now,
+    );
+    const results: string[] = [];
+    let lapses = 0;
+    leases.onRenewal = (result) => results.push(result);
+    leases.onLapse = () => lapses++;
+    let epoch = 0;
+    const renew = () => leases.publishAck(++epoch);
+
+    await renew();
+    expect(leases.holdsLease()).toBe(true);
+    // Answered after the margin (2 s of a 10 s lease): it holds nothing.
+    next = { delayMs: 2_000, status: 200 };
+    await renew();
+    next = { delayMs: 10, status: 500 };
+    await renew();
+    next = "fail";
+    await renew();
+    expect(results).toEqual(["counted", "late", "refused", "failed"]);
+    // The first gain is no lapse; eight seconds without a counted renewal are one.
+    expect(lapses).toBe(0);
+    now += 8_000;
+    expect(leases.holdsLease()).toBe(false);
+    next = { delayMs: 10, status: 200 };
+    await renew();
+    expect(results.at(-1)).toBe("counted");
+    expect(lapses).toBe(1);
+    leases.stop(false);
+  });
+});
