@@ -131,7 +131,7 @@ function nodeCapacity(
       .sort(([a], [b]) => a - b)
       .map(([priority, freed]) => ({ priority, amounts: amountsOf(freed) })),
     ...(lentFor ? { lentFor } : {}),
-    ...(lentFor && lentForPlaced ? { lentForPlaced: true as const } : {}),
+    ...(lentForPlaced ? { lentForPlaced: true as const } : {}),
     ...(nominatedFor ? { nominatedFor: [...nominatedFor].sort() } : {}),
   };
 }
