@@ -6,7 +6,6 @@
  * CapacitySummarizer: the entries of unchanged nodes reused) and from nothing each time
  * (summarizeCapacity). Both must give the same text, or the run fails.
  */
-
 import { CapacitySummarizer, summarizeCapacity } from "../../scheduler/src/coordination/capacity-summary.js";
 import { ClusterState, toPodInfo } from "../../scheduler/src/core/index.js";
 import { node, pod } from "./core.js";
@@ -42,6 +41,10 @@ export function runCoreSummaryBench(options: CoreSummaryBenchOptions): CoreSumma
   const owns = () => true;
   const header = { shard: "bench", epoch: 1, publishedAt: 0 };
   const summarizer = new CapacitySummarizer();
+  const ways = {
+    kept: () => JSON.stringify(summarizer.summarize(cluster, owns, header, [])),
+    fresh: () => JSON.stringify(summarizeCapacity(cluster, owns, header, [])),
+  };
   const micros = { kept: [] as number[], fresh: [] as number[] };
   let bytes = 0;
   for (let bound = 0; bound < options.pods; ) {
@@ -54,10 +57,6 @@ export function runCoreSummaryBench(options: CoreSummaryBenchOptions): CoreSumma
       );
     }
     // Each way goes first every other round, so neither pays the other's garbage more often.
-    const ways = {
-      kept: () => JSON.stringify(summarizer.summarize(cluster, owns, header, [])),
-      fresh: () => JSON.stringify(summarizeCapacity(cluster, owns, header, [])),
-    };
     const order = micros.kept.length % 2 === 0 ? (["kept", "fresh"] as const) : (["fresh", "kept"] as const);
     const text = { kept: "", fresh: "" };
     for (const way of order) {
@@ -65,10 +64,9 @@ export function runCoreSummaryBench(options: CoreSummaryBenchOptions): CoreSumma
       text[way] = ways[way]();
       micros[way].push((performance.now() - t0) * 1000);
     }
-    const kept = text.kept;
-    if (kept !== text.fresh)
+    if (text.kept !== text.fresh)
       throw new Error(`the kept summary differs from one built from nothing after ${bound} binds`);
-    bytes = kept.length;
+    bytes = text.kept.length;
   }
   return { ...options, bytes, results: [costOf("kept", micros.kept), costOf("fresh", micros.fresh)] };
 }

@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
-import { repoRoot, toolPaths } from "../cluster/local/layout.js";
+import { stringify } from "yaml";
+import { toolPaths } from "../cluster/local/layout.js";
+import { helmTemplate } from "./template.js";
 
 const run = promisify(execFile);
-const chartDir = join(repoRoot, "charts/sharded-scheduler");
 const shards = 'namespace="ns", job="r-sharded-scheduler"';
 const coordinator = 'namespace="ns", job="r-sharded-scheduler-coordinator"';
 const shardLabels = { namespace: "ns", job: "r-sharded-scheduler" };
@@ -29,18 +29,13 @@ let groups: { name: string; rules: Rule[] }[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "chart-alerts-"));
-  const { stdout } = await run(toolPaths().helm, [
-    "template",
-    "r",
-    chartDir,
-    "--namespace",
-    "ns",
+  const [rule] = await helmTemplate<{ spec: { groups: typeof groups } }>(
     "--set",
     "metrics.prometheusRule.enabled=true",
     "--show-only",
     "templates/prometheusrule.yaml",
-  ]);
-  const rule = parseAllDocuments(stdout)[0]?.toJS() as { spec: { groups: typeof groups } };
+  );
+  if (!rule) throw new Error("no PrometheusRule rendered");
   groups = rule.spec.groups;
   writeFileSync(join(dir, "rules.yaml"), stringify({ groups }));
   // promtool test compares annotations too; they are checked by `promtool check rules` and the chart test.

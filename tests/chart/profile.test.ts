@@ -3,18 +3,13 @@
  * the coordinator with --profile-config (PROFILE_CONFIG) pointing at it, whose checksum rolls
  * both; the file it renders is read with the programs' own parser. No cluster: helm template.
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import { loadProfileConfig } from "../../scheduler/src/config/profile-config.js";
-import { repoRoot, toolPaths } from "../cluster/local/layout.js";
+import { chartDir, helmTemplate } from "./template.js";
 
-const run = promisify(execFile);
-const chartDir = join(repoRoot, "charts/sharded-scheduler");
 const dir = mkdtempSync(join(tmpdir(), "chart-profile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -36,12 +31,7 @@ interface KubeObject {
 }
 
 /** `helm template r` of the chart with these --set (or --set-json) flags. */
-async function render(...flags: string[]): Promise<KubeObject[]> {
-  const { stdout } = await run(toolPaths().helm, ["template", "r", chartDir, "--namespace", "ns", ...flags]);
-  return parseAllDocuments(stdout)
-    .map((doc) => doc.toJS() as KubeObject | null)
-    .filter((object): object is KubeObject => object !== null);
-}
+const render = (...flags: string[]) => helmTemplate<KubeObject>(...flags);
 
 const named = (objects: KubeObject[], kind: string, name: string) => {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);

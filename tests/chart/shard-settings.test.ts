@@ -3,30 +3,17 @@
  * ConfigMap) are the shard binary's own defaults, so that what runs without flags — the local
  * stack, the benchmarks — runs as installed. No cluster: helm template.
  */
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { parseAllDocuments } from "yaml";
 import { loadShardConfig } from "../../scheduler/src/shard/config.js";
-import { repoRoot, toolPaths } from "../cluster/local/layout.js";
-
-const run = promisify(execFile);
-const chartDir = join(repoRoot, "charts/sharded-scheduler");
+import { helmTemplate } from "./template.js";
 
 /** The data of the shards' ConfigMap (their envFrom) with these --set flags. */
 async function shardEnvironment(...flags: string[]): Promise<Record<string, string>> {
-  const { stdout } = await run(toolPaths().helm, [
-    "template",
-    "r",
-    chartDir,
-    "--namespace",
-    "ns",
+  const [configMap] = await helmTemplate<{ data: Record<string, string> }>(
     "--show-only",
     "templates/scheduler-configmap.yaml",
     ...flags,
-  ]);
-  const [configMap] = parseAllDocuments(stdout).map((doc) => doc.toJS() as { data: Record<string, string> });
+  );
   if (!configMap) throw new Error("no shard ConfigMap rendered");
   return configMap.data;
 }

@@ -206,14 +206,20 @@ function fakeClient(leases: Lease[]) {
   return { client, writes };
 }
 
+/** Shard s-0's Leases: 10 s, renewed every second. */
+const leaseOptions = {
+  namespace: "ns",
+  identity: "s-0",
+  schedulerName: "sched",
+  leaseDurationMs: 10_000,
+  renewIntervalMs: 1_000,
+};
+
+/** Shard s-0's ShardLeases over a client, on a clock the test moves. */
+const leasesOnClock = (client: KubeClient, now: () => number) =>
+  new ShardLeases(client, leaseOptions, pino({ level: "silent" }), () => undefined, now);
+
 describe("ShardLeases with a malformed ring Lease", () => {
-  const options = {
-    namespace: "ns",
-    identity: "s-0",
-    schedulerName: "sched",
-    leaseDurationMs: 10_000,
-    renewIntervalMs: 1_000,
-  };
   const hostile = ringLease(
     {
       [ringEpochAnnotation]: "3",
@@ -227,7 +233,7 @@ describe("ShardLeases with a malformed ring Lease", () => {
     const { client, writes } = fakeClient([hostile]);
     const logged: unknown[] = [];
     const log = pino({ level: "warn" }, { write: (line: string) => logged.push(JSON.parse(line)) });
-    const leases = new ShardLeases(client, options, log);
+    const leases = new ShardLeases(client, leaseOptions, log);
     const counted: string[] = [];
     leases.onInvalidObject = (kind) => counted.push(kind);
     await leases.freshRead();
@@ -257,7 +263,7 @@ describe("ShardLeases with a malformed ring Lease", () => {
 
   it("writes the ring's domain listing and reads it back as the same ring", async () => {
     const { client, writes } = fakeClient([]);
-    const leases = new ShardLeases(client, options, pino({ level: "silent" }));
+    const leases = new ShardLeases(client, leaseOptions, pino({ level: "silent" }));
     await leases.freshRead();
     const next = nextRingEpoch(undefined, {
       live: ["s-0", "s-1"],
@@ -291,7 +297,7 @@ describe("ShardLeases with a malformed ring Lease", () => {
     );
     const listed = [good];
     const { client } = fakeClient(listed);
-    const leases = new ShardLeases(client, options, pino({ level: "silent" }));
+    const leases = new ShardLeases(client, leaseOptions, pino({ level: "silent" }));
     await leases.freshRead();
     expect(leases.ring?.epoch).toBe(5);
     listed[0] = hostile;
@@ -315,19 +321,7 @@ describe("ShardLeases with a ring member that has no Lease", () => {
     };
     const { client } = fakeClient([ghostRing, own]);
     let now = 1_000_000;
-    const leases = new ShardLeases(
-      client,
-      {
-        namespace: "ns",
-        identity: "s-0",
-        schedulerName: "sched",
-        leaseDurationMs: 10_000,
-        renewIntervalMs: 1_000,
-      },
-      pino({ level: "silent" }),
-      () => undefined,
-      () => now,
-    );
+    const leases = leasesOnClock(client, () => now);
     await leases.freshRead();
     // Seen absent once: not dead yet (it may be a replica about to create its Lease).
     await leases.freshRead();
@@ -364,19 +358,7 @@ describe("ShardLeases renewing its own Lease", () => {
         };
       },
     } as unknown as KubeClient;
-    const leases = new ShardLeases(
-      client,
-      {
-        namespace: "ns",
-        identity: "s-0",
-        schedulerName: "sched",
-        leaseDurationMs: 10_000,
-        renewIntervalMs: 1_000,
-      },
-      pino({ level: "silent" }),
-      () => undefined,
-      () => now,
-    );
+    const leases = leasesOnClock(client, () => now);
     const results: string[] = [];
     let lapses = 0;
     leases.onRenewal = (result) => results.push(result);
