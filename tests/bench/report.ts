@@ -433,7 +433,7 @@ function shardCostLines(results: readonly SystemResult[]): string[] {
       "`/metrics` (the median run's): process CPU (every thread), garbage collection " +
       "(`nodejs_gc_duration_seconds`, pause time), and its watches of pods and nodes (events, bytes " +
       "received, decoding: parse and projection), and its own Lease's renewals answered too late to " +
-      "count and the lapses they led to (a lapse pauses its binds and relists every pod and node). " +
+      "count and its lapses (a lapse pauses its binds and relists every pod and node). " +
       "Every shard watches every pod and node, so its watches' cost does not divide when shards are added:",
     "",
     table(

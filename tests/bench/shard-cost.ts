@@ -1,10 +1,10 @@
 /**
  * What a shard process cost over its life, read from its own /metrics just before it stops: its
  * CPU (start, cache sync and the run), the part of it its garbage collector took, and what its
- * watches of pods and nodes received and took to decode, and whether its own Lease lapsed (a lapse
- * pauses its binds and relists its caches). Every shard watches every pod and node,
- * so these are the costs that do not divide when shards are added: read beside the pods each
- * shard bound, they show what a second and third shard add.
+ * watches of pods and nodes received and took to decode; and whether its own Lease lapsed (a
+ * lapse pauses its binds and relists its caches). Every shard watches every pod and node, so the
+ * watches' costs do not divide when shards are added: read beside the pods each shard bound, they
+ * show what a second and third shard add.
  */
 import { memberMetrics } from "../stack/stack.js";
 import { metricValue } from "../support/metrics.js";
@@ -25,8 +25,8 @@ export interface ShardCost {
   gcSeconds: number;
   watch: { pods: WatchCost; nodes: WatchCost };
   /**
-   * Renewals of its own Lease answered too late to count, and the lapses they led to (each one
-   * paused its binds and relisted its caches). Absent from results saved before it was read.
+   * Renewals of its own Lease answered too late to count, and its lapses (each one paused its
+   * binds and relisted its caches). Absent from results saved before they were read.
    */
   lease?: { lateRenewals: number; lapses: number };
 }

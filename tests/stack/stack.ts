@@ -58,18 +58,6 @@ export const saysLeader = (metrics: string) =>
   metricValue(metrics, "sharded_scheduler_coordinator_leader") === 1;
 
 const stackDir = (clusterDir: string) => join(clusterDir, "stack");
-
-/**
- * A member's /metrics text (local runs serve it on loopback without auth). Rejects when it does
- * not answer within timeoutMs or answers other than 2xx: such a body is not its metrics.
- */
-export async function memberMetrics(member: { port: number }, timeoutMs = 5_000): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${member.port}/metrics`, {
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (!res.ok) throw new Error(`/metrics on port ${member.port}: HTTP ${res.status}`);
-  return res.text();
-}
 const statePath = (clusterDir: string) => join(stackDir(clusterDir), "state.json");
 
 export function readStack(clusterDir: string): StackState | undefined {
@@ -217,6 +205,18 @@ export async function stackScale(options: StackOptions): Promise<StackState> {
     writeStack(options.clusterDir, state);
   }
   return stackUp({ ...options, coordinator: false });
+}
+
+/**
+ * A member's /metrics text (local runs serve it on loopback without auth). Rejects when it does
+ * not answer within timeoutMs or answers other than 2xx: such a body is not its metrics.
+ */
+export async function memberMetrics(member: { port: number }, timeoutMs = 5_000): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${member.port}/metrics`, {
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!res.ok) throw new Error(`/metrics on port ${member.port}: HTTP ${res.status}`);
+  return res.text();
 }
 
 export type CoordinatorRole = "leader" | "standby" | "unknown";
