@@ -7,9 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { repoRoot } from "../cluster/local/layout.js";
+import { chartDir, repoRoot } from "../cluster/local/layout.js";
 
-const chartDir = join(repoRoot, "charts/sharded-scheduler");
 const chart = parse(readFileSync(join(chartDir, "Chart.yaml"), "utf8")) as {
   version: string;
   appVersion: string;

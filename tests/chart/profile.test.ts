@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadProfileConfig } from "../../scheduler/src/config/profile-config.js";
-import { chartDir, helmTemplate } from "./template.js";
+import { chartDir } from "../cluster/local/layout.js";
+import { helmTemplate } from "./template.js";
 
 const dir = mkdtempSync(join(tmpdir(), "chart-profile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,9 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { repoRoot, toolPaths } from "../cluster/local/layout.js";
+import { chartDir, toolPaths } from "../cluster/local/layout.js";
 
-const chartDir = join(repoRoot, "charts/sharded-scheduler");
 const readme = () => readFileSync(join(chartDir, "README.md"), "utf8");
 
 /** The leaves of values.yaml as helm-docs names them (a.b.c; an empty map or list is a leaf). */

@@ -3,12 +3,9 @@
  * parsed (empty ones dropped). The chart tests that need no API server read what it gives.
  */
 import { execFile } from "node:child_process";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { repoRoot, toolPaths } from "../cluster/local/layout.js";
-
-export const chartDir = join(repoRoot, "charts/sharded-scheduler");
+import { chartDir, toolPaths } from "../cluster/local/layout.js";
 
 /** The rendered objects with these flags (`--set`, `-f`, `--show-only` …), typed as the caller says. */
 export async function helmTemplate<T>(...flags: string[]): Promise<T[]> {

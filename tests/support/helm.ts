@@ -9,10 +9,10 @@ import { join } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
 import { parseAllDocuments, stringify } from "yaml";
-import { repoRoot, toolPaths } from "../cluster/local/layout.js";
+import { chartDir, toolPaths } from "../cluster/local/layout.js";
 import { testKubeConfig } from "./kube.js";
 
-export const chartDir = join(repoRoot, "charts/sharded-scheduler");
+export { chartDir };
 
 /** A value set of the chart's ci/ folder (chart-testing's), by name: ci/<name>-values.yaml. */
 export const ciValues = (name: string): string => join(chartDir, "ci", `${name}-values.yaml`);

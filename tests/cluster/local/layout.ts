@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 /** The repository root (three levels above this file). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const clusterToolDir = join(repoRoot, "tests/cluster");
+/** The Helm chart. */
+export const chartDir = join(repoRoot, "charts/sharded-scheduler");
 
 /** Versions of the control-plane components, from tests/cluster/versions.env. */
 export interface ToolVersions {
