@@ -4,11 +4,15 @@
  * the derivation can be checked (and redone when the benchmark is re-run).
  *
  * Sources:
- *   - baseline: the medians of a benchmark report (`npm run bench -- --report`, basic, backlog,
- *     1000 nodes × 3000 pods, 2 cores, 3 interleaved runs; docs/benchmarks.md). Writes per pod:
- *     1 bind, 1 Event (the bench runs KWOK without the pod lifecycle: no status patch).
- *   - CPU profiles of shards: a shard decodes ~0.3 ms of watch per pod per extra shard; a shard
- *     process takes ~0.3 CPU-s to start (its bundled entry point, farm-bench).
+ *   - baseline: the medians of a benchmark report (`npm run bench -- --report` of 2026-12-07 at
+ *     308b8cd, basic, backlog, 1000 nodes × 3000 pods, 2 cores, 3 interleaved runs;
+ *     docs/benchmarks/results.json as it was then). Writes per pod: 1 bind, 1 Event (the bench
+ *     runs KWOK without the pod lifecycle: no status patch). An earlier report's (301.8 / 232.5
+ *     pods/s) was the baseline until the shards outran it by 20 %.
+ *   - CPU profiles of shards: a shard spends ~0.3 ms per pod it watches per extra shard
+ *     (decoding, keeping and caching its events; the profile of a shard of three at 5000 nodes
+ *     on 2026-12-07 still shows ~0.2 ms of watch path per pod before its share of garbage
+ *     collection); a shard process takes ~0.3 CPU-s to start (its bundled entry point, farm-bench).
  *   - core: the scheduling core timed in process on this machine (`npm run bench -- --scenario
  *     core`, tests/bench/core.ts): ~0.43 ms per pod at 1000 nodes (420 nodes scanned), ~1.55 ms
  *     at 50 000 (2500 scanned); a straight line through both.
@@ -18,17 +22,19 @@
  *   Pod watchers besides the shards: KWOK, the controller-manager and the bench's harness (3).
  *   Deliveries per pod: each shard lists it (1) and gets its bind event (1); the 3 others get
  *   the bind event → D = 2·S + 3.
- *     1 shard:   8.7 s = 3000 · (2 w + 5 f)
- *     3 shards: 10.9 s = 3000 · (2 w + 9 f)
- *   → f = 2.2 s / (3000 · 4) ≈ 0.18 ms, w ≈ 0.99 ms.
+ *     1 shard:  7.4 s = 3000 · (2 w + 5 f)
+ *     3 shards: 8.4 s = 3000 · (2 w + 9 f)
+ *   → f = 1.0 s / (3000 · 4) ≈ 0.083 ms, w ≈ 1.03 ms.
  *   Shards. A shard pays a fixed `F` (start, connections, its node cache), `d` per pod it
- *   watches and `s` per pod it schedules: 4.4 s = F + 3000 (d + s); 9.4 s = 3F + 3000 (3d + s);
- *   with d = 0.3 ms (profile) → F = 1.6 s, s = 0.63 ms. F is its start and the rest spread over
- *   a shard's first requests (connections, warm-up; see shardWarmupRequests). Of s the core is
- *   the part timed in process at 1000 nodes; the rest (the client's requests) stays the same at
- *   any size.
- *   The rest of the machine: etcd 2.4 s per 6000 writes; KWOK 1 s per 3000 pods; the
- *   controller-manager and the harness 2.2 s over the 9.9 s run.
+ *   watches and `s` per pod it schedules: 3.9 s = F + 3000 (d + s); 7.2 s = 3F + 3000 (3d + s);
+ *   with d = 0.3 ms (profile) → F = 0.75 s, s = 0.75 ms. F is its start and the rest spread
+ *   over a shard's first requests (connections, warm-up; see shardWarmupRequests). Of s the core
+ *   is the part timed in process at 1000 nodes; the rest (the client's requests) stays the same
+ *   at any size.
+ *   The rest of the machine: etcd 1.5 s per 6000 writes; KWOK 0.7 s per 3000 pods; the
+ *   controller-manager and the harness 1.3 s over the 7.8 s run.
+ *   A native gang's PodGroup condition (written once per gang by its shard) is charged as one
+ *   more write and one watch event per shard: no constant of its own.
  */
 import { feasibleNodesToFind } from "../../scheduler/src/core/gang-placement.js";
 
@@ -37,13 +43,13 @@ export const baseline = {
   nodes: 1000,
   pods: 3000,
   machineCores: 2,
-  podsPerSecond: { 1: 301.8, 3: 232.5 } as Record<number, number>,
-  apiServerCpuSeconds: { 1: 8.7, 3: 10.9 } as Record<number, number>,
-  shardCpuSeconds: { 1: 4.4, 3: 9.4 } as Record<number, number>,
-  etcdCpuSeconds: 2.4,
-  kwokCpuSeconds: 1,
-  /** controller-manager 1.2, harness 1 (kube-scheduler is stopped during other systems' runs). */
-  otherCpuSeconds: 2.2,
+  podsPerSecond: { 1: 383.6, 3: 313.8 } as Record<number, number>,
+  apiServerCpuSeconds: { 1: 7.4, 3: 8.4 } as Record<number, number>,
+  shardCpuSeconds: { 1: 3.9, 3: 7.2 } as Record<number, number>,
+  etcdCpuSeconds: 1.5,
+  kwokCpuSeconds: 0.7,
+  /** controller-manager 0.8, harness 0.5 (kube-scheduler is stopped during other systems' runs). */
+  otherCpuSeconds: 1.3,
   writesPerPod: { binds: 1, events: 1, statusPatches: 0 },
   /** Measured: a shard's start with its bundled entry point (farm-bench, `--help`). */
   shardStartSeconds: 0.3,

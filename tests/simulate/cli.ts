@@ -18,6 +18,8 @@ const usage = `usage: npm run simulate -- [options]
   --node-cpu M --pod-cpu M node and pod cpu in millicores (default ${defaultOptions.nodeMilliCpu}, ${defaultOptions.podMilliCpu})
   --gang-fraction F        share of pods in gangs, 0–1 (default ${defaultOptions.gangFraction})
   --gang-size N            pods per gang (default ${defaultOptions.gangSize})
+  --gang-api podgroup|annotation   native PodGroups, whose condition each gang's shard writes
+                           once (default), or annotations (no PodGroup)
   --coordinator on|off     (default on)
   --scheduled-events pod|group|off   (default pod)
   --status-patches N       status patches per bound pod (default ${defaultOptions.statusPatchesPerPod})
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     "pod-cpu": { type: "string" },
     "gang-fraction": { type: "string" },
     "gang-size": { type: "string" },
+    "gang-api": { type: "string" },
     coordinator: { type: "string" },
     "scheduled-events": { type: "string" },
     "status-patches": { type: "string" },
@@ -144,6 +147,8 @@ const coordinator = values.coordinator ?? "on";
 if (coordinator !== "on" && coordinator !== "off") fail("--coordinator is on or off");
 const scheduledEvents = (values["scheduled-events"] ?? "pod") as ScheduledEvents;
 if (!["pod", "group", "off"].includes(scheduledEvents)) fail("--scheduled-events is pod, group or off");
+const gangApi = values["gang-api"] ?? "podgroup";
+if (gangApi !== "podgroup" && gangApi !== "annotation") fail("--gang-api is podgroup or annotation");
 const machineCores = values["machine-cores"] === undefined ? undefined : num("machine-cores", 2);
 const options = {
   nodes,
@@ -156,6 +161,7 @@ const options = {
   podMilliCpu: num("pod-cpu", defaultOptions.podMilliCpu),
   gangFraction: Math.min(1, num("gang-fraction", defaultOptions.gangFraction)),
   gangSize: num("gang-size", defaultOptions.gangSize),
+  podGroupWrites: gangApi === "podgroup",
   coordinator: coordinator === "on",
   scheduledEvents,
   statusPatchesPerPod: num("status-patches", defaultOptions.statusPatchesPerPod),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { calibration } from "./calibration.js";
 import { simulate } from "./simulation.js";
 import { pendingGroups } from "./workload.js";
 
@@ -94,6 +95,26 @@ describe("simulate", () => {
     const one = simulate({ ...bench, shards: 1 });
     const three = simulate({ ...bench, shards: 3 });
     expect(three.podsPerSecond).toBeLessThan(one.podsPerSecond);
-    expect(three.cpuSeconds.shards).toBeGreaterThan(2 * (one.cpuSeconds.shards ?? 0));
+    // The two more shards each start and watch every pod (calibration.ts), whatever they place.
+    const startAndWatchSeconds =
+      (calibration.shardStartMs + bench.pods * calibration.shardWatchMsPerPod) / 1000;
+    expect((three.cpuSeconds.shards ?? 0) - (one.cpuSeconds.shards ?? 0)).toBeGreaterThan(
+      2 * startAndWatchSeconds,
+    );
   }, 120_000);
+});
+
+describe("native PodGroups", () => {
+  it("each gang's PodGroup condition is one API write and one watch event per shard, none for a pod of no gang", () => {
+    const gangs = { ...small, shards: 2, machineCores: 2, gangFraction: 1, coordinator: false };
+    const annotated = simulate({ ...gangs, podGroupWrites: false });
+    const native = simulate({ ...gangs, podGroupWrites: true });
+    expect(native.gangs.bound).toBe(annotated.gangs.bound);
+    expect(native.cpuSeconds["kube-apiserver"]).toBeGreaterThan(annotated.cpuSeconds["kube-apiserver"] ?? 0);
+    expect(native.podsPerSecond).toBeLessThan(annotated.podsPerSecond);
+    const solo = { ...gangs, gangFraction: 0 };
+    expect(simulate({ ...solo, podGroupWrites: true }).cpuSeconds).toEqual(
+      simulate({ ...solo, podGroupWrites: false }).cpuSeconds,
+    );
+  }, 60_000);
 });

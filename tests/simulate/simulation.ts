@@ -53,6 +53,11 @@ export interface SimulationOptions {
   readonly podMilliCpu: number;
   readonly gangFraction: number;
   readonly gangSize: number;
+  /**
+   * Each gang is a native PodGroup whose condition its shard writes once the gang is placed:
+   * one write, sent to every shard's PodGroup watch (the annotation gangs have none).
+   */
+  readonly podGroupWrites: boolean;
   readonly coordinator: boolean;
   readonly scheduledEvents: ScheduledEvents;
   /** Pod status patches per bound pod inside the run (the kubelet's, KWOK's). */
@@ -81,6 +86,7 @@ export const defaultOptions: SimulationOptions = {
   podMilliCpu: 40,
   gangFraction: 0.5,
   gangSize: 8,
+  podGroupWrites: true,
   coordinator: true,
   scheduledEvents: "pod",
   statusPatchesPerPod: 1,
@@ -413,8 +419,21 @@ class Simulation {
     this.lastBindAt = Math.max(this.lastBindAt, seenAt);
     const left = (this.remaining.get(groupId) ?? 1) - 1;
     this.remaining.set(groupId, left);
-    if (left === 0 && !groupId.startsWith("pod:")) this.gangBoundAt.push(seenAt);
+    if (left === 0 && !groupId.startsWith("pod:")) {
+      this.gangBoundAt.push(seenAt);
+      if (this.options.podGroupWrites) this.podGroupWritten(shard);
+    }
     this.tryCycle(shard);
+  }
+
+  /** The gang's PodGroup condition: one write by its shard, decoded by every shard. */
+  private podGroupWritten(shard: Shard): void {
+    const scale = this.options.scale;
+    this.request(shard);
+    this.api.submit((this.cal.apiWriteMs + this.cal.apiWatchEventMs * this.shards.length) * scale, () => {
+      this.etcd.bulk(this.cal.etcdWriteMs * scale);
+      for (const each of this.shards) each.process.bulk(this.decodePerEventMs * scale);
+    });
   }
 
   /** A pod write landed: etcd stores it, every shard decodes the event. */

@@ -34,6 +34,8 @@ interface SavedScenario {
   nodes: number;
   pods: number;
   gangSize?: number;
+  /** How the gangs were declared: native PodGroups or annotations (saved before: annotations). */
+  api?: string;
   results: SavedRun[];
 }
 
@@ -85,7 +87,9 @@ export function validate(path: string): ValidationRow[] {
         run.pods,
         run.podsPerSecond,
         false,
-        gangs ? { gangFraction: 1, gangSize: scenario.gangSize ?? 8 } : {},
+        gangs
+          ? { gangFraction: 1, gangSize: scenario.gangSize ?? 8, podGroupWrites: scenario.api === "podgroup" }
+          : {},
       );
     }
   }
