@@ -385,9 +385,11 @@ describe("cost per pod, several runs and Scheduled Events modes", () => {
 
   it("shows where the CPU went by component, and every request per pod", () => {
     expect(markdown).toContain(
-      "| system | machine busy | kube-apiserver | etcd | kube-scheduler | sharded-scheduler | bench harness |",
+      "| system | machine busy | kube-apiserver | etcd | kube-scheduler | sharded-scheduler | bench harness | all, ms/pod |",
     );
-    expect(markdown).toContain("| kube-scheduler | 97.5 % | 3 | 1.5 | 2.7 | – | 0.4 |");
+    expect(markdown).toMatch(
+      /\| kube-scheduler \| 97\.5 % \| 3 \| 1\.5 \| 2\.7 \| – \| 0\.4 \| \d+(\.\d+)? \|\n/,
+    );
     expect(markdown).toContain("| request | kube-scheduler | 1 shard, pod Events | 1 shard, off Events |");
     expect(markdown).toContain("| `POST pods/binding` | 1 | 1 | 1 |");
     expect(markdown).toContain("| `POST events` | 1 | 1 | – |");
@@ -439,6 +441,31 @@ describe("each shard's own cost", () => {
     );
     expect(markdown).toContain(
       "- sharded-scheduler, 3 shards together: CPU 7.5 s against 4.2 for one shard (1.79×); garbage collection 1.2 s against 0.8; decoding the pod watch 0.9 s against 0.24.",
+    );
+  });
+
+  it("puts the whole machine's CPU per pod of several shards beside one shard's", () => {
+    const results = withCosts();
+    const basic = results.basic as BasicReport;
+    const cpu = (apiServer: number, shards: number, busy: number) => ({
+      cpuSeconds: { "kube-apiserver": apiServer, "sharded-scheduler": shards },
+      machineBusyPercent: busy,
+      cores: 2,
+    });
+    basic.results = basic.results.map((r) =>
+      r.system !== "sharded-scheduler"
+        ? r
+        : {
+            ...r,
+            scheduled: 1000,
+            podsPerSecond: r.shards === 1 ? 200 : 170,
+            cpu: r.shards === 1 ? cpu(6, 4, 98) : cpu(6.5, 7.5, 99.5),
+          },
+    );
+    const { markdown } = renderReport(results);
+    expect(markdown).toMatch(/\| sharded-scheduler, 1 shard \| 98 % \| 6 \|( – \|)* 4 \|( – \|)* 10 \|/);
+    expect(markdown).toContain(
+      "- sharded-scheduler, 3 shards: the machine spent 14 ms of CPU per pod against 10 with one shard (1.40×); busy 99.5 % and 98 %, it bound 0.85× one shard's pods/s.",
     );
   });
 

@@ -295,14 +295,18 @@ function costSection(report: BasicReport, chart: ChartLink, view: ThroughputView
   const components = [
     ...new Set([...componentOrder, ...results.flatMap((r) => Object.keys(r.cpu?.cpuSeconds ?? {}))]),
   ].filter((component) => results.some((r) => r.cpu?.cpuSeconds[component] !== undefined));
-  const cpuRows = results.map((r) => [
-    systemName(r),
-    r.cpu ? `${r.cpu.machineBusyPercent} %` : "–",
-    ...components.map((component) => {
-      const cpuSeconds = r.cpu?.cpuSeconds[component];
-      return cpuSeconds === undefined ? "–" : formatValue(cpuSeconds);
-    }),
-  ]);
+  const cpuRows = results.map((r) => {
+    const perPod = machineCpuMsPerPod(r);
+    return [
+      systemName(r),
+      r.cpu ? `${r.cpu.machineBusyPercent} %` : "–",
+      ...components.map((component) => {
+        const cpuSeconds = r.cpu?.cpuSeconds[component];
+        return cpuSeconds === undefined ? "–" : formatValue(cpuSeconds);
+      }),
+      perPod === undefined ? "–" : formatValue(perPod),
+    ];
+  });
   const requestKinds = [...new Set(results.flatMap((r) => Object.keys(r.apiRequestsPerPod ?? {})))].sort(
     (a, b) =>
       Math.max(...results.map((r) => r.apiRequestsPerPod?.[b] ?? 0)) -
@@ -373,9 +377,10 @@ function costSection(report: BasicReport, chart: ChartLink, view: ThroughputView
     ),
     "",
     "Where the machine's CPU went during each run (CPU seconds by component; machine busy is the " +
-      "share of all cores' time that was not idle):",
+      "share of all cores' time that was not idle; the last column is all of them per pod bound):",
     "",
-    table(["system", "machine busy", ...components], cpuRows),
+    table(["system", "machine busy", ...components, "all, ms/pod"], cpuRows),
+    ...machineCostLines(results),
     ...shardCostLines(results),
     ...(requestRows.length > 0
       ? [
@@ -387,6 +392,35 @@ function costSection(report: BasicReport, chart: ChartLink, view: ThroughputView
         ]
       : []),
   ].join("\n");
+}
+
+/** CPU of every measured process over the run, per pod bound (ms); undefined without CPU. */
+function machineCpuMsPerPod(r: SystemResult): number | undefined {
+  if (!r.cpu || r.scheduled === 0) return undefined;
+  return Math.round((sum(Object.values(r.cpu.cpuSeconds)) * 1e5) / r.scheduled) / 100;
+}
+
+/**
+ * Several shards against one, in CPU of the whole machine per pod: on a machine about fully busy
+ * with one shard, pods/s is its cores over that, so more shards are faster only if they cost less.
+ */
+function machineCostLines(results: readonly SystemResult[]): string[] {
+  const one = results.find((r) => r.system === "sharded-scheduler" && (r.shards ?? 1) === 1);
+  const onePerPod = one && machineCpuMsPerPod(one);
+  if (!one?.cpu || onePerPod === undefined) return [];
+  const lines = results
+    .filter((r) => r.system === "sharded-scheduler" && (r.shards ?? 1) > 1)
+    .flatMap((r) => {
+      const perPod = machineCpuMsPerPod(r);
+      if (perPod === undefined) return [];
+      return [
+        `- ${systemName(r)}: the machine spent ${formatValue(perPod)} ms of CPU per pod against ` +
+          `${formatValue(onePerPod)} with one shard (${ratio(perPod, onePerPod)}); busy ` +
+          `${r.cpu?.machineBusyPercent} % and ${one.cpu?.machineBusyPercent} %, it bound ` +
+          `${ratio(r.podsPerSecond, one.podsPerSecond)} one shard's pods/s.`,
+      ];
+    });
+  return lines.length > 0 ? ["", ...lines] : [];
 }
 
 /** Each shard's own cost over its life (the median run's), and what the extra shards added. */
