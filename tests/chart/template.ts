@@ -17,7 +17,12 @@ export async function helmTemplate<T>(...flags: string[]): Promise<T[]> {
     "ns",
     ...flags,
   ]);
-  return parseAllDocuments(stdout)
+  return renderedObjects<T>(stdout);
+}
+
+/** The objects of rendered YAML (empty documents dropped), typed as the caller says. */
+export function renderedObjects<T>(yaml: string): T[] {
+  return parseAllDocuments(yaml)
     .map((doc) => doc.toJS() as T | null)
     .filter((object): object is T => object !== null);
 }

@@ -381,7 +381,7 @@ class Simulation {
   private sendBinds(shard: Shard, placements: readonly Placement[]): void {
     const scale = this.options.scale;
     const writeMs = this.cal.apiWriteMs * scale;
-    const podEventMs = (this.cal.apiWriteMs + this.cal.apiWatchEventMs * this.watchers) * scale;
+    const podEventMs = this.watchedWriteMs(this.watchers);
     for (const { pod } of placements) {
       this.request(shard);
       this.api.submit(podEventMs, () => this.bound(shard, pod.group.id));
@@ -404,14 +404,12 @@ class Simulation {
   private bound(shard: Shard, groupId: string): void {
     const scale = this.options.scale;
     shard.bindsInFlight--;
-    this.podEventWritten();
+    this.watchedWriteLanded();
     this.kwok?.bulk(this.cal.kwokMsPerPod * scale);
     this.patchDebt += this.options.statusPatchesPerPod;
     while (this.patchDebt >= 1) {
       this.patchDebt -= 1;
-      this.api.submit((this.cal.apiWriteMs + this.cal.apiWatchEventMs * this.watchers) * scale, () =>
-        this.podEventWritten(),
-      );
+      this.api.submit(this.watchedWriteMs(this.watchers), () => this.watchedWriteLanded());
     }
     const seenAt = this.clock.now + this.options.watchDelayMs;
     this.scheduled++;
@@ -426,18 +424,19 @@ class Simulation {
     this.tryCycle(shard);
   }
 
-  /** The gang's PodGroup condition: one write by its shard, decoded by every shard. */
+  /** The gang's PodGroup condition: one write by its shard, sent to the shards' PodGroup watches. */
   private podGroupWritten(shard: Shard): void {
-    const scale = this.options.scale;
     this.request(shard);
-    this.api.submit((this.cal.apiWriteMs + this.cal.apiWatchEventMs * this.shards.length) * scale, () => {
-      this.etcd.bulk(this.cal.etcdWriteMs * scale);
-      for (const each of this.shards) each.process.bulk(this.decodePerEventMs * scale);
-    });
+    this.api.submit(this.watchedWriteMs(this.shards.length), () => this.watchedWriteLanded());
   }
 
-  /** A pod write landed: etcd stores it, every shard decodes the event. */
-  private podEventWritten(): void {
+  /** The API server's CPU for a write whose event it sends to `watchers` watchers. */
+  private watchedWriteMs(watchers: number): number {
+    return (this.cal.apiWriteMs + this.cal.apiWatchEventMs * watchers) * this.options.scale;
+  }
+
+  /** A watched write (a pod's, a PodGroup's) landed: etcd stores it, every shard decodes the event. */
+  private watchedWriteLanded(): void {
     const scale = this.options.scale;
     this.etcd.bulk(this.cal.etcdWriteMs * scale);
     for (const shard of this.shards) shard.process.bulk(this.decodePerEventMs * scale);
@@ -540,7 +539,7 @@ class Simulation {
 
   private apply(owner: Shard, group: PendingGroup, plan: PlannedRelief): void {
     const scale = this.options.scale;
-    const patchMs = (this.cal.apiWriteMs + this.cal.apiWatchEventMs * this.watchers) * scale;
+    const patchMs = this.watchedWriteMs(this.watchers);
     if (plan.kind === "handoff") {
       this.handoffs++;
       owner.unschedulable.delete(group.key.id);
@@ -551,7 +550,7 @@ class Simulation {
       this.timers++;
       for (const _ of group.members)
         this.api.submit(patchMs, () => {
-          this.podEventWritten();
+          this.watchedWriteLanded();
           if (--left > 0) return;
           this.clock.after(this.options.watchDelayMs, () => {
             this.timers--;

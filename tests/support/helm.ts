@@ -8,7 +8,8 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { inject } from "vitest";
-import { parseAllDocuments, stringify } from "yaml";
+import { stringify } from "yaml";
+import { renderedObjects } from "../chart/template.js";
 import { chartDir, toolPaths } from "../cluster/local/layout.js";
 import { testKubeConfig } from "./kube.js";
 
@@ -98,10 +99,7 @@ export async function renderChart(
     namespace,
     ...setFlags(values, files),
   ]);
-  const objects = parseAllDocuments(yaml)
-    .map((doc) => doc.toJS() as KubeObject | null)
-    .filter((object): object is KubeObject => object !== null);
-  return { yaml, objects };
+  return { yaml, objects: renderedObjects<KubeObject>(yaml) };
 }
 
 /** A bound token of a ServiceAccount, from the TokenRequest API (an hour). */
